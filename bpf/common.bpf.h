@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Maps and helpers shared by every hook: filtering, the event header,
+ * the ring buffer with its loss counter, and syscall entry→exit pairing. */
+#ifndef VIGIL_COMMON_BPF_H
+#define VIGIL_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "events.h"
+
+#define AT_FDCWD -100
+
+/* Every syscall record that needs its exit's result. */
+union vigil_inflight {
+	struct vigil_header h;
+	struct vigil_open open;
+	struct vigil_unlink unlink;
+	struct vigil_rename rename;
+	struct vigil_chmod chmod;
+	struct vigil_net net;
+	struct vigil_setid setid;
+	struct vigil_ptrace ptrace;
+	struct vigil_module module;
+	struct vigil_mount mount;
+};
+
+/* The one channel to user space; its size is set by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 24);
+} events SEC(".maps");
+
+/* Where an event can vanish, counted per CPU (enum vigil_loss). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VIGIL_LOSS_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} losses SEC(".maps");
+
+/* Processes whose events are not reported: the probe and the engine
+ * themselves (their own reads would otherwise feed back as events). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u8);
+} excluded_tgids SEC(".maps");
+
+/* Syscall records waiting for their exit, keyed by thread id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, union vigil_inflight);
+} inflight SEC(".maps");
+
+/* Per-CPU scratch space: records are too large for the 512-byte stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, union vigil_inflight);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_exec);
+} exec_scratch SEC(".maps");
+
+static __always_inline void count_loss(__u32 where)
+{
+	__u64 *n = bpf_map_lookup_elem(&losses, &where);
+	if (n)
+		(*n)++;
+}
+
+static __always_inline bool is_excluded(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	return bpf_map_lookup_elem(&excluded_tgids, &tgid) != NULL;
+}
+
+static __always_inline void fill_header(struct vigil_header *h, __u32 kind)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+
+	h->ktime_ns = bpf_ktime_get_ns();
+	h->cgroup_id = bpf_get_current_cgroup_id();
+	h->kind = kind;
+	h->pid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	h->uid = (__u32)uid_gid;
+	h->gid = uid_gid >> 32;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+/* Send a finished record; a full ring buffer is the only place an event
+ * can vanish, so that is where the loss is counted. */
+static __always_inline void submit(void *rec, __u64 size)
+{
+	if (bpf_ringbuf_output(&events, rec, size, 0))
+		count_loss(VIGIL_LOSS_RINGBUF);
+}
+
+/* Zeroed per-CPU scratch for a syscall record; NULL never happens in
+ * practice but the verifier needs the check. */
+static __always_inline union vigil_inflight *scratch_record(__u32 kind)
+{
+	__u32 zero = 0;
+	union vigil_inflight *rec = bpf_map_lookup_elem(&scratch, &zero);
+	if (!rec)
+		return NULL;
+	fill_header(&rec->h, kind);
+	return rec;
+}
+
+/* Park a record built at syscall entry until the exit brings the result. */
+static __always_inline void park(union vigil_inflight *rec)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	if (bpf_map_update_elem(&inflight, &tid, rec, BPF_ANY))
+		count_loss(VIGIL_LOSS_INFLIGHT);
+}
+
+/* At syscall exit: the parked record of this thread, if any. */
+static __always_inline union vigil_inflight *unpark(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	return bpf_map_lookup_elem(&inflight, &tid);
+}
+
+static __always_inline void drop_parked(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	bpf_map_delete_elem(&inflight, &tid);
+}
+
+/* Record size by kind, for the exit side of a parked syscall. */
+static __always_inline __u64 record_size(__u32 kind)
+{
+	switch (kind) {
+	case VIGIL_OPEN: return sizeof(struct vigil_open);
+	case VIGIL_UNLINK: return sizeof(struct vigil_unlink);
+	case VIGIL_RENAME: return sizeof(struct vigil_rename);
+	case VIGIL_CHMOD: return sizeof(struct vigil_chmod);
+	case VIGIL_CONNECT:
+	case VIGIL_ACCEPT:
+	case VIGIL_BIND:
+	case VIGIL_LISTEN: return sizeof(struct vigil_net);
+	case VIGIL_SETID: return sizeof(struct vigil_setid);
+	case VIGIL_PTRACE: return sizeof(struct vigil_ptrace);
+	case VIGIL_MODULE: return sizeof(struct vigil_module);
+	case VIGIL_MOUNT: return sizeof(struct vigil_mount);
+	}
+	return 0;
+}
+
+/* Generic syscall exit: fill in the result and send the parked record.
+ * Records are copied into scratch first: the ring-buffer helper may not
+ * read straight from a hash-map value of a variable size. */
+static __always_inline int finish_parked(long ret, __u32 expect_kind)
+{
+	union vigil_inflight *rec = unpark();
+	if (!rec)
+		return 0;
+	if (rec->h.kind != expect_kind) {
+		drop_parked();
+		return 0;
+	}
+	/* Every parked layout keeps `result` right after the header. */
+	rec->open.result = ret;
+	__u64 size = record_size(expect_kind);
+	if (size)
+		submit(rec, size);
+	drop_parked();
+	return 0;
+}
+
+#endif

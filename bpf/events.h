@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The one wire layout of ring-buffer records, read by the kernel programs
+ * (vigil.bpf.c) and by the native probe (probe/decoder.cc). Every record
+ * starts with struct vigil_header; `kind` says which struct follows.
+ */
+#ifndef VIGIL_EVENTS_H
+#define VIGIL_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define VIGIL_COMM_LEN 16
+/* A user-supplied path or string, read as is. */
+#define VIGIL_STR_LEN 512
+/*
+ * A path walked from the kernel's dentry tree, written leaf first as
+ * NUL-separated components ("file\0dir\0etc\0"); the probe reverses it.
+ * The walk stops adding components past VIGIL_WALK_STOP so a 256-byte
+ * name read always fits (the verifier must see that statically).
+ */
+#define VIGIL_WALK_LEN 768
+#define VIGIL_WALK_STOP 512
+#define VIGIL_NAME_READ 256
+#define VIGIL_WALK_DEPTH 40
+#define VIGIL_ARGS_LEN 1024
+
+enum vigil_kind {
+	VIGIL_EXEC = 1,
+	VIGIL_FORK,
+	VIGIL_EXIT,
+	VIGIL_OPEN,
+	VIGIL_UNLINK,
+	VIGIL_RENAME,
+	VIGIL_CHMOD,
+	VIGIL_CONNECT,
+	VIGIL_ACCEPT,
+	VIGIL_BIND,
+	VIGIL_LISTEN,
+	VIGIL_SETID,
+	VIGIL_PTRACE,
+	VIGIL_MODULE,
+	VIGIL_MOUNT,
+	VIGIL_KIND_MAX,
+};
+
+/* Which set*id call a VIGIL_SETID record is. */
+enum vigil_setid_call {
+	VIGIL_SETUID = 1, VIGIL_SETGID, VIGIL_SETREUID, VIGIL_SETREGID,
+	VIGIL_SETRESUID, VIGIL_SETRESGID, VIGIL_SETFSUID, VIGIL_SETFSGID,
+};
+
+/* Per-CPU loss counters, index into the `losses` map. */
+enum vigil_loss {
+	VIGIL_LOSS_RINGBUF = 0,    /* bpf_ringbuf_output failed: buffer full */
+	VIGIL_LOSS_INFLIGHT,       /* syscall entry could not be stored for its exit */
+	VIGIL_LOSS_MAX,
+};
+
+struct vigil_header {
+	__u64 ktime_ns;
+	__u64 cgroup_id;
+	__u32 kind;
+	__u32 pid;   /* tgid */
+	__u32 tid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	char comm[VIGIL_COMM_LEN];
+};
+
+/* Flags on a vigil_path. */
+#define VIGIL_PATH_HAS_BASE   0x1 /* raw is relative: join it to base */
+#define VIGIL_PATH_TRUNCATED  0x2 /* a string or walk was cut short */
+#define VIGIL_PATH_FROM_FD    0x4 /* no raw string: the path is base alone (fchmod, finit_module) */
+
+/* A path as the syscall named it, plus the directory it is relative to. */
+struct vigil_path {
+	__u32 flags;
+	__u32 base_len;           /* bytes used in base */
+	char raw[VIGIL_STR_LEN];  /* as passed by the caller, NUL-terminated */
+	char base[VIGIL_WALK_LEN]; /* walked cwd or dirfd, leaf first */
+};
+
+struct vigil_exec {
+	struct vigil_header h;
+	__u32 args_len;           /* bytes used in args (NUL-separated) */
+	__u32 flags;              /* VIGIL_PATH_TRUNCATED: argv cut short */
+	__u32 exe_len;
+	__u32 cwd_len;
+	char filename[VIGIL_STR_LEN];
+	char exe[VIGIL_WALK_LEN];   /* walked, leaf first */
+	char cwd[VIGIL_WALK_LEN];   /* walked, leaf first */
+	char args[VIGIL_ARGS_LEN];
+};
+
+struct vigil_fork {
+	struct vigil_header h;
+	__u32 child_pid;
+	__u32 _pad;
+};
+
+struct vigil_exit {
+	struct vigil_header h;
+	__s32 exit_code;
+	__s32 signal;
+};
+
+struct vigil_open {
+	struct vigil_header h;
+	__s64 result;
+	__s64 flags;
+	__u32 mode;
+	__u32 _pad;
+	struct vigil_path path;
+};
+
+struct vigil_unlink {
+	struct vigil_header h;
+	__s64 result;
+	__u32 dir;
+	__u32 _pad;
+	struct vigil_path path;
+};
+
+struct vigil_rename {
+	struct vigil_header h;
+	__s64 result;
+	__u32 flags;
+	__u32 _pad;
+	struct vigil_path from;
+	struct vigil_path to;
+};
+
+struct vigil_chmod {
+	struct vigil_header h;
+	__s64 result;
+	__u32 mode;
+	__u32 _pad;
+	struct vigil_path path;
+};
+
+/* Socket address in the kernel's own sockaddr layout, family first. */
+struct vigil_sockaddr {
+	__u16 family;
+	__u16 port;        /* host order */
+	__u32 _pad;
+	__u8 addr[16];     /* network order; 4 bytes used for AF_INET */
+	char unix_path[108];
+};
+
+/* connect, bind, listen and accept share one record layout. */
+struct vigil_net {
+	struct vigil_header h;
+	__s64 result;
+	__u32 protocol;    /* IPPROTO_TCP / IPPROTO_UDP / 0 */
+	__s32 backlog;     /* listen */
+	__s32 fd;          /* the socket's descriptor */
+	__u32 _pad;
+	struct vigil_sockaddr remote; /* connect: destination; accept: peer */
+	struct vigil_sockaddr local;  /* bind, listen, accept: local side */
+};
+
+struct vigil_setid {
+	struct vigil_header h;
+	__s64 result;
+	__s64 id;          /* requested effective id, -1 if unchanged */
+	__u32 call;        /* enum vigil_setid_call */
+	__u32 _pad;
+};
+
+struct vigil_ptrace {
+	struct vigil_header h;
+	__s64 result;
+	__s64 request;
+	__u32 target_pid;
+	__u32 _pad;
+};
+
+struct vigil_module {
+	struct vigil_header h;
+	__s64 result;
+	__u32 finit;       /* 1: finit_module (path set), 0: init_module */
+	__u32 _pad;
+	struct vigil_path path;
+};
+
+struct vigil_mount {
+	struct vigil_header h;
+	__s64 result;
+	__u64 flags;
+	char source[VIGIL_STR_LEN];
+	char fstype[64];
+	struct vigil_path target;
+};
+
+#endif /* VIGIL_EVENTS_H */

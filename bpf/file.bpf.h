@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* File activity: open, unlink, rename, chmod. Paths are read at syscall
+ * entry (what the caller asked for) and sent at exit with the result. */
+#ifndef VIGIL_FILE_BPF_H
+#define VIGIL_FILE_BPF_H
+
+#include "path.bpf.h"
+
+#define O_WRONLY 01
+#define O_RDWR 02
+#define O_CREAT 0100
+#define O_TRUNC 01000
+#define AT_REMOVEDIR 0x200
+
+static __always_inline int open_enter(int dirfd, const char *upath, __s64 flags, __u32 mode)
+{
+	if (is_excluded())
+		return 0;
+	union vigil_inflight *rec = scratch_record(VIGIL_OPEN);
+	if (!rec)
+		return 0;
+	rec->open.flags = flags;
+	rec->open.mode = mode;
+	read_user_path(&rec->open.path, dirfd, upath);
+	park(rec);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_open")
+int enter_open(struct trace_event_raw_sys_enter *ctx)
+{
+	return open_enter(AT_FDCWD, (const char *)ctx->args[0], ctx->args[1], ctx->args[2]);
+}
+
+SEC("tp/syscalls/sys_enter_creat")
+int enter_creat(struct trace_event_raw_sys_enter *ctx)
+{
+	return open_enter(AT_FDCWD, (const char *)ctx->args[0], O_CREAT | O_WRONLY | O_TRUNC, ctx->args[1]);
+}
+
+SEC("tp/syscalls/sys_enter_openat")
+int enter_openat(struct trace_event_raw_sys_enter *ctx)
+{
+	return open_enter(ctx->args[0], (const char *)ctx->args[1], ctx->args[2], ctx->args[3]);
+}
+
+SEC("tp/syscalls/sys_enter_openat2")
+int enter_openat2(struct trace_event_raw_sys_enter *ctx)
+{
+	struct open_how how = {};
+	bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]);
+	return open_enter(ctx->args[0], (const char *)ctx->args[1], how.flags, how.mode);
+}
+
+SEC("tp/syscalls/sys_exit_open")
+int exit_open(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_OPEN); }
+SEC("tp/syscalls/sys_exit_creat")
+int exit_creat(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_OPEN); }
+SEC("tp/syscalls/sys_exit_openat")
+int exit_openat(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_OPEN); }
+SEC("tp/syscalls/sys_exit_openat2")
+int exit_openat2(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_OPEN); }
+
+static __always_inline int unlink_enter(int dirfd, const char *upath, bool dir)
+{
+	if (is_excluded())
+		return 0;
+	union vigil_inflight *rec = scratch_record(VIGIL_UNLINK);
+	if (!rec)
+		return 0;
+	rec->unlink.dir = dir;
+	read_user_path(&rec->unlink.path, dirfd, upath);
+	park(rec);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_unlink")
+int enter_unlink(struct trace_event_raw_sys_enter *ctx)
+{
+	return unlink_enter(AT_FDCWD, (const char *)ctx->args[0], false);
+}
+
+SEC("tp/syscalls/sys_enter_rmdir")
+int enter_rmdir(struct trace_event_raw_sys_enter *ctx)
+{
+	return unlink_enter(AT_FDCWD, (const char *)ctx->args[0], true);
+}
+
+SEC("tp/syscalls/sys_enter_unlinkat")
+int enter_unlinkat(struct trace_event_raw_sys_enter *ctx)
+{
+	return unlink_enter(ctx->args[0], (const char *)ctx->args[1], ctx->args[2] & AT_REMOVEDIR);
+}
+
+SEC("tp/syscalls/sys_exit_unlink")
+int exit_unlink(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_UNLINK); }
+SEC("tp/syscalls/sys_exit_rmdir")
+int exit_rmdir(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_UNLINK); }
+SEC("tp/syscalls/sys_exit_unlinkat")
+int exit_unlinkat(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_UNLINK); }
+
+static __always_inline int rename_enter(int olddirfd, const char *oldp, int newdirfd, const char *newp, __u32 flags)
+{
+	if (is_excluded())
+		return 0;
+	union vigil_inflight *rec = scratch_record(VIGIL_RENAME);
+	if (!rec)
+		return 0;
+	rec->rename.flags = flags;
+	read_user_path(&rec->rename.from, olddirfd, oldp);
+	read_user_path(&rec->rename.to, newdirfd, newp);
+	park(rec);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_rename")
+int enter_rename(struct trace_event_raw_sys_enter *ctx)
+{
+	return rename_enter(AT_FDCWD, (const char *)ctx->args[0], AT_FDCWD, (const char *)ctx->args[1], 0);
+}
+
+SEC("tp/syscalls/sys_enter_renameat")
+int enter_renameat(struct trace_event_raw_sys_enter *ctx)
+{
+	return rename_enter(ctx->args[0], (const char *)ctx->args[1], ctx->args[2], (const char *)ctx->args[3], 0);
+}
+
+SEC("tp/syscalls/sys_enter_renameat2")
+int enter_renameat2(struct trace_event_raw_sys_enter *ctx)
+{
+	return rename_enter(ctx->args[0], (const char *)ctx->args[1], ctx->args[2], (const char *)ctx->args[3], ctx->args[4]);
+}
+
+SEC("tp/syscalls/sys_exit_rename")
+int exit_rename(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_RENAME); }
+SEC("tp/syscalls/sys_exit_renameat")
+int exit_renameat(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_RENAME); }
+SEC("tp/syscalls/sys_exit_renameat2")
+int exit_renameat2(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_RENAME); }
+
+static __always_inline int chmod_enter(int dirfd, const char *upath, int fd, __u32 mode)
+{
+	if (is_excluded())
+		return 0;
+	union vigil_inflight *rec = scratch_record(VIGIL_CHMOD);
+	if (!rec)
+		return 0;
+	rec->chmod.mode = mode;
+	if (upath)
+		read_user_path(&rec->chmod.path, dirfd, upath);
+	else
+		read_fd_path(&rec->chmod.path, fd);
+	park(rec);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_chmod")
+int enter_chmod(struct trace_event_raw_sys_enter *ctx)
+{
+	return chmod_enter(AT_FDCWD, (const char *)ctx->args[0], -1, ctx->args[1]);
+}
+
+SEC("tp/syscalls/sys_enter_fchmod")
+int enter_fchmod(struct trace_event_raw_sys_enter *ctx)
+{
+	return chmod_enter(AT_FDCWD, NULL, ctx->args[0], ctx->args[1]);
+}
+
+SEC("tp/syscalls/sys_enter_fchmodat")
+int enter_fchmodat(struct trace_event_raw_sys_enter *ctx)
+{
+	return chmod_enter(ctx->args[0], (const char *)ctx->args[1], -1, ctx->args[2]);
+}
+
+SEC("tp/syscalls/sys_enter_fchmodat2")
+int enter_fchmodat2(struct trace_event_raw_sys_enter *ctx)
+{
+	return chmod_enter(ctx->args[0], (const char *)ctx->args[1], -1, ctx->args[2]);
+}
+
+SEC("tp/syscalls/sys_exit_chmod")
+int exit_chmod(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_CHMOD); }
+SEC("tp/syscalls/sys_exit_fchmod")
+int exit_fchmod(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_CHMOD); }
+SEC("tp/syscalls/sys_exit_fchmodat")
+int exit_fchmodat(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_CHMOD); }
+SEC("tp/syscalls/sys_exit_fchmodat2")
+int exit_fchmodat2(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_CHMOD); }
+
+#endif

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Network activity: connect, accept, bind, listen. Addresses come from the
+ * caller's sockaddr (connect, bind) or from the socket itself once the
+ * kernel has filled it in (accept's peer, listen's local port). */
+#ifndef VIGIL_NET_BPF_H
+#define VIGIL_NET_BPF_H
+
+#include "path.bpf.h"
+
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+static __always_inline struct sock *sock_from_fd(int fd)
+{
+	struct file *f = file_from_fd(fd);
+	if (!f)
+		return NULL;
+	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	struct socket *s = BPF_CORE_READ(f, private_data);
+	return BPF_CORE_READ(s, sk);
+}
+
+static __always_inline __u32 sock_protocol(struct sock *sk)
+{
+	return sk ? BPF_CORE_READ(sk, sk_protocol) : 0;
+}
+
+/* A sockaddr from user memory, as connect() and bind() receive it. */
+static __always_inline void read_user_sockaddr(struct vigil_sockaddr *a, const void *uaddr, int len)
+{
+	__u16 family = 0;
+
+	bpf_probe_read_user(&family, sizeof(family), uaddr);
+	a->family = family;
+	if (family == AF_INET) {
+		struct sockaddr_in in = {};
+		bpf_probe_read_user(&in, sizeof(in), uaddr);
+		a->port = bpf_ntohs(in.sin_port);
+		__builtin_memcpy(a->addr, &in.sin_addr.s_addr, 4);
+	} else if (family == AF_INET6) {
+		struct sockaddr_in6 in6 = {};
+		bpf_probe_read_user(&in6, sizeof(in6), uaddr);
+		a->port = bpf_ntohs(in6.sin6_port);
+		__builtin_memcpy(a->addr, &in6.sin6_addr, 16);
+	} else if (family == AF_UNIX) {
+		bpf_probe_read_user_str(a->unix_path, sizeof(a->unix_path),
+					(const char *)uaddr + sizeof(__u16));
+	}
+}
+
+/* Both ends of a connected or listening socket, from the kernel's view. */
+static __always_inline void read_sock_ends(struct sock *sk, struct vigil_sockaddr *local, struct vigil_sockaddr *remote)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	local->family = remote->family = family;
+	local->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	remote->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__u32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(local->addr, &l, 4);
+		__builtin_memcpy(remote->addr, &r, 4);
+	} else if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&local->addr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&remote->addr, sk, __sk_common.skc_v6_daddr);
+	}
+}
+
+static __always_inline int net_enter(__u32 kind, int fd, const void *uaddr, int len, int backlog)
+{
+	if (is_excluded())
+		return 0;
+	union vigil_inflight *rec = scratch_record(kind);
+	if (!rec)
+		return 0;
+	__builtin_memset(&rec->net.remote, 0, sizeof(rec->net.remote));
+	__builtin_memset(&rec->net.local, 0, sizeof(rec->net.local));
+	rec->net.fd = fd;
+	rec->net.backlog = backlog;
+	rec->net.protocol = sock_protocol(sock_from_fd(fd));
+	if (kind == VIGIL_CONNECT)
+		read_user_sockaddr(&rec->net.remote, uaddr, len);
+	else if (kind == VIGIL_BIND)
+		read_user_sockaddr(&rec->net.local, uaddr, len);
+	park(rec);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_connect")
+int enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	return net_enter(VIGIL_CONNECT, ctx->args[0], (const void *)ctx->args[1], ctx->args[2], 0);
+}
+
+SEC("tp/syscalls/sys_exit_connect")
+int exit_connect(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_CONNECT); }
+
+SEC("tp/syscalls/sys_enter_bind")
+int enter_bind(struct trace_event_raw_sys_enter *ctx)
+{
+	return net_enter(VIGIL_BIND, ctx->args[0], (const void *)ctx->args[1], ctx->args[2], 0);
+}
+
+SEC("tp/syscalls/sys_exit_bind")
+int exit_bind(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_BIND); }
+
+SEC("tp/syscalls/sys_enter_listen")
+int enter_listen(struct trace_event_raw_sys_enter *ctx)
+{
+	return net_enter(VIGIL_LISTEN, ctx->args[0], NULL, 0, ctx->args[1]);
+}
+
+SEC("tp/syscalls/sys_enter_accept")
+int enter_accept(struct trace_event_raw_sys_enter *ctx)
+{
+	return net_enter(VIGIL_ACCEPT, ctx->args[0], NULL, 0, 0);
+}
+
+SEC("tp/syscalls/sys_enter_accept4")
+int enter_accept4(struct trace_event_raw_sys_enter *ctx)
+{
+	return net_enter(VIGIL_ACCEPT, ctx->args[0], NULL, 0, 0);
+}
+
+/* listen and accept learn their addresses only once the call is done. */
+static __always_inline int net_exit_from_sock(long ret, __u32 kind)
+{
+	union vigil_inflight *rec = unpark();
+	if (!rec)
+		return 0;
+	if (rec->h.kind != kind) {
+		drop_parked();
+		return 0;
+	}
+	rec->net.result = ret;
+	if (ret >= 0) {
+		/* accept: the new socket; listen: the listening one. */
+		struct sock *sk = sock_from_fd(kind == VIGIL_ACCEPT ? (int)ret : rec->net.fd);
+		if (sk) {
+			read_sock_ends(sk, &rec->net.local, &rec->net.remote);
+			rec->net.protocol = sock_protocol(sk);
+		}
+	}
+	submit(rec, sizeof(struct vigil_net));
+	drop_parked();
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_listen")
+int exit_listen(struct trace_event_raw_sys_exit *ctx) { return net_exit_from_sock(ctx->ret, VIGIL_LISTEN); }
+SEC("tp/syscalls/sys_exit_accept")
+int exit_accept(struct trace_event_raw_sys_exit *ctx) { return net_exit_from_sock(ctx->ret, VIGIL_ACCEPT); }
+SEC("tp/syscalls/sys_exit_accept4")
+int exit_accept4(struct trace_event_raw_sys_exit *ctx) { return net_exit_from_sock(ctx->ret, VIGIL_ACCEPT); }
+
+#endif

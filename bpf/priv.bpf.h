@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Privilege changes: the set*id family, ptrace, kernel modules, mount. */
+#ifndef VIGIL_PRIV_BPF_H
+#define VIGIL_PRIV_BPF_H
+
+#include "path.bpf.h"
+
+static __always_inline int setid_enter(__u32 call, __s64 id)
+{
+	if (is_excluded())
+		return 0;
+	union vigil_inflight *rec = scratch_record(VIGIL_SETID);
+	if (!rec)
+		return 0;
+	rec->setid.call = call;
+	rec->setid.id = (__s32)id; /* uid_t -1 means "unchanged" */
+	park(rec);
+	return 0;
+}
+
+/* One entry and one exit program per call; the effective id is what matters. */
+#define SETID_HOOKS(name, call, arg)                                              \
+	SEC("tp/syscalls/sys_enter_" #name)                                       \
+	int enter_##name(struct trace_event_raw_sys_enter *ctx)                   \
+	{ return setid_enter(call, ctx->args[arg]); }                             \
+	SEC("tp/syscalls/sys_exit_" #name)                                        \
+	int exit_##name(struct trace_event_raw_sys_exit *ctx)                     \
+	{ return finish_parked(ctx->ret, VIGIL_SETID); }
+
+SETID_HOOKS(setuid, VIGIL_SETUID, 0)
+SETID_HOOKS(setgid, VIGIL_SETGID, 0)
+SETID_HOOKS(setreuid, VIGIL_SETREUID, 1)
+SETID_HOOKS(setregid, VIGIL_SETREGID, 1)
+SETID_HOOKS(setresuid, VIGIL_SETRESUID, 1)
+SETID_HOOKS(setresgid, VIGIL_SETRESGID, 1)
+SETID_HOOKS(setfsuid, VIGIL_SETFSUID, 0)
+SETID_HOOKS(setfsgid, VIGIL_SETFSGID, 0)
+
+SEC("tp/syscalls/sys_enter_ptrace")
+int enter_ptrace(struct trace_event_raw_sys_enter *ctx)
+{
+	if (is_excluded())
+		return 0;
+	union vigil_inflight *rec = scratch_record(VIGIL_PTRACE);
+	if (!rec)
+		return 0;
+	rec->ptrace.request = ctx->args[0];
+	rec->ptrace.target_pid = ctx->args[1];
+	park(rec);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_ptrace")
+int exit_ptrace(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_PTRACE); }
+
+static __always_inline int module_enter(int fd)
+{
+	if (is_excluded())
+		return 0;
+	union vigil_inflight *rec = scratch_record(VIGIL_MODULE);
+	if (!rec)
+		return 0;
+	rec->module.finit = fd >= 0;
+	if (fd >= 0) {
+		read_fd_path(&rec->module.path, fd);
+	} else {
+		rec->module.path.flags = 0;
+		rec->module.path.base_len = 0;
+		rec->module.path.raw[0] = 0;
+	}
+	park(rec);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_init_module")
+int enter_init_module(struct trace_event_raw_sys_enter *ctx) { return module_enter(-1); }
+SEC("tp/syscalls/sys_exit_init_module")
+int exit_init_module(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_MODULE); }
+SEC("tp/syscalls/sys_enter_finit_module")
+int enter_finit_module(struct trace_event_raw_sys_enter *ctx) { return module_enter(ctx->args[0]); }
+SEC("tp/syscalls/sys_exit_finit_module")
+int exit_finit_module(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_MODULE); }
+
+SEC("tp/syscalls/sys_enter_mount")
+int enter_mount(struct trace_event_raw_sys_enter *ctx)
+{
+	if (is_excluded())
+		return 0;
+	union vigil_inflight *rec = scratch_record(VIGIL_MOUNT);
+	if (!rec)
+		return 0;
+	rec->mount.flags = ctx->args[3];
+	if (bpf_probe_read_user_str(rec->mount.source, sizeof(rec->mount.source), (const char *)ctx->args[0]) < 0)
+		rec->mount.source[0] = 0;
+	if (bpf_probe_read_user_str(rec->mount.fstype, sizeof(rec->mount.fstype), (const char *)ctx->args[2]) < 0)
+		rec->mount.fstype[0] = 0;
+	read_user_path(&rec->mount.target, AT_FDCWD, (const char *)ctx->args[1]);
+	park(rec);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_mount")
+int exit_mount(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_MOUNT); }
+
+#endif

@@ -1,0 +1,281 @@
+#include "decoder.h"
+
+#include <cstring>
+#include <vector>
+
+extern "C" {
+#include "events.h"
+}
+
+namespace vigil {
+namespace {
+
+std::string BoundedString(const char* s, size_t cap) {
+  return std::string(s, strnlen(s, cap));
+}
+
+void SetHeader(const vigil_header& h, v1::Event* e) {
+  e->set_ktime_ns(h.ktime_ns);
+  e->set_pid(h.pid);
+  e->set_tid(h.tid);
+  e->set_ppid(h.ppid);
+  e->set_uid(h.uid);
+  e->set_gid(h.gid);
+  e->set_comm(BoundedString(h.comm, sizeof(h.comm)));
+  e->set_cgroup_id(h.cgroup_id);
+}
+
+std::string PathOf(const vigil_path& p, DecodeStats* stats) {
+  if (p.flags & VIGIL_PATH_TRUNCATED) stats->truncated_paths++;
+  size_t base_len = p.base_len > sizeof(p.base) ? sizeof(p.base) : p.base_len;
+  if (p.flags & VIGIL_PATH_FROM_FD) return JoinWalkedPath(p.base, base_len);
+  std::string raw = BoundedString(p.raw, sizeof(p.raw));
+  if (!(p.flags & VIGIL_PATH_HAS_BASE)) return ResolvePath("/", raw);
+  return ResolvePath(JoinWalkedPath(p.base, base_len), raw);
+}
+
+void SetSockAddr(const vigil_sockaddr& a, v1::SockAddr* out) {
+  out->set_family(a.family);
+  out->set_port(a.port);
+  if (a.family == 2) {
+    out->set_address(std::string(reinterpret_cast<const char*>(a.addr), 4));
+  } else if (a.family == 10) {
+    out->set_address(std::string(reinterpret_cast<const char*>(a.addr), 16));
+  } else if (a.family == 1) {
+    out->set_path(BoundedString(a.unix_path, sizeof(a.unix_path)));
+  }
+}
+
+v1::Protocol ProtocolOf(uint32_t p) {
+  return p == 6 ? v1::PROTOCOL_TCP : p == 17 ? v1::PROTOCOL_UDP : v1::PROTOCOL_UNSPECIFIED;
+}
+
+const char* SetIdCallName(uint32_t call) {
+  switch (call) {
+    case VIGIL_SETUID: return "setuid";
+    case VIGIL_SETGID: return "setgid";
+    case VIGIL_SETREUID: return "setreuid";
+    case VIGIL_SETREGID: return "setregid";
+    case VIGIL_SETRESUID: return "setresuid";
+    case VIGIL_SETRESGID: return "setresgid";
+    case VIGIL_SETFSUID: return "setfsuid";
+    case VIGIL_SETFSGID: return "setfsgid";
+  }
+  return "unknown";
+}
+
+// Each kind's record size, so a short record is rejected before it is read.
+size_t RecordSize(uint32_t kind) {
+  switch (kind) {
+    case VIGIL_EXEC: return sizeof(vigil_exec);
+    case VIGIL_FORK: return sizeof(vigil_fork);
+    case VIGIL_EXIT: return sizeof(vigil_exit);
+    case VIGIL_OPEN: return sizeof(vigil_open);
+    case VIGIL_UNLINK: return sizeof(vigil_unlink);
+    case VIGIL_RENAME: return sizeof(vigil_rename);
+    case VIGIL_CHMOD: return sizeof(vigil_chmod);
+    case VIGIL_CONNECT:
+    case VIGIL_ACCEPT:
+    case VIGIL_BIND:
+    case VIGIL_LISTEN: return sizeof(vigil_net);
+    case VIGIL_SETID: return sizeof(vigil_setid);
+    case VIGIL_PTRACE: return sizeof(vigil_ptrace);
+    case VIGIL_MODULE: return sizeof(vigil_module);
+    case VIGIL_MOUNT: return sizeof(vigil_mount);
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string JoinWalkedPath(const char* buf, size_t len) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i < len) {
+    size_t n = strnlen(buf + i, len - i);
+    if (n > 0) parts.emplace_back(buf + i, n);
+    i += n + 1;
+  }
+  if (parts.empty()) return "/";
+  std::string out;
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    out += '/';
+    out += *it;
+  }
+  return out;
+}
+
+std::string ResolvePath(const std::string& base, const std::string& raw) {
+  if (raw.empty()) return raw;
+  std::string joined = raw[0] == '/' ? raw : base + "/" + raw;
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i <= joined.size()) {
+    size_t j = joined.find('/', i);
+    if (j == std::string::npos) j = joined.size();
+    std::string part = joined.substr(i, j - i);
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    i = j + 1;
+  }
+  if (parts.empty()) return "/";
+  std::string out;
+  for (const auto& p : parts) {
+    out += '/';
+    out += p;
+  }
+  return out;
+}
+
+bool DecodeRecord(const void* data, size_t size, v1::Event* e, DecodeStats* stats, std::string* error) {
+  if (size < sizeof(vigil_header)) {
+    *error = "record of " + std::to_string(size) + " bytes is shorter than the header";
+    return false;
+  }
+  const auto* h = static_cast<const vigil_header*>(data);
+  size_t want = RecordSize(h->kind);
+  if (want == 0) {
+    *error = "unknown record kind " + std::to_string(h->kind);
+    return false;
+  }
+  if (size < want) {
+    *error = "record kind " + std::to_string(h->kind) + " is " + std::to_string(size) +
+             " bytes, expected " + std::to_string(want);
+    return false;
+  }
+  SetHeader(*h, e);
+
+  switch (h->kind) {
+    case VIGIL_EXEC: {
+      const auto* r = static_cast<const vigil_exec*>(data);
+      auto* x = e->mutable_exec();
+      x->set_filename(BoundedString(r->filename, sizeof(r->filename)));
+      x->set_exe(JoinWalkedPath(r->exe, std::min<size_t>(r->exe_len, sizeof(r->exe))));
+      x->set_cwd(JoinWalkedPath(r->cwd, std::min<size_t>(r->cwd_len, sizeof(r->cwd))));
+      size_t n = std::min<size_t>(r->args_len, sizeof(r->args));
+      size_t i = 0;
+      while (i < n) {
+        size_t len = strnlen(r->args + i, n - i);
+        x->add_argv(std::string(r->args + i, len));
+        i += len + 1;
+      }
+      x->set_argv_truncated(r->flags & VIGIL_PATH_TRUNCATED);
+      break;
+    }
+    case VIGIL_FORK:
+      e->mutable_fork()->set_child_pid(static_cast<const vigil_fork*>(data)->child_pid);
+      break;
+    case VIGIL_EXIT: {
+      const auto* r = static_cast<const vigil_exit*>(data);
+      e->mutable_exit()->set_exit_code(r->exit_code);
+      e->mutable_exit()->set_signal(r->signal);
+      break;
+    }
+    case VIGIL_OPEN: {
+      const auto* r = static_cast<const vigil_open*>(data);
+      auto* x = e->mutable_open();
+      x->set_path(PathOf(r->path, stats));
+      x->set_flags(static_cast<int32_t>(r->flags));
+      x->set_mode(r->mode);
+      x->set_result(r->result);
+      break;
+    }
+    case VIGIL_UNLINK: {
+      const auto* r = static_cast<const vigil_unlink*>(data);
+      auto* x = e->mutable_unlink();
+      x->set_path(PathOf(r->path, stats));
+      x->set_dir(r->dir != 0);
+      x->set_result(r->result);
+      break;
+    }
+    case VIGIL_RENAME: {
+      const auto* r = static_cast<const vigil_rename*>(data);
+      auto* x = e->mutable_rename();
+      x->set_old_path(PathOf(r->from, stats));
+      x->set_new_path(PathOf(r->to, stats));
+      x->set_flags(r->flags);
+      x->set_result(r->result);
+      break;
+    }
+    case VIGIL_CHMOD: {
+      const auto* r = static_cast<const vigil_chmod*>(data);
+      auto* x = e->mutable_chmod();
+      x->set_path(PathOf(r->path, stats));
+      x->set_mode(r->mode);
+      x->set_result(r->result);
+      break;
+    }
+    case VIGIL_CONNECT: {
+      const auto* r = static_cast<const vigil_net*>(data);
+      auto* x = e->mutable_connect();
+      SetSockAddr(r->remote, x->mutable_remote());
+      x->set_protocol(ProtocolOf(r->protocol));
+      x->set_result(r->result);
+      break;
+    }
+    case VIGIL_ACCEPT: {
+      const auto* r = static_cast<const vigil_net*>(data);
+      auto* x = e->mutable_accept();
+      SetSockAddr(r->remote, x->mutable_remote());
+      SetSockAddr(r->local, x->mutable_local());
+      x->set_result(r->result);
+      break;
+    }
+    case VIGIL_BIND: {
+      const auto* r = static_cast<const vigil_net*>(data);
+      auto* x = e->mutable_bind();
+      SetSockAddr(r->local, x->mutable_local());
+      x->set_protocol(ProtocolOf(r->protocol));
+      x->set_result(r->result);
+      break;
+    }
+    case VIGIL_LISTEN: {
+      const auto* r = static_cast<const vigil_net*>(data);
+      auto* x = e->mutable_listen();
+      SetSockAddr(r->local, x->mutable_local());
+      x->set_backlog(r->backlog);
+      x->set_result(r->result);
+      break;
+    }
+    case VIGIL_SETID: {
+      const auto* r = static_cast<const vigil_setid*>(data);
+      auto* x = e->mutable_set_id();
+      x->set_call(SetIdCallName(r->call));
+      x->set_id(r->id);
+      x->set_result(r->result);
+      break;
+    }
+    case VIGIL_PTRACE: {
+      const auto* r = static_cast<const vigil_ptrace*>(data);
+      auto* x = e->mutable_ptrace();
+      x->set_request(r->request);
+      x->set_target_pid(r->target_pid);
+      x->set_result(r->result);
+      break;
+    }
+    case VIGIL_MODULE: {
+      const auto* r = static_cast<const vigil_module*>(data);
+      auto* x = e->mutable_module_load();
+      x->set_call(r->finit ? "finit_module" : "init_module");
+      if (r->finit) x->set_path(PathOf(r->path, stats));
+      x->set_result(r->result);
+      break;
+    }
+    case VIGIL_MOUNT: {
+      const auto* r = static_cast<const vigil_mount*>(data);
+      auto* x = e->mutable_mount();
+      x->set_source(BoundedString(r->source, sizeof(r->source)));
+      x->set_fstype(BoundedString(r->fstype, sizeof(r->fstype)));
+      x->set_target(PathOf(r->target, stats));
+      x->set_flags(r->flags);
+      x->set_result(r->result);
+      break;
+    }
+  }
+  return true;
+}
+
+}  // namespace vigil

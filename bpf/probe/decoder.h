@@ -1,0 +1,23 @@
+// Ring-buffer record (events.h) → vigil.v1.Event.
+#pragma once
+#include <cstddef>
+#include <string>
+#include "vigil/v1/probe.pb.h"
+
+namespace vigil {
+
+struct DecodeStats {
+  uint64_t truncated_paths = 0;
+};
+
+// Fills `out` from one ring-buffer record. Returns false, with the reason in
+// `error`, when the record is malformed (unknown kind, short record).
+bool DecodeRecord(const void* data, size_t size, v1::Event* out, DecodeStats* stats, std::string* error);
+
+// Leaf-first NUL-separated components ("b\0a\0") → "/a/b".
+std::string JoinWalkedPath(const char* buf, size_t len);
+
+// Joins a relative path to its base and folds "." and ".." lexically.
+std::string ResolvePath(const std::string& base, const std::string& raw);
+
+}  // namespace vigil

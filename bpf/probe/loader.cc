@@ -1,0 +1,108 @@
+#include "loader.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cerrno>
+#include <cstring>
+#include <sys/mount.h>
+#include <unistd.h>
+#include <vector>
+
+extern "C" {
+#include "events.h"
+}
+#include "log.h"
+#include "vigil.skel.h"
+
+namespace vigil {
+
+Loader::~Loader() {
+  if (skel_) vigil_bpf__destroy(skel_);
+}
+
+namespace {
+
+// Tracepoints are attached by id, read from tracefs; a fresh node may not
+// have it mounted (libbpf looks in both places below).
+bool EnsureTracefs(std::string* error) {
+  if (access("/sys/kernel/tracing/events", F_OK) == 0 || access("/sys/kernel/debug/tracing/events", F_OK) == 0)
+    return true;
+  if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr) == 0) {
+    Log("info", "mounted tracefs at /sys/kernel/tracing");
+    return true;
+  }
+  *error = std::string("tracefs is not mounted and mounting it at /sys/kernel/tracing failed: ") + strerror(errno) +
+           " (mount it on the host, or give the probe /sys/kernel/tracing)";
+  return false;
+}
+
+}  // namespace
+
+bool Loader::Start(uint32_t ringbuf_bytes, std::string* error) {
+  if (!EnsureTracefs(error)) return false;
+  skel_ = vigil_bpf__open();
+  if (!skel_) {
+    *error = std::string("cannot open BPF object: ") + strerror(errno);
+    return false;
+  }
+  if (int err = bpf_map__set_max_entries(skel_->maps.events, ringbuf_bytes)) {
+    *error = "ring buffer size " + std::to_string(ringbuf_bytes) + ": " + strerror(-err);
+    return false;
+  }
+  // Syscalls this kernel lacks (fchmodat2 before 6.6, no legacy open on
+  // arm64) are skipped instead of failing the whole load.
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    const char* sec = bpf_program__section_name(prog);
+    if (strncmp(sec, "tp/syscalls/", 12) != 0) continue;
+    std::string event = sec + 12;
+    if (access(("/sys/kernel/tracing/events/syscalls/" + event).c_str(), F_OK) != 0 &&
+        access(("/sys/kernel/debug/tracing/events/syscalls/" + event).c_str(), F_OK) != 0) {
+      Log("warn", "this kernel has no %s tracepoint: not watched", sec + 12);
+      bpf_program__set_autoload(prog, false);
+    }
+  }
+  if (int err = vigil_bpf__load(skel_)) {
+    *error = std::string("cannot load BPF programs (needs CAP_BPF, CAP_PERFMON and a kernel with BTF): ") +
+             strerror(-err);
+    return false;
+  }
+  if (int err = vigil_bpf__attach(skel_)) {
+    *error = std::string("cannot attach BPF programs: ") + strerror(-err);
+    return false;
+  }
+  bpf_object__for_each_program(prog, skel_->obj) {
+    if (bpf_program__autoload(prog)) hooks_.push_back(bpf_program__section_name(prog));
+  }
+  return true;
+}
+
+bool Loader::Exclude(uint32_t tgid, std::string* error) {
+  uint8_t one = 1;
+  if (bpf_map__update_elem(skel_->maps.excluded_tgids, &tgid, sizeof(tgid), &one, sizeof(one), BPF_ANY)) {
+    *error = "cannot exclude pid " + std::to_string(tgid) + ": " + strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+KernelLosses Loader::Losses() const {
+  KernelLosses out;
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0 || !skel_) return out;
+  std::vector<uint64_t> values(ncpu);
+  for (uint32_t key = 0; key < VIGIL_LOSS_MAX; key++) {
+    if (bpf_map__lookup_elem(skel_->maps.losses, &key, sizeof(key), values.data(),
+                             values.size() * sizeof(uint64_t), 0))
+      continue;
+    uint64_t sum = 0;
+    for (uint64_t v : values) sum += v;
+    if (key == VIGIL_LOSS_RINGBUF) out.ringbuf_full = sum;
+    if (key == VIGIL_LOSS_INFLIGHT) out.inflight_full = sum;
+  }
+  return out;
+}
+
+int Loader::RingBufferFd() const { return bpf_map__fd(skel_->maps.events); }
+
+}  // namespace vigil

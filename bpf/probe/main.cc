@@ -1,0 +1,226 @@
+// vigil-probe: loads Vigil's kernel programs, reads their ring buffer,
+// batches events and streams them to the engine over gRPC.
+//
+//   vigil-probe --engine unix:///run/vigil/engine.sock [--node NAME]
+//               [--ringbuf-bytes N] [--batch-max N] [--flush-ms N]
+//               [--loss-report-ms N] [--exclude-pid PID]... [--queue-events N]
+//
+// Exits 0 on SIGTERM/SIGINT after sending what it holds and detaching.
+#include <bpf/libbpf.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "decoder.h"
+#include "loader.h"
+#include "log.h"
+#include "snapshot.h"
+#include "stream.h"
+
+namespace {
+
+volatile sig_atomic_t g_stop = 0;
+void OnSignal(int) { g_stop = 1; }
+
+struct Options {
+  std::string engine = "unix:///run/vigil/engine.sock";
+  std::string node;
+  uint32_t ringbuf_bytes = 1 << 24;
+  int batch_max = 256;
+  int flush_ms = 5;
+  int loss_report_ms = 1000;
+  size_t queue_events = 1 << 18;
+  std::vector<uint32_t> exclude;
+};
+
+[[noreturn]] void Usage(const char* why) {
+  fprintf(stderr, "vigil-probe: %s\n", why);
+  fprintf(stderr,
+          "usage: vigil-probe --engine unix:///PATH|tcp://HOST:PORT [--node NAME] [--ringbuf-bytes N]\n"
+          "                   [--batch-max N] [--flush-ms N] [--loss-report-ms N] [--exclude-pid PID]...\n"
+          "                   [--queue-events N]\n");
+  exit(2);
+}
+
+long NumberArg(const char* flag, const char* value, long min, long max) {
+  char* end;
+  long v = strtol(value, &end, 10);
+  if (*value == '\0' || *end != '\0' || v < min || v > max)
+    Usage((std::string(flag) + " wants a number from " + std::to_string(min) + " to " + std::to_string(max) +
+           ", got '" + value + "'").c_str());
+  return v;
+}
+
+Options ParseOptions(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; i++) {
+    std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") Usage("help");
+    if (i + 1 >= argc) Usage((flag + " needs a value").c_str());
+    const char* v = argv[++i];
+    if (flag == "--engine") o.engine = v;
+    else if (flag == "--node") o.node = v;
+    else if (flag == "--ringbuf-bytes") o.ringbuf_bytes = NumberArg(argv[i - 1], v, 4096, 1L << 30);
+    else if (flag == "--batch-max") o.batch_max = NumberArg(argv[i - 1], v, 1, 65536);
+    else if (flag == "--flush-ms") o.flush_ms = NumberArg(argv[i - 1], v, 1, 10000);
+    else if (flag == "--loss-report-ms") o.loss_report_ms = NumberArg(argv[i - 1], v, 10, 600000);
+    else if (flag == "--queue-events") o.queue_events = NumberArg(argv[i - 1], v, 1, 1L << 26);
+    else if (flag == "--exclude-pid") o.exclude.push_back(NumberArg(argv[i - 1], v, 1, 1L << 22));
+    else Usage(("unknown option " + flag).c_str());
+  }
+  if (o.ringbuf_bytes & (o.ringbuf_bytes - 1)) Usage("--ringbuf-bytes must be a power of two");
+  return o;
+}
+
+// gRPC C++ takes unix:///path as is and host:port for TCP.
+std::string GrpcTarget(const std::string& engine) {
+  if (engine.rfind("tcp://", 0) == 0) return engine.substr(6);
+  return engine;
+}
+
+int64_t BootToUnixNs() {
+  timespec real, mono;
+  clock_gettime(CLOCK_REALTIME, &real);
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  return (int64_t(real.tv_sec) - mono.tv_sec) * 1000000000LL + (int64_t(real.tv_nsec) - mono.tv_nsec);
+}
+
+std::string RandomId() {
+  std::random_device rd;
+  char buf[17];
+  snprintf(buf, sizeof(buf), "%08x%08x", rd(), rd());
+  return buf;
+}
+
+// State the ring-buffer callback works on.
+struct Pump {
+  vigil::EngineStream* stream;
+  vigil::v1::EventBatch batch;
+  uint64_t seq = 0;
+  int batch_max;
+  vigil::DecodeStats stats;
+  uint64_t decode_errors = 0;
+  uint64_t events_total = 0;
+  std::chrono::steady_clock::time_point first_event;
+
+  void Flush() {
+    if (batch.events_size() == 0) return;
+    batch.set_seq(++seq);
+    stream->Enqueue(std::move(batch));
+    batch.Clear();
+  }
+};
+
+int OnRecord(void* ctx, void* data, size_t size) {
+  auto* pump = static_cast<Pump*>(ctx);
+  std::string error;
+  if (pump->batch.events_size() == 0) pump->first_event = std::chrono::steady_clock::now();
+  auto* event = pump->batch.add_events();
+  pump->events_total++;
+  if (!vigil::DecodeRecord(data, size, event, &pump->stats, &error)) {
+    pump->batch.mutable_events()->RemoveLast();
+    if (pump->decode_errors++ < 10) vigil::Log("warn", "malformed ring-buffer record: %s", error.c_str());
+    return 0;
+  }
+  if (pump->batch.events_size() >= pump->batch_max) pump->Flush();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt = ParseOptions(argc, argv);
+  if (opt.node.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    opt.node = host;
+  }
+
+  struct sigaction sa = {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  vigil::Loader loader;
+  std::string error;
+  if (!loader.Start(opt.ringbuf_bytes, &error)) {
+    vigil::Log("error", "%s", error.c_str());
+    return 1;
+  }
+  opt.exclude.push_back(getpid());
+  for (uint32_t pid : opt.exclude) {
+    if (!loader.Exclude(pid, &error)) vigil::Log("warn", "%s", error.c_str());
+  }
+
+  vigil::v1::Hello hello;
+  hello.set_node_name(opt.node);
+  hello.set_probe_version("0.1.0");
+  hello.set_probe_pid(getpid());
+  hello.set_boot_to_unix_ns(BootToUnixNs());
+  hello.set_session_id(RandomId());
+  for (const auto& h : loader.Hooks()) hello.add_hooks(h);
+
+  const std::string cgroup2 = vigil::FindCgroup2Mount();
+  if (cgroup2.empty()) vigil::Log("warn", "no cgroup v2 mount in /proc/self/mountinfo: snapshot has no cgroup ids");
+  vigil::StreamOptions sopt;
+  sopt.target = GrpcTarget(opt.engine);
+  sopt.max_queued_events = opt.queue_events;
+  vigil::EngineStream stream(sopt, hello, [&] { return vigil::SnapshotProcesses(cgroup2); });
+
+  Pump pump;
+  pump.stream = &stream;
+  pump.batch_max = opt.batch_max;
+  ring_buffer* rb = ring_buffer__new(loader.RingBufferFd(), OnRecord, &pump, nullptr);
+  if (!rb) {
+    vigil::Log("error", "cannot read the ring buffer: %s", strerror(errno));
+    return 1;
+  }
+  stream.Start();
+  vigil::Log("info", "probe started: %zu hooks attached, ring buffer %u bytes, engine %s", loader.Hooks().size(),
+             opt.ringbuf_bytes, opt.engine.c_str());
+
+  using Clock = std::chrono::steady_clock;
+  auto last_report = Clock::now();
+  const auto flush_after = std::chrono::milliseconds(opt.flush_ms);
+  auto report = [&] {
+    vigil::KernelLosses k = loader.Losses();
+    vigil::v1::LossReport r;
+    r.set_ringbuf_full(k.ringbuf_full + k.inflight_full);
+    r.set_decode_errors(pump.decode_errors);
+    r.set_queue_full(stream.DroppedEvents());
+    r.set_path_truncated(pump.stats.truncated_paths);
+    r.set_events_total(pump.events_total);
+    stream.ReportLoss(r);
+  };
+  while (!g_stop) {
+    int n = ring_buffer__poll(rb, opt.flush_ms);
+    if (n < 0 && n != -EINTR) {
+      vigil::Log("error", "ring buffer poll failed: %s", strerror(-n));
+      break;
+    }
+    auto now = Clock::now();
+    if (pump.batch.events_size() > 0 && now - pump.first_event >= flush_after) pump.Flush();
+    if (now - last_report >= std::chrono::milliseconds(opt.loss_report_ms)) {
+      report();
+      last_report = now;
+    }
+  }
+
+  // Drain what the kernel still holds, send it, then detach.
+  ring_buffer__consume(rb);
+  pump.Flush();
+  report();
+  stream.Stop(2000);
+  ring_buffer__free(rb);
+  vigil::Log("info", "probe stopped: %llu events read, %llu not delivered",
+             (unsigned long long)pump.events_total, (unsigned long long)stream.DroppedEvents());
+  return 0;
+}

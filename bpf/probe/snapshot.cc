@@ -1,0 +1,112 @@
+#include "snapshot.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace vigil {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string ReadLink(const std::string& path) {
+  char buf[4096];
+  ssize_t n = readlink(path.c_str(), buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, n) : std::string();
+}
+
+// The first (real) id on a "Uid:" or "Gid:" line of /proc/PID/status.
+uint32_t StatusId(const std::string& status, const char* key) {
+  size_t at = status.find(key);
+  if (at == std::string::npos) return 0;
+  return static_cast<uint32_t>(strtoul(status.c_str() + at + strlen(key), nullptr, 10));
+}
+
+}  // namespace
+
+std::string FindCgroup2Mount() {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    // "36 25 0:30 / /sys/fs/cgroup rw,... shared:9 - cgroup2 cgroup2 rw"
+    size_t dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    std::istringstream tail(line.substr(dash + 3));
+    std::string fstype;
+    tail >> fstype;
+    if (fstype != "cgroup2") continue;
+    std::istringstream head(line.substr(0, dash));
+    std::string id, parent, devno, root, mount_point;
+    head >> id >> parent >> devno >> root >> mount_point;
+    return mount_point;
+  }
+  return "";
+}
+
+std::vector<v1::ProcessInfo> SnapshotProcesses(const std::string& cgroup2_mount) {
+  std::vector<v1::ProcessInfo> out;
+  DIR* proc = opendir("/proc");
+  if (!proc) return out;
+  const long ticks = sysconf(_SC_CLK_TCK);
+  while (dirent* de = readdir(proc)) {
+    char* end;
+    unsigned long pid = strtoul(de->d_name, &end, 10);
+    if (*end != '\0' || pid == 0) continue;
+    const std::string dir = std::string("/proc/") + de->d_name;
+
+    // comm and ppid from stat; comm may hold spaces and parens, so parse
+    // from the last ')'.
+    std::string stat_line = ReadFile(dir + "/stat");
+    size_t open = stat_line.find('('), close = stat_line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) continue;  // exited meanwhile
+    v1::ProcessInfo p;
+    p.set_pid(pid);
+    p.set_comm(stat_line.substr(open + 1, close - open - 1));
+    std::istringstream fields(stat_line.substr(close + 2));
+    std::string state;
+    unsigned long ppid = 0;
+    fields >> state >> ppid;
+    std::string skip;
+    for (int i = 0; i < 17; i++) fields >> skip;  // fields 5..21
+    unsigned long long start_ticks = 0;
+    fields >> start_ticks;
+    p.set_ppid(ppid);
+    if (ticks > 0) p.set_start_ktime_ns(start_ticks * (1000000000ULL / ticks));
+
+    std::string status = ReadFile(dir + "/status");
+    p.set_uid(StatusId(status, "\nUid:"));
+    p.set_gid(StatusId(status, "\nGid:"));
+    p.set_exe(ReadLink(dir + "/exe"));
+    p.set_cwd(ReadLink(dir + "/cwd"));
+    std::string cmdline = ReadFile(dir + "/cmdline");
+    size_t i = 0;
+    while (i < cmdline.size()) {
+      size_t n = strnlen(cmdline.c_str() + i, cmdline.size() - i);
+      p.add_argv(cmdline.substr(i, n));
+      i += n + 1;
+    }
+    // "0::/path" is the v2 line; its directory's inode is the cgroup id.
+    std::istringstream cg(ReadFile(dir + "/cgroup"));
+    std::string line;
+    while (std::getline(cg, line)) {
+      if (line.rfind("0::", 0) != 0 || cgroup2_mount.empty()) continue;
+      struct stat st;
+      if (stat((cgroup2_mount + line.substr(3)).c_str(), &st) == 0) p.set_cgroup_id(st.st_ino);
+    }
+    out.push_back(std::move(p));
+  }
+  closedir(proc);
+  return out;
+}
+
+}  // namespace vigil

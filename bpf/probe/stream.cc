@@ -1,0 +1,190 @@
+#include "stream.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+
+#include "log.h"
+#include "vigil/v1/probe.grpc.pb.h"
+
+namespace vigil {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t kSnapshotChunk = 512;
+
+EngineStream::EngineStream(StreamOptions options, v1::Hello hello, SnapshotFn snapshot)
+    : options_(std::move(options)), hello_(std::move(hello)), snapshot_(std::move(snapshot)) {}
+
+EngineStream::~EngineStream() {
+  if (thread_.joinable()) Stop(0);
+}
+
+void EngineStream::Start() { thread_ = std::thread([this] { Run(); }); }
+
+bool EngineStream::Enqueue(v1::EventBatch batch) {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = batch.events_size();
+  if (queued_events_ + n > options_.max_queued_events) {
+    dropped_events_ += n;
+    return false;
+  }
+  queued_events_ += n;
+  batches_.push_back(std::move(batch));
+  cv_.notify_one();
+  return true;
+}
+
+void EngineStream::ReportLoss(const v1::LossReport& report) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = control_.begin(); it != control_.end(); ++it) {
+    if (it->has_loss()) {
+      *it->mutable_loss() = report;
+      return;
+    }
+  }
+  v1::ProbeMessage msg;
+  *msg.mutable_loss() = report;
+  control_.push_back(std::move(msg));
+  cv_.notify_one();
+}
+
+void EngineStream::Stop(int drain_ms) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    drain_deadline_ = Clock::now() + std::chrono::milliseconds(drain_ms);
+    cv_.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+// Next message to write; a batch stays queued until its write succeeded.
+bool EngineStream::PopNext(v1::ProbeMessage* out, bool* is_batch) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, std::chrono::milliseconds(200),
+               [this] { return stopping_ || !control_.empty() || !batches_.empty(); });
+  if (!control_.empty()) {
+    *out = std::move(control_.front());
+    control_.pop_front();
+    *is_batch = false;
+    return true;
+  }
+  if (!batches_.empty()) {
+    queued_events_ -= batches_.front().events_size();
+    *out->mutable_batch() = std::move(batches_.front());
+    batches_.pop_front();
+    *is_batch = true;
+    return true;
+  }
+  return false;
+}
+
+bool EngineStream::Session() {
+  auto channel = grpc::CreateChannel(options_.target, grpc::InsecureChannelCredentials());
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(1))) return false;
+  auto stub = v1::ProbeService::NewStub(channel);
+  grpc::ClientContext ctx;
+  auto rw = stub->Stream(&ctx);
+
+  // Hello, then a fresh snapshot: an engine that restarted has lost its tree.
+  v1::ProbeMessage hello;
+  *hello.mutable_hello() = hello_;
+  if (!rw->Write(hello)) return false;
+  auto procs = snapshot_();
+  for (size_t i = 0; i < procs.size() || i == 0; i += kSnapshotChunk) {
+    v1::ProbeMessage msg;
+    auto* snap = msg.mutable_snapshot();
+    for (size_t j = i; j < procs.size() && j < i + kSnapshotChunk; j++) *snap->add_processes() = procs[j];
+    snap->set_last(i + kSnapshotChunk >= procs.size());
+    if (!rw->Write(msg)) return false;
+  }
+  connected_ = true;
+  Log("info", "connected to engine at %s, sent %zu running processes", options_.target.c_str(), procs.size());
+
+  // Commands arrive on their own thread; acks go through the send queue so
+  // only this thread writes.
+  std::thread reader([this, &rw] {
+    v1::EngineCommand cmd;
+    while (rw->Read(&cmd)) {
+      v1::ProbeMessage msg;
+      auto* ack = msg.mutable_ack();
+      ack->set_id(cmd.id());
+      if (cmd.has_ping()) {
+        ack->set_ok(true);
+      } else {
+        ack->set_ok(false);
+        ack->set_error("command not supported by this probe");
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      control_.push_back(std::move(msg));
+      cv_.notify_one();
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    cv_.notify_all();
+  });
+
+  bool broken = false;
+  while (true) {
+    v1::ProbeMessage msg;
+    bool is_batch = false;
+    if (PopNext(&msg, &is_batch)) {
+      if (!rw->Write(msg)) {
+        // Unsent: back to the front of its queue for the next session.
+        std::lock_guard<std::mutex> lock(mu_);
+        if (is_batch) {
+          queued_events_ += msg.batch().events_size();
+          batches_.push_front(std::move(*msg.mutable_batch()));
+        } else {
+          control_.push_front(std::move(msg));
+        }
+        broken = true;
+        break;
+      }
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ && control_.empty() && batches_.empty()) break;
+    if (stopping_ && Clock::now() > drain_deadline_) break;
+    if (channel->GetState(false) == GRPC_CHANNEL_SHUTDOWN ||
+        channel->GetState(false) == GRPC_CHANNEL_TRANSIENT_FAILURE) {
+      broken = true;
+      break;
+    }
+  }
+  connected_ = false;
+  if (!broken) rw->WritesDone();
+  ctx.TryCancel();
+  reader.join();
+  grpc::Status status = rw->Finish();
+  if (broken) Log("warn", "engine stream broke: %s", status.error_message().c_str());
+  return !broken;
+}
+
+void EngineStream::Run() {
+  int backoff_ms = 100;
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_ && (batches_.empty() || Clock::now() > drain_deadline_)) break;
+    }
+    auto began = Clock::now();
+    if (Session()) break;  // closed cleanly on Stop
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_ && Clock::now() > drain_deadline_) break;
+    }
+    if (Clock::now() - began > std::chrono::seconds(5)) backoff_ms = 100;  // it had been up
+    Log("info", "engine at %s unreachable, retrying in %d ms (%zu events queued)", options_.target.c_str(),
+        backoff_ms, queued_events_);
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [this] { return stopping_; });
+    backoff_ms = std::min(backoff_ms * 2, 5000);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!batches_.empty()) {
+    dropped_events_ += queued_events_;
+    Log("warn", "stopping with %zu events not delivered to the engine", queued_events_);
+  }
+}
+
+}  // namespace vigil

@@ -1,0 +1,66 @@
+// The one gRPC stream to the engine: batches, loss reports and command
+// acknowledgements up, commands down. Batches wait in a bounded queue
+// while the engine is away and are sent, in order, once it is back; what
+// overflows the queue is counted, never silently dropped.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "vigil/v1/probe.pb.h"
+
+namespace vigil {
+
+struct StreamOptions {
+  std::string target;               // gRPC target: unix:///path or host:port
+  size_t max_queued_events = 1 << 18;
+};
+
+class EngineStream {
+ public:
+  using SnapshotFn = std::function<std::vector<v1::ProcessInfo>()>;
+
+  EngineStream(StreamOptions options, v1::Hello hello, SnapshotFn snapshot);
+  ~EngineStream();
+
+  void Start();
+  // Queues a batch for sending. False when the queue is full: the batch's
+  // events are counted in DroppedEvents().
+  bool Enqueue(v1::EventBatch batch);
+  // Loss counters are cumulative: only the latest report needs sending.
+  void ReportLoss(const v1::LossReport& report);
+  // Sends what is queued (waiting at most `drain_ms` for the engine), then
+  // closes the stream.
+  void Stop(int drain_ms);
+  uint64_t DroppedEvents() const { return dropped_events_.load(); }
+  bool Connected() const { return connected_.load(); }
+
+ private:
+  void Run();
+  bool Session();  // one connection, until it breaks or we stop
+  bool PopNext(v1::ProbeMessage* out, bool* is_batch);
+
+  StreamOptions options_;
+  v1::Hello hello_;
+  SnapshotFn snapshot_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<v1::ProbeMessage> control_;  // acks, loss reports: sent first
+  std::deque<v1::EventBatch> batches_;
+  size_t queued_events_ = 0;
+  bool stopping_ = false;
+  std::chrono::steady_clock::time_point drain_deadline_;
+
+  std::atomic<uint64_t> dropped_events_{0};
+  std::atomic<bool> connected_{false};
+  std::thread thread_;
+};
+
+}  // namespace vigil

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Process lifecycle: exec, fork, exit (BTF-typed scheduler tracepoints). */
+#ifndef VIGIL_PROCESS_BPF_H
+#define VIGIL_PROCESS_BPF_H
+
+#include "path.bpf.h"
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 zero = 0;
+	bool truncated = false;
+	struct vigil_exec *e;
+
+	if (is_excluded())
+		return 0;
+	e = bpf_map_lookup_elem(&exec_scratch, &zero);
+	if (!e)
+		return 0;
+	fill_header(&e->h, VIGIL_EXEC);
+	e->flags = 0;
+
+	/* The name as called, and the file actually run (symlinks resolved). */
+	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), bprm->filename);
+	struct path exe_path = BPF_CORE_READ(bprm, file, f_path);
+	e->exe_len = walk_path(&exe_path, e->exe, &truncated);
+	struct path pwd = BPF_CORE_READ(p, fs, pwd);
+	e->cwd_len = walk_path(&pwd, e->cwd, &truncated);
+
+	/* argv as laid out on the new stack, NUL-separated, bounded. */
+	unsigned long start = BPF_CORE_READ(p, mm, arg_start);
+	unsigned long end = BPF_CORE_READ(p, mm, arg_end);
+	__u64 len = end - start;
+	if (len > VIGIL_ARGS_LEN) {
+		len = VIGIL_ARGS_LEN;
+		e->flags |= VIGIL_PATH_TRUNCATED;
+	}
+	len &= (VIGIL_ARGS_LEN - 1) | VIGIL_ARGS_LEN;
+	if (len > VIGIL_ARGS_LEN)
+		len = VIGIL_ARGS_LEN;
+	if (bpf_probe_read_user(e->args, len, (void *)start))
+		len = 0;
+	e->args_len = len;
+
+	submit(e, sizeof(*e));
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct vigil_fork e = {};
+
+	/* New threads share the process; only a new thread group is a fork. */
+	if (child->pid != child->tgid || is_excluded())
+		return 0;
+	fill_header(&e.h, VIGIL_FORK);
+	e.child_pid = child->tgid;
+	submit(&e, sizeof(e));
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit, struct task_struct *p)
+{
+	struct vigil_exit e = {};
+
+	/* One exit per process: the group leader's. */
+	if (p->pid != p->tgid || is_excluded())
+		return 0;
+	fill_header(&e.h, VIGIL_EXIT);
+	int code = p->exit_code;
+	e.exit_code = (code >> 8) & 0xff;
+	e.signal = code & 0x7f;
+	submit(&e, sizeof(e));
+	return 0;
+}
+
+#endif

@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Vigil's kernel programs, one header per concern:
+ *   process.bpf.h  exec, fork, exit
+ *   file.bpf.h     open, unlink, rename, chmod
+ *   net.bpf.h      connect, accept, bind, listen
+ *   priv.bpf.h     set*id, ptrace, module load, mount
+ * Shared maps and the event header are in common.bpf.h, dentry walking in
+ * path.bpf.h, and the record layouts in events.h. One object, one skeleton,
+ * one ring buffer.
+ */
+#include "process.bpf.h"
+#include "file.bpf.h"
+#include "net.bpf.h"
+#include "priv.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
