@@ -34,7 +34,7 @@ struct Options {
   std::string node;
   uint32_t ringbuf_bytes = 1 << 24;
   int batch_max = 256;
-  int flush_ms = 5;
+  int flush_ms = 2;
   int loss_report_ms = 1000;
   size_t queue_events = 1 << 18;
   std::vector<uint32_t> exclude;
@@ -193,7 +193,8 @@ int main(int argc, char** argv) {
   auto report = [&] {
     vigil::KernelLosses k = loader.Losses();
     vigil::v1::LossReport r;
-    r.set_ringbuf_full(k.ringbuf_full + k.inflight_full);
+    r.set_ringbuf_full(k.ringbuf_full);
+    r.set_inflight_full(k.inflight_full);
     r.set_decode_errors(pump.decode_errors);
     r.set_queue_full(stream.DroppedEvents());
     r.set_path_truncated(pump.stats.truncated_paths);
@@ -201,7 +202,14 @@ int main(int argc, char** argv) {
     stream.ReportLoss(r);
   };
   while (!g_stop) {
-    int n = ring_buffer__poll(rb, opt.flush_ms);
+    // Sleep until data arrives, but never past a pending batch's deadline:
+    // an event waits at most flush_ms for company before it is sent.
+    int timeout_ms = 100;
+    if (pump.batch.events_size() > 0) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(pump.first_event + flush_after - Clock::now());
+      timeout_ms = std::max<int>(0, left.count());
+    }
+    int n = ring_buffer__poll(rb, timeout_ms);
     if (n < 0 && n != -EINTR) {
       vigil::Log("error", "ring buffer poll failed: %s", strerror(-n));
       break;
