@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what is missing and builds engine and probe. Idempotent and quick
+# when nothing changed; `npm start` and `npm test` both run it first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# Debian packages that build the probe (and the peers benchmarks compare with).
+APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libgrpc++-dev libprotobuf-dev
+  protobuf-compiler protobuf-compiler-grpc pkg-config make g++ iproute2 python3 bpftrace tshark)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # tshark asks whether non-root users may capture; the answer is no.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    log "missing Debian packages: ${missing[*]} (run as root on Debian to install them; the probe will not build)"
+  fi
+fi
+
+# npm dependencies, as locked: install when absent or when the lock file
+# changed. Not `npm ci`: the lock holds only the platform packages this
+# registry serves (rollup's, esbuild's), and ci refuses a lock without
+# every platform's entry; `install --no-save` installs the locked versions
+# and never rewrites the lock.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "installing npm dependencies"
+  npm install --no-save --no-audit --no-fund --loglevel=error
+fi
+
+log "building engine"
+npx tsc -p tsconfig.build.json
+chmod +x dist/cli/main.js
+
+if command -v clang >/dev/null && command -v bpftool >/dev/null && [ -r /sys/kernel/btf/vmlinux ]; then
+  log "building probe"
+  make -s -C bpf -j"$(nproc)" >/dev/null
+else
+  log "probe not built: needs clang, bpftool and kernel BTF at /sys/kernel/btf/vmlinux"
+fi
