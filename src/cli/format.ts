@@ -1,0 +1,28 @@
+// Human-readable renderings of control replies.
+import type { StatusReply } from '../control/methods.js';
+
+function ago(ms: number): string {
+  if (!ms) return 'never';
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
+}
+
+export function formatStatus(s: StatusReply): string {
+  const lines: string[] = [];
+  lines.push(`engine ${s.engineVersion} on ${s.nodeName}, up since ${new Date(s.startedAtMs).toISOString()}`);
+  if (s.probes.length === 0) lines.push('probes: none connected');
+  for (const p of s.probes) {
+    const l = p.losses;
+    lines.push(
+      `probe ${p.nodeName} pid ${p.probePid} (session ${p.sessionId}, ${p.hooks} hooks): ${p.events} events in ${p.batches} batches, last ${ago(p.lastBatchAtMs)}`,
+      `  lost: ring buffer ${l.ringbufFull}, syscall entries ${l.inflightFull}, probe queue ${l.queueFull}, malformed ${l.decodeErrors}; missing batches ${p.batchGaps}; truncated paths ${l.pathTruncated}`,
+    );
+  }
+  const byType = Object.entries(s.eventsByType).filter(([, n]) => n > 0);
+  lines.push(`events: ${byType.map(([t, n]) => `${t} ${n}`).join(', ') || 'none yet'}`);
+  lines.push(`process tree: ${s.processes} processes; engine rejected ${s.malformedEvents} malformed events; ${s.unknownCgroups} events with an unknown cgroup`);
+  lines.push(`workloads (${s.workloads.length}):`);
+  for (const w of s.workloads.slice(0, 50)) lines.push(`  ${w.mode.padEnd(8)} ${String(w.events).padStart(10)}  ${w.name}${w.cgroupPath && w.cgroupPath !== w.name ? `  (${w.cgroupPath})` : ''}`);
+  if (s.workloads.length > 50) lines.push(`  … and ${s.workloads.length - 50} more (--json for all)`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,156 @@
+// The engine: wires the pipeline stages together. An event flows one way:
+//   ingest (decode) → enrich (process tree, workload) → subscribers
+//   (detection, the event log).
+import { readFileSync } from 'node:fs';
+import type { Config } from './config/schema.js';
+import { ControlServer } from './control/server.js';
+import type { StatusReply } from './control/methods.js';
+import { CgroupPaths, findCgroup2Mount } from './enrich/cgroups.js';
+import { ProcessTree } from './enrich/process-tree.js';
+import { LocalResolver, WorkloadRegistry, type WorkloadResolver } from './enrich/workloads.js';
+import { EVENT_TYPES, type Event, type EventType } from './event.js';
+import { IngestServer, type IngestHandler } from './ingest/server.js';
+import type { ProbeSession } from './ingest/session.js';
+import type { Logger } from './log.js';
+import { EventLog } from './output/event-log.js';
+import type { WireLossReport, WireProcessInfo } from './rpc/wire.js';
+import { VERSION } from './version.js';
+
+export type EventSubscriber = (e: Event) => void;
+
+export interface EngineOptions {
+  /** Workload resolvers tried before the local (config) one, e.g. Kubernetes. */
+  resolvers?: WorkloadResolver[];
+  /** cgroup v2 mount; found from /proc/self/mountinfo by default. */
+  cgroupMount?: string | null;
+}
+
+const LOSS_FIELDS: (keyof WireLossReport)[] = ['ringbufFull', 'inflightFull', 'decodeErrors', 'queueFull'];
+
+export class Engine implements IngestHandler {
+  readonly startedAt = Date.now();
+  readonly tree: ProcessTree;
+  readonly cgroups: CgroupPaths;
+  readonly workloads: WorkloadRegistry;
+  readonly ingest: IngestServer;
+  readonly eventsByType = new Map<EventType, number>(EVENT_TYPES.map((t) => [t, 0]));
+  private readonly subscribers = new Set<EventSubscriber>();
+  private readonly control: ControlServer;
+  private eventLog: EventLog | null = null;
+  /** Whether this engine sees the probe's pids in its own /proc. */
+  private sharedPidNamespace = false;
+
+  constructor(
+    readonly config: Config,
+    readonly log: Logger,
+    opts: EngineOptions = {},
+  ) {
+    this.tree = new ProcessTree(config.processTree.maxProcesses);
+    const mount = opts.cgroupMount === undefined ? findCgroup2Mount() : opts.cgroupMount;
+    if (!mount) log.warn('no cgroup v2 mount found in /proc/self/mountinfo: workloads cannot be told apart by cgroup');
+    this.cgroups = new CgroupPaths({ mount, sharedPidNamespace: () => this.sharedPidNamespace });
+    this.workloads = new WorkloadRegistry(
+      this.cgroups,
+      [...(opts.resolvers ?? []), new LocalResolver(config.workloads)],
+      config.defaultMode,
+    );
+    this.ingest = new IngestServer(this, log.child({ component: 'ingest' }));
+    this.control = new ControlServer({ Status: () => this.status() }, log.child({ component: 'control' }));
+  }
+
+  async start(): Promise<void> {
+    this.cgroups.scan();
+    if (this.config.eventLog) this.eventLog = new EventLog(this.config.eventLog, this.log);
+    await this.ingest.listen(this.config.engine.listen, { allowNonLoopback: this.config.engine.allowNonLoopback });
+    await this.control.listen(this.config.control.listen);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.ingest.stop(), this.control.stop()]);
+    await this.eventLog?.close();
+  }
+
+  /** Calls `fn` for every enriched event; returns the unsubscribe function. */
+  subscribe(fn: EventSubscriber): () => void {
+    this.subscribers.add(fn);
+    return () => this.subscribers.delete(fn);
+  }
+
+  // ---- IngestHandler -------------------------------------------------
+
+  onConnect(session: ProbeSession): void {
+    this.sharedPidNamespace = probeVisibleHere(session.hello.probePid);
+  }
+
+  onDisconnect(_session: ProbeSession): void {}
+
+  onSnapshot(_session: ProbeSession, processes: WireProcessInfo[], last: boolean): void {
+    this.tree.addSnapshot(processes);
+    if (last) this.log.info({ processes: this.tree.size }, 'process tree seeded from the probe snapshot');
+  }
+
+  onLoss(session: ProbeSession, previous: WireLossReport, current: WireLossReport): void {
+    const grown: Record<string, number> = {};
+    for (const k of LOSS_FIELDS) if (current[k] > previous[k]) grown[k] = current[k] - previous[k];
+    if (Object.keys(grown).length > 0) {
+      this.log.warn({ node: session.nodeName, lost: grown, totals: pickLosses(current) }, 'events lost before reaching the engine');
+    }
+  }
+
+  onEvents(_session: ProbeSession, events: Event[]): void {
+    const log = this.eventLog;
+    for (const e of events) {
+      e.process = this.tree.apply(e);
+      const w = this.workloads.resolve(e);
+      e.workload = w;
+      w.events++;
+      this.eventsByType.set(e.type, this.eventsByType.get(e.type)! + 1);
+      for (const fn of this.subscribers) fn(e);
+      if (log) log.write(e);
+    }
+  }
+
+  // ---- Control -------------------------------------------------------
+
+  status(): StatusReply {
+    return {
+      nodeName: this.config.nodeName,
+      engineVersion: VERSION,
+      startedAtMs: this.startedAt,
+      probes: this.ingest.sessions().map((s) => ({
+        nodeName: s.nodeName,
+        sessionId: s.hello.sessionId,
+        probeVersion: s.hello.probeVersion,
+        probePid: s.hello.probePid,
+        connected: s.connected,
+        connectedAtMs: s.connectedAt,
+        hooks: s.hello.hooks.length,
+        batches: s.batches,
+        events: s.events,
+        batchGaps: s.batchGaps,
+        losses: pickLosses(s.losses),
+        lastBatchAtMs: s.lastBatchAt,
+      })),
+      eventsByType: Object.fromEntries(this.eventsByType),
+      workloads: this.workloads
+        .all()
+        .sort((a, b) => b.events - a.events)
+        .map((w) => ({ name: w.name, cgroupPath: w.cgroupPath, mode: w.mode, events: w.events })),
+      processes: this.tree.size,
+      malformedEvents: this.ingest.malformedEvents,
+      unknownCgroups: this.cgroups.unresolved,
+    };
+  }
+}
+
+function pickLosses(l: WireLossReport): WireLossReport {
+  return { ringbufFull: l.ringbufFull, inflightFull: l.inflightFull, decodeErrors: l.decodeErrors, queueFull: l.queueFull, pathTruncated: l.pathTruncated, eventsTotal: l.eventsTotal };
+}
+
+function probeVisibleHere(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'vigil-probe';
+  } catch {
+    return false;
+  }
+}

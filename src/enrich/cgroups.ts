@@ -1,0 +1,104 @@
+// cgroup v2 id → cgroup path. The id the kernel stamps on an event is the
+// inode number of the cgroup's directory under the v2 mount, so a path is
+// found by /proc/PID/cgroup (cheap, when the process still lives and
+// shares our pid namespace) or by walking the cgroup tree.
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { LRUCache } from 'lru-cache';
+
+/** The cgroup v2 mount point from a mountinfo text, or null. Never assumed: hybrid hosts mount it at /sys/fs/cgroup/unified. */
+export function findCgroup2Mount(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): string | null {
+  for (const line of mountinfo.split('\n')) {
+    const dash = line.indexOf(' - ');
+    if (dash < 0) continue;
+    if (line.slice(dash + 3).split(' ')[0] !== 'cgroup2') continue;
+    // "36 25 0:30 / /sys/fs/cgroup rw,..." — the 5th field; octal escapes for spaces.
+    const mountPoint = line.slice(0, dash).split(' ')[4];
+    if (mountPoint) return mountPoint.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  }
+  return null;
+}
+
+export interface CgroupPathsOptions {
+  mount: string | null;
+  /** Whether /proc here shows the probe's pids (same pid namespace). */
+  sharedPidNamespace: () => boolean;
+  /** Least time between two walks of the whole tree. */
+  rescanIntervalMs?: number;
+}
+
+export class CgroupPaths {
+  private readonly byId = new LRUCache<number, string>({ max: 65_536 });
+  private lastScan = 0;
+  private readonly rescanIntervalMs: number;
+  unresolved = 0;
+
+  constructor(private readonly opts: CgroupPathsOptions) {
+    this.rescanIntervalMs = opts.rescanIntervalMs ?? 100;
+  }
+
+  get mount(): string | null {
+    return this.opts.mount;
+  }
+
+  /** The cgroup path ("/shop/web") of an id, or null if it cannot be found (yet). */
+  pathOf(id: number, pid: number): string | null {
+    const known = this.byId.get(id);
+    if (known !== undefined) return known;
+    const mount = this.opts.mount;
+    if (!mount) return null;
+    const viaProc = pid > 0 && this.opts.sharedPidNamespace() ? this.fromProc(mount, id, pid) : null;
+    if (viaProc !== null) return viaProc;
+    const now = Date.now();
+    if (now - this.lastScan >= this.rescanIntervalMs) {
+      this.lastScan = now;
+      this.scan(mount);
+      const found = this.byId.get(id);
+      if (found !== undefined) return found;
+    }
+    this.unresolved++;
+    return null;
+  }
+
+  private fromProc(mount: string, id: number, pid: number): string | null {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    } catch {
+      return null;
+    }
+    const line = text.split('\n').find((l) => l.startsWith('0::'));
+    if (!line) return null;
+    const path = line.slice(3);
+    try {
+      if (statSync(join(mount, path)).ino !== id) return null; // moved since the event
+    } catch {
+      return null;
+    }
+    this.byId.set(id, path);
+    return path;
+  }
+
+  /** Walks the whole cgroup v2 tree, recording every directory's id. */
+  scan(mount = this.opts.mount): void {
+    if (!mount) return;
+    const walk = (dir: string, rel: string, depth: number): void => {
+      let st;
+      try {
+        st = statSync(dir);
+      } catch {
+        return;
+      }
+      this.byId.set(st.ino, rel || '/');
+      if (depth > 32) return;
+      let entries;
+      try {
+        entries = readdirSync(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const d of entries) if (d.isDirectory()) walk(join(dir, d.name), `${rel}/${d.name}`, depth + 1);
+    };
+    walk(mount, '', 0);
+  }
+}

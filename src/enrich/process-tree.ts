@@ -1,0 +1,123 @@
+// The node's processes, keyed by pid: what each runs, who started it, and
+// what it ran before (exec lineage). Seeded from the probe's /proc
+// snapshot, kept current by exec/fork/exit events, bounded by an LRU.
+import { LRUCache } from 'lru-cache';
+import type { Event } from '../event.js';
+import type { WireProcessInfo } from '../rpc/wire.js';
+
+export interface Process {
+  pid: number;
+  ppid: number;
+  uid: number;
+  gid: number;
+  comm: string;
+  /** The executable's absolute path; '' while unknown. */
+  exe: string;
+  argv: string[];
+  cwd: string;
+  cgroupId: number;
+  /** Executables this pid ran before the current one, oldest first (bounded). */
+  lineage: string[];
+  exited: boolean;
+  exitCode: number;
+  /** How the engine learnt of it: the start-up snapshot, a fork or exec, or only a later event. */
+  origin: 'snapshot' | 'fork' | 'exec' | 'event';
+}
+
+const MAX_LINEAGE = 8;
+/** Exited processes kept for their children's parent chains before they are forgotten. */
+const KEEP_EXITED = 4096;
+
+export class ProcessTree {
+  private readonly procs: LRUCache<number, Process>;
+  private readonly exited: Process[] = [];
+
+  constructor(maxProcesses: number) {
+    this.procs = new LRUCache({ max: maxProcesses });
+  }
+
+  get size(): number {
+    return this.procs.size;
+  }
+
+  get(pid: number): Process | undefined {
+    return this.procs.get(pid);
+  }
+
+  /** The parent, if the tree knows it. */
+  parent(p: Process): Process | undefined {
+    return p.ppid && p.ppid !== p.pid ? this.procs.peek(p.ppid) : undefined;
+  }
+
+  /** The process and its ancestors, nearest first, up to `max` entries. */
+  chain(p: Process, max = 8): Process[] {
+    const out = [p];
+    let cur: Process | undefined = p;
+    while (out.length < max && (cur = this.parent(cur)) && !out.includes(cur)) out.push(cur);
+    return out;
+  }
+
+  /** Seeds the tree with processes that were running before the probe. */
+  addSnapshot(infos: readonly WireProcessInfo[]): void {
+    for (const i of infos) {
+      const known = this.procs.peek(i.pid);
+      // An event may already have told us more than /proc did.
+      if (known && known.origin !== 'event') continue;
+      this.procs.set(i.pid, {
+        pid: i.pid, ppid: i.ppid, uid: i.uid, gid: i.gid, comm: i.comm, exe: i.exe, argv: i.argv, cwd: i.cwd,
+        cgroupId: i.cgroupId, lineage: known?.lineage ?? [], exited: false, exitCode: 0, origin: 'snapshot',
+      });
+    }
+  }
+
+  /** Applies an event to the tree and returns the process it belongs to. */
+  apply(e: Event): Process {
+    let p = this.procs.get(e.pid);
+    if (!p) {
+      p = {
+        pid: e.pid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm, exe: '', argv: [], cwd: '',
+        cgroupId: e.cgroupId, lineage: [], exited: false, exitCode: 0, origin: 'event',
+      };
+      this.procs.set(e.pid, p);
+    } else {
+      // The kernel's header is the freshest word on identity.
+      p.ppid = e.ppid;
+      p.uid = e.uid;
+      p.gid = e.gid;
+      p.cgroupId = e.cgroupId;
+    }
+    switch (e.type) {
+      case 'exec':
+        if (p.exe) {
+          p.lineage.push(p.exe);
+          if (p.lineage.length > MAX_LINEAGE) p.lineage.shift();
+        }
+        p.exe = e.path;
+        p.argv = e.argv;
+        p.cwd = e.cwd;
+        p.comm = e.comm;
+        p.origin = p.origin === 'event' ? 'exec' : p.origin;
+        break;
+      case 'fork':
+        // The child runs the parent's image until it execs.
+        this.procs.set(e.childPid, {
+          pid: e.childPid, ppid: e.pid, uid: e.uid, gid: e.gid, comm: p.comm, exe: p.exe, argv: p.argv, cwd: p.cwd,
+          cgroupId: e.cgroupId, lineage: [], exited: false, exitCode: 0, origin: 'fork',
+        });
+        break;
+      case 'exit':
+        p.exited = true;
+        p.exitCode = e.signal ? 128 + e.signal : e.exitCode;
+        this.exited.push(p);
+        if (this.exited.length > KEEP_EXITED) {
+          const old = this.exited.shift()!;
+          // Only if the pid was not reused by a newer process meanwhile.
+          if (this.procs.peek(old.pid) === old) this.procs.delete(old.pid);
+        }
+        break;
+      default:
+        if (p.comm !== e.comm) p.comm = e.comm;
+    }
+    return p;
+  }
+}

@@ -1,0 +1,114 @@
+// cgroup → workload. A workload is what a profile and an alert are about:
+// off-cluster, a configured name for a cgroup path prefix or else the
+// cgroup path itself; in Kubernetes (a later resolver), the pod's owner.
+import type { Mode } from '../config/schema.js';
+import type { Event } from '../event.js';
+import type { CgroupPaths } from './cgroups.js';
+
+export type WorkloadKind = 'host' | 'cgroup' | 'named' | 'k8s';
+
+/** Who a workload is, as a resolver sees it. */
+export interface WorkloadIdentity {
+  /** Stable key profiles are stored under, e.g. "cgroup:/shop/web" or "k8s:shop/Deployment/web". */
+  key: string;
+  /** What users type and read. */
+  name: string;
+  kind: WorkloadKind;
+  namespace?: string;
+  pod?: string;
+  container?: string;
+  /** Default mode for this workload when it is first seen. */
+  mode?: Mode;
+}
+
+export interface Workload extends Required<Omit<WorkloadIdentity, 'mode'>> {
+  /** The first cgroup path it was seen under (replicas may have several). */
+  cgroupPath: string;
+  mode: Mode;
+  events: number;
+}
+
+/** Turns a cgroup path into a workload identity; null to let the next resolver try. */
+export interface WorkloadResolver {
+  identify(cgroupPath: string): WorkloadIdentity | null;
+}
+
+const CONTAINER_ID = /(?:^|[/-])[0-9a-f]{64}(?:\.scope)?$/;
+const HOST_SLICES = /^\/(?:init\.scope|system\.slice|user\.slice)(?:\/|$)/;
+
+/** The host itself rather than a container: the root cgroup and systemd's own slices. */
+export function isHostCgroup(path: string): boolean {
+  if (path === '/') return true;
+  return HOST_SLICES.test(path) && !path.split('/').some((seg) => CONTAINER_ID.test(seg));
+}
+
+/** Off-cluster names from config: the longest matching prefix wins. */
+export class LocalResolver implements WorkloadResolver {
+  private readonly prefixes: { name: string; cgroup: string; mode?: Mode }[];
+
+  constructor(named: readonly { name: string; cgroup: string; mode?: Mode }[]) {
+    this.prefixes = [...named]
+      .map((n) => ({ ...n, cgroup: n.cgroup.length > 1 ? n.cgroup.replace(/\/+$/, '') : n.cgroup }))
+      .sort((a, b) => b.cgroup.length - a.cgroup.length);
+  }
+
+  identify(path: string): WorkloadIdentity | null {
+    for (const p of this.prefixes) {
+      if (path === p.cgroup || p.cgroup === '/' || path.startsWith(`${p.cgroup}/`)) {
+        return { key: `named:${p.name}`, name: p.name, kind: 'named', mode: p.mode };
+      }
+    }
+    return { key: `cgroup:${path}`, name: path, kind: isHostCgroup(path) ? 'host' : 'cgroup' };
+  }
+}
+
+export class WorkloadRegistry {
+  private readonly byCgroup = new Map<number, Workload>();
+  private readonly byKey = new Map<string, Workload>();
+
+  constructor(
+    private readonly cgroups: CgroupPaths,
+    private readonly resolvers: readonly WorkloadResolver[],
+    private readonly defaultMode: Mode,
+  ) {}
+
+  /** The workload an event belongs to. */
+  resolve(e: Event): Workload {
+    const cached = this.byCgroup.get(e.cgroupId);
+    if (cached) return cached;
+    const path = this.cgroups.pathOf(e.cgroupId, e.pid);
+    if (path === null) {
+      // Not cached: a later event of the same cgroup tries again.
+      return this.workloadFor({ key: `cgroup-id:${e.cgroupId}`, name: `cgroup-id:${e.cgroupId}`, kind: 'cgroup' }, '');
+    }
+    let identity: WorkloadIdentity | null = null;
+    for (const r of this.resolvers) if ((identity = r.identify(path))) break;
+    const w = this.workloadFor(identity ?? { key: `cgroup:${path}`, name: path, kind: 'cgroup' }, path);
+    this.byCgroup.set(e.cgroupId, w);
+    return w;
+  }
+
+  private workloadFor(id: WorkloadIdentity, path: string): Workload {
+    let w = this.byKey.get(id.key);
+    if (!w) {
+      w = {
+        key: id.key, name: id.name, kind: id.kind, namespace: id.namespace ?? '', pod: id.pod ?? '',
+        container: id.container ?? '', cgroupPath: path, mode: id.mode ?? this.defaultMode, events: 0,
+      };
+      this.byKey.set(id.key, w);
+    }
+    return w;
+  }
+
+  /** Finds a workload by its name or key. */
+  find(nameOrKey: string): Workload | undefined {
+    const byKey = this.byKey.get(nameOrKey);
+    if (byKey) return byKey;
+    for (const w of this.byKey.values()) if (w.name === nameOrKey) return w;
+    return undefined;
+  }
+
+  all(): Workload[] {
+    return [...this.byKey.values()];
+  }
+}

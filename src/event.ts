@@ -1,0 +1,147 @@
+// The one shape every event has inside the engine. Every field exists on
+// every event (unused ones hold their zero value), so V8 sees a single
+// hidden class on the hot path and rules read plain properties.
+import type { Process } from './enrich/process-tree.js';
+import type { Workload } from './enrich/workloads.js';
+
+export const EVENT_TYPES = [
+  'exec', 'fork', 'exit',
+  'open', 'unlink', 'rename', 'chmod',
+  'connect', 'accept', 'bind', 'listen',
+  'setid', 'ptrace', 'module', 'mount',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export type L4Protocol = 'tcp' | 'udp' | '';
+
+export interface Event {
+  type: EventType;
+  /** CLOCK_MONOTONIC nanoseconds, as the kernel stamped it. */
+  ktimeNs: number;
+  /** Unix time in milliseconds (fractional). */
+  time: number;
+  pid: number;
+  tid: number;
+  ppid: number;
+  uid: number;
+  gid: number;
+  comm: string;
+  cgroupId: number;
+  nodeName: string;
+
+  /** open/unlink/chmod: the file; rename: the old name; exec: the executable; module: the file; mount: the target. */
+  path: string;
+  /** rename: the new name; mount: the source. */
+  path2: string;
+  /** open: O_* flags; rename: RENAME_* flags; mount: MS_* flags. */
+  flags: number;
+  /** open/chmod: the mode. */
+  mode: number;
+  /** The syscall's return value: an fd, 0, or -errno. */
+  result: number;
+
+  /** exec: the name as passed to execve, argv, whether argv was cut, cwd. */
+  filename: string;
+  argv: string[];
+  argvTruncated: boolean;
+  cwd: string;
+
+  /** fork: the new process. */
+  childPid: number;
+  /** exit: WEXITSTATUS and terminating signal. */
+  exitCode: number;
+  signal: number;
+
+  /** connect/accept: the remote end; bind/listen: unused. */
+  family: number;
+  addr: string;
+  port: number;
+  /** bind/listen/accept: the local end. */
+  localAddr: string;
+  localPort: number;
+  protocol: L4Protocol;
+  /** AF_UNIX socket path (connect, bind). */
+  unixPath: string;
+
+  /** setid: the call name; module: init_module or finit_module; mount: fstype. */
+  call: string;
+  /** setid: the requested id (-1 unchanged); ptrace: the request. */
+  id: number;
+  /** ptrace: the target. */
+  targetPid: number;
+
+  /** Set by enrich. */
+  process: Process | null;
+  workload: Workload | null;
+}
+
+export function emptyEvent(type: EventType): Event {
+  return {
+    type, ktimeNs: 0, time: 0, pid: 0, tid: 0, ppid: 0, uid: 0, gid: 0, comm: '', cgroupId: 0, nodeName: '',
+    path: '', path2: '', flags: 0, mode: 0, result: 0,
+    filename: '', argv: [], argvTruncated: false, cwd: '',
+    childPid: 0, exitCode: 0, signal: 0,
+    family: 0, addr: '', port: 0, localAddr: '', localPort: 0, protocol: '', unixPath: '',
+    call: '', id: 0, targetPid: 0,
+    process: null, workload: null,
+  };
+}
+
+/** A plain object for logs, the event log and alerts: what happened, without zero-valued noise. */
+export function eventSummary(e: Event): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    time: new Date(e.time).toISOString(),
+    type: e.type,
+    pid: e.pid,
+    ppid: e.ppid,
+    uid: e.uid,
+    gid: e.gid,
+    comm: e.comm,
+    cgroupId: e.cgroupId,
+  };
+  switch (e.type) {
+    case 'exec':
+      Object.assign(out, { exe: e.path, filename: e.filename, argv: e.argv, cwd: e.cwd });
+      if (e.argvTruncated) out.argvTruncated = true;
+      break;
+    case 'fork':
+      out.childPid = e.childPid;
+      break;
+    case 'exit':
+      Object.assign(out, { exitCode: e.exitCode, signal: e.signal });
+      break;
+    case 'open':
+      Object.assign(out, { path: e.path, flags: e.flags, mode: e.mode, result: e.result });
+      break;
+    case 'unlink':
+    case 'chmod':
+      Object.assign(out, { path: e.path, result: e.result });
+      if (e.type === 'chmod') out.mode = e.mode;
+      break;
+    case 'rename':
+      Object.assign(out, { path: e.path, newPath: e.path2, result: e.result });
+      break;
+    case 'connect':
+    case 'accept':
+    case 'bind':
+    case 'listen':
+      Object.assign(out, { protocol: e.protocol, result: e.result });
+      if (e.unixPath) out.unixPath = e.unixPath;
+      if (e.addr) Object.assign(out, { addr: e.addr, port: e.port });
+      if (e.localAddr || e.localPort) Object.assign(out, { localAddr: e.localAddr, localPort: e.localPort });
+      break;
+    case 'setid':
+      Object.assign(out, { call: e.call, id: e.id, result: e.result });
+      break;
+    case 'ptrace':
+      Object.assign(out, { request: e.id, targetPid: e.targetPid, result: e.result });
+      break;
+    case 'module':
+      Object.assign(out, { call: e.call, path: e.path, result: e.result });
+      break;
+    case 'mount':
+      Object.assign(out, { source: e.path2, target: e.path, fstype: e.call, flags: e.flags, result: e.result });
+      break;
+  }
+  return out;
+}

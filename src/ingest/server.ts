@@ -1,0 +1,151 @@
+// The engine's end of the probe stream (ProbeService.Stream): checks each
+// message, decodes event batches and hands them on. Anything rejected is
+// counted and logged with its reason; the stream keeps serving.
+import { Server, status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
+import type { Event } from '../event.js';
+import type { Logger } from '../log.js';
+import { method } from '../rpc/proto.js';
+import { bindServer, shutdownServer } from '../rpc/listen.js';
+import type { WireEngineCommand, WireEvent, WireLossReport, WireProbeMessage, WireProcessInfo } from '../rpc/wire.js';
+import { decodeEvent, MalformedEvent } from './decode.js';
+import { ProbeSession } from './session.js';
+
+/** What the rest of the engine does with a probe's messages. */
+export interface IngestHandler {
+  onEvents(session: ProbeSession, events: Event[]): void;
+  onSnapshot(session: ProbeSession, processes: WireProcessInfo[], last: boolean): void;
+  onLoss(session: ProbeSession, previous: WireLossReport, current: WireLossReport): void;
+  onConnect(session: ProbeSession): void;
+  onDisconnect(session: ProbeSession): void;
+}
+
+export const probeStreamMethod = method<WireProbeMessage, WireEngineCommand>('ProbeService', 'Stream', 'ProbeMessage', 'EngineCommand', {
+  request: true,
+  response: true,
+}, { fast: true });
+
+/** Largest message accepted from a probe: far above a real batch, well below what would hurt. */
+export const MAX_PROBE_MESSAGE_BYTES = 16 << 20;
+
+export class IngestServer {
+  private readonly server = new Server({
+    'grpc.max_receive_message_length': MAX_PROBE_MESSAGE_BYTES,
+    'grpc.keepalive_permit_without_calls': 1,
+  });
+  private readonly live = new Set<ProbeSession>();
+  /** Last batch sequence number per probe session id, across reconnects. */
+  private readonly lastSeqBySession = new Map<string, number>();
+  malformedEvents = 0;
+  rejectedStreams = 0;
+  boundPort = 0;
+  private address: string | null = null;
+
+  constructor(
+    private readonly handler: IngestHandler,
+    private readonly log: Logger,
+  ) {
+    this.server.addService({ Stream: probeStreamMethod }, { Stream: (call: ServerDuplexStream<WireProbeMessage, WireEngineCommand>) => this.serve(call) });
+  }
+
+  async listen(address: string, opts: { allowNonLoopback?: boolean } = {}): Promise<void> {
+    this.boundPort = await bindServer(this.server, address, opts);
+    this.address = address;
+    this.log.info({ address, port: this.boundPort || undefined }, 'listening for probes');
+  }
+
+  sessions(): ProbeSession[] {
+    return [...this.live];
+  }
+
+  stop(): Promise<void> {
+    for (const s of this.live) s.hangUp();
+    return shutdownServer(this.server, this.address);
+  }
+
+  private serve(call: ServerDuplexStream<WireProbeMessage, WireEngineCommand>): void {
+    let session: ProbeSession | null = null;
+    const reject = (why: string): void => {
+      this.rejectedStreams++;
+      this.log.warn({ peer: call.getPeer() }, `probe stream rejected: ${why}`);
+      call.emit('error', { code: GrpcStatus.INVALID_ARGUMENT, details: why });
+      call.end();
+    };
+
+    call.on('data', (m: WireProbeMessage) => {
+      if (!session) {
+        if (m.msg !== 'hello' || !m.hello) return reject(`first message is '${m.msg ?? 'empty'}', expected hello`);
+        session = new ProbeSession(m.hello, call);
+        const previous = this.lastSeqBySession.get(session.hello.sessionId);
+        if (previous !== undefined) session.lastSeq = previous;
+        this.live.add(session);
+        this.log.info(
+          { node: m.hello.nodeName, session: m.hello.sessionId, probePid: m.hello.probePid, hooks: m.hello.hooks.length, resumed: previous !== undefined },
+          'probe connected',
+        );
+        this.handler.onConnect(session);
+        return;
+      }
+      switch (m.msg) {
+        case 'batch':
+          return this.onBatch(session, m.batch!);
+        case 'snapshot':
+          this.handler.onSnapshot(session, m.snapshot!.processes, m.snapshot!.last);
+          if (m.snapshot!.last) session.snapshotDone = true;
+          return;
+        case 'loss': {
+          const previous = session.losses;
+          session.losses = m.loss!;
+          this.handler.onLoss(session, previous, m.loss!);
+          return;
+        }
+        case 'ack':
+          return session.acknowledge(m.ack!.id, m.ack!.ok, m.ack!.error);
+        case 'hello':
+          return reject('a second hello on one stream');
+        default:
+          this.log.warn({ node: session.nodeName }, 'probe sent an empty message; ignored');
+      }
+    });
+
+    const finish = (): void => {
+      if (!session || !session.connected) return;
+      session.close();
+      this.live.delete(session);
+      this.lastSeqBySession.set(session.hello.sessionId, session.lastSeq);
+      this.log.warn({ node: session.nodeName, session: session.hello.sessionId }, 'probe disconnected');
+      this.handler.onDisconnect(session);
+    };
+    call.on('end', () => {
+      finish();
+      call.end();
+    });
+    call.on('error', finish);
+    call.on('close', finish);
+    call.on('cancelled', finish);
+  }
+
+  private onBatch(session: ProbeSession, batch: { seq: number; events: WireEvent[] }): void {
+    if (session.lastSeq && batch.seq > session.lastSeq + 1) {
+      const missing = batch.seq - session.lastSeq - 1;
+      session.batchGaps += missing;
+      this.log.warn({ node: session.nodeName, missing, after: session.lastSeq }, 'batches missing from the probe stream');
+    }
+    if (batch.seq > session.lastSeq) session.lastSeq = batch.seq;
+    session.batches++;
+    session.lastBatchAt = Date.now();
+    const events: Event[] = [];
+    const { bootToUnixNs, nodeName } = session.hello;
+    for (const w of batch.events) {
+      try {
+        events.push(decodeEvent(w, bootToUnixNs, nodeName));
+      } catch (err) {
+        if (!(err instanceof MalformedEvent)) throw err;
+        if (this.malformedEvents++ < 20 || this.malformedEvents % 10_000 === 0) {
+          this.log.warn({ node: nodeName, seq: batch.seq, reason: err.message, total: this.malformedEvents }, 'malformed event rejected');
+        }
+      }
+    }
+    session.events += events.length;
+    this.handler.onEvents(session, events);
+  }
+}

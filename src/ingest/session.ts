@@ -1,0 +1,71 @@
+// One probe's connection: who it is, what it sent, what it lost, and the
+// commands waiting for its acknowledgement.
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { WireEngineCommand, WireHello, WireLossReport, WireProbeMessage } from '../rpc/wire.js';
+
+export interface CommandResult {
+  ok: boolean;
+  error: string;
+}
+
+export const ZERO_LOSSES: WireLossReport = { ringbufFull: 0, decodeErrors: 0, queueFull: 0, pathTruncated: 0, eventsTotal: 0, inflightFull: 0 };
+
+export class ProbeSession {
+  readonly connectedAt = Date.now();
+  connected = true;
+  batches = 0;
+  events = 0;
+  batchGaps = 0;
+  lastSeq = 0;
+  lastBatchAt = 0;
+  losses: WireLossReport = { ...ZERO_LOSSES };
+  snapshotDone = false;
+  private nextCommandId = 1;
+  private readonly pending = new Map<number, { resolve: (r: CommandResult) => void; timer: NodeJS.Timeout }>();
+
+  constructor(
+    readonly hello: WireHello,
+    private readonly stream: ServerDuplexStream<WireProbeMessage, WireEngineCommand>,
+  ) {}
+
+  get nodeName(): string {
+    return this.hello.nodeName;
+  }
+
+  /** Sends a command; resolves with the probe's ack, or a failure if none comes in time. */
+  command(cmd: Omit<WireEngineCommand, 'id'>, timeoutMs = 5000): Promise<CommandResult> {
+    if (!this.connected) return Promise.resolve({ ok: false, error: 'probe is not connected' });
+    const id = this.nextCommandId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        resolve({ ok: false, error: `no acknowledgement from the probe within ${timeoutMs} ms` });
+      }, timeoutMs);
+      this.pending.set(id, { resolve, timer });
+      this.stream.write({ id, ...cmd });
+    });
+  }
+
+  acknowledge(id: number, ok: boolean, error: string): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    clearTimeout(p.timer);
+    this.pending.delete(id);
+    p.resolve({ ok, error });
+  }
+
+  /** Ends the stream from the engine's side (engine shutdown). */
+  hangUp(): void {
+    this.close();
+    this.stream.end();
+  }
+
+  close(): void {
+    this.connected = false;
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.resolve({ ok: false, error: 'probe disconnected before acknowledging' });
+      this.pending.delete(id);
+    }
+  }
+}

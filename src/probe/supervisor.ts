@@ -1,0 +1,102 @@
+// `vigil run` keeps the native probe running as a child: starts it pointed
+// at the engine, forwards its log lines, restarts it with backoff when it
+// dies, and stops it with SIGTERM (it detaches its programs on the way out).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Logger } from '../log.js';
+
+export interface ProbeOptions {
+  path: string;
+  engine: string; // unix:///… or tcp://host:port, as the probe dials it
+  nodeName: string;
+  ringbufBytes: number;
+  batchMax: number;
+  flushMs: number;
+  lossReportMs: number;
+  queueEvents: number;
+  /** Processes whose own activity is not reported (the engine). */
+  excludePids: number[];
+}
+
+export function probeArgs(o: ProbeOptions): string[] {
+  const args = [
+    '--engine', o.engine, '--node', o.nodeName,
+    '--ringbuf-bytes', String(o.ringbufBytes), '--batch-max', String(o.batchMax), '--flush-ms', String(o.flushMs),
+    '--loss-report-ms', String(o.lossReportMs), '--queue-events', String(o.queueEvents),
+  ];
+  for (const pid of o.excludePids) args.push('--exclude-pid', String(pid));
+  return args;
+}
+
+export class ProbeSupervisor {
+  private child: ChildProcess | null = null;
+  private stopping = false;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private backoffMs = 500;
+  restarts = 0;
+
+  constructor(
+    private readonly opts: ProbeOptions,
+    private readonly log: Logger,
+  ) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  start(): void {
+    try {
+      accessSync(this.opts.path, constants.X_OK);
+    } catch {
+      throw new Error(`probe binary ${this.opts.path} is missing or not executable (npm run build:probe builds it)`);
+    }
+    this.spawnOnce();
+  }
+
+  private spawnOnce(): void {
+    const startedAt = Date.now();
+    const child = spawn(this.opts.path, probeArgs(this.opts), { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    const lines = createInterface({ input: child.stderr! });
+    lines.on('line', (line) => {
+      const sp = line.indexOf(' ');
+      const level = sp > 0 ? line.slice(0, sp) : 'info';
+      const msg = sp > 0 ? line.slice(sp + 1) : line;
+      const log = this.log.child({ component: 'probe', pid: child.pid });
+      if (level === 'error') log.error(msg);
+      else if (level === 'warn') log.warn(msg);
+      else log.info(msg);
+    });
+    child.on('error', (err) => this.log.error({ err: err.message }, 'cannot start the probe'));
+    child.on('exit', (code, signal) => {
+      if (this.child === child) this.child = null;
+      if (this.stopping) return;
+      // Up for a while: it was a crash, not a start-up failure; retry quickly.
+      if (Date.now() - startedAt > 10_000) this.backoffMs = 500;
+      this.log.error({ code, signal, retryInMs: this.backoffMs }, 'probe exited; restarting');
+      this.restarts++;
+      this.restartTimer = setTimeout(() => this.spawnOnce(), this.backoffMs);
+      this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
+    });
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.log.warn('probe did not stop in time; killing it');
+        child.kill('SIGKILL');
+      }, graceMs);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  }
+}

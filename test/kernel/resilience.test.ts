@@ -1,0 +1,81 @@
+// The probe and engine part and meet again without losing track: an
+// engine restart does not lose what happened meanwhile, and a storm that
+// overruns the kernel ring buffer is counted, not hidden.
+import { afterEach, expect, it } from 'vitest';
+import { ProbeSupervisor } from '../../src/probe/supervisor.js';
+import { TestEngine } from '../support/engine.js';
+import { describeKernel, probeBinary, TestCgroupTree, waitFor } from '../support/kernel.js';
+
+describeKernel('probe ⇄ engine resilience on the real kernel', () => {
+  let tree: TestCgroupTree | undefined;
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+    await tree?.remove();
+  });
+
+  it('reconnects after an engine restart and delivers what happened while the engine was away', async () => {
+    tree = new TestCgroupTree();
+    const app = tree.group('app');
+    const first = await TestEngine.start();
+    const probe = new ProbeSupervisor(
+      {
+        path: probeBinary, engine: first.config.engine.listen, nodeName: 'n', ringbufBytes: 1 << 22, batchMax: 64,
+        flushMs: 5, lossReportMs: 200, queueEvents: 1 << 16, excludePids: [process.pid],
+      },
+      first.engine.log,
+    );
+    probe.start();
+    cleanups.push(() => probe.stop());
+    await waitFor('probe connected to the first engine', () => first.engine.ingest.sessions().some((s) => s.snapshotDone), 20_000);
+    const sessionId = first.engine.ingest.sessions()[0]!.hello.sessionId;
+
+    await app.run('/bin/echo', ['before-restart']);
+    await waitFor('event before the restart', () => first.of(app.id, 'exec').some((e) => e.argv[1] === 'before-restart'));
+
+    await first.stop({ keepDir: true });
+    // The engine is gone: this happens with nobody listening.
+    const away = await app.run('/bin/echo', ['while-away']);
+    expect(away.code).toBe(0);
+
+    const second = await TestEngine.start({}, { dir: first.dir });
+    cleanups.push(() => second.stop());
+    await waitFor('probe reconnected', () => second.engine.ingest.sessions().some((s) => s.snapshotDone), 20_000);
+    const session = second.engine.ingest.sessions()[0]!;
+    expect(session.hello.sessionId).toBe(sessionId);
+
+    // Queued in the probe while the engine was away, delivered once it was back.
+    const queued = await waitFor('event from while the engine was away', () => second.of(app.id, 'exec').find((e) => e.argv[1] === 'while-away'));
+    expect(queued.pid).toBe(away.pid);
+    // And events keep flowing.
+    await app.run('/bin/echo', ['after-restart']);
+    await waitFor('event after the restart', () => second.of(app.id, 'exec').some((e) => e.argv[1] === 'after-restart'));
+    expect(second.engine.tree.size).toBeGreaterThan(10); // re-seeded from a fresh /proc snapshot
+  });
+
+  it('counts ring-buffer losses during an event storm, and what arrives plus what was lost covers the storm', async () => {
+    tree = new TestCgroupTree();
+    const storm = tree.group('storm');
+    // The smallest ring buffer (one page): a few records fit, a storm cannot.
+    const t = await TestEngine.start();
+    cleanups.push(() => t.stop());
+    await t.startProbe({ ringbufBytes: 4096 });
+
+    const opens = 20_000;
+    const r = await storm.run(process.execPath, ['-e', `const fs = require('fs'); for (let i = 0; i < ${opens}; i++) fs.closeSync(fs.openSync('/dev/null', 'r'));`]);
+    expect(r.code).toBe(0);
+
+    const session = t.engine.ingest.sessions()[0]!;
+    await waitFor('a loss report counting the storm', () => session.losses.ringbufFull > 0, 5000);
+    // Wait for the report that follows the storm's last event.
+    const counted = await waitFor('losses and arrivals to cover the storm', () => {
+      const arrived = t.of(storm.id, 'open').filter((e) => e.path === '/dev/null').length;
+      return arrived + session.losses.ringbufFull >= opens ? { arrived, lost: session.losses.ringbufFull } : null;
+    }, 10_000);
+    expect(counted.lost).toBeGreaterThan(0);
+    expect(counted.arrived).toBeLessThan(opens);
+    // The operator is told, in the log and in `vigil status`.
+    expect(t.logLines.some((l) => l.level === 'warn' && l.msg === 'events lost before reaching the engine')).toBe(true);
+    expect(t.engine.status().probes[0]!.losses.ringbufFull).toBe(session.losses.ringbufFull);
+  });
+});

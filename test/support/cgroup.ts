@@ -1,0 +1,103 @@
+// Test "containers": cgroup v2 directories with processes moved into
+// them. Shared by kernel tests and benchmarks (no test-runner imports).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmdirSync, statSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+/** The cgroup v2 mount point from /proc/self/mountinfo, or null. */
+export function cgroup2Mount(): string | null {
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const [head, tail] = line.split(' - ');
+    if (tail?.split(' ')[0] === 'cgroup2') return head!.split(' ')[4]!;
+  }
+  return null;
+}
+
+/** A test container: a cgroup v2 directory, its id is the directory inode. */
+export class TestCgroup {
+  readonly dir: string;
+  readonly path: string; // relative to the cgroup v2 mount, e.g. /vigil-test-ab12/web
+  readonly id: string;
+  private readonly children = new Set<ChildProcess>();
+
+  constructor(parent: string, name: string) {
+    const mount = cgroup2Mount()!;
+    this.path = `${parent}/${name}`;
+    this.dir = join(mount, this.path);
+    mkdirSync(this.dir, { recursive: true });
+    this.id = String(statSync(this.dir).ino);
+  }
+
+  /** Runs a command inside the cgroup: a shell joins it, then execs the command. */
+  spawn(cmd: string, args: string[], opts: { cwd?: string } = {}): ChildProcess {
+    const child = spawn(
+      '/bin/sh',
+      ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', this.dir, cmd, ...args],
+      { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    this.children.add(child);
+    child.on('exit', () => this.children.delete(child));
+    return child;
+  }
+
+  /** Runs a command in the cgroup to completion; resolves with its output. */
+  run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string; pid: number }> {
+    return new Promise((resolve, reject) => {
+      const child = this.spawn(cmd, args, opts);
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (d) => (stdout += d));
+      child.stderr!.on('data', (d) => (stderr += d));
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`${cmd} ${args.join(' ')} did not finish in time`));
+      }, opts.timeoutMs ?? 20_000);
+      child.on('error', reject);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr, pid: child.pid! });
+      });
+    });
+  }
+
+  killAll(): void {
+    for (const c of this.children) c.kill('SIGKILL');
+  }
+}
+
+/** A parent cgroup for one test file, removed (with its children) at the end. */
+export class TestCgroupTree {
+  readonly root: string;
+  private readonly groups: TestCgroup[] = [];
+
+  constructor() {
+    this.root = `/vigil-test-${randomBytes(4).toString('hex')}`;
+  }
+
+  group(name: string): TestCgroup {
+    const g = new TestCgroup(this.root, name);
+    this.groups.push(g);
+    return g;
+  }
+
+  async remove(): Promise<void> {
+    for (const g of this.groups) g.killAll();
+    const mount = cgroup2Mount()!;
+    const top = join(mount, this.root);
+    // rmdir fails while the last processes are still being reaped: retry briefly.
+    for (let attempt = 0; attempt < 50; attempt++) {
+      try {
+        for (const g of this.groups) if (existsSync(g.dir)) rmdirSync(g.dir);
+        if (existsSync(top)) {
+          for (const d of readdirSync(top, { withFileTypes: true })) if (d.isDirectory()) rmdirSync(join(top, d.name));
+          rmdirSync(top);
+        }
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+}
+

@@ -1,0 +1,89 @@
+// A real engine for tests: its own sockets and state under a temp
+// directory, events collected as they pass, and optionally the real probe.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../../src/config/load.js';
+import type { Config, ConfigInput } from '../../src/config/schema.js';
+import { Engine, type EngineOptions } from '../../src/engine.js';
+import type { Event } from '../../src/event.js';
+import { createLogger, type Logger } from '../../src/log.js';
+import { ProbeSupervisor } from '../../src/probe/supervisor.js';
+import pino from 'pino';
+import { probeBinary, waitFor } from './kernel.js';
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  [k: string]: unknown;
+}
+
+/** A logger whose lines tests can read (and that prints nothing). */
+export function capturingLogger(): { log: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const log = createLogger('debug', {
+    destination: { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) } as pino.DestinationStream,
+  });
+  return { log, lines };
+}
+
+export class TestEngine {
+  readonly events: Event[] = [];
+  probe: ProbeSupervisor | null = null;
+
+  private constructor(
+    readonly engine: Engine,
+    readonly config: Config,
+    readonly dir: string,
+    readonly logLines: LogLine[],
+  ) {
+    engine.subscribe((e) => this.events.push(e));
+  }
+
+  static async start(overrides: Partial<ConfigInput> = {}, opts: EngineOptions & { dir?: string } = {}): Promise<TestEngine> {
+    const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'vigil-test-'));
+    const config = parseConfig({
+      nodeName: 'test-node',
+      engine: { listen: `unix://${dir}/engine.sock` },
+      control: { listen: `unix://${dir}/control.sock` },
+      stateDir: join(dir, 'state'),
+      ...overrides,
+    });
+    const { log, lines } = capturingLogger();
+    const engine = new Engine(config, log, opts);
+    await engine.start();
+    return new TestEngine(engine, config, dir, lines);
+  }
+
+  /** Starts the real probe against this engine and waits until it is connected. */
+  async startProbe(extra: { ringbufBytes?: number; queueEvents?: number } = {}): Promise<void> {
+    this.probe = new ProbeSupervisor(
+      {
+        path: probeBinary,
+        engine: this.config.engine.listen,
+        nodeName: this.config.nodeName,
+        ringbufBytes: extra.ringbufBytes ?? this.config.probe.ringbufBytes,
+        batchMax: this.config.probe.batchMax,
+        flushMs: this.config.probe.flushMs,
+        lossReportMs: 200,
+        queueEvents: extra.queueEvents ?? this.config.probe.queueEvents,
+        excludePids: [process.pid],
+      },
+      this.engine.log,
+    );
+    this.probe.start();
+    await waitFor('the probe to connect and send its snapshot', () => this.engine.ingest.sessions().some((s) => s.snapshotDone), 20_000);
+  }
+
+  /** Events of one cgroup, optionally of one type. */
+  of(cgroupId: string | number, type?: Event['type']): Event[] {
+    const id = Number(cgroupId);
+    return this.events.filter((e) => e.cgroupId === id && (!type || e.type === type));
+  }
+
+  async stop(opts: { keepDir?: boolean } = {}): Promise<void> {
+    await this.probe?.stop();
+    await this.engine.stop();
+    if (!opts.keepDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}

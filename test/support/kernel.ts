@@ -1,0 +1,58 @@
+// Support for tests that run on the real kernel: a capability gate, and
+// the test containers of ./cgroup.ts.
+import { accessSync, constants, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { cgroup2Mount } from './cgroup.js';
+
+export { cgroup2Mount, TestCgroup, TestCgroupTree } from './cgroup.js';
+
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+export const probeBinary = join(repoRoot, 'bpf/build/vigil-probe');
+
+/** Why kernel tests cannot run here, or null when they can. */
+export function kernelUnavailable(): string | null {
+  if (process.getuid?.() !== 0) return 'needs root';
+  if (!existsSync('/sys/kernel/btf/vmlinux')) return 'kernel has no BTF (/sys/kernel/btf/vmlinux)';
+  if (!cgroup2Mount()) return 'no cgroup v2 mount';
+  try {
+    accessSync(probeBinary, constants.X_OK);
+  } catch {
+    return `probe not built (${probeBinary}); run npm run build:probe`;
+  }
+  return null;
+}
+
+/**
+ * describe() for kernel tests: skips with a one-line reason where the
+ * kernel or privileges are missing, but under CI=true a missing capability
+ * fails, so a green CI means these tests really ran.
+ */
+export function describeKernel(name: string, body: () => void): void {
+  const why = kernelUnavailable();
+  if (!why) {
+    describe(name, body);
+    return;
+  }
+  if (process.env.CI === 'true') {
+    describe(name, () => {
+      it('has the kernel capabilities it needs', () => {
+        throw new Error(`kernel tests cannot run: ${why}`);
+      });
+    });
+    return;
+  }
+  describe.skip(`${name} (skipped: ${why})`, body);
+}
+
+/** Resolves when `pred` holds, polling; rejects with `what` after the timeout. */
+export async function waitFor<T>(what: string, pred: () => T | undefined | null | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = pred();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,0 +1,97 @@
+// A probe made of JavaScript: speaks the real ProbeService stream over
+// real gRPC, so engine tests and benchmarks can send exactly the events
+// they need (including malformed ones) without a kernel.
+import { credentials, makeGenericClientConstructor, type ClientDuplexStream } from '@grpc/grpc-js';
+import { probeStreamMethod } from '../../src/ingest/server.js';
+import type { WireEngineCommand, WireProbeMessage } from '../../src/rpc/wire.js';
+
+export interface SyntheticEvent {
+  ktimeNs?: number;
+  pid: number;
+  tid?: number;
+  ppid?: number;
+  uid?: number;
+  gid?: number;
+  comm?: string;
+  cgroupId: number;
+  [kind: string]: unknown;
+}
+
+const Client = makeGenericClientConstructor({ Stream: probeStreamMethod }, 'ProbeService');
+
+/** Monotonic nanoseconds as the kernel would stamp them (same clock as bpf_ktime_get_ns). */
+export function ktimeNow(): number {
+  return Number(process.hrtime.bigint());
+}
+
+export class SyntheticProbe {
+  readonly commands: WireEngineCommand[] = [];
+  private seq = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly client: InstanceType<typeof Client>,
+    private readonly stream: ClientDuplexStream<WireProbeMessage, WireEngineCommand>,
+    readonly sessionId: string,
+  ) {
+    stream.on('data', (cmd: WireEngineCommand) => {
+      this.commands.push(cmd);
+      if (cmd.ping) this.send({ ack: { id: cmd.id, ok: true, error: '' } });
+    });
+    stream.on('error', () => {});
+    stream.on('end', () => (this.closed = true));
+  }
+
+  static connect(target: string, opts: { sessionId?: string; nodeName?: string; hello?: boolean } = {}): SyntheticProbe {
+    const client = new Client(target, credentials.createInsecure());
+    const stream = (client as unknown as { Stream(): ClientDuplexStream<WireProbeMessage, WireEngineCommand> }).Stream();
+    const sessionId = opts.sessionId ?? `synthetic-${Math.random().toString(16).slice(2, 10)}`;
+    const p = new SyntheticProbe(client, stream, sessionId);
+    if (opts.hello !== false) {
+      p.send({
+        hello: {
+          nodeName: opts.nodeName ?? 'synthetic-node',
+          probeVersion: 'synthetic',
+          probePid: 1,
+          bootToUnixNs: Date.now() * 1e6 - ktimeNow(),
+          sessionId,
+          hooks: ['synthetic'],
+        },
+      });
+    }
+    return p;
+  }
+
+  get ended(): boolean {
+    return this.closed;
+  }
+
+  /** Writes one ProbeMessage given as a plain object; false when the stream wants a pause. */
+  send(msg: Record<string, unknown>): boolean {
+    return this.stream.write(msg as WireProbeMessage);
+  }
+
+  sendBatch(events: SyntheticEvent[], seq = ++this.seq): boolean {
+    this.seq = seq;
+    return this.send({ batch: { seq, events: events.map((e) => ({ ktimeNs: ktimeNow(), tid: e.pid, comm: 'synthetic', ...e })) } });
+  }
+
+  /** Resolves once the stream has room again. */
+  drained(): Promise<void> {
+    return new Promise((resolve) => this.stream.once('drain', resolve));
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.stream.end();
+      const done = (): void => {
+        this.client.close();
+        resolve();
+      };
+      if (this.closed) return done();
+      this.stream.once('end', done);
+      this.stream.once('error', done);
+      setTimeout(done, 1000);
+    });
+  }
+}

@@ -1,0 +1,76 @@
+// Config files: defaults for everything, and errors that say where.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseConfigYaml } from '../../src/config/load.js';
+
+function problems(text: string): string[] {
+  try {
+    parseConfigYaml(text, 'vigil.yaml');
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+describe('config', () => {
+  it('gives every key a default (the built-in config npm start runs with)', () => {
+    const c = loadConfig(undefined);
+    expect(c.engine.listen).toBe('unix:///run/vigil/engine.sock');
+    expect(c.defaultMode).toBe('learn');
+    expect(c.stateDir).toBe('/var/lib/vigil');
+    expect(c.sinks).toEqual([{ type: 'stdout', format: 'text' }]);
+    expect(c.eventLog).toBeNull();
+  });
+
+  it('reads the documented keys', () => {
+    const c = parseConfigYaml(
+      [
+        'engine:',
+        '  listen: tcp://127.0.0.1:7700',
+        'defaultMode: monitor',
+        'workloads:',
+        '  - { name: web, cgroup: /shop/web }',
+        'sinks:',
+        '  - { type: stdout }',
+        '  - { type: file, path: /var/log/vigil/alerts.jsonl }',
+        'eventLog: /var/log/vigil/events.jsonl',
+      ].join('\n'),
+      'vigil.yaml',
+    );
+    expect(c.engine.listen).toBe('tcp://127.0.0.1:7700');
+    expect(c.workloads).toEqual([{ name: 'web', cgroup: '/shop/web' }]);
+    expect(c.sinks[1]).toEqual({ type: 'file', path: '/var/log/vigil/alerts.jsonl' });
+  });
+
+  it('names file, line, column and key path of a wrong value', () => {
+    expect(problems('stateDir: /x\ndefaultMode: protect\n')).toEqual([
+      expect.stringMatching(/^vigil\.yaml:2:14: defaultMode: .*"learn"\|"monitor"\|"enforce"/),
+    ]);
+    expect(problems('workloads:\n  - { name: web, cgroup: shop/web }\n')).toEqual([
+      'vigil.yaml:2:26: workloads[0].cgroup: must be a cgroup path starting with /',
+    ]);
+    expect(problems('probe:\n  ringbufBytes: 1000000\n')[0]).toMatch(/^vigil\.yaml:2:17: probe\.ringbufBytes: must be a power of two$/);
+  });
+
+  it('rejects unknown keys (a typo must not be silently ignored)', () => {
+    expect(problems('engine:\n  lisen: unix:///x\n')).toEqual(["vigil.yaml:2:3: engine: unknown key 'lisen'"]);
+  });
+
+  it('reports YAML syntax errors with their position', () => {
+    expect(problems('engine:\n  listen: [unclosed\n')[0]).toMatch(/^vigil\.yaml:\d+:\d+: /);
+  });
+
+  it('rejects listen addresses that are neither unix nor tcp', () => {
+    expect(problems('engine: { listen: "0.0.0.0:7700" }')[0]).toMatch(/engine\.listen: must be unix:\/\/\/absolute\/path or tcp:\/\/host:port/);
+  });
+
+  it('names an unreadable file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-cfg-'));
+    expect(() => loadConfig(join(dir, 'missing.yaml'))).toThrow(/missing\.yaml: cannot read/);
+    writeFileSync(join(dir, 'ok.yaml'), 'nodeName: n1\n');
+    expect(loadConfig(join(dir, 'ok.yaml')).nodeName).toBe('n1');
+  });
+});

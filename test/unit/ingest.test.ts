@@ -1,0 +1,149 @@
+// The engine's probe endpoint over a real gRPC unix socket, fed by a
+// synthetic probe: events are decoded, attributed to processes and
+// workloads, and anything wrong is counted and reported.
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ControlClient } from '../../src/control/client.js';
+import { TestEngine } from '../support/engine.js';
+import { waitFor } from '../support/kernel.js';
+import { SyntheticProbe } from '../support/synthetic-probe.js';
+
+// A directory tree stands in for the cgroup v2 mount: ids are inode numbers of directories, exactly as on the real one.
+let fakeMount: string;
+let webId: number;
+let dbId: number;
+let otherId: number;
+
+beforeAll(() => {
+  fakeMount = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
+  for (const d of ['shop/web/replica-1', 'shop/db', 'batch/job-7']) mkdirSync(join(fakeMount, d), { recursive: true });
+  webId = statSync(join(fakeMount, 'shop/web/replica-1')).ino;
+  dbId = statSync(join(fakeMount, 'shop/db')).ino;
+  otherId = statSync(join(fakeMount, 'batch/job-7')).ino;
+});
+afterAll(() => rmSync(fakeMount, { recursive: true, force: true }));
+
+let t: TestEngine;
+let probe: SyntheticProbe | undefined;
+afterEach(async () => {
+  await probe?.close();
+  probe = undefined;
+  await t?.stop();
+});
+
+async function start(overrides = {}): Promise<void> {
+  t = await TestEngine.start(
+    { workloads: [{ name: 'web', cgroup: '/shop/web' }, { name: 'db', cgroup: '/shop/db', mode: 'monitor' }], ...overrides },
+    { cgroupMount: fakeMount },
+  );
+  probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`);
+  await waitFor('probe session', () => t.engine.ingest.sessions().length === 1);
+}
+
+describe('probe stream', () => {
+  it('attributes events to processes and named or path workloads', async () => {
+    await start();
+    probe!.send({ snapshot: { processes: [{ pid: 100, ppid: 1, uid: 0, comm: 'sh', exe: '/bin/sh', argv: ['sh'], cgroupId: webId }], last: true } });
+    probe!.sendBatch([
+      { pid: 100, ppid: 1, cgroupId: webId, fork: { childPid: 101 } },
+      { pid: 101, ppid: 100, cgroupId: webId, exec: { filename: 'curl', exe: '/usr/bin/curl', argv: ['curl', '-s', 'http://x'], cwd: '/srv' } },
+      { pid: 101, ppid: 100, cgroupId: webId, connect: { remote: { family: 2, address: Buffer.from([10, 0, 0, 7]), port: 443 }, protocol: 6, result: -115 } },
+      { pid: 200, ppid: 1, cgroupId: dbId, open: { path: '/var/lib/pg/data', flags: 0o1101, mode: 0o600, result: 5 } },
+      { pid: 300, ppid: 1, cgroupId: otherId, accept: { remote: { family: 10, address: Buffer.from('20010db8000000000000000000000001', 'hex'), port: 5555 }, local: { family: 10, address: Buffer.alloc(16), port: 80 }, result: 7 } },
+      { pid: 101, ppid: 100, cgroupId: webId, exit: { exitCode: 3, signal: 0 } },
+    ]);
+    await waitFor('six events', () => t.events.length === 6);
+    const [fork, exec, connect, open, accept, exit] = t.events;
+
+    expect(fork!.childPid).toBe(101);
+    expect(exec!).toMatchObject({ type: 'exec', path: '/usr/bin/curl', argv: ['curl', '-s', 'http://x'], cwd: '/srv' });
+    expect(exec!.workload!.name).toBe('web');
+    expect(exec!.workload!.cgroupPath).toBe('/shop/web/replica-1');
+    // The child's process knows its parent from the snapshot, and what it ran before.
+    expect(exec!.process!.lineage).toEqual(['/bin/sh']);
+    expect(t.engine.tree.chain(exec!.process!).map((p) => p.exe)).toEqual(['/usr/bin/curl', '/bin/sh']);
+
+    expect(connect!).toMatchObject({ addr: '10.0.0.7', port: 443, protocol: 'tcp', result: -115 });
+    expect(open!).toMatchObject({ path: '/var/lib/pg/data', flags: 0o1101, result: 5 });
+    expect(open!.workload!).toMatchObject({ name: 'db', mode: 'monitor' });
+    // Outside any configured prefix, a workload is its cgroup path.
+    expect(accept!).toMatchObject({ addr: '2001:db8::1', port: 5555, localAddr: '::', localPort: 80 });
+    expect(accept!.workload!.name).toBe('/batch/job-7');
+    expect(exit!.process!).toMatchObject({ exited: true, exitCode: 3 });
+  });
+
+  it('rejects a stream that does not start with hello, and keeps serving others', async () => {
+    await start();
+    const rogue = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`, { hello: false });
+    rogue.sendBatch([{ pid: 1, cgroupId: webId, fork: { childPid: 2 } }]);
+    await waitFor('the rogue stream to be rejected', () => t.engine.ingest.rejectedStreams === 1);
+    expect(t.logLines.some((l) => l.msg.includes('expected hello'))).toBe(true);
+    await rogue.close();
+    probe!.sendBatch([{ pid: 5, cgroupId: webId, fork: { childPid: 6 } }]);
+    await waitFor('the good probe still served', () => t.events.length === 1);
+  });
+
+  it('counts malformed events and missing batches instead of dropping them silently', async () => {
+    await start();
+    probe!.sendBatch([
+      { pid: 0, cgroupId: webId, fork: { childPid: 2 } }, // no pid
+      { pid: 9, cgroupId: webId }, // no kind
+      { pid: 9, cgroupId: webId, connect: { remote: { family: 2, address: Buffer.from([1, 2, 3]), port: 1 } } }, // 3-byte IPv4
+      { pid: 9, cgroupId: webId, fork: { childPid: 10 } },
+    ], 1);
+    probe!.sendBatch([{ pid: 9, cgroupId: webId, fork: { childPid: 11 } }], 5); // batches 2..4 never arrive
+    await waitFor('two good events', () => t.events.length === 2);
+    expect(t.engine.ingest.malformedEvents).toBe(3);
+    const s = t.engine.status();
+    expect(s.malformedEvents).toBe(3);
+    expect(s.probes[0]!.batchGaps).toBe(3);
+    const reasons = t.logLines.filter((l) => l.msg === 'malformed event rejected').map((l) => l.reason);
+    expect(reasons).toEqual(['fork event without a pid', 'event without a kind', 'IPv4 address of 3 bytes']);
+  });
+
+  it('reports probe losses in status and in the log when they grow', async () => {
+    await start();
+    const loss = { ringbufFull: 0, inflightFull: 0, decodeErrors: 0, queueFull: 0, pathTruncated: 0, eventsTotal: 10 };
+    probe!.send({ loss });
+    probe!.send({ loss: { ...loss, ringbufFull: 42, queueFull: 7, eventsTotal: 90 } });
+    await waitFor('loss report', () => t.engine.status().probes[0]?.losses.ringbufFull === 42);
+    const warn = t.logLines.find((l) => l.msg === 'events lost before reaching the engine');
+    expect(warn).toMatchObject({ level: 'warn', lost: { ringbufFull: 42, queueFull: 7 } });
+
+    // The CLI sees the same numbers over the control socket.
+    const client = new ControlClient(t.config.control.listen);
+    try {
+      const s = await client.status();
+      expect(s.probes[0]!.losses).toMatchObject({ ringbufFull: 42, queueFull: 7, eventsTotal: 90 });
+      expect(s.nodeName).toBe('test-node');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('resumes a probe session after a reconnect and notices batches lost in between', async () => {
+    await start();
+    probe!.sendBatch([{ pid: 9, cgroupId: webId, fork: { childPid: 10 } }], 1);
+    await waitFor('first batch', () => t.events.length === 1);
+    await probe!.close();
+    await waitFor('disconnect', () => t.engine.ingest.sessions().length === 0);
+    probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`, { sessionId: probe!.sessionId });
+    probe.sendBatch([{ pid: 9, cgroupId: webId, fork: { childPid: 12 } }], 4);
+    await waitFor('second batch', () => t.events.length === 2);
+    expect(t.engine.status().probes[0]!.batchGaps).toBe(2);
+    expect(t.logLines.some((l) => l.msg === 'probe connected' && l.resumed === true)).toBe(true);
+  });
+
+  it('answers pings: commands go down the same stream and come back acknowledged', async () => {
+    await start();
+    const session = t.engine.ingest.sessions()[0]!;
+    await expect(session.command({ ping: {} })).resolves.toEqual({ ok: true, error: '' });
+  });
+
+  it('refuses to start a second engine on a socket a live engine holds', async () => {
+    await start();
+    await expect(TestEngine.start({}, { dir: t.dir, cgroupMount: fakeMount })).rejects.toThrow(/another engine is already listening/);
+  });
+});
