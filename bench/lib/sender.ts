@@ -1,0 +1,48 @@
+// A synthetic probe in its own process: sends pre-encoded batches over the
+// real gRPC stream as fast as flow control allows, `rounds` times over.
+//   node --import tsx bench/lib/sender.ts TARGET ROUNDS MIX_JSON
+import { credentials, makeGenericClientConstructor, type ClientDuplexStream } from '@grpc/grpc-js';
+import { messageType } from '../../src/rpc/proto.js';
+import { eventMix, type MixOptions } from './event-mix.js';
+
+const [target, roundsArg, mixJson] = process.argv.slice(2);
+const mix = JSON.parse(mixJson!) as MixOptions;
+const rounds = Number(roundsArg);
+const batches = eventMix(mix);
+const ProbeMessage = messageType('ProbeMessage');
+const hello = Buffer.from(
+  ProbeMessage.encode(
+    ProbeMessage.fromObject({ hello: { nodeName: 'bench', probeVersion: 'bench', probePid: 1, bootToUnixNs: Date.now() * 1e6, sessionId: `bench-${process.pid}`, hooks: [] } }),
+  ).finish(),
+);
+
+const Client = makeGenericClientConstructor(
+  {
+    Stream: {
+      path: '/vigil.v1.ProbeService/Stream', requestStream: true, responseStream: true,
+      requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b,
+      responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b,
+    },
+  },
+  'ProbeService',
+);
+const client = new Client(target!, credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20 });
+const stream = (client as unknown as { Stream(): ClientDuplexStream<Buffer, Buffer> }).Stream();
+stream.on('data', () => {});
+stream.on('error', (e) => {
+  console.error(`sender: ${e.message}`);
+  process.exit(1);
+});
+
+async function main(): Promise<void> {
+  stream.write(hello);
+  for (let r = 0; r < rounds; r++) {
+    for (const b of batches) {
+      if (!stream.write(b)) await new Promise((res) => stream.once('drain', res));
+    }
+  }
+  stream.end();
+  await new Promise((res) => stream.once('end', res));
+  process.exit(0);
+}
+void main();
