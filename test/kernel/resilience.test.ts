@@ -1,6 +1,7 @@
 // The probe and engine part and meet again without losing track: an
 // engine restart does not lose what happened meanwhile, and a storm that
 // overruns the kernel ring buffer is counted, not hidden.
+import { execFileSync, spawn } from 'node:child_process';
 import { afterEach, expect, it } from 'vitest';
 import { ProbeSupervisor } from '../../src/probe/supervisor.js';
 import { TestEngine } from '../support/engine.js';
@@ -77,5 +78,24 @@ describeKernel('probe ⇄ engine resilience on the real kernel', () => {
     // The operator is told, in the log and in `vigil status`.
     expect(t.logLines.some((l) => l.level === 'warn' && l.msg === 'events lost before reaching the engine')).toBe(true);
     expect(t.engine.status().probes[0]!.losses.ringbufFull).toBe(session.losses.ringbufFull);
+  });
+
+  it('exits cleanly on SIGTERM and leaves no program attached', async () => {
+    const attached = (): string[] =>
+      (JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' })) as { name?: string }[])
+        .map((p) => p.name ?? '')
+        .filter((n) => n === 'handle_exec' || n === 'enter_openat');
+    const t = await TestEngine.start();
+    cleanups.push(() => t.stop());
+    const probe = spawn(probeBinary, ['--engine', t.config.engine.listen, '--exclude-pid', String(process.pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    probe.stderr!.on('data', (d) => (stderr += d));
+    await waitFor('probe connected', () => t.engine.ingest.sessions().some((s) => s.snapshotDone), 20_000);
+    expect(attached().length).toBeGreaterThanOrEqual(2);
+    const exited = new Promise<number | null>((r) => probe.once('exit', (code) => r(code)));
+    probe.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stderr).toMatch(/probe stopped: \d+ events read, 0 not delivered/);
+    expect(attached()).toEqual([]);
   });
 });
