@@ -1,7 +1,9 @@
 // The engine: wires the pipeline stages together. An event flows one way:
-//   ingest (decode) → enrich (process tree, workload) → subscribers
-//   (detection, the event log).
+//   ingest (decode) → enrich (process tree, workload) → detect (rules,
+//   profiles) → alerts (delivery, response); subscribers and the event
+//   log see every enriched event.
 import { readFileSync } from 'node:fs';
+import type { Alert } from './alert/alert.js';
 import type { Config } from './config/schema.js';
 import { ControlServer } from './control/server.js';
 import type { StatusReply } from './control/methods.js';
@@ -9,6 +11,7 @@ import { CgroupPaths, findCgroup2Mount } from './enrich/cgroups.js';
 import { ProcessTree } from './enrich/process-tree.js';
 import { LocalResolver, WorkloadRegistry, type WorkloadResolver } from './enrich/workloads.js';
 import { EVENT_TYPES, type Event, type EventType } from './event.js';
+import type { DetectContext, Detector } from './detect/detector.js';
 import { IngestServer, type IngestHandler } from './ingest/server.js';
 import type { ProbeSession } from './ingest/session.js';
 import type { Logger } from './log.js';
@@ -17,6 +20,7 @@ import type { WireLossReport, WireProcessInfo } from './rpc/wire.js';
 import { VERSION } from './version.js';
 
 export type EventSubscriber = (e: Event) => void;
+export type AlertSubscriber = (a: Alert) => void;
 
 export interface EngineOptions {
   /** Workload resolvers tried before the local (config) one, e.g. Kubernetes. */
@@ -35,6 +39,10 @@ export class Engine implements IngestHandler {
   readonly ingest: IngestServer;
   readonly eventsByType = new Map<EventType, number>(EVENT_TYPES.map((t) => [t, 0]));
   private readonly subscribers = new Set<EventSubscriber>();
+  private readonly detectors: Detector[] = [];
+  private readonly alertSubscribers = new Set<AlertSubscriber>();
+  private readonly detectContext: DetectContext;
+  alertsRaised = 0;
   private readonly control: ControlServer;
   private eventLog: EventLog | null = null;
   /** Whether this engine sees the probe's pids in its own /proc. */
@@ -54,6 +62,7 @@ export class Engine implements IngestHandler {
       [...(opts.resolvers ?? []), new LocalResolver(config.workloads)],
       config.defaultMode,
     );
+    this.detectContext = { tree: this.tree, raise: (a) => this.raise(a) };
     this.ingest = new IngestServer(this, log.child({ component: 'ingest' }));
     this.control = new ControlServer({ Status: () => this.status() }, log.child({ component: 'control' }));
   }
@@ -67,7 +76,25 @@ export class Engine implements IngestHandler {
 
   async stop(): Promise<void> {
     await Promise.all([this.ingest.stop(), this.control.stop()]);
+    for (const d of this.detectors) await d.close?.();
     await this.eventLog?.close();
+  }
+
+  /** Adds a detection stage; detectors see events in the order they were added. */
+  addDetector(d: Detector): void {
+    this.detectors.push(d);
+  }
+
+  /** Calls `fn` for every alert raised; returns the unsubscribe function. */
+  onAlert(fn: AlertSubscriber): () => void {
+    this.alertSubscribers.add(fn);
+    return () => this.alertSubscribers.delete(fn);
+  }
+
+  /** Hands an alert to everything that delivers or acts on alerts. */
+  raise(alert: Alert): void {
+    this.alertsRaised++;
+    for (const fn of this.alertSubscribers) fn(alert);
   }
 
   /** Calls `fn` for every enriched event; returns the unsubscribe function. */
@@ -105,6 +132,7 @@ export class Engine implements IngestHandler {
       e.workload = w;
       w.events++;
       this.eventsByType.set(e.type, this.eventsByType.get(e.type)! + 1);
+      for (const d of this.detectors) d.onEvent(e, this.detectContext);
       for (const fn of this.subscribers) fn(e);
       if (log) log.write(e);
     }

@@ -1,0 +1,122 @@
+// The one alert format. Rules, baselines and the engine itself produce
+// alerts in this shape; every sink renders it (JSON, text, Falco's
+// output shape, Slack blocks, webhooks).
+import { randomUUID } from 'node:crypto';
+import type { ProcessTree } from '../enrich/process-tree.js';
+import { eventSummary, type Event } from '../event.js';
+
+/** Falco's priorities, most severe first; rule files use these names. */
+export const PRIORITIES = ['emergency', 'alert', 'critical', 'error', 'warning', 'notice', 'informational', 'debug'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+/** Where an alert came from. */
+export type AlertSource = 'rule' | 'profile' | 'response' | 'engine';
+
+/** What was done about it. */
+export interface AlertAction {
+  /** none | killed | blocked | quarantined | captured | … */
+  taken: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface AlertProcess {
+  pid: number;
+  ppid: number;
+  exe: string;
+  cmdline: string;
+  comm: string;
+  uid: number;
+  gid: number;
+  /** Parent chain, nearest first (not including the process itself). */
+  parents: { pid: number; exe: string; cmdline: string }[];
+}
+
+export interface AlertWorkload {
+  name: string;
+  key: string;
+  kind: string;
+  namespace: string;
+  pod: string;
+  container: string;
+  cgroupPath: string;
+  mode: string;
+}
+
+export interface Alert {
+  id: string;
+  /** ISO time of the event that raised it. */
+  time: string;
+  source: AlertSource;
+  /** Rule name, or the anomaly kind (e.g. "new-executable"). */
+  rule: string;
+  priority: Priority;
+  /** One line for a person. */
+  message: string;
+  /** Falco-style formatted output line (rules); the message otherwise. */
+  output: string;
+  /** Tags, MITRE ATT&CK technique ids among them (e.g. "T1059"). */
+  tags: string[];
+  node: string;
+  workload: AlertWorkload;
+  process: AlertProcess;
+  /** The event, as eventSummary renders it. */
+  event: Record<string, unknown>;
+  action: AlertAction;
+  /** Falco's output_fields: the fields the rule's output names, with their values. */
+  fields: Record<string, string | number | boolean | null>;
+  /** Identical alerts folded into this one (noise control); 1 when alone. */
+  count: number;
+}
+
+export interface AlertInput {
+  source: AlertSource;
+  rule: string;
+  priority: Priority;
+  message: string;
+  output?: string;
+  tags?: string[];
+  fields?: Alert['fields'];
+  action?: AlertAction;
+}
+
+export const NO_ACTION: AlertAction = { taken: 'none', ok: true, detail: '' };
+
+export function cmdline(argv: readonly string[]): string {
+  return argv.join(' ');
+}
+
+/** Builds an alert about an enriched event. */
+export function alertFor(e: Event, tree: ProcessTree | null, input: AlertInput): Alert {
+  const p = e.process;
+  const chain = p && tree ? tree.chain(p, 6).slice(1) : [];
+  const w = e.workload;
+  return {
+    id: randomUUID(),
+    time: new Date(e.time).toISOString(),
+    source: input.source,
+    rule: input.rule,
+    priority: input.priority,
+    message: input.message,
+    output: input.output ?? input.message,
+    tags: input.tags ?? [],
+    node: e.nodeName,
+    workload: {
+      name: w?.name ?? '', key: w?.key ?? '', kind: w?.kind ?? '', namespace: w?.namespace ?? '', pod: w?.pod ?? '',
+      container: w?.container ?? '', cgroupPath: w?.cgroupPath ?? '', mode: w?.mode ?? '',
+    },
+    process: {
+      pid: e.pid, ppid: e.ppid, exe: p?.exe ?? '', cmdline: cmdline(p?.argv ?? []), comm: e.comm, uid: e.uid, gid: e.gid,
+      parents: chain.map((c) => ({ pid: c.pid, exe: c.exe, cmdline: cmdline(c.argv) })),
+    },
+    event: eventSummary(e),
+    action: input.action ?? NO_ACTION,
+    fields: input.fields ?? {},
+    count: 1,
+  };
+}
+
+/** Lower is more severe. */
+export function severity(p: Priority): number {
+  return PRIORITIES.indexOf(p);
+}
