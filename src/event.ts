@@ -8,7 +8,7 @@ export const EVENT_TYPES = [
   'exec', 'fork', 'exit',
   'open', 'unlink', 'rename', 'chmod',
   'connect', 'accept', 'bind', 'listen',
-  'setid', 'ptrace', 'module', 'mount',
+  'setid', 'ptrace', 'module', 'mount', 'namespace', 'dup',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -63,9 +63,16 @@ export interface Event {
   /** AF_UNIX socket path (connect, bind). */
   unixPath: string;
 
-  /** setid: the call name; module: init_module or finit_module; mount: fstype. */
+  /** setid: the call name; module: init_module or finit_module; mount: fstype; namespace: setns or unshare. */
   call: string;
-  /** setid: the requested id (-1 unchanged); ptrace: the request. */
+  /**
+   * setid: the requested id (-1 unchanged); ptrace: the request;
+   * dup: the new descriptor (0, 1 or 2: only a socket duplicated onto
+   * stdin/stdout/stderr is reported, with the socket's ends in
+   * addr/port/localAddr/localPort, the old descriptor in `flags`);
+   * namespace: for setns the namespace type asked for, for unshare the
+   * CLONE_NEW* flags (also in `flags`).
+   */
   id: number;
   /** ptrace: the target. */
   targetPid: number;
@@ -141,6 +148,12 @@ export function eventSummary(e: Event): Record<string, unknown> {
       break;
     case 'mount':
       Object.assign(out, { source: e.path2, target: e.path, fstype: e.call, flags: e.flags, result: e.result });
+      break;
+    case 'namespace':
+      Object.assign(out, { call: e.call, flags: e.flags, result: e.result });
+      break;
+    case 'dup':
+      Object.assign(out, { oldFd: e.flags, newFd: e.id, protocol: e.protocol, addr: e.addr, port: e.port, localAddr: e.localAddr, localPort: e.localPort, result: e.result });
       break;
   }
   return out;
