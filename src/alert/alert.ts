@@ -39,6 +39,8 @@ export interface AlertWorkload {
   namespace: string;
   pod: string;
   container: string;
+  /** Pod labels (Kubernetes); empty elsewhere. */
+  labels: Record<string, string>;
   cgroupPath: string;
   mode: string;
 }
@@ -103,7 +105,7 @@ export function alertFor(e: Event, tree: ProcessTree | null, input: AlertInput):
     node: e.nodeName,
     workload: {
       name: w?.name ?? '', key: w?.key ?? '', kind: w?.kind ?? '', namespace: w?.namespace ?? '', pod: w?.pod ?? '',
-      container: w?.container ?? '', cgroupPath: w?.cgroupPath ?? '', mode: w?.mode ?? '',
+      container: w?.container ?? '', labels: { ...(w?.labels ?? {}) }, cgroupPath: w?.cgroupPath ?? '', mode: w?.mode ?? '',
     },
     process: {
       pid: e.pid, ppid: e.ppid, exe: p?.exe ?? '', cmdline: cmdline(p?.argv ?? []), comm: e.comm, uid: e.uid, gid: e.gid,

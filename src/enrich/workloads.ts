@@ -19,9 +19,13 @@ export interface WorkloadIdentity {
   container?: string;
   /** Default mode for this workload when it is first seen. */
   mode?: Mode;
+  /** Pod labels (Kubernetes). */
+  labels?: Record<string, string>;
+  /** Not final yet (e.g. the pod is not in the watch yet): not cached, asked again on the cgroup's next event. */
+  provisional?: boolean;
 }
 
-export interface Workload extends Required<Omit<WorkloadIdentity, 'mode'>> {
+export interface Workload extends Required<Omit<WorkloadIdentity, 'mode' | 'provisional'>> {
   /** The first cgroup path it was seen under (replicas may have several). */
   cgroupPath: string;
   mode: Mode;
@@ -62,6 +66,26 @@ export class LocalResolver implements WorkloadResolver {
   }
 }
 
+/** One pod and container of a workload whose replicas share it: mode and counters are the workload's. */
+class WorkloadInstance implements Workload {
+  constructor(
+    private readonly of: Workload,
+    readonly pod: string,
+    readonly container: string,
+    readonly labels: Record<string, string>,
+    readonly cgroupPath: string,
+  ) {}
+
+  get key(): string { return this.of.key; }
+  get name(): string { return this.of.name; }
+  get kind(): WorkloadKind { return this.of.kind; }
+  get namespace(): string { return this.of.namespace; }
+  get mode(): Mode { return this.of.mode; }
+  set mode(m: Mode) { this.of.mode = m; }
+  get events(): number { return this.of.events; }
+  set events(n: number) { this.of.events = n; }
+}
+
 export class WorkloadRegistry {
   private readonly byCgroup = new Map<number, Workload>();
   private readonly byKey = new Map<string, Workload>();
@@ -83,8 +107,13 @@ export class WorkloadRegistry {
     }
     let identity: WorkloadIdentity | null = null;
     for (const r of this.resolvers) if ((identity = r.identify(path))) break;
-    const w = this.workloadFor(identity ?? { key: `cgroup:${path}`, name: path, kind: 'cgroup' }, path);
-    this.byCgroup.set(e.cgroupId, w);
+    const id = identity ?? { key: `cgroup:${path}`, name: path, kind: 'cgroup' };
+    const shared = this.workloadFor(id, path);
+    // Replicas share one workload (one profile) but each alert names its own pod and container.
+    const w = (id.pod ?? '') !== shared.pod || (id.container ?? '') !== shared.container
+      ? new WorkloadInstance(shared, id.pod ?? '', id.container ?? '', id.labels ?? {}, path)
+      : shared;
+    if (!id.provisional) this.byCgroup.set(e.cgroupId, w);
     return w;
   }
 
@@ -93,7 +122,7 @@ export class WorkloadRegistry {
     if (!w) {
       w = {
         key: id.key, name: id.name, kind: id.kind, namespace: id.namespace ?? '', pod: id.pod ?? '',
-        container: id.container ?? '', cgroupPath: path, mode: id.mode ?? this.defaultMode, events: 0,
+        container: id.container ?? '', labels: id.labels ?? {}, cgroupPath: path, mode: id.mode ?? this.defaultMode, events: 0,
       };
       this.byKey.set(id.key, w);
     }
