@@ -25,6 +25,8 @@ union vigil_inflight {
 	struct vigil_ptrace ptrace;
 	struct vigil_module module;
 	struct vigil_mount mount;
+	struct vigil_namespace ns;
+	struct vigil_dup dup;
 };
 
 /* The one channel to user space; its size is set by the loader. */
@@ -101,6 +103,8 @@ static __always_inline void fill_header(struct vigil_header *h, __u32 kind)
 	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	h->uid = (__u32)uid_gid;
 	h->gid = uid_gid >> 32;
+	h->flags = 0;
+	h->_pad = 0;
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 
@@ -161,6 +165,8 @@ static __always_inline __u64 record_size(__u32 kind)
 	case VIGIL_PTRACE: return sizeof(struct vigil_ptrace);
 	case VIGIL_MODULE: return sizeof(struct vigil_module);
 	case VIGIL_MOUNT: return sizeof(struct vigil_mount);
+	case VIGIL_NAMESPACE: return sizeof(struct vigil_namespace);
+	case VIGIL_DUP: return sizeof(struct vigil_dup);
 	}
 	return 0;
 }

@@ -42,6 +42,8 @@ enum vigil_kind {
 	VIGIL_PTRACE,
 	VIGIL_MODULE,
 	VIGIL_MOUNT,
+	VIGIL_NAMESPACE,
+	VIGIL_DUP,
 	VIGIL_KIND_MAX,
 };
 
@@ -55,8 +57,12 @@ enum vigil_setid_call {
 enum vigil_loss {
 	VIGIL_LOSS_RINGBUF = 0,    /* bpf_ringbuf_output failed: buffer full */
 	VIGIL_LOSS_INFLIGHT,       /* syscall entry could not be stored for its exit */
+	VIGIL_LOSS_PACKETS,        /* a captured packet did not fit the packet ring buffer */
 	VIGIL_LOSS_MAX,
 };
+
+/* Header flags. */
+#define VIGIL_BLOCKED 0x1 /* Vigil's enforcement stopped it: killed at exec or open, connect refused */
 
 struct vigil_header {
 	__u64 ktime_ns;
@@ -67,6 +73,8 @@ struct vigil_header {
 	__u32 ppid;
 	__u32 uid;
 	__u32 gid;
+	__u32 flags; /* VIGIL_BLOCKED */
+	__u32 _pad;
 	char comm[VIGIL_COMM_LEN];
 };
 
@@ -193,6 +201,44 @@ struct vigil_mount {
 	char source[VIGIL_STR_LEN];
 	char fstype[64];
 	struct vigil_path target;
+};
+
+/* setns / unshare: entering or making namespaces (escape indicators). */
+enum vigil_ns_call { VIGIL_SETNS = 1, VIGIL_UNSHARE };
+
+struct vigil_namespace {
+	struct vigil_header h;
+	__s64 result;
+	__u64 flags;       /* setns: nstype; unshare: CLONE_NEW* flags */
+	__u32 call;        /* enum vigil_ns_call */
+	__u32 _pad;
+};
+
+/* A socket duplicated onto stdin, stdout or stderr (dup2/dup3). */
+struct vigil_dup {
+	struct vigil_header h;
+	__s64 result;
+	__u32 oldfd;
+	__u32 newfd;
+	__u32 protocol;
+	__u32 _pad;
+	struct vigil_sockaddr remote;
+	struct vigil_sockaddr local;
+};
+
+/*
+ * Captured packets travel in their own ring buffer: a packet record is
+ * this header followed by `caplen` bytes starting at the IP header.
+ */
+#define VIGIL_SNAP_MAX 1536
+struct vigil_packet {
+	__u64 ktime_ns;
+	__u64 cgroup_id;   /* the socket's cgroup */
+	__u32 capture_id;
+	__u32 len;         /* bytes on the wire (from the IP header) */
+	__u32 caplen;      /* bytes that follow */
+	__u8 egress;       /* 1: leaving the workload, 0: arriving */
+	__u8 _pad[3];
 };
 
 #endif /* VIGIL_EVENTS_H */

@@ -5,6 +5,7 @@
 #define VIGIL_FILE_BPF_H
 
 #include "path.bpf.h"
+#include "enforce.bpf.h"
 
 #define O_WRONLY 01
 #define O_RDWR 02
@@ -22,6 +23,8 @@ static __always_inline int open_enter(int dirfd, const char *upath, __s64 flags,
 	rec->open.flags = flags;
 	rec->open.mode = mode;
 	read_user_path(&rec->open.path, dirfd, upath);
+	if (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC))
+		enforce_write(&rec->h, &rec->open.path);
 	park(rec);
 	return 0;
 }
@@ -70,6 +73,7 @@ static __always_inline int unlink_enter(int dirfd, const char *upath, bool dir)
 		return 0;
 	rec->unlink.dir = dir;
 	read_user_path(&rec->unlink.path, dirfd, upath);
+	enforce_write(&rec->h, &rec->unlink.path);
 	park(rec);
 	return 0;
 }
@@ -109,6 +113,8 @@ static __always_inline int rename_enter(int olddirfd, const char *oldp, int newd
 	rec->rename.flags = flags;
 	read_user_path(&rec->rename.from, olddirfd, oldp);
 	read_user_path(&rec->rename.to, newdirfd, newp);
+	enforce_write(&rec->h, &rec->rename.from);
+	enforce_write(&rec->h, &rec->rename.to);
 	park(rec);
 	return 0;
 }
@@ -146,10 +152,12 @@ static __always_inline int chmod_enter(int dirfd, const char *upath, int fd, __u
 	if (!rec)
 		return 0;
 	rec->chmod.mode = mode;
-	if (upath)
+	if (upath) {
 		read_user_path(&rec->chmod.path, dirfd, upath);
-	else
+		enforce_write(&rec->h, &rec->chmod.path);
+	} else {
 		read_fd_path(&rec->chmod.path, fd);
+	}
 	park(rec);
 	return 0;
 }

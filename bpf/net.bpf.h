@@ -6,6 +6,7 @@
 #define VIGIL_NET_BPF_H
 
 #include "path.bpf.h"
+#include "enforce.bpf.h"
 
 #define AF_UNIX 1
 #define AF_INET 2
@@ -99,7 +100,13 @@ int enter_connect(struct trace_event_raw_sys_enter *ctx)
 }
 
 SEC("tp/syscalls/sys_exit_connect")
-int exit_connect(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_CONNECT); }
+int exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	union vigil_inflight *rec = unpark();
+	if (rec && rec->h.kind == VIGIL_CONNECT)
+		mark_if_refused(&rec->h);
+	return finish_parked(ctx->ret, VIGIL_CONNECT);
+}
 
 SEC("tp/syscalls/sys_enter_bind")
 int enter_bind(struct trace_event_raw_sys_enter *ctx)
@@ -151,6 +158,42 @@ static __always_inline int net_exit_from_sock(long ret, __u32 kind)
 	drop_parked();
 	return 0;
 }
+
+/* Only an IP socket duplicated onto stdin/stdout/stderr is reported:
+ * that is how a shell gets wired to a network peer (a reverse shell).
+ * Unix sockets on stdio are everyday plumbing (libuv, systemd) and every
+ * other dup stays out of the ring buffer too. */
+static __always_inline int dup_enter(int oldfd, int newfd)
+{
+	if (newfd < 0 || newfd > 2 || is_excluded())
+		return 0;
+	struct sock *sk = sock_from_fd(oldfd);
+	if (!sk)
+		return 0;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	union vigil_inflight *rec = scratch_record(VIGIL_DUP);
+	if (!rec)
+		return 0;
+	__builtin_memset(&rec->dup.remote, 0, sizeof(rec->dup.remote));
+	__builtin_memset(&rec->dup.local, 0, sizeof(rec->dup.local));
+	rec->dup.oldfd = oldfd;
+	rec->dup.newfd = newfd;
+	rec->dup.protocol = sock_protocol(sk);
+	read_sock_ends(sk, &rec->dup.local, &rec->dup.remote);
+	park(rec);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_dup2")
+int enter_dup2(struct trace_event_raw_sys_enter *ctx) { return dup_enter(ctx->args[0], ctx->args[1]); }
+SEC("tp/syscalls/sys_exit_dup2")
+int exit_dup2(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_DUP); }
+SEC("tp/syscalls/sys_enter_dup3")
+int enter_dup3(struct trace_event_raw_sys_enter *ctx) { return dup_enter(ctx->args[0], ctx->args[1]); }
+SEC("tp/syscalls/sys_exit_dup3")
+int exit_dup3(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_DUP); }
 
 SEC("tp/syscalls/sys_exit_listen")
 int exit_listen(struct trace_event_raw_sys_exit *ctx) { return net_exit_from_sock(ctx->ret, VIGIL_LISTEN); }

@@ -102,4 +102,28 @@ int enter_mount(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_exit_mount")
 int exit_mount(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_MOUNT); }
 
+/* Entering another namespace or making new ones: how a container
+ * process reaches for the host. */
+static __always_inline int ns_enter(__u32 call, __u64 flags)
+{
+	if (is_excluded())
+		return 0;
+	union vigil_inflight *rec = scratch_record(VIGIL_NAMESPACE);
+	if (!rec)
+		return 0;
+	rec->ns.call = call;
+	rec->ns.flags = flags;
+	park(rec);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_setns")
+int enter_setns(struct trace_event_raw_sys_enter *ctx) { return ns_enter(VIGIL_SETNS, ctx->args[1]); }
+SEC("tp/syscalls/sys_exit_setns")
+int exit_setns(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_NAMESPACE); }
+SEC("tp/syscalls/sys_enter_unshare")
+int enter_unshare(struct trace_event_raw_sys_enter *ctx) { return ns_enter(VIGIL_UNSHARE, ctx->args[0]); }
+SEC("tp/syscalls/sys_exit_unshare")
+int exit_unshare(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_NAMESPACE); }
+
 #endif

@@ -4,6 +4,7 @@
 #define VIGIL_PROCESS_BPF_H
 
 #include "path.bpf.h"
+#include "enforce.bpf.h"
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
@@ -26,6 +27,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	e->exe_len = walk_path(&exe_path, e->exe, &truncated);
 	struct path pwd = BPF_CORE_READ(p, fs, pwd);
 	e->cwd_len = walk_path(&pwd, e->cwd, &truncated);
+	enforce_exec(&e->h, e->exe, e->exe_len);
 
 	/* argv as laid out on the new stack, NUL-separated, bounded. */
 	unsigned long start = BPF_CORE_READ(p, mm, arg_start);

@@ -4,7 +4,9 @@
  *   process.bpf.h  exec, fork, exit
  *   file.bpf.h     open, unlink, rename, chmod
  *   net.bpf.h      connect, accept, bind, listen
- *   priv.bpf.h     set*id, ptrace, module load, mount
+ *   priv.bpf.h     set*id, ptrace, module load, mount, setns/unshare
+ *   enforce.bpf.h  kill at exec, refuse connects, kill writers (profiles in enforce mode)
+ *   respond.bpf.h  quarantine and packet capture (cgroup_skb, attached on demand)
  * Shared maps and the event header are in common.bpf.h, dentry walking in
  * path.bpf.h, and the record layouts in events.h. One object, one skeleton,
  * one ring buffer.
@@ -13,5 +15,6 @@
 #include "file.bpf.h"
 #include "net.bpf.h"
 #include "priv.bpf.h"
+#include "respond.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

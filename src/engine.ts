@@ -29,7 +29,7 @@ export interface EngineOptions {
   cgroupMount?: string | null;
 }
 
-const LOSS_FIELDS: (keyof WireLossReport)[] = ['ringbufFull', 'inflightFull', 'decodeErrors', 'queueFull'];
+const LOSS_FIELDS: (keyof WireLossReport)[] = ['ringbufFull', 'inflightFull', 'decodeErrors', 'queueFull', 'packetsLost'];
 
 export class Engine implements IngestHandler {
   readonly startedAt = Date.now();
@@ -172,7 +172,7 @@ export class Engine implements IngestHandler {
 }
 
 function pickLosses(l: WireLossReport): WireLossReport {
-  return { ringbufFull: l.ringbufFull, inflightFull: l.inflightFull, decodeErrors: l.decodeErrors, queueFull: l.queueFull, pathTruncated: l.pathTruncated, eventsTotal: l.eventsTotal };
+  return { ringbufFull: l.ringbufFull, inflightFull: l.inflightFull, decodeErrors: l.decodeErrors, queueFull: l.queueFull, pathTruncated: l.pathTruncated, eventsTotal: l.eventsTotal, packetsLost: l.packetsLost };
 }
 
 function probeVisibleHere(pid: number): boolean {

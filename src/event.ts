@@ -28,6 +28,8 @@ export interface Event {
   comm: string;
   cgroupId: number;
   nodeName: string;
+  /** Vigil's kernel enforcement stopped it: killed at exec or open, connect refused. */
+  blocked: boolean;
 
   /** open/unlink/chmod: the file; rename: the old name; exec: the executable; module: the file; mount: the target. */
   path: string;
@@ -84,7 +86,7 @@ export interface Event {
 
 export function emptyEvent(type: EventType): Event {
   return {
-    type, ktimeNs: 0, time: 0, pid: 0, tid: 0, ppid: 0, uid: 0, gid: 0, comm: '', cgroupId: 0, nodeName: '',
+    type, ktimeNs: 0, time: 0, pid: 0, tid: 0, ppid: 0, uid: 0, gid: 0, comm: '', cgroupId: 0, nodeName: '', blocked: false,
     path: '', path2: '', flags: 0, mode: 0, result: 0,
     filename: '', argv: [], argvTruncated: false, cwd: '',
     childPid: 0, exitCode: 0, signal: 0,
@@ -106,6 +108,7 @@ export function eventSummary(e: Event): Record<string, unknown> {
     comm: e.comm,
     cgroupId: e.cgroupId,
   };
+  if (e.blocked) out.blocked = true;
   switch (e.type) {
     case 'exec':
       Object.assign(out, { exe: e.path, filename: e.filename, argv: e.argv, cwd: e.cwd });

@@ -23,6 +23,7 @@ void SetHeader(const vigil_header& h, v1::Event* e) {
   e->set_gid(h.gid);
   e->set_comm(BoundedString(h.comm, sizeof(h.comm)));
   e->set_cgroup_id(h.cgroup_id);
+  e->set_blocked(h.flags & VIGIL_BLOCKED);
 }
 
 std::string PathOf(const vigil_path& p, DecodeStats* stats) {
@@ -82,6 +83,8 @@ size_t RecordSize(uint32_t kind) {
     case VIGIL_PTRACE: return sizeof(vigil_ptrace);
     case VIGIL_MODULE: return sizeof(vigil_module);
     case VIGIL_MOUNT: return sizeof(vigil_mount);
+    case VIGIL_NAMESPACE: return sizeof(vigil_namespace);
+    case VIGIL_DUP: return sizeof(vigil_dup);
   }
   return 0;
 }
@@ -274,7 +277,46 @@ bool DecodeRecord(const void* data, size_t size, v1::Event* e, DecodeStats* stat
       x->set_result(r->result);
       break;
     }
+    case VIGIL_NAMESPACE: {
+      const auto* r = static_cast<const vigil_namespace*>(data);
+      auto* x = e->mutable_namespace_();
+      x->set_call(r->call == VIGIL_SETNS ? "setns" : "unshare");
+      x->set_flags(r->flags);
+      x->set_result(r->result);
+      break;
+    }
+    case VIGIL_DUP: {
+      const auto* r = static_cast<const vigil_dup*>(data);
+      auto* x = e->mutable_dup();
+      x->set_old_fd(r->oldfd);
+      x->set_new_fd(r->newfd);
+      SetSockAddr(r->remote, x->mutable_remote());
+      SetSockAddr(r->local, x->mutable_local());
+      x->set_protocol(ProtocolOf(r->protocol));
+      x->set_result(r->result);
+      break;
+    }
   }
+  return true;
+}
+
+bool DecodePacket(const void* data, size_t size, v1::Packet* out, std::string* error) {
+  if (size < sizeof(vigil_packet)) {
+    *error = "packet record of " + std::to_string(size) + " bytes is shorter than its header";
+    return false;
+  }
+  const auto* p = static_cast<const vigil_packet*>(data);
+  if (p->caplen > VIGIL_SNAP_MAX || sizeof(vigil_packet) + p->caplen > size) {
+    *error = "packet record claims " + std::to_string(p->caplen) + " bytes but holds " +
+             std::to_string(size - sizeof(vigil_packet));
+    return false;
+  }
+  out->set_capture_id(p->capture_id);
+  out->set_ktime_ns(p->ktime_ns);
+  out->set_cgroup_id(p->cgroup_id);
+  out->set_egress(p->egress != 0);
+  out->set_len(p->len);
+  out->set_data(reinterpret_cast<const char*>(p + 1), p->caplen);
   return true;
 }
 

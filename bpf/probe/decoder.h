@@ -14,6 +14,9 @@ struct DecodeStats {
 // `error`, when the record is malformed (unknown kind, short record).
 bool DecodeRecord(const void* data, size_t size, v1::Event* out, DecodeStats* stats, std::string* error);
 
+// Fills `out` from one record of the packet ring buffer.
+bool DecodePacket(const void* data, size_t size, v1::Packet* out, std::string* error);
+
 // Leaf-first NUL-separated components ("b\0a\0") → "/a/b".
 std::string JoinWalkedPath(const char* buf, size_t len);
 

@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <unistd.h>
 #include <vector>
@@ -17,6 +18,7 @@ extern "C" {
 namespace vigil {
 
 Loader::~Loader() {
+  for (auto* link : cgroup_links_) bpf_link__destroy(link);
   if (skel_) vigil_bpf__destroy(skel_);
 }
 
@@ -54,6 +56,8 @@ bool Loader::Start(uint32_t ringbuf_bytes, std::string* error) {
   bpf_program* prog;
   bpf_object__for_each_program(prog, skel_->obj) {
     const char* sec = bpf_program__section_name(prog);
+    // cgroup programs are attached to chosen cgroups, never automatically.
+    if (strncmp(sec, "cgroup", 6) == 0) bpf_program__set_autoattach(prog, false);
     if (strncmp(sec, "tp/syscalls/", 12) != 0) continue;
     std::string event = sec + 12;
     if (access(("/sys/kernel/tracing/events/syscalls/" + event).c_str(), F_OK) != 0 &&
@@ -72,8 +76,33 @@ bool Loader::Start(uint32_t ringbuf_bytes, std::string* error) {
     return false;
   }
   bpf_object__for_each_program(prog, skel_->obj) {
-    if (bpf_program__autoload(prog)) hooks_.push_back(bpf_program__section_name(prog));
+    if (bpf_program__autoload(prog) && bpf_program__autoattach(prog)) hooks_.push_back(bpf_program__section_name(prog));
   }
+  return true;
+}
+
+bool Loader::AttachConnectHooks(const std::string& cgroup2_mount, std::string* error) {
+  if (cgroup2_mount.empty()) {
+    *error = "no cgroup v2 mount: connects cannot be refused on this node";
+    return false;
+  }
+  int fd = open(cgroup2_mount.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    *error = "cannot open " + cgroup2_mount + ": " + strerror(errno);
+    return false;
+  }
+  for (bpf_program* prog : {skel_->progs.enforce_connect4, skel_->progs.enforce_connect6}) {
+    bpf_link* link = bpf_program__attach_cgroup(prog, fd);
+    if (!link) {
+      *error = std::string("cannot attach ") + bpf_program__section_name(prog) + " at " + cgroup2_mount + ": " +
+               strerror(errno);
+      close(fd);
+      return false;
+    }
+    cgroup_links_.push_back(link);
+    hooks_.push_back(bpf_program__section_name(prog));
+  }
+  close(fd);
   return true;
 }
 
@@ -99,10 +128,13 @@ KernelLosses Loader::Losses() const {
     for (uint64_t v : values) sum += v;
     if (key == VIGIL_LOSS_RINGBUF) out.ringbuf_full = sum;
     if (key == VIGIL_LOSS_INFLIGHT) out.inflight_full = sum;
+    if (key == VIGIL_LOSS_PACKETS) out.packets_lost = sum;
   }
   return out;
 }
 
 int Loader::RingBufferFd() const { return bpf_map__fd(skel_->maps.events); }
+
+int Loader::PacketRingBufferFd() const { return bpf_map__fd(skel_->maps.packets); }
 
 }  // namespace vigil

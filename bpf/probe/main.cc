@@ -21,6 +21,7 @@
 #include "decoder.h"
 #include "loader.h"
 #include "log.h"
+#include "respond.h"
 #include "snapshot.h"
 #include "stream.h"
 
@@ -109,8 +110,13 @@ struct Pump {
   uint64_t decode_errors = 0;
   uint64_t events_total = 0;
   std::chrono::steady_clock::time_point first_event;
+  vigil::v1::PacketBatch packets;
 
   void Flush() {
+    if (packets.packets_size() > 0) {
+      stream->EnqueuePackets(std::move(packets));
+      packets.Clear();
+    }
     if (batch.events_size() == 0) return;
     batch.set_seq(++seq);
     stream->Enqueue(std::move(batch));
@@ -121,7 +127,7 @@ struct Pump {
 int OnRecord(void* ctx, void* data, size_t size) {
   auto* pump = static_cast<Pump*>(ctx);
   std::string error;
-  if (pump->batch.events_size() == 0) pump->first_event = std::chrono::steady_clock::now();
+  if (pump->batch.events_size() == 0 && pump->packets.packets_size() == 0) pump->first_event = std::chrono::steady_clock::now();
   auto* event = pump->batch.add_events();
   pump->events_total++;
   if (!vigil::DecodeRecord(data, size, event, &pump->stats, &error)) {
@@ -130,6 +136,19 @@ int OnRecord(void* ctx, void* data, size_t size) {
     return 0;
   }
   if (pump->batch.events_size() >= pump->batch_max) pump->Flush();
+  return 0;
+}
+
+int OnPacket(void* ctx, void* data, size_t size) {
+  auto* pump = static_cast<Pump*>(ctx);
+  std::string error;
+  if (pump->batch.events_size() == 0 && pump->packets.packets_size() == 0) pump->first_event = std::chrono::steady_clock::now();
+  if (!vigil::DecodePacket(data, size, pump->packets.add_packets(), &error)) {
+    pump->packets.mutable_packets()->RemoveLast();
+    if (pump->decode_errors++ < 10) vigil::Log("warn", "malformed packet record: %s", error.c_str());
+    return 0;
+  }
+  if (pump->packets.packets_size() >= 64) pump->Flush();
   return 0;
 }
 
@@ -160,6 +179,12 @@ int main(int argc, char** argv) {
     if (!loader.Exclude(pid, &error)) vigil::Log("warn", "%s", error.c_str());
   }
 
+  const std::string cgroup2 = vigil::FindCgroup2Mount();
+  if (cgroup2.empty()) vigil::Log("warn", "no cgroup v2 mount in /proc/self/mountinfo: snapshot has no cgroup ids");
+  bool connect_hooks = loader.AttachConnectHooks(cgroup2, &error);
+  if (!connect_hooks) vigil::Log("warn", "%s", error.c_str());
+  vigil::Responder responder(loader.Skeleton(), cgroup2, connect_hooks);
+
   vigil::v1::Hello hello;
   hello.set_node_name(opt.node);
   hello.set_probe_version("0.1.0");
@@ -167,10 +192,10 @@ int main(int argc, char** argv) {
   hello.set_boot_to_unix_ns(BootToUnixNs());
   hello.set_session_id(RandomId());
   for (const auto& h : loader.Hooks()) hello.add_hooks(h);
+  for (const auto& c : responder.Capabilities()) hello.add_capabilities(c);
 
-  const std::string cgroup2 = vigil::FindCgroup2Mount();
-  if (cgroup2.empty()) vigil::Log("warn", "no cgroup v2 mount in /proc/self/mountinfo: snapshot has no cgroup ids");
   vigil::StreamOptions sopt;
+  sopt.on_command = [&responder](const vigil::v1::EngineCommand& cmd) { return responder.Handle(cmd); };
   sopt.target = GrpcTarget(opt.engine);
   sopt.max_queued_events = opt.queue_events;
   vigil::EngineStream stream(sopt, hello, [&] { return vigil::SnapshotProcesses(cgroup2); });
@@ -179,8 +204,8 @@ int main(int argc, char** argv) {
   pump.stream = &stream;
   pump.batch_max = opt.batch_max;
   ring_buffer* rb = ring_buffer__new(loader.RingBufferFd(), OnRecord, &pump, nullptr);
-  if (!rb) {
-    vigil::Log("error", "cannot read the ring buffer: %s", strerror(errno));
+  if (!rb || ring_buffer__add(rb, loader.PacketRingBufferFd(), OnPacket, &pump)) {
+    vigil::Log("error", "cannot read the ring buffers: %s", strerror(errno));
     return 1;
   }
   stream.Start();
@@ -195,6 +220,7 @@ int main(int argc, char** argv) {
     vigil::v1::LossReport r;
     r.set_ringbuf_full(k.ringbuf_full);
     r.set_inflight_full(k.inflight_full);
+    r.set_packets_lost(k.packets_lost + stream.DroppedPackets());
     r.set_decode_errors(pump.decode_errors);
     r.set_queue_full(stream.DroppedEvents());
     r.set_path_truncated(pump.stats.truncated_paths);
@@ -205,7 +231,7 @@ int main(int argc, char** argv) {
     // Sleep until data arrives, but never past a pending batch's deadline:
     // an event waits at most flush_ms for company before it is sent.
     int timeout_ms = 100;
-    if (pump.batch.events_size() > 0) {
+    if (pump.batch.events_size() > 0 || pump.packets.packets_size() > 0) {
       auto left = std::chrono::ceil<std::chrono::milliseconds>(pump.first_event + flush_after - Clock::now());
       timeout_ms = std::max<int>(0, left.count());
     }
@@ -215,7 +241,8 @@ int main(int argc, char** argv) {
       break;
     }
     auto now = Clock::now();
-    if (pump.batch.events_size() > 0 && now - pump.first_event >= flush_after) pump.Flush();
+    if ((pump.batch.events_size() > 0 || pump.packets.packets_size() > 0) && now - pump.first_event >= flush_after)
+      pump.Flush();
     if (now - last_report >= std::chrono::milliseconds(opt.loss_report_ms)) {
       report();
       last_report = now;

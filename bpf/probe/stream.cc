@@ -34,6 +34,27 @@ bool EngineStream::Enqueue(v1::EventBatch batch) {
   return true;
 }
 
+namespace {
+size_t PacketBytes(const v1::PacketBatch& b) {
+  size_t n = 0;
+  for (const auto& p : b.packets()) n += p.data().size() + 32;
+  return n;
+}
+}  // namespace
+
+bool EngineStream::EnqueuePackets(v1::PacketBatch packets) {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t bytes = PacketBytes(packets);
+  if (queued_packet_bytes_ + bytes > options_.max_queued_packet_bytes) {
+    dropped_packets_ += packets.packets_size();
+    return false;
+  }
+  queued_packet_bytes_ += bytes;
+  packets_.push_back(std::move(packets));
+  cv_.notify_one();
+  return true;
+}
+
 void EngineStream::ReportLoss(const v1::LossReport& report) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = control_.begin(); it != control_.end(); ++it) {
@@ -62,10 +83,17 @@ void EngineStream::Stop(int drain_ms) {
 bool EngineStream::PopNext(v1::ProbeMessage* out, bool* is_batch) {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait_for(lock, std::chrono::milliseconds(200),
-               [this] { return stopping_ || !control_.empty() || !batches_.empty(); });
+               [this] { return stopping_ || !control_.empty() || !batches_.empty() || !packets_.empty(); });
   if (!control_.empty()) {
     *out = std::move(control_.front());
     control_.pop_front();
+    *is_batch = false;
+    return true;
+  }
+  if (!packets_.empty()) {
+    queued_packet_bytes_ -= PacketBytes(packets_.front());
+    *out->mutable_packets() = std::move(packets_.front());
+    packets_.pop_front();
     *is_batch = false;
     return true;
   }
@@ -107,13 +135,12 @@ bool EngineStream::Session() {
     v1::EngineCommand cmd;
     while (rw->Read(&cmd)) {
       v1::ProbeMessage msg;
-      auto* ack = msg.mutable_ack();
-      ack->set_id(cmd.id());
-      if (cmd.has_ping()) {
-        ack->set_ok(true);
+      if (options_.on_command) {
+        *msg.mutable_ack() = options_.on_command(cmd);
       } else {
-        ack->set_ok(false);
-        ack->set_error("command not supported by this probe");
+        msg.mutable_ack()->set_id(cmd.id());
+        msg.mutable_ack()->set_ok(cmd.has_ping());
+        if (!cmd.has_ping()) msg.mutable_ack()->set_error("command not supported by this probe");
       }
       std::lock_guard<std::mutex> lock(mu_);
       control_.push_back(std::move(msg));
@@ -143,7 +170,7 @@ bool EngineStream::Session() {
       continue;
     }
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ && control_.empty() && batches_.empty()) break;
+    if (stopping_ && control_.empty() && batches_.empty() && packets_.empty()) break;
     if (stopping_ && Clock::now() > drain_deadline_) break;
     if (channel->GetState(false) == GRPC_CHANNEL_SHUTDOWN ||
         channel->GetState(false) == GRPC_CHANNEL_TRANSIENT_FAILURE) {

@@ -20,6 +20,9 @@ namespace vigil {
 struct StreamOptions {
   std::string target;               // gRPC target: unix:///path or host:port
   size_t max_queued_events = 1 << 18;
+  size_t max_queued_packet_bytes = 32 << 20;
+  // Carries out a command from the engine; its ack goes back up the stream.
+  std::function<v1::CommandAck(const v1::EngineCommand&)> on_command;
 };
 
 class EngineStream {
@@ -33,6 +36,9 @@ class EngineStream {
   // Queues a batch for sending. False when the queue is full: the batch's
   // events are counted in DroppedEvents().
   bool Enqueue(v1::EventBatch batch);
+  // Queues captured packets; false (and counted) when over the byte bound.
+  bool EnqueuePackets(v1::PacketBatch packets);
+  uint64_t DroppedPackets() const { return dropped_packets_.load(); }
   // Loss counters are cumulative: only the latest report needs sending.
   void ReportLoss(const v1::LossReport& report);
   // Sends what is queued (waiting at most `drain_ms` for the engine), then
@@ -55,10 +61,13 @@ class EngineStream {
   std::deque<v1::ProbeMessage> control_;  // acks, loss reports: sent first
   std::deque<v1::EventBatch> batches_;
   size_t queued_events_ = 0;
+  std::deque<v1::PacketBatch> packets_;
+  size_t queued_packet_bytes_ = 0;
   bool stopping_ = false;
   std::chrono::steady_clock::time_point drain_deadline_;
 
   std::atomic<uint64_t> dropped_events_{0};
+  std::atomic<uint64_t> dropped_packets_{0};
   std::atomic<bool> connected_{false};
   std::thread thread_;
 };

@@ -15,7 +15,7 @@ export function formatStatus(s: StatusReply): string {
     const l = p.losses;
     lines.push(
       `probe ${p.nodeName} pid ${p.probePid} (session ${p.sessionId}, ${p.hooks} hooks): ${p.events} events in ${p.batches} batches, last ${ago(p.lastBatchAtMs)}`,
-      `  lost: ring buffer ${l.ringbufFull}, syscall entries ${l.inflightFull}, probe queue ${l.queueFull}, malformed ${l.decodeErrors}; missing batches ${p.batchGaps}; truncated paths ${l.pathTruncated}`,
+      `  lost: ring buffer ${l.ringbufFull}, syscall entries ${l.inflightFull}, probe queue ${l.queueFull}, malformed ${l.decodeErrors}, captured packets ${l.packetsLost}; missing batches ${p.batchGaps}; truncated paths ${l.pathTruncated}`,
     );
   }
   const byType = Object.entries(s.eventsByType).filter(([, n]) => n > 0);

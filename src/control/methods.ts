@@ -9,6 +9,7 @@ export interface LossCounters {
   pathTruncated: number;
   eventsTotal: number;
   inflightFull: number;
+  packetsLost: number;
 }
 
 export interface ProbeStatus {

@@ -76,7 +76,7 @@ function setLocal(e: Event, a: WireSockAddr | undefined | null): void {
 const KIND_TO_TYPE: Record<string, EventType> = {
   exec: 'exec', fork: 'fork', exit: 'exit', open: 'open', unlink: 'unlink', rename: 'rename', chmod: 'chmod',
   connect: 'connect', accept: 'accept', bind: 'bind', listen: 'listen', setId: 'setid', ptrace: 'ptrace',
-  moduleLoad: 'module', mount: 'mount',
+  moduleLoad: 'module', mount: 'mount', namespace: 'namespace', dup: 'dup',
 };
 
 /**
@@ -98,6 +98,7 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
   e.comm = w.comm;
   e.cgroupId = w.cgroupId;
   e.nodeName = nodeName;
+  e.blocked = w.blocked;
 
   switch (type) {
     case 'exec': {
@@ -184,6 +185,22 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       e.path2 = x.source;
       e.call = x.fstype;
       e.flags = x.flags;
+      e.result = x.result;
+      break;
+    }
+    case 'namespace':
+      e.call = w.namespace!.call;
+      e.flags = w.namespace!.flags;
+      e.id = w.namespace!.flags;
+      e.result = w.namespace!.result;
+      break;
+    case 'dup': {
+      const x = w.dup!;
+      setRemote(e, x.remote);
+      setLocal(e, x.local);
+      e.protocol = protocolOf(x.protocol);
+      e.flags = x.oldFd;
+      e.id = x.newFd;
       e.result = x.result;
       break;
     }

@@ -18,6 +18,7 @@ export interface WireEvent {
   gid: number;
   comm: string;
   cgroupId: number;
+  blocked: boolean;
   kind?: string;
   exec?: { filename: string; exe: string; argv: string[]; argvTruncated: boolean; cwd: string };
   fork?: { childPid: number };
@@ -34,6 +35,8 @@ export interface WireEvent {
   ptrace?: { request: number; targetPid: number; result: number };
   moduleLoad?: { call: string; path: string; result: number };
   mount?: { source: string; target: string; fstype: string; flags: number; result: number };
+  namespace?: { call: string; flags: number; result: number };
+  dup?: { oldFd: number; newFd: number; remote?: WireSockAddr; local?: WireSockAddr; protocol: number; result: number };
 }
 
 export interface WireHello {
@@ -43,6 +46,8 @@ export interface WireHello {
   bootToUnixNs: number;
   sessionId: string;
   hooks: string[];
+  /** What the probe can do on its node: exec-kill, connect-refuse, write-kill, quarantine, capture, kill. */
+  capabilities: string[];
 }
 
 export interface WireLossReport {
@@ -52,6 +57,7 @@ export interface WireLossReport {
   pathTruncated: number;
   eventsTotal: number;
   inflightFull: number;
+  packetsLost: number;
 }
 
 export interface WireProcessInfo {
@@ -67,17 +73,58 @@ export interface WireProcessInfo {
   startKtimeNs: number;
 }
 
+export interface WirePacket {
+  captureId: number;
+  ktimeNs: number;
+  cgroupId: number;
+  egress: boolean;
+  len: number;
+  data: Uint8Array;
+}
+
 export interface WireProbeMessage {
-  msg?: 'hello' | 'batch' | 'loss' | 'snapshot' | 'ack';
+  msg?: 'hello' | 'batch' | 'loss' | 'snapshot' | 'ack' | 'packets';
   hello?: WireHello;
   batch?: { seq: number; events: WireEvent[] };
   loss?: WireLossReport;
   snapshot?: { processes: WireProcessInfo[]; last: boolean };
-  ack?: { id: number; ok: boolean; error: string };
+  ack?: { id: number; ok: boolean; error: string; detail: string };
+  packets?: { packets: WirePacket[] };
 }
 
-/** Commands to the probe; more kinds arrive with the response issue. */
+/** A cgroup as commands name it: id, and path below the cgroup v2 mount. */
+export interface WireCgroupRef {
+  id: number;
+  path: string;
+}
+
+export interface WireNetAllow {
+  family: number;
+  address: Uint8Array;
+  prefixLen: number;
+  port: number;
+  protocol: number;
+}
+
+export interface WireSetPolicy {
+  rootCgroupId: number;
+  exec: boolean;
+  connect: boolean;
+  write: boolean;
+  execAllow: string[];
+  connectAllow: WireNetAllow[];
+  writeAllow: string[];
+}
+
+/** Commands to the probe (probe.proto EngineCommand): exactly one kind set. */
 export interface WireEngineCommand {
   id: number;
   ping?: Record<string, never>;
+  quarantine?: { cgroups: WireCgroupRef[] };
+  release?: { cgroups: WireCgroupRef[] };
+  startCapture?: { captureId: number; cgroups: WireCgroupRef[]; snaplen: number; maxPackets: number };
+  stopCapture?: { captureId: number };
+  kill?: { pid: number; signal: number; startKtimeNs: number };
+  setPolicy?: WireSetPolicy;
+  setProtectedPaths?: { prefixes: string[] };
 }

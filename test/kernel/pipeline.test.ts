@@ -163,6 +163,34 @@ describeKernel('event pipeline on the real kernel', () => {
     }
   });
 
+  it('sees namespace changes and a socket wired onto stdout (the shape of a reverse shell)', async () => {
+    const u = await web.run('/usr/bin/unshare', ['-m', '/bin/true']);
+    expect(u.code).toBe(0);
+    const unshare = await seen('unshare', (e) => e.type === 'namespace' && e.call === 'unshare');
+    expect(unshare.flags & 0x20000).toBe(0x20000); // CLONE_NEWNS
+    expect(unshare.result).toBe(0);
+    const n = await web.run('/usr/bin/nsenter', ['-t', String(process.pid), '-m', '/bin/true']);
+    expect(n.code).toBe(0);
+    await seen('setns', (e) => e.type === 'namespace' && e.call === 'setns' && e.result === 0);
+
+    const net = await import('node:net');
+    const server = net.createServer((c) => c.resume());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const r = await web.run('/bin/bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port}; exec 1>&3; echo hi`]);
+      expect(r.code).toBe(0);
+      const dup = await seen('socket dup2-ed onto stdout', (e) => e.type === 'dup');
+      expect(dup).toMatchObject({ id: 1, flags: 3, addr: '127.0.0.1', port, localAddr: '127.0.0.1', protocol: 'tcp', result: 1 });
+      // An ordinary redirection of a file onto stdout is not reported.
+      await web.run('/bin/bash', ['-c', 'exec 1>/dev/null; echo hi']);
+      await seen('the next process', (e) => e.type === 'exit' && e.process?.argv.join(' ') === '/bin/bash -c exec 1>/dev/null; echo hi');
+      expect(t.of(web.id, 'dup')).toHaveLength(1);
+    } finally {
+      server.close();
+    }
+  });
+
   it('flags argv cut at the kernel bound', async () => {
     const long = 'x'.repeat(3000);
     const r = await web.run('/bin/echo', ['start', long]);

@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Enforcement: what a workload's profile does not allow, stopped in the
+ * kernel (this node has no BPF LSM, so blocking is a kill or a cgroup hook):
+ *   exec   an executable not allowed: SIGKILL at sched_process_exec, before
+ *          the new image runs a single user instruction
+ *   connect to a destination not allowed: refused by cgroup/connect4/6
+ *   write  open-for-write, unlink, rename or chmod of a path below a
+ *          protected prefix that is not allowed: SIGKILL at syscall entry,
+ *          so the caller never returns to user space to write
+ * A policy belongs to a "policy root" cgroup and covers its descendants;
+ * the deepest policy root above a task wins.
+ */
+#ifndef VIGIL_ENFORCE_BPF_H
+#define VIGIL_ENFORCE_BPF_H
+
+#include "common.bpf.h"
+#include "maps.h"
+
+#define VIGIL_POLICY_DEPTH 8      /* ancestor levels searched for a policy root */
+#define SIGKILL 9
+
+/* Policy root cgroup id → VIGIL_ENFORCE_* flags. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u32);
+} policies SEC(".maps");
+
+/* The probe bumps policy_gen whenever `policies` changes, so cached
+ * answers are recomputed; policies_active = 0 skips every check. */
+__u32 policy_gen = 0;
+__u32 policies_active = 0;
+
+struct policy_hit {
+	__u64 root;
+	__u32 flags;
+	__u32 gen;
+};
+
+/* A task's cgroup → its policy, so the ancestor search runs once per cgroup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct policy_hit);
+} policy_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct vigil_allow_key);
+	__type(value, __u8);
+} exec_allow SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct vigil_allow_key);
+	__type(value, __u8);
+} write_allow SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_PROTECTED_MAX);
+	__type(key, __u32);
+	__type(value, struct vigil_protected_prefix);
+} protected_paths SEC(".maps");
+
+/* Allowed connect destinations, longest-prefix matched (layout in maps.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vigil_connect4_key);
+	__type(value, __u8);
+} connect4_allow SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vigil_connect6_key);
+	__type(value, __u8);
+} connect6_allow SEC(".maps");
+
+/* Threads whose connect was just refused, so the syscall's exit can
+ * mark its event as blocked. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} refused SEC(".maps");
+
+/* The policy of the current task, if any (a copy in *out). */
+static __always_inline bool current_policy(struct policy_hit *out)
+{
+	if (!policies_active)
+		return false;
+	__u64 cg = bpf_get_current_cgroup_id();
+	__u32 gen = policy_gen;
+	struct policy_hit *cached = bpf_map_lookup_elem(&policy_cache, &cg);
+	if (cached && cached->gen == gen) {
+		*out = *cached;
+		return out->flags != 0;
+	}
+	struct policy_hit h = { .gen = gen };
+	__u32 *flags = bpf_map_lookup_elem(&policies, &cg);
+	if (flags) {
+		h.root = cg;
+		h.flags = *flags;
+	} else {
+		for (int level = VIGIL_POLICY_DEPTH; level >= 1; level--) {
+			__u64 a = bpf_get_current_ancestor_cgroup_id(level);
+			if (!a || a == cg)
+				continue;
+			flags = bpf_map_lookup_elem(&policies, &a);
+			if (flags) {
+				h.root = a;
+				h.flags = *flags;
+				break;
+			}
+		}
+	}
+	bpf_map_update_elem(&policy_cache, &cg, &h, BPF_ANY);
+	*out = h;
+	return h.flags != 0;
+}
+
+struct hash_state {
+	const char *buf;
+	__u32 len;
+	__u32 cap;
+	__u64 h;
+};
+
+static long hash_step(__u64 i, struct hash_state *s)
+{
+	char c = 0;
+	if (i >= s->len || i >= s->cap)
+		return 1;
+	bpf_probe_read_kernel(&c, 1, s->buf + i);
+	s->h = (s->h ^ (__u8)c) * VIGIL_FNV_PRIME;
+	return 0;
+}
+
+/* FNV-1a over len bytes of buf (a kernel buffer of cap bytes); the probe
+ * hashes allow-list paths the same way (bpf/probe/policy.cc). */
+static __always_inline __u64 hash_bytes(const char *buf, __u32 len, __u32 cap)
+{
+	struct hash_state s = { .buf = buf, .len = len, .cap = cap, .h = VIGIL_FNV_OFFSET };
+	bpf_loop(VIGIL_WALK_LEN, hash_step, &s, 0);
+	return s.h;
+}
+
+static __always_inline void kill_current(struct vigil_header *h)
+{
+	bpf_send_signal(SIGKILL);
+	h->flags |= VIGIL_BLOCKED;
+}
+
+/* At exec: kill the task if its policy does not allow the executable.
+ * `exe` is the walked path, leaf first, as the exec record holds it. */
+static __always_inline void enforce_exec(struct vigil_header *h, const char *exe, __u32 exe_len)
+{
+	struct policy_hit p;
+	if (!current_policy(&p) || !(p.flags & VIGIL_ENFORCE_EXEC))
+		return;
+	struct vigil_allow_key k = { .root = p.root, .hash = hash_bytes(exe, exe_len, VIGIL_WALK_LEN) };
+	if (!bpf_map_lookup_elem(&exec_allow, &k))
+		kill_current(h);
+}
+
+struct prefix_state {
+	const char *path;
+	bool hit;
+};
+
+static long prefix_step(__u64 i, struct prefix_state *s)
+{
+	__u32 idx = i;
+	struct vigil_protected_prefix *pp = bpf_map_lookup_elem(&protected_paths, &idx);
+	if (!pp || pp->len == 0)
+		return 1; /* entries are packed from 0: the first empty one ends the list */
+	__u64 words[VIGIL_PROTECTED_WORDS] = {};
+	__u32 len = pp->len > 64 ? 64 : pp->len;
+	bpf_probe_read_kernel(words, sizeof(words), s->path);
+	/* Compare whole words, then the tail masked to the prefix length. */
+	for (int w = 0; w < VIGIL_PROTECTED_WORDS; w++) {
+		__u32 start = w * 8;
+		if (start >= len)
+			break;
+		__u64 mask = len - start >= 8 ? ~0ULL : (1ULL << ((len - start) * 8)) - 1;
+		if ((words[w] & mask) != (pp->words[w] & mask))
+			return 0;
+	}
+	s->hit = true;
+	return 1;
+}
+
+static __always_inline bool is_protected(const char *path)
+{
+	struct prefix_state s = { .path = path };
+	bpf_loop(VIGIL_PROTECTED_MAX, prefix_step, &s, 0);
+	return s.hit;
+}
+
+static long strlen_step(__u64 i, struct hash_state *s)
+{
+	char c = 0;
+	if (i >= s->cap)
+		return 1;
+	bpf_probe_read_kernel(&c, 1, s->buf + i);
+	if (!c)
+		return 1;
+	s->len = i + 1;
+	return 0;
+}
+
+/* Before a write to `p` (absolute paths only; a relative one is left to
+ * the engine, which kills after the event): kill the caller if its
+ * policy protects the path and does not allow it. */
+static __always_inline void enforce_write(struct vigil_header *h, struct vigil_path *p)
+{
+	struct policy_hit pol;
+	if (!current_policy(&pol) || !(pol.flags & VIGIL_ENFORCE_WRITE))
+		return;
+	if ((p->flags & VIGIL_PATH_HAS_BASE) || p->raw[0] != '/' || !is_protected(p->raw))
+		return;
+	struct hash_state n = { .buf = p->raw, .cap = VIGIL_STR_LEN };
+	bpf_loop(VIGIL_STR_LEN, strlen_step, &n, 0);
+	struct vigil_allow_key k = { .root = pol.root, .hash = hash_bytes(p->raw, n.len, VIGIL_STR_LEN) };
+	if (!bpf_map_lookup_elem(&write_allow, &k))
+		kill_current(h);
+}
+
+/* cgroup/connect4 and connect6 are attached once at the cgroup v2 root;
+ * 1 lets the connect proceed, 0 refuses it with EPERM. */
+static __always_inline int refuse(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u8 one = 1;
+	bpf_map_update_elem(&refused, &tid, &one, BPF_ANY);
+	return 0;
+}
+
+SEC("cgroup/connect4")
+int enforce_connect4(struct bpf_sock_addr *ctx)
+{
+	struct policy_hit p;
+	if (!current_policy(&p) || !(p.flags & VIGIL_ENFORCE_CONNECT))
+		return 1;
+	struct vigil_connect4_key k = { .prefixlen = VIGIL_CONNECT_FIXED_BITS + 32, .root = p.root, .protocol = ctx->protocol };
+	__u32 port = ctx->user_port; /* network order in the low 16 bits */
+	__u32 ip = ctx->user_ip4;
+	__builtin_memcpy(k.port, &port, 2);
+	__builtin_memcpy(k.addr, &ip, 4);
+	if (bpf_map_lookup_elem(&connect4_allow, &k))
+		return 1;
+	k.port[0] = k.port[1] = 0;
+	if (bpf_map_lookup_elem(&connect4_allow, &k))
+		return 1;
+	return refuse();
+}
+
+SEC("cgroup/connect6")
+int enforce_connect6(struct bpf_sock_addr *ctx)
+{
+	struct policy_hit p;
+	if (!current_policy(&p) || !(p.flags & VIGIL_ENFORCE_CONNECT))
+		return 1;
+	struct vigil_connect6_key k = { .prefixlen = VIGIL_CONNECT_FIXED_BITS + 128, .root = p.root, .protocol = ctx->protocol };
+	__u32 port = ctx->user_port;
+	__builtin_memcpy(k.port, &port, 2);
+	__u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1], w2 = ctx->user_ip6[2], w3 = ctx->user_ip6[3];
+	__builtin_memcpy(k.addr, &w0, 4);
+	__builtin_memcpy(k.addr + 4, &w1, 4);
+	__builtin_memcpy(k.addr + 8, &w2, 4);
+	__builtin_memcpy(k.addr + 12, &w3, 4);
+	if (bpf_map_lookup_elem(&connect6_allow, &k))
+		return 1;
+	k.port[0] = k.port[1] = 0;
+	if (bpf_map_lookup_elem(&connect6_allow, &k))
+		return 1;
+	return refuse();
+}
+
+/* At connect's exit: was it refused by us? */
+static __always_inline void mark_if_refused(struct vigil_header *h)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	if (bpf_map_lookup_elem(&refused, &tid)) {
+		h->flags |= VIGIL_BLOCKED;
+		bpf_map_delete_elem(&refused, &tid);
+	}
+}
+
+#endif

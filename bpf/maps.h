@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Key and value layouts of the maps the probe writes for the kernel
+ * programs to read: enforcement policies (enforce.bpf.h) and captures
+ * (respond.bpf.h). Included by both sides, like events.h.
+ */
+#ifndef VIGIL_MAPS_H
+#define VIGIL_MAPS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Policy flags, the value of the `policies` map (policy root cgroup id → flags). */
+#define VIGIL_ENFORCE_EXEC    0x1
+#define VIGIL_ENFORCE_CONNECT 0x2
+#define VIGIL_ENFORCE_WRITE   0x4
+
+/* (policy root, FNV-1a-64 of a path) in exec_allow and write_allow. Exec
+ * paths are hashed leaf first as the exec record walks them
+ * ("echo\0bin\0usr\0"), written paths as the caller passed them. */
+struct vigil_allow_key {
+	__u64 root;
+	__u64 hash;
+};
+
+#define VIGIL_FNV_OFFSET 14695981039346656037ULL
+#define VIGIL_FNV_PRIME 1099511628211ULL
+
+/* Path prefixes below which writes need an allow entry, NUL-padded. */
+#define VIGIL_PROTECTED_MAX 16
+#define VIGIL_PROTECTED_WORDS 8 /* at most 64 bytes */
+struct vigil_protected_prefix {
+	__u32 len;
+	__u32 _pad;
+	__u64 words[VIGIL_PROTECTED_WORDS];
+};
+
+/* Allowed destinations as longest-prefix matches over (policy root,
+ * protocol, port, address); port 0 means any port. prefixlen counts bits
+ * from `root` on: 88 + the address prefix length. */
+#define VIGIL_CONNECT_FIXED_BITS 88
+struct vigil_connect4_key {
+	__u32 prefixlen;
+	__u64 root;
+	__u8 protocol;
+	__u8 port[2];    /* network order */
+	__u8 addr[4];
+} __attribute__((packed));
+
+struct vigil_connect6_key {
+	__u32 prefixlen;
+	__u64 root;
+	__u8 protocol;
+	__u8 port[2];
+	__u8 addr[16];
+} __attribute__((packed));
+
+/* A capture, by the socket's cgroup id. */
+struct vigil_capture_conf {
+	__u32 capture_id;
+	__u32 snaplen;
+	__s64 packets_left;
+};
+
+#endif /* VIGIL_MAPS_H */

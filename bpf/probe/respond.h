@@ -1,0 +1,53 @@
+// Carries out the engine's commands: quarantine and release, packet
+// capture, kill, enforcement policies. Each command is answered with an
+// ack saying what was done or why it could not be.
+#pragma once
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "policy.h"
+#include "vigil/v1/probe.pb.h"
+
+struct vigil_bpf;
+struct bpf_link;
+struct bpf_program;
+
+namespace vigil {
+
+class Responder {
+ public:
+  Responder(vigil_bpf* skel, std::string cgroup2_mount, bool connect_hooks);
+  ~Responder();
+  Responder(const Responder&) = delete;
+  Responder& operator=(const Responder&) = delete;
+
+  v1::CommandAck Handle(const v1::EngineCommand& cmd);
+  // What this node can do, for the hello.
+  std::vector<std::string> Capabilities() const;
+
+ private:
+  bool Quarantine(const v1::Quarantine& q, std::string* error, std::string* detail);
+  bool Release(const v1::Release& r, std::string* error, std::string* detail);
+  bool StartCapture(const v1::StartCapture& c, std::string* error, std::string* detail);
+  bool StopCapture(const v1::StopCapture& c, std::string* error, std::string* detail);
+  bool Kill(const v1::Kill& k, std::string* error, std::string* detail);
+  // Attaches the ingress and egress programs to one cgroup; both or neither.
+  bool AttachPair(const v1::CgroupRef& cg, ::bpf_program* in, ::bpf_program* out,
+                  std::vector<bpf_link*>* links, std::string* error);
+
+  std::mutex mu_;
+  vigil_bpf* skel_;
+  std::string mount_;
+  bool connect_hooks_;
+  PolicyMaps policies_;
+  std::map<std::string, std::vector<bpf_link*>> quarantined_;  // cgroup path → links
+  struct Capture {
+    std::vector<uint64_t> cgroup_ids;
+    std::vector<bpf_link*> links;
+  };
+  std::map<uint32_t, Capture> captures_;
+};
+
+}  // namespace vigil
