@@ -13,10 +13,90 @@ const listenAddress = z
 
 const cgroupPath = z.string().regex(/^\/.*/, 'must be a cgroup path starting with /');
 
+/** A sink's name in logs and stats, and its queue's directory name. */
+const sinkId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit')
+  .optional();
+
+/** Webhook and Slack URLs carry tokens: never echo them in errors. */
+const httpUrl = z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' });
+const RESERVED_HEADERS = /^(content-type|content-length|host|x-vigil-.*)$/i;
+
+const remoteSink = {
+  id: sinkId,
+  url: httpUrl.optional(),
+  /** A file holding the URL (a mounted Secret), so the token need not sit in a ConfigMap. */
+  urlFile: z.string().min(1).optional(),
+  timeoutMs: z.number().int().min(100).max(600_000).default(5000),
+};
+const oneUrl = (s: { url?: string; urlFile?: string }) => (s.url === undefined) !== (s.urlFile === undefined);
+
 const sink = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('stdout'), format: z.enum(['text', 'json']).default('text') }),
-  z.strictObject({ type: z.literal('file'), path: z.string().min(1) }),
+  z.strictObject({ type: z.literal('stdout'), id: sinkId, format: z.enum(['text', 'json', 'falco']).default('text') }),
+  z.strictObject({
+    type: z.literal('file'),
+    id: sinkId,
+    path: z.string().min(1),
+    format: z.enum(['json', 'falco']).default('json'),
+    maxBytes: z.number().int().min(4096).default(100 << 20),
+    keep: z.number().int().min(0).max(1000).default(5),
+  }),
+  z
+    .strictObject({
+      type: z.literal('webhook'),
+      ...remoteSink,
+      secret: z.string().min(16, 'must be at least 16 characters').optional(),
+      secretFile: z.string().min(1).optional(),
+      format: z.enum(['vigil', 'falco']).default('vigil'),
+      headers: z
+        .record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name'), z.string())
+        .refine((h) => !Object.keys(h).some((k) => RESERVED_HEADERS.test(k)), 'must not set Content-Type, Content-Length, Host or X-Vigil-*')
+        .default({}),
+    })
+    .refine(oneUrl, 'give exactly one of url, urlFile')
+    .refine((s) => s.secret === undefined || s.secretFile === undefined, 'give at most one of secret, secretFile'),
+  z.strictObject({ type: z.literal('slack'), ...remoteSink }).refine(oneUrl, 'give exactly one of url, urlFile'),
 ]);
+export type SinkType = z.infer<typeof sink>['type'];
+
+/** Each sink's id: its `id`, or its type and ordinal among sinks of that type ("webhook-1"). */
+export function sinkIds(sinks: readonly { type: string; id?: string | undefined }[]): string[] {
+  const seen = new Map<string, number>();
+  return sinks.map((s) => {
+    const n = (seen.get(s.type) ?? 0) + 1;
+    seen.set(s.type, n);
+    return s.id ?? `${s.type}-${n}`;
+  });
+}
+
+const rateLimit = z.strictObject({
+  perMinute: z.number().min(0.001).max(1_000_000),
+  burst: z.number().int().min(1).max(1_000_000),
+});
+
+const alerts = z
+  .strictObject({
+    /** Identical alerts within this window fold into one with a count; 0 turns folding off. */
+    foldWindowMs: z.number().int().min(0).max(86_400_000).default(60_000),
+    rateLimit: z
+      .strictObject({
+        perRule: rateLimit.nullable().default({ perMinute: 60, burst: 20 }),
+        global: rateLimit.nullable().default({ perMinute: 600, burst: 100 }),
+        /** How soon after the first suppressed alert the summary of suppressed alerts goes out. */
+        summaryMs: z.number().int().min(10).max(86_400_000).default(60_000),
+      })
+      .prefault({}),
+    queue: z.strictObject({ maxBytes: z.number().int().min(1024).default(256 << 20) }).prefault({}),
+    retry: z
+      .strictObject({
+        initialMs: z.number().int().min(1).max(3_600_000).default(1000),
+        maxMs: z.number().int().min(1).max(86_400_000).default(300_000),
+      })
+      .refine((r) => r.initialMs <= r.maxMs, 'initialMs must not exceed maxMs')
+      .prefault({}),
+  })
+  .prefault({});
 
 export const configSchema = z.strictObject({
   nodeName: z.string().min(1).default(() => hostname()),
@@ -35,7 +115,16 @@ export const configSchema = z.strictObject({
   workloads: z
     .array(z.strictObject({ name: z.string().min(1), cgroup: cgroupPath, mode: z.enum(MODES).optional() }))
     .default([]),
-  sinks: z.array(sink).default([{ type: 'stdout', format: 'text' }]),
+  sinks: z
+    .array(sink)
+    .superRefine((sinks, ctx) => {
+      const ids = sinkIds(sinks);
+      ids.forEach((id, i) => {
+        if (ids.indexOf(id) !== i) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `sink id '${id}' is already used by sinks[${ids.indexOf(id)}]` });
+      });
+    })
+    .default([{ type: 'stdout', format: 'text' }]),
+  alerts,
   eventLog: z.string().min(1).nullable().default(null),
   processTree: z
     .strictObject({ maxProcesses: z.number().int().min(1024).max(4_194_304).default(65_536) })
@@ -65,3 +154,4 @@ export const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 export type SinkConfig = Config['sinks'][number];
+export type AlertsConfig = Config['alerts'];

@@ -42,7 +42,7 @@ describe('config', () => {
     );
     expect(c.engine.listen).toBe('tcp://127.0.0.1:7700');
     expect(c.workloads).toEqual([{ name: 'web', cgroup: '/shop/web' }]);
-    expect(c.sinks[1]).toEqual({ type: 'file', path: '/var/log/vigil/alerts.jsonl' });
+    expect(c.sinks[1]).toEqual({ type: 'file', path: '/var/log/vigil/alerts.jsonl', format: 'json', maxBytes: 100 << 20, keep: 5 });
   });
 
   it('names file, line, column and key path of a wrong value', () => {

@@ -1,0 +1,137 @@
+// Alert renderings: Vigil's JSON, Falco's JSON output shape (so existing
+// falcosidekick set-ups can take Vigil's alerts) and one line for a person.
+import type { Alert, Priority } from './alert.js';
+
+/** Falco spells priorities capitalised in its JSON output. */
+export const FALCO_PRIORITY: Record<Priority, string> = {
+  emergency: 'Emergency',
+  alert: 'Alert',
+  critical: 'Critical',
+  error: 'Error',
+  warning: 'Warning',
+  notice: 'Notice',
+  informational: 'Informational',
+  debug: 'Debug',
+};
+
+/** Falco's `json_output` shape, as falcosidekick reads it. */
+export interface FalcoAlert {
+  uuid: string;
+  output: string;
+  priority: string;
+  rule: string;
+  time: string;
+  output_fields: Record<string, string | number | boolean | null>;
+  source: string;
+  tags: string[];
+  hostname: string;
+}
+
+export function vigilJson(a: Alert): string {
+  return JSON.stringify(a);
+}
+
+export function falcoShape(a: Alert): FalcoAlert {
+  const w = a.workload;
+  const p = a.process;
+  const e = a.event;
+  // The fields falcosidekick keys on, under whatever the rule's output names.
+  const context: FalcoAlert['output_fields'] = {
+    'evt.time.iso8601': a.time,
+    'evt.type': str(e.type),
+    'proc.pid': p.pid,
+    'proc.ppid': p.ppid,
+    'proc.exe': p.exe,
+    'proc.cmdline': p.cmdline,
+    'proc.name': p.comm,
+    'user.uid': p.uid,
+    'k8s.ns.name': w.namespace || null,
+    'k8s.pod.name': w.pod || null,
+    'container.name': w.container || null,
+    'vigil.workload': w.name,
+    'vigil.mode': w.mode,
+    'vigil.source': a.source,
+    'vigil.action': a.action.taken,
+  };
+  if (e.path !== undefined) context['fd.name'] = str(e.path);
+  if (e.addr) context['fd.rip'] = str(e.addr);
+  if (e.port) context['fd.rport'] = Number(e.port);
+  if (a.count > 1) context['vigil.count'] = a.count;
+  return {
+    uuid: a.id,
+    output: a.output,
+    priority: FALCO_PRIORITY[a.priority],
+    rule: a.rule,
+    time: a.time,
+    output_fields: { ...context, ...a.fields },
+    // Every Vigil event comes from system calls, Falco's "syscall" source.
+    source: 'syscall',
+    tags: a.tags,
+    hostname: a.node,
+  };
+}
+
+export function falcoJson(a: Alert): string {
+  return JSON.stringify(falcoShape(a));
+}
+
+/** What the event was, in a few words: "open /etc/shadow (-13)", "connect 10.0.0.1:443". */
+export function eventDetail(e: Record<string, unknown>): string {
+  const parts: string[] = [str(e.type)];
+  const target =
+    e.type === 'exec'
+      ? str(e.exe)
+      : e.addr
+        ? `${str(e.addr)}:${str(e.port)}`
+        : e.unixPath
+          ? str(e.unixPath)
+          : e.type === 'mount'
+            ? `${str(e.source)} on ${str(e.target)}`
+            : e.type === 'ptrace'
+              ? `pid ${str(e.targetPid)}`
+              : str(e.path ?? e.call ?? '');
+  if (target) parts.push(target);
+  if (e.newPath) parts.push(`→ ${str(e.newPath)}`);
+  if (typeof e.result === 'number' && e.result < 0) parts.push(`(${e.result})`);
+  return parts.join(' ');
+}
+
+/** Where the alert happened: "shop/web-7d9/nginx" for pods, the workload name otherwise. */
+export function workloadLabel(a: Alert): string {
+  const w = a.workload;
+  if (w.namespace || w.pod) return [w.namespace, w.pod, w.container].filter(Boolean).join('/');
+  return w.name || (a.source === 'engine' ? 'vigil' : '-');
+}
+
+/**
+ * One line for a person (the stdout sink's text format). Values an attacker
+ * controls (command lines, paths) are escaped so they cannot forge lines or
+ * send terminal control sequences.
+ */
+export function textLine(a: Alert): string {
+  const p = a.process;
+  const parent = p.parents[0];
+  const fields = [
+    `workload=${workloadLabel(a)}`,
+    `node=${a.node}`,
+    `pid=${p.pid}`,
+    `exe=${p.exe || p.comm}`,
+    `cmd=${JSON.stringify(p.cmdline)}`,
+    `uid=${p.uid}`,
+  ];
+  if (parent) fields.push(`parent=${parent.exe}`);
+  fields.push(`event=${JSON.stringify(eventDetail(a.event))}`, `mode=${a.workload.mode || '-'}`, `action=${a.action.taken}${a.action.ok ? '' : '(failed)'}`);
+  if (a.tags.length) fields.push(`tags=${a.tags.join(',')}`);
+  if (a.count > 1) fields.push(`count=${a.count}`);
+  return oneLine(`${a.time} ${FALCO_PRIORITY[a.priority]} [${a.rule}] ${a.message} | ${fields.join(' ')}`);
+}
+
+/** Control characters (newlines, ESC) shown escaped, never interpreted. */
+export function oneLine(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+function str(v: unknown): string {
+  return v === undefined || v === null ? '' : String(v);
+}
