@@ -2,6 +2,7 @@
 //   ingest (decode) → enrich (process tree, workload) → detect (rules,
 //   profiles) → alerts (delivery, response); subscribers and the event
 //   log see every enriched event.
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Alert } from './alert/alert.js';
 import { AlertDispatcher } from './alert/dispatcher.js';
@@ -10,7 +11,7 @@ import { ControlServer } from './control/server.js';
 import type { StatusReply } from './control/methods.js';
 import { CgroupPaths, findCgroup2Mount } from './enrich/cgroups.js';
 import { ProcessTree } from './enrich/process-tree.js';
-import { LocalResolver, WorkloadRegistry, type WorkloadResolver } from './enrich/workloads.js';
+import { LocalResolver, WorkloadRegistry, type Workload, type WorkloadResolver } from './enrich/workloads.js';
 import { EVENT_TYPES, type Event, type EventType } from './event.js';
 import type { DetectContext, Detector } from './detect/detector.js';
 import { IngestServer, type IngestHandler } from './ingest/server.js';
@@ -18,6 +19,12 @@ import type { ProbeSession } from './ingest/session.js';
 import type { Logger } from './log.js';
 import { EventLog } from './output/event-log.js';
 import type { WireLossReport, WireProcessInfo } from './rpc/wire.js';
+import { Captures } from './respond/capture.js';
+import { ProbeLink } from './respond/probe-link.js';
+import { Quarantines } from './respond/quarantine.js';
+import { Responder } from './respond/responder.js';
+import type { ActionReply, CaptureReply } from './control/methods.js';
+import type { WirePacket } from './rpc/wire.js';
 import { VERSION } from './version.js';
 
 export type EventSubscriber = (e: Event) => void;
@@ -45,6 +52,10 @@ export class Engine implements IngestHandler {
   private readonly detectContext: DetectContext;
   alertsRaised = 0;
   private readonly control: ControlServer;
+  readonly probes: ProbeLink;
+  readonly quarantines: Quarantines;
+  readonly captures: Captures;
+  readonly responder: Responder;
   private eventLog: EventLog | null = null;
   /** Alert delivery (sinks, queues, noise control); its stats() feed metrics. */
   alertDelivery: AlertDispatcher | null = null;
@@ -68,7 +79,45 @@ export class Engine implements IngestHandler {
     );
     this.detectContext = { tree: this.tree, raise: (a) => this.raise(a) };
     this.ingest = new IngestServer(this, log.child({ component: 'ingest' }));
-    this.control = new ControlServer({ Status: () => this.status() }, log.child({ component: 'control' }));
+    const respondLog = log.child({ component: 'respond' });
+    this.probes = new ProbeLink(() => this.ingest.sessions());
+    this.quarantines = new Quarantines(config.stateDir, this.workloads, this.probes, respondLog);
+    this.captures = new Captures(config.stateDir, config.capture.diskCapBytes, this.workloads, this.probes, respondLog);
+    const { diskCapBytes: _cap, ...captureDefaults } = config.capture;
+    this.responder = new Responder(config.responses, captureDefaults, this.quarantines, this.captures, this.probes, this.tree, this.workloads, respondLog);
+    this.responder.onFailure = (f) =>
+      this.raise({
+        ...f.alert, id: randomUUID(), source: 'response', rule: 'Response failed', priority: 'error',
+        message: `could not ${f.action} in response to "${f.alert.rule}": ${f.error}`,
+        output: `could not ${f.action} in response to "${f.alert.rule}": ${f.error}`,
+        action: { taken: 'none', ok: false, detail: f.error }, count: 1,
+      });
+    this.control = new ControlServer(
+      {
+        Status: () => this.status(),
+        Quarantine: (r) => this.byWorkload(r.workload, (w) => this.quarantines.quarantine(w, r.reason || 'by hand')),
+        Release: (r) => this.quarantines.release(r.workload),
+        Capture: (r) => this.capture(r.workload, r.seconds, r.maxPackets),
+        Kill: async (r) => this.responder.kill(r.pid),
+      },
+      log.child({ component: 'control' }),
+    );
+  }
+
+  private async byWorkload(name: string, fn: (w: Workload) => Promise<ActionReply>): Promise<ActionReply> {
+    const w = this.workloads.find(name);
+    if (!w) return { ok: false, error: `no workload '${name}' (vigil status lists them)`, detail: '' };
+    return fn(w);
+  }
+
+  private async capture(name: string, seconds: number, maxPackets: number): Promise<CaptureReply> {
+    const w = this.workloads.find(name);
+    const failed = (error: string): CaptureReply => ({ ok: false, error, file: '', packets: 0, bytes: 0, ended: '' });
+    if (!w) return failed(`no workload '${name}' (vigil status lists them)`);
+    const d = this.config.capture;
+    const started = await this.captures.start(w, { ...d, seconds: seconds || d.seconds, maxPackets: maxPackets || d.maxPackets });
+    if (!started.ok || !started.finished) return failed(started.error);
+    return started.finished;
   }
 
   async start(): Promise<void> {
@@ -88,6 +137,7 @@ export class Engine implements IngestHandler {
   }
 
   async stop(): Promise<void> {
+    await this.captures.stopAll();
     await Promise.all([this.ingest.stop(), this.control.stop()]);
     for (const d of this.detectors) await d.close?.();
     // After the detectors, which may still raise while closing.
@@ -107,9 +157,24 @@ export class Engine implements IngestHandler {
     return () => this.alertSubscribers.delete(fn);
   }
 
-  /** Hands an alert to everything that delivers or acts on alerts. */
+  /**
+   * Hands an alert to the configured responses and then to everything that
+   * delivers alerts, so the alert says what was done about it.
+   */
   raise(alert: Alert): void {
     this.alertsRaised++;
+    const acting = this.responder.respond(alert);
+    if (!acting) return this.emit(alert);
+    acting.then(
+      () => this.emit(alert),
+      (err: Error) => {
+        alert.action = { taken: 'response error', ok: false, detail: err.message };
+        this.emit(alert);
+      },
+    );
+  }
+
+  private emit(alert: Alert): void {
     for (const fn of this.alertSubscribers) fn(alert);
   }
 
@@ -123,12 +188,21 @@ export class Engine implements IngestHandler {
 
   onConnect(session: ProbeSession): void {
     this.sharedPidNamespace = probeVisibleHere(session.hello.probePid);
+    // A probe starts with empty kernel state: put back what the engine holds.
+    void this.quarantines.reapply();
+  }
+
+  onPackets(session: ProbeSession, packets: WirePacket[]): void {
+    this.captures.onPackets(packets, session.hello.bootToUnixNs);
   }
 
   onDisconnect(_session: ProbeSession): void {}
 
   onSnapshot(_session: ProbeSession, processes: WireProcessInfo[], last: boolean): void {
     this.tree.addSnapshot(processes);
+    // Workloads learn their cgroups from running processes too, so responses
+    // (quarantine, enforcement) reach a workload that has been quiet since a restart.
+    for (const p of processes) if (p.cgroupId) this.workloads.resolveCgroup(p.cgroupId, p.pid);
     if (last) this.log.info({ processes: this.tree.size }, 'process tree seeded from the probe snapshot');
   }
 
@@ -183,6 +257,8 @@ export class Engine implements IngestHandler {
       processes: this.tree.size,
       malformedEvents: this.ingest.malformedEvents,
       unknownCgroups: this.cgroups.unresolved,
+      quarantined: this.quarantines.list().map((q) => q.name),
+      probeCapabilities: this.probes.current()?.hello.capabilities ?? [],
     };
   }
 }

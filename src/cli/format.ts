@@ -21,6 +21,8 @@ export function formatStatus(s: StatusReply): string {
   const byType = Object.entries(s.eventsByType).filter(([, n]) => n > 0);
   lines.push(`events: ${byType.map(([t, n]) => `${t} ${n}`).join(', ') || 'none yet'}`);
   lines.push(`process tree: ${s.processes} processes; engine rejected ${s.malformedEvents} malformed events; ${s.unknownCgroups} events with an unknown cgroup`);
+  if (s.probeCapabilities.length) lines.push(`probe can: ${s.probeCapabilities.join(', ')}`);
+  if (s.quarantined.length) lines.push(`QUARANTINED: ${s.quarantined.join(', ')}`);
   lines.push(`workloads (${s.workloads.length}):`);
   for (const w of s.workloads.slice(0, 50)) lines.push(`  ${w.mode.padEnd(8)} ${String(w.events).padStart(10)}  ${w.name}${w.cgroupPath && w.cgroupPath !== w.name ? `  (${w.cgroupPath})` : ''}`);
   if (s.workloads.length > 50) lines.push(`  … and ${s.workloads.length - 50} more (--json for all)`);

@@ -11,6 +11,7 @@ import { ProbeSupervisor } from '../probe/supervisor.js';
 import { dialTarget } from '../rpc/listen.js';
 import { VERSION } from '../version.js';
 import { formatStatus } from './format.js';
+import { registerRespondCommands } from './respond.js';
 
 /** The probe built in this checkout, used when the config names none. */
 export const bundledProbe = fileURLToPath(new URL('../../bpf/build/vigil-probe', import.meta.url));
@@ -98,6 +99,8 @@ program
       client.close();
     }
   });
+
+registerRespondCommands(program, configOrExit);
 
 const configCmd = program.command('config').description('configuration files');
 configCmd

@@ -2,6 +2,7 @@
 // The README's Configuration section documents the same keys.
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { PRIORITIES } from '../alert/alert.js';
 
 export const MODES = ['learn', 'monitor', 'enforce'] as const;
 export type Mode = (typeof MODES)[number];
@@ -98,6 +99,26 @@ const alerts = z
   })
   .prefault({});
 
+/** An automatic response: which alerts (by priority, mode, source, rule) get which actions. */
+const responseRule = z.strictObject({
+  priority: z.enum(PRIORITIES),
+  modes: z.array(z.enum(MODES)).default([]),
+  sources: z.array(z.enum(['rule', 'profile'])).default([]),
+  rules: z.array(z.string().min(1)).default([]),
+  actions: z.array(z.enum(['kill', 'quarantine', 'capture'])).min(1),
+});
+
+const capture = z
+  .strictObject({
+    seconds: z.number().int().min(1).max(3600).default(30),
+    maxPackets: z.number().int().min(1).max(10_000_000).default(10_000),
+    maxBytes: z.number().int().min(4096).default(64 << 20),
+    snaplen: z.number().int().min(64).max(1536).default(1536),
+    /** All capture files together; a capture stops when it would pass this. */
+    diskCapBytes: z.number().int().min(65_536).default(1 << 30),
+  })
+  .prefault({});
+
 export const configSchema = z.strictObject({
   nodeName: z.string().min(1).default(() => hostname()),
   engine: z
@@ -126,6 +147,11 @@ export const configSchema = z.strictObject({
     .default([{ type: 'stdout', format: 'text' }]),
   alerts,
   eventLog: z.string().min(1).nullable().default(null),
+  /** Default: kill the process behind a critical alert in a workload in enforce mode. */
+  responses: z
+    .array(responseRule)
+    .default([{ priority: 'critical', modes: ['enforce'], sources: [], rules: [], actions: ['kill'] }]),
+  capture,
   processTree: z
     .strictObject({ maxProcesses: z.number().int().min(1024).max(4_194_304).default(65_536) })
     .default({ maxProcesses: 65_536 }),

@@ -1,7 +1,7 @@
 // The CLI's client for a running engine's control socket.
 import { makeGenericClientConstructor, credentials, type Client, type ServiceError } from '@grpc/grpc-js';
 import { dialTarget } from '../rpc/listen.js';
-import { controlMethods, type StatusReply } from './methods.js';
+import { controlMethods, type ActionReply, type CaptureReply, type StatusReply } from './methods.js';
 
 type Unary<Req, Res> = (req: Req, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => void;
 
@@ -25,6 +25,23 @@ export class ControlClient {
 
   status(): Promise<StatusReply> {
     return this.call('Status', {});
+  }
+
+  quarantine(workload: string, reason = 'by hand (vigil quarantine)'): Promise<ActionReply> {
+    return this.call('Quarantine', { workload, reason });
+  }
+
+  release(workload: string): Promise<ActionReply> {
+    return this.call('Release', { workload, reason: '' });
+  }
+
+  /** Resolves when the capture has ended. */
+  capture(workload: string, seconds: number, maxPackets: number): Promise<CaptureReply> {
+    return this.call('Capture', { workload, seconds, maxPackets }, (seconds || 3600) * 1000 + 30_000);
+  }
+
+  kill(pid: number): Promise<ActionReply> {
+    return this.call('Kill', { pid });
   }
 
   close(): void {

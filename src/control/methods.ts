@@ -44,14 +44,54 @@ export interface StatusReply {
   processes: number;
   malformedEvents: number;
   unknownCgroups: number;
+  quarantined: string[];
+  probeCapabilities: string[];
+}
+
+export interface WorkloadRequest {
+  workload: string;
+  reason: string;
+}
+
+export interface ActionReply {
+  ok: boolean;
+  error: string;
+  detail: string;
+}
+
+export interface CaptureRequest {
+  workload: string;
+  seconds: number;
+  maxPackets: number;
+}
+
+export interface CaptureReply {
+  ok: boolean;
+  error: string;
+  file: string;
+  packets: number;
+  bytes: number;
+  ended: string;
+}
+
+export interface KillRequest {
+  pid: number;
 }
 
 export interface ControlHandlers {
   Status(req: Record<string, never>): StatusReply | Promise<StatusReply>;
+  Quarantine(req: WorkloadRequest): Promise<ActionReply>;
+  Release(req: WorkloadRequest): Promise<ActionReply>;
+  Capture(req: CaptureRequest): Promise<CaptureReply>;
+  Kill(req: KillRequest): Promise<ActionReply>;
 }
 
 const unary = { request: false, response: false };
 
 export const controlMethods = {
   Status: method<Record<string, never>, StatusReply>('ControlService', 'Status', 'StatusRequest', 'StatusReply', unary),
+  Quarantine: method<WorkloadRequest, ActionReply>('ControlService', 'Quarantine', 'WorkloadRequest', 'ActionReply', unary),
+  Release: method<WorkloadRequest, ActionReply>('ControlService', 'Release', 'WorkloadRequest', 'ActionReply', unary),
+  Capture: method<CaptureRequest, CaptureReply>('ControlService', 'Capture', 'CaptureRequest', 'CaptureReply', unary),
+  Kill: method<KillRequest, ActionReply>('ControlService', 'Kill', 'KillRequest', 'ActionReply', unary),
 } satisfies ServiceDefinition;

@@ -16,6 +16,8 @@ export interface Process {
   argv: string[];
   cwd: string;
   cgroupId: number;
+  /** When it started (CLOCK_MONOTONIC ns), 0 when unknown: guards a kill against pid reuse. */
+  startKtimeNs: number;
   /** Executables this pid ran before the current one, oldest first (bounded). */
   lineage: string[];
   exited: boolean;
@@ -65,7 +67,7 @@ export class ProcessTree {
       if (known && known.origin !== 'event') continue;
       this.procs.set(i.pid, {
         pid: i.pid, ppid: i.ppid, uid: i.uid, gid: i.gid, comm: i.comm, exe: i.exe, argv: i.argv, cwd: i.cwd,
-        cgroupId: i.cgroupId, lineage: known?.lineage ?? [], exited: false, exitCode: 0, origin: 'snapshot',
+        cgroupId: i.cgroupId, startKtimeNs: i.startKtimeNs, lineage: known?.lineage ?? [], exited: false, exitCode: 0, origin: 'snapshot',
       });
     }
   }
@@ -76,7 +78,7 @@ export class ProcessTree {
     if (!p) {
       p = {
         pid: e.pid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm, exe: '', argv: [], cwd: '',
-        cgroupId: e.cgroupId, lineage: [], exited: false, exitCode: 0, origin: 'event',
+        cgroupId: e.cgroupId, startKtimeNs: 0, lineage: [], exited: false, exitCode: 0, origin: 'event',
       };
       this.procs.set(e.pid, p);
     } else {
@@ -102,7 +104,7 @@ export class ProcessTree {
         // The child runs the parent's image until it execs.
         this.procs.set(e.childPid, {
           pid: e.childPid, ppid: e.pid, uid: e.uid, gid: e.gid, comm: p.comm, exe: p.exe, argv: p.argv, cwd: p.cwd,
-          cgroupId: e.cgroupId, lineage: [], exited: false, exitCode: 0, origin: 'fork',
+          cgroupId: e.cgroupId, startKtimeNs: e.ktimeNs, lineage: [], exited: false, exitCode: 0, origin: 'fork',
         });
         break;
       case 'exit':

@@ -86,9 +86,21 @@ class WorkloadInstance implements Workload {
   set events(n: number) { this.of.events = n; }
 }
 
+/** A cgroup a workload runs in: its id and its path below the cgroup v2 mount. */
+export interface WorkloadCgroup {
+  id: number;
+  path: string;
+}
+
+export type NewCgroupListener = (w: Workload, cgroup: WorkloadCgroup) => void;
+export type ModeListener = (w: Workload, from: Mode, to: Mode) => void;
+
 export class WorkloadRegistry {
   private readonly byCgroup = new Map<number, Workload>();
   private readonly byKey = new Map<string, Workload>();
+  private readonly cgroupsByKey = new Map<string, Map<number, string>>();
+  private readonly newCgroupListeners: NewCgroupListener[] = [];
+  private readonly modeListeners: ModeListener[] = [];
 
   constructor(
     private readonly cgroups: CgroupPaths,
@@ -98,12 +110,17 @@ export class WorkloadRegistry {
 
   /** The workload an event belongs to. */
   resolve(e: Event): Workload {
-    const cached = this.byCgroup.get(e.cgroupId);
+    return this.byCgroup.get(e.cgroupId) ?? this.resolveCgroup(e.cgroupId, e.pid);
+  }
+
+  /** The workload of a cgroup (`pid` is one of its processes, to find its path cheaply). */
+  resolveCgroup(cgroupId: number, pid: number): Workload {
+    const cached = this.byCgroup.get(cgroupId);
     if (cached) return cached;
-    const path = this.cgroups.pathOf(e.cgroupId, e.pid);
+    const path = this.cgroups.pathOf(cgroupId, pid);
     if (path === null) {
       // Not cached: a later event of the same cgroup tries again.
-      return this.workloadFor({ key: `cgroup-id:${e.cgroupId}`, name: `cgroup-id:${e.cgroupId}`, kind: 'cgroup' }, '');
+      return this.workloadFor({ key: `cgroup-id:${cgroupId}`, name: `cgroup-id:${cgroupId}`, kind: 'cgroup' }, '');
     }
     let identity: WorkloadIdentity | null = null;
     for (const r of this.resolvers) if ((identity = r.identify(path))) break;
@@ -113,8 +130,50 @@ export class WorkloadRegistry {
     const w = (id.pod ?? '') !== shared.pod || (id.container ?? '') !== shared.container
       ? new WorkloadInstance(shared, id.pod ?? '', id.container ?? '', id.labels ?? {}, path)
       : shared;
-    if (!id.provisional) this.byCgroup.set(e.cgroupId, w);
+    if (!id.provisional) {
+      this.byCgroup.set(cgroupId, w);
+      let cgroups = this.cgroupsByKey.get(w.key);
+      if (!cgroups) this.cgroupsByKey.set(w.key, (cgroups = new Map()));
+      if (!cgroups.has(cgroupId)) {
+        cgroups.set(cgroupId, path);
+        for (const fn of this.newCgroupListeners) fn(w, { id: cgroupId, path });
+      }
+    }
     return w;
+  }
+
+  /** Where cgroup paths are rooted (the cgroup v2 mount), if there is one. */
+  get cgroupMount(): string | null {
+    return this.cgroups.mount;
+  }
+
+  /** The cgroups a workload has been seen in. */
+  cgroupsOf(key: string): WorkloadCgroup[] {
+    return [...(this.cgroupsByKey.get(key) ?? [])].map(([id, path]) => ({ id, path }));
+  }
+
+  /** Called when a workload is first seen in a cgroup (responses follow it there). */
+  onNewCgroup(fn: NewCgroupListener): void {
+    this.newCgroupListeners.push(fn);
+  }
+
+  /** Called after a workload's mode changes. */
+  onModeChange(fn: ModeListener): void {
+    this.modeListeners.push(fn);
+  }
+
+  /** Changes a workload's mode (every replica shares it). */
+  setMode(w: Workload, mode: Mode): void {
+    const shared = this.byKey.get(w.key) ?? w;
+    const from = shared.mode;
+    if (from === mode) return;
+    shared.mode = mode;
+    for (const fn of this.modeListeners) fn(shared, from, mode);
+  }
+
+  /** Registers a workload known before any of its events (a stored profile, an applied policy). */
+  declare(id: WorkloadIdentity): Workload {
+    return this.workloadFor(id, '');
   }
 
   private workloadFor(id: WorkloadIdentity, path: string): Workload {

@@ -6,7 +6,7 @@ import type { Event } from '../event.js';
 import type { Logger } from '../log.js';
 import { method } from '../rpc/proto.js';
 import { bindServer, shutdownServer } from '../rpc/listen.js';
-import type { WireEngineCommand, WireEvent, WireLossReport, WireProbeMessage, WireProcessInfo } from '../rpc/wire.js';
+import type { WireEngineCommand, WireEvent, WireLossReport, WirePacket, WireProbeMessage, WireProcessInfo } from '../rpc/wire.js';
 import { decodeEvent, MalformedEvent } from './decode.js';
 import { ProbeSession } from './session.js';
 
@@ -15,6 +15,7 @@ export interface IngestHandler {
   onEvents(session: ProbeSession, events: Event[]): void;
   onSnapshot(session: ProbeSession, processes: WireProcessInfo[], last: boolean): void;
   onLoss(session: ProbeSession, previous: WireLossReport, current: WireLossReport): void;
+  onPackets(session: ProbeSession, packets: WirePacket[]): void;
   onConnect(session: ProbeSession): void;
   onDisconnect(session: ProbeSession): void;
 }
@@ -99,7 +100,9 @@ export class IngestServer {
           return;
         }
         case 'ack':
-          return session.acknowledge(m.ack!.id, m.ack!.ok, m.ack!.error);
+          return session.acknowledge(m.ack!.id, m.ack!.ok, m.ack!.error, m.ack!.detail);
+        case 'packets':
+          return this.handler.onPackets(session, m.packets!.packets);
         case 'hello':
           return reject('a second hello on one stream');
         default:

@@ -5,7 +5,10 @@ import type { WireEngineCommand, WireHello, WireLossReport, WireProbeMessage } f
 
 export interface CommandResult {
   ok: boolean;
+  /** Why not, when !ok. */
   error: string;
+  /** What was done, when ok. */
+  detail: string;
 }
 
 export const ZERO_LOSSES: WireLossReport = { ringbufFull: 0, decodeErrors: 0, queueFull: 0, pathTruncated: 0, eventsTotal: 0, inflightFull: 0, packetsLost: 0 };
@@ -34,24 +37,29 @@ export class ProbeSession {
 
   /** Sends a command; resolves with the probe's ack, or a failure if none comes in time. */
   command(cmd: Omit<WireEngineCommand, 'id'>, timeoutMs = 5000): Promise<CommandResult> {
-    if (!this.connected) return Promise.resolve({ ok: false, error: 'probe is not connected' });
+    if (!this.connected) return Promise.resolve({ ok: false, error: 'probe is not connected', detail: '' });
     const id = this.nextCommandId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        resolve({ ok: false, error: `no acknowledgement from the probe within ${timeoutMs} ms` });
+        resolve({ ok: false, error: `no acknowledgement from the probe within ${timeoutMs} ms`, detail: '' });
       }, timeoutMs);
       this.pending.set(id, { resolve, timer });
       this.stream.write({ id, ...cmd });
     });
   }
 
-  acknowledge(id: number, ok: boolean, error: string): void {
+  acknowledge(id: number, ok: boolean, error: string, detail = ''): void {
     const p = this.pending.get(id);
     if (!p) return;
     clearTimeout(p.timer);
     this.pending.delete(id);
-    p.resolve({ ok, error });
+    p.resolve({ ok, error, detail });
+  }
+
+  /** Whether the probe can do this on its node (exec-kill, connect-refuse, write-kill, quarantine, capture, kill). */
+  can(capability: string): boolean {
+    return (this.hello.capabilities ?? []).includes(capability);
   }
 
   /** Ends the stream from the engine's side (engine shutdown). */
@@ -64,7 +72,7 @@ export class ProbeSession {
     this.connected = false;
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
-      p.resolve({ ok: false, error: 'probe disconnected before acknowledging' });
+      p.resolve({ ok: false, error: 'probe disconnected before acknowledging', detail: '' });
       this.pending.delete(id);
     }
   }

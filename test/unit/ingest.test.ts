@@ -139,7 +139,7 @@ describe('probe stream', () => {
   it('answers pings: commands go down the same stream and come back acknowledged', async () => {
     await start();
     const session = t.engine.ingest.sessions()[0]!;
-    await expect(session.command({ ping: {} })).resolves.toEqual({ ok: true, error: '' });
+    await expect(session.command({ ping: {} })).resolves.toEqual({ ok: true, error: '', detail: '' });
   });
 
   it('refuses to start a second engine on a socket a live engine holds', async () => {

@@ -1,0 +1,135 @@
+// Network quarantine of a workload: every packet in and out of its
+// cgroups is dropped (cgroup_skb in the probe) while its processes keep
+// running for forensics. The set of quarantined workloads is state: it
+// survives an engine restart and is re-applied whenever a probe connects
+// or the workload shows up in a new cgroup.
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Workload, WorkloadRegistry, WorkloadCgroup } from '../enrich/workloads.js';
+import type { CommandResult } from '../ingest/session.js';
+import type { Logger } from '../log.js';
+import { readStateFile, writeFileAtomic } from '../state/files.js';
+import type { ProbeLink } from './probe-link.js';
+
+interface QuarantineRecord {
+  key: string;
+  name: string;
+  since: string;
+  reason: string;
+  /** Cgroups it was applied to: re-applied after a restart before the workload makes a sound. */
+  cgroups: WorkloadCgroup[];
+}
+
+function parseState(v: unknown): QuarantineRecord[] {
+  const list = (v as { quarantined?: unknown }).quarantined;
+  if (!Array.isArray(list)) throw new Error('no "quarantined" list');
+  return list.map((r, i) => {
+    const q = r as Partial<QuarantineRecord>;
+    if (typeof q.key !== 'string' || typeof q.name !== 'string') throw new Error(`quarantined[${i}] lacks key or name`);
+    const cgroups = Array.isArray(q.cgroups)
+      ? q.cgroups.filter((c): c is WorkloadCgroup => typeof c?.id === 'number' && typeof c?.path === 'string')
+      : [];
+    return { key: q.key, name: q.name, since: String(q.since ?? ''), reason: String(q.reason ?? ''), cgroups };
+  });
+}
+
+export class Quarantines {
+  private readonly records = new Map<string, QuarantineRecord>();
+  private readonly file: string;
+  /** Called when applying a quarantine to a new cgroup failed (an alert). */
+  onFailure: (w: Workload | null, key: string, error: string) => void = () => {};
+
+  constructor(
+    stateDir: string,
+    private readonly registry: WorkloadRegistry,
+    private readonly link: ProbeLink,
+    private readonly log: Logger,
+  ) {
+    this.file = join(stateDir, 'quarantine.json');
+    for (const r of readStateFile(this.file, parseState, log) ?? []) this.records.set(r.key, r);
+    if (this.records.size) log.warn({ workloads: [...this.records.values()].map((r) => r.name) }, 'workloads still quarantined from before the restart');
+    registry.onNewCgroup((w, cg) => {
+      if (this.records.has(w.key)) void this.apply(w.key, [cg]);
+    });
+  }
+
+  isQuarantined(key: string): boolean {
+    return this.records.has(key);
+  }
+
+  list(): QuarantineRecord[] {
+    return [...this.records.values()];
+  }
+
+  async quarantine(w: Workload, reason: string): Promise<CommandResult> {
+    if (this.link.can('quarantine') === false) return { ok: false, error: 'the probe on this node cannot quarantine (no cgroup v2)', detail: '' };
+    const fresh = !this.records.has(w.key);
+    if (fresh) {
+      this.records.set(w.key, { key: w.key, name: w.name, since: new Date().toISOString(), reason, cgroups: [] });
+      this.save();
+    }
+    const cgroups = this.registry.cgroupsOf(w.key);
+    if (cgroups.length === 0) return { ok: true, error: '', detail: `${w.name} has no cgroups yet: quarantined as soon as it shows up` };
+    if (!this.link.current()) return { ok: true, error: '', detail: `no probe connected: ${w.name} is quarantined as soon as one connects` };
+    const r = await this.apply(w.key, cgroups);
+    if (!r.ok && fresh) {
+      // Not in force: do not claim it is.
+      this.records.delete(w.key);
+      this.save();
+    }
+    return r;
+  }
+
+  /** Lifts a quarantine, by workload name or key (it may not have been seen since a restart). */
+  async release(nameOrKey: string): Promise<CommandResult> {
+    const rec = this.records.get(nameOrKey) ?? [...this.records.values()].find((r) => r.name === nameOrKey);
+    if (!rec) return { ok: false, error: `${nameOrKey} is not quarantined`, detail: '' };
+    this.records.delete(rec.key);
+    this.save();
+    const cgroups = new Map(rec.cgroups.map((c) => [c.id, c]));
+    for (const c of this.registry.cgroupsOf(rec.key)) cgroups.set(c.id, c);
+    if (cgroups.size === 0) return { ok: true, error: '', detail: 'released' };
+    return this.link.send({ release: { cgroups: [...cgroups.values()] } });
+  }
+
+  /** Re-applies every quarantine (a probe connected: its kernel state starts empty). */
+  async reapply(): Promise<void> {
+    for (const [key, rec] of this.records) {
+      const known = new Map(this.registry.cgroupsOf(key).map((c) => [c.id, c]));
+      // Cgroups remembered from before a restart, if they are still the same directories.
+      for (const c of rec.cgroups) if (!known.has(c.id) && this.stillThere(c)) known.set(c.id, c);
+      if (known.size) await this.apply(key, [...known.values()]);
+    }
+  }
+
+  private stillThere(c: WorkloadCgroup): boolean {
+    const mount = this.registry.cgroupMount;
+    if (!mount) return false;
+    try {
+      return statSync(join(mount, c.path)).ino === c.id;
+    } catch {
+      return false;
+    }
+  }
+
+  private async apply(key: string, cgroups: WorkloadCgroup[]): Promise<CommandResult> {
+    const r = await this.link.send({ quarantine: { cgroups } });
+    const rec = this.records.get(key);
+    if (!r.ok) {
+      this.log.error({ workload: rec?.name, error: r.error }, 'quarantine could not be applied');
+      this.onFailure(this.registry.find(key) ?? null, key, r.error);
+    } else if (rec) {
+      const ids = new Set(rec.cgroups.map((c) => c.id));
+      const added = cgroups.filter((c) => !ids.has(c.id));
+      if (added.length) {
+        rec.cgroups.push(...added);
+        this.save();
+      }
+    }
+    return r;
+  }
+
+  private save(): void {
+    writeFileAtomic(this.file, `${JSON.stringify({ quarantined: [...this.records.values()] }, null, 2)}\n`);
+  }
+}
