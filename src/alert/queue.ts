@@ -165,10 +165,17 @@ export class DurableQueue {
         signal.removeEventListener('abort', done);
         resolve();
       };
-      if (signal.aborted) return resolve();
+      // Records that became durable after the caller's last head() need no wait.
+      if (signal.aborted || this.unread()) return resolve();
       this.listeners.add(done);
       signal.addEventListener('abort', done);
     });
+  }
+
+  private unread(): boolean {
+    if (this.readAhead.length > 0) return true;
+    const at = this.readPos;
+    return this.segments.some((s) => (s.n > at.segment && s.size > 0) || (s.n === at.segment && s.size > at.offset));
   }
 
   /** Bytes of the segment files. */

@@ -189,6 +189,24 @@ describe('webhook sink', () => {
     expect(lines.some((l) => l.reason === 'no answer within 400 ms')).toBe(true);
   });
 
+  it('stop() cancels an attempt in flight instead of waiting for it; the alert stays queued for the next start', async () => {
+    const r = await receiver();
+    r.respond = () => ({ status: 200, delayMs: 120_000 });
+    const first = await start([{ type: 'webhook', url: r.url(), secret: SECRET, timeoutMs: 600_000 }]);
+    const a = alert();
+    first.handle(a);
+    await waitFor('the request to arrive', () => r.requests === 1);
+    // Without cancellation this would wait for the 10-minute timeout and the test would time out.
+    await stop(first);
+    expect(sinkStats(first).delivered).toBe(0);
+    expect(sinkStats(first).queuedAlerts).toBe(1);
+
+    r.respond = () => ({ status: 200 });
+    const second = await start([{ type: 'webhook', url: r.url(), secret: SECRET }]);
+    await waitFor('delivery after the restart', () => sinkStats(second).delivered === 1);
+    expect(r.ids()).toEqual([a.id]);
+  });
+
   it('retries after 500s until the server answers 200', async () => {
     const r = await receiver();
     r.respond = ({ n }) => (n < 3 ? { status: 500, body: 'boom' } : { status: 204 });
