@@ -111,16 +111,12 @@ export function workloadLabel(a: Alert): string {
 export function textLine(a: Alert): string {
   const p = a.process;
   const parent = p.parents[0];
-  const fields = [
-    `workload=${workloadLabel(a)}`,
-    `node=${a.node}`,
-    `pid=${p.pid}`,
-    `exe=${p.exe || p.comm}`,
-    `cmd=${JSON.stringify(p.cmdline)}`,
-    `uid=${p.uid}`,
-  ];
+  const fields = [`workload=${workloadLabel(a)}`, `node=${a.node}`];
+  // Alerts about a workload or about Vigil itself have no process or event.
+  if (p.pid) fields.push(`pid=${p.pid}`, `exe=${p.exe || p.comm}`, `cmd=${JSON.stringify(p.cmdline)}`, `uid=${p.uid}`);
   if (parent) fields.push(`parent=${parent.exe}`);
-  fields.push(`event=${JSON.stringify(eventDetail(a.event))}`, `mode=${a.workload.mode || '-'}`, `action=${a.action.taken}${a.action.ok ? '' : '(failed)'}`);
+  if (a.event.type) fields.push(`event=${JSON.stringify(eventDetail(a.event))}`);
+  fields.push(`mode=${a.workload.mode || '-'}`, `action=${a.action.taken}${a.action.ok ? '' : '(failed)'}`);
   if (a.tags.length) fields.push(`tags=${a.tags.join(',')}`);
   if (a.count > 1) fields.push(`count=${a.count}`);
   return oneLine(`${a.time} ${FALCO_PRIORITY[a.priority]} [${a.rule}] ${a.message} | ${fields.join(' ')}`);

@@ -64,16 +64,18 @@ export function slackMessage(a: Alert): SlackMessage {
   const p = a.process;
   const w = a.workload;
   const priority = FALCO_PRIORITY[a.priority];
-  const fields: TextObject[] = [
-    field('Workload', esc(w.name || '(host)')),
-    field('Namespace / pod / container', esc(w.namespace || w.pod ? [w.namespace, w.pod, w.container].map((s) => s || '-').join(' / ') : '-')),
-    field('Process', `${code(p.exe || p.comm)} pid ${p.pid}, uid ${p.uid}`),
-    field('Command', code(p.cmdline || p.comm)),
-    field('Parents', p.parents.length ? p.parents.slice(0, 4).map((x) => code(x.exe || String(x.pid))).join(' ← ') : '-'),
-    field('Event', code(eventDetail(a.event))),
-    field('Node', esc(a.node)),
-    field('Mode / action', esc(`${w.mode || '-'} / ${a.action.taken}${a.action.ok ? '' : ' (failed)'}`)),
-  ];
+  const fields: TextObject[] = [field('Workload', esc(w.name || '-'))];
+  if (w.namespace || w.pod) fields.push(field('Namespace / pod / container', esc([w.namespace, w.pod, w.container].map((s) => s || '-').join(' / '))));
+  // Alerts about a workload or about Vigil itself have no process or event.
+  if (p.pid) {
+    fields.push(
+      field('Process', `${code(p.exe || p.comm)} pid ${p.pid}, uid ${p.uid}`),
+      field('Command', code(p.cmdline || p.comm)),
+      field('Parents', p.parents.length ? p.parents.slice(0, 4).map((x) => code(x.exe || String(x.pid))).join(' ← ') : '-'),
+    );
+  }
+  if (a.event.type) fields.push(field('Event', code(eventDetail(a.event))));
+  fields.push(field('Node', esc(a.node)), field('Mode / action', esc(`${w.mode || '-'} / ${a.action.taken}${a.action.ok ? '' : ' (failed)'}`)));
   const context = [`*${esc(a.source)}* · ${esc(a.time)}`];
   if (a.tags.length) context.push(`tags: ${esc(a.tags.join(', '))}`);
   if (a.count > 1) context.push(`×${a.count}`);

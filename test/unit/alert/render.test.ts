@@ -2,7 +2,8 @@
 // next" line, and the priority colours.
 import { describe, expect, it } from 'vitest';
 import { PRIORITIES } from '../../../src/alert/alert.js';
-import { falcoShape, FALCO_PRIORITY } from '../../../src/alert/render.js';
+import { noticeAlert } from '../../../src/alert/notice.js';
+import { falcoShape, FALCO_PRIORITY, textLine } from '../../../src/alert/render.js';
 import { nextStep, PRIORITY_COLOUR, slackMessage } from '../../../src/alert/slack.js';
 import { alert } from './support.js';
 
@@ -39,5 +40,14 @@ describe('what to do next', () => {
     const blocks = m.attachments[0]!.blocks;
     expect((blocks[0] as { text: { text: string } }).text.text.length).toBeLessThanOrEqual(150);
     expect((blocks[1] as { text: { text: string } }).text.text.length).toBeLessThanOrEqual(3000);
+  });
+});
+
+describe('alerts without a process or event', () => {
+  it('leave those parts out rather than print empty ones', () => {
+    const a = noticeAlert('node-a', 'alerts-rate-limited', 'warning', '3 alerts held back');
+    expect(textLine(a)).toMatch(/\[alerts-rate-limited\] 3 alerts held back \| workload=vigil node=node-a mode=- action=none tags=vigil$/);
+    const titles = (slackMessage(a).attachments[0]!.blocks[2] as { fields: { text: string }[] }).fields.map((f) => f.text.split('\n')[0]);
+    expect(titles).toEqual(['*Workload*', '*Node*', '*Mode / action*']);
   });
 });
