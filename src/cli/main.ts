@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { ControlClient } from '../control/client.js';
 import { Engine } from '../engine.js';
+import { KubernetesCluster } from '../enrich/k8s/cluster.js';
 import { createLogger } from '../log.js';
 import { ProbeSupervisor } from '../probe/supervisor.js';
 import { dialTarget } from '../rpc/listen.js';
@@ -30,7 +31,9 @@ function configOrExit(file: string | undefined): Config {
 
 async function runEngine(config: Config, withProbe: boolean): Promise<void> {
   const log = createLogger(config.log.level);
-  const engine = new Engine(config, log);
+  const cluster = config.kubernetes.enabled ? new KubernetesCluster(config, log) : null;
+  const engine = new Engine(config, log, { resolvers: cluster ? [cluster.resolver] : [] });
+  await cluster?.start(engine.workloads);
   await engine.start();
   let probe: ProbeSupervisor | null = null;
   if (withProbe) {
@@ -60,6 +63,7 @@ async function runEngine(config: Config, withProbe: boolean): Promise<void> {
     log.info({ signal }, 'stopping');
     await probe?.stop();
     await engine.stop();
+    await cluster?.stop();
     log.flush();
     process.exit(0);
   };

@@ -120,7 +120,8 @@ const capture = z
   .prefault({});
 
 export const configSchema = z.strictObject({
-  nodeName: z.string().min(1).default(() => hostname()),
+  /** Default: $NODE_NAME (the DaemonSet sets it from spec.nodeName), else the host name. */
+  nodeName: z.string().min(1).default(() => process.env.NODE_NAME || hostname()),
   engine: z
     .strictObject({
       listen: listenAddress.default('unix:///run/vigil/engine.sock'),
@@ -152,6 +153,20 @@ export const configSchema = z.strictObject({
     .array(responseRule)
     .default([{ priority: 'critical', modes: ['enforce'], sources: [], rules: [], actions: ['kill'] }]),
   capture,
+  /** Kubernetes: workload identity from the API, cluster-wide profiles, quarantine by pod label. */
+  kubernetes: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** This node's name in the API; default: $NODE_NAME, else nodeName. */
+      nodeName: z.string().min(1).optional(),
+      /** A kubeconfig file; default: the pod's service account (in-cluster). */
+      kubeconfig: z.string().min(1).nullable().default(null),
+      /** Share profiles across nodes as WorkloadProfile custom resources. */
+      profileSync: z.boolean().default(true),
+      /** Quarantine also labels the pod for the deny-all NetworkPolicy. */
+      quarantineLabel: z.boolean().default(true),
+    })
+    .prefault({}),
   processTree: z
     .strictObject({ maxProcesses: z.number().int().min(1024).max(4_194_304).default(65_536) })
     .default({ maxProcesses: 65_536 }),

@@ -91,7 +91,8 @@ export class FakeApiServer {
   // ---- what other controllers (scheduler, kubelet, kubectl) do ------------
 
   /** Creates or replaces an object as a controller would; returns it with its new resourceVersion. */
-  put(collection: string, obj: Obj): Obj {
+  put(collection: string, object: object): Obj {
+    const obj = object as Obj;
     const key = `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
     const coll = this.collection(collection);
     const existed = coll.has(key);
