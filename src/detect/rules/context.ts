@@ -1,0 +1,94 @@
+// What field extractors read besides the event itself: the process tree
+// (parents, ancestors), user names, process start times, and caches of
+// strings built from argv, so a long-running process's command line is
+// joined once, not once per event.
+import type { Process, ProcessTree } from '../../enrich/process-tree.js';
+import type { Workload } from '../../enrich/workloads.js';
+import type { Event } from '../../event.js';
+import { UserNames } from './users.js';
+
+/** How far proc.aname & co. look up the parent chain. */
+export const MAX_ANCESTORS = 32;
+
+export class FieldContext {
+  tree: ProcessTree | null = null;
+  /** Events seen by the rules (evt.num); the first is 1. */
+  seq = 0;
+  readonly users: UserNames;
+  /** Start times (ktime ns) of processes whose fork was seen. Weak: forgotten with the process. */
+  private readonly starts = new WeakMap<Process, number>();
+  private readonly argsCache = new WeakMap<readonly string[], string>();
+  private readonly cmdlineCache = new WeakMap<readonly string[], { comm: string; line: string }>();
+  private readonly containerIds = new WeakMap<Workload, string>();
+
+  constructor(users = new UserNames()) {
+    this.users = users;
+  }
+
+  /** Records when a forked child started (proc.duration). */
+  noteFork(e: Event): void {
+    const child = this.tree?.get(e.childPid);
+    if (child) this.starts.set(child, e.ktimeNs);
+  }
+
+  startOf(p: Process): number | undefined {
+    return this.starts.get(p);
+  }
+
+  parent(p: Process | null): Process | undefined {
+    return p && this.tree ? this.tree.parent(p) : undefined;
+  }
+
+  /** The n-th ancestor (0 = the process itself). */
+  ancestor(p: Process | null, n: number): Process | undefined {
+    let cur: Process | undefined = p ?? undefined;
+    for (let i = 0; i < n && cur; i++) {
+      const next: Process | undefined = this.parent(cur);
+      if (next === cur) return undefined;
+      cur = next;
+    }
+    return cur;
+  }
+
+  /** argv[1..] joined by spaces; undefined when argv is unknown. */
+  args(argv: readonly string[]): string | undefined {
+    if (argv.length === 0) return undefined;
+    let s = this.argsCache.get(argv);
+    if (s === undefined) {
+      s = argv.length > 1 ? argv.slice(1).join(' ') : '';
+      this.argsCache.set(argv, s);
+    }
+    return s;
+  }
+
+  /** Falco's proc.cmdline: the process name, then its arguments. */
+  cmdline(comm: string, argv: readonly string[]): string | undefined {
+    if (argv.length === 0) return comm || undefined;
+    const c = this.cmdlineCache.get(argv);
+    if (c !== undefined && c.comm === comm) return c.line;
+    const a = this.args(argv)!;
+    const line = a ? `${comm} ${a}` : comm;
+    this.cmdlineCache.set(argv, { comm, line });
+    return line;
+  }
+
+  /**
+   * container.id: the container id when the workload knows it; "host"
+   * for the host itself; otherwise the last component of the cgroup
+   * path, so `container.id != host` means "not the host".
+   */
+  containerId(w: Workload | null): string | undefined {
+    if (!w) return undefined;
+    if (w.container) return w.container;
+    let id = this.containerIds.get(w);
+    if (id === undefined) {
+      if (w.kind === 'host') id = 'host';
+      else {
+        const path = w.cgroupPath.replace(/\/+$/, '');
+        id = path.slice(path.lastIndexOf('/') + 1) || w.key;
+      }
+      this.containerIds.set(w, id);
+    }
+    return id;
+  }
+}

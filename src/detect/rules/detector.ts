@@ -1,0 +1,200 @@
+// Signature rules as a detection stage: each event runs only the rules
+// routed to its type; a match raises an alert in the one Alert format.
+// Rules reload (SIGHUP, or a watched file changing) by building the new
+// set aside and swapping it in between two events, so no event is
+// dropped or seen by half a rule set; a set that fails to load is not
+// swapped in, and the previous one keeps running.
+import { watch, type FSWatcher } from 'node:fs';
+import { dirname, basename } from 'node:path';
+import { alertFor } from '../../alert/alert.js';
+import type { Event } from '../../event.js';
+import type { Logger } from '../../log.js';
+import type { DetectContext, Detector } from '../detector.js';
+import { FieldContext } from './context.js';
+import { formatOutput, messageOf } from './output.js';
+import { problemText, RuleLoadError } from './problems.js';
+import { buildRuleSet, builtinFiles, Role, type LoadReport, type RouteEntry, type RuleSet } from './ruleset.js';
+
+export interface RulesOptions {
+  /** Load the built-in rule set. */
+  builtin: boolean;
+  /** Falco-format rule files, loaded after the built-in rules, in order. */
+  files: readonly string[];
+  /** Reload when one of the files changes. */
+  watch: boolean;
+}
+
+const RELOAD_DEBOUNCE_MS = 250;
+
+export class RulesDetector implements Detector {
+  readonly name = 'rules';
+  private set: RuleSet | null = null;
+  private readonly x: FieldContext;
+  private watchers: FSWatcher[] = [];
+  private reloadTimer: NodeJS.Timeout | null = null;
+  /** Alerts raised, by rule. */
+  readonly fired = new Map<string, number>();
+  /** Rule evaluations that threw (a bug, never expected): counted and logged once per rule. */
+  errors = 0;
+  private readonly erroredRules = new Set<string>();
+  reloads = 0;
+  failedReloads = 0;
+
+  constructor(
+    private readonly opts: RulesOptions,
+    private readonly log: Logger,
+    context = new FieldContext(),
+  ) {
+    this.x = context;
+  }
+
+  /** The files of the configured rule set, in load order. */
+  files(): string[] {
+    return [...(this.opts.builtin ? builtinFiles() : []), ...this.opts.files];
+  }
+
+  get report(): LoadReport | null {
+    return this.set?.report ?? null;
+  }
+
+  /** Loads the rule set; throws RuleLoadError (every error with file:line:col) when any file has errors. */
+  load(): LoadReport {
+    const set = buildRuleSet(this.files());
+    if (set.report.errors.length > 0) throw new RuleLoadError([...set.report.errors, ...set.report.warnings]);
+    this.swap(set);
+    return set.report;
+  }
+
+  /** Loads again; on errors keeps the running set and logs them. Returns whether the new set is in use. */
+  reload(): boolean {
+    let set: RuleSet;
+    try {
+      set = buildRuleSet(this.files());
+    } catch (err) {
+      this.failedReloads++;
+      this.log.error({ err }, 'rules reload failed: keeping the previous rules');
+      return false;
+    }
+    if (set.report.errors.length > 0) {
+      this.failedReloads++;
+      this.log.error({ errors: set.report.errors.map(problemText) }, 'rules reload failed: keeping the previous rules');
+      return false;
+    }
+    this.reloads++;
+    this.swap(set);
+    return true;
+  }
+
+  private swap(set: RuleSet): void {
+    const r = set.report;
+    for (const w of r.warnings) this.log.warn({ rule: w.item }, problemText(w));
+    this.log.info(
+      { files: r.files.length, rules: r.total, loaded: r.loaded, skipped: r.skipped.length, disabled: r.disabled },
+      `rules loaded: ${r.loaded} of ${r.total} running`,
+    );
+    this.set = set;
+  }
+
+  /** Watches the rule files; a change reloads them (debounced). */
+  watch(): void {
+    if (!this.opts.watch || this.watchers.length > 0) return;
+    // Editors often replace a file (write elsewhere, rename over it): watch the directory and filter by name.
+    const byDir = new Map<string, Set<string>>();
+    for (const f of this.opts.files) {
+      const d = dirname(f);
+      if (!byDir.has(d)) byDir.set(d, new Set());
+      byDir.get(d)!.add(basename(f));
+    }
+    for (const [dir, names] of byDir) {
+      try {
+        const w = watch(dir, { persistent: false }, (_event, name) => {
+          if (name === null || names.has(String(name))) this.scheduleReload();
+        });
+        w.on('error', (err) => this.log.warn({ err, dir }, 'rule file watch failed'));
+        this.watchers.push(w);
+      } catch (err) {
+        this.log.warn({ err, dir }, 'cannot watch rule files: reload with SIGHUP');
+      }
+    }
+  }
+
+  private scheduleReload(): void {
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    this.reloadTimer = setTimeout(() => {
+      this.reloadTimer = null;
+      this.log.info('rule files changed: reloading');
+      this.reload();
+    }, RELOAD_DEBOUNCE_MS);
+    this.reloadTimer.unref();
+  }
+
+  onEvent(e: Event, ctx: DetectContext): void {
+    const set = this.set;
+    if (!set) return;
+    const x = this.x;
+    x.tree = ctx.tree;
+    x.seq++;
+    if (set.needsStarts && e.type === 'fork') x.noteFork(e);
+    const list = set.route[e.type];
+    for (let i = 0; i < list.length; i++) {
+      const r = list[i]!;
+      let hit: boolean;
+      try {
+        hit = r.fn(e, x);
+      } catch (err) {
+        this.ruleError(r, err);
+        continue;
+      }
+      if (hit) this.matched(r, e, ctx);
+    }
+  }
+
+  private matched(r: RouteEntry, e: Event, ctx: DetectContext): void {
+    const extra: Record<string, number> = {};
+    switch (r.role) {
+      case Role.SequenceAfter:
+        r.sequence!.record(e, this.x);
+        return;
+      case Role.SequenceMatch:
+        if (!r.sequence!.matches(e, this.x)) return;
+        break;
+      case Role.Threshold: {
+        const n = r.threshold!.hit(e, this.x);
+        if (n === 0) return;
+        extra['threshold.count'] = n;
+        extra['threshold.window_ms'] = r.rule.threshold!.windowMs;
+        break;
+      }
+      case Role.Alert:
+        break;
+    }
+    const rule = r.rule;
+    const out = formatOutput(rule.output, e, this.x);
+    this.fired.set(rule.name, (this.fired.get(rule.name) ?? 0) + 1);
+    ctx.raise(
+      alertFor(e, ctx.tree, {
+        source: 'rule',
+        rule: rule.name,
+        priority: rule.priority,
+        message: messageOf(out.output),
+        output: out.output,
+        tags: rule.tags,
+        fields: { ...out.fields, ...extra },
+      }),
+    );
+  }
+
+  private ruleError(r: RouteEntry, err: unknown): void {
+    this.errors++;
+    if (this.erroredRules.has(r.rule.name)) return;
+    this.erroredRules.add(r.rule.name);
+    this.log.error({ err, rule: r.rule.name }, 'rule evaluation failed (counted; logged once per rule)');
+  }
+
+  close(): void {
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    this.reloadTimer = null;
+  }
+}

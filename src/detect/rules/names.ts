@@ -1,0 +1,65 @@
+// How Falco prints raw syscall values: errno names, open flags, file
+// modes, ptrace requests. Rules match on these strings
+// (`evt.res = EINPROGRESS`, `evt.arg.flags contains O_TRUNC`).
+import { constants } from 'node:os';
+
+const ERRNO_NAMES = new Map<number, string>();
+for (const [name, n] of Object.entries(constants.errno)) if (!ERRNO_NAMES.has(n)) ERRNO_NAMES.set(n, name);
+
+/** "SUCCESS" for a non-negative result, else the errno name ("ENOENT"). */
+export function resultName(result: number): string {
+  if (result >= 0) return 'SUCCESS';
+  return ERRNO_NAMES.get(-result) ?? `E${-result}`;
+}
+
+export const EINPROGRESS = constants.errno.EINPROGRESS;
+
+// x86_64 / generic open(2) flags, in the order they are printed.
+const OPEN_FLAGS: [number, string][] = [
+  [0o100, 'O_CREAT'], [0o200, 'O_EXCL'], [0o400, 'O_NOCTTY'], [0o1000, 'O_TRUNC'], [0o2000, 'O_APPEND'],
+  [0o4000, 'O_NONBLOCK'], [0o10000, 'O_DSYNC'], [0o20000, 'O_ASYNC'], [0o40000, 'O_DIRECT'], [0o100000, 'O_LARGEFILE'],
+  [0o200000, 'O_DIRECTORY'], [0o400000, 'O_NOFOLLOW'], [0o1000000, 'O_NOATIME'], [0o2000000, 'O_CLOEXEC'],
+  [0o4000000, 'O_SYNC'], [0o10000000, 'O_PATH'], [0o20000000, 'O_TMPFILE'],
+];
+export const O_ACCMODE = 3;
+export const O_WRONLY = 1;
+export const O_RDWR = 2;
+export const O_CREAT = 0o100;
+export const O_TRUNC = 0o1000;
+export const O_DIRECTORY = 0o200000;
+
+/** "O_WRONLY|O_CREAT|O_TRUNC" */
+export function openFlagsName(flags: number): string {
+  const acc = flags & O_ACCMODE;
+  let out = acc === O_WRONLY ? 'O_WRONLY' : acc === O_RDWR ? 'O_RDWR' : 'O_RDONLY';
+  for (const [bit, name] of OPEN_FLAGS) if (flags & bit) out += `|${name}`;
+  return out;
+}
+
+const MODE_BITS: [number, string][] = [
+  [0o4000, 'S_ISUID'], [0o2000, 'S_ISGID'], [0o1000, 'S_ISVTX'],
+  [0o400, 'S_IRUSR'], [0o200, 'S_IWUSR'], [0o100, 'S_IXUSR'],
+  [0o40, 'S_IRGRP'], [0o20, 'S_IWGRP'], [0o10, 'S_IXGRP'],
+  [0o4, 'S_IROTH'], [0o2, 'S_IWOTH'], [0o1, 'S_IXOTH'],
+];
+
+/** "S_ISUID|S_IRUSR|…" as Falco prints a mode. */
+export function modeName(mode: number): string {
+  const names: string[] = [];
+  for (const [bit, name] of MODE_BITS) if (mode & bit) names.push(name);
+  return names.join('|');
+}
+
+const PTRACE_REQUESTS = new Map<number, string>([
+  [0, 'PTRACE_TRACEME'], [1, 'PTRACE_PEEKTEXT'], [2, 'PTRACE_PEEKDATA'], [3, 'PTRACE_PEEKUSR'], [4, 'PTRACE_POKETEXT'],
+  [5, 'PTRACE_POKEDATA'], [6, 'PTRACE_POKEUSR'], [7, 'PTRACE_CONT'], [8, 'PTRACE_KILL'], [9, 'PTRACE_SINGLESTEP'],
+  [12, 'PTRACE_GETREGS'], [13, 'PTRACE_SETREGS'], [14, 'PTRACE_GETFPREGS'], [15, 'PTRACE_SETFPREGS'], [16, 'PTRACE_ATTACH'],
+  [17, 'PTRACE_DETACH'], [18, 'PTRACE_GETFPXREGS'], [19, 'PTRACE_SETFPXREGS'], [24, 'PTRACE_SYSCALL'],
+  [0x4200, 'PTRACE_SETOPTIONS'], [0x4201, 'PTRACE_GETEVENTMSG'], [0x4202, 'PTRACE_GETSIGINFO'], [0x4203, 'PTRACE_SETSIGINFO'],
+  [0x4204, 'PTRACE_GETREGSET'], [0x4205, 'PTRACE_SETREGSET'], [0x4206, 'PTRACE_SEIZE'], [0x4207, 'PTRACE_INTERRUPT'],
+  [0x4208, 'PTRACE_LISTEN'], [0x4209, 'PTRACE_PEEKSIGINFO'],
+]);
+
+export function ptraceRequestName(req: number): string {
+  return PTRACE_REQUESTS.get(req) ?? `PTRACE_${req}`;
+}

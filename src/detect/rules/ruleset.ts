@@ -1,0 +1,119 @@
+// Loading a rule set: the built-in rules and the configured Falco-format
+// files, in order (later files may append to or override earlier
+// definitions), compiled and routed by event type, with a report of what
+// loaded, what was skipped and why.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EVENT_TYPES, type EventType } from '../../event.js';
+import { compileRules, type CompiledRule, type RuleFn, type Skipped } from './compile.js';
+import { RuleDefinitions, type RuleFile } from './loader.js';
+import type { Problem } from './problems.js';
+import { SequenceState, ThresholdState } from './stateful.js';
+
+/**
+ * The built-in rules, read from the source tree at run time: this module
+ * is three levels below the repository root both as src/detect/rules/*.ts
+ * and as dist/detect/rules/*.js, so the YAML needs no copying into dist.
+ */
+export const BUILTIN_DIR = fileURLToPath(new URL('../../../src/detect/rules/builtin/', import.meta.url));
+
+export function builtinFiles(): string[] {
+  return readdirSync(BUILTIN_DIR)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => join(BUILTIN_DIR, f));
+}
+
+/** What a rule does when its condition matches. */
+export enum Role {
+  Alert = 0,
+  Threshold = 1,
+  SequenceAfter = 2,
+  SequenceMatch = 3,
+}
+
+export interface RouteEntry {
+  fn: RuleFn;
+  rule: CompiledRule;
+  role: Role;
+  threshold: ThresholdState | null;
+  sequence: SequenceState | null;
+}
+
+export interface LoadReport {
+  files: string[];
+  /** Rules defined (after overrides). */
+  total: number;
+  loaded: number;
+  disabled: number;
+  skipped: Skipped[];
+  /** Skips counted by reason, e.g. "field 'proc.tty' is not available in Vigil": 4. */
+  skipReasons: [string, number][];
+  /** Output fields Vigil does not have (printed <NA>) and how many loaded rules name them. */
+  outputNA: [string, number][];
+  errors: Problem[];
+  warnings: Problem[];
+  /** Rules routed to each event type. */
+  routes: Record<EventType, number>;
+}
+
+export interface RuleSet {
+  rules: CompiledRule[];
+  route: Record<EventType, RouteEntry[]>;
+  needsStarts: boolean;
+  report: LoadReport;
+}
+
+export function readRuleFiles(paths: readonly string[]): { files: RuleFile[]; problems: Problem[] } {
+  const files: RuleFile[] = [];
+  const problems: Problem[] = [];
+  for (const file of paths) {
+    try {
+      files.push({ file, text: readFileSync(file, 'utf8') });
+    } catch (err) {
+      problems.push({ severity: 'error', file, line: 0, col: 0, message: `cannot read: ${(err as Error).message}` });
+    }
+  }
+  return { files, problems };
+}
+
+/** Loads and compiles rule files; errors are in the report (report.errors), never thrown. */
+export function buildRuleSet(paths: readonly string[], texts?: readonly RuleFile[]): RuleSet {
+  const { files, problems: readProblems } = texts ? { files: [...texts], problems: [] } : readRuleFiles(paths);
+  const defs = new RuleDefinitions().load(files);
+  const result = compileRules(defs);
+  const problems = [...readProblems, ...result.problems];
+  const route = Object.fromEntries(EVENT_TYPES.map((t) => [t, [] as RouteEntry[]])) as Record<EventType, RouteEntry[]>;
+  for (const rule of result.rules) {
+    const threshold = rule.threshold ? new ThresholdState(rule.threshold) : null;
+    const sequence = rule.sequence ? new SequenceState(rule.sequence) : null;
+    if (rule.sequence) {
+      for (const [t, fn] of rule.sequence.after.byType) route[t].push({ fn, rule, role: Role.SequenceAfter, threshold, sequence });
+    }
+    const role = threshold ? Role.Threshold : sequence ? Role.SequenceMatch : Role.Alert;
+    for (const [t, fn] of rule.condition.byType) route[t].push({ fn, rule, role, threshold, sequence });
+  }
+  const reasons = new Map<string, number>();
+  for (const s of result.skipped) reasons.set(s.detail, (reasons.get(s.detail) ?? 0) + 1);
+  const na = new Map<string, number>();
+  for (const r of result.rules) for (const f of r.output.unsupported) na.set(f, (na.get(f) ?? 0) + 1);
+  const byCount = <K>(m: Map<K, number>): [K, number][] => [...m].sort((a, b) => b[1] - a[1]);
+  return {
+    rules: result.rules,
+    route,
+    needsStarts: result.rules.some((r) => r.needsStarts),
+    report: {
+      files: files.map((f) => f.file),
+      total: result.total,
+      loaded: result.rules.length,
+      disabled: result.disabled.length,
+      skipped: result.skipped,
+      skipReasons: byCount(reasons),
+      outputNA: byCount(na),
+      errors: problems.filter((p) => p.severity === 'error'),
+      warnings: problems.filter((p) => p.severity === 'warning'),
+      routes: Object.fromEntries(EVENT_TYPES.map((t) => [t, route[t].length])) as Record<EventType, number>,
+    },
+  };
+}

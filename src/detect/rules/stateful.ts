@@ -1,0 +1,116 @@
+// State for rules that look at more than one event (Vigil extensions to
+// the Falco format): thresholds (N events, or N distinct values, per key
+// within a window: port scans, connect bursts) and sequences (an event
+// matching a value an earlier event captured: download, then execute).
+// Memory is bounded: at most MAX_KEYS keys per rule, the oldest dropped
+// first, and per key no more than the threshold's count of entries.
+import type { Event } from '../../event.js';
+import type { Getter } from './compile.js';
+import type { FieldContext } from './context.js';
+
+export const MAX_KEYS = 4096;
+
+function keyOf(getters: readonly Getter[], e: Event, x: FieldContext): unknown {
+  if (getters.length === 1) return getters[0]!(e, x) ?? '';
+  let k = '';
+  for (const g of getters) k += `${String(g(e, x) ?? '')}\u0000`;
+  return k;
+}
+
+interface Window {
+  /** Event times (ms), a ring of the last `count` (plain counting). */
+  times: Float64Array | null;
+  head: number;
+  n: number;
+  /** Distinct value → last time seen (distinct counting). */
+  seen: Map<unknown, number> | null;
+  /** After raising, quiet until this time. */
+  quietUntil: number;
+}
+
+export class ThresholdState {
+  private readonly keys = new Map<unknown, Window>();
+  /** Keys dropped to stay within MAX_KEYS. */
+  evicted = 0;
+
+  constructor(private readonly spec: { by: Getter[]; distinct: Getter[]; count: number; windowMs: number }) {}
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  /** Counts the event; returns the count reached when the threshold is crossed, else 0. */
+  hit(e: Event, x: FieldContext): number {
+    const { count, windowMs, distinct } = this.spec;
+    const now = e.time;
+    const key = keyOf(this.spec.by, e, x);
+    let w = this.keys.get(key);
+    if (!w) {
+      if (this.keys.size >= MAX_KEYS) {
+        this.keys.delete(this.keys.keys().next().value);
+        this.evicted++;
+      }
+      w = { times: distinct.length ? null : new Float64Array(count), head: 0, n: 0, seen: distinct.length ? new Map() : null, quietUntil: 0 };
+      this.keys.set(key, w);
+    }
+    if (now < w.quietUntil) return 0;
+    if (w.seen) {
+      w.seen.set(keyOf(distinct, e, x), now);
+      if (w.seen.size < count) return 0;
+      for (const [v, t] of w.seen) if (now - t > windowMs) w.seen.delete(v);
+      if (w.seen.size < count) return 0;
+      const reached = w.seen.size;
+      w.seen.clear();
+      w.quietUntil = now + windowMs;
+      return reached;
+    }
+    const times = w.times!;
+    times[w.head] = now;
+    w.head = (w.head + 1) % count;
+    if (w.n < count) w.n++;
+    // The ring is full: its oldest entry is at head.
+    if (w.n < count || now - times[w.head]! > windowMs) return 0;
+    w.n = 0;
+    w.quietUntil = now + windowMs;
+    return count;
+  }
+}
+
+export class SequenceState {
+  private readonly seen = new Map<string, number>();
+  evicted = 0;
+
+  constructor(private readonly spec: { capture: Getter; match: Getter; by: Getter[]; withinMs: number }) {}
+
+  get size(): number {
+    return this.seen.size;
+  }
+
+  private key(v: unknown, e: Event, x: FieldContext): string {
+    return this.spec.by.length ? `${String(keyOf(this.spec.by, e, x))}\u0001${String(v)}` : String(v);
+  }
+
+  /** The earlier step: remembers the captured value. */
+  record(e: Event, x: FieldContext): void {
+    const v = this.spec.capture(e, x);
+    if (v === undefined || v === '') return;
+    const k = this.key(v, e, x);
+    this.seen.delete(k);
+    if (this.seen.size >= MAX_KEYS) {
+      this.seen.delete(this.seen.keys().next().value!);
+      this.evicted++;
+    }
+    this.seen.set(k, e.time);
+  }
+
+  /** The later step: whether an earlier event captured this event's value recently (each capture matches once). */
+  matches(e: Event, x: FieldContext): boolean {
+    const v = this.spec.match(e, x);
+    if (v === undefined || v === '') return false;
+    const k = this.key(v, e, x);
+    const t = this.seen.get(k);
+    if (t === undefined) return false;
+    this.seen.delete(k);
+    return e.time - t <= this.spec.withinMs;
+  }
+}
