@@ -14,6 +14,7 @@ import { ProcessTree } from './enrich/process-tree.js';
 import { LocalResolver, WorkloadRegistry, type Workload, type WorkloadResolver } from './enrich/workloads.js';
 import { EVENT_TYPES, type Event, type EventType } from './event.js';
 import type { DetectContext, Detector } from './detect/detector.js';
+import { RulesDetector } from './detect/rules/detector.js';
 import { IngestServer, type IngestHandler } from './ingest/server.js';
 import type { ProbeSession } from './ingest/session.js';
 import type { Logger } from './log.js';
@@ -50,6 +51,8 @@ export class Engine implements IngestHandler {
   private readonly detectors: Detector[] = [];
   private readonly alertSubscribers = new Set<AlertSubscriber>();
   private readonly detectContext: DetectContext;
+  /** Signature rules (built-in and Falco-format files): loaded by start(); rules.reload() on SIGHUP or a file change. */
+  readonly rules: RulesDetector;
   alertsRaised = 0;
   private readonly control: ControlServer;
   readonly probes: ProbeLink;
@@ -78,6 +81,8 @@ export class Engine implements IngestHandler {
       config.defaultMode,
     );
     this.detectContext = { tree: this.tree, raise: (a) => this.raise(a) };
+    this.rules = new RulesDetector(config.rules, log.child({ component: 'rules' }));
+    this.addDetector(this.rules);
     this.ingest = new IngestServer(this, log.child({ component: 'ingest' }));
     const respondLog = log.child({ component: 'respond' });
     this.probes = new ProbeLink(() => this.ingest.sessions());
@@ -132,6 +137,9 @@ export class Engine implements IngestHandler {
       log: this.log,
     });
     this.unsubscribeDelivery = this.onAlert(this.alertDelivery.handle);
+    // Throws with every error (file:line:col) when a rule file cannot load.
+    this.rules.load();
+    this.rules.watch();
     await this.ingest.listen(this.config.engine.listen, { allowNonLoopback: this.config.engine.allowNonLoopback });
     await this.control.listen(this.config.control.listen);
   }

@@ -13,6 +13,7 @@ import { dialTarget } from '../rpc/listen.js';
 import { VERSION } from '../version.js';
 import { formatStatus } from './format.js';
 import { registerRespondCommands } from './respond.js';
+import { registerRulesCommands } from './rules.js';
 
 /** The probe built in this checkout, used when the config names none. */
 export const bundledProbe = fileURLToPath(new URL('../../bpf/build/vigil-probe', import.meta.url));
@@ -69,6 +70,11 @@ async function runEngine(config: Config, withProbe: boolean): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // Reload rules; a set that fails to load is logged and the running one kept.
+  process.on('SIGHUP', () => {
+    log.info({ signal: 'SIGHUP' }, 'reloading rules');
+    engine.rules.reload();
+  });
 }
 
 const program = new Command()
@@ -105,6 +111,7 @@ program
   });
 
 registerRespondCommands(program, configOrExit);
+registerRulesCommands(program, configOrExit);
 
 const configCmd = program.command('config').description('configuration files');
 configCmd

@@ -148,6 +148,15 @@ export const configSchema = z.strictObject({
     .default([{ type: 'stdout', format: 'text' }]),
   alerts,
   eventLog: z.string().min(1).nullable().default(null),
+  /** Signature rules: the built-in set, then Falco-format files in order (later ones may override earlier). */
+  rules: z
+    .strictObject({
+      builtin: z.boolean().default(true),
+      files: z.array(z.string().min(1)).default([]),
+      /** Reload when a file changes (SIGHUP always reloads). */
+      watch: z.boolean().default(true),
+    })
+    .prefault({}),
   /** Default: kill the process behind a critical alert in a workload in enforce mode. */
   responses: z
     .array(responseRule)

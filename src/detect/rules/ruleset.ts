@@ -45,6 +45,8 @@ export interface LoadReport {
   files: string[];
   /** Rules defined (after overrides). */
   total: number;
+  /** Each defined rule and the file that defined it. */
+  defined: { name: string; file: string; enabled: boolean }[];
   loaded: number;
   disabled: number;
   skipped: Skipped[];
@@ -106,6 +108,7 @@ export function buildRuleSet(paths: readonly string[], texts?: readonly RuleFile
     report: {
       files: files.map((f) => f.file),
       total: result.total,
+      defined: [...defs.rules.values()].map((d) => ({ name: d.name, file: d.at.file, enabled: d.enabled })),
       loaded: result.rules.length,
       disabled: result.disabled.length,
       skipped: result.skipped,

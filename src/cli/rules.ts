@@ -1,0 +1,72 @@
+// `vigil rules check FILE...` and `vigil rules list`: what a rule set
+// loads, what it skips and why, without running the engine.
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import type { Config } from '../config/schema.js';
+import { problemText } from '../detect/rules/problems.js';
+import { buildRuleSet, builtinFiles } from '../detect/rules/ruleset.js';
+
+export function registerRulesCommands(program: Command, loadConfig: (file?: string) => Config): void {
+  const rules = program.command('rules').description('signature rules (Falco format)');
+
+  rules
+    .command('check')
+    .description('validate rule files: errors (file:line:col), and which rules load, which are skipped and why')
+    .argument('<files...>')
+    .option('--no-builtin', 'check the files alone, without the built-in rules loaded first')
+    .option('-q, --quiet', 'print errors and counts only')
+    .action((files: string[], o: { builtin: boolean; quiet?: boolean }) => {
+      const set = buildRuleSet([...(o.builtin ? builtinFiles() : []), ...files]);
+      const r = set.report;
+      const checked = new Set(files.map((f) => resolve(f)));
+      const inChecked = (file: string): boolean => checked.has(resolve(file));
+      for (const e of r.errors) process.stderr.write(`${problemText(e)}\n`);
+      if (!o.quiet) for (const w of r.warnings) if (inChecked(w.file)) process.stdout.write(`${problemText(w)}\n`);
+      const defs = r.defined.filter((d) => inChecked(d.file));
+      const skipped = r.skipped.filter((s) => defs.some((d) => d.name === s.rule));
+      const disabled = defs.filter((d) => !d.enabled).length;
+      const loaded = set.rules.filter((x) => defs.some((d) => d.name === x.name)).length;
+      const failed = defs.length - loaded - skipped.length - disabled;
+      process.stdout.write(
+        `${files.join(', ')}: ${defs.length} rules: ${loaded} loaded, ${skipped.length} skipped, ${disabled} disabled${failed > 0 ? `, ${failed} with errors` : ''}\n`,
+      );
+      const reasons = new Map<string, number>();
+      for (const s of skipped) reasons.set(s.detail, (reasons.get(s.detail) ?? 0) + 1);
+      for (const [why, n] of [...reasons].sort((a, b) => b[1] - a[1])) process.stdout.write(`  skipped ${n}: ${why}\n`);
+      const na = r.outputNA.filter(([, n]) => n > 0);
+      if (!o.quiet && na.length > 0) {
+        process.stdout.write(`  output fields Vigil does not have (printed <NA>): ${na.map(([f, n]) => `${f} (${n})`).join(', ')}\n`);
+      }
+      if (r.errors.length > 0) {
+        process.stderr.write(`vigil: ${r.errors.length} error(s): the rules cannot load\n`);
+        process.exitCode = 1;
+      }
+    });
+
+  rules
+    .command('list')
+    .description('the rules the configuration loads: name, priority, event types, tags')
+    .option('-c, --config <file>', 'YAML config file (default: built-in config)')
+    .option('--json', 'machine-readable output')
+    .action((o: { config?: string; json?: boolean }) => {
+      const config = loadConfig(o.config);
+      const set = buildRuleSet([...(config.rules.builtin ? builtinFiles() : []), ...config.rules.files]);
+      for (const e of set.report.errors) process.stderr.write(`${problemText(e)}\n`);
+      const rows = set.rules.map((x) => ({
+        name: x.name,
+        priority: x.priority,
+        types: [...x.condition.byType.keys()],
+        tags: x.tags,
+        kind: x.threshold ? 'threshold' : x.sequence ? 'sequence' : 'event',
+        file: x.at.file,
+      }));
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify({ rules: rows, skipped: set.report.skipped.map((s) => ({ rule: s.rule, reason: s.reason, detail: s.detail })) }, null, 2)}\n`);
+      } else {
+        for (const x of rows) process.stdout.write(`${x.priority.padEnd(13)} ${x.name}  [${x.types.join(',')}] ${x.tags.join(' ')}\n`);
+        for (const s of set.report.skipped) process.stdout.write(`skipped       ${s.rule}: ${s.detail}\n`);
+        process.stdout.write(`${set.report.loaded} of ${set.report.total} rules loaded\n`);
+      }
+      if (set.report.errors.length > 0) process.exitCode = 1;
+    });
+}
