@@ -5,14 +5,13 @@
 import { existsSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Config } from '../../config/schema.js';
-import type { WorkloadProfileSpec } from '../../detect/profile/document.js';
+import type { WorkloadProfileDocument, WorkloadProfileSpec } from '../../detect/profile/document.js';
 import type { Logger } from '../../log.js';
 import type { Workload, WorkloadRegistry } from '../workloads.js';
 import { describeError } from './pods.js';
 import { asDocument, ProfileStore, publishProfile, type MergeSpecs, type ProfileStatus, type WorkloadProfileStore } from './profile-store.js';
 import { PodQuarantine } from './quarantine-label.js';
 import { KubernetesResolver } from './resolver.js';
-import type { WorkloadProfileDocument } from '../../detect/profile/document.js';
 
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
@@ -46,14 +45,12 @@ export class KubernetesCluster {
   /** Profiles as last seen in the cluster, by workload key. */
   private readonly stored = new Map<string, WorkloadProfileDocument>();
 
-  constructor(
-    private readonly config: Config,
-    private readonly log: Logger,
-    kc: KubeConfig = loadKubeConfig(config.kubernetes.kubeconfig),
-  ) {
+  private readonly log: Logger;
+
+  constructor(config: Config, log: Logger, kc: KubeConfig = loadKubeConfig(config.kubernetes.kubeconfig)) {
     this.log = log.child({ component: 'kubernetes' });
     this.nodeName = clusterNodeName(config);
-    this.resolver = KubernetesResolver.forNode(kc, this.nodeName, log);
+    this.resolver = KubernetesResolver.forNode(kc, this.nodeName, log, { modeOf: (key) => this.stored.get(key)?.spec.mode });
     this.profiles = config.kubernetes.profileSync ? new ProfileStore<WorkloadProfileSpec, ProfileStatus>(kc, { log: this.log }) : null;
     this.quarantine = config.kubernetes.quarantineLabel ? new PodQuarantine(kc, this.log) : null;
   }

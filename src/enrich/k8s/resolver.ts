@@ -11,6 +11,7 @@
 // cgroup still unknown after `pendingMs` is given up on (counted in
 // `unresolved`) and named by its path like any other cgroup.
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { Mode } from '../../config/schema.js';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../../log.js';
 import type { WorkloadIdentity, WorkloadResolver } from '../workloads.js';
@@ -32,6 +33,8 @@ export interface KubernetesResolverOptions {
   pendingMs?: number;
   /** How long a deleted pod stays known, for events of its last processes still in flight. */
   deletedGraceMs?: number;
+  /** The mode a workload starts in when first seen here (the cluster's profile, if it has one). */
+  modeOf?: (key: string) => Mode | undefined;
   now?: () => number;
 }
 
@@ -60,13 +63,13 @@ export class KubernetesResolver implements WorkloadResolver {
   }
 
   /** The resolver for this node, talking to the API server `kc` points at. */
-  static forNode(kc: KubeConfig, nodeName: string, log: Logger, opts: { pendingMs?: number } = {}): KubernetesResolver {
+  static forNode(kc: KubeConfig, nodeName: string, log: Logger, opts: Pick<KubernetesResolverOptions, 'pendingMs' | 'modeOf'> = {}): KubernetesResolver {
     const k8sLog = log.child({ component: 'kubernetes' });
     return new KubernetesResolver({
       pods: new PodWatcher({ kubeConfig: kc, nodeName, log: k8sLog }),
       owners: new OwnerResolver(new KubernetesOwnerApi(kc), k8sLog),
       log: k8sLog,
-      pendingMs: opts.pendingMs,
+      ...opts,
     });
   }
 
@@ -95,14 +98,17 @@ export class KubernetesResolver implements WorkloadResolver {
       return this.pending(cgroupPath) ? { key: `cgroup:${cgroupPath}`, name: cgroupPath, kind: 'cgroup', provisional: true } : null;
     }
     const container = pc.containerId ? pod.containers.get(pc.containerId) : '';
+    const key = workloadKey(pod.namespace, owner);
+    const mode = this.opts.modeOf?.(key);
     const id: WorkloadIdentity = {
-      key: workloadKey(pod.namespace, owner),
+      key,
       name: `${pod.namespace}/${owner.name}`,
       kind: 'k8s',
       namespace: pod.namespace,
       pod: pod.name,
       container: container ?? '',
       labels: pod.labels,
+      ...(mode ? { mode } : {}),
     };
     // The pod is known but this container's id is not in its status yet.
     if (container === undefined && this.pending(cgroupPath)) id.provisional = true;
