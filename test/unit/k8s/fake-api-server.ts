@@ -54,6 +54,7 @@ export class FakeApiServer {
   readonly requests: { method: string; url: string; contentType: string }[] = [];
   /** Objects answered with 409 Conflict to a stale replace. */
   conflicts = 0;
+  private readonly refusals: { method: string; prefix: string; code: number; left: number }[] = [];
 
   private constructor() {
     this.server = createServer((req, res) => void this.handle(req, res));
@@ -114,6 +115,11 @@ export class FakeApiServer {
   get(collection: string, namespace: string, name: string): Obj | undefined {
     const o = this.collection(collection).get(`${namespace}/${name}`);
     return o && structuredClone(o);
+  }
+
+  /** Answers the next `times` matching requests with `code` (e.g. 403 until RBAC is applied, 500). */
+  refuse(method: string, pathPrefix: string, code: number, times: number): void {
+    this.refusals.push({ method, prefix: pathPrefix, code, left: times });
   }
 
   /** Forgets history before now: a watch from an older resourceVersion gets 410 Gone. */
@@ -185,6 +191,12 @@ export class FakeApiServer {
     const url = new URL(req.url ?? '/', this.url);
     this.requests.push({ method: req.method ?? '', url: `${url.pathname}${url.search}`, contentType: String(req.headers['content-type'] ?? '') });
     if (req.headers.authorization !== `Bearer ${TEST_TOKEN}`) return status(res, 401, 'Unauthorized', 'Unauthorized');
+    const refusal = this.refusals.find((r) => r.left > 0 && r.method === req.method && url.pathname.startsWith(r.prefix));
+    if (refusal) {
+      refusal.left--;
+      const reason = refusal.code === 403 ? 'Forbidden' : 'InternalError';
+      return status(res, refusal.code, reason, refusal.code === 403 ? `${url.pathname} is forbidden: User "system:serviceaccount:vigil:vigil" cannot list resource` : 'an error on the server has prevented the request from succeeding');
+    }
     const route = this.route(url.pathname);
     if (!route) return status(res, 404, 'NotFound', `the server could not find the requested resource`);
     const body = await readBody(req);

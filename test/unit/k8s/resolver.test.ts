@@ -214,6 +214,18 @@ describe('Kubernetes workload identity (against a fake API server built from the
     expect(resolver.identify(cgroupOf(p2.metadata.uid, id2))).toMatchObject({ key: 'k8s:shop/Pod/after-compaction', container: 'c' });
   });
 
+  it('keeps trying when the API refuses the first lists (RBAC not applied yet, a server error)', async () => {
+    const id = containerId();
+    const p = api.put(PODS, pod({ name: 'early', namespace: 'shop', node: NODE, containers: [{ name: 'c', id }] }));
+    api.refuse('GET', '/api/v1/pods', 403, 1);
+    api.refuse('GET', '/api/v1/pods', 500, 1);
+    const { watcher } = await startResolver();
+    await until('the pod once the API allows it', () => watcher.pod(p.metadata.uid) !== undefined);
+    expect(watcher.errors).toBe(2);
+    await resolver.settled();
+    expect(resolver.identify(cgroupOf(p.metadata.uid, id))).toMatchObject({ key: 'k8s:shop/Pod/early', container: 'c' });
+  });
+
   it('names a Deployment from pod-template-hash when its ReplicaSet cannot be read', async () => {
     const id = containerId();
     // The ReplicaSet is gone (404) — e.g. a rollout deleted it.
