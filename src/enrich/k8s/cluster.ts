@@ -78,17 +78,18 @@ export class KubernetesCluster {
           workloads.setMode(w, doc.spec.mode);
         }
       }),
-    ]);
+    ]).then(
+      () => 'ok' as const,
+      (err: unknown) => {
+        this.log.error({ err: describeError(err) }, 'Kubernetes watches failed to start');
+        return 'failed' as const;
+      },
+    );
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), waitMs)));
-    try {
-      const outcome = await Promise.race([started.then(() => 'ok' as const), timeout]);
-      if (outcome === 'timeout') this.log.warn({ waitMs }, 'the Kubernetes API has not answered yet: going on, workloads are named by cgroup until it does');
-    } catch (err) {
-      this.log.error({ err: describeError(err) }, 'Kubernetes watches failed to start');
-    } finally {
-      clearTimeout(timer);
-    }
+    const outcome = await Promise.race([started, timeout]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') this.log.warn({ waitMs }, 'the Kubernetes API has not answered yet: going on, workloads are named by cgroup until it does');
   }
 
   async stop(): Promise<void> {
