@@ -96,6 +96,8 @@ interface RCheck {
   op: Operator;
   values: string[] | null;
   loc: Loc;
+  /** Where the value is, for errors about it. */
+  valueLoc?: Loc;
 }
 type RNode = { k: 'and' | 'or'; items: RNode[] } | { k: 'not'; e: RNode } | RCheck | { k: 'const'; v: boolean };
 
@@ -141,7 +143,7 @@ class Resolver {
           }
           if (v.k === 'scalar' && isListOp(e.op)) throw new CompileError(`operator '${e.op}' takes a list: ${e.op} (a, b)`, locOf(v.at));
         }
-        return { k: 'check', field: e.field.name, arg: e.field.arg, transformer: e.field.transformer, op: e.op, values, loc: locOf(e.at) };
+        return { k: 'check', field: e.field.name, arg: e.field.arg, transformer: e.field.transformer, op: e.op, values, loc: locOf(e.at), valueLoc: v ? locOf(v.at) : undefined };
       }
     }
   }
@@ -236,7 +238,7 @@ function checkInfo(c: RCheck): CheckInfo {
       op = operand(field.kind, c.op, c.values, c.field);
       if (op.kind === 'string' && c.op === 'regex') new RegExp(c.values[0] ?? '');
     } catch (err) {
-      if (err instanceof ValueError || err instanceof SyntaxError) throw new CompileError(err.message, c.loc);
+      if (err instanceof ValueError || err instanceof SyntaxError) throw new CompileError(err.message, c.valueLoc ?? c.loc);
       throw err;
     }
   }

@@ -202,6 +202,7 @@ class Parser {
       const field: FieldRef = { ...inner, transformer: ident, at: this.at(start) };
       return this.parseCondition(field, start);
     }
+    if (ident === 'and' || ident === 'or') throw this.error(`unexpected '${ident}', expecting a field, a macro or '('`);
     if (this.s[end] !== '.') {
       // No dot: a macro.
       this.pos = end;

@@ -341,10 +341,13 @@ const DEFS: Record<string, Def> = {
     },
   },
   'proc.is_exe_from_memfd': {
-    kind: 'bool', desc: 'the executable is a memfd (fileless execution)',
+    // The probe walks an executable's dentries up to its mount root; a memfd
+    // lives on no mount (its dentry is its own root), so its path reads "/",
+    // a path no regular executable can have.
+    kind: 'bool', desc: 'the executable is an anonymous in-memory file (memfd_create): its path reads "/" or memfd:…',
     get: (e) => {
       const p = exepath(e);
-      return p === undefined ? undefined : p.startsWith('/memfd:') || p.startsWith('memfd:');
+      return p === undefined ? undefined : p === '/' || p.startsWith('/memfd:') || p.startsWith('memfd:');
     },
   },
 

@@ -1,0 +1,112 @@
+// Compilation: routing by event type, folding, the generated functions,
+// and what happens to rules Vigil cannot evaluate.
+import { describe, expect, it } from 'vitest';
+import { EVENT_TYPES } from '../../../src/event.js';
+import { compile, load, matches, ruleYaml, World } from './support.js';
+
+const typesOf = (condition: string, prelude = ''): string[] => [...compile(condition, prelude).rules[0]!.condition.byType.keys()];
+
+describe('routing', () => {
+  it('routes a rule to the event types its evt.type constraints allow', () => {
+    expect(typesOf('evt.type in (open, openat)')).toEqual(['open']);
+    expect(typesOf('evt.type = execve or evt.type = connect')).toEqual(['exec', 'connect']);
+    expect(typesOf('evt.type in (setuid, setgid, mount)')).toEqual(['setid', 'mount']);
+    expect(typesOf('not evt.type in (open, openat, openat2, creat)')).toEqual(EVENT_TYPES.filter((t) => t !== 'open'));
+  });
+
+  it('routes by the fields a rule reads when it has no evt.type constraint, and warns once', () => {
+    const set = load(ruleYaml('fd.name startswith /etc/'));
+    expect([...set.rules[0]!.condition.byType.keys()].sort()).toEqual(['accept', 'bind', 'chmod', 'connect', 'dup', 'listen', 'module', 'open', 'rename', 'unlink'].sort());
+    const warnings = set.report.warnings.map((w) => w.message);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^rule 'Test rule' has no evt.type restriction: it is evaluated on every/);
+    expect(typesOf('proc.name = nc')).toEqual([...EVENT_TYPES]);
+  });
+
+  it('does not warn when evt.type restricts the rule', () => {
+    expect(load(ruleYaml('evt.type = connect and proc.name = nc')).report.warnings).toEqual([]);
+  });
+});
+
+describe('generated functions', () => {
+  it('read plain event properties and constant Sets, and fold what is known per type', () => {
+    const set = compile('evt.type in (open, openat) and evt.is_open_write = true and fd.name startswith /etc/ and proc.name in (a, b, c) and evt.dir = <');
+    const src = set.rules[0]!.condition.source.get('open')!;
+    expect(src).toContain('e.path.startsWith("/etc/")');
+    expect(src).toContain('.has(e.comm)');
+    expect(src).toContain('(e.flags & 3) !== 0');
+    // evt.type and evt.dir are decided at compile time.
+    expect(src).not.toMatch(/evt|dir|"open"/);
+  });
+
+  it("fold Falco's never_true macro (evt.num = 0) away", () => {
+    const set = compile('evt.type = execve and not user_known', '- macro: user_known\n  condition: (evt.num=0)\n');
+    expect(set.rules[0]!.condition.source.get('exec')).toBe('function rule_Test_rule_exec(e, x) { return true; }');
+  });
+
+  it('put cheap property reads before ancestor walks', () => {
+    const src = compile('evt.type = execve and proc.aname in (sshd) and proc.name = bash').rules[0]!.condition.source.get('exec')!;
+    expect(src.indexOf('e.comm === "bash"')).toBeLessThan(src.indexOf('k['));
+  });
+
+  it('evaluate the same as the condition reads, whatever the order of evaluation', () => {
+    const set = compile('evt.type = execve and (proc.name = a or proc.aname = sshd) and not proc.args contains -x');
+    const w = new World();
+    w.exec(10, 1, '/usr/sbin/sshd', ['sshd']);
+    expect(matches(set, w.exec(11, 10, '/bin/ls', ['ls']), w.x)).toBe(true);
+    expect(matches(set, w.exec(12, 10, '/bin/ls', ['ls', '-x']), w.x)).toBe(false);
+    expect(matches(set, w.exec(13, 1, '/bin/a', ['a']), w.x)).toBe(true);
+    expect(matches(set, w.exec(14, 1, '/bin/b', ['b']), w.x)).toBe(false);
+  });
+});
+
+describe('rules Vigil cannot evaluate', () => {
+  it('skips a rule that needs a field Vigil lacks, with one warning naming the field and its place', () => {
+    const set = load(ruleYaml('evt.type = execve and proc.tty != 0'));
+    expect(set.rules).toHaveLength(0);
+    expect(set.report.errors).toEqual([]);
+    expect(set.report.skipped).toHaveLength(1);
+    expect(set.report.skipped[0]).toMatchObject({ rule: 'Test rule', reason: 'unsupported-field', detail: "field 'proc.tty' is not available in Vigil" });
+    const w = set.report.warnings;
+    expect(w).toHaveLength(1);
+    expect(w[0]).toMatchObject({ line: 3, col: 37 });
+    expect(w[0]!.message).toBe("rule 'Test rule' skipped: field 'proc.tty' is not available in Vigil");
+  });
+
+  it('tells an unknown field from a Falco field Vigil lacks', () => {
+    expect(load(ruleYaml('evt.type = execve and prc.name = x')).report.skipped[0]!.detail).toBe("unknown field 'prc.name'");
+  });
+
+  it('loads a rule whose unsupported field is only in an exception, and says the exception is not applied', () => {
+    const set = load(ruleYaml('evt.type = execve and proc.name = nc and not container.image.repository in (trusted/nc)'));
+    expect(set.rules).toHaveLength(1);
+    expect(set.report.warnings.map((w) => w.message)).toEqual([
+      "rule 'Test rule': field 'container.image.repository' is not available in Vigil; the exception using it is not applied, so the rule may fire where Falco's would not",
+    ]);
+    const w = new World();
+    expect(matches(set, w.exec(10, 1, '/bin/nc', ['nc']), w.x)).toBe(true);
+  });
+
+  it("reads `x in ()` as false whatever x is, as Falco's empty lists do", () => {
+    const set = load(`- list: trusted_images\n  items: []\n${ruleYaml('evt.type = execve and not container.image.repository in (trusted_images)')}`);
+    expect(set.rules).toHaveLength(1);
+    expect(set.report.warnings).toEqual([]);
+  });
+
+  it('skips a rule about event types Vigil does not observe, naming them', () => {
+    const set = load(ruleYaml('evt.type in (symlink, symlinkat) and fd.name = /etc/shadow'));
+    expect(set.report.skipped[0]).toMatchObject({ reason: 'unobserved-event-type', detail: 'Vigil does not observe event types symlink, symlinkat' });
+  });
+
+  it('ignores unsupported fields in macros and lists that no loaded rule uses', () => {
+    const set = load(`- macro: unused\n  condition: proc.tty != 0 and thread.cap_effective contains sys_admin\n${ruleYaml('evt.type = execve')}`);
+    expect(set.rules).toHaveLength(1);
+    expect(set.report.warnings).toEqual([]);
+    expect(set.report.skipped).toEqual([]);
+  });
+
+  it('prints output fields Vigil lacks as <NA> and counts them', () => {
+    const set = load(ruleYaml('evt.type = execve').replace('test %proc.name', 'tty=%proc.tty name=%proc.name'));
+    expect(set.report.outputNA).toEqual([['proc.tty', 1]]);
+  });
+});

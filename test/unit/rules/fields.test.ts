@@ -1,0 +1,291 @@
+// What each field reads from an event, and Falco's semantics around it:
+// event type names, missing values, client/server ends, operators.
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { UserNames } from '../../../src/detect/rules/users.js';
+import { compile, HOST, load, matches, ruleYaml, workload, World } from './support.js';
+
+const O_RDONLY = 0;
+const O_WRONLY = 1;
+const O_RDWR = 2;
+const O_CREAT = 0o100;
+const O_TRUNC = 0o1000;
+const O_APPEND = 0o2000;
+const O_DIRECTORY = 0o200000;
+
+/** Whether `condition` matches the event `make` builds. */
+function check(condition: string, make: (w: World) => Parameters<typeof matches>[1], w = new World()): boolean {
+  return matches(compile(condition), make(w), w.x);
+}
+
+describe('event type names', () => {
+  const open = (w: World) => w.event('open', { path: '/etc/hosts', flags: O_RDONLY, result: 3 });
+  const exec = (w: World) => w.exec(200, 1, '/bin/ls', ['ls']);
+
+  it('maps Falco syscall names onto Vigil event types', () => {
+    expect(check('evt.type in (open, openat)', open)).toBe(true);
+    expect(check('evt.type = openat2', open)).toBe(true);
+    expect(check('evt.type = creat', open)).toBe(true);
+    expect(check('evt.type = execve', exec)).toBe(true);
+    expect(check('evt.type = execveat', exec)).toBe(true);
+    expect(check('evt.type = execve', open)).toBe(false);
+    expect(check('evt.type != openat', open)).toBe(false);
+    expect(check('evt.type != execve', open)).toBe(true);
+    expect(check('evt.type in (clone, clone3, fork, vfork)', (w) => w.event('fork', { childPid: 300 }))).toBe(true);
+    expect(check('evt.type = procexit', (w) => w.event('exit'))).toBe(true);
+    expect(check('evt.type in (unlink, unlinkat, rmdir)', (w) => w.event('unlink', { path: '/x' }))).toBe(true);
+    expect(check('evt.type = renameat2', (w) => w.event('rename', { path: '/a', path2: '/b' }))).toBe(true);
+    expect(check('evt.type in (accept, accept4)', (w) => w.event('accept', { family: 2, addr: '10.0.0.9', port: 5, localAddr: '10.0.0.1', localPort: 80 }))).toBe(true);
+    expect(check('evt.type in (dup, dup2, dup3)', (w) => w.event('dup', { family: 2 }))).toBe(true);
+  });
+
+  it('tells the syscalls of setid, module and namespace events apart by their call', () => {
+    const setuid = (w: World) => w.event('setid', { call: 'setuid', id: 0 });
+    const setgid = (w: World) => w.event('setid', { call: 'setgid', id: 0 });
+    expect(check('evt.type = setuid', setuid)).toBe(true);
+    expect(check('evt.type = setuid', setgid)).toBe(false);
+    expect(check('evt.type in (setuid, setresuid)', setuid)).toBe(true);
+    expect(check('evt.type != setuid', setgid)).toBe(true);
+    expect(check('evt.type = finit_module', (w) => w.event('module', { call: 'finit_module', path: '/tmp/x.ko' }))).toBe(true);
+    expect(check('evt.type = init_module', (w) => w.event('module', { call: 'finit_module', path: '/tmp/x.ko' }))).toBe(false);
+    expect(check('evt.type = unshare', (w) => w.event('namespace', { call: 'unshare', id: 0x10000000 }))).toBe(true);
+    expect(check('evt.type = setns', (w) => w.event('namespace', { call: 'unshare', id: 0x10000000 }))).toBe(false);
+  });
+
+  it("accepts Vigil's own type names", () => {
+    expect(check('evt.type = exec', exec)).toBe(true);
+    expect(check('evt.type = setid and evt.arg.uid = 0', (w) => w.event('setid', { call: 'setresuid', id: 0 }))).toBe(true);
+  });
+
+  it('sees every event after the syscall returned: evt.dir is <', () => {
+    expect(check('evt.type = openat and evt.dir = <', open)).toBe(true);
+    const never = load(ruleYaml('evt.type = openat and evt.dir = >'));
+    expect(never.rules).toHaveLength(0);
+    expect(never.report.skipped[0]).toMatchObject({ reason: 'never-matches' });
+  });
+
+  it('prints evt.type as the syscall name', () => {
+    const w = new World();
+    const set = load(ruleYaml('evt.type in (open, setuid)').replace('test %proc.name', '%evt.type'));
+    const r = set.rules[0]!;
+    expect(r.output.segments.length).toBe(1);
+    const seg = r.output.segments[0] as { get: (e: unknown, x: unknown) => unknown };
+    expect(seg.get(w.event('open', { path: '/a' }), w.x)).toBe('openat');
+    expect(seg.get(w.event('setid', { call: 'setresuid' }), w.x)).toBe('setresuid');
+  });
+});
+
+describe('results and open flags', () => {
+  it('reads results as Falco does', () => {
+    expect(check('evt.res = SUCCESS', (w) => w.event('open', { path: '/a', result: 3 }))).toBe(true);
+    expect(check('evt.res = ENOENT', (w) => w.event('open', { path: '/a', result: -2 }))).toBe(true);
+    expect(check('evt.res startswith E', (w) => w.event('open', { path: '/a', result: -13 }))).toBe(true);
+    expect(check('evt.rawres = -13', (w) => w.event('open', { path: '/a', result: -13 }))).toBe(true);
+    expect(check('evt.failed = true', (w) => w.event('open', { path: '/a', result: -13 }))).toBe(true);
+    expect(check('evt.res = EINPROGRESS', (w) => w.event('connect', { family: 2, addr: '10.0.0.1', port: 443, result: -115 }))).toBe(true);
+  });
+
+  it('reads open flags: read, write, create, truncate, fd.num of a failed open is -1', () => {
+    const open = (flags: number, result = 3) => (w: World) => w.event('open', { path: '/var/log/syslog', flags, result });
+    expect(check('evt.is_open_read = true', open(O_RDONLY))).toBe(true);
+    expect(check('evt.is_open_write = true', open(O_RDONLY))).toBe(false);
+    expect(check('evt.is_open_write = true', open(O_WRONLY))).toBe(true);
+    expect(check('evt.is_open_read = true and evt.is_open_write = true', open(O_RDWR))).toBe(true);
+    expect(check('evt.is_open_create = true', open(O_WRONLY | O_CREAT))).toBe(true);
+    expect(check('evt.is_open_trunc = true', open(O_WRONLY | O_TRUNC))).toBe(true);
+    expect(check('evt.is_open_trunc = true', open(O_WRONLY | O_APPEND))).toBe(false);
+    expect(check('evt.is_open_exec = true', (w) => w.event('open', { path: '/tmp/x', flags: O_WRONLY | O_CREAT, mode: 0o755, result: 3 }))).toBe(true);
+    expect(check('evt.arg.flags contains O_TRUNC', open(O_WRONLY | O_CREAT | O_TRUNC))).toBe(true);
+    expect(check('evt.arg.flags = "O_WRONLY|O_CREAT|O_TRUNC"', open(O_WRONLY | O_CREAT | O_TRUNC))).toBe(true);
+    expect(check('fd.num = -1', open(O_RDONLY, -2))).toBe(true);
+    expect(check('fd.num >= 0', open(O_RDONLY, -2))).toBe(false);
+    expect(check("fd.typechar = 'f'", open(O_RDONLY))).toBe(true);
+    expect(check("fd.typechar = 'd' and fd.type = directory", open(O_RDONLY | O_DIRECTORY))).toBe(true);
+  });
+
+  it('reads modes, ptrace requests and set*id arguments as Falco prints them', () => {
+    expect(check('evt.arg.mode contains S_ISUID', (w) => w.event('chmod', { path: '/tmp/f', mode: 0o4755 }))).toBe(true);
+    expect(check('evt.arg.mode contains S_ISUID', (w) => w.event('chmod', { path: '/tmp/f', mode: 0o755 }))).toBe(false);
+    expect(check('evt.arg.request = PTRACE_ATTACH and evt.arg.pid = 42', (w) => w.event('ptrace', { id: 16, targetPid: 42 }))).toBe(true);
+    expect(check('evt.arg.request = PTRACE_SEIZE', (w) => w.event('ptrace', { id: 0x4206 }))).toBe(true);
+    expect(check('evt.arg.uid = 0', (w) => w.event('setid', { call: 'setresuid', id: 0 }))).toBe(true);
+    // evt.arg.uid is missing for the gid calls: no comparison holds.
+    expect(check('evt.arg.uid = 0', (w) => w.event('setid', { call: 'setgid', id: 0 }))).toBe(false);
+    expect(check('evt.arg.newpath = /etc/passwd', (w) => w.event('rename', { path: '/etc/passwd+', path2: '/etc/passwd', result: 0 }))).toBe(true);
+  });
+});
+
+describe('missing values', () => {
+  it('make every comparison false, != included; not inverts that', () => {
+    // A process whose parent the tree has never seen.
+    const orphan = (w: World) => w.event('exec', { pid: 500, ppid: 499, comm: 'ls', path: '/bin/ls', argv: ['ls'] });
+    expect(check('proc.pname = bash', orphan)).toBe(false);
+    expect(check('proc.pname != bash', orphan)).toBe(false);
+    expect(check('not proc.pname = bash', orphan)).toBe(true);
+    expect(check('proc.pname exists', orphan)).toBe(false);
+  });
+
+  it('hold for fields an event type does not have', () => {
+    const exec = (w: World) => w.exec(200, 1, '/bin/ls', ['ls']);
+    expect(check('fd.name != /etc/passwd', exec)).toBe(false);
+    expect(check('not fd.name = /etc/passwd', exec)).toBe(true);
+  });
+});
+
+describe('process fields', () => {
+  const w = new World();
+  w.exec(10, 1, '/usr/sbin/sshd', ['/usr/sbin/sshd', '-D']);
+  w.exec(11, 10, '/usr/bin/bash', ['-bash']);
+  const e = w.exec(12, 11, '/usr/bin/python3.11', ['python3', '-c', 'print(1)'], workload(), { comm: 'python3', cwd: '/srv/app' });
+
+  it('reads the process, its parent and its ancestors', () => {
+    const m = (c: string) => matches(compile(c), e, w.x);
+    expect(m('proc.name = python3')).toBe(true);
+    expect(m('proc.exe = python3')).toBe(true);
+    expect(m('proc.exepath = /usr/bin/python3.11')).toBe(true);
+    expect(m('proc.args = "-c print(1)"')).toBe(true);
+    expect(m('proc.cmdline = "python3 -c print(1)"')).toBe(true);
+    expect(m('proc.cwd = /srv/app/')).toBe(true);
+    expect(m('proc.pid = 12 and proc.ppid = 11')).toBe(true);
+    expect(m('proc.pname = bash and proc.pexe = -bash and proc.pexepath = /usr/bin/bash and proc.pcmdline = bash')).toBe(true);
+    expect(m('proc.aname[0] = python3 and proc.aname[1] = bash and proc.aname[2] = sshd')).toBe(true);
+    expect(m('proc.aname[3] = sshd')).toBe(false);
+    expect(m('proc.apid[2] = 10 and proc.aexepath[2] = /usr/sbin/sshd and proc.acmdline[2] = "sshd -D"')).toBe(true);
+  });
+
+  it('matches proc.aname without an index against any ancestor, not the process itself', () => {
+    const m = (c: string) => matches(compile(c), e, w.x);
+    expect(m('proc.aname = sshd')).toBe(true);
+    expect(m('proc.aname in (cron, bash)')).toBe(true);
+    expect(m('proc.aname = python3')).toBe(false);
+    expect(m('proc.aexepath endswith /sshd')).toBe(true);
+  });
+
+  it('knows how long a process has run when its fork was seen', () => {
+    const world = new World();
+    world.exec(20, 1, '/usr/bin/bash', ['bash']);
+    const fork = world.event('fork', { pid: 20, ppid: 1, comm: 'bash', childPid: 21 });
+    world.x.noteFork(fork);
+    const child = world.exec(21, 20, '/usr/bin/cat', ['cat']);
+    expect(matches(compile('proc.duration > 0 and proc.duration <= 5000000000'), child, world.x)).toBe(true);
+    // An old process (seen only through /proc): unknown, so not "new".
+    const old = world.exec(30, 1, '/usr/bin/cat', ['cat']);
+    expect(matches(compile('proc.duration <= 5000000000'), old, world.x)).toBe(false);
+  });
+
+  it('tells a program run from a memfd by its executable', () => {
+    expect(check('proc.is_exe_from_memfd = true', (x) => x.exec(40, 1, '/', ['payload'], workload(), { filename: '/proc/self/fd/3' }))).toBe(true);
+    expect(check('proc.is_exe_from_memfd = true', (x) => x.exec(41, 1, '/usr/bin/ls', ['ls']))).toBe(false);
+  });
+});
+
+describe('users', () => {
+  const root = mkdtempSync(join(tmpdir(), 'vigil-users-'));
+  mkdirSync(join(root, 'etc'));
+  writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\nwww-data:x:33:33:www:/var/www:/usr/sbin/nologin\n');
+  writeFileSync(join(root, 'etc/group'), 'root:x:0:\nwww-data:x:33:\n');
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it("reads user and group names from the node's files; an unknown uid reads as its number", () => {
+    const w = new World(new UserNames(root));
+    const e = (uid: number) => w.event('open', { path: '/a', uid, gid: uid });
+    expect(matches(compile('user.name = www-data and group.name = www-data'), e(33), w.x)).toBe(true);
+    expect(matches(compile('user.name = root and user.uid = 0'), e(0), w.x)).toBe(true);
+    expect(matches(compile('user.name = "4242" and group.name = "4242"'), e(4242), w.x)).toBe(true);
+  });
+});
+
+describe('sockets', () => {
+  const connect = (w: World) => w.event('connect', { family: 2, addr: '10.0.0.1', port: 443, protocol: 'tcp', result: 0 });
+  const accept = (w: World) => w.event('accept', { family: 2, addr: '10.0.0.9', port: 51000, localAddr: '10.0.0.1', localPort: 80, protocol: 'tcp', result: 5 });
+
+  it('reads a connect: the server is the remote end, the local end is not seen', () => {
+    expect(check('fd.name = "0.0.0.0:0->10.0.0.1:443"', connect)).toBe(true);
+    expect(check('fd.sip = 10.0.0.1 and fd.sport = 443 and fd.rip = 10.0.0.1 and fd.rport = 443', connect)).toBe(true);
+    expect(check('fd.dip = 10.0.0.1 and fd.dport = 443', connect)).toBe(true);
+    expect(check('fd.cip exists or fd.lport exists', connect)).toBe(false);
+    expect(check('fd.l4proto = tcp and fd.sockfamily = ip and fd.typechar = 4 and fd.type = ipv4', connect)).toBe(true);
+    expect(check('evt.is_connect_ok = true', connect)).toBe(true);
+  });
+
+  it('reads an accept: the server is the local end', () => {
+    expect(check('fd.name = "10.0.0.9:51000->10.0.0.1:80"', accept)).toBe(true);
+    expect(check('fd.sip = 10.0.0.1 and fd.sport = 80 and fd.cip = 10.0.0.9 and fd.cport = 51000', accept)).toBe(true);
+    expect(check('fd.lip = 10.0.0.1 and fd.rport = 51000', accept)).toBe(true);
+  });
+
+  it('matches addresses against networks, IPv4 and IPv6', () => {
+    expect(check('fd.snet in ("10.0.0.0/8", "192.168.0.0/16")', connect)).toBe(true);
+    expect(check('fd.sip in ("172.16.0.0/12")', connect)).toBe(false);
+    expect(check('fd.net != "127.0.0.0/8"', connect)).toBe(true);
+    expect(check('fd.ip = 10.0.0.9', accept)).toBe(true);
+    expect(check('fd.port = 51000 and fd.port = 80', accept)).toBe(true);
+    const v6 = (w: World) => w.event('connect', { family: 10, addr: '::1', port: 8080, protocol: 'tcp' });
+    expect(check('fd.sip = "0:0:0:0:0:0:0:1" and fd.typechar = 6', v6)).toBe(true);
+    expect(check('fd.snet in ("::1/128")', v6)).toBe(true);
+    expect(check('fd.name = ":::0->::1:8080"', v6)).toBe(true);
+  });
+
+  it('reads unix sockets by path', () => {
+    const unix = (w: World) => w.event('connect', { family: 1, unixPath: '/run/containerd/containerd.sock' });
+    expect(check('fd.sockfamily = unix and fd.name endswith /containerd.sock and fd.typechar = u', unix)).toBe(true);
+    expect(check('fd.sip exists', unix)).toBe(false);
+  });
+
+  it('reads a socket duplicated onto stdio as an outgoing connection', () => {
+    const dup = (w: World) => w.event('dup', { family: 2, addr: '10.0.0.1', port: 4444, localAddr: '10.0.0.5', localPort: 40000, protocol: 'tcp', flags: 3, id: 0, result: 0 });
+    expect(check('fd.name = "10.0.0.5:40000->10.0.0.1:4444" and evt.rawres = 0 and evt.arg.newfd = 0 and fd.num = 3', dup)).toBe(true);
+    expect(check('fd.sip = 10.0.0.1 and fd.cip = 10.0.0.5 and fd.type in (ipv4, ipv6)', dup)).toBe(true);
+  });
+});
+
+describe('files', () => {
+  const open = (path: string) => (w: World) => w.event('open', { path, flags: O_RDONLY, result: 3 });
+
+  it('splits a path into directory and file name', () => {
+    expect(check('fd.directory = /etc/ssh and fd.filename = sshd_config', open('/etc/ssh/sshd_config'))).toBe(true);
+    expect(check('fd.directory = / and fd.filename = vmlinuz', open('/vmlinuz'))).toBe(true);
+  });
+
+  it('uses the old path as fd.name of a rename', () => {
+    expect(check('fd.name = /tmp/a and evt.arg.newpath = /etc/a', (w) => w.event('rename', { path: '/tmp/a', path2: '/etc/a' }))).toBe(true);
+  });
+
+  it('compares with every operator', () => {
+    const p = open('/home/alice/.ssh/id_rsa');
+    expect(check('fd.name contains /.ssh/', p)).toBe(true);
+    expect(check('fd.name icontains /.SSH/ID_', p)).toBe(true);
+    expect(check('fd.name startswith /home/', p)).toBe(true);
+    expect(check('fd.name endswith id_rsa', p)).toBe(true);
+    expect(check("fd.name glob '/home/*/.ssh/*'", p)).toBe(true);
+    expect(check("fd.name glob '/home/?lice/.ssh/id_[rd]sa'", p)).toBe(true);
+    expect(check("fd.name glob '/root/*'", p)).toBe(false);
+    expect(check("fd.name iglob '/HOME/*'", p)).toBe(true);
+    expect(check('fd.name pmatch (/etc, /home/alice)', p)).toBe(true);
+    expect(check('fd.name pmatch (/home/al)', p)).toBe(false);
+    expect(check('fd.name in (/etc/shadow, /home/alice/.ssh/id_rsa)', p)).toBe(true);
+    expect(check('fd.name intersects (/home/alice/.ssh/id_rsa)', p)).toBe(true);
+    expect(check('fd.name regex "id_(rsa|dsa)$"', p)).toBe(true);
+    expect(check('fd.name > /a and fd.name < /z', p)).toBe(true);
+  });
+});
+
+describe('containers and workloads', () => {
+  const on = (wl: ReturnType<typeof workload>) => (w: World) => w.event('open', { path: '/a' }, wl);
+
+  it("reads container.id as 'host' for the host, the cgroup's last component otherwise, the real id when known", () => {
+    expect(check('container.id = host', on(HOST))).toBe(true);
+    expect(check('container.id != host', on(HOST))).toBe(false);
+    expect(check('container.id = web and container.name = /shop/web', on(workload()))).toBe(true);
+    expect(check('container.id = 0123abcd', on(workload({ container: '0123abcd' })))).toBe(true);
+  });
+
+  it('reads Kubernetes identity when there is one, and nothing off-cluster', () => {
+    const pod = workload({ kind: 'k8s', name: 'web', namespace: 'shop', pod: 'web-7d9f', labels: { app: 'web' } });
+    expect(check('k8s.ns.name = shop and k8s.pod.name = web-7d9f and k8s.pod.label[app] = web', on(pod))).toBe(true);
+    expect(check('k8s.ns.name exists', on(workload()))).toBe(false);
+    expect(check('workload.name = /shop/web and workload.kind = cgroup and workload.mode = learn', on(workload()))).toBe(true);
+  });
+});

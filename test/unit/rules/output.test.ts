@@ -1,0 +1,37 @@
+// Output lines in Falco's %field syntax.
+import { describe, expect, it } from 'vitest';
+import { compileOutput, formatOutput, messageOf } from '../../../src/detect/rules/output.js';
+import { World } from './support.js';
+
+const at = { file: 't.yaml', line: 1, col: 1 };
+
+describe('rule output', () => {
+  const w = new World();
+  w.exec(10, 1, '/usr/bin/bash', ['bash']);
+  const e = w.event('open', { pid: 11, ppid: 10, comm: 'cat', path: '/etc/shadow', flags: 0, result: 3 });
+
+  it('fills %field, %field[N] and %(field) references and records their values', () => {
+    const t = compileOutput('Sensitive file opened | file=%fd.name proc=%(proc.name) parent=%proc.aname[1] pid=%proc.pid', at);
+    const out = formatOutput(t, e, w.x);
+    expect(out.output).toBe('Sensitive file opened | file=/etc/shadow proc=cat parent=bash pid=11');
+    expect(out.fields).toEqual({ 'fd.name': '/etc/shadow', 'proc.name': 'cat', 'proc.aname[1]': 'bash', 'proc.pid': 11 });
+  });
+
+  it('prints <NA> for fields Vigil lacks and for missing values, and records null', () => {
+    const t = compileOutput('tty=%proc.tty port=%fd.sport', at);
+    expect(t.unsupported).toEqual(['proc.tty']);
+    const out = formatOutput(t, e, w.x);
+    expect(out.output).toBe('tty=<NA> port=<NA>');
+    expect(out.fields).toEqual({ 'proc.tty': null, 'fd.sport': null });
+  });
+
+  it('leaves text that is not a field alone', () => {
+    const t = compileOutput('100% sure: %fd.name.', at);
+    expect(formatOutput(t, e, w.x).output).toBe('100% sure: /etc/shadow.');
+  });
+
+  it("takes the message from the text before Falco's ' | ' separator", () => {
+    expect(messageOf('Shell spawned | shell=bash')).toBe('Shell spawned');
+    expect(messageOf('no separator here')).toBe('no separator here');
+  });
+});
