@@ -49,10 +49,12 @@ function rulesFile(text: string): string {
   return f;
 }
 
-const send = (...events: SyntheticEvent[]): boolean => probe!.sendBatch(events.map((e) => ({ cgroupId: webId, ...e })));
+/** An event of the web cgroup unless it says otherwise. */
+type WebEvent = Omit<SyntheticEvent, 'cgroupId'> & { cgroupId?: number };
+const send = (...events: WebEvent[]): boolean => probe!.sendBatch(events.map((e) => ({ ...e, cgroupId: e.cgroupId ?? webId })));
 const ip = (a: string): Buffer => Buffer.from(a.split('.').map(Number));
-const connect = (pid: number, port: number, addr = '10.0.0.7'): SyntheticEvent => ({
-  pid, ppid: 1, comm: 'scanner', cgroupId: webId, connect: { remote: { family: 2, address: ip(addr), port }, protocol: 6, result: -111 },
+const connect = (pid: number, port: number, addr = '10.0.0.7'): WebEvent => ({
+  pid, ppid: 1, comm: 'scanner', connect: { remote: { family: 2, address: ip(addr), port }, protocol: 6, result: -111 },
 });
 
 const CURL_RULE = `
