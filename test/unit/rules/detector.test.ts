@@ -50,8 +50,12 @@ function rulesFile(text: string): string {
 }
 
 /** An event of the web cgroup unless it says otherwise. */
-type WebEvent = Omit<SyntheticEvent, 'cgroupId'> & { cgroupId?: number };
-const send = (...events: WebEvent[]): boolean => probe!.sendBatch(events.map((e) => ({ ...e, cgroupId: e.cgroupId ?? webId })));
+interface WebEvent {
+  pid: number;
+  cgroupId?: number;
+  [kind: string]: unknown;
+}
+const send = (...events: WebEvent[]): boolean => probe!.sendBatch(events.map((e): SyntheticEvent => ({ ...e, cgroupId: e.cgroupId ?? webId })));
 const ip = (a: string): Buffer => Buffer.from(a.split('.').map(Number));
 const connect = (pid: number, port: number, addr = '10.0.0.7'): WebEvent => ({
   pid, ppid: 1, comm: 'scanner', connect: { remote: { family: 2, address: ip(addr), port }, protocol: 6, result: -111 },
