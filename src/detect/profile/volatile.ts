@@ -20,11 +20,15 @@
 //   - log rotation: anything after '.log' ('access.log.3.gz' → 'access.log*'),
 //     a number before '.log' ('x.1.log'), and under a log directory a
 //     trailing '.N', '-YYYYMMDD', optionally compressed ('syslog.2.gz' → 'syslog*');
-//   - temp names: 'tmp' + random suffix (Python, mktemp), '.#' lock names;
+//   - temp names: 'tmp' + random suffix (Python, mktemp), digits right
+//     after 'tmp', 'temp' or 'pid' ('pgsql_tmp87.0', '.java_pid7'), '.#' lock names;
 //     below a temp directory (tmp, temp, *_tmp, *_temp, /dev/shm,
-//     hsperfdata_*) every number and every random-looking token
-//     ('AbC123', 'build123456789' → 'build*');
-//   - postgres relation files ('base/<oid>/<relfilenode>[_fsm|_vm][.N]')
+//     hsperfdata_*) every number, a mkstemp six-character suffix holding
+//     a capital or a digit ('sh-thd.Ab3kQz'), and random-looking tokens
+//     ('ab12cd34', 'AbCdEf', 'build123456789' → 'build*'); an all-lowercase
+//     random suffix reads as a word and is left to directory collapse;
+//   - postgres: numbers in 'base/<oid>/' names ('<relfilenode>[_fsm|_vm][.N]',
+//     'pg_internal.init.<pid>')
 //     and counter-named segments (pg_xact, pg_subtrans, pg_multixact, pg_wal …);
 //   - hash fan-out directories: 1–2 hex characters above a hash or another
 //     fan-out level (nginx proxy_cache levels, git objects);
@@ -34,7 +38,7 @@ import { escapeLiteral } from './glob.js';
 const UUID = /[0-9a-f]{8}([-_])[0-9a-f]{4}\1[0-9a-f]{4}\1[0-9a-f]{4}\1[0-9a-f]{12}/gi;
 const HEX16 = /(?<![0-9a-z])[0-9a-f]{16,}(?![0-9a-z])/gi;
 const DIGIT = /\d/;
-// A date, optionally followed by a time; group 4 is set when a time is present.
+// A date, optionally followed by a time (group 2, set when present).
 const STAMP =
   /(?<!\d)(?:19|20)\d{2}([-_.]?)(?:0[1-9]|1[0-2])\1(?:0[1-9]|[12]\d|3[01])(?:[T_ .-]?(([01]\d|2[0-3])([-:_.]?)[0-5]\d(?:\4[0-5]\d)?(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?))?(?!\d)/g;
 const DIGITS6 = /\d{6,}/g;
