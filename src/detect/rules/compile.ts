@@ -444,6 +444,10 @@ class Gen {
       const some = field.some!;
       return `${this.k.ref((e: Event, x: FieldContext) => some(e, x, arg, pred))}(e, x)`;
     }
+    if (c.operand && c.operand.kind !== 'ip') {
+      const fast = field.compare?.(this.t, c.op, c.operand.values, this.k);
+      if (fast) return fast;
+    }
     const inl = field.inline?.(this.t, arg) ?? null;
     const get = field.get;
     const value = inl ? inl.js : `${this.k.ref((e: Event, x: FieldContext) => get(e, x, arg))}(e, x)`;

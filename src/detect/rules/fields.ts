@@ -7,6 +7,8 @@
 import { EVENT_TYPES, type Event, type EventType } from '../../event.js';
 import type { Process } from '../../enrich/process-tree.js';
 import { FieldContext, MAX_ANCESTORS } from './context.js';
+import type { Operator } from './condition.js';
+import type { Constants } from './predicate.js';
 import { EINPROGRESS, modeName, O_ACCMODE, O_CREAT, O_DIRECTORY, O_RDWR, O_TRUNC, O_WRONLY, openFlagsName, ptraceRequestName, resultName } from './names.js';
 
 export type FieldValue = string | number | boolean;
@@ -31,6 +33,12 @@ export interface Field {
    * `missing` says whether it may evaluate to undefined.
    */
   inline?(t: EventType, arg: FieldArg): { js: string; missing: boolean } | null;
+  /**
+   * Allocation-free JavaScript for a comparison on one event type, where
+   * the generic way would build a string per event (fd.directory = D
+   * without slicing the path); null to compare the generic way.
+   */
+  compare?(t: EventType, op: Operator, values: readonly FieldValue[], k: Constants): string | null;
   /** Several values: a condition matches when any of them does (proc.aname without an index). */
   some?(e: Event, x: FieldContext, arg: FieldArg, pred: (v: FieldValue) => boolean): boolean;
 }
@@ -105,6 +113,30 @@ function dirname(path: string): string {
 
 function basename(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
+}
+
+/** Whether `dir` is the directory `path` is directly in. */
+function isDirOf(dir: string, path: string): boolean {
+  const i = path.lastIndexOf('/');
+  if (dir === '/') return i === 0;
+  return i === dir.length && path.startsWith(dir);
+}
+
+/** =, != and in on a part of e.path, as closures over the path that allocate nothing. */
+function pathPartCompare(op: Operator, values: readonly FieldValue[], k: Constants, one: (v: string) => (path: string) => boolean): string | null {
+  const tests = values.map((v) => one(String(v)));
+  const any = tests.length === 1 ? tests[0]! : (p: string) => tests.some((t) => t(p));
+  switch (op) {
+    case '=':
+    case '==':
+    case 'in':
+    case 'intersects':
+      return `(e.path !== '' && ${k.ref(any)}(e.path))`;
+    case '!=':
+      return `(e.path !== '' && !${k.ref(any)}(e.path))`;
+    default:
+      return null;
+  }
 }
 
 function isIp(e: Event): boolean {
@@ -193,6 +225,7 @@ interface Def {
   constant?: Field['constant'];
   get: Getter;
   inline?: Field['inline'];
+  compare?: Field['compare'];
   some?: Field['some'];
 }
 
@@ -363,8 +396,14 @@ const DEFS: Record<string, Def> = {
     on: new Set([...FILE_TYPES, ...SOCKET_TYPES]), get: (e) => fdName(e),
     inline: (t) => (FILE_TYPES.has(t) ? { js: 'e.path', missing: t === 'module' } : null),
   },
-  'fd.directory': { kind: 'string', desc: 'files: the directory the file is in', on: FILE_TYPES, get: (e) => (e.path ? dirname(e.path) : undefined) },
-  'fd.filename': { kind: 'string', desc: 'files: the file name without its directory', on: FILE_TYPES, get: (e) => (e.path ? basename(e.path) : undefined) },
+  'fd.directory': {
+    kind: 'string', desc: 'files: the directory the file is in', on: FILE_TYPES, get: (e) => (e.path ? dirname(e.path) : undefined),
+    compare: (_t, op, values, k) => pathPartCompare(op, values, k, (d) => (p: string) => isDirOf(d, p)),
+  },
+  'fd.filename': {
+    kind: 'string', desc: 'files: the file name without its directory', on: FILE_TYPES, get: (e) => (e.path ? basename(e.path) : undefined),
+    compare: (_t, op, values, k) => pathPartCompare(op, values, k, (n) => (p: string) => n !== '' && !n.includes('/') && p.endsWith(`/${n}`)),
+  },
   'fd.type': { kind: 'string', desc: 'file, directory, ipv4, ipv6 or unix', on: new Set([...FILE_TYPES, ...SOCKET_TYPES]), get: (e) => fdType(e) },
   'fd.typechar': {
     kind: 'string', desc: "f (file), d (directory), 4, 6 (IP sockets) or u (unix socket)", on: new Set([...FILE_TYPES, ...SOCKET_TYPES]),
@@ -434,7 +473,7 @@ function anyOf(pred: (v: FieldValue) => boolean, a: FieldValue | undefined, b: F
 export const FIELDS: ReadonlyMap<string, Field> = new Map(
   Object.entries(DEFS).map(([name, d]) => [
     name,
-    { name, kind: d.kind, desc: d.desc, on: d.on ?? ALL, arg: d.arg ?? 'none', constant: d.constant, get: d.get, inline: d.inline, some: d.some },
+    { name, kind: d.kind, desc: d.desc, on: d.on ?? ALL, arg: d.arg ?? 'none', constant: d.constant, get: d.get, inline: d.inline, compare: d.compare, some: d.some },
   ]),
 );
 

@@ -3,9 +3,9 @@
 // the rare cases evaluated outside generated code (constant folding,
 // multi-valued fields such as proc.aname). Both share the same value
 // conversion, so they cannot disagree.
-import { BlockList, isIP } from 'node:net';
 import type { Operator } from './condition.js';
 import type { FieldKind, FieldValue } from './fields.js';
+import { addressMatcher } from './ip.js';
 
 export class ValueError extends Error {}
 
@@ -32,24 +32,11 @@ function parseNumber(s: string, field: string): number {
 }
 
 function ipMatcher(values: string[], field: string): (addr: string) => boolean {
-  const list = new BlockList();
-  for (const v of values) {
-    const slash = v.indexOf('/');
-    const addr = slash < 0 ? v : v.slice(0, slash);
-    const fam = isIP(addr);
-    if (fam === 0) throw new ValueError(`'${v}' is not an IP address or network (field ${field})`);
-    const type = fam === 4 ? 'ipv4' : 'ipv6';
-    if (slash < 0) list.addAddress(addr, type);
-    else {
-      const bits = Number(v.slice(slash + 1));
-      if (!Number.isInteger(bits) || bits < 0 || bits > (fam === 4 ? 32 : 128)) throw new ValueError(`'${v}' has an invalid prefix length (field ${field})`);
-      list.addSubnet(addr, bits, type);
-    }
+  try {
+    return addressMatcher(values, `field ${field}`);
+  } catch (err) {
+    throw new ValueError((err as Error).message);
   }
-  return (addr) => {
-    const fam = isIP(addr);
-    return fam !== 0 && list.check(addr, fam === 4 ? 'ipv4' : 'ipv6');
-  };
 }
 
 /** Converts the rule's values for a field of `kind`, checking the operator applies. */
@@ -97,6 +84,14 @@ export function globRegExp(glob: string, caseInsensitive: boolean): RegExp {
     } else re += escapeRe(c);
   }
   return new RegExp(`${re}$`, caseInsensitive ? 'i' : '');
+}
+
+/** A glob test that first checks the literal text before the first wildcard (most paths fail there). */
+function globMatcher(glob: string): (s: string) => boolean {
+  const re = globRegExp(glob, false);
+  const m = /[*?[\\]/.exec(glob);
+  const prefix = m ? glob.slice(0, m.index) : glob;
+  return prefix ? (s) => s.startsWith(prefix) && re.test(s) : (s) => re.test(s);
 }
 
 function escapeRe(s: string): string {
@@ -158,8 +153,9 @@ export function comparisonJs(op: Operator, o: Operand, v: string, k: Constants):
     case 'icontains':
       return `${k.ref(new RegExp(escapeRe(String(first)), 'i'))}.test(${v})`;
     case 'glob':
+      return `${k.ref(globMatcher(String(first)))}(${v})`;
     case 'iglob':
-      return `${k.ref(globRegExp(String(first), op === 'iglob'))}.test(${v})`;
+      return `${k.ref(globRegExp(String(first), true))}.test(${v})`;
     case 'regex':
       return `${k.ref(new RegExp(String(first)))}.test(${v})`;
     case 'pmatch':

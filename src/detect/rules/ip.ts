@@ -1,0 +1,114 @@
+// Address and network matching for rule values (fd.sip = 10.0.0.1,
+// fd.snet in (10.0.0.0/8, fc00::/7)) without allocating per event: the
+// event's address is parsed into a reused scratch buffer and compared
+// word by word. An IPv4-mapped IPv6 address (::ffff:a.b.c.d) matches IPv4
+// networks too.
+import { isIP } from 'node:net';
+
+/** An IPv4 address as an unsigned 32-bit number, or -1. */
+export function parseIPv4(s: string): number {
+  let n = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return -1;
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      part = part * 10 + (c - 48);
+      if (++digits > 3 || part > 255) return -1;
+    } else return -1;
+  }
+  if (dots !== 3 || digits === 0) return -1;
+  return n * 256 + part;
+}
+
+const scratch = new Uint16Array(8);
+
+/** Parses an IPv6 address into `out` (8 words); false when it is not one. */
+export function parseIPv6(s: string, out: Uint16Array = scratch): boolean {
+  if (isIP(s) !== 6) return false;
+  const dbl = s.indexOf('::');
+  let head = dbl < 0 ? s : s.slice(0, dbl);
+  let tail = dbl < 0 ? '' : s.slice(dbl + 2);
+  // A trailing dotted IPv4 part fills the last two words.
+  let v4 = -1;
+  const last = dbl < 0 ? head : tail;
+  const dot = last.lastIndexOf(':');
+  if (last.includes('.')) {
+    v4 = parseIPv4(last.slice(dot + 1));
+    if (v4 < 0) return false;
+    if (dbl < 0) head = head.slice(0, Math.max(0, head.lastIndexOf(':')));
+    else tail = dot < 0 ? '' : tail.slice(0, dot);
+  }
+  const hw = head ? head.split(':') : [];
+  const tw = tail ? tail.split(':') : [];
+  const words = v4 < 0 ? 8 : 6;
+  out.fill(0);
+  for (let i = 0; i < hw.length; i++) out[i] = Number.parseInt(hw[i]!, 16);
+  for (let i = 0; i < tw.length; i++) out[words - tw.length + i] = Number.parseInt(tw[i]!, 16);
+  if (v4 >= 0) {
+    out[6] = v4 >>> 16;
+    out[7] = v4 & 0xffff;
+  }
+  return true;
+}
+
+interface Net4 { addr: number; bits: number }
+interface Net6 { words: Uint16Array; bits: number }
+
+function in4(ip: number, n: Net4): boolean {
+  if (n.bits === 0) return true;
+  const shift = 32 - n.bits;
+  return Math.floor(ip / 2 ** shift) === Math.floor(n.addr / 2 ** shift);
+}
+
+function in6(w: Uint16Array, n: Net6): boolean {
+  let bits = n.bits;
+  for (let i = 0; i < 8 && bits > 0; i++, bits -= 16) {
+    const mask = bits >= 16 ? 0xffff : (0xffff << (16 - bits)) & 0xffff;
+    if ((w[i]! & mask) !== (n.words[i]! & mask)) return false;
+  }
+  return true;
+}
+
+/** A matcher for addresses and CIDR networks; throws on a value that is neither. */
+export function addressMatcher(values: readonly string[], what: string): (addr: string) => boolean {
+  const v4: Net4[] = [];
+  const v6: Net6[] = [];
+  for (const v of values) {
+    const slash = v.indexOf('/');
+    const a = slash < 0 ? v : v.slice(0, slash);
+    const family = isIP(a);
+    const max = family === 4 ? 32 : 128;
+    const bits = slash < 0 ? max : Number(v.slice(slash + 1));
+    if (family === 0 || !Number.isInteger(bits) || bits < 0 || bits > max || (slash >= 0 && v.slice(slash + 1) === '')) {
+      throw new Error(`'${v}' is not an IP address or network (${what})`);
+    }
+    if (family === 4) v4.push({ addr: parseIPv4(a), bits });
+    else {
+      const words = new Uint16Array(8);
+      parseIPv6(a, words);
+      v6.push({ words, bits });
+    }
+  }
+  return (addr) => {
+    const ip4 = parseIPv4(addr);
+    if (ip4 >= 0) {
+      for (const n of v4) if (in4(ip4, n)) return true;
+      return false;
+    }
+    if (!parseIPv6(addr)) return false;
+    for (const n of v6) if (in6(scratch, n)) return true;
+    // ::ffff:a.b.c.d against IPv4 networks.
+    if (v4.length > 0 && scratch[0] === 0 && scratch[1] === 0 && scratch[2] === 0 && scratch[3] === 0 && scratch[4] === 0 && scratch[5] === 0xffff) {
+      const mapped = scratch[6]! * 65536 + scratch[7]!;
+      for (const n of v4) if (in4(mapped, n)) return true;
+    }
+    return false;
+  };
+}

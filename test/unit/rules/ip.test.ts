@@ -1,0 +1,45 @@
+// Address and network matching for rule values.
+import { describe, expect, it } from 'vitest';
+import { addressMatcher, parseIPv4, parseIPv6 } from '../../../src/detect/rules/ip.js';
+
+describe('address matching', () => {
+  it('parses IPv4 addresses strictly', () => {
+    expect(parseIPv4('10.0.0.1')).toBe(0x0a000001);
+    expect(parseIPv4('255.255.255.255')).toBe(0xffffffff);
+    for (const bad of ['10.0.0', '10.0.0.256', '1.2.3.4.5', '1..2.3', 'a.b.c.d', '', '::1']) expect(parseIPv4(bad), bad).toBe(-1);
+  });
+
+  it('parses IPv6 addresses, compressed and with a dotted tail', () => {
+    const w = new Uint16Array(8);
+    expect(parseIPv6('2001:db8::1', w)).toBe(true);
+    expect([...w]).toEqual([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]);
+    expect(parseIPv6('::ffff:10.1.2.3', w)).toBe(true);
+    expect([...w]).toEqual([0, 0, 0, 0, 0, 0xffff, 0x0a01, 0x0203]);
+    expect(parseIPv6('fe80::', w)).toBe(true);
+    expect([...w]).toEqual([0xfe80, 0, 0, 0, 0, 0, 0, 0]);
+    expect(parseIPv6('not:an:address', w)).toBe(false);
+  });
+
+  it('matches exact addresses and networks of both families', () => {
+    const m = addressMatcher(['10.0.0.0/8', '192.168.1.7', 'fc00::/7', '::1', '100.64.0.0/10'], 'test');
+    expect(m('10.255.0.1')).toBe(true);
+    expect(m('11.0.0.1')).toBe(false);
+    expect(m('192.168.1.7')).toBe(true);
+    expect(m('192.168.1.8')).toBe(false);
+    expect(m('100.100.100.200')).toBe(true);
+    expect(m('fd12:3456::1')).toBe(true);
+    expect(m('2001:db8::1')).toBe(false);
+    expect(m('::1')).toBe(true);
+    expect(m('0:0:0:0:0:0:0:1')).toBe(true);
+    // An IPv4-mapped IPv6 address is matched against IPv4 networks too.
+    expect(m('::ffff:10.1.2.3')).toBe(true);
+    expect(m('')).toBe(false);
+    expect(addressMatcher(['0.0.0.0/0'], 'test')('203.0.113.9')).toBe(true);
+  });
+
+  it('refuses values that are not addresses or networks', () => {
+    expect(() => addressMatcher(['10.0.0.0/33'], 'field fd.snet')).toThrow(/'10.0.0.0\/33' is not an IP address or network \(field fd.snet\)/);
+    expect(() => addressMatcher(['example.com'], 'x')).toThrow(/not an IP address/);
+    expect(() => addressMatcher(['10.0.0.0/'], 'x')).toThrow(/not an IP address/);
+  });
+});
