@@ -1,11 +1,12 @@
 // `vigil rules check` as a user runs it: exit status, errors with
 // file:line:col on stderr, counts and skip reasons on stdout.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../support/kernel.js';
 
 const repo = fileURLToPath(new URL('../../..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'vigil-cli-rules-'));
@@ -45,4 +46,48 @@ describe('vigil rules check', () => {
     expect(r.stdout).toContain("  skipped 1: field 'proc.tty' is not available in Vigil");
     expect(r.stdout).toContain('output fields Vigil does not have (printed <NA>): proc.tty (1)');
   }, 30_000);
+});
+
+describe('vigil rules list', () => {
+  it('lists the rules a config loads, with their event types and tags', async () => {
+    const r = await vigil('rules', 'list', '--json');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { rules: { name: string; priority: string; types: string[]; tags: string[] }[]; skipped: unknown[] };
+    expect(out.rules.length).toBeGreaterThanOrEqual(30);
+    expect(out.rules.find((x) => x.name === 'Shell spawned in a container')).toMatchObject({ priority: 'notice', types: ['exec'] });
+    expect(out.skipped).toEqual([]);
+  }, 30_000);
+});
+
+describe('the running engine', () => {
+  it('reloads its rules on SIGHUP, and keeps them when the new file is broken', async () => {
+    const rules = join(dir, 'hup.yaml');
+    const rule = (name: string): string => `- rule: ${name}\n  desc: d\n  condition: evt.type = execve and proc.name = ${name}\n  output: o\n  priority: INFO\n`;
+    writeFileSync(rules, rule('first'));
+    const config = join(dir, 'engine.yaml');
+    writeFileSync(config, [
+      `engine: { listen: "unix://${dir}/engine.sock" }`,
+      `control: { listen: "unix://${dir}/control.sock" }`,
+      `stateDir: ${dir}/state`,
+      'sinks: []',
+      `rules: { builtin: false, files: [${rules}], watch: false }`,
+    ].join('\n'));
+    const engine = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'engine', '--config', config], { cwd: repo, stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    engine.stderr.on('data', (d) => (log += d));
+    try {
+      await waitFor('the engine to run', () => log.includes('vigil running'), 20_000);
+      expect(log).toContain('rules loaded: 1 of 1 running');
+      writeFileSync(rules, rule('first') + rule('second'));
+      engine.kill('SIGHUP');
+      await waitFor('the reload', () => log.includes('rules loaded: 2 of 2 running'), 10_000);
+      writeFileSync(rules, '- rule: broken\n  condition: (\n');
+      engine.kill('SIGHUP');
+      await waitFor('the failed reload', () => log.includes('rules reload failed: keeping the previous rules'), 10_000);
+      expect(log).toContain(`${rules}:`);
+    } finally {
+      engine.kill('SIGTERM');
+      await new Promise((r) => engine.once('exit', r));
+    }
+  }, 60_000);
 });
