@@ -9,7 +9,7 @@ import type { Process } from '../../enrich/process-tree.js';
 import { FieldContext, MAX_ANCESTORS } from './context.js';
 import type { Operator } from './condition.js';
 import type { Constants } from './predicate.js';
-import { EINPROGRESS, modeName, O_ACCMODE, O_CREAT, O_DIRECTORY, O_RDWR, O_TRUNC, O_WRONLY, openFlagsName, ptraceRequestName, resultName } from './names.js';
+import { EINPROGRESS, modeName, O_ACCMODE, O_CREAT, O_DIRECTORY, O_TRUNC, O_WRONLY, openFlagsName, ptraceRequestName, resultName } from './names.js';
 
 export type FieldValue = string | number | boolean;
 /** ip: an address (compared exactly or against CIDR networks); ipnet: only against networks. */
@@ -242,7 +242,7 @@ function ancestorField(desc: string, kind: FieldKind, read: (p: Process, x: Fiel
       const p = x.ancestor(e.process, n);
       return p ? read(p, x) : undefined;
     },
-    some(e, x, arg, pred) {
+    some(e, x, _arg, pred) {
       let p = x.parent(e.process);
       for (let i = 0; p && i < MAX_ANCESTORS; i++) {
         const v = read(p, x);
@@ -478,7 +478,7 @@ export const FIELDS: ReadonlyMap<string, Field> = new Map(
 );
 
 /** Field classes Falco has; a dotted name outside these is a typo rather than a field Vigil lacks. */
-const FALCO_CLASSES = new Set(['evt', 'proc', 'thread', 'user', 'group', 'fd', 'fdlist', 'fs', 'container', 'k8s', 'k8smeta', 'ka', 'jevt', 'span', 'syslog', 'mesos', 'evtin', 'proc', 'json', 'ct', 'aws', 'gcp', 'cloudtrail', 'okta', 'github', 'k8saudit']);
+const FALCO_CLASSES = new Set(['evt', 'proc', 'thread', 'user', 'group', 'fd', 'fdlist', 'fs', 'container', 'k8s', 'k8smeta', 'ka', 'jevt', 'span', 'syslog', 'mesos', 'evtin', 'json', 'ct', 'aws', 'gcp', 'cloudtrail', 'okta', 'github', 'k8saudit']);
 
 /** Why a field name cannot be used, or null when it can. */
 export function fieldProblem(name: string, arg: string | null): { unsupported: boolean; message: string } | null {
