@@ -24,6 +24,14 @@ import { Captures } from './respond/capture.js';
 import { ProbeLink } from './respond/probe-link.js';
 import { Quarantines } from './respond/quarantine.js';
 import { Responder } from './respond/responder.js';
+import { Enforcement } from './respond/enforcement.js';
+import { ProfileDetector } from './detect/profile/detector.js';
+import { ProfileStore } from './detect/profile/store.js';
+import { parsePolicyYaml, PolicyError, toNetworkPolicy, toYaml } from './detect/profile/policy.js';
+import { MODES, type Mode } from './config/schema.js';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify as yamlStringify } from 'yaml';
 import type { ActionReply, CaptureReply } from './control/methods.js';
 import type { WirePacket } from './rpc/wire.js';
 import { VERSION } from './version.js';
@@ -59,6 +67,8 @@ export class Engine implements IngestHandler {
   readonly quarantines: Quarantines;
   readonly captures: Captures;
   readonly responder: Responder;
+  readonly enforcement: Enforcement;
+  readonly profiles: ProfileDetector;
   private eventLog: EventLog | null = null;
   /** Alert delivery (sinks, queues, noise control); its stats() feed metrics. */
   alertDelivery: AlertDispatcher | null = null;
@@ -97,9 +107,73 @@ export class Engine implements IngestHandler {
         output: `could not ${f.action} in response to "${f.alert.rule}": ${f.error}`,
         action: { taken: 'none', ok: false, detail: f.error }, count: 1,
       });
+    this.enforcement = new Enforcement(this.probes, this.workloads, config.profiles.protectedPaths, (w) => this.policyRoots(w), respondLog);
+    const p = config.profiles;
+    this.profiles = new ProfileDetector(
+      {
+        ignoreHost: p.ignoreHost,
+        minLearningSeconds: p.promotion.minLearningSeconds,
+        quietSeconds: p.promotion.quietSeconds,
+        enforceAfterCleanSeconds: p.promotion.enforceAfterCleanSeconds,
+        protectedPaths: p.protectedPaths,
+        limits: {
+          files: { maxEntries: p.limits.maxFileEntries, collapseAt: p.limits.collapseAt, exactBelow: p.protectedPaths },
+          stableArgs: p.limits.stableArgs,
+          widenAt: p.limits.widenAt,
+          maxEntries: p.limits.maxEntries,
+        },
+      },
+      this.workloads,
+      new ProfileStore(config.stateDir, log.child({ component: 'profiles' })),
+      this.enforcement,
+      (pid) => this.responder.kill(pid),
+      config.nodeName,
+      log.child({ component: 'profiles' }),
+    );
+    this.profiles.load();
+    this.addDetector(this.profiles);
     this.control = new ControlServer(
       {
         Status: () => this.status(),
+        SetMode: async (r) => {
+          const w = this.workloads.find(r.workload);
+          if (!w) return { ok: false, error: `no workload '${r.workload}' (vigil status lists them)`, from: '', warnings: [] };
+          if (!(MODES as readonly string[]).includes(r.mode)) return { ok: false, error: `mode must be one of ${MODES.join(', ')}`, from: w.mode, warnings: [] };
+          const from = w.mode;
+          return { ...(await this.profiles.changeMode(w, r.mode as Mode)), from };
+        },
+        ExportPolicy: async (r) => {
+          try {
+            const docs = this.profiles.export(r.workload || undefined);
+            const text = r.format === 'networkpolicy'
+              ? docs.map((d) => yamlStringify(toNetworkPolicy(d, this.workloads.find(d.spec.workload.key)?.labels ?? {}), { lineWidth: 0 })).join('---\n')
+              : toYaml(docs);
+            return { text, source: '', ok: true, error: '' };
+          } catch (err) {
+            return { text: '', source: '', ok: false, error: (err as Error).message };
+          }
+        },
+        ApplyPolicy: async (r) => {
+          try {
+            // Every document is validated before anything changes.
+            const docs = parsePolicyYaml(r.text, r.source || 'policy');
+            return { ok: true, error: '', ...(await this.profiles.apply(docs)) };
+          } catch (err) {
+            return { ok: false, error: err instanceof PolicyError ? err.problems.join('\n') : (err as Error).message, applied: [], warnings: [] };
+          }
+        },
+        DiffPolicy: async (r) => {
+          try {
+            const docs = parsePolicyYaml(r.text, r.source || 'policy');
+            const lines = docs.flatMap((d) => {
+              const diff = this.profiles.diff(d);
+              return [`${d.spec.workload.name}: ${diff.length ? `${diff.length} differences` : 'no differences'}`, ...diff.map((l) => `  ${l}`)];
+            });
+            return { text: `${lines.join('\n')}\n`, source: r.source, ok: true, error: '' };
+          } catch (err) {
+            return { text: '', source: r.source, ok: false, error: err instanceof PolicyError ? err.problems.join('\n') : (err as Error).message };
+          }
+        },
         Quarantine: (r) => this.byWorkload(r.workload, (w) => this.quarantines.quarantine(w, r.reason || 'by hand')),
         Release: (r) => this.quarantines.release(r.workload),
         Capture: (r) => this.capture(r.workload, r.seconds, r.maxPackets),
@@ -107,6 +181,26 @@ export class Engine implements IngestHandler {
       },
       log.child({ component: 'control' }),
     );
+  }
+
+  /**
+   * The cgroups whose subtrees a workload's kernel policy covers: a named
+   * workload's configured cgroup (so its future children are covered from
+   * their first instruction) and every cgroup it has been seen in.
+   */
+  private policyRoots(w: Workload): { id: number; path: string }[] {
+    const roots = new Map(this.workloads.cgroupsOf(w.key).map((c) => [c.id, c]));
+    const named = w.kind === 'named' ? this.config.workloads.find((n) => n.name === w.name) : undefined;
+    const mount = this.cgroups.mount;
+    if (named && mount) {
+      try {
+        const id = statSync(join(mount, named.cgroup)).ino;
+        roots.set(id, { id, path: named.cgroup });
+      } catch {
+        // not created yet: its cgroups are added as they show up
+      }
+    }
+    return [...roots.values()];
   }
 
   private async byWorkload(name: string, fn: (w: Workload) => Promise<ActionReply>): Promise<ActionReply> {
@@ -198,6 +292,7 @@ export class Engine implements IngestHandler {
     this.sharedPidNamespace = probeVisibleHere(session.hello.probePid);
     // A probe starts with empty kernel state: put back what the engine holds.
     void this.quarantines.reapply();
+    void this.profiles.enforceAll();
   }
 
   onPackets(session: ProbeSession, packets: WirePacket[]): void {

@@ -3,6 +3,7 @@
 // output shape, Slack blocks, webhooks).
 import { randomUUID } from 'node:crypto';
 import type { ProcessTree } from '../enrich/process-tree.js';
+import type { Workload } from '../enrich/workloads.js';
 import { eventSummary, type Event } from '../event.js';
 
 /** Falco's priorities, most severe first; rule files use these names. */
@@ -112,6 +113,30 @@ export function alertFor(e: Event, tree: ProcessTree | null, input: AlertInput):
       parents: chain.map((c) => ({ pid: c.pid, exe: c.exe, cmdline: cmdline(c.argv) })),
     },
     event: eventSummary(e),
+    action: input.action ?? NO_ACTION,
+    fields: input.fields ?? {},
+    count: 1,
+  };
+}
+
+/** An alert about a workload rather than one event (a promotion, enforcement that cannot be complete). */
+export function alertAbout(w: Workload, node: string, input: AlertInput): Alert {
+  return {
+    id: randomUUID(),
+    time: new Date().toISOString(),
+    source: input.source,
+    rule: input.rule,
+    priority: input.priority,
+    message: input.message,
+    output: input.output ?? input.message,
+    tags: input.tags ?? [],
+    node,
+    workload: {
+      name: w.name, key: w.key, kind: w.kind, namespace: w.namespace, pod: w.pod, container: w.container,
+      labels: { ...w.labels }, cgroupPath: w.cgroupPath, mode: w.mode,
+    },
+    process: { pid: 0, ppid: 0, exe: '', cmdline: '', comm: '', uid: 0, gid: 0, parents: [] },
+    event: {},
     action: input.action ?? NO_ACTION,
     fields: input.fields ?? {},
     count: 1,

@@ -14,6 +14,7 @@ import { VERSION } from '../version.js';
 import { formatStatus } from './format.js';
 import { registerRespondCommands } from './respond.js';
 import { registerRulesCommands } from './rules.js';
+import { registerPolicyCommands } from './policy.js';
 
 /** The probe built in this checkout, used when the config names none. */
 export const bundledProbe = fileURLToPath(new URL('../../bpf/build/vigil-probe', import.meta.url));
@@ -112,6 +113,7 @@ program
 
 registerRespondCommands(program, configOrExit);
 registerRulesCommands(program, configOrExit);
+registerPolicyCommands(program, configOrExit);
 
 const configCmd = program.command('config').description('configuration files');
 configCmd

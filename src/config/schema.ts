@@ -119,6 +119,44 @@ const capture = z
   })
   .prefault({});
 
+/** Where a write needs the profile's say-so in enforce mode (each at most 64 bytes; at most 16). */
+export const DEFAULT_PROTECTED_PATHS = ['/etc/', '/bin/', '/sbin/', '/usr/', '/lib/', '/lib64/', '/boot/', '/root/', '/var/spool/cron/'];
+
+const profiles = z
+  .strictObject({
+    /** The root cgroup and systemd's slices are the host, not a container: not profiled. */
+    ignoreHost: z.boolean().default(true),
+    promotion: z
+      .strictObject({
+        /** learn → monitor once at least this long has been learned… */
+        minLearningSeconds: z.number().int().min(0).default(3600),
+        /** …and nothing new has been seen for this long. */
+        quietSeconds: z.number().int().min(1).default(900),
+        /** monitor → enforce after this long without an anomaly; null: only by hand. */
+        enforceAfterCleanSeconds: z.number().int().min(1).nullable().default(null),
+      })
+      .prefault({}),
+    protectedPaths: z
+      .array(z.string().regex(/^\/.{0,62}$/, 'must be an absolute path prefix of at most 64 bytes'))
+      .max(16)
+      .default(DEFAULT_PROTECTED_PATHS),
+    limits: z
+      .strictObject({
+        /** Paths kept per list (read, write) before directories collapse into patterns. */
+        maxFileEntries: z.number().int().min(16).default(2048),
+        /** Distinct names in one directory before it collapses to dir/*. */
+        collapseAt: z.number().int().min(2).default(32),
+        /** Distinct argument lists per executable before arguments count as unstable. */
+        stableArgs: z.number().int().min(1).default(8),
+        /** Distinct addresses of one /24 (/64) on one port before the rule widens to the network. */
+        widenAt: z.number().int().min(1).default(8),
+        /** Executables plus network rules kept per workload. */
+        maxEntries: z.number().int().min(16).default(4096),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
 export const configSchema = z.strictObject({
   /** Default: $NODE_NAME (the DaemonSet sets it from spec.nodeName), else the host name. */
   nodeName: z.string().min(1).default(() => process.env.NODE_NAME || hostname()),
@@ -162,6 +200,7 @@ export const configSchema = z.strictObject({
     .array(responseRule)
     .default([{ priority: 'critical', modes: ['enforce'], sources: [], rules: [], actions: ['kill'] }]),
   capture,
+  profiles,
   /** Kubernetes: workload identity from the API, cluster-wide profiles, quarantine by pod label. */
   kubernetes: z
     .strictObject({

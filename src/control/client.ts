@@ -1,7 +1,7 @@
 // The CLI's client for a running engine's control socket.
 import { makeGenericClientConstructor, credentials, type Client, type ServiceError } from '@grpc/grpc-js';
 import { dialTarget } from '../rpc/listen.js';
-import { controlMethods, type ActionReply, type CaptureReply, type StatusReply } from './methods.js';
+import { controlMethods, type ActionReply, type ApplyPolicyReply, type CaptureReply, type PolicyText, type SetModeReply, type StatusReply } from './methods.js';
 
 type Unary<Req, Res> = (req: Req, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => void;
 
@@ -42,6 +42,22 @@ export class ControlClient {
 
   kill(pid: number): Promise<ActionReply> {
     return this.call('Kill', { pid });
+  }
+
+  setMode(workload: string, mode: string): Promise<SetModeReply> {
+    return this.call('SetMode', { workload, mode });
+  }
+
+  exportPolicy(workload: string, format: 'yaml' | 'networkpolicy'): Promise<PolicyText> {
+    return this.call('ExportPolicy', { workload, format });
+  }
+
+  applyPolicy(text: string, source: string): Promise<ApplyPolicyReply> {
+    return this.call('ApplyPolicy', { text, source, ok: true, error: '' }, 60_000);
+  }
+
+  diffPolicy(text: string, source: string): Promise<PolicyText> {
+    return this.call('DiffPolicy', { text, source, ok: true, error: '' });
   }
 
   close(): void {

@@ -78,12 +78,47 @@ export interface KillRequest {
   pid: number;
 }
 
+export interface SetModeRequest {
+  workload: string;
+  mode: string;
+}
+
+export interface SetModeReply {
+  ok: boolean;
+  error: string;
+  from: string;
+  warnings: string[];
+}
+
+export interface ExportPolicyRequest {
+  workload: string;
+  format: string;
+}
+
+export interface PolicyText {
+  text: string;
+  source: string;
+  ok: boolean;
+  error: string;
+}
+
+export interface ApplyPolicyReply {
+  ok: boolean;
+  error: string;
+  applied: string[];
+  warnings: string[];
+}
+
 export interface ControlHandlers {
   Status(req: Record<string, never>): StatusReply | Promise<StatusReply>;
   Quarantine(req: WorkloadRequest): Promise<ActionReply>;
   Release(req: WorkloadRequest): Promise<ActionReply>;
   Capture(req: CaptureRequest): Promise<CaptureReply>;
   Kill(req: KillRequest): Promise<ActionReply>;
+  SetMode(req: SetModeRequest): Promise<SetModeReply>;
+  ExportPolicy(req: ExportPolicyRequest): Promise<PolicyText>;
+  ApplyPolicy(req: PolicyText): Promise<ApplyPolicyReply>;
+  DiffPolicy(req: PolicyText): Promise<PolicyText>;
 }
 
 const unary = { request: false, response: false };
@@ -94,4 +129,8 @@ export const controlMethods = {
   Release: method<WorkloadRequest, ActionReply>('ControlService', 'Release', 'WorkloadRequest', 'ActionReply', unary),
   Capture: method<CaptureRequest, CaptureReply>('ControlService', 'Capture', 'CaptureRequest', 'CaptureReply', unary),
   Kill: method<KillRequest, ActionReply>('ControlService', 'Kill', 'KillRequest', 'ActionReply', unary),
+  SetMode: method<SetModeRequest, SetModeReply>('ControlService', 'SetMode', 'SetModeRequest', 'SetModeReply', unary),
+  ExportPolicy: method<ExportPolicyRequest, PolicyText>('ControlService', 'ExportPolicy', 'ExportPolicyRequest', 'PolicyText', unary),
+  ApplyPolicy: method<PolicyText, ApplyPolicyReply>('ControlService', 'ApplyPolicy', 'PolicyText', 'ApplyPolicyReply', unary),
+  DiffPolicy: method<PolicyText, PolicyText>('ControlService', 'DiffPolicy', 'PolicyText', 'PolicyText', unary),
 } satisfies ServiceDefinition;

@@ -1,0 +1,282 @@
+// Behavioural baselines per workload, by mode:
+//   learn    record what the workload does; only signature rules alert
+//   monitor  anything outside the profile raises an anomaly alert saying
+//            what is new and how it differs
+//   enforce  outside the profile is stopped: in the kernel where this node
+//            can (exec killed, connect refused, protected write killed),
+//            otherwise by killing the process right after; every block is
+//            an alert
+// A workload is promoted learn → monitor after a quiet period (and a
+// minimum learning time), and optionally monitor → enforce after a clean
+// period. Profiles persist and export as WorkloadProfile YAML.
+import { alertAbout, alertFor, type AlertAction, type Priority } from '../../alert/alert.js';
+import type { Mode } from '../../config/schema.js';
+import type { Workload, WorkloadKind, WorkloadRegistry } from '../../enrich/workloads.js';
+import type { Event } from '../../event.js';
+import type { CommandResult } from '../../ingest/session.js';
+import type { Logger } from '../../log.js';
+import type { Enforcement } from '../../respond/enforcement.js';
+import type { DetectContext, Detector } from '../detector.js';
+import type { WorkloadProfileDocument } from './document.js';
+import { diffDocuments, fromDocument, kernelPolicy, toDocument } from './policy.js';
+import { Profile, type AnomalyKind, type Deviation, type ProfileLimits } from './profile.js';
+import type { ProfileStore } from './store.js';
+
+export interface ProfileSettings {
+  /** Host workloads (the root cgroup, systemd slices) are not containers: not profiled. */
+  ignoreHost: boolean;
+  minLearningSeconds: number;
+  quietSeconds: number;
+  /** Promote monitor → enforce after this long without an anomaly; null: never on its own. */
+  enforceAfterCleanSeconds: number | null;
+  protectedPaths: string[];
+  limits: ProfileLimits;
+}
+
+const PROFILED = new Set<Event['type']>(['exec', 'open', 'unlink', 'rename', 'chmod', 'connect', 'bind', 'listen', 'accept']);
+
+const PRIORITY: Record<AnomalyKind, Priority> = {
+  'new-executable': 'warning',
+  'new-user': 'warning',
+  'new-parent': 'notice',
+  'new-arguments': 'notice',
+  'new-file-read': 'notice',
+  'new-file-write': 'warning',
+  'new-egress': 'warning',
+  'new-listen': 'warning',
+  'new-ingress': 'notice',
+};
+
+/** MITRE ATT&CK techniques an anomaly of each kind most often is. */
+const TAGS: Record<AnomalyKind, string[]> = {
+  'new-executable': ['T1059', 'T1204', 'mitre_execution'],
+  'new-user': ['T1078', 'mitre_privilege_escalation'],
+  'new-parent': ['T1059', 'mitre_execution'],
+  'new-arguments': ['T1059', 'mitre_execution'],
+  'new-file-read': ['T1005', 'mitre_collection'],
+  'new-file-write': ['T1565.001', 'mitre_impact'],
+  'new-egress': ['T1071', 'mitre_command_and_control'],
+  'new-listen': ['T1571', 'mitre_command_and_control'],
+  'new-ingress': ['T1133', 'mitre_initial_access'],
+};
+
+export interface ModeChange {
+  ok: boolean;
+  error: string;
+  /** Parts of enforcement this node cannot do, said at the mode change. */
+  warnings: string[];
+}
+
+export class ProfileDetector implements Detector {
+  readonly name = 'profiles';
+  private readonly profiles = new Map<string, Profile>();
+  private readonly modeSince = new Map<string, number>();
+  private readonly lastAnomalyAt = new Map<string, number>();
+  private readonly timer: NodeJS.Timeout;
+  private ctx: DetectContext | null = null;
+
+  constructor(
+    private readonly settings: ProfileSettings,
+    private readonly registry: WorkloadRegistry,
+    private readonly store: ProfileStore,
+    private readonly enforcement: Enforcement,
+    private readonly kill: (pid: number) => Promise<CommandResult>,
+    private readonly nodeName: string,
+    private readonly log: Logger,
+  ) {
+    this.timer = setInterval(() => this.tick(), 1000);
+    this.timer.unref();
+  }
+
+  /** Loads stored profiles; their workloads come back in the mode they were in. */
+  load(): void {
+    for (const doc of this.store.loadAll()) {
+      const s = doc.spec.workload;
+      const w = this.registry.declare({ key: s.key, name: s.name, kind: s.kind as WorkloadKind, namespace: s.namespace, mode: doc.spec.mode });
+      this.registry.setMode(w, doc.spec.mode);
+      this.profiles.set(s.key, fromDocument(doc, this.settings.limits));
+      this.modeSince.set(s.key, Date.now());
+    }
+    if (this.profiles.size) this.log.info({ profiles: this.profiles.size }, 'profiles loaded');
+  }
+
+  /** The probe connected: workloads in enforce mode get their kernel policies back. */
+  async enforceAll(): Promise<void> {
+    for (const [key, p] of this.profiles) {
+      const w = this.registry.find(key);
+      if (w?.mode === 'enforce') await this.enforcement.enforce(w, kernelPolicy(this.document(w, p), this.settings.protectedPaths));
+    }
+    await this.enforcement.reapply();
+  }
+
+  onEvent(e: Event, ctx: DetectContext): void {
+    this.ctx = ctx;
+    const w = e.workload;
+    if (!w || !PROFILED.has(e.type) || (w.kind === 'host' && this.settings.ignoreHost) || w.key.startsWith('cgroup-id:')) return;
+    let p = this.profiles.get(w.key);
+    if (!p) {
+      p = new Profile(this.settings.limits);
+      this.profiles.set(w.key, p);
+      this.modeSince.set(w.key, Date.now());
+      this.log.info({ workload: w.name, mode: w.mode }, 'new workload: profile started');
+    }
+    const parentExe = e.type === 'exec' && e.process ? (ctx.tree.parent(e.process)?.exe ?? '') : '';
+    if (w.mode === 'learn') {
+      if (p.observe(e, parentExe, true)) {
+        p.lastNewAt = Date.now();
+        this.save(w, p);
+      }
+      return;
+    }
+    const d = p.observe(e, parentExe, false);
+    if (!d) return;
+    this.lastAnomalyAt.set(w.key, Date.now());
+    if (w.mode === 'enforce' && this.enforced(d, e)) this.block(e, w, d, ctx);
+    else ctx.raise(this.anomaly(e, w, d, PRIORITY[d.kind], undefined, ctx));
+  }
+
+  /** Whether enforce mode stops this deviation (exec, connect, a write below a protected path). */
+  private enforced(d: Deviation, e: Event): boolean {
+    if (d.kind === 'new-executable' || d.kind === 'new-egress') return true;
+    if (d.kind !== 'new-file-write') return false;
+    const paths = e.type === 'rename' ? [e.path, e.path2] : [e.path];
+    return paths.some((path) => this.settings.protectedPaths.some((pre) => path.startsWith(pre)));
+  }
+
+  private block(e: Event, w: Workload, d: Deviation, ctx: DetectContext): void {
+    if (e.blocked) {
+      const taken = d.kind === 'new-executable' ? 'killed at exec' : d.kind === 'new-egress' ? 'connect refused' : 'writer killed';
+      ctx.raise(this.anomaly(e, w, d, 'error', { taken, ok: true, detail: 'stopped in the kernel' }, ctx));
+      return;
+    }
+    // The kernel did not stop it (no capability, a pattern rule, a relative path, a
+    // cgroup not yet covered): stop the process now, and say it was after the fact.
+    void this.kill(e.pid).then((r) =>
+      ctx.raise(this.anomaly(e, w, d, 'error', {
+        taken: r.ok ? 'killed' : 'kill failed',
+        ok: r.ok,
+        detail: r.ok ? 'after the event: the kernel did not stop it' : r.error,
+      }, ctx)),
+    );
+  }
+
+  private anomaly(e: Event, w: Workload, d: Deviation, priority: Priority, action: AlertAction | undefined, ctx: DetectContext) {
+    const verb = action ? `${action.taken}: ` : '';
+    return alertFor(e, ctx.tree, {
+      source: 'profile',
+      rule: d.kind,
+      priority,
+      message: `${w.name}: ${verb}${d.message}`,
+      tags: TAGS[d.kind],
+      fields: { 'vigil.anomaly': d.kind, 'vigil.what': d.what, 'workload.mode': w.mode },
+      action,
+    });
+  }
+
+  /** Promotions that are due. */
+  tick(now = Date.now()): void {
+    const s = this.settings;
+    for (const [key, p] of this.profiles) {
+      const w = this.registry.find(key);
+      if (!w) continue;
+      if (w.mode === 'learn' && now - p.learningSince >= s.minLearningSeconds * 1000 && now - p.lastNewAt >= s.quietSeconds * 1000) {
+        void this.promote(w, 'monitor', `nothing new for ${s.quietSeconds} s after ${Math.round((now - p.learningSince) / 1000)} s of learning`);
+      } else if (w.mode === 'monitor' && s.enforceAfterCleanSeconds !== null) {
+        const cleanSince = Math.max(this.modeSince.get(key) ?? now, this.lastAnomalyAt.get(key) ?? 0);
+        if (now - cleanSince >= s.enforceAfterCleanSeconds * 1000) void this.promote(w, 'enforce', `no anomaly for ${s.enforceAfterCleanSeconds} s`);
+      }
+    }
+  }
+
+  private async promote(w: Workload, to: Mode, why: string): Promise<void> {
+    const from = w.mode;
+    const r = await this.changeMode(w, to);
+    const message = `${w.name}: ${from} → ${to} (${why})${r.warnings.length ? `; not enforced in the kernel: ${r.warnings.join('; ')}` : ''}`;
+    this.log.info({ workload: w.name, from, to, warnings: r.warnings }, 'workload promoted');
+    this.ctx?.raise(alertAbout(w, this.nodeName, { source: 'engine', rule: 'Workload promoted', priority: r.warnings.length ? 'warning' : 'informational', message }));
+  }
+
+  /** Changes a workload's mode; entering enforce puts its policy in the kernel and says what cannot be enforced. */
+  async changeMode(w: Workload, mode: Mode): Promise<ModeChange> {
+    let p = this.profiles.get(w.key);
+    if (!p) {
+      if (mode !== 'learn') return { ok: false, error: `${w.name} has no profile yet: let it learn first, or apply a reviewed policy`, warnings: [] };
+      p = new Profile(this.settings.limits);
+      this.profiles.set(w.key, p);
+    }
+    const from = w.mode;
+    let warnings: string[] = [];
+    if (mode === 'enforce') {
+      const r = await this.enforcement.enforce(w, kernelPolicy(this.document(w, p), this.settings.protectedPaths));
+      if (!r.ok) {
+        await this.enforcement.relax(w);
+        return { ok: false, error: `cannot enforce: ${r.error}`, warnings: r.warnings };
+      }
+      warnings = r.warnings;
+    } else if (from === 'enforce') {
+      await this.enforcement.relax(w);
+    }
+    if (mode === 'learn' && from !== 'learn') p.lastNewAt = Date.now();
+    this.registry.setMode(w, mode);
+    this.modeSince.set(w.key, Date.now());
+    this.save(w, p);
+    if (warnings.length) this.log.warn({ workload: w.name, warnings }, 'enforcement is not complete on this node');
+    return { ok: true, error: '', warnings };
+  }
+
+  document(w: Workload, p = this.profiles.get(w.key)): WorkloadProfileDocument {
+    return toDocument(p ?? new Profile(this.settings.limits), w, w.mode);
+  }
+
+  /** Documents of one workload (by name or key) or of all profiled ones. */
+  export(nameOrKey?: string): WorkloadProfileDocument[] {
+    if (nameOrKey) {
+      const w = this.registry.find(nameOrKey);
+      if (!w || !this.profiles.has(w.key)) throw new Error(`no profile for '${nameOrKey}'`);
+      return [this.document(w)];
+    }
+    return [...this.profiles.keys()]
+      .sort()
+      .map((k) => this.registry.find(k))
+      .filter((w): w is Workload => !!w)
+      .map((w) => this.document(w));
+  }
+
+  /** Replaces profiles (and modes) with reviewed documents, all validated before any is applied. */
+  async apply(docs: WorkloadProfileDocument[]): Promise<{ applied: string[]; warnings: string[] }> {
+    const applied: string[] = [];
+    const warnings: string[] = [];
+    for (const doc of docs) {
+      const s = doc.spec.workload;
+      const w = this.registry.find(s.key) ?? this.registry.declare({ key: s.key, name: s.name, kind: s.kind as WorkloadKind, namespace: s.namespace });
+      if (w.mode === 'enforce') await this.enforcement.relax(w);
+      const p = fromDocument(doc, this.settings.limits);
+      this.profiles.set(s.key, p);
+      this.registry.setMode(w, 'learn'); // re-entered below, so enforcement starts from the new profile
+      const r = await this.changeMode(w, doc.spec.mode);
+      if (!r.ok) throw new Error(`${s.name}: ${r.error}`);
+      warnings.push(...r.warnings.map((x) => `${s.name}: ${x}`));
+      applied.push(`${s.name} (${doc.spec.mode})`);
+      this.log.info({ workload: s.name, mode: doc.spec.mode }, 'policy applied');
+    }
+    this.store.flush();
+    return { applied, warnings };
+  }
+
+  /** What a document has that the current profile lacks and the reverse. */
+  diff(doc: WorkloadProfileDocument): string[] {
+    const w = this.registry.find(doc.spec.workload.key) ?? this.registry.find(doc.spec.workload.name);
+    const ref = { ...doc.spec.workload, namespace: doc.spec.workload.namespace ?? '' };
+    const current = w && this.profiles.has(w.key) ? this.document(w) : toDocument(new Profile(this.settings.limits), ref, 'learn');
+    return diffDocuments(doc, current);
+  }
+
+  private save(w: Workload, p: Profile): void {
+    this.store.markDirty(w.key, () => this.document(w, p));
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.store.close();
+  }
+}

@@ -1,0 +1,261 @@
+// One workload's learned behaviour: the executables it runs (with their
+// parents, users and, where stable, arguments), the files it reads and
+// writes (generalised by PathSet), and its network: where it connects,
+// what it listens on, who connects to it. `observe` answers "is this event
+// inside the profile?" and, while learning, records it.
+import type { Event } from '../../event.js';
+import { cidrContains, parseCidr, widenTo, type Cidr } from './addresses.js';
+import type { EgressRule, IngressRule, ListenRule } from './document.js';
+import { PathSet, type PathSetOptions } from './paths.js';
+
+export type AnomalyKind =
+  | 'new-executable'
+  | 'new-user'
+  | 'new-parent'
+  | 'new-arguments'
+  | 'new-file-read'
+  | 'new-file-write'
+  | 'new-egress'
+  | 'new-listen'
+  | 'new-ingress';
+
+/** How an event differs from the profile. */
+export interface Deviation {
+  kind: AnomalyKind;
+  /** The new thing, e.g. "/usr/bin/nc" or "tcp 10.0.0.9:4444". */
+  what: string;
+  /** One line for a person: what is new and how it differs. */
+  message: string;
+}
+
+export interface ProfileLimits {
+  files: Partial<PathSetOptions>;
+  /** Distinct argument lists kept per executable before its arguments count as unstable. */
+  stableArgs: number;
+  /** Distinct addresses in one /24 (or /64) on one port before the rule widens to the network. */
+  widenAt: number;
+  /** Most processes and network rules kept; past it new ones are not learned (and counted). */
+  maxEntries: number;
+}
+
+export const DEFAULT_LIMITS: ProfileLimits = { files: {}, stableArgs: 8, widenAt: 8, maxEntries: 4096 };
+
+export interface ProcessEntry {
+  exe: string;
+  parents: Set<string>;
+  users: Set<number>;
+  /** Argument lists seen (argv after argv[0]); null once they proved unstable. */
+  args: Set<string> | null;
+}
+
+interface NetRule<R> {
+  rule: R;
+  cidr: Cidr;
+}
+
+const O_ACCMODE = 3;
+const O_CREAT = 0o100;
+const O_TRUNC = 0o1000;
+const MAX_ARGS_LEN = 256;
+
+export function isWriteOpen(flags: number): boolean {
+  return (flags & O_ACCMODE) !== 0 || (flags & (O_CREAT | O_TRUNC)) !== 0;
+}
+
+function argsOf(argv: readonly string[]): string {
+  const s = argv.slice(1).join(' ');
+  return s.length > MAX_ARGS_LEN ? s.slice(0, MAX_ARGS_LEN) : s;
+}
+
+export class Profile {
+  readonly processes = new Map<string, ProcessEntry>();
+  readonly reads: PathSet;
+  readonly writes: PathSet;
+  /** Exact rules by "proto addr port"; CIDR rules in a list. */
+  private readonly egressExact = new Map<string, EgressRule>();
+  private readonly egressCidr: NetRule<EgressRule>[] = [];
+  private readonly listens = new Map<string, ListenRule>();
+  private readonly ingressExact = new Map<string, IngressRule>();
+  private readonly ingressCidr: NetRule<IngressRule>[] = [];
+  /** Distinct addresses per (proto, port, network), to know when to widen. */
+  private readonly seenInNetwork = new Map<string, Set<string>>();
+  learningSince = Date.now();
+  lastNewAt = Date.now();
+  /** Behaviour not learned because the profile was full. */
+  overflow = 0;
+
+  constructor(private readonly limits: ProfileLimits = DEFAULT_LIMITS) {
+    this.reads = new PathSet(limits.files);
+    this.writes = new PathSet(limits.files);
+  }
+
+  /**
+   * Whether the event lies inside the profile; the first way it does not,
+   * or null. With `learn`, what is new is added (and still returned, so
+   * the caller knows the profile grew).
+   */
+  observe(e: Event, parentExe: string, learn: boolean): Deviation | null {
+    switch (e.type) {
+      case 'exec':
+        return this.exec(e, parentExe, learn);
+      // Paths are absolute once the probe resolved them; anything else (a
+      // failed read of the argument) says nothing about the workload.
+      case 'open':
+        if (e.path.charCodeAt(0) !== 47) return null;
+        return isWriteOpen(e.flags) ? this.write(e.path, learn) : this.read(e.path, learn);
+      case 'unlink':
+      case 'chmod':
+        return e.path.charCodeAt(0) === 47 ? this.write(e.path, learn) : null;
+      case 'rename':
+        return (e.path.charCodeAt(0) === 47 ? this.write(e.path, learn) : null) ?? (e.path2.charCodeAt(0) === 47 ? this.write(e.path2, learn) : null);
+      case 'connect':
+        return e.addr ? this.connect(e, learn) : null;
+      case 'bind':
+        return e.localPort ? this.listen(e.protocol || 'tcp', e.localPort, learn) : null;
+      case 'listen':
+        return e.localPort ? this.listen(e.protocol || 'tcp', e.localPort, learn) : null;
+      case 'accept':
+        return e.addr && e.result >= 0 ? this.accept(e.addr, e.localPort, learn) : null;
+      default:
+        return null;
+    }
+  }
+
+  private full(): boolean {
+    if (this.processes.size + this.egressExact.size + this.ingressExact.size + this.listens.size < this.limits.maxEntries) return false;
+    this.overflow++;
+    return true;
+  }
+
+  private exec(e: Event, parentExe: string, learn: boolean): Deviation | null {
+    const exe = e.path;
+    let p = this.processes.get(exe);
+    if (!p) {
+      if (learn && !this.full()) {
+        this.processes.set(exe, { exe, parents: new Set(parentExe ? [parentExe] : []), users: new Set([e.uid]), args: new Set([argsOf(e.argv)]) });
+      }
+      return { kind: 'new-executable', what: exe, message: `new executable ${exe}${parentExe ? `, parent ${parentExe}` : ''}` };
+    }
+    if (!p.users.has(e.uid)) {
+      if (learn) p.users.add(e.uid);
+      return { kind: 'new-user', what: `${exe} uid ${e.uid}`, message: `${exe} runs as a new user: uid ${e.uid} (seen: ${[...p.users].join(', ')})` };
+    }
+    if (parentExe && !p.parents.has(parentExe)) {
+      if (learn) p.parents.add(parentExe);
+      return { kind: 'new-parent', what: `${parentExe} → ${exe}`, message: `${exe} started by a new parent ${parentExe} (seen: ${[...p.parents].join(', ') || 'none'})` };
+    }
+    if (p.args) {
+      const args = argsOf(e.argv);
+      if (!p.args.has(args)) {
+        if (learn) {
+          p.args.add(args);
+          if (p.args.size > this.limits.stableArgs) p.args = null; // arguments vary: stop comparing them
+          return null; // varying arguments are not new behaviour worth a quiet-period reset
+        }
+        return { kind: 'new-arguments', what: `${exe} ${args}`, message: `${exe} run with new arguments: ${args}` };
+      }
+    }
+    return null;
+  }
+
+  private read(path: string, learn: boolean): Deviation | null {
+    if (this.reads.has(path) || this.writes.has(path)) return null;
+    if (learn) this.reads.add(path);
+    return { kind: 'new-file-read', what: path, message: `reads a new file ${path}` };
+  }
+
+  private write(path: string, learn: boolean): Deviation | null {
+    if (this.writes.has(path)) return null;
+    if (learn) this.writes.add(path);
+    return { kind: 'new-file-write', what: path, message: `writes a new file ${path}` };
+  }
+
+  private connect(e: Event, learn: boolean): Deviation | null {
+    const protocol = e.protocol === 'udp' ? 'udp' : 'tcp';
+    const key = `${protocol} ${e.addr} ${e.port}`;
+    if (this.egressExact.has(key)) return null;
+    for (const r of this.egressCidr) {
+      if ((r.rule.port === e.port || r.rule.port === 0) && r.rule.protocol === protocol && cidrContains(r.cidr, e.addr)) return null;
+    }
+    const dev: Deviation = { kind: 'new-egress', what: `${protocol} ${e.addr}:${e.port}`, message: `connects to a new destination ${e.addr} port ${e.port}/${protocol}` };
+    if (!learn || this.full()) return dev;
+    const net = widenTo(e.addr);
+    const seenKey = `${protocol} ${e.port} ${net}`;
+    let seen = this.seenInNetwork.get(seenKey);
+    if (!seen) this.seenInNetwork.set(seenKey, (seen = new Set()));
+    seen.add(e.addr);
+    if (seen.size > this.limits.widenAt) {
+      // Many hosts of one network on one port: one rule for the network.
+      for (const a of seen) this.egressExact.delete(`${protocol} ${a} ${e.port}`);
+      this.addEgress({ to: net, port: e.port, protocol });
+    } else {
+      this.egressExact.set(key, { to: e.addr, port: e.port, protocol });
+    }
+    return dev;
+  }
+
+  private listen(protocol: string, port: number, learn: boolean): Deviation | null {
+    const proto = protocol === 'udp' ? 'udp' : 'tcp';
+    const key = `${proto} ${port}`;
+    if (this.listens.has(key)) return null;
+    if (learn && !this.full()) this.listens.set(key, { port, protocol: proto });
+    return { kind: 'new-listen', what: `${proto} ${port}`, message: `listens on a new port ${port}/${proto}` };
+  }
+
+  private accept(peer: string, port: number, learn: boolean): Deviation | null {
+    const key = `${peer} ${port}`;
+    if (this.ingressExact.has(key)) return null;
+    for (const r of this.ingressCidr) if ((r.rule.port === port || r.rule.port === 0) && cidrContains(r.cidr, peer)) return null;
+    const dev: Deviation = { kind: 'new-ingress', what: `${peer} → :${port}`, message: `accepts a connection from a new peer ${peer} on port ${port}` };
+    if (!learn || this.full()) return dev;
+    const net = widenTo(peer);
+    const seenKey = `in ${port} ${net}`;
+    let seen = this.seenInNetwork.get(seenKey);
+    if (!seen) this.seenInNetwork.set(seenKey, (seen = new Set()));
+    seen.add(peer);
+    if (seen.size > this.limits.widenAt) {
+      for (const a of seen) this.ingressExact.delete(`${a} ${port}`);
+      this.addIngress({ from: net, port });
+      // Clients from many networks: anyone may connect to this port.
+      const nets = this.ingressCidr.filter((r) => r.rule.port === port && r.cidr.prefix > 0 && r.cidr.family === (net.includes(':') ? 6 : 4));
+      if (nets.length > this.limits.widenAt) {
+        const any = net.includes(':') ? '::/0' : '0.0.0.0/0';
+        for (const r of nets) this.ingressCidr.splice(this.ingressCidr.indexOf(r), 1);
+        this.addIngress({ from: any, port });
+      }
+    } else {
+      this.ingressExact.set(key, { from: peer, port });
+    }
+    return dev;
+  }
+
+  addEgress(rule: EgressRule): void {
+    const cidr = parseCidr(rule.to);
+    const full = cidr.family === 4 ? 32 : 128;
+    if (cidr.prefix === full) this.egressExact.set(`${rule.protocol} ${rule.to} ${rule.port}`, rule);
+    else if (!this.egressCidr.some((r) => r.rule.to === rule.to && r.rule.port === rule.port && r.rule.protocol === rule.protocol)) this.egressCidr.push({ rule, cidr });
+  }
+
+  addListen(rule: ListenRule): void {
+    this.listens.set(`${rule.protocol} ${rule.port}`, rule);
+  }
+
+  addIngress(rule: IngressRule): void {
+    const cidr = parseCidr(rule.from);
+    const full = cidr.family === 4 ? 32 : 128;
+    if (cidr.prefix === full) this.ingressExact.set(`${rule.from} ${rule.port}`, rule);
+    else if (!this.ingressCidr.some((r) => r.rule.from === rule.from && r.rule.port === rule.port)) this.ingressCidr.push({ rule, cidr });
+  }
+
+  egress(): EgressRule[] {
+    return [...this.egressExact.values(), ...this.egressCidr.map((r) => r.rule)];
+  }
+
+  listening(): ListenRule[] {
+    return [...this.listens.values()];
+  }
+
+  ingress(): IngressRule[] {
+    return [...this.ingressExact.values(), ...this.ingressCidr.map((r) => r.rule)];
+  }
+}

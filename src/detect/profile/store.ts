@@ -1,0 +1,89 @@
+// Profiles on disk: one WorkloadProfile document per workload in
+// <stateDir>/profiles/, written atomically a moment after it changes and
+// on shutdown, so a restart loses nothing that was learned. A file that
+// cannot be read is set aside and reported, never silently reset.
+import { mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../../log.js';
+import { readStateFile, writeFileAtomic } from '../../state/files.js';
+import type { WorkloadProfileDocument } from './document.js';
+import { documentName, parsePolicyYaml, PolicyError } from './policy.js';
+
+export class ProfileStore {
+  readonly dir: string;
+  private readonly dirty = new Map<string, () => WorkloadProfileDocument>();
+  private timer: NodeJS.Timeout | null = null;
+  /** Files set aside as corrupt since start (path and reason). */
+  readonly corrupt: { file: string; reason: string }[] = [];
+  writeErrors = 0;
+
+  constructor(
+    stateDir: string,
+    private readonly log: Logger,
+    private readonly delayMs = 1000,
+  ) {
+    this.dir = join(stateDir, 'profiles');
+  }
+
+  /** Every stored profile; corrupt files are set aside and listed in `corrupt`. */
+  loadAll(): WorkloadProfileDocument[] {
+    let files: string[];
+    try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      files = readdirSync(this.dir).filter((f) => f.endsWith('.json'));
+    } catch (err) {
+      this.log.error({ dir: this.dir, err: (err as Error).message }, 'cannot read stored profiles');
+      return [];
+    }
+    const out: WorkloadProfileDocument[] = [];
+    for (const f of files.sort()) {
+      const path = join(this.dir, f);
+      const doc = readStateFile(
+        path,
+        (v) => {
+          // The same validation a reviewed policy gets.
+          try {
+            return parsePolicyYaml(JSON.stringify(v), path)[0]!;
+          } catch (err) {
+            throw new Error(err instanceof PolicyError ? err.problems.join('; ') : (err as Error).message);
+          }
+        },
+        this.log,
+        (reason, aside) => this.corrupt.push({ file: aside, reason }),
+      );
+      if (doc) out.push(doc);
+    }
+    return out;
+  }
+
+  /** Schedules a write of a workload's profile; `render` is called at write time. */
+  markDirty(key: string, render: () => WorkloadProfileDocument): void {
+    this.dirty.set(key, render);
+    if (!this.timer) this.timer = setTimeout(() => this.flush(), this.delayMs);
+  }
+
+  /** Writes every pending profile now. */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    for (const [key, render] of this.dirty) {
+      const doc = render();
+      const file = join(this.dir, `${documentName(key, doc.spec.workload.name)}.json`);
+      try {
+        writeFileAtomic(file, `${JSON.stringify(doc, null, 1)}\n`);
+        this.dirty.delete(key);
+      } catch (err) {
+        // Disk full or read-only: keep it pending and say so; the old file is intact (atomic rename).
+        this.writeErrors++;
+        this.log.error({ file, err: (err as Error).message }, 'cannot save profile; will retry');
+      }
+    }
+    if (this.dirty.size && !this.timer) this.timer = setTimeout(() => this.flush(), Math.max(this.delayMs, 5000));
+  }
+
+  close(): void {
+    this.flush();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}

@@ -1,0 +1,111 @@
+// Enforce mode in the kernel: a workload's allowed executables,
+// destinations and protected-path writes go to the probe as a policy for
+// each of its policy roots (cgroups whose descendants it covers). What
+// this node cannot enforce is said at the mode change, never left to fail
+// open silently.
+import type { KernelPolicy } from '../detect/profile/policy.js';
+import type { Workload, WorkloadCgroup, WorkloadRegistry } from '../enrich/workloads.js';
+import type { Logger } from '../log.js';
+import type { ProbeLink } from './probe-link.js';
+
+export interface EnforceResult {
+  ok: boolean;
+  error: string;
+  /** What is not enforced in the kernel on this node, and why. */
+  warnings: string[];
+}
+
+export class Enforcement {
+  /** Workloads under enforcement: their kernel policy and the roots it went to. */
+  private readonly active = new Map<string, { policy: KernelPolicy; roots: Map<number, WorkloadCgroup> }>();
+  /** Called when a policy could not be put in place for a new cgroup (an alert). */
+  onFailure: (w: Workload, error: string) => void = () => {};
+
+  constructor(
+    private readonly link: ProbeLink,
+    private readonly registry: WorkloadRegistry,
+    private readonly protectedPaths: readonly string[],
+    /** The cgroups whose subtrees a workload's policy covers. */
+    private readonly rootsOf: (w: Workload) => WorkloadCgroup[],
+    private readonly log: Logger,
+  ) {
+    registry.onNewCgroup((w, cg) => {
+      const a = this.active.get(w.key);
+      if (!a || a.roots.has(cg.id)) return;
+      // A new replica or a new container: it gets the policy as well.
+      a.roots.set(cg.id, cg);
+      void this.push(cg.id, a.policy).then((r) => {
+        if (!r.ok) this.onFailure(w, r.error);
+      });
+    });
+  }
+
+  isEnforced(key: string): boolean {
+    return this.active.has(key);
+  }
+
+  /** What this node's probe cannot do of a policy (empty when it can do all of it). */
+  gaps(policy: KernelPolicy): string[] {
+    const out = [...policy.afterTheFact];
+    const can = (c: string): boolean | null => this.link.can(c);
+    if (can('exec-kill') === null) {
+      out.push('no probe is connected: nothing is enforced in the kernel until one connects');
+      return out;
+    }
+    if (!can('exec-kill')) out.push('this node cannot kill at exec: unlisted executables are killed after they start');
+    if (!can('connect-refuse')) out.push('this node cannot refuse connects (no cgroup v2 connect hook): unlisted connects are answered by killing the process after the connect');
+    if (!can('write-kill')) out.push('this node cannot kill writers before they write: unlisted writes are answered after the fact');
+    return out;
+  }
+
+  /** Puts a workload under its kernel policy (replacing an earlier one). */
+  async enforce(w: Workload, policy: KernelPolicy): Promise<EnforceResult> {
+    const roots = new Map(this.rootsOf(w).map((c) => [c.id, c]));
+    this.active.set(w.key, { policy, roots });
+    const warnings = this.gaps(policy);
+    if (roots.size === 0) warnings.push(`${w.name} has no cgroups on this node yet: the policy follows it when it shows up`);
+    if (!this.link.current()) return { ok: true, error: '', warnings };
+    for (const root of roots.values()) {
+      const r = await this.push(root.id, policy);
+      if (!r.ok) return { ok: false, error: `cgroup ${root.path}: ${r.error}`, warnings };
+    }
+    this.log.info({ workload: w.name, roots: [...roots.values()].map((r) => r.path), executables: policy.exec.length, destinations: policy.connect.length, writes: policy.write.length }, 'enforcing in the kernel');
+    return { ok: true, error: '', warnings };
+  }
+
+  /** Takes a workload out of enforcement. */
+  async relax(w: Workload): Promise<void> {
+    const a = this.active.get(w.key);
+    if (!a) return;
+    this.active.delete(w.key);
+    for (const root of a.roots.values()) {
+      const r = await this.link.send({ setPolicy: { rootCgroupId: root.id, exec: false, connect: false, write: false, execAllow: [], connectAllow: [], writeAllow: [] } });
+      if (!r.ok && this.link.current()) this.log.error({ workload: w.name, error: r.error }, 'could not remove the kernel policy');
+    }
+  }
+
+  /** A probe connected with empty maps: protected paths and every policy go back in. */
+  async reapply(): Promise<void> {
+    const r = await this.link.send({ setProtectedPaths: { prefixes: [...this.protectedPaths] } });
+    if (!r.ok) this.log.error({ error: r.error }, 'could not set the protected paths');
+    for (const [key, a] of this.active) {
+      for (const root of a.roots.values()) {
+        const res = await this.push(root.id, a.policy);
+        if (!res.ok) {
+          const w = this.registry.find(key);
+          this.log.error({ workload: w?.name ?? key, error: res.error }, 'could not re-apply the kernel policy');
+          if (w) this.onFailure(w, res.error);
+        }
+      }
+    }
+  }
+
+  private push(root: number, p: KernelPolicy) {
+    return this.link.send({
+      setPolicy: {
+        rootCgroupId: root, exec: true, connect: this.link.can('connect-refuse') === true, write: true,
+        execAllow: p.exec, connectAllow: p.connect, writeAllow: p.write,
+      },
+    });
+  }
+}
