@@ -97,6 +97,8 @@ struct vigil_exec {
 	__u32 flags;              /* VIGIL_PATH_TRUNCATED: argv cut short */
 	__u32 exe_len;
 	__u32 cwd_len;
+	__u32 tty;                /* controlling terminal (major << 20 | minor), 0 if none */
+	__u32 _pad;
 	char filename[VIGIL_STR_LEN];
 	char exe[VIGIL_WALK_LEN];   /* walked, leaf first */
 	char cwd[VIGIL_WALK_LEN];   /* walked, leaf first */

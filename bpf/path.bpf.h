@@ -33,6 +33,15 @@ static long walk_step(__u64 i, struct walk_state *w)
 		return 1;
 	struct dentry *parent = BPF_CORE_READ(d, d_parent);
 	struct dentry *mnt_root = BPF_CORE_READ(vfs, mnt_root);
+	if (d == parent && d != mnt_root && w->off == 0) {
+		/* A pseudo file with no directory above it (memfd_create,
+		 * anonymous inodes): its name ("memfd:payload") is its path. */
+		const unsigned char *pname = BPF_CORE_READ(d, d_name.name);
+		long pn = bpf_probe_read_kernel_str(w->buf, VIGIL_NAME_READ, pname);
+		if (pn > 0)
+			w->off = pn;
+		return 1;
+	}
 	if (d == mnt_root || d == parent) {
 		/* Top of a mount: continue from where it is mounted. */
 		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);

@@ -47,6 +47,8 @@ export interface Event {
   argv: string[];
   argvTruncated: boolean;
   cwd: string;
+  /** exec: the controlling terminal (major << 20 | minor), 0 if none. */
+  tty: number;
 
   /** fork: the new process. */
   childPid: number;
@@ -88,7 +90,7 @@ export function emptyEvent(type: EventType): Event {
   return {
     type, ktimeNs: 0, time: 0, pid: 0, tid: 0, ppid: 0, uid: 0, gid: 0, comm: '', cgroupId: 0, nodeName: '', blocked: false,
     path: '', path2: '', flags: 0, mode: 0, result: 0,
-    filename: '', argv: [], argvTruncated: false, cwd: '',
+    filename: '', argv: [], argvTruncated: false, cwd: '', tty: 0,
     childPid: 0, exitCode: 0, signal: 0,
     family: 0, addr: '', port: 0, localAddr: '', localPort: 0, protocol: '', unixPath: '',
     call: '', id: 0, targetPid: 0,
@@ -113,6 +115,7 @@ export function eventSummary(e: Event): Record<string, unknown> {
     case 'exec':
       Object.assign(out, { exe: e.path, filename: e.filename, argv: e.argv, cwd: e.cwd });
       if (e.argvTruncated) out.argvTruncated = true;
+      if (e.tty) out.tty = e.tty;
       break;
     case 'fork':
       out.childPid = e.childPid;

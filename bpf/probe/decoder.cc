@@ -166,6 +166,7 @@ bool DecodeRecord(const void* data, size_t size, v1::Event* e, DecodeStats* stat
         i += len + 1;
       }
       x->set_argv_truncated(r->flags & VIGIL_PATH_TRUNCATED);
+      x->set_tty(r->tty);
       break;
     }
     case VIGIL_FORK:

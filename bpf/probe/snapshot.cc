@@ -74,13 +74,16 @@ std::vector<v1::ProcessInfo> SnapshotProcesses(const std::string& cgroup2_mount)
     p.set_comm(stat_line.substr(open + 1, close - open - 1));
     std::istringstream fields(stat_line.substr(close + 2));
     std::string state;
-    unsigned long ppid = 0;
-    fields >> state >> ppid;
+    unsigned long ppid = 0, pgrp = 0, session = 0;
+    long tty_nr = 0;
+    fields >> state >> ppid >> pgrp >> session >> tty_nr;
     std::string skip;
-    for (int i = 0; i < 17; i++) fields >> skip;  // fields 5..21
+    for (int i = 0; i < 14; i++) fields >> skip;  // fields 8..21
     unsigned long long start_ticks = 0;
     fields >> start_ticks;
     p.set_ppid(ppid);
+    // tty_nr packs major in bits 8-15 and minor in bits 0-7 and 20-31.
+    if (tty_nr) p.set_tty((((tty_nr >> 8) & 0xfff) << 20) | ((tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00)));
     if (ticks > 0) p.set_start_ktime_ns(start_ticks * (1000000000ULL / ticks));
 
     std::string status = ReadFile(dir + "/status");

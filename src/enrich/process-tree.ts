@@ -16,6 +16,8 @@ export interface Process {
   argv: string[];
   cwd: string;
   cgroupId: number;
+  /** Controlling terminal (major << 20 | minor), 0 if none: interactive sessions have one. */
+  tty: number;
   /** When it started (CLOCK_MONOTONIC ns), 0 when unknown: guards a kill against pid reuse. */
   startKtimeNs: number;
   /** Executables this pid ran before the current one, oldest first (bounded). */
@@ -67,7 +69,7 @@ export class ProcessTree {
       if (known && known.origin !== 'event') continue;
       this.procs.set(i.pid, {
         pid: i.pid, ppid: i.ppid, uid: i.uid, gid: i.gid, comm: i.comm, exe: i.exe, argv: i.argv, cwd: i.cwd,
-        cgroupId: i.cgroupId, startKtimeNs: i.startKtimeNs, lineage: known?.lineage ?? [], exited: false, exitCode: 0, origin: 'snapshot',
+        cgroupId: i.cgroupId, tty: i.tty ?? 0, startKtimeNs: i.startKtimeNs, lineage: known?.lineage ?? [], exited: false, exitCode: 0, origin: 'snapshot',
       });
     }
   }
@@ -78,7 +80,7 @@ export class ProcessTree {
     if (!p) {
       p = {
         pid: e.pid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm, exe: '', argv: [], cwd: '',
-        cgroupId: e.cgroupId, startKtimeNs: 0, lineage: [], exited: false, exitCode: 0, origin: 'event',
+        cgroupId: e.cgroupId, tty: 0, startKtimeNs: 0, lineage: [], exited: false, exitCode: 0, origin: 'event',
       };
       this.procs.set(e.pid, p);
     } else {
@@ -98,13 +100,14 @@ export class ProcessTree {
         p.argv = e.argv;
         p.cwd = e.cwd;
         p.comm = e.comm;
+        p.tty = e.tty;
         p.origin = p.origin === 'event' ? 'exec' : p.origin;
         break;
       case 'fork':
         // The child runs the parent's image until it execs.
         this.procs.set(e.childPid, {
           pid: e.childPid, ppid: e.pid, uid: e.uid, gid: e.gid, comm: p.comm, exe: p.exe, argv: p.argv, cwd: p.cwd,
-          cgroupId: e.cgroupId, startKtimeNs: e.ktimeNs, lineage: [], exited: false, exitCode: 0, origin: 'fork',
+          cgroupId: e.cgroupId, tty: p.tty, startKtimeNs: e.ktimeNs, lineage: [], exited: false, exitCode: 0, origin: 'fork',
         });
         break;
       case 'exit':

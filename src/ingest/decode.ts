@@ -108,6 +108,7 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       e.argv = x.argv;
       e.argvTruncated = x.argvTruncated;
       e.cwd = x.cwd;
+      e.tty = x.tty;
       break;
     }
     case 'fork':

@@ -20,7 +20,7 @@ export interface WireEvent {
   cgroupId: number;
   blocked: boolean;
   kind?: string;
-  exec?: { filename: string; exe: string; argv: string[]; argvTruncated: boolean; cwd: string };
+  exec?: { filename: string; exe: string; argv: string[]; argvTruncated: boolean; cwd: string; tty: number };
   fork?: { childPid: number };
   exit?: { exitCode: number; signal: number };
   open?: { path: string; flags: number; mode: number; result: number };
@@ -71,6 +71,7 @@ export interface WireProcessInfo {
   cwd: string;
   cgroupId: number;
   startKtimeNs: number;
+  tty: number;
 }
 
 export interface WirePacket {

@@ -191,6 +191,26 @@ describeKernel('event pipeline on the real kernel', () => {
     }
   });
 
+  it('names a memfd executable and tells a terminal session from a service', async () => {
+    const py = [
+      'import os',
+      "fd = os.memfd_create('vigil-test')",
+      "os.write(fd, open('/bin/true', 'rb').read())",
+      "os.execv(f'/proc/self/fd/{fd}', ['fileless'])",
+    ].join('\n');
+    expect((await web.run('/usr/bin/python3', ['-c', py])).code).toBe(0);
+    const fileless = await seen('exec of a memfd', (e) => e.type === 'exec' && e.argv[0] === 'fileless');
+    expect(fileless.path).toBe('/memfd:vigil-test');
+
+    // script(1) runs the command on a new pseudo-terminal.
+    expect((await web.run('/usr/bin/script', ['-qc', '/bin/echo on-a-tty', '/dev/null'])).code).toBe(0);
+    const onTty = await seen('exec on a tty', (e) => e.type === 'exec' && e.argv.join(' ') === '/bin/echo on-a-tty');
+    expect(onTty.tty >> 20).toBe(136); // the Unix98 pty major
+    expect(onTty.process!.tty).toBe(onTty.tty);
+    const noTty = await seen('exec without a tty', (e) => e.type === 'exec' && e.argv[0] === 'fileless');
+    expect(noTty.tty).toBe(0);
+  });
+
   it('flags argv cut at the kernel bound', async () => {
     const long = 'x'.repeat(3000);
     const r = await web.run('/bin/echo', ['start', long]);

@@ -349,6 +349,11 @@ const DEFS: Record<string, Def> = {
     },
   },
   'proc.pid': { kind: 'number', desc: 'the process id', get: procPid, inline: () => ({ js: 'e.pid', missing: false }) },
+  'proc.tty': {
+    kind: 'number', desc: 'the controlling terminal (major << 20 | minor), 0 if none',
+    get: (e) => (e.type === 'exec' ? e.tty : e.process?.tty),
+    inline: (t) => (t === 'exec' ? { js: 'e.tty', missing: false } : null),
+  },
   'proc.ppid': { kind: 'number', desc: 'the parent process id', get: (e) => e.ppid, inline: () => ({ js: 'e.ppid', missing: false }) },
   'thread.tid': { kind: 'number', desc: 'the thread id', get: (e) => e.tid, inline: () => ({ js: 'e.tid', missing: false }) },
   'proc.pname': { kind: 'string', desc: "the parent's name", get: (e, x) => x.parent(e.process)?.comm || undefined },
@@ -374,9 +379,8 @@ const DEFS: Record<string, Def> = {
     },
   },
   'proc.is_exe_from_memfd': {
-    // The probe walks an executable's dentries up to its mount root; a memfd
-    // lives on no mount (its dentry is its own root), so its path reads "/",
-    // a path no regular executable can have.
+    // A memfd's dentry is its own root, with no directory above it: the
+    // probe reports its name as the path ("/memfd:NAME"); older probes sent "/".
     kind: 'bool', desc: 'the executable is an anonymous in-memory file (memfd_create): its path reads "/" or memfd:…',
     get: (e) => {
       const p = exepath(e);

@@ -34,17 +34,17 @@ describe('vigil rules check', () => {
   it('exits 0 for a file that loads, with counts, skip reasons and <NA> output fields', async () => {
     const f = join(dir, 'good.yaml');
     writeFileSync(f, [
-      '- rule: Runs', '  desc: d', '  condition: evt.type = execve and proc.name = nc', '  output: "nc %proc.name tty=%proc.tty"', '  priority: INFO',
-      '- rule: Needs tty', '  desc: d', '  condition: evt.type = execve and proc.tty != 0', '  output: o', '  priority: INFO',
+      '- rule: Runs', '  desc: d', '  condition: evt.type = execve and proc.name = nc', '  output: "nc %proc.name tty=%proc.sname"', '  priority: INFO',
+      '- rule: Needs tty', '  desc: d', '  condition: evt.type = execve and proc.sname != 0', '  output: o', '  priority: INFO',
       '- rule: Off', '  desc: d', '  condition: evt.type = execve', '  output: o', '  priority: INFO', '  enabled: false',
     ].join('\n'));
     const r = await vigil('rules', 'check', f);
     expect(r.stderr.replace(/npm warn[^\n]*\n/g, '')).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`${f}:8:36: warning: rule 'Needs tty' skipped: field 'proc.tty' is not available in Vigil`);
+    expect(r.stdout).toContain(`${f}:8:36: warning: rule 'Needs tty' skipped: field 'proc.sname' is not available in Vigil`);
     expect(r.stdout).toContain(`${f}: 3 rules: 1 loaded, 1 skipped, 1 disabled`);
-    expect(r.stdout).toContain("  skipped 1: field 'proc.tty' is not available in Vigil");
-    expect(r.stdout).toContain('output fields Vigil does not have (printed <NA>): proc.tty (1)');
+    expect(r.stdout).toContain("  skipped 1: field 'proc.sname' is not available in Vigil");
+    expect(r.stdout).toContain('output fields Vigil does not have (printed <NA>): proc.sname (1)');
   }, 30_000);
 });
 

@@ -62,15 +62,15 @@ describe('generated functions', () => {
 
 describe('rules Vigil cannot evaluate', () => {
   it('skips a rule that needs a field Vigil lacks, with one warning naming the field and its place', () => {
-    const set = load(ruleYaml('evt.type = execve and proc.tty != 0'));
+    const set = load(ruleYaml('evt.type = execve and proc.sname != 0'));
     expect(set.rules).toHaveLength(0);
     expect(set.report.errors).toEqual([]);
     expect(set.report.skipped).toHaveLength(1);
-    expect(set.report.skipped[0]).toMatchObject({ rule: 'Test rule', reason: 'unsupported-field', detail: "field 'proc.tty' is not available in Vigil" });
+    expect(set.report.skipped[0]).toMatchObject({ rule: 'Test rule', reason: 'unsupported-field', detail: "field 'proc.sname' is not available in Vigil" });
     const w = set.report.warnings;
     expect(w).toHaveLength(1);
     expect(w[0]).toMatchObject({ line: 3, col: 37 });
-    expect(w[0]!.message).toBe("rule 'Test rule' skipped: field 'proc.tty' is not available in Vigil");
+    expect(w[0]!.message).toBe("rule 'Test rule' skipped: field 'proc.sname' is not available in Vigil");
   });
 
   it('tells an unknown field from a Falco field Vigil lacks', () => {
@@ -99,14 +99,14 @@ describe('rules Vigil cannot evaluate', () => {
   });
 
   it('ignores unsupported fields in macros and lists that no loaded rule uses', () => {
-    const set = load(`- macro: unused\n  condition: proc.tty != 0 and thread.cap_effective contains sys_admin\n${ruleYaml('evt.type = execve')}`);
+    const set = load(`- macro: unused\n  condition: proc.sname != 0 and thread.cap_effective contains sys_admin\n${ruleYaml('evt.type = execve')}`);
     expect(set.rules).toHaveLength(1);
     expect(set.report.warnings).toEqual([]);
     expect(set.report.skipped).toEqual([]);
   });
 
   it('prints output fields Vigil lacks as <NA> and counts them', () => {
-    const set = load(ruleYaml('evt.type = execve').replace('test %proc.name', 'tty=%proc.tty name=%proc.name'));
-    expect(set.report.outputNA).toEqual([['proc.tty', 1]]);
+    const set = load(ruleYaml('evt.type = execve').replace('test %proc.name', 'tty=%proc.sname name=%proc.name'));
+    expect(set.report.outputNA).toEqual([['proc.sname', 1]]);
   });
 });

@@ -65,7 +65,7 @@ const CURL_RULE = `
 - rule: Curl in a container
   desc: curl ran in a container
   condition: evt.type = execve and proc.name = curl and container.id != host
-  output: "curl in a container | cmdline=%proc.cmdline parent=%proc.pname tty=%proc.tty"
+  output: "curl in a container | cmdline=%proc.cmdline parent=%proc.pname tty=%proc.sname"
   priority: Warning
   tags: [test, mitre_command_and_control, T1105]
 `;
@@ -86,7 +86,7 @@ describe('rules in the engine', () => {
       message: 'curl in a container',
       output: 'curl in a container | cmdline=curl -s http://x parent=sh tty=<NA>',
       tags: ['test', 'mitre_command_and_control', 'T1105'],
-      fields: { 'proc.cmdline': 'curl -s http://x', 'proc.pname': 'sh', 'proc.tty': null },
+      fields: { 'proc.cmdline': 'curl -s http://x', 'proc.pname': 'sh', 'proc.sname': null },
       workload: { name: '/shop/web', cgroupPath: '/shop/web', kind: 'cgroup' },
       process: { pid: 101, ppid: 100, exe: '/usr/bin/curl', cmdline: 'curl -s http://x' },
       count: 1,

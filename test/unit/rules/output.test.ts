@@ -18,11 +18,11 @@ describe('rule output', () => {
   });
 
   it('prints <NA> for fields Vigil lacks and for missing values, and records null', () => {
-    const t = compileOutput('tty=%proc.tty port=%fd.sport', at);
-    expect(t.unsupported).toEqual(['proc.tty']);
+    const t = compileOutput('tty=%proc.sname port=%fd.sport', at);
+    expect(t.unsupported).toEqual(['proc.sname']);
     const out = formatOutput(t, e, w.x);
     expect(out.output).toBe('tty=<NA> port=<NA>');
-    expect(out.fields).toEqual({ 'proc.tty': null, 'fd.sport': null });
+    expect(out.fields).toEqual({ 'proc.sname': null, 'fd.sport': null });
   });
 
   it('leaves text that is not a field alone', () => {
