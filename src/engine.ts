@@ -35,6 +35,9 @@ import { stringify as yamlStringify } from 'yaml';
 import type { ActionReply, CaptureReply } from './control/methods.js';
 import type { WirePacket } from './rpc/wire.js';
 import { VERSION } from './version.js';
+import { Metrics, serveMetrics } from './observe/metrics.js';
+import { alertAbout } from './alert/alert.js';
+import type { Server as HttpServer } from 'node:http';
 
 export type EventSubscriber = (e: Event) => void;
 export type AlertSubscriber = (a: Alert) => void;
@@ -69,6 +72,11 @@ export class Engine implements IngestHandler {
   readonly responder: Responder;
   readonly enforcement: Enforcement;
   readonly profiles: ProfileDetector;
+  readonly metrics: Metrics;
+  private metricsServer: HttpServer | null = null;
+  metricsPort = 0;
+  /** The last probe session that went away, to report the gap when one comes back. */
+  private lastGone: { sessionId: string; at: number; node: string } | null = null;
   private eventLog: EventLog | null = null;
   /** Alert delivery (sinks, queues, noise control); its stats() feed metrics. */
   alertDelivery: AlertDispatcher | null = null;
@@ -132,6 +140,7 @@ export class Engine implements IngestHandler {
     );
     this.profiles.load();
     this.addDetector(this.profiles);
+    this.metrics = new Metrics(this, config.metrics);
     this.control = new ControlServer(
       {
         Status: () => this.status(),
@@ -236,6 +245,16 @@ export class Engine implements IngestHandler {
     this.rules.watch();
     await this.ingest.listen(this.config.engine.listen, { allowNonLoopback: this.config.engine.allowNonLoopback });
     await this.control.listen(this.config.control.listen);
+    if (this.config.metrics.listen) {
+      try {
+        const m = await serveMetrics(this.metrics, this.config.metrics.listen, this.log.child({ component: 'metrics' }));
+        this.metricsServer = m.server;
+        this.metricsPort = m.port;
+      } catch (err) {
+        // Monitoring goes on without its metrics; the failing health checks make it visible.
+        this.log.error({ address: this.config.metrics.listen, err: (err as Error).message }, 'cannot serve metrics and health endpoints');
+      }
+    }
   }
 
   async stop(): Promise<void> {
@@ -246,6 +265,7 @@ export class Engine implements IngestHandler {
     this.unsubscribeDelivery?.();
     await this.alertDelivery?.stop();
     await this.eventLog?.close();
+    await new Promise<void>((r) => (this.metricsServer ? this.metricsServer.close(() => r()) : r()));
   }
 
   /** Adds a detection stage; detectors see events in the order they were added. */
@@ -277,6 +297,7 @@ export class Engine implements IngestHandler {
   }
 
   private emit(alert: Alert): void {
+    this.metrics.onAlert(alert);
     for (const fn of this.alertSubscribers) fn(alert);
   }
 
@@ -290,6 +311,16 @@ export class Engine implements IngestHandler {
 
   onConnect(session: ProbeSession): void {
     this.sharedPidNamespace = probeVisibleHere(session.hello.probePid);
+    this.metrics.probeSeen();
+    const gone = this.lastGone;
+    if (gone && gone.sessionId !== session.hello.sessionId) {
+      // A new probe process: whatever happened between the two was not seen.
+      const seconds = Math.round((Date.now() - gone.at) / 1000);
+      const message = `probe on ${session.nodeName} restarted: events between ${new Date(gone.at).toISOString()} and now (${seconds} s) were not observed`;
+      this.log.warn({ node: session.nodeName, previous: gone.sessionId, session: session.hello.sessionId, gapSeconds: seconds }, 'probe restarted: a gap in what was observed');
+      this.raise(alertAbout(nodeWorkload(session.nodeName), session.nodeName, { source: 'engine', rule: 'Probe restarted', priority: 'warning', message, fields: { 'vigil.gap.seconds': seconds } }));
+    }
+    this.lastGone = null;
     // A probe starts with empty kernel state: put back what the engine holds.
     void this.quarantines.reapply();
     void this.profiles.enforceAll();
@@ -299,7 +330,9 @@ export class Engine implements IngestHandler {
     this.captures.onPackets(packets, session.hello.bootToUnixNs);
   }
 
-  onDisconnect(_session: ProbeSession): void {}
+  onDisconnect(session: ProbeSession): void {
+    this.lastGone = { sessionId: session.hello.sessionId, at: session.lastBatchAt || Date.now(), node: session.nodeName };
+  }
 
   onSnapshot(_session: ProbeSession, processes: WireProcessInfo[], last: boolean): void {
     this.tree.addSnapshot(processes);
@@ -312,6 +345,8 @@ export class Engine implements IngestHandler {
   onLoss(session: ProbeSession, previous: WireLossReport, current: WireLossReport): void {
     const grown: Record<string, number> = {};
     for (const k of LOSS_FIELDS) if (current[k] > previous[k]) grown[k] = current[k] - previous[k];
+    this.metrics.probeSeen();
+    this.metrics.onLoss(grown);
     if (Object.keys(grown).length > 0) {
       this.log.warn({ node: session.nodeName, lost: grown, totals: pickLosses(current) }, 'events lost before reaching the engine');
     }
@@ -319,6 +354,8 @@ export class Engine implements IngestHandler {
 
   onEvents(_session: ProbeSession, events: Event[]): void {
     const log = this.eventLog;
+    const metrics = this.metrics;
+    metrics.probeSeen();
     for (const e of events) {
       e.process = this.tree.apply(e);
       const w = this.workloads.resolve(e);
@@ -326,6 +363,7 @@ export class Engine implements IngestHandler {
       w.events++;
       this.eventsByType.set(e.type, this.eventsByType.get(e.type)! + 1);
       for (const d of this.detectors) d.onEvent(e, this.detectContext);
+      metrics.onEvent(e);
       for (const fn of this.subscribers) fn(e);
       if (log) log.write(e);
     }
@@ -368,6 +406,11 @@ export class Engine implements IngestHandler {
 
 function pickLosses(l: WireLossReport): WireLossReport {
   return { ringbufFull: l.ringbufFull, inflightFull: l.inflightFull, decodeErrors: l.decodeErrors, queueFull: l.queueFull, pathTruncated: l.pathTruncated, eventsTotal: l.eventsTotal, packetsLost: l.packetsLost };
+}
+
+/** The node itself, for alerts about the engine and probe rather than a workload. */
+function nodeWorkload(node: string): Workload {
+  return { key: `node:${node}`, name: node, kind: 'host', namespace: '', pod: '', container: '', labels: {}, cgroupPath: '/', mode: 'learn', events: 0 };
 }
 
 function probeVisibleHere(pid: number): boolean {

@@ -157,6 +157,17 @@ const profiles = z
   })
   .prefault({});
 
+const metrics = z
+  .strictObject({
+    /** /metrics, /healthz, /readyz; null turns them off. Loopback by default: scrape through the node or a Service. */
+    listen: z.string().regex(/^(unix:\/\/\/.+|tcp:\/\/[^/]+:\d+)$/, 'must be unix:///absolute/path or tcp://host:port').nullable().default('tcp://127.0.0.1:9464'),
+    /** /healthz fails once no probe has been connected for this long. */
+    probeGoneSeconds: z.number().int().min(1).default(60),
+    /** /healthz fails when a connected probe has sent no events for this long. */
+    maxEventGapSeconds: z.number().int().min(1).default(120),
+  })
+  .prefault({});
+
 export const configSchema = z.strictObject({
   /** Default: $NODE_NAME (the DaemonSet sets it from spec.nodeName), else the host name. */
   nodeName: z.string().min(1).default(() => process.env.NODE_NAME || hostname()),
@@ -201,6 +212,7 @@ export const configSchema = z.strictObject({
     .default([{ priority: 'critical', modes: ['enforce'], sources: [], rules: [], actions: ['kill'] }]),
   capture,
   profiles,
+  metrics,
   /** Kubernetes: workload identity from the API, cluster-wide profiles, quarantine by pod label. */
   kubernetes: z
     .strictObject({

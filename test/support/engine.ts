@@ -47,6 +47,7 @@ export class TestEngine {
       engine: { listen: `unix://${dir}/engine.sock` },
       control: { listen: `unix://${dir}/control.sock` },
       stateDir: join(dir, 'state'),
+      metrics: { listen: 'tcp://127.0.0.1:0' },
       ...overrides,
     });
     const { log, lines } = capturingLogger();

@@ -136,6 +136,23 @@ describe('probe stream', () => {
     expect(t.logLines.some((l) => l.msg === 'probe connected' && l.resumed === true)).toBe(true);
   });
 
+  it('reports the gap when a probe comes back as a new process, not when the same one reconnects', async () => {
+    await start();
+    const alerts: string[] = [];
+    t.engine.onAlert((a) => alerts.push(`${a.rule}: ${a.message}`));
+    const same = probe!.sessionId;
+    await probe!.close();
+    await waitFor('disconnect', () => t.engine.ingest.sessions().length === 0);
+    probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`, { sessionId: same });
+    await waitFor('reconnect', () => t.engine.ingest.sessions().length === 1);
+    expect(alerts).toEqual([]);
+    await probe.close();
+    await waitFor('disconnect', () => t.engine.ingest.sessions().length === 0);
+    probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`, { sessionId: 'a-new-probe-process' });
+    await waitFor('the gap reported', () => alerts.length === 1);
+    expect(alerts[0]).toMatch(/^Probe restarted: probe on synthetic-node restarted: events between \S+ and now \(\d+ s\) were not observed$/);
+  });
+
   it('answers pings: commands go down the same stream and come back acknowledged', async () => {
     await start();
     const session = t.engine.ingest.sessions()[0]!;

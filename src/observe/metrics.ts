@@ -1,0 +1,203 @@
+// Prometheus metrics and health endpoints (/metrics, /healthz, /readyz).
+// Counters the engine already keeps (events, losses the probe reports,
+// alert delivery) are read at scrape time; what happens per alert or per
+// enforcement action is counted as it happens. Nothing here carries a
+// secret: sinks are named by id and type only.
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Alert } from '../alert/alert.js';
+import type { SinkStats } from '../alert/sinks/sink.js';
+import type { Engine } from '../engine.js';
+import type { Event } from '../event.js';
+import type { Logger } from '../log.js';
+import { parseListen } from '../rpc/listen.js';
+
+export interface HealthSettings {
+  /** Not ready (and, past `probeGoneSeconds`, not healthy) while no probe is connected. */
+  probeGoneSeconds: number;
+  /** Not healthy when no batch has arrived for this long although a probe is connected. */
+  maxEventGapSeconds: number;
+}
+
+export interface Health {
+  ok: boolean;
+  reason: string;
+}
+
+/** Losses a probe reports, by where they happen. */
+const LOSS_PLACES = {
+  ringbufFull: 'kernel_ring_buffer',
+  inflightFull: 'kernel_syscall_entry',
+  queueFull: 'probe_queue',
+  decodeErrors: 'probe_decode',
+  packetsLost: 'packet_capture',
+} as const;
+
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly startedAt = Date.now();
+  private lastProbeSeen = 0;
+  private readonly eventLatency: Histogram<string>;
+  private readonly alertLatency: Histogram<string>;
+  private readonly alerts: Counter<string>;
+  private readonly ruleHits: Counter<string>;
+  private readonly actions: Counter<string>;
+  private readonly losses: Counter<string>;
+  private sample = 0;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly health: HealthSettings,
+  ) {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r, prefix: 'vigil_engine_' });
+    const e = engine;
+    // Values the engine keeps, exported as counters at scrape time.
+    const mirrored = (name: string, help: string, labelNames: string[], read: () => [Record<string, string>, number][]): void => {
+      const last = new Map<string, number>();
+      new Counter({
+        name, help, labelNames, registers: [r],
+        collect() {
+          for (const [labels, value] of read()) {
+            const key = JSON.stringify(labels);
+            const delta = value - (last.get(key) ?? 0);
+            if (delta > 0) this.inc(labels, delta);
+            last.set(key, value);
+          }
+        },
+      });
+    };
+    mirrored('vigil_events_total', 'Events received from the probe, by type', ['type'], () => [...e.eventsByType].map(([type, n]) => [{ type }, n]));
+    mirrored('vigil_events_malformed_total', 'Events the engine rejected as malformed', [], () => [[{}, e.ingest.malformedEvents]]);
+    mirrored('vigil_batches_missing_total', 'Probe batches missing by sequence number', [], () => [[{}, e.ingest.sessions().reduce((n, s) => n + s.batchGaps, 0)]]);
+    mirrored('vigil_events_unknown_cgroup_total', 'Events whose cgroup id had no path', [], () => [[{}, e.cgroups.unresolved]]);
+    this.losses = new Counter({ name: 'vigil_events_lost_total', help: 'Events lost before reaching the engine, by place', labelNames: ['place'], registers: [r] });
+    for (const place of Object.values(LOSS_PLACES)) this.losses.inc({ place }, 0);
+    mirrored('vigil_alert_sink_delivered_total', 'Alerts delivered, by sink', ['sink', 'type'], () => this.sinks((s) => s.delivered));
+    mirrored('vigil_alert_sink_retried_total', 'Delivery attempts that were retries, by sink', ['sink', 'type'], () => this.sinks((s) => s.retried));
+    mirrored('vigil_alert_sink_failed_attempts_total', 'Delivery attempts that failed, by sink', ['sink', 'type'], () => this.sinks((s) => s.failedAttempts));
+    mirrored('vigil_alert_sink_dropped_total', 'Alerts dropped (past the disk cap, or a failed local write), by sink', ['sink', 'type'], () => this.sinks((s) => s.dropped));
+    mirrored('vigil_alert_sink_rejected_total', 'Alerts the endpoint refused as malformed, by sink', ['sink', 'type'], () => this.sinks((s) => s.rejected));
+    mirrored('vigil_alerts_folded_total', 'Identical alerts folded into a count', [], () => [[{}, e.alertDelivery?.stats().folded ?? 0]]);
+    mirrored('vigil_alerts_rate_limited_total', 'Alerts held back by rate limits (summarised later)', [], () => [[{}, e.alertDelivery?.stats().rateLimited ?? 0]]);
+    new Gauge({
+      name: 'vigil_alert_queue_alerts', help: 'Alerts waiting in a sink\'s durable queue', labelNames: ['sink', 'type'], registers: [r],
+      collect() {
+        for (const s of e.alertDelivery?.stats().sinks ?? []) this.set({ sink: s.id, type: s.type }, s.queuedAlerts);
+      },
+    });
+    new Gauge({
+      name: 'vigil_alert_queue_bytes', help: 'Bytes waiting in a sink\'s durable queue', labelNames: ['sink', 'type'], registers: [r],
+      collect() {
+        for (const s of e.alertDelivery?.stats().sinks ?? []) this.set({ sink: s.id, type: s.type }, s.queuedBytes);
+      },
+    });
+    this.alerts = new Counter({ name: 'vigil_alerts_total', help: 'Alerts raised, by source and priority', labelNames: ['source', 'priority'], registers: [r] });
+    this.ruleHits = new Counter({ name: 'vigil_rule_hits_total', help: 'Signature rule alerts, by rule', labelNames: ['rule'], registers: [r] });
+    this.actions = new Counter({ name: 'vigil_enforcement_actions_total', help: 'Responses and blocks carried out, by action and outcome', labelNames: ['action', 'ok'], registers: [r] });
+    new Gauge({ name: 'vigil_probes_connected', help: 'Probes connected to this engine', registers: [r], collect() { this.set(e.ingest.sessions().filter((s) => s.connected).length); } });
+    new Gauge({ name: 'vigil_process_tree_size', help: 'Processes in the process tree', registers: [r], collect() { this.set(e.tree.size); } });
+    new Gauge({
+      name: 'vigil_workloads', help: 'Workloads seen, by mode', labelNames: ['mode'], registers: [r],
+      collect() {
+        const by = new Map<string, number>([['learn', 0], ['monitor', 0], ['enforce', 0]]);
+        for (const w of e.workloads.all()) by.set(w.mode, (by.get(w.mode) ?? 0) + 1);
+        for (const [mode, n] of by) this.set({ mode }, n);
+      },
+    });
+    new Gauge({ name: 'vigil_workloads_quarantined', help: 'Workloads under network quarantine', registers: [r], collect() { this.set(e.quarantines.list().length); } });
+    new Gauge({
+      name: 'vigil_rules_loaded', help: 'Signature rules loaded and running', registers: [r],
+      collect() { this.set(e.rules.report?.loaded ?? 0); },
+    });
+    const buckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+    this.eventLatency = new Histogram({ name: 'vigil_event_latency_seconds', help: 'Kernel timestamp → event through enrichment and detection (1 in 64 events)', buckets, registers: [r] });
+    this.alertLatency = new Histogram({ name: 'vigil_alert_latency_seconds', help: 'Event time → alert handed to delivery (millisecond resolution)', buckets, registers: [r] });
+  }
+
+  private sinks(pick: (s: SinkStats) => number): [Record<string, string>, number][] {
+    return (this.engine.alertDelivery?.stats().sinks ?? []).map((s) => [{ sink: s.id, type: s.type }, pick(s)]);
+  }
+
+  /** After enrichment and detection: a sampled kernel → engine latency. */
+  onEvent(e: Event): void {
+    if ((++this.sample & 63) !== 0 || !e.ktimeNs) return;
+    this.eventLatency.observe((Number(process.hrtime.bigint()) - e.ktimeNs) / 1e9);
+  }
+
+  onAlert(a: Alert): void {
+    this.alerts.inc({ source: a.source, priority: a.priority });
+    if (a.source === 'rule') this.ruleHits.inc({ rule: a.rule });
+    if (a.action.taken !== 'none') {
+      for (const taken of a.action.taken.split(', ')) this.actions.inc({ action: taken, ok: String(a.action.ok) });
+    }
+    // The alert's time is its event's (Unix ms): event → alert handed to delivery.
+    const at = Date.parse(a.time);
+    if (a.source !== 'engine' && Number.isFinite(at)) this.alertLatency.observe(Math.max(0, Date.now() - at) / 1000);
+  }
+
+  onLoss(delta: Partial<Record<keyof typeof LOSS_PLACES, number>>): void {
+    for (const [k, n] of Object.entries(delta)) {
+      const place = LOSS_PLACES[k as keyof typeof LOSS_PLACES];
+      if (place && n) this.losses.inc({ place }, n);
+    }
+  }
+
+  /** The probe said something (a batch, a loss report, a heartbeat). */
+  probeSeen(): void {
+    this.lastProbeSeen = Date.now();
+  }
+
+  readiness(now = Date.now()): Health {
+    const live = this.engine.ingest.sessions().filter((s) => s.connected);
+    if (live.length === 0) return { ok: false, reason: 'no probe is connected' };
+    if (now - this.lastProbeSeen > 5000) return { ok: false, reason: `the probe has said nothing for ${Math.round((now - this.lastProbeSeen) / 1000)} s` };
+    return { ok: true, reason: 'probe connected, events arriving' };
+  }
+
+  liveness(now = Date.now()): Health {
+    const live = this.engine.ingest.sessions().filter((s) => s.connected);
+    const gone = now - Math.max(this.lastProbeSeen, this.startedAt);
+    if (live.length === 0 && gone > this.health.probeGoneSeconds * 1000) {
+      return { ok: false, reason: `no probe for ${Math.round(gone / 1000)} s` };
+    }
+    const lastBatch = Math.max(0, ...live.map((s) => s.lastBatchAt || s.connectedAt));
+    if (live.length > 0 && now - lastBatch > this.health.maxEventGapSeconds * 1000) {
+      return { ok: false, reason: `no events for ${Math.round((now - lastBatch) / 1000)} s although a probe is connected` };
+    }
+    return { ok: true, reason: 'ok' };
+  }
+}
+
+/** Serves /metrics, /healthz and /readyz. */
+export async function serveMetrics(metrics: Metrics, address: string, log: Logger): Promise<{ server: Server; port: number }> {
+  const a = parseListen(address);
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET') {
+      res.writeHead(405).end();
+      return;
+    }
+    if (path === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        (err: Error) => res.writeHead(500).end(err.message),
+      );
+      return;
+    }
+    if (path === '/healthz' || path === '/readyz') {
+      const h = path === '/healthz' ? metrics.liveness() : metrics.readiness();
+      res.writeHead(h.ok ? 200 : 503, { 'content-type': 'text/plain' }).end(`${h.reason}\n`);
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    if (a.kind === 'unix') server.listen(a.path, resolve);
+    else server.listen(a.port, a.host, resolve);
+  });
+  const port = a.kind === 'tcp' ? (server.address() as { port: number }).port : 0;
+  log.info({ address, port: port || undefined }, 'metrics and health endpoints ready');
+  return { server, port };
+}
