@@ -24,7 +24,7 @@ void EngineStream::Start() { thread_ = std::thread([this] { Run(); }); }
 bool EngineStream::Enqueue(v1::EventBatch batch) {
   std::lock_guard<std::mutex> lock(mu_);
   size_t n = batch.events_size();
-  if (queued_events_ + n > options_.max_queued_events) {
+  if (queued_events_ + unacked_events_ + n > options_.max_queued_events) {
     dropped_events_ += n;
     return false;
   }
@@ -77,6 +77,26 @@ void EngineStream::Stop(int drain_ms) {
     cv_.notify_all();
   }
   if (thread_.joinable()) thread_.join();
+}
+
+void EngineStream::Acknowledge(uint64_t seq) {
+  std::lock_guard<std::mutex> lock(mu_);
+  while (!unacked_.empty() && unacked_.front().seq() <= seq) {
+    unacked_events_ -= unacked_.front().events_size();
+    unacked_.pop_front();
+  }
+}
+
+void EngineStream::RequeueUnacked() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (unacked_.empty()) return;
+  Log("info", "resending %zu batches (%zu events) the engine did not acknowledge", unacked_.size(), unacked_events_);
+  while (!unacked_.empty()) {
+    queued_events_ += unacked_.back().events_size();
+    batches_.push_front(std::move(unacked_.back()));
+    unacked_.pop_back();
+  }
+  unacked_events_ = 0;
 }
 
 // Next message to write; a batch stays queued until its write succeeded.
@@ -134,6 +154,8 @@ bool EngineStream::Session() {
   std::thread reader([this, &rw] {
     v1::EngineCommand cmd;
     while (rw->Read(&cmd)) {
+      if (cmd.acked_seq()) Acknowledge(cmd.acked_seq());
+      if (cmd.cmd_case() == v1::EngineCommand::CMD_NOT_SET) continue;  // only an acknowledgement
       v1::ProbeMessage msg;
       if (options_.on_command) {
         *msg.mutable_ack() = options_.on_command(cmd);
@@ -167,10 +189,17 @@ bool EngineStream::Session() {
         broken = true;
         break;
       }
+      if (is_batch) {
+        // Kept until the engine says it processed it.
+        std::lock_guard<std::mutex> lock(mu_);
+        unacked_events_ += msg.batch().events_size();
+        unacked_.push_back(std::move(*msg.mutable_batch()));
+      }
       continue;
     }
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ && control_.empty() && batches_.empty() && packets_.empty()) break;
+    // On stop, what was sent must also be acknowledged before the stream closes.
+    if (stopping_ && control_.empty() && batches_.empty() && packets_.empty() && unacked_.empty()) break;
     if (stopping_ && Clock::now() > drain_deadline_) break;
     if (channel->GetState(false) == GRPC_CHANNEL_SHUTDOWN ||
         channel->GetState(false) == GRPC_CHANNEL_TRANSIENT_FAILURE) {
@@ -180,6 +209,7 @@ bool EngineStream::Session() {
   }
   connected_ = false;
   if (!broken) rw->WritesDone();
+  RequeueUnacked();
   ctx.TryCancel();
   reader.join();
   grpc::Status status = rw->Finish();
@@ -210,7 +240,7 @@ void EngineStream::Run() {
   std::lock_guard<std::mutex> lock(mu_);
   if (!batches_.empty()) {
     dropped_events_ += queued_events_;
-    Log("warn", "stopping with %zu events not delivered to the engine", queued_events_);
+    Log("warn", "stopping with %zu events not delivered (or not acknowledged) by the engine", queued_events_);
   }
 }
 

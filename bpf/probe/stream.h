@@ -1,7 +1,9 @@
 // The one gRPC stream to the engine: batches, loss reports and command
 // acknowledgements up, commands down. Batches wait in a bounded queue
-// while the engine is away and are sent, in order, once it is back; what
-// overflows the queue is counted, never silently dropped.
+// while the engine is away and are sent, in order, once it is back. A sent
+// batch is kept until the engine acknowledges it, so batches written into
+// a connection that then broke (an engine restart) are sent again. What
+// overflows the bound is counted, never silently dropped.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -51,6 +53,9 @@ class EngineStream {
   void Run();
   bool Session();  // one connection, until it breaks or we stop
   bool PopNext(v1::ProbeMessage* out, bool* is_batch);
+  void Acknowledge(uint64_t seq);
+  // Puts unacknowledged batches back in front of the queue (the connection broke).
+  void RequeueUnacked();
 
   StreamOptions options_;
   v1::Hello hello_;
@@ -61,6 +66,8 @@ class EngineStream {
   std::deque<v1::ProbeMessage> control_;  // acks, loss reports: sent first
   std::deque<v1::EventBatch> batches_;
   size_t queued_events_ = 0;
+  std::deque<v1::EventBatch> unacked_;  // sent, not yet acknowledged, oldest first
+  size_t unacked_events_ = 0;
   std::deque<v1::PacketBatch> packets_;
   size_t queued_packet_bytes_ = 0;
   bool stopping_ = false;

@@ -128,6 +128,12 @@ export class IngestServer {
   }
 
   private onBatch(session: ProbeSession, batch: { seq: number; events: WireEvent[] }): void {
+    if (session.lastSeq && batch.seq <= session.lastSeq) {
+      // Resent after a reconnect: processed already (acknowledged or not).
+      session.duplicateBatches++;
+      session.processed(session.lastSeq);
+      return;
+    }
     if (session.lastSeq && batch.seq > session.lastSeq + 1) {
       const missing = batch.seq - session.lastSeq - 1;
       session.batchGaps += missing;
@@ -150,5 +156,6 @@ export class IngestServer {
     }
     session.events += events.length;
     this.handler.onEvents(session, events);
+    session.processed(batch.seq);
   }
 }

@@ -23,6 +23,10 @@ export class ProbeSession {
   lastBatchAt = 0;
   losses: WireLossReport = { ...ZERO_LOSSES };
   snapshotDone = false;
+  /** Batches the probe sent again after a reconnect that this engine had already processed. */
+  duplicateBatches = 0;
+  private ackedSeq = 0;
+  private ackTimer: NodeJS.Timeout | null = null;
   private nextCommandId = 1;
   private readonly pending = new Map<number, { resolve: (r: CommandResult) => void; timer: NodeJS.Timeout }>();
 
@@ -62,13 +66,33 @@ export class ProbeSession {
     return (this.hello.capabilities ?? []).includes(capability);
   }
 
+  /**
+   * Tells the probe which batches are processed, so it can let go of them:
+   * at once every 64 batches, otherwise within 20 ms.
+   */
+  processed(seq: number): void {
+    if (seq - this.ackedSeq >= 64) return this.sendAck();
+    this.ackTimer ??= setTimeout(() => this.sendAck(), 20);
+  }
+
+  private sendAck(): void {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = null;
+    if (!this.connected || this.lastSeq <= this.ackedSeq) return;
+    this.ackedSeq = this.lastSeq;
+    this.stream.write({ id: 0, ackedSeq: this.lastSeq });
+  }
+
   /** Ends the stream from the engine's side (engine shutdown). */
   hangUp(): void {
+    this.sendAck();
     this.close();
     this.stream.end();
   }
 
   close(): void {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = null;
     this.connected = false;
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);

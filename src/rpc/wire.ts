@@ -120,6 +120,8 @@ export interface WireSetPolicy {
 /** Commands to the probe (probe.proto EngineCommand): exactly one kind set. */
 export interface WireEngineCommand {
   id: number;
+  /** Every batch up to this sequence number was processed (0: not an acknowledgement). */
+  ackedSeq?: number;
   ping?: Record<string, never>;
   quarantine?: { cgroups: WireCgroupRef[] };
   release?: { cgroups: WireCgroupRef[] };

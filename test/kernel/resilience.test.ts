@@ -2,6 +2,9 @@
 // engine restart does not lose what happened meanwhile, and a storm that
 // overruns the kernel ring buffer is counted, not hidden.
 import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { ProbeSupervisor } from '../../src/probe/supervisor.js';
 import { TestEngine } from '../support/engine.js';
@@ -52,6 +55,43 @@ describeKernel('probe ⇄ engine resilience on the real kernel', () => {
     await app.run('/bin/echo', ['after-restart']);
     await waitFor('event after the restart', () => second.of(app.id, 'exec').some((e) => e.argv[1] === 'after-restart'));
     expect(second.engine.tree.size).toBeGreaterThan(10); // re-seeded from a fresh /proc snapshot
+  });
+
+  it('resends what an engine that died mid-stream never acknowledged: nothing is lost', async () => {
+    tree = new TestCgroupTree();
+    const app = tree.group('writer');
+    const work = mkdtempSync(join(tmpdir(), 'vigil-crash-'));
+    cleanups.push(async () => rmSync(work, { recursive: true, force: true }));
+    const first = await TestEngine.start({ sinks: [] });
+    const probe = new ProbeSupervisor(
+      { path: probeBinary, engine: first.config.engine.listen, nodeName: 'n', ringbufBytes: 1 << 24, batchMax: 64, flushMs: 2, lossReportMs: 200, queueEvents: 1 << 18, excludePids: [process.pid] },
+      first.engine.log,
+    );
+    probe.start();
+    cleanups.push(() => probe.stop());
+    await waitFor('probe connected', () => first.engine.ingest.sessions().some((s) => s.snapshotDone), 20_000);
+
+    const files = 4000;
+    const names = (t: TestEngine): string[] => t.of(app.id, 'open').map((e) => e.path).filter((p) => p.startsWith(`${work}/f`));
+    const writer = app.run('/bin/sh', ['-c', `i=0; while [ $i -lt ${files} ]; do : > ${work}/f$i; i=$((i+1)); done`], { timeoutMs: 60_000 });
+    await waitFor('the first engine mid-stream', () => names(first).length >= 300, 20_000);
+    // A crash: every stream drops at once, with no last acknowledgement.
+    (first.engine.ingest as unknown as { server: { forceShutdown(): void } }).server.forceShutdown();
+    const seenByFirst = new Set(names(first));
+    await first.stop({ keepDir: true });
+
+    const second = await TestEngine.start({ sinks: [] }, { dir: first.dir });
+    cleanups.push(() => second.stop());
+    expect((await writer).code).toBe(0);
+    await waitFor('the last file seen by the new engine', () => names(second).includes(`${work}/f${files - 1}`), 20_000);
+    const session = second.engine.ingest.sessions()[0]!;
+    await waitFor('a loss report', () => session.losses.eventsTotal > 0);
+    expect(session.losses.ringbufFull + session.losses.queueFull).toBe(0);
+    const all = new Set([...seenByFirst, ...names(second)]);
+    const missing = Array.from({ length: files }, (_, i) => `${work}/f${i}`).filter((n) => !all.has(n));
+    expect(missing).toEqual([]);
+    // The probe logs through the engine that started it (the first one).
+    expect(first.logLines.some((l) => /resending \d+ batches/.test(l.msg))).toBe(true);
   });
 
   it('counts ring-buffer losses during an event storm, and what arrives plus what was lost covers the storm', async () => {

@@ -136,6 +136,26 @@ describe('probe stream', () => {
     expect(t.logLines.some((l) => l.msg === 'probe connected' && l.resumed === true)).toBe(true);
   });
 
+  it('acknowledges processed batches, and skips what a probe resends after a reconnect', async () => {
+    await start();
+    probe!.sendBatch([{ pid: 9, cgroupId: webId, fork: { childPid: 10 } }], 1);
+    probe!.sendBatch([{ pid: 9, cgroupId: webId, fork: { childPid: 11 } }], 2);
+    await waitFor('two events', () => t.events.length === 2);
+    await waitFor('the acknowledgement', () => probe!.commands.some((c) => c.ackedSeq === 2));
+    const same = probe!.sessionId;
+    await probe!.close();
+    await waitFor('disconnect', () => t.engine.ingest.sessions().length === 0);
+    probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`, { sessionId: same });
+    // A probe that did not see the acknowledgement sends 1 and 2 again.
+    probe.sendBatch([{ pid: 9, cgroupId: webId, fork: { childPid: 10 } }], 1);
+    probe.sendBatch([{ pid: 9, cgroupId: webId, fork: { childPid: 11 } }], 2);
+    probe.sendBatch([{ pid: 9, cgroupId: webId, fork: { childPid: 12 } }], 3);
+    await waitFor('the new event', () => t.events.some((e) => e.childPid === 12));
+    expect(t.events.map((e) => e.childPid)).toEqual([10, 11, 12]);
+    expect(t.engine.ingest.sessions()[0]!.duplicateBatches).toBe(2);
+    await waitFor('the acknowledgement', () => probe!.commands.some((c) => c.ackedSeq === 3));
+  });
+
   it('reports the gap when a probe comes back as a new process, not when the same one reconnects', async () => {
     await start();
     const alerts: string[] = [];
