@@ -243,8 +243,8 @@ export class Engine implements IngestHandler {
     // Throws with every error (file:line:col) when a rule file cannot load.
     this.rules.load();
     this.rules.watch();
-    await this.ingest.listen(this.config.engine.listen, { allowNonLoopback: this.config.engine.allowNonLoopback });
-    await this.control.listen(this.config.control.listen);
+    await this.ingest.listen(this.config.engine.listen, { allowNonLoopback: this.config.engine.allowNonLoopback, tls: this.config.engine.tls });
+    await this.control.listen(this.config.control.listen, this.config.control.tls);
     if (this.config.metrics.listen) {
       try {
         const m = await serveMetrics(this.metrics, this.config.metrics.listen, this.log.child({ component: 'metrics' }));

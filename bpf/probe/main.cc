@@ -39,6 +39,7 @@ struct Options {
   int loss_report_ms = 1000;
   size_t queue_events = 1 << 18;
   std::vector<uint32_t> exclude;
+  std::string tls_ca, tls_cert, tls_key, tls_server_name = "vigil-engine";
 };
 
 [[noreturn]] void Usage(const char* why) {
@@ -46,7 +47,7 @@ struct Options {
   fprintf(stderr,
           "usage: vigil-probe --engine unix:///PATH|tcp://HOST:PORT [--node NAME] [--ringbuf-bytes N]\n"
           "                   [--batch-max N] [--flush-ms N] [--loss-report-ms N] [--exclude-pid PID]...\n"
-          "                   [--queue-events N]\n");
+          "                   [--queue-events N] [--tls-ca FILE --tls-cert FILE --tls-key FILE [--tls-server-name NAME]]\n");
   exit(2);
 }
 
@@ -74,9 +75,17 @@ Options ParseOptions(int argc, char** argv) {
     else if (flag == "--loss-report-ms") o.loss_report_ms = NumberArg(argv[i - 1], v, 10, 600000);
     else if (flag == "--queue-events") o.queue_events = NumberArg(argv[i - 1], v, 1, 1L << 26);
     else if (flag == "--exclude-pid") o.exclude.push_back(NumberArg(argv[i - 1], v, 1, 1L << 22));
+    else if (flag == "--tls-ca") o.tls_ca = v;
+    else if (flag == "--tls-cert") o.tls_cert = v;
+    else if (flag == "--tls-key") o.tls_key = v;
+    else if (flag == "--tls-server-name") o.tls_server_name = v;
     else Usage(("unknown option " + flag).c_str());
   }
   if (o.ringbuf_bytes & (o.ringbuf_bytes - 1)) Usage("--ringbuf-bytes must be a power of two");
+  if (!o.tls_ca.empty() != !o.tls_cert.empty() || !o.tls_ca.empty() != !o.tls_key.empty())
+    Usage("mutual TLS needs all of --tls-ca, --tls-cert and --tls-key");
+  if (o.engine.rfind("tcp://", 0) == 0 && o.tls_ca.empty())
+    Usage("a tcp:// engine takes mutual TLS (--tls-ca, --tls-cert, --tls-key)");
   return o;
 }
 
@@ -198,6 +207,15 @@ int main(int argc, char** argv) {
   sopt.on_command = [&responder](const vigil::v1::EngineCommand& cmd) { return responder.Handle(cmd); };
   sopt.target = GrpcTarget(opt.engine);
   sopt.max_queued_events = opt.queue_events;
+  if (!opt.tls_ca.empty()) {
+    std::string err;
+    if (!vigil::ReadFileTo(opt.tls_ca, &sopt.tls_ca, &err) || !vigil::ReadFileTo(opt.tls_cert, &sopt.tls_cert, &err) ||
+        !vigil::ReadFileTo(opt.tls_key, &sopt.tls_key, &err)) {
+      vigil::Log("error", "%s", err.c_str());
+      return 1;
+    }
+    sopt.tls_server_name = opt.tls_server_name;
+  }
   vigil::EngineStream stream(sopt, hello, [&] { return vigil::SnapshotProcesses(cgroup2); });
 
   Pump pump;

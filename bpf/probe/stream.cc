@@ -3,6 +3,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 
 #include "log.h"
 #include "vigil/v1/probe.grpc.pb.h"
@@ -127,8 +129,30 @@ bool EngineStream::PopNext(v1::ProbeMessage* out, bool* is_batch) {
   return false;
 }
 
+bool ReadFileTo(const std::string& path, std::string* out, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = "cannot read " + path;
+    return false;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
 bool EngineStream::Session() {
-  auto channel = grpc::CreateChannel(options_.target, grpc::InsecureChannelCredentials());
+  grpc::ChannelArguments args;
+  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+  if (!options_.tls_ca.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options_.tls_ca;
+    ssl.pem_cert_chain = options_.tls_cert;
+    ssl.pem_private_key = options_.tls_key;
+    creds = grpc::SslCredentials(ssl);
+    args.SetSslTargetNameOverride(options_.tls_server_name);
+  }
+  auto channel = grpc::CreateCustomChannel(options_.target, creds, args);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(1))) return false;
   auto stub = v1::ProbeService::NewStub(channel);
   grpc::ClientContext ctx;

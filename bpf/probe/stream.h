@@ -25,7 +25,12 @@ struct StreamOptions {
   size_t max_queued_packet_bytes = 32 << 20;
   // Carries out a command from the engine; its ack goes back up the stream.
   std::function<v1::CommandAck(const v1::EngineCommand&)> on_command;
+  // Mutual TLS (PEM contents); empty: plaintext (unix sockets).
+  std::string tls_ca, tls_cert, tls_key, tls_server_name;
 };
+
+// Reads a whole file; false with the reason in `error`.
+bool ReadFileTo(const std::string& path, std::string* out, std::string* error);
 
 class EngineStream {
  public:

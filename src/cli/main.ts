@@ -8,7 +8,7 @@ import { ControlClient } from '../control/client.js';
 import { Engine } from '../engine.js';
 import { KubernetesCluster } from '../enrich/k8s/cluster.js';
 import { createLogger } from '../log.js';
-import { ProbeSupervisor } from '../probe/supervisor.js';
+import { ProbeSupervisor, type ProbeOptions } from '../probe/supervisor.js';
 import { dialTarget } from '../rpc/listen.js';
 import { VERSION } from '../version.js';
 import { formatStatus } from './format.js';
@@ -29,6 +29,14 @@ function configOrExit(file: string | undefined): Config {
     }
     throw err;
   }
+}
+
+/** The probe's side of mutual TLS for a tcp:// engine, from the engine's tls block. */
+function probeTls(config: Config): ProbeOptions['tls'] {
+  const t = config.engine.tls;
+  if (!t || !config.engine.listen.startsWith('tcp://')) return undefined;
+  if (!t.clientCert || !t.clientKey) throw new Error('engine.tls: vigil run needs clientCert and clientKey for the probe it starts');
+  return { ca: t.ca, cert: t.clientCert, key: t.clientKey, serverName: t.serverName };
 }
 
 async function runEngine(config: Config, withProbe: boolean): Promise<void> {
@@ -52,6 +60,7 @@ async function runEngine(config: Config, withProbe: boolean): Promise<void> {
         lossReportMs: config.probe.lossReportMs,
         queueEvents: config.probe.queueEvents,
         excludePids: [process.pid],
+        tls: probeTls(config),
       },
       log,
     );
@@ -102,7 +111,7 @@ program
   .option('--json', 'machine-readable output')
   .action(async (o: { config?: string; json?: boolean }) => {
     const config = configOrExit(o.config);
-    const client = new ControlClient(config.control.listen);
+    const client = new ControlClient(config.control.listen, config.control.tls);
     try {
       const s = await client.status();
       process.stdout.write(o.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s));

@@ -6,7 +6,7 @@ import type { Config } from '../config/schema.js';
 import { ControlClient } from '../control/client.js';
 
 async function withClient<T>(config: Config, fn: (c: ControlClient) => Promise<T>): Promise<T> {
-  const client = new ControlClient(config.control.listen);
+  const client = new ControlClient(config.control.listen, config.control.tls);
   try {
     return await fn(client);
   } finally {

@@ -15,7 +15,7 @@ function report(r: ActionReply): void {
 }
 
 async function withClient<T>(config: Config, fn: (c: ControlClient) => Promise<T>): Promise<T> {
-  const client = new ControlClient(config.control.listen);
+  const client = new ControlClient(config.control.listen, config.control.tls);
   try {
     return await fn(client);
   } finally {

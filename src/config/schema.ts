@@ -168,6 +168,26 @@ const metrics = z
   })
   .prefault({});
 
+/**
+ * Mutual TLS for a TCP endpoint: the server presents cert/key and accepts
+ * only clients whose certificate `ca` signed; clients (the probe, the CLI)
+ * check the server against `ca` under `serverName` and present
+ * clientCert/clientKey. Files are PEM.
+ */
+const tls = z.strictObject({
+  ca: z.string().min(1),
+  cert: z.string().min(1),
+  key: z.string().min(1),
+  clientCert: z.string().min(1).optional(),
+  clientKey: z.string().min(1).optional(),
+  serverName: z.string().min(1).default('vigil-engine'),
+});
+export type TlsConfig = z.infer<typeof tls>;
+
+/** TCP is open to every local process: it takes mutual TLS. A unix socket relies on its 0600 mode. */
+const tcpNeedsTls = (e: { listen: string; tls?: unknown }): boolean => !e.listen.startsWith('tcp://') || e.tls !== undefined;
+const TCP_NEEDS_TLS = { message: 'a tcp:// listen address needs tls (mutual TLS: ca, cert, key); use a unix socket otherwise', path: ['tls'] };
+
 export const configSchema = z.strictObject({
   /** Default: $NODE_NAME (the DaemonSet sets it from spec.nodeName), else the host name. */
   nodeName: z.string().min(1).default(() => process.env.NODE_NAME || hostname()),
@@ -176,11 +196,14 @@ export const configSchema = z.strictObject({
       listen: listenAddress.default('unix:///run/vigil/engine.sock'),
       /** TCP on a non-loopback address exposes the engine to the node's pods. */
       allowNonLoopback: z.boolean().default(false),
+      tls: tls.optional(),
     })
-    .default({ listen: 'unix:///run/vigil/engine.sock', allowNonLoopback: false }),
+    .refine(tcpNeedsTls, TCP_NEEDS_TLS)
+    .prefault({}),
   control: z
-    .strictObject({ listen: listenAddress.default('unix:///run/vigil/control.sock') })
-    .default({ listen: 'unix:///run/vigil/control.sock' }),
+    .strictObject({ listen: listenAddress.default('unix:///run/vigil/control.sock'), tls: tls.optional() })
+    .refine(tcpNeedsTls, TCP_NEEDS_TLS)
+    .prefault({}),
   stateDir: z.string().min(1).default('/var/lib/vigil'),
   defaultMode: z.enum(MODES).default('learn'),
   workloads: z
@@ -245,8 +268,19 @@ export const configSchema = z.strictObject({
       flushMs: z.number().int().min(1).max(10_000).default(2),
       lossReportMs: z.number().int().min(10).max(600_000).default(1000),
       queueEvents: z.number().int().min(1).max(1 << 26).default(1 << 18),
+      /**
+       * In-kernel de-duplication: a process repeating an open (same path,
+       * access, result) or a connect (same peer) within `windowMs` is
+       * counted in the kernel instead of crossing to user space (bpf/dedup.bpf.h).
+       */
+      dedup: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          windowMs: z.number().int().min(1).max(3_600_000).default(10_000),
+        })
+        .prefault({}),
     })
-    .default({ path: null, ringbufBytes: 1 << 24, batchMax: 256, flushMs: 2, lossReportMs: 1000, queueEvents: 1 << 18 }),
+    .prefault({}),
   log: z
     .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
     .default({ level: 'info' }),

@@ -1,6 +1,7 @@
 // The CLI's client for a running engine's control socket.
-import { makeGenericClientConstructor, credentials, type Client, type ServiceError } from '@grpc/grpc-js';
-import { dialTarget } from '../rpc/listen.js';
+import { makeGenericClientConstructor, type Client, type ServiceError } from '@grpc/grpc-js';
+import type { TlsConfig } from '../config/schema.js';
+import { clientCredentials, dialTarget } from '../rpc/listen.js';
 import { controlMethods, type ActionReply, type ApplyPolicyReply, type CaptureReply, type PolicyText, type SetModeReply, type StatusReply } from './methods.js';
 
 type Unary<Req, Res> = (req: Req, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => void;
@@ -8,16 +9,20 @@ type Unary<Req, Res> = (req: Req, opts: { deadline: Date }, cb: (err: ServiceErr
 export class ControlClient {
   private readonly client: Client & Record<string, Unary<unknown, unknown>>;
 
-  constructor(private readonly address: string) {
+  constructor(
+    private readonly address: string,
+    tls?: TlsConfig,
+  ) {
     const Ctor = makeGenericClientConstructor(controlMethods, 'ControlService');
-    this.client = new Ctor(dialTarget(address), credentials.createInsecure()) as unknown as Client & Record<string, Unary<unknown, unknown>>;
+    const { creds, options } = clientCredentials(address.startsWith('tcp://') ? tls : undefined);
+    this.client = new Ctor(dialTarget(address), creds, options) as unknown as Client & Record<string, Unary<unknown, unknown>>;
   }
 
   private call<Req, Res>(name: string, req: Req, timeoutMs = 10_000): Promise<Res> {
     return new Promise((resolve, reject) => {
       this.client[name]!.call(this.client, req, { deadline: new Date(Date.now() + timeoutMs) }, (err, res) => {
         if (!err) return resolve(res as Res);
-        if (err.code === 14 /* UNAVAILABLE */) reject(new Error(`no engine answers at ${this.address} (is vigil running?)`));
+        if (err.code === 14 /* UNAVAILABLE */) reject(new Error(`no engine answers at ${this.address} (is vigil running? ${err.details})`));
         else reject(new Error(err.details || err.message));
       });
     });

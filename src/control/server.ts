@@ -3,6 +3,7 @@
 import { Server, status as GrpcStatus, type ServiceError, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from '../log.js';
 import { bindServer, shutdownServer } from '../rpc/listen.js';
+import type { TlsConfig } from '../config/schema.js';
 import { controlMethods, type ControlHandlers } from './methods.js';
 
 export class ControlServer {
@@ -25,8 +26,8 @@ export class ControlServer {
     this.server.addService(controlMethods, impl);
   }
 
-  async listen(address: string): Promise<void> {
-    this.boundPort = await bindServer(this.server, address);
+  async listen(address: string, tls?: TlsConfig): Promise<void> {
+    this.boundPort = await bindServer(this.server, address, { tls });
     this.address = address;
     this.log.info({ address, port: this.boundPort || undefined }, 'control socket ready');
   }

@@ -6,6 +6,7 @@ import type { Event } from '../event.js';
 import type { Logger } from '../log.js';
 import { method } from '../rpc/proto.js';
 import { bindServer, shutdownServer } from '../rpc/listen.js';
+import type { TlsConfig } from '../config/schema.js';
 import type { WireEngineCommand, WireEvent, WireLossReport, WirePacket, WireProbeMessage, WireProcessInfo } from '../rpc/wire.js';
 import { decodeEvent, MalformedEvent } from './decode.js';
 import { ProbeSession } from './session.js';
@@ -48,7 +49,7 @@ export class IngestServer {
     this.server.addService({ Stream: probeStreamMethod }, { Stream: (call: ServerDuplexStream<WireProbeMessage, WireEngineCommand>) => this.serve(call) });
   }
 
-  async listen(address: string, opts: { allowNonLoopback?: boolean } = {}): Promise<void> {
+  async listen(address: string, opts: { allowNonLoopback?: boolean; tls?: TlsConfig } = {}): Promise<void> {
     this.boundPort = await bindServer(this.server, address, opts);
     this.address = address;
     this.log.info({ address, port: this.boundPort || undefined }, 'listening for probes');

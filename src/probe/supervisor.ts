@@ -15,8 +15,12 @@ export interface ProbeOptions {
   flushMs: number;
   lossReportMs: number;
   queueEvents: number;
+  /** In-kernel de-duplication window; 0 turns it off, undefined leaves the probe's default. */
+  dedupWindowMs?: number;
   /** Processes whose own activity is not reported (the engine). */
   excludePids: number[];
+  /** Mutual TLS for a tcp:// engine: the CA that signed the engine's certificate, the probe's own certificate and key. */
+  tls?: { ca: string; cert: string; key: string; serverName: string };
 }
 
 export function probeArgs(o: ProbeOptions): string[] {
@@ -25,7 +29,9 @@ export function probeArgs(o: ProbeOptions): string[] {
     '--ringbuf-bytes', String(o.ringbufBytes), '--batch-max', String(o.batchMax), '--flush-ms', String(o.flushMs),
     '--loss-report-ms', String(o.lossReportMs), '--queue-events', String(o.queueEvents),
   ];
+  if (o.dedupWindowMs !== undefined) args.push('--dedup-window-ms', String(o.dedupWindowMs));
   for (const pid of o.excludePids) args.push('--exclude-pid', String(pid));
+  if (o.tls) args.push('--tls-ca', o.tls.ca, '--tls-cert', o.tls.cert, '--tls-key', o.tls.key, '--tls-server-name', o.tls.serverName);
   return args;
 }
 

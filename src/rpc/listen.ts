@@ -5,7 +5,9 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { isIP } from 'node:net';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
+import { credentials, Server, ServerCredentials, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
+import type { TlsConfig } from '../config/schema.js';
 
 export type ListenAddress = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
 
@@ -47,8 +49,32 @@ async function prepareUnixSocket(path: string): Promise<void> {
   unlinkSync(path);
 }
 
+function readPem(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new Error(`cannot read the TLS ${what} ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** Server credentials: mutual TLS (client certificates required) when configured. */
+export function serverCredentials(tls: TlsConfig | undefined): ServerCredentials {
+  if (!tls) return ServerCredentials.createInsecure();
+  return ServerCredentials.createSsl(readPem(tls.ca, 'CA'), [{ cert_chain: readPem(tls.cert, 'certificate'), private_key: readPem(tls.key, 'key') }], true);
+}
+
+/** Client credentials and options for dialing an endpoint configured with `tls`. */
+export function clientCredentials(tls: TlsConfig | undefined): { creds: ChannelCredentials; options: ChannelOptions } {
+  if (!tls) return { creds: credentials.createInsecure(), options: {} };
+  if (!tls.clientCert || !tls.clientKey) throw new Error('mutual TLS: the client needs tls.clientCert and tls.clientKey');
+  return {
+    creds: credentials.createSsl(readPem(tls.ca, 'CA'), readPem(tls.clientKey, 'client key'), readPem(tls.clientCert, 'client certificate')),
+    options: { 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName },
+  };
+}
+
 /** Binds `server` to `address`; returns the bound port for TCP (0 for unix). */
-export async function bindServer(server: Server, address: string, opts: { allowNonLoopback?: boolean } = {}): Promise<number> {
+export async function bindServer(server: Server, address: string, opts: { allowNonLoopback?: boolean; tls?: TlsConfig } = {}): Promise<number> {
   const parsed = parseListen(address);
   if (parsed.kind === 'tcp' && !isLoopback(parsed.host) && !opts.allowNonLoopback) {
     throw new Error(`${address}: not a loopback address; the engine must not be reachable from the node's pods (set allowNonLoopback to override)`);
@@ -60,7 +86,7 @@ export async function bindServer(server: Server, address: string, opts: { allowN
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(
         parsed.kind === 'unix' ? `unix://${parsed.path}` : `${parsed.host.includes(':') ? `[${parsed.host}]` : parsed.host}:${parsed.port}`,
-        ServerCredentials.createInsecure(),
+        parsed.kind === 'tcp' ? serverCredentials(opts.tls) : ServerCredentials.createInsecure(),
         (err, p) => (err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(p)),
       ),
     );

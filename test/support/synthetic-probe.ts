@@ -1,7 +1,7 @@
 // A probe made of JavaScript: speaks the real ProbeService stream over
 // real gRPC, so engine tests and benchmarks can send exactly the events
 // they need (including malformed ones) without a kernel.
-import { credentials, makeGenericClientConstructor, type ClientDuplexStream } from '@grpc/grpc-js';
+import { credentials, makeGenericClientConstructor, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream } from '@grpc/grpc-js';
 import { probeStreamMethod } from '../../src/ingest/server.js';
 import type { WireEngineCommand, WireProbeMessage } from '../../src/rpc/wire.js';
 
@@ -28,6 +28,8 @@ export class SyntheticProbe {
   readonly commands: WireEngineCommand[] = [];
   private seq = 0;
   private closed = false;
+  /** Why the stream failed, if it did (refused credentials, a rejected hello). */
+  error: Error | null = null;
 
   private constructor(
     private readonly client: InstanceType<typeof Client>,
@@ -38,12 +40,18 @@ export class SyntheticProbe {
       this.commands.push(cmd);
       if (cmd.ping) this.send({ ack: { id: cmd.id, ok: true, error: '' } });
     });
-    stream.on('error', () => {});
+    stream.on('error', (err) => {
+      this.error = err;
+      this.closed = true;
+    });
     stream.on('end', () => (this.closed = true));
   }
 
-  static connect(target: string, opts: { sessionId?: string; nodeName?: string; hello?: boolean } = {}): SyntheticProbe {
-    const client = new Client(target, credentials.createInsecure());
+  static connect(
+    target: string,
+    opts: { sessionId?: string; nodeName?: string; hello?: boolean; creds?: ChannelCredentials; channelOptions?: ChannelOptions } = {},
+  ): SyntheticProbe {
+    const client = new Client(target, opts.creds ?? credentials.createInsecure(), opts.channelOptions ?? {});
     const stream = (client as unknown as { Stream(): ClientDuplexStream<WireProbeMessage, WireEngineCommand> }).Stream();
     const sessionId = opts.sessionId ?? `synthetic-${Math.random().toString(16).slice(2, 10)}`;
     const p = new SyntheticProbe(client, stream, sessionId);

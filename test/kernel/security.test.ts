@@ -1,0 +1,124 @@
+// Least privilege on the real kernel: the probe works with exactly the
+// capabilities the DaemonSet grants it (and says clearly what is missing
+// without one), the engine runs as an unprivileged user, and a probe
+// reaches a TCP engine only through mutual TLS.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chownSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { ControlClient } from '../../src/control/client.js';
+import { TestEngine } from '../support/engine.js';
+import { describeKernel, probeBinary, repoRoot, TestCgroupTree, waitFor } from '../support/kernel.js';
+import { makePki, type TestPki } from '../support/tls.js';
+
+/** What daemonset/daemonset.yaml grants the probe container (see daemonset/README.md). */
+const PROBE_CAPS = ['bpf', 'perfmon', 'net_admin', 'sys_ptrace', 'kill'];
+
+describeKernel('least privilege on the real kernel', () => {
+  let pki: TestPki;
+  let tree: TestCgroupTree;
+  const children: ChildProcess[] = [];
+  const cleanups: (() => Promise<void>)[] = [];
+
+  beforeAll(() => {
+    pki = makePki();
+    tree = new TestCgroupTree();
+  });
+  afterEach(async () => {
+    for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  afterAll(async () => {
+    rmSync(pki.dir, { recursive: true, force: true });
+    await tree.remove();
+  });
+
+  const startProbe = (args: string[], caps: string[]): { child: ChildProcess; stderr: () => string } => {
+    const bounding = ['-all', ...caps.map((c) => `+${c}`)].join(',');
+    const child = spawn('setpriv', ['--bounding-set', bounding, probeBinary, ...args, '--exclude-pid', String(process.pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(child);
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    return { child, stderr: () => err };
+  };
+
+  it('the probe streams, quarantines and kills with only the capabilities the DaemonSet grants', async () => {
+    const app = tree.group('least');
+    const t = await TestEngine.start({ sinks: [] });
+    cleanups.push(() => t.stop());
+    startProbe(['--engine', t.config.engine.listen], PROBE_CAPS);
+    await waitFor('the probe connected', () => t.engine.ingest.sessions().some((s) => s.snapshotDone), 20_000);
+    const r = await app.run('/bin/echo', ['least-privilege']);
+    await waitFor('its exec seen', () => t.of(app.id, 'exec').some((e) => e.pid === r.pid));
+    expect(t.engine.probes.current()!.hello.capabilities).toEqual(expect.arrayContaining(['exec-kill', 'connect-refuse', 'quarantine', 'capture', 'kill']));
+    const control = new ControlClient(t.config.control.listen);
+    try {
+      expect(await control.quarantine(`${tree.root}/least`)).toMatchObject({ ok: true });
+      expect(await control.release(`${tree.root}/least`)).toMatchObject({ ok: true });
+      const sleeper = app.spawn('/bin/sleep', ['30']);
+      await waitFor('the sleeper seen', () => t.of(app.id, 'exec').some((e) => e.pid === sleeper.pid && e.argv[0] === '/bin/sleep'));
+      expect(await control.kill(sleeper.pid!)).toMatchObject({ ok: true });
+    } finally {
+      control.close();
+    }
+  });
+
+  it('without CAP_BPF the probe stops at once and says what it needs', async () => {
+    const { child, stderr } = startProbe(['--engine', 'unix:///nonexistent/engine.sock'], PROBE_CAPS.filter((c) => c !== 'bpf'));
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    expect(code).toBe(1);
+    expect(stderr()).toMatch(/cannot (load|open) BPF (programs|object).*CAP_BPF/);
+  });
+
+  it('the engine runs as an unprivileged user; the probe reaches it over TCP through mutual TLS only', async () => {
+    const app = tree.group('tls');
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-nobody-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    chownSync(dir, 65534, 65534);
+    // The engine's certificate and key, readable by its user alone.
+    for (const [from, to] of [[pki.ca, 'ca.crt'], [pki.serverCert, 'server.crt'], [pki.serverKey, 'server.key']] as const) {
+      copyFileSync(from, join(dir, to));
+      chownSync(join(dir, to), 65534, 65534);
+    }
+    const config = join(dir, 'vigil.yaml');
+    writeFileSync(config, [
+      'nodeName: tls-node',
+      'engine:',
+      '  listen: tcp://127.0.0.1:17931',
+      `  tls: { ca: ${dir}/ca.crt, cert: ${dir}/server.crt, key: ${dir}/server.key }`,
+      `control: { listen: unix://${dir}/control.sock }`,
+      `stateDir: ${dir}/state`,
+      `eventLog: ${dir}/events.jsonl`,
+      'metrics: { listen: null }',
+      'sinks: []',
+    ].join('\n'));
+    const engine = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(repoRoot, 'dist/cli/main.js'), 'engine', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(engine);
+    let engineLog = '';
+    engine.stderr!.on('data', (d) => (engineLog += d));
+    await waitFor('the engine listening', () => engineLog.includes('listening for probes'), 20_000);
+    expect(spawnSync('ps', ['-o', 'user=', '-p', String(engine.pid)], { encoding: 'utf8' }).stdout.trim()).toMatch(/nobody|65534/);
+
+    // Plaintext is refused by the probe itself; the wrong certificate by the engine.
+    const plain = startProbe(['--engine', 'tcp://127.0.0.1:17931'], PROBE_CAPS);
+    expect(await new Promise((r) => plain.child.once('exit', r))).toBe(2);
+    expect(plain.stderr()).toMatch(/a tcp:\/\/ engine takes mutual TLS/);
+    const rogue = startProbe(['--engine', 'tcp://127.0.0.1:17931', '--tls-ca', pki.ca, '--tls-cert', pki.rogueCert, '--tls-key', pki.rogueKey], PROBE_CAPS);
+    await waitFor('the rogue probe turned away', () => /unreachable, retrying/.test(rogue.stderr()), 20_000);
+    expect(engineLog).not.toMatch(/probe connected/);
+    rogue.child.kill('SIGTERM');
+
+    const good = startProbe(['--engine', 'tcp://127.0.0.1:17931', '--tls-ca', pki.ca, '--tls-cert', pki.clientCert, '--tls-key', pki.clientKey], PROBE_CAPS);
+    await waitFor('the probe connected over mutual TLS', () => /connected to engine/.test(good.stderr()), 20_000);
+    const r = await app.run('/bin/echo', ['over-tls']);
+    const log = (): string => {
+      try {
+        return readFileSync(join(dir, 'events.jsonl'), 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    await waitFor('the exec in the unprivileged engine\'s event log', () => log().includes(`"pid":${r.pid}`) && log().includes('over-tls'), 20_000);
+  });
+});
