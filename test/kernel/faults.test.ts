@@ -1,0 +1,84 @@
+// A full disk under the state directory (a real 1 MiB tmpfs): the engine
+// says so loudly, keeps serving, corrupts nothing, and catches up once
+// there is room again.
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { alertFor } from '../../src/alert/alert.js';
+import { TestEngine } from '../support/engine.js';
+import { describeKernel, waitFor } from '../support/kernel.js';
+import { SyntheticProbe } from '../support/synthetic-probe.js';
+
+describeKernel('faults', () => {
+  let mnt: string;
+  let fakeMount: string;
+  let appId: number;
+
+  beforeAll(() => {
+    mnt = mkdtempSync(join(tmpdir(), 'vigil-tmpfs-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'vigil-test-state', mnt]);
+    fakeMount = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
+    mkdirSync(join(fakeMount, 'app'));
+    appId = statSync(join(fakeMount, 'app')).ino;
+  });
+  afterAll(() => {
+    execFileSync('umount', [mnt]);
+    rmSync(mnt, { recursive: true, force: true });
+    rmSync(fakeMount, { recursive: true, force: true });
+  });
+
+  /** Fills the file system until it refuses another byte. */
+  const fill = (path: string): void => {
+    const fd = openSync(path, 'w');
+    const chunk = Buffer.alloc(16 * 1024, 1);
+    try {
+      for (;;) writeSync(fd, chunk);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+    } finally {
+      closeSync(fd);
+    }
+  };
+
+  it('a full state directory is reported, corrupts nothing, and is caught up once there is room', async () => {
+    const state = join(mnt, 'state');
+    const t = await TestEngine.start(
+      { stateDir: state, workloads: [{ name: 'app', cgroup: '/app' }], sinks: [{ type: 'webhook', id: 'down', url: 'http://127.0.0.1:9/hook' }] },
+      { cgroupMount: fakeMount },
+    );
+    const probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`);
+    try {
+      const exec = (pid: number, exe: string) => ({ pid, cgroupId: appId, exec: { filename: exe, exe, argv: [exe], cwd: '/' } });
+      probe.sendBatch([exec(7, '/usr/bin/first')]);
+      const profiles = join(state, 'profiles');
+      const stored = (): string[] => readdirSync(profiles).filter((f) => f.endsWith('.json'));
+      await waitFor('the profile saved', () => stored().length === 1, 5000);
+      const file = join(profiles, stored()[0]!);
+      expect(readFileSync(file, 'utf8')).toContain('/usr/bin/first');
+
+      fill(join(mnt, 'filler'));
+      probe.sendBatch([exec(8, '/usr/bin/second')]);
+      t.engine.raise(alertFor(t.events[0]!, t.engine.tree, { source: 'rule', rule: 'While the disk is full', priority: 'warning', message: 'm' }));
+      await waitFor('the failed save said loudly', () => t.logLines.some((l) => l.level === 'error' && l.msg === 'cannot save profile; will retry'), 5000);
+      await waitFor('the failed queue write said loudly', () => t.logLines.some((l) => l.level === 'error' && l.msg === 'cannot write the alert queue; retrying'), 5000);
+      // The last good profile is intact (written whole, renamed into place).
+      const before = JSON.parse(readFileSync(file, 'utf8')) as { spec: { processes: { exe: string }[] } };
+      expect(before.spec.processes.map((p) => p.exe)).toEqual(['/usr/bin/first']);
+      // Still serving.
+      probe.sendBatch([exec(9, '/usr/bin/third')]);
+      await waitFor('events still processed', () => t.events.length === 3);
+
+      unlinkSync(join(mnt, 'filler'));
+      await waitFor('the profile caught up', () => readFileSync(file, 'utf8').includes('/usr/bin/third'), 10_000);
+      const after = JSON.parse(readFileSync(file, 'utf8')) as { spec: { processes: { exe: string }[] } };
+      expect(after.spec.processes.map((p) => p.exe)).toEqual(['/usr/bin/first', '/usr/bin/second', '/usr/bin/third']);
+      await waitFor('the alert queued on disk', () => (t.engine.alertDelivery?.stats().sinks[0]?.queuedAlerts ?? 0) >= 1, 10_000);
+      expect(t.engine.alertDelivery!.stats().sinks[0]!.dropped).toBe(0);
+    } finally {
+      await probe.close();
+      await t.stop();
+    }
+  });
+});
