@@ -36,7 +36,7 @@ import type { ActionReply, CaptureReply } from './control/methods.js';
 import type { WirePacket } from './rpc/wire.js';
 import { VERSION } from './version.js';
 import { Metrics, serveMetrics } from './observe/metrics.js';
-import { alertAbout } from './alert/alert.js';
+import { alertAbout, type AlertAction } from './alert/alert.js';
 import type { Server as HttpServer } from 'node:http';
 
 export type EventSubscriber = (e: Event) => void;
@@ -135,9 +135,11 @@ export class Engine implements IngestHandler {
       new ProfileStore(config.stateDir, log.child({ component: 'profiles' })),
       this.enforcement,
       (pid) => this.responder.kill(pid),
+      (w, reason) => void this.enforcementFailed(w, reason),
       config.nodeName,
       log.child({ component: 'profiles' }),
     );
+    this.enforcement.onFailure = (w, error) => void this.enforcementFailed(w, `its kernel policy could not be applied: ${error}`);
     this.profiles.load();
     this.addDetector(this.profiles);
     this.metrics = new Metrics(this, config.metrics);
@@ -210,6 +212,25 @@ export class Engine implements IngestHandler {
       }
     }
     return [...roots.values()];
+  }
+
+  /**
+   * Enforcement could not be kept up for a workload in enforce mode. Fail
+   * closed (quarantine) or open (carry on) as configured; either way, say so.
+   */
+  private async enforcementFailed(w: Workload, reason: string): Promise<void> {
+    const closed = this.config.workloads.find((n) => n.name === w.name)?.failClosed ?? this.config.profiles.failClosed;
+    let message = `${w.name}: enforcement failed (${reason}); `;
+    let action: AlertAction = { taken: 'none', ok: false, detail: 'failing open' };
+    if (closed) {
+      const q = await this.quarantines.quarantine(w, `failing closed: ${reason}`);
+      message += q.ok ? 'failing closed: network quarantined' : `failing closed, but the quarantine failed too: ${q.error}`;
+      action = { taken: q.ok ? 'quarantined' : 'quarantine failed', ok: q.ok, detail: q.ok ? 'failing closed' : q.error };
+    } else {
+      message += 'failing open: the workload keeps running unenforced (set failClosed to quarantine instead)';
+    }
+    this.log.error({ workload: w.name, reason, failClosed: closed }, 'enforcement failed');
+    this.raise(alertAbout(w, this.config.nodeName, { source: 'engine', rule: 'Enforcement failed', priority: closed ? 'critical' : 'error', message, action }));
   }
 
   private async byWorkload(name: string, fn: (w: Workload) => Promise<ActionReply>): Promise<ActionReply> {

@@ -126,6 +126,14 @@ const profiles = z
   .strictObject({
     /** The root cgroup and systemd's slices are the host, not a container: not profiled. */
     ignoreHost: z.boolean().default(true),
+    /**
+     * When enforcement cannot be kept up for a workload in enforce mode (its
+     * policy could not reach a new cgroup, a kill after the fact failed):
+     * false (the default) keeps it running and raises an error alert — fail
+     * open, said out loud; true cuts its network (quarantine) and raises a
+     * critical alert — fail closed. Per workload in workloads[].failClosed.
+     */
+    failClosed: z.boolean().default(false),
     promotion: z
       .strictObject({
         /** learn → monitor once at least this long has been learned… */
@@ -207,7 +215,13 @@ export const configSchema = z.strictObject({
   stateDir: z.string().min(1).default('/var/lib/vigil'),
   defaultMode: z.enum(MODES).default('learn'),
   workloads: z
-    .array(z.strictObject({ name: z.string().min(1), cgroup: cgroupPath, mode: z.enum(MODES).optional() }))
+    .array(z.strictObject({
+      name: z.string().min(1),
+      cgroup: cgroupPath,
+      mode: z.enum(MODES).optional(),
+      /** In enforce mode, when enforcement cannot be kept up: quarantine (true) or carry on alerting (false). */
+      failClosed: z.boolean().optional(),
+    }))
     .default([]),
   sinks: z
     .array(sink)

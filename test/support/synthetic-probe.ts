@@ -30,6 +30,8 @@ export class SyntheticProbe {
   private closed = false;
   /** Why the stream failed, if it did (refused credentials, a rejected hello). */
   error: Error | null = null;
+  /** How to acknowledge commands other than ping; unset: they go unanswered. */
+  answer: ((cmd: WireEngineCommand) => { ok: boolean; error: string; detail: string }) | null = null;
 
   private constructor(
     private readonly client: InstanceType<typeof Client>,
@@ -38,7 +40,9 @@ export class SyntheticProbe {
   ) {
     stream.on('data', (cmd: WireEngineCommand) => {
       this.commands.push(cmd);
-      if (cmd.ping) this.send({ ack: { id: cmd.id, ok: true, error: '' } });
+      if (!cmd.id) return; // a batch acknowledgement
+      const answer = cmd.ping ? { ok: true, error: '', detail: 'pong' } : this.answer?.(cmd);
+      if (answer) this.send({ ack: { id: cmd.id, ...answer } });
     });
     stream.on('error', (err) => {
       this.error = err;
@@ -49,7 +53,7 @@ export class SyntheticProbe {
 
   static connect(
     target: string,
-    opts: { sessionId?: string; nodeName?: string; hello?: boolean; creds?: ChannelCredentials; channelOptions?: ChannelOptions } = {},
+    opts: { sessionId?: string; nodeName?: string; hello?: boolean; capabilities?: string[]; creds?: ChannelCredentials; channelOptions?: ChannelOptions } = {},
   ): SyntheticProbe {
     const client = new Client(target, opts.creds ?? credentials.createInsecure(), opts.channelOptions ?? {});
     const stream = (client as unknown as { Stream(): ClientDuplexStream<WireProbeMessage, WireEngineCommand> }).Stream();
@@ -64,6 +68,7 @@ export class SyntheticProbe {
           bootToUnixNs: Date.now() * 1e6 - ktimeNow(),
           sessionId,
           hooks: ['synthetic'],
+          capabilities: opts.capabilities ?? [],
         },
       });
     }

@@ -81,6 +81,8 @@ export class ProfileDetector implements Detector {
     private readonly store: ProfileStore,
     private readonly enforcement: Enforcement,
     private readonly kill: (pid: number) => Promise<CommandResult>,
+    /** Enforcement could not be kept up for a workload: fail open or closed, and say so. */
+    private readonly enforcementFailed: (w: Workload, reason: string) => void,
     private readonly nodeName: string,
     private readonly log: Logger,
   ) {
@@ -151,13 +153,14 @@ export class ProfileDetector implements Detector {
     }
     // The kernel did not stop it (no capability, a pattern rule, a relative path, a
     // cgroup not yet covered): stop the process now, and say it was after the fact.
-    void this.kill(e.pid).then((r) =>
+    void this.kill(e.pid).then((r) => {
       ctx.raise(this.anomaly(e, w, d, 'error', {
         taken: r.ok ? 'killed' : 'kill failed',
         ok: r.ok,
         detail: r.ok ? 'after the event: the kernel did not stop it' : r.error,
-      }, ctx)),
-    );
+      }, ctx));
+      if (!r.ok) this.enforcementFailed(w, `could not stop ${d.message}: ${r.error}`);
+    });
   }
 
   private anomaly(e: Event, w: Workload, d: Deviation, priority: Priority, action: AlertAction | undefined, ctx: DetectContext) {
