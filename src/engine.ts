@@ -22,10 +22,10 @@ import { EventLog } from './output/event-log.js';
 import type { WireLossReport, WireProcessInfo } from './rpc/wire.js';
 import { Captures } from './respond/capture.js';
 import { ProbeLink } from './respond/probe-link.js';
-import { Quarantines } from './respond/quarantine.js';
+import { Quarantines, type PodLabels } from './respond/quarantine.js';
 import { Responder } from './respond/responder.js';
 import { Enforcement } from './respond/enforcement.js';
-import { ProfileDetector } from './detect/profile/detector.js';
+import { ProfileDetector, type ProfileSync } from './detect/profile/detector.js';
 import { ProfileStore } from './detect/profile/store.js';
 import { parsePolicyYaml, PolicyError, toNetworkPolicy, toYaml } from './detect/profile/policy.js';
 import { MODES, type Mode } from './config/schema.js';
@@ -42,7 +42,12 @@ import type { Server as HttpServer } from 'node:http';
 export type EventSubscriber = (e: Event) => void;
 export type AlertSubscriber = (a: Alert) => void;
 
+/** Kubernetes: shared profiles and pod quarantine labels (src/enrich/k8s/cluster.ts). */
+export interface ClusterHooks extends ProfileSync, PodLabels {}
+
 export interface EngineOptions {
+  /** Kubernetes mode: profiles shared through the cluster, pods labelled on quarantine. */
+  cluster?: ClusterHooks;
   /** Workload resolvers tried before the local (config) one, e.g. Kubernetes. */
   resolvers?: WorkloadResolver[];
   /** cgroup v2 mount; found from /proc/self/mountinfo by default. */
@@ -138,7 +143,9 @@ export class Engine implements IngestHandler {
       (w, reason) => void this.enforcementFailed(w, reason),
       config.nodeName,
       log.child({ component: 'profiles' }),
+      opts.cluster ?? null,
     );
+    this.quarantines.pods = opts.cluster ?? null;
     this.enforcement.onFailure = (w, error) => void this.enforcementFailed(w, `its kernel policy could not be applied: ${error}`);
     this.profiles.load();
     this.addDetector(this.profiles);

@@ -42,7 +42,7 @@ function probeTls(config: Config): ProbeOptions['tls'] {
 async function runEngine(config: Config, withProbe: boolean): Promise<void> {
   const log = createLogger(config.log.level);
   const cluster = config.kubernetes.enabled ? new KubernetesCluster(config, log) : null;
-  const engine = new Engine(config, log, { resolvers: cluster ? [cluster.resolver] : [] });
+  const engine = new Engine(config, log, { resolvers: cluster ? [cluster.resolver] : [], cluster: cluster?.hooks() });
   await cluster?.start(engine.workloads);
   await engine.start();
   let probe: ProbeSupervisor | null = null;

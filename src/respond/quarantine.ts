@@ -33,11 +33,19 @@ function parseState(v: unknown): QuarantineRecord[] {
   });
 }
 
+/** Kubernetes: labels a quarantined pod so the deny-all NetworkPolicy applies cluster-wide. */
+export interface PodLabels {
+  quarantinePod(w: Workload): Promise<boolean>;
+  releasePod(w: Workload): Promise<boolean>;
+}
+
 export class Quarantines {
   private readonly records = new Map<string, QuarantineRecord>();
   private readonly file: string;
   /** Called when applying a quarantine to a new cgroup failed (an alert). */
   onFailure: (w: Workload | null, key: string, error: string) => void = () => {};
+  /** Set in Kubernetes mode. */
+  pods: PodLabels | null = null;
 
   constructor(
     stateDir: string,
@@ -72,6 +80,7 @@ export class Quarantines {
     if (cgroups.length === 0) return { ok: true, error: '', detail: `${w.name} has no cgroups yet: quarantined as soon as it shows up` };
     if (!this.link.current()) return { ok: true, error: '', detail: `no probe connected: ${w.name} is quarantined as soon as one connects` };
     const r = await this.apply(w.key, cgroups);
+    if (r.ok && this.pods) r.detail += await this.labelPod(w, true);
     if (!r.ok && fresh) {
       // Not in force: do not claim it is.
       this.records.delete(w.key);
@@ -88,8 +97,23 @@ export class Quarantines {
     this.save();
     const cgroups = new Map(rec.cgroups.map((c) => [c.id, c]));
     for (const c of this.registry.cgroupsOf(rec.key)) cgroups.set(c.id, c);
-    if (cgroups.size === 0) return { ok: true, error: '', detail: 'released' };
-    return this.link.send({ release: { cgroups: [...cgroups.values()] } });
+    const w = this.registry.find(rec.key);
+    const label = w && this.pods ? await this.labelPod(w, false) : '';
+    if (cgroups.size === 0) return { ok: true, error: '', detail: `released${label}` };
+    const r = await this.link.send({ release: { cgroups: [...cgroups.values()] } });
+    if (r.ok) r.detail += label;
+    return r;
+  }
+
+  /** The pod label half of a Kubernetes quarantine; failures are logged and said in the reply. */
+  private async labelPod(w: Workload, on: boolean): Promise<string> {
+    try {
+      const done = on ? await this.pods!.quarantinePod(w) : await this.pods!.releasePod(w);
+      return done ? (on ? `; pod ${w.namespace}/${w.pod} labelled for the deny-all NetworkPolicy` : `; pod ${w.namespace}/${w.pod} unlabelled`) : '';
+    } catch (err) {
+      this.log.error({ workload: w.name, pod: w.pod, err: (err as Error).message }, 'could not (un)label the pod');
+      return `; the pod label could not be ${on ? 'set' : 'removed'}: ${(err as Error).message}`;
+    }
   }
 
   /** Re-applies every quarantine (a probe connected: its kernel state starts empty). */

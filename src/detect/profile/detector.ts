@@ -60,6 +60,26 @@ const TAGS: Record<AnomalyKind, string[]> = {
   'new-ingress': ['T1133', 'mitre_initial_access'],
 };
 
+/**
+ * Profiles shared across nodes (Kubernetes: WorkloadProfile custom
+ * resources). Replicas on many nodes each learn a part; each node merges
+ * what it learned into the shared profile, starts a workload it sees for
+ * the first time from it, and follows mode changes made anywhere.
+ */
+export interface ProfileSync {
+  /** Whether this workload's profile is shared (a Kubernetes workload). */
+  shares(key: string): boolean;
+  /** The shared profile, as last seen. */
+  stored(key: string): WorkloadProfileDocument | undefined;
+  /** Merges this node's profile into the shared one. */
+  publish(doc: WorkloadProfileDocument): Promise<void>;
+  /** Sets the mode everywhere. */
+  setMode(key: string, mode: Mode): Promise<void>;
+}
+
+/** Least time between two merges of one workload's profile into the shared one. */
+const PUBLISH_EVERY_MS = 10_000;
+
 export interface ModeChange {
   ok: boolean;
   error: string;
@@ -74,6 +94,9 @@ export class ProfileDetector implements Detector {
   private readonly lastAnomalyAt = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
   private ctx: DetectContext | null = null;
+  /** A mode change this detector is making (others come from elsewhere: the cluster). */
+  private changing: string | null = null;
+  private readonly publishTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(
     private readonly settings: ProfileSettings,
@@ -85,9 +108,29 @@ export class ProfileDetector implements Detector {
     private readonly enforcementFailed: (w: Workload, reason: string) => void,
     private readonly nodeName: string,
     private readonly log: Logger,
+    private readonly sync: ProfileSync | null = null,
   ) {
     this.timer = setInterval(() => this.tick(), 1000);
     this.timer.unref();
+    // A mode changed elsewhere (kubectl, another node): the kernel follows.
+    registry.onModeChange((w, from, to) => {
+      if (this.changing === w.key) return;
+      void this.followMode(w, from, to);
+    });
+  }
+
+  private async followMode(w: Workload, from: Mode, to: Mode): Promise<void> {
+    this.modeSince.set(w.key, Date.now());
+    const p = this.profiles.get(w.key);
+    if (to === 'enforce' && p) {
+      const r = await this.enforcement.enforce(w, kernelPolicy(this.document(w, p), this.settings.protectedPaths));
+      if (!r.ok) this.enforcementFailed(w, r.error);
+      else if (r.warnings.length) this.log.warn({ workload: w.name, warnings: r.warnings }, 'enforcement is not complete on this node');
+    } else if (from === 'enforce') {
+      await this.enforcement.relax(w);
+    }
+    if (p) this.save(w, p);
+    this.log.info({ workload: w.name, from, to }, 'mode changed elsewhere');
   }
 
   /** Loads stored profiles; their workloads come back in the mode they were in. */
@@ -95,7 +138,7 @@ export class ProfileDetector implements Detector {
     for (const doc of this.store.loadAll()) {
       const s = doc.spec.workload;
       const w = this.registry.declare({ key: s.key, name: s.name, kind: s.kind as WorkloadKind, namespace: s.namespace, mode: doc.spec.mode });
-      this.registry.setMode(w, doc.spec.mode);
+      this.quietly(w, doc.spec.mode); // kernel policies follow when the probe connects (enforceAll)
       this.profiles.set(s.key, fromDocument(doc, this.settings.limits));
       this.modeSince.set(s.key, Date.now());
     }
@@ -116,12 +159,7 @@ export class ProfileDetector implements Detector {
     const w = e.workload;
     if (!w || !PROFILED.has(e.type) || (w.kind === 'host' && this.settings.ignoreHost) || w.key.startsWith('cgroup-id:')) return;
     let p = this.profiles.get(w.key);
-    if (!p) {
-      p = new Profile(this.settings.limits);
-      this.profiles.set(w.key, p);
-      this.modeSince.set(w.key, Date.now());
-      this.log.info({ workload: w.name, mode: w.mode }, 'new workload: profile started');
-    }
+    if (!p) p = this.start(w);
     const parentExe = e.type === 'exec' && e.process ? (ctx.tree.parent(e.process)?.exe ?? '') : '';
     if (w.mode === 'learn') {
       if (p.observe(e, parentExe, true)) {
@@ -135,6 +173,27 @@ export class ProfileDetector implements Detector {
     this.lastAnomalyAt.set(w.key, Date.now());
     if (w.mode === 'enforce' && this.enforced(d, e)) this.block(e, w, d, ctx);
     else ctx.raise(this.anomaly(e, w, d, PRIORITY[d.kind], undefined, ctx));
+  }
+
+  /** Sets a mode this detector handles itself (not a change from elsewhere to follow). */
+  private quietly(w: Workload, mode: Mode): void {
+    this.changing = w.key;
+    try {
+      this.registry.setMode(w, mode);
+    } finally {
+      this.changing = null;
+    }
+  }
+
+  /** A profile for a workload seen for the first time: the shared one when there is one. */
+  private start(w: Workload): Profile {
+    const shared = this.sync?.shares(w.key) ? this.sync.stored(w.key) : undefined;
+    const p = shared ? fromDocument(shared, this.settings.limits) : new Profile(this.settings.limits);
+    this.profiles.set(w.key, p);
+    this.modeSince.set(w.key, Date.now());
+    this.log.info({ workload: w.name, mode: w.mode, from: shared ? 'the cluster' : 'scratch' }, 'new workload: profile started');
+    if (shared && w.mode === 'enforce') void this.followMode(w, 'learn', 'enforce');
+    return p;
   }
 
   /** Whether enforce mode stops this deviation (exec, connect, a write below a protected path). */
@@ -220,7 +279,10 @@ export class ProfileDetector implements Detector {
       await this.enforcement.relax(w);
     }
     if (mode === 'learn' && from !== 'learn') p.lastNewAt = Date.now();
-    this.registry.setMode(w, mode);
+    this.quietly(w, mode);
+    if (this.sync?.shares(w.key)) {
+      this.sync.setMode(w.key, mode).catch((err: Error) => this.log.error({ workload: w.name, err: err.message }, 'could not set the mode cluster-wide'));
+    }
     this.modeSince.set(w.key, Date.now());
     this.save(w, p);
     if (warnings.length) this.log.warn({ workload: w.name, warnings }, 'enforcement is not complete on this node');
@@ -255,7 +317,7 @@ export class ProfileDetector implements Detector {
       if (w.mode === 'enforce') await this.enforcement.relax(w);
       const p = fromDocument(doc, this.settings.limits);
       this.profiles.set(s.key, p);
-      this.registry.setMode(w, 'learn'); // re-entered below, so enforcement starts from the new profile
+      this.quietly(w, 'learn'); // re-entered below, so enforcement starts from the new profile
       const r = await this.changeMode(w, doc.spec.mode);
       if (!r.ok) throw new Error(`${s.name}: ${r.error}`);
       warnings.push(...r.warnings.map((x) => `${s.name}: ${x}`));
@@ -276,10 +338,34 @@ export class ProfileDetector implements Detector {
 
   private save(w: Workload, p: Profile): void {
     this.store.markDirty(w.key, () => this.document(w, p));
+    if (this.sync?.shares(w.key) && !this.publishTimers.has(w.key)) {
+      const timer = setTimeout(() => {
+        this.publishTimers.delete(w.key);
+        this.sync!.publish(this.document(w, p)).catch((err: Error) => {
+          this.log.error({ workload: w.name, err: err.message }, 'could not merge the profile into the cluster\'s; will retry');
+          this.save(w, p);
+        });
+      }, PUBLISH_EVERY_MS);
+      timer.unref();
+      this.publishTimers.set(w.key, timer);
+    }
   }
 
-  close(): void {
+  /** Merges every profile with pending changes into the shared ones now (shutdown, tests). */
+  async publishPending(): Promise<void> {
+    const keys = [...this.publishTimers.keys()];
+    for (const key of keys) {
+      clearTimeout(this.publishTimers.get(key));
+      this.publishTimers.delete(key);
+      const w = this.registry.find(key);
+      const p = this.profiles.get(key);
+      if (w && p) await this.sync!.publish(this.document(w, p)).catch((err: Error) => this.log.error({ workload: w.name, err: err.message }, 'could not merge the profile into the cluster\'s'));
+    }
+  }
+
+  async close(): Promise<void> {
     clearInterval(this.timer);
+    await this.publishPending();
     this.store.close();
   }
 }

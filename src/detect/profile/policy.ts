@@ -177,6 +177,44 @@ export function fromDocument(doc: WorkloadProfileDocument, limits: ProfileLimits
   return p;
 }
 
+// ---- merge -------------------------------------------------------------
+
+const union = <T>(a: readonly T[] | undefined, b: readonly T[] | undefined): T[] => [...new Set([...(a ?? []), ...(b ?? [])])];
+
+/**
+ * Two nodes' profiles of one workload as one: everything either learned
+ * (the cluster-wide profile replicas on many nodes share). The stored
+ * spec's mode stands; arguments stay compared only while both agree they
+ * are stable.
+ */
+export function mergeSpecs(stored: WorkloadProfileSpec, learned: WorkloadProfileSpec): WorkloadProfileSpec {
+  const processes = new Map(stored.processes.map((p) => [p.exe, { ...p }]));
+  for (const p of learned.processes) {
+    const s = processes.get(p.exe);
+    if (!s) {
+      processes.set(p.exe, { ...p });
+      continue;
+    }
+    const parents = union(s.parents, p.parents).sort(byString);
+    const users = union(s.users, p.users).sort((a, b) => a - b);
+    const args = s.args && p.args ? union(s.args, p.args).sort(byString) : undefined;
+    processes.set(p.exe, { exe: p.exe, ...(parents.length ? { parents } : {}), ...(users.length ? { users } : {}), ...(args ? { args } : {}) });
+  }
+  const key = (o: object): string => JSON.stringify(o);
+  const unionBy = <T extends object>(a: T[], b: T[]): T[] => [...new Map([...a, ...b].map((x) => [key(x), x])).values()];
+  return {
+    workload: stored.workload,
+    mode: stored.mode,
+    processes: [...processes.values()].sort((a, b) => byString(a.exe, b.exe)),
+    files: { read: union(stored.files.read, learned.files.read).sort(byString), write: union(stored.files.write, learned.files.write).sort(byString) },
+    network: {
+      egress: unionBy(stored.network.egress, learned.network.egress).sort((a, b) => byString(a.to, b.to) || a.port - b.port || byString(a.protocol, b.protocol)),
+      listen: unionBy(stored.network.listen, learned.network.listen).sort((a, b) => a.port - b.port || byString(a.protocol, b.protocol)),
+      ingress: unionBy(stored.network.ingress, learned.network.ingress).sort((a, b) => byString(a.from, b.from) || a.port - b.port),
+    },
+  };
+}
+
 // ---- diff --------------------------------------------------------------
 
 /** Lines of what a document has that `current` lacks (+) and the reverse (-), by section; empty when they agree. */

@@ -9,7 +9,10 @@ import type { WorkloadProfileDocument, WorkloadProfileSpec } from '../../detect/
 import type { Logger } from '../../log.js';
 import type { Workload, WorkloadRegistry } from '../workloads.js';
 import { describeError } from './pods.js';
-import { asDocument, ProfileStore, publishProfile, type MergeSpecs, type ProfileStatus, type WorkloadProfileStore } from './profile-store.js';
+import { asDocument, ProfileStore, publishProfile, setProfileMode, type MergeSpecs, type ProfileStatus, type WorkloadProfileStore } from './profile-store.js';
+import type { Mode } from '../../config/schema.js';
+import type { ClusterHooks } from '../../engine.js';
+import { mergeSpecs } from '../../detect/profile/policy.js';
 import { PodQuarantine } from './quarantine-label.js';
 import { KubernetesResolver } from './resolver.js';
 
@@ -105,6 +108,25 @@ export class KubernetesCluster {
   async publish(learned: WorkloadProfileSpec, merge: MergeSpecs): Promise<WorkloadProfileDocument | null> {
     if (!this.profiles || !learned.workload.key.startsWith('k8s:')) return null;
     return publishProfile(this.profiles, learned, merge, this.nodeName);
+  }
+
+  /** Sets a workload's mode cluster-wide (every node's engine follows). */
+  async setMode(key: string, mode: Mode): Promise<void> {
+    if (this.profiles && key.startsWith('k8s:')) await setProfileMode(this.profiles, key, mode);
+  }
+
+  /** The engine's view of the cluster: shared profiles and pod labels. */
+  hooks(): ClusterHooks {
+    return {
+      shares: (key) => this.profiles !== null && key.startsWith('k8s:'),
+      stored: (key) => this.storedProfile(key),
+      publish: async (doc) => {
+        await this.publish(doc.spec, mergeSpecs);
+      },
+      setMode: (key, mode) => this.setMode(key, mode),
+      quarantinePod: (w) => this.quarantinePod(w),
+      releasePod: (w) => this.releasePod(w),
+    };
   }
 
   /** Labels the workload's pod for the deny-all NetworkPolicy; false when not a pod or turned off. */
