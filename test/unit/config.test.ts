@@ -1,5 +1,5 @@
 // Config files: defaults for everything, and errors that say where.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -30,6 +30,7 @@ describe('config', () => {
       [
         'engine:',
         '  listen: tcp://127.0.0.1:7700',
+        '  tls: { ca: /tls/ca.crt, cert: /tls/engine.crt, key: /tls/engine.key }',
         'defaultMode: monitor',
         'workloads:',
         '  - { name: web, cgroup: /shop/web }',
@@ -65,6 +66,16 @@ describe('config', () => {
 
   it('rejects listen addresses that are neither unix nor tcp', () => {
     expect(problems('engine: { listen: "0.0.0.0:7700" }')[0]).toMatch(/engine\.listen: must be unix:\/\/\/absolute\/path or tcp:\/\/host:port/);
+  });
+
+  it('accepts the configuration the README documents, key for key', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const block = /## Configuration[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toBeDefined();
+    const c = parseConfigYaml(block!, 'README.md');
+    expect(c.engine.tls?.serverName).toBe('vigil-engine');
+    expect(c.profiles.protectedPaths).toContain('/etc/');
+    expect(c.responses).toHaveLength(2);
   });
 
   it('names an unreadable file', () => {
