@@ -8,7 +8,7 @@ import { method } from '../rpc/proto.js';
 import { bindServer, shutdownServer } from '../rpc/listen.js';
 import type { TlsConfig } from '../config/schema.js';
 import type { WireEngineCommand, WireEvent, WireLossReport, WirePacket, WireProbeMessage, WireProcessInfo } from '../rpc/wire.js';
-import { decodeEvent, MalformedEvent } from './decode.js';
+import { boundEvent, decodeEvent, MalformedEvent } from './decode.js';
 import { ProbeSession } from './session.js';
 
 /** What the rest of the engine does with a probe's messages. */
@@ -28,6 +28,8 @@ export const probeStreamMethod = method<WireProbeMessage, WireEngineCommand>('Pr
 
 /** Largest message accepted from a probe: far above a real batch, well below what would hurt. */
 export const MAX_PROBE_MESSAGE_BYTES = 16 << 20;
+/** Most events taken from one batch (a probe sends at most 65,536); the rest are counted as rejected. */
+export const MAX_BATCH_EVENTS = 65_536;
 
 export class IngestServer {
   private readonly server = new Server({
@@ -39,6 +41,8 @@ export class IngestServer {
   private readonly lastSeqBySession = new Map<string, number>();
   malformedEvents = 0;
   rejectedStreams = 0;
+  /** Events with strings or argv past the bounds, cut to them. */
+  oversizedEvents = 0;
   boundPort = 0;
   private address: string | null = null;
 
@@ -145,9 +149,19 @@ export class IngestServer {
     session.lastBatchAt = Date.now();
     const events: Event[] = [];
     const { bootToUnixNs, nodeName } = session.hello;
-    for (const w of batch.events) {
+    let wire = batch.events;
+    if (wire.length > MAX_BATCH_EVENTS) {
+      this.malformedEvents += wire.length - MAX_BATCH_EVENTS;
+      this.log.warn({ node: nodeName, seq: batch.seq, events: wire.length, kept: MAX_BATCH_EVENTS }, 'batch larger than any probe sends: the excess is rejected');
+      wire = wire.slice(0, MAX_BATCH_EVENTS);
+    }
+    for (const w of wire) {
       try {
-        events.push(decodeEvent(w, bootToUnixNs, nodeName));
+        const e = decodeEvent(w, bootToUnixNs, nodeName);
+        if (boundEvent(e) && this.oversizedEvents++ < 20) {
+          this.log.warn({ node: nodeName, seq: batch.seq, pid: e.pid, type: e.type, total: this.oversizedEvents }, 'event with strings past their bounds: cut to them');
+        }
+        events.push(e);
       } catch (err) {
         if (!(err instanceof MalformedEvent)) throw err;
         if (this.malformedEvents++ < 20 || this.malformedEvents % 10_000 === 0) {

@@ -69,6 +69,7 @@ export class Metrics {
     };
     mirrored('vigil_events_total', 'Events received from the probe, by type', ['type'], () => [...e.eventsByType].map(([type, n]) => [{ type }, n]));
     mirrored('vigil_events_malformed_total', 'Events the engine rejected as malformed', [], () => [[{}, e.ingest.malformedEvents]]);
+    mirrored('vigil_events_oversized_total', 'Events whose strings or argv were cut to their bounds', [], () => [[{}, e.ingest.oversizedEvents]]);
     mirrored('vigil_batches_missing_total', 'Probe batches missing by sequence number', [], () => [[{}, e.ingest.sessions().reduce((n, s) => n + s.batchGaps, 0)]]);
     mirrored('vigil_events_unknown_cgroup_total', 'Events whose cgroup id had no path', [], () => [[{}, e.cgroups.unresolved]]);
     this.losses = new Counter({ name: 'vigil_events_lost_total', help: 'Events lost before reaching the engine, by place', labelNames: ['place'], registers: [r] });
