@@ -176,7 +176,7 @@ describe('probe stream', () => {
   it('answers pings: commands go down the same stream and come back acknowledged', async () => {
     await start();
     const session = t.engine.ingest.sessions()[0]!;
-    await expect(session.command({ ping: {} })).resolves.toEqual({ ok: true, error: '', detail: '' });
+    await expect(session.command({ ping: {} })).resolves.toEqual({ ok: true, error: '', detail: 'pong' });
   });
 
   it('refuses to start a second engine on a socket a live engine holds', async () => {
