@@ -23,18 +23,24 @@ export interface CgroupPathsOptions {
   mount: string | null;
   /** Whether /proc here shows the probe's pids (same pid namespace). */
   sharedPidNamespace: () => boolean;
-  /** Least time between two walks of the whole tree. */
+  /** Least time between two walks looking for the same unknown id. */
   rescanIntervalMs?: number;
 }
 
+/** Most walks of the cgroup tree in one second (each unknown id may ask for one). */
+const MAX_SCANS_PER_SECOND = 20;
+
 export class CgroupPaths {
   private readonly byId = new LRUCache<number, string>({ max: 65_536 });
-  private lastScan = 0;
+  /** Unknown ids and when a walk last looked for them. */
+  private readonly lookedFor = new LRUCache<number, number>({ max: 4096 });
+  private scansThisSecond = 0;
+  private second = 0;
   private readonly rescanIntervalMs: number;
   unresolved = 0;
 
   constructor(private readonly opts: CgroupPathsOptions) {
-    this.rescanIntervalMs = opts.rescanIntervalMs ?? 100;
+    this.rescanIntervalMs = opts.rescanIntervalMs ?? 1000;
   }
 
   get mount(): string | null {
@@ -49,15 +55,28 @@ export class CgroupPaths {
     if (!mount) return null;
     const viaProc = pid > 0 && this.opts.sharedPidNamespace() ? this.fromProc(mount, id, pid) : null;
     if (viaProc !== null) return viaProc;
+    // A cgroup made since the last walk (a container that just started, maybe
+    // already gone with its process): walk for it right away, once; ids
+    // that stay unknown are looked for again at most every rescan interval.
     const now = Date.now();
-    if (now - this.lastScan >= this.rescanIntervalMs) {
-      this.lastScan = now;
+    const looked = this.lookedFor.get(id);
+    if ((looked === undefined || now - looked >= this.rescanIntervalMs) && this.mayScan(now)) {
+      this.lookedFor.set(id, now);
       this.scan(mount);
       const found = this.byId.get(id);
       if (found !== undefined) return found;
     }
     this.unresolved++;
     return null;
+  }
+
+  private mayScan(now: number): boolean {
+    const second = Math.floor(now / 1000);
+    if (second !== this.second) {
+      this.second = second;
+      this.scansThisSecond = 0;
+    }
+    return this.scansThisSecond++ < MAX_SCANS_PER_SECOND;
   }
 
   private fromProc(mount: string, id: number, pid: number): string | null {

@@ -6,9 +6,10 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { alertFor } from '../../src/alert/alert.js';
+import { createServer } from 'node:http';
+import { alertFor, type Alert } from '../../src/alert/alert.js';
 import { TestEngine } from '../support/engine.js';
-import { describeKernel, waitFor } from '../support/kernel.js';
+import { describeKernel, TestCgroupTree, waitFor } from '../support/kernel.js';
 import { SyntheticProbe } from '../support/synthetic-probe.js';
 
 describeKernel('faults', () => {
@@ -41,6 +42,48 @@ describeKernel('faults', () => {
       closeSync(fd);
     }
   };
+
+  it('a probe killed mid-run comes back: the gap is reported and quarantine and enforcement are put back', async () => {
+    const tree = new TestCgroupTree();
+    const web = tree.group('web');
+    const other = new TestCgroupTree(); // outside the enforced workload
+    const jail = other.group('jail');
+    const http = createServer((_q, r) => r.end('ok'));
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    const port = (http.address() as { port: number }).port;
+    const t = await TestEngine.start({ sinks: [], workloads: [{ name: 'crash-web', cgroup: tree.root }] });
+    const alerts: Alert[] = [];
+    t.engine.onAlert((a) => alerts.push(a));
+    try {
+      await t.startProbe();
+      // Learn a little, then enforce it, and quarantine a neighbour.
+      expect((await web.run('/bin/sh', ['-c', 'true'])).code).toBe(0);
+      const w = await waitFor('the workload', () => t.engine.workloads.find('crash-web'));
+      expect((await t.engine.profiles.changeMode(w, 'enforce')).ok).toBe(true);
+      expect((await jail.run('/bin/true', [])).code).toBe(0);
+      const jailed = await waitFor('the neighbour', () => t.engine.workloads.find(`${other.root}/jail`));
+      expect((await t.engine.quarantines.quarantine(jailed, 'test')).ok).toBe(true);
+
+      const first = t.probe!.pid!;
+      process.kill(first, 'SIGKILL');
+      await waitFor('the probe restarted by its supervisor', () => t.probe!.pid !== undefined && t.probe!.pid !== first, 15_000);
+      await waitFor('the new probe connected', () => t.engine.ingest.sessions().some((s) => s.connected && s.hello.probePid !== first && s.snapshotDone), 20_000);
+      const gap = await waitFor('the gap reported', () => alerts.find((a) => a.rule === 'Probe restarted'));
+      expect(gap.message).toMatch(/were not observed/);
+      // Kernel state is back: the neighbour is still cut off, and the workload still enforced.
+      await waitFor('the quarantine back', () => t.logLines.some((l) => l.component === 'probe' && l.pid !== first && /quarantined 1 cgroups/.test(l.msg)), 10_000);
+      const curl = await jail.run('/usr/bin/curl', ['-s', '--max-time', '2', '-o', '/dev/null', `http://127.0.0.1:${port}/`]);
+      expect(curl.code).toBe(28);
+      await waitFor('the policy back', () => t.logLines.some((l) => l.component === 'probe' && l.pid !== first && /policy for cgroup/.test(l.msg)), 10_000);
+      const id = await web.run('/bin/sh', ['-c', '/usr/bin/id; echo $?']);
+      expect(id.stdout).toBe('137\n');
+    } finally {
+      http.close();
+      await t.stop();
+      await tree.remove();
+      await other.remove();
+    }
+  });
 
   it('a full state directory is reported, corrupts nothing, and is caught up once there is room', async () => {
     const state = join(mnt, 'state');
