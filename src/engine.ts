@@ -102,6 +102,7 @@ export class Engine implements IngestHandler {
       this.cgroups,
       [...(opts.resolvers ?? []), new LocalResolver(config.workloads)],
       config.defaultMode,
+      new Map(config.namespaces.filter((n) => n.mode).map((n) => [n.name, n.mode!])),
     );
     this.detectContext = { tree: this.tree, raise: (a) => this.raise(a) };
     this.rules = new RulesDetector(config.rules, log.child({ component: 'rules' }));
@@ -226,7 +227,10 @@ export class Engine implements IngestHandler {
    * closed (quarantine) or open (carry on) as configured; either way, say so.
    */
   private async enforcementFailed(w: Workload, reason: string): Promise<void> {
-    const closed = this.config.workloads.find((n) => n.name === w.name)?.failClosed ?? this.config.profiles.failClosed;
+    const closed =
+      this.config.workloads.find((n) => n.name === w.name)?.failClosed ??
+      this.config.namespaces.find((n) => n.name === w.namespace && w.namespace !== '')?.failClosed ??
+      this.config.profiles.failClosed;
     let message = `${w.name}: enforcement failed (${reason}); `;
     let action: AlertAction = { taken: 'none', ok: false, detail: 'failing open' };
     if (closed) {

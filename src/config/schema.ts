@@ -223,6 +223,10 @@ export const configSchema = z.strictObject({
       failClosed: z.boolean().optional(),
     }))
     .default([]),
+  /** Kubernetes: defaults for every workload in a namespace (a workload's own profile mode wins). */
+  namespaces: z
+    .array(z.strictObject({ name: z.string().min(1), mode: z.enum(MODES).optional(), failClosed: z.boolean().optional() }))
+    .default([]),
   sinks: z
     .array(sink)
     .superRefine((sinks, ctx) => {

@@ -106,6 +106,8 @@ export class WorkloadRegistry {
     private readonly cgroups: CgroupPaths,
     private readonly resolvers: readonly WorkloadResolver[],
     private readonly defaultMode: Mode,
+    /** Default modes by Kubernetes namespace. */
+    private readonly namespaceModes: ReadonlyMap<string, Mode> = new Map(),
   ) {}
 
   /** The workload an event belongs to. */
@@ -181,7 +183,7 @@ export class WorkloadRegistry {
     if (!w) {
       w = {
         key: id.key, name: id.name, kind: id.kind, namespace: id.namespace ?? '', pod: id.pod ?? '',
-        container: id.container ?? '', labels: id.labels ?? {}, cgroupPath: path, mode: id.mode ?? this.defaultMode, events: 0,
+        container: id.container ?? '', labels: id.labels ?? {}, cgroupPath: path, mode: id.mode ?? this.namespaceModes.get(id.namespace ?? '') ?? this.defaultMode, events: 0,
       };
       this.byKey.set(id.key, w);
     }

@@ -1,7 +1,11 @@
 // Which cgroups are the host and which are workloads, and how config names them.
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { findCgroup2Mount } from '../../src/enrich/cgroups.js';
-import { isHostCgroup, LocalResolver } from '../../src/enrich/workloads.js';
+import { CgroupPaths, findCgroup2Mount } from '../../src/enrich/cgroups.js';
+import { isHostCgroup, LocalResolver, WorkloadRegistry, type WorkloadResolver } from '../../src/enrich/workloads.js';
+import { emptyEvent } from '../../src/event.js';
 
 describe('workload identity off-cluster', () => {
   const resolver = new LocalResolver([
@@ -34,5 +38,30 @@ describe('workload identity off-cluster', () => {
     expect(findCgroup2Mount(hybrid)).toBe('/sys/fs/cgroup/unified');
     expect(findCgroup2Mount('25 1 0:22 / /sys/fs/cgroup rw,nosuid shared:9 - cgroup2 cgroup2 rw,nsdelegate')).toBe('/sys/fs/cgroup');
     expect(findCgroup2Mount('30 24 0:26 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu')).toBeNull();
+  });
+});
+
+describe('default modes', () => {
+  it('come from the namespace, unless the workload has its own', () => {
+    const mount = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
+    try {
+      for (const d of ['pay', 'shop', 'own']) mkdirSync(join(mount, d));
+      // Stands in for the Kubernetes resolver: a namespace per cgroup directory.
+      const byDir: WorkloadResolver = {
+        identify: (path) => ({ key: `k8s:${path}`, name: path, kind: 'k8s', namespace: path.slice(1), ...(path === '/own' ? { mode: 'enforce' as const } : {}) }),
+      };
+      const registry = new WorkloadRegistry(new CgroupPaths({ mount, sharedPidNamespace: () => false }), [byDir], 'learn', new Map([['pay', 'monitor'], ['own', 'monitor']]));
+      const mode = (dir: string): string => {
+        const e = emptyEvent('exec');
+        e.cgroupId = statSync(join(mount, dir)).ino;
+        e.pid = 1;
+        return registry.resolve(e).mode;
+      };
+      expect(mode('pay')).toBe('monitor');
+      expect(mode('shop')).toBe('learn');
+      expect(mode('own')).toBe('enforce');
+    } finally {
+      rmSync(mount, { recursive: true, force: true });
+    }
   });
 });
