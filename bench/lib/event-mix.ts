@@ -1,6 +1,10 @@
 // A realistic event mix for engine benchmarks, encoded once as real
-// ProbeMessage bytes: mostly opens, then connects/accepts, then process
-// lifecycle; hundreds of workloads, thousands of processes.
+// probe.proto bytes: mostly opens, then connects/accepts, then process
+// lifecycle; hundreds of workloads, thousands of processes. Benign, as a
+// busy node mostly is: reads of libraries and configuration, writes to
+// logs, uploads and /dev/null, connections inside the cluster. Different
+// seeds give different draws (other upload names, peers, pids) of the
+// same behaviour, so a profile learned on one seed is exercised by another.
 import { messageType } from '../../src/rpc/proto.js';
 
 export interface MixOptions {
@@ -10,24 +14,71 @@ export interface MixOptions {
   batches: number;
   /** cgroup id of workload i (the bench maps these to real directories). */
   cgroupIds: number[];
+  /** PRNG seed; default 42. */
+  seed?: number;
 }
 
-/** Deterministic PRNG so every run replays the same mix. */
+/** Deterministic PRNG (mulberry32) so every run replays the same mix. */
 function rng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
   };
 }
 
-const FILES = ['/etc/ld.so.cache', '/lib/x86_64-linux-gnu/libc.so.6', '/etc/hosts', '/etc/resolv.conf', '/proc/self/stat',
-  '/var/log/app/access.log', '/srv/app/config.yaml', '/tmp/upload-', '/usr/share/zoneinfo/UTC', '/dev/null', '/dev/urandom'];
-const EXES = ['/usr/bin/python3', '/usr/sbin/nginx', '/usr/bin/node', '/bin/sh', '/usr/bin/curl', '/usr/lib/jvm/java-17/bin/java'];
+const READS = ['/etc/ld.so.cache', '/lib/x86_64-linux-gnu/libc.so.6', '/lib/x86_64-linux-gnu/libssl.so.3', '/etc/hosts', '/etc/resolv.conf',
+  '/etc/nsswitch.conf', '/proc/self/stat', '/proc/meminfo', '/srv/app/config.yaml', '/usr/share/zoneinfo/UTC', '/dev/urandom', '/srv/app/static/'];
+const O_WRONLY = 0o1;
+const O_RDWR = 0o2;
+const O_CREAT = 0o100;
+const O_EXCL = 0o200;
+const O_APPEND = 0o2000;
+const EXES = ['/usr/bin/python3', '/usr/sbin/nginx', '/usr/bin/node', '/usr/lib/jvm/java-17/bin/java', '/usr/local/bin/app'];
 
-export function eventMix(o: MixOptions, seed = 42): Buffer[] {
+/** A workload's services: its database, cache, an API behind four pods, a sidecar. */
+const SERVICES: [host: number, port: number][] = [[1, 5432], [2, 6379], [3, 443], [4, 443], [5, 443], [6, 443], [7, 8080]];
+
+/** The process snapshot a probe sends on connect: every process, children of their workload's main process (process w of workload w). */
+export function snapshotMessage(o: MixOptions): Buffer {
   const ProbeMessage = messageType('ProbeMessage');
-  const rand = rng(seed);
+  const processes = [];
+  for (let proc = 0; proc < o.processes; proc++) {
+    const w = proc % o.workloads;
+    const exe = EXES[w % EXES.length]!;
+    processes.push({ pid: 1000 + proc, ppid: proc === w ? 1 : 1000 + w, uid: 1000, gid: 1000, comm: 'worker', exe, argv: [exe.split('/').pop(), '--port', '8080'], cwd: '/srv/app', cgroupId: o.cgroupIds[w]!, startKtimeNs: 1e9 });
+  }
+  return Buffer.from(ProbeMessage.encode(ProbeMessage.fromObject({ snapshot: { processes, last: true } })).finish());
+}
+
+/** Protobuf varint. */
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n > 127) {
+    out.push((n % 128) | 128);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return out;
+}
+
+/**
+ * A ProbeMessage carrying one batch: `events` is an EventBatch's events
+ * field as eventMix encodes it, `seq` its sequence number (the engine
+ * skips a batch whose number it has seen, so each send needs a new one).
+ */
+export function batchMessage(seq: number, events: Buffer): Buffer {
+  const seqField = Buffer.from([0x08, ...varint(seq)]);
+  const len = seqField.length + events.length;
+  return Buffer.concat([Buffer.from([0x12, ...varint(len)]), seqField, events]);
+}
+
+/** The mix's event batches, each the encoded events field of an EventBatch (see batchMessage). */
+export function eventMix(o: MixOptions): Buffer[] {
+  const EventBatch = messageType('EventBatch');
+  const rand = rng(o.seed ?? 42);
   const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)]!;
   const out: Buffer[] = [];
   let ktime = 1e12;
@@ -37,25 +88,38 @@ export function eventMix(o: MixOptions, seed = 42): Buffer[] {
       const proc = Math.floor(rand() * o.processes);
       const pid = 1000 + proc;
       const w = proc % o.workloads;
-      const head = { ktimeNs: (ktime += 1000), pid, tid: pid, ppid: 1000 + ((proc * 7) % o.processes), uid: 1000, gid: 1000, comm: 'worker', cgroupId: o.cgroupIds[w]! };
+      // Process w is its workload's main process, the parent of the others.
+      const ppid = proc === w ? 1 : 1000 + w;
+      const head = { ktimeNs: (ktime += 1000), pid, tid: pid, ppid, uid: 1000, gid: 1000, comm: 'worker', cgroupId: o.cgroupIds[w]! };
       const r = rand();
-      if (r < 0.7) {
-        const f = pick(FILES);
-        events.push({ ...head, open: { path: f.endsWith('-') ? `${f}${Math.floor(rand() * 1e6)}` : f, flags: rand() < 0.8 ? 0 : 0o1101, mode: 0o644, result: 5 } });
+      if (r < 0.6) {
+        const f = pick(READS);
+        events.push({ ...head, open: { path: f.endsWith('/') ? `${f}${Math.floor(rand() * 20)}.js` : f, flags: 0, mode: 0, result: 5 } });
+      } else if (r < 0.7) {
+        const k = rand();
+        const open = k < 0.5
+          ? { path: '/var/log/app/access.log', flags: O_WRONLY | O_APPEND | O_CREAT, mode: 0o644, result: 6 }
+          : k < 0.8
+            ? { path: `/tmp/upload-${Math.floor(rand() * 1e6)}`, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600, result: 7 }
+            : { path: '/dev/null', flags: O_WRONLY, mode: 0, result: 8 };
+        events.push({ ...head, open });
       } else if (r < 0.8) {
-        events.push({ ...head, connect: { remote: { family: 2, address: Buffer.from([10, 0, w & 255, 1 + Math.floor(rand() * 20)]), port: pick([443, 5432, 6379, 8080]) }, protocol: 6, result: -115 } });
+        const [host, port] = pick(SERVICES);
+        events.push({ ...head, connect: { remote: { family: 2, address: Buffer.from([10, 0, w & 255, host]), port }, protocol: 6, result: -115 } });
       } else if (r < 0.85) {
         events.push({ ...head, accept: { remote: { family: 2, address: Buffer.from([10, 1, 2, Math.floor(rand() * 255)]), port: 30000 + Math.floor(rand() * 30000) }, local: { family: 2, address: Buffer.from([0, 0, 0, 0]), port: 8080 }, result: 9 } });
       } else if (r < 0.9) {
-        const exe = pick(EXES);
-        events.push({ ...head, exec: { filename: exe, exe, argv: [exe.split('/').pop(), '-c', 'run --port 8080'], cwd: '/srv/app' } });
+        const exe = EXES[w % EXES.length]!;
+        events.push({ ...head, exec: { filename: exe, exe, argv: [exe.split('/').pop(), '--port', '8080'], cwd: '/srv/app' } });
       } else if (r < 0.95) {
-        events.push({ ...head, fork: { childPid: 1000 + Math.floor(rand() * o.processes) } });
+        // A child in the same workload.
+        const child = w + o.workloads * Math.floor(rand() * Math.floor(o.processes / o.workloads));
+        events.push({ ...head, fork: { childPid: 1000 + child } });
       } else {
         events.push({ ...head, exit: { exitCode: 0, signal: 0 } });
       }
     }
-    out.push(Buffer.from(ProbeMessage.encode(ProbeMessage.fromObject({ batch: { seq: b + 1, events } })).finish()));
+    out.push(Buffer.from(EventBatch.encode(EventBatch.fromObject({ events })).finish()));
   }
   return out;
 }

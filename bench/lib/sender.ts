@@ -1,9 +1,12 @@
 // A synthetic probe in its own process: sends pre-encoded batches over the
-// real gRPC stream as fast as flow control allows, `rounds` times over.
+// real gRPC stream as fast as flow control allows, `rounds` times over
+// (numbered on, as a probe numbers its batches).
 //   node --import tsx bench/lib/sender.ts TARGET ROUNDS MIX_JSON
+// Prints "ready" once its batches are built, and waits for a line on stdin
+// before sending, so the engine measures sending, not the sender's set-up.
 import { credentials, makeGenericClientConstructor, type ClientDuplexStream } from '@grpc/grpc-js';
 import { messageType } from '../../src/rpc/proto.js';
-import { eventMix, type MixOptions } from './event-mix.js';
+import { batchMessage, eventMix, snapshotMessage, type MixOptions } from './event-mix.js';
 
 const [target, roundsArg, mixJson] = process.argv.slice(2);
 const mix = JSON.parse(mixJson!) as MixOptions;
@@ -12,7 +15,7 @@ const batches = eventMix(mix);
 const ProbeMessage = messageType('ProbeMessage');
 const hello = Buffer.from(
   ProbeMessage.encode(
-    ProbeMessage.fromObject({ hello: { nodeName: 'bench', probeVersion: 'bench', probePid: 1, bootToUnixNs: Date.now() * 1e6, sessionId: `bench-${process.pid}`, hooks: [] } }),
+    ProbeMessage.fromObject({ hello: { nodeName: 'bench', probeVersion: 'bench', probePid: 1, bootToUnixNs: Date.now() * 1e6 - 1e12, sessionId: `bench-${process.pid}`, hooks: [] } }),
   ).finish(),
 );
 
@@ -36,9 +39,13 @@ stream.on('error', (e) => {
 
 async function main(): Promise<void> {
   stream.write(hello);
+  stream.write(snapshotMessage(mix));
+  process.stdout.write('ready\n');
+  await new Promise((res) => process.stdin.once('data', res));
+  let seq = 0;
   for (let r = 0; r < rounds; r++) {
     for (const b of batches) {
-      if (!stream.write(b)) await new Promise((res) => stream.once('drain', res));
+      if (!stream.write(batchMessage(++seq, b))) await new Promise((res) => stream.once('drain', res));
     }
   }
   stream.end();
