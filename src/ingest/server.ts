@@ -7,9 +7,11 @@ import type { Logger } from '../log.js';
 import { method } from '../rpc/proto.js';
 import { bindServer, shutdownServer } from '../rpc/listen.js';
 import type { TlsConfig } from '../config/schema.js';
-import type { WireEngineCommand, WireEvent, WireLossReport, WirePacket, WireProbeMessage, WireProcessInfo } from '../rpc/wire.js';
-import { boundEvent, decodeEvent, MalformedEvent } from './decode.js';
+import type { WireEngineCommand, WireLossReport, WirePacket, WireProbeMessage, WireProcessInfo } from '../rpc/wire.js';
+import { decodeProbeMessage, MAX_BATCH_EVENTS, type DecodedBatch, type ProbeMessageIn } from './probe-message.js';
 import { ProbeSession } from './session.js';
+
+export { MAX_BATCH_EVENTS };
 
 /** What the rest of the engine does with a probe's messages. */
 export interface IngestHandler {
@@ -28,8 +30,6 @@ export const probeStreamMethod = method<WireProbeMessage, WireEngineCommand>('Pr
 
 /** Largest message accepted from a probe: far above a real batch, well below what would hurt. */
 export const MAX_PROBE_MESSAGE_BYTES = 16 << 20;
-/** Most events taken from one batch (a probe sends at most 65,536); the rest are counted as rejected. */
-export const MAX_BATCH_EVENTS = 65_536;
 
 export class IngestServer {
   private readonly server = new Server({
@@ -50,7 +50,9 @@ export class IngestServer {
     private readonly handler: IngestHandler,
     private readonly log: Logger,
   ) {
-    this.server.addService({ Stream: probeStreamMethod }, { Stream: (call: ServerDuplexStream<WireProbeMessage, WireEngineCommand>) => this.serve(call) });
+    // Probes' messages are decoded by hand: batches straight into Events (probe-message.ts).
+    const serverMethod = { ...probeStreamMethod, requestDeserialize: decodeProbeMessage } as unknown as typeof probeStreamMethod;
+    this.server.addService({ Stream: serverMethod }, { Stream: (call: ServerDuplexStream<WireProbeMessage, WireEngineCommand>) => this.serve(call) });
   }
 
   async listen(address: string, opts: { allowNonLoopback?: boolean; tls?: TlsConfig } = {}): Promise<void> {
@@ -77,7 +79,7 @@ export class IngestServer {
       call.end();
     };
 
-    call.on('data', (m: WireProbeMessage) => {
+    call.on('data', (m: ProbeMessageIn) => {
       if (!session) {
         if (m.msg !== 'hello' || !m.hello) return reject(`first message is '${m.msg ?? 'empty'}', expected hello`);
         session = new ProbeSession(m.hello, call);
@@ -132,7 +134,7 @@ export class IngestServer {
     call.on('cancelled', finish);
   }
 
-  private onBatch(session: ProbeSession, batch: { seq: number; events: WireEvent[] }): void {
+  private onBatch(session: ProbeSession, batch: DecodedBatch): void {
     if (session.lastSeq && batch.seq <= session.lastSeq) {
       // Resent after a reconnect: processed already (acknowledged or not).
       session.duplicateBatches++;
@@ -147,26 +149,25 @@ export class IngestServer {
     if (batch.seq > session.lastSeq) session.lastSeq = batch.seq;
     session.batches++;
     session.lastBatchAt = Date.now();
-    const events: Event[] = [];
     const { bootToUnixNs, nodeName } = session.hello;
-    let wire = batch.events;
-    if (wire.length > MAX_BATCH_EVENTS) {
-      this.malformedEvents += wire.length - MAX_BATCH_EVENTS;
-      this.log.warn({ node: nodeName, seq: batch.seq, events: wire.length, kept: MAX_BATCH_EVENTS }, 'batch larger than any probe sends: the excess is rejected');
-      wire = wire.slice(0, MAX_BATCH_EVENTS);
+    const { events } = batch;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      e.time = (e.ktimeNs + bootToUnixNs) / 1e6;
+      e.nodeName = nodeName;
     }
-    for (const w of wire) {
-      try {
-        const e = decodeEvent(w, bootToUnixNs, nodeName);
-        if (boundEvent(e) && this.oversizedEvents++ < 20) {
-          this.log.warn({ node: nodeName, seq: batch.seq, pid: e.pid, type: e.type, total: this.oversizedEvents }, 'event with strings past their bounds: cut to them');
-        }
-        events.push(e);
-      } catch (err) {
-        if (!(err instanceof MalformedEvent)) throw err;
-        if (this.malformedEvents++ < 20 || this.malformedEvents % 10_000 === 0) {
-          this.log.warn({ node: nodeName, seq: batch.seq, reason: err.message, total: this.malformedEvents }, 'malformed event rejected');
-        }
+    if (batch.excess) {
+      this.malformedEvents += batch.excess;
+      this.log.warn({ node: nodeName, seq: batch.seq, events: events.length + batch.rejected.length + batch.excess, kept: MAX_BATCH_EVENTS }, 'batch larger than any probe sends: the excess is rejected');
+    }
+    for (const reason of batch.rejected) {
+      if (this.malformedEvents++ < 20 || this.malformedEvents % 10_000 === 0) {
+        this.log.warn({ node: nodeName, seq: batch.seq, reason, total: this.malformedEvents }, 'malformed event rejected');
+      }
+    }
+    for (const e of batch.oversized) {
+      if (this.oversizedEvents++ < 20) {
+        this.log.warn({ node: nodeName, seq: batch.seq, pid: e.pid, type: e.type, total: this.oversizedEvents }, 'event with strings past their bounds: cut to them');
       }
     }
     session.events += events.length;

@@ -1,0 +1,597 @@
+// ProbeMessage bytes → what the ingest server reads. Event batches, the
+// hot path, are decoded by hand straight into the engine's flat Event
+// shape: no intermediate message objects, numbers read in place, short
+// ASCII strings (comm, paths) interned so a repeated path is one string
+// whose hash V8 already knows. Every other message (hello, snapshot,
+// losses, acks, packets) goes through protobufjs.
+//
+// Semantics are those of protobufjs decode + decodeEvent (the tests hold
+// the two side by side), except where that would lose events:
+//  - an event whose own bytes are malformed (a length past its end, a
+//    known field with the wrong wire type, a varint of more than 10 bytes)
+//    is rejected with a reason and the rest of the batch is kept; only a
+//    batch whose framing is broken rejects the whole message;
+//  - strings are decoded loosely: invalid UTF-8 (a Linux file name can be
+//    any bytes) becomes U+FFFD instead of failing the message, so nobody
+//    can hide an event, or stall the stream, with such a name;
+//  - unknown fields are skipped (proto3 forward compatibility); a kind
+//    (exec, open…) given twice counts once, the last.
+import { type Event, type EventType, type L4Protocol } from '../event.js';
+import { messageType } from '../rpc/proto.js';
+import type { WireProbeMessage } from '../rpc/wire.js';
+import { boundEvent, formatAddress, MalformedEvent, MAX_ARG, MAX_ARGS, MAX_PATH } from './decode.js';
+
+/** A batch as the decoder hands it on: events ready for enrichment (time and nodeName are the session's to fill). */
+export interface DecodedBatch {
+  seq: number;
+  events: Event[];
+  /** Why each rejected event was rejected, in batch order. */
+  rejected: string[];
+  /** Events past MAX_BATCH_EVENTS, not decoded. */
+  excess: number;
+  /** Events whose strings or argv were cut to their bounds. */
+  oversized: Event[];
+}
+
+/** A decoded ProbeMessage: protobufjs's shape, with a batch already made of Events. */
+export type ProbeMessageIn = Omit<WireProbeMessage, 'batch'> & { batch?: DecodedBatch };
+
+/** Most events taken from one batch (a probe sends at most 65,536); the rest are counted as rejected. */
+export const MAX_BATCH_EVENTS = 65_536;
+
+const AF_UNIX = 1;
+
+/** Node's Buffer string slicers (undocumented but stable since Node 6): no argument parsing, no encoding lookup. */
+interface Slicer {
+  latin1Slice(start: number, end: number): string;
+  utf8Slice(start: number, end: number): string;
+}
+
+const EMPTY = Buffer.alloc(0) as Buffer & Slicer;
+
+// Decoder state: one message at a time (decoding is synchronous).
+let buf = EMPTY;
+let pos = 0;
+
+class Malformed extends Error {}
+
+function fail(why: string): never {
+  throw new Malformed(why);
+}
+
+// ---- varints --------------------------------------------------------
+
+/** A varint's low 32 bits as an unsigned number; past `end` or longer than 10 bytes is malformed. */
+function varint32(end: number): number {
+  let b = buf[pos++]!;
+  if (b < 128 && pos <= end) return b;
+  let v = b & 127;
+  b = buf[pos++]!;
+  v |= (b & 127) << 7;
+  if (b >= 128) {
+    b = buf[pos++]!;
+    v |= (b & 127) << 14;
+    if (b >= 128) {
+      b = buf[pos++]!;
+      v |= (b & 127) << 21;
+      if (b >= 128) {
+        b = buf[pos++]!;
+        v |= b << 28;
+        // Bits past 32 (negative int32 are sign-extended to 10 bytes): skipped.
+        for (let i = 0; b >= 128 && i < 5; i++) b = buf[pos++]!;
+        if (b >= 128) fail('varint longer than 10 bytes');
+      }
+    }
+  }
+  if (pos > end) fail('varint past the end');
+  return v >>> 0;
+}
+
+/** A 64-bit varint as a number: exact to 2^53, rounded beyond (as protobufjs with Long off); `signed` reads two's complement. */
+function varint64(end: number, signed: boolean): number {
+  let b = buf[pos++]!;
+  if (b < 128 && pos <= end) return b;
+  let lo = b & 127;
+  let hi = 0;
+  let shift = 7;
+  for (; shift < 28; shift += 7) {
+    b = buf[pos++]!;
+    lo |= (b & 127) << shift;
+    if (b < 128) break;
+  }
+  if (b >= 128) {
+    b = buf[pos++]!; // bits 28..34
+    lo |= (b & 15) << 28;
+    hi = (b & 127) >> 4;
+    for (shift = 3; b >= 128 && shift < 32; shift += 7) {
+      b = buf[pos++]!;
+      hi |= (b & 127) << shift;
+    }
+    if (b >= 128) fail('varint longer than 10 bytes');
+  }
+  if (pos > end) fail('varint past the end');
+  lo >>>= 0;
+  hi >>>= 0;
+  if (signed && hi >>> 31) {
+    // Negative: -(~value + 1), as protobufjs's LongBits.toNumber.
+    let nlo = (~lo + 1) >>> 0;
+    let nhi = ~hi >>> 0;
+    if (!nlo) nhi = (nhi + 1) >>> 0;
+    return -(nlo + nhi * 4294967296);
+  }
+  return lo + hi * 4294967296;
+}
+
+/** Skips a field of wire type `wt` (number `field`), groups included. */
+function skip(wt: number, field: number, end: number): void {
+  switch (wt) {
+    case 0:
+      for (let i = 0; ; i++) {
+        if (pos >= end) fail('varint past the end');
+        if (buf[pos++]! < 128) break;
+        if (i === 9) fail('varint longer than 10 bytes');
+      }
+      return;
+    case 1:
+      pos += 8;
+      break;
+    case 2: {
+      const n = varint32(end);
+      pos += n;
+      break;
+    }
+    case 3:
+      for (;;) {
+        if (pos >= end) fail(`group ${field} not closed`);
+        const tag = varint32(end);
+        const w = tag & 7;
+        if (w === 4) {
+          if (tag >>> 3 !== field) fail(`group ${field} closed as ${tag >>> 3}`);
+          return;
+        }
+        skip(w, tag >>> 3, end);
+      }
+    case 5:
+      pos += 4;
+      break;
+    default:
+      fail(`wire type ${wt} of field ${field}`);
+  }
+  if (pos > end) fail(`field ${field} past the end`);
+}
+
+/** A length-delimited field's end; past `end` is malformed. */
+function delimited(end: number, what: string): number {
+  const n = varint32(end);
+  const e = pos + n;
+  if (e > end) fail(`${what}: ${n} bytes past the end`);
+  return e;
+}
+
+// ---- strings --------------------------------------------------------
+
+/** Short ASCII strings are interned: a direct-mapped table, replaced on collision. */
+const INTERN_MAX = 128;
+const INTERN_SLOTS = 4096;
+const interned: string[] = new Array<string>(INTERN_SLOTS).fill('');
+
+/** For strings boundEvent leaves as they are (call names, fstype). */
+const UNBOUNDED = Infinity;
+
+/** Whether an event carries a string or argv past its bound (checked by byte length; boundEvent cuts by characters). */
+let oversize = false;
+
+function str(end: number, bound: number): string {
+  const e = delimited(end, 'string');
+  const start = pos;
+  pos = e;
+  const n = e - start;
+  if (n === 0) return '';
+  if (n > bound) oversize = true;
+  if (n <= INTERN_MAX) {
+    let h = 0x811c9dc5 ^ n;
+    let high = 0;
+    for (let i = start; i < e; i++) {
+      const c = buf[i]!;
+      high |= c;
+      h = Math.imul(h ^ c, 0x01000193);
+    }
+    if (high < 128) {
+      const slot = (h ^ (h >>> 13)) & (INTERN_SLOTS - 1);
+      const s = interned[slot]!;
+      if (s.length === n) {
+        let i = 0;
+        while (i < n && s.charCodeAt(i) === buf[start + i]) i++;
+        if (i === n) return s;
+      }
+      const fresh = buf.latin1Slice(start, e);
+      interned[slot] = fresh;
+      return fresh;
+    }
+    return buf.utf8Slice(start, e);
+  }
+  for (let i = start; i < e; i++) if (buf[i]! >= 128) return buf.utf8Slice(start, e);
+  return buf.latin1Slice(start, e);
+}
+
+// ---- events ---------------------------------------------------------
+
+/** The argv of every event without one: shared, never written to (nothing in the engine mutates an argv). */
+const NO_ARGV: string[] = [];
+
+/** Event's oneof `kind`: field number 16 + i is KINDS[i]. */
+const KINDS: readonly { type: EventType; message: string; fields: Record<number, number> }[] = [
+  { type: 'exec', message: 'ExecEvent', fields: { 1: 2, 2: 2, 3: 2, 4: 0, 5: 2, 6: 0 } },
+  { type: 'fork', message: 'ForkEvent', fields: { 1: 0 } },
+  { type: 'exit', message: 'ExitEvent', fields: { 1: 0, 2: 0 } },
+  { type: 'open', message: 'OpenEvent', fields: { 1: 2, 2: 0, 3: 0, 4: 0 } },
+  { type: 'unlink', message: 'UnlinkEvent', fields: { 1: 2, 2: 0, 3: 0 } },
+  { type: 'rename', message: 'RenameEvent', fields: { 1: 2, 2: 2, 3: 0, 4: 0 } },
+  { type: 'chmod', message: 'ChmodEvent', fields: { 1: 2, 2: 0, 3: 0 } },
+  { type: 'connect', message: 'ConnectEvent', fields: { 1: 2, 2: 0, 3: 0 } },
+  { type: 'accept', message: 'AcceptEvent', fields: { 1: 2, 2: 2, 3: 0 } },
+  { type: 'bind', message: 'BindEvent', fields: { 1: 2, 2: 0, 3: 0 } },
+  { type: 'listen', message: 'ListenEvent', fields: { 1: 2, 2: 0, 3: 0 } },
+  { type: 'setid', message: 'SetIdEvent', fields: { 1: 2, 2: 0, 3: 0 } },
+  { type: 'ptrace', message: 'PtraceEvent', fields: { 1: 0, 2: 0, 3: 0 } },
+  { type: 'module', message: 'ModuleLoadEvent', fields: { 1: 2, 2: 2, 3: 0 } },
+  { type: 'mount', message: 'MountEvent', fields: { 1: 2, 2: 2, 3: 2, 4: 0, 5: 0 } },
+  { type: 'namespace', message: 'NamespaceEvent', fields: { 1: 2, 2: 0, 3: 0 } },
+  { type: 'dup', message: 'DupEvent', fields: { 1: 0, 2: 0, 3: 2, 4: 2, 5: 0, 6: 0 } },
+];
+const FIRST_KIND = 16;
+
+/**
+ * The field numbers this decoder reads, by message, with their wire types
+ * (0 varint, 2 length-delimited). A test holds them against probe.proto,
+ * so a field added there is not skipped here unnoticed.
+ */
+export const KNOWN_FIELDS: Readonly<Record<string, Record<number, number>>> = {
+  Event: { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 7: 2, 8: 0, 9: 0, ...Object.fromEntries(KINDS.map((_, i) => [FIRST_KIND + i, 2])) },
+  ...Object.fromEntries(KINDS.map((k) => [k.message, k.fields])),
+  SockAddr: { 1: 0, 2: 2, 3: 0, 4: 2 },
+};
+
+/** Per kind, the wire type of each field number (-1: unknown, skipped). */
+const KIND_WIRE: Int8Array[] = KINDS.map((k) => {
+  const t = new Int8Array(8).fill(-1);
+  for (const [f, w] of Object.entries(k.fields)) t[Number(f)] = w;
+  return t;
+});
+
+function wrongType(msg: string, field: number, wt: number): never {
+  fail(`${msg} field ${field} has wire type ${wt}, expected ${KNOWN_FIELDS[msg]?.[field]}`);
+}
+
+/** Expects wire type `want` for a known field, else the event is malformed. */
+function expect(msg: string, field: number, wt: number, want: number): void {
+  if (wt !== want) wrongType(msg, field, wt);
+}
+
+// A socket address as read from the wire; two at most per event (remote, local).
+let saFamily = 0;
+let saPort = 0;
+let saPath = '';
+let saAddr = '';
+
+/** Reads a SockAddr into sa*; its address is formatted at once (throws MalformedEvent for a wrong length). */
+function sockAddr(end: number): void {
+  const e = delimited(end, 'SockAddr');
+  let family = 0;
+  let port = 0;
+  let path = '';
+  let aStart = 0;
+  let aEnd = 0;
+  while (pos < e) {
+    const tag = varint32(e);
+    const f = tag >>> 3;
+    const wt = tag & 7;
+    switch (f) {
+      case 1: expect('SockAddr', f, wt, 0); family = varint32(e); break;
+      case 2: expect('SockAddr', f, wt, 2); aEnd = delimited(e, 'address'); aStart = pos; pos = aEnd; break;
+      case 3: expect('SockAddr', f, wt, 0); port = varint32(e); break;
+      case 4: expect('SockAddr', f, wt, 2); path = str(e, MAX_PATH); break;
+      default: skip(wt, f, e);
+    }
+  }
+  saFamily = family;
+  saPort = port;
+  saPath = path;
+  saAddr = family === AF_UNIX || aEnd === aStart ? '' : formatAddress(family, buf.subarray(aStart, aEnd));
+}
+
+function protocolOf(p: number): L4Protocol {
+  return p === 6 ? 'tcp' : p === 17 ? 'udp' : '';
+}
+
+/** One Event from its bytes [pos, end). Throws Malformed (bytes) or MalformedEvent (meaning) with the reason. */
+function event(end: number): Event {
+  let ktimeNs = 0;
+  let pid = 0;
+  let tid = 0;
+  let ppid = 0;
+  let uid = 0;
+  let gid = 0;
+  let comm = '';
+  let cgroupId = 0;
+  let blocked = false;
+  let kind = 0;
+  let kStart = 0;
+  let kEnd = 0;
+  oversize = false;
+  while (pos < end) {
+    const tag = varint32(end);
+    const f = tag >>> 3;
+    const wt = tag & 7;
+    switch (f) {
+      case 1: expect('Event', f, wt, 0); ktimeNs = varint64(end, false); break;
+      case 2: expect('Event', f, wt, 0); pid = varint32(end); break;
+      case 3: expect('Event', f, wt, 0); tid = varint32(end); break;
+      case 4: expect('Event', f, wt, 0); ppid = varint32(end); break;
+      case 5: expect('Event', f, wt, 0); uid = varint32(end); break;
+      case 6: expect('Event', f, wt, 0); gid = varint32(end); break;
+      case 7: expect('Event', f, wt, 2); comm = str(end, 64); break;
+      case 8: expect('Event', f, wt, 0); cgroupId = varint64(end, false); break;
+      case 9: expect('Event', f, wt, 0); blocked = varint32(end) !== 0; break;
+      default:
+        if (f >= FIRST_KIND && f < FIRST_KIND + KINDS.length) {
+          expect('Event', f, wt, 2);
+          kEnd = delimited(end, KINDS[f - FIRST_KIND]!.message);
+          kStart = pos;
+          kind = f;
+          pos = kEnd;
+        } else skip(wt, f, end);
+    }
+  }
+  if (!kind) throw new MalformedEvent('event without a kind');
+  const k = KINDS[kind - FIRST_KIND]!;
+  const type = k.type;
+  if (!pid) throw new MalformedEvent(`${type} event without a pid`);
+
+  let path = '';
+  let path2 = '';
+  let flags = 0;
+  let mode = 0;
+  let result = 0;
+  let filename = '';
+  let argv: string[] = NO_ARGV;
+  let argvTruncated = false;
+  let cwd = '';
+  let tty = 0;
+  let childPid = 0;
+  let exitCode = 0;
+  let signal = 0;
+  let family = 0;
+  let addr = '';
+  let port = 0;
+  let localAddr = '';
+  let localPort = 0;
+  let protocol: L4Protocol = '';
+  let unixPath = '';
+  let call = '';
+  let id = 0;
+  let targetPid = 0;
+  // Remote and local socket ends, and the wire protocol, applied after the fields (their order on the wire is free).
+  let hasRemote = false;
+  let rFamily = 0;
+  let rAddr = '';
+  let rPort = 0;
+  let rPath = '';
+  let hasLocal = false;
+  let lFamily = 0;
+  let lAddr = '';
+  let lPort = 0;
+  let lPath = '';
+  let wireProtocol = 0;
+
+  const wire = KIND_WIRE[kind - FIRST_KIND]!;
+  pos = kStart;
+  const e = kEnd;
+  while (pos < e) {
+    const tag = varint32(e);
+    const f = tag >>> 3;
+    const wt = tag & 7;
+    const known = f < wire.length ? wire[f]! : -1;
+    if (known < 0) {
+      skip(wt, f, e);
+      continue;
+    }
+    if (wt !== known) wrongType(k.message, f, wt);
+    switch (type) {
+      case 'exec':
+        if (f === 1) filename = str(e, MAX_PATH);
+        else if (f === 2) path = str(e, MAX_PATH);
+        else if (f === 3) {
+          if (argv === NO_ARGV) argv = [];
+          argv.push(str(e, MAX_ARG));
+        } else if (f === 4) argvTruncated = varint32(e) !== 0;
+        else if (f === 5) cwd = str(e, MAX_PATH);
+        else tty = varint32(e);
+        break;
+      case 'fork':
+        childPid = varint32(e);
+        break;
+      case 'exit':
+        if (f === 1) exitCode = varint32(e) | 0;
+        else signal = varint32(e) | 0;
+        break;
+      case 'open':
+        if (f === 1) path = str(e, MAX_PATH);
+        else if (f === 2) flags = varint32(e) | 0;
+        else if (f === 3) mode = varint32(e);
+        else result = varint64(e, true);
+        break;
+      case 'unlink':
+        if (f === 1) path = str(e, MAX_PATH);
+        else if (f === 2) flags = varint32(e) !== 0 ? 1 : 0;
+        else result = varint64(e, true);
+        break;
+      case 'rename':
+        if (f === 1) path = str(e, MAX_PATH);
+        else if (f === 2) path2 = str(e, MAX_PATH);
+        else if (f === 3) flags = varint32(e);
+        else result = varint64(e, true);
+        break;
+      case 'chmod':
+        if (f === 1) path = str(e, MAX_PATH);
+        else if (f === 2) mode = varint32(e);
+        else result = varint64(e, true);
+        break;
+      case 'connect':
+      case 'bind':
+        if (f === 1) {
+          sockAddr(e);
+          if (type === 'connect') (hasRemote = true), (rFamily = saFamily), (rAddr = saAddr), (rPort = saPort), (rPath = saPath);
+          else (hasLocal = true), (lFamily = saFamily), (lAddr = saAddr), (lPort = saPort), (lPath = saPath);
+        } else if (f === 2) wireProtocol = varint32(e) | 0;
+        else result = varint64(e, true);
+        break;
+      case 'accept':
+        if (f === 1) sockAddr(e), (hasRemote = true), (rFamily = saFamily), (rAddr = saAddr), (rPort = saPort), (rPath = saPath);
+        else if (f === 2) sockAddr(e), (hasLocal = true), (lFamily = saFamily), (lAddr = saAddr), (lPort = saPort), (lPath = saPath);
+        else result = varint64(e, true);
+        break;
+      case 'listen':
+        if (f === 1) sockAddr(e), (hasLocal = true), (lFamily = saFamily), (lAddr = saAddr), (lPort = saPort), (lPath = saPath);
+        else if (f === 2) varint32(e); // backlog: not kept
+        else result = varint64(e, true);
+        break;
+      case 'setid':
+        if (f === 1) call = str(e, UNBOUNDED);
+        else if (f === 2) id = varint64(e, true);
+        else result = varint64(e, true);
+        break;
+      case 'ptrace':
+        if (f === 1) id = varint64(e, true);
+        else if (f === 2) targetPid = varint32(e);
+        else result = varint64(e, true);
+        break;
+      case 'module':
+        if (f === 1) call = str(e, UNBOUNDED);
+        else if (f === 2) path = str(e, MAX_PATH);
+        else result = varint64(e, true);
+        break;
+      case 'mount':
+        if (f === 1) path2 = str(e, MAX_PATH);
+        else if (f === 2) path = str(e, MAX_PATH);
+        else if (f === 3) call = str(e, UNBOUNDED);
+        else if (f === 4) flags = varint64(e, false);
+        else result = varint64(e, true);
+        break;
+      case 'namespace':
+        if (f === 1) call = str(e, UNBOUNDED);
+        else if (f === 2) flags = id = varint64(e, false);
+        else result = varint64(e, true);
+        break;
+      case 'dup':
+        if (f === 1) flags = varint32(e);
+        else if (f === 2) id = varint32(e);
+        else if (f === 3) sockAddr(e), (hasRemote = true), (rFamily = saFamily), (rAddr = saAddr), (rPort = saPort), (rPath = saPath);
+        else if (f === 4) sockAddr(e), (hasLocal = true), (lFamily = saFamily), (lAddr = saAddr), (lPort = saPort), (lPath = saPath);
+        else if (f === 5) wireProtocol = varint32(e) | 0;
+        else result = varint64(e, true);
+        break;
+    }
+  }
+  if (type === 'exec') {
+    if (!path) path = filename;
+    if (argv.length > MAX_ARGS) oversize = true;
+  }
+  // As decodeEvent's setRemote / setLocal: the remote end first, the local one fills what is left.
+  if (hasRemote) {
+    family = rFamily;
+    if (rFamily === AF_UNIX) unixPath = rPath;
+    else (addr = rAddr), (port = rPort);
+  }
+  if (hasLocal) {
+    if (!family) family = lFamily;
+    if (lFamily === AF_UNIX) unixPath = lPath;
+    else (localAddr = lAddr), (localPort = lPort);
+  }
+  if (type === 'accept' || type === 'listen') protocol = family === AF_UNIX ? '' : 'tcp';
+  else if (type === 'connect' || type === 'bind' || type === 'dup') protocol = protocolOf(wireProtocol);
+
+  // The field order of emptyEvent (src/event.ts): every event gets one hidden class.
+  return {
+    type, ktimeNs, time: 0, pid, tid, ppid, uid, gid, comm, cgroupId, nodeName: '', blocked,
+    path, path2, flags, mode, result,
+    filename, argv, argvTruncated, cwd, tty,
+    childPid, exitCode, signal,
+    family, addr, port, localAddr, localPort, protocol, unixPath,
+    call, id, targetPid,
+    process: null, workload: null,
+  };
+}
+
+
+/** EventBatch bytes [pos, end) into `out`: seq, events, rejections. */
+function batch(end: number, out: DecodedBatch): void {
+  while (pos < end) {
+    const tag = varint32(end);
+    const f = tag >>> 3;
+    const wt = tag & 7;
+    if (f === 1) {
+      if (wt !== 0) fail(`EventBatch field 1 has wire type ${wt}, expected 0`);
+      out.seq = varint64(end, false);
+    } else if (f === 2) {
+      if (wt !== 2) fail(`EventBatch field 2 has wire type ${wt}, expected 2`);
+      const e = delimited(end, 'Event');
+      if (out.events.length + out.rejected.length >= MAX_BATCH_EVENTS) {
+        out.excess++;
+        pos = e;
+        continue;
+      }
+      try {
+        const ev = event(e);
+        if (oversize && boundEvent(ev)) out.oversized.push(ev);
+        out.events.push(ev);
+      } catch (err) {
+        if (err instanceof MalformedEvent) out.rejected.push(err.message);
+        else if (err instanceof Malformed) out.rejected.push(`malformed event bytes: ${err.message}`);
+        else throw err;
+      }
+      pos = e;
+    } else skip(wt, f, end);
+  }
+}
+
+const ProbeMessage = messageType('ProbeMessage');
+
+/**
+ * Decodes one ProbeMessage (the ingest server's request deserializer).
+ * Throws with the reason when its framing is broken; a malformed event
+ * inside a well-framed batch is only rejected (DecodedBatch.rejected).
+ */
+export function decodeProbeMessage(bytes: Uint8Array): ProbeMessageIn {
+  buf = (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as Buffer & Slicer;
+  pos = 0;
+  const end = buf.length;
+  let out: DecodedBatch | null = null;
+  let other = 0;
+  try {
+    while (pos < end) {
+      const tag = varint32(end);
+      const f = tag >>> 3;
+      const wt = tag & 7;
+      if (f === 2) {
+        if (wt !== 2) fail(`ProbeMessage field 2 has wire type ${wt}, expected 2`);
+        const e = delimited(end, 'EventBatch');
+        // A message field given twice is merged (proto3): events add up, the last seq wins.
+        out ??= { seq: 0, events: [], rejected: [], excess: 0, oversized: [] };
+        batch(e, out);
+        pos = e;
+      } else {
+        if (f >= 1 && f <= 6) other = f;
+        skip(wt, f, end);
+      }
+      if (out && other) fail(`a batch and field ${other} in one message`);
+    }
+  } catch (err) {
+    if (err instanceof Malformed) throw new Error(`malformed ProbeMessage: ${err.message}`);
+    throw err;
+  } finally {
+    buf = EMPTY;
+  }
+  // Not a batch (hello, loss, snapshot, ack, packets, or nothing): protobufjs, off the hot path.
+  return out ? { msg: 'batch', batch: out } : (ProbeMessage.decode(bytes) as unknown as ProbeMessageIn);
+}

@@ -1,0 +1,307 @@
+// The engine's own ProbeMessage decoder (src/ingest/probe-message.ts),
+// held against the generic path it replaces: protobufjs decode +
+// decodeEvent, over random events of every kind; plus what only it does:
+// fields of a newer probe skipped, a malformed event rejected with its
+// reason while the rest of its batch is kept, broken framing refused,
+// invalid UTF-8 kept visible.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import protobuf from 'protobufjs';
+import { describe, expect, it } from 'vitest';
+import { emptyEvent, type Event } from '../../src/event.js';
+import { boundEvent, decodeEvent, MalformedEvent } from '../../src/ingest/decode.js';
+import { decodeProbeMessage, KNOWN_FIELDS, MAX_BATCH_EVENTS } from '../../src/ingest/probe-message.js';
+import { messageType, protoDir } from '../../src/rpc/proto.js';
+import type { WireProbeMessage } from '../../src/rpc/wire.js';
+
+const ProbeMessage = messageType('ProbeMessage');
+const BOOT = 1_700_000_000_000_000_000;
+const NODE = 'node-1';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+const encode = (m: object): Buffer => Buffer.from(ProbeMessage.encode(ProbeMessage.fromObject(m)).finish());
+
+/** What the ingest server makes of a batch on the generic path: events (bounded) and rejection reasons, in order. */
+function generic(bytes: Buffer): { events: Event[]; rejected: string[] } {
+  const m = ProbeMessage.decode(bytes) as unknown as WireProbeMessage;
+  const events: Event[] = [];
+  const rejected: string[] = [];
+  for (const w of m.batch!.events) {
+    try {
+      const e = decodeEvent(w, BOOT, NODE);
+      boundEvent(e);
+      events.push(e);
+    } catch (err) {
+      if (!(err instanceof MalformedEvent)) throw err;
+      rejected.push(err.message);
+    }
+  }
+  return { events, rejected };
+}
+
+/** The same through the engine's decoder, with the session's time and node filled in as the server does. */
+function fast(bytes: Buffer): { events: Event[]; rejected: string[]; seq: number } {
+  const b = decodeProbeMessage(bytes).batch!;
+  for (const e of b.events) {
+    e.time = (e.ktimeNs + BOOT) / 1e6;
+    e.nodeName = NODE;
+  }
+  return { events: b.events, rejected: b.rejected, seq: b.seq };
+}
+
+/** Random events of every kind, with edge values: 0, 2^32-1, negative results, 64-bit ids, non-ASCII and long strings, bad addresses. */
+function randomEvents(rand: () => number, n: number): Record<string, unknown>[] {
+  const int = (max: number): number => Math.floor(rand() * max);
+  const pick = <T>(a: readonly T[]): T => a[int(a.length)]!;
+  const u32 = (): number => pick([0, 1, 7, 1000, 65535, 2 ** 31, 2 ** 32 - 1, int(2 ** 32)]);
+  const u64 = (): number => pick([0, 1, 2 ** 32, 2 ** 53 - 1, int(2 ** 52), 2 ** 60, int(2 ** 32) * 4096]);
+  const i64 = (): number => pick([0, -1, -2, -115, 5, 2 ** 31, -(2 ** 40), 2 ** 53 - 1, -(2 ** 53 - 1)]);
+  const i32 = (): number => pick([0, -1, 1, 0o1101, -(2 ** 31), 2 ** 31 - 1]);
+  const text = (): string => {
+    const r = rand();
+    if (r < 0.1) return '';
+    if (r < 0.5) return pick(['/etc/hosts', '/usr/bin/curl', 'sh', '/lib/x86_64-linux-gnu/libc.so.6', '/tmp/x']);
+    if (r < 0.7) return `/srv/${Array.from({ length: 1 + int(40) }, () => String.fromCharCode(32 + int(95))).join('')}`;
+    if (r < 0.8) return pick(['/home/zoë/café', '/tmp/日本語', 'naïve', '/tmp/😀/x', '\u0000nul']);
+    if (r < 0.9) return `/long/${'a'.repeat(100 + int(300))}`;
+    if (r < 0.95) return `/huge/${'b'.repeat(4090 + int(20))}`;
+    return `/über/${'é'.repeat(2040 + int(20))}`;
+  };
+  const addr = (): Record<string, unknown> => {
+    const family = pick([2, 2, 10, 1, 0, 99]);
+    const r = rand();
+    const len = r < 0.85 ? (family === 10 ? 16 : 4) : pick([0, 3, 5, 15]);
+    return {
+      family,
+      address: Buffer.from(Array.from({ length: family === 1 ? 0 : len }, () => int(256))),
+      port: pick([0, 80, 443, 65535, int(65536)]),
+      path: family === 1 ? text() : '',
+    };
+  };
+  const kinds: (() => Record<string, unknown>)[] = [
+    () => ({ exec: { filename: text(), exe: rand() < 0.2 ? '' : text(), argv: Array.from({ length: int(6) }, text), argvTruncated: rand() < 0.2, cwd: text(), tty: u32() } }),
+    () => ({ fork: { childPid: u32() } }),
+    () => ({ exit: { exitCode: i32(), signal: i32() } }),
+    () => ({ open: { path: text(), flags: i32(), mode: u32(), result: i64() } }),
+    () => ({ unlink: { path: text(), dir: rand() < 0.5, result: i64() } }),
+    () => ({ rename: { oldPath: text(), newPath: text(), flags: u32(), result: i64() } }),
+    () => ({ chmod: { path: text(), mode: u32(), result: i64() } }),
+    () => ({ connect: { ...(rand() < 0.9 ? { remote: addr() } : {}), protocol: pick([0, 6, 17, 255]), result: i64() } }),
+    () => ({ accept: { ...(rand() < 0.9 ? { remote: addr() } : {}), ...(rand() < 0.9 ? { local: addr() } : {}), result: i64() } }),
+    () => ({ bind: { local: addr(), protocol: pick([0, 6, 17]), result: i64() } }),
+    () => ({ listen: { local: addr(), backlog: i32(), result: i64() } }),
+    () => ({ setId: { call: pick(['setuid', 'setresgid', '']), id: i64(), result: i64() } }),
+    () => ({ ptrace: { request: i64(), targetPid: u32(), result: i64() } }),
+    () => ({ moduleLoad: { call: pick(['init_module', 'finit_module']), path: text(), result: i64() } }),
+    () => ({ mount: { source: text(), target: text(), fstype: pick(['ext4', 'overlay', '']), flags: u64(), result: i64() } }),
+    () => ({ namespace: { call: pick(['setns', 'unshare']), flags: u64(), result: i64() } }),
+    () => ({ dup: { oldFd: u32(), newFd: pick([0, 1, 2, 7]), ...(rand() < 0.8 ? { remote: addr() } : {}), ...(rand() < 0.8 ? { local: addr() } : {}), protocol: pick([0, 6, 17]), result: i64() } }),
+  ];
+  return Array.from({ length: n }, (_, i) => ({
+    ktimeNs: u64(),
+    pid: rand() < 0.05 ? 0 : u32() || 1,
+    tid: u32(),
+    ppid: u32(),
+    uid: u32(),
+    gid: u32(),
+    comm: rand() < 0.02 ? 'c'.repeat(70) : pick(['nginx', 'sh', 'java', '', 'kworker/0:1', 'zoë']),
+    cgroupId: u64(),
+    blocked: rand() < 0.1,
+    ...(rand() < 0.03 ? {} : kinds[i % kinds.length]!()),
+  }));
+}
+
+/** Protobuf varint bytes. */
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n > 127) {
+    out.push((n % 128) | 128);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return out;
+}
+
+/** A length-delimited field. */
+function field(num: number, body: Buffer | number[]): Buffer {
+  const b = Buffer.from(body);
+  return Buffer.concat([Buffer.from([...varint((num << 3) | 2), ...varint(b.length)]), b]);
+}
+
+const eventBytes = (e: object): Buffer => Buffer.from(messageType('Event').encode(messageType('Event').fromObject(e)).finish());
+/** A ProbeMessage holding a batch of these raw Event encodings. */
+const batchOf = (seq: number, events: Buffer[]): Buffer => field(2, Buffer.concat([Buffer.from([0x08, ...varint(seq)]), ...events.map((e) => field(2, e))]));
+
+describe('the engine decoder against protobufjs + decodeEvent', () => {
+  it('decodes random events of every kind exactly as the generic path does', () => {
+    const rand = rng(7);
+    let events = 0;
+    let rejected = 0;
+    for (let round = 0; round < 60; round++) {
+      const bytes = encode({ batch: { seq: round + 1, events: randomEvents(rand, 1 + Math.floor(rand() * 80)) } });
+      const want = generic(bytes);
+      const got = fast(bytes);
+      expect(got.seq).toBe(round + 1);
+      expect(got.rejected).toEqual(want.rejected);
+      expect(got.events).toEqual(want.events);
+      events += got.events.length;
+      rejected += got.rejected.length;
+    }
+    // The draw covered both outcomes.
+    expect(events).toBeGreaterThan(1000);
+    expect(rejected).toBeGreaterThan(50);
+  });
+
+  it('builds every event with the field order of emptyEvent (one hidden class on the hot path)', () => {
+    const bytes = encode({ batch: { seq: 1, events: randomEvents(rng(8), 200) } });
+    const keys = Object.keys(emptyEvent('open'));
+    for (const e of fast(bytes).events) expect(Object.keys(e)).toEqual(keys);
+  });
+
+  it('decodes every other message as protobufjs does', () => {
+    const messages = [
+      { hello: { nodeName: 'n', probeVersion: '1', probePid: 42, bootToUnixNs: BOOT, sessionId: 's', hooks: ['a', 'b'], capabilities: ['kill'] } },
+      { loss: { ringbufFull: 3, eventsTotal: 2 ** 40 } },
+      { snapshot: { processes: [{ pid: 1, ppid: 0, comm: 'init', exe: '/sbin/init', argv: ['init'], cgroupId: 2 ** 40 }], last: true } },
+      { ack: { id: 9, ok: false, error: 'no' } },
+      { packets: { packets: [{ captureId: 1, ktimeNs: 5, len: 3, data: Buffer.from([1, 2, 3]) }] } },
+      {},
+    ];
+    for (const m of messages) {
+      const bytes = encode(m);
+      expect(decodeProbeMessage(bytes)).toEqual(ProbeMessage.decode(bytes));
+    }
+  });
+
+  it('knows every field of Event, its kinds and SockAddr that probe.proto declares', () => {
+    const wireType = (f: protobuf.Field): number => (f.repeated || f.resolvedType instanceof protobuf.Type || f.type === 'string' || f.type === 'bytes' ? 2 : 0);
+    for (const [name, known] of Object.entries(KNOWN_FIELDS)) {
+      const t = messageType(name);
+      const declared = Object.fromEntries(t.fieldsArray.map((f) => [f.id, wireType(f)]));
+      expect(known, name).toEqual(declared);
+    }
+  });
+});
+
+describe('what only the engine decoder does', () => {
+  it('skips fields a newer probe sends at every level (proto3 forward compatibility)', () => {
+    // A probe built from a later schema: the same messages with fields this engine does not know.
+    const future = (msg: string): string =>
+      `message ${msg} {\n  uint64 future_v = 900; string future_s = 901; fixed32 future_f32 = 902; fixed64 future_f64 = 903; sint64 future_z = 904; repeated Later future_m = 905;`;
+    let text = readFileSync(join(protoDir, 'vigil/v1/probe.proto'), 'utf8');
+    for (const m of ['ProbeMessage', 'EventBatch', 'Event', 'ExecEvent', 'OpenEvent', 'ConnectEvent', 'AcceptEvent', 'SockAddr', 'DupEvent']) {
+      text = text.replace(`message ${m} {`, future(m));
+    }
+    text += '\nmessage Later { string note = 1; Later next = 2; }\n';
+    const newer = protobuf.parse(text, { keepCase: false }).root.lookupType('vigil.v1.ProbeMessage');
+    const extra = { futureV: 2 ** 40, futureS: 'later', futureF32: 7, futureF64: 2 ** 33, futureZ: -5, futureM: [{ note: 'x', next: { note: 'y' } }] };
+    const events = randomEvents(rng(9), 200).map((e) => {
+      const out: Record<string, unknown> = { ...e, ...extra };
+      for (const [k, v] of Object.entries(e)) {
+        if (v && typeof v === 'object' && !Buffer.isBuffer(v)) {
+          const kind: Record<string, unknown> = { ...(v as object), ...extra };
+          for (const end of ['remote', 'local']) if (kind[end]) kind[end] = { ...(kind[end] as object), ...extra };
+          out[k] = kind;
+        }
+      }
+      return out;
+    });
+    const withFuture = Buffer.from(newer.encode(newer.fromObject({ ...extra, batch: { seq: 3, events, ...extra } })).finish());
+    const plain = encode({ batch: { seq: 3, events: randomEvents(rng(9), 200) } });
+    expect(withFuture.length).toBeGreaterThan(plain.length + 200 * 20);
+    expect(fast(withFuture)).toEqual(fast(plain));
+  });
+
+  it('skips an unknown group field', () => {
+    const open = eventBytes({ pid: 5, cgroupId: 9, open: { path: '/etc/hosts', result: 3 } });
+    // Field 50 as a group holding a varint and a nested group: start (wire type 3) … end (wire type 4).
+    const group = Buffer.from([...varint((50 << 3) | 3), 0x08, 0x01, ...varint((51 << 3) | 3), 0x10, 0x02, ...varint((51 << 3) | 4), ...varint((50 << 3) | 4)]);
+    const got = fast(batchOf(1, [Buffer.concat([group, open])]));
+    expect(got.rejected).toEqual([]);
+    expect(got.events[0]).toMatchObject({ type: 'open', pid: 5, path: '/etc/hosts', result: 3 });
+  });
+
+  it('rejects a malformed event with its reason and keeps the rest of the batch', () => {
+    const good = (pid: number): Buffer => eventBytes({ pid, cgroupId: 9, open: { path: `/data/${pid}`, result: 3 } });
+    const cutString = Buffer.concat([eventBytes({ pid: 2, cgroupId: 9 }), field(19, [...field(1, Buffer.from('/etc/passwd')).subarray(0, 6)])]);
+    const wrongWire = Buffer.concat([eventBytes({ pid: 3, cgroupId: 9, fork: { childPid: 4 } }), Buffer.from([...varint((2 << 3) | 2), 1, 0])]);
+    const longVarint = Buffer.from([0x10, ...new Array<number>(10).fill(0xff), 0x01, ...field(17, [0x08, 0x05])]);
+    const badGroup = Buffer.concat([Buffer.from([...varint((50 << 3) | 3), 0x08, 0x01, ...varint((52 << 3) | 4)]), good(9)]);
+    const wireType6 = Buffer.concat([good(10), Buffer.from([...varint((60 << 3) | 6), 0])]);
+    const got = fast(batchOf(1, [good(1), cutString, wrongWire, longVarint, badGroup, wireType6, good(11)]));
+    expect(got.events.map((e) => e.pid)).toEqual([1, 11]);
+    expect(got.rejected).toEqual([
+      'malformed event bytes: string: 11 bytes past the end',
+      'malformed event bytes: Event field 2 has wire type 2, expected 0',
+      'malformed event bytes: varint longer than 10 bytes',
+      'malformed event bytes: group 50 closed as 52',
+      'malformed event bytes: wire type 6 of field 60',
+    ]);
+  });
+
+  it('refuses a message whose framing is broken, at every cut, and never fails otherwise', () => {
+    const bytes = encode({ batch: { seq: 1, events: randomEvents(rng(10), 30) } });
+    for (let cut = 1; cut < bytes.length; cut++) {
+      expect(() => decodeProbeMessage(bytes.subarray(0, cut))).toThrow(/^malformed ProbeMessage: /);
+    }
+    // Flipped bytes: a reasoned refusal, or events and reasons; nothing else.
+    const rand = rng(11);
+    for (let i = 0; i < 2000; i++) {
+      const b = Buffer.from(bytes);
+      for (let k = 0; k < 1 + Math.floor(rand() * 4); k++) b[Math.floor(rand() * b.length)] = Math.floor(rand() * 256);
+      let m;
+      try {
+        m = decodeProbeMessage(b);
+      } catch (err) {
+        expect((err as Error).message).toMatch(/^malformed ProbeMessage: |^index out of range|^invalid wire type|^illegal/);
+        continue;
+      }
+      for (const e of m.batch?.events ?? []) expect(Object.keys(e)).toEqual(Object.keys(emptyEvent('open')));
+      for (const r of m.batch?.rejected ?? []) expect(typeof r).toBe('string');
+    }
+  });
+
+  it('refuses a batch sharing its message with another kind of message', () => {
+    const hello = encode({ hello: { nodeName: 'n', sessionId: 's' } });
+    expect(() => decodeProbeMessage(Buffer.concat([batchOf(1, [eventBytes({ pid: 1, fork: { childPid: 2 } })]), hello]))).toThrow(
+      'malformed ProbeMessage: a batch and field 1 in one message',
+    );
+  });
+
+  it('keeps an event whose path is not UTF-8, with U+FFFD for the bad bytes', () => {
+    const path = Buffer.concat([Buffer.from('/tmp/'), Buffer.from([0xff, 0xfe]), Buffer.from('x')]);
+    const open = Buffer.concat([eventBytes({ pid: 7, cgroupId: 1 }), field(19, field(1, path))]);
+    const bytes = batchOf(1, [open]);
+    // protobufjs verifies proto3 strings and refuses the whole message.
+    expect(() => ProbeMessage.decode(bytes)).toThrow();
+    const got = fast(bytes);
+    expect(got.events).toHaveLength(1);
+    expect(got.events[0]!.path).toBe('/tmp/\ufffd\ufffdx');
+  });
+
+  it('interned strings stay correct when many distinct names share the table', () => {
+    const paths = Array.from({ length: 20_000 }, (_, i) => `/var/data/${i.toString(36)}/${(i * 7919).toString(16)}`);
+    const bytes = encode({ batch: { seq: 1, events: paths.map((p, i) => ({ pid: 1 + i, cgroupId: 1, comm: `w${i % 50}`, open: { path: p } })) } });
+    for (let round = 0; round < 2; round++) {
+      const got = fast(bytes).events;
+      expect(got.map((e) => e.path)).toEqual(paths);
+      expect(got.map((e) => e.comm)).toEqual(paths.map((_, i) => `w${i % 50}`));
+    }
+  });
+
+  it('counts the events of a batch past MAX_BATCH_EVENTS without decoding them', () => {
+    const one = eventBytes({ pid: 1, cgroupId: 1, fork: { childPid: 2 } });
+    const b = decodeProbeMessage(batchOf(4, new Array<Buffer>(MAX_BATCH_EVENTS + 10).fill(one))).batch!;
+    expect(b.events).toHaveLength(MAX_BATCH_EVENTS);
+    expect(b.excess).toBe(10);
+  });
+});
