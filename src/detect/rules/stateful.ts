@@ -18,8 +18,13 @@ function keyOf(getters: readonly Getter[], e: Event, x: FieldContext): unknown {
 }
 
 interface Window {
-  /** Event times (ms), a ring of the last `count` (plain counting). */
-  times: Float64Array | null;
+  /**
+   * Event times (ms), a ring of the last `count` (plain counting). Grown
+   * as events come: most keys never get near the count, and a full-size
+   * array per key (1.6 KB for a count of 200, thousands of pids) cost an
+   * allocation per new key and a cache miss per event.
+   */
+  times: number[] | null;
   head: number;
   n: number;
   /** Distinct value → last time seen (distinct counting). */
@@ -30,6 +35,14 @@ interface Window {
 
 export class ThresholdState {
   private readonly keys = new Map<unknown, Window>();
+  /**
+   * Keys in insertion order, a ring: the oldest is dropped first. Not
+   * `keys.keys().next()`: a Map keeps deleted entries at its front until
+   * it rehashes, so finding the first live one walks them all, which made
+   * a key's eviction cost microseconds once more pids connect than it keeps.
+   */
+  private readonly order: unknown[] = [];
+  private next = 0;
   /** Keys dropped to stay within MAX_KEYS. */
   evicted = 0;
 
@@ -46,11 +59,14 @@ export class ThresholdState {
     const key = keyOf(this.spec.by, e, x);
     let w = this.keys.get(key);
     if (!w) {
-      if (this.keys.size >= MAX_KEYS) {
-        this.keys.delete(this.keys.keys().next().value);
+      if (this.order.length < MAX_KEYS) this.order.push(key);
+      else {
+        this.keys.delete(this.order[this.next]);
+        this.order[this.next] = key;
+        this.next = (this.next + 1) % MAX_KEYS;
         this.evicted++;
       }
-      w = { times: distinct.length ? null : new Float64Array(count), head: 0, n: 0, seen: distinct.length ? new Map() : null, quietUntil: 0 };
+      w = { times: distinct.length ? null : [], head: 0, n: 0, seen: distinct.length ? new Map() : null, quietUntil: 0 };
       this.keys.set(key, w);
     }
     if (now < w.quietUntil) return 0;
@@ -65,7 +81,8 @@ export class ThresholdState {
       return reached;
     }
     const times = w.times!;
-    times[w.head] = now;
+    if (times.length < count) times.push(now);
+    else times[w.head] = now;
     w.head = (w.head + 1) % count;
     if (w.n < count) w.n++;
     // The ring is full: its oldest entry is at head.
