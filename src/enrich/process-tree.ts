@@ -1,7 +1,6 @@
 // The node's processes, keyed by pid: what each runs, who started it, and
 // what it ran before (exec lineage). Seeded from the probe's /proc
-// snapshot, kept current by exec/fork/exit events, bounded by an LRU.
-import { LRUCache } from 'lru-cache';
+// snapshot, kept current by exec/fork/exit events, bounded by recency.
 import type { Event } from '../event.js';
 import type { WireProcessInfo } from '../rpc/wire.js';
 
@@ -28,16 +27,73 @@ export interface Process {
   origin: 'snapshot' | 'fork' | 'exec' | 'event';
 }
 
+/**
+ * A bounded map that forgets what was not used lately, at the cost of one
+ * Map lookup per hit (an exact LRU moves an entry on every hit: list
+ * links, options objects, several cache misses on the event hot path).
+ * Entries live in two generations: a hit in the old one moves the entry
+ * to the young one; when the young one holds half the bound it becomes
+ * the old one and the old one is dropped. So an entry not used while
+ * max/2 others were (at most max) is forgotten, and at most max are kept.
+ */
+class RecentMap<K, V> {
+  private young = new Map<K, V>();
+  private old = new Map<K, V>();
+  private readonly half: number;
+
+  constructor(max: number) {
+    this.half = Math.max(1, Math.floor(max / 2));
+  }
+
+  get size(): number {
+    return this.young.size + this.old.size;
+  }
+
+  /** The value, counted as a use. */
+  get(k: K): V | undefined {
+    const v = this.young.get(k);
+    if (v !== undefined) return v;
+    const o = this.old.get(k);
+    if (o !== undefined) {
+      this.old.delete(k);
+      this.add(k, o);
+    }
+    return o;
+  }
+
+  /** The value, not counted as a use. */
+  peek(k: K): V | undefined {
+    return this.young.get(k) ?? this.old.get(k);
+  }
+
+  set(k: K, v: V): void {
+    this.old.delete(k);
+    this.add(k, v);
+  }
+
+  delete(k: K): boolean {
+    return this.young.delete(k) || this.old.delete(k);
+  }
+
+  private add(k: K, v: V): void {
+    this.young.set(k, v);
+    if (this.young.size >= this.half) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+  }
+}
+
 const MAX_LINEAGE = 8;
 /** Exited processes kept for their children's parent chains before they are forgotten. */
 const KEEP_EXITED = 4096;
 
 export class ProcessTree {
-  private readonly procs: LRUCache<number, Process>;
+  private readonly procs: RecentMap<number, Process>;
   private readonly exited: Process[] = [];
 
   constructor(maxProcesses: number) {
-    this.procs = new LRUCache({ max: maxProcesses });
+    this.procs = new RecentMap(maxProcesses);
   }
 
   get size(): number {

@@ -1,0 +1,45 @@
+// The process tree's bound: it never holds more than maxProcesses, keeps
+// the processes that are busy, and forgets the ones that went quiet.
+import { describe, expect, it } from 'vitest';
+import { ProcessTree } from '../../src/enrich/process-tree.js';
+import { emptyEvent } from '../../src/event.js';
+
+function open(pid: number) {
+  const e = emptyEvent('open');
+  Object.assign(e, { pid, ppid: 1, comm: 'w', cgroupId: 7, path: '/etc/hosts' });
+  return e;
+}
+
+describe('process tree bound', () => {
+  it('keeps at most maxProcesses, the busy ones, and forgets the quiet ones', () => {
+    const tree = new ProcessTree(100);
+    const busy = tree.apply(open(1));
+    for (let pid = 2; pid < 2000; pid++) {
+      tree.apply(open(pid));
+      tree.apply(open(1)); // pid 1 stays busy
+      expect(tree.size).toBeLessThanOrEqual(100);
+    }
+    expect(tree.get(1)).toBe(busy);
+    // pid 2 went quiet long ago; the last few are still there.
+    expect(tree.get(2)).toBeUndefined();
+    for (let pid = 1990; pid < 2000; pid++) expect(tree.get(pid)?.pid).toBe(pid);
+  });
+
+  it('looking a parent up does not keep it; its own events do', () => {
+    const tree = new ProcessTree(10);
+    tree.apply(Object.assign(open(50), { ppid: 1 }));
+    // Lookups of the parent chain do not count as use…
+    for (let pid = 100; pid < 120; pid++) {
+      const p = tree.apply(Object.assign(open(pid), { ppid: 50 }));
+      tree.parent(p);
+    }
+    expect(tree.get(50)).toBeUndefined();
+    // …its own events do.
+    tree.apply(open(50));
+    for (let pid = 200; pid < 220; pid++) {
+      tree.apply(open(pid));
+      tree.apply(open(50));
+    }
+    expect(tree.get(50)?.pid).toBe(50);
+  });
+});
