@@ -33,7 +33,15 @@ export interface ProfileSettings {
   limits: ProfileLimits;
 }
 
-const PROFILED = new Set<Event['type']>(['exec', 'open', 'unlink', 'rename', 'chmod', 'connect', 'bind', 'listen', 'accept']);
+/** The event types profiles look at (a switch: no Set lookup per event). */
+function profiled(type: Event['type']): boolean {
+  switch (type) {
+    case 'open': case 'connect': case 'accept': case 'exec': case 'unlink': case 'rename': case 'chmod': case 'bind': case 'listen':
+      return true;
+    default:
+      return false;
+  }
+}
 
 const PRIORITY: Record<AnomalyKind, Priority> = {
   'new-executable': 'warning',
@@ -157,7 +165,7 @@ export class ProfileDetector implements Detector {
   onEvent(e: Event, ctx: DetectContext): void {
     this.ctx = ctx;
     const w = e.workload;
-    if (!w || !PROFILED.has(e.type) || (w.kind === 'host' && this.settings.ignoreHost) || w.key.startsWith('cgroup-id:')) return;
+    if (!w || !profiled(e.type) || (w.kind === 'host' && this.settings.ignoreHost) || w.key.startsWith('cgroup-id:')) return;
     let p = this.profiles.get(w.key);
     if (!p) p = this.start(w);
     const parentExe = e.type === 'exec' && e.process ? (ctx.tree.parent(e.process)?.exe ?? '') : '';

@@ -53,6 +53,41 @@ interface NetRule<R> {
   cidr: Cidr;
 }
 
+/**
+ * Exact network rules by address, then port and protocol: a connect or
+ * accept is checked with two Map lookups on strings and numbers it
+ * already has, not a key string built (and hashed) per event.
+ */
+class ExactRules<R> {
+  private readonly byAddr = new Map<string, Map<number, R>>();
+  size = 0;
+
+  has(addr: string, port: number, protocol: string): boolean {
+    return this.byAddr.get(addr)?.has(port * 2 + (protocol === 'udp' ? 1 : 0)) ?? false;
+  }
+
+  set(addr: string, port: number, protocol: string, rule: R): void {
+    let byPort = this.byAddr.get(addr);
+    if (!byPort) this.byAddr.set(addr, (byPort = new Map()));
+    const k = port * 2 + (protocol === 'udp' ? 1 : 0);
+    if (!byPort.has(k)) this.size++;
+    byPort.set(k, rule);
+  }
+
+  delete(addr: string, port: number, protocol: string): void {
+    const byPort = this.byAddr.get(addr);
+    if (!byPort?.delete(port * 2 + (protocol === 'udp' ? 1 : 0))) return;
+    this.size--;
+    if (byPort.size === 0) this.byAddr.delete(addr);
+  }
+
+  values(): R[] {
+    const out: R[] = [];
+    for (const byPort of this.byAddr.values()) for (const r of byPort.values()) out.push(r);
+    return out;
+  }
+}
+
 const O_ACCMODE = 3;
 const O_CREAT = 0o100;
 const O_TRUNC = 0o1000;
@@ -71,11 +106,11 @@ export class Profile {
   readonly processes = new Map<string, ProcessEntry>();
   readonly reads: PathSet;
   readonly writes: PathSet;
-  /** Exact rules by "proto addr port"; CIDR rules in a list. */
-  private readonly egressExact = new Map<string, EgressRule>();
+  /** Exact rules by address, port and protocol; CIDR rules in a list. */
+  private readonly egressExact = new ExactRules<EgressRule>();
   private readonly egressCidr: NetRule<EgressRule>[] = [];
   private readonly listens = new Map<string, ListenRule>();
-  private readonly ingressExact = new Map<string, IngressRule>();
+  private readonly ingressExact = new ExactRules<IngressRule>();
   private readonly ingressCidr: NetRule<IngressRule>[] = [];
   /** Distinct addresses per (proto, port, network), to know when to widen. */
   private readonly seenInNetwork = new Map<string, Set<string>>();
@@ -172,8 +207,7 @@ export class Profile {
 
   private connect(e: Event, learn: boolean): Deviation | null {
     const protocol = e.protocol === 'udp' ? 'udp' : 'tcp';
-    const key = `${protocol} ${e.addr} ${e.port}`;
-    if (this.egressExact.has(key)) return null;
+    if (this.egressExact.has(e.addr, e.port, protocol)) return null;
     for (const r of this.egressCidr) {
       if ((r.rule.port === e.port || r.rule.port === 0) && r.rule.protocol === protocol && cidrContains(r.cidr, e.addr)) return null;
     }
@@ -186,10 +220,10 @@ export class Profile {
     seen.add(e.addr);
     if (seen.size > this.limits.widenAt) {
       // Many hosts of one network on one port: one rule for the network.
-      for (const a of seen) this.egressExact.delete(`${protocol} ${a} ${e.port}`);
+      for (const a of seen) this.egressExact.delete(a, e.port, protocol);
       this.addEgress({ to: net, port: e.port, protocol });
     } else {
-      this.egressExact.set(key, { to: e.addr, port: e.port, protocol });
+      this.egressExact.set(e.addr, e.port, protocol, { to: e.addr, port: e.port, protocol });
     }
     return dev;
   }
@@ -203,8 +237,7 @@ export class Profile {
   }
 
   private accept(peer: string, port: number, learn: boolean): Deviation | null {
-    const key = `${peer} ${port}`;
-    if (this.ingressExact.has(key)) return null;
+    if (this.ingressExact.has(peer, port, 'tcp')) return null;
     for (const r of this.ingressCidr) if ((r.rule.port === port || r.rule.port === 0) && cidrContains(r.cidr, peer)) return null;
     const dev: Deviation = { kind: 'new-ingress', what: `${peer} → :${port}`, message: `accepts a connection from a new peer ${peer} on port ${port}` };
     if (!learn || this.full()) return dev;
@@ -214,7 +247,7 @@ export class Profile {
     if (!seen) this.seenInNetwork.set(seenKey, (seen = new Set()));
     seen.add(peer);
     if (seen.size > this.limits.widenAt) {
-      for (const a of seen) this.ingressExact.delete(`${a} ${port}`);
+      for (const a of seen) this.ingressExact.delete(a, port, 'tcp');
       this.addIngress({ from: net, port });
       // Clients from many networks: anyone may connect to this port.
       const nets = this.ingressCidr.filter((r) => r.rule.port === port && r.cidr.prefix > 0 && r.cidr.family === (net.includes(':') ? 6 : 4));
@@ -224,7 +257,7 @@ export class Profile {
         this.addIngress({ from: any, port });
       }
     } else {
-      this.ingressExact.set(key, { from: peer, port });
+      this.ingressExact.set(peer, port, 'tcp', { from: peer, port });
     }
     return dev;
   }
@@ -232,7 +265,7 @@ export class Profile {
   addEgress(rule: EgressRule): void {
     const cidr = parseCidr(rule.to);
     const full = cidr.family === 4 ? 32 : 128;
-    if (cidr.prefix === full) this.egressExact.set(`${rule.protocol} ${rule.to} ${rule.port}`, rule);
+    if (cidr.prefix === full) this.egressExact.set(rule.to, rule.port, rule.protocol, rule);
     else if (!this.egressCidr.some((r) => r.rule.to === rule.to && r.rule.port === rule.port && r.rule.protocol === rule.protocol)) this.egressCidr.push({ rule, cidr });
   }
 
@@ -243,7 +276,7 @@ export class Profile {
   addIngress(rule: IngressRule): void {
     const cidr = parseCidr(rule.from);
     const full = cidr.family === 4 ? 32 : 128;
-    if (cidr.prefix === full) this.ingressExact.set(`${rule.from} ${rule.port}`, rule);
+    if (cidr.prefix === full) this.ingressExact.set(rule.from, rule.port, 'tcp', rule);
     else if (!this.ingressCidr.some((r) => r.rule.from === rule.from && r.rule.port === rule.port)) this.ingressCidr.push({ rule, cidr });
   }
 
