@@ -40,6 +40,7 @@ export type ProbeMessageIn = Omit<WireProbeMessage, 'batch'> & { batch?: Decoded
 export const MAX_BATCH_EVENTS = 65_536;
 
 const AF_UNIX = 1;
+const AF_INET = 2;
 
 /** Node's Buffer string slicers (undocumented but stable since Node 6): no argument parsing, no encoding lookup. */
 interface Slicer {
@@ -297,7 +298,26 @@ function sockAddr(end: number): void {
   saFamily = family;
   saPort = port;
   saPath = path;
-  saAddr = family === AF_UNIX || aEnd === aStart ? '' : formatAddress(family, buf.subarray(aStart, aEnd));
+  saAddr = family === AF_UNIX || aEnd === aStart ? '' : family === AF_INET && aEnd - aStart === 4 ? ipv4(aStart) : formatAddress(family, buf.subarray(aStart, aEnd));
+}
+
+/** IPv4 addresses as strings, interned like paths: the same peer is the same string (profiles and rules look them up). */
+const V4_SLOTS = 1024;
+const v4Numbers = new Float64Array(V4_SLOTS).fill(-1);
+const v4Strings: string[] = new Array<string>(V4_SLOTS).fill('');
+
+function ipv4(at: number): string {
+  const a = buf[at]!;
+  const b = buf[at + 1]!;
+  const c = buf[at + 2]!;
+  const d = buf[at + 3]!;
+  const n = a * 16777216 + ((b << 16) | (c << 8) | d);
+  const slot = (Math.imul(n | 0, 0x9e3779b1) >>> 22) & (V4_SLOTS - 1);
+  if (v4Numbers[slot] === n) return v4Strings[slot]!;
+  const s = `${a}.${b}.${c}.${d}`;
+  v4Numbers[slot] = n;
+  v4Strings[slot] = s;
+  return s;
 }
 
 function protocolOf(p: number): L4Protocol {
