@@ -171,7 +171,12 @@ function delimited(end: number, what: string): number {
 
 // ---- strings --------------------------------------------------------
 
-/** Short ASCII strings are interned: a direct-mapped table, replaced on collision. */
+/**
+ * Short ASCII strings are interned: a direct-mapped table, replaced on
+ * collision. The slot comes from the length and up to twelve bytes spread
+ * over the string; a hit is then checked byte for byte (never trusted to a
+ * hash: a crafted name must not come out as another one).
+ */
 const INTERN_MAX = 128;
 const INTERN_SLOTS = 4096;
 const interned: string[] = new Array<string>(INTERN_SLOTS).fill('');
@@ -190,26 +195,24 @@ function str(end: number, bound: number): string {
   if (n === 0) return '';
   if (n > bound) oversize = true;
   if (n <= INTERN_MAX) {
-    let h = 0x811c9dc5 ^ n;
-    let high = 0;
-    for (let i = start; i < e; i++) {
-      const c = buf[i]!;
-      high |= c;
-      h = Math.imul(h ^ c, 0x01000193);
+    let h = Math.imul(n ^ (buf[start]! << 8) ^ (buf[e - 1]! << 16), 0x9e3779b1);
+    if (n > 4) {
+      const m = start + (n >> 1);
+      h = Math.imul(h ^ buf[m]! ^ (buf[e - 2]! << 8) ^ (buf[e - 3]! << 16) ^ (buf[e - 4]! << 24), 0x85ebca6b);
+      if (n > 8) h = Math.imul(h ^ buf[start + (n >> 2)]! ^ (buf[m + (n >> 2)]! << 8) ^ (buf[e - 5]! << 16) ^ (buf[e - 6]! << 24), 0xc2b2ae35);
     }
-    if (high < 128) {
-      const slot = (h ^ (h >>> 13)) & (INTERN_SLOTS - 1);
-      const s = interned[slot]!;
-      if (s.length === n) {
-        let i = 0;
-        while (i < n && s.charCodeAt(i) === buf[start + i]) i++;
-        if (i === n) return s;
-      }
-      const fresh = buf.latin1Slice(start, e);
-      interned[slot] = fresh;
-      return fresh;
+    const slot = (h ^ (h >>> 15)) & (INTERN_SLOTS - 1);
+    const s = interned[slot]!;
+    if (s.length === n) {
+      // The table holds ASCII only, so a match is ASCII too.
+      let i = 0;
+      while (i < n && s.charCodeAt(i) === buf[start + i]) i++;
+      if (i === n) return s;
     }
-    return buf.utf8Slice(start, e);
+    for (let i = start; i < e; i++) if (buf[i]! >= 128) return buf.utf8Slice(start, e);
+    const fresh = buf.latin1Slice(start, e);
+    interned[slot] = fresh;
+    return fresh;
   }
   for (let i = start; i < e; i++) if (buf[i]! >= 128) return buf.utf8Slice(start, e);
   return buf.latin1Slice(start, e);
@@ -219,6 +222,32 @@ function str(end: number, bound: number): string {
 
 /** The argv of every event without one: shared, never written to (nothing in the engine mutates an argv). */
 const NO_ARGV: string[] = [];
+
+/**
+ * argv arrays, interned like strings: the same command line is the same
+ * array (read-only, as every argv in the engine), so what the rules
+ * derive from an argv (proc.args, proc.cmdline: cached by the array) is
+ * computed once per command line, not once per exec.
+ */
+const ARGV_SLOTS = 1024;
+const argvs: string[][] = new Array<string[]>(ARGV_SLOTS).fill(NO_ARGV);
+
+function sharedArgv(argv: string[]): string[] {
+  let h = argv.length;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    h = Math.imul(h ^ a.length ^ (a.charCodeAt(0) << 8) ^ (a.charCodeAt(a.length - 1) << 16), 0x9e3779b1);
+  }
+  const slot = (h ^ (h >>> 15)) & (ARGV_SLOTS - 1);
+  const known = argvs[slot]!;
+  if (known.length === argv.length) {
+    let i = 0;
+    while (i < argv.length && known[i] === argv[i]) i++;
+    if (i === argv.length) return known;
+  }
+  argvs[slot] = argv;
+  return argv;
+}
 
 /** Event's oneof `kind`: field number 16 + i is KINDS[i]. */
 const KINDS: readonly { type: EventType; message: string; fields: Record<number, number> }[] = [
@@ -516,6 +545,7 @@ function event(end: number): Event {
   if (type === 'exec') {
     if (!path) path = filename;
     if (argv.length > MAX_ARGS) oversize = true;
+    if (argv !== NO_ARGV) argv = sharedArgv(argv);
   }
   // As decodeEvent's setRemote / setLocal: the remote end first, the local one fills what is left.
   if (hasRemote) {

@@ -298,6 +298,21 @@ describe('what only the engine decoder does', () => {
     }
   });
 
+  it('tells apart names that share an intern slot (same length, same sampled bytes)', () => {
+    // Differ only in bytes the slot is not computed from.
+    const names = ['/aaaaaaaaaaaaaaaaaaa', '/abaaaaaaaaaaaaaaaaa', '/aabaaaaaaaaaaaaaaaa', '/aaaaaaabaaaaaaaaaaa'];
+    const bytes = encode({ batch: { seq: 1, events: Array.from({ length: 40 }, (_, i) => ({ pid: 1 + i, cgroupId: 1, open: { path: names[i % 4] } })) } });
+    expect(fast(bytes).events.map((e) => e.path)).toEqual(Array.from({ length: 40 }, (_, i) => names[i % 4]));
+  });
+
+  it('gives execs of the same command line one shared argv array, and others their own', () => {
+    const exec = (pid: number, argv: string[]) => ({ pid, cgroupId: 1, exec: { filename: '/bin/app', exe: '/bin/app', argv, cwd: '/' } });
+    const got = fast(encode({ batch: { seq: 1, events: [exec(1, ['app', '-v']), exec(2, ['app', '-v']), exec(3, ['app', '-w']), exec(4, ['app'])] } })).events;
+    expect(got.map((e) => e.argv)).toEqual([['app', '-v'], ['app', '-v'], ['app', '-w'], ['app']]);
+    expect(got[0]!.argv).toBe(got[1]!.argv);
+    expect(got[2]!.argv).not.toBe(got[0]!.argv);
+  });
+
   it('counts the events of a batch past MAX_BATCH_EVENTS without decoding them', () => {
     const one = eventBytes({ pid: 1, cgroupId: 1, fork: { childPid: 2 } });
     const b = decodeProbeMessage(batchOf(4, new Array<Buffer>(MAX_BATCH_EVENTS + 10).fill(one))).batch!;
