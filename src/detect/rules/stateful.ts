@@ -9,6 +9,7 @@ import type { Getter } from './compile.js';
 import type { FieldContext } from './context.js';
 
 export const MAX_KEYS = 4096;
+const MAX_PAIRS = 65_536;
 
 function keyOf(getters: readonly Getter[], e: Event, x: FieldContext): unknown {
   if (getters.length === 1) return getters[0]!(e, x) ?? '';
@@ -43,6 +44,14 @@ export class ThresholdState {
    */
   private readonly order: unknown[] = [];
   private next = 0;
+  /**
+   * Keys of two distinct values (fd.sip and fd.sport), each pair's string
+   * built once: the seen-values Map is then hit with a string whose hash
+   * V8 already has, instead of a new one per event. Bounded: cleared past
+   * MAX_PAIRS.
+   */
+  private readonly pairs = new Map<unknown, Map<unknown, string>>();
+  private pairCount = 0;
   /** Keys dropped to stay within MAX_KEYS. */
   evicted = 0;
 
@@ -50,6 +59,29 @@ export class ThresholdState {
 
   get size(): number {
     return this.keys.size;
+  }
+
+  /** The same key keyOf makes of the distinct values. */
+  private distinctKey(e: Event, x: FieldContext): unknown {
+    const d = this.spec.distinct;
+    if (d.length !== 2) return keyOf(d, e, x);
+    const a = d[0]!(e, x) ?? '';
+    const b = d[1]!(e, x) ?? '';
+    let byB = this.pairs.get(a);
+    if (!byB) {
+      if (this.pairCount >= MAX_PAIRS) {
+        this.pairs.clear();
+        this.pairCount = 0;
+      }
+      this.pairs.set(a, (byB = new Map()));
+    }
+    let k = byB.get(b);
+    if (k === undefined) {
+      k = `${String(a)}\u0000${String(b)}\u0000`;
+      byB.set(b, k);
+      this.pairCount++;
+    }
+    return k;
   }
 
   /** Counts the event; returns the count reached when the threshold is crossed, else 0. */
@@ -71,7 +103,7 @@ export class ThresholdState {
     }
     if (now < w.quietUntil) return 0;
     if (w.seen) {
-      w.seen.set(keyOf(distinct, e, x), now);
+      w.seen.set(this.distinctKey(e, x), now);
       if (w.seen.size < count) return 0;
       for (const [v, t] of w.seen) if (now - t > windowMs) w.seen.delete(v);
       if (w.seen.size < count) return 0;
