@@ -54,6 +54,8 @@ export interface EngineOptions {
   cgroupMount?: string | null;
 }
 
+const TYPE_INDEX = new Map<EventType, number>(EVENT_TYPES.map((t, i) => [t, i]));
+
 const LOSS_FIELDS: (keyof WireLossReport)[] = ['ringbufFull', 'inflightFull', 'decodeErrors', 'queueFull', 'packetsLost'];
 
 export class Engine implements IngestHandler {
@@ -62,10 +64,10 @@ export class Engine implements IngestHandler {
   readonly cgroups: CgroupPaths;
   readonly workloads: WorkloadRegistry;
   readonly ingest: IngestServer;
-  /** Events received, by type: counted in a plain object on the hot path (a Map costs two lookups per event). */
-  private readonly typeCounts = Object.fromEntries(EVENT_TYPES.map((t) => [t, 0])) as Record<EventType, number>;
+  /** Events received, by type: counted in an array on the hot path (one lookup per event, not a Map get and set). */
+  private readonly typeCounts = new Float64Array(EVENT_TYPES.length);
   get eventsByType(): Map<EventType, number> {
-    return new Map(EVENT_TYPES.map((t) => [t, this.typeCounts[t]]));
+    return new Map(EVENT_TYPES.map((t, i) => [t, this.typeCounts[i]!]));
   }
   private readonly subscribers = new Set<EventSubscriber>();
   private readonly detectors: Detector[] = [];
@@ -402,7 +404,8 @@ export class Engine implements IngestHandler {
       const w = this.workloads.resolve(e);
       e.workload = w;
       w.events++;
-      counts[e.type]++;
+      const t = TYPE_INDEX.get(e.type)!;
+      counts[t] = counts[t]! + 1;
       for (let d = 0; d < detectors.length; d++) detectors[d]!.onEvent(e, ctx);
       metrics.onEvent(e);
       if (subscribers) for (const fn of subscribers) fn(e);
