@@ -1,7 +1,10 @@
 // A realistic event mix for engine benchmarks, encoded once as real
 // probe.proto bytes: mostly opens, then connects/accepts, then process
-// lifecycle; hundreds of workloads, thousands of processes. Benign, as a
-// busy node mostly is: reads of libraries and configuration, writes to
+// lifecycle; hundreds of workloads, thousands of processes. Events come as
+// a node makes them: its CPUs each run one process at a time for a burst
+// of syscalls, and the probe's ring buffer interleaves the CPUs (with
+// `burst: 1` every event is from a random process: no locality at all,
+// the worst case for the engine's caches). Benign, as a busy node mostly is: reads of libraries and configuration, writes to
 // logs, uploads and /dev/null, connections inside the cluster. Different
 // seeds give different draws (other upload names, peers, pids) of the
 // same behaviour, so a profile learned on one seed is exercised by another.
@@ -16,6 +19,10 @@ export interface MixOptions {
   cgroupIds: number[];
   /** PRNG seed; default 42. */
   seed?: number;
+  /** CPUs running processes at once; default 16. */
+  cpus?: number;
+  /** Mean events a process makes before its CPU switches to another (geometric); default 8; 1: a random process per event. */
+  burst?: number;
 }
 
 /** Deterministic PRNG (mulberry32) so every run replays the same mix. */
@@ -82,10 +89,20 @@ export function eventMix(o: MixOptions): Buffer[] {
   const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)]!;
   const out: Buffer[] = [];
   let ktime = 1e12;
+  const cpus = o.cpus ?? 16;
+  const burst = o.burst ?? 8;
+  const running = new Array<number>(cpus).fill(0);
+  const left = new Array<number>(cpus).fill(0);
   for (let b = 0; b < o.batches; b++) {
     const events: Record<string, unknown>[] = [];
     for (let i = 0; i < o.batchSize; i++) {
-      const proc = Math.floor(rand() * o.processes);
+      const cpu = Math.floor(rand() * cpus);
+      if (left[cpu]! <= 0) {
+        running[cpu] = Math.floor(rand() * o.processes);
+        left[cpu] = burst <= 1 ? 1 : Math.ceil(Math.log(1 - rand()) / Math.log(1 - 1 / burst));
+      }
+      left[cpu]!--;
+      const proc = running[cpu]!;
       const pid = 1000 + proc;
       const w = proc % o.workloads;
       // Process w is its workload's main process, the parent of the others.
