@@ -99,7 +99,7 @@ static __always_inline bool current_policy(struct policy_hit *out)
 {
 	if (!policies_active)
 		return false;
-	__u64 cg = bpf_get_current_cgroup_id();
+	__u64 cg = current_cgroup_id();
 	__u32 gen = policy_gen;
 	struct policy_hit *cached = bpf_map_lookup_elem(&policy_cache, &cg);
 	if (cached && cached->gen == gen) {

@@ -53,11 +53,12 @@ enum vigil_setid_call {
 	VIGIL_SETRESUID, VIGIL_SETRESGID, VIGIL_SETFSUID, VIGIL_SETFSGID,
 };
 
-/* Per-CPU loss counters, index into the `losses` map. */
+/* Per-CPU loss counters (and the de-duplication count), index into the `losses` map. */
 enum vigil_loss {
 	VIGIL_LOSS_RINGBUF = 0,    /* bpf_ringbuf_output failed: buffer full */
 	VIGIL_LOSS_INFLIGHT,       /* syscall entry could not be stored for its exit */
 	VIGIL_LOSS_PACKETS,        /* a captured packet did not fit the packet ring buffer */
+	VIGIL_DEDUPLICATED,        /* not a loss: a repeat counted in the kernel (dedup.bpf.h) */
 	VIGIL_LOSS_MAX,
 };
 

@@ -6,6 +6,7 @@
 
 #include "path.bpf.h"
 #include "enforce.bpf.h"
+#include "dedup.bpf.h"
 
 #define O_WRONLY 01
 #define O_RDWR 02
@@ -17,15 +18,53 @@ static __always_inline int open_enter(int dirfd, const char *upath, __s64 flags,
 {
 	if (is_excluded())
 		return 0;
-	union vigil_inflight *rec = scratch_record(VIGIL_OPEN);
+	union vigil_inflight *rec = scratch_space();
 	if (!rec)
 		return 0;
+	bool write = flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC);
+	long n = read_user_raw(&rec->open.path, upath);
+	__u64 dedup_key = 0;
+	if (dedup_on(write ? VIGIL_ENFORCE_WRITE : 0)) {
+		dedup_key = open_dedup_hash(dirfd, &rec->open.path, n, flags);
+		struct dedup_pending args = { .uptr = (__u64)upath, .flags = flags, .fd = dirfd, .mode = mode };
+		if (dedup_repeat(VIGIL_OPEN, dedup_key, &args))
+			return 0;
+	}
+	fill_header(&rec->h, VIGIL_OPEN);
+	rec->open.result = dedup_key;
 	rec->open.flags = flags;
 	rec->open.mode = mode;
-	read_user_path(&rec->open.path, dirfd, upath);
-	if (flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC))
+	walk_user_base(&rec->open.path, dirfd, n);
+	if (write)
 		enforce_write(&rec->h, &rec->open.path);
 	park(rec);
+	return 0;
+}
+
+/* An open that repeated at entry but ended differently: built now, from
+ * the arguments saved at entry. */
+static __always_inline void open_rebuild(const struct dedup_pending *p, long ret)
+{
+	union vigil_inflight *rec = scratch_record(VIGIL_OPEN);
+	if (!rec)
+		return;
+	rec->open.flags = p->flags;
+	rec->open.mode = p->mode;
+	read_user_path(&rec->open.path, p->fd, (const char *)p->uptr);
+	rec->open.result = ret;
+	submit(rec, sizeof(struct vigil_open));
+	dedup_remember(&p->key, ret);
+}
+
+static __always_inline int open_exit(long ret)
+{
+	struct dedup_pending *p = dedup_armed(VIGIL_OPEN);
+	if (p) {
+		if (!dedup_confirm(p, ret))
+			open_rebuild(p, ret);
+		return 0;
+	}
+	dedup_sent(VIGIL_OPEN, send_parked(ret, VIGIL_OPEN), ret);
 	return 0;
 }
 
@@ -56,13 +95,13 @@ int enter_openat2(struct trace_event_raw_sys_enter *ctx)
 }
 
 SEC("tp/syscalls/sys_exit_open")
-int exit_open(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_OPEN); }
+int exit_open(struct trace_event_raw_sys_exit *ctx) { return open_exit(ctx->ret); }
 SEC("tp/syscalls/sys_exit_creat")
-int exit_creat(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_OPEN); }
+int exit_creat(struct trace_event_raw_sys_exit *ctx) { return open_exit(ctx->ret); }
 SEC("tp/syscalls/sys_exit_openat")
-int exit_openat(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_OPEN); }
+int exit_openat(struct trace_event_raw_sys_exit *ctx) { return open_exit(ctx->ret); }
 SEC("tp/syscalls/sys_exit_openat2")
-int exit_openat2(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_OPEN); }
+int exit_openat2(struct trace_event_raw_sys_exit *ctx) { return open_exit(ctx->ret); }
 
 static __always_inline int unlink_enter(int dirfd, const char *upath, bool dir)
 {

@@ -7,6 +7,7 @@
 
 #include "path.bpf.h"
 #include "enforce.bpf.h"
+#include "dedup.bpf.h"
 
 #define AF_UNIX 1
 #define AF_INET 2
@@ -73,13 +74,8 @@ static __always_inline void read_sock_ends(struct sock *sk, struct vigil_sockadd
 	}
 }
 
-static __always_inline int net_enter(__u32 kind, int fd, const void *uaddr, int len, int backlog)
+static __always_inline void net_fill(union vigil_inflight *rec, __u32 kind, int fd, const void *uaddr, int len, int backlog)
 {
-	if (is_excluded())
-		return 0;
-	union vigil_inflight *rec = scratch_record(kind);
-	if (!rec)
-		return 0;
 	__builtin_memset(&rec->net.remote, 0, sizeof(rec->net.remote));
 	__builtin_memset(&rec->net.local, 0, sizeof(rec->net.local));
 	rec->net.fd = fd;
@@ -89,6 +85,25 @@ static __always_inline int net_enter(__u32 kind, int fd, const void *uaddr, int 
 		read_user_sockaddr(&rec->net.remote, uaddr, len);
 	else if (kind == VIGIL_BIND)
 		read_user_sockaddr(&rec->net.local, uaddr, len);
+}
+
+static __always_inline int net_enter(__u32 kind, int fd, const void *uaddr, int len, int backlog)
+{
+	if (is_excluded())
+		return 0;
+	union vigil_inflight *rec = scratch_space();
+	if (!rec)
+		return 0;
+	net_fill(rec, kind, fd, uaddr, len, backlog);
+	__u64 dedup_key = 0;
+	if (kind == VIGIL_CONNECT && dedup_on(VIGIL_ENFORCE_CONNECT)) {
+		dedup_key = connect_dedup_hash(&rec->net.remote, rec->net.protocol);
+		struct dedup_pending args = { .uptr = (__u64)uaddr, .fd = fd, .mode = len };
+		if (dedup_repeat(VIGIL_CONNECT, dedup_key, &args))
+			return 0;
+	}
+	fill_header(&rec->h, kind);
+	rec->net.result = dedup_key;
 	park(rec);
 	return 0;
 }
@@ -102,10 +117,25 @@ int enter_connect(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_exit_connect")
 int exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
+	struct dedup_pending *p = dedup_armed(VIGIL_CONNECT);
+	if (p) {
+		if (dedup_confirm(p, ctx->ret))
+			return 0;
+		/* Ended differently: built now from the arguments saved at entry. */
+		union vigil_inflight *rec = scratch_record(VIGIL_CONNECT);
+		if (!rec)
+			return 0;
+		net_fill(rec, VIGIL_CONNECT, p->fd, (const void *)p->uptr, p->mode, 0);
+		rec->net.result = ctx->ret;
+		submit(rec, sizeof(struct vigil_net));
+		dedup_remember(&p->key, ctx->ret);
+		return 0;
+	}
 	union vigil_inflight *rec = unpark();
 	if (rec && rec->h.kind == VIGIL_CONNECT)
 		mark_if_refused(&rec->h);
-	return finish_parked(ctx->ret, VIGIL_CONNECT);
+	dedup_sent(VIGIL_CONNECT, send_parked(ctx->ret, VIGIL_CONNECT), ctx->ret);
+	return 0;
 }
 
 SEC("tp/syscalls/sys_enter_bind")

@@ -101,23 +101,31 @@ static __always_inline struct file *file_from_fd(int fd)
 	return f;
 }
 
-/* Read a user path argument; when it is relative, walk the directory it
- * is relative to (the cwd for AT_FDCWD, else dirfd's file). */
-static __always_inline void read_user_path(struct vigil_path *p, int dirfd, const char *upath)
+/* The path argument as the caller passed it; returns the bytes read
+ * (with the NUL), 0 when there is none. */
+static __always_inline long read_user_raw(struct vigil_path *p, const char *upath)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	bool truncated = false;
 	long n = bpf_probe_read_user_str(p->raw, sizeof(p->raw), upath);
 
 	p->flags = 0;
 	p->base_len = 0;
 	if (n <= 0) {
 		p->raw[0] = 0;
-		return;
+		return 0;
 	}
 	if (n == sizeof(p->raw))
 		p->flags |= VIGIL_PATH_TRUNCATED;
-	if (p->raw[0] == '/')
+	return n;
+}
+
+/* After read_user_raw: when the path is relative, walk the directory it
+ * is relative to (the cwd for AT_FDCWD, else dirfd's file). */
+static __always_inline void walk_user_base(struct vigil_path *p, int dirfd, long n)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	bool truncated = false;
+
+	if (n <= 0 || p->raw[0] == '/')
 		return;
 	p->flags |= VIGIL_PATH_HAS_BASE;
 	if (dirfd == AT_FDCWD) {
@@ -132,6 +140,12 @@ static __always_inline void read_user_path(struct vigil_path *p, int dirfd, cons
 	}
 	if (truncated)
 		p->flags |= VIGIL_PATH_TRUNCATED;
+}
+
+/* A user path argument, and the directory it is relative to. */
+static __always_inline void read_user_path(struct vigil_path *p, int dirfd, const char *upath)
+{
+	walk_user_base(p, dirfd, read_user_raw(p, upath));
 }
 
 /* The path of an open file descriptor (fchmod, finit_module). */

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <random>
 #include <sys/mount.h>
 #include <unistd.h>
 #include <vector>
@@ -40,17 +41,24 @@ bool EnsureTracefs(std::string* error) {
 
 }  // namespace
 
-bool Loader::Start(uint32_t ringbuf_bytes, std::string* error) {
+bool Loader::Start(const LoadOptions& options, std::string* error) {
   if (!EnsureTracefs(error)) return false;
   skel_ = vigil_bpf__open();
   if (!skel_) {
     *error = std::string("cannot open BPF object: ") + strerror(errno);
     return false;
   }
-  if (int err = bpf_map__set_max_entries(skel_->maps.events, ringbuf_bytes)) {
-    *error = "ring buffer size " + std::to_string(ringbuf_bytes) + ": " + strerror(-err);
+  if (int err = bpf_map__set_max_entries(skel_->maps.events, options.ringbuf_bytes)) {
+    *error = "ring buffer size " + std::to_string(options.ringbuf_bytes) + ": " + strerror(-err);
     return false;
   }
+  skel_->rodata->wakeup_gap_ns = options.wakeup_gap_ns;
+  // Past 1/16 of the ring unread, wake the probe whatever the gap.
+  skel_->rodata->wakeup_bytes = options.ringbuf_bytes / 16;
+  skel_->rodata->dedup_window_ns = options.dedup_window_ns;
+  skel_->rodata->dedup_per_workload = options.dedup_per_workload;
+  std::random_device rd;
+  skel_->rodata->dedup_seed = (uint64_t(rd()) << 32) | rd();
   // Syscalls this kernel lacks (fchmodat2 before 6.6, no legacy open on
   // arm64) are skipped instead of failing the whole load.
   bpf_program* prog;
@@ -107,11 +115,14 @@ bool Loader::AttachConnectHooks(const std::string& cgroup2_mount, std::string* e
 }
 
 bool Loader::Exclude(uint32_t tgid, std::string* error) {
-  uint8_t one = 1;
-  if (bpf_map__update_elem(skel_->maps.excluded_tgids, &tgid, sizeof(tgid), &one, sizeof(one), BPF_ANY)) {
-    *error = "cannot exclude pid " + std::to_string(tgid) + ": " + strerror(errno);
+  uint32_t n = skel_->bss->excluded_count;
+  if (n >= sizeof(skel_->bss->excluded_tgids) / sizeof(uint32_t)) {
+    *error = "cannot exclude pid " + std::to_string(tgid) + ": at most " + std::to_string(n) + " can be";
     return false;
   }
+  // The kernel reads the count first: the entry must be there before it grows.
+  skel_->bss->excluded_tgids[n] = tgid;
+  __atomic_store_n(&skel_->bss->excluded_count, n + 1, __ATOMIC_RELEASE);
   return true;
 }
 
@@ -129,6 +140,7 @@ KernelLosses Loader::Losses() const {
     if (key == VIGIL_LOSS_RINGBUF) out.ringbuf_full = sum;
     if (key == VIGIL_LOSS_INFLIGHT) out.inflight_full = sum;
     if (key == VIGIL_LOSS_PACKETS) out.packets_lost = sum;
+    if (key == VIGIL_DEDUPLICATED) out.deduplicated = sum;
   }
   return out;
 }

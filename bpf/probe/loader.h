@@ -15,6 +15,18 @@ struct KernelLosses {
   uint64_t ringbuf_full = 0;
   uint64_t inflight_full = 0;
   uint64_t packets_lost = 0;
+  uint64_t deduplicated = 0;  // not a loss: repeats counted in the kernel
+};
+
+// Settings fixed when the programs load.
+struct LoadOptions {
+  uint32_t ringbuf_bytes = 1 << 24;
+  // A record wakes the probe at most this often when it has caught up
+  // (common.bpf.h); 0 wakes it for every such record.
+  uint64_t wakeup_gap_ns = 1000000;
+  // In-kernel de-duplication window (dedup.bpf.h); 0 turns it off.
+  uint64_t dedup_window_ns = 10ULL * 1000000000;
+  bool dedup_per_workload = false;
 };
 
 class Loader {
@@ -27,7 +39,7 @@ class Loader {
   // Opens, sizes the ring buffer, loads and attaches the tracepoints. On
   // failure returns false with the reason in `error`. The cgroup programs
   // (enforcement, quarantine, capture) are loaded but attached separately.
-  bool Start(uint32_t ringbuf_bytes, std::string* error);
+  bool Start(const LoadOptions& options, std::string* error);
   // Attaches the connect-refusing programs at the cgroup v2 root, where
   // they see every connect and act only for cgroups under an enforce policy.
   bool AttachConnectHooks(const std::string& cgroup2_mount, std::string* error);

@@ -4,6 +4,7 @@
 //   vigil-probe --engine unix:///run/vigil/engine.sock [--node NAME]
 //               [--ringbuf-bytes N] [--batch-max N] [--flush-ms N]
 //               [--loss-report-ms N] [--exclude-pid PID]... [--queue-events N]
+//               [--dedup-window-ms N] [--dedup-scope process|workload] [--wakeup-gap-us N]
 //
 // Exits 0 on SIGTERM/SIGINT after sending what it holds and detaching.
 #include <bpf/libbpf.h>
@@ -39,6 +40,9 @@ struct Options {
   int loss_report_ms = 1000;
   size_t queue_events = 1 << 18;
   std::vector<uint32_t> exclude;
+  long dedup_window_ms = 10000;  // 0: off
+  bool dedup_per_workload = false;
+  long wakeup_gap_us = 1000;
   std::string tls_ca, tls_cert, tls_key, tls_server_name = "vigil-engine";
 };
 
@@ -47,7 +51,8 @@ struct Options {
   fprintf(stderr,
           "usage: vigil-probe --engine unix:///PATH|tcp://HOST:PORT [--node NAME] [--ringbuf-bytes N]\n"
           "                   [--batch-max N] [--flush-ms N] [--loss-report-ms N] [--exclude-pid PID]...\n"
-          "                   [--queue-events N] [--tls-ca FILE --tls-cert FILE --tls-key FILE [--tls-server-name NAME]]\n");
+          "                   [--queue-events N] [--tls-ca FILE --tls-cert FILE --tls-key FILE [--tls-server-name NAME]]\n"
+          "                   [--dedup-window-ms N (0: off)] [--dedup-scope process|workload] [--wakeup-gap-us N]\n");
   exit(2);
 }
 
@@ -75,6 +80,12 @@ Options ParseOptions(int argc, char** argv) {
     else if (flag == "--loss-report-ms") o.loss_report_ms = NumberArg(argv[i - 1], v, 10, 600000);
     else if (flag == "--queue-events") o.queue_events = NumberArg(argv[i - 1], v, 1, 1L << 26);
     else if (flag == "--exclude-pid") o.exclude.push_back(NumberArg(argv[i - 1], v, 1, 1L << 22));
+    else if (flag == "--dedup-window-ms") o.dedup_window_ms = NumberArg(argv[i - 1], v, 0, 3600000);
+    else if (flag == "--dedup-scope") {
+      if (std::string(v) != "process" && std::string(v) != "workload") Usage("--dedup-scope is process or workload");
+      o.dedup_per_workload = std::string(v) == "workload";
+    }
+    else if (flag == "--wakeup-gap-us") o.wakeup_gap_us = NumberArg(argv[i - 1], v, 0, 100000);
     else if (flag == "--tls-ca") o.tls_ca = v;
     else if (flag == "--tls-cert") o.tls_cert = v;
     else if (flag == "--tls-key") o.tls_key = v;
@@ -179,7 +190,12 @@ int main(int argc, char** argv) {
 
   vigil::Loader loader;
   std::string error;
-  if (!loader.Start(opt.ringbuf_bytes, &error)) {
+  vigil::LoadOptions load;
+  load.ringbuf_bytes = opt.ringbuf_bytes;
+  load.wakeup_gap_ns = uint64_t(opt.wakeup_gap_us) * 1000;
+  load.dedup_window_ns = uint64_t(opt.dedup_window_ms) * 1000000;
+  load.dedup_per_workload = opt.dedup_per_workload;
+  if (!loader.Start(load, &error)) {
     vigil::Log("error", "%s", error.c_str());
     return 1;
   }
@@ -243,17 +259,26 @@ int main(int argc, char** argv) {
     r.set_queue_full(stream.DroppedEvents());
     r.set_path_truncated(pump.stats.truncated_paths);
     r.set_events_total(pump.events_total);
+    r.set_deduplicated(k.deduplicated);
     stream.ReportLoss(r);
   };
+  // The kernel skips wakeups within the gap after one (common.bpf.h), so
+  // after reading anything, look again within the gap.
+  const int gap_ms = std::max<int>(1, (opt.wakeup_gap_us + 999) / 1000);
+  bool active = false;
   while (!g_stop) {
     // Sleep until data arrives, but never past a pending batch's deadline:
     // an event waits at most flush_ms for company before it is sent.
-    int timeout_ms = 100;
+    int timeout_ms = active ? gap_ms : 100;
     if (pump.batch.events_size() > 0 || pump.packets.packets_size() > 0) {
       auto left = std::chrono::ceil<std::chrono::milliseconds>(pump.first_event + flush_after - Clock::now());
-      timeout_ms = std::max<int>(0, left.count());
+      timeout_ms = std::min<int>(timeout_ms, std::max<int>(0, left.count()));
     }
     int n = ring_buffer__poll(rb, timeout_ms);
+    // A timeout is not the end: records the kernel wrote without a wakeup
+    // are read only by looking.
+    if (n == 0) n = ring_buffer__consume(rb);
+    active = n > 0;
     if (n < 0 && n != -EINTR) {
       vigil::Log("error", "ring buffer poll failed: %s", strerror(-n));
       break;

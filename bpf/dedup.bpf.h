@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * In-kernel de-duplication: a process doing the same thing again within
+ * the window is counted here instead of crossing to user space.
+ *
+ * "The same thing" is judged per process image (tgid, its start time and
+ * its exec count, so a new process or an exec always starts afresh), in one
+ * cgroup, with one uid/gid, and is:
+ *   open     the path as passed (with the directory a relative path is
+ *            relative to), the flags that change what the open does
+ *            (access mode, O_CREAT, O_TRUNC, O_APPEND, O_EXCL, O_DIRECTORY,
+ *            O_PATH, O_TMPFILE) and the result (success, or the exact errno)
+ *   connect  family, address and port (or unix path), protocol and result
+ * The first occurrence crosses; repeats within dedup_window_ns of it are
+ * counted (VIGIL_DEDUPLICATED) and dropped; the first repeat after the
+ * window crosses and starts a new one. A connect is dropped at most
+ * VIGIL_DEDUP_CONNECT_REPEATS times per window, then every repeat crosses
+ * until the window ends, so rate rules (connection bursts, password
+ * guessing against one service) still see a burst.
+ *
+ * Never de-duplicated: exec, fork, exit and every other syscall, anything
+ * blocked, and opens for writing or connects of a workload whose
+ * enforcement policy covers them (enforcement judges every attempt).
+ *
+ * The match is made at syscall entry, before the path walk and the record
+ * are built (that is the saving); the exit compares the result with the
+ * remembered one, and a repeat whose result differs is built at the exit
+ * from the saved arguments and crosses.
+ */
+#ifndef VIGIL_DEDUP_BPF_H
+#define VIGIL_DEDUP_BPF_H
+
+#include "path.bpf.h"
+#include "enforce.bpf.h"
+
+/* All three are set by the loader: 0 turns de-duplication off. */
+const volatile __u64 dedup_window_ns = 0;
+/* Paths are hashed with a random key, so none can be chosen to collide. */
+const volatile __u64 dedup_seed = 0;
+/* Judge "the same" per cgroup instead of per process: fewer events, but a
+ * second process repeating the first one's action is not seen. For
+ * measurement only (--dedup-scope workload). */
+const volatile bool dedup_per_workload = false;
+
+#define VIGIL_DEDUP_CONNECT_REPEATS 32
+
+struct dedup_key {
+	__u64 hash;
+	__u32 tgid; /* 0 when per workload */
+	__u32 kind;
+};
+
+struct dedup_seen {
+	__u64 sent_ns;  /* when it last crossed */
+	__s64 result;   /* its result: 0 for success, else -errno */
+	__u32 repeats;  /* dropped since (connects) */
+	__u32 _pad;
+};
+
+/* What crossed recently. Eviction only makes events cross again. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct dedup_key);
+	__type(value, struct dedup_seen);
+} dedup_seen SEC(".maps");
+
+/* A syscall whose entry matched, per thread: what its exit needs to
+ * confirm the match, or to build the record if the result differs. */
+struct dedup_pending {
+	struct dedup_key key;
+	__s64 result;  /* the remembered result */
+	__u64 uptr;    /* open: the path; connect: the sockaddr */
+	__s64 flags;   /* open */
+	__s32 fd;      /* open: the dirfd; connect: the socket */
+	__u32 mode;    /* open: the mode; connect: the address length */
+	__u32 armed;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct dedup_pending);
+} dedup_pending SEC(".maps");
+
+/* O_ACCMODE 03 | O_CREAT 0100 | O_EXCL 0200 | O_TRUNC 01000 | O_APPEND 02000
+ * | O_DIRECTORY 0200000 | O_PATH 010000000 | __O_TMPFILE 020000000 */
+#define VIGIL_OPEN_SAME_FLAGS 030203303
+
+static __always_inline __u64 mix(__u64 h, __u64 v)
+{
+	h = (h ^ v) * 0x9e3779b97f4a7c15ULL;
+	return h ^ (h >> 31);
+}
+
+static __always_inline __s64 result_class(long ret)
+{
+	return ret >= 0 ? 0 : ret;
+}
+
+/* Whether this event may be de-duplicated: on, and not under a policy
+ * that enforces `enforced` (a VIGIL_ENFORCE_* flag, 0 for none). */
+static __always_inline bool dedup_on(__u32 enforced)
+{
+	if (!dedup_window_ns)
+		return false;
+	struct policy_hit p;
+	return !(enforced && current_policy(&p) && (p.flags & enforced));
+}
+
+/* The key's hash, started with who does it: the cgroup, uid and gid, and
+ * unless per workload the process image. */
+static __always_inline __u64 dedup_actor(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 h = mix(dedup_seed, current_cgroup_id());
+
+	h = mix(h, bpf_get_current_uid_gid());
+	if (!dedup_per_workload) {
+		h = mix(h, task->group_leader->start_time);
+		h = mix(h, task->self_exec_id);
+	}
+	return h;
+}
+
+/* n bytes of a NUL-terminated string in a VIGIL_STR_LEN map buffer,
+ * a word at a time; bytes past n are not looked at. */
+static __always_inline __u64 hash_str(__u64 h, const char *buf, long n)
+{
+	const __u64 *w = (const __u64 *)buf;
+
+	for (int i = 0; i < VIGIL_STR_LEN / 8; i++) {
+		long left = n - i * 8;
+		if (left <= 0)
+			break;
+		__u64 v = w[i];
+		if (left < 8)
+			v &= (1ULL << (left * 8)) - 1;
+		h = mix(h, v);
+	}
+	return mix(h, n);
+}
+
+/* The key of an open whose raw path (n bytes) is already read. A relative
+ * path adds the directory it is relative to, by device and inode (no walk). */
+static __always_inline __u64 open_dedup_hash(int dirfd, const struct vigil_path *p, long n, __s64 flags)
+{
+	__u64 h = hash_str(dedup_actor(), p->raw, n);
+
+	h = mix(h, flags & VIGIL_OPEN_SAME_FLAGS);
+	if (n > 0 && p->raw[0] != '/') {
+		__u64 ino = 0, dev = 0;
+		if (dirfd == AT_FDCWD) {
+			struct fs_struct *fs = bpf_get_current_task_btf()->fs;
+			ino = fs->pwd.dentry->d_inode->i_ino;
+			dev = fs->pwd.mnt->mnt_sb->s_dev;
+		} else {
+			struct file *f = file_from_fd(dirfd);
+			if (f) {
+				ino = BPF_CORE_READ(f, f_path.dentry, d_inode, i_ino);
+				dev = BPF_CORE_READ(f, f_path.mnt, mnt_sb, s_dev);
+			}
+		}
+		h = mix(mix(h, ino), dev);
+	}
+	return h | 1; /* 0 means "no key" */
+}
+
+static __always_inline __u64 connect_dedup_hash(const struct vigil_sockaddr *a, __u32 protocol)
+{
+	__u64 h = mix(dedup_actor(), ((__u64)a->family << 48) | ((__u64)a->port << 32) | protocol);
+	const __u64 *w = (const __u64 *)a->addr;
+
+	h = mix(mix(h, w[0]), w[1]);
+	if (a->family == 1 /* AF_UNIX */) {
+		const __u64 *u = (const __u64 *)a->unix_path;
+		for (int i = 0; i < sizeof(a->unix_path) / 8; i++)
+			h = mix(h, u[i]);
+	}
+	return h | 1;
+}
+
+static __always_inline struct dedup_key dedup_key_of(__u32 kind, __u64 hash)
+{
+	struct dedup_key k = { .hash = hash, .kind = kind };
+	if (!dedup_per_workload)
+		k.tgid = bpf_get_current_pid_tgid() >> 32;
+	return k;
+}
+
+/*
+ * At entry: true when this event repeats one that crossed within the
+ * window; it is then armed for this thread's exit (`args` carries what a
+ * rebuild would need). False: it must be built and sent as usual.
+ */
+static __always_inline bool dedup_repeat(__u32 kind, __u64 hash, const struct dedup_pending *args)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct dedup_key k = dedup_key_of(kind, hash);
+	struct dedup_seen *s = bpf_map_lookup_elem(&dedup_seen, &k);
+	struct dedup_pending *p;
+
+	if (!s || bpf_ktime_get_ns() - s->sent_ns >= dedup_window_ns ||
+	    (kind == VIGIL_CONNECT && s->repeats >= VIGIL_DEDUP_CONNECT_REPEATS)) {
+		/* A stale match from a syscall whose exit was not seen must not
+		 * decide this one's. */
+		p = bpf_task_storage_get(&dedup_pending, task, 0, 0);
+		if (p)
+			p->armed = 0;
+		return false;
+	}
+	p = bpf_task_storage_get(&dedup_pending, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!p)
+		return false;
+	*p = *args;
+	p->key = k;
+	p->result = s->result;
+	p->armed = 1;
+	if (kind == VIGIL_CONNECT)
+		__sync_fetch_and_add(&s->repeats, 1);
+	return true;
+}
+
+/* At exit: this thread's armed match for `kind`, disarmed, or NULL. */
+static __always_inline struct dedup_pending *dedup_armed(__u32 kind)
+{
+	if (!dedup_window_ns)
+		return NULL;
+	struct dedup_pending *p = bpf_task_storage_get(&dedup_pending, bpf_get_current_task_btf(), 0, 0);
+	if (!p || !p->armed)
+		return NULL;
+	p->armed = 0;
+	return p->key.kind == kind ? p : NULL;
+}
+
+/* Something crossed: repeats of it within the window will not. A connect
+ * burst crossing past its repeats keeps the window it is in. */
+static __always_inline void dedup_remember(const struct dedup_key *k, long ret)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__s64 result = result_class(ret);
+
+	if (k->kind == VIGIL_CONNECT) {
+		struct dedup_seen *s = bpf_map_lookup_elem(&dedup_seen, k);
+		if (s && now - s->sent_ns < dedup_window_ns && s->result == result)
+			return;
+	}
+	struct dedup_seen v = { .sent_ns = now, .result = result };
+	bpf_map_update_elem(&dedup_seen, k, &v, BPF_ANY);
+}
+
+/* At exit of a sent record whose entry gave it a key (send_parked). */
+static __always_inline void dedup_sent(__u32 kind, __u64 hash, long ret)
+{
+	if (!hash)
+		return;
+	struct dedup_key k = dedup_key_of(kind, hash);
+	dedup_remember(&k, ret);
+}
+
+/* At exit of an armed match: true when the result is the remembered one
+ * (the event is dropped and counted); false when it must be sent. */
+static __always_inline bool dedup_confirm(const struct dedup_pending *p, long ret)
+{
+	if (result_class(ret) != p->result)
+		return false;
+	count_loss(VIGIL_DEDUPLICATED);
+	return true;
+}
+
+#endif
