@@ -449,7 +449,7 @@ export class Engine implements IngestHandler {
 }
 
 function pickLosses(l: WireLossReport): WireLossReport {
-  return { ringbufFull: l.ringbufFull, inflightFull: l.inflightFull, decodeErrors: l.decodeErrors, queueFull: l.queueFull, pathTruncated: l.pathTruncated, eventsTotal: l.eventsTotal, packetsLost: l.packetsLost };
+  return { ringbufFull: l.ringbufFull, inflightFull: l.inflightFull, decodeErrors: l.decodeErrors, queueFull: l.queueFull, pathTruncated: l.pathTruncated, eventsTotal: l.eventsTotal, packetsLost: l.packetsLost, deduplicated: l.deduplicated };
 }
 
 /** The node itself, for alerts about the engine and probe rather than a workload. */

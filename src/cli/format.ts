@@ -16,6 +16,7 @@ export function formatStatus(s: StatusReply): string {
     lines.push(
       `probe ${p.nodeName} pid ${p.probePid} (session ${p.sessionId}, ${p.hooks} hooks): ${p.events} events in ${p.batches} batches, last ${ago(p.lastBatchAtMs)}`,
       `  lost: ring buffer ${l.ringbufFull}, syscall entries ${l.inflightFull}, probe queue ${l.queueFull}, malformed ${l.decodeErrors}, captured packets ${l.packetsLost}; missing batches ${p.batchGaps}; truncated paths ${l.pathTruncated}`,
+      `  de-duplicated in the kernel (repeats counted, not sent): ${l.deduplicated}`,
     );
   }
   const byType = Object.entries(s.eventsByType).filter(([, n]) => n > 0);

@@ -59,6 +59,7 @@ async function runEngine(config: Config, withProbe: boolean): Promise<void> {
         flushMs: config.probe.flushMs,
         lossReportMs: config.probe.lossReportMs,
         queueEvents: config.probe.queueEvents,
+        dedupWindowMs: config.probe.dedup.enabled ? config.probe.dedup.windowMs : 0,
         excludePids: [process.pid],
         tls: probeTls(config),
       },

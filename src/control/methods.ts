@@ -10,6 +10,8 @@ export interface LossCounters {
   eventsTotal: number;
   inflightFull: number;
   packetsLost: number;
+  /** Not a loss: repeats the kernel counted instead of sending. */
+  deduplicated: number;
 }
 
 export interface ProbeStatus {

@@ -58,6 +58,8 @@ export interface WireLossReport {
   eventsTotal: number;
   inflightFull: number;
   packetsLost: number;
+  /** Not a loss: repeats the kernel counted instead of sending (bpf/dedup.bpf.h). */
+  deduplicated: number;
 }
 
 export interface WireProcessInfo {

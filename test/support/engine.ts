@@ -68,6 +68,7 @@ export class TestEngine {
         flushMs: this.config.probe.flushMs,
         lossReportMs: 200,
         queueEvents: extra.queueEvents ?? this.config.probe.queueEvents,
+        dedupWindowMs: this.config.probe.dedup.enabled ? this.config.probe.dedup.windowMs : 0,
         excludePids: [process.pid],
       },
       this.engine.log,
