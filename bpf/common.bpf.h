@@ -51,22 +51,38 @@ struct {
 __u32 excluded_tgids[VIGIL_EXCLUDED_MAX] = {};
 __u32 excluded_count = 0;
 
-/* Syscall records waiting for their exit, keyed by thread id. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u32);
-	__type(value, union vigil_inflight);
-} inflight SEC(".maps");
+/* A syscall whose entry repeated a recent event (dedup.bpf.h): what its
+ * exit needs to confirm the repeat, or to build the record after all. */
+struct vigil_repeat {
+	__u64 hash;
+	__s64 result;  /* the remembered result */
+	__u64 uptr;    /* open: the path; connect: the sockaddr */
+	__s64 flags;   /* open */
+	__s32 fd;      /* open: the dirfd; connect: the socket */
+	__u32 mode;    /* open: the mode; connect: the address length */
+	__u32 kind;    /* 0: nothing armed */
+	__u32 _pad;
+};
 
-/* Per-CPU scratch space: records are too large for the 512-byte stack. */
+/*
+ * A thread's syscall in flight, from its entry to its exit: the record is
+ * built in place at entry and sent from there at exit, so waiting for the
+ * exit costs no copy, lookup or delete. A header kind of 0 means no record
+ * waits; a repeat kind of 0 means no repeat is armed. The storage lives as
+ * long as the thread: about 2.7 KiB for each thread that made a watched
+ * syscall.
+ */
+struct vigil_thread {
+	union vigil_inflight rec;
+	struct vigil_repeat repeat;
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, union vigil_inflight);
-} scratch SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct vigil_thread);
+} inflight SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -156,12 +172,32 @@ static __always_inline void submit(void *rec, __u64 size)
 		count_loss(VIGIL_LOSS_RINGBUF);
 }
 
-/* Per-CPU scratch for a syscall record; NULL never happens in practice
- * but the verifier needs the check. */
+/* At a syscall's entry: this thread's state, emptied (whatever waited
+ * there belonged to a syscall whose exit was never seen). NULL (counted)
+ * when there is no memory for it. */
+static __always_inline struct vigil_thread *thread_space(void)
+{
+	struct vigil_thread *t = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
+						       BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!t) {
+		count_loss(VIGIL_LOSS_INFLIGHT);
+		return NULL;
+	}
+	t->rec.h.kind = 0;
+	t->repeat.kind = 0;
+	return t;
+}
+
+/* At a syscall's exit: this thread's state, if it has any. */
+static __always_inline struct vigil_thread *thread_state(void)
+{
+	return bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
+}
+
 static __always_inline union vigil_inflight *scratch_space(void)
 {
-	__u32 zero = 0;
-	return bpf_map_lookup_elem(&scratch, &zero);
+	struct vigil_thread *t = thread_space();
+	return t ? &t->rec : NULL;
 }
 
 /* Scratch with the header filled in. While a record is parked, `result`
@@ -178,24 +214,26 @@ static __always_inline union vigil_inflight *scratch_record(__u32 kind)
 }
 
 /* Park a record built at syscall entry until the exit brings the result. */
+/* The record is already in this thread's storage with its kind set:
+ * nothing to copy. Kept as the mark of where an entry hands over. */
 static __always_inline void park(union vigil_inflight *rec)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	if (bpf_map_update_elem(&inflight, &tid, rec, BPF_ANY))
-		count_loss(VIGIL_LOSS_INFLIGHT);
 }
 
 /* At syscall exit: the parked record of this thread, if any. */
-static __always_inline union vigil_inflight *unpark(void)
+static __always_inline union vigil_inflight *unpark_from(struct vigil_thread *t)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	return bpf_map_lookup_elem(&inflight, &tid);
+	return t && t->rec.h.kind ? &t->rec : NULL;
 }
 
-static __always_inline void drop_parked(void)
+static __always_inline union vigil_inflight *unpark(void)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	bpf_map_delete_elem(&inflight, &tid);
+	return unpark_from(thread_state());
+}
+
+static __always_inline void drop_parked(union vigil_inflight *rec)
+{
+	rec->h.kind = 0;
 }
 
 /* Record size by kind, for the exit side of a parked syscall. */
@@ -220,33 +258,65 @@ static __always_inline __u64 record_size(__u32 kind)
 	return 0;
 }
 
+/* Bytes of a record up to the last used byte of the path it ends with. */
+static __always_inline __u64 up_to_path_end(__u64 path_offset, const struct vigil_path *p)
+{
+	__u32 n;
+
+	if (p->flags & (VIGIL_PATH_HAS_BASE | VIGIL_PATH_FROM_FD)) {
+		n = p->base_len;
+		if (n > VIGIL_WALK_LEN)
+			n = VIGIL_WALK_LEN;
+		return path_offset + offsetof(struct vigil_path, base) + n;
+	}
+	n = p->raw_len;
+	if (n > VIGIL_STR_LEN)
+		n = VIGIL_STR_LEN;
+	return path_offset + offsetof(struct vigil_path, raw) + n;
+}
+
+/* What is sent of a record: all of it, except that a path it ends with
+ * stops at its last used byte (most paths are far shorter than the
+ * buffers, and the ring buffer then holds several times more events). */
+static __always_inline __u64 sent_size(union vigil_inflight *rec, __u32 kind)
+{
+	switch (kind) {
+	case VIGIL_OPEN: return up_to_path_end(offsetof(struct vigil_open, path), &rec->open.path);
+	case VIGIL_UNLINK: return up_to_path_end(offsetof(struct vigil_unlink, path), &rec->unlink.path);
+	case VIGIL_RENAME: return up_to_path_end(offsetof(struct vigil_rename, to), &rec->rename.to);
+	case VIGIL_CHMOD: return up_to_path_end(offsetof(struct vigil_chmod, path), &rec->chmod.path);
+	case VIGIL_MODULE: return up_to_path_end(offsetof(struct vigil_module, path), &rec->module.path);
+	case VIGIL_MOUNT: return up_to_path_end(offsetof(struct vigil_mount, target), &rec->mount.target);
+	}
+	return record_size(kind);
+}
+
 /* Generic syscall exit: fill in the result and send the parked record.
  * Returns the record's de-duplication key when it was sent and not
  * blocked, else 0. */
-static __always_inline __u64 send_parked(long ret, __u32 expect_kind)
+static __always_inline __u64 send_parked_record(union vigil_inflight *rec, long ret, __u32 expect_kind)
 {
-	union vigil_inflight *rec = unpark();
 	if (!rec)
 		return 0;
 	if (rec->h.kind != expect_kind) {
-		drop_parked();
+		drop_parked(rec);
 		return 0;
 	}
 	/* Every parked layout keeps `result` right after the header. */
 	__u64 dedup_key = rec->h.flags & VIGIL_BLOCKED ? 0 : rec->open.result;
 	rec->open.result = ret;
-	__u64 size = record_size(expect_kind);
+	__u64 size = sent_size(rec, expect_kind);
 	if (size)
 		submit(rec, size);
 	else
 		dedup_key = 0;
-	drop_parked();
+	drop_parked(rec);
 	return dedup_key;
 }
 
 static __always_inline int finish_parked(long ret, __u32 expect_kind)
 {
-	send_parked(ret, expect_kind);
+	send_parked_record(unpark(), ret, expect_kind);
 	return 0;
 }
 

@@ -44,46 +44,32 @@ const volatile bool dedup_per_workload = false;
 
 #define VIGIL_DEDUP_CONNECT_REPEATS 32
 
-struct dedup_key {
-	__u64 hash;
-	__u32 tgid; /* 0 when per workload */
-	__u32 kind;
-};
+/*
+ * What crossed recently, direct-mapped by the key's hash: a lookup is an
+ * array index and a compare, an insert is a store, where an LRU hash costs
+ * hundreds of nanoseconds per insert under churn. Two keys sharing a slot
+ * evict each other, which only makes events cross again; two CPUs writing
+ * one slot at once can only mix two entries that both just crossed.
+ * 65,536 slots of 40 bytes.
+ */
+#define VIGIL_DEDUP_SLOTS 65536
 
 struct dedup_seen {
+	__u64 hash;
+	__u32 tgid;     /* 0 when per workload */
+	__u32 kind;
 	__u64 sent_ns;  /* when it last crossed */
 	__s64 result;   /* its result: 0 for success, else -errno */
 	__u32 repeats;  /* dropped since (connects) */
 	__u32 _pad;
 };
 
-/* What crossed recently. Eviction only makes events cross again. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct dedup_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_DEDUP_SLOTS);
+	__type(key, __u32);
 	__type(value, struct dedup_seen);
 } dedup_seen SEC(".maps");
-
-/* A syscall whose entry matched, per thread: what its exit needs to
- * confirm the match, or to build the record if the result differs. */
-struct dedup_pending {
-	struct dedup_key key;
-	__s64 result;  /* the remembered result */
-	__u64 uptr;    /* open: the path; connect: the sockaddr */
-	__s64 flags;   /* open */
-	__s32 fd;      /* open: the dirfd; connect: the socket */
-	__u32 mode;    /* open: the mode; connect: the address length */
-	__u32 armed;
-	__u32 _pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct dedup_pending);
-} dedup_pending SEC(".maps");
 
 /* O_ACCMODE 03 | O_CREAT 0100 | O_EXCL 0200 | O_TRUNC 01000 | O_APPEND 02000
  * | O_DIRECTORY 0200000 | O_PATH 010000000 | __O_TMPFILE 020000000 */
@@ -182,89 +168,79 @@ static __always_inline __u64 connect_dedup_hash(const struct vigil_sockaddr *a, 
 	return h | 1;
 }
 
-static __always_inline struct dedup_key dedup_key_of(__u32 kind, __u64 hash)
+static __always_inline __u32 dedup_tgid(void)
 {
-	struct dedup_key k = { .hash = hash, .kind = kind };
-	if (!dedup_per_workload)
-		k.tgid = bpf_get_current_pid_tgid() >> 32;
-	return k;
+	return dedup_per_workload ? 0 : bpf_get_current_pid_tgid() >> 32;
+}
+
+static __always_inline struct dedup_seen *dedup_slot(__u64 hash)
+{
+	__u32 slot = hash & (VIGIL_DEDUP_SLOTS - 1);
+	return bpf_map_lookup_elem(&dedup_seen, &slot);
 }
 
 /*
  * At entry: true when this event repeats one that crossed within the
- * window; it is then armed for this thread's exit (`args` carries what a
- * rebuild would need). False: it must be built and sent as usual.
+ * window; it is then armed in the thread's state for the exit (`args`
+ * carries what building the record would need). False: it must be built
+ * and sent as usual.
  */
-static __always_inline bool dedup_repeat(__u32 kind, __u64 hash, const struct dedup_pending *args)
+static __always_inline bool dedup_repeat(struct vigil_thread *t, __u32 kind, __u64 hash, const struct vigil_repeat *args)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct dedup_key k = dedup_key_of(kind, hash);
-	struct dedup_seen *s = bpf_map_lookup_elem(&dedup_seen, &k);
-	struct dedup_pending *p;
+	struct dedup_seen *s = dedup_slot(hash);
 
-	if (!s || bpf_ktime_get_ns() - s->sent_ns >= dedup_window_ns ||
-	    (kind == VIGIL_CONNECT && s->repeats >= VIGIL_DEDUP_CONNECT_REPEATS)) {
-		/* A stale match from a syscall whose exit was not seen must not
-		 * decide this one's. */
-		p = bpf_task_storage_get(&dedup_pending, task, 0, 0);
-		if (p)
-			p->armed = 0;
+	if (!s || s->hash != hash || s->kind != kind || s->tgid != dedup_tgid())
 		return false;
-	}
-	p = bpf_task_storage_get(&dedup_pending, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!p)
+	if (bpf_ktime_get_ns() - s->sent_ns >= dedup_window_ns)
 		return false;
-	*p = *args;
-	p->key = k;
-	p->result = s->result;
-	p->armed = 1;
-	if (kind == VIGIL_CONNECT)
+	if (kind == VIGIL_CONNECT) {
+		if (s->repeats >= VIGIL_DEDUP_CONNECT_REPEATS)
+			return false;
 		__sync_fetch_and_add(&s->repeats, 1);
+	}
+	t->repeat = *args;
+	t->repeat.hash = hash;
+	t->repeat.result = s->result;
+	t->repeat.kind = kind;
 	return true;
 }
 
-/* At exit: this thread's armed match for `kind`, disarmed, or NULL. */
-static __always_inline struct dedup_pending *dedup_armed(__u32 kind)
+/* At exit: the thread's armed repeat of `kind`, disarmed, or NULL. */
+static __always_inline struct vigil_repeat *dedup_armed(struct vigil_thread *t, __u32 kind)
 {
-	if (!dedup_window_ns)
+	if (!dedup_window_ns || !t || t->repeat.kind != kind)
 		return NULL;
-	struct dedup_pending *p = bpf_task_storage_get(&dedup_pending, bpf_get_current_task_btf(), 0, 0);
-	if (!p || !p->armed)
-		return NULL;
-	p->armed = 0;
-	return p->key.kind == kind ? p : NULL;
+	t->repeat.kind = 0;
+	return &t->repeat;
 }
 
 /* Something crossed: repeats of it within the window will not. A connect
  * burst crossing past its repeats keeps the window it is in. */
-static __always_inline void dedup_remember(const struct dedup_key *k, long ret)
+static __always_inline void dedup_remember(__u32 kind, __u64 hash, long ret)
 {
+	struct dedup_seen *s = dedup_slot(hash);
 	__u64 now = bpf_ktime_get_ns();
 	__s64 result = result_class(ret);
+	__u32 tgid = dedup_tgid();
 
-	if (k->kind == VIGIL_CONNECT) {
-		struct dedup_seen *s = bpf_map_lookup_elem(&dedup_seen, k);
-		if (s && now - s->sent_ns < dedup_window_ns && s->result == result)
-			return;
-	}
-	struct dedup_seen v = { .sent_ns = now, .result = result };
-	bpf_map_update_elem(&dedup_seen, k, &v, BPF_ANY);
-}
-
-/* At exit of a sent record whose entry gave it a key (send_parked). */
-static __always_inline void dedup_sent(__u32 kind, __u64 hash, long ret)
-{
-	if (!hash)
+	if (!s || !hash)
 		return;
-	struct dedup_key k = dedup_key_of(kind, hash);
-	dedup_remember(&k, ret);
+	if (kind == VIGIL_CONNECT && s->hash == hash && s->kind == kind && s->tgid == tgid &&
+	    now - s->sent_ns < dedup_window_ns && s->result == result)
+		return;
+	s->hash = hash;
+	s->tgid = tgid;
+	s->kind = kind;
+	s->sent_ns = now;
+	s->result = result;
+	s->repeats = 0;
 }
 
-/* At exit of an armed match: true when the result is the remembered one
+/* At exit of an armed repeat: true when the result is the remembered one
  * (the event is dropped and counted); false when it must be sent. */
-static __always_inline bool dedup_confirm(const struct dedup_pending *p, long ret)
+static __always_inline bool dedup_confirm(const struct vigil_repeat *r, long ret)
 {
-	if (result_class(ret) != p->result)
+	if (result_class(ret) != r->result)
 		return false;
 	count_loss(VIGIL_DEDUPLICATED);
 	return true;

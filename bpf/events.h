@@ -84,9 +84,13 @@ struct vigil_header {
 #define VIGIL_PATH_TRUNCATED  0x2 /* a string or walk was cut short */
 #define VIGIL_PATH_FROM_FD    0x4 /* no raw string: the path is base alone (fchmod, finit_module) */
 
-/* A path as the syscall named it, plus the directory it is relative to. */
+/* A path as the syscall named it, plus the directory it is relative to.
+ * A record ending in a path is sent only up to the path's last used byte
+ * (raw_len of raw, or base_len of base when there is a base); the probe
+ * reads the missing rest as zeros. */
 struct vigil_path {
-	__u32 flags;
+	__u16 flags;
+	__u16 raw_len;            /* bytes used in raw, with the NUL */
 	__u32 base_len;           /* bytes used in base */
 	char raw[VIGIL_STR_LEN];  /* as passed by the caller, NUL-terminated */
 	char base[VIGIL_WALK_LEN]; /* walked cwd or dirfd, leaf first */

@@ -18,16 +18,17 @@ static __always_inline int open_enter(int dirfd, const char *upath, __s64 flags,
 {
 	if (is_excluded())
 		return 0;
-	union vigil_inflight *rec = scratch_space();
-	if (!rec)
+	struct vigil_thread *t = thread_space();
+	if (!t)
 		return 0;
+	union vigil_inflight *rec = &t->rec;
 	bool write = flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC);
 	long n = read_user_raw(&rec->open.path, upath);
 	__u64 dedup_key = 0;
 	if (dedup_on(write ? VIGIL_ENFORCE_WRITE : 0)) {
 		dedup_key = open_dedup_hash(dirfd, &rec->open.path, n, flags);
-		struct dedup_pending args = { .uptr = (__u64)upath, .flags = flags, .fd = dirfd, .mode = mode };
-		if (dedup_repeat(VIGIL_OPEN, dedup_key, &args))
+		struct vigil_repeat args = { .uptr = (__u64)upath, .flags = flags, .fd = dirfd, .mode = mode };
+		if (dedup_repeat(t, VIGIL_OPEN, dedup_key, &args))
 			return 0;
 	}
 	fill_header(&rec->h, VIGIL_OPEN);
@@ -43,28 +44,31 @@ static __always_inline int open_enter(int dirfd, const char *upath, __s64 flags,
 
 /* An open that repeated at entry but ended differently: built now, from
  * the arguments saved at entry. */
-static __always_inline void open_rebuild(const struct dedup_pending *p, long ret)
+static __always_inline void open_rebuild(struct vigil_thread *t, const struct vigil_repeat *r, long ret)
 {
-	union vigil_inflight *rec = scratch_record(VIGIL_OPEN);
-	if (!rec)
-		return;
-	rec->open.flags = p->flags;
-	rec->open.mode = p->mode;
-	read_user_path(&rec->open.path, p->fd, (const char *)p->uptr);
+	union vigil_inflight *rec = &t->rec;
+	fill_header(&rec->h, VIGIL_OPEN);
+	rec->open.flags = r->flags;
+	rec->open.mode = r->mode;
+	read_user_path(&rec->open.path, r->fd, (const char *)r->uptr);
 	rec->open.result = ret;
-	submit(rec, sizeof(struct vigil_open));
-	dedup_remember(&p->key, ret);
+	submit(rec, sent_size(rec, VIGIL_OPEN));
+	drop_parked(rec);
+	dedup_remember(VIGIL_OPEN, r->hash, ret);
 }
 
 static __always_inline int open_exit(long ret)
 {
-	struct dedup_pending *p = dedup_armed(VIGIL_OPEN);
-	if (p) {
-		if (!dedup_confirm(p, ret))
-			open_rebuild(p, ret);
+	struct vigil_thread *t = thread_state();
+	struct vigil_repeat *r = dedup_armed(t, VIGIL_OPEN);
+	if (r) {
+		if (!dedup_confirm(r, ret))
+			open_rebuild(t, r, ret);
 		return 0;
 	}
-	dedup_sent(VIGIL_OPEN, send_parked(ret, VIGIL_OPEN), ret);
+	__u64 sent = send_parked_record(unpark_from(t), ret, VIGIL_OPEN);
+	if (sent)
+		dedup_remember(VIGIL_OPEN, sent, ret);
 	return 0;
 }
 

@@ -91,15 +91,16 @@ static __always_inline int net_enter(__u32 kind, int fd, const void *uaddr, int 
 {
 	if (is_excluded())
 		return 0;
-	union vigil_inflight *rec = scratch_space();
-	if (!rec)
+	struct vigil_thread *t = thread_space();
+	if (!t)
 		return 0;
+	union vigil_inflight *rec = &t->rec;
 	net_fill(rec, kind, fd, uaddr, len, backlog);
 	__u64 dedup_key = 0;
 	if (kind == VIGIL_CONNECT && dedup_on(VIGIL_ENFORCE_CONNECT)) {
 		dedup_key = connect_dedup_hash(&rec->net.remote, rec->net.protocol);
-		struct dedup_pending args = { .uptr = (__u64)uaddr, .fd = fd, .mode = len };
-		if (dedup_repeat(VIGIL_CONNECT, dedup_key, &args))
+		struct vigil_repeat args = { .uptr = (__u64)uaddr, .fd = fd, .mode = len };
+		if (dedup_repeat(t, VIGIL_CONNECT, dedup_key, &args))
 			return 0;
 	}
 	fill_header(&rec->h, kind);
@@ -117,24 +118,27 @@ int enter_connect(struct trace_event_raw_sys_enter *ctx)
 SEC("tp/syscalls/sys_exit_connect")
 int exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
-	struct dedup_pending *p = dedup_armed(VIGIL_CONNECT);
-	if (p) {
-		if (dedup_confirm(p, ctx->ret))
+	struct vigil_thread *t = thread_state();
+	struct vigil_repeat *r = dedup_armed(t, VIGIL_CONNECT);
+	if (r) {
+		if (dedup_confirm(r, ctx->ret))
 			return 0;
 		/* Ended differently: built now from the arguments saved at entry. */
-		union vigil_inflight *rec = scratch_record(VIGIL_CONNECT);
-		if (!rec)
-			return 0;
-		net_fill(rec, VIGIL_CONNECT, p->fd, (const void *)p->uptr, p->mode, 0);
+		union vigil_inflight *rec = &t->rec;
+		fill_header(&rec->h, VIGIL_CONNECT);
+		net_fill(rec, VIGIL_CONNECT, r->fd, (const void *)r->uptr, r->mode, 0);
 		rec->net.result = ctx->ret;
 		submit(rec, sizeof(struct vigil_net));
-		dedup_remember(&p->key, ctx->ret);
+		drop_parked(rec);
+		dedup_remember(VIGIL_CONNECT, r->hash, ctx->ret);
 		return 0;
 	}
-	union vigil_inflight *rec = unpark();
+	union vigil_inflight *rec = unpark_from(t);
 	if (rec && rec->h.kind == VIGIL_CONNECT)
 		mark_if_refused(&rec->h);
-	dedup_sent(VIGIL_CONNECT, send_parked(ctx->ret, VIGIL_CONNECT), ctx->ret);
+	__u64 sent = send_parked_record(rec, ctx->ret, VIGIL_CONNECT);
+	if (sent)
+		dedup_remember(VIGIL_CONNECT, sent, ctx->ret);
 	return 0;
 }
 
@@ -172,7 +176,7 @@ static __always_inline int net_exit_from_sock(long ret, __u32 kind)
 	if (!rec)
 		return 0;
 	if (rec->h.kind != kind) {
-		drop_parked();
+		drop_parked(rec);
 		return 0;
 	}
 	rec->net.result = ret;
@@ -185,7 +189,7 @@ static __always_inline int net_exit_from_sock(long ret, __u32 kind)
 		}
 	}
 	submit(rec, sizeof(struct vigil_net));
-	drop_parked();
+	drop_parked(rec);
 	return 0;
 }
 

@@ -111,10 +111,12 @@ static __always_inline long read_user_raw(struct vigil_path *p, const char *upat
 	p->base_len = 0;
 	if (n <= 0) {
 		p->raw[0] = 0;
+		p->raw_len = 1;
 		return 0;
 	}
 	if (n == sizeof(p->raw))
 		p->flags |= VIGIL_PATH_TRUNCATED;
+	p->raw_len = n;
 	return n;
 }
 
@@ -155,6 +157,7 @@ static __always_inline void read_fd_path(struct vigil_path *p, int fd)
 	struct file *f = file_from_fd(fd);
 
 	p->raw[0] = 0;
+	p->raw_len = 1;
 	p->flags = VIGIL_PATH_FROM_FD;
 	p->base_len = 0;
 	if (!f)

@@ -67,6 +67,7 @@ static __always_inline int module_enter(int fd)
 		rec->module.path.flags = 0;
 		rec->module.path.base_len = 0;
 		rec->module.path.raw[0] = 0;
+		rec->module.path.raw_len = 1;
 	}
 	park(rec);
 	return 0;

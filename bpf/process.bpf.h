@@ -53,7 +53,8 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 		len = 0;
 	e->args_len = len;
 
-	submit(e, sizeof(*e));
+	/* Sent up to the end of argv. */
+	submit(e, offsetof(struct vigil_exec, args) + len);
 	return 0;
 }
 

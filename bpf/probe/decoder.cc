@@ -1,5 +1,7 @@
 #include "decoder.h"
 
+#include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <vector>
 
@@ -89,6 +91,25 @@ size_t RecordSize(uint32_t kind) {
   return 0;
 }
 
+// The least a record of each kind can be: the kernel sends one that ends
+// in a path (or in argv) only up to their last used byte.
+size_t LeastSize(uint32_t kind) {
+  constexpr size_t raw = offsetof(vigil_path, raw);
+  switch (kind) {
+    case VIGIL_EXEC: return offsetof(vigil_exec, args);
+    case VIGIL_OPEN: return offsetof(vigil_open, path) + raw;
+    case VIGIL_UNLINK: return offsetof(vigil_unlink, path) + raw;
+    case VIGIL_RENAME: return offsetof(vigil_rename, to) + raw;
+    case VIGIL_CHMOD: return offsetof(vigil_chmod, path) + raw;
+    case VIGIL_MODULE: return offsetof(vigil_module, path) + raw;
+    case VIGIL_MOUNT: return offsetof(vigil_mount, target) + raw;
+  }
+  return RecordSize(kind);
+}
+
+constexpr size_t kLargestRecord = std::max({sizeof(vigil_exec), sizeof(vigil_open), sizeof(vigil_unlink), sizeof(vigil_rename),
+                                            sizeof(vigil_chmod), sizeof(vigil_module), sizeof(vigil_mount)});
+
 }  // namespace
 
 std::string JoinWalkedPath(const char* buf, size_t len) {
@@ -144,10 +165,17 @@ bool DecodeRecord(const void* data, size_t size, v1::Event* e, DecodeStats* stat
     *error = "unknown record kind " + std::to_string(h->kind);
     return false;
   }
-  if (size < want) {
+  if (size < LeastSize(h->kind)) {
     *error = "record kind " + std::to_string(h->kind) + " is " + std::to_string(size) +
-             " bytes, expected " + std::to_string(want);
+             " bytes, expected at least " + std::to_string(LeastSize(h->kind));
     return false;
+  }
+  // A shortened record reads as if the rest were zeros.
+  alignas(8) unsigned char full[kLargestRecord];
+  if (size < want) {
+    memcpy(full, data, size);
+    memset(full + size, 0, want - size);
+    data = full;
   }
   SetHeader(*h, e);
 
