@@ -3,7 +3,7 @@
 //     mix over real gRPC into the real engine; events/s and per engine core
 //  2. decode ceiling: protobuf decode + event build alone, one core
 //  3. kernel → engine latency with the real probe (root only)
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
@@ -80,8 +80,9 @@ async function startProfiler(): Promise<{ stop(): Promise<object> }> {
 }
 
 /** A synthetic probe process, its batches built; `go()` starts the sending, `done` resolves when it exits. */
-async function startSender(target: string, rounds: number, mix: MixOptions): Promise<{ go(): void; done: Promise<void> }> {
+async function startSender(target: string, rounds: number, mix: MixOptions, children: ChildProcess[]): Promise<{ go(): void; done: Promise<void> }> {
   const sender = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/lib/sender.ts'), target, String(rounds), JSON.stringify(mix)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.push(sender);
   const done = new Promise<void>((resolve, reject) => sender.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sender exited with ${code}`)))));
   await new Promise<void>((resolve, reject) => {
     sender.stdout.once('data', () => resolve());
@@ -122,6 +123,27 @@ export async function engineThroughput(rows: Row[], opts: ThroughputOptions = TH
 async function measureEngine(opts: ThroughputOptions, burst: number): Promise<{ events: number; wall: number; cpuSec: number; systemSec: number; alerts: string }> {
   const cg = fakeCgroupMount(opts.workloads);
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
+  const children: ChildProcess[] = [];
+  let engine: Engine | null = null;
+  try {
+    return await runEngine(opts, burst, cg, dir, children, (e) => (engine = e));
+  } finally {
+    // Also when a run fails: no sender left sending, no engine left listening, no directories left behind.
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill();
+    await (engine as Engine | null)?.stop();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(cg.dir, { recursive: true, force: true });
+  }
+}
+
+async function runEngine(
+  opts: ThroughputOptions,
+  burst: number,
+  cg: { dir: string; ids: number[] },
+  dir: string,
+  children: ChildProcess[],
+  started: (e: Engine) => void,
+): Promise<{ events: number; wall: number; cpuSec: number; systemSec: number; alerts: string }> {
   const config = parseConfig({
     engine: { listen: `unix://${dir}/engine.sock` },
     control: { listen: `unix://${dir}/control.sock` },
@@ -129,6 +151,7 @@ async function measureEngine(opts: ThroughputOptions, burst: number): Promise<{ 
     sinks: [{ type: 'file', path: join(dir, 'alerts.jsonl'), format: 'json' }],
   });
   const engine = new Engine(config, silentLogger(), { cgroupMount: cg.dir });
+  started(engine);
   await engine.start();
   const target = `unix://${dir}/engine.sock`;
   const mix = (seed: number): MixOptions => ({ workloads: opts.workloads, processes: opts.processes, batchSize: opts.batchSize, batches: opts.batches, cgroupIds: cg.ids, seed, burst });
@@ -137,7 +160,7 @@ async function measureEngine(opts: ThroughputOptions, burst: number): Promise<{ 
   // Learning.
   let received = 0;
   engine.subscribe(() => received++);
-  const learner = await startSender(target, 1, { ...mix(1), batches: opts.batches * opts.learnRounds });
+  const learner = await startSender(target, 1, { ...mix(1), batches: opts.batches * opts.learnRounds }, children);
   learner.go();
   await learner.done;
   await waitUntil(() => received >= perRound * opts.learnRounds, 300_000);
@@ -170,7 +193,7 @@ async function measureEngine(opts: ThroughputOptions, burst: number): Promise<{ 
     const k = `${a.source} ${a.rule}`;
     if (n > 0 && cpu === null) alerts.set(k, (alerts.get(k) ?? 0) + 1);
   });
-  const sender = await startSender(target, opts.rounds, mix(42));
+  const sender = await startSender(target, opts.rounds, mix(42), children);
   // BENCH_CPU_PROFILE=FILE: V8 CPU profiles of the engine process over the measured rounds only (FILE-burstN.cpuprofile).
   const profiler = process.env.BENCH_CPU_PROFILE ? await startProfiler() : null;
   sender.go();
@@ -183,9 +206,6 @@ async function measureEngine(opts: ThroughputOptions, burst: number): Promise<{ 
   const cpuSec = (cpu!.user + cpu!.system) / 1e6;
   const alertNote = [...alerts].map(([what, k]) => `${k} ${what}`).join(', ') || 'none';
   const malformed = engine.ingest.malformedEvents;
-  await engine.stop();
-  rmSync(dir, { recursive: true, force: true });
-  rmSync(cg.dir, { recursive: true, force: true });
   if (malformed) throw new Error(`${malformed} events rejected as malformed`);
   return { events: n - 1, wall, cpuSec, systemSec: cpu!.system / 1e6, alerts: alertNote };
 }
