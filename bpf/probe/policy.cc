@@ -41,35 +41,11 @@ std::string LeafFirst(const std::string& path) {
 
 namespace {
 
-bool SameAllowKey(const vigil_allow_key& a, const vigil_allow_key& b) { return a.root == b.root && a.hash == b.hash; }
-
-// Puts `want` (root's entries) into a hash map of vigil_allow_key, then
-// removes root's entries that are not wanted.
-bool SyncAllow(bpf_map* map, uint64_t root, const std::vector<vigil_allow_key>& want, std::string* error) {
-  uint8_t one = 1;
-  for (const auto& k : want) {
-    if (bpf_map__update_elem(map, &k, sizeof(k), &one, sizeof(one), BPF_ANY)) {
-      *error = std::string("cannot update ") + bpf_map__name(map) + ": " + strerror(errno);
-      return false;
-    }
-  }
-  std::vector<vigil_allow_key> stale;
-  vigil_allow_key cur, next;
-  void* prev = nullptr;
-  while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
-    cur = next;
-    prev = &cur;
-    if (cur.root != root) continue;
-    bool wanted = false;
-    for (const auto& k : want) wanted = wanted || SameAllowKey(k, cur);
-    if (!wanted) stale.push_back(cur);
-  }
-  for (const auto& k : stale) bpf_map__delete_elem(map, &k, sizeof(k), 0);
-  return true;
-}
-
+// Puts `want` (one policy root's entries) into a map keyed by Key (whose
+// `root` says which policy an entry belongs to), then removes that root's
+// entries that are not wanted. Keys are compared as bytes: they have no padding.
 template <typename Key>
-bool SyncConnect(bpf_map* map, uint64_t root, const std::vector<Key>& want, std::string* error) {
+bool SyncEntries(bpf_map* map, uint64_t root, const std::vector<Key>& want, std::string* error) {
   uint8_t one = 1;
   for (const auto& k : want) {
     if (bpf_map__update_elem(map, &k, sizeof(k), &one, sizeof(one), BPF_ANY)) {
@@ -168,9 +144,9 @@ bool PolicyMaps::Set(const v1::SetPolicy& p, std::string* error, std::string* de
                    (p.write() ? VIGIL_ENFORCE_WRITE : 0);
   // Allow lists first; an empty policy removes them after the switch is off.
   if (flags) {
-    if (!SyncAllow(skel_->maps.exec_allow, root, exec, error) || !SyncAllow(skel_->maps.write_allow, root, write, error) ||
-        !SyncConnect(skel_->maps.connect4_allow, root, c4, error) ||
-        !SyncConnect(skel_->maps.connect6_allow, root, c6, error))
+    if (!SyncEntries(skel_->maps.exec_allow, root, exec, error) || !SyncEntries(skel_->maps.write_allow, root, write, error) ||
+        !SyncEntries(skel_->maps.connect4_allow, root, c4, error) ||
+        !SyncEntries(skel_->maps.connect6_allow, root, c6, error))
       return false;
     if (bpf_map__update_elem(skel_->maps.policies, &root, sizeof(root), &flags, sizeof(flags), BPF_ANY)) {
       *error = std::string("cannot update policies: ") + strerror(errno);
@@ -183,10 +159,10 @@ bool PolicyMaps::Set(const v1::SetPolicy& p, std::string* error, std::string* de
   }
   Publish();
   if (!flags) {
-    SyncAllow(skel_->maps.exec_allow, root, {}, error);
-    SyncAllow(skel_->maps.write_allow, root, {}, error);
-    SyncConnect<vigil_connect4_key>(skel_->maps.connect4_allow, root, {}, error);
-    SyncConnect<vigil_connect6_key>(skel_->maps.connect6_allow, root, {}, error);
+    SyncEntries<vigil_allow_key>(skel_->maps.exec_allow, root, {}, error);
+    SyncEntries<vigil_allow_key>(skel_->maps.write_allow, root, {}, error);
+    SyncEntries<vigil_connect4_key>(skel_->maps.connect4_allow, root, {}, error);
+    SyncEntries<vigil_connect6_key>(skel_->maps.connect6_allow, root, {}, error);
   }
   *detail = "policy for cgroup " + std::to_string(root) + (flags ? "" : " removed") + ": " + std::to_string(exec.size()) +
             " executables, " + std::to_string(c4.size() + c6.size()) + " destinations, " + std::to_string(write.size()) +
