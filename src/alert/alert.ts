@@ -89,6 +89,13 @@ export function cmdline(argv: readonly string[]): string {
   return argv.join(' ');
 }
 
+function alertWorkload(w: Workload | null): AlertWorkload {
+  return {
+    name: w?.name ?? '', key: w?.key ?? '', kind: w?.kind ?? '', namespace: w?.namespace ?? '', pod: w?.pod ?? '',
+    container: w?.container ?? '', labels: { ...(w?.labels ?? {}) }, cgroupPath: w?.cgroupPath ?? '', mode: w?.mode ?? '',
+  };
+}
+
 /** Builds an alert about an enriched event. */
 export function alertFor(e: Event, tree: ProcessTree | null, input: AlertInput): Alert {
   const p = e.process;
@@ -104,10 +111,7 @@ export function alertFor(e: Event, tree: ProcessTree | null, input: AlertInput):
     output: input.output ?? input.message,
     tags: input.tags ?? [],
     node: e.nodeName,
-    workload: {
-      name: w?.name ?? '', key: w?.key ?? '', kind: w?.kind ?? '', namespace: w?.namespace ?? '', pod: w?.pod ?? '',
-      container: w?.container ?? '', labels: { ...(w?.labels ?? {}) }, cgroupPath: w?.cgroupPath ?? '', mode: w?.mode ?? '',
-    },
+    workload: alertWorkload(w),
     process: {
       pid: e.pid, ppid: e.ppid, exe: p?.exe ?? '', cmdline: cmdline(p?.argv ?? []), comm: e.comm, uid: e.uid, gid: e.gid,
       parents: chain.map((c) => ({ pid: c.pid, exe: c.exe, cmdline: cmdline(c.argv) })),
@@ -131,10 +135,7 @@ export function alertAbout(w: Workload, node: string, input: AlertInput): Alert 
     output: input.output ?? input.message,
     tags: input.tags ?? [],
     node,
-    workload: {
-      name: w.name, key: w.key, kind: w.kind, namespace: w.namespace, pod: w.pod, container: w.container,
-      labels: { ...w.labels }, cgroupPath: w.cgroupPath, mode: w.mode,
-    },
+    workload: alertWorkload(w),
     process: { pid: 0, ppid: 0, exe: '', cmdline: '', comm: '', uid: 0, gid: 0, parents: [] },
     event: {},
     action: input.action ?? NO_ACTION,

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { ControlClient } from '../control/client.js';
+import { withControl } from '../control/client.js';
 import { Engine } from '../engine.js';
 import { KubernetesCluster } from '../enrich/k8s/cluster.js';
 import { createLogger } from '../log.js';
@@ -112,13 +112,8 @@ program
   .option('--json', 'machine-readable output')
   .action(async (o: { config?: string; json?: boolean }) => {
     const config = configOrExit(o.config);
-    const client = new ControlClient(config.control.listen, config.control.tls);
-    try {
-      const s = await client.status();
-      process.stdout.write(o.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s));
-    } finally {
-      client.close();
-    }
+    const s = await withControl(config, (c) => c.status());
+    process.stdout.write(o.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s));
   });
 
 registerRespondCommands(program, configOrExit);

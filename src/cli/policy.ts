@@ -3,16 +3,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
-import { ControlClient } from '../control/client.js';
+import { withControl } from '../control/client.js';
 
-async function withClient<T>(config: Config, fn: (c: ControlClient) => Promise<T>): Promise<T> {
-  const client = new ControlClient(config.control.listen, config.control.tls);
-  try {
-    return await fn(client);
-  } finally {
-    client.close();
-  }
-}
 
 function fail(message: string): void {
   process.stderr.write(`vigil: ${message}\n`);
@@ -35,7 +27,7 @@ export function registerPolicyCommands(program: Command, loadConfig: (file?: str
     .argument('<mode>', 'learn | monitor | enforce')
     .option('-c, --config <file>', 'the config the engine runs with')
     .action(async (workload: string, mode: string, o: { config?: string }) => {
-      const r = await withClient(loadConfig(o.config), (c) => c.setMode(workload, mode));
+      const r = await withControl(loadConfig(o.config), (c) => c.setMode(workload, mode));
       if (!r.ok) return fail(r.error);
       process.stdout.write(`${workload}: ${r.from} → ${mode}\n`);
       for (const w of r.warnings) process.stdout.write(`  not enforced in the kernel: ${w}\n`);
@@ -50,7 +42,7 @@ export function registerPolicyCommands(program: Command, loadConfig: (file?: str
     .option('-o, --output <file>', 'write to a file instead of stdout')
     .option('--network-policy', 'the network part as a Kubernetes NetworkPolicy')
     .action(async (workload: string | undefined, o: { config?: string; output?: string; networkPolicy?: boolean }) => {
-      const r = await withClient(loadConfig(o.config), (c) => c.exportPolicy(workload ?? '', o.networkPolicy ? 'networkpolicy' : 'yaml'));
+      const r = await withControl(loadConfig(o.config), (c) => c.exportPolicy(workload ?? '', o.networkPolicy ? 'networkpolicy' : 'yaml'));
       if (!r.ok) return fail(r.error);
       if (o.output) writeFileSync(o.output, r.text);
       else process.stdout.write(r.text);
@@ -62,7 +54,7 @@ export function registerPolicyCommands(program: Command, loadConfig: (file?: str
     .argument('<file>', "a YAML file, or '-' for stdin")
     .option('-c, --config <file>', 'the config the engine runs with')
     .action(async (file: string, o: { config?: string }) => {
-      const r = await withClient(loadConfig(o.config), (c) => c.applyPolicy(readPolicy(file), file));
+      const r = await withControl(loadConfig(o.config), (c) => c.applyPolicy(readPolicy(file), file));
       if (!r.ok) return fail(`policy not applied:\n${r.error}`);
       for (const a of r.applied) process.stdout.write(`applied ${a}\n`);
       for (const w of r.warnings) process.stdout.write(`  not enforced in the kernel: ${w}\n`);
@@ -74,7 +66,7 @@ export function registerPolicyCommands(program: Command, loadConfig: (file?: str
     .argument('<file>')
     .option('-c, --config <file>', 'the config the engine runs with')
     .action(async (file: string, o: { config?: string }) => {
-      const r = await withClient(loadConfig(o.config), (c) => c.diffPolicy(readPolicy(file), file));
+      const r = await withControl(loadConfig(o.config), (c) => c.diffPolicy(readPolicy(file), file));
       if (!r.ok) return fail(r.error);
       process.stdout.write(r.text);
     });

@@ -69,3 +69,13 @@ export class ControlClient {
     this.client.close();
   }
 }
+
+/** Runs `fn` against the engine a config names, closing the connection after. */
+export async function withControl<T>(config: { control: { listen: string; tls?: TlsConfig } }, fn: (c: ControlClient) => Promise<T>): Promise<T> {
+  const client = new ControlClient(config.control.listen, config.control.tls);
+  try {
+    return await fn(client);
+  } finally {
+    client.close();
+  }
+}

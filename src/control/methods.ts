@@ -1,18 +1,10 @@
 // The control service's methods and their message shapes (control.proto).
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { method } from '../rpc/proto.js';
+import type { WireLossReport } from '../rpc/wire.js';
 
-export interface LossCounters {
-  ringbufFull: number;
-  decodeErrors: number;
-  queueFull: number;
-  pathTruncated: number;
-  eventsTotal: number;
-  inflightFull: number;
-  packetsLost: number;
-  /** Not a loss: repeats the kernel counted instead of sending. */
-  deduplicated: number;
-}
+/** The probe's loss counters, as it reports them (probe.proto LossReport). */
+export type LossCounters = WireLossReport;
 
 export interface ProbeStatus {
   nodeName: string;
