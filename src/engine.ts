@@ -444,6 +444,9 @@ export class Engine implements IngestHandler {
       unknownCgroups: this.cgroups.unresolved,
       quarantined: this.quarantines.list().map((q) => q.name),
       probeCapabilities: this.probes.current()?.hello.capabilities ?? [],
+      rulesLoaded: this.rules.report?.loaded ?? 0,
+      rulesSkipped: this.rules.report?.skipped.length ?? 0,
+      alertsRaised: this.alertsRaised,
     };
   }
 }

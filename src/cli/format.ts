@@ -23,6 +23,7 @@ export function formatStatus(s: StatusReply): string {
   lines.push(`events: ${byType.map(([t, n]) => `${t} ${n}`).join(', ') || 'none yet'}`);
   lines.push(`process tree: ${s.processes} processes; engine rejected ${s.malformedEvents} malformed events; ${s.unknownCgroups} events with an unknown cgroup`);
   if (s.probeCapabilities.length) lines.push(`probe can: ${s.probeCapabilities.join(', ')}`);
+  lines.push(`rules: ${s.rulesLoaded} running${s.rulesSkipped ? `, ${s.rulesSkipped} skipped (vigil rules list)` : ''}; alerts raised: ${s.alertsRaised}`);
   if (s.quarantined.length) lines.push(`QUARANTINED: ${s.quarantined.join(', ')}`);
   lines.push(`workloads (${s.workloads.length}):`);
   for (const w of s.workloads.slice(0, 50)) lines.push(`  ${w.mode.padEnd(8)} ${String(w.events).padStart(10)}  ${w.name}${w.cgroupPath && w.cgroupPath !== w.name ? `  (${w.cgroupPath})` : ''}`);

@@ -40,6 +40,9 @@ export interface StatusReply {
   unknownCgroups: number;
   quarantined: string[];
   probeCapabilities: string[];
+  rulesLoaded: number;
+  rulesSkipped: number;
+  alertsRaised: number;
 }
 
 export interface WorkloadRequest {

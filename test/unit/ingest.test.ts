@@ -118,6 +118,8 @@ describe('probe stream', () => {
       const s = await client.status();
       expect(s.probes[0]!.losses).toMatchObject({ ringbufFull: 42, queueFull: 7, eventsTotal: 90 });
       expect(s.nodeName).toBe('test-node');
+      expect(s.rulesLoaded).toBeGreaterThanOrEqual(30); // the built-in set
+      expect(s.rulesSkipped).toBe(0);
     } finally {
       client.close();
     }
