@@ -32,7 +32,7 @@ union vigil_inflight {
 /* The one channel to user space; its size is set by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 24);
+	__uint(max_entries, 1 << 22);
 } events SEC(".maps");
 
 /* Where an event can vanish, counted per CPU (enum vigil_loss). */

@@ -52,7 +52,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 22);
+	__uint(max_entries, 1 << 20); /* ~680 full-size packets; drained every millisecond or so while capturing */
 } packets SEC(".maps");
 
 struct packet_record {

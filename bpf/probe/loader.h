@@ -20,7 +20,7 @@ struct KernelLosses {
 
 // Settings fixed when the programs load.
 struct LoadOptions {
-  uint32_t ringbuf_bytes = 1 << 24;
+  uint32_t ringbuf_bytes = 1 << 22;
   // A record wakes the probe at most this often when it has caught up
   // (common.bpf.h); 0 wakes it for every such record.
   uint64_t wakeup_gap_ns = 1000000;

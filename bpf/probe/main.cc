@@ -9,6 +9,7 @@
 // Exits 0 on SIGTERM/SIGINT after sending what it holds and detaching.
 #include <bpf/libbpf.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,9 +35,9 @@ void OnSignal(int) { g_stop = 1; }
 struct Options {
   std::string engine = "unix:///run/vigil/engine.sock";
   std::string node;
-  uint32_t ringbuf_bytes = 1 << 24;
+  uint32_t ringbuf_bytes = 1 << 22;
   int batch_max = 256;
-  int flush_ms = 2;
+  int flush_ms = 1;
   int loss_report_ms = 1000;
   size_t queue_events = 1 << 18;
   std::vector<uint32_t> exclude;
@@ -264,26 +265,33 @@ int main(int argc, char** argv) {
   };
   // The kernel skips wakeups within the gap after one (common.bpf.h), so
   // after reading anything, look again within the gap.
-  const int gap_ms = std::max<int>(1, (opt.wakeup_gap_us + 999) / 1000);
+  const auto gap = std::chrono::microseconds(std::max(opt.wakeup_gap_us, 100L));
+  const int epoll_fd = ring_buffer__epoll_fd(rb);
   bool active = false;
   while (!g_stop) {
     // Sleep until data arrives, but never past a pending batch's deadline:
-    // an event waits at most flush_ms for company before it is sent.
-    int timeout_ms = active ? gap_ms : 100;
-    if (pump.batch.events_size() > 0 || pump.packets.packets_size() > 0) {
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(pump.first_event + flush_after - Clock::now());
-      timeout_ms = std::min<int>(timeout_ms, std::max<int>(0, left.count()));
-    }
-    int n = ring_buffer__poll(rb, timeout_ms);
-    // A timeout is not the end: records the kernel wrote without a wakeup
-    // are read only by looking.
-    if (n == 0) n = ring_buffer__consume(rb);
-    active = n > 0;
-    if (n < 0 && n != -EINTR) {
-      vigil::Log("error", "ring buffer poll failed: %s", strerror(-n));
+    // an event waits at most flush_ms for company before it is sent. The
+    // wait is timed to the microsecond: whole milliseconds would add up to
+    // one to every event's latency.
+    auto now = Clock::now();
+    auto deadline = now + (active ? Clock::duration(gap) : Clock::duration(std::chrono::milliseconds(100)));
+    if (pump.batch.events_size() > 0 || pump.packets.packets_size() > 0)
+      deadline = std::min(deadline, pump.first_event + flush_after);
+    auto wait_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::max(deadline - now, Clock::duration::zero())).count();
+    timespec wait = {static_cast<time_t>(wait_ns / 1000000000), static_cast<long>(wait_ns % 1000000000)};
+    epoll_event ready[4];
+    if (epoll_pwait2(epoll_fd, ready, 4, &wait, nullptr) < 0 && errno != EINTR) {
+      vigil::Log("error", "waiting for the ring buffers failed: %s", strerror(errno));
       break;
     }
-    auto now = Clock::now();
+    // Read whether woken or not: the kernel writes most records without a wakeup.
+    int n = ring_buffer__consume(rb);
+    if (n < 0) {
+      vigil::Log("error", "reading the ring buffers failed: %s", strerror(-n));
+      break;
+    }
+    active = n > 0;
+    now = Clock::now();
     if ((pump.batch.events_size() > 0 || pump.packets.packets_size() > 0) && now - pump.first_event >= flush_after)
       pump.Flush();
     if (now - last_report >= std::chrono::milliseconds(opt.loss_report_ms)) {
