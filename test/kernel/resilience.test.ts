@@ -98,7 +98,8 @@ describeKernel('probe ⇄ engine resilience on the real kernel', () => {
     tree = new TestCgroupTree();
     const storm = tree.group('storm');
     // The smallest ring buffer (one page): a few records fit, a storm cannot.
-    const t = await TestEngine.start();
+    // De-duplication off: it would count the repeated opens instead of sending them.
+    const t = await TestEngine.start({ probe: { dedup: { enabled: false } } });
     cleanups.push(() => t.stop());
     await t.startProbe({ ringbufBytes: 4096 });
 
