@@ -1,12 +1,20 @@
 // `npm run bench`: every benchmark, one table, one JSON result file.
 import { printTable, writeResults, machine, type Row } from './lib/report.js';
 import { decodeCeiling, engineThroughput, kernelLatency } from './pipeline.js';
+import { overhead } from './overhead.js';
+import { loss } from './loss.js';
+import { latency } from './latency.js';
+import { memory } from './memory.js';
 
 const rows: Row[] = [];
 console.log(`machine: ${JSON.stringify(machine())}`);
 decodeCeiling(rows);
 await engineThroughput(rows);
 await kernelLatency(rows);
+await overhead(rows);
+await loss(rows);
+await latency(rows);
+await memory(rows);
 printTable(rows);
 console.log(`results: ${writeResults('latest', rows)}`);
 process.exit(0);

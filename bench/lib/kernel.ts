@@ -1,0 +1,119 @@
+// Shared by the kernel benchmarks: why one cannot run here, the C load
+// generators (compiled once per run), and small statistics.
+import { execFileSync, spawn } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cgroup2Mount } from '../../test/support/cgroup.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+export const probeBinary = join(root, 'bpf/build/vigil-probe');
+
+/** Why benchmarks with the real probe cannot run here, or null. */
+export function probeUnavailable(): string | null {
+  if (process.getuid?.() !== 0) return 'needs root';
+  if (!existsSync('/sys/kernel/btf/vmlinux')) return 'kernel has no BTF';
+  if (!cgroup2Mount()) return 'no cgroup v2';
+  try {
+    accessSync(probeBinary, constants.X_OK);
+  } catch {
+    return 'probe not built (npm run build:probe)';
+  }
+  return null;
+}
+
+export function bpftraceUnavailable(): string | null {
+  try {
+    execFileSync('bpftrace', ['--version'], { stdio: 'ignore' });
+    return null;
+  } catch {
+    return 'bpftrace not installed (scripts/setup.sh installs it)';
+  }
+}
+
+/** Other Vigil probes on this node: their programs would be timed too. */
+export function otherProbes(): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'vigil-probe') pids.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+export interface Tools {
+  dir: string;
+  loadgen: string;
+  /** A static binary that only exits: exec cost without a dynamic loader. */
+  tiny: string;
+}
+
+let tools: Tools | null = null;
+
+/** Compiles bench/lib/loadgen.c and the tiny exec target (once per process). */
+export function buildTools(): Tools {
+  if (tools) return tools;
+  const dir = join(tmpdir(), `vigil-bench-tools-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  const loadgen = join(dir, 'loadgen');
+  const tiny = join(dir, 'tiny');
+  execFileSync('cc', ['-O2', '-o', loadgen, join(root, 'bench/lib/loadgen.c')]);
+  execFileSync('cc', ['-O2', '-static', '-nostdlib', '-o', tiny, '-x', 'c', '-'], {
+    input: 'void _start(void) { __asm__ volatile("mov $60, %eax\\n xor %edi, %edi\\n syscall"); }\n',
+  });
+  tools = { dir, loadgen, tiny };
+  return tools;
+}
+
+export interface LoadResult {
+  n: number;
+  ns: number;
+  behind_ms?: number;
+}
+
+/** Runs the load generator pinned to `cpu` (when given) and returns what it printed. */
+export function runLoad(args: string[], opts: { cpu?: number; cgroupProcs?: string; timeoutMs?: number } = {}): Promise<LoadResult> {
+  const { loadgen } = buildTools();
+  // A shell joins the cgroup first, then becomes the generator.
+  const inner = opts.cgroupProcs ? ['/bin/sh', '-c', 'echo $$ > "$0" && exec "$@"', opts.cgroupProcs, loadgen, ...args] : [loadgen, ...args];
+  const cmd = opts.cpu === undefined ? inner : ['taskset', '-c', String(opts.cpu), ...inner];
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`loadgen ${args.join(' ')} exited ${code}: ${err.trim()}`));
+      resolve(JSON.parse(out) as LoadResult);
+    });
+  });
+}
+
+export async function waitUntil(what: string, pred: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}

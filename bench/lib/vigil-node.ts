@@ -1,0 +1,84 @@
+// A Vigil node for the kernel benchmarks: the real engine in this process
+// (built-in rules, alerts to a file, a silent logger) and the real probe as
+// its supervised child, as `vigil run` starts them.
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../../src/config/load.js';
+import type { ConfigInput } from '../../src/config/schema.js';
+import { Engine } from '../../src/engine.js';
+import { silentLogger } from '../../src/log.js';
+import { ProbeSupervisor, type ProbeOptions } from '../../src/probe/supervisor.js';
+import type { WireLossReport } from '../../src/rpc/wire.js';
+import { probeBinary, waitUntil } from './kernel.js';
+
+export interface VigilNode {
+  engine: Engine;
+  probe: ProbeSupervisor;
+  dir: string;
+  /** The probe's latest cumulative loss report (zeros before the first). */
+  losses(): WireLossReport;
+  /** Resident memory of the probe process, in bytes. */
+  probeRss(): number;
+  stop(): Promise<void>;
+}
+
+export interface VigilNodeOptions {
+  config?: Partial<ConfigInput>;
+  probe?: Partial<ProbeOptions>;
+  /** Probe flags the config has no key for (e.g. --dedup-scope workload, --wakeup-gap-us 0). */
+  probeFlags?: string[];
+}
+
+export async function startVigil(opts: VigilNodeOptions = {}): Promise<VigilNode> {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
+  let path = probeBinary;
+  if (opts.probeFlags?.length) {
+    // The supervisor runs this, which becomes the probe with the extra flags.
+    path = join(dir, 'probe.sh');
+    writeFileSync(path, `#!/bin/sh\nexec ${probeBinary} ${opts.probeFlags.join(' ')} "$@"\n`);
+    chmodSync(path, 0o755);
+  }
+  const config = parseConfig({
+    nodeName: 'bench',
+    engine: { listen: `unix://${dir}/engine.sock` },
+    control: { listen: `unix://${dir}/control.sock` },
+    stateDir: join(dir, 'state'),
+    sinks: [{ type: 'file', path: join(dir, 'alerts.jsonl'), format: 'json' }],
+    ...opts.config,
+  });
+  const log = silentLogger();
+  const engine = new Engine(config, log);
+  await engine.start();
+  const p = config.probe;
+  const probe = new ProbeSupervisor(
+    {
+      path, engine: config.engine.listen, nodeName: config.nodeName,
+      ringbufBytes: p.ringbufBytes, batchMax: p.batchMax, flushMs: p.flushMs, lossReportMs: 200, queueEvents: p.queueEvents,
+      dedupWindowMs: p.dedup.enabled ? p.dedup.windowMs : 0,
+      excludePids: [process.pid],
+      ...opts.probe,
+    },
+    log,
+  );
+  probe.start();
+  await waitUntil('the probe to connect', () => engine.ingest.sessions().some((s) => s.snapshotDone), 30_000);
+  const session = (): ReturnType<Engine['ingest']['sessions']>[number] | undefined => engine.ingest.sessions().at(-1);
+  return {
+    engine,
+    probe,
+    dir,
+    losses: () => session()!.losses,
+    probeRss: () => rssOf(probe.pid!),
+    async stop() {
+      await probe.stop();
+      await engine.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}

@@ -1,0 +1,218 @@
+// Workload overhead: the same workloads with no probe, with Vigil (the real
+// probe and a real engine consuming, de-duplication on as shipped), and
+// with bpftrace tracing the same tracepoints and writing the same facts to
+// a file (bench/lib/trace.bt), in alternating rounds within one run.
+//   tight loops, pinned to CPU 1: open+close of one file (what
+//   de-duplication absorbs), open of a new missing file each time (what it
+//   cannot), fork+exec+exit of a static binary, UDP connect to one
+//   loopback peer. Reported: time added per call, the median of the
+//   rounds, with the rounds' spread.
+//   build: make -j2 of a generated C project in a test cgroup; reported
+//   as the ratio of wall times to no probe.
+// The workload loops run on CPU 1 and every tracer (probe, engine — in
+// this process — and bpftrace) on CPU 0, so each side has its own core;
+// the build runs on both.
+// Also measured: the floor — what enter+exit programs that do nothing
+// cost on this node's syscall tracepoints (bpftrace, filtered to pid 1) —
+// and the build under per-workload de-duplication keys, for comparison.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TestCgroupTree } from '../test/support/cgroup.js';
+import { build, generateProject } from './lib/c-project.js';
+import { bpftraceUnavailable, buildTools, median, otherProbes, probeUnavailable, runLoad, sleep } from './lib/kernel.js';
+import type { Row } from './lib/report.js';
+import { startVigil, type VigilNode } from './lib/vigil-node.js';
+
+export interface OverheadOptions {
+  rounds: number;
+  opens: number;
+  execs: number;
+  connects: number;
+  buildFiles: number;
+}
+
+export const OVERHEAD_DEFAULTS: OverheadOptions = { rounds: 3, opens: 200_000, execs: 2000, connects: 200_000, buildFiles: 200 };
+
+const script = fileURLToPath(new URL('./lib/trace.bt', import.meta.url));
+
+type Loop = 'open' | 'open-new' | 'exec' | 'connect';
+type Condition = 'none' | 'vigil' | 'bpftrace' | 'floor' | 'vigil-workload-keys';
+
+interface Tracer {
+  stop(): Promise<void>;
+  /** Events of the build cgroup that reached the engine (Vigil only). */
+  buildEvents?: () => number;
+}
+
+/** Tracepoint programs the process `pid` has loaded (bpftool). */
+function programsOf(pid: number): number {
+  const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as { pids?: { pid: number }[] }[];
+  return progs.filter((p) => p.pids?.some((x) => x.pid === pid)).length;
+}
+
+/**
+ * bpftrace running `program`: attached once an open of `marker` shows up
+ * in its output, or, for a program that writes nothing, once it has
+ * loaded `programs` programs (and a moment for the attach).
+ */
+async function startBpftrace(program: string, out: string, marker: string, programs = 0): Promise<Tracer> {
+  const child: ChildProcess = spawn('taskset', ['-c', '0', 'bpftrace', '-o', out, '-e', program], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`bpftrace exited: ${err.trim()}`);
+    if (Date.now() > deadline) throw new Error('bpftrace did not attach within 60 s');
+    if (marker) {
+      try {
+        readFileSync(marker); // an open of the marker path, once attached
+      } catch {
+        // the marker does not exist: only its open matters
+      }
+      if (existsSync(out) && statSync(out).size > 0 && readFileSync(out, 'utf8').includes(marker)) break;
+    }
+    if (programs && child.pid && programsOf(child.pid) >= programs) {
+      await sleep(500);
+      break;
+    }
+    await sleep(200);
+  }
+  return {
+    async stop() {
+      child.kill('SIGINT');
+      await exited;
+      rmSync(out, { force: true });
+    },
+  };
+}
+
+async function startTracer(c: Condition, work: string, buildCgroupId: number): Promise<Tracer | null> {
+  if (c === 'none') return null;
+  if (c === 'bpftrace') return startBpftrace(readFileSync(script, 'utf8'), join(work, 'bpftrace.out'), join(work, `marker-${Date.now()}`));
+  if (c === 'floor') {
+    return startBpftrace(
+      'tracepoint:syscalls:sys_enter_openat /pid == 1/ { @a = count(); } tracepoint:syscalls:sys_exit_openat /pid == 1/ { @b = count(); }',
+      join(work, 'floor.out'),
+      '',
+      2,
+    );
+  }
+  const v: VigilNode = await startVigil(c === 'vigil-workload-keys' ? { probeFlags: ['--dedup-scope', 'workload'] } : {});
+  await sleep(1000); // the start-up snapshot handled
+  let n = 0;
+  v.engine.subscribe((e) => {
+    if (e.cgroupId === buildCgroupId) n++;
+  });
+  return { stop: () => v.stop(), buildEvents: () => n };
+}
+
+export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEFAULTS): Promise<void> {
+  const why = probeUnavailable() ?? bpftraceUnavailable();
+  if (why) {
+    rows.push({ bench: 'overhead', metric: 'skipped', value: NaN, unit: '', note: why });
+    return;
+  }
+  const others = otherProbes();
+  const { tiny } = buildTools();
+  const work = mkdtempSync(join(tmpdir(), 'vigil-bench-overhead-'));
+  const missing = join(work, 'missing');
+  const target = join(work, 'target.txt');
+  writeFileSync(target, 'x\n');
+  const project = generateProject(opts.buildFiles);
+  const tree = new TestCgroupTree();
+  const builder = tree.group('build');
+  const buildProcs = `${builder.dir}/cgroup.procs`;
+  // A UDP port nothing answers on: connect() on UDP only sets the peer.
+  const sink = createSocket('udp4');
+  await new Promise<void>((r) => sink.bind(0, '127.0.0.1', r));
+  const port = String(sink.address().port);
+
+  const loops: Record<Loop, { args: string[]; n: number }> = {
+    open: { args: ['open', String(opts.opens), target], n: opts.opens },
+    'open-new': { args: ['open-new', String(opts.opens), missing], n: opts.opens },
+    exec: { args: ['exec', String(opts.execs), tiny], n: opts.execs },
+    connect: { args: ['connect', String(opts.connects), port], n: opts.connects },
+  };
+  const perCall: Record<Condition, Record<Loop, number[]>> = {} as never;
+  const buildNs: Partial<Record<Condition, number[]>> = {};
+  const buildEvents: Partial<Record<Condition, number[]>> = {};
+  const conditions: Condition[] = ['none', 'vigil', 'bpftrace', 'floor', 'vigil-workload-keys'];
+  for (const c of conditions) perCall[c] = { open: [], 'open-new': [], exec: [], connect: [] };
+
+  // This process (the engine) and what it starts (the probe) on CPU 0.
+  const pin = (cpus: string): void => void execFileSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' });
+  pin('0');
+  try {
+    await build(project, 2); // warm the page cache and the compiler
+    for (let round = 0; round < opts.rounds; round++) {
+      for (const c of conditions) {
+        const tracer = await startTracer(c, work, Number(builder.id));
+        try {
+          const which: Loop[] = c === 'floor' ? ['open'] : c === 'vigil-workload-keys' ? [] : ['open', 'open-new', 'exec', 'connect'];
+          for (const l of which) {
+            const r = await runLoad(loops[l].args, { cpu: 1 });
+            perCall[c][l].push(r.ns / r.n);
+          }
+          if (c !== 'floor') {
+            const ns = await build(project, 2, buildProcs);
+            (buildNs[c] ??= []).push(ns);
+            await sleep(500); // the build's last events reach the engine
+            if (tracer?.buildEvents) (buildEvents[c] ??= []).push(tracer.buildEvents());
+          }
+        } finally {
+          await tracer?.stop();
+        }
+      }
+    }
+  } finally {
+    pin('0,1');
+    sink.close();
+    await tree.remove();
+    rmSync(work, { recursive: true, force: true });
+    rmSync(project, { recursive: true, force: true });
+  }
+
+  // Added time per call, per round (each traced round against the untraced one of the same round).
+  const added = (c: Condition, l: Loop): number[] => perCall[c][l].map((v, i) => v - perCall.none[l][i]!);
+  const spread = (xs: number[]): string => `rounds ${xs.map((x) => Math.round(x)).join(', ')}`;
+  const noise = others.length ? `; other probes were running (pids ${others.join(', ')})` : '';
+  const labels: Record<Loop, string> = {
+    open: 'open+close, same file (ns added per open)',
+    'open-new': 'open, a new missing file each (ns added per open)',
+    exec: 'fork+exec+exit of a static binary (ns added per exec)',
+    connect: 'UDP connect to one loopback peer (ns added per connect)',
+  };
+  for (const l of ['open', 'open-new', 'exec', 'connect'] as Loop[]) {
+    const vigil = median(added('vigil', l));
+    const bt = median(added('bpftrace', l));
+    rows.push({
+      bench: 'overhead',
+      metric: `${labels[l]}: Vigil`,
+      value: vigil,
+      unit: 'ns',
+      target: l === 'open' ? '< 300 and < 1/3 of bpftrace' : '< 1/3 of bpftrace',
+      note: `${(vigil / bt * 100).toFixed(0)}% of bpftrace's; untraced ${Math.round(median(perCall.none[l]))} ns per call; ${spread(added('vigil', l))}${noise}`,
+    });
+    rows.push({ bench: 'overhead', metric: `${labels[l]}: bpftrace`, value: bt, unit: 'ns', note: spread(added('bpftrace', l)) });
+  }
+  const floor = added('floor', 'open');
+  rows.push({
+    bench: 'overhead',
+    metric: 'floor: enter+exit programs that do nothing (ns added per open)',
+    value: median(floor),
+    unit: 'ns',
+    note: `bpftrace on sys_enter/exit_openat filtered to pid 1: the cost of syscall tracepoints on this node before any work; ${spread(floor)}`,
+  });
+  const ratio = (c: Condition): number[] => buildNs[c]!.map((v, i) => v / buildNs.none![i]!);
+  const buildNote = (c: Condition): string =>
+    `${spread(ratio(c).map((r) => r * 1000)).replace('rounds', 'rounds (‰)')}; untraced ${(median(buildNs.none!) / 1e9).toFixed(2)} s` +
+    (buildEvents[c] ? `; ${Math.round(median(buildEvents[c]!)).toLocaleString('en-US')} events reached the engine` : '');
+  rows.push({ bench: 'overhead', metric: `make -j2, ${opts.buildFiles} C files: Vigil / none`, value: median(ratio('vigil')), unit: 'ratio', target: '≤ 1.03', note: buildNote('vigil') });
+  rows.push({ bench: 'overhead', metric: `make -j2: Vigil, per-workload keys / none`, value: median(ratio('vigil-workload-keys')), unit: 'ratio', note: `de-duplication keyed per cgroup instead of per process (--dedup-scope workload), for comparison; ${buildNote('vigil-workload-keys')}` });
+  rows.push({ bench: 'overhead', metric: `make -j2: bpftrace / none`, value: median(ratio('bpftrace')), unit: 'ratio', note: buildNote('bpftrace') });
+}
