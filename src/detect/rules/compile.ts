@@ -13,12 +13,18 @@
 // Each rule is specialised per event type first: evt.type checks, fields
 // a type does not have (always missing, so the comparison is false) and
 // constant fields fold away, which also decides routing — a rule runs
-// only on the types where its condition is not constantly false.
+// only on the types where its condition is not constantly false. Then
+// per event class (classes.ts: an open's access mode and flags, a
+// socket's family), folding what the class decides the same way; and
+// for each class, the parts of the condition that read only one
+// memoisable property (the path, the process name, the remote address)
+// become filters the router caches per value (router.ts).
 import { EVENT_TYPES, type Event, type EventType } from '../../event.js';
 import type { Priority } from '../../alert/alert.js';
 import { ConditionSyntaxError, parseCondition, type At, type Expr, type Operator } from './condition.js';
 import type { FieldContext } from './context.js';
-import { CALL_TYPES, FIELDS, fieldArg, fieldProblem, SYSCALLS_OF, typesForName, type Field, type FieldArg, type FieldValue } from './fields.js';
+import { classCount } from './classes.js';
+import { CALL_TYPES, DIMS, FIELDS, fieldArg, fieldProblem, SYSCALLS_OF, typesForName, type Dim, type Field, type FieldArg, type FieldValue, type Known } from './fields.js';
 import type { ExceptionDef, ListItemDef, RuleDef, RuleDefinitions } from './loader.js';
 import { parseParts } from './loader.js';
 import { compileOutput, type OutputTemplate } from './output.js';
@@ -34,6 +40,28 @@ export interface CompiledCondition {
   byType: Map<EventType, RuleFn>;
   /** Generated source per type (for tests and `vigil rules list --code`). */
   source: Map<EventType, string>;
+  /**
+   * Per type of byType, per class (classes.ts): the condition specialised
+   * to events of that class, or null where it cannot match them.
+   */
+  variants: Map<EventType, (Variant | null)[]>;
+}
+
+/** A condition on events of one type and class. */
+export interface Variant {
+  fn: RuleFn;
+  source: string;
+  /**
+   * Necessary conditions that read one property each: where one is false
+   * for an event, `fn` is too. The router caches their answers per value.
+   */
+  filters: Filter[];
+}
+
+export interface Filter {
+  dim: Dim;
+  fn: RuleFn;
+  source: string;
 }
 
 export interface CompiledRule {
@@ -299,22 +327,63 @@ function evtType(c: CheckInfo, t: EventType): IR {
   return eq ? r : not(r);
 }
 
-function specialize(n: RNode, t: EventType, info: Map<RCheck, Info>): IR {
+/** Decides a comparison from what a class knows of the value; undefined when it cannot. */
+function decideKnown(c: CheckInfo, kn: Known): boolean | undefined {
+  if ('missing' in kn) return false; // every comparison with a missing value is false, `exists` too
+  if (c.operand === null) return true; // exists: the class says there is a value
+  if (c.multi) return undefined;
+  if ('value' in kn) return comparisonFn(c.op, c.operand)(kn.value);
+  if (c.operand.kind !== 'number') return undefined;
+  return decideSign(c.op, c.operand.values, kn.sign);
+}
+
+/** A comparison of an integer whose sign alone is known (1: ≥ 0, -1: < 0) with numbers, where the sign decides it. */
+function decideSign(op: Operator, values: readonly number[], sign: 1 | -1): boolean | undefined {
+  const first = values[0]!;
+  const pos = sign === 1;
+  switch (op) {
+    case '=':
+    case '==':
+    case 'in':
+    case 'intersects':
+      return values.every((v) => (pos ? v < 0 : v >= 0)) ? false : undefined;
+    case '!=':
+      return (pos ? first < 0 : first >= 0) ? true : undefined;
+    case '<':
+      return pos ? (first <= 0 ? false : undefined) : first >= 0 ? true : undefined;
+    case '<=':
+      return pos ? (first < 0 ? false : undefined) : first >= 0 ? true : undefined;
+    case '>':
+      return pos ? (first < 0 ? true : undefined) : first >= 0 ? false : undefined;
+    case '>=':
+      return pos ? (first <= 0 ? true : undefined) : first >= 0 ? false : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** The condition on type `t`, and on class `cls` of it (-1: any class). */
+function specialize(n: RNode, t: EventType, info: Map<RCheck, Info>, cls = -1): IR {
   switch (n.k) {
     case 'const':
       return n.v;
     case 'and':
-      return and(n.items.map((i) => specialize(i, t, info)));
+      return and(n.items.map((i) => specialize(i, t, info, cls)));
     case 'or':
-      return or(n.items.map((i) => specialize(i, t, info)));
+      return or(n.items.map((i) => specialize(i, t, info, cls)));
     case 'not':
-      return not(specialize(n.e, t, info));
+      return not(specialize(n.e, t, info, cls));
     case 'check': {
       const c = info.get(n)!;
       if (c === MISSING) return false;
       if (c instanceof Unsupported) return { k: 'unsup', why: c.message, loc: c.loc };
       if (c.field.name === 'evt.type') return evtType(c, t);
       if (!c.field.on.has(t)) return false; // missing on this type: every comparison is false
+      const kn = c.field.known?.(t, cls);
+      if (kn) {
+        const d = decideKnown(c, kn);
+        if (d !== undefined) return d;
+      }
       if (c.operand && (c.op === 'in' || c.op === 'intersects') && c.operand.values.length === 0) return false;
       if (c.field.name === 'evt.num' && c.operand && c.operand.kind === 'number' && c.operand.values[0] === 0) {
         // evt.num counts from 1: Falco's never_true macro (evt.num=0) folds away.
@@ -365,21 +434,21 @@ function usesStarts(ir: IR): boolean {
 // ---- Code generation --------------------------------------------------
 
 /** A rough cost: plain property reads first, getters, then ancestor walks. */
-function cost(ir: IR, t: EventType): number {
+function cost(ir: IR, t: EventType, cls: number): number {
   if (typeof ir === 'boolean') return 0;
   switch (ir.k) {
     case 'and':
     case 'or':
-      return ir.items.reduce((n, i) => n + cost(i, t), 0);
+      return ir.items.reduce((n, i) => n + cost(i, t, cls), 0);
     case 'not':
-      return cost(ir.e, t);
+      return cost(ir.e, t, cls);
     case 'call':
       return 1;
     case 'unsup':
       return 0;
     case 'test': {
       if (ir.c.multi) return 20;
-      const inl = ir.c.field.inline?.(t, ir.c.arg);
+      const inl = ir.c.field.inline?.(t, ir.c.arg, cls);
       const base = inl ? (inl.missing ? 2 : 1) : 5;
       const op = ir.c.op;
       return base + (op === 'glob' || op === 'iglob' || op === 'regex' || op === 'icontains' || op === 'pmatch' ? 3 : 0);
@@ -392,19 +461,86 @@ function cost(ir: IR, t: EventType): number {
  * are side-effect free, so order does not change a result, only how soon
  * short-circuiting stops the work.
  */
-function cheapestFirst(ir: IR, t: EventType): IR {
+function cheapestFirst(ir: IR, t: EventType, cls: number): IR {
   if (typeof ir === 'boolean') return ir;
   switch (ir.k) {
     case 'and':
     case 'or': {
-      const items = ir.items.map((i) => cheapestFirst(i, t));
-      const costs = new Map(items.map((i) => [i, cost(i, t)] as const));
+      const items = ir.items.map((i) => cheapestFirst(i, t, cls));
+      const costs = new Map(items.map((i) => [i, cost(i, t, cls)] as const));
       return { k: ir.k, items: items.map((i, n) => ({ i, n })).sort((a, b) => costs.get(a.i)! - costs.get(b.i)! || a.n - b.n).map((x) => x.i) };
     }
     case 'not':
-      return { k: 'not', e: cheapestFirst(ir.e, t) };
+      return { k: 'not', e: cheapestFirst(ir.e, t, cls) };
     default:
       return ir;
+  }
+}
+
+// ---- Filters: what one memoisable property alone decides ------------
+
+/** The property a check reads alone on type t, class cls, or null. */
+function dimOf(c: CheckInfo, t: EventType, cls: number): Dim | null {
+  return c.multi ? null : (c.field.reads?.(t, cls) ?? null);
+}
+
+/** Whether every check in `ir` reads `dim` alone. */
+function onlyReads(ir: IR, dim: Dim, t: EventType, cls: number): boolean {
+  if (typeof ir === 'boolean') return true;
+  switch (ir.k) {
+    case 'test':
+      return dimOf(ir.c, t, cls) === dim;
+    case 'and':
+    case 'or':
+      return ir.items.every((i) => onlyReads(i, dim, t, cls));
+    case 'not':
+      return onlyReads(ir.e, dim, t, cls);
+    default:
+      return false;
+  }
+}
+
+/**
+ * A condition on `dim` alone that every event matching `ir` satisfies
+ * (true when there is none): the checks on other properties read as
+ * "could be either". A conjunction keeps its parts on `dim`; a
+ * disjunction needs one of its parts' conditions; a negation only when
+ * what it negates reads `dim` alone.
+ */
+function necessary(ir: IR, dim: Dim, t: EventType, cls: number): IR {
+  if (typeof ir === 'boolean') return ir;
+  switch (ir.k) {
+    case 'test':
+      return dimOf(ir.c, t, cls) === dim ? ir : true;
+    case 'and':
+      return and(ir.items.map((i) => necessary(i, dim, t, cls)));
+    case 'or':
+      return or(ir.items.map((i) => necessary(i, dim, t, cls)));
+    case 'not':
+      return onlyReads(ir.e, dim, t, cls) ? ir : true;
+    default:
+      return true;
+  }
+}
+
+/** Two specialisations with one key generate the same code (same checks, same inlined reads). */
+function irKey(ir: IR, t: EventType, cls: number, ids: Map<CheckInfo, number>): string {
+  if (typeof ir === 'boolean') return ir ? 'T' : 'F';
+  switch (ir.k) {
+    case 'and':
+    case 'or':
+      return `${ir.k}(${ir.items.map((i) => irKey(i, t, cls, ids)).join(',')})`;
+    case 'not':
+      return `!${irKey(ir.e, t, cls, ids)}`;
+    case 'call':
+      return `call${ir.neg ? '!' : ''}(${[...ir.names].join(',')})`;
+    case 'unsup':
+      return 'U';
+    case 'test': {
+      let id = ids.get(ir.c);
+      if (id === undefined) ids.set(ir.c, (id = ids.size));
+      return `#${id}${JSON.stringify(ir.c.field.inline?.(t, ir.c.arg, cls) ?? null)}`;
+    }
   }
 }
 
@@ -414,7 +550,11 @@ class Gen {
   readonly k = new Constants();
   private temps = 0;
 
-  constructor(private readonly t: EventType) {}
+  constructor(
+    private readonly t: EventType,
+    /** The event class the code is for; -1: any. */
+    private readonly cls = -1,
+  ) {}
 
   expr(ir: IR): string {
     if (ir === true) return 'true';
@@ -448,7 +588,7 @@ class Gen {
       const fast = field.compare?.(this.t, c.op, c.operand.values, this.k);
       if (fast) return fast;
     }
-    const inl = field.inline?.(this.t, arg) ?? null;
+    const inl = field.inline?.(this.t, arg, this.cls) ?? null;
     const get = field.get;
     const value = inl ? inl.js : `${this.k.ref((e: Event, x: FieldContext) => get(e, x, arg))}(e, x)`;
     const missing = inl ? inl.missing : true;
@@ -459,10 +599,10 @@ class Gen {
     return `((${v} = ${value}) !== undefined && ${comparisonJs(c.op, c.operand, v, this.k)})`;
   }
 
-  fn(name: string, ir: IR): { fn: RuleFn; source: string } {
-    const body = this.expr(cheapestFirst(ir, this.t));
+  fn(name: string, ir: IR, suffix = ''): { fn: RuleFn; source: string } {
+    const body = this.expr(cheapestFirst(ir, this.t, this.cls));
     const temps = Array.from({ length: this.temps }, (_, i) => `v${i}`);
-    const fname = `rule_${name.replace(/[^a-zA-Z0-9_]/g, '_').slice(0, 60)}_${this.t}`;
+    const fname = `rule_${name.replace(/[^a-zA-Z0-9_]/g, '_').slice(0, 60)}_${this.t}${suffix}`;
     const source = `function ${fname}(e, x) {${temps.length ? ` let ${temps.join(', ')};` : ''} return ${body}; }`;
     const fn = new Function('k', `"use strict"; return ${source};`)(this.k.values) as RuleFn;
     return { fn, source };
@@ -496,6 +636,8 @@ type Info = CheckInfo | Unsupported | typeof MISSING;
 
 class ConditionCompiler {
   private readonly info = new Map<RCheck, Info>();
+  /** Checks numbered, for irKey. */
+  private readonly ids = new Map<CheckInfo, number>();
   /** Exception clauses not applied because Vigil lacks their field. */
   readonly relaxed: { why: string; loc: Loc }[] = [];
 
@@ -519,6 +661,7 @@ class ConditionCompiler {
       }
       irs.set(t, ir);
     }
+    const variants = new Map<EventType, (Variant | null)[]>();
     if (!unsupported) {
       for (const [t, ir] of irs) {
         const g = new Gen(t);
@@ -526,9 +669,41 @@ class ConditionCompiler {
         byType.set(t, fn);
         source.set(t, src);
         starts ||= usesStarts(ir);
+        variants.set(t, this.variantsOf(root, t));
       }
     }
-    return { cond: { byType, source }, unsupported, starts, restricted: this.restrictsType(root) };
+    return { cond: { byType, source, variants }, unsupported, starts, restricted: this.restrictsType(root) };
+  }
+
+  /** The condition per class of `t`, with its filters; classes that specialise it alike share one function. */
+  private variantsOf(root: RNode, t: EventType): (Variant | null)[] {
+    const out: (Variant | null)[] = [];
+    const made = new Map<string, Variant>();
+    const classes = classCount(t);
+    for (let cls = 0; cls < classes; cls++) {
+      const ir = specialize(root, t, this.info, cls);
+      if (ir === false) {
+        out.push(null);
+        continue;
+      }
+      const key = irKey(ir, t, cls, this.ids);
+      let v = made.get(key);
+      if (!v) {
+        const suffix = classes > 1 ? `_${cls}` : '';
+        const { fn, source } = new Gen(t, cls).fn(this.ruleName, ir, suffix);
+        const filters: Filter[] = [];
+        for (const dim of DIMS) {
+          const f = necessary(ir, dim, t, cls);
+          if (f === true) continue;
+          const g = new Gen(t, cls).fn(`${this.ruleName}_by_${dim}`, f, suffix);
+          filters.push({ dim, fn: g.fn, source: g.source });
+        }
+        v = { fn, source, filters };
+        made.set(key, v);
+      }
+      out.push(v);
+    }
+    return out;
   }
 
   /**

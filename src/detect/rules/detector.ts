@@ -13,6 +13,7 @@ import type { DetectContext, Detector } from '../detector.js';
 import { FieldContext } from './context.js';
 import { formatOutput, messageOf } from './output.js';
 import { problemText, RuleLoadError } from './problems.js';
+import { MASK_BITS } from './router.js';
 import { buildRuleSet, builtinFiles, Role, type LoadReport, type RouteEntry, type RuleSet } from './ruleset.js';
 
 export interface RulesOptions {
@@ -135,8 +136,16 @@ export class RulesDetector implements Detector {
     x.tree = ctx.tree;
     x.seq++;
     if (set.needsStarts && e.type === 'fork') x.noteFork(e);
-    const list = set.route[e.type];
+    const tr = set.route[e.type];
+    const cr = tr.classify === null ? tr.classes[0]! : tr.classes[tr.classify(e)]!;
+    const list = cr.entries;
+    if (list.length === 0) return;
+    // Entries whose filters (the path, the process name … alone) rule them out are not called.
+    let mask = -1;
+    const filters = cr.filters;
+    for (let f = 0; f < filters.length && mask !== 0; f++) mask &= filters[f]!.mask(e, x);
     for (let i = 0; i < list.length; i++) {
+      if (i < MASK_BITS && (mask & (1 << i)) === 0) continue;
       const r = list[i]!;
       let hit: boolean;
       try {

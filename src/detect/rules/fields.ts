@@ -6,6 +6,7 @@
 // "missing": every comparison with it is false, as in Falco.
 import { EVENT_TYPES, type Event, type EventType } from '../../event.js';
 import type { Process } from '../../enrich/process-tree.js';
+import { AF_INET, AF_INET6, AF_UNIX, isIpClass, OPEN_CREAT, OPEN_DIRECTORY, OPEN_FAILED, OPEN_TRUNC, SOCK_INET, SOCK_INET6, SOCK_UNIX } from './classes.js';
 import { FieldContext, MAX_ANCESTORS } from './context.js';
 import type { Operator } from './condition.js';
 import type { Constants } from './predicate.js';
@@ -14,6 +15,16 @@ import { EINPROGRESS, modeName, O_ACCMODE, O_CREAT, O_DIRECTORY, O_TRUNC, O_WRON
 export type FieldValue = string | number | boolean;
 /** ip: an address (compared exactly or against CIDR networks); ipnet: only against networks. */
 export type FieldKind = 'string' | 'number' | 'bool' | 'ip';
+
+/**
+ * What an event's class (classes.ts) decides about a field on one type:
+ * its value, that it is missing, or only its sign (1: ≥ 0, -1: < 0).
+ */
+export type Known = { value: FieldValue } | { missing: true } | { sign: 1 | -1 };
+
+/** Event properties whose checks the rules memoise per value (interned strings that recur). */
+export type Dim = 'path' | 'path2' | 'comm' | 'addr';
+export const DIMS: readonly Dim[] = ['path', 'path2', 'comm', 'addr'];
 
 export interface Field {
   name: string;
@@ -29,10 +40,17 @@ export interface Field {
   get(e: Event, x: FieldContext, arg: FieldArg): FieldValue | undefined;
   /**
    * JavaScript reading the value from `e` (and helpers on `x`) for one
-   * event type, inlined into compiled rules; null to call get().
-   * `missing` says whether it may evaluate to undefined.
+   * event type (and class, -1 when any), inlined into compiled rules;
+   * null to call get(). `missing` says whether it may evaluate to undefined.
    */
-  inline?(t: EventType, arg: FieldArg): { js: string; missing: boolean } | null;
+  inline?(t: EventType, arg: FieldArg, cls: number): { js: string; missing: boolean } | null;
+  /** What the class `cls` of a `t` event decides about the value; undefined when nothing. */
+  known?(t: EventType, cls: number): Known | undefined;
+  /**
+   * The one Event property the value is a function of on type `t` in class
+   * `cls` (and all code generated for it reads nothing else), or null.
+   */
+  reads?(t: EventType, cls: number): Dim | null;
   /**
    * Allocation-free JavaScript for a comparison on one event type, where
    * the generic way would build a string per event (fd.directory = D
@@ -52,9 +70,6 @@ const FILE_TYPES = types('open', 'unlink', 'rename', 'chmod', 'module');
 const SOCKET_TYPES = types('connect', 'accept', 'bind', 'listen', 'dup');
 const RESULT_TYPES = types('exec', 'fork', 'open', 'unlink', 'rename', 'chmod', 'connect', 'accept', 'bind', 'listen', 'setid', 'ptrace', 'module', 'mount', 'namespace', 'dup');
 
-const AF_UNIX = 1;
-const AF_INET = 2;
-const AF_INET6 = 10;
 
 // ---- Event type names ------------------------------------------------
 
@@ -169,6 +184,31 @@ const SIDES: Partial<Record<EventType, Record<End, Side>>> = {
   dup: { cip: 'l', cport: 'l', sip: 'r', sport: 'r', lip: 'l', lport: 'l', rip: 'r', rport: 'r' },
 };
 
+/** fd.sip & co. on a socket event of class `cls`: missing when no such end, or no IP address. */
+function ipEndKnown(which: End): (t: EventType, cls: number) => Known | undefined {
+  return (t, cls) => (SIDES[t]?.[which] === null || (cls >= 0 && !isIpClass(cls)) ? { missing: true } : undefined);
+}
+
+/** fd.sip & co. inlined where the class says the event has an IP address. */
+function ipEndInline(which: End): (t: EventType, arg: FieldArg, cls: number) => { js: string; missing: boolean } | null {
+  return (t, _arg, cls) => {
+    const side = SIDES[t]?.[which];
+    if (!side || !isIpClass(cls)) return null;
+    const addr = side === 'r' ? 'e.addr' : 'e.localAddr';
+    const value = which.endsWith('port') ? (side === 'r' ? 'e.port' : 'e.localPort') : addr;
+    return { js: `(${addr} === '' ? undefined : ${value})`, missing: true };
+  };
+}
+
+/** An address end read from e.addr alone (the remote side), in an IP class. */
+function ipEndReads(which: End): (t: EventType, cls: number) => Dim | null {
+  return (t, cls) => (SIDES[t]?.[which] === 'r' && isIpClass(cls) ? 'addr' : null);
+}
+
+function ipEndField(kind: FieldKind, desc: string, which: End, get: Getter = (e) => ipEnd(e, which)): Def {
+  return { kind, desc, on: SOCKET_TYPES, get, known: ipEndKnown(which), inline: ipEndInline(which), reads: which.endsWith('port') ? undefined : ipEndReads(which) };
+}
+
 function ipEnd(e: Event, which: End): string | number | undefined {
   if (!isIp(e)) return undefined;
   const side = SIDES[e.type]?.[which];
@@ -213,6 +253,14 @@ function fdType(e: Event): string | undefined {
 
 const TYPECHAR: Record<string, string> = { file: 'f', directory: 'd', ipv4: '4', ipv6: '6', unix: 'u' };
 
+/** fd.type / fd.typechar as an open's or a socket event's class decides them. */
+function typeKnown(t: EventType, cls: number, dir: string, file: string, v4: string, v6: string, unix: string): Known | undefined {
+  if (cls < 0) return undefined;
+  if (t === 'open') return { value: (cls & OPEN_DIRECTORY) !== 0 ? dir : file };
+  if (!SOCKET_TYPES.has(t)) return undefined;
+  return cls === SOCK_INET ? { value: v4 } : cls === SOCK_INET6 ? { value: v6 } : cls === SOCK_UNIX ? { value: unix } : { missing: true };
+}
+
 // ---- The table -------------------------------------------------------
 
 type Getter = (e: Event, x: FieldContext, arg: FieldArg) => FieldValue | undefined;
@@ -227,6 +275,8 @@ interface Def {
   inline?: Field['inline'];
   compare?: Field['compare'];
   some?: Field['some'];
+  known?: Field['known'];
+  reads?: Field['reads'];
 }
 
 /** proc.aname & co.: one reader of a process, at an ancestor level or (without an index) any ancestor. */
@@ -272,34 +322,43 @@ const DEFS: Record<string, Def> = {
   'evt.res': {
     kind: 'string', desc: "'SUCCESS' or the errno name (ENOENT, EINPROGRESS, …)", on: RESULT_TYPES,
     get: (e) => resultName(e.type === 'fork' ? e.childPid : e.result),
+    known: (t, cls) => (t === 'open' && cls >= 0 && (cls & OPEN_FAILED) === 0 ? { value: 'SUCCESS' } : undefined),
   },
   'evt.rawres': {
     kind: 'number', desc: 'the return value: an fd, 0, a pid or -errno', on: RESULT_TYPES,
     get: (e) => (e.type === 'fork' ? e.childPid : e.result),
     inline: (t) => ({ js: t === 'fork' ? 'e.childPid' : 'e.result', missing: false }),
+    known: (t, cls) => (t === 'open' && cls >= 0 ? { sign: (cls & OPEN_FAILED) !== 0 ? -1 : 1 } : undefined),
   },
-  'evt.failed': { kind: 'bool', desc: 'the syscall failed', on: RESULT_TYPES, get: (e) => e.type !== 'fork' && e.result < 0, inline: (t) => ({ js: t === 'fork' ? 'false' : '(e.result < 0)', missing: false }) },
+  'evt.failed': { kind: 'bool', desc: 'the syscall failed', on: RESULT_TYPES, get: (e) => e.type !== 'fork' && e.result < 0, inline: (t) => ({ js: t === 'fork' ? 'false' : '(e.result < 0)', missing: false }),
+    known: (t, cls) => (t === 'open' && cls >= 0 ? { value: (cls & OPEN_FAILED) !== 0 } : undefined),
+  },
   'evt.is_open_read': {
     kind: 'bool', desc: 'an open for reading (O_RDONLY or O_RDWR)', on: types('open'),
     get: (e) => (e.flags & O_ACCMODE) !== O_WRONLY, inline: () => ({ js: `((e.flags & ${O_ACCMODE}) !== ${O_WRONLY})`, missing: false }),
+    known: (_t, cls) => (cls >= 0 ? { value: (cls & O_ACCMODE) !== O_WRONLY } : undefined),
   },
   'evt.is_open_write': {
     kind: 'bool', desc: 'an open for writing (O_WRONLY or O_RDWR)', on: types('open'),
     get: (e) => (e.flags & O_ACCMODE) !== 0, inline: () => ({ js: `((e.flags & ${O_ACCMODE}) !== 0)`, missing: false }),
+    known: (_t, cls) => (cls >= 0 ? { value: (cls & O_ACCMODE) !== 0 } : undefined),
   },
   'evt.is_open_exec': {
     kind: 'bool', desc: 'an open that creates a file with an execute bit', on: types('open'),
     get: (e) => (e.flags & O_CREAT) !== 0 && (e.mode & 0o111) !== 0,
     inline: () => ({ js: `((e.flags & ${O_CREAT}) !== 0 && (e.mode & 0o111) !== 0)`, missing: false }),
+    known: (_t, cls) => (cls >= 0 && (cls & OPEN_CREAT) === 0 ? { value: false } : undefined),
   },
   'evt.is_open_create': {
     kind: 'bool', desc: 'Vigil: an open with O_CREAT', on: types('open'),
     get: (e) => (e.flags & O_CREAT) !== 0, inline: () => ({ js: `((e.flags & ${O_CREAT}) !== 0)`, missing: false }),
+    known: (_t, cls) => (cls >= 0 ? { value: (cls & OPEN_CREAT) !== 0 } : undefined),
   },
   'evt.is_open_trunc': {
     kind: 'bool', desc: 'Vigil: an open for writing with O_TRUNC (the file is emptied)', on: types('open'),
     get: (e) => (e.flags & O_TRUNC) !== 0 && (e.flags & O_ACCMODE) !== 0,
     inline: () => ({ js: `((e.flags & ${O_TRUNC}) !== 0 && (e.flags & ${O_ACCMODE}) !== 0)`, missing: false }),
+    known: (_t, cls) => (cls >= 0 ? { value: (cls & OPEN_TRUNC) !== 0 && (cls & O_ACCMODE) !== 0 } : undefined),
   },
   'evt.is_connect_ok': {
     kind: 'bool', desc: 'Vigil: a connect that succeeded or is in progress (non-blocking)', on: types('connect'),
@@ -320,24 +379,25 @@ const DEFS: Record<string, Def> = {
     kind: 'number', desc: 'setgid family: the gid asked for (-1: unchanged)', on: types('setid'),
     get: (e) => (e.call.includes('gid') ? e.id : undefined),
   },
-  'evt.arg.name': { kind: 'string', desc: 'open: the path', on: types('open'), get: (e) => nonEmpty(e.path) },
-  'evt.arg.path': { kind: 'string', desc: 'unlink/chmod: the path', on: types('unlink', 'chmod'), get: (e) => nonEmpty(e.path) },
-  'evt.arg.oldpath': { kind: 'string', desc: 'rename: the old path', on: types('rename'), get: (e) => nonEmpty(e.path) },
-  'evt.arg.newpath': { kind: 'string', desc: 'rename: the new path', on: types('rename'), get: (e) => nonEmpty(e.path2), inline: () => ({ js: 'e.path2', missing: false }) },
+  'evt.arg.name': { kind: 'string', desc: 'open: the path', on: types('open'), get: (e) => nonEmpty(e.path), reads: () => 'path' },
+  'evt.arg.path': { kind: 'string', desc: 'unlink/chmod: the path', on: types('unlink', 'chmod'), get: (e) => nonEmpty(e.path), reads: () => 'path' },
+  'evt.arg.oldpath': { kind: 'string', desc: 'rename: the old path', on: types('rename'), get: (e) => nonEmpty(e.path), reads: () => 'path' },
+  'evt.arg.newpath': { kind: 'string', desc: 'rename: the new path', on: types('rename'), get: (e) => nonEmpty(e.path2), inline: () => ({ js: 'e.path2', missing: false }), reads: () => 'path2' },
   'evt.arg.filename': { kind: 'string', desc: 'exec: the file name as passed to execve', on: types('exec'), get: (e) => nonEmpty(e.filename) },
-  'evt.arg.dev': { kind: 'string', desc: 'mount: the source', on: types('mount'), get: (e) => nonEmpty(e.path2) },
-  'evt.arg.dir': { kind: 'string', desc: 'mount: the target', on: types('mount'), get: (e) => nonEmpty(e.path) },
+  'evt.arg.dev': { kind: 'string', desc: 'mount: the source', on: types('mount'), get: (e) => nonEmpty(e.path2), reads: () => 'path2' },
+  'evt.arg.dir': { kind: 'string', desc: 'mount: the target', on: types('mount'), get: (e) => nonEmpty(e.path), reads: () => 'path' },
   'evt.arg.type': { kind: 'string', desc: 'mount: the file system type', on: types('mount'), get: (e) => nonEmpty(e.call) },
   'evt.arg.flags_raw': { kind: 'number', desc: 'Vigil: the raw flags (open O_*, mount MS_*, unshare CLONE_NEW*)', on: types('open', 'rename', 'mount', 'namespace'), get: (e) => e.flags, inline: () => ({ js: 'e.flags', missing: false }) },
   'evt.arg.nstype': { kind: 'number', desc: 'setns: the namespace type asked for; unshare: the CLONE_NEW* flags', on: types('namespace'), get: (e) => e.id, inline: () => ({ js: 'e.id', missing: false }) },
   'evt.arg.newfd': { kind: 'number', desc: 'dup: the new descriptor (0, 1 or 2)', on: types('dup'), get: (e) => e.id, inline: () => ({ js: 'e.id', missing: false }) },
 
   // -- process
-  'proc.name': { kind: 'string', desc: 'the process name (comm, at most 15 characters)', get: procName, inline: () => ({ js: 'e.comm', missing: false }) },
+  'proc.name': { kind: 'string', desc: 'the process name (comm, at most 15 characters)', get: procName, inline: () => ({ js: 'e.comm', missing: false }), reads: () => 'comm' },
   'proc.exe': { kind: 'string', desc: 'argv[0]', get: procExe },
   'proc.exepath': {
     kind: 'string', desc: 'the executable, absolute, symlinks resolved', get: procExepath,
     inline: (t) => (t === 'exec' ? { js: 'e.path', missing: false } : null),
+    reads: (t) => (t === 'exec' ? 'path' : null),
   },
   'proc.args': { kind: 'string', desc: 'the arguments (argv[1..]) joined by spaces', get: (e, x) => (e.process ? x.args(e.process.argv) : undefined) },
   'proc.cmdline': { kind: 'string', desc: 'proc.name and proc.args', get: procCmdline },
@@ -386,6 +446,7 @@ const DEFS: Record<string, Def> = {
       const p = exepath(e);
       return p === undefined ? undefined : p === '/' || p.startsWith('/memfd:') || p.startsWith('memfd:');
     },
+    reads: (t) => (t === 'exec' ? 'path' : null),
   },
 
   // -- user
@@ -399,16 +460,20 @@ const DEFS: Record<string, Def> = {
     kind: 'string', desc: 'files: the path (rename: the old path); sockets: cip:cport->sip:sport; AF_UNIX: the socket path',
     on: new Set([...FILE_TYPES, ...SOCKET_TYPES]), get: (e) => fdName(e),
     inline: (t) => (FILE_TYPES.has(t) ? { js: 'e.path', missing: t === 'module' } : null),
+    known: (t, cls) => (SOCKET_TYPES.has(t) && cls >= 0 && !isIpClass(cls) && cls !== SOCK_UNIX ? { missing: true } : undefined),
+    reads: (t) => (FILE_TYPES.has(t) ? 'path' : null),
   },
   'fd.directory': {
     kind: 'string', desc: 'files: the directory the file is in', on: FILE_TYPES, get: (e) => (e.path ? dirname(e.path) : undefined),
     compare: (_t, op, values, k) => pathPartCompare(op, values, k, (d) => (p: string) => isDirOf(d, p)),
+    reads: () => 'path',
   },
   'fd.filename': {
     kind: 'string', desc: 'files: the file name without its directory', on: FILE_TYPES, get: (e) => (e.path ? basename(e.path) : undefined),
     compare: (_t, op, values, k) => pathPartCompare(op, values, k, (n) => (p: string) => n !== '' && !n.includes('/') && p.endsWith(`/${n}`)),
+    reads: () => 'path',
   },
-  'fd.type': { kind: 'string', desc: 'file, directory, ipv4, ipv6 or unix', on: new Set([...FILE_TYPES, ...SOCKET_TYPES]), get: (e) => fdType(e) },
+  'fd.type': { kind: 'string', desc: 'file, directory, ipv4, ipv6 or unix', on: new Set([...FILE_TYPES, ...SOCKET_TYPES]), get: (e) => fdType(e), known: (t, cls) => typeKnown(t, cls, 'directory', 'file', 'ipv4', 'ipv6', 'unix') },
   'fd.typechar': {
     kind: 'string', desc: "f (file), d (directory), 4, 6 (IP sockets) or u (unix socket)", on: new Set([...FILE_TYPES, ...SOCKET_TYPES]),
     constant: (t) => (t === 'open' ? undefined : FILE_TYPES.has(t) ? 'f' : undefined),
@@ -417,43 +482,53 @@ const DEFS: Record<string, Def> = {
       return ty === undefined ? undefined : TYPECHAR[ty];
     },
     inline: (t) => (t === 'open' ? { js: `((e.flags & ${O_DIRECTORY}) !== 0 ? 'd' : 'f')`, missing: false } : null),
+    known: (t, cls) => typeKnown(t, cls, 'd', 'f', '4', '6', 'u'),
   },
   'fd.num': {
     kind: 'number', desc: 'open: the new descriptor, -1 when the open failed; accept: the new descriptor; dup: the old descriptor', on: types('open', 'accept', 'dup'),
     get: (e) => (e.type === 'dup' ? e.flags : e.result >= 0 ? e.result : -1),
     inline: (t) => ({ js: t === 'dup' ? 'e.flags' : '(e.result >= 0 ? e.result : -1)', missing: false }),
+    known: (t, cls) => (t === 'open' && cls >= 0 ? ((cls & OPEN_FAILED) !== 0 ? { value: -1 } : { sign: 1 }) : undefined),
   },
   'fd.l4proto': { kind: 'string', desc: 'tcp or udp', on: SOCKET_TYPES, get: (e) => nonEmpty(e.protocol) },
-  'fd.sockfamily': { kind: 'string', desc: 'ip or unix', on: SOCKET_TYPES, get: (e) => (isIp(e) ? 'ip' : e.family === AF_UNIX ? 'unix' : undefined) },
-  'fd.cip': { kind: 'ip', desc: 'the client address (not seen on connect)', on: SOCKET_TYPES, get: (e) => ipEnd(e, 'cip') },
-  'fd.sip': { kind: 'ip', desc: 'the server address (connect: the address connected to)', on: SOCKET_TYPES, get: (e) => ipEnd(e, 'sip') },
-  'fd.lip': { kind: 'ip', desc: 'the local address (not seen on connect)', on: SOCKET_TYPES, get: (e) => ipEnd(e, 'lip') },
-  'fd.rip': { kind: 'ip', desc: 'the remote address', on: SOCKET_TYPES, get: (e) => ipEnd(e, 'rip') },
-  'fd.dip': { kind: 'ip', desc: 'Vigil: the destination (server) address, as fd.sip', on: SOCKET_TYPES, get: (e) => ipEnd(e, 'sip') },
-  'fd.cport': { kind: 'number', desc: 'the client port (not seen on connect)', on: SOCKET_TYPES, get: (e) => ipEnd(e, 'cport') },
-  'fd.sport': {
-    kind: 'number', desc: 'the server port (connect: the port connected to)', on: SOCKET_TYPES, get: (e) => ipEnd(e, 'sport'),
-    inline: (t) => (t === 'connect' ? { js: `(e.addr !== '' && (e.family === ${AF_INET} || e.family === ${AF_INET6}) ? e.port : undefined)`, missing: true } : null),
+  'fd.sockfamily': {
+    kind: 'string', desc: 'ip or unix', on: SOCKET_TYPES, get: (e) => (isIp(e) ? 'ip' : e.family === AF_UNIX ? 'unix' : undefined),
+    known: (_t, cls) => (cls < 0 ? undefined : isIpClass(cls) ? { value: 'ip' } : cls === SOCK_UNIX ? { value: 'unix' } : { missing: true }),
   },
-  'fd.lport': { kind: 'number', desc: 'the local port (not seen on connect)', on: SOCKET_TYPES, get: (e) => ipEnd(e, 'lport') },
-  'fd.rport': { kind: 'number', desc: 'the remote port', on: SOCKET_TYPES, get: (e) => ipEnd(e, 'rport') },
-  'fd.dport': { kind: 'number', desc: 'Vigil: the destination (server) port, as fd.sport', on: SOCKET_TYPES, get: (e) => ipEnd(e, 'sport') },
+  'fd.cip': ipEndField('ip', 'the client address (not seen on connect)', 'cip'),
+  'fd.sip': ipEndField('ip', 'the server address (connect: the address connected to)', 'sip'),
+  'fd.lip': ipEndField('ip', 'the local address (not seen on connect)', 'lip'),
+  'fd.rip': ipEndField('ip', 'the remote address', 'rip'),
+  'fd.dip': ipEndField('ip', 'Vigil: the destination (server) address, as fd.sip', 'sip'),
+  'fd.cport': ipEndField('number', 'the client port (not seen on connect)', 'cport'),
+  'fd.sport': {
+    ...ipEndField('number', 'the server port (connect: the port connected to)', 'sport'),
+    inline: (t, arg, cls) =>
+      ipEndInline('sport')(t, arg, cls) ??
+      (t === 'connect' ? { js: `(e.addr !== '' && (e.family === ${AF_INET} || e.family === ${AF_INET6}) ? e.port : undefined)`, missing: true } : null),
+  },
+  'fd.lport': ipEndField('number', 'the local port (not seen on connect)', 'lport'),
+  'fd.rport': ipEndField('number', 'the remote port', 'rport'),
+  'fd.dport': ipEndField('number', 'Vigil: the destination (server) port, as fd.sport', 'sport'),
   'fd.ip': {
     kind: 'ip', desc: 'either address (filters only)', on: SOCKET_TYPES, get: () => undefined,
     some: (e, _x, _a, pred) => anyOf(pred, ipEnd(e, 'cip'), ipEnd(e, 'sip')),
+    known: (_t, cls) => (cls >= 0 && !isIpClass(cls) ? { missing: true } : undefined),
   },
   'fd.port': {
     kind: 'number', desc: 'either port (filters only)', on: SOCKET_TYPES, get: () => undefined,
     some: (e, _x, _a, pred) => anyOf(pred, ipEnd(e, 'cport'), ipEnd(e, 'sport')),
+    known: (_t, cls) => (cls >= 0 && !isIpClass(cls) ? { missing: true } : undefined),
   },
   'fd.net': {
     kind: 'ip', desc: 'either address, compared with networks (filters only)', on: SOCKET_TYPES, get: () => undefined,
     some: (e, _x, _a, pred) => anyOf(pred, ipEnd(e, 'cip'), ipEnd(e, 'sip')),
+    known: (_t, cls) => (cls >= 0 && !isIpClass(cls) ? { missing: true } : undefined),
   },
-  'fd.cnet': { kind: 'ip', desc: 'the client address, compared with networks', on: SOCKET_TYPES, get: (e) => ipEnd(e, 'cip') },
-  'fd.snet': { kind: 'ip', desc: 'the server address, compared with networks', on: SOCKET_TYPES, get: (e) => ipEnd(e, 'sip') },
-  'fd.lnet': { kind: 'ip', desc: 'the local address, compared with networks', on: SOCKET_TYPES, get: (e) => ipEnd(e, 'lip') },
-  'fd.rnet': { kind: 'ip', desc: 'the remote address, compared with networks', on: SOCKET_TYPES, get: (e) => ipEnd(e, 'rip') },
+  'fd.cnet': ipEndField('ip', 'the client address, compared with networks', 'cip'),
+  'fd.snet': ipEndField('ip', 'the server address, compared with networks', 'sip'),
+  'fd.lnet': ipEndField('ip', 'the local address, compared with networks', 'lip'),
+  'fd.rnet': ipEndField('ip', 'the remote address, compared with networks', 'rip'),
 
   // -- container, Kubernetes, workload
   'container.id': { kind: 'string', desc: "the container id; 'host' for the host; off-cluster the cgroup's last path component", get: (e, x) => x.containerId(e.workload) },
@@ -477,7 +552,10 @@ function anyOf(pred: (v: FieldValue) => boolean, a: FieldValue | undefined, b: F
 export const FIELDS: ReadonlyMap<string, Field> = new Map(
   Object.entries(DEFS).map(([name, d]) => [
     name,
-    { name, kind: d.kind, desc: d.desc, on: d.on ?? ALL, arg: d.arg ?? 'none', constant: d.constant, get: d.get, inline: d.inline, compare: d.compare, some: d.some },
+    {
+      name, kind: d.kind, desc: d.desc, on: d.on ?? ALL, arg: d.arg ?? 'none', constant: d.constant, get: d.get,
+      inline: d.inline, compare: d.compare, some: d.some, known: d.known, reads: d.reads,
+    },
   ]),
 );
 

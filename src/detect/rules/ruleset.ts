@@ -6,10 +6,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EVENT_TYPES, type EventType } from '../../event.js';
-import { compileRules, type CompiledRule, type RuleFn, type Skipped } from './compile.js';
+import { compileRules, type CompiledRule, type Skipped } from './compile.js';
 import { RuleDefinitions, type RuleFile } from './loader.js';
 import type { Problem } from './problems.js';
-import { SequenceState, ThresholdState } from './stateful.js';
+import { buildRoutes, type TypeRoute } from './router.js';
+
+export { Role, type RouteEntry } from './router.js';
 
 /**
  * The built-in rules, read from the source tree at run time: this module
@@ -23,22 +25,6 @@ export function builtinFiles(): string[] {
     .filter((f) => f.endsWith('.yaml'))
     .sort()
     .map((f) => join(BUILTIN_DIR, f));
-}
-
-/** What a rule does when its condition matches. */
-export enum Role {
-  Alert = 0,
-  Threshold = 1,
-  SequenceAfter = 2,
-  SequenceMatch = 3,
-}
-
-export interface RouteEntry {
-  fn: RuleFn;
-  rule: CompiledRule;
-  role: Role;
-  threshold: ThresholdState | null;
-  sequence: SequenceState | null;
 }
 
 export interface LoadReport {
@@ -62,7 +48,8 @@ export interface LoadReport {
 
 export interface RuleSet {
   rules: CompiledRule[];
-  route: Record<EventType, RouteEntry[]>;
+  /** What each event runs, by type and class (router.ts). */
+  route: Record<EventType, TypeRoute>;
   needsStarts: boolean;
   report: LoadReport;
 }
@@ -86,16 +73,9 @@ export function buildRuleSet(paths: readonly string[], texts?: readonly RuleFile
   const defs = new RuleDefinitions().load(files);
   const result = compileRules(defs);
   const problems = [...readProblems, ...result.problems];
-  const route = Object.fromEntries(EVENT_TYPES.map((t) => [t, [] as RouteEntry[]])) as Record<EventType, RouteEntry[]>;
-  for (const rule of result.rules) {
-    const threshold = rule.threshold ? new ThresholdState(rule.threshold) : null;
-    const sequence = rule.sequence ? new SequenceState(rule.sequence) : null;
-    if (rule.sequence) {
-      for (const [t, fn] of rule.sequence.after.byType) route[t].push({ fn, rule, role: Role.SequenceAfter, threshold, sequence });
-    }
-    const role = threshold ? Role.Threshold : sequence ? Role.SequenceMatch : Role.Alert;
-    for (const [t, fn] of rule.condition.byType) route[t].push({ fn, rule, role, threshold, sequence });
-  }
+  const route = buildRoutes(result.rules);
+  /** Rules (and sequences' earlier steps) routed to each type. */
+  const routed = (t: EventType): number => result.rules.reduce((n, r) => n + (r.condition.byType.has(t) ? 1 : 0) + (r.sequence?.after.byType.has(t) ? 1 : 0), 0);
   const reasons = new Map<string, number>();
   for (const s of result.skipped) reasons.set(s.detail, (reasons.get(s.detail) ?? 0) + 1);
   const na = new Map<string, number>();
@@ -116,7 +96,7 @@ export function buildRuleSet(paths: readonly string[], texts?: readonly RuleFile
       outputNA: byCount(na),
       errors: problems.filter((p) => p.severity === 'error'),
       warnings: problems.filter((p) => p.severity === 'warning'),
-      routes: Object.fromEntries(EVENT_TYPES.map((t) => [t, route[t].length])) as Record<EventType, number>,
+      routes: Object.fromEntries(EVENT_TYPES.map((t) => [t, routed(t)])) as Record<EventType, number>,
     },
   };
 }

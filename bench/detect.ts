@@ -1,0 +1,178 @@
+// Detection cost per event, in process (no gRPC, no sender):
+//   node --expose-gc --import tsx bench/detect.ts [ROUNDS] [BURST]
+// The real engine (built-in rules, a file sink, profiles learned from the
+// mix and switched to monitor mode, as bench/pipeline.ts does) fed the
+// mix's batches through the engine's own decoder straight into onEvents.
+// Per round, each stage is also timed alone over that round's freshly
+// decoded events: decode, enrich, rules, profiles (stage by stage, so a
+// stage's number includes its own cache misses on fresh Event objects but
+// not the previous stage's). BENCH_CPU_PROFILE=FILE writes a V8 CPU
+// profile of the end-to-end part.
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../src/config/load.js';
+import { Engine } from '../src/engine.js';
+import type { Event } from '../src/event.js';
+import type { ProbeSession } from '../src/ingest/session.js';
+import { decodeProbeMessage } from '../src/ingest/probe-message.js';
+import { silentLogger } from '../src/log.js';
+import { batchMessage, eventMix, snapshotMessage, type MixOptions } from './lib/event-mix.js';
+
+const ROUNDS = Number(process.argv[2] ?? 10);
+const BURST = Number(process.argv[3] ?? 8);
+/** BENCH_BY_TYPE=1: also each detector's cost by event type (weighted by the type's share of the mix). */
+const BY_TYPE = !!process.env.BENCH_BY_TYPE;
+/** BENCH_E2E_ONLY=1: only the end-to-end rounds (quicker A/B runs). */
+const E2E_ONLY = !!process.env.BENCH_E2E_ONLY;
+const WORKLOADS = 300;
+const PROCESSES = 5000;
+const BATCH = 256;
+const BATCHES = 400;
+const LEARN_ROUNDS = 5;
+const gc = (globalThis as { gc?: () => void }).gc;
+const session = null as unknown as ProbeSession;
+const bootToUnixNs = Date.now() * 1e6 - 1e12;
+
+function decode(msg: Buffer): Event[] {
+  const events = decodeProbeMessage(msg).batch!.events;
+  for (const e of events) {
+    e.time = (e.ktimeNs + bootToUnixNs) / 1e6;
+    e.nodeName = 'bench';
+  }
+  return events;
+}
+
+const cgDir = mkdtempSync(join(tmpdir(), 'vigil-bench-cg-'));
+const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
+const ids: number[] = [];
+for (let i = 0; i < WORKLOADS; i++) {
+  const d = join(cgDir, `kubepods/pod-${i}/app`);
+  mkdirSync(d, { recursive: true });
+  ids.push(statSync(d).ino);
+}
+const config = parseConfig({
+  engine: { listen: `unix://${dir}/engine.sock` },
+  control: { listen: `unix://${dir}/control.sock` },
+  stateDir: join(dir, 'state'),
+  metrics: { listen: null },
+  sinks: [{ type: 'file', path: join(dir, 'alerts.jsonl'), format: 'json' }],
+});
+const engine = new Engine(config, silentLogger(), { cgroupMount: cgDir });
+await engine.start();
+let alerts = 0;
+engine.onAlert(() => alerts++);
+
+const mix = (seed: number, batches: number): MixOptions => ({ workloads: WORKLOADS, processes: PROCESSES, batchSize: BATCH, batches, cgroupIds: ids, seed, burst: BURST });
+const snap = decodeProbeMessage(snapshotMessage(mix(1, 1))) as unknown as { snapshot: { processes: never[] } };
+engine.onSnapshot(session, snap.snapshot.processes, true);
+
+// Learning, then monitor mode.
+let seq = 0;
+for (const b of eventMix(mix(1, BATCHES * LEARN_ROUNDS))) engine.onEvents(session, decode(batchMessage(++seq, b)));
+for (const w of engine.workloads.all().filter((w) => w.kind === 'cgroup')) {
+  const r = await engine.profiles.changeMode(w, 'monitor');
+  if (!r.ok) throw new Error(`${w.name}: ${r.error}`);
+}
+await new Promise((r) => setTimeout(r, 1500));
+
+const messages = eventMix(mix(42, BATCHES)).map((b) => batchMessage(++seq, b));
+const perRound = BATCH * BATCHES;
+const detectors = (engine as unknown as { detectors: { name: string; onEvent(e: Event, ctx: unknown): void }[] }).detectors;
+const ctx = (engine as unknown as { detectContext: unknown }).detectContext;
+const rules = detectors.find((d) => d.name === 'rules')!;
+const profiles = detectors.find((d) => d.name === 'profiles')!;
+
+function ns(t0: bigint): number {
+  return Number(process.hrtime.bigint() - t0);
+}
+
+/** One round stage by stage: ns per event for each. */
+function staged(): Record<string, number> {
+  gc?.();
+  let t0 = process.hrtime.bigint();
+  const batches = messages.map(decode);
+  const dec = ns(t0);
+  t0 = process.hrtime.bigint();
+  for (const events of batches) {
+    for (const e of events) {
+      e.process = engine.tree.apply(e);
+      e.workload = engine.workloads.resolve(e);
+    }
+  }
+  const enrich = ns(t0);
+  t0 = process.hrtime.bigint();
+  for (const events of batches) for (const e of events) rules.onEvent(e, ctx);
+  const r = ns(t0);
+  t0 = process.hrtime.bigint();
+  for (const events of batches) for (const e of events) profiles.onEvent(e, ctx);
+  const p = ns(t0);
+  const out: Record<string, number> = { decode: dec / perRound, enrich: enrich / perRound, rules: r / perRound, profiles: p / perRound };
+  if (BY_TYPE) {
+    // Each detector again over the events of one type (a second pass: warmer than the first).
+    const byType = new Map<string, Event[]>();
+    for (const events of batches) for (const e of events) (byType.get(e.type) ?? byType.set(e.type, []).get(e.type)!).push(e);
+    for (const [t, list] of byType) {
+      for (const d of [rules, profiles]) {
+        t0 = process.hrtime.bigint();
+        for (const e of list) d.onEvent(e, ctx);
+        // Weighted: this type's share of the per-event cost over the whole mix.
+        out[`${d.name}/${t} (${((100 * list.length) / perRound).toFixed(0)}%)`] = ns(t0) / perRound;
+      }
+    }
+  }
+  return out;
+}
+
+/** One round as the engine runs it: decode a batch, onEvents, next batch. Wall and CPU (all threads: GC helpers too) ns per event. */
+function endToEnd(): { wall: number; cpu: number } {
+  if (!process.env.BENCH_CPU_PROFILE) gc?.();
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  for (const m of messages) engine.onEvents(session, decode(m));
+  const wall = ns(t0) / perRound;
+  const c = process.cpuUsage(cpu0);
+  return { wall, cpu: ((c.user + c.system) * 1000) / perRound };
+}
+
+async function profiler(): Promise<{ stop(file: string): Promise<void> } | null> {
+  if (!process.env.BENCH_CPU_PROFILE) return null;
+  const s = new Session();
+  s.connect();
+  const post = (method: string, params?: object): Promise<Record<string, unknown>> =>
+    new Promise((res, rej) => s.post(method, params, (err, r) => (err ? rej(err) : res(r as Record<string, unknown>))));
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 100 });
+  await post('Profiler.start');
+  return { stop: async (file) => writeFileSync(file, JSON.stringify((await post('Profiler.stop')).profile)) };
+}
+
+// Warm-up, then alternate the two measurements.
+staged();
+endToEnd();
+const stages: Record<string, number[]> = {};
+const e2e: number[] = [];
+const e2eCpu: number[] = [];
+const prof = await profiler();
+const alertsBefore = alerts;
+for (let r = 0; r < ROUNDS; r++) {
+  if (!prof && !E2E_ONLY) for (const [k, v] of Object.entries(staged())) (stages[k] ??= []).push(v);
+  const r2 = endToEnd();
+  e2e.push(r2.wall);
+  e2eCpu.push(r2.cpu);
+}
+if (prof) await prof.stop(process.env.BENCH_CPU_PROFILE!);
+const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] ?? NaN;
+const range = (a: number[]): string => `${Math.min(...a).toFixed(0)}–${Math.max(...a).toFixed(0)}`;
+const best = (a: number[]): string => `${Math.min(...a).toFixed(0)} ns`;
+const out: Record<string, string> = {};
+for (const [k, v] of Object.entries(stages)) if (v.length) out[k] = `${median(v).toFixed(0)} ns (${range(v)})`;
+out['end to end (decode + onEvents)'] = `${median(e2e).toFixed(0)} ns (${range(e2e)}) = ${Math.round(1e9 / median(e2e)).toLocaleString('en-US')} ev/s`;
+out['end to end, best round'] = best(e2e);
+out['end to end, CPU'] = `${median(e2eCpu).toFixed(0)} ns (${range(e2eCpu)}) = ${Math.round(1e9 / median(e2eCpu)).toLocaleString('en-US')} ev/s per core`;
+console.log(JSON.stringify({ burst: BURST, rounds: ROUNDS, eventsPerRound: perRound, alertsPerRound: Math.round((alerts - alertsBefore) / ROUNDS / (prof ? 1 : 2)), perEvent: out }, null, 1));
+await engine.stop();
+rmSync(dir, { recursive: true, force: true });
+rmSync(cgDir, { recursive: true, force: true });
+process.exit(0);

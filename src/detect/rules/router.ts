@@ -1,0 +1,155 @@
+// Which rules an event runs. First its type, then its class (classes.ts):
+// each class has its own list of rule functions, specialised to it, with
+// the rules that cannot match events of that class left out. Then the
+// filters: the parts of those rules that read only one property of the
+// event — the path, the process name, the remote address — answered once
+// per value and remembered. The decoder interns short strings, so the same
+// path or name recurs as the same string and the answer is one Map lookup;
+// a rule whose filter says no is not called. The answers belong to one
+// rule set: a reload builds new routes with empty memos.
+import { EVENT_TYPES, type Event, type EventType } from '../../event.js';
+import { CLASSIFIERS, classCount } from './classes.js';
+import type { CompiledRule, RuleFn, Variant } from './compile.js';
+import type { FieldContext } from './context.js';
+import type { Dim } from './fields.js';
+import { SequenceState, ThresholdState } from './stateful.js';
+
+/** What a rule does when its condition matches. */
+export enum Role {
+  Alert = 0,
+  Threshold = 1,
+  SequenceAfter = 2,
+  SequenceMatch = 3,
+}
+
+export interface RouteEntry {
+  fn: RuleFn;
+  rule: CompiledRule;
+  role: Role;
+  threshold: ThresholdState | null;
+  sequence: SequenceState | null;
+}
+
+/** Entries of a class route that filters can skip (bits of a mask); any later ones always run. */
+export const MASK_BITS = 31;
+/** Values one filter remembers before it starts over. */
+export const MEMO_SIZE = 4096;
+
+const DIM_ID: Record<Dim, number> = { path: 0, path2: 1, comm: 2, addr: 3 };
+
+function valueOf(e: Event, id: number): string {
+  switch (id) {
+    case 0:
+      return e.path;
+    case 1:
+      return e.path2;
+    case 2:
+      return e.comm;
+    default:
+      return e.addr;
+  }
+}
+
+/**
+ * One property's filters over a class route: for a value, the mask of
+ * entries that may still match (bit i: entry i), computed on the first
+ * event with that value and remembered.
+ */
+export class DimFilter {
+  private readonly id: number;
+  private readonly memo = new Map<string, number>();
+
+  constructor(
+    readonly dim: Dim,
+    /** Entries without a filter on this property. */
+    private readonly base: number,
+    private readonly tests: readonly { bit: number; fn: RuleFn }[],
+  ) {
+    this.id = DIM_ID[dim];
+  }
+
+  get size(): number {
+    return this.memo.size;
+  }
+
+  mask(e: Event, x: FieldContext): number {
+    const v = valueOf(e, this.id);
+    let m = this.memo.get(v);
+    if (m === undefined) {
+      m = this.base;
+      for (const t of this.tests) {
+        let pass = true;
+        try {
+          pass = t.fn(e, x);
+        } catch {
+          // The rule itself will throw and be counted: let it run.
+        }
+        if (pass) m |= t.bit;
+      }
+      if (this.memo.size >= MEMO_SIZE) this.memo.clear();
+      this.memo.set(v, m);
+    }
+    return m;
+  }
+}
+
+export interface ClassRoute {
+  /** In rule order (a sequence's earlier step before its rule). */
+  entries: RouteEntry[];
+  /** Most selective first. */
+  filters: DimFilter[];
+}
+
+export interface TypeRoute {
+  /** The event's class, or null when the type has one. */
+  classify: ((e: Event) => number) | null;
+  classes: ClassRoute[];
+}
+
+function classRoute(pairs: { entry: RouteEntry; variant: Variant }[]): ClassRoute {
+  const entries = pairs.map((p) => p.entry);
+  const byDim = new Map<Dim, { bit: number; fn: RuleFn }[]>();
+  pairs.slice(0, MASK_BITS).forEach((p, i) => {
+    for (const f of p.variant.filters) {
+      if (!byDim.has(f.dim)) byDim.set(f.dim, []);
+      byDim.get(f.dim)!.push({ bit: 1 << i, fn: f.fn });
+    }
+  });
+  const all = pairs.length >= MASK_BITS ? 0x7fffffff : (1 << pairs.length) - 1;
+  const filters = [...byDim]
+    .sort((a, b) => b[1].length - a[1].length)
+    .map(([dim, tests]) => new DimFilter(dim, tests.reduce((m, t) => m & ~t.bit, all), tests));
+  return { entries, filters };
+}
+
+/** Routes for a rule set: per type and class, the entries and their filters. */
+export function buildRoutes(rules: readonly CompiledRule[]): Record<EventType, TypeRoute> {
+  const states = new Map<CompiledRule, { threshold: ThresholdState | null; sequence: SequenceState | null }>();
+  for (const rule of rules) {
+    states.set(rule, {
+      threshold: rule.threshold ? new ThresholdState(rule.threshold) : null,
+      sequence: rule.sequence ? new SequenceState(rule.sequence) : null,
+    });
+  }
+  const route = {} as Record<EventType, TypeRoute>;
+  for (const t of EVENT_TYPES) {
+    const n = classCount(t);
+    const pairs = Array.from({ length: n }, () => [] as { entry: RouteEntry; variant: Variant }[]);
+    const add = (rule: CompiledRule, role: Role, variants: (Variant | null)[] | undefined): void => {
+      if (!variants) return;
+      const { threshold, sequence } = states.get(rule)!;
+      for (let cls = 0; cls < n; cls++) {
+        const v = variants[cls];
+        if (v) pairs[cls]!.push({ entry: { fn: v.fn, rule, role, threshold, sequence }, variant: v });
+      }
+    };
+    for (const rule of rules) {
+      if (rule.sequence) add(rule, Role.SequenceAfter, rule.sequence.after.variants.get(t));
+      const role = rule.threshold ? Role.Threshold : rule.sequence ? Role.SequenceMatch : Role.Alert;
+      add(rule, role, rule.condition.variants.get(t));
+    }
+    const classifier = CLASSIFIERS[t];
+    route[t] = { classify: classifier ? classifier.of : null, classes: pairs.map(classRoute) };
+  }
+  return route;
+}
