@@ -263,18 +263,20 @@ int main(int argc, char** argv) {
     r.set_deduplicated(k.deduplicated);
     stream.ReportLoss(r);
   };
-  // The kernel skips wakeups within the gap after one (common.bpf.h), so
-  // after reading anything, look again within the gap.
+  // The kernel skips wakeups within the gap after one (common.bpf.h): a
+  // record read now may have woken us, and records written in the gap after
+  // it wake nobody. So after reading anything, look again a gap later, even
+  // if a stale wakeup makes a read in between come back empty.
   const auto gap = std::chrono::microseconds(std::max(opt.wakeup_gap_us, 100L));
   const int epoll_fd = ring_buffer__epoll_fd(rb);
-  bool active = false;
+  Clock::time_point look_again{};
   while (!g_stop) {
     // Sleep until data arrives, but never past a pending batch's deadline:
     // an event waits at most flush_ms for company before it is sent. The
     // wait is timed to the microsecond: whole milliseconds would add up to
     // one to every event's latency.
     auto now = Clock::now();
-    auto deadline = now + (active ? Clock::duration(gap) : Clock::duration(std::chrono::milliseconds(100)));
+    auto deadline = now < look_again ? look_again : now + std::chrono::milliseconds(100);
     if (pump.batch.events_size() > 0 || pump.packets.packets_size() > 0)
       deadline = std::min(deadline, pump.first_event + flush_after);
     auto wait_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::max(deadline - now, Clock::duration::zero())).count();
@@ -290,8 +292,8 @@ int main(int argc, char** argv) {
       vigil::Log("error", "reading the ring buffers failed: %s", strerror(-n));
       break;
     }
-    active = n > 0;
     now = Clock::now();
+    if (n > 0) look_again = now + gap;
     if ((pump.batch.events_size() > 0 || pump.packets.packets_size() > 0) && now - pump.first_event >= flush_after)
       pump.Flush();
     if (now - last_report >= std::chrono::milliseconds(opt.loss_report_ms)) {
