@@ -12,6 +12,7 @@
 // tracepoint, also CLOCK_MONOTONIC. Latency = stamp − ktime, per marker.
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { TestCgroupTree } from '../test/support/cgroup.js';
 import { buildTools, percentile, probeUnavailable, runLoad, sleep } from './lib/kernel.js';
@@ -68,12 +69,22 @@ export async function latency(rows: Row[], opts: LatencyOptions = LATENCY_DEFAUL
         if (at !== undefined) latencies.push(Number(at - BigInt(e.ktimeNs)) / 1e6);
         alertAt.delete(e.pid);
       });
+      // The engine's event loop is this process's: how long it stalled tells
+      // the engine's share of a long tail from the probe's.
+      const loop = monitorEventLoopDelay({ resolution: 1 });
+      const stalls = (): string => {
+        const ms = loop.max / 1e6;
+        loop.reset();
+        return `the engine's event loop stalled up to ${ms.toFixed(0)} ms`;
+      };
+      loop.enable();
       const markers = (): Promise<unknown> =>
         measured.run('/bin/sh', ['-c', `for i in $(seq ${opts.markers}); do ${marker}; sleep 0.01; done`], { timeoutMs: 120_000 });
 
+      loop.reset();
       await markers();
       await sleep(200);
-      results.push({ label: 'idle', ms: latencies.splice(0), note: `${opts.markers} marker execs, one every ~10 ms, nothing else running` });
+      results.push({ label: 'idle', ms: latencies.splice(0), note: `${opts.markers} marker execs, one every ~10 ms, nothing else running; ${stalls()}` });
 
       // The background: as long as the markers take, and a little more.
       let generated = 0;
@@ -83,13 +94,16 @@ export async function latency(rows: Row[], opts: LatencyOptions = LATENCY_DEFAUL
         timeoutMs: (seconds + 30) * 1000,
       }).then((r) => (generated = r.n / (r.ns / 1e9)));
       await sleep(1000);
+      loop.reset();
       await markers();
+      const stalled = stalls();
       await background;
       await sleep(500);
+      loop.disable();
       results.push({
         label: `${opts.backgroundRate / 1000}K ev/s`,
         ms: latencies.splice(0),
-        note: `the same markers while another cgroup makes ${Math.round(generated).toLocaleString('en-US')} events/s`,
+        note: `the same markers while another cgroup makes ${Math.round(generated).toLocaleString('en-US')} events/s; ${stalled}`,
       });
     } finally {
       await v.stop();
