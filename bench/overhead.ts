@@ -16,7 +16,7 @@
 // cost on this node's syscall tracepoints (bpftrace, filtered to pid 1) —
 // and the build under per-workload de-duplication keys, for comparison.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,9 +33,11 @@ export interface OverheadOptions {
   execs: number;
   connects: number;
   buildFiles: number;
+  /** Builds per condition and round, averaged. */
+  builds: number;
 }
 
-export const OVERHEAD_DEFAULTS: OverheadOptions = { rounds: 3, opens: 200_000, execs: 2000, connects: 200_000, buildFiles: 200 };
+export const OVERHEAD_DEFAULTS: OverheadOptions = { rounds: 3, opens: 200_000, execs: 4000, connects: 200_000, buildFiles: 150, builds: 2 };
 
 const script = fileURLToPath(new URL('./lib/trace.bt', import.meta.url));
 
@@ -48,58 +50,56 @@ interface Tracer {
   buildEvents?: () => number;
 }
 
-/** Tracepoint programs the process `pid` has loaded (bpftool). */
-function programsOf(pid: number): number {
-  const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as { pids?: { pid: number }[] }[];
-  return progs.filter((p) => p.pids?.some((x) => x.pid === pid)).length;
+/** The perf events and BPF links a process holds: one per attached probe. */
+function attachments(pid: number): number {
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (/perf_event|bpf_link/.test(readlinkSync(`/proc/${pid}/fd/${fd}`))) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
 }
 
-/**
- * bpftrace running `program`: attached once an open of `marker` shows up
- * in its output, or, for a program that writes nothing, once it has
- * loaded `programs` programs (and a moment for the attach).
- */
-async function startBpftrace(program: string, out: string, marker: string, programs = 0): Promise<Tracer> {
+/** bpftrace running `program`, once attached: its attachments stopped growing for a second. */
+async function startBpftrace(program: string, out: string): Promise<Tracer> {
   const child: ChildProcess = spawn('taskset', ['-c', '0', 'bpftrace', '-o', out, '-e', program], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`bpftrace exited: ${err.trim()}`);
-    if (Date.now() > deadline) throw new Error('bpftrace did not attach within 60 s');
-    if (marker) {
-      try {
-        readFileSync(marker); // an open of the marker path, once attached
-      } catch {
-        // the marker does not exist: only its open matters
-      }
-      if (existsSync(out) && statSync(out).size > 0 && readFileSync(out, 'utf8').includes(marker)) break;
-    }
-    if (programs && child.pid && programsOf(child.pid) >= programs) {
-      await sleep(500);
-      break;
-    }
-    await sleep(200);
-  }
-  return {
-    async stop() {
-      child.kill('SIGINT');
-      await exited;
-      rmSync(out, { force: true });
-    },
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null) child.kill('SIGINT');
+    await exited;
+    rmSync(out, { force: true });
   };
+  const deadline = Date.now() + 60_000;
+  let seen = 0;
+  let since = Date.now();
+  for (;;) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`bpftrace did not attach: ${err.trim() || 'not within 60 s'}`);
+    }
+    const n = attachments(child.pid!);
+    if (n !== seen) {
+      seen = n;
+      since = Date.now();
+    } else if (n > 0 && Date.now() - since >= 1000) {
+      return { stop };
+    }
+    await sleep(100);
+  }
 }
 
 async function startTracer(c: Condition, work: string, buildCgroupId: number): Promise<Tracer | null> {
   if (c === 'none') return null;
-  if (c === 'bpftrace') return startBpftrace(readFileSync(script, 'utf8'), join(work, 'bpftrace.out'), join(work, `marker-${Date.now()}`));
+  if (c === 'bpftrace') return startBpftrace(readFileSync(script, 'utf8'), join(work, 'bpftrace.out'));
   if (c === 'floor') {
     return startBpftrace(
       'tracepoint:syscalls:sys_enter_openat /pid == 1/ { @a = count(); } tracepoint:syscalls:sys_exit_openat /pid == 1/ { @b = count(); }',
       join(work, 'floor.out'),
-      '',
-      2,
     );
   }
   const v: VigilNode = await startVigil(c === 'vigil-workload-keys' ? { probeFlags: ['--dedup-scope', 'workload'] } : {});
@@ -159,10 +159,11 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
             perCall[c][l].push(r.ns / r.n);
           }
           if (c !== 'floor') {
-            const ns = await build(project, 2, buildProcs);
-            (buildNs[c] ??= []).push(ns);
+            let ns = 0;
+            for (let b = 0; b < opts.builds; b++) ns += await build(project, 2, buildProcs);
+            (buildNs[c] ??= []).push(ns / opts.builds);
             await sleep(500); // the build's last events reach the engine
-            if (tracer?.buildEvents) (buildEvents[c] ??= []).push(tracer.buildEvents());
+            if (tracer?.buildEvents) (buildEvents[c] ??= []).push(tracer.buildEvents() / opts.builds);
           }
         } finally {
           await tracer?.stop();
