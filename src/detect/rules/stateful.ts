@@ -4,11 +4,14 @@
 // matching a value an earlier event captured: download, then execute).
 // Memory is bounded: at most MAX_KEYS keys per rule, the oldest dropped
 // first, and per key no more than the threshold's count of entries.
+// Times are kept in arrays of doubles, never as Map values: a double
+// stored in a Map is a new heap object per event, which the young
+// generation then has to trace from every long-lived Map pointing at it.
 import type { Event } from '../../event.js';
 import type { Getter } from './compile.js';
 import type { FieldContext } from './context.js';
 
-export const MAX_KEYS = 4096;
+export const MAX_KEYS = 16_384;
 const MAX_PAIRS = 65_536;
 
 function keyOf(getters: readonly Getter[], e: Event, x: FieldContext): unknown {
@@ -28,8 +31,10 @@ interface Window {
   times: number[] | null;
   head: number;
   n: number;
-  /** Distinct value → last time seen (distinct counting). */
+  /** Distinct value → its slot in `at` (distinct counting). */
   seen: Map<unknown, number> | null;
+  /** Slot → when the value was last seen; slots in the order values were first seen. */
+  at: number[] | null;
   /** After raising, quiet until this time. */
   quietUntil: number;
 }
@@ -98,17 +103,36 @@ export class ThresholdState {
         this.next = (this.next + 1) % MAX_KEYS;
         this.evicted++;
       }
-      w = { times: distinct.length ? null : [], head: 0, n: 0, seen: distinct.length ? new Map() : null, quietUntil: 0 };
+      w = { times: distinct.length ? null : [], head: 0, n: 0, seen: distinct.length ? new Map() : null, at: distinct.length ? [] : null, quietUntil: 0 };
       this.keys.set(key, w);
     }
     if (now < w.quietUntil) return 0;
     if (w.seen) {
-      w.seen.set(this.distinctKey(e, x), now);
-      if (w.seen.size < count) return 0;
-      for (const [v, t] of w.seen) if (now - t > windowMs) w.seen.delete(v);
-      if (w.seen.size < count) return 0;
-      const reached = w.seen.size;
-      w.seen.clear();
+      const seen = w.seen;
+      const at = w.at!;
+      const v = this.distinctKey(e, x);
+      const slot = seen.get(v);
+      if (slot === undefined) {
+        seen.set(v, at.length);
+        at.push(now);
+      } else at[slot] = now;
+      if (seen.size < count) return 0;
+      // Values not seen within the window go; the others move down to keep slots in insertion (= iteration) order.
+      let n = 0;
+      for (const [value, i] of seen) {
+        const t = at[i]!;
+        if (now - t > windowMs) seen.delete(value);
+        else {
+          at[n] = t;
+          if (i !== n) seen.set(value, n);
+          n++;
+        }
+      }
+      at.length = n;
+      if (seen.size < count) return 0;
+      const reached = seen.size;
+      seen.clear();
+      at.length = 0;
       w.quietUntil = now + windowMs;
       return reached;
     }

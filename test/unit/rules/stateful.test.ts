@@ -1,0 +1,88 @@
+// Threshold state: the distinct count and the window, checked against the
+// plain definition (a Map of each distinct value to when it was last
+// seen) over long random runs with values expiring and returning.
+import { describe, expect, it } from 'vitest';
+import type { Getter } from '../../../src/detect/rules/compile.js';
+import { FieldContext } from '../../../src/detect/rules/context.js';
+import { MAX_KEYS, ThresholdState } from '../../../src/detect/rules/stateful.js';
+import { emptyEvent, type Event } from '../../../src/event.js';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+/** The definition: per key, each distinct value's last time; fire at `count` values within the window, then quiet for a window. */
+class Plain {
+  private readonly keys = new Map<unknown, { seen: Map<string, number>; quietUntil: number }>();
+  constructor(private readonly spec: { by: Getter[]; distinct: Getter[]; count: number; windowMs: number }) {}
+
+  hit(e: Event, x: FieldContext): number {
+    const key = this.spec.by[0]!(e, x);
+    let w = this.keys.get(key);
+    if (!w) this.keys.set(key, (w = { seen: new Map(), quietUntil: 0 }));
+    if (e.time < w.quietUntil) return 0;
+    w.seen.set(this.spec.distinct.map((g) => String(g(e, x) ?? '')).join('\u0000'), e.time);
+    for (const [v, t] of w.seen) if (e.time - t > this.spec.windowMs) w.seen.delete(v);
+    if (w.seen.size < this.spec.count) return 0;
+    const n = w.seen.size;
+    w.seen.clear();
+    w.quietUntil = e.time + this.spec.windowMs;
+    return n;
+  }
+}
+
+const pid: Getter = (e) => e.pid;
+const addr: Getter = (e) => e.addr;
+const port: Getter = (e) => e.port;
+
+describe('threshold state', () => {
+  for (const [what, distinct] of [['one distinct field', [addr]], ['two distinct fields', [addr, port]]] as const) {
+    it(`counts distinct values within the window as the definition does (${what})`, () => {
+      const spec = { by: [pid], distinct: [...distinct], count: 12, windowMs: 1000 };
+      const state = new ThresholdState(spec);
+      const plain = new Plain(spec);
+      const x = new FieldContext();
+      const r = rng(3);
+      const e = emptyEvent('connect');
+      let time = 0;
+      let fired = 0;
+      for (let i = 0; i < 100_000; i++) {
+        // Bursts and pauses, so values expire, come back and the count is crossed now and then.
+        time += r() < 0.01 ? 400 + r() * 800 : r() * 10;
+        e.pid = 1 + Math.floor(r() * 6);
+        e.addr = `10.0.0.${Math.floor(r() * 30)}`;
+        e.port = 80 + Math.floor(r() * 3);
+        e.time = time;
+        const want = plain.hit(e, x);
+        expect(state.hit(e, x), `event ${i}`).toBe(want);
+        if (want) fired++;
+      }
+      expect(fired).toBeGreaterThan(100);
+    });
+  }
+
+  it('keeps counting for more processes than a busy node runs', () => {
+    const state = new ThresholdState({ by: [pid], distinct: [], count: 3, windowMs: 1000 });
+    const x = new FieldContext();
+    const e = emptyEvent('connect');
+    const pids = 10_000;
+    expect(MAX_KEYS).toBeGreaterThan(pids);
+    let fired = 0;
+    for (let round = 0; round < 3; round++) {
+      for (let p = 0; p < pids; p++) {
+        e.pid = p;
+        e.time = round * 10 + p * 0.001;
+        if (state.hit(e, x)) fired++;
+      }
+    }
+    // Every process made its third connect within the window: none of them was forgotten on the way.
+    expect(fired).toBe(pids);
+    expect(state.evicted).toBe(0);
+  });
+});
