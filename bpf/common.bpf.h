@@ -142,11 +142,12 @@ static __always_inline void fill_header(struct vigil_header *h, __u32 kind)
 /*
  * Wakeups. Waking the probe for every record costs an inter-processor
  * interrupt per event, several microseconds on a busy node. A record wakes
- * the probe only when it has caught up (nothing else is unread) and was
- * last woken wakeup_gap_ns ago or more, or when the unread data crosses
- * wakeup_bytes. After any wakeup the probe polls again within the gap, so
- * a record that does not wake it waits at most that long. The loader sets
- * both from the probe's flags.
+ * the probe only when it was last woken wakeup_gap_ns ago or more, or when
+ * the unread data crosses wakeup_bytes. After reading anything the probe
+ * reads again a gap later, so a record that does not wake it waits at most
+ * about that long. (Waking only when the probe had caught up as well left
+ * records unread for 100 ms now and then: the probe's view and the
+ * kernel's of "caught up" can disagree for a moment.) The loader sets both.
  */
 const volatile __u64 wakeup_gap_ns = 1000000;
 const volatile __u64 wakeup_bytes = 1 << 20;
@@ -161,7 +162,7 @@ static __always_inline void submit(void *rec, __u64 size)
 
 	if (unread < wakeup_bytes && unread + size >= wakeup_bytes) {
 		flags = BPF_RB_FORCE_WAKEUP;
-	} else if (unread == 0) {
+	} else {
 		__u64 now = bpf_ktime_get_ns();
 		if (now - last_wakeup_ns >= wakeup_gap_ns) {
 			flags = BPF_RB_FORCE_WAKEUP;

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <random>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <unistd.h>
 #include <vector>
@@ -19,6 +20,7 @@ extern "C" {
 namespace vigil {
 
 Loader::~Loader() {
+  if (ring_positions_) munmap(const_cast<uint64_t*>(ring_positions_), 2 * page_);
   for (auto* link : cgroup_links_) bpf_link__destroy(link);
   if (skel_) vigil_bpf__destroy(skel_);
 }
@@ -86,6 +88,13 @@ bool Loader::Start(const LoadOptions& options, std::string* error) {
   bpf_object__for_each_program(prog, skel_->obj) {
     if (bpf_program__autoload(prog) && bpf_program__autoattach(prog)) hooks_.push_back(bpf_program__section_name(prog));
   }
+  page_ = sysconf(_SC_PAGESIZE);
+  void* pages = mmap(nullptr, 2 * page_, PROT_READ, MAP_SHARED, RingBufferFd(), 0);
+  if (pages == MAP_FAILED) {
+    *error = std::string("cannot map the ring buffer's positions: ") + strerror(errno);
+    return false;
+  }
+  ring_positions_ = static_cast<const volatile uint64_t*>(pages);
   return true;
 }
 
@@ -148,5 +157,11 @@ KernelLosses Loader::Losses() const {
 int Loader::RingBufferFd() const { return bpf_map__fd(skel_->maps.events); }
 
 int Loader::PacketRingBufferFd() const { return bpf_map__fd(skel_->maps.packets); }
+
+uint64_t Loader::RingUnread() const {
+  uint64_t consumer = __atomic_load_n(&ring_positions_[0], __ATOMIC_ACQUIRE);
+  uint64_t producer = __atomic_load_n(&ring_positions_[page_ / sizeof(uint64_t)], __ATOMIC_ACQUIRE);
+  return producer - consumer;
+}
 
 }  // namespace vigil

@@ -48,6 +48,9 @@ class Loader {
   KernelLosses Losses() const;
   int RingBufferFd() const;
   int PacketRingBufferFd() const;
+  // Bytes in the event ring not yet consumed, committed or still being
+  // written (read from the ring's own position pages).
+  uint64_t RingUnread() const;
   const std::vector<std::string>& Hooks() const { return hooks_; }
   vigil_bpf* Skeleton() const { return skel_; }
 
@@ -55,6 +58,8 @@ class Loader {
   vigil_bpf* skel_ = nullptr;
   std::vector<std::string> hooks_;
   std::vector<struct bpf_link*> cgroup_links_;
+  const volatile uint64_t* ring_positions_ = nullptr;  // consumer page, then producer page
+  size_t page_ = 0;
 };
 
 }  // namespace vigil

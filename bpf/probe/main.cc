@@ -265,8 +265,10 @@ int main(int argc, char** argv) {
   };
   // The kernel skips wakeups within the gap after one (common.bpf.h): a
   // record read now may have woken us, and records written in the gap after
-  // it wake nobody. So after reading anything, look again a gap later, even
-  // if a stale wakeup makes a read in between come back empty.
+  // it wake nobody. So after reading
+  // anything, look again a gap later, even if a stale wakeup makes a read
+  // in between come back empty; and never sleep long while the ring holds
+  // a record still being written (a read stops at it).
   const auto gap = std::chrono::microseconds(std::max(opt.wakeup_gap_us, 100L));
   const int epoll_fd = ring_buffer__epoll_fd(rb);
   Clock::time_point look_again{};
@@ -276,7 +278,8 @@ int main(int argc, char** argv) {
     // wait is timed to the microsecond: whole milliseconds would add up to
     // one to every event's latency.
     auto now = Clock::now();
-    auto deadline = now < look_again ? look_again : now + std::chrono::milliseconds(100);
+    // Idle, look every 10 ms anyway: a wakeup lost for any reason costs no more.
+    auto deadline = now < look_again ? look_again : now + std::chrono::milliseconds(10);
     if (pump.batch.events_size() > 0 || pump.packets.packets_size() > 0)
       deadline = std::min(deadline, pump.first_event + flush_after);
     auto wait_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::max(deadline - now, Clock::duration::zero())).count();
@@ -294,6 +297,7 @@ int main(int argc, char** argv) {
     }
     now = Clock::now();
     if (n > 0) look_again = now + gap;
+    else if (loader.RingUnread() > 0) look_again = std::max(look_again, now + std::chrono::microseconds(50));
     if ((pump.batch.events_size() > 0 || pump.packets.packets_size() > 0) && now - pump.first_event >= flush_after)
       pump.Flush();
     if (now - last_report >= std::chrono::milliseconds(opt.loss_report_ms)) {
