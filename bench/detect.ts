@@ -136,12 +136,19 @@ function endToEnd(): { wall: number; cpu: number } {
   return { wall, cpu: ((c.user + c.system) * 1000) / perRound };
 }
 
+/** BENCH_CPU_PROFILE=FILE: a CPU profile of the end-to-end rounds; BENCH_HEAP_PROFILE=FILE: where they allocate (sampling heap profile). */
 async function profiler(): Promise<{ stop(file: string): Promise<void> } | null> {
-  if (!process.env.BENCH_CPU_PROFILE) return null;
+  const heap = !!process.env.BENCH_HEAP_PROFILE;
+  if (!process.env.BENCH_CPU_PROFILE && !heap) return null;
   const s = new Session();
   s.connect();
   const post = (method: string, params?: object): Promise<Record<string, unknown>> =>
     new Promise((res, rej) => s.post(method, params, (err, r) => (err ? rej(err) : res(r as Record<string, unknown>))));
+  if (heap) {
+    await post('HeapProfiler.enable');
+    await post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    return { stop: async (file) => writeFileSync(file, JSON.stringify((await post('HeapProfiler.stopSampling')).profile)) };
+  }
   await post('Profiler.enable');
   await post('Profiler.setSamplingInterval', { interval: 100 });
   await post('Profiler.start');
@@ -156,22 +163,27 @@ const e2e: number[] = [];
 const e2eCpu: number[] = [];
 const prof = await profiler();
 const alertsBefore = alerts;
+// With --trace-gc: markers around the measured part, so its collections can be counted (allocation, without the machine's noise).
+const traceGc = process.execArgv.includes('--trace-gc');
+if (traceGc) console.log('MEASURED-START');
 for (let r = 0; r < ROUNDS; r++) {
   if (!prof && !E2E_ONLY) for (const [k, v] of Object.entries(staged())) (stages[k] ??= []).push(v);
   const r2 = endToEnd();
   e2e.push(r2.wall);
   e2eCpu.push(r2.cpu);
 }
-if (prof) await prof.stop(process.env.BENCH_CPU_PROFILE!);
+if (prof) await prof.stop((process.env.BENCH_CPU_PROFILE ?? process.env.BENCH_HEAP_PROFILE)!);
+if (traceGc) console.log('MEASURED-END');
 const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] ?? NaN;
 const range = (a: number[]): string => `${Math.min(...a).toFixed(0)}–${Math.max(...a).toFixed(0)}`;
 const best = (a: number[]): string => `${Math.min(...a).toFixed(0)} ns`;
 const out: Record<string, string> = {};
+// Medians and ranges; the best round is the least disturbed by whatever else the machine runs.
 for (const [k, v] of Object.entries(stages)) if (v.length) out[k] = `${median(v).toFixed(0)} ns (${range(v)})`;
 out['end to end (decode + onEvents)'] = `${median(e2e).toFixed(0)} ns (${range(e2e)}) = ${Math.round(1e9 / median(e2e)).toLocaleString('en-US')} ev/s`;
 out['end to end, best round'] = best(e2e);
 out['end to end, CPU'] = `${median(e2eCpu).toFixed(0)} ns (${range(e2eCpu)}) = ${Math.round(1e9 / median(e2eCpu)).toLocaleString('en-US')} ev/s per core`;
-console.log(JSON.stringify({ burst: BURST, rounds: ROUNDS, eventsPerRound: perRound, alertsPerRound: Math.round((alerts - alertsBefore) / ROUNDS / (prof ? 1 : 2)), perEvent: out }, null, 1));
+console.log(JSON.stringify({ burst: BURST, rounds: ROUNDS, eventsPerRound: perRound, alertsPerRound: Math.round((alerts - alertsBefore) / ROUNDS / (prof || E2E_ONLY ? 1 : 2)), perEvent: out }, null, 1));
 await engine.stop();
 rmSync(dir, { recursive: true, force: true });
 rmSync(cgDir, { recursive: true, force: true });

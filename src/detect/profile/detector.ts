@@ -21,6 +21,7 @@ import type { WorkloadProfileDocument } from './document.js';
 import { diffDocuments, fromDocument, kernelPolicy, toDocument } from './policy.js';
 import { Profile, type AnomalyKind, type Deviation, type ProfileLimits } from './profile.js';
 import type { ProfileStore } from './store.js';
+import { FileVerdicts } from './verdicts.js';
 
 export interface ProfileSettings {
   /** Host workloads (the root cgroup, systemd slices) are not containers: not profiled. */
@@ -105,6 +106,11 @@ export class ProfileDetector implements Detector {
   /** A mode change this detector is making (others come from elsewhere: the cluster). */
   private changing: string | null = null;
   private readonly publishTimers = new Map<string, NodeJS.Timeout>();
+  /** File answers of every profile, remembered (verdicts.ts); a slot per workload key. */
+  private readonly verdicts = new FileVerdicts();
+  private readonly slots = new Map<string, number>();
+  /** Each workload's profile, or null when it is not profiled: one lookup per event. Replaced whenever a profile is. */
+  private byWorkload = new WeakMap<Workload, Profile | null>();
 
   constructor(
     private readonly settings: ProfileSettings,
@@ -147,7 +153,7 @@ export class ProfileDetector implements Detector {
       const s = doc.spec.workload;
       const w = this.registry.declare({ key: s.key, name: s.name, kind: s.kind as WorkloadKind, namespace: s.namespace, mode: doc.spec.mode });
       this.quietly(w, doc.spec.mode); // kernel policies follow when the probe connects (enforceAll)
-      this.profiles.set(s.key, fromDocument(doc, this.settings.limits));
+      this.put(s.key, fromDocument(doc, this.settings.limits));
       this.modeSince.set(s.key, Date.now());
     }
     if (this.profiles.size) this.log.info({ profiles: this.profiles.size }, 'profiles loaded');
@@ -162,21 +168,34 @@ export class ProfileDetector implements Detector {
     await this.enforcement.reapply();
   }
 
+  /** Puts a workload's profile in place (a new one, a loaded or applied one). */
+  private put(key: string, p: Profile): void {
+    let slot = this.slots.get(key);
+    if (slot === undefined) this.slots.set(key, (slot = this.verdicts.newSlot()));
+    p.slot = slot;
+    this.profiles.set(key, p);
+    this.byWorkload = new WeakMap();
+  }
+
   onEvent(e: Event, ctx: DetectContext): void {
     this.ctx = ctx;
     const w = e.workload;
-    if (!w || !profiled(e.type) || (w.kind === 'host' && this.settings.ignoreHost) || w.key.startsWith('cgroup-id:')) return;
-    let p = this.profiles.get(w.key);
-    if (!p) p = this.start(w);
+    if (!w || !profiled(e.type)) return;
+    let p = this.byWorkload.get(w);
+    if (p === undefined) {
+      p = (w.kind === 'host' && this.settings.ignoreHost) || w.key.startsWith('cgroup-id:') ? null : (this.profiles.get(w.key) ?? this.start(w));
+      this.byWorkload.set(w, p);
+    }
+    if (p === null) return;
     const parentExe = e.type === 'exec' && e.process ? (ctx.tree.parent(e.process)?.exe ?? '') : '';
     if (w.mode === 'learn') {
-      if (p.observe(e, parentExe, true)) {
+      if (p.observe(e, parentExe, true, this.verdicts)) {
         p.lastNewAt = Date.now();
         this.save(w, p);
       }
       return;
     }
-    const d = p.observe(e, parentExe, false);
+    const d = p.observe(e, parentExe, false, this.verdicts);
     if (!d) return;
     this.lastAnomalyAt.set(w.key, Date.now());
     if (w.mode === 'enforce' && this.enforced(d, e)) this.block(e, w, d, ctx);
@@ -197,7 +216,7 @@ export class ProfileDetector implements Detector {
   private start(w: Workload): Profile {
     const shared = this.sync?.shares(w.key) ? this.sync.stored(w.key) : undefined;
     const p = shared ? fromDocument(shared, this.settings.limits) : new Profile(this.settings.limits);
-    this.profiles.set(w.key, p);
+    this.put(w.key, p);
     this.modeSince.set(w.key, Date.now());
     this.log.info({ workload: w.name, mode: w.mode, from: shared ? 'the cluster' : 'scratch' }, 'new workload: profile started');
     if (shared && w.mode === 'enforce') void this.followMode(w, 'learn', 'enforce');
@@ -272,7 +291,7 @@ export class ProfileDetector implements Detector {
     if (!p) {
       if (mode !== 'learn') return { ok: false, error: `${w.name} has no profile yet: let it learn first, or apply a reviewed policy`, warnings: [] };
       p = new Profile(this.settings.limits);
-      this.profiles.set(w.key, p);
+      this.put(w.key, p);
     }
     const from = w.mode;
     let warnings: string[] = [];
@@ -324,7 +343,7 @@ export class ProfileDetector implements Detector {
       const w = this.registry.find(s.key) ?? this.registry.declare({ key: s.key, name: s.name, kind: s.kind as WorkloadKind, namespace: s.namespace });
       if (w.mode === 'enforce') await this.enforcement.relax(w);
       const p = fromDocument(doc, this.settings.limits);
-      this.profiles.set(s.key, p);
+      this.put(s.key, p);
       this.quietly(w, 'learn'); // re-entered below, so enforcement starts from the new profile
       const r = await this.changeMode(w, doc.spec.mode);
       if (!r.ok) throw new Error(`${s.name}: ${r.error}`);

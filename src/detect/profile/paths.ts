@@ -209,6 +209,8 @@ export class PathSet {
   private droppedCount = 0;
   /** Recent answers for paths that needed the trie walk. */
   private readonly answers = new Map<string, boolean>();
+  /** Called whenever an entry is added or removed (the owning profile's answers change). */
+  onChange: (() => void) | null = null;
 
   constructor(opts?: Partial<PathSetOptions>) {
     this.opts = resolveOptions(opts);
@@ -352,6 +354,7 @@ export class PathSet {
   /** Adds to the entry counts of a node and every node above it. */
   private bump(node: Node, entries: number, patterns: number): void {
     this.answers.clear();
+    this.onChange?.();
     for (let n: Node | null = node; n !== null; n = n.parent) {
       const had = n.patternsBelow > 0;
       n.entriesBelow += entries;

@@ -167,8 +167,7 @@ export function fromDocument(doc: WorkloadProfileDocument, limits: ProfileLimits
       args: r.args && r.args.length ? new Set(r.args) : null,
     });
   }
-  (p as { reads: PathSet }).reads = PathSet.from(s.files.read, limits.files);
-  (p as { writes: PathSet }).writes = PathSet.from(s.files.write, limits.files);
+  p.setFiles(PathSet.from(s.files.read, limits.files), PathSet.from(s.files.write, limits.files));
   for (const e of s.network.egress) p.addEgress(e);
   for (const l of s.network.listen) p.addListen(l);
   for (const i of s.network.ingress) p.addIngress(i);

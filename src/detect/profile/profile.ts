@@ -7,6 +7,7 @@ import type { Event } from '../../event.js';
 import { cidrContains, parseCidr, widenTo, type Cidr } from './addresses.js';
 import type { EgressRule, IngressRule, ListenRule } from './document.js';
 import { PathSet, type PathSetOptions } from './paths.js';
+import { newVersion, type FileVerdicts } from './verdicts.js';
 
 export type AnomalyKind =
   | 'new-executable'
@@ -104,8 +105,8 @@ function argsOf(argv: readonly string[]): string {
 
 export class Profile {
   readonly processes = new Map<string, ProcessEntry>();
-  readonly reads: PathSet;
-  readonly writes: PathSet;
+  private readSet: PathSet;
+  private writeSet: PathSet;
   /** Exact rules by address, port and protocol; CIDR rules in a list. */
   private readonly egressExact = new ExactRules<EgressRule>();
   private readonly egressCidr: NetRule<EgressRule>[] = [];
@@ -118,18 +119,54 @@ export class Profile {
   lastNewAt = Date.now();
   /** Behaviour not learned because the profile was full. */
   overflow = 0;
+  /**
+   * The state of the file sets: a new number whenever either changes,
+   * never one another profile had (answers remembered in a FileVerdicts
+   * hold for one version).
+   */
+  filesVersion = 0;
+  /** This profile's slot in its detector's FileVerdicts; -1: none. */
+  slot = -1;
 
   constructor(private readonly limits: ProfileLimits = DEFAULT_LIMITS) {
-    this.reads = new PathSet(limits.files);
-    this.writes = new PathSet(limits.files);
+    this.readSet = new PathSet(limits.files);
+    this.writeSet = new PathSet(limits.files);
+    this.watchFiles();
+  }
+
+  get reads(): PathSet {
+    return this.readSet;
+  }
+
+  get writes(): PathSet {
+    return this.writeSet;
+  }
+
+  /** Takes file sets as they are (a reviewed policy). */
+  setFiles(reads: PathSet, writes: PathSet): void {
+    this.readSet.onChange = null;
+    this.writeSet.onChange = null;
+    this.readSet = reads;
+    this.writeSet = writes;
+    this.watchFiles();
+  }
+
+  private watchFiles(): void {
+    const changed = (): void => {
+      this.filesVersion = newVersion();
+    };
+    this.readSet.onChange = changed;
+    this.writeSet.onChange = changed;
+    changed();
   }
 
   /**
    * Whether the event lies inside the profile; the first way it does not,
    * or null. With `learn`, what is new is added (and still returned, so
-   * the caller knows the profile grew).
+   * the caller knows the profile grew). File answers are remembered in
+   * `verdicts` when given.
    */
-  observe(e: Event, parentExe: string, learn: boolean): Deviation | null {
+  observe(e: Event, parentExe: string, learn: boolean, verdicts: FileVerdicts | null = null): Deviation | null {
     switch (e.type) {
       case 'exec':
         return this.exec(e, parentExe, learn);
@@ -137,12 +174,12 @@ export class Profile {
       // failed read of the argument) says nothing about the workload.
       case 'open':
         if (e.path.charCodeAt(0) !== 47) return null;
-        return isWriteOpen(e.flags) ? this.write(e.path, learn) : this.read(e.path, learn);
+        return isWriteOpen(e.flags) ? this.write(e.path, learn, verdicts) : this.read(e.path, learn, verdicts);
       case 'unlink':
       case 'chmod':
-        return e.path.charCodeAt(0) === 47 ? this.write(e.path, learn) : null;
+        return e.path.charCodeAt(0) === 47 ? this.write(e.path, learn, verdicts) : null;
       case 'rename':
-        return (e.path.charCodeAt(0) === 47 ? this.write(e.path, learn) : null) ?? (e.path2.charCodeAt(0) === 47 ? this.write(e.path2, learn) : null);
+        return (e.path.charCodeAt(0) === 47 ? this.write(e.path, learn, verdicts) : null) ?? (e.path2.charCodeAt(0) === 47 ? this.write(e.path2, learn, verdicts) : null);
       case 'connect':
         return e.addr ? this.connect(e, learn) : null;
       case 'bind':
@@ -193,16 +230,25 @@ export class Profile {
     return null;
   }
 
-  private read(path: string, learn: boolean): Deviation | null {
-    if (this.reads.has(path) || this.writes.has(path)) return null;
-    if (learn) this.reads.add(path);
+  private read(path: string, learn: boolean, verdicts: FileVerdicts | null): Deviation | null {
+    if (verdicts && this.slot >= 0 ? this.covers(path, false, verdicts) : this.readSet.has(path) || this.writeSet.has(path)) return null;
+    if (learn) this.readSet.add(path);
     return { kind: 'new-file-read', what: path, message: `reads a new file ${path}` };
   }
 
-  private write(path: string, learn: boolean): Deviation | null {
-    if (this.writes.has(path)) return null;
-    if (learn) this.writes.add(path);
+  private write(path: string, learn: boolean, verdicts: FileVerdicts | null): Deviation | null {
+    if (verdicts && this.slot >= 0 ? this.covers(path, true, verdicts) : this.writeSet.has(path)) return null;
+    if (learn) this.writeSet.add(path);
     return { kind: 'new-file-write', what: path, message: `writes a new file ${path}` };
+  }
+
+  /** Whether the profile covers reading (or writing) `path`; answers are remembered in `verdicts` for the file sets as they are now. */
+  private covers(path: string, write: boolean, verdicts: FileVerdicts): boolean {
+    const known = verdicts.get(path, this.slot, this.filesVersion, write);
+    if (known >= 0) return known === 1;
+    const covered = write ? this.writeSet.has(path) : this.readSet.has(path) || this.writeSet.has(path);
+    verdicts.put(path, this.slot, write, covered);
+    return covered;
   }
 
   private connect(e: Event, learn: boolean): Deviation | null {
