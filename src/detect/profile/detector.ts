@@ -189,7 +189,9 @@ export class ProfileDetector implements Detector {
     if (p === null) return;
     const parentExe = e.type === 'exec' && e.process ? (ctx.tree.parent(e.process)?.exe ?? '') : '';
     if (w.mode === 'learn') {
-      if (p.observe(e, parentExe, true, this.verdicts)) {
+      // Not through the remembered answers: every path learned changes the
+      // file sets, which would make each event forget the profile's answers.
+      if (p.observe(e, parentExe, true)) {
         p.lastNewAt = Date.now();
         this.save(w, p);
       }
