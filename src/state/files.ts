@@ -3,6 +3,7 @@
 // and the directory fsync-ed. A file that cannot be parsed is moved aside
 // with its reason logged, never silently reset.
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, existsSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from '../log.js';
 
@@ -23,6 +24,38 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     fsyncSync(dfd);
   } finally {
     closeSync(dfd);
+  }
+}
+
+let tmpCount = 0;
+
+/**
+ * writeFileAtomic with the file system work in libuv's pool, so the two
+ * fsyncs (milliseconds on a busy disk) do not stall the event loop that
+ * processes events. Callers keep at most one write per file in flight.
+ */
+export async function writeFileAtomicAsync(path: string, data: string | Uint8Array): Promise<void> {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${++tmpCount}.tmp`);
+  try {
+    const f = await open(tmp, 'w', 0o600);
+    try {
+      await f.writeFile(typeof data === 'string' ? Buffer.from(data) : data);
+      await f.sync();
+    } finally {
+      await f.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+  const d = await open(dir, 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
   }
 }
 

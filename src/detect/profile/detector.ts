@@ -353,7 +353,7 @@ export class ProfileDetector implements Detector {
       applied.push(`${s.name} (${doc.spec.mode})`);
       this.log.info({ workload: s.name, mode: doc.spec.mode }, 'policy applied');
     }
-    this.store.flush();
+    await this.store.flush();
     return { applied, warnings };
   }
 
@@ -395,6 +395,6 @@ export class ProfileDetector implements Detector {
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.publishPending();
-    this.store.close();
+    await this.store.close();
   }
 }
