@@ -12,7 +12,6 @@ import type { Getter } from './compile.js';
 import type { FieldContext } from './context.js';
 
 export const MAX_KEYS = 16_384;
-const MAX_PAIRS = 65_536;
 
 function keyOf(getters: readonly Getter[], e: Event, x: FieldContext): unknown {
   if (getters.length === 1) return getters[0]!(e, x) ?? '';
@@ -31,13 +30,27 @@ interface Window {
   times: number[] | null;
   head: number;
   n: number;
-  /** Distinct value → its slot in `at` (distinct counting). */
-  seen: Map<unknown, number> | null;
-  /** Slot → when the value was last seen; slots in the order values were first seen. */
+  /**
+   * Distinct counting: the values seen, as small integer ids (ThresholdState
+   * numbers each value once), and when each was last seen, in the order
+   * first seen. Searched by a scan of the ids: a packed array of small
+   * integers a count of tens long is one or two cache lines, where a Map
+   * per key cost several dependent misses per event.
+   */
+  ids: number[] | null;
   at: number[] | null;
+  /** id → slot, for counts too large to scan. */
+  index: Map<number, number> | null;
+  /** The numbering the ids belong to. */
+  epoch: number;
   /** After raising, quiet until this time. */
   quietUntil: number;
 }
+
+/** Counts above this look values up in a Map instead of scanning. */
+const SCAN_MAX = 64;
+/** Values numbered before the numbering starts over. */
+const MAX_VALUES = 65_536;
 
 export class ThresholdState {
   private readonly keys = new Map<unknown, Window>();
@@ -50,13 +63,15 @@ export class ThresholdState {
   private readonly order: unknown[] = [];
   private next = 0;
   /**
-   * Keys of two distinct values (fd.sip and fd.sport), each pair's string
-   * built once: the seen-values Map is then hit with a string whose hash
-   * V8 already has, instead of a new one per event. Bounded: cleared past
-   * MAX_PAIRS.
+   * The distinct values' numbers: one Map level per value of two distinct
+   * fields (fd.sip then fd.sport), so no string is built per event; one
+   * Map of keyOf's key otherwise. Bounded: past MAX_VALUES the numbering
+   * starts over, and windows of the old one start empty (epoch).
    */
-  private readonly pairs = new Map<unknown, Map<unknown, string>>();
-  private pairCount = 0;
+  private readonly pairs = new Map<unknown, Map<unknown, number>>();
+  private readonly singles = new Map<unknown, number>();
+  private numbered = 0;
+  private epoch = 0;
   /** Keys dropped to stay within MAX_KEYS. */
   evicted = 0;
 
@@ -66,27 +81,28 @@ export class ThresholdState {
     return this.keys.size;
   }
 
-  /** The same key keyOf makes of the distinct values. */
-  private distinctKey(e: Event, x: FieldContext): unknown {
+  /** The number of the event's distinct value (the same value, the same number, within an epoch). */
+  private valueId(e: Event, x: FieldContext): number {
+    if (this.numbered >= MAX_VALUES) {
+      this.pairs.clear();
+      this.singles.clear();
+      this.numbered = 0;
+      this.epoch++;
+    }
     const d = this.spec.distinct;
-    if (d.length !== 2) return keyOf(d, e, x);
+    if (d.length !== 2) {
+      const k = keyOf(d, e, x);
+      let id = this.singles.get(k);
+      if (id === undefined) this.singles.set(k, (id = this.numbered++));
+      return id;
+    }
     const a = d[0]!(e, x) ?? '';
     const b = d[1]!(e, x) ?? '';
     let byB = this.pairs.get(a);
-    if (!byB) {
-      if (this.pairCount >= MAX_PAIRS) {
-        this.pairs.clear();
-        this.pairCount = 0;
-      }
-      this.pairs.set(a, (byB = new Map()));
-    }
-    let k = byB.get(b);
-    if (k === undefined) {
-      k = `${String(a)}\u0000${String(b)}\u0000`;
-      byB.set(b, k);
-      this.pairCount++;
-    }
-    return k;
+    if (!byB) this.pairs.set(a, (byB = new Map()));
+    let id = byB.get(b);
+    if (id === undefined) byB.set(b, (id = this.numbered++));
+    return id;
   }
 
   /** Counts the event; returns the count reached when the threshold is crossed, else 0. */
@@ -103,39 +119,16 @@ export class ThresholdState {
         this.next = (this.next + 1) % MAX_KEYS;
         this.evicted++;
       }
-      w = { times: distinct.length ? null : [], head: 0, n: 0, seen: distinct.length ? new Map() : null, at: distinct.length ? [] : null, quietUntil: 0 };
+      const d = distinct.length > 0;
+      w = {
+        times: d ? null : [], head: 0, n: 0,
+        ids: d ? [] : null, at: d ? [] : null, index: d && count > SCAN_MAX ? new Map() : null, epoch: this.epoch,
+        quietUntil: 0,
+      };
       this.keys.set(key, w);
     }
     if (now < w.quietUntil) return 0;
-    if (w.seen) {
-      const seen = w.seen;
-      const at = w.at!;
-      const v = this.distinctKey(e, x);
-      const slot = seen.get(v);
-      if (slot === undefined) {
-        seen.set(v, at.length);
-        at.push(now);
-      } else at[slot] = now;
-      if (seen.size < count) return 0;
-      // Values not seen within the window go; the others move down to keep slots in insertion (= iteration) order.
-      let n = 0;
-      for (const [value, i] of seen) {
-        const t = at[i]!;
-        if (now - t > windowMs) seen.delete(value);
-        else {
-          at[n] = t;
-          if (i !== n) seen.set(value, n);
-          n++;
-        }
-      }
-      at.length = n;
-      if (seen.size < count) return 0;
-      const reached = seen.size;
-      seen.clear();
-      at.length = 0;
-      w.quietUntil = now + windowMs;
-      return reached;
-    }
+    if (w.ids) return this.hitDistinct(w, this.valueId(e, x), now);
     const times = w.times!;
     if (times.length < count) times.push(now);
     else times[w.head] = now;
@@ -146,6 +139,50 @@ export class ThresholdState {
     w.n = 0;
     w.quietUntil = now + windowMs;
     return count;
+  }
+
+  private hitDistinct(w: Window, id: number, now: number): number {
+    const { count, windowMs } = this.spec;
+    const ids = w.ids!;
+    const at = w.at!;
+    const index = w.index;
+    if (w.epoch !== this.epoch) {
+      // Numbered afresh since: the ids held mean other values now.
+      ids.length = 0;
+      at.length = 0;
+      index?.clear();
+      w.epoch = this.epoch;
+    }
+    const slot = index ? (index.get(id) ?? -1) : ids.indexOf(id);
+    if (slot < 0) {
+      index?.set(id, ids.length);
+      ids.push(id);
+      at.push(now);
+    } else at[slot] = now;
+    if (ids.length < count) return 0;
+    // Values not seen within the window go; the others move down, keeping the order first seen.
+    let n = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const t = at[i]!;
+      if (now - t > windowMs) {
+        index?.delete(ids[i]!);
+        continue;
+      }
+      if (i !== n) {
+        ids[n] = ids[i]!;
+        at[n] = t;
+        index?.set(ids[n]!, n);
+      }
+      n++;
+    }
+    ids.length = n;
+    at.length = n;
+    if (n < count) return 0;
+    ids.length = 0;
+    at.length = 0;
+    index?.clear();
+    w.quietUntil = now + windowMs;
+    return n;
   }
 }
 
