@@ -12,8 +12,9 @@
 // The workload loops run on CPU 1 and every tracer (probe, engine — in
 // this process — and bpftrace) on CPU 0, so each side has its own core;
 // the build runs on both.
-// Also measured: the floor — what enter+exit programs that do nothing
-// cost on this node's syscall tracepoints (bpftrace, filtered to pid 1) —
+// Also measured: the floor — what programs that do nothing cost on the
+// tracepoints Vigil attaches (bpftrace, filtered to pid 1), per open and
+// for the build —
 // and the build under per-workload de-duplication keys, for comparison.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
@@ -93,15 +94,27 @@ async function startBpftrace(program: string, out: string): Promise<Tracer> {
   }
 }
 
+/**
+ * The tracepoints Vigil's probe attaches, from its sources (bpf/*.bpf.h),
+ * as bpftrace probe names: the floor attaches a program doing nothing
+ * (filtered to pid 1) to each, to measure what the node charges for
+ * having them attached at all.
+ */
+function vigilTracepoints(): string[] {
+  const dir = fileURLToPath(new URL('../bpf/', import.meta.url));
+  const out = new Set<string>();
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.bpf.h') || n.endsWith('.bpf.c'))) {
+    for (const m of readFileSync(join(dir, f), 'utf8').matchAll(/SEC\("(tp|tp_btf)\/([a-z0-9_]+)(?:\/([a-z0-9_]+))?"\)/g)) {
+      out.add(m[1] === 'tp' ? `tracepoint:${m[2]}:${m[3]}` : `tracepoint:sched:${m[2]}`);
+    }
+  }
+  return [...out].sort();
+}
+
 async function startTracer(c: Condition, work: string, buildCgroupId: number): Promise<Tracer | null> {
   if (c === 'none') return null;
   if (c === 'bpftrace') return startBpftrace(readFileSync(script, 'utf8'), join(work, 'bpftrace.out'));
-  if (c === 'floor') {
-    return startBpftrace(
-      'tracepoint:syscalls:sys_enter_openat /pid == 1/ { @a = count(); } tracepoint:syscalls:sys_exit_openat /pid == 1/ { @b = count(); }',
-      join(work, 'floor.out'),
-    );
-  }
+  if (c === 'floor') return startBpftrace(`${vigilTracepoints().join(',\n')}\n/pid == 1/ { @n = count(); }`, join(work, 'floor.out'));
   const v: VigilNode = await startVigil(c === 'vigil-workload-keys' ? { probeFlags: ['--dedup-scope', 'workload'] } : {});
   await sleep(1000); // the start-up snapshot handled
   let n = 0;
@@ -158,7 +171,7 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
             const r = await runLoad(loops[l].args, { cpu: 1 });
             perCall[c][l].push(r.ns / r.n);
           }
-          if (c !== 'floor') {
+          {
             let ns = 0;
             for (let b = 0; b < opts.builds; b++) ns += await build(project, 2, buildProcs);
             (buildNs[c] ??= []).push(ns / opts.builds);
@@ -207,7 +220,7 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
     metric: 'floor: enter+exit programs that do nothing (ns added per open)',
     value: median(floor),
     unit: 'ns',
-    note: `bpftrace on sys_enter/exit_openat filtered to pid 1: the cost of syscall tracepoints on this node before any work; ${spread(floor)}`,
+    note: `bpftrace programs that count nothing (filtered to pid 1) on the ${vigilTracepoints().length} tracepoints Vigil attaches: the cost of syscall tracepoints on this node before any work; ${spread(floor)}`,
   });
   const ratio = (c: Condition): number[] => buildNs[c]!.map((v, i) => v / buildNs.none![i]!);
   const buildNote = (c: Condition): string =>
@@ -216,4 +229,11 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
   rows.push({ bench: 'overhead', metric: `make -j2, ${opts.buildFiles} C files: Vigil / none`, value: median(ratio('vigil')), unit: 'ratio', target: '≤ 1.03', note: buildNote('vigil') });
   rows.push({ bench: 'overhead', metric: `make -j2: Vigil, per-workload keys / none`, value: median(ratio('vigil-workload-keys')), unit: 'ratio', note: `de-duplication keyed per cgroup instead of per process (--dedup-scope workload), for comparison; ${buildNote('vigil-workload-keys')}` });
   rows.push({ bench: 'overhead', metric: `make -j2: bpftrace / none`, value: median(ratio('bpftrace')), unit: 'ratio', note: buildNote('bpftrace') });
+  rows.push({
+    bench: 'overhead',
+    metric: 'make -j2: floor / none',
+    value: median(ratio('floor')),
+    unit: 'ratio',
+    note: `programs that do nothing on the same ${vigilTracepoints().length} tracepoints: what attaching them costs the build before any work (every syscall of every task takes the traced path once one syscall tracepoint is on); ${buildNote('floor')}`,
+  });
 }
