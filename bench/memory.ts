@@ -21,6 +21,9 @@ import { probeUnavailable, sleep, waitUntil } from './lib/kernel.js';
 import type { Row } from './lib/report.js';
 import { startVigil } from './lib/vigil-node.js';
 
+/** The engine's Node flags as shipped (package.json start, daemonset/Dockerfile.engine). */
+const ENGINE_NODE_FLAGS = ['--initial-old-space-size=64'];
+
 export interface MemoryOptions {
   workloads: number;
   snapshotProcesses: number;
@@ -74,7 +77,7 @@ async function engineMemory(opts: MemoryOptions): Promise<{ idle: Measure; loade
     mkdirSync(d, { recursive: true });
     cgroups.push(statSync(d).ino);
   }
-  const child = spawn(process.execPath, ['--expose-gc', compileEngineChild(), JSON.stringify({ dir, cgroupMount: mount })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--expose-gc', ...ENGINE_NODE_FLAGS, compileEngineChild(), JSON.stringify({ dir, cgroupMount: mount })], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const next = async (): Promise<string> => {
     const r = await lines.next();
