@@ -3,6 +3,7 @@
 // service's pods, a client subnet) instead of listing each one.
 import { isIP } from 'node:net';
 import { formatAddress } from '../../ingest/decode.js';
+import { parseIPv4 } from '../rules/ip.js';
 
 export interface Cidr {
   family: 4 | 6;
@@ -63,34 +64,10 @@ export function formatCidr(c: Cidr): string {
   return c.prefix === max ? addr : `${addr}/${c.prefix}`;
 }
 
-/** A dotted-quad IPv4 address as an unsigned 32-bit number, without allocating; -1 for anything else (IPv6, leading zeros…: the slow path decides). */
-function v4Number(s: string): number {
-  let n = 0;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || dots === 3) return -1;
-      n = n * 256 + part;
-      part = 0;
-      digits = 0;
-      dots++;
-    } else if (c >= 48 && c <= 57) {
-      if (digits > 0 && part === 0) return -1; // a leading zero
-      part = part * 10 + (c - 48);
-      if (++digits > 3 || part > 255) return -1;
-    } else return -1;
-  }
-  if (dots !== 3 || digits === 0) return -1;
-  return n * 256 + part;
-}
-
 export function cidrContains(c: Cidr, address: string): boolean {
   if (c.family === 4) {
     // The common case, checked on every connect and accept: no parse into arrays.
-    const a = v4Number(address);
+    const a = parseIPv4(address);
     if (a >= 0) {
       if (c.prefix === 0) return true;
       const net = ((c.bytes[0]! << 24) | (c.bytes[1]! << 16) | (c.bytes[2]! << 8) | c.bytes[3]!) >>> 0;

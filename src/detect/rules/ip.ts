@@ -5,7 +5,7 @@
 // networks too.
 import { isIP } from 'node:net';
 
-/** An IPv4 address as an unsigned 32-bit number, or -1. */
+/** A dotted-quad IPv4 address as an unsigned 32-bit number, without allocating; -1 for anything else (as node:net's isIP, no leading zeros). */
 export function parseIPv4(s: string): number {
   let n = 0;
   let part = 0;
@@ -19,6 +19,7 @@ export function parseIPv4(s: string): number {
       part = 0;
       digits = 0;
     } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && part === 0) return -1; // a leading zero
       part = part * 10 + (c - 48);
       if (++digits > 3 || part > 255) return -1;
     } else return -1;

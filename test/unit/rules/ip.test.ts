@@ -6,7 +6,8 @@ describe('address matching', () => {
   it('parses IPv4 addresses strictly', () => {
     expect(parseIPv4('10.0.0.1')).toBe(0x0a000001);
     expect(parseIPv4('255.255.255.255')).toBe(0xffffffff);
-    for (const bad of ['10.0.0', '10.0.0.256', '1.2.3.4.5', '1..2.3', 'a.b.c.d', '', '::1']) expect(parseIPv4(bad), bad).toBe(-1);
+    expect(parseIPv4('10.0.0.0')).toBe(0x0a000000);
+    for (const bad of ['10.0.0', '10.0.0.256', '1.2.3.4.5', '1..2.3', 'a.b.c.d', '', '::1', '010.0.0.1', '10.00.0.1']) expect(parseIPv4(bad), bad).toBe(-1);
   });
 
   it('parses IPv6 addresses, compressed and with a dotted tail', () => {
