@@ -22,7 +22,7 @@ import { startVigil } from './lib/vigil-node.js';
 export interface LatencyOptions {
   markers: number;
   backgroundRate: number;
-  /** Extra probe flags, to compare settings (e.g. --wakeup-gap-us 0). */
+  /** Extra probe flags, to compare settings (e.g. --dedup-window-ms 0). */
   probeFlags?: string[];
   flushMs?: number;
 }

@@ -141,13 +141,16 @@ static __always_inline void fill_header(struct vigil_header *h, __u32 kind)
 
 /*
  * Wakeups. Waking the probe for every record costs an inter-processor
- * interrupt per event, several microseconds on a busy node. A record wakes
- * the probe only when it was last woken wakeup_gap_ns ago or more, or when
- * the unread data crosses wakeup_bytes. After reading anything the probe
- * reads again a gap later, so a record that does not wake it waits at most
- * about that long. (Waking only when the probe had caught up as well left
- * records unread for 100 ms now and then: the probe's view and the
- * kernel's of "caught up" can disagree for a moment.) The loader sets both.
+ * interrupt and a context switch per event, several microseconds on a busy
+ * node. A record wakes the probe only when the probe was last woken, or
+ * last read, wakeup_gap_ns ago or more (its flush period), or when the
+ * unread data crosses wakeup_bytes. While records flow the probe reads
+ * once a period on its own clock and writes the time of each read into
+ * last_wakeup_ns, so no record wakes it in between; once a read finds
+ * nothing it waits for a wakeup again, which the next record sends. (Waking
+ * only when the probe had caught up left records unread for 100 ms now and
+ * then: the probe's view and the kernel's of "caught up" can disagree for a
+ * moment.) The loader sets both.
  */
 const volatile __u64 wakeup_gap_ns = 1000000;
 const volatile __u64 wakeup_bytes = 1 << 20;

@@ -4,6 +4,7 @@
 //   node --import tsx bench/lib/sender.ts TARGET ROUNDS MIX_JSON
 // Prints "ready" once its batches are built, and waits for a line on stdin
 // before sending, so the engine measures sending, not the sender's set-up.
+// BENCH_PACE_MS=N: a pause of N ms after each batch (bench/message-cost.ts).
 import { credentials, makeGenericClientConstructor, type ClientDuplexStream } from '@grpc/grpc-js';
 import { messageType } from '../../src/rpc/proto.js';
 import { batchMessage, eventMix, snapshotMessage, type MixOptions } from './event-mix.js';
@@ -11,6 +12,7 @@ import { batchMessage, eventMix, snapshotMessage, type MixOptions } from './even
 const [target, roundsArg, mixJson] = process.argv.slice(2);
 const mix = JSON.parse(mixJson!) as MixOptions;
 const rounds = Number(roundsArg);
+const pace = Number(process.env.BENCH_PACE_MS ?? 0);
 const batches = eventMix(mix);
 const ProbeMessage = messageType('ProbeMessage');
 const hello = Buffer.from(
@@ -46,6 +48,7 @@ async function main(): Promise<void> {
   for (let r = 0; r < rounds; r++) {
     for (const b of batches) {
       if (!stream.write(batchMessage(++seq, b))) await new Promise((res) => stream.once('drain', res));
+      if (pace) await new Promise((res) => setTimeout(res, pace));
     }
   }
   stream.end();

@@ -26,7 +26,7 @@ export interface VigilNode {
 export interface VigilNodeOptions {
   config?: Partial<ConfigInput>;
   probe?: Partial<ProbeOptions>;
-  /** Probe flags the config has no key for (e.g. --dedup-scope workload, --wakeup-gap-us 0). */
+  /** Probe flags the config has no key for (e.g. --dedup-scope workload). */
   probeFlags?: string[];
 }
 

@@ -55,6 +55,7 @@ bool Loader::Start(const LoadOptions& options, std::string* error) {
     return false;
   }
   skel_->rodata->wakeup_gap_ns = options.wakeup_gap_ns;
+  wakeup_gap_ns_ = options.wakeup_gap_ns;
   // Past 1/16 of the ring unread, wake the probe whatever the gap.
   skel_->rodata->wakeup_bytes = options.ringbuf_bytes / 16;
   skel_->rodata->dedup_window_ns = options.dedup_window_ns;
@@ -162,6 +163,12 @@ uint64_t Loader::RingUnread() const {
   uint64_t consumer = __atomic_load_n(&ring_positions_[0], __ATOMIC_ACQUIRE);
   uint64_t producer = __atomic_load_n(&ring_positions_[page_ / sizeof(uint64_t)], __ATOMIC_ACQUIRE);
   return producer - consumer;
+}
+
+void Loader::QuietUntil(uint64_t monotonic_ns) {
+  // The kernel wakes the probe for a record written wakeup_gap_ns or more
+  // after last_wakeup_ns.
+  __atomic_store_n(&skel_->bss->last_wakeup_ns, monotonic_ns - wakeup_gap_ns_, __ATOMIC_RELAXED);
 }
 
 }  // namespace vigil

@@ -21,8 +21,8 @@ struct KernelLosses {
 // Settings fixed when the programs load.
 struct LoadOptions {
   uint32_t ringbuf_bytes = 1 << 22;
-  // A record wakes the probe at most this often when it has caught up
-  // (common.bpf.h); 0 wakes it for every such record.
+  // A record wakes the probe only this long or more after its last read
+  // or wakeup (common.bpf.h): the probe's flush period.
   uint64_t wakeup_gap_ns = 1000000;
   // In-kernel de-duplication window (dedup.bpf.h); 0 turns it off.
   uint64_t dedup_window_ns = 10ULL * 1000000000;
@@ -51,6 +51,9 @@ class Loader {
   // Bytes in the event ring not yet consumed, committed or still being
   // written (read from the ring's own position pages).
   uint64_t RingUnread() const;
+  // Tells the kernel programs the probe reads again at `monotonic_ns`
+  // (CLOCK_MONOTONIC): no record wakes it before then.
+  void QuietUntil(uint64_t monotonic_ns);
   const std::vector<std::string>& Hooks() const { return hooks_; }
   vigil_bpf* Skeleton() const { return skel_; }
 
@@ -60,6 +63,7 @@ class Loader {
   std::vector<struct bpf_link*> cgroup_links_;
   const volatile uint64_t* ring_positions_ = nullptr;  // consumer page, then producer page
   size_t page_ = 0;
+  uint64_t wakeup_gap_ns_ = 0;
 };
 
 }  // namespace vigil

@@ -4,7 +4,7 @@
 //   vigil-probe --engine unix:///run/vigil/engine.sock [--node NAME]
 //               [--ringbuf-bytes N] [--batch-max N] [--flush-ms N]
 //               [--loss-report-ms N] [--exclude-pid PID]... [--queue-events N]
-//               [--dedup-window-ms N] [--dedup-scope process|workload] [--wakeup-gap-us N]
+//               [--dedup-window-ms N] [--dedup-scope process|workload]
 //
 // Exits 0 on SIGTERM/SIGINT after sending what it holds and detaching.
 #include <bpf/libbpf.h>
@@ -43,7 +43,6 @@ struct Options {
   std::vector<uint32_t> exclude;
   long dedup_window_ms = 10000;  // 0: off
   bool dedup_per_workload = false;
-  long wakeup_gap_us = 1000;
   std::string tls_ca, tls_cert, tls_key, tls_server_name = "vigil-engine";
 };
 
@@ -53,7 +52,7 @@ struct Options {
           "usage: vigil-probe --engine unix:///PATH|tcp://HOST:PORT [--node NAME] [--ringbuf-bytes N]\n"
           "                   [--batch-max N] [--flush-ms N] [--loss-report-ms N] [--exclude-pid PID]...\n"
           "                   [--queue-events N] [--tls-ca FILE --tls-cert FILE --tls-key FILE [--tls-server-name NAME]]\n"
-          "                   [--dedup-window-ms N (0: off)] [--dedup-scope process|workload] [--wakeup-gap-us N]\n");
+          "                   [--dedup-window-ms N (0: off)] [--dedup-scope process|workload]\n");
   exit(2);
 }
 
@@ -86,7 +85,6 @@ Options ParseOptions(int argc, char** argv) {
       if (std::string(v) != "process" && std::string(v) != "workload") Usage("--dedup-scope is process or workload");
       o.dedup_per_workload = std::string(v) == "workload";
     }
-    else if (flag == "--wakeup-gap-us") o.wakeup_gap_us = NumberArg(argv[i - 1], v, 0, 100000);
     else if (flag == "--tls-ca") o.tls_ca = v;
     else if (flag == "--tls-cert") o.tls_cert = v;
     else if (flag == "--tls-key") o.tls_key = v;
@@ -130,7 +128,6 @@ struct Pump {
   vigil::DecodeStats stats;
   uint64_t decode_errors = 0;
   uint64_t events_total = 0;
-  std::chrono::steady_clock::time_point first_event;
   vigil::v1::PacketBatch packets;
 
   void Flush() {
@@ -148,7 +145,6 @@ struct Pump {
 int OnRecord(void* ctx, void* data, size_t size) {
   auto* pump = static_cast<Pump*>(ctx);
   std::string error;
-  if (pump->batch.events_size() == 0 && pump->packets.packets_size() == 0) pump->first_event = std::chrono::steady_clock::now();
   auto* event = pump->batch.add_events();
   pump->events_total++;
   if (!vigil::DecodeRecord(data, size, event, &pump->stats, &error)) {
@@ -163,7 +159,6 @@ int OnRecord(void* ctx, void* data, size_t size) {
 int OnPacket(void* ctx, void* data, size_t size) {
   auto* pump = static_cast<Pump*>(ctx);
   std::string error;
-  if (pump->batch.events_size() == 0 && pump->packets.packets_size() == 0) pump->first_event = std::chrono::steady_clock::now();
   if (!vigil::DecodePacket(data, size, pump->packets.add_packets(), &error)) {
     pump->packets.mutable_packets()->RemoveLast();
     if (pump->decode_errors++ < 10) vigil::Log("warn", "malformed packet record: %s", error.c_str());
@@ -193,7 +188,7 @@ int main(int argc, char** argv) {
   std::string error;
   vigil::LoadOptions load;
   load.ringbuf_bytes = opt.ringbuf_bytes;
-  load.wakeup_gap_ns = uint64_t(opt.wakeup_gap_us) * 1000;
+  load.wakeup_gap_ns = uint64_t(opt.flush_ms) * 1000000;
   load.dedup_window_ns = uint64_t(opt.dedup_window_ms) * 1000000;
   load.dedup_per_workload = opt.dedup_per_workload;
   if (!loader.Start(load, &error)) {
@@ -247,9 +242,8 @@ int main(int argc, char** argv) {
   vigil::Log("info", "probe started: %zu hooks attached, ring buffer %u bytes, engine %s", loader.Hooks().size(),
              opt.ringbuf_bytes, opt.engine.c_str());
 
-  using Clock = std::chrono::steady_clock;
+  using Clock = std::chrono::steady_clock;  // CLOCK_MONOTONIC, the kernel programs' clock
   auto last_report = Clock::now();
-  const auto flush_after = std::chrono::milliseconds(opt.flush_ms);
   auto report = [&] {
     vigil::KernelLosses k = loader.Losses();
     vigil::v1::LossReport r;
@@ -263,43 +257,54 @@ int main(int argc, char** argv) {
     r.set_deduplicated(k.deduplicated);
     stream.ReportLoss(r);
   };
-  // The kernel skips wakeups within the gap after one (common.bpf.h): a
-  // record read now may have woken us, and records written in the gap after
-  // it wake nobody. So after reading
-  // anything, look again a gap later, even if a stale wakeup makes a read
-  // in between come back empty; and never sleep long while the ring holds
-  // a record still being written (a read stops at it).
-  const auto gap = std::chrono::microseconds(std::max(opt.wakeup_gap_us, 100L));
+  // Reading. Idle, the probe sleeps until a record wakes it: the kernel
+  // wakes it for the first record after a quiet flush period (common.bpf.h).
+  // While records flow it stops listening and reads once every flush
+  // period instead, telling the kernel when it read so records in between
+  // wake nobody. Whatever a read finds is sent at once. So a record waits
+  // in the probe at most about one flush period, and a steady flow costs one
+  // wakeup and one batch per period whatever its rate (waking per record,
+  // or twice per period as a kernel-paced and a timer-paced wakeup
+  // interleave, cost more CPU than the events: context switches).
+  const auto period = std::chrono::milliseconds(opt.flush_ms);
   const int epoll_fd = ring_buffer__epoll_fd(rb);
-  Clock::time_point look_again{};
+  // A wakeup after a quiet spell is mostly the first record of a burst (a
+  // fork, then its exec, its opens): look again soon for the rest, then
+  // less and less often up to the period.
+  const Clock::duration soon = std::min<Clock::duration>(period, std::chrono::microseconds(250));
+  Clock::duration interval = soon;
+  bool flowing = false;
+  Clock::time_point next_read{};
   while (!g_stop) {
-    // Sleep until data arrives, but never past a pending batch's deadline:
-    // an event waits at most flush_ms for company before it is sent. The
-    // wait is timed to the microsecond: whole milliseconds would add up to
-    // one to every event's latency.
-    auto now = Clock::now();
-    // Idle, look every 10 ms anyway: a wakeup lost for any reason costs no more.
-    auto deadline = now < look_again ? look_again : now + std::chrono::milliseconds(10);
-    if (pump.batch.events_size() > 0 || pump.packets.packets_size() > 0)
-      deadline = std::min(deadline, pump.first_event + flush_after);
-    auto wait_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::max(deadline - now, Clock::duration::zero())).count();
-    timespec wait = {static_cast<time_t>(wait_ns / 1000000000), static_cast<long>(wait_ns % 1000000000)};
-    epoll_event ready[4];
-    if (epoll_pwait2(epoll_fd, ready, 4, &wait, nullptr) < 0 && errno != EINTR) {
-      vigil::Log("error", "waiting for the ring buffers failed: %s", strerror(errno));
-      break;
+    if (flowing) {
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(next_read.time_since_epoch()).count();
+      timespec at = {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+      clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr);  // EINTR: a signal, read now
+    } else {
+      // Idle, look every 10 ms anyway: a wakeup lost for any reason costs no more.
+      epoll_event ready[4];
+      if (epoll_wait(epoll_fd, ready, 4, 10) < 0 && errno != EINTR) {
+        vigil::Log("error", "waiting for the ring buffers failed: %s", strerror(errno));
+        break;
+      }
     }
-    // Read whether woken or not: the kernel writes most records without a wakeup.
     int n = ring_buffer__consume(rb);
     if (n < 0) {
       vigil::Log("error", "reading the ring buffers failed: %s", strerror(-n));
       break;
     }
-    now = Clock::now();
-    if (n > 0) look_again = now + gap;
-    else if (loader.RingUnread() > 0) look_again = std::max(look_again, now + std::chrono::microseconds(50));
-    if ((pump.batch.events_size() > 0 || pump.packets.packets_size() > 0) && now - pump.first_event >= flush_after)
-      pump.Flush();
+    pump.Flush();
+    auto now = Clock::now();
+    // Something read (or a record still being written, where a read stops):
+    // more is likely, so plan the next read and tell the kernel no record
+    // need wake us before it. Nothing: back to waiting for a wakeup, which
+    // the kernel sends for any record written after the planned read.
+    interval = flowing ? std::min<Clock::duration>(interval * 2, period) : soon;
+    flowing = n > 0 || loader.RingUnread() > 0;
+    if (flowing) {
+      next_read = now + interval;
+      loader.QuietUntil(std::chrono::duration_cast<std::chrono::nanoseconds>(next_read.time_since_epoch()).count());
+    }
     if (now - last_report >= std::chrono::milliseconds(opt.loss_report_ms)) {
       report();
       last_report = now;

@@ -284,7 +284,7 @@ export const configSchema = z.strictObject({
         // Records are sent only to their last used byte: 4 MiB holds ~30,000 opens (bench/loss.ts: none lost at 400K/s).
         .default(1 << 22),
       batchMax: z.number().int().min(1).max(65_536).default(256),
-      flushMs: z.number().int().min(1).max(10_000).default(1),
+      flushMs: z.number().int().min(1).max(10_000).default(2),
       lossReportMs: z.number().int().min(10).max(600_000).default(1000),
       queueEvents: z.number().int().min(1).max(1 << 26).default(1 << 18),
       /**

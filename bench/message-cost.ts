@@ -1,0 +1,51 @@
+// Diagnostic (not part of `npm run bench`): what one gRPC message costs the
+// engine, whatever it carries. A synthetic probe (own process) sends N
+// batches of B events of the mix, one per millisecond, into the real
+// engine; printed: the engine main thread's CPU time (schedstat) per batch.
+// Compare B=1 with larger B to split the cost per message from the cost
+// per event.
+//   node --initial-old-space-size=64 --import tsx bench/message-cost.ts [B] [N]
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseConfig } from '../src/config/load.js';
+import { Engine } from '../src/engine.js';
+import { silentLogger } from '../src/log.js';
+import type { MixOptions } from './lib/event-mix.js';
+
+const batchSize = Number(process.argv[2] ?? 1);
+const batches = Number(process.argv[3] ?? 2000);
+const sender = fileURLToPath(new URL('./lib/sender.ts', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-message-'));
+const config = parseConfig({
+  engine: { listen: `unix://${dir}/engine.sock` },
+  control: { listen: `unix://${dir}/control.sock` },
+  stateDir: join(dir, 'state'),
+  sinks: [{ type: 'file', path: join(dir, 'alerts.jsonl'), format: 'json' }],
+});
+const engine = new Engine(config, silentLogger());
+await engine.start();
+const mix: MixOptions = { workloads: 10, processes: 100, batchSize, batches, cgroupIds: Array.from({ length: 10 }, (_, i) => i + 100), seed: 1, burst: 8 };
+const mainThreadMs = (): number => Number(readFileSync(`/proc/${process.pid}/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+try {
+  // The first round warms the engine (JIT, caches); the second is printed too.
+  for (let round = 1; round <= 2; round++) {
+    const child = spawn(process.execPath, ['--import', 'tsx', sender, `unix://${dir}/engine.sock`, '1', JSON.stringify(mix)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: { ...process.env, BENCH_PACE_MS: '1' },
+    });
+    await new Promise((r) => child.stdout!.once('data', r));
+    const ms0 = mainThreadMs();
+    const t0 = Date.now();
+    child.stdin!.end('go\n');
+    await new Promise((r) => child.once('exit', r));
+    const ms = mainThreadMs() - ms0;
+    console.log(`round ${round}: ${batches} batches of ${batchSize} in ${Date.now() - t0} ms: engine main thread ${ms.toFixed(0)} ms, ${((ms * 1000) / batches).toFixed(1)} µs per batch`);
+  }
+} finally {
+  await engine.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+process.exit(0);
