@@ -60,7 +60,12 @@ export interface ThroughputOptions {
   bursts: number[];
 }
 
-export const THROUGHPUT_DEFAULTS: ThroughputOptions = { workloads: 300, processes: 5000, batchSize: 256, batches: 400, learnRounds: 5, rounds: 10, bursts: [8, 1] };
+/** Batches as the probe sends them at these rates: full, of its default batchMax. */
+const PROBE_BATCH = parseConfig({}).probe.batchMax;
+
+export const THROUGHPUT_DEFAULTS: ThroughputOptions = {
+  workloads: 300, processes: 5000, batchSize: PROBE_BATCH, batches: Math.round(102_400 / PROBE_BATCH), learnRounds: 5, rounds: 10, bursts: [8, 1],
+};
 
 async function startProfiler(): Promise<{ stop(): Promise<object> }> {
   const session = new Session();
