@@ -8,7 +8,11 @@
 //   loopback peer. Reported: time added per call, the median of the
 //   rounds, with the rounds' spread.
 //   build: make -j2 of a generated C project in a test cgroup; reported
-//   as the ratio of wall times to no probe.
+//   as the ratio of wall times to no probe, and as the ratio of CPU (the
+//   build cgroup's, which includes the kernel programs run in its
+//   syscalls, plus the tracer's user space) to the untraced build's CPU:
+//   wall time on a shared 2-vCPU VM swings by a fifth between rounds, CPU
+//   much less.
 // The workload loops run on CPU 1 and every tracer (probe, engine — in
 // this process — and bpftrace) on CPU 0, so each side has its own core;
 // the build runs on both.
@@ -24,7 +28,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestCgroupTree } from '../test/support/cgroup.js';
 import { build, generateProject } from './lib/c-project.js';
-import { bpftraceUnavailable, buildTools, median, otherProbes, probeUnavailable, runLoad, sleep } from './lib/kernel.js';
+import { bpftraceUnavailable, buildTools, cgroupCpuNs, median, otherProbes, probeUnavailable, processCpuNs, runLoad, sleep } from './lib/kernel.js';
 import type { Row } from './lib/report.js';
 import { startVigil, type VigilNode } from './lib/vigil-node.js';
 
@@ -47,6 +51,8 @@ type Condition = 'none' | 'vigil' | 'bpftrace' | 'floor' | 'vigil-workload-keys'
 
 interface Tracer {
   stop(): Promise<void>;
+  /** CPU the tracer's user space has used so far, ns (for Vigil: the probe and the engine, this process). */
+  cpuNs(): number;
   /** Events of the build cgroup that reached the engine (Vigil only). */
   buildEvents?: () => number;
 }
@@ -70,6 +76,7 @@ async function startBpftrace(program: string, out: string): Promise<Tracer> {
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const cpuNs = (): number => (child.exitCode === null ? processCpuNs(child.pid!) : 0);
   const stop = async (): Promise<void> => {
     if (child.exitCode === null) child.kill('SIGINT');
     await exited;
@@ -88,7 +95,7 @@ async function startBpftrace(program: string, out: string): Promise<Tracer> {
       seen = n;
       since = Date.now();
     } else if (n > 0 && Date.now() - since >= 1000) {
-      return { stop };
+      return { stop, cpuNs };
     }
     await sleep(100);
   }
@@ -121,7 +128,7 @@ async function startTracer(c: Condition, work: string, buildCgroupId: number): P
   v.engine.subscribe((e) => {
     if (e.cgroupId === buildCgroupId) n++;
   });
-  return { stop: () => v.stop(), buildEvents: () => n };
+  return { stop: () => v.stop(), buildEvents: () => n, cpuNs: () => processCpuNs(v.probe.pid!) + processCpuNs(process.pid) };
 }
 
 export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEFAULTS): Promise<void> {
@@ -154,6 +161,9 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
   const perCall: Record<Condition, Record<Loop, number[]>> = {} as never;
   const buildNs: Partial<Record<Condition, number[]>> = {};
   const buildEvents: Partial<Record<Condition, number[]>> = {};
+  // Per round: the build cgroup's CPU (the kernel programs run in the
+  // build's own syscalls, so they are in it) and the tracer's user space.
+  const buildCpu: Partial<Record<Condition, { build: number; tracer: number }[]>> = {};
   const conditions: Condition[] = ['none', 'vigil', 'bpftrace', 'floor', 'vigil-workload-keys'];
   for (const c of conditions) perCall[c] = { open: [], 'open-new': [], exec: [], connect: [] };
 
@@ -173,10 +183,15 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
           }
           {
             let ns = 0;
+            const cpu0 = { build: cgroupCpuNs(builder.dir), tracer: tracer?.cpuNs() ?? 0 };
             for (let b = 0; b < opts.builds; b++) ns += await build(project, 2, buildProcs);
             (buildNs[c] ??= []).push(ns / opts.builds);
             await sleep(500); // the build's last events reach the engine
             if (tracer?.buildEvents) (buildEvents[c] ??= []).push(tracer.buildEvents() / opts.builds);
+            (buildCpu[c] ??= []).push({
+              build: (cgroupCpuNs(builder.dir) - cpu0.build) / opts.builds,
+              tracer: ((tracer?.cpuNs() ?? 0) - cpu0.tracer) / opts.builds,
+            });
           }
         } finally {
           await tracer?.stop();
@@ -236,4 +251,15 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
     unit: 'ratio',
     note: `programs that do nothing on the same ${vigilTracepoints().length} tracepoints: what attaching them costs the build before any work (every syscall of every task takes the traced path once one syscall tracepoint is on); ${buildNote('floor')}`,
   });
+  // CPU, steadier than wall time on a shared VM: what the build and its
+  // tracer used together, against the untraced build of the same round.
+  const cpuRatio = (c: Condition): number[] => buildCpu[c]!.map((v, i) => (v.build + v.tracer) / buildCpu.none![i]!.build);
+  const cpuNote = (c: Condition): string => {
+    const inBuild = median(buildCpu[c]!.map((v, i) => v.build / buildCpu.none![i]!.build - 1)) * 100;
+    const tracer = median(buildCpu[c]!.map((v, i) => v.tracer / buildCpu.none![i]!.build)) * 100;
+    return `of it in the build's own syscalls (kernel programs, traced path) ${inBuild.toFixed(1)}%, in the tracer's user space ${tracer.toFixed(1)}%; ${spread(cpuRatio(c).map((r) => r * 1000)).replace('rounds', 'rounds (‰)')}; untraced build CPU ${(median(buildCpu.none!.map((v) => v.build)) / 1e9).toFixed(2)} s`;
+  };
+  for (const [c, label] of [['vigil', 'Vigil'], ['vigil-workload-keys', 'Vigil, per-workload keys'], ['bpftrace', 'bpftrace'], ['floor', 'floor']] as const) {
+    rows.push({ bench: 'overhead', metric: `make -j2, CPU of build + tracer: ${label} / none`, value: median(cpuRatio(c)), unit: 'ratio', note: cpuNote(c) });
+  }
 }

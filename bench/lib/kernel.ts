@@ -117,3 +117,24 @@ export function median(xs: number[]): number {
 export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
+
+/**
+ * CPU time of a process's live threads so far, in ns (schedstat: exact,
+ * where /proc/PID/stat's ticks charge whole ticks to whoever is running).
+ */
+export function processCpuNs(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return ns;
+}
+
+/** CPU time of every task ever in a cgroup v2 directory, in ns (cpu.stat usage_usec, there without the cpu controller). */
+export function cgroupCpuNs(dir: string): number {
+  return Number(/^usage_usec (\d+)$/m.exec(readFileSync(`${dir}/cpu.stat`, 'utf8'))![1]) * 1000;
+}
