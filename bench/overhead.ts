@@ -1,7 +1,8 @@
 // Workload overhead: the same workloads with no probe, with Vigil (the real
 // probe and a real engine consuming, de-duplication on as shipped), and
 // with bpftrace tracing the same tracepoints and writing the same facts to
-// a file (bench/lib/trace.bt), in alternating rounds within one run.
+// a file (bench/lib/trace.bt), in rounds within one run; each traced
+// condition is measured right after its own untraced baseline.
 //   tight loops, pinned to CPU 1: open+close of one file (what
 //   de-duplication absorbs), open of a new missing file each time (what it
 //   cannot), fork+exec+exit of a static binary, UDP connect to one
@@ -10,9 +11,9 @@
 //   build: make -j2 of a generated C project in a test cgroup; reported
 //   as the ratio of wall times to no probe, and as the ratio of CPU (the
 //   build cgroup's, which includes the kernel programs run in its
-//   syscalls, plus the tracer's user space) to the untraced build's CPU:
-//   wall time on a shared 2-vCPU VM swings by a fifth between rounds, CPU
-//   much less.
+//   syscalls, plus the tracer's user space) to the untraced build's CPU,
+//   which also says where the time goes (wall time on a shared 2-vCPU VM
+//   swings by a fifth between rounds).
 // The workload loops run on CPU 1 and every tracer (probe, engine — in
 // this process — and bpftrace) on CPU 0, so each side has its own core;
 // the build runs on both.
@@ -47,7 +48,18 @@ export const OVERHEAD_DEFAULTS: OverheadOptions = { rounds: 3, opens: 200_000, e
 const script = fileURLToPath(new URL('./lib/trace.bt', import.meta.url));
 
 type Loop = 'open' | 'open-new' | 'exec' | 'connect';
-type Condition = 'none' | 'vigil' | 'bpftrace' | 'floor' | 'vigil-workload-keys';
+type Traced = 'vigil' | 'bpftrace' | 'floor' | 'vigil-workload-keys';
+
+/** What one condition measured, a value per round. */
+interface Results {
+  perCall: Record<Loop, number[]>;
+  buildNs: number[];
+  /** The build cgroup's CPU (the kernel programs run in the build's own syscalls, so they are in it) and the tracer's user space. */
+  buildCpu: { build: number; tracer: number }[];
+  buildEvents: number[];
+}
+
+const noResults = (): Results => ({ perCall: { open: [], 'open-new': [], exec: [], connect: [] }, buildNs: [], buildCpu: [], buildEvents: [] });
 
 interface Tracer {
   stop(): Promise<void>;
@@ -118,8 +130,7 @@ function vigilTracepoints(): string[] {
   return [...out].sort();
 }
 
-async function startTracer(c: Condition, work: string, buildCgroupId: number): Promise<Tracer | null> {
-  if (c === 'none') return null;
+async function startTracer(c: Traced, work: string, buildCgroupId: number): Promise<Tracer> {
   if (c === 'bpftrace') return startBpftrace(readFileSync(script, 'utf8'), join(work, 'bpftrace.out'));
   if (c === 'floor') return startBpftrace(`${vigilTracepoints().join(',\n')}\n/pid == 1/ { @n = count(); }`, join(work, 'floor.out'));
   const v: VigilNode = await startVigil(c === 'vigil-workload-keys' ? { probeFlags: ['--dedup-scope', 'workload'] } : {});
@@ -158,14 +169,30 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
     exec: { args: ['exec', String(opts.execs), tiny], n: opts.execs },
     connect: { args: ['connect', String(opts.connects), port], n: opts.connects },
   };
-  const perCall: Record<Condition, Record<Loop, number[]>> = {} as never;
-  const buildNs: Partial<Record<Condition, number[]>> = {};
-  const buildEvents: Partial<Record<Condition, number[]>> = {};
-  // Per round: the build cgroup's CPU (the kernel programs run in the
-  // build's own syscalls, so they are in it) and the tracer's user space.
-  const buildCpu: Partial<Record<Condition, { build: number; tracer: number }[]>> = {};
-  const conditions: Condition[] = ['none', 'vigil', 'bpftrace', 'floor', 'vigil-workload-keys'];
-  for (const c of conditions) perCall[c] = { open: [], 'open-new': [], exec: [], connect: [] };
+  // Each traced condition against an untraced baseline measured just
+  // before its tracer starts: the VM's speed drifts within a round, so a
+  // baseline from the start of the round biased the later conditions.
+  const conditions: Traced[] = ['vigil', 'bpftrace', 'floor', 'vigil-workload-keys'];
+  const traced = {} as Record<Traced, Results>;
+  const untraced = {} as Record<Traced, Results>;
+  for (const c of conditions) [traced[c], untraced[c]] = [noResults(), noResults()];
+  const loopsOf = (c: Traced): Loop[] => (c === 'floor' ? ['open'] : c === 'vigil-workload-keys' ? [] : ['open', 'open-new', 'exec', 'connect']);
+  const measure = async (which: Loop[], tracer: Tracer | null, into: Results): Promise<void> => {
+    for (const l of which) {
+      const r = await runLoad(loops[l].args, { cpu: 1 });
+      into.perCall[l].push(r.ns / r.n);
+    }
+    let ns = 0;
+    const cpu0 = { build: cgroupCpuNs(builder.dir), tracer: tracer?.cpuNs() ?? 0 };
+    for (let b = 0; b < opts.builds; b++) ns += await build(project, 2, buildProcs);
+    into.buildNs.push(ns / opts.builds);
+    if (tracer) await sleep(500); // the build's last events reach the engine
+    if (tracer?.buildEvents) into.buildEvents.push(tracer.buildEvents() / opts.builds);
+    into.buildCpu.push({
+      build: (cgroupCpuNs(builder.dir) - cpu0.build) / opts.builds,
+      tracer: ((tracer?.cpuNs() ?? 0) - cpu0.tracer) / opts.builds,
+    });
+  };
 
   // This process (the engine) and what it starts (the probe) on CPU 0.
   const pin = (cpus: string): void => void execFileSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' });
@@ -174,28 +201,16 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
     await build(project, 2); // warm the page cache and the compiler
     for (let round = 0; round < opts.rounds; round++) {
       for (const c of conditions) {
+        await measure(loopsOf(c), null, untraced[c]);
         const tracer = await startTracer(c, work, Number(builder.id));
         try {
-          const which: Loop[] = c === 'floor' ? ['open'] : c === 'vigil-workload-keys' ? [] : ['open', 'open-new', 'exec', 'connect'];
-          for (const l of which) {
-            const r = await runLoad(loops[l].args, { cpu: 1 });
-            perCall[c][l].push(r.ns / r.n);
-          }
-          {
-            let ns = 0;
-            const cpu0 = { build: cgroupCpuNs(builder.dir), tracer: tracer?.cpuNs() ?? 0 };
-            for (let b = 0; b < opts.builds; b++) ns += await build(project, 2, buildProcs);
-            (buildNs[c] ??= []).push(ns / opts.builds);
-            await sleep(500); // the build's last events reach the engine
-            if (tracer?.buildEvents) (buildEvents[c] ??= []).push(tracer.buildEvents() / opts.builds);
-            (buildCpu[c] ??= []).push({
-              build: (cgroupCpuNs(builder.dir) - cpu0.build) / opts.builds,
-              tracer: ((tracer?.cpuNs() ?? 0) - cpu0.tracer) / opts.builds,
-            });
-          }
+          await measure(loopsOf(c), tracer, traced[c]);
         } finally {
-          await tracer?.stop();
+          await tracer.stop();
         }
+        // Detaching dozens of programs leaves the kernel work to finish
+        // (RCU callbacks, freeing): the next baseline waits it out.
+        await sleep(3000);
       }
     }
   } finally {
@@ -206,8 +221,8 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
     rmSync(project, { recursive: true, force: true });
   }
 
-  // Added time per call, per round (each traced round against the untraced one of the same round).
-  const added = (c: Condition, l: Loop): number[] => perCall[c][l].map((v, i) => v - perCall.none[l][i]!);
+  // Added time per call, per round (each traced run against its own untraced baseline).
+  const added = (c: Traced, l: Loop): number[] => traced[c].perCall[l].map((v, i) => v - untraced[c].perCall[l][i]!);
   const spread = (xs: number[]): string => `rounds ${xs.map((x) => Math.round(x)).join(', ')}`;
   const noise = others.length ? `; other probes were running (pids ${others.join(', ')})` : '';
   const labels: Record<Loop, string> = {
@@ -225,7 +240,7 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
       value: vigil,
       unit: 'ns',
       target: l === 'open' ? '< 300 and < 1/3 of bpftrace' : '< 1/3 of bpftrace',
-      note: `${(vigil / bt * 100).toFixed(0)}% of bpftrace's; untraced ${Math.round(median(perCall.none[l]))} ns per call; ${spread(added('vigil', l))}${noise}`,
+      note: `${(vigil / bt * 100).toFixed(0)}% of bpftrace's; untraced ${Math.round(median(untraced.vigil.perCall[l]))} ns per call; ${spread(added('vigil', l))}${noise}`,
     });
     rows.push({ bench: 'overhead', metric: `${labels[l]}: bpftrace`, value: bt, unit: 'ns', note: spread(added('bpftrace', l)) });
   }
@@ -237,10 +252,10 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
     unit: 'ns',
     note: `bpftrace programs that count nothing (filtered to pid 1) on the ${vigilTracepoints().length} tracepoints Vigil attaches: the cost of syscall tracepoints on this node before any work; ${spread(floor)}`,
   });
-  const ratio = (c: Condition): number[] => buildNs[c]!.map((v, i) => v / buildNs.none![i]!);
-  const buildNote = (c: Condition): string =>
-    `${spread(ratio(c).map((r) => r * 1000)).replace('rounds', 'rounds (‰)')}; untraced ${(median(buildNs.none!) / 1e9).toFixed(2)} s` +
-    (buildEvents[c] ? `; ${Math.round(median(buildEvents[c]!)).toLocaleString('en-US')} events reached the engine` : '');
+  const ratio = (c: Traced): number[] => traced[c].buildNs.map((v, i) => v / untraced[c].buildNs[i]!);
+  const buildNote = (c: Traced): string =>
+    `${spread(ratio(c).map((r) => r * 1000)).replace('rounds', 'rounds (‰)')}; untraced ${(median(untraced[c].buildNs) / 1e9).toFixed(2)} s` +
+    (traced[c].buildEvents.length ? `; ${Math.round(median(traced[c].buildEvents)).toLocaleString('en-US')} events reached the engine` : '');
   rows.push({ bench: 'overhead', metric: `make -j2, ${opts.buildFiles} C files: Vigil / none`, value: median(ratio('vigil')), unit: 'ratio', target: '≤ 1.03', note: buildNote('vigil') });
   rows.push({ bench: 'overhead', metric: `make -j2: Vigil, per-workload keys / none`, value: median(ratio('vigil-workload-keys')), unit: 'ratio', note: `de-duplication keyed per cgroup instead of per process (--dedup-scope workload), for comparison; ${buildNote('vigil-workload-keys')}` });
   rows.push({ bench: 'overhead', metric: `make -j2: bpftrace / none`, value: median(ratio('bpftrace')), unit: 'ratio', note: buildNote('bpftrace') });
@@ -253,11 +268,12 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
   });
   // CPU, steadier than wall time on a shared VM: what the build and its
   // tracer used together, against the untraced build of the same round.
-  const cpuRatio = (c: Condition): number[] => buildCpu[c]!.map((v, i) => (v.build + v.tracer) / buildCpu.none![i]!.build);
-  const cpuNote = (c: Condition): string => {
-    const inBuild = median(buildCpu[c]!.map((v, i) => v.build / buildCpu.none![i]!.build - 1)) * 100;
-    const tracer = median(buildCpu[c]!.map((v, i) => v.tracer / buildCpu.none![i]!.build)) * 100;
-    return `of it in the build's own syscalls (kernel programs, traced path) ${inBuild.toFixed(1)}%, in the tracer's user space ${tracer.toFixed(1)}%; ${spread(cpuRatio(c).map((r) => r * 1000)).replace('rounds', 'rounds (‰)')}; untraced build CPU ${(median(buildCpu.none!.map((v) => v.build)) / 1e9).toFixed(2)} s`;
+  const cpuRatio = (c: Traced): number[] => traced[c].buildCpu.map((v, i) => (v.build + v.tracer) / untraced[c].buildCpu[i]!.build);
+  const cpuNote = (c: Traced): string => {
+    const base = untraced[c].buildCpu;
+    const inBuild = median(traced[c].buildCpu.map((v, i) => v.build / base[i]!.build - 1)) * 100;
+    const tracer = median(traced[c].buildCpu.map((v, i) => v.tracer / base[i]!.build)) * 100;
+    return `of it in the build's own syscalls (kernel programs, traced path) ${inBuild.toFixed(1)}%, in the tracer's user space ${tracer.toFixed(1)}%; ${spread(cpuRatio(c).map((r) => r * 1000)).replace('rounds', 'rounds (‰)')}; untraced build CPU ${(median(base.map((v) => v.build)) / 1e9).toFixed(2)} s`;
   };
   for (const [c, label] of [['vigil', 'Vigil'], ['vigil-workload-keys', 'Vigil, per-workload keys'], ['bpftrace', 'bpftrace'], ['floor', 'floor']] as const) {
     rows.push({ bench: 'overhead', metric: `make -j2, CPU of build + tracer: ${label} / none`, value: median(cpuRatio(c)), unit: 'ratio', note: cpuNote(c) });
