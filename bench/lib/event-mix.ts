@@ -9,6 +9,7 @@
 // seeds give different draws (other upload names, peers, pids) of the
 // same behaviour, so a profile learned on one seed is exercised by another.
 import { messageType } from '../../src/rpc/proto.js';
+import { rng } from '../../test/support/rng.js';
 
 export interface MixOptions {
   workloads: number;
@@ -23,17 +24,6 @@ export interface MixOptions {
   cpus?: number;
   /** Mean events a process makes before its CPU switches to another (geometric); default 8; 1: a random process per event. */
   burst?: number;
-}
-
-/** Deterministic PRNG (mulberry32) so every run replays the same mix. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 const READS = ['/etc/ld.so.cache', '/lib/x86_64-linux-gnu/libc.so.6', '/lib/x86_64-linux-gnu/libssl.so.3', '/etc/hosts', '/etc/resolv.conf',

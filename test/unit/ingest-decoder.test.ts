@@ -13,20 +13,11 @@ import { boundEvent, decodeEvent, MalformedEvent } from '../../src/ingest/decode
 import { decodeProbeMessage, KNOWN_FIELDS, MAX_BATCH_EVENTS } from '../../src/ingest/probe-message.js';
 import { messageType, protoDir } from '../../src/rpc/proto.js';
 import type { WireProbeMessage } from '../../src/rpc/wire.js';
+import { rng } from '../support/rng.js';
 
 const ProbeMessage = messageType('ProbeMessage');
 const BOOT = 1_700_000_000_000_000_000;
 const NODE = 'node-1';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 const encode = (m: object): Buffer => Buffer.from(ProbeMessage.encode(ProbeMessage.fromObject(m)).finish());
 

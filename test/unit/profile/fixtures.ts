@@ -3,22 +3,13 @@
 // segments and log dates per window. Names follow what the programs
 // really write (nginx temp and cache levels, postgres data directory
 // layout, JVM and library temp-file templates, logback and logrotate).
+import { rng } from '../../support/rng.js';
+
+export { rng };
 
 export interface Window {
   read: string[];
   write: string[];
-}
-
-/** mulberry32: a small seeded PRNG so every window is reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';

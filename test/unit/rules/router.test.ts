@@ -19,19 +19,9 @@ import { SequenceState, ThresholdState } from '../../../src/detect/rules/statefu
 import { EVENT_TYPES, type Event } from '../../../src/event.js';
 import { silentLogger } from '../../../src/log.js';
 import { HOST, load, ruleYaml, workload, World } from './support.js';
+import { rng } from '../../support/rng.js';
 
 const FALCO = fileURLToPath(new URL('../../fixtures/falco/falco_rules.yaml', import.meta.url));
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** Every string in the rule files' lists and conditions: names, paths and fragments the rules look for. */
 function ruleStrings(files: string[]): { names: string[]; paths: string[]; words: string[] } {

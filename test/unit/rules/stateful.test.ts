@@ -6,16 +6,7 @@ import type { Getter } from '../../../src/detect/rules/compile.js';
 import { FieldContext } from '../../../src/detect/rules/context.js';
 import { MAX_KEYS, ThresholdState } from '../../../src/detect/rules/stateful.js';
 import { emptyEvent, type Event } from '../../../src/event.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+import { rng } from '../../support/rng.js';
 
 /** The definition: per key, each distinct value's last time; fire at `count` values within the window, then quiet for a window. */
 class Plain {
