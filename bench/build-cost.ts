@@ -6,39 +6,20 @@
 // the engine's main thread.
 //   node --initial-old-space-size=64 --import tsx bench/build-cost.ts [ROUNDS] [-- PROBE FLAGS]
 //   FLUSH_MS=N sets probe.flushMs.
-import { readdirSync, readFileSync } from 'node:fs';
 import { TestCgroupTree } from '../test/support/cgroup.js';
 import { build, generateProject } from './lib/c-project.js';
-import { median, probeUnavailable } from './lib/kernel.js';
+import { median, probeUnavailable, threadTimes } from './lib/kernel.js';
 import { startVigil } from './lib/vigil-node.js';
 
-interface ThreadCost {
-  ms: number;
-  switches: number;
-}
+type Threads = ReturnType<typeof threadTimes>;
 
-/** CPU time and context switches of each thread of `pid`, by thread name and id. */
-function threads(pid: number): Map<string, ThreadCost> {
-  const out = new Map<string, ThreadCost>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const [runNs, , slices] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
-      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      out.set(`${name}/${tid}`, { ms: Number(runNs) / 1e6, switches: Number(slices) });
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return out;
-}
-
-function delta(before: Map<string, ThreadCost>, after: Map<string, ThreadCost>, only?: string): string {
+function delta(before: Threads, after: Threads, only?: string): string {
   const parts: string[] = [];
   let ms = 0;
   for (const [k, v] of after) {
     if (only && !k.endsWith(`/${only}`)) continue;
-    const b = before.get(k) ?? { ms: 0, switches: 0 };
-    const d = { ms: v.ms - b.ms, switches: v.switches - b.switches };
+    const b = before.get(k) ?? { ns: 0, switches: 0 };
+    const d = { ms: (v.ns - b.ns) / 1e6, switches: v.switches - b.switches };
     ms += d.ms;
     if (d.ms >= 1) parts.push(`${k} ${d.ms.toFixed(0)} ms/${d.switches} switches`);
   }
@@ -70,13 +51,13 @@ for (let r = 0; r < rounds; r++) {
     const session = (): ReturnType<typeof v.engine.ingest.sessions>[number] => v.engine.ingest.sessions().at(-1)!;
     const seq0 = session().lastSeq;
     const events0 = session().events;
-    const probe0 = threads(pid);
-    const engine0 = threads(process.pid);
+    const probe0 = threadTimes(pid);
+    const engine0 = threadTimes(process.pid);
     traced.push(await build(project, 2, procs));
     await new Promise((res) => setTimeout(res, 300)); // the build's last events reach the engine
     console.log(`round ${r + 1}: ${(traced.at(-1)! / none.at(-1)!).toFixed(3)}; ${session().lastSeq - seq0} batches, ${session().events - events0} events`);
-    console.log(`  probe  ${delta(probe0, threads(pid))}`);
-    console.log(`  engine main thread ${delta(engine0, threads(process.pid), String(process.pid))}`);
+    console.log(`  probe  ${delta(probe0, threadTimes(pid))}`);
+    console.log(`  engine main thread ${delta(engine0, threadTimes(process.pid), String(process.pid))}`);
   } finally {
     await v.stop();
   }

@@ -6,7 +6,7 @@
 // per event.
 //   node --initial-old-space-size=64 --import tsx bench/message-cost.ts [B] [N]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { parseConfig } from '../src/config/load.js';
 import { Engine } from '../src/engine.js';
 import { silentLogger } from '../src/log.js';
 import type { MixOptions } from './lib/event-mix.js';
+import { threadTimes } from './lib/kernel.js';
 
 const batchSize = Number(process.argv[2] ?? 1);
 const batches = Number(process.argv[3] ?? 2000);
@@ -28,7 +29,7 @@ const config = parseConfig({
 const engine = new Engine(config, silentLogger());
 await engine.start();
 const mix: MixOptions = { workloads: 10, processes: 100, batchSize, batches, cgroupIds: Array.from({ length: 10 }, (_, i) => i + 100), seed: 1, burst: 8 };
-const mainThreadMs = (): number => Number(readFileSync(`/proc/${process.pid}/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+const mainThreadMs = (): number => [...threadTimes(process.pid)].find(([k]) => k.endsWith(`/${process.pid}`))![1].ns / 1e6;
 try {
   // The first round warms the engine (JIT, caches); the second is printed too.
   for (let round = 1; round <= 2; round++) {

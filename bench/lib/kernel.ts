@@ -119,18 +119,28 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 /**
- * CPU time of a process's live threads so far, in ns (schedstat: exact,
- * where /proc/PID/stat's ticks charge whole ticks to whoever is running).
+ * Each live thread of a process, by name/tid: its CPU time so far in ns and
+ * its context switches (schedstat: exact, where /proc/PID/stat's ticks
+ * charge whole ticks to whoever is running).
  */
-export function processCpuNs(pid: number): number {
-  let ns = 0;
+export function threadTimes(pid: number): Map<string, { ns: number; switches: number }> {
+  const out = new Map<string, { ns: number; switches: number }>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      const [ns, , switches] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      out.set(`${name}/${tid}`, { ns: Number(ns), switches: Number(switches) });
     } catch {
       // exited meanwhile
     }
   }
+  return out;
+}
+
+/** CPU time of a process's live threads so far, in ns. */
+export function processCpuNs(pid: number): number {
+  let ns = 0;
+  for (const t of threadTimes(pid).values()) ns += t.ns;
   return ns;
 }
 
