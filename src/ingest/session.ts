@@ -11,6 +11,16 @@ export interface CommandResult {
   detail: string;
 }
 
+/** A full batch is 256 events: the probe holds at most some 16K events for acknowledgement under load. */
+const ACK_EVERY_BATCHES = 64;
+/**
+ * At low rates the probe holds a quarter second of batches. Not shorter:
+ * each acknowledgement is a message down the stream that wakes the probe,
+ * and at 20 ms a make -j2 under Vigil cost a quarter more probe and engine
+ * CPU (bench/build-cost.ts, alternating runs).
+ */
+const ACK_WITHIN_MS = 250;
+
 export const ZERO_LOSSES: WireLossReport = { ringbufFull: 0, decodeErrors: 0, queueFull: 0, pathTruncated: 0, eventsTotal: 0, inflightFull: 0, packetsLost: 0, deduplicated: 0 };
 
 export class ProbeSession {
@@ -68,11 +78,11 @@ export class ProbeSession {
 
   /**
    * Tells the probe which batches are processed, so it can let go of them:
-   * at once every 64 batches, otherwise within 20 ms.
+   * at once every ACK_EVERY_BATCHES batches, otherwise within ACK_WITHIN_MS.
    */
   processed(seq: number): void {
-    if (seq - this.ackedSeq >= 64) return this.sendAck();
-    this.ackTimer ??= setTimeout(() => this.sendAck(), 20);
+    if (seq - this.ackedSeq >= ACK_EVERY_BATCHES) return this.sendAck();
+    this.ackTimer ??= setTimeout(() => this.sendAck(), ACK_WITHIN_MS);
   }
 
   private sendAck(): void {
