@@ -176,6 +176,8 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
   const traced = {} as Record<Traced, Results>;
   const untraced = {} as Record<Traced, Results>;
   for (const c of conditions) [traced[c], untraced[c]] = [noResults(), noResults()];
+  /** CPU one timer wakeup of an idle thread costs here (a VM pays for each in exits). */
+  const wakeupCpu: number[] = [];
   const loopsOf = (c: Traced): Loop[] => (c === 'floor' ? ['open'] : c === 'vigil-workload-keys' ? [] : ['open', 'open-new', 'exec', 'connect']);
   const measure = async (which: Loop[], tracer: Tracer | null, into: Results): Promise<void> => {
     for (const l of which) {
@@ -199,6 +201,10 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
   pin('0');
   try {
     await build(project, 2); // warm the page cache and the compiler
+    for (let i = 0; i < 3; i++) {
+      const r = await runLoad(['wakeup', '500', '2000'], { cpu: 1 });
+      wakeupCpu.push(r.cpu_ns! / r.n);
+    }
     for (let round = 0; round < opts.rounds; round++) {
       for (const c of conditions) {
         await measure(loopsOf(c), null, untraced[c]);
@@ -251,6 +257,13 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
     value: median(floor),
     unit: 'ns',
     note: `bpftrace programs that count nothing (filtered to pid 1) on the ${vigilTracepoints().length} tracepoints Vigil attaches: the cost of syscall tracepoints on this node before any work; ${spread(floor)}`,
+  });
+  rows.push({
+    bench: 'overhead',
+    metric: 'wakeup floor: CPU of one timer wakeup of an idle thread',
+    value: median(wakeupCpu) / 1000,
+    unit: 'µs',
+    note: `clock_nanosleep of 2 ms, 500 times, thread CPU time per wakeup, no tracer (${wakeupCpu.map((x) => (x / 1000).toFixed(1)).join(', ')}): what this node charges per wakeup before any work; a gRPC message wakes the probe's sender and the engine at least once each`,
   });
   const ratio = (c: Traced): number[] => traced[c].buildNs.map((v, i) => v / untraced[c].buildNs[i]!);
   const buildNote = (c: Traced): string =>

@@ -74,6 +74,8 @@ export interface LoadResult {
   n: number;
   ns: number;
   behind_ms?: number;
+  /** The generator's own CPU time (wakeup mode). */
+  cpu_ns?: number;
 }
 
 /** Runs the load generator pinned to `cpu` (when given) and returns what it printed. */

@@ -8,6 +8,9 @@
 //   loadgen rate RATE MS DIR   missing-file opens DIR/<ms>/<i>, RATE per second
 //                              for MS milliseconds, paced per millisecond
 //                              {"n","ns","behind_ms"}
+//   loadgen wakeup N US        sleep US microseconds, N times: what a timer
+//                              wakeup of an idle thread costs in CPU
+//                              {"n","ns","cpu_ns"}
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -26,10 +29,16 @@ static long long now_ns(void) {
   return t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
+static long long thread_cpu_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
 static void done(long long n, long long ns) { printf("{\"n\":%lld,\"ns\":%lld}\n", n, ns); }
 
 static int usage(void) {
-  fprintf(stderr, "usage: loadgen open|open-new|exec|connect N ARG | loadgen rate RATE MS DIR\n");
+  fprintf(stderr, "usage: loadgen open|open-new|exec|connect|wakeup N ARG | loadgen rate RATE MS DIR\n");
   return 2;
 }
 
@@ -106,6 +115,11 @@ int main(int argc, char **argv) {
       }
     }
     printf("{\"n\":%lld,\"ns\":%lld,\"behind_ms\":%lld}\n", sent, now_ns() - t0, behind);
+  } else if (!strcmp(mode, "wakeup")) {
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = atoll(arg) * 1000};
+    long long t0 = now_ns(), c0 = thread_cpu_ns();
+    for (long long i = 0; i < n; i++) clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+    printf("{\"n\":%lld,\"ns\":%lld,\"cpu_ns\":%lld}\n", n, now_ns() - t0, thread_cpu_ns() - c0);
   } else {
     return usage();
   }
