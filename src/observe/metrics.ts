@@ -50,7 +50,7 @@ export class Metrics {
     private readonly health: HealthSettings,
   ) {
     const r = this.registry;
-    collectDefaultMetrics({ register: r, prefix: 'vigil_engine_' });
+    collectDefaultMetrics({ register: r, prefix: 'vigil_engine_', eventLoopMonitoringPrecision: 100 });
     const e = engine;
     // Values the engine keeps, exported as counters at scrape time.
     const mirrored = (name: string, help: string, labelNames: string[], read: () => [Record<string, string>, number][]): void => {
