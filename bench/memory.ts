@@ -17,7 +17,8 @@ import { fileURLToPath } from 'node:url';
 import type { WireProcessInfo } from '../src/rpc/wire.js';
 import { TestCgroupTree } from '../test/support/cgroup.js';
 import { ktimeNow, SyntheticProbe, type SyntheticEvent } from '../test/support/synthetic-probe.js';
-import { probeUnavailable, sleep, waitUntil } from './lib/kernel.js';
+import { parseConfig } from '../src/config/load.js';
+import { probeUnavailable, sleep, threadTimes, waitUntil } from './lib/kernel.js';
 import type { Row } from './lib/report.js';
 import { startVigil } from './lib/vigil-node.js';
 
@@ -163,18 +164,43 @@ function rssParts(pid: number): { rss: number; maps: number; anon: number } {
   return { rss: kb('VmRSS'), maps, anon: kb('RssAnon') };
 }
 
-async function probeMemory(opts: MemoryOptions): Promise<{ parts: ReturnType<typeof rssParts>; processes: number }> {
+/** CPU per second of the whole probe and of the engine's main thread, and their wakeups (context switches) per second. */
+interface IdleCost {
+  probeMs: number;
+  probeWakeups: number;
+  engineMs: number;
+  engineWakeups: number;
+}
+
+async function probeMemory(opts: MemoryOptions): Promise<{ parts: ReturnType<typeof rssParts>; processes: number; idle: IdleCost }> {
   const tree = new TestCgroupTree();
   const groups = Array.from({ length: opts.sleeperCgroups }, (_, i) => tree.group(`sleepers-${i}`));
   const each = Math.ceil(opts.sleepers / opts.sleeperCgroups);
   try {
     for (const g of groups) g.spawn('/bin/sh', ['-c', `for i in $(seq ${each}); do sleep 600 & done; wait`]);
     await waitUntil('the sleepers', () => groups.every((g) => readFileSync(`${g.dir}/cgroup.procs`, 'utf8').trim().split('\n').length > each), 120_000);
-    const v = await startVigil();
+    // The shipped loss-report period (the bench's other runs report faster).
+    const v = await startVigil({ probe: { lossReportMs: parseConfig({}).probe.lossReportMs } });
     try {
       await sleep(3000); // steady state after the snapshot
       const processes = v.engine.status().processes;
-      return { parts: rssParts(v.probe.pid!), processes };
+      const parts = rssParts(v.probe.pid!);
+      // What Vigil costs a node where nothing happens: 10 s of the sleepers sleeping.
+      const main = `/${process.pid}`;
+      const total = (pid: number, only?: string): { ns: number; switches: number } => {
+        let ns = 0;
+        let switches = 0;
+        for (const [k, t] of threadTimes(pid)) if (!only || k.endsWith(only)) [ns, switches] = [ns + t.ns, switches + t.switches];
+        return { ns, switches };
+      };
+      const [p0, e0] = [total(v.probe.pid!), total(process.pid, main)];
+      await sleep(10_000);
+      const [p1, e1] = [total(v.probe.pid!), total(process.pid, main)];
+      const idle = {
+        probeMs: (p1.ns - p0.ns) / 1e7, probeWakeups: (p1.switches - p0.switches) / 10,
+        engineMs: (e1.ns - e0.ns) / 1e7, engineWakeups: (e1.switches - e0.switches) / 10,
+      };
+      return { parts, processes, idle };
     } finally {
       await v.stop();
     }
@@ -199,7 +225,7 @@ export async function memory(rows: Row[], opts: MemoryOptions = MEMORY_DEFAULTS)
     rows.push({ bench: 'memory', metric: 'probe RSS: skipped', value: NaN, unit: '', note: why });
     return;
   }
-  const { parts, processes } = await probeMemory(opts);
+  const { parts, processes, idle: quiet } = await probeMemory(opts);
   rows.push({
     bench: 'memory',
     metric: `probe RSS, ${processes.toLocaleString('en-US')} processes on the node`,
@@ -207,5 +233,12 @@ export async function memory(rows: Row[], opts: MemoryOptions = MEMORY_DEFAULTS)
     unit: 'MiB',
     target: '< 30',
     note: `of which the ring buffers mapped from the kernel ${(parts.maps / MiB).toFixed(1)} MiB (the event ring is mapped twice) and private memory ${(parts.anon / MiB).toFixed(1)} MiB; ${opts.sleepers.toLocaleString('en-US')} sleeping processes in ${opts.sleeperCgroups} test cgroups`,
+  });
+  rows.push({
+    bench: 'idle',
+    metric: 'CPU while nothing happens: probe / engine main thread',
+    value: quiet.probeMs + quiet.engineMs,
+    unit: 'ms/s',
+    note: `probe ${quiet.probeMs.toFixed(2)} ms/s (${quiet.probeWakeups.toFixed(0)} context switches/s), engine main thread ${quiet.engineMs.toFixed(2)} ms/s (${quiet.engineWakeups.toFixed(0)}/s); 10 s, the same node as above, the shipped settings`,
   });
 }
