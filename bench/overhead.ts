@@ -2,7 +2,8 @@
 // probe and a real engine consuming, de-duplication on as shipped), and
 // with bpftrace tracing the same tracepoints and writing the same facts to
 // a file (bench/lib/trace.bt), in rounds within one run; each traced
-// condition is measured right after its own untraced baseline.
+// condition is measured right after its own untraced baseline (the loops
+// also right after the tracer is gone: the two bracket the traced run).
 //   tight loops, pinned to CPU 1: open+close of one file (what
 //   de-duplication absorbs), open of a new missing file each time (what it
 //   cannot), fork+exec+exit of a static binary, UDP connect to one
@@ -175,15 +176,20 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
   const conditions: Traced[] = ['vigil', 'bpftrace', 'floor', 'vigil-workload-keys'];
   const traced = {} as Record<Traced, Results>;
   const untraced = {} as Record<Traced, Results>;
-  for (const c of conditions) [traced[c], untraced[c]] = [noResults(), noResults()];
+  /** The loops untraced again once the tracer is gone: with the baseline before, they bracket the traced run (the VM drifts). */
+  const after = {} as Record<Traced, Results>;
+  for (const c of conditions) [traced[c], untraced[c], after[c]] = [noResults(), noResults(), noResults()];
   /** CPU one timer wakeup of an idle thread costs here (a VM pays for each in exits). */
   const wakeupCpu: number[] = [];
   const loopsOf = (c: Traced): Loop[] => (c === 'floor' ? ['open'] : c === 'vigil-workload-keys' ? [] : ['open', 'open-new', 'exec', 'connect']);
-  const measure = async (which: Loop[], tracer: Tracer | null, into: Results): Promise<void> => {
+  const loopsOnly = async (which: Loop[], into: Results): Promise<void> => {
     for (const l of which) {
       const r = await runLoad(loops[l].args, { cpu: 1 });
       into.perCall[l].push(r.ns / r.n);
     }
+  };
+  const measure = async (which: Loop[], tracer: Tracer | null, into: Results): Promise<void> => {
+    await loopsOnly(which, into);
     let ns = 0;
     const cpu0 = { build: cgroupCpuNs(builder.dir), tracer: tracer?.cpuNs() ?? 0 };
     for (let b = 0; b < opts.builds; b++) ns += await build(project, 2, buildProcs);
@@ -217,6 +223,7 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
         // Detaching dozens of programs leaves the kernel work to finish
         // (RCU callbacks, freeing): the next baseline waits it out.
         await sleep(3000);
+        await loopsOnly(loopsOf(c), after[c]);
       }
     }
   } finally {
@@ -227,8 +234,9 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
     rmSync(project, { recursive: true, force: true });
   }
 
-  // Added time per call, per round (each traced run against its own untraced baseline).
-  const added = (c: Traced, l: Loop): number[] => traced[c].perCall[l].map((v, i) => v - untraced[c].perCall[l][i]!);
+  // Added time per call, per round: each traced run against the mean of the untraced runs just before and after it.
+  const baseline = (c: Traced, l: Loop): number[] => untraced[c].perCall[l].map((v, i) => (v + after[c].perCall[l][i]!) / 2);
+  const added = (c: Traced, l: Loop): number[] => traced[c].perCall[l].map((v, i) => v - baseline(c, l)[i]!);
   const spread = (xs: number[]): string => `rounds ${xs.map((x) => Math.round(x)).join(', ')}`;
   const noise = others.length ? `; other probes were running (pids ${others.join(', ')})` : '';
   const labels: Record<Loop, string> = {
@@ -246,7 +254,7 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
       value: vigil,
       unit: 'ns',
       target: l === 'open' ? '< 300 and < 1/3 of bpftrace' : '< 1/3 of bpftrace',
-      note: `${(vigil / bt * 100).toFixed(0)}% of bpftrace's; untraced ${Math.round(median(untraced.vigil.perCall[l]))} ns per call; ${spread(added('vigil', l))}${noise}`,
+      note: `${(vigil / bt * 100).toFixed(0)}% of bpftrace's; untraced ${Math.round(median(baseline('vigil', l)))} ns per call (before and after); ${spread(added('vigil', l))}${noise}`,
     });
     rows.push({ bench: 'overhead', metric: `${labels[l]}: bpftrace`, value: bt, unit: 'ns', note: spread(added('bpftrace', l)) });
   }
