@@ -61,7 +61,8 @@ struct vigil_repeat {
 	__s32 fd;      /* open: the dirfd; connect: the socket */
 	__u32 mode;    /* open: the mode; connect: the address length */
 	__u32 kind;    /* 0: nothing armed */
-	__u32 _pad;
+	__u32 scope;   /* VIGIL_DEDUP_SCOPE_*: what `hash` is keyed on */
+	__u64 own_hash; /* scope MISSING: the process's own key, remembered too if built */
 };
 
 /*
@@ -75,6 +76,8 @@ struct vigil_repeat {
 struct vigil_thread {
 	union vigil_inflight rec;
 	struct vigil_repeat repeat;
+	/* open: the workload-wide key remembered if it finds nothing (dedup.bpf.h), 0 for none */
+	__u64 missing_key;
 };
 
 struct {
@@ -189,6 +192,7 @@ static __always_inline struct vigil_thread *thread_space(void)
 	}
 	t->rec.h.kind = 0;
 	t->repeat.kind = 0;
+	t->missing_key = 0;
 	return t;
 }
 

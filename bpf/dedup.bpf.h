@@ -11,6 +11,15 @@
  *            (access mode, O_CREAT, O_TRUNC, O_APPEND, O_EXCL, O_DIRECTORY,
  *            O_PATH, O_TMPFILE) and the result (success, or the exact errno)
  *   connect  family, address and port (or unix path), protocol and result
+ * One exception to "per process": an open for reading that finds nothing
+ * (ENOENT, ENOTDIR) is also judged per workload (cgroup, uid/gid), so a
+ * second process of the workload looking for the same missing file is
+ * counted, not sent. Compilers and interpreters search every include and
+ * library directory for every file, and in a C build these were most of
+ * the events; a missing file reveals nothing, and the workload's first
+ * look in each window still crosses (profiles are per workload, and the
+ * built-in rules match only opens that succeeded). Failures that say
+ * something about the process (EACCES, EPERM, ...) stay per process.
  * The first occurrence crosses; repeats within dedup_window_ns of it are
  * counted (VIGIL_DEDUPLICATED) and dropped; the first repeat after the
  * window crosses and starts a new one. A connect is dropped at most
@@ -43,6 +52,15 @@ const volatile __u64 dedup_seed = 0;
 const volatile bool dedup_per_workload = false;
 
 #define VIGIL_DEDUP_CONNECT_REPEATS 32
+
+/* What a key is judged on: per process image (or per workload with
+ * dedup_per_workload), or per workload for opens that found nothing. */
+#define VIGIL_DEDUP_SCOPE_ACTOR 0
+#define VIGIL_DEDUP_SCOPE_MISSING 1
+/* The table's kind for per-workload missing-file keys: no event kind. */
+#define VIGIL_DEDUP_KIND_MISSING 0x4d495353 /* "MISS" */
+#define VIGIL_ENOENT 2
+#define VIGIL_ENOTDIR 20
 
 /*
  * What crossed recently, direct-mapped by the key's hash: a lookup is an
@@ -129,11 +147,12 @@ static __always_inline __u64 hash_str(__u64 h, const char *buf, long n)
 	return mix(h, n);
 }
 
-/* The key of an open whose raw path (n bytes) is already read. A relative
- * path adds the directory it is relative to, by device and inode (no walk). */
-static __always_inline __u64 open_dedup_hash(int dirfd, const struct vigil_path *p, long n, __s64 flags)
+/* What an open asks for, whoever asks: its raw path (n bytes, already
+ * read) and flags; a relative path adds the directory it is relative to,
+ * by device and inode (no walk). */
+static __always_inline __u64 open_what_hash(int dirfd, const struct vigil_path *p, long n, __s64 flags)
 {
-	__u64 h = hash_str(dedup_actor(), p->raw, n);
+	__u64 h = hash_str(dedup_seed, p->raw, n);
 
 	h = mix(h, flags & VIGIL_OPEN_SAME_FLAGS);
 	if (n > 0 && p->raw[0] != '/') {
@@ -151,7 +170,26 @@ static __always_inline __u64 open_dedup_hash(int dirfd, const struct vigil_path 
 		}
 		h = mix(mix(h, ino), dev);
 	}
-	return h | 1; /* 0 means "no key" */
+	return h;
+}
+
+/* The key of an open: what it asks for, by whom (dedup_actor). */
+static __always_inline __u64 open_dedup_hash(__u64 what)
+{
+	return mix(dedup_actor(), what) | 1; /* 0 means "no key" */
+}
+
+/* The workload-wide key of an open for reading that may find nothing. */
+static __always_inline __u64 missing_dedup_hash(__u64 what)
+{
+	__u64 h = mix(dedup_seed, current_cgroup_id());
+
+	return mix(mix(h, bpf_get_current_uid_gid()), what) | 1;
+}
+
+static __always_inline bool finds_nothing(long ret)
+{
+	return ret == -VIGIL_ENOENT || ret == -VIGIL_ENOTDIR;
 }
 
 static __always_inline __u64 connect_dedup_hash(const struct vigil_sockaddr *a, __u32 protocol)
@@ -202,6 +240,27 @@ static __always_inline bool dedup_repeat(struct vigil_thread *t, __u32 kind, __u
 	t->repeat.hash = hash;
 	t->repeat.result = s->result;
 	t->repeat.kind = kind;
+	t->repeat.scope = VIGIL_DEDUP_SCOPE_ACTOR;
+	return true;
+}
+
+/* At entry of an open for reading that is not a repeat of its own process:
+ * true when another process of the workload looked for the same file
+ * within the window and found nothing; armed like dedup_repeat. */
+static __always_inline bool dedup_repeat_missing(struct vigil_thread *t, __u64 hash, __u64 own_hash, const struct vigil_repeat *args)
+{
+	struct dedup_seen *s = dedup_slot(hash);
+
+	if (!s || s->hash != hash || s->kind != VIGIL_DEDUP_KIND_MISSING || s->tgid != 0 || !finds_nothing(s->result))
+		return false;
+	if (bpf_ktime_get_ns() - s->sent_ns >= dedup_window_ns)
+		return false;
+	t->repeat = *args;
+	t->repeat.hash = hash;
+	t->repeat.result = s->result;
+	t->repeat.kind = VIGIL_OPEN;
+	t->repeat.scope = VIGIL_DEDUP_SCOPE_MISSING;
+	t->repeat.own_hash = own_hash;
 	return true;
 }
 
@@ -233,6 +292,29 @@ static __always_inline void dedup_remember(__u32 kind, __u64 hash, long ret)
 	s->kind = kind;
 	s->sent_ns = now;
 	s->result = result;
+	s->repeats = 0;
+}
+
+/* An open for reading crossed (or was built after all) with `ret`: when it
+ * found nothing, other processes of the workload looking for the same
+ * file within the window will not cross; anything else found there ends
+ * that. */
+static __always_inline void dedup_remember_missing(__u64 hash, long ret)
+{
+	struct dedup_seen *s = dedup_slot(hash);
+
+	if (!s || !hash)
+		return;
+	if (!finds_nothing(ret)) {
+		if (s->hash == hash && s->kind == VIGIL_DEDUP_KIND_MISSING)
+			s->result = result_class(ret);
+		return;
+	}
+	s->hash = hash;
+	s->tgid = 0;
+	s->kind = VIGIL_DEDUP_KIND_MISSING;
+	s->sent_ns = bpf_ktime_get_ns();
+	s->result = ret;
 	s->repeats = 0;
 }
 

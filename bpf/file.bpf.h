@@ -26,10 +26,17 @@ static __always_inline int open_enter(int dirfd, const char *upath, __s64 flags,
 	long n = read_user_raw(&rec->open.path, upath);
 	__u64 dedup_key = 0;
 	if (dedup_on(write ? VIGIL_ENFORCE_WRITE : 0)) {
-		dedup_key = open_dedup_hash(dirfd, &rec->open.path, n, flags);
+		__u64 what = open_what_hash(dirfd, &rec->open.path, n, flags);
+		dedup_key = open_dedup_hash(what);
 		struct vigil_repeat args = { .uptr = (__u64)upath, .flags = flags, .fd = dirfd, .mode = mode };
 		if (dedup_repeat(t, VIGIL_OPEN, dedup_key, &args))
 			return 0;
+		if (!write) {
+			__u64 missing = missing_dedup_hash(what);
+			if (dedup_repeat_missing(t, missing, dedup_key, &args))
+				return 0;
+			t->missing_key = missing;
+		}
 	}
 	fill_header(&rec->h, VIGIL_OPEN);
 	rec->open.result = dedup_key;
@@ -54,7 +61,12 @@ static __always_inline void open_rebuild(struct vigil_thread *t, const struct vi
 	rec->open.result = ret;
 	submit(rec, sent_size(rec, VIGIL_OPEN));
 	drop_parked(rec);
-	dedup_remember(VIGIL_OPEN, r->hash, ret);
+	if (r->scope == VIGIL_DEDUP_SCOPE_MISSING) {
+		dedup_remember(VIGIL_OPEN, r->own_hash, ret);
+		dedup_remember_missing(r->hash, ret);
+	} else {
+		dedup_remember(VIGIL_OPEN, r->hash, ret);
+	}
 }
 
 static __always_inline int open_exit(long ret)
@@ -67,8 +79,11 @@ static __always_inline int open_exit(long ret)
 		return 0;
 	}
 	__u64 sent = send_parked_record(unpark_from(t), ret, VIGIL_OPEN);
-	if (sent)
+	if (sent) {
 		dedup_remember(VIGIL_OPEN, sent, ret);
+		if (t->missing_key)
+			dedup_remember_missing(t->missing_key, ret);
+	}
 	return 0;
 }
 

@@ -111,6 +111,36 @@ describeKernel('in-kernel de-duplication on the real kernel', () => {
     expect(opens(pid2, file)).toHaveLength(1);
   });
 
+  it('sends a missing file looked for once per workload, and lets through its neighbour and the file appearing', async () => {
+    const missing = join(work, 'include', 'not-there.h');
+    const marker = (n: number): string => join(work, `marker-${n}`);
+    for (const n of [1, 2, 3]) writeFileSync(marker(n), '');
+    const look = (n: number): string => `for i in 1 2 3; do : < ${missing}; done 2>/dev/null; : < ${marker(n)}; echo $$`;
+    const first = Number((await web.run('/bin/bash', ['-c', look(1)])).stdout.trim());
+    const second = Number((await web.run('/bin/bash', ['-c', look(2)])).stdout.trim());
+    // Another workload, same path: its own first look.
+    const neighbour = Number((await guard.run('/bin/bash', ['-c', look(3)])).stdout.trim());
+    await waitFor('the markers', () => opens(second, marker(2)).length === 1 && t.of(guard.id, 'open').some((e) => e.pid === neighbour && e.path === marker(3)));
+
+    expect(opens(first, missing).map((e) => e.result)).toEqual([-2]);
+    expect(opens(second, missing)).toEqual([]); // counted in the kernel, not sent
+    expect(t.of(guard.id, 'open').filter((e) => e.pid === neighbour && e.path === missing).map((e) => e.result)).toEqual([-2]);
+
+    // The file appears: the next process's look finds it, and that crosses.
+    rmSync(join(work, 'include'), { recursive: true, force: true });
+    writeFileSync(join(work, 'include'), ''); // now a file where the directory was looked for: ENOTDIR
+    const third = Number((await web.run('/bin/bash', ['-c', look(1)])).stdout.trim());
+    await waitFor('the third marker', () => opens(third, marker(1)).length === 1);
+    expect(opens(third, missing).map((e) => e.result)).toEqual([-20]);
+    rmSync(join(work, 'include'));
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(work, 'include'));
+    writeFileSync(missing, '');
+    const fourth = Number((await web.run('/bin/bash', ['-c', look(2)])).stdout.trim());
+    await waitFor('the fourth marker', () => opens(fourth, marker(2)).length === 1);
+    expect(opens(fourth, missing).map((e) => (e.result >= 0 ? 'ok' : e.result))).toEqual(['ok']);
+  });
+
   it('never de-duplicates exec', async () => {
     const r = await web.run('/bin/bash', ['-c', 'for i in 1 2 3 4 5; do /bin/true; done; echo $$']);
     const pid = Number(r.stdout.trim());

@@ -1,0 +1,18 @@
+import { TestCgroupTree } from '../test/support/cgroup.js';
+import { build, generateProject } from './lib/c-project.js';
+import { startVigil } from './lib/vigil-node.js';
+const project = generateProject(150);
+const tree = new TestCgroupTree();
+const g = tree.group('build');
+const procs = `${g.dir}/cgroup.procs`;
+await build(project, 2);
+const v = await startVigil();
+await build(project, 2, procs);
+const counts = new Map<string, number>();
+const cg = (await import('node:fs')).statSync(g.dir).ino;
+v.engine.subscribe((e) => { if (e.cgroupId !== cg) return; const k = e.type === 'open' ? `open ${e.result < 0 ? 'err' + e.result : 'ok'} ${e.flags & 3 ? 'w' : 'r'}` : e.type; counts.set(k, (counts.get(k) ?? 0) + 1); });
+await build(project, 2, procs);
+await new Promise((r) => setTimeout(r, 500));
+console.log([...counts].sort((a, b) => b[1] - a[1]));
+await v.stop(); await tree.remove();
+process.exit(0);
