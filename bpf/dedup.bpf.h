@@ -114,14 +114,19 @@ static __always_inline bool dedup_on(__u32 enforced)
 	return !(enforced && current_policy(&p) && (p.flags & enforced));
 }
 
-/* The key's hash, started with who does it: the cgroup, uid and gid, and
- * unless per workload the process image. */
+/* Who does it, per workload: the cgroup, uid and gid. */
+static __always_inline __u64 dedup_workload(void)
+{
+	return mix(mix(dedup_seed, current_cgroup_id()), bpf_get_current_uid_gid());
+}
+
+/* The key's hash, started with who does it: the workload and, unless per
+ * workload, the process image. */
 static __always_inline __u64 dedup_actor(void)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	__u64 h = mix(dedup_seed, current_cgroup_id());
+	__u64 h = dedup_workload();
 
-	h = mix(h, bpf_get_current_uid_gid());
 	if (!dedup_per_workload) {
 		h = mix(h, task->group_leader->start_time);
 		h = mix(h, task->self_exec_id);
@@ -182,9 +187,7 @@ static __always_inline __u64 open_dedup_hash(__u64 what)
 /* The workload-wide key of an open for reading that may find nothing. */
 static __always_inline __u64 missing_dedup_hash(__u64 what)
 {
-	__u64 h = mix(dedup_seed, current_cgroup_id());
-
-	return mix(mix(h, bpf_get_current_uid_gid()), what) | 1;
+	return mix(dedup_workload(), what) | 1;
 }
 
 static __always_inline bool finds_nothing(long ret)
@@ -217,6 +220,17 @@ static __always_inline struct dedup_seen *dedup_slot(__u64 hash)
 	return bpf_map_lookup_elem(&dedup_seen, &slot);
 }
 
+/* Arms a repeat in the thread's state for the exit to confirm. */
+static __always_inline void dedup_arm(struct vigil_thread *t, const struct vigil_repeat *args, __u32 kind, __u64 hash,
+				      __s64 result, __u32 scope)
+{
+	t->repeat = *args;
+	t->repeat.hash = hash;
+	t->repeat.result = result;
+	t->repeat.kind = kind;
+	t->repeat.scope = scope;
+}
+
 /*
  * At entry: true when this event repeats one that crossed within the
  * window; it is then armed in the thread's state for the exit (`args`
@@ -236,11 +250,7 @@ static __always_inline bool dedup_repeat(struct vigil_thread *t, __u32 kind, __u
 			return false;
 		__sync_fetch_and_add(&s->repeats, 1);
 	}
-	t->repeat = *args;
-	t->repeat.hash = hash;
-	t->repeat.result = s->result;
-	t->repeat.kind = kind;
-	t->repeat.scope = VIGIL_DEDUP_SCOPE_ACTOR;
+	dedup_arm(t, args, kind, hash, s->result, VIGIL_DEDUP_SCOPE_ACTOR);
 	return true;
 }
 
@@ -255,11 +265,7 @@ static __always_inline bool dedup_repeat_missing(struct vigil_thread *t, __u64 h
 		return false;
 	if (bpf_ktime_get_ns() - s->sent_ns >= dedup_window_ns)
 		return false;
-	t->repeat = *args;
-	t->repeat.hash = hash;
-	t->repeat.result = s->result;
-	t->repeat.kind = VIGIL_OPEN;
-	t->repeat.scope = VIGIL_DEDUP_SCOPE_MISSING;
+	dedup_arm(t, args, VIGIL_OPEN, hash, s->result, VIGIL_DEDUP_SCOPE_MISSING);
 	t->repeat.own_hash = own_hash;
 	return true;
 }
