@@ -120,12 +120,12 @@ static __always_inline __u64 dedup_workload(void)
 	return mix(mix(dedup_seed, current_cgroup_id()), bpf_get_current_uid_gid());
 }
 
-/* The key's hash, started with who does it: the workload and, unless per
- * workload, the process image. */
-static __always_inline __u64 dedup_actor(void)
+/* The key's hash, started with who does it: the workload (dedup_workload)
+ * and, unless per workload, the process image. */
+static __always_inline __u64 dedup_actor(__u64 workload)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	__u64 h = dedup_workload();
+	__u64 h = workload;
 
 	if (!dedup_per_workload) {
 		h = mix(h, task->group_leader->start_time);
@@ -179,15 +179,15 @@ static __always_inline __u64 open_what_hash(int dirfd, const struct vigil_path *
 }
 
 /* The key of an open: what it asks for, by whom (dedup_actor). */
-static __always_inline __u64 open_dedup_hash(__u64 what)
+static __always_inline __u64 open_dedup_hash(__u64 workload, __u64 what)
 {
-	return mix(dedup_actor(), what) | 1; /* 0 means "no key" */
+	return mix(dedup_actor(workload), what) | 1; /* 0 means "no key" */
 }
 
 /* The workload-wide key of an open for reading that may find nothing. */
-static __always_inline __u64 missing_dedup_hash(__u64 what)
+static __always_inline __u64 missing_dedup_hash(__u64 workload, __u64 what)
 {
-	return mix(dedup_workload(), what) | 1;
+	return mix(workload, what) | 1;
 }
 
 static __always_inline bool finds_nothing(long ret)
@@ -197,7 +197,7 @@ static __always_inline bool finds_nothing(long ret)
 
 static __always_inline __u64 connect_dedup_hash(const struct vigil_sockaddr *a, __u32 protocol)
 {
-	__u64 h = mix(dedup_actor(), ((__u64)a->family << 48) | ((__u64)a->port << 32) | protocol);
+	__u64 h = mix(dedup_actor(dedup_workload()), ((__u64)a->family << 48) | ((__u64)a->port << 32) | protocol);
 	const __u64 *w = (const __u64 *)a->addr;
 
 	h = mix(mix(h, w[0]), w[1]);

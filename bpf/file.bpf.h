@@ -27,12 +27,13 @@ static __always_inline int open_enter(int dirfd, const char *upath, __s64 flags,
 	__u64 dedup_key = 0;
 	if (dedup_on(write ? VIGIL_ENFORCE_WRITE : 0)) {
 		__u64 what = open_what_hash(dirfd, &rec->open.path, n, flags);
-		dedup_key = open_dedup_hash(what);
+		__u64 workload = dedup_workload();
+		dedup_key = open_dedup_hash(workload, what);
 		struct vigil_repeat args = { .uptr = (__u64)upath, .flags = flags, .fd = dirfd, .mode = mode };
 		if (dedup_repeat(t, VIGIL_OPEN, dedup_key, &args))
 			return 0;
 		if (!write) {
-			__u64 missing = missing_dedup_hash(what);
+			__u64 missing = missing_dedup_hash(workload, what);
 			if (dedup_repeat_missing(t, missing, dedup_key, &args))
 				return 0;
 			t->missing_key = missing;
