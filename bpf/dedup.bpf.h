@@ -301,10 +301,10 @@ static __always_inline void dedup_remember(__u32 kind, __u64 hash, long ret)
 	s->repeats = 0;
 }
 
-/* An open for reading crossed (or was built after all) with `ret`: when it
- * found nothing, other processes of the workload looking for the same
- * file within the window will not cross; anything else found there ends
- * that. */
+/* An open for reading crossed (or, armed as a missing-file repeat, was
+ * built after all) with `ret`: when it found nothing, other processes of
+ * the workload looking for the same file within the window will not cross;
+ * anything else found there ends that. */
 static __always_inline void dedup_remember_missing(__u64 hash, long ret)
 {
 	struct dedup_seen *s = dedup_slot(hash);

@@ -82,7 +82,7 @@ static __always_inline int open_exit(long ret)
 	__u64 sent = send_parked_record(unpark_from(t), ret, VIGIL_OPEN);
 	if (sent) {
 		dedup_remember(VIGIL_OPEN, sent, ret);
-		if (t->missing_key)
+		if (t->missing_key && finds_nothing(ret))
 			dedup_remember_missing(t->missing_key, ret);
 	}
 	return 0;

@@ -2,7 +2,7 @@
 // open or a connect is counted in the kernel instead of crossing to user
 // space, while anything new — another file, another process, another
 // access mode, another result, an exec, an enforcement block — crosses.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,7 +133,6 @@ describeKernel('in-kernel de-duplication on the real kernel', () => {
     await waitFor('the third marker', () => opens(third, marker(1)).length === 1);
     expect(opens(third, missing).map((e) => e.result)).toEqual([-20]);
     rmSync(join(work, 'include'));
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(join(work, 'include'));
     writeFileSync(missing, '');
     const fourth = Number((await web.run('/bin/bash', ['-c', look(2)])).stdout.trim());
