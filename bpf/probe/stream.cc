@@ -23,15 +23,19 @@ EngineStream::~EngineStream() {
 
 void EngineStream::Start() { thread_ = std::thread([this] { Run(); }); }
 
+// Notified after the lock is released, so the woken sender does not wake
+// only to block on the mutex the notifier still holds.
 bool EngineStream::Enqueue(v1::EventBatch batch) {
-  std::lock_guard<std::mutex> lock(mu_);
-  size_t n = batch.events_size();
-  if (queued_events_ + unacked_events_ + n > options_.max_queued_events) {
-    dropped_events_ += n;
-    return false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t n = batch.events_size();
+    if (queued_events_ + unacked_events_ + n > options_.max_queued_events) {
+      dropped_events_ += n;
+      return false;
+    }
+    queued_events_ += n;
+    batches_.push_back(std::move(batch));
   }
-  queued_events_ += n;
-  batches_.push_back(std::move(batch));
   cv_.notify_one();
   return true;
 }
@@ -45,14 +49,16 @@ size_t PacketBytes(const v1::PacketBatch& b) {
 }  // namespace
 
 bool EngineStream::EnqueuePackets(v1::PacketBatch packets) {
-  std::lock_guard<std::mutex> lock(mu_);
-  size_t bytes = PacketBytes(packets);
-  if (queued_packet_bytes_ + bytes > options_.max_queued_packet_bytes) {
-    dropped_packets_ += packets.packets_size();
-    return false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t bytes = PacketBytes(packets);
+    if (queued_packet_bytes_ + bytes > options_.max_queued_packet_bytes) {
+      dropped_packets_ += packets.packets_size();
+      return false;
+    }
+    queued_packet_bytes_ += bytes;
+    packets_.push_back(std::move(packets));
   }
-  queued_packet_bytes_ += bytes;
-  packets_.push_back(std::move(packets));
   cv_.notify_one();
   return true;
 }
