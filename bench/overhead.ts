@@ -20,7 +20,9 @@
 // the build runs on both.
 // Also measured: the floor — what programs that do nothing cost on the
 // tracepoints Vigil attaches (bpftrace, filtered to pid 1), per open and
-// for the build —
+// for the build —; how much of Vigil's added time per call is its own
+// programs' run time (the kernel's bpf_stats, over one more run of each
+// loop, untimed: counting adds two clock reads to every program run) —
 // and the build under per-workload de-duplication keys, for comparison.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,7 +32,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestCgroupTree } from '../test/support/cgroup.js';
 import { build, generateProject } from './lib/c-project.js';
-import { bpftraceUnavailable, buildTools, cgroupCpuNs, median, otherProbes, probeUnavailable, processCpuNs, runLoad, sleep } from './lib/kernel.js';
+import { bpftraceUnavailable, buildTools, cgroupCpuNs, median, otherProbes, probeUnavailable, processCpuNs, programRunNs, runLoad, sleep, withBpfStats } from './lib/kernel.js';
 import type { Row } from './lib/report.js';
 import { startVigil, type VigilNode } from './lib/vigil-node.js';
 
@@ -68,6 +70,8 @@ interface Tracer {
   cpuNs(): number;
   /** Events of the build cgroup that reached the engine (Vigil only). */
   buildEvents?: () => number;
+  /** Run time of the tracer's BPF programs so far, ns, while bpf_stats is on (Vigil only). */
+  programNs?: () => number;
 }
 
 /** The perf events and BPF links a process holds: one per attached probe. */
@@ -140,7 +144,8 @@ async function startTracer(c: Traced, work: string, buildCgroupId: number): Prom
   v.engine.subscribe((e) => {
     if (e.cgroupId === buildCgroupId) n++;
   });
-  return { stop: () => v.stop(), buildEvents: () => n, cpuNs: () => processCpuNs(v.probe.pid!) + processCpuNs(process.pid) };
+  const pid = v.probe.pid!;
+  return { stop: () => v.stop(), buildEvents: () => n, cpuNs: () => processCpuNs(pid) + processCpuNs(process.pid), programNs: () => programRunNs(pid) };
 }
 
 export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEFAULTS): Promise<void> {
@@ -179,6 +184,8 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
   /** The loops untraced again once the tracer is gone: with the baseline before, they bracket the traced run (the VM drifts). */
   const after = {} as Record<Traced, Results>;
   for (const c of conditions) [traced[c], untraced[c], after[c]] = [noResults(), noResults(), noResults()];
+  /** Vigil's own programs' run time per call of each loop (bpf_stats), per round. */
+  const programs: Record<Loop, number[]> = { open: [], 'open-new': [], exec: [], connect: [] };
   /** CPU one timer wakeup of an idle thread costs here (a VM pays for each in exits). */
   const wakeupCpu: number[] = [];
   const loopsOf = (c: Traced): Loop[] => (c === 'floor' ? ['open'] : c === 'vigil-workload-keys' ? [] : ['open', 'open-new', 'exec', 'connect']);
@@ -217,6 +224,15 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
         const tracer = await startTracer(c, work, Number(builder.id));
         try {
           await measure(loopsOf(c), tracer, traced[c]);
+          if (tracer.programNs) {
+            await withBpfStats(async () => {
+              for (const l of loopsOf(c)) {
+                const ns0 = tracer.programNs!();
+                await runLoad(loops[l].args, { cpu: 1 });
+                programs[l].push((tracer.programNs!() - ns0) / loops[l].n);
+              }
+            });
+          }
         } finally {
           await tracer.stop();
         }
@@ -257,6 +273,13 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
       note: `${(vigil / bt * 100).toFixed(0)}% of bpftrace's; untraced ${Math.round(median(baseline('vigil', l)))} ns per call (before and after); ${spread(added('vigil', l))}${noise}`,
     });
     rows.push({ bench: 'overhead', metric: `${labels[l]}: bpftrace`, value: bt, unit: 'ns', note: spread(added('bpftrace', l)) });
+    rows.push({
+      bench: 'overhead',
+      metric: `${labels[l].replace(/ \(ns added per \w+\)/, '')}: Vigil's programs alone (ns per ${/per (\w+)\)/.exec(labels[l])![1]})`,
+      value: median(programs[l]),
+      unit: 'ns',
+      note: `run time of the probe's BPF programs per call, by the kernel's bpf_stats (which adds two clock reads to each run), over one more untimed run of the loop; the rest of the time added is the traced syscall path; ${spread(programs[l])}`,
+    });
   }
   const floor = added('floor', 'open');
   rows.push({

@@ -1,7 +1,7 @@
 // Shared by the kernel benchmarks: why one cannot run here, the C load
 // generators (compiled once per run), and small statistics.
 import { execFileSync, spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -149,4 +149,35 @@ export function processCpuNs(pid: number): number {
 /** CPU time of every task ever in a cgroup v2 directory, in ns (cpu.stat usage_usec, there without the cpu controller). */
 export function cgroupCpuNs(dir: string): number {
   return Number(/^usage_usec (\d+)$/m.exec(readFileSync(`${dir}/cpu.stat`, 'utf8'))![1]) * 1000;
+}
+
+/**
+ * Run time of the BPF programs a process holds, ns so far, summed, from
+ * its prog fds' fdinfo (run_time_ns: counted only while kernel.bpf_stats_enabled
+ * is on, and including the two clock reads that counting adds to each run).
+ */
+export function programRunNs(pid: number): number {
+  let ns = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    try {
+      const info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+      if (!info.includes('prog_id:')) continue;
+      ns += Number(/^run_time_ns:\s+(\d+)$/m.exec(info)?.[1] ?? 0);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return ns;
+}
+
+/** `fn` with the kernel counting BPF programs' run time (kernel.bpf_stats_enabled), restored after. */
+export async function withBpfStats<T>(fn: () => Promise<T>): Promise<T> {
+  const sysctl = '/proc/sys/kernel/bpf_stats_enabled';
+  const before = readFileSync(sysctl, 'utf8').trim();
+  writeFileSync(sysctl, '1');
+  try {
+    return await fn();
+  } finally {
+    writeFileSync(sysctl, before);
+  }
 }
