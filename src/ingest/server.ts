@@ -6,6 +6,7 @@ import type { Event } from '../event.js';
 import type { Logger } from '../log.js';
 import { method } from '../rpc/proto.js';
 import { bindServer, shutdownServer } from '../rpc/listen.js';
+import { PROBE_RECEIVE_WINDOW, raiseReceiveWindow } from '../rpc/receive-window.js';
 import type { TlsConfig } from '../config/schema.js';
 import type { WireEngineCommand, WireLossReport, WirePacket, WireProbeMessage, WireProcessInfo } from '../rpc/wire.js';
 import { decodeProbeMessage, MAX_BATCH_EVENTS, type DecodedBatch, type ProbeMessageIn } from './probe-message.js';
@@ -35,6 +36,7 @@ export class IngestServer {
   private readonly server = new Server({
     'grpc.max_receive_message_length': MAX_PROBE_MESSAGE_BYTES,
     'grpc.keepalive_permit_without_calls': 1,
+    'grpc-node.flow_control_window': PROBE_RECEIVE_WINDOW,
   });
   private readonly live = new Set<ProbeSession>();
   /** Last batch sequence number per probe session id, across reconnects. */
@@ -57,6 +59,9 @@ export class IngestServer {
 
   async listen(address: string, opts: { allowNonLoopback?: boolean; tls?: TlsConfig } = {}): Promise<void> {
     this.boundPort = await bindServer(this.server, address, opts);
+    if (!raiseReceiveWindow(this.server, PROBE_RECEIVE_WINDOW)) {
+      this.log.warn({ address }, 'cannot raise the HTTP/2 receive window with this grpc-js: probes wait for a window update every 64 KiB');
+    }
     this.address = address;
     this.log.info({ address, port: this.boundPort || undefined }, 'listening for probes');
   }

@@ -2,6 +2,8 @@
 // synthetic probe: events are decoded, attributed to processes and
 // workloads, and anything wrong is counted and reported.
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +11,7 @@ import { ControlClient } from '../../src/control/client.js';
 import { TestEngine } from '../support/engine.js';
 import { waitFor } from '../support/kernel.js';
 import { SyntheticProbe } from '../support/synthetic-probe.js';
+import { PROBE_RECEIVE_WINDOW } from '../../src/rpc/receive-window.js';
 
 // A directory tree stands in for the cgroup v2 mount: ids are inode numbers of directories, exactly as on the real one.
 let fakeMount: string;
@@ -179,6 +182,22 @@ describe('probe stream', () => {
     await start();
     const session = t.engine.ingest.sessions()[0]!;
     await expect(session.command({ ping: {} })).resolves.toEqual({ ok: true, error: '', detail: 'pong' });
+  });
+
+  it('lets a probe have 1 MiB in flight before it must wait for the engine, not HTTP/2\'s default 64 KiB', async () => {
+    await start();
+    // A plain HTTP/2 client on the probe socket reads what the engine grants: per stream (SETTINGS) and per connection (WINDOW_UPDATE).
+    const client: ClientHttp2Session = http2Connect('http://engine', { createConnection: () => netConnect(`${t.dir}/engine.sock`) });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        client.once('remoteSettings', () => resolve());
+        client.once('error', reject);
+      });
+      expect(client.remoteSettings.initialWindowSize).toBe(PROBE_RECEIVE_WINDOW);
+      await waitFor('the connection window update', () => client.state.remoteWindowSize === PROBE_RECEIVE_WINDOW);
+    } finally {
+      client.destroy();
+    }
   });
 
   it('refuses to start a second engine on a socket a live engine holds', async () => {
