@@ -123,11 +123,22 @@ static __always_inline __u64 current_cgroup_id(void)
 	return bpf_get_current_task_btf()->cgroups->dfl_cgrp->kn->id;
 }
 
+/* The task's uid and gid as bpf_get_current_uid_gid() returns them
+ * (gid << 32 | uid), read straight from its credentials: the helper maps
+ * both through the initial user namespace, where the mapping is the
+ * identity, at ~30 ns on every open. */
+static __always_inline __u64 current_uid_gid(void)
+{
+	const struct cred *cred = bpf_get_current_task_btf()->cred;
+
+	return (__u64)cred->gid.val << 32 | cred->uid.val;
+}
+
 static __always_inline void fill_header(struct vigil_header *h, __u32 kind)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u64 uid_gid = bpf_get_current_uid_gid();
+	__u64 uid_gid = current_uid_gid();
 
 	h->ktime_ns = bpf_ktime_get_ns();
 	h->cgroup_id = current_cgroup_id();

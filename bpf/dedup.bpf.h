@@ -117,7 +117,7 @@ static __always_inline bool dedup_on(__u32 enforced)
 /* Who does it, per workload: the cgroup, uid and gid. */
 static __always_inline __u64 dedup_workload(void)
 {
-	return mix(mix(dedup_seed, current_cgroup_id()), bpf_get_current_uid_gid());
+	return mix(mix(dedup_seed, current_cgroup_id()), current_uid_gid());
 }
 
 /* The key's hash, started with who does it: the workload (dedup_workload)

@@ -133,7 +133,8 @@ describeKernel('event pipeline on the real kernel', () => {
     await seen('listen on the IPv6 port', (e) => e.type === 'listen' && e.localPort === p6 && e.localAddr === '::1');
   });
 
-  it('sees privilege changes: setuid, ptrace and mount', async () => {
+  it('sees privilege changes: setuid, ptrace and mount, and whose credentials each event ran with', async () => {
+    const after = `/nonexistent/vigil-after-setuid-${process.pid}`;
     const py = [
       'import ctypes, os, signal, sys, time',
       'libc = ctypes.CDLL(None, use_errno=True)',
@@ -142,15 +143,19 @@ describeKernel('event pipeline on the real kernel', () => {
       '    time.sleep(5); os._exit(0)',
       'print(libc.ptrace(16, child, 0, 0))', // PTRACE_ATTACH
       'os.kill(child, signal.SIGKILL); os.waitpid(child, 0)',
-      'os.setgid(65534); os.setuid(65534)',
+      'os.setgid(4242); os.setuid(4343)',
+      `try: open('${after}')\nexcept OSError: pass`,
     ].join('\n');
     const r = await web.run('/usr/bin/python3', ['-c', py]);
     expect(r.code).toBe(0);
     const ptrace = await seen('ptrace attach', (e) => e.type === 'ptrace');
     expect(ptrace).toMatchObject({ id: 16, result: 0 });
     expect(ptrace.targetPid).toBeGreaterThan(0);
-    await seen('setgid', (e) => e.type === 'setid' && e.call === 'setgid' && e.id === 65534 && e.result === 0);
-    await seen('setuid', (e) => e.type === 'setid' && e.call === 'setuid' && e.id === 65534 && e.result === 0);
+    expect(ptrace).toMatchObject({ uid: 0, gid: 0 });
+    await seen('setgid', (e) => e.type === 'setid' && e.call === 'setgid' && e.id === 4242 && e.result === 0);
+    await seen('setuid', (e) => e.type === 'setid' && e.call === 'setuid' && e.id === 4343 && e.result === 0);
+    const open = await seen('an open after the setuid', (e) => e.type === 'open' && e.path === after);
+    expect(open).toMatchObject({ uid: 4343, gid: 4242, pid: ptrace.pid });
 
     const target = mkdtempSync(join(tmpdir(), 'vigil-mnt-'));
     try {
