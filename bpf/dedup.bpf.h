@@ -99,6 +99,22 @@ static __always_inline __u64 mix(__u64 h, __u64 v)
 	return h ^ (h >> 31);
 }
 
+/*
+ * The window's clock: jiffies, in ns. Reading them is a plain load where
+ * bpf_ktime_get_ns() reads the TSC (~75 ns on this project's VM), and
+ * every repeat is judged against the clock; a tick (1–10 ms) is nothing
+ * against a window of seconds. The loader sets the tick from the kernel's
+ * CONFIG_HZ; 0 (no kernel config found) runs it on bpf_ktime_get_ns().
+ */
+const volatile __u64 dedup_tick_ns = 0;
+
+static __always_inline __u64 dedup_now(void)
+{
+	if (dedup_tick_ns)
+		return bpf_jiffies64() * dedup_tick_ns;
+	return bpf_ktime_get_ns();
+}
+
 static __always_inline __s64 result_class(long ret)
 {
 	return ret >= 0 ? 0 : ret;
@@ -243,7 +259,7 @@ static __always_inline bool dedup_repeat(struct vigil_thread *t, __u32 kind, __u
 
 	if (!s || s->hash != hash || s->kind != kind || s->tgid != dedup_tgid())
 		return false;
-	if (bpf_ktime_get_ns() - s->sent_ns >= dedup_window_ns)
+	if (dedup_now() - s->sent_ns >= dedup_window_ns)
 		return false;
 	if (kind == VIGIL_CONNECT) {
 		if (s->repeats >= VIGIL_DEDUP_CONNECT_REPEATS)
@@ -263,7 +279,7 @@ static __always_inline bool dedup_repeat_missing(struct vigil_thread *t, __u64 h
 
 	if (!s || s->hash != hash || s->kind != VIGIL_DEDUP_KIND_MISSING || s->tgid != 0 || !finds_nothing(s->result))
 		return false;
-	if (bpf_ktime_get_ns() - s->sent_ns >= dedup_window_ns)
+	if (dedup_now() - s->sent_ns >= dedup_window_ns)
 		return false;
 	dedup_arm(t, args, VIGIL_OPEN, hash, s->result, VIGIL_DEDUP_SCOPE_MISSING);
 	t->repeat.own_hash = own_hash;
@@ -284,7 +300,7 @@ static __always_inline struct vigil_repeat *dedup_armed(struct vigil_thread *t, 
 static __always_inline void dedup_remember(__u32 kind, __u64 hash, long ret)
 {
 	struct dedup_seen *s = dedup_slot(hash);
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = dedup_now();
 	__s64 result = result_class(ret);
 	__u32 tgid = dedup_tgid();
 
@@ -319,7 +335,7 @@ static __always_inline void dedup_remember_missing(__u64 hash, long ret)
 	s->hash = hash;
 	s->tgid = 0;
 	s->kind = VIGIL_DEDUP_KIND_MISSING;
-	s->sent_ns = bpf_ktime_get_ns();
+	s->sent_ns = dedup_now();
 	s->result = ret;
 	s->repeats = 0;
 }

@@ -8,8 +8,10 @@
 #include <random>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include <vector>
+#include <zlib.h>
 
 extern "C" {
 #include "events.h"
@@ -41,6 +43,29 @@ bool EnsureTracefs(std::string* error) {
   return false;
 }
 
+// The kernel's tick rate (CONFIG_HZ) from its config, /proc/config.gz
+// (the running kernel's own) or /boot/config-RELEASE; 0 when neither is
+// there. gzopen reads plain files too.
+long KernelHz() {
+  utsname uts{};
+  uname(&uts);
+  for (const std::string& path : {std::string("/proc/config.gz"), std::string("/boot/config-") + uts.release}) {
+    gzFile f = gzopen(path.c_str(), "re");
+    if (!f) continue;
+    char line[256];
+    long hz = 0;
+    while (gzgets(f, line, sizeof(line))) {
+      if (strncmp(line, "CONFIG_HZ=", 10) == 0) {
+        hz = strtol(line + 10, nullptr, 10);
+        break;
+      }
+    }
+    gzclose(f);
+    if (hz > 0) return hz;
+  }
+  return 0;
+}
+
 }  // namespace
 
 bool Loader::Start(const LoadOptions& options, std::string* error) {
@@ -60,6 +85,11 @@ bool Loader::Start(const LoadOptions& options, std::string* error) {
   skel_->rodata->wakeup_bytes = options.ringbuf_bytes / 16;
   skel_->rodata->dedup_window_ns = options.dedup_window_ns;
   skel_->rodata->dedup_per_workload = options.dedup_per_workload;
+  if (long hz = KernelHz()) {
+    skel_->rodata->dedup_tick_ns = 1000000000 / hz;
+  } else if (options.dedup_window_ns) {
+    Log("info", "no kernel config (/proc/config.gz, /boot/config-*): de-duplication windows timed by bpf_ktime_get_ns(), a little slower than by jiffies");
+  }
   std::random_device rd;
   skel_->rodata->dedup_seed = (uint64_t(rd()) << 32) | rd();
   // Syscalls this kernel lacks (fchmodat2 before 6.6, no legacy open on
