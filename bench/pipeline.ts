@@ -1,7 +1,8 @@
 // Pipeline benchmarks:
 //  1. engine throughput: a synthetic probe (own process) replays a realistic
 //     mix over real gRPC into the real engine; events/s and per engine core
-//  2. decode ceiling: protobuf decode + event build alone, one core
+//  2. decode ceiling: protobuf decode + event build alone, one core;
+//     transport ceiling: the same over the real gRPC stream, events only counted
 //  3. kernel → engine latency with the real probe (root only)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { parseConfig } from '../src/config/load.js';
 import { Engine } from '../src/engine.js';
 import { decodeEvent } from '../src/ingest/decode.js';
 import { decodeProbeMessage } from '../src/ingest/probe-message.js';
+import { IngestServer } from '../src/ingest/server.js';
 import { silentLogger } from '../src/log.js';
 import { ProbeSupervisor } from '../src/probe/supervisor.js';
 import { messageType } from '../src/rpc/proto.js';
@@ -242,6 +244,63 @@ export function decodeCeiling(rows: Row[]): void {
     { bench: 'decode ceiling', metric: 'ProbeMessage → Events (engine decoder)', value: hand, unit: 'ev/s', note: 'one core, no gRPC, no enrichment; 256-event batches of the mix' },
     { bench: 'decode ceiling', metric: 'protobufjs decode + decodeEvent', value: generic, unit: 'ev/s', note: 'the generic path, for comparison' },
   );
+}
+
+/**
+ * The ingest server alone (gRPC stream, flow control, the engine's
+ * decoder) fed by the synthetic probe, with a handler that only counts the
+ * events: what the transport costs per event before any detection, beside
+ * the decode ceiling (the same decoder without the transport). CPU is this
+ * process's, all threads, from the first event to the last.
+ */
+export async function transportCeiling(rows: Row[], rounds = 10): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-transport-'));
+  const children: ChildProcess[] = [];
+  const { workloads, processes, batchSize, batches } = THROUGHPUT_DEFAULTS;
+  const expected = batchSize * batches * rounds;
+  let n = 0;
+  let t0 = 0n;
+  let cpu0 = process.cpuUsage();
+  let result: { wall: number; cpu: NodeJS.CpuUsage } | null = null;
+  const server = new IngestServer(
+    {
+      onEvents: (_s, events) => {
+        if (n === 0) {
+          t0 = process.hrtime.bigint();
+          cpu0 = process.cpuUsage();
+        }
+        n += events.length;
+        if (n >= expected && !result) result = { wall: Number(process.hrtime.bigint() - t0) / 1e9, cpu: process.cpuUsage(cpu0) };
+      },
+      onSnapshot: () => {},
+      onLoss: () => {},
+      onPackets: () => {},
+      onConnect: () => {},
+      onDisconnect: () => {},
+    },
+    silentLogger(),
+  );
+  try {
+    await server.listen(`unix://${dir}/engine.sock`);
+    const cgroupIds = Array.from({ length: workloads }, (_, i) => i + 100);
+    const sender = await startSender(`unix://${dir}/engine.sock`, rounds, { workloads, processes, batchSize, batches, cgroupIds, seed: 42, burst: 8 }, children);
+    sender.go();
+    await waitUntil(() => result !== null, 120_000);
+    await sender.done;
+  } finally {
+    for (const c of children) c.kill();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const { wall, cpu } = result!;
+  const cpuSec = (cpu.user + cpu.system) / 1e6;
+  rows.push({
+    bench: 'transport ceiling',
+    metric: 'gRPC stream + decoder, events only counted',
+    value: n / cpuSec,
+    unit: 'ev/s',
+    note: `per core: ${Math.round((cpuSec / n) * 1e9)} ns of CPU per event (all threads; ${(cpu.system / 1e6).toFixed(2)} s of ${cpuSec.toFixed(2)} s in the kernel), ${Math.round((cpuSec / (n / batchSize)) * 1e6)} µs per ${batchSize}-event message; wall ${Math.round(n / wall).toLocaleString('en-US')} ev/s`,
+  });
 }
 
 export function kernelAvailable(): string | null {

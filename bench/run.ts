@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark, one table, one JSON result file.
 import { printTable, writeResults, machine, type Row } from './lib/report.js';
-import { decodeCeiling, engineThroughput, kernelLatency } from './pipeline.js';
+import { decodeCeiling, engineThroughput, kernelLatency, transportCeiling } from './pipeline.js';
 import { overhead } from './overhead.js';
 import { loss } from './loss.js';
 import { latency } from './latency.js';
@@ -9,6 +9,7 @@ import { memory } from './memory.js';
 const rows: Row[] = [];
 console.log(`machine: ${JSON.stringify(machine())}`);
 decodeCeiling(rows);
+await transportCeiling(rows);
 await engineThroughput(rows);
 await kernelLatency(rows);
 await overhead(rows);
