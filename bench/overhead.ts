@@ -255,12 +255,14 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
   const added = (c: Traced, l: Loop): number[] => traced[c].perCall[l].map((v, i) => v - baseline(c, l)[i]!);
   const spread = (xs: number[]): string => `rounds ${xs.map((x) => Math.round(x)).join(', ')}`;
   const noise = others.length ? `; other probes were running (pids ${others.join(', ')})` : '';
-  const labels: Record<Loop, string> = {
-    open: 'open+close, same file (ns added per open)',
-    'open-new': 'open, a new missing file each (ns added per open)',
-    exec: 'fork+exec+exit of a static binary (ns added per exec)',
-    connect: 'UDP connect to one loopback peer (ns added per connect)',
+  /** What each loop does, and what its time is counted per. */
+  const loopNames: Record<Loop, { what: string; per: string }> = {
+    open: { what: 'open+close, same file', per: 'open' },
+    'open-new': { what: 'open, a new missing file each', per: 'open' },
+    exec: { what: 'fork+exec+exit of a static binary', per: 'exec' },
+    connect: { what: 'UDP connect to one loopback peer', per: 'connect' },
   };
+  const labels = Object.fromEntries(Object.entries(loopNames).map(([l, n]) => [l, `${n.what} (ns added per ${n.per})`])) as Record<Loop, string>;
   for (const l of ['open', 'open-new', 'exec', 'connect'] as Loop[]) {
     const vigil = median(added('vigil', l));
     const bt = median(added('bpftrace', l));
@@ -275,7 +277,7 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
     rows.push({ bench: 'overhead', metric: `${labels[l]}: bpftrace`, value: bt, unit: 'ns', note: spread(added('bpftrace', l)) });
     rows.push({
       bench: 'overhead',
-      metric: `${labels[l].replace(/ \(ns added per \w+\)/, '')}: Vigil's programs alone (ns per ${/per (\w+)\)/.exec(labels[l])![1]})`,
+      metric: `${loopNames[l].what}: Vigil's programs alone (ns per ${loopNames[l].per})`,
       value: median(programs[l]),
       unit: 'ns',
       note: `run time of the probe's BPF programs per call, by the kernel's bpf_stats (which adds two clock reads to each run), over one more untimed run of the loop; the rest of the time added is the traced syscall path; ${spread(programs[l])}`,
