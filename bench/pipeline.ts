@@ -251,12 +251,18 @@ export function decodeCeiling(rows: Row[]): void {
  * decoder) fed by the synthetic probe, with a handler that only counts the
  * events: what the transport costs per event before any detection, beside
  * the decode ceiling (the same decoder without the transport). CPU is this
- * process's, all threads, from the first event to the last.
+ * process's, all threads, from the first event after the warm-up rounds to
+ * the last. `batchSize` varies the events per message (the same events per
+ * round), to split the cost per message from the cost per event.
  */
-export async function transportCeiling(rows: Row[], rounds = 10): Promise<void> {
+export async function transportCeiling(rows: Row[], rounds = 10, warmupRounds = 5, batchSize = THROUGHPUT_DEFAULTS.batchSize): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-transport-'));
   const children: ChildProcess[] = [];
-  const { workloads, processes, batchSize, batches } = THROUGHPUT_DEFAULTS;
+  const { workloads, processes } = THROUGHPUT_DEFAULTS;
+  const batches = Math.round((THROUGHPUT_DEFAULTS.batchSize * THROUGHPUT_DEFAULTS.batches) / batchSize);
+  // The first rounds only warm up (JIT, buffers): measured cold, the
+  // same rounds cost a fifth to a half more per event.
+  let warmup = batchSize * batches * warmupRounds;
   const expected = batchSize * batches * rounds;
   let n = 0;
   let t0 = 0n;
@@ -265,6 +271,10 @@ export async function transportCeiling(rows: Row[], rounds = 10): Promise<void> 
   const server = new IngestServer(
     {
       onEvents: (_s, events) => {
+        if (warmup > 0) {
+          warmup -= events.length;
+          return;
+        }
         if (n === 0) {
           t0 = process.hrtime.bigint();
           cpu0 = process.cpuUsage();
@@ -283,7 +293,7 @@ export async function transportCeiling(rows: Row[], rounds = 10): Promise<void> 
   try {
     await server.listen(`unix://${dir}/engine.sock`);
     const cgroupIds = Array.from({ length: workloads }, (_, i) => i + 100);
-    const sender = await startSender(`unix://${dir}/engine.sock`, rounds, { workloads, processes, batchSize, batches, cgroupIds, seed: 42, burst: 8 }, children);
+    const sender = await startSender(`unix://${dir}/engine.sock`, warmupRounds + rounds, { workloads, processes, batchSize, batches, cgroupIds, seed: 42, burst: 8 }, children);
     sender.go();
     await waitUntil(() => result !== null, 120_000);
     await sender.done;
