@@ -5,6 +5,7 @@ import { overhead } from './overhead.js';
 import { loss } from './loss.js';
 import { latency } from './latency.js';
 import { memory } from './memory.js';
+import { steady } from './steady.js';
 
 const rows: Row[] = [];
 console.log(`machine: ${JSON.stringify(machine())}`);
@@ -16,6 +17,7 @@ await overhead(rows);
 await loss(rows);
 await latency(rows);
 await memory(rows);
+await steady(rows);
 printTable(rows);
 console.log(`results: ${writeResults('latest', rows)}`);
 process.exit(0);
