@@ -16,6 +16,8 @@ import { startVigil } from './lib/vigil-node.js';
 export interface SteadyOptions {
   rates: number[];
   seconds: number;
+  /** Default: the config's (probe.flushMs). */
+  flushMs?: number;
 }
 
 export const STEADY_DEFAULTS: SteadyOptions = { rates: [100, 1_000, 10_000], seconds: 5 };
@@ -29,7 +31,7 @@ export async function steady(rows: Row[], opts: SteadyOptions = STEADY_DEFAULTS)
   const tree = new TestCgroupTree();
   const gen = tree.group('steady');
   try {
-    const v = await startVigil({ probe: { lossReportMs: parseConfig({}).probe.lossReportMs } });
+    const v = await startVigil({ probe: { lossReportMs: parseConfig({}).probe.lossReportMs, ...(opts.flushMs ? { flushMs: opts.flushMs } : {}) } });
     try {
       await sleep(2000); // past the start-up snapshot
       // The engine's code paths run for the first time (compiled, optimised
