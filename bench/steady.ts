@@ -6,7 +6,9 @@
 // measured: the CPU of every probe thread and every engine thread, and the
 // gRPC messages between them. At these rates the cost is set by the
 // messages (each wakes the probe's reader and sender and the engine), not
-// by the events: the probe sends at most one batch per flush period.
+// by the events: a record that finds the probe idle goes out at once, in a
+// batch of its own; while records keep coming the probe reads once per
+// flush period.
 import { TestCgroupTree } from '../test/support/cgroup.js';
 import { parseConfig } from '../src/config/load.js';
 import { probeUnavailable, processCpuNs, runLoad, sleep } from './lib/kernel.js';
