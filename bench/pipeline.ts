@@ -5,7 +5,7 @@
 //     transport ceiling: the same over the real gRPC stream, events only counted
 //  3. kernel → engine latency with the real probe (root only)
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ import { messageType } from '../src/rpc/proto.js';
 import type { WireProbeMessage } from '../src/rpc/wire.js';
 import { cgroup2Mount, TestCgroupTree } from '../test/support/cgroup.js';
 import { batchMessage, eventMix, type MixOptions } from './lib/event-mix.js';
+import { threadTimes } from './lib/kernel.js';
 import type { Row } from './lib/report.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -138,11 +139,10 @@ interface Measured {
   alerts: string;
 }
 
-/** CPU time of the calling thread (utime + stime from /proc/thread-self/stat, clock ticks of 10 ms). */
-function threadCpuSec(): number {
-  const s = readFileSync('/proc/thread-self/stat', 'utf8');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
+/** CPU time of this process's main thread so far, in seconds. */
+function mainThreadCpuSec(): number {
+  for (const [k, t] of threadTimes(process.pid)) if (k.endsWith(`/${process.pid}`)) return t.ns / 1e9;
+  return NaN;
 }
 
 async function measureEngine(opts: ThroughputOptions, burst: number): Promise<Measured> {
@@ -210,11 +210,11 @@ async function runEngine(
     if (n++ === 0) {
       t0 = process.hrtime.bigint();
       cpu0 = process.cpuUsage();
-      main0 = threadCpuSec();
+      main0 = mainThreadCpuSec();
     } else if (n === expected) {
       t1 = process.hrtime.bigint();
       cpu = process.cpuUsage(cpu0);
-      mainSec = threadCpuSec() - main0;
+      mainSec = mainThreadCpuSec() - main0;
     }
   });
   const alerts = new Map<string, number>();
