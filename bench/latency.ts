@@ -19,7 +19,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { TestCgroupTree } from '../test/support/cgroup.js';
 import { buildTools, percentile, probeUnavailable, runLoad, sleep } from './lib/kernel.js';
-import type { Row } from './lib/report.js';
+import { skipped, type Row } from './lib/report.js';
 import { startVigil } from './lib/vigil-node.js';
 
 export interface LatencyOptions {
@@ -39,11 +39,7 @@ const WARM_S = 8;
 export const LATENCY_DEFAULTS: LatencyOptions = { markers: 300, backgroundRate: 100_000 };
 
 export async function latency(rows: Row[], opts: LatencyOptions = LATENCY_DEFAULTS): Promise<void> {
-  const why = probeUnavailable();
-  if (why) {
-    rows.push({ bench: 'latency', metric: 'skipped', value: NaN, unit: '', note: why });
-    return;
-  }
+  if (skipped(rows, 'latency', probeUnavailable())) return;
   const work = mkdtempSync(join(tmpdir(), 'vigil-bench-latency-'));
   const marker = join(work, 'vigil-latency-mark');
   copyFileSync(buildTools().tiny, marker);

@@ -9,7 +9,7 @@
 // losses it causes are counted, one for one.
 import { TestCgroupTree } from '../test/support/cgroup.js';
 import { probeUnavailable, runLoad, sleep } from './lib/kernel.js';
-import type { Row } from './lib/report.js';
+import { skipped, type Row } from './lib/report.js';
 import { startVigil, type VigilNode } from './lib/vigil-node.js';
 
 export interface LossOptions {
@@ -60,11 +60,7 @@ async function step(v: VigilNode, cgroupProcs: string, cgroupId: number, rate: n
 }
 
 export async function loss(rows: Row[], opts: LossOptions = LOSS_DEFAULTS): Promise<void> {
-  const why = probeUnavailable();
-  if (why) {
-    rows.push({ bench: 'loss', metric: 'skipped', value: NaN, unit: '', note: why });
-    return;
-  }
+  if (skipped(rows, 'loss', probeUnavailable())) return;
   const tree = new TestCgroupTree();
   const gen = tree.group('loadgen');
   const procs = `${gen.dir}/cgroup.procs`;

@@ -19,7 +19,7 @@ import { TestCgroupTree } from '../test/support/cgroup.js';
 import { ktimeNow, SyntheticProbe, type SyntheticEvent } from '../test/support/synthetic-probe.js';
 import { parseConfig } from '../src/config/load.js';
 import { probeUnavailable, sleep, threadTimes, waitUntil } from './lib/kernel.js';
-import type { Row } from './lib/report.js';
+import { skipped, type Row } from './lib/report.js';
 import { startVigil } from './lib/vigil-node.js';
 
 /** The engine's Node flags as shipped (package.json start, daemonset/Dockerfile.engine). */
@@ -220,11 +220,7 @@ export async function memory(rows: Row[], opts: MemoryOptions = MEMORY_DEFAULTS)
     target: '< 150',
     note: `after a full GC; heap ${(loaded.heapUsed / MiB).toFixed(0)} MiB; an idle engine: ${(idle.rss / MiB).toFixed(0)} MiB; synthetic probe: snapshot ${opts.snapshotProcesses.toLocaleString('en-US')} + ${opts.forkedProcesses.toLocaleString('en-US')} forks/execs with opens and connects, learn mode`,
   });
-  const why = probeUnavailable();
-  if (why) {
-    rows.push({ bench: 'memory', metric: 'probe RSS: skipped', value: NaN, unit: '', note: why });
-    return;
-  }
+  if (skipped(rows, 'memory', probeUnavailable(), 'probe RSS: skipped')) return;
   const { parts, processes, idle: quiet } = await probeMemory(opts);
   rows.push({
     bench: 'memory',

@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { TestCgroupTree } from '../test/support/cgroup.js';
 import { build, generateProject } from './lib/c-project.js';
 import { bpftraceUnavailable, buildTools, cgroupCpuNs, median, otherProbes, probeUnavailable, processCpuNs, programRunNs, runLoad, sleep, withBpfStats } from './lib/kernel.js';
-import type { Row } from './lib/report.js';
+import { skipped, type Row } from './lib/report.js';
 import { startVigil, type VigilNode } from './lib/vigil-node.js';
 
 export interface OverheadOptions {
@@ -149,11 +149,7 @@ async function startTracer(c: Traced, work: string, buildCgroupId: number): Prom
 }
 
 export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEFAULTS): Promise<void> {
-  const why = probeUnavailable() ?? bpftraceUnavailable();
-  if (why) {
-    rows.push({ bench: 'overhead', metric: 'skipped', value: NaN, unit: '', note: why });
-    return;
-  }
+  if (skipped(rows, 'overhead', probeUnavailable() ?? bpftraceUnavailable())) return;
   const others = otherProbes();
   const { tiny } = buildTools();
   const work = mkdtempSync(join(tmpdir(), 'vigil-bench-overhead-'));

@@ -12,7 +12,7 @@
 import { TestCgroupTree } from '../test/support/cgroup.js';
 import { parseConfig } from '../src/config/load.js';
 import { probeUnavailable, processCpuNs, runLoad, sleep } from './lib/kernel.js';
-import type { Row } from './lib/report.js';
+import { skipped, type Row } from './lib/report.js';
 import { startVigil } from './lib/vigil-node.js';
 
 export interface SteadyOptions {
@@ -25,11 +25,7 @@ export interface SteadyOptions {
 export const STEADY_DEFAULTS: SteadyOptions = { rates: [100, 1_000, 10_000], seconds: 5 };
 
 export async function steady(rows: Row[], opts: SteadyOptions = STEADY_DEFAULTS): Promise<void> {
-  const why = probeUnavailable();
-  if (why) {
-    rows.push({ bench: 'steady', metric: 'skipped', value: NaN, unit: '', note: why });
-    return;
-  }
+  if (skipped(rows, 'steady', probeUnavailable())) return;
   const tree = new TestCgroupTree();
   const gen = tree.group('steady');
   try {

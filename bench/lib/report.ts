@@ -13,6 +13,12 @@ export interface Row {
   note?: string;
 }
 
+/** When `why` says a bench cannot run here, records a skipped row with the reason; true then. */
+export function skipped(rows: Row[], bench: string, why: string | null, metric = 'skipped'): boolean {
+  if (why) rows.push({ bench, metric, value: NaN, unit: '', note: why });
+  return why !== null;
+}
+
 export function machine(): Record<string, unknown> {
   return { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version };
 }
