@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../src/config/load.js';
 import { Engine } from '../src/engine.js';
-import type { Event } from '../src/event.js';
+import type { Event } from '../src/model/event.js';
 import type { ProbeSession } from '../src/ingest/session.js';
 import { decodeProbeMessage } from '../src/ingest/probe-message.js';
 import { silentLogger } from '../src/log.js';

@@ -4,15 +4,16 @@
 //   log see every enriched event.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Alert } from './alert/alert.js';
+import type { Alert } from './model/alert.js';
 import { AlertDispatcher } from './alert/dispatcher.js';
 import type { Config } from './config/schema.js';
 import { ControlServer } from './control/server.js';
 import type { StatusReply } from './control/methods.js';
 import { CgroupPaths, findCgroup2Mount } from './enrich/cgroups.js';
 import { ProcessTree } from './enrich/process-tree.js';
-import { LocalResolver, WorkloadRegistry, type Workload, type WorkloadResolver } from './enrich/workloads.js';
-import { EVENT_TYPES, type Event, type EventType } from './event.js';
+import { LocalResolver, WorkloadRegistry, type WorkloadResolver } from './enrich/workloads.js';
+import { type Workload } from './model/workload.js';
+import { EVENT_TYPES, type Event, type EventType } from './model/event.js';
 import type { DetectContext, Detector } from './detect/detector.js';
 import { RulesDetector } from './detect/rules/detector.js';
 import { IngestServer, type IngestHandler } from './ingest/server.js';
@@ -28,7 +29,7 @@ import { Enforcement } from './respond/enforcement.js';
 import { ProfileDetector, type ProfileSync } from './detect/profile/detector.js';
 import { ProfileStore } from './detect/profile/store.js';
 import { parsePolicyYaml, PolicyError, toNetworkPolicy, toYaml } from './detect/profile/policy.js';
-import { MODES, type Mode } from './config/schema.js';
+import { MODES, type Mode } from './model/mode.js';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as yamlStringify } from 'yaml';
@@ -36,7 +37,7 @@ import type { ActionReply, CaptureReply } from './control/methods.js';
 import type { WirePacket } from './rpc/wire.js';
 import { VERSION } from './version.js';
 import { Metrics, serveMetrics } from './observe/metrics.js';
-import { alertAbout, type AlertAction } from './alert/alert.js';
+import { alertAbout, type AlertAction } from './model/alert.js';
 import type { Server as HttpServer } from 'node:http';
 
 export type EventSubscriber = (e: Event) => void;

@@ -3,7 +3,7 @@
 // queue on disk under <stateDir>/alert-queues/<sink id>/.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Alert } from './alert.js';
+import type { Alert } from '../model/alert.js';
 import { sinkIds, type AlertsConfig, type SinkConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { NoiseControl } from './noise.js';

@@ -6,7 +6,7 @@
 //   the limit are counted per rule and reported in one summary alert; none
 //   disappears without a trace.
 import { randomUUID } from 'node:crypto';
-import { severity, type Alert, type Priority } from './alert.js';
+import { severity, type Alert, type Priority } from '../model/alert.js';
 import { noticeAlert } from './notice.js';
 
 const SUMMARY_RULES = 20;

@@ -1,7 +1,7 @@
 // Alerts Vigil raises about its own alert delivery (rate-limit summaries,
 // alerts dropped at a queue's disk cap): no event, no process, no workload.
 import { randomUUID } from 'node:crypto';
-import { NO_ACTION, type Alert, type Priority } from './alert.js';
+import { NO_ACTION, type Alert, type Priority } from '../model/alert.js';
 
 export function noticeAlert(node: string, rule: string, priority: Priority, message: string, fields: Alert['fields'] = {}): Alert {
   return {

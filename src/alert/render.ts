@@ -1,6 +1,6 @@
 // Alert renderings: Vigil's JSON, Falco's JSON output shape (so existing
 // falcosidekick set-ups can take Vigil's alerts) and one line for a person.
-import type { Alert, Priority } from './alert.js';
+import type { Alert, Priority } from '../model/alert.js';
 
 /** Falco spells priorities capitalised in its JSON output. */
 export const FALCO_PRIORITY: Record<Priority, string> = {

@@ -1,7 +1,7 @@
 // An alert as a Slack incoming-webhook message: Block Kit blocks inside an
 // attachment (the only place Slack shows a colour bar), the priority as
 // colour, and a "what to do next" line chosen by where the alert came from.
-import { severity, type Alert } from './alert.js';
+import { severity, type Alert } from '../model/alert.js';
 import { eventDetail, FALCO_PRIORITY, oneLine, workloadLabel } from './render.js';
 
 export const PRIORITY_COLOUR: Record<Alert['priority'], string> = {

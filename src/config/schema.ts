@@ -2,10 +2,8 @@
 // The README's Configuration section documents the same keys.
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { PRIORITIES } from '../alert/alert.js';
-
-export const MODES = ['learn', 'monitor', 'enforce'] as const;
-export type Mode = (typeof MODES)[number];
+import { PRIORITIES } from '../model/alert.js';
+import { MODES } from '../model/mode.js';
 
 /** unix:///absolute/path or tcp://host:port */
 const listenAddress = z

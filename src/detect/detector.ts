@@ -1,8 +1,8 @@
 // A detection stage: looks at each enriched event and raises alerts.
 // Rules (signatures) and profiles (baselines) are detectors.
-import type { Alert } from '../alert/alert.js';
+import type { Alert } from '../model/alert.js';
 import type { ProcessTree } from '../enrich/process-tree.js';
-import type { Event } from '../event.js';
+import type { Event } from '../model/event.js';
 
 export interface DetectContext {
   tree: ProcessTree;

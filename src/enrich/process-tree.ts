@@ -1,31 +1,9 @@
 // The node's processes, keyed by pid: what each runs, who started it, and
 // what it ran before (exec lineage). Seeded from the probe's /proc
 // snapshot, kept current by exec/fork/exit events, bounded by recency.
-import type { Event } from '../event.js';
+import type { Event } from '../model/event.js';
+import type { Process } from '../model/process.js';
 import type { WireProcessInfo } from '../rpc/wire.js';
-
-export interface Process {
-  pid: number;
-  ppid: number;
-  uid: number;
-  gid: number;
-  comm: string;
-  /** The executable's absolute path; '' while unknown. */
-  exe: string;
-  argv: string[];
-  cwd: string;
-  cgroupId: number;
-  /** Controlling terminal (major << 20 | minor), 0 if none: interactive sessions have one. */
-  tty: number;
-  /** When it started (CLOCK_MONOTONIC ns), 0 when unknown: guards a kill against pid reuse. */
-  startKtimeNs: number;
-  /** Executables this pid ran before the current one, oldest first (bounded). */
-  lineage: string[];
-  exited: boolean;
-  exitCode: number;
-  /** How the engine learnt of it: the start-up snapshot, a fork or exec, or only a later event. */
-  origin: 'snapshot' | 'fork' | 'exec' | 'event';
-}
 
 /**
  * A bounded map that forgets what was not used lately, at the cost of one

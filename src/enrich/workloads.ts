@@ -1,36 +1,10 @@
 // cgroup → workload. A workload is what a profile and an alert are about:
 // off-cluster, a configured name for a cgroup path prefix or else the
 // cgroup path itself; in Kubernetes (a later resolver), the pod's owner.
-import type { Mode } from '../config/schema.js';
-import type { Event } from '../event.js';
+import type { Mode } from '../model/mode.js';
+import type { Event } from '../model/event.js';
+import type { Workload, WorkloadCgroup, WorkloadIdentity, WorkloadKind } from '../model/workload.js';
 import type { CgroupPaths } from './cgroups.js';
-
-export type WorkloadKind = 'host' | 'cgroup' | 'named' | 'k8s';
-
-/** Who a workload is, as a resolver sees it. */
-export interface WorkloadIdentity {
-  /** Stable key profiles are stored under, e.g. "cgroup:/shop/web" or "k8s:shop/Deployment/web". */
-  key: string;
-  /** What users type and read. */
-  name: string;
-  kind: WorkloadKind;
-  namespace?: string;
-  pod?: string;
-  container?: string;
-  /** Default mode for this workload when it is first seen. */
-  mode?: Mode;
-  /** Pod labels (Kubernetes). */
-  labels?: Record<string, string>;
-  /** Not final yet (e.g. the pod is not in the watch yet): not cached, asked again on the cgroup's next event. */
-  provisional?: boolean;
-}
-
-export interface Workload extends Required<Omit<WorkloadIdentity, 'mode' | 'provisional'>> {
-  /** The first cgroup path it was seen under (replicas may have several). */
-  cgroupPath: string;
-  mode: Mode;
-  events: number;
-}
 
 /** Turns a cgroup path into a workload identity; null to let the next resolver try. */
 export interface WorkloadResolver {
@@ -84,12 +58,6 @@ class WorkloadInstance implements Workload {
   set mode(m: Mode) { this.of.mode = m; }
   get events(): number { return this.of.events; }
   set events(n: number) { this.of.events = n; }
-}
-
-/** A cgroup a workload runs in: its id and its path below the cgroup v2 mount. */
-export interface WorkloadCgroup {
-  id: number;
-  path: string;
 }
 
 export type NewCgroupListener = (w: Workload, cgroup: WorkloadCgroup) => void;

@@ -5,8 +5,8 @@
 // whose hash V8 already knows. Every other message (hello, snapshot,
 // losses, acks, packets) goes through protobufjs.
 //
-// Semantics are those of protobufjs decode + decodeEvent (the tests hold
-// the two side by side), except where that would lose events:
+// Semantics are those of protobufjs decode + the plain reference decoder
+// (test/support/reference-decoder.ts; the tests hold the two side by side), except where that would lose events:
 //  - an event whose own bytes are malformed (a length past its end, a
 //    known field with the wrong wire type, a varint of more than 10 bytes)
 //    is rejected with a reason and the rest of the batch is kept; only a
@@ -16,10 +16,11 @@
 //    can hide an event, or stall the stream, with such a name;
 //  - unknown fields are skipped (proto3 forward compatibility); a kind
 //    (exec, open…) given twice counts once, the last.
-import { type Event, type EventType, type L4Protocol } from '../event.js';
+import { type Event, type EventType, type L4Protocol } from '../model/event.js';
 import { messageType } from '../rpc/proto.js';
 import type { WireProbeMessage } from '../rpc/wire.js';
-import { boundEvent, formatAddress, MalformedEvent, MAX_ARG, MAX_ARGS, MAX_PATH } from './decode.js';
+import { AddressError, AF_INET, AF_UNIX, formatAddress, l4Protocol } from '../model/addresses.js';
+import { boundEvent, MAX_ARG, MAX_ARGS, MAX_PATH } from './bounds.js';
 
 /** A batch as the decoder hands it on: events ready for enrichment (time and nodeName are the session's to fill). */
 export interface DecodedBatch {
@@ -36,11 +37,11 @@ export interface DecodedBatch {
 /** A decoded ProbeMessage: protobufjs's shape, with a batch already made of Events. */
 export type ProbeMessageIn = Omit<WireProbeMessage, 'batch'> & { batch?: DecodedBatch };
 
+/** An event whose meaning is wrong (no kind, no pid): rejected with the reason, the batch kept. */
+export class MalformedEvent extends Error {}
+
 /** Most events taken from one batch (a probe sends at most 65,536); the rest are counted as rejected. */
 export const MAX_BATCH_EVENTS = 65_536;
-
-const AF_UNIX = 1;
-const AF_INET = 2;
 
 /** Node's Buffer string slicers (undocumented but stable since Node 6): no argument parsing, no encoding lookup. */
 interface Slicer {
@@ -304,7 +305,7 @@ let saPort = 0;
 let saPath = '';
 let saAddr = '';
 
-/** Reads a SockAddr into sa*; its address is formatted at once (throws MalformedEvent for a wrong length). */
+/** Reads a SockAddr into sa*; its address is formatted at once (throws AddressError for a wrong length). */
 function sockAddr(end: number): void {
   const e = delimited(end, 'SockAddr');
   let family = 0;
@@ -347,10 +348,6 @@ function ipv4(at: number): string {
   v4Numbers[slot] = n;
   v4Strings[slot] = s;
   return s;
-}
-
-function protocolOf(p: number): L4Protocol {
-  return p === 6 ? 'tcp' : p === 17 ? 'udp' : '';
 }
 
 /** One Event from its bytes [pos, end). Throws Malformed (bytes) or MalformedEvent (meaning) with the reason. */
@@ -559,7 +556,7 @@ function event(end: number): Event {
     else (localAddr = lAddr), (localPort = lPort);
   }
   if (type === 'accept' || type === 'listen') protocol = family === AF_UNIX ? '' : 'tcp';
-  else if (type === 'connect' || type === 'bind' || type === 'dup') protocol = protocolOf(wireProtocol);
+  else if (type === 'connect' || type === 'bind' || type === 'dup') protocol = l4Protocol(wireProtocol);
 
   // The field order of emptyEvent (src/event.ts): every event gets one hidden class.
   return {
@@ -596,7 +593,7 @@ function batch(end: number, out: DecodedBatch): void {
         if (oversize && boundEvent(ev)) out.oversized.push(ev);
         out.events.push(ev);
       } catch (err) {
-        if (err instanceof MalformedEvent) out.rejected.push(err.message);
+        if (err instanceof MalformedEvent || err instanceof AddressError) out.rejected.push(err.message);
         else if (err instanceof Malformed) out.rejected.push(`malformed event bytes: ${err.message}`);
         else throw err;
       }

@@ -2,7 +2,7 @@
 // message, decodes event batches and hands them on. Anything rejected is
 // counted and logged with its reason; the stream keeps serving.
 import { Server, status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
-import type { Event } from '../event.js';
+import type { Event } from '../model/event.js';
 import type { Logger } from '../log.js';
 import { method } from '../rpc/proto.js';
 import { bindServer, shutdownServer } from '../rpc/listen.js';

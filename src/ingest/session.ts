@@ -1,15 +1,8 @@
 // One probe's connection: who it is, what it sent, what it lost, and the
 // commands waiting for its acknowledgement.
 import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { CommandResult } from '../model/result.js';
 import type { WireEngineCommand, WireHello, WireLossReport, WireProbeMessage } from '../rpc/wire.js';
-
-export interface CommandResult {
-  ok: boolean;
-  /** Why not, when !ok. */
-  error: string;
-  /** What was done, when ok. */
-  detail: string;
-}
 
 /** A full batch is 256 events: the probe holds at most some 16K events for acknowledgement under load. */
 const ACK_EVERY_BATCHES = 64;

@@ -5,10 +5,10 @@
 // secret: sinks are named by id and type only.
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Alert } from '../alert/alert.js';
+import type { Alert } from '../model/alert.js';
 import type { SinkStats } from '../alert/sinks/sink.js';
 import type { Engine } from '../engine.js';
-import type { Event } from '../event.js';
+import type { Event } from '../model/event.js';
 import type { Logger } from '../log.js';
 import { parseListen } from '../rpc/listen.js';
 

@@ -4,7 +4,8 @@
 // cap: a capture that would pass it stops there and says so.
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Workload, WorkloadRegistry } from '../enrich/workloads.js';
+import type { WorkloadRegistry } from '../enrich/workloads.js';
+import type { Workload } from '../model/workload.js';
 import type { Logger } from '../log.js';
 import type { WirePacket } from '../rpc/wire.js';
 import { PcapWriter } from './pcap.js';

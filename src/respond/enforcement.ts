@@ -4,7 +4,8 @@
 // this node cannot enforce is said at the mode change, never left to fail
 // open silently.
 import type { KernelPolicy } from '../detect/profile/policy.js';
-import type { Workload, WorkloadCgroup, WorkloadRegistry } from '../enrich/workloads.js';
+import type { WorkloadRegistry } from '../enrich/workloads.js';
+import type { Workload, WorkloadCgroup } from '../model/workload.js';
 import type { Logger } from '../log.js';
 import type { ProbeLink } from './probe-link.js';
 

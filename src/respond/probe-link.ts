@@ -1,6 +1,7 @@
 // The engine's handle on its node's probe for commands: sends to the
 // connected probe and answers for a missing one instead of hanging.
-import type { CommandResult, ProbeSession } from '../ingest/session.js';
+import type { ProbeSession } from '../ingest/session.js';
+import type { CommandResult } from '../model/result.js';
 import type { WireEngineCommand } from '../rpc/wire.js';
 
 export class ProbeLink {

@@ -5,8 +5,9 @@
 // or the workload shows up in a new cgroup.
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Workload, WorkloadRegistry, WorkloadCgroup } from '../enrich/workloads.js';
-import type { CommandResult } from '../ingest/session.js';
+import type { WorkloadRegistry } from '../enrich/workloads.js';
+import type { Workload, WorkloadCgroup } from '../model/workload.js';
+import type { CommandResult } from '../model/result.js';
 import type { Logger } from '../log.js';
 import { readStateFile, writeFileAtomic } from '../state/files.js';
 import type { ProbeLink } from './probe-link.js';

@@ -2,12 +2,12 @@
 // priority, source, rule and the workload's mode — kill the process,
 // quarantine the workload, capture its packets. The alert carries what was
 // done; a response that could not be carried out is itself an alert.
-import type { Alert, AlertAction, AlertSource, Priority } from '../alert/alert.js';
-import { severity } from '../alert/alert.js';
-import type { Mode } from '../config/schema.js';
+import type { Alert, AlertAction, AlertSource, Priority } from '../model/alert.js';
+import { severity } from '../model/alert.js';
+import type { Mode } from '../model/mode.js';
 import type { ProcessTree } from '../enrich/process-tree.js';
 import type { WorkloadRegistry } from '../enrich/workloads.js';
-import type { CommandResult } from '../ingest/session.js';
+import type { CommandResult } from '../model/result.js';
 import type { Logger } from '../log.js';
 import type { Captures, CaptureOptions } from './capture.js';
 import type { ProbeLink } from './probe-link.js';

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Event } from '../../src/event.js';
+import type { Event } from '../../src/model/event.js';
 import { formatStatus } from '../../src/cli/format.js';
 import { TestEngine } from '../support/engine.js';
 import { describeKernel, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TestEngine } from '../support/engine.js';
 import { describeKernel, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
-import type { Event } from '../../src/event.js';
+import type { Event } from '../../src/model/event.js';
 
 const O_WRONLY = 0o1;
 const O_CREAT = 0o100;

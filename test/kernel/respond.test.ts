@@ -5,9 +5,9 @@ import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { alertFor, type Alert } from '../../src/alert/alert.js';
+import { alertFor, type Alert } from '../../src/model/alert.js';
 import { ControlClient } from '../../src/control/client.js';
-import { emptyEvent } from '../../src/event.js';
+import { emptyEvent } from '../../src/model/event.js';
 import { TestEngine } from '../support/engine.js';
 import { describeKernel, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config, ConfigInput } from '../../src/config/schema.js';
 import { Engine, type EngineOptions } from '../../src/engine.js';
-import type { Event } from '../../src/event.js';
+import type { Event } from '../../src/model/event.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { ProbeSupervisor } from '../../src/probe/supervisor.js';
 import pino from 'pino';

@@ -2,7 +2,7 @@
 // the processes that are busy, and forgets the ones that went quiet.
 import { describe, expect, it } from 'vitest';
 import { ProcessTree } from '../../src/enrich/process-tree.js';
-import { emptyEvent } from '../../src/event.js';
+import { emptyEvent } from '../../src/model/event.js';
 
 function open(pid: number) {
   const e = emptyEvent('open');

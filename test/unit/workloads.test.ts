@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CgroupPaths, findCgroup2Mount } from '../../src/enrich/cgroups.js';
 import { isHostCgroup, LocalResolver, WorkloadRegistry, type WorkloadResolver } from '../../src/enrich/workloads.js';
-import { emptyEvent } from '../../src/event.js';
+import { emptyEvent } from '../../src/model/event.js';
 
 describe('workload identity off-cluster', () => {
   const resolver = new LocalResolver([

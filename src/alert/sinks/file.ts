@@ -4,7 +4,7 @@
 // bounds them), and a line is in the file before write() returns, in order.
 import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Alert } from '../alert.js';
+import type { Alert } from '../../model/alert.js';
 import type { Logger } from '../../log.js';
 import { falcoJson, vigilJson } from '../render.js';
 import { SinkConfigError } from '../secrets.js';

@@ -3,7 +3,7 @@
 // and moves on only when the endpoint took it. While the endpoint is down
 // or slow, alerts wait on disk and the head is retried with exponential
 // backoff and jitter.
-import type { Alert } from '../alert.js';
+import type { Alert } from '../../model/alert.js';
 import type { Logger } from '../../log.js';
 import { noticeAlert } from '../notice.js';
 import type { DurableQueue } from '../queue.js';

@@ -1,5 +1,5 @@
 // What every alert sink offers the dispatcher.
-import type { Alert } from '../alert.js';
+import type { Alert } from '../../model/alert.js';
 
 export interface SinkStats {
   id: string;

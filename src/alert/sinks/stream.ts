@@ -1,6 +1,6 @@
 // The stdout sink: one line per alert, for a person (text) or a machine
 // (Vigil JSON, or Falco's shape for tools that read Falco's stdout).
-import type { Alert } from '../alert.js';
+import type { Alert } from '../../model/alert.js';
 import type { Logger } from '../../log.js';
 import { falcoJson, textLine, vigilJson } from '../render.js';
 import { emptyStats, type Sink, type SinkStats } from './sink.js';

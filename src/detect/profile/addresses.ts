@@ -2,8 +2,7 @@
 // addresses into one prefix when a workload talks to a whole range (a
 // service's pods, a client subnet) instead of listing each one.
 import { isIP } from 'node:net';
-import { formatAddress } from '../../ingest/decode.js';
-import { parseIPv4 } from '../rules/ip.js';
+import { addressBytes, AF_INET, AF_INET6, formatAddress, parseIPv4 } from '../../model/addresses.js';
 
 export interface Cidr {
   family: 4 | 6;
@@ -11,30 +10,9 @@ export interface Cidr {
   prefix: number;
 }
 
-function v4Bytes(s: string): Uint8Array {
-  return Uint8Array.from(s.split('.').map(Number));
-}
-
-function v6Bytes(s: string): Uint8Array {
-  const out = new Uint8Array(16);
-  let str = s;
-  let tail4: Uint8Array | null = null;
-  const m = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(str);
-  if (m) {
-    tail4 = v4Bytes(m[2]!);
-    str = `${m[1]}0:0`;
-  }
-  const halves = str.split('::');
-  const words = (x: string | undefined): number[] => (x ? x.split(':').map((h) => parseInt(h, 16)) : []);
-  const head = words(halves[0]);
-  const tail = halves.length > 1 ? words(halves[1]) : [];
-  const all = halves.length > 1 ? [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail] : head;
-  all.forEach((w, i) => {
-    out[2 * i] = (w >> 8) & 0xff;
-    out[2 * i + 1] = w & 0xff;
-  });
-  if (tail4) out.set(tail4, 12);
-  return out;
+/** The bytes of an address already known to be one (isIP said so). */
+function bytesOf(address: string): Uint8Array {
+  return addressBytes(address)!;
 }
 
 /** Parses "10.0.0.7", "10.0.0.0/24", "2001:db8::/64"; throws with the reason. */
@@ -48,7 +26,7 @@ export function parseCidr(text: string): Cidr {
   if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (len !== undefined && !/^\d+$/.test(len))) {
     throw new Error(`'${text}': prefix length must be 0 to ${max}`);
   }
-  const bytes = family === 4 ? v4Bytes(addr) : v6Bytes(addr);
+  const bytes = bytesOf(addr);
   return { family, bytes: maskBytes(bytes, prefix), prefix };
 }
 
@@ -60,7 +38,7 @@ function maskBytes(b: Uint8Array, prefix: number): Uint8Array {
 
 export function formatCidr(c: Cidr): string {
   const max = c.family === 4 ? 32 : 128;
-  const addr = formatAddress(c.family === 4 ? 2 : 10, c.bytes);
+  const addr = formatAddress(c.family === 4 ? AF_INET : AF_INET6, c.bytes);
   return c.prefix === max ? addr : `${addr}/${c.prefix}`;
 }
 
@@ -76,7 +54,7 @@ export function cidrContains(c: Cidr, address: string): boolean {
   }
   const kind = isIP(address);
   if (kind !== c.family) return false;
-  const b = kind === 4 ? v4Bytes(address) : v6Bytes(address);
+  const b = bytesOf(address);
   const full = c.prefix >> 3;
   for (let i = 0; i < full; i++) if (b[i] !== c.bytes[i]) return false;
   const rem = c.prefix & 7;
@@ -88,12 +66,7 @@ export function cidrContains(c: Cidr, address: string): boolean {
 /** The network an address belongs to when a profile widens: /24 for IPv4, /64 for IPv6. */
 export function widenTo(address: string): string {
   const kind = isIP(address);
-  if (kind === 4) return formatCidr({ family: 4, bytes: maskBytes(v4Bytes(address), 24), prefix: 24 });
-  if (kind === 6) return formatCidr({ family: 6, bytes: maskBytes(v6Bytes(address), 64), prefix: 64 });
+  if (kind === 4) return formatCidr({ family: 4, bytes: maskBytes(bytesOf(address), 24), prefix: 24 });
+  if (kind === 6) return formatCidr({ family: 6, bytes: maskBytes(bytesOf(address), 64), prefix: 64 });
   return address;
-}
-
-export function cidrBytes(text: string): { family: number; address: Uint8Array; prefixLen: number } {
-  const c = parseCidr(text);
-  return { family: c.family === 4 ? 2 : 10, address: c.bytes, prefixLen: c.prefix };
 }

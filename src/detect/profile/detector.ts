@@ -9,11 +9,12 @@
 // A workload is promoted learn → monitor after a quiet period (and a
 // minimum learning time), and optionally monitor → enforce after a clean
 // period. Profiles persist and export as WorkloadProfile YAML.
-import { alertAbout, alertFor, type AlertAction, type Priority } from '../../alert/alert.js';
-import type { Mode } from '../../config/schema.js';
-import type { Workload, WorkloadKind, WorkloadRegistry } from '../../enrich/workloads.js';
-import type { Event } from '../../event.js';
-import type { CommandResult } from '../../ingest/session.js';
+import { alertAbout, alertFor, type AlertAction, type Priority } from '../../model/alert.js';
+import type { Mode } from '../../model/mode.js';
+import type { WorkloadRegistry } from '../../enrich/workloads.js';
+import type { Workload, WorkloadKind } from '../../model/workload.js';
+import type { Event } from '../../model/event.js';
+import type { CommandResult } from '../../model/result.js';
 import type { Logger } from '../../log.js';
 import type { Enforcement } from '../../respond/enforcement.js';
 import type { DetectContext, Detector } from '../detector.js';

@@ -1,7 +1,7 @@
 // The WorkloadProfile document: a learned baseline as reviewable YAML
 // (policy as code) and, in a cluster, as a custom resource. The CRD in
 // daemonset/ describes the same shape.
-import type { Mode } from '../../config/schema.js';
+import type { Mode } from '../../model/mode.js';
 
 export const PROFILE_API_VERSION = 'vigil.dev/v1alpha1';
 export const PROFILE_KIND = 'WorkloadProfile';

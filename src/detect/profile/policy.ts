@@ -5,8 +5,9 @@
 import { createHash } from 'node:crypto';
 import { LineCounter, parseAllDocuments, stringify } from 'yaml';
 import { z } from 'zod';
-import { MODES, type Mode } from '../../config/schema.js';
+import { MODES, type Mode } from '../../model/mode.js';
 import { keyPath, locate } from '../../config/load.js';
+import { AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP } from '../../model/addresses.js';
 import { parseCidr } from './addresses.js';
 import {
   PROFILE_API_VERSION, PROFILE_KIND,
@@ -300,7 +301,7 @@ export function kernelPolicy(doc: WorkloadProfileDocument, protectedPaths: reado
   const execPatterns = doc.spec.processes.length - exec.length;
   const connect = doc.spec.network.egress.map((r) => {
     const c = parseCidr(r.to);
-    return { family: c.family === 4 ? 2 : 10, address: c.bytes, prefixLen: c.prefix, port: r.port, protocol: r.protocol === 'udp' ? 17 : 6 };
+    return { family: c.family === 4 ? AF_INET : AF_INET6, address: c.bytes, prefixLen: c.prefix, port: r.port, protocol: r.protocol === 'udp' ? IPPROTO_UDP : IPPROTO_TCP };
   });
   const protectedWrites = doc.spec.files.write.filter((p) => protectedPaths.some((pre) => p.startsWith(pre)));
   const write = protectedWrites.filter((p) => !GLOB.test(p));

@@ -3,7 +3,7 @@
 // writes (generalised by PathSet), and its network: where it connects,
 // what it listens on, who connects to it. `observe` answers "is this event
 // inside the profile?" and, while learning, records it.
-import type { Event } from '../../event.js';
+import type { Event } from '../../model/event.js';
 import { cidrContains, parseCidr, widenTo, type Cidr } from './addresses.js';
 import type { EgressRule, IngressRule, ListenRule } from './document.js';
 import { PathSet, type PathSetOptions } from './paths.js';

@@ -5,7 +5,8 @@
 // what the class decides folded away (an open for reading runs none of
 // the rules that need a write; a failed open none of those that need an
 // fd), so most events run few rules and those with fewer checks.
-import type { Event, EventType } from '../../event.js';
+import type { Event, EventType } from '../../model/event.js';
+import { AF_INET, AF_INET6, AF_UNIX } from '../../model/addresses.js';
 import { O_ACCMODE, O_CREAT, O_DIRECTORY, O_TRUNC } from './names.js';
 
 export interface Classifier {
@@ -33,10 +34,6 @@ export function openClass(flags: number, result: number): number {
 }
 
 // ---- sockets --------------------------------------------------------
-
-export const AF_UNIX = 1;
-export const AF_INET = 2;
-export const AF_INET6 = 10;
 
 /** Socket event classes by address family. */
 export const SOCK_INET = 0;

@@ -19,8 +19,8 @@
 // for each class, the parts of the condition that read only one
 // memoisable property (the path, the process name, the remote address)
 // become filters the router caches per value (router.ts).
-import { EVENT_TYPES, type Event, type EventType } from '../../event.js';
-import type { Priority } from '../../alert/alert.js';
+import { EVENT_TYPES, type Event, type EventType } from '../../model/event.js';
+import type { Priority } from '../../model/alert.js';
 import { ConditionSyntaxError, parseCondition, type At, type Expr, type Operator } from './condition.js';
 import type { FieldContext } from './context.js';
 import { classCount } from './classes.js';

@@ -2,9 +2,10 @@
 // (parents, ancestors), user names, process start times, and caches of
 // strings built from argv, so a long-running process's command line is
 // joined once, not once per event.
-import type { Process, ProcessTree } from '../../enrich/process-tree.js';
-import type { Workload } from '../../enrich/workloads.js';
-import type { Event } from '../../event.js';
+import type { ProcessTree } from '../../enrich/process-tree.js';
+import type { Process } from '../../model/process.js';
+import type { Workload } from '../../model/workload.js';
+import type { Event } from '../../model/event.js';
 import { UserNames } from './users.js';
 
 /** How far proc.aname & co. look up the parent chain. */

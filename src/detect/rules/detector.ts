@@ -6,8 +6,8 @@
 // swapped in, and the previous one keeps running.
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname, basename } from 'node:path';
-import { alertFor } from '../../alert/alert.js';
-import type { Event } from '../../event.js';
+import { alertFor } from '../../model/alert.js';
+import type { Event } from '../../model/event.js';
 import type { Logger } from '../../log.js';
 import type { DetectContext, Detector } from '../detector.js';
 import { FieldContext } from './context.js';

@@ -4,9 +4,10 @@
 // plain-property JavaScript the compiler inlines. A field read on an
 // event type it does not apply to, or whose value is unknown, is
 // "missing": every comparison with it is false, as in Falco.
-import { EVENT_TYPES, type Event, type EventType } from '../../event.js';
-import type { Process } from '../../enrich/process-tree.js';
-import { AF_INET, AF_INET6, AF_UNIX, isIpClass, OPEN_CREAT, OPEN_DIRECTORY, OPEN_FAILED, OPEN_TRUNC, SOCK_INET, SOCK_INET6, SOCK_UNIX } from './classes.js';
+import { EVENT_TYPES, type Event, type EventType } from '../../model/event.js';
+import type { Process } from '../../model/process.js';
+import { isIpClass, OPEN_CREAT, OPEN_DIRECTORY, OPEN_FAILED, OPEN_TRUNC, SOCK_INET, SOCK_INET6, SOCK_UNIX } from './classes.js';
+import { AF_INET, AF_INET6, AF_UNIX } from '../../model/addresses.js';
 import { FieldContext, MAX_ANCESTORS } from './context.js';
 import type { Operator } from './condition.js';
 import type { Constants } from './predicate.js';

@@ -4,60 +4,10 @@
 // word by word. An IPv4-mapped IPv6 address (::ffff:a.b.c.d) matches IPv4
 // networks too.
 import { isIP } from 'node:net';
+import { parseIPv4, parseIPv6 } from '../../model/addresses.js';
 
-/** A dotted-quad IPv4 address as an unsigned 32-bit number, without allocating; -1 for anything else (as node:net's isIP, no leading zeros). */
-export function parseIPv4(s: string): number {
-  let n = 0;
-  let part = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || ++dots > 3) return -1;
-      n = n * 256 + part;
-      part = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      if (digits > 0 && part === 0) return -1; // a leading zero
-      part = part * 10 + (c - 48);
-      if (++digits > 3 || part > 255) return -1;
-    } else return -1;
-  }
-  if (dots !== 3 || digits === 0) return -1;
-  return n * 256 + part;
-}
-
+/** The event's address, parsed here on every match: no allocation per event. */
 const scratch = new Uint16Array(8);
-
-/** Parses an IPv6 address into `out` (8 words); false when it is not one. */
-export function parseIPv6(s: string, out: Uint16Array = scratch): boolean {
-  if (isIP(s) !== 6) return false;
-  const dbl = s.indexOf('::');
-  let head = dbl < 0 ? s : s.slice(0, dbl);
-  let tail = dbl < 0 ? '' : s.slice(dbl + 2);
-  // A trailing dotted IPv4 part fills the last two words.
-  let v4 = -1;
-  const last = dbl < 0 ? head : tail;
-  const dot = last.lastIndexOf(':');
-  if (last.includes('.')) {
-    v4 = parseIPv4(last.slice(dot + 1));
-    if (v4 < 0) return false;
-    if (dbl < 0) head = head.slice(0, Math.max(0, head.lastIndexOf(':')));
-    else tail = dot < 0 ? '' : tail.slice(0, dot);
-  }
-  const hw = head ? head.split(':') : [];
-  const tw = tail ? tail.split(':') : [];
-  const words = v4 < 0 ? 8 : 6;
-  out.fill(0);
-  for (let i = 0; i < hw.length; i++) out[i] = Number.parseInt(hw[i]!, 16);
-  for (let i = 0; i < tw.length; i++) out[words - tw.length + i] = Number.parseInt(tw[i]!, 16);
-  if (v4 >= 0) {
-    out[6] = v4 >>> 16;
-    out[7] = v4 & 0xffff;
-  }
-  return true;
-}
 
 interface Net4 { addr: number; bits: number }
 interface Net6 { words: Uint16Array; bits: number }
@@ -103,7 +53,7 @@ export function addressMatcher(values: readonly string[], what: string): (addr: 
       for (const n of v4) if (in4(ip4, n)) return true;
       return false;
     }
-    if (!parseIPv6(addr)) return false;
+    if (!parseIPv6(addr, scratch)) return false;
     for (const n of v6) if (in6(scratch, n)) return true;
     // ::ffff:a.b.c.d against IPv4 networks.
     if (v4.length > 0 && scratch[0] === 0 && scratch[1] === 0 && scratch[2] === 0 && scratch[3] === 0 && scratch[4] === 0 && scratch[5] === 0xffff) {

@@ -4,7 +4,7 @@
 // definition keeps where it came from, so later errors can name a file,
 // line and column.
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Node, type Scalar, type YAMLMap } from 'yaml';
-import { PRIORITIES, type Priority } from '../../alert/alert.js';
+import { PRIORITIES, type Priority } from '../../model/alert.js';
 import { parseCondition, ConditionSyntaxError, parseListItem, type Expr } from './condition.js';
 import type { Loc, Problem } from './problems.js';
 import { scalarSource, type SourceText } from './source.js';

@@ -1,7 +1,7 @@
 // A rule's output line in Falco's syntax: text with %field references
 // (%proc.name, %proc.aname[2], %(user.name)). Fields Vigil does not have,
 // and values that are missing, print as <NA>, as Falco prints them.
-import type { Event } from '../../event.js';
+import type { Event } from '../../model/event.js';
 import type { FieldContext } from './context.js';
 import { FIELDS, fieldArg, fieldProblem, type FieldValue } from './fields.js';
 import type { Loc } from './problems.js';

@@ -7,7 +7,7 @@
 // path or name recurs as the same string and the answer is one Map lookup;
 // a rule whose filter says no is not called. The answers belong to one
 // rule set: a reload builds new routes with empty memos.
-import { EVENT_TYPES, type Event, type EventType } from '../../event.js';
+import { EVENT_TYPES, type Event, type EventType } from '../../model/event.js';
 import { CLASSIFIERS, classCount } from './classes.js';
 import type { CompiledRule, RuleFn, Variant } from './compile.js';
 import type { FieldContext } from './context.js';

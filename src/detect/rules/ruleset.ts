@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EVENT_TYPES, type EventType } from '../../event.js';
+import { EVENT_TYPES, type EventType } from '../../model/event.js';
 import { compileRules, type CompiledRule, type Skipped } from './compile.js';
 import { RuleDefinitions, type RuleFile } from './loader.js';
 import type { Problem } from './problems.js';

@@ -7,7 +7,7 @@
 // Times are kept in arrays of doubles, never as Map values: a double
 // stored in a Map is a new heap object per event, which the young
 // generation then has to trace from every long-lived Map pointing at it.
-import type { Event } from '../../event.js';
+import type { Event } from '../../model/event.js';
 import type { Getter } from './compile.js';
 import type { FieldContext } from './context.js';
 

@@ -7,7 +7,7 @@
 // mode changes made with kubectl to every engine.
 import { createHash } from 'node:crypto';
 import { CustomObjectsApi, ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import type { Mode } from '../../config/schema.js';
+import type { Mode } from '../../model/mode.js';
 import {
   PROFILE_API_VERSION,
   PROFILE_KIND,

@@ -11,10 +11,11 @@
 // cgroup still unknown after `pendingMs` is given up on (counted in
 // `unresolved`) and named by its path like any other cgroup.
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Mode } from '../../config/schema.js';
+import type { Mode } from '../../model/mode.js';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../../log.js';
-import type { WorkloadIdentity, WorkloadResolver } from '../workloads.js';
+import type { WorkloadResolver } from '../workloads.js';
+import type { WorkloadIdentity } from '../../model/workload.js';
 import { parsePodCgroup } from './cgroup-path.js';
 import { controllerOf, KubernetesOwnerApi, OwnerResolver, type Owner } from './owners.js';
 import { PodWatcher, type PodChange, type PodInfo } from './pods.js';

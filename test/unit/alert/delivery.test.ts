@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Alert } from '../../../src/alert/alert.js';
+import type { Alert } from '../../../src/model/alert.js';
 import { AlertDispatcher } from '../../../src/alert/dispatcher.js';
 import { PRIORITY_COLOUR } from '../../../src/alert/slack.js';
 import { parseConfig } from '../../../src/config/load.js';

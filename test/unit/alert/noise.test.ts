@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Alert } from '../../../src/alert/alert.js';
+import type { Alert } from '../../../src/model/alert.js';
 import { AlertDispatcher } from '../../../src/alert/dispatcher.js';
 import { NoiseControl, type NoiseOptions } from '../../../src/alert/noise.js';
 import { parseConfig } from '../../../src/config/load.js';

@@ -1,7 +1,7 @@
 // Renderings a user reads or a tool parses: Falco's shape, the "what to do
 // next" line, and the priority colours.
 import { describe, expect, it } from 'vitest';
-import { PRIORITIES } from '../../../src/alert/alert.js';
+import { PRIORITIES } from '../../../src/model/alert.js';
 import { noticeAlert } from '../../../src/alert/notice.js';
 import { falcoShape, FALCO_PRIORITY, textLine } from '../../../src/alert/render.js';
 import { nextStep, PRIORITY_COLOUR, slackMessage } from '../../../src/alert/slack.js';

@@ -4,10 +4,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { alertFor, type Alert, type AlertInput } from '../../../src/alert/alert.js';
+import { alertFor, type Alert, type AlertInput } from '../../../src/model/alert.js';
 import { ProcessTree } from '../../../src/enrich/process-tree.js';
-import type { Workload } from '../../../src/enrich/workloads.js';
-import { emptyEvent, type Event } from '../../../src/event.js';
+import type { Workload } from '../../../src/model/workload.js';
+import { emptyEvent, type Event } from '../../../src/model/event.js';
 
 export interface Received {
   path: string;

@@ -13,7 +13,7 @@ import { parseConfig } from '../../../src/config/load.js';
 import { CgroupPaths } from '../../../src/enrich/cgroups.js';
 import { clusterNodeName, KubernetesCluster, loadKubeConfig } from '../../../src/enrich/k8s/cluster.js';
 import { LocalResolver, WorkloadRegistry } from '../../../src/enrich/workloads.js';
-import { emptyEvent } from '../../../src/event.js';
+import { emptyEvent } from '../../../src/model/event.js';
 import { silentLogger } from '../../../src/log.js';
 import { FakeApiServer, TEST_TOKEN } from './fake-api-server.js';
 import { cgroupOf, containerId, ownerRef, pod, PODS, PROFILES } from './objects.js';

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Alert } from '../../../src/alert/alert.js';
+import type { Alert } from '../../../src/model/alert.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { KubernetesCluster } from '../../../src/enrich/k8s/cluster.js';
 import { silentLogger } from '../../../src/log.js';

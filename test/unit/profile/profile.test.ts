@@ -1,7 +1,7 @@
 // The profile model: what counts as new, how network rules widen, and the
 // WorkloadProfile document it exports, validates, diffs and enforces.
 import { describe, expect, it } from 'vitest';
-import { emptyEvent, type Event } from '../../../src/event.js';
+import { emptyEvent, type Event } from '../../../src/model/event.js';
 import {
   diffDocuments, fromDocument, kernelPolicy, parsePolicyYaml, PolicyError, toDocument, toNetworkPolicy, toYaml,
 } from '../../../src/detect/profile/policy.js';

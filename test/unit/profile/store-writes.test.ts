@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { toDocument } from '../../../src/detect/profile/policy.js';
 import { Profile } from '../../../src/detect/profile/profile.js';
 import { ProfileStore } from '../../../src/detect/profile/store.js';
-import { emptyEvent } from '../../../src/event.js';
+import { emptyEvent } from '../../../src/model/event.js';
 import { silentLogger } from '../../../src/log.js';
 
 const W = { key: 'named:web', name: 'web', kind: 'named', namespace: '' };

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { emptyEvent, type Event } from '../../../src/event.js';
+import { emptyEvent, type Event } from '../../../src/model/event.js';
 import { fromDocument, toDocument } from '../../../src/detect/profile/policy.js';
 import { DEFAULT_LIMITS, Profile } from '../../../src/detect/profile/profile.js';
 import { FileVerdicts, MAX_PATHS } from '../../../src/detect/profile/verdicts.js';

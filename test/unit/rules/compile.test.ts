@@ -1,7 +1,7 @@
 // Compilation: routing by event type, folding, the generated functions,
 // and what happens to rules Vigil cannot evaluate.
 import { describe, expect, it } from 'vitest';
-import { EVENT_TYPES } from '../../../src/event.js';
+import { EVENT_TYPES } from '../../../src/model/event.js';
 import { compile, load, matches, ruleYaml, World } from './support.js';
 
 const typesOf = (condition: string, prelude = ''): string[] => [...compile(condition, prelude).rules[0]!.condition.byType.keys()];

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Alert } from '../../../src/alert/alert.js';
+import type { Alert } from '../../../src/model/alert.js';
 import type { ConfigInput } from '../../../src/config/schema.js';
 import { RuleLoadError } from '../../../src/detect/rules/problems.js';
 import { TestEngine } from '../../support/engine.js';

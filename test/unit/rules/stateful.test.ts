@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Getter } from '../../../src/detect/rules/compile.js';
 import { FieldContext } from '../../../src/detect/rules/context.js';
 import { MAX_KEYS, ThresholdState } from '../../../src/detect/rules/stateful.js';
-import { emptyEvent, type Event } from '../../../src/event.js';
+import { emptyEvent, type Event } from '../../../src/model/event.js';
 import { rng } from '../../support/rng.js';
 
 /** The definition: per key, each distinct value's last time; fire at `count` values within the window, then quiet for a window. */

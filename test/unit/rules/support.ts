@@ -1,8 +1,8 @@
 // Helpers for rule tests: events as the enrich stage leaves them (with a
 // real process tree and workload), and one-rule files compiled for real.
 import { ProcessTree } from '../../../src/enrich/process-tree.js';
-import type { Workload } from '../../../src/enrich/workloads.js';
-import { emptyEvent, type Event, type EventType } from '../../../src/event.js';
+import type { Workload } from '../../../src/model/workload.js';
+import { emptyEvent, type Event, type EventType } from '../../../src/model/event.js';
 import { FieldContext } from '../../../src/detect/rules/context.js';
 import { buildRuleSet, type RuleSet } from '../../../src/detect/rules/ruleset.js';
 import { UserNames } from '../../../src/detect/rules/users.js';

@@ -1,8 +1,8 @@
 // The one shape every event has inside the engine. Every field exists on
 // every event (unused ones hold their zero value), so V8 sees a single
 // hidden class on the hot path and rules read plain properties.
-import type { Process } from './enrich/process-tree.js';
-import type { Workload } from './enrich/workloads.js';
+import type { Process } from './process.js';
+import type { Workload } from './workload.js';
 
 export const EVENT_TYPES = [
   'exec', 'fork', 'exit',

@@ -2,9 +2,9 @@
 // alerts in this shape; every sink renders it (JSON, text, Falco's
 // output shape, Slack blocks, webhooks).
 import { randomUUID } from 'node:crypto';
-import type { ProcessTree } from '../enrich/process-tree.js';
-import type { Workload } from '../enrich/workloads.js';
-import { eventSummary, type Event } from '../event.js';
+import type { ProcessLineage } from './process.js';
+import type { Workload } from './workload.js';
+import { eventSummary, type Event } from './event.js';
 
 /** Falco's priorities, most severe first; rule files use these names. */
 export const PRIORITIES = ['emergency', 'alert', 'critical', 'error', 'warning', 'notice', 'informational', 'debug'] as const;
@@ -97,7 +97,7 @@ function alertWorkload(w: Workload | null): AlertWorkload {
 }
 
 /** Builds an alert about an enriched event. */
-export function alertFor(e: Event, tree: ProcessTree | null, input: AlertInput): Alert {
+export function alertFor(e: Event, tree: ProcessLineage | null, input: AlertInput): Alert {
   const p = e.process;
   const chain = p && tree ? tree.chain(p, 6).slice(1) : [];
   const w = e.workload;

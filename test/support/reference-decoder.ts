@@ -1,54 +1,19 @@
-// Wire event (probe.proto) → the engine's flat Event. Anything the probe
-// sends that does not fit is rejected with a reason, never guessed at.
-import { emptyEvent, type Event, type EventType, type L4Protocol } from '../event.js';
-import type { WireEvent, WireSockAddr } from '../rpc/wire.js';
+// The reference decoder: a wire event as protobufjs decodes it → the
+// engine's flat Event, field by field, the plain way. Tests and benches
+// hold the engine's one decoder (src/ingest/probe-message.ts, which reads
+// the bytes itself) against it; nothing in src/ uses it.
+import { AddressError, AF_UNIX, formatAddress, l4Protocol } from '../../src/model/addresses.js';
+import { emptyEvent, type Event, type EventType } from '../../src/model/event.js';
+import { MalformedEvent } from '../../src/ingest/probe-message.js';
+import type { WireEvent, WireSockAddr } from '../../src/rpc/wire.js';
 
-const AF_UNIX = 1;
-const AF_INET = 2;
-const AF_INET6 = 10;
-
-export class MalformedEvent extends Error {}
-
-/** Printable form of an address as the kernel holds it (network order). */
-export function formatAddress(family: number, bytes: Uint8Array | undefined): string {
-  if (!bytes || bytes.length === 0) return '';
-  if (family === AF_INET) {
-    if (bytes.length !== 4) throw new MalformedEvent(`IPv4 address of ${bytes.length} bytes`);
-    return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+/** An address in its printable form; a wrong length makes the event malformed, as in the engine's decoder. */
+function address(family: number, bytes: Uint8Array | undefined): string {
+  try {
+    return formatAddress(family, bytes);
+  } catch (err) {
+    throw err instanceof AddressError ? new MalformedEvent(err.message) : err;
   }
-  if (family === AF_INET6) {
-    if (bytes.length !== 16) throw new MalformedEvent(`IPv6 address of ${bytes.length} bytes`);
-    return formatIPv6(bytes);
-  }
-  return '';
-}
-
-function formatIPv6(b: Uint8Array): string {
-  const words: number[] = [];
-  for (let i = 0; i < 16; i += 2) words.push((b[i]! << 8) | b[i + 1]!);
-  // IPv4-mapped (::ffff:a.b.c.d) reads better in its dotted form.
-  if (words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) {
-    return `::ffff:${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-  }
-  // RFC 5952: compress the longest run (≥2) of zero words.
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = words.map((w) => w.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  const head = hex.slice(0, bestStart).join(':');
-  const tail = hex.slice(bestStart + bestLen).join(':');
-  return `${head}::${tail}`;
-}
-
-function protocolOf(p: number): L4Protocol {
-  return p === 6 ? 'tcp' : p === 17 ? 'udp' : '';
 }
 
 function setRemote(e: Event, a: WireSockAddr | undefined | null): void {
@@ -58,7 +23,7 @@ function setRemote(e: Event, a: WireSockAddr | undefined | null): void {
     e.unixPath = a.path;
     return;
   }
-  e.addr = formatAddress(a.family, a.address);
+  e.addr = address(a.family, a.address);
   e.port = a.port;
 }
 
@@ -69,7 +34,7 @@ function setLocal(e: Event, a: WireSockAddr | undefined | null): void {
     e.unixPath = a.path;
     return;
   }
-  e.localAddr = formatAddress(a.family, a.address);
+  e.localAddr = address(a.family, a.address);
   e.localPort = a.port;
 }
 
@@ -146,7 +111,7 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       break;
     case 'connect':
       setRemote(e, w.connect!.remote);
-      e.protocol = protocolOf(w.connect!.protocol);
+      e.protocol = l4Protocol(w.connect!.protocol);
       e.result = w.connect!.result;
       break;
     case 'accept':
@@ -157,7 +122,7 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       break;
     case 'bind':
       setLocal(e, w.bind!.local);
-      e.protocol = protocolOf(w.bind!.protocol);
+      e.protocol = l4Protocol(w.bind!.protocol);
       e.result = w.bind!.result;
       break;
     case 'listen':
@@ -199,7 +164,7 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       const x = w.dup!;
       setRemote(e, x.remote);
       setLocal(e, x.local);
-      e.protocol = protocolOf(x.protocol);
+      e.protocol = l4Protocol(x.protocol);
       e.flags = x.oldFd;
       e.id = x.newFd;
       e.result = x.result;
@@ -207,26 +172,4 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
     }
   }
   return e;
-}
-
-/** Bounds on what one event may carry: a real probe never exceeds them (paths are walked into 768 bytes, argv into 1 KiB). */
-export const MAX_PATH = 4096;
-export const MAX_ARGS = 1024;
-export const MAX_ARG = 4096;
-
-/** Cuts anything past the bounds (marking argv as truncated); true when something was cut. */
-export function boundEvent(e: Event): boolean {
-  let cut = false;
-  if (e.path.length > MAX_PATH) (e.path = e.path.slice(0, MAX_PATH)), (cut = true);
-  if (e.path2.length > MAX_PATH) (e.path2 = e.path2.slice(0, MAX_PATH)), (cut = true);
-  if (e.filename.length > MAX_PATH) (e.filename = e.filename.slice(0, MAX_PATH)), (cut = true);
-  if (e.cwd.length > MAX_PATH) (e.cwd = e.cwd.slice(0, MAX_PATH)), (cut = true);
-  if (e.unixPath.length > MAX_PATH) (e.unixPath = e.unixPath.slice(0, MAX_PATH)), (cut = true);
-  if (e.comm.length > 64) (e.comm = e.comm.slice(0, 64)), (cut = true);
-  if (e.argv.length > MAX_ARGS || e.argv.some((a) => a.length > MAX_ARG)) {
-    e.argv = e.argv.slice(0, MAX_ARGS).map((a) => (a.length > MAX_ARG ? a.slice(0, MAX_ARG) : a));
-    e.argvTruncated = true;
-    cut = true;
-  }
-  return cut;
 }
