@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { parseConfig } from '../src/config/load.js';
 import { Engine } from '../src/engine.js';
 import type { Event } from '../src/model/event.js';
-import type { ProbeSession } from '../src/ingest/session.js';
+import type { ProbeSession } from '../src/probe/session.js';
 import { decodeProbeMessage } from '../src/ingest/probe-message.js';
 import { silentLogger } from '../src/log.js';
 import { batchMessage, eventMix, snapshotMessage, type MixOptions } from './lib/event-mix.js';

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { WireProcessInfo } from '../src/rpc/wire.js';
+import type { WireProcessInfo } from '../src/probe/wire.js';
 import { TestCgroupTree } from '../test/support/cgroup.js';
 import { ktimeNow, SyntheticProbe, type SyntheticEvent } from '../test/support/synthetic-probe.js';
 import { parseConfig } from '../src/config/load.js';

@@ -17,7 +17,7 @@ import { IngestServer } from '../src/ingest/server.js';
 import { silentLogger } from '../src/log.js';
 import { ProbeSupervisor } from '../src/probe/supervisor.js';
 import { messageType } from '../src/rpc/proto.js';
-import type { WireProbeMessage } from '../src/rpc/wire.js';
+import type { WireProbeMessage } from '../src/probe/wire.js';
 import { cgroup2Mount, TestCgroupTree } from '../test/support/cgroup.js';
 import { decodeEvent } from '../test/support/reference-decoder.js';
 import { batchMessage, eventMix, type MixOptions } from './lib/event-mix.js';

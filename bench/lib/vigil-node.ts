@@ -9,7 +9,7 @@ import type { ConfigInput } from '../../src/config/schema.js';
 import { Engine } from '../../src/engine.js';
 import { silentLogger } from '../../src/log.js';
 import { ProbeSupervisor, type ProbeOptions } from '../../src/probe/supervisor.js';
-import type { WireLossReport } from '../../src/rpc/wire.js';
+import type { WireLossReport } from '../../src/probe/wire.js';
 import { probeBinary, waitUntil } from './kernel.js';
 
 export interface VigilNode {

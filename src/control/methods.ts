@@ -1,7 +1,7 @@
 // The control service's methods and their message shapes (control.proto).
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { method } from '../rpc/proto.js';
-import type { WireLossReport } from '../rpc/wire.js';
+import type { WireLossReport } from '../probe/wire.js';
 
 /** The probe's loss counters, as it reports them (probe.proto LossReport). */
 export type LossCounters = WireLossReport;

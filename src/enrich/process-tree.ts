@@ -3,7 +3,7 @@
 // snapshot, kept current by exec/fork/exit events, bounded by recency.
 import type { Event } from '../model/event.js';
 import type { Process } from '../model/process.js';
-import type { WireProcessInfo } from '../rpc/wire.js';
+import type { WireProcessInfo } from '../probe/wire.js';
 
 /**
  * A bounded map that forgets what was not used lately, at the cost of one

@@ -18,7 +18,7 @@
 //    (exec, open…) given twice counts once, the last.
 import { type Event, type EventType, type L4Protocol } from '../model/event.js';
 import { messageType } from '../rpc/proto.js';
-import type { WireProbeMessage } from '../rpc/wire.js';
+import type { WireProbeMessage } from '../probe/wire.js';
 import { AddressError, AF_INET, AF_UNIX, formatAddress, l4Protocol } from '../model/addresses.js';
 import { boundEvent, MAX_ARG, MAX_ARGS, MAX_PATH } from './bounds.js';
 

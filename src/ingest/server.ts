@@ -8,9 +8,9 @@ import { method } from '../rpc/proto.js';
 import { bindServer, shutdownServer } from '../rpc/listen.js';
 import { PROBE_RECEIVE_WINDOW, raiseReceiveWindow } from '../rpc/receive-window.js';
 import type { TlsConfig } from '../config/schema.js';
-import type { WireEngineCommand, WireLossReport, WirePacket, WireProbeMessage, WireProcessInfo } from '../rpc/wire.js';
+import type { WireEngineCommand, WireLossReport, WirePacket, WireProbeMessage, WireProcessInfo } from '../probe/wire.js';
 import { decodeProbeMessage, MAX_BATCH_EVENTS, type DecodedBatch, type ProbeMessageIn } from './probe-message.js';
-import { ProbeSession } from './session.js';
+import { ProbeSession } from '../probe/session.js';
 
 export { MAX_BATCH_EVENTS };
 

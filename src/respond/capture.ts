@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import type { WorkloadRegistry } from '../enrich/workloads.js';
 import type { Workload } from '../model/workload.js';
 import type { Logger } from '../log.js';
-import type { WirePacket } from '../rpc/wire.js';
+import type { WirePacket } from '../probe/wire.js';
 import { PcapWriter } from './pcap.js';
-import type { ProbeLink } from './probe-link.js';
+import type { ProbeLink } from '../probe/link.js';
 
 export interface CaptureOptions {
   seconds: number;

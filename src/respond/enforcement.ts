@@ -7,7 +7,7 @@ import type { KernelPolicy } from '../detect/profile/policy.js';
 import type { WorkloadRegistry } from '../enrich/workloads.js';
 import type { Workload, WorkloadCgroup } from '../model/workload.js';
 import type { Logger } from '../log.js';
-import type { ProbeLink } from './probe-link.js';
+import type { ProbeLink } from '../probe/link.js';
 
 export interface EnforceResult {
   ok: boolean;

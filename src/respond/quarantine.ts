@@ -10,7 +10,7 @@ import type { Workload, WorkloadCgroup } from '../model/workload.js';
 import type { CommandResult } from '../model/result.js';
 import type { Logger } from '../log.js';
 import { readStateFile, writeFileAtomic } from '../state/files.js';
-import type { ProbeLink } from './probe-link.js';
+import type { ProbeLink } from '../probe/link.js';
 
 interface QuarantineRecord {
   key: string;

@@ -10,7 +10,7 @@ import type { WorkloadRegistry } from '../enrich/workloads.js';
 import type { CommandResult } from '../model/result.js';
 import type { Logger } from '../log.js';
 import type { Captures, CaptureOptions } from './capture.js';
-import type { ProbeLink } from './probe-link.js';
+import type { ProbeLink } from '../probe/link.js';
 import type { Quarantines } from './quarantine.js';
 
 export type ResponseAction = 'kill' | 'quarantine' | 'capture';

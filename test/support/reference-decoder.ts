@@ -5,7 +5,7 @@
 import { AddressError, AF_UNIX, formatAddress, l4Protocol } from '../../src/model/addresses.js';
 import { emptyEvent, type Event, type EventType } from '../../src/model/event.js';
 import { MalformedEvent } from '../../src/ingest/probe-message.js';
-import type { WireEvent, WireSockAddr } from '../../src/rpc/wire.js';
+import type { WireEvent, WireSockAddr } from '../../src/probe/wire.js';
 
 /** An address in its printable form; a wrong length makes the event malformed, as in the engine's decoder. */
 function address(family: number, bytes: Uint8Array | undefined): string {

@@ -3,7 +3,7 @@
 // they need (including malformed ones) without a kernel.
 import { credentials, makeGenericClientConstructor, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream } from '@grpc/grpc-js';
 import { probeStreamMethod } from '../../src/ingest/server.js';
-import type { WireEngineCommand, WireProbeMessage } from '../../src/rpc/wire.js';
+import type { WireEngineCommand, WireProbeMessage } from '../../src/probe/wire.js';
 
 export interface SyntheticEvent {
   ktimeNs?: number;

@@ -13,7 +13,7 @@ import { boundEvent } from '../../src/ingest/bounds.js';
 import { decodeProbeMessage, KNOWN_FIELDS, MalformedEvent, MAX_BATCH_EVENTS } from '../../src/ingest/probe-message.js';
 import { decodeEvent } from '../support/reference-decoder.js';
 import { messageType, protoDir } from '../../src/rpc/proto.js';
-import type { WireProbeMessage } from '../../src/rpc/wire.js';
+import type { WireProbeMessage } from '../../src/probe/wire.js';
 import { rng } from '../support/rng.js';
 
 const ProbeMessage = messageType('ProbeMessage');

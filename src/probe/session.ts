@@ -2,7 +2,7 @@
 // commands waiting for its acknowledgement.
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { CommandResult } from '../model/result.js';
-import type { WireEngineCommand, WireHello, WireLossReport, WireProbeMessage } from '../rpc/wire.js';
+import type { WireEngineCommand, WireHello, WireLossReport, WireProbeMessage } from './wire.js';
 
 /** A full batch is 256 events: the probe holds at most some 16K events for acknowledgement under load. */
 const ACK_EVERY_BATCHES = 64;

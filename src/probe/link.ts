@@ -1,8 +1,8 @@
 // The engine's handle on its node's probe for commands: sends to the
 // connected probe and answers for a missing one instead of hanging.
-import type { ProbeSession } from '../ingest/session.js';
+import type { ProbeSession } from './session.js';
 import type { CommandResult } from '../model/result.js';
-import type { WireEngineCommand } from '../rpc/wire.js';
+import type { WireEngineCommand } from './wire.js';
 
 export class ProbeLink {
   constructor(private readonly sessions: () => ProbeSession[]) {}
