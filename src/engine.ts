@@ -23,10 +23,11 @@ import { EventLog } from './output/event-log.js';
 import type { WireLossReport, WireProcessInfo } from './probe/wire.js';
 import { Captures } from './respond/capture.js';
 import { ProbeLink } from './probe/link.js';
-import { Quarantines, type PodLabels } from './respond/quarantine.js';
+import { Quarantines } from './respond/quarantine.js';
+import type { ClusterHooks } from './cluster/kubernetes.js';
 import { Responder } from './respond/responder.js';
 import { Enforcement } from './respond/enforcement.js';
-import { ProfileDetector, type ProfileSync } from './detect/profile/detector.js';
+import { ProfileDetector } from './detect/profile/detector.js';
 import { ProfileStore } from './detect/profile/store.js';
 import { parsePolicyYaml, PolicyError, toNetworkPolicy, toYaml } from './detect/profile/policy.js';
 import { MODES, type Mode } from './model/mode.js';
@@ -42,9 +43,6 @@ import type { Server as HttpServer } from 'node:http';
 
 export type EventSubscriber = (e: Event) => void;
 export type AlertSubscriber = (a: Alert) => void;
-
-/** Kubernetes: shared profiles and pod quarantine labels (src/enrich/k8s/cluster.ts). */
-export interface ClusterHooks extends ProfileSync, PodLabels {}
 
 export interface EngineOptions {
   /** Kubernetes mode: profiles shared through the cluster, pods labelled on quarantine. */

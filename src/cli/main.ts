@@ -6,7 +6,7 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { withControl } from '../control/client.js';
 import { Engine } from '../engine.js';
-import { KubernetesCluster } from '../enrich/k8s/cluster.js';
+import { KubernetesCluster } from '../cluster/kubernetes.js';
 import { createLogger } from '../log.js';
 import { ProbeSupervisor, type ProbeOptions } from '../probe/supervisor.js';
 import { dialTarget } from '../rpc/listen.js';

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { run, type CelInput } from '@bufbuild/cel';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { quarantinePolicy } from '../../../src/enrich/k8s/quarantine-label.js';
-import { pod } from './objects.js';
+import { quarantinePolicy } from '../../../src/cluster/quarantine-label.js';
+import { pod } from '../../support/kubernetes/objects.js';
 
 const file = join(import.meta.dirname, '../../../daemonset/admission-policy.yaml');
 const docs = (parseAllDocuments(readFileSync(file, 'utf8')) as ReturnType<typeof parseAllDocuments> & unknown[]).map((d) => (d as { toJS(): any }).toJS());

@@ -10,8 +10,8 @@ import addFormats from 'ajv-formats';
 import { isMap, isPair, isScalar, parseAllDocuments, type Document } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { parseConfigYaml } from '../../../src/config/load.js';
-import { asDocument, type ProfileStatus, type StoredObject } from '../../../src/enrich/k8s/profile-store.js';
-import { QUARANTINE_LABEL, quarantinePolicy } from '../../../src/enrich/k8s/quarantine-label.js';
+import { asDocument, type ProfileStatus, type StoredObject } from '../../../src/cluster/profile-store.js';
+import { QUARANTINE_LABEL, quarantinePolicy } from '../../../src/cluster/quarantine-label.js';
 import type { WorkloadProfileSpec } from '../../../src/detect/profile/document.js';
 
 const DIR = join(import.meta.dirname, '../../../daemonset');

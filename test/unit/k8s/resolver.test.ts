@@ -16,8 +16,8 @@ import { KubernetesResolver } from '../../../src/enrich/k8s/resolver.js';
 import { LocalResolver, WorkloadRegistry } from '../../../src/enrich/workloads.js';
 import { emptyEvent } from '../../../src/model/event.js';
 import { silentLogger } from '../../../src/log.js';
-import { FakeApiServer } from './fake-api-server.js';
-import { cgroupOf, containerId, job, JOBS, ownerRef, pod, PODS, REPLICASETS, replicaSet } from './objects.js';
+import { FakeApiServer } from '../../support/kubernetes/fake-api-server.js';
+import { cgroupOf, containerId, job, JOBS, ownerRef, pod, PODS, REPLICASETS, replicaSet } from '../../support/kubernetes/objects.js';
 
 const NODE = 'node-a';
 

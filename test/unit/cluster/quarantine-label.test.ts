@@ -4,10 +4,10 @@
 // (fake-api-server.ts) built from the documented shapes (merge patch per
 // RFC 7386, 409 AlreadyExists on create); the client is the real one.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PodQuarantine, QUARANTINE_LABEL, quarantinePolicy } from '../../../src/enrich/k8s/quarantine-label.js';
+import { PodQuarantine, QUARANTINE_LABEL, quarantinePolicy } from '../../../src/cluster/quarantine-label.js';
 import { silentLogger } from '../../../src/log.js';
-import { FakeApiServer } from './fake-api-server.js';
-import { containerId, NETWORKPOLICIES, pod, PODS } from './objects.js';
+import { FakeApiServer } from '../../support/kubernetes/fake-api-server.js';
+import { containerId, NETWORKPOLICIES, pod, PODS } from '../../support/kubernetes/objects.js';
 
 describe('pod quarantine by label (against a fake API server built from the documented shapes)', () => {
   let api: FakeApiServer;

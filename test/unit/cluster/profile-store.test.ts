@@ -18,10 +18,10 @@ import {
   type StoredObject,
   type StoreEvent,
   type WorkloadProfileStore,
-} from '../../../src/enrich/k8s/profile-store.js';
+} from '../../../src/cluster/profile-store.js';
 import { silentLogger } from '../../../src/log.js';
-import { FakeApiServer, TEST_TOKEN } from './fake-api-server.js';
-import { PROFILES } from './objects.js';
+import { FakeApiServer, TEST_TOKEN } from '../../support/kubernetes/fake-api-server.js';
+import { PROFILES } from '../../support/kubernetes/objects.js';
 
 function learned(exes: string[], egress: { to: string; port: number }[] = []): WorkloadProfileSpec {
   return {

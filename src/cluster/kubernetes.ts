@@ -4,18 +4,22 @@
 // reach this node's workloads), and pod quarantine by label.
 import { existsSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { Config } from '../../config/schema.js';
-import type { WorkloadProfileDocument, WorkloadProfileSpec } from '../../detect/profile/document.js';
-import type { Logger } from '../../log.js';
-import type { WorkloadRegistry } from '../workloads.js';
-import type { Workload } from '../../model/workload.js';
-import { describeError } from './pods.js';
+import type { Config } from '../config/schema.js';
+import type { WorkloadProfileDocument, WorkloadProfileSpec } from '../detect/profile/document.js';
+import type { Logger } from '../log.js';
+import type { WorkloadRegistry } from '../enrich/workloads.js';
+import type { Workload } from '../model/workload.js';
+import { describeError } from '../enrich/k8s/pods.js';
 import { asDocument, ProfileStore, publishProfile, setProfileMode, type MergeSpecs, type ProfileStatus, type WorkloadProfileStore } from './profile-store.js';
-import type { Mode } from '../../model/mode.js';
-import type { ClusterHooks } from '../../engine.js';
-import { mergeSpecs } from '../../detect/profile/policy.js';
+import type { Mode } from '../model/mode.js';
+import type { ProfileSync } from '../detect/profile/detector.js';
+import type { PodLabels } from '../respond/quarantine.js';
+import { mergeSpecs } from '../detect/profile/policy.js';
 import { PodQuarantine } from './quarantine-label.js';
-import { KubernetesResolver } from './resolver.js';
+import { KubernetesResolver } from '../enrich/k8s/resolver.js';
+
+/** What the engine's stages see of the cluster: shared profiles (ProfileDetector) and pod labels (Quarantines). */
+export interface ClusterHooks extends ProfileSync, PodLabels {}
 
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 

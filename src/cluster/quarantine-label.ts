@@ -5,8 +5,8 @@
 // daemonset/networkpolicy-quarantine.yaml). Release removes the label; the
 // policy stays and selects nothing.
 import { CoreV1Api, NetworkingV1Api, setHeaderOptions, PatchStrategy, type KubeConfig, type V1NetworkPolicy } from '@kubernetes/client-node';
-import type { Logger } from '../../log.js';
-import { describeError, statusOf } from './pods.js';
+import type { Logger } from '../log.js';
+import { describeError, statusOf } from '../enrich/k8s/pods.js';
 
 export const QUARANTINE_LABEL = 'vigil.dev/quarantine';
 export const QUARANTINE_POLICY = 'vigil-quarantine';

@@ -11,13 +11,13 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Alert } from '../../../src/model/alert.js';
 import { parseConfig } from '../../../src/config/load.js';
-import { KubernetesCluster } from '../../../src/enrich/k8s/cluster.js';
+import { KubernetesCluster } from '../../../src/cluster/kubernetes.js';
 import { silentLogger } from '../../../src/log.js';
 import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe } from '../../support/synthetic-probe.js';
-import { FakeApiServer, TEST_TOKEN } from './fake-api-server.js';
-import { cgroupOf, containerId, ownerRef, pod, PODS, PROFILES, REPLICASETS, replicaSet } from './objects.js';
+import { FakeApiServer, TEST_TOKEN } from '../../support/kubernetes/fake-api-server.js';
+import { cgroupOf, containerId, ownerRef, pod, PODS, PROFILES, REPLICASETS, replicaSet } from '../../support/kubernetes/objects.js';
 
 interface Node {
   name: string;

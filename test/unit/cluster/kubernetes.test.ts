@@ -11,12 +11,12 @@ import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/c
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import { CgroupPaths } from '../../../src/enrich/cgroups.js';
-import { clusterNodeName, KubernetesCluster, loadKubeConfig } from '../../../src/enrich/k8s/cluster.js';
+import { clusterNodeName, KubernetesCluster, loadKubeConfig } from '../../../src/cluster/kubernetes.js';
 import { LocalResolver, WorkloadRegistry } from '../../../src/enrich/workloads.js';
 import { emptyEvent } from '../../../src/model/event.js';
 import { silentLogger } from '../../../src/log.js';
-import { FakeApiServer, TEST_TOKEN } from './fake-api-server.js';
-import { cgroupOf, containerId, ownerRef, pod, PODS, PROFILES } from './objects.js';
+import { FakeApiServer, TEST_TOKEN } from '../../support/kubernetes/fake-api-server.js';
+import { cgroupOf, containerId, ownerRef, pod, PODS, PROFILES } from '../../support/kubernetes/objects.js';
 
 const NODE = 'node-a';
 

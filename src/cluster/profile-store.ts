@@ -7,15 +7,15 @@
 // mode changes made with kubectl to every engine.
 import { createHash } from 'node:crypto';
 import { CustomObjectsApi, ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import type { Mode } from '../../model/mode.js';
+import type { Mode } from '../model/mode.js';
 import {
   PROFILE_API_VERSION,
   PROFILE_KIND,
   type WorkloadProfileDocument,
   type WorkloadProfileSpec,
-} from '../../detect/profile/document.js';
-import type { Logger } from '../../log.js';
-import { describeError, statusOf } from './pods.js';
+} from '../detect/profile/document.js';
+import type { Logger } from '../log.js';
+import { describeError, statusOf } from '../enrich/k8s/pods.js';
 
 export interface ResourceRef {
   group: string;
