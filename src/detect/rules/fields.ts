@@ -10,12 +10,10 @@ import { isIpClass, OPEN_CREAT, OPEN_DIRECTORY, OPEN_FAILED, OPEN_TRUNC, SOCK_IN
 import { AF_INET, AF_INET6, AF_UNIX } from '../../model/addresses.js';
 import { FieldContext, MAX_ANCESTORS } from './context.js';
 import type { Operator } from './condition.js';
-import type { Constants } from './predicate.js';
+import type { Constants, FieldKind, FieldValue } from './predicate.js';
 import { EINPROGRESS, modeName, O_ACCMODE, O_CREAT, O_DIRECTORY, O_TRUNC, O_WRONLY, openFlagsName, ptraceRequestName, resultName } from './names.js';
 
-export type FieldValue = string | number | boolean;
-/** ip: an address (compared exactly or against CIDR networks); ipnet: only against networks. */
-export type FieldKind = 'string' | 'number' | 'bool' | 'ip';
+export type { FieldKind, FieldValue };
 
 /**
  * What an event's class (classes.ts) decides about a field on one type:

@@ -4,8 +4,12 @@
 // multi-valued fields such as proc.aname). Both share the same value
 // conversion, so they cannot disagree.
 import type { Operator } from './condition.js';
-import type { FieldKind, FieldValue } from './fields.js';
 import { addressMatcher } from './ip.js';
+
+/** A field's value on an event (fields.ts reads them). */
+export type FieldValue = string | number | boolean;
+/** ip: an address (compared exactly or against CIDR networks); ipnet: only against networks. */
+export type FieldKind = 'string' | 'number' | 'bool' | 'ip';
 
 export class ValueError extends Error {}
 
