@@ -1,45 +1,42 @@
-// The engine: wires the pipeline stages together. An event flows one way:
+// The engine: wires the pipeline stages together and runs the hot loop. An
+// event flows one way:
 //   ingest (decode) → enrich (process tree, workload) → detect (rules,
 //   profiles) → alerts (delivery, response); subscribers and the event
 //   log see every enriched event.
-import { randomUUID } from 'node:crypto';
+// What each stage does lives in its own module; here they are built,
+// handed what they need, started and stopped.
 import { readFileSync } from 'node:fs';
-import type { Alert } from './model/alert.js';
+import type { Server as HttpServer } from 'node:http';
 import { AlertDispatcher } from './alert/dispatcher.js';
+import type { ClusterHooks } from './cluster/kubernetes.js';
 import type { Config } from './config/schema.js';
-import { ControlServer } from './control/server.js';
+import { controlHandlers } from './control/handlers.js';
 import type { StatusReply } from './control/methods.js';
+import { ControlServer } from './control/server.js';
+import { statusReply } from './control/status.js';
+import type { DetectContext, Detector } from './detect/detector.js';
+import { ProfileDetector } from './detect/profile/detector.js';
+import { ProfileStore } from './detect/profile/store.js';
+import { RulesDetector } from './detect/rules/detector.js';
 import { CgroupPaths, findCgroup2Mount } from './enrich/cgroups.js';
 import { ProcessTree } from './enrich/process-tree.js';
 import { LocalResolver, WorkloadRegistry, type WorkloadResolver } from './enrich/workloads.js';
-import { type Workload } from './model/workload.js';
-import { EVENT_TYPES, type Event, type EventType } from './model/event.js';
-import type { DetectContext, Detector } from './detect/detector.js';
-import { RulesDetector } from './detect/rules/detector.js';
 import { IngestServer, type IngestHandler } from './ingest/server.js';
-import type { ProbeSession } from './probe/session.js';
 import type { Logger } from './log.js';
-import { EventLog } from './output/event-log.js';
-import type { WireLossReport, WireProcessInfo } from './probe/wire.js';
-import { Captures } from './respond/capture.js';
-import { ProbeLink } from './probe/link.js';
-import { Quarantines } from './respond/quarantine.js';
-import type { ClusterHooks } from './cluster/kubernetes.js';
-import { Responder } from './respond/responder.js';
-import { Enforcement } from './respond/enforcement.js';
-import { ProfileDetector } from './detect/profile/detector.js';
-import { ProfileStore } from './detect/profile/store.js';
-import { parsePolicyYaml, PolicyError, toNetworkPolicy, toYaml } from './detect/profile/policy.js';
-import { MODES, type Mode } from './model/mode.js';
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
-import { stringify as yamlStringify } from 'yaml';
-import type { ActionReply, CaptureReply } from './control/methods.js';
-import type { WirePacket } from './probe/wire.js';
-import { VERSION } from './version.js';
+import type { Alert } from './model/alert.js';
+import { EVENT_TYPES, type Event, type EventType } from './model/event.js';
+import type { Workload } from './model/workload.js';
 import { Metrics, serveMetrics } from './observe/metrics.js';
-import { alertAbout, type AlertAction } from './model/alert.js';
-import type { Server as HttpServer } from 'node:http';
+import { EventLog } from './output/event-log.js';
+import { ProbeLink } from './probe/link.js';
+import { ProbeRestarts } from './probe/restarts.js';
+import { lossCounters, type ProbeSession } from './probe/session.js';
+import type { WireLossReport, WirePacket, WireProcessInfo } from './probe/wire.js';
+import { Captures } from './respond/capture.js';
+import { Enforcement } from './respond/enforcement.js';
+import { FailPolicy } from './respond/fail-policy.js';
+import { Quarantines } from './respond/quarantine.js';
+import { Responder } from './respond/responder.js';
 
 export type EventSubscriber = (e: Event) => void;
 export type AlertSubscriber = (a: Alert) => void;
@@ -77,6 +74,7 @@ export class Engine implements IngestHandler {
   alertsRaised = 0;
   private readonly control: ControlServer;
   readonly probes: ProbeLink;
+  private readonly restarts: ProbeRestarts;
   readonly quarantines: Quarantines;
   readonly captures: Captures;
   readonly responder: Responder;
@@ -85,8 +83,6 @@ export class Engine implements IngestHandler {
   readonly metrics: Metrics;
   private metricsServer: HttpServer | null = null;
   metricsPort = 0;
-  /** The last probe session that went away, to report the gap when one comes back. */
-  private lastGone: { sessionId: string; at: number; node: string } | null = null;
   private eventLog: EventLog | null = null;
   /** Alert delivery (sinks, queues, noise control); its stats() feed metrics. */
   alertDelivery: AlertDispatcher | null = null;
@@ -99,37 +95,47 @@ export class Engine implements IngestHandler {
     readonly log: Logger,
     opts: EngineOptions = {},
   ) {
+    const raise = (a: Alert): void => this.raise(a);
     this.tree = new ProcessTree(config.processTree.maxProcesses);
     const mount = opts.cgroupMount === undefined ? findCgroup2Mount() : opts.cgroupMount;
     if (!mount) log.warn('no cgroup v2 mount found in /proc/self/mountinfo: workloads cannot be told apart by cgroup');
     this.cgroups = new CgroupPaths({ mount, sharedPidNamespace: () => this.sharedPidNamespace });
-    this.workloads = new WorkloadRegistry(
-      this.cgroups,
-      [...(opts.resolvers ?? []), new LocalResolver(config.workloads)],
-      config.defaultMode,
-      new Map(config.namespaces.filter((n) => n.mode).map((n) => [n.name, n.mode!])),
-    );
-    this.detectContext = { tree: this.tree, raise: (a) => this.raise(a) };
+    this.workloads = new WorkloadRegistry({
+      cgroups: this.cgroups,
+      resolvers: [...(opts.resolvers ?? []), new LocalResolver(config.workloads)],
+      defaultMode: config.defaultMode,
+      namespaceModes: new Map(config.namespaces.filter((n) => n.mode).map((n) => [n.name, n.mode!])),
+    });
+    this.detectContext = { tree: this.tree, raise };
     this.rules = new RulesDetector(config.rules, log.child({ component: 'rules' }));
     this.addDetector(this.rules);
     this.ingest = new IngestServer(this, log.child({ component: 'ingest' }));
-    const respondLog = log.child({ component: 'respond' });
     this.probes = new ProbeLink(() => this.ingest.sessions());
-    this.quarantines = new Quarantines(config.stateDir, this.workloads, this.probes, respondLog);
-    this.captures = new Captures(config.stateDir, config.capture.diskCapBytes, this.workloads, this.probes, respondLog);
+    this.restarts = new ProbeRestarts({ log, raise });
+
+    const respondLog = log.child({ component: 'respond' });
+    const link = this.probes;
+    const registry = this.workloads;
+    this.quarantines = new Quarantines({ stateDir: config.stateDir, registry, link, log: respondLog, pods: opts.cluster ?? null });
+    this.captures = new Captures({ stateDir: config.stateDir, diskCapBytes: config.capture.diskCapBytes, registry, link, log: respondLog });
     const { diskCapBytes: _cap, ...captureDefaults } = config.capture;
-    this.responder = new Responder(config.responses, captureDefaults, this.quarantines, this.captures, this.probes, this.tree, this.workloads, respondLog);
-    this.responder.onFailure = (f) =>
-      this.raise({
-        ...f.alert, id: randomUUID(), source: 'response', rule: 'Response failed', priority: 'error',
-        message: `could not ${f.action} in response to "${f.alert.rule}": ${f.error}`,
-        output: `could not ${f.action} in response to "${f.alert.rule}": ${f.error}`,
-        action: { taken: 'none', ok: false, detail: f.error }, count: 1,
-      });
-    this.enforcement = new Enforcement(this.probes, this.workloads, config.profiles.protectedPaths, (w) => this.policyRoots(w), respondLog);
+    this.responder = new Responder({
+      rules: config.responses, captureDefaults, quarantines: this.quarantines, captures: this.captures, link, processes: this.tree, registry, log: respondLog, raise,
+    });
+    const failPolicy = new FailPolicy({
+      workloads: config.workloads, namespaces: config.namespaces, failClosed: config.profiles.failClosed,
+      quarantines: this.quarantines, nodeName: config.nodeName, log, raise,
+    });
+    const enforcementFailed = (w: Workload, reason: string): void => void failPolicy.enforcementFailed(w, reason);
+    this.enforcement = new Enforcement({
+      link, registry, protectedPaths: config.profiles.protectedPaths, named: config.workloads, log: respondLog,
+      onFailure: (w, error) => enforcementFailed(w, `its kernel policy could not be applied: ${error}`),
+    });
+
     const p = config.profiles;
-    this.profiles = new ProfileDetector(
-      {
+    const profilesLog = log.child({ component: 'profiles' });
+    this.profiles = new ProfileDetector({
+      settings: {
         ignoreHost: p.ignoreHost,
         minLearningSeconds: p.promotion.minLearningSeconds,
         quietSeconds: p.promotion.quietSeconds,
@@ -142,127 +148,45 @@ export class Engine implements IngestHandler {
           maxEntries: p.limits.maxEntries,
         },
       },
-      this.workloads,
-      new ProfileStore(config.stateDir, log.child({ component: 'profiles' })),
-      this.enforcement,
-      (pid) => this.responder.kill(pid),
-      (w, reason) => void this.enforcementFailed(w, reason),
-      config.nodeName,
-      log.child({ component: 'profiles' }),
-      opts.cluster ?? null,
-    );
-    this.quarantines.pods = opts.cluster ?? null;
-    this.enforcement.onFailure = (w, error) => void this.enforcementFailed(w, `its kernel policy could not be applied: ${error}`);
+      registry,
+      store: new ProfileStore(config.stateDir, profilesLog),
+      enforcement: this.enforcement,
+      kill: (pid) => this.responder.kill(pid),
+      enforcementFailed,
+      nodeName: config.nodeName,
+      log: profilesLog,
+      sync: opts.cluster ?? null,
+    });
     this.profiles.load();
     this.addDetector(this.profiles);
-    this.metrics = new Metrics(this, config.metrics);
-    this.control = new ControlServer(
+
+    this.metrics = new Metrics(
       {
-        Status: () => this.status(),
-        SetMode: async (r) => {
-          const w = this.workloads.find(r.workload);
-          if (!w) return { ok: false, error: `no workload '${r.workload}' (vigil status lists them)`, from: '', warnings: [] };
-          if (!(MODES as readonly string[]).includes(r.mode)) return { ok: false, error: `mode must be one of ${MODES.join(', ')}`, from: w.mode, warnings: [] };
-          const from = w.mode;
-          return { ...(await this.profiles.changeMode(w, r.mode as Mode)), from };
-        },
-        ExportPolicy: async (r) => {
-          try {
-            const docs = this.profiles.export(r.workload || undefined);
-            const text = r.format === 'networkpolicy'
-              ? docs.map((d) => yamlStringify(toNetworkPolicy(d, this.workloads.find(d.spec.workload.key)?.labels ?? {}), { lineWidth: 0 })).join('---\n')
-              : toYaml(docs);
-            return { text, source: '', ok: true, error: '' };
-          } catch (err) {
-            return { text: '', source: '', ok: false, error: (err as Error).message };
-          }
-        },
-        ApplyPolicy: async (r) => {
-          try {
-            // Every document is validated before anything changes.
-            const docs = parsePolicyYaml(r.text, r.source || 'policy');
-            return { ok: true, error: '', ...(await this.profiles.apply(docs)) };
-          } catch (err) {
-            return { ok: false, error: err instanceof PolicyError ? err.problems.join('\n') : (err as Error).message, applied: [], warnings: [] };
-          }
-        },
-        DiffPolicy: async (r) => {
-          try {
-            const docs = parsePolicyYaml(r.text, r.source || 'policy');
-            const lines = docs.flatMap((d) => {
-              const diff = this.profiles.diff(d);
-              return [`${d.spec.workload.name}: ${diff.length ? `${diff.length} differences` : 'no differences'}`, ...diff.map((l) => `  ${l}`)];
-            });
-            return { text: `${lines.join('\n')}\n`, source: r.source, ok: true, error: '' };
-          } catch (err) {
-            return { text: '', source: r.source, ok: false, error: err instanceof PolicyError ? err.problems.join('\n') : (err as Error).message };
-          }
-        },
-        Quarantine: (r) => this.byWorkload(r.workload, (w) => this.quarantines.quarantine(w, r.reason || 'by hand')),
-        Release: (r) => this.quarantines.release(r.workload),
-        Capture: (r) => this.capture(r.workload, r.seconds, r.maxPackets),
-        Kill: async (r) => this.responder.kill(r.pid),
+        eventsByType: () => this.eventsByType,
+        malformedEvents: () => this.ingest.malformedEvents,
+        oversizedEvents: () => this.ingest.oversizedEvents,
+        probes: () => this.ingest.sessions(),
+        unknownCgroups: () => this.cgroups.unresolved,
+        delivery: () => this.alertDelivery?.stats() ?? null,
+        processes: () => this.tree.size,
+        workloadModes: () => this.workloads.all().map((w) => w.mode),
+        quarantined: () => this.quarantines.list().length,
+        rulesLoaded: () => this.rules.report?.loaded ?? 0,
       },
+      config.metrics,
+    );
+    this.control = new ControlServer(
+      controlHandlers({
+        status: () => this.status(),
+        workloads: registry,
+        profiles: this.profiles,
+        quarantines: this.quarantines,
+        captures: this.captures,
+        captureDefaults,
+        kill: (pid) => this.responder.kill(pid),
+      }),
       log.child({ component: 'control' }),
     );
-  }
-
-  /**
-   * The cgroups whose subtrees a workload's kernel policy covers: a named
-   * workload's configured cgroup (so its future children are covered from
-   * their first instruction) and every cgroup it has been seen in.
-   */
-  private policyRoots(w: Workload): { id: number; path: string }[] {
-    const roots = new Map(this.workloads.cgroupsOf(w.key).map((c) => [c.id, c]));
-    const named = w.kind === 'named' ? this.config.workloads.find((n) => n.name === w.name) : undefined;
-    const mount = this.cgroups.mount;
-    if (named && mount) {
-      try {
-        const id = statSync(join(mount, named.cgroup)).ino;
-        roots.set(id, { id, path: named.cgroup });
-      } catch {
-        // not created yet: its cgroups are added as they show up
-      }
-    }
-    return [...roots.values()];
-  }
-
-  /**
-   * Enforcement could not be kept up for a workload in enforce mode. Fail
-   * closed (quarantine) or open (carry on) as configured; either way, say so.
-   */
-  private async enforcementFailed(w: Workload, reason: string): Promise<void> {
-    const closed =
-      this.config.workloads.find((n) => n.name === w.name)?.failClosed ??
-      this.config.namespaces.find((n) => n.name === w.namespace && w.namespace !== '')?.failClosed ??
-      this.config.profiles.failClosed;
-    let message = `${w.name}: enforcement failed (${reason}); `;
-    let action: AlertAction = { taken: 'none', ok: false, detail: 'failing open' };
-    if (closed) {
-      const q = await this.quarantines.quarantine(w, `failing closed: ${reason}`);
-      message += q.ok ? 'failing closed: network quarantined' : `failing closed, but the quarantine failed too: ${q.error}`;
-      action = { taken: q.ok ? 'quarantined' : 'quarantine failed', ok: q.ok, detail: q.ok ? 'failing closed' : q.error };
-    } else {
-      message += 'failing open: the workload keeps running unenforced (set failClosed to quarantine instead)';
-    }
-    this.log.error({ workload: w.name, reason, failClosed: closed }, 'enforcement failed');
-    this.raise(alertAbout(w, this.config.nodeName, { source: 'engine', rule: 'Enforcement failed', priority: closed ? 'critical' : 'error', message, action }));
-  }
-
-  private async byWorkload(name: string, fn: (w: Workload) => Promise<ActionReply>): Promise<ActionReply> {
-    const w = this.workloads.find(name);
-    if (!w) return { ok: false, error: `no workload '${name}' (vigil status lists them)`, detail: '' };
-    return fn(w);
-  }
-
-  private async capture(name: string, seconds: number, maxPackets: number): Promise<CaptureReply> {
-    const w = this.workloads.find(name);
-    const failed = (error: string): CaptureReply => ({ ok: false, error, file: '', packets: 0, bytes: 0, ended: '' });
-    if (!w) return failed(`no workload '${name}' (vigil status lists them)`);
-    const d = this.config.capture;
-    const started = await this.captures.start(w, { ...d, seconds: seconds || d.seconds, maxPackets: maxPackets || d.maxPackets });
-    if (!started.ok || !started.finished) return failed(started.error);
-    return started.finished;
   }
 
   async start(): Promise<void> {
@@ -344,20 +268,30 @@ export class Engine implements IngestHandler {
     return () => this.subscribers.delete(fn);
   }
 
+  /** What `vigil status` shows. */
+  status(): StatusReply {
+    return statusReply({
+      nodeName: this.config.nodeName,
+      startedAtMs: this.startedAt,
+      probes: () => this.ingest.sessions(),
+      currentProbe: () => this.probes.current(),
+      eventsByType: () => this.eventsByType,
+      workloads: () => this.workloads.all(),
+      processes: () => this.tree.size,
+      malformedEvents: () => this.ingest.malformedEvents,
+      unknownCgroups: () => this.cgroups.unresolved,
+      quarantined: () => this.quarantines.list(),
+      rules: () => ({ loaded: this.rules.report?.loaded ?? 0, skipped: this.rules.report?.skipped.length ?? 0 }),
+      alertsRaised: () => this.alertsRaised,
+    });
+  }
+
   // ---- IngestHandler -------------------------------------------------
 
   onConnect(session: ProbeSession): void {
     this.sharedPidNamespace = probeVisibleHere(session.hello.probePid);
     this.metrics.probeSeen();
-    const gone = this.lastGone;
-    if (gone && gone.sessionId !== session.hello.sessionId) {
-      // A new probe process: whatever happened between the two was not seen.
-      const seconds = Math.round((Date.now() - gone.at) / 1000);
-      const message = `probe on ${session.nodeName} restarted: events between ${new Date(gone.at).toISOString()} and now (${seconds} s) were not observed`;
-      this.log.warn({ node: session.nodeName, previous: gone.sessionId, session: session.hello.sessionId, gapSeconds: seconds }, 'probe restarted: a gap in what was observed');
-      this.raise(alertAbout(nodeWorkload(session.nodeName), session.nodeName, { source: 'engine', rule: 'Probe restarted', priority: 'warning', message, fields: { 'vigil.gap.seconds': seconds } }));
-    }
-    this.lastGone = null;
+    this.restarts.connected(session);
     // A probe starts with empty kernel state: put back what the engine holds.
     void this.quarantines.reapply();
     void this.profiles.enforceAll();
@@ -368,7 +302,7 @@ export class Engine implements IngestHandler {
   }
 
   onDisconnect(session: ProbeSession): void {
-    this.lastGone = { sessionId: session.hello.sessionId, at: session.lastBatchAt || Date.now(), node: session.nodeName };
+    this.restarts.disconnected(session);
   }
 
   onSnapshot(_session: ProbeSession, processes: WireProcessInfo[], last: boolean): void {
@@ -385,7 +319,7 @@ export class Engine implements IngestHandler {
     this.metrics.probeSeen();
     this.metrics.onLoss(grown);
     if (Object.keys(grown).length > 0) {
-      this.log.warn({ node: session.nodeName, lost: grown, totals: pickLosses(current) }, 'events lost before reaching the engine');
+      this.log.warn({ node: session.nodeName, lost: grown, totals: lossCounters(current) }, 'events lost before reaching the engine');
     }
   }
 
@@ -411,54 +345,9 @@ export class Engine implements IngestHandler {
       if (log) log.write(e);
     }
   }
-
-  // ---- Control -------------------------------------------------------
-
-  status(): StatusReply {
-    return {
-      nodeName: this.config.nodeName,
-      engineVersion: VERSION,
-      startedAtMs: this.startedAt,
-      probes: this.ingest.sessions().map((s) => ({
-        nodeName: s.nodeName,
-        sessionId: s.hello.sessionId,
-        probeVersion: s.hello.probeVersion,
-        probePid: s.hello.probePid,
-        connected: s.connected,
-        connectedAtMs: s.connectedAt,
-        hooks: s.hello.hooks.length,
-        batches: s.batches,
-        events: s.events,
-        batchGaps: s.batchGaps,
-        losses: pickLosses(s.losses),
-        lastBatchAtMs: s.lastBatchAt,
-      })),
-      eventsByType: Object.fromEntries(this.eventsByType),
-      workloads: this.workloads
-        .all()
-        .sort((a, b) => b.events - a.events)
-        .map((w) => ({ name: w.name, cgroupPath: w.cgroupPath, mode: w.mode, events: w.events })),
-      processes: this.tree.size,
-      malformedEvents: this.ingest.malformedEvents,
-      unknownCgroups: this.cgroups.unresolved,
-      quarantined: this.quarantines.list().map((q) => q.name),
-      probeCapabilities: this.probes.current()?.hello.capabilities ?? [],
-      rulesLoaded: this.rules.report?.loaded ?? 0,
-      rulesSkipped: this.rules.report?.skipped.length ?? 0,
-      alertsRaised: this.alertsRaised,
-    };
-  }
 }
 
-function pickLosses(l: WireLossReport): WireLossReport {
-  return { ringbufFull: l.ringbufFull, inflightFull: l.inflightFull, decodeErrors: l.decodeErrors, queueFull: l.queueFull, pathTruncated: l.pathTruncated, eventsTotal: l.eventsTotal, packetsLost: l.packetsLost, deduplicated: l.deduplicated };
-}
-
-/** The node itself, for alerts about the engine and probe rather than a workload. */
-function nodeWorkload(node: string): Workload {
-  return { key: `node:${node}`, name: node, kind: 'host', namespace: '', pod: '', container: '', labels: {}, cgroupPath: '/', mode: 'learn', events: 0 };
-}
-
+/** Whether this engine's /proc shows the probe (the same pid namespace): cgroup paths can then be read from /proc/PID/cgroup. */
 function probeVisibleHere(pid: number): boolean {
   try {
     return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'vigil-probe';

@@ -63,6 +63,16 @@ class WorkloadInstance implements Workload {
 export type NewCgroupListener = (w: Workload, cgroup: WorkloadCgroup) => void;
 export type ModeListener = (w: Workload, from: Mode, to: Mode) => void;
 
+export interface WorkloadRegistryOptions {
+  cgroups: CgroupPaths;
+  /** Tried in order; the first that names a cgroup's path wins. */
+  resolvers: readonly WorkloadResolver[];
+  /** The mode a workload starts in when nothing else says. */
+  defaultMode: Mode;
+  /** Default modes by Kubernetes namespace. */
+  namespaceModes?: ReadonlyMap<string, Mode>;
+}
+
 export class WorkloadRegistry {
   private readonly byCgroup = new Map<number, Workload>();
   private readonly byKey = new Map<string, Workload>();
@@ -70,13 +80,17 @@ export class WorkloadRegistry {
   private readonly newCgroupListeners: NewCgroupListener[] = [];
   private readonly modeListeners: ModeListener[] = [];
 
-  constructor(
-    private readonly cgroups: CgroupPaths,
-    private readonly resolvers: readonly WorkloadResolver[],
-    private readonly defaultMode: Mode,
-    /** Default modes by Kubernetes namespace. */
-    private readonly namespaceModes: ReadonlyMap<string, Mode> = new Map(),
-  ) {}
+  private readonly cgroups: CgroupPaths;
+  private readonly resolvers: readonly WorkloadResolver[];
+  private readonly defaultMode: Mode;
+  private readonly namespaceModes: ReadonlyMap<string, Mode>;
+
+  constructor(opts: WorkloadRegistryOptions) {
+    this.cgroups = opts.cgroups;
+    this.resolvers = opts.resolvers;
+    this.defaultMode = opts.defaultMode;
+    this.namespaceModes = opts.namespaceModes ?? new Map();
+  }
 
   /** The workload an event belongs to. */
   resolve(e: Event): Workload {

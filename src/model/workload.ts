@@ -35,3 +35,8 @@ export interface WorkloadCgroup {
   id: number;
   path: string;
 }
+
+/** The node itself, for alerts about the engine and the probe rather than a workload. */
+export function nodeWorkload(node: string): Workload {
+  return { key: `node:${node}`, name: node, kind: 'host', namespace: '', pod: '', container: '', labels: {}, cgroupPath: '/', mode: 'learn', events: 0 };
+}

@@ -5,12 +5,30 @@
 // secret: sinks are named by id and type only.
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Alert } from '../model/alert.js';
+import type { AlertDeliveryStats } from '../alert/dispatcher.js';
 import type { SinkStats } from '../alert/sinks/sink.js';
-import type { Engine } from '../engine.js';
-import type { Event } from '../model/event.js';
 import type { Logger } from '../log.js';
+import type { Alert } from '../model/alert.js';
+import type { Event } from '../model/event.js';
+import type { Mode } from '../model/mode.js';
 import { parseListen } from '../rpc/listen.js';
+
+/** What the metrics read at scrape time, from the stages the engine wires. */
+export interface MetricsSources {
+  eventsByType(): Iterable<[string, number]>;
+  /** Events the decoder rejected, and those cut to their bounds. */
+  malformedEvents(): number;
+  oversizedEvents(): number;
+  /** Probe sessions, live and gone. */
+  probes(): readonly { connected: boolean; batchGaps: number; lastBatchAt: number; connectedAt: number }[];
+  unknownCgroups(): number;
+  /** Alert delivery, once started. */
+  delivery(): AlertDeliveryStats | null;
+  processes(): number;
+  workloadModes(): Iterable<Mode>;
+  quarantined(): number;
+  rulesLoaded(): number;
+}
 
 export interface HealthSettings {
   /** Not ready (and, past `probeGoneSeconds`, not healthy) while no probe is connected. */
@@ -46,12 +64,12 @@ export class Metrics {
   private sample = 0;
 
   constructor(
-    private readonly engine: Engine,
+    private readonly sources: MetricsSources,
     private readonly health: HealthSettings,
   ) {
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: 'vigil_engine_', eventLoopMonitoringPrecision: 100 });
-    const e = engine;
+    const e = sources;
     // Values the engine keeps, exported as counters at scrape time.
     const mirrored = (name: string, help: string, labelNames: string[], read: () => [Record<string, string>, number][]): void => {
       const last = new Map<string, number>();
@@ -67,11 +85,11 @@ export class Metrics {
         },
       });
     };
-    mirrored('vigil_events_total', 'Events received from the probe, by type', ['type'], () => [...e.eventsByType].map(([type, n]) => [{ type }, n]));
-    mirrored('vigil_events_malformed_total', 'Events the engine rejected as malformed', [], () => [[{}, e.ingest.malformedEvents]]);
-    mirrored('vigil_events_oversized_total', 'Events whose strings or argv were cut to their bounds', [], () => [[{}, e.ingest.oversizedEvents]]);
-    mirrored('vigil_batches_missing_total', 'Probe batches missing by sequence number', [], () => [[{}, e.ingest.sessions().reduce((n, s) => n + s.batchGaps, 0)]]);
-    mirrored('vigil_events_unknown_cgroup_total', 'Events whose cgroup id had no path', [], () => [[{}, e.cgroups.unresolved]]);
+    mirrored('vigil_events_total', 'Events received from the probe, by type', ['type'], () => [...e.eventsByType()].map(([type, n]) => [{ type }, n]));
+    mirrored('vigil_events_malformed_total', 'Events the engine rejected as malformed', [], () => [[{}, e.malformedEvents()]]);
+    mirrored('vigil_events_oversized_total', 'Events whose strings or argv were cut to their bounds', [], () => [[{}, e.oversizedEvents()]]);
+    mirrored('vigil_batches_missing_total', 'Probe batches missing by sequence number', [], () => [[{}, e.probes().reduce((n, s) => n + s.batchGaps, 0)]]);
+    mirrored('vigil_events_unknown_cgroup_total', 'Events whose cgroup id had no path', [], () => [[{}, e.unknownCgroups()]]);
     this.losses = new Counter({ name: 'vigil_events_lost_total', help: 'Events lost before reaching the engine, by place', labelNames: ['place'], registers: [r] });
     for (const place of Object.values(LOSS_PLACES)) this.losses.inc({ place }, 0);
     mirrored('vigil_alert_sink_delivered_total', 'Alerts delivered, by sink', ['sink', 'type'], () => this.sinks((s) => s.delivered));
@@ -79,37 +97,37 @@ export class Metrics {
     mirrored('vigil_alert_sink_failed_attempts_total', 'Delivery attempts that failed, by sink', ['sink', 'type'], () => this.sinks((s) => s.failedAttempts));
     mirrored('vigil_alert_sink_dropped_total', 'Alerts dropped (past the disk cap, or a failed local write), by sink', ['sink', 'type'], () => this.sinks((s) => s.dropped));
     mirrored('vigil_alert_sink_rejected_total', 'Alerts the endpoint refused as malformed, by sink', ['sink', 'type'], () => this.sinks((s) => s.rejected));
-    mirrored('vigil_alerts_folded_total', 'Identical alerts folded into a count', [], () => [[{}, e.alertDelivery?.stats().folded ?? 0]]);
-    mirrored('vigil_alerts_rate_limited_total', 'Alerts held back by rate limits (summarised later)', [], () => [[{}, e.alertDelivery?.stats().rateLimited ?? 0]]);
+    mirrored('vigil_alerts_folded_total', 'Identical alerts folded into a count', [], () => [[{}, e.delivery()?.folded ?? 0]]);
+    mirrored('vigil_alerts_rate_limited_total', 'Alerts held back by rate limits (summarised later)', [], () => [[{}, e.delivery()?.rateLimited ?? 0]]);
     new Gauge({
       name: 'vigil_alert_queue_alerts', help: 'Alerts waiting in a sink\'s durable queue', labelNames: ['sink', 'type'], registers: [r],
       collect() {
-        for (const s of e.alertDelivery?.stats().sinks ?? []) this.set({ sink: s.id, type: s.type }, s.queuedAlerts);
+        for (const s of e.delivery()?.sinks ?? []) this.set({ sink: s.id, type: s.type }, s.queuedAlerts);
       },
     });
     new Gauge({
       name: 'vigil_alert_queue_bytes', help: 'Bytes waiting in a sink\'s durable queue', labelNames: ['sink', 'type'], registers: [r],
       collect() {
-        for (const s of e.alertDelivery?.stats().sinks ?? []) this.set({ sink: s.id, type: s.type }, s.queuedBytes);
+        for (const s of e.delivery()?.sinks ?? []) this.set({ sink: s.id, type: s.type }, s.queuedBytes);
       },
     });
     this.alerts = new Counter({ name: 'vigil_alerts_total', help: 'Alerts raised, by source and priority', labelNames: ['source', 'priority'], registers: [r] });
     this.ruleHits = new Counter({ name: 'vigil_rule_hits_total', help: 'Signature rule alerts, by rule', labelNames: ['rule'], registers: [r] });
     this.actions = new Counter({ name: 'vigil_enforcement_actions_total', help: 'Responses and blocks carried out, by action and outcome', labelNames: ['action', 'ok'], registers: [r] });
-    new Gauge({ name: 'vigil_probes_connected', help: 'Probes connected to this engine', registers: [r], collect() { this.set(e.ingest.sessions().filter((s) => s.connected).length); } });
-    new Gauge({ name: 'vigil_process_tree_size', help: 'Processes in the process tree', registers: [r], collect() { this.set(e.tree.size); } });
+    new Gauge({ name: 'vigil_probes_connected', help: 'Probes connected to this engine', registers: [r], collect() { this.set(e.probes().filter((s) => s.connected).length); } });
+    new Gauge({ name: 'vigil_process_tree_size', help: 'Processes in the process tree', registers: [r], collect() { this.set(e.processes()); } });
     new Gauge({
       name: 'vigil_workloads', help: 'Workloads seen, by mode', labelNames: ['mode'], registers: [r],
       collect() {
         const by = new Map<string, number>([['learn', 0], ['monitor', 0], ['enforce', 0]]);
-        for (const w of e.workloads.all()) by.set(w.mode, (by.get(w.mode) ?? 0) + 1);
+        for (const mode of e.workloadModes()) by.set(mode, (by.get(mode) ?? 0) + 1);
         for (const [mode, n] of by) this.set({ mode }, n);
       },
     });
-    new Gauge({ name: 'vigil_workloads_quarantined', help: 'Workloads under network quarantine', registers: [r], collect() { this.set(e.quarantines.list().length); } });
+    new Gauge({ name: 'vigil_workloads_quarantined', help: 'Workloads under network quarantine', registers: [r], collect() { this.set(e.quarantined()); } });
     new Gauge({
       name: 'vigil_rules_loaded', help: 'Signature rules loaded and running', registers: [r],
-      collect() { this.set(e.rules.report?.loaded ?? 0); },
+      collect() { this.set(e.rulesLoaded()); },
     });
     const buckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
     this.eventLatency = new Histogram({ name: 'vigil_event_latency_seconds', help: 'Kernel timestamp → event through enrichment and detection (1 in 64 events)', buckets, registers: [r] });
@@ -117,7 +135,7 @@ export class Metrics {
   }
 
   private sinks(pick: (s: SinkStats) => number): [Record<string, string>, number][] {
-    return (this.engine.alertDelivery?.stats().sinks ?? []).map((s) => [{ sink: s.id, type: s.type }, pick(s)]);
+    return (this.sources.delivery()?.sinks ?? []).map((s) => [{ sink: s.id, type: s.type }, pick(s)]);
   }
 
   /** After enrichment and detection: a sampled kernel → engine latency. */
@@ -150,14 +168,14 @@ export class Metrics {
   }
 
   readiness(now = Date.now()): Health {
-    const live = this.engine.ingest.sessions().filter((s) => s.connected);
+    const live = this.sources.probes().filter((s) => s.connected);
     if (live.length === 0) return { ok: false, reason: 'no probe is connected' };
     if (now - this.lastProbeSeen > 5000) return { ok: false, reason: `the probe has said nothing for ${Math.round((now - this.lastProbeSeen) / 1000)} s` };
     return { ok: true, reason: 'probe connected, events arriving' };
   }
 
   liveness(now = Date.now()): Health {
-    const live = this.engine.ingest.sessions().filter((s) => s.connected);
+    const live = this.sources.probes().filter((s) => s.connected);
     const gone = now - Math.max(this.lastProbeSeen, this.startedAt);
     if (live.length === 0 && gone > this.health.probeGoneSeconds * 1000) {
       return { ok: false, reason: `no probe for ${Math.round(gone / 1000)} s` };

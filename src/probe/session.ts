@@ -16,6 +16,11 @@ const ACK_WITHIN_MS = 250;
 
 export const ZERO_LOSSES: WireLossReport = { ringbufFull: 0, decodeErrors: 0, queueFull: 0, pathTruncated: 0, eventsTotal: 0, inflightFull: 0, packetsLost: 0, deduplicated: 0 };
 
+/** The loss counters alone (a report as decoded may carry more than its fields). */
+export function lossCounters(l: WireLossReport): WireLossReport {
+  return { ringbufFull: l.ringbufFull, inflightFull: l.inflightFull, decodeErrors: l.decodeErrors, queueFull: l.queueFull, pathTruncated: l.pathTruncated, eventsTotal: l.eventsTotal, packetsLost: l.packetsLost, deduplicated: l.deduplicated };
+}
+
 export class ProbeSession {
   readonly connectedAt = Date.now();
   connected = true;

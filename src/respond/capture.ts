@@ -40,21 +40,33 @@ interface Running {
   finished: Promise<CaptureResult>;
 }
 
+export interface CapturesOptions {
+  /** Capture files go to <stateDir>/captures. */
+  stateDir: string;
+  /** All capture files together; a capture stops when it would pass this. */
+  diskCapBytes: number;
+  registry: WorkloadRegistry;
+  link: ProbeLink;
+  log: Logger;
+}
+
 export class Captures {
   private readonly dir: string;
+  private readonly diskCapBytes: number;
+  private readonly registry: WorkloadRegistry;
+  private readonly link: ProbeLink;
+  private readonly log: Logger;
   private readonly running = new Map<number, Running>();
   private nextId = 1;
   /** Packets for a capture this engine no longer runs (after a restart), counted. */
   strayPackets = 0;
 
-  constructor(
-    stateDir: string,
-    private readonly diskCapBytes: number,
-    private readonly registry: WorkloadRegistry,
-    private readonly link: ProbeLink,
-    private readonly log: Logger,
-  ) {
-    this.dir = join(stateDir, 'captures');
+  constructor(opts: CapturesOptions) {
+    this.dir = join(opts.stateDir, 'captures');
+    this.diskCapBytes = opts.diskCapBytes;
+    this.registry = opts.registry;
+    this.link = opts.link;
+    this.log = opts.log;
   }
 
   /** Bytes used by capture files on disk. */

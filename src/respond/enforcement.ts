@@ -3,34 +3,44 @@
 // each of its policy roots (cgroups whose descendants it covers). What
 // this node cannot enforce is said at the mode change, never left to fail
 // open silently.
-import type { KernelPolicy } from '../detect/profile/policy.js';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EnforceResult, KernelPolicy } from '../detect/profile/policy.js';
 import type { WorkloadRegistry } from '../enrich/workloads.js';
-import type { Workload, WorkloadCgroup } from '../model/workload.js';
 import type { Logger } from '../log.js';
+import type { Workload, WorkloadCgroup } from '../model/workload.js';
 import type { ProbeLink } from '../probe/link.js';
 
-export interface EnforceResult {
-  ok: boolean;
-  error: string;
-  /** What is not enforced in the kernel on this node, and why. */
-  warnings: string[];
+export interface EnforcementOptions {
+  link: ProbeLink;
+  registry: WorkloadRegistry;
+  /** Where a write needs the profile's say-so. */
+  protectedPaths: readonly string[];
+  /** Named workloads' configured cgroups (config workloads[]): their policy covers children from their first instruction. */
+  named: readonly { name: string; cgroup: string }[];
+  log: Logger;
+  /** A policy could not be put in place for a cgroup (a new one, or after a probe restart): fail open or closed, and say so. */
+  onFailure: (w: Workload, error: string) => void;
 }
 
 export class Enforcement {
   /** Workloads under enforcement: their kernel policy and the roots it went to. */
   private readonly active = new Map<string, { policy: KernelPolicy; roots: Map<number, WorkloadCgroup> }>();
-  /** Called when a policy could not be put in place for a new cgroup (an alert). */
-  onFailure: (w: Workload, error: string) => void = () => {};
+  private readonly link: ProbeLink;
+  private readonly registry: WorkloadRegistry;
+  private readonly protectedPaths: readonly string[];
+  private readonly named: readonly { name: string; cgroup: string }[];
+  private readonly log: Logger;
+  private readonly onFailure: (w: Workload, error: string) => void;
 
-  constructor(
-    private readonly link: ProbeLink,
-    private readonly registry: WorkloadRegistry,
-    private readonly protectedPaths: readonly string[],
-    /** The cgroups whose subtrees a workload's policy covers. */
-    private readonly rootsOf: (w: Workload) => WorkloadCgroup[],
-    private readonly log: Logger,
-  ) {
-    registry.onNewCgroup((w, cg) => {
+  constructor(opts: EnforcementOptions) {
+    this.link = opts.link;
+    this.registry = opts.registry;
+    this.protectedPaths = opts.protectedPaths;
+    this.named = opts.named;
+    this.log = opts.log;
+    this.onFailure = opts.onFailure;
+    this.registry.onNewCgroup((w, cg) => {
       const a = this.active.get(w.key);
       if (!a || a.roots.has(cg.id)) return;
       // A new replica or a new container: it gets the policy as well.
@@ -39,6 +49,26 @@ export class Enforcement {
         if (!r.ok) this.onFailure(w, r.error);
       });
     });
+  }
+
+  /**
+   * The cgroups whose subtrees a workload's kernel policy covers: a named
+   * workload's configured cgroup (so its future children are covered from
+   * their first instruction) and every cgroup it has been seen in.
+   */
+  private rootsOf(w: Workload): WorkloadCgroup[] {
+    const roots = new Map(this.registry.cgroupsOf(w.key).map((c) => [c.id, c]));
+    const named = w.kind === 'named' ? this.named.find((n) => n.name === w.name) : undefined;
+    const mount = this.registry.cgroupMount;
+    if (named && mount) {
+      try {
+        const id = statSync(join(mount, named.cgroup)).ino;
+        roots.set(id, { id, path: named.cgroup });
+      } catch {
+        // not created yet: its cgroups are added as they show up
+      }
+    }
+    return [...roots.values()];
   }
 
   isEnforced(key: string): boolean {

@@ -40,24 +40,33 @@ export interface PodLabels {
   releasePod(w: Workload): Promise<boolean>;
 }
 
+export interface QuarantinesOptions {
+  /** Where the set of quarantined workloads is kept (quarantine.json). */
+  stateDir: string;
+  registry: WorkloadRegistry;
+  link: ProbeLink;
+  log: Logger;
+  /** Kubernetes: the pod label half of a quarantine; null off-cluster. */
+  pods?: PodLabels | null;
+}
+
 export class Quarantines {
   private readonly records = new Map<string, QuarantineRecord>();
   private readonly file: string;
-  /** Called when applying a quarantine to a new cgroup failed (an alert). */
-  onFailure: (w: Workload | null, key: string, error: string) => void = () => {};
-  /** Set in Kubernetes mode. */
-  pods: PodLabels | null = null;
+  private readonly registry: WorkloadRegistry;
+  private readonly link: ProbeLink;
+  private readonly log: Logger;
+  private readonly pods: PodLabels | null;
 
-  constructor(
-    stateDir: string,
-    private readonly registry: WorkloadRegistry,
-    private readonly link: ProbeLink,
-    private readonly log: Logger,
-  ) {
-    this.file = join(stateDir, 'quarantine.json');
-    for (const r of readStateFile(this.file, parseState, log) ?? []) this.records.set(r.key, r);
-    if (this.records.size) log.warn({ workloads: [...this.records.values()].map((r) => r.name) }, 'workloads still quarantined from before the restart');
-    registry.onNewCgroup((w, cg) => {
+  constructor(opts: QuarantinesOptions) {
+    this.registry = opts.registry;
+    this.link = opts.link;
+    this.log = opts.log;
+    this.pods = opts.pods ?? null;
+    this.file = join(opts.stateDir, 'quarantine.json');
+    for (const r of readStateFile(this.file, parseState, this.log) ?? []) this.records.set(r.key, r);
+    if (this.records.size) this.log.warn({ workloads: [...this.records.values()].map((r) => r.name) }, 'workloads still quarantined from before the restart');
+    this.registry.onNewCgroup((w, cg) => {
       if (this.records.has(w.key)) void this.apply(w.key, [cg]);
     });
   }
@@ -142,7 +151,6 @@ export class Quarantines {
     const rec = this.records.get(key);
     if (!r.ok) {
       this.log.error({ workload: rec?.name, error: r.error }, 'quarantine could not be applied');
-      this.onFailure(this.registry.find(key) ?? null, key, r.error);
     } else if (rec) {
       const ids = new Set(rec.cgroups.map((c) => c.id));
       const added = cgroups.filter((c) => !ids.has(c.id));

@@ -2,6 +2,7 @@
 // priority, source, rule and the workload's mode — kill the process,
 // quarantine the workload, capture its packets. The alert carries what was
 // done; a response that could not be carried out is itself an alert.
+import { randomUUID } from 'node:crypto';
 import type { Alert, AlertAction, AlertSource, Priority } from '../model/alert.js';
 import { severity } from '../model/alert.js';
 import type { Mode } from '../model/mode.js';
@@ -27,26 +28,44 @@ export interface ResponseRule {
   actions: ResponseAction[];
 }
 
-export interface FailureReport {
-  alert: Alert;
-  action: ResponseAction;
-  error: string;
+export interface ResponderOptions {
+  /** Which alerts get which actions (config responses[]). */
+  rules: readonly ResponseRule[];
+  /** What a capture response records (config capture, without the disk cap). */
+  captureDefaults: CaptureOptions;
+  quarantines: Quarantines;
+  captures: Captures;
+  link: ProbeLink;
+  /** The processes a kill may name: one that exited, or whose pid was reused, is not killed. */
+  processes: Pick<ProcessTree, 'get'>;
+  registry: WorkloadRegistry;
+  log: Logger;
+  /** Raises an alert: a response that could not be carried out is one. */
+  raise: (a: Alert) => void;
 }
 
 export class Responder {
-  /** Receives responses that failed, to raise them as alerts. */
-  onFailure: (f: FailureReport) => void = () => {};
+  private readonly rules: readonly ResponseRule[];
+  private readonly captureDefaults: CaptureOptions;
+  private readonly quarantines: Quarantines;
+  private readonly captures: Captures;
+  private readonly link: ProbeLink;
+  private readonly processes: Pick<ProcessTree, 'get'>;
+  private readonly registry: WorkloadRegistry;
+  private readonly log: Logger;
+  private readonly raise: (a: Alert) => void;
 
-  constructor(
-    private readonly rules: readonly ResponseRule[],
-    private readonly captureDefaults: CaptureOptions,
-    private readonly quarantines: Quarantines,
-    private readonly captures: Captures,
-    private readonly link: ProbeLink,
-    private readonly tree: ProcessTree,
-    private readonly registry: WorkloadRegistry,
-    private readonly log: Logger,
-  ) {}
+  constructor(opts: ResponderOptions) {
+    this.rules = opts.rules;
+    this.captureDefaults = opts.captureDefaults;
+    this.quarantines = opts.quarantines;
+    this.captures = opts.captures;
+    this.link = opts.link;
+    this.processes = opts.processes;
+    this.registry = opts.registry;
+    this.log = opts.log;
+    this.raise = opts.raise;
+  }
 
   /** The actions the config chooses for an alert (in a stable order: capture before quarantine before kill). */
   chosen(a: Alert): ResponseAction[] {
@@ -71,7 +90,7 @@ export class Responder {
       for (const act of actions) {
         const r = await this.act(act, a);
         taken.push({ taken: r.ok ? pastTense(act) : `${act} failed`, ok: r.ok, detail: r.ok ? r.detail : r.error });
-        if (!r.ok) this.onFailure({ alert: a, action: act, error: r.error });
+        if (!r.ok) this.raise(responseFailed(a, act, r.error));
       }
       a.action = {
         taken: taken.map((t) => t.taken).join(', '),
@@ -100,11 +119,20 @@ export class Responder {
 
   /** Kills a process through the probe, refusing if the pid now belongs to another process. */
   kill(pid: number): Promise<CommandResult> {
-    const p = this.tree.get(pid);
+    const p = this.processes.get(pid);
     if (p?.exited) return Promise.resolve({ ok: false, error: `pid ${pid} has already exited`, detail: '' });
     this.log.info({ pid, exe: p?.exe }, 'killing process');
     return this.link.send({ kill: { pid, signal: 9, startKtimeNs: p?.startKtimeNs ?? 0 } });
   }
+}
+
+/** The alert saying a response to `a` could not be carried out (about the same workload and process). */
+function responseFailed(a: Alert, action: ResponseAction, error: string): Alert {
+  const message = `could not ${action} in response to "${a.rule}": ${error}`;
+  return {
+    ...a, id: randomUUID(), source: 'response', rule: 'Response failed', priority: 'error',
+    message, output: message, action: { taken: 'none', ok: false, detail: error }, count: 1,
+  };
 }
 
 function pastTense(act: ResponseAction): string {

@@ -50,7 +50,12 @@ describe('default modes', () => {
       const byDir: WorkloadResolver = {
         identify: (path) => ({ key: `k8s:${path}`, name: path, kind: 'k8s', namespace: path.slice(1), ...(path === '/own' ? { mode: 'enforce' as const } : {}) }),
       };
-      const registry = new WorkloadRegistry(new CgroupPaths({ mount, sharedPidNamespace: () => false }), [byDir], 'learn', new Map([['pay', 'monitor'], ['own', 'monitor']]));
+      const registry = new WorkloadRegistry({
+        cgroups: new CgroupPaths({ mount, sharedPidNamespace: () => false }),
+        resolvers: [byDir],
+        defaultMode: 'learn',
+        namespaceModes: new Map([['pay', 'monitor'], ['own', 'monitor']]),
+      });
       const mode = (dir: string): string => {
         const e = emptyEvent('exec');
         e.cgroupId = statSync(join(mount, dir)).ino;

@@ -16,10 +16,9 @@ import type { Workload, WorkloadKind } from '../../model/workload.js';
 import type { Event } from '../../model/event.js';
 import type { CommandResult } from '../../model/result.js';
 import type { Logger } from '../../log.js';
-import type { Enforcement } from '../../respond/enforcement.js';
 import type { DetectContext, Detector } from '../detector.js';
 import type { WorkloadProfileDocument } from './document.js';
-import { diffDocuments, fromDocument, kernelPolicy, toDocument } from './policy.js';
+import { diffDocuments, fromDocument, kernelPolicy, toDocument, type EnforceResult, type KernelPolicy } from './policy.js';
 import { Profile, type AnomalyKind, type Deviation, type ProfileLimits } from './profile.js';
 import type { ProfileStore } from './store.js';
 import { FileVerdicts } from './verdicts.js';
@@ -97,6 +96,31 @@ export interface ModeChange {
   warnings: string[];
 }
 
+/** What puts a profile into the kernel (respond/enforcement.ts). */
+export interface KernelEnforcer {
+  /** Puts a workload under its kernel policy (replacing an earlier one). */
+  enforce(w: Workload, policy: KernelPolicy): Promise<EnforceResult>;
+  /** Takes a workload out of enforcement. */
+  relax(w: Workload): Promise<void>;
+  /** A probe connected with empty maps: every policy goes back in. */
+  reapply(): Promise<void>;
+}
+
+export interface ProfileDetectorOptions {
+  settings: ProfileSettings;
+  registry: WorkloadRegistry;
+  store: ProfileStore;
+  enforcement: KernelEnforcer;
+  /** Stops a process the kernel did not stop (enforce mode, after the fact). */
+  kill: (pid: number) => Promise<CommandResult>;
+  /** Enforcement could not be kept up for a workload: fail open or closed, and say so. */
+  enforcementFailed: (w: Workload, reason: string) => void;
+  nodeName: string;
+  log: Logger;
+  /** Profiles shared across nodes (Kubernetes); null on a single node. */
+  sync?: ProfileSync | null;
+}
+
 export class ProfileDetector implements Detector {
   readonly name = 'profiles';
   private readonly profiles = new Map<string, Profile>();
@@ -112,23 +136,30 @@ export class ProfileDetector implements Detector {
   private readonly slots = new Map<string, number>();
   /** Each workload's profile, or null when it is not profiled: one lookup per event. Replaced whenever a profile is. */
   private byWorkload = new WeakMap<Workload, Profile | null>();
+  private readonly settings: ProfileSettings;
+  private readonly registry: WorkloadRegistry;
+  private readonly store: ProfileStore;
+  private readonly enforcement: KernelEnforcer;
+  private readonly kill: (pid: number) => Promise<CommandResult>;
+  private readonly enforcementFailed: (w: Workload, reason: string) => void;
+  private readonly nodeName: string;
+  private readonly log: Logger;
+  private readonly sync: ProfileSync | null;
 
-  constructor(
-    private readonly settings: ProfileSettings,
-    private readonly registry: WorkloadRegistry,
-    private readonly store: ProfileStore,
-    private readonly enforcement: Enforcement,
-    private readonly kill: (pid: number) => Promise<CommandResult>,
-    /** Enforcement could not be kept up for a workload: fail open or closed, and say so. */
-    private readonly enforcementFailed: (w: Workload, reason: string) => void,
-    private readonly nodeName: string,
-    private readonly log: Logger,
-    private readonly sync: ProfileSync | null = null,
-  ) {
+  constructor(opts: ProfileDetectorOptions) {
+    this.settings = opts.settings;
+    this.registry = opts.registry;
+    this.store = opts.store;
+    this.enforcement = opts.enforcement;
+    this.kill = opts.kill;
+    this.enforcementFailed = opts.enforcementFailed;
+    this.nodeName = opts.nodeName;
+    this.log = opts.log;
+    this.sync = opts.sync ?? null;
     this.timer = setInterval(() => this.tick(), 1000);
     this.timer.unref();
     // A mode changed elsewhere (kubectl, another node): the kernel follows.
-    registry.onModeChange((w, from, to) => {
+    this.registry.onModeChange((w, from, to) => {
       if (this.changing === w.key) return;
       void this.followMode(w, from, to);
     });

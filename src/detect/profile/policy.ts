@@ -293,6 +293,14 @@ export interface KernelPolicy {
   afterTheFact: string[];
 }
 
+/** What putting a policy in the kernel came to (respond/enforcement.ts does it). */
+export interface EnforceResult {
+  ok: boolean;
+  error: string;
+  /** What is not enforced in the kernel on this node, and why. */
+  warnings: string[];
+}
+
 const GLOB = /[*?]/;
 
 /** What the kernel enforces for a profile: exact executables, destinations, writable paths below the protected prefixes. */

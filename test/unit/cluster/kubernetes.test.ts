@@ -84,11 +84,11 @@ describe('Kubernetes wiring (against a fake API server built from the documented
   function setUp(mount: string) {
     const config = parseConfig({ kubernetes: { enabled: true, nodeName: NODE, kubeconfig: kubeconfigFile() } });
     cluster = new KubernetesCluster(config, silentLogger());
-    const registry = new WorkloadRegistry(
-      new CgroupPaths({ mount, sharedPidNamespace: () => false, rescanIntervalMs: 0 }),
-      [cluster.resolver, new LocalResolver([])],
-      config.defaultMode,
-    );
+    const registry = new WorkloadRegistry({
+      cgroups: new CgroupPaths({ mount, sharedPidNamespace: () => false, rescanIntervalMs: 0 }),
+      resolvers: [cluster.resolver, new LocalResolver([])],
+      defaultMode: config.defaultMode,
+    });
     return { registry, cluster };
   }
 
@@ -145,7 +145,7 @@ describe('Kubernetes wiring (against a fake API server built from the documented
     const kc = loadKubeConfig(config.kubernetes.kubeconfig);
     kc.clusters[0] = { ...kc.clusters[0]!, server: `http://127.0.0.1:${(silent.address() as AddressInfo).port}` };
     cluster = new KubernetesCluster(config, silentLogger(), kc);
-    const registry = new WorkloadRegistry(new CgroupPaths({ mount: null, sharedPidNamespace: () => false }), [cluster.resolver], 'learn');
+    const registry = new WorkloadRegistry({ cgroups: new CgroupPaths({ mount: null, sharedPidNamespace: () => false }), resolvers: [cluster.resolver], defaultMode: 'learn' });
     await cluster.start(registry, 200);
     // Started, with nothing known: workloads are named by cgroup meanwhile.
     expect(cluster.resolver.identify(cgroupOf('0a0b0c0d-1111-2222-3333-444455556666', containerId()))).toMatchObject({ kind: 'cgroup', provisional: true });

@@ -69,7 +69,7 @@ describe('Kubernetes workload identity (against a fake API server built from the
 
   function registry(): WorkloadRegistry {
     const cgroups = new CgroupPaths({ mount: cgroupRoot, sharedPidNamespace: () => false, rescanIntervalMs: 0 });
-    return new WorkloadRegistry(cgroups, [resolver, new LocalResolver([])], 'learn');
+    return new WorkloadRegistry({ cgroups, resolvers: [resolver, new LocalResolver([])], defaultMode: 'learn' });
   }
 
   function eventIn(cgroupId: number) {

@@ -1,0 +1,58 @@
+// `vigil status`: what the engine is doing, assembled from the stages the
+// engine wires, each read through the little it needs.
+import type { Workload } from '../model/workload.js';
+import { lossCounters, type ProbeSession } from '../probe/session.js';
+import { VERSION } from '../version.js';
+import type { StatusReply } from './methods.js';
+
+export interface StatusSources {
+  nodeName: string;
+  startedAtMs: number;
+  /** Probe sessions, live and gone. */
+  probes(): readonly ProbeSession[];
+  /** The connected probe: its capabilities are the node's. */
+  currentProbe(): ProbeSession | undefined;
+  eventsByType(): Iterable<[string, number]>;
+  workloads(): readonly Workload[];
+  processes(): number;
+  malformedEvents(): number;
+  unknownCgroups(): number;
+  quarantined(): readonly { name: string }[];
+  rules(): { loaded: number; skipped: number };
+  alertsRaised(): number;
+}
+
+export function statusReply(s: StatusSources): StatusReply {
+  const rules = s.rules();
+  return {
+    nodeName: s.nodeName,
+    engineVersion: VERSION,
+    startedAtMs: s.startedAtMs,
+    probes: s.probes().map((p) => ({
+      nodeName: p.nodeName,
+      sessionId: p.hello.sessionId,
+      probeVersion: p.hello.probeVersion,
+      probePid: p.hello.probePid,
+      connected: p.connected,
+      connectedAtMs: p.connectedAt,
+      hooks: p.hello.hooks.length,
+      batches: p.batches,
+      events: p.events,
+      batchGaps: p.batchGaps,
+      losses: lossCounters(p.losses),
+      lastBatchAtMs: p.lastBatchAt,
+    })),
+    eventsByType: Object.fromEntries(s.eventsByType()),
+    workloads: [...s.workloads()]
+      .sort((a, b) => b.events - a.events)
+      .map((w) => ({ name: w.name, cgroupPath: w.cgroupPath, mode: w.mode, events: w.events })),
+    processes: s.processes(),
+    malformedEvents: s.malformedEvents(),
+    unknownCgroups: s.unknownCgroups(),
+    quarantined: s.quarantined().map((q) => q.name),
+    probeCapabilities: s.currentProbe()?.hello.capabilities ?? [],
+    rulesLoaded: rules.loaded,
+    rulesSkipped: rules.skipped,
+    alertsRaised: s.alertsRaised(),
+  };
+}
