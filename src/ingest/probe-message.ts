@@ -16,7 +16,8 @@
 //    can hide an event, or stall the stream, with such a name;
 //  - unknown fields are skipped (proto3 forward compatibility); a kind
 //    (exec, open…) given twice counts once, the last.
-import { type Event, type EventType, type L4Protocol } from '../model/event.js';
+import { EVENT_TYPES, type Event, type EventType, type L4Protocol } from '../model/event.js';
+import { EVENT_KINDS } from '../model/event-kinds.js';
 import { messageType } from '../rpc/proto.js';
 import type { WireProbeMessage } from '../probe/wire.js';
 import { AddressError, AF_INET, AF_UNIX, formatAddress, l4Protocol } from '../model/addresses.js';
@@ -250,45 +251,56 @@ function sharedArgv(argv: string[]): string[] {
   return argv;
 }
 
-/** Event's oneof `kind`: field number 16 + i is KINDS[i]. */
-const KINDS: readonly { type: EventType; message: string; fields: Record<number, number> }[] = [
-  { type: 'exec', message: 'ExecEvent', fields: { 1: 2, 2: 2, 3: 2, 4: 0, 5: 2, 6: 0 } },
-  { type: 'fork', message: 'ForkEvent', fields: { 1: 0 } },
-  { type: 'exit', message: 'ExitEvent', fields: { 1: 0, 2: 0 } },
-  { type: 'open', message: 'OpenEvent', fields: { 1: 2, 2: 0, 3: 0, 4: 0 } },
-  { type: 'unlink', message: 'UnlinkEvent', fields: { 1: 2, 2: 0, 3: 0 } },
-  { type: 'rename', message: 'RenameEvent', fields: { 1: 2, 2: 2, 3: 0, 4: 0 } },
-  { type: 'chmod', message: 'ChmodEvent', fields: { 1: 2, 2: 0, 3: 0 } },
-  { type: 'connect', message: 'ConnectEvent', fields: { 1: 2, 2: 0, 3: 0 } },
-  { type: 'accept', message: 'AcceptEvent', fields: { 1: 2, 2: 2, 3: 0 } },
-  { type: 'bind', message: 'BindEvent', fields: { 1: 2, 2: 0, 3: 0 } },
-  { type: 'listen', message: 'ListenEvent', fields: { 1: 2, 2: 0, 3: 0 } },
-  { type: 'setid', message: 'SetIdEvent', fields: { 1: 2, 2: 0, 3: 0 } },
-  { type: 'ptrace', message: 'PtraceEvent', fields: { 1: 0, 2: 0, 3: 0 } },
-  { type: 'module', message: 'ModuleLoadEvent', fields: { 1: 2, 2: 2, 3: 0 } },
-  { type: 'mount', message: 'MountEvent', fields: { 1: 2, 2: 2, 3: 2, 4: 0, 5: 0 } },
-  { type: 'namespace', message: 'NamespaceEvent', fields: { 1: 2, 2: 0, 3: 0 } },
-  { type: 'dup', message: 'DupEvent', fields: { 1: 0, 2: 0, 3: 2, 4: 2, 5: 0, 6: 0 } },
-];
-const FIRST_KIND = 16;
+/**
+ * The fields this decoder reads of each kind's message, with their wire
+ * types (0 varint, 2 length-delimited): event() reads exactly these and
+ * skips the rest. A test holds them against probe.proto, so a field added
+ * there is not skipped here unnoticed.
+ */
+const READS: Readonly<Record<EventType, Record<number, number>>> = {
+  exec: { 1: 2, 2: 2, 3: 2, 4: 0, 5: 2, 6: 0 },
+  fork: { 1: 0 },
+  exit: { 1: 0, 2: 0 },
+  open: { 1: 2, 2: 0, 3: 0, 4: 0 },
+  unlink: { 1: 2, 2: 0, 3: 0 },
+  rename: { 1: 2, 2: 2, 3: 0, 4: 0 },
+  chmod: { 1: 2, 2: 0, 3: 0 },
+  connect: { 1: 2, 2: 0, 3: 0 },
+  accept: { 1: 2, 2: 2, 3: 0 },
+  bind: { 1: 2, 2: 0, 3: 0 },
+  listen: { 1: 2, 2: 0, 3: 0 },
+  setid: { 1: 2, 2: 0, 3: 0 },
+  ptrace: { 1: 0, 2: 0, 3: 0 },
+  module: { 1: 2, 2: 2, 3: 0 },
+  mount: { 1: 2, 2: 2, 3: 2, 4: 0, 5: 0 },
+  namespace: { 1: 2, 2: 0, 3: 0 },
+  dup: { 1: 0, 2: 0, 3: 2, 4: 2, 5: 0, 6: 0 },
+};
+
+/** A kind as the decoder reads it: its type, its message, the wire type of each field number (-1: unknown, skipped). */
+interface Kind {
+  type: EventType;
+  message: string;
+  wire: Int8Array;
+}
+
+/** Kinds by their field number in Event's oneof (model/event-kinds.ts numbers them); undefined for any other number. */
+const KIND_BY_FIELD: (Kind | undefined)[] = new Array<Kind | undefined>(1 + Math.max(...EVENT_TYPES.map((t) => EVENT_KINDS[t].field))).fill(undefined);
+for (const type of EVENT_TYPES) {
+  const wire = new Int8Array(8).fill(-1);
+  for (const [f, w] of Object.entries(READS[type])) wire[Number(f)] = w;
+  KIND_BY_FIELD[EVENT_KINDS[type].field] = { type, message: EVENT_KINDS[type].message, wire };
+}
 
 /**
  * The field numbers this decoder reads, by message, with their wire types
- * (0 varint, 2 length-delimited). A test holds them against probe.proto,
- * so a field added there is not skipped here unnoticed.
+ * (0 varint, 2 length-delimited), as the test compares them with probe.proto.
  */
 export const KNOWN_FIELDS: Readonly<Record<string, Record<number, number>>> = {
-  Event: { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 7: 2, 8: 0, 9: 0, ...Object.fromEntries(KINDS.map((_, i) => [FIRST_KIND + i, 2])) },
-  ...Object.fromEntries(KINDS.map((k) => [k.message, k.fields])),
+  Event: { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 7: 2, 8: 0, 9: 0, ...Object.fromEntries(EVENT_TYPES.map((t) => [EVENT_KINDS[t].field, 2])) },
+  ...Object.fromEntries(EVENT_TYPES.map((t) => [EVENT_KINDS[t].message, READS[t]])),
   SockAddr: { 1: 0, 2: 2, 3: 0, 4: 2 },
 };
-
-/** Per kind, the wire type of each field number (-1: unknown, skipped). */
-const KIND_WIRE: Int8Array[] = KINDS.map((k) => {
-  const t = new Int8Array(8).fill(-1);
-  for (const [f, w] of Object.entries(k.fields)) t[Number(f)] = w;
-  return t;
-});
 
 function wrongType(msg: string, field: number, wt: number): never {
   fail(`${msg} field ${field} has wire type ${wt}, expected ${KNOWN_FIELDS[msg]?.[field]}`);
@@ -361,7 +373,7 @@ function event(end: number): Event {
   let comm = '';
   let cgroupId = 0;
   let blocked = false;
-  let kind = 0;
+  let kind: Kind | null = null;
   let kStart = 0;
   let kEnd = 0;
   oversize = false;
@@ -379,18 +391,20 @@ function event(end: number): Event {
       case 7: expect('Event', f, wt, 2); comm = str(end, 64); break;
       case 8: expect('Event', f, wt, 0); cgroupId = varint64(end, false); break;
       case 9: expect('Event', f, wt, 0); blocked = varint32(end) !== 0; break;
-      default:
-        if (f >= FIRST_KIND && f < FIRST_KIND + KINDS.length) {
+      default: {
+        const known = f < KIND_BY_FIELD.length ? KIND_BY_FIELD[f] : undefined;
+        if (known) {
           expect('Event', f, wt, 2);
-          kEnd = delimited(end, KINDS[f - FIRST_KIND]!.message);
+          kEnd = delimited(end, known.message);
           kStart = pos;
-          kind = f;
+          kind = known;
           pos = kEnd;
         } else skip(wt, f, end);
+      }
     }
   }
   if (!kind) throw new MalformedEvent('event without a kind');
-  const k = KINDS[kind - FIRST_KIND]!;
+  const k = kind;
   const type = k.type;
   if (!pid) throw new MalformedEvent(`${type} event without a pid`);
 
@@ -430,7 +444,7 @@ function event(end: number): Event {
   let lPath = '';
   let wireProtocol = 0;
 
-  const wire = KIND_WIRE[kind - FIRST_KIND]!;
+  const wire = k.wire;
   pos = kStart;
   const e = kEnd;
   while (pos < e) {

@@ -4,7 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ProcessLineage } from './process.js';
 import type { Workload } from './workload.js';
-import { eventSummary, type Event } from './event.js';
+import { type Event } from './event.js';
+import { eventSummary } from './event-kinds.js';
 
 /** Falco's priorities, most severe first; rule files use these names. */
 export const PRIORITIES = ['emergency', 'alert', 'critical', 'error', 'warning', 'notice', 'informational', 'debug'] as const;

@@ -4,6 +4,7 @@
 import type { Process } from './process.js';
 import type { Workload } from './workload.js';
 
+/** The kinds of event, in the order of probe.proto's Event.kind (event-kinds.ts describes each). */
 export const EVENT_TYPES = [
   'exec', 'fork', 'exit',
   'open', 'unlink', 'rename', 'chmod',
@@ -96,71 +97,4 @@ export function emptyEvent(type: EventType): Event {
     call: '', id: 0, targetPid: 0,
     process: null, workload: null,
   };
-}
-
-/** A plain object for logs, the event log and alerts: what happened, without zero-valued noise. */
-export function eventSummary(e: Event): Record<string, unknown> {
-  const out: Record<string, unknown> = {
-    time: new Date(e.time).toISOString(),
-    type: e.type,
-    pid: e.pid,
-    ppid: e.ppid,
-    uid: e.uid,
-    gid: e.gid,
-    comm: e.comm,
-    cgroupId: e.cgroupId,
-  };
-  if (e.blocked) out.blocked = true;
-  switch (e.type) {
-    case 'exec':
-      Object.assign(out, { exe: e.path, filename: e.filename, argv: e.argv, cwd: e.cwd });
-      if (e.argvTruncated) out.argvTruncated = true;
-      if (e.tty) out.tty = e.tty;
-      break;
-    case 'fork':
-      out.childPid = e.childPid;
-      break;
-    case 'exit':
-      Object.assign(out, { exitCode: e.exitCode, signal: e.signal });
-      break;
-    case 'open':
-      Object.assign(out, { path: e.path, flags: e.flags, mode: e.mode, result: e.result });
-      break;
-    case 'unlink':
-    case 'chmod':
-      Object.assign(out, { path: e.path, result: e.result });
-      if (e.type === 'chmod') out.mode = e.mode;
-      break;
-    case 'rename':
-      Object.assign(out, { path: e.path, newPath: e.path2, result: e.result });
-      break;
-    case 'connect':
-    case 'accept':
-    case 'bind':
-    case 'listen':
-      Object.assign(out, { protocol: e.protocol, result: e.result });
-      if (e.unixPath) out.unixPath = e.unixPath;
-      if (e.addr) Object.assign(out, { addr: e.addr, port: e.port });
-      if (e.localAddr || e.localPort) Object.assign(out, { localAddr: e.localAddr, localPort: e.localPort });
-      break;
-    case 'setid':
-      Object.assign(out, { call: e.call, id: e.id, result: e.result });
-      break;
-    case 'ptrace':
-      Object.assign(out, { request: e.id, targetPid: e.targetPid, result: e.result });
-      break;
-    case 'module':
-      Object.assign(out, { call: e.call, path: e.path, result: e.result });
-      break;
-    case 'mount':
-      Object.assign(out, { source: e.path2, target: e.path, fstype: e.call, flags: e.flags, result: e.result });
-      break;
-    case 'namespace':
-      Object.assign(out, { call: e.call, flags: e.flags, result: e.result });
-      break;
-    case 'dup':
-      Object.assign(out, { oldFd: e.flags, newFd: e.id, protocol: e.protocol, addr: e.addr, port: e.port, localAddr: e.localAddr, localPort: e.localPort, result: e.result });
-      break;
-  }
-  return out;
 }

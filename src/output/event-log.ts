@@ -3,7 +3,8 @@
 // backlog are dropped and counted, never silently.
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
-import { eventSummary, type Event } from '../model/event.js';
+import { type Event } from '../model/event.js';
+import { eventSummary } from '../model/event-kinds.js';
 import type { Logger } from '../log.js';
 
 const MAX_BACKLOG_BYTES = 64 << 20;

@@ -3,9 +3,13 @@
 // hold the engine's one decoder (src/ingest/probe-message.ts, which reads
 // the bytes itself) against it; nothing in src/ uses it.
 import { AddressError, AF_UNIX, formatAddress, l4Protocol } from '../../src/model/addresses.js';
-import { emptyEvent, type Event, type EventType } from '../../src/model/event.js';
+import { emptyEvent, EVENT_TYPES, type Event, type EventType } from '../../src/model/event.js';
+import { EVENT_KINDS } from '../../src/model/event-kinds.js';
 import { MalformedEvent } from '../../src/ingest/probe-message.js';
 import type { WireEvent, WireSockAddr } from '../../src/probe/wire.js';
+
+/** The event type of an Event.kind oneof name ('setId' → 'setid'). */
+const TYPE_OF_ONEOF = new Map<string, EventType>(EVENT_TYPES.map((t) => [EVENT_KINDS[t].oneof, t]));
 
 /** An address in its printable form; a wrong length makes the event malformed, as in the engine's decoder. */
 function address(family: number, bytes: Uint8Array | undefined): string {
@@ -38,18 +42,12 @@ function setLocal(e: Event, a: WireSockAddr | undefined | null): void {
   e.localPort = a.port;
 }
 
-const KIND_TO_TYPE: Record<string, EventType> = {
-  exec: 'exec', fork: 'fork', exit: 'exit', open: 'open', unlink: 'unlink', rename: 'rename', chmod: 'chmod',
-  connect: 'connect', accept: 'accept', bind: 'bind', listen: 'listen', setId: 'setid', ptrace: 'ptrace',
-  moduleLoad: 'module', mount: 'mount', namespace: 'namespace', dup: 'dup',
-};
-
 /**
  * Builds an Event from its wire form. `bootToUnixNs` turns the kernel's
  * monotonic stamp into Unix time. Throws MalformedEvent with the reason.
  */
 export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string): Event {
-  const type = w.kind ? KIND_TO_TYPE[w.kind] : undefined;
+  const type = w.kind ? TYPE_OF_ONEOF.get(w.kind) : undefined;
   if (!type) throw new MalformedEvent(w.kind ? `unknown event kind '${w.kind}'` : 'event without a kind');
   if (!w.pid) throw new MalformedEvent(`${type} event without a pid`);
   const e = emptyEvent(type);

@@ -5,6 +5,7 @@
 // event type it does not apply to, or whose value is unknown, is
 // "missing": every comparison with it is false, as in Falco.
 import { EVENT_TYPES, type Event, type EventType } from '../../model/event.js';
+import { EVENT_KINDS, type EventKind } from '../../model/event-kinds.js';
 import type { Process } from '../../model/process.js';
 import { isIpClass, OPEN_CREAT, OPEN_DIRECTORY, OPEN_FAILED, OPEN_TRUNC, SOCK_INET, SOCK_INET6, SOCK_UNIX } from './classes.js';
 import { AF_INET, AF_INET6, AF_UNIX } from '../../model/addresses.js';
@@ -65,46 +66,25 @@ export type FieldArg = number | string;
 const ALL: ReadonlySet<EventType> = new Set(EVENT_TYPES);
 const types = (...t: EventType[]): ReadonlySet<EventType> => new Set(t);
 
-const FILE_TYPES = types('open', 'unlink', 'rename', 'chmod', 'module');
-const SOCKET_TYPES = types('connect', 'accept', 'bind', 'listen', 'dup');
-const RESULT_TYPES = types('exec', 'fork', 'open', 'unlink', 'rename', 'chmod', 'connect', 'accept', 'bind', 'listen', 'setid', 'ptrace', 'module', 'mount', 'namespace', 'dup');
+/** Types whose kind (model/event-kinds.ts) says so. */
+const kindsWhere = (p: (k: EventKind) => boolean): ReadonlySet<EventType> => new Set(EVENT_TYPES.filter((t) => p(EVENT_KINDS[t])));
+
+const FILE_TYPES = kindsWhere((k) => k.fd === 'file');
+const SOCKET_TYPES = kindsWhere((k) => k.fd === 'socket');
+const RESULT_TYPES = kindsWhere((k) => k.result);
 
 
 // ---- Event type names ------------------------------------------------
 
 /** Falco (syscall) names each Vigil event type stands for; Vigil's own type names are accepted too. */
-export const SYSCALLS_OF: Record<EventType, readonly string[]> = {
-  exec: ['execve', 'execveat'],
-  fork: ['clone', 'clone3', 'fork', 'vfork'],
-  exit: ['procexit'],
-  open: ['open', 'openat', 'openat2', 'creat'],
-  unlink: ['unlink', 'unlinkat', 'rmdir'],
-  rename: ['rename', 'renameat', 'renameat2'],
-  chmod: ['chmod', 'fchmod', 'fchmodat'],
-  connect: ['connect'],
-  accept: ['accept', 'accept4'],
-  bind: ['bind'],
-  listen: ['listen'],
-  setid: ['setuid', 'setgid', 'setreuid', 'setregid', 'setresuid', 'setresgid', 'setfsuid', 'setfsgid'],
-  ptrace: ['ptrace'],
-  module: ['init_module', 'finit_module'],
-  mount: ['mount'],
-  namespace: ['setns', 'unshare'],
-  dup: ['dup', 'dup2', 'dup3'],
-};
+export const SYSCALLS_OF: Readonly<Record<EventType, readonly string[]>> = Object.fromEntries(EVENT_TYPES.map((t) => [t, EVENT_KINDS[t].syscalls])) as Record<EventType, readonly string[]>;
 
 /** Types whose `call` field says exactly which syscall it was. */
-export const CALL_TYPES: ReadonlySet<EventType> = types('setid', 'module', 'namespace');
+export const CALL_TYPES: ReadonlySet<EventType> = kindsWhere((k) => k.exactCall);
 
-/** How evt.type reads for types that do not know the exact syscall. */
-const TYPE_NAME: Record<EventType, string> = {
-  exec: 'execve', fork: 'clone', exit: 'procexit', open: 'openat', unlink: 'unlinkat', rename: 'rename', chmod: 'chmod',
-  connect: 'connect', accept: 'accept', bind: 'bind', listen: 'listen', setid: 'setuid', ptrace: 'ptrace',
-  module: 'init_module', mount: 'mount', namespace: 'setns', dup: 'dup',
-};
-
+/** evt.type: the exact syscall where the event says it, else the kind's usual one. */
 export function evtTypeName(e: Event): string {
-  return CALL_TYPES.has(e.type) && e.call ? e.call : TYPE_NAME[e.type];
+  return CALL_TYPES.has(e.type) && e.call ? e.call : EVENT_KINDS[e.type].syscall;
 }
 
 /** Vigil types an evt.type name stands for. */

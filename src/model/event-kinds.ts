@@ -1,0 +1,154 @@
+// One description per event kind, which the rest derive from: where it is
+// on the wire (probe.proto's Event.kind), which syscalls it stands for
+// (evt.type in rules), what its descriptor is (fd.* fields), and how it
+// reads in a summary (logs, the event log, alerts). The decoder, the rule
+// fields and eventSummary look kinds up here; test/unit/model/event-kinds.test.ts
+// holds the table against probe.proto.
+import type { Event, EventType } from './event.js';
+
+export interface EventKind {
+  /** The Event.kind oneof field in probe.proto, as protobufjs names it (camelCase), and its number. */
+  oneof: string;
+  field: number;
+  /** The message the field holds. */
+  message: string;
+  /** How evt.type reads when the event does not say which syscall it was. */
+  syscall: string;
+  /** Every syscall (Falco's names) the kind stands for. */
+  syscalls: readonly string[];
+  /** Whether the event's `call` says exactly which syscall it was. */
+  exactCall: boolean;
+  /** What the event's descriptor is (Falco's fd.* fields): a file (its path), a socket (its ends), or none. */
+  fd: 'file' | 'socket' | null;
+  /** Whether it reports the syscall's return value. */
+  result: boolean;
+  /** Adds the kind's own fields to a summary (eventSummary), leaving out zero-valued noise. */
+  summarize(e: Event, out: Record<string, unknown>): void;
+}
+
+/** A socket event's summary: protocol and result, then the ends it has. */
+function socketSummary(e: Event, out: Record<string, unknown>): void {
+  Object.assign(out, { protocol: e.protocol, result: e.result });
+  if (e.unixPath) out.unixPath = e.unixPath;
+  if (e.addr) Object.assign(out, { addr: e.addr, port: e.port });
+  if (e.localAddr || e.localPort) Object.assign(out, { localAddr: e.localAddr, localPort: e.localPort });
+}
+
+const SETID_CALLS = ['setuid', 'setgid', 'setreuid', 'setregid', 'setresuid', 'setresgid', 'setfsuid', 'setfsgid'];
+
+/** In the order of EVENT_TYPES and of probe.proto's field numbers. */
+export const EVENT_KINDS: Readonly<Record<EventType, EventKind>> = {
+  exec: {
+    oneof: 'exec', field: 16, message: 'ExecEvent', syscall: 'execve', syscalls: ['execve', 'execveat'], exactCall: false, fd: null, result: true,
+    summarize(e, out) {
+      Object.assign(out, { exe: e.path, filename: e.filename, argv: e.argv, cwd: e.cwd });
+      if (e.argvTruncated) out.argvTruncated = true;
+      if (e.tty) out.tty = e.tty;
+    },
+  },
+  fork: {
+    oneof: 'fork', field: 17, message: 'ForkEvent', syscall: 'clone', syscalls: ['clone', 'clone3', 'fork', 'vfork'], exactCall: false, fd: null, result: true,
+    summarize(e, out) {
+      out.childPid = e.childPid;
+    },
+  },
+  exit: {
+    oneof: 'exit', field: 18, message: 'ExitEvent', syscall: 'procexit', syscalls: ['procexit'], exactCall: false, fd: null, result: false,
+    summarize(e, out) {
+      Object.assign(out, { exitCode: e.exitCode, signal: e.signal });
+    },
+  },
+  open: {
+    oneof: 'open', field: 19, message: 'OpenEvent', syscall: 'openat', syscalls: ['open', 'openat', 'openat2', 'creat'], exactCall: false, fd: 'file', result: true,
+    summarize(e, out) {
+      Object.assign(out, { path: e.path, flags: e.flags, mode: e.mode, result: e.result });
+    },
+  },
+  unlink: {
+    oneof: 'unlink', field: 20, message: 'UnlinkEvent', syscall: 'unlinkat', syscalls: ['unlink', 'unlinkat', 'rmdir'], exactCall: false, fd: 'file', result: true,
+    summarize(e, out) {
+      Object.assign(out, { path: e.path, result: e.result });
+    },
+  },
+  rename: {
+    oneof: 'rename', field: 21, message: 'RenameEvent', syscall: 'rename', syscalls: ['rename', 'renameat', 'renameat2'], exactCall: false, fd: 'file', result: true,
+    summarize(e, out) {
+      Object.assign(out, { path: e.path, newPath: e.path2, result: e.result });
+    },
+  },
+  chmod: {
+    oneof: 'chmod', field: 22, message: 'ChmodEvent', syscall: 'chmod', syscalls: ['chmod', 'fchmod', 'fchmodat'], exactCall: false, fd: 'file', result: true,
+    summarize(e, out) {
+      Object.assign(out, { path: e.path, result: e.result, mode: e.mode });
+    },
+  },
+  connect: {
+    oneof: 'connect', field: 23, message: 'ConnectEvent', syscall: 'connect', syscalls: ['connect'], exactCall: false, fd: 'socket', result: true,
+    summarize: socketSummary,
+  },
+  accept: {
+    oneof: 'accept', field: 24, message: 'AcceptEvent', syscall: 'accept', syscalls: ['accept', 'accept4'], exactCall: false, fd: 'socket', result: true,
+    summarize: socketSummary,
+  },
+  bind: {
+    oneof: 'bind', field: 25, message: 'BindEvent', syscall: 'bind', syscalls: ['bind'], exactCall: false, fd: 'socket', result: true,
+    summarize: socketSummary,
+  },
+  listen: {
+    oneof: 'listen', field: 26, message: 'ListenEvent', syscall: 'listen', syscalls: ['listen'], exactCall: false, fd: 'socket', result: true,
+    summarize: socketSummary,
+  },
+  setid: {
+    oneof: 'setId', field: 27, message: 'SetIdEvent', syscall: 'setuid', syscalls: SETID_CALLS, exactCall: true, fd: null, result: true,
+    summarize(e, out) {
+      Object.assign(out, { call: e.call, id: e.id, result: e.result });
+    },
+  },
+  ptrace: {
+    oneof: 'ptrace', field: 28, message: 'PtraceEvent', syscall: 'ptrace', syscalls: ['ptrace'], exactCall: false, fd: null, result: true,
+    summarize(e, out) {
+      Object.assign(out, { request: e.id, targetPid: e.targetPid, result: e.result });
+    },
+  },
+  module: {
+    oneof: 'moduleLoad', field: 29, message: 'ModuleLoadEvent', syscall: 'init_module', syscalls: ['init_module', 'finit_module'], exactCall: true, fd: 'file', result: true,
+    summarize(e, out) {
+      Object.assign(out, { call: e.call, path: e.path, result: e.result });
+    },
+  },
+  mount: {
+    oneof: 'mount', field: 30, message: 'MountEvent', syscall: 'mount', syscalls: ['mount'], exactCall: false, fd: null, result: true,
+    summarize(e, out) {
+      Object.assign(out, { source: e.path2, target: e.path, fstype: e.call, flags: e.flags, result: e.result });
+    },
+  },
+  namespace: {
+    oneof: 'namespace', field: 31, message: 'NamespaceEvent', syscall: 'setns', syscalls: ['setns', 'unshare'], exactCall: true, fd: null, result: true,
+    summarize(e, out) {
+      Object.assign(out, { call: e.call, flags: e.flags, result: e.result });
+    },
+  },
+  dup: {
+    oneof: 'dup', field: 32, message: 'DupEvent', syscall: 'dup', syscalls: ['dup', 'dup2', 'dup3'], exactCall: false, fd: 'socket', result: true,
+    summarize(e, out) {
+      Object.assign(out, { oldFd: e.flags, newFd: e.id, protocol: e.protocol, addr: e.addr, port: e.port, localAddr: e.localAddr, localPort: e.localPort, result: e.result });
+    },
+  },
+};
+
+/** A plain object for logs, the event log and alerts: what happened, without zero-valued noise. */
+export function eventSummary(e: Event): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    time: new Date(e.time).toISOString(),
+    type: e.type,
+    pid: e.pid,
+    ppid: e.ppid,
+    uid: e.uid,
+    gid: e.gid,
+    comm: e.comm,
+    cgroupId: e.cgroupId,
+  };
+  if (e.blocked) out.blocked = true;
+  EVENT_KINDS[e.type].summarize(e, out);
+  return out;
+}
