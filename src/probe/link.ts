@@ -1,8 +1,7 @@
 // The engine's handle on its node's probe for commands: sends to the
 // connected probe and answers for a missing one instead of hanging.
-import type { ProbeSession } from './session.js';
+import type { ProbeCommand, ProbeSession } from './session.js';
 import type { CommandResult } from '../model/result.js';
-import type { WireEngineCommand } from './wire.js';
 
 export class ProbeLink {
   constructor(private readonly sessions: () => ProbeSession[]) {}
@@ -13,7 +12,7 @@ export class ProbeLink {
     return live.at(-1);
   }
 
-  send(cmd: Omit<WireEngineCommand, 'id'>, timeoutMs?: number): Promise<CommandResult> {
+  send(cmd: ProbeCommand, timeoutMs?: number): Promise<CommandResult> {
     const s = this.current();
     if (!s) return Promise.resolve({ ok: false, error: 'no probe is connected to this engine', detail: '' });
     return s.command(cmd, timeoutMs);

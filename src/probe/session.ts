@@ -4,6 +4,12 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { CommandResult } from '../model/result.js';
 import type { WireEngineCommand, WireHello, WireLossReport, WireProbeMessage } from './wire.js';
 
+/** A command as the engine sends it: one kind set (the session numbers it). */
+export type ProbeCommand = Omit<WireEngineCommand, 'id' | 'ackedSeq' | 'cmd'>;
+
+/** What goes down the stream: a numbered command, or (id 0) an acknowledgement of batches; proto3 leaves the rest unset. */
+export type OutgoingCommand = Partial<WireEngineCommand> & { id: number };
+
 /** A full batch is 256 events: the probe holds at most some 16K events for acknowledgement under load. */
 const ACK_EVERY_BATCHES = 64;
 /**
@@ -40,7 +46,7 @@ export class ProbeSession {
 
   constructor(
     readonly hello: WireHello,
-    private readonly stream: ServerDuplexStream<WireProbeMessage, WireEngineCommand>,
+    private readonly stream: ServerDuplexStream<WireProbeMessage, OutgoingCommand>,
   ) {}
 
   get nodeName(): string {
@@ -48,7 +54,7 @@ export class ProbeSession {
   }
 
   /** Sends a command; resolves with the probe's ack, or a failure if none comes in time. */
-  command(cmd: Omit<WireEngineCommand, 'id'>, timeoutMs = 5000): Promise<CommandResult> {
+  command(cmd: ProbeCommand, timeoutMs = 5000): Promise<CommandResult> {
     if (!this.connected) return Promise.resolve({ ok: false, error: 'probe is not connected', detail: '' });
     const id = this.nextCommandId++;
     return new Promise((resolve) => {

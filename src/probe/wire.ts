@@ -1,65 +1,66 @@
-// TypeScript views of the probe.proto messages as protobufjs decodes them
-// (camelCase fields, 64-bit integers as numbers, a oneof's name in its
-// virtual field). Only what the engine reads or writes is typed.
+// Generated from proto/vigil/v1/probe.proto (the probe ⇄ engine stream) by scripts/proto-types.ts:
+// do not edit. Change the .proto, then `npx tsx scripts/proto-types.ts`.
 
-export interface WireSockAddr {
-  family: number;
-  address: Uint8Array;
-  port: number;
-  path: string;
-}
-
-export interface WireEvent {
-  ktimeNs: number;
-  pid: number;
-  tid: number;
-  ppid: number;
-  uid: number;
-  gid: number;
-  comm: string;
-  cgroupId: number;
-  blocked: boolean;
-  kind?: string;
-  exec?: { filename: string; exe: string; argv: string[]; argvTruncated: boolean; cwd: string; tty: number };
-  fork?: { childPid: number };
-  exit?: { exitCode: number; signal: number };
-  open?: { path: string; flags: number; mode: number; result: number };
-  unlink?: { path: string; dir: boolean; result: number };
-  rename?: { oldPath: string; newPath: string; flags: number; result: number };
-  chmod?: { path: string; mode: number; result: number };
-  connect?: { remote?: WireSockAddr; protocol: number; result: number };
-  accept?: { remote?: WireSockAddr; local?: WireSockAddr; result: number };
-  bind?: { local?: WireSockAddr; protocol: number; result: number };
-  listen?: { local?: WireSockAddr; backlog: number; result: number };
-  setId?: { call: string; id: number; result: number };
-  ptrace?: { request: number; targetPid: number; result: number };
-  moduleLoad?: { call: string; path: string; result: number };
-  mount?: { source: string; target: string; fstype: string; flags: number; result: number };
-  namespace?: { call: string; flags: number; result: number };
-  dup?: { oldFd: number; newFd: number; remote?: WireSockAddr; local?: WireSockAddr; protocol: number; result: number };
+export interface WireProbeMessage {
+  hello?: WireHello;
+  batch?: WireEventBatch;
+  loss?: WireLossReport;
+  snapshot?: WireProcessSnapshot;
+  ack?: WireCommandAck;
+  packets?: WirePacketBatch;
+  /** Which of hello, batch, loss, snapshot, ack, packets is set. */
+  msg?: 'hello' | 'batch' | 'loss' | 'snapshot' | 'ack' | 'packets';
 }
 
 export interface WireHello {
   nodeName: string;
   probeVersion: string;
   probePid: number;
+  /** Offset to add to a monotonic kernel timestamp to get Unix time (ns). */
   bootToUnixNs: number;
+  /** Probe restarts get a new session id; the engine uses it to detect gaps. */
   sessionId: string;
+  /** attached kernel hooks, e.g. "tp/syscalls/sys_enter_openat" */
   hooks: string[];
-  /** What the probe can do on its node: exec-kill, connect-refuse, write-kill, quarantine, capture, kill. */
+  /**
+   * What this probe can do on this node: "exec-kill", "connect-refuse",
+   * "write-kill", "quarantine", "capture", "kill". The engine refuses a
+   * mode change it cannot carry out instead of failing open.
+   */
   capabilities: string[];
 }
 
+export interface WireEventBatch {
+  /** per-session batch sequence number, starts at 1 */
+  seq: number;
+  events: WireEvent[];
+}
+
+/** Losses since the probe started (cumulative, so a lost report loses nothing). */
 export interface WireLossReport {
+  /** kernel: bpf_ringbuf_reserve failed */
   ringbufFull: number;
+  /** probe: malformed ring-buffer record */
   decodeErrors: number;
+  /** probe: event dropped because the send queue was full */
   queueFull: number;
+  /** informational: paths cut at the kernel buffer size */
   pathTruncated: number;
+  /** events read from the ring buffer */
   eventsTotal: number;
+  /** kernel: a syscall's entry could not be kept until its exit */
   inflightFull: number;
+  /** kernel: a captured packet did not fit the packet ring buffer */
   packetsLost: number;
-  /** Not a loss: repeats the kernel counted instead of sending (bpf/dedup.bpf.h). */
+  /** not a loss: repeats counted in the kernel instead of sent (bpf/dedup.bpf.h) */
   deduplicated: number;
+}
+
+/** Processes already running when the probe started. */
+export interface WireProcessSnapshot {
+  processes: WireProcessInfo[];
+  /** the snapshot may span several messages */
+  last: boolean;
 }
 
 export interface WireProcessInfo {
@@ -73,7 +74,189 @@ export interface WireProcessInfo {
   cwd: string;
   cgroupId: number;
   startKtimeNs: number;
+  /** as ExecEvent.tty */
   tty: number;
+}
+
+/** Fields every event carries. */
+export interface WireEvent {
+  /** CLOCK_MONOTONIC, as bpf_ktime_get_ns() */
+  ktimeNs: number;
+  /** thread-group id (the "process id" users see) */
+  pid: number;
+  tid: number;
+  /** real parent's tgid */
+  ppid: number;
+  uid: number;
+  gid: number;
+  comm: string;
+  /** cgroup v2 id (inode of the cgroup directory) */
+  cgroupId: number;
+  /** Vigil's enforcement stopped it (killed at exec or open, connect refused) */
+  blocked: boolean;
+  exec?: WireExecEvent;
+  fork?: WireForkEvent;
+  exit?: WireExitEvent;
+  open?: WireOpenEvent;
+  unlink?: WireUnlinkEvent;
+  rename?: WireRenameEvent;
+  chmod?: WireChmodEvent;
+  connect?: WireConnectEvent;
+  accept?: WireAcceptEvent;
+  bind?: WireBindEvent;
+  listen?: WireListenEvent;
+  setId?: WireSetIdEvent;
+  ptrace?: WirePtraceEvent;
+  moduleLoad?: WireModuleLoadEvent;
+  mount?: WireMountEvent;
+  namespace?: WireNamespaceEvent;
+  dup?: WireDupEvent;
+  /** Which of exec, fork, exit, open, unlink, rename, chmod, connect, accept, bind, listen, setId, ptrace, moduleLoad, mount, namespace, dup is set. */
+  kind?: 'exec' | 'fork' | 'exit' | 'open' | 'unlink' | 'rename' | 'chmod' | 'connect' | 'accept' | 'bind' | 'listen' | 'setId' | 'ptrace' | 'moduleLoad' | 'mount' | 'namespace' | 'dup';
+}
+
+export interface WireExecEvent {
+  /** as passed to execve */
+  filename: string;
+  /** the executed file, absolute (symlinks resolved) */
+  exe: string;
+  argv: string[];
+  argvTruncated: boolean;
+  cwd: string;
+  /** controlling terminal (major << 20 | minor), 0 if none */
+  tty: number;
+}
+
+export interface WireForkEvent {
+  childPid: number;
+}
+
+export interface WireExitEvent {
+  /** WEXITSTATUS */
+  exitCode: number;
+  /** terminating signal, 0 if none */
+  signal: number;
+}
+
+export interface WireOpenEvent {
+  /** absolute */
+  path: string;
+  /** O_* flags as passed */
+  flags: number;
+  mode: number;
+  /** fd, or -errno */
+  result: number;
+}
+
+export interface WireUnlinkEvent {
+  path: string;
+  /** rmdir / AT_REMOVEDIR */
+  dir: boolean;
+  result: number;
+}
+
+export interface WireRenameEvent {
+  oldPath: string;
+  newPath: string;
+  flags: number;
+  result: number;
+}
+
+export interface WireChmodEvent {
+  /** for fchmod: the file behind the fd */
+  path: string;
+  mode: number;
+  result: number;
+}
+
+export interface WireSockAddr {
+  /** AF_INET = 2, AF_INET6 = 10, AF_UNIX = 1 */
+  family: number;
+  /** 4 or 16 bytes in network order */
+  address: Uint8Array;
+  port: number;
+  /** AF_UNIX */
+  path: string;
+}
+
+export interface WireConnectEvent {
+  remote?: WireSockAddr;
+  protocol: number;
+  /** 0, or -errno (-EINPROGRESS for non-blocking sockets) */
+  result: number;
+}
+
+export interface WireAcceptEvent {
+  remote?: WireSockAddr;
+  local?: WireSockAddr;
+  /** new fd, or -errno */
+  result: number;
+}
+
+export interface WireBindEvent {
+  local?: WireSockAddr;
+  protocol: number;
+  result: number;
+}
+
+export interface WireListenEvent {
+  local?: WireSockAddr;
+  backlog: number;
+  result: number;
+}
+
+export interface WireSetIdEvent {
+  /** setuid, setgid, setreuid, setregid, setresuid, setresgid, setfsuid, setfsgid */
+  call: string;
+  /** the requested (effective) id; -1 if unchanged */
+  id: number;
+  result: number;
+}
+
+export interface WirePtraceEvent {
+  /** PTRACE_* request */
+  request: number;
+  targetPid: number;
+  result: number;
+}
+
+export interface WireModuleLoadEvent {
+  /** init_module, finit_module */
+  call: string;
+  /** finit_module: the file behind the fd */
+  path: string;
+  result: number;
+}
+
+export interface WireMountEvent {
+  source: string;
+  target: string;
+  fstype: string;
+  flags: number;
+  result: number;
+}
+
+export interface WireNamespaceEvent {
+  /** setns, unshare */
+  call: string;
+  /** setns: nstype; unshare: CLONE_NEW* flags */
+  flags: number;
+  result: number;
+}
+
+/** A socket duplicated onto stdin, stdout or stderr (dup2, dup3). */
+export interface WireDupEvent {
+  oldFd: number;
+  newFd: number;
+  remote?: WireSockAddr;
+  local?: WireSockAddr;
+  protocol: number;
+  result: number;
+}
+
+/** Captured packets, each starting at its IP header. */
+export interface WirePacketBatch {
+  packets: WirePacket[];
 }
 
 export interface WirePacket {
@@ -81,55 +264,112 @@ export interface WirePacket {
   ktimeNs: number;
   cgroupId: number;
   egress: boolean;
+  /** bytes on the wire; data may be shorter (snap length) */
   len: number;
   data: Uint8Array;
 }
 
-export interface WireProbeMessage {
-  msg?: 'hello' | 'batch' | 'loss' | 'snapshot' | 'ack' | 'packets';
-  hello?: WireHello;
-  batch?: { seq: number; events: WireEvent[] };
-  loss?: WireLossReport;
-  snapshot?: { processes: WireProcessInfo[]; last: boolean };
-  ack?: { id: number; ok: boolean; error: string; detail: string };
-  packets?: { packets: WirePacket[] };
+/**
+ * Commands from the engine. Each is answered by a CommandAck with its id.
+ * A message with no command set and acked_seq > 0 only acknowledges
+ * batches: the probe keeps every batch until it is acknowledged and
+ * resends the unacknowledged ones after a reconnect.
+ */
+export interface WireEngineCommand {
+  id: number;
+  /** every batch up to this sequence number was processed */
+  ackedSeq: number;
+  ping?: WirePing;
+  quarantine?: WireQuarantine;
+  release?: WireRelease;
+  startCapture?: WireStartCapture;
+  stopCapture?: WireStopCapture;
+  kill?: WireKill;
+  setPolicy?: WireSetPolicy;
+  setProtectedPaths?: WireSetProtectedPaths;
+  /** Which of ping, quarantine, release, startCapture, stopCapture, kill, setPolicy, setProtectedPaths is set. */
+  cmd?: 'ping' | 'quarantine' | 'release' | 'startCapture' | 'stopCapture' | 'kill' | 'setPolicy' | 'setProtectedPaths';
 }
 
-/** A cgroup as commands name it: id, and path below the cgroup v2 mount. */
+export type WirePing = Record<string, never>;
+
+/** A cgroup: its id, and its path below the cgroup v2 mount ("/shop/web"). */
 export interface WireCgroupRef {
   id: number;
   path: string;
 }
 
+/** Drop every packet in and out of these cgroups (and their descendants). */
+export interface WireQuarantine {
+  cgroups: WireCgroupRef[];
+}
+
+export interface WireRelease {
+  cgroups: WireCgroupRef[];
+}
+
+export interface WireStartCapture {
+  captureId: number;
+  cgroups: WireCgroupRef[];
+  /** bytes kept per packet (at most 1536) */
+  snaplen: number;
+  /** across all the cgroups */
+  maxPackets: number;
+}
+
+export interface WireStopCapture {
+  captureId: number;
+}
+
+export interface WireKill {
+  pid: number;
+  /** default SIGKILL */
+  signal: number;
+  /** if set, the process must have started then (±50 ms): guards pid reuse */
+  startKtimeNs: number;
+}
+
+/** An allowed destination for connect: an address or prefix, a port (0: any) and a protocol. */
 export interface WireNetAllow {
+  /** 2 or 10 */
   family: number;
+  /** 4 or 16 bytes */
   address: Uint8Array;
+  /** 32/128 for one address */
   prefixLen: number;
   port: number;
   protocol: number;
 }
 
+/**
+ * Replaces the enforcement policy of a policy root cgroup (and its
+ * descendants). All three switches off removes it.
+ */
 export interface WireSetPolicy {
   rootCgroupId: number;
+  /** kill an exec not in exec_allow */
   exec: boolean;
+  /** refuse a connect not in connect_allow */
   connect: boolean;
+  /** kill a write below a protected path not in write_allow */
   write: boolean;
+  /** absolute executable paths */
   execAllow: string[];
   connectAllow: WireNetAllow[];
+  /** absolute paths */
   writeAllow: string[];
 }
 
-/** Commands to the probe (probe.proto EngineCommand): exactly one kind set. */
-export interface WireEngineCommand {
+/** Path prefixes below which writes need a write_allow entry in enforce mode (at most 16, 64 bytes each). */
+export interface WireSetProtectedPaths {
+  prefixes: string[];
+}
+
+export interface WireCommandAck {
   id: number;
-  /** Every batch up to this sequence number was processed (0: not an acknowledgement). */
-  ackedSeq?: number;
-  ping?: Record<string, never>;
-  quarantine?: { cgroups: WireCgroupRef[] };
-  release?: { cgroups: WireCgroupRef[] };
-  startCapture?: { captureId: number; cgroups: WireCgroupRef[]; snaplen: number; maxPackets: number };
-  stopCapture?: { captureId: number };
-  kill?: { pid: number; signal: number; startKtimeNs: number };
-  setPolicy?: WireSetPolicy;
-  setProtectedPaths?: { prefixes: string[] };
+  ok: boolean;
+  /** why, when !ok */
+  error: string;
+  /** what was done, when ok */
+  detail: string;
 }

@@ -1,0 +1,163 @@
+// Generated from proto/vigil/v1/control.proto (the CLI ⇄ engine control API) by scripts/proto-types.ts:
+// do not edit. Change the .proto, then `npx tsx scripts/proto-types.ts`.
+
+export interface SetModeRequest {
+  workload: string;
+  /** learn, monitor, enforce */
+  mode: string;
+}
+
+export interface SetModeReply {
+  ok: boolean;
+  error: string;
+  from: string;
+  /** what this node cannot enforce */
+  warnings: string[];
+}
+
+export interface ExportPolicyRequest {
+  /** empty: every profiled workload */
+  workload: string;
+  /** yaml (WorkloadProfile) or networkpolicy */
+  format: string;
+}
+
+/** Policy YAML one way or the other; `source` names it in errors. */
+export interface PolicyText {
+  text: string;
+  source: string;
+  ok: boolean;
+  error: string;
+}
+
+export interface ApplyPolicyReply {
+  ok: boolean;
+  error: string;
+  applied: string[];
+  warnings: string[];
+}
+
+/** A workload by name (as `vigil status` lists it) or key. */
+export interface WorkloadRequest {
+  workload: string;
+  reason: string;
+}
+
+export interface ActionReply {
+  ok: boolean;
+  /** why not, when !ok */
+  error: string;
+  /** what was done, when ok */
+  detail: string;
+}
+
+export interface CaptureRequest {
+  workload: string;
+  /** 0: the config's default */
+  seconds: number;
+  /** 0: the config's default */
+  maxPackets: number;
+}
+
+/** Answered when the capture has ended. */
+export interface CaptureReply {
+  ok: boolean;
+  error: string;
+  file: string;
+  packets: number;
+  bytes: number;
+  /** time, packets, bytes, disk cap, stopped */
+  ended: string;
+}
+
+export interface KillRequest {
+  pid: number;
+}
+
+export type StatusRequest = Record<string, never>;
+
+export interface LossCounters {
+  ringbufFull: number;
+  decodeErrors: number;
+  queueFull: number;
+  pathTruncated: number;
+  eventsTotal: number;
+  inflightFull: number;
+  packetsLost: number;
+  /** not a loss: repeats counted in the kernel instead of sent */
+  deduplicated: number;
+}
+
+export interface ProbeStatus {
+  nodeName: string;
+  sessionId: string;
+  probeVersion: string;
+  probePid: number;
+  connected: boolean;
+  /** Unix time */
+  connectedAtMs: number;
+  hooks: number;
+  batches: number;
+  events: number;
+  /** batches missing by sequence number */
+  batchGaps: number;
+  /** as last reported by the probe */
+  losses: LossCounters;
+  /** Unix time, 0 if none yet */
+  lastBatchAtMs: number;
+}
+
+export interface WorkloadStatus {
+  name: string;
+  cgroupPath: string;
+  mode: string;
+  events: number;
+}
+
+export interface StatusReply {
+  nodeName: string;
+  engineVersion: string;
+  startedAtMs: number;
+  probes: ProbeStatus[];
+  eventsByType: Record<string, number>;
+  workloads: WorkloadStatus[];
+  /** entries in the process tree */
+  processes: number;
+  /** rejected by the engine's decoder */
+  malformedEvents: number;
+  /** events whose cgroup id had no path */
+  unknownCgroups: number;
+  /** workloads under network quarantine */
+  quarantined: string[];
+  probeCapabilities: string[];
+  /** signature rules running */
+  rulesLoaded: number;
+  /** rules that could not run here (vigil rules list says why) */
+  rulesSkipped: number;
+  alertsRaised: number;
+}
+
+/** ControlService's methods (all unary): each one's request and reply message, by name and by type. */
+export const CONTROL_METHODS = {
+  Status: { request: 'StatusRequest', reply: 'StatusReply' },
+  Quarantine: { request: 'WorkloadRequest', reply: 'ActionReply' },
+  Release: { request: 'WorkloadRequest', reply: 'ActionReply' },
+  Capture: { request: 'CaptureRequest', reply: 'CaptureReply' },
+  Kill: { request: 'KillRequest', reply: 'ActionReply' },
+  SetMode: { request: 'SetModeRequest', reply: 'SetModeReply' },
+  ExportPolicy: { request: 'ExportPolicyRequest', reply: 'PolicyText' },
+  ApplyPolicy: { request: 'PolicyText', reply: 'ApplyPolicyReply' },
+  DiffPolicy: { request: 'PolicyText', reply: 'PolicyText' },
+} as const;
+
+export interface ControlServiceTypes {
+  Status: { request: StatusRequest; reply: StatusReply };
+  Quarantine: { request: WorkloadRequest; reply: ActionReply };
+  Release: { request: WorkloadRequest; reply: ActionReply };
+  Capture: { request: CaptureRequest; reply: CaptureReply };
+  Kill: { request: KillRequest; reply: ActionReply };
+  SetMode: { request: SetModeRequest; reply: SetModeReply };
+  ExportPolicy: { request: ExportPolicyRequest; reply: PolicyText };
+  ApplyPolicy: { request: PolicyText; reply: ApplyPolicyReply };
+  DiffPolicy: { request: PolicyText; reply: PolicyText };
+}
