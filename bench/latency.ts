@@ -61,7 +61,7 @@ export async function latency(rows: Row[], opts: LatencyOptions = LATENCY_DEFAUL
   const busy = tree.group('background');
   const results: { label: string; ms: number[]; note: string; target: boolean }[] = [];
   /** The first alert after the engine started. */
-  let first = NaN;
+  let first: number;
   try {
     const v = await startVigil({ config: { rules: { builtin: true, files: [rules], watch: false } }, probe: opts.flushMs ? { flushMs: opts.flushMs } : {}, probeFlags: opts.probeFlags });
     try {

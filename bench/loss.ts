@@ -65,8 +65,8 @@ export async function loss(rows: Row[], opts: LossOptions = LOSS_DEFAULTS): Prom
   const gen = tree.group('loadgen');
   const procs = `${gen.dir}/cgroup.procs`;
   const steps: Step[] = [];
-  let overload: Step | null = null;
-  let ringbuf = 0;
+  let overload: Step;
+  let ringbuf: number;
   try {
     const v = await startVigil(opts.ringbufBytes ? { probe: { ringbufBytes: opts.ringbufBytes } } : {});
     ringbuf = opts.ringbufBytes ?? v.engine.config.probe.ringbufBytes;

@@ -15,7 +15,7 @@ function readPolicy(file: string): string {
   try {
     return readFileSync(file === '-' ? 0 : file, 'utf8');
   } catch (err) {
-    throw new Error(`${file}: cannot read: ${(err as Error).message}`);
+    throw new Error(`${file}: cannot read: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -55,12 +55,12 @@ export class PodQuarantine {
     try {
       await this.net.readNamespacedNetworkPolicy({ namespace, name: QUARANTINE_POLICY });
     } catch (err) {
-      if (statusOf(err) !== 404) throw new Error(`Kubernetes API: get networkpolicy ${namespace}/${QUARANTINE_POLICY}: ${describeError(err)}`);
+      if (statusOf(err) !== 404) throw new Error(`Kubernetes API: get networkpolicy ${namespace}/${QUARANTINE_POLICY}: ${describeError(err)}`, { cause: err });
       try {
         await this.net.createNamespacedNetworkPolicy({ namespace, body: quarantinePolicy(namespace) });
       } catch (createErr) {
         // 409: another node made it meanwhile.
-        if (statusOf(createErr) !== 409) throw new Error(`Kubernetes API: create networkpolicy ${namespace}/${QUARANTINE_POLICY}: ${describeError(createErr)}`);
+        if (statusOf(createErr) !== 409) throw new Error(`Kubernetes API: create networkpolicy ${namespace}/${QUARANTINE_POLICY}: ${describeError(createErr)}`, { cause: createErr });
       }
     }
     this.policyIn.add(namespace);
@@ -75,7 +75,7 @@ export class PodQuarantine {
       );
     } catch (err) {
       if (value === null && statusOf(err) === 404) return; // the pod is gone: nothing to release
-      throw new Error(`Kubernetes API: label pod ${namespace}/${pod} ${QUARANTINE_LABEL}=${value ?? '(removed)'}: ${describeError(err)}`);
+      throw new Error(`Kubernetes API: label pod ${namespace}/${pod} ${QUARANTINE_LABEL}=${value ?? '(removed)'}: ${describeError(err)}`, { cause: err });
     }
   }
 }

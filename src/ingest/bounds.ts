@@ -11,12 +11,12 @@ export const MAX_ARG = 4096;
 /** Cuts anything past the bounds (marking argv as truncated); true when something was cut. */
 export function boundEvent(e: Event): boolean {
   let cut = false;
-  if (e.path.length > MAX_PATH) (e.path = e.path.slice(0, MAX_PATH)), (cut = true);
-  if (e.path2.length > MAX_PATH) (e.path2 = e.path2.slice(0, MAX_PATH)), (cut = true);
-  if (e.filename.length > MAX_PATH) (e.filename = e.filename.slice(0, MAX_PATH)), (cut = true);
-  if (e.cwd.length > MAX_PATH) (e.cwd = e.cwd.slice(0, MAX_PATH)), (cut = true);
-  if (e.unixPath.length > MAX_PATH) (e.unixPath = e.unixPath.slice(0, MAX_PATH)), (cut = true);
-  if (e.comm.length > 64) (e.comm = e.comm.slice(0, 64)), (cut = true);
+  if (e.path.length > MAX_PATH) { e.path = e.path.slice(0, MAX_PATH); cut = true; }
+  if (e.path2.length > MAX_PATH) { e.path2 = e.path2.slice(0, MAX_PATH); cut = true; }
+  if (e.filename.length > MAX_PATH) { e.filename = e.filename.slice(0, MAX_PATH); cut = true; }
+  if (e.cwd.length > MAX_PATH) { e.cwd = e.cwd.slice(0, MAX_PATH); cut = true; }
+  if (e.unixPath.length > MAX_PATH) { e.unixPath = e.unixPath.slice(0, MAX_PATH); cut = true; }
+  if (e.comm.length > 64) { e.comm = e.comm.slice(0, 64); cut = true; }
   if (e.argv.length > MAX_ARGS || e.argv.some((a) => a.length > MAX_ARG)) {
     e.argv = e.argv.slice(0, MAX_ARGS).map((a) => (a.length > MAX_ARG ? a.slice(0, MAX_ARG) : a));
     e.argvTruncated = true;

@@ -117,7 +117,7 @@ function varint64(end: number, signed: boolean): number {
   hi >>>= 0;
   if (signed && hi >>> 31) {
     // Negative: -(~value + 1), as protobufjs's LongBits.toNumber.
-    let nlo = (~lo + 1) >>> 0;
+    const nlo = (~lo + 1) >>> 0;
     let nhi = ~hi >>> 0;
     if (!nlo) nhi = (nhi + 1) >>> 0;
     return -(nlo + nhi * 4294967296);
@@ -501,18 +501,18 @@ function event(end: number): Event {
       case 'bind':
         if (f === 1) {
           sockAddr(e);
-          if (type === 'connect') (hasRemote = true), (rFamily = saFamily), (rAddr = saAddr), (rPort = saPort), (rPath = saPath);
-          else (hasLocal = true), (lFamily = saFamily), (lAddr = saAddr), (lPort = saPort), (lPath = saPath);
+          if (type === 'connect') { hasRemote = true; rFamily = saFamily; rAddr = saAddr; rPort = saPort; rPath = saPath; }
+          else { hasLocal = true; lFamily = saFamily; lAddr = saAddr; lPort = saPort; lPath = saPath; }
         } else if (f === 2) wireProtocol = varint32(e) | 0;
         else result = varint64(e, true);
         break;
       case 'accept':
-        if (f === 1) sockAddr(e), (hasRemote = true), (rFamily = saFamily), (rAddr = saAddr), (rPort = saPort), (rPath = saPath);
-        else if (f === 2) sockAddr(e), (hasLocal = true), (lFamily = saFamily), (lAddr = saAddr), (lPort = saPort), (lPath = saPath);
+        if (f === 1) { sockAddr(e); hasRemote = true; rFamily = saFamily; rAddr = saAddr; rPort = saPort; rPath = saPath; }
+        else if (f === 2) { sockAddr(e); hasLocal = true; lFamily = saFamily; lAddr = saAddr; lPort = saPort; lPath = saPath; }
         else result = varint64(e, true);
         break;
       case 'listen':
-        if (f === 1) sockAddr(e), (hasLocal = true), (lFamily = saFamily), (lAddr = saAddr), (lPort = saPort), (lPath = saPath);
+        if (f === 1) { sockAddr(e); hasLocal = true; lFamily = saFamily; lAddr = saAddr; lPort = saPort; lPath = saPath; }
         else if (f === 2) varint32(e); // backlog: not kept
         else result = varint64(e, true);
         break;
@@ -546,8 +546,8 @@ function event(end: number): Event {
       case 'dup':
         if (f === 1) flags = varint32(e);
         else if (f === 2) id = varint32(e);
-        else if (f === 3) sockAddr(e), (hasRemote = true), (rFamily = saFamily), (rAddr = saAddr), (rPort = saPort), (rPath = saPath);
-        else if (f === 4) sockAddr(e), (hasLocal = true), (lFamily = saFamily), (lAddr = saAddr), (lPort = saPort), (lPath = saPath);
+        else if (f === 3) { sockAddr(e); hasRemote = true; rFamily = saFamily; rAddr = saAddr; rPort = saPort; rPath = saPath; }
+        else if (f === 4) { sockAddr(e); hasLocal = true; lFamily = saFamily; lAddr = saAddr; lPort = saPort; lPath = saPath; }
         else if (f === 5) wireProtocol = varint32(e) | 0;
         else result = varint64(e, true);
         break;
@@ -558,16 +558,16 @@ function event(end: number): Event {
     if (argv.length > MAX_ARGS) oversize = true;
     if (argv !== NO_ARGV) argv = sharedArgv(argv);
   }
-  // As decodeEvent's setRemote / setLocal: the remote end first, the local one fills what is left.
+  // As the reference decoder's setRemote / setLocal: the remote end first, the local one fills what is left.
   if (hasRemote) {
     family = rFamily;
     if (rFamily === AF_UNIX) unixPath = rPath;
-    else (addr = rAddr), (port = rPort);
+    else { addr = rAddr; port = rPort; }
   }
   if (hasLocal) {
     if (!family) family = lFamily;
     if (lFamily === AF_UNIX) unixPath = lPath;
-    else (localAddr = lAddr), (localPort = lPort);
+    else { localAddr = lAddr; localPort = lPort; }
   }
   if (type === 'accept' || type === 'listen') protocol = family === AF_UNIX ? '' : 'tcp';
   else if (type === 'connect' || type === 'bind' || type === 'dup') protocol = l4Protocol(wireProtocol);
@@ -648,7 +648,7 @@ export function decodeProbeMessage(bytes: Uint8Array): ProbeMessageIn {
       if (out && other) fail(`a batch and field ${other} in one message`);
     }
   } catch (err) {
-    if (err instanceof Malformed) throw new Error(`malformed ProbeMessage: ${err.message}`);
+    if (err instanceof Malformed) throw new Error(`malformed ProbeMessage: ${err.message}`, { cause: err });
     throw err;
   } finally {
     buf = EMPTY;

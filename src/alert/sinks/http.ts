@@ -25,7 +25,7 @@ export async function postJson(url: URL, body: string, headers: Record<string, s
   } catch (err) {
     return { ok: false, retry: true, reason: failure(err, stop, timeout, timeoutMs) };
   }
-  let snippet = '';
+  let snippet: string;
   try {
     snippet = await readSome(res, SNIPPET_BYTES);
   } catch (err) {

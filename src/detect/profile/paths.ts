@@ -230,7 +230,7 @@ export class PathSet {
       try {
         comps = parsePattern(e);
       } catch (err) {
-        throw new Error(`PathSet.from: entry ${i} (${JSON.stringify(e)}): ${(err as Error).message}`);
+        throw new Error(`PathSet.from: entry ${i} (${JSON.stringify(e)}): ${(err as Error).message}`, { cause: err });
       }
       const node = set.nodeFor(comps);
       if (!node.isEntry) set.setEntry(node);

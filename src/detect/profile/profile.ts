@@ -201,7 +201,7 @@ export class Profile {
 
   private exec(e: Event, parentExe: string, learn: boolean): Deviation | null {
     const exe = e.path;
-    let p = this.processes.get(exe);
+    const p = this.processes.get(exe);
     if (!p) {
       if (learn && !this.full()) {
         this.processes.set(exe, { exe, parents: new Set(parentExe ? [parentExe] : []), users: new Set([e.uid]), args: new Set([argsOf(e.argv)]) });

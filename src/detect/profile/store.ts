@@ -48,7 +48,7 @@ export class ProfileStore {
           try {
             return parsePolicyYaml(JSON.stringify(v), path)[0]!;
           } catch (err) {
-            throw new Error(err instanceof PolicyError ? err.problems.join('; ') : (err as Error).message);
+            throw new Error(err instanceof PolicyError ? err.problems.join('; ') : (err as Error).message, { cause: err });
           }
         },
         this.log,

@@ -21,11 +21,10 @@ export function newVersion(): number {
 }
 
 // Per path, four bitsets of `words` words each (the array's length / 4):
-// read known, read covered, write known, write covered.
+// read known, read covered, write known, write covered. A "covered" set
+// follows its "known" one: at known + words.
 const READ_KNOWN = 0;
-const READ_COVERED = 1;
 const WRITE_KNOWN = 2;
-const WRITE_COVERED = 3;
 
 export class FileVerdicts {
   private readonly paths = new Map<string, Uint32Array>();
