@@ -572,7 +572,7 @@ function event(end: number): Event {
   if (type === 'accept' || type === 'listen') protocol = family === AF_UNIX ? '' : 'tcp';
   else if (type === 'connect' || type === 'bind' || type === 'dup') protocol = l4Protocol(wireProtocol);
 
-  // The field order of emptyEvent (src/event.ts): every event gets one hidden class.
+  // The field order of emptyEvent (src/model/event.ts): every event gets one hidden class.
   return {
     type, ktimeNs, time: 0, pid, tid, ppid, uid, gid, comm, cgroupId, nodeName: '', blocked,
     path, path2, flags, mode, result,
