@@ -7,7 +7,7 @@
 // fd), so most events run few rules and those with fewer checks.
 import type { Event, EventType } from '../../model/event.js';
 import { AF_INET, AF_INET6, AF_UNIX } from '../../model/addresses.js';
-import { O_ACCMODE, O_CREAT, O_DIRECTORY, O_TRUNC } from './names.js';
+import { O_ACCMODE, O_CREAT, O_DIRECTORY, O_TRUNC } from './syscall-values.js';
 
 export interface Classifier {
   /** Classes are 0 … count - 1. */

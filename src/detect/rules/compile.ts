@@ -24,11 +24,14 @@ import type { Priority } from '../../model/alert.js';
 import { ConditionSyntaxError, parseCondition, type At, type Expr, type Operator } from './condition.js';
 import type { FieldContext } from './context.js';
 import { classCount } from './classes.js';
-import { CALL_TYPES, DIMS, FIELDS, fieldArg, fieldProblem, SYSCALLS_OF, typesForName, type Dim, type Field, type FieldArg, type FieldValue, type Known } from './fields.js';
+import { CALL_TYPES, SYSCALLS_OF, typesForName } from './event-type-names.js';
+import { DIMS, type Dim, type Field, type FieldArg, type FieldValue, type Known } from './field-types.js';
+import { FIELDS, fieldArg, fieldProblem } from './fields.js';
 import type { ExceptionDef, ListItemDef, RuleDef, RuleDefinitions } from './loader.js';
 import { parseParts } from './loader.js';
 import { compileOutput, type OutputTemplate } from './output.js';
-import { comparisonFn, comparisonJs, Constants, isListOp, operand, ValueError, type Operand } from './predicate.js';
+import { comparisonFn, comparisonJs, isListOp, operand, ValueError, type Operand } from './comparison.js';
+import { Constants } from './constants.js';
 import type { Loc, Problem } from './problems.js';
 import { joinSources, type SourceText } from './source.js';
 

@@ -3,7 +3,8 @@
 // and values that are missing, print as <NA>, as Falco prints them.
 import type { Event } from '../../model/event.js';
 import type { FieldContext } from './context.js';
-import { FIELDS, fieldArg, fieldProblem, type FieldValue } from './fields.js';
+import type { FieldValue } from './field-types.js';
+import { FIELDS, fieldArg, fieldProblem } from './fields.js';
 import type { Loc } from './problems.js';
 
 type Segment = string | { ref: string; get: ((e: Event, x: FieldContext) => FieldValue | undefined) | null };

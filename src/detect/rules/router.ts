@@ -11,7 +11,7 @@ import { EVENT_TYPES, type Event, type EventType } from '../../model/event.js';
 import { CLASSIFIERS, classCount } from './classes.js';
 import type { CompiledRule, RuleFn, Variant } from './compile.js';
 import type { FieldContext } from './context.js';
-import type { Dim } from './fields.js';
+import type { Dim } from './field-types.js';
 import { SequenceState, ThresholdState } from './stateful.js';
 
 /** What a rule does when its condition matches. */

@@ -4,7 +4,8 @@
 // summary says what happened.
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import { FIELDS, typesForName } from '../../../src/detect/rules/fields.js';
+import { typesForName } from '../../../src/detect/rules/event-type-names.js';
+import { FIELDS } from '../../../src/detect/rules/fields.js';
 import { decodeProbeMessage } from '../../../src/ingest/probe-message.js';
 import { EVENT_TYPES, type EventType } from '../../../src/model/event.js';
 import { EVENT_KINDS, eventSummary } from '../../../src/model/event-kinds.js';

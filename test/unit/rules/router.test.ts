@@ -12,7 +12,7 @@ import { parse } from 'yaml';
 import type { Alert } from '../../../src/model/alert.js';
 import type { DetectContext } from '../../../src/detect/detector.js';
 import { RulesDetector } from '../../../src/detect/rules/detector.js';
-import { SYSCALLS_OF } from '../../../src/detect/rules/fields.js';
+import { SYSCALLS_OF } from '../../../src/detect/rules/event-type-names.js';
 import { MEMO_SIZE } from '../../../src/detect/rules/router.js';
 import { buildRuleSet, builtinFiles, type RuleSet } from '../../../src/detect/rules/ruleset.js';
 import { SequenceState, ThresholdState } from '../../../src/detect/rules/stateful.js';

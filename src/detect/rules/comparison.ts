@@ -4,12 +4,9 @@
 // multi-valued fields such as proc.aname). Both share the same value
 // conversion, so they cannot disagree.
 import type { Operator } from './condition.js';
+import { Constants } from './constants.js';
+import type { FieldKind, FieldValue } from './field-types.js';
 import { addressMatcher } from './ip.js';
-
-/** A field's value on an event (fields.ts reads them). */
-export type FieldValue = string | number | boolean;
-/** ip: an address (compared exactly or against CIDR networks); ipnet: only against networks. */
-export type FieldKind = 'string' | 'number' | 'bool' | 'ip';
 
 export class ValueError extends Error {}
 
@@ -113,16 +110,6 @@ export function pathPrefixMatcher(prefixes: string[]): (path: string) => boolean
     }
     return false;
   };
-}
-
-/** Constants the generated code reads (Sets, RegExps, matchers), indexed as k[i]. */
-export class Constants {
-  readonly values: unknown[] = [];
-
-  ref(v: unknown): string {
-    this.values.push(v);
-    return `k[${this.values.length - 1}]`;
-  }
 }
 
 /** JavaScript testing the value `v` (known not to be missing); `v` appears exactly once in it. */

@@ -1,0 +1,225 @@
+// Fields of files and sockets (Falco's fd.* class): a path and its parts,
+// the descriptor's type, and a socket's client/server and local/remote
+// ends as far as Vigil sees them.
+import type { Event, EventType } from '../../model/event.js';
+import { AF_INET, AF_INET6, AF_UNIX } from '../../model/addresses.js';
+import { isIpClass, OPEN_DIRECTORY, OPEN_FAILED, SOCK_INET, SOCK_INET6, SOCK_UNIX } from './classes.js';
+import type { Operator } from './condition.js';
+import type { Constants } from './constants.js';
+import { FILE_TYPES, nonEmpty, SOCKET_TYPES, types, type FieldDef, type FieldGetter } from './field-def.js';
+import type { Dim, FieldArg, FieldKind, FieldValue, Known } from './field-types.js';
+import { O_DIRECTORY } from './syscall-values.js';
+
+function dirname(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
+
+function basename(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}
+
+/** Whether `dir` is the directory `path` is directly in. */
+function isDirOf(dir: string, path: string): boolean {
+  const i = path.lastIndexOf('/');
+  if (dir === '/') return i === 0;
+  return i === dir.length && path.startsWith(dir);
+}
+
+/** =, != and in on a part of e.path, as closures over the path that allocate nothing. */
+function pathPartCompare(op: Operator, values: readonly FieldValue[], k: Constants, one: (v: string) => (path: string) => boolean): string | null {
+  const tests = values.map((v) => one(String(v)));
+  const any = tests.length === 1 ? tests[0]! : (p: string) => tests.some((t) => t(p));
+  switch (op) {
+    case '=':
+    case '==':
+    case 'in':
+    case 'intersects':
+      return `(e.path !== '' && ${k.ref(any)}(e.path))`;
+    case '!=':
+      return `(e.path !== '' && !${k.ref(any)}(e.path))`;
+    default:
+      return null;
+  }
+}
+
+function isIp(e: Event): boolean {
+  return e.family === AF_INET || e.family === AF_INET6;
+}
+
+type End = 'cip' | 'cport' | 'sip' | 'sport' | 'lip' | 'lport' | 'rip' | 'rport';
+type Side = 'r' | 'l' | null;
+
+/**
+ * Falco's client/server and local/remote ends, as the remote (r) or local
+ * (l) address Vigil has. connect: the remote end is the server; Vigil
+ * does not see the local end of a connect (the port is bound inside the
+ * syscall), so client and local fields are missing. accept: the local
+ * end is the server. bind/listen: only the local (server) end. dup: the
+ * socket is read as an outgoing connection (local = client), the
+ * reverse-shell case.
+ */
+const SIDES: Partial<Record<EventType, Record<End, Side>>> = {
+  connect: { cip: null, cport: null, sip: 'r', sport: 'r', lip: null, lport: null, rip: 'r', rport: 'r' },
+  accept: { cip: 'r', cport: 'r', sip: 'l', sport: 'l', lip: 'l', lport: 'l', rip: 'r', rport: 'r' },
+  bind: { cip: null, cport: null, sip: 'l', sport: 'l', lip: 'l', lport: 'l', rip: null, rport: null },
+  listen: { cip: null, cport: null, sip: 'l', sport: 'l', lip: 'l', lport: 'l', rip: null, rport: null },
+  dup: { cip: 'l', cport: 'l', sip: 'r', sport: 'r', lip: 'l', lport: 'l', rip: 'r', rport: 'r' },
+};
+
+/** fd.sip & co. on a socket event of class `cls`: missing when no such end, or no IP address. */
+function ipEndKnown(which: End): (t: EventType, cls: number) => Known | undefined {
+  return (t, cls) => (SIDES[t]?.[which] === null || (cls >= 0 && !isIpClass(cls)) ? { missing: true } : undefined);
+}
+
+/** fd.sip & co. inlined where the class says the event has an IP address. */
+function ipEndInline(which: End): (t: EventType, arg: FieldArg, cls: number) => { js: string; missing: boolean } | null {
+  return (t, _arg, cls) => {
+    const side = SIDES[t]?.[which];
+    if (!side || !isIpClass(cls)) return null;
+    const addr = side === 'r' ? 'e.addr' : 'e.localAddr';
+    const value = which.endsWith('port') ? (side === 'r' ? 'e.port' : 'e.localPort') : addr;
+    return { js: `(${addr} === '' ? undefined : ${value})`, missing: true };
+  };
+}
+
+/** An address end read from e.addr alone (the remote side), in an IP class. */
+function ipEndReads(which: End): (t: EventType, cls: number) => Dim | null {
+  return (t, cls) => (SIDES[t]?.[which] === 'r' && isIpClass(cls) ? 'addr' : null);
+}
+
+function ipEndField(kind: FieldKind, desc: string, which: End, get: FieldGetter = (e) => ipEnd(e, which)): FieldDef {
+  return { kind, desc, on: SOCKET_TYPES, get, known: ipEndKnown(which), inline: ipEndInline(which), reads: which.endsWith('port') ? undefined : ipEndReads(which) };
+}
+
+function ipEnd(e: Event, which: End): string | number | undefined {
+  if (!isIp(e)) return undefined;
+  const side = SIDES[e.type]?.[which];
+  const port = which.endsWith('port');
+  if (side === 'r') return e.addr === '' ? undefined : port ? e.port : e.addr;
+  if (side === 'l') return e.localAddr === '' ? undefined : port ? e.localPort : e.localAddr;
+  return undefined;
+}
+
+/** fd.name for sockets: "cip:cport->sip:sport" (an unseen client end reads 0.0.0.0:0, as an unbound socket). */
+function socketName(e: Event): string | undefined {
+  if (e.family === AF_UNIX) return nonEmpty(e.unixPath);
+  if (!isIp(e)) return undefined;
+  const any = e.family === AF_INET6 ? '::' : '0.0.0.0';
+  switch (e.type) {
+    case 'connect':
+      return e.addr ? `${any}:0->${e.addr}:${e.port}` : undefined;
+    case 'accept':
+      return `${e.addr || any}:${e.port}->${e.localAddr || any}:${e.localPort}`;
+    case 'bind':
+    case 'listen':
+      return `${e.localAddr || any}:${e.localPort}`;
+    case 'dup':
+      return `${e.localAddr || any}:${e.localPort}->${e.addr || any}:${e.port}`;
+    default:
+      return undefined;
+  }
+}
+
+function fdName(e: Event): string | undefined {
+  if (SOCKET_TYPES.has(e.type)) return socketName(e);
+  return nonEmpty(e.path);
+}
+
+function fdType(e: Event): string | undefined {
+  if (FILE_TYPES.has(e.type)) return e.type === 'open' && e.flags & O_DIRECTORY ? 'directory' : 'file';
+  if (e.family === AF_INET) return 'ipv4';
+  if (e.family === AF_INET6) return 'ipv6';
+  if (e.family === AF_UNIX) return 'unix';
+  return undefined;
+}
+
+const TYPECHAR: Record<string, string> = { file: 'f', directory: 'd', ipv4: '4', ipv6: '6', unix: 'u' };
+
+/** fd.type / fd.typechar as an open's or a socket event's class decides them. */
+function typeKnown(t: EventType, cls: number, dir: string, file: string, v4: string, v6: string, unix: string): Known | undefined {
+  if (cls < 0) return undefined;
+  if (t === 'open') return { value: (cls & OPEN_DIRECTORY) !== 0 ? dir : file };
+  if (!SOCKET_TYPES.has(t)) return undefined;
+  return cls === SOCK_INET ? { value: v4 } : cls === SOCK_INET6 ? { value: v6 } : cls === SOCK_UNIX ? { value: unix } : { missing: true };
+}
+
+function anyOf(pred: (v: FieldValue) => boolean, a: FieldValue | undefined, b: FieldValue | undefined): boolean {
+  return (a !== undefined && pred(a)) || (b !== undefined && pred(b));
+}
+
+export const FD_FIELDS: Record<string, FieldDef> = {
+  'fd.name': {
+    kind: 'string', desc: 'files: the path (rename: the old path); sockets: cip:cport->sip:sport; AF_UNIX: the socket path',
+    on: new Set([...FILE_TYPES, ...SOCKET_TYPES]), get: (e) => fdName(e),
+    inline: (t) => (FILE_TYPES.has(t) ? { js: 'e.path', missing: t === 'module' } : null),
+    known: (t, cls) => (SOCKET_TYPES.has(t) && cls >= 0 && !isIpClass(cls) && cls !== SOCK_UNIX ? { missing: true } : undefined),
+    reads: (t) => (FILE_TYPES.has(t) ? 'path' : null),
+  },
+  'fd.directory': {
+    kind: 'string', desc: 'files: the directory the file is in', on: FILE_TYPES, get: (e) => (e.path ? dirname(e.path) : undefined),
+    compare: (_t, op, values, k) => pathPartCompare(op, values, k, (d) => (p: string) => isDirOf(d, p)),
+    reads: () => 'path',
+  },
+  'fd.filename': {
+    kind: 'string', desc: 'files: the file name without its directory', on: FILE_TYPES, get: (e) => (e.path ? basename(e.path) : undefined),
+    compare: (_t, op, values, k) => pathPartCompare(op, values, k, (n) => (p: string) => n !== '' && !n.includes('/') && p.endsWith(`/${n}`)),
+    reads: () => 'path',
+  },
+  'fd.type': { kind: 'string', desc: 'file, directory, ipv4, ipv6 or unix', on: new Set([...FILE_TYPES, ...SOCKET_TYPES]), get: (e) => fdType(e), known: (t, cls) => typeKnown(t, cls, 'directory', 'file', 'ipv4', 'ipv6', 'unix') },
+  'fd.typechar': {
+    kind: 'string', desc: "f (file), d (directory), 4, 6 (IP sockets) or u (unix socket)", on: new Set([...FILE_TYPES, ...SOCKET_TYPES]),
+    constant: (t) => (t === 'open' ? undefined : FILE_TYPES.has(t) ? 'f' : undefined),
+    get: (e) => {
+      const ty = fdType(e);
+      return ty === undefined ? undefined : TYPECHAR[ty];
+    },
+    inline: (t) => (t === 'open' ? { js: `((e.flags & ${O_DIRECTORY}) !== 0 ? 'd' : 'f')`, missing: false } : null),
+    known: (t, cls) => typeKnown(t, cls, 'd', 'f', '4', '6', 'u'),
+  },
+  'fd.num': {
+    kind: 'number', desc: 'open: the new descriptor, -1 when the open failed; accept: the new descriptor; dup: the old descriptor', on: types('open', 'accept', 'dup'),
+    get: (e) => (e.type === 'dup' ? e.flags : e.result >= 0 ? e.result : -1),
+    inline: (t) => ({ js: t === 'dup' ? 'e.flags' : '(e.result >= 0 ? e.result : -1)', missing: false }),
+    known: (t, cls) => (t === 'open' && cls >= 0 ? ((cls & OPEN_FAILED) !== 0 ? { value: -1 } : { sign: 1 }) : undefined),
+  },
+  'fd.l4proto': { kind: 'string', desc: 'tcp or udp', on: SOCKET_TYPES, get: (e) => nonEmpty(e.protocol) },
+  'fd.sockfamily': {
+    kind: 'string', desc: 'ip or unix', on: SOCKET_TYPES, get: (e) => (isIp(e) ? 'ip' : e.family === AF_UNIX ? 'unix' : undefined),
+    known: (_t, cls) => (cls < 0 ? undefined : isIpClass(cls) ? { value: 'ip' } : cls === SOCK_UNIX ? { value: 'unix' } : { missing: true }),
+  },
+  'fd.cip': ipEndField('ip', 'the client address (not seen on connect)', 'cip'),
+  'fd.sip': ipEndField('ip', 'the server address (connect: the address connected to)', 'sip'),
+  'fd.lip': ipEndField('ip', 'the local address (not seen on connect)', 'lip'),
+  'fd.rip': ipEndField('ip', 'the remote address', 'rip'),
+  'fd.dip': ipEndField('ip', 'Vigil: the destination (server) address, as fd.sip', 'sip'),
+  'fd.cport': ipEndField('number', 'the client port (not seen on connect)', 'cport'),
+  'fd.sport': {
+    ...ipEndField('number', 'the server port (connect: the port connected to)', 'sport'),
+    inline: (t, arg, cls) =>
+      ipEndInline('sport')(t, arg, cls) ??
+      (t === 'connect' ? { js: `(e.addr !== '' && (e.family === ${AF_INET} || e.family === ${AF_INET6}) ? e.port : undefined)`, missing: true } : null),
+  },
+  'fd.lport': ipEndField('number', 'the local port (not seen on connect)', 'lport'),
+  'fd.rport': ipEndField('number', 'the remote port', 'rport'),
+  'fd.dport': ipEndField('number', 'Vigil: the destination (server) port, as fd.sport', 'sport'),
+  'fd.ip': {
+    kind: 'ip', desc: 'either address (filters only)', on: SOCKET_TYPES, get: () => undefined,
+    some: (e, _x, _a, pred) => anyOf(pred, ipEnd(e, 'cip'), ipEnd(e, 'sip')),
+    known: (_t, cls) => (cls >= 0 && !isIpClass(cls) ? { missing: true } : undefined),
+  },
+  'fd.port': {
+    kind: 'number', desc: 'either port (filters only)', on: SOCKET_TYPES, get: () => undefined,
+    some: (e, _x, _a, pred) => anyOf(pred, ipEnd(e, 'cport'), ipEnd(e, 'sport')),
+    known: (_t, cls) => (cls >= 0 && !isIpClass(cls) ? { missing: true } : undefined),
+  },
+  'fd.net': {
+    kind: 'ip', desc: 'either address, compared with networks (filters only)', on: SOCKET_TYPES, get: () => undefined,
+    some: (e, _x, _a, pred) => anyOf(pred, ipEnd(e, 'cip'), ipEnd(e, 'sip')),
+    known: (_t, cls) => (cls >= 0 && !isIpClass(cls) ? { missing: true } : undefined),
+  },
+  'fd.cnet': ipEndField('ip', 'the client address, compared with networks', 'cip'),
+  'fd.snet': ipEndField('ip', 'the server address, compared with networks', 'sip'),
+  'fd.lnet': ipEndField('ip', 'the local address, compared with networks', 'lip'),
+  'fd.rnet': ipEndField('ip', 'the remote address, compared with networks', 'rip'),
+};

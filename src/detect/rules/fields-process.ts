@@ -1,0 +1,111 @@
+// Fields of the process, its parent and ancestors (Falco's proc.* and
+// thread.* classes), and of its user and group (user.*, group.*).
+import type { Event } from '../../model/event.js';
+import type { Process } from '../../model/process.js';
+import { MAX_ANCESTORS, type FieldContext } from './context.js';
+import { nonEmpty, type FieldDef, type FieldGetter } from './field-def.js';
+import type { FieldKind, FieldValue } from './field-types.js';
+
+/** The process's executable path; for exec events the file just run. */
+function exepath(e: Event): string | undefined {
+  if (e.type === 'exec') return nonEmpty(e.path);
+  return e.process ? nonEmpty(e.process.exe) : undefined;
+}
+
+/** proc.aname & co.: one reader of a process, at an ancestor level or (without an index) any ancestor. */
+function ancestorField(desc: string, kind: FieldKind, read: (p: Process, x: FieldContext) => FieldValue | undefined, self: FieldGetter): FieldDef {
+  return {
+    kind,
+    desc,
+    arg: 'optional-index',
+    get(e, x, arg) {
+      const n = arg as number;
+      if (n < 0) return undefined; // any-ancestor form: filters only
+      if (n === 0) return self(e, x, -1);
+      const p = x.ancestor(e.process, n);
+      return p ? read(p, x) : undefined;
+    },
+    some(e, x, _arg, pred) {
+      let p = x.parent(e.process);
+      for (let i = 0; p && i < MAX_ANCESTORS; i++) {
+        const v = read(p, x);
+        if (v !== undefined && pred(v)) return true;
+        const next = x.parent(p);
+        if (next === p) break;
+        p = next;
+      }
+      return false;
+    },
+  };
+}
+
+const procName: FieldGetter = (e) => nonEmpty(e.comm);
+const procExe: FieldGetter = (e) => (e.process && e.process.argv.length > 0 ? e.process.argv[0] : undefined);
+const procExepath: FieldGetter = (e) => exepath(e);
+const procCmdline: FieldGetter = (e, x) => (e.process ? x.cmdline(e.comm, e.process.argv) : nonEmpty(e.comm));
+const procPid: FieldGetter = (e) => e.pid;
+
+export const PROCESS_FIELDS: Record<string, FieldDef> = {
+  'proc.name': { kind: 'string', desc: 'the process name (comm, at most 15 characters)', get: procName, inline: () => ({ js: 'e.comm', missing: false }), reads: () => 'comm' },
+  'proc.exe': { kind: 'string', desc: 'argv[0]', get: procExe },
+  'proc.exepath': {
+    kind: 'string', desc: 'the executable, absolute, symlinks resolved', get: procExepath,
+    inline: (t) => (t === 'exec' ? { js: 'e.path', missing: false } : null),
+    reads: (t) => (t === 'exec' ? 'path' : null),
+  },
+  'proc.args': { kind: 'string', desc: 'the arguments (argv[1..]) joined by spaces', get: (e, x) => (e.process ? x.args(e.process.argv) : undefined) },
+  'proc.cmdline': { kind: 'string', desc: 'proc.name and proc.args', get: procCmdline },
+  'proc.cwd': {
+    kind: 'string', desc: 'the working directory, ending with /',
+    get: (e) => {
+      const cwd = e.type === 'exec' ? e.cwd : e.process?.cwd ?? '';
+      return cwd === '' ? undefined : cwd.endsWith('/') ? cwd : `${cwd}/`;
+    },
+  },
+  'proc.pid': { kind: 'number', desc: 'the process id', get: procPid, inline: () => ({ js: 'e.pid', missing: false }) },
+  'proc.tty': {
+    kind: 'number', desc: 'the controlling terminal (major << 20 | minor), 0 if none',
+    get: (e) => (e.type === 'exec' ? e.tty : e.process?.tty),
+    inline: (t) => (t === 'exec' ? { js: 'e.tty', missing: false } : null),
+  },
+  'proc.ppid': { kind: 'number', desc: 'the parent process id', get: (e) => e.ppid, inline: () => ({ js: 'e.ppid', missing: false }) },
+  'thread.tid': { kind: 'number', desc: 'the thread id', get: (e) => e.tid, inline: () => ({ js: 'e.tid', missing: false }) },
+  'proc.pname': { kind: 'string', desc: "the parent's name", get: (e, x) => x.parent(e.process)?.comm || undefined },
+  'proc.pexe': { kind: 'string', desc: "the parent's argv[0]", get: (e, x) => x.parent(e.process)?.argv[0] },
+  'proc.pexepath': { kind: 'string', desc: "the parent's executable path", get: (e, x) => x.parent(e.process)?.exe || undefined },
+  'proc.pcmdline': {
+    kind: 'string', desc: "the parent's command line",
+    get: (e, x) => {
+      const p = x.parent(e.process);
+      return p ? x.cmdline(p.comm, p.argv) : undefined;
+    },
+  },
+  'proc.aname': ancestorField('the name of an ancestor (proc.aname[1] the parent, [2] the grandparent…); without an index, any ancestor', 'string', (p) => p.comm || undefined, procName),
+  'proc.aexe': ancestorField("an ancestor's argv[0]", 'string', (p) => p.argv[0], procExe),
+  'proc.aexepath': ancestorField("an ancestor's executable path", 'string', (p) => p.exe || undefined, procExepath),
+  'proc.acmdline': ancestorField("an ancestor's command line", 'string', (p, x) => x.cmdline(p.comm, p.argv), procCmdline),
+  'proc.apid': ancestorField("an ancestor's pid", 'number', (p) => p.pid, procPid),
+  'proc.duration': {
+    kind: 'number', desc: 'nanoseconds since the process started (known for processes forked while Vigil watched)',
+    get: (e, x) => {
+      const start = e.process ? x.startOf(e.process) : undefined;
+      return start === undefined ? undefined : e.ktimeNs - start;
+    },
+  },
+  'proc.is_exe_from_memfd': {
+    // A memfd's dentry is its own root, with no directory above it: the
+    // probe reports its name as the path ("/memfd:NAME"); older probes sent "/".
+    kind: 'bool', desc: 'the executable is an anonymous in-memory file (memfd_create): its path reads "/" or memfd:…',
+    get: (e) => {
+      const p = exepath(e);
+      return p === undefined ? undefined : p === '/' || p.startsWith('/memfd:') || p.startsWith('memfd:');
+    },
+    reads: (t) => (t === 'exec' ? 'path' : null),
+  },
+
+  // -- user
+  'user.uid': { kind: 'number', desc: 'the user id', get: (e) => e.uid, inline: () => ({ js: 'e.uid', missing: false }) },
+  'user.name': { kind: 'string', desc: "the user name from the node's /etc/passwd (the uid as text when unknown)", get: (e, x) => x.users.user(e.uid) },
+  'group.gid': { kind: 'number', desc: 'the group id', get: (e) => e.gid, inline: () => ({ js: 'e.gid', missing: false }) },
+  'group.name': { kind: 'string', desc: "the group name from the node's /etc/group", get: (e, x) => x.users.group(e.gid) },
+};
