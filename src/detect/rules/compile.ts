@@ -27,8 +27,8 @@ import { classCount } from './classes.js';
 import { CALL_TYPES, SYSCALLS_OF, typesForName } from './event-type-names.js';
 import { DIMS, type Dim, type Field, type FieldArg, type FieldValue, type Known } from './field-types.js';
 import { FIELDS, fieldArg, fieldProblem } from './fields.js';
-import type { ExceptionDef, ListItemDef, RuleDef, RuleDefinitions } from './loader.js';
-import { parseParts } from './loader.js';
+import type { RuleDefinitions } from './collector.js';
+import type { ExceptionDef, ListItemDef, RuleDef } from './definitions.js';
 import { compileOutput, type OutputTemplate } from './output.js';
 import { comparisonFn, comparisonJs, isListOp, operand, ValueError, type Operand } from './comparison.js';
 import { Constants } from './constants.js';
@@ -138,8 +138,33 @@ class Resolver {
     private readonly report: (p: Problem) => void,
   ) {}
 
+  /** Parsed macro conditions (null: a syntax error, already reported). */
+  private readonly macroAsts = new Map<string, Expr | null>();
+
+  /** Parses a condition's text (its parts joined), reporting a syntax error as a problem. */
   parse(parts: readonly SourceText[]): Expr | null {
-    return parseParts(parts, joinSources, (err) => this.syntax(err));
+    try {
+      return parseCondition(joinSources(parts));
+    } catch (err) {
+      if (err instanceof ConditionSyntaxError) {
+        this.syntax(err);
+        return null;
+      }
+      throw err;
+    }
+  }
+
+  /** Reports every macro's syntax errors, whether a rule uses the macro or not. */
+  checkMacros(): void {
+    for (const name of this.defs.macros.keys()) this.macroAst(name);
+  }
+
+  /** A macro's parsed condition; undefined when there is no such macro, null when it does not parse (reported once). */
+  private macroAst(name: string): Expr | null | undefined {
+    const m = this.defs.macros.get(name);
+    if (!m) return undefined;
+    if (!this.macroAsts.has(name)) this.macroAsts.set(name, this.parse(m.parts));
+    return this.macroAsts.get(name) ?? null;
   }
 
   syntax(err: ConditionSyntaxError): void {
@@ -156,7 +181,7 @@ class Resolver {
         return { k: 'not', e: this.resolve(e.e, stack) };
       case 'macro': {
         if (stack.includes(e.name)) throw new CompileError(`macro '${e.name}' refers to itself (${[...stack, e.name].join(' → ')})`, locOf(e.at));
-        const ast = this.defs.macroAst(e.name, (parts) => this.parse(parts));
+        const ast = this.macroAst(e.name);
         if (ast === undefined) throw new CompileError(`undefined macro '${e.name}'`, locOf(e.at));
         if (ast === null) throw new Reported();
         return this.resolve(ast, [...stack, e.name]);
@@ -793,7 +818,7 @@ export function compileRules(defs: RuleDefinitions): CompileResult {
   const disabled: string[] = [];
 
   // Every macro's syntax is checked, used or not.
-  for (const name of defs.macros.keys()) defs.macroAst(name, (parts) => resolver.parse(parts));
+  resolver.checkMacros();
 
   for (const def of defs.rules.values()) {
     if (!def.enabled) {

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EVENT_TYPES, type EventType } from '../../model/event.js';
 import { compileRules, type CompiledRule, type Skipped } from './compile.js';
-import { RuleDefinitions, type RuleFile } from './loader.js';
+import type { RuleFile } from './definitions.js';
+import { readRules } from './reader.js';
 import type { Problem } from './problems.js';
 import { buildRoutes, type TypeRoute } from './router.js';
 
@@ -70,7 +71,7 @@ export function readRuleFiles(paths: readonly string[]): { files: RuleFile[]; pr
 /** Loads and compiles rule files; errors are in the report (report.errors), never thrown. */
 export function buildRuleSet(paths: readonly string[], texts?: readonly RuleFile[]): RuleSet {
   const { files, problems: readProblems } = texts ? { files: [...texts], problems: [] } : readRuleFiles(paths);
-  const defs = new RuleDefinitions().load(files);
+  const defs = readRules(files);
   const result = compileRules(defs);
   const problems = [...readProblems, ...result.problems];
   const route = buildRoutes(result.rules);

@@ -1,7 +1,8 @@
 // Rule files: definitions, overrides in load order, and errors that name
 // the file, line and column.
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parsePriority } from '../../../src/detect/rules/loader.js';
+import { parseDuration } from '../../../src/detect/rules/extension-reader.js';
+import { parsePriority } from '../../../src/detect/rules/reader.js';
 import { buildRuleSet } from '../../../src/detect/rules/ruleset.js';
 import { load, matches, World } from './support.js';
 
