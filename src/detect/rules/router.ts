@@ -9,7 +9,7 @@
 // rule set: a reload builds new routes with empty memos.
 import { EVENT_TYPES, type Event, type EventType } from '../../model/event.js';
 import { CLASSIFIERS, classCount } from './classes.js';
-import type { CompiledRule, RuleFn, Variant } from './compile.js';
+import type { CompiledRule, RuleFn, Variant } from './compiled.js';
 import type { FieldContext } from './context.js';
 import type { Dim } from './field-types.js';
 import { SequenceState, ThresholdState } from './stateful.js';

@@ -8,7 +8,7 @@
 // stored in a Map is a new heap object per event, which the young
 // generation then has to trace from every long-lived Map pointing at it.
 import type { Event } from '../../model/event.js';
-import type { Getter } from './compile.js';
+import type { Getter } from './compiled.js';
 import type { FieldContext } from './context.js';
 
 export const MAX_KEYS = 16_384;

@@ -2,7 +2,7 @@
 // plain definition (a Map of each distinct value to when it was last
 // seen) over long random runs with values expiring and returning.
 import { describe, expect, it } from 'vitest';
-import type { Getter } from '../../../src/detect/rules/compile.js';
+import type { Getter } from '../../../src/detect/rules/compiled.js';
 import { FieldContext } from '../../../src/detect/rules/context.js';
 import { MAX_KEYS, ThresholdState } from '../../../src/detect/rules/stateful.js';
 import { emptyEvent, type Event } from '../../../src/model/event.js';

@@ -1,0 +1,48 @@
+// One check of a resolved condition, validated once: the field it reads
+// (and its argument), the operator, and the rule's values converted for
+// the field's kind. A field or operator Vigil lacks is Unsupported (the
+// rule is skipped); a wrong argument or value is a CompileError.
+import type { Operator } from './condition.js';
+import { CompileError, Unsupported } from './compile-errors.js';
+import { operand, ValueError, type Operand } from './comparison.js';
+import type { Field, FieldArg } from './field-types.js';
+import { FIELDS, fieldArg, fieldProblem } from './fields.js';
+import type { Loc } from './problems.js';
+import type { ResolvedCheck } from './resolver.js';
+
+export interface CheckInfo {
+  field: Field;
+  arg: FieldArg;
+  op: Operator;
+  operand: Operand | null;
+  /** Any-of over several values (proc.aname, fd.ip). */
+  multi: boolean;
+  loc: Loc;
+  /** evt.type: the names compared with. */
+  evtTypes: string[] | null;
+}
+
+/** Validates a check; throws Unsupported (skip the rule) or CompileError (a broken rule). */
+export function checkInfo(c: ResolvedCheck): CheckInfo {
+  if (c.transformer) throw new Unsupported(`field transformer ${c.transformer}() is not supported by Vigil`, c.loc);
+  if (c.op === 'bcontains' || c.op === 'bstartswith') throw new Unsupported(`operator '${c.op}' (binary buffers) is not supported by Vigil`, c.loc);
+  const problem = fieldProblem(c.field, c.arg);
+  if (problem) {
+    if (problem.unsupported) throw new Unsupported(problem.message, c.loc);
+    throw new CompileError(problem.message, c.loc);
+  }
+  const field = FIELDS.get(c.field)!;
+  const arg = fieldArg(field, c.arg);
+  const multi = !!field.some && (field.arg === 'none' || arg === -1);
+  let op: Operand | null = null;
+  if (c.values) {
+    try {
+      op = operand(field.kind, c.op, c.values, c.field);
+      if (op.kind === 'string' && c.op === 'regex') new RegExp(c.values[0] ?? '');
+    } catch (err) {
+      if (err instanceof ValueError || err instanceof SyntaxError) throw new CompileError(err.message, c.valueLoc ?? c.loc);
+      throw err;
+    }
+  }
+  return { field, arg, op: c.op, operand: op, multi, loc: c.loc, evtTypes: c.field === 'evt.type' ? c.values : null };
+}

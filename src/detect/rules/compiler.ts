@@ -1,0 +1,169 @@
+// The compiler: rule definitions → compiled rules (Falco's
+// rule_loader_compiler). Per enabled rule: its condition parsed and
+// resolved (macros, lists), its exceptions added as `and not (…)`, the
+// whole compiled (condition-compiler.ts), its threshold or sequence
+// fields turned into getters, its output into a template. A rule Vigil
+// cannot evaluate is skipped with a warning saying why; a broken rule is
+// an error naming where.
+import { ConditionSyntaxError, parseCondition, type Expr } from './condition.js';
+import type { RuleDefinitions } from './collector.js';
+import { CompileError, Reported, Unsupported } from './compile-errors.js';
+import type { CompiledRule, CompileResult, Getter, Skipped, SkipReason } from './compiled.js';
+import { ConditionCompiler } from './condition-compiler.js';
+import type { RuleDef } from './definitions.js';
+import { typesForName } from './event-type-names.js';
+import { exceptionCondition } from './exceptions.js';
+import { FIELDS, fieldArg, fieldProblem } from './fields.js';
+import { compileOutput } from './output.js';
+import type { Loc, Problem } from './problems.js';
+import { ConditionResolver, type ResolvedNode } from './resolver.js';
+
+/** Compiles every enabled rule of a set of definitions. */
+export function compileRules(defs: RuleDefinitions): CompileResult {
+  const problems: Problem[] = [...defs.problems];
+  const report = (p: Problem): void => void problems.push(p);
+  const resolver = new ConditionResolver(defs, report);
+  const rules: CompiledRule[] = [];
+  const skipped: Skipped[] = [];
+  const disabled: string[] = [];
+
+  // Every macro's syntax is checked, used or not.
+  resolver.checkMacros();
+
+  for (const def of defs.rules.values()) {
+    if (!def.enabled) {
+      disabled.push(def.name);
+      continue;
+    }
+    const skip = (reason: SkipReason, detail: string, at: Loc = def.at): void => {
+      skipped.push({ rule: def.name, reason, detail, at });
+      report({ severity: 'warning', ...at, item: def.name, message: `rule '${def.name}' skipped: ${detail}` });
+    };
+    if (def.source !== 'syscall') {
+      skip('other-source', `its source is '${def.source}'; Vigil evaluates syscall rules`);
+      continue;
+    }
+    try {
+      const r = compileRule(def, resolver, report);
+      if ('skip' in r) skip(r.skip, r.detail, r.at);
+      else rules.push(r.rule);
+    } catch (err) {
+      if (err instanceof CompileError) report({ severity: 'error', ...err.loc, item: def.name, message: `rule '${def.name}': ${err.message}` });
+      else if (!(err instanceof Reported)) throw err;
+    }
+  }
+  return { rules, skipped, disabled, problems, total: defs.rules.size };
+}
+
+function compileRule(
+  def: RuleDef,
+  resolver: ConditionResolver,
+  report: (p: Problem) => void,
+): { rule: CompiledRule } | { skip: SkipReason; detail: string; at: Loc } {
+  const ast = resolver.parse(def.parts);
+  if (!ast) throw new Reported();
+  let root = resolver.resolve(ast, []);
+  const ex = exceptionCondition(resolver, def.exceptions, def.name);
+  if (ex) root = { k: 'and', items: [root, ex] };
+
+  const compiler = new ConditionCompiler(def.name);
+  const cc = compiler.compile(root);
+  if (cc.unsupported) return { skip: 'unsupported-field', detail: cc.unsupported.why, at: cc.unsupported.loc };
+  if (cc.cond.byType.size === 0) {
+    const unobserved = unobservedTypes(root);
+    if (unobserved.size > 0) return { skip: 'unobserved-event-type', detail: `Vigil does not observe event type${unobserved.size > 1 ? 's' : ''} ${[...unobserved].join(', ')}`, at: def.at };
+    return { skip: 'never-matches', detail: 'its condition cannot match any event Vigil observes', at: def.at };
+  }
+  for (const r of compiler.relaxed) {
+    report({
+      severity: 'warning', ...r.loc, item: def.name,
+      message: `rule '${def.name}': ${r.why}; the exception using it is not applied, so the rule may fire where Falco's would not`,
+    });
+  }
+  if (!cc.restricted) {
+    report({
+      severity: 'warning', ...def.at, item: def.name,
+      message: `rule '${def.name}' has no evt.type restriction: it is evaluated on every ${[...cc.cond.byType.keys()].join(', ')} event`,
+    });
+  }
+
+  let threshold: CompiledRule['threshold'] = null;
+  let sequence: CompiledRule['sequence'] = null;
+  try {
+    if (def.threshold) {
+      const t = def.threshold;
+      threshold = { by: t.by.map((f) => getterFor(f, t.at)), distinct: t.distinct.map((f) => getterFor(f, t.at)), count: t.count, windowMs: t.windowMs };
+    }
+    if (def.sequence) {
+      const s = def.sequence;
+      let afterAst: Expr;
+      try {
+        afterAst = parseCondition(s.after);
+      } catch (err) {
+        if (err instanceof ConditionSyntaxError) {
+          resolver.syntax(err);
+          throw new Reported();
+        }
+        throw err;
+      }
+      const after = new ConditionCompiler(`${def.name}_after`).compile(resolver.resolve(afterAst, []));
+      if (after.unsupported) return { skip: 'unsupported-field', detail: after.unsupported.why, at: after.unsupported.loc };
+      if (after.cond.byType.size === 0) return { skip: 'never-matches', detail: "its sequence's 'after' condition cannot match any event Vigil observes", at: s.at };
+      sequence = { after: after.cond, capture: getterFor(s.capture, s.at), match: getterFor(s.match, s.at), by: s.by.map((f) => getterFor(f, s.at)), withinMs: s.withinMs };
+    }
+  } catch (err) {
+    if (err instanceof Unsupported) return { skip: 'unsupported-field', detail: err.message, at: err.loc };
+    throw err;
+  }
+
+  return {
+    rule: {
+      name: def.name,
+      desc: def.desc,
+      priority: def.priority,
+      tags: def.tags,
+      output: compileOutput(def.output, def.outputAt),
+      condition: cc.cond,
+      threshold,
+      sequence,
+      at: def.at,
+      needsStarts: cc.starts,
+    },
+  };
+}
+
+function parseFieldRef(s: string): { name: string; arg: string | null } | null {
+  const m = /^([a-zA-Z][a-zA-Z0-9_]*(?:\.[a-zA-Z0-9_]+)+)(?:\[([^\]]+)\])?$/.exec(s.trim());
+  return m ? { name: m[1]!, arg: m[2] ?? null } : null;
+}
+
+/** A getter for a field named in a Vigil extension (threshold by/distinct, sequence capture/match). */
+function getterFor(ref: string, loc: Loc): Getter {
+  const r = parseFieldRef(ref);
+  if (!r) throw new CompileError(`'${ref}' is not a field`, loc);
+  const problem = fieldProblem(r.name, r.arg);
+  if (problem) {
+    if (problem.unsupported) throw new Unsupported(problem.message, loc);
+    throw new CompileError(problem.message, loc);
+  }
+  const f = FIELDS.get(r.name)!;
+  const arg = fieldArg(f, r.arg);
+  return (e, x) => (f.on.has(e.type) ? f.get(e, x, arg) : undefined);
+}
+
+/** Event type names in a resolved condition that no Vigil event stands for. */
+function unobservedTypes(n: ResolvedNode, out = new Set<string>()): Set<string> {
+  switch (n.k) {
+    case 'and':
+    case 'or':
+      n.items.forEach((i) => unobservedTypes(i, out));
+      break;
+    case 'not':
+      unobservedTypes(n.e, out);
+      break;
+    case 'check':
+      if (n.field === 'evt.type' && n.values) for (const v of n.values) if (typesForName(v).length === 0) out.add(v);
+      break;
+  }
+  return out;
+}
