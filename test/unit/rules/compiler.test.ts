@@ -1,5 +1,5 @@
-// Compilation: routing by event type, folding, the generated functions,
-// and what happens to rules Vigil cannot evaluate.
+// The compiler: which event types a rule is routed to, and what happens
+// to rules Vigil cannot evaluate (skipped, or an exception relaxed).
 import { describe, expect, it } from 'vitest';
 import { EVENT_TYPES } from '../../../src/model/event.js';
 import { compile, load, matches, ruleYaml, World } from './support.js';
@@ -25,38 +25,6 @@ describe('routing', () => {
 
   it('does not warn when evt.type restricts the rule', () => {
     expect(load(ruleYaml('evt.type = connect and proc.name = nc')).report.warnings).toEqual([]);
-  });
-});
-
-describe('generated functions', () => {
-  it('read plain event properties and constant Sets, and fold what is known per type', () => {
-    const set = compile('evt.type in (open, openat) and evt.is_open_write = true and fd.name startswith /etc/ and proc.name in (a, b, c) and evt.dir = <');
-    const src = set.rules[0]!.condition.source.get('open')!;
-    expect(src).toContain('e.path.startsWith("/etc/")');
-    expect(src).toContain('.has(e.comm)');
-    expect(src).toContain('(e.flags & 3) !== 0');
-    // evt.type and evt.dir are decided at compile time.
-    expect(src).not.toMatch(/evt|dir|"open"/);
-  });
-
-  it("fold Falco's never_true macro (evt.num = 0) away", () => {
-    const set = compile('evt.type = execve and not user_known', '- macro: user_known\n  condition: (evt.num=0)\n');
-    expect(set.rules[0]!.condition.source.get('exec')).toBe('function rule_Test_rule_exec(e, x) { return true; }');
-  });
-
-  it('put cheap property reads before ancestor walks', () => {
-    const src = compile('evt.type = execve and proc.aname in (sshd) and proc.name = bash').rules[0]!.condition.source.get('exec')!;
-    expect(src.indexOf('e.comm === "bash"')).toBeLessThan(src.indexOf('k['));
-  });
-
-  it('evaluate the same as the condition reads, whatever the order of evaluation', () => {
-    const set = compile('evt.type = execve and (proc.name = a or proc.aname = sshd) and not proc.args contains -x');
-    const w = new World();
-    w.exec(10, 1, '/usr/sbin/sshd', ['sshd']);
-    expect(matches(set, w.exec(11, 10, '/bin/ls', ['ls']), w.x)).toBe(true);
-    expect(matches(set, w.exec(12, 10, '/bin/ls', ['ls', '-x']), w.x)).toBe(false);
-    expect(matches(set, w.exec(13, 1, '/bin/a', ['a']), w.x)).toBe(true);
-    expect(matches(set, w.exec(14, 1, '/bin/b', ['b']), w.x)).toBe(false);
   });
 });
 
@@ -108,5 +76,11 @@ describe('rules Vigil cannot evaluate', () => {
   it('prints output fields Vigil lacks as <NA> and counts them', () => {
     const set = load(ruleYaml('evt.type = execve').replace('test %proc.name', 'tty=%proc.sname name=%proc.name'));
     expect(set.report.outputNA).toEqual([['proc.sname', 1]]);
+  });
+
+  it('skips rules for other event sources', () => {
+    const set = load('- rule: audit\n  desc: d\n  condition: ka.verb = create\n  output: o\n  priority: INFO\n  source: k8s_audit\n');
+    expect(set.rules).toHaveLength(0);
+    expect(set.report.skipped[0]).toMatchObject({ rule: 'audit', reason: 'other-source' });
   });
 });
