@@ -81,7 +81,7 @@ export class RuleDefinitions {
     if (u.exceptions) this.mergeExceptions(existing, u.exceptions);
   }
 
-  /** `override:` key by key; the reader has checked each key may be overridden that way and is given. */
+  /** `override:` key by key; the reader has checked each key may be overridden that way, and has read its value. */
   overrideRule(u: RuleUpdate, keys: ReadonlyMap<string, Override>): void {
     const existing = this.existingRule(u, 'override');
     if (!existing) return;

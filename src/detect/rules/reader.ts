@@ -6,7 +6,7 @@
 // and the collector applies it.
 import { isMap, isScalar, isSeq, parseAllDocuments, type Node, type YAMLMap } from 'yaml';
 import { PRIORITIES, type Priority } from '../../model/alert.js';
-import { RuleDefinitions, type Override } from './collector.js';
+import { RuleDefinitions, type Override, type RuleUpdate } from './collector.js';
 import { parseListItem } from './condition.js';
 import type { ListItemDef, RuleFile } from './definitions.js';
 import { readExceptions } from './exception-reader.js';
@@ -207,11 +207,11 @@ function readRule(defs: RuleDefinitions, r: FileReader, item: YAMLMap, keys: str
   const source = r.str(item, 'source', what)?.v ?? null;
 
   if (append || ov) {
-    const update = {
+    const update: RuleUpdate = {
       name, condition: cond, output: output?.v ?? null, desc: desc?.v ?? null, priority, tags: tags?.items ?? null, exceptions, enabled, at: r.loc(item),
     };
     if (append) defs.appendRule(update);
-    else defs.overrideRule(update, ov!);
+    else if (overridesRead(update, ov!)) defs.overrideRule(update, ov!);
     return;
   }
 
@@ -243,4 +243,16 @@ function readRule(defs: RuleDefinitions, r: FileReader, item: YAMLMap, keys: str
     at: r.loc(item),
     outputAt: r.loc(output.node),
   });
+}
+
+/**
+ * Whether every key an override names was read: one with the wrong type
+ * (reported where it is) leaves the rule as it was rather than half
+ * overridden.
+ */
+function overridesRead(u: RuleUpdate, keys: ReadonlyMap<string, Override>): boolean {
+  const read: Record<string, unknown> = {
+    condition: u.condition, output: u.output, desc: u.desc, priority: u.priority, tags: u.tags, exceptions: u.exceptions, enabled: u.enabled,
+  };
+  return [...keys.keys()].every((k) => read[k] !== null);
 }

@@ -76,6 +76,21 @@ describe('definitions and overrides', () => {
     expect(r.output.text).toBe('(changed) %proc.name');
   });
 
+  it('reports an override whose value has the wrong type where it is, and leaves the rule as it was', () => {
+    const bad = (key: string, value: string, how = 'replace'): ReturnType<typeof load> =>
+      load(`${base}\n- rule: Shell\n  ${key}: ${value}\n  override:\n    ${key}: ${how}\n`);
+    for (const [key, how] of [['condition', 'append'], ['condition', 'replace'], ['output', 'append'], ['desc', 'replace'], ['priority', 'replace']] as const) {
+      const set = bad(key, '[not, a, string]', how);
+      expect(set.report.errors.map((p) => `${p.line}:${p.col} ${p.message}`), key).toEqual([`14:${key.length + 5} rule 'Shell': '${key}' must be a string`]);
+      const r = set.rules[0]!;
+      expect([r.output.text, r.desc, r.priority], key).toEqual(['shell %proc.name', 'a shell', 'notice']);
+      expect([...r.condition.byType.keys()], key).toEqual(['exec']);
+    }
+    const off = bad('enabled', 'maybe');
+    expect(off.report.errors.map((p) => p.message)).toEqual(["rule 'Shell': 'enabled' must be true or false"]);
+    expect(off.rules.map((r) => r.name)).toEqual(['Shell']);
+  });
+
   it('turns a rule off and on with enabled-only entries, and counts disabled rules', () => {
     const off = load(`${base}\n- rule: Shell\n  enabled: false\n`);
     expect(off.rules).toHaveLength(0);
