@@ -2,13 +2,13 @@
 // value tuple (each field compared with its value by the exception's
 // comparison, `=` by default, `in` for a single field's values), as
 // Falco's compiler builds them.
-import type { Operator } from './condition.js';
+import { LIST_OPS, NUM_OPS, STR_OPS, UNARY_OPS, type Operator } from './condition.js';
 import { CompileError } from './compile-errors.js';
 import { isListOp } from './comparison.js';
 import type { ExceptionDef } from './definitions.js';
 import type { ConditionResolver, ResolvedCheck, ResolvedNode } from './resolver.js';
 
-const OPERATORS = new Set(['exists', '<=', '<', '>=', '>', '==', '=', '!=', 'glob', 'iglob', 'contains', 'icontains', 'bcontains', 'startswith', 'bstartswith', 'endswith', 'regex', 'intersects', 'in', 'pmatch']);
+const OPERATORS: ReadonlySet<string> = new Set<string>([...UNARY_OPS, ...NUM_OPS, ...STR_OPS, ...LIST_OPS]);
 function isOperator(s: string): s is Operator {
   return OPERATORS.has(s);
 }

@@ -2,6 +2,16 @@
 // files, in order (later files may append to or override earlier
 // definitions), compiled and routed by event type, with a report of what
 // loaded, what was skipped and why.
+//
+// The stages, each its own file (after Falco's userspace/engine):
+//   reader.ts     YAML → items, each with its place (file-reader.ts,
+//                 exception-reader.ts, extension-reader.ts)
+//   collector.ts  define / append / override / enable, in load order
+//   compiler.ts   per rule: resolver.ts (macros, lists), exceptions.ts,
+//                 condition-compiler.ts (checks.ts, specialize.ts,
+//                 codegen.ts, filters.ts), output.ts
+//   router.ts     the index: which rules an event runs, by type and class
+// The fields rules read are in fields.ts and its tables fields-*.ts.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
