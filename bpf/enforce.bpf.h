@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Enforcement: what a workload's profile does not allow, stopped in the
- * kernel (this node has no BPF LSM, so blocking is a kill or a cgroup hook):
- *   exec   an executable not allowed: SIGKILL at sched_process_exec, before
- *          the new image runs a single user instruction
+ * kernel. This file holds the policy maps and the last-resort mechanisms;
+ * deny.bpf.h holds the hooks that deny before anything changes (BPF LSM,
+ * or fmod_ret on security_* functions), which the loader prefers per
+ * operation wherever the kernel has them. What is left here:
+ *   exec    an executable not allowed: SIGKILL at sched_process_exec,
+ *           before the new image runs a single user instruction (the exec
+ *           itself has happened)
  *   connect to a destination not allowed: refused by cgroup/connect4/6
- *   write  open-for-write, unlink, rename or chmod of a path below a
- *          protected prefix that is not allowed: SIGKILL at syscall entry,
- *          so the caller never returns to user space to write
+ *   write   open-for-write, unlink, rename or chmod of a path below a
+ *           protected prefix that is not allowed: SIGKILL sent at syscall
+ *           entry. The signal is delivered on the way back to user space:
+ *           the call itself completes (the file is deleted, truncated,
+ *           renamed, chmod-ed), only what the process would do next is
+ *           stopped. The loader says so for every operation left to it.
  * A policy belongs to a "policy root" cgroup and covers its descendants;
  * the deepest policy root above a task wins.
  */
@@ -32,6 +39,10 @@ struct {
  * answers are recomputed; policies_active = 0 skips every check. */
 __u32 policy_gen = 0;
 __u32 policies_active = 0;
+
+/* VIGIL_OP_* still enforced by the syscall-entry kill: those no denying
+ * hook covers on this kernel (set by the loader). */
+const volatile __u32 kill_ops = VIGIL_OP_ALL;
 
 struct policy_hit {
 	__u64 root;
@@ -67,6 +78,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vigil_protected_prefix);
 } protected_paths SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_PROTECTED_MAX);
+	__type(key, __u32);
+	__type(value, struct vigil_protected_prefix);
+} protected_leaf SEC(".maps");
 
 /* Allowed connect destinations, longest-prefix matched (layout in maps.h). */
 struct {
@@ -136,10 +154,16 @@ struct hash_state {
 	__u64 h;
 };
 
+/* The buffers hashed are at most this long. Bounding the index by a
+ * constant first is what lets 6.1's verifier accept `buf + i`: it does not
+ * narrow a map-value pointer's offset from comparisons with s->len or
+ * s->cap, which it cannot know. */
+#define VIGIL_HASH_MAX (VIGIL_WALK_LEN > VIGIL_STR_LEN ? VIGIL_WALK_LEN : VIGIL_STR_LEN)
+
 static long hash_step(__u64 i, struct hash_state *s)
 {
 	char c = 0;
-	if (i >= s->len || i >= s->cap)
+	if (i >= VIGIL_HASH_MAX || i >= s->len || i >= s->cap)
 		return 1;
 	bpf_probe_read_kernel(&c, 1, s->buf + i);
 	s->h = (s->h ^ (__u8)c) * VIGIL_FNV_PRIME;
@@ -166,7 +190,7 @@ static __always_inline void kill_current(struct vigil_header *h)
 static __always_inline void enforce_exec(struct vigil_header *h, const char *exe, __u32 exe_len)
 {
 	struct policy_hit p;
-	if (!current_policy(&p) || !(p.flags & VIGIL_ENFORCE_EXEC))
+	if (!(kill_ops & VIGIL_OP_EXEC) || !current_policy(&p) || !(p.flags & VIGIL_ENFORCE_EXEC))
 		return;
 	struct vigil_allow_key k = { .root = p.root, .hash = hash_bytes(exe, exe_len, VIGIL_WALK_LEN) };
 	if (!bpf_map_lookup_elem(&exec_allow, &k))
@@ -210,7 +234,7 @@ static __always_inline bool is_protected(const char *path)
 static long strlen_step(__u64 i, struct hash_state *s)
 {
 	char c = 0;
-	if (i >= s->cap)
+	if (i >= VIGIL_HASH_MAX || i >= s->cap)
 		return 1;
 	bpf_probe_read_kernel(&c, 1, s->buf + i);
 	if (!c)
@@ -219,13 +243,14 @@ static long strlen_step(__u64 i, struct hash_state *s)
 	return 0;
 }
 
-/* Before a write to `p` (absolute paths only; a relative one is left to
- * the engine, which kills after the event): kill the caller if its
- * policy protects the path and does not allow it. */
-static __always_inline void enforce_write(struct vigil_header *h, struct vigil_path *p)
+/* At the entry of a write to `p` (absolute paths only; a relative one is
+ * left to the engine, which kills after the event), when no denying hook
+ * covers `op` (VIGIL_OP_*) on this kernel: kill the caller if its policy
+ * protects the path and does not allow it. */
+static __always_inline void enforce_write(struct vigil_header *h, struct vigil_path *p, __u32 op)
 {
 	struct policy_hit pol;
-	if (!current_policy(&pol) || !(pol.flags & VIGIL_ENFORCE_WRITE))
+	if (!(kill_ops & op) || !current_policy(&pol) || !(pol.flags & VIGIL_ENFORCE_WRITE))
 		return;
 	if ((p->flags & VIGIL_PATH_HAS_BASE) || p->raw[0] != '/' || !is_protected(p->raw))
 		return;
@@ -246,45 +271,52 @@ static __always_inline int refuse(void)
 	return 0;
 }
 
-SEC("cgroup/connect4")
-int enforce_connect4(struct bpf_sock_addr *ctx)
+/* Whether the current task's policy lets it connect to this IPv4 or
+ * IPv6 destination (port in network order in the low 16 bits, as
+ * bpf_sock_addr has it). *root is set when a policy applies. */
+static __always_inline bool connect4_allowed(__u32 ip, __u32 port, __u8 protocol)
 {
 	struct policy_hit p;
 	if (!current_policy(&p) || !(p.flags & VIGIL_ENFORCE_CONNECT))
-		return 1;
-	struct vigil_connect4_key k = { .prefixlen = VIGIL_CONNECT_FIXED_BITS + 32, .root = p.root, .protocol = ctx->protocol };
-	__u32 port = ctx->user_port; /* network order in the low 16 bits */
-	__u32 ip = ctx->user_ip4;
+		return true;
+	struct vigil_connect4_key k = { .prefixlen = VIGIL_CONNECT_FIXED_BITS + 32, .root = p.root, .protocol = protocol };
 	__builtin_memcpy(k.port, &port, 2);
 	__builtin_memcpy(k.addr, &ip, 4);
 	if (bpf_map_lookup_elem(&connect4_allow, &k))
-		return 1;
+		return true;
 	k.port[0] = k.port[1] = 0;
-	if (bpf_map_lookup_elem(&connect4_allow, &k))
-		return 1;
-	return refuse();
+	return bpf_map_lookup_elem(&connect4_allow, &k) != NULL;
 }
 
-SEC("cgroup/connect6")
-int enforce_connect6(struct bpf_sock_addr *ctx)
+static __always_inline bool connect6_allowed(const __u32 *w, __u32 port, __u8 protocol)
 {
 	struct policy_hit p;
 	if (!current_policy(&p) || !(p.flags & VIGIL_ENFORCE_CONNECT))
-		return 1;
-	struct vigil_connect6_key k = { .prefixlen = VIGIL_CONNECT_FIXED_BITS + 128, .root = p.root, .protocol = ctx->protocol };
-	__u32 port = ctx->user_port;
+		return true;
+	struct vigil_connect6_key k = { .prefixlen = VIGIL_CONNECT_FIXED_BITS + 128, .root = p.root, .protocol = protocol };
 	__builtin_memcpy(k.port, &port, 2);
-	__u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1], w2 = ctx->user_ip6[2], w3 = ctx->user_ip6[3];
+	__u32 w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
 	__builtin_memcpy(k.addr, &w0, 4);
 	__builtin_memcpy(k.addr + 4, &w1, 4);
 	__builtin_memcpy(k.addr + 8, &w2, 4);
 	__builtin_memcpy(k.addr + 12, &w3, 4);
 	if (bpf_map_lookup_elem(&connect6_allow, &k))
-		return 1;
+		return true;
 	k.port[0] = k.port[1] = 0;
-	if (bpf_map_lookup_elem(&connect6_allow, &k))
-		return 1;
-	return refuse();
+	return bpf_map_lookup_elem(&connect6_allow, &k) != NULL;
+}
+
+SEC("cgroup/connect4")
+int enforce_connect4(struct bpf_sock_addr *ctx)
+{
+	return connect4_allowed(ctx->user_ip4, ctx->user_port, ctx->protocol) ? 1 : refuse();
+}
+
+SEC("cgroup/connect6")
+int enforce_connect6(struct bpf_sock_addr *ctx)
+{
+	__u32 w[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] };
+	return connect6_allowed(w, ctx->user_port, ctx->protocol) ? 1 : refuse();
 }
 
 /* At connect's exit: was it refused by us? */
@@ -292,7 +324,7 @@ static __always_inline void mark_if_refused(struct vigil_header *h)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	if (bpf_map_lookup_elem(&refused, &tid)) {
-		h->flags |= VIGIL_BLOCKED;
+		h->flags |= VIGIL_BLOCKED | VIGIL_BY_CGROUP;
 		bpf_map_delete_elem(&refused, &tid);
 	}
 }

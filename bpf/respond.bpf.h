@@ -80,11 +80,17 @@ static __always_inline int capture(struct __sk_buff *skb, __u8 egress)
 	if (!r)
 		return 1;
 	__u32 len = skb->len;
-	__u32 caplen = len < c->snaplen ? len : c->snaplen;
-	if (caplen > VIGIL_SNAP_MAX)
-		caplen = VIGIL_SNAP_MAX;
-	if (caplen < 1)
+	/* 1..VIGIL_SNAP_MAX in a form 6.1's verifier can follow: clang turns
+	 * `caplen < 1` into `caplen == 0`, and that verifier learns no lower
+	 * bound from the not-equal branch ("R3 min value is outside of the
+	 * allowed memory range"). One unsigned range check on caplen - 1 it
+	 * does follow; the barrier keeps clang from folding it back. */
+	__u64 caplen = (len < c->snaplen ? len : c->snaplen);
+	caplen -= 1;
+	asm volatile("" : "+r"(caplen));
+	if (caplen >= VIGIL_SNAP_MAX)
 		return 1;
+	caplen += 1;
 	r->p.ktime_ns = bpf_ktime_get_ns();
 	r->p.cgroup_id = cg;
 	r->p.capture_id = c->capture_id;
