@@ -62,8 +62,13 @@ enum vigil_loss {
 	VIGIL_LOSS_MAX,
 };
 
-/* Header flags. */
-#define VIGIL_BLOCKED 0x1 /* Vigil's enforcement stopped it: killed at exec or open, connect refused */
+/* Header flags. VIGIL_BLOCKED alone: the caller was killed at the
+ * syscall's entry (the call itself may have completed); with one of the
+ * VIGIL_BY_* bits: the call was denied before it changed anything. */
+#define VIGIL_BLOCKED      0x1 /* Vigil's enforcement stopped it */
+#define VIGIL_BY_LSM       0x2 /* denied by a BPF LSM hook (EPERM) */
+#define VIGIL_BY_FMOD_RET  0x4 /* denied by fmod_ret on a security_* function (EPERM) */
+#define VIGIL_BY_CGROUP    0x8 /* connect refused by the cgroup connect hook (EPERM) */
 
 struct vigil_header {
 	__u64 ktime_ns;

@@ -45,7 +45,7 @@ static __always_inline int open_enter(int dirfd, const char *upath, __s64 flags,
 	rec->open.mode = mode;
 	walk_user_base(&rec->open.path, dirfd, n);
 	if (write)
-		enforce_write(&rec->h, &rec->open.path);
+		enforce_write(&rec->h, &rec->open.path, flags & O_CREAT ? VIGIL_OP_OPEN | VIGIL_OP_CREATE : VIGIL_OP_OPEN);
 	park(rec);
 	return 0;
 }
@@ -132,7 +132,7 @@ static __always_inline int unlink_enter(int dirfd, const char *upath, bool dir)
 		return 0;
 	rec->unlink.dir = dir;
 	read_user_path(&rec->unlink.path, dirfd, upath);
-	enforce_write(&rec->h, &rec->unlink.path);
+	enforce_write(&rec->h, &rec->unlink.path, dir ? VIGIL_OP_RMDIR : VIGIL_OP_UNLINK);
 	park(rec);
 	return 0;
 }
@@ -172,8 +172,8 @@ static __always_inline int rename_enter(int olddirfd, const char *oldp, int newd
 	rec->rename.flags = flags;
 	read_user_path(&rec->rename.from, olddirfd, oldp);
 	read_user_path(&rec->rename.to, newdirfd, newp);
-	enforce_write(&rec->h, &rec->rename.from);
-	enforce_write(&rec->h, &rec->rename.to);
+	enforce_write(&rec->h, &rec->rename.from, VIGIL_OP_RENAME);
+	enforce_write(&rec->h, &rec->rename.to, VIGIL_OP_RENAME);
 	park(rec);
 	return 0;
 }
@@ -213,7 +213,7 @@ static __always_inline int chmod_enter(int dirfd, const char *upath, int fd, __u
 	rec->chmod.mode = mode;
 	if (upath) {
 		read_user_path(&rec->chmod.path, dirfd, upath);
-		enforce_write(&rec->h, &rec->chmod.path);
+		enforce_write(&rec->h, &rec->chmod.path, VIGIL_OP_CHMOD);
 	} else {
 		read_fd_path(&rec->chmod.path, fd);
 	}

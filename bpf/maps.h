@@ -16,6 +16,24 @@
 #define VIGIL_ENFORCE_CONNECT 0x2
 #define VIGIL_ENFORCE_WRITE   0x4
 
+/* Enforced operations, one bit each: which of them the syscall-entry kill
+ * still covers (kill_ops) is set by the loader, from the mechanism each
+ * one got on this kernel (bpf/deny.bpf.h). */
+#define VIGIL_OP_EXEC     0x001
+#define VIGIL_OP_OPEN     0x002 /* open for writing or truncating */
+#define VIGIL_OP_CREATE   0x004
+#define VIGIL_OP_TRUNCATE 0x008
+#define VIGIL_OP_UNLINK   0x010
+#define VIGIL_OP_RMDIR    0x020
+#define VIGIL_OP_RENAME   0x040
+#define VIGIL_OP_CHMOD    0x080
+#define VIGIL_OP_CHOWN    0x100
+#define VIGIL_OP_MKDIR    0x200
+#define VIGIL_OP_SYMLINK  0x400
+#define VIGIL_OP_LINK     0x800
+#define VIGIL_OP_CONNECT  0x1000
+#define VIGIL_OP_ALL      0x1fff
+
 /* (policy root, FNV-1a-64 of a path) in exec_allow and write_allow. Exec
  * paths are hashed leaf first as the exec record walks them
  * ("echo\0bin\0usr\0"), written paths as the caller passed them. */
@@ -27,7 +45,11 @@ struct vigil_allow_key {
 #define VIGIL_FNV_OFFSET 14695981039346656037ULL
 #define VIGIL_FNV_PRIME 1099511628211ULL
 
-/* Path prefixes below which writes need an allow entry, NUL-padded. */
+/* Path prefixes below which writes need an allow entry, NUL-padded:
+ * `protected_paths` holds them as written ("/etc/"), for the syscall
+ * entry that sees the path as passed; `protected_leaf` leaf first
+ * ("etc\0"), for the hooks that walk the kernel's dentries (write_allow
+ * then holds both hashes of each allowed path). */
 #define VIGIL_PROTECTED_MAX 16
 #define VIGIL_PROTECTED_WORDS 8 /* at most 64 bytes */
 struct vigil_protected_prefix {

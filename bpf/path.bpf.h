@@ -66,9 +66,10 @@ static long walk_step(__u64 i, struct walk_state *w)
 	return 0;
 }
 
-/* Walk `path` up to the caller's root; returns bytes written to buf
- * (a VIGIL_WALK_LEN buffer) and sets *truncated when the walk was cut. */
-static __always_inline __u32 walk_path(const struct path *path, char *buf, bool *truncated)
+/* Walk `path` up to the caller's root, writing from buf + off; returns
+ * the bytes used in buf (a VIGIL_WALK_LEN buffer, off included) and sets
+ * *truncated when the walk was cut. */
+static __always_inline __u32 walk_path_from(const struct path *path, char *buf, __u32 off, bool *truncated)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct vfsmount *vfs = BPF_CORE_READ(path, mnt);
@@ -79,12 +80,18 @@ static __always_inline __u32 walk_path(const struct path *path, char *buf, bool 
 		.root_dentry = BPF_CORE_READ(task, fs, root.dentry),
 		.root_mnt = BPF_CORE_READ(task, fs, root.mnt),
 		.buf = buf,
+		.off = off,
 	};
 	long steps = bpf_loop(VIGIL_WALK_DEPTH, walk_step, &w, 0);
 
 	if (w.truncated || steps >= VIGIL_WALK_DEPTH)
 		*truncated = true;
 	return w.off;
+}
+
+static __always_inline __u32 walk_path(const struct path *path, char *buf, bool *truncated)
+{
+	return walk_path_from(path, buf, 0, truncated);
 }
 
 static __always_inline struct file *file_from_fd(int fd)

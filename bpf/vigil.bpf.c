@@ -5,7 +5,8 @@
  *   file.bpf.h     open, unlink, rename, chmod
  *   net.bpf.h      connect, accept, bind, listen
  *   priv.bpf.h     set*id, ptrace, module load, mount, setns/unshare
- *   enforce.bpf.h  kill at exec, refuse connects, kill writers (profiles in enforce mode)
+ *   enforce.bpf.h  policy maps; kill at exec, refuse connects, kill writers at syscall entry
+ *   deny.bpf.h     deny before anything changes: BPF LSM hooks, or fmod_ret on security_*
  *   respond.bpf.h  quarantine and packet capture (cgroup_skb, attached on demand)
  * Shared maps and the event header are in common.bpf.h, dentry walking in
  * path.bpf.h, and the record layouts in events.h. One object, one skeleton,
@@ -15,6 +16,7 @@
 #include "file.bpf.h"
 #include "net.bpf.h"
 #include "priv.bpf.h"
+#include "deny.bpf.h"
 #include "respond.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

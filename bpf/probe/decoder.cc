@@ -26,6 +26,11 @@ void SetHeader(const vigil_header& h, v1::Event* e) {
   e->set_comm(BoundedString(h.comm, sizeof(h.comm)));
   e->set_cgroup_id(h.cgroup_id);
   e->set_blocked(h.flags & VIGIL_BLOCKED);
+  if (h.flags & VIGIL_BLOCKED)
+    e->set_blocked_by(h.flags & VIGIL_BY_LSM        ? v1::MECHANISM_BPF_LSM
+                      : h.flags & VIGIL_BY_FMOD_RET ? v1::MECHANISM_FMOD_RET
+                      : h.flags & VIGIL_BY_CGROUP   ? v1::MECHANISM_CGROUP
+                                                    : v1::MECHANISM_KILL);
 }
 
 std::string PathOf(const vigil_path& p, DecodeStats* stats) {

@@ -3,7 +3,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <cerrno>
+#include <cstdarg>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <fcntl.h>
 #include <random>
 #include <sys/mman.h>
@@ -15,6 +18,7 @@
 
 extern "C" {
 #include "events.h"
+#include "maps.h"
 }
 #include "log.h"
 #include "vigil.skel.h"
@@ -68,54 +72,252 @@ long KernelHz() {
 
 }  // namespace
 
-bool Loader::Start(const LoadOptions& options, std::string* error) {
-  if (!EnsureTracefs(error)) return false;
-  skel_ = vigil_bpf__open();
-  if (!skel_) {
-    *error = std::string("cannot open BPF object: ") + strerror(errno);
+const char* MechanismName(Mechanism m) {
+  switch (m) {
+    case Mechanism::kLsm: return "bpf-lsm";
+    case Mechanism::kFmodRet: return "fmod_ret";
+    case Mechanism::kCgroup: return "cgroup";
+    case Mechanism::kKill: return "kill-at-entry";
+    case Mechanism::kNone: return "none";
+  }
+  return "none";
+}
+
+namespace {
+
+// What libbpf says while loading (the verifier's log comes this way), kept
+// so a failure can name the program and quote the verifier.
+std::string g_libbpf_log;
+
+int CaptureLibbpf(enum libbpf_print_level level, const char* fmt, va_list ap) {
+  if (level == LIBBPF_DEBUG) return 0;
+  va_list copy;
+  va_copy(copy, ap);
+  int n = vsnprintf(nullptr, 0, fmt, copy);
+  va_end(copy);
+  if (n <= 0 || g_libbpf_log.size() > (4u << 20)) return 0;
+  std::string line(n + 1, '\0');
+  vsnprintf(line.data(), line.size(), fmt, ap);
+  line.resize(n);
+  g_libbpf_log += line;
+  return 0;
+}
+
+struct Failure {
+  std::string program;   // the program libbpf names, empty when none
+  std::string verifier;  // the verifier's last words, empty when it said nothing
+};
+
+// The first program libbpf blames, and the end of its verifier log.
+Failure ParseFailure(const std::string& log) {
+  Failure f;
+  size_t at = 0;
+  while ((at = log.find("prog '", at)) != std::string::npos) {
+    size_t end = log.find('\'', at + 6);
+    if (end == std::string::npos) break;
+    size_t eol = log.find('\n', end);
+    std::string rest = log.substr(end, eol == std::string::npos ? std::string::npos : eol - end);
+    if (rest.find("fail") != std::string::npos || rest.find("BEGIN PROG LOAD LOG") != std::string::npos) {
+      f.program = log.substr(at + 6, end - at - 6);
+      break;
+    }
+    at = end;
+  }
+  size_t begin = log.find("-- BEGIN PROG LOAD LOG --");
+  size_t finish = log.find("-- END PROG LOAD LOG --");
+  if (begin != std::string::npos && finish != std::string::npos && finish > begin) {
+    std::istringstream in(log.substr(begin + 25, finish - begin - 25));
+    std::vector<std::string> lines;
+    for (std::string l; std::getline(in, l);) {
+      if (l.empty() || l.rfind("processed ", 0) == 0 || l.rfind("verification time", 0) == 0 ||
+          l.rfind("stack depth", 0) == 0)
+        continue;
+      lines.push_back(l);
+    }
+    size_t from = lines.size() > 3 ? lines.size() - 3 : 0;
+    for (size_t i = from; i < lines.size(); i++) f.verifier += (f.verifier.empty() ? "" : " | ") + lines[i];
+  }
+  return f;
+}
+
+// Enforced operations: the hook that denies each (as lsm/<hook> and
+// fmod_ret/security_<hook>, bpf/deny.bpf.h), and what is left without it.
+struct OpSpec {
+  uint32_t bit;
+  const char* op;
+  const char* hook;
+  Mechanism fallback;
+};
+const OpSpec kOps[] = {
+    {VIGIL_OP_OPEN, "open-write", "file_open", Mechanism::kKill},
+    {VIGIL_OP_CREATE, "create", "path_mknod", Mechanism::kKill},
+    {VIGIL_OP_TRUNCATE, "truncate", "path_truncate", Mechanism::kNone},
+    {VIGIL_OP_UNLINK, "unlink", "path_unlink", Mechanism::kKill},
+    {VIGIL_OP_RMDIR, "rmdir", "path_rmdir", Mechanism::kKill},
+    {VIGIL_OP_RENAME, "rename", "path_rename", Mechanism::kKill},
+    {VIGIL_OP_CHMOD, "chmod", "path_chmod", Mechanism::kKill},
+    {VIGIL_OP_CHOWN, "chown", "path_chown", Mechanism::kNone},
+    {VIGIL_OP_MKDIR, "mkdir", "path_mkdir", Mechanism::kNone},
+    {VIGIL_OP_SYMLINK, "symlink", "path_symlink", Mechanism::kNone},
+    {VIGIL_OP_LINK, "link", "path_link", Mechanism::kNone},
+    {VIGIL_OP_EXEC, "exec", "bprm_creds_from_file", Mechanism::kKill},
+    {VIGIL_OP_CONNECT, "connect", "socket_connect", Mechanism::kCgroup},
+};
+constexpr size_t kNumOps = sizeof(kOps) / sizeof(kOps[0]);
+
+std::string ProgName(const OpSpec& o, Mechanism m) {
+  return std::string(m == Mechanism::kLsm ? "lsm_" : "fmod_") + o.hook;
+}
+
+int OpOfProgram(const std::string& name) {
+  for (size_t i = 0; i < kNumOps; i++)
+    if (name == ProgName(kOps[i], Mechanism::kLsm) || name == ProgName(kOps[i], Mechanism::kFmodRet)) return int(i);
+  return -1;
+}
+
+bool IsDenyProgram(const char* name) {
+  return strncmp(name, "lsm_", 4) == 0 || strncmp(name, "fmod_", 5) == 0;
+}
+
+// Whether the BPF LSM is active in this boot: "bpf" in the securityfs LSM
+// list (securityfs mounted when it is not). *why says why not.
+bool BpfLsmActive(std::string* why) {
+  const char* path = "/sys/kernel/security/lsm";
+  if (access(path, R_OK) != 0) mount("securityfs", "/sys/kernel/security", "securityfs", 0, nullptr);
+  std::ifstream in(path);
+  std::string list;
+  if (!in || !std::getline(in, list)) {
+    *why = std::string("cannot read ") + path + " (securityfs): " + strerror(errno);
     return false;
   }
-  if (int err = bpf_map__set_max_entries(skel_->maps.events, options.ringbuf_bytes)) {
+  std::stringstream ss(list);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (item == "bpf") return true;
+  *why = "the BPF LSM is not in this boot's LSM list (" + list + "); boot with lsm=...,bpf to have it";
+  return false;
+}
+
+bool HasTracepoint(const std::string& event) {
+  return access(("/sys/kernel/tracing/events/syscalls/" + event).c_str(), F_OK) == 0 ||
+         access(("/sys/kernel/debug/tracing/events/syscalls/" + event).c_str(), F_OK) == 0;
+}
+
+// Settings every load shares: sizes, the read-only globals, which
+// programs attach by themselves. The enforcement programs start off.
+bool ConfigureSkeleton(vigil_bpf* skel, const LoadOptions& options, std::vector<std::string>* missing, std::string* error) {
+  if (int err = bpf_map__set_max_entries(skel->maps.events, options.ringbuf_bytes)) {
     *error = "ring buffer size " + std::to_string(options.ringbuf_bytes) + ": " + strerror(-err);
     return false;
   }
-  skel_->rodata->wakeup_gap_ns = options.wakeup_gap_ns;
-  wakeup_gap_ns_ = options.wakeup_gap_ns;
+  skel->rodata->wakeup_gap_ns = options.wakeup_gap_ns;
   // Past 1/16 of the ring unread, wake the probe whatever the gap.
-  skel_->rodata->wakeup_bytes = options.ringbuf_bytes / 16;
-  skel_->rodata->dedup_window_ns = options.dedup_window_ns;
-  skel_->rodata->dedup_per_workload = options.dedup_per_workload;
-  if (long hz = KernelHz()) {
-    skel_->rodata->dedup_tick_ns = 1000000000 / hz;
-  } else if (options.dedup_window_ns) {
-    Log("info", "no kernel config (/proc/config.gz, /boot/config-*): de-duplication windows timed by bpf_ktime_get_ns(), a little slower than by jiffies");
-  }
+  skel->rodata->wakeup_bytes = options.ringbuf_bytes / 16;
+  skel->rodata->dedup_window_ns = options.dedup_window_ns;
+  skel->rodata->dedup_per_workload = options.dedup_per_workload;
+  if (long hz = KernelHz()) skel->rodata->dedup_tick_ns = 1000000000 / hz;
   std::random_device rd;
-  skel_->rodata->dedup_seed = (uint64_t(rd()) << 32) | rd();
+  skel->rodata->dedup_seed = (uint64_t(rd()) << 32) | rd();
   // Syscalls this kernel lacks (fchmodat2 before 6.6, no legacy open on
   // arm64) are skipped instead of failing the whole load.
   bpf_program* prog;
-  bpf_object__for_each_program(prog, skel_->obj) {
+  bpf_object__for_each_program(prog, skel->obj) {
     const char* sec = bpf_program__section_name(prog);
     // cgroup programs are attached to chosen cgroups, never automatically.
     if (strncmp(sec, "cgroup", 6) == 0) bpf_program__set_autoattach(prog, false);
+    if (IsDenyProgram(bpf_program__name(prog))) bpf_program__set_autoload(prog, false);
     if (strncmp(sec, "tp/syscalls/", 12) != 0) continue;
-    std::string event = sec + 12;
-    if (access(("/sys/kernel/tracing/events/syscalls/" + event).c_str(), F_OK) != 0 &&
-        access(("/sys/kernel/debug/tracing/events/syscalls/" + event).c_str(), F_OK) != 0) {
-      Log("warn", "this kernel has no %s tracepoint: not watched", sec + 12);
+    if (!HasTracepoint(sec + 12)) {
+      if (missing) missing->push_back(sec + 12);
       bpf_program__set_autoload(prog, false);
     }
   }
-  if (int err = vigil_bpf__load(skel_)) {
-    *error = std::string("cannot load BPF programs (needs CAP_BPF, CAP_PERFMON and a kernel with BTF): ") +
-             strerror(-err);
-    return false;
+  return true;
+}
+
+}  // namespace
+
+bool Loader::Start(const LoadOptions& options, std::string* error) {
+  if (!EnsureTracefs(error)) return false;
+  libbpf_set_print(CaptureLibbpf);
+  wakeup_gap_ns_ = options.wakeup_gap_ns;
+  if (!KernelHz() && options.dedup_window_ns)
+    Log("info", "no kernel config (/proc/config.gz, /boot/config-*): de-duplication windows timed by bpf_ktime_get_ns(), a little slower than by jiffies");
+
+  // Each operation starts at the strongest mechanism this boot can have
+  // and steps down when the kernel refuses the program that does it.
+  std::string lsm_why;
+  const bool lsm = BpfLsmActive(&lsm_why);
+  Mechanism mech[kNumOps];
+  std::string why[kNumOps];
+  for (size_t i = 0; i < kNumOps; i++) {
+    mech[i] = lsm ? Mechanism::kLsm : Mechanism::kFmodRet;
+    if (!lsm) why[i] = "no BPF LSM: " + lsm_why;
   }
-  if (int err = vigil_bpf__attach(skel_)) {
-    *error = std::string("cannot attach BPF programs: ") + strerror(-err);
-    return false;
+  for (int attempt = 0;; attempt++) {
+    if (skel_) vigil_bpf__destroy(skel_);
+    skel_ = vigil_bpf__open();
+    if (!skel_) {
+      *error = std::string("cannot open BPF object: ") + strerror(errno);
+      return false;
+    }
+    std::vector<std::string> missing;
+    if (!ConfigureSkeleton(skel_, options, &missing, error)) return false;
+    if (attempt == 0)
+      for (const auto& m : missing) Log("warn", "this kernel has no %s tracepoint: not watched", m.c_str());
+    uint32_t kill = 0;
+    for (size_t i = 0; i < kNumOps; i++) {
+      if (mech[i] == Mechanism::kLsm || mech[i] == Mechanism::kFmodRet) {
+        bpf_program* p = bpf_object__find_program_by_name(skel_->obj, ProgName(kOps[i], mech[i]).c_str());
+        if (p) bpf_program__set_autoload(p, true);
+      } else {
+        kill |= kOps[i].bit;
+      }
+    }
+    skel_->rodata->kill_ops = kill;
+    g_libbpf_log.clear();
+    const char* stage = "load";
+    int err = vigil_bpf__load(skel_);
+    if (!err) {
+      stage = "attach";
+      err = vigil_bpf__attach(skel_);
+      if (!err) break;
+    }
+    Failure f = ParseFailure(g_libbpf_log);
+    int op = OpOfProgram(f.program);
+    if (op < 0 || attempt > int(2 * kNumOps)) {
+      bpf_program* p = f.program.empty() ? nullptr : bpf_object__find_program_by_name(skel_->obj, f.program.c_str());
+      *error = std::string("cannot ") + stage + " BPF program" +
+               (f.program.empty() ? "s" : " " + f.program + (p ? std::string(" (") + bpf_program__section_name(p) + ")" : "")) +
+               ": " + strerror(-err) + (f.verifier.empty() ? "" : "; the verifier says: " + f.verifier);
+      return false;
+    }
+    // An enforcement program the kernel would not take: that operation,
+    // or every one of that kind when the kernel refuses the kind itself
+    // (no verifier complaint: EPERM, unsupported), steps down.
+    const Mechanism was = mech[op];
+    const std::string prog = std::string(was == Mechanism::kLsm ? "lsm/" : "fmod_ret/security_") + kOps[op].hook;
+    const std::string reason = f.verifier.empty() ? std::string(strerror(-err)) : "the verifier rejected it: " + f.verifier;
+    const bool whole_kind = f.verifier.empty() && err != -ESRCH && err != -ENOENT;
+    for (size_t i = 0; i < kNumOps; i++) {
+      if (mech[i] != was || (!whole_kind && int(i) != op)) continue;
+      mech[i] = was == Mechanism::kLsm ? Mechanism::kFmodRet : kOps[i].fallback;
+      why[i] += std::string(why[i].empty() ? "" : "; ") + "the kernel refused " + prog + " (" + stage + "): " + reason;
+    }
+    Log(f.verifier.empty() ? "info" : "warn", "%s refused at %s (%s): %s", prog.c_str(), stage, reason.c_str(),
+        whole_kind ? "not used on this kernel" : "that operation steps down");
   }
+  enforcement_.clear();
+  for (size_t i = 0; i < kNumOps; i++) {
+    EnforcementHook h;
+    h.operation = kOps[i].op;
+    h.mechanism = mech[i];
+    if (mech[i] == Mechanism::kLsm) h.program = std::string("lsm/") + kOps[i].hook;
+    else if (mech[i] == Mechanism::kFmodRet) h.program = std::string("fmod_ret/security_") + kOps[i].hook;
+    else if (mech[i] == Mechanism::kKill) h.program = kOps[i].bit == VIGIL_OP_EXEC ? "tp_btf/sched_process_exec" : "tp/syscalls/sys_enter_*";
+    h.why = why[i];
+    enforcement_.push_back(h);
+  }
+  bpf_program* prog;
   bpf_object__for_each_program(prog, skel_->obj) {
     if (bpf_program__autoload(prog) && bpf_program__autoattach(prog)) hooks_.push_back(bpf_program__section_name(prog));
   }
@@ -129,14 +331,76 @@ bool Loader::Start(const LoadOptions& options, std::string* error) {
   return true;
 }
 
+std::vector<ProgramCheck> Loader::CheckPrograms(const LoadOptions& options) {
+  libbpf_set_print(CaptureLibbpf);
+  std::vector<ProgramCheck> out;
+  std::string lsm_why;
+  const bool lsm = BpfLsmActive(&lsm_why);
+  std::string error;
+  EnsureTracefs(&error);
+  vigil_bpf* skel = vigil_bpf__open();
+  if (!skel) return out;
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel->obj) { ProgramCheck c; c.name = bpf_program__name(prog); c.section = bpf_program__section_name(prog); out.push_back(c); }
+  vigil_bpf__destroy(skel);
+  for (auto& c : out) {
+    if (c.name.rfind("lsm_", 0) == 0 && !lsm) {
+      c.status = ProgramCheck::kSkip;
+      c.reason = lsm_why;
+      continue;
+    }
+    if (c.section.rfind("tp/syscalls/", 0) == 0 && !HasTracepoint(c.section.substr(12))) {
+      c.status = ProgramCheck::kSkip;
+      c.reason = "this kernel has no " + c.section.substr(12) + " tracepoint";
+      continue;
+    }
+    skel = vigil_bpf__open();
+    if (!skel || !ConfigureSkeleton(skel, options, nullptr, &error)) {
+      c.status = ProgramCheck::kFail;
+      c.reason = skel ? error : "cannot open BPF object";
+      if (skel) vigil_bpf__destroy(skel);
+      continue;
+    }
+    bpf_object__for_each_program(prog, skel->obj) bpf_program__set_autoload(prog, c.name == bpf_program__name(prog));
+    g_libbpf_log.clear();
+    int err = vigil_bpf__load(skel);
+    vigil_bpf__destroy(skel);
+    if (!err) continue;
+    Failure f = ParseFailure(g_libbpf_log);
+    if (f.verifier.empty() && IsDenyProgram(c.name.c_str())) {
+      // The kernel refuses the program type itself, not the verifier (a
+      // hypervisor or lockdown can): the probe then steps down to the next
+      // mechanism and says so.
+      c.status = ProgramCheck::kSkip;
+      c.reason = std::string("the kernel refuses ") + (c.name[0] == 'l' ? "BPF LSM" : "fmod_ret") +
+                 " programs here: " + strerror(-err);
+      continue;
+    }
+    c.status = ProgramCheck::kFail;
+    c.reason = std::string(strerror(-err)) + (f.verifier.empty() ? "" : "; the verifier says: " + f.verifier);
+  }
+  return out;
+}
+
 bool Loader::AttachConnectHooks(const std::string& cgroup2_mount, std::string* error) {
+  // Where no security hook took connect, these are what refuses it.
+  auto settle = [this](bool attached, const std::string& why) {
+    for (auto& h : enforcement_) {
+      if (h.operation != "connect" || h.mechanism == Mechanism::kLsm || h.mechanism == Mechanism::kFmodRet) continue;
+      h.mechanism = attached ? Mechanism::kCgroup : Mechanism::kNone;
+      h.program = attached ? "cgroup/connect4,cgroup/connect6" : "";
+      if (!attached) h.why += (h.why.empty() ? "" : "; ") + why;
+    }
+  };
   if (cgroup2_mount.empty()) {
     *error = "no cgroup v2 mount: connects cannot be refused on this node";
+    settle(false, *error);
     return false;
   }
   int fd = open(cgroup2_mount.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
     *error = "cannot open " + cgroup2_mount + ": " + strerror(errno);
+    settle(false, *error);
     return false;
   }
   for (bpf_program* prog : {skel_->progs.enforce_connect4, skel_->progs.enforce_connect6}) {
@@ -145,12 +409,14 @@ bool Loader::AttachConnectHooks(const std::string& cgroup2_mount, std::string* e
       *error = std::string("cannot attach ") + bpf_program__section_name(prog) + " at " + cgroup2_mount + ": " +
                strerror(errno);
       close(fd);
+      settle(false, *error);
       return false;
     }
     cgroup_links_.push_back(link);
     hooks_.push_back(bpf_program__section_name(prog));
   }
   close(fd);
+  settle(true, "");
   return true;
 }
 

@@ -29,6 +29,31 @@ struct LoadOptions {
   bool dedup_per_workload = false;
 };
 
+// How one enforced operation is stopped on this kernel, strongest first.
+enum class Mechanism {
+  kLsm,      // BPF LSM hook: denied with EPERM before anything changes
+  kFmodRet,  // fmod_ret on the security_* function: the same, where the BPF LSM is not active
+  kCgroup,   // cgroup/connect4|6: the connect refused with EPERM
+  kKill,     // SIGKILL at syscall entry: the call completes, the process dies on its way back
+  kNone,     // not stopped in the kernel (the engine kills after the event, if it sees one)
+};
+const char* MechanismName(Mechanism m);
+
+struct EnforcementHook {
+  std::string operation;  // "open-write", "create", ..., "exec", "connect"
+  Mechanism mechanism = Mechanism::kNone;
+  std::string program;    // the kernel program that does it ("lsm/file_open"), empty for none
+  std::string why;        // why not a stronger mechanism, when it is not the strongest
+};
+
+// A program the kernel would not take, and why (the verifier's own words
+// when it was the verifier).
+struct ProgramCheck {
+  std::string name, section;
+  enum { kOk, kSkip, kFail } status = kOk;
+  std::string reason;
+};
+
 class Loader {
  public:
   Loader() = default;
@@ -55,11 +80,20 @@ class Loader {
   // (CLOCK_MONOTONIC): no record wakes it before then.
   void QuietUntil(uint64_t monotonic_ns);
   const std::vector<std::string>& Hooks() const { return hooks_; }
+  // Which mechanism each enforced operation got at Start (the connect row
+  // is settled by AttachConnectHooks).
+  const std::vector<EnforcementHook>& Enforcement() const { return enforcement_; }
+  // Loads each program of the object on its own, as Start would configure
+  // it, and says which load, which are skipped (and why) and which fail
+  // (with the verifier's message). Nothing is attached.
+  static std::vector<ProgramCheck> CheckPrograms(const LoadOptions& options);
   vigil_bpf* Skeleton() const { return skel_; }
 
  private:
   vigil_bpf* skel_ = nullptr;
+  bool Configure(const LoadOptions& options, std::string* error);
   std::vector<std::string> hooks_;
+  std::vector<EnforcementHook> enforcement_;
   std::vector<struct bpf_link*> cgroup_links_;
   const volatile uint64_t* ring_positions_ = nullptr;  // consumer page, then producer page
   size_t page_ = 0;

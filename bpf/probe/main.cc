@@ -5,6 +5,10 @@
 //               [--ringbuf-bytes N] [--batch-max N] [--flush-ms N]
 //               [--loss-report-ms N] [--exclude-pid PID]... [--queue-events N]
 //               [--dedup-window-ms N] [--dedup-scope process|workload]
+//   vigil-probe --check-programs
+//       loads each kernel program on its own and prints, one line each,
+//       OK, SKIP (and why) or FAIL (and the verifier's message); exits 1
+//       when any failed. Nothing is attached.
 //
 // Exits 0 on SIGTERM/SIGINT after sending what it holds and detaching.
 #include <bpf/libbpf.h>
@@ -44,6 +48,7 @@ struct Options {
   long dedup_window_ms = 10000;  // 0: off
   bool dedup_per_workload = false;
   std::string tls_ca, tls_cert, tls_key, tls_server_name = "vigil-engine";
+  bool check_programs = false;
 };
 
 [[noreturn]] void Usage(const char* why) {
@@ -52,7 +57,8 @@ struct Options {
           "usage: vigil-probe --engine unix:///PATH|tcp://HOST:PORT [--node NAME] [--ringbuf-bytes N]\n"
           "                   [--batch-max N] [--flush-ms N] [--loss-report-ms N] [--exclude-pid PID]...\n"
           "                   [--queue-events N] [--tls-ca FILE --tls-cert FILE --tls-key FILE [--tls-server-name NAME]]\n"
-          "                   [--dedup-window-ms N (0: off)] [--dedup-scope process|workload]\n");
+          "                   [--dedup-window-ms N (0: off)] [--dedup-scope process|workload]\n"
+          "       vigil-probe --check-programs\n");
   exit(2);
 }
 
@@ -70,6 +76,10 @@ Options ParseOptions(int argc, char** argv) {
   for (int i = 1; i < argc; i++) {
     std::string flag = argv[i];
     if (flag == "--help" || flag == "-h") Usage("help");
+    if (flag == "--check-programs") {
+      o.check_programs = true;
+      continue;
+    }
     if (i + 1 >= argc) Usage((flag + " needs a value").c_str());
     const char* v = argv[++i];
     if (flag == "--engine") o.engine = v;
@@ -196,6 +206,17 @@ int main(int argc, char** argv) {
   load.wakeup_gap_ns = uint64_t(opt.flush_ms) * 1000000;
   load.dedup_window_ns = uint64_t(opt.dedup_window_ms) * 1000000;
   load.dedup_per_workload = opt.dedup_per_workload;
+  if (opt.check_programs) {
+    int failed = 0, n = 0;
+    for (const auto& c : vigil::Loader::CheckPrograms(load)) {
+      const char* status = c.status == vigil::ProgramCheck::kOk ? "OK" : c.status == vigil::ProgramCheck::kSkip ? "SKIP" : "FAIL";
+      printf("%-4s %-28s %s%s%s\n", status, c.name.c_str(), c.section.c_str(), c.reason.empty() ? "" : ": ", c.reason.c_str());
+      failed += c.status == vigil::ProgramCheck::kFail;
+      n++;
+    }
+    printf("%d of %d programs failed\n", failed, n);
+    return failed ? 1 : 0;
+  }
   if (!loader.Start(load, &error)) {
     vigil::Log("error", "%s", error.c_str());
     return 1;
@@ -219,6 +240,33 @@ int main(int argc, char** argv) {
   hello.set_session_id(RandomId());
   for (const auto& h : loader.Hooks()) hello.add_hooks(h);
   for (const auto& c : responder.Capabilities()) hello.add_capabilities(c);
+  for (const auto& h : loader.Enforcement()) {
+    auto* x = hello.add_enforcement();
+    x->set_operation(h.operation);
+    x->set_program(h.program);
+    x->set_why(h.why);
+    switch (h.mechanism) {
+      case vigil::Mechanism::kLsm: x->set_mechanism(vigil::v1::MECHANISM_BPF_LSM); break;
+      case vigil::Mechanism::kFmodRet: x->set_mechanism(vigil::v1::MECHANISM_FMOD_RET); break;
+      case vigil::Mechanism::kCgroup: x->set_mechanism(vigil::v1::MECHANISM_CGROUP); break;
+      case vigil::Mechanism::kKill: x->set_mechanism(vigil::v1::MECHANISM_KILL); break;
+      case vigil::Mechanism::kNone: x->set_mechanism(vigil::v1::MECHANISM_UNSPECIFIED); break;
+    }
+  }
+  // One line per mechanism: which operations it stops on this node.
+  for (auto m : {vigil::Mechanism::kLsm, vigil::Mechanism::kFmodRet, vigil::Mechanism::kCgroup, vigil::Mechanism::kKill,
+                 vigil::Mechanism::kNone}) {
+    std::string ops;
+    for (const auto& h : loader.Enforcement())
+      if (h.mechanism == m) ops += (ops.empty() ? "" : ", ") + h.operation;
+    if (ops.empty()) continue;
+    const char* what = m == vigil::Mechanism::kKill     ? "the call completes, then the caller is killed"
+                       : m == vigil::Mechanism::kCgroup ? "the connect refused with EPERM"
+                       : m == vigil::Mechanism::kNone ? "not stopped in the kernel"
+                                                      : "denied with EPERM before anything changes";
+    vigil::Log(m == vigil::Mechanism::kKill || m == vigil::Mechanism::kNone ? "warn" : "info", "enforcement by %s (%s): %s",
+               vigil::MechanismName(m), what, ops.c_str());
+  }
 
   vigil::StreamOptions sopt;
   sopt.on_command = [&responder](const vigil::v1::EngineCommand& cmd) { return responder.Handle(cmd); };

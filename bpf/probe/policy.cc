@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -122,7 +123,10 @@ bool PolicyMaps::Set(const v1::SetPolicy& p, std::string* error, std::string* de
       *error = "write allow entry '" + path + "' is not an absolute path";
       return false;
     }
+    // As passed (the syscall-entry check) and leaf first (the security
+    // hooks walk dentries, bpf/deny.bpf.h).
     write.push_back({root, Fnv1a(path)});
+    write.push_back({root, Fnv1a(LeafFirst(path))});
   }
   std::vector<vigil_connect4_key> c4;
   std::vector<vigil_connect6_key> c6;
@@ -165,7 +169,7 @@ bool PolicyMaps::Set(const v1::SetPolicy& p, std::string* error, std::string* de
     SyncEntries<vigil_connect6_key>(skel_->maps.connect6_allow, root, {}, error);
   }
   *detail = "policy for cgroup " + std::to_string(root) + (flags ? "" : " removed") + ": " + std::to_string(exec.size()) +
-            " executables, " + std::to_string(c4.size() + c6.size()) + " destinations, " + std::to_string(write.size()) +
+            " executables, " + std::to_string(c4.size() + c6.size()) + " destinations, " + std::to_string(write.size() / 2) +
             " writable paths";
   return true;
 }
@@ -192,6 +196,18 @@ bool PolicyMaps::SetProtected(const v1::SetProtectedPaths& p, std::string* error
     }
     if (bpf_map__update_elem(skel_->maps.protected_paths, &i, sizeof(i), &v, sizeof(v), BPF_ANY)) {
       *error = std::string("cannot update protected_paths: ") + strerror(errno);
+      return false;
+    }
+    // Leaf first for the security hooks: "/etc/" → "etc\0", whole
+    // components (the prefix is taken to end at a component).
+    memset(&v, 0, sizeof(v));
+    if (i < static_cast<uint32_t>(p.prefixes_size())) {
+      const std::string leaf = LeafFirst(p.prefixes(i));
+      v.len = std::min<size_t>(leaf.size(), VIGIL_PROTECTED_WORDS * 8);
+      memcpy(v.words, leaf.data(), v.len);
+    }
+    if (bpf_map__update_elem(skel_->maps.protected_leaf, &i, sizeof(i), &v, sizeof(v), BPF_ANY)) {
+      *error = std::string("cannot update protected_leaf: ") + strerror(errno);
       return false;
     }
   }
