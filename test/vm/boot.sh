@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Usage: test/vm/boot.sh KERNEL SHARE_DIR SCRIPT [LSM_LIST]
+#   KERNEL     a version unpacked by test/vm/kernels.sh (.vm/kernels/KERNEL)
+#   SHARE_DIR  a host directory the guest sees read-write at /vmshare
+#   SCRIPT     the script the guest runs as root (a path on this machine:
+#              the guest sees this machine's / read-only under a tmpfs overlay)
+#   LSM_LIST   the boot's lsm= (default with bpf: lockdown,capability,landlock,yama,apparmor,bpf)
+# Boots the kernel under QEMU's TCG, prints the serial console, and exits
+# with the script's exit status (125 when the guest reported none).
+# /dev/kvm is not used: on this sandbox it is a software hypervisor that
+# stock kernels hang under; on a real KVM host VM_ACCEL=kvm is much faster.
+# Env: VM_CPUS (2), VM_MEM (2G), VM_TIMEOUT seconds (900), VM_ACCEL (tcg).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+KVER=$1; SHARE=$(realpath "$2"); SCRIPT=$3
+LSM=${4:-lockdown,capability,landlock,yama,apparmor,bpf}
+KDIR=$ROOT/.vm/kernels/$KVER
+[ -f "$KDIR/initrd.cpio.gz" ] || { echo "boot.sh: no kernel $KVER under .vm/kernels (run test/vm/kernels.sh)" >&2; exit 125; }
+if [ "${VM_ACCEL:-tcg}" = kvm ]; then A=(-enable-kvm -cpu host); else A=(-accel tcg,thread=multi -cpu max); fi
+rm -f "$SHARE/rc"
+timeout "${VM_TIMEOUT:-900}" qemu-system-x86_64 "${A[@]}" -smp "${VM_CPUS:-2}" -m "${VM_MEM:-2G}" \
+  -nographic -no-reboot -nodefaults -serial stdio -monitor none \
+  -kernel "$KDIR"/boot/vmlinuz-* -initrd "$KDIR/initrd.cpio.gz" \
+  -append "console=ttyS0 panic=-1 quiet loglevel=4 lsm=$LSM vminit=$SCRIPT" \
+  -virtfs local,path=/,mount_tag=host,security_model=passthrough,readonly=on,multidevs=remap \
+  -virtfs local,path="$SHARE",mount_tag=share,security_model=none \
+  -device virtio-rng-pci </dev/null || true
+[ -f "$SHARE/rc" ] || { echo "boot.sh: the guest reported no result" >&2; exit 125; }
+exit "$(cat "$SHARE/rc")"
