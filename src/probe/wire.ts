@@ -28,6 +28,24 @@ export interface WireHello {
    * mode change it cannot carry out instead of failing open.
    */
   capabilities: string[];
+  /**
+   * How each enforced operation is stopped on this node (chosen when the
+   * probe started: the strongest mechanism this kernel took).
+   */
+  enforcement: WireEnforcementHook[];
+}
+
+export interface WireEnforcementHook {
+  /**
+   * open-write, create, truncate, unlink, rmdir, rename, chmod, chown,
+   * mkdir, symlink, link, exec, connect
+   */
+  operation: string;
+  mechanism: number;
+  /** the kernel program, e.g. "lsm/file_open" */
+  program: string;
+  /** why not a stronger mechanism, when it is not the strongest */
+  why: string;
 }
 
 export interface WireEventBatch {
@@ -92,8 +110,10 @@ export interface WireEvent {
   comm: string;
   /** cgroup v2 id (inode of the cgroup directory) */
   cgroupId: number;
-  /** Vigil's enforcement stopped it (killed at exec or open, connect refused) */
+  /** Vigil's enforcement stopped it (denied, refused, or the caller killed) */
   blocked: boolean;
+  /** how, when blocked */
+  blockedBy: number;
   exec?: WireExecEvent;
   fork?: WireForkEvent;
   exit?: WireExitEvent;
