@@ -23,7 +23,7 @@ import { ProcessTree } from './enrich/process-tree.js';
 import { LocalResolver, WorkloadRegistry, type WorkloadResolver } from './enrich/workloads.js';
 import { IngestServer, type IngestHandler } from './ingest/server.js';
 import type { Logger } from './log.js';
-import type { Alert } from './model/alert.js';
+import { alertAbout, type Alert } from './model/alert.js';
 import { EVENT_TYPES, type Event, type EventType } from './model/event.js';
 import type { Workload } from './model/workload.js';
 import { Metrics, serveMetrics } from './observe/metrics.js';
@@ -130,6 +130,7 @@ export class Engine implements IngestHandler {
     this.enforcement = new Enforcement({
       link, registry, protectedPaths: config.profiles.protectedPaths, named: config.workloads, log: respondLog,
       onFailure: (w, error) => enforcementFailed(w, `its kernel policy could not be applied: ${error}`),
+      onWeaker: (w, message) => raise(alertAbout(w, config.nodeName, { source: 'engine', rule: 'Enforcement weaker on this node', priority: 'warning', message })),
     });
 
     const p = config.profiles;
@@ -172,6 +173,7 @@ export class Engine implements IngestHandler {
         workloadModes: () => this.workloads.all().map((w) => w.mode),
         quarantined: () => this.quarantines.list().length,
         rulesLoaded: () => this.rules.report?.loaded ?? 0,
+        enforcement: () => this.enforcement.mechanisms(),
       },
       config.metrics,
     );

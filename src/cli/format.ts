@@ -7,6 +7,14 @@ function ago(ms: number): string {
   return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
 }
 
+const MECHANISM_SAYS: Record<string, string> = {
+  'bpf-lsm': 'denied before they happen (BPF LSM)',
+  fmod_ret: 'denied before they happen (fmod_ret on security_*)',
+  cgroup: 'refused (cgroup connect hook)',
+  'kill-at-entry': 'caller killed at syscall entry, the call completes',
+  '': 'not stopped in the kernel',
+};
+
 export function formatStatus(s: StatusReply): string {
   const lines: string[] = [];
   lines.push(`engine ${s.engineVersion} on ${s.nodeName}, up since ${new Date(s.startedAtMs).toISOString()}`);
@@ -23,6 +31,10 @@ export function formatStatus(s: StatusReply): string {
   lines.push(`events: ${byType.map(([t, n]) => `${t} ${n}`).join(', ') || 'none yet'}`);
   lines.push(`process tree: ${s.processes} processes; engine rejected ${s.malformedEvents} malformed events; ${s.unknownCgroups} events with an unknown cgroup`);
   if (s.probeCapabilities.length) lines.push(`probe can: ${s.probeCapabilities.join(', ')}`);
+  // Enforcement on this node by mechanism: what is denied before it happens, what only kills after.
+  const byMechanism = new Map<string, string[]>();
+  for (const e of s.enforcement) byMechanism.set(e.mechanism, [...(byMechanism.get(e.mechanism) ?? []), e.operation]);
+  for (const [m, ops] of byMechanism) lines.push(`enforcement: ${ops.join(', ')}: ${MECHANISM_SAYS[m] ?? m}`);
   lines.push(`rules: ${s.rulesLoaded} running${s.rulesSkipped ? `, ${s.rulesSkipped} skipped (vigil rules list)` : ''}; alerts raised: ${s.alertsRaised}`);
   if (s.quarantined.length) lines.push(`QUARANTINED: ${s.quarantined.join(', ')}`);
   lines.push(`workloads (${s.workloads.length}):`);

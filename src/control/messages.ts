@@ -135,6 +135,19 @@ export interface StatusReply {
   /** rules that could not run here (vigil rules list says why) */
   rulesSkipped: number;
   alertsRaised: number;
+  /** How the connected probe stops each enforced operation on this node. */
+  enforcement: EnforcementStatus[];
+}
+
+export interface EnforcementStatus {
+  /** open-write, create, truncate, unlink, rmdir, rename, chmod, chown, mkdir, symlink, link, exec, connect */
+  operation: string;
+  /** bpf-lsm, fmod_ret, cgroup, kill-at-entry, or "" (not stopped in the kernel) */
+  mechanism: string;
+  /** the kernel program */
+  program: string;
+  /** why not a stronger mechanism */
+  why: string;
 }
 
 /** ControlService's methods (all unary): each one's request and reply message, by name and by type. */

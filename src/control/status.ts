@@ -1,5 +1,6 @@
 // `vigil status`: what the engine is doing, assembled from the stages the
 // engine wires, each read through the little it needs.
+import { MECHANISMS } from '../model/event.js';
 import type { Workload } from '../model/workload.js';
 import { lossCounters, type ProbeSession } from '../probe/session.js';
 import { VERSION } from '../version.js';
@@ -51,6 +52,9 @@ export function statusReply(s: StatusSources): StatusReply {
     unknownCgroups: s.unknownCgroups(),
     quarantined: s.quarantined().map((q) => q.name),
     probeCapabilities: s.currentProbe()?.hello.capabilities ?? [],
+    enforcement: (s.currentProbe()?.hello.enforcement ?? []).map((h) => ({
+      operation: h.operation, mechanism: MECHANISMS[h.mechanism] ?? '', program: h.program, why: h.why,
+    })),
     rulesLoaded: rules.loaded,
     rulesSkipped: rules.skipped,
     alertsRaised: s.alertsRaised(),

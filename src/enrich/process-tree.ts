@@ -126,6 +126,9 @@ export class ProcessTree {
     }
     switch (e.type) {
       case 'exec':
+        // An exec denied by a security hook never happened: the process
+        // still runs its old image.
+        if (e.blockedBy === 'bpf-lsm' || e.blockedBy === 'fmod_ret') break;
         if (p.exe) {
           p.lineage.push(p.exe);
           if (p.lineage.length > MAX_LINEAGE) p.lineage.shift();

@@ -16,7 +16,7 @@
 //    can hide an event, or stall the stream, with such a name;
 //  - unknown fields are skipped (proto3 forward compatibility); a kind
 //    (exec, open…) given twice counts once, the last.
-import { EVENT_TYPES, type Event, type EventType, type L4Protocol } from '../model/event.js';
+import { EVENT_TYPES, MECHANISMS, type Event, type EventType, type L4Protocol } from '../model/event.js';
 import { EVENT_KINDS } from '../model/event-kinds.js';
 import { messageType } from '../rpc/proto.js';
 import type { WireProbeMessage } from '../probe/wire.js';
@@ -297,7 +297,7 @@ for (const type of EVENT_TYPES) {
  * (0 varint, 2 length-delimited), as the test compares them with probe.proto.
  */
 export const KNOWN_FIELDS: Readonly<Record<string, Record<number, number>>> = {
-  Event: { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 7: 2, 8: 0, 9: 0, ...Object.fromEntries(EVENT_TYPES.map((t) => [EVENT_KINDS[t].field, 2])) },
+  Event: { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 7: 2, 8: 0, 9: 0, 10: 0, ...Object.fromEntries(EVENT_TYPES.map((t) => [EVENT_KINDS[t].field, 2])) },
   ...Object.fromEntries(EVENT_TYPES.map((t) => [EVENT_KINDS[t].message, READS[t]])),
   SockAddr: { 1: 0, 2: 2, 3: 0, 4: 2 },
 };
@@ -373,6 +373,7 @@ function event(end: number): Event {
   let comm = '';
   let cgroupId = 0;
   let blocked = false;
+  let blockedBy = 0;
   let kind: Kind | null = null;
   let kStart = 0;
   let kEnd = 0;
@@ -391,6 +392,7 @@ function event(end: number): Event {
       case 7: expect('Event', f, wt, 2); comm = str(end, 64); break;
       case 8: expect('Event', f, wt, 0); cgroupId = varint64(end, false); break;
       case 9: expect('Event', f, wt, 0); blocked = varint32(end) !== 0; break;
+      case 10: expect('Event', f, wt, 0); blockedBy = varint32(end); break;
       default: {
         const known = f < KIND_BY_FIELD.length ? KIND_BY_FIELD[f] : undefined;
         if (known) {
@@ -574,7 +576,7 @@ function event(end: number): Event {
 
   // The field order of emptyEvent (src/model/event.ts): every event gets one hidden class.
   return {
-    type, ktimeNs, time: 0, pid, tid, ppid, uid, gid, comm, cgroupId, nodeName: '', blocked,
+    type, ktimeNs, time: 0, pid, tid, ppid, uid, gid, comm, cgroupId, nodeName: '', blocked, blockedBy: MECHANISMS[blockedBy] ?? '',
     path, path2, flags, mode, result,
     filename, argv, argvTruncated, cwd, tty,
     childPid, exitCode, signal,

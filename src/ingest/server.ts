@@ -2,7 +2,7 @@
 // message, decodes event batches and hands them on. Anything rejected is
 // counted and logged with its reason; the stream keeps serving.
 import { Server, status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
-import type { Event } from '../model/event.js';
+import { MECHANISMS, type Event } from '../model/event.js';
 import type { Logger } from '../log.js';
 import { method } from '../rpc/proto.js';
 import { bindServer, shutdownServer } from '../rpc/listen.js';
@@ -92,7 +92,11 @@ export class IngestServer {
         if (previous !== undefined) session.lastSeq = previous;
         this.live.add(session);
         this.log.info(
-          { node: m.hello.nodeName, session: m.hello.sessionId, probePid: m.hello.probePid, hooks: m.hello.hooks.length, resumed: previous !== undefined },
+          {
+            node: m.hello.nodeName, session: m.hello.sessionId, probePid: m.hello.probePid, hooks: m.hello.hooks.length, resumed: previous !== undefined,
+            // Which mechanism stops each enforced operation on that node (vigil status says why not a stronger one).
+            enforcement: Object.fromEntries((m.hello.enforcement ?? []).map((h) => [h.operation, MECHANISMS[h.mechanism] || 'none'])),
+          },
           'probe connected',
         );
         this.handler.onConnect(session);

@@ -149,6 +149,7 @@ export function eventSummary(e: Event): Record<string, unknown> {
     cgroupId: e.cgroupId,
   };
   if (e.blocked) out.blocked = true;
+  if (e.blockedBy) out.blockedBy = e.blockedBy;
   EVENT_KINDS[e.type].summarize(e, out);
   return out;
 }

@@ -15,6 +15,18 @@ export type EventType = (typeof EVENT_TYPES)[number];
 
 export type L4Protocol = 'tcp' | 'udp' | '';
 
+/**
+ * How the kernel stopped a blocked event: denied before anything changed
+ * (a BPF LSM hook, or fmod_ret on the security_* function), a connect
+ * refused by the cgroup hook, or the caller killed at the syscall's entry
+ * (the call itself completed). '' when not blocked.
+ */
+export type Mechanism = 'bpf-lsm' | 'fmod_ret' | 'cgroup' | 'kill-at-entry' | '';
+/** probe.proto's vigil.v1.Mechanism, by number. */
+export const MECHANISMS: readonly Mechanism[] = ['', 'bpf-lsm', 'fmod_ret', 'cgroup', 'kill-at-entry'];
+/** Whether the mechanism denies the call before it changes anything (rather than stopping the caller after). */
+export const deniesBefore = (m: Mechanism): boolean => m === 'bpf-lsm' || m === 'fmod_ret';
+
 export interface Event {
   type: EventType;
   /** CLOCK_MONOTONIC nanoseconds, as the kernel stamped it. */
@@ -29,8 +41,10 @@ export interface Event {
   comm: string;
   cgroupId: number;
   nodeName: string;
-  /** Vigil's kernel enforcement stopped it: killed at exec or open, connect refused. */
+  /** Vigil's kernel enforcement stopped it: denied, refused, or the caller killed. */
   blocked: boolean;
+  /** How, when blocked. */
+  blockedBy: Mechanism;
 
   /** open/unlink/chmod: the file; rename: the old name; exec: the executable; module: the file; mount: the target. */
   path: string;
@@ -89,7 +103,7 @@ export interface Event {
 
 export function emptyEvent(type: EventType): Event {
   return {
-    type, ktimeNs: 0, time: 0, pid: 0, tid: 0, ppid: 0, uid: 0, gid: 0, comm: '', cgroupId: 0, nodeName: '', blocked: false,
+    type, ktimeNs: 0, time: 0, pid: 0, tid: 0, ppid: 0, uid: 0, gid: 0, comm: '', cgroupId: 0, nodeName: '', blocked: false, blockedBy: '',
     path: '', path2: '', flags: 0, mode: 0, result: 0,
     filename: '', argv: [], argvTruncated: false, cwd: '', tty: 0,
     childPid: 0, exitCode: 0, signal: 0,

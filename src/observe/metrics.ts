@@ -28,6 +28,8 @@ export interface MetricsSources {
   workloadModes(): Iterable<Mode>;
   quarantined(): number;
   rulesLoaded(): number;
+  /** How the connected probe stops each enforced operation (mechanism '' : not in the kernel). */
+  enforcement(): readonly { operation: string; mechanism: string }[];
 }
 
 export interface HealthSettings {
@@ -122,6 +124,15 @@ export class Metrics {
         const by = new Map<string, number>([['learn', 0], ['monitor', 0], ['enforce', 0]]);
         for (const mode of e.workloadModes()) by.set(mode, (by.get(mode) ?? 0) + 1);
         for (const [mode, n] of by) this.set({ mode }, n);
+      },
+    });
+    new Gauge({
+      name: 'vigil_enforcement_mechanism',
+      help: 'How the connected probe stops each enforced operation: 1 for its mechanism (bpf-lsm, fmod_ret: denied before it happens; cgroup: connect refused; kill-at-entry: the call completes, then the caller dies; none)',
+      labelNames: ['operation', 'mechanism'], registers: [r],
+      collect() {
+        this.reset();
+        for (const m of e.enforcement()) this.set({ operation: m.operation, mechanism: m.mechanism || 'none' }, 1);
       },
     });
     new Gauge({ name: 'vigil_workloads_quarantined', help: 'Workloads under network quarantine', registers: [r], collect() { this.set(e.quarantined()); } });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { EnforceResult, KernelPolicy } from '../detect/profile/policy.js';
 import type { WorkloadRegistry } from '../enrich/workloads.js';
 import type { Logger } from '../log.js';
+import { MECHANISMS, type Mechanism } from '../model/event.js';
 import type { Workload, WorkloadCgroup } from '../model/workload.js';
 import type { ProbeLink } from '../probe/link.js';
 
@@ -21,6 +22,21 @@ export interface EnforcementOptions {
   log: Logger;
   /** A policy could not be put in place for a cgroup (a new one, or after a probe restart): fail open or closed, and say so. */
   onFailure: (w: Workload, error: string) => void;
+  /**
+   * A workload entered enforcement on a node where some operations are not
+   * denied before they happen (the caller is killed after the call
+   * completes, or nothing stops them in the kernel): one alert naming them,
+   * per workload and probe session, never a silently weaker mode.
+   */
+  onWeaker: (w: Workload, message: string) => void;
+}
+
+/** How the connected probe stops one enforced operation on its node. */
+export interface OperationMechanism {
+  operation: string;
+  mechanism: Mechanism;
+  program: string;
+  why: string;
 }
 
 export class Enforcement {
@@ -32,6 +48,8 @@ export class Enforcement {
   private readonly named: readonly { name: string; cgroup: string }[];
   private readonly log: Logger;
   private readonly onFailure: (w: Workload, error: string) => void;
+  private readonly onWeaker: (w: Workload, message: string) => void;
+  private readonly weakerSaid = new Set<string>();
 
   constructor(opts: EnforcementOptions) {
     this.link = opts.link;
@@ -40,6 +58,7 @@ export class Enforcement {
     this.named = opts.named;
     this.log = opts.log;
     this.onFailure = opts.onFailure;
+    this.onWeaker = opts.onWeaker;
     this.registry.onNewCgroup((w, cg) => {
       const a = this.active.get(w.key);
       if (!a || a.roots.has(cg.id)) return;
@@ -83,10 +102,37 @@ export class Enforcement {
       out.push('no probe is connected: nothing is enforced in the kernel until one connects');
       return out;
     }
-    if (!can('exec-kill')) out.push('this node cannot kill at exec: unlisted executables are killed after they start');
-    if (!can('connect-refuse')) out.push('this node cannot refuse connects (no cgroup v2 connect hook): unlisted connects are answered by killing the process after the connect');
-    if (!can('write-kill')) out.push('this node cannot kill writers before they write: unlisted writes are answered after the fact');
+    const mech = this.mechanisms();
+    if (mech.length === 0) {
+      // A probe that does not say how it enforces (older than mechanisms).
+      if (!can('exec-kill')) out.push('this node cannot kill at exec: unlisted executables are killed after they start');
+      if (!can('connect-refuse')) out.push('this node cannot refuse connects (no cgroup v2 connect hook): unlisted connects are answered by killing the process after the connect');
+      if (!can('write-kill')) out.push('this node cannot kill writers before they write: unlisted writes are answered after the fact');
+      return out;
+    }
+    const { late, none } = weaker(mech);
+    if (late.length) out.push(`on this node ${late.join(', ')} ${late.length === 1 ? 'is' : 'are'} stopped by killing the caller at the syscall's entry: the call itself completes (${late.includes('exec') ? 'an unlisted program is killed before it runs, but ' : ''}a protected file is still deleted, truncated, renamed or chmod-ed)`);
+    if (none.length) out.push(`on this node ${none.join(', ')} ${none.length === 1 ? 'is' : 'are'} not stopped in the kernel (no BPF LSM or fmod_ret here)`);
     return out;
+  }
+
+  /** How the connected probe stops each operation ([] when none is connected or it does not say). */
+  mechanisms(): OperationMechanism[] {
+    const hooks = this.link.current()?.hello.enforcement ?? [];
+    return hooks.map((h) => ({ operation: h.operation, mechanism: MECHANISMS[h.mechanism] ?? '', program: h.program, why: h.why }));
+  }
+
+  private sayIfWeaker(w: Workload): void {
+    const session = this.link.current()?.hello.sessionId;
+    const { late, none } = weaker(this.mechanisms());
+    if (!session || (!late.length && !none.length)) return;
+    const key = `${w.key}\0${session}`;
+    if (this.weakerSaid.has(key)) return;
+    this.weakerSaid.add(key);
+    const parts: string[] = [];
+    if (late.length) parts.push(`${late.join(', ')} can still complete before the caller is killed (syscall-entry kill)`);
+    if (none.length) parts.push(`${none.join(', ')} ${none.length === 1 ? 'is' : 'are'} not stopped in the kernel`);
+    this.onWeaker(w, `${w.name} is enforced with a weaker mechanism on this node: ${parts.join('; ')}. This kernel gives no BPF LSM or fmod_ret for them (vigil status shows why).`);
   }
 
   /** Puts a workload under its kernel policy (replacing an earlier one). */
@@ -95,6 +141,7 @@ export class Enforcement {
     this.active.set(w.key, { policy, roots });
     const warnings = this.gaps(policy);
     if (roots.size === 0) warnings.push(`${w.name} has no cgroups on this node yet: the policy follows it when it shows up`);
+    this.sayIfWeaker(w);
     if (!this.link.current()) return { ok: true, error: '', warnings };
     for (const root of roots.values()) {
       const r = await this.push(root.id, policy);
@@ -139,4 +186,12 @@ export class Enforcement {
       },
     });
   }
+}
+
+/** Operations only killed after the call (late) and not stopped in the kernel at all (none). */
+function weaker(mech: OperationMechanism[]): { late: string[]; none: string[] } {
+  return {
+    late: mech.filter((m) => m.mechanism === 'kill-at-entry').map((m) => m.operation),
+    none: mech.filter((m) => m.mechanism === '').map((m) => m.operation),
+  };
 }

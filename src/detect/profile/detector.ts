@@ -13,7 +13,7 @@ import { alertAbout, alertFor, type AlertAction, type Priority } from '../../mod
 import type { Mode } from '../../model/mode.js';
 import type { WorkloadRegistry } from '../../enrich/workloads.js';
 import type { Workload, WorkloadKind } from '../../model/workload.js';
-import type { Event } from '../../model/event.js';
+import { deniesBefore, type Event, type Mechanism } from '../../model/event.js';
 import type { CommandResult } from '../../model/result.js';
 import type { Logger } from '../../log.js';
 import type { DetectContext, Detector } from '../detector.js';
@@ -267,8 +267,11 @@ export class ProfileDetector implements Detector {
 
   private block(e: Event, w: Workload, d: Deviation, ctx: DetectContext): void {
     if (e.blocked) {
-      const taken = d.kind === 'new-executable' ? 'killed at exec' : d.kind === 'new-egress' ? 'connect refused' : 'writer killed';
-      ctx.raise(this.anomaly(e, w, d, 'error', { taken, ok: true, detail: 'stopped in the kernel' }, ctx));
+      const by: Mechanism = e.blockedBy || (d.kind === 'new-egress' ? 'cgroup' : 'kill-at-entry');
+      const taken = d.kind === 'new-egress' ? 'connect refused'
+        : d.kind === 'new-executable' ? (deniesBefore(by) ? 'exec denied' : 'killed at exec')
+        : deniesBefore(by) ? 'write denied' : 'writer killed';
+      ctx.raise(this.anomaly(e, w, d, 'error', { taken, ok: true, detail: blockedDetail(by, d.kind) }, ctx, by));
       return;
     }
     // The kernel did not stop it (no capability, a pattern rule, a relative path, a
@@ -283,7 +286,7 @@ export class ProfileDetector implements Detector {
     });
   }
 
-  private anomaly(e: Event, w: Workload, d: Deviation, priority: Priority, action: AlertAction | undefined, ctx: DetectContext) {
+  private anomaly(e: Event, w: Workload, d: Deviation, priority: Priority, action: AlertAction | undefined, ctx: DetectContext, mechanism?: Mechanism) {
     const verb = action ? `${action.taken}: ` : '';
     return alertFor(e, ctx.tree, {
       source: 'profile',
@@ -291,7 +294,7 @@ export class ProfileDetector implements Detector {
       priority,
       message: `${w.name}: ${verb}${d.message}`,
       tags: TAGS[d.kind],
-      fields: { 'vigil.anomaly': d.kind, 'vigil.what': d.what, 'workload.mode': w.mode },
+      fields: { 'vigil.anomaly': d.kind, 'vigil.what': d.what, 'workload.mode': w.mode, ...(mechanism ? { 'vigil.mechanism': mechanism } : {}) },
       action,
     });
   }
@@ -428,5 +431,18 @@ export class ProfileDetector implements Detector {
     clearInterval(this.timer);
     await this.publishPending();
     await this.store.close();
+  }
+}
+
+/** What the kernel did, by the mechanism that acted (bpf/deny.bpf.h, bpf/enforce.bpf.h). */
+function blockedDetail(by: Mechanism, kind: Deviation['kind']): string {
+  switch (by) {
+    case 'bpf-lsm': return 'denied in the kernel by a BPF LSM hook (EPERM) before anything changed';
+    case 'fmod_ret': return 'denied in the kernel by fmod_ret on its security_* function (EPERM) before anything changed';
+    case 'cgroup': return 'refused in the kernel by the cgroup connect hook (EPERM)';
+    default:
+      return kind === 'new-executable'
+        ? 'killed in the kernel at exec, before the new program ran an instruction'
+        : 'killed in the kernel at the syscall\'s entry: the call itself completed';
   }
 }
