@@ -95,6 +95,11 @@ static __always_inline int net_enter(__u32 kind, int fd, const void *uaddr, int 
 	if (!t)
 		return 0;
 	union vigil_inflight *rec = &t->rec;
+	if (kind == VIGIL_CONNECT) {
+		/* A refusal no connect syscall carried (io_uring) must not mark this one. */
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();
+		bpf_map_delete_elem(&refused, &tid);
+	}
 	net_fill(rec, kind, fd, uaddr, len, backlog);
 	__u64 dedup_key = 0;
 	if (kind == VIGIL_CONNECT && dedup_on(VIGIL_ENFORCE_CONNECT)) {

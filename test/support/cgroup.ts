@@ -52,7 +52,7 @@ export class TestCgroup {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
         reject(new Error(`${cmd} ${args.join(' ')} did not finish in time`));
-      }, opts.timeoutMs ?? 20_000);
+      }, (opts.timeoutMs ?? 20_000) * (Number(process.env.VIGIL_TIME_SCALE ?? '1') || 1));
       child.on('error', reject);
       child.on('exit', (code) => {
         clearTimeout(timer);

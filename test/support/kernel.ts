@@ -46,9 +46,16 @@ export function describeKernel(name: string, body: () => void): void {
   describe.skip(`${name} (skipped: ${why})`, body);
 }
 
-/** Resolves when `pred` holds, polling; rejects with `what` after the timeout. */
+/**
+ * How much slower this machine runs the tests than the host they were
+ * written on: QEMU guests without KVM (test/vm/) are 5-20 times slower, and
+ * set VIGIL_TIME_SCALE so every wait stretches alike.
+ */
+export const timeScale = Number(process.env.VIGIL_TIME_SCALE ?? '1') || 1;
+
+/** Resolves when `pred` holds, polling; rejects with `what` after the timeout (times timeScale). */
 export async function waitFor<T>(what: string, pred: () => T | undefined | null | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + timeoutMs * timeScale;
   for (;;) {
     const v = pred();
     if (v) return v;

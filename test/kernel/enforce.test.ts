@@ -1,0 +1,295 @@
+// Enforce mode on this kernel, operation by operation: what the kernel
+// stops, by which mechanism, and the state of the world afterwards.
+// Where the kernel gives a BPF LSM or fmod_ret (the QEMU guests of
+// test/vm/), a denied operation changes nothing and the caller gets EPERM;
+// where it does not (this host refuses both), the fallback kills the caller
+// at the syscall's entry and the call itself completes: the test says what
+// changed. An allowed write and connect of the same workload still work.
+// VIGIL_EXPECT_MECHANISM (set by test/vm/) says which mechanism every file
+// operation must have got on this kernel.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Alert } from '../../src/alert/alert.js';
+import { ControlClient } from '../../src/control/client.js';
+import { TestEngine } from '../support/engine.js';
+import { describeKernel, repoRoot, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
+
+const python = realpathSync('/usr/bin/python3');
+const fileop = join(repoRoot, 'test/kernel/fileop.py');
+const uringSource = join(repoRoot, 'test/kernel/uring.c');
+const uring = join(repoRoot, '.vigil-test/uring');
+const expected = process.env.VIGIL_EXPECT_MECHANISM ?? '';
+const DENYING = ['bpf-lsm', 'fmod_ret'];
+
+describeKernel('enforcement on this kernel: denied before anything changes, or the fallback said out loud', () => {
+  let t: TestEngine;
+  let tree: TestCgroupTree;
+  let app: TestCgroup;
+  let control: ControlClient;
+  let dir: string;
+  let prot: string;
+  let victim: string;
+  let allowed: string;
+  const servers: Server[] = [];
+  let allowedPort: number;
+  let otherPort: number;
+  const alerts: Alert[] = [];
+
+  const listen = async (): Promise<number> => {
+    const s = createServer((c) => c.end());
+    servers.push(s);
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    return (s.address() as { port: number }).port;
+  };
+  const op = (name: string, ...args: string[]) => app.run(python, [fileop, name, ...args]);
+  const mechanism = (operation: string): string => {
+    const m = t.engine.enforcement.mechanisms().find((x) => x.operation === operation);
+    if (!m) throw new Error(`the probe did not say how ${operation} is enforced`);
+    return m.mechanism;
+  };
+  const state = (p: string) => (existsSync(p) ? { content: readFileSync(p, 'utf8'), mode: statSync(p).mode & 0o7777 } : null);
+  const reset = () => {
+    rmSync(prot, { recursive: true, force: true });
+    mkdirSync(join(prot, 'dir'), { recursive: true });
+    writeFileSync(victim, 'original\n');
+    chmodSync(victim, 0o644);
+    writeFileSync(allowed, 'before\n');
+  };
+  /** The block alert about `what` raised since alert number `since`. */
+  const blockAlert = (rule: string, what: string, since: number) =>
+    waitFor(`a ${rule} alert about ${what}`, () => alerts.slice(since).find((a) => a.rule === rule && a.action.taken !== 'none' && a.message.includes(what)));
+
+  /**
+   * One write-like operation: denied (EPERM, nothing changed, an alert
+   * naming the mechanism), or with the fallback killed after the call, or
+   * with nothing in the kernel completed. `changed` checks the world after a
+   * call that went through; `reported` says whether the kernel reports this
+   * operation as an event (mkdir, symlink, link, chown and truncate are
+   * denied but have no event kind).
+   */
+  async function writeOp(operation: string, args: string[], opts: { changed: () => void; reported: boolean; what: string }) {
+    const m = mechanism(operation);
+    if (expected) expect(m, `${operation} on this kernel`).toBe(expected);
+    const before = { victim: state(victim), dir: existsSync(join(prot, 'dir')) };
+    const since = alerts.length;
+    const r = await op(args[0]!, ...args.slice(1));
+    if (DENYING.includes(m)) {
+      expect(r.stdout.trim(), `${operation}: the caller is told`).toBe('EPERM');
+      expect(state(victim), `${operation}: the file's existence, content and mode`).toEqual(before.victim);
+      expect(existsSync(join(prot, 'dir'))).toBe(before.dir);
+      for (const name of ['new.txt', 'renamed.txt', 'newdir', 'link', 'hard']) expect(existsSync(join(prot, name)), `${operation}: ${name}`).toBe(false);
+      if (opts.reported) {
+        const a = await blockAlert('new-file-write', opts.what, since);
+        expect(a.fields['vigil.mechanism']).toBe(m);
+        expect(a.action).toMatchObject({ taken: 'write denied', ok: true });
+        expect(a.action.detail).toMatch(/before anything changed/);
+      }
+    } else if (m === 'kill-at-entry') {
+      // The fallback: SIGKILL sent at the syscall's entry arrives on the
+      // way back to user space, after the call did its work.
+      expect(r.code, `${operation}: the caller is killed`).toBeNull();
+      expect(r.stdout).toBe('');
+      opts.changed();
+      const a = await blockAlert('new-file-write', opts.what, since);
+      expect(a.fields['vigil.mechanism']).toBe('kill-at-entry');
+      expect(a.action).toMatchObject({ taken: 'writer killed', ok: true });
+      expect(a.action.detail).toMatch(/the call itself completed/);
+    } else {
+      // Nothing in this kernel stops it: it completes, and the node said so.
+      expect(m).toBe('');
+      expect(r.stdout.trim()).toBe('ok');
+      opts.changed();
+    }
+    reset();
+  }
+
+  beforeAll(async () => {
+    if (!existsSync(uring) || statSync(uring).mtimeMs < statSync(uringSource).mtimeMs) {
+      mkdirSync(join(repoRoot, '.vigil-test'), { recursive: true });
+      execFileSync('cc', ['-O2', '-o', uring, uringSource]);
+    }
+    tree = new TestCgroupTree();
+    app = tree.group('app');
+    dir = mkdtempSync(join(tmpdir(), 'vigil-enf-'));
+    prot = `${dir}/p/`;
+    victim = `${prot}victim.txt`;
+    allowed = `${prot}allowed.txt`;
+    reset();
+    allowedPort = await listen();
+    otherPort = await listen();
+    t = await TestEngine.start({ workloads: [{ name: 'enforced', cgroup: tree.root }], sinks: [], profiles: { protectedPaths: [prot] } });
+    t.engine.onAlert((a) => alerts.push(a));
+    await t.startProbe();
+    control = new ControlClient(t.config.control.listen);
+    // A process in the workload before its policy: the engine knows the
+    // cgroup, so the policy is in the kernel when applyPolicy answers.
+    app.spawn('/usr/bin/sleep', ['3600']);
+    await waitFor('the workload seen', () => t.engine.workloads.find('enforced'));
+    const policy = [
+      'apiVersion: vigil.dev/v1alpha1',
+      'kind: WorkloadProfile',
+      'metadata: { name: enforced }',
+      'spec:',
+      '  workload: { key: "named:enforced", name: enforced, kind: named }',
+      '  mode: enforce',
+      '  processes:',
+      `    - exe: ${python}`,
+      `    - exe: ${uring}`,
+      '    - exe: /usr/bin/sleep',
+      '  files:',
+      '    read: []',
+      `    write: [${allowed}]`,
+      '  network:',
+      `    egress: [{ to: 127.0.0.1, port: ${allowedPort}, protocol: tcp }]`,
+      '    listen: []',
+      '    ingress: []',
+      '',
+    ].join('\n');
+    const applied = await control.applyPolicy(policy, 'enforced.yaml');
+    expect(applied).toMatchObject({ ok: true, applied: ['enforced (enforce)'] });
+  });
+
+  afterAll(async () => {
+    control?.close();
+    await t?.stop();
+    for (const s of servers) s.close();
+    await tree?.remove();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('says how each operation is enforced on this node, and alerts once when any of it is the fallback', async () => {
+    const m = t.engine.enforcement.mechanisms();
+    expect(m.map((x) => x.operation).sort()).toEqual(
+      ['chmod', 'chown', 'connect', 'create', 'exec', 'link', 'mkdir', 'open-write', 'rename', 'rmdir', 'symlink', 'truncate', 'unlink'],
+    );
+    for (const x of m) if (!DENYING.includes(x.mechanism)) expect(x.why, `${x.operation}: why not a denying hook`).not.toBe('');
+    const weaker = alerts.filter((a) => a.rule === 'Enforcement weaker on this node');
+    const late = m.filter((x) => x.mechanism === 'kill-at-entry').map((x) => x.operation);
+    if (late.length || m.some((x) => x.mechanism === '')) {
+      expect(weaker).toHaveLength(1);
+      for (const o of late) expect(weaker[0]!.message).toContain(o);
+      expect(weaker[0]!.message).toMatch(/can still complete before the caller is killed/);
+    } else {
+      expect(weaker).toEqual([]);
+    }
+    const status = await control.status();
+    expect(status.enforcement.map((x) => x.operation)).toContain('open-write');
+    const metrics = await (await fetch(`http://127.0.0.1:${t.engine.metricsPort}/metrics`)).text();
+    expect(metrics).toContain(`vigil_enforcement_mechanism{operation="unlink",mechanism="${mechanism('unlink') || 'none'}"} 1`);
+  });
+
+  it('an allowed write and an allowed connect of the workload still work', async () => {
+    const w = await op('write', allowed);
+    expect(w.stdout.trim()).toBe('ok');
+    expect(readFileSync(allowed, 'utf8')).toBe('changed\n');
+    expect((await op('connect', String(allowedPort))).stdout.trim()).toBe('ok');
+    reset();
+  });
+
+  it('open for writing (truncating) a protected file', () =>
+    writeOp('open-write', ['write', victim], { reported: true, what: victim, changed: () => expect(readFileSync(victim, 'utf8')).toBe('') }));
+
+  it('create a file below a protected path', () =>
+    writeOp('create', ['create', `${prot}new.txt`], { reported: true, what: `${prot}new.txt`, changed: () => expect(existsSync(`${prot}new.txt`)).toBe(true) }));
+
+  it('unlink a protected file', () =>
+    writeOp('unlink', ['unlink', victim], { reported: true, what: victim, changed: () => expect(existsSync(victim)).toBe(false) }));
+
+  it('rmdir below a protected path', () =>
+    writeOp('rmdir', ['rmdir', `${prot}dir`], { reported: true, what: `${prot}dir`, changed: () => expect(existsSync(`${prot}dir`)).toBe(false) }));
+
+  it('rename a protected file', () =>
+    writeOp('rename', ['rename', victim, `${prot}renamed.txt`], {
+      reported: true, what: victim,
+      changed: () => expect([existsSync(victim), existsSync(`${prot}renamed.txt`)]).toEqual([false, true]),
+    }));
+
+  it('chmod a protected file', () =>
+    writeOp('chmod', ['chmod', victim, '777'], { reported: true, what: victim, changed: () => expect(statSync(victim).mode & 0o777).toBe(0o777) }));
+
+  it('truncate(2) a protected file', () =>
+    writeOp('truncate', ['truncate', victim], { reported: false, what: victim, changed: () => expect(readFileSync(victim, 'utf8')).toBe('') }));
+
+  it('chown a protected file', () =>
+    writeOp('chown', ['chown', victim, '0', '0'], { reported: false, what: victim, changed: () => expect(existsSync(victim)).toBe(true) }));
+
+  it('mkdir below a protected path', () =>
+    writeOp('mkdir', ['mkdir', `${prot}newdir`], { reported: false, what: `${prot}newdir`, changed: () => expect(existsSync(`${prot}newdir`)).toBe(true) }));
+
+  it('symlink below a protected path', () =>
+    writeOp('symlink', ['symlink', victim, `${prot}link`], { reported: false, what: `${prot}link`, changed: () => expect(lstatSync(`${prot}link`).isSymbolicLink()).toBe(true) }));
+
+  it('hard link below a protected path', () =>
+    writeOp('link', ['link', victim, `${prot}hard`], { reported: false, what: `${prot}hard`, changed: () => expect(existsSync(`${prot}hard`)).toBe(true) }));
+
+  it('exec of a program the policy does not list', async () => {
+    const m = mechanism('exec');
+    if (expected) expect(m).toBe(expected);
+    const since = alerts.length;
+    const r = await op('exec', '/usr/bin/id', '-u');
+    const a = await blockAlert('new-executable', '/usr/bin/id', since);
+    expect(a.fields['vigil.mechanism']).toBe(m);
+    if (DENYING.includes(m)) {
+      // execve failed: the caller lives on in its old image and is told.
+      expect(r.stdout.trim()).toBe('EPERM');
+      expect(a.action).toMatchObject({ taken: 'exec denied', ok: true });
+    } else {
+      // The fallback: the exec happened, the new program was killed before its first instruction.
+      expect(m).toBe('kill-at-entry');
+      expect(r.code).toBeNull();
+      expect(r.stdout).toBe('');
+      expect(a.action).toMatchObject({ taken: 'killed at exec', ok: true });
+    }
+  });
+
+  it('connect to a destination the policy does not list', async () => {
+    const m = mechanism('connect');
+    if (expected) expect(m).toBe(expected);
+    expect(['bpf-lsm', 'fmod_ret', 'cgroup']).toContain(m);
+    const since = alerts.length;
+    const r = await op('connect', String(otherPort));
+    expect(r.stdout.trim()).toBe('EPERM');
+    const a = await blockAlert('new-egress', String(otherPort), since);
+    expect(a.fields['vigil.mechanism']).toBe(m);
+    expect(a.action).toMatchObject({ taken: 'connect refused', ok: true });
+  });
+
+  it('through io_uring: IORING_OP_OPENAT of a protected file, IORING_OP_CONNECT to an unlisted peer', async () => {
+    let since = alerts.length;
+    const open = (await app.run(uring, ['open', victim])).stdout.trim();
+    if (open.startsWith('unsupported')) {
+      // A kernel without io_uring for us (disabled by sysctl): nothing to bypass.
+      expect(expected, 'io_uring on a matrix kernel').toBe('');
+      return;
+    }
+    const m = mechanism('open-write');
+    if (DENYING.includes(m)) {
+      // The security hooks sit under io_uring as under the syscalls.
+      expect(open).toBe('EPERM');
+      expect(readFileSync(victim, 'utf8')).toBe('original\n');
+      const a = await blockAlert('new-file-write', victim, since);
+      expect(a.fields['vigil.mechanism']).toBe(m);
+    } else {
+      // Syscall-entry tracepoints never see io_uring's work: with the
+      // fallback the open goes through and the file is truncated and written.
+      expect(open).toBe('ok');
+      expect(readFileSync(victim, 'utf8')).toBe('changed\n');
+    }
+    reset();
+    since = alerts.length;
+    // cgroup connect hooks and the LSM both sit under io_uring's connect.
+    const connect = (await app.run(uring, ['connect', String(otherPort)])).stdout.trim();
+    expect(connect).toBe('EPERM');
+    const cm = mechanism('connect');
+    if (DENYING.includes(cm)) {
+      const a = await waitFor('an io_uring connect alert', () =>
+        alerts.slice(since).find((x) => x.rule === 'new-egress' && x.action.taken === 'connect refused' && x.event.comm === 'uring'));
+      expect(a.fields['vigil.mechanism']).toBe(cm);
+    }
+    // (With the cgroup hook no syscall record carries an io_uring connect: refused, not reported.)
+  });
+});

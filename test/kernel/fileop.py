@@ -1,0 +1,43 @@
+# One file, exec or connect operation, for the enforcement tests: prints
+# "ok", or the errno's name when the kernel refused it. A process killed
+# by enforcement prints nothing (the test sees SIGKILL).
+import errno, os, socket, sys
+
+op, args = sys.argv[1], sys.argv[2:]
+try:
+    if op == 'write':  # open for writing, truncating: what `echo x > f` does
+        fd = os.open(args[0], os.O_WRONLY | os.O_TRUNC)
+        os.write(fd, b'changed\n')
+        os.close(fd)
+    elif op == 'create':
+        fd = os.open(args[0], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        os.write(fd, b'new\n')
+        os.close(fd)
+    elif op == 'truncate':
+        os.truncate(args[0], 0)
+    elif op == 'unlink':
+        os.unlink(args[0])
+    elif op == 'rmdir':
+        os.rmdir(args[0])
+    elif op == 'rename':
+        os.rename(args[0], args[1])
+    elif op == 'chmod':
+        os.chmod(args[0], int(args[1], 8))
+    elif op == 'chown':
+        os.chown(args[0], int(args[1]), int(args[2]))
+    elif op == 'mkdir':
+        os.mkdir(args[0])
+    elif op == 'symlink':
+        os.symlink(args[0], args[1])
+    elif op == 'link':
+        os.link(args[0], args[1])
+    elif op == 'exec':
+        sys.stdout.flush()
+        os.execv(args[0], args)
+    elif op == 'connect':
+        socket.create_connection(('127.0.0.1', int(args[0])), timeout=10).close()
+    else:
+        sys.exit('unknown operation ' + op)
+    print('ok')
+except OSError as e:
+    print(errno.errorcode.get(e.errno, str(e.errno)))
