@@ -47,3 +47,9 @@ if command -v clang >/dev/null && command -v bpftool >/dev/null && [ -r /sys/ker
 else
   log "probe not built: needs clang, bpftool and kernel BTF at /sys/kernel/btf/vmlinux"
 fi
+
+# The kernel matrix's guests (test/vm/): QEMU and Debian's 6.1 and 6.12
+# kernels by package name, cached under .vm/ (a few seconds when cached).
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  bash test/vm/kernels.sh || log "kernel matrix not prepared (test/vm/kernels.sh failed): its tests will say so"
+fi
