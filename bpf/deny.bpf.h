@@ -176,12 +176,12 @@ static __always_inline void send_walked(union vigil_inflight *rec, struct vigil_
 
 static __always_inline int deny_open(struct file *file, __u32 by)
 {
-	struct policy_hit pol;
-	if (!writes_enforced(&pol))
-		return 0;
 	unsigned int fmode = BPF_CORE_READ(file, f_mode);
 	unsigned int fflags = BPF_CORE_READ(file, f_flags);
 	if (!(fmode & VIGIL_FMODE_WRITE) && !(fflags & VIGIL_O_TRUNC))
+		return 0; /* most opens: reading */
+	struct policy_hit pol;
+	if (!writes_enforced(&pol))
 		return 0;
 	struct deny_scratch *s = deny_space();
 	if (!s)

@@ -43,3 +43,23 @@ describe('process tree bound', () => {
     expect(tree.get(50)?.pid).toBe(50);
   });
 });
+
+describe('process tree and enforcement', () => {
+  const exec = (pid: number, path: string, blockedBy: '' | 'bpf-lsm' | 'fmod_ret' | 'kill-at-entry') => {
+    const e = emptyEvent('exec');
+    Object.assign(e, { pid, ppid: 1, comm: 'x', cgroupId: 7, path, argv: [path], blocked: blockedBy !== '', blockedBy });
+    return e;
+  };
+
+  it('an exec denied by a security hook leaves the process in its old image; one killed after it happened does not', () => {
+    const tree = new ProcessTree(10);
+    tree.apply(exec(5, '/usr/bin/python3.11', ''));
+    for (const by of ['bpf-lsm', 'fmod_ret'] as const) {
+      const p = tree.apply(exec(5, '/usr/bin/id', by));
+      expect(p.exe).toBe('/usr/bin/python3.11');
+      expect(p.lineage).toEqual([]);
+    }
+    // The fallback kills at exec, after the new image was loaded: it ran /usr/bin/id (for no instruction).
+    expect(tree.apply(exec(5, '/usr/bin/id', 'kill-at-entry')).exe).toBe('/usr/bin/id');
+  });
+});
