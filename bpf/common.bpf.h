@@ -27,6 +27,7 @@ union vigil_inflight {
 	struct vigil_mount mount;
 	struct vigil_namespace ns;
 	struct vigil_dup dup;
+	struct vigil_fileop fileop;
 };
 
 /* The one channel to user space; its size is set by the loader. */
@@ -273,6 +274,7 @@ static __always_inline __u64 record_size(__u32 kind)
 	case VIGIL_MOUNT: return sizeof(struct vigil_mount);
 	case VIGIL_NAMESPACE: return sizeof(struct vigil_namespace);
 	case VIGIL_DUP: return sizeof(struct vigil_dup);
+	case VIGIL_FILEOP: return sizeof(struct vigil_fileop);
 	}
 	return 0;
 }
@@ -306,6 +308,7 @@ static __always_inline __u64 sent_size(union vigil_inflight *rec, __u32 kind)
 	case VIGIL_CHMOD: return up_to_path_end(offsetof(struct vigil_chmod, path), &rec->chmod.path);
 	case VIGIL_MODULE: return up_to_path_end(offsetof(struct vigil_module, path), &rec->module.path);
 	case VIGIL_MOUNT: return up_to_path_end(offsetof(struct vigil_mount, target), &rec->mount.target);
+	case VIGIL_FILEOP: return up_to_path_end(offsetof(struct vigil_fileop, path), &rec->fileop.path);
 	}
 	return record_size(kind);
 }

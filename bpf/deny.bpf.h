@@ -22,8 +22,8 @@
  * A denial is reported on the record the caller's watched syscall parked
  * (its exit sends it with the -EPERM); a denial no watched syscall carries
  * (io_uring, IORING_OP_OPENAT and IORING_OP_CONNECT) gets a record of its
- * own. mkdir, symlink, link, chown and truncate have no event kind yet:
- * they are denied but not reported.
+ * own. mkdir, symlink, link, chown and truncate(2) are not watched as
+ * syscalls: a denial of one is reported as a VIGIL_FILEOP record.
  */
 #ifndef VIGIL_DENY_BPF_H
 #define VIGIL_DENY_BPF_H
@@ -168,6 +168,7 @@ static __always_inline void send_walked(union vigil_inflight *rec, struct vigil_
 	__u64 at = kind == VIGIL_OPEN     ? offsetof(struct vigil_open, path)
 		 : kind == VIGIL_RENAME   ? offsetof(struct vigil_rename, to)
 		 : kind == VIGIL_UNLINK   ? offsetof(struct vigil_unlink, path)
+		 : kind == VIGIL_FILEOP   ? offsetof(struct vigil_fileop, path)
 					  : offsetof(struct vigil_chmod, path);
 	submit(rec, at + offsetof(struct vigil_path, base) + n);
 }
@@ -278,10 +279,10 @@ static __always_inline int deny_chmod(const struct path *path, umode_t mode, __u
 	return -EPERM;
 }
 
-/* Operations with no event kind of their own (truncate, chown, mkdir,
- * symlink, link): denied, reported only on an open's parked record when
- * an open led here (a truncating open). */
-static __always_inline int deny_unreported(const struct path *dir, struct dentry *dentry, __u32 by)
+/* Operations whose syscalls are not watched (truncate, chown, mkdir,
+ * symlink, link): a denial is sent as a record of its own. (A truncating
+ * open reaches path_truncate only once file_open let it through.) */
+static __always_inline int deny_fileop(const struct path *dir, struct dentry *dentry, __u32 call, __u32 by)
 {
 	struct policy_hit pol;
 	if (!writes_enforced(&pol))
@@ -289,11 +290,12 @@ static __always_inline int deny_unreported(const struct path *dir, struct dentry
 	struct deny_scratch *s = deny_space();
 	if (!s)
 		return 0;
-	char *buf = s->rec.open.path.base;
+	char *buf = s->rec.fileop.path.base;
 	__u32 len = dentry ? walk_child(dir, dentry, buf) : walk_whole(dir, buf);
 	if (!write_denied(&pol, buf, len))
 		return 0;
-	mark_parked(VIGIL_OPEN, by);
+	s->rec.fileop.call = call;
+	send_walked(&s->rec, &s->rec.fileop.path, VIGIL_FILEOP, len, by);
 	return -EPERM;
 }
 
@@ -384,7 +386,7 @@ int BPF_PROG(lsm_path_mknod, const struct path *dir, struct dentry *dentry, umod
 
 SEC("lsm/path_truncate")
 int BPF_PROG(lsm_path_truncate, const struct path *path, int ret)
-{ return ret ? ret : deny_unreported(path, NULL, VIGIL_BY_LSM); }
+{ return ret ? ret : deny_fileop(path, NULL, VIGIL_OP_CALL_TRUNCATE, VIGIL_BY_LSM); }
 
 SEC("lsm/path_unlink")
 int BPF_PROG(lsm_path_unlink, const struct path *dir, struct dentry *dentry, int ret)
@@ -405,19 +407,19 @@ int BPF_PROG(lsm_path_chmod, const struct path *path, umode_t mode, int ret)
 
 SEC("lsm/path_chown")
 int BPF_PROG(lsm_path_chown, const struct path *path, __u64 uid, __u64 gid, int ret)
-{ return ret ? ret : deny_unreported(path, NULL, VIGIL_BY_LSM); }
+{ return ret ? ret : deny_fileop(path, NULL, VIGIL_OP_CALL_CHOWN, VIGIL_BY_LSM); }
 
 SEC("lsm/path_mkdir")
 int BPF_PROG(lsm_path_mkdir, const struct path *dir, struct dentry *dentry, umode_t mode, int ret)
-{ return ret ? ret : deny_unreported(dir, dentry, VIGIL_BY_LSM); }
+{ return ret ? ret : deny_fileop(dir, dentry, VIGIL_OP_CALL_MKDIR, VIGIL_BY_LSM); }
 
 SEC("lsm/path_symlink")
 int BPF_PROG(lsm_path_symlink, const struct path *dir, struct dentry *dentry, const char *old_name, int ret)
-{ return ret ? ret : deny_unreported(dir, dentry, VIGIL_BY_LSM); }
+{ return ret ? ret : deny_fileop(dir, dentry, VIGIL_OP_CALL_SYMLINK, VIGIL_BY_LSM); }
 
 SEC("lsm/path_link")
 int BPF_PROG(lsm_path_link, struct dentry *old_dentry, const struct path *new_dir, struct dentry *new_dentry, int ret)
-{ return ret ? ret : deny_unreported(new_dir, new_dentry, VIGIL_BY_LSM); }
+{ return ret ? ret : deny_fileop(new_dir, new_dentry, VIGIL_OP_CALL_LINK, VIGIL_BY_LSM); }
 
 SEC("lsm/bprm_creds_from_file")
 int BPF_PROG(lsm_bprm_creds_from_file, struct linux_binprm *bprm, struct file *file, int ret)
@@ -440,7 +442,7 @@ int BPF_PROG(fmod_path_mknod, const struct path *dir, struct dentry *dentry, umo
 
 SEC("fmod_ret/security_path_truncate")
 int BPF_PROG(fmod_path_truncate, const struct path *path, int ret)
-{ return ret ? ret : deny_unreported(path, NULL, VIGIL_BY_FMOD_RET); }
+{ return ret ? ret : deny_fileop(path, NULL, VIGIL_OP_CALL_TRUNCATE, VIGIL_BY_FMOD_RET); }
 
 SEC("fmod_ret/security_path_unlink")
 int BPF_PROG(fmod_path_unlink, const struct path *dir, struct dentry *dentry, int ret)
@@ -461,19 +463,19 @@ int BPF_PROG(fmod_path_chmod, const struct path *path, umode_t mode, int ret)
 
 SEC("fmod_ret/security_path_chown")
 int BPF_PROG(fmod_path_chown, const struct path *path, __u64 uid, __u64 gid, int ret)
-{ return ret ? ret : deny_unreported(path, NULL, VIGIL_BY_FMOD_RET); }
+{ return ret ? ret : deny_fileop(path, NULL, VIGIL_OP_CALL_CHOWN, VIGIL_BY_FMOD_RET); }
 
 SEC("fmod_ret/security_path_mkdir")
 int BPF_PROG(fmod_path_mkdir, const struct path *dir, struct dentry *dentry, umode_t mode, int ret)
-{ return ret ? ret : deny_unreported(dir, dentry, VIGIL_BY_FMOD_RET); }
+{ return ret ? ret : deny_fileop(dir, dentry, VIGIL_OP_CALL_MKDIR, VIGIL_BY_FMOD_RET); }
 
 SEC("fmod_ret/security_path_symlink")
 int BPF_PROG(fmod_path_symlink, const struct path *dir, struct dentry *dentry, const char *old_name, int ret)
-{ return ret ? ret : deny_unreported(dir, dentry, VIGIL_BY_FMOD_RET); }
+{ return ret ? ret : deny_fileop(dir, dentry, VIGIL_OP_CALL_SYMLINK, VIGIL_BY_FMOD_RET); }
 
 SEC("fmod_ret/security_path_link")
 int BPF_PROG(fmod_path_link, struct dentry *old_dentry, const struct path *new_dir, struct dentry *new_dentry, int ret)
-{ return ret ? ret : deny_unreported(new_dir, new_dentry, VIGIL_BY_FMOD_RET); }
+{ return ret ? ret : deny_fileop(new_dir, new_dentry, VIGIL_OP_CALL_LINK, VIGIL_BY_FMOD_RET); }
 
 SEC("fmod_ret/security_bprm_creds_from_file")
 int BPF_PROG(fmod_bprm_creds_from_file, struct linux_binprm *bprm, struct file *file, int ret)

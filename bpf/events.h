@@ -44,6 +44,7 @@ enum vigil_kind {
 	VIGIL_MOUNT,
 	VIGIL_NAMESPACE,
 	VIGIL_DUP,
+	VIGIL_FILEOP,
 	VIGIL_KIND_MAX,
 };
 
@@ -224,6 +225,18 @@ struct vigil_namespace {
 	__u64 flags;       /* setns: nstype; unshare: CLONE_NEW* flags */
 	__u32 call;        /* enum vigil_ns_call */
 	__u32 _pad;
+};
+
+/* A change below a protected path that only a denying hook reports
+ * (bpf/deny.bpf.h): the syscalls are not watched. */
+enum vigil_fileop_call { VIGIL_OP_CALL_MKDIR = 1, VIGIL_OP_CALL_SYMLINK, VIGIL_OP_CALL_LINK, VIGIL_OP_CALL_CHOWN, VIGIL_OP_CALL_TRUNCATE };
+
+struct vigil_fileop {
+	struct vigil_header h;
+	__s64 result;
+	__u32 call;        /* enum vigil_fileop_call */
+	__u32 _pad;
+	struct vigil_path path; /* what would be created or changed */
 };
 
 /* A socket duplicated onto stdin, stdout or stderr (dup2/dup3). */

@@ -92,6 +92,7 @@ size_t RecordSize(uint32_t kind) {
     case VIGIL_MOUNT: return sizeof(vigil_mount);
     case VIGIL_NAMESPACE: return sizeof(vigil_namespace);
     case VIGIL_DUP: return sizeof(vigil_dup);
+    case VIGIL_FILEOP: return sizeof(vigil_fileop);
   }
   return 0;
 }
@@ -108,12 +109,14 @@ size_t LeastSize(uint32_t kind) {
     case VIGIL_CHMOD: return offsetof(vigil_chmod, path) + raw;
     case VIGIL_MODULE: return offsetof(vigil_module, path) + raw;
     case VIGIL_MOUNT: return offsetof(vigil_mount, target) + raw;
+    case VIGIL_FILEOP: return offsetof(vigil_fileop, path) + raw;
   }
   return RecordSize(kind);
 }
 
 constexpr size_t kLargestRecord = std::max({sizeof(vigil_exec), sizeof(vigil_open), sizeof(vigil_unlink), sizeof(vigil_rename),
-                                            sizeof(vigil_chmod), sizeof(vigil_module), sizeof(vigil_mount)});
+                                            sizeof(vigil_chmod), sizeof(vigil_module), sizeof(vigil_mount),
+                                            sizeof(vigil_fileop)});
 
 }  // namespace
 
@@ -242,6 +245,15 @@ bool DecodeRecord(const void* data, size_t size, v1::Event* e, DecodeStats* stat
       auto* x = e->mutable_chmod();
       x->set_path(PathOf(r->path, stats));
       x->set_mode(r->mode);
+      x->set_result(r->result);
+      break;
+    }
+    case VIGIL_FILEOP: {
+      const auto* r = static_cast<const vigil_fileop*>(data);
+      auto* x = e->mutable_file_op();
+      static const char* const kCalls[] = {"unknown", "mkdir", "symlink", "link", "chown", "truncate"};
+      x->set_call(kCalls[r->call < sizeof(kCalls) / sizeof(kCalls[0]) ? r->call : 0]);
+      x->set_path(PathOf(r->path, stats));
       x->set_result(r->result);
       break;
     }

@@ -275,6 +275,7 @@ const READS: Readonly<Record<EventType, Record<number, number>>> = {
   mount: { 1: 2, 2: 2, 3: 2, 4: 0, 5: 0 },
   namespace: { 1: 2, 2: 0, 3: 0 },
   dup: { 1: 0, 2: 0, 3: 2, 4: 2, 5: 0, 6: 0 },
+  fileop: { 1: 2, 2: 2, 3: 0 },
 };
 
 /** A kind as the decoder reads it: its type, its message, the wire type of each field number (-1: unknown, skipped). */
@@ -497,6 +498,11 @@ function event(end: number): Event {
       case 'chmod':
         if (f === 1) path = str(e, MAX_PATH);
         else if (f === 2) mode = varint32(e);
+        else result = varint64(e, true);
+        break;
+      case 'fileop':
+        if (f === 1) call = str(e, 16);
+        else if (f === 2) path = str(e, MAX_PATH);
         else result = varint64(e, true);
         break;
       case 'connect':

@@ -134,6 +134,15 @@ export const EVENT_KINDS: Readonly<Record<EventType, EventKind>> = {
       Object.assign(out, { oldFd: e.flags, newFd: e.id, protocol: e.protocol, addr: e.addr, port: e.port, localAddr: e.localAddr, localPort: e.localPort, result: e.result });
     },
   },
+  // Seen only when a security hook denied the call (the syscalls are not
+  // watched, bpf/deny.bpf.h): no Falco syscall name stands for it, or a rule
+  // would seem to watch every mkdir while it sees only the denied ones.
+  fileop: {
+    oneof: 'fileOp', field: 33, message: 'FileOpEvent', syscall: 'fileop', syscalls: [], exactCall: false, fd: null, result: true,
+    summarize(e, out) {
+      Object.assign(out, { call: e.call, path: e.path, result: e.result });
+    },
+  },
 };
 
 /** A plain object for logs, the event log and alerts: what happened, without zero-valued noise. */

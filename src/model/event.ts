@@ -10,6 +10,8 @@ export const EVENT_TYPES = [
   'open', 'unlink', 'rename', 'chmod',
   'connect', 'accept', 'bind', 'listen',
   'setid', 'ptrace', 'module', 'mount', 'namespace', 'dup',
+  // mkdir, symlink, link, chown or truncate below a protected path, seen only when a security hook denied it
+  'fileop',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

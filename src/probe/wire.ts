@@ -131,8 +131,9 @@ export interface WireEvent {
   mount?: WireMountEvent;
   namespace?: WireNamespaceEvent;
   dup?: WireDupEvent;
-  /** Which of exec, fork, exit, open, unlink, rename, chmod, connect, accept, bind, listen, setId, ptrace, moduleLoad, mount, namespace, dup is set. */
-  kind?: 'exec' | 'fork' | 'exit' | 'open' | 'unlink' | 'rename' | 'chmod' | 'connect' | 'accept' | 'bind' | 'listen' | 'setId' | 'ptrace' | 'moduleLoad' | 'mount' | 'namespace' | 'dup';
+  fileOp?: WireFileOpEvent;
+  /** Which of exec, fork, exit, open, unlink, rename, chmod, connect, accept, bind, listen, setId, ptrace, moduleLoad, mount, namespace, dup, fileOp is set. */
+  kind?: 'exec' | 'fork' | 'exit' | 'open' | 'unlink' | 'rename' | 'chmod' | 'connect' | 'accept' | 'bind' | 'listen' | 'setId' | 'ptrace' | 'moduleLoad' | 'mount' | 'namespace' | 'dup' | 'fileOp';
 }
 
 export interface WireExecEvent {
@@ -261,6 +262,19 @@ export interface WireNamespaceEvent {
   call: string;
   /** setns: nstype; unshare: CLONE_NEW* flags */
   flags: number;
+  result: number;
+}
+
+/**
+ * A change below a protected path denied by a security hook, of a call
+ * the probe does not otherwise watch (bpf/deny.bpf.h).
+ */
+export interface WireFileOpEvent {
+  /** mkdir, symlink, link, chown, truncate */
+  call: string;
+  /** what would have been created or changed */
+  path: string;
+  /** -EPERM */
   result: number;
 }
 

@@ -177,6 +177,7 @@ export class Profile {
         return isWriteOpen(e.flags) ? this.write(e.path, learn, verdicts) : this.read(e.path, learn, verdicts);
       case 'unlink':
       case 'chmod':
+      case 'fileop':
         return e.path.charCodeAt(0) === 47 ? this.write(e.path, learn, verdicts) : null;
       case 'rename':
         return (e.path.charCodeAt(0) === 47 ? this.write(e.path, learn, verdicts) : null) ?? (e.path2.charCodeAt(0) === 47 ? this.write(e.path2, learn, verdicts) : null);
