@@ -18,7 +18,7 @@ KDIR=$ROOT/.vm/kernels/$KVER
 [ -f "$KDIR/initrd.cpio.gz" ] || { echo "boot.sh: no kernel $KVER under .vm/kernels (run test/vm/kernels.sh)" >&2; exit 125; }
 if [ "${VM_ACCEL:-tcg}" = kvm ]; then A=(-enable-kvm -cpu host); else A=(-accel tcg,thread=multi -cpu max); fi
 rm -f "$SHARE/rc"
-timeout "${VM_TIMEOUT:-900}" qemu-system-x86_64 "${A[@]}" -smp "${VM_CPUS:-2}" -m "${VM_MEM:-2G}" \
+timeout --foreground "${VM_TIMEOUT:-900}" qemu-system-x86_64 "${A[@]}" -smp "${VM_CPUS:-2}" -m "${VM_MEM:-2G}" \
   -nographic -no-reboot -nodefaults -serial stdio -monitor none \
   -kernel "$KDIR"/boot/vmlinuz-* -initrd "$KDIR/initrd.cpio.gz" \
   -append "console=ttyS0 panic=-1 quiet loglevel=4 lsm=$LSM vminit=$SCRIPT" \
