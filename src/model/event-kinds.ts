@@ -135,10 +135,11 @@ export const EVENT_KINDS: Readonly<Record<EventType, EventKind>> = {
     },
   },
   // Seen only when a security hook denied the call (the syscalls are not
-  // watched, bpf/deny.bpf.h): no Falco syscall name stands for it, or a rule
-  // would seem to watch every mkdir while it sees only the denied ones.
+  // watched, bpf/deny.bpf.h): no Falco syscall name stands for it (only its
+  // own, 'fileop'), or a rule would seem to watch every mkdir while it sees
+  // only the denied ones.
   fileop: {
-    oneof: 'fileOp', field: 33, message: 'FileOpEvent', syscall: 'fileop', syscalls: [], exactCall: false, fd: null, result: true,
+    oneof: 'fileOp', field: 33, message: 'FileOpEvent', syscall: 'fileop', syscalls: ['fileop'], exactCall: false, fd: null, result: true,
     summarize(e, out) {
       Object.assign(out, { call: e.call, path: e.path, result: e.result });
     },
