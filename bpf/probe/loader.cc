@@ -289,6 +289,9 @@ bool Loader::Start(const LoadOptions& options, std::string* error) {
       *error = std::string("cannot ") + stage + " BPF program" +
                (f.program.empty() ? "s" : " " + f.program + (p ? std::string(" (") + bpf_program__section_name(p) + ")" : "")) +
                ": " + strerror(-err) + (f.verifier.empty() ? "" : "; the verifier says: " + f.verifier);
+      // Refused with no word from the verifier: most likely privileges.
+      if (f.verifier.empty() && (err == -EPERM || err == -EACCES))
+        *error += " (the probe needs CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE or root, and a kernel with BTF)";
       return false;
     }
     // An enforcement program the kernel would not take: that operation,
