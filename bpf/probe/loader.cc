@@ -2,16 +2,21 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
+#include <dirent.h>
 #include <fstream>
 #include <sstream>
 #include <fcntl.h>
 #include <random>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/utsname.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 #include <zlib.h>
@@ -25,10 +30,116 @@ extern "C" {
 
 namespace vigil {
 
+namespace {
+
+// The perf events the tracepoint programs are attached through
+// ("anon_inode:[perf_event]" in /proc/self/fd), but for `links`: before
+// BPF links for perf events (5.15) the event is the link, and whoever holds
+// it holds the program attached.
+std::vector<int> PerfEventFds(const std::vector<int>& links) {
+  std::vector<int> fds;
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return fds;
+  while (dirent* e = readdir(dir)) {
+    char target[64];
+    ssize_t n = readlinkat(dirfd(dir), e->d_name, target, sizeof(target) - 1);
+    if (n <= 0) continue;
+    target[n] = '\0';
+    int fd = atoi(e->d_name);
+    if (strcmp(target, "anon_inode:[perf_event]") == 0 && std::find(links.begin(), links.end(), fd) == links.end())
+      fds.push_back(fd);
+  }
+  closedir(dir);
+  return fds;
+}
+
+// Freeing a tracepoint's perf event makes the kernel wait out an RCU grace
+// period while it holds a global mutex (perf_trace_destroy), so perf events
+// are freed one after another: ~20-50 ms each here, 1-3 s for Vigil's 56,
+// which used to keep the probe from exiting for seconds after SIGTERM. The
+// programs themselves detach in parallel (a link's release detaches its
+// program, then drops its hold on the perf event). So a child takes over the
+// perf events, emptied of programs: it keeps them until this process has
+// exited, then exits itself, and the kernel frees them in its exit while
+// nobody waits. Returns the child's pid and how many it took, or 0 when
+// there was nothing to hand over or fork failed: they are then freed here,
+// slowly.
+pid_t HandOffPerfEvents(const std::vector<int>& links, size_t* count) {
+  std::vector<int> perf = PerfEventFds(links);
+  *count = perf.size();
+  if (perf.empty()) return 0;
+  std::vector<int> open;  // every fd, to close in the child (no allocation after fork)
+  if (DIR* dir = opendir("/proc/self/fd")) {
+    while (dirent* e = readdir(dir))
+      if (e->d_name[0] != '.') open.push_back(atoi(e->d_name));
+    closedir(dir);
+  }
+  int ready[2], hold[2];
+  if (pipe2(ready, O_CLOEXEC) != 0) return 0;
+  if (pipe2(hold, O_CLOEXEC) != 0) {
+    close(ready[0]);
+    close(ready[1]);
+    return 0;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    // Async-signal-safe calls only: the parent has threads.
+    prctl(PR_SET_NAME, "vigil-detach");
+    signal(SIGTERM, SIG_DFL);  // not the probe's handlers
+    signal(SIGINT, SIG_DFL);
+    close(ready[0]);
+    close(hold[1]);
+    for (int fd : open) {
+      bool keep = fd == ready[1] || fd == hold[0];
+      for (int p : perf) keep = keep || fd == p;
+      if (!keep) close(fd);
+    }
+    char byte = 1;
+    (void)!write(ready[1], &byte, 1);
+    close(ready[1]);
+    while (read(hold[0], &byte, 1) < 0 && errno == EINTR) {}  // EOF: the probe has exited
+    _exit(0);
+  }
+  close(ready[1]);
+  close(hold[0]);
+  bool handed = false;
+  if (pid > 0) {
+    char byte;
+    ssize_t n;
+    while ((n = read(ready[0], &byte, 1)) < 0 && errno == EINTR) {}
+    handed = n == 1;
+  }
+  close(ready[0]);
+  // hold[1] stays open until this process exits: the child's signal to let go.
+  if (!handed) close(hold[1]);
+  return handed ? pid : 0;
+}
+
+}  // namespace
+
 Loader::~Loader() {
   if (ring_positions_) munmap(const_cast<uint64_t*>(ring_positions_), 2 * page_);
   for (auto* link : cgroup_links_) bpf_link__destroy(link);
-  if (skel_) vigil_bpf__destroy(skel_);
+  if (!skel_) return;
+  std::vector<bpf_link*> links;
+  std::vector<int> link_fds;
+  const bpf_object_skeleton* s = skel_->skeleton;
+  for (int i = 0; i < s->prog_cnt; i++) {
+    bpf_link** link = s->progs[i].link;
+    if (!link || !*link) continue;
+    links.push_back(*link);
+    link_fds.push_back(bpf_link__fd(*link));
+    *link = nullptr;
+  }
+  size_t events = 0;
+  pid_t holder = HandOffPerfEvents(link_fds, &events);
+  // Each link's release waits out a grace period of its own before its
+  // program is detached; in parallel those waits overlap.
+  std::vector<std::thread> detaching;
+  for (bpf_link* l : links) detaching.emplace_back([l] { bpf_link__destroy(l); });
+  for (auto& t : detaching) t.join();
+  vigil_bpf__destroy(skel_);
+  if (holder) Log("info", "programs detached; the kernel frees their %zu tracepoint events in pid %d", events, int(holder));
 }
 
 namespace {

@@ -10,10 +10,12 @@
 //       OK, SKIP (and why) or FAIL (and the verifier's message); exits 1
 //       when any failed. Nothing is attached.
 //
-// Exits 0 on SIGTERM/SIGINT after sending what it holds and detaching.
+// Exits 0 on SIGTERM/SIGINT after sending what it holds (and the engine has
+// acknowledged it) and detaching its programs.
 #include <bpf/libbpf.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,7 +36,12 @@
 namespace {
 
 volatile sig_atomic_t g_stop = 0;
-void OnSignal(int) { g_stop = 1; }
+int g_stop_fd = -1;  // an eventfd that wakes the reading loop (below)
+void OnSignal(int) {
+  g_stop = 1;
+  uint64_t one = 1;
+  if (g_stop_fd >= 0) (void)!write(g_stop_fd, &one, sizeof(one));
+}
 
 struct Options {
   std::string engine = "unix:///run/vigil/engine.sock";
@@ -320,7 +327,19 @@ int main(int argc, char** argv) {
   // or twice per period as a kernel-paced and a timer-paced wakeup
   // interleave, cost more CPU than the events: context switches).
   const auto period = std::chrono::milliseconds(opt.flush_ms);
-  const int epoll_fd = ring_buffer__epoll_fd(rb);
+  // Idle, the loop waits on the rings and on the stop eventfd: a signal
+  // lands on whichever thread, and its handler wakes the loop through it
+  // rather than leaving the stop to the loop's next look, 100 ms later.
+  const int wait_fd = epoll_create1(EPOLL_CLOEXEC);
+  g_stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  for (int fd : {ring_buffer__epoll_fd(rb), g_stop_fd}) {
+    epoll_event ev = {};
+    ev.events = EPOLLIN;
+    if (wait_fd < 0 || fd < 0 || epoll_ctl(wait_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      vigil::Log("error", "cannot wait for the ring buffers: %s", strerror(errno));
+      return 1;
+    }
+  }
   // A wakeup after a quiet spell is mostly the first record of a burst (a
   // fork, then its exec, its opens): look again soon for the rest, then
   // less and less often up to the period.
@@ -338,7 +357,7 @@ int main(int argc, char** argv) {
       // no more. None was seen lost; at 10 ms this look was most of an idle
       // probe's CPU (each wakeup costs tens of µs on a VM).
       epoll_event ready[4];
-      if (epoll_wait(epoll_fd, ready, 4, 100) < 0 && errno != EINTR) {
+      if (epoll_wait(wait_fd, ready, 4, 100) < 0 && errno != EINTR) {
         vigil::Log("error", "waiting for the ring buffers failed: %s", strerror(errno));
         break;
       }

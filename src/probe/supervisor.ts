@@ -77,7 +77,10 @@ export class ProbeSupervisor {
     child.on('error', (err) => this.log.error({ err: err.message }, 'cannot start the probe'));
     child.on('exit', (code, signal) => {
       if (this.child === child) this.child = null;
-      if (this.stopping) return;
+      if (this.stopping) {
+        this.log.info({ code, signal }, 'probe exited');
+        return;
+      }
       // Up for a while: it was a crash, not a start-up failure; retry quickly.
       if (Date.now() - startedAt > 10_000) this.backoffMs = 500;
       this.log.error({ code, signal, retryInMs: this.backoffMs }, 'probe exited; restarting');
