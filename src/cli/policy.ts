@@ -2,9 +2,7 @@
 // review in git → enforce in production flow, against a running engine.
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { Config } from '../config/schema.js';
-import { withControl } from '../control/client.js';
-
+import { withEngine } from './config.js';
 
 function fail(message: string): void {
   process.stderr.write(`vigil: ${message}\n`);
@@ -19,7 +17,7 @@ function readPolicy(file: string): string {
   }
 }
 
-export function registerPolicyCommands(program: Command, loadConfig: (file?: string) => Config): void {
+export function registerPolicyCommands(program: Command): void {
   program
     .command('mode')
     .description("change a workload's mode on the running engine: learn, monitor or enforce")
@@ -27,7 +25,7 @@ export function registerPolicyCommands(program: Command, loadConfig: (file?: str
     .argument('<mode>', 'learn | monitor | enforce')
     .option('-c, --config <file>', 'the config the engine runs with')
     .action(async (workload: string, mode: string, o: { config?: string }) => {
-      const r = await withControl(loadConfig(o.config), (c) => c.setMode(workload, mode));
+      const r = await withEngine(o.config, (c) => c.setMode(workload, mode));
       if (!r.ok) return fail(r.error);
       process.stdout.write(`${workload}: ${r.from} → ${mode}\n`);
       for (const w of r.warnings) process.stdout.write(`  not enforced in the kernel: ${w}\n`);
@@ -42,7 +40,7 @@ export function registerPolicyCommands(program: Command, loadConfig: (file?: str
     .option('-o, --output <file>', 'write to a file instead of stdout')
     .option('--network-policy', 'the network part as a Kubernetes NetworkPolicy')
     .action(async (workload: string | undefined, o: { config?: string; output?: string; networkPolicy?: boolean }) => {
-      const r = await withControl(loadConfig(o.config), (c) => c.exportPolicy(workload ?? '', o.networkPolicy ? 'networkpolicy' : 'yaml'));
+      const r = await withEngine(o.config, (c) => c.exportPolicy(workload ?? '', o.networkPolicy ? 'networkpolicy' : 'yaml'));
       if (!r.ok) return fail(r.error);
       if (o.output) writeFileSync(o.output, r.text);
       else process.stdout.write(r.text);
@@ -54,7 +52,7 @@ export function registerPolicyCommands(program: Command, loadConfig: (file?: str
     .argument('<file>', "a YAML file, or '-' for stdin")
     .option('-c, --config <file>', 'the config the engine runs with')
     .action(async (file: string, o: { config?: string }) => {
-      const r = await withControl(loadConfig(o.config), (c) => c.applyPolicy(readPolicy(file), file));
+      const r = await withEngine(o.config, (c) => c.applyPolicy(readPolicy(file), file));
       if (!r.ok) return fail(`policy not applied:\n${r.error}`);
       for (const a of r.applied) process.stdout.write(`applied ${a}\n`);
       for (const w of r.warnings) process.stdout.write(`  not enforced in the kernel: ${w}\n`);
@@ -66,7 +64,7 @@ export function registerPolicyCommands(program: Command, loadConfig: (file?: str
     .argument('<file>')
     .option('-c, --config <file>', 'the config the engine runs with')
     .action(async (file: string, o: { config?: string }) => {
-      const r = await withControl(loadConfig(o.config), (c) => c.diffPolicy(readPolicy(file), file));
+      const r = await withEngine(o.config, (c) => c.diffPolicy(readPolicy(file), file));
       if (!r.ok) return fail(r.error);
       process.stdout.write(r.text);
     });

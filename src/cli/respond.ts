@@ -1,9 +1,8 @@
 // `vigil quarantine | release | capture | kill`: responses by hand, carried
 // out by the running engine and its probe.
 import type { Command } from 'commander';
-import type { Config } from '../config/schema.js';
-import { withControl } from '../control/client.js';
 import type { ActionReply } from '../control/methods.js';
+import { withEngine } from './config.js';
 
 function report(r: ActionReply): void {
   if (r.ok) {
@@ -14,8 +13,7 @@ function report(r: ActionReply): void {
   }
 }
 
-
-export function registerRespondCommands(program: Command, loadConfig: (file?: string) => Config): void {
+export function registerRespondCommands(program: Command): void {
   program
     .command('quarantine')
     .description("cut a workload's network (every packet in and out dropped) while its processes keep running")
@@ -23,7 +21,7 @@ export function registerRespondCommands(program: Command, loadConfig: (file?: st
     .option('-c, --config <file>', 'the config the engine runs with')
     .option('--reason <text>', 'why, for the record', 'by hand (vigil quarantine)')
     .action(async (workload: string, o: { config?: string; reason: string }) =>
-      report(await withControl(loadConfig(o.config), (c) => c.quarantine(workload, o.reason))),
+      report(await withEngine(o.config, (c) => c.quarantine(workload, o.reason))),
     );
 
   program
@@ -31,7 +29,7 @@ export function registerRespondCommands(program: Command, loadConfig: (file?: st
     .description("give a quarantined workload its network back")
     .argument('<workload>')
     .option('-c, --config <file>', 'the config the engine runs with')
-    .action(async (workload: string, o: { config?: string }) => report(await withControl(loadConfig(o.config), (c) => c.release(workload))));
+    .action(async (workload: string, o: { config?: string }) => report(await withEngine(o.config, (c) => c.release(workload))));
 
   program
     .command('capture')
@@ -41,7 +39,7 @@ export function registerRespondCommands(program: Command, loadConfig: (file?: st
     .option('--seconds <n>', 'how long (default: capture.seconds)', (v) => Number.parseInt(v, 10), 0)
     .option('--max-packets <n>', 'at most this many packets (default: capture.maxPackets)', (v) => Number.parseInt(v, 10), 0)
     .action(async (workload: string, o: { config?: string; seconds: number; maxPackets: number }) => {
-      const r = await withControl(loadConfig(o.config), (c) => c.capture(workload, o.seconds, o.maxPackets));
+      const r = await withEngine(o.config, (c) => c.capture(workload, o.seconds, o.maxPackets));
       if (!r.ok) {
         process.stderr.write(`vigil: ${r.error}\n`);
         process.exitCode = 1;
@@ -55,5 +53,5 @@ export function registerRespondCommands(program: Command, loadConfig: (file?: st
     .description('kill a process on this node (refused if its pid now belongs to another process)')
     .argument('<pid>', 'process id', (v) => Number.parseInt(v, 10))
     .option('-c, --config <file>', 'the config the engine runs with')
-    .action(async (pid: number, o: { config?: string }) => report(await withControl(loadConfig(o.config), (c) => c.kill(pid))));
+    .action(async (pid: number, o: { config?: string }) => report(await withEngine(o.config, (c) => c.kill(pid))));
 }

@@ -2,11 +2,15 @@
 // loads, what it skips and why, without running the engine.
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { Config } from '../config/schema.js';
-import { problemText } from '../detect/rules/problems.js';
-import { buildRuleSet, builtinFiles } from '../detect/rules/ruleset.js';
+import { configOrExit } from './config.js';
 
-export function registerRulesCommands(program: Command, loadConfig: (file?: string) => Config): void {
+/** The rule compiler, loaded when a rules command runs. */
+async function ruleTools(): Promise<typeof import('../detect/rules/ruleset.js') & typeof import('../detect/rules/problems.js')> {
+  const [ruleset, problems] = await Promise.all([import('../detect/rules/ruleset.js'), import('../detect/rules/problems.js')]);
+  return { ...ruleset, ...problems };
+}
+
+export function registerRulesCommands(program: Command): void {
   const rules = program.command('rules').description('signature rules (Falco format)');
 
   rules
@@ -15,7 +19,8 @@ export function registerRulesCommands(program: Command, loadConfig: (file?: stri
     .argument('<files...>')
     .option('--no-builtin', 'check the files alone, without the built-in rules loaded first')
     .option('-q, --quiet', 'print errors and counts only')
-    .action((files: string[], o: { builtin: boolean; quiet?: boolean }) => {
+    .action(async (files: string[], o: { builtin: boolean; quiet?: boolean }) => {
+      const { buildRuleSet, builtinFiles, problemText } = await ruleTools();
       const set = buildRuleSet([...(o.builtin ? builtinFiles() : []), ...files]);
       const r = set.report;
       const checked = new Set(files.map((f) => resolve(f)));
@@ -48,8 +53,8 @@ export function registerRulesCommands(program: Command, loadConfig: (file?: stri
     .description('the rules the configuration loads: name, priority, event types, tags')
     .option('-c, --config <file>', 'YAML config file (default: built-in config)')
     .option('--json', 'machine-readable output')
-    .action((o: { config?: string; json?: boolean }) => {
-      const config = loadConfig(o.config);
+    .action(async (o: { config?: string; json?: boolean }) => {
+      const [config, { buildRuleSet, builtinFiles, problemText }] = await Promise.all([configOrExit(o.config), ruleTools()]);
       const set = buildRuleSet([...(config.rules.builtin ? builtinFiles() : []), ...config.rules.files]);
       for (const e of set.report.errors) process.stderr.write(`${problemText(e)}\n`);
       const rows = set.rules.map((x) => ({
