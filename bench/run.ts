@@ -6,6 +6,7 @@ import { loss } from './loss.js';
 import { latency } from './latency.js';
 import { memory } from './memory.js';
 import { steady } from './steady.js';
+import { cliLatency } from './cli.js';
 
 const rows: Row[] = [];
 console.log(`machine: ${JSON.stringify(machine())}`);
@@ -18,6 +19,7 @@ await loss(rows);
 await latency(rows);
 await memory(rows);
 await steady(rows);
+await cliLatency(rows);
 printTable(rows);
 console.log(`results: ${writeResults('latest', rows)}`);
 process.exit(0);
