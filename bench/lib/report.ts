@@ -13,6 +13,13 @@ export interface Row {
   note?: string;
 }
 
+/** What `npm run bench` writes: when, on what machine, and the rows. */
+export interface Results {
+  when: string;
+  machine: Record<string, unknown>;
+  rows: Row[];
+}
+
 /** When `why` says a bench cannot run here, records a skipped row with the reason; true then. */
 export function skipped(rows: Row[], bench: string, why: string | null, metric = 'skipped'): boolean {
   if (why) rows.push({ bench, metric, value: NaN, unit: '', note: why });
@@ -23,9 +30,9 @@ export function machine(): Record<string, unknown> {
   return { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version };
 }
 
-function fmt(v: number): string {
+export function fmt(v: number): string {
   if (!Number.isFinite(v)) return String(v);
-  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
+  if (Math.abs(v) >= 1000 || Number.isInteger(v)) return Math.round(v).toLocaleString('en-US');
   return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
 }
 
@@ -43,6 +50,7 @@ export function writeResults(name: string, rows: Row[]): string {
   const dir = fileURLToPath(new URL('../results', import.meta.url));
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${name}.json`);
-  writeFileSync(file, `${JSON.stringify({ when: new Date().toISOString(), machine: machine(), rows }, null, 2)}\n`);
+  const results: Results = { when: new Date().toISOString(), machine: machine(), rows };
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   return file;
 }

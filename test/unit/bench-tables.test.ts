@@ -1,0 +1,36 @@
+// The bench tables in README.md and bench/README.md are generated from a
+// result kept in git (npm run bench:table), never written by hand: each must
+// be exactly what its named result file gives.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { block, DOCUMENTS, findBlock, meets, readResults } from '../../bench/lib/tables.js';
+import type { Row } from '../../bench/lib/report.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+describe('bench tables', () => {
+  for (const doc of DOCUMENTS) {
+    it(`${doc.file} shows its kept result as generated`, () => {
+      const text = readFileSync(`${root}/${doc.file}`, 'utf8');
+      const { begin, end, source } = findBlock(text);
+      expect(source).toMatch(/^bench\/results\/\d{4}-\d\d-\d\d-[a-z0-9-]+\.json$/);
+      const res = readResults(`${root}/${source}`);
+      expect(text.slice(begin, end)).toBe(block(source, res, doc.table(res)));
+    });
+  }
+
+  it('judges a target only where it can', () => {
+    const row = (metric: string, value: number, target?: string): Row => ({ bench: 'b', metric, value, unit: 'ns', target });
+    const vigil = row('open: Vigil', 700, '< 300 and < 1/3 of bpftrace');
+    const rows = [vigil, row('open: bpftrace', 9000)];
+    expect(meets(vigil, rows)).toBe(false); // 700 ≥ 300, though < 3,000
+    expect(meets(row('open: Vigil', 250, '< 300 and < 1/3 of bpftrace'), rows)).toBe(true);
+    expect(meets(row('x', 1.17, '≤ 1.03'), [])).toBe(false);
+    expect(meets(row('x', 1_100_000, '≥ 1,000,000 (issue 7)'), [])).toBe(true);
+    expect(meets(row('x', 0, '0 (issue 7)'), [])).toBe(true);
+    expect(meets(row('x', 3, 'about right'), [])).toBeNull();
+    expect(meets(vigil, [vigil, row('open: bpftrace', -5)])).toBeNull(); // a noisy peer, no verdict
+    expect(meets(row('x', NaN, '< 5'), [])).toBeNull();
+  });
+});
