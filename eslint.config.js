@@ -12,7 +12,7 @@ import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['dist/', 'node_modules/', 'bpf/', 'daemonset/'] },
+  { ignores: ['dist/', 'node_modules/', 'bpf/', 'daemonset/', 'bench/results/'] },  // bench/results/: a bench's scratch builds
   js.configs.recommended,
   tseslint.configs.recommended,
   {
