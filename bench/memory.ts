@@ -54,7 +54,8 @@ function compileEngineChild(): string {
     include: [],
     files: [join(root, 'bench/lib/engine-child.ts')],
   }));
-  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', tsconfig], { stdio: 'inherit' });
+  // node_modules/.bin/tsc: the compiler npm run build uses (TypeScript 7; the `typescript` package is 6, for typescript-eslint).
+  execFileSync(process.execPath, [join(root, 'node_modules/.bin/tsc'), '-p', tsconfig], { stdio: 'inherit' });
   // What the compiled modules find next to themselves in the repository.
   symlinkSync(join(root, 'proto'), join(out, 'proto'));
   symlinkSync(join(root, 'src/detect/rules/builtin'), join(out, 'src/detect/rules/builtin'));

@@ -55,15 +55,15 @@ std::vector<int> PerfEventFds(const std::vector<int>& links) {
 
 // Freeing a tracepoint's perf event makes the kernel wait out an RCU grace
 // period while it holds a global mutex (perf_trace_destroy), so perf events
-// are freed one after another: ~20-50 ms each here, 1-3 s for Vigil's 56,
-// which used to keep the probe from exiting for seconds after SIGTERM. The
-// programs themselves detach in parallel (a link's release detaches its
-// program, then drops its hold on the perf event). So a child takes over the
-// perf events, emptied of programs: it keeps them until this process has
-// exited, then exits itself, and the kernel frees them in its exit while
-// nobody waits. Returns the child's pid and how many it took, or 0 when
-// there was nothing to hand over or fork failed: they are then freed here,
-// slowly.
+// are freed one after another: ~20-50 ms each here, 1-3 s for the 60-odd
+// syscall tracepoints Vigil attaches, which kept the probe from exiting for
+// seconds after SIGTERM. The programs themselves detach in parallel (a
+// link's release detaches its program, then drops its hold on the perf
+// event). So a child takes over the perf events, emptied of programs: it
+// keeps them until this process has exited, then exits itself, and the
+// kernel frees them in its exit while nobody waits. Returns the child's pid
+// and how many it took, or 0 when there was nothing to hand over or fork
+// failed: they are then freed here, slowly.
 pid_t HandOffPerfEvents(const std::vector<int>& links, size_t* count) {
   std::vector<int> perf = PerfEventFds(links);
   *count = perf.size();
