@@ -62,12 +62,24 @@ export function fullTable(res: Results): string {
   return lines.join('\n');
 }
 
-/** The rows with a target: what a user asks first. */
+/** A note up to its first ';' outside parentheses. */
+function firstClause(note: string): string {
+  let depth = 0;
+  for (let i = 0; i < note.length; i++) {
+    if (note[i] === '(') depth++;
+    else if (note[i] === ')') depth--;
+    else if (note[i] === ';' && depth === 0) return note.slice(0, i);
+  }
+  return note;
+}
+
+/** The rows with a target, what a user asks first, each with the first clause of its note. */
 export function shortTable(res: Results): string {
-  const lines = ['| bench | what | Vigil | target |', '| --- | --- | --- | --- |'];
+  const lines = ['| bench | what | Vigil | target | of note |', '| --- | --- | --- | --- | --- |'];
   for (const r of res.rows) {
     if (!r.target) continue;
-    lines.push(`| ${cell(r.bench)} | ${cell(r.metric)} | ${cell(value(r))} | ${cell(r.target + mark(r, res.rows))} |`);
+    const note = firstClause(r.note ?? '');
+    lines.push(`| ${cell(r.bench)} | ${cell(r.metric)} | ${cell(value(r))} | ${cell(r.target + mark(r, res.rows))} | ${cell(note)} |`);
   }
   return lines.join('\n');
 }
