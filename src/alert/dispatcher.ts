@@ -11,6 +11,7 @@ import { DurableQueue } from './queue.js';
 import { falcoJson, vigilJson } from './render.js';
 import { parseSecretUrl, readSecretFile, Redactor, SinkConfigError } from './secrets.js';
 import { slackMessage } from './slack.js';
+import { safeJson } from '../model/text.js';
 import { FileSink } from './sinks/file.js';
 import { RemoteSink } from './sinks/remote.js';
 import type { Sink, SinkStats } from './sinks/sink.js';
@@ -146,7 +147,7 @@ async function buildSink(cfg: SinkConfig, id: string, o: DispatcherOptions, reda
       redactor.add([url, secret, ...Object.values(extra)]);
       if (url.protocol === 'http:' && !isLoopback(url.hostname)) log.warn({ sink: id, host: url.host }, 'alerts go unencrypted (http://) to a host off this machine');
       const queue = await DurableQueue.open(join(o.stateDir, QUEUES_DIR, id), { maxBytes: o.alerts.queue.maxBytes, segmentBytes: o.segmentBytes, log });
-      const render = cfg.type === 'slack' ? (a: Alert) => JSON.stringify(slackMessage(a)) : cfg.format === 'falco' ? falcoJson : vigilJson;
+      const render = cfg.type === 'slack' ? (a: Alert) => safeJson(slackMessage(a)) : cfg.format === 'falco' ? falcoJson : vigilJson;
       return new RemoteSink({
         id,
         type: cfg.type,

@@ -1,6 +1,7 @@
 // Alert renderings: Vigil's JSON, Falco's JSON output shape (so existing
 // falcosidekick set-ups can take Vigil's alerts) and one line for a person.
 import type { Alert, Priority } from '../model/alert.js';
+import { escapeUnsafe, quote, safeJson, shown } from '../model/text.js';
 
 /** Falco spells priorities capitalised in its JSON output. */
 export const FALCO_PRIORITY: Record<Priority, string> = {
@@ -28,7 +29,7 @@ export interface FalcoAlert {
 }
 
 export function vigilJson(a: Alert): string {
-  return JSON.stringify(a);
+  return safeJson(a);
 }
 
 export function falcoShape(a: Alert): FalcoAlert {
@@ -72,26 +73,29 @@ export function falcoShape(a: Alert): FalcoAlert {
 }
 
 export function falcoJson(a: Alert): string {
-  return JSON.stringify(falcoShape(a));
+  return safeJson(falcoShape(a));
 }
 
 /** What the event was, in a few words: "open /etc/shadow (-13)", "connect 10.0.0.1:443". */
 export function eventDetail(e: Record<string, unknown>): string {
   const parts: string[] = [str(e.type)];
+  // Paths and names are the process's to choose: quoted when they hold anything but a plain path.
   const target =
     e.type === 'exec'
-      ? str(e.exe)
+      ? shown(str(e.exe))
       : e.addr
         ? `${str(e.addr)}:${str(e.port)}`
         : e.unixPath
-          ? str(e.unixPath)
+          ? shown(str(e.unixPath))
           : e.type === 'mount'
-            ? `${str(e.source)} on ${str(e.target)}`
+            ? `${shown(str(e.source))} on ${shown(str(e.target))}`
             : e.type === 'ptrace'
               ? `pid ${str(e.targetPid)}`
-              : str(e.path ?? e.call ?? '');
+              : e.path !== undefined
+                ? shown(str(e.path))
+                : str(e.call ?? '');
   if (target) parts.push(target);
-  if (e.newPath) parts.push(`→ ${str(e.newPath)}`);
+  if (e.newPath) parts.push(`→ ${shown(str(e.newPath))}`);
   if (typeof e.result === 'number' && e.result < 0) parts.push(`(${e.result})`);
   return parts.join(' ');
 }
@@ -104,28 +108,29 @@ export function workloadLabel(a: Alert): string {
 }
 
 /**
- * One line for a person (the stdout sink's text format). Values an attacker
- * controls (command lines, paths) are escaped so they cannot forge lines or
- * send terminal control sequences.
+ * One line for a person (the stdout sink's text format):
+ *   TIME Priority [rule] "message" | workload="…" node="…" pid=N exe="…" cmd="…" uid=N parent="…" event="…" mode=M action=A tags="…" count=N
+ * Every value that is text is quoted, with quotes, backslashes, control,
+ * bidirectional and invisible characters escaped, so an executable named
+ * `x uid=0 mode=enforce` stays inside exe="…" and cannot forge a field.
  */
 export function textLine(a: Alert): string {
   const p = a.process;
   const parent = p.parents[0];
-  const fields = [`workload=${workloadLabel(a)}`, `node=${a.node}`];
+  const fields = [`workload=${quote(workloadLabel(a))}`, `node=${quote(a.node)}`];
   // Alerts about a workload or about Vigil itself have no process or event.
-  if (p.pid) fields.push(`pid=${p.pid}`, `exe=${p.exe || p.comm}`, `cmd=${JSON.stringify(p.cmdline)}`, `uid=${p.uid}`);
-  if (parent) fields.push(`parent=${parent.exe}`);
-  if (a.event.type) fields.push(`event=${JSON.stringify(eventDetail(a.event))}`);
-  fields.push(`mode=${a.workload.mode || '-'}`, `action=${a.action.taken}${a.action.ok ? '' : '(failed)'}`);
-  if (a.tags.length) fields.push(`tags=${a.tags.join(',')}`);
+  if (p.pid) fields.push(`pid=${p.pid}`, `exe=${quote(p.exe || p.comm)}`, `cmd=${quote(p.cmdline)}`, `uid=${p.uid}`);
+  if (parent) fields.push(`parent=${quote(parent.exe)}`);
+  if (a.event.type) fields.push(`event=${quote(eventDetail(a.event))}`);
+  fields.push(`mode=${shown(a.workload.mode || '-')}`, `action=${shown(`${a.action.taken}${a.action.ok ? '' : '(failed)'}`)}`);
+  if (a.tags.length) fields.push(`tags=${quote(a.tags.join(','))}`);
   if (a.count > 1) fields.push(`count=${a.count}`);
-  return oneLine(`${a.time} ${FALCO_PRIORITY[a.priority]} [${a.rule}] ${a.message} | ${fields.join(' ')}`);
+  return `${a.time} ${FALCO_PRIORITY[a.priority]} [${oneLine(a.rule).replace(/[[\]]/g, (c) => `\\x${c.charCodeAt(0).toString(16)}`)}] ${quote(a.message)} | ${fields.join(' ')}`;
 }
 
-/** Control characters (newlines, ESC) shown escaped, never interpreted. */
+/** Control, bidirectional and invisible characters shown escaped, never interpreted. */
 export function oneLine(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return escapeUnsafe(s);
 }
 
 function str(v: unknown): string {

@@ -2,6 +2,7 @@
 // attachment (the only place Slack shows a colour bar), the priority as
 // colour, and a "what to do next" line chosen by where the alert came from.
 import { severity, type Alert } from '../model/alert.js';
+import { shown } from '../model/text.js';
 import { eventDetail, FALCO_PRIORITY, oneLine, workloadLabel } from './render.js';
 
 export const PRIORITY_COLOUR: Record<Alert['priority'], string> = {
@@ -37,8 +38,9 @@ const FIELD_MAX = 1900;
 
 /** The next step for whoever reads the alert, by source, priority and what Vigil already did. */
 export function nextStep(a: Alert): string {
-  const where = workloadLabel(a);
-  const exe = a.process.exe || a.process.comm || 'the process';
+  // Names the process or workload chose are quoted when they could read as more than a name.
+  const where = shown(workloadLabel(a));
+  const exe = a.process.exe || a.process.comm ? shown(a.process.exe || a.process.comm) : 'the process';
   if (a.source === 'response') {
     return a.action.ok
       ? `Vigil already ${a.action.taken === 'none' ? 'responded' : a.action.taken} ${exe} in ${where}: confirm the workload is healthy, then review the capture and the parent chain for how it got in.`
@@ -64,8 +66,9 @@ export function slackMessage(a: Alert): SlackMessage {
   const p = a.process;
   const w = a.workload;
   const priority = FALCO_PRIORITY[a.priority];
-  const fields: TextObject[] = [field('Workload', esc(w.name || '-'))];
-  if (w.namespace || w.pod) fields.push(field('Namespace / pod / container', esc([w.namespace, w.pod, w.container].map((s) => s || '-').join(' / '))));
+  // Names can come from the workload (cgroup and container names): shown verbatim, like the process's.
+  const fields: TextObject[] = [field('Workload', w.name ? code(w.name) : '-')];
+  if (w.namespace || w.pod) fields.push(field('Namespace / pod / container', [w.namespace, w.pod, w.container].map((s) => (s ? code(s) : '-')).join(' / ')));
   // Alerts about a workload or about Vigil itself have no process or event.
   if (p.pid) {
     fields.push(
@@ -80,13 +83,13 @@ export function slackMessage(a: Alert): SlackMessage {
   if (a.tags.length) context.push(`tags: ${esc(a.tags.join(', '))}`);
   if (a.count > 1) context.push(`×${a.count}`);
   return {
-    text: cut(`${priority}: ${oneLine(a.rule)} in ${oneLine(workloadLabel(a))}`, 3000),
+    text: cut(`${priority}: ${oneLine(a.rule)} in ${shown(workloadLabel(a))}`, 3000),
     attachments: [
       {
         color: PRIORITY_COLOUR[a.priority],
         blocks: [
           { type: 'header', text: { type: 'plain_text', text: cut(`${priority}: ${oneLine(a.rule)}`, HEADER_MAX), emoji: false } },
-          { type: 'section', text: { type: 'mrkdwn', text: cut(esc(oneLine(a.message)) + (a.count > 1 ? ` (×${a.count})` : ''), 3000) } },
+          { type: 'section', text: { type: 'mrkdwn', text: cut(esc(a.message) + (a.count > 1 ? ` (×${a.count})` : ''), 3000) } },
           { type: 'section', fields },
           { type: 'section', text: { type: 'mrkdwn', text: cut(`*What to do next:* ${esc(nextStep(a))}`, 3000) } },
           { type: 'context', elements: [{ type: 'mrkdwn', text: cut(context.join(' · '), 3000) }] },
@@ -102,11 +105,12 @@ function field(title: string, value: string): TextObject {
 
 /** Slack's mrkdwn escaping: without it a command line could ping @channel or forge a link. */
 function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return oneLine(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/** Text the process chose (names, paths, command lines), shown verbatim in a code span. */
 function code(s: string): string {
-  return `\`${cut(esc(oneLine(s)).replace(/`/g, "'"), 1500)}\``;
+  return `\`${cut(esc(s).replace(/`/g, "'"), 1500)}\``;
 }
 
 function cut(s: string, max: number): string {

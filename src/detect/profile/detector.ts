@@ -22,6 +22,7 @@ import { diffDocuments, fromDocument, kernelPolicy, toDocument, type EnforceResu
 import { Profile, type AnomalyKind, type Deviation, type ProfileLimits } from './profile.js';
 import type { ProfileStore } from './store.js';
 import { FileVerdicts } from './verdicts.js';
+import { shown } from '../../model/text.js';
 
 export interface ProfileSettings {
   /** Host workloads (the root cgroup, systemd slices) are not containers: not profiled. */
@@ -292,7 +293,7 @@ export class ProfileDetector implements Detector {
       source: 'profile',
       rule: d.kind,
       priority,
-      message: `${w.name}: ${verb}${d.message}`,
+      message: `${shown(w.name)}: ${verb}${d.message}`,
       tags: TAGS[d.kind],
       fields: { 'vigil.anomaly': d.kind, 'vigil.what': d.what, 'workload.mode': w.mode, ...(mechanism ? { 'vigil.mechanism': mechanism } : {}) },
       action,

@@ -8,6 +8,7 @@ import { cidrContains, parseCidr, widenTo, type Cidr } from './addresses.js';
 import type { EgressRule, IngressRule, ListenRule } from './document.js';
 import { PathSet, type PathSetOptions } from './paths.js';
 import { newVersion, type FileVerdicts } from './verdicts.js';
+import { quote, shown } from '../../model/text.js';
 
 export type AnomalyKind =
   | 'new-executable'
@@ -207,15 +208,15 @@ export class Profile {
       if (learn && !this.full()) {
         this.processes.set(exe, { exe, parents: new Set(parentExe ? [parentExe] : []), users: new Set([e.uid]), args: new Set([argsOf(e.argv)]) });
       }
-      return { kind: 'new-executable', what: exe, message: `new executable ${exe}${parentExe ? `, parent ${parentExe}` : ''}` };
+      return { kind: 'new-executable', what: exe, message: `new executable ${shown(exe)}${parentExe ? `, parent ${shown(parentExe)}` : ''}` };
     }
     if (!p.users.has(e.uid)) {
       if (learn) p.users.add(e.uid);
-      return { kind: 'new-user', what: `${exe} uid ${e.uid}`, message: `${exe} runs as a new user: uid ${e.uid} (seen: ${[...p.users].join(', ')})` };
+      return { kind: 'new-user', what: `${exe} uid ${e.uid}`, message: `${shown(exe)} runs as a new user: uid ${e.uid} (seen: ${[...p.users].join(', ')})` };
     }
     if (parentExe && !p.parents.has(parentExe)) {
       if (learn) p.parents.add(parentExe);
-      return { kind: 'new-parent', what: `${parentExe} → ${exe}`, message: `${exe} started by a new parent ${parentExe} (seen: ${[...p.parents].join(', ') || 'none'})` };
+      return { kind: 'new-parent', what: `${parentExe} → ${exe}`, message: `${shown(exe)} started by a new parent ${shown(parentExe)} (seen: ${[...p.parents].map(shown).join(', ') || 'none'})` };
     }
     if (p.args) {
       const args = argsOf(e.argv);
@@ -225,7 +226,7 @@ export class Profile {
           if (p.args.size > this.limits.stableArgs) p.args = null; // arguments vary: stop comparing them
           return null; // varying arguments are not new behaviour worth a quiet-period reset
         }
-        return { kind: 'new-arguments', what: `${exe} ${args}`, message: `${exe} run with new arguments: ${args}` };
+        return { kind: 'new-arguments', what: `${exe} ${args}`, message: `${shown(exe)} run with new arguments: ${quote(args)}` };
       }
     }
     return null;
@@ -234,13 +235,13 @@ export class Profile {
   private read(path: string, learn: boolean, verdicts: FileVerdicts | null): Deviation | null {
     if (verdicts && this.slot >= 0 ? this.covers(path, false, verdicts) : this.readSet.has(path) || this.writeSet.has(path)) return null;
     if (learn) this.readSet.add(path);
-    return { kind: 'new-file-read', what: path, message: `reads a new file ${path}` };
+    return { kind: 'new-file-read', what: path, message: `reads a new file ${shown(path)}` };
   }
 
   private write(path: string, learn: boolean, verdicts: FileVerdicts | null): Deviation | null {
     if (verdicts && this.slot >= 0 ? this.covers(path, true, verdicts) : this.writeSet.has(path)) return null;
     if (learn) this.writeSet.add(path);
-    return { kind: 'new-file-write', what: path, message: `writes a new file ${path}` };
+    return { kind: 'new-file-write', what: path, message: `writes a new file ${shown(path)}` };
   }
 
   /** Whether the profile covers reading (or writing) `path`; answers are remembered in `verdicts` for the file sets as they are now. */

@@ -11,7 +11,7 @@ import type { Event } from '../../model/event.js';
 import type { Logger } from '../../log.js';
 import type { DetectContext, Detector } from '../detector.js';
 import { FieldContext } from './context.js';
-import { formatOutput, messageOf } from './output.js';
+import { formatOutput } from './output.js';
 import { problemText, RuleLoadError } from './problems.js';
 import { MASK_BITS } from './router.js';
 import { buildRuleSet, builtinFiles, Role, type LoadReport, type RouteEntry, type RuleSet } from './ruleset.js';
@@ -185,7 +185,7 @@ export class RulesDetector implements Detector {
         source: 'rule',
         rule: rule.name,
         priority: rule.priority,
-        message: messageOf(out.output),
+        message: out.message,
         output: out.output,
         tags: rule.tags,
         fields: { ...out.fields, ...extra },

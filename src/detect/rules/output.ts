@@ -1,7 +1,10 @@
 // A rule's output line in Falco's syntax: text with %field references
 // (%proc.name, %proc.aname[2], %(user.name)). Fields Vigil does not have,
-// and values that are missing, print as <NA>, as Falco prints them.
+// and values that are missing, print as <NA>, as Falco prints them. Text
+// values with spaces, quotes, `=` or unsafe characters are quoted (Falco
+// prints them raw), so a crafted name cannot forge the fields after it.
 import type { Event } from '../../model/event.js';
+import { shown } from '../../model/text.js';
 import type { FieldContext } from './context.js';
 import type { FieldValue } from './field-types.js';
 import { FIELDS, fieldArg, fieldProblem } from './fields.js';
@@ -19,6 +22,8 @@ export interface OutputTemplate {
 
 export interface FormattedOutput {
   output: string;
+  /** The one-line message: the output before Falco's conventional " | " separator. */
+  message: string;
   /** Falco's output_fields: each referenced field and its value (null when missing). */
   fields: Record<string, string | number | boolean | null>;
 }
@@ -53,21 +58,20 @@ export function compileOutput(text: string, at: Loc): OutputTemplate {
 /** Renders the output for one event (the slow path: only when a rule fires). */
 export function formatOutput(t: OutputTemplate, e: Event, x: FieldContext): FormattedOutput {
   let output = '';
+  // The message ends at Falco's conventional " | " in the rule's own text (never inside a value).
+  let messageEnd = -1;
   const fields: FormattedOutput['fields'] = {};
   for (const s of t.segments) {
     if (typeof s === 'string') {
+      const bar = messageEnd < 0 ? s.indexOf(' | ') : -1;
+      if (bar >= 0) messageEnd = output.length + bar;
       output += s;
       continue;
     }
     const v = s.get ? s.get(e, x) : undefined;
     fields[s.ref] = v === undefined ? null : v;
-    output += v === undefined ? '<NA>' : String(v);
+    // A value the process chose (a name, a path, a command line) is quoted when it could pass for more than one.
+    output += v === undefined ? '<NA>' : typeof v === 'string' ? shown(v) : String(v);
   }
-  return { output: output.trim(), fields };
-}
-
-/** The one-line message: the output's text before Falco's conventional " | " separator. */
-export function messageOf(output: string): string {
-  const i = output.indexOf(' | ');
-  return (i < 0 ? output : output.slice(0, i)).trim();
+  return { output: output.trim(), message: (messageEnd < 0 ? output : output.slice(0, messageEnd)).trim(), fields };
 }

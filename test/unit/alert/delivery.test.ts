@@ -284,8 +284,8 @@ describe('slack sink', () => {
     expect(att.blocks.map((b) => b.type)).toEqual(['header', 'section', 'section', 'section', 'context']);
     expect(att.blocks[0]!.text!.text).toBe('Critical: Terminal shell in container');
     const fields = att.blocks[2]!.fields!.map((f) => f.text);
-    expect(fields).toContain('*Workload*\nweb');
-    expect(fields).toContain('*Namespace / pod / container*\nshop / web-7d9f-abcde / nginx');
+    expect(fields).toContain('*Workload*\n`web`');
+    expect(fields).toContain('*Namespace / pod / container*\n`shop` / `web-7d9f-abcde` / `nginx`');
     expect(fields).toContain('*Process*\n`/bin/sh` pid 4242, uid 0');
     expect(fields).toContain('*Parents*\n`/usr/bin/python3`');
     expect(att.blocks[3]!.text!.text).toMatch(/^\*What to do next:\* Treat shop\/web-7d9f-abcde\/nginx as compromised/);

@@ -80,7 +80,9 @@ describe('stdout sink', () => {
     const sink = await start([{ type: 'stdout', format: 'text' }, { type: 'stdout', format: 'json' }, { type: 'stdout', format: 'falco' }], out);
     sink.handle(alert({ message: 'shell\nFAKE 2026 Critical [forged]\u001b[31m' }));
     const [human, json, falco] = text.trimEnd().split('\n');
-    expect(human).toMatch(/^2026-01-02T03:04:05\.678Z Warning \[Terminal shell in container\] shell\\x0aFAKE 2026 Critical \[forged\]\\x1b\[31m \| workload=shop\/web-7d9f-abcde\/nginx node=node-a pid=4242 exe=\/bin\/sh cmd="sh -c id" uid=0 parent=\/usr\/bin\/python3 event="exec \/bin\/sh" mode=monitor action=none tags=container,shell,T1059$/);
+    expect(human).toBe(
+      '2026-01-02T03:04:05.678Z Warning [Terminal shell in container] "shell\\x0aFAKE 2026 Critical [forged]\\x1b[31m" | workload="shop/web-7d9f-abcde/nginx" node="node-a" pid=4242 exe="/bin/sh" cmd="sh -c id" uid=0 parent="/usr/bin/python3" event="exec /bin/sh" mode=monitor action=none tags="container,shell,T1059"',
+    );
     expect(JSON.parse(json!)).toMatchObject({ rule: 'Terminal shell in container', priority: 'warning' });
     expect(JSON.parse(falco!)).toMatchObject({ rule: 'Terminal shell in container', priority: 'Warning', source: 'syscall' });
     expect(text.trimEnd().split('\n')).toHaveLength(3);

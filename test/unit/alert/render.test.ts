@@ -46,7 +46,7 @@ describe('what to do next', () => {
 describe('alerts without a process or event', () => {
   it('leave those parts out rather than print empty ones', () => {
     const a = noticeAlert('node-a', 'alerts-rate-limited', 'warning', '3 alerts held back');
-    expect(textLine(a)).toMatch(/\[alerts-rate-limited\] 3 alerts held back \| workload=vigil node=node-a mode=- action=none tags=vigil$/);
+    expect(textLine(a)).toMatch(/\[alerts-rate-limited\] "3 alerts held back" \| workload="vigil" node="node-a" mode=- action=none tags="vigil"$/);
     const titles = (slackMessage(a).attachments[0]!.blocks[2] as { fields: { text: string }[] }).fields.map((f) => f.text.split('\n')[0]);
     expect(titles).toEqual(['*Workload*', '*Node*', '*Mode / action*']);
   });

@@ -84,7 +84,7 @@ describe('rules in the engine', () => {
       source: 'rule',
       priority: 'warning',
       message: 'curl in a container',
-      output: 'curl in a container | cmdline=curl -s http://x parent=sh tty=<NA>',
+      output: 'curl in a container | cmdline="curl -s http://x" parent=sh tty=<NA>',
       tags: ['test', 'mitre_command_and_control', 'T1105'],
       fields: { 'proc.cmdline': 'curl -s http://x', 'proc.pname': 'sh', 'proc.sname': null },
       workload: { name: '/shop/web', cgroupPath: '/shop/web', kind: 'cgroup' },

@@ -1,6 +1,6 @@
 // Output lines in Falco's %field syntax.
 import { describe, expect, it } from 'vitest';
-import { compileOutput, formatOutput, messageOf } from '../../../src/detect/rules/output.js';
+import { compileOutput, formatOutput } from '../../../src/detect/rules/output.js';
 import { World } from './support.js';
 
 const at = { file: 't.yaml', line: 1, col: 1 };
@@ -30,8 +30,20 @@ describe('rule output', () => {
     expect(formatOutput(t, e, w.x).output).toBe('100% sure: /etc/shadow.');
   });
 
-  it("takes the message from the text before Falco's ' | ' separator", () => {
-    expect(messageOf('Shell spawned | shell=bash')).toBe('Shell spawned');
-    expect(messageOf('no separator here')).toBe('no separator here');
+  it("takes the message from the rule's text before Falco's ' | ' separator, never from inside a value", () => {
+    expect(formatOutput(compileOutput('Shell spawned | shell=%proc.name', at), e, w.x).message).toBe('Shell spawned');
+    expect(formatOutput(compileOutput('no separator here', at), e, w.x).message).toBe('no separator here');
+    const forged = w.event('open', { pid: 12, ppid: 10, comm: 'x | mode=enforce', path: '/tmp/a | b', flags: 0, result: 3 });
+    const out = formatOutput(compileOutput('Opened %fd.name by %proc.name | pid=%proc.pid', at), forged, w.x);
+    expect(out.message).toBe('Opened "/tmp/a | b" by "x | mode=enforce"');
+    expect(out.output).toBe('Opened "/tmp/a | b" by "x | mode=enforce" | pid=12');
+  });
+
+  it('quotes a value that could pass for more than one, and escapes what would hide or reorder text', () => {
+    const forged = w.event('open', { pid: 13, ppid: 10, comm: 'cat', path: '/tmp/x uid=0 parent=nginx\u202e\n', flags: 0, result: 3 });
+    const out = formatOutput(compileOutput('file=%fd.name pid=%proc.pid', at), forged, w.x);
+    expect(out.output).toBe('file="/tmp/x uid=0 parent=nginx\\u202e\\x0a" pid=13');
+    // The structured value stays exactly what the process used.
+    expect(out.fields['fd.name']).toBe('/tmp/x uid=0 parent=nginx\u202e\n');
   });
 });
