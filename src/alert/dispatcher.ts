@@ -3,10 +3,10 @@
 // queue on disk under <stateDir>/alert-queues/<sink id>/.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Alert } from '../model/alert.js';
+import { PRIORITIES, type Alert, type Priority } from '../model/alert.js';
 import { sinkIds, type AlertsConfig, type SinkConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import { NoiseControl } from './noise.js';
+import { NoiseControl, type NoiseOptions } from './noise.js';
 import { DurableQueue } from './queue.js';
 import { falcoJson, vigilJson } from './render.js';
 import { parseSecretUrl, readSecretFile, Redactor, SinkConfigError } from './secrets.js';
@@ -37,6 +37,8 @@ export interface AlertDeliveryStats {
   folded: number;
   /** Alerts held back by rate limits (reported in summary alerts). */
   rateLimited: number;
+  /** The same, by priority. */
+  rateLimitedByPriority: Partial<Record<Priority, number>>;
   /** Alerts handed to the sinks (after noise control; summaries included). */
   emitted: number;
   sinks: SinkStats[];
@@ -58,11 +60,15 @@ export class AlertDispatcher {
     private readonly o: DispatcherOptions,
   ) {
     const a = o.alerts;
+    const r = a.rateLimit;
+    const priorities = Object.fromEntries(
+      PRIORITIES.map((p) => [p, { perWorkload: r.priorities[p]?.perWorkload !== undefined ? r.priorities[p].perWorkload : r.perWorkload, global: r.priorities[p]?.global !== undefined ? r.priorities[p].global : r.global }]),
+    ) as NoiseOptions['priorities'];
     this.noise = new NoiseControl(
-      { foldWindowMs: a.foldWindowMs, perRule: a.rateLimit.perRule, global: a.rateLimit.global, summaryMs: a.rateLimit.summaryMs, node: o.nodeName },
+      { foldWindowMs: a.foldWindowMs, perRule: r.perRule, priorities, summaryDelayMs: r.summaryDelayMs, summaryMs: r.summaryMs, node: o.nodeName },
       (alert) => this.deliver(alert),
     );
-    const windows = [a.rateLimit.summaryMs, ...(a.foldWindowMs > 0 ? [a.foldWindowMs] : [])];
+    const windows = [r.summaryMs, Math.max(MIN_TICK_MS * 4, r.summaryDelayMs), ...(a.foldWindowMs > 0 ? [a.foldWindowMs] : [])];
     const tickMs = Math.max(MIN_TICK_MS, Math.min(MAX_TICK_MS, Math.floor(Math.min(...windows) / 4)));
     this.timer = setInterval(() => this.noise.tick(), tickMs);
     this.timer.unref();
@@ -95,7 +101,10 @@ export class AlertDispatcher {
   };
 
   stats(): AlertDeliveryStats {
-    return { received: this.received, folded: this.noise.folded, rateLimited: this.noise.rateLimited, emitted: this.emitted, sinks: this.sinks.map((s) => s.stats()) };
+    return {
+      received: this.received, folded: this.noise.folded, rateLimited: this.noise.rateLimited, rateLimitedByPriority: Object.fromEntries(this.noise.rateLimitedBy),
+      emitted: this.emitted, sinks: this.sinks.map((s) => s.stats()),
+    };
   }
 
   /** Sends open fold counts and summaries, then closes every sink (undelivered alerts stay queued on disk). */

@@ -2,31 +2,55 @@
 // - Folding: the first alert of a kind (same rule, workload and key event
 //   fields) goes out at once and opens a window; identical alerts inside the
 //   window are only counted, and when it closes one alert carries the count.
-// - Rate limits: a token bucket per rule and one for all rules. Alerts over
-//   the limit are counted per rule and reported in one summary alert; none
-//   disappears without a trace.
+// - Rate limits: token buckets per rule within a workload, per workload and
+//   for all workloads, each of the last two per priority: warnings can spend
+//   only the warnings' budget, so no burst of lower priorities holds back a
+//   critical or error alert, and one noisy workload (the host's builds, say)
+//   spends only its own. Held alerts are counted and summarised soon after
+//   the first is held, then at most once per summaryMs while holding goes on.
+// - Vigil's own alerts (losses, stalls, restarts, control actions) are shaped
+//   where they are raised (one per episode or action) and pass untouched.
 import { randomUUID } from 'node:crypto';
-import { severity, type Alert, type Priority } from '../model/alert.js';
+import { PRIORITIES, severity, type Alert, type Priority } from '../model/alert.js';
 import { noticeAlert } from './notice.js';
 
 const SUMMARY_RULES = 20;
+/** Buckets back at full burst are forgotten (a new one starts full): how often to look. */
+const PRUNE_EVERY_MS = 60_000;
 
 export interface RateLimit {
   perMinute: number;
   burst: number;
 }
 
+/** The budgets of one priority: no other priority draws on them. */
+export interface PriorityBudget {
+  /** All workloads together. */
+  global: RateLimit | null;
+  /** Each workload on its own. */
+  perWorkload: RateLimit | null;
+}
+
 export interface NoiseOptions {
   /** 0 turns folding off. */
   foldWindowMs: number;
+  /** Each rule within each workload. */
   perRule: RateLimit | null;
-  global: RateLimit | null;
-  /** How soon after the first suppressed alert the summary goes out. */
+  /** Each priority's own budgets. */
+  priorities: Record<Priority, PriorityBudget>;
+  /** How soon after the first held alert the summary goes out. */
+  summaryDelayMs: number;
+  /** While alerts keep being held, at most one summary this often (not for held error and above: those wait summaryDelayMs at most). */
   summaryMs: number;
   node: string;
   /** Bound on open fold windows; past it, new kinds pass unfolded. */
   maxOpenFolds?: number;
   now?: () => number;
+}
+
+/** The same budgets for every priority (the shape of the older `global`-only configuration). */
+export function everyPriority(b: PriorityBudget): Record<Priority, PriorityBudget> {
+  return Object.fromEntries(PRIORITIES.map((p) => [p, b])) as Record<Priority, PriorityBudget>;
 }
 
 interface OpenFold {
@@ -36,10 +60,11 @@ interface OpenFold {
   count: number;
 }
 
-interface Suppressed {
+interface Held {
   count: number;
   priority: Priority;
   sample: Alert;
+  workloads: Set<string>;
 }
 
 class Bucket {
@@ -61,6 +86,11 @@ class Bucket {
   take(): void {
     this.tokens -= 1;
   }
+
+  /** Whether it has refilled (a new bucket would be the same). */
+  full(now: number): boolean {
+    return this.tokens + ((now - this.at) * this.limit.perMinute) / 60_000 >= this.limit.burst;
+  }
 }
 
 /** What makes two alerts "the same": rule, workload and the event's key fields (not pid, time or cmdline). */
@@ -73,16 +103,26 @@ export function foldKey(a: Alert): string {
   ]);
 }
 
+/** Alerts about Vigil itself, already one per episode or action where they are made. */
+function shapedAtSource(a: Alert): boolean {
+  return a.source === 'engine';
+}
+
 export class NoiseControl {
   /** Alerts counted into a later alert instead of sent on their own. */
   folded = 0;
   /** Alerts held back by a rate limit (reported in a summary). */
   rateLimited = 0;
+  /** Held back, by priority. */
+  readonly rateLimitedBy = new Map<Priority, number>();
   private readonly folds = new Map<string, OpenFold>();
-  private readonly rules = new Map<string, Bucket>();
-  private readonly global: Bucket | null;
-  private readonly suppressed = new Map<string, Suppressed>();
-  private suppressedSince = 0;
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly held = new Map<string, Held>();
+  private heldSince = 0;
+  /** When the pending summary goes out (0: none pending). */
+  private summaryDue = 0;
+  private lastSummaryAt = -Infinity;
+  private lastPrune: number;
   private readonly now: () => number;
   private readonly maxOpenFolds: number;
 
@@ -92,10 +132,11 @@ export class NoiseControl {
   ) {
     this.now = o.now ?? Date.now;
     this.maxOpenFolds = o.maxOpenFolds ?? 10_000;
-    this.global = o.global ? new Bucket(o.global, this.now()) : null;
+    this.lastPrune = this.now();
   }
 
   offer(a: Alert): void {
+    if (shapedAtSource(a)) return this.emit(a);
     const now = this.now();
     if (this.o.foldWindowMs > 0) {
       const key = foldKey(a);
@@ -117,14 +158,18 @@ export class NoiseControl {
   tick(): void {
     const now = this.now();
     for (const [key, f] of this.folds) if (now >= f.until) this.close(key, f, now);
-    if (this.suppressed.size > 0 && now - this.suppressedSince >= this.o.summaryMs) this.summarise(now);
+    if (this.summaryDue && now >= this.summaryDue) this.summarise(now);
+    if (now - this.lastPrune >= PRUNE_EVERY_MS) {
+      this.lastPrune = now;
+      for (const [key, b] of this.buckets) if (b.full(now)) this.buckets.delete(key);
+    }
   }
 
   /** Sends every open count and the summary now (shutdown). */
   flush(): void {
     const now = this.now();
     for (const [key, f] of this.folds) this.close(key, f, now);
-    if (this.suppressed.size > 0) this.summarise(now);
+    if (this.held.size > 0) this.summarise(now);
   }
 
   private close(key: string, f: OpenFold, now: number): void {
@@ -132,47 +177,67 @@ export class NoiseControl {
     if (f.count > 0 && f.last) this.pass(foldedAlert(f.last, f.count, this.o.foldWindowMs), now);
   }
 
+  private bucket(key: string, limit: RateLimit | null, now: number): Bucket | null {
+    if (!limit) return null;
+    let b = this.buckets.get(key);
+    if (!b) this.buckets.set(key, (b = new Bucket(limit, now)));
+    return b;
+  }
+
   private pass(a: Alert, now: number): void {
-    let rule: Bucket | null = null;
-    if (this.o.perRule) {
-      rule = this.rules.get(a.rule) ?? new Bucket(this.o.perRule, now);
-      this.rules.set(a.rule, rule);
-    }
-    // Look at both before taking from either: a per-rule refusal must not spend the global budget.
-    const ruleOk = rule ? rule.has(now) : true;
-    const globalOk = this.global ? this.global.has(now) : true;
-    if (!ruleOk || !globalOk) return this.suppress(a, now);
-    rule?.take();
-    this.global?.take();
+    const budget = this.o.priorities[a.priority];
+    const w = a.workload.key;
+    const chosen = [
+      this.bucket(`r\0${a.rule}\0${w}`, this.o.perRule, now),
+      this.bucket(`w\0${a.priority}\0${w}`, budget.perWorkload, now),
+      this.bucket(`p\0${a.priority}`, budget.global, now),
+    ];
+    // Look at every one before taking from any: a refusal by one must not spend the others.
+    for (const b of chosen) if (b && !b.has(now)) return this.hold(a, now);
+    for (const b of chosen) b?.take();
     this.emit(a);
   }
 
-  private suppress(a: Alert, now: number): void {
+  private hold(a: Alert, now: number): void {
     this.rateLimited += a.count;
-    if (this.suppressed.size === 0) this.suppressedSince = now;
-    const s = this.suppressed.get(a.rule);
-    if (!s) {
-      this.suppressed.set(a.rule, { count: a.count, priority: a.priority, sample: a });
+    this.rateLimitedBy.set(a.priority, (this.rateLimitedBy.get(a.priority) ?? 0) + a.count);
+    if (this.held.size === 0) this.heldSince = now;
+    // Soon after the first hold; while holding goes on, at most once per summaryMs — but a held
+    // error or worse is never left waiting longer than summaryDelayMs.
+    const soon = now + this.o.summaryDelayMs;
+    const due = severity(a.priority) <= severity('error') ? soon : Math.max(soon, this.lastSummaryAt + this.o.summaryMs);
+    if (!this.summaryDue || due < this.summaryDue) this.summaryDue = due;
+    const key = `${a.priority}\0${a.rule}`;
+    const h = this.held.get(key);
+    if (!h) {
+      this.held.set(key, { count: a.count, priority: a.priority, sample: a, workloads: new Set([a.workload.name || '-']) });
       return;
     }
-    s.count += a.count;
-    if (severity(a.priority) < severity(s.priority)) {
-      s.priority = a.priority;
-      s.sample = a;
-    }
+    h.count += a.count;
+    h.workloads.add(a.workload.name || '-');
   }
 
   /** One alert listing what the rate limits held back, by rule; it is not itself limited. */
   private summarise(now: number): void {
-    const entries = [...this.suppressed.entries()].sort((x, y) => severity(x[1].priority) - severity(y[1].priority) || y[1].count - x[1].count);
-    this.suppressed.clear();
-    const total = entries.reduce((n, [, s]) => n + s.count, 0);
-    const worst = entries[0]![1].priority;
-    const seconds = Math.max(1, Math.round((now - this.suppressedSince) / 1000));
-    const list = entries.slice(0, SUMMARY_RULES).map(([rule, s]) => `${rule} ×${s.count} (${s.priority}, e.g. ${s.sample.workload.name || '-'}: ${s.sample.message})`);
+    const entries = [...this.held.values()].sort((x, y) => severity(x.priority) - severity(y.priority) || y.count - x.count);
+    this.held.clear();
+    this.summaryDue = 0;
+    this.lastSummaryAt = now;
+    if (entries.length === 0) return;
+    const total = entries.reduce((n, s) => n + s.count, 0);
+    const worst = entries[0]!.priority;
+    const seconds = Math.max(1, Math.round((now - this.heldSince) / 1000));
+    const list = entries.slice(0, SUMMARY_RULES).map((s) => {
+      const where = s.workloads.size === 1 ? s.sample.workload.name || '-' : `${s.workloads.size} workloads`;
+      return `${s.sample.rule} ×${s.count} (${s.priority}, ${where}, e.g. ${s.sample.message})`;
+    });
     if (entries.length > SUMMARY_RULES) list.push(`and ${entries.length - SUMMARY_RULES} more rules`);
     const fields: Alert['fields'] = { 'vigil.suppressed': total };
-    for (const [rule, s] of entries) fields[`vigil.suppressed.${rule}`] = s.count;
+    for (const p of PRIORITIES) {
+      const n = entries.filter((s) => s.priority === p).reduce((m, s) => m + s.count, 0);
+      if (n) fields[`vigil.suppressed.priority.${p}`] = n;
+    }
+    for (const s of entries) fields[`vigil.suppressed.${s.sample.rule}`] = ((fields[`vigil.suppressed.${s.sample.rule}`] as number | undefined) ?? 0) + s.count;
     this.emit(
       noticeAlert(
         this.o.node,

@@ -78,11 +78,26 @@ const alerts = z
   .strictObject({
     /** Identical alerts within this window fold into one with a count; 0 turns folding off. */
     foldWindowMs: z.number().int().min(0).max(86_400_000).default(60_000),
+    /**
+     * Token buckets. Every priority has budgets of its own (`global` for all
+     * workloads, `perWorkload` for each), so lower priorities never hold back
+     * higher ones and one workload's noise never holds back another's.
+     */
     rateLimit: z
       .strictObject({
+        /** Each rule within each workload. */
         perRule: rateLimit.nullable().default({ perMinute: 60, burst: 20 }),
+        /** Each workload, at each priority. */
+        perWorkload: rateLimit.nullable().default({ perMinute: 120, burst: 40 }),
+        /** All workloads together, at each priority (before per-priority budgets, one bucket for every priority). */
         global: rateLimit.nullable().default({ perMinute: 600, burst: 100 }),
-        /** How soon after the first suppressed alert the summary of suppressed alerts goes out. */
+        /** A priority's own shapes in place of `perWorkload` and `global` (a key left out keeps those). */
+        priorities: z
+          .partialRecord(z.enum(PRIORITIES), z.strictObject({ perWorkload: rateLimit.nullable().optional(), global: rateLimit.nullable().optional() }))
+          .default({}),
+        /** The first held alert is summarised this soon… */
+        summaryDelayMs: z.number().int().min(0).max(3_600_000).default(1000),
+        /** …and while holding goes on, at most one summary this often (held error and above: within summaryDelayMs). */
         summaryMs: z.number().int().min(10).max(86_400_000).default(60_000),
       })
       .prefault({}),

@@ -100,7 +100,8 @@ export class Metrics {
     mirrored('vigil_alert_sink_dropped_total', 'Alerts dropped (past the disk cap, or a failed local write), by sink', ['sink', 'type'], () => this.sinks((s) => s.dropped));
     mirrored('vigil_alert_sink_rejected_total', 'Alerts the endpoint refused as malformed, by sink', ['sink', 'type'], () => this.sinks((s) => s.rejected));
     mirrored('vigil_alerts_folded_total', 'Identical alerts folded into a count', [], () => [[{}, e.delivery()?.folded ?? 0]]);
-    mirrored('vigil_alerts_rate_limited_total', 'Alerts held back by rate limits (summarised later)', [], () => [[{}, e.delivery()?.rateLimited ?? 0]]);
+    mirrored('vigil_alerts_rate_limited_total', 'Alerts held back by rate limits (summarised soon after), by priority', ['priority'], () =>
+      Object.entries(e.delivery()?.rateLimitedByPriority ?? {}).map(([priority, n]) => [{ priority }, n ?? 0]));
     new Gauge({
       name: 'vigil_alert_queue_alerts', help: 'Alerts waiting in a sink\'s durable queue', labelNames: ['sink', 'type'], registers: [r],
       collect() {

@@ -26,10 +26,28 @@ describe('alert config', () => {
     ]);
     expect(c.alerts).toEqual({
       foldWindowMs: 60_000,
-      rateLimit: { perRule: { perMinute: 60, burst: 20 }, global: { perMinute: 600, burst: 100 }, summaryMs: 60_000 },
+      rateLimit: {
+        perRule: { perMinute: 60, burst: 20 },
+        perWorkload: { perMinute: 120, burst: 40 },
+        global: { perMinute: 600, burst: 100 },
+        priorities: {},
+        summaryDelayMs: 1000,
+        summaryMs: 60_000,
+      },
       queue: { maxBytes: 256 << 20 },
       retry: { initialMs: 1000, maxMs: 300_000 },
     });
+  });
+
+  it('takes the older rate-limit keys as before, and per-priority shapes that replace the defaults for one priority', () => {
+    const old = parseConfigYaml('alerts:\n  rateLimit: { perRule: null, global: { perMinute: 10, burst: 5 }, summaryMs: 5000 }\n', 'vigil.yaml');
+    expect(old.alerts.rateLimit).toMatchObject({ perRule: null, global: { perMinute: 10, burst: 5 }, summaryMs: 5000, summaryDelayMs: 1000 });
+    const c = parseConfigYaml(
+      ['alerts:', '  rateLimit:', '    priorities:', '      critical: { perWorkload: null, global: { perMinute: 6000, burst: 1000 } }', '      debug: { global: null }'].join('\n'),
+      'vigil.yaml',
+    );
+    expect(c.alerts.rateLimit.priorities).toEqual({ critical: { perWorkload: null, global: { perMinute: 6000, burst: 1000 } }, debug: { global: null } });
+    expect(problems('alerts:\n  rateLimit:\n    priorities:\n      severe: { global: null }\n')[0]).toMatch(/^vigil\.yaml:4:7: alerts\.rateLimit\.priorities/);
   });
 
   it('names the sink and key of each mistake, without repeating the URL', () => {

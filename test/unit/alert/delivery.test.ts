@@ -48,7 +48,7 @@ async function start(sinks: ConfigInput['sinks'], alerts: ConfigInput['alerts'] 
   const config = parseConfig({
     stateDir: join(dir, 'state'),
     sinks,
-    alerts: { foldWindowMs: 0, rateLimit: { perRule: null, global: null }, retry: { initialMs: 5, maxMs: 40 }, ...alerts },
+    alerts: { foldWindowMs: 0, rateLimit: { perRule: null, perWorkload: null, global: null }, retry: { initialMs: 5, maxMs: 40 }, ...alerts },
   });
   const captured = capturingLogger();
   lines = captured.lines;

@@ -24,7 +24,7 @@ afterEach(async () => {
 });
 
 async function start(sinks: ConfigInput['sinks'], stdout?: PassThrough): Promise<AlertDispatcher> {
-  const c = parseConfig({ stateDir: join(dir, 'state'), sinks, alerts: { foldWindowMs: 0, rateLimit: { perRule: null, global: null } } });
+  const c = parseConfig({ stateDir: join(dir, 'state'), sinks, alerts: { foldWindowMs: 0, rateLimit: { perRule: null, perWorkload: null, global: null } } });
   d = await AlertDispatcher.start({ sinks: c.sinks, alerts: c.alerts, stateDir: c.stateDir, nodeName: 'node-a', log: capturingLogger().log, stdout });
   return d;
 }

@@ -8,17 +8,27 @@ import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Alert } from '../../../src/model/alert.js';
 import { AlertDispatcher } from '../../../src/alert/dispatcher.js';
-import { NoiseControl, type NoiseOptions } from '../../../src/alert/noise.js';
+import { everyPriority, NoiseControl, type NoiseOptions, type RateLimit } from '../../../src/alert/noise.js';
+import { noticeAlert } from '../../../src/alert/notice.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { capturingLogger } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
-import { alert, execEvent, numbered } from './support.js';
+import { alert, execEvent, numbered, WEB } from './support.js';
 
-function noise(opts: Partial<NoiseOptions> = {}) {
+function noise(opts: Partial<NoiseOptions> & { global?: RateLimit; perWorkload?: RateLimit } = {}) {
   const clock = { now: 1_000_000 };
   const out: Alert[] = [];
-  const n = new NoiseControl({ foldWindowMs: 60_000, perRule: null, global: null, summaryMs: 60_000, node: 'node-a', now: () => clock.now, ...opts }, (a) => out.push(a));
+  const { global = null, perWorkload = null, ...rest } = opts;
+  const n = new NoiseControl(
+    { foldWindowMs: 60_000, perRule: null, priorities: everyPriority({ global, perWorkload }), summaryDelayMs: 1000, summaryMs: 60_000, node: 'node-a', now: () => clock.now, ...rest },
+    (a) => out.push(a),
+  );
   return { n, out, clock };
+}
+
+/** An alert in another workload. */
+function elsewhere(name: string, over: Parameters<typeof alert>[0] = {}, exe = '/bin/sh'): Alert {
+  return alert(over, execEvent(exe, ['sh'], { ...WEB, key: `k8s:shop/Deployment/${name}`, name }));
 }
 
 describe('folding', () => {
@@ -69,40 +79,89 @@ describe('folding', () => {
 });
 
 describe('rate limits', () => {
-  it('holds back alerts past the per-rule limit and reports them, by rule, in one summary alert', () => {
-    const { n, out, clock } = noise({ foldWindowMs: 0, perRule: { perMinute: 60, burst: 2 } });
+  it('holds back alerts past the per-rule limit of a workload, and summarises them soon after the first is held', () => {
+    const { n, out, clock } = noise({ foldWindowMs: 0, perRule: { perMinute: 1, burst: 2 } });
     for (let i = 0; i < 5; i++) n.offer(alert({ message: `shell ${i}` }));
+    // The same rule in another workload has a budget of its own.
+    n.offer(elsewhere('api', { message: 'shell in api' }));
     n.offer(alert({ rule: 'Read sensitive file', priority: 'error' }));
-    expect(out.map((a) => a.message)).toEqual(['shell 0', 'shell 1', 'A shell was spawned in a container']);
+    expect(out.map((a) => a.message)).toEqual(['shell 0', 'shell 1', 'shell in api', 'A shell was spawned in a container']);
     expect(n.rateLimited).toBe(3);
 
-    clock.now += 30_000;
+    clock.now += 999;
     n.tick();
-    expect(out).toHaveLength(3);
-    clock.now += 30_000;
+    expect(out).toHaveLength(4);
+    clock.now += 1;
     n.tick();
-    const summary = out[3]!;
+    const summary = out[4]!;
     expect(summary).toMatchObject({
       source: 'engine',
       rule: 'alerts-rate-limited',
       priority: 'warning',
-      fields: { 'vigil.suppressed': 3, 'vigil.suppressed.Terminal shell in container': 3 },
+      fields: { 'vigil.suppressed': 3, 'vigil.suppressed.priority.warning': 3, 'vigil.suppressed.Terminal shell in container': 3 },
     });
-    expect(summary.message).toMatch(/^3 alerts held back by rate limits in the last 60 s: Terminal shell in container ×3 \(warning, e\.g\. web: shell 2\)$/);
-    // Tokens came back with time.
+    expect(summary.message).toMatch(/^3 alerts held back by rate limits in the last 1 s: Terminal shell in container ×3 \(warning, web, e\.g\. shell 2\)$/);
+
+    // Held again right after: the next summary waits for summaryMs since the last, not the delay.
     n.offer(alert({ message: 'shell 5' }));
-    expect(out.at(-1)!.message).toBe('shell 5');
+    expect(out).toHaveLength(5);
+    clock.now += 30_000;
+    n.tick();
+    expect(out).toHaveLength(5);
+    clock.now += 30_000;
+    n.tick();
+    expect(out[5]).toMatchObject({ rule: 'alerts-rate-limited', fields: { 'vigil.suppressed': 1 } });
+    // Tokens came back with time.
+    clock.now += 60_000;
+    n.offer(alert({ message: 'shell 6' }));
+    expect(out.at(-1)!.message).toBe('shell 6');
   });
 
-  it('a global limit holds back every rule, and the summary names the most severe first', () => {
-    const { n, out } = noise({ foldWindowMs: 0, global: { perMinute: 1, burst: 1 } });
-    n.offer(numbered(1));
+  it('gives every priority its own budget: a burst of warnings never holds back an error or a critical alert', () => {
+    const { n, out, clock } = noise({ foldWindowMs: 0, global: { perMinute: 1, burst: 1 } });
+    for (let i = 0; i < 100; i++) n.offer(numbered(i)); // distinct warnings, so nothing folds
     n.offer(alert({ rule: 'noisy', priority: 'notice' }));
-    n.offer(alert({ rule: 'bad', priority: 'critical' }));
-    expect(out).toHaveLength(1);
-    n.flush();
-    expect(out[1]).toMatchObject({ rule: 'alerts-rate-limited', priority: 'critical' });
-    expect(out[1]!.message).toMatch(/: bad ×1 \(critical.*; noisy ×1 \(notice/);
+    n.offer(alert({ rule: 'Reverse shell', priority: 'critical' }));
+    n.offer(alert({ rule: 'Account file modified', priority: 'error' }));
+    expect(out.map((a) => a.rule)).toEqual(['rule-0', 'noisy', 'Reverse shell', 'Account file modified']);
+    expect(n.rateLimitedBy.get('warning')).toBe(99);
+    // The critical budget is spent only by criticals.
+    n.offer(alert({ rule: 'Another critical', priority: 'critical' }));
+    expect(out).toHaveLength(4);
+    clock.now += 1000;
+    n.tick();
+    expect(out[4]).toMatchObject({ rule: 'alerts-rate-limited', priority: 'critical', fields: { 'vigil.suppressed': 100, 'vigil.suppressed.priority.critical': 1, 'vigil.suppressed.priority.warning': 99 } });
+    expect(out[4]!.message).toMatch(/: Another critical ×1 \(critical.*; rule-\d+ ×1 \(warning/);
+  });
+
+  it('gives every workload its own budget: one noisy workload holds back only its own alerts', () => {
+    const { n, out } = noise({ foldWindowMs: 0, perWorkload: { perMinute: 1, burst: 3 } });
+    for (let i = 0; i < 10; i++) n.offer(elsewhere('host-build', { rule: `build-${i}` }, `/usr/bin/cc${i}`));
+    n.offer(alert({ rule: 'Shell in web' }));
+    expect(out.map((a) => a.rule)).toEqual(['build-0', 'build-1', 'build-2', 'Shell in web']);
+    expect(n.rateLimited).toBe(7);
+  });
+
+  it('summarises a held error or critical within the delay even right after a summary', () => {
+    const { n, out, clock } = noise({ foldWindowMs: 0, global: { perMinute: 0.001, burst: 1 } });
+    n.offer(alert({ rule: 'w1' }));
+    n.offer(alert({ rule: 'w2' }));
+    clock.now += 1000;
+    n.tick();
+    expect(out.map((a) => a.rule)).toEqual(['w1', 'alerts-rate-limited']);
+    n.offer(alert({ rule: 'e1', priority: 'error' }));
+    n.offer(alert({ rule: 'e2', priority: 'error' }));
+    clock.now += 1000;
+    n.tick();
+    expect(out.map((a) => a.rule)).toEqual(['w1', 'alerts-rate-limited', 'e1', 'alerts-rate-limited']);
+    expect(out[3]).toMatchObject({ priority: 'error', fields: { 'vigil.suppressed.e2': 1 } });
+  });
+
+  it("passes Vigil's own alerts untouched: they are one per episode or action where they are raised", () => {
+    const { n, out } = noise({ global: { perMinute: 0.001, burst: 1 }, perRule: { perMinute: 0.001, burst: 1 } });
+    for (let i = 0; i < 5; i++) n.offer(noticeAlert('node-a', 'Events lost', 'critical', 'lost'));
+    expect(out).toHaveLength(5);
+    expect(n.folded + n.rateLimited).toBe(0);
   });
 
   it('counts folded remainders it holds back by what they stand for', () => {
@@ -126,7 +185,7 @@ describe('noise control in the dispatcher (real timers)', () => {
 
   it('prints the first occurrence before handle() returns, and the folded count when the window closes', async () => {
     dir = mkdtempSync(join(tmpdir(), 'vigil-noise-'));
-    const c = parseConfig({ stateDir: dir, sinks: [{ type: 'stdout', format: 'json' }], alerts: { foldWindowMs: 50, rateLimit: { perRule: null, global: null } } });
+    const c = parseConfig({ stateDir: dir, sinks: [{ type: 'stdout', format: 'json' }], alerts: { foldWindowMs: 50, rateLimit: { perRule: null, perWorkload: null, global: null } } });
     const out = new PassThrough();
     const lines: Alert[] = [];
     out.on('data', (b: Buffer) => lines.push(...b.toString().trim().split('\n').map((l) => JSON.parse(l) as Alert)));
