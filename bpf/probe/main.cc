@@ -29,6 +29,7 @@
 #include "decoder.h"
 #include "loader.h"
 #include "log.h"
+#include "privileges.h"
 #include "respond.h"
 #include "snapshot.h"
 #include "stream.h"
@@ -288,6 +289,14 @@ int main(int argc, char** argv) {
     }
     sopt.tls_server_name = opt.tls_server_name;
   }
+  // Loaded, attached and every file read: from here on only what commands and the snapshot need.
+  std::string kept;
+  if (!vigil::DropCapabilities(&kept, &error)) {
+    vigil::Log("error", "cannot drop the capabilities the probe does not need: %s", error.c_str());
+    return 1;
+  }
+  vigil::Log("info", "capabilities: kept %s; every other one dropped (effective, permitted, inheritable, ambient, bounding set)",
+             kept.empty() ? "none" : kept.c_str());
   vigil::EngineStream stream(sopt, hello, [&] { return vigil::SnapshotProcesses(cgroup2); });
 
   Pump pump;

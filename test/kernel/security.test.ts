@@ -3,7 +3,7 @@
 // without one), the engine runs as an unprivileged user, and a probe
 // reaches a TCP engine only through mutual TLS.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
@@ -58,6 +58,43 @@ describeKernel('least privilege on the real kernel', () => {
       expect(await control.release(`${tree.root}/least`)).toMatchObject({ ok: true });
       const sleeper = app.spawn('/bin/sleep', ['30']);
       await waitFor('the sleeper seen', () => t.of(app.id, 'exec').some((e) => e.pid === sleeper.pid && e.argv[0] === '/bin/sleep'));
+      expect(await control.kill(sleeper.pid!)).toMatchObject({ ok: true });
+    } finally {
+      control.close();
+    }
+  });
+
+  it('started with every capability (as `vigil run` starts it), the probe keeps only those five, in every thread, and still captures and quarantines', async () => {
+    const app = tree.group('dropped');
+    const t = await TestEngine.start({ sinks: [] });
+    cleanups.push(() => t.stop());
+    await t.startProbe(); // the supervisor `vigil run` uses: a root child with the full set
+    const pid = t.probe!.pid!;
+    // Bits of CAP_KILL (5), CAP_NET_ADMIN (12), CAP_SYS_PTRACE (19), CAP_PERFMON (38), CAP_BPF (39).
+    const five = ((1n << 5n) | (1n << 12n) | (1n << 19n) | (1n << 38n) | (1n << 39n)).toString(16).padStart(16, '0');
+    expect(five).toBe('000000c000081020');
+    const caps = (status: string): Record<string, string> => Object.fromEntries([...status.matchAll(/^(Cap\w+):\s+([0-9a-f]+)$/gm)].map((m) => [m[1]!, m[2]!]));
+    const threads = readdirSync(`/proc/${pid}/task`);
+    expect(threads.length).toBeGreaterThan(1); // gRPC's and the sender's threads too
+    for (const tid of threads) {
+      const c = caps(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
+      expect(c, `thread ${tid}`).toEqual({ CapInh: '0000000000000000', CapPrm: five, CapEff: five, CapBnd: five, CapAmb: '0000000000000000' });
+    }
+    expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/^NoNewPrivs:\s+1$/m);
+    expect(t.logLines.some((l) => l.component === 'probe' && /capabilities: kept bpf, perfmon, net_admin, sys_ptrace, kill; every other one dropped/.test(l.msg))).toBe(true);
+
+    // What it attaches later, after the drop: a capture and a quarantine (cgroup programs), a kill of another user's process.
+    const r = await app.run('/bin/true', []);
+    await waitFor('the workload seen', () => t.of(app.id, 'exec').some((e) => e.pid === r.pid));
+    const control = new ControlClient(t.config.control.listen);
+    try {
+      const capture = control.capture(`${tree.root}/dropped`, 1, 10);
+      expect(await capture).toMatchObject({ ok: true });
+      expect(await control.quarantine(`${tree.root}/dropped`)).toMatchObject({ ok: true });
+      expect((await app.run('/usr/bin/curl', ['-s', '--max-time', '1', 'http://127.0.0.1:9/'])).code).toBe(28);
+      expect(await control.release(`${tree.root}/dropped`)).toMatchObject({ ok: true });
+      const sleeper = app.spawn('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/bin/sleep', '30']);
+      await waitFor('the sleeper running as nobody', () => t.of(app.id, 'exec').some((e) => e.pid === sleeper.pid && e.argv[0] === '/bin/sleep' && e.uid === 65534));
       expect(await control.kill(sleeper.pid!)).toMatchObject({ ok: true });
     } finally {
       control.close();
