@@ -309,6 +309,7 @@ export async function transportCeiling(rows: Row[], rounds = 10, warmupRounds = 
       onPackets: () => {},
       onConnect: () => {},
       onDisconnect: () => {},
+      onBatchGap: () => {},
     },
     silentLogger(),
   );

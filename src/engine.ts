@@ -29,7 +29,8 @@ import type { Workload } from './model/workload.js';
 import { Metrics, serveMetrics } from './observe/metrics.js';
 import { EventLog } from './output/event-log.js';
 import { ProbeLink } from './probe/link.js';
-import { ProbeRestarts } from './probe/restarts.js';
+import { ProbeGaps } from './probe/gaps.js';
+import { LossEpisodes } from './probe/losses.js';
 import { lossCounters, type ProbeSession } from './probe/session.js';
 import type { WireLossReport, WirePacket, WireProcessInfo } from './probe/wire.js';
 import { Captures } from './respond/capture.js';
@@ -48,11 +49,16 @@ export interface EngineOptions {
   resolvers?: WorkloadResolver[];
   /** cgroup v2 mount; found from /proc/self/mountinfo by default. */
   cgroupMount?: string | null;
+  /** Loss episodes: over after `quietMs` without growth, re-reported every `updateMs` (tests shorten them). */
+  lossEpisodes?: { quietMs: number; updateMs: number };
 }
+
+/** How often stalls, gaps and loss episodes are looked at. */
+const WATCH_MS = 1000;
 
 const TYPE_INDEX = new Map<EventType, number>(EVENT_TYPES.map((t, i) => [t, i]));
 
-const LOSS_FIELDS: (keyof WireLossReport)[] = ['ringbufFull', 'inflightFull', 'decodeErrors', 'queueFull', 'packetsLost'];
+const LOSS_FIELDS = ['ringbufFull', 'inflightFull', 'decodeErrors', 'queueFull', 'packetsLost'] as const;
 
 export class Engine implements IngestHandler {
   readonly startedAt = Date.now();
@@ -73,8 +79,13 @@ export class Engine implements IngestHandler {
   readonly rules: RulesDetector;
   alertsRaised = 0;
   private readonly control: ControlServer;
+
   readonly probes: ProbeLink;
-  private readonly restarts: ProbeRestarts;
+  /** Stalls, exits, restarts and time without a probe: each an alert. */
+  readonly gaps: ProbeGaps;
+  /** Losses per workload and node, in episodes: each an alert. */
+  readonly losses: LossEpisodes;
+  private watchTimer: NodeJS.Timeout | null = null;
   readonly quarantines: Quarantines;
   readonly captures: Captures;
   readonly responder: Responder;
@@ -111,7 +122,6 @@ export class Engine implements IngestHandler {
     this.addDetector(this.rules);
     this.ingest = new IngestServer(this, log.child({ component: 'ingest' }));
     this.probes = new ProbeLink(() => this.ingest.sessions());
-    this.restarts = new ProbeRestarts({ log, raise });
 
     const respondLog = log.child({ component: 'respond' });
     const link = this.probes;
@@ -161,6 +171,24 @@ export class Engine implements IngestHandler {
     this.profiles.load();
     this.addDetector(this.profiles);
 
+    const enforcing = (): Workload[] => this.workloads.all().filter((w) => w.mode === 'enforce');
+    this.gaps = new ProbeGaps({
+      node: config.nodeName,
+      stallMs: config.engine.probeStallSeconds * 1000,
+      protectedNow: () => ({ enforce: enforcing().map((w) => w.name), quarantined: this.quarantines.list().map((q) => q.name) }),
+      live: () => this.ingest.sessions(),
+      raise,
+      log: log.child({ component: 'probe-watch' }),
+    });
+    this.losses = new LossEpisodes({
+      node: config.nodeName,
+      workloadOf: (cgroupId) => this.workloads.resolveCgroup(cgroupId, 0),
+      enforcing,
+      raise,
+      log: log.child({ component: 'losses' }),
+      ...opts.lossEpisodes,
+    });
+
     this.metrics = new Metrics(
       {
         eventsByType: () => this.eventsByType,
@@ -174,6 +202,8 @@ export class Engine implements IngestHandler {
         quarantined: () => this.quarantines.list().length,
         rulesLoaded: () => this.rules.report?.loaded ?? 0,
         enforcement: () => this.enforcement.mechanisms(),
+        gaps: () => ({ stalls: this.gaps.stalls, restarts: this.gaps.restarts, exits: this.gaps.exits, stalledNow: this.ingest.sessions().filter((s) => this.gaps.isStalled(s)).length }),
+        losses: () => ({ episodes: this.losses.episodes, workloads: this.losses.workloads() }),
       },
       config.metrics,
     );
@@ -208,6 +238,11 @@ export class Engine implements IngestHandler {
     this.rules.watch();
     await this.ingest.listen(this.config.engine.listen, { allowNonLoopback: this.config.engine.allowNonLoopback, tls: this.config.engine.tls });
     await this.control.listen(this.config.control.listen, this.config.control.tls);
+    this.watchTimer = setInterval(() => {
+      this.gaps.tick();
+      this.losses.tick();
+    }, WATCH_MS);
+    this.watchTimer.unref();
     if (this.config.metrics.listen) {
       try {
         const m = await serveMetrics(this.metrics, this.config.metrics.listen, this.log.child({ component: 'metrics' }));
@@ -221,6 +256,7 @@ export class Engine implements IngestHandler {
   }
 
   async stop(): Promise<void> {
+    if (this.watchTimer) clearInterval(this.watchTimer);
     await this.captures.stopAll();
     await Promise.all([this.ingest.stop(), this.control.stop()]);
     for (const d of this.detectors) await d.close?.();
@@ -285,6 +321,8 @@ export class Engine implements IngestHandler {
       quarantined: () => this.quarantines.list(),
       rules: () => ({ loaded: this.rules.report?.loaded ?? 0, skipped: this.rules.report?.skipped.length ?? 0 }),
       alertsRaised: () => this.alertsRaised,
+      gaps: () => ({ stalls: this.gaps.stalls, restarts: this.gaps.restarts, exits: this.gaps.exits, stalled: (p) => this.gaps.isStalled(p) }),
+      losses: () => ({ episodes: this.losses.episodes.lost + this.losses.episodes.shed + this.losses.episodes.packets, workloads: this.losses.workloads() }),
     });
   }
 
@@ -293,7 +331,9 @@ export class Engine implements IngestHandler {
   onConnect(session: ProbeSession): void {
     this.sharedPidNamespace = probeVisibleHere(session.hello.probePid);
     this.metrics.probeSeen();
-    this.restarts.connected(session);
+    this.gaps.connected(session);
+    // Per-cgroup counts of probes gone for good are done with (a reconnecting session keeps its own).
+    this.losses.forgetExcept(new Set(this.ingest.sessions().map((s) => s.hello.sessionId)));
     // A probe starts with empty kernel state: put back what the engine holds.
     void this.quarantines.reapply();
     void this.profiles.enforceAll();
@@ -304,7 +344,16 @@ export class Engine implements IngestHandler {
   }
 
   onDisconnect(session: ProbeSession): void {
-    this.restarts.disconnected(session);
+    this.gaps.disconnected(session);
+  }
+
+  onBatchGap(_session: ProbeSession, missing: number): void {
+    this.losses.batchesMissing(missing);
+  }
+
+  /** `vigil run`: the probe it supervises exited (`restartInMs`: when it starts again; null: it does not). */
+  probeExited(pid: number, how: string, restartInMs: number | null): void {
+    this.gaps.exited(pid, how, restartInMs);
   }
 
   onSnapshot(_session: ProbeSession, processes: WireProcessInfo[], last: boolean): void {
@@ -323,6 +372,7 @@ export class Engine implements IngestHandler {
     if (Object.keys(grown).length > 0) {
       this.log.warn({ node: session.nodeName, lost: grown, totals: lossCounters(current) }, 'events lost before reaching the engine');
     }
+    this.losses.report(session.hello.sessionId, previous, current);
   }
 
   onEvents(_session: ProbeSession, events: Event[]): void {

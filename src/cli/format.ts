@@ -22,7 +22,7 @@ export function formatStatus(s: StatusReply): string {
   for (const p of s.probes) {
     const l = p.losses;
     lines.push(
-      `probe ${p.nodeName} pid ${p.probePid} (session ${p.sessionId}, ${p.hooks} hooks): ${p.events} events in ${p.batches} batches, last ${ago(p.lastBatchAtMs)}`,
+      `probe ${p.nodeName} pid ${p.probePid} (session ${p.sessionId}, ${p.hooks} hooks): ${p.events} events in ${p.batches} batches, last ${ago(p.lastBatchAtMs)}${p.stalled ? `; STALLED: silent since ${ago(p.lastHeardAtMs)}` : ''}`,
       `  lost: ring buffer ${l.ringbufFull}, syscall entries ${l.inflightFull}, probe queue ${l.queueFull}, malformed ${l.decodeErrors}, captured packets ${l.packetsLost}; missing batches ${p.batchGaps}; truncated paths ${l.pathTruncated}`,
       `  de-duplicated in the kernel (repeats counted, not sent): ${l.deduplicated}`,
     );
@@ -36,6 +36,10 @@ export function formatStatus(s: StatusReply): string {
   for (const e of s.enforcement) byMechanism.set(e.mechanism, [...(byMechanism.get(e.mechanism) ?? []), e.operation]);
   for (const [m, ops] of byMechanism) lines.push(`enforcement: ${ops.join(', ')}: ${MECHANISM_SAYS[m] ?? m}`);
   lines.push(`rules: ${s.rulesLoaded} running${s.rulesSkipped ? `, ${s.rulesSkipped} skipped (vigil rules list)` : ''}; alerts raised: ${s.alertsRaised}`);
+  lines.push(`gaps: probe stalls ${s.probeStalls}, restarts ${s.probeRestarts}, exits ${s.probeExits}; loss episodes ${s.lossEpisodes}`);
+  for (const w of s.workloadLosses.slice(0, 10)) {
+    lines.push(`  lost from ${w.workload}: ring buffer ${w.ringbufFull}, syscall entries ${w.inflightFull}, probe queue ${w.queueFull}; shed over its share ${w.shed}`);
+  }
   if (s.quarantined.length) lines.push(`QUARANTINED: ${s.quarantined.join(', ')}`);
   lines.push(`workloads (${s.workloads.length}):`);
   for (const w of s.workloads.slice(0, 50)) lines.push(`  ${w.mode.padEnd(8)} ${String(w.events).padStart(10)}  ${w.name}${w.cgroupPath && w.cgroupPath !== w.name ? `  (${w.cgroupPath})` : ''}`);

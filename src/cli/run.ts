@@ -45,6 +45,7 @@ export async function runEngine(config: Config, withProbe: boolean): Promise<voi
         tls: probeTls(config),
       },
       log,
+      (pid, how, restartInMs) => engine.probeExited(pid, how, restartInMs),
     );
     probe.start();
   }

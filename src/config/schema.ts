@@ -218,6 +218,8 @@ export const configSchema = z.strictObject({
       /** TCP on a non-loopback address exposes the engine to the node's pods. */
       allowNonLoopback: z.boolean().default(false),
       tls: tls.optional(),
+      /** A connected probe silent this long (it reports its counters every second) is stalled, and no probe this long is a gap: each an alert. */
+      probeStallSeconds: z.number().int().min(2).max(3600).default(5),
     })
     .refine(tcpNeedsTls, TCP_NEEDS_TLS)
     .prefault({}),
@@ -316,6 +318,9 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
     .default({ level: 'info' }),
+}).refine((c) => c.engine.probeStallSeconds * 1000 >= 2 * c.probe.lossReportMs, {
+  message: 'must be at least twice probe.lossReportMs: the probe reports its counters that often, and a probe silent for longer is stalled',
+  path: ['engine', 'probeStallSeconds'],
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -105,6 +105,20 @@ export interface ProbeStatus {
   losses: LossCounters;
   /** Unix time, 0 if none yet */
   lastBatchAtMs: number;
+  /** Unix time of its last message (it reports its counters every second: a heartbeat) */
+  lastHeardAtMs: number;
+  /** connected, but silent for longer than engine.probeStallSeconds */
+  stalled: boolean;
+}
+
+/** One workload's events lost before the engine saw them, and shed over its fair share, since the engine started. */
+export interface WorkloadLoss {
+  workload: string;
+  ringbufFull: number;
+  inflightFull: number;
+  queueFull: number;
+  /** not sent but counted (fairness); never security-relevant kinds */
+  shed: number;
 }
 
 export interface WorkloadStatus {
@@ -137,6 +151,16 @@ export interface StatusReply {
   alertsRaised: number;
   /** How the connected probe stops each enforced operation on this node. */
   enforcement: EnforcementStatus[];
+  /** a connected probe went silent (each an alert) */
+  probeStalls: number;
+  /** a probe came back as a new process: a gap in what was observed */
+  probeRestarts: number;
+  /** the probe `vigil run` supervises exited */
+  probeExits: number;
+  /** episodes of lost events (each alerted when it starts, while it goes on, when over) */
+  lossEpisodes: number;
+  /** by workload, most lost first; events no cgroup accounts for are the node's */
+  workloadLosses: WorkloadLoss[];
 }
 
 export interface EnforcementStatus {

@@ -4,7 +4,7 @@ import { MECHANISMS } from '../model/event.js';
 import type { Workload } from '../model/workload.js';
 import { lossCounters, type ProbeSession } from '../probe/session.js';
 import { VERSION } from '../version.js';
-import type { StatusReply } from './methods.js';
+import type { StatusReply, WorkloadLoss } from './methods.js';
 
 export interface StatusSources {
   nodeName: string;
@@ -21,10 +21,16 @@ export interface StatusSources {
   quarantined(): readonly { name: string }[];
   rules(): { loaded: number; skipped: number };
   alertsRaised(): number;
+  /** Stalls, restarts and exits of probes; whether a session is stalled now. */
+  gaps(): { stalls: number; restarts: number; exits: number; stalled(p: ProbeSession): boolean };
+  /** Loss episodes and per-workload counts. */
+  losses(): { episodes: number; workloads: readonly WorkloadLoss[] };
 }
 
 export function statusReply(s: StatusSources): StatusReply {
   const rules = s.rules();
+  const gaps = s.gaps();
+  const losses = s.losses();
   return {
     nodeName: s.nodeName,
     engineVersion: VERSION,
@@ -42,6 +48,8 @@ export function statusReply(s: StatusSources): StatusReply {
       batchGaps: p.batchGaps,
       losses: lossCounters(p.losses),
       lastBatchAtMs: p.lastBatchAt,
+      lastHeardAtMs: p.lastHeardAt,
+      stalled: p.connected && gaps.stalled(p),
     })),
     eventsByType: Object.fromEntries(s.eventsByType()),
     workloads: [...s.workloads()]
@@ -58,5 +66,10 @@ export function statusReply(s: StatusSources): StatusReply {
     rulesLoaded: rules.loaded,
     rulesSkipped: rules.skipped,
     alertsRaised: s.alertsRaised(),
+    probeStalls: gaps.stalls,
+    probeRestarts: gaps.restarts,
+    probeExits: gaps.exits,
+    lossEpisodes: losses.episodes,
+    workloadLosses: [...losses.workloads],
   };
 }

@@ -22,6 +22,8 @@ export interface IngestHandler {
   onPackets(session: ProbeSession, packets: WirePacket[]): void;
   onConnect(session: ProbeSession): void;
   onDisconnect(session: ProbeSession): void;
+  /** Batches missing by sequence number: the events in them were never seen. */
+  onBatchGap(session: ProbeSession, missing: number): void;
 }
 
 export const probeStreamMethod = method<WireProbeMessage, WireEngineCommand>('ProbeService', 'Stream', 'ProbeMessage', 'EngineCommand', {
@@ -41,6 +43,8 @@ export class IngestServer {
   private readonly live = new Set<ProbeSession>();
   /** Last batch sequence number per probe session id, across reconnects. */
   private readonly lastSeqBySession = new Map<string, number>();
+  /** Last loss counters per probe session id: a reconnecting probe's cumulative counters are not new losses. */
+  private readonly lastLossesBySession = new Map<string, WireLossReport>();
   malformedEvents = 0;
   rejectedStreams = 0;
   /** Events with strings or argv past the bounds, cut to them. */
@@ -90,6 +94,7 @@ export class IngestServer {
         session = new ProbeSession(m.hello, call);
         const previous = this.lastSeqBySession.get(session.hello.sessionId);
         if (previous !== undefined) session.lastSeq = previous;
+        session.losses = this.lastLossesBySession.get(session.hello.sessionId) ?? session.losses;
         this.live.add(session);
         this.log.info(
           {
@@ -102,6 +107,7 @@ export class IngestServer {
         this.handler.onConnect(session);
         return;
       }
+      session.lastHeardAt = Date.now();
       switch (m.msg) {
         case 'batch':
           return this.onBatch(session, m.batch!);
@@ -131,6 +137,7 @@ export class IngestServer {
       session.close();
       this.live.delete(session);
       this.lastSeqBySession.set(session.hello.sessionId, session.lastSeq);
+      this.lastLossesBySession.set(session.hello.sessionId, session.losses);
       this.log.warn({ node: session.nodeName, session: session.hello.sessionId }, 'probe disconnected');
       this.handler.onDisconnect(session);
     };
@@ -154,10 +161,11 @@ export class IngestServer {
       const missing = batch.seq - session.lastSeq - 1;
       session.batchGaps += missing;
       this.log.warn({ node: session.nodeName, missing, after: session.lastSeq }, 'batches missing from the probe stream');
+      this.handler.onBatchGap(session, missing);
     }
     if (batch.seq > session.lastSeq) session.lastSeq = batch.seq;
     session.batches++;
-    session.lastBatchAt = Date.now();
+    session.lastBatchAt = session.lastHeardAt;
     const { bootToUnixNs, nodeName } = session.hello;
     const { events } = batch;
     for (let i = 0; i < events.length; i++) {

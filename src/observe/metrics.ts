@@ -30,6 +30,10 @@ export interface MetricsSources {
   rulesLoaded(): number;
   /** How the connected probe stops each enforced operation (mechanism '' : not in the kernel). */
   enforcement(): readonly { operation: string; mechanism: string }[];
+  /** Gaps in what was observed: probe stalls, restarts, exits; probes stalled now. */
+  gaps(): { stalls: number; restarts: number; exits: number; stalledNow: number };
+  /** Loss episodes by kind, and losses by workload. */
+  losses(): { episodes: Record<string, number>; workloads: readonly { workload: string; ringbufFull: number; inflightFull: number; queueFull: number; shed: number }[] };
 }
 
 export interface HealthSettings {
@@ -92,6 +96,19 @@ export class Metrics {
     mirrored('vigil_events_oversized_total', 'Events whose strings or argv were cut to their bounds', [], () => [[{}, e.oversizedEvents()]]);
     mirrored('vigil_batches_missing_total', 'Probe batches missing by sequence number', [], () => [[{}, e.probes().reduce((n, s) => n + s.batchGaps, 0)]]);
     mirrored('vigil_events_unknown_cgroup_total', 'Events whose cgroup id had no path', [], () => [[{}, e.unknownCgroups()]]);
+    mirrored('vigil_probe_stalls_total', 'A connected probe went silent past engine.probeStallSeconds', [], () => [[{}, e.gaps().stalls]]);
+    mirrored('vigil_probe_restarts_total', 'A probe came back as a new process: a gap in what was observed', [], () => [[{}, e.gaps().restarts]]);
+    mirrored('vigil_probe_exits_total', 'The supervised probe exited (vigil run)', [], () => [[{}, e.gaps().exits]]);
+    mirrored('vigil_loss_episodes_total', 'Episodes of lost, shed or packet-capture losses (each alerted), by kind', ['kind'], () => Object.entries(e.losses().episodes).map(([kind, n]) => [{ kind }, n]));
+    mirrored('vigil_events_lost_by_workload_total', 'Events lost before the engine saw them, by workload and place (as the probe attributes them)', ['workload', 'place'], () =>
+      e.losses().workloads.flatMap((w) => [
+        [{ workload: w.workload, place: 'kernel_ring_buffer' }, w.ringbufFull],
+        [{ workload: w.workload, place: 'kernel_syscall_entry' }, w.inflightFull],
+        [{ workload: w.workload, place: 'probe_queue' }, w.queueFull],
+      ] as [Record<string, string>, number][]));
+    mirrored('vigil_events_shed_total', 'Events over a workload\'s fair share, counted in place of sent (never security-relevant kinds), by workload', ['workload'], () =>
+      e.losses().workloads.map((w) => [{ workload: w.workload }, w.shed]));
+    new Gauge({ name: 'vigil_probes_stalled', help: 'Connected probes silent past engine.probeStallSeconds', registers: [r], collect() { this.set(e.gaps().stalledNow); } });
     this.losses = new Counter({ name: 'vigil_events_lost_total', help: 'Events lost before reaching the engine, by place', labelNames: ['place'], registers: [r] });
     for (const place of Object.values(LOSS_PLACES)) this.losses.inc({ place }, 0);
     mirrored('vigil_alert_sink_delivered_total', 'Alerts delivered, by sink', ['sink', 'type'], () => this.sinks((s) => s.delivered));

@@ -20,10 +20,10 @@ const ACK_EVERY_BATCHES = 64;
  */
 const ACK_WITHIN_MS = 250;
 
-export const ZERO_LOSSES: WireLossReport = { ringbufFull: 0, decodeErrors: 0, queueFull: 0, pathTruncated: 0, eventsTotal: 0, inflightFull: 0, packetsLost: 0, deduplicated: 0 };
+export const ZERO_LOSSES: WireLossReport = { ringbufFull: 0, decodeErrors: 0, queueFull: 0, pathTruncated: 0, eventsTotal: 0, inflightFull: 0, packetsLost: 0, deduplicated: 0, cgroups: [] };
 
-/** The loss counters alone (a report as decoded may carry more than its fields). */
-export function lossCounters(l: WireLossReport): WireLossReport {
+/** The node-wide loss counters alone, without the per-cgroup list (a report as decoded may carry more than its fields). */
+export function lossCounters(l: WireLossReport): Omit<WireLossReport, 'cgroups'> {
   return { ringbufFull: l.ringbufFull, inflightFull: l.inflightFull, decodeErrors: l.decodeErrors, queueFull: l.queueFull, pathTruncated: l.pathTruncated, eventsTotal: l.eventsTotal, packetsLost: l.packetsLost, deduplicated: l.deduplicated };
 }
 
@@ -35,6 +35,8 @@ export class ProbeSession {
   batchGaps = 0;
   lastSeq = 0;
   lastBatchAt = 0;
+  /** When the probe last sent anything (a batch, its loss counters every second, an ack): its heartbeat. */
+  lastHeardAt = Date.now();
   losses: WireLossReport = { ...ZERO_LOSSES };
   snapshotDone = false;
   /** Batches the probe sent again after a reconnect that this engine had already processed. */

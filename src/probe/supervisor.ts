@@ -45,6 +45,8 @@ export class ProbeSupervisor {
   constructor(
     private readonly opts: ProbeOptions,
     private readonly log: Logger,
+    /** Called when the probe exits unasked: its pid, how it ended, when it starts again. */
+    private readonly onExit: (pid: number, how: string, restartInMs: number) => void = () => {},
   ) {}
 
   get pid(): number | undefined {
@@ -85,6 +87,7 @@ export class ProbeSupervisor {
       if (Date.now() - startedAt > 10_000) this.backoffMs = 500;
       this.log.error({ code, signal, retryInMs: this.backoffMs }, 'probe exited; restarting');
       this.restarts++;
+      this.onExit(child.pid ?? 0, signal ? `killed by ${signal}` : `exit code ${code}`, this.backoffMs);
       this.restartTimer = setTimeout(() => this.spawnOnce(), this.backoffMs);
       this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
     });

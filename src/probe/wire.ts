@@ -33,6 +33,13 @@ export interface WireHello {
    * probe started: the strongest mechanism this kernel took).
    */
   enforcement: WireEnforcementHook[];
+  /**
+   * Whether the enforcement state (policies, quarantines and their programs)
+   * found in force at start survived the previous probe (pinned in bpffs),
+   * so a restart left no gap in enforcement. False: it starts empty and the
+   * engine puts it back; the restart alert says enforcement was off meanwhile.
+   */
+  enforcementKept: boolean;
 }
 
 export interface WireEnforcementHook {
@@ -72,6 +79,34 @@ export interface WireLossReport {
   packetsLost: number;
   /** not a loss: repeats counted in the kernel instead of sent (bpf/dedup.bpf.h) */
   deduplicated: number;
+  /**
+   * Who lost what, per cgroup: the engine raises one alert per workload and
+   * episode (critical in enforce mode) and counts them in `vigil status`.
+   * Cumulative like the totals above; a report carries only the cgroups whose
+   * counts grew since the previous report (the engine keeps the last values),
+   * at most 256 of them, the largest growth first. What the list leaves out
+   * stays in the totals, and the engine reports it as not attributed.
+   */
+  cgroups: WireCgroupLoss[];
+}
+
+/** One cgroup's share of the losses, and of the fairness shedding (counts since the probe started). */
+export interface WireCgroupLoss {
+  cgroupId: number;
+  /** kernel: its records that did not fit the ring buffer */
+  ringbufFull: number;
+  /** probe: its events dropped from the send queue */
+  queueFull: number;
+  /** kernel: its syscall entries that could not be kept until their exit */
+  inflightFull: number;
+  /**
+   * Fairness: its events over its share of the ring buffer and queue, counted
+   * instead of sent (never exec, privilege changes, protected writes, or what
+   * a rule or enforcement needs). Not a loss of security events; reported.
+   */
+  shed: number;
+  /** shed, by event kind ("open", "connect", ...) */
+  shedByKind: Record<string, number>;
 }
 
 /** Processes already running when the probe started. */

@@ -66,10 +66,15 @@ describeKernel('faults', () => {
 
       const first = t.probe!.pid!;
       process.kill(first, 'SIGKILL');
+      // Said as the gap starts, not only when it ends: critical, since crash-web is in enforce mode.
+      const exited = await waitFor('the exit alerted', () => alerts.find((a) => a.rule === 'Probe exited'), 5000);
+      expect(exited.priority).toBe('critical');
+      expect(exited.message).toMatch(new RegExp(`^the probe \\(pid ${first}\\) on test-node exited \\(killed by SIGKILL\\): nothing is observed until it is back \\(restarting in \\d+ ms\\)\\. Protected workloads \\(enforce mode: crash-web; quarantined: ${other.root}/jail\\)`));
       await waitFor('the probe restarted by its supervisor', () => t.probe!.pid !== undefined && t.probe!.pid !== first, 15_000);
       await waitFor('the new probe connected', () => t.engine.ingest.sessions().some((s) => s.connected && s.hello.probePid !== first && s.snapshotDone), 20_000);
       const gap = await waitFor('the gap reported', () => alerts.find((a) => a.rule === 'Probe restarted'));
-      expect(gap.message).toMatch(/were not observed/);
+      expect(gap.priority).toBe('critical');
+      expect(gap.message).toMatch(new RegExp(`^probe on test-node restarted \\(pid ${first}, killed by SIGKILL → \\d+\\): events between \\S+ and now \\(\\d+ s\\) were not observed; kernel enforcement was off meanwhile \\(enforce mode: crash-web; quarantined: ${other.root}/jail\\) and is being put back now$`));
       // Kernel state is back: the neighbour is still cut off, and the workload still enforced.
       await waitFor('the quarantine back', () => t.logLines.some((l) => l.component === 'probe' && l.pid !== first && /quarantined 1 cgroups/.test(l.msg)), 10_000);
       const curl = await jail.run('/usr/bin/curl', ['-s', '--max-time', '2', '-o', '/dev/null', `http://127.0.0.1:${port}/`]);
@@ -82,6 +87,44 @@ describeKernel('faults', () => {
       await t.stop();
       await tree.remove();
       await other.remove();
+    }
+  });
+
+  it('a stopped probe (SIGSTOP) is alerted within seconds, and what the kernel could not hold meanwhile when it resumes', async () => {
+    const tree = new TestCgroupTree();
+    const web = tree.group('web');
+    const t = await TestEngine.start({ sinks: [], workloads: [{ name: 'stop-web', cgroup: tree.root }], engine: { probeStallSeconds: 2 } });
+    const alerts: Alert[] = [];
+    t.engine.onAlert((a) => alerts.push(a));
+    let stopped = 0;
+    try {
+      // A small ring buffer, so a short burst overflows it while nobody reads.
+      await t.startProbe({ ringbufBytes: 64 * 1024 });
+      expect((await web.run('/bin/true', [])).code).toBe(0);
+      const w = await waitFor('the workload', () => t.engine.workloads.find('stop-web'));
+      expect((await t.engine.profiles.changeMode(w, 'enforce')).ok).toBe(true);
+      stopped = t.probe!.pid!;
+      process.kill(stopped, 'SIGSTOP');
+      const at = Date.now();
+      const stall = await waitFor('the stall alerted', () => alerts.find((a) => a.rule === 'Probe stalled'), 8000);
+      expect(Date.now() - at).toBeLessThan(5000);
+      expect(stall.priority).toBe('critical');
+      expect(stall.message).toMatch(new RegExp(`^the probe \\(pid ${stopped}\\) on test-node has sent nothing for \\d+ s although connected`));
+      // 20,000 distinct missing files while the probe is stopped: far more than 64 KiB holds.
+      const flood = await web.run('/bin/sh', ['-c', 'i=0; while [ $i -lt 20000 ]; do 2>/dev/null < /nonexistent-vigil/$i; i=$((i+1)); done; echo done']);
+      expect(flood.stdout).toBe('done\n');
+      process.kill(stopped, 'SIGCONT');
+      stopped = 0;
+      const resumed = await waitFor('the resume alerted', () => alerts.find((a) => a.rule === 'Probe resumed'), 8000);
+      expect(resumed.priority).toBe('critical');
+      const lost = await waitFor('the ring buffer overflow alerted', () => alerts.find((a) => a.rule === 'Events lost'), 8000);
+      expect(lost.priority).toBe('critical');
+      expect(Number(lost.fields['vigil.loss.ringbufFull'])).toBeGreaterThan(1000);
+      expect(t.engine.status()).toMatchObject({ probeStalls: 1 });
+    } finally {
+      if (stopped) process.kill(stopped, 'SIGCONT');
+      await t.stop();
+      await tree.remove();
     }
   });
 

@@ -44,11 +44,11 @@ export class TestEngine {
     const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'vigil-test-'));
     const config = parseConfig({
       nodeName: 'test-node',
-      engine: { listen: `unix://${dir}/engine.sock` },
       control: { listen: `unix://${dir}/control.sock` },
       stateDir: join(dir, 'state'),
       metrics: { listen: 'tcp://127.0.0.1:0' },
       ...overrides,
+      engine: { listen: `unix://${dir}/engine.sock`, ...overrides.engine },
     });
     const { log, lines } = capturingLogger();
     const engine = new Engine(config, log, opts);
@@ -72,6 +72,7 @@ export class TestEngine {
         excludePids: [process.pid],
       },
       this.engine.log,
+      (pid, how, restartInMs) => this.engine.probeExited(pid, how, restartInMs),
     );
     this.probe.start();
     await waitFor('the probe to connect and send its snapshot', () => this.engine.ingest.sessions().some((s) => s.snapshotDone), 20_000);

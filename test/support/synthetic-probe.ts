@@ -53,7 +53,7 @@ export class SyntheticProbe {
 
   static connect(
     target: string,
-    opts: { sessionId?: string; nodeName?: string; hello?: boolean; capabilities?: string[]; creds?: ChannelCredentials; channelOptions?: ChannelOptions } = {},
+    opts: { sessionId?: string; nodeName?: string; hello?: boolean; capabilities?: string[]; enforcementKept?: boolean; creds?: ChannelCredentials; channelOptions?: ChannelOptions } = {},
   ): SyntheticProbe {
     const client = new Client(target, opts.creds ?? credentials.createInsecure(), opts.channelOptions ?? {});
     const stream = (client as unknown as { Stream(): ClientDuplexStream<WireProbeMessage, WireEngineCommand> }).Stream();
@@ -69,6 +69,7 @@ export class SyntheticProbe {
           sessionId,
           hooks: ['synthetic'],
           capabilities: opts.capabilities ?? [],
+          enforcementKept: opts.enforcementKept ?? false,
         },
       });
     }

@@ -164,7 +164,7 @@ describe('probe stream', () => {
   it('reports the gap when a probe comes back as a new process, not when the same one reconnects', async () => {
     await start();
     const alerts: string[] = [];
-    t.engine.onAlert((a) => alerts.push(`${a.rule}: ${a.message}`));
+    t.engine.onAlert((a) => alerts.push(`${a.priority} ${a.rule}: ${a.message}`));
     const same = probe!.sessionId;
     await probe!.close();
     await waitFor('disconnect', () => t.engine.ingest.sessions().length === 0);
@@ -175,7 +175,7 @@ describe('probe stream', () => {
     await waitFor('disconnect', () => t.engine.ingest.sessions().length === 0);
     probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`, { sessionId: 'a-new-probe-process' });
     await waitFor('the gap reported', () => alerts.length === 1);
-    expect(alerts[0]).toMatch(/^Probe restarted: probe on synthetic-node restarted: events between \S+ and now \(\d+ s\) were not observed$/);
+    expect(alerts[0]).toMatch(/^error Probe restarted: probe on synthetic-node restarted \(pid 1 → 1\): events between \S+ and now \(\d+ s\) were not observed; no workload was in enforce mode or quarantined$/);
   });
 
   it('answers pings: commands go down the same stream and come back acknowledged', async () => {
