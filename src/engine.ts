@@ -6,12 +6,16 @@
 // What each stage does lives in its own module; here they are built,
 // handed what they need, started and stopped.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Server as HttpServer } from 'node:http';
 import { AlertDispatcher } from './alert/dispatcher.js';
 import type { ClusterHooks } from './cluster/kubernetes.js';
 import type { Config } from './config/schema.js';
+import { AUDIT_FILE, AuditLog } from './control/audit.js';
 import { controlHandlers } from './control/handlers.js';
+import { ControlConnects } from './control/witness.js';
 import type { StatusReply } from './control/methods.js';
+import { parseListen } from './rpc/listen.js';
 import { ControlServer } from './control/server.js';
 import { statusReply } from './control/status.js';
 import type { DetectContext, Detector } from './detect/detector.js';
@@ -79,7 +83,8 @@ export class Engine implements IngestHandler {
   readonly rules: RulesDetector;
   alertsRaised = 0;
   private readonly control: ControlServer;
-
+  /** Control actions that change protection, with who made them: <stateDir>/audit.jsonl and an alert each. */
+  readonly audit: AuditLog;
   readonly probes: ProbeLink;
   /** Stalls, exits, restarts and time without a probe: each an alert. */
   readonly gaps: ProbeGaps;
@@ -204,9 +209,15 @@ export class Engine implements IngestHandler {
         enforcement: () => this.enforcement.mechanisms(),
         gaps: () => ({ stalls: this.gaps.stalls, restarts: this.gaps.restarts, exits: this.gaps.exits, stalledNow: this.ingest.sessions().filter((s) => this.gaps.isStalled(s)).length }),
         losses: () => ({ episodes: this.losses.episodes, workloads: this.losses.workloads() }),
+        audited: () => this.audit.counts,
       },
       config.metrics,
     );
+    // Who changes protection through the control socket: the probe's record of the connect names them.
+    const control = parseListen(config.control.listen);
+    const witness = new ControlConnects(control.kind === 'unix' ? control.path : null, () => this.probes.current() !== undefined);
+    this.addDetector(witness);
+    this.audit = new AuditLog({ file: join(config.stateDir, AUDIT_FILE), node: config.nodeName, raise, log: log.child({ component: 'audit' }) });
     this.control = new ControlServer(
       controlHandlers({
         status: () => this.status(),
@@ -216,8 +227,10 @@ export class Engine implements IngestHandler {
         captures: this.captures,
         captureDefaults,
         kill: (pid) => this.responder.kill(pid),
+        audit: this.audit,
       }),
       log.child({ component: 'control' }),
+      witness,
     );
   }
 

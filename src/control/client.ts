@@ -1,10 +1,11 @@
 // The CLI's client for a running engine's control socket.
-import { makeGenericClientConstructor, type Client, type ServiceError } from '@grpc/grpc-js';
+import { makeGenericClientConstructor, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
 import type { TlsConfig } from '../config/schema.js';
 import { clientCredentials, dialTarget } from '../rpc/listen.js';
+import { CLIENT_PID_KEY } from './peer.js';
 import { controlMethods, type ActionReply, type ApplyPolicyReply, type CaptureReply, type PolicyText, type SetModeReply, type StatusReply } from './methods.js';
 
-type Unary<Req, Res> = (req: Req, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => void;
+type Unary<Req, Res> = (req: Req, metadata: Metadata, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => void;
 
 export class ControlClient {
   private readonly client: Client & Record<string, Unary<unknown, unknown>>;
@@ -20,7 +21,10 @@ export class ControlClient {
 
   private call<Req, Res>(name: string, req: Req, timeoutMs = 10_000): Promise<Res> {
     return new Promise((resolve, reject) => {
-      this.client[name]!.call(this.client, req, { deadline: new Date(Date.now() + timeoutMs) }, (err, res) => {
+      // Who is calling, for the engine's audit log: its own record (the probe's view of the connect) is preferred.
+      const metadata = new Metadata();
+      metadata.set(CLIENT_PID_KEY, String(process.pid));
+      this.client[name]!.call(this.client, req, metadata, { deadline: new Date(Date.now() + timeoutMs) }, (err, res) => {
         if (!err) return resolve(res as Res);
         if (err.code === 14 /* UNAVAILABLE */) reject(new Error(`no engine answers at ${this.address} (is vigil running? ${err.details})`));
         else reject(new Error(err.details || err.message));

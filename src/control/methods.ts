@@ -4,14 +4,15 @@
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import { method } from '../rpc/proto.js';
 import { CONTROL_METHODS, type ControlServiceTypes } from './messages.js';
+import type { Caller } from './peer.js';
 
 export type * from './messages.js';
 
 type Name = keyof ControlServiceTypes;
 
-/** What the engine does for each call (control/handlers.ts). */
+/** What the engine does for each call (control/handlers.ts); `caller` says who made it (looked up when asked). */
 export type ControlHandlers = {
-  [N in Name]: (req: ControlServiceTypes[N]['request']) => ControlServiceTypes[N]['reply'] | Promise<ControlServiceTypes[N]['reply']>;
+  [N in Name]: (req: ControlServiceTypes[N]['request'], caller: () => Promise<Caller>) => ControlServiceTypes[N]['reply'] | Promise<ControlServiceTypes[N]['reply']>;
 };
 
 const unary = { request: false, response: false };

@@ -32,6 +32,8 @@ export interface MetricsSources {
   enforcement(): readonly { operation: string; mechanism: string }[];
   /** Gaps in what was observed: probe stalls, restarts, exits; probes stalled now. */
   gaps(): { stalls: number; restarts: number; exits: number; stalledNow: number };
+  /** Control actions audited, by action. */
+  audited(): Iterable<[string, number]>;
   /** Loss episodes by kind, and losses by workload. */
   losses(): { episodes: Record<string, number>; workloads: readonly { workload: string; ringbufFull: number; inflightFull: number; queueFull: number; shed: number }[] };
 }
@@ -108,6 +110,7 @@ export class Metrics {
       ] as [Record<string, string>, number][]));
     mirrored('vigil_events_shed_total', 'Events over a workload\'s fair share, counted in place of sent (never security-relevant kinds), by workload', ['workload'], () =>
       e.losses().workloads.map((w) => [{ workload: w.workload }, w.shed]));
+    mirrored('vigil_control_actions_total', 'Control actions that change protection, audited with their caller, by action', ['action'], () => [...e.audited()].map(([action, n]) => [{ action }, n]));
     new Gauge({ name: 'vigil_probes_stalled', help: 'Connected probes silent past engine.probeStallSeconds', registers: [r], collect() { this.set(e.gaps().stalledNow); } });
     this.losses = new Counter({ name: 'vigil_events_lost_total', help: 'Events lost before reaching the engine, by place', labelNames: ['place'], registers: [r] });
     for (const place of Object.values(LOSS_PLACES)) this.losses.inc({ place }, 0);

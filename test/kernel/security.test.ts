@@ -3,11 +3,13 @@
 // without one), the engine runs as an unprivileged user, and a probe
 // reaches a TCP engine only through mutual TLS.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { AUDIT_FILE, type AuditRecord } from '../../src/control/audit.js';
 import { ControlClient } from '../../src/control/client.js';
+import type { Alert } from '../../src/model/alert.js';
 import { TestEngine } from '../support/engine.js';
 import { describeKernel, probeBinary, repoRoot, TestCgroupTree, waitFor } from '../support/kernel.js';
 import { makePki, type TestPki } from '../support/tls.js';
@@ -99,6 +101,53 @@ describeKernel('least privilege on the real kernel', () => {
     } finally {
       control.close();
     }
+  });
+
+  it('a control call is audited with the uid and process the kernel saw connect, not what the client claims', async () => {
+    const app = tree.group('audited');
+    const t = await TestEngine.start({ sinks: [] });
+    cleanups.push(() => t.stop());
+    const alerts: Alert[] = [];
+    t.engine.onAlert((a) => alerts.push(a));
+    await t.startProbe();
+    await app.run('/bin/true', []);
+    const name = `${tree.root}/audited`;
+    await waitFor('the workload seen', () => t.engine.workloads.find(name));
+    // Let another user reach the control socket (the default is root only), to show whose uid is recorded.
+    chmodSync(t.dir, 0o711);
+    chmodSync(t.config.control.listen.slice('unix://'.length), 0o666);
+    const cfgDir = mkdtempSync(join(tmpdir(), 'vigil-cli-'));
+    cleanups.push(async () => rmSync(cfgDir, { recursive: true, force: true }));
+    chmodSync(cfgDir, 0o755);
+    const cfg = join(cfgDir, 'vigil.yaml');
+    writeFileSync(cfg, `control: { listen: ${t.config.control.listen} }\n`, { mode: 0o644 });
+
+    // The vigil CLI as nobody: the kernel saw uid 65534 connect.
+    const cli = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(repoRoot, 'dist/cli/main.js'), 'mode', name, 'monitor', '--config', cfg], { encoding: 'utf8' });
+    expect(cli.stderr).toBe('');
+    expect(cli.status).toBe(0);
+    const records = (): AuditRecord[] => readFileSync(join(t.config.stateDir, AUDIT_FILE), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
+    const [byNobody] = records();
+    expect(byNobody).toMatchObject({ action: 'set-mode', target: name, ok: true, caller: { verifiedBy: 'kernel', uid: 65534, exe: process.execPath, note: '' } });
+    const alert = alerts.find((a) => a.rule === 'Workload mode changed')!;
+    expect(alert.message).toMatch(new RegExp(`— done; by uid 65534, pid ${byNobody!.caller.pid} \\S+ \\(as the kernel saw it\\)$`));
+    expect(alert.fields['vigil.caller.uid']).toBe(65534);
+
+    // A client that lies about its pid: the kernel's record of its connect wins, and the lie is noted.
+    const liar = [
+      `import { credentials, makeGenericClientConstructor, Metadata } from ${JSON.stringify(join(repoRoot, 'node_modules/@grpc/grpc-js/build/src/index.js'))};`,
+      `import { controlMethods } from ${JSON.stringify(join(repoRoot, 'dist/control/methods.js'))};`,
+      `const C = makeGenericClientConstructor(controlMethods, 'ControlService');`,
+      `const c = new C(${JSON.stringify(t.config.control.listen)}, credentials.createInsecure());`,
+      `const md = new Metadata(); md.set('vigil-client-pid', '1');`,
+      `c.SetMode({ workload: ${JSON.stringify(name)}, mode: 'learn' }, md, (e, r) => { console.log(e ? e.message : r.ok); process.exit(0); });`,
+    ].join('\n');
+    const lied = spawnSync(process.execPath, ['--input-type=module', '-e', liar], { encoding: 'utf8' });
+    expect(lied.stdout.trim()).toBe('true');
+    const second = records()[1]!;
+    expect(second.caller).toMatchObject({ verifiedBy: 'kernel', uid: 0, note: 'the client says it is pid 1 (another pid namespace, or not the truth)' });
+    expect(second.caller.pid).not.toBe(1);
+    expect(second.lowersProtection).toBe(true);
   });
 
   it('without CAP_BPF the probe stops at once and says what it needs', async () => {
