@@ -52,6 +52,8 @@ export class ProbeGaps {
 
   constructor(private readonly o: GapOptions) {
     this.now = o.now ?? Date.now;
+    // No probe yet is a gap too: one that never connects (it cannot load, it is not deployed) is said out loud.
+    this.noneSince = this.now();
   }
 
   /** Whether this session is stalled now. */
@@ -79,7 +81,7 @@ export class ProbeGaps {
       const p = this.o.protectedNow();
       const gone = this.lastGone;
       this.alert('Probe disconnected', p,
-        `no probe has been connected to the engine on ${this.o.node} for ${Math.round((now - this.noneSince) / 1000)} s${gone ? ` (the last, pid ${gone.pid}, went away at ${new Date(this.noneSince).toISOString()})` : ''}: nothing is observed${this.kept(p, 'if the probe died, its kernel enforcement and quarantines went with it')}`,
+        `no probe has been connected to the engine on ${this.o.node} for ${Math.round((now - this.noneSince) / 1000)} s${gone ? ` (the last, pid ${gone.pid}, went away at ${new Date(this.noneSince).toISOString()})` : ' (none since the engine started)'}: nothing is observed${this.kept(p, 'if the probe died, its kernel enforcement and quarantines went with it')}`,
         {});
     }
   }
@@ -122,7 +124,10 @@ export class ProbeGaps {
     this.noneSince = null;
     this.noneAlerted = false;
     const p = this.o.protectedNow();
-    if (!gone) return;
+    if (!gone) {
+      if (alerted && noneSince !== null) this.alert('Probe reconnected', p, `a probe (pid ${s.hello.probePid}) on ${s.nodeName} connected, ${Math.round((this.now() - noneSince) / 1000)} s after the engine started`, {});
+      return;
+    }
     if (gone.sessionId === s.hello.sessionId) {
       // The same probe reconnecting kept its batches: nothing unobserved but what its queue dropped (reported as losses).
       if (alerted && noneSince !== null) {

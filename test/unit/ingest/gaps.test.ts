@@ -212,6 +212,19 @@ describe('stalls and gaps', () => {
     expect(metrics).toMatch(/^vigil_probe_restarts_total 1$/m);
   });
 
+  it('an engine no probe connects to says so, and again when one does', async () => {
+    t = await TestEngine.start({ engine: { probeStallSeconds: 2 }, sinks: [] });
+    started = true;
+    alerts = [];
+    t.engine.onAlert((a) => alerts.push(a));
+    const none = await waitFor('no probe alerted', () => of('Probe disconnected')[0], 6000);
+    expect(none).toMatchObject({ priority: 'error' });
+    expect(none.message).toMatch(/^no probe has been connected to the engine on test-node for [23] s \(none since the engine started\): nothing is observed$/);
+    connect();
+    const back = await waitFor('the probe connected', () => of('Probe reconnected')[0]);
+    expect(back.message).toMatch(/^a probe \(pid 1\) on synthetic-node connected, \d+ s after the engine started$/);
+  });
+
   it('a restart whose probe kept its enforcement pinned says so, at error', async () => {
     const probe = await start();
     await waitFor('connected', () => t.engine.ingest.sessions().length === 1);
