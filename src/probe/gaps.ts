@@ -45,6 +45,7 @@ export class ProbeGaps {
   exits = 0;
   private readonly stalled = new Map<ProbeSession, number>();
   private lastGone: Gone | null = null;
+  private lastExit: { pid: number; how: string } | null = null;
   /** When the last probe went away with no other connected; the "disconnected" alert is raised once per gap. */
   private noneSince: number | null = null;
   private noneAlerted = false;
@@ -101,6 +102,8 @@ export class ProbeGaps {
   /** `vigil run`: the probe process exited; until one is back nothing is observed. */
   exited(pid: number, how: string, restartInMs: number | null): void {
     this.exits++;
+    // The exit and the stream's end arrive in either order.
+    this.lastExit = { pid, how };
     if (this.lastGone && this.lastGone.pid === pid) this.lastGone.exit = how;
     const p = this.o.protectedNow();
     this.alert('Probe exited', p,
@@ -109,7 +112,8 @@ export class ProbeGaps {
   }
 
   disconnected(s: ProbeSession): void {
-    this.lastGone = { sessionId: s.hello.sessionId, pid: s.hello.probePid, at: s.lastHeardAt || this.now(), exit: null };
+    const exit = this.lastExit?.pid === s.hello.probePid ? this.lastExit.how : null;
+    this.lastGone = { sessionId: s.hello.sessionId, pid: s.hello.probePid, at: s.lastHeardAt || this.now(), exit };
     if (this.o.live().length === 0) {
       this.noneSince = this.now();
       this.noneAlerted = false;
