@@ -65,7 +65,7 @@ export class ProbeGaps {
   /** Looks for silent probes and for a node without one; call it about once a second. */
   tick(): void {
     const now = this.now();
-    for (const [s, since] of this.stalled) if (!s.connected || s.lastHeardAt > since) this.resumed(s, since, now);
+    for (const [s, since] of this.stalled) if (!s.connected || s.lastHeardAt > since) this.resumed(s, since);
     for (const s of this.o.live()) {
       const silent = now - s.lastHeardAt;
       if (silent > this.o.stallMs && !this.stalled.has(s)) {
@@ -88,7 +88,7 @@ export class ProbeGaps {
   }
 
   /** A stalled probe spoke again (or went away: then the disconnect says the rest). */
-  private resumed(s: ProbeSession, since: number, now: number): void {
+  private resumed(s: ProbeSession, since: number): void {
     this.stalled.delete(s);
     if (!s.connected) return;
     const seconds = Math.round((s.lastHeardAt - since) / 1000);
@@ -96,7 +96,6 @@ export class ProbeGaps {
     this.alert('Probe resumed', p,
       `the probe (pid ${s.hello.probePid}) on ${s.nodeName} is sending again after ${seconds} s of silence (until ${new Date(s.lastHeardAt).toISOString()}); what its ring buffer could not hold meanwhile is reported as lost`,
       { 'vigil.probe.pid': s.hello.probePid, 'vigil.silent.seconds': seconds });
-    void now;
   }
 
   /** `vigil run`: the probe process exited; until one is back nothing is observed. */
