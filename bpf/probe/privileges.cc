@@ -72,12 +72,18 @@ bool DropCapabilities(std::string* kept, std::string* error) {
     return false;
   }
   // The bounding set first: dropping from it takes CAP_SETPCAP, which goes with the rest below.
+  // Without CAP_SETPCAP (a container granted only the five) what stays in the bounding set is
+  // in no other set, and no_new_privs (below) keeps any exec from bringing it back: said, not fatal.
   const int last = LastCap();
+  std::string kept_in_bounding;
   for (int cap = 0; cap <= last; cap++) {
     if (IsKept(cap) || prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1) continue;
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
-      *error = "cannot drop capability " + std::to_string(cap) + " from the bounding set: " + strerror(errno);
-      return false;
+      if (errno != EPERM) {
+        *error = "cannot drop capability " + std::to_string(cap) + " from the bounding set: " + strerror(errno);
+        return false;
+      }
+      kept_in_bounding += (kept_in_bounding.empty() ? "" : ",") + std::to_string(cap);
     }
   }
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
@@ -102,7 +108,12 @@ bool DropCapabilities(std::string* kept, std::string* error) {
     return false;
   }
   // Nothing it could exec would get more back (the probe execs nothing; this makes it so).
-  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    *error = std::string("cannot set no_new_privs: ") + strerror(errno);
+    return false;
+  }
+  if (!kept_in_bounding.empty())
+    *kept += "; still in the bounding set, in no other set, without CAP_SETPCAP to drop them: " + kept_in_bounding;
   return true;
 }
 
