@@ -100,7 +100,7 @@ describeKernel('faults', () => {
     try {
       // A small ring buffer, so a short burst overflows it while nobody reads.
       await t.startProbe({ ringbufBytes: 64 * 1024 });
-      expect((await web.run('/bin/true', [])).code).toBe(0);
+      expect((await web.run('/bin/sh', ['-c', 'true'])).code).toBe(0); // learned, so the flood's shell may run in enforce mode
       const w = await waitFor('the workload', () => t.engine.workloads.find('stop-web'));
       expect((await t.engine.profiles.changeMode(w, 'enforce')).ok).toBe(true);
       stopped = t.probe!.pid!;
@@ -111,7 +111,7 @@ describeKernel('faults', () => {
       expect(stall.priority).toBe('critical');
       expect(stall.message).toMatch(new RegExp(`^the probe \\(pid ${stopped}\\) on test-node has sent nothing for \\d+ s although connected`));
       // 20,000 distinct missing files while the probe is stopped: far more than 64 KiB holds.
-      const flood = await web.run('/bin/sh', ['-c', 'i=0; while [ $i -lt 20000 ]; do 2>/dev/null < /nonexistent-vigil/$i; i=$((i+1)); done; echo done']);
+      const flood = await web.run('/bin/sh', ['-c', 'exec 2>/dev/null; i=0; while [ $i -lt 20000 ]; do true < /nonexistent-vigil/$i; i=$((i+1)); done; echo done']);
       expect(flood.stdout).toBe('done\n');
       process.kill(stopped, 'SIGCONT');
       stopped = 0;

@@ -123,7 +123,17 @@ describeKernel('least privilege on the real kernel', () => {
     writeFileSync(cfg, `control: { listen: ${t.config.control.listen} }\n`, { mode: 0o644 });
 
     // The vigil CLI as nobody: the kernel saw uid 65534 connect.
-    const cli = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(repoRoot, 'dist/cli/main.js'), 'mode', name, 'monitor', '--config', cfg], { encoding: 'utf8' });
+    // (Spawned asynchronously: this process is the engine that has to answer.)
+    const run = (cmd: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> =>
+      new Promise((resolve) => {
+        const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout!.on('data', (d) => (stdout += d));
+        child.stderr!.on('data', (d) => (stderr += d));
+        child.on('exit', (status) => resolve({ status, stdout, stderr }));
+      });
+    const cli = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(repoRoot, 'dist/cli/main.js'), 'mode', name, 'monitor', '--config', cfg]);
     expect(cli.stderr).toBe('');
     expect(cli.status).toBe(0);
     const records = (): AuditRecord[] => readFileSync(join(t.config.stateDir, AUDIT_FILE), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
@@ -142,7 +152,7 @@ describeKernel('least privilege on the real kernel', () => {
       `const md = new Metadata(); md.set('vigil-client-pid', '1');`,
       `c.SetMode({ workload: ${JSON.stringify(name)}, mode: 'learn' }, md, (e, r) => { console.log(e ? e.message : r.ok); process.exit(0); });`,
     ].join('\n');
-    const lied = spawnSync(process.execPath, ['--input-type=module', '-e', liar], { encoding: 'utf8' });
+    const lied = await run(process.execPath, ['--input-type=module', '-e', liar]);
     expect(lied.stdout.trim()).toBe('true');
     const second = records()[1]!;
     expect(second.caller).toMatchObject({ verifiedBy: 'kernel', uid: 0, note: 'the client says it is pid 1 (another pid namespace, or not the truth)' });
