@@ -119,7 +119,8 @@ run(`kernel matrix in QEMU guests${why && process.env.CI !== 'true' ? ` (skipped
 
       // The kernel test set passed in the guest, every test of it.
       const json = file('vitest.json');
-      expect(json, `the guest's vitest report (log: ${share}/vitest.log)`).not.toBe('');
+      const crash = /(Kernel panic|Oops|BUG:)[^\n]*/.exec(out)?.[0];
+      expect(json, `the guest's vitest report (log: ${share}/vitest.log${crash ? `; the guest kernel crashed: ${crash}` : ''})`).not.toBe('');
       const report = JSON.parse(json) as VitestJson;
       const results = report.testResults.flatMap((f) => f.assertionResults).filter((a) => a.status !== 'skipped' && a.status !== 'pending');
       const failures = results.filter((a) => a.status !== 'passed').map((a) => `${a.fullName}: ${a.failureMessages.join('\n').split('\n').slice(0, 6).join('\n')}`);
