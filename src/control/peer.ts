@@ -42,6 +42,8 @@ export interface ObservedConnect {
   exe: string;
   /** When the engine received the event (ms). */
   at: number;
+  /** Already taken as a call's caller: one connect is one client, so a later call without a matching pid cannot be it. */
+  taken?: boolean;
 }
 
 /** The kernel's record of connects to the control socket (from the probe's events). */
@@ -50,6 +52,12 @@ export interface ConnectWitness {
   watching(): boolean;
   /** The connect by `pid` (or, with no pid, every connect since `sinceMs`), waiting up to `waitMs` for it to arrive. */
   find(pid: number | null, sinceMs: number, waitMs: number): Promise<ObservedConnect[]>;
+}
+
+/** A connect once it has been taken as a call's caller (find's recent list leaves it out then). */
+function take(c: ObservedConnect): ObservedConnect {
+  c.taken = true;
+  return c;
 }
 
 /** What the server knows of a call. */
@@ -88,7 +96,7 @@ export async function identifyCaller(f: CallFacts, witness: ConnectWitness | nul
   if (caller.address !== 'unix') return caller;
   const seen = witness?.watching() ? await witness.find(f.claimedPid, now - RECENT_MS, WITNESS_WAIT_MS) : [];
   const mine = f.claimedPid === null ? [] : seen.filter((c) => c.pid === f.claimedPid);
-  const pick = mine.length ? mine[mine.length - 1]! : seen.length === 1 ? seen[0]! : null;
+  const pick = mine.length ? take(mine[mine.length - 1]!) : seen.length === 1 ? take(seen[0]!) : null;
   if (pick) {
     Object.assign(caller, { verifiedBy: 'kernel', uid: pick.uid, pid: pick.pid, exe: pick.exe });
     fillFromProc(caller, pick.pid, false);

@@ -36,7 +36,8 @@ export class ControlConnects implements Detector, ConnectWitness {
     for (;;) {
       const mine = pid === null ? [] : this.seen.filter((c) => c.pid === pid);
       if (mine.length) return mine;
-      const recent = this.seen.filter((c) => c.at >= sinceMs);
+      // A connect already taken by an earlier call is that call's client, not this one's.
+      const recent = this.seen.filter((c) => c.at >= sinceMs && !c.taken);
       // No pid to go by: every recent one (a caller in another pid namespace); the last poll decides.
       if (Date.now() >= deadline) return recent;
       await new Promise((r) => setTimeout(r, POLL_MS));

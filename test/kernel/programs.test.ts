@@ -14,7 +14,7 @@ const SKIP_REASONS = [
 ];
 
 describeKernel('kernel programs on this kernel', () => {
-  it('loads every program, or skips it for a stated reason; the verifier rejects none', () => {
+  it('loads every program, or skips it for a stated reason; the verifier rejects none', { timeout: 150_000 }, () => {
     const r = spawnSync(probeBinary, ['--check-programs'], { encoding: 'utf8', timeout: 120_000 });
     const lines = r.stdout.split('\n').filter(Boolean);
     const failed = lines.filter((l) => l.startsWith('FAIL'));
