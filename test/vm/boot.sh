@@ -9,7 +9,7 @@
 # with the script's exit status (125 when the guest reported none).
 # /dev/kvm is not used: on this sandbox it is a software hypervisor that
 # stock kernels hang under; on a real KVM host VM_ACCEL=kvm is much faster.
-# Env: VM_CPUS (2), VM_MEM (2G), VM_TIMEOUT seconds (900), VM_ACCEL (tcg), VM_TCG_THREAD (single).
+# Env: VM_CPUS (2), VM_MEM (2G), VM_TIMEOUT seconds (1500), VM_ACCEL (tcg), VM_TCG_THREAD (single).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 KVER=$1; SHARE=$(realpath "$2"); SCRIPT=$3
@@ -23,7 +23,7 @@ KDIR=$ROOT/.vm/kernels/$KVER
 # load, in syscall_exit_to_user_mode_prepare during the probe's attach).
 if [ "${VM_ACCEL:-tcg}" = kvm ]; then A=(-enable-kvm -cpu host); else A=(-accel "tcg,thread=${VM_TCG_THREAD:-single}" -cpu max); fi
 rm -f "$SHARE/rc"
-timeout --foreground "${VM_TIMEOUT:-900}" qemu-system-x86_64 "${A[@]}" -smp "${VM_CPUS:-2}" -m "${VM_MEM:-2G}" \
+timeout --foreground "${VM_TIMEOUT:-1500}" qemu-system-x86_64 "${A[@]}" -smp "${VM_CPUS:-2}" -m "${VM_MEM:-2G}" \
   -nographic -no-reboot -nodefaults -serial stdio -monitor none \
   -kernel "$KDIR"/boot/vmlinuz-* -initrd "$KDIR/initrd.cpio.gz" \
   -append "console=ttyS0 panic=-1 quiet loglevel=4 lsm=$LSM vminit=$SCRIPT" \

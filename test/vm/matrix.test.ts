@@ -86,7 +86,7 @@ run(`kernel matrix in QEMU guests${why && process.env.CI !== 'true' ? ` (skipped
     return;
   }
   for (const g of GUESTS) {
-    it(g.name, { timeout: 1_500_000 }, async () => {
+    it(g.name, { timeout: 1_800_000 }, async () => {
       const kernel = kernelOf(g.series);
       expect(kernel, `a ${g.series} kernel in .vm/matrix`).toBeDefined();
       const share = join(repoRoot, '.vm/run', g.name.replace(/[^a-z0-9.]+/gi, '-'));
