@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
  */
 export const LAYERS: readonly (readonly string[])[] = [
   // The floor: the domain's types and rules of thumb, the logger, the version. They import nothing of src/.
-  ['model/', 'log.ts', 'version.ts'],
+  ['model/', 'log.ts', 'version.ts', 'install.ts'],
   // The configuration file's shape and loading; durable state files.
   ['config/', 'state/'],
   // gRPC plumbing: the proto loader, listening and dialing.

@@ -39,6 +39,7 @@ fi
 
 log "building engine"
 npx tsc -p tsconfig.build.json
+node scripts/bundle-cli.mjs
 chmod +x dist/cli/main.js
 
 if command -v clang >/dev/null && command -v bpftool >/dev/null && [ -r /sys/kernel/btf/vmlinux ]; then

@@ -1,16 +1,17 @@
 // `vigil run` and `vigil engine`: the engine, and for `run` the probe as a
 // supervised child. Loaded only by these two commands (the engine, and the
 // Kubernetes client when the config enables it, take seconds to load).
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { Engine } from '../engine.js';
 import { createLogger } from '../log.js';
 import { ProbeSupervisor, type ProbeOptions } from '../probe/supervisor.js';
+import { installRoot } from '../install.js';
 import { dialTarget } from '../rpc/listen.js';
 import { VERSION } from '../version.js';
 
 /** The probe built in this checkout, used when the config names none. */
-export const bundledProbe = fileURLToPath(new URL('../../bpf/build/vigil-probe', import.meta.url));
+export const bundledProbe = join(installRoot(import.meta.url), 'bpf/build/vigil-probe');
 
 /** The probe's side of mutual TLS for a tcp:// engine, from the engine's tls block. */
 function probeTls(config: Config): ProbeOptions['tls'] {

@@ -1,10 +1,10 @@
 // The wire schema (proto/vigil/v1), loaded once with protobufjs, and gRPC
 // method definitions built from it. grpc-js takes our own (de)serializers,
 // so messages decode with protobufjs's generated code, not a second loader.
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import type { MethodDefinition } from '@grpc/grpc-js';
+import { installRoot } from '../install.js';
 
 // 64-bit fields decode to plain numbers: cgroup ids, counters and
 // nanosecond timestamps all fit a double's 53 bits of integer precision
@@ -12,7 +12,7 @@ import type { MethodDefinition } from '@grpc/grpc-js';
 protobuf.util.Long = null as unknown as typeof protobuf.util.Long;
 protobuf.configure();
 
-export const protoDir = fileURLToPath(new URL('../../proto', import.meta.url));
+export const protoDir = join(installRoot(import.meta.url), 'proto');
 
 const root = new protobuf.Root();
 root.resolvePath = (_origin, target) => (target.startsWith('/') ? target : join(protoDir, target));
