@@ -64,13 +64,10 @@ describeKernel('vigil run on SIGTERM', () => {
       const programs = programsOf(probePid);
       expect(programs.length).toBeGreaterThan(10);
 
-      const asked = Date.now();
       run.kill('SIGTERM');
       expect(await exited).toEqual({ code: 0, signal: null });
-      // Loose on purpose (the target, 1 s, is bench/cli.ts's row): well inside
-      // the supervisor's 5 s grace, where freeing the tracepoints one by one
-      // in the probe's own exit took 3-5.5 s.
-      expect(Date.now() - asked).toBeLessThan(3000);
+      // How fast is bench/cli.ts's row (target 1 s); here, that the probe
+      // stopped by itself within the supervisor's grace, not by its kill.
 
       // The probe sent what it held, then exited 0 of its own accord.
       const msgs = lines().map((l) => l.msg);
