@@ -3,11 +3,39 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { configOrExit } from './config.js';
+import { listingKey, readListing, writeListing, type RuleListing } from './rules-cache.js';
 
 /** The rule compiler, loaded when a rules command runs. */
 async function ruleTools(): Promise<typeof import('../detect/rules/ruleset.js') & typeof import('../detect/rules/problems.js')> {
   const [ruleset, problems] = await Promise.all([import('../detect/rules/ruleset.js'), import('../detect/rules/problems.js')]);
   return { ...ruleset, ...problems };
+}
+
+/** What the rule files load, from the cache while they are unchanged (rules-cache.ts), else compiled and cached. */
+async function ruleListing(builtin: boolean, files: string[]): Promise<RuleListing> {
+  const { builtinFiles } = await import('../detect/rules/builtin-files.js');
+  const all = [...(builtin ? builtinFiles() : []), ...files];
+  const key = listingKey(all);
+  const cached = readListing(key);
+  if (cached) return cached;
+  const { buildRuleSet, problemText } = await ruleTools();
+  const set = buildRuleSet(all);
+  const listing: RuleListing = {
+    rules: set.rules.map((x) => ({
+      name: x.name,
+      priority: x.priority,
+      types: [...x.condition.byType.keys()],
+      tags: x.tags,
+      kind: x.threshold ? 'threshold' : x.sequence ? 'sequence' : 'event',
+      file: x.at.file,
+    })),
+    skipped: set.report.skipped.map((s) => ({ rule: s.rule, reason: s.reason, detail: s.detail })),
+    errors: set.report.errors.map((e) => problemText(e)),
+    loaded: set.report.loaded,
+    total: set.report.total,
+  };
+  writeListing(key, listing);
+  return listing;
 }
 
 export function registerRulesCommands(program: Command): void {
@@ -54,24 +82,16 @@ export function registerRulesCommands(program: Command): void {
     .option('-c, --config <file>', 'YAML config file (default: built-in config)')
     .option('--json', 'machine-readable output')
     .action(async (o: { config?: string; json?: boolean }) => {
-      const [config, { buildRuleSet, builtinFiles, problemText }] = await Promise.all([configOrExit(o.config), ruleTools()]);
-      const set = buildRuleSet([...(config.rules.builtin ? builtinFiles() : []), ...config.rules.files]);
-      for (const e of set.report.errors) process.stderr.write(`${problemText(e)}\n`);
-      const rows = set.rules.map((x) => ({
-        name: x.name,
-        priority: x.priority,
-        types: [...x.condition.byType.keys()],
-        tags: x.tags,
-        kind: x.threshold ? 'threshold' : x.sequence ? 'sequence' : 'event',
-        file: x.at.file,
-      }));
+      const config = await configOrExit(o.config);
+      const listing = await ruleListing(config.rules.builtin, config.rules.files);
+      for (const e of listing.errors) process.stderr.write(`${e}\n`);
       if (o.json) {
-        process.stdout.write(`${JSON.stringify({ rules: rows, skipped: set.report.skipped.map((s) => ({ rule: s.rule, reason: s.reason, detail: s.detail })) }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ rules: listing.rules, skipped: listing.skipped }, null, 2)}\n`);
       } else {
-        for (const x of rows) process.stdout.write(`${x.priority.padEnd(13)} ${x.name}  [${x.types.join(',')}] ${x.tags.join(' ')}\n`);
-        for (const s of set.report.skipped) process.stdout.write(`skipped       ${s.rule}: ${s.detail}\n`);
-        process.stdout.write(`${set.report.loaded} of ${set.report.total} rules loaded\n`);
+        for (const x of listing.rules) process.stdout.write(`${x.priority.padEnd(13)} ${x.name}  [${x.types.join(',')}] ${x.tags.join(' ')}\n`);
+        for (const s of listing.skipped) process.stdout.write(`skipped       ${s.rule}: ${s.detail}\n`);
+        process.stdout.write(`${listing.loaded} of ${listing.total} rules loaded\n`);
       }
-      if (set.report.errors.length > 0) process.exitCode = 1;
+      if (listing.errors.length > 0) process.exitCode = 1;
     });
 }

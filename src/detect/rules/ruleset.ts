@@ -12,9 +12,7 @@
 //                 codegen.ts, filters.ts), output.ts
 //   router.ts     the index: which rules an event runs, by type and class
 // The fields rules read are in fields.ts and its tables fields-*.ts.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { EVENT_TYPES, type EventType } from '../../model/event.js';
 import type { CompiledRule, Skipped } from './compiled.js';
 import { compileRules } from './compiler.js';
@@ -25,19 +23,7 @@ import { buildRoutes, type TypeRoute } from './router.js';
 
 export { Role, type RouteEntry } from './router.js';
 
-/**
- * The built-in rules, read from the source tree at run time: this module
- * is three levels below the repository root both as src/detect/rules/*.ts
- * and as dist/detect/rules/*.js, so the YAML needs no copying into dist.
- */
-export const BUILTIN_DIR = fileURLToPath(new URL('../../../src/detect/rules/builtin/', import.meta.url));
-
-export function builtinFiles(): string[] {
-  return readdirSync(BUILTIN_DIR)
-    .filter((f) => f.endsWith('.yaml'))
-    .sort()
-    .map((f) => join(BUILTIN_DIR, f));
-}
+export { BUILTIN_DIR, builtinFiles } from './builtin-files.js';
 
 export interface LoadReport {
   files: string[];

@@ -3,8 +3,11 @@
 // times are bench/cli.ts's rows). Watched through a module-loading hook in
 // the real CLI process.
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const repo = fileURLToPath(new URL('../../..', import.meta.url));
 const logLoads = `data:text/javascript,${encodeURIComponent(
@@ -14,8 +17,12 @@ register('data:text/javascript,' + encodeURIComponent("export async function loa
 
 /** The modules `vigil ARGS` loaded (paths relative to the repository, packages by name). */
 function loaded(...args: string[]): Promise<string[]> {
+  // An empty cache directory: `rules list` compiles, as on its first run.
+  const cache = mkdtempSync(join(tmpdir(), 'vigil-cache-'));
+  afterAll(() => rmSync(cache, { recursive: true, force: true }));
+  const env = { ...process.env, XDG_CACHE_HOME: cache };
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', '--import', logLoads, 'src/cli/main.ts', ...args], { cwd: repo }, (_err, _stdout, stderr) => {
+    execFile(process.execPath, ['--import', 'tsx', '--import', logLoads, 'src/cli/main.ts', ...args], { cwd: repo, env }, (_err, _stdout, stderr) => {
       const urls = stderr.split('\n').filter((l) => l.startsWith('LOADED file://')).map((l) => l.slice('LOADED file://'.length));
       resolve(urls.map((u) => (u.includes('/node_modules/') ? u.replace(/^.*\/node_modules\/((@[^/]+\/)?[^/]+).*$/, '$1') : u.replace(repo, ''))));
     });
