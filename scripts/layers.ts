@@ -31,10 +31,10 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['detect/detector.ts'],
   // Behavioural profiles; signature rules.
   ['detect/profile/', 'detect/rules/'],
-  // Automatic responses and enforcement; alert delivery; the event log.
-  ['respond/', 'alert/', 'output/'],
-  // Beside the engine, reading narrow interfaces of what it wires: the cluster (profile CRDs, pod labels), the control API, metrics and health.
-  ['cluster/', 'control/', 'observe/'],
+  // Automatic responses and enforcement; alert delivery; the event log; findings gathered for reports.
+  ['respond/', 'alert/', 'output/', 'report/'],
+  // Beside the engine, reading narrow interfaces of what it wires: the cluster (profile CRDs, pod labels, policy reports), the control API, metrics and health, the web console.
+  ['cluster/', 'control/', 'observe/', 'console/'],
   // Wiring and the hot loop.
   ['engine.ts'],
   // The `vigil` command.

@@ -12,6 +12,9 @@ import { AlertDispatcher } from './alert/dispatcher.js';
 import type { ClusterHooks } from './cluster/kubernetes.js';
 import type { Config } from './config/schema.js';
 import { AUDIT_FILE, AuditLog } from './control/audit.js';
+import { consoleSource } from './console/engine-source.js';
+import type { ConsoleServer } from './console/server.js';
+import { startConsole } from './console/start.js';
 import { controlHandlers } from './control/handlers.js';
 import { ControlConnects } from './control/witness.js';
 import type { StatusReply } from './control/methods.js';
@@ -99,6 +102,8 @@ export class Engine implements IngestHandler {
   readonly metrics: Metrics;
   private metricsServer: HttpServer | null = null;
   metricsPort = 0;
+  /** The web console, when enabled and started. */
+  console: ConsoleServer | null = null;
   private eventLog: EventLog | null = null;
   /** Alert delivery (sinks, queues, noise control); its stats() feed metrics. */
   alertDelivery: AlertDispatcher | null = null;
@@ -266,10 +271,17 @@ export class Engine implements IngestHandler {
         this.log.error({ address: this.config.metrics.listen, err: (err as Error).message }, 'cannot serve metrics and health endpoints');
       }
     }
+    const { diskCapBytes: _cap, ...captureDefaults } = this.config.capture;
+    this.console = await startConsole(consoleSource({
+      nodeName: this.config.nodeName, stateDir: this.config.stateDir, protectedPaths: this.config.profiles.protectedPaths, captureDefaults,
+      registry: this.workloads, profiles: this.profiles, quarantines: this.quarantines, captures: this.captures, enforcement: this.enforcement,
+      probe: () => this.probes.current(), sessions: () => this.ingest.sessions(), onAlert: (fn) => this.onAlert(fn), onEvent: (fn) => this.subscribe(fn),
+    }), this.config, this.log);
   }
 
   async stop(): Promise<void> {
     if (this.watchTimer) clearInterval(this.watchTimer);
+    await this.console?.stop();
     await this.captures.stopAll();
     await Promise.all([this.ingest.stop(), this.control.stop()]);
     for (const d of this.detectors) await d.close?.();

@@ -209,6 +209,42 @@ export type TlsConfig = z.infer<typeof tls>;
 const tcpNeedsTls = (e: { listen: string; tls?: unknown }): boolean => !e.listen.startsWith('tcp://') || e.tls !== undefined;
 const TCP_NEEDS_TLS = { message: 'a tcp:// listen address needs tls (mutual TLS: ca, cert, key); use a unix socket otherwise', path: ['tls'] };
 
+/**
+ * The web console (src/console/): off by default. Always authenticated — a
+ * bearer token read from a file, mutual TLS, or both — and on loopback
+ * unless allowNonLoopback says otherwise (then TLS is required: a token
+ * must not cross a network in the clear).
+ */
+const consoleBlock = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    listen: z.string().regex(/^tcp:\/\/[^/]+:\d+$/, 'must be tcp://host:port').default('tcp://127.0.0.1:9465'),
+    allowNonLoopback: z.boolean().default(false),
+    /** A file holding the bearer token (32+ characters; a mounted Secret). */
+    tokenFile: z.string().min(1).nullable().default(null),
+    /** HTTPS; clients must present a certificate `ca` signed (mutual TLS). */
+    tls: z.strictObject({ ca: z.string().min(1), cert: z.string().min(1), key: z.string().min(1) }).optional(),
+    /** Alerts kept in memory for the console (oldest dropped first, counted). */
+    alertHistory: z.number().int().min(100).max(1_000_000).default(10_000),
+    /** Network edges (workload, peer, port, protocol, direction) kept (least recently seen dropped first, counted). */
+    networkEdges: z.number().int().min(100).max(1_000_000).default(20_000),
+    /** Actions taken from the console, as JSON lines (default <stateDir>/console-audit.jsonl). */
+    auditLog: z.string().min(1).nullable().default(null),
+  })
+  .refine((c) => !c.enabled || c.tokenFile !== null || c.tls !== undefined, { message: 'an enabled console needs tokenFile, tls (mutual TLS) or both', path: ['tokenFile'] })
+  .prefault({});
+
+/** Vigil's findings as PolicyReports (wgpolicyk8s.io, and openreports.io where installed), for Policy Reporter and the like. */
+const policyReports = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    /** How often the reports are rewritten (only when they changed). */
+    intervalSeconds: z.number().int().min(5).max(86_400).default(60),
+    /** Results per report, most severe and most recent first; the rest are counted in an annotation. */
+    maxResults: z.number().int().min(10).max(5000).default(500),
+  })
+  .prefault({});
+
 export const configSchema = z.strictObject({
   /** Default: $NODE_NAME (the DaemonSet sets it from spec.nodeName), else the host name. */
   nodeName: z.string().min(1).default(() => process.env.NODE_NAME || hostname()),
@@ -269,6 +305,7 @@ export const configSchema = z.strictObject({
   capture,
   profiles,
   metrics,
+  console: consoleBlock,
   /** Kubernetes: workload identity from the API, cluster-wide profiles, quarantine by pod label. */
   kubernetes: z
     .strictObject({
@@ -281,6 +318,7 @@ export const configSchema = z.strictObject({
       profileSync: z.boolean().default(true),
       /** Quarantine also labels the pod for the deny-all NetworkPolicy. */
       quarantineLabel: z.boolean().default(true),
+      policyReports,
     })
     .prefault({}),
   processTree: z

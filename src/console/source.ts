@@ -1,0 +1,77 @@
+// What the console reads from and asks of the engine: a narrow interface,
+// so the console depends on no engine internals (engine-source.ts is the
+// one adapter). Every action returns what was done or why not.
+import type { Alert } from '../model/alert.js';
+import type { Mode } from '../model/mode.js';
+import type { WorkloadProfileDocument } from '../detect/profile/document.js';
+import type { Event } from '../model/event.js';
+
+export interface SourceWorkload {
+  key: string;
+  name: string;
+  kind: string;
+  namespace: string;
+  mode: Mode;
+  events: number;
+  labels: Record<string, string>;
+  /** Privileged containers (the container runtime's word); null when not known. */
+  privileged: boolean | null;
+  images: string[];
+}
+
+export interface ProbeFacts {
+  connected: boolean;
+  /** What the probe said it can do (exec-kill, connect-refuse, write-kill, quarantine, capture). */
+  capabilities: string[];
+  /** Per hook, how it enforces, when the probe says (e.g. exec → "BPF LSM bprm_check_security"). */
+  mechanisms: Record<string, string>;
+  eventsLost: number;
+}
+
+export interface Outcome {
+  ok: boolean;
+  error: string;
+  detail: string;
+  warnings: string[];
+}
+
+export interface CaptureEnd {
+  ok: boolean;
+  error: string;
+  file: string;
+  packets: number;
+  bytes: number;
+  ended: string;
+}
+
+export interface CaptureStart {
+  ok: boolean;
+  error: string;
+  file: string;
+  finished?: Promise<CaptureEnd>;
+}
+
+export interface ConsoleActions {
+  setMode(key: string, mode: Mode): Promise<Outcome>;
+  quarantine(key: string, reason: string): Promise<Outcome>;
+  release(key: string): Promise<Outcome>;
+  capture(key: string, seconds: number): Promise<CaptureStart>;
+  /** Replaces a workload's profile with a reviewed document (as `vigil policy apply`). */
+  applyProfile(doc: WorkloadProfileDocument): Promise<Outcome>;
+}
+
+export interface ConsoleSource {
+  readonly nodeName: string;
+  /** Where capture files are written (the console serves only files from here). */
+  readonly captureDir: string;
+  onAlert(fn: (a: Alert) => void): () => void;
+  onEvent(fn: (e: Event) => void): () => void;
+  workloads(): SourceWorkload[];
+  /** The workload's profile as a WorkloadProfile document; null when it has none. */
+  profile(key: string): WorkloadProfileDocument | null;
+  quarantine(key: string): { since: string; reason: string } | null;
+  /** Whether its kernel policy is in place, and what this node cannot enforce of it. */
+  enforcement(key: string): { active: boolean; gaps: string[] };
+  probe(): ProbeFacts;
+  readonly actions: ConsoleActions;
+}

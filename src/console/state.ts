@@ -1,0 +1,259 @@
+// The console's own state and the views it serves: the alert history,
+// the network map and per-workload facts (fed by the source's alert and
+// event streams), assembled with what the source knows into the shapes
+// of api.ts. Actions go through the source and are written to the audit
+// log with their outcome.
+import { createHash } from 'node:crypto';
+import { stringify as yamlStringify } from 'yaml';
+import type { Alert } from '../model/alert.js';
+import { MODES, type Mode } from '../model/mode.js';
+import { acceptAnomaly } from '../detect/profile/accept.js';
+import type { WorkloadProfileDocument } from '../detect/profile/document.js';
+import { diffDocuments, parsePolicyYaml, toNetworkPolicy, toYaml } from '../detect/profile/policy.js';
+import type { Event } from '../model/event.js';
+import { AlertHistory } from './alert-history.js';
+import type { AcceptPreview, ActionResult, AuditEntry, EnforcementView, ProfileView, RiskScore, RiskView, WorkloadView } from './api.js';
+import type { AuditLog } from './audit.js';
+import { NetworkMap } from './network-map.js';
+import { nodeRisk, workloadRisk } from './risk.js';
+import type { ConsoleSource, Outcome, ProbeFacts, SourceWorkload } from './source.js';
+import { WorkloadFacts } from './workload-facts.js';
+
+export interface Caller {
+  actor: string;
+  remote: string;
+}
+
+export class ConsoleError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** Capture lengths the console offers (seconds). */
+const MAX_CAPTURE_SECONDS = 600;
+
+export class ConsoleState {
+  readonly history: AlertHistory;
+  readonly network: NetworkMap;
+  readonly facts = new WorkloadFacts();
+  private readonly unsubscribe: (() => void)[] = [];
+  /** Called for every alert and every change a client should reload for. */
+  onAlert: (a: Alert) => void = () => {};
+  onChange: (what: 'workloads' | 'profile' | 'audit', workload: string) => void = () => {};
+
+  constructor(
+    readonly source: ConsoleSource,
+    readonly audit: AuditLog,
+    limits: { alertHistory: number; networkEdges: number },
+  ) {
+    this.history = new AlertHistory(limits.alertHistory);
+    this.network = new NetworkMap(limits.networkEdges);
+  }
+
+  start(): void {
+    this.unsubscribe.push(
+      this.source.onAlert((a) => {
+        this.history.add(a);
+        this.network.onAlert(a);
+        this.facts.onAlert(a);
+        this.onAlert(a);
+      }),
+      this.source.onEvent((e: Event) => {
+        // Only what the map and the facts use: most events are opens.
+        switch (e.type) {
+          case 'connect': case 'accept': case 'bind': case 'listen':
+            this.network.onEvent(e);
+            this.facts.onEvent(e);
+            return;
+          case 'exec':
+            this.facts.onEvent(e);
+            return;
+          default:
+        }
+      }),
+    );
+  }
+
+  stop(): void {
+    for (const u of this.unsubscribe.splice(0)) u();
+  }
+
+  // ---- views ----------------------------------------------------------
+
+  private workload(key: string): SourceWorkload {
+    const w = this.source.workloads().find((x) => x.key === key || x.name === key);
+    if (!w) throw new ConsoleError(404, `no workload '${key}'`);
+    return w;
+  }
+
+  private enforcementView(key: string, probe: ProbeFacts): EnforcementView {
+    const e = this.source.enforcement(key);
+    const can = new Set(probe.capabilities);
+    const how = (hook: string, fallback: string): string => probe.mechanisms[hook] ?? fallback;
+    const mechanisms = probe.connected
+      ? [
+          { what: 'exec', how: can.has('exec-kill') ? how('exec', 'killed at exec (SIGKILL at sched_process_exec), before its first instruction') : 'killed right after it starts' },
+          { what: 'connect', how: can.has('connect-refuse') ? how('connect', 'refused (cgroup/connect4, connect6)') : 'process killed after the connect' },
+          { what: 'write', how: can.has('write-kill') ? how('write', 'writer killed at syscall entry, before it writes') : 'answered after the write' },
+          { what: 'network', how: can.has('quarantine') ? how('quarantine', 'quarantine drops every packet (cgroup_skb)') : 'no quarantine on this node (no cgroup v2)' },
+        ]
+      : [];
+    return { active: e.active, mechanisms, gaps: e.gaps };
+  }
+
+  private view(w: SourceWorkload, probe: ProbeFacts): WorkloadView {
+    const doc = this.source.profile(w.key);
+    const f = this.facts.of(w.key);
+    const since = doc?.status?.learningSince ?? '';
+    const last = doc?.status?.lastNewBehaviour ?? '';
+    const learnedUntil = w.mode === 'learn' ? Date.now() : Date.parse(last) || Date.now();
+    return {
+      key: w.key, name: w.name, kind: w.kind, namespace: w.namespace, mode: w.mode, events: w.events,
+      learningSince: since, lastNewBehaviour: last,
+      learnedSeconds: since ? Math.max(0, Math.round((learnedUntil - Date.parse(since)) / 1000)) : 0,
+      openAnomalies: f.anomalies.size, anomalyAlerts: f.anomalyAlerts,
+      quarantine: this.source.quarantine(w.key),
+      enforcement: this.enforcementView(w.key, probe),
+      privileged: w.privileged, images: w.images,
+    };
+  }
+
+  workloads(): WorkloadView[] {
+    const probe = this.source.probe();
+    return this.source
+      .workloads()
+      .filter((w) => !w.key.startsWith('node:'))
+      .sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map((w) => this.view(w, probe));
+  }
+
+  profile(key: string): ProfileView {
+    const w = this.workload(key);
+    return {
+      workload: this.view(w, this.source.probe()),
+      document: this.source.profile(w.key),
+      anomalies: [...this.facts.of(w.key).anomalies.values()].sort((a, b) => (a.lastSeen < b.lastSeen ? 1 : -1)),
+    };
+  }
+
+  export(key: string, format: 'yaml' | 'networkpolicy'): string {
+    const w = this.workload(key);
+    const doc = this.source.profile(w.key);
+    if (!doc) throw new ConsoleError(404, `${w.name} has no profile yet`);
+    return format === 'networkpolicy' ? yamlStringify(toNetworkPolicy(doc, w.labels), { lineWidth: 0 }) : toYaml([doc]);
+  }
+
+  private risk(w: SourceWorkload): RiskScore {
+    const f = this.facts.of(w.key);
+    return workloadRisk({
+      name: w.name, namespace: w.namespace, mode: w.mode, quarantined: this.source.quarantine(w.key) !== null, privileged: w.privileged,
+      openAnomalies: [...f.anomalies.values()], rootExecutables: [...f.rootExecutables], listening: [...f.listening], exposed: [...f.exposed],
+      criticalAlerts: f.criticalAlerts, errorAlerts: f.errorAlerts, enforcementGaps: w.mode === 'enforce' ? this.source.enforcement(w.key).gaps : [],
+    });
+  }
+
+  riskView(namespace?: string): RiskView {
+    const all = this.source.workloads().filter((w) => w.kind !== 'host' && !w.key.startsWith('node:') && !w.key.startsWith('cgroup-id:'));
+    const scores = all.map((w) => this.risk(w));
+    const probe = this.source.probe();
+    const kernelGaps = probe.connected
+      ? [
+          ...(probe.capabilities.includes('connect-refuse') ? [] : ['connects cannot be refused in the kernel']),
+          ...(probe.capabilities.includes('quarantine') ? [] : ['no network quarantine (no cgroup v2)']),
+        ]
+      : [];
+    const node = nodeRisk({ node: this.source.nodeName, probeConnected: probe.connected, eventsLost: probe.eventsLost, kernelGaps, workloads: scores });
+    return {
+      node,
+      workloads: (namespace === undefined ? scores : scores.filter((s) => s.namespace === namespace)).sort((a, b) => b.score - a.score),
+      generated: new Date().toISOString(),
+    };
+  }
+
+  // ---- actions --------------------------------------------------------
+
+  private done(caller: Caller, action: string, workload: string, params: AuditEntry['params'], r: Outcome | { ok: boolean; error: string; detail: string; warnings?: string[] }): ActionResult {
+    const message = r.ok ? r.detail || 'done' : r.error;
+    const audit: AuditEntry = { time: new Date().toISOString(), actor: caller.actor, remote: caller.remote, action, workload, params, ok: r.ok, result: message };
+    this.audit.record(audit);
+    this.onChange('audit', workload);
+    this.onChange('workloads', workload);
+    return { ok: r.ok, message, warnings: r.warnings ?? [], audit };
+  }
+
+  async setMode(caller: Caller, key: string, mode: unknown): Promise<ActionResult> {
+    const w = this.workload(key);
+    if (typeof mode !== 'string' || !(MODES as readonly string[]).includes(mode)) throw new ConsoleError(400, `mode must be one of ${MODES.join(', ')}`);
+    const from = w.mode;
+    const r = await this.source.actions.setMode(w.key, mode as Mode);
+    return this.done(caller, 'set-mode', w.name, { from, to: mode }, r);
+  }
+
+  async quarantine(caller: Caller, key: string, reason: unknown): Promise<ActionResult> {
+    const w = this.workload(key);
+    const why = typeof reason === 'string' && reason.trim() ? reason.trim().slice(0, 200) : 'from the console';
+    const r = await this.source.actions.quarantine(w.key, `${why} (console: ${caller.actor})`);
+    return this.done(caller, 'quarantine', w.name, { reason: why }, r);
+  }
+
+  async release(caller: Caller, key: string): Promise<ActionResult> {
+    const w = this.workload(key);
+    const r = await this.source.actions.release(w.key);
+    return this.done(caller, 'release', w.name, {}, r);
+  }
+
+  async capture(caller: Caller, key: string, seconds: unknown): Promise<ActionResult> {
+    const w = this.workload(key);
+    const s = seconds === undefined ? 0 : Number(seconds);
+    if (!Number.isInteger(s) || s < 0 || s > MAX_CAPTURE_SECONDS) throw new ConsoleError(400, `seconds must be a whole number from 0 (the configured default) to ${MAX_CAPTURE_SECONDS}`);
+    const r = await this.source.actions.capture(w.key, s);
+    const file = r.file.split('/').pop() ?? '';
+    r.finished?.then((end) => {
+      this.done(caller, 'capture-finished', w.name, { file }, {
+        ok: end.ok, error: end.error, detail: `${file}: ${end.packets} packets, ${end.bytes} bytes (ended by ${end.ended})`,
+      });
+    });
+    return this.done(caller, 'capture', w.name, { seconds: s }, { ok: r.ok, error: r.error, detail: r.ok ? `capturing to ${file}` : '' });
+  }
+
+  private proposal(key: string, id: string): { w: SourceWorkload; current: WorkloadProfileDocument; next: WorkloadProfileDocument; preview: AcceptPreview } {
+    const w = this.workload(key);
+    const anomaly = this.facts.of(w.key).anomalies.get(id);
+    if (!anomaly) throw new ConsoleError(404, `no open anomaly ${id} for ${w.name}`);
+    const current = this.source.profile(w.key);
+    if (!current) throw new ConsoleError(409, `${w.name} has no profile to accept it into`);
+    let next: WorkloadProfileDocument;
+    try {
+      next = acceptAnomaly(current, anomaly);
+    } catch (err) {
+      throw new ConsoleError(422, (err as Error).message);
+    }
+    const yaml = toYaml([next]);
+    return { w, current, next, preview: { anomaly, diff: diffDocuments(next, current), yaml, baseVersion: specVersion(current) } };
+  }
+
+  previewAccept(key: string, id: string): AcceptPreview {
+    return this.proposal(key, id).preview;
+  }
+
+  async accept(caller: Caller, key: string, id: string, baseVersion: unknown): Promise<ActionResult> {
+    const { w, current, preview } = this.proposal(key, id);
+    if (baseVersion !== specVersion(current)) {
+      throw new ConsoleError(409, `${w.name}'s profile changed since the diff was shown: look at it again`);
+    }
+    // Through the same validation a reviewed policy file gets.
+    const [doc] = parsePolicyYaml(preview.yaml, `console: ${w.name}`);
+    const r = await this.source.actions.applyProfile(doc!);
+    if (r.ok) this.facts.accepted(w.key, id);
+    this.onChange('profile', w.name);
+    return this.done(caller, 'accept-anomaly', w.name, { kind: preview.anomaly.kind, what: preview.anomaly.what, diff: preview.diff.join('\n') }, {
+      ...r, detail: r.ok ? `${preview.anomaly.kind} ${preview.anomaly.what} is now part of ${w.name}'s profile` : '',
+    });
+  }
+}
+
+/** Which version of a profile a diff was made against (its spec, hashed). */
+function specVersion(doc: WorkloadProfileDocument): string {
+  return createHash('sha256').update(JSON.stringify(doc.spec)).digest('hex').slice(0, 16);
+}
