@@ -14,7 +14,7 @@ import { act } from './workloads.js';
 
 /** @param {{ lines: string[] }} p */
 function Diff({ lines }) {
-  return html`<pre class="diff">${lines.map((l) => html`<span class=${l.startsWith('+') ? 'add' : l.startsWith('-') ? 'del' : 'chg'}>${l}\n</span>`)}</pre>`;
+  return html`<pre class="diff">${lines.map((l) => html`<span class=${l.startsWith('+') ? 'add' : l.startsWith('-') ? 'del' : 'chg'}>${`${l}\n`}</span>`)}</pre>`;
 }
 
 /** @param {{ a: OpenAnomaly, path: string, reload: () => void }} p */

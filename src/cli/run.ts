@@ -27,6 +27,10 @@ export async function runEngine(config: Config, withProbe: boolean): Promise<voi
   const engine = new Engine(config, log, { resolvers: cluster ? [cluster.resolver] : [], cluster: cluster?.hooks() });
   await cluster?.start(engine.workloads);
   await engine.start();
+  if (cluster) {
+    const { reportSource } = await import('../cluster/policy-reports.js');
+    cluster.startReports(reportSource({ onAlert: (fn) => engine.onAlert(fn), registry: engine.workloads, quarantines: engine.quarantines, probe: () => engine.probes.current(), sessions: () => engine.ingest.sessions() }));
+  }
   let probe: ProbeSupervisor | null = null;
   if (withProbe) {
     const listen = config.engine.listen;

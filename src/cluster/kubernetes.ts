@@ -17,6 +17,7 @@ import type { PodLabels } from '../respond/quarantine.js';
 import { mergeSpecs } from '../detect/profile/policy.js';
 import { PodQuarantine } from './quarantine-label.js';
 import { KubernetesResolver } from '../enrich/k8s/resolver.js';
+import { PolicyReporter, type ReportSource } from './policy-reports.js';
 
 /** What the engine's stages see of the cluster: shared profiles (ProfileDetector) and pod labels (Quarantines). */
 export interface ClusterHooks extends ProfileSync, PodLabels {}
@@ -54,8 +55,10 @@ export class KubernetesCluster {
   private readonly stored = new Map<string, WorkloadProfileDocument>();
 
   private readonly log: Logger;
+  /** This node's findings as policy reports, once started. */
+  reports: PolicyReporter | null = null;
 
-  constructor(config: Config, log: Logger, kc: KubeConfig = loadKubeConfig(config.kubernetes.kubeconfig)) {
+  constructor(private readonly config: Config, log: Logger, private readonly kc: KubeConfig = loadKubeConfig(config.kubernetes.kubeconfig)) {
     this.log = log.child({ component: 'kubernetes' });
     this.nodeName = clusterNodeName(config);
     this.resolver = KubernetesResolver.forNode(kc, this.nodeName, log, { modeOf: (key) => this.stored.get(key)?.spec.mode });
@@ -101,7 +104,16 @@ export class KubernetesCluster {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.resolver.stop(), this.profiles?.stop()]);
+    await Promise.all([this.resolver.stop(), this.profiles?.stop(), this.reports?.stop()]);
+  }
+
+  /** Writes this node's findings as PolicyReports (kubernetes.policyReports). */
+  startReports(source: ReportSource): PolicyReporter | null {
+    const r = this.config.kubernetes.policyReports;
+    if (!r.enabled) return null;
+    this.reports = new PolicyReporter(this.kc, source, { node: this.nodeName, intervalSeconds: r.intervalSeconds, maxResults: r.maxResults }, this.log);
+    this.reports.start();
+    return this.reports;
   }
 
   /** The cluster's profile of a workload, as last seen by the watch. */

