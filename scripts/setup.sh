@@ -10,6 +10,12 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libgrpc++-dev libprotobuf-dev
   protobuf-compiler protobuf-compiler-grpc pkg-config make g++ iproute2 python3 bpftrace tshark)
 
+# `setup.sh --test` (npm test): also the browser the console's tests drive,
+# Debian's headless Chromium (playwright-core downloads nothing), and a font.
+if [ "${1:-}" = "--test" ]; then
+  APT_PACKAGES+=(chromium fonts-dejavu-core)
+fi
+
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -48,7 +48,7 @@ describeBrowser('the console in a real browser', () => {
     f.connect('shop-web', '203.0.113.9', 4444, web);
     await waitFor('two anomalies', () => f.t.engine.alertsRaised >= 2);
     b = await openBrowser();
-    // The token handed over in the fragment, as `vigil console url` would print it.
+    // The token handed over in the URL fragment (never sent to the server; the page takes it out of the address bar).
     await b.page.goto(`${f.base}/#token=${encodeURIComponent(f.token)}`);
   }, 60_000);
 
