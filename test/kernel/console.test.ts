@@ -12,11 +12,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { AuditEntry } from '../../src/console/api.js';
 import type { ConsoleServer } from '../../src/console/server.js';
-import { browserUnavailable, openBrowser, screenshot, type TestBrowser } from '../support/browser.js';
+import { describeBrowser, openBrowser, screenshot, type TestBrowser } from '../support/browser.js';
 import { TestEngine } from '../support/engine.js';
 import { describeKernel, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
 
-describeKernel('the console on the real kernel', () => {
+describeKernel('the console on the real kernel', () => describeBrowser('in a real browser', () => {
   let t: TestEngine;
   let tree: TestCgroupTree;
   let web: TestCgroup;
@@ -29,8 +29,6 @@ describeKernel('the console on the real kernel', () => {
   let dir = '';
 
   beforeAll(async () => {
-    const why = browserUnavailable();
-    if (why) throw new Error(`the console's kernel test needs a browser: ${why}`);
     tree = new TestCgroupTree();
     web = tree.group('web');
     server = createServer((req, res) => {
@@ -123,4 +121,4 @@ describeKernel('the console on the real kernel', () => {
     expect(audit().map((e) => `${e.action} ${e.ok}`)).toEqual(['set-mode true', 'accept-anomaly true', 'quarantine true', 'release true']);
     expect(b.errors).toEqual([]);
   });
-});
+}));

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type cytoscape from 'cytoscape';
 import type { AuditEntry } from '../../../src/console/api.js';
-import { openBrowser, screenshot, describeBrowser, type TestBrowser } from '../../support/browser.js';
+import { ARTIFACTS, openBrowser, screenshot, describeBrowser, type TestBrowser } from '../../support/browser.js';
 import { ConsoleFixture } from '../../support/console.js';
 import { waitFor } from '../../support/kernel.js';
 
@@ -77,6 +77,8 @@ describeBrowser('the console in a real browser', () => {
     expect(await page.locator('img[src="x"]').count()).toBe(0);
     expect(await page.locator('.chart canvas').count()).toBeGreaterThan(0);
     await screenshot(page, 'alerts');
+    // The view the README shows (docs/console.png is a copy of one of these).
+    await page.screenshot({ path: join(ARTIFACTS, 'readme-alerts.png'), clip: { x: 0, y: 0, width: 1280, height: 720 } });
     // Filter by free text, then open the alert.
     await page.fill('input[name=q]', 'onerror');
     await page.waitForFunction(() => document.querySelectorAll('table.alerts-table tbody tr.row').length === 2);

@@ -158,6 +158,21 @@ describe('daemonset/ manifests', () => {
     });
   });
 
+  it('the web console stays on the pod\'s loopback, its token from an optional Secret only the engine mounts', () => {
+    const config = parseConfigYaml(one('ConfigMap', 'vigil-config').obj.data['config.yaml'] as string, 'daemonset/configmap.yaml:config.yaml');
+    expect(config.console.listen).toBe('tcp://127.0.0.1:9465');
+    expect(config.console.allowNonLoopback).toBe(false);
+    expect(config.kubernetes.policyReports.enabled).toBe(true);
+    const volume = podSpec.volumes.find((v: { name: string }) => v.name === 'console-token');
+    expect(volume.secret).toEqual({ secretName: 'vigil-console', optional: true, defaultMode: 0o400 });
+    const mount = container('engine').volumeMounts.find((m: { name: string }) => m.name === 'console-token');
+    expect(mount).toEqual({ name: 'console-token', mountPath: '/etc/vigil-console', readOnly: true });
+    expect(config.console.tokenFile!.startsWith(`${mount.mountPath}/`)).toBe(true);
+    expect(container('probe').volumeMounts.some((m: { name: string }) => m.name === 'console-token')).toBe(false);
+    // Not published on the pod: a port-forward reaches the loopback.
+    expect(container('engine').ports.map((p: { containerPort: number }) => p.containerPort)).not.toContain(9465);
+  });
+
   it('probe, engine, config, health checks and the Service agree with each other', () => {
     const cfgText = one('ConfigMap', 'vigil-config').obj.data['config.yaml'] as string;
     const config = parseConfigYaml(cfgText, 'daemonset/configmap.yaml:config.yaml');
