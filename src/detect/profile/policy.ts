@@ -230,6 +230,10 @@ export function diffDocuments(file: WorkloadProfileDocument, current: WorkloadPr
   const proc = (d: WorkloadProfileDocument): string[] =>
     d.spec.processes.map((p) => `${p.exe}${p.parents?.length ? ` (parents ${p.parents.join(', ')})` : ''}${p.users?.length ? ` (users ${p.users.join(', ')})` : ''}`);
   section('process', proc(file), proc(current));
+  // Arguments of executables both list (a new or removed executable already shows as a process line).
+  const both = new Set(file.spec.processes.map((p) => p.exe).filter((e) => current.spec.processes.some((p) => p.exe === e)));
+  const args = (d: WorkloadProfileDocument): string[] => d.spec.processes.filter((p) => both.has(p.exe)).flatMap((p) => (p.args ?? []).map((a) => `${p.exe} ${a}`));
+  section('arguments', args(file), args(current));
   section('read', file.spec.files.read, current.spec.files.read);
   section('write', file.spec.files.write, current.spec.files.write);
   const eg = (r: EgressRule): string => `${r.protocol} ${r.to} port ${r.port || 'any'}`;
