@@ -30,7 +30,8 @@ function Chart({ counts, dimension }) {
         label: n,
         stroke: dimension === 'priority' ? (/** @type {Record<string, string>} */ (PRIORITY_COLORS))[n] ?? COLORS[i % COLORS.length] : COLORS[i % COLORS.length],
         width: 2,
-        points: { show: false },
+        // A minute with alerts between quiet ones is a point, not just a kink in the line.
+        points: { show: true, size: 5 },
       }))],
     }, data, /** @type {HTMLElement} */ (el.current));
     return () => plot.destroy();

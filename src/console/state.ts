@@ -194,13 +194,13 @@ export class ConsoleState {
     const w = this.workload(key);
     const why = typeof reason === 'string' && reason.trim() ? reason.trim().slice(0, 200) : 'from the console';
     const r = await this.source.actions.quarantine(w.key, `${why} (console: ${caller.actor})`);
-    return this.done(caller, 'quarantine', w.name, { reason: why }, r);
+    return this.done(caller, 'quarantine', w.name, { reason: why }, { ...r, detail: `${w.name} quarantined: ${r.detail}` });
   }
 
   async release(caller: Caller, key: string): Promise<ActionResult> {
     const w = this.workload(key);
     const r = await this.source.actions.release(w.key);
-    return this.done(caller, 'release', w.name, {}, r);
+    return this.done(caller, 'release', w.name, {}, { ...r, detail: `${w.name} released: ${r.detail}` });
   }
 
   async capture(caller: Caller, key: string, seconds: unknown): Promise<ActionResult> {
