@@ -1,19 +1,12 @@
 // Human-readable renderings of control replies.
 import type { StatusReply } from '../control/methods.js';
+import { MECHANISM_SAYS, type Mechanism } from '../model/event.js';
 
 function ago(ms: number): string {
   if (!ms) return 'never';
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
   return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
 }
-
-const MECHANISM_SAYS: Record<string, string> = {
-  'bpf-lsm': 'denied before they happen (BPF LSM)',
-  fmod_ret: 'denied before they happen (fmod_ret on security_*)',
-  cgroup: 'refused (cgroup connect hook)',
-  'kill-at-entry': 'caller killed at syscall entry, the call completes',
-  '': 'not stopped in the kernel',
-};
 
 export function formatStatus(s: StatusReply): string {
   const lines: string[] = [];
@@ -34,7 +27,7 @@ export function formatStatus(s: StatusReply): string {
   // Enforcement on this node by mechanism: what is denied before it happens, what only kills after.
   const byMechanism = new Map<string, string[]>();
   for (const e of s.enforcement) byMechanism.set(e.mechanism, [...(byMechanism.get(e.mechanism) ?? []), e.operation]);
-  for (const [m, ops] of byMechanism) lines.push(`enforcement: ${ops.join(', ')}: ${MECHANISM_SAYS[m] ?? m}`);
+  for (const [m, ops] of byMechanism) lines.push(`enforcement: ${ops.join(', ')}: ${MECHANISM_SAYS[m as Mechanism] ?? m}`);
   lines.push(`rules: ${s.rulesLoaded} running${s.rulesSkipped ? `, ${s.rulesSkipped} skipped (vigil rules list)` : ''}; alerts raised: ${s.alertsRaised}`);
   lines.push(`gaps: probe stalls ${s.probeStalls}, restarts ${s.probeRestarts}, exits ${s.probeExits}; loss episodes ${s.lossEpisodes}`);
   for (const w of s.workloadLosses.slice(0, 10)) {

@@ -10,6 +10,7 @@ import { describeError, statusOf } from '../enrich/k8s/pods.js';
 import type { WorkloadRegistry } from '../enrich/workloads.js';
 import type { Logger } from '../log.js';
 import type { Alert } from '../model/alert.js';
+import { enforcementGaps, MECHANISMS } from '../model/event.js';
 import type { ProbeSession } from '../probe/session.js';
 import { Findings } from '../report/findings.js';
 import { buildReports, OPENREPORTS, reportName, reportObject, WGPOLICY, type NodeFacts, type ReportApi, type ReportBody, type ReportWorkload } from '../report/policy-report.js';
@@ -38,11 +39,9 @@ export function reportSource(p: {
         .map((w) => ({ key: w.key, name: w.name, kind: w.kind, namespace: w.namespace, mode: w.mode, quarantined: p.quarantines.isQuarantined(w.key) })),
     facts: () => {
       const s = p.probe();
-      const caps = s?.hello.capabilities ?? [];
       const lost = p.sessions().reduce((n, x) => n + x.losses.ringbufFull + x.losses.inflightFull + x.losses.queueFull + x.losses.decodeErrors, 0);
-      const gaps = s?.connected
-        ? [...(caps.includes('connect-refuse') ? [] : ['connects cannot be refused in the kernel']), ...(caps.includes('quarantine') ? [] : ['no network quarantine (no cgroup v2)'])]
-        : [];
+      const hooks = (s?.hello.enforcement ?? []).map((h) => ({ operation: h.operation, mechanism: MECHANISMS[h.mechanism] ?? '' }));
+      const gaps = s?.connected ? enforcementGaps(hooks, s.hello.capabilities ?? []) : [];
       return { probeConnected: !!s?.connected, kernelGaps: gaps, eventsLost: lost };
     },
   };

@@ -6,7 +6,7 @@ import type { ProfileDetector } from '../detect/profile/detector.js';
 import { kernelPolicy } from '../detect/profile/policy.js';
 import type { WorkloadRegistry } from '../enrich/workloads.js';
 import type { Alert } from '../model/alert.js';
-import type { Event } from '../model/event.js';
+import { MECHANISMS, type Event } from '../model/event.js';
 import type { ProbeSession } from '../probe/session.js';
 import type { Captures, CaptureOptions } from '../respond/capture.js';
 import type { Enforcement } from '../respond/enforcement.js';
@@ -47,12 +47,11 @@ export function consoleSource(p: ConsoleParts): ConsoleSource {
     onEvent: p.onEvent,
     workloads: (): SourceWorkload[] =>
       p.registry.all().map((w) => {
-        // Container identity, where the runtime has told (fields other parts of Vigil may add).
-        const extra = w as unknown as { privileged?: boolean; image?: string; images?: string[] };
+        // The engine does not know a container's image or whether it runs
+        // privileged (the container runtime's facts): shown as unknown, never guessed.
         return {
           key: w.key, name: w.name, kind: w.kind, namespace: w.namespace, mode: w.mode, events: w.events, labels: w.labels,
-          privileged: typeof extra.privileged === 'boolean' ? extra.privileged : null,
-          images: extra.images ?? (extra.image ? [extra.image] : []),
+          privileged: null, images: [],
         };
       }),
     profile,
@@ -66,10 +65,12 @@ export function consoleSource(p: ConsoleParts): ConsoleSource {
     },
     probe: () => {
       const s = p.probe();
-      // `mechanisms`: per hook, how it enforces, once the probe reports it.
-      const hello = s?.hello as { capabilities?: string[]; mechanisms?: Record<string, string> } | undefined;
       const lost = p.sessions().reduce((n, x) => n + x.losses.ringbufFull + x.losses.inflightFull + x.losses.queueFull + x.losses.decodeErrors, 0);
-      return { connected: !!s?.connected, capabilities: hello?.capabilities ?? [], mechanisms: hello?.mechanisms ?? {}, eventsLost: lost };
+      return {
+        connected: !!s?.connected, capabilities: s?.hello.capabilities ?? [],
+        enforcement: (s?.hello.enforcement ?? []).map((h) => ({ operation: h.operation, mechanism: MECHANISMS[h.mechanism] ?? '', program: h.program, why: h.why })),
+        eventsLost: lost,
+      };
     },
     actions: {
       setMode: async (key, mode) => {

@@ -4,7 +4,7 @@
 import type { Alert } from '../model/alert.js';
 import type { Mode } from '../model/mode.js';
 import type { WorkloadProfileDocument } from '../detect/profile/document.js';
-import type { Event } from '../model/event.js';
+import type { Event, Mechanism } from '../model/event.js';
 
 export interface SourceWorkload {
   key: string;
@@ -23,8 +23,8 @@ export interface ProbeFacts {
   connected: boolean;
   /** What the probe said it can do (exec-kill, connect-refuse, write-kill, quarantine, capture). */
   capabilities: string[];
-  /** Per hook, how it enforces, when the probe says (e.g. exec → "BPF LSM bprm_check_security"). */
-  mechanisms: Record<string, string>;
+  /** How each enforced operation is stopped on this node, as the probe's Hello said (probe.proto EnforcementHook). */
+  enforcement: { operation: string; mechanism: Mechanism; program: string; why: string }[];
   eventsLost: number;
 }
 

@@ -10,7 +10,7 @@ import { MODES, type Mode } from '../model/mode.js';
 import { acceptAnomaly } from '../detect/profile/accept.js';
 import type { WorkloadProfileDocument } from '../detect/profile/document.js';
 import { diffDocuments, parsePolicyYaml, toNetworkPolicy, toYaml } from '../detect/profile/policy.js';
-import type { Event } from '../model/event.js';
+import { enforcementGaps, MECHANISM_SAYS, type Event, type Mechanism } from '../model/event.js';
 import { AlertHistory } from './alert-history.js';
 import type { AcceptPreview, ActionResult, AuditEntry, EnforcementView, ProfileView, RiskScore, RiskView, WorkloadView } from './api.js';
 import type { AuditLog } from './audit.js';
@@ -89,14 +89,22 @@ export class ConsoleState {
 
   private enforcementView(key: string, probe: ProbeFacts): EnforcementView {
     const e = this.source.enforcement(key);
-    const can = new Set(probe.capabilities);
-    const how = (hook: string, fallback: string): string => probe.mechanisms[hook] ?? fallback;
+    // As the probe said in its Hello, grouped by mechanism like `vigil status`: what is denied before it happens, what only after.
+    const byMechanism = new Map<Mechanism, { ops: string[]; programs: Set<string>; why: Set<string> }>();
+    for (const h of probe.enforcement) {
+      const m = byMechanism.get(h.mechanism) ?? { ops: [], programs: new Set<string>(), why: new Set<string>() };
+      m.ops.push(h.operation);
+      if (h.program) m.programs.add(h.program);
+      if (h.why) m.why.add(h.why);
+      byMechanism.set(h.mechanism, m);
+    }
     const mechanisms = probe.connected
       ? [
-          { what: 'exec', how: can.has('exec-kill') ? how('exec', 'killed at exec (SIGKILL at sched_process_exec), before its first instruction') : 'killed right after it starts' },
-          { what: 'connect', how: can.has('connect-refuse') ? how('connect', 'refused (cgroup/connect4, connect6)') : 'process killed after the connect' },
-          { what: 'write', how: can.has('write-kill') ? how('write', 'writer killed at syscall entry, before it writes') : 'answered after the write' },
-          { what: 'network', how: can.has('quarantine') ? how('quarantine', 'quarantine drops every packet (cgroup_skb)') : 'no quarantine on this node (no cgroup v2)' },
+          ...[...byMechanism].map(([m, g]) => ({
+            what: g.ops.join(', '),
+            how: `${MECHANISM_SAYS[m]}${g.programs.size ? ` [${[...g.programs].join(', ')}]` : ''}${g.why.size ? ` (${[...g.why].join('; ')})` : ''}`,
+          })),
+          { what: 'network', how: probe.capabilities.includes('quarantine') ? 'quarantine drops every packet (cgroup_skb)' : 'no quarantine on this node (no cgroup v2)' },
         ]
       : [];
     return { active: e.active, mechanisms, gaps: e.gaps };
@@ -157,12 +165,7 @@ export class ConsoleState {
     const all = this.source.workloads().filter((w) => w.kind !== 'host' && !w.key.startsWith('node:') && !w.key.startsWith('cgroup-id:'));
     const scores = all.map((w) => this.risk(w));
     const probe = this.source.probe();
-    const kernelGaps = probe.connected
-      ? [
-          ...(probe.capabilities.includes('connect-refuse') ? [] : ['connects cannot be refused in the kernel']),
-          ...(probe.capabilities.includes('quarantine') ? [] : ['no network quarantine (no cgroup v2)']),
-        ]
-      : [];
+    const kernelGaps = probe.connected ? enforcementGaps(probe.enforcement, probe.capabilities) : [];
     const node = nodeRisk({ node: this.source.nodeName, probeConnected: probe.connected, eventsLost: probe.eventsLost, kernelGaps, workloads: scores });
     return {
       node,

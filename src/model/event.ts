@@ -28,6 +28,30 @@ export type Mechanism = 'bpf-lsm' | 'fmod_ret' | 'cgroup' | 'kill-at-entry' | ''
 export const MECHANISMS: readonly Mechanism[] = ['', 'bpf-lsm', 'fmod_ret', 'cgroup', 'kill-at-entry'];
 /** Whether the mechanism denies the call before it changes anything (rather than stopping the caller after). */
 export const deniesBefore = (m: Mechanism): boolean => m === 'bpf-lsm' || m === 'fmod_ret';
+/** What each mechanism does to the operations it stops, in words (vigil status, the console). */
+export const MECHANISM_SAYS: Readonly<Record<Mechanism, string>> = {
+  'bpf-lsm': 'denied before they happen (BPF LSM)',
+  fmod_ret: 'denied before they happen (fmod_ret on security_*)',
+  cgroup: 'refused (cgroup connect hook)',
+  'kill-at-entry': 'caller killed at syscall entry, the call completes',
+  '': 'not stopped in the kernel',
+};
+
+/**
+ * What a node cannot stop before it happens, from what its probe said: the
+ * operations only answered by a kill after the call or not at all, and no
+ * network quarantine without the capability.
+ */
+export function enforcementGaps(hooks: readonly { operation: string; mechanism: Mechanism }[], capabilities: readonly string[]): string[] {
+  const gaps: string[] = [];
+  for (const m of ['kill-at-entry', ''] as const) {
+    const ops = hooks.filter((h) => h.mechanism === m).map((h) => h.operation);
+    if (ops.length) gaps.push(`${ops.join(', ')}: ${MECHANISM_SAYS[m]}`);
+  }
+  if (hooks.length === 0) gaps.push('the probe did not say how it enforces');
+  if (!capabilities.includes('quarantine')) gaps.push('no network quarantine (no cgroup v2)');
+  return gaps;
+}
 
 export interface Event {
   type: EventType;

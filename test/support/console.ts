@@ -12,6 +12,13 @@ import { TestEngine } from './engine.js';
 import { SyntheticProbe, type SyntheticEvent } from './synthetic-probe.js';
 
 export const ALL_CAPABILITIES = ['exec-kill', 'connect-refuse', 'write-kill', 'quarantine', 'capture', 'kill'];
+/** What the synthetic probe says of its enforcement (probe.proto EnforcementHook; mechanism 1 BPF LSM, 2 fmod_ret, 3 cgroup, 4 kill at entry): a kernel without the chmod hook. */
+export const ENFORCEMENT = [
+  { operation: 'open-write', mechanism: 1, program: 'lsm/file_open', why: '' },
+  { operation: 'exec', mechanism: 1, program: 'lsm/bprm_check_security', why: '' },
+  { operation: 'connect', mechanism: 3, program: 'cgroup/connect4', why: '' },
+  { operation: 'chmod', mechanism: 4, program: 'tp/syscalls/sys_enter_fchmodat', why: 'BPF LSM and fmod_ret refused' },
+];
 
 function ip4(a: string): Buffer {
   return Buffer.from(a.split('.').map(Number));
@@ -58,7 +65,7 @@ export class ConsoleFixture {
     );
     const server = t.engine.console;
     if (!server) throw new Error(`console did not start: ${JSON.stringify(t.logLines.filter((l) => l.level === 'error'))}`);
-    const probe = SyntheticProbe.connect(`unix://${dir}/engine.sock`, { capabilities: ALL_CAPABILITIES });
+    const probe = SyntheticProbe.connect(`unix://${dir}/engine.sock`, { capabilities: ALL_CAPABILITIES, enforcement: ENFORCEMENT });
     probe.answer = () => ({ ok: true, error: '', detail: 'done' });
     return new ConsoleFixture(t, server, token, probe, mount, cgroups);
   }

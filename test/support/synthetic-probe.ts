@@ -53,7 +53,7 @@ export class SyntheticProbe {
 
   static connect(
     target: string,
-    opts: { sessionId?: string; nodeName?: string; hello?: boolean; capabilities?: string[]; enforcementKept?: boolean; creds?: ChannelCredentials; channelOptions?: ChannelOptions } = {},
+    opts: { sessionId?: string; nodeName?: string; hello?: boolean; capabilities?: string[]; enforcementKept?: boolean; enforcement?: { operation: string; mechanism: number; program: string; why: string }[]; creds?: ChannelCredentials; channelOptions?: ChannelOptions } = {},
   ): SyntheticProbe {
     const client = new Client(target, opts.creds ?? credentials.createInsecure(), opts.channelOptions ?? {});
     const stream = (client as unknown as { Stream(): ClientDuplexStream<WireProbeMessage, WireEngineCommand> }).Stream();
@@ -70,6 +70,7 @@ export class SyntheticProbe {
           hooks: ['synthetic'],
           capabilities: opts.capabilities ?? [],
           enforcementKept: opts.enforcementKept ?? false,
+          enforcement: opts.enforcement ?? [],
         },
       });
     }

@@ -310,9 +310,22 @@ describe('console: what it keeps and shows', () => {
     expect(web.score).toBe(40);
     expect(web.level).toBe('medium');
     const batch = risk.workloads.find((w) => w.subject === 'batch')!;
-    expect(batch.score).toBe(0);
+    // Enforced, but this probe only kills after a chmod (ENFORCEMENT): the one thing that scores.
+    expect(batch.factors.filter((x) => x.points > 0).map((x) => `${x.id} ${x.points}`)).toEqual(['enforcement-gaps 5']);
+    expect(batch.factors.find((x) => x.id === 'enforcement-gaps')!.detail).toMatch(/chmod/);
+    expect(batch.score).toBe(5);
     expect(risk.node.factors.find((x) => x.id === 'riskiest-workload')).toMatchObject({ detail: 'web (40)', points: 20 });
     expect(risk.node.factors.find((x) => x.id === 'probe')).toMatchObject({ points: 0 });
+    // The probe's Hello said chmod is only answered by a kill after the call: a gap of this node.
+    expect(risk.node.factors.find((x) => x.id === 'kernel-gaps')).toMatchObject({ points: 10, detail: 'chmod: caller killed at syscall entry, the call completes' });
+    // And each workload shows how its operations are stopped, as the probe said.
+    const [view] = (await f.api<WorkloadView[]>('/api/workloads')).body.filter((w) => w.name === 'web');
+    expect(view!.enforcement.mechanisms).toEqual([
+      { what: 'open-write, exec', how: 'denied before they happen (BPF LSM) [lsm/file_open, lsm/bprm_check_security]' },
+      { what: 'connect', how: 'refused (cgroup connect hook) [cgroup/connect4]' },
+      { what: 'chmod', how: 'caller killed at syscall entry, the call completes [tp/syscalls/sys_enter_fchmodat] (BPF LSM and fmod_ret refused)' },
+      { what: 'network', how: 'quarantine drops every packet (cgroup_skb)' },
+    ]);
   });
 
   it('never serves a secret: sink URLs, HMAC keys, headers or the console token', async () => {
