@@ -215,6 +215,7 @@ export class Engine implements IngestHandler {
         gaps: () => ({ stalls: this.gaps.stalls, restarts: this.gaps.restarts, exits: this.gaps.exits, stalledNow: this.ingest.sessions().filter((s) => this.gaps.isStalled(s)).length }),
         losses: () => ({ episodes: this.losses.episodes, workloads: this.losses.workloads() }),
         audited: () => this.audit.counts,
+        console: () => this.console?.stats() ?? null,
       },
       config.metrics,
     );

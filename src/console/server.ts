@@ -16,7 +16,7 @@ import { PRIORITIES, type Priority } from '../model/alert.js';
 import type { Logger } from '../log.js';
 import { isLoopback, parseListen } from '../rpc/listen.js';
 import { VERSION } from '../version.js';
-import type { SessionInfo, StreamChanged } from './api.js';
+import type { ActionResult, SessionInfo, StreamChanged } from './api.js';
 import { AuditLog } from './audit.js';
 import { authenticator, crossSiteRefusal, readToken, type Authenticator } from './auth.js';
 import { renderReport, REPORT_STYLE_HASH } from './report.js';
@@ -100,6 +100,21 @@ function parseSince(v: string | null): number | undefined {
   return t;
 }
 
+/** What the console has served, for /metrics (read at scrape time). */
+export interface ConsoleStats {
+  /** Requests answered, by what was asked for (page, api, stream) and status code. */
+  requests: Map<string, { kind: string; code: string; count: number }>;
+  /** API requests without valid credentials (401). */
+  authFailures: number;
+  /** Actions refused as cross-site (403). */
+  crossSiteRefused: number;
+  /** Actions carried out, by action and outcome (ok, failed). */
+  actions: Map<string, { action: string; outcome: string; count: number }>;
+  /** Live event streams now, and those closed because the client fell behind. */
+  streams: number;
+  streamsDropped: number;
+}
+
 export class ConsoleServer {
   readonly state: ConsoleState;
   private server: Server | null = null;
@@ -107,6 +122,11 @@ export class ConsoleServer {
   private readonly streams = new Set<ServerResponse>();
   /** Streams closed because the client fell too far behind. */
   streamsDropped = 0;
+  private readonly requests = new Map<string, { kind: string; code: string; count: number }>();
+  private readonly actions = new Map<string, { action: string; outcome: string; count: number }>();
+  private readonly streamOpened = new WeakMap<ServerResponse, () => void>();
+  private authFailures = 0;
+  private crossSiteRefused = 0;
   port = 0;
   private assets: Map<string, Asset> = new Map();
   private csp = '';
@@ -178,6 +198,16 @@ export class ConsoleServer {
     await new Promise<void>((r) => server.close(() => r()));
   }
 
+  stats(): ConsoleStats {
+    return { requests: this.requests, authFailures: this.authFailures, crossSiteRefused: this.crossSiteRefused, actions: this.actions, streams: this.streams.size, streamsDropped: this.streamsDropped };
+  }
+
+  private count<T extends { count: number }>(m: Map<string, T>, key: string, make: () => T): void {
+    const c = m.get(key) ?? make();
+    c.count++;
+    m.set(key, c);
+  }
+
   private broadcast(event: string, data: unknown): void {
     if (this.streams.size === 0) return;
     const msg = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
@@ -203,6 +233,18 @@ export class ConsoleServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Counted once answered, when the status code is known (an event stream when it opens).
+    const path = (req.url ?? '/').split('?')[0]!;
+    const kind = path === '/api/stream' ? 'stream' : path.startsWith('/api/') ? 'api' : 'page';
+    let once = false;
+    const counted = (): void => {
+      if (once) return;
+      once = true;
+      const code = String(res.statusCode);
+      this.count(this.requests, `${kind} ${code}`, () => ({ kind, code, count: 0 }));
+    };
+    res.once('finish', counted);
+    if (kind === 'stream') this.streamOpened.set(res, counted);
     try {
       await this.route(req, res);
     } catch (err) {
@@ -229,6 +271,7 @@ export class ConsoleServer {
       return this.json(res, 200, info);
     }
     if (who === null) {
+      this.authFailures++;
       return this.send(res, 401, JSON.stringify({ error: 'not authenticated' }), 'application/json; charset=utf-8', this.auth.kinds.includes('token') ? { 'www-authenticate': 'Bearer realm="vigil"' } : {});
     }
     const caller: Caller = { actor: who, remote: `${req.socket.remoteAddress ?? ''}:${req.socket.remotePort ?? ''}` };
@@ -241,19 +284,25 @@ export class ConsoleServer {
     const refused = crossSiteRefusal(req, `${scheme}://${req.headers.host ?? ''}`);
     if (refused) {
       this.log.warn({ path, origin: req.headers.origin, reason: refused }, 'console action refused');
+      this.crossSiteRefused++;
       return this.json(res, 403, { error: refused });
     }
     const body = await readJson(req);
     const s = this.state;
     const [top, key, verb, id, sub] = parts;
     if (top !== 'workloads' || !key) return this.json(res, 404, { error: 'no such action' });
+    const done = (action: string, r: ActionResult): void => {
+      const outcome = r.ok ? 'ok' : 'failed';
+      this.count(this.actions, `${action} ${outcome}`, () => ({ action, outcome, count: 0 }));
+      this.json(res, 200, r);
+    };
     switch (verb) {
-      case 'mode': return this.json(res, 200, await s.setMode(caller, key, body.mode));
-      case 'quarantine': return this.json(res, 200, await s.quarantine(caller, key, body.reason));
-      case 'release': return this.json(res, 200, await s.release(caller, key));
-      case 'capture': return this.json(res, 200, await s.capture(caller, key, body.seconds));
+      case 'mode': return done('mode', await s.setMode(caller, key, body.mode));
+      case 'quarantine': return done('quarantine', await s.quarantine(caller, key, body.reason));
+      case 'release': return done('release', await s.release(caller, key));
+      case 'capture': return done('capture', await s.capture(caller, key, body.seconds));
       case 'anomalies':
-        if (id && sub === 'accept') return this.json(res, 200, await s.accept(caller, key, id, body.baseVersion));
+        if (id && sub === 'accept') return done('accept-anomaly', await s.accept(caller, key, id, body.baseVersion));
         break;
       default:
     }
@@ -337,6 +386,7 @@ export class ConsoleServer {
     if (this.streams.size >= MAX_STREAMS) return this.json(res, 503, { error: `at most ${MAX_STREAMS} live streams` });
     res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'content-security-policy': "default-src 'none'" });
     res.write(': connected\n\n');
+    this.streamOpened.get(res)?.();
     this.streams.add(res);
     req.on('close', () => this.streams.delete(res));
   }

@@ -36,6 +36,18 @@ export interface MetricsSources {
   audited(): Iterable<[string, number]>;
   /** Loss episodes by kind, and losses by workload. */
   losses(): { episodes: Record<string, number>; workloads: readonly { workload: string; ringbufFull: number; inflightFull: number; queueFull: number; shed: number }[] };
+  /** The web console's counts, when it is serving. */
+  console(): ConsoleCounts | null;
+}
+
+/** What the web console has served (src/console/server.ts keeps these). */
+export interface ConsoleCounts {
+  requests: ReadonlyMap<string, { kind: string; code: string; count: number }>;
+  authFailures: number;
+  crossSiteRefused: number;
+  actions: ReadonlyMap<string, { action: string; outcome: string; count: number }>;
+  streams: number;
+  streamsDropped: number;
 }
 
 export interface HealthSettings {
@@ -122,6 +134,15 @@ export class Metrics {
     mirrored('vigil_alerts_folded_total', 'Identical alerts folded into a count', [], () => [[{}, e.delivery()?.folded ?? 0]]);
     mirrored('vigil_alerts_rate_limited_total', 'Alerts held back by rate limits (summarised soon after), by priority', ['priority'], () =>
       Object.entries(e.delivery()?.rateLimitedByPriority ?? {}).map(([priority, n]) => [{ priority }, n ?? 0]));
+    const c = (): ConsoleCounts | null => e.console();
+    mirrored('vigil_console_requests_total', 'Web console requests answered, by kind (page, api, stream) and status code', ['kind', 'code'], () =>
+      [...(c()?.requests.values() ?? [])].map((x) => [{ kind: x.kind, code: x.code }, x.count]));
+    mirrored('vigil_console_auth_failures_total', 'Web console API requests refused for want of valid credentials (401)', [], () => [[{}, c()?.authFailures ?? 0]]);
+    mirrored('vigil_console_cross_site_refused_total', 'Web console actions refused as cross-site (403)', [], () => [[{}, c()?.crossSiteRefused ?? 0]]);
+    mirrored('vigil_console_actions_total', 'Actions taken from the web console, by action and outcome', ['action', 'outcome'], () =>
+      [...(c()?.actions.values() ?? [])].map((x) => [{ action: x.action, outcome: x.outcome }, x.count]));
+    mirrored('vigil_console_streams_dropped_total', 'Web console event streams closed because the client fell behind', [], () => [[{}, c()?.streamsDropped ?? 0]]);
+    new Gauge({ name: 'vigil_console_stream_clients', help: 'Web console clients following the live event stream', registers: [r], collect() { this.set(e.console()?.streams ?? 0); } });
     new Gauge({
       name: 'vigil_alert_queue_alerts', help: 'Alerts waiting in a sink\'s durable queue', labelNames: ['sink', 'type'], registers: [r],
       collect() {

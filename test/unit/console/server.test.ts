@@ -147,6 +147,41 @@ describe('console: actions', () => {
     expect(readFileSync(join(f.t.dir, 'state', 'console-audit.jsonl'), { flag: 'a+' }).toString()).toBe('');
   });
 
+  it('counts what it served on /metrics: requests, credential failures, refusals, actions and live streams', async () => {
+    f = await ConsoleFixture.start(['web']);
+    f.exec('web', '/usr/bin/web');
+    await waitFor('workload seen', () => f!.t.engine.workloads.find('web'));
+    const scrape = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${f!.t.engine.metricsPort}/metrics`)).text();
+      return (name: string) => Number(/^(\S+) (\S+)$/m.exec(text.split('\n').filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`)).join('\n'))?.[2] ?? NaN);
+    };
+    let m = await scrape();
+    expect(m('vigil_console_stream_clients')).toBe(0);
+    expect(m('vigil_console_auth_failures_total')).toBe(0);
+    expect((await fetch(`${f.base}/`)).status).toBe(200);
+    expect((await fetch(`${f.base}/api/workloads`)).status).toBe(401);
+    expect((await fetch(`${f.base}/api/workloads`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await post(f, `${wpath('web')}/mode`, { mode: 'monitor' }, { ...ACT, origin: 'http://evil.example' })).status).toBe(403);
+    expect((await post(f, `${wpath('web')}/mode`, { mode: 'monitor' })).body.ok).toBe(true);
+    f.probe.answer = () => ({ ok: false, error: 'no cgroup v2 here', detail: '' });
+    expect((await post(f, `${wpath('web')}/quarantine`, { reason: 'test' })).body.ok).toBe(false);
+    const stream = new AbortController();
+    const res = await fetch(`${f.base}/api/stream`, { headers: { authorization: `Bearer ${f.token}` }, signal: stream.signal });
+    expect(res.status).toBe(200);
+    m = await scrape();
+    expect(m('vigil_console_stream_clients')).toBe(1);
+    expect(m('vigil_console_auth_failures_total')).toBe(2);
+    expect(m('vigil_console_cross_site_refused_total')).toBe(1);
+    expect(m('vigil_console_actions_total{action="mode",outcome="ok"}')).toBe(1);
+    expect(m('vigil_console_actions_total{action="quarantine",outcome="failed"}')).toBe(1);
+    expect(m('vigil_console_requests_total{kind="page",code="200"}')).toBe(1);
+    expect(m('vigil_console_requests_total{kind="api",code="401"}')).toBe(2);
+    expect(m('vigil_console_requests_total{kind="api",code="403"}')).toBe(1);
+    expect(m('vigil_console_requests_total{kind="stream",code="200"}')).toBe(1);
+    stream.abort();
+    await until('the stream client gone', async () => (await scrape())('vigil_console_stream_clients') === 0);
+  });
+
   it('changes the mode, quarantines, releases and captures, each acknowledged and in the audit log', async () => {
     f = await ConsoleFixture.start(['web']);
     f.exec('web', '/usr/bin/web');
