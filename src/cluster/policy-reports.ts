@@ -13,7 +13,7 @@ import type { Alert } from '../model/alert.js';
 import { enforcementGaps, MECHANISMS } from '../model/event.js';
 import type { ProbeSession } from '../probe/session.js';
 import { Findings } from '../report/findings.js';
-import { buildReports, OPENREPORTS, reportName, reportObject, WGPOLICY, type NodeFacts, type ReportApi, type ReportBody, type ReportWorkload } from '../report/policy-report.js';
+import { buildReports, isStateResult, nodeLabel, OPENREPORTS, reportName, reportObject, WGPOLICY, type NodeFacts, type ReportApi, type ReportBody, type ReportWorkload } from '../report/policy-report.js';
 
 /** What the reports are made from (the engine, narrowly). */
 export interface ReportSource {
@@ -70,6 +70,8 @@ export class PolicyReporter {
   writes = 0;
   failures = 0;
   private warnedNone = false;
+  /** APIs whose reports by this node (from before a restart) have been looked up. */
+  private readonly adopted = new Set<string>();
 
   constructor(
     kc: KubeConfig,
@@ -125,6 +127,7 @@ export class PolicyReporter {
     this.warnedNone = false;
     const built = buildReports({ node: this.opts.node, workloads: this.source.workloads(), findings: this.findings, facts: this.source.facts(), maxResults: this.opts.maxResults });
     for (const api of this.installed) {
+      if (!this.adopted.has(api.group) && !(await this.adopt(api))) continue;
       const wanted = new Set<string>(['']);
       await this.write(api, null, built.cluster);
       for (const [ns, body] of built.namespaces) {
@@ -139,11 +142,35 @@ export class PolicyReporter {
     }
   }
 
+  /**
+   * This node's namespaced reports already in the cluster (written before the
+   * engine restarted): known as written, so one whose namespace has nothing
+   * now is deleted. Only objects with this node's name and label are taken.
+   */
+  private async adopt(api: ReportApi): Promise<boolean> {
+    try {
+      const list = (await this.api.listCustomObjectForAllNamespaces({
+        group: api.group, version: api.version, plural: api.namespaced.plural, labelSelector: `vigil.dev/node=${nodeLabel(this.opts.node)}`,
+      })) as { items?: { metadata?: { name?: string; namespace?: string } }[] };
+      const name = reportName(this.opts.node);
+      for (const o of list.items ?? []) {
+        const ns = o.metadata?.namespace;
+        if (o.metadata?.name === name && ns && !this.written.has(`${api.group}\0${ns}`)) this.written.set(`${api.group}\0${ns}`, '');
+      }
+      this.adopted.add(api.group);
+      return true;
+    } catch (err) {
+      this.failures++;
+      this.log.error({ api: api.group, err: describeError(err) }, 'policy reports: cannot list this node\'s reports; will retry');
+      return false;
+    }
+  }
+
   private async write(api: ReportApi, namespace: string | null, body: ReportBody): Promise<void> {
     const key = `${api.group}\0${namespace ?? ''}`;
     const obj = reportObject(api, body, this.opts.node, namespace);
     // Timestamps of posture results move every round: compare without them.
-    const digest = JSON.stringify({ ...obj, results: body.results.map((r) => (r.policy === 'vigil-mode' || r.policy === 'vigil-node' ? { ...r, timestamp: null } : r)) });
+    const digest = JSON.stringify({ ...obj, results: body.results.map((r) => (isStateResult(r) ? { ...r, timestamp: null } : r)) });
     if (this.written.get(key) === digest) return;
     const name = reportName(this.opts.node);
     const base = { group: api.group, version: api.version, plural: namespace === null ? api.cluster.plural : api.namespaced.plural };

@@ -154,10 +154,21 @@ function postureResults(w: ReportWorkload, node: string, resource: ReportResourc
 const ORDER: Record<ReportOutcome, number> = { fail: 0, error: 1, warn: 2, skip: 3, pass: 4 };
 const SEVERITY_ORDER: Record<ReportSeverity, number> = { critical: 0, high: 1, medium: 2, low: 3, info: 4 };
 
-/** The most telling results first (failures, then by severity, then the most recent), cut at `max`. */
+/** A result that states how things are (a mode, a quarantine, the node's coverage), stamped with the time it was built, not an event seen. */
+export function isStateResult(r: ReportResult): boolean {
+  return r.policy === 'vigil-mode' || r.policy === 'vigil-node' || r.policy === 'vigil-response';
+}
+
+/**
+ * The most telling results first (failures, then by severity, then what was
+ * seen, most recent first, before states), cut at `max`. States are not
+ * ordered by their timestamp: it is the build time, and an order that moved
+ * with the clock would rewrite an unchanged report.
+ */
 export function bound(results: ReportResult[], max: number): ReportBody {
+  const seen = (r: ReportResult): number => (isStateResult(r) ? -1 : r.timestamp.seconds);
   const sorted = [...results].sort((a, b) =>
-    ORDER[a.result] - ORDER[b.result] || SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || b.timestamp.seconds - a.timestamp.seconds || (a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : 0));
+    ORDER[a.result] - ORDER[b.result] || SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || seen(b) - seen(a) || (a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : 0));
   const kept = sorted.slice(0, max);
   const summary: Record<ReportOutcome, number> = { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 };
   for (const r of kept) summary[r.result]++;
@@ -204,6 +215,11 @@ export function reportName(node: string): string {
   return base === `vigil-${node}` ? base : `${base}-${createHash('sha256').update(node).digest('hex').slice(0, 8)}`;
 }
 
+/** The value of the `vigil.dev/node` label on a node's reports (a label value: at most 63 characters). */
+export function nodeLabel(node: string): string {
+  return reportName(node).slice('vigil-'.length, 'vigil-'.length + 63).replace(/[-.]+$/, '');
+}
+
 /** The object to write, for one API (wgpolicyk8s.io or openreports.io). */
 export function reportObject(api: ReportApi, body: ReportBody, node: string, namespace: string | null): Record<string, unknown> {
   const kind = namespace === null ? api.cluster.kind : api.namespaced.kind;
@@ -213,7 +229,7 @@ export function reportObject(api: ReportApi, body: ReportBody, node: string, nam
     metadata: {
       name: reportName(node),
       ...(namespace !== null ? { namespace } : {}),
-      labels: { 'app.kubernetes.io/managed-by': 'vigil', 'vigil.dev/node': reportName(node).slice('vigil-'.length, 'vigil-'.length + 63).replace(/[-.]+$/, '') },
+      labels: { 'app.kubernetes.io/managed-by': 'vigil', 'vigil.dev/node': nodeLabel(node) },
       annotations: { [OMITTED_ANNOTATION]: String(body.omitted) },
     },
     ...(namespace === null ? { scope: { apiVersion: 'v1', kind: 'Node', name: node } } : {}),

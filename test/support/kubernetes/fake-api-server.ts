@@ -19,7 +19,7 @@
 // schema pruning). With `strictCrds`, a custom group without an installed
 // resource answers 404, as a real API server does.
 // with /api/v1/… for the core group, /apis/{group}/{version}/… otherwise,
-// namespaces/{ns}/ for namespaced objects, fieldSelector on spec.nodeName
+// namespaces/{ns}/ for namespaced objects, labelSelector (key=value), fieldSelector on spec.nodeName
 // and metadata.*, errors as metav1.Status, and a bearer token checked.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -256,7 +256,7 @@ export class FakeApiServer {
           const o = coll.get(key);
           return o ? json(res, 200, o) : notFound(res, resource, route.name);
         }
-        const filter = selector(route.namespace, url.searchParams.get('fieldSelector'));
+        const filter = selector(route.namespace, url.searchParams.get('fieldSelector'), url.searchParams.get('labelSelector'));
         if (url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1') {
           return this.watch(res, route.collection, filter, url.searchParams.get('resourceVersion') ?? '');
         }
@@ -397,14 +397,20 @@ function stripTypeMeta(o: Obj): Obj {
   return rest as Obj;
 }
 
-function selector(namespace: string | null, fieldSelector: string | null): (o: Obj) => boolean {
+function selector(namespace: string | null, fieldSelector: string | null, labelSelector: string | null = null): (o: Obj) => boolean {
   const terms = (fieldSelector ?? '').split(',').filter(Boolean).map((t) => {
     const [field, value] = t.split('=') as [string, string];
     return { path: field.split('.'), value };
   });
+  // Equality terms only (key=value): what the engine asks for.
+  const labels = (labelSelector ?? '').split(',').filter(Boolean).map((t) => {
+    const [key, value] = t.split('=') as [string, string];
+    return { key, value };
+  });
   return (o) =>
     (namespace === null || o.metadata.namespace === namespace) &&
-    terms.every((t) => t.path.reduce<any>((v, k) => v?.[k], o) === t.value);
+    terms.every((t) => t.path.reduce<any>((v, k) => v?.[k], o) === t.value) &&
+    labels.every((l) => o.metadata.labels?.[l.key] === l.value);
 }
 
 /** RFC 7386 JSON merge patch. */

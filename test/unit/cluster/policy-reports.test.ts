@@ -11,7 +11,7 @@ import type { ResultSeverity } from '@kubernetes-models/kyverno/openreports.io/v
 import { afterEach, describe, expect, it } from 'vitest';
 import { alertAbout, PRIORITIES, type Priority } from '../../../src/model/alert.js';
 import { PolicyReporter, reportSource } from '../../../src/cluster/policy-reports.js';
-import { OMITTED_ANNOTATION, reportSeverity, type ReportOutcome, type ReportResult } from '../../../src/report/policy-report.js';
+import { bound, OMITTED_ANNOTATION, reportSeverity, type ReportOutcome, type ReportResult } from '../../../src/report/policy-report.js';
 import { capturingLogger, TestEngine } from '../../support/engine.js';
 import { FakeApiServer, type CustomResource } from '../../support/kubernetes/fake-api-server.js';
 import { OPEN, WG } from '../../support/kubernetes/report-resources.js';
@@ -159,7 +159,7 @@ describe('policy reports', () => {
     await reporter!.sync();
     const writes = () => api!.requests.filter((r) => r.method === 'PUT' || r.method === 'POST').length;
     const first = writes();
-    expect(first).toBe(3); // two namespaces and the cluster report
+    expect(first, JSON.stringify(api!.requests.filter((r) => r.method === 'PUT' || r.method === 'POST').map((r) => r.url))).toBe(3); // two namespaces and the cluster report
     await reporter!.sync();
     expect(writes()).toBe(first);
     raise(web, 'Terminal shell in container', 'warning');
@@ -170,6 +170,20 @@ describe('policy reports', () => {
     await reporter!.sync();
     expect(api!.get('wgpolicyk8s.io/v1alpha2/policyreports', 'shop', 'vigil-node-1')!.results.find((r: ReportResult) => r.rule === 'Terminal shell in container').properties.count).toBe('2');
     expect(api!.conflicts).toBe(0);
+  });
+
+  it('orders states (mode, quarantine, node) by what they say, not by the clock: a later round builds the same report', () => {
+    const at = (seconds: number) => ({ seconds, nanos: 0 });
+    const base = { source: 'vigil', category: 'c', scored: true, message: 'm', properties: {} } as const;
+    const finding: ReportResult = { ...base, policy: 'vigil-rules', rule: 'Terminal shell in container', result: 'warn', severity: 'medium', timestamp: at(1000) };
+    const state = (seconds: number): ReportResult[] => [
+      { ...base, policy: 'vigil-mode', rule: 'workload-enforced', result: 'warn', severity: 'medium', timestamp: at(seconds) },
+      { ...base, policy: 'vigil-response', rule: 'quarantined', result: 'fail', severity: 'high', timestamp: at(seconds) },
+    ];
+    const order = (seconds: number) => bound([...state(seconds), finding], 10).results.map((r) => r.rule);
+    // Built in the second the alert came, and a minute later: the same order.
+    expect(order(1000)).toEqual(['quarantined', 'Terminal shell in container', 'workload-enforced']);
+    expect(order(1060)).toEqual(order(1000));
   });
 
   it('deletes its report in a namespace where it has nothing to report any more', async () => {
@@ -187,5 +201,46 @@ describe('policy reports', () => {
     workloads = workloads.slice(0, 1);
     await reporter.sync();
     expect(api.list('wgpolicyk8s.io/v1alpha2/policyreports').map((r) => r.metadata.namespace)).toEqual(['shop']);
+  });
+
+  it('nodes write side by side: each its own reports, none overwritten or deleted by another, and a restarted node finds its old ones', async () => {
+    api = await FakeApiServer.start({ strictCrds: true });
+    for (const r of WG) api.installResource(r);
+    type W = { key: string; name: string; kind: string; namespace: string; mode: string; quarantined: boolean };
+    const web = (quarantined: boolean): W => ({ key: 'k8s:shop/Deployment/web', name: 'shop/web', kind: 'k8s', namespace: 'shop', mode: 'monitor', quarantined });
+    const old: W = { key: 'k8s:gone/Deployment/old', name: 'gone/old', kind: 'k8s', namespace: 'gone', mode: 'learn', quarantined: false };
+    const on: Record<string, W[]> = { 'node-1': [web(false), old], 'node-2': [web(true), old] };
+    const started: PolicyReporter[] = [];
+    const node = (name: string) => {
+      const r = new PolicyReporter(api!.kubeConfig(), { onAlert: () => () => {}, workloads: () => on[name]!, facts: () => ({ probeConnected: true, kernelGaps: [], eventsLost: 0 }) }, { node: name, intervalSeconds: 60, maxResults: 100 }, capturingLogger().log);
+      started.push(r);
+      return r;
+    };
+    try {
+      const [one, two] = [node('node-1'), node('node-2')];
+      // Both nodes at once, twice: the same Deployment runs on both.
+      await Promise.all([one.sync(), two.sync()]);
+      on['node-1'] = [web(false), old, { ...old, key: 'k8s:gone/Deployment/new', name: 'gone/new' }];
+      await Promise.all([one.sync(), two.sync()]);
+      const reports = () => api!.list('wgpolicyk8s.io/v1alpha2/policyreports').map((r) => `${r.metadata.namespace}/${r.metadata.name} ${r.metadata.labels['vigil.dev/node']}`).sort();
+      expect(reports()).toEqual(['gone/vigil-node-1 node-1', 'gone/vigil-node-2 node-2', 'shop/vigil-node-1 node-1', 'shop/vigil-node-2 node-2']);
+      expect(api.list('wgpolicyk8s.io/v1alpha2/clusterpolicyreports').map((r) => r.metadata.name).sort()).toEqual(['vigil-node-1', 'vigil-node-2']);
+      const rules = (ns: string, n: string) => api!.get('wgpolicyk8s.io/v1alpha2/policyreports', ns, `vigil-${n}`)!.results.map((r: ReportResult) => `${r.properties.node} ${r.properties.workload} ${r.rule}`);
+      expect(rules('shop', 'node-1')).toEqual(['node-1 shop/web workload-enforced']);
+      expect(rules('shop', 'node-2')).toEqual(['node-2 shop/web quarantined', 'node-2 shop/web workload-enforced']);
+      expect(rules('gone', 'node-1').sort()).toEqual(['node-1 gone/new workload-enforced', 'node-1 gone/old workload-enforced']);
+      expect(api.conflicts).toBe(0);
+      // node-2 has nothing left in gone: only its own report there goes.
+      on['node-2'] = [web(true)];
+      await two.sync();
+      expect(reports()).toEqual(['gone/vigil-node-1 node-1', 'shop/vigil-node-1 node-1', 'shop/vigil-node-2 node-2']);
+      // node-1 restarts (nothing in memory) with nothing left in gone: it finds its report from before and deletes it, nobody else's.
+      await one.stop();
+      on['node-1'] = [web(false)];
+      await node('node-1').sync();
+      expect(reports()).toEqual(['shop/vigil-node-1 node-1', 'shop/vigil-node-2 node-2']);
+    } finally {
+      for (const r of started) await r.stop();
+    }
   });
 });
