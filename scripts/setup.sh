@@ -11,9 +11,10 @@ APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libgrpc++-dev 
   protobuf-compiler protobuf-compiler-grpc pkg-config make g++ iproute2 python3 bpftrace tshark)
 
 # `setup.sh --test` (npm test): also the browser the console's tests drive,
-# Debian's headless Chromium (playwright-core downloads nothing), and a font.
+# Debian's headless Chromium (playwright-core downloads nothing), a font, and
+# poppler's pdftotext to read the risk report the browser prints to PDF.
 if [ "${1:-}" = "--test" ]; then
-  APT_PACKAGES+=(chromium fonts-dejavu-core)
+  APT_PACKAGES+=(chromium fonts-dejavu-core poppler-utils)
 fi
 
 missing=()

@@ -20,7 +20,7 @@ export const REPORT_STYLE = `
   table { border-collapse: collapse; width: 100%; margin: .3em 0 1em; }
   th, td { text-align: left; vertical-align: top; padding: .2em .4em; border-bottom: 1px solid #ccc; }
   td.pts { text-align: right; width: 3em; }
-  td.detail { word-break: break-all; }
+  td.detail { overflow-wrap: anywhere; }
   section { break-inside: avoid; page-break-inside: avoid; }
   @media print { body { padding: 0; max-width: none; } }
 `;

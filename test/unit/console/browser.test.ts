@@ -6,6 +6,7 @@
 // executable names and arguments show as text and never run, and the page
 // raises no error (a CSP violation would be one). Screenshots of each view
 // are kept in test-artifacts/console/.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -14,6 +15,31 @@ import type { AuditEntry } from '../../../src/console/api.js';
 import { ARTIFACTS, openBrowser, screenshot, describeBrowser, type TestBrowser } from '../../support/browser.js';
 import { ConsoleFixture } from '../../support/console.js';
 import { waitFor } from '../../support/kernel.js';
+
+/** A PDF's text page by page (poppler's pdftotext, from Debian's poppler-utils, which setup installs for npm test). */
+function pdfPages(pdf: Buffer): string[] {
+  expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
+  const r = spawnSync('pdftotext', ['-layout', '-', '-'], { input: pdf, encoding: 'utf8' });
+  if (r.error) throw new Error(`pdftotext (poppler-utils) is needed to read the printed report: ${r.error.message}`);
+  return r.stdout.split('\f').filter((p) => p.trim() !== '');
+}
+
+/** Printed cleanly: A4 pages with the report and nothing of the console around it, no section split across two pages. */
+function expectCleanReport(pages: string[], title: string): void {
+  const all = pages.join('\n');
+  expect(pages[0]).toContain(title);
+  for (const chrome of ['Alerts', 'Network', 'Open printable report', 'Download HTML']) expect(all).not.toContain(chrome);
+  // Every workload's section, from its heading to its last factor, is on one page.
+  for (const w of ['shop-web', 'shop-db', 'batch']) {
+    const heading = new RegExp(`^\\s*${w}\\s+\\d+(\\s+(low|medium|high|critical))?\\s*$`, 'm');
+    const page = pages.find((p) => heading.test(p));
+    expect(page, `${w}'s section`).toBeDefined();
+    expect(page!.slice(page!.search(heading)), `${w}'s section on one page`).toContain('Critical and error alerts');
+  }
+  expect(all).toMatch(/Processes run as root\s+1: \/usr\/bin\/python3\s+10/);
+  // Words wrap whole (only a long path may break anywhere).
+  expect(all).toMatch(/recorded, not\s+(\d+\s+)?flagged\b/);
+}
 
 const EVIL_EXE = '/tmp/<img src=x onerror="window.__xss=1">';
 const EVIL_ARG = '</code><script>window.__xss=2</script>';
@@ -209,11 +235,19 @@ describeBrowser('the console in a real browser', () => {
     await screenshot(page, 'report');
     await page.emulateMedia({ media: 'print' });
     expect(await page.locator('.no-print').isVisible()).toBe(false);
-    const pdf = await page.pdf({ format: 'A4' });
-    expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
-    const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) ?? []).length;
-    expect(pages).toBeGreaterThanOrEqual(1);
+    const printed = pdfPages(await page.pdf({ format: 'A4', path: join(ARTIFACTS, 'report.pdf') }));
+    expectCleanReport(printed, 'Vigil risk report: node test-node');
     await page.emulateMedia({ media: 'screen' });
+    // The downloadable file (standalone HTML, its own CSP) prints the same way: one namespace's report here.
+    const file = await f.api<string>('/api/report?namespace=');
+    expect(file.headers.get('content-type')).toMatch(/^text\/html/);
+    const standalone = await b.context.newPage();
+    try {
+      await standalone.setContent(file.body);
+      expectCleanReport(pdfPages(await standalone.pdf({ format: 'A4', path: join(ARTIFACTS, 'report-file.pdf') })), 'Vigil risk report: node test-node');
+    } finally {
+      await standalone.close();
+    }
   });
 
   it('raised no error in the page (CSP violations included)', () => {
