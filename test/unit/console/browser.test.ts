@@ -34,7 +34,7 @@ function expectCleanReport(pages: string[], title: string): void {
     const heading = new RegExp(`^\\s*${w}\\s+\\d+(\\s+(low|medium|high|critical))?\\s*$`, 'm');
     const page = pages.find((p) => heading.test(p));
     expect(page, `${w}'s section`).toBeDefined();
-    expect(page!.slice(page!.search(heading)), `${w}'s section on one page`).toContain('Critical and error alerts');
+    expect(page!.slice(page!.search(heading)), `${w}'s section on one page`).toContain('Critical and error');
   }
   expect(all).toMatch(/Processes run as root\s+1: \/usr\/bin\/python3\s+10/);
   // Words wrap whole (only a long path may break anywhere).
@@ -194,12 +194,28 @@ describeBrowser('the console in a real browser', () => {
 
   it('Network: the map, coloured by state; clicking an edge shows its details', async () => {
     const page = b.page;
+    // Every state an edge can be in: batch (learning) connects out and is then quarantined; a connect of shop-web's is refused.
+    f.connect('batch', '192.0.2.10', 443);
+    f.send('shop-web', [{ pid: 9001, ppid: 1, uid: 1000, blocked: true, connect: { remote: { family: 2, address: Buffer.from([198, 51, 100, 8]), port: 22 }, protocol: 6, result: -1 } }]);
+    await waitFor('both connects seen', () => f.t.events.some((e) => e.blocked) && f.t.events.some((e) => e.type === 'connect' && e.pid !== 9001 && e.workload?.name === 'batch'));
+    const q = await f.api<{ ok: boolean }>(`/api/workloads/${encodeURIComponent('named:batch')}/quarantine`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-vigil-console': '1' }, body: '{"reason":"network map test"}' });
+    expect(q.body.ok).toBe(true);
     await page.click('header nav a[href="#/network"]');
     await page.waitForSelector('.graph canvas');
-    await page.waitForSelector('table.edges-table tbody tr');
+    await page.locator('table.edges-table .state', { hasText: 'quarantined' }).first().waitFor();
     const states = await page.locator('table.edges-table .state').allTextContents();
-    expect(states).toContain('learned');
-    expect(states).toContain('anomalous');
+    for (const st of ['learned', 'anomalous', 'blocked', 'quarantined']) expect(states, st).toContain(st);
+    // On the canvas each state has its own colour, the legend's.
+    const drawn = await page.evaluate(() => {
+      const cy = (document.querySelector('.graph') as HTMLElement & { _cyreg?: { cy: cytoscape.Core } })._cyreg!.cy;
+      return cy.edges().map((e): [string, string, string] => [e.data('state') as string, e.style('line-color') as string, `${e.source().data('label')} → ${e.target().data('label')} ${e.data('label')}`]);
+    });
+    const colour = (st: string) => [...new Set(drawn.filter(([x]) => x === st).map(([, c]) => c))];
+    const hex = (h: string) => `rgb(${[1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16)).join(',')})`;
+    const legend = { learned: '#2e7d32', anomalous: '#ef6c00', blocked: '#c62828', quarantined: '#6a1b9a' };
+    for (const [st, c] of Object.entries(legend)) expect(colour(st).map((x) => x.replace(/\s/g, '')), st).toEqual([hex(c)]);
+    expect(drawn.find(([st]) => st === 'blocked')![2]).toBe('shop-web → 198.51.100.8 22/tcp');
+    expect(drawn.find(([st]) => st === 'quarantined')![2]).toBe('batch → 192.0.2.10 443/tcp');
     // Click the web → db edge on the canvas, where cytoscape drew it.
     const at = await page.evaluate(() => {
       const el = document.querySelector('.graph') as HTMLElement & { _cyreg?: { cy: cytoscape.Core } };
@@ -218,6 +234,7 @@ describeBrowser('the console in a real browser', () => {
     expect(text).toMatch(/protocoltcp/);
     expect(text).toMatch(/connections1/);
     await screenshot(page, 'network');
+    expect((await f.api<{ ok: boolean }>(`/api/workloads/${encodeURIComponent('named:batch')}/release`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-vigil-console': '1' }, body: '{}' })).body.ok).toBe(true);
   });
 
   it('Risk: scores with their factors, and a report that prints to PDF', async () => {
