@@ -11,9 +11,11 @@ import type { Server as HttpServer } from 'node:http';
 import { AlertDispatcher } from './alert/dispatcher.js';
 import type { ClusterHooks } from './cluster/kubernetes.js';
 import type { Config } from './config/schema.js';
-import { AUDIT_FILE, AuditLog } from './control/audit.js';
+import { AUDIT_FILE, AuditLog, type AuditRecord } from './control/audit.js';
+import { describeCaller } from './control/peer.js';
 import { consoleSource } from './console/engine-source.js';
 import type { ConsoleServer } from './console/server.js';
+import type { ConsoleAudit } from './console/source.js';
 import { startConsole } from './console/start.js';
 import { controlHandlers } from './control/handlers.js';
 import { ControlConnects } from './control/witness.js';
@@ -277,6 +279,7 @@ export class Engine implements IngestHandler {
       nodeName: this.config.nodeName, stateDir: this.config.stateDir, protectedPaths: this.config.profiles.protectedPaths, captureDefaults,
       registry: this.workloads, profiles: this.profiles, quarantines: this.quarantines, captures: this.captures, enforcement: this.enforcement,
       probe: () => this.probes.current(), sessions: () => this.ingest.sessions(), onAlert: (fn) => this.onAlert(fn), onEvent: (fn) => this.subscribe(fn),
+      audit: consoleAudit(this.audit, (key) => this.workloads.find(key) ?? null),
     }), this.config, this.log);
   }
 
@@ -433,3 +436,24 @@ function probeVisibleHere(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * The console's actions into the engine's one audit log: written and alerted
+ * as the CLI's are, the caller named by the console's token or certificate.
+ */
+function consoleAudit(log: AuditLog, find: (key: string) => Workload | null): ConsoleAudit {
+  const entry = (r: AuditRecord) => ({
+    time: r.time, actor: describeCaller(r.caller), remote: r.caller.address, via: r.via ?? ('control' as const),
+    action: r.action, workload: r.target, params: r.request, ok: r.ok, result: r.outcome,
+  });
+  return {
+    record(a) {
+      log.record({
+        action: a.action, target: a.target, request: a.request, ok: a.ok, outcome: a.outcome, lowersProtection: a.lowersProtection, via: 'console',
+        caller: { verifiedBy: a.caller.by, uid: null, pid: null, exe: '', loginUid: null, certificate: a.caller.certificate, address: a.caller.address, note: '' },
+      }, find(a.workloadKey));
+    },
+    latest: (n) => log.latest(n).map(entry),
+  };
+}
+

@@ -4,12 +4,13 @@
 // release, start a capture. Every action says what it did, and the
 // latest actions (the audit log) are listed below.
 import { useState } from 'preact/hooks';
-import { get, post, workloadPath } from './http.js';
+import { download, get, post, workloadPath } from './http.js';
 import { duration, ErrorLine, html, time, toast, useLive, useLoad } from './ui.js';
 
 /** @typedef {import('../src/console/api.js').WorkloadView} WorkloadView */
 /** @typedef {import('../src/console/api.js').ActionResult} ActionResult */
 /** @typedef {import('../src/console/api.js').AuditEntry} AuditEntry */
+/** @typedef {import('../src/console/api.js').CaptureView} CaptureView */
 
 /**
  * Runs an action and tells the person how it went.
@@ -69,16 +70,21 @@ function Row({ w, reload }) {
 export function WorkloadsPage() {
   const list = useLoad(() => get('/api/workloads'), []);
   const audit = useLoad(() => get('/api/audit?limit=20'), []);
+  const captures = useLoad(() => get('/api/captures'), []);
   useLive((event, data) => {
     if (event === 'changed') {
       list.reload();
       if (data.what === 'audit') audit.reload();
+      if (data.what === 'audit' || data.what === 'captures') captures.reload();
     }
-  }, [list.reload, audit.reload]);
+  }, [list.reload, audit.reload, captures.reload]);
   const reload = () => {
     list.reload();
     audit.reload();
+    captures.reload();
   };
+  /** @type {CaptureView[]} */
+  const caps = /** @type {any} */ (captures.data ?? []);
   /** @type {WorkloadView[]} */
   const rows = /** @type {any} */ (list.data ?? []);
   /** @type {AuditEntry[]} */
@@ -91,10 +97,17 @@ export function WorkloadsPage() {
       <tbody>${rows.map((w) => html`<${Row} key=${`${w.key}:${w.mode}`} w=${w} reload=${reload} />`)}</tbody>
     </table>
     ${rows.length === 0 && list.data ? html`<p class="muted">No workloads seen yet.</p>` : null}
-    <h3>Recent actions (audit log)</h3>
+    ${caps.length ? html`<h3>Captures started here</h3>
+    <table class="list captures-table">
+      <thead><tr><th>Started</th><th>Workload</th><th>File</th><th>Ended</th></tr></thead>
+      <tbody>${caps.map((c) => html`<tr data-file=${c.file}><td class="nowrap">${time(c.started)}</td><td>${c.workload}</td>
+        <td><button type="button" class="link" onClick=${() => download(`/api/captures/${encodeURIComponent(c.file)}`, c.file)}>${c.file}</button></td>
+        <td class="capture-end">${c.ended === null ? 'running' : c.ended.ok ? `${c.ended.packets} packets, ${c.ended.bytes} bytes (ended by ${c.ended.by})` : `failed: ${c.ended.error}`}</td></tr>`)}</tbody>
+    </table>` : null}
+    <h3>Recent actions (audit log: the console's and the CLI's)</h3>
     <table class="list audit-table">
-      <thead><tr><th>Time</th><th>Who</th><th>Action</th><th>Workload</th><th>Result</th></tr></thead>
-      <tbody>${entries.map((e) => html`<tr class=${e.ok ? '' : 'failed'}><td class="nowrap">${time(e.time)}</td><td>${e.actor}</td><td>${e.action} ${Object.entries(e.params).filter(([k]) => k !== 'diff').map(([k, v]) => `${k}=${v}`).join(' ')}</td><td>${e.workload}</td><td>${e.ok ? 'ok' : 'failed'}: ${e.result}</td></tr>`)}</tbody>
+      <thead><tr><th>Time</th><th>Who</th><th>From</th><th>Action</th><th>Workload</th><th>Result</th></tr></thead>
+      <tbody>${entries.map((e) => html`<tr class=${e.ok ? '' : 'failed'}><td class="nowrap">${time(e.time)}</td><td>${e.actor}</td><td>${e.via === 'console' ? 'console' : 'CLI'}</td><td>${e.action} ${Object.entries(e.params).map(([k, v]) => `${k}=${v}`).join(' ')}</td><td>${e.workload}</td><td>${e.ok ? 'ok' : 'failed'}: ${e.result}</td></tr>`)}</tbody>
     </table>
   </div>`;
 }

@@ -228,8 +228,6 @@ const consoleBlock = z
     alertHistory: z.number().int().min(100).max(1_000_000).default(10_000),
     /** Network edges (workload, peer, port, protocol, direction) kept (least recently seen dropped first, counted). */
     networkEdges: z.number().int().min(100).max(1_000_000).default(20_000),
-    /** Actions taken from the console, as JSON lines (default <stateDir>/console-audit.jsonl). */
-    auditLog: z.string().min(1).nullable().default(null),
   })
   .refine((c) => !c.enabled || c.tokenFile !== null || c.tls !== undefined, { message: 'an enabled console needs tokenFile, tls (mutual TLS) or both', path: ['tokenFile'] })
   .prefault({});

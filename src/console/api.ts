@@ -157,10 +157,14 @@ export interface AlertPage {
   evicted: number;
 }
 
+/** An entry of the engine's audit log (<stateDir>/audit.jsonl), as the console shows it. */
 export interface AuditEntry {
   time: string;
+  /** Who, as verified: the console's token or certificate, or the CLI's uid and process. */
   actor: string;
   remote: string;
+  /** Where it was asked: the web console or the control API (vigil CLI). */
+  via: 'console' | 'control';
   action: string;
   workload: string;
   params: Record<string, string | number | boolean>;
@@ -173,11 +177,21 @@ export interface ActionResult {
   /** One line for a person: what was done or why not. */
   message: string;
   warnings: string[];
-  audit: AuditEntry;
+  /** The entry written to the audit log (null only if it could not be read back). */
+  audit: AuditEntry | null;
+}
+
+/** A capture started from the console, and how it ended once it has. */
+export interface CaptureView {
+  workload: string;
+  /** The file's name in the capture directory (GET /api/captures/<file>). */
+  file: string;
+  started: string;
+  ended: { ok: boolean; error: string; packets: number; bytes: number; by: string } | null;
 }
 
 /** Server-sent events on /api/stream: `alert` (an Alert), `changed` (something to reload), `capture` (a capture ended). */
 export interface StreamChanged {
-  what: 'workloads' | 'profile' | 'audit';
+  what: 'workloads' | 'profile' | 'audit' | 'captures';
   workload: string;
 }

@@ -33,8 +33,8 @@ function digest(s: string): Buffer {
 
 export interface Authenticator {
   readonly kinds: ('token' | 'mtls')[];
-  /** The caller's name for the audit log, or null when the request is not authenticated. */
-  identify(req: IncomingMessage): string | null;
+  /** Who the caller is as their credentials say (for the audit log), or null when the request is not authenticated. */
+  identify(req: IncomingMessage): { by: 'token' | 'certificate'; certificate: string } | null;
 }
 
 export function authenticator(tokenDigest: Buffer | null, mtls: boolean): Authenticator {
@@ -42,20 +42,20 @@ export function authenticator(tokenDigest: Buffer | null, mtls: boolean): Authen
   return {
     kinds,
     identify(req) {
-      let who = '';
+      let certificate = '';
       if (mtls) {
         const sock = req.socket as TLSSocket;
         if (!sock.authorized) return null;
         const cert = sock.getPeerCertificate();
-        who = `cert:${cert.subject?.CN ?? cert.fingerprint256}`;
+        certificate = `CN=${cert.subject?.CN ?? ''} (sha256 ${cert.fingerprint256})`;
       }
       if (tokenDigest) {
         const h = req.headers.authorization ?? '';
         const m = /^Bearer ([^\s]+)$/.exec(h);
         if (!m || !timingSafeEqual(digest(m[1]!), tokenDigest)) return null;
-        who = who ? `${who}+token` : 'token';
       }
-      return who;
+      // A certificate names someone; a token only says its holder.
+      return { by: certificate ? 'certificate' : 'token', certificate };
     },
   };
 }

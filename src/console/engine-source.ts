@@ -11,7 +11,7 @@ import type { ProbeSession } from '../probe/session.js';
 import type { Captures, CaptureOptions } from '../respond/capture.js';
 import type { Enforcement } from '../respond/enforcement.js';
 import type { Quarantines } from '../respond/quarantine.js';
-import type { ConsoleSource, Outcome, SourceWorkload } from './source.js';
+import type { ConsoleAudit, ConsoleSource, Outcome, SourceWorkload } from './source.js';
 
 export interface ConsoleParts {
   nodeName: string;
@@ -28,6 +28,8 @@ export interface ConsoleParts {
   sessions: () => readonly ProbeSession[];
   onAlert(fn: (a: Alert) => void): () => void;
   onEvent(fn: (e: Event) => void): () => void;
+  /** The engine's audit log (control/audit.ts), as the engine adapts it. */
+  audit: ConsoleAudit;
 }
 
 export function consoleSource(p: ConsoleParts): ConsoleSource {
@@ -42,6 +44,7 @@ export function consoleSource(p: ConsoleParts): ConsoleSource {
   };
   return {
     nodeName: p.nodeName,
+    audit: p.audit,
     captureDir: join(p.stateDir, 'captures'),
     onAlert: p.onAlert,
     onEvent: p.onEvent,

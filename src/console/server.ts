@@ -17,11 +17,11 @@ import type { Logger } from '../log.js';
 import { isLoopback, parseListen } from '../rpc/listen.js';
 import { VERSION } from '../version.js';
 import type { ActionResult, SessionInfo, StreamChanged } from './api.js';
-import { AuditLog } from './audit.js';
 import { authenticator, crossSiteRefusal, readToken, type Authenticator } from './auth.js';
 import { renderReport, REPORT_STYLE_HASH } from './report.js';
 import type { ConsoleSource } from './source.js';
-import { ConsoleError, ConsoleState, type Caller } from './state.js';
+import type { ConsoleCaller as Caller } from './source.js';
+import { ConsoleError, ConsoleState } from './state.js';
 
 export interface ConsoleOptions {
   listen: string;
@@ -30,7 +30,6 @@ export interface ConsoleOptions {
   tls?: { ca: string; cert: string; key: string };
   alertHistory: number;
   networkEdges: number;
-  auditLog: string;
 }
 
 /** Where the page, its scripts and the libraries are (the same from src/console and dist/console). */
@@ -145,7 +144,7 @@ export class ConsoleServer {
     }
     if (!opts.tokenFile && !opts.tls) throw new Error('console: needs tokenFile, tls (mutual TLS) or both');
     this.auth = authenticator(opts.tokenFile ? readToken(opts.tokenFile) : null, !!opts.tls);
-    this.state = new ConsoleState(source, new AuditLog(opts.auditLog, log), opts);
+    this.state = new ConsoleState(source, opts);
     this.state.onAlert = (alert) => this.broadcast('alert', alert);
     this.state.onChange = (what, workload) => this.broadcast('changed', { what, workload } satisfies StreamChanged);
   }
@@ -274,7 +273,7 @@ export class ConsoleServer {
       this.authFailures++;
       return this.send(res, 401, JSON.stringify({ error: 'not authenticated' }), 'application/json; charset=utf-8', this.auth.kinds.includes('token') ? { 'www-authenticate': 'Bearer realm="vigil"' } : {});
     }
-    const caller: Caller = { actor: who, remote: `${req.socket.remoteAddress ?? ''}:${req.socket.remotePort ?? ''}` };
+    const caller: Caller = { ...who, address: `${req.socket.remoteAddress ?? ''}:${req.socket.remotePort ?? ''}` };
     // /api/workloads/<key>/… : the key is one encoded path segment.
     const parts = path.slice('/api/'.length).split('/').map((p) => decodeURIComponent(p));
     const q = url.searchParams;
@@ -354,10 +353,10 @@ export class ConsoleServer {
         return;
       }
       case 'audit':
-        return this.json(res, 200, s.audit.latest(Number(q.get('limit') ?? 50) || 50));
+        return this.json(res, 200, s.source.audit.latest(Math.min(200, Number(q.get('limit') ?? 50) || 50)));
       case 'captures':
         if (key) return this.capture(res, key);
-        break;
+        return this.json(res, 200, s.captures);
       case 'stream':
         return this.stream(req, res);
       default:

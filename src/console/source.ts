@@ -5,6 +5,7 @@ import type { Alert } from '../model/alert.js';
 import type { Mode } from '../model/mode.js';
 import type { WorkloadProfileDocument } from '../detect/profile/document.js';
 import type { Event, Mechanism } from '../model/event.js';
+import type { AuditEntry } from './api.js';
 
 export interface SourceWorkload {
   key: string;
@@ -60,6 +61,42 @@ export interface ConsoleActions {
   applyProfile(doc: WorkloadProfileDocument): Promise<Outcome>;
 }
 
+/** Who acted from the console, as its credentials say. */
+export interface ConsoleCaller {
+  /** A bearer token, a client certificate (mutual TLS), or both. */
+  by: 'token' | 'certificate';
+  /** The client certificate's subject, when there is one. */
+  certificate: string;
+  /** The browser's address (host:port). */
+  address: string;
+}
+
+/** An action taken from the console, as the engine's audit log records it. */
+export interface ConsoleAction {
+  action: 'set-mode' | 'accept-anomaly' | 'quarantine' | 'release' | 'capture';
+  /** The workload's key (to name it in the alert) and name. */
+  workloadKey: string;
+  target: string;
+  request: Record<string, string | number | boolean>;
+  ok: boolean;
+  outcome: string;
+  caller: ConsoleCaller;
+  /** A mode lowered, a quarantine lifted, a profile widened. */
+  lowersProtection: boolean;
+}
+
+/**
+ * The engine's one audit log (control/audit.ts, <stateDir>/audit.jsonl):
+ * the console's actions are written there, with who made them, as the
+ * CLI's are, and raised as alerts.
+ */
+export interface ConsoleAudit {
+  /** Written (synced) before the console answers. */
+  record(a: ConsoleAction): void;
+  /** The latest entries of the log, newest first, whoever made them. */
+  latest(n: number): AuditEntry[];
+}
+
 export interface ConsoleSource {
   readonly nodeName: string;
   /** Where capture files are written (the console serves only files from here). */
@@ -74,4 +111,5 @@ export interface ConsoleSource {
   enforcement(key: string): { active: boolean; gaps: string[] };
   probe(): ProbeFacts;
   readonly actions: ConsoleActions;
+  readonly audit: ConsoleAudit;
 }

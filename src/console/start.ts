@@ -1,7 +1,6 @@
 // Starts the web console when the config enables it. A console that
 // cannot start (a missing token file, a port in use) is an error in the
 // log; monitoring goes on without it.
-import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { ConsoleServer } from './server.js';
@@ -12,7 +11,7 @@ export async function startConsole(source: ConsoleSource, config: Config, log: L
   if (!c.enabled) return null;
   const clog = log.child({ component: 'console' });
   try {
-    const server = new ConsoleServer(source, { ...c, auditLog: c.auditLog ?? join(config.stateDir, 'console-audit.jsonl') }, clog);
+    const server = new ConsoleServer(source, c, clog);
     await server.start();
     return server;
   } catch (err) {

@@ -12,17 +12,12 @@ import type { WorkloadProfileDocument } from '../detect/profile/document.js';
 import { diffDocuments, parsePolicyYaml, toNetworkPolicy, toYaml } from '../detect/profile/policy.js';
 import { enforcementGaps, MECHANISM_SAYS, type Event, type Mechanism } from '../model/event.js';
 import { AlertHistory } from './alert-history.js';
-import type { AcceptPreview, ActionResult, AuditEntry, EnforcementView, ProfileView, RiskScore, RiskView, WorkloadView } from './api.js';
-import type { AuditLog } from './audit.js';
+import type { AcceptPreview, ActionResult, AuditEntry, CaptureView, EnforcementView, ProfileView, RiskScore, RiskView, WorkloadView } from './api.js';
 import { NetworkMap } from './network-map.js';
 import { nodeRisk, workloadRisk } from './risk.js';
-import type { ConsoleSource, Outcome, ProbeFacts, SourceWorkload } from './source.js';
+import type { ConsoleAction, ConsoleCaller as Caller, ConsoleSource, Outcome, ProbeFacts, SourceWorkload } from './source.js';
 import { WorkloadFacts } from './workload-facts.js';
 
-export interface Caller {
-  actor: string;
-  remote: string;
-}
 
 export class ConsoleError extends Error {
   constructor(readonly status: number, message: string) {
@@ -32,6 +27,8 @@ export class ConsoleError extends Error {
 
 /** Capture lengths the console offers (seconds). */
 const MAX_CAPTURE_SECONDS = 600;
+/** Captures started from the console whose end is kept to show. */
+const KEEP_CAPTURES = 20;
 
 export class ConsoleState {
   readonly history: AlertHistory;
@@ -40,11 +37,12 @@ export class ConsoleState {
   private readonly unsubscribe: (() => void)[] = [];
   /** Called for every alert and every change a client should reload for. */
   onAlert: (a: Alert) => void = () => {};
-  onChange: (what: 'workloads' | 'profile' | 'audit', workload: string) => void = () => {};
+  onChange: (what: 'workloads' | 'profile' | 'audit' | 'captures', workload: string) => void = () => {};
+  /** Captures started here, newest first, with how they ended once they have. */
+  readonly captures: CaptureView[] = [];
 
   constructor(
     readonly source: ConsoleSource,
-    readonly audit: AuditLog,
     limits: { alertHistory: number; networkEdges: number },
   ) {
     this.history = new AlertHistory(limits.alertHistory);
@@ -176,12 +174,16 @@ export class ConsoleState {
 
   // ---- actions --------------------------------------------------------
 
-  private done(caller: Caller, action: string, workload: string, params: AuditEntry['params'], r: Outcome | { ok: boolean; error: string; detail: string; warnings?: string[] }): ActionResult {
+  /** Written to the engine's audit log (and alerted) before the answer goes back. */
+  private done(
+    caller: Caller, action: ConsoleAction['action'], w: SourceWorkload, params: AuditEntry['params'], lowersProtection: boolean,
+    r: Outcome | { ok: boolean; error: string; detail: string; warnings?: string[] },
+  ): ActionResult {
     const message = r.ok ? r.detail || 'done' : r.error;
-    const audit: AuditEntry = { time: new Date().toISOString(), actor: caller.actor, remote: caller.remote, action, workload, params, ok: r.ok, result: message };
-    this.audit.record(audit);
-    this.onChange('audit', workload);
-    this.onChange('workloads', workload);
+    this.source.audit.record({ action, workloadKey: w.key, target: w.name, request: params, ok: r.ok, outcome: message, caller, lowersProtection });
+    this.onChange('audit', w.name);
+    this.onChange('workloads', w.name);
+    const audit = this.source.audit.latest(8).find((e) => e.via === 'console' && e.action === action && e.workload === w.name) ?? null;
     return { ok: r.ok, message, warnings: r.warnings ?? [], audit };
   }
 
@@ -190,20 +192,20 @@ export class ConsoleState {
     if (typeof mode !== 'string' || !(MODES as readonly string[]).includes(mode)) throw new ConsoleError(400, `mode must be one of ${MODES.join(', ')}`);
     const from = w.mode;
     const r = await this.source.actions.setMode(w.key, mode as Mode);
-    return this.done(caller, 'set-mode', w.name, { from, to: mode }, r);
+    return this.done(caller, 'set-mode', w, { mode, from }, MODES.indexOf(mode as Mode) < MODES.indexOf(from), r);
   }
 
   async quarantine(caller: Caller, key: string, reason: unknown): Promise<ActionResult> {
     const w = this.workload(key);
     const why = typeof reason === 'string' && reason.trim() ? reason.trim().slice(0, 200) : 'from the console';
-    const r = await this.source.actions.quarantine(w.key, `${why} (console: ${caller.actor})`);
-    return this.done(caller, 'quarantine', w.name, { reason: why }, { ...r, detail: `${w.name} quarantined: ${r.detail}` });
+    const r = await this.source.actions.quarantine(w.key, `${why} (web console)`);
+    return this.done(caller, 'quarantine', w, { reason: why }, false, { ...r, detail: `${w.name} quarantined: ${r.detail}` });
   }
 
   async release(caller: Caller, key: string): Promise<ActionResult> {
     const w = this.workload(key);
     const r = await this.source.actions.release(w.key);
-    return this.done(caller, 'release', w.name, {}, { ...r, detail: `${w.name} released: ${r.detail}` });
+    return this.done(caller, 'release', w, {}, true, { ...r, detail: `${w.name} released: ${r.detail}` });
   }
 
   async capture(caller: Caller, key: string, seconds: unknown): Promise<ActionResult> {
@@ -212,12 +214,17 @@ export class ConsoleState {
     if (!Number.isInteger(s) || s < 0 || s > MAX_CAPTURE_SECONDS) throw new ConsoleError(400, `seconds must be a whole number from 0 (the configured default) to ${MAX_CAPTURE_SECONDS}`);
     const r = await this.source.actions.capture(w.key, s);
     const file = r.file.split('/').pop() ?? '';
-    r.finished?.then((end) => {
-      this.done(caller, 'capture-finished', w.name, { file }, {
-        ok: end.ok, error: end.error, detail: `${file}: ${end.packets} packets, ${end.bytes} bytes (ended by ${end.ended})`,
+    // The start is audited (as the CLI's is); the end is shown, with its file to download.
+    if (r.ok) {
+      const view: CaptureView = { workload: w.name, file, started: new Date().toISOString(), ended: null };
+      this.captures.unshift(view);
+      this.captures.splice(KEEP_CAPTURES);
+      r.finished?.then((end) => {
+        view.ended = { ok: end.ok, error: end.error, packets: end.packets, bytes: end.bytes, by: end.ended };
+        this.onChange('captures', w.name);
       });
-    });
-    return this.done(caller, 'capture', w.name, { seconds: s }, { ok: r.ok, error: r.error, detail: r.ok ? `capturing to ${file}` : '' });
+    }
+    return this.done(caller, 'capture', w, { seconds: s }, false, { ok: r.ok, error: r.error, detail: r.ok ? `capturing to ${file}` : '' });
   }
 
   private proposal(key: string, id: string): { w: SourceWorkload; current: WorkloadProfileDocument; next: WorkloadProfileDocument; preview: AcceptPreview } {
@@ -250,7 +257,8 @@ export class ConsoleState {
     const r = await this.source.actions.applyProfile(doc!);
     if (r.ok) this.facts.accepted(w.key, id);
     this.onChange('profile', w.name);
-    return this.done(caller, 'accept-anomaly', w.name, { kind: preview.anomaly.kind, what: preview.anomaly.what, diff: preview.diff.join('\n') }, {
+    // The diff itself is shown before, not audited: the profile's history is in its document.
+    return this.done(caller, 'accept-anomaly', w, { kind: preview.anomaly.kind, what: preview.anomaly.what, changes: preview.diff.length }, true, {
       ...r, detail: r.ok ? `${preview.anomaly.kind} ${preview.anomaly.what} is now part of ${w.name}'s profile` : '',
     });
   }

@@ -17,7 +17,8 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 /** Metadata the `vigil` CLI sends: its pid (a claim; the kernel's record is preferred). */
 export const CLIENT_PID_KEY = 'vigil-client-pid';
 
-export type VerifiedBy = 'kernel' | 'certificate' | 'claimed' | 'unknown';
+/** kernel: the probe saw the connect; certificate: mutual TLS; token: the web console's bearer token; claimed: the client's word. */
+export type VerifiedBy = 'kernel' | 'certificate' | 'token' | 'claimed' | 'unknown';
 
 export interface Caller {
   /** How the identity below is known. */
@@ -121,9 +122,11 @@ export async function identifyCaller(f: CallFacts, witness: ConnectWitness | nul
 export function describeCaller(c: Caller): string {
   const who: string[] = [];
   if (c.certificate) who.push(`certificate ${c.certificate}`);
-  who.push(c.uid === null ? 'uid unknown' : `uid ${c.uid}${c.loginUid !== null && c.loginUid !== c.uid ? ` (login uid ${c.loginUid})` : ''}`);
+  // A browser's request has no uid to know: it is the token or certificate that says who.
+  if (c.verifiedBy === 'token' && !c.certificate) who.push(`the web console's token holder at ${c.address}`);
+  if (c.uid !== null || !(c.verifiedBy === 'token' || (c.verifiedBy === 'certificate' && c.address !== 'unix'))) who.push(c.uid === null ? 'uid unknown' : `uid ${c.uid}${c.loginUid !== null && c.loginUid !== c.uid ? ` (login uid ${c.loginUid})` : ''}`);
   if (c.pid !== null) who.push(`pid ${c.pid}${c.exe ? ` ${c.exe}` : ''}`);
-  const how = c.verifiedBy === 'kernel' ? 'as the kernel saw it' : c.verifiedBy === 'certificate' ? 'by its client certificate' : c.verifiedBy === 'claimed' ? 'as the client claims' : 'unknown';
+  const how = c.verifiedBy === 'kernel' ? 'as the kernel saw it' : c.verifiedBy === 'certificate' ? 'by its client certificate' : c.verifiedBy === 'token' ? 'by the console\'s bearer token' : c.verifiedBy === 'claimed' ? 'as the client claims' : 'unknown';
   return `${who.join(', ')} (${how}${c.note ? `; ${c.note}` : ''})`;
 }
 

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { AuditEntry } from '../../src/console/api.js';
+import type { AuditRecord } from '../../src/control/audit.js';
 import type { Alert } from '../../src/model/alert.js';
 import type { ConsoleServer } from '../../src/console/server.js';
 import { describeBrowser, openBrowser, screenshot, type TestBrowser } from '../support/browser.js';
@@ -63,7 +63,7 @@ describeKernel('the console on the real kernel', () => describeBrowser('in a rea
   });
 
   const curl = () => web.run('/usr/bin/curl', ['-s', '--max-time', '2', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${port}/x`]);
-  const audit = (): AuditEntry[] => readFileSync(join(t.config.stateDir, 'console-audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditEntry);
+  const audit = (): AuditRecord[] => readFileSync(join(t.config.stateDir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
 
   it('learns on the kernel, then is set to monitor from the page', async () => {
     expect((await web.run('/bin/cat', ['/etc/hostname'])).code).toBe(0);
@@ -123,7 +123,7 @@ describeKernel('the console on the real kernel', () => describeBrowser('in a rea
     await page.locator('tr[data-workload="kweb"] button.release').click();
     await page.locator('tr[data-workload="kweb"] button.quarantine').waitFor();
     expect((await curl()).stdout).toBe('200');
-    expect(audit().map((e) => `${e.action} ${e.ok}`)).toEqual(['set-mode true', 'accept-anomaly true', 'quarantine true', 'release true']);
+    expect(audit().map((e) => `${e.action} ${e.ok} ${e.via}`)).toEqual(['set-mode true console', 'accept-anomaly true console', 'quarantine true console', 'release true console']);
     expect(b.errors).toEqual([]);
   });
 }));

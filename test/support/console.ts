@@ -58,6 +58,9 @@ export class ConsoleFixture {
         sinks: [],
         workloads: workloads.map((w) => ({ name: w, cgroup: `/${w}` })),
         alerts: { foldWindowMs: 0 },
+        // The synthetic probe sends only what a test makes it send, not the real one's counters every
+        // second: it would be a stalled probe (an alert) after the default 5 s. Stalls have their own tests.
+        engine: { probeStallSeconds: 3600 },
         ...overrides,
         console: { enabled: true, listen: 'tcp://127.0.0.1:0', tokenFile: join(dir, 'console-token'), ...(overrides.console ?? {}) },
       },

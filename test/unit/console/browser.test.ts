@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type cytoscape from 'cytoscape';
-import type { AuditEntry } from '../../../src/console/api.js';
+import type { AuditRecord } from '../../../src/control/audit.js';
 import { ARTIFACTS, openBrowser, screenshot, describeBrowser, type TestBrowser } from '../../support/browser.js';
 import { ConsoleFixture } from '../../support/console.js';
 import { waitFor } from '../../support/kernel.js';
@@ -48,9 +48,10 @@ describeBrowser('the console in a real browser', () => {
   let f: ConsoleFixture;
   let b: TestBrowser;
 
-  const audit = (): AuditEntry[] => {
+  /** The engine's one audit log (the CLI's actions go there too). */
+  const audit = (): AuditRecord[] => {
     try {
-      return readFileSync(join(f.t.dir, 'state', 'console-audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditEntry);
+      return readFileSync(join(f.t.dir, 'state', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
     } catch {
       return [];
     }
@@ -98,7 +99,8 @@ describeBrowser('the console in a real browser', () => {
     expect((await page.locator('table.alerts-table tbody tr.row td:nth-child(3)').allTextContents()).sort()).toEqual(
       ['Connection to a mining pool port', 'Execution from a temporary directory', 'new-egress', 'new-executable']);
     // The crafted name is on the page as the characters it is, and nothing of it ran.
-    await page.getByText(`new executable ${EVIL_EXE}`, { exact: false }).first().waitFor();
+    // (quoted in the message, as free text is in every sink: the engine's escaping)
+    await page.getByText(`new executable ${JSON.stringify(EVIL_EXE)}`, { exact: false }).first().waitFor();
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
     expect(await page.locator('img[src="x"]').count()).toBe(0);
     expect(await page.locator('.chart canvas').count()).toBeGreaterThan(0);
@@ -148,14 +150,14 @@ describeBrowser('the console in a real browser', () => {
     await page.locator('.toast.ok', { hasText: /capturing to batch-.*\.pcap/ }).waitFor();
     expect(f.probe.commands.some((c) => c.startCapture)).toBe(true);
     // The audit log, on disk and on the page.
-    await waitFor('capture finished', () => audit().some((e) => e.action === 'capture-finished'), 5000);
-    expect(audit().map((e) => [e.action, e.workload, e.ok, e.actor])).toEqual([
-      ['set-mode', 'batch', true, 'token'],
-      ['quarantine', 'batch', true, 'token'],
-      ['capture', 'batch', true, 'token'],
-      ['capture-finished', 'batch', true, 'token'],
+    expect(audit().map((e) => [e.action, e.target, e.ok, e.via, e.caller.verifiedBy])).toEqual([
+      ['set-mode', 'batch', true, 'console', 'token'],
+      ['quarantine', 'batch', true, 'console', 'token'],
+      ['capture', 'batch', true, 'console', 'token'],
     ]);
-    await page.locator('table.audit-table').getByText('capture-finished').waitFor();
+    await page.locator('table.audit-table tr', { hasText: 'capture' }).first().waitFor();
+    // The capture's end, with its file.
+    await page.locator('table.captures-table td.capture-end', { hasText: /\d+ packets, \d+ bytes/ }).waitFor({ timeout: 5000 });
     await page.locator('tr[data-workload="batch"] button.release').click();
     await page.locator('tr[data-workload="batch"] button.quarantine').waitFor();
     expect(f.t.engine.quarantines.isQuarantined('named:batch')).toBe(false);
@@ -179,7 +181,7 @@ describeBrowser('the console in a real browser', () => {
     await anomaly.locator('button.apply-accept').click();
     await page.locator('.toast.ok', { hasText: 'is now part of shop-web' }).waitFor();
     expect(f.t.engine.profiles.export('shop-web')[0]!.spec.network.egress.map((r) => r.to).sort()).toEqual(['10.1.0.2', '203.0.113.9']);
-    expect(audit().at(-1)).toMatchObject({ action: 'accept-anomaly', workload: 'shop-web', ok: true, params: { kind: 'new-egress', what: 'tcp 203.0.113.9:4444' } });
+    expect(audit().at(-1)).toMatchObject({ action: 'accept-anomaly', target: 'shop-web', ok: true, via: 'console', lowersProtection: true, request: { kind: 'new-egress', what: 'tcp 203.0.113.9:4444' } });
     await page.locator('li.anomaly', { hasText: '203.0.113.9' }).waitFor({ state: 'detached' });
     // The crafted executable is still open, shown as text.
     expect(await page.locator('li.anomaly').count()).toBeGreaterThanOrEqual(1);

@@ -7,8 +7,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AcceptPreview, ActionResult, AlertCounts, AlertPage, AuditEntry, NetworkView, ProfileView, RiskView, SessionInfo, WorkloadView } from '../../../src/console/api.js';
+import type { AcceptPreview, ActionResult, AlertCounts, AlertPage, AuditEntry, CaptureView, NetworkView, ProfileView, RiskView, SessionInfo, WorkloadView } from '../../../src/console/api.js';
 import { parseConfig } from '../../../src/config/load.js';
+import type { AuditRecord } from '../../../src/control/audit.js';
+import { ControlClient } from '../../../src/control/client.js';
 import { alertAbout } from '../../../src/model/alert.js';
 import { ConsoleFixture } from '../../support/console.js';
 import { waitFor } from '../../support/kernel.js';
@@ -83,7 +85,7 @@ describe('console: who gets in', () => {
     f = await ConsoleFixture.start(['web']);
     const { ConsoleServer } = await import('../../../src/console/server.js');
     const source = f.console.state.source;
-    const base = { allowNonLoopback: false, tokenFile: join(f.t.dir, 'console-token'), alertHistory: 100, networkEdges: 100, auditLog: join(f.t.dir, 'a.jsonl') };
+    const base = { allowNonLoopback: false, tokenFile: join(f.t.dir, 'console-token'), alertHistory: 100, networkEdges: 100 };
     expect(() => new ConsoleServer(source, { ...base, listen: 'tcp://0.0.0.0:0' }, f!.t.engine.log)).toThrow(/not a loopback address/);
     expect(() => new ConsoleServer(source, { ...base, listen: 'tcp://0.0.0.0:0', allowNonLoopback: true }, f!.t.engine.log)).toThrow(/needs tls/);
     writeFileSync(join(f.t.dir, 'short'), 'abc\n');
@@ -118,7 +120,8 @@ describe('console: who gets in', () => {
     expect(f.t.engine.quarantines.isQuarantined('named:web')).toBe(false);
     const real = await call(`${wpath('web')}/quarantine`, { cert: true, method: 'POST', headers: { ...ACT, origin: 'https://vigil-engine' }, body: '{}' });
     expect(real.status).toBe(200);
-    expect(JSON.parse(real.body)).toMatchObject({ ok: true, audit: { actor: 'cert:client', action: 'quarantine' } });
+    expect(JSON.parse(real.body)).toMatchObject({ ok: true, audit: { via: 'console', action: 'quarantine' } });
+    expect(JSON.parse(real.body).audit.actor).toMatch(/^certificate CN=client \(sha256 [0-9A-F:]+\) \(by its client certificate\)$/);
     expect(f.t.engine.quarantines.isQuarantined('named:web')).toBe(true);
   });
 });
@@ -144,7 +147,7 @@ describe('console: actions', () => {
     const anon = await fetch(`${f.base}${wpath('web')}/mode`, { method: 'POST', headers: ACT, body: '{"mode":"monitor"}' });
     expect(anon.status).toBe(401);
     expect(w.mode).toBe('learn');
-    expect(readFileSync(join(f.t.dir, 'state', 'console-audit.jsonl'), { flag: 'a+' }).toString()).toBe('');
+    expect(readFileSync(join(f.t.dir, 'state', 'audit.jsonl'), { flag: 'a+' }).toString()).toBe('');
   });
 
   it('counts what it served on /metrics: requests, credential failures, refusals, actions and live streams', async () => {
@@ -188,7 +191,8 @@ describe('console: actions', () => {
     const w = await waitFor('workload seen', () => f!.t.engine.workloads.find('web'));
     const own = { ...ACT, origin: f.base };
     const mode = await post(f, `${wpath('named:web')}/mode`, { mode: 'monitor' }, own);
-    expect(mode.body).toMatchObject({ ok: true, message: 'web is now in monitor mode', audit: { action: 'set-mode', workload: 'web', params: { from: 'learn', to: 'monitor' }, actor: 'token' } });
+    expect(mode.body).toMatchObject({ ok: true, message: 'web is now in monitor mode', audit: { action: 'set-mode', workload: 'web', params: { from: 'learn', mode: 'monitor' }, via: 'console' } });
+    expect(mode.body.audit!.actor).toMatch(/^the web console's token holder at 127\.0\.0\.1:\d+ \(by the console's bearer token\)$/);
     expect(w.mode).toBe('monitor');
     const bad = await post(f, `${wpath('web')}/mode`, { mode: 'off' });
     expect(bad.status).toBe(400);
@@ -197,7 +201,7 @@ describe('console: actions', () => {
     expect(f.t.engine.quarantines.isQuarantined('named:web')).toBe(true);
     expect(f.probe.commands.some((c) => c.quarantine?.cgroups.some((g) => g.id === f!.cgroups.web))).toBe(true);
     const views = (await f.api<WorkloadView[]>('/api/workloads')).body;
-    expect(views.find((v) => v.name === 'web')!.quarantine!.reason).toBe('looks odd (console: token)');
+    expect(views.find((v) => v.name === 'web')!.quarantine!.reason).toBe('looks odd (web console)');
     const r = await post(f, `${wpath('web')}/release`, {});
     expect(r.body.ok).toBe(true);
     expect(f.t.engine.quarantines.isQuarantined('named:web')).toBe(false);
@@ -205,18 +209,35 @@ describe('console: actions', () => {
     expect(cap.body).toMatchObject({ ok: true, audit: { action: 'capture', params: { seconds: 1 } } });
     expect(cap.body.message).toMatch(/^capturing to web-.*\.pcap$/);
     expect(f.probe.commands.some((c) => c.startCapture)).toBe(true);
-    const lines = () => readFileSync(join(f!.t.dir, 'state', 'console-audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditEntry);
-    await waitFor('the capture to finish', () => lines().some((e) => e.action === 'capture-finished'), 5000);
-    expect(lines().map((e) => `${e.action} ${e.ok}`)).toEqual(['set-mode true', 'quarantine true', 'release true', 'capture true', 'capture-finished true']);
+    // One audit log, the engine's (the CLI's actions go there too): each action with who made it, from the console; each also an alert.
+    const lines = () => readFileSync(join(f!.t.dir, 'state', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
+    expect(lines().map((e) => `${e.action} ${e.target} ${e.ok} ${e.via} ${e.caller.verifiedBy} ${e.lowersProtection}`)).toEqual([
+      'set-mode web true console token false', 'quarantine web true console token false', 'release web true console token true', 'capture web true console token false',
+    ]);
+    const alerts = (await f.api<AlertPage>('/api/alerts?q=through the web console')).body;
+    expect(alerts.alerts.map((a) => `${a.priority} ${a.rule}`).sort()).toEqual(['error Quarantine released', 'notice Capture started', 'notice Workload mode changed', 'notice Workload quarantined']);
+    // The capture's end is shown with its file.
+    const [capture] = await until('the capture to finish', async () => {
+      const c = (await f!.api<CaptureView[]>('/api/captures')).body;
+      return c[0]?.ended ? c : null;
+    }, 5000);
+    expect(capture).toMatchObject({ workload: 'web', ended: { ok: true } });
     // The capture file is served by name, and only from the capture directory.
-    const file = lines().at(-1)!.params.file as string;
+    const file = capture!.file;
     const pcap = await fetch(`${f.base}/api/captures/${file}`, { headers: { authorization: `Bearer ${f.token}` } });
     expect(pcap.status).toBe(200);
     expect(Buffer.from(await pcap.arrayBuffer()).readUInt32LE(0)).toBe(0xa1b2c3d4);
     expect((await f.api('/api/captures/..%2Fquarantine.json')).status).toBe(400);
-    expect((await f.api<AuditEntry[]>('/api/audit')).body[0]!.action).toBe('capture-finished');
-    const stat = readFileSync(join(f.t.dir, 'state', 'console-audit.jsonl'));
-    expect(stat.length).toBeGreaterThan(0);
+    // The CLI's actions are in the same log, and on the console's list.
+    const control = new ControlClient(f.t.config.control.listen);
+    try {
+      expect(await control.setMode('web', 'learn')).toMatchObject({ ok: true });
+    } finally {
+      control.close();
+    }
+    const listed = (await f.api<AuditEntry[]>('/api/audit')).body;
+    expect(listed.map((e) => `${e.action} ${e.via}`)).toEqual(['set-mode control', 'capture console', 'release console', 'quarantine console', 'set-mode console']);
+    expect(listed[0]!.actor).toMatch(new RegExp(`^uid ${process.getuid!()}.*\\(as the kernel saw it|as the client claims`));
   });
 
   it('accepts an anomaly into the profile after showing the diff, and it is no longer an anomaly', async () => {
