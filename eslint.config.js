@@ -12,7 +12,8 @@ import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['dist/', 'node_modules/', 'bpf/', 'daemonset/', 'bench/results/'] },  // bench/results/: a bench's scratch builds
+  // bench/results/: a bench's scratch builds; .vigil-test/: the test runtimes' data (image layers) and caches; .vm/: the kernel matrix's guests.
+  { ignores: ['dist/', 'node_modules/', 'bpf/', 'daemonset/', 'bench/results/', '.vigil-test/', '.vm/'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {

@@ -105,6 +105,7 @@ async function engineMemory(opts: MemoryOptions): Promise<{ idle: Measure; loade
       snapshot.push({
         pid, ppid: first ? 1 : 10_000 + w, uid: 1000, gid: 1000, comm: first ? 'sh' : 'worker', exe: first ? '/bin/sh' : `/app/bin/worker-${w % 20}`,
         argv: first ? ['/bin/sh', '-c', 'start'] : [`/app/bin/worker-${w % 20}`, '--id', String(i)], cwd: '/app', cgroupId: cgroups[w]!, startKtimeNs: ktimeNow(), tty: 0,
+        capEffective: 0, capPermitted: 0, loginuid: 4294967295, vpid: pid,
       });
     }
     for (let i = 0; i < snapshot.length; i += 1000) {

@@ -85,6 +85,10 @@ struct vigil_header {
 	char comm[VIGIL_COMM_LEN];
 };
 
+/* vigil_exec.exe_layer: where the executable lives. */
+#define VIGIL_EXE_OVERLAY     0x1 /* on an overlay file system (a container's root) */
+#define VIGIL_EXE_UPPER_LAYER 0x2 /* on its upper, writable layer: not part of the image */
+
 /* Flags on a vigil_path. */
 #define VIGIL_PATH_HAS_BASE   0x1 /* raw is relative: join it to base */
 #define VIGIL_PATH_TRUNCATED  0x2 /* a string or walk was cut short */
@@ -109,7 +113,11 @@ struct vigil_exec {
 	__u32 exe_len;
 	__u32 cwd_len;
 	__u32 tty;                /* controlling terminal (major << 20 | minor), 0 if none */
-	__u32 _pad;
+	__u32 exe_layer;          /* VIGIL_EXE_OVERLAY | VIGIL_EXE_UPPER_LAYER (creds.bpf.h) */
+	__u64 cap_effective;      /* capabilities after the exec */
+	__u64 cap_permitted;
+	__u32 loginuid;           /* audit login uid, (u32)-1 if unset */
+	__u32 vpid;               /* the pid in its own pid namespace */
 	char filename[VIGIL_STR_LEN];
 	char exe[VIGIL_WALK_LEN];   /* walked, leaf first */
 	char cwd[VIGIL_WALK_LEN];   /* walked, leaf first */
@@ -119,7 +127,7 @@ struct vigil_exec {
 struct vigil_fork {
 	struct vigil_header h;
 	__u32 child_pid;
-	__u32 _pad;
+	__u32 child_vpid;  /* the child's pid in its own pid namespace */
 };
 
 struct vigil_exit {
@@ -189,6 +197,8 @@ struct vigil_setid {
 	__s64 id;          /* requested effective id, -1 if unchanged */
 	__u32 call;        /* enum vigil_setid_call */
 	__u32 _pad;
+	__u64 cap_effective; /* capabilities after the call (a uid change may drop them) */
+	__u64 cap_permitted;
 };
 
 struct vigil_ptrace {

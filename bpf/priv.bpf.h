@@ -4,6 +4,7 @@
 #define VIGIL_PRIV_BPF_H
 
 #include "path.bpf.h"
+#include "creds.bpf.h"
 
 static __always_inline int setid_enter(__u32 call, __s64 id)
 {
@@ -18,6 +19,17 @@ static __always_inline int setid_enter(__u32 call, __s64 id)
 	return 0;
 }
 
+/* At the exit, the capabilities the call left (leaving uid 0 drops them). */
+static __always_inline int setid_exit(long ret)
+{
+	union vigil_inflight *rec = unpark();
+
+	if (rec && rec->h.kind == VIGIL_SETID)
+		task_caps(bpf_get_current_task_btf(), &rec->setid.cap_effective, &rec->setid.cap_permitted);
+	send_parked_record(rec, ret, VIGIL_SETID);
+	return 0;
+}
+
 /* One entry and one exit program per call; the effective id is what matters. */
 #define SETID_HOOKS(name, call, arg)                                              \
 	SEC("tp/syscalls/sys_enter_" #name)                                       \
@@ -25,7 +37,7 @@ static __always_inline int setid_enter(__u32 call, __s64 id)
 	{ return setid_enter(call, ctx->args[arg]); }                             \
 	SEC("tp/syscalls/sys_exit_" #name)                                        \
 	int exit_##name(struct trace_event_raw_sys_exit *ctx)                     \
-	{ return finish_parked(ctx->ret, VIGIL_SETID); }
+	{ return setid_exit(ctx->ret); }
 
 SETID_HOOKS(setuid, VIGIL_SETUID, 0)
 SETID_HOOKS(setgid, VIGIL_SETGID, 0)

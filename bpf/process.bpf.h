@@ -5,6 +5,7 @@
 
 #include "path.bpf.h"
 #include "enforce.bpf.h"
+#include "creds.bpf.h"
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
@@ -25,6 +26,10 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), bprm->filename);
 	struct path exe_path = BPF_CORE_READ(bprm, file, f_path);
 	e->exe_len = walk_path(&exe_path, e->exe, &truncated);
+	e->exe_layer = exe_layer(BPF_CORE_READ(bprm, file));
+	task_caps(p, &e->cap_effective, &e->cap_permitted);
+	e->loginuid = task_loginuid(p);
+	e->vpid = task_vpid(p);
 	struct path pwd = BPF_CORE_READ(p, fs, pwd);
 	e->cwd_len = walk_path(&pwd, e->cwd, &truncated);
 	enforce_exec(&e->h, e->exe, e->exe_len);
@@ -68,6 +73,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	fill_header(&e.h, VIGIL_FORK);
 	e.child_pid = child->tgid;
+	e.child_vpid = task_vpid(child);
 	submit(&e, sizeof(e));
 	return 0;
 }

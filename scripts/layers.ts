@@ -27,6 +27,8 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['enrich/'],
   // Kubernetes identity: pods and their owners, as a workload resolver.
   ['enrich/k8s/'],
+  // Container identity from the node's runtimes (CRI, Docker), as a workload resolver over the Kubernetes one.
+  ['enrich/runtime/'],
   // What a detection stage is.
   ['detect/detector.ts'],
   // Behavioural profiles; signature rules.

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Installs what is missing and builds engine and probe. Idempotent and quick
 # when nothing changed; `npm start` and `npm test` both run it first.
+# --test also installs what the tests run: container runtimes (dockerd,
+# containerd, runc; the tests start and stop their own daemons by pid and
+# never enable a service), busybox-static for test images, debootstrap for
+# the DaemonSet images' base, golang-github-containers-common for a runtime's
+# default seccomp profile (/usr/share/containers/seccomp.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,9 +17,10 @@ APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libgrpc++-dev 
 
 # `setup.sh --test` (npm test): also the browser the console's tests drive,
 # Debian's headless Chromium (playwright-core downloads nothing), a font, and
-# poppler's pdftotext to read the risk report the browser prints to PDF.
+# poppler's pdftotext to read the risk report the browser prints to PDF; and
+# what the container tests run (see the header).
 if [ "${1:-}" = "--test" ]; then
-  APT_PACKAGES+=(chromium fonts-dejavu-core poppler-utils)
+  APT_PACKAGES+=(chromium fonts-dejavu-core poppler-utils docker.io busybox-static debootstrap golang-github-containers-common)
 fi
 
 missing=()
@@ -28,7 +34,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     # tshark asks whether non-root users may capture; the answer is no.
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
     apt-get update -qq
+    # Packages must not start services (docker.io would start dockerd where an
+    # init system lets it): Debian's policy-rc.d convention, only for this install.
+    own_policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+    fi
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if [ -n "$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
   else
     log "missing Debian packages: ${missing[*]} (run as root on Debian to install them; the probe will not build)"
   fi

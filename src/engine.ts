@@ -28,7 +28,12 @@ import { ProfileDetector } from './detect/profile/detector.js';
 import { ProfileStore } from './detect/profile/store.js';
 import { RulesDetector } from './detect/rules/detector.js';
 import { CgroupPaths, findCgroup2Mount } from './enrich/cgroups.js';
+import { EventHold } from './enrich/hold.js';
 import { ProcessTree } from './enrich/process-tree.js';
+import { ContainerDirectory } from './enrich/runtime/directory.js';
+import { ContainerResolver } from './enrich/runtime/resolver.js';
+import { findRuntimes } from './enrich/runtime/sockets.js';
+import { CriSource, DockerSource, type RuntimeSource } from './enrich/runtime/sources.js';
 import { LocalResolver, WorkloadRegistry, type WorkloadResolver } from './enrich/workloads.js';
 import { IngestServer, type IngestHandler } from './ingest/server.js';
 import type { Logger } from './log.js';
@@ -54,7 +59,7 @@ export type AlertSubscriber = (a: Alert) => void;
 export interface EngineOptions {
   /** Kubernetes mode: profiles shared through the cluster, pods labelled on quarantine. */
   cluster?: ClusterHooks;
-  /** Workload resolvers tried before the local (config) one, e.g. Kubernetes. */
+  /** Workload resolvers tried before the local (config) one, e.g. Kubernetes (for containers, after their runtime). */
   resolvers?: WorkloadResolver[];
   /** cgroup v2 mount; found from /proc/self/mountinfo by default. */
   cgroupMount?: string | null;
@@ -74,6 +79,11 @@ export class Engine implements IngestHandler {
   readonly tree: ProcessTree;
   readonly cgroups: CgroupPaths;
   readonly workloads: WorkloadRegistry;
+  /** The node's container runtimes, asked who each container is (config containers). */
+  readonly containers: ContainerDirectory;
+  private readonly containerResolver: ContainerResolver | null;
+  /** A new container's first events, waiting for its identity. */
+  readonly hold: EventHold;
   readonly ingest: IngestServer;
   /** Events received, by type: counted in an array on the hot path (one lookup per event, not a Map get and set). */
   private readonly typeCounts = new Float64Array(EVENT_TYPES.length);
@@ -112,6 +122,13 @@ export class Engine implements IngestHandler {
   private unsubscribeDelivery: (() => void) | null = null;
   /** Whether this engine sees the probe's pids in its own /proc. */
   private sharedPidNamespace = false;
+  /**
+   * The engine's own pid as the probe numbers it, when they share a pid
+   * namespace (the DaemonSet's hostPID), else 0: its own events (talking to
+   * the runtimes' sockets, writing its state) are not the node's
+   * behaviour. `vigil run` has the probe leave them out in the kernel.
+   */
+  private selfPid = 0;
 
   constructor(
     readonly config: Config,
@@ -123,11 +140,42 @@ export class Engine implements IngestHandler {
     const mount = opts.cgroupMount === undefined ? findCgroup2Mount() : opts.cgroupMount;
     if (!mount) log.warn('no cgroup v2 mount found in /proc/self/mountinfo: workloads cannot be told apart by cgroup');
     this.cgroups = new CgroupPaths({ mount, sharedPidNamespace: () => this.sharedPidNamespace });
+    const cc = config.containers;
+    const runtimeLog = log.child({ component: 'containers' });
+    const sources: RuntimeSource[] = (cc.enabled ? findRuntimes(cc.runtimes) : []).map((e) =>
+      e.type === 'cri'
+        ? new CriSource(e.socket, { timeoutMs: cc.timeoutMs, pollMs: cc.pollMs, log: runtimeLog })
+        : new DockerSource(e.socket, { timeoutMs: cc.timeoutMs, pollMs: cc.pollMs, log: runtimeLog }),
+    );
+    this.containers = new ContainerDirectory({ sources, log: runtimeLog });
+    const cluster = opts.resolvers ?? [];
+    this.containerResolver = cc.enabled
+      ? new ContainerResolver({
+        directory: this.containers, cluster, log: runtimeLog,
+        identity: { workloadLabel: cc.workloadLabel, nodeName: config.kubernetes.nodeName ?? config.nodeName },
+      })
+      : null;
     this.workloads = new WorkloadRegistry({
       cgroups: this.cgroups,
-      resolvers: [...(opts.resolvers ?? []), new LocalResolver(config.workloads)],
+      resolvers: [...(this.containerResolver ? [this.containerResolver] : cluster), new LocalResolver(config.workloads)],
       defaultMode: config.defaultMode,
       namespaceModes: new Map(config.namespaces.filter((n) => n.mode).map((n) => [n.name, n.mode!])),
+    });
+    this.hold = new EventHold({
+      holdMs: cc.holdMs,
+      maxEvents: cc.holdEvents,
+      release: (events) => {
+        for (const e of events) this.process(e, this.workloads.resolve(e));
+      },
+    });
+    this.containers.onChange((change, info) => {
+      if (change === 'added') {
+        // A container named by its cgroup because its runtime did not answer in time: ask again.
+        const path = this.containerResolver?.takeGivenUp(info.id);
+        if (path !== undefined) this.workloads.forgetPath(path);
+      } else if (change === 'forgotten') {
+        for (const cg of this.workloads.cgroupsOf(`container:${info.id}`)) this.workloads.forget(cg.id);
+      }
     });
     this.detectContext = { tree: this.tree, raise };
     this.rules = new RulesDetector(config.rules, log.child({ component: 'rules' }));
@@ -218,6 +266,8 @@ export class Engine implements IngestHandler {
         losses: () => ({ episodes: this.losses.episodes, workloads: this.losses.workloads() }),
         audited: () => this.audit.counts,
         console: () => this.console?.stats() ?? null,
+        runtimes: () => this.containers.stats().runtimes,
+        containers: () => this.containerCounts(),
       },
       config.metrics,
     );
@@ -244,6 +294,8 @@ export class Engine implements IngestHandler {
 
   async start(): Promise<void> {
     this.cgroups.scan();
+    // Each runtime answers or fails once within its deadline; one that does not is tried again in the background.
+    await this.containers.start();
     if (this.config.eventLog) this.eventLog = new EventLog(this.config.eventLog, this.log);
     // Before any event arrives, so the first alert already has somewhere to go.
     this.alertDelivery = await AlertDispatcher.start({
@@ -288,6 +340,8 @@ export class Engine implements IngestHandler {
     await this.console?.stop();
     await this.captures.stopAll();
     await Promise.all([this.ingest.stop(), this.control.stop()]);
+    this.hold.releaseAll();
+    await this.containers.stop();
     for (const d of this.detectors) await d.close?.();
     // After the detectors, which may still raise while closing.
     this.unsubscribeDelivery?.();
@@ -352,13 +406,22 @@ export class Engine implements IngestHandler {
       alertsRaised: () => this.alertsRaised,
       gaps: () => ({ stalls: this.gaps.stalls, restarts: this.gaps.restarts, exits: this.gaps.exits, stalled: (p) => this.gaps.isStalled(p) }),
       losses: () => ({ episodes: this.losses.episodes.lost + this.losses.episodes.shed + this.losses.episodes.packets, workloads: this.losses.workloads() }),
+      runtimes: () => this.containers.stats().runtimes,
+      containers: () => this.containerCounts(),
     });
+  }
+
+  private containerCounts(): { known: number; lookups: number; failed: number; unnamed: number; held: number; heldTimedOut: number } {
+    const d = this.containers.stats();
+    const h = this.hold.counts;
+    return { known: d.containers, lookups: d.lookups, failed: d.failed, unnamed: this.containerResolver?.unresolved ?? 0, held: h.held, heldTimedOut: h.timedOut };
   }
 
   // ---- IngestHandler -------------------------------------------------
 
   onConnect(session: ProbeSession): void {
     this.sharedPidNamespace = probeVisibleHere(session.hello.probePid);
+    this.selfPid = this.sharedPidNamespace ? process.pid : 0;
     this.metrics.probeSeen();
     this.gaps.connected(session);
     // Per-cgroup counts of probes gone for good are done with (a reconnecting session keeps its own).
@@ -405,26 +468,41 @@ export class Engine implements IngestHandler {
   }
 
   onEvents(_session: ProbeSession, events: Event[]): void {
-    const log = this.eventLog;
-    const metrics = this.metrics;
-    metrics.probeSeen();
-    const counts = this.typeCounts;
-    const detectors = this.detectors;
-    const ctx = this.detectContext;
-    const subscribers = this.subscribers.size > 0 ? this.subscribers : null;
+    this.metrics.probeSeen();
+    const hold = this.hold;
+    const workloads = this.workloads;
+    const self = this.selfPid;
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
-      e.process = this.tree.apply(e);
-      const w = this.workloads.resolve(e);
-      e.workload = w;
-      w.events++;
-      const t = TYPE_INDEX.get(e.type)!;
-      counts[t] = counts[t]! + 1;
-      for (let d = 0; d < detectors.length; d++) detectors[d]!.onEvent(e, ctx);
-      metrics.onEvent(e);
-      if (subscribers) for (const fn of subscribers) fn(e);
-      if (log) log.write(e);
+      if (e.pid === self) continue;
+      // Behind its cgroup's held events, so a process's events stay in order.
+      if (hold.size > 0 && hold.has(e.cgroupId) && hold.add(e)) continue;
+      let w = workloads.cached(e.cgroupId);
+      if (!w) {
+        const r = workloads.resolveOrWait(e);
+        if (r instanceof Promise) {
+          if (this.config.containers.holdMs > 0 && hold.hold(e, r)) continue;
+          w = workloads.resolve(e);
+        } else {
+          w = r;
+        }
+      }
+      this.process(e, w);
     }
+  }
+
+  /** One event through the pipeline: process tree, workload, detection, subscribers, the event log. */
+  private process(e: Event, w: Workload): void {
+    e.process = this.tree.apply(e);
+    e.workload = w;
+    w.events++;
+    const t = TYPE_INDEX.get(e.type)!;
+    this.typeCounts[t] = this.typeCounts[t]! + 1;
+    const detectors = this.detectors;
+    for (let d = 0; d < detectors.length; d++) detectors[d]!.onEvent(e, this.detectContext);
+    this.metrics.onEvent(e);
+    if (this.subscribers.size > 0) for (const fn of this.subscribers) fn(e);
+    this.eventLog?.write(e);
   }
 }
 

@@ -203,11 +203,20 @@ bool DecodeRecord(const void* data, size_t size, v1::Event* e, DecodeStats* stat
       }
       x->set_argv_truncated(r->flags & VIGIL_PATH_TRUNCATED);
       x->set_tty(r->tty);
+      x->set_cap_effective(r->cap_effective);
+      x->set_cap_permitted(r->cap_permitted);
+      x->set_loginuid(r->loginuid);
+      x->set_vpid(r->vpid);
+      x->set_exe_on_overlay(r->exe_layer & VIGIL_EXE_OVERLAY);
+      x->set_exe_upper_layer(r->exe_layer & VIGIL_EXE_UPPER_LAYER);
       break;
     }
-    case VIGIL_FORK:
-      e->mutable_fork()->set_child_pid(static_cast<const vigil_fork*>(data)->child_pid);
+    case VIGIL_FORK: {
+      const auto* r = static_cast<const vigil_fork*>(data);
+      e->mutable_fork()->set_child_pid(r->child_pid);
+      e->mutable_fork()->set_child_vpid(r->child_vpid);
       break;
+    }
     case VIGIL_EXIT: {
       const auto* r = static_cast<const vigil_exit*>(data);
       e->mutable_exit()->set_exit_code(r->exit_code);
@@ -295,6 +304,8 @@ bool DecodeRecord(const void* data, size_t size, v1::Event* e, DecodeStats* stat
       x->set_call(SetIdCallName(r->call));
       x->set_id(r->id);
       x->set_result(r->result);
+      x->set_cap_effective(r->cap_effective);
+      x->set_cap_permitted(r->cap_permitted);
       break;
     }
     case VIGIL_PTRACE: {

@@ -32,6 +32,24 @@ uint32_t StatusId(const std::string& status, const char* key) {
   return static_cast<uint32_t>(strtoul(status.c_str() + at + strlen(key), nullptr, 10));
 }
 
+// A hexadecimal "CapEff:" line of /proc/PID/status.
+uint64_t StatusHex(const std::string& status, const char* key) {
+  size_t at = status.find(key);
+  if (at == std::string::npos) return 0;
+  return strtoull(status.c_str() + at + strlen(key), nullptr, 16);
+}
+
+// The last pid on the "NSpid:" line: the pid in the process's own namespace.
+uint32_t StatusVpid(const std::string& status, uint32_t pid) {
+  size_t at = status.find("\nNSpid:");
+  if (at == std::string::npos) return pid;
+  size_t end = status.find('\n', at + 1);
+  std::istringstream ids(status.substr(at + 7, end - at - 7));
+  uint32_t id = pid, next;
+  while (ids >> next) id = next;  // a failed read would zero `id` itself
+  return id;
+}
+
 }  // namespace
 
 std::string FindCgroup2Mount() {
@@ -89,6 +107,11 @@ std::vector<v1::ProcessInfo> SnapshotProcesses(const std::string& cgroup2_mount)
     std::string status = ReadFile(dir + "/status");
     p.set_uid(StatusId(status, "\nUid:"));
     p.set_gid(StatusId(status, "\nGid:"));
+    p.set_cap_effective(StatusHex(status, "\nCapEff:"));
+    p.set_cap_permitted(StatusHex(status, "\nCapPrm:"));
+    p.set_vpid(StatusVpid(status, pid));
+    std::string loginuid = ReadFile(dir + "/loginuid");
+    p.set_loginuid(loginuid.empty() ? 4294967295u : static_cast<uint32_t>(strtoul(loginuid.c_str(), nullptr, 10)));
     p.set_exe(ReadLink(dir + "/exe"));
     p.set_cwd(ReadLink(dir + "/cwd"));
     std::string cmdline = ReadFile(dir + "/cmdline");

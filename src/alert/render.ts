@@ -48,7 +48,10 @@ export function falcoShape(a: Alert): FalcoAlert {
     'user.uid': p.uid,
     'k8s.ns.name': w.namespace || null,
     'k8s.pod.name': w.pod || null,
+    'container.id': w.containerId ? w.containerId.slice(0, 12) : null,
     'container.name': w.container || null,
+    'container.image.repository': w.containerInfo?.imageRepository || null,
+    'container.image.tag': w.containerInfo?.imageTag || null,
     'vigil.workload': w.name,
     'vigil.mode': w.mode,
     'vigil.source': a.source,
@@ -57,6 +60,8 @@ export function falcoShape(a: Alert): FalcoAlert {
   if (e.path !== undefined) context['fd.name'] = str(e.path);
   if (e.addr) context['fd.rip'] = str(e.addr);
   if (e.port) context['fd.rport'] = Number(e.port);
+  if (w.containerInfo?.imageDigest) context['container.image.digest'] = w.containerInfo.imageDigest;
+  if (w.containerInfo) context['container.privileged'] = w.containerInfo.privileged;
   if (a.count > 1) context['vigil.count'] = a.count;
   return {
     uuid: a.id,
@@ -118,6 +123,9 @@ export function textLine(a: Alert): string {
   const p = a.process;
   const parent = p.parents[0];
   const fields = [`workload=${quote(workloadLabel(a))}`, `node=${quote(a.node)}`];
+  const c = a.workload.containerInfo;
+  if (c) fields.push(`image=${quote(c.image || c.imageId)}`, ...(c.privileged ? ['privileged'] : []));
+  else if (a.workload.containerId) fields.push(`container=${quote(a.workload.containerId.slice(0, 12))}`);
   // Alerts about a workload or about Vigil itself have no process or event.
   if (p.pid) fields.push(`pid=${p.pid}`, `exe=${quote(p.exe || p.comm)}`, `cmd=${quote(p.cmdline)}`, `uid=${p.uid}`);
   if (parent) fields.push(`parent=${quote(parent.exe)}`);

@@ -28,6 +28,12 @@ export function formatStatus(s: StatusReply): string {
   const byMechanism = new Map<string, string[]>();
   for (const e of s.enforcement) byMechanism.set(e.mechanism, [...(byMechanism.get(e.mechanism) ?? []), e.operation]);
   for (const [m, ops] of byMechanism) lines.push(`enforcement: ${ops.join(', ')}: ${MECHANISM_SAYS[m as Mechanism] ?? m}`);
+  if (s.runtimes.length === 0) lines.push('container runtimes: none found (containers are named by their cgroup)');
+  for (const r of s.runtimes) lines.push(`container runtime ${r.version || r.runtime} at ${r.socket}: ${r.up ? 'answering' : 'NOT ANSWERING (its containers are named by their cgroup)'}`);
+  const c = s.containers;
+  if (s.runtimes.length) {
+    lines.push(`  containers known ${c.known}; lookups ${c.lookups}, failed ${c.failed}; named by cgroup after waiting ${c.unnamed}; events held for a container's name ${c.held} (went on unnamed ${c.heldTimedOut})`);
+  }
   lines.push(`rules: ${s.rulesLoaded} running${s.rulesSkipped ? `, ${s.rulesSkipped} skipped (vigil rules list)` : ''}; alerts raised: ${s.alertsRaised}`);
   lines.push(`gaps: probe stalls ${s.probeStalls}, restarts ${s.probeRestarts}, exits ${s.probeExits}; loss episodes ${s.lossEpisodes}`);
   for (const w of s.workloadLosses.slice(0, 10)) {

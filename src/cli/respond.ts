@@ -16,8 +16,8 @@ function report(r: ActionReply): void {
 export function registerRespondCommands(program: Command): void {
   program
     .command('quarantine')
-    .description("cut a workload's network (every packet in and out dropped) while its processes keep running")
-    .argument('<workload>', 'workload name as `vigil status` lists it')
+    .description("cut the network of a workload, a pod or a container (every packet in and out dropped) while its processes keep running")
+    .argument('<target>', 'a workload as `vigil status` lists it (every replica), a pod (namespace/pod) or a container (name or id)')
     .option('-c, --config <file>', 'the config the engine runs with')
     .option('--reason <text>', 'why, for the record', 'by hand (vigil quarantine)')
     .action(async (workload: string, o: { config?: string; reason: string }) =>
@@ -26,15 +26,15 @@ export function registerRespondCommands(program: Command): void {
 
   program
     .command('release')
-    .description("give a quarantined workload its network back")
-    .argument('<workload>')
+    .description("give a quarantined workload, pod or container its network back")
+    .argument('<target>')
     .option('-c, --config <file>', 'the config the engine runs with')
     .action(async (workload: string, o: { config?: string }) => report(await withEngine(o.config, (c) => c.release(workload))));
 
   program
     .command('capture')
-    .description("write a workload's packets to a pcap file (tshark, Wireshark)")
-    .argument('<workload>')
+    .description("write the packets of a workload, a pod or a container to a pcap file (tshark, Wireshark)")
+    .argument('<target>', 'a workload, a pod (namespace/pod) or a container (name or id)')
     .option('-c, --config <file>', 'the config the engine runs with')
     .option('--seconds <n>', 'how long (default: capture.seconds)', (v) => Number.parseInt(v, 10), 0)
     .option('--max-packets <n>', 'at most this many packets (default: capture.maxPackets)', (v) => Number.parseInt(v, 10), 0)

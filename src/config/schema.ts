@@ -319,6 +319,27 @@ export const configSchema = z.strictObject({
       policyReports,
     })
     .prefault({}),
+  /** Container identity from the node's runtimes (README, Containers). */
+  containers: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** The runtimes to ask; null: every well-known socket that exists (containerd, CRI-O, Docker). */
+      runtimes: z
+        .array(z.strictObject({ type: z.enum(['cri', 'docker']), socket: z.string().regex(/^\//, 'must be an absolute path') }))
+        .nullable()
+        .default(null),
+      /** Deadline of each call to a runtime. */
+      timeoutMs: z.number().int().min(50).max(60_000).default(2000),
+      /** A new container's first events wait at most this long for its identity. */
+      holdMs: z.number().int().min(0).max(10_000).default(1000),
+      /** Most events held at once, over all new containers; past it they go on named by their cgroup. */
+      holdEvents: z.number().int().min(0).max(1_048_576).default(16_384),
+      /** A CRI runtime without a container event stream (containerd before 1.7) is listed this often. */
+      pollMs: z.number().int().min(100).max(600_000).default(2000),
+      /** A Docker container label whose value names its workload (profiles are per workload). */
+      workloadLabel: z.string().default('vigil.dev/workload'),
+    })
+    .prefault({}),
   processTree: z
     .strictObject({ maxProcesses: z.number().int().min(1024).max(4_194_304).default(65_536) })
     .default({ maxProcesses: 65_536 }),

@@ -10,16 +10,16 @@ import { parsePolicyYaml, PolicyError, toNetworkPolicy, toYaml } from '../detect
 import type { WorkloadRegistry } from '../enrich/workloads.js';
 import { MODES, type Mode } from '../model/mode.js';
 import type { CommandResult } from '../model/result.js';
-import type { Workload } from '../model/workload.js';
 import type { CaptureOptions, Captures } from '../respond/capture.js';
 import type { Quarantines } from '../respond/quarantine.js';
+import type { Workload } from '../model/workload.js';
 import type { AuditLog } from './audit.js';
 import type { ActionReply, CaptureReply, ControlHandlers, StatusReply } from './methods.js';
 import type { Caller } from './peer.js';
 
 export interface ControlDeps {
   status: () => StatusReply;
-  workloads: Pick<WorkloadRegistry, 'find'>;
+  workloads: Pick<WorkloadRegistry, 'find' | 'findTarget'>;
   profiles: Pick<ProfileDetector, 'changeMode' | 'export' | 'apply' | 'diff'>;
   quarantines: Pick<Quarantines, 'quarantine' | 'release'>;
   captures: Pick<Captures, 'start'>;
@@ -33,6 +33,7 @@ export interface ControlDeps {
 const RANK: Record<Mode, number> = { learn: 0, monitor: 1, enforce: 2 };
 
 const noWorkload = (name: string): string => `no workload '${name}' (vigil status lists them)`;
+const noTarget = (name: string): string => `no workload, pod or container '${name}' (vigil status lists workloads)`;
 
 const policyError = (err: unknown): string => (err instanceof PolicyError ? err.problems.join('\n') : (err as Error).message);
 
@@ -108,24 +109,25 @@ export function controlHandlers(d: ControlDeps): ControlHandlers {
         return { text: '', source: r.source, ok: false, error: policyError(err) };
       }
     },
+    // A workload (every replica), or one pod or container of it.
     Quarantine: async (r, caller) => {
-      const w = d.workloads.find(r.workload);
-      const reply: ActionReply = w ? await d.quarantines.quarantine(w, r.reason || 'by hand') : { ok: false, error: noWorkload(r.workload), detail: '' };
+      const w = d.workloads.findTarget(r.workload);
+      const reply: ActionReply = w ? await d.quarantines.quarantine(w, r.reason || 'by hand') : { ok: false, error: noTarget(r.workload), detail: '' };
       await audit(caller, { action: 'quarantine', target: w?.name ?? r.workload, request: { reason: r.reason }, lowersProtection: false, workload: w ?? null }, reply);
       return reply;
     },
     Release: async (r, caller) => {
       const reply = await d.quarantines.release(r.workload);
-      const w = d.workloads.find(r.workload) ?? null;
+      const w = d.workloads.findTarget(r.workload) ?? null;
       await audit(caller, { action: 'release', target: w?.name ?? r.workload, request: {}, lowersProtection: true, workload: w }, reply);
       return reply;
     },
     Capture: async (r, caller): Promise<CaptureReply> => {
       const failed = (error: string): CaptureReply => ({ ok: false, error, file: '', packets: 0, bytes: 0, ended: '' });
-      const w = d.workloads.find(r.workload);
+      const w = d.workloads.findTarget(r.workload);
       const c = d.captureDefaults;
       const options = { ...c, seconds: r.seconds || c.seconds, maxPackets: r.maxPackets || c.maxPackets };
-      const started = w ? await d.captures.start(w, options) : { ok: false, error: noWorkload(r.workload), file: '', finished: undefined };
+      const started = w ? await d.captures.start(w, options) : { ok: false, error: noTarget(r.workload), file: '', finished: undefined };
       // Audited as it starts (a capture runs for seconds to an hour), not when it ends.
       await audit(caller, { action: 'capture', target: w?.name ?? r.workload, request: { seconds: options.seconds, maxPackets: options.maxPackets }, lowersProtection: false, workload: w ?? null }, { ok: started.ok, error: started.error, detail: 'started' });
       if (!started.ok || !started.finished) return failed(started.error);

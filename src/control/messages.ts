@@ -161,6 +161,9 @@ export interface StatusReply {
   lossEpisodes: number;
   /** by workload, most lost first; events no cgroup accounts for are the node's */
   workloadLosses: WorkloadLoss[];
+  /** container runtimes this engine asks who a container is */
+  runtimes: RuntimeStatus[];
+  containers: ContainerStatus;
 }
 
 export interface EnforcementStatus {
@@ -172,6 +175,33 @@ export interface EnforcementStatus {
   program: string;
   /** why not a stronger mechanism */
   why: string;
+}
+
+export interface RuntimeStatus {
+  /** cri | docker */
+  kind: string;
+  socket: string;
+  /** containerd, cri-o, docker */
+  runtime: string;
+  /** as the runtime says, "" until it answered */
+  version: string;
+  /** answering now */
+  up: boolean;
+}
+
+export interface ContainerStatus {
+  /** containers the runtimes have described */
+  known: number;
+  /** times a runtime was asked about a container */
+  lookups: number;
+  /** lookups no runtime could answer (down, slow) */
+  failed: number;
+  /** container cgroups no runtime named in time: named by their cgroup */
+  unnamed: number;
+  /** events that waited for their container's identity */
+  held: number;
+  /** containers whose events went on unnamed after the hold time */
+  heldTimedOut: number;
 }
 
 /** ControlService's methods (all unary): each one's request and reply message, by name and by type. */

@@ -4,6 +4,7 @@ import { MECHANISMS } from '../model/event.js';
 import type { Workload } from '../model/workload.js';
 import { lossCounters, type ProbeSession } from '../probe/session.js';
 import { VERSION } from '../version.js';
+import type { ContainerStatus, RuntimeStatus } from './messages.js';
 import type { StatusReply, WorkloadLoss } from './methods.js';
 
 export interface StatusSources {
@@ -25,6 +26,9 @@ export interface StatusSources {
   gaps(): { stalls: number; restarts: number; exits: number; stalled(p: ProbeSession): boolean };
   /** Loss episodes and per-workload counts. */
   losses(): { episodes: number; workloads: readonly WorkloadLoss[] };
+  /** The container runtimes asked, and what came of it. */
+  runtimes(): RuntimeStatus[];
+  containers(): ContainerStatus;
 }
 
 export function statusReply(s: StatusSources): StatusReply {
@@ -71,5 +75,7 @@ export function statusReply(s: StatusSources): StatusReply {
     probeExits: gaps.exits,
     lossEpisodes: losses.episodes,
     workloadLosses: [...losses.workloads],
+    runtimes: s.runtimes(),
+    containers: s.containers(),
   };
 }

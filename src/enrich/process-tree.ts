@@ -1,7 +1,7 @@
 // The node's processes, keyed by pid: what each runs, who started it, and
 // what it ran before (exec lineage). Seeded from the probe's /proc
 // snapshot, kept current by exec/fork/exit events, bounded by recency.
-import type { Event } from '../model/event.js';
+import { EXE_UPPER_LAYER, NO_LOGINUID, type Event } from '../model/event.js';
 import type { Process } from '../model/process.js';
 import type { WireProcessInfo } from '../probe/wire.js';
 
@@ -63,6 +63,11 @@ class RecentMap<K, V> {
 }
 
 const MAX_LINEAGE = 8;
+
+/** A loginuid as Falco shows it: the unset value (uid_t)-1 reads -1. */
+function signedUid(u: number): number {
+  return u === NO_LOGINUID ? -1 : u;
+}
 /** Exited processes kept for their children's parent chains before they are forgotten. */
 const KEEP_EXITED = 4096;
 
@@ -103,7 +108,10 @@ export class ProcessTree {
       if (known && known.origin !== 'event') continue;
       this.procs.set(i.pid, {
         pid: i.pid, ppid: i.ppid, uid: i.uid, gid: i.gid, comm: i.comm, exe: i.exe, argv: i.argv, cwd: i.cwd,
-        cgroupId: i.cgroupId, tty: i.tty ?? 0, startKtimeNs: i.startKtimeNs, lineage: known?.lineage ?? [], exited: false, exitCode: 0, origin: 'snapshot',
+        cgroupId: i.cgroupId, tty: i.tty ?? 0,
+        capEffective: i.capEffective, capPermitted: i.capPermitted, loginuid: signedUid(i.loginuid),
+        vpid: i.vpid, exeUpperLayer: null,
+        startKtimeNs: i.startKtimeNs, lineage: known?.lineage ?? [], exited: false, exitCode: 0, origin: 'snapshot',
       });
     }
   }
@@ -114,7 +122,8 @@ export class ProcessTree {
     if (!p) {
       p = {
         pid: e.pid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm, exe: '', argv: [], cwd: '',
-        cgroupId: e.cgroupId, tty: 0, startKtimeNs: 0, lineage: [], exited: false, exitCode: 0, origin: 'event',
+        cgroupId: e.cgroupId, tty: 0, capEffective: null, capPermitted: null, loginuid: null, vpid: 0, exeUpperLayer: null,
+        startKtimeNs: 0, lineage: [], exited: false, exitCode: 0, origin: 'event',
       };
       this.procs.set(e.pid, p);
     } else {
@@ -138,14 +147,27 @@ export class ProcessTree {
         p.cwd = e.cwd;
         p.comm = e.comm;
         p.tty = e.tty;
+        p.capEffective = e.capEffective;
+        p.capPermitted = e.capPermitted;
+        p.loginuid = signedUid(e.loginuid);
+        p.vpid = e.vpid;
+        p.exeUpperLayer = (e.exeLayer & EXE_UPPER_LAYER) !== 0;
         p.origin = p.origin === 'event' ? 'exec' : p.origin;
         break;
       case 'fork':
-        // The child runs the parent's image until it execs.
+        // The child runs the parent's image, with its credentials, until it execs.
         this.procs.set(e.childPid, {
           pid: e.childPid, ppid: e.pid, uid: e.uid, gid: e.gid, comm: p.comm, exe: p.exe, argv: p.argv, cwd: p.cwd,
-          cgroupId: e.cgroupId, tty: p.tty, startKtimeNs: e.ktimeNs, lineage: [], exited: false, exitCode: 0, origin: 'fork',
+          cgroupId: e.cgroupId, tty: p.tty, capEffective: p.capEffective, capPermitted: p.capPermitted, loginuid: p.loginuid,
+          vpid: e.vpid, exeUpperLayer: p.exeUpperLayer,
+          startKtimeNs: e.ktimeNs, lineage: [], exited: false, exitCode: 0, origin: 'fork',
         });
+        break;
+      case 'setid':
+        // Read at the call's exit: what it left, whether it succeeded or not.
+        p.capEffective = e.capEffective;
+        p.capPermitted = e.capPermitted;
+        if (p.comm !== e.comm) p.comm = e.comm;
         break;
       case 'exit':
         p.exited = true;

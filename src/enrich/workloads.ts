@@ -3,6 +3,7 @@
 // cgroup path itself; in Kubernetes (a later resolver), the pod's owner.
 import type { Mode } from '../model/mode.js';
 import type { Event } from '../model/event.js';
+import type { ContainerInfo } from '../model/container.js';
 import type { Workload, WorkloadCgroup, WorkloadIdentity, WorkloadKind } from '../model/workload.js';
 import type { CgroupPaths } from './cgroups.js';
 
@@ -48,6 +49,8 @@ class WorkloadInstance implements Workload {
     readonly container: string,
     readonly labels: Record<string, string>,
     readonly cgroupPath: string,
+    readonly containerId: string,
+    readonly containerInfo: ContainerInfo | null,
   ) {}
 
   get key(): string { return this.of.key; }
@@ -58,6 +61,30 @@ class WorkloadInstance implements Workload {
   set mode(m: Mode) { this.of.mode = m; }
   get events(): number { return this.of.events; }
   set events(n: number) { this.of.events = n; }
+}
+
+/**
+ * A pod or a container as a response's target (quarantine, capture): the
+ * workload's fields, but its own key and name, so a response reaches that
+ * pod's or container's cgroups and not every replica's.
+ */
+class TargetView implements Workload {
+  constructor(
+    private readonly of: Workload,
+    readonly key: string,
+    readonly name: string,
+  ) {}
+
+  get kind(): WorkloadKind { return this.of.kind; }
+  get namespace(): string { return this.of.namespace; }
+  get pod(): string { return this.of.pod; }
+  get container(): string { return this.of.container; }
+  get labels(): Record<string, string> { return this.of.labels; }
+  get cgroupPath(): string { return this.of.cgroupPath; }
+  get containerId(): string { return this.of.containerId; }
+  get containerInfo(): ContainerInfo | null { return this.of.containerInfo; }
+  get mode(): Mode { return this.of.mode; }
+  get events(): number { return this.of.events; }
 }
 
 export type NewCgroupListener = (w: Workload, cgroup: WorkloadCgroup) => void;
@@ -76,7 +103,12 @@ export interface WorkloadRegistryOptions {
 export class WorkloadRegistry {
   private readonly byCgroup = new Map<number, Workload>();
   private readonly byKey = new Map<string, Workload>();
+  /** Cgroups by workload key, and by pod (pod:<namespace>/<name>) and container (container:<id>) target keys. */
   private readonly cgroupsByKey = new Map<string, Map<number, string>>();
+  /** Pods and containers seen, as response targets, by their target keys. */
+  private readonly targets = new Map<string, TargetView>();
+  /** The target keys each cgroup is under. */
+  private readonly targetKeysByCgroup = new Map<number, string[]>();
   private readonly newCgroupListeners: NewCgroupListener[] = [];
   private readonly modeListeners: ModeListener[] = [];
 
@@ -97,33 +129,97 @@ export class WorkloadRegistry {
     return this.byCgroup.get(e.cgroupId) ?? this.resolveCgroup(e.cgroupId, e.pid);
   }
 
+  /** The cgroup's workload if it is final; undefined while not known or provisional. */
+  cached(cgroupId: number): Workload | undefined {
+    return this.byCgroup.get(cgroupId);
+  }
+
+  /**
+   * The workload of an event's cgroup, or — when a resolver is still
+   * asking (a container runtime) — the promise that settles when asking
+   * again is worthwhile: the caller may hold the event until then.
+   */
+  resolveOrWait(e: Event): Workload | Promise<void> {
+    const cached = this.byCgroup.get(e.cgroupId);
+    if (cached) return cached;
+    const r = this.identify(e.cgroupId, e.pid);
+    if (r.id.provisional && r.id.ready) return r.id.ready;
+    return this.settle(e.cgroupId, r.path, r.id);
+  }
+
   /** The workload of a cgroup (`pid` is one of its processes, to find its path cheaply). */
   resolveCgroup(cgroupId: number, pid: number): Workload {
     const cached = this.byCgroup.get(cgroupId);
     if (cached) return cached;
+    const r = this.identify(cgroupId, pid);
+    return this.settle(cgroupId, r.path, r.id);
+  }
+
+  private identify(cgroupId: number, pid: number): { path: string | null; id: WorkloadIdentity } {
     const path = this.cgroups.pathOf(cgroupId, pid);
-    if (path === null) {
-      // Not cached: a later event of the same cgroup tries again.
-      return this.workloadFor({ key: `cgroup-id:${cgroupId}`, name: `cgroup-id:${cgroupId}`, kind: 'cgroup' }, '');
-    }
+    // Not cached: a later event of the same cgroup tries again.
+    if (path === null) return { path, id: { key: `cgroup-id:${cgroupId}`, name: `cgroup-id:${cgroupId}`, kind: 'cgroup', provisional: true } };
     let identity: WorkloadIdentity | null = null;
     for (const r of this.resolvers) if ((identity = r.identify(path))) break;
-    const id = identity ?? { key: `cgroup:${path}`, name: path, kind: 'cgroup' };
-    const shared = this.workloadFor(id, path);
+    return { path, id: identity ?? { key: `cgroup:${path}`, name: path, kind: 'cgroup' } };
+  }
+
+  private settle(cgroupId: number, path: string | null, id: WorkloadIdentity): Workload {
+    const shared = this.workloadFor(id, path ?? '');
+    if (path === null) return shared;
+    const containerId = id.containerInfo?.id ?? id.containerId ?? '';
+    const info = id.containerInfo ?? null;
     // Replicas share one workload (one profile) but each alert names its own pod and container.
-    const w = (id.pod ?? '') !== shared.pod || (id.container ?? '') !== shared.container
-      ? new WorkloadInstance(shared, id.pod ?? '', id.container ?? '', id.labels ?? {}, path)
+    const w = (id.pod ?? '') !== shared.pod || (id.container ?? '') !== shared.container || containerId !== shared.containerId || info !== shared.containerInfo
+      ? new WorkloadInstance(shared, id.pod ?? '', id.container ?? '', id.labels ?? {}, path, containerId, info)
       : shared;
     if (!id.provisional) {
       this.byCgroup.set(cgroupId, w);
-      let cgroups = this.cgroupsByKey.get(w.key);
-      if (!cgroups) this.cgroupsByKey.set(w.key, (cgroups = new Map()));
-      if (!cgroups.has(cgroupId)) {
-        cgroups.set(cgroupId, path);
-        for (const fn of this.newCgroupListeners) fn(w, { id: cgroupId, path });
-      }
+      this.addCgroup(w.key, cgroupId, path);
+      const targetKeys: string[] = [];
+      if (w.pod) targetKeys.push(this.target(w, `pod:${w.namespace}/${w.pod}`, w.namespace ? `${w.namespace}/${w.pod}` : w.pod));
+      if (containerId) targetKeys.push(this.target(w, `container:${containerId}`, w.container || containerId.slice(0, 12)));
+      for (const k of targetKeys) this.addCgroup(k, cgroupId, path);
+      if (targetKeys.length) this.targetKeysByCgroup.set(cgroupId, targetKeys);
+      for (const fn of this.newCgroupListeners) fn(w, { id: cgroupId, path });
     }
     return w;
+  }
+
+  private addCgroup(key: string, id: number, path: string): void {
+    let cgroups = this.cgroupsByKey.get(key);
+    if (!cgroups) this.cgroupsByKey.set(key, (cgroups = new Map()));
+    cgroups.set(id, path);
+  }
+
+  private target(w: Workload, key: string, name: string): string {
+    if (!this.targets.has(key)) this.targets.set(key, new TargetView(w, key, name));
+    return key;
+  }
+
+  /**
+   * Forgets a cgroup that is gone (its container was removed), so its
+   * entries do not pile up on a node where containers come and go. The
+   * workload and its profile stay.
+   */
+  forget(cgroupId: number): void {
+    const w = this.byCgroup.get(cgroupId);
+    if (!w) return;
+    this.byCgroup.delete(cgroupId);
+    for (const key of [w.key, ...(this.targetKeysByCgroup.get(cgroupId) ?? [])]) {
+      const set = this.cgroupsByKey.get(key);
+      set?.delete(cgroupId);
+      if (set?.size === 0 && key !== w.key) {
+        this.cgroupsByKey.delete(key);
+        this.targets.delete(key);
+      }
+    }
+    this.targetKeysByCgroup.delete(cgroupId);
+  }
+
+  /** Forgets the cgroup at `path` so its next event asks the resolvers again (its runtime now knows it). */
+  forgetPath(path: string): void {
+    for (const [id, w] of this.byCgroup) if (w.cgroupPath === path) this.forget(id);
   }
 
   /** Where cgroup paths are rooted (the cgroup v2 mount), if there is one. */
@@ -131,9 +227,14 @@ export class WorkloadRegistry {
     return this.cgroups.mount;
   }
 
-  /** The cgroups a workload has been seen in. */
+  /** The cgroups a workload (or a pod or container target) has been seen in. */
   cgroupsOf(key: string): WorkloadCgroup[] {
     return [...(this.cgroupsByKey.get(key) ?? [])].map(([id, path]) => ({ id, path }));
+  }
+
+  /** The pod and container target keys a cgroup is under. */
+  targetKeysOf(cgroupId: number): readonly string[] {
+    return this.targetKeysByCgroup.get(cgroupId) ?? [];
   }
 
   /** Called when a workload is first seen in a cgroup (responses follow it there). */
@@ -166,6 +267,7 @@ export class WorkloadRegistry {
       w = {
         key: id.key, name: id.name, kind: id.kind, namespace: id.namespace ?? '', pod: id.pod ?? '',
         container: id.container ?? '', labels: id.labels ?? {}, cgroupPath: path, mode: id.mode ?? this.namespaceModes.get(id.namespace ?? '') ?? this.defaultMode, events: 0,
+        containerId: id.containerInfo?.id ?? id.containerId ?? '', containerInfo: id.containerInfo ?? null,
       };
       this.byKey.set(id.key, w);
     }
@@ -178,6 +280,22 @@ export class WorkloadRegistry {
     if (byKey) return byKey;
     for (const w of this.byKey.values()) if (w.name === nameOrKey) return w;
     return undefined;
+  }
+
+  /**
+   * What a response names: a workload (name or key), else a pod
+   * ("namespace/pod", or the pod's name alone when only one has it), else
+   * a container (its name, or its id or the first 12 or more characters of it).
+   */
+  findTarget(name: string): Workload | undefined {
+    const w = this.find(name);
+    if (w) return w;
+    const exact = this.targets.get(name) ?? this.targets.get(`pod:${name}`) ?? this.targets.get(`container:${name}`);
+    if (exact) return exact;
+    const matches = [...this.targets.values()].filter((t) =>
+      t.key.startsWith('pod:') ? t.pod === name : t.name === name || (name.length >= 12 && /^[0-9a-f]+$/.test(name) && t.key.startsWith(`container:${name}`)),
+    );
+    return matches.length === 1 ? matches[0] : undefined;
   }
 
   all(): Workload[] {

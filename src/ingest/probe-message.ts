@@ -16,7 +16,7 @@
 //    can hide an event, or stall the stream, with such a name;
 //  - unknown fields are skipped (proto3 forward compatibility); a kind
 //    (exec, open…) given twice counts once, the last.
-import { EVENT_TYPES, MECHANISMS, type Event, type EventType, type L4Protocol } from '../model/event.js';
+import { EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, MECHANISMS, type Event, type EventType, type L4Protocol } from '../model/event.js';
 import { EVENT_KINDS } from '../model/event-kinds.js';
 import { messageType } from '../rpc/proto.js';
 import type { WireProbeMessage } from '../probe/wire.js';
@@ -258,8 +258,8 @@ function sharedArgv(argv: string[]): string[] {
  * there is not skipped here unnoticed.
  */
 const READS: Readonly<Record<EventType, Record<number, number>>> = {
-  exec: { 1: 2, 2: 2, 3: 2, 4: 0, 5: 2, 6: 0 },
-  fork: { 1: 0 },
+  exec: { 1: 2, 2: 2, 3: 2, 4: 0, 5: 2, 6: 0, 7: 0, 8: 0, 9: 0, 10: 0, 11: 0, 12: 0 },
+  fork: { 1: 0, 2: 0 },
   exit: { 1: 0, 2: 0 },
   open: { 1: 2, 2: 0, 3: 0, 4: 0 },
   unlink: { 1: 2, 2: 0, 3: 0 },
@@ -269,7 +269,7 @@ const READS: Readonly<Record<EventType, Record<number, number>>> = {
   accept: { 1: 2, 2: 2, 3: 0 },
   bind: { 1: 2, 2: 0, 3: 0 },
   listen: { 1: 2, 2: 0, 3: 0 },
-  setid: { 1: 2, 2: 0, 3: 0 },
+  setid: { 1: 2, 2: 0, 3: 0, 4: 0, 5: 0 },
   ptrace: { 1: 0, 2: 0, 3: 0 },
   module: { 1: 2, 2: 2, 3: 0 },
   mount: { 1: 2, 2: 2, 3: 2, 4: 0, 5: 0 },
@@ -288,7 +288,7 @@ interface Kind {
 /** Kinds by their field number in Event's oneof (model/event-kinds.ts numbers them); undefined for any other number. */
 const KIND_BY_FIELD: (Kind | undefined)[] = new Array<Kind | undefined>(1 + Math.max(...EVENT_TYPES.map((t) => EVENT_KINDS[t].field))).fill(undefined);
 for (const type of EVENT_TYPES) {
-  const wire = new Int8Array(8).fill(-1);
+  const wire = new Int8Array(16).fill(-1);
   for (const [f, w] of Object.entries(READS[type])) wire[Number(f)] = w;
   KIND_BY_FIELD[EVENT_KINDS[type].field] = { type, message: EVENT_KINDS[type].message, wire };
 }
@@ -421,6 +421,11 @@ function event(end: number): Event {
   let argvTruncated = false;
   let cwd = '';
   let tty = 0;
+  let exeLayer = 0;
+  let vpid = 0;
+  let loginuid = 0;
+  let capEffective = 0;
+  let capPermitted = 0;
   let childPid = 0;
   let exitCode = 0;
   let signal = 0;
@@ -469,10 +474,17 @@ function event(end: number): Event {
           argv.push(str(e, MAX_ARG));
         } else if (f === 4) argvTruncated = varint32(e) !== 0;
         else if (f === 5) cwd = str(e, MAX_PATH);
-        else tty = varint32(e);
+        else if (f === 6) tty = varint32(e);
+        else if (f === 7) capEffective = varint64(e, false);
+        else if (f === 8) capPermitted = varint64(e, false);
+        else if (f === 9) loginuid = varint32(e);
+        else if (f === 10) vpid = varint32(e);
+        else if (f === 11) exeLayer |= varint32(e) !== 0 ? EXE_OVERLAY : 0;
+        else exeLayer |= varint32(e) !== 0 ? EXE_UPPER_LAYER : 0;
         break;
       case 'fork':
-        childPid = varint32(e);
+        if (f === 1) childPid = varint32(e);
+        else vpid = varint32(e);
         break;
       case 'exit':
         if (f === 1) exitCode = varint32(e) | 0;
@@ -527,7 +539,9 @@ function event(end: number): Event {
       case 'setid':
         if (f === 1) call = str(e, UNBOUNDED);
         else if (f === 2) id = varint64(e, true);
-        else result = varint64(e, true);
+        else if (f === 3) result = varint64(e, true);
+        else if (f === 4) capEffective = varint64(e, false);
+        else capPermitted = varint64(e, false);
         break;
       case 'ptrace':
         if (f === 1) id = varint64(e, true);
@@ -584,7 +598,7 @@ function event(end: number): Event {
   return {
     type, ktimeNs, time: 0, pid, tid, ppid, uid, gid, comm, cgroupId, nodeName: '', blocked, blockedBy: MECHANISMS[blockedBy] ?? '',
     path, path2, flags, mode, result,
-    filename, argv, argvTruncated, cwd, tty,
+    filename, argv, argvTruncated, cwd, tty, exeLayer, vpid, loginuid, capEffective, capPermitted,
     childPid, exitCode, signal,
     family, addr, port, localAddr, localPort, protocol, unixPath,
     call, id, targetPid,

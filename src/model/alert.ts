@@ -24,12 +24,16 @@ export interface AlertAction {
 
 export interface AlertProcess {
   pid: number;
+  /** The pid in its own pid namespace (what the container sees); 0 when unknown. */
+  vpid: number;
   ppid: number;
   exe: string;
   cmdline: string;
   comm: string;
   uid: number;
   gid: number;
+  /** The audit login uid (-1: nobody logged in); null when unknown. */
+  loginuid: number | null;
   /** Parent chain, nearest first (not including the process itself). */
   parents: { pid: number; exe: string; cmdline: string }[];
 }
@@ -45,6 +49,22 @@ export interface AlertWorkload {
   labels: Record<string, string>;
   cgroupPath: string;
   mode: string;
+  /** The container's id when the alert is about one; '' otherwise. */
+  containerId: string;
+  /** The container as its runtime describes it; null when not known. */
+  containerInfo: AlertContainer | null;
+}
+
+export interface AlertContainer {
+  runtime: string;
+  image: string;
+  imageRepository: string;
+  imageTag: string;
+  imageDigest: string;
+  imageId: string;
+  privileged: boolean;
+  labels: Record<string, string>;
+  podUid: string;
 }
 
 export interface Alert {
@@ -91,9 +111,15 @@ export function cmdline(argv: readonly string[]): string {
 }
 
 function alertWorkload(w: Workload | null): AlertWorkload {
+  const c = w?.containerInfo ?? null;
   return {
     name: w?.name ?? '', key: w?.key ?? '', kind: w?.kind ?? '', namespace: w?.namespace ?? '', pod: w?.pod ?? '',
     container: w?.container ?? '', labels: { ...(w?.labels ?? {}) }, cgroupPath: w?.cgroupPath ?? '', mode: w?.mode ?? '',
+    containerId: w?.containerId ?? '',
+    containerInfo: c && {
+      runtime: c.runtime, image: c.image, imageRepository: c.imageRepository, imageTag: c.imageTag, imageDigest: c.imageDigest,
+      imageId: c.imageId, privileged: c.privileged, labels: { ...c.labels }, podUid: c.pod?.uid ?? '',
+    },
   };
 }
 
@@ -114,7 +140,8 @@ export function alertFor(e: Event, tree: ProcessLineage | null, input: AlertInpu
     node: e.nodeName,
     workload: alertWorkload(w),
     process: {
-      pid: e.pid, ppid: e.ppid, exe: p?.exe ?? '', cmdline: cmdline(p?.argv ?? []), comm: e.comm, uid: e.uid, gid: e.gid,
+      pid: e.pid, vpid: p?.vpid ?? 0, ppid: e.ppid, exe: p?.exe ?? '', cmdline: cmdline(p?.argv ?? []), comm: e.comm, uid: e.uid, gid: e.gid,
+      loginuid: p?.loginuid ?? null,
       parents: chain.map((c) => ({ pid: c.pid, exe: c.exe, cmdline: cmdline(c.argv) })),
     },
     event: eventSummary(e),
@@ -137,7 +164,7 @@ export function alertAbout(w: Workload, node: string, input: AlertInput): Alert 
     tags: input.tags ?? [],
     node,
     workload: alertWorkload(w),
-    process: { pid: 0, ppid: 0, exe: '', cmdline: '', comm: '', uid: 0, gid: 0, parents: [] },
+    process: { pid: 0, vpid: 0, ppid: 0, exe: '', cmdline: '', comm: '', uid: 0, gid: 0, loginuid: null, parents: [] },
     event: {},
     action: input.action ?? NO_ACTION,
     fields: input.fields ?? {},

@@ -53,6 +53,12 @@ export function enforcementGaps(hooks: readonly { operation: string; mechanism: 
   return gaps;
 }
 
+/** Event.exeLayer bits (bpf/events.h VIGIL_EXE_*). */
+export const EXE_OVERLAY = 0x1;
+export const EXE_UPPER_LAYER = 0x2;
+/** The loginuid of a process nobody logged in (the kernel's (uid_t)-1). */
+export const NO_LOGINUID = 4294967295;
+
 export interface Event {
   type: EventType;
   /** CLOCK_MONOTONIC nanoseconds, as the kernel stamped it. */
@@ -90,6 +96,15 @@ export interface Event {
   cwd: string;
   /** exec: the controlling terminal (major << 20 | minor), 0 if none. */
   tty: number;
+  /** exec: where the executable is (EXE_OVERLAY, EXE_UPPER_LAYER: not from the container's image). */
+  exeLayer: number;
+  /** exec: the pid in the process's own pid namespace (a container's); fork: the child's. */
+  vpid: number;
+  /** exec: the audit login uid, NO_LOGINUID when unset. */
+  loginuid: number;
+  /** exec, setid: capability bits (bit n: capability n) after the call. */
+  capEffective: number;
+  capPermitted: number;
 
   /** fork: the new process. */
   childPid: number;
@@ -131,7 +146,7 @@ export function emptyEvent(type: EventType): Event {
   return {
     type, ktimeNs: 0, time: 0, pid: 0, tid: 0, ppid: 0, uid: 0, gid: 0, comm: '', cgroupId: 0, nodeName: '', blocked: false, blockedBy: '',
     path: '', path2: '', flags: 0, mode: 0, result: 0,
-    filename: '', argv: [], argvTruncated: false, cwd: '', tty: 0,
+    filename: '', argv: [], argvTruncated: false, cwd: '', tty: 0, exeLayer: 0, vpid: 0, loginuid: 0, capEffective: 0, capPermitted: 0,
     childPid: 0, exitCode: 0, signal: 0,
     family: 0, addr: '', port: 0, localAddr: '', localPort: 0, protocol: '', unixPath: '',
     call: '', id: 0, targetPid: 0,

@@ -13,6 +13,15 @@ export interface Process {
   cgroupId: number;
   /** Controlling terminal (major << 20 | minor), 0 if none: interactive sessions have one. */
   tty: number;
+  /** Capability bits (effective, permitted) as of its exec, fork or last set*id; null when unknown. */
+  capEffective: number | null;
+  capPermitted: number | null;
+  /** The audit login uid (-1: nobody logged in); null when unknown. */
+  loginuid: number | null;
+  /** Its pid in its own pid namespace (a container's); 0 when unknown. */
+  vpid: number;
+  /** Whether its executable is on an overlay's upper layer (not from the image); null when unknown. */
+  exeUpperLayer: boolean | null;
   /** When it started (CLOCK_MONOTONIC ns), 0 when unknown: guards a kill against pid reuse. */
   startKtimeNs: number;
   /** Executables this pid ran before the current one, oldest first (bounded). */

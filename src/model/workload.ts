@@ -1,9 +1,11 @@
 // A workload is what a profile and an alert are about: off-cluster a
 // configured name for a cgroup path prefix or else the cgroup path itself;
 // in Kubernetes, the pod's owner. Resolvers (enrich/) say who it is.
+import type { ContainerInfo } from './container.js';
 import type { Mode } from './mode.js';
 
-export type WorkloadKind = 'host' | 'cgroup' | 'named' | 'k8s';
+/** k8s: a pod's owner; container: a container outside Kubernetes (Docker), by label, Compose service or image. */
+export type WorkloadKind = 'host' | 'cgroup' | 'named' | 'k8s' | 'container';
 
 /** Who a workload is, as a resolver sees it. */
 export interface WorkloadIdentity {
@@ -19,15 +21,29 @@ export interface WorkloadIdentity {
   mode?: Mode;
   /** Pod labels (Kubernetes). */
   labels?: Record<string, string>;
+  /** The container's id, when the cgroup path names one (known even while its runtime cannot be asked). */
+  containerId?: string;
+  /** The container as its runtime describes it, once asked. */
+  containerInfo?: ContainerInfo | null;
   /** Not final yet (e.g. the pod is not in the watch yet): not cached, asked again on the cgroup's next event. */
   provisional?: boolean;
+  /**
+   * With provisional: settles once asking again can give the final
+   * identity (the runtime has answered, or given up): the engine holds the
+   * cgroup's events until then, for a bounded time.
+   */
+  ready?: Promise<void>;
 }
 
-export interface Workload extends Required<Omit<WorkloadIdentity, 'mode' | 'provisional'>> {
+export interface Workload extends Required<Omit<WorkloadIdentity, 'mode' | 'provisional' | 'ready' | 'containerId' | 'containerInfo'>> {
   /** The first cgroup path it was seen under (replicas may have several). */
   cgroupPath: string;
   mode: Mode;
   events: number;
+  /** This cgroup's container id; '' when it is not a container. */
+  containerId: string;
+  /** This cgroup's container as its runtime describes it; null when not a container, or not known. */
+  containerInfo: ContainerInfo | null;
 }
 
 /** A cgroup a workload runs in: its id and its path below the cgroup v2 mount. */
@@ -38,5 +54,5 @@ export interface WorkloadCgroup {
 
 /** The node itself, for alerts about the engine and the probe rather than a workload. */
 export function nodeWorkload(node: string): Workload {
-  return { key: `node:${node}`, name: node, kind: 'host', namespace: '', pod: '', container: '', labels: {}, cgroupPath: '/', mode: 'learn', events: 0 };
+  return { key: `node:${node}`, name: node, kind: 'host', namespace: '', pod: '', container: '', labels: {}, cgroupPath: '/', mode: 'learn', events: 0, containerId: '', containerInfo: null };
 }

@@ -36,6 +36,9 @@ export interface MetricsSources {
   audited(): Iterable<[string, number]>;
   /** Loss episodes by kind, and losses by workload. */
   losses(): { episodes: Record<string, number>; workloads: readonly { workload: string; ringbufFull: number; inflightFull: number; queueFull: number; shed: number }[] };
+  /** Container runtimes asked, whether each answers, and what came of it. */
+  runtimes(): readonly { socket: string; runtime: string; up: boolean }[];
+  containers(): { lookups: number; failed: number; unnamed: number; held: number; heldTimedOut: number };
   /** The web console's counts, when it is serving. */
   console(): ConsoleCounts | null;
 }
@@ -175,6 +178,17 @@ export class Metrics {
       collect() {
         this.reset();
         for (const m of e.enforcement()) this.set({ operation: m.operation, mechanism: m.mechanism || 'none' }, 1);
+      },
+    });
+    mirrored('vigil_container_lookups_total', 'Times a container runtime was asked who a container is', [], () => [[{}, e.containers().lookups]]);
+    mirrored('vigil_container_lookups_failed_total', 'Container lookups no runtime could answer (down, slow)', [], () => [[{}, e.containers().failed]]);
+    mirrored('vigil_containers_unnamed_total', 'Container cgroups no runtime named in time: named by their cgroup path', [], () => [[{}, e.containers().unnamed]]);
+    mirrored('vigil_container_events_held_total', 'Events that waited for their container\'s identity', [], () => [[{}, e.containers().held]]);
+    mirrored('vigil_container_holds_timed_out_total', 'New containers whose events went on unnamed after the hold time', [], () => [[{}, e.containers().heldTimedOut]]);
+    new Gauge({
+      name: 'vigil_container_runtime_up', help: 'Whether a container runtime answers (1) or not (0), by socket', labelNames: ['socket', 'runtime'], registers: [r],
+      collect() {
+        for (const rt of e.runtimes()) this.set({ socket: rt.socket, runtime: rt.runtime }, rt.up ? 1 : 0);
       },
     });
     new Gauge({ name: 'vigil_workloads_quarantined', help: 'Workloads under network quarantine', registers: [r], collect() { this.set(e.quarantined()); } });

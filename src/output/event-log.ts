@@ -12,8 +12,15 @@ const MAX_BACKLOG_BYTES = 64 << 20;
 export function eventRecord(e: Event): Record<string, unknown> {
   const rec = eventSummary(e);
   rec.node = e.nodeName;
-  if (e.workload) rec.workload = e.workload.name;
+  const w = e.workload;
+  if (w) {
+    rec.workload = w.name;
+    if (w.pod) rec.pod = w.namespace ? `${w.namespace}/${w.pod}` : w.pod;
+    if (w.containerId) rec.container = w.containerId.slice(0, 12);
+    if (w.containerInfo?.image) rec.image = w.containerInfo.image;
+  }
   if (e.process && e.type !== 'exec') rec.exe = e.process.exe;
+  if (e.type === 'exec' && e.vpid && e.vpid !== e.pid) rec.vpid = e.vpid;
   return rec;
 }
 

@@ -129,6 +129,13 @@ export interface WireProcessInfo {
   startKtimeNs: number;
   /** as ExecEvent.tty */
   tty: number;
+  /** as ExecEvent (from /proc/PID/status) */
+  capEffective: number;
+  capPermitted: number;
+  /** 4294967295 when unset */
+  loginuid: number;
+  /** the pid in its own pid namespace (last NSpid) */
+  vpid: number;
 }
 
 /** Fields every event carries. */
@@ -181,10 +188,23 @@ export interface WireExecEvent {
   cwd: string;
   /** controlling terminal (major << 20 | minor), 0 if none */
   tty: number;
+  /** capability bits after the exec (bit n: capability n) */
+  capEffective: number;
+  capPermitted: number;
+  /** audit login uid; 4294967295 when unset */
+  loginuid: number;
+  /** the pid in the process's own pid namespace (a container's) */
+  vpid: number;
+  /** the executable is on an overlay file system (a container's root)… */
+  exeOnOverlay: boolean;
+  /** …on its upper (writable) layer: not from the image */
+  exeUpperLayer: boolean;
 }
 
 export interface WireForkEvent {
   childPid: number;
+  /** the child's pid in its own pid namespace */
+  childVpid: number;
 }
 
 export interface WireExitEvent {
@@ -267,6 +287,9 @@ export interface WireSetIdEvent {
   /** the requested (effective) id; -1 if unchanged */
   id: number;
   result: number;
+  /** capabilities after the call */
+  capEffective: number;
+  capPermitted: number;
 }
 
 export interface WirePtraceEvent {

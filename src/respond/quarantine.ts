@@ -67,7 +67,8 @@ export class Quarantines {
     for (const r of readStateFile(this.file, parseState, this.log) ?? []) this.records.set(r.key, r);
     if (this.records.size) this.log.warn({ workloads: [...this.records.values()].map((r) => r.name) }, 'workloads still quarantined from before the restart');
     this.registry.onNewCgroup((w, cg) => {
-      if (this.records.has(w.key)) void this.apply(w.key, [cg]);
+      // The workload's, or its pod's or container's when that alone is quarantined.
+      for (const key of [w.key, ...this.registry.targetKeysOf(cg.id)]) if (this.records.has(key)) void this.apply(key, [cg]);
     });
   }
 

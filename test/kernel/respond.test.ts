@@ -103,7 +103,7 @@ describeKernel('responses on the real kernel', () => {
   it('refuses a capture of an unknown workload with a reason', async () => {
     const c = await control.capture('/no/such/workload', 1, 10);
     expect(c).toMatchObject({ ok: false });
-    expect(c.error).toMatch(/no workload '\/no\/such\/workload'/);
+    expect(c.error).toMatch(/no workload, pod or container '\/no\/such\/workload'/);
   });
 
   it('kills a process by hand, and refuses one that has already exited', async () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { cgroup2Mount } from './cgroup.js';
+import { runtimesMissing } from './runtimes.js';
 
 export { cgroup2Mount, TestCgroup, TestCgroupTree } from './cgroup.js';
 
@@ -30,15 +31,19 @@ export function kernelUnavailable(): string | null {
  * fails, so a green CI means these tests really ran.
  */
 export function describeKernel(name: string, body: () => void): void {
-  const why = kernelUnavailable();
+  describeWhere(kernelUnavailable(), name, body);
+}
+
+/** describe() gated on `why` (null: runnable): skipped with the reason, or under CI=true failed. */
+export function describeWhere(why: string | null, name: string, body: () => void): void {
   if (!why) {
     describe(name, body);
     return;
   }
   if (process.env.CI === 'true') {
     describe(name, () => {
-      it('has the kernel capabilities it needs', () => {
-        throw new Error(`kernel tests cannot run: ${why}`);
+      it('has the capabilities it needs', () => {
+        throw new Error(`cannot run: ${why}`);
       });
     });
     return;
@@ -53,13 +58,18 @@ export function describeKernel(name: string, body: () => void): void {
  */
 export const timeScale = Number(process.env.VIGIL_TIME_SCALE ?? '1') || 1;
 
-/** Resolves when `pred` holds, polling; rejects with `what` after the timeout (times timeScale). */
-export async function waitFor<T>(what: string, pred: () => T | undefined | null | false, timeoutMs = 10_000): Promise<T> {
+/** Resolves when `pred` holds (it may be async), polling; rejects with `what` after the timeout (times timeScale). */
+export async function waitFor<T>(what: string, pred: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs * timeScale;
   for (;;) {
-    const v = pred();
+    const v = await pred();
     if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** describe() for tests that run real container runtimes (dockerd, containerd) on the real kernel. */
+export function describeRuntimes(name: string, body: () => void): void {
+  describeWhere(kernelUnavailable() ?? runtimesMissing(), name, body);
 }

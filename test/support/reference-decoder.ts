@@ -3,7 +3,7 @@
 // hold the engine's one decoder (src/ingest/probe-message.ts, which reads
 // the bytes itself) against it; nothing in src/ uses it.
 import { AddressError, AF_UNIX, formatAddress, l4Protocol } from '../../src/model/addresses.js';
-import { emptyEvent, EVENT_TYPES, type Event, type EventType } from '../../src/model/event.js';
+import { emptyEvent, EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, type Event, type EventType } from '../../src/model/event.js';
 import { EVENT_KINDS } from '../../src/model/event-kinds.js';
 import { MalformedEvent } from '../../src/ingest/probe-message.js';
 import type { WireEvent, WireSockAddr } from '../../src/probe/wire.js';
@@ -72,10 +72,16 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       e.argvTruncated = x.argvTruncated;
       e.cwd = x.cwd;
       e.tty = x.tty;
+      e.exeLayer = (x.exeOnOverlay ? EXE_OVERLAY : 0) | (x.exeUpperLayer ? EXE_UPPER_LAYER : 0);
+      e.vpid = x.vpid;
+      e.loginuid = x.loginuid;
+      e.capEffective = x.capEffective;
+      e.capPermitted = x.capPermitted;
       break;
     }
     case 'fork':
       e.childPid = w.fork!.childPid;
+      e.vpid = w.fork!.childVpid;
       break;
     case 'exit':
       e.exitCode = w.exit!.exitCode;
@@ -132,6 +138,8 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       e.call = w.setId!.call;
       e.id = w.setId!.id;
       e.result = w.setId!.result;
+      e.capEffective = w.setId!.capEffective;
+      e.capPermitted = w.setId!.capPermitted;
       break;
     case 'ptrace':
       e.id = w.ptrace!.request;

@@ -70,3 +70,42 @@ describe('default modes', () => {
     }
   });
 });
+
+describe('pods and containers as response targets', () => {
+  it('finds one pod or one container of a workload, with only its cgroups, and forgets a removed container\'s', () => {
+    const mount = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
+    try {
+      const ids: Record<string, string> = { a: 'a'.repeat(64), b: 'b'.repeat(64) };
+      for (const d of ['a', 'b']) mkdirSync(join(mount, d));
+      // Stands in for the container resolver: two replicas of one Deployment, a container each.
+      const replicas: WorkloadResolver = {
+        identify: (path) => {
+          const r = path.slice(1);
+          return { key: 'k8s:shop/Deployment/web', name: 'shop/web', kind: 'k8s', namespace: 'shop', pod: `web-7d4b9c8f6-${r}xxxx`, container: 'app', labels: {}, containerId: ids[r] };
+        },
+      };
+      const registry = new WorkloadRegistry({ cgroups: new CgroupPaths({ mount, sharedPidNamespace: () => false }), resolvers: [replicas], defaultMode: 'learn' });
+      const cg = (d: string): number => statSync(join(mount, d)).ino;
+      for (const d of ['a', 'b']) {
+        const e = emptyEvent('exec');
+        e.cgroupId = cg(d);
+        e.pid = 1;
+        registry.resolve(e);
+      }
+      expect(registry.cgroupsOf('k8s:shop/Deployment/web').map((c) => c.id).sort()).toEqual([cg('a'), cg('b')].sort());
+      const pod = registry.findTarget('shop/web-7d4b9c8f6-axxxx')!;
+      expect(pod).toMatchObject({ key: 'pod:shop/web-7d4b9c8f6-axxxx', name: 'shop/web-7d4b9c8f6-axxxx', pod: 'web-7d4b9c8f6-axxxx' });
+      expect(registry.cgroupsOf(pod.key)).toEqual([{ id: cg('a'), path: '/a' }]);
+      expect(registry.findTarget('web-7d4b9c8f6-bxxxx')!.key).toBe('pod:shop/web-7d4b9c8f6-bxxxx');
+      expect(registry.findTarget('bbbbbbbbbbbb')!.key).toBe(`container:${ids.b}`);
+      expect(registry.findTarget('shop/web')!.key).toBe('k8s:shop/Deployment/web');
+      // "app" names both replicas' containers: not one target.
+      expect(registry.findTarget('app')).toBeUndefined();
+      registry.forget(cg('b'));
+      expect(registry.findTarget('bbbbbbbbbbbb')).toBeUndefined();
+      expect(registry.cgroupsOf('k8s:shop/Deployment/web')).toEqual([{ id: cg('a'), path: '/a' }]);
+    } finally {
+      rmSync(mount, { recursive: true, force: true });
+    }
+  });
+});

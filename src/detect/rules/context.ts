@@ -74,13 +74,14 @@ export class FieldContext {
   }
 
   /**
-   * container.id: the container id when the workload knows it; "host"
-   * for the host itself; otherwise the last component of the cgroup
-   * path, so `container.id != host` means "not the host".
+   * container.id: the container's id, 12 characters as Falco prints it,
+   * when the cgroup is a container's; "host" for the host itself;
+   * otherwise the last component of the cgroup path, so
+   * `container.id != host` means "not the host".
    */
   containerId(w: Workload | null): string | undefined {
     if (!w) return undefined;
-    if (w.container) return w.container;
+    if (w.containerId) return w.containerId.slice(0, 12);
     let id = this.containerIds.get(w);
     if (id === undefined) {
       if (w.kind === 'host') id = 'host';
@@ -92,4 +93,5 @@ export class FieldContext {
     }
     return id;
   }
+
 }

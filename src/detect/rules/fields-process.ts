@@ -1,10 +1,15 @@
 // Fields of the process, its parent and ancestors (Falco's proc.* and
 // thread.* classes), and of its user and group (user.*, group.*).
-import type { Event } from '../../model/event.js';
+import { EXE_UPPER_LAYER, type Event } from '../../model/event.js';
 import type { Process } from '../../model/process.js';
 import { MAX_ANCESTORS, type FieldContext } from './context.js';
 import { nonEmpty, type FieldDef, type FieldGetter } from './field-def.js';
 import type { FieldKind, FieldValue } from './field-types.js';
+import { capabilitiesName } from './syscall-values.js';
+
+function capabilities(bits: number | null | undefined): string | undefined {
+  return bits === null || bits === undefined ? undefined : capabilitiesName(bits);
+}
 
 /** The process's executable path; for exec events the file just run. */
 function exepath(e: Event): string | undefined {
@@ -103,7 +108,37 @@ export const PROCESS_FIELDS: Record<string, FieldDef> = {
     reads: (t) => (t === 'exec' ? 'path' : null),
   },
 
+  'proc.is_exe_upper_layer': {
+    kind: 'bool', desc: "the executable is on an overlay's upper (writable) layer: written or changed after the container started, not from its image",
+    get: (e) => (e.type === 'exec' ? (e.exeLayer & EXE_UPPER_LAYER) !== 0 : e.process?.exeUpperLayer ?? undefined),
+    inline: (t) => (t === 'exec' ? { js: `((e.exeLayer & ${EXE_UPPER_LAYER}) !== 0)`, missing: false } : null),
+  },
+  'proc.vpid': {
+    kind: 'number', desc: 'the process id in its own pid namespace (as the container sees it)',
+    get: (e) => (e.type === 'exec' ? e.vpid || undefined : e.process?.vpid || undefined),
+  },
+  'proc.pvpid': { kind: 'number', desc: "the parent's process id in its own pid namespace", get: (e, x) => x.parent(e.process)?.vpid || undefined },
+  'thread.cap_effective': {
+    kind: 'string', desc: 'the effective capabilities, as names separated by spaces (CAP_CHOWN CAP_KILL …); read at exec, fork and set*id',
+    get: (e) => capabilities(e.type === 'exec' || e.type === 'setid' ? e.capEffective : e.process?.capEffective),
+  },
+  'thread.cap_permitted': {
+    kind: 'string', desc: 'the permitted capabilities, as thread.cap_effective',
+    get: (e) => capabilities(e.type === 'exec' || e.type === 'setid' ? e.capPermitted : e.process?.capPermitted),
+  },
+
   // -- user
+  'user.loginuid': {
+    kind: 'number', desc: 'the audit login uid: who logged in before any su or sudo; -1 when nobody did',
+    get: (e) => e.process?.loginuid ?? undefined,
+  },
+  'user.loginname': {
+    kind: 'string', desc: "the user name of user.loginuid from the node's /etc/passwd",
+    get: (e, x) => {
+      const l = e.process?.loginuid;
+      return l === null || l === undefined || l < 0 ? undefined : x.users.user(l);
+    },
+  },
   'user.uid': { kind: 'number', desc: 'the user id', get: (e) => e.uid, inline: () => ({ js: 'e.uid', missing: false }) },
   'user.name': { kind: 'string', desc: "the user name from the node's /etc/passwd (the uid as text when unknown)", get: (e, x) => x.users.user(e.uid) },
   'group.gid': { kind: 'number', desc: 'the group id', get: (e) => e.gid, inline: () => ({ js: 'e.gid', missing: false }) },

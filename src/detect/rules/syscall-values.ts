@@ -63,3 +63,27 @@ const PTRACE_REQUESTS = new Map<number, string>([
 export function ptraceRequestName(req: number): string {
   return PTRACE_REQUESTS.get(req) ?? `PTRACE_${req}`;
 }
+
+// Linux capabilities by bit (include/uapi/linux/capability.h).
+const CAPABILITIES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID', 'CAP_SETUID',
+  'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN', 'CAP_NET_RAW', 'CAP_IPC_LOCK',
+  'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE', 'CAP_SYS_PACCT', 'CAP_SYS_ADMIN',
+  'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME', 'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE',
+  'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP', 'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM',
+  'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+];
+const capNames = new Map<number, string>();
+
+/** A capability set as Falco prints it: names separated by spaces ("CAP_CHOWN CAP_KILL"); bits past the known ones as CAP_<n>. */
+export function capabilitiesName(bits: number): string {
+  let s = capNames.get(bits);
+  if (s === undefined) {
+    const names: string[] = [];
+    // Bits past 31 do not survive JavaScript's 32-bit operators: divide instead.
+    for (let i = 0, v = bits; v > 0 && i < 64; i++, v = Math.floor(v / 2)) if (v % 2 === 1) names.push(CAPABILITIES[i] ?? `CAP_${i}`);
+    s = names.join(' ');
+    if (capNames.size < 4096) capNames.set(bits, s);
+  }
+  return s;
+}

@@ -32,11 +32,17 @@ const forgedWorkload: Workload = {
   cgroupPath: `/shop/${HOSTILE}`,
   mode: 'monitor',
   events: 0,
+  containerId: `c0ffee ${HOSTILE}`,
+  // An image name and labels are the deployer's free text too.
+  containerInfo: {
+    id: `c0ffee ${HOSTILE}`, name: `ctr ${HOSTILE}`, runtime: 'containerd', image: `img ${HOSTILE}`, imageRepository: `img ${HOSTILE}`, imageTag: HOSTILE, imageDigest: '', imageId: '',
+    privileged: false, labels: { app: HOSTILE }, createdAt: 0, pod: null, sandbox: false,
+  },
 };
 
 function tree(): ProcessTree {
   const t = new ProcessTree(1024);
-  t.addSnapshot([{ pid: 100, ppid: 1, uid: 0, gid: 0, comm: `p ${HOSTILE}`.slice(0, 15), exe: `/srv/${HOSTILE}`, argv: [`/srv/${HOSTILE}`, HOSTILE], cwd: '/', cgroupId: 77, startKtimeNs: 0, tty: 0 }]);
+  t.addSnapshot([{ pid: 100, ppid: 1, uid: 0, gid: 0, comm: `p ${HOSTILE}`.slice(0, 15), exe: `/srv/${HOSTILE}`, argv: [`/srv/${HOSTILE}`, HOSTILE], cwd: '/', cgroupId: 77, startKtimeNs: 0, tty: 0, capEffective: 0, capPermitted: 0, loginuid: 4294967295, vpid: 100 }]);
   return t;
 }
 
@@ -97,16 +103,17 @@ describe('forged free-text fields', () => {
       expect(structure).not.toContain('nginx');
       expect(structure).not.toContain('killed');
       // Each key exactly once: none forged.
-      for (const key of ['workload', 'node', 'pid', 'exe', 'cmd', 'uid', 'parent', 'event', 'mode', 'action', 'tags']) {
+      for (const key of ['workload', 'node', 'image', 'pid', 'exe', 'cmd', 'uid', 'parent', 'event', 'mode', 'action', 'tags']) {
         expect(structure.match(new RegExp(`(^| )${key}=`, 'g')), `${key}= in ${line}`).toHaveLength(1);
       }
-      expect(structure).toMatch(/^\S+ Critical \[Forgery test\] {2}\| workload= node= pid=101 exe= cmd= uid=0 parent= event= mode=monitor action=none tags=$/);
+      expect(structure).toMatch(/^\S+ Critical \[Forgery test\] {2}\| workload= node= image= pid=101 exe= cmd= uid=0 parent= event= mode=monitor action=none tags=$/);
       // The quoted values are what the process chose, byte for byte.
       const value = (k: string): string => unquote(new RegExp(` ${k}=("(?:[^"\\\\]|\\\\.)*")`).exec(line)![1]!);
       expect(value('exe')).toBe(a.process.exe);
       expect(value('cmd')).toBe(a.process.cmdline);
       expect(value('parent')).toBe(`/srv/${HOSTILE}`);
       expect(value('workload')).toBe(`ns ${HOSTILE}/pod ${HOSTILE}/ctr ${HOSTILE}`);
+      expect(value('image')).toBe(`img ${HOSTILE}`);
     }
   });
 

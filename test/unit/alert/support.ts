@@ -134,12 +134,14 @@ export const WEB: Workload = {
   cgroupPath: '/kubepods/pod1/abc',
   mode: 'monitor',
   events: 0,
+  containerId: '',
+  containerInfo: null,
 };
 
 /** A process tree with a parent (a Python web server) for exec events to hang under. */
 export function webTree(): ProcessTree {
   const tree = new ProcessTree(1024);
-  tree.addSnapshot([{ pid: 4241, ppid: 1, uid: 0, gid: 0, comm: 'python3', exe: '/usr/bin/python3', argv: ['python3', 'app.py'], cwd: '/app', cgroupId: 77, startKtimeNs: 0, tty: 0 }]);
+  tree.addSnapshot([{ pid: 4241, ppid: 1, uid: 0, gid: 0, comm: 'python3', exe: '/usr/bin/python3', argv: ['python3', 'app.py'], cwd: '/app', cgroupId: 77, startKtimeNs: 0, tty: 0, capEffective: 0, capPermitted: 0, loginuid: 4294967295, vpid: 4241 }]);
   return tree;
 }
 

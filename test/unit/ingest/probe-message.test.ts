@@ -80,8 +80,14 @@ function randomEvents(rand: () => number, n: number): Record<string, unknown>[] 
     };
   };
   const kinds: (() => Record<string, unknown>)[] = [
-    () => ({ exec: { filename: text(), exe: rand() < 0.2 ? '' : text(), argv: Array.from({ length: int(6) }, text), argvTruncated: rand() < 0.2, cwd: text(), tty: u32() } }),
-    () => ({ fork: { childPid: u32() } }),
+    () => ({
+      exec: {
+        filename: text(), exe: rand() < 0.2 ? '' : text(), argv: Array.from({ length: int(6) }, text), argvTruncated: rand() < 0.2, cwd: text(), tty: u32(),
+        capEffective: pick([0, 0x1fffeffffff, 0xa80425fb, int(2 ** 41)]), capPermitted: pick([0, 0x1ffffffffff, int(2 ** 41)]),
+        loginuid: pick([0, 1000, 4294967295]), vpid: pick([0, 1, u32()]), exeOnOverlay: rand() < 0.5, exeUpperLayer: rand() < 0.3,
+      },
+    }),
+    () => ({ fork: { childPid: u32(), childVpid: pick([0, 7, u32()]) } }),
     () => ({ exit: { exitCode: i32(), signal: i32() } }),
     () => ({ open: { path: text(), flags: i32(), mode: u32(), result: i64() } }),
     () => ({ unlink: { path: text(), dir: rand() < 0.5, result: i64() } }),
@@ -91,7 +97,7 @@ function randomEvents(rand: () => number, n: number): Record<string, unknown>[] 
     () => ({ accept: { ...(rand() < 0.9 ? { remote: addr() } : {}), ...(rand() < 0.9 ? { local: addr() } : {}), result: i64() } }),
     () => ({ bind: { local: addr(), protocol: pick([0, 6, 17]), result: i64() } }),
     () => ({ listen: { local: addr(), backlog: i32(), result: i64() } }),
-    () => ({ setId: { call: pick(['setuid', 'setresgid', '']), id: i64(), result: i64() } }),
+    () => ({ setId: { call: pick(['setuid', 'setresgid', '']), id: i64(), result: i64(), capEffective: pick([0, 0xa80425fb, 0x1fffeffffff]), capPermitted: pick([0, 0x1ffffffffff]) } }),
     () => ({ ptrace: { request: i64(), targetPid: u32(), result: i64() } }),
     () => ({ moduleLoad: { call: pick(['init_module', 'finit_module']), path: text(), result: i64() } }),
     () => ({ mount: { source: text(), target: text(), fstype: pick(['ext4', 'overlay', '']), flags: u64(), result: i64() } }),

@@ -99,9 +99,22 @@ describe('daemonset/ manifests', () => {
     });
 
     it('the probe has exactly the capabilities its work needs; the engine has none', () => {
-      expect([...container('probe').securityContext.capabilities.add].sort()).toEqual(['BPF', 'KILL', 'NET_ADMIN', 'PERFMON', 'SYS_PTRACE', 'SYS_RESOURCE']);
+      expect([...container('probe').securityContext.capabilities.add].sort()).toEqual(['BPF', 'KILL', 'NET_ADMIN', 'PERFMON', 'SYS_PTRACE']);
       expect(container('engine').securityContext.capabilities.add ?? []).toEqual([]);
       for (const c of containers) expect(c.securityContext.capabilities.add ?? [], c.name).not.toContain('SYS_ADMIN');
+    });
+
+    it('every capability granted is justified in the manifest, in a comment naming it and what it is for', () => {
+      const ds = one('DaemonSet');
+      podSpec.containers.forEach((c: { name: string; securityContext: { capabilities: { add?: string[] } } }, i: number) => {
+        const caps = ds.doc.getIn(['spec', 'template', 'spec', 'containers', i, 'securityContext', 'capabilities'], true);
+        if (!isMap(caps)) throw new Error('capabilities is not a map');
+        const add = caps.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === 'add');
+        const comment = add && isScalar(add.key) ? add.key.commentBefore ?? '' : '';
+        for (const cap of c.securityContext.capabilities.add ?? []) {
+          expect(comment, `${c.name}: why ${cap}`).toMatch(new RegExp(`\\b${cap}: \\S+`));
+        }
+      });
     });
 
     it('a container runs as root only with runAsNonRoot false said outright and a comment saying why', () => {
@@ -124,7 +137,7 @@ describe('daemonset/ manifests', () => {
       const hostPaths = new Map<string, string>(
         podSpec.volumes.filter((v: { hostPath?: unknown }) => v.hostPath).map((v: { name: string; hostPath: { path: string } }) => [v.name, v.hostPath.path]),
       );
-      expect([...hostPaths.values()].sort()).toEqual(['/sys/fs/bpf', '/sys/fs/cgroup', '/sys/kernel/btf', '/sys/kernel/tracing', '/var/lib/vigil']);
+      expect([...hostPaths.values()].sort()).toEqual(['/run/containerd', '/run/crio', '/sys/fs/cgroup', '/sys/kernel/btf', '/sys/kernel/security', '/sys/kernel/tracing', '/var/lib/vigil', '/var/run/docker.sock']);
       for (const c of containers) {
         for (const m of c.volumeMounts) {
           const host = hostPaths.get(m.name);

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UserNames } from '../../../src/detect/rules/users.js';
+import type { ContainerInfo } from '../../../src/model/container.js';
+import type { Workload } from '../../../src/model/workload.js';
 import { compile, HOST, load, matches, ruleYaml, workload, World } from './support.js';
 
 const O_RDONLY = 0;
@@ -279,7 +281,42 @@ describe('containers and workloads', () => {
     expect(check('container.id = host', on(HOST))).toBe(true);
     expect(check('container.id != host', on(HOST))).toBe(false);
     expect(check('container.id = web and container.name = /shop/web', on(workload()))).toBe(true);
-    expect(check('container.id = 0123abcd', on(workload({ container: '0123abcd' })))).toBe(true);
+    const id = '0123abcd4567'.padEnd(64, 'e');
+    expect(check('container.id = 0123abcd4567 and container.full_id = ' + id, on(workload({ containerId: id })))).toBe(true);
+  });
+
+  const image = (over: Partial<ContainerInfo> = {}): Workload => {
+    const id = 'f00d'.repeat(16);
+    return workload({
+      key: 'docker:image/shop/web', name: 'shop/web', kind: 'container', container: 'web-1', containerId: id,
+      containerInfo: {
+        id, name: 'web-1', runtime: 'docker', image: 'shop/web:2.1', imageRepository: 'shop/web', imageTag: '2.1', imageDigest: 'sha256:' + 'a'.repeat(64),
+        imageId: 'sha256:' + 'b'.repeat(64), privileged: false, labels: { team: 'shop', 'com.example/tier': 'front' }, createdAt: 1_700_000_000_123, pod: null, sandbox: false,
+        ...over,
+      },
+    });
+  };
+
+  it('reads what the runtime says of the container: name, type, image and its parts, privileged, labels, creation time', () => {
+    const w = image();
+    expect(check('container.name = web-1 and container.type = docker and container.image = "shop/web:2.1"', on(w))).toBe(true);
+    expect(check('container.image.repository = shop/web and container.image.tag = "2.1" and container.image.digest startswith sha256:aaa', on(w))).toBe(true);
+    expect(check('container.image.id startswith sha256:bbb and container.privileged = false', on(w))).toBe(true);
+    expect(check('container.label[team] = shop and container.label[com.example/tier] = front and container.labels contains "team:shop"', on(w))).toBe(true);
+    expect(check('container.start_ts = 1700000000123000000', on(w))).toBe(true);
+    expect(check('container.privileged = true', on(image({ privileged: true })))).toBe(true);
+    // An exception list of images: the container of a listed image stays quiet.
+    expect(check('not container.image.repository in (trusted/x, shop/web)', on(w))).toBe(false);
+    expect(check('not container.image.repository in (trusted/x)', on(w))).toBe(true);
+    // Not known (not a container, or its runtime did not say): missing, so every comparison is false.
+    expect(check('container.privileged = false', on(workload()))).toBe(false);
+    expect(check('container.image.repository exists', on(workload()))).toBe(false);
+  });
+
+  it('reads a pod\'s uid and labels from its sandbox', () => {
+    const pod = { uid: '4afa7565-8b03-4cc5-aab0-38279c007002', name: 'web-7d4b9c8f6-x2k9p', namespace: 'shop', labels: { app: 'web' }, annotations: {} };
+    const w = { ...image({ pod, runtime: 'containerd' }), kind: 'k8s' as const, namespace: 'shop', pod: pod.name, labels: pod.labels };
+    expect(check('k8s.pod.uid = 4afa7565-8b03-4cc5-aab0-38279c007002 and k8s.pod.labels = "app:web" and container.type = containerd', on(w))).toBe(true);
   });
 
   it('reads Kubernetes identity when there is one, and nothing off-cluster', () => {
@@ -287,5 +324,46 @@ describe('containers and workloads', () => {
     expect(check('k8s.ns.name = shop and k8s.pod.name = web-7d9f and k8s.pod.label[app] = web', on(pod))).toBe(true);
     expect(check('k8s.ns.name exists', on(workload()))).toBe(false);
     expect(check('workload.name = /shop/web and workload.kind = cgroup and workload.mode = learn', on(workload()))).toBe(true);
+  });
+});
+
+describe('what the probe reads of a process', () => {
+  const SYS_ADMIN = 2 ** 21;
+  const SYS_MODULE = 2 ** 16;
+  const BPF = 2 ** 39;
+
+  it('reads capabilities as Falco prints them, from the exec and then from the process', () => {
+    const w = new World();
+    const e = w.exec(300, 1, '/bin/sh', ['sh'], workload(), { capEffective: SYS_ADMIN + SYS_MODULE + BPF, capPermitted: SYS_ADMIN + SYS_MODULE + BPF });
+    expect(matches(compile('thread.cap_effective = "CAP_SYS_MODULE CAP_SYS_ADMIN CAP_BPF"'), e, w.x)).toBe(true);
+    expect(matches(compile('thread.cap_effective icontains sys_module and thread.cap_permitted contains CAP_BPF'), e, w.x)).toBe(true);
+    const open = w.event('open', { pid: 300, path: '/sys/fs/cgroup/x/release_agent', flags: O_WRONLY, result: 3 });
+    expect(matches(compile('thread.cap_effective contains CAP_SYS_ADMIN'), open, w.x)).toBe(true);
+    // Dropped by a set*id: the process's set follows.
+    w.event('setid', { pid: 300, call: 'setuid', id: 1000, capEffective: 0, capPermitted: 0 });
+    const again = w.event('open', { pid: 300, path: '/etc/hosts', flags: O_RDONLY, result: 3 });
+    expect(matches(compile('thread.cap_effective contains CAP_SYS_ADMIN'), again, w.x)).toBe(false);
+    expect(matches(compile('thread.cap_effective = ""'), again, w.x)).toBe(true);
+    // A process nothing was read about: missing.
+    const stranger = w.event('open', { pid: 999, path: '/etc/hosts', flags: O_RDONLY, result: 3 });
+    expect(matches(compile('thread.cap_effective exists'), stranger, w.x)).toBe(false);
+  });
+
+  it('reads the login uid and its user name, the namespace pid and the parent\'s, and the executable\'s layer', () => {
+    const root = mkdtempSync(join(tmpdir(), 'vigil-loginuid-'));
+    mkdirSync(join(root, 'etc'));
+    writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n');
+    writeFileSync(join(root, 'etc/group'), 'root:x:0:\n');
+    const w = new World(new UserNames(root));
+    w.exec(400, 1, '/usr/sbin/sshd', ['sshd'], workload(), { loginuid: 1000, vpid: 7 });
+    const e = w.exec(401, 400, '/tmp/dropped', ['dropped'], workload(), { loginuid: 1000, vpid: 8, exeLayer: 3 });
+    expect(matches(compile('user.loginuid = 1000 and user.loginname = alice'), e, w.x)).toBe(true);
+    expect(matches(compile('proc.vpid = 8 and proc.pvpid = 7 and proc.is_exe_upper_layer = true'), e, w.x)).toBe(true);
+    const later = w.event('open', { pid: 401, path: '/etc/hosts', flags: O_RDONLY, result: 3 });
+    expect(matches(compile('proc.is_exe_upper_layer = true and proc.vpid = 8'), later, w.x)).toBe(true);
+    const image = w.exec(402, 400, '/bin/ls', ['ls'], workload(), { loginuid: 4294967295, vpid: 9, exeLayer: 1 });
+    expect(matches(compile('proc.is_exe_upper_layer = false and user.loginuid = -1'), image, w.x)).toBe(true);
+    expect(matches(compile('user.loginname exists'), image, w.x)).toBe(false);
+    rmSync(root, { recursive: true, force: true });
   });
 });
