@@ -1,7 +1,9 @@
 // Workload overhead: the same workloads with no probe, with Vigil (the real
 // probe and a real engine consuming, de-duplication on as shipped), and
 // with bpftrace tracing the same tracepoints and writing the same facts to
-// a file (bench/lib/trace.bt), in rounds within one run; each traced
+// a file (bench/lib/trace.bt) — every event, so Vigil is also measured with
+// its de-duplication off on the loop it absorbs, the like-for-like row —,
+// in rounds within one run; each traced
 // condition is measured right after its own untraced baseline (the loops
 // also right after the tracer is gone: the two bracket the traced run).
 //   tight loops, pinned to CPU 1: open+close of one file (what
@@ -32,7 +34,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestCgroupTree } from '../test/support/cgroup.js';
 import { build, generateProject } from './lib/c-project.js';
-import { bpftraceUnavailable, buildTools, cgroupCpuNs, median, otherProbes, probeUnavailable, processCpuNs, programRunNs, runLoad, sleep, withBpfStats } from './lib/kernel.js';
+import { bpftraceUnavailable, buildTools, vigilTracepoints, cgroupCpuNs, median, otherProbes, probeUnavailable, processCpuNs, programRunNs, runLoad, sleep, withBpfStats } from './lib/kernel.js';
 import { skipped, type Row } from './lib/report.js';
 import { startVigil, type VigilNode } from './lib/vigil-node.js';
 
@@ -51,7 +53,7 @@ export const OVERHEAD_DEFAULTS: OverheadOptions = { rounds: 3, opens: 200_000, e
 const script = fileURLToPath(new URL('./lib/trace.bt', import.meta.url));
 
 type Loop = 'open' | 'open-new' | 'exec' | 'connect';
-type Traced = 'vigil' | 'bpftrace' | 'floor' | 'vigil-workload-keys';
+type Traced = 'vigil' | 'vigil-no-dedup' | 'bpftrace' | 'floor' | 'vigil-workload-keys';
 
 /** What one condition measured, a value per round. */
 interface Results {
@@ -118,27 +120,12 @@ async function startBpftrace(program: string, out: string): Promise<Tracer> {
   }
 }
 
-/**
- * The tracepoints Vigil's probe attaches, from its sources (bpf/*.bpf.h),
- * as bpftrace probe names: the floor attaches a program doing nothing
- * (filtered to pid 1) to each, to measure what the node charges for
- * having them attached at all.
- */
-function vigilTracepoints(): string[] {
-  const dir = fileURLToPath(new URL('../bpf/', import.meta.url));
-  const out = new Set<string>();
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.bpf.h') || n.endsWith('.bpf.c'))) {
-    for (const m of readFileSync(join(dir, f), 'utf8').matchAll(/SEC\("(tp|tp_btf)\/([a-z0-9_]+)(?:\/([a-z0-9_]+))?"\)/g)) {
-      out.add(m[1] === 'tp' ? `tracepoint:${m[2]}:${m[3]}` : `tracepoint:sched:${m[2]}`);
-    }
-  }
-  return [...out].sort();
-}
-
 async function startTracer(c: Traced, work: string, buildCgroupId: number): Promise<Tracer> {
   if (c === 'bpftrace') return startBpftrace(readFileSync(script, 'utf8'), join(work, 'bpftrace.out'));
   if (c === 'floor') return startBpftrace(`${vigilTracepoints().join(',\n')}\n/pid == 1/ { @n = count(); }`, join(work, 'floor.out'));
-  const v: VigilNode = await startVigil(c === 'vigil-workload-keys' ? { probeFlags: ['--dedup-scope', 'workload'] } : {});
+  const v: VigilNode = await startVigil(
+    c === 'vigil-workload-keys' ? { probeFlags: ['--dedup-scope', 'workload'] } : c === 'vigil-no-dedup' ? { probe: { dedupWindowMs: 0 } } : {},
+  );
   await sleep(1000); // the start-up snapshot handled
   let n = 0;
   v.engine.subscribe((e) => {
@@ -174,7 +161,7 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
   // Each traced condition against an untraced baseline measured just
   // before its tracer starts: the VM's speed drifts within a round, so a
   // baseline from the start of the round biased the later conditions.
-  const conditions: Traced[] = ['vigil', 'bpftrace', 'floor', 'vigil-workload-keys'];
+  const conditions: Traced[] = ['vigil', 'vigil-no-dedup', 'bpftrace', 'floor', 'vigil-workload-keys'];
   const traced = {} as Record<Traced, Results>;
   const untraced = {} as Record<Traced, Results>;
   /** The loops untraced again once the tracer is gone: with the baseline before, they bracket the traced run (the VM drifts). */
@@ -184,15 +171,18 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
   const programs: Record<Loop, number[]> = { open: [], 'open-new': [], exec: [], connect: [] };
   /** CPU one timer wakeup of an idle thread costs here (a VM pays for each in exits). */
   const wakeupCpu: number[] = [];
-  const loopsOf = (c: Traced): Loop[] => (c === 'floor' ? ['open'] : c === 'vigil-workload-keys' ? [] : ['open', 'open-new', 'exec', 'connect']);
+  const loopsOf = (c: Traced): Loop[] => (c === 'floor' || c === 'vigil-no-dedup' ? ['open'] : c === 'vigil-workload-keys' ? [] : ['open', 'open-new', 'exec', 'connect']);
+  /** The conditions that run the build (de-duplication off: the open loop only, the row bpftrace is compared with). */
+  const builds = (c: Traced): boolean => c !== 'vigil-no-dedup';
   const loopsOnly = async (which: Loop[], into: Results): Promise<void> => {
     for (const l of which) {
       const r = await runLoad(loops[l].args, { cpu: 1 });
       into.perCall[l].push(r.ns / r.n);
     }
   };
-  const measure = async (which: Loop[], tracer: Tracer | null, into: Results): Promise<void> => {
+  const measure = async (which: Loop[], tracer: Tracer | null, into: Results, build_ = true): Promise<void> => {
     await loopsOnly(which, into);
+    if (!build_) return;
     let ns = 0;
     const cpu0 = { build: cgroupCpuNs(builder.dir), tracer: tracer?.cpuNs() ?? 0 };
     for (let b = 0; b < opts.builds; b++) ns += await build(project, 2, buildProcs);
@@ -209,6 +199,7 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
   const pin = (cpus: string): void => void execFileSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' });
   pin('0');
   try {
+    vigilTracepoints(); // loads each program once: before any timing
     await build(project, 2); // warm the page cache and the compiler
     for (let i = 0; i < 3; i++) {
       const r = await runLoad(['wakeup', '500', '2000'], { cpu: 1 });
@@ -216,11 +207,11 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
     }
     for (let round = 0; round < opts.rounds; round++) {
       for (const c of conditions) {
-        await measure(loopsOf(c), null, untraced[c]);
+        await measure(loopsOf(c), null, untraced[c], builds(c));
         const tracer = await startTracer(c, work, Number(builder.id));
         try {
-          await measure(loopsOf(c), tracer, traced[c]);
-          if (tracer.programNs) {
+          await measure(loopsOf(c), tracer, traced[c], builds(c));
+          if (tracer.programNs && c === 'vigil') {
             await withBpfStats(async () => {
               for (const l of loopsOf(c)) {
                 const ns0 = tracer.programNs!();
@@ -260,16 +251,25 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
   };
   const labels = Object.fromEntries(Object.entries(loopNames).map(([l, n]) => [l, `${n.what} (ns added per ${n.per})`])) as Record<Loop, string>;
   for (const l of ['open', 'open-new', 'exec', 'connect'] as Loop[]) {
-    const vigil = median(added('vigil', l));
     const bt = median(added('bpftrace', l));
-    rows.push({
-      bench: 'overhead',
-      metric: `${labels[l]}: Vigil`,
-      value: vigil,
-      unit: 'ns',
-      target: l === 'open' ? '< 300 and < 1/3 of bpftrace' : '< 1/3 of bpftrace',
-      note: `${(vigil / bt * 100).toFixed(0)}% of bpftrace's; untraced ${Math.round(median(baseline('vigil', l)))} ns per call (before and after); ${spread(added('vigil', l))}${noise}`,
-    });
+    /** Vigil's row for condition `c`; bpftrace writes every event, so the open loop also has the row with de-duplication off. */
+    const vigilRow = (c: 'vigil' | 'vigil-no-dedup', label: string, target: string): void => {
+      const v = median(added(c, l));
+      rows.push({
+        bench: 'overhead',
+        metric: `${labels[l]}: ${label}`,
+        value: v,
+        unit: 'ns',
+        target,
+        note: `${(v / bt * 100).toFixed(0)}% of bpftrace's (which writes every event); untraced ${Math.round(median(baseline(c, l)))} ns per call (before and after); ${spread(added(c, l))}${noise}`,
+      });
+    };
+    if (l === 'open') {
+      vigilRow('vigil', 'Vigil, de-duplicated (as shipped)', '< 300 and < 1/3 of bpftrace');
+      vigilRow('vigil-no-dedup', 'Vigil, de-duplication off (every event sent)', '< 1/3 of bpftrace');
+    } else {
+      vigilRow('vigil', 'Vigil', '< 1/3 of bpftrace');
+    }
     rows.push({ bench: 'overhead', metric: `${labels[l]}: bpftrace`, value: bt, unit: 'ns', note: spread(added('bpftrace', l)) });
     rows.push({
       bench: 'overhead',
@@ -285,7 +285,7 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
     metric: 'floor: enter+exit programs that do nothing (ns added per open)',
     value: median(floor),
     unit: 'ns',
-    note: `bpftrace programs that count nothing (filtered to pid 1) on the ${vigilTracepoints().length} tracepoints Vigil attaches: the cost of syscall tracepoints on this node before any work; ${spread(floor)}`,
+    note: `bpftrace programs that count nothing (filtered to pid 1) on the ${vigilTracepoints().length} tracepoints Vigil attaches here (its --check-programs): the cost of syscall tracepoints on this node before any work; ${spread(floor)}`,
   });
   rows.push({
     bench: 'overhead',

@@ -181,3 +181,50 @@ export async function withBpfStats<T>(fn: () => Promise<T>): Promise<T> {
     writeFileSync(sysctl, before);
   }
 }
+
+let tracepoints: string[] | null = null;
+
+/**
+ * The tracepoints Vigil's probe attaches on this kernel, as bpftrace probe
+ * names: those of the programs the probe's `--check-programs` loads (from
+ * the built object, so macro-generated programs count too; programs of
+ * tracepoints this kernel lacks are skipped there). The floor attaches a
+ * program doing nothing (filtered to pid 1) to each, to measure what the
+ * node charges for having them attached at all.
+ */
+export function vigilTracepoints(): string[] {
+  if (tracepoints) return tracepoints;
+  let out: string;
+  try {
+    out = execFileSync(probeBinary, ['--check-programs'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    // Exit 1: some program failed; the lines of those that loaded still count.
+    out = String((e as { stdout?: string }).stdout ?? '');
+  }
+  tracepoints = parseTracepoints(out, tracepointCategory);
+  if (!tracepoints.length) throw new Error(`${probeBinary} --check-programs loaded no tracepoint program`);
+  return tracepoints;
+}
+
+/** The category (events/ directory) of a tracepoint named by its event alone, as tp_btf programs name it. */
+function tracepointCategory(event: string): string {
+  for (const base of ['/sys/kernel/tracing/events', '/sys/kernel/debug/tracing/events']) {
+    if (!existsSync(base)) continue;
+    for (const cat of readdirSync(base)) if (existsSync(join(base, cat, event))) return cat;
+  }
+  throw new Error(`no tracepoint ${event} under /sys/kernel/tracing/events`);
+}
+
+/**
+ * The tracepoints of the OK lines of `--check-programs` output
+ * ("OK   enter_open   tp/syscalls/sys_enter_open", "OK   handle_exec
+ * tp_btf/sched_process_exec"), as bpftrace names them; `categoryOf` finds
+ * the category of those named by their event alone.
+ */
+export function parseTracepoints(checkOutput: string, categoryOf: (event: string) => string): string[] {
+  const out = new Set<string>();
+  for (const m of checkOutput.matchAll(/^OK\s+\S+\s+(?:tp|tracepoint|tp_btf|raw_tp|raw_tracepoint)\/([a-z0-9_]+)(?:\/([a-z0-9_]+))?\s*$/gm)) {
+    out.add(m[2] ? `tracepoint:${m[1]}:${m[2]}` : `tracepoint:${categoryOf(m[1]!)}:${m[1]}`);
+  }
+  return [...out].sort();
+}

@@ -20,7 +20,7 @@ function value(r: Row): string {
  * Whether a row meets its target, where the target says it in a form a
  * machine can check: "< 5", "≤ 1.03", "≥ 1,000,000 (issue 7)", "0", or
  * "< 1/3 of bpftrace" (against the row that names bpftrace where this one
- * names Vigil), joined by "and". Null when it cannot tell.
+ * names Vigil, with or without a qualifier after a comma), joined by "and". Null when it cannot tell.
  */
 export function meets(r: Row, rows: Row[]): boolean | null {
   if (!r.target || !Number.isFinite(r.value)) return null;
@@ -30,7 +30,8 @@ export function meets(r: Row, rows: Row[]): boolean | null {
     if (!m) return null;
     let bound = Number(m[2]!.replace(/,/g, ''));
     if (m[3]) {
-      const peer = rows.find((o) => o.bench === r.bench && o.metric === r.metric.replace(/Vigil$/, m[4]!));
+      // "…: Vigil" or "…: Vigil, de-duplication off" against "…: bpftrace".
+      const peer = rows.find((o) => o.bench === r.bench && o.metric === r.metric.replace(/Vigil(?:, [^:]*)?$/, m[4]!));
       // A peer measured at or below zero added nothing measurable: no verdict.
       if (!peer || peer === r || !Number.isFinite(peer.value) || peer.value <= 0) return null;
       bound = (peer.value * bound) / Number(m[3]);

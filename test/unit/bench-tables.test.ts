@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { block, DOCUMENTS, findBlock, meets, readResults } from '../../bench/lib/tables.js';
 import type { Row } from '../../bench/lib/report.js';
+import { parseTracepoints } from '../../bench/lib/kernel.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -32,5 +33,25 @@ describe('bench tables', () => {
     expect(meets(row('x', 3, 'about right'), [])).toBeNull();
     expect(meets(vigil, [vigil, row('open: bpftrace', -5)])).toBeNull(); // a noisy peer, no verdict
     expect(meets(row('x', NaN, '< 5'), [])).toBeNull();
+    // A labelled Vigil row ("Vigil, de-duplication off") is judged against the same bpftrace row.
+    expect(meets(row('open: Vigil, de-duplication off', 3500, '< 1/3 of bpftrace'), rows)).toBe(false);
+    expect(meets(row('open: Vigil, de-duplication off', 2500, '< 1/3 of bpftrace'), rows)).toBe(true);
+  });
+
+  it('counts the tracepoints the probe loads, from its --check-programs lines', () => {
+    const out = [
+      'OK   enforce_connect4             cgroup/connect4',
+      'OK   handle_exec                  tp_btf/sched_process_exec',
+      'OK   enter_open                   tp/syscalls/sys_enter_open',
+      'OK   enter_setresuid              tp/syscalls/sys_enter_setresuid',
+      'SKIP enter_init_module            tp/syscalls/sys_enter_init_module: this kernel has no sys_enter_init_module tracepoint',
+      'FAIL exit_open                    tp/syscalls/sys_exit_open: invalid mem access',
+      'SKIP lsm_file_open                lsm/file_open: the kernel refuses BPF LSM programs here: Operation not permitted',
+    ].join('\n');
+    expect(parseTracepoints(out, (e) => (e.startsWith('sched_') ? 'sched' : 'unknown'))).toEqual([
+      'tracepoint:sched:sched_process_exec',
+      'tracepoint:syscalls:sys_enter_open',
+      'tracepoint:syscalls:sys_enter_setresuid',
+    ]);
   });
 });
