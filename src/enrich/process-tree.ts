@@ -6,59 +6,149 @@ import type { Process } from '../model/process.js';
 import type { WireProcessInfo } from '../probe/wire.js';
 
 /**
- * A bounded map that forgets what was not used lately, at the cost of one
- * Map lookup per hit (an exact LRU moves an entry on every hit: list
- * links, options objects, several cache misses on the event hot path).
- * Entries live in two generations: a hit in the old one moves the entry
- * to the young one; when the young one holds half the bound it becomes
- * the old one and the old one is dropped. So an entry not used while
- * max/2 others were (at most max) is forgotten, and at most max are kept.
+ * The processes by pid, bounded, forgetting what was not used lately: a
+ * flat table rather than a Map. Pids index an open-addressing hash in one
+ * Int32Array (pid and entry side by side: a lookup reads one cache line,
+ * where a Map's bucket, entry chain and key check read two or three); the
+ * processes sit in a dense array of at most `max` entries. Recency is the
+ * CLOCK approximation of LRU: a use sets the entry's bit; when the table
+ * is full, a hand sweeps the entries, clearing bits, and the first entry
+ * found clear is forgotten (used by no event for a whole sweep).
  */
-class RecentMap<K, V> {
-  private young = new Map<K, V>();
-  private old = new Map<K, V>();
-  private readonly half: number;
+export class ProcessTable {
+  /** pid at 2i, entry index at 2i+1 (-1: an empty slot). */
+  private table: Int32Array;
+  private shift: number;
+  private count = 0;
+  private readonly procs: (Process | null)[] = [];
+  private readonly pids: Int32Array;
+  private readonly used: Uint8Array;
+  private readonly free: number[] = [];
+  private hand = 0;
 
-  constructor(max: number) {
-    this.half = Math.max(1, Math.floor(max / 2));
+  constructor(private readonly max: number) {
+    this.pids = new Int32Array(max);
+    this.used = new Uint8Array(max);
+    this.table = new Int32Array(0);
+    this.shift = 0;
+    this.resize(1024);
   }
 
   get size(): number {
-    return this.young.size + this.old.size;
+    return this.count;
   }
 
-  /** The value, counted as a use. */
-  get(k: K): V | undefined {
-    const v = this.young.get(k);
-    if (v !== undefined) return v;
-    const o = this.old.get(k);
-    if (o !== undefined) {
-      this.old.delete(k);
-      this.add(k, o);
+  private resize(slots: number): void {
+    const old = this.table;
+    this.table = new Int32Array(slots * 2).fill(-1);
+    this.shift = 32 - Math.log2(slots);
+    for (let i = 0; i < old.length; i += 2) if (old[i + 1]! >= 0) this.insert(old[i]!, old[i + 1]!);
+  }
+
+  private home(pid: number): number {
+    return (Math.imul(pid, 0x9e3779b1) >>> this.shift) << 1;
+  }
+
+  private insert(pid: number, entry: number): void {
+    const t = this.table;
+    const mask = t.length - 1;
+    let i = this.home(pid);
+    while (t[i + 1]! >= 0) i = (i + 2) & mask;
+    t[i] = pid;
+    t[i + 1] = entry;
+  }
+
+  /** The table slot of `pid`, or -1. */
+  private find(pid: number): number {
+    const t = this.table;
+    const mask = t.length - 1;
+    for (let i = this.home(pid); ; i = (i + 2) & mask) {
+      const entry = t[i + 1]!;
+      if (entry < 0) return -1;
+      if (t[i] === pid) return i;
     }
-    return o;
   }
 
-  /** The value, not counted as a use. */
-  peek(k: K): V | undefined {
-    return this.young.get(k) ?? this.old.get(k);
+  /** The process, counted as a use. */
+  get(pid: number): Process | undefined {
+    const i = this.find(pid);
+    if (i < 0) return undefined;
+    const entry = this.table[i + 1]!;
+    this.used[entry] = 1;
+    return this.procs[entry]!;
   }
 
-  set(k: K, v: V): void {
-    this.old.delete(k);
-    this.add(k, v);
+  /** The process, not counted as a use. */
+  peek(pid: number): Process | undefined {
+    const i = this.find(pid);
+    return i < 0 ? undefined : this.procs[this.table[i + 1]!]!;
   }
 
-  delete(k: K): boolean {
-    return this.young.delete(k) || this.old.delete(k);
-  }
-
-  private add(k: K, v: V): void {
-    this.young.set(k, v);
-    if (this.young.size >= this.half) {
-      this.old = this.young;
-      this.young = new Map();
+  /** Sets the process of `pid` (p.pid); a use when it replaces one, a new entry waits for its first get. */
+  set(pid: number, p: Process): void {
+    const i = this.find(pid);
+    if (i >= 0) {
+      const entry = this.table[i + 1]!;
+      this.procs[entry] = p;
+      this.used[entry] = 1;
+      return;
     }
+    let entry: number;
+    if (this.free.length) entry = this.free.pop()!;
+    else if (this.procs.length < this.max) entry = this.procs.push(null) - 1;
+    else entry = this.evict();
+    this.procs[entry] = p;
+    this.pids[entry] = pid;
+    // Not yet a use: a table full of fresh entries would make the sweep a plain FIFO, forgetting busy ones.
+    this.used[entry] = 0;
+    if ((this.count + 1) * 2 > this.table.length >> 1) this.resize(this.table.length);
+    this.insert(pid, entry);
+    this.count++;
+  }
+
+  delete(pid: number): boolean {
+    const i = this.find(pid);
+    if (i < 0) return false;
+    const entry = this.table[i + 1]!;
+    this.unlink(i);
+    this.procs[entry] = null;
+    this.free.push(entry);
+    return true;
+  }
+
+  /** Frees the entry the CLOCK hand stops at (the table is full): the first whose bit is clear. */
+  private evict(): number {
+    const n = this.procs.length;
+    for (;;) {
+      const e = this.hand;
+      this.hand = e + 1 === n ? 0 : e + 1;
+      if (this.procs[e] === null) continue;
+      if (this.used[e]) {
+        this.used[e] = 0;
+        continue;
+      }
+      this.unlink(this.find(this.pids[e]!));
+      this.procs[e] = null;
+      return e;
+    }
+  }
+
+  /** Removes table slot `i`, shifting back the entries after it that probed past it (no tombstones). */
+  private unlink(i: number): void {
+    const t = this.table;
+    const mask = t.length - 1;
+    let hole = i;
+    for (let j = (i + 2) & mask; t[j + 1]! >= 0; j = (j + 2) & mask) {
+      const h = this.home(t[j]!);
+      // j's entry may move to the hole unless its home lies cyclically in (hole, j].
+      if ((j > hole && (h <= hole || h > j)) || (j < hole && h <= hole && h > j)) {
+        t[hole] = t[j]!;
+        t[hole + 1] = t[j + 1]!;
+        hole = j;
+      }
+    }
+    t[hole + 1] = -1;
+    this.count--;
   }
 }
 
@@ -72,11 +162,11 @@ function signedUid(u: number): number {
 const KEEP_EXITED = 4096;
 
 export class ProcessTree {
-  private readonly procs: RecentMap<number, Process>;
+  private readonly procs: ProcessTable;
   private readonly exited: Process[] = [];
 
   constructor(maxProcesses: number) {
-    this.procs = new RecentMap(maxProcesses);
+    this.procs = new ProcessTable(maxProcesses);
   }
 
   get size(): number {

@@ -1,7 +1,9 @@
 // The process tree's bound: it never holds more than maxProcesses, keeps
 // the processes that are busy, and forgets the ones that went quiet.
 import { describe, expect, it } from 'vitest';
-import { ProcessTree } from '../../src/enrich/process-tree.js';
+import { ProcessTable, ProcessTree } from '../../src/enrich/process-tree.js';
+import type { Process } from '../../src/model/process.js';
+import { rng } from '../support/rng.js';
 import { emptyEvent } from '../../src/model/event.js';
 
 function open(pid: number) {
@@ -61,5 +63,45 @@ describe('process tree and enforcement', () => {
     }
     // The fallback kills at exec, after the new image was loaded: it ran /usr/bin/id (for no instruction).
     expect(tree.apply(exec(5, '/usr/bin/id', 'kill-at-entry')).exe).toBe('/usr/bin/id');
+  });
+});
+
+describe('process table', () => {
+  const proc = (pid: number) => ({ pid }) as unknown as Process;
+
+  it('finds what was set and not deleted, through growth and deletions (against a Map)', () => {
+    const t = new ProcessTable(1 << 20);
+    const ref = new Map<number, Process>();
+    const rand = rng(7);
+    let wrong = 0;
+    for (let i = 0; i < 200_000; i++) {
+      // Pids crowded into a small range, so probe chains collide and deletions shift them.
+      const pid = Math.floor(rand() * 20_000);
+      const r = rand();
+      if (r < 0.5) {
+        const p = proc(pid);
+        t.set(pid, p);
+        ref.set(pid, p);
+      } else if (r < 0.8) {
+        if (t.delete(pid) !== ref.delete(pid)) wrong++;
+      } else if (t.get(pid) !== ref.get(pid)) wrong++;
+    }
+    expect(wrong).toBe(0);
+    expect(t.size).toBe(ref.size);
+    for (const [pid, p] of ref) expect(t.peek(pid)).toBe(p);
+  });
+
+  it('when full forgets one entry per new one, never more than its bound', () => {
+    const t = new ProcessTable(64);
+    const rand = rng(9);
+    let wrong = 0;
+    for (let i = 0; i < 50_000; i++) {
+      const pid = Math.floor(rand() * 5000);
+      if (rand() < 0.1) t.delete(pid);
+      else if (!t.get(pid)) t.set(pid, proc(pid));
+      if (t.size > 64 || (t.peek(pid)?.pid ?? pid) !== pid) wrong++;
+    }
+    expect(wrong).toBe(0);
+    expect(t.size).toBe(64);
   });
 });
