@@ -201,7 +201,7 @@ export class ProcessTree {
         cgroupId: i.cgroupId, tty: i.tty ?? 0,
         capEffective: i.capEffective, capPermitted: i.capPermitted, loginuid: signedUid(i.loginuid),
         vpid: i.vpid, exeUpperLayer: null,
-        startKtimeNs: i.startKtimeNs, lineage: known?.lineage ?? [], exited: false, exitCode: 0, origin: 'snapshot',
+        startKtimeNs: i.startKtimeNs, lineage: known?.lineage ?? [], exited: false, exitCode: 0, origin: 'snapshot', state: null, stateOwner: null,
       });
     }
   }
@@ -213,7 +213,7 @@ export class ProcessTree {
       p = {
         pid: e.pid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm, exe: '', argv: [], cwd: '',
         cgroupId: e.cgroupId, tty: 0, capEffective: null, capPermitted: null, loginuid: null, vpid: 0, exeUpperLayer: null,
-        startKtimeNs: 0, lineage: [], exited: false, exitCode: 0, origin: 'event',
+        startKtimeNs: 0, lineage: [], exited: false, exitCode: 0, origin: 'event', state: null, stateOwner: null,
       };
       this.procs.set(e.pid, p);
     } else {
@@ -250,7 +250,7 @@ export class ProcessTree {
           pid: e.childPid, ppid: e.pid, uid: e.uid, gid: e.gid, comm: p.comm, exe: p.exe, argv: p.argv, cwd: p.cwd,
           cgroupId: e.cgroupId, tty: p.tty, capEffective: p.capEffective, capPermitted: p.capPermitted, loginuid: p.loginuid,
           vpid: e.vpid, exeUpperLayer: p.exeUpperLayer,
-          startKtimeNs: e.ktimeNs, lineage: [], exited: false, exitCode: 0, origin: 'fork',
+          startKtimeNs: e.ktimeNs, lineage: [], exited: false, exitCode: 0, origin: 'fork', state: null, stateOwner: null,
         });
         break;
       case 'setid':

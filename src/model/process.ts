@@ -30,6 +30,13 @@ export interface Process {
   exitCode: number;
   /** How the engine learnt of it: the start-up snapshot, a fork or exec, or only a later event. */
   origin: 'snapshot' | 'fork' | 'exec' | 'event';
+  /**
+   * Detection state kept on the process itself (rule thresholds counted
+   * per process), so it costs no lookup and goes when the process does;
+   * `stateOwner` says which rule set it belongs to (a reload starts over).
+   */
+  state: unknown[] | null;
+  stateOwner: object | null;
 }
 
 /** Walks a process's ancestry (the process tree): alerts name the parent chain. */

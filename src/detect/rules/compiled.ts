@@ -49,7 +49,8 @@ export interface CompiledRule {
   tags: string[];
   output: OutputTemplate;
   condition: CompiledCondition;
-  threshold: { by: Getter[]; distinct: Getter[]; count: number; windowMs: number } | null;
+  /** perProcess: keyed by proc.pid alone, so counted on the process entry itself (stateful.ts). */
+  threshold: { by: Getter[]; distinct: Getter[]; count: number; windowMs: number; perProcess?: boolean } | null;
   sequence: { after: CompiledCondition; capture: Getter; match: Getter; by: Getter[]; withinMs: number } | null;
   at: Loc;
   /** Whether any field needs process start times (proc.duration). */

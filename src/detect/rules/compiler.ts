@@ -92,7 +92,10 @@ function compileRule(
   try {
     if (def.threshold) {
       const t = def.threshold;
-      threshold = { by: t.by.map((f) => getterFor(f, t.at)), distinct: t.distinct.map((f) => getterFor(f, t.at)), count: t.count, windowMs: t.windowMs };
+      threshold = {
+        by: t.by.map((f) => getterFor(f, t.at)), distinct: t.distinct.map((f) => getterFor(f, t.at)), count: t.count, windowMs: t.windowMs,
+        perProcess: t.by.length === 1 && t.by[0] === 'proc.pid',
+      };
     }
     if (def.sequence) {
       const s = def.sequence;

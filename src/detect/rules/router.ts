@@ -125,9 +125,12 @@ function classRoute(pairs: { entry: RouteEntry; variant: Variant }[]): ClassRout
 /** Routes for a rule set: per type and class, the entries and their filters. */
 export function buildRoutes(rules: readonly CompiledRule[]): Record<EventType, TypeRoute> {
   const states = new Map<CompiledRule, { threshold: ThresholdState | null; sequence: SequenceState | null }>();
+  // Per-process threshold windows live on the processes, a slot each, tagged with this rule set.
+  const owner = {};
+  let slots = 0;
   for (const rule of rules) {
     states.set(rule, {
-      threshold: rule.threshold ? new ThresholdState(rule.threshold) : null,
+      threshold: rule.threshold ? new ThresholdState(rule.threshold, owner, slots++) : null,
       sequence: rule.sequence ? new SequenceState(rule.sequence) : null,
     });
   }

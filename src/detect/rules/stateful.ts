@@ -3,7 +3,10 @@
 // within a window: port scans, connect bursts) and sequences (an event
 // matching a value an earlier event captured: download, then execute).
 // Memory is bounded: at most MAX_KEYS keys per rule, the oldest dropped
-// first, and per key no more than the threshold's count of entries.
+// first, and per key no more than the threshold's count of entries. A
+// threshold keyed by proc.pid alone keeps its windows on the process entry
+// (Process.state, a slot per rule): no lookup per event, and bounded by the
+// process tree (a window goes with its process).
 // Times are kept in arrays of doubles, never as Map values: a double
 // stored in a Map is a new heap object per event, which the young
 // generation then has to trace from every long-lived Map pointing at it.
@@ -75,10 +78,60 @@ export class ThresholdState {
   /** Keys dropped to stay within MAX_KEYS. */
   evicted = 0;
 
-  constructor(private readonly spec: { by: Getter[]; distinct: Getter[]; count: number; windowMs: number }) {}
+  /** Windows made on process entries (per-process thresholds; they go with their processes). */
+  processWindows = 0;
+
+  constructor(
+    private readonly spec: { by: Getter[]; distinct: Getter[]; count: number; windowMs: number; perProcess?: boolean },
+    /** The rule set the windows on process entries belong to, and this rule's slot there. */
+    private readonly owner: object = {},
+    private readonly slot = 0,
+  ) {}
 
   get size(): number {
     return this.keys.size;
+  }
+
+  private newWindow(): Window {
+    const d = this.spec.distinct.length > 0;
+    return {
+      times: d ? null : [], head: 0, n: 0,
+      ids: d ? [] : null, at: d ? [] : null, index: d && this.spec.count > SCAN_MAX ? new Map() : null, epoch: this.epoch,
+      quietUntil: 0,
+    };
+  }
+
+  /** The window of the event's key: on its process entry (per process), else in the keys Map. */
+  private windowOf(e: Event, x: FieldContext): Window {
+    const p = this.spec.perProcess ? e.process : null;
+    if (p) {
+      if (p.stateOwner !== this.owner) {
+        p.state = [];
+        p.stateOwner = this.owner;
+      }
+      const slots = p.state!;
+      let w = slots[this.slot] as Window | undefined;
+      if (!w) {
+        while (slots.length < this.slot) slots.push(undefined);
+        slots[this.slot] = w = this.newWindow();
+        this.processWindows++;
+      }
+      return w;
+    }
+    const key = keyOf(this.spec.by, e, x);
+    let w = this.keys.get(key);
+    if (!w) {
+      if (this.order.length < MAX_KEYS) this.order.push(key);
+      else {
+        this.keys.delete(this.order[this.next]);
+        this.order[this.next] = key;
+        this.next = (this.next + 1) % MAX_KEYS;
+        this.evicted++;
+      }
+      w = this.newWindow();
+      this.keys.set(key, w);
+    }
+    return w;
   }
 
   /** The number of the event's distinct value (the same value, the same number, within an epoch). */
@@ -107,26 +160,9 @@ export class ThresholdState {
 
   /** Counts the event; returns the count reached when the threshold is crossed, else 0. */
   hit(e: Event, x: FieldContext): number {
-    const { count, windowMs, distinct } = this.spec;
+    const { count, windowMs } = this.spec;
     const now = e.time;
-    const key = keyOf(this.spec.by, e, x);
-    let w = this.keys.get(key);
-    if (!w) {
-      if (this.order.length < MAX_KEYS) this.order.push(key);
-      else {
-        this.keys.delete(this.order[this.next]);
-        this.order[this.next] = key;
-        this.next = (this.next + 1) % MAX_KEYS;
-        this.evicted++;
-      }
-      const d = distinct.length > 0;
-      w = {
-        times: d ? null : [], head: 0, n: 0,
-        ids: d ? [] : null, at: d ? [] : null, index: d && count > SCAN_MAX ? new Map() : null, epoch: this.epoch,
-        quietUntil: 0,
-      };
-      this.keys.set(key, w);
-    }
+    const w = this.windowOf(e, x);
     if (now < w.quietUntil) return 0;
     if (w.ids) return this.hitDistinct(w, this.valueId(e, x), now);
     const times = w.times!;

@@ -6,6 +6,7 @@ import type { Getter } from '../../../src/detect/rules/compiled.js';
 import { FieldContext } from '../../../src/detect/rules/context.js';
 import { MAX_KEYS, ThresholdState } from '../../../src/detect/rules/stateful.js';
 import { emptyEvent, type Event } from '../../../src/model/event.js';
+import type { Process } from '../../../src/model/process.js';
 import { rng } from '../../support/rng.js';
 
 /** The definition: per key, each distinct value's last time; fire at `count` values within the window, then quiet for a window. */
@@ -39,10 +40,12 @@ describe('threshold state', () => {
     // Past the count the ids are scanned up to: looked up in a Map instead.
     ['a count too large to scan', [addr, port], 70, 4000],
   ] as const;
-  for (const [what, distinct, count, windowMs] of cases) {
-    it(`counts distinct values within the window as the definition does (${what})`, () => {
-      const spec = { by: [pid], distinct: [...distinct], count, windowMs };
+  for (const [what, distinct, count, windowMs] of cases) for (const perProcess of [false, true]) {
+    it(`counts distinct values within the window as the definition does (${what}${perProcess ? ', windows on the process entries' : ''})`, () => {
+      const spec = { by: [pid], distinct: [...distinct], count, windowMs, perProcess };
       const state = new ThresholdState(spec);
+      // Keyed by proc.pid alone: the windows live on the processes (one entry per pid here).
+      const procs = Array.from({ length: 7 }, () => ({ state: null, stateOwner: null }) as unknown as Process);
       const plain = new Plain(spec);
       const x = new FieldContext();
       const r = rng(3);
@@ -53,6 +56,7 @@ describe('threshold state', () => {
         // Bursts and pauses, so values expire, come back and the count is crossed now and then.
         time += r() < 0.01 ? 400 + r() * 800 : r() * 10;
         e.pid = 1 + Math.floor(r() * 6);
+        e.process = perProcess ? procs[e.pid]! : null;
         e.addr = `10.0.0.${Math.floor(r() * 30)}`;
         e.port = 80 + Math.floor(r() * 3);
         e.time = time;
@@ -61,8 +65,35 @@ describe('threshold state', () => {
         if (want) fired++;
       }
       expect(fired).toBeGreaterThan(count > 12 ? 5 : 100);
+      expect(state.size).toBe(perProcess ? 0 : 6);
+      expect(state.processWindows).toBe(perProcess ? 6 : 0);
     });
   }
+
+  it('per process: a new process on the same pid, or another rule set, starts from nothing', () => {
+    const spec = { by: [pid], distinct: [], count: 3, windowMs: 1000, perProcess: true };
+    const x = new FieldContext();
+    const e = Object.assign(emptyEvent('connect'), { pid: 9 });
+    const hits = (state: ThresholdState, p: Process, n: number): number[] => {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) {
+        e.process = p;
+        e.time += 1;
+        out.push(state.hit(e, x));
+      }
+      return out;
+    };
+    const state = new ThresholdState(spec, {}, 1);
+    const first = { state: null, stateOwner: null } as unknown as Process;
+    expect(hits(state, first, 2)).toEqual([0, 0]);
+    // The pid reused by another process: its count starts over.
+    const second = { state: null, stateOwner: null } as unknown as Process;
+    expect(hits(state, second, 2)).toEqual([0, 0]);
+    expect(hits(state, first, 1)).toEqual([3]);
+    // A reloaded rule set (another owner) does not read the old windows.
+    const reloaded = new ThresholdState(spec, {}, 1);
+    expect(hits(reloaded, second, 3)).toEqual([0, 0, 3]);
+  });
 
   it('keeps counting for more processes than a busy node runs', () => {
     const state = new ThresholdState({ by: [pid], distinct: [], count: 3, windowMs: 1000 });
