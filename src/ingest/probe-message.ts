@@ -189,11 +189,15 @@ const UNBOUNDED = Infinity;
 /** Whether an event carries a string or argv past its bound (checked by byte length; boundEvent cuts by characters). */
 let oversize = false;
 
+/** The intern slot of the string str() returned last, -1 when it was not interned (Event.pathKey, commKey). */
+let lastKey = -1;
+
 function str(end: number, bound: number): string {
   const e = delimited(end, 'string');
   const start = pos;
   pos = e;
   const n = e - start;
+  lastKey = -1;
   if (n === 0) return '';
   if (n > bound) oversize = true;
   if (n <= INTERN_MAX) {
@@ -209,11 +213,15 @@ function str(end: number, bound: number): string {
       // The table holds ASCII only, so a match is ASCII too.
       let i = 0;
       while (i < n && s.charCodeAt(i) === buf[start + i]) i++;
-      if (i === n) return s;
+      if (i === n) {
+        lastKey = slot;
+        return s;
+      }
     }
     for (let i = start; i < e; i++) if (buf[i]! >= 128) return buf.utf8Slice(start, e);
     const fresh = buf.latin1Slice(start, e);
     interned[slot] = fresh;
+    lastKey = slot;
     return fresh;
   }
   for (let i = start; i < e; i++) if (buf[i]! >= 128) return buf.utf8Slice(start, e);
@@ -372,6 +380,8 @@ function event(end: number): Event {
   let uid = 0;
   let gid = 0;
   let comm = '';
+  let commKey = -1;
+  let pathKey = -1;
   let cgroupId = 0;
   let blocked = false;
   let blockedBy = 0;
@@ -390,7 +400,7 @@ function event(end: number): Event {
       case 4: expect('Event', f, wt, 0); ppid = varint32(end); break;
       case 5: expect('Event', f, wt, 0); uid = varint32(end); break;
       case 6: expect('Event', f, wt, 0); gid = varint32(end); break;
-      case 7: expect('Event', f, wt, 2); comm = str(end, 64); break;
+      case 7: expect('Event', f, wt, 2); comm = str(end, 64); commKey = lastKey; break;
       case 8: expect('Event', f, wt, 0); cgroupId = varint64(end, false); break;
       case 9: expect('Event', f, wt, 0); blocked = varint32(end) !== 0; break;
       case 10: expect('Event', f, wt, 0); blockedBy = varint32(end); break;
@@ -468,7 +478,7 @@ function event(end: number): Event {
     switch (type) {
       case 'exec':
         if (f === 1) filename = str(e, MAX_PATH);
-        else if (f === 2) path = str(e, MAX_PATH);
+        else if (f === 2) { path = str(e, MAX_PATH); pathKey = lastKey; }
         else if (f === 3) {
           if (argv === NO_ARGV) argv = [];
           argv.push(str(e, MAX_ARG));
@@ -491,30 +501,30 @@ function event(end: number): Event {
         else signal = varint32(e) | 0;
         break;
       case 'open':
-        if (f === 1) path = str(e, MAX_PATH);
+        if (f === 1) { path = str(e, MAX_PATH); pathKey = lastKey; }
         else if (f === 2) flags = varint32(e) | 0;
         else if (f === 3) mode = varint32(e);
         else result = varint64(e, true);
         break;
       case 'unlink':
-        if (f === 1) path = str(e, MAX_PATH);
+        if (f === 1) { path = str(e, MAX_PATH); pathKey = lastKey; }
         else if (f === 2) flags = varint32(e) !== 0 ? 1 : 0;
         else result = varint64(e, true);
         break;
       case 'rename':
-        if (f === 1) path = str(e, MAX_PATH);
+        if (f === 1) { path = str(e, MAX_PATH); pathKey = lastKey; }
         else if (f === 2) path2 = str(e, MAX_PATH);
         else if (f === 3) flags = varint32(e);
         else result = varint64(e, true);
         break;
       case 'chmod':
-        if (f === 1) path = str(e, MAX_PATH);
+        if (f === 1) { path = str(e, MAX_PATH); pathKey = lastKey; }
         else if (f === 2) mode = varint32(e);
         else result = varint64(e, true);
         break;
       case 'fileop':
         if (f === 1) call = str(e, 16);
-        else if (f === 2) path = str(e, MAX_PATH);
+        else if (f === 2) { path = str(e, MAX_PATH); pathKey = lastKey; }
         else result = varint64(e, true);
         break;
       case 'connect':
@@ -550,12 +560,12 @@ function event(end: number): Event {
         break;
       case 'module':
         if (f === 1) call = str(e, UNBOUNDED);
-        else if (f === 2) path = str(e, MAX_PATH);
+        else if (f === 2) { path = str(e, MAX_PATH); pathKey = lastKey; }
         else result = varint64(e, true);
         break;
       case 'mount':
         if (f === 1) path2 = str(e, MAX_PATH);
-        else if (f === 2) path = str(e, MAX_PATH);
+        else if (f === 2) { path = str(e, MAX_PATH); pathKey = lastKey; }
         else if (f === 3) call = str(e, UNBOUNDED);
         else if (f === 4) flags = varint64(e, false);
         else result = varint64(e, true);
@@ -576,7 +586,10 @@ function event(end: number): Event {
     }
   }
   if (type === 'exec') {
-    if (!path) path = filename;
+    if (!path) {
+      path = filename;
+      pathKey = -1;
+    }
     if (argv.length > MAX_ARGS) oversize = true;
     if (argv !== NO_ARGV) argv = sharedArgv(argv);
   }
@@ -602,6 +615,7 @@ function event(end: number): Event {
     childPid, exitCode, signal,
     family, addr, port, localAddr, localPort, protocol, unixPath,
     call, id, targetPid,
+    pathKey, commKey,
     process: null, workload: null,
   };
 }

@@ -137,6 +137,15 @@ export interface Event {
   /** ptrace: the target. */
   targetPid: number;
 
+  /**
+   * The decoder's intern slots of path and comm (-1: not interned): a hint
+   * for caches keyed by those strings (an array index, then a string
+   * compare, instead of a Map lookup). Only ever a hint: a cache checks
+   * the string itself.
+   */
+  pathKey: number;
+  commKey: number;
+
   /** Set by enrich. */
   process: Process | null;
   workload: Workload | null;
@@ -150,6 +159,7 @@ export function emptyEvent(type: EventType): Event {
     childPid: 0, exitCode: 0, signal: 0,
     family: 0, addr: '', port: 0, localAddr: '', localPort: 0, protocol: '', unixPath: '',
     call: '', id: 0, targetPid: 0,
+    pathKey: -1, commKey: -1,
     process: null, workload: null,
   };
 }

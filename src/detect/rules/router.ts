@@ -50,14 +50,27 @@ function valueOf(e: Event, id: number): string {
   }
 }
 
+/** The decoder's intern slot of the value (Event.pathKey, commKey), -1 when none. */
+function keyOf(e: Event, id: number): number {
+  return id === 0 ? e.pathKey : id === 2 ? e.commKey : -1;
+}
+
+/** The decoder's intern table size: its slots index the direct-mapped memos. */
+const SLOTS = 4096;
+
 /**
  * One property's filters over a class route: for a value, the mask of
  * entries that may still match (bit i: entry i), computed on the first
- * event with that value and remembered.
+ * event with that value and remembered. Values the decoder interned are
+ * remembered at their intern slot (an array index and a string compare);
+ * others, and slots another value holds, in a Map.
  */
 export class DimFilter {
   private readonly id: number;
   private readonly memo = new Map<string, number>();
+  /** By intern slot: the value remembered there and its mask (allocated on the first interned value). */
+  private slotValues: string[] | null = null;
+  private slotMasks: Int32Array | null = null;
 
   constructor(
     readonly dim: Dim,
@@ -68,26 +81,46 @@ export class DimFilter {
     this.id = DIM_ID[dim];
   }
 
+  /** Values remembered (in the Map; the slot memos are bounded by the intern table). */
   get size(): number {
     return this.memo.size;
   }
 
   mask(e: Event, x: FieldContext): number {
     const v = valueOf(e, this.id);
+    const k = keyOf(e, this.id);
+    if (k >= 0) {
+      let values = this.slotValues;
+      if (values === null) {
+        values = this.slotValues = new Array<string>(SLOTS).fill('');
+        this.slotMasks = new Int32Array(SLOTS);
+      }
+      // The same string object when interned: a pointer compare; a hint is never trusted without it.
+      if (values[k] === v && v !== '') return this.slotMasks![k]!;
+      const m = this.compute(e, x);
+      values[k] = v;
+      this.slotMasks![k] = m;
+      return m;
+    }
     let m = this.memo.get(v);
     if (m === undefined) {
-      m = this.base;
-      for (const t of this.tests) {
-        let pass = true;
-        try {
-          pass = t.fn(e, x);
-        } catch {
-          // The rule itself will throw and be counted: let it run.
-        }
-        if (pass) m |= t.bit;
-      }
+      m = this.compute(e, x);
       if (this.memo.size >= MEMO_SIZE) this.memo.clear();
       this.memo.set(v, m);
+    }
+    return m;
+  }
+
+  private compute(e: Event, x: FieldContext): number {
+    let m = this.base;
+    for (const t of this.tests) {
+      let pass = true;
+      try {
+        pass = t.fn(e, x);
+      } catch {
+        // The rule itself will throw and be counted: let it run.
+      }
+      if (pass) m |= t.bit;
     }
     return m;
   }

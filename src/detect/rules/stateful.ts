@@ -83,8 +83,8 @@ export class ThresholdState {
 
   constructor(
     private readonly spec: { by: Getter[]; distinct: Getter[]; count: number; windowMs: number; perProcess?: boolean },
-    /** The rule set the windows on process entries belong to, and this rule's slot there. */
-    private readonly owner: object = {},
+    /** The rule set the windows on process entries belong to, and this rule's slot there; without one, every key is in the Map. */
+    private readonly owner: object | null = null,
     private readonly slot = 0,
   ) {}
 
@@ -103,7 +103,7 @@ export class ThresholdState {
 
   /** The window of the event's key: on its process entry (per process), else in the keys Map. */
   private windowOf(e: Event, x: FieldContext): Window {
-    const p = this.spec.perProcess ? e.process : null;
+    const p = this.spec.perProcess && this.owner ? e.process : null;
     if (p) {
       if (p.stateOwner !== this.owner) {
         p.state = [];

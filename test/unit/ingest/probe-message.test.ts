@@ -46,6 +46,10 @@ function fast(bytes: Buffer): { events: Event[]; rejected: string[]; seq: number
   for (const e of b.events) {
     e.time = (e.ktimeNs + BOOT) / 1e6;
     e.nodeName = NODE;
+    // The intern slots are the engine decoder's own hints (the generic path has none): only an interned string has one.
+    if ((e.pathKey >= 0 && !e.path) || (e.commKey >= 0 && !e.comm)) throw new Error(`a key hint without its string: ${e.pathKey} ${e.commKey}`);
+    e.pathKey = -1;
+    e.commKey = -1;
   }
   return { events: b.events, rejected: b.rejected, seq: b.seq };
 }
@@ -138,6 +142,20 @@ function field(num: number, body: Buffer | number[]): Buffer {
 const eventBytes = (e: object): Buffer => Buffer.from(messageType('Event').encode(messageType('Event').fromObject(e)).finish());
 /** A ProbeMessage holding a batch of these raw Event encodings. */
 const batchOf = (seq: number, events: Buffer[]): Buffer => field(2, Buffer.concat([Buffer.from([0x08, ...varint(seq)]), ...events.map((e) => field(2, e))]));
+
+describe('intern hints', () => {
+  it('gives a repeated path or process name the same slot; a string too long to intern none', () => {
+    const open = (path: string, comm: string) => eventBytes({ pid: 1, comm, open: { path, flags: 0, mode: 0, result: 3 } });
+    const [a, b] = decodeProbeMessage(batchOf(1, [open('/etc/hosts', 'nginx'), open('/etc/hosts', 'nginx')])).batch!.events;
+    expect(a!.pathKey).toBeGreaterThanOrEqual(0);
+    expect(b!.pathKey).toBe(a!.pathKey);
+    expect(b!.path).toBe(a!.path);
+    expect(b!.commKey).toBe(a!.commKey);
+    // Too long to intern: no hint.
+    const [long] = decodeProbeMessage(batchOf(2, [open(`/srv/${'x'.repeat(300)}`, 'nginx')])).batch!.events;
+    expect(long!.pathKey).toBe(-1);
+  });
+});
 
 describe('the engine decoder against protobufjs + decodeEvent', () => {
   it('decodes random events of every kind exactly as the generic path does', () => {

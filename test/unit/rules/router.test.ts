@@ -233,4 +233,47 @@ describe('rules routed by event class, with per-value filters', () => {
     }
     expect(hits).toBe(2 * Array.from({ length: MEMO_SIZE + 100 }, (_, i) => i).filter((i) => String(i).endsWith('7')).length);
   });
+
+  it('count a per-process threshold on the process entry: one scan per process, a new process on the pid counted afresh', () => {
+    const world = new World();
+    const raised: Alert[] = [];
+    const ctx: DetectContext = { tree: world.tree, raise: (a) => raised.push(a) };
+    const detector = new RulesDetector({ builtin: true, files: [], watch: false }, silentLogger(), world.x);
+    detector.load();
+    const scan = (pid: number, n: number, from = 0): void => {
+      for (let i = from; i < from + n; i++) {
+        detector.onEvent(world.event('connect', { pid, tid: pid, family: 2, addr: `10.0.${i >> 8}.${i & 255}`, port: 22, protocol: 'tcp', result: -111 }), ctx);
+      }
+    };
+    const scans = (): number => raised.filter((a) => a.rule === 'Internal port scan').length;
+    scan(300, 39);
+    scan(301, 39); // another process's connects do not count towards pid 300's
+    expect(scans()).toBe(0);
+    scan(300, 1, 39);
+    expect(scans()).toBe(1);
+    expect(raised.find((a) => a.rule === 'Internal port scan')!.fields['threshold.count']).toBe(40);
+    // pid 301 exits and the pid is reused (a fork makes a new process on it): its 39 are gone.
+    detector.onEvent(world.event('exit', { pid: 301, tid: 301 }), ctx);
+    detector.onEvent(world.event('fork', { pid: 1, tid: 1, childPid: 301 }), ctx);
+    scan(301, 1, 39);
+    expect(scans()).toBe(1);
+    scan(301, 39);
+    expect(scans()).toBe(2);
+  });
+
+  it('answer by intern slot only for the same string: values sharing a slot (a collision, a stale hint) are each decided', () => {
+    const set = load(ruleYaml('evt.type = open and evt.is_open_write = true and fd.name endswith 7'));
+    const filter = set.route.open.classes[1]!.filters[0]!;
+    const world = new World();
+    let hits = 0;
+    let want = 0;
+    for (let i = 0; i < 2000; i++) {
+      // Eight slots for 2000 paths, in turn: every lookup finds another path at its slot.
+      const e = world.event('open', { path: `/srv/f${i % 50}`, flags: 1, result: 3, pathKey: i % 8, comm: 'app', commKey: 3 });
+      if (filter.mask(e, world.x) !== 0) hits++;
+      if ((i % 50) % 10 === 7) want++;
+    }
+    expect(hits).toBe(want);
+  });
 });
+

@@ -43,7 +43,7 @@ describe('threshold state', () => {
   for (const [what, distinct, count, windowMs] of cases) for (const perProcess of [false, true]) {
     it(`counts distinct values within the window as the definition does (${what}${perProcess ? ', windows on the process entries' : ''})`, () => {
       const spec = { by: [pid], distinct: [...distinct], count, windowMs, perProcess };
-      const state = new ThresholdState(spec);
+      const state = new ThresholdState(spec, perProcess ? {} : null);
       // Keyed by proc.pid alone: the windows live on the processes (one entry per pid here).
       const procs = Array.from({ length: 7 }, () => ({ state: null, stateOwner: null }) as unknown as Process);
       const plain = new Plain(spec);
