@@ -175,11 +175,11 @@ export class Profile {
       // failed read of the argument) says nothing about the workload.
       case 'open':
         if (e.path.charCodeAt(0) !== 47) return null;
-        return isWriteOpen(e.flags) ? this.write(e.path, learn, verdicts) : this.read(e.path, learn, verdicts);
+        return isWriteOpen(e.flags) ? this.write(e.path, learn, verdicts, e.pathKey) : this.read(e.path, learn, verdicts, e.pathKey);
       case 'unlink':
       case 'chmod':
       case 'fileop':
-        return e.path.charCodeAt(0) === 47 ? this.write(e.path, learn, verdicts) : null;
+        return e.path.charCodeAt(0) === 47 ? this.write(e.path, learn, verdicts, e.pathKey) : null;
       case 'rename':
         return (e.path.charCodeAt(0) === 47 ? this.write(e.path, learn, verdicts) : null) ?? (e.path2.charCodeAt(0) === 47 ? this.write(e.path2, learn, verdicts) : null);
       case 'connect':
@@ -232,24 +232,25 @@ export class Profile {
     return null;
   }
 
-  private read(path: string, learn: boolean, verdicts: FileVerdicts | null): Deviation | null {
-    if (verdicts && this.slot >= 0 ? this.covers(path, false, verdicts) : this.readSet.has(path) || this.writeSet.has(path)) return null;
+  /** `key`: the path's intern slot (Event.pathKey), a hint for the remembered answers; -1 when none. */
+  private read(path: string, learn: boolean, verdicts: FileVerdicts | null, key = -1): Deviation | null {
+    if (verdicts && this.slot >= 0 ? this.covers(path, false, verdicts, key) : this.readSet.has(path) || this.writeSet.has(path)) return null;
     if (learn) this.readSet.add(path);
     return { kind: 'new-file-read', what: path, message: `reads a new file ${shown(path)}` };
   }
 
-  private write(path: string, learn: boolean, verdicts: FileVerdicts | null): Deviation | null {
-    if (verdicts && this.slot >= 0 ? this.covers(path, true, verdicts) : this.writeSet.has(path)) return null;
+  private write(path: string, learn: boolean, verdicts: FileVerdicts | null, key = -1): Deviation | null {
+    if (verdicts && this.slot >= 0 ? this.covers(path, true, verdicts, key) : this.writeSet.has(path)) return null;
     if (learn) this.writeSet.add(path);
     return { kind: 'new-file-write', what: path, message: `writes a new file ${shown(path)}` };
   }
 
   /** Whether the profile covers reading (or writing) `path`; answers are remembered in `verdicts` for the file sets as they are now. */
-  private covers(path: string, write: boolean, verdicts: FileVerdicts): boolean {
-    const known = verdicts.get(path, this.slot, this.filesVersion, write);
+  private covers(path: string, write: boolean, verdicts: FileVerdicts, key: number): boolean {
+    const known = verdicts.get(path, this.slot, this.filesVersion, write, key);
     if (known >= 0) return known === 1;
     const covered = write ? this.writeSet.has(path) : this.readSet.has(path) || this.writeSet.has(path);
-    verdicts.put(path, this.slot, write, covered);
+    verdicts.put(path, this.slot, write, covered, key);
     return covered;
   }
 

@@ -26,8 +26,19 @@ export function newVersion(): number {
 const READ_KNOWN = 0;
 const WRITE_KNOWN = 2;
 
+/** Slots of the decoder's intern table (Event.pathKey): a path's words are found there first. */
+const KEY_SLOTS = 4096;
+
 export class FileVerdicts {
   private readonly paths = new Map<string, Uint32Array>();
+  /**
+   * The words of interned paths by their intern slot, in front of the Map:
+   * an index and a string compare (the same string object) instead of a
+   * Map lookup. Holds only arrays the Map holds; emptied whenever one of
+   * those is replaced or the Map starts over.
+   */
+  private readonly keyPaths = new Array<string>(KEY_SLOTS).fill('');
+  private readonly keyWords = new Array<Uint32Array | null>(KEY_SLOTS).fill(null);
   /** Per slot, the profile version its bits hold for. */
   private epochs = new Float64Array(64);
   private slots = 0;
@@ -46,14 +57,34 @@ export class FileVerdicts {
     return this.paths.size;
   }
 
-  /** Whether the profile in `slot`, at `version`, covers `path` (for writing or reading): 1, 0, or -1 when not known. */
-  get(path: string, slot: number, version: number, write: boolean): number {
+  /** The words of `path` (`key`: its intern slot, -1 when none). */
+  private words(path: string, key: number): Uint32Array | undefined {
+    if (key >= 0 && key < KEY_SLOTS && this.keyPaths[key] === path) return this.keyWords[key]!;
+    const a = this.paths.get(path);
+    if (a !== undefined && key >= 0 && key < KEY_SLOTS) {
+      this.keyPaths[key] = path;
+      this.keyWords[key] = a;
+    }
+    return a;
+  }
+
+  private forgetKeys(): void {
+    this.keyPaths.fill('');
+    this.keyWords.fill(null);
+  }
+
+  /**
+   * Whether the profile in `slot`, at `version`, covers `path` (for writing
+   * or reading): 1, 0, or -1 when not known. `key`: the path's intern slot
+   * (Event.pathKey), a hint; -1 when none.
+   */
+  get(path: string, slot: number, version: number, write: boolean, key = -1): number {
     if (this.epochs[slot] !== version) {
       this.forget(slot);
       this.epochs[slot] = version;
       return -1;
     }
-    const a = this.paths.get(path);
+    const a = this.words(path, key);
     if (a === undefined) return -1;
     const words = a.length >> 2;
     const w = slot >>> 5;
@@ -65,17 +96,26 @@ export class FileVerdicts {
   }
 
   /** Remembers an answer for the slot at the version get() was last asked with. */
-  put(path: string, slot: number, write: boolean, covered: boolean): void {
+  put(path: string, slot: number, write: boolean, covered: boolean, key = -1): void {
     const w = slot >>> 5;
-    let a = this.paths.get(path);
+    let a = this.words(path, key);
     if (a === undefined || w >= a.length >> 2) {
       const words = Math.max(w + 1, (this.slots + 31) >>> 5);
       const grown = new Uint32Array(4 * words);
       if (a) {
         const old = a.length >> 2;
         for (let k = 0; k < 4; k++) grown.set(a.subarray(k * old, (k + 1) * old), k * words);
-      } else if (this.paths.size >= MAX_PATHS) this.paths.clear();
+        // The old words may sit at some slot: none may outlive its replacement.
+        this.forgetKeys();
+      } else if (this.paths.size >= MAX_PATHS) {
+        this.paths.clear();
+        this.forgetKeys();
+      }
       this.paths.set(path, (a = grown));
+      if (key >= 0 && key < KEY_SLOTS) {
+        this.keyPaths[key] = path;
+        this.keyWords[key] = a;
+      }
     }
     const words = a.length >> 2;
     const bit = 1 << (slot & 31);
