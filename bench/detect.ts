@@ -7,7 +7,8 @@
 // decoded events: decode, enrich, rules, profiles (stage by stage, so a
 // stage's number includes its own cache misses on fresh Event objects but
 // not the previous stage's). BENCH_CPU_PROFILE=FILE writes a V8 CPU
-// profile of the end-to-end part.
+// profile of the end-to-end part; BENCH_OUT=FILE writes the result with
+// the machine and the time (bench/results/ keeps the runs docs quote).
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import type { ProbeSession } from '../src/probe/session.js';
 import { decodeProbeMessage } from '../src/ingest/probe-message.js';
 import { silentLogger } from '../src/log.js';
 import { batchMessage, eventMix, snapshotMessage, type MixOptions } from './lib/event-mix.js';
+import { machine } from './lib/report.js';
 
 const ROUNDS = Number(process.argv[2] ?? 10);
 const BURST = Number(process.argv[3] ?? 8);
@@ -183,7 +185,9 @@ for (const [k, v] of Object.entries(stages)) if (v.length) out[k] = `${median(v)
 out['end to end (decode + onEvents)'] = `${median(e2e).toFixed(0)} ns (${range(e2e)}) = ${Math.round(1e9 / median(e2e)).toLocaleString('en-US')} ev/s`;
 out['end to end, best round'] = best(e2e);
 out['end to end, CPU'] = `${median(e2eCpu).toFixed(0)} ns (${range(e2eCpu)}) = ${Math.round(1e9 / median(e2eCpu)).toLocaleString('en-US')} ev/s per core`;
-console.log(JSON.stringify({ burst: BURST, rounds: ROUNDS, eventsPerRound: perRound, alertsPerRound: Math.round((alerts - alertsBefore) / ROUNDS / (prof || E2E_ONLY ? 1 : 2)), perEvent: out }, null, 1));
+const result = { burst: BURST, rounds: ROUNDS, eventsPerRound: perRound, alertsPerRound: Math.round((alerts - alertsBefore) / ROUNDS / (prof || E2E_ONLY ? 1 : 2)), perEvent: out };
+console.log(JSON.stringify(result, null, 1));
+if (process.env.BENCH_OUT) writeFileSync(process.env.BENCH_OUT, `${JSON.stringify({ when: new Date().toISOString(), machine: machine(), label: process.env.BENCH_LABEL ?? '', ...result }, null, 1)}\n`);
 await engine.stop();
 rmSync(dir, { recursive: true, force: true });
 rmSync(cgDir, { recursive: true, force: true });

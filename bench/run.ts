@@ -1,4 +1,8 @@
-// `npm run bench`: every benchmark, one table, one JSON result file.
+// `npm run bench [-- --only NAME,…] [-- --out NAME]`: every benchmark (or
+// the named ones), one table, one JSON result file (bench/results/NAME.json,
+// default latest.json).
+//   names: decode, transport, engine, kernel-latency, overhead, loss,
+//          latency, memory, steady, cli
 import { printTable, writeResults, machine, type Row } from './lib/report.js';
 import { decodeCeiling, engineThroughput, kernelLatency, transportCeiling } from './pipeline.js';
 import { overhead } from './overhead.js';
@@ -8,18 +12,39 @@ import { memory } from './memory.js';
 import { steady } from './steady.js';
 import { cliLatency } from './cli.js';
 
+const BENCHES: [string, (rows: Row[]) => void | Promise<void>][] = [
+  ['decode', decodeCeiling],
+  ['transport', (rows) => transportCeiling(rows)],
+  ['engine', (rows) => engineThroughput(rows)],
+  ['kernel-latency', kernelLatency],
+  ['overhead', (rows) => overhead(rows)],
+  ['loss', loss],
+  ['latency', latency],
+  ['memory', memory],
+  ['steady', steady],
+  ['cli', cliLatency],
+];
+
+const args = process.argv.slice(2);
+const flag = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const only = flag('--only')?.split(',');
+const unknown = only?.filter((n) => !BENCHES.some(([b]) => b === n));
+if (unknown?.length) {
+  console.error(`unknown bench ${unknown.join(', ')}: one of ${BENCHES.map(([b]) => b).join(', ')}`);
+  process.exit(2);
+}
+const out = flag('--out') ?? 'latest';
+if (!/^[\w.-]+$/.test(out)) {
+  console.error(`--out ${out}: a file name (letters, digits, . _ -), written under bench/results/`);
+  process.exit(2);
+}
+
 const rows: Row[] = [];
 console.log(`machine: ${JSON.stringify(machine())}`);
-decodeCeiling(rows);
-await transportCeiling(rows);
-await engineThroughput(rows);
-await kernelLatency(rows);
-await overhead(rows);
-await loss(rows);
-await latency(rows);
-await memory(rows);
-await steady(rows);
-await cliLatency(rows);
+for (const [name, run] of BENCHES) if (!only || only.includes(name)) await run(rows);
 printTable(rows);
-console.log(`results: ${writeResults('latest', rows)}`);
+console.log(`results: ${writeResults(out, rows)}`);
 process.exit(0);
