@@ -103,6 +103,33 @@ struct {
 	__type(value, __u8);
 } connect6_allow SEC(".maps");
 
+/* Enforce mode by name (layouts in maps.h; bpf/dns.bpf.h fills the
+ * address maps from the answers of allowed names). An address stays
+ * allowed until its expiry (kernel ns): the answer's TTL, at least
+ * dns_min_ttl_s. LRU: a flood of answers evicts the oldest addresses, it
+ * cannot grow kernel memory. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vigil_allow_key);
+	__type(value, struct vigil_dns_allow);
+} dns_allow SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct vigil_dns4_key);
+	__type(value, __u64);
+} dns4_allowed SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct vigil_dns6_key);
+	__type(value, __u64);
+} dns6_allowed SEC(".maps");
+
 /* Threads whose connect was just refused, so the syscall's exit can
  * mark its event as blocked. */
 struct {
@@ -261,6 +288,12 @@ static __always_inline void enforce_write(struct vigil_header *h, struct vigil_p
 		kill_current(h);
 }
 
+/* An address an allowed name resolved to, not yet expired. */
+static __always_inline bool dns_allowed_now(const __u64 *expiry)
+{
+	return expiry && *expiry > bpf_ktime_get_ns();
+}
+
 /* cgroup/connect4 and connect6 are attached once at the cgroup v2 root;
  * 1 lets the connect proceed, 0 refuses it with EPERM. */
 static __always_inline int refuse(void)
@@ -285,7 +318,12 @@ static __always_inline bool connect4_allowed(__u32 ip, __u32 port, __u8 protocol
 	if (bpf_map_lookup_elem(&connect4_allow, &k))
 		return true;
 	k.port[0] = k.port[1] = 0;
-	return bpf_map_lookup_elem(&connect4_allow, &k) != NULL;
+	if (bpf_map_lookup_elem(&connect4_allow, &k))
+		return true;
+	struct vigil_dns4_key d = { .root = p.root, .port = port, .protocol = protocol };
+	__builtin_memcpy(d.addr, &ip, 4);
+	return dns_allowed_now(bpf_map_lookup_elem(&dns4_allowed, &d)) ||
+	       (d.port = 0, dns_allowed_now(bpf_map_lookup_elem(&dns4_allowed, &d)));
 }
 
 static __always_inline bool connect6_allowed(const __u32 *w, __u32 port, __u8 protocol)
@@ -303,7 +341,12 @@ static __always_inline bool connect6_allowed(const __u32 *w, __u32 port, __u8 pr
 	if (bpf_map_lookup_elem(&connect6_allow, &k))
 		return true;
 	k.port[0] = k.port[1] = 0;
-	return bpf_map_lookup_elem(&connect6_allow, &k) != NULL;
+	if (bpf_map_lookup_elem(&connect6_allow, &k))
+		return true;
+	struct vigil_dns6_key d = { .root = p.root, .port = port, .protocol = protocol };
+	__builtin_memcpy(d.addr, k.addr, 16);
+	return dns_allowed_now(bpf_map_lookup_elem(&dns6_allowed, &d)) ||
+	       (d.port = 0, dns_allowed_now(bpf_map_lookup_elem(&dns6_allowed, &d)));
 }
 
 SEC("cgroup/connect4")

@@ -45,6 +45,7 @@ enum vigil_kind {
 	VIGIL_NAMESPACE,
 	VIGIL_DUP,
 	VIGIL_FILEOP,
+	VIGIL_DNS,
 	VIGIL_KIND_MAX,
 };
 
@@ -60,6 +61,7 @@ enum vigil_loss {
 	VIGIL_LOSS_INFLIGHT,       /* syscall entry could not be stored for its exit */
 	VIGIL_LOSS_PACKETS,        /* a captured packet did not fit the packet ring buffer */
 	VIGIL_DEDUPLICATED,        /* not a loss: a repeat counted in the kernel (dedup.bpf.h) */
+	VIGIL_LOSS_DNS,            /* a DNS answer not sent: its workload's answers per second over the budget (dns.bpf.h) */
 	VIGIL_LOSS_MAX,
 };
 
@@ -259,6 +261,28 @@ struct vigil_dup {
 	__u32 _pad;
 	struct vigil_sockaddr remote;
 	struct vigil_sockaddr local;
+};
+
+/*
+ * A DNS answer arriving at a workload's socket (bpf/dns.bpf.h): the
+ * message as received, from its DNS header on, cut at VIGIL_DNS_MAX. It
+ * is seen at the socket's ingress, before the workload can read it, so it
+ * comes before any connect that uses it. No task runs it: the header's
+ * pid, tid, ppid, uid, gid and comm are 0; cgroup_id is the receiving
+ * socket's.
+ */
+#define VIGIL_DNS_MAX 1024
+struct vigil_dns {
+	struct vigil_header h;
+	__u32 len;         /* bytes of the DNS message in this packet */
+	__u32 caplen;      /* bytes that follow in msg */
+	__u16 server_port; /* host order */
+	__u8 family;       /* the server's: AF_INET or AF_INET6 */
+	__u8 protocol;     /* IPPROTO_UDP or IPPROTO_TCP */
+	__u16 allowed;     /* addresses this answer added to the kernel's connect allow-list (enforce mode) */
+	__u16 _pad;
+	__u8 server[16];   /* network order */
+	__u8 msg[VIGIL_DNS_MAX];
 };
 
 /*

@@ -78,6 +78,37 @@ struct vigil_connect6_key {
 	__u8 addr[16];
 } __attribute__((packed));
 
+/*
+ * Enforce mode by name (bpf/dns.bpf.h). `dns_allow`: (policy root, hash
+ * of a name) → the ports it may be connected to. A name is hashed FNV-1a
+ * over its lower-case bytes from the LAST to the first ("a.example.com"
+ * as "moc.elpmaxe.a"), a wildcard "*.example.com" as ".example.com" the
+ * same way: walking a name backwards once gives every suffix's hash. The
+ * addresses an allowed name's answers carry go to dns4_allowed /
+ * dns6_allowed, which the connect hook consults after connect4_allow.
+ */
+#define VIGIL_DNS_PORTS 4
+struct vigil_dns_allow {
+	__u8 protocol[VIGIL_DNS_PORTS]; /* IPPROTO_TCP / IPPROTO_UDP; 0: unused slot */
+	__u16 port[VIGIL_DNS_PORTS];    /* network order; 0: any port */
+};
+
+struct vigil_dns4_key {
+	__u64 root;
+	__u8 addr[4];
+	__u16 port;        /* network order; 0: any port */
+	__u8 protocol;
+	__u8 _pad;
+};
+
+struct vigil_dns6_key {
+	__u64 root;
+	__u8 addr[16];
+	__u16 port;
+	__u8 protocol;
+	__u8 _pad[5];
+};
+
 /* A capture, by the socket's cgroup id. */
 struct vigil_capture_conf {
 	__u32 capture_id;

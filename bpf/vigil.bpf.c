@@ -18,5 +18,6 @@
 #include "priv.bpf.h"
 #include "deny.bpf.h"
 #include "respond.bpf.h"
+#include "dns.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

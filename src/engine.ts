@@ -29,6 +29,7 @@ import { ProfileStore } from './detect/profile/store.js';
 import { RulesDetector } from './detect/rules/detector.js';
 import { CgroupPaths, findCgroup2Mount } from './enrich/cgroups.js';
 import { EventHold } from './enrich/hold.js';
+import { DnsNames } from './enrich/dns-names.js';
 import { ProcessTree } from './enrich/process-tree.js';
 import { ContainerDirectory } from './enrich/runtime/directory.js';
 import { ContainerResolver } from './enrich/runtime/resolver.js';
@@ -72,12 +73,14 @@ const WATCH_MS = 1000;
 
 const TYPE_INDEX = new Map<EventType, number>(EVENT_TYPES.map((t, i) => [t, i]));
 
-const LOSS_FIELDS = ['ringbufFull', 'inflightFull', 'decodeErrors', 'queueFull', 'packetsLost'] as const;
+const LOSS_FIELDS = ['ringbufFull', 'inflightFull', 'decodeErrors', 'queueFull', 'packetsLost', 'dnsDropped'] as const;
 
 export class Engine implements IngestHandler {
   readonly startedAt = Date.now();
   readonly tree: ProcessTree;
   readonly cgroups: CgroupPaths;
+  /** The names workloads resolved addresses from (DNS answers seen in the kernel). */
+  readonly dnsNames = new DnsNames();
   readonly workloads: WorkloadRegistry;
   /** The node's container runtimes, asked who each container is (config containers). */
   readonly containers: ContainerDirectory;
@@ -405,7 +408,7 @@ export class Engine implements IngestHandler {
       rules: () => ({ loaded: this.rules.report?.loaded ?? 0, skipped: this.rules.report?.skipped.length ?? 0 }),
       alertsRaised: () => this.alertsRaised,
       gaps: () => ({ stalls: this.gaps.stalls, restarts: this.gaps.restarts, exits: this.gaps.exits, stalled: (p) => this.gaps.isStalled(p) }),
-      losses: () => ({ episodes: this.losses.episodes.lost + this.losses.episodes.shed + this.losses.episodes.packets, workloads: this.losses.workloads() }),
+      losses: () => ({ episodes: this.losses.episodes.lost + this.losses.episodes.shed + this.losses.episodes.packets + this.losses.episodes.dns, workloads: this.losses.workloads() }),
       runtimes: () => this.containers.stats().runtimes,
       containers: () => this.containerCounts(),
     });
@@ -493,7 +496,16 @@ export class Engine implements IngestHandler {
 
   /** One event through the pipeline: process tree, workload, detection, subscribers, the event log. */
   private process(e: Event, w: Workload): void {
-    e.process = this.tree.apply(e);
+    // A DNS answer has no process (seen in the network stack); its names
+    // are known before the connect that follows it (same cgroup, same order).
+    if (e.type === 'dns') this.dnsNames.observe(e);
+    else {
+      e.process = this.tree.apply(e);
+      if (e.addr) {
+        if (e.type === 'connect') e.sipName = this.dnsNames.nameOf(e.cgroupId, e.addr, e.time);
+        else if (e.type === 'accept') e.cipName = this.dnsNames.nameOf(e.cgroupId, e.addr, e.time);
+      }
+    }
     e.workload = w;
     w.events++;
     const t = TYPE_INDEX.get(e.type)!;

@@ -93,6 +93,7 @@ size_t RecordSize(uint32_t kind) {
     case VIGIL_NAMESPACE: return sizeof(vigil_namespace);
     case VIGIL_DUP: return sizeof(vigil_dup);
     case VIGIL_FILEOP: return sizeof(vigil_fileop);
+    case VIGIL_DNS: return sizeof(vigil_dns);
   }
   return 0;
 }
@@ -110,13 +111,14 @@ size_t LeastSize(uint32_t kind) {
     case VIGIL_MODULE: return offsetof(vigil_module, path) + raw;
     case VIGIL_MOUNT: return offsetof(vigil_mount, target) + raw;
     case VIGIL_FILEOP: return offsetof(vigil_fileop, path) + raw;
+    case VIGIL_DNS: return offsetof(vigil_dns, msg);
   }
   return RecordSize(kind);
 }
 
 constexpr size_t kLargestRecord = std::max({sizeof(vigil_exec), sizeof(vigil_open), sizeof(vigil_unlink), sizeof(vigil_rename),
                                             sizeof(vigil_chmod), sizeof(vigil_module), sizeof(vigil_mount),
-                                            sizeof(vigil_fileop)});
+                                            sizeof(vigil_fileop), sizeof(vigil_dns)});
 
 }  // namespace
 
@@ -351,6 +353,25 @@ bool DecodeRecord(const void* data, size_t size, v1::Event* e, DecodeStats* stat
       SetSockAddr(r->local, x->mutable_local());
       x->set_protocol(ProtocolOf(r->protocol));
       x->set_result(r->result);
+      break;
+    }
+    case VIGIL_DNS: {
+      // Sent up to the message's last byte: caplen says how much of msg is there.
+      const auto* r = static_cast<const vigil_dns*>(data);
+      if (r->caplen > VIGIL_DNS_MAX || offsetof(vigil_dns, msg) + r->caplen > size) {
+        *error = "dns record claims " + std::to_string(r->caplen) + " bytes but holds " +
+                 std::to_string(size - offsetof(vigil_dns, msg));
+        return false;
+      }
+      auto* x = e->mutable_dns();
+      x->set_message(reinterpret_cast<const char*>(r->msg), r->caplen);
+      x->set_length(r->len);
+      auto* server = x->mutable_server();
+      server->set_family(r->family);
+      server->set_port(r->server_port);
+      server->set_address(std::string(reinterpret_cast<const char*>(r->server), r->family == 10 ? 16 : 4));
+      x->set_protocol(ProtocolOf(r->protocol));
+      x->set_allowed(r->allowed);
       break;
     }
   }

@@ -529,6 +529,16 @@ bool Loader::AttachConnectHooks(const std::string& cgroup2_mount, std::string* e
     cgroup_links_.push_back(link);
     hooks_.push_back(bpf_program__section_name(prog));
   }
+  // DNS answers per workload (bpf/dns.bpf.h): names for events and
+  // profiles, and enforce mode by name. Without it connects are judged by
+  // address only, which the hooks list shows.
+  if (bpf_link* link = bpf_program__attach_cgroup(skel_->progs.dns_ingress, fd)) {
+    cgroup_links_.push_back(link);
+    hooks_.push_back("cgroup_skb/ingress:dns");
+  } else {
+    Log("warn", "cannot attach the DNS answer program at %s: %s; connects are judged by address only",
+        cgroup2_mount.c_str(), strerror(errno));
+  }
   close(fd);
   settle(true, "");
   return true;
@@ -561,6 +571,7 @@ KernelLosses Loader::Losses() const {
     if (key == VIGIL_LOSS_INFLIGHT) out.inflight_full = sum;
     if (key == VIGIL_LOSS_PACKETS) out.packets_lost = sum;
     if (key == VIGIL_DEDUPLICATED) out.deduplicated = sum;
+    if (key == VIGIL_LOSS_DNS) out.dns_dropped = sum;
   }
   return out;
 }

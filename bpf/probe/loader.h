@@ -16,6 +16,7 @@ struct KernelLosses {
   uint64_t inflight_full = 0;
   uint64_t packets_lost = 0;
   uint64_t deduplicated = 0;  // not a loss: repeats counted in the kernel
+  uint64_t dns_dropped = 0;   // DNS answers over a workload's per-second budget
 };
 
 // Settings fixed when the programs load.

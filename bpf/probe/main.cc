@@ -324,6 +324,7 @@ int main(int argc, char** argv) {
     r.set_path_truncated(pump.stats.truncated_paths);
     r.set_events_total(pump.events_total);
     r.set_deduplicated(k.deduplicated);
+    r.set_dns_dropped(k.dns_dropped);
     stream.ReportLoss(r);
   };
   // Reading. Idle, the probe sleeps until a record wakes it: the kernel

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -96,6 +97,61 @@ bool ConnectKey(uint64_t root, const v1::NetAllow& a, Key* k, std::string* error
   return true;
 }
 
+// A name's key in dns_allow (maps.h): FNV-1a over its lower-case bytes,
+// last to first; "*.example.com" as ".example.com".
+bool NameHash(const std::string& name, uint64_t* out, std::string* error) {
+  std::string n = name;
+  if (n.size() > 2 && n[0] == '*' && n[1] == '.') n = n.substr(1);
+  if (!n.empty() && n.back() == '.') n.pop_back();
+  if (n.empty() || n.size() > 253 || n.find('*') != std::string::npos || n.find("..") != std::string::npos) {
+    *error = "connect name '" + name + "' is not a DNS name or a *.domain wildcard";
+    return false;
+  }
+  uint64_t h = VIGIL_FNV_OFFSET;
+  for (auto it = n.rbegin(); it != n.rend(); ++it) {
+    unsigned char c = *it;
+    if (c >= 'A' && c <= 'Z') c += 'a' - 'A';
+    h = (h ^ c) * VIGIL_FNV_PRIME;
+  }
+  *out = h;
+  return true;
+}
+
+// One root's allowed names into dns_allow, then its stale ones out.
+bool SyncNames(bpf_map* map, uint64_t root, const std::map<uint64_t, vigil_dns_allow>& want, std::string* error) {
+  for (const auto& [hash, value] : want) {
+    vigil_allow_key k{root, hash};
+    if (bpf_map__update_elem(map, &k, sizeof(k), &value, sizeof(value), BPF_ANY)) {
+      *error = std::string("cannot update ") + bpf_map__name(map) + ": " + strerror(errno);
+      return false;
+    }
+  }
+  std::vector<vigil_allow_key> stale;
+  vigil_allow_key cur, next;
+  void* prev = nullptr;
+  while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
+    cur = next;
+    prev = &cur;
+    if (cur.root == root && !want.count(cur.hash)) stale.push_back(cur);
+  }
+  for (const auto& k : stale) bpf_map__delete_elem(map, &k, sizeof(k), 0);
+  return true;
+}
+
+// Addresses learned from a removed policy's answers.
+template <typename Key>
+void DropRoot(bpf_map* map, uint64_t root) {
+  std::vector<Key> stale;
+  Key cur, next;
+  void* prev = nullptr;
+  while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
+    cur = next;
+    prev = &cur;
+    if (cur.root == root) stale.push_back(cur);
+  }
+  for (const auto& k : stale) bpf_map__delete_elem(map, &k, sizeof(k), 0);
+}
+
 }  // namespace
 
 void PolicyMaps::Publish() {
@@ -144,13 +200,43 @@ bool PolicyMaps::Set(const v1::SetPolicy& p, std::string* error, std::string* de
       return false;
     }
   }
+  // Names: up to VIGIL_DNS_PORTS (protocol, port) pairs each; a name
+  // connected to on more ports than that is allowed on any port of its
+  // protocols.
+  std::map<uint64_t, std::set<std::pair<uint8_t, uint16_t>>> ports;
+  for (const auto& n : p.connect_names()) {
+    uint64_t h;
+    if (!NameHash(n.name(), &h, error)) return false;
+    if (n.port() > 65535) {
+      *error = "connect name '" + n.name() + "': port " + std::to_string(n.port());
+      return false;
+    }
+    ports[h].insert({n.protocol() == v1::PROTOCOL_UDP ? 17 : 6, htons(static_cast<uint16_t>(n.port()))});
+  }
+  std::map<uint64_t, vigil_dns_allow> names;
+  for (auto& [h, set] : ports) {
+    if (set.size() > VIGIL_DNS_PORTS) {
+      std::set<std::pair<uint8_t, uint16_t>> any;
+      for (const auto& pp : set) any.insert({pp.first, 0});
+      set = any;
+    }
+    vigil_dns_allow v;
+    memset(&v, 0, sizeof(v));
+    size_t i = 0;
+    for (const auto& [proto, port] : set) {
+      v.protocol[i] = proto;
+      v.port[i] = port;
+      i++;
+    }
+    names[h] = v;
+  }
   uint32_t flags = (p.exec() ? VIGIL_ENFORCE_EXEC : 0) | (p.connect() ? VIGIL_ENFORCE_CONNECT : 0) |
                    (p.write() ? VIGIL_ENFORCE_WRITE : 0);
   // Allow lists first; an empty policy removes them after the switch is off.
   if (flags) {
     if (!SyncEntries(skel_->maps.exec_allow, root, exec, error) || !SyncEntries(skel_->maps.write_allow, root, write, error) ||
         !SyncEntries(skel_->maps.connect4_allow, root, c4, error) ||
-        !SyncEntries(skel_->maps.connect6_allow, root, c6, error))
+        !SyncEntries(skel_->maps.connect6_allow, root, c6, error) || !SyncNames(skel_->maps.dns_allow, root, names, error))
       return false;
     if (bpf_map__update_elem(skel_->maps.policies, &root, sizeof(root), &flags, sizeof(flags), BPF_ANY)) {
       *error = std::string("cannot update policies: ") + strerror(errno);
@@ -167,9 +253,13 @@ bool PolicyMaps::Set(const v1::SetPolicy& p, std::string* error, std::string* de
     SyncEntries<vigil_allow_key>(skel_->maps.write_allow, root, {}, error);
     SyncEntries<vigil_connect4_key>(skel_->maps.connect4_allow, root, {}, error);
     SyncEntries<vigil_connect6_key>(skel_->maps.connect6_allow, root, {}, error);
+    SyncNames(skel_->maps.dns_allow, root, {}, error);
+    DropRoot<vigil_dns4_key>(skel_->maps.dns4_allowed, root);
+    DropRoot<vigil_dns6_key>(skel_->maps.dns6_allowed, root);
   }
   *detail = "policy for cgroup " + std::to_string(root) + (flags ? "" : " removed") + ": " + std::to_string(exec.size()) +
-            " executables, " + std::to_string(c4.size() + c6.size()) + " destinations, " + std::to_string(write.size() / 2) +
+            " executables, " + std::to_string(c4.size() + c6.size()) + " destinations, " +
+            std::to_string(names.size()) + " names, " + std::to_string(write.size() / 2) +
             " writable paths";
   return true;
 }

@@ -62,6 +62,8 @@ export function falcoShape(a: Alert): FalcoAlert {
   if (e.port) context['fd.rport'] = Number(e.port);
   if (w.containerInfo?.imageDigest) context['container.image.digest'] = w.containerInfo.imageDigest;
   if (w.containerInfo) context['container.privileged'] = w.containerInfo.privileged;
+  if (e.sipName) context['fd.sip.name'] = str(e.sipName);
+  if (e.cipName) context['fd.cip.name'] = str(e.cipName);
   if (a.count > 1) context['vigil.count'] = a.count;
   return {
     uuid: a.id,

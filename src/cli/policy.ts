@@ -38,9 +38,11 @@ export function registerPolicyCommands(program: Command): void {
     .argument('[workload]')
     .option('-c, --config <file>', 'the config the engine runs with')
     .option('-o, --output <file>', 'write to a file instead of stdout')
-    .option('--network-policy', 'the network part as a Kubernetes NetworkPolicy')
-    .action(async (workload: string | undefined, o: { config?: string; output?: string; networkPolicy?: boolean }) => {
-      const r = await withEngine(o.config, (c) => c.exportPolicy(workload ?? '', o.networkPolicy ? 'networkpolicy' : 'yaml'));
+    .option('--network-policy', 'the network part as a Kubernetes NetworkPolicy (names as the addresses seen)')
+    .option('--cilium', 'the network part as a CiliumNetworkPolicy (names as toFQDNs)')
+    .action(async (workload: string | undefined, o: { config?: string; output?: string; networkPolicy?: boolean; cilium?: boolean }) => {
+      const format = o.cilium ? 'ciliumnetworkpolicy' : o.networkPolicy ? 'networkpolicy' : 'yaml';
+      const r = await withEngine(o.config, (c) => c.exportPolicy(workload ?? '', format));
       if (!r.ok) return fail(r.error);
       if (o.output) writeFileSync(o.output, r.text);
       else process.stdout.write(r.text);

@@ -57,7 +57,7 @@ export class ControlClient {
     return this.call('SetMode', { workload, mode });
   }
 
-  exportPolicy(workload: string, format: 'yaml' | 'networkpolicy'): Promise<PolicyText> {
+  exportPolicy(workload: string, format: 'yaml' | 'networkpolicy' | 'ciliumnetworkpolicy'): Promise<PolicyText> {
     return this.call('ExportPolicy', { workload, format });
   }
 

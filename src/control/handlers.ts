@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { stringify as yamlStringify } from 'yaml';
 import type { ProfileDetector } from '../detect/profile/detector.js';
-import { parsePolicyYaml, PolicyError, toNetworkPolicy, toYaml } from '../detect/profile/policy.js';
+import { networkPolicyYaml, parsePolicyYaml, PolicyError, toCiliumNetworkPolicy, toYaml } from '../detect/profile/policy.js';
 import type { WorkloadRegistry } from '../enrich/workloads.js';
 import { MODES, type Mode } from '../model/mode.js';
 import type { CommandResult } from '../model/result.js';
@@ -66,9 +66,12 @@ export function controlHandlers(d: ControlDeps): ControlHandlers {
     ExportPolicy: async (r) => {
       try {
         const docs = d.profiles.export(r.workload || undefined);
+        const labels = (key: string) => d.workloads.find(key)?.labels ?? {};
         const text = r.format === 'networkpolicy'
-          ? docs.map((doc) => yamlStringify(toNetworkPolicy(doc, d.workloads.find(doc.spec.workload.key)?.labels ?? {}), { lineWidth: 0 })).join('---\n')
-          : toYaml(docs);
+          ? docs.map((doc) => networkPolicyYaml(doc, labels(doc.spec.workload.key))).join('---\n')
+          : r.format === 'ciliumnetworkpolicy'
+            ? docs.map((doc) => yamlStringify(toCiliumNetworkPolicy(doc, labels(doc.spec.workload.key)), { lineWidth: 0 })).join('---\n')
+            : toYaml(docs);
         return { text, source: '', ok: true, error: '' };
       } catch (err) {
         return { text: '', source: '', ok: false, error: (err as Error).message };

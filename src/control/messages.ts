@@ -18,7 +18,7 @@ export interface SetModeReply {
 export interface ExportPolicyRequest {
   /** empty: every profiled workload */
   workload: string;
-  /** yaml (WorkloadProfile) or networkpolicy */
+  /** yaml (WorkloadProfile), networkpolicy or ciliumnetworkpolicy */
   format: string;
 }
 

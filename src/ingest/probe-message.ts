@@ -16,12 +16,16 @@
 //    can hide an event, or stall the stream, with such a name;
 //  - unknown fields are skipped (proto3 forward compatibility); a kind
 //    (exec, open…) given twice counts once, the last.
-import { EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, MECHANISMS, type Event, type EventType, type L4Protocol } from '../model/event.js';
+import { EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, MECHANISMS, type DnsAnswer, type Event, type EventType, type L4Protocol } from '../model/event.js';
 import { EVENT_KINDS } from '../model/event-kinds.js';
 import { messageType } from '../rpc/proto.js';
 import type { WireProbeMessage } from '../probe/wire.js';
 import { AddressError, AF_INET, AF_UNIX, formatAddress, l4Protocol } from '../model/addresses.js';
 import { boundEvent, MAX_ARG, MAX_ARGS, MAX_PATH } from './bounds.js';
+import { parseDnsMessage } from './dns.js';
+
+/** The most of a DNS message the kernel sends (VIGIL_DNS_MAX, bpf/events.h). */
+const MAX_DNS_MESSAGE = 1024;
 
 /** A batch as the decoder hands it on: events ready for enrichment (time and nodeName are the session's to fill). */
 export interface DecodedBatch {
@@ -284,6 +288,7 @@ const READS: Readonly<Record<EventType, Record<number, number>>> = {
   namespace: { 1: 2, 2: 0, 3: 0 },
   dup: { 1: 0, 2: 0, 3: 2, 4: 2, 5: 0, 6: 0 },
   fileop: { 1: 2, 2: 2, 3: 0 },
+  dns: { 1: 2, 2: 0, 3: 2, 4: 0, 5: 0 },
 };
 
 /** A kind as the decoder reads it: its type, its message, the wire type of each field number (-1: unknown, skipped). */
@@ -419,7 +424,8 @@ function event(end: number): Event {
   if (!kind) throw new MalformedEvent('event without a kind');
   const k = kind;
   const type = k.type;
-  if (!pid) throw new MalformedEvent(`${type} event without a pid`);
+  // A DNS answer is seen in the network stack, where no task runs.
+  if (!pid && type !== 'dns') throw new MalformedEvent(`${type} event without a pid`);
 
   let path = '';
   let path2 = '';
@@ -461,6 +467,9 @@ function event(end: number): Event {
   let lPort = 0;
   let lPath = '';
   let wireProtocol = 0;
+  let dns: DnsAnswer | null = null;
+  let dnsLength = 0;
+  let dnsAllowed = 0;
 
   const wire = k.wire;
   pos = kStart;
@@ -575,6 +584,17 @@ function event(end: number): Event {
         else if (f === 2) flags = id = varint64(e, false);
         else result = varint64(e, true);
         break;
+      case 'dns':
+        if (f === 1) {
+          const end = delimited(e, 'message');
+          // Copied: the batch's buffer is reused.
+          dns = parseDnsMessage(Uint8Array.from(buf.subarray(pos, end)), false);
+          pos = end;
+        } else if (f === 2) dnsLength = varint32(e);
+        else if (f === 3) { sockAddr(e); hasRemote = true; rFamily = saFamily; rAddr = saAddr; rPort = saPort; rPath = saPath; }
+        else if (f === 4) wireProtocol = varint32(e) | 0;
+        else dnsAllowed = varint32(e);
+        break;
       case 'dup':
         if (f === 1) flags = varint32(e);
         else if (f === 2) id = varint32(e);
@@ -605,7 +625,13 @@ function event(end: number): Event {
     else { localAddr = lAddr; localPort = lPort; }
   }
   if (type === 'accept' || type === 'listen') protocol = family === AF_UNIX ? '' : 'tcp';
-  else if (type === 'connect' || type === 'bind' || type === 'dup') protocol = l4Protocol(wireProtocol);
+  else if (type === 'connect' || type === 'bind' || type === 'dup' || type === 'dns') protocol = l4Protocol(wireProtocol);
+  if (type === 'dns') {
+    dns ??= parseDnsMessage(new Uint8Array(0), false);
+    // Cut by the kernel: what is past the cut is missing, not malformed.
+    if (dnsLength > 0 && !dns.error && dns.truncated === false && dnsLength > MAX_DNS_MESSAGE) dns.truncated = true;
+    dns.allowedInKernel = dnsAllowed;
+  }
 
   // The field order of emptyEvent (src/model/event.ts): every event gets one hidden class.
   return {
@@ -613,7 +639,7 @@ function event(end: number): Event {
     path, path2, flags, mode, result,
     filename, argv, argvTruncated, cwd, tty, exeLayer, vpid, loginuid, capEffective, capPermitted,
     childPid, exitCode, signal,
-    family, addr, port, localAddr, localPort, protocol, unixPath,
+    family, addr, port, localAddr, localPort, protocol, unixPath, sipName: '', cipName: '', dns,
     call, id, targetPid,
     pathKey, commKey,
     process: null, workload: null,

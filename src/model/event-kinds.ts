@@ -32,6 +32,8 @@ function socketSummary(e: Event, out: Record<string, unknown>): void {
   if (e.unixPath) out.unixPath = e.unixPath;
   if (e.addr) Object.assign(out, { addr: e.addr, port: e.port });
   if (e.localAddr || e.localPort) Object.assign(out, { localAddr: e.localAddr, localPort: e.localPort });
+  if (e.sipName) out.sipName = e.sipName;
+  if (e.cipName) out.cipName = e.cipName;
 }
 
 const SETID_CALLS = ['setuid', 'setgid', 'setreuid', 'setregid', 'setresuid', 'setresgid', 'setfsuid', 'setfsgid'];
@@ -142,6 +144,21 @@ export const EVENT_KINDS: Readonly<Record<EventType, EventKind>> = {
     oneof: 'fileOp', field: 33, message: 'FileOpEvent', syscall: 'fileop', syscalls: ['fileop'], exactCall: false, fd: null, result: true,
     summarize(e, out) {
       Object.assign(out, { call: e.call, path: e.path, result: e.result });
+    },
+  },
+  // Seen in the network stack as the answer reaches the socket, before
+  // the workload reads it: no process, no syscall (bpf/dns.bpf.h).
+  dns: {
+    oneof: 'dns', field: 34, message: 'DnsEvent', syscall: 'dns', syscalls: ['dns'], exactCall: false, fd: null, result: false,
+    summarize(e, out) {
+      const d = e.dns;
+      Object.assign(out, { server: e.addr, port: e.port, protocol: e.protocol });
+      if (!d) return;
+      Object.assign(out, { name: d.name, rcode: d.rcode, addresses: d.addresses.map((a) => a.addr) });
+      if (d.cnames.length) out.cnames = d.cnames;
+      if (d.truncated) out.truncated = true;
+      if (d.error) out.error = d.error;
+      if (d.allowedInKernel) out.allowedInKernel = d.allowedInKernel;
     },
   },
 };

@@ -12,6 +12,8 @@ export const EVENT_TYPES = [
   'setid', 'ptrace', 'module', 'mount', 'namespace', 'dup',
   // mkdir, symlink, link, chown or truncate below a protected path, seen only when a security hook denied it
   'fileop',
+  // a DNS answer that reached a workload's socket (no process: seen in the network stack)
+  'dns',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -58,6 +60,25 @@ export const EXE_OVERLAY = 0x1;
 export const EXE_UPPER_LAYER = 0x2;
 /** The loginuid of a process nobody logged in (the kernel's (uid_t)-1). */
 export const NO_LOGINUID = 4294967295;
+/** A DNS answer as the workload received it (src/ingest/dns.ts parses it). */
+export interface DnsAnswer {
+  /** The name asked for: lower case, no trailing dot. */
+  name: string;
+  /** The question's type: 1 A, 28 AAAA, ... */
+  qtype: number;
+  /** The response code: 0 NOERROR, 3 NXDOMAIN, ... */
+  rcode: number;
+  /** CNAMEs followed from the name, in order. */
+  cnames: string[];
+  /** A and AAAA records of the name (or its CNAMEs), with their TTLs in seconds. */
+  addresses: { addr: string; ttl: number }[];
+  /** The message was cut (at 1024 bytes in the kernel, or a TCP answer spanning segments): records past the cut are missing. */
+  truncated: boolean;
+  /** Why the message could not be read, '' when it could. */
+  error: string;
+  /** Addresses the kernel put in the connect allow-list from this answer (enforce mode by name). */
+  allowedInKernel: number;
+}
 
 export interface Event {
   type: EventType;
@@ -122,6 +143,12 @@ export interface Event {
   protocol: L4Protocol;
   /** AF_UNIX socket path (connect, bind). */
   unixPath: string;
+  /** connect: the name the workload resolved the server address from (Falco's fd.sip.name), '' when unknown. */
+  sipName: string;
+  /** accept: the name the workload resolved the client address from (fd.cip.name), '' when unknown. */
+  cipName: string;
+  /** dns: the answer (addr/port/family/protocol: the resolver that sent it). */
+  dns: DnsAnswer | null;
 
   /** setid: the call name; module: init_module or finit_module; mount: fstype; namespace: setns or unshare. */
   call: string;
@@ -157,7 +184,7 @@ export function emptyEvent(type: EventType): Event {
     path: '', path2: '', flags: 0, mode: 0, result: 0,
     filename: '', argv: [], argvTruncated: false, cwd: '', tty: 0, exeLayer: 0, vpid: 0, loginuid: 0, capEffective: 0, capPermitted: 0,
     childPid: 0, exitCode: 0, signal: 0,
-    family: 0, addr: '', port: 0, localAddr: '', localPort: 0, protocol: '', unixPath: '',
+    family: 0, addr: '', port: 0, localAddr: '', localPort: 0, protocol: '', unixPath: '', sipName: '', cipName: '', dns: null,
     call: '', id: 0, targetPid: 0,
     pathKey: -1, commKey: -1,
     process: null, workload: null,

@@ -72,6 +72,7 @@ const LOSS_PLACES = {
   queueFull: 'probe_queue',
   decodeErrors: 'probe_decode',
   packetsLost: 'packet_capture',
+  dnsDropped: 'kernel_dns_answers',
 } as const;
 
 export class Metrics {

@@ -17,6 +17,7 @@ export const LOSS_PLACES = {
   queueFull: 'probe queue',
   decodeErrors: 'probe decode',
   batchesMissing: 'batches missing',
+  dnsDropped: 'DNS answers over their workload\'s budget',
 } as const;
 export type LossPlace = keyof typeof LOSS_PLACES;
 const PER_CGROUP: readonly ('ringbufFull' | 'inflightFull' | 'queueFull')[] = ['ringbufFull', 'inflightFull', 'queueFull'];
@@ -30,10 +31,13 @@ export interface WorkloadLosses {
   shed: number;
 }
 
-type Kind = 'lost' | 'shed' | 'packets';
-const RULES: Record<Kind, string> = { lost: 'Events lost', shed: 'Events shed', packets: 'Packets lost' };
-/** Sheds and packet losses do not blind detection to security events: a warning. Losses: error, critical in enforce mode. */
-const BASE: Record<Kind, Priority> = { lost: 'error', shed: 'warning', packets: 'warning' };
+type Kind = 'lost' | 'shed' | 'packets' | 'dns';
+const RULES: Record<Kind, string> = { lost: 'Events lost', shed: 'Events shed', packets: 'Packets lost', dns: 'DNS answers dropped' };
+/**
+ * Sheds, packet losses and DNS answers over budget do not blind detection
+ * to security events: a warning. Losses: error, critical in enforce mode.
+ */
+const BASE: Record<Kind, Priority> = { lost: 'error', shed: 'warning', packets: 'warning', dns: 'warning' };
 
 interface Episode {
   kind: Kind;
@@ -73,7 +77,7 @@ export class LossEpisodes {
   private readonly lastByCgroup = new Map<string, Map<number, WireCgroupLoss>>();
   private readonly byWorkload = new Map<string, WorkloadLosses>();
   /** Episodes raised, by kind: `vigil status` and /metrics. */
-  readonly episodes: Record<Kind, number> = { lost: 0, shed: 0, packets: 0 };
+  readonly episodes: Record<Kind, number> = { lost: 0, shed: 0, packets: 0, dns: 0 };
   private readonly quietMs: number;
   private readonly updateMs: number;
   private readonly now: () => number;
@@ -124,6 +128,8 @@ export class LossEpisodes {
     if (Object.keys(node).length) this.grew('lost', null, node);
     const packets = current.packetsLost - previous.packetsLost;
     if (packets > 0) this.grew('packets', null, { packetsLost: packets });
+    const dns = (current.dnsDropped ?? 0) - (previous.dnsDropped ?? 0);
+    if (dns > 0) this.grew('dns', null, { dnsDropped: dns });
   }
 
   /** Batches missing by sequence number on a probe's stream: their events were never seen. */
@@ -200,6 +206,8 @@ export class LossEpisodes {
       if (touches.length) message += `. In enforce mode (${touches.map((w) => w.name).join(', ')}): the kernel kept enforcing, but rules, profiles and responses did not see these events`;
     } else if (e.kind === 'shed') {
       message = `${phase === 'over' ? 'episode over: ' : ''}${fmt(total)} events ${whose} over its fair share of the ring buffer and queue were counted instead of sent (${parts})${phase === 'over' ? ` between ${since} and ${new Date(e.lastGrowth).toISOString()}` : phase === 'going on' ? ` since ${since} (${seconds} s)` : ''}; exec, privilege changes, protected writes and what rules or enforcement need still went through`;
+    } else if (e.kind === 'dns') {
+      message = `${phase === 'over' ? 'episode over: ' : ''}${fmt(total)} DNS answers ${whose} over a workload's budget (1000 a second) were counted instead of sent${phase === 'started' ? '' : ` since ${since}`}: connects to their addresses are judged by address, not name (the kernel's enforce-mode allow-list still took them)`;
     } else {
       message = `${phase === 'over' ? 'episode over: ' : ''}${fmt(total)} captured packets did not fit the packet ring buffer${phase === 'started' ? '' : ` since ${since}`}: packet captures are incomplete`;
     }

@@ -88,6 +88,8 @@ export interface WireLossReport {
    * stays in the totals, and the engine reports it as not attributed.
    */
   cgroups: WireCgroupLoss[];
+  /** kernel: DNS answers not sent, over a workload's per-second budget (bpf/dns.bpf.h) */
+  dnsDropped: number;
 }
 
 /** One cgroup's share of the losses, and of the fairness shedding (counts since the probe started). */
@@ -174,8 +176,9 @@ export interface WireEvent {
   namespace?: WireNamespaceEvent;
   dup?: WireDupEvent;
   fileOp?: WireFileOpEvent;
-  /** Which of exec, fork, exit, open, unlink, rename, chmod, connect, accept, bind, listen, setId, ptrace, moduleLoad, mount, namespace, dup, fileOp is set. */
-  kind?: 'exec' | 'fork' | 'exit' | 'open' | 'unlink' | 'rename' | 'chmod' | 'connect' | 'accept' | 'bind' | 'listen' | 'setId' | 'ptrace' | 'moduleLoad' | 'mount' | 'namespace' | 'dup' | 'fileOp';
+  dns?: WireDnsEvent;
+  /** Which of exec, fork, exit, open, unlink, rename, chmod, connect, accept, bind, listen, setId, ptrace, moduleLoad, mount, namespace, dup, fileOp, dns is set. */
+  kind?: 'exec' | 'fork' | 'exit' | 'open' | 'unlink' | 'rename' | 'chmod' | 'connect' | 'accept' | 'bind' | 'listen' | 'setId' | 'ptrace' | 'moduleLoad' | 'mount' | 'namespace' | 'dup' | 'fileOp' | 'dns';
 }
 
 export interface WireExecEvent {
@@ -336,6 +339,24 @@ export interface WireFileOpEvent {
   result: number;
 }
 
+/**
+ * A DNS answer arriving at a workload's socket (bpf/dns.bpf.h), seen
+ * before the workload can read it. No task runs it: the Event's pid,
+ * tid, ppid, uid, gid and comm are empty; cgroup_id is the socket's. The
+ * engine parses the message (src/ingest/dns.ts).
+ */
+export interface WireDnsEvent {
+  /** the DNS message from its header on, at most 1024 bytes */
+  message: Uint8Array;
+  /** its length in the packet (more than message holds when cut) */
+  length: number;
+  /** the resolver that answered (port 53) */
+  server?: WireSockAddr;
+  protocol: number;
+  /** addresses it added to the kernel's connect allow-list (enforce mode by name) */
+  allowed: number;
+}
+
 /** A socket duplicated onto stdin, stdout or stderr (dup2, dup3). */
 export interface WireDupEvent {
   oldFd: number;
@@ -450,6 +471,19 @@ export interface WireSetPolicy {
   connectAllow: WireNetAllow[];
   /** absolute paths */
   writeAllow: string[];
+  /**
+   * Names whose answers' addresses the kernel adds to connect_allow as
+   * they arrive (bpf/dns.bpf.h): "api.example.com", or "*.example.com"
+   * for any name below it.
+   */
+  connectNames: WireNameAllow[];
+}
+
+/** An allowed name and a port it may be connected to (0: any). */
+export interface WireNameAllow {
+  name: string;
+  port: number;
+  protocol: number;
 }
 
 /** Path prefixes below which writes need a write_allow entry in enforce mode (at most 16, 64 bytes each). */

@@ -147,7 +147,7 @@ export class Enforcement {
       const r = await this.push(root.id, policy);
       if (!r.ok) return { ok: false, error: `cgroup ${root.path}: ${r.error}`, warnings };
     }
-    this.log.info({ workload: w.name, roots: [...roots.values()].map((r) => r.path), executables: policy.exec.length, destinations: policy.connect.length, writes: policy.write.length }, 'enforcing in the kernel');
+    this.log.info({ workload: w.name, roots: [...roots.values()].map((r) => r.path), executables: policy.exec.length, destinations: policy.connect.length, names: policy.names.length, writes: policy.write.length }, 'enforcing in the kernel');
     return { ok: true, error: '', warnings };
   }
 
@@ -157,7 +157,7 @@ export class Enforcement {
     if (!a) return;
     this.active.delete(w.key);
     for (const root of a.roots.values()) {
-      const r = await this.link.send({ setPolicy: { rootCgroupId: root.id, exec: false, connect: false, write: false, execAllow: [], connectAllow: [], writeAllow: [] } });
+      const r = await this.link.send({ setPolicy: { rootCgroupId: root.id, exec: false, connect: false, write: false, execAllow: [], connectAllow: [], writeAllow: [], connectNames: [] } });
       if (!r.ok && this.link.current()) this.log.error({ workload: w.name, error: r.error }, 'could not remove the kernel policy');
     }
   }
@@ -182,7 +182,7 @@ export class Enforcement {
     return this.link.send({
       setPolicy: {
         rootCgroupId: root, exec: true, connect: this.link.can('connect-refuse') === true, write: true,
-        execAllow: p.exec, connectAllow: p.connect, writeAllow: p.write,
+        execAllow: p.exec, connectAllow: p.connect, writeAllow: p.write, connectNames: p.names,
       },
     });
   }

@@ -70,3 +70,16 @@ export function widenTo(address: string): string {
   if (kind === 6) return formatCidr({ family: 6, bytes: maskBytes(bytesOf(address), 64), prefix: 64 });
   return address;
 }
+
+const DNS_NAME = /^(\*\.)?[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
+
+/**
+ * Whether a profile can hold `name`: a lower-case DNS name of at most 253
+ * bytes, or "*.domain" with a domain of two labels or more. Answers carry
+ * whatever bytes their sender chose; a name that is not one is judged by
+ * its address instead.
+ */
+export function isProfileName(name: string): boolean {
+  if (name.length > 253 || !DNS_NAME.test(name)) return false;
+  return !name.startsWith('*.') || name.slice(2).includes('.');
+}

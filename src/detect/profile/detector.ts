@@ -38,7 +38,7 @@ export interface ProfileSettings {
 /** The event types profiles look at (a switch: no Set lookup per event). */
 function profiled(type: Event['type']): boolean {
   switch (type) {
-    case 'open': case 'connect': case 'accept': case 'exec': case 'unlink': case 'rename': case 'chmod': case 'fileop': case 'bind': case 'listen':
+    case 'open': case 'connect': case 'accept': case 'exec': case 'unlink': case 'rename': case 'chmod': case 'fileop': case 'bind': case 'listen': case 'dns':
       return true;
     default:
       return false;
@@ -260,6 +260,8 @@ export class ProfileDetector implements Detector {
 
   /** Whether enforce mode stops this deviation (exec, connect, a write below a protected path). */
   private enforced(d: Deviation, e: Event): boolean {
+    // An answer from a new resolver has no process to stop: it is raised, and the kernel takes no names from that resolver.
+    if (e.type === 'dns') return false;
     if (d.kind === 'new-executable' || d.kind === 'new-egress') return true;
     if (d.kind !== 'new-file-write') return false;
     const paths = e.type === 'rename' ? [e.path, e.path2] : [e.path];
@@ -295,7 +297,10 @@ export class ProfileDetector implements Detector {
       priority,
       message: `${shown(w.name)}: ${verb}${d.message}`,
       tags: TAGS[d.kind],
-      fields: { 'vigil.anomaly': d.kind, 'vigil.what': d.what, 'workload.mode': w.mode, ...(mechanism ? { 'vigil.mechanism': mechanism } : {}) },
+      fields: {
+        'vigil.anomaly': d.kind, 'vigil.what': d.what, 'workload.mode': w.mode,
+        ...(mechanism ? { 'vigil.mechanism': mechanism } : {}), ...(e.sipName ? { 'fd.sip.name': e.sipName } : {}),
+      },
       action,
     });
   }

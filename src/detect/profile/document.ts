@@ -32,6 +32,16 @@ export interface EgressRule {
   protocol: 'tcp' | 'udp';
 }
 
+/** A destination by the name the workload resolved it from. */
+export interface EgressNameRule {
+  /** A DNS name ("api.example.com"), or every name below a domain ("*.s3.amazonaws.com"). */
+  name: string;
+  port: number;
+  protocol: 'tcp' | 'udp';
+  /** Addresses the name resolved to (the latest few), for exports that have no names (NetworkPolicy). */
+  seen?: string[];
+}
+
 export interface ListenRule {
   port: number;
   protocol: 'tcp' | 'udp';
@@ -46,6 +56,8 @@ export interface IngressRule {
 
 export interface NetworkRules {
   egress: EgressRule[];
+  /** Destinations by name, judged by the name a connect's address was resolved from (docs/dns.md). */
+  egressNames?: EgressNameRule[];
   listen: ListenRule[];
   ingress: IngressRule[];
 }

@@ -3,15 +3,15 @@
 // loaded back, the difference between two, the network part as a
 // Kubernetes NetworkPolicy, and the part the kernel enforces.
 import { createHash } from 'node:crypto';
-import { LineCounter, parseAllDocuments, stringify } from 'yaml';
+import { Document, LineCounter, parseAllDocuments, stringify, type YAMLMap, type YAMLSeq } from 'yaml';
 import { z } from 'zod';
 import { MODES, type Mode } from '../../model/mode.js';
 import { keyPath, locate } from '../../config/load.js';
 import { AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP } from '../../model/addresses.js';
-import { parseCidr } from './addresses.js';
+import { isProfileName, parseCidr } from './addresses.js';
 import {
   PROFILE_API_VERSION, PROFILE_KIND,
-  type EgressRule, type IngressRule, type ListenRule, type WorkloadProfileDocument, type WorkloadProfileSpec,
+  type EgressNameRule, type EgressRule, type IngressRule, type ListenRule, type WorkloadProfileDocument, type WorkloadProfileSpec,
 } from './document.js';
 import { PathSet } from './paths.js';
 import { Profile, type ProfileLimits } from './profile.js';
@@ -31,6 +31,7 @@ export function documentName(key: string, name: string): string {
 }
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const byName = (a: EgressNameRule, b: EgressNameRule): number => byString(a.name, b.name) || a.port - b.port || byString(a.protocol, b.protocol);
 
 export function toDocument(profile: Profile, w: WorkloadRef, mode: Mode, extraStatus: { nodes?: string[] } = {}): WorkloadProfileDocument {
   const processes = [...profile.processes.values()]
@@ -43,6 +44,7 @@ export function toDocument(profile: Profile, w: WorkloadRef, mode: Mode, extraSt
       return r;
     });
   const egress = profile.egress().sort((a, b) => byString(a.to, b.to) || a.port - b.port || byString(a.protocol, b.protocol));
+  const egressNames = profile.egressNames().sort(byName);
   const listen = profile.listening().sort((a, b) => a.port - b.port || byString(a.protocol, b.protocol));
   const ingress = profile.ingress().sort((a, b) => byString(a.from, b.from) || a.port - b.port);
   return {
@@ -58,7 +60,7 @@ export function toDocument(profile: Profile, w: WorkloadRef, mode: Mode, extraSt
       mode,
       processes,
       files: { read: profile.reads.entries(), write: profile.writes.entries() },
-      network: { egress, listen, ingress },
+      network: { egress, ...(egressNames.length ? { egressNames } : {}), listen, ingress },
     },
     status: {
       learningSince: new Date(profile.learningSince).toISOString(),
@@ -84,6 +86,8 @@ const cidrText = z.string().refine((s) => {
   }
 }, 'must be an IP address or CIDR');
 const port = z.number().int().min(0).max(65535);
+/** A DNS name, or "*.domain" for every name below it (at least two labels). */
+const dnsName = z.string().refine(isProfileName, 'must be a lower-case DNS name, or *.domain with a domain of two labels or more');
 const protocol = z.enum(['tcp', 'udp']);
 
 const documentSchema = z.object({
@@ -108,6 +112,7 @@ const documentSchema = z.object({
     files: z.strictObject({ read: z.array(absPath).default([]), write: z.array(absPath).default([]) }).prefault({}),
     network: z.strictObject({
       egress: z.array(z.strictObject({ to: cidrText, port, protocol })).default([]),
+      egressNames: z.array(z.strictObject({ name: dnsName, port, protocol, seen: z.array(cidrText).optional() })).optional(),
       listen: z.array(z.strictObject({ port: port.min(1), protocol })).default([]),
       ingress: z.array(z.strictObject({ from: cidrText, port })).default([]),
     }).prefault({}),
@@ -170,6 +175,7 @@ export function fromDocument(doc: WorkloadProfileDocument, limits: ProfileLimits
   }
   p.setFiles(PathSet.from(s.files.read, limits.files), PathSet.from(s.files.write, limits.files));
   for (const e of s.network.egress) p.addEgress(e);
+  for (const n of s.network.egressNames ?? []) p.addEgressName(n);
   for (const l of s.network.listen) p.addListen(l);
   for (const i of s.network.ingress) p.addIngress(i);
   if (doc.status?.learningSince) p.learningSince = Date.parse(doc.status.learningSince) || p.learningSince;
@@ -209,10 +215,24 @@ export function mergeSpecs(stored: WorkloadProfileSpec, learned: WorkloadProfile
     files: { read: union(stored.files.read, learned.files.read).sort(byString), write: union(stored.files.write, learned.files.write).sort(byString) },
     network: {
       egress: unionBy(stored.network.egress, learned.network.egress).sort((a, b) => byString(a.to, b.to) || a.port - b.port || byString(a.protocol, b.protocol)),
+      ...mergeNames(stored.network.egressNames, learned.network.egressNames),
       listen: unionBy(stored.network.listen, learned.network.listen).sort((a, b) => a.port - b.port || byString(a.protocol, b.protocol)),
       ingress: unionBy(stored.network.ingress, learned.network.ingress).sort((a, b) => byString(a.from, b.from) || a.port - b.port),
     },
   };
+}
+
+/** Name rules of both, addresses seen joined (the latest kept). */
+function mergeNames(a: EgressNameRule[] | undefined, b: EgressNameRule[] | undefined): { egressNames?: EgressNameRule[] } {
+  if (!a?.length && !b?.length) return {};
+  const m = new Map<string, EgressNameRule>();
+  for (const r of [...(a ?? []), ...(b ?? [])]) {
+    const k = `${r.protocol} ${r.port} ${r.name}`;
+    const old = m.get(k);
+    const seen = [...new Set([...(old?.seen ?? []), ...(r.seen ?? [])])].slice(-16);
+    m.set(k, { name: r.name, port: r.port, protocol: r.protocol, ...(seen.length ? { seen } : {}) });
+  }
+  return { egressNames: [...m.values()].sort(byName) };
 }
 
 // ---- diff --------------------------------------------------------------
@@ -238,6 +258,8 @@ export function diffDocuments(file: WorkloadProfileDocument, current: WorkloadPr
   section('write', file.spec.files.write, current.spec.files.write);
   const eg = (r: EgressRule): string => `${r.protocol} ${r.to} port ${r.port || 'any'}`;
   section('egress', file.spec.network.egress.map(eg), current.spec.network.egress.map(eg));
+  const en = (r: EgressNameRule): string => `${r.protocol} ${r.name} port ${r.port || 'any'}`;
+  section('egress name', (file.spec.network.egressNames ?? []).map(en), (current.spec.network.egressNames ?? []).map(en));
   const li = (r: ListenRule): string => `${r.protocol} ${r.port}`;
   section('listen', file.spec.network.listen.map(li), current.spec.network.listen.map(li));
   const ing = (r: IngressRule): string => `${r.from} → port ${r.port || 'any'}`;
@@ -264,6 +286,11 @@ export function toNetworkPolicy(doc: WorkloadProfileDocument, podLabels: Record<
     to: [ipBlock(to)],
     ...(rules.some((r) => r.port === 0) ? {} : { ports: rules.map((r) => ({ protocol: r.protocol.toUpperCase(), port: r.port })) }),
   }));
+  // NetworkPolicy has no names: a name's rule lists the addresses it had while learning (networkPolicyYaml says so in a comment).
+  for (const r of net.egressNames ?? []) {
+    if (!r.seen?.length) continue;
+    egress.push({ to: r.seen.map(ipBlock), ...(r.port === 0 ? {} : { ports: [{ protocol: r.protocol.toUpperCase(), port: r.port }] }) });
+  }
   const listenPorts = net.listen.map((l) => ({ protocol: l.protocol.toUpperCase(), port: l.port }));
   const peers = [...new Set(net.ingress.map((i) => i.from))];
   const ingress = listenPorts.length
@@ -287,11 +314,82 @@ export function toNetworkPolicy(doc: WorkloadProfileDocument, podLabels: Record<
   };
 }
 
+/** The NetworkPolicy as YAML, each rule made from a name commented with the name: its addresses will change. */
+export function networkPolicyYaml(doc: WorkloadProfileDocument, podLabels: Record<string, string>): string {
+  const ydoc = new Document(toNetworkPolicy(doc, podLabels));
+  const egress = ydoc.getIn(['spec', 'egress']) as YAMLSeq<YAMLMap> | undefined;
+  const named = (doc.spec.network.egressNames ?? []).filter((r) => r.seen?.length);
+  const first = (egress?.items.length ?? 0) - named.length;
+  named.forEach((r, i) => {
+    const item = egress?.items[first + i];
+    if (item) item.commentBefore = ` ${r.name}: the addresses it resolved to while learning; NetworkPolicy has no names, so new ones are not allowed (CiliumNetworkPolicy toFQDNs follows the name)`;
+  });
+  return ydoc.toString({ lineWidth: 0 });
+}
+
+// ---- CiliumNetworkPolicy -------------------------------------------------
+
+/**
+ * The network part for clusters that run Cilium: names as toFQDNs (which
+ * follow the name's addresses as Cilium's DNS proxy sees its answers), and
+ * the learned resolvers with the DNS rule that proxy needs. Cilium's "*."
+ * matches one label; a Vigil wildcard any number, so the export is the stricter.
+ */
+export function toCiliumNetworkPolicy(doc: WorkloadProfileDocument, podLabels: Record<string, string>): Record<string, unknown> {
+  const net = doc.spec.network;
+  const cidr = (to: string): string => {
+    const c = parseCidr(to);
+    return to.includes('/') ? to : `${to}/${c.family === 4 ? 32 : 128}`;
+  };
+  const ports = (rules: { port: number; protocol: string }[]) =>
+    rules.some((r) => r.port === 0) ? [] : [{ ports: rules.map((r) => ({ port: String(r.port), protocol: r.protocol.toUpperCase() })) }];
+  const egress: Record<string, unknown>[] = [];
+  const resolvers = net.egress.filter((r) => r.port === 53);
+  if (resolvers.length) {
+    egress.push({
+      toCIDRSet: [...new Set(resolvers.map((r) => cidr(r.to)))].map((c) => ({ cidr: c })),
+      toPorts: [{ ports: [{ port: '53', protocol: 'ANY' }], rules: { dns: [{ matchPattern: '*' }] } }],
+    });
+  }
+  for (const r of net.egress.filter((x) => x.port !== 53)) {
+    egress.push({ toCIDRSet: [{ cidr: cidr(r.to) }], ...(ports([r]).length ? { toPorts: ports([r]) } : {}) });
+  }
+  const byPorts = new Map<string, EgressNameRule[]>();
+  for (const r of net.egressNames ?? []) {
+    const k = `${r.protocol} ${r.port}`;
+    byPorts.set(k, [...(byPorts.get(k) ?? []), r]);
+  }
+  for (const rules of byPorts.values()) {
+    egress.push({
+      toFQDNs: rules.map((r) => (r.name.startsWith('*.') ? { matchPattern: r.name } : { matchName: r.name })),
+      ...(ports(rules).length ? { toPorts: ports(rules) } : {}),
+    });
+  }
+  const listenPorts = net.listen.map((l) => ({ port: String(l.port), protocol: l.protocol.toUpperCase() }));
+  const peers = [...new Set(net.ingress.map((i) => i.from))];
+  const ingress = listenPorts.length
+    ? [{ ...(peers.length ? { fromCIDRSet: peers.map((p) => ({ cidr: cidr(p) })) } : { fromEntities: ['all'] }), toPorts: [{ ports: listenPorts }] }]
+    : [];
+  return {
+    apiVersion: 'cilium.io/v2',
+    kind: 'CiliumNetworkPolicy',
+    metadata: {
+      name: `vigil-${doc.metadata.name}`.slice(0, 253),
+      ...(doc.metadata.namespace ? { namespace: doc.metadata.namespace } : {}),
+      labels: { 'app.kubernetes.io/managed-by': 'vigil' },
+      annotations: { 'vigil.dev/workload-key': doc.spec.workload.key },
+    },
+    spec: { endpointSelector: { matchLabels: podLabels }, ingress, egress },
+  };
+}
+
 // ---- the kernel's part -------------------------------------------------
 
 export interface KernelPolicy {
   exec: string[];
   connect: { family: number; address: Uint8Array; prefixLen: number; port: number; protocol: number }[];
+  /** Names whose answers' addresses the kernel allows as they arrive (bpf/dns.bpf.h). */
+  names: { name: string; port: number; protocol: number }[];
   write: string[];
   /** What the kernel cannot enforce exactly and the engine handles after the event instead. */
   afterTheFact: string[];
@@ -321,5 +419,6 @@ export function kernelPolicy(doc: WorkloadProfileDocument, protectedPaths: reado
   const afterTheFact: string[] = [];
   if (execPatterns) afterTheFact.push(`${execPatterns} executable pattern(s) are checked after exec, not at exec`);
   if (writePatterns) afterTheFact.push(`${writePatterns} write pattern(s) below protected paths are checked after the write`);
-  return { exec, connect, write, afterTheFact };
+  const names = (doc.spec.network.egressNames ?? []).map((r) => ({ name: r.name, port: r.port, protocol: r.protocol === 'udp' ? IPPROTO_UDP : IPPROTO_TCP }));
+  return { exec, connect, names, write, afterTheFact };
 }

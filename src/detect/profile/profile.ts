@@ -4,8 +4,8 @@
 // what it listens on, who connects to it. `observe` answers "is this event
 // inside the profile?" and, while learning, records it.
 import type { Event } from '../../model/event.js';
-import { cidrContains, parseCidr, widenTo, type Cidr } from './addresses.js';
-import type { EgressRule, IngressRule, ListenRule } from './document.js';
+import { cidrContains, isProfileName, parseCidr, widenTo, type Cidr } from './addresses.js';
+import type { EgressNameRule, EgressRule, IngressRule, ListenRule } from './document.js';
 import { PathSet, type PathSetOptions } from './paths.js';
 import { newVersion, type FileVerdicts } from './verdicts.js';
 import { quote, shown } from '../../model/text.js';
@@ -90,6 +90,20 @@ class ExactRules<R> {
   }
 }
 
+/** Addresses kept per name rule, the latest: for exports that have no names. */
+const SEEN_PER_NAME = 16;
+
+/** The key of a name rule: protocol, port (0: any) and name (or "*.domain"). */
+const nameKey = (protocol: string, port: number, name: string): string => `${protocol} ${port} ${name}`;
+
+/** The domain a wildcard may stand for: the name without its first label, if that leaves two labels or more ("*.com" is never learned). */
+function parentDomain(name: string): string | null {
+  const i = name.indexOf('.');
+  if (i < 0) return null;
+  const rest = name.slice(i + 1);
+  return rest.includes('.') ? rest : null;
+}
+
 const O_ACCMODE = 3;
 const O_CREAT = 0o100;
 const O_TRUNC = 0o1000;
@@ -116,6 +130,10 @@ export class Profile {
   private readonly ingressCidr: NetRule<IngressRule>[] = [];
   /** Distinct addresses per (proto, port, network), to know when to widen. */
   private readonly seenInNetwork = new Map<string, Set<string>>();
+  /** Destinations by name (exact, or "*.domain" for every name below it), by nameKey. */
+  private readonly egressByName = new Map<string, EgressNameRule>();
+  /** Distinct names per (proto, port, parent domain), to know when to learn a wildcard. */
+  private readonly namesUnder = new Map<string, Set<string>>();
   learningSince = Date.now();
   lastNewAt = Date.now();
   /** Behaviour not learned because the profile was full. */
@@ -184,6 +202,11 @@ export class Profile {
         return (e.path.charCodeAt(0) === 47 ? this.write(e.path, learn, verdicts) : null) ?? (e.path2.charCodeAt(0) === 47 ? this.write(e.path2, learn, verdicts) : null);
       case 'connect':
         return e.addr ? this.connect(e, learn) : null;
+      // The resolver a workload asks is a destination too (a query to an
+      // unusual server is how DNS tunnels leave); enforce mode's kernel
+      // takes answers only from resolvers its policy allows.
+      case 'dns':
+        return e.addr && e.port ? this.connectAddress(e.addr, e.port, e.protocol === 'tcp' ? 'tcp' : 'udp', learn) : null;
       case 'bind':
         return e.localPort ? this.listen(e.protocol || 'tcp', e.localPort, learn) : null;
       case 'listen':
@@ -196,7 +219,7 @@ export class Profile {
   }
 
   private full(): boolean {
-    if (this.processes.size + this.egressExact.size + this.ingressExact.size + this.listens.size < this.limits.maxEntries) return false;
+    if (this.processes.size + this.egressExact.size + this.ingressExact.size + this.listens.size + this.egressByName.size < this.limits.maxEntries) return false;
     this.overflow++;
     return true;
   }
@@ -254,25 +277,93 @@ export class Profile {
     return covered;
   }
 
+  /**
+   * A connect with a name (the workload resolved the address from it) is
+   * judged by the name: a learned name's new addresses are inside the
+   * profile. Without one, by address.
+   */
   private connect(e: Event, learn: boolean): Deviation | null {
     const protocol = e.protocol === 'udp' ? 'udp' : 'tcp';
-    if (this.egressExact.has(e.addr, e.port, protocol)) return null;
-    for (const r of this.egressCidr) {
-      if ((r.rule.port === e.port || r.rule.port === 0) && r.rule.protocol === protocol && cidrContains(r.cidr, e.addr)) return null;
+    if (!e.sipName || !isProfileName(e.sipName)) return this.connectAddress(e.addr, e.port, protocol, learn);
+    const rule = this.nameRule(e.sipName, e.port, protocol);
+    if (rule) {
+      if (learn) this.seenAt(rule, e.addr);
+      return null;
     }
-    const dev: Deviation = { kind: 'new-egress', what: `${protocol} ${e.addr}:${e.port}`, message: `connects to a new destination ${e.addr} port ${e.port}/${protocol}` };
+    // Learned by address before its name was known: still inside.
+    if (this.coversAddress(e.addr, e.port, protocol)) return null;
+    const dev: Deviation = {
+      kind: 'new-egress', what: `${protocol} ${e.sipName}:${e.port}`,
+      message: `connects to a new destination ${e.sipName} (${e.addr}) port ${e.port}/${protocol}`,
+    };
     if (!learn || this.full()) return dev;
-    const net = widenTo(e.addr);
-    const seenKey = `${protocol} ${e.port} ${net}`;
+    const parent = parentDomain(e.sipName);
+    const underKey = parent ? nameKey(protocol, e.port, parent) : '';
+    const under = parent ? (this.namesUnder.get(underKey) ?? new Set<string>()) : null;
+    if (parent && under) {
+      this.namesUnder.set(underKey, under);
+      under.add(e.sipName);
+    }
+    if (parent && under && under.size > this.limits.widenAt) {
+      // Many names under one domain on one port (buckets, shards): one rule for the domain.
+      const wildcard: EgressNameRule = { name: `*.${parent}`, port: e.port, protocol, seen: [] };
+      for (const n of under) {
+        const old = this.egressByName.get(nameKey(protocol, e.port, n));
+        if (old) for (const a of old.seen ?? []) this.seenAt(wildcard, a);
+        this.egressByName.delete(nameKey(protocol, e.port, n));
+      }
+      this.seenAt(wildcard, e.addr);
+      this.egressByName.set(nameKey(protocol, e.port, wildcard.name), wildcard);
+    } else {
+      this.egressByName.set(nameKey(protocol, e.port, e.sipName), { name: e.sipName, port: e.port, protocol, seen: [e.addr] });
+    }
+    return dev;
+  }
+
+  /** The name rule covering `name` on this port: the name itself or a wildcard above it, on the port or any. */
+  private nameRule(name: string, port: number, protocol: string): EgressNameRule | undefined {
+    if (this.egressByName.size === 0) return undefined;
+    for (const p of port === 0 ? [0] : [port, 0]) {
+      const exact = this.egressByName.get(nameKey(protocol, p, name));
+      if (exact) return exact;
+      for (let i = name.indexOf('.'); i >= 0; i = name.indexOf('.', i + 1)) {
+        const w = this.egressByName.get(nameKey(protocol, p, `*${name.slice(i)}`));
+        if (w) return w;
+      }
+    }
+    return undefined;
+  }
+
+  private seenAt(rule: EgressNameRule, addr: string): void {
+    const seen = (rule.seen ??= []);
+    if (seen.includes(addr)) return;
+    seen.push(addr);
+    if (seen.length > SEEN_PER_NAME) seen.shift();
+  }
+
+  private coversAddress(addr: string, port: number, protocol: string): boolean {
+    if (this.egressExact.has(addr, port, protocol)) return true;
+    for (const r of this.egressCidr) {
+      if ((r.rule.port === port || r.rule.port === 0) && r.rule.protocol === protocol && cidrContains(r.cidr, addr)) return true;
+    }
+    return false;
+  }
+
+  private connectAddress(addr: string, port: number, protocol: 'tcp' | 'udp', learn: boolean): Deviation | null {
+    if (this.coversAddress(addr, port, protocol)) return null;
+    const dev: Deviation = { kind: 'new-egress', what: `${protocol} ${addr}:${port}`, message: `connects to a new destination ${addr} port ${port}/${protocol}` };
+    if (!learn || this.full()) return dev;
+    const net = widenTo(addr);
+    const seenKey = `${protocol} ${port} ${net}`;
     let seen = this.seenInNetwork.get(seenKey);
     if (!seen) this.seenInNetwork.set(seenKey, (seen = new Set()));
-    seen.add(e.addr);
+    seen.add(addr);
     if (seen.size > this.limits.widenAt) {
       // Many hosts of one network on one port: one rule for the network.
-      for (const a of seen) this.egressExact.delete(a, e.port, protocol);
-      this.addEgress({ to: net, port: e.port, protocol });
+      for (const a of seen) this.egressExact.delete(a, port, protocol);
+      this.addEgress({ to: net, port, protocol });
     } else {
-      this.egressExact.set(e.addr, e.port, protocol, { to: e.addr, port: e.port, protocol });
+      this.egressExact.set(addr, port, protocol, { to: addr, port, protocol });
     }
     return dev;
   }
@@ -316,6 +407,14 @@ export class Profile {
     const full = cidr.family === 4 ? 32 : 128;
     if (cidr.prefix === full) this.egressExact.set(rule.to, rule.port, rule.protocol, rule);
     else if (!this.egressCidr.some((r) => r.rule.to === rule.to && r.rule.port === rule.port && r.rule.protocol === rule.protocol)) this.egressCidr.push({ rule, cidr });
+  }
+
+  addEgressName(rule: EgressNameRule): void {
+    this.egressByName.set(nameKey(rule.protocol, rule.port, rule.name.toLowerCase()), { ...rule, name: rule.name.toLowerCase(), seen: [...(rule.seen ?? [])] });
+  }
+
+  egressNames(): EgressNameRule[] {
+    return [...this.egressByName.values()].map((r) => ({ ...r, seen: [...(r.seen ?? [])] }));
   }
 
   addListen(rule: ListenRule): void {

@@ -188,6 +188,8 @@ export const FD_FIELDS: Record<string, FieldDef> = {
     kind: 'string', desc: 'ip or unix', on: SOCKET_TYPES, get: (e) => (isIp(e) ? 'ip' : e.family === AF_UNIX ? 'unix' : undefined),
     known: (_t, cls) => (cls < 0 ? undefined : isIpClass(cls) ? { value: 'ip' } : cls === SOCK_UNIX ? { value: 'unix' } : { missing: true }),
   },
+  'fd.sip.name': { kind: 'string', desc: 'the name the workload resolved the server address from (connect), from the DNS answers it received', on: SOCKET_TYPES, get: (e) => nonEmpty(e.sipName) },
+  'fd.cip.name': { kind: 'string', desc: 'the name the workload resolved the client address from (accept), from the DNS answers it received', on: SOCKET_TYPES, get: (e) => nonEmpty(e.cipName) },
   'fd.cip': ipEndField('ip', 'the client address (not seen on connect)', 'cip'),
   'fd.sip': ipEndField('ip', 'the server address (connect: the address connected to)', 'sip'),
   'fd.lip': ipEndField('ip', 'the local address (not seen on connect)', 'lip'),
