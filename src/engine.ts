@@ -411,6 +411,7 @@ export class Engine implements IngestHandler {
       losses: () => ({ episodes: this.losses.episodes.lost + this.losses.episodes.shed + this.losses.episodes.packets + this.losses.episodes.dns, workloads: this.losses.workloads() }),
       runtimes: () => this.containers.stats().runtimes,
       containers: () => this.containerCounts(),
+      dnsNames: () => this.dnsNames,
     });
   }
 

@@ -17,9 +17,13 @@ export function formatStatus(s: StatusReply): string {
     lines.push(
       `probe ${p.nodeName} pid ${p.probePid} (session ${p.sessionId}, ${p.hooks} hooks): ${p.events} events in ${p.batches} batches, last ${ago(p.lastBatchAtMs)}${p.stalled ? `; STALLED: silent since ${ago(p.lastHeardAtMs)}` : ''}`,
       `  lost: ring buffer ${l.ringbufFull}, syscall entries ${l.inflightFull}, probe queue ${l.queueFull}, malformed ${l.decodeErrors}, captured packets ${l.packetsLost}; missing batches ${p.batchGaps}; truncated paths ${l.pathTruncated}`,
-      `  de-duplicated in the kernel (repeats counted, not sent): ${l.deduplicated}`,
+      `  de-duplicated in the kernel (repeats counted, not sent): ${l.deduplicated}; DNS answers over a workload's budget: ${l.dnsDropped}`,
     );
   }
+  const d = s.dns;
+  lines.push(d?.seen
+    ? `dns: names from answers seen in the kernel: ${d.answers} answers, ${d.addresses} addresses named, ${d.evicted} forgotten early (table full)`
+    : 'dns: answers are not seen on this node: connects are judged by address only');
   const byType = Object.entries(s.eventsByType).filter(([, n]) => n > 0);
   lines.push(`events: ${byType.map(([t, n]) => `${t} ${n}`).join(', ') || 'none yet'}`);
   lines.push(`process tree: ${s.processes} processes; engine rejected ${s.malformedEvents} malformed events; ${s.unknownCgroups} events with an unknown cgroup`);

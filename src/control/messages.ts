@@ -86,6 +86,8 @@ export interface LossCounters {
   packetsLost: number;
   /** not a loss: repeats counted in the kernel instead of sent */
   deduplicated: number;
+  /** DNS answers not sent: over a workload's per-second budget (bpf/dns.bpf.h) */
+  dnsDropped: number;
 }
 
 export interface ProbeStatus {
@@ -164,6 +166,19 @@ export interface StatusReply {
   /** container runtimes this engine asks who a container is */
   runtimes: RuntimeStatus[];
   containers: ContainerStatus;
+  /** Names from DNS answers seen in the kernel (docs/dns.md). */
+  dns: DnsStatus;
+}
+
+export interface DnsStatus {
+  /** the probe watches answers on this node; false: connects are judged by address only */
+  seen: boolean;
+  /** answers with addresses taken in */
+  answers: number;
+  /** addresses held with the name they were resolved from */
+  addresses: number;
+  /** addresses forgotten early: their workload's table was full */
+  evicted: number;
 }
 
 export interface EnforcementStatus {

@@ -29,7 +29,11 @@ export interface StatusSources {
   /** The container runtimes asked, and what came of it. */
   runtimes(): RuntimeStatus[];
   containers(): ContainerStatus;
+  dnsNames(): { answers: number; size: number; evicted: number };
 }
+
+/** The probe's hook name for the DNS answer program (bpf/probe/loader.cc). */
+export const DNS_HOOK = 'cgroup_skb/ingress:dns';
 
 export function statusReply(s: StatusSources): StatusReply {
   const rules = s.rules();
@@ -77,5 +81,9 @@ export function statusReply(s: StatusSources): StatusReply {
     workloadLosses: [...losses.workloads],
     runtimes: s.runtimes(),
     containers: s.containers(),
+    dns: (() => {
+      const n = s.dnsNames();
+      return { seen: s.currentProbe()?.hello.hooks.includes(DNS_HOOK) ?? false, answers: n.answers, addresses: n.size, evicted: n.evicted };
+    })(),
   };
 }
