@@ -341,8 +341,11 @@ export function toCiliumNetworkPolicy(doc: WorkloadProfileDocument, podLabels: R
     const c = parseCidr(to);
     return to.includes('/') ? to : `${to}/${c.family === 4 ? 32 : 128}`;
   };
-  const ports = (rules: { port: number; protocol: string }[]) =>
-    rules.some((r) => r.port === 0) ? [] : [{ ports: rules.map((r) => ({ port: String(r.port), protocol: r.protocol.toUpperCase() })) }];
+  const ports = (rules: { port: number; protocol: string }[]) => {
+    if (rules.some((r) => r.port === 0)) return [];
+    const distinct = [...new Set(rules.map((r) => `${r.port}/${r.protocol.toUpperCase()}`))].map((x) => x.split('/') as [string, string]);
+    return [{ ports: distinct.map(([port, protocol]) => ({ port, protocol })) }];
+  };
   const egress: Record<string, unknown>[] = [];
   const resolvers = net.egress.filter((r) => r.port === 53);
   if (resolvers.length) {

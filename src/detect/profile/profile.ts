@@ -414,7 +414,7 @@ export class Profile {
   }
 
   egressNames(): EgressNameRule[] {
-    return [...this.egressByName.values()].map((r) => ({ ...r, seen: [...(r.seen ?? [])] }));
+    return [...this.egressByName.values()].map(({ seen, ...r }) => (seen?.length ? { ...r, seen: [...seen] } : r));
   }
 
   addListen(rule: ListenRule): void {
