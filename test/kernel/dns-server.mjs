@@ -8,6 +8,7 @@
 // answer a different name with 8 addresses (the flood test).
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 
 const [zoneFile, host = '127.0.0.1', port = '53'] = process.argv.slice(2);
 const TTL = 1;
@@ -49,13 +50,12 @@ function response(id, qname, qtype, records, rcode) {
 
 const a = (addr) => Buffer.from(addr.split('.').map(Number));
 
-const sock = dgram.createSocket('udp4');
-sock.on('message', (msg, peer) => {
+/** Answers one query; `send` takes each response message. */
+function answer(msg, send) {
   const id = msg.readUInt16BE(0);
   const { name, end } = readName(msg, 12);
   const qtype = msg.readUInt16BE(end);
   const zone = JSON.parse(readFileSync(zoneFile, 'utf8'));
-  const send = (buf) => sock.send(buf, peer.port, peer.address);
   const entry = zone[name];
   if (entry && entry.flood) {
     for (let i = 0; i < entry.flood; i++) {
@@ -75,5 +75,25 @@ sock.on('message', (msg, peer) => {
   const addrs = Array.isArray(zone[at]) ? zone[at] : null;
   if (qtype === 1 && addrs) for (const x of addrs) records.push(record(at, 1, a(x)));
   send(response(id, name, qtype, qtype === 1 ? records : [], zone[name] ? 0 : 3));
+}
+
+const sock = dgram.createSocket('udp4');
+sock.on('message', (msg, peer) => answer(msg, (buf) => sock.send(buf, peer.port, peer.address)));
+// DNS over TCP: each message after its two-byte length.
+const tcp = net.createServer((c) => {
+  let pending = Buffer.alloc(0);
+  c.on('error', () => {});
+  c.on('data', (d) => {
+    pending = Buffer.concat([pending, d]);
+    while (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
+      const msg = pending.subarray(2, 2 + pending.readUInt16BE(0));
+      pending = pending.subarray(2 + msg.length);
+      answer(msg, (buf) => {
+        const len = Buffer.alloc(2);
+        len.writeUInt16BE(buf.length);
+        c.write(Buffer.concat([len, buf]));
+      });
+    }
+  });
 });
-sock.bind(Number(port), host, () => process.stdout.write('ready\n'));
+sock.bind(Number(port), host, () => tcp.listen(Number(port), host, () => process.stdout.write('ready\n')));

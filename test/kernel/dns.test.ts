@@ -151,6 +151,22 @@ describeKernel('DNS-aware profiles: names learned from answers seen in the kerne
     expect(egressAlerts(since).filter((x) => x.message.includes('api.example.test') || x.message.includes('127.0.0.11'))).toEqual([]);
   });
 
+  it('reads answers over TCP too', async () => {
+    // glibc's use-vc: every query over TCP (the file is bind-mounted at each ip netns exec).
+    writeFileSync(`/etc/netns/${ns}/resolv.conf`, 'nameserver 127.0.0.1\noptions attempts:1 timeout:2 use-vc\n');
+    try {
+      setZone(zoneOf('127.0.0.21'));
+      expect(await client('api.example.test')).toBe('ok 127.0.0.21');
+      const answer = await waitFor('the answer over TCP', () =>
+        t.of(app.id, 'dns').find((e) => e.protocol === 'tcp' && e.dns?.addresses.some((x) => x.addr === '127.0.0.21')));
+      expect(answer.dns).toMatchObject({ name: 'api.example.test', cnames: ['edge.provider.test'], error: '' });
+      const c = await waitFor('the connect', () => connects().find((e) => e.addr === '127.0.0.21'));
+      expect(c.sipName).toBe('api.example.test');
+    } finally {
+      writeFileSync(`/etc/netns/${ns}/resolv.conf`, 'nameserver 127.0.0.1\noptions attempts:1 timeout:2\n');
+    }
+  });
+
   it('enforce: the kernel lets a learned name\'s new address connect and refuses an unlearned name\'s', async () => {
     const r = await control.setMode('dnsapp', 'enforce');
     expect(r.ok, r.error).toBe(true);
