@@ -6,9 +6,12 @@
 // "target" } } for an alias (the answer carries the chain), and
 // { "flood.test": { "flood": N } }: that query is answered N times, each
 // answer a different name with 8 addresses (the flood test).
+import { Buffer } from 'node:buffer';
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import process from 'node:process';
+import { setTimeout } from 'node:timers';
 
 const [zoneFile, host = '127.0.0.1', port = '53'] = process.argv.slice(2);
 const TTL = 1;
@@ -58,12 +61,19 @@ function answer(msg, send) {
   const zone = JSON.parse(readFileSync(zoneFile, 'utf8'));
   const entry = zone[name];
   if (entry && entry.flood) {
-    for (let i = 0; i < entry.flood; i++) {
-      const n = `n${i}.flood.test`;
-      const rs = [];
-      for (let j = 0; j < 8; j++) rs.push(record(n, 1, a(`127.3.${(i >> 5) & 255}.${((i & 31) << 3) | j}`)));
-      send(response(id, n, 1, rs, 0));
-    }
+    // In bursts of 100 every 10 ms: loopback's backlog (netdev_max_backlog,
+    // 1000) would drop most of one burst of thousands before any socket saw them.
+    let i = 0;
+    const burst = () => {
+      for (const end = Math.min(i + 100, entry.flood); i < end; i++) {
+        const n = `n${i}.flood.test`;
+        const rs = [];
+        for (let j = 0; j < 8; j++) rs.push(record(n, 1, a(`127.3.${(i >> 5) & 255}.${((i & 31) << 3) | j}`)));
+        send(response(id, n, 1, rs, 0));
+      }
+      if (i < entry.flood) setTimeout(burst, 10);
+    };
+    burst();
     return;
   }
   const records = [];

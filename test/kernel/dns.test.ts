@@ -189,14 +189,18 @@ describeKernel('DNS-aware profiles: names learned from answers seen in the kerne
     expect((await control.setMode('dnsapp', 'monitor')).ok).toBe(true);
     setZone({ 'flood.test': { flood: 4000 } });
     const session = t.engine.ingest.sessions().find((s) => s.connected)!;
-    const droppedBefore = session.losses.dnsDropped;
+    const droppedBefore = Number(session.losses.dnsDropped);
     const out = await app.run('/usr/sbin/ip', ['netns', 'exec', ns, python, '-c', FLOOD_CLIENT]);
     expect(out.stdout.trim()).toBe('done');
     // At most 1000 answers a second per cgroup cross (the flood lasts a second or two); the rest are counted.
     const dropped = await waitFor('the dropped answers reported', () => {
-      const n = session.losses.dnsDropped - droppedBefore;
+      const n = Number(session.losses.dnsDropped) - droppedBefore;
       return n > 0 ? n : 0;
     });
+    // Alerted like every other loss: a warning (names unknown, not events of security).
+    const lossAlert = await waitFor('the loss alert', () => alerts.find((a) => a.rule === 'DNS answers dropped'));
+    expect(lossAlert.priority).toBe('warning');
+    expect(lossAlert.message).toMatch(/DNS answers .* were counted instead of sent/);
     const seen = t.of(app.id, 'dns').filter((e) => e.dns?.name.endsWith('.flood.test')).length;
     expect(seen).toBeGreaterThan(0);
     expect(seen).toBeLessThanOrEqual(3000);
