@@ -22,7 +22,7 @@ import { ControlConnects } from './control/witness.js';
 import type { StatusReply } from './control/methods.js';
 import { parseListen } from './rpc/listen.js';
 import { ControlServer } from './control/server.js';
-import { statusReply } from './control/status.js';
+import { DNS_HOOK, statusReply } from './control/status.js';
 import type { DetectContext, Detector } from './detect/detector.js';
 import { ProfileDetector } from './detect/profile/detector.js';
 import { ProfileStore } from './detect/profile/store.js';
@@ -40,7 +40,7 @@ import { IngestServer, type IngestHandler } from './ingest/server.js';
 import type { Logger } from './log.js';
 import { alertAbout, type Alert } from './model/alert.js';
 import { EVENT_TYPES, type Event, type EventType } from './model/event.js';
-import type { Workload } from './model/workload.js';
+import { nodeWorkload, type Workload } from './model/workload.js';
 import { Metrics, serveMetrics } from './observe/metrics.js';
 import { EventLog } from './output/event-log.js';
 import { ProbeLink } from './probe/link.js';
@@ -430,6 +430,11 @@ export class Engine implements IngestHandler {
     this.gaps.connected(session);
     // Per-cgroup counts of probes gone for good are done with (a reconnecting session keeps its own).
     this.losses.forgetExcept(new Set(this.ingest.sessions().map((s) => s.hello.sessionId)));
+    if (!session.hello.hooks.includes(DNS_HOOK)) {
+      const message = `the probe on ${session.nodeName} does not see DNS answers (its log says why): connects are judged by address, not by the names workloads resolved, and enforce mode does not follow a learned name's new addresses`;
+      this.log.warn({ node: session.nodeName }, message);
+      this.raise(alertAbout(nodeWorkload(this.config.nodeName), this.config.nodeName, { source: 'engine', rule: 'DNS names not seen on this node', priority: 'warning', message, tags: ['vigil', 'visibility'] }));
+    }
     // A probe starts with empty kernel state: put back what the engine holds.
     void this.quarantines.reapply();
     void this.profiles.enforceAll();

@@ -364,6 +364,7 @@ bool Loader::Start(const LoadOptions& options, std::string* error) {
     mech[i] = lsm ? Mechanism::kLsm : Mechanism::kFmodRet;
     if (!lsm) why[i] = "no BPF LSM: " + lsm_why;
   }
+  bool dns_off = false;
   for (int attempt = 0;; attempt++) {
     if (skel_) vigil_bpf__destroy(skel_);
     skel_ = vigil_bpf__open();
@@ -373,6 +374,7 @@ bool Loader::Start(const LoadOptions& options, std::string* error) {
     }
     std::vector<std::string> missing;
     if (!ConfigureSkeleton(skel_, options, &missing, error)) return false;
+    if (dns_off) bpf_program__set_autoload(skel_->progs.dns_ingress, false);
     if (attempt == 0)
       for (const auto& m : missing) Log("warn", "this kernel has no %s tracepoint: not watched", m.c_str());
     uint32_t kill = 0;
@@ -394,6 +396,15 @@ bool Loader::Start(const LoadOptions& options, std::string* error) {
       if (!err) break;
     }
     Failure f = ParseFailure(g_libbpf_log);
+    // The DNS answer program is not worth the probe: without it connects
+    // are judged by address only, which the hooks list (and so `vigil
+    // status` and an alert from the engine) says.
+    if (f.program == "dns_ingress" && !dns_off) {
+      dns_off = true;
+      Log("warn", "the kernel refused the DNS answer program (%s): %s; connects are judged by address only", stage,
+          f.verifier.empty() ? strerror(-err) : f.verifier.c_str());
+      continue;
+    }
     int op = OpOfProgram(f.program);
     if (op < 0 || attempt > int(2 * kNumOps)) {
       bpf_program* p = f.program.empty() ? nullptr : bpf_object__find_program_by_name(skel_->obj, f.program.c_str());
@@ -532,7 +543,9 @@ bool Loader::AttachConnectHooks(const std::string& cgroup2_mount, std::string* e
   // DNS answers per workload (bpf/dns.bpf.h): names for events and
   // profiles, and enforce mode by name. Without it connects are judged by
   // address only, which the hooks list shows.
-  if (bpf_link* link = bpf_program__attach_cgroup(skel_->progs.dns_ingress, fd)) {
+  if (bpf_program__fd(skel_->progs.dns_ingress) < 0) {
+    // Refused at load (logged then).
+  } else if (bpf_link* link = bpf_program__attach_cgroup(skel_->progs.dns_ingress, fd)) {
     cgroup_links_.push_back(link);
     hooks_.push_back("cgroup_skb/ingress:dns");
   } else {

@@ -67,7 +67,9 @@ export class SyntheticProbe {
           probePid: 1,
           bootToUnixNs: Date.now() * 1e6 - ktimeNow(),
           sessionId,
-          hooks: ['synthetic'],
+          // Says it sees DNS answers, as a real probe on a cgroup v2 node does:
+          // otherwise every engine it talks to raises 'DNS names not seen on this node'.
+          hooks: ['synthetic', 'cgroup_skb/ingress:dns'],
           capabilities: opts.capabilities ?? [],
           enforcementKept: opts.enforcementKept ?? false,
           enforcement: opts.enforcement ?? [],
