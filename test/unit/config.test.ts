@@ -68,14 +68,19 @@ describe('config', () => {
     expect(problems('engine: { listen: "0.0.0.0:7700" }')[0]).toMatch(/engine\.listen: must be unix:\/\/\/absolute\/path or tcp:\/\/host:port/);
   });
 
-  it('accepts the configuration the README documents, key for key', () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    const block = /## Configuration[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
-    expect(block).toBeDefined();
-    const c = parseConfigYaml(block!, 'README.md');
+  it('accepts the configuration docs/configuration.md documents, key for key, and the excerpt in README.md', () => {
+    const yamlBlock = (file: string): string => {
+      const text = readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
+      const block = /```yaml\n([\s\S]*?)```/.exec(text.slice(text.indexOf('Configuration')))?.[1];
+      expect(block, `${file}'s configuration block`).toBeDefined();
+      return block!;
+    };
+    const c = parseConfigYaml(yamlBlock('docs/configuration.md'), 'docs/configuration.md');
     expect(c.engine.tls?.serverName).toBe('vigil-engine');
     expect(c.profiles.protectedPaths).toContain('/etc/');
     expect(c.responses).toHaveLength(2);
+    const short = parseConfigYaml(yamlBlock('README.md'), 'README.md');
+    expect(short.sinks.map((x) => x.type)).toEqual(['stdout', 'webhook', 'slack']);
   });
 
   it('names an unreadable file', () => {
