@@ -50,11 +50,13 @@ export function consoleSource(p: ConsoleParts): ConsoleSource {
     onEvent: p.onEvent,
     workloads: (): SourceWorkload[] =>
       p.registry.all().map((w) => {
-        // The engine does not know a container's image or whether it runs
-        // privileged (the container runtime's facts): shown as unknown, never guessed.
+        // A container's image and privilege are its runtime's facts
+        // (enrich/runtime/): unknown (null, no image) where no runtime
+        // described it, never guessed.
+        const c = w.containerInfo;
         return {
           key: w.key, name: w.name, kind: w.kind, namespace: w.namespace, mode: w.mode, events: w.events, labels: w.labels,
-          privileged: null, images: [],
+          privileged: c ? c.privileged : null, images: c?.image ? [c.image] : [],
         };
       }),
     profile,
