@@ -2,8 +2,39 @@
 // loads, what it skips and why, without running the engine.
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { LoadReport } from '../detect/rules/ruleset.js';
 import { configOrExit } from './config.js';
 import { listingKey, readListing, writeListing, type RuleListing } from './rules-cache.js';
+
+type Defined = LoadReport['defined'][number];
+
+/**
+ * One file's counts: rules that load, are skipped, disabled (and of those,
+ * how many would run if enabled); the share that runs or would; then the
+ * skip reasons grouped, a disabled rule's marked as such.
+ */
+function fileSummary(name: string, defs: readonly Defined[]): string {
+  const enabled = defs.filter((d) => d.enabled);
+  const loaded = enabled.filter((d) => d.skipped === null).length;
+  const errors = enabled.filter((d) => d.skipped?.startsWith('error:')).length;
+  const skipped = enabled.length - loaded - errors;
+  const disabled = defs.length - enabled.length;
+  const wouldRun = defs.filter((d) => !d.enabled && d.skipped === null).length;
+  const runs = loaded + wouldRun;
+  const pct = defs.length === 0 ? 100 : Math.floor((1000 * runs) / defs.length) / 10;
+  let out = `${name}: ${defs.length} rules: ${loaded} loaded, ${skipped} skipped, ${disabled} disabled`;
+  if (disabled > 0) out += ` (${wouldRun} would run if enabled)`;
+  if (errors > 0) out += `, ${errors} with errors`;
+  out += `; ${runs} of ${defs.length} run or would (${pct}%)\n`;
+  const reasons = new Map<string, number>();
+  for (const d of defs) {
+    if (d.skipped === null || (d.enabled && d.skipped.startsWith('error:'))) continue;
+    const why = d.enabled ? d.skipped : `${d.skipped} [disabled]`;
+    reasons.set(why, (reasons.get(why) ?? 0) + 1);
+  }
+  for (const [why, n] of [...reasons].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) out += `  skipped ${n}: ${why}\n`;
+  return out;
+}
 
 /** The rule compiler, loaded when a rules command runs. */
 async function ruleTools(): Promise<typeof import('../detect/rules/ruleset.js') & typeof import('../detect/rules/problems.js')> {
@@ -55,17 +86,9 @@ export function registerRulesCommands(program: Command): void {
       const inChecked = (file: string): boolean => checked.has(resolve(file));
       for (const e of r.errors) process.stderr.write(`${problemText(e)}\n`);
       if (!o.quiet) for (const w of r.warnings) if (inChecked(w.file)) process.stdout.write(`${problemText(w)}\n`);
-      const defs = r.defined.filter((d) => inChecked(d.file));
-      const skipped = r.skipped.filter((s) => defs.some((d) => d.name === s.rule));
-      const disabled = defs.filter((d) => !d.enabled).length;
-      const loaded = set.rules.filter((x) => defs.some((d) => d.name === x.name)).length;
-      const failed = defs.length - loaded - skipped.length - disabled;
-      process.stdout.write(
-        `${files.join(', ')}: ${defs.length} rules: ${loaded} loaded, ${skipped.length} skipped, ${disabled} disabled${failed > 0 ? `, ${failed} with errors` : ''}\n`,
-      );
-      const reasons = new Map<string, number>();
-      for (const s of skipped) reasons.set(s.detail, (reasons.get(s.detail) ?? 0) + 1);
-      for (const [why, n] of [...reasons].sort((a, b) => b[1] - a[1])) process.stdout.write(`  skipped ${n}: ${why}\n`);
+      const byFile = files.map((f) => ({ name: f, defs: r.defined.filter((d) => resolve(d.file) === resolve(f)) }));
+      if (files.length > 1) byFile.push({ name: 'all files', defs: r.defined.filter((d) => inChecked(d.file)) });
+      for (const { name, defs } of byFile) process.stdout.write(fileSummary(name, defs));
       const na = r.outputNA.filter(([, n]) => n > 0);
       if (!o.quiet && na.length > 0) {
         process.stdout.write(`  output fields Vigil does not have (printed <NA>): ${na.map(([f, n]) => `${f} (${n})`).join(', ')}\n`);

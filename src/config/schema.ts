@@ -294,6 +294,11 @@ export const configSchema = z.strictObject({
       files: z.array(z.string().min(1)).default([]),
       /** Reload when a file changes (SIGHUP always reloads). */
       watch: z.boolean().default(true),
+      /**
+       * Resolve the domain names rules compare addresses with (fd.sip.name = …), as Falco does
+       * (getaddrinfo, refreshed in the background). false: no lookups, and those comparisons never match.
+       */
+      resolveNames: z.boolean().default(true),
     })
     .prefault({}),
   /** Default: kill the process behind a critical alert in a workload in enforce mode. */

@@ -4,7 +4,7 @@
 // rule is skipped); a wrong argument or value is a CompileError.
 import type { Operator } from './condition.js';
 import { CompileError, Unsupported } from './compile-errors.js';
-import { operand, ValueError, type Operand } from './comparison.js';
+import { operand, readsText, ValueError, type Operand } from './comparison.js';
 import type { Field, FieldArg } from './field-types.js';
 import { FIELDS, fieldArg, fieldProblem } from './fields.js';
 import type { Loc } from './problems.js';
@@ -22,16 +22,28 @@ export interface CheckInfo {
   evtTypes: string[] | null;
 }
 
+/**
+ * A number read as its text (Falco's coercion: `evt.arg.uid = nobody`
+ * compares the user name the uid resolves to): the same field, a string
+ * read by its text getter, with nothing the number's class or type knows.
+ */
+function asText(f: Field): Field {
+  const text = f.text!;
+  return { name: f.name, kind: 'string', desc: f.desc, on: f.on, arg: f.arg, get: (e, x, arg) => text(e, x, arg) };
+}
+
 /** Validates a check; throws Unsupported (skip the rule) or CompileError (a broken rule). */
 export function checkInfo(c: ResolvedCheck): CheckInfo {
-  if (c.transformer) throw new Unsupported(`field transformer ${c.transformer}() is not supported by Vigil`, c.loc);
-  if (c.op === 'bcontains' || c.op === 'bstartswith') throw new Unsupported(`operator '${c.op}' (binary buffers) is not supported by Vigil`, c.loc);
   const problem = fieldProblem(c.field, c.arg);
   if (problem) {
     if (problem.unsupported) throw new Unsupported(problem.message, c.loc);
     throw new CompileError(problem.message, c.loc);
   }
-  const field = FIELDS.get(c.field)!;
+  if (c.transformer) throw new Unsupported(`field transformer ${c.transformer}() is not supported by Vigil`, c.loc);
+  if (c.op === 'bcontains' || c.op === 'bstartswith') throw new Unsupported(`operator '${c.op}' (binary buffers) is not supported by Vigil`, c.loc);
+  let field = FIELDS.get(c.field)!;
+  if (field.ops && !field.ops.includes(c.op)) throw new CompileError(`field ${c.field} compares only with ${field.ops.join(', ')}, not '${c.op}'`, c.loc);
+  if (field.kind === 'number' && field.text && c.values && readsText(c.op, c.values)) field = asText(field);
   const arg = fieldArg(field, c.arg);
   const multi = !!field.some && (field.arg === 'none' || arg === -1);
   let op: Operand | null = null;

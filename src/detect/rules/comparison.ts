@@ -25,6 +25,21 @@ export function isListOp(op: Operator): boolean {
   return LIST_OPS.has(op);
 }
 
+/** Whether s reads as a number (decimal or 0x hex), as parseNumber takes it. */
+function isNumber(s: string): boolean {
+  const t = s.trim();
+  return /^[+-]?0[xX][0-9a-fA-F]+$/.test(t) || (t !== '' && Number.isFinite(Number(t)));
+}
+
+/**
+ * Whether a comparison of a number that has a text (Falco's resolved
+ * value: a user name, flag names) reads the text: its operator is a
+ * string operator, or a value is not a number.
+ */
+export function readsText(op: Operator, raw: readonly string[]): boolean {
+  return STRING_ONLY_OPS.has(op) || raw.some((s) => !isNumber(s));
+}
+
 function parseNumber(s: string, field: string): number {
   const t = s.trim();
   const n = /^[+-]?0[xX][0-9a-fA-F]+$/.test(t) ? Number.parseInt(t, 16) : t === '' ? NaN : Number(t);

@@ -55,6 +55,8 @@ export interface CompiledRule {
   at: Loc;
   /** Whether any field needs process start times (proc.duration). */
   needsStarts: boolean;
+  /** Domain names its condition compares addresses with (fd.sip.name = …). */
+  dnsNames: string[];
 }
 
 export type SkipReason = 'unsupported-field' | 'unobserved-event-type' | 'never-matches' | 'other-source';
@@ -70,6 +72,11 @@ export interface CompileResult {
   rules: CompiledRule[];
   skipped: Skipped[];
   disabled: string[];
+  /**
+   * Disabled rules compiled anyway, to say whether each would run if
+   * enabled: null when it would, else why not (the skip reason or the error).
+   */
+  disabledStatus: Map<string, string | null>;
   problems: Problem[];
   /** Rules defined after overrides (enabled or not). */
   total: number;

@@ -26,6 +26,8 @@ export function compileRules(defs: RuleDefinitions): CompileResult {
   const rules: CompiledRule[] = [];
   const skipped: Skipped[] = [];
   const disabled: string[] = [];
+  const disabledStatus = new Map<string, string | null>();
+  const quiet = (): void => {};
 
   // Every macro's syntax is checked, used or not.
   resolver.checkMacros();
@@ -33,6 +35,7 @@ export function compileRules(defs: RuleDefinitions): CompileResult {
   for (const def of defs.rules.values()) {
     if (!def.enabled) {
       disabled.push(def.name);
+      disabledStatus.set(def.name, wouldRun(def, new ConditionResolver(defs, quiet), quiet));
       continue;
     }
     const skip = (reason: SkipReason, detail: string, at: Loc = def.at): void => {
@@ -52,7 +55,20 @@ export function compileRules(defs: RuleDefinitions): CompileResult {
       else if (!(err instanceof Reported)) throw err;
     }
   }
-  return { rules, skipped, disabled, problems, total: defs.rules.size };
+  return { rules, skipped, disabled, disabledStatus, problems, total: defs.rules.size };
+}
+
+/** Whether a disabled rule would run if enabled: null, or why not. Reports nothing (it is not in use). */
+function wouldRun(def: RuleDef, resolver: ConditionResolver, quiet: (p: Problem) => void): string | null {
+  if (def.source !== 'syscall') return `its source is '${def.source}'; Vigil evaluates syscall rules`;
+  try {
+    const r = compileRule(def, resolver, quiet);
+    return 'skip' in r ? r.detail : null;
+  } catch (err) {
+    if (err instanceof CompileError) return `error: ${err.message}`;
+    if (err instanceof Reported) return 'error: its condition does not parse';
+    throw err;
+  }
 }
 
 function compileRule(
@@ -71,7 +87,13 @@ function compileRule(
   if (cc.unsupported) return { skip: 'unsupported-field', detail: cc.unsupported.why, at: cc.unsupported.loc };
   if (cc.cond.byType.size === 0) {
     const unobserved = unobservedTypes(root);
-    if (unobserved.size > 0) return { skip: 'unobserved-event-type', detail: `Vigil does not observe event type${unobserved.size > 1 ? 's' : ''} ${[...unobserved].join(', ')}`, at: def.at };
+    const also = compiler.unsupportedChecks().map((m) => `; also ${m}`).join('');
+    if (unobserved.size > 0) return { skip: 'unobserved-event-type', detail: `Vigil does not observe event type${unobserved.size > 1 ? 's' : ''} ${[...unobserved].join(', ')}${also}`, at: def.at };
+    const empty = emptyLists(root);
+    if (empty.size > 0) {
+      const names = [...empty].map((n) => `'${n}'`).join(', ');
+      return { skip: 'never-matches', detail: `its condition cannot match while the list${empty.size > 1 ? 's' : ''} ${names} ${empty.size > 1 ? 'are' : 'is'} empty (a template: fill ${empty.size > 1 ? 'them' : 'it'} to use the rule)`, at: def.at };
+    }
     return { skip: 'never-matches', detail: 'its condition cannot match any event Vigil observes', at: def.at };
   }
   for (const r of compiler.relaxed) {
@@ -131,6 +153,7 @@ function compileRule(
       sequence,
       at: def.at,
       needsStarts: cc.starts,
+      dnsNames: [...compiler.dnsNames],
     },
   };
 }
@@ -152,6 +175,23 @@ function getterFor(ref: string, loc: Loc): Getter {
   const f = FIELDS.get(r.name)!;
   const arg = fieldArg(f, r.arg);
   return (e, x) => (f.on.has(e.type) ? f.get(e, x, arg) : undefined);
+}
+
+/** Lists named by checks (not negated) whose values came out empty: each such check is false. */
+function emptyLists(n: ResolvedNode, out = new Set<string>(), negated = false): Set<string> {
+  switch (n.k) {
+    case 'and':
+    case 'or':
+      n.items.forEach((i) => emptyLists(i, out, negated));
+      break;
+    case 'not':
+      emptyLists(n.e, out, !negated);
+      break;
+    case 'check':
+      if (!negated) for (const l of n.emptyLists ?? []) out.add(l);
+      break;
+  }
+  return out;
 }
 
 /** Event type names in a resolved condition that no Vigil event stands for. */

@@ -23,6 +23,8 @@ export class ConditionCompiler {
   private readonly ids = new Map<CheckInfo, number>();
   /** Exception clauses not applied because Vigil lacks their field. */
   readonly relaxed: { why: string; loc: Loc }[] = [];
+  /** Domain names the condition compares addresses with (fd.sip.name = …): the rule set resolves them. */
+  readonly dnsNames = new Set<string>();
 
   constructor(private readonly ruleName: string) {}
 
@@ -112,7 +114,9 @@ export class ConditionCompiler {
           break;
         }
         try {
-          this.info.set(n, checkInfo(n));
+          const c = checkInfo(n);
+          this.info.set(n, c);
+          if (c.field.names === 'dns' && c.operand) for (const v of c.operand.values) this.dnsNames.add(String(v));
         } catch (err) {
           if (!(err instanceof Unsupported)) throw err;
           if (negated) {
@@ -122,6 +126,17 @@ export class ConditionCompiler {
         }
         break;
     }
+  }
+
+  /**
+   * Why checks in positive places cannot be evaluated (fields Vigil
+   * lacks), for a rule that also fails for another reason: a rule on an
+   * event type Vigil does not observe may need more than that type.
+   */
+  unsupportedChecks(): string[] {
+    const out = new Set<string>();
+    for (const i of this.info.values()) if (i instanceof Unsupported) out.add(i.message);
+    return [...out];
   }
 
   /** Whether evt.type alone (every other check left open) rules out some event types. */

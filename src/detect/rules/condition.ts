@@ -276,8 +276,9 @@ class Parser {
     const word = s.slice(p, end);
     if (!WORD_OPS.has(word)) return null;
     const next = s[end];
-    // Word operators are followed by a blank; list operators may touch their '('.
-    if (next !== undefined && !isBlank(next) && !(LIST_OP_SET.has(word) && next === '(')) return null;
+    // Word operators are followed by a blank; list operators may touch their '(', and the
+    // unary `exists` the ')' closing its group: (container.id exists).
+    if (next !== undefined && !isBlank(next) && !(LIST_OP_SET.has(word) && next === '(') && !(word === 'exists' && next === ')')) return null;
     this.pos = end;
     return word as Operator;
   }

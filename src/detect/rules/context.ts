@@ -6,6 +6,7 @@ import type { ProcessTree } from '../../enrich/process-tree.js';
 import type { Process } from '../../model/process.js';
 import type { Workload } from '../../model/workload.js';
 import type { Event } from '../../model/event.js';
+import { DnsNames } from './dns-names.js';
 import { UserNames } from './users.js';
 
 /** How far proc.aname & co. look up the parent chain. */
@@ -16,6 +17,8 @@ export class FieldContext {
   /** Events seen by the rules (evt.num); the first is 1. */
   seq = 0;
   readonly users: UserNames;
+  /** Domain names rules compare addresses with (fd.sip.name); the detector says which to watch. */
+  dns: DnsNames = new DnsNames();
   /** Start times (ktime ns) of processes whose fork was seen. Weak: forgotten with the process. */
   private readonly starts = new WeakMap<Process, number>();
   private readonly argsCache = new WeakMap<readonly string[], string>();

@@ -11,6 +11,7 @@ import type { Event } from '../../model/event.js';
 import type { Logger } from '../../log.js';
 import type { DetectContext, Detector } from '../detector.js';
 import { FieldContext } from './context.js';
+import { DnsNames } from './dns-names.js';
 import { formatOutput } from './output.js';
 import { problemText, RuleLoadError } from './problems.js';
 import { MASK_BITS } from './router.js';
@@ -23,6 +24,8 @@ export interface RulesOptions {
   files: readonly string[];
   /** Reload when one of the files changes. */
   watch: boolean;
+  /** Resolve the domain names rules compare addresses with (fd.sip.name); default true. */
+  resolveNames?: boolean;
 }
 
 const RELOAD_DEBOUNCE_MS = 250;
@@ -47,6 +50,7 @@ export class RulesDetector implements Detector {
     context = new FieldContext(),
   ) {
     this.x = context;
+    this.x.dns = new DnsNames(opts.resolveNames ?? true);
   }
 
   /** The files of the configured rule set, in load order. */
@@ -94,6 +98,13 @@ export class RulesDetector implements Detector {
       `rules loaded: ${r.loaded} of ${r.total} running`,
     );
     this.set = set;
+    this.x.dns.watch(set.dnsNames);
+    if (set.dnsNames.length > 0 && !this.x.dns.enabled) {
+      this.log.warn(
+        { names: set.dnsNames.length },
+        'rules compare addresses with domain names (fd.sip.name & co.) but rules.resolveNames is false: those comparisons never match',
+      );
+    }
   }
 
   /** Watches the rule files; a change reloads them (debounced). */
@@ -201,6 +212,7 @@ export class RulesDetector implements Detector {
   }
 
   close(): void {
+    this.x.dns.close();
     for (const w of this.watchers) w.close();
     this.watchers = [];
     if (this.reloadTimer) clearTimeout(this.reloadTimer);

@@ -22,6 +22,9 @@ export interface FieldDef {
   some?: Field['some'];
   known?: Field['known'];
   reads?: Field['reads'];
+  text?: Field['text'];
+  ops?: Field['ops'];
+  names?: Field['names'];
 }
 
 export const ALL: ReadonlySet<EventType> = new Set(EVENT_TYPES);

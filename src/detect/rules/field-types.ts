@@ -55,6 +55,17 @@ export interface Field {
   compare?(t: EventType, op: Operator, values: readonly FieldValue[], k: Constants): string | null;
   /** Several values: a condition matches when any of them does (proc.aname without an index). */
   some?(e: Event, x: FieldContext, arg: FieldArg, pred: (v: FieldValue) => boolean): boolean;
+  /**
+   * A number's text as Falco prints it (evt.arg.uid: the user name,
+   * evt.arg.flags: O_WRONLY|O_CREAT): what outputs show, and what a
+   * comparison reads when its operator or value is not a number's
+   * (`evt.arg.uid = nobody`, `evt.arg.flags contains O_TRUNC`).
+   */
+  text?(e: Event, x: FieldContext, arg: FieldArg): string | undefined;
+  /** The only operators the field takes (fd.sip.name: =, != and in), when not all. */
+  ops?: readonly Operator[];
+  /** The values compared with are domain names the rule set must resolve (dns-names.ts). */
+  names?: 'dns';
 }
 
 export type FieldArg = number | string;

@@ -2,8 +2,8 @@
 // direction, result and arguments as Falco prints them.
 import { OPEN_CREAT, OPEN_FAILED, OPEN_TRUNC } from './classes.js';
 import { evtTypeName } from './event-type-names.js';
-import { nonEmpty, RESULT_TYPES, types, type FieldDef } from './field-def.js';
-import { EINPROGRESS, modeName, O_ACCMODE, O_CREAT, O_TRUNC, O_WRONLY, openFlagsName, ptraceRequestName, resultName } from './syscall-values.js';
+import { RESULT_TYPES, types, type FieldDef } from './field-def.js';
+import { EINPROGRESS, O_ACCMODE, O_CREAT, O_TRUNC, O_WRONLY, resultName } from './syscall-values.js';
 
 export const EVENT_FIELDS: Record<string, FieldDef> = {
   'evt.type': { kind: 'string', desc: 'the syscall (execve, openat, connect, …); open covers open/openat/openat2/creat, exec execve/execveat, …', get: (e) => evtTypeName(e) },
@@ -56,30 +56,4 @@ export const EVENT_FIELDS: Record<string, FieldDef> = {
     kind: 'bool', desc: 'Vigil: a connect that succeeded or is in progress (non-blocking)', on: types('connect'),
     get: (e) => e.result >= 0 || e.result === -EINPROGRESS, inline: () => ({ js: `(e.result >= 0 || e.result === ${-EINPROGRESS})`, missing: false }),
   },
-  'evt.arg.flags': {
-    kind: 'string', desc: 'open: the O_* flags as Falco prints them (O_WRONLY|O_CREAT|O_TRUNC)', on: types('open'),
-    get: (e) => openFlagsName(e.flags),
-  },
-  'evt.arg.mode': { kind: 'string', desc: 'open/chmod: the mode as Falco prints it (S_ISUID|S_IRUSR|…)', on: types('open', 'chmod'), get: (e) => modeName(e.mode) },
-  'evt.arg.request': { kind: 'string', desc: 'ptrace: the request (PTRACE_ATTACH, …)', on: types('ptrace'), get: (e) => ptraceRequestName(e.id) },
-  'evt.arg.pid': { kind: 'number', desc: 'ptrace: the target pid', on: types('ptrace'), get: (e) => e.targetPid, inline: () => ({ js: 'e.targetPid', missing: false }) },
-  'evt.arg.uid': {
-    kind: 'number', desc: 'setuid family: the uid asked for (-1: unchanged)', on: types('setid'),
-    get: (e) => (e.call.includes('uid') ? e.id : undefined),
-  },
-  'evt.arg.gid': {
-    kind: 'number', desc: 'setgid family: the gid asked for (-1: unchanged)', on: types('setid'),
-    get: (e) => (e.call.includes('gid') ? e.id : undefined),
-  },
-  'evt.arg.name': { kind: 'string', desc: 'open: the path', on: types('open'), get: (e) => nonEmpty(e.path), reads: () => 'path' },
-  'evt.arg.path': { kind: 'string', desc: 'unlink/chmod: the path', on: types('unlink', 'chmod'), get: (e) => nonEmpty(e.path), reads: () => 'path' },
-  'evt.arg.oldpath': { kind: 'string', desc: 'rename: the old path', on: types('rename'), get: (e) => nonEmpty(e.path), reads: () => 'path' },
-  'evt.arg.newpath': { kind: 'string', desc: 'rename: the new path', on: types('rename'), get: (e) => nonEmpty(e.path2), inline: () => ({ js: 'e.path2', missing: false }), reads: () => 'path2' },
-  'evt.arg.filename': { kind: 'string', desc: 'exec: the file name as passed to execve', on: types('exec'), get: (e) => nonEmpty(e.filename) },
-  'evt.arg.dev': { kind: 'string', desc: 'mount: the source', on: types('mount'), get: (e) => nonEmpty(e.path2), reads: () => 'path2' },
-  'evt.arg.dir': { kind: 'string', desc: 'mount: the target', on: types('mount'), get: (e) => nonEmpty(e.path), reads: () => 'path' },
-  'evt.arg.type': { kind: 'string', desc: 'mount: the file system type', on: types('mount'), get: (e) => nonEmpty(e.call) },
-  'evt.arg.flags_raw': { kind: 'number', desc: 'Vigil: the raw flags (open O_*, mount MS_*, unshare CLONE_NEW*)', on: types('open', 'rename', 'mount', 'namespace'), get: (e) => e.flags, inline: () => ({ js: 'e.flags', missing: false }) },
-  'evt.arg.nstype': { kind: 'number', desc: 'setns: the namespace type asked for; unshare: the CLONE_NEW* flags', on: types('namespace'), get: (e) => e.id, inline: () => ({ js: 'e.id', missing: false }) },
-  'evt.arg.newfd': { kind: 'number', desc: 'dup: the new descriptor (0, 1 or 2)', on: types('dup'), get: (e) => e.id, inline: () => ({ js: 'e.id', missing: false }) },
 };

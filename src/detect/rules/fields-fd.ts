@@ -6,6 +6,7 @@ import { AF_INET, AF_INET6, AF_UNIX } from '../../model/addresses.js';
 import { isIpClass, OPEN_DIRECTORY, OPEN_FAILED, SOCK_INET, SOCK_INET6, SOCK_UNIX } from './classes.js';
 import type { Operator } from './condition.js';
 import type { Constants } from './constants.js';
+import type { FieldContext } from './context.js';
 import { FILE_TYPES, nonEmpty, SOCKET_TYPES, types, type FieldDef, type FieldGetter } from './field-def.js';
 import type { Dim, FieldArg, FieldKind, FieldValue, Known } from './field-types.js';
 import { O_DIRECTORY } from './syscall-values.js';
@@ -144,6 +145,36 @@ function typeKnown(t: EventType, cls: number, dir: string, file: string, v4: str
   return cls === SOCK_INET ? { value: v4 } : cls === SOCK_INET6 ? { value: v6 } : cls === SOCK_UNIX ? { value: unix } : { missing: true };
 }
 
+/**
+ * fd.sip.name & co.: the end's address compared with domain names, as
+ * Falco does it (a name matches the addresses it resolves to,
+ * dns-names.ts); only =, != and in. As output, the watched name the
+ * address resolved from.
+ */
+function dnsNameField(which: End, desc: string): FieldDef {
+  const addrOf = (e: Event): string | undefined => {
+    const a = ipEnd(e, which);
+    return typeof a === 'string' ? a : undefined;
+  };
+  return {
+    kind: 'string', desc, on: SOCKET_TYPES, known: ipEndKnown(which), ops: ['=', '==', '!=', 'in'], names: 'dns',
+    get: (e, x) => {
+      const a = addrOf(e);
+      return a === undefined ? undefined : x.dns.nameOf(a);
+    },
+    // Never memoised per address (reads: none): a name's addresses change as it is resolved again.
+    compare: (_t, op, values, k) => {
+      const names = values.map(String);
+      const neg = op === '!=';
+      const test = (e: Event, x: FieldContext): boolean => {
+        const a = addrOf(e);
+        return a !== undefined && x.dns.matchesAny(names, a) !== neg;
+      };
+      return `${k.ref(test)}(e, x)`;
+    },
+  };
+}
+
 function anyOf(pred: (v: FieldValue) => boolean, a: FieldValue | undefined, b: FieldValue | undefined): boolean {
   return (a !== undefined && pred(a)) || (b !== undefined && pred(b));
 }
@@ -220,6 +251,10 @@ export const FD_FIELDS: Record<string, FieldDef> = {
     some: (e, _x, _a, pred) => anyOf(pred, ipEnd(e, 'cip'), ipEnd(e, 'sip')),
     known: (_t, cls) => (cls >= 0 && !isIpClass(cls) ? { missing: true } : undefined),
   },
+  'fd.cip.name': dnsNameField('cip', 'the client address compared with domain names (resolved as Falco does; =, != and in)'),
+  'fd.sip.name': dnsNameField('sip', 'the server address compared with domain names (resolved as Falco does; =, != and in)'),
+  'fd.lip.name': dnsNameField('lip', 'the local address compared with domain names (resolved as Falco does; =, != and in)'),
+  'fd.rip.name': dnsNameField('rip', 'the remote address compared with domain names (resolved as Falco does; =, != and in)'),
   'fd.cnet': ipEndField('ip', 'the client address, compared with networks', 'cip'),
   'fd.snet': ipEndField('ip', 'the server address, compared with networks', 'sip'),
   'fd.lnet': ipEndField('ip', 'the local address, compared with networks', 'lip'),

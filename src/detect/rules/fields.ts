@@ -5,19 +5,21 @@
 // unknown, is "missing": every comparison with it is false, as in Falco.
 import { ALL, type FieldDef } from './field-def.js';
 import type { Field, FieldArg } from './field-types.js';
+import { ARG_FIELDS } from './fields-args.js';
 import { CONTAINER_FIELDS } from './fields-container.js';
 import { EVENT_FIELDS } from './fields-event.js';
 import { FD_FIELDS } from './fields-fd.js';
+import { whyMissing } from './fields-missing.js';
 import { PROCESS_FIELDS } from './fields-process.js';
 
-const DEFS: Record<string, FieldDef> = { ...EVENT_FIELDS, ...PROCESS_FIELDS, ...FD_FIELDS, ...CONTAINER_FIELDS };
+const DEFS: Record<string, FieldDef> = { ...EVENT_FIELDS, ...ARG_FIELDS, ...PROCESS_FIELDS, ...FD_FIELDS, ...CONTAINER_FIELDS };
 
 export const FIELDS: ReadonlyMap<string, Field> = new Map(
   Object.entries(DEFS).map(([name, d]) => [
     name,
     {
       name, kind: d.kind, desc: d.desc, on: d.on ?? ALL, arg: d.arg ?? 'none', constant: d.constant, get: d.get,
-      inline: d.inline, compare: d.compare, some: d.some, known: d.known, reads: d.reads,
+      inline: d.inline, compare: d.compare, some: d.some, known: d.known, reads: d.reads, text: d.text, ops: d.ops, names: d.names,
     },
   ]),
 );
@@ -30,8 +32,9 @@ export function fieldProblem(name: string, arg: string | null): { unsupported: b
   const f = FIELDS.get(name);
   if (!f) {
     const cls = name.split('.')[0]!;
+    const why = whyMissing(name);
     return FALCO_CLASSES.has(cls)
-      ? { unsupported: true, message: `field '${name}' is not available in Vigil` }
+      ? { unsupported: true, message: `field '${name}' is not available in Vigil${why ? `: ${why}` : ''}` }
       : { unsupported: true, message: `unknown field '${name}'` };
   }
   if (f.arg === 'none' && arg !== null) return { unsupported: false, message: `field '${name}' takes no argument ('${name}[${arg}]')` };

@@ -48,7 +48,8 @@ export function compileOutput(text: string, at: Loc): OutputTemplate {
       continue;
     }
     const a = fieldArg(f, arg);
-    const get = f.get;
+    // A number that has a text prints as Falco prints it (the user name, the flag names).
+    const get = f.text ?? f.get;
     segments.push({ ref, get: (e, x) => (f.on.has(e.type) ? get(e, x, a) : undefined) });
   }
   if (last < text.length) segments.push(text.slice(last));

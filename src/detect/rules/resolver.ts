@@ -23,6 +23,8 @@ export interface ResolvedCheck {
   loc: Loc;
   /** Where the value is, for errors about it. */
   valueLoc?: Loc;
+  /** The lists the value names that hold no items (a template left to fill: `x in (my_list)`). */
+  emptyLists?: string[];
 }
 
 export type ResolvedNode = { k: 'and' | 'or'; items: ResolvedNode[] } | { k: 'not'; e: ResolvedNode } | ResolvedCheck | { k: 'const'; v: boolean };
@@ -83,18 +85,23 @@ export class ConditionResolver {
       }
       case 'check': {
         let values: string[] | null = null;
+        let named: string[] = [];
         const v = e.value;
         if (v) {
           if (v.k === 'scalar') values = [v.v];
-          else if (v.k === 'list') values = v.items.flatMap((i) => (i.quoted ? [i.v] : this.expandItem(i.v, [])));
-          else {
+          else if (v.k === 'list') {
+            values = v.items.flatMap((i) => (i.quoted ? [i.v] : this.expandItem(i.v, [])));
+            named = v.items.filter((i) => !i.quoted && this.defs.lists.has(i.v)).map((i) => i.v);
+          } else {
             const list = this.defs.lists.get(v.name);
             if (!list) throw new CompileError(`undefined list '${v.name}'`, locOf(v.at));
             values = this.expandList(list.items, [v.name]);
+            named = [v.name];
           }
           if (v.k === 'scalar' && isListOp(e.op)) throw new CompileError(`operator '${e.op}' takes a list: ${e.op} (a, b)`, locOf(v.at));
         }
-        return { k: 'check', field: e.field.name, arg: e.field.arg, transformer: e.field.transformer, op: e.op, values, loc: locOf(e.at), valueLoc: v ? locOf(v.at) : undefined };
+        const emptyLists = values?.length === 0 && named.length > 0 ? named : undefined;
+        return { k: 'check', field: e.field.name, arg: e.field.arg, transformer: e.field.transformer, op: e.op, values, loc: locOf(e.at), valueLoc: v ? locOf(v.at) : undefined, emptyLists };
       }
     }
   }

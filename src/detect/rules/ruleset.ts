@@ -29,8 +29,11 @@ export interface LoadReport {
   files: string[];
   /** Rules defined (after overrides). */
   total: number;
-  /** Each defined rule and the file that defined it. */
-  defined: { name: string; file: string; enabled: boolean }[];
+  /**
+   * Each defined rule, the file that defined it, and whether it runs:
+   * null when it does (or, disabled, would if enabled), else why not.
+   */
+  defined: { name: string; file: string; enabled: boolean; skipped: string | null }[];
   loaded: number;
   disabled: number;
   skipped: Skipped[];
@@ -49,6 +52,8 @@ export interface RuleSet {
   /** What each event runs, by type and class (router.ts). */
   route: Record<EventType, TypeRoute>;
   needsStarts: boolean;
+  /** Domain names the rules compare addresses with: resolved while the set runs (dns-names.ts). */
+  dnsNames: string[];
   report: LoadReport;
 }
 
@@ -74,6 +79,8 @@ export function buildRuleSet(paths: readonly string[], texts?: readonly RuleFile
   const route = buildRoutes(result.rules);
   /** Rules (and sequences' earlier steps) routed to each type. */
   const routed = (t: EventType): number => result.rules.reduce((n, r) => n + (r.condition.byType.has(t) ? 1 : 0) + (r.sequence?.after.byType.has(t) ? 1 : 0), 0);
+  const running = new Set(result.rules.map((r) => r.name));
+  const skippedWhy = new Map(result.skipped.map((s) => [s.rule, s.detail]));
   const reasons = new Map<string, number>();
   for (const s of result.skipped) reasons.set(s.detail, (reasons.get(s.detail) ?? 0) + 1);
   const na = new Map<string, number>();
@@ -83,10 +90,16 @@ export function buildRuleSet(paths: readonly string[], texts?: readonly RuleFile
     rules: result.rules,
     route,
     needsStarts: result.rules.some((r) => r.needsStarts),
+    dnsNames: [...new Set(result.rules.flatMap((r) => r.dnsNames))],
     report: {
       files: files.map((f) => f.file),
       total: result.total,
-      defined: [...defs.rules.values()].map((d) => ({ name: d.name, file: d.at.file, enabled: d.enabled })),
+      defined: [...defs.rules.values()].map((d) => ({
+        name: d.name,
+        file: d.at.file,
+        enabled: d.enabled,
+        skipped: d.enabled ? (running.has(d.name) ? null : (skippedWhy.get(d.name) ?? 'error: it does not compile')) : (result.disabledStatus.get(d.name) ?? null),
+      })),
       loaded: result.rules.length,
       disabled: result.disabled.length,
       skipped: result.skipped,

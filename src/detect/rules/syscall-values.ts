@@ -50,6 +50,18 @@ export function modeName(mode: number): string {
   return names.join('|');
 }
 
+const NAMESPACE_FLAGS: [number, string][] = [
+  [0x80, 'CLONE_NEWTIME'], [0x20000, 'CLONE_NEWNS'], [0x02000000, 'CLONE_NEWCGROUP'], [0x04000000, 'CLONE_NEWUTS'],
+  [0x08000000, 'CLONE_NEWIPC'], [0x10000000, 'CLONE_NEWUSER'], [0x20000000, 'CLONE_NEWPID'], [0x40000000, 'CLONE_NEWNET'],
+];
+
+/** unshare's flags, setns's nstype: "CLONE_NEWUSER|CLONE_NEWNS"; 0 (setns: any type) as "0". */
+export function namespaceFlagsName(flags: number): string {
+  const names: string[] = [];
+  for (const [bit, name] of NAMESPACE_FLAGS) if (flags & bit) names.push(name);
+  return names.length > 0 ? names.join('|') : String(flags);
+}
+
 const PTRACE_REQUESTS = new Map<number, string>([
   [0, 'PTRACE_TRACEME'], [1, 'PTRACE_PEEKTEXT'], [2, 'PTRACE_PEEKDATA'], [3, 'PTRACE_PEEKUSR'], [4, 'PTRACE_POKETEXT'],
   [5, 'PTRACE_POKEDATA'], [6, 'PTRACE_POKEUSR'], [7, 'PTRACE_CONT'], [8, 'PTRACE_KILL'], [9, 'PTRACE_SINGLESTEP'],

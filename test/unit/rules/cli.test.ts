@@ -41,10 +41,28 @@ describe('vigil rules check', () => {
     const r = await vigil('rules', 'check', f);
     expect(r.stderr.replace(/npm warn[^\n]*\n/g, '')).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`${f}:8:36: warning: rule 'Needs tty' skipped: field 'proc.sname' is not available in Vigil`);
-    expect(r.stdout).toContain(`${f}: 3 rules: 1 loaded, 1 skipped, 1 disabled`);
-    expect(r.stdout).toContain("  skipped 1: field 'proc.sname' is not available in Vigil");
+    const why = "field 'proc.sname' is not available in Vigil: the process tree does not know session ids";
+    expect(r.stdout).toContain(`${f}:8:36: warning: rule 'Needs tty' skipped: ${why}`);
+    expect(r.stdout).toContain(`${f}: 3 rules: 1 loaded, 1 skipped, 1 disabled (1 would run if enabled); 2 of 3 run or would (66.6%)`);
+    expect(r.stdout).toContain(`  skipped 1: ${why}\n`);
     expect(r.stdout).toContain('output fields Vigil does not have (printed <NA>): proc.sname (1)');
+  }, 30_000);
+
+  it("prints counts per file and the skip reasons grouped, for Falco's stable ruleset and a file of Vigil's own", async () => {
+    const off = join(dir, 'off.yaml');
+    writeFileSync(off, ['- rule: Off and needs tty', '  desc: d', '  condition: evt.type = execve and proc.sname != 0', '  output: o', '  priority: INFO', '  enabled: false'].join('\n'));
+    const files = [join(repo, 'test/fixtures/falco/falco_rules.yaml'), join(repo, 'test/fixtures/rules/falco-features.yaml'), off];
+    const r = await vigil('rules', 'check', '-q', ...files);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n');
+    for (const [i, f] of files.entries()) {
+      expect(lines.some((l) => l.startsWith(`${f}: ${[25, 14, 1][i]} rules: `))).toBe(true);
+    }
+    expect(lines).toContain(`${files[1]}: 14 rules: 13 loaded, 1 skipped, 0 disabled; 13 of 14 run or would (92.8%)`);
+    const all = lines.find((l) => l.startsWith('all files: 40 rules: '));
+    expect(all).toMatch(/; (\d+) of 40 run or would \([\d.]+%\)$/);
+    // A disabled rule that would not run either says so.
+    expect(r.stdout).toContain("  skipped 1: field 'proc.sname' is not available in Vigil: the process tree does not know session ids [disabled]\n");
   }, 30_000);
 });
 

@@ -34,11 +34,30 @@ describe('rules Vigil cannot evaluate', () => {
     expect(set.rules).toHaveLength(0);
     expect(set.report.errors).toEqual([]);
     expect(set.report.skipped).toHaveLength(1);
-    expect(set.report.skipped[0]).toMatchObject({ rule: 'Test rule', reason: 'unsupported-field', detail: "field 'proc.sname' is not available in Vigil" });
+    expect(set.report.skipped[0]).toMatchObject({ rule: 'Test rule', reason: 'unsupported-field', detail: "field 'proc.sname' is not available in Vigil: the process tree does not know session ids" });
     const w = set.report.warnings;
     expect(w).toHaveLength(1);
     expect(w[0]).toMatchObject({ line: 3, col: 37 });
-    expect(w[0]!.message).toBe("rule 'Test rule' skipped: field 'proc.sname' is not available in Vigil");
+    expect(w[0]!.message).toBe("rule 'Test rule' skipped: field 'proc.sname' is not available in Vigil: the process tree does not know session ids");
+  });
+
+  it('says what a Falco field Vigil lacks needs, where it knows', () => {
+    expect(load(ruleYaml('evt.type = execve and proc.env contains X')).report.skipped[0]!.detail).toBe("field 'proc.env' is not available in Vigil: exec events do not carry the environment");
+    expect(load(ruleYaml('evt.type = execve and proc.nosuch = 1')).report.skipped[0]!.detail).toBe("field 'proc.nosuch' is not available in Vigil");
+  });
+
+  it('names every reason a rule on an event type Vigil does not observe has', () => {
+    const d = load(ruleYaml('evt.type = recvfrom and evt.buffer contains cafebabe')).report.skipped[0]!;
+    expect(d.reason).toBe('unobserved-event-type');
+    expect(d.detail).toBe("Vigil does not observe event type recvfrom; also field 'evt.buffer' is not available in Vigil: Vigil does not capture the data of reads and writes");
+  });
+
+  it('names the empty list that keeps a template rule from matching', () => {
+    const set = load(`- list: my_namespaces\n  items: []\n${ruleYaml('evt.type = connect and k8s.ns.name in (my_namespaces)')}`);
+    expect(set.rules).toHaveLength(0);
+    expect(set.report.skipped[0]).toMatchObject({ reason: 'never-matches', detail: "its condition cannot match while the list 'my_namespaces' is empty (a template: fill it to use the rule)" });
+    // Negated, an empty list leaves the rule able to match: it loads.
+    expect(load(`- list: my_namespaces\n  items: []\n${ruleYaml('evt.type = connect and not k8s.ns.name in (my_namespaces)')}`).rules).toHaveLength(1);
   });
 
   it('tells an unknown field from a Falco field Vigil lacks', () => {
@@ -49,7 +68,7 @@ describe('rules Vigil cannot evaluate', () => {
     const set = load(ruleYaml('evt.type = execve and proc.name = nc and not proc.sname in (sshd)'));
     expect(set.rules).toHaveLength(1);
     expect(set.report.warnings.map((w) => w.message)).toEqual([
-      "rule 'Test rule': field 'proc.sname' is not available in Vigil; the exception using it is not applied, so the rule may fire where Falco's would not",
+      "rule 'Test rule': field 'proc.sname' is not available in Vigil: the process tree does not know session ids; the exception using it is not applied, so the rule may fire where Falco's would not",
     ]);
     const w = new World();
     expect(matches(set, w.exec(10, 1, '/bin/nc', ['nc']), w.x)).toBe(true);

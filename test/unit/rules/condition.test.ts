@@ -58,6 +58,9 @@ describe('condition parser', () => {
       expect(show(parse(`fd.name ${op} /etc/`))).toBe(`fd.name ${op} "/etc/"`);
     }
     expect(show(parse('proc.pname exists'))).toBe('proc.pname exists');
+    // The unary operator may touch the ')' closing its group (sandbox's allowed_containers macro).
+    expect(show(parse('(container.id exists)'))).toBe('container.id exists');
+    expect(show(parse('(a and (proc.pname exists))'))).toBe('and(@a, proc.pname exists)');
     expect(show(parse('proc.name in (sh, bash)'))).toBe('proc.name in ["sh","bash"]');
     expect(show(parse('proc.name in(sh)'))).toBe('proc.name in ["sh"]');
     expect(show(parse('proc.aname intersects (sh)'))).toBe('proc.aname intersects ["sh"]');

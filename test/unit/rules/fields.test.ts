@@ -4,6 +4,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { formatOutput } from '../../../src/detect/rules/output.js';
 import { UserNames } from '../../../src/detect/rules/users.js';
 import type { ContainerInfo } from '../../../src/model/container.js';
 import type { Workload } from '../../../src/model/workload.js';
@@ -116,6 +117,29 @@ describe('results and open flags', () => {
     // evt.arg.uid is missing for the gid calls: no comparison holds.
     expect(check('evt.arg.uid = 0', (w) => w.event('setid', { call: 'setgid', id: 0 }))).toBe(false);
     expect(check('evt.arg.newpath = /etc/passwd', (w) => w.event('rename', { path: '/etc/passwd+', path2: '/etc/passwd', result: 0 }))).toBe(true);
+    expect(check('evt.arg.nstype contains CLONE_NEWUSER', (w) => w.event('namespace', { call: 'unshare', id: 0x10000000 | 0x20000, flags: 0x10000000 | 0x20000 }))).toBe(true);
+  });
+
+  it('reads evt.rawarg as the raw number and evt.arg as Falco prints it', () => {
+    const open = (w: World) => w.event('open', { path: '/etc/x', flags: O_WRONLY | O_CREAT, mode: 0o644, result: 5 });
+    expect(check(`evt.rawarg.flags = ${O_WRONLY | O_CREAT}`, open)).toBe(true);
+    expect(check(`evt.arg.flags = ${O_WRONLY | O_CREAT}`, open)).toBe(true);
+    expect(check('evt.arg.flags = "O_WRONLY|O_CREAT"', open)).toBe(true);
+    expect(check('evt.rawarg.mode = 420 and evt.arg.fd = 5 and evt.rawarg.res = 5', open)).toBe(true);
+    expect(check('evt.arg.res = ENOENT', (w) => w.event('unlink', { path: '/x', result: -2 }))).toBe(true);
+    expect(check('evt.arg.name = /x and evt.arg.path = /x', (w) => w.event('unlink', { path: '/x', result: 0 }))).toBe(true);
+    expect(check('evt.arg.filename = /etc/x', (w) => w.event('chmod', { path: '/etc/x', mode: 0o4755 }))).toBe(true);
+    // A string operator reads the text.
+    expect(load(ruleYaml('evt.type = open and evt.rawarg.flags contains O_TRUNC')).report.errors[0]!.message).toContain("does not apply to the numeric field");
+  });
+
+  it('prints numbers that have a text as their text, and every argument with evt.args', () => {
+    const w = new World();
+    const set = load(`- rule: Args\n  desc: d\n  condition: evt.type = open\n  output: "flags=%evt.arg.flags raw=%evt.rawarg.flags args=%evt.args"\n  priority: INFO\n`);
+    const e = w.event('open', { path: '/etc/x', flags: O_WRONLY | O_CREAT, mode: 0o644, result: 5 });
+    const out = formatOutput(set.rules[0]!.output, e, w.x).output;
+    // Values that could read as more (a '|', a space) are quoted in outputs.
+    expect(out).toBe(`flags="O_WRONLY|O_CREAT" raw=${O_WRONLY | O_CREAT} args="res=5 fd=5 name=/etc/x flags=O_WRONLY|O_CREAT mode=S_IRUSR|S_IWUSR|S_IRGRP|S_IROTH"`);
   });
 });
 
@@ -196,6 +220,28 @@ describe('users', () => {
     expect(matches(compile('user.name = www-data and group.name = www-data'), e(33), w.x)).toBe(true);
     expect(matches(compile('user.name = root and user.uid = 0'), e(0), w.x)).toBe(true);
     expect(matches(compile('user.name = "4242" and group.name = "4242"'), e(4242), w.x)).toBe(true);
+  });
+
+  it('compares a set*id call\'s uid with a user name, as Falco resolves evt.arg.uid, and with a number', () => {
+    const w = new World(new UserNames(root));
+    const setuid = (id: number, call = 'setuid') => w.event('setid', { call, id, uid: 0 });
+    expect(matches(compile('evt.type = setuid and evt.arg.uid = www-data'), setuid(33), w.x)).toBe(true);
+    expect(matches(compile('evt.type = setuid and evt.arg.uid = www-data'), setuid(0), w.x)).toBe(false);
+    expect(matches(compile('evt.type = setuid and evt.arg.uid = 33'), setuid(33), w.x)).toBe(true);
+    expect(matches(compile('evt.type = setuid and evt.arg.uid in (nobody, www-data)'), setuid(33), w.x)).toBe(true);
+    expect(matches(compile('evt.type = setuid and evt.arg.uid != root'), setuid(33), w.x)).toBe(true);
+    // evt.rawarg is the number only: a name is not a number there.
+    expect(matches(compile('evt.type = setuid and evt.rawarg.uid = 33'), setuid(33), w.x)).toBe(true);
+    expect(load(ruleYaml('evt.type = setuid and evt.rawarg.uid = www-data')).report.errors[0]!.message).toContain("'www-data' is not a number");
+    expect(matches(compile('evt.type = setgid and evt.arg.gid = www-data'), setuid(33, 'setgid'), w.x)).toBe(true);
+    // -1 (unchanged) prints as Falco prints it.
+    expect(matches(compile('evt.type = setresuid and evt.arg.uid = "<NONE>"'), setuid(-1, 'setresuid'), w.x)).toBe(true);
+  });
+
+  it("loads incubating's Non sudo setuid, which compares evt.arg.uid with names", () => {
+    const set = load(`- macro: somebody_becoming_themselves\n  condition: ((user.name=nobody and evt.arg.uid=nobody) or (user.name=www-data and evt.arg.uid=www-data))\n${ruleYaml('evt.type = setuid and not somebody_becoming_themselves and evt.arg.uid != root')}`);
+    expect(set.report.errors).toEqual([]);
+    expect(set.rules).toHaveLength(1);
   });
 });
 

@@ -1,0 +1,121 @@
+// The syscall's arguments (Falco's evt.arg.NAME and evt.rawarg.NAME), by
+// the names Falco's event table gives them, on the Vigil event types that
+// carry them. evt.rawarg reads the raw value; evt.arg reads it as Falco
+// prints it: a number that has a text (a uid's user name, open flags'
+// names) prints, and compares with a name, as that text (the number still
+// compares with a number: `evt.arg.uid = 0` and `evt.arg.uid = root`).
+import type { Event, EventType } from '../../model/event.js';
+import type { FieldContext } from './context.js';
+import { nonEmpty, RESULT_TYPES, types, type FieldDef } from './field-def.js';
+import type { FieldKind } from './field-types.js';
+import { modeName, namespaceFlagsName, openFlagsName, ptraceRequestName, resultName } from './syscall-values.js';
+
+interface Arg {
+  kind: FieldKind;
+  desc: string;
+  on: ReadonlySet<EventType>;
+  get(e: Event, x: FieldContext): string | number | undefined;
+  /** JavaScript reading the raw value (never missing), inlined into compiled rules. */
+  js?: string;
+  /** The value as Falco prints it, for numbers that have a text. */
+  text?(e: Event, x: FieldContext): string | undefined;
+  /** The memoisable property a string argument is (filters.ts). */
+  dim?: 'path' | 'path2';
+}
+
+/** The uid or gid a setid call asks for, -1 (unchanged) as Falco prints it. */
+function idText(id: number, name: (n: number) => string): string {
+  return id < 0 ? '<NONE>' : name(id);
+}
+
+const path = (desc: string, ...on: EventType[]): Arg => ({ kind: 'string', desc, on: types(...on), get: (e) => nonEmpty(e.path), dim: 'path' });
+const path2 = (desc: string, ...on: EventType[]): Arg => ({ kind: 'string', desc, on: types(...on), get: (e) => nonEmpty(e.path2), dim: 'path2' });
+
+/** By Falco's argument name. */
+const ARGS: Record<string, Arg> = {
+  res: {
+    kind: 'number', desc: 'the return value (an fd, 0, -errno); as text the errno name or the number', on: RESULT_TYPES,
+    get: (e) => (e.type === 'fork' ? e.childPid : e.result),
+    text: (e) => {
+      const r = e.type === 'fork' ? e.childPid : e.result;
+      return r < 0 ? resultName(r) : String(r);
+    },
+  },
+  fd: { kind: 'number', desc: 'open: the new descriptor (-errno when the open failed)', on: types('open'), get: (e) => e.result, js: 'e.result' },
+  name: path('open: the path; unlink (unlinkat): the path', 'open', 'unlink'),
+  path: path('unlink, rmdir: the path; chmod (Vigil): the path', 'unlink', 'chmod'),
+  filename: {
+    kind: 'string', desc: 'chmod: the path; exec: the file name as passed to execve', on: types('chmod', 'exec'),
+    get: (e) => nonEmpty(e.type === 'exec' ? e.filename : e.path),
+  },
+  oldpath: path('rename: the old path', 'rename'),
+  newpath: path2('rename: the new path', 'rename'),
+  flags: {
+    kind: 'number', desc: 'open: the O_* flags (as text O_WRONLY|O_CREAT|…); rename: RENAME_*; mount: MS_*; unshare: CLONE_NEW* (as text)',
+    on: types('open', 'rename', 'mount', 'namespace'), get: (e) => e.flags, js: 'e.flags',
+    text: (e) => (e.type === 'open' ? openFlagsName(e.flags) : e.type === 'namespace' ? namespaceFlagsName(e.flags) : String(e.flags)),
+  },
+  mode: {
+    kind: 'number', desc: 'open/chmod: the mode (as text S_ISUID|S_IRUSR|…)', on: types('open', 'chmod'), get: (e) => e.mode, js: 'e.mode',
+    text: (e) => modeName(e.mode),
+  },
+  request: {
+    kind: 'number', desc: 'ptrace: the request (as text PTRACE_ATTACH, …)', on: types('ptrace'), get: (e) => e.id, js: 'e.id',
+    text: (e) => ptraceRequestName(e.id),
+  },
+  pid: { kind: 'number', desc: 'ptrace: the target pid', on: types('ptrace'), get: (e) => e.targetPid, js: 'e.targetPid' },
+  uid: {
+    kind: 'number', desc: "setuid family: the uid asked for (-1: unchanged); as text the user name from the node's /etc/passwd", on: types('setid'),
+    get: (e) => (e.call.includes('uid') ? e.id : undefined),
+    text: (e, x) => (e.call.includes('uid') ? idText(e.id, (n) => x.users.user(n)) : undefined),
+  },
+  gid: {
+    kind: 'number', desc: "setgid family: the gid asked for (-1: unchanged); as text the group name from the node's /etc/group", on: types('setid'),
+    get: (e) => (e.call.includes('gid') ? e.id : undefined),
+    text: (e, x) => (e.call.includes('gid') ? idText(e.id, (n) => x.users.group(n)) : undefined),
+  },
+  dev: path2('mount: the source', 'mount'),
+  dir: path('mount: the target', 'mount'),
+  type: { kind: 'string', desc: 'mount: the file system type', on: types('mount'), get: (e) => nonEmpty(e.call) },
+  nstype: {
+    kind: 'number', desc: 'setns: the namespace type asked for; unshare: the CLONE_NEW* flags (as text CLONE_NEWUSER|…)', on: types('namespace'),
+    get: (e) => e.id, js: 'e.id', text: (e) => namespaceFlagsName(e.id),
+  },
+  oldfd: { kind: 'number', desc: 'dup: the descriptor duplicated', on: types('dup'), get: (e) => e.flags, js: 'e.flags' },
+  newfd: { kind: 'number', desc: 'dup: the new descriptor (0, 1 or 2)', on: types('dup'), get: (e) => e.id, js: 'e.id' },
+  exe: { kind: 'string', desc: 'exec: argv[0]', on: types('exec'), get: (e) => e.argv[0] },
+  cwd: { kind: 'string', desc: 'exec: the working directory', on: types('exec'), get: (e) => nonEmpty(e.cwd) },
+};
+
+/** Vigil's own names for raw values it had before Falco's (kept for rule files that use them). */
+const VIGIL_ARGS: Record<string, FieldDef> = {
+  'evt.arg.flags_raw': { kind: 'number', desc: 'Vigil: the raw flags (open O_*, mount MS_*, unshare CLONE_NEW*), as evt.rawarg.flags', on: types('open', 'rename', 'mount', 'namespace'), get: (e) => e.flags, inline: () => ({ js: 'e.flags', missing: false }) },
+};
+
+function fieldsOf(name: string, a: Arg): [string, FieldDef][] {
+  const js = a.js;
+  const inline = js ? () => ({ js, missing: false }) : undefined;
+  const dim = a.dim;
+  const reads = dim ? () => dim : undefined;
+  const get = (e: Event, x: FieldContext): string | number | undefined => a.get(e, x);
+  const raw: FieldDef = { kind: a.kind, desc: a.desc, on: a.on, get, inline, reads };
+  const printed: FieldDef = { ...raw, text: a.text };
+  return [[`evt.arg.${name}`, printed], [`evt.rawarg.${name}`, raw]];
+}
+
+export const ARG_FIELDS: Record<string, FieldDef> = {
+  ...Object.fromEntries(Object.entries(ARGS).flatMap(([n, a]) => fieldsOf(n, a))),
+  ...VIGIL_ARGS,
+  'evt.args': {
+    kind: 'string', desc: 'every argument Vigil has of the event, as name=value (evt.arg.NAME) separated by spaces',
+    get: (e, x) => {
+      const out: string[] = [];
+      for (const [n, a] of Object.entries(ARGS)) {
+        if (!a.on.has(e.type)) continue;
+        const v = a.text ? a.text(e, x) : a.get(e, x);
+        if (v !== undefined) out.push(`${n}=${v}`);
+      }
+      return out.join(' ');
+    },
+  },
+};
