@@ -64,7 +64,7 @@ describeKernel('built-in rules on the real kernel', () => {
     // Made before the engine starts, so its start-up scan knows their paths:
     // a cgroup made later is resolved through /proc/PID/cgroup, which a
     // process that has already exited no longer has.
-    for (let i = 1; i <= 48; i++) pairs.push({ bad: tree.group(`bad-${i}`), benign: tree.group(`benign-${i}`) });
+    for (let i = 1; i <= 56; i++) pairs.push({ bad: tree.group(`bad-${i}`), benign: tree.group(`benign-${i}`) });
     t = await TestEngine.start({ sinks: [] });
     t.engine.onAlert((a) => alerts.push(a));
     await t.startProbe();
@@ -324,6 +324,30 @@ describeKernel('built-in rules on the real kernel', () => {
     await firesOnlyFor('Cron job created or modified', 'T1053.003', (g) => sh(g, `echo '# vigil test' > ${f}`), (g) => sh(g, `echo '# vigil test' > ${work}/crontab`));
   });
 
+  it('Scheduled task added with crontab or at', async () => {
+    // /bin/true named crontab: the machine's own cron tables are never touched.
+    const crontab = binary('crontab');
+    writeFileSync(join(work, 'job'), '* * * * * /bin/true\n');
+    await firesOnlyFor('Scheduled task added with crontab or at', 'T1053.003', (g) => run(g, crontab, [join(work, 'job')]), (g) => run(g, crontab, ['-l']));
+  });
+
+  it('Hidden file created in a system or temporary directory', async () => {
+    const hidden = own(`/dev/shm/.vigil-test-${tag}`);
+    const plain = own(`/dev/shm/vigil-test-${tag}-plain`);
+    const a = await firesOnlyFor('Hidden file created in a system or temporary directory', 'T1564.001', (g) => sh(g, `echo x > ${hidden}`), (g) => sh(g, `echo x > ${plain}`));
+    expect(a.output).toContain(`file=${hidden} `);
+  });
+
+  it('Hidden file created: moved into a hidden name below /tmp', async () => {
+    const d = own(join('/tmp', `vigil-test-${tag}-mv`));
+    mkdirSync(d, { recursive: true });
+    await firesOnlyFor(
+      'Hidden file created in a system or temporary directory', 'T1564.001',
+      (g) => sh(g, `echo x > ${d}/payload && mv ${d}/payload ${d}/.payload`),
+      (g) => sh(g, `echo x > ${d}/data && mv ${d}/data ${d}/data.old`),
+    );
+  });
+
   it('Systemd unit created or modified', async () => {
     const f = own(`/etc/systemd/system/vigil-test-${tag}.service`);
     await firesOnlyFor('Systemd unit created or modified', 'T1543.002', (g) => sh(g, `echo '[Unit]' > ${f}`), (g) => sh(g, `echo '[Unit]' > ${work}/x.service`));
@@ -340,6 +364,18 @@ describeKernel('built-in rules on the real kernel', () => {
   it('Netcat with command execution', async () => {
     const nc = binary('nc');
     await firesOnlyFor('Netcat with command execution', 'T1059', (g) => run(g, nc, ['-e', '/bin/sh', '127.0.0.1', String(listenPort)]), (g) => run(g, nc, ['-z', '127.0.0.1', String(listenPort)]));
+  });
+
+  it('Remote file copy tool run in a container: scp', async () => {
+    // To the test's loopback listener, which closes at once: the copy fails, the attempt is what counts.
+    const scp = ['-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=2', '-P', String(listenPort), '/etc/hostname', '127.0.0.1:/tmp/x'];
+    const a = await firesOnlyFor('Remote file copy tool run in a container', 'T1105', (g) => run(g, '/usr/bin/scp', scp), (g) => run(g, '/usr/bin/ssh', ['-V']));
+    expect(a.tags).toContain('T1048');
+  });
+
+  it('Remote file copy tool run in a container: curl writing a file, not curl to stdout', async () => {
+    const url = `http://127.0.0.1:${httpPort}/payload`;
+    await firesOnlyFor('Remote file copy tool run in a container', 'T1105', (g) => run(g, '/usr/bin/curl', ['-s', '-o', join(work, 'fetched'), url]), (g) => run(g, '/usr/bin/curl', ['-s', '-I', url]));
   });
 
   it('Network scanner run', async () => {
@@ -473,6 +509,29 @@ describeKernel('built-in rules on the real kernel', () => {
 
   it('nsenter run in a container', async () => {
     await firesOnlyFor('nsenter run in a container', 'T1611', (g) => run(g, '/usr/bin/nsenter', ['--version']), (g) => run(g, '/usr/bin/unshare', ['--version']));
+  });
+
+  it('debugfs run or mounted', async () => {
+    await firesOnlyFor('debugfs run or mounted', 'T1611', (g) => run(g, '/usr/sbin/debugfs', ['-R', 'stats', '/dev/null']), (g) => run(g, '/usr/sbin/dumpe2fs', ['-V']));
+  });
+
+  it('debugfs run or mounted: a debugfs mount', async () => {
+    const target = join(work, 'dbg');
+    mkdirSync(target, { recursive: true });
+    await firesOnlyFor('debugfs run or mounted', 'T1006', (g) => run(g, '/usr/bin/unshare', ['-m', '/bin/mount', '-t', 'debugfs', 'none', target]), (g) => run(g, '/usr/bin/unshare', ['-m', '/bin/mount', '-t', 'tmpfs', 'none', target]));
+  });
+
+  it('Cgroup release_agent written', async () => {
+    // A named cgroup v1 hierarchy of the test's own, in a private mount namespace: the agent written is /bin/true,
+    // and the hierarchy (no cgroups below its root) goes when it is unmounted.
+    const d = join(work, 'cgv1');
+    mkdirSync(d, { recursive: true });
+    const mount = `mount -t cgroup -o none,name=vigil-${tag} cgroup ${d}`;
+    await firesOnlyFor(
+      'Cgroup release_agent written', 'T1611',
+      (g) => run(g, '/usr/bin/unshare', ['-m', '/bin/sh', '-c', `${mount} && echo /bin/true > ${d}/release_agent; umount ${d}`]),
+      (g) => run(g, '/usr/bin/unshare', ['-m', '/bin/sh', '-c', `${mount} && cat ${d}/release_agent ${d}/notify_on_release; umount ${d}`]),
+    );
   });
 
   it('covers every built-in rule', () => {
