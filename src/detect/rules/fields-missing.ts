@@ -29,7 +29,6 @@ const WHY: [string, string][] = [
   ['proc.is_sid_leader', 'the process tree does not know session ids'],
   ['proc.pgid*', 'the process tree does not know process groups'],
   ['thread.cap_*', 'events do not carry capability sets'],
-  ['user.loginuid', 'events do not carry the login uid'],
   ['user.loginname', 'events do not carry the login uid'],
   ['proc.is_exe_upper_layer', 'exec events do not say which overlay layer the executable is on'],
   ['proc.is_exe_lower_layer', 'exec events do not say which overlay layer the executable is on'],
