@@ -156,19 +156,28 @@ function dnsNameField(which: End, desc: string): FieldDef {
     const a = ipEnd(e, which);
     return typeof a === 'string' ? a : undefined;
   };
+  // The name the workload itself resolved this address from (DNS answers
+  // seen in the kernel, enrich/dns-names.ts), where the end is one it has.
+  const seenName = (e: Event): string | undefined =>
+    which === 'sip' ? nonEmpty(e.sipName) : which === 'cip' ? nonEmpty(e.cipName) : undefined;
   return {
     kind: 'string', desc, on: SOCKET_TYPES, known: ipEndKnown(which), ops: ['=', '==', '!=', 'in'], names: 'dns',
     get: (e, x) => {
+      const seen = seenName(e);
+      if (seen !== undefined) return seen;
       const a = addrOf(e);
       return a === undefined ? undefined : x.dns.nameOf(a);
     },
     // Never memoised per address (reads: none): a name's addresses change as it is resolved again.
     compare: (_t, op, values, k) => {
-      const names = values.map(String);
+      const names = values.map((v) => String(v).toLowerCase());
       const neg = op === '!=';
       const test = (e: Event, x: FieldContext): boolean => {
         const a = addrOf(e);
-        return a !== undefined && x.dns.matchesAny(names, a) !== neg;
+        if (a === undefined) return false;
+        const seen = seenName(e);
+        const hit = (seen !== undefined && names.includes(seen.toLowerCase())) || x.dns.matchesAny(names, a);
+        return hit !== neg;
       };
       return `${k.ref(test)}(e, x)`;
     },
@@ -219,8 +228,6 @@ export const FD_FIELDS: Record<string, FieldDef> = {
     kind: 'string', desc: 'ip or unix', on: SOCKET_TYPES, get: (e) => (isIp(e) ? 'ip' : e.family === AF_UNIX ? 'unix' : undefined),
     known: (_t, cls) => (cls < 0 ? undefined : isIpClass(cls) ? { value: 'ip' } : cls === SOCK_UNIX ? { value: 'unix' } : { missing: true }),
   },
-  'fd.sip.name': { kind: 'string', desc: 'the name the workload resolved the server address from (connect), from the DNS answers it received', on: SOCKET_TYPES, get: (e) => nonEmpty(e.sipName) },
-  'fd.cip.name': { kind: 'string', desc: 'the name the workload resolved the client address from (accept), from the DNS answers it received', on: SOCKET_TYPES, get: (e) => nonEmpty(e.cipName) },
   'fd.cip': ipEndField('ip', 'the client address (not seen on connect)', 'cip'),
   'fd.sip': ipEndField('ip', 'the server address (connect: the address connected to)', 'sip'),
   'fd.lip': ipEndField('ip', 'the local address (not seen on connect)', 'lip'),
@@ -251,8 +258,8 @@ export const FD_FIELDS: Record<string, FieldDef> = {
     some: (e, _x, _a, pred) => anyOf(pred, ipEnd(e, 'cip'), ipEnd(e, 'sip')),
     known: (_t, cls) => (cls >= 0 && !isIpClass(cls) ? { missing: true } : undefined),
   },
-  'fd.cip.name': dnsNameField('cip', 'the client address compared with domain names (resolved as Falco does; =, != and in)'),
-  'fd.sip.name': dnsNameField('sip', 'the server address compared with domain names (resolved as Falco does; =, != and in)'),
+  'fd.cip.name': dnsNameField('cip', 'the name the workload resolved the client address from (accept), else the address compared with domain names resolved as Falco does (=, != and in)'),
+  'fd.sip.name': dnsNameField('sip', 'the name the workload resolved the server address from (connect), else the address compared with domain names resolved as Falco does (=, != and in)'),
   'fd.lip.name': dnsNameField('lip', 'the local address compared with domain names (resolved as Falco does; =, != and in)'),
   'fd.rip.name': dnsNameField('rip', 'the remote address compared with domain names (resolved as Falco does; =, != and in)'),
   'fd.cnet': ipEndField('ip', 'the client address, compared with networks', 'cip'),
