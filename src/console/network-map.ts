@@ -3,7 +3,8 @@
 // was first and last seen. Bounded: past the limit the least recently
 // seen edge goes (counted). A peer address is named after the workload
 // seen accepting connections on it (or bound to it), else it is an
-// external address; loopback peers are the node itself.
+// external address, labelled with the DNS name the workload resolved it
+// from where one is known; loopback peers are the node itself.
 import type { Alert } from '../model/alert.js';
 import type { Event } from '../model/event.js';
 import type { EdgeState, NetworkEdge, NetworkNode, NetworkView } from './api.js';
@@ -13,6 +14,8 @@ interface Edge {
   workloadName: string;
   namespace: string;
   addr: string;
+  /** The name the workload resolved addr from (DNS answers seen in the kernel), '' when none. */
+  name: string;
   direction: 'out' | 'in';
   port: number;
   protocol: string;
@@ -53,11 +56,11 @@ export class NetworkMap {
     if (!w) return;
     switch (e.type) {
       case 'connect':
-        if (e.addr) this.touch(w, e.addr, 'out', e.port, e.protocol || 'tcp', e.time, 1, e.blocked ? 1 : 0, 0);
+        if (e.addr) this.touch(w, e.addr, 'out', e.port, e.protocol || 'tcp', e.time, 1, e.blocked ? 1 : 0, 0, e.sipName);
         return;
       case 'accept':
         if (e.localAddr && e.localPort) this.own(`${e.localAddr}:${e.localPort}`, w);
-        if (e.addr && e.result >= 0) this.touch(w, e.addr, 'in', e.localPort, e.protocol || 'tcp', e.time, 1, 0, 0);
+        if (e.addr && e.result >= 0) this.touch(w, e.addr, 'in', e.localPort, e.protocol || 'tcp', e.time, 1, 0, 0, e.cipName);
         return;
       case 'bind':
       case 'listen':
@@ -83,7 +86,7 @@ export class NetworkMap {
     this.owners.set(addrPort, { key: w.key, name: w.name, namespace: w.namespace });
   }
 
-  private touch(w: Owner, addr: string, direction: 'out' | 'in', port: number, protocol: string, at: number, count: number, blocked: number, anomalies: number): void {
+  private touch(w: Owner, addr: string, direction: 'out' | 'in', port: number, protocol: string, at: number, count: number, blocked: number, anomalies: number, name = ''): void {
     const id = `${w.key}|${direction}|${addr}|${port}|${protocol}`;
     let e = this.edges.get(id);
     if (e) {
@@ -93,8 +96,9 @@ export class NetworkMap {
         this.edges.delete(this.edges.keys().next().value!);
         this.evicted++;
       }
-      e = { workload: w.key, workloadName: w.name, namespace: w.namespace, addr, direction, port, protocol, count: 0, blocked: 0, anomalies: 0, firstSeen: at, lastSeen: at };
+      e = { workload: w.key, workloadName: w.name, namespace: w.namespace, addr, name: '', direction, port, protocol, count: 0, blocked: 0, anomalies: 0, firstSeen: at, lastSeen: at };
     }
+    if (name) e.name = name;
     this.edges.set(id, e);
     e.count += count;
     e.blocked += blocked;
@@ -122,7 +126,8 @@ export class NetworkMap {
         if (!nodes.has(peer)) nodes.set(peer, { id: peer, label: `${e.addr} (this node)`, kind: 'host', namespace: '' });
       } else {
         peer = `a:${e.addr}`;
-        if (!nodes.has(peer)) nodes.set(peer, { id: peer, label: e.addr, kind: 'external', namespace: '' });
+        const label = e.name ? `${e.name} (${e.addr})` : e.addr;
+        if (!nodes.has(peer) || e.name) nodes.set(peer, { id: peer, label, kind: 'external', namespace: '' });
       }
       const state: EdgeState = quarantined(e.workload) ? 'quarantined' : e.blocked ? 'blocked' : e.anomalies ? 'anomalous' : 'learned';
       edges.push({
