@@ -105,6 +105,10 @@ export function generate(t: ProtoTypesTarget, protoDir = join(root, 'proto')): s
     out += `export interface ${t.service}Types {\n`;
     for (const m of service.methodsArray) out += `  ${m.name}: { request: ${t.prefix}${m.requestType}; reply: ${t.prefix}${m.responseType} };\n`;
     out += '}\n';
+    // The messages as protobufjs JSON: a client can build them with protobufjs/light, without parsing the .proto.
+    const descriptor = protoRoot.toJSON({ keepComments: false });
+    out += `\n/** ${t.service}'s messages as a protobufjs JSON descriptor (Root.fromJSON), for a client that does not parse the .proto. */\n`;
+    out += `export const ${t.service.replace(/Service$/, '').toUpperCase()}_DESCRIPTOR = ${JSON.stringify(descriptor)};\n`;
   }
   return out;
 }

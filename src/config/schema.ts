@@ -4,11 +4,10 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { PRIORITIES } from '../model/alert.js';
 import { MODES } from '../model/mode.js';
+import { DEFAULT_CONTROL_LISTEN, DEFAULT_SERVER_NAME, LISTEN_MESSAGE, LISTEN_PATTERN, TCP_NEEDS_TLS_MESSAGE, TLS_KEYS, tcpNeedsTls, type TlsConfig } from './control.js';
 
 /** unix:///absolute/path or tcp://host:port */
-const listenAddress = z
-  .string()
-  .regex(/^(unix:\/\/\/.+|tcp:\/\/[^/]+:\d+)$/, 'must be unix:///absolute/path or tcp://host:port');
+const listenAddress = z.string().regex(LISTEN_PATTERN, LISTEN_MESSAGE);
 
 const cgroupPath = z.string().regex(/^\/.*/, 'must be a cgroup path starting with /');
 
@@ -201,13 +200,15 @@ const tls = z.strictObject({
   key: z.string().min(1),
   clientCert: z.string().min(1).optional(),
   clientKey: z.string().min(1).optional(),
-  serverName: z.string().min(1).default('vigil-engine'),
-});
-export type TlsConfig = z.infer<typeof tls>;
+  serverName: z.string().min(1).default(DEFAULT_SERVER_NAME),
+} satisfies Record<keyof typeof TLS_KEYS, z.ZodType>);
+export type { TlsConfig };
+// control.ts reads tls blocks without zod: its type and this schema's must not part.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const tlsTypesAgree: Same<z.infer<typeof tls>, TlsConfig> = true;
+void tlsTypesAgree;
 
-/** TCP is open to every local process: it takes mutual TLS. A unix socket relies on its 0600 mode. */
-const tcpNeedsTls = (e: { listen: string; tls?: unknown }): boolean => !e.listen.startsWith('tcp://') || e.tls !== undefined;
-const TCP_NEEDS_TLS = { message: 'a tcp:// listen address needs tls (mutual TLS: ca, cert, key); use a unix socket otherwise', path: ['tls'] };
+const TCP_NEEDS_TLS = { message: TCP_NEEDS_TLS_MESSAGE, path: ['tls'] };
 
 /**
  * The web console (src/console/): off by default. Always authenticated — a
@@ -258,7 +259,7 @@ export const configSchema = z.strictObject({
     .refine(tcpNeedsTls, TCP_NEEDS_TLS)
     .prefault({}),
   control: z
-    .strictObject({ listen: listenAddress.default('unix:///run/vigil/control.sock'), tls: tls.optional() })
+    .strictObject({ listen: listenAddress.default(DEFAULT_CONTROL_LISTEN), tls: tls.optional() })
     .refine(tcpNeedsTls, TCP_NEEDS_TLS)
     .prefault({}),
   stateDir: z.string().min(1).default('/var/lib/vigil'),

@@ -1,35 +1,48 @@
 // The CLI's client for a running engine's control socket.
-import { makeGenericClientConstructor, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
+import protobuf from 'protobufjs/light.js';
 import type { TlsConfig } from '../config/schema.js';
-import { clientCredentials, dialTarget } from '../rpc/listen.js';
+import { CallError, Status, UnaryChannel } from '../rpc/unary.js';
+import { CONTROL_DESCRIPTOR, CONTROL_METHODS, type ActionReply, type ApplyPolicyReply, type CaptureReply, type ControlServiceTypes, type PolicyText, type SetModeReply, type StatusReply } from './messages.js';
 import { CLIENT_PID_KEY } from './peer.js';
-import { controlMethods, type ActionReply, type ApplyPolicyReply, type CaptureReply, type PolicyText, type SetModeReply, type StatusReply } from './methods.js';
 
-type Unary<Req, Res> = (req: Req, metadata: Metadata, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => void;
+// 64-bit counters decode to plain numbers, as the engine's own decoder has them (rpc/proto.ts).
+protobuf.util.Long = null as unknown as typeof protobuf.util.Long;
+protobuf.configure();
 
+// The messages from the generated descriptor: parsing control.proto here would cost the CLI its start time.
+const messages = protobuf.Root.fromJSON(CONTROL_DESCRIPTOR as protobuf.INamespace);
+const PLAIN: protobuf.IConversionOptions = { defaults: true, arrays: true, objects: true, longs: Number, enums: Number };
+
+type Name = keyof ControlServiceTypes;
+
+/**
+ * The CLI's client for a running engine's control socket. Calls go over
+ * rpc/unary.ts (plain HTTP/2), not grpc-js: the CLI starts in half the time.
+ */
 export class ControlClient {
-  private readonly client: Client & Record<string, Unary<unknown, unknown>>;
+  private readonly channel: UnaryChannel;
 
   constructor(
     private readonly address: string,
     tls?: TlsConfig,
   ) {
-    const Ctor = makeGenericClientConstructor(controlMethods, 'ControlService');
-    const { creds, options } = clientCredentials(address.startsWith('tcp://') ? tls : undefined);
-    this.client = new Ctor(dialTarget(address), creds, options) as unknown as Client & Record<string, Unary<unknown, unknown>>;
+    this.channel = new UnaryChannel(address, address.startsWith('tcp://') ? tls : undefined);
   }
 
-  private call<Req, Res>(name: string, req: Req, timeoutMs = 10_000): Promise<Res> {
-    return new Promise((resolve, reject) => {
-      // Who is calling, for the engine's audit log: its own record (the probe's view of the connect) is preferred.
-      const metadata = new Metadata();
-      metadata.set(CLIENT_PID_KEY, String(process.pid));
-      this.client[name]!.call(this.client, req, metadata, { deadline: new Date(Date.now() + timeoutMs) }, (err, res) => {
-        if (!err) return resolve(res as Res);
-        if (err.code === 14 /* UNAVAILABLE */) reject(new Error(`no engine answers at ${this.address} (is vigil running? ${err.details})`));
-        else reject(new Error(err.details || err.message));
-      });
-    });
+  private async call<N extends Name>(name: N, req: ControlServiceTypes[N]['request'], timeoutMs = 10_000): Promise<ControlServiceTypes[N]['reply']> {
+    const m = CONTROL_METHODS[name];
+    const reqType = messages.lookupType(`vigil.v1.${m.request}`);
+    const replyType = messages.lookupType(`vigil.v1.${m.reply}`);
+    // Who is calling, for the engine's audit log: its own record (the probe's view of the connect) is preferred.
+    const metadata = { [CLIENT_PID_KEY]: String(process.pid) };
+    try {
+      const reply = await this.channel.call(`/vigil.v1.ControlService/${name}`, reqType.encode(reqType.fromObject(req)).finish(), metadata, timeoutMs);
+      return replyType.toObject(replyType.decode(reply), PLAIN) as ControlServiceTypes[N]['reply'];
+    } catch (err) {
+      if (!(err instanceof CallError)) throw err;
+      if (err.code === Status.UNAVAILABLE) throw new Error(`no engine answers at ${this.address} (is vigil running? ${err.details})`, { cause: err });
+      throw new Error(err.details || `the call failed with gRPC status ${err.code}`, { cause: err });
+    }
   }
 
   status(): Promise<StatusReply> {
@@ -70,7 +83,7 @@ export class ControlClient {
   }
 
   close(): void {
-    this.client.close();
+    this.channel.close();
   }
 }
 

@@ -4,25 +4,11 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
-import { isIP } from 'node:net';
-import { readFileSync } from 'node:fs';
 import { credentials, Server, ServerCredentials, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import type { TlsConfig } from '../config/schema.js';
+import { isLoopback, parseListen, readPem } from './address.js';
 
-export type ListenAddress = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
-
-export function parseListen(address: string): ListenAddress {
-  if (address.startsWith('unix://')) return { kind: 'unix', path: address.slice('unix://'.length) };
-  const m = /^tcp:\/\/(\[[^\]]+\]|[^:]+):(\d+)$/.exec(address);
-  if (!m) throw new Error(`listen address '${address}' is neither unix:///PATH nor tcp://HOST:PORT`);
-  return { kind: 'tcp', host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
-}
-
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
-}
+export { isLoopback, parseListen, type ListenAddress } from './address.js';
 
 /** True when something accepts connections on the unix socket. */
 function socketAlive(path: string): Promise<boolean> {
@@ -47,14 +33,6 @@ async function prepareUnixSocket(path: string): Promise<void> {
   if (!lstatSync(path).isSocket()) throw new Error(`${path} exists and is not a socket`);
   if (await socketAlive(path)) throw new Error(`${path}: another engine is already listening there`);
   unlinkSync(path);
-}
-
-function readPem(file: string, what: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new Error(`cannot read the TLS ${what} ${file}: ${(err as Error).message}`, { cause: err });
-  }
 }
 
 /** Server credentials: mutual TLS (client certificates required) when configured. */
