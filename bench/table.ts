@@ -1,12 +1,15 @@
-// `npm run bench:table [-- --keep] [RESULT.json]`: writes the bench tables of
-// README.md and bench/README.md from a result kept in git.
+// `npm run bench:table [-- --keep] [RESULT.json] [--over PARTIAL.json …]`:
+// writes the bench tables of README.md and bench/README.md from results kept in git.
 //   --keep   first keeps bench/results/latest.json (what `npm run bench`
 //            just wrote) as bench/results/<date>-<machine>.json
-//   RESULT   the result to show; default: the newest kept one
+//   RESULT   the full run to show; default: the newest kept one
+//   --over   a later partial run (`npm run bench -- --only NAME --out NAME`,
+//            kept under a name not starting with a date) whose benches'
+//            rows replace the full run's; the table names every file
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { block, DOCUMENTS, readResults, withBlock } from './lib/tables.js';
+import { block, DOCUMENTS, merge, readResults, withBlock, type Source } from './lib/tables.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const resultsDir = join(root, 'bench/results');
@@ -20,6 +23,8 @@ function keptName(file: string): string {
 }
 
 const args = process.argv.slice(2);
+const overs: string[] = [];
+for (let i = 0; i < args.length; i++) if (args[i] === '--over' && args[i + 1]) overs.push(args.splice(i + 1, 1)[0]!);
 let source: string | undefined = args.find((a) => !a.startsWith('--'));
 if (args.includes('--keep')) {
   const latest = join(resultsDir, 'latest.json');
@@ -28,10 +33,13 @@ if (args.includes('--keep')) {
   console.log(`kept ${relative(root, source)}`);
 }
 source ??= join(resultsDir, readdirSync(resultsDir).filter((f) => /^\d{4}-\d\d-\d\d-.*\.json$/.test(f)).sort().at(-1) ?? 'none kept');
-const rel = relative(root, resolve(source));
-const res = readResults(join(root, rel));
+const sources: Source[] = [source, ...overs].map((f) => {
+  const path = relative(root, resolve(f));
+  return { path, res: readResults(join(root, path)) };
+});
+const res = merge(sources);
 for (const doc of DOCUMENTS) {
   const path = join(root, doc.file);
-  writeFileSync(path, withBlock(readFileSync(path, 'utf8'), block(rel, res, doc.table(res))));
-  console.log(`${doc.file}: table from ${rel}`);
+  writeFileSync(path, withBlock(readFileSync(path, 'utf8'), block(sources, doc.table(res))));
+  console.log(`${doc.file}: table from ${sources.map((x) => x.path).join(' + ')}`);
 }

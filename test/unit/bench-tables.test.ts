@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { block, DOCUMENTS, findBlock, meets, readResults } from '../../bench/lib/tables.js';
+import { block, DOCUMENTS, findBlock, meets, merge, readResults } from '../../bench/lib/tables.js';
 import type { Row } from '../../bench/lib/report.js';
 import { parseTracepoints } from '../../bench/lib/kernel.js';
 
@@ -14,12 +14,26 @@ describe('bench tables', () => {
   for (const doc of DOCUMENTS) {
     it(`${doc.file} shows its kept result as generated`, () => {
       const text = readFileSync(`${root}/${doc.file}`, 'utf8');
-      const { begin, end, source } = findBlock(text);
-      expect(source).toMatch(/^bench\/results\/\d{4}-\d\d-\d\d-[a-z0-9-]+\.json$/);
-      const res = readResults(`${root}/${source}`);
-      expect(text.slice(begin, end)).toBe(block(source, res, doc.table(res)));
+      const { begin, end, sources } = findBlock(text);
+      // A full run first (named by its day and machine), then any later partial runs over it.
+      expect(sources[0]).toMatch(/^bench\/results\/\d{4}-\d\d-\d\d-[a-z0-9-]+\.json$/);
+      for (const s of sources) expect(s).toMatch(/^bench\/results\/[A-Za-z0-9._-]+\.json$/);
+      const kept = sources.map((path) => ({ path, res: readResults(`${root}/${path}`) }));
+      expect(text.slice(begin, end)).toBe(block(kept, doc.table(merge(kept))));
     });
   }
+
+  it("puts a partial run's rows in place of the full run's rows of the same bench, whole", () => {
+    const row = (bench: string, metric: string, value: number): Row => ({ bench, metric, value, unit: 'ms' });
+    const machine = { cpus: 2, cpuModel: 'AMD EPYC' };
+    const full = { path: 'f.json', res: { when: '2026-12-04T10:00:00.000Z', machine, rows: [row('a', 'x', 1), row('cli', 'status', 438), row('cli', 'old metric', 5), row('b', 'y', 2)] } };
+    const cli = { path: 'cli.json', res: { when: '2026-12-05T03:00:00.000Z', machine, rows: [row('cli', 'status', 210)] } };
+    const fresh = { path: 'n.json', res: { when: '2026-12-05T04:00:00.000Z', machine, rows: [row('new', 'z', 3)] } };
+    expect(merge([full, cli, fresh]).rows).toEqual([row('a', 'x', 1), row('cli', 'status', 210), row('b', 'y', 2), row('new', 'z', 3)]);
+    expect(block([full, cli], 'T')).toContain('from f.json + cli.json;');
+    expect(block([full, cli], 'T')).toContain('its cli rows from a later run of 2026-12-05 03:00 UTC (cli.json)');
+    expect(() => merge([full, { ...cli, res: { ...cli.res, machine: { cpus: 64, cpuModel: 'Xeon' } } }])).toThrow(/another machine/);
+  });
 
   it('judges a target only where it can', () => {
     const row = (metric: string, value: number, target?: string): Row => ({ bench: 'b', metric, value, unit: 'ns', target });
