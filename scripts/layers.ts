@@ -33,8 +33,8 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['detect/detector.ts'],
   // Behavioural profiles; signature rules.
   ['detect/profile/', 'detect/rules/'],
-  // Automatic responses and enforcement; alert delivery; the event log; findings gathered for reports.
-  ['respond/', 'alert/', 'output/', 'report/'],
+  // Automatic responses and enforcement; alert delivery; the event log; findings gathered for reports; detection worker threads.
+  ['respond/', 'alert/', 'output/', 'report/', 'shard/'],
   // Beside the engine, reading narrow interfaces of what it wires: the cluster (profile CRDs, pod labels, policy reports), the control API, metrics and health, the web console.
   ['cluster/', 'control/', 'observe/', 'console/'],
   // Wiring and the hot loop.

@@ -24,7 +24,7 @@ import { parseListen } from './rpc/listen.js';
 import { ControlServer } from './control/server.js';
 import { DNS_HOOK, statusReply } from './control/status.js';
 import type { DetectContext, Detector } from './detect/detector.js';
-import { ProfileDetector } from './detect/profile/detector.js';
+import { ProfileDetector, type ProfileControl } from './detect/profile/detector.js';
 import { ProfileStore } from './detect/profile/store.js';
 import { RulesDetector } from './detect/rules/detector.js';
 import { CgroupPaths, findCgroup2Mount } from './enrich/cgroups.js';
@@ -40,7 +40,7 @@ import { IngestServer, type IngestHandler } from './ingest/server.js';
 import type { Logger } from './log.js';
 import { alertAbout, type Alert } from './model/alert.js';
 import { EVENT_TYPES, type Event, type EventType } from './model/event.js';
-import { nodeWorkload, type Workload } from './model/workload.js';
+import { nodeWorkload, type Workload, type WorkloadKind } from './model/workload.js';
 import { Metrics, serveMetrics } from './observe/metrics.js';
 import { EventLog } from './output/event-log.js';
 import { ProbeLink } from './probe/link.js';
@@ -53,6 +53,7 @@ import { Enforcement } from './respond/enforcement.js';
 import { FailPolicy } from './respond/fail-policy.js';
 import { Quarantines } from './respond/quarantine.js';
 import { Responder } from './respond/responder.js';
+import { DetectionWorkers, profileLimits } from './shard/pool.js';
 
 export type EventSubscriber = (e: Event) => void;
 export type AlertSubscriber = (a: Alert) => void;
@@ -113,7 +114,10 @@ export class Engine implements IngestHandler {
   readonly captures: Captures;
   readonly responder: Responder;
   readonly enforcement: Enforcement;
-  readonly profiles: ProfileDetector;
+  /** Profiles: the detector itself, or with engine.workers > 1 the worker threads that own them. */
+  readonly profiles: ProfileControl;
+  /** Detection worker threads (engine.workers > 1; null: detection on this thread). */
+  readonly workers: DetectionWorkers | null;
   readonly metrics: Metrics;
   private metricsServer: HttpServer | null = null;
   metricsPort = 0;
@@ -169,6 +173,7 @@ export class Engine implements IngestHandler {
       maxEvents: cc.holdEvents,
       release: (events) => {
         for (const e of events) this.process(e, this.workloads.resolve(e));
+        this.workers?.flush();
       },
     });
     this.containers.onChange((change, info) => {
@@ -181,8 +186,10 @@ export class Engine implements IngestHandler {
       }
     });
     this.detectContext = { tree: this.tree, raise };
+    // With workers, each worker loads the rules itself; this copy answers status and `rules list`.
     this.rules = new RulesDetector(config.rules, log.child({ component: 'rules' }));
-    this.addDetector(this.rules);
+    if (config.engine.workers <= 1) this.addDetector(this.rules);
+    else if (opts.cluster) throw new Error('engine.workers > 1: profiles shared through Kubernetes (kubernetes.enabled) are not split over workers yet; set engine.workers to 1');
     this.ingest = new IngestServer(this, log.child({ component: 'ingest' }));
     this.probes = new ProbeLink(() => this.ingest.sessions());
 
@@ -208,31 +215,42 @@ export class Engine implements IngestHandler {
 
     const p = config.profiles;
     const profilesLog = log.child({ component: 'profiles' });
-    this.profiles = new ProfileDetector({
-      settings: {
-        ignoreHost: p.ignoreHost,
-        minLearningSeconds: p.promotion.minLearningSeconds,
-        quietSeconds: p.promotion.quietSeconds,
-        enforceAfterCleanSeconds: p.promotion.enforceAfterCleanSeconds,
-        protectedPaths: p.protectedPaths,
-        limits: {
-          files: { maxEntries: p.limits.maxFileEntries, collapseAt: p.limits.collapseAt, exactBelow: p.protectedPaths },
-          stableArgs: p.limits.stableArgs,
-          widenAt: p.limits.widenAt,
-          maxEntries: p.limits.maxEntries,
+    const kill = (pid: number) => this.responder.kill(pid);
+    if (config.engine.workers > 1) {
+      // The workers own the profiles; stored ones are read here once and handed to their owners.
+      const docs = new ProfileStore(config.stateDir, profilesLog).loadAll();
+      for (const doc of docs) {
+        const s = doc.spec.workload;
+        registry.declare({ key: s.key, name: s.name, kind: s.kind as WorkloadKind, namespace: s.namespace, mode: doc.spec.mode });
+      }
+      this.workers = new DetectionWorkers({
+        config, count: config.engine.workers, log, registry, docs, enforcement: this.enforcement, kill, enforcementFailed, raise,
+      });
+      this.profiles = this.workers;
+    } else {
+      this.workers = null;
+      const profiles = new ProfileDetector({
+        settings: {
+          ignoreHost: p.ignoreHost,
+          minLearningSeconds: p.promotion.minLearningSeconds,
+          quietSeconds: p.promotion.quietSeconds,
+          enforceAfterCleanSeconds: p.promotion.enforceAfterCleanSeconds,
+          protectedPaths: p.protectedPaths,
+          limits: profileLimits(config),
         },
-      },
-      registry,
-      store: new ProfileStore(config.stateDir, profilesLog),
-      enforcement: this.enforcement,
-      kill: (pid) => this.responder.kill(pid),
-      enforcementFailed,
-      nodeName: config.nodeName,
-      log: profilesLog,
-      sync: opts.cluster ?? null,
-    });
-    this.profiles.load();
-    this.addDetector(this.profiles);
+        registry,
+        store: new ProfileStore(config.stateDir, profilesLog),
+        enforcement: this.enforcement,
+        kill,
+        enforcementFailed,
+        nodeName: config.nodeName,
+        log: profilesLog,
+        sync: opts.cluster ?? null,
+      });
+      profiles.load();
+      this.addDetector(profiles);
+      this.profiles = profiles;
+    }
 
     const enforcing = (): Workload[] => this.workloads.all().filter((w) => w.mode === 'enforce');
     this.gaps = new ProbeGaps({
@@ -312,6 +330,7 @@ export class Engine implements IngestHandler {
     // Throws with every error (file:line:col) when a rule file cannot load.
     this.rules.load();
     this.rules.watch();
+    await this.workers?.start();
     await this.ingest.listen(this.config.engine.listen, { allowNonLoopback: this.config.engine.allowNonLoopback, tls: this.config.engine.tls });
     await this.control.listen(this.config.control.listen, this.config.control.tls);
     this.watchTimer = setInterval(() => {
@@ -346,6 +365,7 @@ export class Engine implements IngestHandler {
     this.hold.releaseAll();
     await this.containers.stop();
     for (const d of this.detectors) await d.close?.();
+    await this.workers?.stop();
     // After the detectors, which may still raise while closing.
     this.unsubscribeDelivery?.();
     await this.alertDelivery?.stop();
@@ -459,6 +479,7 @@ export class Engine implements IngestHandler {
 
   onSnapshot(_session: ProbeSession, processes: WireProcessInfo[], last: boolean): void {
     this.tree.addSnapshot(processes);
+    this.workers?.snapshot(processes);
     // Workloads learn their cgroups from running processes too, so responses
     // (quarantine, enforcement) reach a workload that has been quiet since a restart.
     for (const p of processes) if (p.cgroupId) this.workloads.resolveCgroup(p.cgroupId, p.pid);
@@ -498,6 +519,13 @@ export class Engine implements IngestHandler {
       }
       this.process(e, w);
     }
+    this.workers?.flush();
+  }
+
+  /** Reloads the rules (SIGHUP): here, and in every detection worker. */
+  reloadRules(): boolean {
+    this.workers?.reloadRules();
+    return this.rules.reload();
   }
 
   /** One event through the pipeline: process tree, workload, detection, subscribers, the event log. */
@@ -518,6 +546,8 @@ export class Engine implements IngestHandler {
     this.typeCounts[t] = this.typeCounts[t]! + 1;
     const detectors = this.detectors;
     for (let d = 0; d < detectors.length; d++) detectors[d]!.onEvent(e, this.detectContext);
+    // Rules and profiles, in the worker that owns the workload.
+    if (this.workers) this.workers.route(e, w);
     this.metrics.onEvent(e);
     if (this.subscribers.size > 0) for (const fn of this.subscribers) fn(e);
     this.eventLog?.write(e);

@@ -71,6 +71,6 @@ export async function runEngine(config: Config, withProbe: boolean): Promise<voi
   // Reload rules; a set that fails to load is logged and the running one kept.
   process.on('SIGHUP', () => {
     log.info({ signal: 'SIGHUP' }, 'reloading rules');
-    engine.rules.reload();
+    engine.reloadRules();
   });
 }

@@ -255,6 +255,11 @@ export const configSchema = z.strictObject({
       tls: tls.optional(),
       /** A connected probe silent this long (it reports its counters every second) is stalled, and no probe this long is a gap: each an alert. */
       probeStallSeconds: z.number().int().min(2).max(3600).default(5),
+      /**
+       * Detection threads: 1 detects on the engine's main thread; N > 1
+       * splits rules and profiles over N worker threads by workload (docs/workers.md).
+       */
+      workers: z.number().int().min(1).max(64).default(1),
     })
     .refine(tcpNeedsTls, TCP_NEEDS_TLS)
     .prefault({}),

@@ -2,7 +2,7 @@
 // built from the components the engine wires (it hands them over; the
 // console imports nothing above its layer).
 import { join } from 'node:path';
-import type { ProfileDetector } from '../detect/profile/detector.js';
+import type { ProfileControl } from '../detect/profile/detector.js';
 import { kernelPolicy } from '../detect/profile/policy.js';
 import type { WorkloadRegistry } from '../enrich/workloads.js';
 import type { Alert } from '../model/alert.js';
@@ -19,7 +19,7 @@ export interface ConsoleParts {
   protectedPaths: readonly string[];
   captureDefaults: CaptureOptions;
   registry: WorkloadRegistry;
-  profiles: ProfileDetector;
+  profiles: ProfileControl;
   quarantines: Quarantines;
   captures: Captures;
   enforcement: Enforcement;

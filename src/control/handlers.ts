@@ -5,7 +5,7 @@
 // caller (audit.ts), whatever its outcome.
 import { createHash } from 'node:crypto';
 import { stringify as yamlStringify } from 'yaml';
-import type { ProfileDetector } from '../detect/profile/detector.js';
+import type { ProfileControl } from '../detect/profile/detector.js';
 import { networkPolicyYaml, parsePolicyYaml, PolicyError, toCiliumNetworkPolicy, toYaml } from '../detect/profile/policy.js';
 import type { WorkloadRegistry } from '../enrich/workloads.js';
 import { MODES, type Mode } from '../model/mode.js';
@@ -20,7 +20,7 @@ import type { Caller } from './peer.js';
 export interface ControlDeps {
   status: () => StatusReply;
   workloads: Pick<WorkloadRegistry, 'find' | 'findTarget'>;
-  profiles: Pick<ProfileDetector, 'changeMode' | 'export' | 'apply' | 'diff'>;
+  profiles: Pick<ProfileControl, 'changeMode' | 'export' | 'apply' | 'diff'>;
   quarantines: Pick<Quarantines, 'quarantine' | 'release'>;
   captures: Pick<Captures, 'start'>;
   /** What a capture records when the call leaves seconds or packets at 0 (config capture). */

@@ -107,10 +107,30 @@ export interface KernelEnforcer {
   reapply(): Promise<void>;
 }
 
+/** What profiles need of the workloads: the engine's registry, or a detection worker's copy of its part (src/shard/). */
+export type ProfileWorkloads = Pick<WorkloadRegistry, 'find' | 'declare' | 'setMode' | 'onModeChange'>;
+
+/**
+ * What the control API, the console and the engine ask of profiles: the
+ * detector itself, or (engine.workers > 1) the worker threads that own them.
+ */
+export interface ProfileControl {
+  changeMode(w: Workload, mode: Mode): Promise<ModeChange>;
+  export(nameOrKey?: string): WorkloadProfileDocument[];
+  apply(docs: WorkloadProfileDocument[]): Promise<{ applied: string[]; warnings: string[] }>;
+  diff(doc: WorkloadProfileDocument): string[];
+  enforceAll(): Promise<void>;
+  /** Merges pending changes into the cluster's shared profiles now (shutdown, tests). */
+  publishPending(): Promise<void>;
+}
+
+/** What profiles need of their store: the store itself, or a detection worker's wrapper of it. */
+export type ProfileStoreLike = Pick<ProfileStore, 'loadAll' | 'markDirty' | 'flush' | 'close'>;
+
 export interface ProfileDetectorOptions {
   settings: ProfileSettings;
-  registry: WorkloadRegistry;
-  store: ProfileStore;
+  registry: ProfileWorkloads;
+  store: ProfileStoreLike;
   enforcement: KernelEnforcer;
   /** Stops a process the kernel did not stop (enforce mode, after the fact). */
   kill: (pid: number) => Promise<CommandResult>;
@@ -122,7 +142,7 @@ export interface ProfileDetectorOptions {
   sync?: ProfileSync | null;
 }
 
-export class ProfileDetector implements Detector {
+export class ProfileDetector implements Detector, ProfileControl {
   readonly name = 'profiles';
   private readonly profiles = new Map<string, Profile>();
   private readonly modeSince = new Map<string, number>();
@@ -138,8 +158,8 @@ export class ProfileDetector implements Detector {
   /** Each workload's profile, or null when it is not profiled: one lookup per event. Replaced whenever a profile is. */
   private byWorkload = new WeakMap<Workload, Profile | null>();
   private readonly settings: ProfileSettings;
-  private readonly registry: WorkloadRegistry;
-  private readonly store: ProfileStore;
+  private readonly registry: ProfileWorkloads;
+  private readonly store: ProfileStoreLike;
   private readonly enforcement: KernelEnforcer;
   private readonly kill: (pid: number) => Promise<CommandResult>;
   private readonly enforcementFailed: (w: Workload, reason: string) => void;
@@ -180,9 +200,9 @@ export class ProfileDetector implements Detector {
     this.log.info({ workload: w.name, from, to }, 'mode changed elsewhere');
   }
 
-  /** Loads stored profiles; their workloads come back in the mode they were in. */
-  load(): void {
-    for (const doc of this.store.loadAll()) {
+  /** Loads stored profiles (or `docs`, read already); their workloads come back in the mode they were in. */
+  load(docs: WorkloadProfileDocument[] = this.store.loadAll()): void {
+    for (const doc of docs) {
       const s = doc.spec.workload;
       const w = this.registry.declare({ key: s.key, name: s.name, kind: s.kind as WorkloadKind, namespace: s.namespace, mode: doc.spec.mode });
       this.quietly(w, doc.spec.mode); // kernel policies follow when the probe connects (enforceAll)

@@ -1,0 +1,357 @@
+// The main thread's side of detection workers (engine.workers > 1,
+// docs/workers.md). The engine decodes, resolves each event's workload and
+// applies it to its own process tree as before; here events are routed to
+// the worker that owns their workload (ownerOf: by the workload's key), in
+// arrival order, one message per worker per batch. Fork, exec, exit and
+// setid go to every worker too, so each keeps the node's whole process
+// tree: a process that forks in one workload's cgroup and execs in
+// another's has the same ancestry in both. Each worker raises its alerts,
+// sets its modes and asks for enforcement and kills in the order its
+// events gave rise to them; messages from one worker arrive in order, so
+// every workload's alerts and commands do too.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Config } from '../config/schema.js';
+import type { WorkloadProfileDocument } from '../detect/profile/document.js';
+import type { ModeChange, ProfileControl } from '../detect/profile/detector.js';
+import { diffDocuments, toDocument, type EnforceResult, type KernelPolicy } from '../detect/profile/policy.js';
+import { Profile } from '../detect/profile/profile.js';
+import type { WorkloadRegistry } from '../enrich/workloads.js';
+import type { Logger } from '../log.js';
+import { alertAbout, type Alert } from '../model/alert.js';
+import type { Event } from '../model/event.js';
+import type { Mode } from '../model/mode.js';
+import type { CommandResult } from '../model/result.js';
+import { nodeWorkload, type Workload, type WorkloadKind } from '../model/workload.js';
+import type { WireProcessInfo } from '../probe/wire.js';
+import { changesTree, NOT_OWNED, ownerOf, profileLimits, type FromShard, type MainCall, type ShardCall, type ShardInit, type ToShard } from './protocol.js';
+
+export interface DetectionWorkersOptions {
+  config: Config;
+  count: number;
+  log: Logger;
+  registry: WorkloadRegistry;
+  /** Stored profiles, read once here and handed to their owners. */
+  docs: WorkloadProfileDocument[];
+  enforcement: { enforce(w: Workload, p: KernelPolicy): Promise<EnforceResult>; relax(w: Workload): Promise<void>; reapply(): Promise<void> };
+  kill: (pid: number) => Promise<CommandResult>;
+  enforcementFailed: (w: Workload, reason: string) => void;
+  raise: (a: Alert) => void;
+}
+
+interface Outbox {
+  events: Event[];
+  wids: number[];
+}
+
+/** A worker thread running worker.js beside this file; from source (tests, benches: .ts) it first registers tsx's loader, a dev dependency. */
+function startWorker(init: ShardInit): Worker {
+  const opts = { workerData: init, name: `vigil-detect-${init.index}` };
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url), opts);
+  const tsx = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href;
+  const entry = new URL('./worker.ts', import.meta.url).href;
+  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { ...opts, eval: true });
+}
+
+export { profileLimits };
+
+export class DetectionWorkers implements ProfileControl {
+  private readonly workers: Worker[] = [];
+  private readonly outboxes: Outbox[] = [];
+  private readonly ids = new Map<Workload, number>();
+  private readonly owners: number[] = [];
+  /** Per worker, the identity last sent for each workload id (resent when the main thread's changes). */
+  private readonly sent: Map<number, ContainerInfoRef>[] = [];
+  private readonly docs = new Map<string, WorkloadProfileDocument>();
+  private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private nextCall = 1;
+  /** A mode a worker set, being applied to the registry here (not to be sent back). */
+  private following: string | null = null;
+  private stopping = false;
+  private stopped: (() => void)[] = [];
+  private queued = 0;
+
+  constructor(private readonly opts: DetectionWorkersOptions) {
+    for (const d of opts.docs) this.docs.set(d.spec.workload.key, d);
+    // A mode set here (the cluster, a fail policy): the owner's profiles follow.
+    opts.registry.onModeChange((w, _from, to) => {
+      if (this.following === w.key || this.stopping) return;
+      this.post(this.ownerOfKey(w.key), { t: 'mode', key: w.key, mode: to });
+    });
+  }
+
+  get count(): number {
+    return this.opts.count;
+  }
+
+  ownerOfKey(key: string): number {
+    return ownerOf(key, this.opts.count);
+  }
+
+  /** Starts the workers; resolves when each has loaded its rules and profiles. */
+  async start(): Promise<void> {
+    const { config, count, log } = this.opts;
+    const ready: Promise<void>[] = [];
+    for (let i = 0; i < count; i++) {
+      const init: ShardInit = { config, index: i, count, docs: this.opts.docs.filter((d) => ownerOf(d.spec.workload.key, count) === i), logLevel: log.level };
+      const w = startWorker(init);
+      this.workers.push(w);
+      this.outboxes.push({ events: [], wids: [] });
+      this.sent.push(new Map());
+      ready.push(new Promise<void>((resolve, reject) => {
+        w.on('message', (m: FromShard) => (m.t === 'ready' ? resolve() : this.onMessage(i, m)));
+        w.once('error', reject);
+      }));
+      w.on('error', (err) => this.died(i, err.message));
+      w.on('exit', (code) => {
+        if (!this.stopping) this.died(i, `exited with code ${code}`);
+      });
+    }
+    await Promise.all(ready);
+  }
+
+  private died(i: number, why: string): void {
+    if (this.stopping) return;
+    const message = `detection worker ${i} stopped (${why}): the workloads it owned are no longer detected on until the engine restarts`;
+    this.opts.log.error({ worker: i }, message);
+    this.opts.raise(alertAbout(nodeWorkload(this.opts.config.nodeName), this.opts.config.nodeName, {
+      source: 'engine', rule: 'Detection worker stopped', priority: 'critical', message, tags: ['vigil', 'visibility'],
+    }));
+  }
+
+  private post(i: number, m: ToShard, transfer?: ArrayBuffer[]): void {
+    this.workers[i]?.postMessage(m, transfer);
+  }
+
+  /** Queues one enriched event for its workload's worker (and, for the process tree, every other). */
+  route(e: Event, w: Workload): void {
+    let id = this.ids.get(w);
+    if (id === undefined) {
+      id = this.owners.length;
+      this.ids.set(w, id);
+      this.owners.push(ownerOf(w.key, this.opts.count));
+    }
+    const owner = this.owners[id]!;
+    const sent = this.sent[owner]!;
+    if (sent.get(id) !== (w.containerInfo ?? NO_INFO)) {
+      sent.set(id, w.containerInfo ?? NO_INFO);
+      this.flushOne(owner);
+      this.post(owner, { t: 'workload', id, w: plainWorkload(w) });
+    }
+    if (changesTree(e.type)) {
+      for (let i = 0; i < this.outboxes.length; i++) {
+        const box = this.outboxes[i]!;
+        box.events.push(e);
+        box.wids.push(i === owner ? id : NOT_OWNED);
+      }
+    } else {
+      const box = this.outboxes[owner]!;
+      box.events.push(e);
+      box.wids.push(id);
+    }
+    this.queued++;
+  }
+
+  /** Sends what route() queued: one message per worker. */
+  flush(): void {
+    if (this.queued === 0) return;
+    this.queued = 0;
+    for (let i = 0; i < this.outboxes.length; i++) this.flushOne(i);
+  }
+
+  private flushOne(i: number): void {
+    const box = this.outboxes[i]!;
+    const events = box.events;
+    if (events.length === 0) return;
+    const wids = Int32Array.from(box.wids);
+    box.events = [];
+    box.wids = [];
+    // The process and workload are the worker's own (its tree, its copy): not cloned with the event.
+    const procs = events.map((e) => e.process);
+    const loads = events.map((e) => e.workload);
+    for (const e of events) {
+      e.process = null;
+      e.workload = null;
+    }
+    try {
+      this.post(i, { t: 'events', events, wids }, [wids.buffer as ArrayBuffer]);
+    } finally {
+      for (let k = 0; k < events.length; k++) {
+        events[k]!.process = procs[k]!;
+        events[k]!.workload = loads[k]!;
+      }
+    }
+  }
+
+  snapshot(processes: WireProcessInfo[]): void {
+    for (let i = 0; i < this.workers.length; i++) this.post(i, { t: 'snapshot', processes });
+  }
+
+  reloadRules(): void {
+    for (let i = 0; i < this.workers.length; i++) this.post(i, { t: 'reload-rules' });
+  }
+
+  private call(i: number, method: ShardCall, args: unknown[]): Promise<unknown> {
+    const id = this.nextCall++;
+    // Events routed before the call are detected on before it.
+    this.flush();
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.post(i, { t: 'call', id, method, args });
+    });
+  }
+
+  private onMessage(i: number, m: FromShard): void {
+    const { registry, log } = this.opts;
+    switch (m.t) {
+      case 'alert':
+        return this.opts.raise(m.alert);
+      case 'mode': {
+        const w = registry.find(m.key);
+        if (!w) return;
+        this.following = m.key;
+        try {
+          registry.setMode(w, m.mode);
+        } finally {
+          this.following = null;
+        }
+        return;
+      }
+      case 'declare':
+        registry.declare(m.identity);
+        return;
+      case 'docs':
+        for (const d of m.docs) this.docs.set(d.spec.workload.key, d);
+        return;
+      case 'failed': {
+        const w = registry.find(m.key);
+        if (w) this.opts.enforcementFailed(w, m.reason);
+        return;
+      }
+      case 'req':
+        return void this.answer(i, m.id, m.method, m.args);
+      case 'res': {
+        const p = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        if (m.error !== undefined) p?.reject(new Error(m.error));
+        else p?.resolve(m.value);
+        return;
+      }
+      case 'log':
+        return relayLog(log, m.line);
+      case 'stopped':
+        this.stopped[i]?.();
+        return;
+      case 'ready':
+        return;
+    }
+  }
+
+  /** A worker's request (enforcement, a kill), answered in the order asked. */
+  private async answer(i: number, id: number, method: MainCall, args: unknown[]): Promise<void> {
+    const { registry, enforcement } = this.opts;
+    try {
+      let value: unknown;
+      if (method === 'kill') value = await this.opts.kill(args[0] as number);
+      else {
+        const w = registry.find(args[0] as string);
+        if (!w) throw new Error(`no workload ${args[0] as string}`);
+        value = method === 'enforce' ? await enforcement.enforce(w, args[1] as KernelPolicy) : await enforcement.relax(w);
+      }
+      this.post(i, { t: 'res', id, value } as unknown as ToShard);
+    } catch (err) {
+      this.post(i, { t: 'res', id, error: (err as Error).message } as unknown as ToShard);
+    }
+  }
+
+  // ---- ProfileControl: the profiles live in the workers ----------------
+
+  async changeMode(w: Workload, mode: Mode): Promise<ModeChange> {
+    const owner = this.ownerOfKey(w.key);
+    return (await this.call(owner, 'changeMode', [plainWorkload(w), mode])) as ModeChange;
+  }
+
+  /** As ProfileDetector.export, from the documents the workers last sent (at most a second old; a control call's own changes are in). */
+  export(nameOrKey?: string): WorkloadProfileDocument[] {
+    const { registry } = this.opts;
+    const withMode = (w: Workload, d: WorkloadProfileDocument): WorkloadProfileDocument => ({ ...d, spec: { ...d.spec, mode: w.mode } });
+    if (nameOrKey) {
+      const w = registry.find(nameOrKey);
+      const d = w && this.docs.get(w.key);
+      if (!w || !d) throw new Error(`no profile for '${nameOrKey}'`);
+      return [withMode(w, d)];
+    }
+    return [...this.docs.keys()].sort().flatMap((k) => {
+      const w = registry.find(k);
+      return w ? [withMode(w, this.docs.get(k)!)] : [];
+    });
+  }
+
+  diff(doc: WorkloadProfileDocument): string[] {
+    const { registry } = this.opts;
+    const w = registry.find(doc.spec.workload.key) ?? registry.find(doc.spec.workload.name);
+    const ref = { ...doc.spec.workload, namespace: doc.spec.workload.namespace ?? '', kind: doc.spec.workload.kind as WorkloadKind };
+    const current = w && this.docs.has(w.key) ? this.export(w.key)[0]! : toDocument(new Profile(profileLimits(this.opts.config)), ref, 'learn');
+    return diffDocuments(doc, current);
+  }
+
+  async apply(docs: WorkloadProfileDocument[]): Promise<{ applied: string[]; warnings: string[] }> {
+    const applied: string[] = [];
+    const warnings: string[] = [];
+    // In the file's order, each by its owner.
+    for (const doc of docs) {
+      const r = (await this.call(this.ownerOfKey(doc.spec.workload.key), 'apply', [[doc]])) as { applied: string[]; warnings: string[] };
+      applied.push(...r.applied);
+      warnings.push(...r.warnings);
+    }
+    return { applied, warnings };
+  }
+
+  /** Resolves when every worker has detected on every event routed so far (and sent its changed profiles). */
+  async settled(): Promise<void> {
+    await Promise.all(this.workers.map((_, i) => this.call(i, 'flushDocs', [])));
+  }
+
+  async enforceAll(): Promise<void> {
+    await Promise.all(this.workers.map((_, i) => this.call(i, 'enforceAll', [])));
+    await this.opts.enforcement.reapply();
+  }
+
+  /** Profiles are not shared through the cluster with workers (the engine refuses that configuration). */
+  async publishPending(): Promise<void> {}
+
+  /** Flushes the queued events, lets each worker close its detectors (saving profiles), then ends it. */
+  async stop(): Promise<void> {
+    this.flush();
+    // Pending profile changes arrive before 'stopped'.
+    await Promise.all(this.workers.map((w, i) => new Promise<void>((resolve) => {
+      this.stopped[i] = resolve;
+      w.once('exit', () => resolve());
+      this.post(i, { t: 'stop' });
+    })));
+    this.stopping = true;
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+type ContainerInfoRef = object;
+const NO_INFO: ContainerInfoRef = {};
+
+/** A workload as a worker gets it: its fields, cloned. */
+function plainWorkload(w: Workload): Workload {
+  return { ...w };
+}
+
+const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+
+/** A worker's pino line, logged again by the main thread's logger (its fields kept, its level too). */
+function relayLog(log: Logger, line: string): void {
+  try {
+    const { level, msg, time: _t, pid: _p, hostname: _h, ...fields } = JSON.parse(line) as Record<string, unknown>;
+    log[LEVELS[level as number] ?? 'info'](fields, String(msg ?? ''));
+  } catch {
+    log.warn({ line: line.slice(0, 200) }, 'unreadable log line from a detection worker');
+  }
+}
