@@ -62,11 +62,20 @@ export type FromShard =
   | { t: 'log'; line: string }
   | { t: 'stopped' };
 
-/** The worker that owns a workload: by its key alone, so every thread and every restart agrees. FNV-1a. */
+/**
+ * The worker that owns a workload: by its key alone, so every thread and
+ * every restart agrees. FNV-1a, then murmur3's finaliser: FNV's low bits
+ * alone are poorly mixed (its lowest is the parity of the characters').
+ */
 export function ownerOf(key: string, count: number): number {
   if (count <= 1) return 0;
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return (h >>> 0) % count;
 }
 

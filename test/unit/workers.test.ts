@@ -102,7 +102,8 @@ async function run(workers: number): Promise<Seen> {
     }
     // What was learned, without the times it was learned at.
     const profiles = JSON.stringify(t.engine.profiles.export(), (k, v: unknown) => (k === 'status' ? undefined : v));
-    const commands = probe.commands.filter((c) => c.id).map((c) => JSON.stringify({ ...c, id: undefined })).sort();
+    // Distinct: a command whose answer came late is sent again (the probe applies it once more, to the same effect).
+    const commands = [...new Set(probe.commands.filter((c) => c.id).map((c) => JSON.stringify({ ...c, id: undefined })))].sort();
     return { alerts: byWorkload, profiles, commands, owners: new Set(cgroupWorkloads.map((w) => ownerOf(w.key, 2))) };
   } finally {
     await probe.close();
