@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { tmpdir } from 'node:os';
+import os, { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../src/config/load.js';
@@ -21,7 +21,7 @@ import type { WireProbeMessage } from '../src/probe/wire.js';
 import { cgroup2Mount, TestCgroupTree } from '../test/support/cgroup.js';
 import { decodeEvent } from '../test/support/reference-decoder.js';
 import { batchMessage, eventMix, type MixOptions } from './lib/event-mix.js';
-import { threadTimes } from './lib/kernel.js';
+import { processCpuNs, threadTimes } from './lib/kernel.js';
 import type { Row } from './lib/report.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -128,6 +128,32 @@ export async function engineThroughput(rows: Row[], opts: ThroughputOptions = TH
   }
 }
 
+/**
+ * The same throughput run with detection on the main thread (engine.workers
+ * 1) and split over worker threads by workload (2): events/s, and whose CPU
+ * it took — the engine's main thread (gRPC, decoding, workloads, its own
+ * process tree, routing), its detection workers, and the synthetic probe
+ * generating the events, which shares the same cores here.
+ */
+export async function workersThroughput(rows: Row[], counts = [1, 2], opts: ThroughputOptions = THROUGHPUT_DEFAULTS): Promise<void> {
+  const load = loadavg()[0]!.toFixed(2);
+  for (const workers of counts) {
+    const r = await measureEngine(opts, 8, workers);
+    const label = workers === 1 ? '1 (in-thread)' : String(workers);
+    const perEvent = (sec: number) => `${Math.round((sec / r.events) * 1e9)} ns`;
+    rows.push(
+      {
+        bench: 'engine workers', metric: `events/s (wall), engine.workers ${label}`, value: r.events / r.wall, unit: 'ev/s',
+        note: `${os.cpus().length} vCPUs shared with the generator (load ${load} before the runs); ${opts.workloads} workloads in monitor mode, ${opts.processes} processes, 8 events per process turn; wall ${r.wall.toFixed(2)} s for ${r.events.toLocaleString('en-US')} events`,
+      },
+      {
+        bench: 'engine workers', metric: `events/s per engine core, engine.workers ${label}`, value: r.events / r.cpuSec, unit: 'ev/s',
+        note: `CPU per event: engine ${perEvent(r.cpuSec)} (main thread ${perEvent(r.mainSec)}, detection workers ${perEvent(r.workerSec)}, the rest GC and libuv), generator ${perEvent(r.generatorSec)}; alerts meanwhile: ${r.alerts}`,
+      },
+    );
+  }
+}
+
 interface Measured {
   events: number;
   wall: number;
@@ -136,6 +162,10 @@ interface Measured {
   systemSec: number;
   /** The engine's main thread alone (the rest: V8's GC helpers, libuv's pool). */
   mainSec: number;
+  /** The detection worker threads (engine.workers > 1). */
+  workerSec: number;
+  /** The synthetic probe's process (the generator), over the same time. */
+  generatorSec: number;
   alerts: string;
 }
 
@@ -145,13 +175,20 @@ function mainThreadCpuSec(): number {
   return NaN;
 }
 
-async function measureEngine(opts: ThroughputOptions, burst: number): Promise<Measured> {
+/** CPU time of these threads of this process so far, in seconds. */
+function threadsCpuSec(tids: readonly number[]): number {
+  let ns = 0;
+  for (const [k, t] of threadTimes(process.pid)) if (tids.includes(Number(k.split('/').pop()))) ns += t.ns;
+  return ns / 1e9;
+}
+
+async function measureEngine(opts: ThroughputOptions, burst: number, workers = 1): Promise<Measured> {
   const cg = fakeCgroupMount(opts.workloads);
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
   const children: ChildProcess[] = [];
   let engine: Engine | null = null;
   try {
-    return await runEngine(opts, burst, cg, dir, children, (e) => (engine = e));
+    return await runEngine(opts, burst, cg, dir, children, (e) => (engine = e), workers);
   } finally {
     // Also when a run fails: no sender left sending, no engine left listening, no directories left behind.
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill();
@@ -168,9 +205,10 @@ async function runEngine(
   dir: string,
   children: ChildProcess[],
   started: (e: Engine) => void,
+  workers = 1,
 ): Promise<Measured> {
   const config = parseConfig({
-    engine: { listen: `unix://${dir}/engine.sock` },
+    engine: { listen: `unix://${dir}/engine.sock`, workers },
     control: { listen: `unix://${dir}/control.sock` },
     stateDir: join(dir, 'state'),
     sinks: [{ type: 'file', path: join(dir, 'alerts.jsonl'), format: 'json' }],
@@ -189,6 +227,7 @@ async function runEngine(
   learner.go();
   await learner.done;
   await waitUntil(() => received >= perRound * opts.learnRounds, 300_000);
+  await engine.workers?.settled();
   const workloads = engine.workloads.all().filter((w) => w.kind === 'cgroup');
   for (const w of workloads) {
     const r = await engine.profiles.changeMode(w, 'monitor');
@@ -206,15 +245,30 @@ async function runEngine(
   let cpu: NodeJS.CpuUsage | null = null;
   let main0 = 0;
   let mainSec = 0;
+  let workers0 = 0;
+  let workerSec = 0;
+  let gen0 = 0;
+  let generatorSec = 0;
+  const tids = engine.workers?.threadIds ?? [];
+  let senderPid = 0;
+  /** The end of the measured part: with workers, once they have detected on the last event too. */
+  const finish = (): void => {
+    t1 = process.hrtime.bigint();
+    cpu = process.cpuUsage(cpu0);
+    mainSec = mainThreadCpuSec() - main0;
+    workerSec = threadsCpuSec(tids) - workers0;
+    generatorSec = processCpuNs(senderPid) / 1e9 - gen0;
+  };
   engine.subscribe(() => {
     if (n++ === 0) {
       t0 = process.hrtime.bigint();
       cpu0 = process.cpuUsage();
       main0 = mainThreadCpuSec();
+      workers0 = threadsCpuSec(tids);
+      gen0 = processCpuNs(senderPid) / 1e9;
     } else if (n === expected) {
-      t1 = process.hrtime.bigint();
-      cpu = process.cpuUsage(cpu0);
-      mainSec = mainThreadCpuSec() - main0;
+      if (engine.workers) void engine.workers.settled().then(finish);
+      else finish();
     }
   });
   const alerts = new Map<string, number>();
@@ -223,6 +277,7 @@ async function runEngine(
     if (n > 0 && cpu === null) alerts.set(k, (alerts.get(k) ?? 0) + 1);
   });
   const sender = await startSender(target, opts.rounds, mix(42), children);
+  senderPid = children.at(-1)!.pid!;
   // BENCH_CPU_PROFILE=FILE: V8 CPU profiles of the engine process over the measured rounds only (FILE-burstN.cpuprofile).
   const profiler = process.env.BENCH_CPU_PROFILE ? await startProfiler() : null;
   sender.go();
@@ -236,7 +291,7 @@ async function runEngine(
   const alertNote = [...alerts].map(([what, k]) => `${k} ${what}`).join(', ') || 'none';
   const malformed = engine.ingest.malformedEvents;
   if (malformed) throw new Error(`${malformed} events rejected as malformed`);
-  return { events: n - 1, wall, cpuSec, systemSec: cpu!.system / 1e6, mainSec, alerts: alertNote };
+  return { events: n - 1, wall, cpuSec, systemSec: cpu!.system / 1e6, mainSec, workerSec, generatorSec, alerts: alertNote };
 }
 
 /** Events per second of `decode` over `batches`, on this thread (best of three runs after a warm-up). */

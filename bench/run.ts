@@ -1,10 +1,10 @@
 // `npm run bench [-- --only NAME,…] [-- --out NAME]`: every benchmark (or
 // the named ones), one table, one JSON result file (bench/results/NAME.json,
 // default latest.json).
-//   names: decode, transport, engine, kernel-latency, overhead, loss,
+//   names: decode, transport, engine, workers, kernel-latency, overhead, loss,
 //          latency, memory, steady, cli
 import { printTable, writeResults, machine, type Row } from './lib/report.js';
-import { decodeCeiling, engineThroughput, kernelLatency, transportCeiling } from './pipeline.js';
+import { decodeCeiling, engineThroughput, kernelLatency, transportCeiling, workersThroughput } from './pipeline.js';
 import { overhead } from './overhead.js';
 import { loss } from './loss.js';
 import { latency } from './latency.js';
@@ -16,6 +16,7 @@ const BENCHES: [string, (rows: Row[]) => void | Promise<void>][] = [
   ['decode', decodeCeiling],
   ['transport', (rows) => transportCeiling(rows)],
   ['engine', (rows) => engineThroughput(rows)],
+  ['workers', (rows) => workersThroughput(rows)],
   ['kernel-latency', kernelLatency],
   ['overhead', (rows) => overhead(rows)],
   ['loss', loss],

@@ -36,7 +36,8 @@ import { ContainerResolver } from './enrich/runtime/resolver.js';
 import { findRuntimes } from './enrich/runtime/sockets.js';
 import { CriSource, DockerSource, type RuntimeSource } from './enrich/runtime/sources.js';
 import { LocalResolver, WorkloadRegistry, type WorkloadResolver } from './enrich/workloads.js';
-import { IngestServer, type IngestHandler } from './ingest/server.js';
+import { keepEventBytes } from './ingest/probe-message.js';
+import { IngestServer, type EventBytes, type IngestHandler } from './ingest/server.js';
 import type { Logger } from './log.js';
 import { alertAbout, type Alert } from './model/alert.js';
 import { EVENT_TYPES, type Event, type EventType } from './model/event.js';
@@ -172,7 +173,11 @@ export class Engine implements IngestHandler {
       holdMs: cc.holdMs,
       maxEvents: cc.holdEvents,
       release: (events) => {
-        for (const e of events) this.process(e, this.workloads.resolve(e));
+        for (const e of events) {
+          const w = this.workloads.resolve(e);
+          this.process(e, w);
+          this.workers?.route(e, w);
+        }
         this.workers?.flush();
       },
     });
@@ -223,6 +228,8 @@ export class Engine implements IngestHandler {
         const s = doc.spec.workload;
         registry.declare({ key: s.key, name: s.name, kind: s.kind as WorkloadKind, namespace: s.namespace, mode: doc.spec.mode });
       }
+      // Rules and profiles run in the worker that owns the workload, which is sent each event's bytes.
+      keepEventBytes(true);
       this.workers = new DetectionWorkers({
         config, count: config.engine.workers, log, registry, docs, enforcement: this.enforcement, kill, enforcementFailed, raise,
       });
@@ -365,7 +372,10 @@ export class Engine implements IngestHandler {
     this.hold.releaseAll();
     await this.containers.stop();
     for (const d of this.detectors) await d.close?.();
-    await this.workers?.stop();
+    if (this.workers) {
+      await this.workers.stop();
+      keepEventBytes(false);
+    }
     // After the detectors, which may still raise while closing.
     this.unsubscribeDelivery?.();
     await this.alertDelivery?.stop();
@@ -497,7 +507,7 @@ export class Engine implements IngestHandler {
     this.losses.report(session.hello.sessionId, previous, current);
   }
 
-  onEvents(_session: ProbeSession, events: Event[]): void {
+  onEvents(_session: ProbeSession, events: Event[], wire?: EventBytes): void {
     this.metrics.probeSeen();
     const hold = this.hold;
     const workloads = this.workloads;
@@ -518,6 +528,7 @@ export class Engine implements IngestHandler {
         }
       }
       this.process(e, w);
+      if (this.workers) this.workers.route(e, w, wire, i);
     }
     this.workers?.flush();
   }
@@ -546,8 +557,6 @@ export class Engine implements IngestHandler {
     this.typeCounts[t] = this.typeCounts[t]! + 1;
     const detectors = this.detectors;
     for (let d = 0; d < detectors.length; d++) detectors[d]!.onEvent(e, this.detectContext);
-    // Rules and profiles, in the worker that owns the workload.
-    if (this.workers) this.workers.route(e, w);
     this.metrics.onEvent(e);
     if (this.subscribers.size > 0) for (const fn of this.subscribers) fn(e);
     this.eventLog?.write(e);

@@ -37,6 +37,20 @@ export interface DecodedBatch {
   excess: number;
   /** Events whose strings or argv were cut to their bounds. */
   oversized: Event[];
+  /**
+   * With keepEventBytes(true): the message's bytes and where each decoded
+   * event's own bytes are in them (start, end per event), so detection
+   * workers can be sent the bytes instead of the objects.
+   */
+  bytes: Uint8Array | null;
+  ranges: number[];
+}
+
+let keepBytes = false;
+
+/** Whether batches say where each event's bytes are (engine.workers > 1). */
+export function keepEventBytes(on: boolean): void {
+  keepBytes = on;
 }
 
 /** A decoded ProbeMessage: protobufjs's shape, with a batch already made of Events. */
@@ -664,10 +678,12 @@ function batch(end: number, out: DecodedBatch): void {
         pos = e;
         continue;
       }
+      const start = pos;
       try {
         const ev = event(e);
         if (oversize && boundEvent(ev)) out.oversized.push(ev);
         out.events.push(ev);
+        if (keepBytes) out.ranges.push(start, e);
       } catch (err) {
         if (err instanceof MalformedEvent || err instanceof AddressError) out.rejected.push(err.message);
         else if (err instanceof Malformed) out.rejected.push(`malformed event bytes: ${err.message}`);
@@ -700,7 +716,7 @@ export function decodeProbeMessage(bytes: Uint8Array): ProbeMessageIn {
         if (wt !== 2) fail(`ProbeMessage field 2 has wire type ${wt}, expected 2`);
         const e = delimited(end, 'EventBatch');
         // A message field given twice is merged (proto3): events add up, the last seq wins.
-        out ??= { seq: 0, events: [], rejected: [], excess: 0, oversized: [] };
+        out ??= { seq: 0, events: [], rejected: [], excess: 0, oversized: [], bytes: keepBytes ? bytes : null, ranges: [] };
         batch(e, out);
         pos = e;
       } else {

@@ -14,9 +14,16 @@ import { ProbeSession } from '../probe/session.js';
 
 export { MAX_BATCH_EVENTS };
 
+/** A batch's message bytes and each event's [start, end) in them, pairwise. */
+export interface EventBytes {
+  bytes: Uint8Array;
+  ranges: number[];
+}
+
 /** What the rest of the engine does with a probe's messages. */
 export interface IngestHandler {
-  onEvents(session: ProbeSession, events: Event[]): void;
+  /** `wire`: where each event's bytes are in its message (keepEventBytes), for handing them on undecoded. */
+  onEvents(session: ProbeSession, events: Event[], wire?: EventBytes): void;
   onSnapshot(session: ProbeSession, processes: WireProcessInfo[], last: boolean): void;
   onLoss(session: ProbeSession, previous: WireLossReport, current: WireLossReport): void;
   onPackets(session: ProbeSession, packets: WirePacket[]): void;
@@ -188,7 +195,7 @@ export class IngestServer {
       }
     }
     session.events += events.length;
-    this.handler.onEvents(session, events);
+    this.handler.onEvents(session, events, batch.bytes ? { bytes: batch.bytes, ranges: batch.ranges } : undefined);
     session.processed(batch.seq);
   }
 }

@@ -22,6 +22,7 @@ import type { WorkloadRegistry } from '../enrich/workloads.js';
 import type { Logger } from '../log.js';
 import { alertAbout, type Alert } from '../model/alert.js';
 import type { Event } from '../model/event.js';
+import type { EventBytes } from '../ingest/server.js';
 import type { Mode } from '../model/mode.js';
 import type { CommandResult } from '../model/result.js';
 import { nodeWorkload, type Workload, type WorkloadKind } from '../model/workload.js';
@@ -41,9 +42,73 @@ export interface DetectionWorkersOptions {
   raise: (a: Alert) => void;
 }
 
-interface Outbox {
-  events: Event[];
-  wids: number[];
+/** Room before the first event for the ProbeMessage and EventBatch framing (a tag and a varint length). */
+const HEAD = 6;
+
+/** One worker's events since the last flush. */
+class Outbox {
+  buf = new Uint8Array(64 * 1024);
+  len = HEAD;
+  kinds: number[] = [];
+  objects: Event[] = [];
+  times: number[] = [];
+  wids: number[] = [];
+  nodeName = '';
+
+  get size(): number {
+    return this.kinds.length;
+  }
+
+  /** An event's bytes, framed as EventBatch field 2. */
+  addBytes(src: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    if (this.len + n + 6 > this.buf.length) {
+      const grown = new Uint8Array(Math.max(this.buf.length * 2, this.len + n + 6));
+      grown.set(this.buf.subarray(0, this.len));
+      this.buf = grown;
+    }
+    this.buf[this.len++] = 0x12;
+    this.len = writeVarint(this.buf, this.len, n);
+    this.buf.set(src.subarray(start, end), this.len);
+    this.len += n;
+    this.kinds.push(1);
+  }
+
+  /** Takes the batch as one message; the buffer goes with it. */
+  take(): Extract<ToShard, { t: 'events' }> {
+    const bodyLen = this.len - HEAD;
+    let bytes: Uint8Array | null = null;
+    if (bodyLen > 0) {
+      // ProbeMessage field 2 (batch), written just before the body.
+      const head = new Uint8Array(6);
+      let h = 0;
+      head[h++] = 0x12;
+      h = writeVarint(head, h, bodyLen);
+      const at = HEAD - h;
+      this.buf.set(head.subarray(0, h), at);
+      bytes = this.buf.subarray(at, this.len);
+    }
+    const m = {
+      t: 'events' as const, bytes, kinds: Uint8Array.from(this.kinds), objects: this.objects,
+      times: Float64Array.from(this.times), nodeName: this.nodeName, wids: Int32Array.from(this.wids),
+    };
+    this.buf = new Uint8Array(Math.max(64 * 1024, this.buf.length));
+    this.len = HEAD;
+    this.kinds = [];
+    this.objects = [];
+    this.times = [];
+    this.wids = [];
+    return m;
+  }
+}
+
+function writeVarint(b: Uint8Array, at: number, v: number): number {
+  while (v > 0x7f) {
+    b[at++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  b[at++] = v;
+  return at;
 }
 
 /** A worker thread running worker.js beside this file; from source (tests, benches: .ts) it first registers tsx's loader, a dev dependency. */
@@ -59,6 +124,8 @@ export { profileLimits };
 
 export class DetectionWorkers implements ProfileControl {
   private readonly workers: Worker[] = [];
+  /** Each worker's thread id in the kernel (its CPU time is /proc/self/task/TID). */
+  readonly threadIds: number[] = [];
   private readonly outboxes: Outbox[] = [];
   private readonly ids = new Map<Workload, number>();
   private readonly owners: number[] = [];
@@ -98,10 +165,14 @@ export class DetectionWorkers implements ProfileControl {
       const init: ShardInit = { config, index: i, count, docs: this.opts.docs.filter((d) => ownerOf(d.spec.workload.key, count) === i), logLevel: log.level };
       const w = startWorker(init);
       this.workers.push(w);
-      this.outboxes.push({ events: [], wids: [] });
+      this.outboxes.push(new Outbox());
       this.sent.push(new Map());
       ready.push(new Promise<void>((resolve, reject) => {
-        w.on('message', (m: FromShard) => (m.t === 'ready' ? resolve() : this.onMessage(i, m)));
+        w.on('message', (m: FromShard) => {
+          if (m.t !== 'ready') return this.onMessage(i, m);
+          this.threadIds[i] = m.tid;
+          resolve();
+        });
         w.once('error', reject);
       }));
       w.on('error', (err) => this.died(i, err.message));
@@ -125,8 +196,12 @@ export class DetectionWorkers implements ProfileControl {
     this.workers[i]?.postMessage(m, transfer);
   }
 
-  /** Queues one enriched event for its workload's worker (and, for the process tree, every other). */
-  route(e: Event, w: Workload): void {
+  /**
+   * Queues one enriched event for its workload's worker (and, for the
+   * process tree, every other): its bytes when `wire` says where they are,
+   * else the object.
+   */
+  route(e: Event, w: Workload, wire?: EventBytes, index = 0): void {
     let id = this.ids.get(w);
     if (id === undefined) {
       id = this.owners.length;
@@ -141,17 +216,27 @@ export class DetectionWorkers implements ProfileControl {
       this.post(owner, { t: 'workload', id, w: plainWorkload(w) });
     }
     if (changesTree(e.type)) {
-      for (let i = 0; i < this.outboxes.length; i++) {
-        const box = this.outboxes[i]!;
-        box.events.push(e);
-        box.wids.push(i === owner ? id : NOT_OWNED);
-      }
+      for (let i = 0; i < this.outboxes.length; i++) this.add(i, e, i === owner ? id : NOT_OWNED, wire, index);
     } else {
-      const box = this.outboxes[owner]!;
-      box.events.push(e);
-      box.wids.push(id);
+      this.add(owner, e, id, wire, index);
     }
     this.queued++;
+  }
+
+  private add(i: number, e: Event, wid: number, wire: EventBytes | undefined, index: number): void {
+    let box = this.outboxes[i]!;
+    if (box.nodeName !== e.nodeName) {
+      if (box.size > 0) this.flushOne(i);
+      box = this.outboxes[i]!;
+      box.nodeName = e.nodeName;
+    }
+    if (wire) box.addBytes(wire.bytes, wire.ranges[2 * index]!, wire.ranges[2 * index + 1]!);
+    else {
+      box.kinds.push(0);
+      box.objects.push(e);
+    }
+    box.times.push(e.time);
+    box.wids.push(wid);
   }
 
   /** Sends what route() queued: one message per worker. */
@@ -163,24 +248,23 @@ export class DetectionWorkers implements ProfileControl {
 
   private flushOne(i: number): void {
     const box = this.outboxes[i]!;
-    const events = box.events;
-    if (events.length === 0) return;
-    const wids = Int32Array.from(box.wids);
-    box.events = [];
-    box.wids = [];
-    // The process and workload are the worker's own (its tree, its copy): not cloned with the event.
-    const procs = events.map((e) => e.process);
-    const loads = events.map((e) => e.workload);
-    for (const e of events) {
+    if (box.size === 0) return;
+    const m = box.take();
+    // The process and workload of an event sent whole are the worker's own (its tree, its copy): not cloned with it.
+    const procs = m.objects.map((e) => e.process);
+    const loads = m.objects.map((e) => e.workload);
+    for (const e of m.objects) {
       e.process = null;
       e.workload = null;
     }
     try {
-      this.post(i, { t: 'events', events, wids }, [wids.buffer as ArrayBuffer]);
+      const transfer = [m.wids.buffer, m.kinds.buffer, m.times.buffer] as ArrayBuffer[];
+      if (m.bytes) transfer.push(m.bytes.buffer as ArrayBuffer);
+      this.post(i, m, transfer);
     } finally {
-      for (let k = 0; k < events.length; k++) {
-        events[k]!.process = procs[k]!;
-        events[k]!.workload = loads[k]!;
+      for (let k = 0; k < m.objects.length; k++) {
+        m.objects[k]!.process = procs[k]!;
+        m.objects[k]!.workload = loads[k]!;
       }
     }
   }

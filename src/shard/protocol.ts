@@ -35,7 +35,21 @@ export type ToShard =
    * when this worker owns it, else NOT_OWNED (fork, exec, exit and setid of
    * every workload reach every worker, so each keeps the whole process tree).
    */
-  | { t: 'events'; events: Event[]; wids: Int32Array }
+  | {
+    t: 'events';
+    /**
+     * The events' own bytes as the probe sent them, framed as one
+     * ProbeMessage batch (decoded again in the worker: cheaper than
+     * cloning objects), its buffer transferred; null when none.
+     */
+    bytes: Uint8Array | null;
+    /** Per event: 1 its bytes are next in `bytes`, 0 it is next in `objects` (an event held for its container's identity). */
+    kinds: Uint8Array;
+    objects: Event[];
+    times: Float64Array;
+    nodeName: string;
+    wids: Int32Array;
+  }
   | { t: 'snapshot'; processes: WireProcessInfo[] }
   | { t: 'call'; id: number; method: ShardCall; args: unknown[] }
   | { t: 'reload-rules' }
@@ -48,7 +62,8 @@ export type ShardCall = 'changeMode' | 'apply' | 'enforceAll' | 'flushDocs';
 export type MainCall = 'enforce' | 'relax' | 'kill';
 
 export type FromShard =
-  | { t: 'ready' }
+  /** `tid`: the worker's thread id (benches account its CPU by it). */
+  | { t: 'ready'; tid: number }
   | { t: 'alert'; alert: Alert }
   /** A mode this worker's profiles set (promotion, vigil mode, a policy): the main thread's registry follows. */
   | { t: 'mode'; key: string; mode: Mode }

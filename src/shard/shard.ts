@@ -11,6 +11,8 @@ import { ProfileStore } from '../detect/profile/store.js';
 import { RulesDetector } from '../detect/rules/detector.js';
 import type { DetectContext, Detector } from '../detect/detector.js';
 import { ProcessTree } from '../enrich/process-tree.js';
+import { DnsNames } from '../enrich/dns-names.js';
+import { decodeProbeMessage } from '../ingest/probe-message.js';
 import type { ModeListener } from '../enrich/workloads.js';
 import type { Logger } from '../log.js';
 import type { Alert } from '../model/alert.js';
@@ -90,6 +92,8 @@ class WorkloadCopies implements ProfileWorkloads {
 
 export class DetectionShard {
   readonly tree: ProcessTree;
+  /** Names the workloads here resolved addresses from (DNS answers), as the engine's. */
+  private readonly dnsNames = new DnsNames();
   readonly rules: RulesDetector;
   readonly profiles: ProfileDetector;
   private readonly workloads: WorkloadCopies;
@@ -182,7 +186,7 @@ export class DetectionShard {
   handle(m: ToShard | { t: 'res'; id: number; value?: unknown; error?: string }): void | Promise<void> {
     switch (m.t) {
       case 'events':
-        return this.onEvents(m.events, m.wids);
+        return this.onEvents(m);
       case 'workload':
         this.byId[m.id] = this.workloads.put(m.w);
         return;
@@ -231,18 +235,39 @@ export class DetectionShard {
   }
 
   /** A batch: the process tree for every event, detection for this worker's own. */
-  onEvents(events: Event[], wids: Int32Array): void {
+  onEvents(m: Extract<ToShard, { t: 'events' }>): void {
+    const decoded = m.bytes ? decodeProbeMessage(m.bytes).batch!.events : [];
+    const { kinds, objects, times, wids, nodeName } = m;
     const tree = this.tree;
+    const dns = this.dnsNames;
     const detectors = this.detectors;
     const ctx = this.ctx;
-    for (let i = 0; i < events.length; i++) {
-      const e = events[i]!;
+    let d = 0;
+    let o = 0;
+    for (let i = 0; i < kinds.length; i++) {
+      let e: Event;
       const wid = wids[i]!;
+      if (kinds[i]) {
+        e = decoded[d++]!;
+        e.time = times[i]!;
+        e.nodeName = nodeName;
+        // As Engine.process: a DNS answer's names are known before the connect that follows it (same cgroup, same worker).
+        if (e.type === 'dns') {
+          dns.observe(e);
+          if (wid === NOT_OWNED) continue;
+        } else if (e.addr && wid !== NOT_OWNED) {
+          if (e.type === 'connect') e.sipName = dns.nameOf(e.cgroupId, e.addr, e.time);
+          else if (e.type === 'accept') e.cipName = dns.nameOf(e.cgroupId, e.addr, e.time);
+        }
+      } else {
+        // Sent whole (held for its container's identity): enriched on the main thread already.
+        e = objects[o++]!;
+        if (e.type === 'dns') dns.observe(e);
+      }
       if (e.type !== 'dns') e.process = tree.apply(e);
       if (wid === NOT_OWNED) continue;
-      const w = this.byId[wid]!;
-      e.workload = w;
-      for (let d = 0; d < detectors.length; d++) detectors[d]!.onEvent(e, ctx);
+      e.workload = this.byId[wid]!;
+      for (let k = 0; k < detectors.length; k++) detectors[k]!.onEvent(e, ctx);
     }
   }
 

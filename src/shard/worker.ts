@@ -1,6 +1,7 @@
 // A detection worker thread's entry (engine.workers > 1): a DetectionShard
 // fed by the main thread's messages; its log lines go to the main thread's
 // logger, so one log stays one stream.
+import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import type { FromShard, ShardInit, ToShard } from './protocol.js';
@@ -22,4 +23,13 @@ port.on('message', (m: ToShard | { t: 'res'; id: number; value?: unknown; error?
   const r = shard.handle(m);
   if (r) r.catch((err: Error) => log.error({ err: err.message }, 'detection worker: a call failed'));
 });
-send({ t: 'ready' });
+send({ t: 'ready', tid: threadId() });
+
+/** This thread's id in the kernel (0 where /proc does not say). */
+function threadId(): number {
+  try {
+    return Number(readlinkSync('/proc/thread-self').split('/').pop());
+  } catch {
+    return 0;
+  }
+}
