@@ -48,7 +48,8 @@ export class TestEngine {
       stateDir: join(dir, 'state'),
       metrics: { listen: 'tcp://127.0.0.1:0' },
       ...overrides,
-      engine: { listen: `unix://${dir}/engine.sock`, ...overrides.engine },
+      // VIGIL_TEST_WORKERS=N runs any engine test with N detection worker threads (docs/workers.md).
+      engine: { listen: `unix://${dir}/engine.sock`, ...(process.env.VIGIL_TEST_WORKERS ? { workers: Number(process.env.VIGIL_TEST_WORKERS) } : {}), ...overrides.engine },
     });
     const { log, lines } = capturingLogger();
     const engine = new Engine(config, log, opts);
