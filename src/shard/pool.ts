@@ -132,12 +132,13 @@ export class DetectionWorkers implements ProfileControl {
   /** Per worker, the identity last sent for each workload id (resent when the main thread's changes). */
   private readonly sent: Map<number, ContainerInfoRef>[] = [];
   private readonly docs = new Map<string, WorkloadProfileDocument>();
-  private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private readonly pending = new Map<number, { worker: number; resolve(v: unknown): void; reject(e: Error): void }>();
   private nextCall = 1;
   /** A mode a worker set, being applied to the registry here (not to be sent back). */
   private following: string | null = null;
   private stopping = false;
   private stopped: (() => void)[] = [];
+  private readonly exited: boolean[] = [];
   private queued = 0;
 
   constructor(private readonly opts: DetectionWorkersOptions) {
@@ -177,6 +178,13 @@ export class DetectionWorkers implements ProfileControl {
       }));
       w.on('error', (err) => this.died(i, err.message));
       w.on('exit', (code) => {
+        this.exited[i] = true;
+        for (const [id, p] of this.pending) {
+          if (p.worker !== i) continue;
+          this.pending.delete(id);
+          p.reject(new Error(`detection worker ${i} exited`));
+        }
+        this.stopped[i]?.();
         if (!this.stopping) this.died(i, `exited with code ${code}`);
       });
     }
@@ -282,7 +290,7 @@ export class DetectionWorkers implements ProfileControl {
     // Events routed before the call are detected on before it.
     this.flush();
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { worker: i, resolve, reject });
       this.post(i, { t: 'call', id, method, args });
     });
   }
@@ -410,9 +418,10 @@ export class DetectionWorkers implements ProfileControl {
   async stop(): Promise<void> {
     this.flush();
     // Pending profile changes arrive before 'stopped'.
-    await Promise.all(this.workers.map((w, i) => new Promise<void>((resolve) => {
+    await Promise.all(this.workers.map((_, i) => new Promise<void>((resolve) => {
+      // A worker that already died has nothing left to save.
+      if (this.exited[i]) return resolve();
       this.stopped[i] = resolve;
-      w.once('exit', () => resolve());
       this.post(i, { t: 'stop' });
     })));
     this.stopping = true;
