@@ -290,6 +290,7 @@ export class DetectionWorkers implements ProfileControl {
     // Events routed before the call are detected on before it.
     this.flush();
     return new Promise((resolve, reject) => {
+      if (this.exited[i]) return reject(new Error(`detection worker ${i} is not running (it stopped; the engine's log and alerts say why)`));
       this.pending.set(id, { worker: i, resolve, reject });
       this.post(i, { t: 'call', id, method, args });
     });

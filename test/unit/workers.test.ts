@@ -130,4 +130,22 @@ describe('detection worker threads (engine.workers)', () => {
     expect(two.profiles).toBe(one.profiles);
     expect(two.commands).toEqual(one.commands);
   });
+
+  it('says so when a worker dies: a critical alert, its calls fail with the reason, the engine still stops', { timeout: 60_000 }, async () => {
+    const t = await TestEngine.start({ engine: { workers: 2 }, sinks: [] }, { cgroupMount: cgDir });
+    const alerts: Alert[] = [];
+    t.engine.onAlert((a) => alerts.push(a));
+    try {
+      const pool = t.engine.workers!;
+      await (pool as unknown as { workers: { terminate(): Promise<number> }[] }).workers[1]!.terminate();
+      const a = await waitFor('the alert', () => alerts.find((x) => x.rule === 'Detection worker stopped'), 10_000);
+      expect(a.priority).toBe('critical');
+      expect(a.message).toMatch(/detection worker 1 stopped .*no longer detected on until the engine restarts/);
+      const key = Array.from({ length: 50 }, (_, i) => `named:w${i}`).find((k) => pool.ownerOfKey(k) === 1)!;
+      const w = t.engine.workloads.declare({ key, name: key.slice(6), kind: 'named' });
+      await expect(t.engine.profiles.changeMode(w, 'monitor')).rejects.toThrow(/detection worker 1 is not running/);
+    } finally {
+      await t.stop();
+    }
+  });
 });
