@@ -361,6 +361,7 @@ export async function transportCeiling(rows: Row[], rounds = 10, warmupRounds = 
       },
       onSnapshot: () => {},
       onLoss: () => {},
+      onSelfCheck: () => {},
       onPackets: () => {},
       onConnect: () => {},
       onDisconnect: () => {},

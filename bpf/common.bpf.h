@@ -79,6 +79,12 @@ struct vigil_thread {
 	struct vigil_repeat repeat;
 	/* open: the workload-wide key remembered if it finds nothing (dedup.bpf.h), 0 for none */
 	__u64 missing_key;
+	/* At its last watched syscall: the thread's cgroup, and the enforce
+	 * policy root it was under (0: none). A move to another cgroup is
+	 * seen after the fact (tp_btf/cgroup_attach_task): this is where it
+	 * came from, and the policy that then follows it (enforce.bpf.h). */
+	__u64 cgroup;
+	__u64 home;
 };
 
 struct {
@@ -191,6 +197,9 @@ static __always_inline void submit(void *rec, __u64 size)
 		count_loss(VIGIL_LOSS_RINGBUF);
 }
 
+/* Records where the thread is (enforce.bpf.h, which defines it). */
+static __always_inline void note_home(struct vigil_thread *t);
+
 /* At a syscall's entry: this thread's state, emptied (whatever waited
  * there belonged to a syscall whose exit was never seen). NULL (counted)
  * when there is no memory for it. */
@@ -205,6 +214,7 @@ static __always_inline struct vigil_thread *thread_space(void)
 	t->rec.h.kind = 0;
 	t->repeat.kind = 0;
 	t->missing_key = 0;
+	note_home(t);
 	return t;
 }
 

@@ -139,13 +139,51 @@ struct {
 	__type(value, __u8);
 } refused SEC(".maps");
 
-/* The policy of the current task, if any (a copy in *out). */
+/*
+ * Processes that left the cgroup tree of their enforce policy (moved
+ * into another cgroup, even the root one): tgid → the policy that keeps
+ * applying to them, whatever cgroup they are in now. Filled at the move
+ * (tp_btf/cgroup_attach_task), inherited at fork, dropped at exit.
+ * `start` (the process's start time) guards against a reused pid.
+ */
+struct vigil_followed {
+	__u64 root;
+	__u64 start;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct vigil_followed);
+} followed SEC(".maps");
+
+static __always_inline __u64 task_start(struct task_struct *task)
+{
+	return task->group_leader->start_time;
+}
+
+/* The policy of the current task, if any (a copy in *out): the one that
+ * followed it out of its workload's cgroups, else the deepest policy
+ * root above its cgroup. */
 static __always_inline bool current_policy(struct policy_hit *out)
 {
 	if (!policies_active)
 		return false;
-	__u64 cg = current_cgroup_id();
 	__u32 gen = policy_gen;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct vigil_followed *f = bpf_map_lookup_elem(&followed, &tgid);
+	if (f && f->start == task_start(bpf_get_current_task_btf())) {
+		__u64 root = f->root;
+		__u32 *fl = bpf_map_lookup_elem(&policies, &root);
+		if (fl && *fl) {
+			out->root = root;
+			out->flags = *fl;
+			out->gen = gen;
+			return true;
+		}
+	}
+	__u64 cg = current_cgroup_id();
 	struct policy_hit *cached = bpf_map_lookup_elem(&policy_cache, &cg);
 	if (cached && cached->gen == gen) {
 		*out = *cached;
@@ -172,6 +210,67 @@ static __always_inline bool current_policy(struct policy_hit *out)
 	bpf_map_update_elem(&policy_cache, &cg, &h, BPF_ANY);
 	*out = h;
 	return h.flags != 0;
+}
+
+static __always_inline void note_home(struct vigil_thread *t)
+{
+	struct policy_hit p;
+
+	t->cgroup = current_cgroup_id();
+	t->home = current_policy(&p) ? p.root : 0;
+}
+
+/* Whether cgroup `c` is `root` or below it (cgroup v2 ids). */
+static __always_inline bool cgroup_below(struct cgroup *c, __u64 root)
+{
+	for (int i = 0; i < 2 * VIGIL_POLICY_DEPTH && c; i++) {
+		if (c->kn->id == root)
+			return true;
+		struct cgroup_subsys_state *parent = c->self.parent;
+		if (!parent)
+			return false;
+		c = parent->cgroup;
+	}
+	return false;
+}
+
+/*
+ * A process moved to another cgroup (by itself, or by whoever wrote its
+ * pid into a cgroup.procs). Seen after the move: where it came from is
+ * what its thread last recorded at a watched syscall (note_home). If it
+ * was under an enforce policy and the new cgroup is not below that
+ * policy's root, the policy follows it (`followed`). Every move is sent.
+ */
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(handle_cgroup_move, struct cgroup *dst, const char *path, struct task_struct *task, bool threadgroup)
+{
+	struct vigil_cgroup_move e = {};
+	__u32 tgid = task->tgid;
+
+	if (is_excluded())
+		return 0;
+	struct vigil_thread *t = bpf_task_storage_get(&inflight, task, 0, 0);
+	__u64 home = t ? t->home : 0;
+	e.from_cgroup = t ? t->cgroup : 0;
+	e.to_cgroup = dst->kn->id;
+	if (home && bpf_map_lookup_elem(&policies, &home) && !cgroup_below(dst, home)) {
+		struct vigil_followed f = { .root = home, .start = task_start(task) };
+		bpf_map_update_elem(&followed, &tgid, &f, BPF_ANY);
+		e.policy_root = home;
+	} else {
+		struct vigil_followed *f = bpf_map_lookup_elem(&followed, &tgid);
+		if (f && f->start == task_start(task))
+			e.policy_root = f->root;
+	}
+	/* Later moves of its threads start from here. */
+	if (t)
+		t->cgroup = e.to_cgroup;
+	fill_header(&e.h, VIGIL_CGROUP_MOVE);
+	e.pid = tgid;
+	e.threadgroup = threadgroup;
+	bpf_probe_read_kernel_str(e.comm, sizeof(e.comm), task->comm);
+	submit(&e, sizeof(e));
+	return 0;
 }
 
 struct hash_state {

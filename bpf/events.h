@@ -46,6 +46,7 @@ enum vigil_kind {
 	VIGIL_DUP,
 	VIGIL_FILEOP,
 	VIGIL_DNS,
+	VIGIL_CGROUP_MOVE,
 	VIGIL_KIND_MAX,
 };
 
@@ -136,6 +137,21 @@ struct vigil_exit {
 	struct vigil_header h;
 	__s32 exit_code;
 	__s32 signal;
+};
+
+/* A process moved to another cgroup (tp_btf/cgroup_attach_task). The
+ * header is the mover's (who wrote cgroup.procs); the moved process is
+ * `pid`. from_cgroup is the cgroup its thread was last seen in at a
+ * watched syscall (0: not known); policy_root is the enforce policy that
+ * now follows it (enforce.bpf.h), 0 for none. */
+struct vigil_cgroup_move {
+	struct vigil_header h;
+	__u64 from_cgroup;
+	__u64 to_cgroup;
+	__u64 policy_root;
+	__u32 pid;
+	__u32 threadgroup;
+	char comm[16];    /* the moved process's */
 };
 
 struct vigil_open {

@@ -71,6 +71,14 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	/* New threads share the process; only a new thread group is a fork. */
 	if (child->pid != child->tgid || is_excluded())
 		return 0;
+	/* A policy that followed the parent out of its cgroups follows the child. */
+	__u32 ptgid = parent->tgid;
+	struct vigil_followed *f = bpf_map_lookup_elem(&followed, &ptgid);
+	if (f && f->start == task_start(parent)) {
+		struct vigil_followed c = { .root = f->root, .start = child->start_time };
+		__u32 ctgid = child->tgid;
+		bpf_map_update_elem(&followed, &ctgid, &c, BPF_ANY);
+	}
 	fill_header(&e.h, VIGIL_FORK);
 	e.child_pid = child->tgid;
 	e.child_vpid = task_vpid(child);
@@ -86,6 +94,8 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	/* One exit per process: the group leader's. */
 	if (p->pid != p->tgid || is_excluded())
 		return 0;
+	__u32 tgid = p->tgid;
+	bpf_map_delete_elem(&followed, &tgid);
 	fill_header(&e.h, VIGIL_EXIT);
 	int code = p->exit_code;
 	e.exit_code = (code >> 8) & 0xff;

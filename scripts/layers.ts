@@ -32,7 +32,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   // What a detection stage is.
   ['detect/detector.ts'],
   // Behavioural profiles; signature rules.
-  ['detect/profile/', 'detect/rules/'],
+  ['detect/profile/', 'detect/rules/', 'detect/cgroup-moves.ts'],
   // Automatic responses and enforcement; alert delivery; the event log; findings gathered for reports; detection worker threads.
   ['respond/', 'alert/', 'output/', 'report/', 'shard/'],
   // Beside the engine, reading narrow interfaces of what it wires: the cluster (profile CRDs, pod labels, policy reports), the control API, metrics and health, the web console.

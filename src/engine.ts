@@ -47,8 +47,10 @@ import { EventLog } from './output/event-log.js';
 import { ProbeLink } from './probe/link.js';
 import { ProbeGaps } from './probe/gaps.js';
 import { LossEpisodes } from './probe/losses.js';
+import { ProbeSelfChecks } from './probe/selfcheck.js';
+import { CgroupMoves } from './detect/cgroup-moves.js';
 import { lossCounters, type ProbeSession } from './probe/session.js';
-import type { WireLossReport, WirePacket, WireProcessInfo } from './probe/wire.js';
+import type { WireLossReport, WirePacket, WireProcessInfo, WireSelfCheck } from './probe/wire.js';
 import { Captures } from './respond/capture.js';
 import { Enforcement } from './respond/enforcement.js';
 import { FailPolicy } from './respond/fail-policy.js';
@@ -110,6 +112,10 @@ export class Engine implements IngestHandler {
   readonly gaps: ProbeGaps;
   /** Losses per workload and node, in episodes: each an alert. */
   readonly losses: LossEpisodes;
+  /** The probes' checks of their own kernel state: each change someone else made is an alert. */
+  readonly selfChecks: ProbeSelfChecks;
+  /** Processes moved out of their workload's cgroups: each an alert. */
+  readonly cgroupMoves: CgroupMoves;
   private watchTimer: NodeJS.Timeout | null = null;
   readonly quarantines: Quarantines;
   readonly captures: Captures;
@@ -268,6 +274,9 @@ export class Engine implements IngestHandler {
       raise,
       log: log.child({ component: 'probe-watch' }),
     });
+    this.selfChecks = new ProbeSelfChecks({ raise, log: log.child({ component: 'self-check' }) });
+    this.cgroupMoves = new CgroupMoves({ node: config.nodeName, workloadOf: (cgroupId, pid) => this.workloads.resolveCgroup(cgroupId, pid) });
+    this.addDetector(this.cgroupMoves);
     this.losses = new LossEpisodes({
       node: config.nodeName,
       workloadOf: (cgroupId) => this.workloads.resolveCgroup(cgroupId, 0),
@@ -442,6 +451,8 @@ export class Engine implements IngestHandler {
       runtimes: () => this.containers.stats().runtimes,
       containers: () => this.containerCounts(),
       dnsNames: () => this.dnsNames,
+      selfCheck: (p) => this.selfChecks.state(p),
+      cgroupMoves: () => this.cgroupMoves.counts,
     });
   }
 
@@ -472,6 +483,10 @@ export class Engine implements IngestHandler {
 
   onPackets(session: ProbeSession, packets: WirePacket[]): void {
     this.captures.onPackets(packets, session.hello.bootToUnixNs);
+  }
+
+  onSelfCheck(session: ProbeSession, report: WireSelfCheck): void {
+    this.selfChecks.report(session, report);
   }
 
   onDisconnect(session: ProbeSession): void {

@@ -78,6 +78,7 @@ size_t RecordSize(uint32_t kind) {
     case VIGIL_EXEC: return sizeof(vigil_exec);
     case VIGIL_FORK: return sizeof(vigil_fork);
     case VIGIL_EXIT: return sizeof(vigil_exit);
+    case VIGIL_CGROUP_MOVE: return sizeof(vigil_cgroup_move);
     case VIGIL_OPEN: return sizeof(vigil_open);
     case VIGIL_UNLINK: return sizeof(vigil_unlink);
     case VIGIL_RENAME: return sizeof(vigil_rename);
@@ -223,6 +224,17 @@ bool DecodeRecord(const void* data, size_t size, v1::Event* e, DecodeStats* stat
       const auto* r = static_cast<const vigil_exit*>(data);
       e->mutable_exit()->set_exit_code(r->exit_code);
       e->mutable_exit()->set_signal(r->signal);
+      break;
+    }
+    case VIGIL_CGROUP_MOVE: {
+      const auto* r = static_cast<const vigil_cgroup_move*>(data);
+      auto* x = e->mutable_cgroup_move();
+      x->set_pid(r->pid);
+      x->set_comm(BoundedString(r->comm, sizeof(r->comm)));
+      x->set_from_cgroup_id(r->from_cgroup);
+      x->set_to_cgroup_id(r->to_cgroup);
+      x->set_policy_root_cgroup_id(r->policy_root);
+      x->set_threadgroup(r->threadgroup != 0);
       break;
     }
     case VIGIL_OPEN: {

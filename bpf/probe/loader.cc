@@ -119,7 +119,7 @@ pid_t HandOffPerfEvents(const std::vector<int>& links, size_t* count) {
 
 Loader::~Loader() {
   if (ring_positions_) munmap(const_cast<uint64_t*>(ring_positions_), 2 * page_);
-  for (auto* link : cgroup_links_) bpf_link__destroy(link);
+  for (auto& c : cgroup_links_) bpf_link__destroy(c.link);
   if (!skel_) return;
   std::vector<bpf_link*> links;
   std::vector<int> link_fds;
@@ -537,16 +537,17 @@ bool Loader::AttachConnectHooks(const std::string& cgroup2_mount, std::string* e
       settle(false, *error);
       return false;
     }
-    cgroup_links_.push_back(link);
+    cgroup_links_.push_back({link, prog, ProgramId(prog), bpf_program__section_name(prog)});
     hooks_.push_back(bpf_program__section_name(prog));
   }
+  cgroup2_mount_ = cgroup2_mount;
   // DNS answers per workload (bpf/dns.bpf.h): names for events and
   // profiles, and enforce mode by name. Without it connects are judged by
   // address only, which the hooks list shows.
   if (bpf_program__fd(skel_->progs.dns_ingress) < 0) {
     // Refused at load (logged then).
   } else if (bpf_link* link = bpf_program__attach_cgroup(skel_->progs.dns_ingress, fd)) {
-    cgroup_links_.push_back(link);
+    cgroup_links_.push_back({link, skel_->progs.dns_ingress, ProgramId(skel_->progs.dns_ingress), "cgroup_skb/ingress:dns"});
     hooks_.push_back("cgroup_skb/ingress:dns");
   } else {
     Log("warn", "cannot attach the DNS answer program at %s: %s; connects are judged by address only",
@@ -566,7 +567,67 @@ bool Loader::Exclude(uint32_t tgid, std::string* error) {
   // The kernel reads the count first: the entry must be there before it grows.
   skel_->bss->excluded_tgids[n] = tgid;
   __atomic_store_n(&skel_->bss->excluded_count, n + 1, __ATOMIC_RELEASE);
+  excluded_.push_back(tgid);
   return true;
+}
+
+void Loader::CheckState(Findings* out, std::vector<std::string>* watched) {
+  if (!skel_) return;
+  // Excluded pids: an entry added hides a process's every event.
+  watched->push_back("global excluded_count");
+  watched->push_back("global excluded_tgids");
+  auto* bss = skel_->bss;
+  for (size_t i = 0; i < excluded_.size(); i++) {
+    uint32_t now = __atomic_load_n(&bss->excluded_tgids[i], __ATOMIC_RELAXED);
+    if (now == excluded_[i]) continue;
+    __atomic_store_n(&bss->excluded_tgids[i], excluded_[i], __ATOMIC_RELAXED);
+    out->push_back({"global", "excluded_tgids", "excluded_tgids[" + std::to_string(i) + "]", "pid " + std::to_string(now),
+                    "pid " + std::to_string(excluded_[i]), true, ""});
+  }
+  uint32_t count = __atomic_load_n(&bss->excluded_count, __ATOMIC_ACQUIRE);
+  if (count != excluded_.size()) {
+    std::string found = std::to_string(count);
+    if (count > excluded_.size())
+      for (uint32_t i = excluded_.size(); i < count && i < sizeof(bss->excluded_tgids) / sizeof(uint32_t); i++)
+        found += (i == excluded_.size() ? " (hiding pid " : ", ") + std::to_string(bss->excluded_tgids[i]) + (i + 1 == count ? ")" : "");
+    __atomic_store_n(&bss->excluded_count, uint32_t(excluded_.size()), __ATOMIC_RELEASE);
+    out->push_back({"global", "excluded_count", "excluded_count", found, std::to_string(excluded_.size()), true, ""});
+  }
+  // Programs attached through the skeleton: tracepoints, tp_btf, BPF LSM,
+  // fmod_ret. The kernel cannot detach these links (no BPF_LINK_DETACH for
+  // them), but BPF_LINK_UPDATE could swap a program.
+  const bpf_object_skeleton* s = skel_->skeleton;
+  if (prog_ids_.empty())
+    for (int i = 0; i < s->prog_cnt; i++) prog_ids_.push_back(ProgramId(*s->progs[i].prog));
+  for (int i = 0; i < s->prog_cnt; i++) {
+    bpf_link* link = s->progs[i].link ? *s->progs[i].link : nullptr;
+    if (!link) continue;
+    watched->push_back(std::string("link ") + bpf_program__section_name(*s->progs[i].prog));
+    CheckLink(link, *s->progs[i].prog, prog_ids_[i], bpf_program__section_name(*s->progs[i].prog), out);
+  }
+  // The cgroup programs at the cgroup v2 root (connect refusal, DNS
+  // answers): a detached one is attached again.
+  for (auto& c : cgroup_links_) {
+    watched->push_back("link " + c.name);
+    Findings found;
+    if (CheckLink(c.link, c.prog, c.prog_id, c.name, &found)) continue;
+    for (auto& t : found) {
+      if (t.field == "attachment") {
+        int fd = open(cgroup2_mount_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        bpf_link* again = fd >= 0 ? bpf_program__attach_cgroup(c.prog, fd) : nullptr;
+        int err = errno;
+        if (fd >= 0) close(fd);
+        if (again) {
+          bpf_link__destroy(c.link);
+          c.link = again;
+          t.restored = true;
+        } else {
+          t.error = "cannot attach it again at " + cgroup2_mount_ + ": " + strerror(err);
+        }
+      }
+      out->push_back(t);
+    }
+  }
 }
 
 KernelLosses Loader::Losses() const {

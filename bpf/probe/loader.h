@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "selfcheck.h"
+
 struct vigil_bpf;
 struct ring_buffer;
 struct bpf_link;
@@ -89,13 +91,26 @@ class Loader {
   // (with the verifier's message). Nothing is attached.
   static std::vector<ProgramCheck> CheckPrograms(const LoadOptions& options);
   vigil_bpf* Skeleton() const { return skel_; }
+  // The self-check's part here: the excluded pids as Exclude wrote them,
+  // every program still attached (a cgroup link detached is attached
+  // again). Appends what it found and, to `watched`, what it checks.
+  void CheckState(Findings* out, std::vector<std::string>* watched);
 
  private:
   vigil_bpf* skel_ = nullptr;
   bool Configure(const LoadOptions& options, std::string* error);
   std::vector<std::string> hooks_;
   std::vector<EnforcementHook> enforcement_;
-  std::vector<struct bpf_link*> cgroup_links_;
+  struct CgroupLink {
+    struct bpf_link* link;
+    struct bpf_program* prog;
+    uint32_t prog_id;
+    std::string name;  // "cgroup/connect4"
+  };
+  std::vector<CgroupLink> cgroup_links_;  // attached at the cgroup v2 root
+  std::string cgroup2_mount_;
+  std::vector<uint32_t> excluded_;        // as Exclude wrote them
+  std::vector<uint32_t> prog_ids_;        // the skeleton's programs' ids, by index
   const volatile uint64_t* ring_positions_ = nullptr;  // consumer page, then producer page
   size_t page_ = 0;
   uint64_t wakeup_gap_ns_ = 0;

@@ -327,6 +327,35 @@ int main(int argc, char** argv) {
     r.set_dns_dropped(k.dns_dropped);
     stream.ReportLoss(r);
   };
+  // The self-check (selfcheck.h), with each loss report: the allow lists,
+  // larger, every fifth time.
+  uint64_t checks = 0, tampered = 0;
+  auto self_check = [&] {
+    vigil::Findings found;
+    std::vector<std::string> watched;
+    loader.CheckState(&found, &watched);
+    responder.CheckState(checks % 5 == 0, &found, &watched);
+    checks++;
+    tampered += found.size();
+    vigil::v1::SelfCheck r;
+    r.set_checks(checks);
+    r.set_tampered(tampered);
+    r.set_interval_ms(opt.loss_report_ms);
+    for (const auto& w : watched) r.add_watched(w);
+    for (const auto& f : found) {
+      vigil::Log("error", "tampering: %s %s %s was %s, expected %s: %s", f.object.c_str(), f.name.c_str(), f.field.c_str(),
+                 f.found.c_str(), f.expected.c_str(), f.restored ? "put back" : f.error.c_str());
+      auto* t = r.add_found();
+      t->set_object(f.object);
+      t->set_name(f.name);
+      t->set_field(f.field);
+      t->set_found(f.found);
+      t->set_expected(f.expected);
+      t->set_restored(f.restored);
+      t->set_error(f.error);
+    }
+    stream.ReportSelfCheck(r);
+  };
   // Reading. Idle, the probe sleeps until a record wakes it: the kernel
   // wakes it for the first record after a quiet flush period (common.bpf.h).
   // While records flow it stops listening and reads once every flush
@@ -390,6 +419,7 @@ int main(int argc, char** argv) {
       loader.QuietUntil(std::chrono::duration_cast<std::chrono::nanoseconds>(next_read.time_since_epoch()).count());
     }
     if (now - last_report >= std::chrono::milliseconds(opt.loss_report_ms)) {
+      self_check();
       report();
       last_report = now;
     }

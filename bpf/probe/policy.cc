@@ -156,7 +156,145 @@ void DropRoot(bpf_map* map, uint64_t root) {
 
 void PolicyMaps::Publish() {
   skel_->bss->policies_active = flags_.size();
-  __atomic_add_fetch(&skel_->bss->policy_gen, 1, __ATOMIC_SEQ_CST);
+  gen_ = __atomic_add_fetch(&skel_->bss->policy_gen, 1, __ATOMIC_SEQ_CST);
+}
+
+namespace {
+
+template <typename T>
+std::string Bytes(const T& v) {
+  return std::string(reinterpret_cast<const char*>(&v), sizeof(v));
+}
+
+uint64_t RootAt(const std::string& key, size_t offset) {
+  uint64_t root = 0;
+  if (key.size() >= offset + sizeof(root)) memcpy(&root, key.data() + offset, sizeof(root));
+  return root;
+}
+
+// How an entry is named in a finding.
+std::string Describe(const std::string& map, const std::string& key) {
+  if (map == "policies") return "cgroup " + std::to_string(RootAt(key, 0));
+  if (map == "protected_paths" || map == "protected_leaf") {
+    uint32_t i = 0;
+    memcpy(&i, key.data(), std::min(key.size(), sizeof(i)));
+    return "entry " + std::to_string(i);
+  }
+  return "policy of cgroup " + std::to_string(RootAt(key, map.rfind("connect", 0) == 0 ? 4 : 0));
+}
+
+std::string Hex(const std::string& v) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < v.size() && i < 16; i++) {
+    out += digits[(unsigned char)v[i] >> 4];
+    out += digits[(unsigned char)v[i] & 15];
+  }
+  return out + (v.size() > 16 ? "..." : "");
+}
+
+}  // namespace
+
+void PolicyMaps::Remember(const char* map, size_t root_offset, uint64_t root, const Entries& want) {
+  Entries& e = written_[map];
+  for (auto it = e.begin(); it != e.end();) it = RootAt(it->first, root_offset) == root ? e.erase(it) : std::next(it);
+  for (const auto& kv : want) e.insert(kv);
+}
+
+// One map against what was written: entries added by someone else are
+// removed, changed ones and removed ones written again. One finding per
+// map, naming the first difference and counting the rest.
+bool PolicyMaps::CheckMap(::bpf_map* map, const Entries& want, Findings* out) {
+  const std::string name = bpf_map__name(map);
+  const size_t ks = bpf_map__key_size(map), vs = bpf_map__value_size(map);
+  const bool array = bpf_map__type(map) == BPF_MAP_TYPE_ARRAY;
+  std::string key(ks, '\0'), next(ks, '\0'), value(vs, '\0');
+  std::vector<std::string> extra;
+  size_t added = 0, changed = 0, missing = 0;
+  Tampering first{"map", name, "", "", "", true, ""};
+  auto note = [&](const std::string& k, const std::string& found, const std::string& expected) {
+    if (!first.field.empty()) return;
+    first.field = Describe(name, k);
+    first.found = found;
+    first.expected = expected;
+  };
+  std::map<std::string, bool> seen;
+  bool has_prev = false;
+  while (bpf_map__get_next_key(map, has_prev ? key.data() : nullptr, next.data(), ks) == 0) {
+    key = next;
+    has_prev = true;
+    if (bpf_map__lookup_elem(map, key.data(), ks, value.data(), vs, 0)) continue;
+    auto it = want.find(key);
+    if (it == want.end()) {
+      if (array && value == std::string(vs, '\0')) continue;  // an unused slot
+      extra.push_back(key);
+      added++;
+      note(key, "an entry the probe did not write (" + Hex(value) + ")", "none");
+      continue;
+    }
+    seen[key] = true;
+    if (it->second != value) {
+      changed++;
+      note(key, "value " + Hex(value), "value " + Hex(it->second));
+      if (bpf_map__update_elem(map, key.data(), ks, it->second.data(), vs, BPF_ANY)) first.restored = false;
+    }
+  }
+  for (const auto& k : extra) {
+    std::string zero(vs, '\0');
+    int err = array ? bpf_map__update_elem(map, k.data(), ks, zero.data(), vs, BPF_ANY) : bpf_map__delete_elem(map, k.data(), ks, 0);
+    if (err) first.restored = false;
+  }
+  for (const auto& [k, v] : want) {
+    if (seen.count(k)) continue;
+    missing++;
+    note(k, "missing", "value " + Hex(v));
+    if (bpf_map__update_elem(map, k.data(), ks, v.data(), vs, BPF_ANY)) first.restored = false;
+  }
+  if (!added && !changed && !missing) return true;
+  first.found += " (" + std::to_string(added) + " added, " + std::to_string(changed) + " changed, " + std::to_string(missing) +
+                 " removed)";
+  if (!first.restored) first.error = std::string("cannot write ") + name + ": " + strerror(errno);
+  out->push_back(first);
+  return false;
+}
+
+void PolicyMaps::CheckState(bool allow_lists, Findings* out, std::vector<std::string>* watched) {
+  std::lock_guard<std::mutex> lock(mu_);
+  bool changed = false;
+  // The switches: policies_active = 0 turns every check off.
+  watched->push_back("global policies_active");
+  watched->push_back("global policy_gen");
+  uint32_t active = __atomic_load_n(&skel_->bss->policies_active, __ATOMIC_RELAXED);
+  if (active != flags_.size()) {
+    out->push_back({"global", "policies_active", "policies_active", std::to_string(active), std::to_string(flags_.size()), true, ""});
+    skel_->bss->policies_active = flags_.size();
+    changed = true;
+  }
+  uint32_t gen = __atomic_load_n(&skel_->bss->policy_gen, __ATOMIC_RELAXED);
+  if (gen != gen_) {
+    out->push_back({"global", "policy_gen", "policy_gen", std::to_string(gen), std::to_string(gen_), true, ""});
+    changed = true;
+  }
+  Entries policies;
+  for (const auto& [root, flags] : flags_) policies[Bytes(root)] = Bytes(flags);
+  watched->push_back("map policies");
+  changed |= !CheckMap(skel_->maps.policies, policies, out);
+  for (auto* m : {skel_->maps.protected_paths, skel_->maps.protected_leaf}) {
+    watched->push_back(std::string("map ") + bpf_map__name(m));
+    changed |= !CheckMap(m, written_[bpf_map__name(m)], out);
+  }
+  if (allow_lists) {
+    for (auto* m : {skel_->maps.exec_allow, skel_->maps.write_allow, skel_->maps.connect4_allow, skel_->maps.connect6_allow,
+                    skel_->maps.dns_allow}) {
+      watched->push_back(std::string("map ") + bpf_map__name(m));
+      changed |= !CheckMap(m, written_[bpf_map__name(m)], out);
+    }
+  }
+  // Answers the kernel cached per cgroup (policy_cache) are recomputed
+  // after every check, so an answer forged there lasts one interval at
+  // most, and none computed from a tampered state survives its repair.
+  (void)changed;
+  Publish();
 }
 
 bool PolicyMaps::Set(const v1::SetPolicy& p, std::string* error, std::string* detail) {
@@ -243,7 +381,21 @@ bool PolicyMaps::Set(const v1::SetPolicy& p, std::string* error, std::string* de
       return false;
     }
     flags_[root] = flags;
+    Entries e, w, k4, k6, dn;
+    uint8_t one = 1;
+    for (const auto& k : exec) e[Bytes(k)] = Bytes(one);
+    for (const auto& k : write) w[Bytes(k)] = Bytes(one);
+    for (const auto& k : c4) k4[Bytes(k)] = Bytes(one);
+    for (const auto& k : c6) k6[Bytes(k)] = Bytes(one);
+    for (const auto& [hash, value] : names) dn[Bytes(vigil_allow_key{root, hash})] = Bytes(value);
+    Remember("exec_allow", 0, root, e);
+    Remember("write_allow", 0, root, w);
+    Remember("connect4_allow", 4, root, k4);
+    Remember("connect6_allow", 4, root, k6);
+    Remember("dns_allow", 0, root, dn);
   } else {
+    for (const char* m : {"exec_allow", "write_allow", "dns_allow"}) Remember(m, 0, root, {});
+    for (const char* m : {"connect4_allow", "connect6_allow"}) Remember(m, 4, root, {});
     bpf_map__delete_elem(skel_->maps.policies, &root, sizeof(root), 0);
     flags_.erase(root);
   }
@@ -284,6 +436,7 @@ bool PolicyMaps::SetProtected(const v1::SetProtectedPaths& p, std::string* error
       v.len = s.size();
       memcpy(v.words, s.data(), s.size());
     }
+    written_["protected_paths"][Bytes(i)] = Bytes(v);
     if (bpf_map__update_elem(skel_->maps.protected_paths, &i, sizeof(i), &v, sizeof(v), BPF_ANY)) {
       *error = std::string("cannot update protected_paths: ") + strerror(errno);
       return false;
@@ -296,6 +449,7 @@ bool PolicyMaps::SetProtected(const v1::SetProtectedPaths& p, std::string* error
       v.len = std::min<size_t>(leaf.size(), VIGIL_PROTECTED_WORDS * 8);
       memcpy(v.words, leaf.data(), v.len);
     }
+    written_["protected_leaf"][Bytes(i)] = Bytes(v);
     if (bpf_map__update_elem(skel_->maps.protected_leaf, &i, sizeof(i), &v, sizeof(v), BPF_ANY)) {
       *error = std::string("cannot update protected_leaf: ") + strerror(errno);
       return false;

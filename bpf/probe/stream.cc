@@ -77,6 +77,25 @@ void EngineStream::ReportLoss(const v1::LossReport& report) {
   cv_.notify_one();
 }
 
+void EngineStream::ReportSelfCheck(const v1::SelfCheck& report) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = control_.begin(); it != control_.end(); ++it) {
+    if (it->has_self_check()) {
+      v1::SelfCheck merged = report;
+      merged.clear_found();
+      for (const auto& f : it->self_check().found()) *merged.add_found() = f;
+      for (const auto& f : report.found()) *merged.add_found() = f;
+      if (merged.found_size() > 256) merged.mutable_found()->DeleteSubrange(0, merged.found_size() - 256);
+      *it->mutable_self_check() = std::move(merged);
+      return;
+    }
+  }
+  v1::ProbeMessage msg;
+  *msg.mutable_self_check() = report;
+  control_.push_back(std::move(msg));
+  cv_.notify_one();
+}
+
 void EngineStream::Stop(int drain_ms) {
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -48,6 +48,9 @@ class EngineStream {
   uint64_t DroppedPackets() const { return dropped_packets_.load(); }
   // Loss counters are cumulative: only the latest report needs sending.
   void ReportLoss(const v1::LossReport& report);
+  // A self-check's result. Counters are cumulative; findings not yet sent
+  // are kept (the latest 256) and go with the next report.
+  void ReportSelfCheck(const v1::SelfCheck& report);
   // Sends what is queued (waiting at most `drain_ms` for the engine), then
   // closes the stream.
   void Stop(int drain_ms);

@@ -19,6 +19,10 @@ export function formatStatus(s: StatusReply): string {
       `  lost: ring buffer ${l.ringbufFull}, syscall entries ${l.inflightFull}, probe queue ${l.queueFull}, malformed ${l.decodeErrors}, captured packets ${l.packetsLost}; missing batches ${p.batchGaps}; truncated paths ${l.pathTruncated}`,
       `  de-duplicated in the kernel (repeats counted, not sent): ${l.deduplicated}; DNS answers over a workload's budget: ${l.dnsDropped}`,
     );
+    const c = p.selfCheck;
+    lines.push(c && c.checks
+      ? `  self-check: ${c.checks} checks every ${c.intervalMs} ms of ${c.watched.length} globals, maps and links, last ${ago(c.lastCheckAtMs)}; ${c.tampered ? `TAMPERED ${c.tampered} times, last ${ago(c.lastFoundAtMs)}: ${c.lastFound}` : 'nothing changed by anyone else'}`
+      : '  self-check: no report yet (its kernel state is not being checked)');
   }
   const d = s.dns;
   lines.push(d?.seen
@@ -40,6 +44,8 @@ export function formatStatus(s: StatusReply): string {
   }
   lines.push(`rules: ${s.rulesLoaded} running${s.rulesSkipped ? `, ${s.rulesSkipped} skipped (vigil rules list)` : ''}; alerts raised: ${s.alertsRaised}`);
   lines.push(`gaps: probe stalls ${s.probeStalls}, restarts ${s.probeRestarts}, exits ${s.probeExits}; loss episodes ${s.lossEpisodes}`);
+  const m = s.cgroupMoves;
+  if (m) lines.push(`cgroup moves: ${m.moves} processes moved, ${m.escapes} out of their workload (alerted), ${m.followed} kept their enforce policy`);
   for (const w of s.workloadLosses.slice(0, 10)) {
     lines.push(`  lost from ${w.workload}: ring buffer ${w.ringbufFull}, syscall entries ${w.inflightFull}, probe queue ${w.queueFull}; shed over its share ${w.shed}`);
   }

@@ -2,6 +2,7 @@
 // engine wires, each read through the little it needs.
 import { MECHANISMS } from '../model/event.js';
 import type { Workload } from '../model/workload.js';
+import type { SelfCheckState } from '../probe/selfcheck.js';
 import { lossCounters, type ProbeSession } from '../probe/session.js';
 import { VERSION } from '../version.js';
 import type { ContainerStatus, RuntimeStatus } from './messages.js';
@@ -30,6 +31,9 @@ export interface StatusSources {
   runtimes(): RuntimeStatus[];
   containers(): ContainerStatus;
   dnsNames(): { answers: number; size: number; evicted: number };
+  /** A probe session's self-check, null before its first report. */
+  selfCheck(p: ProbeSession): SelfCheckState | null;
+  cgroupMoves(): { moves: number; escapes: number; followed: number };
 }
 
 /** The probe's hook name for the DNS answer program (bpf/probe/loader.cc). */
@@ -58,6 +62,7 @@ export function statusReply(s: StatusSources): StatusReply {
       lastBatchAtMs: p.lastBatchAt,
       lastHeardAtMs: p.lastHeardAt,
       stalled: p.connected && gaps.stalled(p),
+      selfCheck: s.selfCheck(p) ?? { checks: 0, tampered: 0, intervalMs: 0, lastCheckAtMs: 0, watched: [], lastFound: '', lastFoundAtMs: 0 },
     })),
     eventsByType: Object.fromEntries(s.eventsByType()),
     workloads: [...s.workloads()]
@@ -85,5 +90,6 @@ export function statusReply(s: StatusSources): StatusReply {
       const n = s.dnsNames();
       return { seen: s.currentProbe()?.hello.hooks.includes(DNS_HOOK) ?? false, answers: n.answers, addresses: n.size, evicted: n.evicted };
     })(),
+    cgroupMoves: { ...s.cgroupMoves() },
   };
 }

@@ -303,6 +303,7 @@ const READS: Readonly<Record<EventType, Record<number, number>>> = {
   dup: { 1: 0, 2: 0, 3: 2, 4: 2, 5: 0, 6: 0 },
   fileop: { 1: 2, 2: 2, 3: 0 },
   dns: { 1: 2, 2: 0, 3: 2, 4: 0, 5: 0 },
+  cgroup_move: { 1: 0, 2: 2, 3: 0, 4: 0, 5: 0, 6: 0 },
 };
 
 /** A kind as the decoder reads it: its type, its message, the wire type of each field number (-1: unknown, skipped). */
@@ -608,6 +609,14 @@ function event(end: number): Event {
         else if (f === 3) { sockAddr(e); hasRemote = true; rFamily = saFamily; rAddr = saAddr; rPort = saPort; rPath = saPath; }
         else if (f === 4) wireProtocol = varint32(e) | 0;
         else dnsAllowed = varint32(e);
+        break;
+      case 'cgroup_move':
+        if (f === 1) targetPid = varint32(e);
+        else if (f === 2) call = str(e, 16);
+        else if (f === 3) id = varint64(e, false);
+        else if (f === 4) flags = varint64(e, false);
+        else if (f === 5) result = varint64(e, false);
+        else mode = varint32(e) !== 0 ? 1 : 0;
         break;
       case 'dup':
         if (f === 1) flags = varint32(e);

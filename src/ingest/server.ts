@@ -8,7 +8,7 @@ import { method } from '../rpc/proto.js';
 import { bindServer, shutdownServer } from '../rpc/listen.js';
 import { PROBE_RECEIVE_WINDOW, raiseReceiveWindow } from '../rpc/receive-window.js';
 import type { TlsConfig } from '../config/schema.js';
-import type { WireEngineCommand, WireLossReport, WirePacket, WireProbeMessage, WireProcessInfo } from '../probe/wire.js';
+import type { WireEngineCommand, WireLossReport, WirePacket, WireProbeMessage, WireProcessInfo, WireSelfCheck } from '../probe/wire.js';
 import { decodeProbeMessage, MAX_BATCH_EVENTS, type DecodedBatch, type ProbeMessageIn } from './probe-message.js';
 import { ProbeSession } from '../probe/session.js';
 
@@ -26,6 +26,8 @@ export interface IngestHandler {
   onEvents(session: ProbeSession, events: Event[], wire?: EventBytes): void;
   onSnapshot(session: ProbeSession, processes: WireProcessInfo[], last: boolean): void;
   onLoss(session: ProbeSession, previous: WireLossReport, current: WireLossReport): void;
+  /** The probe's check of its own kernel state (about once a second). */
+  onSelfCheck(session: ProbeSession, report: WireSelfCheck): void;
   onPackets(session: ProbeSession, packets: WirePacket[]): void;
   onConnect(session: ProbeSession): void;
   onDisconnect(session: ProbeSession): void;
@@ -128,6 +130,8 @@ export class IngestServer {
           this.handler.onLoss(session, previous, m.loss!);
           return;
         }
+        case 'selfCheck':
+          return this.handler.onSelfCheck(session, m.selfCheck!);
         case 'ack':
           return session.acknowledge(m.ack!.id, m.ack!.ok, m.ack!.error, m.ack!.detail);
         case 'packets':

@@ -161,6 +161,18 @@ export const EVENT_KINDS: Readonly<Record<EventType, EventKind>> = {
       if (d.allowedInKernel) out.allowedInKernel = d.allowedInKernel;
     },
   },
+  // A process moved to another cgroup (tp_btf/cgroup_attach_task): no
+  // syscall of the process's own. The event's pid is the mover's; the
+  // moved process is targetPid (its comm in `call`), the cgroups it left
+  // and entered are `id` and `flags`, the enforce policy that follows it
+  // `result` (0: none).
+  cgroup_move: {
+    oneof: 'cgroupMove', field: 35, message: 'CgroupMoveEvent', syscall: 'cgroup_move', syscalls: ['cgroup_move'], exactCall: false, fd: null, result: false,
+    summarize(e, out) {
+      Object.assign(out, { movedPid: e.targetPid, movedComm: e.call, fromCgroupId: e.id, toCgroupId: e.flags });
+      if (e.result) out.policyRootCgroupId = e.result;
+    },
+  },
 };
 
 /** A plain object for logs, the event log and alerts: what happened, without zero-valued noise. */

@@ -14,6 +14,8 @@ export const EVENT_TYPES = [
   'fileop',
   // a DNS answer that reached a workload's socket (no process: seen in the network stack)
   'dns',
+  // a process moved to another cgroup (targetPid; from/to cgroup ids in id/flags; the policy that follows it in result)
+  'cgroup_move',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

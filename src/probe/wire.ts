@@ -8,8 +8,46 @@ export interface WireProbeMessage {
   snapshot?: WireProcessSnapshot;
   ack?: WireCommandAck;
   packets?: WirePacketBatch;
-  /** Which of hello, batch, loss, snapshot, ack, packets is set. */
-  msg?: 'hello' | 'batch' | 'loss' | 'snapshot' | 'ack' | 'packets';
+  selfCheck?: WireSelfCheck;
+  /** Which of hello, batch, loss, snapshot, ack, packets, selfCheck is set. */
+  msg?: 'hello' | 'batch' | 'loss' | 'snapshot' | 'ack' | 'packets' | 'selfCheck';
+}
+
+/**
+ * The probe's check of its own kernel state (bpf/probe/selfcheck.cc),
+ * sent after every check (about once a second): what it wrote into its
+ * maps and globals is still there, and every link it attached is still
+ * attached to its program. Anything else was changed by someone else
+ * (bpftool, a bpf() call): the probe puts it back and says what it found.
+ */
+export interface WireSelfCheck {
+  /** checks run since the probe started */
+  checks: number;
+  /** changes found since the probe started */
+  tampered: number;
+  /** changes found by this check */
+  found: WireTampering[];
+  /** how often it checks */
+  intervalMs: number;
+  /** what it checks: "global policies_active", "map policies", "link cgroup/connect4", ... */
+  watched: string[];
+}
+
+export interface WireTampering {
+  /** "global", "map" or "link" */
+  object: string;
+  /** the global, map or link: "policies_active", "policies", "cgroup/connect4" */
+  name: string;
+  /** which entry or field: "excluded_tgids[1]", "cgroup 1234", "attachment" */
+  field: string;
+  /** what was there */
+  found: string;
+  /** what the probe had put there */
+  expected: string;
+  /** put back */
+  restored: boolean;
+  /** why it could not be put back, when not restored */
+  error: string;
 }
 
 export interface WireHello {
@@ -177,8 +215,29 @@ export interface WireEvent {
   dup?: WireDupEvent;
   fileOp?: WireFileOpEvent;
   dns?: WireDnsEvent;
-  /** Which of exec, fork, exit, open, unlink, rename, chmod, connect, accept, bind, listen, setId, ptrace, moduleLoad, mount, namespace, dup, fileOp, dns is set. */
-  kind?: 'exec' | 'fork' | 'exit' | 'open' | 'unlink' | 'rename' | 'chmod' | 'connect' | 'accept' | 'bind' | 'listen' | 'setId' | 'ptrace' | 'moduleLoad' | 'mount' | 'namespace' | 'dup' | 'fileOp' | 'dns';
+  cgroupMove?: WireCgroupMoveEvent;
+  /** Which of exec, fork, exit, open, unlink, rename, chmod, connect, accept, bind, listen, setId, ptrace, moduleLoad, mount, namespace, dup, fileOp, dns, cgroupMove is set. */
+  kind?: 'exec' | 'fork' | 'exit' | 'open' | 'unlink' | 'rename' | 'chmod' | 'connect' | 'accept' | 'bind' | 'listen' | 'setId' | 'ptrace' | 'moduleLoad' | 'mount' | 'namespace' | 'dup' | 'fileOp' | 'dns' | 'cgroupMove';
+}
+
+/**
+ * A process moved to another cgroup (tp_btf/cgroup_attach_task): the
+ * Event's own fields are the mover's (who wrote cgroup.procs, often the
+ * process itself). A process that leaves the cgroups of an enforce policy
+ * keeps that policy (bpf/enforce.bpf.h): policy_root_cgroup_id says which.
+ */
+export interface WireCgroupMoveEvent {
+  /** the process moved */
+  pid: number;
+  /** its command name */
+  comm: string;
+  /** where its thread was at its last watched syscall; 0: not known */
+  fromCgroupId: number;
+  toCgroupId: number;
+  /** the enforce policy that keeps applying to it, 0 for none */
+  policyRootCgroupId: number;
+  /** the whole process (cgroup.procs), not one thread (cgroup.threads) */
+  threadgroup: boolean;
 }
 
 export interface WireExecEvent {

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Alert } from '../../src/model/alert.js';
 import { ControlClient } from '../../src/control/client.js';
 import { TestEngine } from '../support/engine.js';
-import { describeKernel, repoRoot, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
+import { cgroup2Mount, describeKernel, repoRoot, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
 
 const python = realpathSync('/usr/bin/python3');
 const fileop = join(repoRoot, 'test/kernel/fileop.py');
@@ -242,6 +242,29 @@ describeKernel('enforcement on this kernel: denied before anything changes, or t
       expect(r.stdout).toBe('');
       expect(a.action).toMatchObject({ taken: 'killed at exec', ok: true });
     }
+  });
+
+  it('a process that moves itself into the root cgroup keeps its workload\'s policy: the protected file is unchanged, the move is a critical alert', async () => {
+    const m = mechanism('open-write');
+    const since = alerts.length;
+    const before = state(victim);
+    const r = await app.run(python, [fileop, '--move-to', cgroup2Mount()!, 'append', victim]);
+    if (DENYING.includes(m)) expect(r.stdout.trim()).toBe('EPERM');
+    else {
+      // The fallback: the open completes, the caller dies on its way back, before it writes.
+      expect(m).toBe('kill-at-entry');
+      expect(r.code).toBeNull();
+    }
+    expect(state(victim), 'the protected file after the escaped write').toEqual(before);
+    const moved = await waitFor('the move alerted', () => alerts.slice(since).find((a) => a.rule === 'Process left its workload'));
+    expect(moved.priority).toBe('critical');
+    expect(moved.workload.name).toBe('enforced');
+    expect(moved.fields['vigil.policy.followed']).toBe(true);
+    expect(moved.message).toMatch(/was moved out of workload enforced's cgroups itself, into .*enforce policy keeps applying to it/);
+    // Its children too: a child it forks after the move still may not run an unlisted program.
+    const child = await app.run(python, [fileop, '--move-to', cgroup2Mount()!, 'spawn', '/usr/bin/id', '-u']);
+    expect(child.stdout).toBe(mechanism('exec') === 'kill-at-entry' ? 'killed\n' : 'exit 101\n'); // 100 + EPERM
+    expect(Number((await control.status()).cgroupMoves?.followed)).toBeGreaterThanOrEqual(2);
   });
 
   it('connect to a destination the policy does not list', async () => {

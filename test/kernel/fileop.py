@@ -3,9 +3,20 @@
 # by enforcement prints nothing (the test sees SIGKILL).
 import errno, os, socket, sys
 
-op, args = sys.argv[1], sys.argv[2:]
+argv = sys.argv[1:]
 try:
-    if op == 'write':  # open for writing, truncating: what `echo x > f` does
+    # --move-to DIR: first move this process into the cgroup DIR (its
+    # cgroup.procs), out of the workload's, before the operation.
+    if argv[0] == '--move-to':
+        with open(os.path.join(argv[1], 'cgroup.procs'), 'w') as f:
+            f.write(str(os.getpid()))
+        argv = argv[2:]
+    op, args = argv[0], argv[1:]
+    if op == 'append':  # open for appending, then write: the file keeps its content unless the write happens
+        fd = os.open(args[0], os.O_WRONLY | os.O_APPEND)
+        os.write(fd, b'changed\n')
+        os.close(fd)
+    elif op == 'write':  # open for writing, truncating: what `echo x > f` does
         fd = os.open(args[0], os.O_WRONLY | os.O_TRUNC)
         os.write(fd, b'changed\n')
         os.close(fd)
@@ -31,6 +42,17 @@ try:
         os.symlink(args[0], args[1])
     elif op == 'link':
         os.link(args[0], args[1])
+    elif op == 'spawn':  # a child process runs the program: how it ended
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.execv(args[0], args)
+            except OSError as e:
+                os._exit(100 + e.errno)
+        _, status = os.waitpid(pid, 0)
+        print('killed' if os.WIFSIGNALED(status) and os.WTERMSIG(status) == 9 else 'exit %d' % os.WEXITSTATUS(status))
+        sys.exit(0)
     elif op == 'exec':
         sys.stdout.flush()
         os.execv(args[0], args)

@@ -176,6 +176,16 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       e.result = x.result;
       break;
     }
+    case 'cgroup_move': {
+      const x = w.cgroupMove!;
+      e.targetPid = x.pid;
+      e.call = x.comm;
+      e.id = x.fromCgroupId;
+      e.flags = x.toCgroupId;
+      e.result = x.policyRootCgroupId;
+      e.mode = x.threadgroup ? 1 : 0;
+      break;
+    }
   }
   return e;
 }
