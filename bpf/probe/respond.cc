@@ -70,6 +70,37 @@ v1::CommandAck Responder::Handle(const v1::EngineCommand& cmd) {
   return ack;
 }
 
+void Responder::CheckState(bool allow_lists, Findings* out, std::vector<std::string>* watched) {
+  policies_.CheckState(allow_lists, out, watched);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [path, links] : quarantined_) {
+    bpf_program* progs[2] = {skel_->progs.quarantine_ingress, skel_->progs.quarantine_egress};
+    for (size_t i = 0; i < links.size() && i < 2; i++) {
+      const std::string name = std::string(i ? "quarantine egress " : "quarantine ingress ") + path;
+      watched->push_back("link " + name);
+      Findings found;
+      if (CheckLink(links[i], progs[i], ProgramId(progs[i]), name, &found)) continue;
+      for (auto& t : found) {
+        if (t.field == "attachment") {
+          const std::string dir = mount_ + path;
+          int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+          bpf_link* again = fd >= 0 ? bpf_program__attach_cgroup(progs[i], fd) : nullptr;
+          int err = errno;
+          if (fd >= 0) close(fd);
+          if (again) {
+            bpf_link__destroy(links[i]);
+            links[i] = again;
+            t.restored = true;
+          } else {
+            t.error = "cannot attach it again to " + dir + ": " + strerror(err);
+          }
+        }
+        out->push_back(t);
+      }
+    }
+  }
+}
+
 bool Responder::AttachPair(const v1::CgroupRef& cg, bpf_program* in, bpf_program* out, std::vector<bpf_link*>* links,
                            std::string* error) {
   if (mount_.empty()) {

@@ -26,10 +26,9 @@ class Responder {
   v1::CommandAck Handle(const v1::EngineCommand& cmd);
   // What this node can do, for the hello.
   std::vector<std::string> Capabilities() const;
-  // The self-check of the enforcement maps (PolicyMaps::CheckState).
-  void CheckState(bool allow_lists, Findings* out, std::vector<std::string>* watched) {
-    policies_.CheckState(allow_lists, out, watched);
-  }
+  // The self-check of the enforcement maps (PolicyMaps::CheckState) and
+  // of the quarantines' links: a detached one is attached again.
+  void CheckState(bool allow_lists, Findings* out, std::vector<std::string>* watched);
 
  private:
   bool Quarantine(const v1::Quarantine& q, std::string* error, std::string* detail);

@@ -5,7 +5,7 @@
 // a critical alert that reaches the file sink; enforcement works afterwards.
 // (A stopped probe, SIGSTOP, is test/kernel/faults.test.ts.)
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -172,6 +172,31 @@ describeWhere(kernelUnavailable() ?? (hasBpftool() ? null : 'no bpftool'), 'tamp
     expect((JSON.parse(bpftool('-j', 'map', 'dump', 'id', String(policies))) as unknown[]).length).toBe(entries.length);
     const r = await app.run(python, [fileop, 'exec', '/usr/bin/id', '-u']);
     expect(r.code, 'an unlisted exec after the repair').toBeNull();
+  });
+
+  it('a quarantine\'s link detached is attached again: the quarantined workload stays cut off', async () => {
+    const other = new TestCgroupTree();
+    const jail = other.group('jail');
+    try {
+      expect((await jail.run('/bin/true', [])).code).toBe(0);
+      const jailed = await waitFor('the neighbour', () => t.engine.workloads.find(`${other.root}/jail`));
+      expect((await t.engine.quarantines.quarantine(jailed, 'test')).ok).toBe(true);
+      const curl = () => jail.run('/usr/bin/curl', ['-s', '--max-time', '2', '-o', '/dev/null', `http://127.0.0.1:${otherPort}/`]);
+      expect((await curl()).code, 'quarantined: nothing goes out').toBe(28);
+      const cg = String(statSync(jail.dir).ino);
+      // Both of its links (ingress and egress) detached: without a repair its traffic flows again.
+      const links = heldIds(t.probe!.pid!, 'link_id').filter((id) => new RegExp(`cgroup_id ${cg}\\b`).test(bpftool('link', 'show', 'id', String(id))));
+      expect(links, 'the quarantine\'s two links').toHaveLength(2);
+      const since = sunk().length;
+      for (const id of links) bpftool('link', 'detach', 'id', String(id));
+      for (const way of ['ingress', 'egress']) {
+        const a = await tampered(`quarantine ${way} ${other.root}/jail`, since);
+        expect(a.fields).toMatchObject({ 'vigil.tamper.found': 'detached (no cgroup)', 'vigil.tamper.restored': true });
+      }
+      expect((await curl()).code, 'still quarantined after the repair').toBe(28);
+    } finally {
+      await other.remove();
+    }
   });
 
   it('the connect hook detached with bpftool link detach is attached again, alerted at the sink, and connects are refused again', async () => {
