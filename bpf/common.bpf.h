@@ -177,11 +177,15 @@ const volatile __u64 wakeup_gap_ns = 1000000;
 const volatile __u64 wakeup_bytes = 1 << 20;
 __u64 last_wakeup_ns = 0;
 
-/* Send a finished record; a full ring buffer is the only place an event
- * can vanish, so that is where the loss is counted. */
-static __always_inline void submit(void *rec, __u64 size)
+/* Defined in fair.bpf.h: losses counted per cgroup, and the ring's
+ * reserve for what is never shed. */
+static __always_inline void count_cgroup_loss(__u64 cg, __u32 where);
+static __always_inline bool fair_shed_at_submit(union vigil_inflight *rec, __u64 unread);
+
+/* Writes a finished record; a full ring buffer is the only place an event
+ * can vanish, so that is where the loss is counted (per CPU and per cgroup). */
+static __always_inline void write_record(void *rec, __u64 size, __u64 unread)
 {
-	__u64 unread = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
 	if (unread < wakeup_bytes && unread + size >= wakeup_bytes) {
@@ -193,8 +197,27 @@ static __always_inline void submit(void *rec, __u64 size)
 			last_wakeup_ns = now;
 		}
 	}
-	if (bpf_ringbuf_output(&events, rec, size, flags))
+	if (bpf_ringbuf_output(&events, rec, size, flags)) {
 		count_loss(VIGIL_LOSS_RINGBUF);
+		count_cgroup_loss(((struct vigil_header *)rec)->cgroup_id, VIGIL_LOSS_RINGBUF);
+	}
+}
+
+/* Sends a record of a kind that is never shed (exec, fork, exit, a denial). */
+static __always_inline void submit(void *rec, __u64 size)
+{
+	write_record(rec, size, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA));
+}
+
+/* Sends a syscall's record built in this thread's storage (or a denial's
+ * scratch): past the ring's reserve it is counted instead when it may be
+ * shed (fair.bpf.h). */
+static __always_inline void submit_parked(union vigil_inflight *rec, __u64 size)
+{
+	__u64 unread = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	if (fair_shed_at_submit(rec, unread + size))
+		return;
+	write_record(rec, size, unread);
 }
 
 /* Records where the thread is (enforce.bpf.h, which defines it). */
@@ -209,6 +232,7 @@ static __always_inline struct vigil_thread *thread_space(void)
 						       BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!t) {
 		count_loss(VIGIL_LOSS_INFLIGHT);
+		count_cgroup_loss(current_cgroup_id(), VIGIL_LOSS_INFLIGHT);
 		return NULL;
 	}
 	t->rec.h.kind = 0;
@@ -339,7 +363,7 @@ static __always_inline __u64 send_parked_record(union vigil_inflight *rec, long 
 	rec->open.result = ret;
 	__u64 size = sent_size(rec, expect_kind);
 	if (size)
-		submit(rec, size);
+		submit_parked(rec, size);
 	else
 		dedup_key = 0;
 	drop_parked(rec);

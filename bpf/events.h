@@ -63,6 +63,7 @@ enum vigil_loss {
 	VIGIL_LOSS_PACKETS,        /* a captured packet did not fit the packet ring buffer */
 	VIGIL_DEDUPLICATED,        /* not a loss: a repeat counted in the kernel (dedup.bpf.h) */
 	VIGIL_LOSS_DNS,            /* a DNS answer not sent: its workload's answers per second over the budget (dns.bpf.h) */
+	VIGIL_SHED,                /* not sent, counted: over its workload's fair share (fair.bpf.h) */
 	VIGIL_LOSS_MAX,
 };
 
@@ -73,6 +74,11 @@ enum vigil_loss {
 #define VIGIL_BY_LSM       0x2 /* denied by a BPF LSM hook (EPERM) */
 #define VIGIL_BY_FMOD_RET  0x4 /* denied by fmod_ret on a security_* function (EPERM) */
 #define VIGIL_BY_CGROUP    0x8 /* connect refused by the cgroup connect hook (EPERM) */
+/* Fairness (fair.bpf.h): the event is of a workload held to its share,
+ * and of a kind it may shed (VIGIL_SHEDDABLE); VIGIL_SAMPLED: it crossed
+ * as one sample of the events shed past that share. */
+#define VIGIL_SHEDDABLE    0x10
+#define VIGIL_SAMPLED      0x20
 
 struct vigil_header {
 	__u64 ktime_ns;

@@ -7,6 +7,7 @@
 #include "path.bpf.h"
 #include "enforce.bpf.h"
 #include "dedup.bpf.h"
+#include "fair.bpf.h"
 
 #define O_WRONLY 01
 #define O_RDWR 02
@@ -39,7 +40,11 @@ static __always_inline int open_enter(int dirfd, const char *upath, __s64 flags,
 			t->missing_key = missing;
 		}
 	}
+	__u32 fair_flags;
+	if (fair_file(&rec->open.path, NULL, write, VIGIL_SHED_OPEN, &fair_flags) == VIGIL_FAIR_SHED)
+		return 0;
 	fill_header(&rec->h, VIGIL_OPEN);
+	rec->h.flags = fair_flags;
 	rec->open.result = dedup_key;
 	rec->open.flags = flags;
 	rec->open.mode = mode;
@@ -60,7 +65,7 @@ static __always_inline void open_rebuild(struct vigil_thread *t, const struct vi
 	rec->open.mode = r->mode;
 	read_user_path(&rec->open.path, r->fd, (const char *)r->uptr);
 	rec->open.result = ret;
-	submit(rec, sent_size(rec, VIGIL_OPEN));
+	submit_parked(rec, sent_size(rec, VIGIL_OPEN));
 	drop_parked(rec);
 	if (r->scope == VIGIL_DEDUP_SCOPE_MISSING) {
 		dedup_remember(VIGIL_OPEN, r->own_hash, ret);
@@ -131,7 +136,14 @@ static __always_inline int unlink_enter(int dirfd, const char *upath, bool dir)
 	if (!rec)
 		return 0;
 	rec->unlink.dir = dir;
-	read_user_path(&rec->unlink.path, dirfd, upath);
+	long n = read_user_raw(&rec->unlink.path, upath);
+	__u32 fair_flags;
+	if (fair_file(&rec->unlink.path, NULL, true, VIGIL_SHED_UNLINK, &fair_flags) == VIGIL_FAIR_SHED) {
+		drop_parked(rec);
+		return 0;
+	}
+	rec->h.flags |= fair_flags;
+	walk_user_base(&rec->unlink.path, dirfd, n);
 	enforce_write(&rec->h, &rec->unlink.path, dir ? VIGIL_OP_RMDIR : VIGIL_OP_UNLINK);
 	park(rec);
 	return 0;
@@ -170,8 +182,16 @@ static __always_inline int rename_enter(int olddirfd, const char *oldp, int newd
 	if (!rec)
 		return 0;
 	rec->rename.flags = flags;
-	read_user_path(&rec->rename.from, olddirfd, oldp);
-	read_user_path(&rec->rename.to, newdirfd, newp);
+	long from = read_user_raw(&rec->rename.from, oldp);
+	long to = read_user_raw(&rec->rename.to, newp);
+	__u32 fair_flags;
+	if (fair_file(&rec->rename.from, &rec->rename.to, true, VIGIL_SHED_RENAME, &fair_flags) == VIGIL_FAIR_SHED) {
+		drop_parked(rec);
+		return 0;
+	}
+	rec->h.flags |= fair_flags;
+	walk_user_base(&rec->rename.from, olddirfd, from);
+	walk_user_base(&rec->rename.to, newdirfd, to);
 	enforce_write(&rec->h, &rec->rename.from, VIGIL_OP_RENAME);
 	enforce_write(&rec->h, &rec->rename.to, VIGIL_OP_RENAME);
 	park(rec);
@@ -212,7 +232,17 @@ static __always_inline int chmod_enter(int dirfd, const char *upath, int fd, __u
 		return 0;
 	rec->chmod.mode = mode;
 	if (upath) {
-		read_user_path(&rec->chmod.path, dirfd, upath);
+		long n = read_user_raw(&rec->chmod.path, upath);
+		/* A set-id bit is never shed (a privilege change). */
+		if (!(mode & (VIGIL_S_ISUID | VIGIL_S_ISGID))) {
+			__u32 fair_flags;
+			if (fair_file(&rec->chmod.path, NULL, true, VIGIL_SHED_CHMOD, &fair_flags) == VIGIL_FAIR_SHED) {
+				drop_parked(rec);
+				return 0;
+			}
+			rec->h.flags |= fair_flags;
+		}
+		walk_user_base(&rec->chmod.path, dirfd, n);
 		enforce_write(&rec->h, &rec->chmod.path, VIGIL_OP_CHMOD);
 	} else {
 		read_fd_path(&rec->chmod.path, fd);

@@ -109,6 +109,58 @@ struct vigil_dns6_key {
 	__u8 _pad[5];
 };
 
+/*
+ * Fairness (fair.bpf.h). What a workload (cgroup) may shed when it is over
+ * its share, one counter slot each; every other kind is never shed.
+ */
+enum vigil_shed_slot {
+	VIGIL_SHED_OPEN = 0,
+	VIGIL_SHED_CONNECT,
+	VIGIL_SHED_ACCEPT,
+	VIGIL_SHED_UNLINK,
+	VIGIL_SHED_RENAME,
+	VIGIL_SHED_CHMOD,
+	VIGIL_SHED_SLOTS = 8,
+};
+
+/* Per cgroup, kept by the kernel (`cgroup_counts`), cumulative. */
+struct vigil_cgroup_counts {
+	__u64 shed[VIGIL_SHED_SLOTS]; /* not sent, counted: over its share or the ring's reserve */
+	__u64 sampled;                /* sent as samples of what it shed */
+	__u64 ringbuf_full;           /* its records that did not fit the ring buffer */
+	__u64 inflight_full;          /* its syscall entries that could not be kept for their exit */
+};
+
+/*
+ * A workload held to a rate (`fair_limits`, by cgroup id), written by the
+ * probe: its sheddable events pass at `interval_ns` apart on average with
+ * bursts of up to `burst_ns` worth (a GCRA: `tat` is the kernel's,
+ * the theoretical arrival time of the next one); past that one in
+ * `sample_every` still crosses, flagged VIGIL_SAMPLED, the rest are counted.
+ */
+struct vigil_fair_limit {
+	__u64 interval_ns;
+	__u64 burst_ns;
+	__u64 tat;
+	__u32 sample_every;
+	__u32 sample_count;
+};
+
+/* Paths whose events are never shed (fair.bpf.h), longest-prefix matched:
+ * prefixes ("/etc/") as they are, suffixes ("/shadow") reversed, so the
+ * end of a path is matched as the start of its reversed tail. */
+#define VIGIL_KEEP_MAX 32
+#define VIGIL_KEEP_PREFIX_BYTES 64
+#define VIGIL_KEEP_SUFFIX_BYTES 32
+struct vigil_keep_prefix_key {
+	__u32 prefixlen; /* bits */
+	__u8 data[VIGIL_KEEP_PREFIX_BYTES];
+};
+struct vigil_keep_suffix_key {
+	__u32 prefixlen; /* bits */
+	__u8 data[VIGIL_KEEP_SUFFIX_BYTES];
+};
+
 /* A capture, by the socket's cgroup id. */
 struct vigil_capture_conf {
 	__u32 capture_id;

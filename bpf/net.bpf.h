@@ -8,6 +8,7 @@
 #include "path.bpf.h"
 #include "enforce.bpf.h"
 #include "dedup.bpf.h"
+#include "fair.bpf.h"
 
 #define AF_UNIX 1
 #define AF_INET 2
@@ -108,7 +109,12 @@ static __always_inline int net_enter(__u32 kind, int fd, const void *uaddr, int 
 		if (dedup_repeat(t, VIGIL_CONNECT, dedup_key, &args))
 			return 0;
 	}
+	__u32 fair_flags = 0;
+	if ((kind == VIGIL_CONNECT || kind == VIGIL_ACCEPT) &&
+	    fair_net(&rec->net.remote, kind == VIGIL_ACCEPT ? VIGIL_SHED_ACCEPT : VIGIL_SHED_CONNECT, &fair_flags) == VIGIL_FAIR_SHED)
+		return 0;
 	fill_header(&rec->h, kind);
+	rec->h.flags = fair_flags;
 	rec->net.result = dedup_key;
 	park(rec);
 	return 0;
@@ -133,7 +139,7 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 		fill_header(&rec->h, VIGIL_CONNECT);
 		net_fill(rec, VIGIL_CONNECT, r->fd, (const void *)r->uptr, r->mode, 0);
 		rec->net.result = ctx->ret;
-		submit(rec, sizeof(struct vigil_net));
+		submit_parked(rec, sizeof(struct vigil_net));
 		drop_parked(rec);
 		dedup_remember(VIGIL_CONNECT, r->hash, ctx->ret);
 		return 0;
@@ -193,7 +199,7 @@ static __always_inline int net_exit_from_sock(long ret, __u32 kind)
 			rec->net.protocol = sock_protocol(sk);
 		}
 	}
-	submit(rec, sizeof(struct vigil_net));
+	submit_parked(rec, sizeof(struct vigil_net));
 	drop_parked(rec);
 	return 0;
 }

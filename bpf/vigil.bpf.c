@@ -7,6 +7,7 @@
  *   priv.bpf.h     set*id, ptrace, module load, mount, setns/unshare
  *   enforce.bpf.h  policy maps; kill at exec, refuse connects, kill writers at syscall entry
  *   deny.bpf.h     deny before anything changes: BPF LSM hooks, or fmod_ret on security_*
+ *   fair.bpf.h     a workload over its share sampled and counted, never what security needs
  *   respond.bpf.h  quarantine and packet capture (cgroup_skb, attached on demand)
  * Shared maps and the event header are in common.bpf.h, dentry walking in
  * path.bpf.h, and the record layouts in events.h. One object, one skeleton,

@@ -8,6 +8,8 @@
 //   loadgen rate RATE MS DIR   missing-file opens DIR/<ms>/<i>, RATE per second
 //                              for MS milliseconds, paced per millisecond
 //                              {"n","ns","behind_ms"}
+//   loadgen flood MS DIR       missing-file opens DIR/<i>, as fast as one thread
+//                              can, for MS milliseconds  {"n","ns"}
 //   loadgen wakeup N US        sleep US microseconds, N times: what a timer
 //                              wakeup of an idle thread costs in CPU
 //                              {"n","ns","cpu_ns"}
@@ -38,7 +40,7 @@ static long long thread_cpu_ns(void) {
 static void done(long long n, long long ns) { printf("{\"n\":%lld,\"ns\":%lld}\n", n, ns); }
 
 static int usage(void) {
-  fprintf(stderr, "usage: loadgen open|open-new|exec|connect|wakeup N ARG | loadgen rate RATE MS DIR\n");
+  fprintf(stderr, "usage: loadgen open|open-new|exec|connect|wakeup N ARG | loadgen flood MS DIR | loadgen rate RATE MS DIR\n");
   return 2;
 }
 
@@ -115,6 +117,18 @@ int main(int argc, char **argv) {
       }
     }
     printf("{\"n\":%lld,\"ns\":%lld,\"behind_ms\":%lld}\n", sent, now_ns() - t0, behind);
+  } else if (!strcmp(mode, "flood")) {
+    long long ms = n, sent = 0;
+    long long t0 = now_ns(), end = t0 + ms * 1000000LL;
+    for (;;) {
+      for (int k = 0; k < 1024; k++, sent++) {
+        snprintf(path, sizeof(path), "%s/%lld", arg, sent);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) close(fd);
+      }
+      if (now_ns() >= end) break;
+    }
+    done(sent, now_ns() - t0);
   } else if (!strcmp(mode, "wakeup")) {
     struct timespec ts = {.tv_sec = 0, .tv_nsec = atoll(arg) * 1000};
     long long t0 = now_ns(), c0 = thread_cpu_ns();

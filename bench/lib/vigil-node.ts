@@ -56,6 +56,7 @@ export async function startVigil(opts: VigilNodeOptions = {}): Promise<VigilNode
       path, engine: config.engine.listen, nodeName: config.nodeName,
       ringbufBytes: p.ringbufBytes, batchMax: p.batchMax, flushMs: p.flushMs, lossReportMs: 200, queueEvents: p.queueEvents,
       dedupWindowMs: p.dedup.enabled ? p.dedup.windowMs : 0,
+      fairEventsPerSec: p.fairEventsPerSec,
       excludePids: [process.pid],
       ...opts.probe,
     },

@@ -323,6 +323,8 @@ bool ConfigureSkeleton(vigil_bpf* skel, const LoadOptions& options, std::vector<
   skel->rodata->wakeup_gap_ns = options.wakeup_gap_ns;
   // Past 1/16 of the ring unread, wake the probe whatever the gap.
   skel->rodata->wakeup_bytes = options.ringbuf_bytes / 16;
+  // The last quarter of the ring is kept for events never shed (fair.bpf.h).
+  skel->rodata->fair_reserve_bytes = options.fairness ? uint64_t(options.ringbuf_bytes) / 4 * 3 : 0;
   skel->rodata->dedup_window_ns = options.dedup_window_ns;
   skel->rodata->dedup_per_workload = options.dedup_per_workload;
   if (long hz = KernelHz()) skel->rodata->dedup_tick_ns = 1000000000 / hz;
@@ -340,6 +342,43 @@ bool ConfigureSkeleton(vigil_bpf* skel, const LoadOptions& options, std::vector<
     if (!HasTracepoint(sec + 12)) {
       if (missing) missing->push_back(sec + 12);
       bpf_program__set_autoload(prog, false);
+    }
+  }
+  return true;
+}
+
+// Paths whose events are never shed by fairness (fair.bpf.h): what the
+// built-in rules and enforcement read. Prefixes start a path, suffixes end it.
+const char* const kKeepPrefixes[] = {"/etc/", "/root/", "/boot/", "/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/",
+                                     "/usr/local/", "/lib/systemd/", "/usr/lib/systemd/", "/var/log/",
+                                     "/var/spool/cron/", "/var/run/", "/run/", "/home/", "/dev/shm/"};
+const char* const kKeepSuffixes[] = {"/shadow", "/gshadow", "/sudoers", "/passwd", "/id_rsa", "/id_dsa",
+                                     "/id_ecdsa", "/id_ed25519", "/authorized_keys", "/credentials", "/mem",
+                                     "/environ", "_history", "/token", "/kubeconfig", "/ld.so.preload"};
+static_assert(sizeof(kKeepPrefixes) / sizeof(char*) <= VIGIL_KEEP_MAX, "at most VIGIL_KEEP_MAX kept prefixes");
+static_assert(sizeof(kKeepSuffixes) / sizeof(char*) <= VIGIL_KEEP_MAX, "at most VIGIL_KEEP_MAX kept suffixes");
+
+bool FillKeepLists(vigil_bpf* skel, std::string* error) {
+  const uint8_t one = 1;
+  for (const char* p : kKeepPrefixes) {
+    vigil_keep_prefix_key k = {};
+    size_t n = strlen(p);
+    k.prefixlen = n * 8;
+    memcpy(k.data, p, n);
+    if (bpf_map__update_elem(skel->maps.keep_prefixes, &k, sizeof(k), &one, sizeof(one), BPF_ANY)) {
+      *error = std::string("cannot fill keep_prefixes: ") + strerror(errno);
+      return false;
+    }
+  }
+  for (const char* p : kKeepSuffixes) {
+    // Reversed: the kernel matches a path's reversed tail against them.
+    vigil_keep_suffix_key k = {};
+    size_t n = strlen(p);
+    k.prefixlen = n * 8;
+    for (size_t i = 0; i < n; i++) k.data[i] = p[n - 1 - i];
+    if (bpf_map__update_elem(skel->maps.keep_suffixes, &k, sizeof(k), &one, sizeof(one), BPF_ANY)) {
+      *error = std::string("cannot fill keep_suffixes: ") + strerror(errno);
+      return false;
     }
   }
   return true;
@@ -446,6 +485,7 @@ bool Loader::Start(const LoadOptions& options, std::string* error) {
   bpf_object__for_each_program(prog, skel_->obj) {
     if (bpf_program__autoload(prog) && bpf_program__autoattach(prog)) hooks_.push_back(bpf_program__section_name(prog));
   }
+  if (!FillKeepLists(skel_, error)) return false;
   page_ = sysconf(_SC_PAGESIZE);
   void* pages = mmap(nullptr, 2 * page_, PROT_READ, MAP_SHARED, RingBufferFd(), 0);
   if (pages == MAP_FAILED) {
@@ -646,8 +686,48 @@ KernelLosses Loader::Losses() const {
     if (key == VIGIL_LOSS_PACKETS) out.packets_lost = sum;
     if (key == VIGIL_DEDUPLICATED) out.deduplicated = sum;
     if (key == VIGIL_LOSS_DNS) out.dns_dropped = sum;
+    if (key == VIGIL_SHED) out.shed = sum;
   }
   return out;
+}
+
+const char* const kShedSlotKinds[8] = {"open", "connect", "accept", "unlink", "rename", "chmod", "slot6", "slot7"};
+
+std::unordered_map<uint64_t, CgroupCounts> Loader::CgroupCountsAll() const {
+  std::unordered_map<uint64_t, CgroupCounts> out;
+  static_assert(sizeof(CgroupCounts) == sizeof(vigil_cgroup_counts), "CgroupCounts mirrors vigil_cgroup_counts");
+  int fd = bpf_map__fd(skel_->maps.cgroup_counts);
+  uint64_t key = 0, next;
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    vigil_cgroup_counts v;
+    if (bpf_map_lookup_elem(fd, &next, &v) == 0) memcpy(static_cast<void*>(&out[next]), &v, sizeof(v));
+    key = next;
+    prev = &key;
+  }
+  return out;
+}
+
+bool Loader::HoldCgroup(uint64_t cgroup_id, uint64_t per_sec, uint64_t burst, uint32_t sample_every) {
+  if (!per_sec) {
+    ReleaseCgroup(cgroup_id);
+    return true;
+  }
+  int fd = bpf_map__fd(skel_->maps.fair_limits);
+  vigil_fair_limit l = {};
+  bool had = bpf_map_lookup_elem(fd, &cgroup_id, &l) == 0;  // keeps the kernel's tat and sample count
+  l.interval_ns = 1000000000ULL / per_sec;
+  l.burst_ns = l.interval_ns * burst;
+  l.sample_every = sample_every;
+  if (bpf_map_update_elem(fd, &cgroup_id, &l, BPF_ANY)) return false;
+  if (!had) __atomic_store_n(&skel_->bss->fair_limited, uint32_t(++held_), __ATOMIC_RELEASE);
+  return true;
+}
+
+void Loader::ReleaseCgroup(uint64_t cgroup_id) {
+  int fd = bpf_map__fd(skel_->maps.fair_limits);
+  if (bpf_map_delete_elem(fd, &cgroup_id) == 0 && held_ > 0)
+    __atomic_store_n(&skel_->bss->fair_limited, uint32_t(--held_), __ATOMIC_RELEASE);
 }
 
 int Loader::RingBufferFd() const { return bpf_map__fd(skel_->maps.events); }

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "selfcheck.h"
@@ -19,7 +20,18 @@ struct KernelLosses {
   uint64_t packets_lost = 0;
   uint64_t deduplicated = 0;  // not a loss: repeats counted in the kernel
   uint64_t dns_dropped = 0;   // DNS answers over a workload's per-second budget
+  uint64_t shed = 0;          // not a loss: over a workload's fair share, counted (fair.bpf.h)
 };
+
+// One cgroup's counts, kept by the kernel (fair.bpf.h), cumulative.
+struct CgroupCounts {
+  uint64_t shed[8] = {};  // by VIGIL_SHED_* slot
+  uint64_t sampled = 0;
+  uint64_t ringbuf_full = 0;
+  uint64_t inflight_full = 0;
+};
+// The event kind each VIGIL_SHED_* slot counts, as the wire names it.
+extern const char* const kShedSlotKinds[8];
 
 // Settings fixed when the programs load.
 struct LoadOptions {
@@ -30,6 +42,8 @@ struct LoadOptions {
   // In-kernel de-duplication window (dedup.bpf.h); 0 turns it off.
   uint64_t dedup_window_ns = 10ULL * 1000000000;
   bool dedup_per_workload = false;
+  // Fairness on (fair.bpf.h): the ring's last quarter kept for events never shed.
+  bool fairness = true;
 };
 
 // How one enforced operation is stopped on this kernel, strongest first.
@@ -74,6 +88,12 @@ class Loader {
   // Events from these thread groups are not reported.
   bool Exclude(uint32_t tgid, std::string* error);
   KernelLosses Losses() const;
+  // Every cgroup's counts the kernel keeps (losses, fairness shedding).
+  std::unordered_map<uint64_t, CgroupCounts> CgroupCountsAll() const;
+  // Holds a workload's sheddable events to `per_sec` (bursts of `burst`),
+  // one in `sample_every` of the rest still sent (fair.bpf.h); 0 releases it.
+  bool HoldCgroup(uint64_t cgroup_id, uint64_t per_sec, uint64_t burst, uint32_t sample_every);
+  void ReleaseCgroup(uint64_t cgroup_id);
   int RingBufferFd() const;
   int PacketRingBufferFd() const;
   // Bytes in the event ring not yet consumed, committed or still being
@@ -114,6 +134,7 @@ class Loader {
   const volatile uint64_t* ring_positions_ = nullptr;  // consumer page, then producer page
   size_t page_ = 0;
   uint64_t wakeup_gap_ns_ = 0;
+  size_t held_ = 0;  // entries in fair_limits
 };
 
 }  // namespace vigil

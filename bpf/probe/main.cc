@@ -5,6 +5,7 @@
 //               [--ringbuf-bytes N] [--batch-max N] [--flush-ms N]
 //               [--loss-report-ms N] [--exclude-pid PID]... [--queue-events N]
 //               [--dedup-window-ms N] [--dedup-scope process|workload]
+//               [--fair-events-per-sec N]
 //   vigil-probe --check-programs
 //       loads each kernel program on its own and prints, one line each,
 //       OK, SKIP (and why) or FAIL (and the verifier's message); exits 1
@@ -19,14 +20,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "decoder.h"
+#include "events.h"
+#include "fairness.h"
 #include "loader.h"
 #include "log.h"
 #include "privileges.h"
@@ -55,6 +60,7 @@ struct Options {
   std::vector<uint32_t> exclude;
   long dedup_window_ms = 10000;  // 0: off
   bool dedup_per_workload = false;
+  uint64_t fair_events_per_sec = 50000;  // 0: fairness off (fairness.h)
   std::string tls_ca, tls_cert, tls_key, tls_server_name = "vigil-engine";
   bool check_programs = false;
 };
@@ -66,6 +72,7 @@ struct Options {
           "                   [--batch-max N] [--flush-ms N] [--loss-report-ms N] [--exclude-pid PID]...\n"
           "                   [--queue-events N] [--tls-ca FILE --tls-cert FILE --tls-key FILE [--tls-server-name NAME]]\n"
           "                   [--dedup-window-ms N (0: off)] [--dedup-scope process|workload]\n"
+          "                   [--fair-events-per-sec N (0: off)]\n"
           "       vigil-probe --check-programs\n");
   exit(2);
 }
@@ -98,6 +105,7 @@ Options ParseOptions(int argc, char** argv) {
     else if (flag == "--loss-report-ms") o.loss_report_ms = NumberArg(argv[i - 1], v, 10, 600000);
     else if (flag == "--queue-events") o.queue_events = NumberArg(argv[i - 1], v, 1, 1L << 26);
     else if (flag == "--exclude-pid") o.exclude.push_back(NumberArg(argv[i - 1], v, 1, 1L << 22));
+    else if (flag == "--fair-events-per-sec") o.fair_events_per_sec = NumberArg(argv[i - 1], v, 0, 100000000);
     else if (flag == "--dedup-window-ms") o.dedup_window_ms = NumberArg(argv[i - 1], v, 0, 3600000);
     else if (flag == "--dedup-scope") {
       if (std::string(v) != "process" && std::string(v) != "workload") Usage("--dedup-scope is process or workload");
@@ -147,6 +155,8 @@ struct Pump {
   uint64_t decode_errors = 0;
   uint64_t events_total = 0;
   vigil::v1::PacketBatch packets;
+  vigil::Fairness* fairness = nullptr;
+  std::vector<bool> sheddable;  // per event of `batch`: of a workload held to its share
 
   void Flush() {
     if (packets.packets_size() > 0) {
@@ -155,8 +165,9 @@ struct Pump {
     }
     if (batch.events_size() == 0) return;
     batch.set_seq(++seq);
-    stream->Enqueue(std::move(batch));
+    stream->Enqueue(std::move(batch), sheddable);
     batch.Clear();
+    sheddable.clear();
   }
 };
 
@@ -170,6 +181,10 @@ int OnRecord(void* ctx, void* data, size_t size) {
     if (pump->decode_errors++ < 10) vigil::Log("warn", "malformed ring-buffer record: %s", error.c_str());
     return 0;
   }
+  // The decoder checked the size: a header is there.
+  const auto* h = static_cast<const vigil_header*>(data);
+  pump->sheddable.push_back(h->flags & VIGIL_SHEDDABLE);
+  pump->fairness->Seen(h->cgroup_id);
   if (pump->batch.events_size() >= pump->batch_max) pump->Flush();
   return 0;
 }
@@ -214,6 +229,7 @@ int main(int argc, char** argv) {
   load.wakeup_gap_ns = uint64_t(opt.flush_ms) * 1000000;
   load.dedup_window_ns = uint64_t(opt.dedup_window_ms) * 1000000;
   load.dedup_per_workload = opt.dedup_per_workload;
+  load.fairness = opt.fair_events_per_sec > 0;
   if (opt.check_programs) {
     int failed = 0, n = 0;
     for (const auto& c : vigil::Loader::CheckPrograms(load)) {
@@ -299,7 +315,11 @@ int main(int argc, char** argv) {
              kept.empty() ? "none" : kept.c_str());
   vigil::EngineStream stream(sopt, hello, [&] { return vigil::SnapshotProcesses(cgroup2); });
 
+  vigil::FairOptions fopt;
+  fopt.events_per_sec = opt.fair_events_per_sec;
+  vigil::Fairness fairness(&loader, fopt);
   Pump pump;
+  pump.fairness = &fairness;
   pump.stream = &stream;
   pump.batch_max = opt.batch_max;
   ring_buffer* rb = ring_buffer__new(loader.RingBufferFd(), OnRecord, &pump, nullptr);
@@ -313,6 +333,13 @@ int main(int argc, char** argv) {
 
   using Clock = std::chrono::steady_clock;  // CLOCK_MONOTONIC, the kernel programs' clock
   auto last_report = Clock::now();
+  auto last_fair = last_report;
+  // Cumulative per-cgroup counts as last reported: a report carries the cgroups that grew.
+  struct Sent {
+    uint64_t ringbuf_full = 0, inflight_full = 0, queue_full = 0, shed = 0;
+  };
+  std::unordered_map<uint64_t, Sent> sent;
+  std::unordered_map<uint64_t, vigil::CgroupCounts> kernel_counts;
   auto report = [&] {
     vigil::KernelLosses k = loader.Losses();
     vigil::v1::LossReport r;
@@ -325,6 +352,47 @@ int main(int argc, char** argv) {
     r.set_events_total(pump.events_total);
     r.set_deduplicated(k.deduplicated);
     r.set_dns_dropped(k.dns_dropped);
+    // Per cgroup: what the kernel and the queue lost or shed, the largest growth first.
+    auto drops = stream.CgroupDrops();
+    std::vector<std::pair<uint64_t, vigil::v1::CgroupLoss>> grown;
+    auto fill = [&](uint64_t cg) {
+      vigil::v1::CgroupLoss c;
+      c.set_cgroup_id(cg);
+      uint64_t shed = 0;
+      if (auto it = kernel_counts.find(cg); it != kernel_counts.end()) {
+        c.set_ringbuf_full(it->second.ringbuf_full);
+        c.set_inflight_full(it->second.inflight_full);
+        for (int i = 0; i < 8; i++) {
+          if (!it->second.shed[i]) continue;
+          (*c.mutable_shed_by_kind())[vigil::kShedSlotKinds[i]] += it->second.shed[i];
+          shed += it->second.shed[i];
+        }
+      }
+      if (auto it = drops.find(cg); it != drops.end()) {
+        c.set_queue_full(it->second.full);
+        for (const auto& [kind, n] : it->second.shed_by_kind) (*c.mutable_shed_by_kind())[kind] += n;
+        shed += it->second.shed;
+      }
+      c.set_shed(shed);
+      Sent& was = sent[cg];
+      uint64_t growth = (c.ringbuf_full() - was.ringbuf_full) + (c.inflight_full() - was.inflight_full) +
+                        (c.queue_full() - was.queue_full) + (c.shed() - was.shed);
+      if (growth == 0) return;
+      was = {c.ringbuf_full(), c.inflight_full(), c.queue_full(), c.shed()};
+      grown.push_back({growth, std::move(c)});
+    };
+    for (const auto& [cg, _] : kernel_counts) fill(cg);
+    for (const auto& [cg, _] : drops)
+      if (!kernel_counts.count(cg)) fill(cg);
+    std::sort(grown.begin(), grown.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (size_t i = 0; i < grown.size(); i++) {
+      if (i >= 256) {
+        // Left out: sent again, with the growth since, next time.
+        sent[grown[i].second.cgroup_id()] = {};
+        continue;
+      }
+      *r.add_cgroups() = std::move(grown[i].second);
+    }
     stream.ReportLoss(r);
   };
   // The self-check (selfcheck.h), with each loss report: the allow lists,
@@ -418,8 +486,20 @@ int main(int argc, char** argv) {
       next_read = now + interval;
       loader.QuietUntil(std::chrono::duration_cast<std::chrono::nanoseconds>(next_read.time_since_epoch()).count());
     }
+    if (fairness.On() && now - last_fair >= std::chrono::milliseconds(fairness.TickMs())) {
+      kernel_counts = loader.CgroupCountsAll();
+      std::unordered_map<uint64_t, uint64_t> shed;
+      for (const auto& [cg, c] : kernel_counts) {
+        uint64_t n = 0;
+        for (uint64_t s : c.shed) n += s;
+        if (n) shed[cg] = n;
+      }
+      fairness.Tick(std::chrono::duration<double>(now - last_fair).count(), stream.Queued(), shed);
+      last_fair = now;
+    }
     if (now - last_report >= std::chrono::milliseconds(opt.loss_report_ms)) {
       self_check();
+      if (!fairness.On()) kernel_counts = loader.CgroupCountsAll();
       report();
       last_report = now;
     }
@@ -428,6 +508,7 @@ int main(int argc, char** argv) {
   // Drain what the kernel still holds, send it, then detach.
   ring_buffer__consume(rb);
   pump.Flush();
+  kernel_counts = loader.CgroupCountsAll();
   report();
   stream.Stop(2000);
   ring_buffer__free(rb);

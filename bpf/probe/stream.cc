@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -23,21 +24,67 @@ EngineStream::~EngineStream() {
 
 void EngineStream::Start() { thread_ = std::thread([this] { Run(); }); }
 
+namespace {
+// The wire's name for an event's kind ("open", "connect", ...).
+std::string KindOf(const v1::Event& e) {
+  const auto* f = v1::Event::descriptor()->FindFieldByNumber(e.kind_case());
+  return f ? f->name() : "other";
+}
+}  // namespace
+
 // Notified after the lock is released, so the woken sender does not wake
 // only to block on the mutex the notifier still holds.
-bool EngineStream::Enqueue(v1::EventBatch batch) {
+bool EngineStream::Enqueue(v1::EventBatch batch, const std::vector<bool>& sheddable) {
+  bool all = true;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    size_t n = batch.events_size();
-    if (queued_events_ + unacked_events_ + n > options_.max_queued_events) {
-      dropped_events_ += n;
-      return false;
+    const size_t n = batch.events_size();
+    const size_t max = options_.max_queued_events, used = queued_events_ + unacked_events_;
+    size_t room = used < max ? max - used : 0;
+    size_t room_shed = used < max / 4 * 3 ? max / 4 * 3 - used : 0;
+    bool any_sheddable = std::find(sheddable.begin(), sheddable.end(), true) != sheddable.end();
+    if (n > room || (any_sheddable && n > room_shed)) {
+      // Over the bound: keep what is never shed while there is room, what
+      // may be shed while the first three quarters have room.
+      v1::EventBatch kept;
+      kept.set_seq(batch.seq());
+      for (size_t i = 0; i < n; i++) {
+        v1::Event* e = batch.mutable_events(i);
+        bool shed = i < sheddable.size() && sheddable[i];
+        if (room > 0 && (!shed || room_shed > 0)) {
+          room--;
+          if (room_shed > 0) room_shed--;
+          kept.mutable_events()->Add(std::move(*e));
+          continue;
+        }
+        CgroupDrop& d = cgroup_drops_[e->cgroup_id()];
+        if (shed) {
+          d.shed++;
+          d.shed_by_kind[KindOf(*e)]++;
+        } else {
+          d.full++;
+          dropped_events_++;
+        }
+        all = false;
+      }
+      batch = std::move(kept);
     }
-    queued_events_ += n;
+    // Even emptied, the batch goes: its sequence number tells the engine none is missing.
+    queued_events_ += batch.events_size();
     batches_.push_back(std::move(batch));
   }
   cv_.notify_one();
-  return true;
+  return all;
+}
+
+std::unordered_map<uint64_t, EngineStream::CgroupDrop> EngineStream::CgroupDrops() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return cgroup_drops_;
+}
+
+size_t EngineStream::Queued() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queued_events_ + unacked_events_;
 }
 
 namespace {

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "vigil/v1/probe.pb.h"
@@ -40,9 +41,22 @@ class EngineStream {
   ~EngineStream();
 
   void Start();
-  // Queues a batch for sending. False when the queue is full: the batch's
-  // events are counted in DroppedEvents().
-  bool Enqueue(v1::EventBatch batch);
+  // Queues a batch for sending. `sheddable` (empty, or one flag per event)
+  // marks the events of workloads held to their fair share (fair.bpf.h):
+  // those fill at most three quarters of the queue and are shed first
+  // (counted per cgroup in CgroupDrops()); the last quarter is kept for the
+  // rest. What still does not fit is dropped and counted in DroppedEvents()
+  // and per cgroup. False when anything was dropped.
+  bool Enqueue(v1::EventBatch batch, const std::vector<bool>& sheddable = {});
+  // Per cgroup: events shed (`shed`, by kind) and dropped (`full`) by the queue, cumulative.
+  struct CgroupDrop {
+    uint64_t full = 0;
+    uint64_t shed = 0;
+    std::unordered_map<std::string, uint64_t> shed_by_kind;
+  };
+  std::unordered_map<uint64_t, CgroupDrop> CgroupDrops();
+  // Events queued or sent and not yet acknowledged.
+  size_t Queued();
   // Queues captured packets; false (and counted) when over the byte bound.
   bool EnqueuePackets(v1::PacketBatch packets);
   uint64_t DroppedPackets() const { return dropped_packets_.load(); }
@@ -82,6 +96,7 @@ class EngineStream {
   std::chrono::steady_clock::time_point drain_deadline_;
 
   std::atomic<uint64_t> dropped_events_{0};
+  std::unordered_map<uint64_t, CgroupDrop> cgroup_drops_;  // under mu_
   std::atomic<uint64_t> dropped_packets_{0};
   std::atomic<bool> connected_{false};
   std::thread thread_;

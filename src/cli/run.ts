@@ -45,6 +45,7 @@ export async function runEngine(config: Config, withProbe: boolean): Promise<voi
         flushMs: config.probe.flushMs,
         lossReportMs: config.probe.lossReportMs,
         queueEvents: config.probe.queueEvents,
+        fairEventsPerSec: config.probe.fairEventsPerSec,
         dedupWindowMs: config.probe.dedup.enabled ? config.probe.dedup.windowMs : 0,
         excludePids: [process.pid],
         tls: probeTls(config),

@@ -371,6 +371,13 @@ export const configSchema = z.strictObject({
       lossReportMs: z.number().int().min(10).max(600_000).default(1000),
       queueEvents: z.number().int().min(1).max(1 << 26).default(1 << 18),
       /**
+       * Fairness (bpf/fair.bpf.h, bpf/probe/fairness.h): the node's budget of
+       * events/s toward the engine, split max-min fairly among workloads; a
+       * workload over its share is sampled and counted in the kernel. It
+       * shrinks while the probe's queue backs up. 0 turns fairness off.
+       */
+      fairEventsPerSec: z.number().int().min(0).max(100_000_000).default(50_000),
+      /**
        * In-kernel de-duplication: a process repeating an open (same path,
        * access, result) or a connect (same peer) within `windowMs` is
        * counted in the kernel instead of crossing to user space (bpf/dedup.bpf.h).

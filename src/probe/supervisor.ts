@@ -17,6 +17,8 @@ export interface ProbeOptions {
   queueEvents: number;
   /** In-kernel de-duplication window; 0 turns it off, undefined leaves the probe's default. */
   dedupWindowMs?: number;
+  /** Fairness budget (events/s toward the engine, split among workloads); 0 off, undefined the probe's default. */
+  fairEventsPerSec?: number;
   /** Processes whose own activity is not reported (the engine). */
   excludePids: number[];
   /** Mutual TLS for a tcp:// engine: the CA that signed the engine's certificate, the probe's own certificate and key. */
@@ -30,6 +32,7 @@ export function probeArgs(o: ProbeOptions): string[] {
     '--loss-report-ms', String(o.lossReportMs), '--queue-events', String(o.queueEvents),
   ];
   if (o.dedupWindowMs !== undefined) args.push('--dedup-window-ms', String(o.dedupWindowMs));
+  if (o.fairEventsPerSec !== undefined) args.push('--fair-events-per-sec', String(o.fairEventsPerSec));
   for (const pid of o.excludePids) args.push('--exclude-pid', String(pid));
   if (o.tls) args.push('--tls-ca', o.tls.ca, '--tls-cert', o.tls.cert, '--tls-key', o.tls.key, '--tls-server-name', o.tls.serverName);
   return args;

@@ -58,7 +58,7 @@ export class TestEngine {
   }
 
   /** Starts the real probe against this engine and waits until it is connected. */
-  async startProbe(extra: { ringbufBytes?: number; queueEvents?: number } = {}): Promise<void> {
+  async startProbe(extra: { ringbufBytes?: number; queueEvents?: number; fairEventsPerSec?: number } = {}): Promise<void> {
     this.probe = new ProbeSupervisor(
       {
         path: probeBinary,
@@ -69,6 +69,7 @@ export class TestEngine {
         flushMs: this.config.probe.flushMs,
         lossReportMs: 200,
         queueEvents: extra.queueEvents ?? this.config.probe.queueEvents,
+        fairEventsPerSec: extra.fairEventsPerSec ?? this.config.probe.fairEventsPerSec,
         dedupWindowMs: this.config.probe.dedup.enabled ? this.config.probe.dedup.windowMs : 0,
         excludePids: [process.pid],
       },

@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Fairness: one workload's flood must not blind the others. A workload
+ * (cgroup) over its share is sampled and counted instead of crowding
+ * everyone else's events out of the ring buffer and the probe's queue.
+ *
+ * What may be shed, and what never is, is decided here and nowhere else
+ * (the probe only reads the VIGIL_SHEDDABLE flag this sets):
+ *   never  exec, fork, exit, set*id, ptrace, module loads, mounts,
+ *          namespaces, sockets dup-ed onto stdio, denied file operations,
+ *          bind, listen, and whatever Vigil's kinds add later: every kind
+ *          not listed below;
+ *          anything blocked;
+ *          a file event whose path (as the caller passed it) starts with a
+ *          kept prefix ("/etc/", "/root/", ...) or ends in a kept suffix
+ *          ("/shadow", "/id_rsa", ...): the files rules watch (the lists
+ *          are the loader's, bpf/probe/loader.cc), except an open of one
+ *          that found nothing (ENOENT) from a held workload;
+ *          a connect of a workload whose policy enforces connects, a
+ *          write of one whose policy enforces writes (enforcement judges
+ *          every attempt);
+ *          a connect to a unix socket ending in ".sock" or a kept suffix
+ *          (container runtime sockets).
+ *   may    open, connect, accept, unlink, rename and chmod otherwise.
+ *
+ * When: the probe holds a workload to a rate (`fair_limits`, by cgroup id)
+ * once its queue toward the engine backs up, at the workload's max-min fair
+ * share of what the engine drains (bpf/probe/fairness.cc). Past that rate
+ * one sheddable event in `sample_every` still crosses (VIGIL_SAMPLED) and
+ * the rest are counted per cgroup and kind (`cgroup_counts`), at the
+ * syscall's entry, before the path walk or the record is built: a shed
+ * event costs little more than a repeat does. And whatever the probe does,
+ * the last quarter of the ring buffer is kept for the rest: past three
+ * quarters full (a stalled or outpaced probe) a held workload's records
+ * are counted instead of written. A flood in its first tick, before the
+ * probe holds it, is not judged and can still fill the ring (counted).
+ *
+ * Cost when no workload is held: one load of `fair_limited` per sheddable
+ * event, and one compare in submit_parked().
+ */
+#ifndef VIGIL_FAIR_BPF_H
+#define VIGIL_FAIR_BPF_H
+
+#include "enforce.bpf.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct vigil_cgroup_counts);
+} cgroup_counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct vigil_fair_limit);
+} fair_limits SEC(".maps");
+
+/* How many entries fair_limits has (the probe keeps it): 0 skips the lookup. */
+__u32 fair_limited = 0;
+
+/* Unread bytes in the ring past which sheddable records are counted
+ * instead of written (set by the loader: three quarters of the ring). */
+const volatile __u64 fair_reserve_bytes = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, VIGIL_KEEP_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vigil_keep_prefix_key);
+	__type(value, __u8);
+} keep_prefixes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, VIGIL_KEEP_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vigil_keep_suffix_key);
+	__type(value, __u8);
+} keep_suffixes SEC(".maps");
+
+/* The cgroup's counters, made on first use. */
+static __always_inline struct vigil_cgroup_counts *cgroup_counters(__u64 cg)
+{
+	struct vigil_cgroup_counts *c = bpf_map_lookup_elem(&cgroup_counts, &cg);
+	if (c)
+		return c;
+	struct vigil_cgroup_counts zero = {};
+	bpf_map_update_elem(&cgroup_counts, &cg, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&cgroup_counts, &cg);
+}
+
+/* Called from write_record() and thread_space() (common.bpf.h) on a loss. */
+static __always_inline void count_cgroup_loss(__u64 cg, __u32 where)
+{
+	struct vigil_cgroup_counts *c = cgroup_counters(cg);
+	if (!c)
+		return;
+	if (where == VIGIL_LOSS_RINGBUF)
+		__sync_fetch_and_add(&c->ringbuf_full, 1);
+	else
+		__sync_fetch_and_add(&c->inflight_full, 1);
+}
+
+static __always_inline void count_shed(__u64 cg, __u32 slot)
+{
+	count_loss(VIGIL_SHED);
+	struct vigil_cgroup_counts *c = cgroup_counters(cg);
+	if (c && slot < VIGIL_SHED_SLOTS)
+		__sync_fetch_and_add(&c->shed[slot], 1);
+}
+
+/* --- the kept paths --- */
+
+/* The suffix key is built here, not on the stack: the '/' before a short
+ * string goes at a variable offset, which map memory allows. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_keep_suffix_key);
+} keep_scratch SEC(".maps");
+
+/* Whether the string (len bytes, no NUL) starts with a kept prefix or ends
+ * in a kept suffix: two trie lookups and straight-line code (a loop over a
+ * list, or a branch per byte, cost the verifier several times the rest of
+ * the open's entry). */
+static __always_inline bool kept_path(const char *path, __u32 len)
+{
+	if (len == 0 || len >= VIGIL_STR_LEN)
+		return false;
+	if (path[0] == '/') {
+		struct vigil_keep_prefix_key k = { .prefixlen = (len < VIGIL_KEEP_PREFIX_BYTES ? len : VIGIL_KEEP_PREFIX_BYTES) * 8 };
+		bpf_probe_read_kernel(k.data, sizeof(k.data), path);
+		if (bpf_map_lookup_elem(&keep_prefixes, &k))
+			return true;
+	}
+	__u32 zero = 0;
+	struct vigil_keep_suffix_key *k = bpf_map_lookup_elem(&keep_scratch, &zero);
+	if (!k)
+		return false;
+	/* The last 32 bytes, reversed; before the string's start a '/', so a
+	 * relative "shadow" ends in "/shadow" too. */
+	char tail[VIGIL_KEEP_SUFFIX_BYTES];
+	bpf_probe_read_kernel(tail, sizeof(tail), path + len - VIGIL_KEEP_SUFFIX_BYTES);
+#pragma unroll
+	for (int i = 0; i < VIGIL_KEEP_SUFFIX_BYTES; i++)
+		k->data[i] = tail[VIGIL_KEEP_SUFFIX_BYTES - 1 - i];
+	if (len < VIGIL_KEEP_SUFFIX_BYTES) {
+		k->data[len & (VIGIL_KEEP_SUFFIX_BYTES - 1)] = '/';
+		k->prefixlen = (len + 1) * 8;
+	} else {
+		k->prefixlen = VIGIL_KEEP_SUFFIX_BYTES * 8;
+	}
+	return bpf_map_lookup_elem(&keep_suffixes, k) != NULL;
+}
+
+static __always_inline __u32 raw_strlen(const struct vigil_path *p)
+{
+	__u32 n = p->raw_len;
+	return n > 0 && n <= VIGIL_STR_LEN ? n - 1 : 0;
+}
+
+/* A file event on `p` (as the caller passed it) that is never shed. */
+static __always_inline bool keep_file(const struct vigil_path *p, bool write)
+{
+	struct policy_hit pol;
+	if (write && current_policy(&pol) && (pol.flags & VIGIL_ENFORCE_WRITE))
+		return true;
+	if (p->flags & VIGIL_PATH_FROM_FD)
+		return true; /* no string to judge (fchmod): rare, kept */
+	__u32 len = raw_strlen(p);
+	return kept_path(p->raw, len);
+}
+
+#define VIGIL_FAIR_O_WRITE (01 | 02 | 0100 | 01000) /* O_WRONLY | O_RDWR | O_CREAT | O_TRUNC */
+#define VIGIL_S_ISUID 04000
+#define VIGIL_S_ISGID 02000
+
+static __always_inline bool keep_connect(const struct vigil_sockaddr *a)
+{
+	struct policy_hit pol;
+	if (current_policy(&pol) && (pol.flags & VIGIL_ENFORCE_CONNECT))
+		return true;
+	if (a->family != 1 /* AF_UNIX */)
+		return false;
+	/* A loop, not an unrolled scan: each early end would be its own
+	 * verifier path through the rest. */
+	struct hash_state n = { .buf = a->unix_path, .cap = sizeof(a->unix_path) };
+	bpf_loop(sizeof(a->unix_path), strlen_step, &n, 0);
+	__u32 len = n.len;
+	if (len == 0)
+		return false; /* abstract socket */
+	if (len >= 5 && len <= sizeof(a->unix_path)) {
+		char tail[5] = {};
+		bpf_probe_read_kernel(tail, 5, a->unix_path + len - 5);
+		if (tail[0] == '.' && tail[1] == 's' && tail[2] == 'o' && tail[3] == 'c' && tail[4] == 'k')
+			return true;
+	}
+	return kept_path(a->unix_path, len);
+}
+
+/* The slot a kind sheds into; VIGIL_SHED_SLOTS for a kind never shed. */
+static __always_inline __u32 shed_slot(__u32 kind)
+{
+	switch (kind) {
+	case VIGIL_OPEN: return VIGIL_SHED_OPEN;
+	case VIGIL_CONNECT: return VIGIL_SHED_CONNECT;
+	case VIGIL_ACCEPT: return VIGIL_SHED_ACCEPT;
+	case VIGIL_UNLINK: return VIGIL_SHED_UNLINK;
+	case VIGIL_RENAME: return VIGIL_SHED_RENAME;
+	case VIGIL_CHMOD: return VIGIL_SHED_CHMOD;
+	}
+	return VIGIL_SHED_SLOTS;
+}
+
+/* What fair_judge decides for one sheddable event. */
+#define VIGIL_FAIR_SEND 0
+#define VIGIL_FAIR_SHED 1
+
+/* The current workload's limit, when the probe holds it to one. */
+static __always_inline struct vigil_fair_limit *fair_limit(void)
+{
+	if (!fair_limited)
+		return NULL;
+	__u64 cg = current_cgroup_id();
+	return bpf_map_lookup_elem(&fair_limits, &cg);
+}
+
+/*
+ * At a sheddable event's entry, for a workload held to a rate: within the
+ * rate it is sent (flagged VIGIL_SHEDDABLE, so the probe's queue may still
+ * shed it), past it one in sample_every is sent (also VIGIL_SAMPLED) and
+ * the rest counted. *flags gets the header flags to send it with.
+ */
+static __always_inline int fair_judge(struct vigil_fair_limit *l, __u32 slot, __u32 *flags)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 tat = l->tat;
+	*flags = VIGIL_SHEDDABLE;
+	if (tat < now)
+		tat = now;
+	if (tat - now <= l->burst_ns) {
+		l->tat = tat + l->interval_ns;
+		return VIGIL_FAIR_SEND;
+	}
+	__u32 every = l->sample_every;
+	/* Racy across CPUs, like the GCRA: a sample more or less. */
+	__u32 k = l->sample_count++;
+	if (every && k % every == 0) {
+		*flags = VIGIL_SHEDDABLE | VIGIL_SAMPLED;
+		struct vigil_cgroup_counts *c = cgroup_counters(current_cgroup_id());
+		if (c)
+			__sync_fetch_and_add(&c->sampled, 1);
+		return VIGIL_FAIR_SEND;
+	}
+	count_shed(current_cgroup_id(), slot);
+	return VIGIL_FAIR_SHED;
+}
+
+/*
+ * The entry-side checks, for a workload held to a rate: VIGIL_FAIR_SHED
+ * (counted), else VIGIL_FAIR_SEND with the header flags to set in *flags
+ * (0 when the workload is not held or the event is kept). Subprograms, not
+ * inlined: the verifier walks each once per call site, and the rest of the
+ * entry program (the path walk) once, whichever way they went; inlined,
+ * their branches multiplied it fourfold.
+ */
+static __noinline int fair_file(const struct vigil_path *p, const struct vigil_path *p2, __u32 write, __u32 slot, __u32 *flags)
+{
+	*flags = 0;
+	struct vigil_fair_limit *l = fair_limit();
+	if (!l)
+		return VIGIL_FAIR_SEND;
+	if (p && keep_file(p, write))
+		return VIGIL_FAIR_SEND;
+	if (p2 && keep_file(p2, write))
+		return VIGIL_FAIR_SEND;
+	return fair_judge(l, slot, flags);
+}
+
+static __noinline int fair_net(const struct vigil_sockaddr *a, __u32 slot, __u32 *flags)
+{
+	*flags = 0;
+	struct vigil_fair_limit *l = fair_limit();
+	if (!l)
+		return VIGIL_FAIR_SEND;
+	if (slot == VIGIL_SHED_CONNECT && keep_connect(a))
+		return VIGIL_FAIR_SEND;
+	return fair_judge(l, slot, flags);
+}
+
+/*
+ * submit_parked()'s last word (common.bpf.h): past the ring's reserve a held
+ * workload's record is counted instead of written, so a stalled probe leaves
+ * room for the rest. True when the record was shed. A subprogram, like
+ * fair_file: every exit program calls it.
+ */
+static __noinline bool fair_shed_at_submit(union vigil_inflight *r, __u64 unread)
+{
+	/* An open of a kept path that found nothing (a flood of made-up names
+	 * under /etc/ would otherwise pass whole): judged like the rest once
+	 * its workload is held. Rules read files that exist. */
+	if (fair_limited && r->h.kind == VIGIL_OPEN && r->open.result == -2 /* ENOENT */ &&
+	    !(r->h.flags & (VIGIL_BLOCKED | VIGIL_SHEDDABLE))) {
+		struct vigil_fair_limit *l = fair_limit();
+		__u32 f;
+		if (l) {
+			if (fair_judge(l, VIGIL_SHED_OPEN, &f) == VIGIL_FAIR_SHED)
+				return true;
+			r->h.flags |= f;
+		}
+	}
+	/* Past the reserve: the records of held workloads, judged sheddable
+	 * at their entry (VIGIL_SHEDDABLE), give way. Judging any other record
+	 * here would cost every exit program the whole path check. */
+	if (!fair_reserve_bytes || unread < fair_reserve_bytes || !(r->h.flags & VIGIL_SHEDDABLE))
+		return false;
+	__u32 slot = shed_slot(r->h.kind);
+	if (slot >= VIGIL_SHED_SLOTS)
+		return false;
+	count_shed(r->h.cgroup_id, slot);
+	return true;
+}
+
+#endif

