@@ -8,6 +8,7 @@ import { decodeCeiling, engineThroughput, kernelLatency, transportCeiling, worke
 import { overhead } from './overhead.js';
 import { loss } from './loss.js';
 import { latency } from './latency.js';
+import { fairness } from './fairness.js';
 import { memory } from './memory.js';
 import { steady } from './steady.js';
 import { cliLatency } from './cli.js';
@@ -21,6 +22,7 @@ const BENCHES: [string, (rows: Row[]) => void | Promise<void>][] = [
   ['overhead', (rows) => overhead(rows)],
   ['loss', loss],
   ['latency', latency],
+  ['fairness', fairness],
   ['memory', memory],
   ['steady', steady],
   ['cli', cliLatency],

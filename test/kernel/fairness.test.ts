@@ -94,5 +94,5 @@ describeKernel('fairness', () => {
       await tree.remove();
       rmSync(work, { recursive: true, force: true });
     }
-  });
+  }, 120_000 * timeScale);
 });
