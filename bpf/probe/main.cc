@@ -494,7 +494,8 @@ int main(int argc, char** argv) {
         for (uint64_t s : c.shed) n += s;
         if (n) shed[cg] = n;
       }
-      fairness.Tick(std::chrono::duration<double>(now - last_fair).count(), stream.Queued(), shed);
+      // A queue that grows while the engine is away says nothing of its pace: only a connected one's backlog shrinks the budget.
+      fairness.Tick(std::chrono::duration<double>(now - last_fair).count(), stream.Connected() ? stream.Queued() : 0, shed);
       last_fair = now;
     }
     if (now - last_report >= std::chrono::milliseconds(opt.loss_report_ms)) {
