@@ -262,12 +262,12 @@ static __always_inline int fair_judge(struct vigil_fair_limit *l, __u32 slot, __
 /*
  * The entry-side checks, for a workload held to a rate: VIGIL_FAIR_SHED
  * (counted), else VIGIL_FAIR_SEND with the header flags to set in *flags
- * (0 when the workload is not held or the event is kept). Subprograms, not
- * inlined: the verifier walks each once per call site, and the rest of the
- * entry program (the path walk) once, whichever way they went; inlined,
- * their branches multiplied it fourfold.
+ * (0 when the workload is not held or the event is kept). What the kernel
+ * judges here is straight-line code and two trie lookups: a loop over the
+ * kept lists (bpf_loop) multiplied the verifier's walk of the entry
+ * programs four- to fifteenfold.
  */
-static __noinline int fair_file(const struct vigil_path *p, const struct vigil_path *p2, __u32 write, __u32 slot, __u32 *flags)
+static __always_inline int fair_file(const struct vigil_path *p, const struct vigil_path *p2, __u32 write, __u32 slot, __u32 *flags)
 {
 	*flags = 0;
 	struct vigil_fair_limit *l = fair_limit();
@@ -280,7 +280,7 @@ static __noinline int fair_file(const struct vigil_path *p, const struct vigil_p
 	return fair_judge(l, slot, flags);
 }
 
-static __noinline int fair_net(const struct vigil_sockaddr *a, __u32 slot, __u32 *flags)
+static __always_inline int fair_net(const struct vigil_sockaddr *a, __u32 slot, __u32 *flags)
 {
 	*flags = 0;
 	struct vigil_fair_limit *l = fair_limit();
@@ -294,10 +294,9 @@ static __noinline int fair_net(const struct vigil_sockaddr *a, __u32 slot, __u32
 /*
  * submit_parked()'s last word (common.bpf.h): past the ring's reserve a held
  * workload's record is counted instead of written, so a stalled probe leaves
- * room for the rest. True when the record was shed. A subprogram, like
- * fair_file: every exit program calls it.
+ * room for the rest. True when the record was shed.
  */
-static __noinline bool fair_shed_at_submit(union vigil_inflight *r, __u64 unread)
+static __always_inline bool fair_shed_at_submit(union vigil_inflight *r, __u64 unread)
 {
 	/* An open of a kept path that found nothing (a flood of made-up names
 	 * under /etc/ would otherwise pass whole): judged like the rest once

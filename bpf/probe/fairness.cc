@@ -11,7 +11,7 @@ void Fairness::Tick(double seconds, size_t queued, const std::unordered_map<uint
   if (!On() || seconds <= 0) return;
   // The engine not keeping up (the queue backs up) shrinks the budget; a
   // queue nearly empty grows it back (multiplicative decrease, additive increase).
-  if (queued > o_.backlog) budget_ = std::max<uint64_t>(o_.min_share * 4, budget_ * 7 / 10);
+  if (queued > o_.backlog) budget_ = std::max<uint64_t>(o_.min_share * 4, budget_ / 2);
   else if (queued < o_.backlog / 10) budget_ = std::min<uint64_t>(o_.events_per_sec, budget_ + o_.events_per_sec / 20);
 
   // Offered per cgroup: what was read, plus what the kernel shed meanwhile.

@@ -26,11 +26,11 @@ class Loader;
 struct FairOptions {
   uint64_t events_per_sec = 50000;  // the node's budget toward the engine; 0: fairness off
   uint64_t min_share = 500;         // no workload is held below this rate
-  int tick_ms = 200;
-  int release_ticks = 10;
-  // The engine is behind when more than this many events wait (about 16
-  // batches: tens of milliseconds of its work), caught up under a tenth of it.
-  size_t backlog = 4096;
+  int tick_ms = 100;
+  int release_ticks = 20;
+  // The engine is behind when more than this many events wait (4 batches:
+  // every alert waits behind them), caught up under a tenth of it.
+  size_t backlog = 1024;
 };
 
 // A workload held now, for logs and the loss report.

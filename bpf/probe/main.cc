@@ -343,7 +343,7 @@ int main(int argc, char** argv) {
   auto report = [&] {
     // Read now, per cgroup and then the totals: the totals exceed what the
     // cgroups account for only by what the kernel counted in between
-    // (microseconds), not by a 200 ms old picture's worth, which the engine
+    // (microseconds), not by a fairness tick's worth, which the engine
     // would raise as losses nobody can attribute.
     kernel_counts = loader.CgroupCountsAll();
     vigil::KernelLosses k = loader.Losses();

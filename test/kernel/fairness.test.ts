@@ -77,7 +77,7 @@ describeKernel('fairness', () => {
       // The shedding: alerted for the flood's workload (a warning: no security event shed), with the kinds counted.
       const shed = await waitFor('the shedding alerted', () => alerts.find((x) => x.alert.rule === 'Events shed' && x.alert.workload.cgroupPath === flood.path), 5000 * timeScale);
       expect(shed.alert.priority).toBe('warning');
-      expect(Number(shed.alert.fields['vigil.loss.open'])).toBeGreaterThan(1000);
+      expect(Number(shed.alert.fields['vigil.loss.open'])).toBeGreaterThan(0); // the episode's first report; the totals below
       // Nothing of the neighbour's lost or shed.
       expect(alerts.filter((x) => /Events (lost|shed)/.test(x.alert.rule) && x.alert.workload.cgroupPath === neighbour.path)).toEqual([]);
       // In vigil status and /metrics, per workload.
