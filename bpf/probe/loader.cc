@@ -428,7 +428,29 @@ bool Loader::Start(const LoadOptions& options, std::string* error) {
     skel_->rodata->kill_ops = kill;
     g_libbpf_log.clear();
     const char* stage = "load";
+    // VIGIL_VERIFIER_STATS=1: each program's verification time and
+    // instructions processed, on stderr (where the probe's start time goes).
+    static std::vector<std::pair<bpf_program*, std::string>> stats;
+    stats.clear();
+    if (getenv("VIGIL_VERIFIER_STATS")) {
+      bpf_program* p;
+      stats.reserve(256);
+      bpf_object__for_each_program(p, skel_->obj) {
+        if (!bpf_program__autoload(p)) continue;
+        stats.push_back({p, std::string(65536, '\0')});
+        bpf_program__set_log_buf(p, stats.back().second.data(), stats.back().second.size());
+        bpf_program__set_log_level(p, 4);
+      }
+    }
     int err = vigil_bpf__load(skel_);
+    for (auto& [p, log] : stats) {
+      std::string line;
+      for (const char* key : {"verification time", "processed"}) {
+        size_t at = log.find(key);
+        if (at != std::string::npos) line += " " + log.substr(at, log.find('\n', at) - at);
+      }
+      if (!line.empty()) fprintf(stderr, "verifier %s:%s\n", bpf_program__name(p), line.c_str());
+    }
     if (!err) {
       stage = "attach";
       err = vigil_bpf__attach(skel_);
