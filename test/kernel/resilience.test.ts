@@ -2,7 +2,7 @@
 // engine restart does not lose what happened meanwhile, and a storm that
 // overruns the kernel ring buffer is counted, not hidden.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
@@ -123,21 +123,33 @@ describeKernel('probe ⇄ engine resilience on the real kernel', () => {
   });
 
   it('exits cleanly on SIGTERM and leaves no program attached', async () => {
-    const attached = (): string[] =>
-      (JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' })) as { name?: string }[])
-        .map((p) => p.name ?? '')
-        .filter((n) => n === 'handle_exec' || n === 'enter_openat');
+    // This probe's own programs (other probes may run on the machine): the
+    // ids its file descriptors hold, then which of them are still loaded.
+    const ownIds = (pid: number): number[] =>
+      readdirSync(`/proc/${pid}/fdinfo`).flatMap((fd) => {
+        try {
+          const m = /^prog_id:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+          return m ? [Number(m[1])] : [];
+        } catch {
+          return []; // closed meanwhile
+        }
+      });
+    const loaded = (ids: number[]): number[] => {
+      const all = new Set((JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' })) as { id: number }[]).map((p) => p.id));
+      return ids.filter((id) => all.has(id));
+    };
     const t = await TestEngine.start();
     cleanups.push(() => t.stop());
     const probe = spawn(probeBinary, ['--engine', t.config.engine.listen, '--exclude-pid', String(process.pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     probe.stderr!.on('data', (d) => (stderr += d));
     await waitFor('probe connected', () => t.engine.ingest.sessions().some((s) => s.snapshotDone), 20_000);
-    expect(attached().length).toBeGreaterThanOrEqual(2);
+    const ids = ownIds(probe.pid!);
+    expect(loaded(ids).length).toBeGreaterThanOrEqual(2);
     const exited = new Promise<number | null>((r) => probe.once('exit', (code) => r(code)));
     probe.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(stderr).toMatch(/probe stopped: \d+ events read, 0 not delivered/);
-    expect(attached()).toEqual([]);
+    expect(loaded(ids)).toEqual([]);
   });
 });
