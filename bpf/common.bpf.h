@@ -28,6 +28,9 @@ union vigil_inflight {
 	struct vigil_namespace ns;
 	struct vigil_dup dup;
 	struct vigil_fileop fileop;
+	struct vigil_mkdir mkdir;
+	struct vigil_link link;
+	struct vigil_call call;
 };
 
 /* The one channel to user space; its size is set by the loader. */
@@ -309,6 +312,13 @@ static __always_inline __u64 record_size(__u32 kind)
 	case VIGIL_NAMESPACE: return sizeof(struct vigil_namespace);
 	case VIGIL_DUP: return sizeof(struct vigil_dup);
 	case VIGIL_FILEOP: return sizeof(struct vigil_fileop);
+	case VIGIL_MKDIR: return sizeof(struct vigil_mkdir);
+	case VIGIL_LINK: return sizeof(struct vigil_link);
+	case VIGIL_SOCKET:
+	case VIGIL_BPF:
+	case VIGIL_USERFAULTFD:
+	case VIGIL_URING: return sizeof(struct vigil_call);
+	case VIGIL_SEND: return sizeof(struct vigil_net);
 	}
 	return 0;
 }
@@ -343,6 +353,8 @@ static __always_inline __u64 sent_size(union vigil_inflight *rec, __u32 kind)
 	case VIGIL_MODULE: return up_to_path_end(offsetof(struct vigil_module, path), &rec->module.path);
 	case VIGIL_MOUNT: return up_to_path_end(offsetof(struct vigil_mount, target), &rec->mount.target);
 	case VIGIL_FILEOP: return up_to_path_end(offsetof(struct vigil_fileop, path), &rec->fileop.path);
+	case VIGIL_MKDIR: return up_to_path_end(offsetof(struct vigil_mkdir, path), &rec->mkdir.path);
+	case VIGIL_LINK: return up_to_path_end(offsetof(struct vigil_link, to), &rec->link.to);
 	}
 	return record_size(kind);
 }

@@ -22,14 +22,17 @@
  * A denial is reported on the record the caller's watched syscall parked
  * (its exit sends it with the -EPERM); a denial no watched syscall carries
  * (io_uring, IORING_OP_OPENAT and IORING_OP_CONNECT) gets a record of its
- * own. mkdir, symlink, link, chown and truncate(2) are not watched as
- * syscalls: a denial of one is reported as a VIGIL_FILEOP record.
+ * own, or, where io_uring's tracepoints follow that work (uring.bpf.h),
+ * marks the request's record at its completion. chown and truncate(2) are
+ * not watched as syscalls: a denial of one (or of an io_uring mkdirat,
+ * symlinkat or linkat) is reported as a VIGIL_FILEOP record.
  */
 #ifndef VIGIL_DENY_BPF_H
 #define VIGIL_DENY_BPF_H
 
 #include "path.bpf.h"
 #include "enforce.bpf.h"
+#include "uring.bpf.h"
 
 #ifndef EPERM
 #define EPERM 1
@@ -191,7 +194,7 @@ static __always_inline int deny_open(struct file *file, __u32 by)
 	__u32 len = walk_whole(&fp, s->rec.open.path.base);
 	if (!write_denied(&pol, s->rec.open.path.base, len))
 		return 0;
-	if (!mark_parked(VIGIL_OPEN, by)) {
+	if (!mark_parked(VIGIL_OPEN, by) && !uring_note_denial(VIGIL_OPEN, by)) {
 		s->rec.open.flags = fflags;
 		s->rec.open.mode = 0;
 		send_walked(&s->rec, &s->rec.open.path, VIGIL_OPEN, len, by);
@@ -211,7 +214,7 @@ static __always_inline int deny_create(const struct path *dir, struct dentry *de
 	__u32 len = walk_child(dir, dentry, s->rec.open.path.base);
 	if (!write_denied(&pol, s->rec.open.path.base, len))
 		return 0;
-	if (!mark_parked(VIGIL_OPEN, by)) {
+	if (!mark_parked(VIGIL_OPEN, by) && !uring_note_denial(VIGIL_OPEN, by)) {
 		s->rec.open.flags = VIGIL_O_CREAT;
 		s->rec.open.mode = mode;
 		send_walked(&s->rec, &s->rec.open.path, VIGIL_OPEN, len, by);
@@ -230,7 +233,7 @@ static __always_inline int deny_remove(const struct path *dir, struct dentry *de
 	__u32 len = walk_child(dir, dentry, s->rec.unlink.path.base);
 	if (!write_denied(&pol, s->rec.unlink.path.base, len))
 		return 0;
-	if (!mark_parked(VIGIL_UNLINK, by)) {
+	if (!mark_parked(VIGIL_UNLINK, by) && !uring_note_denial(VIGIL_UNLINK, by)) {
 		s->rec.unlink.dir = is_dir;
 		send_walked(&s->rec, &s->rec.unlink.path, VIGIL_UNLINK, len, by);
 	}
@@ -250,7 +253,7 @@ static __always_inline int deny_rename(const struct path *old_dir, struct dentry
 	__u32 to = walk_child(new_dir, new_dentry, s->rec.rename.to.base);
 	if (!write_denied(&pol, s->rec.rename.from.base, from) && !write_denied(&pol, s->rec.rename.to.base, to))
 		return 0;
-	if (!mark_parked(VIGIL_RENAME, by)) {
+	if (!mark_parked(VIGIL_RENAME, by) && !uring_note_denial(VIGIL_RENAME, by)) {
 		s->rec.rename.flags = flags;
 		s->rec.rename.from.flags = VIGIL_PATH_FROM_FD;
 		s->rec.rename.from.raw_len = 1;
@@ -272,7 +275,7 @@ static __always_inline int deny_chmod(const struct path *path, umode_t mode, __u
 	__u32 len = walk_whole(path, s->rec.chmod.path.base);
 	if (!write_denied(&pol, s->rec.chmod.path.base, len))
 		return 0;
-	if (!mark_parked(VIGIL_CHMOD, by)) {
+	if (!mark_parked(VIGIL_CHMOD, by) && !uring_note_denial(VIGIL_CHMOD, by)) {
 		s->rec.chmod.mode = mode;
 		send_walked(&s->rec, &s->rec.chmod.path, VIGIL_CHMOD, len, by);
 	}
@@ -294,6 +297,11 @@ static __always_inline int deny_fileop(const struct path *dir, struct dentry *de
 	__u32 len = dentry ? walk_child(dir, dentry, buf) : walk_whole(dir, buf);
 	if (!write_denied(&pol, buf, len))
 		return 0;
+	/* mkdir, symlink and link are watched as syscalls: their record is marked. */
+	__u32 kind = call == VIGIL_OP_CALL_MKDIR ? VIGIL_MKDIR
+		   : call == VIGIL_OP_CALL_SYMLINK || call == VIGIL_OP_CALL_LINK ? VIGIL_LINK : 0;
+	if (kind && mark_parked(kind, by))
+		return -EPERM;
 	s->rec.fileop.call = call;
 	send_walked(&s->rec, &s->rec.fileop.path, VIGIL_FILEOP, len, by);
 	return -EPERM;
@@ -353,7 +361,7 @@ static __always_inline int deny_connect(struct socket *sock, struct sockaddr *ad
 	}
 	if (allowed)
 		return 0;
-	if (!mark_parked(VIGIL_CONNECT, by)) {
+	if (!mark_parked(VIGIL_CONNECT, by) && !uring_note_denial(VIGIL_CONNECT, by)) {
 		struct deny_scratch *s = deny_space();
 		if (s) {
 			union vigil_inflight *rec = &s->rec;

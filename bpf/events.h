@@ -47,6 +47,13 @@ enum vigil_kind {
 	VIGIL_FILEOP,
 	VIGIL_DNS,
 	VIGIL_CGROUP_MOVE,
+	VIGIL_MKDIR,
+	VIGIL_LINK,
+	VIGIL_SOCKET,
+	VIGIL_BPF,
+	VIGIL_USERFAULTFD,
+	VIGIL_SEND,
+	VIGIL_URING,
 	VIGIL_KIND_MAX,
 };
 
@@ -79,6 +86,7 @@ enum vigil_loss {
  * as one sample of the events shed past that share. */
 #define VIGIL_SHEDDABLE    0x10
 #define VIGIL_SAMPLED      0x20
+#define VIGIL_VIA_URING    0x40 /* submitted through io_uring, not as a syscall (uring.bpf.h) */
 
 struct vigil_header {
 	__u64 ktime_ns;
@@ -273,17 +281,69 @@ struct vigil_fileop {
 	struct vigil_path path; /* what would be created or changed */
 };
 
-/* A socket duplicated onto stdin, stdout or stderr (dup2/dup3). */
+/* Which call a VIGIL_DUP record is. */
+enum vigil_dup_call { VIGIL_DUP_CALL_DUP2 = 0, VIGIL_DUP_CALL_DUP3, VIGIL_DUP_CALL_DUP, VIGIL_DUP_CALL_FCNTL };
+
+/* An IP socket duplicated onto stdin, stdout or stderr (dup, dup2, dup3,
+ * fcntl F_DUPFD/F_DUPFD_CLOEXEC). */
 struct vigil_dup {
 	struct vigil_header h;
 	__s64 result;
 	__u32 oldfd;
-	__u32 newfd;
+	__u32 newfd;       /* dup, fcntl: the result */
 	__u32 protocol;
-	__u32 _pad;
+	__u32 call;        /* enum vigil_dup_call */
 	struct vigil_sockaddr remote;
 	struct vigil_sockaddr local;
 };
+
+/* mkdir, mkdirat: a directory made. */
+struct vigil_mkdir {
+	struct vigil_header h;
+	__s64 result;
+	__u32 mode;
+	__u32 _pad;
+	struct vigil_path path;
+};
+
+/* symlink(at), link(at): a new name `to` for `from`. A symlink's target
+ * is a string the kernel does not resolve: its `from.raw` is sent as
+ * given (no base). */
+enum vigil_link_call { VIGIL_LINK_CALL_SYMLINK = 1, VIGIL_LINK_CALL_SYMLINKAT, VIGIL_LINK_CALL_LINK, VIGIL_LINK_CALL_LINKAT };
+
+struct vigil_link {
+	struct vigil_header h;
+	__s64 result;
+	__u32 call;        /* enum vigil_link_call */
+	__u32 flags;       /* linkat: AT_SYMLINK_FOLLOW, AT_EMPTY_PATH */
+	struct vigil_path from;
+	struct vigil_path to;
+};
+
+/* One call's few numbers, for kinds that need no path:
+ *   VIGIL_SOCKET       a = family, b = type (SOCK_* with its flags), c = protocol
+ *   VIGIL_BPF          a = command, b = program type (BPF_PROG_LOAD), c = map or attach type; name = the program's or map's name
+ *   VIGIL_USERFAULTFD  a = flags
+ *   VIGIL_URING        a = enum vigil_uring_call, b = setup flags or the opcode, c = submission entries */
+struct vigil_call {
+	struct vigil_header h;
+	__s64 result;
+	__u32 a;
+	__u32 b;
+	__u32 c;
+	__u32 _pad;
+	char name[16];
+};
+
+/* A VIGIL_URING record: a ring set up, or the first operation of an
+ * opcode a process image submitted (opens and connects are sent as
+ * VIGIL_OPEN and VIGIL_CONNECT records with VIGIL_VIA_URING instead). */
+enum vigil_uring_call { VIGIL_URING_SETUP = 1, VIGIL_URING_OP };
+
+/* A VIGIL_SEND record is a struct vigil_net: sendto or sendmsg to an
+ * explicit address on a connectionless socket, the first to each peer per
+ * process image within the window; `backlog` holds the call. */
+enum vigil_send_call { VIGIL_SEND_CALL_SENDTO = 1, VIGIL_SEND_CALL_SENDMSG };
 
 /*
  * A DNS answer arriving at a workload's socket (bpf/dns.bpf.h): the

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* File activity: open, unlink, rename, chmod. Paths are read at syscall
+/* File activity: open, unlink, rename, chmod, mkdir, symlink, link. Paths are read at syscall
  * entry (what the caller asked for) and sent at exit with the result. */
 #ifndef VIGIL_FILE_BPF_H
 #define VIGIL_FILE_BPF_H
@@ -283,5 +283,92 @@ SEC("tp/syscalls/sys_exit_fchmodat")
 int exit_fchmodat(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_CHMOD); }
 SEC("tp/syscalls/sys_exit_fchmodat2")
 int exit_fchmodat2(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_CHMOD); }
+
+/* mkdir and links are reported, not enforced here: a denying hook covers
+ * them where the kernel has one (deny.bpf.h marks the parked record). */
+static __always_inline int mkdir_enter(int dirfd, const char *upath, __u32 mode)
+{
+	if (is_excluded())
+		return 0;
+	union vigil_inflight *rec = scratch_record(VIGIL_MKDIR);
+	if (!rec)
+		return 0;
+	rec->mkdir.mode = mode;
+	read_user_path(&rec->mkdir.path, dirfd, upath);
+	park(rec);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_mkdir")
+int enter_mkdir(struct trace_event_raw_sys_enter *ctx)
+{
+	return mkdir_enter(AT_FDCWD, (const char *)ctx->args[0], ctx->args[1]);
+}
+
+SEC("tp/syscalls/sys_enter_mkdirat")
+int enter_mkdirat(struct trace_event_raw_sys_enter *ctx)
+{
+	return mkdir_enter(ctx->args[0], (const char *)ctx->args[1], ctx->args[2]);
+}
+
+SEC("tp/syscalls/sys_exit_mkdir")
+int exit_mkdir(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_MKDIR); }
+SEC("tp/syscalls/sys_exit_mkdirat")
+int exit_mkdirat(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_MKDIR); }
+
+/* A symlink's target is kept as the string given (olddirfd < -100 says
+ * so: it is never resolved against a directory); a hard link's old name
+ * is a path like any other. */
+#define VIGIL_NO_DIR -101
+static __always_inline int link_enter(__u32 call, int olddirfd, const char *oldp, int newdirfd, const char *newp, __u32 flags)
+{
+	if (is_excluded())
+		return 0;
+	union vigil_inflight *rec = scratch_record(VIGIL_LINK);
+	if (!rec)
+		return 0;
+	rec->link.call = call;
+	rec->link.flags = flags;
+	if (olddirfd == VIGIL_NO_DIR)
+		read_user_raw(&rec->link.from, oldp);
+	else
+		read_user_path(&rec->link.from, olddirfd, oldp);
+	read_user_path(&rec->link.to, newdirfd, newp);
+	park(rec);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_symlink")
+int enter_symlink(struct trace_event_raw_sys_enter *ctx)
+{
+	return link_enter(VIGIL_LINK_CALL_SYMLINK, VIGIL_NO_DIR, (const char *)ctx->args[0], AT_FDCWD, (const char *)ctx->args[1], 0);
+}
+
+SEC("tp/syscalls/sys_enter_symlinkat")
+int enter_symlinkat(struct trace_event_raw_sys_enter *ctx)
+{
+	return link_enter(VIGIL_LINK_CALL_SYMLINKAT, VIGIL_NO_DIR, (const char *)ctx->args[0], ctx->args[1], (const char *)ctx->args[2], 0);
+}
+
+SEC("tp/syscalls/sys_enter_link")
+int enter_link(struct trace_event_raw_sys_enter *ctx)
+{
+	return link_enter(VIGIL_LINK_CALL_LINK, AT_FDCWD, (const char *)ctx->args[0], AT_FDCWD, (const char *)ctx->args[1], 0);
+}
+
+SEC("tp/syscalls/sys_enter_linkat")
+int enter_linkat(struct trace_event_raw_sys_enter *ctx)
+{
+	return link_enter(VIGIL_LINK_CALL_LINKAT, ctx->args[0], (const char *)ctx->args[1], ctx->args[2], (const char *)ctx->args[3], ctx->args[4]);
+}
+
+SEC("tp/syscalls/sys_exit_symlink")
+int exit_symlink(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_LINK); }
+SEC("tp/syscalls/sys_exit_symlinkat")
+int exit_symlinkat(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_LINK); }
+SEC("tp/syscalls/sys_exit_link")
+int exit_link(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_LINK); }
+SEC("tp/syscalls/sys_exit_linkat")
+int exit_linkat(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_LINK); }
 
 #endif

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Network activity: connect, accept, bind, listen. Addresses come from the
+/* Network activity: connect, accept, bind, listen; raw and packet
+ * sockets made; datagrams sent to new peers; sockets dup'ed onto stdio. Addresses come from the
  * caller's sockaddr (connect, bind) or from the socket itself once the
  * kernel has filled it in (accept's peer, listen's local port). */
 #ifndef VIGIL_NET_BPF_H
@@ -207,10 +208,14 @@ static __always_inline int net_exit_from_sock(long ret, __u32 kind)
 /* Only an IP socket duplicated onto stdin/stdout/stderr is reported:
  * that is how a shell gets wired to a network peer (a reverse shell).
  * Unix sockets on stdio are everyday plumbing (libuv, systemd) and every
- * other dup stays out of the ring buffer too. */
-static __always_inline int dup_enter(int oldfd, int newfd)
+ * other dup stays out of the ring buffer too. dup and fcntl(F_DUPFD)
+ * choose the new descriptor themselves: their record is parked when the
+ * old one is such a socket and sent only if the result is 0, 1 or 2. */
+static __always_inline int dup_enter(int oldfd, int newfd, __u32 call)
 {
-	if (newfd < 0 || newfd > 2 || is_excluded())
+	if (newfd > 2 || is_excluded())
+		return 0;
+	if (newfd < 0 && call != VIGIL_DUP_CALL_DUP && call != VIGIL_DUP_CALL_FCNTL)
 		return 0;
 	struct sock *sk = sock_from_fd(oldfd);
 	if (!sk)
@@ -225,20 +230,155 @@ static __always_inline int dup_enter(int oldfd, int newfd)
 	__builtin_memset(&rec->dup.local, 0, sizeof(rec->dup.local));
 	rec->dup.oldfd = oldfd;
 	rec->dup.newfd = newfd;
+	rec->dup.call = call;
 	rec->dup.protocol = sock_protocol(sk);
 	read_sock_ends(sk, &rec->dup.local, &rec->dup.remote);
 	park(rec);
 	return 0;
 }
 
+/* dup, fcntl: sent only when the descriptor chosen is stdin, stdout or stderr. */
+static __always_inline int dup_exit_chosen(long ret)
+{
+	union vigil_inflight *rec = unpark();
+	if (!rec)
+		return 0;
+	if (rec->h.kind != VIGIL_DUP || ret < 0 || ret > 2) {
+		drop_parked(rec);
+		return 0;
+	}
+	rec->dup.newfd = ret;
+	return finish_parked(ret, VIGIL_DUP);
+}
+
+#define F_DUPFD 0
+#define F_DUPFD_CLOEXEC 1030
+
 SEC("tp/syscalls/sys_enter_dup2")
-int enter_dup2(struct trace_event_raw_sys_enter *ctx) { return dup_enter(ctx->args[0], ctx->args[1]); }
+int enter_dup2(struct trace_event_raw_sys_enter *ctx) { return dup_enter(ctx->args[0], ctx->args[1], VIGIL_DUP_CALL_DUP2); }
 SEC("tp/syscalls/sys_exit_dup2")
 int exit_dup2(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_DUP); }
 SEC("tp/syscalls/sys_enter_dup3")
-int enter_dup3(struct trace_event_raw_sys_enter *ctx) { return dup_enter(ctx->args[0], ctx->args[1]); }
+int enter_dup3(struct trace_event_raw_sys_enter *ctx) { return dup_enter(ctx->args[0], ctx->args[1], VIGIL_DUP_CALL_DUP3); }
 SEC("tp/syscalls/sys_exit_dup3")
 int exit_dup3(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_DUP); }
+SEC("tp/syscalls/sys_enter_dup")
+int enter_dup(struct trace_event_raw_sys_enter *ctx) { return dup_enter(ctx->args[0], -1, VIGIL_DUP_CALL_DUP); }
+SEC("tp/syscalls/sys_exit_dup")
+int exit_dup(struct trace_event_raw_sys_exit *ctx) { return dup_exit_chosen(ctx->ret); }
+
+SEC("tp/syscalls/sys_enter_fcntl")
+int enter_fcntl(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 cmd = ctx->args[1];
+	/* The new descriptor is the lowest free one >= arg. */
+	if ((cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC) || ctx->args[2] > 2)
+		return 0;
+	return dup_enter(ctx->args[0], -1, VIGIL_DUP_CALL_FCNTL);
+}
+SEC("tp/syscalls/sys_exit_fcntl")
+int exit_fcntl(struct trace_event_raw_sys_exit *ctx) { return dup_exit_chosen(ctx->ret); }
+
+/* --- sockets made: only raw and packet ones, which read or forge
+ * traffic below the transport layer (sniffers, spoofers, ARP tools) --- */
+
+#define AF_PACKET 17
+#define SOCK_TYPE_MASK 0xf
+#define SOCK_DGRAM 2
+#define SOCK_RAW 3
+
+SEC("tp/syscalls/sys_enter_socket")
+int enter_socket(struct trace_event_raw_sys_enter *ctx)
+{
+	__u32 family = ctx->args[0], type = ctx->args[1];
+	if (family != AF_PACKET && (type & SOCK_TYPE_MASK) != SOCK_RAW)
+		return 0;
+	if (is_excluded())
+		return 0;
+	union vigil_inflight *rec = scratch_record(VIGIL_SOCKET);
+	if (!rec)
+		return 0;
+	rec->call.a = family;
+	rec->call.b = type;
+	rec->call.c = ctx->args[2];
+	rec->call._pad = 0;
+	rec->call.name[0] = 0;
+	park(rec);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_socket")
+int exit_socket(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_SOCKET); }
+
+/* --- datagrams to an explicit address: a connectionless socket's way of
+ * reaching a peer without connect(). The first send to each peer per
+ * process image within the window is reported; the rest are counted as
+ * de-duplicated (a DNS client or a UDP flood stays one event per peer). --- */
+
+#define VIGIL_SEND_WINDOW_NS 10000000000ULL /* when de-duplication is off */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u64);
+} send_peers SEC(".maps");
+
+static __always_inline int send_enter(__u32 call, int fd, const void *uaddr, int len)
+{
+	if (!uaddr || is_excluded())
+		return 0;
+	struct sock *sk = sock_from_fd(fd);
+	if (!sk)
+		return 0;
+	__u16 type = BPF_CORE_READ(sk, sk_type);
+	if (type != SOCK_DGRAM && type != SOCK_RAW)
+		return 0;
+	union vigil_inflight *rec = scratch_space();
+	if (!rec)
+		return 0;
+	__builtin_memset(&rec->net.remote, 0, sizeof(rec->net.remote));
+	__builtin_memset(&rec->net.local, 0, sizeof(rec->net.local));
+	read_user_sockaddr(&rec->net.remote, uaddr, len);
+	if (rec->net.remote.family != AF_INET && rec->net.remote.family != AF_INET6)
+		return 0;
+	rec->net.protocol = sock_protocol(sk);
+	__u64 key = connect_dedup_hash(&rec->net.remote, rec->net.protocol);
+	__u64 now = dedup_now();
+	__u64 window = dedup_window_ns ? dedup_window_ns : VIGIL_SEND_WINDOW_NS;
+	__u64 *seen = bpf_map_lookup_elem(&send_peers, &key);
+	if (seen && now - *seen < window) {
+		count_loss(VIGIL_DEDUPLICATED);
+		return 0;
+	}
+	bpf_map_update_elem(&send_peers, &key, &now, BPF_ANY);
+	fill_header(&rec->h, VIGIL_SEND);
+	rec->net.result = 0;
+	rec->net.fd = fd;
+	rec->net.backlog = call;
+	park(rec);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_enter_sendto")
+int enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	return send_enter(VIGIL_SEND_CALL_SENDTO, ctx->args[0], (const void *)ctx->args[4], ctx->args[5]);
+}
+
+SEC("tp/syscalls/sys_enter_sendmsg")
+int enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	struct user_msghdr m = {};
+	if (bpf_probe_read_user(&m, sizeof(m), (void *)ctx->args[1]))
+		return 0;
+	return send_enter(VIGIL_SEND_CALL_SENDMSG, ctx->args[0], m.msg_name, m.msg_namelen);
+}
+
+SEC("tp/syscalls/sys_exit_sendto")
+int exit_sendto(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_SEND); }
+SEC("tp/syscalls/sys_exit_sendmsg")
+int exit_sendmsg(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_SEND); }
 
 SEC("tp/syscalls/sys_exit_listen")
 int exit_listen(struct trace_event_raw_sys_exit *ctx) { return net_exit_from_sock(ctx->ret, VIGIL_LISTEN); }

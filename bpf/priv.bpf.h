@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Privilege changes: the set*id family, ptrace, kernel modules, mount. */
+/* Privilege changes: the set*id family, ptrace, kernel modules, mount,
+ * namespaces; and the kernel's own attack surface: bpf(), userfaultfd. */
 #ifndef VIGIL_PRIV_BPF_H
 #define VIGIL_PRIV_BPF_H
 
@@ -138,5 +139,69 @@ SEC("tp/syscalls/sys_enter_unshare")
 int enter_unshare(struct trace_event_raw_sys_enter *ctx) { return ns_enter(VIGIL_UNSHARE, ctx->args[0]); }
 SEC("tp/syscalls/sys_exit_unshare")
 int exit_unshare(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_NAMESPACE); }
+
+/* bpf(): commands that load, attach or reach into BPF objects (a rootkit
+ * loading a program, a tool taking another's map by id). The busy ones on
+ * existing descriptors (map lookups and updates, queries) are not sent. */
+#define VIGIL_BPF_REPORTED ((1ULL << 0) | (1ULL << 5) | (1ULL << 6) | (1ULL << 7) | (1ULL << 8) | (1ULL << 9) | \
+			    (1ULL << 13) | (1ULL << 14) | (1ULL << 17) | (1ULL << 18) | (1ULL << 28) | (1ULL << 30) | \
+			    (1ULL << 34))
+
+SEC("tp/syscalls/sys_enter_bpf")
+int enter_bpf(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 cmd = ctx->args[0];
+	if (cmd > 63 || !((VIGIL_BPF_REPORTED >> cmd) & 1) || is_excluded())
+		return 0;
+	union vigil_inflight *rec = scratch_record(VIGIL_BPF);
+	if (!rec)
+		return 0;
+	rec->call.a = cmd;
+	rec->call.b = 0;
+	rec->call.c = 0;
+	rec->call._pad = 0;
+	__builtin_memset(rec->call.name, 0, sizeof(rec->call.name));
+	const union bpf_attr *uattr = (const union bpf_attr *)ctx->args[1];
+	if (cmd == 5 /* BPF_PROG_LOAD */) {
+		__u32 type = 0, attach = 0;
+		bpf_probe_read_user(&type, sizeof(type), &uattr->prog_type);
+		bpf_probe_read_user(&attach, sizeof(attach), &uattr->expected_attach_type);
+		rec->call.b = type;
+		rec->call.c = attach;
+		bpf_probe_read_user(rec->call.name, sizeof(rec->call.name), uattr->prog_name);
+	} else if (cmd == 0 /* BPF_MAP_CREATE */) {
+		__u32 type = 0;
+		bpf_probe_read_user(&type, sizeof(type), &uattr->map_type);
+		rec->call.c = type;
+		bpf_probe_read_user(rec->call.name, sizeof(rec->call.name), uattr->map_name);
+	}
+	rec->call.name[sizeof(rec->call.name) - 1] = 0;
+	park(rec);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_bpf")
+int exit_bpf(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_BPF); }
+
+/* userfaultfd: a kernel exploit's favourite tool for winning races. */
+SEC("tp/syscalls/sys_enter_userfaultfd")
+int enter_userfaultfd(struct trace_event_raw_sys_enter *ctx)
+{
+	if (is_excluded())
+		return 0;
+	union vigil_inflight *rec = scratch_record(VIGIL_USERFAULTFD);
+	if (!rec)
+		return 0;
+	rec->call.a = ctx->args[0];
+	rec->call.b = 0;
+	rec->call.c = 0;
+	rec->call._pad = 0;
+	rec->call.name[0] = 0;
+	park(rec);
+	return 0;
+}
+
+SEC("tp/syscalls/sys_exit_userfaultfd")
+int exit_userfaultfd(struct trace_event_raw_sys_exit *ctx) { return finish_parked(ctx->ret, VIGIL_USERFAULTFD); }
 
 #endif

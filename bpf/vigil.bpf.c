@@ -2,9 +2,10 @@
 /*
  * Vigil's kernel programs, one header per concern:
  *   process.bpf.h  exec, fork, exit
- *   file.bpf.h     open, unlink, rename, chmod
- *   net.bpf.h      connect, accept, bind, listen
- *   priv.bpf.h     set*id, ptrace, module load, mount, setns/unshare
+ *   file.bpf.h     open, unlink, rename, chmod, mkdir, symlink, link
+ *   net.bpf.h      connect, accept, bind, listen, raw/packet socket, sendto/sendmsg to new peers, dup onto stdio
+ *   priv.bpf.h     set*id, ptrace, module load, mount, setns/unshare, bpf, userfaultfd
+ *   uring.bpf.h    io_uring: rings set up, opens and connects submitted, other opcodes once
  *   enforce.bpf.h  policy maps; kill at exec, refuse connects, kill writers at syscall entry
  *   deny.bpf.h     deny before anything changes: BPF LSM hooks, or fmod_ret on security_*
  *   fair.bpf.h     a workload over its share sampled and counted, never what security needs
@@ -17,6 +18,7 @@
 #include "file.bpf.h"
 #include "net.bpf.h"
 #include "priv.bpf.h"
+#include "uring.bpf.h"
 #include "deny.bpf.h"
 #include "respond.bpf.h"
 #include "dns.bpf.h"

@@ -562,7 +562,7 @@ export class Engine implements IngestHandler {
     else {
       e.process = this.tree.apply(e);
       if (e.addr) {
-        if (e.type === 'connect') e.sipName = this.dnsNames.nameOf(e.cgroupId, e.addr, e.time);
+        if (e.type === 'connect' || e.type === 'send') e.sipName = this.dnsNames.nameOf(e.cgroupId, e.addr, e.time);
         else if (e.type === 'accept') e.cipName = this.dnsNames.nameOf(e.cgroupId, e.addr, e.time);
       }
     }

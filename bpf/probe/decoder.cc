@@ -72,6 +72,21 @@ const char* SetIdCallName(uint32_t call) {
   return "unknown";
 }
 
+// IORING_OP_* by number (include/uapi/linux/io_uring.h), lower case.
+const char* UringOpName(uint32_t op) {
+  static const char* const kOps[] = {
+      "nop", "readv", "writev", "fsync", "read_fixed", "write_fixed", "poll_add", "poll_remove",
+      "sync_file_range", "sendmsg", "recvmsg", "timeout", "timeout_remove", "accept", "async_cancel",
+      "link_timeout", "connect", "fallocate", "openat", "close", "files_update", "statx", "read", "write",
+      "fadvise", "madvise", "send", "recv", "openat2", "epoll_ctl", "splice", "provide_buffers",
+      "remove_buffers", "tee", "shutdown", "renameat", "unlinkat", "mkdirat", "symlinkat", "linkat",
+      "msg_ring", "fsetxattr", "setxattr", "fgetxattr", "getxattr", "socket", "uring_cmd", "send_zc",
+      "sendmsg_zc", "read_multishot", "waitid", "futex_wait", "futex_wake", "futex_waitv",
+      "fixed_fd_install", "ftruncate", "bind", "listen", "recv_zc", "epoll_wait", "readv_fixed",
+      "writev_fixed", "pipe"};
+  return op < sizeof(kOps) / sizeof(kOps[0]) ? kOps[op] : nullptr;
+}
+
 // Each kind's record size, so a short record is rejected before it is read.
 size_t RecordSize(uint32_t kind) {
   switch (kind) {
@@ -95,6 +110,13 @@ size_t RecordSize(uint32_t kind) {
     case VIGIL_DUP: return sizeof(vigil_dup);
     case VIGIL_FILEOP: return sizeof(vigil_fileop);
     case VIGIL_DNS: return sizeof(vigil_dns);
+    case VIGIL_MKDIR: return sizeof(vigil_mkdir);
+    case VIGIL_LINK: return sizeof(vigil_link);
+    case VIGIL_SOCKET:
+    case VIGIL_BPF:
+    case VIGIL_USERFAULTFD:
+    case VIGIL_URING: return sizeof(vigil_call);
+    case VIGIL_SEND: return sizeof(vigil_net);
   }
   return 0;
 }
@@ -113,13 +135,15 @@ size_t LeastSize(uint32_t kind) {
     case VIGIL_MOUNT: return offsetof(vigil_mount, target) + raw;
     case VIGIL_FILEOP: return offsetof(vigil_fileop, path) + raw;
     case VIGIL_DNS: return offsetof(vigil_dns, msg);
+    case VIGIL_MKDIR: return offsetof(vigil_mkdir, path) + raw;
+    case VIGIL_LINK: return offsetof(vigil_link, to) + raw;
   }
   return RecordSize(kind);
 }
 
 constexpr size_t kLargestRecord = std::max({sizeof(vigil_exec), sizeof(vigil_open), sizeof(vigil_unlink), sizeof(vigil_rename),
                                             sizeof(vigil_chmod), sizeof(vigil_module), sizeof(vigil_mount),
-                                            sizeof(vigil_fileop), sizeof(vigil_dns)});
+                                            sizeof(vigil_fileop), sizeof(vigil_dns), sizeof(vigil_mkdir), sizeof(vigil_link)});
 
 }  // namespace
 
@@ -189,6 +213,7 @@ bool DecodeRecord(const void* data, size_t size, v1::Event* e, DecodeStats* stat
     data = full;
   }
   SetHeader(*h, e);
+  if (h->flags & VIGIL_VIA_URING) e->set_io_uring(true);
 
   switch (h->kind) {
     case VIGIL_EXEC: {
@@ -364,6 +389,79 @@ bool DecodeRecord(const void* data, size_t size, v1::Event* e, DecodeStats* stat
       SetSockAddr(r->remote, x->mutable_remote());
       SetSockAddr(r->local, x->mutable_local());
       x->set_protocol(ProtocolOf(r->protocol));
+      x->set_result(r->result);
+      static const char* const kCalls[] = {"dup2", "dup3", "dup", "fcntl"};
+      x->set_call(kCalls[r->call < 4 ? r->call : 0]);
+      break;
+    }
+    case VIGIL_MKDIR: {
+      const auto* r = static_cast<const vigil_mkdir*>(data);
+      auto* x = e->mutable_mkdir();
+      x->set_path(PathOf(r->path, stats));
+      x->set_mode(r->mode);
+      x->set_result(r->result);
+      break;
+    }
+    case VIGIL_LINK: {
+      const auto* r = static_cast<const vigil_link*>(data);
+      auto* x = e->mutable_link();
+      static const char* const kCalls[] = {"unknown", "symlink", "symlinkat", "link", "linkat"};
+      x->set_call(kCalls[r->call < 5 ? r->call : 0]);
+      const bool symlink = r->call == VIGIL_LINK_CALL_SYMLINK || r->call == VIGIL_LINK_CALL_SYMLINKAT;
+      // A symlink's target is a string the kernel keeps as given.
+      x->set_target(symlink ? BoundedString(r->from.raw, sizeof(r->from.raw)) : PathOf(r->from, stats));
+      x->set_path(PathOf(r->to, stats));
+      x->set_flags(r->flags);
+      x->set_result(r->result);
+      break;
+    }
+    case VIGIL_SOCKET: {
+      const auto* r = static_cast<const vigil_call*>(data);
+      auto* x = e->mutable_socket();
+      x->set_family(r->a);
+      x->set_type(r->b);
+      x->set_protocol(r->c);
+      x->set_result(r->result);
+      break;
+    }
+    case VIGIL_BPF: {
+      const auto* r = static_cast<const vigil_call*>(data);
+      auto* x = e->mutable_bpf();
+      x->set_cmd(r->a);
+      x->set_prog_type(r->b);
+      x->set_sub_type(r->c);
+      x->set_name(BoundedString(r->name, sizeof(r->name)));
+      x->set_result(r->result);
+      break;
+    }
+    case VIGIL_USERFAULTFD: {
+      const auto* r = static_cast<const vigil_call*>(data);
+      auto* x = e->mutable_userfaultfd();
+      x->set_flags(r->a);
+      x->set_result(r->result);
+      break;
+    }
+    case VIGIL_SEND: {
+      const auto* r = static_cast<const vigil_net*>(data);
+      auto* x = e->mutable_send();
+      x->set_call(r->backlog == VIGIL_SEND_CALL_SENDMSG ? "sendmsg" : "sendto");
+      SetSockAddr(r->remote, x->mutable_remote());
+      x->set_protocol(ProtocolOf(r->protocol));
+      x->set_result(r->result);
+      break;
+    }
+    case VIGIL_URING: {
+      const auto* r = static_cast<const vigil_call*>(data);
+      auto* x = e->mutable_io_uring_op();
+      if (r->a == VIGIL_URING_SETUP) {
+        x->set_call("io_uring_setup");
+        x->set_flags(r->b);
+        x->set_entries(r->c);
+      } else {
+        const char* name = UringOpName(r->b);
+        x->set_call("io_uring_enter");
+        x->set_op(name ? name : "op_" + std::to_string(r->b));
+      }
       x->set_result(r->result);
       break;
     }

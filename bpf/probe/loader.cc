@@ -308,9 +308,17 @@ bool BpfLsmActive(std::string* why) {
   return false;
 }
 
-bool HasTracepoint(const std::string& event) {
-  return access(("/sys/kernel/tracing/events/syscalls/" + event).c_str(), F_OK) == 0 ||
-         access(("/sys/kernel/debug/tracing/events/syscalls/" + event).c_str(), F_OK) == 0;
+bool HasTracepoint(const std::string& event, const std::string& group = "syscalls") {
+  return access(("/sys/kernel/tracing/events/" + group + "/" + event).c_str(), F_OK) == 0 ||
+         access(("/sys/kernel/debug/tracing/events/" + group + "/" + event).c_str(), F_OK) == 0;
+}
+
+// io_uring's tracepoints (bpf/uring.bpf.h): the submit tracepoint was
+// io_uring_submit_sqe before 6.0, io_uring_submit_req since; none exist
+// in a kernel built without io_uring. The empty string: present.
+std::string MissingUringTracepoint(const char* sec) {
+  if (strncmp(sec, "tp_btf/io_uring_", 16) != 0) return "";
+  return HasTracepoint(sec + 7, "io_uring") ? "" : sec + 7;
 }
 
 // Settings every load shares: sizes, the read-only globals, which
@@ -330,6 +338,11 @@ bool ConfigureSkeleton(vigil_bpf* skel, const LoadOptions& options, std::vector<
   if (long hz = KernelHz()) skel->rodata->dedup_tick_ns = 1000000000 / hz;
   std::random_device rd;
   skel->rodata->dedup_seed = (uint64_t(rd()) << 32) | rd();
+  // Hooks leave an io_uring denial to the completion's record only where
+  // the submit and completion tracepoints follow the request.
+  skel->rodata->uring_ops_tracked =
+      HasTracepoint("io_uring_complete", "io_uring") &&
+      (HasTracepoint("io_uring_submit_req", "io_uring") || HasTracepoint("io_uring_submit_sqe", "io_uring"));
   // Syscalls this kernel lacks (fchmodat2 before 6.6, no legacy open on
   // arm64) are skipped instead of failing the whole load.
   bpf_program* prog;
@@ -338,6 +351,13 @@ bool ConfigureSkeleton(vigil_bpf* skel, const LoadOptions& options, std::vector<
     // cgroup programs are attached to chosen cgroups, never automatically.
     if (strncmp(sec, "cgroup", 6) == 0) bpf_program__set_autoattach(prog, false);
     if (IsDenyProgram(bpf_program__name(prog))) bpf_program__set_autoload(prog, false);
+    const std::string no_uring = MissingUringTracepoint(sec);
+    if (!no_uring.empty()) {
+      // The submit tracepoint under its other name is expected to be missing.
+      if (missing && no_uring != "io_uring_submit_sqe" && no_uring != "io_uring_submit_req") missing->push_back(no_uring);
+      bpf_program__set_autoload(prog, false);
+      continue;
+    }
     if (strncmp(sec, "tp/syscalls/", 12) != 0) continue;
     if (!HasTracepoint(sec + 12)) {
       if (missing) missing->push_back(sec + 12);
@@ -534,6 +554,11 @@ std::vector<ProgramCheck> Loader::CheckPrograms(const LoadOptions& options) {
     if (c.name.rfind("lsm_", 0) == 0 && !lsm) {
       c.status = ProgramCheck::kSkip;
       c.reason = lsm_why;
+      continue;
+    }
+    if (!MissingUringTracepoint(c.section.c_str()).empty()) {
+      c.status = ProgramCheck::kSkip;
+      c.reason = "this kernel has no " + c.section.substr(7) + " tracepoint";
       continue;
     }
     if (c.section.rfind("tp/syscalls/", 0) == 0 && !HasTracepoint(c.section.substr(12))) {

@@ -300,10 +300,17 @@ const READS: Readonly<Record<EventType, Record<number, number>>> = {
   module: { 1: 2, 2: 2, 3: 0 },
   mount: { 1: 2, 2: 2, 3: 2, 4: 0, 5: 0 },
   namespace: { 1: 2, 2: 0, 3: 0 },
-  dup: { 1: 0, 2: 0, 3: 2, 4: 2, 5: 0, 6: 0 },
+  dup: { 1: 0, 2: 0, 3: 2, 4: 2, 5: 0, 6: 0, 7: 2 },
   fileop: { 1: 2, 2: 2, 3: 0 },
   dns: { 1: 2, 2: 0, 3: 2, 4: 0, 5: 0 },
   cgroup_move: { 1: 0, 2: 2, 3: 0, 4: 0, 5: 0, 6: 0 },
+  mkdir: { 1: 2, 2: 0, 3: 0 },
+  link: { 1: 2, 2: 2, 3: 2, 4: 0, 5: 0 },
+  socket: { 1: 0, 2: 0, 3: 0, 4: 0 },
+  bpf: { 1: 0, 2: 0, 3: 0, 4: 2, 5: 0 },
+  userfaultfd: { 1: 0, 2: 0 },
+  send: { 1: 2, 2: 2, 3: 0, 4: 0 },
+  iouring: { 1: 2, 2: 0, 3: 0, 4: 0, 5: 2 },
 };
 
 /** A kind as the decoder reads it: its type, its message, the wire type of each field number (-1: unknown, skipped). */
@@ -326,7 +333,7 @@ for (const type of EVENT_TYPES) {
  * (0 varint, 2 length-delimited), as the test compares them with probe.proto.
  */
 export const KNOWN_FIELDS: Readonly<Record<string, Record<number, number>>> = {
-  Event: { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 7: 2, 8: 0, 9: 0, 10: 0, ...Object.fromEntries(EVENT_TYPES.map((t) => [EVENT_KINDS[t].field, 2])) },
+  Event: { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 7: 2, 8: 0, 9: 0, 10: 0, 11: 0, ...Object.fromEntries(EVENT_TYPES.map((t) => [EVENT_KINDS[t].field, 2])) },
   ...Object.fromEntries(EVENT_TYPES.map((t) => [EVENT_KINDS[t].message, READS[t]])),
   SockAddr: { 1: 0, 2: 2, 3: 0, 4: 2 },
 };
@@ -405,6 +412,7 @@ function event(end: number): Event {
   let cgroupId = 0;
   let blocked = false;
   let blockedBy = 0;
+  let ioUring = false;
   let kind: Kind | null = null;
   let kStart = 0;
   let kEnd = 0;
@@ -424,6 +432,7 @@ function event(end: number): Event {
       case 8: expect('Event', f, wt, 0); cgroupId = varint64(end, false); break;
       case 9: expect('Event', f, wt, 0); blocked = varint32(end) !== 0; break;
       case 10: expect('Event', f, wt, 0); blockedBy = varint32(end); break;
+      case 11: expect('Event', f, wt, 0); ioUring = varint32(end) !== 0; break;
       default: {
         const known = f < KIND_BY_FIELD.length ? KIND_BY_FIELD[f] : undefined;
         if (known) {
@@ -624,6 +633,49 @@ function event(end: number): Event {
         else if (f === 3) { sockAddr(e); hasRemote = true; rFamily = saFamily; rAddr = saAddr; rPort = saPort; rPath = saPath; }
         else if (f === 4) { sockAddr(e); hasLocal = true; lFamily = saFamily; lAddr = saAddr; lPort = saPort; lPath = saPath; }
         else if (f === 5) wireProtocol = varint32(e) | 0;
+        else if (f === 7) call = str(e, 16);
+        else result = varint64(e, true);
+        break;
+      case 'mkdir':
+        if (f === 1) path = str(e, MAX_PATH);
+        else if (f === 2) mode = varint32(e);
+        else result = varint64(e, true);
+        break;
+      case 'link':
+        if (f === 1) call = str(e, 16);
+        else if (f === 2) path2 = str(e, MAX_PATH);
+        else if (f === 3) path = str(e, MAX_PATH);
+        else if (f === 4) flags = varint32(e);
+        else result = varint64(e, true);
+        break;
+      case 'socket':
+        if (f === 1) family = varint32(e);
+        else if (f === 2) flags = varint32(e);
+        else if (f === 3) id = varint32(e);
+        else result = varint64(e, true);
+        break;
+      case 'bpf':
+        if (f === 1) id = varint32(e);
+        else if (f === 2) flags = varint32(e);
+        else if (f === 3) mode = varint32(e);
+        else if (f === 4) call = str(e, 16);
+        else result = varint64(e, true);
+        break;
+      case 'userfaultfd':
+        if (f === 1) flags = varint32(e);
+        else result = varint64(e, true);
+        break;
+      case 'send':
+        if (f === 1) call = str(e, 16);
+        else if (f === 2) { sockAddr(e); hasRemote = true; rFamily = saFamily; rAddr = saAddr; rPort = saPort; rPath = saPath; }
+        else if (f === 3) wireProtocol = varint32(e) | 0;
+        else result = varint64(e, true);
+        break;
+      case 'iouring':
+        if (f === 1) call = str(e, 32);
+        else if (f === 2) flags = varint32(e);
+        else if (f === 3) id = varint32(e);
+        else if (f === 5) path2 = str(e, 32);
         else result = varint64(e, true);
         break;
     }
@@ -648,7 +700,7 @@ function event(end: number): Event {
     else { localAddr = lAddr; localPort = lPort; }
   }
   if (type === 'accept' || type === 'listen') protocol = family === AF_UNIX ? '' : 'tcp';
-  else if (type === 'connect' || type === 'bind' || type === 'dup' || type === 'dns') protocol = l4Protocol(wireProtocol);
+  else if (type === 'connect' || type === 'bind' || type === 'dup' || type === 'send' || type === 'dns') protocol = l4Protocol(wireProtocol);
   if (type === 'dns') {
     dns ??= parseDnsMessage(new Uint8Array(0), false);
     // Cut by the kernel: what is past the cut is missing, not malformed.
@@ -658,7 +710,7 @@ function event(end: number): Event {
 
   // The field order of emptyEvent (src/model/event.ts): every event gets one hidden class.
   return {
-    type, ktimeNs, time: 0, pid, tid, ppid, uid, gid, comm, cgroupId, nodeName: '', blocked, blockedBy: MECHANISMS[blockedBy] ?? '',
+    type, ktimeNs, time: 0, pid, tid, ppid, uid, gid, comm, cgroupId, nodeName: '', blocked, blockedBy: MECHANISMS[blockedBy] ?? '', ioUring,
     path, path2, flags, mode, result,
     filename, argv, argvTruncated, cwd, tty, exeLayer, vpid, loginuid, capEffective, capPermitted,
     childPid, exitCode, signal,

@@ -131,15 +131,16 @@ export const EVENT_KINDS: Readonly<Record<EventType, EventKind>> = {
     },
   },
   dup: {
-    oneof: 'dup', field: 32, message: 'DupEvent', syscall: 'dup', syscalls: ['dup', 'dup2', 'dup3'], exactCall: false, fd: 'socket', result: true,
+    oneof: 'dup', field: 32, message: 'DupEvent', syscall: 'dup', syscalls: ['dup', 'dup2', 'dup3', 'fcntl'], exactCall: true, fd: 'socket', result: true,
     summarize(e, out) {
-      Object.assign(out, { oldFd: e.flags, newFd: e.id, protocol: e.protocol, addr: e.addr, port: e.port, localAddr: e.localAddr, localPort: e.localPort, result: e.result });
+      Object.assign(out, { call: e.call, oldFd: e.flags, newFd: e.id, protocol: e.protocol, addr: e.addr, port: e.port, localAddr: e.localAddr, localPort: e.localPort, result: e.result });
     },
   },
-  // Seen only when a security hook denied the call (the syscalls are not
-  // watched, bpf/deny.bpf.h): no Falco syscall name stands for it (only its
-  // own, 'fileop'), or a rule would seem to watch every mkdir while it sees
-  // only the denied ones.
+  // Seen only when a security hook denied the call (chown and truncate are
+  // not watched as syscalls, nor io_uring's mkdirat, symlinkat, linkat:
+  // bpf/deny.bpf.h): no Falco syscall name stands for it (only its own,
+  // 'fileop'), or a rule would seem to watch every chown while it sees only
+  // the denied ones.
   fileop: {
     oneof: 'fileOp', field: 33, message: 'FileOpEvent', syscall: 'fileop', syscalls: ['fileop'], exactCall: false, fd: null, result: true,
     summarize(e, out) {
@@ -173,6 +174,55 @@ export const EVENT_KINDS: Readonly<Record<EventType, EventKind>> = {
       if (e.result) out.policyRootCgroupId = e.result;
     },
   },
+  mkdir: {
+    oneof: 'mkdir', field: 36, message: 'MkdirEvent', syscall: 'mkdir', syscalls: ['mkdir', 'mkdirat'], exactCall: false, fd: 'file', result: true,
+    summarize(e, out) {
+      Object.assign(out, { path: e.path, mode: e.mode, result: e.result });
+    },
+  },
+  link: {
+    oneof: 'link', field: 37, message: 'LinkEvent', syscall: 'symlinkat', syscalls: ['symlink', 'symlinkat', 'link', 'linkat'], exactCall: true, fd: 'file', result: true,
+    summarize(e, out) {
+      Object.assign(out, { call: e.call, path: e.path, target: e.path2, result: e.result });
+    },
+  },
+  // Raw (SOCK_RAW) and packet (AF_PACKET) sockets only: other sockets show in connect, bind, send.
+  socket: {
+    oneof: 'socket', field: 38, message: 'SocketEvent', syscall: 'socket', syscalls: ['socket'], exactCall: false, fd: null, result: true,
+    summarize(e, out) {
+      Object.assign(out, { family: e.family, type: e.flags, protocol: e.id, result: e.result });
+    },
+  },
+  bpf: {
+    oneof: 'bpf', field: 39, message: 'BpfEvent', syscall: 'bpf', syscalls: ['bpf'], exactCall: false, fd: null, result: true,
+    summarize(e, out) {
+      Object.assign(out, { cmd: e.id, result: e.result });
+      if (e.flags) out.progType = e.flags;
+      if (e.call) out.name = e.call;
+    },
+  },
+  userfaultfd: {
+    oneof: 'userfaultfd', field: 40, message: 'UserfaultfdEvent', syscall: 'userfaultfd', syscalls: ['userfaultfd'], exactCall: false, fd: null, result: true,
+    summarize(e, out) {
+      Object.assign(out, { flags: e.flags, result: e.result });
+    },
+  },
+  // The first datagram to each peer per process image within the window, on a connectionless socket.
+  send: {
+    oneof: 'send', field: 41, message: 'SendEvent', syscall: 'sendto', syscalls: ['sendto', 'sendmsg'], exactCall: true, fd: 'socket', result: true,
+    summarize(e, out) {
+      out.call = e.call;
+      socketSummary(e, out);
+    },
+  },
+  iouring: {
+    oneof: 'ioUringOp', field: 42, message: 'IoUringEvent', syscall: 'io_uring_setup', syscalls: ['io_uring_setup', 'io_uring_enter'], exactCall: true, fd: null, result: true,
+    summarize(e, out) {
+      out.call = e.call;
+      if (e.path2) out.op = e.path2;
+      else Object.assign(out, { flags: e.flags, entries: e.id, result: e.result });
+    },
+  },
 };
 
 /** A plain object for logs, the event log and alerts: what happened, without zero-valued noise. */
@@ -189,6 +239,7 @@ export function eventSummary(e: Event): Record<string, unknown> {
   };
   if (e.blocked) out.blocked = true;
   if (e.blockedBy) out.blockedBy = e.blockedBy;
+  if (e.ioUring) out.ioUring = true;
   EVENT_KINDS[e.type].summarize(e, out);
   return out;
 }

@@ -10,12 +10,15 @@ export const EVENT_TYPES = [
   'open', 'unlink', 'rename', 'chmod',
   'connect', 'accept', 'bind', 'listen',
   'setid', 'ptrace', 'module', 'mount', 'namespace', 'dup',
-  // mkdir, symlink, link, chown or truncate below a protected path, seen only when a security hook denied it
+  // chown or truncate below a protected path (or an io_uring mkdirat, symlinkat, linkat), seen only when a security hook denied it
   'fileop',
   // a DNS answer that reached a workload's socket (no process: seen in the network stack)
   'dns',
   // a process moved to another cgroup (targetPid; from/to cgroup ids in id/flags; the policy that follows it in result)
   'cgroup_move',
+  'mkdir', 'link', 'socket', 'bpf', 'userfaultfd', 'send',
+  // io_uring: a ring set up, or the first operation of an opcode per process image
+  'iouring',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -100,14 +103,16 @@ export interface Event {
   blocked: boolean;
   /** How, when blocked. */
   blockedBy: Mechanism;
+  /** Submitted through an io_uring ring rather than as a syscall (open, connect, iouring). */
+  ioUring: boolean;
 
-  /** open/unlink/chmod: the file; rename: the old name; exec: the executable; module: the file; mount: the target. */
+  /** open/unlink/chmod/mkdir: the file; rename: the old name; exec: the executable; module: the file; mount: the target; link: the new name. */
   path: string;
-  /** rename: the new name; mount: the source. */
+  /** rename: the new name; mount: the source; link: the target (a symlink's as given); iouring: the operation. */
   path2: string;
-  /** open: O_* flags; rename: RENAME_* flags; mount: MS_* flags. */
+  /** open: O_* flags; rename: RENAME_* flags; mount: MS_* flags; socket: the SOCK_* type; bpf: the program type; userfaultfd, iouring, link: the flags. */
   flags: number;
-  /** open/chmod: the mode. */
+  /** open/chmod/mkdir: the mode; bpf: the attach type (BPF_PROG_LOAD) or map type (BPF_MAP_CREATE). */
   mode: number;
   /** The syscall's return value: an fd, 0, or -errno. */
   result: number;
@@ -145,14 +150,15 @@ export interface Event {
   protocol: L4Protocol;
   /** AF_UNIX socket path (connect, bind). */
   unixPath: string;
-  /** connect: the name the workload resolved the server address from (Falco's fd.sip.name), '' when unknown. */
+  /** connect, send: the name the workload resolved the server address from (Falco's fd.sip.name), '' when unknown. */
   sipName: string;
   /** accept: the name the workload resolved the client address from (fd.cip.name), '' when unknown. */
   cipName: string;
   /** dns: the answer (addr/port/family/protocol: the resolver that sent it). */
   dns: DnsAnswer | null;
 
-  /** setid: the call name; module: init_module or finit_module; mount: fstype; namespace: setns or unshare. */
+  /** setid: the call name; module: init_module or finit_module; mount: fstype; namespace: setns or unshare;
+   * link, send, dup, iouring: the call; bpf: the program's or map's name. */
   call: string;
   /**
    * setid: the requested id (-1 unchanged); ptrace: the request;
@@ -160,7 +166,8 @@ export interface Event {
    * stdin/stdout/stderr is reported, with the socket's ends in
    * addr/port/localAddr/localPort, the old descriptor in `flags`);
    * namespace: for setns the namespace type asked for, for unshare the
-   * CLONE_NEW* flags (also in `flags`).
+   * CLONE_NEW* flags (also in `flags`); socket: the protocol; bpf: the
+   * command; iouring: io_uring_setup's queue entries.
    */
   id: number;
   /** ptrace: the target. */
@@ -182,7 +189,7 @@ export interface Event {
 
 export function emptyEvent(type: EventType): Event {
   return {
-    type, ktimeNs: 0, time: 0, pid: 0, tid: 0, ppid: 0, uid: 0, gid: 0, comm: '', cgroupId: 0, nodeName: '', blocked: false, blockedBy: '',
+    type, ktimeNs: 0, time: 0, pid: 0, tid: 0, ppid: 0, uid: 0, gid: 0, comm: '', cgroupId: 0, nodeName: '', blocked: false, blockedBy: '', ioUring: false,
     path: '', path2: '', flags: 0, mode: 0, result: 0,
     filename: '', argv: [], argvTruncated: false, cwd: '', tty: 0, exeLayer: 0, vpid: 0, loginuid: 0, capEffective: 0, capPermitted: 0,
     childPid: 0, exitCode: 0, signal: 0,

@@ -196,6 +196,8 @@ export interface WireEvent {
   blocked: boolean;
   /** how, when blocked */
   blockedBy: number;
+  /** submitted through an io_uring ring, not as a syscall (open, connect, io_uring) */
+  ioUring: boolean;
   exec?: WireExecEvent;
   fork?: WireForkEvent;
   exit?: WireExitEvent;
@@ -216,8 +218,15 @@ export interface WireEvent {
   fileOp?: WireFileOpEvent;
   dns?: WireDnsEvent;
   cgroupMove?: WireCgroupMoveEvent;
-  /** Which of exec, fork, exit, open, unlink, rename, chmod, connect, accept, bind, listen, setId, ptrace, moduleLoad, mount, namespace, dup, fileOp, dns, cgroupMove is set. */
-  kind?: 'exec' | 'fork' | 'exit' | 'open' | 'unlink' | 'rename' | 'chmod' | 'connect' | 'accept' | 'bind' | 'listen' | 'setId' | 'ptrace' | 'moduleLoad' | 'mount' | 'namespace' | 'dup' | 'fileOp' | 'dns' | 'cgroupMove';
+  mkdir?: WireMkdirEvent;
+  link?: WireLinkEvent;
+  socket?: WireSocketEvent;
+  bpf?: WireBpfEvent;
+  userfaultfd?: WireUserfaultfdEvent;
+  send?: WireSendEvent;
+  ioUringOp?: WireIoUringEvent;
+  /** Which of exec, fork, exit, open, unlink, rename, chmod, connect, accept, bind, listen, setId, ptrace, moduleLoad, mount, namespace, dup, fileOp, dns, cgroupMove, mkdir, link, socket, bpf, userfaultfd, send, ioUringOp is set. */
+  kind?: 'exec' | 'fork' | 'exit' | 'open' | 'unlink' | 'rename' | 'chmod' | 'connect' | 'accept' | 'bind' | 'listen' | 'setId' | 'ptrace' | 'moduleLoad' | 'mount' | 'namespace' | 'dup' | 'fileOp' | 'dns' | 'cgroupMove' | 'mkdir' | 'link' | 'socket' | 'bpf' | 'userfaultfd' | 'send' | 'ioUringOp';
 }
 
 /**
@@ -416,7 +425,7 @@ export interface WireDnsEvent {
   allowed: number;
 }
 
-/** A socket duplicated onto stdin, stdout or stderr (dup2, dup3). */
+/** An IP socket duplicated onto stdin, stdout or stderr. */
 export interface WireDupEvent {
   oldFd: number;
   newFd: number;
@@ -424,6 +433,84 @@ export interface WireDupEvent {
   local?: WireSockAddr;
   protocol: number;
   result: number;
+  /** dup2, dup3, dup, fcntl (F_DUPFD, F_DUPFD_CLOEXEC) */
+  call: string;
+}
+
+export interface WireMkdirEvent {
+  path: string;
+  mode: number;
+  result: number;
+}
+
+/** symlink, symlinkat, link, linkat: a new name `path` for `target`. */
+export interface WireLinkEvent {
+  call: string;
+  /** symlink: the target string as given (not resolved); link: the existing file */
+  target: string;
+  /** the new name */
+  path: string;
+  /** linkat: AT_* flags */
+  flags: number;
+  result: number;
+}
+
+/** A raw socket (SOCK_RAW, any family) or a packet socket (AF_PACKET) made. */
+export interface WireSocketEvent {
+  family: number;
+  /** SOCK_* with SOCK_NONBLOCK/SOCK_CLOEXEC */
+  type: number;
+  protocol: number;
+  /** the fd, or -errno */
+  result: number;
+}
+
+/** bpf(): a command that loads, attaches or reaches into a BPF object. */
+export interface WireBpfEvent {
+  /** BPF_* command number */
+  cmd: number;
+  /** BPF_PROG_LOAD */
+  progType: number;
+  /** BPF_PROG_LOAD: the expected attach type; BPF_MAP_CREATE: the map type */
+  subType: number;
+  /** the program's or map's name */
+  name: string;
+  result: number;
+}
+
+export interface WireUserfaultfdEvent {
+  flags: number;
+  result: number;
+}
+
+/**
+ * sendto or sendmsg to an explicit address on a connectionless socket:
+ * the first to each peer per process image within the window.
+ */
+export interface WireSendEvent {
+  /** sendto, sendmsg */
+  call: string;
+  remote?: WireSockAddr;
+  protocol: number;
+  result: number;
+}
+
+/**
+ * io_uring: a ring set up, or the first operation of an opcode a process
+ * image submitted (its opens and connects are OpenEvent and ConnectEvent
+ * with Event.io_uring set).
+ */
+export interface WireIoUringEvent {
+  /** io_uring_setup, or io_uring_enter for an operation submitted */
+  call: string;
+  /** io_uring_setup: IORING_SETUP_* (SQPOLL = 2) */
+  flags: number;
+  /** io_uring_setup: submission queue entries */
+  entries: number;
+  /** io_uring_setup: the ring's fd, or -errno */
+  result: number;
+  /** io_uring_enter: the operation, IORING_OP_* in lower case ("send", "socket", ...) */
+  op: string;
 }
 
 /** Captured packets, each starting at its IP header. */

@@ -256,7 +256,7 @@ export class DetectionShard {
           dns.observe(e);
           if (wid === NOT_OWNED) continue;
         } else if (e.addr && wid !== NOT_OWNED) {
-          if (e.type === 'connect') e.sipName = dns.nameOf(e.cgroupId, e.addr, e.time);
+          if (e.type === 'connect' || e.type === 'send') e.sipName = dns.nameOf(e.cgroupId, e.addr, e.time);
           else if (e.type === 'accept') e.cipName = dns.nameOf(e.cgroupId, e.addr, e.time);
         }
       } else {

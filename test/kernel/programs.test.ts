@@ -9,6 +9,7 @@ import { describeKernel, probeBinary } from '../support/kernel.js';
 /** The reasons a program may be skipped for, and nothing else. */
 const SKIP_REASONS = [
   /this kernel has no sys_(enter|exit)_\w+ tracepoint$/,
+  /this kernel has no io_uring_submit_(sqe|req) tracepoint$/,
   /the kernel refuses (BPF LSM|fmod_ret) programs here: /,
   /the BPF LSM is not in this boot's LSM list/,
 ];

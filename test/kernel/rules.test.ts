@@ -5,6 +5,7 @@
 // /dev/shm have unique names and are removed afterwards; no existing
 // system file is written. Network traffic stays on loopback or in network
 // namespaces the tests create.
+import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
@@ -14,10 +15,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Alert } from '../../src/model/alert.js';
 import { TestEngine } from '../support/engine.js';
-import { describeKernel, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
+import { describeKernel, repoRoot, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
 import { SyntheticProbe } from '../support/synthetic-probe.js';
 
 const PY = '/usr/bin/python3';
+const uring = join(repoRoot, '.vigil-test/uring-rules');
 const tag = randomBytes(4).toString('hex');
 
 describeKernel('built-in rules on the real kernel', () => {
@@ -64,7 +66,9 @@ describeKernel('built-in rules on the real kernel', () => {
     // Made before the engine starts, so its start-up scan knows their paths:
     // a cgroup made later is resolved through /proc/PID/cgroup, which a
     // process that has already exited no longer has.
-    for (let i = 1; i <= 56; i++) pairs.push({ bad: tree.group(`bad-${i}`), benign: tree.group(`benign-${i}`) });
+    mkdirSync(join(repoRoot, '.vigil-test'), { recursive: true });
+    execFileSync('cc', ['-O2', '-o', uring, join(repoRoot, 'test/kernel/uring.c')]);
+    for (let i = 1; i <= 64; i++) pairs.push({ bad: tree.group(`bad-${i}`), benign: tree.group(`benign-${i}`) });
     t = await TestEngine.start({ sinks: [] });
     t.engine.onAlert((a) => alerts.push(a));
     await t.startProbe();
@@ -393,6 +397,16 @@ describeKernel('built-in rules on the real kernel', () => {
     expect(a.output).toContain(`->127.0.0.1:${listenPort}`);
   });
 
+  it('Standard input or output redirected to a socket, through fcntl(F_DUPFD) and dup', async () => {
+    const redirect = (dup: string) => `import socket, os, fcntl, ctypes\ns = socket.create_connection(("127.0.0.1", ${listenPort}))\nos.close(0)\n${dup}`;
+    await firesOnlyFor('Standard input or output redirected to a socket', 'T1059', (g) => py(g, redirect('fcntl.fcntl(s.fileno(), fcntl.F_DUPFD, 0)')), (g) => py(g, redirect('fcntl.fcntl(s.fileno(), fcntl.F_DUPFD, 3)')));
+    await firesOnlyFor('Standard input or output redirected to a socket', 'T1059', (g) => py(g, redirect('ctypes.CDLL(None).dup(s.fileno())')), (g) => py(g, redirect('os.dup2(s.fileno(), 5)')));
+  });
+
+  it('Raw or packet socket opened', async () => {
+    await firesOnlyFor('Raw or packet socket opened', 'T1040', (g) => py(g, 'import socket\nsocket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0).close()'), (g) => py(g, 'import socket\nsocket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()'));
+  });
+
   it('Shell opened a network connection', async () => {
     await firesOnlyFor(
       'Shell opened a network connection', 'T1059.004',
@@ -532,6 +546,24 @@ describeKernel('built-in rules on the real kernel', () => {
       (g) => run(g, '/usr/bin/unshare', ['-m', '/bin/sh', '-c', `${mount} && echo /bin/true > ${d}/release_agent; umount ${d}`]),
       (g) => run(g, '/usr/bin/unshare', ['-m', '/bin/sh', '-c', `${mount} && cat ${d}/release_agent ${d}/notify_on_release; umount ${d}`]),
     );
+  });
+
+  it('Link to a sensitive file created', async () => {
+    const a = await firesOnlyFor('Link to a sensitive file created', 'T1003.008', (g) => run(g, '/bin/ln', ['-s', '/etc/shadow', join(work, 'shadow-link')]), (g) => run(g, '/bin/ln', ['-s', '/etc/hostname', join(work, 'hostname-link')]));
+    expect(a.output).toContain('target=/etc/shadow');
+  });
+
+  it('Directory made below a binary directory', async () => {
+    const dir = own(`/usr/local/lib/vigil-test-${tag}`);
+    await firesOnlyFor('Directory made below a binary directory', 'T1036.005', (g) => run(g, '/bin/mkdir', [dir]), (g) => run(g, '/bin/mkdir', [join(work, 'made')]));
+  });
+
+  it('userfaultfd used', async () => {
+    await firesOnlyFor('userfaultfd used', 'T1068', (g) => py(g, 'import ctypes, os\nfd = ctypes.CDLL(None, use_errno=True).syscall(323, os.O_CLOEXEC)\nassert fd >= 0, ctypes.get_errno()'), (g) => run(g, '/bin/true', []));
+  });
+
+  it('io_uring ring set up in a container', async () => {
+    await firesOnlyFor('io_uring ring set up in a container', 'T1562.001', (g) => run(g, uring, ['nop', 'x']), (g) => run(g, '/bin/true', []));
   });
 
   it('covers every built-in rule', () => {

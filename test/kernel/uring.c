@@ -1,6 +1,11 @@
-// One io_uring operation for the enforcement tests, without liburing:
+// One io_uring operation for the kernel tests, without liburing:
 //   uring open PATH    IORING_OP_OPENAT, O_WRONLY|O_TRUNC
+//   uring read PATH    IORING_OP_OPENAT, O_RDONLY (the file is then read)
 //   uring connect PORT IORING_OP_CONNECT to 127.0.0.1:PORT
+//   uring nop X        IORING_OP_NOP
+// With --sqpoll first, the ring is set up with IORING_SETUP_SQPOLL: the
+// kernel's own thread submits, and the process makes no io_uring_enter
+// for it beyond waiting.
 // Prints "ok", the errno's name of the completion's result, or
 // "unsupported: <why>" when this kernel has no io_uring for us.
 // Syscall-entry tracepoints never see these: the work is done by io_uring.
@@ -28,9 +33,12 @@ static const char *name(int e) {
 }
 
 int main(int argc, char **argv) {
+  int sqpoll = argc > 1 && !strcmp(argv[1], "--sqpoll");
+  if (sqpoll) { argv++; argc--; }
   if (argc != 3) return 2;
   struct io_uring_params p;
   memset(&p, 0, sizeof p);
+  if (sqpoll) { p.flags = IORING_SETUP_SQPOLL; p.sq_thread_idle = 1000; }
   int fd = syscall(__NR_io_uring_setup, 4, &p);
   if (fd < 0) { printf("unsupported: io_uring_setup: %s\n", strerror(errno)); return 0; }
   size_t sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
@@ -44,11 +52,13 @@ int main(int argc, char **argv) {
   memset(sqe, 0, sizeof *sqe);
   struct sockaddr_in sin;
   int sock = -1;
-  if (!strcmp(argv[1], "open")) {
+  if (!strcmp(argv[1], "open") || !strcmp(argv[1], "read")) {
     sqe->opcode = IORING_OP_OPENAT;
     sqe->fd = AT_FDCWD;
     sqe->addr = (unsigned long)argv[2];
-    sqe->open_flags = O_WRONLY | O_TRUNC;
+    sqe->open_flags = !strcmp(argv[1], "open") ? O_WRONLY | O_TRUNC : O_RDONLY;
+  } else if (!strcmp(argv[1], "nop")) {
+    sqe->opcode = IORING_OP_NOP;
   } else if (!strcmp(argv[1], "connect")) {
     sock = socket(AF_INET, SOCK_STREAM, 0);
     memset(&sin, 0, sizeof sin);
@@ -67,7 +77,8 @@ int main(int argc, char **argv) {
   unsigned *array = (unsigned *)(sq + p.sq_off.array);
   array[*tail & *mask] = 0;
   __atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
-  if (syscall(__NR_io_uring_enter, fd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0) {
+  unsigned flags = IORING_ENTER_GETEVENTS | (sqpoll ? IORING_ENTER_SQ_WAKEUP : 0);
+  if (syscall(__NR_io_uring_enter, fd, sqpoll ? 0 : 1, 1, flags, NULL, 0) < 0) {
     printf("unsupported: io_uring_enter: %s\n", strerror(errno));
     return 0;
   }
@@ -77,6 +88,7 @@ int main(int argc, char **argv) {
   if (res < 0 && (res == -EINVAL || res == -EOPNOTSUPP)) { printf("unsupported: %s\n", strerror(-res)); return 0; }
   if (res < 0) { printf("%s\n", name(-res)); return 0; }
   if (res >= 0 && !strcmp(argv[1], "open")) { (void)write(res, "changed\n", 8); close(res); }
+  if (res >= 0 && !strcmp(argv[1], "read")) { char b[64]; (void)!read(res, b, sizeof b); close(res); }
   printf("ok\n");
   if (sock >= 0) close(sock);
   return 0;

@@ -62,6 +62,7 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
   e.cgroupId = w.cgroupId;
   e.nodeName = nodeName;
   e.blocked = w.blocked;
+  e.ioUring = w.ioUring ?? false;
 
   switch (type) {
     case 'exec': {
@@ -173,6 +174,59 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       e.protocol = l4Protocol(x.protocol);
       e.flags = x.oldFd;
       e.id = x.newFd;
+      e.call = x.call ?? '';
+      e.result = x.result;
+      break;
+    }
+    case 'mkdir':
+      e.path = w.mkdir!.path;
+      e.mode = w.mkdir!.mode;
+      e.result = w.mkdir!.result;
+      break;
+    case 'link': {
+      const x = w.link!;
+      e.call = x.call;
+      e.path = x.path;
+      e.path2 = x.target;
+      e.flags = x.flags;
+      e.result = x.result;
+      break;
+    }
+    case 'socket': {
+      const x = w.socket!;
+      e.family = x.family;
+      e.flags = x.type;
+      e.id = x.protocol;
+      e.result = x.result;
+      break;
+    }
+    case 'bpf': {
+      const x = w.bpf!;
+      e.id = x.cmd;
+      e.flags = x.progType;
+      e.mode = x.subType;
+      e.call = x.name;
+      e.result = x.result;
+      break;
+    }
+    case 'userfaultfd':
+      e.flags = w.userfaultfd!.flags;
+      e.result = w.userfaultfd!.result;
+      break;
+    case 'send': {
+      const x = w.send!;
+      e.call = x.call;
+      setRemote(e, x.remote);
+      e.protocol = l4Protocol(x.protocol);
+      e.result = x.result;
+      break;
+    }
+    case 'iouring': {
+      const x = w.ioUringOp!;
+      e.call = x.call;
+      e.path2 = x.op;
+      e.flags = x.flags;
+      e.id = x.entries;
       e.result = x.result;
       break;
     }

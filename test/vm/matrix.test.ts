@@ -7,8 +7,9 @@
 //     reason this test expects; a program the verifier rejects fails the run
 //     with the verifier's own message;
 //   - the pipeline's smoke test (exec, open, connect reach the engine,
-//     attributed to a cgroup) and every enforcement test, with the mechanism
-//     each operation must get on that boot.
+//     attributed to a cgroup), every enforcement test, with the mechanism
+//     each operation must get on that boot, and io_uring's work followed
+//     (io_uring_submit_sqe on 6.1, io_uring_submit_req since).
 // Results come back through the 9p share under .vm/run/.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,17 +32,20 @@ interface Guest {
 
 const WITH_BPF = 'lockdown,capability,landlock,yama,apparmor,bpf';
 const NO_FCHMODAT2 = { program: /^(enter|exit)_fchmodat2$/, reason: /has no sys_(enter|exit)_fchmodat2 tracepoint/ };
+// io_uring's submit tracepoint: io_uring_submit_sqe before 6.0, io_uring_submit_req since.
+const NO_SUBMIT_REQ = { program: /^uring_submit_req$/, reason: /has no io_uring_submit_req tracepoint/ };
+const NO_SUBMIT_SQE = { program: /^uring_submit_sqe$/, reason: /has no io_uring_submit_sqe tracepoint/ };
 const NO_LSM = { program: /^lsm_/, reason: /BPF LSM is not in this boot's LSM list/ };
 
 const GUESTS: Guest[] = [
-  { name: 'Debian 6.1, BPF LSM', series: '6.1', lsm: WITH_BPF, mechanism: 'bpf-lsm', skips: [NO_FCHMODAT2] },
-  { name: 'Debian 6.12, BPF LSM', series: '6.12', lsm: WITH_BPF, mechanism: 'bpf-lsm', skips: [] },
+  { name: 'Debian 6.1, BPF LSM', series: '6.1', lsm: WITH_BPF, mechanism: 'bpf-lsm', skips: [NO_FCHMODAT2, NO_SUBMIT_REQ] },
+  { name: 'Debian 6.12, BPF LSM', series: '6.12', lsm: WITH_BPF, mechanism: 'bpf-lsm', skips: [NO_SUBMIT_SQE] },
   // Booted without bpf in lsm=: the same hooks through fmod_ret on security_*.
-  { name: 'Debian 6.1 without the BPF LSM (fmod_ret)', series: '6.1', lsm: 'lockdown,capability,landlock,yama,apparmor', mechanism: 'fmod_ret', skips: [NO_FCHMODAT2, NO_LSM] },
+  { name: 'Debian 6.1 without the BPF LSM (fmod_ret)', series: '6.1', lsm: 'lockdown,capability,landlock,yama,apparmor', mechanism: 'fmod_ret', skips: [NO_FCHMODAT2, NO_SUBMIT_REQ, NO_LSM] },
 ];
 
 /** The kernel test set each guest runs (vitest -t, a regular expression over full test names). */
-const GUEST_TESTS = 'sees exec, file and connect activity|enforcement on this kernel';
+const GUEST_TESTS = 'sees exec, file and connect activity|enforcement on this kernel|io_uring: the ring set up';
 
 /** Why the matrix cannot run here, or null. */
 function unavailable(): string | null {

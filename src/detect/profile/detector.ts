@@ -38,7 +38,7 @@ export interface ProfileSettings {
 /** The event types profiles look at (a switch: no Set lookup per event). */
 function profiled(type: Event['type']): boolean {
   switch (type) {
-    case 'open': case 'connect': case 'accept': case 'exec': case 'unlink': case 'rename': case 'chmod': case 'fileop': case 'bind': case 'listen': case 'dns':
+    case 'open': case 'connect': case 'accept': case 'exec': case 'unlink': case 'rename': case 'chmod': case 'fileop': case 'mkdir': case 'link': case 'bind': case 'listen': case 'dns':
       return true;
     default:
       return false;

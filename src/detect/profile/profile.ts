@@ -198,6 +198,13 @@ export class Profile {
       case 'chmod':
       case 'fileop':
         return e.path.charCodeAt(0) === 47 ? this.write(e.path, learn, verdicts, e.pathKey) : null;
+      // A mkdir or a link counts only where a security hook denied it below
+      // a protected path (enforce mode): the one way they reached profiles
+      // before they were watched as syscalls (as 'fileop'). Learning every
+      // directory and link made as a write is not done (yet).
+      case 'mkdir':
+      case 'link':
+        return e.blocked && e.path.charCodeAt(0) === 47 ? this.write(e.path, learn, verdicts, e.pathKey) : null;
       case 'rename':
         return (e.path.charCodeAt(0) === 47 ? this.write(e.path, learn, verdicts) : null) ?? (e.path2.charCodeAt(0) === 47 ? this.write(e.path2, learn, verdicts) : null);
       case 'connect':

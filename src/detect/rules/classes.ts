@@ -56,6 +56,7 @@ export const CLASSIFIERS: Partial<Record<EventType, Classifier>> = {
   bind: SOCKET,
   listen: SOCKET,
   dup: SOCKET,
+  send: SOCKET,
 };
 
 export function classCount(t: EventType): number {

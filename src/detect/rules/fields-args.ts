@@ -8,6 +8,7 @@ import type { Event, EventType } from '../../model/event.js';
 import type { FieldContext } from './context.js';
 import { nonEmpty, RESULT_TYPES, types, type FieldDef } from './field-def.js';
 import type { FieldKind } from './field-types.js';
+import { bpfCommandName, familyName, socketTypeName } from './syscall-names.js';
 import { modeName, namespaceFlagsName, openFlagsName, ptraceRequestName, resultName } from './syscall-values.js';
 
 interface Arg {
@@ -15,12 +16,12 @@ interface Arg {
   desc: string;
   on: ReadonlySet<EventType>;
   get(e: Event, x: FieldContext): string | number | undefined;
-  /** JavaScript reading the raw value (never missing), inlined into compiled rules. */
-  js?: string;
+  /** JavaScript reading the raw value (never missing), inlined into compiled rules; by event type where it differs. */
+  js?: string | ((t: EventType) => string);
   /** The value as Falco prints it, for numbers that have a text. */
   text?(e: Event, x: FieldContext): string | undefined;
-  /** The memoisable property a string argument is (filters.ts). */
-  dim?: 'path' | 'path2';
+  /** The memoisable property a string argument is (filters.ts); by event type where it differs. */
+  dim?: 'path' | 'path2' | ((t: EventType) => 'path' | 'path2');
 }
 
 /** The uid or gid a setid call asks for, -1 (unchanged) as Falco prints it. */
@@ -43,16 +44,27 @@ const ARGS: Record<string, Arg> = {
   },
   fd: { kind: 'number', desc: 'open: the new descriptor (-errno when the open failed)', on: types('open'), get: (e) => e.result, js: 'e.result' },
   name: path('open: the path; unlink (unlinkat): the path', 'open', 'unlink'),
-  path: path('unlink, rmdir: the path; chmod (Vigil): the path', 'unlink', 'chmod'),
+  path: path('unlink, rmdir, mkdir: the path; chmod (Vigil): the path', 'unlink', 'chmod', 'mkdir'),
   filename: {
     kind: 'string', desc: 'chmod: the path; exec: the file name as passed to execve', on: types('chmod', 'exec'),
     get: (e) => nonEmpty(e.type === 'exec' ? e.filename : e.path),
   },
-  oldpath: path('rename: the old path', 'rename'),
-  newpath: path2('rename: the new path', 'rename'),
+  // link(at) has oldpath (the existing file) and newpath (the new name); a link event keeps the new name in path.
+  oldpath: {
+    kind: 'string', desc: 'rename: the old path; link: the existing file', on: types('rename', 'link'),
+    get: (e) => nonEmpty(e.type === 'link' ? e.path2 : e.path), dim: (t) => (t === 'link' ? 'path2' : 'path'),
+  },
+  newpath: {
+    kind: 'string', desc: 'rename: the new path; link: the new name', on: types('rename', 'link'),
+    get: (e) => nonEmpty(e.type === 'link' ? e.path : e.path2), js: (t) => (t === 'link' ? 'e.path' : 'e.path2'),
+    dim: (t) => (t === 'link' ? 'path' : 'path2'),
+  },
+  // symlink(at) has target (kept as given, not resolved) and linkpath.
+  target: path2("symlink/link: the target (a symlink's as given, not resolved)", 'link'),
+  linkpath: path('symlink/link: the new name', 'link'),
   flags: {
-    kind: 'number', desc: 'open: the O_* flags (as text O_WRONLY|O_CREAT|…); rename: RENAME_*; mount: MS_*; unshare: CLONE_NEW* (as text)',
-    on: types('open', 'rename', 'mount', 'namespace'), get: (e) => e.flags, js: 'e.flags',
+    kind: 'number', desc: 'open: the O_* flags (as text O_WRONLY|O_CREAT|…); rename: RENAME_*; mount: MS_*; unshare: CLONE_NEW* (as text); userfaultfd: O_*; io_uring_setup: IORING_SETUP_*',
+    on: types('open', 'rename', 'mount', 'namespace', 'userfaultfd', 'iouring'), get: (e) => e.flags, js: 'e.flags',
     text: (e) => (e.type === 'open' ? openFlagsName(e.flags) : e.type === 'namespace' ? namespaceFlagsName(e.flags) : String(e.flags)),
   },
   mode: {
@@ -76,7 +88,18 @@ const ARGS: Record<string, Arg> = {
   },
   dev: path2('mount: the source', 'mount'),
   dir: path('mount: the target', 'mount'),
-  type: { kind: 'string', desc: 'mount: the file system type', on: types('mount'), get: (e) => nonEmpty(e.call) },
+  type: {
+    kind: 'string', desc: 'mount: the file system type; socket: the socket type (SOCK_RAW, …)', on: types('mount', 'socket'),
+    get: (e) => (e.type === 'socket' ? socketTypeName(e.flags) : nonEmpty(e.call)),
+  },
+  domain: {
+    kind: 'number', desc: 'socket: the address family (as text AF_PACKET, AF_INET, …)', on: types('socket'), get: (e) => e.family, js: 'e.family',
+    text: (e) => familyName(e.family),
+  },
+  cmd: {
+    kind: 'number', desc: 'bpf: the command (as text BPF_PROG_LOAD, …)', on: types('bpf'), get: (e) => e.id, js: 'e.id',
+    text: (e) => bpfCommandName(e.id),
+  },
   nstype: {
     kind: 'number', desc: 'setns: the namespace type asked for; unshare: the CLONE_NEW* flags (as text CLONE_NEWUSER|…)', on: types('namespace'),
     get: (e) => e.id, js: 'e.id', text: (e) => namespaceFlagsName(e.id),
@@ -89,14 +112,15 @@ const ARGS: Record<string, Arg> = {
 
 /** Vigil's own names for raw values it had before Falco's (kept for rule files that use them). */
 const VIGIL_ARGS: Record<string, FieldDef> = {
-  'evt.arg.flags_raw': { kind: 'number', desc: 'Vigil: the raw flags (open O_*, mount MS_*, unshare CLONE_NEW*), as evt.rawarg.flags', on: types('open', 'rename', 'mount', 'namespace'), get: (e) => e.flags, inline: () => ({ js: 'e.flags', missing: false }) },
+  'evt.arg.flags_raw': { kind: 'number', desc: 'Vigil: the raw flags (open O_*, mount MS_*, unshare CLONE_NEW*, userfaultfd O_*, io_uring_setup IORING_SETUP_*), as evt.rawarg.flags', on: types('open', 'rename', 'mount', 'namespace', 'userfaultfd', 'iouring'), get: (e) => e.flags, inline: () => ({ js: 'e.flags', missing: false }) },
+  'evt.arg.op': { kind: 'string', desc: 'Vigil: io_uring_enter: the operation submitted (IORING_OP_* in lower case)', on: types('iouring'), get: (e) => nonEmpty(e.path2), reads: () => 'path2' },
 };
 
 function fieldsOf(name: string, a: Arg): [string, FieldDef][] {
   const js = a.js;
-  const inline = js ? () => ({ js, missing: false }) : undefined;
+  const inline = js ? (t: EventType) => ({ js: typeof js === 'string' ? js : js(t), missing: false }) : undefined;
   const dim = a.dim;
-  const reads = dim ? () => dim : undefined;
+  const reads = dim ? (t: EventType) => (typeof dim === 'string' ? dim : dim(t)) : undefined;
   const get = (e: Event, x: FieldContext): string | number | undefined => a.get(e, x);
   const raw: FieldDef = { kind: a.kind, desc: a.desc, on: a.on, get, inline, reads };
   const printed: FieldDef = { ...raw, text: a.text };

@@ -9,7 +9,7 @@ import type { Constants } from './constants.js';
 import type { FieldContext } from './context.js';
 import { FILE_TYPES, nonEmpty, SOCKET_TYPES, types, type FieldDef, type FieldGetter } from './field-def.js';
 import type { Dim, FieldArg, FieldKind, FieldValue, Known } from './field-types.js';
-import { O_DIRECTORY } from './syscall-values.js';
+import { EINPROGRESS, O_DIRECTORY } from './syscall-values.js';
 
 function dirname(path: string): string {
   const i = path.lastIndexOf('/');
@@ -55,13 +55,15 @@ type Side = 'r' | 'l' | null;
  * Falco's client/server and local/remote ends, as the remote (r) or local
  * (l) address Vigil has. connect: the remote end is the server; Vigil
  * does not see the local end of a connect (the port is bound inside the
- * syscall), so client and local fields are missing. accept: the local
+ * syscall), so client and local fields are missing; send (a datagram to
+ * an explicit address) likewise. accept: the local
  * end is the server. bind/listen: only the local (server) end. dup: the
  * socket is read as an outgoing connection (local = client), the
  * reverse-shell case.
  */
 const SIDES: Partial<Record<EventType, Record<End, Side>>> = {
   connect: { cip: null, cport: null, sip: 'r', sport: 'r', lip: null, lport: null, rip: 'r', rport: 'r' },
+  send: { cip: null, cport: null, sip: 'r', sport: 'r', lip: null, lport: null, rip: 'r', rport: 'r' },
   accept: { cip: 'r', cport: 'r', sip: 'l', sport: 'l', lip: 'l', lport: 'l', rip: 'r', rport: 'r' },
   bind: { cip: null, cport: null, sip: 'l', sport: 'l', lip: 'l', lport: 'l', rip: null, rport: null },
   listen: { cip: null, cport: null, sip: 'l', sport: 'l', lip: 'l', lport: 'l', rip: null, rport: null },
@@ -109,6 +111,7 @@ function socketName(e: Event): string | undefined {
   const any = e.family === AF_INET6 ? '::' : '0.0.0.0';
   switch (e.type) {
     case 'connect':
+    case 'send':
       return e.addr ? `${any}:0->${e.addr}:${e.port}` : undefined;
     case 'accept':
       return `${e.addr || any}:${e.port}->${e.localAddr || any}:${e.localPort}`;
@@ -257,6 +260,17 @@ export const FD_FIELDS: Record<string, FieldDef> = {
     kind: 'ip', desc: 'either address, compared with networks (filters only)', on: SOCKET_TYPES, get: () => undefined,
     some: (e, _x, _a, pred) => anyOf(pred, ipEnd(e, 'cip'), ipEnd(e, 'sip')),
     known: (_t, cls) => (cls >= 0 && !isIpClass(cls) ? { missing: true } : undefined),
+  },
+  // Falco's `outbound` macro tells a datagram to a new peer by these two:
+  // a send Vigil reports went to an explicit address, the first to that
+  // peer from the process within the window (bpf/net.bpf.h).
+  'fd.connected': {
+    kind: 'bool', desc: 'the socket is connected: connect (succeeded or in progress) and accept; false for a send to an explicit address', on: types('connect', 'accept', 'send'),
+    get: (e) => (e.type === 'accept' ? true : e.type === 'send' ? false : e.result >= 0 || e.result === -EINPROGRESS),
+  },
+  'fd.name_changed': {
+    kind: 'bool', desc: "the event gave the socket a new peer: connect, and a send to a peer new to the process (Vigil reports only those)", on: types('connect', 'send'),
+    get: () => true,
   },
   'fd.cip.name': dnsNameField('cip', 'the name the workload resolved the client address from (accept), else the address compared with domain names resolved as Falco does (=, != and in)'),
   'fd.sip.name': dnsNameField('sip', 'the name the workload resolved the server address from (connect), else the address compared with domain names resolved as Falco does (=, != and in)'),

@@ -47,6 +47,15 @@ describe('profile', () => {
     expect(p.observe(ev('rename', { path: '/var/log/nginx/access.log', path2: '/etc/passwd' }), '', false)).toMatchObject({ kind: 'new-file-write', what: '/etc/passwd' });
   });
 
+  it('counts a mkdir or a link as a write where a security hook denied it, and not otherwise', () => {
+    const p = new Profile();
+    p.observe(ev('open', { path: '/etc/nginx/nginx.conf', flags: 0 }), '', true);
+    expect(p.observe(ev('mkdir', { path: '/etc/nginx/conf.d', result: -1, blocked: true, blockedBy: 'bpf-lsm' }), '', false)).toMatchObject({ kind: 'new-file-write', what: '/etc/nginx/conf.d' });
+    expect(p.observe(ev('link', { path: '/etc/nginx/evil', path2: '/etc/shadow', call: 'symlink', result: -1, blocked: true, blockedBy: 'fmod_ret' }), '', false)).toMatchObject({ kind: 'new-file-write', what: '/etc/nginx/evil' });
+    expect(p.observe(ev('mkdir', { path: '/tmp/work' }), '', false)).toBeNull();
+    expect(p.observe(ev('link', { path: '/tmp/work/l', path2: '/tmp/x', call: 'link' }), '', false)).toBeNull();
+  });
+
   it('widens many hosts of one network on one port into a CIDR, and keeps other ports exact', () => {
     const p = new Profile({ ...DEFAULT_LIMITS, widenAt: 3 });
     for (let i = 1; i <= 4; i++) p.observe(connect(`10.0.7.${i}`, 5432), '', true);

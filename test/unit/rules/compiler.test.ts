@@ -16,7 +16,7 @@ describe('routing', () => {
 
   it('routes by the fields a rule reads when it has no evt.type constraint, and warns once', () => {
     const set = load(ruleYaml('fd.name startswith /etc/'));
-    expect([...set.rules[0]!.condition.byType.keys()].sort()).toEqual(['accept', 'bind', 'chmod', 'connect', 'dup', 'listen', 'module', 'open', 'rename', 'unlink'].sort());
+    expect([...set.rules[0]!.condition.byType.keys()].sort()).toEqual(['accept', 'bind', 'chmod', 'connect', 'dup', 'link', 'listen', 'mkdir', 'module', 'open', 'rename', 'send', 'unlink'].sort());
     const warnings = set.report.warnings.map((w) => w.message);
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^rule 'Test rule' has no evt.type restriction: it is evaluated on every/);
@@ -81,8 +81,8 @@ describe('rules Vigil cannot evaluate', () => {
   });
 
   it('skips a rule about event types Vigil does not observe, naming them', () => {
-    const set = load(ruleYaml('evt.type in (symlink, symlinkat) and fd.name = /etc/shadow'));
-    expect(set.report.skipped[0]).toMatchObject({ reason: 'unobserved-event-type', detail: 'Vigil does not observe event types symlink, symlinkat' });
+    const set = load(ruleYaml('evt.type in (chown, fchownat) and fd.name = /etc/shadow'));
+    expect(set.report.skipped[0]).toMatchObject({ reason: 'unobserved-event-type', detail: 'Vigil does not observe event types chown, fchownat' });
   });
 
   it('ignores unsupported fields in macros and lists that no loaded rule uses', () => {

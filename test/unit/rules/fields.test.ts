@@ -287,6 +287,18 @@ describe('sockets', () => {
     expect(check('fd.name = "10.0.0.5:40000->10.0.0.1:4444" and evt.rawres = 0 and evt.arg.newfd = 0 and fd.num = 3', dup)).toBe(true);
     expect(check('fd.sip = 10.0.0.1 and fd.cip = 10.0.0.5 and fd.type in (ipv4, ipv6)', dup)).toBe(true);
   });
+
+  it("reads a datagram to a new peer as Falco's outbound macro asks: the peer is the server, not connected, a new name", () => {
+    const send = (w: World) => w.event('send', { family: 2, addr: '198.51.100.7', port: 53, protocol: 'udp', call: 'sendto', result: 1 });
+    expect(check('evt.type = sendto and fd.sip = 198.51.100.7 and fd.sport = 53 and fd.l4proto = udp and fd.typechar = 4', send)).toBe(true);
+    expect(check('fd.name = "0.0.0.0:0->198.51.100.7:53"', send)).toBe(true);
+    const outbound = '(evt.type = connect or (evt.type in (sendto, sendmsg) and fd.l4proto != tcp and fd.connected = false and fd.name_changed = true)) and fd.net != "127.0.0.0/8" and evt.rawres >= 0';
+    expect(check(outbound, send)).toBe(true);
+    expect(check(outbound, connect)).toBe(true);
+    expect(check('fd.connected = true and fd.name_changed = true', connect)).toBe(true);
+    expect(check('fd.connected = true', (w) => w.event('connect', { family: 2, addr: '10.0.0.1', port: 443, protocol: 'tcp', result: -111 }))).toBe(false);
+    expect(check('fd.connected = true', accept)).toBe(true);
+  });
 });
 
 describe('files', () => {
