@@ -93,13 +93,11 @@ const ACTIONS: Action[] = [
     run: (c) => c.py(`open(${JSON.stringify(join(c.work, 'syslog'))}, 'w').close()`),
   },
   {
-    action: 'CreateHardlinkOverSensitiveFiles', falco: 'Create Hardlink Over Sensitive Files', file: 'stable',
-    needs: { types: ['linkat'], by: 'branch uring (link/linkat events)' },
+    action: 'CreateHardlinkOverSensitiveFiles', falco: 'Create Hardlink Over Sensitive Files', file: 'stable', builtin: 'Link to a sensitive file created',
     run: (c) => c.sh(`ln /etc/shadow ${c.work}/shadow_link && cat ${c.work}/shadow_link > /dev/null`),
   },
   {
     action: 'CreateSymlinkOverSensitiveFiles', falco: 'Create Symlink Over Sensitive Files', file: 'stable',
-    needs: { types: ['symlinkat'], fields: ['evt.arg.target'], by: 'branch uring (symlink/symlinkat events)' },
     run: (c) => c.sh(`ln -s /etc ${c.work}/etc_link && ls ${c.work}/etc_link/ > /dev/null`),
   },
   {
@@ -164,8 +162,7 @@ const ACTIONS: Action[] = [
     run: (c) => c.run(c.copy('/bin/true', 'nc'), ['-e', '/bin/sh', REMOTE, '22']),
   },
   {
-    action: 'PacketSocketCreatedInContainer', falco: 'Packet socket created in container', file: 'stable',
-    needs: { types: ['socket'], fields: ['evt.arg.domain'], by: 'branch uring (socket events)' },
+    action: 'PacketSocketCreatedInContainer', falco: 'Packet socket created in container', file: 'stable', builtin: 'Raw or packet socket opened',
     run: (c) => c.py('import socket\ns = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))\ns.close()'),
   },
   {
@@ -364,7 +361,6 @@ const ACTIONS: Action[] = [
   },
   {
     action: 'CreateHiddenFilesOrDirectories', falco: 'Create Hidden Files or Directories', file: 'sandbox',
-    needs: { types: ['mkdir'], by: 'branch uring (mkdir/mkdirat events)' },
     run: (c) => c.py(`import os\nos.mkdir(${JSON.stringify(join(c.work, '.hidden-dir'))})`),
   },
   {
@@ -395,8 +391,7 @@ const ACTIONS: Action[] = [
     run: (c) => c.run(c.copy('/bin/true', 'kubectl'), []),
   },
   {
-    action: 'MkdirBinaryDirs', falco: 'Mkdir binary dirs', file: 'sandbox',
-    needs: { types: ['mkdir'], by: 'branch uring (mkdir/mkdirat events)' },
+    action: 'MkdirBinaryDirs', falco: 'Mkdir binary dirs', file: 'sandbox', builtin: 'Directory made below a binary directory',
     run: (c) => c.py(`import os\nos.mkdir(${JSON.stringify(c.own(`/usr/bin/vigil-eg-dir-${tag}`))})`),
   },
   {
@@ -429,9 +424,10 @@ const ACTIONS: Action[] = [
     run: (c) => asDaemon(c, c.copy('/bin/true', 'sudoedit'), ['-u', 'daemon', '-s', 'ls\\']),
   },
   {
-    action: 'UnprivilegedDelegationOfPageFaultsHandlingToAUserspaceProcess', falco: 'Unprivileged Delegation of Page Faults Handling to a Userspace Process', file: 'sandbox',
-    needs: { types: ['userfaultfd'], by: 'no branch yet (userfaultfd events, issue 21 item 4)' },
-    run: (c) => c.py('import ctypes\nctypes.CDLL(None, use_errno=True).syscall(323, 0)'),
+    action: 'UnprivilegedDelegationOfPageFaultsHandlingToAUserspaceProcess', falco: 'Unprivileged Delegation of Page Faults Handling to a Userspace Process', file: 'sandbox', builtin: 'userfaultfd used',
+    // By daemon, as the rule asks (user.uid != 0), with UFFD_USER_MODE_ONLY: the one userfaultfd an
+    // unprivileged user gets while vm.unprivileged_userfaultfd is 0 (the default).
+    run: (c) => asDaemon(c, PY, ['-c', 'import ctypes\nfd = ctypes.CDLL(None, use_errno=True).syscall(323, 1)\nassert fd >= 0, ctypes.get_errno()']),
   },
   {
     action: 'WriteBelowBinaryDir', falco: 'Write below binary dir', file: 'sandbox', builtin: 'Write below binary directories',
