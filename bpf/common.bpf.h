@@ -67,6 +67,8 @@ struct vigil_repeat {
 	__u32 kind;    /* 0: nothing armed */
 	__u32 scope;   /* VIGIL_DEDUP_SCOPE_*: what `hash` is keyed on */
 	__u64 own_hash; /* scope MISSING: the process's own key, remembered too if built */
+	__u32 ident;   /* open: the remembered file's identity (dedup.bpf.h file_ident), 0 for none */
+	__u32 _pad;
 };
 
 /*
@@ -88,6 +90,12 @@ struct vigil_thread {
 	 * came from, and the policy that then follows it (enforce.bpf.h). */
 	__u64 cgroup;
 	__u64 home;
+	/* open: a path string not readable at entry (its page not yet
+	 * mapped), read again at exit once the kernel has faulted it in; 0
+	 * for none. */
+	__u64 reread_uptr;
+	__s32 reread_dirfd;
+	__u32 _pad;
 };
 
 struct {
@@ -242,6 +250,7 @@ static __always_inline struct vigil_thread *thread_space(void)
 	t->repeat.kind = 0;
 	t->missing_key = 0;
 	note_home(t);
+	t->reread_uptr = 0;
 	return t;
 }
 
@@ -346,7 +355,14 @@ static __always_inline __u64 up_to_path_end(__u64 path_offset, const struct vigi
 static __always_inline __u64 sent_size(union vigil_inflight *rec, __u32 kind)
 {
 	switch (kind) {
-	case VIGIL_OPEN: return up_to_path_end(offsetof(struct vigil_open, path), &rec->open.path);
+	case VIGIL_OPEN:
+		if (rec->open.resolved_len) {
+			__u32 end = (__u32)rec->open.resolved_off + rec->open.resolved_len;
+			if (end > VIGIL_STR_LEN + 2 * VIGIL_WALK_LEN)
+				end = VIGIL_STR_LEN + 2 * VIGIL_WALK_LEN;
+			return offsetof(struct vigil_open, path.raw) + end;
+		}
+		return up_to_path_end(offsetof(struct vigil_open, path), &rec->open.path);
 	case VIGIL_UNLINK: return up_to_path_end(offsetof(struct vigil_unlink, path), &rec->unlink.path);
 	case VIGIL_RENAME: return up_to_path_end(offsetof(struct vigil_rename, to), &rec->rename.to);
 	case VIGIL_CHMOD: return up_to_path_end(offsetof(struct vigil_chmod, path), &rec->chmod.path);

@@ -79,7 +79,7 @@ struct dedup_seen {
 	__u64 sent_ns;  /* when it last crossed */
 	__s64 result;   /* its result: 0 for success, else -errno */
 	__u32 repeats;  /* dropped since (connects) */
-	__u32 _pad;
+	__u32 ident;    /* open: which file it opened (file_ident), so a path that now names another file crosses */
 };
 
 struct {
@@ -113,6 +113,16 @@ static __always_inline __u64 dedup_now(void)
 	if (dedup_tick_ns)
 		return bpf_jiffies64() * dedup_tick_ns;
 	return bpf_ktime_get_ns();
+}
+
+/* A file's identity, folded to 32 bits: its inode number and device.
+ * An open that repeats a path but opens another file (a symlink pointed
+ * elsewhere, a file replaced) is no repeat. Never 0. */
+static __always_inline __u32 file_ident(struct file *f)
+{
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	__u64 h = mix(BPF_CORE_READ(inode, i_ino), BPF_CORE_READ(inode, i_sb, s_dev));
+	return (__u32)(h ^ (h >> 32)) | 1;
 }
 
 static __always_inline __s64 result_class(long ret)
@@ -238,11 +248,12 @@ static __always_inline struct dedup_seen *dedup_slot(__u64 hash)
 
 /* Arms a repeat in the thread's state for the exit to confirm. */
 static __always_inline void dedup_arm(struct vigil_thread *t, const struct vigil_repeat *args, __u32 kind, __u64 hash,
-				      __s64 result, __u32 scope)
+				      const struct dedup_seen *s, __u32 scope)
 {
 	t->repeat = *args;
 	t->repeat.hash = hash;
-	t->repeat.result = result;
+	t->repeat.result = s->result;
+	t->repeat.ident = s->ident;
 	t->repeat.kind = kind;
 	t->repeat.scope = scope;
 }
@@ -266,7 +277,7 @@ static __always_inline bool dedup_repeat(struct vigil_thread *t, __u32 kind, __u
 			return false;
 		__sync_fetch_and_add(&s->repeats, 1);
 	}
-	dedup_arm(t, args, kind, hash, s->result, VIGIL_DEDUP_SCOPE_ACTOR);
+	dedup_arm(t, args, kind, hash, s, VIGIL_DEDUP_SCOPE_ACTOR);
 	return true;
 }
 
@@ -281,7 +292,7 @@ static __always_inline bool dedup_repeat_missing(struct vigil_thread *t, __u64 h
 		return false;
 	if (dedup_now() - s->sent_ns >= dedup_window_ns)
 		return false;
-	dedup_arm(t, args, VIGIL_OPEN, hash, s->result, VIGIL_DEDUP_SCOPE_MISSING);
+	dedup_arm(t, args, VIGIL_OPEN, hash, s, VIGIL_DEDUP_SCOPE_MISSING);
 	t->repeat.own_hash = own_hash;
 	return true;
 }
@@ -296,8 +307,9 @@ static __always_inline struct vigil_repeat *dedup_armed(struct vigil_thread *t, 
 }
 
 /* Something crossed: repeats of it within the window will not. A connect
- * burst crossing past its repeats keeps the window it is in. */
-static __always_inline void dedup_remember(__u32 kind, __u64 hash, long ret)
+ * burst crossing past its repeats keeps the window it is in. `ident`: the
+ * file an open opened (file_ident), else 0. */
+static __always_inline void dedup_remember(__u32 kind, __u64 hash, long ret, __u32 ident)
 {
 	struct dedup_seen *s = dedup_slot(hash);
 	__u64 now = dedup_now();
@@ -315,6 +327,7 @@ static __always_inline void dedup_remember(__u32 kind, __u64 hash, long ret)
 	s->sent_ns = now;
 	s->result = result;
 	s->repeats = 0;
+	s->ident = ident;
 }
 
 /* An open for reading crossed (or, armed as a missing-file repeat, was
@@ -338,13 +351,15 @@ static __always_inline void dedup_remember_missing(__u64 hash, long ret)
 	s->sent_ns = dedup_now();
 	s->result = ret;
 	s->repeats = 0;
+	s->ident = 0;
 }
 
-/* At exit of an armed repeat: true when the result is the remembered one
- * (the event is dropped and counted); false when it must be sent. */
-static __always_inline bool dedup_confirm(const struct vigil_repeat *r, long ret)
+/* At exit of an armed repeat: true when the result is the remembered one,
+ * and for an open the same file (`ident`: file_ident, 0 for none): the
+ * event is dropped and counted; false when it must be sent. */
+static __always_inline bool dedup_confirm(const struct vigil_repeat *r, long ret, __u32 ident)
 {
-	if (result_class(ret) != r->result)
+	if (result_class(ret) != r->result || ident != r->ident)
 		return false;
 	count_loss(VIGIL_DEDUPLICATED);
 	return true;

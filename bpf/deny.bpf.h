@@ -168,6 +168,18 @@ static __always_inline void send_walked(union vigil_inflight *rec, struct vigil_
 	p->raw_len = 1;
 	p->raw[0] = 0;
 	p->base_len = n;
+	if (kind == VIGIL_OPEN) {
+		/* The walk is of the file itself: nothing further resolved. */
+		rec->open.file_flags = 0;
+		rec->open.ino = 0;
+		rec->open.dev = 0;
+		rec->open.nlink = 0;
+		rec->open.file_mode = 0;
+		rec->open.resolved_off = 0;
+		rec->open.resolved_len = 0;
+		rec->open.root_ino = 0;
+		rec->open.root_dev = 0;
+	}
 	__u64 at = kind == VIGIL_OPEN     ? offsetof(struct vigil_open, path)
 		 : kind == VIGIL_RENAME   ? offsetof(struct vigil_rename, to)
 		 : kind == VIGIL_UNLINK   ? offsetof(struct vigil_unlink, path)
@@ -323,14 +335,15 @@ static __always_inline int deny_exec(struct linux_binprm *bprm, struct file *fil
 	bool truncated = false;
 	struct path fp = BPF_CORE_READ(file, f_path);
 	e->exe_len = walk_path(&fp, e->exe, &truncated);
-	struct vigil_allow_key k = { .root = p.root, .hash = hash_bytes(e->exe, e->exe_len, VIGIL_WALK_LEN) };
-	if (bpf_map_lookup_elem(&exec_allow, &k))
+	exe_identity(e, file);
+	if (exec_allowed(p.root, e->exe, e->exe_len, e->exe_ino, e->exe_dev, e->exe_ctime_ns))
 		return 0;
 	fill_header(&e->h, VIGIL_EXEC);
 	e->h.flags = VIGIL_BLOCKED | by;
 	e->flags = 0;
 	e->tty = 0;
 	e->args_len = 0;
+	e->stdio = stdio_kinds();
 	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct path pwd = BPF_CORE_READ(task, fs, pwd);

@@ -311,15 +311,32 @@ static __always_inline void kill_current(struct vigil_header *h)
 	h->flags |= VIGIL_BLOCKED;
 }
 
+/* Whether the policy allows the executable: by its identity (the path's
+ * hash folded with device, inode and change time: the file learned, not
+ * another one put at its path nor the same one written to), or by its path alone for an entry the engine could
+ * give no identity. The probe hashes the same way (bpf/probe/policy.cc). */
+static __always_inline bool exec_allowed(__u64 root, const char *exe, __u32 exe_len, __u64 ino, __u32 dev, __s64 ctime)
+{
+	__u64 h = hash_bytes(exe, exe_len, VIGIL_WALK_LEN);
+	struct vigil_allow_key k = {
+		.root = root,
+		.hash = ((((h ^ ino) * VIGIL_FNV_PRIME) ^ dev) * VIGIL_FNV_PRIME ^ (__u64)ctime) * VIGIL_FNV_PRIME,
+	};
+	if (bpf_map_lookup_elem(&exec_allow, &k))
+		return true;
+	k.hash = h;
+	return bpf_map_lookup_elem(&exec_allow, &k) != NULL;
+}
+
 /* At exec: kill the task if its policy does not allow the executable.
  * `exe` is the walked path, leaf first, as the exec record holds it. */
-static __always_inline void enforce_exec(struct vigil_header *h, const char *exe, __u32 exe_len)
+static __always_inline void enforce_exec(struct vigil_header *h, const char *exe, __u32 exe_len, __u64 ino, __u32 dev,
+					 __s64 ctime)
 {
 	struct policy_hit p;
 	if (!(kill_ops & VIGIL_OP_EXEC) || !current_policy(&p) || !(p.flags & VIGIL_ENFORCE_EXEC))
 		return;
-	struct vigil_allow_key k = { .root = p.root, .hash = hash_bytes(exe, exe_len, VIGIL_WALK_LEN) };
-	if (!bpf_map_lookup_elem(&exec_allow, &k))
+	if (!exec_allowed(p.root, exe, exe_len, ino, dev, ctime))
 		kill_current(h);
 }
 

@@ -110,6 +110,8 @@ struct vigil_header {
 #define VIGIL_PATH_HAS_BASE   0x1 /* raw is relative: join it to base */
 #define VIGIL_PATH_TRUNCATED  0x2 /* a string or walk was cut short */
 #define VIGIL_PATH_FROM_FD    0x4 /* no raw string: the path is base alone (fchmod, finit_module) */
+#define VIGIL_PATH_UNREADABLE 0x8 /* the caller's string could not be read, at entry nor at exit */
+#define VIGIL_PATH_REREAD     0x10 /* not readable at entry (a page not yet mapped): read at exit */
 
 /* A path as the syscall named it, plus the directory it is relative to.
  * A record ending in a path is sent only up to the path's last used byte
@@ -135,11 +137,26 @@ struct vigil_exec {
 	__u64 cap_permitted;
 	__u32 loginuid;           /* audit login uid, (u32)-1 if unset */
 	__u32 vpid;               /* the pid in its own pid namespace */
+	__u32 stdio;              /* what fds 0, 1, 2 are at exec: a VIGIL_STDIO_* byte each, fd 0 lowest */
+	__u32 exe_dev;            /* the file run: its file system's device (kernel dev_t)… */
+	__u64 exe_ino;            /* …its inode number… */
+	__s64 exe_ctime_ns;       /* …its change time: any write to it moves it (the probe's hash cache key, and enforce mode's identity) */
 	char filename[VIGIL_STR_LEN];
 	char exe[VIGIL_WALK_LEN];   /* walked, leaf first */
 	char cwd[VIGIL_WALK_LEN];   /* walked, leaf first */
 	char args[VIGIL_ARGS_LEN];
 };
+
+/* vigil_exec.stdio: what a standard descriptor is. */
+#define VIGIL_STDIO_CLOSED 0
+#define VIGIL_STDIO_FILE   1 /* a regular file or a device (a tty) */
+#define VIGIL_STDIO_DIR    2
+#define VIGIL_STDIO_PIPE   3
+#define VIGIL_STDIO_IPV4   4
+#define VIGIL_STDIO_IPV6   5
+#define VIGIL_STDIO_UNIX   6
+#define VIGIL_STDIO_SOCKET 7 /* another socket family (netlink, packet, vsock…) */
+#define VIGIL_STDIO_OTHER  8 /* an anonymous inode (eventfd, signalfd…) */
 
 struct vigil_fork {
 	struct vigil_header h;
@@ -168,13 +185,37 @@ struct vigil_cgroup_move {
 	char comm[16];    /* the moved process's */
 };
 
+/* What the exit of an open learned of the file it opened (vigil_open.file_flags). */
+#define VIGIL_FILE_RESOLVED     0x1 /* `resolved` is the path walked from the file opened */
+#define VIGIL_FILE_TRUNCATED    0x2 /* that walk was cut short (deeper or longer than it walks) */
+#define VIGIL_FILE_OUTSIDE_ROOT 0x4 /* the file is above the process's root (a chroot into a directory) */
+#define VIGIL_FILE_BIND_MAPPED  0x8 /* reached through a bind mount of a directory: named where its file system has it */
+
+/*
+ * An open. `path` is what the caller asked for, read at entry; at exit
+ * the file actually opened is walked from the new descriptor (symlinks,
+ * /proc/self/fd and /proc/self/root resolved by the kernel itself) and
+ * written right after the last used byte of `path` (raw, or base when
+ * there is one), so the strings stay packed: `resolved_off` counts from
+ * path.raw. `resolved_room` only reserves the space.
+ */
 struct vigil_open {
 	struct vigil_header h;
 	__s64 result;
 	__s64 flags;
 	__u32 mode;
+	__u32 file_flags;         /* VIGIL_FILE_* */
+	__u64 ino;                /* the file opened: inode number… */
+	__u32 dev;                /* …its file system's device (kernel dev_t: major << 20 | minor) */
+	__u32 nlink;              /* its hard links */
+	__u32 file_mode;          /* its type and permissions (S_IFMT | 07777) */
+	__u16 resolved_off;
+	__u16 resolved_len;
+	__u64 root_ino;           /* the opener's root directory (a hard link's other names are looked up under it) */
+	__u32 root_dev;
 	__u32 _pad;
 	struct vigil_path path;
+	char resolved_room[VIGIL_WALK_LEN];
 };
 
 struct vigil_unlink {

@@ -26,7 +26,13 @@ static __always_inline int open_enter(int dirfd, const char *upath, __s64 flags,
 	bool write = flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC);
 	long n = read_user_raw(&rec->open.path, upath);
 	__u64 dedup_key = 0;
-	if (dedup_on(write ? VIGIL_ENFORCE_WRITE : 0)) {
+	/* A string not readable yet (its page not mapped) is read again at
+	 * exit, when the kernel has faulted it in; such an open is never a
+	 * repeat (its key would be the empty string's). */
+	if (n <= 0 && upath) {
+		t->reread_uptr = (__u64)upath;
+		t->reread_dirfd = dirfd;
+	} else if (dedup_on(write ? VIGIL_ENFORCE_WRITE : 0)) {
 		__u64 what = open_what_hash(dirfd, &rec->open.path, n, flags);
 		__u64 workload = dedup_workload();
 		dedup_key = open_dedup_hash(workload, what);
@@ -55,6 +61,77 @@ static __always_inline int open_enter(int dirfd, const char *upath, __s64 flags,
 	return 0;
 }
 
+/* Bytes of the open's path strings in use, from path.raw: where the
+ * resolved path goes. */
+static __always_inline __u32 open_strings_used(const struct vigil_open *o)
+{
+	__u32 n;
+	if (o->path.flags & (VIGIL_PATH_HAS_BASE | VIGIL_PATH_FROM_FD)) {
+		n = o->path.base_len;
+		if (n > VIGIL_WALK_LEN)
+			n = VIGIL_WALK_LEN;
+		return VIGIL_STR_LEN + n;
+	}
+	n = o->path.raw_len;
+	if (n > VIGIL_STR_LEN)
+		n = VIGIL_STR_LEN;
+	return n;
+}
+
+/* At an open's exit: the file it opened, from the new descriptor: its
+ * path walked from the kernel's dentries and mounts, its identity and
+ * type. Returns the file's identity (file_ident), 0 when nothing was
+ * opened. */
+static __always_inline __u32 resolve_opened(struct vigil_open *o, long fd)
+{
+	o->file_flags = 0;
+	o->ino = 0;
+	o->dev = 0;
+	o->nlink = 0;
+	o->file_mode = 0;
+	o->resolved_off = 0;
+	o->resolved_len = 0;
+	o->root_ino = 0;
+	o->root_dev = 0;
+	if (fd < 0)
+		return 0;
+	struct file *f = file_from_fd(fd);
+	if (!f)
+		return 0;
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	o->ino = BPF_CORE_READ(inode, i_ino);
+	o->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	o->nlink = BPF_CORE_READ(inode, __i_nlink);
+	o->file_mode = BPF_CORE_READ(inode, i_mode);
+	if (o->nlink > 1) {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		struct inode *root = BPF_CORE_READ(task, fs, root.dentry, d_inode);
+		o->root_ino = BPF_CORE_READ(root, i_ino);
+		o->root_dev = BPF_CORE_READ(root, i_sb, s_dev);
+	}
+	__u32 start = open_strings_used(o);
+	__u32 flags = 0;
+	__u32 len = resolve_path(f, o->path.raw, start, &flags);
+	o->file_flags = flags;
+	o->resolved_off = start;
+	o->resolved_len = len;
+	return file_ident(f);
+}
+
+/* At exit: a path string that was not readable at entry, read now. */
+static __always_inline void open_reread(struct vigil_thread *t)
+{
+	struct vigil_path *p = &t->rec.open.path;
+	long n = read_user_raw(p, (const char *)t->reread_uptr);
+	if (n > 0) {
+		walk_user_base(p, t->reread_dirfd, n);
+		p->flags |= VIGIL_PATH_REREAD;
+	} else {
+		p->flags |= VIGIL_PATH_UNREADABLE;
+	}
+	t->reread_uptr = 0;
+}
+
 /* An open that repeated at entry but ended differently: built now, from
  * the arguments saved at entry. */
 static __always_inline void open_rebuild(struct vigil_thread *t, const struct vigil_repeat *r, long ret)
@@ -64,14 +141,15 @@ static __always_inline void open_rebuild(struct vigil_thread *t, const struct vi
 	rec->open.flags = r->flags;
 	rec->open.mode = r->mode;
 	read_user_path(&rec->open.path, r->fd, (const char *)r->uptr);
+	__u32 ident = resolve_opened(&rec->open, ret);
 	rec->open.result = ret;
 	submit_parked(rec, sent_size(rec, VIGIL_OPEN));
 	drop_parked(rec);
 	if (r->scope == VIGIL_DEDUP_SCOPE_MISSING) {
-		dedup_remember(VIGIL_OPEN, r->own_hash, ret);
+		dedup_remember(VIGIL_OPEN, r->own_hash, ret, ident);
 		dedup_remember_missing(r->hash, ret);
 	} else {
-		dedup_remember(VIGIL_OPEN, r->hash, ret);
+		dedup_remember(VIGIL_OPEN, r->hash, ret, ident);
 	}
 }
 
@@ -80,13 +158,22 @@ static __always_inline int open_exit(long ret)
 	struct vigil_thread *t = thread_state();
 	struct vigil_repeat *r = dedup_armed(t, VIGIL_OPEN);
 	if (r) {
-		if (!dedup_confirm(r, ret))
+		struct file *f = ret >= 0 ? file_from_fd(ret) : NULL;
+		if (!dedup_confirm(r, ret, f ? file_ident(f) : 0))
 			open_rebuild(t, r, ret);
 		return 0;
 	}
-	__u64 sent = send_parked_record(unpark_from(t), ret, VIGIL_OPEN);
+	union vigil_inflight *rec = unpark_from(t);
+	if (!rec || rec->h.kind != VIGIL_OPEN) {
+		send_parked_record(rec, ret, VIGIL_OPEN);
+		return 0;
+	}
+	if (t->reread_uptr)
+		open_reread(t);
+	__u32 ident = resolve_opened(&rec->open, ret);
+	__u64 sent = send_parked_record(rec, ret, VIGIL_OPEN);
 	if (sent) {
-		dedup_remember(VIGIL_OPEN, sent, ret);
+		dedup_remember(VIGIL_OPEN, sent, ret, ident);
 		if (t->missing_key && finds_nothing(ret))
 			dedup_remember_missing(t->missing_key, ret);
 	}

@@ -14,8 +14,6 @@
 #define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
 
 static __always_inline struct sock *sock_from_fd(int fd)
 {
@@ -133,7 +131,7 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	struct vigil_thread *t = thread_state();
 	struct vigil_repeat *r = dedup_armed(t, VIGIL_CONNECT);
 	if (r) {
-		if (dedup_confirm(r, ctx->ret))
+		if (dedup_confirm(r, ctx->ret, 0))
 			return 0;
 		/* Ended differently: built now from the arguments saved at entry. */
 		union vigil_inflight *rec = &t->rec;
@@ -142,7 +140,7 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 		rec->net.result = ctx->ret;
 		submit_parked(rec, sizeof(struct vigil_net));
 		drop_parked(rec);
-		dedup_remember(VIGIL_CONNECT, r->hash, ctx->ret);
+		dedup_remember(VIGIL_CONNECT, r->hash, ctx->ret, 0);
 		return 0;
 	}
 	union vigil_inflight *rec = unpark_from(t);
@@ -150,7 +148,7 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 		mark_if_refused(&rec->h);
 	__u64 sent = send_parked_record(rec, ctx->ret, VIGIL_CONNECT);
 	if (sent)
-		dedup_remember(VIGIL_CONNECT, sent, ctx->ret);
+		dedup_remember(VIGIL_CONNECT, sent, ctx->ret, 0);
 	return 0;
 }
 

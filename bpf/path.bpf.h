@@ -8,6 +8,15 @@
 
 #include "common.bpf.h"
 
+/* File types of i_mode (uapi stat.h, which vmlinux.h does not carry). */
+#define S_IFMT   00170000
+#define S_IFSOCK 0140000
+#define S_IFREG  0100000
+#define S_IFBLK  0060000
+#define S_IFDIR  0040000
+#define S_IFCHR  0020000
+#define S_IFIFO  0010000
+
 struct walk_state {
 	struct dentry *d;
 	struct vfsmount *vfs;
@@ -94,6 +103,125 @@ static __always_inline __u32 walk_path(const struct path *path, char *buf, bool 
 	return walk_path_from(path, buf, 0, truncated);
 }
 
+/*
+ * The file actually opened, named from the kernel's own dentries and
+ * mounts (resolve_path): what a rule about a file should judge, however
+ * the caller spelled it. Unlike walk_path it
+ *   - goes on past the process's root when that root is a directory
+ *     inside a mount (a chroot into /etc: /shadow is /etc/shadow) and
+ *     says so; a root that is a whole mount (a container's, the host's)
+ *     ends the walk, so a container still sees its own paths;
+ *   - names a file reached through a bind mount of a directory of the
+ *     root's own file system where that file system has it (mount --bind
+ *     /etc /tmp/x: /tmp/x/shadow is /etc/shadow). A bind mount from
+ *     another file system (a container's /etc/hosts, a volume) keeps its
+ *     mount point: the process cannot reach the file another way.
+ * It writes into a buffer with room for VIGIL_RESOLVE_ROOM bytes, from
+ * `start`, at most VIGIL_WALK_STOP bytes of components.
+ */
+#define VIGIL_RESOLVE_ROOM (VIGIL_STR_LEN + 2 * VIGIL_WALK_LEN)
+#define VIGIL_RESOLVE_MAX_OFF (VIGIL_RESOLVE_ROOM - VIGIL_NAME_READ)
+
+struct resolve_state {
+	struct dentry *d;
+	struct vfsmount *vfs;
+	struct mount *mnt;
+	struct dentry *root_dentry;
+	struct vfsmount *root_mnt;
+	struct super_block *root_sb; /* the root mount's file system when the mount holds all of it, else NULL */
+	char *buf;
+	__u32 off;
+	__u32 start;
+	__u32 stop;
+	__u32 flags;                 /* VIGIL_FILE_* */
+};
+
+static long resolve_step(__u64 i, struct resolve_state *w)
+{
+	struct dentry *d = w->d;
+	struct vfsmount *vfs = w->vfs;
+	struct mount *mnt = w->mnt;
+	struct dentry *mnt_root = BPF_CORE_READ(vfs, mnt_root);
+
+	if (d == w->root_dentry && vfs == w->root_mnt) {
+		if (d == mnt_root)
+			return 1; /* the root is a whole mount: the container's or the host's */
+		w->flags |= VIGIL_FILE_OUTSIDE_ROOT;
+	}
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+	if (d == parent && d != mnt_root && w->off == w->start) {
+		/* A pseudo file (memfd, anonymous inode): its name is its path. */
+		__u32 off = w->off;
+		if (off > VIGIL_RESOLVE_MAX_OFF)
+			return 1;
+		const unsigned char *pname = BPF_CORE_READ(d, d_name.name);
+		long pn = bpf_probe_read_kernel_str(w->buf + off, VIGIL_NAME_READ, pname);
+		if (pn > 0)
+			w->off = off + pn;
+		return 1;
+	}
+	if (d == mnt_root || d == parent) {
+		if (d == mnt_root && d != parent && w->root_sb && BPF_CORE_READ(vfs, mnt_sb) == w->root_sb &&
+		    vfs != w->root_mnt) {
+			/* A bind mount of a directory of the root's file system:
+			 * go on from the same dentry in the root mount. */
+			w->vfs = w->root_mnt;
+			w->mnt = container_of(w->root_mnt, struct mount, mnt);
+			w->flags |= VIGIL_FILE_BIND_MAPPED;
+			return 0;
+		}
+		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+		if (up == mnt || !up)
+			return 1; /* the top of the mount tree */
+		w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = up;
+		w->vfs = &up->mnt;
+		return 0;
+	}
+	__u32 off = w->off;
+	if (off > w->stop || off > VIGIL_RESOLVE_MAX_OFF) {
+		w->flags |= VIGIL_FILE_TRUNCATED;
+		return 1;
+	}
+	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+	long n = bpf_probe_read_kernel_str(w->buf + off, VIGIL_NAME_READ, name);
+	if (n <= 0)
+		return 1;
+	w->off = off + n;
+	w->d = parent;
+	return 0;
+}
+
+/* Walks the file `f` into buf (VIGIL_RESOLVE_ROOM bytes) from `start`;
+ * returns the bytes written and adds VIGIL_FILE_* to *flags. */
+static __always_inline __u32 resolve_path(struct file *f, char *buf, __u32 start, __u32 *flags)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct vfsmount *vfs = BPF_CORE_READ(f, f_path.mnt);
+	struct vfsmount *root_mnt = BPF_CORE_READ(task, fs, root.mnt);
+	struct super_block *root_sb = BPF_CORE_READ(root_mnt, mnt_sb);
+	if (BPF_CORE_READ(root_mnt, mnt_root) != BPF_CORE_READ(root_sb, s_root))
+		root_sb = NULL;
+	struct resolve_state w = {
+		.d = BPF_CORE_READ(f, f_path.dentry),
+		.vfs = vfs,
+		.mnt = container_of(vfs, struct mount, mnt),
+		.root_dentry = BPF_CORE_READ(task, fs, root.dentry),
+		.root_mnt = root_mnt,
+		.root_sb = root_sb,
+		.buf = buf,
+		.off = start,
+		.start = start,
+		.stop = start + VIGIL_WALK_STOP,
+	};
+	long steps = bpf_loop(VIGIL_WALK_DEPTH, resolve_step, &w, 0);
+
+	if (steps >= VIGIL_WALK_DEPTH)
+		w.flags |= VIGIL_FILE_TRUNCATED;
+	*flags |= w.flags | VIGIL_FILE_RESOLVED;
+	return w.off - start;
+}
+
 static __always_inline struct file *file_from_fd(int fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
@@ -106,6 +234,66 @@ static __always_inline struct file *file_from_fd(int fd)
 		return NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
+}
+
+/* An inode's change time in ns, whichever way this kernel stores it
+ * (6.11+: i_ctime_sec/nsec; 6.6-6.10: __i_ctime; before: i_ctime). */
+struct inode___ctime_ts {
+	struct timespec64 i_ctime;
+} __attribute__((preserve_access_index));
+struct inode___ctime_ts66 {
+	struct timespec64 __i_ctime;
+} __attribute__((preserve_access_index));
+
+static __always_inline __s64 inode_ctime_ns(struct inode *inode)
+{
+	/* 6.13+ keeps a flag in the top bit of i_ctime_nsec (multigrain
+	 * timestamps' I_CTIME_QUERIED): not part of the time. */
+	if (bpf_core_field_exists(inode->i_ctime_sec))
+		return BPF_CORE_READ(inode, i_ctime_sec) * 1000000000LL + (BPF_CORE_READ(inode, i_ctime_nsec) & 0x7fffffff);
+	struct inode___ctime_ts66 *i66 = (void *)inode;
+	if (bpf_core_field_exists(i66->__i_ctime))
+		return BPF_CORE_READ(i66, __i_ctime.tv_sec) * 1000000000LL + BPF_CORE_READ(i66, __i_ctime.tv_nsec);
+	struct inode___ctime_ts *old = (void *)inode;
+	return BPF_CORE_READ(old, i_ctime.tv_sec) * 1000000000LL + BPF_CORE_READ(old, i_ctime.tv_nsec);
+}
+
+/* The executable's identity: device, inode and change time. */
+static __always_inline void exe_identity(struct vigil_exec *e, struct file *file)
+{
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+	e->exe_ino = BPF_CORE_READ(inode, i_ino);
+	e->exe_dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	e->exe_ctime_ns = inode_ctime_ns(inode);
+}
+
+/* What descriptor `fd` of the current task is (VIGIL_STDIO_*). */
+static __always_inline __u32 stdio_kind(int fd)
+{
+	struct file *f = file_from_fd(fd);
+	if (!f)
+		return VIGIL_STDIO_CLOSED;
+	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+	case S_IFCHR:
+	case S_IFBLK: return VIGIL_STDIO_FILE;
+	case S_IFDIR: return VIGIL_STDIO_DIR;
+	case S_IFIFO: return VIGIL_STDIO_PIPE;
+	case S_IFSOCK: {
+		struct socket *sock = BPF_CORE_READ(f, private_data);
+		__u16 family = BPF_CORE_READ(sock, sk, __sk_common.skc_family);
+		return family == 2 ? VIGIL_STDIO_IPV4 : family == 10 ? VIGIL_STDIO_IPV6 : family == 1 ? VIGIL_STDIO_UNIX
+		     : VIGIL_STDIO_SOCKET; /* AF_INET, AF_INET6, AF_UNIX */
+	}
+	}
+	return VIGIL_STDIO_OTHER;
+}
+
+/* fds 0, 1 and 2, a byte each. */
+static __always_inline __u32 stdio_kinds(void)
+{
+	return stdio_kind(0) | stdio_kind(1) << 8 | stdio_kind(2) << 16;
 }
 
 /* The path argument as the caller passed it; returns the bytes read

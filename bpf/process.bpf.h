@@ -30,9 +30,11 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	task_caps(p, &e->cap_effective, &e->cap_permitted);
 	e->loginuid = task_loginuid(p);
 	e->vpid = task_vpid(p);
+	exe_identity(e, BPF_CORE_READ(bprm, file));
+	e->stdio = stdio_kinds();
+	enforce_exec(&e->h, e->exe, e->exe_len, e->exe_ino, e->exe_dev, e->exe_ctime_ns);
 	struct path pwd = BPF_CORE_READ(p, fs, pwd);
 	e->cwd_len = walk_path(&pwd, e->cwd, &truncated);
-	enforce_exec(&e->h, e->exe, e->exe_len);
 
 	/* The controlling terminal: an interactive shell has one, a service does not. */
 	e->tty = 0;

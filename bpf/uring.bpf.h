@@ -140,6 +140,17 @@ static __always_inline void uring_open(struct io_kiocb *req, void *cmd)
 	rec->open.flags = BPF_CORE_READ(o, how.flags);
 	rec->open.mode = BPF_CORE_READ(o, how.mode);
 	rec->open._pad = 0;
+	/* Named by the string the kernel copied: the file opened is not
+	 * walked at the completion (file.bpf.h does it for the syscalls). */
+	rec->open.file_flags = 0;
+	rec->open.ino = 0;
+	rec->open.dev = 0;
+	rec->open.nlink = 0;
+	rec->open.file_mode = 0;
+	rec->open.resolved_off = 0;
+	rec->open.resolved_len = 0;
+	rec->open.root_ino = 0;
+	rec->open.root_dev = 0;
 	walk_user_base(p, BPF_CORE_READ(o, dfd), n);
 	__u64 key = (__u64)req;
 	bpf_map_update_elem(&uring_pending, &key, rec, BPF_ANY);

@@ -13,7 +13,8 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 # Debian packages that build the probe (and the peers benchmarks compare with).
 APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libgrpc++-dev libprotobuf-dev
-  protobuf-compiler protobuf-compiler-grpc pkg-config make g++ iproute2 python3 bpftrace tshark)
+  protobuf-compiler protobuf-compiler-grpc libssl-dev pkg-config make g++ iproute2 python3 bpftrace tshark
+  netcat-openbsd)
 
 # `setup.sh --test` (npm test): also the browser the console's tests drive,
 # Debian's headless Chromium (playwright-core downloads nothing), a font, and

@@ -30,6 +30,7 @@ import { RulesDetector } from './detect/rules/detector.js';
 import { CgroupPaths, findCgroup2Mount } from './enrich/cgroups.js';
 import { EventHold } from './enrich/hold.js';
 import { DnsNames } from './enrich/dns-names.js';
+import { KnownTools } from './enrich/known-tools.js';
 import { ProcessTree } from './enrich/process-tree.js';
 import { ContainerDirectory } from './enrich/runtime/directory.js';
 import { ContainerResolver } from './enrich/runtime/resolver.js';
@@ -40,7 +41,7 @@ import { keepEventBytes } from './ingest/probe-message.js';
 import { IngestServer, type EventBytes, type IngestHandler } from './ingest/server.js';
 import type { Logger } from './log.js';
 import { alertAbout, type Alert } from './model/alert.js';
-import { EVENT_TYPES, type Event, type EventType } from './model/event.js';
+import { EVENT_TYPES, pathIncomplete, type Event, type EventType } from './model/event.js';
 import { nodeWorkload, type Workload, type WorkloadKind } from './model/workload.js';
 import { Metrics, serveMetrics } from './observe/metrics.js';
 import { EventLog } from './output/event-log.js';
@@ -150,7 +151,10 @@ export class Engine implements IngestHandler {
     opts: EngineOptions = {},
   ) {
     const raise = (a: Alert): void => this.raise(a);
-    this.tree = new ProcessTree(config.processTree.maxProcesses);
+    // Known tools are hashed from this node's binaries once, before the first event.
+    const tools = KnownTools.scan();
+    log.info({ tools: tools.size }, 'known tools hashed from this node\'s binaries');
+    this.tree = new ProcessTree(config.processTree.maxProcesses, (e) => tools.identify(e));
     const mount = opts.cgroupMount === undefined ? findCgroup2Mount() : opts.cgroupMount;
     if (!mount) log.warn('no cgroup v2 mount found in /proc/self/mountinfo: workloads cannot be told apart by cgroup');
     this.cgroups = new CgroupPaths({ mount, sharedPidNamespace: () => this.sharedPidNamespace });
@@ -568,6 +572,8 @@ export class Engine implements IngestHandler {
     }
     e.workload = w;
     w.events++;
+    if (e.pathFlags !== 0 && pathIncomplete(e)) w.pathsIncomplete++;
+    if (e.blocked && e.type === 'exec') this.enforcement.recheck(w, e.path);
     const t = TYPE_INDEX.get(e.type)!;
     this.typeCounts[t] = this.typeCounts[t]! + 1;
     const detectors = this.detectors;

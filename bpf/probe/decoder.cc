@@ -16,6 +16,10 @@ std::string BoundedString(const char* s, size_t cap) {
   return std::string(s, strnlen(s, cap));
 }
 
+// OpenEvent.path_flags (probe.proto).
+constexpr uint32_t kPathResolved = 1, kPathTruncated = 2, kPathRawTruncated = 4, kPathRawUnreadable = 8,
+                   kPathRawReread = 16, kPathOutsideRoot = 32, kPathBindMapped = 64;
+
 void SetHeader(const vigil_header& h, v1::Event* e) {
   e->set_ktime_ns(h.ktime_ns);
   e->set_pid(h.pid);
@@ -35,11 +39,26 @@ void SetHeader(const vigil_header& h, v1::Event* e) {
 
 std::string PathOf(const vigil_path& p, DecodeStats* stats) {
   if (p.flags & VIGIL_PATH_TRUNCATED) stats->truncated_paths++;
+  if (p.flags & VIGIL_PATH_UNREADABLE) return "";
   size_t base_len = p.base_len > sizeof(p.base) ? sizeof(p.base) : p.base_len;
   if (p.flags & VIGIL_PATH_FROM_FD) return JoinWalkedPath(p.base, base_len);
   std::string raw = BoundedString(p.raw, sizeof(p.raw));
   if (!(p.flags & VIGIL_PATH_HAS_BASE)) return ResolvePath("/", raw);
   return ResolvePath(JoinWalkedPath(p.base, base_len), raw);
+}
+
+// The path as the caller wrote it, for fd.nameraw: joined to its directory
+// when relative, but not folded ("/etc/../etc/shadow" stays so: Falco's
+// directory traversal rule looks for the "../").
+std::string RawPathOf(const vigil_path& p) {
+  if (p.flags & VIGIL_PATH_UNREADABLE) return "";
+  size_t base_len = p.base_len > sizeof(p.base) ? sizeof(p.base) : p.base_len;
+  if (p.flags & VIGIL_PATH_FROM_FD) return JoinWalkedPath(p.base, base_len);
+  std::string raw = BoundedString(p.raw, sizeof(p.raw));
+  if (raw.empty() || raw[0] == '/') return raw;
+  if (!(p.flags & VIGIL_PATH_HAS_BASE)) return "/" + raw;
+  std::string base = JoinWalkedPath(p.base, base_len);
+  return base == "/" ? "/" + raw : base + "/" + raw;
 }
 
 void SetSockAddr(const vigil_sockaddr& a, v1::SockAddr* out) {
@@ -237,6 +256,9 @@ bool DecodeRecord(const void* data, size_t size, v1::Event* e, DecodeStats* stat
       x->set_vpid(r->vpid);
       x->set_exe_on_overlay(r->exe_layer & VIGIL_EXE_OVERLAY);
       x->set_exe_upper_layer(r->exe_layer & VIGIL_EXE_UPPER_LAYER);
+      x->set_exe_ino(r->exe_ino);
+      x->set_exe_dev(r->exe_dev);
+      x->set_stdio(r->stdio);
       break;
     }
     case VIGIL_FORK: {
@@ -265,10 +287,37 @@ bool DecodeRecord(const void* data, size_t size, v1::Event* e, DecodeStats* stat
     case VIGIL_OPEN: {
       const auto* r = static_cast<const vigil_open*>(data);
       auto* x = e->mutable_open();
-      x->set_path(PathOf(r->path, stats));
+      std::string folded = PathOf(r->path, stats);
+      std::string raw = RawPathOf(r->path);
+      uint32_t flags = 0;
+      if (r->path.flags & VIGIL_PATH_TRUNCATED) flags |= kPathRawTruncated;
+      if (r->path.flags & VIGIL_PATH_UNREADABLE) flags |= kPathRawUnreadable;
+      if (r->path.flags & VIGIL_PATH_REREAD) flags |= kPathRawReread;
+      // The resolved walk follows the path's strings (events.h).
+      const char* strings = r->path.raw;
+      size_t off = r->resolved_off, len = r->resolved_len;
+      constexpr size_t room = sizeof(r->path.raw) + sizeof(r->path.base) + sizeof(r->resolved_room);
+      if ((r->file_flags & VIGIL_FILE_RESOLVED) && len > 0 && off + len <= room) {
+        x->set_path(JoinWalkedPath(strings + off, len));
+        flags |= kPathResolved;
+        if (r->file_flags & VIGIL_FILE_TRUNCATED) {
+          flags |= kPathTruncated;
+          stats->truncated_paths++;
+        }
+        if (r->file_flags & VIGIL_FILE_OUTSIDE_ROOT) flags |= kPathOutsideRoot;
+        if (r->file_flags & VIGIL_FILE_BIND_MAPPED) flags |= kPathBindMapped;
+      } else {
+        x->set_path(std::move(folded));
+      }
+      x->set_path_raw(std::move(raw));
+      x->set_path_flags(flags);
       x->set_flags(static_cast<int32_t>(r->flags));
       x->set_mode(r->mode);
       x->set_result(r->result);
+      x->set_ino(r->ino);
+      x->set_dev(r->dev);
+      x->set_nlink(r->nlink);
+      x->set_file_mode(r->file_mode);
       break;
     }
     case VIGIL_UNLINK: {

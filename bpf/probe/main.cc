@@ -6,6 +6,7 @@
 //               [--loss-report-ms N] [--exclude-pid PID]... [--queue-events N]
 //               [--dedup-window-ms N] [--dedup-scope process|workload]
 //               [--fair-events-per-sec N]
+//               [--sensitive-file PATH]...  (hard links to it are named by it; credential files by default)
 //   vigil-probe --check-programs
 //       loads each kernel program on its own and prints, one line each,
 //       OK, SKIP (and why) or FAIL (and the verifier's message); exits 1
@@ -32,6 +33,7 @@
 #include "decoder.h"
 #include "events.h"
 #include "fairness.h"
+#include "identity.h"
 #include "loader.h"
 #include "log.h"
 #include "privileges.h"
@@ -63,6 +65,8 @@ struct Options {
   uint64_t fair_events_per_sec = 50000;  // 0: fairness off (fairness.h)
   std::string tls_ca, tls_cert, tls_key, tls_server_name = "vigil-engine";
   bool check_programs = false;
+  // Files whose hard links are named by them (identity.h), besides the defaults.
+  std::vector<std::string> sensitive = vigil::SensitiveFiles::Defaults();
 };
 
 [[noreturn]] void Usage(const char* why) {
@@ -73,6 +77,7 @@ struct Options {
           "                   [--queue-events N] [--tls-ca FILE --tls-cert FILE --tls-key FILE [--tls-server-name NAME]]\n"
           "                   [--dedup-window-ms N (0: off)] [--dedup-scope process|workload]\n"
           "                   [--fair-events-per-sec N (0: off)]\n"
+          "                   [--sensitive-file PATH]...\n"
           "       vigil-probe --check-programs\n");
   exit(2);
 }
@@ -110,6 +115,10 @@ Options ParseOptions(int argc, char** argv) {
     else if (flag == "--dedup-scope") {
       if (std::string(v) != "process" && std::string(v) != "workload") Usage("--dedup-scope is process or workload");
       o.dedup_per_workload = std::string(v) == "workload";
+    }
+    else if (flag == "--sensitive-file") {
+      if (v[0] != '/') Usage("--sensitive-file wants an absolute path");
+      o.sensitive.push_back(v);
     }
     else if (flag == "--tls-ca") o.tls_ca = v;
     else if (flag == "--tls-cert") o.tls_cert = v;
@@ -152,6 +161,8 @@ struct Pump {
   uint64_t seq = 0;
   int batch_max;
   vigil::DecodeStats stats;
+  vigil::SensitiveFiles* sensitive = nullptr;
+  vigil::ExeHasher* hasher = nullptr;
   uint64_t decode_errors = 0;
   uint64_t events_total = 0;
   vigil::v1::PacketBatch packets;
@@ -185,6 +196,11 @@ int OnRecord(void* ctx, void* data, size_t size) {
   const auto* h = static_cast<const vigil_header*>(data);
   pump->sheddable.push_back(h->flags & VIGIL_SHEDDABLE);
   pump->fairness->Seen(h->cgroup_id);
+  if (pump->sensitive && event->has_open()) {
+    const auto* o = static_cast<const vigil_open*>(data);
+    pump->sensitive->Check(event, o->root_dev, o->root_ino);
+  }
+  if (pump->hasher && event->has_exec()) pump->hasher->Fill(event, static_cast<const vigil_exec*>(data)->exe_ctime_ns);
   if (pump->batch.events_size() >= pump->batch_max) pump->Flush();
   return 0;
 }
@@ -320,6 +336,10 @@ int main(int argc, char** argv) {
   vigil::Fairness fairness(&loader, fopt);
   Pump pump;
   pump.fairness = &fairness;
+  vigil::SensitiveFiles sensitive(opt.sensitive);
+  pump.sensitive = &sensitive;
+  vigil::ExeHasher hasher;
+  pump.hasher = &hasher;
   pump.stream = &stream;
   pump.batch_max = opt.batch_max;
   ring_buffer* rb = ring_buffer__new(loader.RingBufferFd(), OnRecord, &pump, nullptr);

@@ -310,7 +310,19 @@ bool PolicyMaps::Set(const v1::SetPolicy& p, std::string* error, std::string* de
       *error = "exec allow entry '" + path + "' is not an absolute path";
       return false;
     }
-    exec.push_back({root, Fnv1a(LeafFirst(path))});
+    // A path with identities is allowed by them alone (events.h: the
+    // path's hash folded with inode and device, as enforce.bpf.h does).
+    bool by_identity = false;
+    for (const auto& id : p.exec_identity()) by_identity = by_identity || id.path() == path;
+    uint64_t h = Fnv1a(LeafFirst(path));
+    if (!by_identity) {
+      exec.push_back({root, h});
+      continue;
+    }
+    for (const auto& id : p.exec_identity()) {
+      if (id.path() != path || (id.dev() == 0 && id.ino() == 0)) continue;
+      exec.push_back({root, ((((h ^ id.ino()) * VIGIL_FNV_PRIME) ^ id.dev()) * VIGIL_FNV_PRIME ^ uint64_t(id.ctime_sec() * 1000000000LL + id.ctime_nsec())) * VIGIL_FNV_PRIME});
+    }
   }
   for (const auto& path : p.write_allow()) {
     if (path.empty() || path[0] != '/') {

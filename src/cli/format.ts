@@ -51,7 +51,7 @@ export function formatStatus(s: StatusReply): string {
   }
   if (s.quarantined.length) lines.push(`QUARANTINED: ${s.quarantined.join(', ')}`);
   lines.push(`workloads (${s.workloads.length}):`);
-  for (const w of s.workloads.slice(0, 50)) lines.push(`  ${w.mode.padEnd(8)} ${String(w.events).padStart(10)}  ${w.name}${w.cgroupPath && w.cgroupPath !== w.name ? `  (${w.cgroupPath})` : ''}`);
+  for (const w of s.workloads.slice(0, 50)) lines.push(`  ${w.mode.padEnd(8)} ${String(w.events).padStart(10)}  ${w.name}${w.cgroupPath && w.cgroupPath !== w.name ? `  (${w.cgroupPath})` : ''}${w.pathsIncomplete ? `  incomplete paths ${w.pathsIncomplete}` : ''}`);
   if (s.workloads.length > 50) lines.push(`  … and ${s.workloads.length - 50} more (--json for all)`);
   return `${lines.join('\n')}\n`;
 }

@@ -67,7 +67,7 @@ export function statusReply(s: StatusSources): StatusReply {
     eventsByType: Object.fromEntries(s.eventsByType()),
     workloads: [...s.workloads()]
       .sort((a, b) => b.events - a.events)
-      .map((w) => ({ name: w.name, cgroupPath: w.cgroupPath, mode: w.mode, events: w.events })),
+      .map((w) => ({ name: w.name, cgroupPath: w.cgroupPath, mode: w.mode, events: w.events, pathsIncomplete: w.pathsIncomplete })),
     processes: s.processes(),
     malformedEvents: s.malformedEvents(),
     unknownCgroups: s.unknownCgroups(),

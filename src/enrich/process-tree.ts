@@ -1,6 +1,7 @@
 // The node's processes, keyed by pid: what each runs, who started it, and
 // what it ran before (exec lineage). Seeded from the probe's /proc
 // snapshot, kept current by exec/fork/exit events, bounded by recency.
+import { basename } from 'node:path';
 import { EXE_UPPER_LAYER, NO_LOGINUID, type Event } from '../model/event.js';
 import type { Process } from '../model/process.js';
 import type { WireProcessInfo } from '../probe/wire.js';
@@ -165,7 +166,11 @@ export class ProcessTree {
   private readonly procs: ProcessTable;
   private readonly exited: Process[] = [];
 
-  constructor(maxProcesses: number) {
+  /** `identify`: what an exec ran (KnownTools.identify); by default the basename of the file run. */
+  constructor(
+    maxProcesses: number,
+    private readonly identify: (e: Event) => string = (e) => (e.path ? basename(e.path) : ''),
+  ) {
     this.procs = new ProcessTable(maxProcesses);
   }
 
@@ -197,7 +202,7 @@ export class ProcessTree {
       // An event may already have told us more than /proc did.
       if (known && known.origin !== 'event') continue;
       this.procs.set(i.pid, {
-        pid: i.pid, ppid: i.ppid, uid: i.uid, gid: i.gid, comm: i.comm, exe: i.exe, argv: i.argv, cwd: i.cwd,
+        pid: i.pid, ppid: i.ppid, uid: i.uid, gid: i.gid, comm: i.comm, exe: i.exe, tool: i.exe ? basename(i.exe) : '', stdio: 0, argv: i.argv, cwd: i.cwd,
         cgroupId: i.cgroupId, tty: i.tty ?? 0,
         capEffective: i.capEffective, capPermitted: i.capPermitted, loginuid: signedUid(i.loginuid),
         vpid: i.vpid, exeUpperLayer: null,
@@ -211,7 +216,7 @@ export class ProcessTree {
     let p = this.procs.get(e.pid);
     if (!p) {
       p = {
-        pid: e.pid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm, exe: '', argv: [], cwd: '',
+        pid: e.pid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm, exe: '', tool: '', stdio: 0, argv: [], cwd: '',
         cgroupId: e.cgroupId, tty: 0, capEffective: null, capPermitted: null, loginuid: null, vpid: 0, exeUpperLayer: null,
         startKtimeNs: 0, lineage: [], exited: false, exitCode: 0, origin: 'event', state: null, stateOwner: null,
       };
@@ -233,6 +238,8 @@ export class ProcessTree {
           if (p.lineage.length > MAX_LINEAGE) p.lineage.shift();
         }
         p.exe = e.path;
+        p.tool = this.identify(e);
+        p.stdio = e.stdio;
         p.argv = e.argv;
         p.cwd = e.cwd;
         p.comm = e.comm;
@@ -247,7 +254,7 @@ export class ProcessTree {
       case 'fork':
         // The child runs the parent's image, with its credentials, until it execs.
         this.procs.set(e.childPid, {
-          pid: e.childPid, ppid: e.pid, uid: e.uid, gid: e.gid, comm: p.comm, exe: p.exe, argv: p.argv, cwd: p.cwd,
+          pid: e.childPid, ppid: e.pid, uid: e.uid, gid: e.gid, comm: p.comm, exe: p.exe, tool: p.tool, stdio: p.stdio, argv: p.argv, cwd: p.cwd,
           cgroupId: e.cgroupId, tty: p.tty, capEffective: p.capEffective, capPermitted: p.capPermitted, loginuid: p.loginuid,
           vpid: e.vpid, exeUpperLayer: p.exeUpperLayer,
           startKtimeNs: e.ktimeNs, lineage: [], exited: false, exitCode: 0, origin: 'fork', state: null, stateOwner: null,

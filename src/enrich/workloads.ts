@@ -61,6 +61,8 @@ class WorkloadInstance implements Workload {
   set mode(m: Mode) { this.of.mode = m; }
   get events(): number { return this.of.events; }
   set events(n: number) { this.of.events = n; }
+  get pathsIncomplete(): number { return this.of.pathsIncomplete; }
+  set pathsIncomplete(n: number) { this.of.pathsIncomplete = n; }
 }
 
 /**
@@ -85,6 +87,7 @@ class TargetView implements Workload {
   get containerInfo(): ContainerInfo | null { return this.of.containerInfo; }
   get mode(): Mode { return this.of.mode; }
   get events(): number { return this.of.events; }
+  get pathsIncomplete(): number { return this.of.pathsIncomplete; }
 }
 
 export type NewCgroupListener = (w: Workload, cgroup: WorkloadCgroup) => void;
@@ -267,7 +270,7 @@ export class WorkloadRegistry {
       w = {
         key: id.key, name: id.name, kind: id.kind, namespace: id.namespace ?? '', pod: id.pod ?? '',
         container: id.container ?? '', labels: id.labels ?? {}, cgroupPath: path, mode: id.mode ?? this.namespaceModes.get(id.namespace ?? '') ?? this.defaultMode, events: 0,
-        containerId: id.containerInfo?.id ?? id.containerId ?? '', containerInfo: id.containerInfo ?? null,
+        containerId: id.containerInfo?.id ?? id.containerId ?? '', containerInfo: id.containerInfo ?? null, pathsIncomplete: 0,
       };
       this.byKey.set(id.key, w);
     }

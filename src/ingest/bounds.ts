@@ -12,6 +12,7 @@ export const MAX_ARG = 4096;
 export function boundEvent(e: Event): boolean {
   let cut = false;
   if (e.path.length > MAX_PATH) { e.path = e.path.slice(0, MAX_PATH); cut = true; }
+  if (e.pathRaw.length > MAX_PATH) { e.pathRaw = e.pathRaw.slice(0, MAX_PATH); cut = true; }
   if (e.path2.length > MAX_PATH) { e.path2 = e.path2.slice(0, MAX_PATH); cut = true; }
   if (e.filename.length > MAX_PATH) { e.filename = e.filename.slice(0, MAX_PATH); cut = true; }
   if (e.cwd.length > MAX_PATH) { e.cwd = e.cwd.slice(0, MAX_PATH); cut = true; }

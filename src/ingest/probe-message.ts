@@ -284,10 +284,10 @@ function sharedArgv(argv: string[]): string[] {
  * there is not skipped here unnoticed.
  */
 const READS: Readonly<Record<EventType, Record<number, number>>> = {
-  exec: { 1: 2, 2: 2, 3: 2, 4: 0, 5: 2, 6: 0, 7: 0, 8: 0, 9: 0, 10: 0, 11: 0, 12: 0 },
+  exec: { 1: 2, 2: 2, 3: 2, 4: 0, 5: 2, 6: 0, 7: 0, 8: 0, 9: 0, 10: 0, 11: 0, 12: 0, 13: 0, 14: 0, 15: 2, 16: 0 },
   fork: { 1: 0, 2: 0 },
   exit: { 1: 0, 2: 0 },
-  open: { 1: 2, 2: 0, 3: 0, 4: 0 },
+  open: { 1: 2, 2: 0, 3: 0, 4: 0, 5: 2, 6: 0, 7: 0, 8: 0, 9: 0, 10: 0 },
   unlink: { 1: 2, 2: 0, 3: 0 },
   rename: { 1: 2, 2: 2, 3: 0, 4: 0 },
   chmod: { 1: 2, 2: 0, 3: 0 },
@@ -323,7 +323,7 @@ interface Kind {
 /** Kinds by their field number in Event's oneof (model/event-kinds.ts numbers them); undefined for any other number. */
 const KIND_BY_FIELD: (Kind | undefined)[] = new Array<Kind | undefined>(1 + Math.max(...EVENT_TYPES.map((t) => EVENT_KINDS[t].field))).fill(undefined);
 for (const type of EVENT_TYPES) {
-  const wire = new Int8Array(16).fill(-1);
+  const wire = new Int8Array(32).fill(-1);
   for (const [f, w] of Object.entries(READS[type])) wire[Number(f)] = w;
   KIND_BY_FIELD[EVENT_KINDS[type].field] = { type, message: EVENT_KINDS[type].message, wire };
 }
@@ -452,6 +452,14 @@ function event(end: number): Event {
   if (!pid && type !== 'dns') throw new MalformedEvent(`${type} event without a pid`);
 
   let path = '';
+  let pathRaw = '';
+  let pathFlags = 0;
+  let ino = 0;
+  let dev = 0;
+  let nlink = 0;
+  let fileMode = 0;
+  let sha256 = '';
+  let stdio = 0;
   let path2 = '';
   let flags = 0;
   let mode = 0;
@@ -523,7 +531,11 @@ function event(end: number): Event {
         else if (f === 9) loginuid = varint32(e);
         else if (f === 10) vpid = varint32(e);
         else if (f === 11) exeLayer |= varint32(e) !== 0 ? EXE_OVERLAY : 0;
-        else exeLayer |= varint32(e) !== 0 ? EXE_UPPER_LAYER : 0;
+        else if (f === 12) exeLayer |= varint32(e) !== 0 ? EXE_UPPER_LAYER : 0;
+        else if (f === 13) ino = varint64(e, false);
+        else if (f === 14) dev = varint32(e);
+        else if (f === 15) sha256 = str(e, 64);
+        else stdio = varint32(e);
         break;
       case 'fork':
         if (f === 1) childPid = varint32(e);
@@ -537,7 +549,13 @@ function event(end: number): Event {
         if (f === 1) { path = str(e, MAX_PATH); pathKey = lastKey; }
         else if (f === 2) flags = varint32(e) | 0;
         else if (f === 3) mode = varint32(e);
-        else result = varint64(e, true);
+        else if (f === 4) result = varint64(e, true);
+        else if (f === 5) pathRaw = str(e, MAX_PATH);
+        else if (f === 6) pathFlags = varint32(e);
+        else if (f === 7) ino = varint64(e, false);
+        else if (f === 8) dev = varint32(e);
+        else if (f === 9) nlink = varint32(e);
+        else fileMode = varint32(e);
         break;
       case 'unlink':
         if (f === 1) { path = str(e, MAX_PATH); pathKey = lastKey; }
@@ -711,7 +729,7 @@ function event(end: number): Event {
   // The field order of emptyEvent (src/model/event.ts): every event gets one hidden class.
   return {
     type, ktimeNs, time: 0, pid, tid, ppid, uid, gid, comm, cgroupId, nodeName: '', blocked, blockedBy: MECHANISMS[blockedBy] ?? '', ioUring,
-    path, path2, flags, mode, result,
+    path, pathRaw, pathFlags, ino, dev, nlink, fileMode, sha256, stdio, path2, flags, mode, result,
     filename, argv, argvTruncated, cwd, tty, exeLayer, vpid, loginuid, capEffective, capPermitted,
     childPid, exitCode, signal,
     family, addr, port, localAddr, localPort, protocol, unixPath, sipName: '', cipName: '', dns,

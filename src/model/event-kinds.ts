@@ -4,7 +4,7 @@
 // reads in a summary (logs, the event log, alerts). The decoder, the rule
 // fields and eventSummary look kinds up here; test/unit/model/event-kinds.test.ts
 // holds the table against probe.proto.
-import type { Event, EventType } from './event.js';
+import { PATH_BIND_MAPPED, PATH_HARDLINK, PATH_OUTSIDE_ROOT, PATH_RAW_REREAD, PATH_RAW_TRUNCATED, PATH_RAW_UNREADABLE, PATH_TRUNCATED, stdioKind, type Event, type EventType } from './event.js';
 
 export interface EventKind {
   /** The Event.kind oneof field in probe.proto, as protobufjs names it (camelCase), and its number. */
@@ -24,6 +24,16 @@ export interface EventKind {
   result: boolean;
   /** Adds the kind's own fields to a summary (eventSummary), leaving out zero-valued noise. */
   summarize(e: Event, out: Record<string, unknown>): void;
+}
+
+const PATH_FLAG_NAMES: readonly [number, string][] = [
+  [PATH_TRUNCATED, 'truncated'], [PATH_RAW_TRUNCATED, 'raw-truncated'], [PATH_RAW_UNREADABLE, 'raw-unreadable'],
+  [PATH_RAW_REREAD, 'raw-reread'], [PATH_OUTSIDE_ROOT, 'outside-root'], [PATH_BIND_MAPPED, 'bind-mapped'], [PATH_HARDLINK, 'hardlink'],
+];
+
+/** The PATH_* bits worth saying in a summary (resolved is the rule, not news). */
+export function pathFlagNames(flags: number): string[] {
+  return PATH_FLAG_NAMES.filter(([bit]) => (flags & bit) !== 0).map(([, name]) => name);
 }
 
 /** A socket event's summary: protocol and result, then the ends it has. */
@@ -46,6 +56,9 @@ export const EVENT_KINDS: Readonly<Record<EventType, EventKind>> = {
       Object.assign(out, { exe: e.path, filename: e.filename, argv: e.argv, cwd: e.cwd });
       if (e.argvTruncated) out.argvTruncated = true;
       if (e.tty) out.tty = e.tty;
+      if (e.sha256) out.sha256 = e.sha256;
+      const stdio = [0, 1, 2].map((fd) => stdioKind(e.stdio, fd as 0 | 1 | 2) ?? 'closed');
+      if (e.stdio && stdio.some((k) => k !== 'file' && k !== 'pipe')) out.stdio = stdio;
     },
   },
   fork: {
@@ -64,6 +77,9 @@ export const EVENT_KINDS: Readonly<Record<EventType, EventKind>> = {
     oneof: 'open', field: 19, message: 'OpenEvent', syscall: 'openat', syscalls: ['open', 'openat', 'openat2', 'creat'], exactCall: false, fd: 'file', result: true,
     summarize(e, out) {
       Object.assign(out, { path: e.path, flags: e.flags, mode: e.mode, result: e.result });
+      if (e.pathRaw !== '' && e.pathRaw !== e.path) out.pathRaw = e.pathRaw;
+      const how = pathFlagNames(e.pathFlags);
+      if (how.length > 0) out.pathFlags = how;
     },
   },
   unlink: {

@@ -25,6 +25,28 @@ export type EventType = (typeof EVENT_TYPES)[number];
 export type L4Protocol = 'tcp' | 'udp' | '';
 
 /**
+ * Event.pathFlags (probe.proto's OpenEvent.path_flags): how the file's path
+ * was found. PATH_RESOLVED: `path` is the kernel's own name of the file
+ * opened (walked from its dentries and mounts at the syscall's exit);
+ * otherwise it is the string the caller passed.
+ */
+export const PATH_RESOLVED = 1;
+/** The resolved walk was cut (deeper than 40 levels or longer than 512 bytes): `path` lacks its top. */
+export const PATH_TRUNCATED = 2;
+/** The caller's string was longer than 512 bytes: `pathRaw` is cut. */
+export const PATH_RAW_TRUNCATED = 4;
+/** The caller's string could not be read at all: `pathRaw` is empty. */
+export const PATH_RAW_UNREADABLE = 8;
+/** The caller's string was not readable at the syscall's entry (its page not yet mapped) and was read at its exit. */
+export const PATH_RAW_REREAD = 16;
+/** The file is above the process's root (a chroot into a directory). */
+export const PATH_OUTSIDE_ROOT = 32;
+/** Reached through a bind mount of a directory, named where its file system has it. */
+export const PATH_BIND_MAPPED = 64;
+/** `path` is the sensitive file this one is a hard link to (the probe compared device and inode). */
+export const PATH_HARDLINK = 128;
+
+/**
  * How the kernel stopped a blocked event: denied before anything changed
  * (a BPF LSM hook, or fmod_ret on the security_* function), a connect
  * refused by the cgroup hook, or the caller killed at the syscall's entry
@@ -106,8 +128,29 @@ export interface Event {
   /** Submitted through an io_uring ring rather than as a syscall (open, connect, iouring). */
   ioUring: boolean;
 
-  /** open/unlink/chmod/mkdir: the file; rename: the old name; exec: the executable; module: the file; mount: the target; link: the new name. */
+  /**
+   * open/unlink/chmod/mkdir: the file (open: as the kernel names the file it
+   * opened, see pathFlags); rename: the old name; exec: the executable;
+   * module: the file; mount: the target; link: the new name.
+   */
   path: string;
+  /** open: the path as the caller passed it, joined to its directory when relative but not folded: `..` stays (Falco's fd.nameraw). */
+  pathRaw: string;
+  /** open: PATH_* bits. */
+  pathFlags: number;
+  /**
+   * open: the file opened, exec: the file run, by inode number and its file
+   * system's device (kernel dev_t); open also its hard links and S_IFMT|mode.
+   * 0 when unknown.
+   */
+  ino: number;
+  dev: number;
+  nlink: number;
+  fileMode: number;
+  /** exec: the executable's content, sha256 in hex; '' when the probe could not read it. */
+  sha256: string;
+  /** exec: what fds 0, 1 and 2 were, a STDIO_* byte each (stdioKind). */
+  stdio: number;
   /** rename: the new name; mount: the source; link: the target (a symlink's as given); iouring: the operation. */
   path2: string;
   /** open: O_* flags; rename: RENAME_* flags; mount: MS_* flags; socket: the SOCK_* type; bpf: the program type; userfaultfd, iouring, link: the flags. */
@@ -187,10 +230,27 @@ export interface Event {
   workload: Workload | null;
 }
 
+/**
+ * An open whose path is incomplete: the walk from the file was cut, or
+ * nothing was resolved and the caller's string was cut or unreadable.
+ */
+export function pathIncomplete(e: Event): boolean {
+  if ((e.pathFlags & PATH_TRUNCATED) !== 0) return true;
+  return (e.pathFlags & PATH_RESOLVED) === 0 && (e.pathFlags & (PATH_RAW_TRUNCATED | PATH_RAW_UNREADABLE)) !== 0;
+}
+
+/** What a standard descriptor was at exec (probe.proto's ExecEvent.stdio bytes), as Falco's fd.type names it; undefined when closed. */
+const STDIO_KINDS: readonly (string | undefined)[] = [undefined, 'file', 'directory', 'pipe', 'ipv4', 'ipv6', 'unix', 'socket', 'other'];
+
+export function stdioKind(stdio: number, fd: 0 | 1 | 2): string | undefined {
+  const b = (stdio >>> (8 * fd)) & 0xff;
+  return b < STDIO_KINDS.length ? STDIO_KINDS[b] : 'other';
+}
+
 export function emptyEvent(type: EventType): Event {
   return {
     type, ktimeNs: 0, time: 0, pid: 0, tid: 0, ppid: 0, uid: 0, gid: 0, comm: '', cgroupId: 0, nodeName: '', blocked: false, blockedBy: '', ioUring: false,
-    path: '', path2: '', flags: 0, mode: 0, result: 0,
+    path: '', pathRaw: '', pathFlags: 0, ino: 0, dev: 0, nlink: 0, fileMode: 0, sha256: '', stdio: 0, path2: '', flags: 0, mode: 0, result: 0,
     filename: '', argv: [], argvTruncated: false, cwd: '', tty: 0, exeLayer: 0, vpid: 0, loginuid: 0, capEffective: 0, capPermitted: 0,
     childPid: 0, exitCode: 0, signal: 0,
     family: 0, addr: '', port: 0, localAddr: '', localPort: 0, protocol: '', unixPath: '', sipName: '', cipName: '', dns: null,

@@ -8,6 +8,10 @@ export interface Process {
   comm: string;
   /** The executable's absolute path; '' while unknown. */
   exe: string;
+  /** What the executable is (enrich/known-tools.ts): a known tool by content, else the basename of the file run; '' while unknown. */
+  tool: string;
+  /** What fds 0, 1 and 2 were at its last exec (model/event.ts stdioKind), 0 when unknown. */
+  stdio: number;
   argv: string[];
   cwd: string;
   cgroupId: number;

@@ -44,6 +44,8 @@ export interface Workload extends Required<Omit<WorkloadIdentity, 'mode' | 'prov
   containerId: string;
   /** This cgroup's container as its runtime describes it; null when not a container, or not known. */
   containerInfo: ContainerInfo | null;
+  /** Opens whose path is incomplete (pathIncomplete in event.ts): a workload hiding files behind long or unreadable paths shows here. */
+  pathsIncomplete: number;
 }
 
 /** A cgroup a workload runs in: its id and its path below the cgroup v2 mount. */
@@ -54,5 +56,5 @@ export interface WorkloadCgroup {
 
 /** The node itself, for alerts about the engine and the probe rather than a workload. */
 export function nodeWorkload(node: string): Workload {
-  return { key: `node:${node}`, name: node, kind: 'host', namespace: '', pod: '', container: '', labels: {}, cgroupPath: '/', mode: 'learn', events: 0, containerId: '', containerInfo: null };
+  return { key: `node:${node}`, name: node, kind: 'host', namespace: '', pod: '', container: '', labels: {}, cgroupPath: '/', mode: 'learn', events: 0, containerId: '', containerInfo: null, pathsIncomplete: 0 };
 }

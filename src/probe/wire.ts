@@ -270,6 +270,13 @@ export interface WireExecEvent {
   exeOnOverlay: boolean;
   /** …on its upper (writable) layer: not from the image */
   exeUpperLayer: boolean;
+  /** the file run: inode number and its file system's device (kernel dev_t) */
+  exeIno: number;
+  exeDev: number;
+  /** its content, hex; the probe hashes each (dev, inode, change time) once; "" when it could not read it */
+  exeSha256: string;
+  /** what fds 0, 1 and 2 were at exec: a STDIO_* byte each, fd 0 lowest */
+  stdio: number;
 }
 
 export interface WireForkEvent {
@@ -286,13 +293,24 @@ export interface WireExitEvent {
 }
 
 export interface WireOpenEvent {
-  /** absolute */
+  /** absolute: the file opened, as the kernel names it (PATH_RESOLVED); else path_raw */
   path: string;
   /** O_* flags as passed */
   flags: number;
   mode: number;
   /** fd, or -errno */
   result: number;
+  /** the path as the caller passed it, joined to its directory when relative, not folded (Falco's fd.nameraw) */
+  pathRaw: string;
+  /** PATH_* bits below */
+  pathFlags: number;
+  /** the file opened: inode number, its file system's device, hard links, type and mode */
+  ino: number;
+  /** kernel dev_t (major << 20 | minor) */
+  dev: number;
+  nlink: number;
+  /** S_IFMT | permission bits */
+  fileMode: number;
 }
 
 export interface WireUnlinkEvent {
@@ -623,6 +641,12 @@ export interface WireSetPolicy {
    * for any name below it.
    */
   connectNames: WireNameAllow[];
+  /**
+   * Executables allowed only as the file learned: an exec_allow path named
+   * here is allowed by these identities alone (dev 0 and ino 0: by none,
+   * the file there now is not one learned).
+   */
+  execIdentity: WireExecIdentity[];
 }
 
 /** An allowed name and a port it may be connected to (0: any). */
@@ -630,6 +654,17 @@ export interface WireNameAllow {
   name: string;
   port: number;
   protocol: number;
+}
+
+export interface WireExecIdentity {
+  path: string;
+  /** kernel dev_t */
+  dev: number;
+  ino: number;
+  /** its change time (a write, chmod or new link makes it another identity), */
+  ctimeSec: number;
+  /** in two parts: the engine's int64 are JavaScript numbers */
+  ctimeNsec: number;
 }
 
 /** Path prefixes below which writes need a write_allow entry in enforce mode (at most 16, 64 bytes each). */

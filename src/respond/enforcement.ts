@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import { MECHANISMS, type Mechanism } from '../model/event.js';
 import type { Workload, WorkloadCgroup } from '../model/workload.js';
 import type { ProbeLink } from '../probe/link.js';
+import { ExecIdentities } from './exec-identity.js';
 
 export interface EnforcementOptions {
   link: ProbeLink;
@@ -50,6 +51,8 @@ export class Enforcement {
   private readonly onFailure: (w: Workload, error: string) => void;
   private readonly onWeaker: (w: Workload, message: string) => void;
   private readonly weakerSaid = new Set<string>();
+  private readonly identities = new ExecIdentities();
+  private readonly rechecked = new Map<string, number>();
 
   constructor(opts: EnforcementOptions) {
     this.link = opts.link;
@@ -64,7 +67,7 @@ export class Enforcement {
       if (!a || a.roots.has(cg.id)) return;
       // A new replica or a new container: it gets the policy as well.
       a.roots.set(cg.id, cg);
-      void this.push(cg.id, a.policy).then((r) => {
+      void this.push(cg, a.policy).then((r) => {
         if (!r.ok) this.onFailure(w, r.error);
       });
     });
@@ -144,11 +147,30 @@ export class Enforcement {
     this.sayIfWeaker(w);
     if (!this.link.current()) return { ok: true, error: '', warnings };
     for (const root of roots.values()) {
-      const r = await this.push(root.id, policy);
+      const r = await this.push(root, policy);
       if (!r.ok) return { ok: false, error: `cgroup ${root.path}: ${r.error}`, warnings };
     }
     this.log.info({ workload: w.name, roots: [...roots.values()].map((r) => r.path), executables: policy.exec.length, destinations: policy.connect.length, names: policy.names.length, writes: policy.write.length }, 'enforcing in the kernel');
     return { ok: true, error: '', warnings };
+  }
+
+  /**
+   * An exec at `path` was stopped: when it is a learned executable whose
+   * file changed identity (written, chmod-ed, linked, replaced), its
+   * content is looked at again and the policy re-sent, so an identical
+   * content is allowed from the next exec on (at most once a second).
+   */
+  recheck(w: Workload, path: string): void {
+    const a = this.active.get(w.key);
+    if (!a || !a.policy.execContents.some((c) => c.path === path)) return;
+    const now = Date.now();
+    if (now - (this.rechecked.get(w.key) ?? 0) < 1000) return;
+    this.rechecked.set(w.key, now);
+    for (const root of a.roots.values()) {
+      void this.push(root, a.policy).then((r) => {
+        if (!r.ok && this.link.current()) this.log.error({ workload: w.name, error: r.error }, 'could not re-apply the kernel policy');
+      });
+    }
   }
 
   /** Takes a workload out of enforcement. */
@@ -157,7 +179,7 @@ export class Enforcement {
     if (!a) return;
     this.active.delete(w.key);
     for (const root of a.roots.values()) {
-      const r = await this.link.send({ setPolicy: { rootCgroupId: root.id, exec: false, connect: false, write: false, execAllow: [], connectAllow: [], writeAllow: [], connectNames: [] } });
+      const r = await this.link.send({ setPolicy: { rootCgroupId: root.id, exec: false, connect: false, write: false, execAllow: [], connectAllow: [], writeAllow: [], connectNames: [], execIdentity: [] } });
       if (!r.ok && this.link.current()) this.log.error({ workload: w.name, error: r.error }, 'could not remove the kernel policy');
     }
   }
@@ -168,7 +190,7 @@ export class Enforcement {
     if (!r.ok) this.log.error({ error: r.error }, 'could not set the protected paths');
     for (const [key, a] of this.active) {
       for (const root of a.roots.values()) {
-        const res = await this.push(root.id, a.policy);
+        const res = await this.push(root, a.policy);
         if (!res.ok) {
           const w = this.registry.find(key);
           this.log.error({ workload: w?.name ?? key, error: res.error }, 'could not re-apply the kernel policy');
@@ -178,11 +200,19 @@ export class Enforcement {
     }
   }
 
-  private push(root: number, p: KernelPolicy) {
+  private push(root: WorkloadCgroup, p: KernelPolicy) {
+    const mount = this.registry.cgroupMount;
+    const identities = mount ? this.identities.resolve(p.execContents, join(mount, root.path)) : null;
+    if (identities === null && p.execContents.length) {
+      // Said, not silent: until a process runs there, a learned path allows whatever file is at it.
+      this.log.warn({ cgroup: root.path, executables: p.execContents.length }, 'no process in the cgroup to look up learned executables through: allowed by path until one runs');
+    }
+    const replaced = (identities ?? []).filter((i) => i.ino === 0).map((i) => i.path);
+    if (replaced.length) this.log.warn({ cgroup: root.path, executables: replaced }, 'the file at a learned executable path is not the one learned: it is not allowed');
     return this.link.send({
       setPolicy: {
-        rootCgroupId: root, exec: true, connect: this.link.can('connect-refuse') === true, write: true,
-        execAllow: p.exec, connectAllow: p.connect, writeAllow: p.write, connectNames: p.names,
+        rootCgroupId: root.id, exec: true, connect: this.link.can('connect-refuse') === true, write: true,
+        execAllow: p.exec, connectAllow: p.connect, writeAllow: p.write, connectNames: p.names, execIdentity: identities ?? [],
       },
     });
   }

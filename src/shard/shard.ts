@@ -10,6 +10,7 @@ import type { EnforceResult, KernelPolicy } from '../detect/profile/policy.js';
 import { ProfileStore } from '../detect/profile/store.js';
 import { RulesDetector } from '../detect/rules/detector.js';
 import type { DetectContext, Detector } from '../detect/detector.js';
+import { KnownTools } from '../enrich/known-tools.js';
 import { ProcessTree } from '../enrich/process-tree.js';
 import { DnsNames } from '../enrich/dns-names.js';
 import { decodeProbeMessage } from '../ingest/probe-message.js';
@@ -70,6 +71,7 @@ class WorkloadCopies implements ProfileWorkloads {
       w = {
         key: id.key, name: id.name, kind: id.kind, namespace: id.namespace ?? '', pod: id.pod ?? '', container: id.container ?? '',
         labels: id.labels ?? {}, cgroupPath: '', mode: id.mode ?? 'learn', events: 0, containerId: id.containerId ?? '', containerInfo: id.containerInfo ?? null,
+        pathsIncomplete: 0,
       };
       this.byKey.set(id.key, w);
       this.send({ t: 'declare', identity: { key: w.key, name: w.name, kind: w.kind, namespace: w.namespace, mode: w.mode } });
@@ -113,7 +115,9 @@ export class DetectionShard {
     log: Logger,
   ) {
     const config = init.config;
-    this.tree = new ProcessTree(config.processTree.maxProcesses);
+    // proc.tool as on the main thread: the node's known tools, hashed here too (tens of ms).
+    const tools = KnownTools.scan();
+    this.tree = new ProcessTree(config.processTree.maxProcesses, (e) => tools.identify(e));
     this.workloads = new WorkloadCopies(send);
     const raise = (alert: Alert): void => send({ t: 'alert', alert });
     this.ctx = { tree: this.tree, raise };

@@ -8,7 +8,8 @@
 // VIGIL_EXPECT_MECHANISM (set by test/vm/) says which mechanism every file
 // operation must have got on this kernel.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, renameSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +35,15 @@ describeKernel('enforcement on this kernel: denied before anything changes, or t
   let prot: string;
   let victim: string;
   let allowed: string;
+  /** A program learned with its content: /bin/true under a private name. */
+  let learned: string;
+  const sha256 = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
+  /** Puts a copy of `from` at `to` as a new file (a new inode), the way a package upgrade does. */
+  const replace = (from: string, to: string) => {
+    copyFileSync(from, `${to}.new`);
+    chmodSync(`${to}.new`, 0o755);
+    renameSync(`${to}.new`, to);
+  };
   const servers: Server[] = [];
   let allowedPort: number;
   let otherPort: number;
@@ -117,6 +127,9 @@ describeKernel('enforcement on this kernel: denied before anything changes, or t
     victim = `${prot}victim.txt`;
     allowed = `${prot}allowed.txt`;
     reset();
+    mkdirSync(join(dir, 'bin'));
+    learned = join(dir, 'bin', 'tool');
+    replace('/usr/bin/true', learned);
     allowedPort = await listen();
     otherPort = await listen();
     t = await TestEngine.start({ workloads: [{ name: 'enforced', cgroup: tree.root }], sinks: [], profiles: { protectedPaths: [prot] } });
@@ -138,6 +151,10 @@ describeKernel('enforcement on this kernel: denied before anything changes, or t
       `    - exe: ${python}`,
       `    - exe: ${uring}`,
       '    - exe: /usr/bin/sleep',
+      `    - { exe: ${learned}, sha256: [${sha256(learned)}] }`,
+      '    - exe: /usr/bin/unshare',
+      `    - exe: ${realpathSync('/bin/sh')}`,
+      `    - exe: ${realpathSync('/bin/mount')}`,
       '  files:',
       '    read: []',
       `    write: [${allowed}]`,
@@ -265,6 +282,49 @@ describeKernel('enforcement on this kernel: denied before anything changes, or t
     const child = await app.run(python, [fileop, '--move-to', cgroup2Mount()!, 'spawn', '/usr/bin/id', '-u']);
     expect(child.stdout).toBe(mechanism('exec') === 'kill-at-entry' ? 'killed\n' : 'exit 101\n'); // 100 + EPERM
     expect(Number((await control.status()).cgroupMoves?.followed)).toBeGreaterThanOrEqual(2);
+  });
+
+  /** An exec of the learned path running something else: stopped, and alerted as a new executable. */
+  async function execStopped(r: { code: number | null; stdout: string }, since: number) {
+    const m = mechanism('exec');
+    const a = await blockAlert('new-executable', learned, since);
+    expect(a.fields['vigil.mechanism']).toBe(m);
+    if (DENYING.includes(m)) {
+      expect(r.stdout.trim()).toBe('EPERM');
+    } else {
+      expect(r.code).toBeNull();
+      // id never printed the uid: it was killed before its first instruction.
+      expect(r.stdout).toBe('');
+    }
+  }
+
+  it('a learned program runs as learned', async () => {
+    const r = await op('exec', learned);
+    expect(r.code).toBe(0);
+  });
+
+  it('/usr/bin/id bind-mounted over a learned program, in a private mount namespace, is a new executable', async () => {
+    const since = alerts.length;
+    const r = await app.run('/usr/bin/unshare', ['-m', '--propagation', 'private', '/bin/sh', '-c', `mount --bind /usr/bin/id ${learned} && exec ${python} ${fileop} exec ${learned} -u`]);
+    await execStopped(r, since);
+    // Outside that namespace the learned file is untouched.
+    expect(sha256(learned)).toBe(sha256('/usr/bin/true'));
+  });
+
+  it('a learned program replaced in place is a new executable; its learned content put back runs again after one re-check', async () => {
+    replace('/usr/bin/id', learned);
+    const since = alerts.length;
+    await execStopped(await op('exec', learned, '-u'), since);
+    // Back to the learned content, as a new file: the first exec is stopped
+    // (another inode), the engine looks again and allows the content learned.
+    replace('/usr/bin/true', learned);
+    await op('exec', learned);
+    let code: number | null = null;
+    for (let i = 0; i < 50 && code !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      code = (await op('exec', learned)).code;
+    }
+    expect(code, 'the learned content allowed again').toBe(0);
   });
 
   it('connect to a destination the policy does not list', async () => {

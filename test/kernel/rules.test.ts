@@ -6,7 +6,7 @@
 // system file is written. Network traffic stays on loopback or in network
 // namespaces the tests create.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -68,7 +68,7 @@ describeKernel('built-in rules on the real kernel', () => {
     // process that has already exited no longer has.
     mkdirSync(join(repoRoot, '.vigil-test'), { recursive: true });
     execFileSync('cc', ['-O2', '-o', uring, join(repoRoot, 'test/kernel/uring.c')]);
-    for (let i = 1; i <= 64; i++) pairs.push({ bad: tree.group(`bad-${i}`), benign: tree.group(`benign-${i}`) });
+    for (let i = 1; i <= 66; i++) pairs.push({ bad: tree.group(`bad-${i}`), benign: tree.group(`benign-${i}`) });
     t = await TestEngine.start({ sinks: [] });
     t.engine.onAlert((a) => alerts.push(a));
     await t.startProbe();
@@ -216,6 +216,13 @@ describeKernel('built-in rules on the real kernel', () => {
 
   it('Shadow or sudoers file read', async () => {
     await firesOnlyFor('Shadow or sudoers file read', 'T1003.008', cat('/etc/shadow'), cat('/etc/hostname'));
+  });
+
+  it('Sensitive file opened through another name', async () => {
+    // A symlink to /etc/shadow read; the neighbour reads it by its own name (test/kernel/files.test.ts has every other alias).
+    const link = join(work, 'not-shadow');
+    symlinkSync('/etc/shadow', link);
+    await firesOnlyFor('Sensitive file opened through another name', 'T1003.008', cat(link), cat('/etc/shadow'));
   });
 
   it('SSH private key read', async () => {
@@ -405,6 +412,16 @@ describeKernel('built-in rules on the real kernel', () => {
 
   it('Raw or packet socket opened', async () => {
     await firesOnlyFor('Raw or packet socket opened', 'T1040', (g) => py(g, 'import socket\nsocket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0).close()'), (g) => py(g, 'import socket\nsocket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()'));
+  });
+
+  it('Program started with a network socket as its standard input or output', async () => {
+    // bash's /dev/tcp on stdin and stdout, then a program started with it; the neighbour's stdout is a file.
+    const a = await firesOnlyFor(
+      'Program started with a network socket as its standard input or output', 'T1059',
+      (g) => run(g, '/bin/bash', ['-c', `exec 0<>/dev/tcp/127.0.0.1/${listenPort} 1>&0; /bin/true`]),
+      (g) => run(g, '/bin/bash', ['-c', `exec 1>${work}/out2.txt; /bin/true`]),
+    );
+    expect(a.output).toContain('stdin=ipv4 stdout=ipv4');
   });
 
   it('Shell opened a network connection', async () => {

@@ -70,6 +70,10 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       e.path = x.exe || x.filename;
       e.filename = x.filename;
       e.argv = x.argv;
+      e.ino = x.exeIno;
+      e.dev = x.exeDev;
+      e.sha256 = x.exeSha256;
+      e.stdio = x.stdio;
       e.argvTruncated = x.argvTruncated;
       e.cwd = x.cwd;
       e.tty = x.tty;
@@ -91,6 +95,12 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
     case 'open': {
       const x = w.open!;
       e.path = x.path;
+      e.pathRaw = x.pathRaw;
+      e.pathFlags = x.pathFlags;
+      e.ino = x.ino;
+      e.dev = x.dev;
+      e.nlink = x.nlink;
+      e.fileMode = x.fileMode;
       e.flags = x.flags;
       e.mode = x.mode;
       e.result = x.result;

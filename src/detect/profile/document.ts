@@ -16,6 +16,8 @@ export interface ProcessRule {
   users?: number[];
   /** Argument patterns, only where the arguments were stable while learning. */
   args?: string[];
+  /** The contents learned (sha256, lower-case hex): another file at `exe` is a new executable. */
+  sha256?: string[];
 }
 
 export interface FileRules {

@@ -41,6 +41,7 @@ export function toDocument(profile: Profile, w: WorkloadRef, mode: Mode, extraSt
       if (p.parents.size) r.parents = [...p.parents].sort(byString);
       if (p.users.size) r.users = [...p.users].sort((a, b) => a - b);
       if (p.args && p.args.size) r.args = [...p.args].sort(byString);
+      if (p.sha256.size) r.sha256 = [...p.sha256];
       return r;
     });
   const egress = profile.egress().sort((a, b) => byString(a.to, b.to) || a.port - b.port || byString(a.protocol, b.protocol));
@@ -108,6 +109,7 @@ const documentSchema = z.object({
       parents: z.array(absPath).optional(),
       users: z.array(z.number().int().min(0)).optional(),
       args: z.array(z.string()).optional(),
+      sha256: z.array(z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 in lower-case hex')).optional(),
     })).default([]),
     files: z.strictObject({ read: z.array(absPath).default([]), write: z.array(absPath).default([]) }).prefault({}),
     network: z.strictObject({
@@ -171,6 +173,7 @@ export function fromDocument(doc: WorkloadProfileDocument, limits: ProfileLimits
       parents: new Set(r.parents ?? []),
       users: new Set(r.users ?? []),
       args: r.args && r.args.length ? new Set(r.args) : null,
+      sha256: new Set(r.sha256 ?? []),
     });
   }
   p.setFiles(PathSet.from(s.files.read, limits.files), PathSet.from(s.files.write, limits.files));
@@ -204,7 +207,8 @@ export function mergeSpecs(stored: WorkloadProfileSpec, learned: WorkloadProfile
     const parents = union(s.parents, p.parents).sort(byString);
     const users = union(s.users, p.users).sort((a, b) => a - b);
     const args = s.args && p.args ? union(s.args, p.args).sort(byString) : undefined;
-    processes.set(p.exe, { exe: p.exe, ...(parents.length ? { parents } : {}), ...(users.length ? { users } : {}), ...(args ? { args } : {}) });
+    const sha256 = union(s.sha256, p.sha256).slice(-16);
+    processes.set(p.exe, { exe: p.exe, ...(parents.length ? { parents } : {}), ...(users.length ? { users } : {}), ...(args ? { args } : {}), ...(sha256.length ? { sha256 } : {}) });
   }
   const key = (o: object): string => JSON.stringify(o);
   const unionBy = <T extends object>(a: T[], b: T[]): T[] => [...new Map([...a, ...b].map((x) => [key(x), x])).values()];
@@ -390,6 +394,8 @@ export function toCiliumNetworkPolicy(doc: WorkloadProfileDocument, podLabels: R
 
 export interface KernelPolicy {
   exec: string[];
+  /** Executables allowed only as the content learned (respond/exec-identity.ts finds the file at each path). */
+  execContents: { path: string; sha256: string[] }[];
   connect: { family: number; address: Uint8Array; prefixLen: number; port: number; protocol: number }[];
   /** Names whose answers' addresses the kernel allows as they arrive (bpf/dns.bpf.h). */
   names: { name: string; port: number; protocol: number }[];
@@ -411,6 +417,7 @@ const GLOB = /[*?]/;
 /** What the kernel enforces for a profile: exact executables, destinations, writable paths below the protected prefixes. */
 export function kernelPolicy(doc: WorkloadProfileDocument, protectedPaths: readonly string[]): KernelPolicy {
   const exec = doc.spec.processes.map((p) => p.exe).filter((e) => !GLOB.test(e));
+  const execContents = doc.spec.processes.filter((p) => !GLOB.test(p.exe) && p.sha256?.length).map((p) => ({ path: p.exe, sha256: p.sha256! }));
   const execPatterns = doc.spec.processes.length - exec.length;
   const connect = doc.spec.network.egress.map((r) => {
     const c = parseCidr(r.to);
@@ -423,5 +430,5 @@ export function kernelPolicy(doc: WorkloadProfileDocument, protectedPaths: reado
   if (execPatterns) afterTheFact.push(`${execPatterns} executable pattern(s) are checked after exec, not at exec`);
   if (writePatterns) afterTheFact.push(`${writePatterns} write pattern(s) below protected paths are checked after the write`);
   const names = (doc.spec.network.egressNames ?? []).map((r) => ({ name: r.name, port: r.port, protocol: r.protocol === 'udp' ? IPPROTO_UDP : IPPROTO_TCP }));
-  return { exec, connect, names, write, afterTheFact };
+  return { exec, execContents, connect, names, write, afterTheFact };
 }

@@ -48,7 +48,12 @@ export interface ProcessEntry {
   users: Set<number>;
   /** Argument lists seen (argv after argv[0]); null once they proved unstable. */
   args: Set<string> | null;
+  /** The contents it was seen with (sha256, the probe's): the file at the path is that executable only with one of them. */
+  sha256: Set<string>;
 }
+
+/** Contents kept per executable (package upgrades add one each); the oldest goes first. */
+const MAX_CONTENTS = 16;
 
 interface NetRule<R> {
   rule: R;
@@ -236,9 +241,24 @@ export class Profile {
     const p = this.processes.get(exe);
     if (!p) {
       if (learn && !this.full()) {
-        this.processes.set(exe, { exe, parents: new Set(parentExe ? [parentExe] : []), users: new Set([e.uid]), args: new Set([argsOf(e.argv)]) });
+        this.processes.set(exe, { exe, parents: new Set(parentExe ? [parentExe] : []), users: new Set([e.uid]), args: new Set([argsOf(e.argv)]), sha256: new Set(e.sha256 ? [e.sha256] : []) });
       }
       return { kind: 'new-executable', what: exe, message: `new executable ${shown(exe)}${parentExe ? `, parent ${shown(parentExe)}` : ''}` };
+    }
+    // Another file at a learned path (replaced, bind-mounted over) is a new
+    // executable. A profile learned before contents were known learns the first.
+    // The kernel stops a learned path only when the file is not the one
+    // learned: so too when the probe could not read it to say so.
+    if (e.blocked && !e.sha256 && p.sha256.size > 0) {
+      return { kind: 'new-executable', what: `${exe} (another file)`, message: `${exe} is another file than the one learned (its content could not be read)` };
+    }
+    if (e.sha256 && !p.sha256.has(e.sha256)) {
+      const known = p.sha256.size > 0;
+      if (learn || !known) {
+        p.sha256.add(e.sha256);
+        if (p.sha256.size > MAX_CONTENTS) p.sha256.delete(p.sha256.values().next().value!);
+      }
+      if (known) return { kind: 'new-executable', what: `${exe} sha256 ${e.sha256}`, message: `${exe} is another file than the one learned: sha256 ${e.sha256.slice(0, 16)}… (learned: ${[...p.sha256].filter((h) => h !== e.sha256).map((h) => `${h.slice(0, 16)}…`).join(', ')})` };
     }
     if (!p.users.has(e.uid)) {
       if (learn) p.users.add(e.uid);

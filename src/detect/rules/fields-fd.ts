@@ -1,7 +1,7 @@
 // Fields of files and sockets (Falco's fd.* class): a path and its parts,
 // the descriptor's type, and a socket's client/server and local/remote
 // ends as far as Vigil sees them.
-import type { Event, EventType } from '../../model/event.js';
+import { PATH_HARDLINK, PATH_RESOLVED, pathIncomplete, type Event, type EventType } from '../../model/event.js';
 import { AF_INET, AF_INET6, AF_UNIX } from '../../model/addresses.js';
 import { isIpClass, OPEN_DIRECTORY, OPEN_FAILED, SOCK_INET, SOCK_INET6, SOCK_UNIX } from './classes.js';
 import type { Operator } from './condition.js';
@@ -123,6 +123,23 @@ function socketName(e: Event): string | undefined {
     default:
       return undefined;
   }
+}
+
+/** A path with `.`, `..` and repeated slashes folded away, as the probe folds it (no symlink followed). */
+function folded(p: string): string {
+  if (!p.includes('/.') && !p.includes('//') && !(p.length > 1 && p.endsWith('/'))) return p;
+  const parts: string[] = [];
+  for (const s of p.split('/')) {
+    if (s === '..') parts.pop();
+    else if (s !== '' && s !== '.') parts.push(s);
+  }
+  return `/${parts.join('/')}`;
+}
+
+/** An open whose caller named the file otherwise than the kernel does (`..` alone is no other name: fd.nameraw shows it). */
+function isAlias(e: Event): boolean {
+  if ((e.pathFlags & PATH_HARDLINK) !== 0) return true;
+  return (e.pathFlags & PATH_RESOLVED) !== 0 && e.pathRaw !== '' && e.pathRaw !== e.path && folded(e.pathRaw) !== e.path;
 }
 
 function fdName(e: Event): string | undefined {
@@ -276,6 +293,21 @@ export const FD_FIELDS: Record<string, FieldDef> = {
   'fd.sip.name': dnsNameField('sip', 'the name the workload resolved the server address from (connect), else the address compared with domain names resolved as Falco does (=, != and in)'),
   'fd.lip.name': dnsNameField('lip', 'the local address compared with domain names (resolved as Falco does; =, != and in)'),
   'fd.rip.name': dnsNameField('rip', 'the remote address compared with domain names (resolved as Falco does; =, != and in)'),
+  'fd.nameraw': {
+    kind: 'string', desc: 'files: the path as the caller passed it (joined to its directory when relative, `..` kept), where fd.name is the file the kernel opened',
+    on: FILE_TYPES, get: (e) => nonEmpty(e.pathRaw) ?? nonEmpty(e.path),
+  },
+  'fd.ino': { kind: 'number', desc: 'open: the inode number of the file opened', on: types('open'), get: (e) => (e.ino ? e.ino : undefined) },
+  'fd.dev': { kind: 'number', desc: "open: the device of the opened file's file system (major << 20 | minor)", on: types('open'), get: (e) => (e.ino ? e.dev : undefined) },
+  'fd.is_alias': {
+    kind: 'bool',
+    desc: 'Vigil: open: the caller named the file otherwise than its own path (a symlink, a hard link to a sensitive file, a bind mount, /proc/self/root or /proc/self/fd, a chroot)',
+    on: types('open'), get: (e) => isAlias(e),
+  },
+  'fd.name_truncated': {
+    kind: 'bool', desc: 'Vigil: open: the path is incomplete: the walk from the file was cut, or the string the caller passed was cut or unreadable and nothing was resolved',
+    on: types('open'), get: (e) => pathIncomplete(e),
+  },
   'fd.cnet': ipEndField('ip', 'the client address, compared with networks', 'cip'),
   'fd.snet': ipEndField('ip', 'the server address, compared with networks', 'sip'),
   'fd.lnet': ipEndField('ip', 'the local address, compared with networks', 'lip'),

@@ -15,7 +15,6 @@ const WHY: [string, string][] = [
   ['evt.cpu', 'events do not carry the CPU they ran on'],
   // Data the probe does not send yet.
   ['proc.env*', 'exec events do not carry the environment'],
-  ['fd.nameraw', 'file events do not carry the path as the caller wrote it, only one path'],
   ['fs.path.nameraw', 'file events do not carry the path as the caller wrote it, only one path'],
   ['fs.path.sourceraw', 'file events do not carry the path as the caller wrote it, only one path'],
   ['fs.path.targetraw', 'file events do not carry the path as the caller wrote it, only one path'],

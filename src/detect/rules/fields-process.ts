@@ -1,9 +1,9 @@
 // Fields of the process, its parent and ancestors (Falco's proc.* and
 // thread.* classes), and of its user and group (user.*, group.*).
-import { EXE_UPPER_LAYER, type Event } from '../../model/event.js';
+import { EXE_UPPER_LAYER, stdioKind, type Event } from '../../model/event.js';
 import type { Process } from '../../model/process.js';
 import { MAX_ANCESTORS, type FieldContext } from './context.js';
-import { nonEmpty, type FieldDef, type FieldGetter } from './field-def.js';
+import { nonEmpty, types, type FieldDef, type FieldGetter } from './field-def.js';
 import type { FieldKind, FieldValue } from './field-types.js';
 import { capabilitiesName } from './syscall-values.js';
 
@@ -44,6 +44,18 @@ function ancestorField(desc: string, kind: FieldKind, read: (p: Process, x: Fiel
   };
 }
 
+/** proc.stdin.type & co.: what a standard descriptor was at the process's last exec, named as fd.type names it. */
+function stdioField(fd: 0 | 1 | 2, name: string): FieldDef {
+  return {
+    kind: 'string',
+    desc: `what ${name} (fd ${fd}) was when the process last exec-ed: file, directory, pipe, ipv4, ipv6, unix, socket or other; missing when closed or unknown`,
+    get: (e) => {
+      const stdio = e.type === 'exec' ? e.stdio : e.process?.stdio ?? 0;
+      return stdio ? stdioKind(stdio, fd) : undefined;
+    },
+  };
+}
+
 const procName: FieldGetter = (e) => nonEmpty(e.comm);
 const procExe: FieldGetter = (e) => (e.process && e.process.argv.length > 0 ? e.process.argv[0] : undefined);
 const procExepath: FieldGetter = (e) => exepath(e);
@@ -58,6 +70,16 @@ export const PROCESS_FIELDS: Record<string, FieldDef> = {
     inline: (t) => (t === 'exec' ? { js: 'e.path', missing: false } : null),
     reads: (t) => (t === 'exec' ? 'path' : null),
   },
+  'proc.tool': {
+    kind: 'string',
+    desc: "Vigil: what the executable is, whatever it is called: a known tool (shell, netcat, scanner, miner) by its content or inode, hashed from this node's binaries at start-up; else the basename of the file run (symlinks resolved)",
+    get: (e) => (e.process ? nonEmpty(e.process.tool) : undefined),
+  },
+  'proc.exe_ino': { kind: 'number', desc: 'exec: the inode number of the file run', on: types('exec'), get: (e) => (e.ino ? e.ino : undefined) },
+  'proc.exe_sha256': { kind: 'string', desc: "Vigil: exec: the sha256 of the file run (the probe's, cached per inode and change time)", on: types('exec'), get: (e) => nonEmpty(e.sha256) },
+  'proc.stdin.type': stdioField(0, 'stdin'),
+  'proc.stdout.type': stdioField(1, 'stdout'),
+  'proc.stderr.type': stdioField(2, 'stderr'),
   'proc.args': { kind: 'string', desc: 'the arguments (argv[1..]) joined by spaces', get: (e, x) => (e.process ? x.args(e.process.argv) : undefined) },
   'proc.cmdline': { kind: 'string', desc: 'proc.name and proc.args', get: procCmdline },
   'proc.cwd': {

@@ -38,6 +38,7 @@ const forgedWorkload: Workload = {
     id: `c0ffee ${HOSTILE}`, name: `ctr ${HOSTILE}`, runtime: 'containerd', image: `img ${HOSTILE}`, imageRepository: `img ${HOSTILE}`, imageTag: HOSTILE, imageDigest: '', imageId: '',
     privileged: false, labels: { app: HOSTILE }, createdAt: 0, pod: null, sandbox: false,
   },
+  pathsIncomplete: 0,
 };
 
 function tree(): ProcessTree {

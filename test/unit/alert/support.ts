@@ -136,6 +136,7 @@ export const WEB: Workload = {
   events: 0,
   containerId: '',
   containerInfo: null,
+  pathsIncomplete: 0,
 };
 
 /** A process tree with a parent (a Python web server) for exec events to hang under. */

@@ -30,6 +30,24 @@ describe('profile', () => {
     expect(p.observe(exec('/usr/bin/nc'), '/usr/bin/dash', false)?.kind).toBe('new-executable');
   });
 
+  it('knows a learned executable by its content: another file at its path is a new executable, in the document and the kernel policy too', () => {
+    const A = 'a'.repeat(64);
+    const B = 'b'.repeat(64);
+    const p = new Profile();
+    p.observe(Object.assign(exec('/usr/bin/cat'), { sha256: A }), '/bin/sh', true);
+    expect(p.observe(Object.assign(exec('/usr/bin/cat'), { sha256: A }), '/bin/sh', false)).toBeNull();
+    expect(p.observe(Object.assign(exec('/usr/bin/cat'), { sha256: B }), '/bin/sh', false)).toMatchObject({ kind: 'new-executable', what: `/usr/bin/cat sha256 ${B}` });
+    // Stopped by the kernel with no content read: still another file.
+    expect(p.observe(Object.assign(exec('/usr/bin/cat'), { blocked: true }), '/bin/sh', false)?.kind).toBe('new-executable');
+    // An exec whose content the probe could not read is not judged by it.
+    expect(p.observe(exec('/usr/bin/cat'), '/bin/sh', false)).toBeNull();
+    const doc = toDocument(p, W, 'enforce');
+    expect(doc.spec.processes).toEqual([{ exe: '/usr/bin/cat', parents: ['/bin/sh'], users: [33], args: [''], sha256: [A] }]);
+    expect(kernelPolicy(doc, []).execContents).toEqual([{ path: '/usr/bin/cat', sha256: [A] }]);
+    const back = fromDocument(parsePolicyYaml(toYaml([doc]), 'cat.yaml')[0]!, DEFAULT_LIMITS);
+    expect(back.observe(Object.assign(exec('/usr/bin/cat'), { sha256: B }), '/bin/sh', false)?.kind).toBe('new-executable');
+  });
+
   it('stops comparing arguments that vary while learning', () => {
     const p = new Profile({ ...DEFAULT_LIMITS, stableArgs: 3 });
     for (let i = 0; i < 5; i++) p.observe(exec('/usr/bin/python3', ['python3', `job-${i}.py`]), '/bin/sh', true);

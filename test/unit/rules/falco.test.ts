@@ -19,7 +19,7 @@ const FILES = [STABLE, FEATURES];
 
 /** Rules defined in each file, and how many of them must run (or would, if enabled). */
 const FLOORS: [file: string, total: number, runs: number][] = [
-  [STABLE, 25, 24],
+  [STABLE, 25, 25],
   [FEATURES, 14, 13],
 ];
 

@@ -10,7 +10,7 @@ import { UserNames } from '../../../src/detect/rules/users.js';
 export function workload(over: Partial<Workload> = {}): Workload {
   return {
     key: 'cgroup:/shop/web', name: '/shop/web', kind: 'cgroup', namespace: '', pod: '', container: '', labels: {},
-    cgroupPath: '/shop/web', mode: 'learn', events: 0, containerId: '', containerInfo: null, ...over,
+    cgroupPath: '/shop/web', mode: 'learn', events: 0, containerId: '', containerInfo: null, pathsIncomplete: 0, ...over,
   };
 }
 
