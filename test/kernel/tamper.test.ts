@@ -12,14 +12,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Alert } from '../../src/model/alert.js';
 import { ControlClient } from '../../src/control/client.js';
+import { cgroup2Mount } from '../support/cgroup.js';
 import { TestEngine } from '../support/engine.js';
 import { describeWhere, kernelUnavailable, repoRoot, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
 
 const python = realpathSync('/usr/bin/python3');
 const fileop = join(repoRoot, 'test/kernel/fileop.py');
 
+/** bpftool run as the node's root runs it: from the root cgroup (a host process, whatever cgroup this test runs in). */
 function bpftool(...args: string[]): string {
-  return execFileSync('bpftool', args, { encoding: 'utf8' });
+  const mount = cgroup2Mount();
+  if (!mount) return execFileSync('bpftool', args, { encoding: 'utf8' });
+  return execFileSync('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec bpftool "$@"', mount, ...args], { encoding: 'utf8' });
 }
 function hasBpftool(): boolean {
   try {
@@ -153,6 +157,10 @@ describeWhere(kernelUnavailable() ?? (hasBpftool() ? null : 'no bpftool'), 'tamp
     expect(after.readUInt32LE(at('excluded_count'))).toBe(count);
     const r = await app.run(python, [fileop, 'exec', '/usr/bin/id', '-u']);
     expect(r.code, 'an unlisted exec after the repair').toBeNull();
+    // bpftool itself was seen taking the probe's map by its id (a bpf() call by another program on the node).
+    const reach = await waitFor('the bpf() alert about bpftool at the file sink', () =>
+      sunk().slice(since).find((a) => a.rule === 'BPF used on the node by another program' && /process=bpftool /.test(a.output) && /cmd=BPF_MAP_GET_FD_BY_ID /.test(a.output)), 10_000);
+    expect(reach.priority).toBe('warning');
     const st = (await control.status()).probes.find((p) => p.connected)!.selfCheck;
     expect(Number(st.tampered)).toBeGreaterThanOrEqual(2);
     expect(st.lastFound).not.toBe('');
