@@ -343,6 +343,7 @@ static __always_inline int deny_exec(struct linux_binprm *bprm, struct file *fil
 	e->flags = 0;
 	e->tty = 0;
 	e->args_len = 0;
+	e->env_len = 0;
 	e->stdio = stdio_kinds();
 	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
 	struct task_struct *task = bpf_get_current_task_btf();

@@ -25,6 +25,9 @@
 #define VIGIL_NAME_READ 256
 #define VIGIL_WALK_DEPTH 40
 #define VIGIL_ARGS_LEN 1024
+/* The environment block at exec, read right after argv; the probe keeps
+ * every name and only the values of an allow-list (probe/decoder.cc). */
+#define VIGIL_ENV_LEN 8192
 
 enum vigil_kind {
 	VIGIL_EXEC = 1,
@@ -128,7 +131,7 @@ struct vigil_path {
 struct vigil_exec {
 	struct vigil_header h;
 	__u32 args_len;           /* bytes used in args (NUL-separated) */
-	__u32 flags;              /* VIGIL_PATH_TRUNCATED: argv cut short */
+	__u32 flags;              /* VIGIL_PATH_TRUNCATED: argv cut short; VIGIL_ENV_TRUNCATED */
 	__u32 exe_len;
 	__u32 cwd_len;
 	__u32 tty;                /* controlling terminal (major << 20 | minor), 0 if none */
@@ -144,8 +147,13 @@ struct vigil_exec {
 	char filename[VIGIL_STR_LEN];
 	char exe[VIGIL_WALK_LEN];   /* walked, leaf first */
 	char cwd[VIGIL_WALK_LEN];   /* walked, leaf first */
-	char args[VIGIL_ARGS_LEN];
+	__u32 env_len;            /* bytes of the environment block, right after argv in args */
+	__u32 _pad2;
+	char args[VIGIL_ARGS_LEN + VIGIL_ENV_LEN]; /* argv, then the environment (NUL-separated) */
 };
+
+/* vigil_exec.flags. */
+#define VIGIL_ENV_TRUNCATED 0x100 /* the environment block was longer than VIGIL_ENV_LEN: cut */
 
 /* vigil_exec.stdio: what a standard descriptor is. */
 #define VIGIL_STDIO_CLOSED 0

@@ -7,6 +7,35 @@
 #include "enforce.bpf.h"
 #include "creds.bpf.h"
 
+/* The environment block as laid out on the new stack (mm->env_start..
+ * env_end, what /proc/PID/environ reads), right after argv's `off` bytes,
+ * at most VIGIL_ENV_LEN bytes (VIGIL_ENV_TRUNCATED past it). One bounded
+ * copy, no parsing here: the probe splits it, keeps every name and only
+ * an allow-list of values (probe/decoder.cc), so the rest never leaves
+ * the probe process. Returns the bytes copied. */
+static __always_inline __u32 exec_env(struct task_struct *p, struct vigil_exec *e, __u64 off)
+{
+	unsigned long start = BPF_CORE_READ(p, mm, env_start);
+	unsigned long end = BPF_CORE_READ(p, mm, env_end);
+	if (end <= start)
+		return 0;
+	__u64 len = end - start;
+	if (len > VIGIL_ENV_LEN) {
+		len = VIGIL_ENV_LEN;
+		e->flags |= VIGIL_ENV_TRUNCATED;
+	}
+	/* Bounds the verifier can see: off <= VIGIL_ARGS_LEN, len <= VIGIL_ENV_LEN. */
+	off &= (VIGIL_ARGS_LEN - 1) | VIGIL_ARGS_LEN;
+	if (off > VIGIL_ARGS_LEN)
+		return 0;
+	len &= (VIGIL_ENV_LEN - 1) | VIGIL_ENV_LEN;
+	if (len > VIGIL_ENV_LEN)
+		len = VIGIL_ENV_LEN;
+	if (bpf_probe_read_user(e->args + off, len, (void *)start))
+		return 0;
+	return len;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -59,9 +88,13 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	if (bpf_probe_read_user(e->args, len, (void *)start))
 		len = 0;
 	e->args_len = len;
+	__u64 env_len = exec_env(p, e, len);
+	if (env_len > VIGIL_ENV_LEN)
+		env_len = VIGIL_ENV_LEN;
+	e->env_len = env_len;
 
-	/* Sent up to the end of argv. */
-	submit(e, offsetof(struct vigil_exec, args) + len);
+	/* Sent up to the end of the environment. */
+	submit(e, offsetof(struct vigil_exec, args) + len + env_len);
 	return 0;
 }
 

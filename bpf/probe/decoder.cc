@@ -8,6 +8,7 @@
 extern "C" {
 #include "events.h"
 }
+#include "environ.h"
 
 namespace vigil {
 namespace {
@@ -249,6 +250,14 @@ bool DecodeRecord(const void* data, size_t size, v1::Event* e, DecodeStats* stat
         i += len + 1;
       }
       x->set_argv_truncated(r->flags & VIGIL_PATH_TRUNCATED);
+      // The environment follows argv; only names and allowed values go on (environ.cc).
+      size_t env_len = std::min<size_t>(r->env_len, sizeof(r->args) - n);
+      bool env_truncated = r->flags & VIGIL_ENV_TRUNCATED;
+      for (auto& var : RedactEnv(r->args + n, env_len, &env_truncated)) x->add_env(std::move(var));
+      if (env_truncated) {
+        x->set_env_truncated(true);
+        stats->truncated_envs++;
+      }
       x->set_tty(r->tty);
       x->set_cap_effective(r->cap_effective);
       x->set_cap_permitted(r->cap_permitted);

@@ -8,6 +8,7 @@ namespace vigil {
 
 struct DecodeStats {
   uint64_t truncated_paths = 0;
+  uint64_t truncated_envs = 0;  // execs whose environment was cut (kernel limit or kMaxEnvVars)
 };
 
 // Fills `out` from one ring-buffer record. Returns false, with the reason in

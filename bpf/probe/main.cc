@@ -374,6 +374,7 @@ int main(int argc, char** argv) {
     r.set_decode_errors(pump.decode_errors);
     r.set_queue_full(stream.DroppedEvents());
     r.set_path_truncated(pump.stats.truncated_paths);
+    r.set_env_truncated(pump.stats.truncated_envs);
     r.set_events_total(pump.events_total);
     r.set_deduplicated(k.deduplicated);
     r.set_dns_dropped(k.dns_dropped);

@@ -16,7 +16,7 @@ export function formatStatus(s: StatusReply): string {
     const l = p.losses;
     lines.push(
       `probe ${p.nodeName} pid ${p.probePid} (session ${p.sessionId}, ${p.hooks} hooks): ${p.events} events in ${p.batches} batches, last ${ago(p.lastBatchAtMs)}${p.stalled ? `; STALLED: silent since ${ago(p.lastHeardAtMs)}` : ''}`,
-      `  lost: ring buffer ${l.ringbufFull}, syscall entries ${l.inflightFull}, probe queue ${l.queueFull}, malformed ${l.decodeErrors}, captured packets ${l.packetsLost}; missing batches ${p.batchGaps}; truncated paths ${l.pathTruncated}`,
+      `  lost: ring buffer ${l.ringbufFull}, syscall entries ${l.inflightFull}, probe queue ${l.queueFull}, malformed ${l.decodeErrors}, captured packets ${l.packetsLost}; missing batches ${p.batchGaps}; truncated paths ${l.pathTruncated}, environments ${l.envTruncated}`,
       `  de-duplicated in the kernel (repeats counted, not sent): ${l.deduplicated}; DNS answers over a workload's budget: ${l.dnsDropped}`,
     );
     const c = p.selfCheck;

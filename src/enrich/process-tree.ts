@@ -202,7 +202,7 @@ export class ProcessTree {
       // An event may already have told us more than /proc did.
       if (known && known.origin !== 'event') continue;
       this.procs.set(i.pid, {
-        pid: i.pid, ppid: i.ppid, uid: i.uid, gid: i.gid, comm: i.comm, exe: i.exe, tool: i.exe ? basename(i.exe) : '', stdio: 0, argv: i.argv, cwd: i.cwd,
+        pid: i.pid, ppid: i.ppid, uid: i.uid, gid: i.gid, comm: i.comm, exe: i.exe, tool: i.exe ? basename(i.exe) : '', stdio: 0, argv: i.argv, env: null, cwd: i.cwd,
         cgroupId: i.cgroupId, tty: i.tty ?? 0,
         capEffective: i.capEffective, capPermitted: i.capPermitted, loginuid: signedUid(i.loginuid),
         vpid: i.vpid, exeUpperLayer: null,
@@ -216,7 +216,7 @@ export class ProcessTree {
     let p = this.procs.get(e.pid);
     if (!p) {
       p = {
-        pid: e.pid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm, exe: '', tool: '', stdio: 0, argv: [], cwd: '',
+        pid: e.pid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm, exe: '', tool: '', stdio: 0, argv: [], env: null, cwd: '',
         cgroupId: e.cgroupId, tty: 0, capEffective: null, capPermitted: null, loginuid: null, vpid: 0, exeUpperLayer: null,
         startKtimeNs: 0, lineage: [], exited: false, exitCode: 0, origin: 'event', state: null, stateOwner: null,
       };
@@ -241,6 +241,7 @@ export class ProcessTree {
         p.tool = this.identify(e);
         p.stdio = e.stdio;
         p.argv = e.argv;
+        p.env = e.env;
         p.cwd = e.cwd;
         p.comm = e.comm;
         p.tty = e.tty;
@@ -254,7 +255,7 @@ export class ProcessTree {
       case 'fork':
         // The child runs the parent's image, with its credentials, until it execs.
         this.procs.set(e.childPid, {
-          pid: e.childPid, ppid: e.pid, uid: e.uid, gid: e.gid, comm: p.comm, exe: p.exe, tool: p.tool, stdio: p.stdio, argv: p.argv, cwd: p.cwd,
+          pid: e.childPid, ppid: e.pid, uid: e.uid, gid: e.gid, comm: p.comm, exe: p.exe, tool: p.tool, stdio: p.stdio, argv: p.argv, env: p.env, cwd: p.cwd,
           cgroupId: e.cgroupId, tty: p.tty, capEffective: p.capEffective, capPermitted: p.capPermitted, loginuid: p.loginuid,
           vpid: e.vpid, exeUpperLayer: p.exeUpperLayer,
           startKtimeNs: e.ktimeNs, lineage: [], exited: false, exitCode: 0, origin: 'fork', state: null, stateOwner: null,

@@ -2,6 +2,7 @@
 // marks events past them (oversize) and cuts them here, so no event can
 // hold the engine's memory hostage with megabyte paths or argv.
 import type { Event } from '../model/event.js';
+import { MAX_ENV } from '../model/env.js';
 
 /** Bounds on what one event may carry: a real probe never exceeds them (paths are walked into 768 bytes, argv into 1 KiB). */
 export const MAX_PATH = 4096;
@@ -21,6 +22,11 @@ export function boundEvent(e: Event): boolean {
   if (e.argv.length > MAX_ARGS || e.argv.some((a) => a.length > MAX_ARG)) {
     e.argv = e.argv.slice(0, MAX_ARGS).map((a) => (a.length > MAX_ARG ? a.slice(0, MAX_ARG) : a));
     e.argvTruncated = true;
+    cut = true;
+  }
+  if (e.env.length > MAX_ENV || e.env.some((a) => a.length > MAX_ARG)) {
+    e.env = e.env.slice(0, MAX_ENV).map((a) => (a.length > MAX_ARG ? a.slice(0, MAX_ARG) : a));
+    e.envTruncated = true;
     cut = true;
   }
   return cut;

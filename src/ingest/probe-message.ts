@@ -23,6 +23,7 @@ import type { WireProbeMessage } from '../probe/wire.js';
 import { AddressError, AF_INET, AF_UNIX, formatAddress, l4Protocol } from '../model/addresses.js';
 import { boundEvent, MAX_ARG, MAX_ARGS, MAX_PATH } from './bounds.js';
 import { parseDnsMessage } from './dns.js';
+import { MAX_ENV, redactEnvEntry } from '../model/env.js';
 
 /** The most of a DNS message the kernel sends (VIGIL_DNS_MAX, bpf/events.h). */
 const MAX_DNS_MESSAGE = 1024;
@@ -284,7 +285,7 @@ function sharedArgv(argv: string[]): string[] {
  * there is not skipped here unnoticed.
  */
 const READS: Readonly<Record<EventType, Record<number, number>>> = {
-  exec: { 1: 2, 2: 2, 3: 2, 4: 0, 5: 2, 6: 0, 7: 0, 8: 0, 9: 0, 10: 0, 11: 0, 12: 0, 13: 0, 14: 0, 15: 2, 16: 0 },
+  exec: { 1: 2, 2: 2, 3: 2, 4: 0, 5: 2, 6: 0, 7: 0, 8: 0, 9: 0, 10: 0, 11: 0, 12: 0, 13: 0, 14: 0, 15: 2, 16: 0, 17: 2, 18: 0 },
   fork: { 1: 0, 2: 0 },
   exit: { 1: 0, 2: 0 },
   open: { 1: 2, 2: 0, 3: 0, 4: 0, 5: 2, 6: 0, 7: 0, 8: 0, 9: 0, 10: 0 },
@@ -467,6 +468,8 @@ function event(end: number): Event {
   let filename = '';
   let argv: string[] = NO_ARGV;
   let argvTruncated = false;
+  let env: string[] = NO_ARGV;
+  let envTruncated = false;
   let cwd = '';
   let tty = 0;
   let exeLayer = 0;
@@ -535,7 +538,12 @@ function event(end: number): Event {
         else if (f === 13) ino = varint64(e, false);
         else if (f === 14) dev = varint32(e);
         else if (f === 15) sha256 = str(e, 64);
-        else stdio = varint32(e);
+        else if (f === 16) stdio = varint32(e);
+        else if (f === 17) {
+          if (env === NO_ARGV) env = [];
+          // Again here what the probe filtered: no value off the list gets further (model/env.ts).
+          env.push(redactEnvEntry(str(e, MAX_ARG)));
+        } else envTruncated = varint32(e) !== 0;
         break;
       case 'fork':
         if (f === 1) childPid = varint32(e);
@@ -705,6 +713,7 @@ function event(end: number): Event {
     }
     if (argv.length > MAX_ARGS) oversize = true;
     if (argv !== NO_ARGV) argv = sharedArgv(argv);
+    if (env.length > MAX_ENV) oversize = true;
   }
   // As the reference decoder's setRemote / setLocal: the remote end first, the local one fills what is left.
   if (hasRemote) {
@@ -730,7 +739,7 @@ function event(end: number): Event {
   return {
     type, ktimeNs, time: 0, pid, tid, ppid, uid, gid, comm, cgroupId, nodeName: '', blocked, blockedBy: MECHANISMS[blockedBy] ?? '', ioUring,
     path, pathRaw, pathFlags, ino, dev, nlink, fileMode, sha256, stdio, path2, flags, mode, result,
-    filename, argv, argvTruncated, cwd, tty, exeLayer, vpid, loginuid, capEffective, capPermitted,
+    filename, argv, argvTruncated, env, envTruncated, cwd, tty, exeLayer, vpid, loginuid, capEffective, capPermitted,
     childPid, exitCode, signal,
     family, addr, port, localAddr, localPort, protocol, unixPath, sipName: '', cipName: '', dns,
     call, id, targetPid,

@@ -164,6 +164,9 @@ export interface Event {
   filename: string;
   argv: string[];
   argvTruncated: boolean;
+  /** exec: the environment, "NAME=value" with values off the allow-list "<redacted>" (model/env.ts), and whether it was cut. */
+  env: string[];
+  envTruncated: boolean;
   cwd: string;
   /** exec: the controlling terminal (major << 20 | minor), 0 if none. */
   tty: number;
@@ -251,7 +254,7 @@ export function emptyEvent(type: EventType): Event {
   return {
     type, ktimeNs: 0, time: 0, pid: 0, tid: 0, ppid: 0, uid: 0, gid: 0, comm: '', cgroupId: 0, nodeName: '', blocked: false, blockedBy: '', ioUring: false,
     path: '', pathRaw: '', pathFlags: 0, ino: 0, dev: 0, nlink: 0, fileMode: 0, sha256: '', stdio: 0, path2: '', flags: 0, mode: 0, result: 0,
-    filename: '', argv: [], argvTruncated: false, cwd: '', tty: 0, exeLayer: 0, vpid: 0, loginuid: 0, capEffective: 0, capPermitted: 0,
+    filename: '', argv: [], argvTruncated: false, env: [], envTruncated: false, cwd: '', tty: 0, exeLayer: 0, vpid: 0, loginuid: 0, capEffective: 0, capPermitted: 0,
     childPid: 0, exitCode: 0, signal: 0,
     family: 0, addr: '', port: 0, localAddr: '', localPort: 0, protocol: '', unixPath: '', sipName: '', cipName: '', dns: null,
     call: '', id: 0, targetPid: 0,

@@ -13,6 +13,8 @@ export interface Process {
   /** What fds 0, 1 and 2 were at its last exec (model/event.ts stdioKind), 0 when unknown. */
   stdio: number;
   argv: string[];
+  /** The environment at its last exec, redacted as sent (model/env.ts); null when unknown (running before the probe). */
+  env: string[] | null;
   cwd: string;
   cgroupId: number;
   /** Controlling terminal (major << 20 | minor), 0 if none: interactive sessions have one. */

@@ -20,11 +20,11 @@ const ACK_EVERY_BATCHES = 64;
  */
 const ACK_WITHIN_MS = 250;
 
-export const ZERO_LOSSES: WireLossReport = { ringbufFull: 0, decodeErrors: 0, queueFull: 0, pathTruncated: 0, eventsTotal: 0, inflightFull: 0, packetsLost: 0, deduplicated: 0, dnsDropped: 0, cgroups: [] };
+export const ZERO_LOSSES: WireLossReport = { ringbufFull: 0, decodeErrors: 0, queueFull: 0, pathTruncated: 0, eventsTotal: 0, inflightFull: 0, packetsLost: 0, deduplicated: 0, dnsDropped: 0, envTruncated: 0, cgroups: [] };
 
 /** The node-wide loss counters alone, without the per-cgroup list (a report as decoded may carry more than its fields). */
 export function lossCounters(l: WireLossReport): Omit<WireLossReport, 'cgroups'> {
-  return { ringbufFull: l.ringbufFull, inflightFull: l.inflightFull, decodeErrors: l.decodeErrors, queueFull: l.queueFull, pathTruncated: l.pathTruncated, eventsTotal: l.eventsTotal, packetsLost: l.packetsLost, deduplicated: l.deduplicated, dnsDropped: l.dnsDropped };
+  return { ringbufFull: l.ringbufFull, inflightFull: l.inflightFull, decodeErrors: l.decodeErrors, queueFull: l.queueFull, pathTruncated: l.pathTruncated, eventsTotal: l.eventsTotal, packetsLost: l.packetsLost, deduplicated: l.deduplicated, dnsDropped: l.dnsDropped, envTruncated: l.envTruncated };
 }
 
 export class ProbeSession {

@@ -128,6 +128,8 @@ export interface WireLossReport {
   cgroups: WireCgroupLoss[];
   /** kernel: DNS answers not sent, over a workload's per-second budget (bpf/dns.bpf.h) */
   dnsDropped: number;
+  /** informational: execs whose environment was cut at the probe's limit (ExecEvent.env_truncated) */
+  envTruncated: number;
 }
 
 /** One cgroup's share of the losses, and of the fairness shedding (counts since the probe started). */
@@ -277,6 +279,16 @@ export interface WireExecEvent {
   exeSha256: string;
   /** what fds 0, 1 and 2 were at exec: a STDIO_* byte each, fd 0 lowest */
   stdio: number;
+  /**
+   * The environment at exec, in its order, "NAME=value": every variable's
+   * name, but the value only for an allow-list (the dynamic loader's, the
+   * proxies', PATH; bpf/probe/environ.cc); any other value reads
+   * "NAME=<redacted>" and never leaves the probe, nor a proxy URL's user
+   * and password. At most 8 KiB of the block and 256 variables.
+   */
+  env: string[];
+  /** the environment was longer: the variables past the limit are missing */
+  envTruncated: boolean;
 }
 
 export interface WireForkEvent {

@@ -6,6 +6,7 @@ import { AddressError, AF_UNIX, formatAddress, l4Protocol } from '../../src/mode
 import { emptyEvent, EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, type Event, type EventType } from '../../src/model/event.js';
 import { EVENT_KINDS } from '../../src/model/event-kinds.js';
 import { MalformedEvent } from '../../src/ingest/probe-message.js';
+import { redactEnvEntry } from '../../src/model/env.js';
 import type { WireEvent, WireSockAddr } from '../../src/probe/wire.js';
 
 /** The event type of an Event.kind oneof name ('setId' → 'setid'). */
@@ -75,6 +76,8 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       e.sha256 = x.exeSha256;
       e.stdio = x.stdio;
       e.argvTruncated = x.argvTruncated;
+      e.env = x.env.map(redactEnvEntry);
+      e.envTruncated = x.envTruncated;
       e.cwd = x.cwd;
       e.tty = x.tty;
       e.exeLayer = (x.exeOnOverlay ? EXE_OVERLAY : 0) | (x.exeUpperLayer ? EXE_UPPER_LAYER : 0);

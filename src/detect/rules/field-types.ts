@@ -29,7 +29,7 @@ export interface Field {
   /** Event types the field has a value on. */
   on: ReadonlySet<EventType>;
   /** Whether it takes `[N]` (an ancestor level) or `[name]`, and whether it may be left out. */
-  arg: 'none' | 'index' | 'optional-index' | 'key';
+  arg: 'none' | 'index' | 'optional-index' | 'key' | 'optional-key';
   /** A value fixed for every event of one type (evt.dir), or undefined when read at run time. */
   constant?(t: EventType): FieldValue | undefined;
   /** The value, or undefined when missing. `arg` is the index (-1 without one) or the key. */

@@ -2,6 +2,7 @@
 // thread.* classes), and of its user and group (user.*, group.*).
 import { EXE_UPPER_LAYER, stdioKind, type Event } from '../../model/event.js';
 import type { Process } from '../../model/process.js';
+import { envValue } from '../../model/env.js';
 import { MAX_ANCESTORS, type FieldContext } from './context.js';
 import { nonEmpty, types, type FieldDef, type FieldGetter } from './field-def.js';
 import type { FieldKind, FieldValue } from './field-types.js';
@@ -56,6 +57,12 @@ function stdioField(fd: 0 | 1 | 2, name: string): FieldDef {
   };
 }
 
+/** The environment at the process's last exec (redacted as the probe sends it), undefined when unknown. */
+function procEnv(e: Event): readonly string[] | undefined {
+  if (e.type === 'exec') return e.env;
+  return e.process?.env ?? undefined;
+}
+
 const procName: FieldGetter = (e) => nonEmpty(e.comm);
 const procExe: FieldGetter = (e) => (e.process && e.process.argv.length > 0 ? e.process.argv[0] : undefined);
 const procExepath: FieldGetter = (e) => exepath(e);
@@ -82,6 +89,16 @@ export const PROCESS_FIELDS: Record<string, FieldDef> = {
   'proc.stderr.type': stdioField(2, 'stderr'),
   'proc.args': { kind: 'string', desc: 'the arguments (argv[1..]) joined by spaces', get: (e, x) => (e.process ? x.args(e.process.argv) : undefined) },
   'proc.cmdline': { kind: 'string', desc: 'proc.name and proc.args', get: procCmdline },
+  'proc.env': {
+    kind: 'string',
+    desc: "the environment at the process's exec, 'NAME=value NAME2=value2'; proc.env[NAME]: one variable's value. Every name, but values only of LD_PRELOAD, LD_AUDIT, LD_LIBRARY_PATH, GLIBC_TUNABLES, PATH and the *_PROXY variables (a proxy URL's user and password redacted): any other reads NAME=<redacted>",
+    arg: 'optional-key',
+    get: (e, _x, arg) => {
+      const env = procEnv(e);
+      if (!env) return undefined;
+      return arg === '' ? env.join(' ') : envValue(env, arg as string);
+    },
+  },
   'proc.cwd': {
     kind: 'string', desc: 'the working directory, ending with /',
     get: (e) => {

@@ -48,6 +48,6 @@ export function fieldProblem(name: string, arg: string | null): { unsupported: b
 
 /** The argument as extractors take it. */
 export function fieldArg(f: Field, arg: string | null): FieldArg {
-  if (f.arg === 'key') return arg ?? '';
+  if (f.arg === 'key' || f.arg === 'optional-key') return arg ?? '';
   return arg === null ? -1 : Number(arg);
 }

@@ -67,7 +67,7 @@ function connect(sessionId?: string, hello: { enforcementKept?: boolean } = {}):
 }
 
 const losses = (over: Partial<WireLossReport>): { loss: WireLossReport } => ({
-  loss: { ringbufFull: 0, decodeErrors: 0, queueFull: 0, pathTruncated: 0, eventsTotal: 0, inflightFull: 0, packetsLost: 0, deduplicated: 0, dnsDropped: 0, cgroups: [], ...over },
+  loss: { ringbufFull: 0, decodeErrors: 0, queueFull: 0, pathTruncated: 0, eventsTotal: 0, inflightFull: 0, packetsLost: 0, deduplicated: 0, dnsDropped: 0, envTruncated: 0, cgroups: [], ...over },
 });
 
 const of = (rule: string): Alert[] => alerts.filter((a) => a.rule === rule);

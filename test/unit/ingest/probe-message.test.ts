@@ -87,6 +87,7 @@ function randomEvents(rand: () => number, n: number): Record<string, unknown>[] 
     () => ({
       exec: {
         filename: text(), exe: rand() < 0.2 ? '' : text(), argv: Array.from({ length: int(6) }, text), argvTruncated: rand() < 0.2, cwd: text(), tty: u32(),
+        env: Array.from({ length: int(4) }, () => pick(['LD_PRELOAD=/tmp/x.so', `SECRET=${text()}`, 'HTTPS_PROXY=http://u:p@h:1/', text()])), envTruncated: rand() < 0.2,
         capEffective: pick([0, 0x1fffeffffff, 0xa80425fb, int(2 ** 41)]), capPermitted: pick([0, 0x1ffffffffff, int(2 ** 41)]),
         loginuid: pick([0, 1000, 4294967295]), vpid: pick([0, 1, u32()]), exeOnOverlay: rand() < 0.5, exeUpperLayer: rand() < 0.3,
       },
