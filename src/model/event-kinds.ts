@@ -55,6 +55,9 @@ export const EVENT_KINDS: Readonly<Record<EventType, EventKind>> = {
     summarize(e, out) {
       Object.assign(out, { exe: e.path, filename: e.filename, argv: e.argv, cwd: e.cwd });
       if (e.argvTruncated) out.argvTruncated = true;
+      // Redacted as the probe sent it (model/env.ts): names, and the allowed values only.
+      if (e.env.length > 0) out.env = e.env;
+      if (e.envTruncated) out.envTruncated = true;
       if (e.tty) out.tty = e.tty;
       if (e.sha256) out.sha256 = e.sha256;
       const stdio = [0, 1, 2].map((fd) => stdioKind(e.stdio, fd as 0 | 1 | 2) ?? 'closed');

@@ -293,12 +293,11 @@ const ACTIONS: Action[] = [
   },
   {
     action: 'PotentialLocalPrivilegeEscalationViaEnvironmentVariablesMisuse', falco: 'Potential Local Privilege Escalation via Environment Variables Misuse', file: 'incubating',
-    needs: { fields: ['proc.env'], by: 'no branch yet (the environment at exec, issue 21 item 4)' },
+    builtin: 'Dynamic loader variable set in a container',
     run: (c) => c.run('/usr/bin/env', ['GLIBC_TUNABLES=glibc.tune.hwcaps=-WAITED,glibc.tune.secrets=2', '/bin/sh', '-c', 'id > /dev/null']),
   },
   {
     action: 'ProgramRunWithDisallowedHttpProxyEnv', falco: 'Program run with disallowed http proxy env', file: 'incubating',
-    needs: { fields: ['proc.env'], by: 'no branch yet (the environment at exec, issue 21 item 4)' },
     run: (c) => c.run('/usr/bin/env', ['HTTP_PROXY=http://127.0.0.1:9', '/usr/bin/curl', '-s', '-m', '1', 'http://127.0.0.1:9/']),
   },
   {

@@ -68,7 +68,7 @@ describeKernel('built-in rules on the real kernel', () => {
     // process that has already exited no longer has.
     mkdirSync(join(repoRoot, '.vigil-test'), { recursive: true });
     execFileSync('cc', ['-O2', '-o', uring, join(repoRoot, 'test/kernel/uring.c')]);
-    for (let i = 1; i <= 66; i++) pairs.push({ bad: tree.group(`bad-${i}`), benign: tree.group(`benign-${i}`) });
+    for (let i = 1; i <= 67; i++) pairs.push({ bad: tree.group(`bad-${i}`), benign: tree.group(`benign-${i}`) });
     t = await TestEngine.start({ sinks: [] });
     t.engine.onAlert((a) => alerts.push(a));
     await t.startProbe();
@@ -605,10 +605,21 @@ describeKernel('built-in rules on the real kernel', () => {
     await firesOnlyFor('io_uring ring set up in a container', 'T1562.001', (g) => run(g, uring, ['nop', 'x']), (g) => run(g, '/bin/true', []));
   });
 
+  it('Dynamic loader variable set in a container', async () => {
+    // The neighbour runs with LD_LIBRARY_PATH (images set it) and a preloaded jemalloc (on the exception list).
+    const a = await firesOnlyFor('Dynamic loader variable set in a container', 'T1574.006',
+      (g) => run(g, '/usr/bin/env', [`LD_PRELOAD=${work}/evil-${tag}.so`, '/bin/true']),
+      (g) => run(g, '/usr/bin/env', ['LD_LIBRARY_PATH=/opt/vendor/lib', 'LD_PRELOAD=libjemalloc.so.2', '/bin/true']));
+    expect(a.output).toContain(`ld_preload=${work}/evil-${tag}.so`);
+  });
+
   it('covers every built-in rule', () => {
     const tested = new Set(alerts.filter((a) => a.workload.cgroupPath.startsWith(`${tree.root}/bad-`)).map((a) => a.rule));
     // Rules about the host's own processes cannot fire in this file's cgroups (containers to the rules): where each is tested.
-    const hostOnly = new Map([['BPF used on the node by another program', 'test/kernel/tamper.test.ts (bpftool from the root cgroup)']]);
+    const hostOnly = new Map([
+      ['BPF used on the node by another program', 'test/kernel/tamper.test.ts (bpftool from the root cgroup)'],
+      ['Dynamic loader variable set on the node', 'test/kernel/env.test.ts (a program run from the root cgroup)'],
+    ]);
     const builtin = t.engine.rules.report!.defined.map((d) => d.name);
     expect(builtin.filter((r) => !tested.has(r) && !hostOnly.has(r))).toEqual([]);
     for (const r of hostOnly.keys()) expect(builtin, r).toContain(r);

@@ -30,11 +30,11 @@ export class TestCgroup {
   }
 
   /** Runs a command inside the cgroup: a shell joins it, then execs the command. */
-  spawn(cmd: string, args: string[], opts: { cwd?: string } = {}): ChildProcess {
+  spawn(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
     const child = spawn(
       '/bin/sh',
       ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', this.dir, cmd, ...args],
-      { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.children.add(child);
     child.on('exit', () => this.children.delete(child));
@@ -42,7 +42,7 @@ export class TestCgroup {
   }
 
   /** Runs a command in the cgroup to completion; resolves with its output. */
-  run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string; pid: number }> {
+  run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string; pid: number }> {
     return new Promise((resolve, reject) => {
       const child = this.spawn(cmd, args, opts);
       let stdout = '';

@@ -21,7 +21,7 @@ describe('proc.env', () => {
     const w = new World();
     const e = exec(w);
     expect(matches(compile('proc.env exists'), e, w.x)).toBe(true);
-    const out = (text: string): string => formatOutput(compileOutput(text, { file: 't', line: 1, column: 1 }), e, w.x).output;
+    const out = (text: string): string => formatOutput(compileOutput(text, { file: 't', line: 1, col: 1 }), e, w.x).output;
     // Free text with spaces is quoted, as every free-text field in an output.
     expect(out('env=%proc.env')).toBe(`env=${JSON.stringify(ENV.join(' '))}`);
     expect(out('%proc.env[LD_PRELOAD] %proc.env[AWS_SECRET_ACCESS_KEY] %proc.env[NOPE]')).toBe('/tmp/evil.so "<redacted>" <NA>');
