@@ -480,9 +480,24 @@ export class Engine implements IngestHandler {
       this.log.warn({ node: session.nodeName }, message);
       this.raise(alertAbout(nodeWorkload(this.config.nodeName), this.config.nodeName, { source: 'engine', rule: 'DNS names not seen on this node', priority: 'warning', message, tags: ['vigil', 'visibility'] }));
     }
-    // A probe starts with empty kernel state: put back what the engine holds.
-    void this.quarantines.reapply();
-    void this.profiles.enforceAll();
+    const pin = session.hello.pinning;
+    if (pin && !pin.pinned && !pin.why.startsWith('pinning turned off')) {
+      const message = `the probe on ${session.nodeName} could not pin its enforcement (${pin.why}): if it dies, enforcement is off until a new probe has the engine's policies`;
+      this.log.warn({ node: session.nodeName, why: pin.why }, message);
+      this.raise(alertAbout(nodeWorkload(this.config.nodeName), this.config.nodeName, { source: 'engine', rule: 'Enforcement not pinned', priority: 'warning', message, tags: ['vigil', 'tamper'] }));
+    }
+    // A probe starts with empty kernel state: put back what the engine holds,
+    // then let the links an earlier probe left pinned go (bpf/probe/pinning.h).
+    void Promise.all([this.quarantines.reapply(), this.profiles.enforceAll()]).then(() => this.takeOver(session));
+  }
+
+  /** Every policy is back in the new probe: the earlier probe's pinned enforcement is released. */
+  private async takeOver(session: ProbeSession): Promise<void> {
+    if (!session.hello.pinning?.previousLinks || !session.connected) return;
+    const r = await session.command({ enforcementApplied: {} });
+    session.previousPinsReleased = r.ok;
+    if (r.ok) this.log.info({ node: session.nodeName, detail: r.detail }, 'the probe took over enforcement');
+    else this.log.error({ node: session.nodeName, error: r.error }, 'the probe could not release the earlier probe\'s enforcement');
   }
 
   onPackets(session: ProbeSession, packets: WirePacket[]): void {

@@ -708,6 +708,10 @@ void Loader::CheckState(Findings* out, std::vector<std::string>* watched) {
           bpf_link__destroy(c.link);
           c.link = again;
           t.restored = true;
+          // The pin held the detached link: it holds this one now.
+          std::string why;
+          if (pins_ && pins_->On() && !pins_->Pin(again, bpf_program__name(c.prog), &why))
+            t.error = "attached again but not pinned: " + why;
         } else {
           t.error = "cannot attach it again at " + cgroup2_mount_ + ": " + strerror(err);
         }
@@ -715,6 +719,48 @@ void Loader::CheckState(Findings* out, std::vector<std::string>* watched) {
       out->push_back(t);
     }
   }
+}
+
+namespace {
+
+// Syscall entries that kill a writer where no hook denies (enforce.bpf.h).
+const char* const kKillingEntries[] = {"open", "creat", "openat", "openat2", "unlink", "rmdir", "unlinkat", "rename",
+                                       "renameat", "renameat2", "chmod", "fchmod", "fchmodat", "fchmodat2"};
+
+// Whether a program is part of enforcement on this kernel (`kill_ops`:
+// what the syscall-entry kill still covers).
+bool Enforces(const std::string& sec, uint32_t kill_ops) {
+  if (sec.rfind("lsm/", 0) == 0 || sec.rfind("fmod_ret/", 0) == 0) return true;
+  // exec kill and its record; followed processes: fork, exit, cgroup moves.
+  for (const char* s : {"tp_btf/sched_process_exec", "tp_btf/sched_process_fork", "tp_btf/sched_process_exit",
+                        "tp_btf/cgroup_attach_task"})
+    if (sec == s) return true;
+  if (!(kill_ops & ~uint32_t(VIGIL_OP_EXEC | VIGIL_OP_CONNECT)) || sec.rfind("tp/syscalls/sys_enter_", 0) != 0) return false;
+  for (const char* s : kKillingEntries)
+    if (sec == std::string("tp/syscalls/sys_enter_") + s) return true;
+  return false;
+}
+
+}  // namespace
+
+size_t Loader::PinEnforcement(Pinning* pins, std::string* why) {
+  if (!skel_ || !pins->On()) return 0;
+  pins_ = pins;
+  const uint32_t kill_ops = skel_->rodata->kill_ops;
+  size_t n = 0;
+  const bpf_object_skeleton* s = skel_->skeleton;
+  for (int i = 0; i < s->prog_cnt; i++) {
+    bpf_link* link = s->progs[i].link ? *s->progs[i].link : nullptr;
+    bpf_program* prog = *s->progs[i].prog;
+    if (!link || !Enforces(bpf_program__section_name(prog), kill_ops)) continue;
+    if (!pins->Pin(link, bpf_program__name(prog), why)) return n;
+    n++;
+  }
+  for (auto& c : cgroup_links_) {
+    if (!pins->Pin(c.link, bpf_program__name(c.prog), why)) return n;
+    n++;
+  }
+  return n;
 }
 
 KernelLosses Loader::Losses() const {

@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "pinning.h"
 #include "selfcheck.h"
 
 struct vigil_bpf;
@@ -111,6 +112,12 @@ class Loader {
   // (with the verifier's message). Nothing is attached.
   static std::vector<ProgramCheck> CheckPrograms(const LoadOptions& options);
   vigil_bpf* Skeleton() const { return skel_; }
+  // Pins the links of the programs that enforce on this kernel (the
+  // denying hooks, the connect and DNS hooks, exec and process tracking,
+  // the syscall entries that kill where no hook denies) in `pins`, which
+  // the self-check then keeps up to date. Returns how many; `why` says
+  // what failed.
+  size_t PinEnforcement(Pinning* pins, std::string* why);
   // The self-check's part here: the excluded pids as Exclude wrote them,
   // every program still attached (a cgroup link detached is attached
   // again). Appends what it found and, to `watched`, what it checks.
@@ -135,6 +142,7 @@ class Loader {
   size_t page_ = 0;
   uint64_t wakeup_gap_ns_ = 0;
   size_t held_ = 0;  // entries in fair_limits
+  Pinning* pins_ = nullptr;
 };
 
 }  // namespace vigil

@@ -7,6 +7,10 @@
 //               [--dedup-window-ms N] [--dedup-scope process|workload]
 //               [--fair-events-per-sec N]
 //               [--sensitive-file PATH]...  (hard links to it are named by it; credential files by default)
+//               [--pin-dir DIR (default /sys/fs/bpf/vigil/NODE; '' off)] [--unpin-on-exit]
+//   vigil-probe --release-pinned [--pin-dir DIR] [--node NAME]
+//       unpins the enforcement every probe left under DIR (pinning.h): what
+//       a stopped probe kept in force stops.
 //   vigil-probe --check-programs
 //       loads each kernel program on its own and prints, one line each,
 //       OK, SKIP (and why) or FAIL (and the verifier's message); exits 1
@@ -35,6 +39,7 @@
 #include "fairness.h"
 #include "identity.h"
 #include "loader.h"
+#include "pinning.h"
 #include "log.h"
 #include "privileges.h"
 #include "respond.h"
@@ -65,6 +70,11 @@ struct Options {
   uint64_t fair_events_per_sec = 50000;  // 0: fairness off (fairness.h)
   std::string tls_ca, tls_cert, tls_key, tls_server_name = "vigil-engine";
   bool check_programs = false;
+  // Enforcement pinned in bpffs (pinning.h); empty after --pin-dir '': off.
+  std::string pin_dir;
+  bool pin_dir_given = false;
+  bool unpin_on_exit = false;
+  bool release_pinned = false;
   // Files whose hard links are named by them (identity.h), besides the defaults.
   std::vector<std::string> sensitive = vigil::SensitiveFiles::Defaults();
 };
@@ -77,7 +87,8 @@ struct Options {
           "                   [--queue-events N] [--tls-ca FILE --tls-cert FILE --tls-key FILE [--tls-server-name NAME]]\n"
           "                   [--dedup-window-ms N (0: off)] [--dedup-scope process|workload]\n"
           "                   [--fair-events-per-sec N (0: off)]\n"
-          "                   [--sensitive-file PATH]...\n"
+          "                   [--sensitive-file PATH]... [--pin-dir DIR ('' off)] [--unpin-on-exit]\n"
+          "       vigil-probe --release-pinned [--pin-dir DIR] [--node NAME]\n"
           "       vigil-probe --check-programs\n");
   exit(2);
 }
@@ -100,6 +111,10 @@ Options ParseOptions(int argc, char** argv) {
       o.check_programs = true;
       continue;
     }
+    if (flag == "--unpin-on-exit" || flag == "--release-pinned") {
+      (flag == "--unpin-on-exit" ? o.unpin_on_exit : o.release_pinned) = true;
+      continue;
+    }
     if (i + 1 >= argc) Usage((flag + " needs a value").c_str());
     const char* v = argv[++i];
     if (flag == "--engine") o.engine = v;
@@ -119,6 +134,10 @@ Options ParseOptions(int argc, char** argv) {
     else if (flag == "--sensitive-file") {
       if (v[0] != '/') Usage("--sensitive-file wants an absolute path");
       o.sensitive.push_back(v);
+    }
+    else if (flag == "--pin-dir") {
+      o.pin_dir = v;
+      o.pin_dir_given = true;
     }
     else if (flag == "--tls-ca") o.tls_ca = v;
     else if (flag == "--tls-cert") o.tls_cert = v;
@@ -232,6 +251,14 @@ int main(int argc, char** argv) {
     opt.node = host;
   }
 
+  if (!opt.pin_dir_given) opt.pin_dir = vigil::Pinning::DefaultBase(opt.node);
+  if (opt.release_pinned) {
+    std::string report;
+    bool ok = vigil::Pinning::ReleaseAll(opt.pin_dir, &report);
+    vigil::Log(ok ? "info" : "error", "%s", report.c_str());
+    return ok ? 0 : 1;
+  }
+
   struct sigaction sa = {};
   sa.sa_handler = OnSignal;
   sigaction(SIGTERM, &sa, nullptr);
@@ -272,12 +299,51 @@ int main(int argc, char** argv) {
   if (!connect_hooks) vigil::Log("warn", "%s", error.c_str());
   vigil::Responder responder(loader.Skeleton(), cgroup2, connect_hooks);
 
+  // Enforcement that outlives this process (pinning.h). Declared after the
+  // loader: unless kept, its pins go before the loader detaches the links.
+  const std::string session = RandomId();
+  vigil::Pinning pins;
+  std::string pin_why;
+  size_t pinned = 0;
+  if (pins.Open(opt.pin_dir, session, &pin_why)) {
+    pinned = loader.PinEnforcement(&pins, &pin_why);
+    if (!pin_why.empty()) {
+      pins.Drop();
+      pinned = 0;
+    }
+  }
+  struct DropUnlessKept {
+    vigil::Pinning* p;
+    bool kept = false;
+    ~DropUnlessKept() { if (!kept) p->Drop(); }
+  } drop_pins{&pins};
+  if (pinned) {
+    vigil::Log("info", "enforcement pinned at %s: %zu links stay in force if the probe dies", pins.Dir().c_str(), pinned);
+    if (pins.PreviousLinks())
+      vigil::Log("info", "%zu links earlier probes left pinned are in force until the engine has re-applied its policies",
+                 pins.PreviousLinks());
+  } else {
+    vigil::Log("warn", "enforcement not pinned: %s; if the probe dies, enforcement is off until a new one has the engine's policies",
+               pin_why.c_str());
+  }
+  responder.OnEnforcementApplied([&pins] { return pins.ReleasePrevious(); });
+
   vigil::v1::Hello hello;
   hello.set_node_name(opt.node);
   hello.set_probe_version("0.1.0");
   hello.set_probe_pid(getpid());
   hello.set_boot_to_unix_ns(BootToUnixNs());
-  hello.set_session_id(RandomId());
+  hello.set_session_id(session);
+  hello.set_enforcement_kept(pins.PreviousLinks() > 0);
+  {
+    auto* p = hello.mutable_pinning();
+    p->set_dir(pinned ? pins.Dir() : "");
+    p->set_pinned(pinned > 0);
+    p->set_why(pinned ? "" : pin_why);
+    p->set_links(pinned);
+    p->set_previous_links(pins.PreviousLinks());
+    p->set_on_exit(opt.unpin_on_exit ? "unpin" : "keep-while-enforcing");
+  }
   for (const auto& h : loader.Hooks()) hello.add_hooks(h);
   for (const auto& c : responder.Capabilities()) hello.add_capabilities(c);
   for (const auto& h : loader.Enforcement()) {
@@ -539,5 +605,16 @@ int main(int argc, char** argv) {
   ring_buffer__free(rb);
   vigil::Log("info", "probe stopped: %llu events read, %llu not delivered",
              (unsigned long long)pump.events_total, (unsigned long long)stream.DroppedEvents());
+  // A stop on purpose (an upgrade, a restart) must not open the gap a
+  // crash no longer opens: while a workload is enforced its pins stay,
+  // unless the operator asked otherwise.
+  if (pins.Pinned() && !opt.unpin_on_exit && responder.Enforcing()) {
+    pins.Keep();
+    drop_pins.kept = true;
+    vigil::Log("info", "enforcement kept in force: %zu links pinned at %s (a new probe takes over; `vigil-probe --release-pinned --pin-dir %s` stops it)",
+               pins.Pinned(), pins.Dir().c_str(), opt.pin_dir.c_str());
+  } else if (pins.Pinned()) {
+    vigil::Log("info", "enforcement unpinned: %s", opt.unpin_on_exit ? "--unpin-on-exit" : "no workload was enforced");
+  }
   return 0;
 }

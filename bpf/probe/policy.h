@@ -27,6 +27,11 @@ class PolicyMaps {
   // killed in between.
   bool Set(const v1::SetPolicy& policy, std::string* error, std::string* detail);
   bool SetProtected(const v1::SetProtectedPaths& paths, std::string* error, std::string* detail);
+  // Whether any policy root is under a policy now.
+  bool Active() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return !flags_.empty();
+  }
   // The self-check's part here: the policy switches, the policy maps and
   // the protected paths hold what this probe last wrote (anything else is
   // put back). The allow lists, larger, are compared when `allow_lists`.

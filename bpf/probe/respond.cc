@@ -61,6 +61,10 @@ v1::CommandAck Responder::Handle(const v1::EngineCommand& cmd) {
       ok = policies_.Set(cmd.set_policy(), &error, &detail);
       break;
     case v1::EngineCommand::kSetProtectedPaths: ok = policies_.SetProtected(cmd.set_protected_paths(), &error, &detail); break;
+    case v1::EngineCommand::kEnforcementApplied:
+      ok = true;
+      detail = on_applied_ ? on_applied_() : "nothing pinned";
+      break;
     default: error = "command not supported by this probe"; break;
   }
   ack.set_ok(ok);

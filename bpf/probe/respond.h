@@ -2,6 +2,7 @@
 // capture, kill, enforcement policies. Each command is answered with an
 // ack saying what was done or why it could not be.
 #pragma once
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -24,6 +25,10 @@ class Responder {
   Responder& operator=(const Responder&) = delete;
 
   v1::CommandAck Handle(const v1::EngineCommand& cmd);
+  // EnforcementApplied: the engine put every policy back (pinning.h); says what was done.
+  void OnEnforcementApplied(std::function<std::string()> f) { on_applied_ = std::move(f); }
+  // Whether any workload is under an enforce policy here.
+  bool Enforcing() { return policies_.Active(); }
   // What this node can do, for the hello.
   std::vector<std::string> Capabilities() const;
   // The self-check of the enforcement maps (PolicyMaps::CheckState) and
@@ -45,6 +50,7 @@ class Responder {
   std::string mount_;
   bool connect_hooks_;
   PolicyMaps policies_;
+  std::function<std::string()> on_applied_;
   std::map<std::string, std::vector<bpf_link*>> quarantined_;  // cgroup path → links
   struct Capture {
     std::vector<uint64_t> cgroup_ids;

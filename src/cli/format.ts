@@ -23,6 +23,7 @@ export function formatStatus(s: StatusReply): string {
     lines.push(c && c.checks
       ? `  self-check: ${c.checks} checks every ${c.intervalMs} ms of ${c.watched.length} globals, maps and links, last ${ago(c.lastCheckAtMs)}; ${c.tampered ? `TAMPERED ${c.tampered} times, last ${ago(c.lastFoundAtMs)}: ${c.lastFound}` : 'nothing changed by anyone else'}`
       : '  self-check: no report yet (its kernel state is not being checked)');
+    lines.push(`  ${pinningLine(p.pinning)}`);
   }
   const d = s.dns;
   lines.push(d?.seen
@@ -54,4 +55,14 @@ export function formatStatus(s: StatusReply): string {
   for (const w of s.workloads.slice(0, 50)) lines.push(`  ${w.mode.padEnd(8)} ${String(w.events).padStart(10)}  ${w.name}${w.cgroupPath && w.cgroupPath !== w.name ? `  (${w.cgroupPath})` : ''}${w.pathsIncomplete ? `  incomplete paths ${w.pathsIncomplete}` : ''}`);
   if (s.workloads.length > 50) lines.push(`  … and ${s.workloads.length - 50} more (--json for all)`);
   return `${lines.join('\n')}\n`;
+}
+
+/** Whether enforcement outlives the probe (bpf/README.md#enforcement-outlives-the-probe). */
+function pinningLine(p: StatusReply['probes'][number]['pinning']): string {
+  if (!p?.pinned) return `enforcement NOT PINNED (${p?.why || 'unknown'}): if the probe dies, enforcement is off until a new one has the engine's policies`;
+  const previous = p.previousLinks
+    ? `; ${p.previousLinks} links of an earlier probe ${p.previousReleased ? 'released after the engine re-applied its policies' : 'still in force until the engine has re-applied its policies'}`
+    : '';
+  const onExit = p.onExit === 'unpin' ? 'unpinned when the probe stops' : 'kept on a clean stop while a workload is enforced (vigil-probe --release-pinned drops it)';
+  return `enforcement pinned at ${p.dir}: ${p.links} links stay in force if the probe dies, ${onExit}${previous}`;
 }

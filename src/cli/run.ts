@@ -47,6 +47,8 @@ export async function runEngine(config: Config, withProbe: boolean): Promise<voi
         queueEvents: config.probe.queueEvents,
         fairEventsPerSec: config.probe.fairEventsPerSec,
         dedupWindowMs: config.probe.dedup.enabled ? config.probe.dedup.windowMs : 0,
+        ...(config.probe.pinning.dir !== undefined ? { pinDir: config.probe.pinning.dir } : {}),
+        unpinOnExit: config.probe.pinning.onExit === 'unpin',
         excludePids: [process.pid],
         tls: probeTls(config),
       },

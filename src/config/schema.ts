@@ -388,6 +388,18 @@ export const configSchema = z.strictObject({
           windowMs: z.number().int().min(1).max(3_600_000).default(10_000),
         })
         .prefault({}),
+      /**
+       * Enforcement that outlives the probe (bpf/README.md): its links pinned
+       * below `dir` (default /sys/fs/bpf/vigil/NODE; '' turns pinning off).
+       * `onExit`: on a clean stop, keep the pins while a workload is enforced
+       * (an upgrade leaves no gap), or unpin.
+       */
+      pinning: z
+        .strictObject({
+          dir: z.string().refine((d) => d === '' || d.startsWith('/'), 'an absolute path, or empty for off').optional(),
+          onExit: z.enum(['keep-while-enforcing', 'unpin']).default('keep-while-enforcing'),
+        })
+        .prefault({}),
     })
     .prefault({}),
   log: z

@@ -5,7 +5,7 @@ import type { Workload } from '../model/workload.js';
 import type { SelfCheckState } from '../probe/selfcheck.js';
 import { lossCounters, type ProbeSession } from '../probe/session.js';
 import { VERSION } from '../version.js';
-import type { ContainerStatus, RuntimeStatus } from './messages.js';
+import type { ContainerStatus, PinningStatus, RuntimeStatus } from './messages.js';
 import type { StatusReply, WorkloadLoss } from './methods.js';
 
 export interface StatusSources {
@@ -63,6 +63,7 @@ export function statusReply(s: StatusSources): StatusReply {
       lastHeardAtMs: p.lastHeardAt,
       stalled: p.connected && gaps.stalled(p),
       selfCheck: s.selfCheck(p) ?? { checks: 0, tampered: 0, intervalMs: 0, lastCheckAtMs: 0, watched: [], lastFound: '', lastFoundAtMs: 0 },
+      pinning: pinningStatus(p),
     })),
     eventsByType: Object.fromEntries(s.eventsByType()),
     workloads: [...s.workloads()]
@@ -91,5 +92,14 @@ export function statusReply(s: StatusSources): StatusReply {
       return { seen: s.currentProbe()?.hello.hooks.includes(DNS_HOOK) ?? false, answers: n.answers, addresses: n.size, evicted: n.evicted };
     })(),
     cgroupMoves: { ...s.cgroupMoves() },
+  };
+}
+
+/** Where the probe pinned its enforcement (an older probe says nothing: not pinned). */
+function pinningStatus(p: ProbeSession): PinningStatus {
+  const h = p.hello.pinning;
+  return {
+    dir: h?.dir ?? '', pinned: h?.pinned ?? false, why: h?.why || (h ? '' : 'this probe does not pin its enforcement'),
+    links: h?.links ?? 0, previousLinks: h?.previousLinks ?? 0, previousReleased: p.previousPinsReleased, onExit: h?.onExit ?? '',
   };
 }

@@ -46,6 +46,8 @@ export class ProbeGaps {
   private readonly stalled = new Map<ProbeSession, number>();
   private lastGone: Gone | null = null;
   private lastExit: { pid: number; how: string } | null = null;
+  /** Whether each probe seen (by pid) pinned its enforcement, so it outlives the probe. */
+  private readonly pinned = new Map<number, boolean>();
   /** When the last probe went away with no other connected; the "disconnected" alert is raised once per gap. */
   private noneSince: number | null = null;
   private noneAlerted = false;
@@ -105,9 +107,10 @@ export class ProbeGaps {
     this.lastExit = { pid, how };
     if (this.lastGone && this.lastGone.pid === pid) this.lastGone.exit = how;
     const p = this.o.protectedNow();
+    const pinned = this.pinned.get(pid) ?? false;
     this.alert('Probe exited', p,
-      `the probe (pid ${pid}) on ${this.o.node} exited (${how}): nothing is observed until it is back${restartInMs === null ? '' : ` (restarting in ${restartInMs} ms)`}${this.kept(p, 'its kernel enforcement and quarantines are gone with it until a new probe puts them back')}`,
-      { 'vigil.probe.pid': pid });
+      `the probe (pid ${pid}) on ${this.o.node} exited (${how}): nothing is observed until it is back${restartInMs === null ? '' : ` (restarting in ${restartInMs} ms)`}${this.kept(p, pinned ? 'its enforce policies stay in force (pinned in the kernel); quarantines are gone until a new probe puts them back' : 'its kernel enforcement and quarantines are gone with it until a new probe puts them back')}`,
+      { 'vigil.probe.pid': pid }, pinned);
   }
 
   disconnected(s: ProbeSession): void {
@@ -120,6 +123,8 @@ export class ProbeGaps {
   }
 
   connected(s: ProbeSession): void {
+    this.pinned.set(s.hello.probePid, s.hello.pinning?.pinned ?? false);
+    if (this.pinned.size > 64) this.pinned.delete(this.pinned.keys().next().value!);
     const gone = this.lastGone;
     const alerted = this.noneAlerted;
     const noneSince = this.noneSince;
@@ -141,7 +146,7 @@ export class ProbeGaps {
     this.restarts++;
     const seconds = Math.round((this.now() - gone.at) / 1000);
     const kernel = s.hello.enforcementKept
-      ? 'enforcement stayed in force (its state was pinned)'
+      ? `enforcement stayed in force (its state was pinned)${p.quarantined.length ? `; quarantines are not pinned: off meanwhile (quarantined: ${p.quarantined.join(', ')}) and being put back now` : ''}`
       : p.enforce.length || p.quarantined.length
         ? `kernel enforcement was off meanwhile (${[p.enforce.length ? `enforce mode: ${p.enforce.join(', ')}` : '', p.quarantined.length ? `quarantined: ${p.quarantined.join(', ')}` : ''].filter(Boolean).join('; ')}) and is being put back now`
         : 'no workload was in enforce mode or quarantined';
@@ -155,7 +160,8 @@ export class ProbeGaps {
   }
 
   private priority(p: Protected, kept = false): Priority {
-    return (p.enforce.length || p.quarantined.length) && !kept ? 'critical' : 'error';
+    // Pinning keeps enforce policies in force, not quarantines.
+    return (p.enforce.length && !kept) || p.quarantined.length ? 'critical' : 'error';
   }
 
   /** What a gap means for workloads the kernel protects, if any. */
@@ -164,8 +170,8 @@ export class ProbeGaps {
     return names ? `. Protected workloads (${names}): ${what}` : '';
   }
 
-  private alert(rule: string, p: Protected, message: string, fields: Alert['fields']): void {
-    const priority = this.priority(p);
+  private alert(rule: string, p: Protected, message: string, fields: Alert['fields'], kept = false): void {
+    const priority = this.priority(p, kept);
     this.o.log.error({ node: this.o.node, ...fields }, `${rule}: ${message}`);
     this.o.raise(alertAbout(nodeWorkload(this.o.node), this.o.node, { source: 'engine', rule, priority, message, fields, tags: ['vigil', 'visibility'] }));
   }

@@ -30,6 +30,8 @@ export function lossCounters(l: WireLossReport): Omit<WireLossReport, 'cgroups'>
 export class ProbeSession {
   readonly connectedAt = Date.now();
   connected = true;
+  /** The engine re-applied its policies here and the links earlier probes left pinned were released (bpf/probe/pinning.h). */
+  previousPinsReleased = false;
   batches = 0;
   events = 0;
   batchGaps = 0;

@@ -19,6 +19,10 @@ export interface ProbeOptions {
   dedupWindowMs?: number;
   /** Fairness budget (events/s toward the engine, split among workloads); 0 off, undefined the probe's default. */
   fairEventsPerSec?: number;
+  /** Where the probe pins its enforcement (bpf/probe/pinning.h); '' off, undefined the probe's default (/sys/fs/bpf/vigil/NODE). */
+  pinDir?: string;
+  /** Unpin on a clean stop even while a workload is enforced. */
+  unpinOnExit?: boolean;
   /** Processes whose own activity is not reported (the engine). */
   excludePids: number[];
   /** Mutual TLS for a tcp:// engine: the CA that signed the engine's certificate, the probe's own certificate and key. */
@@ -33,6 +37,8 @@ export function probeArgs(o: ProbeOptions): string[] {
   ];
   if (o.dedupWindowMs !== undefined) args.push('--dedup-window-ms', String(o.dedupWindowMs));
   if (o.fairEventsPerSec !== undefined) args.push('--fair-events-per-sec', String(o.fairEventsPerSec));
+  if (o.pinDir !== undefined) args.push('--pin-dir', o.pinDir);
+  if (o.unpinOnExit) args.push('--unpin-on-exit');
   for (const pid of o.excludePids) args.push('--exclude-pid', String(pid));
   if (o.tls) args.push('--tls-ca', o.tls.ca, '--tls-cert', o.tls.cert, '--tls-key', o.tls.key, '--tls-server-name', o.tls.serverName);
   return args;

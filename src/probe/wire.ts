@@ -76,8 +76,34 @@ export interface WireHello {
    * found in force at start survived the previous probe (pinned in bpffs),
    * so a restart left no gap in enforcement. False: it starts empty and the
    * engine puts it back; the restart alert says enforcement was off meanwhile.
+   * Quarantines are not pinned: they are off until the engine puts them back.
    */
   enforcementKept: boolean;
+  /** Where this probe pins its enforcement programs' links (bpf/README.md). */
+  pinning?: WirePinning;
+}
+
+/**
+ * Enforcement that outlives the probe: the links of the programs that
+ * enforce, pinned in bpffs, stay attached (with the maps their programs
+ * read) when the probe dies, until a new probe has taken over.
+ */
+export interface WirePinning {
+  /** this probe's pin directory, e.g. /sys/fs/bpf/vigil/NODE/v1-SESSION; "" when not pinned */
+  dir: string;
+  /** its enforcement links are pinned there */
+  pinned: boolean;
+  /** why not, when not: pinning turned off, or what failed (bpffs absent, ...) */
+  why: string;
+  /** links pinned */
+  links: number;
+  /** links left pinned by earlier probes, in force until the engine has re-applied its policies */
+  previousLinks: number;
+  /**
+   * On a clean stop (SIGTERM): "keep-while-enforcing" (pins stay while any
+   * policy is in force, so an upgrade leaves no gap) or "unpin".
+   */
+  onExit: string;
 }
 
 export interface WireEnforcementHook {
@@ -576,9 +602,18 @@ export interface WireEngineCommand {
   kill?: WireKill;
   setPolicy?: WireSetPolicy;
   setProtectedPaths?: WireSetProtectedPaths;
-  /** Which of ping, quarantine, release, startCapture, stopCapture, kill, setPolicy, setProtectedPaths is set. */
-  cmd?: 'ping' | 'quarantine' | 'release' | 'startCapture' | 'stopCapture' | 'kill' | 'setPolicy' | 'setProtectedPaths';
+  enforcementApplied?: WireEnforcementApplied;
+  /** Which of ping, quarantine, release, startCapture, stopCapture, kill, setPolicy, setProtectedPaths, enforcementApplied is set. */
+  cmd?: 'ping' | 'quarantine' | 'release' | 'startCapture' | 'stopCapture' | 'kill' | 'setPolicy' | 'setProtectedPaths' | 'enforcementApplied';
 }
+
+/**
+ * The engine has put back every policy (and protected path) it holds
+ * into this probe after it connected: the links earlier probes left pinned
+ * are released (their programs detach), the new probe's programs enforce
+ * alone. Answered with how many were released.
+ */
+export type WireEnforcementApplied = Record<string, never>;
 
 export type WirePing = Record<string, never>;
 

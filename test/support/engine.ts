@@ -58,7 +58,7 @@ export class TestEngine {
   }
 
   /** Starts the real probe against this engine and waits until it is connected. */
-  async startProbe(extra: { ringbufBytes?: number; queueEvents?: number; fairEventsPerSec?: number } = {}): Promise<void> {
+  async startProbe(extra: { ringbufBytes?: number; queueEvents?: number; fairEventsPerSec?: number; pinDir?: string; unpinOnExit?: boolean } = {}): Promise<void> {
     this.probe = new ProbeSupervisor(
       {
         path: probeBinary,
@@ -71,6 +71,9 @@ export class TestEngine {
         queueEvents: extra.queueEvents ?? this.config.probe.queueEvents,
         fairEventsPerSec: extra.fairEventsPerSec ?? this.config.probe.fairEventsPerSec,
         dedupWindowMs: this.config.probe.dedup.enabled ? this.config.probe.dedup.windowMs : 0,
+        // Tests share the node name: no pins unless a test gives its own directory.
+        pinDir: extra.pinDir ?? '',
+        unpinOnExit: extra.unpinOnExit ?? false,
         excludePids: [process.pid],
       },
       this.engine.log,

@@ -1,0 +1,192 @@
+#include "pinning.h"
+
+#include <bpf/libbpf.h>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include "log.h"
+
+namespace vigil {
+
+namespace {
+
+constexpr long kBpffsMagic = 0xcafe4a11;  // BPF_FS_MAGIC
+constexpr const char* kBpffsMount = "/sys/fs/bpf";
+
+bool IsBpffs(const std::string& path) {
+  struct statfs st {};
+  return statfs(path.c_str(), &st) == 0 && long(st.f_type) == kBpffsMagic;
+}
+
+// The deepest existing directory of `path` (itself when it exists).
+std::string ExistingAncestor(std::string path) {
+  while (!path.empty() && access(path.c_str(), F_OK) != 0) {
+    size_t slash = path.rfind('/');
+    path = slash == 0 ? "/" : slash == std::string::npos ? "" : path.substr(0, slash);
+  }
+  return path;
+}
+
+bool MakeDirs(const std::string& path, std::string* why) {
+  for (size_t at = 1; at <= path.size(); at++) {
+    if (at != path.size() && path[at] != '/') continue;
+    const std::string part = path.substr(0, at);
+    if (mkdir(part.c_str(), 0700) != 0 && errno != EEXIST) {
+      *why = "cannot make " + part + ": " + strerror(errno);
+      return false;
+    }
+  }
+  return true;
+}
+
+// A generation's directory: "v<layout>-<session>" (bpffs refuses dots in names).
+bool IsGeneration(const char* name) { return name[0] == 'v' && strchr(name, '-') != nullptr; }
+
+std::vector<std::string> Entries(const std::string& dir, bool dirs) {
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    const bool is_dir = e->d_type == DT_DIR;
+    if (is_dir == dirs) out.push_back(e->d_name);
+  }
+  closedir(d);
+  return out;
+}
+
+// Unpins every link of one generation and removes its directory; the
+// number unpinned.
+size_t RemoveGeneration(const std::string& dir, std::string* errors) {
+  size_t n = 0;
+  for (const auto& name : Entries(dir, false)) {
+    if (unlink((dir + "/" + name).c_str()) == 0) n++;
+    else *errors += (errors->empty() ? "" : "; ") + ("cannot unpin " + dir + "/" + name + ": " + strerror(errno));
+  }
+  if (rmdir(dir.c_str()) != 0 && errno != ENOENT)
+    *errors += (errors->empty() ? "" : "; ") + ("cannot remove " + dir + ": " + strerror(errno));
+  return n;
+}
+
+}  // namespace
+
+std::string Pinning::DefaultBase(const std::string& node) {
+  // bpffs refuses dots in names ("node1.example.com").
+  std::string name = node;
+  for (char& c : name)
+    if (!isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
+  return std::string(kBpffsMount) + "/vigil/" + name;
+}
+
+bool Pinning::Open(const std::string& base, const std::string& session, std::string* why) {
+  if (base.empty()) {
+    *why = "pinning turned off (--pin-dir '')";
+    return false;
+  }
+  if (base[0] != '/' || base.find("/..") != std::string::npos) {
+    *why = "pin directory '" + base + "' is not an absolute path";
+    return false;
+  }
+  const std::string existing = ExistingAncestor(base);
+  if (!IsBpffs(existing)) {
+    const bool below = base == kBpffsMount || base.rfind(std::string(kBpffsMount) + "/", 0) == 0;
+    if (!below) {
+      *why = base + " is not on a bpffs mount (mount -t bpf bpf DIR, or a --pin-dir below one)";
+      return false;
+    }
+    // Nothing at /sys/fs/bpf on this node: the probe mounts it (root, before it drops capabilities).
+    mkdir(kBpffsMount, 0700);
+    if (!IsBpffs(kBpffsMount) && mount("bpf", kBpffsMount, "bpf", 0, "mode=0700") != 0) {
+      *why = std::string("no bpffs at ") + kBpffsMount + " and mounting one failed: " + strerror(errno) +
+             " (mount it on the node, or give the probe the host's /sys/fs/bpf)";
+      return false;
+    }
+    Log("info", "mounted bpffs at %s for the enforcement pins", kBpffsMount);
+  }
+  if (!MakeDirs(base, why)) return false;
+  if (!IsBpffs(base)) {
+    *why = base + " is not on a bpffs mount";
+    return false;
+  }
+  base_ = base;
+  for (const auto& name : Entries(base, true)) {
+    if (!IsGeneration(name.c_str())) continue;
+    previous_.push_back(base + "/" + name);
+    previous_links_ += Entries(base + "/" + name, false).size();
+  }
+  const std::string dir = base + "/v1-" + session;
+  if (mkdir(dir.c_str(), 0700) != 0) {
+    *why = "cannot make " + dir + ": " + strerror(errno);
+    return false;
+  }
+  dir_ = dir;
+  return true;
+}
+
+bool Pinning::Pin(bpf_link* link, const std::string& name, std::string* why) {
+  const std::string path = dir_ + "/" + name;
+  for (size_t i = 0; i < pinned_.size(); i++) {
+    if (pinned_[i].path != path) continue;
+    pinned_.erase(pinned_.begin() + i);
+    break;
+  }
+  unlink(path.c_str());  // a link attached again replaces the one pinned under its name
+  if (int err = bpf_link__pin(link, path.c_str())) {
+    *why = "cannot pin " + path + ": " + strerror(-err);
+    return false;
+  }
+  pinned_.push_back({link, path});
+  return true;
+}
+
+std::string Pinning::ReleasePrevious() {
+  if (released_) return "the earlier probes' links were already released";
+  released_ = true;
+  if (previous_.empty()) return "no earlier probe's links were pinned";
+  std::string errors;
+  size_t n = 0;
+  for (const auto& dir : previous_) n += RemoveGeneration(dir, &errors);
+  std::string said = "released " + std::to_string(n) + " links " + std::to_string(previous_.size()) +
+                     " earlier probe(s) left pinned: this probe's programs enforce alone";
+  if (!errors.empty()) said += " (" + errors + ")";
+  return said;
+}
+
+void Pinning::Keep() {
+  // libbpf would close a tracepoint link's perf event after disabling it:
+  // the pinned link would stay attached to an event that never fires.
+  for (auto& p : pinned_) bpf_link__disconnect(p.link);
+}
+
+void Pinning::Drop() {
+  for (auto& p : pinned_) bpf_link__unpin(p.link);
+  pinned_.clear();
+  if (!dir_.empty()) rmdir(dir_.c_str());
+  if (!base_.empty()) rmdir(base_.c_str());  // only when no other generation is left
+}
+
+bool Pinning::ReleaseAll(const std::string& base, std::string* report) {
+  if (!IsBpffs(base)) {
+    *report = base + " is not a bpffs directory: nothing pinned there";
+    return access(base.c_str(), F_OK) != 0;
+  }
+  std::string errors;
+  size_t links = 0, gens = 0;
+  for (const auto& name : Entries(base, true)) {
+    if (!IsGeneration(name.c_str())) continue;
+    links += RemoveGeneration(base + "/" + name, &errors);
+    gens++;
+  }
+  rmdir(base.c_str());
+  *report = "unpinned " + std::to_string(links) + " enforcement links of " + std::to_string(gens) + " probe(s) under " +
+            base + (errors.empty() ? "" : ": " + errors);
+  return errors.empty();
+}
+
+}  // namespace vigil
