@@ -169,6 +169,12 @@ describeRuntimes('the DaemonSet\'s images, built here and run as daemonset.yaml 
         expect(v.secret.optional, `secret volume ${v.name} must be optional`).toBe(true);
         mkdirSync(d, { recursive: true });
         volumeDirs.set(v.name, d);
+      } else if (v.hostPath?.path === '/sys/fs/bpf') {
+        // A bpffs of this test's own for the enforcement pins, not the machine's.
+        mkdirSync(d, { recursive: true });
+        execFileSync('mount', ['-t', 'bpf', 'bpf', d]);
+        tmpfsMounts.push(d);
+        volumeDirs.set(v.name, d);
       } else if (v.hostPath) {
         const here: Record<string, string> = {
           '/var/lib/vigil': join(dir, 'state'),

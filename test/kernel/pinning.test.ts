@@ -147,6 +147,9 @@ describeKernel('enforcement pinned in bpffs: in force while no probe runs, one s
     expect(gens).toHaveLength(1);
     firstGen = gens[0]!;
     const names = pins(firstGen);
+    // In the QEMU guests: the mechanism this kernel must have given exec (test/vm/).
+    if (process.env.VIGIL_EXPECT_MECHANISM) expect(mechanism('exec')).toBe(process.env.VIGIL_EXPECT_MECHANISM);
+    if (DENYING.includes(mechanism('exec'))) expect(names).toEqual(expect.arrayContaining([expect.stringMatching(/^(lsm|fmod)_bprm_creds_from_file$/)]));
     // What enforces on any kernel: the connect hooks (or the LSM/fmod_ret connect hook) and exec.
     expect(names).toEqual(expect.arrayContaining(['handle_exec', 'handle_fork', 'handle_exit', 'handle_cgroup_move']));
     if (mechanism('connect') === 'cgroup') expect(names).toEqual(expect.arrayContaining(['enforce_connect4', 'enforce_connect6']));

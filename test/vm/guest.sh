@@ -17,9 +17,11 @@ cd "$VIGIL_ROOT" || exit 3
 t0=$(cut -d' ' -f1 /proc/uptime)
 bpf/build/vigil-probe --check-programs > /vmshare/check.txt 2>&1
 t1=$(cut -d' ' -f1 /proc/uptime)
-# The kernel test set: the pipeline's smoke test, every enforcement test, and io_uring followed.
+# The kernel test set: the pipeline's smoke test, every enforcement test, enforcement pinned
+# across a probe restart (by this kernel's mechanism), and io_uring followed.
 CI=true VIGIL_TIME_SCALE=10 VIGIL_EXPECT_MECHANISM="$VIGIL_EXPECT_MECHANISM" \
   node_modules/.bin/vitest run test/kernel/pipeline.test.ts test/kernel/enforce.test.ts test/kernel/syscalls.test.ts \
+  test/kernel/pinning.test.ts \
   -t "$VIGIL_TESTS" --testTimeout=300000 --hookTimeout=600000 \
   --reporter=default --reporter=json --outputFile.json=/vmshare/vitest.json > /vmshare/vitest.log 2>&1
 rc=$?

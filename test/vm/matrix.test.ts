@@ -45,7 +45,7 @@ const GUESTS: Guest[] = [
 ];
 
 /** The kernel test set each guest runs (vitest -t, a regular expression over full test names). */
-const GUEST_TESTS = 'sees exec, file and connect activity|enforcement on this kernel|io_uring: the ring set up';
+const GUEST_TESTS = 'sees exec, file and connect activity|enforcement on this kernel|enforcement pinned in bpffs|io_uring: the ring set up';
 
 /** Why the matrix cannot run here, or null. */
 function unavailable(): string | null {
@@ -131,6 +131,7 @@ run(`kernel matrix in QEMU guests${why && process.env.CI !== 'true' ? ` (skipped
       expect(failures).toEqual([]);
       expect(results.some((a) => a.fullName.includes('sees exec, file and connect activity'))).toBe(true);
       expect(results.filter((a) => a.fullName.includes('enforcement on this kernel')).length).toBeGreaterThanOrEqual(16);
+      expect(results.filter((a) => a.fullName.includes('enforcement pinned in bpffs')).length).toBe(4);
       expect(rc, `guest exit status (${file('times.txt').trim()})`).toBe(0);
     });
   }
