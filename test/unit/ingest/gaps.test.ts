@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../../src/control/client.js';
+import { formatStatus } from '../../../src/cli/format.js';
 import type { Alert } from '../../../src/model/alert.js';
 import { LossEpisodes } from '../../../src/probe/losses.js';
 import type { WireLossReport } from '../../../src/probe/wire.js';
@@ -60,7 +61,7 @@ async function start(): Promise<SyntheticProbe> {
   return probe;
 }
 
-function connect(sessionId?: string, hello: { enforcementKept?: boolean } = {}): SyntheticProbe {
+function connect(sessionId?: string, hello: { enforcementKept?: boolean; pinning?: { dir: string; pinned: boolean; why: string; links: number; previousLinks: number; onExit: string } } = {}): SyntheticProbe {
   const p = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`, { sessionId, capabilities: ['exec-kill', 'connect-refuse', 'write-kill'], ...hello });
   probes.push(p);
   return p;
@@ -234,5 +235,39 @@ describe('stalls and gaps', () => {
     const restarted = await waitFor('the restart alerted', () => of('Probe restarted').at(-1));
     expect(restarted.priority).toBe('error');
     expect(restarted.message).toMatch(/enforcement stayed in force \(its state was pinned\)$/);
+  });
+
+  it('a probe that found earlier pins is told to release them only after every policy is back; vigil status says so', async () => {
+    const probe = await start();
+    probe.answer = () => ({ ok: true, error: '', detail: 'done' });
+    await probe.close();
+    await waitFor('gone', () => t.engine.ingest.sessions().every((s) => !s.connected));
+    const next = connect('taking-over', { enforcementKept: true, pinning: { dir: '/sys/fs/bpf/vigil/n/v1-taking-over', pinned: true, why: '', links: 21, previousLinks: 21, onExit: 'keep-while-enforcing' } });
+    next.answer = (cmd) => ({ ok: true, error: '', detail: cmd.enforcementApplied ? 'released 21 links' : 'applied' });
+    const applied = await waitFor('EnforcementApplied sent', () => next.commands.findIndex((c) => c.enforcementApplied) + 1);
+    // Everything the engine re-applies comes first.
+    const reapplied = next.commands.map((c, i) => (c.setPolicy || c.setProtectedPaths ? i + 1 : 0)).filter(Boolean);
+    expect(reapplied.length).toBeGreaterThan(0);
+    expect(Math.max(...reapplied)).toBeLessThan(applied);
+    await waitFor('released', () => t.engine.status().probes.find((p) => p.connected)?.pinning.previousReleased);
+    expect(t.engine.status().probes.find((p) => p.connected)!.pinning).toMatchObject({ pinned: true, links: 21, previousLinks: 21, onExit: 'keep-while-enforcing' });
+    expect(formatStatus(t.engine.status())).toContain('enforcement pinned at /sys/fs/bpf/vigil/n/v1-taking-over: 21 links stay in force if the probe dies, kept on a clean stop while a workload is enforced (vigil-probe --release-pinned drops it); 21 links of an earlier probe released after the engine re-applied its policies');
+  });
+
+  it('a probe that could not pin is a warning naming why; pinning turned off is only said in vigil status', async () => {
+    const probe = await start();
+    await probe.close();
+    await waitFor('gone', () => t.engine.ingest.sessions().every((s) => !s.connected));
+    connect('no-bpffs', { pinning: { dir: '', pinned: false, why: 'no bpffs at /sys/fs/bpf and mounting one failed: Operation not permitted', links: 0, previousLinks: 0, onExit: 'keep-while-enforcing' } });
+    const a = await waitFor('the alert', () => of('Enforcement not pinned')[0]);
+    expect(a.priority).toBe('warning');
+    expect(a.message).toContain('could not pin its enforcement (no bpffs at /sys/fs/bpf and mounting one failed: Operation not permitted)');
+    expect(formatStatus(t.engine.status())).toContain('enforcement NOT PINNED (no bpffs at /sys/fs/bpf and mounting one failed: Operation not permitted)');
+    // The synthetic probes before said nothing of pinning (an older probe): not pinned, no alert.
+    expect(of('Enforcement not pinned')).toHaveLength(1);
+    connect('off', { pinning: { dir: '', pinned: false, why: "pinning turned off (--pin-dir '')", links: 0, previousLinks: 0, onExit: 'keep-while-enforcing' } });
+    await waitFor('connected', () => t.engine.ingest.sessions().some((s) => s.hello.sessionId === 'off'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(of('Enforcement not pinned')).toHaveLength(1);
   });
 });
