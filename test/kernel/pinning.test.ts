@@ -10,7 +10,7 @@
 // own: other probes on this machine pin elsewhere.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +37,7 @@ describeKernel('enforcement pinned in bpffs: in force while no probe runs, one s
   let fs: string;
   let pinDir: string;
   let tool: string;
+  let victim: string;
   const servers: Server[] = [];
   let allowedPort: number;
   let deniedPort: number;
@@ -66,7 +67,16 @@ describeKernel('enforcement pinned in bpffs: in force while no probe runs, one s
       return false;
     }
   };
-  const mechanism = (operation: string) => t.engine.enforcement.mechanisms().find((m) => m.operation === operation)?.mechanism ?? '';
+  /** How this kernel stops an operation, as the first probe said (kept: none is connected in the gap). */
+  const mechanisms = new Map<string, string>();
+  const mechanism = (operation: string): string => {
+    if (!mechanisms.has(operation)) {
+      const m = t.engine.enforcement.mechanisms().find((x) => x.operation === operation);
+      if (!m) throw new Error(`no probe said how ${operation} is enforced`);
+      mechanisms.set(operation, m.mechanism);
+    }
+    return mechanisms.get(operation)!;
+  };
 
   /** A connect the policy does not list: refused, the listener never sees it. */
   async function deniedConnectRefused(when: string) {
@@ -75,6 +85,24 @@ describeKernel('enforcement pinned in bpffs: in force while no probe runs, one s
     expect(r.stdout.trim(), `${when}: the connect is refused`).toBe('EPERM');
     await new Promise((res) => setTimeout(res, 200));
     expect(reachedDenied, `${when}: the listener saw nothing`).toBe(before);
+  }
+
+  /**
+   * A write below a protected path: denied, the file unchanged (BPF LSM,
+   * fmod_ret), or with the fallback the writer killed at the syscall's entry
+   * (the call completes: what changed is put back for the next check).
+   */
+  async function protectedWriteStopped(when: string) {
+    writeFileSync(victim, 'original\n');
+    const r = await op('write', victim);
+    if (DENYING.includes(mechanism('open-write'))) {
+      expect(r.stdout.trim(), `${when}: write denied`).toBe('EPERM');
+      expect(readFileSync(victim, 'utf8'), `${when}: the file unchanged`).toBe('original\n');
+    } else {
+      expect(mechanism('open-write')).toBe('kill-at-entry');
+      expect(r.code, `${when}: the writer killed at the syscall's entry`).toBeNull();
+      expect(r.stdout, `${when}: nothing after the call ran`).toBe('');
+    }
   }
 
   /** A program the policy does not list: it never gets to write its file. */
@@ -97,11 +125,13 @@ describeKernel('enforcement pinned in bpffs: in force while no probe runs, one s
     tool = join(dir, 'bin', 'newtool');
     copyFileSync(realpathSync('/usr/bin/touch'), tool);
     chmodSync(tool, 0o755);
+    mkdirSync(join(dir, 'p'));
+    victim = join(dir, 'p', 'victim.txt');
     tree = new TestCgroupTree();
     app = tree.group('app');
     allowedPort = await listen();
     deniedPort = await listen(() => reachedDenied++);
-    t = await TestEngine.start({ workloads: [{ name: 'pinned', cgroup: tree.root }], sinks: [] }, { dir: join(dir, 'engine') });
+    t = await TestEngine.start({ workloads: [{ name: 'pinned', cgroup: tree.root }], sinks: [], profiles: { protectedPaths: [`${join(dir, 'p')}/`] } }, { dir: join(dir, 'engine') });
     t.engine.onAlert((a) => alerts.push(a));
     await t.startProbe({ pinDir });
     control = new ControlClient(t.config.control.listen);
@@ -158,7 +188,9 @@ describeKernel('enforcement pinned in bpffs: in force while no probe runs, one s
     const p = s.probes.find((x) => x.connected)!;
     expect(p.pinning).toMatchObject({ pinned: true, dir: join(pinDir, firstGen), links: names.length, previousLinks: 0, onExit: 'keep-while-enforcing' });
     expect(formatStatus(s)).toContain(`enforcement pinned at ${join(pinDir, firstGen)}: ${names.length} links stay in force if the probe dies`);
+    for (const op of ['connect', 'exec', 'open-write']) mechanism(op);
     await deniedConnectRefused('with the probe running');
+    await protectedWriteStopped('with the probe running');
     expect((await op('connect', String(allowedPort))).stdout.trim()).toBe('ok');
   });
 
@@ -172,6 +204,7 @@ describeKernel('enforcement pinned in bpffs: in force while no probe runs, one s
     expect(existsSync(`/proc/${pid}`)).toBe(false);
     await deniedConnectRefused('no probe running');
     await newExecutableStopped('no probe running');
+    await protectedWriteStopped('no probe running');
     expect(t.engine.ingest.sessions().every((s) => !s.connected), 'still no probe: the checks ran in the gap').toBe(true);
     expect(generations()).toEqual([firstGen]);
   });
@@ -207,6 +240,9 @@ describeKernel('enforcement pinned in bpffs: in force while no probe runs, one s
     expect(generations()).toEqual([gen]);
     expect(pins(gen)).toEqual(names);
     await deniedConnectRefused('after a clean stop');
+    // The syscall tracepoints' links too (libbpf would have disabled their perf events on the way out).
+    await protectedWriteStopped('after a clean stop');
+    await newExecutableStopped('after a clean stop');
     const released = spawnSync(probeBinary, ['--release-pinned', '--pin-dir', pinDir], { encoding: 'utf8' });
     expect(released.status).toBe(0);
     expect(released.stderr).toContain(`unpinned ${names.length} enforcement links of 1 probe(s) under ${pinDir}`);
