@@ -164,7 +164,9 @@ const KEEP_EXITED = 4096;
 
 export class ProcessTree {
   private readonly procs: ProcessTable;
-  private readonly exited: Process[] = [];
+  /** Exited processes, a ring of KEEP_EXITED (not an array shifted: that moved 4,096 entries per exit). */
+  private readonly exited: (Process | null)[] = new Array<Process | null>(KEEP_EXITED).fill(null);
+  private exitedNext = 0;
 
   /** `identify`: what an exec ran (KnownTools.identify); by default the basename of the file run. */
   constructor(
@@ -270,11 +272,12 @@ export class ProcessTree {
       case 'exit':
         p.exited = true;
         p.exitCode = e.signal ? 128 + e.signal : e.exitCode;
-        this.exited.push(p);
-        if (this.exited.length > KEEP_EXITED) {
-          const old = this.exited.shift()!;
+        {
+          const old = this.exited[this.exitedNext];
+          this.exited[this.exitedNext] = p;
+          this.exitedNext = this.exitedNext + 1 === KEEP_EXITED ? 0 : this.exitedNext + 1;
           // Only if the pid was not reused by a newer process meanwhile.
-          if (this.procs.peek(old.pid) === old) this.procs.delete(old.pid);
+          if (old && this.procs.peek(old.pid) === old) this.procs.delete(old.pid);
         }
         break;
       default:

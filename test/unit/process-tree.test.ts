@@ -46,6 +46,34 @@ describe('process tree bound', () => {
   });
 });
 
+describe('exited processes', () => {
+  const exit = (pid: number) => Object.assign(emptyEvent('exit'), { pid, ppid: 1, comm: 'w', cgroupId: 7 });
+
+  it('keeps the last 4,096 exited processes for their children\'s chains, forgets older ones, and never a pid reused since', () => {
+    const tree = new ProcessTree(100_000);
+    for (let pid = 10; pid < 10 + 4096; pid++) {
+      tree.apply(open(pid));
+      tree.apply(exit(pid));
+    }
+    // All 4,096 are kept, exited.
+    for (const pid of [10, 2000, 4105]) expect(tree.get(pid)?.exited).toBe(true);
+    // pid 11 is reused (a fork) before it would be forgotten.
+    tree.apply(Object.assign(emptyEvent('fork'), { pid: 5, ppid: 1, comm: 'w', cgroupId: 7, childPid: 11 }));
+    const reused = tree.get(11)!;
+    expect(reused.exited).toBe(false);
+    expect(reused.ppid).toBe(5);
+    // Two more exits push pids 10 and 11 out of the kept window.
+    for (const pid of [50_000, 50_001]) {
+      tree.apply(open(pid));
+      tree.apply(exit(pid));
+    }
+    expect(tree.get(10)).toBeUndefined();
+    expect(tree.get(11)).toBe(reused);
+    expect(tree.get(12)?.exited).toBe(true);
+    expect(tree.get(50_001)?.exited).toBe(true);
+  });
+});
+
 describe('process tree and enforcement', () => {
   const exec = (pid: number, path: string, blockedBy: '' | 'bpf-lsm' | 'fmod_ret' | 'kill-at-entry') => {
     const e = emptyEvent('exec');
