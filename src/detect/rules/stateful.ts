@@ -34,14 +34,19 @@ interface Window {
   head: number;
   n: number;
   /**
-   * Distinct counting: the values seen, as small integer ids (ThresholdState
-   * numbers each value once), and when each was last seen, in the order
-   * first seen. Searched by a scan of the ids: a packed array of small
-   * integers a count of tens long is one or two cache lines, where a Map
-   * per key cost several dependent misses per event.
+   * Distinct counting past SCAN_MAX: the values seen, as small integer ids
+   * (ThresholdState numbers each value once), found through `index`; `at`:
+   * when each value was last seen, in the order first seen (both ways).
    */
   ids: number[] | null;
   at: number[] | null;
+  /**
+   * Distinct counting up to SCAN_MAX: the values themselves, in the order
+   * first seen (the two fields of a pair side by side, else keyOf's key),
+   * scanned with at[]. No numbering: a number per value cost two lookups
+   * in rule-wide Maps of every address seen, two cache misses per event.
+   */
+  vals: unknown[] | null;
   /** id → slot, for counts too large to scan. */
   index: Map<number, number> | null;
   /** The numbering the ids belong to. */
@@ -50,7 +55,7 @@ interface Window {
   quietUntil: number;
 }
 
-/** Counts above this look values up in a Map instead of scanning. */
+/** Counts up to this scan the window's own values; above it, values are numbered and looked up in a Map. */
 const SCAN_MAX = 64;
 /** Values numbered before the numbering starts over. */
 const MAX_VALUES = 65_536;
@@ -94,9 +99,11 @@ export class ThresholdState {
 
   private newWindow(): Window {
     const d = this.spec.distinct.length > 0;
+    const numbered = d && this.spec.count > SCAN_MAX;
     return {
       times: d ? null : [], head: 0, n: 0,
-      ids: d ? [] : null, at: d ? [] : null, index: d && this.spec.count > SCAN_MAX ? new Map() : null, epoch: this.epoch,
+      ids: numbered ? [] : null, at: d ? [] : null, index: numbered ? new Map() : null, epoch: this.epoch,
+      vals: d && !numbered ? [] : null,
       quietUntil: 0,
     };
   }
@@ -164,6 +171,7 @@ export class ThresholdState {
     const now = e.time;
     const w = this.windowOf(e, x);
     if (now < w.quietUntil) return 0;
+    if (w.vals) return this.hitScanned(w, e, x, now);
     if (w.ids) return this.hitDistinct(w, this.valueId(e, x), now);
     const times = w.times!;
     if (times.length < count) times.push(now);
@@ -175,6 +183,49 @@ export class ThresholdState {
     w.n = 0;
     w.quietUntil = now + windowMs;
     return count;
+  }
+
+  /** Distinct counting by the values themselves (count ≤ SCAN_MAX): as hitDistinct, compared as a Map compares keys. */
+  private hitScanned(w: Window, e: Event, x: FieldContext, now: number): number {
+    const { count, windowMs, distinct: d } = this.spec;
+    const vals = w.vals!;
+    const at = w.at!;
+    const pair = d.length === 2;
+    const a = pair ? (d[0]!(e, x) ?? '') : keyOf(d, e, x);
+    const b = pair ? (d[1]!(e, x) ?? '') : undefined;
+    let slot = -1;
+    for (let i = 0, j = 0; i < at.length; i++, j += pair ? 2 : 1) {
+      if (sameKey(vals[j], a) && (!pair || sameKey(vals[j + 1], b))) {
+        slot = i;
+        break;
+      }
+    }
+    if (slot < 0) {
+      vals.push(a);
+      if (pair) vals.push(b);
+      at.push(now);
+    } else at[slot] = now;
+    if (at.length < count) return 0;
+    // Values not seen within the window go; the others move down, keeping the order first seen.
+    const stride = pair ? 2 : 1;
+    let n = 0;
+    for (let i = 0; i < at.length; i++) {
+      const t = at[i]!;
+      if (now - t > windowMs) continue;
+      if (i !== n) {
+        at[n] = t;
+        vals[n * stride] = vals[i * stride];
+        if (pair) vals[n * stride + 1] = vals[i * stride + 1];
+      }
+      n++;
+    }
+    at.length = n;
+    vals.length = n * stride;
+    if (n < count) return 0;
+    at.length = 0;
+    vals.length = 0;
+    w.quietUntil = now + windowMs;
+    return n;
   }
 
   private hitDistinct(w: Window, id: number, now: number): number {
@@ -220,6 +271,11 @@ export class ThresholdState {
     w.quietUntil = now + windowMs;
     return n;
   }
+}
+
+/** Key equality as a Map's (SameValueZero): NaN is itself. */
+function sameKey(a: unknown, b: unknown): boolean {
+  return a === b || (a !== a && b !== b);
 }
 
 export class SequenceState {
