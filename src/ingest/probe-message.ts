@@ -380,10 +380,26 @@ function sockAddr(end: number): void {
   saAddr = family === AF_UNIX || aEnd === aStart ? '' : family === AF_INET && aEnd - aStart === 4 ? ipv4(aStart) : formatAddress(family, buf.subarray(aStart, aEnd));
 }
 
-/** IPv4 addresses as strings, interned like paths: the same peer is the same string (profiles and rules look them up). */
-const V4_SLOTS = 1024;
+/**
+ * IPv4 addresses as strings, interned like paths: the same peer is the
+ * same string (profiles, rules and DNS names look them up by it). Written
+ * as bytes and sliced, so each is one flat string (a template literal of
+ * 13 characters or more is a rope, which every Map lookup would hash and
+ * compare the slow way), and a table large enough for a node's peers.
+ */
+const V4_SLOTS = 16384;
+const V4_SHIFT = 32 - 14;
 const v4Numbers = new Float64Array(V4_SLOTS).fill(-1);
 const v4Strings: string[] = new Array<string>(V4_SLOTS).fill('');
+const v4Text = Buffer.alloc(15) as Buffer & Slicer;
+
+/** Writes a byte's decimal digits at `at` in v4Text; returns the next position. */
+function digits(n: number, at: number): number {
+  if (n >= 100) v4Text[at++] = 48 + ((n / 100) | 0);
+  if (n >= 10) v4Text[at++] = 48 + (((n / 10) | 0) % 10);
+  v4Text[at++] = 48 + (n % 10);
+  return at;
+}
 
 function ipv4(at: number): string {
   const a = buf[at]!;
@@ -391,9 +407,16 @@ function ipv4(at: number): string {
   const c = buf[at + 2]!;
   const d = buf[at + 3]!;
   const n = a * 16777216 + ((b << 16) | (c << 8) | d);
-  const slot = (Math.imul(n | 0, 0x9e3779b1) >>> 22) & (V4_SLOTS - 1);
+  const slot = Math.imul(n | 0, 0x9e3779b1) >>> V4_SHIFT;
   if (v4Numbers[slot] === n) return v4Strings[slot]!;
-  const s = `${a}.${b}.${c}.${d}`;
+  let i = digits(a, 0);
+  v4Text[i++] = 46;
+  i = digits(b, i);
+  v4Text[i++] = 46;
+  i = digits(c, i);
+  v4Text[i++] = 46;
+  i = digits(d, i);
+  const s = v4Text.latin1Slice(0, i);
   v4Numbers[slot] = n;
   v4Strings[slot] = s;
   return s;
