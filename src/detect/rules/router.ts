@@ -68,9 +68,13 @@ const SLOTS = 4096;
 export class DimFilter {
   private readonly id: number;
   private readonly memo = new Map<string, number>();
-  /** By intern slot: the value remembered there and its mask (allocated on the first interned value). */
-  private slotValues: string[] | null = null;
-  private slotMasks: Int32Array | null = null;
+  /**
+   * By intern slot k: the value remembered there at 2k and its mask at
+   * 2k + 1, side by side so one cache line holds both (allocated on the
+   * first interned value). With a filter per class route, these are spread
+   * over megabytes: two arrays cost two misses per event.
+   */
+  private slots: (string | number)[] | null = null;
 
   constructor(
     readonly dim: Dim,
@@ -90,16 +94,19 @@ export class DimFilter {
     const v = valueOf(e, this.id);
     const k = keyOf(e, this.id);
     if (k >= 0) {
-      let values = this.slotValues;
-      if (values === null) {
-        values = this.slotValues = new Array<string>(SLOTS).fill('');
-        this.slotMasks = new Int32Array(SLOTS);
+      let slots = this.slots;
+      if (slots === null) {
+        slots = this.slots = new Array<string | number>(2 * SLOTS);
+        for (let i = 0; i < slots.length; i += 2) {
+          slots[i] = '';
+          slots[i + 1] = 0;
+        }
       }
       // The same string object when interned: a pointer compare; a hint is never trusted without it.
-      if (values[k] === v && v !== '') return this.slotMasks![k]!;
+      if (slots[2 * k] === v && v !== '') return slots[2 * k + 1] as number;
       const m = this.compute(e, x);
-      values[k] = v;
-      this.slotMasks![k] = m;
+      slots[2 * k] = v;
+      slots[2 * k + 1] = m;
       return m;
     }
     let m = this.memo.get(v);
