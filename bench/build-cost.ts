@@ -1,29 +1,36 @@
 // Diagnostic (not part of `npm run bench`): where a build's overhead under
 // Vigil goes. Alternates untraced builds with builds under Vigil (engine
 // warmed by one build first, as the bench's loops warm it) and prints, per
-// build, the gRPC batches and events that reached the engine and the CPU
-// time (schedstat, exact) and context switches of each probe thread and of
-// the engine's main thread.
+// build, the gRPC batches and events that reached the engine, the CPU ratio
+// as the overhead bench counts it (the build cgroup's CPU plus the probe's
+// and this process's, against the untraced build's CPU) and the CPU time
+// (schedstat, exact) and context switches of each probe thread and of the
+// engine's threads.
 //   node --initial-old-space-size=64 --import tsx bench/build-cost.ts [ROUNDS] [-- PROBE FLAGS]
 //   FLUSH_MS=N sets probe.flushMs.
 import { TestCgroupTree } from '../test/support/cgroup.js';
 import { build, generateProject } from './lib/c-project.js';
-import { median, probeUnavailable, threadTimes } from './lib/kernel.js';
+import { cgroupCpuNs, median, probeUnavailable, threadTimes } from './lib/kernel.js';
 import { startVigil } from './lib/vigil-node.js';
 
 type Threads = ReturnType<typeof threadTimes>;
 
-function delta(before: Threads, after: Threads, only?: string): string {
-  const parts: string[] = [];
+/** CPU and context switches per thread between two readings; threads named by comm (several of one name summed). */
+function delta(before: Threads, after: Threads): { ms: number; switches: number; text: string } {
+  const byName = new Map<string, { ms: number; switches: number }>();
   let ms = 0;
+  let switches = 0;
   for (const [k, v] of after) {
-    if (only && !k.endsWith(`/${only}`)) continue;
     const b = before.get(k) ?? { ns: 0, switches: 0 };
     const d = { ms: (v.ns - b.ns) / 1e6, switches: v.switches - b.switches };
     ms += d.ms;
-    if (d.ms >= 1) parts.push(`${k} ${d.ms.toFixed(0)} ms/${d.switches} switches`);
+    switches += d.switches;
+    const name = k.slice(0, k.lastIndexOf('/'));
+    const t = byName.get(name) ?? { ms: 0, switches: 0 };
+    byName.set(name, { ms: t.ms + d.ms, switches: t.switches + d.switches });
   }
-  return `${ms.toFixed(0)} ms [${parts.join(', ')}]`;
+  const parts = [...byName].filter(([, d]) => d.ms >= 1 || d.switches >= 10).map(([k, d]) => `${k} ${d.ms.toFixed(0)} ms/${d.switches} sw`);
+  return { ms, switches, text: `${ms.toFixed(0)} ms, ${switches} switches [${parts.join(', ')}]` };
 }
 
 const why = probeUnavailable();
@@ -38,12 +45,16 @@ const flushMs = process.env.FLUSH_MS ? Number(process.env.FLUSH_MS) : undefined;
 
 const project = generateProject(150);
 const tree = new TestCgroupTree();
-const procs = `${tree.group('build').dir}/cgroup.procs`;
+const group = tree.group('build');
+const procs = `${group.dir}/cgroup.procs`;
 await build(project, 2); // warm the page cache and the compiler
 const none: number[] = [];
 const traced: number[] = [];
+const cpuRatios: number[] = [];
 for (let r = 0; r < rounds; r++) {
+  const cpuNone0 = cgroupCpuNs(group.dir);
   none.push(await build(project, 2, procs));
+  const cpuNone = cgroupCpuNs(group.dir) - cpuNone0;
   const v = await startVigil({ probeFlags, ...(flushMs ? { config: { probe: { flushMs } } as never } : {}) });
   try {
     const pid = v.probe.pid!;
@@ -53,16 +64,28 @@ for (let r = 0; r < rounds; r++) {
     const events0 = session().events;
     const probe0 = threadTimes(pid);
     const engine0 = threadTimes(process.pid);
+    const cpu0 = cgroupCpuNs(group.dir);
     traced.push(await build(project, 2, procs));
+    const cpuBuild = cgroupCpuNs(group.dir) - cpu0;
     await new Promise((res) => setTimeout(res, 300)); // the build's last events reach the engine
-    console.log(`round ${r + 1}: ${(traced.at(-1)! / none.at(-1)!).toFixed(3)}; ${session().lastSeq - seq0} batches, ${session().events - events0} events`);
-    console.log(`  probe  ${delta(probe0, threadTimes(pid))}`);
-    console.log(`  engine main thread ${delta(engine0, threadTimes(process.pid), String(process.pid))}`);
+    const probe = delta(probe0, threadTimes(pid));
+    const engine = delta(engine0, threadTimes(process.pid));
+    const ratio = (cpuBuild + (probe.ms + engine.ms) * 1e6) / cpuNone;
+    cpuRatios.push(ratio);
+    const batches = session().lastSeq - seq0;
+    console.log(
+      `round ${r + 1}: wall ${(traced.at(-1)! / none.at(-1)!).toFixed(3)}, CPU ${ratio.toFixed(3)} (build ${((cpuBuild / cpuNone - 1) * 100).toFixed(1)}%, ` +
+        `probe ${((probe.ms * 1e6 / cpuNone) * 100).toFixed(1)}%, engine ${((engine.ms * 1e6 / cpuNone) * 100).toFixed(1)}%); ` +
+        `${batches} batches, ${session().events - events0} events; per batch ${(((probe.ms + engine.ms) * 1000) / Math.max(1, batches)).toFixed(0)} µs, ` +
+        `${((probe.switches + engine.switches) / Math.max(1, batches)).toFixed(1)} switches`,
+    );
+    console.log(`  probe  ${probe.text}`);
+    console.log(`  engine ${engine.text}`);
   } finally {
     await v.stop();
   }
 }
 await tree.remove();
 const ratios = traced.map((t, i) => t / none[i]!);
-console.log(`Vigil / none: median ${median(ratios).toFixed(3)} [${ratios.map((x) => x.toFixed(3)).join(' ')}]; untraced ${(median(none) / 1e9).toFixed(2)} s`);
+console.log(`Vigil / none: wall median ${median(ratios).toFixed(3)} [${ratios.map((x) => x.toFixed(3)).join(' ')}], CPU median ${median(cpuRatios).toFixed(3)} [${cpuRatios.map((x) => x.toFixed(3)).join(' ')}]; untraced ${(median(none) / 1e9).toFixed(2)} s`);
 process.exit(0);

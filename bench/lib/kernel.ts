@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { cgroup2Mount } from '../../test/support/cgroup.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-export const probeBinary = join(root, 'bpf/build/vigil-probe');
+/** The probe the benches run; VIGIL_BENCH_PROBE names another build of it (a before/after compare). */
+export const probeBinary = process.env.VIGIL_BENCH_PROBE ?? join(root, 'bpf/build/vigil-probe');
 
 /** Why benchmarks with the real probe cannot run here, or null. */
 export function probeUnavailable(): string | null {
