@@ -2,6 +2,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
 #include <fstream>
@@ -14,6 +16,13 @@ namespace vigil {
 
 using Clock = std::chrono::steady_clock;
 constexpr size_t kSnapshotChunk = 512;
+// A batch is written by the ring reader itself only while at most this
+// many events are unacknowledged. They bound what the engine has not yet
+// processed, so far below its 1 MiB receive window the write goes into the
+// socket at once; past it (a flood, an engine behind) the sender thread
+// writes from the queue, where the shares and shedding below apply, and
+// the ring reader never waits on the engine.
+constexpr size_t kDirectUnacked = 1024;
 
 EngineStream::EngineStream(StreamOptions options, v1::Hello hello, SnapshotFn snapshot)
     : options_(std::move(options)), hello_(std::move(hello)), snapshot_(std::move(snapshot)) {}
@@ -22,7 +31,13 @@ EngineStream::~EngineStream() {
   if (thread_.joinable()) Stop(0);
 }
 
-void EngineStream::Start() { thread_ = std::thread([this] { Run(); }); }
+// Named threads, so per-thread CPU and context switches (/proc/PID/task) say which is which.
+void EngineStream::Start() {
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "vigil-send");
+    Run();
+  });
+}
 
 namespace {
 // The wire's name for an event's kind ("open", "connect", ...).
@@ -32,12 +47,13 @@ std::string KindOf(const v1::Event& e) {
 }
 }  // namespace
 
-// Notified after the lock is released, so the woken sender does not wake
-// only to block on the mutex the notifier still holds.
+// Written by the calling thread when it can (WriteDirect); otherwise queued
+// and the sender notified, after the lock is released, so the woken sender
+// does not wake only to block on the mutex the notifier still holds.
 bool EngineStream::Enqueue(v1::EventBatch batch, const std::vector<bool>& sheddable) {
   bool all = true;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     const size_t n = batch.events_size();
     const size_t max = options_.max_queued_events, used = queued_events_ + unacked_events_;
     size_t room = used < max ? max - used : 0;
@@ -70,11 +86,43 @@ bool EngineStream::Enqueue(v1::EventBatch batch, const std::vector<bool>& shedda
       batch = std::move(kept);
     }
     // Even emptied, the batch goes: its sequence number tells the engine none is missing.
+    if (WriteDirect(lock, batch)) return all;
     queued_events_ += batch.events_size();
     batches_.push_back(std::move(batch));
   }
   cv_.notify_one();
   return all;
+}
+
+bool EngineStream::WriteDirect(std::unique_lock<std::mutex>& lock, v1::EventBatch& batch) {
+  const size_t n = batch.events_size();
+  if (!live_ || writing_ || stopping_ || !batches_.empty() || !control_.empty() || !packets_.empty() ||
+      unacked_events_ + n > kDirectUnacked)
+    return false;
+  writing_ = true;
+  auto* rw = live_;
+  v1::ProbeMessage msg;
+  msg.mutable_batch()->Swap(&batch);
+  lock.unlock();
+  const bool ok = rw->Write(msg);
+  lock.lock();
+  writing_ = false;
+  if (ok) {
+    // Kept until the engine says it processed it.
+    unacked_events_ += n;
+    unacked_.push_back(std::move(*msg.mutable_batch()));
+    direct_batches_++;
+  } else {
+    // The stream broke: the sender ends the session and sends it again in the next.
+    direct_failed_ = true;
+    live_ = nullptr;
+    queued_events_ += n;
+    batches_.push_front(std::move(*msg.mutable_batch()));
+  }
+  // The sender is woken only when it has something to do: what queued
+  // meanwhile, a broken stream, or its wait to end the session.
+  if (!ok || teardown_ || !control_.empty() || !packets_.empty() || !batches_.empty()) cv_.notify_one();
+  return true;
 }
 
 std::unordered_map<uint64_t, EngineStream::CgroupDrop> EngineStream::CgroupDrops() {
@@ -176,12 +224,16 @@ void EngineStream::RequeueUnacked() {
 // Next message to write; a batch stays queued until its write succeeded.
 bool EngineStream::PopNext(v1::ProbeMessage* out, bool* is_batch) {
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, std::chrono::milliseconds(200),
-               [this] { return stopping_ || !control_.empty() || !batches_.empty() || !packets_.empty(); });
+  // Not while the ring reader writes a batch itself (WriteDirect): one writer at a time, in order.
+  cv_.wait_for(lock, std::chrono::milliseconds(200), [this] {
+    return !writing_ && (stopping_ || direct_failed_ || !control_.empty() || !batches_.empty() || !packets_.empty());
+  });
+  if (writing_ || direct_failed_) return false;
   if (!control_.empty()) {
     *out = std::move(control_.front());
     control_.pop_front();
     *is_batch = false;
+    writing_ = true;
     return true;
   }
   if (!packets_.empty()) {
@@ -189,6 +241,7 @@ bool EngineStream::PopNext(v1::ProbeMessage* out, bool* is_batch) {
     *out->mutable_packets() = std::move(packets_.front());
     packets_.pop_front();
     *is_batch = false;
+    writing_ = true;
     return true;
   }
   if (!batches_.empty()) {
@@ -196,6 +249,7 @@ bool EngineStream::PopNext(v1::ProbeMessage* out, bool* is_batch) {
     *out->mutable_batch() = std::move(batches_.front());
     batches_.pop_front();
     *is_batch = true;
+    writing_ = true;
     return true;
   }
   return false;
@@ -242,12 +296,18 @@ bool EngineStream::Session() {
     snap->set_last(i + kSnapshotChunk >= procs.size());
     if (!rw->Write(msg)) return false;
   }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    live_ = rw.get();
+    direct_failed_ = false;
+  }
   connected_ = true;
   Log("info", "connected to engine at %s, sent %zu running processes", options_.target.c_str(), procs.size());
 
   // Commands arrive on their own thread; acks go through the send queue so
   // only this thread writes.
   std::thread reader([this, &rw] {
+    pthread_setname_np(pthread_self(), "vigil-commands");
     v1::EngineCommand cmd;
     while (rw->Read(&cmd)) {
       if (cmd.acked_seq()) Acknowledge(cmd.acked_seq());
@@ -276,6 +336,7 @@ bool EngineStream::Session() {
       if (!rw->Write(msg)) {
         // Unsent: back to the front of its queue for the next session.
         std::lock_guard<std::mutex> lock(mu_);
+        writing_ = false;
         if (is_batch) {
           queued_events_ += msg.batch().events_size();
           batches_.push_front(std::move(*msg.mutable_batch()));
@@ -285,23 +346,37 @@ bool EngineStream::Session() {
         broken = true;
         break;
       }
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
       if (is_batch) {
         // Kept until the engine says it processed it.
-        std::lock_guard<std::mutex> lock(mu_);
         unacked_events_ += msg.batch().events_size();
         unacked_.push_back(std::move(*msg.mutable_batch()));
       }
       continue;
     }
     std::lock_guard<std::mutex> lock(mu_);
+    if (direct_failed_) {
+      broken = true;
+      break;
+    }
     // On stop, what was sent must also be acknowledged before the stream closes.
-    if (stopping_ && control_.empty() && batches_.empty() && packets_.empty() && unacked_.empty()) break;
+    if (stopping_ && !writing_ && control_.empty() && batches_.empty() && packets_.empty() && unacked_.empty()) break;
     if (stopping_ && Clock::now() > drain_deadline_) break;
     if (channel->GetState(false) == GRPC_CHANNEL_SHUTDOWN ||
         channel->GetState(false) == GRPC_CHANNEL_TRANSIENT_FAILURE) {
       broken = true;
       break;
     }
+  }
+  {
+    // No direct write may still be using the stream when it goes.
+    std::unique_lock<std::mutex> lock(mu_);
+    teardown_ = true;
+    cv_.wait(lock, [this] { return !writing_; });
+    teardown_ = false;
+    live_ = nullptr;
+    direct_failed_ = false;
   }
   connected_ = false;
   if (!broken) rw->WritesDone();

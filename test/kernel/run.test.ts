@@ -71,7 +71,7 @@ describeKernel('vigil run on SIGTERM', () => {
 
       // The probe sent what it held, then exited 0 of its own accord.
       const msgs = lines().map((l) => l.msg);
-      expect(msgs.some((m) => /^probe stopped: \d+ events read, 0 not delivered$/.test(m))).toBe(true);
+      expect(msgs.some((m) => /^probe stopped: \d+ events read, 0 not delivered;/.test(m))).toBe(true);
       expect(lines().find((l) => l.msg === 'probe exited')).toMatchObject({ code: 0, signal: null });
       expect(msgs.filter((m) => /did not stop in time/.test(m))).toEqual([]);
       expect(running(probePid)).toBe(false);
