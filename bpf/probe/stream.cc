@@ -21,7 +21,7 @@ constexpr size_t kSnapshotChunk = 512;
 // processed, so far below its 1 MiB receive window the write goes into the
 // socket at once; past it (a flood, an engine behind) the sender thread
 // writes from the queue, where the shares and shedding below apply, and
-// the ring reader never waits on the engine.
+// the ring reader does not wait on the engine (only on a full socket).
 constexpr size_t kDirectUnacked = 1024;
 
 EngineStream::EngineStream(StreamOptions options, v1::Hello hello, SnapshotFn snapshot)
