@@ -63,7 +63,15 @@ export async function startVigil(opts: VigilNodeOptions = {}): Promise<VigilNode
     log,
   );
   probe.start();
-  await waitUntil('the probe to connect', () => engine.ingest.sessions().some((s) => s.snapshotDone), 30_000);
+  try {
+    await waitUntil('the probe to connect', () => engine.ingest.sessions().some((s) => s.snapshotDone), 30_000);
+  } catch (e) {
+    // Not left running (and tracing the node) after a bench that gave up on it.
+    await probe.stop();
+    await engine.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   const session = (): ReturnType<Engine['ingest']['sessions']>[number] | undefined => engine.ingest.sessions().at(-1);
   return {
     engine,
