@@ -43,30 +43,41 @@ std::string LeafFirst(const std::string& path) {
 
 namespace {
 
-// Puts `want` (one policy root's entries) into a map keyed by Key (whose
-// `root` says which policy an entry belongs to), then removes that root's
-// entries that are not wanted. Keys are compared as bytes: they have no padding.
-template <typename Key>
-bool SyncEntries(bpf_map* map, uint64_t root, const std::vector<Key>& want, std::string* error) {
-  uint8_t one = 1;
-  for (const auto& k : want) {
-    if (bpf_map__update_elem(map, &k, sizeof(k), &one, sizeof(one), BPF_ANY)) {
-      *error = std::string("cannot update ") + bpf_map__name(map) + ": " + strerror(errno);
-      return false;
-    }
-  }
+// Writes one entry, saying which map refused it.
+template <typename Key, typename Value>
+bool Put(bpf_map* map, const Key& k, const Value& v, std::string* error) {
+  if (bpf_map__update_elem(map, &k, sizeof(k), &v, sizeof(v), BPF_ANY) == 0) return true;
+  *error = std::string("cannot update ") + bpf_map__name(map) + ": " + strerror(errno);
+  return false;
+}
+
+// Removes the entries of policy `root` (keys carry their root) that
+// `keep` does not want. Collected first: deleting while walking would
+// restart get_next_key.
+template <typename Key, typename Keep>
+void DeleteStale(bpf_map* map, uint64_t root, Keep keep) {
   std::vector<Key> stale;
   Key cur, next;
   void* prev = nullptr;
   while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
     cur = next;
     prev = &cur;
-    if (cur.root != root) continue;
-    bool wanted = false;
-    for (const auto& k : want) wanted = wanted || memcmp(&k, &cur, sizeof(Key)) == 0;
-    if (!wanted) stale.push_back(cur);
+    if (cur.root == root && !keep(cur)) stale.push_back(cur);
   }
   for (const auto& k : stale) bpf_map__delete_elem(map, &k, sizeof(k), 0);
+}
+
+// Puts `want` (one policy root's entries) into a map keyed by Key (whose
+// `root` says which policy an entry belongs to), then removes that root's
+// entries that are not wanted. Keys are compared as bytes: they have no padding.
+template <typename Key>
+bool SyncEntries(bpf_map* map, uint64_t root, const std::vector<Key>& want, std::string* error) {
+  const uint8_t one = 1;
+  for (const auto& k : want)
+    if (!Put(map, k, one, error)) return false;
+  DeleteStale<Key>(map, root, [&](const Key& cur) {
+    return std::any_of(want.begin(), want.end(), [&](const Key& k) { return memcmp(&k, &cur, sizeof(Key)) == 0; });
+  });
   return true;
 }
 
@@ -119,37 +130,16 @@ bool NameHash(const std::string& name, uint64_t* out, std::string* error) {
 
 // One root's allowed names into dns_allow, then its stale ones out.
 bool SyncNames(bpf_map* map, uint64_t root, const std::map<uint64_t, vigil_dns_allow>& want, std::string* error) {
-  for (const auto& [hash, value] : want) {
-    vigil_allow_key k{root, hash};
-    if (bpf_map__update_elem(map, &k, sizeof(k), &value, sizeof(value), BPF_ANY)) {
-      *error = std::string("cannot update ") + bpf_map__name(map) + ": " + strerror(errno);
-      return false;
-    }
-  }
-  std::vector<vigil_allow_key> stale;
-  vigil_allow_key cur, next;
-  void* prev = nullptr;
-  while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
-    cur = next;
-    prev = &cur;
-    if (cur.root == root && !want.count(cur.hash)) stale.push_back(cur);
-  }
-  for (const auto& k : stale) bpf_map__delete_elem(map, &k, sizeof(k), 0);
+  for (const auto& [hash, value] : want)
+    if (!Put(map, vigil_allow_key{root, hash}, value, error)) return false;
+  DeleteStale<vigil_allow_key>(map, root, [&](const vigil_allow_key& cur) { return want.count(cur.hash) > 0; });
   return true;
 }
 
 // Addresses learned from a removed policy's answers.
 template <typename Key>
 void DropRoot(bpf_map* map, uint64_t root) {
-  std::vector<Key> stale;
-  Key cur, next;
-  void* prev = nullptr;
-  while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
-    cur = next;
-    prev = &cur;
-    if (cur.root == root) stale.push_back(cur);
-  }
-  for (const auto& k : stale) bpf_map__delete_elem(map, &k, sizeof(k), 0);
+  DeleteStale<Key>(map, root, [](const Key&) { return false; });
 }
 
 }  // namespace
