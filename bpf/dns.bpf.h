@@ -241,40 +241,6 @@ static long answer_step(__u64 i, struct answer_walk *w)
 	return 0;
 }
 
-/* The policy of the socket's cgroup, as current_policy() finds a task's. */
-static __always_inline bool skb_policy(struct __sk_buff *skb, __u64 cg, struct policy_hit *out)
-{
-	if (!policies_active)
-		return false;
-	__u32 gen = policy_gen;
-	struct policy_hit *cached = bpf_map_lookup_elem(&policy_cache, &cg);
-	if (cached && cached->gen == gen) {
-		*out = *cached;
-		return out->flags != 0;
-	}
-	struct policy_hit h = { .gen = gen };
-	__u32 *flags = bpf_map_lookup_elem(&policies, &cg);
-	if (flags) {
-		h.root = cg;
-		h.flags = *flags;
-	} else {
-		for (int level = VIGIL_POLICY_DEPTH; level >= 1; level--) {
-			__u64 a = bpf_skb_ancestor_cgroup_id(skb, level);
-			if (!a || a == cg)
-				continue;
-			flags = bpf_map_lookup_elem(&policies, &a);
-			if (flags) {
-				h.root = a;
-				h.flags = *flags;
-				break;
-			}
-		}
-	}
-	bpf_map_update_elem(&policy_cache, &cg, &h, BPF_ANY);
-	*out = h;
-	return h.flags != 0;
-}
-
 /* Whether the policy lets the workload reach this resolver on port 53. */
 static __always_inline bool resolver_allowed(__u64 root, __u8 family, const __u8 *addr, __u8 protocol)
 {

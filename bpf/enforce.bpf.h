@@ -163,27 +163,51 @@ static __always_inline __u64 task_start(struct task_struct *task)
 	return task->group_leader->start_time;
 }
 
-/* The policy of the current task, if any (a copy in *out): the one that
- * followed it out of its workload's cgroups, else the deepest policy
- * root above its cgroup. */
-static __always_inline bool current_policy(struct policy_hit *out)
+/*
+ * A followed process's sockets: the policy root that followed it, set
+ * when it connects (cgroup/connect4/6, in its own context). A socket keeps
+ * the cgroup of the task that made it, so one made after the move is in
+ * the new cgroup; the DNS answer program (dns.bpf.h), which runs where
+ * the packet is delivered, not in the receiving process, reads the
+ * policy here. Freed with the socket.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64);
+} sock_followed SEC(".maps");
+
+/* The policy root that followed the current process out of its
+ * workload's cgroups, or 0. */
+static __always_inline __u64 followed_root(void)
 {
-	if (!policies_active)
-		return false;
-	__u32 gen = policy_gen;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct vigil_followed *f = bpf_map_lookup_elem(&followed, &tgid);
-	if (f && f->start == task_start(bpf_get_current_task_btf())) {
-		__u64 root = f->root;
-		__u32 *fl = bpf_map_lookup_elem(&policies, &root);
-		if (fl && *fl) {
-			out->root = root;
-			out->flags = *fl;
-			out->gen = gen;
-			return true;
-		}
-	}
-	__u64 cg = current_cgroup_id();
+	if (f && f->start == task_start(bpf_get_current_task_btf()))
+		return f->root;
+	return 0;
+}
+
+/* Policy root `root`, when it still has a policy (a copy in *out). */
+static __always_inline bool root_policy(__u64 root, __u32 gen, struct policy_hit *out)
+{
+	__u32 *fl = bpf_map_lookup_elem(&policies, &root);
+	if (!fl || !*fl)
+		return false;
+	out->root = root;
+	out->flags = *fl;
+	out->gen = gen;
+	return true;
+}
+
+/* The policy of cgroup `cg`: the deepest policy root at or above it,
+ * cached per cgroup. Its ancestors are read through the packet's socket
+ * when `of_skb` (a constant: cgroup_skb programs have no current task to
+ * ask), else through the current task. */
+static __always_inline bool cgroup_policy(__u64 cg, struct __sk_buff *skb, const bool of_skb, __u32 gen,
+					  struct policy_hit *out)
+{
 	struct policy_hit *cached = bpf_map_lookup_elem(&policy_cache, &cg);
 	if (cached && cached->gen == gen) {
 		*out = *cached;
@@ -196,7 +220,7 @@ static __always_inline bool current_policy(struct policy_hit *out)
 		h.flags = *flags;
 	} else {
 		for (int level = VIGIL_POLICY_DEPTH; level >= 1; level--) {
-			__u64 a = bpf_get_current_ancestor_cgroup_id(level);
+			__u64 a = of_skb ? bpf_skb_ancestor_cgroup_id(skb, level) : bpf_get_current_ancestor_cgroup_id(level);
 			if (!a || a == cg)
 				continue;
 			flags = bpf_map_lookup_elem(&policies, &a);
@@ -210,6 +234,52 @@ static __always_inline bool current_policy(struct policy_hit *out)
 	bpf_map_update_elem(&policy_cache, &cg, &h, BPF_ANY);
 	*out = h;
 	return h.flags != 0;
+}
+
+/* The policy of the current task, if any (a copy in *out): the one that
+ * followed it out of its workload's cgroups, else its cgroup's. */
+static __always_inline bool current_policy(struct policy_hit *out)
+{
+	if (!policies_active)
+		return false;
+	__u32 gen = policy_gen;
+	__u64 root = followed_root();
+	if (root && root_policy(root, gen, out))
+		return true;
+	return cgroup_policy(current_cgroup_id(), NULL, false, gen, out);
+}
+
+/* The policy of a packet's socket (cgroup `cg`), as current_policy()
+ * finds a task's: the one that followed the process that connected it,
+ * else the socket's cgroup's. */
+static __always_inline bool skb_policy(struct __sk_buff *skb, __u64 cg, struct policy_hit *out)
+{
+	if (!policies_active)
+		return false;
+	__u32 gen = policy_gen;
+	struct bpf_sock *sk = skb->sk;
+	if (sk)
+		sk = bpf_sk_fullsock(sk);
+	if (sk) {
+		__u64 *root = bpf_sk_storage_get(&sock_followed, sk, 0, 0);
+		if (root && *root && root_policy(*root, gen, out))
+			return true;
+	}
+	return cgroup_policy(cg, skb, true, gen, out);
+}
+
+/* At connect: a followed process's socket remembers the policy that
+ * followed it, for the answers it will receive (skb_policy). */
+static __always_inline void follow_socket(struct bpf_sock *sk)
+{
+	if (!policies_active || !sk)
+		return;
+	__u64 root = followed_root();
+	if (!root)
+		return;
+	__u64 *v = bpf_sk_storage_get(&sock_followed, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (v)
+		*v = root;
 }
 
 static __always_inline void note_home(struct vigil_thread *t)
@@ -468,12 +538,14 @@ static __always_inline bool connect6_allowed(const __u32 *w, __u32 port, __u8 pr
 SEC("cgroup/connect4")
 int enforce_connect4(struct bpf_sock_addr *ctx)
 {
+	follow_socket(ctx->sk);
 	return connect4_allowed(ctx->user_ip4, ctx->user_port, ctx->protocol) ? 1 : refuse();
 }
 
 SEC("cgroup/connect6")
 int enforce_connect6(struct bpf_sock_addr *ctx)
 {
+	follow_socket(ctx->sk);
 	__u32 w[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] };
 	return connect6_allowed(w, ctx->user_port, ctx->protocol) ? 1 : refuse();
 }

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ControlClient } from '../../src/control/client.js';
 import type { Alert } from '../../src/model/alert.js';
 import { TestEngine } from '../support/engine.js';
-import { describeKernel, repoRoot, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
+import { cgroup2Mount, describeKernel, repoRoot, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
 
 const python = realpathSync('/usr/bin/python3');
 const PORT = 8443;
@@ -34,6 +34,13 @@ try:
     s.connect((a, port)); print('ok', a)
 except OSError as e:
     print('refused' if e.errno == 1 else 'error', a, e.errno)
+`;
+
+/** Moves itself into the cgroup at argv[1] (the root one), then runs argv[2:]. */
+const MOVE_THEN_EXEC = `
+import os, sys
+with open(os.path.join(sys.argv[1], 'cgroup.procs'), 'w') as f: f.write(str(os.getpid()))
+os.execv(sys.argv[2], sys.argv[2:])
 `;
 
 /** Asks one name and leaves the answers unread (the flood). */
@@ -183,6 +190,23 @@ describeKernel('DNS-aware profiles: names learned from answers seen in the kerne
     const refused = await waitFor('the refused connect', () => connects().find((e) => e.addr === '127.0.0.14'));
     expect(refused).toMatchObject({ blocked: true, blockedBy: 'cgroup', sipName: 'evil.example.test' });
     expect(connects().find((e) => e.addr === '127.0.0.13')).toMatchObject({ blocked: false, sipName: 'api.example.test' });
+  });
+
+  it('enforce: a process that moved itself out of the workload\'s cgroups resolves under the policy that followed it', async () => {
+    // Its sockets are made in the root cgroup now; the answer program
+    // takes the policy from the socket its connect marked, so a learned
+    // name still resolves to an allowed address, and an unlearned one
+    // stays refused (before, every answer was dropped: fail closed).
+    const r = await control.setMode('dnsapp', 'enforce');
+    expect(r.ok, r.error).toBe(true);
+    setZone({ ...zoneOf('127.0.0.15'), 'evil.example.test': ['127.0.0.16'] });
+    const before = accepted.length;
+    const moved = async (name: string) =>
+      (await app.run(python, ['-c', MOVE_THEN_EXEC, cgroup2Mount()!, '/usr/sbin/ip', 'netns', 'exec', ns, python, '-c', CLIENT, name, String(PORT)])).stdout.trim();
+    expect(await moved('api.example.test')).toBe('ok 127.0.0.15');
+    expect(await moved('evil.example.test')).toBe('refused 127.0.0.16 1');
+    await waitFor('the allowed connection at the server', () => accepted.slice(before).includes('127.0.0.15'));
+    expect(accepted.slice(before)).not.toContain('127.0.0.16');
   });
 
   it('a flood of answers is bounded in the kernel and the engine, and counted', async () => {
