@@ -1,6 +1,7 @@
 #include "loader.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <algorithm>
 #include <cerrno>
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <fcntl.h>
 #include <random>
@@ -308,6 +310,67 @@ bool BpfLsmActive(std::string* why) {
   return false;
 }
 
+// Whether the kernel loads a two-instruction program (return 0: allow,
+// or call the function) of `type` on vmlinux function `target`, as the
+// deny programs are loaded. 0 when it does; else the errno, with *verifier
+// set when the verifier had something to say (then the refusal is about
+// that program, not the kind).
+int TinyProgramRefused(const btf* vmlinux, bpf_prog_type type, bpf_attach_type attach, const char* target,
+                       bool* verifier) {
+  *verifier = false;
+  const int id = btf__find_by_name_kind(vmlinux, target, BTF_KIND_FUNC);
+  if (id < 0) return ENOENT;
+  const bpf_insn insns[] = {
+      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = 0},
+      {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
+  };
+  char log[256] = {};
+  LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = attach, .attach_btf_id = uint32_t(id),
+              .log_level = 1, .log_size = sizeof(log), .log_buf = log);
+  const int fd = bpf_prog_load(type, "vigil_probe", "GPL", insns, 2, &opts);
+  if (fd >= 0) {
+    close(fd);
+    return 0;
+  }
+  const int err = errno;
+  *verifier = log[0] != '\0';
+  return err;
+}
+
+// Each operation's deny mechanism, decided before the object is loaded so
+// that it loads once: the BPF LSM when this boot has it and the kernel
+// takes an LSM program, else fmod_ret on security_* when the kernel takes
+// one, else each operation's fallback. Probed with a two-instruction
+// program of each kind on file_open (loaded, never attached), which the
+// kernel refuses for the same reasons as the real ones (no BPF LSM or
+// trampolines in this kernel, a security module or lockdown refusing the
+// kind: EPERM here). A refusal that is about one program (a verifier
+// message, a missing hook) is left to the load, which steps that
+// operation down as before.
+void DecideDenyMechanisms(Mechanism* mech, std::string* why, size_t n, const std::function<Mechanism(size_t)>& fallback) {
+  std::string lsm_why;
+  const bool lsm = BpfLsmActive(&lsm_why);
+  Mechanism kind = lsm ? Mechanism::kLsm : Mechanism::kFmodRet;
+  std::string said = lsm ? "" : "no BPF LSM: " + lsm_why;
+  btf* vmlinux = btf__load_vmlinux_btf();
+  while (vmlinux && (kind == Mechanism::kLsm || kind == Mechanism::kFmodRet)) {
+    const bool is_lsm = kind == Mechanism::kLsm;
+    bool verifier = false;
+    const int err = is_lsm ? TinyProgramRefused(vmlinux, BPF_PROG_TYPE_LSM, BPF_LSM_MAC, "bpf_lsm_file_open", &verifier)
+                           : TinyProgramRefused(vmlinux, BPF_PROG_TYPE_TRACING, BPF_MODIFY_RETURN, "security_file_open", &verifier);
+    if (!err || verifier || err == ESRCH || err == ENOENT) break;
+    const std::string prog = is_lsm ? "lsm/file_open" : "fmod_ret/security_file_open";
+    said += std::string(said.empty() ? "" : "; ") + "the kernel refused " + prog + " (load): " + strerror(err);
+    Log("info", "%s refused at load (%s): not used on this kernel", prog.c_str(), strerror(err));
+    kind = is_lsm ? Mechanism::kFmodRet : Mechanism::kNone;
+  }
+  btf__free(vmlinux);
+  for (size_t i = 0; i < n; i++) {
+    mech[i] = kind == Mechanism::kNone ? fallback(i) : kind;
+    why[i] = said;
+  }
+}
+
 bool HasTracepoint(const std::string& event, const std::string& group = "syscalls") {
   return access(("/sys/kernel/tracing/events/" + group + "/" + event).c_str(), F_OK) == 0 ||
          access(("/sys/kernel/debug/tracing/events/" + group + "/" + event).c_str(), F_OK) == 0;
@@ -415,14 +478,9 @@ bool Loader::Start(const LoadOptions& options, std::string* error) {
 
   // Each operation starts at the strongest mechanism this boot can have
   // and steps down when the kernel refuses the program that does it.
-  std::string lsm_why;
-  const bool lsm = BpfLsmActive(&lsm_why);
   Mechanism mech[kNumOps];
   std::string why[kNumOps];
-  for (size_t i = 0; i < kNumOps; i++) {
-    mech[i] = lsm ? Mechanism::kLsm : Mechanism::kFmodRet;
-    if (!lsm) why[i] = "no BPF LSM: " + lsm_why;
-  }
+  DecideDenyMechanisms(mech, why, kNumOps, [](size_t i) { return kOps[i].fallback; });
   bool dns_off = false;
   for (int attempt = 0;; attempt++) {
     if (skel_) vigil_bpf__destroy(skel_);
