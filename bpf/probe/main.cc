@@ -8,6 +8,7 @@
 //               [--fair-events-per-sec N]
 //               [--sensitive-file PATH]...  (hard links to it are named by it; credential files by default)
 //               [--pin-dir DIR (default /sys/fs/bpf/vigil/NODE; '' off)] [--unpin-on-exit]
+//               [--parent-pid PID]  (stop as on SIGTERM when PID, the process that started it, dies)
 //   vigil-probe --release-pinned [--pin-dir DIR] [--node NAME]
 //       unpins the enforcement every probe left under DIR (pinning.h): what
 //       a stopped probe kept in force stops.
@@ -20,6 +21,7 @@
 // acknowledged it) and detaching its programs.
 #include <bpf/libbpf.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -56,6 +58,23 @@ void OnSignal(int) {
   if (g_stop_fd >= 0) (void)!write(g_stop_fd, &one, sizeof(one));
 }
 
+// Under `vigil run` the engine is the probe's parent and stops it with
+// SIGTERM; killed itself (SIGKILL, the OOM killer) it cannot, and the probe
+// would run on with its programs attached and nobody reading. The kernel
+// sends the SIGTERM instead when the parent dies. The parent may have died
+// before the request: then the probe has been re-parented already.
+bool StopWithParent(pid_t parent) {
+  if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) {
+    vigil::Log("error", "cannot ask to be stopped with the process that started the probe (pid %d): %s", parent, strerror(errno));
+    return false;
+  }
+  if (getppid() != parent) {
+    vigil::Log("error", "the process that started the probe (pid %d) is gone: not starting", parent);
+    return false;
+  }
+  return true;
+}
+
 struct Options {
   std::string engine = "unix:///run/vigil/engine.sock";
   std::string node;
@@ -76,6 +95,8 @@ struct Options {
   bool pin_dir_given = false;
   bool unpin_on_exit = false;
   bool release_pinned = false;
+  // `vigil run`, which started the probe: its death stops the probe (0: none, the DaemonSet's way).
+  pid_t parent = 0;
   // Files whose hard links are named by them (identity.h), besides the defaults.
   std::vector<std::string> sensitive = vigil::SensitiveFiles::Defaults();
 };
@@ -88,7 +109,7 @@ struct Options {
           "                   [--queue-events N] [--tls-ca FILE --tls-cert FILE --tls-key FILE [--tls-server-name NAME]]\n"
           "                   [--dedup-window-ms N (0: off)] [--dedup-scope process|workload]\n"
           "                   [--fair-events-per-sec N (0: off)]\n"
-          "                   [--sensitive-file PATH]... [--pin-dir DIR ('' off)] [--unpin-on-exit]\n"
+          "                   [--sensitive-file PATH]... [--pin-dir DIR ('' off)] [--unpin-on-exit] [--parent-pid PID]\n"
           "       vigil-probe --release-pinned [--pin-dir DIR] [--node NAME]\n"
           "       vigil-probe --check-programs\n");
   exit(2);
@@ -141,6 +162,7 @@ Options ParseOptions(int argc, char** argv) {
       o.pin_dir = v;
       o.pin_dir_given = true;
     }
+    else if (flag == "--parent-pid") o.parent = NumberArg(argv[i - 1], v, 1, 1L << 22);
     else if (flag == "--tls-ca") o.tls_ca = v;
     else if (flag == "--tls-cert") o.tls_cert = v;
     else if (flag == "--tls-key") o.tls_key = v;
@@ -268,6 +290,7 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  if (opt.parent && !StopWithParent(opt.parent)) return 1;
 
   vigil::Loader loader;
   std::string error;

@@ -1,6 +1,7 @@
 // `vigil run` keeps the native probe running as a child: starts it pointed
 // at the engine, forwards its log lines, restarts it with backoff when it
-// dies, and stops it with SIGTERM (it detaches its programs on the way out).
+// dies, and stops it with SIGTERM (it detaches its programs on the way out);
+// killed itself, the kernel sends the probe that SIGTERM (--parent-pid).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -73,7 +74,10 @@ export class ProbeSupervisor {
 
   private spawnOnce(): void {
     const startedAt = Date.now();
-    const child = spawn(this.opts.path, probeArgs(this.opts), { stdio: ['ignore', 'ignore', 'pipe'] });
+    // --parent-pid: the kernel stops the probe (SIGTERM) if this process dies
+    // without stopping it (SIGKILL, the OOM killer), instead of leaving it
+    // orphaned with its programs attached and nobody reading.
+    const child = spawn(this.opts.path, [...probeArgs(this.opts), '--parent-pid', String(process.pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     const lines = createInterface({ input: child.stderr! });
     lines.on('line', (line) => {

@@ -1,6 +1,8 @@
 // `vigil run` as an operator stops it: SIGTERM, and the probe it supervises
 // stops by itself (not by the supervisor's kill after its grace period),
 // with its programs gone from the kernel by the time `vigil run` returns.
+// Killed itself (SIGKILL), it cannot stop the probe: the kernel does
+// (--parent-pid, PR_SET_PDEATHSIG), and the probe's links are released.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +25,25 @@ function programsOf(pid: number): number[] {
   return ids;
 }
 
+/** Ids of the BPF links process `pid` holds (its bpf_link fds). */
+function linksOf(pid: number): number[] {
+  const ids: number[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`) !== 'anon_inode:bpf_link') continue;
+      const id = /^link_id:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      if (id) ids.push(Number(id[1]));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return ids;
+}
+
+function loadedLinks(): Set<number> {
+  return new Set((JSON.parse(execFileSync('bpftool', ['link', 'show', '--json'], { encoding: 'utf8' })) as { id: number }[]).map((l) => l.id));
+}
+
 function loadedPrograms(): Set<number> {
   return new Set((JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' })) as { id: number }[]).map((p) => p.id));
 }
@@ -36,13 +57,14 @@ function running(pid: number): boolean {
   }
 }
 
-describeKernel('vigil run on SIGTERM', () => {
+describeKernel('vigil run stopped (SIGTERM) or killed (SIGKILL)', () => {
   const dirs: string[] = [];
   afterEach(() => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
 
-  it('stops with the probe exiting by itself, its programs detached', async () => {
+  /** `vigil run` with its probe, in a private directory. */
+  function startRun() {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-run-'));
     dirs.push(dir);
     const config = join(dir, 'vigil.yaml');
@@ -57,8 +79,13 @@ describeKernel('vigil run on SIGTERM', () => {
     let out = '';
     run.stderr!.on('data', (d) => (out += d));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => run.once('exit', (code, signal) => r({ code, signal })));
+    const lines = (): { msg: string; [k: string]: unknown }[] => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    return { run, exited, lines };
+  }
+
+  it('stops with the probe exiting by itself, its programs detached', async () => {
+    const { run, exited, lines } = startRun();
     try {
-      const lines = (): { msg: string; [k: string]: unknown }[] => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
       const connected = await waitFor('the probe connected', () => lines().find((l) => l.msg === 'probe connected'), 30_000);
       const probePid = Number(connected.probePid);
       const programs = programsOf(probePid);
@@ -84,6 +111,33 @@ describeKernel('vigil run on SIGTERM', () => {
       await waitFor('the tracepoint events freed', () => !running(Number(holder![1])), 20_000);
     } finally {
       if (run.exitCode === null && run.signalCode === null) run.kill('SIGKILL');
+    }
+  }, 60_000);
+
+  it('killed with SIGKILL, its probe is stopped by the kernel: gone, its links and programs released', async () => {
+    const { run, exited, lines } = startRun();
+    let probePid = 0;
+    try {
+      const connected = await waitFor('the probe connected', () => lines().find((l) => l.msg === 'probe connected'), 30_000);
+      probePid = Number(connected.probePid);
+      // This run's probe only (other probes run on this machine): its own links and programs.
+      const links = linksOf(probePid);
+      const programs = programsOf(probePid);
+      expect(links.length).toBeGreaterThan(10);
+      expect(readFileSync(`/proc/${probePid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining(['--parent-pid', String(run.pid)]));
+
+      run.kill('SIGKILL');
+      expect(await exited).toEqual({ code: null, signal: 'SIGKILL' });
+      // Without the parent-death signal the probe ran on, orphaned, holding all of it.
+      await waitFor('the orphaned probe gone', () => !running(probePid), 30_000);
+      const loaded = loadedLinks();
+      expect(links.filter((id) => loaded.has(id))).toEqual([]);
+      const progs = loadedPrograms();
+      expect(programs.filter((id) => progs.has(id))).toEqual([]);
+    } finally {
+      if (run.exitCode === null && run.signalCode === null) run.kill('SIGKILL');
+      // Failed: the orphan is stopped here, not left running.
+      if (probePid && running(probePid)) process.kill(probePid, 'SIGTERM');
     }
   }, 60_000);
 });
