@@ -53,6 +53,12 @@ export class Enforcement {
   private readonly weakerSaid = new Set<string>();
   private readonly identities = new ExecIdentities();
   private readonly rechecked = new Map<string, number>();
+  /**
+   * What each root's last push sent, and to which probe session: a probe
+   * that connects gets every policy from enforceAll's enforce() and then
+   * from reapply(); the second is skipped when the first sent the same.
+   */
+  private readonly sent = new Map<number, { session: string; policy: KernelPolicy }>();
 
   constructor(opts: EnforcementOptions) {
     this.link = opts.link;
@@ -179,6 +185,7 @@ export class Enforcement {
     if (!a) return;
     this.active.delete(w.key);
     for (const root of a.roots.values()) {
+      this.sent.delete(root.id);
       const r = await this.link.send({ setPolicy: { rootCgroupId: root.id, exec: false, connect: false, write: false, execAllow: [], connectAllow: [], writeAllow: [], connectNames: [], execIdentity: [] } });
       if (!r.ok && this.link.current()) this.log.error({ workload: w.name, error: r.error }, 'could not remove the kernel policy');
     }
@@ -188,8 +195,11 @@ export class Enforcement {
   async reapply(): Promise<void> {
     const r = await this.link.send({ setProtectedPaths: { prefixes: [...this.protectedPaths] } });
     if (!r.ok) this.log.error({ error: r.error }, 'could not set the protected paths');
+    const session = this.link.current()?.hello.sessionId;
     for (const [key, a] of this.active) {
       for (const root of a.roots.values()) {
+        const last = this.sent.get(root.id);
+        if (session && last?.session === session && last.policy === a.policy) continue; // in place already (or on its way)
         const res = await this.push(root, a.policy);
         if (!res.ok) {
           const w = this.registry.find(key);
@@ -209,11 +219,18 @@ export class Enforcement {
     }
     const replaced = (identities ?? []).filter((i) => i.ino === 0).map((i) => i.path);
     if (replaced.length) this.log.warn({ cgroup: root.path, executables: replaced }, 'the file at a learned executable path is not the one learned: it is not allowed');
-    return this.link.send({
+    const mark = { session: this.link.current()?.hello.sessionId ?? '', policy: p };
+    this.sent.set(root.id, mark);
+    const sending = this.link.send({
       setPolicy: {
         rootCgroupId: root.id, exec: true, connect: this.link.can('connect-refuse') === true, write: true,
         execAllow: p.exec, connectAllow: p.connect, writeAllow: p.write, connectNames: p.names, execIdentity: identities ?? [],
       },
+    });
+    // Not in place after all: the next reapply sends it again.
+    return sending.then((r) => {
+      if (!r.ok && this.sent.get(root.id) === mark) this.sent.delete(root.id);
+      return r;
     });
   }
 }
