@@ -324,7 +324,7 @@ int TinyProgramRefused(const btf* vmlinux, bpf_prog_type type, bpf_attach_type a
       {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = 0},
       {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
   };
-  char log[256] = {};
+  char log[4096] = {};  // room for the whole log: a truncated one fails the load (ENOSPC)
   LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = attach, .attach_btf_id = uint32_t(id),
               .log_level = 1, .log_size = sizeof(log), .log_buf = log);
   const int fd = bpf_prog_load(type, "vigil_probe", "GPL", insns, 2, &opts);
