@@ -10,28 +10,14 @@ import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { describeKernel, repoRoot, waitFor } from '../support/kernel.js';
 
-/** Ids of the BPF programs process `pid` holds (its bpf-prog fds). */
-function programsOf(pid: number): number[] {
+/** Ids of the BPF programs or links process `pid` holds (its bpf-prog or bpf_link fds). */
+function heldBy(pid: number, kind: 'prog' | 'link'): number[] {
+  const [inode, field] = kind === 'prog' ? ['anon_inode:bpf-prog', 'prog_id'] : ['anon_inode:bpf_link', 'link_id'];
   const ids: number[] = [];
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
     try {
-      if (readlinkSync(`/proc/${pid}/fd/${fd}`) !== 'anon_inode:bpf-prog') continue;
-      const id = /^prog_id:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-      if (id) ids.push(Number(id[1]));
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return ids;
-}
-
-/** Ids of the BPF links process `pid` holds (its bpf_link fds). */
-function linksOf(pid: number): number[] {
-  const ids: number[] = [];
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      if (readlinkSync(`/proc/${pid}/fd/${fd}`) !== 'anon_inode:bpf_link') continue;
-      const id = /^link_id:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`) !== inode) continue;
+      const id = new RegExp(`^${field}:\\s*(\\d+)$`, 'm').exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
       if (id) ids.push(Number(id[1]));
     } catch {
       // closed meanwhile
@@ -88,7 +74,7 @@ describeKernel('vigil run stopped (SIGTERM) or killed (SIGKILL)', () => {
     try {
       const connected = await waitFor('the probe connected', () => lines().find((l) => l.msg === 'probe connected'), 30_000);
       const probePid = Number(connected.probePid);
-      const programs = programsOf(probePid);
+      const programs = heldBy(probePid, 'prog');
       expect(programs.length).toBeGreaterThan(10);
 
       run.kill('SIGTERM');
@@ -121,8 +107,8 @@ describeKernel('vigil run stopped (SIGTERM) or killed (SIGKILL)', () => {
       const connected = await waitFor('the probe connected', () => lines().find((l) => l.msg === 'probe connected'), 30_000);
       probePid = Number(connected.probePid);
       // This run's probe only (other probes run on this machine): its own links and programs.
-      const links = linksOf(probePid);
-      const programs = programsOf(probePid);
+      const links = heldBy(probePid, 'link');
+      const programs = heldBy(probePid, 'prog');
       expect(links.length).toBeGreaterThan(10);
       expect(readFileSync(`/proc/${probePid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining(['--parent-pid', String(run.pid)]));
 
