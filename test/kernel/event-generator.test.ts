@@ -405,7 +405,6 @@ const ACTIONS: Action[] = [
   },
   {
     action: 'ModifyContainerEntrypoint', falco: 'Modify Container Entrypoint', file: 'sandbox',
-    open: "its condition asks fd.name for /proc/self/exe or /proc/self/fd/N, names Falco keeps as written; Vigil's fd.name is the file the kernel opened through them (here the stdout file), the name as written is fd.nameraw",
     // Its stdout a file (Falco's open_write asks for a file; under the action's runner it is a terminal or a log).
     run: (c) => c.sh(`${PY} -c "import os; os.close(os.open('/proc/self/fd/1', os.O_WRONLY))" > ${c.work}/stdout`),
   },

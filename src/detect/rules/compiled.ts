@@ -57,6 +57,8 @@ export interface CompiledRule {
   needsStarts: boolean;
   /** Domain names its condition compares addresses with (fd.sip.name = …). */
   dnsNames: string[];
+  /** Whether its condition reads an open's path (fd.name & co.): a Falco-format rule then also judges the name as written (falco-names.ts). */
+  readsOpenPath: boolean;
 }
 
 export type SkipReason = 'unsupported-field' | 'unobserved-event-type' | 'never-matches' | 'other-source';

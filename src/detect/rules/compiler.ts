@@ -109,6 +109,7 @@ function compileRule(
     });
   }
 
+  let readsOpenPath = compiler.readsOpenPath();
   let threshold: CompiledRule['threshold'] = null;
   let sequence: CompiledRule['sequence'] = null;
   try {
@@ -131,7 +132,9 @@ function compileRule(
         }
         throw err;
       }
-      const after = new ConditionCompiler(`${def.name}_after`).compile(resolver.resolve(afterAst, []));
+      const afterCompiler = new ConditionCompiler(`${def.name}_after`);
+      const after = afterCompiler.compile(resolver.resolve(afterAst, []));
+      readsOpenPath ||= afterCompiler.readsOpenPath();
       if (after.unsupported) return { skip: 'unsupported-field', detail: after.unsupported.why, at: after.unsupported.loc };
       if (after.cond.byType.size === 0) return { skip: 'never-matches', detail: "its sequence's 'after' condition cannot match any event Vigil observes", at: s.at };
       sequence = { after: after.cond, capture: getterFor(s.capture, s.at), match: getterFor(s.match, s.at), by: s.by.map((f) => getterFor(f, s.at)), withinMs: s.withinMs };
@@ -154,6 +157,7 @@ function compileRule(
       at: def.at,
       needsStarts: cc.starts,
       dnsNames: [...compiler.dnsNames],
+      readsOpenPath,
     },
   };
 }

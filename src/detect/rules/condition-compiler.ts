@@ -128,6 +128,12 @@ export class ConditionCompiler {
     }
   }
 
+  /** Whether a check reads the path of an open (fd.name, fd.directory, fd.filename, evt.arg.name): falco-names.ts. */
+  readsOpenPath(): boolean {
+    for (const i of this.info.values()) if (i !== MISSING && !(i instanceof Unsupported) && i.field.on.has('open') && i.field.reads?.('open', -1) === 'path') return true;
+    return false;
+  }
+
   /**
    * Why checks in positive places cannot be evaluated (fields Vigil
    * lacks), for a rule that also fails for another reason: a rule on an

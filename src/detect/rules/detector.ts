@@ -11,6 +11,7 @@ import type { Event } from '../../model/event.js';
 import type { Logger } from '../../log.js';
 import type { DetectContext, Detector } from '../detector.js';
 import { FieldContext } from './context.js';
+import { asWritten } from './falco-names.js';
 import { DnsNames } from './dns-names.js';
 import { formatOutput } from './output.js';
 import { problemText, RuleLoadError } from './problems.js';
@@ -155,31 +156,40 @@ export class RulesDetector implements Detector {
     let mask = -1;
     const filters = cr.filters;
     for (let f = 0; f < filters.length && mask !== 0; f++) mask &= filters[f]!.mask(e, x);
+    // Falco-format rules reading an open's path are judged on the name as written too (falco-names.ts).
+    const view = cr.asWritten ? asWritten(e) : null;
+    let viewMask = 0;
+    if (view !== null) {
+      viewMask = -1;
+      for (let f = 0; f < filters.length && viewMask !== 0; f++) viewMask &= filters[f]!.mask(view, x);
+    }
     for (let i = 0; i < list.length; i++) {
-      if (i < MASK_BITS && (mask & (1 << i)) === 0) continue;
       const r = list[i]!;
-      let hit: boolean;
+      const masked = i < MASK_BITS;
+      let seen: Event | null = null;
       try {
-        hit = r.fn(e, x);
+        if ((!masked || (mask & (1 << i)) !== 0) && r.fn(e, x)) seen = e;
+        else if (view !== null && r.asWritten && (!masked || (viewMask & (1 << i)) !== 0) && r.fn(view, x)) seen = view;
       } catch (err) {
         this.ruleError(r, err);
         continue;
       }
-      if (hit) this.matched(r, e, ctx);
+      if (seen !== null) this.matched(r, e, seen, ctx);
     }
   }
 
-  private matched(r: RouteEntry, e: Event, ctx: DetectContext): void {
+  /** `seen`: the event as the rule matched it (the open, or its name-as-written view); the alert is of `e`. */
+  private matched(r: RouteEntry, e: Event, seen: Event, ctx: DetectContext): void {
     const extra: Record<string, number> = {};
     switch (r.role) {
       case Role.SequenceAfter:
-        r.sequence!.record(e, this.x);
+        r.sequence!.record(seen, this.x);
         return;
       case Role.SequenceMatch:
-        if (!r.sequence!.matches(e, this.x)) return;
+        if (!r.sequence!.matches(seen, this.x)) return;
         break;
       case Role.Threshold: {
-        const n = r.threshold!.hit(e, this.x);
+        const n = r.threshold!.hit(seen, this.x);
         if (n === 0) return;
         extra['threshold.count'] = n;
         extra['threshold.window_ms'] = r.rule.threshold!.windowMs;
@@ -189,7 +199,7 @@ export class RulesDetector implements Detector {
         break;
     }
     const rule = r.rule;
-    const out = formatOutput(rule.output, e, this.x);
+    const out = formatOutput(rule.output, seen, this.x);
     this.fired.set(rule.name, (this.fired.get(rule.name) ?? 0) + 1);
     ctx.raise(
       alertFor(e, ctx.tree, {

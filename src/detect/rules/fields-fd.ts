@@ -10,6 +10,7 @@ import type { FieldContext } from './context.js';
 import { FILE_TYPES, nonEmpty, SOCKET_TYPES, types, type FieldDef, type FieldGetter } from './field-def.js';
 import type { Dim, FieldArg, FieldKind, FieldValue, Known } from './field-types.js';
 import { EINPROGRESS, O_DIRECTORY } from './syscall-values.js';
+import { folded, opened } from './falco-names.js';
 
 function dirname(path: string): string {
   const i = path.lastIndexOf('/');
@@ -125,19 +126,9 @@ function socketName(e: Event): string | undefined {
   }
 }
 
-/** A path with `.`, `..` and repeated slashes folded away, as the probe folds it (no symlink followed). */
-function folded(p: string): string {
-  if (!p.includes('/.') && !p.includes('//') && !(p.length > 1 && p.endsWith('/'))) return p;
-  const parts: string[] = [];
-  for (const s of p.split('/')) {
-    if (s === '..') parts.pop();
-    else if (s !== '' && s !== '.') parts.push(s);
-  }
-  return `/${parts.join('/')}`;
-}
-
 /** An open whose caller named the file otherwise than the kernel does (`..` alone is no other name: fd.nameraw shows it). */
-function isAlias(e: Event): boolean {
+function isAlias(view: Event): boolean {
+  const e = opened(view); // the same answer on the name-as-written view (falco-names.ts)
   if ((e.pathFlags & PATH_HARDLINK) !== 0) return true;
   return (e.pathFlags & PATH_RESOLVED) !== 0 && e.pathRaw !== '' && e.pathRaw !== e.path && folded(e.pathRaw) !== e.path;
 }

@@ -28,6 +28,8 @@ export interface RouteEntry {
   role: Role;
   threshold: ThresholdState | null;
   sequence: SequenceState | null;
+  /** A Falco-format rule reading an open's path: also judged on the name as written (falco-names.ts). */
+  asWritten: boolean;
 }
 
 /** Entries of a class route that filters can skip (bits of a mask); any later ones always run. */
@@ -138,6 +140,8 @@ export interface ClassRoute {
   entries: RouteEntry[];
   /** Most selective first. */
   filters: DimFilter[];
+  /** Whether an entry is judged on the name as written too. */
+  asWritten: boolean;
 }
 
 export interface TypeRoute {
@@ -159,11 +163,15 @@ function classRoute(pairs: { entry: RouteEntry; variant: Variant }[]): ClassRout
   const filters = [...byDim]
     .sort((a, b) => b[1].length - a[1].length)
     .map(([dim, tests]) => new DimFilter(dim, tests.reduce((m, t) => m & ~t.bit, all), tests));
-  return { entries, filters };
+  return { entries, filters, asWritten: entries.some((e) => e.asWritten) };
 }
 
-/** Routes for a rule set: per type and class, the entries and their filters. */
-export function buildRoutes(rules: readonly CompiledRule[]): Record<EventType, TypeRoute> {
+/**
+ * Routes for a rule set: per type and class, the entries and their
+ * filters. `asWritten`: the rules that also judge an open by the name as
+ * written (falco-names.ts).
+ */
+export function buildRoutes(rules: readonly CompiledRule[], asWritten: (r: CompiledRule) => boolean = () => false): Record<EventType, TypeRoute> {
   const states = new Map<CompiledRule, { threshold: ThresholdState | null; sequence: SequenceState | null }>();
   // Per-process threshold windows live on the processes, a slot each, tagged with this rule set.
   const owner = {};
@@ -181,9 +189,10 @@ export function buildRoutes(rules: readonly CompiledRule[]): Record<EventType, T
     const add = (rule: CompiledRule, role: Role, variants: (Variant | null)[] | undefined): void => {
       if (!variants) return;
       const { threshold, sequence } = states.get(rule)!;
+      const written = t === 'open' && asWritten(rule);
       for (let cls = 0; cls < n; cls++) {
         const v = variants[cls];
-        if (v) pairs[cls]!.push({ entry: { fn: v.fn, rule, role, threshold, sequence }, variant: v });
+        if (v) pairs[cls]!.push({ entry: { fn: v.fn, rule, role, threshold, sequence, asWritten: written }, variant: v });
       }
     };
     for (const rule of rules) {

@@ -13,6 +13,7 @@
 //   router.ts     the index: which rules an event runs, by type and class
 // The fields rules read are in fields.ts and its tables fields-*.ts.
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { EVENT_TYPES, type EventType } from '../../model/event.js';
 import type { CompiledRule, Skipped } from './compiled.js';
 import { compileRules } from './compiler.js';
@@ -20,6 +21,7 @@ import type { RuleFile } from './definitions.js';
 import { readRules } from './reader.js';
 import type { Problem } from './problems.js';
 import { buildRoutes, type TypeRoute } from './router.js';
+import { BUILTIN_DIR } from './builtin-files.js';
 
 export { Role, type RouteEntry } from './router.js';
 
@@ -76,7 +78,9 @@ export function buildRuleSet(paths: readonly string[], texts?: readonly RuleFile
   const defs = readRules(files);
   const result = compileRules(defs);
   const problems = [...readProblems, ...result.problems];
-  const route = buildRoutes(result.rules);
+  // Rules from Falco-format files also judge an open by the name as written, as Falco names it
+  // (falco-names.ts); the built-in rules are written for the file opened.
+  const route = buildRoutes(result.rules, (r) => r.readsOpenPath && dirname(r.at.file) !== BUILTIN_DIR);
   /** Rules (and sequences' earlier steps) routed to each type. */
   const routed = (t: EventType): number => result.rules.reduce((n, r) => n + (r.condition.byType.has(t) ? 1 : 0) + (r.sequence?.after.byType.has(t) ? 1 : 0), 0);
   const running = new Set(result.rules.map((r) => r.name));
