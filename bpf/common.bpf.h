@@ -95,7 +95,9 @@ struct vigil_thread {
 	 * for none. */
 	__u64 reread_uptr;
 	__s32 reread_dirfd;
-	__u32 _pad;
+	/* open: judged sheddable at entry by the string; decided at exit by
+	 * the file opened (fair.bpf.h, fair_shed_opened). */
+	__u32 fair_pending;
 };
 
 struct {

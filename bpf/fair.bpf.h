@@ -16,6 +16,11 @@
  *          ("/shadow", "/id_rsa", ...): the files rules watch (the lists
  *          are the loader's, bpf/probe/loader.cc), except an open of one
  *          that found nothing (ENOENT) from a held workload;
+ *          an open whose file opened (its path walked from the kernel's
+ *          dentries at exit, resolve_opened) is such a file, however the
+ *          caller named it (a symlink, /proc/self/root, a bind mount): an
+ *          open judged sheddable by its string at entry is parked
+ *          (uncounted) and decided at its exit (fair_shed_opened);
  *          a connect of a workload whose policy enforces connects, a
  *          write of one whose policy enforces writes (enforcement judges
  *          every attempt);
@@ -29,7 +34,10 @@
  * one sheddable event in `sample_every` still crosses (VIGIL_SAMPLED) and
  * the rest are counted per cgroup and kind (`cgroup_counts`), at the
  * syscall's entry, before the path walk or the record is built: a shed
- * event costs little more than a repeat does. And whatever the probe does,
+ * event costs little more than a repeat does. An open is the exception:
+ * it is counted at its exit, once the file it opened is known not to be
+ * kept (a failed one at no further cost; a successful one pays the walk
+ * of the file's path, as a sent open does). And whatever the probe does,
  * the last quarter of the ring buffer is kept for the rest: past three
  * quarters full (a stalled or outpaced probe) a held workload's records
  * are counted instead of written. A flood in its first tick, before the
@@ -244,6 +252,9 @@ static __always_inline __u32 shed_slot(__u32 kind)
  * VIGIL_SAMPLED) and the rest counted. Returns the header flags to send it
  * with, or -1: shed.
  */
+/* In fair_judge's slot: shed uncounted, the caller counts it later (an open, at its exit). */
+#define VIGIL_FAIR_LATER 0x100
+
 static __always_inline int fair_judge(struct vigil_fair_limit *l, __u64 cg, __u32 slot)
 {
 	__u64 now = bpf_ktime_get_ns();
@@ -261,7 +272,8 @@ static __always_inline int fair_judge(struct vigil_fair_limit *l, __u64 cg, __u3
 		fair_count(cg, VIGIL_COUNT_SAMPLED);
 		return VIGIL_SHEDDABLE | VIGIL_SAMPLED;
 	}
-	fair_count(cg, slot);
+	if (!(slot & VIGIL_FAIR_LATER))
+		fair_count(cg, slot);
 	return -1;
 }
 
@@ -330,6 +342,78 @@ static __always_inline int fair_net(const struct vigil_sockaddr *a, __u32 slot, 
 		return VIGIL_FAIR_SHED;
 	*flags = r;
 	return VIGIL_FAIR_SEND;
+}
+
+/*
+ * Whether the file an open opened is a kept one, judged on its path walked
+ * from the kernel's dentries (resolve_opened: leaf first, "shadow\0etc\0").
+ * The walk's last bytes read backwards are its top components, each
+ * reversed: "/etc/" is "\0cte\0", a form the loader puts in keep_prefixes
+ * beside the plain one (no string starts with both '/' and NUL). Its first
+ * component is the leaf: read backwards with a '/' before it, as
+ * kept_path() reads a string's tail, it meets keep_suffixes as they are
+ * ("/shadow", "_history"). A global function: verified once.
+ */
+__noinline int fair_kept_opened(const struct vigil_open *o)
+{
+	if (!o)
+		return 0;
+	__u32 off = o->resolved_off, len = o->resolved_len;
+	if (len == 0 || off > VIGIL_RESOLVE_ROOM || len > VIGIL_RESOLVE_ROOM - off)
+		return 0;
+	const char *walked = o->path.raw + off;
+
+	struct vigil_keep_prefix_key pk = { .prefixlen = (len < VIGIL_KEEP_PREFIX_BYTES ? len : VIGIL_KEEP_PREFIX_BYTES) * 8 };
+	char top[VIGIL_KEEP_PREFIX_BYTES];
+	bpf_probe_read_kernel(top, sizeof(top), walked + len - VIGIL_KEEP_PREFIX_BYTES);
+#pragma unroll
+	for (int i = 0; i < VIGIL_KEEP_PREFIX_BYTES; i++)
+		pk.data[i] = top[VIGIL_KEEP_PREFIX_BYTES - 1 - i];
+	if (bpf_map_lookup_elem(&keep_prefixes, &pk))
+		return 1;
+
+	struct hash_state n = { .buf = walked, .cap = len };
+	bpf_loop(VIGIL_NAME_READ, strlen_step, &n, 0);
+	__u32 leaf = n.len;
+	if (leaf == 0)
+		return 0;
+	__u32 zero = 0;
+	struct vigil_keep_suffix_key *k = bpf_map_lookup_elem(&keep_scratch, &zero);
+	if (!k)
+		return 0;
+	char tail[VIGIL_KEEP_SUFFIX_BYTES];
+	bpf_probe_read_kernel(tail, sizeof(tail), walked + leaf - VIGIL_KEEP_SUFFIX_BYTES);
+#pragma unroll
+	for (int i = 0; i < VIGIL_KEEP_SUFFIX_BYTES; i++)
+		k->data[i] = tail[VIGIL_KEEP_SUFFIX_BYTES - 1 - i];
+	if (leaf < VIGIL_KEEP_SUFFIX_BYTES) {
+		k->data[leaf & (VIGIL_KEEP_SUFFIX_BYTES - 1)] = '/';
+		k->prefixlen = (leaf + 1) * 8;
+	} else {
+		k->prefixlen = VIGIL_KEEP_SUFFIX_BYTES * 8;
+	}
+	return bpf_map_lookup_elem(&keep_suffixes, k) != NULL;
+}
+
+/*
+ * At an open's exit, its file resolved (resolve_opened): an open of a kept
+ * file is never shed, whatever its string was: judged sheddable at entry,
+ * it loses the flag (the ring's reserve and the probe's queue keep it);
+ * parked by fair_file at entry (`pending`), it is sent. Any other pending
+ * open is counted as shed now; true when the caller must drop it.
+ */
+static __always_inline bool fair_shed_opened(union vigil_inflight *rec, __u32 pending)
+{
+	if (!pending && !(rec->h.flags & VIGIL_SHEDDABLE))
+		return false;
+	if (fair_kept_opened(&rec->open)) {
+		rec->h.flags &= ~VIGIL_SHEDDABLE;
+		return false;
+	}
+	if (!pending)
+		return false;
+	fair_count(rec->h.cgroup_id, VIGIL_SHED_OPEN);
+	return true;
 }
 
 /*

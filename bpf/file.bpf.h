@@ -23,6 +23,7 @@ static __always_inline int open_enter(int dirfd, const char *upath, __s64 flags,
 	if (!t)
 		return 0;
 	union vigil_inflight *rec = &t->rec;
+	t->fair_pending = 0;
 	bool write = flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC);
 	long n = read_user_raw(&rec->open.path, upath);
 	__u64 dedup_key = 0;
@@ -46,9 +47,10 @@ static __always_inline int open_enter(int dirfd, const char *upath, __s64 flags,
 			t->missing_key = missing;
 		}
 	}
+	/* Shed by its string: parked all the same, and decided at exit by the
+	 * file it opens (a symlink to /etc/shadow is kept: fair_shed_opened). */
 	__u32 fair_flags;
-	if (fair_file(&rec->open.path, NULL, write, VIGIL_SHED_OPEN, &fair_flags) == VIGIL_FAIR_SHED)
-		return 0;
+	t->fair_pending = fair_file(&rec->open.path, NULL, write, VIGIL_SHED_OPEN | VIGIL_FAIR_LATER, &fair_flags) == VIGIL_FAIR_SHED;
 	fill_header(&rec->h, VIGIL_OPEN);
 	rec->h.flags = fair_flags;
 	rec->open.result = dedup_key;
@@ -156,6 +158,11 @@ static __always_inline void open_rebuild(struct vigil_thread *t, const struct vi
 static __always_inline int open_exit(long ret)
 {
 	struct vigil_thread *t = thread_state();
+	__u32 fair_pending = 0;
+	if (t) {
+		fair_pending = t->fair_pending;
+		t->fair_pending = 0;
+	}
 	struct vigil_repeat *r = dedup_armed(t, VIGIL_OPEN);
 	if (r) {
 		struct file *f = ret >= 0 ? file_from_fd(ret) : NULL;
@@ -171,6 +178,10 @@ static __always_inline int open_exit(long ret)
 	if (t->reread_uptr)
 		open_reread(t);
 	__u32 ident = resolve_opened(&rec->open, ret);
+	if (fair_shed_opened(rec, fair_pending)) {
+		drop_parked(rec);
+		return 0;
+	}
 	__u64 sent = send_parked_record(rec, ret, VIGIL_OPEN);
 	if (sent) {
 		dedup_remember(VIGIL_OPEN, sent, ret, ident);

@@ -149,7 +149,7 @@ struct vigil_fair_limit {
 /* Paths whose events are never shed (fair.bpf.h), longest-prefix matched:
  * prefixes ("/etc/") as they are, suffixes ("/shadow") reversed, so the
  * end of a path is matched as the start of its reversed tail. */
-#define VIGIL_KEEP_MAX 32
+#define VIGIL_KEEP_MAX 64
 #define VIGIL_KEEP_PREFIX_BYTES 64
 #define VIGIL_KEEP_SUFFIX_BYTES 32
 struct vigil_keep_prefix_key {

@@ -438,7 +438,10 @@ const char* const kKeepPrefixes[] = {"/etc/", "/root/", "/boot/", "/bin/", "/sbi
 const char* const kKeepSuffixes[] = {"/shadow", "/gshadow", "/sudoers", "/passwd", "/id_rsa", "/id_dsa",
                                      "/id_ecdsa", "/id_ed25519", "/authorized_keys", "/credentials", "/mem",
                                      "/environ", "_history", "/token", "/kubeconfig", "/ld.so.preload"};
-static_assert(sizeof(kKeepPrefixes) / sizeof(char*) <= VIGIL_KEEP_MAX, "at most VIGIL_KEEP_MAX kept prefixes");
+// Each prefix goes in twice: as written, and as the walk of a file's path
+// ends (leaf first, read backwards: "/etc/" is "\0cte\0"), for the file an
+// open opened (fair_kept_opened).
+static_assert(2 * sizeof(kKeepPrefixes) / sizeof(char*) <= VIGIL_KEEP_MAX, "at most VIGIL_KEEP_MAX / 2 kept prefixes");
 static_assert(sizeof(kKeepSuffixes) / sizeof(char*) <= VIGIL_KEEP_MAX, "at most VIGIL_KEEP_MAX kept suffixes");
 
 bool FillKeepLists(vigil_bpf* skel, std::string* error) {
@@ -448,7 +451,20 @@ bool FillKeepLists(vigil_bpf* skel, std::string* error) {
     size_t n = strlen(p);
     k.prefixlen = n * 8;
     memcpy(k.data, p, n);
-    if (bpf_map__update_elem(skel->maps.keep_prefixes, &k, sizeof(k), &one, sizeof(one), BPF_ANY)) {
+    vigil_keep_prefix_key walked = k;
+    // '/' becomes NUL and each component is reversed in place.
+    for (size_t i = 0; i < n;) {
+      if (p[i] == '/') {
+        walked.data[i++] = 0;
+        continue;
+      }
+      size_t end = i;
+      while (end < n && p[end] != '/') end++;
+      for (size_t j = i; j < end; j++) walked.data[j] = p[end - 1 - (j - i)];
+      i = end;
+    }
+    if (bpf_map__update_elem(skel->maps.keep_prefixes, &k, sizeof(k), &one, sizeof(one), BPF_ANY) ||
+        bpf_map__update_elem(skel->maps.keep_prefixes, &walked, sizeof(walked), &one, sizeof(one), BPF_ANY)) {
       *error = std::string("cannot fill keep_prefixes: ") + strerror(errno);
       return false;
     }

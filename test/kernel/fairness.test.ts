@@ -5,7 +5,7 @@
 // to its share in the kernel, and what it shed is alerted, in `vigil status`
 // and in /metrics (bpf/fair.bpf.h, bpf/probe/fairness.h).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,6 +90,53 @@ describeKernel('fairness', () => {
     } finally {
       flood.killAll();
       listener.close();
+      await t.stop();
+      await tree.remove();
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 120_000 * timeScale);
+  it('a workload over its share still has every read of /etc/shadow through a symlink alerted: the file opened is judged at exit, not the string', async () => {
+    const work = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-fair-alias-')));
+    const loadgen = join(work, 'loadgen');
+    execFileSync('cc', ['-O2', '-o', loadgen, join(repoRoot, 'bench/lib/loadgen.c')]);
+    // Distinct names (no repeat to de-duplicate), none under a kept prefix or with a kept suffix.
+    const links = Array.from({ length: 6 }, (_, i) => {
+      const l = join(work, `innocent-${i}`);
+      symlinkSync('/etc/shadow', l);
+      return l;
+    });
+    const tree = new TestCgroupTree();
+    const flood = tree.group('flood-alias');
+    const t = await TestEngine.start({ sinks: [] });
+    const alerts: Alert[] = [];
+    t.engine.onAlert((a) => alerts.push(a));
+    try {
+      await t.startProbe();
+      expect((await flood.run('/bin/true', [])).code).toBe(0);
+      const floodMs = 8000;
+      const floods = [0, 1].map((i) => {
+        const child = flood.spawn(loadgen, ['flood', String(floodMs), `/nonexistent/vigil-fair-alias-${process.pid}-${i}`]);
+        return new Promise<void>((resolve, reject) => child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`flood exited ${code}`)))));
+      });
+      await waitFor('the flood held', () => t.logLines.find((l) => l.component === 'probe' && l.msg.startsWith(`fairness: cgroup ${flood.id} held`)), 5000 * timeScale);
+      await new Promise((r) => setTimeout(r, 1000));
+      // The flooding workload itself reads the shadow file, six times, each through another symlink:
+      // judged by the string at entry each open would be shed (but for one sample in several).
+      const pids: number[] = [];
+      for (const l of links) {
+        const r = await flood.run('/bin/cat', [l]);
+        expect(r.code).toBe(0);
+        pids.push(r.pid);
+      }
+      for (const pid of pids) {
+        await waitFor(`the shadow read of ${pid}`, () => alerts.find((a) => a.rule === 'Shadow or sudoers file read' && a.event.pid === pid && a.workload.cgroupPath === flood.path), 10_000 * timeScale);
+      }
+      await Promise.all(floods);
+      // It was over its share meanwhile: its opens were shed.
+      const shed = await waitFor('the shedding alerted', () => alerts.find((a) => a.rule === 'Events shed' && a.workload.cgroupPath === flood.path), 5000 * timeScale);
+      expect(Number(shed.fields['vigil.loss.open'])).toBeGreaterThan(0);
+    } finally {
+      flood.killAll();
       await t.stop();
       await tree.remove();
       rmSync(work, { recursive: true, force: true });
