@@ -33,6 +33,7 @@
 #include "path.bpf.h"
 #include "enforce.bpf.h"
 #include "uring.bpf.h"
+#include "creds.bpf.h"
 
 #ifndef EPERM
 #define EPERM 1
@@ -347,6 +348,13 @@ static __always_inline int deny_exec(struct linux_binprm *bprm, struct file *fil
 	e->stdio = stdio_kinds();
 	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
 	struct task_struct *task = bpf_get_current_task_btf();
+	/* Every field handle_exec fills, here too: exec_scratch is per CPU and
+	 * would otherwise carry the last exec's on this CPU. The exec never
+	 * happens, so the credentials are the caller's, which it keeps. */
+	e->exe_layer = exe_layer(file);
+	task_caps(task, &e->cap_effective, &e->cap_permitted);
+	e->loginuid = task_loginuid(task);
+	e->vpid = task_vpid(task);
 	struct path pwd = BPF_CORE_READ(task, fs, pwd);
 	e->cwd_len = walk_path(&pwd, e->cwd, &truncated);
 	submit(e, offsetof(struct vigil_exec, args));

@@ -245,13 +245,16 @@ describeKernel('enforcement on this kernel: denied before anything changes, or t
     const m = mechanism('exec');
     if (expected) expect(m).toBe(expected);
     const since = alerts.length;
-    const r = await op('exec', '/usr/bin/id', '-u');
+    // By a caller without capabilities, under a login uid where the kernel lets one be set.
+    const r = await op('--as-uid', '65534', 'exec', '/usr/bin/id', '-u');
+    const [pid, loginuid] = r.stderr.trim().split(' ').map(Number);
     const a = await blockAlert('new-executable', '/usr/bin/id', since);
     expect(a.fields['vigil.mechanism']).toBe(m);
     if (DENYING.includes(m)) {
       // execve failed: the caller lives on in its old image and is told.
       expect(r.stdout.trim()).toBe('EPERM');
       expect(a.action).toMatchObject({ taken: 'exec denied', ok: true });
+
     } else {
       // The fallback: the exec happened, the new program was killed before its first instruction.
       expect(m).toBe('kill-at-entry');
@@ -259,6 +262,13 @@ describeKernel('enforcement on this kernel: denied before anything changes, or t
       expect(r.stdout).toBe('');
       expect(a.action).toMatchObject({ taken: 'killed at exec', ok: true });
     }
+    // The blocked exec's record is the caller's (denied: the probe's exec scratch is per CPU and
+    // must not carry the last exec's on that CPU) or the new image's (killed at entry): no
+    // capabilities, its login uid and pid, /usr/bin/id on no overlay.
+    const e = t.of(app.id, 'exec').find((x) => x.pid === pid && x.blocked);
+    expect(e, 'the blocked exec').toBeDefined();
+    expect({ uid: e!.uid, capEffective: e!.capEffective, capPermitted: e!.capPermitted, loginuid: e!.loginuid, vpid: e!.vpid, exeLayer: e!.exeLayer })
+      .toEqual({ uid: 65534, capEffective: 0, capPermitted: 0, loginuid, vpid: pid, exeLayer: 0 });
   });
 
   it('a process that moves itself into the root cgroup keeps its workload\'s policy: the protected file is unchanged, the move is a critical alert', async () => {

@@ -11,6 +11,24 @@ try:
         with open(os.path.join(argv[1], 'cgroup.procs'), 'w') as f:
             f.write(str(os.getpid()))
         argv = argv[2:]
+    # --as-uid N: first log in as audit login uid N (where the kernel lets
+    # it be set) and become uid N, which drops every capability; stderr
+    # says "pid loginuid" as the operation starts.
+    if argv[0] == '--as-uid':
+        uid = int(argv[1])
+        try:
+            with open('/proc/self/loginuid', 'w') as f:
+                f.write(str(uid))
+        except OSError:
+            pass
+        with open('/proc/self/loginuid') as f:
+            loginuid = f.read().strip()
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+        sys.stderr.write('%d %s\n' % (os.getpid(), loginuid))
+        sys.stderr.flush()
+        argv = argv[2:]
     op, args = argv[0], argv[1:]
     if op == 'append':  # open for appending, then write: the file keeps its content unless the write happens
         fd = os.open(args[0], os.O_WRONLY | os.O_APPEND)
