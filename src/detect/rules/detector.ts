@@ -11,11 +11,11 @@ import type { Event } from '../../model/event.js';
 import type { Logger } from '../../log.js';
 import type { DetectContext, Detector } from '../detector.js';
 import { FieldContext } from './context.js';
-import { asWritten } from './falco-names.js';
+import { readAsWritten, restoreOpened, writtenName } from './falco-names.js';
 import { DnsNames } from './dns-names.js';
 import { formatOutput } from './output.js';
 import { problemText, RuleLoadError } from './problems.js';
-import { MASK_BITS } from './router.js';
+import { MASK_BITS, type ClassRoute } from './router.js';
 import { buildRuleSet, builtinFiles, Role, type LoadReport, type RouteEntry, type RuleSet } from './ruleset.js';
 
 export interface RulesOptions {
@@ -157,49 +157,72 @@ export class RulesDetector implements Detector {
     const filters = cr.filters;
     for (let f = 0; f < filters.length && mask !== 0; f++) mask &= filters[f]!.mask(e, x);
     // Falco-format rules reading an open's path are judged on the name as written too (falco-names.ts).
-    const view = cr.asWritten ? asWritten(e) : null;
-    let viewMask = 0;
-    if (view !== null) {
-      viewMask = -1;
-      for (let f = 0; f < filters.length && viewMask !== 0; f++) viewMask &= filters[f]!.mask(view, x);
+    const written = cr.asWritten ? writtenName(e) : null;
+    if (written !== null) {
+      this.runBothNames(cr, mask, e, ctx, written);
+      return;
     }
     for (let i = 0; i < list.length; i++) {
+      if (i < MASK_BITS && (mask & (1 << i)) === 0) continue;
       const r = list[i]!;
-      const masked = i < MASK_BITS;
-      let seen: Event | null = null;
+      let hit: boolean;
       try {
-        if ((!masked || (mask & (1 << i)) !== 0) && r.fn(e, x)) seen = e;
-        else if (view !== null && r.asWritten && (!masked || (viewMask & (1 << i)) !== 0) && r.fn(view, x)) seen = view;
+        hit = r.fn(e, x);
       } catch (err) {
         this.ruleError(r, err);
         continue;
       }
-      if (seen !== null) this.matched(r, e, seen, ctx);
+      if (hit) this.matched(r, e, ctx, null);
     }
   }
 
-  /** `seen`: the event as the rule matched it (the open, or its name-as-written view); the alert is of `e`. */
-  private matched(r: RouteEntry, e: Event, seen: Event, ctx: DetectContext): void {
-    const extra: Record<string, number> = {};
-    switch (r.role) {
-      case Role.SequenceAfter:
-        r.sequence!.record(seen, this.x);
-        return;
-      case Role.SequenceMatch:
-        if (!r.sequence!.matches(seen, this.x)) return;
-        break;
-      case Role.Threshold: {
-        const n = r.threshold!.hit(seen, this.x);
-        if (n === 0) return;
-        extra['threshold.count'] = n;
-        extra['threshold.window_ms'] = r.rule.threshold!.windowMs;
-        break;
+  /** onEvent's loop for an open named otherwise than the file it opened: the rules that take it judge both names. */
+  private runBothNames(cr: ClassRoute, mask: number, e: Event, ctx: DetectContext, written: string): void {
+    const x = this.x;
+    const { entries: list, filters } = cr;
+    let writtenMask = -1;
+    readAsWritten(e, written);
+    try {
+      for (let f = 0; f < filters.length && writtenMask !== 0; f++) writtenMask &= filters[f]!.mask(e, x);
+    } finally {
+      restoreOpened(e);
+    }
+    for (let i = 0; i < list.length; i++) {
+      const r = list[i]!;
+      const masked = i < MASK_BITS;
+      let hit: boolean;
+      let asWritten = false;
+      try {
+        hit = (!masked || (mask & (1 << i)) !== 0) && r.fn(e, x);
+        if (!hit && r.asWritten && (!masked || (writtenMask & (1 << i)) !== 0)) {
+          readAsWritten(e, written);
+          try {
+            hit = asWritten = r.fn(e, x);
+          } finally {
+            restoreOpened(e);
+          }
+        }
+      } catch (err) {
+        this.ruleError(r, err);
+        continue;
       }
-      case Role.Alert:
-        break;
+      if (hit) this.matched(r, e, ctx, asWritten ? written : null);
+    }
+  }
+
+  /** `written`: the rule matched the open by the name as written, which its state and output then read too. */
+  private matched(r: RouteEntry, e: Event, ctx: DetectContext, written: string | null): void {
+    if (written !== null) readAsWritten(e, written);
+    let extra: Record<string, number> | null;
+    let out: ReturnType<typeof formatOutput>;
+    try {
+      extra = this.stateful(r, e);
+      if (extra === null) return;
+      out = formatOutput(r.rule.output, e, this.x);
+    } finally {
+      if (written !== null) restoreOpened(e);
     }
     const rule = r.rule;
-    const out = formatOutput(rule.output, seen, this.x);
     this.fired.set(rule.name, (this.fired.get(rule.name) ?? 0) + 1);
     ctx.raise(
       alertFor(e, ctx.tree, {
@@ -212,6 +235,27 @@ export class RulesDetector implements Detector {
         fields: { ...out.fields, ...extra },
       }),
     );
+  }
+
+  /** A threshold's or sequence's part: the alert's extra fields, or null when it does not alert. */
+  private stateful(r: RouteEntry, e: Event): Record<string, number> | null {
+    const extra: Record<string, number> = {};
+    switch (r.role) {
+      case Role.SequenceAfter:
+        r.sequence!.record(e, this.x);
+        return null;
+      case Role.SequenceMatch:
+        return r.sequence!.matches(e, this.x) ? extra : null;
+      case Role.Threshold: {
+        const n = r.threshold!.hit(e, this.x);
+        if (n === 0) return null;
+        extra['threshold.count'] = n;
+        extra['threshold.window_ms'] = r.rule.threshold!.windowMs;
+        return extra;
+      }
+      case Role.Alert:
+        return extra;
+    }
   }
 
   private ruleError(r: RouteEntry, err: unknown): void {

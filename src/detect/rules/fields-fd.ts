@@ -10,7 +10,7 @@ import type { FieldContext } from './context.js';
 import { FILE_TYPES, nonEmpty, SOCKET_TYPES, types, type FieldDef, type FieldGetter } from './field-def.js';
 import type { Dim, FieldArg, FieldKind, FieldValue, Known } from './field-types.js';
 import { EINPROGRESS, O_DIRECTORY } from './syscall-values.js';
-import { folded, opened } from './falco-names.js';
+import { folded, pathOpened } from './falco-names.js';
 
 function dirname(path: string): string {
   const i = path.lastIndexOf('/');
@@ -127,10 +127,10 @@ function socketName(e: Event): string | undefined {
 }
 
 /** An open whose caller named the file otherwise than the kernel does (`..` alone is no other name: fd.nameraw shows it). */
-function isAlias(view: Event): boolean {
-  const e = opened(view); // the same answer on the name-as-written view (falco-names.ts)
+function isAlias(e: Event): boolean {
   if ((e.pathFlags & PATH_HARDLINK) !== 0) return true;
-  return (e.pathFlags & PATH_RESOLVED) !== 0 && e.pathRaw !== '' && e.pathRaw !== e.path && folded(e.pathRaw) !== e.path;
+  const path = pathOpened(e); // the same answer while the open reads the name as written (falco-names.ts)
+  return (e.pathFlags & PATH_RESOLVED) !== 0 && e.pathRaw !== '' && e.pathRaw !== path && folded(e.pathRaw) !== path;
 }
 
 function fdName(e: Event): string | undefined {
