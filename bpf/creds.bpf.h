@@ -45,6 +45,18 @@ static __always_inline __u32 task_vpid(struct task_struct *task)
 	return nr;
 }
 
+/* The controlling terminal (major << 20 | minor), 0 for none: what
+ * handle_exec reads for the new image (process.bpf.h). */
+static __always_inline __u32 task_tty(struct task_struct *task)
+{
+	struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
+	if (!tty)
+		return 0;
+	int major = BPF_CORE_READ(tty, driver, major);
+	int minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+	return ((__u32)major << 20) | ((__u32)minor & 0xfffff);
+}
+
 /*
  * Whether an executable is on an overlay's upper layer: created or
  * copied up after the container started, not part of its image. An

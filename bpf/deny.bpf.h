@@ -342,7 +342,6 @@ static __always_inline int deny_exec(struct linux_binprm *bprm, struct file *fil
 	fill_header(&e->h, VIGIL_EXEC);
 	e->h.flags = VIGIL_BLOCKED | by;
 	e->flags = 0;
-	e->tty = 0;
 	e->args_len = 0;
 	e->env_len = 0;
 	e->stdio = stdio_kinds();
@@ -352,6 +351,7 @@ static __always_inline int deny_exec(struct linux_binprm *bprm, struct file *fil
 	 * would otherwise carry the last exec's on this CPU. The exec never
 	 * happens, so the credentials are the caller's, which it keeps. */
 	e->exe_layer = exe_layer(file);
+	e->tty = task_tty(task);
 	task_caps(task, &e->cap_effective, &e->cap_permitted);
 	e->loginuid = task_loginuid(task);
 	e->vpid = task_vpid(task);

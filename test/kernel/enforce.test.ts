@@ -264,11 +264,11 @@ describeKernel('enforcement on this kernel: denied before anything changes, or t
     }
     // The blocked exec's record is the caller's (denied: the probe's exec scratch is per CPU and
     // must not carry the last exec's on that CPU) or the new image's (killed at entry): no
-    // capabilities, its login uid and pid, /usr/bin/id on no overlay.
+    // capabilities, its login uid and pid, /usr/bin/id on no overlay, no terminal (a test has none).
     const e = t.of(app.id, 'exec').find((x) => x.pid === pid && x.blocked);
     expect(e, 'the blocked exec').toBeDefined();
-    expect({ uid: e!.uid, capEffective: e!.capEffective, capPermitted: e!.capPermitted, loginuid: e!.loginuid, vpid: e!.vpid, exeLayer: e!.exeLayer })
-      .toEqual({ uid: 65534, capEffective: 0, capPermitted: 0, loginuid, vpid: pid, exeLayer: 0 });
+    expect({ uid: e!.uid, capEffective: e!.capEffective, capPermitted: e!.capPermitted, loginuid: e!.loginuid, vpid: e!.vpid, exeLayer: e!.exeLayer, tty: e!.tty })
+      .toEqual({ uid: 65534, capEffective: 0, capPermitted: 0, loginuid, vpid: pid, exeLayer: 0, tty: 0 });
   });
 
   it('a process that moves itself into the root cgroup keeps its workload\'s policy: the protected file is unchanged, the move is a critical alert', async () => {
