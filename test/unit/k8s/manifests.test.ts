@@ -133,16 +133,18 @@ describe('daemonset/ manifests', () => {
       });
     });
 
-    it('host paths are mounted read-only, except the engine\'s state directory', () => {
+    it('host paths are mounted read-only, except the engine\'s state directory and the probe\'s bpffs (pinned enforcement)', () => {
       const hostPaths = new Map<string, string>(
         podSpec.volumes.filter((v: { hostPath?: unknown }) => v.hostPath).map((v: { name: string; hostPath: { path: string } }) => [v.name, v.hostPath.path]),
       );
-      expect([...hostPaths.values()].sort()).toEqual(['/run/containerd', '/run/crio', '/sys/fs/cgroup', '/sys/kernel/btf', '/sys/kernel/security', '/sys/kernel/tracing', '/var/lib/vigil', '/var/run/docker.sock']);
+      expect([...hostPaths.values()].sort()).toEqual(['/run/containerd', '/run/crio', '/sys/fs/bpf', '/sys/fs/cgroup', '/sys/kernel/btf', '/sys/kernel/security', '/sys/kernel/tracing', '/var/lib/vigil', '/var/run/docker.sock']);
       for (const c of containers) {
         for (const m of c.volumeMounts) {
           const host = hostPaths.get(m.name);
           if (host === undefined) continue;
           if (host === '/var/lib/vigil') expect(c.name).toBe('engine');
+          // The probe pins enforcement's links there so a restart leaves no gap.
+          else if (host === '/sys/fs/bpf') expect(c.name).toBe('probe');
           else expect(m.readOnly, `${c.name}: ${m.mountPath}`).toBe(true);
         }
       }
