@@ -6,6 +6,7 @@ import type { ProcessLineage } from './process.js';
 import type { Workload } from './workload.js';
 import { type Event } from './event.js';
 import { eventSummary } from './event-kinds.js';
+import { redactArgv } from './argv.js';
 
 /** Falco's priorities, most severe first; rule files use these names. */
 export const PRIORITIES = ['emergency', 'alert', 'critical', 'error', 'warning', 'notice', 'informational', 'debug'] as const;
@@ -106,8 +107,9 @@ export interface AlertInput {
 
 export const NO_ACTION: AlertAction = { taken: 'none', ok: true, detail: '' };
 
+/** A command line as an alert carries it: secrets redacted (model/argv.ts), as everywhere argv leaves the engine. */
 export function cmdline(argv: readonly string[]): string {
-  return argv.join(' ');
+  return redactArgv(argv).join(' ');
 }
 
 function alertWorkload(w: Workload | null): AlertWorkload {

@@ -5,6 +5,7 @@
 // fields and eventSummary look kinds up here; test/unit/model/event-kinds.test.ts
 // holds the table against probe.proto.
 import { PATH_BIND_MAPPED, PATH_HARDLINK, PATH_OUTSIDE_ROOT, PATH_RAW_REREAD, PATH_RAW_TRUNCATED, PATH_RAW_UNREADABLE, PATH_TRUNCATED, stdioKind, type Event, type EventType } from './event.js';
+import { redactArgv } from './argv.js';
 
 export interface EventKind {
   /** The Event.kind oneof field in probe.proto, as protobufjs names it (camelCase), and its number. */
@@ -53,7 +54,8 @@ export const EVENT_KINDS: Readonly<Record<EventType, EventKind>> = {
   exec: {
     oneof: 'exec', field: 16, message: 'ExecEvent', syscall: 'execve', syscalls: ['execve', 'execveat'], exactCall: false, fd: null, result: true,
     summarize(e, out) {
-      Object.assign(out, { exe: e.path, filename: e.filename, argv: e.argv, cwd: e.cwd });
+      // Secrets redacted (model/argv.ts): a summary goes to alerts and the event log.
+      Object.assign(out, { exe: e.path, filename: e.filename, argv: redactArgv(e.argv), cwd: e.cwd });
       if (e.argvTruncated) out.argvTruncated = true;
       // Redacted as the probe sent it (model/env.ts): names, and the allowed values only.
       if (e.env.length > 0) out.env = e.env;

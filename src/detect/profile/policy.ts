@@ -15,6 +15,7 @@ import {
 } from './document.js';
 import { PathSet } from './paths.js';
 import { Profile, type ProfileLimits } from './profile.js';
+import { redactArgsLine } from '../../model/argv.js';
 
 export interface WorkloadRef {
   key: string;
@@ -172,7 +173,8 @@ export function fromDocument(doc: WorkloadProfileDocument, limits: ProfileLimits
       exe: r.exe,
       parents: new Set(r.parents ?? []),
       users: new Set(r.users ?? []),
-      args: r.args && r.args.length ? new Set(r.args) : null,
+      // Redacted as learned ones are (a file written by hand, or before redaction, may hold a secret).
+      args: r.args && r.args.length ? new Set(r.args.map((a) => redactArgsLine(r.exe, a))) : null,
       sha256: new Set(r.sha256 ?? []),
     });
   }

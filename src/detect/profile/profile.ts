@@ -9,6 +9,7 @@ import type { EgressNameRule, EgressRule, IngressRule, ListenRule } from './docu
 import { PathSet, type PathSetOptions } from './paths.js';
 import { newVersion, type FileVerdicts } from './verdicts.js';
 import { quote, shown } from '../../model/text.js';
+import { redactArgsLine, redactArgv } from '../../model/argv.js';
 
 export type AnomalyKind =
   | 'new-executable'
@@ -118,9 +119,22 @@ export function isWriteOpen(flags: number): boolean {
   return (flags & O_ACCMODE) !== 0 || (flags & (O_CREAT | O_TRUNC)) !== 0;
 }
 
-function argsOf(argv: readonly string[]): string {
-  const s = argv.slice(1).join(' ');
-  return s.length > MAX_ARGS_LEN ? s.slice(0, MAX_ARGS_LEN) : s;
+const argsLines = new WeakMap<readonly string[], { exe: string; line: string }>();
+
+/**
+ * The argument list a profile learns and compares: secrets redacted
+ * (model/argv.ts), so no profile, export or deviation holds one and the
+ * next run with another secret matches. Cut, then redacted as a line, as a
+ * loaded profile's lines are (fromDocument): the same text either way.
+ * Remembered per argv array (interned by the decoder).
+ */
+export function argsOf(exe: string, argv: readonly string[]): string {
+  const known = argsLines.get(argv);
+  if (known && known.exe === exe) return known.line;
+  const s = redactArgv(argv).slice(1).join(' ');
+  const line = redactArgsLine(exe, s.length > MAX_ARGS_LEN ? s.slice(0, MAX_ARGS_LEN) : s);
+  argsLines.set(argv, { exe, line });
+  return line;
 }
 
 export class Profile {
@@ -241,7 +255,7 @@ export class Profile {
     const p = this.processes.get(exe);
     if (!p) {
       if (learn && !this.full()) {
-        this.processes.set(exe, { exe, parents: new Set(parentExe ? [parentExe] : []), users: new Set([e.uid]), args: new Set([argsOf(e.argv)]), sha256: new Set(e.sha256 ? [e.sha256] : []) });
+        this.processes.set(exe, { exe, parents: new Set(parentExe ? [parentExe] : []), users: new Set([e.uid]), args: new Set([argsOf(exe, e.argv)]), sha256: new Set(e.sha256 ? [e.sha256] : []) });
       }
       return { kind: 'new-executable', what: exe, message: `new executable ${shown(exe)}${parentExe ? `, parent ${shown(parentExe)}` : ''}` };
     }
@@ -269,7 +283,7 @@ export class Profile {
       return { kind: 'new-parent', what: `${parentExe} → ${exe}`, message: `${shown(exe)} started by a new parent ${shown(parentExe)} (seen: ${[...p.parents].map(shown).join(', ') || 'none'})` };
     }
     if (p.args) {
-      const args = argsOf(e.argv);
+      const args = argsOf(exe, e.argv);
       if (!p.args.has(args)) {
         if (learn) {
           p.args.add(args);

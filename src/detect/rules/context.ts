@@ -6,6 +6,7 @@ import type { ProcessTree } from '../../enrich/process-tree.js';
 import type { Process } from '../../model/process.js';
 import type { Workload } from '../../model/workload.js';
 import type { Event } from '../../model/event.js';
+import { redactArgv } from '../../model/argv.js';
 import { DnsNames } from './dns-names.js';
 import { UserNames } from './users.js';
 
@@ -24,6 +25,13 @@ export class FieldContext {
   private readonly argsCache = new WeakMap<readonly string[], string>();
   private readonly cmdlineCache = new WeakMap<readonly string[], { comm: string; line: string }>();
   private readonly containerIds = new WeakMap<Workload, string>();
+
+  /**
+   * Set while an output is rendered: argv is read with its secrets redacted
+   * (model/argv.ts), as it leaves the engine; conditions read it whole, so
+   * a rule on `--password` or `-p` in a command line still fires.
+   */
+  redacting = false;
 
   constructor(users = new UserNames()) {
     this.users = users;
@@ -54,9 +62,15 @@ export class FieldContext {
     return cur;
   }
 
+  /** argv as the field reads it now: whole for conditions, redacted for outputs. */
+  argv(argv: readonly string[]): readonly string[] {
+    return this.redacting ? redactArgv(argv) : argv;
+  }
+
   /** argv[1..] joined by spaces; undefined when argv is unknown. */
-  args(argv: readonly string[]): string | undefined {
-    if (argv.length === 0) return undefined;
+  args(whole: readonly string[]): string | undefined {
+    if (whole.length === 0) return undefined;
+    const argv = this.argv(whole);
     let s = this.argsCache.get(argv);
     if (s === undefined) {
       s = argv.length > 1 ? argv.slice(1).join(' ') : '';
@@ -66,8 +80,9 @@ export class FieldContext {
   }
 
   /** Falco's proc.cmdline: the process name, then its arguments. */
-  cmdline(comm: string, argv: readonly string[]): string | undefined {
-    if (argv.length === 0) return comm || undefined;
+  cmdline(comm: string, whole: readonly string[]): string | undefined {
+    if (whole.length === 0) return comm || undefined;
+    const argv = this.argv(whole);
     const c = this.cmdlineCache.get(argv);
     if (c !== undefined && c.comm === comm) return c.line;
     const a = this.args(argv)!;

@@ -106,7 +106,7 @@ const ARGS: Record<string, Arg> = {
   },
   oldfd: { kind: 'number', desc: 'dup: the descriptor duplicated', on: types('dup'), get: (e) => e.flags, js: 'e.flags' },
   newfd: { kind: 'number', desc: 'dup: the new descriptor (0, 1 or 2)', on: types('dup'), get: (e) => e.id, js: 'e.id' },
-  exe: { kind: 'string', desc: 'exec: argv[0]', on: types('exec'), get: (e) => e.argv[0] },
+  exe: { kind: 'string', desc: 'exec: argv[0]', on: types('exec'), get: (e, x) => (e.argv.length > 0 ? x.argv(e.argv)[0] : undefined) },
   cwd: { kind: 'string', desc: 'exec: the working directory', on: types('exec'), get: (e) => nonEmpty(e.cwd) },
 };
 

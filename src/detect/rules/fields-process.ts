@@ -64,7 +64,7 @@ function procEnv(e: Event): readonly string[] | undefined {
 }
 
 const procName: FieldGetter = (e) => nonEmpty(e.comm);
-const procExe: FieldGetter = (e) => (e.process && e.process.argv.length > 0 ? e.process.argv[0] : undefined);
+const procExe: FieldGetter = (e, x) => (e.process && e.process.argv.length > 0 ? x.argv(e.process.argv)[0] : undefined);
 const procExepath: FieldGetter = (e) => exepath(e);
 const procCmdline: FieldGetter = (e, x) => (e.process ? x.cmdline(e.comm, e.process.argv) : nonEmpty(e.comm));
 const procPid: FieldGetter = (e) => e.pid;
@@ -115,7 +115,11 @@ export const PROCESS_FIELDS: Record<string, FieldDef> = {
   'proc.ppid': { kind: 'number', desc: 'the parent process id', get: (e) => e.ppid, inline: () => ({ js: 'e.ppid', missing: false }) },
   'thread.tid': { kind: 'number', desc: 'the thread id', get: (e) => e.tid, inline: () => ({ js: 'e.tid', missing: false }) },
   'proc.pname': { kind: 'string', desc: "the parent's name", get: (e, x) => x.parent(e.process)?.comm || undefined },
-  'proc.pexe': { kind: 'string', desc: "the parent's argv[0]", get: (e, x) => x.parent(e.process)?.argv[0] },
+  'proc.pexe': { kind: 'string', desc: "the parent's argv[0]", get: (e, x) => {
+      const p = x.parent(e.process);
+      return p && p.argv.length > 0 ? x.argv(p.argv)[0] : undefined;
+    },
+  },
   'proc.pexepath': { kind: 'string', desc: "the parent's executable path", get: (e, x) => x.parent(e.process)?.exe || undefined },
   'proc.pcmdline': {
     kind: 'string', desc: "the parent's command line",
@@ -125,7 +129,7 @@ export const PROCESS_FIELDS: Record<string, FieldDef> = {
     },
   },
   'proc.aname': ancestorField('the name of an ancestor (proc.aname[1] the parent, [2] the grandparent…); without an index, any ancestor', 'string', (p) => p.comm || undefined, procName),
-  'proc.aexe': ancestorField("an ancestor's argv[0]", 'string', (p) => p.argv[0], procExe),
+  'proc.aexe': ancestorField("an ancestor's argv[0]", 'string', (p, x) => (p.argv.length > 0 ? x.argv(p.argv)[0] : undefined), procExe),
   'proc.aexepath': ancestorField("an ancestor's executable path", 'string', (p) => p.exe || undefined, procExepath),
   'proc.acmdline': ancestorField("an ancestor's command line", 'string', (p, x) => x.cmdline(p.comm, p.argv), procCmdline),
   'proc.apid': ancestorField("an ancestor's pid", 'number', (p) => p.pid, procPid),

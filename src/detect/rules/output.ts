@@ -56,8 +56,18 @@ export function compileOutput(text: string, at: Loc): OutputTemplate {
   return { text, segments, unsupported, at };
 }
 
-/** Renders the output for one event (the slow path: only when a rule fires). */
+/** Renders the output for one event (the slow path: only when a rule fires), argv with its secrets redacted. */
 export function formatOutput(t: OutputTemplate, e: Event, x: FieldContext): FormattedOutput {
+  const was = x.redacting;
+  x.redacting = true;
+  try {
+    return render(t, e, x);
+  } finally {
+    x.redacting = was;
+  }
+}
+
+function render(t: OutputTemplate, e: Event, x: FieldContext): FormattedOutput {
   let output = '';
   // The message ends at Falco's conventional " | " in the rule's own text (never inside a value).
   let messageEnd = -1;
