@@ -41,6 +41,7 @@ import { keepEventBytes } from './ingest/probe-message.js';
 import { IngestServer, type EventBytes, type IngestHandler } from './ingest/server.js';
 import type { Logger } from './log.js';
 import { alertAbout, type Alert } from './model/alert.js';
+import { setArgvPatterns } from './model/argv.js';
 import { EVENT_TYPES, pathIncomplete, type Event, type EventType } from './model/event.js';
 import { nodeWorkload, type Workload, type WorkloadKind } from './model/workload.js';
 import { Metrics, serveMetrics } from './observe/metrics.js';
@@ -151,6 +152,8 @@ export class Engine implements IngestHandler {
     opts: EngineOptions = {},
   ) {
     const raise = (a: Alert): void => this.raise(a);
+    // Before anything can leave the engine with an argv in it.
+    setArgvPatterns(config.redaction.argvPatterns);
     // Known tools are hashed from this node's binaries once, before the first event.
     const tools = KnownTools.scan();
     log.info({ tools: tools.size }, 'known tools hashed from this node\'s binaries');

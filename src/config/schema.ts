@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { PRIORITIES } from '../model/alert.js';
 import { MODES } from '../model/mode.js';
+import { argvPatternProblems } from '../model/argv.js';
 import { DEFAULT_CONTROL_LISTEN, DEFAULT_SERVER_NAME, LISTEN_MESSAGE, LISTEN_PATTERN, TCP_NEEDS_TLS_MESSAGE, TLS_KEYS, tcpNeedsTls, type TlsConfig } from './control.js';
 
 /** unix:///absolute/path or tcp://host:port */
@@ -293,6 +294,19 @@ export const configSchema = z.strictObject({
     .default([{ type: 'stdout', format: 'text' }]),
   alerts,
   eventLog: z.string().min(1).nullable().default(null),
+  /** Secrets on command lines (model/argv.ts): patterns redacted besides the built-in ones. */
+  redaction: z
+    .strictObject({
+      /** JavaScript regular expressions over each argument: a match's capture groups (else the whole match) become <redacted>. */
+      argvPatterns: z
+        .array(z.string().min(1))
+        .max(64)
+        .superRefine((patterns, ctx) => {
+          for (const p of argvPatternProblems(patterns)) ctx.addIssue({ code: 'custom', path: [p.index], message: `${JSON.stringify(patterns[p.index])}: ${p.problem}` });
+        })
+        .default([]),
+    })
+    .prefault({}),
   /** Signature rules: the built-in set, then Falco-format files in order (later ones may override earlier). */
   rules: z
     .strictObject({

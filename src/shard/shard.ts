@@ -21,6 +21,7 @@ import type { Event } from '../model/event.js';
 import type { Mode } from '../model/mode.js';
 import type { CommandResult } from '../model/result.js';
 import type { Workload, WorkloadIdentity } from '../model/workload.js';
+import { setArgvPatterns } from '../model/argv.js';
 import { NOT_OWNED, profileLimits, type FromShard, type MainCall, type ShardCall, type ShardInit, type ToShard } from './protocol.js';
 
 /** How often profiles changed by learning are sent to the main thread (it answers export and the console from them). */
@@ -115,6 +116,8 @@ export class DetectionShard {
     log: Logger,
   ) {
     const config = init.config;
+    // Alerts are built here too: argv redacted with the configuration's patterns as on the main thread.
+    setArgvPatterns(config.redaction.argvPatterns);
     // proc.tool as on the main thread: the node's known tools, hashed here too (tens of ms).
     const tools = KnownTools.scan();
     this.tree = new ProcessTree(config.processTree.maxProcesses, (e) => tools.identify(e));

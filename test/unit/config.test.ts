@@ -56,6 +56,14 @@ describe('config', () => {
     expect(problems('probe:\n  ringbufBytes: 1000000\n')[0]).toMatch(/^vigil\.yaml:2:17: probe\.ringbufBytes: must be a power of two$/);
   });
 
+  it('refuses an argv redaction pattern that is not a regular expression or matches nothing but the empty string, naming which', () => {
+    expect(problems("redaction:\n  argvPatterns: ['--license=(\\S+)', '(unclosed', 'x*']\n")).toEqual([
+      expect.stringMatching(/^vigil\.yaml:2:37: redaction\.argvPatterns\[1\]: "\(unclosed": not a regular expression: .*Unterminated group/),
+      'vigil.yaml:2:50: redaction.argvPatterns[2]: "x*": matches the empty string',
+    ]);
+    expect(parseConfigYaml("redaction: { argvPatterns: ['--license=(\\S+)'] }", 'vigil.yaml').redaction.argvPatterns).toEqual(['--license=(\\S+)']);
+  });
+
   it('rejects unknown keys (a typo must not be silently ignored)', () => {
     expect(problems('engine:\n  lisen: unix:///x\n')).toEqual(["vigil.yaml:2:3: engine: unknown key 'lisen'"]);
   });
