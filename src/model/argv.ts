@@ -8,7 +8,7 @@
 //  - the value of a flag whose name says secret (`--password=x`, `--db_password x`,
 //    `-Djavax.net.ssl.keyStorePassword=x`, `--api-key`, `--client-secret`, `--token`, `--auth`…),
 //    and the few short flags that are unambiguous for their tool (mysql `-pX`, sshpass `-p X`,
-//    redis-cli `-a X`, curl `-u user:X`);
+//    redis-cli `-a X`, `docker login -p X`, curl `-u user:X`);
 //  - `NAME=VALUE` where the environment's rules apply (model/env.ts: leading assignments of
 //    env/sudo or a shell line, `docker run -e`, `--env`), else when NAME says secret;
 //  - a URL's password (`scheme://user:X@host`), a query parameter named like a secret,
@@ -42,6 +42,8 @@ const SHORT_SECRET: ReadonlyMap<string, ReadonlySet<string>> = new Map([
   ['redis-cli', new Set(['-a'])],
   ['keydb-cli', new Set(['-a'])],
 ]);
+/** Registry logins whose `-p` is the password (elsewhere docker's -p publishes a port). */
+const LOGIN_TOOLS = new Set(['docker', 'podman', 'nerdctl', 'buildah', 'skopeo', 'helm', 'oras', 'crane', 'az']);
 /** Flags whose value is user:password (the user kept). */
 const CURL = new Set(['curl']);
 const USER_FLAGS = new Set(['-u', '--user', '-U', '--proxy-user']);
@@ -209,6 +211,11 @@ function redactWord(word: string, s: WordState): string | null {
     const short = core.slice(0, 2);
     // mysql -pSECRET: only attached (a separate word after -p is the database).
     if (short === '-p' && core.length > 2 && some(s.tools, MYSQL)) return `${open}-p${REDACTED}${close}`;
+    if (short === '-p' && s.tools.has('login') && some(s.tools, LOGIN_TOOLS)) {
+      if (core.length > 2) return `${open}-p${REDACTED}${close}`;
+      s.pending = 'secret';
+      return word;
+    }
     for (const [tool, flags] of SHORT_SECRET) {
       if (!s.tools.has(tool) || !flags.has(short)) continue;
       if (core.length > 2) return `${open}${short}${REDACTED}${close}`;

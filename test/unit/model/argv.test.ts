@@ -32,7 +32,9 @@ describe('argv redaction', () => {
     expect(red('sshpass', '-p', 'pw', 'ssh', 'host')).toEqual(['sshpass', '-p', R, 'ssh', 'host']);
     expect(red('redis-cli', '-a', 'pw', 'ping')).toEqual(['redis-cli', '-a', R, 'ping']);
     expect(red('curl', '-u', 'bob:pw', '--user=al:pw2', 'http://h/')).toEqual(['curl', '-u', `bob:${R}`, `--user=al:${R}`, 'http://h/']);
-    expect(red('docker', 'run', '-u', '1000:1000', 'img')).toEqual(['docker', 'run', '-u', '1000:1000', 'img']);
+    expect(red('docker', 'run', '-u', '1000:1000', '-p', '8080:80', 'img')).toEqual(['docker', 'run', '-u', '1000:1000', '-p', '8080:80', 'img']);
+    expect(red('docker', 'login', '-u', 'bot', '-p', 'pw', 'registry:5000')).toEqual(['docker', 'login', '-u', 'bot', '-p', R, 'registry:5000']);
+    expect(red('ssh', '-p', '2222', 'host')).toEqual(['ssh', '-p', '2222', 'host']);
   });
 
   it('redacts URL passwords, secret query parameters and authorisation headers, keeping user, host and scheme', () => {
