@@ -3,7 +3,8 @@
 // no secret value put in the environment of an exec-ed program reaches
 // any sink (stdout text and JSON, file JSON and Falco JSON, webhook
 // bodies), the engine's logs or its state directory; LD_PRELOAD's value
-// does. Also the cut at the probe's limits, and the node's loader rule.
+// does. Also the cut at the probe's limits (raised: what is past it is not
+// seen), and the node's loader rule.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -123,6 +124,10 @@ describeKernel('the environment at exec', () => {
     expect(e.env.slice(0, 30)).toEqual(pad.slice(0, 30).map((v) => `${v.slice(0, v.indexOf('='))}=<redacted>`));
     expect(e.env.some((v) => v.startsWith('LD_PRELOAD='))).toBe(false);
     await waitFor('the probe to count the cut environment', () => t.engine.ingest.sessions().some((s) => s.losses.envTruncated >= 1), 10_000);
+    // LD_PRELOAD hidden past the cut: not seen, but the exec is raised for what could not be inspected.
+    const a = await waitFor('the built-in rule', () => alerts.find((x) => x.rule === 'Environment too large to inspect in a container' && x.workload.cgroupPath === bigGroup.path && x.process.pid === e.pid), 10_000);
+    expect(a.priority).toBe('notice');
+    expect(alerts.filter((x) => x.rule.startsWith('Dynamic loader variable') && x.workload.cgroupPath === bigGroup.path)).toEqual([]);
   });
 
   it('keeps 256 variables at most', async () => {

@@ -45,7 +45,8 @@ export function checkInfo(c: ResolvedCheck): CheckInfo {
   if (field.ops && !field.ops.includes(c.op)) throw new CompileError(`field ${c.field} compares only with ${field.ops.join(', ')}, not '${c.op}'`, c.loc);
   if (field.kind === 'number' && field.text && c.values && readsText(c.op, c.values)) field = asText(field);
   const arg = fieldArg(field, c.arg);
-  const multi = !!field.some && (field.arg === 'none' || arg === -1);
+  // No argument: any of the values (proc.aname's ancestors; proc.aenv's, whose argument is a key or an index).
+  const multi = !!field.some && (field.arg === 'none' || arg === -1 || (field.arg === 'optional-key' && arg === ''));
   let op: Operand | null = null;
   if (c.values) {
     try {

@@ -14,7 +14,6 @@ const WHY: [string, string][] = [
   ['evt.latency*', 'Vigil reports syscalls at their return only, not their entry'],
   ['evt.cpu', 'events do not carry the CPU they ran on'],
   // Data the probe does not send yet.
-  ['proc.aenv', "the process tree keeps each process's environment, but no field reads the ancestors' yet"],
   ['fs.path.nameraw', 'file events do not carry the path as the caller wrote it, only one path'],
   ['fs.path.sourceraw', 'file events do not carry the path as the caller wrote it, only one path'],
   ['fs.path.targetraw', 'file events do not carry the path as the caller wrote it, only one path'],

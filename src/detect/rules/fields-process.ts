@@ -63,6 +63,9 @@ function procEnv(e: Event): readonly string[] | undefined {
   return e.process?.env ?? undefined;
 }
 
+/** Levels proc.aenv[NAME] looks up, as Falco's. */
+const MAX_AENV_LEVELS = 20;
+
 const procName: FieldGetter = (e) => nonEmpty(e.comm);
 const procExe: FieldGetter = (e, x) => (e.process && e.process.argv.length > 0 ? x.argv(e.process.argv)[0] : undefined);
 const procExepath: FieldGetter = (e) => exepath(e);
@@ -98,6 +101,42 @@ export const PROCESS_FIELDS: Record<string, FieldDef> = {
       if (!env) return undefined;
       return arg === '' ? env.join(' ') : envValue(env, arg as string);
     },
+  },
+  'proc.aenv': {
+    kind: 'string',
+    desc: "an ancestor's environment, redacted as proc.env: proc.aenv[N] the N-th ancestor's (0 the process itself), proc.aenv[NAME] the value of NAME in the nearest ancestor that has it (the parent first, 20 levels at most), and without an argument, in filters, any ancestor's (as proc.aname); in an output, the process's own",
+    arg: 'optional-key',
+    get: (e, x, arg) => {
+      const a = arg as string;
+      if (a === '' || a === '0') return procEnv(e)?.join(' ');
+      if (/^\d+$/.test(a)) return x.ancestor(e.process, Number(a))?.env?.join(' ');
+      let p = x.parent(e.process);
+      for (let i = 0; p && i < MAX_AENV_LEVELS; i++) {
+        const v = p.env ? envValue(p.env, a) : undefined;
+        if (v !== undefined) return v;
+        const next = x.parent(p);
+        if (next === p) break;
+        p = next;
+      }
+      return undefined;
+    },
+    some(e, x, _arg, pred) {
+      let p = x.parent(e.process);
+      for (let i = 0; p && i < MAX_ANCESTORS; i++) {
+        if (p.env && pred(p.env.join(' '))) return true;
+        const next = x.parent(p);
+        if (next === p) break;
+        p = next;
+      }
+      return false;
+    },
+  },
+  'proc.env_truncated': {
+    kind: 'bool',
+    desc: 'Vigil: exec: the environment was longer than the probe reads (8 KiB, 256 variables): variables past the cut, LD_PRELOAD among them, are not seen',
+    on: types('exec'),
+    get: (e) => e.envTruncated,
+    inline: () => ({ js: 'e.envTruncated', missing: false }),
   },
   'proc.cwd': {
     kind: 'string', desc: 'the working directory, ending with /',

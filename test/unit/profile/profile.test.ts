@@ -30,6 +30,24 @@ describe('profile', () => {
     expect(p.observe(exec('/usr/bin/nc'), '/usr/bin/dash', false)?.kind).toBe('new-executable');
   });
 
+  it('learns argument lists with their secrets redacted: the next run with another secret matches, and the export and a reload hold none', () => {
+    const p = new Profile();
+    const run = (secret: string, path = '/srv/dump.sql') => exec('/usr/bin/mysqldump', ['mysqldump', '-uroot', `-p${secret}`, `--password=${secret}`, 'shop', `--result-file=${path}`]);
+    p.observe(run('hunter2'), '/usr/bin/dash', true);
+    expect(p.observe(run('s3cr3t'), '/usr/bin/dash', false)).toBeNull();
+    expect(p.observe(run('s3cr3t', '/tmp/x.sql'), '/usr/bin/dash', false)).toMatchObject({
+      kind: 'new-arguments', what: '/usr/bin/mysqldump -uroot -p<redacted> --password=<redacted> shop --result-file=/tmp/x.sql',
+    });
+    const yaml = toYaml([toDocument(p, W, 'monitor')]);
+    expect(yaml).toContain('-uroot -p<redacted> --password=<redacted> shop --result-file=/srv/dump.sql');
+    expect(yaml).not.toContain('hunter2');
+    // A file reviewed by hand (or written before redaction) with a secret in it: loaded redacted, and matching.
+    const [doc] = parsePolicyYaml(yaml.replace('-p<redacted> --password=<redacted>', '-pOLD --password=OLD'), 'p.yaml');
+    const loaded = fromDocument(doc!, DEFAULT_LIMITS);
+    expect(toYaml([toDocument(loaded, W, 'monitor')])).not.toContain('OLD');
+    expect(loaded.observe(run('new'), '/usr/bin/dash', false)).toBeNull();
+  });
+
   it('knows a learned executable by its content: another file at its path is a new executable, in the document and the kernel policy too', () => {
     const A = 'a'.repeat(64);
     const B = 'b'.repeat(64);

@@ -42,7 +42,7 @@ describe('rules Vigil cannot evaluate', () => {
   });
 
   it('says what a Falco field Vigil lacks needs, where it knows', () => {
-    expect(load(ruleYaml('evt.type = execve and proc.aenv contains X')).report.skipped[0]!.detail).toBe("field 'proc.aenv' is not available in Vigil: the process tree keeps each process's environment, but no field reads the ancestors' yet");
+    expect(load(ruleYaml('evt.type = execve and fs.path.nameraw contains X')).report.skipped[0]!.detail).toBe("field 'fs.path.nameraw' is not available in Vigil: file events do not carry the path as the caller wrote it, only one path");
     expect(load(ruleYaml('evt.type = execve and proc.nosuch = 1')).report.skipped[0]!.detail).toBe("field 'proc.nosuch' is not available in Vigil");
   });
 

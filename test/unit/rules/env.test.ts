@@ -48,6 +48,53 @@ describe('proc.env', () => {
   });
 });
 
+describe("proc.aenv: an ancestor's environment", () => {
+  // 100 → 200 → 300: each exec-ed with its own environment.
+  const world = (): { w: World; e: Event } => {
+    const w = new World();
+    w.exec(100, 1, '/usr/bin/bash', ['bash'], undefined, { env: ['HOME=<redacted>', 'LD_PRELOAD=/tmp/evil.so', 'PATH=/bin'] });
+    w.event('fork', { pid: 100, childPid: 200 });
+    w.exec(200, 100, '/usr/bin/make', ['make'], undefined, { env: ['PATH=/usr/bin', 'MAKEFLAGS=<redacted>'] });
+    w.event('fork', { pid: 200, ppid: 100, childPid: 300 });
+    const e = w.exec(300, 200, '/usr/bin/cc', ['cc'], undefined, { env: ['PATH=/usr/local/bin'] });
+    return { w, e };
+  };
+
+  it('reads the N-th ancestor by index, a variable in the nearest ancestor that has it by name (the parent first)', () => {
+    const { w, e } = world();
+    const out = (text: string): string => formatOutput(compileOutput(text, { file: 't', line: 1, col: 1 }), e, w.x).output;
+    expect(out('%proc.aenv[0] | %proc.aenv[1] | %proc.aenv[3]')).toBe('"PATH=/usr/local/bin" | "PATH=/usr/bin MAKEFLAGS=<redacted>" | <NA>');
+    expect(out('%proc.aenv[PATH] %proc.aenv[LD_PRELOAD] %proc.aenv[NOPE]')).toBe('/usr/bin /tmp/evil.so <NA>');
+    expect(out('%proc.aenv')).toBe('"PATH=/usr/local/bin"');
+  });
+
+  it('matches any ancestor without an argument', () => {
+    const { w, e } = world();
+    expect(matches(compile('proc.aenv contains "LD_PRELOAD=/tmp/evil.so"'), e, w.x)).toBe(true);
+    expect(matches(compile('proc.env contains LD_PRELOAD'), e, w.x)).toBe(false);
+    expect(matches(compile('proc.aenv contains NOPE'), e, w.x)).toBe(false);
+    expect(matches(compile('proc.aenv[LD_PRELOAD] = /tmp/evil.so'), e, w.x)).toBe(true);
+    expect(matches(compile('proc.aenv[2] contains LD_PRELOAD'), e, w.x)).toBe(true);
+  });
+});
+
+describe('built-in rule: environment too large to inspect', () => {
+  const set = buildRuleSet(builtinFiles());
+  const rule = set.rules.find((r) => r.name === 'Environment too large to inspect in a container')!;
+  const fires = (envTruncated: boolean, host = false): boolean => {
+    const w = new World();
+    const e = w.exec(300, 1, '/usr/bin/id', ['id'], host ? HOST : undefined, { env: ['PAD_0=<redacted>'], envTruncated });
+    return rule.condition.byType.get(e.type)?.(e, w.x) ?? false;
+  };
+
+  it('fires for an exec in a container whose environment the probe cut, not for a whole one, nor on the node', () => {
+    expect(rule.priority).toBe('notice');
+    expect(fires(true)).toBe(true);
+    expect(fires(false)).toBe(false);
+    expect(fires(true, true)).toBe(false);
+  });
+});
+
 describe("the engine's own redaction", () => {
   it('keeps names and the allowed values, redacts the rest and proxy credentials', () => {
     expect(redactEnvEntry('DB_PASSWORD=hunter2')).toBe('DB_PASSWORD=<redacted>');
