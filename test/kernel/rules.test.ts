@@ -613,6 +613,20 @@ describeKernel('built-in rules on the real kernel', () => {
     expect(a.output).toContain(`ld_preload=${work}/evil-${tag}.so`);
   });
 
+  it('Environment too large to inspect in a container', async () => {
+    // A small environment of its own (env(1) itself runs with this test's), then LD_PRELOAD behind 9 KiB of padding.
+    const env = async (g: TestCgroup, args: string[]): Promise<void> => {
+      const r = await g.run('/usr/bin/env', args, { env: { PATH: '/usr/bin:/bin' } });
+      await waitFor(`the exit of env in ${g.path}`, () => t.of(g.id, 'exit').some((e) => e.pid === r.pid));
+    };
+    const pad = Array.from({ length: 40 }, (_, i) => `PAD_${i}=${'x'.repeat(240)}`);
+    const a = await firesOnlyFor('Environment too large to inspect in a container', 'T1574.006',
+      (g) => env(g, ['-i', ...pad, `LD_PRELOAD=${work}/evil-${tag}.so`, '/bin/true']),
+      (g) => env(g, ['-i', 'LANG=C', '/bin/true']));
+    expect(a.priority).toBe('notice');
+    expect(a.output).toMatch(/^Environment too large to inspect in a container \| process=true /);
+  });
+
   it('covers every built-in rule', () => {
     const tested = new Set(alerts.filter((a) => a.workload.cgroupPath.startsWith(`${tree.root}/bad-`)).map((a) => a.rule));
     // Rules about the host's own processes cannot fire in this file's cgroups (containers to the rules): where each is tested.
