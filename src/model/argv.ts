@@ -11,7 +11,7 @@
 //    redis-cli `-a X`, `docker login -p X`, curl `-u user:X`);
 //  - `NAME=VALUE` where the environment's rules apply (model/env.ts: leading assignments of
 //    env/sudo or a shell line, `docker run -e`, `--env`), else when NAME says secret;
-//  - a URL's password (`scheme://user:X@host`), a query parameter named like a secret,
+//  - a URL's password (`scheme://user:X@host`), a query parameter or JSON member named like a secret,
 //    an `Authorization:`-like header's value (its scheme kept), and well-known token shapes
 //    (AWS access key ids, GitHub and Slack tokens, JWTs, PEM private keys);
 //  - what the configuration's extra patterns capture (engine.redaction.argvPatterns).
@@ -86,6 +86,12 @@ const BUILTIN: readonly Pattern[] = [
     hint: (s) => s.includes(':'),
     re: new RegExp(`\\b(${HEADER_NAMES})(\\s*:\\s*)(?:(${AUTH_SCHEMES})(\\s+))?(?:"[^"]*"|'[^']*'|[^\\s'"]+(?:[ \\t]+[^\\s'"]+)*)`, 'gi'),
     replace: (_m, name, colon, scheme, space) => `${String(name)}${String(colon)}${scheme ? `${String(scheme)}${String(space)}` : ''}${REDACTED}`,
+  },
+  // A JSON member named like a secret ({"password": "…"}), as curl -d and kubectl patch take.
+  {
+    hint: (s) => s.includes('":'),
+    re: /"([A-Za-z0-9_.-]+)"(\s*:\s*)"(?:[^"\\]|\\.)*"/g,
+    replace: (m, name, colon) => (isSecretName(String(name)) ? `"${String(name)}"${String(colon)}"${REDACTED}"` : m),
   },
   // AWS access key ids (long-term and temporary).
   { hint: (s) => s.includes('AKIA') || s.includes('ASIA'), re: /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g, replace: () => REDACTED },
@@ -235,6 +241,9 @@ function redactWord(word: string, s: WordState): string | null {
       s.pending = 'secret';
       return word;
     }
+    // --from-literal=password=x, --set=db.password=x, --build-arg=NPM_TOKEN=x: an assignment as the value.
+    const inner = eq === '=' ? ASSIGNMENT.exec(value) : null;
+    if (inner && isSecretName(inner[1]!) && name !== 'env') return `${open}${f}=${inner[1]!}=${REDACTED}${close}`;
     if ((name === 'env' && dashes === '--') || (f === '-e' && some(s.tools, CONTAINER_TOOLS))) {
       if (eq === '=') return `${open}${f}=${redactEnvEntry(value)}${close}`;
       s.pending = 'env';

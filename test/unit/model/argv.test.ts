@@ -45,6 +45,18 @@ describe('argv redaction', () => {
     ]);
   });
 
+  it('redacts an assignment given as a flag\'s value, and JSON members named like secrets', () => {
+    expect(red('kubectl', 'create', 'secret', 'generic', 'db', '--from-literal=password=p1', '--from-literal', 'user=app')).toEqual([
+      'kubectl', 'create', 'secret', 'generic', 'db', `--from-literal=password=${R}`, '--from-literal', 'user=app',
+    ]);
+    expect(red('helm', 'install', 'x', '--set=db.password=p2', '--set', 'auth.rootPassword=p3', '--set', 'replicas=2')).toEqual([
+      'helm', 'install', 'x', `--set=db.password=${R}`, '--set', `auth.rootPassword=${R}`, '--set', 'replicas=2',
+    ]);
+    expect(red('curl', '-d', '{"user": "bob", "password": "p\\"4", "client_secret":"s"}', '-d', 'user=bob&password=p5')).toEqual([
+      'curl', '-d', `{"user": "bob", "password": "${R}", "client_secret":"${R}"}`, '-d', `user=bob&password=${R}`,
+    ]);
+  });
+
   it('redacts well-known token shapes wherever they are', () => {
     const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dBjftJeZ4CVPmB92K27uhbUJU1p1r_wW1gFWFOEjXk';
     expect(red('aws', 'AKIAIOSFODNN7EXAMPLE', `ghp_${'a1'.repeat(18)}`, `github_pat_${'b'.repeat(40)}`, 'xoxb-1234-5678-abcdefgh', `x=${jwt}`)).toEqual(['aws', R, R, R, R, `x=${R}`]);
