@@ -258,7 +258,8 @@ export function diffDocuments(file: WorkloadProfileDocument, current: WorkloadPr
   section('process', proc(file), proc(current));
   // Arguments of executables both list (a new or removed executable already shows as a process line).
   const both = new Set(file.spec.processes.map((p) => p.exe).filter((e) => current.spec.processes.some((p) => p.exe === e)));
-  const args = (d: WorkloadProfileDocument): string[] => d.spec.processes.filter((p) => both.has(p.exe)).flatMap((p) => (p.args ?? []).map((a) => `${p.exe} ${a}`));
+  // Redacted as loaded (fromDocument): a secret written in the file is neither a difference nor printed.
+  const args = (d: WorkloadProfileDocument): string[] => d.spec.processes.filter((p) => both.has(p.exe)).flatMap((p) => (p.args ?? []).map((a) => `${p.exe} ${redactArgsLine(p.exe, a)}`));
   section('arguments', args(file), args(current));
   section('read', file.spec.files.read, current.spec.files.read);
   section('write', file.spec.files.write, current.spec.files.write);

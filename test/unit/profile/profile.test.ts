@@ -46,6 +46,8 @@ describe('profile', () => {
     const loaded = fromDocument(doc!, DEFAULT_LIMITS);
     expect(toYaml([toDocument(loaded, W, 'monitor')])).not.toContain('OLD');
     expect(loaded.observe(run('new'), '/usr/bin/dash', false)).toBeNull();
+    // vigil policy diff: the file's secret is no difference, and is not printed.
+    expect(diffDocuments(doc!, toDocument(p, W, 'monitor'))).toEqual([]);
   });
 
   it('knows a learned executable by its content: another file at its path is a new executable, in the document and the kernel policy too', () => {
