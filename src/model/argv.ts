@@ -64,6 +64,7 @@ interface Pattern {
 }
 
 const HEADER_NAMES = '(?:proxy-)?authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token|x-access-token|private-token|x-vault-token';
+const HEADER_HINT = /auth|cookie|key|token/i;
 const AUTH_SCHEMES = '(?:bearer|basic|token|digest|negotiate|bot|apikey)';
 
 const BUILTIN: readonly Pattern[] = [
@@ -83,7 +84,7 @@ const BUILTIN: readonly Pattern[] = [
   },
   // An authorisation header's value, its scheme kept (Authorization: Bearer …).
   {
-    hint: (s) => s.includes(':'),
+    hint: (s) => s.includes(':') && HEADER_HINT.test(s),
     re: new RegExp(`\\b(${HEADER_NAMES})(\\s*:\\s*)(?:(${AUTH_SCHEMES})(\\s+))?(?:"[^"]*"|'[^']*'|[^\\s'"]+(?:[ \\t]+[^\\s'"]+)*)`, 'gi'),
     replace: (_m, name, colon, scheme, space) => `${String(name)}${String(colon)}${scheme ? `${String(scheme)}${String(space)}` : ''}${REDACTED}`,
   },
@@ -96,7 +97,7 @@ const BUILTIN: readonly Pattern[] = [
   // AWS access key ids (long-term and temporary).
   { hint: (s) => s.includes('AKIA') || s.includes('ASIA'), re: /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g, replace: () => REDACTED },
   // GitHub tokens (classic and fine-grained).
-  { hint: (s) => s.includes('gh') || s.includes('github_pat_'), re: /\b(?:gh[opsur]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})/g, replace: () => REDACTED },
+  { hint: (s) => /gh[opsur]_|github_pat_/.test(s), re: /\b(?:gh[opsur]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})/g, replace: () => REDACTED },
   // Slack tokens.
   { hint: (s) => s.includes('xox'), re: /\bxox[abprs]-[A-Za-z0-9-]{10,}/g, replace: () => REDACTED },
   // JWTs (header.payload.signature, the header JSON base64url: "eyJ").
