@@ -96,8 +96,8 @@ const BUILTIN: readonly Pattern[] = [
   },
   // AWS access key ids (long-term and temporary).
   { hint: (s) => s.includes('AKIA') || s.includes('ASIA'), re: /\b(?:AKIA|ASIA)[A-Z0-9]{16}\b/g, replace: () => REDACTED },
-  // GitHub tokens (classic and fine-grained).
-  { hint: (s) => /gh[opsur]_|github_pat_/.test(s), re: /\b(?:gh[opsur]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})/g, replace: () => REDACTED },
+  // GitHub tokens (classic and fine-grained; from 8 characters on, so one the probe cut at its argv limit goes too).
+  { hint: (s) => /gh[opsur]_|github_pat_/.test(s), re: /\b(?:gh[opsur]_[A-Za-z0-9]{8,}|github_pat_[A-Za-z0-9_]{8,})/g, replace: () => REDACTED },
   // Slack tokens.
   { hint: (s) => s.includes('xox'), re: /\bxox[abprs]-[A-Za-z0-9-]{10,}/g, replace: () => REDACTED },
   // JWTs (header.payload.signature, the header JSON base64url: "eyJ").

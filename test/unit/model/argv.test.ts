@@ -60,6 +60,8 @@ describe('argv redaction', () => {
   it('redacts well-known token shapes wherever they are', () => {
     const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dBjftJeZ4CVPmB92K27uhbUJU1p1r_wW1gFWFOEjXk';
     expect(red('aws', 'AKIAIOSFODNN7EXAMPLE', `ghp_${'a1'.repeat(18)}`, `github_pat_${'b'.repeat(40)}`, 'xoxb-1234-5678-abcdefgh', `x=${jwt}`)).toEqual(['aws', R, R, R, R, `x=${R}`]);
+    // Cut where the probe's argv limit fell: what is left of the token still goes; so does a key without its END line.
+    expect(red('git', 'clone', 'https://ghp_1234567890ab@github.com/o/r', '-----BEGIN PRIVATE KEY-----MIIEvQIBADAN')).toEqual(['git', 'clone', `https://${R}@github.com/o/r`, `-----BEGIN PRIVATE KEY-----${R}-----END PRIVATE KEY-----`]);
     const pem = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----';
     expect(red('tool', pem)).toEqual(['tool', `-----BEGIN OPENSSH PRIVATE KEY-----${R}-----END OPENSSH PRIVATE KEY-----`]);
   });
