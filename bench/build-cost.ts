@@ -5,12 +5,17 @@
 // as the overhead bench counts it (the build cgroup's CPU plus the probe's
 // and this process's, against the untraced build's CPU) and the CPU time
 // (schedstat, exact) and context switches of each probe thread and of the
-// engine's threads.
+// engine's threads, and the run time of the probe's BPF programs during the
+// build (bpf_stats, on for that build only: it adds two clock reads to each
+// run), the part of the build's own added CPU that is the programs' work
+// rather than the traced syscall path.
 //   node --initial-old-space-size=64 --import tsx bench/build-cost.ts [ROUNDS] [-- PROBE FLAGS]
 //   FLUSH_MS=N sets probe.flushMs.
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { TestCgroupTree } from '../test/support/cgroup.js';
 import { build, generateProject } from './lib/c-project.js';
-import { cgroupCpuNs, median, probeUnavailable, threadTimes } from './lib/kernel.js';
+import { cgroupCpuNs, median, probeUnavailable, programRunNs, threadTimes, withBpfStats } from './lib/kernel.js';
 import { startVigil } from './lib/vigil-node.js';
 
 type Threads = ReturnType<typeof threadTimes>;
@@ -31,6 +36,43 @@ function delta(before: Threads, after: Threads): { ms: number; switches: number;
   }
   const parts = [...byName].filter(([, d]) => d.ms >= 1 || d.switches >= 10).map(([k, d]) => `${k} ${d.ms.toFixed(0)} ms/${d.switches} sw`);
   return { ms, switches, text: `${ms.toFixed(0)} ms, ${switches} switches [${parts.join(', ')}]` };
+}
+
+/** Run time and count of each BPF program `pid` holds, by name (its fds' fdinfo, names from bpftool; counted while bpf_stats is on). */
+function programStats(pid: number): Map<string, { ns: number; runs: number }> {
+  const names = new Map<number, string>();
+  for (const p of JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' })) as { id: number; name?: string }[])
+    names.set(p.id, p.name ?? String(p.id));
+  const out = new Map<string, { ns: number; runs: number }>();
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    let info: string;
+    try {
+      info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue; // closed meanwhile
+    }
+    const id = /^prog_id:\s+(\d+)$/m.exec(info)?.[1];
+    if (!id) continue;
+    const name = names.get(Number(id)) ?? id;
+    const t = out.get(name) ?? { ns: 0, runs: 0 };
+    const ns = Number(/^run_time_ns:\s+(\d+)$/m.exec(info)?.[1] ?? 0);
+    const runs = Number(/^run_cnt:\s+(\d+)$/m.exec(info)?.[1] ?? 0);
+    out.set(name, { ns: t.ns + ns, runs: t.runs + runs });
+  }
+  return out;
+}
+
+/** The programs that ran longest since `before`: name, total ms, runs, ns per run. */
+function topPrograms(pid: number, before: Map<string, { ns: number; runs: number }>): string {
+  const rows = [...programStats(pid)].map(([name, v]) => {
+    const b = before.get(name) ?? { ns: 0, runs: 0 };
+    return { name, ns: v.ns - b.ns, runs: v.runs - b.runs };
+  });
+  rows.sort((a, b) => b.ns - a.ns);
+  return rows
+    .slice(0, 10)
+    .map((r) => `${r.name} ${(r.ns / 1e6).toFixed(0)} ms/${r.runs} runs/${(r.ns / Math.max(1, r.runs)).toFixed(0)} ns`)
+    .join(', ');
 }
 
 const why = probeUnavailable();
@@ -64,9 +106,19 @@ for (let r = 0; r < rounds; r++) {
     const events0 = session().events;
     const probe0 = threadTimes(pid);
     const engine0 = threadTimes(process.pid);
+    const programs0 = programStats(pid);
     const cpu0 = cgroupCpuNs(group.dir);
-    traced.push(await build(project, 2, procs));
+    let runNs = 0;
+    traced.push(
+      await withBpfStats(async () => {
+        const run0 = programRunNs(pid);
+        const wall = await build(project, 2, procs);
+        runNs = programRunNs(pid) - run0;
+        return wall;
+      }),
+    );
     const cpuBuild = cgroupCpuNs(group.dir) - cpu0;
+    console.log(`  programs ${topPrograms(pid, programs0)}`);
     await new Promise((res) => setTimeout(res, 300)); // the build's last events reach the engine
     const probe = delta(probe0, threadTimes(pid));
     const engine = delta(engine0, threadTimes(process.pid));
@@ -75,7 +127,7 @@ for (let r = 0; r < rounds; r++) {
     const batches = session().lastSeq - seq0;
     console.log(
       `round ${r + 1}: wall ${(traced.at(-1)! / none.at(-1)!).toFixed(3)}, CPU ${ratio.toFixed(3)} (build ${((cpuBuild / cpuNone - 1) * 100).toFixed(1)}%, ` +
-        `probe ${((probe.ms * 1e6 / cpuNone) * 100).toFixed(1)}%, engine ${((engine.ms * 1e6 / cpuNone) * 100).toFixed(1)}%); ` +
+        `of it BPF programs ${((runNs / cpuNone) * 100).toFixed(1)}%, probe ${((probe.ms * 1e6 / cpuNone) * 100).toFixed(1)}%, engine ${((engine.ms * 1e6 / cpuNone) * 100).toFixed(1)}%); ` +
         `${batches} batches, ${session().events - events0} events; per batch ${(((probe.ms + engine.ms) * 1000) / Math.max(1, batches)).toFixed(0)} µs, ` +
         `${((probe.switches + engine.switches) / Math.max(1, batches)).toFixed(1)} switches`,
     );
