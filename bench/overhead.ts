@@ -311,7 +311,7 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
     metric: 'make -j2: floor / none',
     value: median(ratio('floor')),
     unit: 'ratio',
-    note: `programs that do nothing on the same ${vigilTracepoints().length} tracepoints: what attaching them costs the build before any work (every syscall of every task takes the traced path once one syscall tracepoint is on); ${buildNote('floor')}`,
+    note: `programs that do nothing on the same ${vigilTracepoints().length} tracepoints: what attaching them costs the build before any work (bench/attach-floor.ts prices it per call); ${buildNote('floor')}`,
   });
   // CPU, steadier than wall time on a shared VM: what the build and its
   // tracer used together, against the untraced build of the same round.
