@@ -131,6 +131,33 @@ describe('detection worker threads (engine.workers)', () => {
     expect(two.commands).toEqual(one.commands);
   });
 
+  for (const workers of [1, 2]) {
+    it(`a promotion's alert is raised before its mode shows (workers: ${workers}): vigil status then the alerts agree`, { timeout: 60_000 }, async () => {
+      const t = await TestEngine.start({ engine: { workers }, sinks: [], profiles: { promotion: { minLearningSeconds: 0, quietSeconds: 1 } } }, { cgroupMount: cgDir });
+      const probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`);
+      const alerts: Alert[] = [];
+      t.engine.onAlert((a) => alerts.push(a));
+      // What the main thread's registry (vigil status) shows at the moment each mode changes.
+      const atChange: { name: string; to: string; alerted: boolean }[] = [];
+      t.engine.workloads.onModeChange((w, _from, to) => {
+        atChange.push({ name: w.name, to, alerted: alerts.some((a) => a.rule === 'Workload promoted' && a.workload.key === w.key) });
+      });
+      try {
+        probe.send(asObject(snapshotMessage(mix(1, 1))));
+        const msgs = eventMix(mix(3, 4)).map((b, i) => asObject(batchMessage(i + 1, b)));
+        for (const m of msgs) if (!probe.send(m)) await probe.drained();
+        const promoted = await waitFor('every workload promoted', () => (atChange.filter((c) => c.to === 'monitor').length >= WORKLOADS ? atChange : undefined), 20_000);
+        expect(promoted.filter((c) => !c.alerted)).toEqual([]);
+        const a = alerts.find((x) => x.rule === 'Workload promoted')!;
+        expect(a.message).toMatch(/: learn → monitor \(nothing new for 1 s/);
+        expect(a.workload.mode).toBe('monitor');
+      } finally {
+        await probe.close();
+        await t.stop();
+      }
+    });
+  }
+
   it('says so when a worker dies: a critical alert, its calls fail with the reason, the engine still stops', { timeout: 60_000 }, async () => {
     const t = await TestEngine.start({ engine: { workers: 2 }, sinks: [] }, { cgroupMount: cgDir });
     const alerts: Alert[] = [];

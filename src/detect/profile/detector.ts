@@ -342,14 +342,27 @@ export class ProfileDetector implements Detector, ProfileControl {
 
   private async promote(w: Workload, to: Mode, why: string): Promise<void> {
     const from = w.mode;
-    const r = await this.changeMode(w, to);
-    const message = `${w.name}: ${from} → ${to} (${why})${r.warnings.length ? `; not enforced in the kernel: ${r.warnings.join('; ')}` : ''}`;
-    this.log.info({ workload: w.name, from, to, warnings: r.warnings }, 'workload promoted');
-    this.ctx?.raise(alertAbout(w, this.nodeName, { source: 'engine', rule: 'Workload promoted', priority: r.warnings.length ? 'warning' : 'informational', message }));
+    let announced = false;
+    const announce = (warnings: string[], mode: Mode): void => {
+      announced = true;
+      const message = `${w.name}: ${from} → ${to} (${why})${warnings.length ? `; not enforced in the kernel: ${warnings.join('; ')}` : ''}`;
+      this.log.info({ workload: w.name, from, to, warnings }, 'workload promoted');
+      const alert = alertAbout(w, this.nodeName, { source: 'engine', rule: 'Workload promoted', priority: warnings.length ? 'warning' : 'informational', message });
+      alert.workload.mode = mode;
+      this.ctx?.raise(alert);
+    };
+    // Raised just before the new mode shows, and naming it.
+    const r = await this.changeMode(w, to, (warnings) => announce(warnings, to));
+    if (!announced) announce(r.warnings, w.mode);
   }
 
-  /** Changes a workload's mode; entering enforce puts its policy in the kernel and says what cannot be enforced. */
-  async changeMode(w: Workload, mode: Mode): Promise<ModeChange> {
+  /**
+   * Changes a workload's mode; entering enforce puts its policy in the kernel and says what cannot be enforced.
+   * `announce` is called once the change is certain, just before the new mode shows: whoever sees the mode
+   * (the main thread's registry, which a detection worker's mode change reaches by message, and so
+   * `vigil status`) finds the alert that says so already raised.
+   */
+  async changeMode(w: Workload, mode: Mode, announce?: (warnings: string[]) => void): Promise<ModeChange> {
     let p = this.profiles.get(w.key);
     if (!p) {
       if (mode !== 'learn') return { ok: false, error: `${w.name} has no profile yet: let it learn first, or apply a reviewed policy`, warnings: [] };
@@ -369,6 +382,7 @@ export class ProfileDetector implements Detector, ProfileControl {
       await this.enforcement.relax(w);
     }
     if (mode === 'learn' && from !== 'learn') p.lastNewAt = Date.now();
+    announce?.(warnings);
     this.quietly(w, mode);
     if (this.sync?.shares(w.key)) {
       this.sync.setMode(w.key, mode).catch((err: Error) => this.log.error({ workload: w.name, err: err.message }, 'could not set the mode cluster-wide'));
