@@ -90,13 +90,22 @@ function ns(t0: bigint): number {
   return Number(process.hrtime.bigint() - t0);
 }
 
-/** One round stage by stage: ns per event for each. */
+/** CPU time of the process (all threads) since `c0`, in ns. */
+function cpuNs(c0: NodeJS.CpuUsage): number {
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) * 1000;
+}
+
+/** One round stage by stage: ns per event for each, wall and CPU (on a loaded machine the CPU one is the steadier). */
 function staged(): Record<string, number> {
   gc?.();
   let t0 = process.hrtime.bigint();
+  let c0 = process.cpuUsage();
   const batches = messages.map(decode);
   const dec = ns(t0);
+  const decCpu = cpuNs(c0);
   t0 = process.hrtime.bigint();
+  c0 = process.cpuUsage();
   for (const events of batches) {
     for (const e of events) {
       e.process = engine.tree.apply(e);
@@ -104,13 +113,21 @@ function staged(): Record<string, number> {
     }
   }
   const enrich = ns(t0);
+  const enrichCpu = cpuNs(c0);
   t0 = process.hrtime.bigint();
+  c0 = process.cpuUsage();
   for (const events of batches) for (const e of events) rules.onEvent(e, ctx);
   const r = ns(t0);
+  const rCpu = cpuNs(c0);
   t0 = process.hrtime.bigint();
+  c0 = process.cpuUsage();
   for (const events of batches) for (const e of events) profiles.onEvent(e, ctx);
   const p = ns(t0);
-  const out: Record<string, number> = { decode: dec / perRound, enrich: enrich / perRound, rules: r / perRound, profiles: p / perRound };
+  const pCpu = cpuNs(c0);
+  const out: Record<string, number> = {
+    decode: dec / perRound, enrich: enrich / perRound, rules: r / perRound, profiles: p / perRound,
+    'decode, CPU': decCpu / perRound, 'enrich, CPU': enrichCpu / perRound, 'rules, CPU': rCpu / perRound, 'profiles, CPU': pCpu / perRound,
+  };
   if (BY_TYPE) {
     // Each detector again over the events of one type (a second pass: warmer than the first).
     const byType = new Map<string, Event[]>();
@@ -138,6 +155,11 @@ function endToEnd(): { wall: number; cpu: number } {
   return { wall, cpu: ((c.user + c.system) * 1000) / perRound };
 }
 
+interface HeapNode {
+  selfSize: number;
+  children: HeapNode[];
+}
+
 /** BENCH_CPU_PROFILE=FILE: a CPU profile of the end-to-end rounds; BENCH_HEAP_PROFILE=FILE: where they allocate (sampling heap profile). */
 async function profiler(): Promise<{ stop(file: string): Promise<void> } | null> {
   const heap = !!process.env.BENCH_HEAP_PROFILE;
@@ -149,7 +171,15 @@ async function profiler(): Promise<{ stop(file: string): Promise<void> } | null>
   if (heap) {
     await post('HeapProfiler.enable');
     await post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
-    return { stop: async (file) => writeFileSync(file, JSON.stringify((await post('HeapProfiler.stopSampling')).profile)) };
+    return {
+      stop: async (file) => {
+        const profile = (await post('HeapProfiler.stopSampling')).profile as { head: HeapNode };
+        writeFileSync(file, JSON.stringify(profile));
+        // Sampled, so an estimate: every allocation of the measured rounds, whether collected since or not.
+        const sum = (n: HeapNode): number => n.selfSize + n.children.reduce((t, c) => t + sum(c), 0);
+        console.log(`allocated: ~${Math.round(sum(profile.head) / (ROUNDS * perRound))} bytes per event`);
+      },
+    };
   }
   await post('Profiler.enable');
   await post('Profiler.setSamplingInterval', { interval: 100 });
