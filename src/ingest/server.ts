@@ -200,6 +200,6 @@ export class IngestServer {
     }
     session.events += events.length;
     this.handler.onEvents(session, events, batch.bytes ? { bytes: batch.bytes, ranges: batch.ranges } : undefined);
-    session.processed(batch.seq);
+    session.processed(batch.seq, events.length + batch.rejected.length + batch.excess);
   }
 }

@@ -19,6 +19,14 @@ const ACK_EVERY_BATCHES = 64;
  * CPU (bench/build-cost.ts, alternating runs).
  */
 const ACK_WITHIN_MS = 250;
+/**
+ * And at once every this many events: the probe takes more than 1,024 of
+ * them unacknowledged for an engine falling behind and shrinks the node's
+ * budget (bpf/probe/fairness.h `backlog`), so an engine keeping pace must
+ * never leave it that many, whatever the batch size (at 8,000 events/s in
+ * small batches, 250 ms of them held a steady workload to its share).
+ */
+const ACK_EVERY_EVENTS = 512;
 
 export const ZERO_LOSSES: WireLossReport = { ringbufFull: 0, decodeErrors: 0, queueFull: 0, pathTruncated: 0, eventsTotal: 0, inflightFull: 0, packetsLost: 0, deduplicated: 0, dnsDropped: 0, envTruncated: 0, cgroups: [] };
 
@@ -44,6 +52,7 @@ export class ProbeSession {
   /** Batches the probe sent again after a reconnect that this engine had already processed. */
   duplicateBatches = 0;
   private ackedSeq = 0;
+  private unackedEvents = 0;
   private ackTimer: NodeJS.Timeout | null = null;
   private nextCommandId = 1;
   private readonly pending = new Map<number, { resolve: (r: CommandResult) => void; timer: NodeJS.Timeout }>();
@@ -86,10 +95,11 @@ export class ProbeSession {
 
   /**
    * Tells the probe which batches are processed, so it can let go of them:
-   * at once every ACK_EVERY_BATCHES batches, otherwise within ACK_WITHIN_MS.
+   * at once every ACK_EVERY_BATCHES batches or ACK_EVERY_EVENTS events, otherwise within ACK_WITHIN_MS.
    */
-  processed(seq: number): void {
-    if (seq - this.ackedSeq >= ACK_EVERY_BATCHES) return this.sendAck();
+  processed(seq: number, events = 0): void {
+    this.unackedEvents += events;
+    if (seq - this.ackedSeq >= ACK_EVERY_BATCHES || this.unackedEvents >= ACK_EVERY_EVENTS) return this.sendAck();
     this.ackTimer ??= setTimeout(() => this.sendAck(), ACK_WITHIN_MS);
   }
 
@@ -98,6 +108,7 @@ export class ProbeSession {
     this.ackTimer = null;
     if (!this.connected || this.lastSeq <= this.ackedSeq) return;
     this.ackedSeq = this.lastSeq;
+    this.unackedEvents = 0;
     this.stream.write({ id: 0, ackedSeq: this.lastSeq });
   }
 
