@@ -161,6 +161,18 @@ describe('probe stream', () => {
     await waitFor('the acknowledgement', () => probe!.commands.some((c) => c.ackedSeq === 3));
   });
 
+  it('acknowledges every 512 events without waiting for the timer: the probe reads more unacknowledged as an engine falling behind', async () => {
+    await start();
+    const batch = (from: number): { pid: number; cgroupId: number; fork: { childPid: number } }[] =>
+      Array.from({ length: 200 }, (_, i) => ({ pid: 9, cgroupId: webId, fork: { childPid: from + i } }));
+    // 600 events in three batches, then one more: the third batch is acknowledged by itself; the
+    // timer alone (within 250 ms) would acknowledge all four at once.
+    for (let seq = 1; seq <= 3; seq++) probe!.sendBatch(batch(seq * 1000), seq);
+    probe!.sendBatch([{ pid: 9, cgroupId: webId, fork: { childPid: 9000 } }], 4);
+    await waitFor('the acknowledgement of all four', () => probe!.commands.some((c) => c.ackedSeq === 4));
+    expect(probe!.commands.filter((c) => c.ackedSeq).map((c) => c.ackedSeq)).toEqual([3, 4]);
+  });
+
   it('reports the gap when a probe comes back as a new process, not when the same one reconnects', async () => {
     await start();
     const alerts: string[] = [];
