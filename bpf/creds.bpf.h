@@ -45,8 +45,8 @@ static __always_inline __u32 task_vpid(struct task_struct *task)
 	return nr;
 }
 
-/* The controlling terminal (major << 20 | minor), 0 for none: what
- * handle_exec reads for the new image (process.bpf.h). */
+/* The controlling terminal (major << 20 | minor), 0 for none: the exec
+ * event's and a denied exec's (process.bpf.h, deny.bpf.h). */
 static __always_inline __u32 task_tty(struct task_struct *task)
 {
 	struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);

@@ -169,18 +169,8 @@ static __always_inline void send_walked(union vigil_inflight *rec, struct vigil_
 	p->raw_len = 1;
 	p->raw[0] = 0;
 	p->base_len = n;
-	if (kind == VIGIL_OPEN) {
-		/* The walk is of the file itself: nothing further resolved. */
-		rec->open.file_flags = 0;
-		rec->open.ino = 0;
-		rec->open.dev = 0;
-		rec->open.nlink = 0;
-		rec->open.file_mode = 0;
-		rec->open.resolved_off = 0;
-		rec->open.resolved_len = 0;
-		rec->open.root_ino = 0;
-		rec->open.root_dev = 0;
-	}
+	if (kind == VIGIL_OPEN)
+		clear_opened(&rec->open); /* the walk is of the file itself: nothing further resolved */
 	__u64 at = kind == VIGIL_OPEN     ? offsetof(struct vigil_open, path)
 		 : kind == VIGIL_RENAME   ? offsetof(struct vigil_rename, to)
 		 : kind == VIGIL_UNLINK   ? offsetof(struct vigil_unlink, path)

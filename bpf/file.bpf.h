@@ -86,15 +86,7 @@ static __always_inline __u32 open_strings_used(const struct vigil_open *o)
  * opened. */
 static __always_inline __u32 resolve_opened(struct vigil_open *o, long fd)
 {
-	o->file_flags = 0;
-	o->ino = 0;
-	o->dev = 0;
-	o->nlink = 0;
-	o->file_mode = 0;
-	o->resolved_off = 0;
-	o->resolved_len = 0;
-	o->root_ino = 0;
-	o->root_dev = 0;
+	clear_opened(o);
 	if (fd < 0)
 		return 0;
 	struct file *f = file_from_fd(fd);

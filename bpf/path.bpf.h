@@ -28,6 +28,34 @@ struct walk_state {
 	bool truncated;
 };
 
+/* The steps walk_step and resolve_step share. At the top of mount `mnt`:
+ * go on from where it is mounted; 1 (stop) at the top of the mount tree. */
+static __always_inline long step_to_mountpoint(struct mount *mnt, struct dentry **d, struct mount **m,
+					       struct vfsmount **vfs)
+{
+	struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+	if (up == mnt || !up)
+		return 1;
+	*d = BPF_CORE_READ(mnt, mnt_mountpoint);
+	*m = up;
+	*vfs = &up->mnt;
+	return 0;
+}
+
+/* Inside a mount: d's name into buf + off (the caller bounded off), then
+ * on to its parent; 1 (stop) when the name cannot be read. */
+static __always_inline long step_to_parent(struct dentry *d, struct dentry *parent, char *buf, __u32 off,
+					   __u32 *next_off, struct dentry **next)
+{
+	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+	long n = bpf_probe_read_kernel_str(buf + off, VIGIL_NAME_READ, name);
+	if (n <= 0)
+		return 1;
+	*next_off = off + n;
+	*next = parent;
+	return 0;
+}
+
 /* One step up the tree; a bpf_loop callback so the verifier checks the
  * body once instead of once per unrolled level. Returns 1 to stop. */
 static long walk_step(__u64 i, struct walk_state *w)
@@ -51,28 +79,14 @@ static long walk_step(__u64 i, struct walk_state *w)
 			w->off = pn;
 		return 1;
 	}
-	if (d == mnt_root || d == parent) {
-		/* Top of a mount: continue from where it is mounted. */
-		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
-		if (up == mnt || !up)
-			return 1; /* the global root */
-		w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
-		w->mnt = up;
-		w->vfs = &up->mnt;
-		return 0;
-	}
+	if (d == mnt_root || d == parent)
+		return step_to_mountpoint(mnt, &w->d, &w->mnt, &w->vfs);
 	__u32 off = w->off;
 	if (off > VIGIL_WALK_STOP) {
 		w->truncated = true;
 		return 1;
 	}
-	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
-	long n = bpf_probe_read_kernel_str(w->buf + off, VIGIL_NAME_READ, name);
-	if (n <= 0)
-		return 1;
-	w->off = off + n;
-	w->d = parent;
-	return 0;
+	return step_to_parent(d, parent, w->buf, off, &w->off, &w->d);
 }
 
 /* Walk `path` up to the caller's root, writing from buf + off; returns
@@ -170,26 +184,14 @@ static long resolve_step(__u64 i, struct resolve_state *w)
 			w->flags |= VIGIL_FILE_BIND_MAPPED;
 			return 0;
 		}
-		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
-		if (up == mnt || !up)
-			return 1; /* the top of the mount tree */
-		w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
-		w->mnt = up;
-		w->vfs = &up->mnt;
-		return 0;
+		return step_to_mountpoint(mnt, &w->d, &w->mnt, &w->vfs);
 	}
 	__u32 off = w->off;
 	if (off > w->stop || off > VIGIL_RESOLVE_MAX_OFF) {
 		w->flags |= VIGIL_FILE_TRUNCATED;
 		return 1;
 	}
-	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
-	long n = bpf_probe_read_kernel_str(w->buf + off, VIGIL_NAME_READ, name);
-	if (n <= 0)
-		return 1;
-	w->off = off + n;
-	w->d = parent;
-	return 0;
+	return step_to_parent(d, parent, w->buf, off, &w->off, &w->d);
 }
 
 /* Walks the file `f` into buf (VIGIL_RESOLVE_ROOM bytes) from `start`;
@@ -220,6 +222,22 @@ static __always_inline __u32 resolve_path(struct file *f, char *buf, __u32 start
 		w.flags |= VIGIL_FILE_TRUNCATED;
 	*flags |= w.flags | VIGIL_FILE_RESOLVED;
 	return w.off - start;
+}
+
+/* An open record's fields about the file opened (its identity and its
+ * walked name, file.bpf.h's resolve_opened), cleared: before that walk,
+ * or for a record whose file is not walked (an io_uring open, a denial). */
+static __always_inline void clear_opened(struct vigil_open *o)
+{
+	o->file_flags = 0;
+	o->ino = 0;
+	o->dev = 0;
+	o->nlink = 0;
+	o->file_mode = 0;
+	o->resolved_off = 0;
+	o->resolved_len = 0;
+	o->root_ino = 0;
+	o->root_dev = 0;
 }
 
 static __always_inline struct file *file_from_fd(int fd)
@@ -296,12 +314,10 @@ static __always_inline __u32 stdio_kinds(void)
 	return stdio_kind(0) | stdio_kind(1) << 8 | stdio_kind(2) << 16;
 }
 
-/* The path argument as the caller passed it; returns the bytes read
- * (with the NUL), 0 when there is none. */
-static __always_inline long read_user_raw(struct vigil_path *p, const char *upath)
+/* After a path string was read into p->raw (n: bytes with the NUL, or
+ * an error): its length and flags. Returns n, 0 when there is none. */
+static __always_inline long raw_read(struct vigil_path *p, long n)
 {
-	long n = bpf_probe_read_user_str(p->raw, sizeof(p->raw), upath);
-
 	p->flags = 0;
 	p->base_len = 0;
 	if (n <= 0) {
@@ -313,6 +329,13 @@ static __always_inline long read_user_raw(struct vigil_path *p, const char *upat
 		p->flags |= VIGIL_PATH_TRUNCATED;
 	p->raw_len = n;
 	return n;
+}
+
+/* The path argument as the caller passed it; returns the bytes read
+ * (with the NUL), 0 when there is none. */
+static __always_inline long read_user_raw(struct vigil_path *p, const char *upath)
+{
+	return raw_read(p, bpf_probe_read_user_str(p->raw, sizeof(p->raw), upath));
 }
 
 /* After read_user_raw: when the path is relative, walk the directory it

@@ -66,13 +66,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	e->cwd_len = walk_path(&pwd, e->cwd, &truncated);
 
 	/* The controlling terminal: an interactive shell has one, a service does not. */
-	e->tty = 0;
-	struct tty_struct *tty = BPF_CORE_READ(p, signal, tty);
-	if (tty) {
-		int major = BPF_CORE_READ(tty, driver, major);
-		int minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
-		e->tty = ((__u32)major << 20) | ((__u32)minor & 0xfffff);
-	}
+	e->tty = task_tty(p);
 
 	/* argv as laid out on the new stack, NUL-separated, bounded. */
 	unsigned long start = BPF_CORE_READ(p, mm, arg_start);

@@ -122,18 +122,7 @@ static __always_inline void uring_open(struct io_kiocb *req, void *cmd)
 	struct io_open *o = cmd;
 	struct vigil_path *p = &rec->open.path;
 	const char *name = BPF_CORE_READ(o, filename, name);
-	long n = bpf_probe_read_kernel_str(p->raw, sizeof(p->raw), name);
-	p->flags = 0;
-	p->base_len = 0;
-	if (n <= 0) {
-		p->raw[0] = 0;
-		p->raw_len = 1;
-		n = 0;
-	} else {
-		if (n == sizeof(p->raw))
-			p->flags |= VIGIL_PATH_TRUNCATED;
-		p->raw_len = n;
-	}
+	long n = raw_read(p, bpf_probe_read_kernel_str(p->raw, sizeof(p->raw), name));
 	fill_header(&rec->h, VIGIL_OPEN);
 	rec->h.flags = VIGIL_VIA_URING;
 	rec->open.result = 0;
@@ -142,15 +131,7 @@ static __always_inline void uring_open(struct io_kiocb *req, void *cmd)
 	rec->open._pad = 0;
 	/* Named by the string the kernel copied: the file opened is not
 	 * walked at the completion (file.bpf.h does it for the syscalls). */
-	rec->open.file_flags = 0;
-	rec->open.ino = 0;
-	rec->open.dev = 0;
-	rec->open.nlink = 0;
-	rec->open.file_mode = 0;
-	rec->open.resolved_off = 0;
-	rec->open.resolved_len = 0;
-	rec->open.root_ino = 0;
-	rec->open.root_dev = 0;
+	clear_opened(&rec->open);
 	walk_user_base(p, BPF_CORE_READ(o, dfd), n);
 	__u64 key = (__u64)req;
 	bpf_map_update_elem(&uring_pending, &key, rec, BPF_ANY);
