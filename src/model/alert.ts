@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ProcessLineage } from './process.js';
 import type { Workload } from './workload.js';
-import { type Event } from './event.js';
+import { deniesBefore, mechanismDid, type Event } from './event.js';
 import { eventSummary } from './event-kinds.js';
 import { redactArgv } from './argv.js';
 
@@ -151,6 +151,18 @@ export function alertFor(e: Event, tree: ProcessLineage | null, input: AlertInpu
     fields: input.fields ?? {},
     count: 1,
   };
+}
+
+/**
+ * What Vigil's enforcement did to a blocked event, as an alert's action (a
+ * rule matching a denied bpf() or exec says it was denied); undefined when
+ * the event was not blocked.
+ */
+export function blockedAction(e: Event): AlertAction | undefined {
+  if (!e.blocked) return undefined;
+  const by = e.blockedBy;
+  const taken = deniesBefore(by) ? 'denied' : by === 'cgroup' ? 'refused' : 'killed';
+  return { taken, ok: true, detail: mechanismDid(by, e.type === 'exec') };
 }
 
 /** An alert about a workload rather than one event (a promotion, enforcement that cannot be complete). */

@@ -66,6 +66,17 @@ export const MECHANISM_SAYS: Readonly<Record<Mechanism, string>> = {
   '': 'not stopped in the kernel',
 };
 
+/** What the mechanism did to one blocked call, in words (an alert's action detail). */
+export function mechanismDid(m: Mechanism, exec: boolean): string {
+  switch (m) {
+    case 'bpf-lsm': return 'denied in the kernel by a BPF LSM hook (EPERM) before anything changed';
+    case 'fmod_ret': return 'denied in the kernel by fmod_ret on its security_* function (EPERM) before anything changed';
+    case 'cgroup': return 'refused in the kernel by the cgroup connect hook (EPERM)';
+    default:
+      return exec ? 'killed in the kernel at exec, before the new program ran an instruction' : 'killed in the kernel at the syscall\'s entry: the call itself completed';
+  }
+}
+
 /**
  * What a node cannot stop before it happens, from what its probe said: the
  * operations only answered by a kill after the call or not at all, and no

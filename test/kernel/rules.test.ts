@@ -542,7 +542,7 @@ describeKernel('built-in rules on the real kernel', () => {
     const map = call(0, ["struct.pack_into('IIII', attr, 0, 2, 4, 4, 4)"]);
     const a = await firesOnlyFor('BPF used in a container', 'T1611', (g) => py(g, load), (g) => py(g, map));
     expect(a.priority).toBe('critical');
-    expect(a.output).toMatch(/cmd=BPF_PROG_LOAD result=SUCCESS process=python3 /);
+    expect(a.output).toMatch(/cmd=BPF_PROG_LOAD result=SUCCESS blocked=false process=python3 /);
   });
 
   it('Privileges raised to root with setuid', async () => {

@@ -13,7 +13,7 @@ import { alertAbout, alertFor, type AlertAction, type Priority } from '../../mod
 import type { Mode } from '../../model/mode.js';
 import type { WorkloadRegistry } from '../../enrich/workloads.js';
 import type { Workload, WorkloadKind } from '../../model/workload.js';
-import { deniesBefore, type Event, type Mechanism } from '../../model/event.js';
+import { deniesBefore, mechanismDid, type Event, type Mechanism } from '../../model/event.js';
 import type { CommandResult } from '../../model/result.js';
 import type { Logger } from '../../log.js';
 import type { DetectContext, Detector } from '../detector.js';
@@ -476,13 +476,5 @@ export class ProfileDetector implements Detector, ProfileControl {
 
 /** What the kernel did, by the mechanism that acted (bpf/deny.bpf.h, bpf/enforce.bpf.h). */
 function blockedDetail(by: Mechanism, kind: Deviation['kind']): string {
-  switch (by) {
-    case 'bpf-lsm': return 'denied in the kernel by a BPF LSM hook (EPERM) before anything changed';
-    case 'fmod_ret': return 'denied in the kernel by fmod_ret on its security_* function (EPERM) before anything changed';
-    case 'cgroup': return 'refused in the kernel by the cgroup connect hook (EPERM)';
-    default:
-      return kind === 'new-executable'
-        ? 'killed in the kernel at exec, before the new program ran an instruction'
-        : 'killed in the kernel at the syscall\'s entry: the call itself completed';
-  }
+  return mechanismDid(by, kind === 'new-executable');
 }

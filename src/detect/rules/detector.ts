@@ -6,7 +6,7 @@
 // swapped in, and the previous one keeps running.
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname, basename } from 'node:path';
-import { alertFor } from '../../model/alert.js';
+import { alertFor, blockedAction } from '../../model/alert.js';
 import type { Event } from '../../model/event.js';
 import type { Logger } from '../../log.js';
 import type { DetectContext, Detector } from '../detector.js';
@@ -233,6 +233,7 @@ export class RulesDetector implements Detector {
         output: out.output,
         tags: rule.tags,
         fields: { ...out.fields, ...extra },
+        action: blockedAction(e),
       }),
     );
   }

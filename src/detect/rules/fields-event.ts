@@ -56,6 +56,10 @@ export const EVENT_FIELDS: Record<string, FieldDef> = {
     kind: 'bool', desc: 'Vigil: a connect that succeeded or is in progress (non-blocking)', on: types('connect'),
     get: (e) => e.result >= 0 || e.result === -EINPROGRESS, inline: () => ({ js: `(e.result >= 0 || e.result === ${-EINPROGRESS})`, missing: false }),
   },
+  'evt.is_blocked': {
+    kind: 'bool', desc: "Vigil: enforcement stopped it (denied by a security hook, refused, or the caller killed); the alert's action says how",
+    get: (e) => e.blocked, inline: () => ({ js: 'e.blocked', missing: false }),
+  },
   'evt.is_io_uring': {
     kind: 'bool', desc: 'Vigil: submitted through an io_uring ring, not as a syscall', on: types('open', 'connect', 'iouring'),
     get: (e) => e.ioUring, inline: () => ({ js: 'e.ioUring', missing: false }),
