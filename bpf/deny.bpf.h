@@ -394,6 +394,35 @@ static __always_inline int deny_connect(struct socket *sock, struct sockaddr *ad
 	return -EPERM;
 }
 
+/* bpf() from a workload whose policy refuses it: every command, before
+ * the kernel looks at it, so no map, program or link is made or reached.
+ * Vigil's own processes (excluded_tgids: the probe writes its maps through
+ * bpf()) are let through. A command the bpf tracepoint parked (priv.bpf.h:
+ * loads, attaches, map creation, fetches by id) is marked and sent at its
+ * exit; any other gets a record of its own. */
+static __always_inline int deny_bpf(int cmd, __u32 by)
+{
+	struct policy_hit pol;
+	if (!current_policy(&pol) || !(pol.flags & VIGIL_ENFORCE_BPF) || is_excluded())
+		return 0;
+	if (mark_parked(VIGIL_BPF, by))
+		return -EPERM;
+	struct deny_scratch *s = deny_space();
+	if (s) {
+		union vigil_inflight *rec = &s->rec;
+		fill_header(&rec->h, VIGIL_BPF);
+		rec->h.flags = VIGIL_BLOCKED | by;
+		rec->call.result = -EPERM;
+		rec->call.a = cmd;
+		rec->call.b = 0;
+		rec->call.c = 0;
+		rec->call._pad = 0;
+		__builtin_memset(rec->call.name, 0, sizeof(rec->call.name));
+		submit(rec, sizeof(struct vigil_call));
+	}
+	return -EPERM;
+}
+
 /* --- BPF LSM: `ret` is what earlier LSMs decided; a denial stands --- */
 
 SEC("lsm/file_open")
@@ -448,6 +477,14 @@ int BPF_PROG(lsm_bprm_creds_from_file, struct linux_binprm *bprm, struct file *f
 SEC("lsm/socket_connect")
 int BPF_PROG(lsm_socket_connect, struct socket *sock, struct sockaddr *address, int addrlen, int ret)
 { return ret ? ret : deny_connect(sock, address, VIGIL_BY_LSM); }
+
+/* `ret` is not read: it follows the hook's arguments, and security_bpf
+ * gained one (`bool kernel`: this host's 6.18 has it, Debian's 6.1 and
+ * 6.12 do not), so its slot moved. Nothing is lost: the kernel asks a BPF program only while every
+ * LSM and program before it answered 0. */
+SEC("lsm/bpf")
+int BPF_PROG(lsm_bpf, int cmd)
+{ return deny_bpf(cmd, VIGIL_BY_LSM); }
 
 /* --- fmod_ret on the security_* functions: a non-zero return replaces the
  * function's (the LSMs are then not asked) --- */
@@ -504,5 +541,9 @@ int BPF_PROG(fmod_bprm_creds_from_file, struct linux_binprm *bprm, struct file *
 SEC("fmod_ret/security_socket_connect")
 int BPF_PROG(fmod_socket_connect, struct socket *sock, struct sockaddr *address, int addrlen, int ret)
 { return ret ? ret : deny_connect(sock, address, VIGIL_BY_FMOD_RET); }
+
+SEC("fmod_ret/security_bpf")
+int BPF_PROG(fmod_bpf, int cmd) /* `ret` not read, as lsm_bpf */
+{ return deny_bpf(cmd, VIGIL_BY_FMOD_RET); }
 
 #endif

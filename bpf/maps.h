@@ -15,6 +15,7 @@
 #define VIGIL_ENFORCE_EXEC    0x1
 #define VIGIL_ENFORCE_CONNECT 0x2
 #define VIGIL_ENFORCE_WRITE   0x4
+#define VIGIL_ENFORCE_BPF     0x8 /* refuse bpf() (BPF LSM or fmod_ret only: no kill fallback) */
 
 /* Enforced operations, one bit each: which of them the syscall-entry kill
  * still covers (kill_ops) is set by the loader, from the mechanism each
@@ -32,7 +33,8 @@
 #define VIGIL_OP_SYMLINK  0x400
 #define VIGIL_OP_LINK     0x800
 #define VIGIL_OP_CONNECT  0x1000
-#define VIGIL_OP_ALL      0x1fff
+#define VIGIL_OP_ALL      0x1fff /* those the kill can cover */
+#define VIGIL_OP_BPF      0x2000 /* bpf(): denied by a security hook, else only alerted */
 
 /* (policy root, FNV-1a-64 of a path) in exec_allow and write_allow. Exec
  * paths are hashed leaf first as the exec record walks them

@@ -275,6 +275,9 @@ const OpSpec kOps[] = {
     {VIGIL_OP_LINK, "link", "path_link", Mechanism::kNone},
     {VIGIL_OP_EXEC, "exec", "bprm_creds_from_file", Mechanism::kKill},
     {VIGIL_OP_CONNECT, "connect", "socket_connect", Mechanism::kCgroup},
+    // bpf() itself: without a security hook it is not stopped, only
+    // alerted (the built-in BPF rules), and said so (mechanism none).
+    {VIGIL_OP_BPF, "bpf", "bpf", Mechanism::kNone},
 };
 constexpr size_t kNumOps = sizeof(kOps) / sizeof(kOps[0]);
 
@@ -516,7 +519,7 @@ bool Loader::Start(const LoadOptions& options, std::string* error) {
         bpf_program* p = bpf_object__find_program_by_name(skel_->obj, ProgName(kOps[i], mech[i]).c_str());
         if (p) bpf_program__set_autoload(p, true);
       } else {
-        kill |= kOps[i].bit;
+        kill |= kOps[i].bit & VIGIL_OP_ALL;
       }
     }
     skel_->rodata->kill_ops = kill;

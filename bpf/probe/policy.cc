@@ -371,7 +371,7 @@ bool PolicyMaps::Set(const v1::SetPolicy& p, std::string* error, std::string* de
     names[h] = v;
   }
   uint32_t flags = (p.exec() ? VIGIL_ENFORCE_EXEC : 0) | (p.connect() ? VIGIL_ENFORCE_CONNECT : 0) |
-                   (p.write() ? VIGIL_ENFORCE_WRITE : 0);
+                   (p.write() ? VIGIL_ENFORCE_WRITE : 0) | (p.bpf() ? VIGIL_ENFORCE_BPF : 0);
   // Allow lists first; an empty policy removes them after the switch is off.
   if (flags) {
     if (!SyncEntries(skel_->maps.exec_allow, root, exec, error) || !SyncEntries(skel_->maps.write_allow, root, write, error) ||

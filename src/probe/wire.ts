@@ -667,7 +667,7 @@ export interface WireNetAllow {
 
 /**
  * Replaces the enforcement policy of a policy root cgroup (and its
- * descendants). All three switches off removes it.
+ * descendants). All switches off removes it.
  */
 export interface WireSetPolicy {
   rootCgroupId: number;
@@ -694,6 +694,11 @@ export interface WireSetPolicy {
    * the file there now is not one learned).
    */
   execIdentity: WireExecIdentity[];
+  /**
+   * Refuse bpf() (every command) where a security hook can (BPF LSM or
+   * fmod_ret on security_bpf); elsewhere it is only alerted.
+   */
+  bpf: boolean;
 }
 
 /** An allowed name and a port it may be connected to (0: any). */

@@ -186,7 +186,7 @@ export class Enforcement {
     this.active.delete(w.key);
     for (const root of a.roots.values()) {
       this.sent.delete(root.id);
-      const r = await this.link.send({ setPolicy: { rootCgroupId: root.id, exec: false, connect: false, write: false, execAllow: [], connectAllow: [], writeAllow: [], connectNames: [], execIdentity: [] } });
+      const r = await this.link.send({ setPolicy: { rootCgroupId: root.id, exec: false, connect: false, write: false, bpf: false, execAllow: [], connectAllow: [], writeAllow: [], connectNames: [], execIdentity: [] } });
       if (!r.ok && this.link.current()) this.log.error({ workload: w.name, error: r.error }, 'could not remove the kernel policy');
     }
   }
@@ -223,7 +223,7 @@ export class Enforcement {
     this.sent.set(root.id, mark);
     const sending = this.link.send({
       setPolicy: {
-        rootCgroupId: root.id, exec: true, connect: this.link.can('connect-refuse') === true, write: true,
+        rootCgroupId: root.id, exec: true, connect: this.link.can('connect-refuse') === true, write: true, bpf: true,
         execAllow: p.exec, connectAllow: p.connect, writeAllow: p.write, connectNames: p.names, execIdentity: identities ?? [],
       },
     });
