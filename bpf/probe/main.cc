@@ -522,6 +522,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> watched;
     loader.CheckState(&found, &watched);
     responder.CheckState(checks % 5 == 0, &found, &watched);
+    pins.Check(&found, &watched);
     checks++;
     tampered += found.size();
     vigil::v1::SelfCheck r;

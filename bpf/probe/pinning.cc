@@ -1,10 +1,12 @@
 #include "pinning.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <dirent.h>
+#include <fstream>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -72,6 +74,15 @@ size_t RemoveGeneration(const std::string& dir, std::string* errors) {
   if (rmdir(dir.c_str()) != 0 && errno != ENOENT)
     *errors += (errors->empty() ? "" : "; ") + ("cannot remove " + dir + ": " + strerror(errno));
   return n;
+}
+
+// The id of the BPF link behind descriptor `fd` of this process, from its
+// fdinfo (0 when it is not a link: a map or program pinned in its place).
+uint32_t LinkIdOf(int fd) {
+  std::ifstream in("/proc/self/fdinfo/" + std::to_string(fd));
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("link_id:", 0) == 0) return uint32_t(strtoul(line.c_str() + 8, nullptr, 10));
+  return 0;
 }
 
 }  // namespace
@@ -169,6 +180,47 @@ void Pinning::Drop() {
   pinned_.clear();
   if (!dir_.empty()) rmdir(dir_.c_str());
   if (!base_.empty()) rmdir(base_.c_str());  // only when no other generation is left
+}
+
+void Pinning::Check(Findings* out, std::vector<std::string>* watched) {
+  if (dir_.empty() || pinned_.empty()) return;
+  watched->push_back("pins " + dir_);
+  if (access(dir_.c_str(), F_OK) != 0) {
+    const std::string ours = dir_.substr(dir_.rfind('/') + 1);
+    for (const auto& name : Entries(base_, true)) {
+      if (!IsGeneration(name.c_str()) || name == ours) continue;
+      Log("warn", "this probe's pins at %s were released and %s/%s is there: a newer probe took over; its pins are left to it",
+          dir_.c_str(), base_.c_str(), name.c_str());
+      pinned_.clear();
+      return;
+    }
+    std::string why;
+    if (!MakeDirs(dir_, &why)) {
+      out->push_back({"pin", dir_.substr(dir_.rfind('/') + 1), dir_, "directory removed", "present", false, why});
+      return;
+    }
+  }
+  for (auto& p : pinned_) {
+    const uint32_t want = LinkIdOf(bpf_link__fd(p.link));
+    std::string found;
+    const int fd = bpf_obj_get(p.path.c_str());
+    if (fd >= 0) {
+      const uint32_t id = LinkIdOf(fd);
+      close(fd);
+      if (id == want) continue;
+      found = id ? "link id " + std::to_string(id) : "another BPF object";
+      unlink(p.path.c_str());
+    } else {
+      const int err = errno;
+      found = err == ENOENT ? "removed" : std::string("unreadable: ") + strerror(err);
+      if (err != ENOENT) unlink(p.path.c_str());
+    }
+    Tampering t{"pin", p.path.substr(p.path.rfind('/') + 1), p.path, found, "link id " + std::to_string(want), false, ""};
+    // The low-level pin: libbpf's bpf_link__pin refuses a link it pinned before.
+    if (bpf_obj_pin(bpf_link__fd(p.link), p.path.c_str()) == 0) t.restored = true;
+    else t.error = std::string("cannot pin it again: ") + strerror(errno);
+    out->push_back(t);
+  }
 }
 
 bool Pinning::ReleaseAll(const std::string& base, std::string* report) {

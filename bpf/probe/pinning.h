@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "selfcheck.h"
+
 struct bpf_link;
 
 namespace vigil {
@@ -40,6 +42,13 @@ class Pinning {
   // nothing. Drop: unpinned, detached as the probe exits.
   void Keep();
   void Drop();
+  // The self-check's look at this generation (selfcheck.h): each pin still
+  // names its link. One removed (rm, or the whole directory) or replaced
+  // by another object is pinned again and reported: if the probe died
+  // next, what it enforces would otherwise stop. A generation removed
+  // while a newer one is there is a newer probe's takeover, not tampering:
+  // logged, and this probe's pins are left to it.
+  void Check(Findings* out, std::vector<std::string>* watched);
   // `vigil-probe --release-pinned`: every generation under `base` unpinned.
   static bool ReleaseAll(const std::string& base, std::string* report);
 

@@ -30,7 +30,10 @@ export interface SelfCheckOptions {
 
 /** One finding as people read it. */
 export function describeTampering(t: WireTampering): string {
-  const what = t.object === 'link' ? `link ${t.name}` : t.object === 'global' ? `global ${t.field || t.name}` : `map ${t.name}${t.field ? ` (${t.field})` : ''}`;
+  const what = t.object === 'link' ? `link ${t.name}`
+    : t.object === 'global' ? `global ${t.field || t.name}`
+    : t.object === 'pin' ? `enforcement pin ${t.field || t.name}`
+    : `map ${t.name}${t.field ? ` (${t.field})` : ''}`;
   const undone = t.restored ? 'put back by the probe' : `NOT put back: ${t.error || 'unknown reason'}`;
   return `${what}: found ${t.found}, expected ${t.expected}; ${undone}`;
 }

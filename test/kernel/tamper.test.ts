@@ -75,6 +75,7 @@ describeWhere(kernelUnavailable() ?? (hasBpftool() ? null : 'no bpftool'), 'tamp
   let sinkFile: string;
   let otherPort: number;
   let server: Server;
+  const pinDir = `/sys/fs/bpf/vigil-test-tamper-${process.pid}`;
 
   /** Alerts as the file sink wrote them. */
   const sunk = (): Alert[] => {
@@ -96,7 +97,8 @@ describeWhere(kernelUnavailable() ?? (hasBpftool() ? null : 'no bpftool'), 'tamp
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     otherPort = (server.address() as { port: number }).port;
     t = await TestEngine.start({ workloads: [{ name: 'guarded', cgroup: tree.root }], sinks: [{ type: 'file', path: sinkFile }] });
-    await t.startProbe();
+    // Enforcement pinned in a directory of this test's own (bpf/probe/pinning.h), dropped when the probe stops.
+    await t.startProbe({ pinDir, unpinOnExit: true });
     control = new ControlClient(t.config.control.listen);
     app.spawn('/usr/bin/sleep', ['3600']);
     await waitFor('the workload seen', () => t.engine.workloads.find('guarded'));
@@ -125,6 +127,7 @@ describeWhere(kernelUnavailable() ?? (hasBpftool() ? null : 'no bpftool'), 'tamp
     server?.close();
     await tree?.remove();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    rmSync(pinDir, { recursive: true, force: true });
   });
 
   it('enforcement switched off and a pid hidden through the probe\'s global map are put back within seconds, alerted at the sink', async () => {
@@ -219,5 +222,35 @@ describeWhere(kernelUnavailable() ?? (hasBpftool() ? null : 'no bpftool'), 'tamp
     // A new link holds the program at the cgroup root: an unlisted connect is refused again.
     const r = await app.run(python, [fileop, 'connect', String(otherPort)]);
     expect(r.stdout.trim()).toBe('EPERM');
+  });
+
+  it('a pin of the probe\'s enforcement removed, or its whole directory, is pinned again and alerted: a probe dying next still leaves enforcement in force', async () => {
+    const probePid = t.probe!.pid!;
+    const gens = readdirSync(pinDir).filter((n) => n.startsWith('v1-'));
+    expect(gens).toHaveLength(1);
+    const gen = join(pinDir, gens[0]!);
+    const names = readdirSync(gen).sort();
+    expect(names).toContain('enforce_connect4');
+    /** The link a pin names, as bpftool reads it from bpffs. */
+    const pinnedLink = (name: string) => (JSON.parse(bpftool('-j', 'link', 'show', 'pinned', join(gen, name))) as { id: number }).id;
+    const before = pinnedLink('enforce_connect4');
+    expect(heldIds(probePid, 'link_id')).toContain(before);
+
+    let since = sunk().length;
+    rmSync(join(gen, 'enforce_connect4'));
+    const a = await tampered('enforce_connect4', since);
+    expect(a.priority).toBe('critical');
+    expect(a.fields).toMatchObject({ 'vigil.tamper.object': 'pin', 'vigil.tamper.field': join(gen, 'enforce_connect4'), 'vigil.tamper.found': 'removed', 'vigil.tamper.restored': true });
+    expect(a.message).toContain('enforcement pin');
+    // Pinned again: the very link the probe holds.
+    expect(pinnedLink('enforce_connect4')).toBe(before);
+
+    // The whole directory (rm -r /sys/fs/bpf/vigil/NODE/v1-...): every pin comes back.
+    since = sunk().length;
+    rmSync(gen, { recursive: true });
+    await waitFor('every pin back', () => (readdirSync(pinDir).includes(gens[0]!) && readdirSync(gen).length === names.length ? true : undefined), 10_000);
+    expect(readdirSync(gen).sort()).toEqual(names);
+    await waitFor('an alert for each pin', () => (new Set(sunk().slice(since).filter((x) => x.fields['vigil.tamper.object'] === 'pin').map((x) => x.fields['vigil.tamper.name'])).size === names.length ? true : undefined), 10_000);
+    expect(pinnedLink('enforce_connect4')).toBe(before);
   });
 });
