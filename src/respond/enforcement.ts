@@ -1,6 +1,7 @@
 // Enforce mode in the kernel: a workload's allowed executables,
 // destinations and protected-path writes go to the probe as a policy for
-// each of its policy roots (cgroups whose descendants it covers). What
+// each of its policy roots (cgroups whose descendants it covers), with
+// bpf() refused outright (bpf/deny.bpf.h: no workload profile allows it). What
 // this node cannot enforce is said at the mode change, never left to fail
 // open silently.
 import { statSync } from 'node:fs';
