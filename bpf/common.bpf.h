@@ -184,7 +184,10 @@ static __always_inline void fill_header(struct vigil_header *h, __u32 kind)
  * nothing it waits for a wakeup again, which the next record sends. (Waking
  * only when the probe had caught up left records unread for 100 ms now and
  * then: the probe's view and the kernel's of "caught up" can disagree for a
- * moment.) The loader sets both.
+ * moment.) The loader sets both. A planned read more than a gap away (the
+ * probe's busy period) puts last_wakeup_ns in the future: the difference is
+ * compared signed, so that means quiet until then (unsigned, it wrapped and
+ * every record woke the probe: an interrupt per exec on the tracing CPU).
  */
 const volatile __u64 wakeup_gap_ns = 1000000;
 const volatile __u64 wakeup_bytes = 1 << 20;
@@ -205,7 +208,7 @@ static __always_inline void write_record(void *rec, __u64 size, __u64 unread)
 		flags = BPF_RB_FORCE_WAKEUP;
 	} else {
 		__u64 now = bpf_ktime_get_ns();
-		if (now - last_wakeup_ns >= wakeup_gap_ns) {
+		if ((__s64)(now - last_wakeup_ns) >= (__s64)wakeup_gap_ns) {
 			flags = BPF_RB_FORCE_WAKEUP;
 			last_wakeup_ns = now;
 		}

@@ -912,7 +912,8 @@ uint64_t Loader::RingUnread() const {
 
 void Loader::QuietUntil(uint64_t monotonic_ns) {
   // The kernel wakes the probe for a record written wakeup_gap_ns or more
-  // after last_wakeup_ns.
+  // after last_wakeup_ns; a read planned further ahead than that (the busy
+  // period) leaves it in the future, which the kernel compares signed.
   __atomic_store_n(&skel_->bss->last_wakeup_ns, monotonic_ns - wakeup_gap_ns_, __ATOMIC_RELAXED);
 }
 

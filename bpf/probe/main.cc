@@ -626,6 +626,10 @@ int main(int argc, char** argv) {
       }
       next_read = now + interval;
       loader.QuietUntil(std::chrono::duration_cast<std::chrono::nanoseconds>(next_read.time_since_epoch()).count());
+    } else if (was_flowing) {
+      // A read that ended a flow early (a signal cut the sleep) must not
+      // leave the kernel quiet until the read it no longer makes.
+      loader.QuietUntil(std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count());
     }
     if (fairness.On() && now - last_fair >= std::chrono::milliseconds(fairness.TickMs())) {
       kernel_counts = loader.CgroupCountsAll();
