@@ -9,8 +9,8 @@
 // the binary, flags and paths do. The learned argument list generalises:
 // the next run with other secrets is no deviation, another path is one.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it, vi, type MockInstance } from 'vitest';
@@ -18,6 +18,7 @@ import { ControlClient } from '../../src/control/client.js';
 import type { Alert } from '../../src/model/alert.js';
 import type { Event } from '../../src/model/event.js';
 import { TestEngine } from '../support/engine.js';
+import { filesBelow, recordingServer } from '../support/leaks.js';
 import { describeKernel, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
 
 const tag = randomBytes(4).toString('hex');
@@ -47,15 +48,6 @@ function trueArgs(s: Secrets, path = PATH): string[] {
   ];
 }
 
-/** Every regular file below a directory, read as text. */
-function filesBelow(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? filesBelow(p) : [readFileSync(p, 'utf8')];
-  });
-}
-
 describeKernel('secrets on a command line', () => {
   let t: TestEngine;
   let tree: TestCgroupTree;
@@ -77,16 +69,9 @@ describeKernel('secrets on a command line', () => {
     tree = new TestCgroupTree();
     app = tree.group('app');
     dir = mkdtempSync(join(tmpdir(), 'vigil-argv-'));
-    hook = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d) => (body += d));
-      req.on('end', () => {
-        bodies.push(`${req.url ?? ''}\n${body}`);
-        res.end('ok');
-      });
-    });
-    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
-    const port = (hook.address() as { port: number }).port;
+    const recorder = await recordingServer(bodies);
+    hook = recorder.server;
+    const port = recorder.port;
     // A rule on the AWS key itself: it fires only if rules read argv whole.
     const rules = join(dir, 'argv-rules.yaml');
     writeFileSync(rules, `- rule: Cloud key on a command line

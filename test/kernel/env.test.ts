@@ -7,14 +7,15 @@
 // seen), and the node's loader rule.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it, vi, type MockInstance } from 'vitest';
 import type { Alert } from '../../src/model/alert.js';
 import type { Event } from '../../src/model/event.js';
 import { TestEngine } from '../support/engine.js';
+import { filesBelow, recordingServer } from '../support/leaks.js';
 import { describeKernel, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
 
 const tag = randomBytes(4).toString('hex');
@@ -22,15 +23,6 @@ const SECRET = `s3cr3t-${tag}`;
 const DB_PASSWORD = `hunter2-${tag}`;
 const PROXY_PASSWORD = `pr0xy-${tag}`;
 const PRELOAD = `/tmp/vigil-env-${tag}/inject.so`;
-
-/** Every regular file below a directory, read as text. */
-function filesBelow(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? filesBelow(p) : [readFileSync(p, 'utf8')];
-  });
-}
 
 describeKernel('the environment at exec', () => {
   let t: TestEngine;
@@ -52,16 +44,9 @@ describeKernel('the environment at exec', () => {
     bigGroup = tree.group('big');
     manyGroup = tree.group('many');
     dir = mkdtempSync(join(tmpdir(), 'vigil-env-'));
-    hook = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d) => (body += d));
-      req.on('end', () => {
-        bodies.push(body);
-        res.end();
-      });
-    });
-    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
-    const port = (hook.address() as { port: number }).port;
+    const recorder = await recordingServer(bodies);
+    hook = recorder.server;
+    const port = recorder.port;
     // A rule that prints the whole environment, as Falco's two rules over it do.
     const rules = join(dir, 'env-rules.yaml');
     writeFileSync(rules, `- rule: Environment shown
