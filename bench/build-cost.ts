@@ -10,9 +10,11 @@
 // run), the part of the build's own added CPU that is the programs' work
 // rather than the traced syscall path.
 //   node --initial-old-space-size=64 --import tsx bench/build-cost.ts [ROUNDS] [-- PROBE FLAGS]
-//   FLUSH_MS=N sets probe.flushMs.
+//   FLUSH_MS=N sets probe.flushMs. The probe reports losses (and checks itself)
+//   at the shipped period, as in the overhead bench's build rows.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { parseConfig } from '../src/config/load.js';
 import { TestCgroupTree } from '../test/support/cgroup.js';
 import { build, generateProject } from './lib/c-project.js';
 import { cgroupCpuNs, median, probeUnavailable, programRunNs, threadTimes, withBpfStats } from './lib/kernel.js';
@@ -84,6 +86,7 @@ const rounds = Number(process.argv[2] ?? 3);
 const dash = process.argv.indexOf('--');
 const probeFlags = dash > 0 ? process.argv.slice(dash + 1) : [];
 const flushMs = process.env.FLUSH_MS ? Number(process.env.FLUSH_MS) : undefined;
+const shippedLossReportMs = parseConfig({}).probe.lossReportMs;
 
 const project = generateProject(150);
 const tree = new TestCgroupTree();
@@ -97,7 +100,8 @@ for (let r = 0; r < rounds; r++) {
   const cpuNone0 = cgroupCpuNs(group.dir);
   none.push(await build(project, 2, procs));
   const cpuNone = cgroupCpuNs(group.dir) - cpuNone0;
-  const v = await startVigil({ probeFlags, ...(flushMs ? { config: { probe: { flushMs } } as never } : {}) });
+  // The shipped loss-report period, as the overhead bench's build rows run: each report brings a self-check (bpf/probe/selfcheck.h).
+  const v = await startVigil({ probeFlags, probe: { lossReportMs: shippedLossReportMs }, ...(flushMs ? { config: { probe: { flushMs } } as never } : {}) });
   try {
     const pid = v.probe.pid!;
     await build(project, 2, procs);
