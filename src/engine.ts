@@ -40,7 +40,7 @@ import { LocalResolver, WorkloadRegistry, type WorkloadResolver } from './enrich
 import { keepEventBytes } from './ingest/probe-message.js';
 import { IngestServer, type EventBytes, type IngestHandler } from './ingest/server.js';
 import type { Logger } from './log.js';
-import { alertAbout, type Alert } from './model/alert.js';
+import { alertAbout, NO_ACTION, repeatKey, type Alert, type AlertDraft } from './model/alert.js';
 import { setArgvPatterns } from './model/argv.js';
 import { EVENT_TYPES, pathIncomplete, type Event, type EventType } from './model/event.js';
 import { nodeWorkload, type Workload, type WorkloadKind } from './model/workload.js';
@@ -135,7 +135,8 @@ export class Engine implements IngestHandler {
   private eventLog: EventLog | null = null;
   /** Alert delivery (sinks, queues, noise control); its stats() feed metrics. */
   alertDelivery: AlertDispatcher | null = null;
-  private unsubscribeDelivery: (() => void) | null = null;
+  /** Where raised alerts are delivered from start() until stop() (before the onAlert subscribers). */
+  private delivering: AlertDispatcher | null = null;
   /** Whether this engine sees the probe's pids in its own /proc. */
   private sharedPidNamespace = false;
   /**
@@ -203,7 +204,7 @@ export class Engine implements IngestHandler {
         for (const cg of this.workloads.cgroupsOf(`container:${info.id}`)) this.workloads.forget(cg.id);
       }
     });
-    this.detectContext = { tree: this.tree, raise };
+    this.detectContext = { tree: this.tree, raise, raiseUnlessFolded: (d, build) => this.raiseUnlessFolded(d, build) };
     // With workers, each worker loads the rules itself; this copy answers status and `rules list`.
     this.rules = new RulesDetector(config.rules, log.child({ component: 'rules' }));
     if (config.engine.workers <= 1) this.addDetector(this.rules);
@@ -349,7 +350,7 @@ export class Engine implements IngestHandler {
       nodeName: this.config.nodeName,
       log: this.log,
     });
-    this.unsubscribeDelivery = this.onAlert(this.alertDelivery.handle);
+    this.delivering = this.alertDelivery;
     // Throws with every error (file:line:col) when a rule file cannot load.
     this.rules.load();
     this.rules.watch();
@@ -393,7 +394,7 @@ export class Engine implements IngestHandler {
       keepEventBytes(false);
     }
     // After the detectors, which may still raise while closing.
-    this.unsubscribeDelivery?.();
+    this.delivering = null;
     await this.alertDelivery?.stop();
     await this.eventLog?.close();
     await new Promise<void>((r) => (this.metricsServer ? this.metricsServer.close(() => r()) : r()));
@@ -415,20 +416,43 @@ export class Engine implements IngestHandler {
    * delivers alerts, so the alert says what was done about it.
    */
   raise(alert: Alert): void {
+    this.raiseKeyed(alert, undefined);
+  }
+
+  /**
+   * DetectContext.raiseUnlessFolded: a match whose alert noise control
+   * would only count into one already sent is counted as raised (status,
+   * metrics, delivery's received and folded) without being built — when no
+   * response applies to it and no subscriber but delivery wants each alert.
+   */
+  raiseUnlessFolded(d: AlertDraft, build: () => Alert): void {
+    const delivery = this.delivering;
+    if (!delivery || this.alertSubscribers.size > 0 || this.responder.applies(d.source, d.priority, d.event.workload?.mode ?? '', d.rule)) {
+      return this.raise(build());
+    }
+    const key = repeatKey(d);
+    if (!delivery.repeat(key)) return this.raiseKeyed(build(), key);
+    this.alertsRaised++;
+    const action = d.action ?? NO_ACTION;
+    this.metrics.onAlertOf(d.source, d.priority, d.rule, action, Math.trunc(d.event.time));
+  }
+
+  private raiseKeyed(alert: Alert, repeatKey: string | undefined): void {
     this.alertsRaised++;
     const acting = this.responder.respond(alert);
-    if (!acting) return this.emit(alert);
+    if (!acting) return this.emit(alert, repeatKey);
     acting.then(
-      () => this.emit(alert),
+      () => this.emit(alert, repeatKey),
       (err: Error) => {
         alert.action = { taken: 'response error', ok: false, detail: err.message };
-        this.emit(alert);
+        this.emit(alert, repeatKey);
       },
     );
   }
 
-  private emit(alert: Alert): void {
+  private emit(alert: Alert, repeatKey: string | undefined): void {
     this.metrics.onAlert(alert);
+    this.delivering?.handle(alert, repeatKey);
     for (const fn of this.alertSubscribers) fn(alert);
   }
 

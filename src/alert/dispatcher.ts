@@ -90,15 +90,22 @@ export class AlertDispatcher {
     return new AlertDispatcher(sinks, o);
   }
 
-  /** The engine.onAlert subscriber. */
-  readonly handle = (alert: Alert): void => {
+  /** Takes an alert the engine raised; `repeatKey`: the parts it was built from (NoiseControl.repeat). */
+  readonly handle = (alert: Alert, repeatKey?: string): void => {
     if (this.stopped) {
       this.o.log.error({ rule: alert.rule, alertId: alert.id }, 'alert raised after alert delivery stopped; it is not delivered');
       return;
     }
     this.received++;
-    this.noise.offer(alert);
+    this.noise.offer(alert, repeatKey);
   };
+
+  /** Takes a match that folds without its alert being built (NoiseControl.repeat), counted as received; false: build it and hand it over. */
+  repeat(repeatKey: string): boolean {
+    if (this.stopped || !this.noise.repeat(repeatKey)) return false;
+    this.received++;
+    return true;
+  }
 
   stats(): AlertDeliveryStats {
     return {

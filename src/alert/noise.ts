@@ -2,6 +2,10 @@
 // - Folding: the first alert of a kind (same rule, workload and key event
 //   fields) goes out at once and opens a window; identical alerts inside the
 //   window are only counted, and when it closes one alert carries the count.
+//   A detector can ask first, by a key of the parts the alert would be built
+//   from (repeat()), whether its match would only be counted: then it builds
+//   nothing. The alert that carries the count is the latest one built, and a
+//   repeat is built again once that is SAMPLE_EVERY_MS old.
 // - Rate limits: token buckets per rule within a workload, per workload and
 //   for all workloads, each of the last two per priority: warnings can spend
 //   only the warnings' budget, so no burst of lower priorities holds back a
@@ -17,6 +21,8 @@ import { noticeAlert } from './notice.js';
 const SUMMARY_RULES = 20;
 /** Buckets back at full burst are forgotten (a new one starts full): how often to look. */
 const PRUNE_EVERY_MS = 60_000;
+/** How old the folded alert a window will send may be before a repeat is built again to replace it. */
+export const SAMPLE_EVERY_MS = 1000;
 
 export interface RateLimit {
   perMinute: number;
@@ -57,7 +63,11 @@ interface OpenFold {
   until: number;
   /** The latest alert folded, and how many were (the first, sent at once, not counted). */
   last: Alert | null;
+  /** When `last` was folded. */
+  lastAt: number;
   count: number;
+  /** The repeat keys (repeat()) known to fold here. */
+  repeatKeys: string[] | null;
 }
 
 interface Held {
@@ -116,6 +126,8 @@ export class NoiseControl {
   /** Held back, by priority. */
   readonly rateLimitedBy = new Map<Priority, number>();
   private readonly folds = new Map<string, OpenFold>();
+  /** A repeat key → the fold key of the alert built from those parts (one function of the other, so never stale). */
+  private readonly repeatKeys = new Map<string, string>();
   private readonly buckets = new Map<string, Bucket>();
   private readonly held = new Map<string, Held>();
   private heldSince = 0;
@@ -135,23 +147,57 @@ export class NoiseControl {
     this.lastPrune = this.now();
   }
 
-  offer(a: Alert): void {
+  /**
+   * `repeatKey`: the key of the parts `a` was built from (repeat()); a
+   * later match with the same key is then counted into a's window without
+   * being built.
+   */
+  offer(a: Alert, repeatKey?: string): void {
     if (shapedAtSource(a)) return this.emit(a);
     const now = this.now();
     if (this.o.foldWindowMs > 0) {
       const key = foldKey(a);
-      const open = this.folds.get(key);
+      let open = this.folds.get(key);
       if (open && now < open.until) {
         open.count += a.count;
         open.last = a;
+        open.lastAt = now;
         this.folded += a.count;
+        if (repeatKey !== undefined) this.link(repeatKey, key, open);
         return;
       }
       // A window past its end that no tick closed yet: its count goes out before this alert.
       if (open) this.close(key, open, now);
-      if (this.folds.size < this.maxOpenFolds) this.folds.set(key, { until: now + this.o.foldWindowMs, last: null, count: 0 });
+      if (this.folds.size < this.maxOpenFolds) {
+        this.folds.set(key, (open = { until: now + this.o.foldWindowMs, last: null, lastAt: 0, count: 0, repeatKeys: null }));
+        if (repeatKey !== undefined) this.link(repeatKey, key, open);
+      }
     }
     this.pass(a, now);
+  }
+
+  /**
+   * Counts a match whose alert, built from the parts `repeatKey` names,
+   * would fold into an open window, as offer() would have counted it; false
+   * (nothing counted) when it would not, or when the window's folded alert
+   * is SAMPLE_EVERY_MS old: the caller then builds the alert and offers it.
+   */
+  repeat(repeatKey: string): boolean {
+    const key = this.repeatKeys.get(repeatKey);
+    if (key === undefined) return false;
+    const open = this.folds.get(key);
+    if (!open || open.last === null) return false;
+    const now = this.now();
+    if (now >= open.until || now - open.lastAt >= SAMPLE_EVERY_MS) return false;
+    open.count++;
+    this.folded++;
+    return true;
+  }
+
+  private link(repeatKey: string, key: string, open: OpenFold): void {
+    if (this.repeatKeys.has(repeatKey)) return;
+    this.repeatKeys.set(repeatKey, key);
+    (open.repeatKeys ??= []).push(repeatKey);
   }
 
   /** Closes windows that have ended and sends a due summary; call it often (the dispatcher's timer). */
@@ -174,6 +220,7 @@ export class NoiseControl {
 
   private close(key: string, f: OpenFold, now: number): void {
     this.folds.delete(key);
+    if (f.repeatKeys) for (const k of f.repeatKeys) this.repeatKeys.delete(k);
     if (f.count > 0 && f.last) this.pass(foldedAlert(f.last, f.count, this.o.foldWindowMs), now);
   }
 

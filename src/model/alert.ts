@@ -153,6 +153,31 @@ export function alertFor(e: Event, tree: ProcessLineage | null, input: AlertInpu
   };
 }
 
+/** What an alert about an event is made of before it is built: enough to tell a repeat (repeatKey). */
+export interface AlertDraft {
+  source: AlertSource;
+  rule: string;
+  priority: Priority;
+  /** The enriched event (its process and workload set). */
+  event: Event;
+  /** What the alert starts with (blockedAction); undefined: nothing done. */
+  action: AlertAction | undefined;
+}
+
+/**
+ * A key of every part of an event that the alert alertFor builds from a
+ * draft is folded by (alert/noise.ts foldKey reads the rule, the workload,
+ * the action, the executable and the event's path, names and address; a
+ * socket's summary says its SOCK_* type, the flags, as `type`): drafts with
+ * one key build alerts that fold together. It may tell apart more than the
+ * fold does, never less. The separator is a NUL, which no kernel string
+ * (path, name, address) holds.
+ */
+export function repeatKey(d: AlertDraft): string {
+  const e = d.event;
+  return `${d.source}\0${d.rule}\0${d.priority}\0${e.workload?.key ?? ''}\0${d.action?.taken ?? NO_ACTION.taken}\0${e.type}\0${e.flags}\0${e.process?.exe ?? ''}\0${e.path}\0${e.path2}\0${e.addr}\0${e.port}\0${e.unixPath}\0${e.call}`;
+}
+
 /**
  * What Vigil's enforcement did to a blocked event, as an alert's action (a
  * rule matching a denied bpf() or exec says it was denied); undefined when

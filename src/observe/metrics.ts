@@ -8,7 +8,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { AlertDeliveryStats } from '../alert/dispatcher.js';
 import type { SinkStats } from '../alert/sinks/sink.js';
 import type { Logger } from '../log.js';
-import type { Alert } from '../model/alert.js';
+import type { Alert, AlertAction, AlertSource, Priority } from '../model/alert.js';
 import type { Event } from '../model/event.js';
 import type { Mode } from '../model/mode.js';
 import { parseListen } from '../rpc/listen.js';
@@ -213,14 +213,19 @@ export class Metrics {
   }
 
   onAlert(a: Alert): void {
-    this.alerts.inc({ source: a.source, priority: a.priority });
-    if (a.source === 'rule') this.ruleHits.inc({ rule: a.rule });
-    if (a.action.taken !== 'none') {
-      for (const taken of a.action.taken.split(', ')) this.actions.inc({ action: taken, ok: String(a.action.ok) });
+    // The alert's time is its event's (Unix ms).
+    this.onAlertOf(a.source, a.priority, a.rule, a.action, Date.parse(a.time));
+  }
+
+  /** An alert by its parts (one folded without being built counts as one raised); `at`: its event's Unix ms time. */
+  onAlertOf(source: AlertSource, priority: Priority, rule: string, action: AlertAction, at: number): void {
+    this.alerts.inc({ source, priority });
+    if (source === 'rule') this.ruleHits.inc({ rule });
+    if (action.taken !== 'none') {
+      for (const taken of action.taken.split(', ')) this.actions.inc({ action: taken, ok: String(action.ok) });
     }
-    // The alert's time is its event's (Unix ms): event → alert handed to delivery.
-    const at = Date.parse(a.time);
-    if (a.source !== 'engine' && Number.isFinite(at)) this.alertLatency.observe(Math.max(0, Date.now() - at) / 1000);
+    // Event → alert handed to delivery.
+    if (source !== 'engine' && Number.isFinite(at)) this.alertLatency.observe(Math.max(0, Date.now() - at) / 1000);
   }
 
   onLoss(delta: Partial<Record<keyof typeof LOSS_PLACES, number>>): void {

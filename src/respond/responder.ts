@@ -69,16 +69,17 @@ export class Responder {
 
   /** The actions the config chooses for an alert (in a stable order: capture before quarantine before kill). */
   chosen(a: Alert): ResponseAction[] {
-    if (a.source === 'response' || a.source === 'engine') return [];
+    if (!this.applies(a.source, a.priority, a.workload.mode, a.rule)) return [];
     const out = new Set<ResponseAction>();
-    for (const r of this.rules) {
-      if (severity(a.priority) > severity(r.priority)) continue;
-      if (r.modes.length && !r.modes.includes(a.workload.mode as Mode)) continue;
-      if (r.sources.length && !r.sources.includes(a.source)) continue;
-      if (r.rules.length && !r.rules.includes(a.rule)) continue;
-      for (const act of r.actions) out.add(act);
-    }
+    for (const r of this.rules) if (matches(r, a.source, a.priority, a.workload.mode, a.rule)) for (const act of r.actions) out.add(act);
     return (['capture', 'quarantine', 'kill'] as const).filter((x) => out.has(x));
+  }
+
+  /** Whether some response applies to an alert of this source, priority, workload mode and rule (before it is built). */
+  applies(source: AlertSource, priority: Priority, mode: string, rule: string): boolean {
+    if (source === 'response' || source === 'engine') return false;
+    for (const r of this.rules) if (matches(r, source, priority, mode, rule) && r.actions.length > 0) return true;
+    return false;
   }
 
   /** Carries out the chosen actions and records them on the alert; null when there is nothing to do. */
@@ -124,6 +125,11 @@ export class Responder {
     this.log.info({ pid, exe: p?.exe }, 'killing process');
     return this.link.send({ kill: { pid, signal: 9, startKtimeNs: p?.startKtimeNs ?? 0 } });
   }
+}
+
+function matches(r: ResponseRule, source: AlertSource, priority: Priority, mode: string, rule: string): boolean {
+  return severity(priority) <= severity(r.priority) && (!r.modes.length || r.modes.includes(mode as Mode)) &&
+    (!r.sources.length || r.sources.includes(source)) && (!r.rules.length || r.rules.includes(rule));
 }
 
 /** The alert saying a response to `a` could not be carried out (about the same workload and process). */

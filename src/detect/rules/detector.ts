@@ -6,7 +6,7 @@
 // swapped in, and the previous one keeps running.
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname, basename } from 'node:path';
-import { alertFor, blockedAction } from '../../model/alert.js';
+import { alertFor, blockedAction, type Alert, type AlertDraft } from '../../model/alert.js';
 import type { Event } from '../../model/event.js';
 import type { Logger } from '../../log.js';
 import type { DetectContext, Detector } from '../detector.js';
@@ -214,28 +214,31 @@ export class RulesDetector implements Detector {
   private matched(r: RouteEntry, e: Event, ctx: DetectContext, written: string | null): void {
     if (written !== null) readAsWritten(e, written);
     let extra: Record<string, number> | null;
-    let out: ReturnType<typeof formatOutput>;
     try {
       extra = this.stateful(r, e);
-      if (extra === null) return;
-      out = formatOutput(r.rule.output, e, this.x);
     } finally {
       if (written !== null) restoreOpened(e);
     }
+    if (extra === null) return;
     const rule = r.rule;
     this.fired.set(rule.name, (this.fired.get(rule.name) ?? 0) + 1);
-    ctx.raise(
-      alertFor(e, ctx.tree, {
-        source: 'rule',
-        rule: rule.name,
-        priority: rule.priority,
-        message: out.message,
-        output: out.output,
-        tags: rule.tags,
-        fields: { ...out.fields, ...extra },
-        action: blockedAction(e),
-      }),
-    );
+    const draft: AlertDraft = { source: 'rule', rule: rule.name, priority: rule.priority, event: e, action: blockedAction(e) };
+    // The output (argv redacted, the tree walked) only when the alert is built: a repeat noise control folds is only counted.
+    const build = (): Alert => {
+      if (written !== null) readAsWritten(e, written);
+      let out: ReturnType<typeof formatOutput>;
+      try {
+        out = formatOutput(rule.output, e, this.x);
+      } finally {
+        if (written !== null) restoreOpened(e);
+      }
+      return alertFor(e, ctx.tree, {
+        source: 'rule', rule: rule.name, priority: rule.priority, message: out.message, output: out.output, tags: rule.tags,
+        fields: { ...out.fields, ...extra }, action: draft.action,
+      });
+    };
+    if (ctx.raiseUnlessFolded) ctx.raiseUnlessFolded(draft, build);
+    else ctx.raise(build());
   }
 
   /** A threshold's or sequence's part: the alert's extra fields, or null when it does not alert. */

@@ -6,9 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Alert } from '../../../src/model/alert.js';
+import { alertFor, blockedAction, repeatKey, type Alert, type AlertDraft } from '../../../src/model/alert.js';
+import { emptyEvent, EVENT_TYPES, type Event } from '../../../src/model/event.js';
+import { ProcessTree } from '../../../src/enrich/process-tree.js';
 import { AlertDispatcher } from '../../../src/alert/dispatcher.js';
-import { everyPriority, NoiseControl, type NoiseOptions, type RateLimit } from '../../../src/alert/noise.js';
+import { everyPriority, foldKey, NoiseControl, SAMPLE_EVERY_MS, type NoiseOptions, type RateLimit } from '../../../src/alert/noise.js';
 import { noticeAlert } from '../../../src/alert/notice.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { capturingLogger } from '../../support/engine.js';
@@ -29,6 +31,11 @@ function noise(opts: Partial<NoiseOptions> & { global?: RateLimit; perWorkload?:
 /** An alert in another workload. */
 function elsewhere(name: string, over: Parameters<typeof alert>[0] = {}, exe = '/bin/sh'): Alert {
   return alert(over, execEvent(exe, ['sh'], { ...WEB, key: `k8s:shop/Deployment/${name}`, name }));
+}
+
+/** The draft `alert()` builds from, and its repeat key. */
+function keyOf(e = execEvent(), rule = 'Terminal shell in container'): string {
+  return repeatKey({ source: 'rule', rule, priority: 'warning', event: e, action: undefined });
 }
 
 describe('folding', () => {
@@ -66,6 +73,37 @@ describe('folding', () => {
     n.offer(alert({ rule: 'Other rule' }));
     expect(out).toHaveLength(4);
     expect(n.folded).toBe(0);
+  });
+
+  it('counts a repeat by its key without it being built once a repeat of the window was built; builds one again each SAMPLE_EVERY_MS for the folded alert', () => {
+    const { n, out, clock } = noise();
+    const key = keyOf();
+    expect(n.repeat(key)).toBe(false); // no window yet: build it
+    n.offer(alert(), key);
+    expect(n.repeat(key)).toBe(false); // the window has no folded alert yet: build the first repeat
+    clock.now += 10;
+    n.offer(alert({}, Object.assign(execEvent('/bin/sh', ['sh', '-c', 'first repeat']), { pid: 5001 })), key);
+    for (let i = 0; i < 500; i++) expect(n.repeat(key)).toBe(true);
+    // Another executable is another alert: never counted into this window.
+    expect(n.repeat(keyOf(execEvent('/bin/bash')))).toBe(false);
+    expect(n.folded).toBe(501);
+    clock.now += SAMPLE_EVERY_MS;
+    expect(n.repeat(key)).toBe(false); // the folded alert is a second old: a newer one is built
+    const newer = alert({}, Object.assign(execEvent('/bin/sh', ['sh', '-c', 'newer repeat']), { pid: 5002 }));
+    n.offer(newer, key);
+    expect(n.repeat(key)).toBe(true);
+    expect(out).toHaveLength(1);
+
+    clock.now = 1_000_000 + 60_000;
+    expect(n.repeat(key)).toBe(false); // the window is over
+    n.tick();
+    expect(out).toHaveLength(2);
+    expect(out[1]).toMatchObject({ count: 503, process: { pid: 5002, cmdline: 'sh -c newer repeat' }, message: 'A shell was spawned in a container (503 more like this within 60 s)' });
+    expect(n.folded).toBe(503);
+    // The key is forgotten with its window: the next match is built and sent.
+    expect(n.repeat(key)).toBe(false);
+    n.offer(alert(), key);
+    expect(out).toHaveLength(3);
   });
 
   it('sends what is still folded when delivery stops', () => {
@@ -201,5 +239,45 @@ describe('noise control in the dispatcher (real timers)', () => {
     } finally {
       await d.stop();
     }
+  });
+});
+
+describe('repeat keys', () => {
+  it('tell apart every two events of every kind whose alerts fold apart (each field of the event, its process and its workload changed in turn)', () => {
+    const tree = new ProcessTree(100);
+    const draft = (e: Event): AlertDraft => ({ source: 'rule', rule: 'R', priority: 'warning', event: e, action: blockedAction(e) });
+    const built = (e: Event): string => foldKey(alertFor(e, tree, { source: 'rule', rule: 'R', priority: 'warning', message: 'm', action: blockedAction(e) }));
+    let compared = 0;
+    for (const type of EVENT_TYPES) {
+      // Each kind from nothing set and from everything set, so fields a summary leaves out when empty are changed both ways.
+      const filled = Object.assign(emptyEvent(type), {
+        path: '/a', path2: '/b', addr: '10.0.0.1', port: 80, localAddr: '10.0.0.2', localPort: 81, unixPath: '/run/s', call: 'setuid', comm: 'c',
+        id: 3, flags: 4, mode: 5, result: 6, protocol: 'tcp', family: 2, filename: '/a', argv: ['a'], cwd: '/', targetPid: 7, sha256: 'ff', blocked: true, blockedBy: 'bpf-lsm',
+      });
+      for (const base of [emptyEvent(type), filled]) {
+        base.workload = { ...WEB };
+        base.process = execEvent().process;
+        for (const [field, value] of Object.entries(base) as [keyof Event, unknown][]) {
+          if (field === 'type' || field === 'process' || field === 'workload' || field === 'dns') continue;
+          const other: Event = { ...base };
+          const o = other as unknown as Record<string, unknown>;
+          if (field === 'blockedBy') o[field] = value === '' ? 'cgroup' : '';
+          else if (typeof value === 'string') o[field] = value === '' ? 'x' : '';
+          else if (typeof value === 'number') o[field] = value + 1;
+          else if (typeof value === 'boolean') o[field] = !value;
+          else if (Array.isArray(value)) o[field] = [...(value as string[]), 'x'];
+          else continue;
+          compared++;
+          if (built(other) !== built(base)) expect(repeatKey(draft(other)), `${type}.${field}`).not.toBe(repeatKey(draft(base)));
+        }
+        const moved: Event = { ...base, workload: { ...WEB, key: 'k8s:shop/Deployment/api' } };
+        const ran: Event = { ...base, process: { ...base.process!, exe: '/bin/other' } };
+        for (const other of [moved, ran]) {
+          expect(built(other)).not.toBe(built(base));
+          expect(repeatKey(draft(other))).not.toBe(repeatKey(draft(base)));
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(EVENT_TYPES.length * 40);
   });
 });
