@@ -1,5 +1,5 @@
 // Engine CPU per exec of a fork+exec+exit loop (overhead.ts's exec row), run alone, as root:
-//   node --import tsx bench/exec-cost.ts [EXECS] [ROUNDS]
+//   node --expose-gc --import tsx bench/exec-cost.ts [EXECS] [ROUNDS]
 // The real engine and probe (bench/lib/vigil-node.ts). The loop runs twice
 // in a cgroup of its own, its binary once in /tmp (every exec fires the
 // built-in "Execution from a temporary directory", folded after the first)
@@ -10,7 +10,7 @@
 // times each, alternating: CPU per exec of the replay, in this process with
 // nothing else arriving, is the steady number (the live one carries every
 // other process on the machine). BENCH_CPU_PROFILE=FILE writes a V8 CPU
-// profile of the /tmp replays.
+// profile of the measured replays.
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
@@ -24,6 +24,7 @@ import { startVigil } from './lib/vigil-node.js';
 const EXECS = Number(process.argv[2] ?? 2000);
 const ROUNDS = Number(process.argv[3] ?? 7);
 const BATCH = 256;
+const gc = (globalThis as { gc?: () => void }).gc;
 
 const why = probeUnavailable();
 if (why) throw new Error(`exec-cost needs the probe: ${why}`);
@@ -97,12 +98,10 @@ async function replay(place: Place): Promise<number> {
   // The decoder gives the same command line the same array (probe-message.ts), which caches key on: so here too.
   for (const e of all) e.argv = argvs.get(e.argv.join('\0')) ?? argvs.set(e.argv.join('\0'), e.argv).get(e.argv.join('\0'))!;
   for (let i = 0; i < all.length; i += BATCH) batches.push(all.slice(i, i + BATCH));
-  const profiling = profile && place === 'tmp';
-  if (profiling) await post('Profiler.start');
+  gc?.(); // the copies' garbage is not the engine's
   const c0 = process.cpuUsage();
   for (const b of batches) engine.onEvents(session, b);
   const ns = cpuNs(c0);
-  if (profiling) writeFileSync(process.env.BENCH_CPU_PROFILE!, JSON.stringify((await post('Profiler.stop')).profile));
   await sleep(50); // timers (the fold's tick) between rounds
   return ns / EXECS;
 }
@@ -111,7 +110,9 @@ const replays: Record<Place, number[]> = { tmp: [], run: [] };
 const alertsBefore = raised();
 await replay('tmp'); // warm-up
 await replay('run');
+if (profile) await post('Profiler.start');
 for (let r = 0; r < ROUNDS; r++) for (const place of ['tmp', 'run'] as Place[]) replays[place].push(await replay(place));
+if (profile) writeFileSync(process.env.BENCH_CPU_PROFILE!, JSON.stringify((await post('Profiler.stop')).profile));
 const replayAlerts = raised() - alertsBefore;
 const delivery = engine.alertDelivery?.stats();
 await v.stop();
