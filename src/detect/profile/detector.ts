@@ -254,7 +254,12 @@ export class ProfileDetector implements Detector, ProfileControl {
     if (!d) return;
     this.lastAnomalyAt.set(w.key, Date.now());
     if (w.mode === 'enforce' && this.enforced(d, e)) this.block(e, w, d, ctx);
-    else ctx.raise(this.anomaly(e, w, d, PRIORITY[d.kind], undefined, ctx));
+    else {
+      const build = () => this.anomaly(e, w, d, PRIORITY[d.kind], undefined, ctx);
+      // Built only if noise control would not fold it into an alert already sent (a loop running an unlearned program).
+      if (ctx.raiseUnlessFolded) ctx.raiseUnlessFolded({ source: 'profile', rule: d.kind, priority: PRIORITY[d.kind], event: e, action: undefined }, build);
+      else ctx.raise(build());
+    }
   }
 
   /** Sets a mode this detector handles itself (not a change from elsewhere to follow). */

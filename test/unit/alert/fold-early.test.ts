@@ -5,7 +5,8 @@
 // as raised everywhere they were counted before noise control stopped
 // building the repeats it folds (status, metrics, delivery). A response
 // that applies to the rule still acts on every repeat, and a subscriber to
-// every alert still gets every alert.
+// every alert still gets every alert. A monitored workload's anomalies fold
+// the same way.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,7 +48,7 @@ async function start(overrides: Partial<ConfigInput> = {}): Promise<string> {
 }
 
 /** A runner (pid 50) that runs /tmp/payload `n` times, each a new process with its own command line. */
-function runFromTmp(n: number): void {
+function runFromTmp(n: number, exe = '/tmp/payload'): void {
   const ev = (e: { pid: number; [kind: string]: unknown }): SyntheticEvent => ({ ...e, cgroupId: webId });
   probe!.sendBatch([ev({ pid: 50, ppid: 1, comm: 'runner', exec: { filename: '/usr/local/bin/runner', exe: '/usr/local/bin/runner', argv: ['runner', '--jobs=1'], cwd: '/srv' } })]);
   for (let first = 0; first < n; first += 100) {
@@ -56,7 +57,7 @@ function runFromTmp(n: number): void {
       const pid = 1000 + i;
       batch.push(
         ev({ pid: 50, ppid: 1, comm: 'runner', fork: { childPid: pid } }),
-        ev({ pid, ppid: 50, comm: 'payload', exec: { filename: '/tmp/payload', exe: '/tmp/payload', argv: ['payload', `--run=${i}`], cwd: '/tmp' } }),
+        ev({ pid, ppid: 50, comm: 'payload', exec: { filename: exe, exe, argv: ['payload', `--run=${i}`], cwd: '/tmp' } }),
         ev({ pid, ppid: 50, comm: 'payload', exit: { exitCode: 0, signal: 0 } }),
       );
     }
@@ -120,6 +121,21 @@ describe('repeats of an alert', () => {
     expect(probe!.commands.filter((c) => c.kill).map((c) => c.kill!.pid).sort()).toEqual(Array.from({ length: 50 }, (_, i) => 1000 + i).sort());
     await waitFor('every alert handed to delivery', () => t!.engine.alertDelivery!.stats().received === 50);
     expect(t!.engine.alertDelivery!.stats()).toMatchObject({ folded: 49, emitted: 1 });
+  });
+
+  it("a program a monitored workload's profile does not have, run 200 times: one anomaly at once, one with the other 199 when the window closes", async () => {
+    const file = await start({ rules: { builtin: false } });
+    probe!.sendBatch([{ pid: 50, ppid: 1, cgroupId: webId, comm: 'runner', exec: { filename: '/usr/local/bin/runner', exe: '/usr/local/bin/runner', argv: ['runner'], cwd: '/srv' } }]);
+    const w = await waitFor('the workload', () => t!.engine.workloads.all().find((x) => x.cgroupPath === '/shop/web'));
+    expect(await t!.engine.profiles.changeMode(w, 'monitor')).toMatchObject({ ok: true });
+    runFromTmp(200, '/srv/bin/payload');
+    await waitFor('the repeats folded', () => t!.engine.alertDelivery!.stats().folded === 199);
+    await t!.engine.alertDelivery!.stop();
+    const anomalies = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Alert).filter((a) => a.rule === 'new-executable');
+    expect(anomalies.map((a) => a.count)).toEqual([1, 199]);
+    expect(anomalies[0]).toMatchObject({ source: 'profile', process: { pid: 1000, exe: '/srv/bin/payload', cmdline: 'payload --run=0' }, fields: { 'vigil.anomaly': 'new-executable', 'vigil.what': '/srv/bin/payload' } });
+    expect(anomalies[1]!.message).toMatch(/new executable \/srv\/bin\/payload, parent \/usr\/local\/bin\/runner \(199 more like this within 60 s\)$/);
+    expect(t!.engine.alertDelivery!.stats()).toMatchObject({ folded: 199 });
   });
 
   it('a subscriber to every alert gets each of the 1,000, built', async () => {
