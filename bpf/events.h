@@ -277,6 +277,13 @@ struct vigil_setid {
 	__s64 result;
 	__s64 id;          /* requested effective id, -1 if unchanged */
 	__u32 call;        /* enum vigil_setid_call */
+	/* The caller's effective and saved ids as the call found them (its
+	 * real ones are the header's): root's no-op setuid(0) tells apart
+	 * from a process taking root back. */
+	__u32 euid;
+	__u32 suid;
+	__u32 egid;
+	__u32 sgid;
 	__u32 _pad;
 	__u64 cap_effective; /* capabilities after the call (a uid change may drop them) */
 	__u64 cap_permitted;

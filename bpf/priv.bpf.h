@@ -16,6 +16,13 @@ static __always_inline int setid_enter(__u32 call, __s64 id)
 		return 0;
 	rec->setid.call = call;
 	rec->setid.id = (__s32)id; /* uid_t -1 means "unchanged" */
+	/* Before the call: at the exit they are what it left. */
+	const struct cred *cred = bpf_get_current_task_btf()->cred;
+	rec->setid.euid = cred->euid.val;
+	rec->setid.suid = cred->suid.val;
+	rec->setid.egid = cred->egid.val;
+	rec->setid.sgid = cred->sgid.val;
+	rec->setid._pad = 0;
 	park(rec);
 	return 0;
 }

@@ -403,6 +403,10 @@ bool DecodeRecord(const void* data, size_t size, v1::Event* e, DecodeStats* stat
       x->set_result(r->result);
       x->set_cap_effective(r->cap_effective);
       x->set_cap_permitted(r->cap_permitted);
+      x->set_euid(r->euid);
+      x->set_suid(r->suid);
+      x->set_egid(r->egid);
+      x->set_sgid(r->sgid);
       break;
     }
     case VIGIL_PTRACE: {

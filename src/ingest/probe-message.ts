@@ -296,7 +296,7 @@ const READS: Readonly<Record<EventType, Record<number, number>>> = {
   accept: { 1: 2, 2: 2, 3: 0 },
   bind: { 1: 2, 2: 0, 3: 0 },
   listen: { 1: 2, 2: 0, 3: 0 },
-  setid: { 1: 2, 2: 0, 3: 0, 4: 0, 5: 0 },
+  setid: { 1: 2, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 7: 0, 8: 0, 9: 0 },
   ptrace: { 1: 0, 2: 0, 3: 0 },
   module: { 1: 2, 2: 2, 3: 0 },
   mount: { 1: 2, 2: 2, 3: 2, 4: 0, 5: 0 },
@@ -513,6 +513,10 @@ function event(end: number): Event {
   let call = '';
   let id = 0;
   let targetPid = 0;
+  let euid = 0;
+  let suid = 0;
+  let egid = 0;
+  let sgid = 0;
   // Remote and local socket ends, and the wire protocol, applied after the fields (their order on the wire is free).
   let hasRemote = false;
   let rFamily = 0;
@@ -633,7 +637,11 @@ function event(end: number): Event {
         else if (f === 2) id = varint64(e, true);
         else if (f === 3) result = varint64(e, true);
         else if (f === 4) capEffective = varint64(e, false);
-        else capPermitted = varint64(e, false);
+        else if (f === 5) capPermitted = varint64(e, false);
+        else if (f === 6) euid = varint32(e);
+        else if (f === 7) suid = varint32(e);
+        else if (f === 8) egid = varint32(e);
+        else sgid = varint32(e);
         break;
       case 'ptrace':
         if (f === 1) id = varint64(e, true);
@@ -765,7 +773,7 @@ function event(end: number): Event {
     filename, argv, argvTruncated, env, envTruncated, cwd, tty, exeLayer, vpid, loginuid, capEffective, capPermitted,
     childPid, exitCode, signal,
     family, addr, port, localAddr, localPort, protocol, unixPath, sipName: '', cipName: '', dns,
-    call, id, targetPid,
+    call, id, targetPid, euid, suid, egid, sgid,
     pathKey, commKey,
     process: null, workload: null,
   };

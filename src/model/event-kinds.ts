@@ -125,6 +125,9 @@ export const EVENT_KINDS: Readonly<Record<EventType, EventKind>> = {
     oneof: 'setId', field: 27, message: 'SetIdEvent', syscall: 'setuid', syscalls: SETID_CALLS, exactCall: true, fd: null, result: true,
     summarize(e, out) {
       Object.assign(out, { call: e.call, id: e.id, result: e.result });
+      // What the caller was before the call, of the ids it asked to change.
+      if (e.call.includes('uid')) Object.assign(out, { prevEuid: e.euid, prevSuid: e.suid });
+      else Object.assign(out, { prevEgid: e.egid, prevSgid: e.sgid });
     },
   },
   ptrace: {

@@ -229,6 +229,15 @@ export interface Event {
   id: number;
   /** ptrace: the target. */
   targetPid: number;
+  /**
+   * setid: the caller's effective and saved uid and gid as the call found
+   * them, before it changed them (the real ones are uid and gid); 0 on
+   * other events.
+   */
+  euid: number;
+  suid: number;
+  egid: number;
+  sgid: number;
 
   /**
    * The decoder's intern slots of path and comm (-1: not interned): a hint
@@ -268,7 +277,7 @@ export function emptyEvent(type: EventType): Event {
     filename: '', argv: [], argvTruncated: false, env: [], envTruncated: false, cwd: '', tty: 0, exeLayer: 0, vpid: 0, loginuid: 0, capEffective: 0, capPermitted: 0,
     childPid: 0, exitCode: 0, signal: 0,
     family: 0, addr: '', port: 0, localAddr: '', localPort: 0, protocol: '', unixPath: '', sipName: '', cipName: '', dns: null,
-    call: '', id: 0, targetPid: 0,
+    call: '', id: 0, targetPid: 0, euid: 0, suid: 0, egid: 0, sgid: 0,
     pathKey: -1, commKey: -1,
     process: null, workload: null,
   };

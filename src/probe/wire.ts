@@ -417,6 +417,15 @@ export interface WireSetIdEvent {
   /** capabilities after the call */
   capEffective: number;
   capPermitted: number;
+  /**
+   * The caller's effective and saved ids as the call found them, before it
+   * changed them (the real ones are Event.uid and Event.gid): root's no-op
+   * setuid(0) tells apart from a process taking root back.
+   */
+  euid: number;
+  suid: number;
+  egid: number;
+  sgid: number;
 }
 
 export interface WirePtraceEvent {

@@ -154,6 +154,10 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       e.result = w.setId!.result;
       e.capEffective = w.setId!.capEffective;
       e.capPermitted = w.setId!.capPermitted;
+      e.euid = w.setId!.euid;
+      e.suid = w.setId!.suid;
+      e.egid = w.setId!.egid;
+      e.sgid = w.setId!.sgid;
       break;
     case 'ptrace':
       e.id = w.ptrace!.request;

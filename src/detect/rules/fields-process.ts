@@ -18,6 +18,16 @@ function exepath(e: Event): string | undefined {
   return e.process ? nonEmpty(e.process.exe) : undefined;
 }
 
+/** A set*id event's id as the call found it (Event.euid & co.). */
+function beforeSetId(name: string, prop: 'euid' | 'suid' | 'egid' | 'sgid', what: string): Record<string, FieldDef> {
+  return {
+    [name]: {
+      kind: 'number', desc: `Vigil: set*id calls: the caller's ${what} before the call (the real one is ${name.startsWith('user') ? 'user.uid' : 'group.gid'})`,
+      on: types('setid'), get: (e) => e[prop], inline: () => ({ js: `e.${prop}`, missing: false }),
+    },
+  };
+}
+
 /** proc.aname & co.: one reader of a process, at an ancestor level or (without an index) any ancestor. */
 function ancestorField(desc: string, kind: FieldKind, read: (p: Process, x: FieldContext) => FieldValue | undefined, self: FieldGetter): FieldDef {
   return {
@@ -225,4 +235,11 @@ export const PROCESS_FIELDS: Record<string, FieldDef> = {
   'user.name': { kind: 'string', desc: "the user name from the node's /etc/passwd (the uid as text when unknown)", get: (e, x) => x.users.user(e.uid) },
   'group.gid': { kind: 'number', desc: 'the group id', get: (e) => e.gid, inline: () => ({ js: 'e.gid', missing: false }) },
   'group.name': { kind: 'string', desc: "the group name from the node's /etc/group", get: (e, x) => x.users.group(e.gid) },
+  // The caller's ids before a set*id call (Falco has no such field: its
+  // rules read user.uid at the call's entry event). What tells root's
+  // no-op setuid(0) from a process taking root back.
+  ...beforeSetId('user.prev_euid', 'euid', 'effective uid'),
+  ...beforeSetId('user.prev_suid', 'suid', 'saved uid'),
+  ...beforeSetId('group.prev_egid', 'egid', 'effective gid'),
+  ...beforeSetId('group.prev_sgid', 'sgid', 'saved gid'),
 };

@@ -50,3 +50,15 @@ describe('the table of event kinds', () => {
     expect(own.length, t).toBeGreaterThan(0);
   });
 });
+
+describe('the summary of a set*id call', () => {
+  it("says the caller's effective and saved ids before the call, of the kind of id it changes", () => {
+    const bytes = (setId: Record<string, unknown>) =>
+      ProbeMessage.encode(ProbeMessage.fromObject({ batch: { seq: 1, events: [{ pid: 7, cgroupId: 1, setId }] } })).finish();
+    const one = (setId: Record<string, unknown>) => eventSummary(decodeProbeMessage(bytes(setId)).batch!.events[0]!);
+    const ids = { euid: 1000, suid: 0, egid: 100, sgid: 5 };
+    expect(one({ call: 'setresuid', id: 0, ...ids })).toMatchObject({ call: 'setresuid', id: 0, prevEuid: 1000, prevSuid: 0 });
+    expect(one({ call: 'setresuid', id: 0, ...ids })).not.toHaveProperty('prevEgid');
+    expect(one({ call: 'setgid', id: 0, ...ids })).toMatchObject({ call: 'setgid', prevEgid: 100, prevSgid: 5 });
+  });
+});

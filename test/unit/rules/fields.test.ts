@@ -4,7 +4,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { formatOutput } from '../../../src/detect/rules/output.js';
+import { compileOutput, formatOutput } from '../../../src/detect/rules/output.js';
 import { UserNames } from '../../../src/detect/rules/users.js';
 import type { ContainerInfo } from '../../../src/model/container.js';
 import type { Workload } from '../../../src/model/workload.js';
@@ -236,6 +236,24 @@ describe('users', () => {
     expect(matches(compile('evt.type = setgid and evt.arg.gid = www-data'), setuid(33, 'setgid'), w.x)).toBe(true);
     // -1 (unchanged) prints as Falco prints it.
     expect(matches(compile('evt.type = setresuid and evt.arg.uid = "<NONE>"'), setuid(-1, 'setresuid'), w.x)).toBe(true);
+  });
+
+  it("reads the caller's effective and saved ids as a set*id call found them, on set*id events only", () => {
+    const w = new World(new UserNames(root));
+    // Real uid 0 (user.uid), effective 1000, saved 0: seteuid(0) takes root back.
+    const back = w.event('setid', { call: 'setresuid', id: 0, uid: 0, gid: 0, euid: 1000, suid: 0, egid: 1000, sgid: 0 });
+    expect(matches(compile('user.prev_euid = 1000 and user.prev_suid = 0 and user.uid = 0'), back, w.x)).toBe(true);
+    expect(matches(compile('group.prev_egid = 1000 and group.prev_sgid = 0 and group.gid = 0'), back, w.x)).toBe(true);
+    expect(matches(compile('user.prev_euid != 0'), back, w.x)).toBe(true);
+    const noop = w.event('setid', { call: 'setresuid', id: 0, uid: 0, euid: 0, suid: 0 });
+    expect(matches(compile('user.prev_euid != 0'), noop, w.x)).toBe(false);
+    // Other events carry no such ids: missing, so no comparison holds.
+    const open = w.event('open', { path: '/a', uid: 1000, result: 3 });
+    expect(matches(compile('user.prev_euid = 0'), open, w.x)).toBe(false);
+    expect(matches(compile('user.prev_euid != 0'), open, w.x)).toBe(false);
+    const out = (text: string, e: typeof open): string => formatOutput(compileOutput(text, { file: 't', line: 1, col: 1 }), e, w.x).output;
+    expect(out('%user.prev_euid', open)).toBe('<NA>');
+    expect(out('%user.prev_euid %user.prev_suid %group.prev_egid', back)).toBe('1000 0 1000');
   });
 
   it("loads incubating's Non sudo setuid, which compares evt.arg.uid with names", () => {
