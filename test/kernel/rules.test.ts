@@ -547,15 +547,22 @@ describeKernel('built-in rules on the real kernel', () => {
 
   it('Privileges raised to root with setuid', async () => {
     // Drop the effective uid to 1000, keep the saved one (0), then take root back (seteuid: setresuid(-1, 0, -1)).
-    const back = 'import os\nos.seteuid(1000)\nos.seteuid(0)';
+    // The group likewise (setegid: setresgid(-1, gid, -1)), in the same order as a set-uid helper would.
+    const back = 'import os\nos.setegid(1000)\nos.seteuid(1000)\nos.seteuid(0)\nos.setegid(0)';
     // Root's no-op calls, as make, shells and sudo-like tools make them by the hundred, then a drop for good.
     const noop = 'import os\nos.setresuid(0, 0, 0)\nos.setuid(0)\nos.setreuid(0, 0)\nos.seteuid(0)\nos.setuid(65534)';
+    let raised: TestCgroup | undefined;
     let quiet: TestCgroup | undefined;
-    const a = await firesOnlyFor('Privileges raised to root with setuid', 'T1548', (g) => py(g, back), (g) => {
+    const a = await firesOnlyFor('Privileges raised to root with setuid', 'T1548', (g) => {
+      raised = g;
+      return py(g, back);
+    }, (g) => {
       quiet = g;
       return py(g, noop);
     });
     expect(a.output).toMatch(/ call=setresuid uid_asked=root prev_euid=1000 prev_suid=0 process=python3 /);
+    const gidBack = t.of(raised!.id, 'setid').find((e) => e.call === 'setresgid' && e.id === 0);
+    expect(gidBack).toMatchObject({ result: 0, egid: 1000, sgid: 0, gid: 0, euid: 0 });
     // The no-op calls were seen, as root's: quiet for what they were, not missed.
     const noops = t.of(quiet!.id, 'setid').filter((e) => e.id === 0 && e.result === 0);
     expect(noops.map((e) => e.call).sort()).toEqual(['setresuid', 'setresuid', 'setreuid', 'setuid']);
