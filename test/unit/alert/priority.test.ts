@@ -67,10 +67,10 @@ it('a critical alert reaches the sink at once after a burst of warnings and host
       exec(web, '/usr/bin/nmap', ['nmap', `10.0.${i}.0/24`]),
     );
   }
-  // Host noise: a build whose helpers raise privileges, each its own executable.
+  // Host noise: a build whose helpers take root back (running as uid 1000 with root kept as the saved uid), each its own executable.
   for (let i = 0; i < 30; i++) {
     const helper = exec(host, `/usr/lib/build/helper-${i}`);
-    burst.push(helper, { pid: helper.pid, ppid: 1, cgroupId: host, setId: { call: 'setuid', id: 0, result: 0 } });
+    burst.push(helper, { pid: helper.pid, ppid: 1, cgroupId: host, setId: { call: 'setuid', id: 0, result: 0, euid: 1000, suid: 0 } });
   }
   probe.sendBatch(burst);
   await waitFor('the burst through the engine', () => t.events.length === burst.length, 10_000);
