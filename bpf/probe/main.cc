@@ -359,6 +359,7 @@ int main(int argc, char** argv) {
   hello.set_node_name(opt.node);
   hello.set_probe_version("0.1.0");
   hello.set_probe_pid(getpid());
+  hello.set_cgroup_id(vigil::OwnCgroupId(cgroup2));
   hello.set_boot_to_unix_ns(BootToUnixNs());
   hello.set_session_id(session);
   hello.set_enforcement_kept(pins.PreviousLinks() > 0);

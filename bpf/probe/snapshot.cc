@@ -71,6 +71,21 @@ std::string FindCgroup2Mount() {
   return "";
 }
 
+// "0::/path" is the v2 line of /proc/PID/cgroup; its directory's inode is the cgroup id.
+static uint64_t CgroupIdOf(const std::string& proc_dir, const std::string& cgroup2_mount) {
+  if (cgroup2_mount.empty()) return 0;
+  std::istringstream cg(ReadFile(proc_dir + "/cgroup"));
+  std::string line;
+  while (std::getline(cg, line)) {
+    if (line.rfind("0::", 0) != 0) continue;
+    struct stat st;
+    if (stat((cgroup2_mount + line.substr(3)).c_str(), &st) == 0) return st.st_ino;
+  }
+  return 0;
+}
+
+uint64_t OwnCgroupId(const std::string& cgroup2_mount) { return CgroupIdOf("/proc/self", cgroup2_mount); }
+
 std::vector<v1::ProcessInfo> SnapshotProcesses(const std::string& cgroup2_mount) {
   std::vector<v1::ProcessInfo> out;
   DIR* proc = opendir("/proc");
@@ -121,14 +136,7 @@ std::vector<v1::ProcessInfo> SnapshotProcesses(const std::string& cgroup2_mount)
       p.add_argv(cmdline.substr(i, n));
       i += n + 1;
     }
-    // "0::/path" is the v2 line; its directory's inode is the cgroup id.
-    std::istringstream cg(ReadFile(dir + "/cgroup"));
-    std::string line;
-    while (std::getline(cg, line)) {
-      if (line.rfind("0::", 0) != 0 || cgroup2_mount.empty()) continue;
-      struct stat st;
-      if (stat((cgroup2_mount + line.substr(3)).c_str(), &st) == 0) p.set_cgroup_id(st.st_ino);
-    }
+    if (uint64_t id = CgroupIdOf(dir, cgroup2_mount)) p.set_cgroup_id(id);
     out.push_back(std::move(p));
   }
   closedir(proc);

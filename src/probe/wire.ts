@@ -81,6 +81,11 @@ export interface WireHello {
   enforcementKept: boolean;
   /** Where this probe pins its enforcement programs' links (bpf/README.md). */
   pinning?: WirePinning;
+  /**
+   * The cgroup v2 id of the probe's own process (0: no cgroup v2 mount): the
+   * engine refuses to enforce, quarantine or kill there (it is Vigil's own).
+   */
+  cgroupId: number;
 }
 
 /**

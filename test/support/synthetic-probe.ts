@@ -53,7 +53,7 @@ export class SyntheticProbe {
 
   static connect(
     target: string,
-    opts: { sessionId?: string; nodeName?: string; hello?: boolean; capabilities?: string[]; enforcementKept?: boolean; enforcement?: { operation: string; mechanism: number; program: string; why: string }[]; pinning?: { dir: string; pinned: boolean; why: string; links: number; previousLinks: number; onExit: string }; creds?: ChannelCredentials; channelOptions?: ChannelOptions } = {},
+    opts: { sessionId?: string; nodeName?: string; hello?: boolean; capabilities?: string[]; enforcementKept?: boolean; enforcement?: { operation: string; mechanism: number; program: string; why: string }[]; pinning?: { dir: string; pinned: boolean; why: string; links: number; previousLinks: number; onExit: string }; cgroupId?: number; creds?: ChannelCredentials; channelOptions?: ChannelOptions } = {},
   ): SyntheticProbe {
     const client = new Client(target, opts.creds ?? credentials.createInsecure(), opts.channelOptions ?? {});
     const stream = (client as unknown as { Stream(): ClientDuplexStream<WireProbeMessage, WireEngineCommand> }).Stream();
@@ -74,6 +74,7 @@ export class SyntheticProbe {
           enforcementKept: opts.enforcementKept ?? false,
           enforcement: opts.enforcement ?? [],
           ...(opts.pinning ? { pinning: opts.pinning } : {}),
+          cgroupId: opts.cgroupId ?? 0,
         },
       });
     }
