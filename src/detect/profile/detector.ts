@@ -8,7 +8,10 @@
 //            an alert
 // A workload is promoted learn → monitor after a quiet period (and a
 // minimum learning time), and optionally monitor → enforce after a clean
-// period. Profiles persist and export as WorkloadProfile YAML.
+// period. A promotion that fails (enforce refused: the workload holds Vigil
+// itself, the probe refused the policy) leaves the mode as it was, raises
+// its own alert, and is tried again after another full period.
+// Profiles persist and export as WorkloadProfile YAML.
 import { alertAbout, alertFor, type AlertAction, type Priority } from '../../model/alert.js';
 import type { Mode } from '../../model/mode.js';
 import type { WorkloadRegistry } from '../../enrich/workloads.js';
@@ -147,6 +150,10 @@ export class ProfileDetector implements Detector, ProfileControl {
   private readonly profiles = new Map<string, Profile>();
   private readonly modeSince = new Map<string, number>();
   private readonly lastAnomalyAt = new Map<string, number>();
+  /** Promotions under way (entering enforce waits for the probe): a tick does not start a second one. */
+  private readonly promoting = new Set<string>();
+  /** The last failed promotion's reason per workload: the same failure is alerted once. */
+  private readonly promotionFailed = new Map<string, string>();
   private readonly timer: NodeJS.Timeout;
   private ctx: DetectContext | null = null;
   /** A mode change this detector is making (others come from elsewhere: the cluster). */
@@ -335,7 +342,7 @@ export class ProfileDetector implements Detector, ProfileControl {
     const s = this.settings;
     for (const [key, p] of this.profiles) {
       const w = this.registry.find(key);
-      if (!w) continue;
+      if (!w || this.promoting.has(key)) continue;
       if (w.mode === 'learn' && now - p.learningSince >= s.minLearningSeconds * 1000 && now - p.lastNewAt >= s.quietSeconds * 1000) {
         void this.promote(w, 'monitor', `nothing new for ${s.quietSeconds} s after ${Math.round((now - p.learningSince) / 1000)} s of learning`);
       } else if (w.mode === 'monitor' && s.enforceAfterCleanSeconds !== null) {
@@ -347,18 +354,32 @@ export class ProfileDetector implements Detector, ProfileControl {
 
   private async promote(w: Workload, to: Mode, why: string): Promise<void> {
     const from = w.mode;
-    let announced = false;
-    const announce = (warnings: string[], mode: Mode): void => {
-      announced = true;
-      const message = `${w.name}: ${from} → ${to} (${why})${warnings.length ? `; not enforced in the kernel: ${warnings.join('; ')}` : ''}`;
-      this.log.info({ workload: w.name, from, to, warnings }, 'workload promoted');
-      const alert = alertAbout(w, this.nodeName, { source: 'engine', rule: 'Workload promoted', priority: warnings.length ? 'warning' : 'informational', message });
-      alert.workload.mode = mode;
-      this.ctx?.raise(alert);
-    };
-    // Raised just before the new mode shows, and naming it.
-    const r = await this.changeMode(w, to, (warnings) => announce(warnings, to));
-    if (!announced) announce(r.warnings, w.mode);
+    this.promoting.add(w.key);
+    let r: ModeChange;
+    try {
+      // Raised only once the change is certain, just before the new mode shows, and naming it.
+      r = await this.changeMode(w, to, (warnings) => {
+        const message = `${w.name}: ${from} → ${to} (${why})${warnings.length ? `; not enforced in the kernel: ${warnings.join('; ')}` : ''}`;
+        this.log.info({ workload: w.name, from, to, warnings }, 'workload promoted');
+        const alert = alertAbout(w, this.nodeName, { source: 'engine', rule: 'Workload promoted', priority: warnings.length ? 'warning' : 'informational', message });
+        alert.workload.mode = to;
+        this.ctx?.raise(alert);
+      });
+    } finally {
+      this.promoting.delete(w.key);
+    }
+    if (r.ok) {
+      this.promotionFailed.delete(w.key);
+      return;
+    }
+    // The mode stays; the period starts over, so it is tried again after another one.
+    this.modeSince.set(w.key, Date.now());
+    this.log.warn({ workload: w.name, from, to, error: r.error }, 'workload promotion failed');
+    const said = `${from}\0${to}\0${r.error}`;
+    if (this.promotionFailed.get(w.key) === said) return;
+    this.promotionFailed.set(w.key, said);
+    const message = `${w.name}: not promoted ${from} → ${to} (${why}), it stays in ${w.mode}: ${r.error}`;
+    this.ctx?.raise(alertAbout(w, this.nodeName, { source: 'engine', rule: 'Workload promotion failed', priority: 'warning', message, tags: ['vigil'] }));
   }
 
   /**
