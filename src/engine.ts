@@ -31,6 +31,7 @@ import { CgroupPaths, findCgroup2Mount } from './enrich/cgroups.js';
 import { EventHold } from './enrich/hold.js';
 import { DnsNames } from './enrich/dns-names.js';
 import { KnownTools } from './enrich/known-tools.js';
+import { VigilCgroups } from './enrich/vigil-cgroups.js';
 import { ProcessTree } from './enrich/process-tree.js';
 import { ContainerDirectory } from './enrich/runtime/directory.js';
 import { ContainerResolver } from './enrich/runtime/resolver.js';
@@ -85,6 +86,8 @@ export class Engine implements IngestHandler {
   readonly startedAt = Date.now();
   readonly tree: ProcessTree;
   readonly cgroups: CgroupPaths;
+  /** The cgroups of the engine and of each connected probe: never enforced, quarantined or killed. */
+  readonly vigil: VigilCgroups;
   /** The names workloads resolved addresses from (DNS answers seen in the kernel). */
   readonly dnsNames = new DnsNames();
   readonly workloads: WorkloadRegistry;
@@ -162,6 +165,8 @@ export class Engine implements IngestHandler {
     const mount = opts.cgroupMount === undefined ? findCgroup2Mount() : opts.cgroupMount;
     if (!mount) log.warn('no cgroup v2 mount found in /proc/self/mountinfo: workloads cannot be told apart by cgroup');
     this.cgroups = new CgroupPaths({ mount, sharedPidNamespace: () => this.sharedPidNamespace });
+    this.vigil = new VigilCgroups({ mount, pathOf: (id, pid) => this.cgroups.pathOf(id, pid) });
+    refuseSelfEnforcement(config, this.vigil);
     const cc = config.containers;
     const runtimeLog = log.child({ component: 'containers' });
     const sources: RuntimeSource[] = (cc.enabled ? findRuntimes(cc.runtimes) : []).map((e) =>
@@ -215,11 +220,11 @@ export class Engine implements IngestHandler {
     const respondLog = log.child({ component: 'respond' });
     const link = this.probes;
     const registry = this.workloads;
-    this.quarantines = new Quarantines({ stateDir: config.stateDir, registry, link, log: respondLog, pods: opts.cluster ?? null });
+    this.quarantines = new Quarantines({ stateDir: config.stateDir, registry, link, vigil: this.vigil, log: respondLog, pods: opts.cluster ?? null });
     this.captures = new Captures({ stateDir: config.stateDir, diskCapBytes: config.capture.diskCapBytes, registry, link, log: respondLog });
     const { diskCapBytes: _cap, ...captureDefaults } = config.capture;
     this.responder = new Responder({
-      rules: config.responses, captureDefaults, quarantines: this.quarantines, captures: this.captures, link, processes: this.tree, registry, log: respondLog, raise,
+      rules: config.responses, captureDefaults, quarantines: this.quarantines, captures: this.captures, link, processes: this.tree, registry, vigil: this.vigil, log: respondLog, raise,
     });
     const failPolicy = new FailPolicy({
       workloads: config.workloads, namespaces: config.namespaces, failClosed: config.profiles.failClosed,
@@ -227,7 +232,8 @@ export class Engine implements IngestHandler {
     });
     const enforcementFailed = (w: Workload, reason: string): void => void failPolicy.enforcementFailed(w, reason);
     this.enforcement = new Enforcement({
-      link, registry, protectedPaths: config.profiles.protectedPaths, named: config.workloads, log: respondLog,
+      link, registry, protectedPaths: config.profiles.protectedPaths, named: config.workloads, vigil: this.vigil, log: respondLog,
+      onRefused: (w, reason) => this.refusedEnforcement(w, reason),
       onFailure: (w, error) => enforcementFailed(w, `its kernel policy could not be applied: ${error}`),
       onWeaker: (w, message) => raise(alertAbout(w, config.nodeName, { source: 'engine', rule: 'Enforcement weaker on this node', priority: 'warning', message })),
     });
@@ -484,6 +490,8 @@ export class Engine implements IngestHandler {
       dnsNames: () => this.dnsNames,
       selfCheck: (p) => this.selfChecks.state(p),
       cgroupMoves: () => this.cgroupMoves.counts,
+      vigilCgroups: () => this.vigil.describe(),
+      notEnforceable: (w) => this.enforcement.refusal(w),
     });
   }
 
@@ -498,6 +506,10 @@ export class Engine implements IngestHandler {
   onConnect(session: ProbeSession): void {
     this.sharedPidNamespace = probeVisibleHere(session.hello.probePid);
     this.selfPid = this.sharedPidNamespace ? process.pid : 0;
+    // Before its policies go back in (enforceAll below): none may cover the probe that takes them.
+    this.vigil.forgetProbesExcept(new Set(this.ingest.sessions().filter((s) => s.connected).map((s) => s.hello.sessionId)));
+    const probeCgroup = this.vigil.probeConnected(session.hello.sessionId, session.hello.probePid, session.hello.cgroupId, this.sharedPidNamespace);
+    this.log.info({ node: session.nodeName, probePid: session.hello.probePid, cgroup: probeCgroup?.path ?? null, cgroupId: probeCgroup?.id ?? null }, 'the probe\'s own cgroup: never enforced, quarantined or killed');
     this.metrics.probeSeen();
     this.gaps.connected(session);
     // Per-cgroup counts of probes gone for good are done with (a reconnecting session keeps its own).
@@ -516,6 +528,19 @@ export class Engine implements IngestHandler {
     // A probe starts with empty kernel state: put back what the engine holds,
     // then let the links an earlier probe left pinned go (bpf/probe/pinning.h).
     void Promise.all([this.quarantines.reapply(), this.profiles.enforceAll()]).then(() => this.takeOver(session));
+  }
+
+  /**
+   * A workload in enforce mode holds Vigil itself (a probe started in it, a
+   * mode from config or the cluster): enforcement was refused; it goes back
+   * to monitor so the mode shown is the mode in force, and that is alerted.
+   */
+  private refusedEnforcement(w: Workload, reason: string): void {
+    if (w.mode !== 'enforce') return;
+    this.workloads.setMode(w, 'monitor');
+    const message = `${w.name} is not enforced and is back in monitor: ${reason}. Enforcing it would stop Vigil itself (a restarted probe there could not load its programs); run Vigil outside the workloads it enforces.`;
+    this.log.error({ workload: w.name, reason }, 'enforcement refused: the workload holds Vigil itself');
+    this.raise(alertAbout(w, this.config.nodeName, { source: 'engine', rule: 'Enforcement refused for Vigil\'s own workload', priority: 'error', message, tags: ['vigil', 'tamper'] }));
   }
 
   /** Every policy is back in the new probe: the earlier probe's pinned enforcement is released. */
@@ -623,6 +648,19 @@ export class Engine implements IngestHandler {
     this.metrics.onEvent(e);
     if (this.subscribers.size > 0) for (const fn of this.subscribers) fn(e);
     this.eventLog?.write(e);
+  }
+}
+
+/**
+ * A workload the configuration puts in enforce mode by name (workloads[] with
+ * mode enforce) must not hold the engine itself: refused at load, naming both.
+ * Modes by default or by namespace are refused when the workload shows up.
+ */
+function refuseSelfEnforcement(config: Config, vigil: VigilCgroups): void {
+  for (const [i, n] of config.workloads.entries()) {
+    if (n.mode !== 'enforce') continue;
+    const own = vigil.covering([{ id: 0, path: n.cgroup }]);
+    if (own) throw new Error(`config workloads[${i}] (${n.name}): mode enforce over cgroup ${n.cgroup} would enforce Vigil itself, ${own}; run Vigil outside it or give it another mode`);
   }
 }
 

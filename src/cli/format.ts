@@ -51,8 +51,9 @@ export function formatStatus(s: StatusReply): string {
     lines.push(`  lost from ${w.workload}: ring buffer ${w.ringbufFull}, syscall entries ${w.inflightFull}, probe queue ${w.queueFull}; shed over its share ${w.shed}`);
   }
   if (s.quarantined.length) lines.push(`QUARANTINED: ${s.quarantined.join(', ')}`);
+  for (const v of s.vigilCgroups ?? []) lines.push(`vigil's own cgroup (never enforced, quarantined or killed): ${v}`);
   lines.push(`workloads (${s.workloads.length}):`);
-  for (const w of s.workloads.slice(0, 50)) lines.push(`  ${w.mode.padEnd(8)} ${String(w.events).padStart(10)}  ${w.name}${w.cgroupPath && w.cgroupPath !== w.name ? `  (${w.cgroupPath})` : ''}${w.pathsIncomplete ? `  incomplete paths ${w.pathsIncomplete}` : ''}`);
+  for (const w of s.workloads.slice(0, 50)) lines.push(`  ${w.mode.padEnd(8)} ${String(w.events).padStart(10)}  ${w.name}${w.cgroupPath && w.cgroupPath !== w.name ? `  (${w.cgroupPath})` : ''}${w.pathsIncomplete ? `  incomplete paths ${w.pathsIncomplete}` : ''}${w.notEnforceable ? `  NOT ENFORCEABLE: ${w.notEnforceable}` : ''}`);
   if (s.workloads.length > 50) lines.push(`  … and ${s.workloads.length - 50} more (--json for all)`);
   return `${lines.join('\n')}\n`;
 }

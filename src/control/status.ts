@@ -34,6 +34,10 @@ export interface StatusSources {
   /** A probe session's self-check, null before its first report. */
   selfCheck(p: ProbeSession): SelfCheckState | null;
   cgroupMoves(): { moves: number; escapes: number; followed: number };
+  /** The engine's and the probes' own cgroups, and what of them is not known. */
+  vigilCgroups(): string[];
+  /** Why a workload may not be enforced ('' when it may): it holds Vigil itself. */
+  notEnforceable(w: Workload): string;
 }
 
 /** The probe's hook name for the DNS answer program (bpf/probe/loader.cc). */
@@ -68,7 +72,7 @@ export function statusReply(s: StatusSources): StatusReply {
     eventsByType: Object.fromEntries(s.eventsByType()),
     workloads: [...s.workloads()]
       .sort((a, b) => b.events - a.events)
-      .map((w) => ({ name: w.name, cgroupPath: w.cgroupPath, mode: w.mode, events: w.events, pathsIncomplete: w.pathsIncomplete })),
+      .map((w) => ({ name: w.name, cgroupPath: w.cgroupPath, mode: w.mode, events: w.events, pathsIncomplete: w.pathsIncomplete, notEnforceable: s.notEnforceable(w) })),
     processes: s.processes(),
     malformedEvents: s.malformedEvents(),
     unknownCgroups: s.unknownCgroups(),
@@ -92,6 +96,7 @@ export function statusReply(s: StatusSources): StatusReply {
       return { seen: s.currentProbe()?.hello.hooks.includes(DNS_HOOK) ?? false, answers: n.answers, addresses: n.size, evicted: n.evicted };
     })(),
     cgroupMoves: { ...s.cgroupMoves() },
+    vigilCgroups: s.vigilCgroups(),
   };
 }
 

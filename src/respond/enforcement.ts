@@ -3,10 +3,12 @@
 // each of its policy roots (cgroups whose descendants it covers), with
 // bpf() refused outright (bpf/deny.bpf.h: no workload profile allows it). What
 // this node cannot enforce is said at the mode change, never left to fail
-// open silently.
+// open silently. Never over Vigil itself: a workload whose cgroups hold the
+// engine or the probe is refused (enrich/vigil-cgroups.ts).
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EnforceResult, KernelPolicy } from '../detect/profile/policy.js';
+import type { VigilCgroups } from '../enrich/vigil-cgroups.js';
 import type { WorkloadRegistry } from '../enrich/workloads.js';
 import type { Logger } from '../log.js';
 import { MECHANISMS, type Mechanism } from '../model/event.js';
@@ -21,7 +23,16 @@ export interface EnforcementOptions {
   protectedPaths: readonly string[];
   /** Named workloads' configured cgroups (config workloads[]): their policy covers children from their first instruction. */
   named: readonly { name: string; cgroup: string }[];
+  /** Vigil's own cgroups: no policy may cover them. */
+  vigil: Pick<VigilCgroups, 'covering'>;
   log: Logger;
+  /**
+   * A workload in enforce mode was refused enforcement because its cgroups
+   * hold Vigil's own processes (a probe connected there, a new cgroup, a
+   * mode set by config or the cluster): the caller takes it back to monitor
+   * and says so. A refused mode change (enforce()'s result) is not reported here.
+   */
+  onRefused: (w: Workload, reason: string) => void;
   /** A policy could not be put in place for a cgroup (a new one, or after a probe restart): fail open or closed, and say so. */
   onFailure: (w: Workload, error: string) => void;
   /**
@@ -48,7 +59,9 @@ export class Enforcement {
   private readonly registry: WorkloadRegistry;
   private readonly protectedPaths: readonly string[];
   private readonly named: readonly { name: string; cgroup: string }[];
+  private readonly vigil: Pick<VigilCgroups, 'covering'>;
   private readonly log: Logger;
+  private readonly onRefused: (w: Workload, reason: string) => void;
   private readonly onFailure: (w: Workload, error: string) => void;
   private readonly onWeaker: (w: Workload, message: string) => void;
   private readonly weakerSaid = new Set<string>();
@@ -66,12 +79,24 @@ export class Enforcement {
     this.registry = opts.registry;
     this.protectedPaths = opts.protectedPaths;
     this.named = opts.named;
+    this.vigil = opts.vigil;
     this.log = opts.log;
+    this.onRefused = opts.onRefused;
     this.onFailure = opts.onFailure;
     this.onWeaker = opts.onWeaker;
     this.registry.onNewCgroup((w, cg) => {
       const a = this.active.get(w.key);
-      if (!a || a.roots.has(cg.id)) return;
+      if (a?.roots.has(cg.id)) return;
+      const own = w.mode === 'enforce' || a ? this.vigil.covering([cg]) : '';
+      if (own) {
+        // Vigil showed up inside an enforced workload (a probe started there):
+        // the policy comes off all of it rather than cover Vigil.
+        this.log.error({ workload: w.name, cgroup: cg.path, why: own }, 'not enforcing a workload that holds Vigil itself');
+        if (a) void this.relax(w);
+        this.onRefused(w, own);
+        return;
+      }
+      if (!a) return;
       // A new replica or a new container: it gets the policy as well.
       a.roots.set(cg.id, cg);
       void this.push(cg, a.policy).then((r) => {
@@ -102,6 +127,11 @@ export class Enforcement {
 
   isEnforced(key: string): boolean {
     return this.active.has(key);
+  }
+
+  /** Why a workload may not be enforced on this node ('' when it may): its cgroups hold Vigil's own processes. */
+  refusal(w: Workload): string {
+    return this.vigil.covering(this.rootsOf(w));
   }
 
   /** What this node's probe cannot do of a policy (empty when it can do all of it). */
@@ -148,6 +178,14 @@ export class Enforcement {
   /** Puts a workload under its kernel policy (replacing an earlier one). */
   async enforce(w: Workload, policy: KernelPolicy): Promise<EnforceResult> {
     const roots = new Map(this.rootsOf(w).map((c) => [c.id, c]));
+    const own = this.vigil.covering([...roots.values()]);
+    if (own) {
+      this.log.error({ workload: w.name, why: own }, 'not enforcing a workload that holds Vigil itself');
+      if (this.active.has(w.key)) await this.relax(w);
+      // After this call's caller is done: it may be a mode listener, and the caller changes the mode.
+      if (w.mode === 'enforce') queueMicrotask(() => this.onRefused(w, own));
+      return { ok: false, error: `Vigil does not enforce ${w.name}: ${own} (enforcing it would stop Vigil itself)`, warnings: [], holdsVigil: true };
+    }
     this.active.set(w.key, { policy, roots });
     const warnings = this.gaps(policy);
     if (roots.size === 0) warnings.push(`${w.name} has no cgroups on this node yet: the policy follows it when it shows up`);

@@ -2,9 +2,11 @@
 // cgroups is dropped (cgroup_skb in the probe) while its processes keep
 // running for forensics. The set of quarantined workloads is state: it
 // survives an engine restart and is re-applied whenever a probe connects
-// or the workload shows up in a new cgroup.
+// or the workload shows up in a new cgroup. Never Vigil itself: cgroups
+// that hold the engine or the probe are refused (enrich/vigil-cgroups.ts).
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { VigilCgroups } from '../enrich/vigil-cgroups.js';
 import type { WorkloadRegistry } from '../enrich/workloads.js';
 import type { Workload, WorkloadCgroup } from '../model/workload.js';
 import type { CommandResult } from '../model/result.js';
@@ -45,6 +47,8 @@ export interface QuarantinesOptions {
   stateDir: string;
   registry: WorkloadRegistry;
   link: ProbeLink;
+  /** Vigil's own cgroups: never quarantined. */
+  vigil: Pick<VigilCgroups, 'covering'>;
   log: Logger;
   /** Kubernetes: the pod label half of a quarantine; null off-cluster. */
   pods?: PodLabels | null;
@@ -55,12 +59,14 @@ export class Quarantines {
   private readonly file: string;
   private readonly registry: WorkloadRegistry;
   private readonly link: ProbeLink;
+  private readonly vigil: Pick<VigilCgroups, 'covering'>;
   private readonly log: Logger;
   private readonly pods: PodLabels | null;
 
   constructor(opts: QuarantinesOptions) {
     this.registry = opts.registry;
     this.link = opts.link;
+    this.vigil = opts.vigil;
     this.log = opts.log;
     this.pods = opts.pods ?? null;
     this.file = join(opts.stateDir, 'quarantine.json');
@@ -82,6 +88,8 @@ export class Quarantines {
 
   async quarantine(w: Workload, reason: string): Promise<CommandResult> {
     if (this.link.can('quarantine') === false) return { ok: false, error: 'the probe on this node cannot quarantine (no cgroup v2)', detail: '' };
+    const own = this.vigil.covering(this.registry.cgroupsOf(w.key));
+    if (own) return { ok: false, error: refused(w.name, own), detail: '' };
     const fresh = !this.records.has(w.key);
     if (fresh) {
       this.records.set(w.key, { key: w.key, name: w.name, since: new Date().toISOString(), reason, cgroups: [] });
@@ -148,8 +156,14 @@ export class Quarantines {
   }
 
   private async apply(key: string, cgroups: WorkloadCgroup[]): Promise<CommandResult> {
-    const r = await this.link.send({ quarantine: { cgroups } });
     const rec = this.records.get(key);
+    const own = this.vigil.covering(cgroups);
+    if (own) {
+      // Vigil showed up in a quarantined workload (a probe started there): it stays reachable.
+      this.log.error({ workload: rec?.name ?? key, why: own }, 'not quarantining cgroups that hold Vigil itself');
+      return { ok: false, error: refused(rec?.name ?? key, own), detail: '' };
+    }
+    const r = await this.link.send({ quarantine: { cgroups } });
     if (!r.ok) {
       this.log.error({ workload: rec?.name, error: r.error }, 'quarantine could not be applied');
     } else if (rec) {
@@ -166,4 +180,8 @@ export class Quarantines {
   private save(): void {
     writeFileAtomic(this.file, `${JSON.stringify({ quarantined: [...this.records.values()] }, null, 2)}\n`);
   }
+}
+
+function refused(name: string, why: string): string {
+  return `Vigil does not quarantine ${name}: ${why} (a quarantine would cut Vigil itself off)`;
 }

@@ -7,6 +7,7 @@ import type { Alert, AlertAction, AlertSource, Priority } from '../model/alert.j
 import { severity } from '../model/alert.js';
 import type { Mode } from '../model/mode.js';
 import type { ProcessTree } from '../enrich/process-tree.js';
+import type { VigilCgroups } from '../enrich/vigil-cgroups.js';
 import type { WorkloadRegistry } from '../enrich/workloads.js';
 import type { CommandResult } from '../model/result.js';
 import type { Logger } from '../log.js';
@@ -39,6 +40,8 @@ export interface ResponderOptions {
   /** The processes a kill may name: one that exited, or whose pid was reused, is not killed. */
   processes: Pick<ProcessTree, 'get'>;
   registry: WorkloadRegistry;
+  /** Vigil's own processes: never killed. */
+  vigil: Pick<VigilCgroups, 'process'>;
   log: Logger;
   /** Raises an alert: a response that could not be carried out is one. */
   raise: (a: Alert) => void;
@@ -52,6 +55,7 @@ export class Responder {
   private readonly link: ProbeLink;
   private readonly processes: Pick<ProcessTree, 'get'>;
   private readonly registry: WorkloadRegistry;
+  private readonly vigil: Pick<VigilCgroups, 'process'>;
   private readonly log: Logger;
   private readonly raise: (a: Alert) => void;
 
@@ -63,6 +67,7 @@ export class Responder {
     this.link = opts.link;
     this.processes = opts.processes;
     this.registry = opts.registry;
+    this.vigil = opts.vigil;
     this.log = opts.log;
     this.raise = opts.raise;
   }
@@ -122,6 +127,11 @@ export class Responder {
   kill(pid: number): Promise<CommandResult> {
     const p = this.processes.get(pid);
     if (p?.exited) return Promise.resolve({ ok: false, error: `pid ${pid} has already exited`, detail: '' });
+    const own = this.vigil.process(pid, p?.cgroupId ?? 0);
+    if (own) {
+      this.log.error({ pid, exe: p?.exe, why: own }, 'not killing a process of Vigil itself');
+      return Promise.resolve({ ok: false, error: `Vigil does not kill pid ${pid}: ${own}`, detail: '' });
+    }
     this.log.info({ pid, exe: p?.exe }, 'killing process');
     return this.link.send({ kill: { pid, signal: 9, startKtimeNs: p?.startKtimeNs ?? 0 } });
   }

@@ -413,6 +413,8 @@ export interface EnforceResult {
   error: string;
   /** What is not enforced in the kernel on this node, and why. */
   warnings: string[];
+  /** Refused because the workload's cgroups hold Vigil's own processes (the engine's or the probe's). */
+  holdsVigil?: boolean;
 }
 
 const GLOB = /[*?]/;
