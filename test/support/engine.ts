@@ -58,10 +58,11 @@ export class TestEngine {
   }
 
   /** Starts the real probe against this engine and waits until it is connected. */
-  async startProbe(extra: { ringbufBytes?: number; queueEvents?: number; fairEventsPerSec?: number; pinDir?: string; unpinOnExit?: boolean } = {}): Promise<void> {
+  async startProbe(extra: { ringbufBytes?: number; queueEvents?: number; fairEventsPerSec?: number; pinDir?: string; unpinOnExit?: boolean; path?: string } = {}): Promise<void> {
     this.probe = new ProbeSupervisor(
       {
-        path: probeBinary,
+        // A test may start it through a wrapper that execs the probe (e.g. in a cgroup of its own).
+        path: extra.path ?? probeBinary,
         engine: this.config.engine.listen,
         nodeName: this.config.nodeName,
         ringbufBytes: extra.ringbufBytes ?? this.config.probe.ringbufBytes,
