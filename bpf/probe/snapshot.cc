@@ -84,7 +84,44 @@ static uint64_t CgroupIdOf(const std::string& proc_dir, const std::string& cgrou
   return 0;
 }
 
-uint64_t OwnCgroupId(const std::string& cgroup2_mount) { return CgroupIdOf("/proc/self", cgroup2_mount); }
+// Whether the cgroup directory `dir` holds process `pid` (as this pid namespace numbers it).
+static bool ListsPid(const std::string& dir, pid_t pid) {
+  std::istringstream procs(ReadFile(dir + "/cgroup.procs"));
+  std::string line;
+  const std::string want = std::to_string(pid);
+  while (std::getline(procs, line))
+    if (line == want) return true;
+  return false;
+}
+
+// The cgroup directory below `dir` whose cgroup.procs lists `pid` ("" if none).
+static std::string FindPid(const std::string& dir, pid_t pid, int depth) {
+  if (ListsPid(dir, pid)) return dir;
+  if (depth > 32) return "";
+  DIR* d = opendir(dir.c_str());
+  if (!d) return "";
+  std::string found;
+  while (dirent* de = readdir(d)) {
+    if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    found = FindPid(dir + "/" + de->d_name, pid, depth + 1);
+    if (!found.empty()) break;
+  }
+  closedir(d);
+  return found;
+}
+
+uint64_t OwnCgroupId(const std::string& cgroup2_mount) {
+  if (cgroup2_mount.empty()) return 0;
+  std::istringstream cg(ReadFile("/proc/self/cgroup"));
+  std::string line, dir;
+  while (std::getline(cg, line))
+    if (line.rfind("0::", 0) == 0) dir = cgroup2_mount + line.substr(3);
+  // In a private cgroup namespace (a container) that path is relative to the
+  // namespace's root, not to the mounted tree: find the cgroup that lists us.
+  if (dir.empty() || !ListsPid(dir, getpid())) dir = FindPid(cgroup2_mount, getpid(), 0);
+  struct stat st;
+  return !dir.empty() && stat(dir.c_str(), &st) == 0 ? st.st_ino : 0;
+}
 
 std::vector<v1::ProcessInfo> SnapshotProcesses(const std::string& cgroup2_mount) {
   std::vector<v1::ProcessInfo> out;

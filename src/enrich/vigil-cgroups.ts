@@ -4,7 +4,7 @@
 // them: a policy over one of their cgroups or an ancestor would cover Vigil
 // (a restarted probe there would have bpf() refused by the pinned policy of
 // the old one), a quarantine would cut it off, a kill would stop it.
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WorkloadCgroup } from '../model/workload.js';
 
@@ -34,6 +34,36 @@ export function cgroupV2Path(text: string): string | null {
   return line ? line.slice(3) || '/' : null;
 }
 
+/** Whether the cgroup directory `dir` holds process `pid` (as this pid namespace numbers it). */
+function listsPid(dir: string, pid: number): boolean {
+  try {
+    return readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').includes(String(pid));
+  } catch {
+    return false;
+  }
+}
+
+/** The cgroup (below `mount`) whose cgroup.procs lists `pid`, by a walk of the tree; null when none does. */
+function findPid(mount: string, pid: number): string | null {
+  const walk = (rel: string, depth: number): string | null => {
+    if (listsPid(join(mount, rel), pid)) return rel || '/';
+    if (depth > 32) return null;
+    let entries;
+    try {
+      entries = readdirSync(join(mount, rel), { withFileTypes: true });
+    } catch {
+      return null;
+    }
+    for (const d of entries) {
+      if (!d.isDirectory()) continue;
+      const found = walk(`${rel}/${d.name}`, depth + 1);
+      if (found) return found;
+    }
+    return null;
+  };
+  return walk('', 0);
+}
+
 export class VigilCgroups {
   private readonly mount: string | null;
   private readonly pathOf: (id: number, pid: number) => string | null;
@@ -58,10 +88,17 @@ export class VigilCgroups {
         text = '';
       }
     }
-    const path = cgroupV2Path(text);
+    let path = cgroupV2Path(text);
+    // In a private cgroup namespace (a container) the path is relative to the
+    // namespace's root, not to the mount (the host's tree): the mount's own
+    // cgroup.procs says where this process really is.
+    if (path && this.mount && !listsPid(join(this.mount, path), pid) && existsSync(join(this.mount, path, 'cgroup.procs'))) {
+      path = findPid(this.mount, pid);
+      if (!path) this.unknown.push(`the engine's own cgroup: /proc/self/cgroup names one (${cgroupV2Path(text)}) whose cgroup.procs under ${this.mount} does not list pid ${pid}, and no cgroup there does`);
+    }
     const id = path ? this.idOf(path) : 0;
     this.engine = path ? { who: `the engine (pid ${pid})`, id, path } : null;
-    if (!path) this.unknown.push('the engine\'s own cgroup (no cgroup v2 line in /proc/self/cgroup)');
+    if (!path && !this.unknown.length) this.unknown.push('the engine\'s own cgroup (no cgroup v2 line in /proc/self/cgroup)');
     else if (!id) this.unknown.push(`the engine's own cgroup ${path} is not under the cgroup v2 mount ${this.mount ?? '(none)'}: only its path is compared`);
   }
 
@@ -92,6 +129,15 @@ export class VigilCgroups {
         path = null;
       }
       id = path ? this.idOf(path) : 0;
+    }
+    // Where its pid is visible here, the tree says where it really is (a probe
+    // in a private cgroup namespace reads its own cgroup as the namespace's root).
+    if (pidVisible && this.mount && !(path && listsPid(join(this.mount, path), pid))) {
+      const found = findPid(this.mount, pid);
+      if (found) {
+        path = found;
+        id = this.idOf(found);
+      }
     }
     const c = { who: `the probe (pid ${pid})`, id, path: path ?? '', pid: pidVisible ? pid : 0 };
     this.probes.set(sessionId, c);

@@ -82,8 +82,10 @@ export interface WireHello {
   /** Where this probe pins its enforcement programs' links (bpf/README.md). */
   pinning?: WirePinning;
   /**
-   * The cgroup v2 id of the probe's own process (0: no cgroup v2 mount): the
-   * engine refuses to enforce, quarantine or kill there (it is Vigil's own).
+   * The cgroup v2 id of the probe's own process (0: no cgroup v2 mount, or
+   * not found): the engine refuses to enforce, quarantine or kill there (it
+   * is Vigil's own). From /proc/self/cgroup; in a private cgroup namespace,
+   * the cgroup of the mounted tree whose cgroup.procs lists the probe.
    */
   cgroupId: number;
 }

@@ -3,7 +3,7 @@
 // for that workload is refused with the reason, by hand and by automatic
 // promotion (which stops at monitor and says so), while its neighbour is
 // enforced; the probe keeps running and the workload's programs still run.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -12,7 +12,9 @@ import type { Alert } from '../../src/model/alert.js';
 import { TestEngine } from '../support/engine.js';
 import { describeKernel, probeBinary, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
 
-describeKernel('Vigil never enforces itself (the real probe inside a workload)', () => {
+// Also from a private cgroup namespace (as in a container), where the probe's
+// /proc/self/cgroup names the namespace's root and not its place in the tree.
+for (const privateNs of [false, true]) describeKernel(`Vigil never enforces itself (the real probe inside a workload${privateNs ? ', in a private cgroup namespace' : ''})`, () => {
   let t: TestEngine;
   let tree: TestCgroupTree;
   let own: TestCgroup;
@@ -30,12 +32,17 @@ describeKernel('Vigil never enforces itself (the real probe inside a workload)',
     // The probe joins the workload's cgroup before it starts (exec keeps the pid).
     wrapperDir = mkdtempSync(join(tmpdir(), 'vigil-self-'));
     const wrapper = join(wrapperDir, 'probe-in-cgroup');
-    writeFileSync(wrapper, `#!/bin/sh\necho $$ > '${own.dir}/cgroup.procs' && exec '${probeBinary}' "$@"\n`);
+    writeFileSync(wrapper, `#!/bin/sh\necho $$ > '${own.dir}/cgroup.procs' && exec ${privateNs ? '/usr/bin/unshare --cgroup ' : ''}'${probeBinary}' "$@"\n`);
     chmodSync(wrapper, 0o755);
     t = await TestEngine.start({ sinks: [], profiles: { promotion: { minLearningSeconds: 0, quietSeconds: 1, enforceAfterCleanSeconds: 2 } } });
     t.engine.onAlert((a) => alerts.push(a));
     await t.startProbe({ path: wrapper });
-    probePid = t.engine.ingest.sessions().find((s) => s.connected)!.hello.probePid;
+    const hello = t.engine.ingest.sessions().find((s) => s.connected)!.hello;
+    probePid = hello.probePid;
+    // The probe itself says where it runs, whatever cgroup namespace it is in.
+    expect(hello.cgroupId).toBe(Number(own.id));
+    // The probe is in a cgroup namespace of its own (rooted at its cgroup): it reads "0::/" for itself.
+    if (privateNs) expect(readlinkSync(`/proc/${probePid}/ns/cgroup`)).not.toBe(readlinkSync('/proc/self/ns/cgroup'));
     control = new ControlClient(t.config.control.listen);
     // Each workload learns one program; the probe's own process is in `own` too.
     expect((await own.run('/bin/true', [])).code).toBe(0);
