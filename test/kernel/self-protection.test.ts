@@ -34,7 +34,9 @@ for (const privateNs of [false, true]) describeKernel(`Vigil never enforces itse
     const wrapper = join(wrapperDir, 'probe-in-cgroup');
     writeFileSync(wrapper, `#!/bin/sh\necho $$ > '${own.dir}/cgroup.procs' && exec ${privateNs ? '/usr/bin/unshare --cgroup ' : ''}'${probeBinary}' "$@"\n`);
     chmodSync(wrapper, 0o755);
-    t = await TestEngine.start({ sinks: [], profiles: { promotion: { minLearningSeconds: 0, quietSeconds: 1, enforceAfterCleanSeconds: 2 } } });
+    // This engine sees every cgroup on the node (other tests' too): they stay in learn
+    // (an hour to monitor), so only the two workloads put in monitor below are promoted to enforce.
+    t = await TestEngine.start({ sinks: [], profiles: { promotion: { minLearningSeconds: 3600, quietSeconds: 3600, enforceAfterCleanSeconds: 2 } } });
     t.engine.onAlert((a) => alerts.push(a));
     await t.startProbe({ path: wrapper });
     const hello = t.engine.ingest.sessions().find((s) => s.connected)!.hello;
@@ -48,6 +50,7 @@ for (const privateNs of [false, true]) describeKernel(`Vigil never enforces itse
     expect((await own.run('/bin/true', [])).code).toBe(0);
     expect((await app.run('/bin/true', [])).code).toBe(0);
     await waitFor('both workloads seen', () => t.engine.workloads.find(own.path) && t.engine.workloads.find(app.path));
+    for (const g of [own, app]) expect(await control.setMode(g.path, 'monitor')).toMatchObject({ ok: true });
   }, 60_000);
 
   afterAll(async () => {
@@ -64,8 +67,8 @@ for (const privateNs of [false, true]) describeKernel(`Vigil never enforces itse
     expect(failed.message).toContain(`it stays in monitor: cannot enforce: Vigil does not enforce ${own.path}: ${reason()}`);
     await waitFor('the neighbour promoted to enforce', () => mode(app) === 'enforce', 30_000);
     expect(mode(own)).toBe('monitor');
-    const promoted = alerts.filter((a) => a.rule === 'Workload promoted' && a.workload.name === own.path).map((a) => a.workload.mode);
-    expect(promoted).toEqual(['monitor']);
+    const promoted = alerts.filter((a) => a.rule === 'Workload promoted' && [own.path, app.path].includes(a.workload.name)).map((a) => `${a.workload.name} ${a.workload.mode}`);
+    expect(promoted).toEqual([`${app.path} enforce`]);
   }, 60_000);
 
   it('setMode enforce is refused with the reason, the mode stays, and nothing is enforced on it', async () => {
