@@ -99,7 +99,7 @@ export class VigilCgroups {
     const id = path ? this.idOf(path) : 0;
     this.engine = path ? { who: `the engine (pid ${pid})`, id, path } : null;
     if (!path && !this.unknown.length) this.unknown.push('the engine\'s own cgroup (no cgroup v2 line in /proc/self/cgroup)');
-    else if (!id) this.unknown.push(`the engine's own cgroup ${path} is not under the cgroup v2 mount ${this.mount ?? '(none)'}: only its path is compared`);
+    else if (path && !id) this.unknown.push(`the engine's own cgroup ${path} is not under the cgroup v2 mount ${this.mount ?? '(none)'}: only its path is compared`);
   }
 
   private idOf(path: string): number {
