@@ -16,6 +16,7 @@ import { ControlClient } from '../../src/control/client.js';
 import type { Alert } from '../../src/model/alert.js';
 import { TestEngine } from '../support/engine.js';
 import { cgroup2Mount, describeKernel, repoRoot, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
+import { onLines } from '../support/lines.js';
 
 const python = realpathSync('/usr/bin/python3');
 const PORT = 8443;
@@ -95,11 +96,10 @@ describeKernel('DNS-aware profiles: names learned from answers seen in the kerne
       const child = inNs(cmd, rest);
       helpers.push(child);
       let ready = false;
-      child.stdout!.on('data', (d: Buffer) => {
-        for (const line of d.toString().split('\n')) {
-          if (line === 'ready' || line.startsWith('ready')) ready = true;
-          else if (line.startsWith('accepted ') && out) (out as string[]).push(line.slice(9));
-        }
+      // Whole lines: the server's print() reaches the pipe in several writes.
+      onLines(child.stdout!, (line) => {
+        if (line === 'ready') ready = true;
+        else if (line.startsWith('accepted ') && out) (out as string[]).push(line.slice(9));
       });
       await waitFor(`${cmd} in the namespace`, () => ready);
     }

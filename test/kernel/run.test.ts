@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { describeKernel, repoRoot, waitFor } from '../support/kernel.js';
+import { completeLines } from '../support/lines.js';
 
 /** Ids of the BPF programs or links process `pid` holds (its bpf-prog or bpf_link fds). */
 function heldBy(pid: number, kind: 'prog' | 'link'): number[] {
@@ -65,7 +66,7 @@ describeKernel('vigil run stopped (SIGTERM) or killed (SIGKILL)', () => {
     let out = '';
     run.stderr!.on('data', (d) => (out += d));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => run.once('exit', (code, signal) => r({ code, signal })));
-    const lines = (): { msg: string; [k: string]: unknown }[] => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const lines = (): { msg: string; [k: string]: unknown }[] => completeLines(out).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
     return { run, exited, lines };
   }
 

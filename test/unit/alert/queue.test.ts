@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DurableQueue, encodeRecord, type QueueRecord } from '../../../src/alert/queue.js';
 import { capturingLogger, type LogLine } from '../../support/engine.js';
 import { repoRoot } from '../../support/kernel.js';
+import { completeLines } from '../../support/lines.js';
 
 let dir: string;
 let lines: LogLine[];
@@ -92,8 +93,8 @@ describe('durable queue', () => {
       child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`child exited ${code} ${signal}`))));
       child.stdout!.on('data', (d: Buffer) => {
         out += d.toString();
-        const complete = out.slice(0, out.lastIndexOf('\n'));
-        if (complete) durable = Number(complete.split('\n').at(-1));
+        const complete = completeLines(out);
+        if (complete.length) durable = Number(complete.at(-1));
         if (durable >= 2000 && !child.killed) child.kill('SIGKILL');
       });
     });
