@@ -272,19 +272,30 @@ struct vigil_net {
 	struct vigil_sockaddr local;  /* bind, listen, accept: local side */
 };
 
+/* A task's uids and gids: real, effective, saved, file system. */
+struct vigil_ids {
+	__u32 uid, euid, suid, fsuid;
+	__u32 gid, egid, sgid, fsgid;
+};
+
 struct vigil_setid {
 	struct vigil_header h;
 	__s64 result;
 	__s64 id;          /* requested effective id, -1 if unchanged */
 	__u32 call;        /* enum vigil_setid_call */
-	/* The caller's effective and saved ids as the call found them (its
-	 * real ones are the header's): root's no-op setuid(0) tells apart
-	 * from a process taking root back. */
+	/* The caller's effective, saved and file system ids as the call found
+	 * them (its real ones are the header's): root's no-op setuid(0) tells
+	 * apart from a process taking root back. */
 	__u32 euid;
 	__u32 suid;
 	__u32 egid;
 	__u32 sgid;
+	__u32 fsuid;
+	__u32 fsgid;
 	__u32 _pad;
+	/* The ids the call left, read at the exit: whether a change took
+	 * effect (setfsuid returns the old fsuid, refused or not). */
+	struct vigil_ids after;
 	__u64 cap_effective; /* capabilities after the call (a uid change may drop them) */
 	__u64 cap_permitted;
 };

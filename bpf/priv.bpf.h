@@ -22,23 +22,40 @@ static __always_inline int setid_enter(__u32 call, __s64 id)
 	rec->setid.suid = cred->suid.val;
 	rec->setid.egid = cred->egid.val;
 	rec->setid.sgid = cred->sgid.val;
+	rec->setid.fsuid = cred->fsuid.val;
+	rec->setid.fsgid = cred->fsgid.val;
 	rec->setid._pad = 0;
 	park(rec);
 	return 0;
 }
 
-/* At the exit, the capabilities the call left (leaving uid 0 drops them). */
+/* At the exit, the ids and capabilities the call left (leaving uid 0
+ * drops them): what changed, whatever the call returned. A thread's cred
+ * changes only by its own calls, so entry and exit bracket this one. */
 static __always_inline int setid_exit(long ret)
 {
 	union vigil_inflight *rec = unpark();
 
-	if (rec && rec->h.kind == VIGIL_SETID)
-		task_caps(bpf_get_current_task_btf(), &rec->setid.cap_effective, &rec->setid.cap_permitted);
+	if (rec && rec->h.kind == VIGIL_SETID) {
+		struct task_struct *task = bpf_get_current_task_btf();
+		const struct cred *cred = task->cred;
+		struct vigil_ids *after = &rec->setid.after;
+
+		after->uid = cred->uid.val;
+		after->euid = cred->euid.val;
+		after->suid = cred->suid.val;
+		after->fsuid = cred->fsuid.val;
+		after->gid = cred->gid.val;
+		after->egid = cred->egid.val;
+		after->sgid = cred->sgid.val;
+		after->fsgid = cred->fsgid.val;
+		task_caps(task, &rec->setid.cap_effective, &rec->setid.cap_permitted);
+	}
 	send_parked_record(rec, ret, VIGIL_SETID);
 	return 0;
 }
 
-/* One entry and one exit program per call; the effective id is what matters. */
+/* One entry and one exit program per call; `arg` is the effective id asked for. */
 #define SETID_HOOKS(name, call, arg)                                              \
 	SEC("tp/syscalls/sys_enter_" #name)                                       \
 	int enter_##name(struct trace_event_raw_sys_enter *ctx)                   \

@@ -407,6 +407,17 @@ bool DecodeRecord(const void* data, size_t size, v1::Event* e, DecodeStats* stat
       x->set_suid(r->suid);
       x->set_egid(r->egid);
       x->set_sgid(r->sgid);
+      x->set_fsuid(r->fsuid);
+      x->set_fsgid(r->fsgid);
+      auto* after = x->mutable_after();
+      after->set_uid(r->after.uid);
+      after->set_euid(r->after.euid);
+      after->set_suid(r->after.suid);
+      after->set_fsuid(r->after.fsuid);
+      after->set_gid(r->after.gid);
+      after->set_egid(r->after.egid);
+      after->set_sgid(r->after.sgid);
+      after->set_fsgid(r->after.fsgid);
       break;
     }
     case VIGIL_PTRACE: {

@@ -16,7 +16,7 @@
 //    can hide an event, or stall the stream, with such a name;
 //  - unknown fields are skipped (proto3 forward compatibility); a kind
 //    (exec, open…) given twice counts once, the last.
-import { EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, MECHANISMS, type DnsAnswer, type Event, type EventType, type L4Protocol } from '../model/event.js';
+import { EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, MECHANISMS, type DnsAnswer, type Event, type EventType, type L4Protocol, type TaskIds } from '../model/event.js';
 import { EVENT_KINDS } from '../model/event-kinds.js';
 import { messageType } from '../rpc/proto.js';
 import type { WireProbeMessage } from '../probe/wire.js';
@@ -296,7 +296,7 @@ const READS: Readonly<Record<EventType, Record<number, number>>> = {
   accept: { 1: 2, 2: 2, 3: 0 },
   bind: { 1: 2, 2: 0, 3: 0 },
   listen: { 1: 2, 2: 0, 3: 0 },
-  setid: { 1: 2, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 7: 0, 8: 0, 9: 0 },
+  setid: { 1: 2, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 7: 0, 8: 0, 9: 0, 10: 0, 11: 0, 12: 2 },
   ptrace: { 1: 0, 2: 0, 3: 0 },
   module: { 1: 2, 2: 2, 3: 0 },
   mount: { 1: 2, 2: 2, 3: 2, 4: 0, 5: 0 },
@@ -337,6 +337,7 @@ export const KNOWN_FIELDS: Readonly<Record<string, Record<number, number>>> = {
   Event: { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 7: 2, 8: 0, 9: 0, 10: 0, 11: 0, ...Object.fromEntries(EVENT_TYPES.map((t) => [EVENT_KINDS[t].field, 2])) },
   ...Object.fromEntries(EVENT_TYPES.map((t) => [EVENT_KINDS[t].message, READS[t]])),
   SockAddr: { 1: 0, 2: 2, 3: 0, 4: 2 },
+  TaskIds: { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 7: 0, 8: 0 },
 };
 
 function wrongType(msg: string, field: number, wt: number): never {
@@ -378,6 +379,34 @@ function sockAddr(end: number): void {
   saPort = port;
   saPath = path;
   saAddr = family === AF_UNIX || aEnd === aStart ? '' : family === AF_INET && aEnd - aStart === 4 ? ipv4(aStart) : formatAddress(family, buf.subarray(aStart, aEnd));
+}
+
+/** Reads a TaskIds message (a set*id call's ids after it). */
+function taskIds(end: number): TaskIds {
+  const e = delimited(end, 'TaskIds');
+  const ids: TaskIds = { uid: 0, euid: 0, suid: 0, fsuid: 0, gid: 0, egid: 0, sgid: 0, fsgid: 0 };
+  while (pos < e) {
+    const tag = varint32(e);
+    const f = tag >>> 3;
+    const wt = tag & 7;
+    if (f < 1 || f > 8) {
+      skip(wt, f, e);
+      continue;
+    }
+    expect('TaskIds', f, wt, 0);
+    const v = varint32(e);
+    switch (f) {
+      case 1: ids.uid = v; break;
+      case 2: ids.euid = v; break;
+      case 3: ids.suid = v; break;
+      case 4: ids.fsuid = v; break;
+      case 5: ids.gid = v; break;
+      case 6: ids.egid = v; break;
+      case 7: ids.sgid = v; break;
+      default: ids.fsgid = v;
+    }
+  }
+  return ids;
 }
 
 /**
@@ -517,6 +546,9 @@ function event(end: number): Event {
   let suid = 0;
   let egid = 0;
   let sgid = 0;
+  let fsuid = 0;
+  let fsgid = 0;
+  let idsAfter: TaskIds | null = null;
   // Remote and local socket ends, and the wire protocol, applied after the fields (their order on the wire is free).
   let hasRemote = false;
   let rFamily = 0;
@@ -641,7 +673,10 @@ function event(end: number): Event {
         else if (f === 6) euid = varint32(e);
         else if (f === 7) suid = varint32(e);
         else if (f === 8) egid = varint32(e);
-        else sgid = varint32(e);
+        else if (f === 9) sgid = varint32(e);
+        else if (f === 10) fsuid = varint32(e);
+        else if (f === 11) fsgid = varint32(e);
+        else idsAfter = taskIds(e);
         break;
       case 'ptrace':
         if (f === 1) id = varint64(e, true);
@@ -773,7 +808,7 @@ function event(end: number): Event {
     filename, argv, argvTruncated, env, envTruncated, cwd, tty, exeLayer, vpid, loginuid, capEffective, capPermitted,
     childPid, exitCode, signal,
     family, addr, port, localAddr, localPort, protocol, unixPath, sipName: '', cipName: '', dns,
-    call, id, targetPid, euid, suid, egid, sgid,
+    call, id, targetPid, euid, suid, egid, sgid, fsuid, fsgid, idsAfter,
     pathKey, commKey,
     process: null, workload: null,
   };

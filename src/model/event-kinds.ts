@@ -125,9 +125,15 @@ export const EVENT_KINDS: Readonly<Record<EventType, EventKind>> = {
     oneof: 'setId', field: 27, message: 'SetIdEvent', syscall: 'setuid', syscalls: SETID_CALLS, exactCall: true, fd: null, result: true,
     summarize(e, out) {
       Object.assign(out, { call: e.call, id: e.id, result: e.result });
-      // What the caller was before the call, of the ids it asked to change.
-      if (e.call.includes('uid')) Object.assign(out, { prevEuid: e.euid, prevSuid: e.suid });
-      else Object.assign(out, { prevEgid: e.egid, prevSgid: e.sgid });
+      // What the caller was before and after the call, of the kind of id it asked to change.
+      const a = e.idsAfter;
+      if (e.call.includes('uid')) {
+        Object.assign(out, { prevEuid: e.euid, prevSuid: e.suid, prevFsuid: e.fsuid });
+        if (a) Object.assign(out, { newUid: a.uid, newEuid: a.euid, newSuid: a.suid, newFsuid: a.fsuid });
+      } else {
+        Object.assign(out, { prevEgid: e.egid, prevSgid: e.sgid, prevFsgid: e.fsgid });
+        if (a) Object.assign(out, { newGid: a.gid, newEgid: a.egid, newSgid: a.sgid, newFsgid: a.fsgid });
+      }
     },
   },
   ptrace: {

@@ -118,6 +118,18 @@ export interface DnsAnswer {
   allowedInKernel: number;
 }
 
+/** A task's user and group ids: real, effective, saved, file system. */
+export interface TaskIds {
+  uid: number;
+  euid: number;
+  suid: number;
+  fsuid: number;
+  gid: number;
+  egid: number;
+  sgid: number;
+  fsgid: number;
+}
+
 export interface Event {
   type: EventType;
   /** CLOCK_MONOTONIC nanoseconds, as the kernel stamped it. */
@@ -230,14 +242,18 @@ export interface Event {
   /** ptrace: the target. */
   targetPid: number;
   /**
-   * setid: the caller's effective and saved uid and gid as the call found
-   * them, before it changed them (the real ones are uid and gid); 0 on
-   * other events.
+   * setid: the caller's effective, saved and file system uid and gid as
+   * the call found them, before it changed them (the real ones are uid and
+   * gid); 0 on other events.
    */
   euid: number;
   suid: number;
   egid: number;
   sgid: number;
+  fsuid: number;
+  fsgid: number;
+  /** setid: the caller's ids as the call left them; null on other events and from a probe that does not say. */
+  idsAfter: TaskIds | null;
 
   /**
    * The decoder's intern slots of path and comm (-1: not interned): a hint
@@ -277,7 +293,7 @@ export function emptyEvent(type: EventType): Event {
     filename: '', argv: [], argvTruncated: false, env: [], envTruncated: false, cwd: '', tty: 0, exeLayer: 0, vpid: 0, loginuid: 0, capEffective: 0, capPermitted: 0,
     childPid: 0, exitCode: 0, signal: 0,
     family: 0, addr: '', port: 0, localAddr: '', localPort: 0, protocol: '', unixPath: '', sipName: '', cipName: '', dns: null,
-    call: '', id: 0, targetPid: 0, euid: 0, suid: 0, egid: 0, sgid: 0,
+    call: '', id: 0, targetPid: 0, euid: 0, suid: 0, egid: 0, sgid: 0, fsuid: 0, fsgid: 0, idsAfter: null,
     pathKey: -1, commKey: -1,
     process: null, workload: null,
   };

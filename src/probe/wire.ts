@@ -425,14 +425,35 @@ export interface WireSetIdEvent {
   capEffective: number;
   capPermitted: number;
   /**
-   * The caller's effective and saved ids as the call found them, before it
-   * changed them (the real ones are Event.uid and Event.gid): root's no-op
-   * setuid(0) tells apart from a process taking root back.
+   * The caller's effective, saved and file system ids as the call found
+   * them, before it changed them (the real ones are Event.uid and
+   * Event.gid): root's no-op setuid(0) tells apart from a process taking
+   * root back.
    */
   euid: number;
   suid: number;
   egid: number;
   sgid: number;
+  fsuid: number;
+  fsgid: number;
+  /**
+   * The caller's ids as the call left them: whether a change took effect
+   * (setfsuid returns the old fsuid whether it changed it or not). Absent
+   * from a probe that does not read them.
+   */
+  after?: WireTaskIds;
+}
+
+/** A task's user and group ids: real, effective, saved, file system. */
+export interface WireTaskIds {
+  uid: number;
+  euid: number;
+  suid: number;
+  fsuid: number;
+  gid: number;
+  egid: number;
+  sgid: number;
+  fsgid: number;
 }
 
 export interface WirePtraceEvent {

@@ -158,6 +158,12 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       e.suid = w.setId!.suid;
       e.egid = w.setId!.egid;
       e.sgid = w.setId!.sgid;
+      e.fsuid = w.setId!.fsuid;
+      e.fsgid = w.setId!.fsgid;
+      if (w.setId!.after) {
+        const a = w.setId!.after;
+        e.idsAfter = { uid: a.uid, euid: a.euid, suid: a.suid, fsuid: a.fsuid, gid: a.gid, egid: a.egid, sgid: a.sgid, fsgid: a.fsgid };
+      }
       break;
     case 'ptrace':
       e.id = w.ptrace!.request;

@@ -1,6 +1,6 @@
 // Fields of the process, its parent and ancestors (Falco's proc.* and
 // thread.* classes), and of its user and group (user.*, group.*).
-import { EXE_UPPER_LAYER, stdioKind, type Event } from '../../model/event.js';
+import { EXE_UPPER_LAYER, stdioKind, type Event, type TaskIds } from '../../model/event.js';
 import type { Process } from '../../model/process.js';
 import { envValue } from '../../model/env.js';
 import { MAX_ANCESTORS, type FieldContext } from './context.js';
@@ -19,11 +19,21 @@ function exepath(e: Event): string | undefined {
 }
 
 /** A set*id event's id as the call found it (Event.euid & co.). */
-function beforeSetId(name: string, prop: 'euid' | 'suid' | 'egid' | 'sgid', what: string): Record<string, FieldDef> {
+function beforeSetId(name: string, prop: 'euid' | 'suid' | 'fsuid' | 'egid' | 'sgid' | 'fsgid', what: string): Record<string, FieldDef> {
   return {
     [name]: {
       kind: 'number', desc: `Vigil: set*id calls: the caller's ${what} before the call (the real one is ${name.startsWith('user') ? 'user.uid' : 'group.gid'})`,
       on: types('setid'), get: (e) => e[prop], inline: () => ({ js: `e.${prop}`, missing: false }),
+    },
+  };
+}
+
+/** A set*id event's id as the call left it (Event.idsAfter); missing from a probe that does not say. */
+function afterSetId(name: string, prop: keyof TaskIds, what: string): Record<string, FieldDef> {
+  return {
+    [name]: {
+      kind: 'number', desc: `Vigil: set*id calls: the caller's ${what} after the call (whether a change took effect)`,
+      on: types('setid'), get: (e) => e.idsAfter?.[prop],
     },
   };
 }
@@ -235,11 +245,22 @@ export const PROCESS_FIELDS: Record<string, FieldDef> = {
   'user.name': { kind: 'string', desc: "the user name from the node's /etc/passwd (the uid as text when unknown)", get: (e, x) => x.users.user(e.uid) },
   'group.gid': { kind: 'number', desc: 'the group id', get: (e) => e.gid, inline: () => ({ js: 'e.gid', missing: false }) },
   'group.name': { kind: 'string', desc: "the group name from the node's /etc/group", get: (e, x) => x.users.group(e.gid) },
-  // The caller's ids before a set*id call (Falco has no such field: its
-  // rules read user.uid at the call's entry event). What tells root's
-  // no-op setuid(0) from a process taking root back.
+  // The caller's ids before and after a set*id call (Falco has no such
+  // fields: its rules read user.uid at the call's entry event). What tells
+  // root's no-op setuid(0) from a process taking root back, and a refused
+  // setfsuid(0) (it returns the old fsuid, not an error) from one that took.
   ...beforeSetId('user.prev_euid', 'euid', 'effective uid'),
   ...beforeSetId('user.prev_suid', 'suid', 'saved uid'),
+  ...beforeSetId('user.prev_fsuid', 'fsuid', 'file system uid'),
   ...beforeSetId('group.prev_egid', 'egid', 'effective gid'),
   ...beforeSetId('group.prev_sgid', 'sgid', 'saved gid'),
+  ...beforeSetId('group.prev_fsgid', 'fsgid', 'file system gid'),
+  ...afterSetId('user.new_uid', 'uid', 'real uid'),
+  ...afterSetId('user.new_euid', 'euid', 'effective uid'),
+  ...afterSetId('user.new_suid', 'suid', 'saved uid'),
+  ...afterSetId('user.new_fsuid', 'fsuid', 'file system uid'),
+  ...afterSetId('group.new_gid', 'gid', 'real gid'),
+  ...afterSetId('group.new_egid', 'egid', 'effective gid'),
+  ...afterSetId('group.new_sgid', 'sgid', 'saved gid'),
+  ...afterSetId('group.new_fsgid', 'fsgid', 'file system gid'),
 };

@@ -61,4 +61,15 @@ describe('the summary of a set*id call', () => {
     expect(one({ call: 'setresuid', id: 0, ...ids })).not.toHaveProperty('prevEgid');
     expect(one({ call: 'setgid', id: 0, ...ids })).toMatchObject({ call: 'setgid', prevEgid: 100, prevSgid: 5 });
   });
+
+  it('says the ids the call left, when the probe sent them', () => {
+    const bytes = (setId: Record<string, unknown>) =>
+      ProbeMessage.encode(ProbeMessage.fromObject({ batch: { seq: 1, events: [{ pid: 7, cgroupId: 1, setId }] } })).finish();
+    const one = (setId: Record<string, unknown>) => eventSummary(decodeProbeMessage(bytes(setId)).batch!.events[0]!);
+    const before = { euid: 1000, suid: 0, fsuid: 1000, egid: 100, sgid: 5, fsgid: 100 };
+    const after = { uid: 1000, euid: 1000, suid: 0, fsuid: 0, gid: 100, egid: 100, sgid: 5, fsgid: 5 };
+    expect(one({ call: 'setfsuid', id: 0, result: 1000, ...before, after })).toMatchObject({ prevFsuid: 1000, newUid: 1000, newEuid: 1000, newSuid: 0, newFsuid: 0 });
+    expect(one({ call: 'setfsgid', id: 5, result: 100, ...before, after })).toMatchObject({ prevFsgid: 100, newGid: 100, newEgid: 100, newSgid: 5, newFsgid: 5 });
+    expect(one({ call: 'setfsuid', id: 0, ...before })).not.toHaveProperty('newFsuid');
+  });
 });

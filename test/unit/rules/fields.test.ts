@@ -256,6 +256,23 @@ describe('users', () => {
     expect(out('%user.prev_euid %user.prev_suid %group.prev_egid', back)).toBe('1000 0 1000');
   });
 
+  it('reads the ids a set*id call left, missing when the probe did not say', () => {
+    const w = new World(new UserNames(root));
+    const after = { uid: 1000, euid: 0, suid: 0, fsuid: 0, gid: 1000, egid: 0, sgid: 0, fsgid: 0 };
+    // setfsuid(0) and setfsgid(0) of a process with fs ids 1000 before.
+    const fs = w.event('setid', { call: 'setfsuid', id: 0, result: 1000, uid: 1000, gid: 1000, euid: 0, suid: 0, fsuid: 1000, fsgid: 1000, idsAfter: after });
+    expect(matches(compile('user.prev_fsuid = 1000 and user.new_fsuid = 0 and group.prev_fsgid = 1000 and group.new_fsgid = 0'), fs, w.x)).toBe(true);
+    expect(matches(compile('user.new_uid = 1000 and user.new_euid = 0 and user.new_suid = 0 and group.new_gid = 1000 and group.new_egid = 0 and group.new_sgid = 0'), fs, w.x)).toBe(true);
+    const out = (text: string, e: typeof fs): string => formatOutput(compileOutput(text, { file: 't', line: 1, col: 1 }), e, w.x).output;
+    expect(out('%user.prev_fsuid->%user.new_fsuid', fs)).toBe('1000->0');
+    const unsaid = w.event('setid', { call: 'setfsuid', id: 0, result: 1000, uid: 1000, fsuid: 1000 });
+    expect(matches(compile('user.new_fsuid = 0'), unsaid, w.x)).toBe(false);
+    expect(matches(compile('user.new_fsuid != 0'), unsaid, w.x)).toBe(false);
+    expect(out('%user.new_fsuid', unsaid)).toBe('<NA>');
+    const open = w.event('open', { path: '/a', uid: 1000, result: 3 });
+    expect(out('%user.prev_fsuid %user.new_euid', open)).toBe('<NA> <NA>');
+  });
+
   it("loads incubating's Non sudo setuid, which compares evt.arg.uid with names", () => {
     const set = load(`- macro: somebody_becoming_themselves\n  condition: ((user.name=nobody and evt.arg.uid=nobody) or (user.name=www-data and evt.arg.uid=www-data))\n${ruleYaml('evt.type = setuid and not somebody_becoming_themselves and evt.arg.uid != root')}`);
     expect(set.report.errors).toEqual([]);
