@@ -68,7 +68,7 @@ describeKernel('built-in rules on the real kernel', () => {
     // process that has already exited no longer has.
     mkdirSync(join(repoRoot, '.vigil-test'), { recursive: true });
     execFileSync('cc', ['-O2', '-o', uring, join(repoRoot, 'test/kernel/uring.c')]);
-    for (let i = 1; i <= 67; i++) pairs.push({ bad: tree.group(`bad-${i}`), benign: tree.group(`benign-${i}`) });
+    for (let i = 1; i <= 69; i++) pairs.push({ bad: tree.group(`bad-${i}`), benign: tree.group(`benign-${i}`) });
     t = await TestEngine.start({ sinks: [] });
     t.engine.onAlert((a) => alerts.push(a));
     await t.startProbe();
@@ -550,7 +550,7 @@ describeKernel('built-in rules on the real kernel', () => {
     // The group likewise (setegid: setresgid(-1, gid, -1)), in the same order as a set-uid helper would.
     const back = 'import os\nos.setegid(1000)\nos.seteuid(1000)\nos.seteuid(0)\nos.setegid(0)';
     // Root's no-op calls, as make, shells and sudo-like tools make them by the hundred, then a drop for good.
-    const noop = 'import os\nos.setresuid(0, 0, 0)\nos.setuid(0)\nos.setreuid(0, 0)\nos.seteuid(0)\nos.setuid(65534)';
+    const noop = 'import os, ctypes\nos.setresuid(0, 0, 0)\nos.setuid(0)\nos.setreuid(0, 0)\nos.seteuid(0)\nos.setresuid(0, -1, -1)\nctypes.CDLL(None).setfsuid(0)\nos.setuid(65534)';
     let raised: TestCgroup | undefined;
     let quiet: TestCgroup | undefined;
     const a = await firesOnlyFor('Privileges raised to root with setuid', 'T1548', (g) => {
@@ -560,13 +560,39 @@ describeKernel('built-in rules on the real kernel', () => {
       quiet = g;
       return py(g, noop);
     });
-    expect(a.output).toMatch(/ call=setresuid uid_asked=root prev_euid=1000 prev_suid=0 process=python3 /);
+    expect(a.output).toMatch(/ call=setresuid uid_asked=root uid=0->0 euid=1000->0 suid=0->0 fsuid=1000->0 process=python3 /);
     const gidBack = t.of(raised!.id, 'setid').find((e) => e.call === 'setresgid' && e.id === 0);
     expect(gidBack).toMatchObject({ result: 0, egid: 1000, sgid: 0, gid: 0, euid: 0 });
     // The no-op calls were seen, as root's: quiet for what they were, not missed.
-    const noops = t.of(quiet!.id, 'setid').filter((e) => e.id === 0 && e.result === 0);
-    expect(noops.map((e) => e.call).sort()).toEqual(['setresuid', 'setresuid', 'setreuid', 'setuid']);
-    expect(noops.every((e) => e.euid === 0 && e.suid === 0 && e.uid === 0)).toBe(true);
+    const noops = t.of(quiet!.id, 'setid').filter((e) => e.call !== 'setuid' || e.id === 0);
+    expect(noops.map((e) => e.call).sort()).toEqual(['setfsuid', 'setresuid', 'setresuid', 'setresuid', 'setreuid', 'setuid']);
+    const root = { uid: 0, euid: 0, suid: 0, fsuid: 0, gid: 0, egid: 0, sgid: 0, fsgid: 0 };
+    for (const e of noops) expect({ ...e.idsAfter, uid: e.uid, euid: e.euid, suid: e.suid, fsuid: e.fsuid }).toEqual(root);
+  });
+
+  it('Privileges raised to root with setuid: through setfsuid, judged by the fsuid it left (a refused one returns no error)', async () => {
+    // A process keeping root as its saved uid only takes it as its file system uid; setfsuid returns the old fsuid.
+    const took = 'import os, ctypes\nos.setresuid(1000, 1000, 0)\nassert ctypes.CDLL(None).setfsuid(0) == 1000';
+    // uid 1000 through and through asks for fsuid 0: refused, and told only by the old fsuid coming back (1000 again).
+    const refused = 'import os, ctypes\nos.setresuid(1000, 1000, 1000)\nlibc = ctypes.CDLL(None)\nlibc.setfsuid(0)\nassert libc.setfsuid(-1) == 1000';
+    let quiet: TestCgroup | undefined;
+    const a = await firesOnlyFor('Privileges raised to root with setuid', 'T1548', (g) => py(g, took), (g) => {
+      quiet = g;
+      return py(g, refused);
+    });
+    expect(a.output).toMatch(/ call=setfsuid uid_asked=root uid=1000->1000 euid=1000->1000 suid=0->0 fsuid=1000->0 process=python3 /);
+    // The refused call was seen (a result, no error): quiet for what it did, not missed.
+    const ask = t.of(quiet!.id, 'setid').find((e) => e.call === 'setfsuid' && e.id === 0);
+    expect(ask).toMatchObject({ result: 1000, uid: 1000, fsuid: 1000, idsAfter: { uid: 1000, euid: 1000, suid: 1000, fsuid: 1000 } });
+  });
+
+  it('Privileges raised to root with setuid: the real uid alone (setresuid(0, -1, -1))', async () => {
+    // Real uid 1000, saved 0: making the real uid root lets any later call take root, and an exec gets full permitted capabilities.
+    const real = 'import os\nos.setresuid(1000, 1000, 0)\nos.setresuid(0, -1, -1)\nassert os.getresuid() == (0, 1000, 0)';
+    // The same process setting its real uid to what it already is.
+    const same = 'import os\nos.setresuid(1000, 1000, 0)\nos.setresuid(1000, -1, -1)\nassert os.getresuid() == (1000, 1000, 0)';
+    const a = await firesOnlyFor('Privileges raised to root with setuid', 'T1548', (g) => py(g, real), (g) => py(g, same));
+    expect(a.output).toMatch(/ call=setresuid uid_asked="<NONE>" uid=1000->0 euid=1000->1000 suid=0->0 fsuid=1000->1000 process=python3 /);
   });
 
   it('Mount in a container', async () => {

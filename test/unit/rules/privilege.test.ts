@@ -1,6 +1,7 @@
-// The built-in rule on set*id calls: a process taking root back (its
-// effective uid not root before the call) is raised; root setting uid 0
-// again, as make, shells and daemons do all the time, is not.
+// The built-in rule on set*id calls: a process making one of its user ids
+// root that was not (real, effective, saved or file system, judged by the
+// ids before and after the call) is raised; root setting uid 0 again, as
+// make, shells and daemons do all the time, and a refused call are not.
 import { describe, expect, it } from 'vitest';
 import { formatOutput } from '../../../src/detect/rules/output.js';
 import { buildRuleSet, builtinFiles } from '../../../src/detect/rules/ruleset.js';
@@ -9,27 +10,52 @@ import { World } from './support.js';
 
 const RULE = 'Privileges raised to root with setuid';
 
+/** Real, effective, saved and file system uid. */
+type Uids = [number, number, number, number];
+
 describe(`built-in rule: ${RULE}`, () => {
   const set = buildRuleSet(builtinFiles());
   const rule = set.rules.find((r) => r.name === RULE)!;
   const fires = (w: World, e: Event): boolean => rule.condition.byType.get(e.type)?.(e, w.x) ?? false;
-  /** A set*id call by a process with real uid 0 and the given effective and saved uids before it. */
-  const call = (w: World, call: string, id: number, euid: number, suid = 0, result = 0): Event =>
-    w.event('setid', { call, id, result, uid: 0, gid: 0, euid, suid, egid: 0, sgid: 0 });
+  /** A set*id call with the caller's uids before and after it (the gids all 0); `after` null: a probe that does not say. */
+  const call = (w: World, call: string, id: number, before: Uids, after: Uids | null, result = 0, extra: Partial<Event> = {}): Event =>
+    w.event('setid', {
+      call, id, result, uid: before[0], gid: 0, euid: before[1], suid: before[2], fsuid: before[3], egid: 0, sgid: 0, fsgid: 0,
+      idsAfter: after && { uid: after[0], euid: after[1], suid: after[2], fsuid: after[3], gid: 0, egid: 0, sgid: 0, fsgid: 0 },
+      ...extra,
+    });
+  const helper: Uids = [1000, 1000, 0, 1000]; // a set-uid helper that dropped its effective uid and kept root as its saved one
+  const root: Uids = [0, 0, 0, 0];
 
-  it('fires for a process whose effective uid was not root taking uid 0 back, and says what it was', () => {
+  it('fires for each uid made root that was not, and says what changed', () => {
     const w = new World();
-    for (const c of ['setuid', 'setreuid', 'setresuid', 'setfsuid']) expect(fires(w, call(w, c, 0, 1000)), c).toBe(true);
-    const e = call(w, 'setresuid', 0, 1000);
-    expect(formatOutput(rule.output, e, w.x).output).toMatch(/^Privileges raised to root \| call=setresuid uid_asked=root prev_euid=1000 prev_suid=0 process=app /);
+    // seteuid(0), setuid(0), setreuid(-1, 0): the effective (and so file system) uid back to root.
+    for (const c of ['setuid', 'setreuid', 'setresuid']) expect(fires(w, call(w, c, 0, helper, [1000, 0, 0, 0])), c).toBe(true);
+    // setresuid(0, -1, -1): only the real uid, which a later setuid(0) or an exec's capabilities build on.
+    const real = call(w, 'setresuid', -1, helper, [0, 1000, 0, 1000]);
+    expect(fires(w, real)).toBe(true);
+    expect(formatOutput(rule.output, real, w.x).output).toMatch(/^Privileges raised to root \| call=setresuid uid_asked="<NONE>" uid=1000->0 euid=1000->1000 suid=0->0 fsuid=1000->1000 process=app /);
+    // setresuid(-1, -1, 0) by a process with CAP_SETUID: only the saved uid.
+    expect(fires(w, call(w, 'setresuid', -1, [1000, 1000, 1000, 1000], [1000, 1000, 0, 1000]))).toBe(true);
+    // setfsuid(0) that took: it returns the old fsuid.
+    const fs = call(w, 'setfsuid', 0, helper, [1000, 1000, 0, 0], 1000);
+    expect(fires(w, fs)).toBe(true);
+    expect(formatOutput(rule.output, fs, w.x).output).toContain(' fsuid=1000->0 ');
+    // A set-uid root program making its real uid root too (setuid(0) with euid 0): the shell it runs keeps root.
+    expect(fires(w, call(w, 'setuid', 0, [1000, 0, 0, 0], root))).toBe(true);
   });
 
-  it("stays quiet for root's no-op setuid(0) and setresuid(0,0,0), a failed attempt, a drop, and the gid calls", () => {
+  it("stays quiet for root's no-op calls, refused calls, drops, the login tools, the gid calls and ids not reported", () => {
     const w = new World();
-    for (const c of ['setuid', 'setreuid', 'setresuid', 'setfsuid']) expect(fires(w, call(w, c, 0, 0)), c).toBe(false);
-    expect(fires(w, call(w, 'setuid', 0, 1000, 1000, -1))).toBe(false);
-    expect(fires(w, call(w, 'setresuid', 1000, 0))).toBe(false);
-    expect(fires(w, call(w, 'setresuid', -1, 1000))).toBe(false);
-    expect(fires(w, w.event('setid', { call: 'setgid', id: 0, result: 0, euid: 1000, egid: 1000 }))).toBe(false);
+    for (const c of ['setuid', 'setreuid', 'setresuid', 'setfsuid']) expect(fires(w, call(w, c, 0, root, root)), c).toBe(false);
+    // setfsuid(0) refused to uid 1000: no error, its old fsuid returned, nothing changed.
+    expect(fires(w, call(w, 'setfsuid', 0, [1000, 1000, 1000, 1000], [1000, 1000, 1000, 1000], 1000))).toBe(false);
+    expect(fires(w, call(w, 'setuid', 0, [1000, 1000, 1000, 1000], [1000, 1000, 1000, 1000], -1))).toBe(false);
+    expect(fires(w, call(w, 'setresuid', 1000, root, [1000, 1000, 1000, 1000]))).toBe(false);
+    expect(fires(w, call(w, 'setresuid', -1, root, [0, 1000, 0, 1000]))).toBe(false);
+    expect(fires(w, call(w, 'setresuid', 0, helper, [1000, 0, 0, 0], 0, { pid: 200, tid: 200, comm: 'sudo' }))).toBe(false);
+    expect(fires(w, w.event('setid', { call: 'setgid', id: 0, result: 0, euid: 1000, egid: 1000, idsAfter: { uid: 0, euid: 1000, suid: 0, fsuid: 1000, gid: 0, egid: 0, sgid: 0, fsgid: 0 } }))).toBe(false);
+    // From a probe that does not read the ids after the call: nothing to judge by.
+    expect(fires(w, call(w, 'setresuid', 0, helper, null))).toBe(false);
   });
 });
