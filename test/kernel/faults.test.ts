@@ -2,32 +2,31 @@
 // says so loudly, keeps serving, corrupts nothing, and catches up once
 // there is room again.
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createServer } from 'node:http';
 import { alertFor, type Alert } from '../../src/model/alert.js';
 import { TestEngine } from '../support/engine.js';
-import { describeKernel, TestCgroupTree, waitFor } from '../support/kernel.js';
+import { describeKernel, FakeCgroupMount, TestCgroupTree, waitFor } from '../support/kernel.js';
 import { SyntheticProbe } from '../support/synthetic-probe.js';
 
 describeKernel('faults', () => {
   let mnt: string;
-  let fakeMount: string;
+  let fakeMount: FakeCgroupMount;
   let appId: number;
 
   beforeAll(() => {
     mnt = mkdtempSync(join(tmpdir(), 'vigil-tmpfs-'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'vigil-test-state', mnt]);
-    fakeMount = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
-    mkdirSync(join(fakeMount, 'app'));
-    appId = statSync(join(fakeMount, 'app')).ino;
+    fakeMount = new FakeCgroupMount();
+    appId = fakeMount.add('app');
   });
   afterAll(() => {
     execFileSync('umount', [mnt]);
     rmSync(mnt, { recursive: true, force: true });
-    rmSync(fakeMount, { recursive: true, force: true });
+    fakeMount.remove();
   });
 
   /** Fills the file system until it refuses another byte. */
@@ -135,7 +134,7 @@ describeKernel('faults', () => {
     const state = join(mnt, 'state');
     const t = await TestEngine.start(
       { stateDir: state, workloads: [{ name: 'app', cgroup: '/app' }], sinks: [{ type: 'webhook', id: 'down', url: 'http://127.0.0.1:9/hook' }] },
-      { cgroupMount: fakeMount },
+      { cgroupMount: fakeMount.dir },
     );
     const probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`);
     try {

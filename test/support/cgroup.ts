@@ -1,7 +1,9 @@
 // Test "containers": cgroup v2 directories with processes moved into
-// them. Shared by kernel tests and benchmarks (no test-runner imports).
+// them, and a plain directory tree standing in for the cgroup v2 mount.
+// Shared by kernel tests, unit tests and benchmarks (no test-runner imports).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmdirSync, statSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmdirSync, rmSync, statSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -101,3 +103,35 @@ export class TestCgroupTree {
   }
 }
 
+
+/**
+ * A directory tree in a fresh temporary directory standing in for the
+ * cgroup v2 mount (the engine's cgroupMount), for tests without root or
+ * without a probe: cgroup ids are the directories' inode numbers, exactly
+ * as on the real one.
+ */
+export class FakeCgroupMount {
+  /** The stand-in mount point. */
+  readonly dir: string;
+
+  /** Makes the tree with `cgroups` in it (paths below the mount, e.g. 'shop/web'). */
+  constructor(cgroups: readonly string[] = []) {
+    this.dir = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
+    for (const c of cgroups) this.add(c);
+  }
+
+  /** Makes a cgroup (and the ones above it); returns its id. */
+  add(cgroup: string): number {
+    mkdirSync(join(this.dir, cgroup), { recursive: true });
+    return this.id(cgroup);
+  }
+
+  /** A cgroup's id: its directory's inode number. */
+  id(cgroup: string): number {
+    return statSync(join(this.dir, cgroup)).ino;
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

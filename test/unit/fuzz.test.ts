@@ -3,12 +3,10 @@
 // strings and batches. It must reject or bound each with a counted, logged
 // reason and keep serving — after every round a well-behaved probe is
 // still served. Seeded, so a failure replays.
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { credentials, makeGenericClientConstructor, type ClientDuplexStream } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messageType } from '../../src/rpc/proto.js';
+import { FakeCgroupMount } from '../support/cgroup.js';
 import { TestEngine } from '../support/engine.js';
 import { waitFor } from '../support/kernel.js';
 import { ktimeNow, SyntheticProbe } from '../support/synthetic-probe.js';
@@ -33,21 +31,20 @@ const ProbeMessage = messageType('ProbeMessage');
 const encode = (m: object): Buffer => Buffer.from(ProbeMessage.encode(ProbeMessage.fromObject(m)).finish());
 
 let t: TestEngine;
-let fakeMount: string;
+let fakeMount: FakeCgroupMount;
 let appId: number;
 let client: InstanceType<typeof RawClient>;
 
 beforeAll(async () => {
-  fakeMount = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
-  mkdirSync(join(fakeMount, 'app'));
-  appId = statSync(join(fakeMount, 'app')).ino;
-  t = await TestEngine.start({ sinks: [] }, { cgroupMount: fakeMount });
+  fakeMount = new FakeCgroupMount();
+  appId = fakeMount.add('app');
+  t = await TestEngine.start({ sinks: [] }, { cgroupMount: fakeMount.dir });
   client = new RawClient(`unix://${t.dir}/engine.sock`, credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20 });
 });
 afterAll(async () => {
   client.close();
   await t.stop();
-  rmSync(fakeMount, { recursive: true, force: true });
+  fakeMount.remove();
 });
 
 /** One stream: a hello, then `frames`; resolves when the engine has dealt with them (or dropped the stream). */

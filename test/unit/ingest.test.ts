@@ -1,32 +1,29 @@
 // The engine's probe endpoint over a real gRPC unix socket, fed by a
 // synthetic probe: events are decoded, attributed to processes and
 // workloads, and anything wrong is counted and reported.
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
 import { connect as netConnect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/control/client.js';
+import { FakeCgroupMount } from '../support/cgroup.js';
 import { TestEngine } from '../support/engine.js';
 import { waitFor } from '../support/kernel.js';
 import { SyntheticProbe } from '../support/synthetic-probe.js';
 import { PROBE_RECEIVE_WINDOW } from '../../src/rpc/receive-window.js';
 
 // A directory tree stands in for the cgroup v2 mount: ids are inode numbers of directories, exactly as on the real one.
-let fakeMount: string;
+let fakeMount: FakeCgroupMount;
 let webId: number;
 let dbId: number;
 let otherId: number;
 
 beforeAll(() => {
-  fakeMount = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
-  for (const d of ['shop/web/replica-1', 'shop/db', 'batch/job-7']) mkdirSync(join(fakeMount, d), { recursive: true });
-  webId = statSync(join(fakeMount, 'shop/web/replica-1')).ino;
-  dbId = statSync(join(fakeMount, 'shop/db')).ino;
-  otherId = statSync(join(fakeMount, 'batch/job-7')).ino;
+  fakeMount = new FakeCgroupMount();
+  webId = fakeMount.add('shop/web/replica-1');
+  dbId = fakeMount.add('shop/db');
+  otherId = fakeMount.add('batch/job-7');
 });
-afterAll(() => rmSync(fakeMount, { recursive: true, force: true }));
+afterAll(() => fakeMount.remove());
 
 let t: TestEngine;
 let probe: SyntheticProbe | undefined;
@@ -39,7 +36,7 @@ afterEach(async () => {
 async function start(overrides = {}): Promise<void> {
   t = await TestEngine.start(
     { workloads: [{ name: 'web', cgroup: '/shop/web' }, { name: 'db', cgroup: '/shop/db', mode: 'monitor' }], ...overrides },
-    { cgroupMount: fakeMount },
+    { cgroupMount: fakeMount.dir },
   );
   probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`);
   await waitFor('probe session', () => t.engine.ingest.sessions().length === 1);
@@ -214,6 +211,6 @@ describe('probe stream', () => {
 
   it('refuses to start a second engine on a socket a live engine holds', async () => {
     await start();
-    await expect(TestEngine.start({}, { dir: t.dir, cgroupMount: fakeMount })).rejects.toThrow(/another engine is already listening/);
+    await expect(TestEngine.start({}, { dir: t.dir, cgroupMount: fakeMount.dir })).rejects.toThrow(/another engine is already listening/);
   });
 });

@@ -1,22 +1,19 @@
 // /metrics, /healthz and /readyz of a real engine over HTTP, fed by a
 // synthetic probe over real gRPC.
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { alertFor } from '../../src/model/alert.js';
+import { FakeCgroupMount } from '../support/cgroup.js';
 import { TestEngine } from '../support/engine.js';
 import { waitFor } from '../support/kernel.js';
 import { SyntheticProbe } from '../support/synthetic-probe.js';
 
-let fakeMount: string;
+let fakeMount: FakeCgroupMount;
 let appId: number;
 beforeAll(() => {
-  fakeMount = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
-  mkdirSync(join(fakeMount, 'app'));
-  appId = statSync(join(fakeMount, 'app')).ino;
+  fakeMount = new FakeCgroupMount();
+  appId = fakeMount.add('app');
 });
-afterAll(() => rmSync(fakeMount, { recursive: true, force: true }));
+afterAll(() => fakeMount.remove());
 
 let t: TestEngine;
 let probe: SyntheticProbe | undefined;
@@ -36,7 +33,7 @@ describe('metrics and health', () => {
     const secretUrl = 'http://127.0.0.1:9/hooks/T0KEN-in-the-url-s3cr3t';
     t = await TestEngine.start(
       { sinks: [{ type: 'webhook', id: 'soc', url: secretUrl, secret: 'hmac-key-that-must-not-leak' }] },
-      { cgroupMount: fakeMount },
+      { cgroupMount: fakeMount.dir },
     );
     expect(await get('/readyz')).toEqual({ status: 503, text: 'no probe is connected\n' });
     expect((await get('/healthz')).status).toBe(200); // within the grace period
@@ -67,7 +64,7 @@ describe('metrics and health', () => {
   });
 
   it('fails /healthz when the probe has been gone too long, or sends no events', async () => {
-    t = await TestEngine.start({ metrics: { listen: 'tcp://127.0.0.1:0', probeGoneSeconds: 1, maxEventGapSeconds: 1 } }, { cgroupMount: fakeMount });
+    t = await TestEngine.start({ metrics: { listen: 'tcp://127.0.0.1:0', probeGoneSeconds: 1, maxEventGapSeconds: 1 } }, { cgroupMount: fakeMount.dir });
     probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`);
     await waitFor('connected', () => t.engine.ingest.sessions().length === 1);
     // Connected, but silent: events have stopped.

@@ -1,22 +1,23 @@
 // Which cgroups are Vigil's own, and what a policy, quarantine or kill over
 // them would reach: a directory stands in for the cgroup v2 tree (its
 // cgroup.procs files written by the test), as no kernel is needed here.
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VigilCgroups } from '../../src/enrich/vigil-cgroups.js';
+import { FakeCgroupMount } from '../support/cgroup.js';
 
+let cgroups: FakeCgroupMount;
 let mount: string;
-const id = (p: string) => statSync(join(mount, p)).ino;
+const id = (p: string) => cgroups.id(p);
 beforeAll(() => {
-  mount = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
-  for (const d of ['pod/engine', 'pod/probe', 'podx', 'app']) mkdirSync(join(mount, d), { recursive: true });
+  cgroups = new FakeCgroupMount(['pod/engine', 'pod/probe', 'podx', 'app']);
+  mount = cgroups.dir;
   writeFileSync(join(mount, 'cgroup.procs'), '1\n2\n');
   writeFileSync(join(mount, 'pod/engine/cgroup.procs'), '4242\n');
   writeFileSync(join(mount, 'pod/probe/cgroup.procs'), '77\n');
 });
-afterAll(() => rmSync(mount, { recursive: true, force: true }));
+afterAll(() => cgroups.remove());
 
 const pathOf = (cgroupId: number) => (['pod/engine', 'pod/probe', 'podx', 'app'].find((p) => id(p) === cgroupId) ? `/${['pod/engine', 'pod/probe', 'podx', 'app'].find((p) => id(p) === cgroupId)}` : null);
 

@@ -1,11 +1,9 @@
 // Which cgroups are the host and which are workloads, and how config names them.
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CgroupPaths, findCgroup2Mount } from '../../src/enrich/cgroups.js';
 import { isHostCgroup, LocalResolver, WorkloadRegistry, type WorkloadResolver } from '../../src/enrich/workloads.js';
 import { emptyEvent } from '../../src/model/event.js';
+import { FakeCgroupMount } from '../support/cgroup.js';
 
 describe('workload identity off-cluster', () => {
   const resolver = new LocalResolver([
@@ -43,9 +41,9 @@ describe('workload identity off-cluster', () => {
 
 describe('default modes', () => {
   it('come from the namespace, unless the workload has its own', () => {
-    const mount = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
+    const cgroups = new FakeCgroupMount(['pay', 'shop', 'own']);
+    const mount = cgroups.dir;
     try {
-      for (const d of ['pay', 'shop', 'own']) mkdirSync(join(mount, d));
       // Stands in for the Kubernetes resolver: a namespace per cgroup directory.
       const byDir: WorkloadResolver = {
         identify: (path) => ({ key: `k8s:${path}`, name: path, kind: 'k8s', namespace: path.slice(1), ...(path === '/own' ? { mode: 'enforce' as const } : {}) }),
@@ -58,7 +56,7 @@ describe('default modes', () => {
       });
       const mode = (dir: string): string => {
         const e = emptyEvent('exec');
-        e.cgroupId = statSync(join(mount, dir)).ino;
+        e.cgroupId = cgroups.id(dir);
         e.pid = 1;
         return registry.resolve(e).mode;
       };
@@ -66,17 +64,17 @@ describe('default modes', () => {
       expect(mode('shop')).toBe('learn');
       expect(mode('own')).toBe('enforce');
     } finally {
-      rmSync(mount, { recursive: true, force: true });
+      cgroups.remove();
     }
   });
 });
 
 describe('pods and containers as response targets', () => {
   it('finds one pod or one container of a workload, with only its cgroups, and forgets a removed container\'s', () => {
-    const mount = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
+    const cgroups = new FakeCgroupMount(['a', 'b']);
+    const mount = cgroups.dir;
     try {
       const ids: Record<string, string> = { a: 'a'.repeat(64), b: 'b'.repeat(64) };
-      for (const d of ['a', 'b']) mkdirSync(join(mount, d));
       // Stands in for the container resolver: two replicas of one Deployment, a container each.
       const replicas: WorkloadResolver = {
         identify: (path) => {
@@ -85,7 +83,7 @@ describe('pods and containers as response targets', () => {
         },
       };
       const registry = new WorkloadRegistry({ cgroups: new CgroupPaths({ mount, sharedPidNamespace: () => false }), resolvers: [replicas], defaultMode: 'learn' });
-      const cg = (d: string): number => statSync(join(mount, d)).ino;
+      const cg = (d: string): number => cgroups.id(d);
       for (const d of ['a', 'b']) {
         const e = emptyEvent('exec');
         e.cgroupId = cg(d);
@@ -105,7 +103,7 @@ describe('pods and containers as response targets', () => {
       expect(registry.findTarget('bbbbbbbbbbbb')).toBeUndefined();
       expect(registry.cgroupsOf('k8s:shop/Deployment/web')).toEqual([{ id: cg('a'), path: '/a' }]);
     } finally {
-      rmSync(mount, { recursive: true, force: true });
+      cgroups.remove();
     }
   });
 });

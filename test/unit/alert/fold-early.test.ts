@@ -7,12 +7,13 @@
 // that applies to the rule still acts on every repeat, and a subscriber to
 // every alert still gets every alert. A monitored workload's anomalies fold
 // the same way.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '../../../src/model/alert.js';
 import type { ConfigInput } from '../../../src/config/schema.js';
+import { FakeCgroupMount } from '../../support/cgroup.js';
 import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe, type SyntheticEvent } from '../../support/synthetic-probe.js';
@@ -20,14 +21,13 @@ import { SyntheticProbe, type SyntheticEvent } from '../../support/synthetic-pro
 const RULE = 'Execution from a temporary directory';
 const RUNS = 1000;
 
-let fakeMount: string;
+let fakeMount: FakeCgroupMount;
 let webId: number;
 beforeAll(() => {
-  fakeMount = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
-  mkdirSync(join(fakeMount, 'shop/web'), { recursive: true });
-  webId = statSync(join(fakeMount, 'shop/web')).ino;
+  fakeMount = new FakeCgroupMount();
+  webId = fakeMount.add('shop/web');
 });
-afterAll(() => rmSync(fakeMount, { recursive: true, force: true }));
+afterAll(() => fakeMount.remove());
 
 let t: TestEngine | undefined;
 let probe: SyntheticProbe | undefined;
@@ -40,7 +40,7 @@ afterEach(async () => {
 
 async function start(overrides: Partial<ConfigInput> = {}): Promise<string> {
   const alertsFile = join(mkdtempSync(join(tmpdir(), 'vigil-fold-')), 'alerts.jsonl');
-  t = await TestEngine.start({ sinks: [{ type: 'file', path: alertsFile }], ...overrides }, { cgroupMount: fakeMount });
+  t = await TestEngine.start({ sinks: [{ type: 'file', path: alertsFile }], ...overrides }, { cgroupMount: fakeMount.dir });
   probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`, { capabilities: ['kill'] });
   probe.answer = () => ({ ok: true, error: '', detail: 'killed' });
   await waitFor('probe session', () => t!.engine.ingest.sessions().length === 1);

@@ -4,11 +4,12 @@
 // rules in one workload and host noise (a build raising privileges), then a
 // reverse shell: the critical alert is in the sink at once, and what the
 // limits held is summarised about a second later, not a minute.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import type { Alert } from '../../../src/model/alert.js';
+import { FakeCgroupMount } from '../../support/cgroup.js';
 import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe, type SyntheticEvent } from '../../support/synthetic-probe.js';
@@ -22,20 +23,18 @@ afterEach(async () => {
 const O_WRONLY_CREAT = 0o101;
 
 it('a critical alert reaches the sink at once after a burst of warnings and host noise; what was held is summarised within seconds', async () => {
-  const cgroups = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
-  mkdirSync(join(cgroups, 'shop/web'), { recursive: true });
-  mkdirSync(join(cgroups, 'system.slice/build.service'), { recursive: true });
-  const web = statSync(join(cgroups, 'shop/web')).ino;
-  const host = statSync(join(cgroups, 'system.slice/build.service')).ino;
+  const cgroups = new FakeCgroupMount();
+  const web = cgroups.add('shop/web');
+  const host = cgroups.add('system.slice/build.service');
   const dir = mkdtempSync(join(tmpdir(), 'vigil-priority-'));
   const file = join(dir, 'alerts.jsonl');
   // The shipped defaults for folding and rate limits: nothing tuned for the test.
-  const t = await TestEngine.start({ workloads: [{ name: 'shop-web', cgroup: '/shop/web' }], sinks: [{ type: 'file', path: file }] }, { cgroupMount: cgroups });
+  const t = await TestEngine.start({ workloads: [{ name: 'shop-web', cgroup: '/shop/web' }], sinks: [{ type: 'file', path: file }] }, { cgroupMount: cgroups.dir });
   const probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`);
   cleanup.push(async () => {
     await probe.close();
     await t.stop();
-    rmSync(cgroups, { recursive: true, force: true });
+    cgroups.remove();
     rmSync(dir, { recursive: true, force: true });
   });
   const lines = (): Alert[] => {

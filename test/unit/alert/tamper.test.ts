@@ -7,12 +7,13 @@
 // when its enforce policy followed), and a move between cgroups nobody
 // watches (the node's services, a runtime starting a container) is only
 // counted.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import type { Alert } from '../../../src/model/alert.js';
 import { formatStatus } from '../../../src/cli/format.js';
+import { FakeCgroupMount } from '../../support/cgroup.js';
 import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe } from '../../support/synthetic-probe.js';
@@ -24,20 +25,19 @@ afterEach(async () => {
 });
 
 async function setup() {
-  const cgroups = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
-  for (const d of ['shop/web', 'shop/db', 'system.slice/containerd.service', 'elsewhere']) mkdirSync(join(cgroups, d), { recursive: true });
-  const id = (d: string) => statSync(join(cgroups, d)).ino;
+  const cgroups = new FakeCgroupMount(['shop/web', 'shop/db', 'system.slice/containerd.service', 'elsewhere']);
+  const id = (d: string) => cgroups.id(d);
   const dir = mkdtempSync(join(tmpdir(), 'vigil-tamper-'));
   const file = join(dir, 'alerts.jsonl');
   const t = await TestEngine.start(
     { workloads: [{ name: 'shop-web', cgroup: '/shop/web', mode: 'monitor' }, { name: 'shop-db', cgroup: '/shop/db', mode: 'learn' }], sinks: [{ type: 'file', path: file }] },
-    { cgroupMount: cgroups },
+    { cgroupMount: cgroups.dir },
   );
   const probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`);
   cleanup.push(async () => {
     await probe.close();
     await t.stop();
-    rmSync(cgroups, { recursive: true, force: true });
+    cgroups.remove();
     rmSync(dir, { recursive: true, force: true });
   });
   const sunk = (): Alert[] => {

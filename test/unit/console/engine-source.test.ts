@@ -1,15 +1,13 @@
 // What the console shows of a container comes from its runtime's description
 // (enrich/runtime/), through the engine's workload registry: privileged and
 // image where a runtime described the container, unknown where none did.
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { consoleSource, type ConsoleParts } from '../../../src/console/engine-source.js';
 import { CgroupPaths } from '../../../src/enrich/cgroups.js';
 import { WorkloadRegistry, type WorkloadResolver } from '../../../src/enrich/workloads.js';
 import type { ContainerInfo } from '../../../src/model/container.js';
 import { emptyEvent } from '../../../src/model/event.js';
+import { FakeCgroupMount } from '../../support/cgroup.js';
 
 const info = (privileged: boolean): ContainerInfo => ({
   id: 'c'.repeat(64), name: 'app', runtime: 'containerd', image: 'registry.local/shop/web:1.4', imageRepository: 'registry.local/shop/web',
@@ -18,9 +16,9 @@ const info = (privileged: boolean): ContainerInfo => ({
 
 describe("the console's view of a container", () => {
   it('says privileged and names the image as the runtime described them, and unknown for a cgroup no runtime named', () => {
-    const mount = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
+    const cgroups = new FakeCgroupMount(['priv', 'plain', 'bare']);
+    const mount = cgroups.dir;
     try {
-      for (const d of ['priv', 'plain', 'bare']) mkdirSync(join(mount, d));
       // Stands in for the runtime resolver (test/containers/ runs the real one against containerd and Docker).
       const runtime: WorkloadResolver = {
         identify: (path) => path === '/bare' ? null : { key: `container:${path}`, name: path.slice(1), kind: 'container', containerInfo: info(path === '/priv') },
@@ -28,7 +26,7 @@ describe("the console's view of a container", () => {
       const registry = new WorkloadRegistry({ cgroups: new CgroupPaths({ mount, sharedPidNamespace: () => false }), resolvers: [runtime], defaultMode: 'learn' });
       for (const d of ['priv', 'plain', 'bare']) {
         const e = emptyEvent('exec');
-        e.cgroupId = statSync(join(mount, d)).ino;
+        e.cgroupId = cgroups.id(d);
         e.pid = 1;
         registry.resolve(e);
       }
@@ -39,7 +37,7 @@ describe("the console's view of a container", () => {
       expect(byName.get('plain')).toMatchObject({ privileged: false, images: ['registry.local/shop/web:1.4'] });
       expect(byName.get('/bare')).toMatchObject({ privileged: null, images: [] });
     } finally {
-      rmSync(mount, { recursive: true, force: true });
+      cgroups.remove();
     }
   });
 });

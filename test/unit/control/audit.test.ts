@@ -9,30 +9,28 @@
 // test/kernel/security.test.ts.)
 import { credentials, makeGenericClientConstructor, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
 import { readFileSync, rmSync, statSync } from 'node:fs';
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AUDIT_FILE, type AuditRecord } from '../../../src/control/audit.js';
 import { ControlClient } from '../../../src/control/client.js';
 import { controlMethods } from '../../../src/control/methods.js';
 import type { Alert } from '../../../src/model/alert.js';
+import { FakeCgroupMount } from '../../support/cgroup.js';
 import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe } from '../../support/synthetic-probe.js';
 import { makePki, type TestPki } from '../../support/tls.js';
 
-let cgroups: string;
+let cgroups: FakeCgroupMount;
 let webId: number;
 let pki: TestPki;
 beforeAll(() => {
-  cgroups = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
-  mkdirSync(join(cgroups, 'shop/web'), { recursive: true });
-  webId = statSync(join(cgroups, 'shop/web')).ino;
+  cgroups = new FakeCgroupMount();
+  webId = cgroups.add('shop/web');
   pki = makePki();
 });
 afterAll(() => {
-  rmSync(cgroups, { recursive: true, force: true });
+  cgroups.remove();
   rmSync(pki.dir, { recursive: true, force: true });
 });
 
@@ -46,7 +44,7 @@ afterEach(async () => {
 });
 
 async function start(overrides = {}): Promise<void> {
-  t = await TestEngine.start({ workloads: [{ name: 'web', cgroup: '/shop/web', mode: 'enforce' }], sinks: [], ...overrides }, { cgroupMount: cgroups });
+  t = await TestEngine.start({ workloads: [{ name: 'web', cgroup: '/shop/web', mode: 'enforce' }], sinks: [], ...overrides }, { cgroupMount: cgroups.dir });
   alerts = [];
   t.engine.onAlert((a) => alerts.push(a));
   probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`, { capabilities: ['exec-kill', 'connect-refuse', 'write-kill', 'quarantine', 'kill'] });

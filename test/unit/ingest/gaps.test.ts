@@ -4,9 +4,6 @@
 // losses nobody can attribute, missing batches, a probe gone silent while
 // connected, no probe at all, a restart that left enforcement off. `vigil
 // status` and /metrics keep the counts.
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../../src/control/client.js';
 import { formatStatus } from '../../../src/cli/format.js';
@@ -15,20 +12,20 @@ import { LossEpisodes } from '../../../src/probe/losses.js';
 import type { WireLossReport } from '../../../src/probe/wire.js';
 import { WEB } from '../alert/support.js';
 import { capturingLogger } from '../../support/engine.js';
+import { FakeCgroupMount } from '../../support/cgroup.js';
 import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe } from '../../support/synthetic-probe.js';
 
-let cgroups: string;
+let cgroups: FakeCgroupMount;
 let webId: number;
 let dbId: number;
 beforeAll(() => {
-  cgroups = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
-  for (const d of ['shop/web', 'shop/db']) mkdirSync(join(cgroups, d), { recursive: true });
-  webId = statSync(join(cgroups, 'shop/web')).ino;
-  dbId = statSync(join(cgroups, 'shop/db')).ino;
+  cgroups = new FakeCgroupMount();
+  webId = cgroups.add('shop/web');
+  dbId = cgroups.add('shop/db');
 });
-afterAll(() => rmSync(cgroups, { recursive: true, force: true }));
+afterAll(() => cgroups.remove());
 
 let t: TestEngine;
 let started = false;
@@ -49,7 +46,7 @@ async function start(): Promise<SyntheticProbe> {
       probe: { lossReportMs: 200 },
       sinks: [],
     },
-    { cgroupMount: cgroups, lossEpisodes: { quietMs: 1500, updateMs: 3000 } },
+    { cgroupMount: cgroups.dir, lossEpisodes: { quietMs: 1500, updateMs: 3000 } },
   );
   started = true;
   alerts = [];

@@ -5,16 +5,14 @@
 // 'fileop' records. The kernel side runs in the QEMU guests (BPF LSM and
 // fmod_ret, test/vm/); here a synthetic probe sends what they send, over
 // real gRPC, since this host's kernel refuses both hooks.
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Alert } from '../../../src/model/alert.js';
+import { FakeCgroupMount } from '../../support/cgroup.js';
 import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe } from '../../support/synthetic-probe.js';
 
-let fakeMount: string;
+let fakeMount: FakeCgroupMount;
 let appId: number;
 let t: TestEngine;
 let probe: SyntheticProbe;
@@ -22,10 +20,9 @@ const alerts: Alert[] = [];
 
 beforeAll(async () => {
   // A directory tree stands in for the cgroup v2 mount: ids are inode numbers, as on the real one.
-  fakeMount = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
-  mkdirSync(join(fakeMount, 'shop/app'), { recursive: true });
-  appId = statSync(join(fakeMount, 'shop/app')).ino;
-  t = await TestEngine.start({ workloads: [{ name: 'app', cgroup: '/shop/app', mode: 'enforce' }], sinks: [] }, { cgroupMount: fakeMount });
+  fakeMount = new FakeCgroupMount();
+  appId = fakeMount.add('shop/app');
+  t = await TestEngine.start({ workloads: [{ name: 'app', cgroup: '/shop/app', mode: 'enforce' }], sinks: [] }, { cgroupMount: fakeMount.dir });
   t.engine.onAlert((a) => alerts.push(a));
   probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`);
   probe.answer = () => ({ ok: true, error: '', detail: '' });
@@ -35,7 +32,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await probe?.close();
   await t?.stop();
-  rmSync(fakeMount, { recursive: true, force: true });
+  fakeMount.remove();
 });
 
 it('raises a mkdir, a symlink and a hard link denied by the BPF LSM or fmod_ret as denied writes; a mkdir nobody denied is not a write', async () => {

@@ -1,22 +1,21 @@
 // Learned profiles survive an engine restart, and a corrupt profile file is
 // set aside and reported, never silently reset. Real engine, real gRPC
 // from a synthetic probe, real files.
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FakeCgroupMount } from '../../support/cgroup.js';
 import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe } from '../../support/synthetic-probe.js';
 
-let fakeMount: string;
+let fakeMount: FakeCgroupMount;
 let appId: number;
 beforeAll(() => {
-  fakeMount = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
-  mkdirSync(join(fakeMount, 'app'), { recursive: true });
-  appId = statSync(join(fakeMount, 'app')).ino;
+  fakeMount = new FakeCgroupMount();
+  appId = fakeMount.add('app');
 });
-afterAll(() => rmSync(fakeMount, { recursive: true, force: true }));
+afterAll(() => fakeMount.remove());
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -24,7 +23,7 @@ afterEach(async () => {
 });
 
 async function engineWithProbe(dir?: string): Promise<{ t: TestEngine; probe: SyntheticProbe }> {
-  const t = await TestEngine.start({ sinks: [], workloads: [{ name: 'app', cgroup: '/app' }] }, { cgroupMount: fakeMount, ...(dir ? { dir } : {}) });
+  const t = await TestEngine.start({ sinks: [], workloads: [{ name: 'app', cgroup: '/app' }] }, { cgroupMount: fakeMount.dir, ...(dir ? { dir } : {}) });
   const probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`);
   await waitFor('probe session', () => t.engine.ingest.sessions().length === 1);
   return { t, probe };

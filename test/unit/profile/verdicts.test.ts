@@ -2,14 +2,12 @@
 // do without them, while they learn, when a reviewed policy replaces one,
 // and past the table's bound; and in a running engine (real gRPC from a
 // synthetic probe) each workload's answers follow its own profile.
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { emptyEvent, type Event } from '../../../src/model/event.js';
 import { fromDocument, toDocument } from '../../../src/detect/profile/policy.js';
 import { DEFAULT_LIMITS, Profile } from '../../../src/detect/profile/profile.js';
 import { FileVerdicts, MAX_PATHS } from '../../../src/detect/profile/verdicts.js';
+import { FakeCgroupMount } from '../../support/cgroup.js';
 import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe } from '../../support/synthetic-probe.js';
@@ -146,23 +144,20 @@ describe('remembered file answers', () => {
 });
 
 describe('remembered file answers in the engine', () => {
-  let fakeMount = '';
+  let fakeMount: FakeCgroupMount | undefined;
   let t: TestEngine | undefined;
   let probe: SyntheticProbe | undefined;
   afterEach(async () => {
     await probe?.close();
     await t?.stop();
-    rmSync(fakeMount, { recursive: true, force: true });
+    fakeMount?.remove();
   });
 
   it('follow learning, mode changes and an applied policy, per workload', async () => {
-    fakeMount = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
+    fakeMount = new FakeCgroupMount();
     const id: Record<string, number> = {};
-    for (const d of ['shop/a', 'shop/b']) {
-      mkdirSync(join(fakeMount, d), { recursive: true });
-      id[d] = statSync(join(fakeMount, d)).ino;
-    }
-    t = await TestEngine.start({ sinks: [], workloads: [{ name: 'a', cgroup: '/shop/a' }, { name: 'b', cgroup: '/shop/b' }] }, { cgroupMount: fakeMount });
+    for (const d of ['shop/a', 'shop/b']) id[d] = fakeMount.add(d);
+    t = await TestEngine.start({ sinks: [], workloads: [{ name: 'a', cgroup: '/shop/a' }, { name: 'b', cgroup: '/shop/b' }] }, { cgroupMount: fakeMount.dir });
     probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`);
     const anomalies: string[] = [];
     t.engine.onAlert((al) => {

@@ -2,23 +2,20 @@
 // it runs on, and an error alert says so) or closed (its network is
 // quarantined, and a critical alert says so). Real engine, real gRPC from a
 // synthetic probe that refuses the new cgroup's policy.
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '../../../src/model/alert.js';
+import { FakeCgroupMount } from '../../support/cgroup.js';
 import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe } from '../../support/synthetic-probe.js';
 
-let fakeMount: string;
+let fakeMount: FakeCgroupMount;
 const id: Record<string, number> = {};
 beforeAll(() => {
-  fakeMount = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
-  for (const d of ['app/a', 'app/b']) mkdirSync(join(fakeMount, d), { recursive: true });
-  for (const d of ['app', 'app/a', 'app/b']) id[d] = statSync(join(fakeMount, d)).ino;
+  fakeMount = new FakeCgroupMount(['app/a', 'app/b']);
+  for (const d of ['app', 'app/a', 'app/b']) id[d] = fakeMount.id(d);
 });
-afterAll(() => rmSync(fakeMount, { recursive: true, force: true }));
+afterAll(() => fakeMount.remove());
 
 let t: TestEngine;
 let probe: SyntheticProbe;
@@ -28,7 +25,7 @@ afterEach(async () => {
 });
 
 async function enforcedThenBroken(failClosed: boolean | undefined): Promise<Alert> {
-  t = await TestEngine.start({ sinks: [], workloads: [{ name: 'app', cgroup: '/app', ...(failClosed === undefined ? {} : { failClosed }) }] }, { cgroupMount: fakeMount });
+  t = await TestEngine.start({ sinks: [], workloads: [{ name: 'app', cgroup: '/app', ...(failClosed === undefined ? {} : { failClosed }) }] }, { cgroupMount: fakeMount.dir });
   probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`, { capabilities: ['exec-kill', 'connect-refuse', 'write-kill', 'quarantine', 'capture', 'kill'] });
   probe.answer = () => ({ ok: true, error: '', detail: 'done' });
   const alerts: Alert[] = [];

@@ -3,22 +3,19 @@
 // re-enforces each workload, then reapply() puts back whatever is held,
 // which used to send every policy a second time. Real engine, real gRPC
 // from synthetic probes; a directory tree stands in for the cgroup mount.
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { FakeCgroupMount } from '../../support/cgroup.js';
 import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe } from '../../support/synthetic-probe.js';
 
-let fakeMount: string;
+let fakeMount: FakeCgroupMount;
 const id: Record<string, number> = {};
 beforeAll(() => {
-  fakeMount = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
-  mkdirSync(join(fakeMount, 'app/a'), { recursive: true });
-  for (const d of ['app', 'app/a']) id[d] = statSync(join(fakeMount, d)).ino;
+  fakeMount = new FakeCgroupMount(['app/a']);
+  for (const d of ['app', 'app/a']) id[d] = fakeMount.id(d);
 });
-afterAll(() => rmSync(fakeMount, { recursive: true, force: true }));
+afterAll(() => fakeMount.remove());
 
 let t: TestEngine;
 const probes: SyntheticProbe[] = [];
@@ -44,7 +41,7 @@ function policiesPerRoot(p: SyntheticProbe): Map<number, number> {
 }
 
 it('a probe that connects gets each enforced root\'s policy once, with the protected paths', async () => {
-  t = await TestEngine.start({ sinks: [], workloads: [{ name: 'app', cgroup: '/app' }] }, { cgroupMount: fakeMount });
+  t = await TestEngine.start({ sinks: [], workloads: [{ name: 'app', cgroup: '/app' }] }, { cgroupMount: fakeMount.dir });
   const first = connect();
   first.sendBatch([{ pid: 10, cgroupId: id['app/a']!, exec: { filename: '/usr/bin/app', exe: '/usr/bin/app', argv: ['app'], cwd: '/' } }]);
   await waitFor('learned', () => t.events.length === 1);

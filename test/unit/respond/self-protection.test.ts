@@ -4,24 +4,21 @@
 // engine, real gRPC and control socket; the probe is synthetic and the
 // cgroup tree a directory (no kernel here: test/kernel/self-protection.test.ts
 // does the same with the real probe).
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../../src/control/client.js';
 import type { Alert } from '../../../src/model/alert.js';
+import { FakeCgroupMount } from '../../support/cgroup.js';
 import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe } from '../../support/synthetic-probe.js';
 
-let fakeMount: string;
+let fakeMount: FakeCgroupMount;
 const id: Record<string, number> = {};
 beforeAll(() => {
-  fakeMount = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
-  for (const d of ['vigil/probe', 'app/a']) mkdirSync(join(fakeMount, d), { recursive: true });
-  for (const d of ['vigil', 'vigil/probe', 'app', 'app/a']) id[d] = statSync(join(fakeMount, d)).ino;
+  fakeMount = new FakeCgroupMount(['vigil/probe', 'app/a']);
+  for (const d of ['vigil', 'vigil/probe', 'app', 'app/a']) id[d] = fakeMount.id(d);
 });
-afterAll(() => rmSync(fakeMount, { recursive: true, force: true }));
+afterAll(() => fakeMount.remove());
 
 let t: TestEngine | undefined;
 let probe: SyntheticProbe | undefined;
@@ -43,7 +40,7 @@ async function start(vigilMode?: 'enforce', promotion = { minLearningSeconds: 0,
     sinks: [],
     workloads: [{ name: 'vigil', cgroup: '/vigil', ...(vigilMode ? { mode: vigilMode } : {}) }, { name: 'app', cgroup: '/app' }],
     profiles: { promotion },
-  }, { cgroupMount: fakeMount });
+  }, { cgroupMount: fakeMount.dir });
   t = engine;
   const alerts: Alert[] = [];
   engine.engine.onAlert((a) => alerts.push(a));
@@ -114,7 +111,7 @@ describe('Vigil does not enforce, quarantine or kill itself', () => {
   });
 
   it('refuses at load a configured enforce-mode workload over the engine\'s own cgroup', async () => {
-    await expect(TestEngine.start({ sinks: [], workloads: [{ name: 'everything', cgroup: '/', mode: 'enforce' }] }, { cgroupMount: fakeMount }))
+    await expect(TestEngine.start({ sinks: [], workloads: [{ name: 'everything', cgroup: '/', mode: 'enforce' }] }, { cgroupMount: fakeMount.dir }))
       .rejects.toThrow(/^config workloads\[0\] \(everything\): mode enforce over cgroup \/ would enforce Vigil itself, it holds Vigil's own processes: the engine \(pid \d+\) runs in cgroup \//);
   });
 });

@@ -1,27 +1,27 @@
 // Rules in a running engine, fed over the real gRPC probe stream by a
 // synthetic probe: alerts in the one Alert format, thresholds, sequences,
 // and reloads that never leave the engine without rules.
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert } from '../../../src/model/alert.js';
 import type { ConfigInput } from '../../../src/config/schema.js';
 import { RuleLoadError } from '../../../src/detect/rules/problems.js';
+import { FakeCgroupMount } from '../../support/cgroup.js';
 import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe, type SyntheticEvent } from '../../support/synthetic-probe.js';
 
 // A directory tree stands in for the cgroup v2 mount (ids are directory inodes, as on the real one).
-let fakeMount: string;
+let fakeMount: FakeCgroupMount;
 let webId: number;
 let dir: string;
 beforeAll(() => {
-  fakeMount = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
-  mkdirSync(join(fakeMount, 'shop/web'), { recursive: true });
-  webId = statSync(join(fakeMount, 'shop/web')).ino;
+  fakeMount = new FakeCgroupMount();
+  webId = fakeMount.add('shop/web');
 });
-afterAll(() => rmSync(fakeMount, { recursive: true, force: true }));
+afterAll(() => fakeMount.remove());
 
 let t: TestEngine | undefined;
 let probe: SyntheticProbe | undefined;
@@ -35,7 +35,7 @@ afterEach(async () => {
 });
 
 async function start(rules: ConfigInput['rules']): Promise<void> {
-  t = await TestEngine.start({ rules }, { cgroupMount: fakeMount });
+  t = await TestEngine.start({ rules }, { cgroupMount: fakeMount.dir });
   alerts = [];
   t.engine.onAlert((a) => alerts.push(a));
   probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`);
@@ -156,7 +156,7 @@ describe('rules in the engine', () => {
 describe('loading and reloading', () => {
   it('refuses to start the engine with a rule file that cannot load, naming file, line and column', async () => {
     const f = rulesFile('- rule: Broken\n  desc: d\n  condition: evt.type = execve and (proc.name = a\n  output: o\n  priority: INFO\n');
-    const err = await TestEngine.start({ rules: { builtin: false, files: [f] } }, { cgroupMount: fakeMount }).then(
+    const err = await TestEngine.start({ rules: { builtin: false, files: [f] } }, { cgroupMount: fakeMount.dir }).then(
       (started) => {
         t = started;
         return null;
