@@ -449,4 +449,15 @@ struct vigil_packet {
 	__u8 _pad[3];
 };
 
+/*
+ * One process's cgroup v2 id as the kernel holds it, written by the task
+ * iterator (snapshot.bpf.h) for the probe's start-up snapshot: not a ring
+ * record, read from the iterator's file.
+ */
+struct vigil_task_cgroup {
+	__u32 tgid;         /* in the initial pid namespace */
+	__u32 _pad;
+	__u64 cgroup_id;
+};
+
 #endif /* VIGIL_EVENTS_H */

@@ -10,6 +10,7 @@
  *   deny.bpf.h     deny before anything changes: BPF LSM hooks, or fmod_ret on security_*
  *   fair.bpf.h     a workload over its share sampled and counted, never what security needs
  *   respond.bpf.h  quarantine and packet capture (cgroup_skb, attached on demand)
+ *   snapshot.bpf.h the cgroup of each process older than the probe (task iterator)
  * Shared maps and the event header are in common.bpf.h, dentry walking in
  * path.bpf.h, and the record layouts in events.h. One object, one skeleton,
  * one ring buffer.
@@ -22,5 +23,6 @@
 #include "deny.bpf.h"
 #include "respond.bpf.h"
 #include "dns.bpf.h"
+#include "snapshot.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

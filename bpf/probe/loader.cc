@@ -122,6 +122,7 @@ pid_t HandOffPerfEvents(const std::vector<int>& links, size_t* count) {
 Loader::~Loader() {
   if (ring_positions_) munmap(const_cast<uint64_t*>(ring_positions_), 2 * page_);
   for (auto& c : cgroup_links_) bpf_link__destroy(c.link);
+  if (task_iter_) bpf_link__destroy(task_iter_);
   if (!skel_) return;
   std::vector<bpf_link*> links;
   std::vector<int> link_fds;
@@ -416,6 +417,8 @@ bool ConfigureSkeleton(vigil_bpf* skel, const LoadOptions& options, std::vector<
     const char* sec = bpf_program__section_name(prog);
     // cgroup programs are attached to chosen cgroups, never automatically.
     if (strncmp(sec, "cgroup", 6) == 0) bpf_program__set_autoattach(prog, false);
+    // The task iterator is read on demand (TaskCgroups), never attached to a hook.
+    if (strncmp(sec, "iter/", 5) == 0) bpf_program__set_autoattach(prog, false);
     if (IsDenyProgram(bpf_program__name(prog))) bpf_program__set_autoload(prog, false);
     const std::string no_uring = MissingUringTracepoint(sec);
     if (!no_uring.empty()) {
@@ -500,7 +503,7 @@ bool Loader::Start(const LoadOptions& options, std::string* error) {
   Mechanism mech[kNumOps];
   std::string why[kNumOps];
   DecideDenyMechanisms(mech, why, kNumOps, [](size_t i) { return kOps[i].fallback; });
-  bool dns_off = false;
+  bool dns_off = false, iter_off = false;
   for (int attempt = 0;; attempt++) {
     if (skel_) vigil_bpf__destroy(skel_);
     skel_ = vigil_bpf__open();
@@ -511,6 +514,7 @@ bool Loader::Start(const LoadOptions& options, std::string* error) {
     std::vector<std::string> missing;
     if (!ConfigureSkeleton(skel_, options, &missing, error)) return false;
     if (dns_off) bpf_program__set_autoload(skel_->progs.dns_ingress, false);
+    if (iter_off) bpf_program__set_autoload(skel_->progs.snapshot_cgroups, false);
     if (attempt == 0)
       for (const auto& m : missing) Log("warn", "this kernel has no %s tracepoint: not watched", m.c_str());
     uint32_t kill = 0;
@@ -563,6 +567,14 @@ bool Loader::Start(const LoadOptions& options, std::string* error) {
           f.verifier.empty() ? strerror(-err) : f.verifier.c_str());
       continue;
     }
+    // Nor is the task iterator: without it the snapshot reads cgroups
+    // from /proc, which `vigil status` and an engine alert say.
+    if (f.program == "snapshot_cgroups" && !iter_off) {
+      iter_off = true;
+      Log("warn", "the kernel refused the task iterator (%s): %s; the snapshot reads each process's cgroup from /proc",
+          stage, f.verifier.empty() ? strerror(-err) : f.verifier.c_str());
+      continue;
+    }
     int op = OpOfProgram(f.program);
     if (op < 0 || attempt > int(2 * kNumOps)) {
       bpf_program* p = f.program.empty() ? nullptr : bpf_object__find_program_by_name(skel_->obj, f.program.c_str());
@@ -603,6 +615,11 @@ bool Loader::Start(const LoadOptions& options, std::string* error) {
   bpf_program* prog;
   bpf_object__for_each_program(prog, skel_->obj) {
     if (bpf_program__autoload(prog) && bpf_program__autoattach(prog)) hooks_.push_back(bpf_program__section_name(prog));
+  }
+  if (!iter_off) {
+    task_iter_ = bpf_program__attach_iter(skel_->progs.snapshot_cgroups, nullptr);
+    if (task_iter_) hooks_.push_back(kTaskIterHook);
+    else Log("warn", "cannot attach the task iterator: %s; the snapshot reads each process's cgroup from /proc", strerror(errno));
   }
   if (!FillKeepLists(skel_, error)) return false;
   page_ = sysconf(_SC_PAGESIZE);
@@ -898,6 +915,43 @@ void Loader::ReleaseCgroup(uint64_t cgroup_id) {
   int fd = bpf_map__fd(skel_->maps.fair_limits);
   if (bpf_map_delete_elem(fd, &cgroup_id) == 0 && held_ > 0)
     __atomic_store_n(&skel_->bss->fair_limited, uint32_t(--held_), __ATOMIC_RELEASE);
+}
+
+bool Loader::TaskCgroups(std::unordered_map<uint32_t, uint64_t>* out, std::string* error) const {
+  if (!task_iter_) {
+    *error = "no task iterator on this kernel";
+    return false;
+  }
+  int fd = bpf_iter_create(bpf_link__fd(task_iter_));
+  if (fd < 0) {
+    *error = std::string("cannot start the task iterator: ") + strerror(errno);
+    return false;
+  }
+  // Read whole records; a read() may end mid-record, so keep the tail.
+  std::vector<char> buf;
+  char chunk[1 << 16];
+  for (;;) {
+    ssize_t n = read(fd, chunk, sizeof(chunk));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      *error = std::string("cannot read the task iterator: ") + strerror(errno);
+      close(fd);
+      return false;
+    }
+    if (n == 0) break;
+    buf.insert(buf.end(), chunk, chunk + n);
+  }
+  close(fd);
+  if (buf.size() % sizeof(vigil_task_cgroup)) {
+    *error = "the task iterator wrote " + std::to_string(buf.size()) + " bytes, not whole records";
+    return false;
+  }
+  for (size_t at = 0; at < buf.size(); at += sizeof(vigil_task_cgroup)) {
+    vigil_task_cgroup r;
+    memcpy(&r, buf.data() + at, sizeof(r));
+    (*out)[r.tgid] = r.cgroup_id;
+  }
+  return true;
 }
 
 int Loader::RingBufferFd() const { return bpf_map__fd(skel_->maps.events); }

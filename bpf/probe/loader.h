@@ -57,6 +57,9 @@ enum class Mechanism {
 };
 const char* MechanismName(Mechanism m);
 
+// In Hello's hooks when the snapshot's cgroups come from the task iterator.
+constexpr const char* kTaskIterHook = "iter/task:cgroups";
+
 struct EnforcementHook {
   std::string operation;  // "open-write", "create", ..., "exec", "connect"
   Mechanism mechanism = Mechanism::kNone;
@@ -89,6 +92,11 @@ class Loader {
   // Events from these thread groups are not reported.
   bool Exclude(uint32_t tgid, std::string* error);
   KernelLosses Losses() const;
+  // Every process's cgroup v2 id, by tgid in the initial pid namespace,
+  // read by the task iterator (bpf/snapshot.bpf.h): what events carry,
+  // whatever the probe's cgroup namespace. False (and why) where the
+  // kernel refused the iterator; the caller then reads /proc.
+  bool TaskCgroups(std::unordered_map<uint32_t, uint64_t>* out, std::string* error) const;
   // Every cgroup's counts the kernel keeps (losses, fairness shedding).
   std::unordered_map<uint64_t, CgroupCounts> CgroupCountsAll() const;
   // Holds a workload's sheddable events to `per_sec` (bursts of `burst`),
@@ -135,6 +143,7 @@ class Loader {
     std::string name;  // "cgroup/connect4"
   };
   std::vector<CgroupLink> cgroup_links_;  // attached at the cgroup v2 root
+  struct bpf_link* task_iter_ = nullptr;   // the snapshot's task iterator, if the kernel took it
   std::string cgroup2_mount_;
   std::vector<uint32_t> excluded_;        // as Exclude wrote them
   std::vector<uint32_t> prog_ids_;        // the skeleton's programs' ids, by index

@@ -372,7 +372,15 @@ int main(int argc, char** argv) {
     p->set_previous_links(pins.PreviousLinks());
     p->set_on_exit(opt.unpin_on_exit ? "unpin" : "keep-while-enforcing");
   }
-  for (const auto& h : loader.Hooks()) hello.add_hooks(h);
+  // The snapshot takes cgroups from the task iterator only where its tgids
+  // are /proc's pids. VIGIL_SNAPSHOT_FROM_PROC=1 reads /proc instead: the
+  // fallback, for tests and for comparing the two.
+  const std::string no_iter = getenv("VIGIL_SNAPSHOT_FROM_PROC") ? "VIGIL_SNAPSHOT_FROM_PROC is set"
+                              : !vigil::ProcHasInitialPids()
+                                  ? "/proc does not number pids as the initial pid namespace does (no hostPID)"
+                                  : "";
+  for (const auto& h : loader.Hooks())
+    if (no_iter.empty() || h != vigil::kTaskIterHook) hello.add_hooks(h);
   for (const auto& c : responder.Capabilities()) hello.add_capabilities(c);
   for (const auto& h : loader.Enforcement()) {
     auto* x = hello.add_enforcement();
@@ -423,7 +431,21 @@ int main(int argc, char** argv) {
   }
   vigil::Log("info", "capabilities: kept %s; every other one dropped (effective, permitted, inheritable, ambient, bounding set)",
              kept.empty() ? "none" : kept.c_str());
-  vigil::EngineStream stream(sopt, hello, [&] { return vigil::SnapshotProcesses(cgroup2); });
+  // Each snapshot's cgroups from the kernel's task iterator, exact in any
+  // cgroup namespace; else from /proc/PID/cgroup (said once, and in Hello's
+  // hooks, so `vigil status` and the engine say it too).
+  bool said_proc = false;
+  auto snapshot = [&] {
+    std::unordered_map<uint32_t, uint64_t> ids;
+    std::string why = no_iter;
+    const bool kernel = no_iter.empty() && loader.TaskCgroups(&ids, &why);
+    if (!kernel && !said_proc) {
+      vigil::Log("warn", "snapshot cgroups read from /proc/PID/cgroup, not the task iterator: %s", why.c_str());
+      said_proc = true;
+    }
+    return vigil::SnapshotProcesses(cgroup2, kernel ? &ids : nullptr);
+  };
+  vigil::EngineStream stream(sopt, hello, snapshot);
 
   vigil::FairOptions fopt;
   fopt.events_per_sec = opt.fair_events_per_sec;

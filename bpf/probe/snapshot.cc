@@ -71,17 +71,13 @@ std::string FindCgroup2Mount() {
   return "";
 }
 
-// "0::/path" is the v2 line of /proc/PID/cgroup; its directory's inode is the cgroup id.
-static uint64_t CgroupIdOf(const std::string& proc_dir, const std::string& cgroup2_mount) {
-  if (cgroup2_mount.empty()) return 0;
+// The v2 path of /proc/PID/cgroup ("0::/path"), relative to the reader's cgroup namespace root.
+static std::string CgroupPathOf(const std::string& proc_dir) {
   std::istringstream cg(ReadFile(proc_dir + "/cgroup"));
   std::string line;
-  while (std::getline(cg, line)) {
-    if (line.rfind("0::", 0) != 0) continue;
-    struct stat st;
-    if (stat((cgroup2_mount + line.substr(3)).c_str(), &st) == 0) return st.st_ino;
-  }
-  return 0;
+  while (std::getline(cg, line))
+    if (line.rfind("0::", 0) == 0) return line.substr(3);
+  return "";
 }
 
 // Whether the cgroup directory `dir` holds process `pid` (as this pid namespace numbers it).
@@ -110,21 +106,84 @@ static std::string FindPid(const std::string& dir, pid_t pid, int depth) {
   return found;
 }
 
-uint64_t OwnCgroupId(const std::string& cgroup2_mount) {
-  if (cgroup2_mount.empty()) return 0;
-  std::istringstream cg(ReadFile("/proc/self/cgroup"));
-  std::string line, dir;
-  while (std::getline(cg, line))
-    if (line.rfind("0::", 0) == 0) dir = cgroup2_mount + line.substr(3);
+// This process's cgroup directory under the mount ("" if not found).
+static std::string OwnCgroupDir(const std::string& cgroup2_mount) {
+  if (cgroup2_mount.empty()) return "";
+  const std::string path = CgroupPathOf("/proc/self");
+  std::string dir = path.empty() ? "" : cgroup2_mount + path;
   // In a private cgroup namespace (a container) that path is relative to the
   // namespace's root, not to the mounted tree: find the cgroup that lists us.
   if (dir.empty() || !ListsPid(dir, getpid())) dir = FindPid(cgroup2_mount, getpid(), 0);
+  return dir;
+}
+
+uint64_t OwnCgroupId(const std::string& cgroup2_mount) {
+  const std::string dir = OwnCgroupDir(cgroup2_mount);
   struct stat st;
   return !dir.empty() && stat(dir.c_str(), &st) == 0 ? st.st_ino : 0;
 }
 
-std::vector<v1::ProcessInfo> SnapshotProcesses(const std::string& cgroup2_mount) {
+namespace {
+
+// /proc/PID/cgroup paths to cgroup ids, where the task iterator is not
+// there. Paths are relative to this process's cgroup namespace root
+// ("/../../x" for a cgroup outside it): the root's directory is our own
+// cgroup's with our own relative path taken off its end. A path that
+// leaves the mounted cgroup tree (a namespaced cgroup2 mount shows only
+// its subtree) resolves to nothing rather than to a wrong directory.
+class CgroupPaths {
+ public:
+  explicit CgroupPaths(const std::string& mount) {
+    struct stat st;
+    if (mount.empty() || stat(mount.c_str(), &st) != 0) return;
+    dev_ = st.st_dev;
+    root_ = mount;
+    const std::string own = CgroupPathOf("/proc/self"), dir = OwnCgroupDir(mount);
+    if (own.empty() || dir.empty() || dir == mount + own) return;  // the host's namespace, or not found
+    // dir = <ns root dir> + own (own is "/" at the namespace root itself).
+    const std::string tail = own == "/" ? "" : own;
+    if (dir.size() < tail.size() || dir.compare(dir.size() - tail.size(), tail.size(), tail) != 0) {
+      root_.clear();  // cannot tell where the namespace's root is
+      return;
+    }
+    root_ = dir.substr(0, dir.size() - tail.size());
+  }
+
+  uint64_t IdOf(const std::string& proc_dir) const {
+    if (root_.empty()) return 0;
+    const std::string path = CgroupPathOf(proc_dir);
+    struct stat st;
+    if (path.empty() || stat((root_ + path).c_str(), &st) != 0 || st.st_dev != dev_) return 0;
+    return st.st_ino;
+  }
+
+ private:
+  std::string root_;  // the directory of the namespace's root cgroup ("" : no ids)
+  dev_t dev_ = 0;
+};
+
+}  // namespace
+
+bool ProcHasInitialPids() {
+  // The initial pid namespace's inode number is fixed (PROC_PID_INIT_INO);
+  // one NSpid entry: /proc belongs to our own pid namespace.
+  constexpr ino_t kInitPidNs = 0xEFFFFFFCU;
+  struct stat st;
+  if (stat("/proc/self/ns/pid", &st) != 0 || st.st_ino != kInitPidNs) return false;
+  const std::string status = ReadFile("/proc/self/status");
+  size_t at = status.find("\nNSpid:");
+  if (at == std::string::npos) return true;  // before 4.1: no pid namespaces listed
+  std::istringstream ids(status.substr(at + 7, status.find('\n', at + 1) - at - 7));
+  int n = 0;
+  uint32_t id;
+  while (ids >> id) n++;
+  return n == 1;
+}
+
+std::vector<v1::ProcessInfo> SnapshotProcesses(const std::string& cgroup2_mount,
+                                               const std::unordered_map<uint32_t, uint64_t>* kernel_ids) {
   std::vector<v1::ProcessInfo> out;
+  const CgroupPaths paths(cgroup2_mount);
   DIR* proc = opendir("/proc");
   if (!proc) return out;
   const long ticks = sysconf(_SC_CLK_TCK);
@@ -173,7 +232,13 @@ std::vector<v1::ProcessInfo> SnapshotProcesses(const std::string& cgroup2_mount)
       p.add_argv(cmdline.substr(i, n));
       i += n + 1;
     }
-    if (uint64_t id = CgroupIdOf(dir, cgroup2_mount)) p.set_cgroup_id(id);
+    uint64_t cgroup_id = 0;
+    if (kernel_ids) {
+      auto k = kernel_ids->find(pid);
+      if (k != kernel_ids->end()) cgroup_id = k->second;
+    }
+    if (!cgroup_id) cgroup_id = paths.IdOf(dir);  // started after the iterator ran, or no iterator
+    if (cgroup_id) p.set_cgroup_id(cgroup_id);
     out.push_back(std::move(p));
   }
   closedir(proc);
