@@ -22,7 +22,7 @@ import { ControlConnects } from './control/witness.js';
 import type { StatusReply } from './control/methods.js';
 import { parseListen } from './rpc/listen.js';
 import { ControlServer } from './control/server.js';
-import { DNS_HOOK, statusReply } from './control/status.js';
+import { DNS_HOOK, statusReply, TASK_ITER_HOOK } from './control/status.js';
 import type { DetectContext, Detector } from './detect/detector.js';
 import { ProfileDetector, type ProfileControl } from './detect/profile/detector.js';
 import { ProfileStore } from './detect/profile/store.js';
@@ -518,6 +518,11 @@ export class Engine implements IngestHandler {
       const message = `the probe on ${session.nodeName} does not see DNS answers (its log says why): connects are judged by address, not by the names workloads resolved, and enforce mode does not follow a learned name's new addresses`;
       this.log.warn({ node: session.nodeName }, message);
       this.raise(alertAbout(nodeWorkload(this.config.nodeName), this.config.nodeName, { source: 'engine', rule: 'DNS names not seen on this node', priority: 'warning', message, tags: ['vigil', 'visibility'] }));
+    }
+    if (!session.hello.hooks.includes(TASK_ITER_HOOK)) {
+      const message = `the probe on ${session.nodeName} reads the cgroups of processes older than it from /proc/PID/cgroup (its log says why), not from the kernel's task iterator: a process whose cgroup its cgroup namespace or mount does not show has no workload until its next event`;
+      this.log.warn({ node: session.nodeName }, message);
+      this.raise(alertAbout(nodeWorkload(this.config.nodeName), this.config.nodeName, { source: 'engine', rule: 'Snapshot cgroups from /proc', priority: 'notice', message, tags: ['vigil', 'visibility'] }));
     }
     const pin = session.hello.pinning;
     if (pin && !pin.pinned && !pin.why.startsWith('pinning turned off')) {

@@ -24,6 +24,9 @@ export function formatStatus(s: StatusReply): string {
       ? `  self-check: ${c.checks} checks every ${c.intervalMs} ms of ${c.watched.length} globals, maps and links, last ${ago(c.lastCheckAtMs)}; ${c.tampered ? `TAMPERED ${c.tampered} times, last ${ago(c.lastFoundAtMs)}: ${c.lastFound}` : 'nothing changed by anyone else'}`
       : '  self-check: no report yet (its kernel state is not being checked)');
     lines.push(`  ${pinningLine(p.pinning)}`);
+    lines.push(p.snapshotCgroups === 'kernel'
+      ? '  snapshot: cgroups of processes older than the probe from the kernel (task iterator)'
+      : '  snapshot: cgroups of processes older than the probe from /proc/PID/cgroup, the fallback (the probe\'s log says why)');
   }
   const d = s.dns;
   lines.push(d?.seen

@@ -42,6 +42,8 @@ export interface StatusSources {
 
 /** The probe's hook name for the DNS answer program (bpf/probe/loader.cc). */
 export const DNS_HOOK = 'cgroup_skb/ingress:dns';
+/** In the probe's hooks when its snapshot takes cgroups from the kernel's task iterator (bpf/snapshot.bpf.h), not /proc. */
+export const TASK_ITER_HOOK = 'iter/task:cgroups';
 
 export function statusReply(s: StatusSources): StatusReply {
   const rules = s.rules();
@@ -68,6 +70,7 @@ export function statusReply(s: StatusSources): StatusReply {
       stalled: p.connected && gaps.stalled(p),
       selfCheck: s.selfCheck(p) ?? { checks: 0, tampered: 0, intervalMs: 0, lastCheckAtMs: 0, watched: [], lastFound: '', lastFoundAtMs: 0 },
       pinning: pinningStatus(p),
+      snapshotCgroups: p.hello.hooks.includes(TASK_ITER_HOOK) ? 'kernel' : 'proc',
     })),
     eventsByType: Object.fromEntries(s.eventsByType()),
     workloads: [...s.workloads()]

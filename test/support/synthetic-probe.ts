@@ -69,7 +69,7 @@ export class SyntheticProbe {
           sessionId,
           // Says it sees DNS answers, as a real probe on a cgroup v2 node does:
           // otherwise every engine it talks to raises 'DNS names not seen on this node'.
-          hooks: ['synthetic', 'cgroup_skb/ingress:dns'],
+          hooks: ['synthetic', 'cgroup_skb/ingress:dns', 'iter/task:cgroups'],
           capabilities: opts.capabilities ?? [],
           enforcementKept: opts.enforcementKept ?? false,
           enforcement: opts.enforcement ?? [],
