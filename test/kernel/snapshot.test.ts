@@ -10,6 +10,7 @@ import { chmodSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { formatStatus } from '../../src/cli/format.js';
 import { TestEngine } from '../support/engine.js';
 import { cgroup2Mount, describeKernel, probeBinary, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
 
@@ -39,7 +40,7 @@ describeKernel('the snapshot: cgroups of processes older than the probe', () => 
   });
 
   /** Starts the probe in its own cgroup, optionally in a cgroup namespace rooted there, and reads what the engine made of the sleeper. */
-  async function snapshot(opts: { cgroupns: boolean; fromProc: boolean; ownMount?: boolean }): Promise<{ cgroupId: number | undefined; workload: string | undefined; hooks: string[]; probeLog: string[] }> {
+  async function snapshot(opts: { cgroupns: boolean; fromProc: boolean; ownMount?: boolean }): Promise<{ cgroupId: number | undefined; workload: string | undefined; hooks: string[]; probeLog: string[]; status: string; alerts: string[] }> {
     const wrapper = join(dir, `probe-${opts.cgroupns ? 'ns' : 'host'}-${opts.ownMount ? 'mount-' : ''}${opts.fromProc ? 'proc' : 'iter'}.sh`);
     // ownMount: cgroup2 mounted afresh inside the namespace (in a mount
     // namespace of its own), as a container's /sys/fs/cgroup is: the mount
@@ -56,6 +57,8 @@ describeKernel('the snapshot: cgroups of processes older than the probe', () => 
     ].join('\n'));
     chmodSync(wrapper, 0o755);
     const t = await TestEngine.start({ sinks: [], workloads: [{ name: 'snap-web', cgroup: web.path }] });
+    const alerts: string[] = [];
+    t.engine.onAlert((a) => void (a.rule === 'Snapshot cgroups from /proc' && alerts.push(a.rule)));
     try {
       await t.startProbe({ path: wrapper });
       const session = t.engine.ingest.sessions().find((s) => s.snapshotDone)!;
@@ -69,6 +72,8 @@ describeKernel('the snapshot: cgroups of processes older than the probe', () => 
         workload: p ? t.engine.workloads.resolveCgroup(p.cgroupId, sleeper.pid!).name : undefined,
         hooks: session.hello.hooks,
         probeLog: t.logLines.filter((l) => l.component === 'probe').map((l) => l.msg),
+        status: formatStatus(t.engine.status()),
+        alerts,
       };
     } finally {
       await t.stop();
@@ -81,6 +86,8 @@ describeKernel('the snapshot: cgroups of processes older than the probe', () => 
     expect(s.cgroupId).toBe(Number(web.id));
     expect(s.workload).toBe('snap-web');
     expect(s.probeLog.filter((m) => m.includes('snapshot cgroups read from /proc'))).toEqual([]);
+    expect(s.status).toContain('snapshot: cgroups of processes older than the probe from the kernel (task iterator)');
+    expect(s.alerts).toEqual([]);
   });
 
   it('in a private cgroup namespace without the iterator: /proc\'s relative path is taken out of the namespace', async () => {
@@ -88,6 +95,8 @@ describeKernel('the snapshot: cgroups of processes older than the probe', () => 
     expect(s.hooks).not.toContain(ITER_HOOK);
     // The weaker way is said, with why.
     expect(s.probeLog.some((m) => m.includes('snapshot cgroups read from /proc/PID/cgroup, not the task iterator: VIGIL_SNAPSHOT_FROM_PROC is set'))).toBe(true);
+    expect(s.status).toContain('snapshot: cgroups of processes older than the probe from /proc/PID/cgroup, the fallback');
+    expect(s.alerts).toHaveLength(1);
     expect(s.cgroupId).toBe(Number(web.id));
     expect(s.workload).toBe('snap-web');
   });
