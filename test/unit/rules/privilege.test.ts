@@ -1,7 +1,8 @@
-// The built-in rule on set*id calls: a process making one of its user ids
-// root that was not (real, effective, saved or file system, judged by the
-// ids before and after the call) is raised; root setting uid 0 again, as
-// make, shells and daemons do all the time, and a refused call are not.
+// The built-in rules on set*id calls: a process making one of its user ids
+// (or group ids) root that was not (real, effective, saved or file system,
+// judged by the ids before and after the call) is raised; root setting uid
+// or gid 0 again, as make, shells and daemons do all the time, and a
+// refused call are not.
 import { describe, expect, it } from 'vitest';
 import { formatOutput } from '../../../src/detect/rules/output.js';
 import { buildRuleSet, builtinFiles } from '../../../src/detect/rules/ruleset.js';
@@ -57,5 +58,67 @@ describe(`built-in rule: ${RULE}`, () => {
     expect(fires(w, w.event('setid', { call: 'setgid', id: 0, result: 0, euid: 1000, egid: 1000, idsAfter: { uid: 0, euid: 1000, suid: 0, fsuid: 1000, gid: 0, egid: 0, sgid: 0, fsgid: 0 } }))).toBe(false);
     // From a probe that does not read the ids after the call: nothing to judge by.
     expect(fires(w, call(w, 'setresuid', 0, helper, null))).toBe(false);
+  });
+});
+
+const GID_RULE = 'Group raised to root with setgid';
+
+/** Real, effective, saved and file system gid. */
+type Gids = [number, number, number, number];
+
+describe(`built-in rule: ${GID_RULE}`, () => {
+  const set = buildRuleSet(builtinFiles());
+  const rule = set.rules.find((r) => r.name === GID_RULE)!;
+  const fires = (w: World, e: Event): boolean => rule.condition.byType.get(e.type)?.(e, w.x) ?? false;
+  /** A set*id call with the caller's gids before and after it (the uids all 1000); `after` null: a probe that does not say. */
+  const call = (w: World, call: string, id: number, before: Gids, after: Gids | null, result = 0, extra: Partial<Event> = {}): Event =>
+    w.event('setid', {
+      call, id, result, uid: 1000, gid: before[0], euid: 1000, suid: 1000, fsuid: 1000, egid: before[1], sgid: before[2], fsgid: before[3],
+      idsAfter: after && { uid: 1000, euid: 1000, suid: 1000, fsuid: 1000, gid: after[0], egid: after[1], sgid: after[2], fsgid: after[3] },
+      ...extra,
+    });
+  const helper: Gids = [1000, 1000, 0, 1000]; // a set-gid helper that dropped its effective gid and kept root as its saved one
+  const root: Gids = [0, 0, 0, 0];
+  const user: Gids = [1000, 1000, 1000, 1000];
+
+  it('is there, with the uid rule\'s priority and tags', () => {
+    const uid = set.rules.find((r) => r.name === RULE)!;
+    expect(rule).toBeDefined();
+    expect(rule.priority).toBe(uid.priority);
+    expect(rule.tags).toEqual(uid.tags);
+  });
+
+  it('fires for each gid made root that was not, and says what changed', () => {
+    const w = new World();
+    // setegid(0), setgid(0), setregid(-1, 0): the effective (and so file system) gid back to root.
+    for (const c of ['setgid', 'setregid', 'setresgid']) expect(fires(w, call(w, c, 0, helper, [1000, 0, 0, 0])), c).toBe(true);
+    const all = call(w, 'setresgid', 0, helper, root);
+    expect(fires(w, all)).toBe(true);
+    expect(formatOutput(rule.output, all, w.x).output).toMatch(/^Group raised to root \| call=setresgid gid_asked=root gid=1000->0 egid=1000->0 sgid=0->0 fsgid=1000->0 process=app /);
+    // setresgid(0, -1, -1): only the real gid.
+    const real = call(w, 'setresgid', -1, helper, [0, 1000, 0, 1000]);
+    expect(fires(w, real)).toBe(true);
+    expect(formatOutput(rule.output, real, w.x).output).toContain(' gid_asked="<NONE>" gid=1000->0 egid=1000->1000 ');
+    // setresgid(-1, -1, 0) by a process with CAP_SETGID: only the saved gid.
+    expect(fires(w, call(w, 'setresgid', -1, user, [1000, 1000, 0, 1000]))).toBe(true);
+    // setfsgid(0) that took: it returns the old fsgid.
+    const fs = call(w, 'setfsgid', 0, helper, [1000, 1000, 0, 0], 1000);
+    expect(fires(w, fs)).toBe(true);
+    expect(formatOutput(rule.output, fs, w.x).output).toContain(' fsgid=1000->0 ');
+  });
+
+  it("stays quiet for root's no-op calls, refused calls, drops, the login tools, the uid calls and ids not reported", () => {
+    const w = new World();
+    for (const c of ['setgid', 'setregid', 'setresgid', 'setfsgid']) expect(fires(w, call(w, c, 0, root, root)), c).toBe(false);
+    // setfsgid(0) refused to gid 1000: no error, its old fsgid returned, nothing changed.
+    expect(fires(w, call(w, 'setfsgid', 0, user, user, 1000))).toBe(false);
+    expect(fires(w, call(w, 'setgid', 0, user, user, -1))).toBe(false);
+    expect(fires(w, call(w, 'setresgid', 1000, root, user))).toBe(false);
+    expect(fires(w, call(w, 'setresgid', -1, root, [0, 1000, 0, 1000]))).toBe(false);
+    expect(fires(w, call(w, 'setresgid', 0, helper, root, 0, { pid: 200, tid: 200, comm: 'sudo' }))).toBe(false);
+    // Only the gid calls are judged (setuid is the uid rule's).
+    expect(fires(w, call(w, 'setuid', 0, helper, root))).toBe(false);
+    // From a probe that does not read the ids after the call: nothing to judge by.
+    expect(fires(w, call(w, 'setresgid', 0, helper, null))).toBe(false);
   });
 });
