@@ -68,7 +68,7 @@ describeKernel('built-in rules on the real kernel', () => {
     // process that has already exited no longer has.
     mkdirSync(join(repoRoot, '.vigil-test'), { recursive: true });
     execFileSync('cc', ['-O2', '-o', uring, join(repoRoot, 'test/kernel/uring.c')]);
-    for (let i = 1; i <= 69; i++) pairs.push({ bad: tree.group(`bad-${i}`), benign: tree.group(`benign-${i}`) });
+    for (let i = 1; i <= 72; i++) pairs.push({ bad: tree.group(`bad-${i}`), benign: tree.group(`benign-${i}`) });
     t = await TestEngine.start({ sinks: [] });
     t.engine.onAlert((a) => alerts.push(a));
     await t.startProbe();
@@ -593,6 +593,54 @@ describeKernel('built-in rules on the real kernel', () => {
     const same = 'import os\nos.setresuid(1000, 1000, 0)\nos.setresuid(1000, -1, -1)\nassert os.getresuid() == (1000, 1000, 0)';
     const a = await firesOnlyFor('Privileges raised to root with setuid', 'T1548', (g) => py(g, real), (g) => py(g, same));
     expect(a.output).toMatch(/ call=setresuid uid_asked="<NONE>" uid=1000->0 euid=1000->1000 suid=0->0 fsuid=1000->1000 process=python3 /);
+  });
+
+  // The caller first drops its uid to 1000 keeping root as the saved one (as a set-uid helper does), so it has no
+  // CAP_SETGID: taking gid 0 back works only through the saved gid, as for an unprivileged process.
+  const dropTo = (gids: string) => `import os, ctypes\nlibc = ctypes.CDLL(None)\nos.setresgid(${gids})\nos.setresuid(1000, 1000, 0)\n`;
+
+  it('Group raised to root with setgid', async () => {
+    // Gid 1000 with root kept as the saved gid, then every gid root again.
+    const back = `${dropTo('1000, 1000, 0')}os.setresgid(0, 0, 0)\nassert os.getresgid() == (0, 0, 0)`;
+    // Root's no-op calls, as make (154 setresgid(0, 0, 0) per build), shells and daemons make them, then a drop for good.
+    const noop = 'import os, ctypes\nos.setresgid(0, 0, 0)\nos.setgid(0)\nos.setregid(0, 0)\nos.setegid(0)\nos.setresgid(0, -1, -1)\nctypes.CDLL(None).setfsgid(0)\nos.setgid(65534)';
+    let quiet: TestCgroup | undefined;
+    const a = await firesOnlyFor('Group raised to root with setgid', 'T1548', (g) => py(g, back), (g) => {
+      quiet = g;
+      return py(g, noop);
+    });
+    expect(a.priority).toBe('warning');
+    expect(a.output).toMatch(/^Group raised to root \| call=setresgid gid_asked=root gid=1000->0 egid=1000->0 sgid=0->0 fsgid=1000->0 process=python3 /);
+    // The no-op calls were seen, as root's: quiet for what they were, not missed.
+    const noops = t.of(quiet!.id, 'setid').filter((e) => e.call !== 'setgid' || e.id === 0);
+    expect(noops.map((e) => e.call).sort()).toEqual(['setfsgid', 'setgid', 'setregid', 'setresgid', 'setresgid', 'setresgid']);
+    const root = { uid: 0, euid: 0, suid: 0, fsuid: 0, gid: 0, egid: 0, sgid: 0, fsgid: 0 };
+    for (const e of noops) expect({ ...e.idsAfter, gid: e.gid, egid: e.egid, sgid: e.sgid, fsgid: e.fsgid }).toEqual(root);
+  });
+
+  it('Group raised to root with setgid: setgid(0) through the saved gid; a refused setfsgid(0) (no error) is quiet', async () => {
+    // Without CAP_SETGID, setgid(0) sets the effective (and file system) gid to the saved one.
+    const took = `${dropTo('1000, 1000, 0')}os.setgid(0)\nassert os.getresgid() == (1000, 0, 0)`;
+    // Gid 1000 through and through asks for fsgid 0: refused, and told only by the old fsgid coming back (1000 again).
+    const refused = `${dropTo('1000, 1000, 1000')}libc.setfsgid(0)\nassert libc.setfsgid(-1) == 1000`;
+    let quiet: TestCgroup | undefined;
+    const a = await firesOnlyFor('Group raised to root with setgid', 'T1548', (g) => py(g, took), (g) => {
+      quiet = g;
+      return py(g, refused);
+    });
+    expect(a.output).toMatch(/ call=setgid gid_asked=root gid=1000->1000 egid=1000->0 sgid=0->0 fsgid=1000->0 process=python3 /);
+    // The refused call was seen (a result, no error): quiet for what it did, not missed.
+    const ask = t.of(quiet!.id, 'setid').find((e) => e.call === 'setfsgid' && e.id === 0);
+    expect(ask).toMatchObject({ result: 1000, gid: 1000, fsgid: 1000, idsAfter: { gid: 1000, egid: 1000, sgid: 1000, fsgid: 1000 } });
+  });
+
+  it('Group raised to root with setgid: through setfsgid, judged by the fsgid it left', async () => {
+    // A process keeping root as its saved gid only takes it as its file system gid; setfsgid returns the old fsgid.
+    const took = `${dropTo('1000, 1000, 0')}assert libc.setfsgid(0) == 1000\nassert libc.setfsgid(-1) == 0`;
+    // The same process setting its file system gid to what it already is.
+    const same = `${dropTo('1000, 1000, 0')}assert libc.setfsgid(1000) == 1000`;
+    const a = await firesOnlyFor('Group raised to root with setgid', 'T1548', (g) => py(g, took), (g) => py(g, same));
+    expect(a.output).toMatch(/ call=setfsgid gid_asked=root gid=1000->1000 egid=1000->1000 sgid=0->0 fsgid=1000->0 process=python3 /);
   });
 
   it('Mount in a container', async () => {
