@@ -120,5 +120,9 @@ describe(`built-in rule: ${GID_RULE}`, () => {
     expect(fires(w, call(w, 'setuid', 0, helper, root))).toBe(false);
     // From a probe that does not read the ids after the call: nothing to judge by.
     expect(fires(w, call(w, 'setresgid', 0, helper, null))).toBe(false);
+    // A process already effectively root (a root daemon started with another group) taking the root group gains nothing.
+    const rootDaemon = call(w, 'setresgid', 0, helper, root);
+    rootDaemon.euid = 0;
+    expect(fires(w, rootDaemon)).toBe(false);
   });
 });
