@@ -50,7 +50,9 @@ const MAX_TICK_MS = 1000;
 
 export class AlertDispatcher {
   private readonly noise: NoiseControl;
-  private readonly timer: NodeJS.Timeout;
+  /** Runs while noise control has windows, a summary or buckets pending: an idle engine is not woken for it. */
+  private timer: NodeJS.Timeout | null = null;
+  private readonly tickMs: number;
   private received = 0;
   private emitted = 0;
   private stopped = false;
@@ -69,9 +71,24 @@ export class AlertDispatcher {
       (alert) => this.deliver(alert),
     );
     const windows = [r.summaryMs, Math.max(MIN_TICK_MS * 4, r.summaryDelayMs), ...(a.foldWindowMs > 0 ? [a.foldWindowMs] : [])];
-    const tickMs = Math.max(MIN_TICK_MS, Math.min(MAX_TICK_MS, Math.floor(Math.min(...windows) / 4)));
-    this.timer = setInterval(() => this.noise.tick(), tickMs);
-    this.timer.unref();
+    this.tickMs = Math.max(MIN_TICK_MS, Math.min(MAX_TICK_MS, Math.floor(Math.min(...windows) / 4)));
+  }
+
+  /**
+   * Ticks every tickMs while noise control has anything pending, and not at
+   * all otherwise (it woke an idle engine 4 times a second).
+   */
+  private tickWhilePending(): void {
+    if (this.noise.idle) {
+      if (this.timer) clearInterval(this.timer);
+      this.timer = null;
+    } else if (!this.timer && !this.stopped) {
+      this.timer = setInterval(() => {
+        this.noise.tick();
+        this.tickWhilePending();
+      }, this.tickMs);
+      this.timer.unref();
+    }
   }
 
   /** Builds every sink (reading secret files, opening queues); errors name the sink, never its secrets. */
@@ -98,6 +115,7 @@ export class AlertDispatcher {
     }
     this.received++;
     this.noise.offer(alert, repeatKey);
+    if (!this.timer) this.tickWhilePending();
   };
 
   /** Takes a match that folds without its alert being built (NoiseControl.repeat), counted as received; false: build it and hand it over. */
@@ -117,7 +135,8 @@ export class AlertDispatcher {
   /** Sends open fold counts and summaries, then closes every sink (undelivered alerts stay queued on disk). */
   async stop(): Promise<void> {
     if (this.stopped) return;
-    clearInterval(this.timer);
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
     this.noise.flush();
     this.stopped = true;
     await Promise.all(this.sinks.map((s) => s.close()));

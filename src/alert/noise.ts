@@ -200,7 +200,12 @@ export class NoiseControl {
     (open.repeatKeys ??= []).push(repeatKey);
   }
 
-  /** Closes windows that have ended and sends a due summary; call it often (the dispatcher's timer). */
+  /** Whether tick() has nothing to do now or later: no open window, no summary pending, no bucket to forget. */
+  get idle(): boolean {
+    return this.folds.size === 0 && this.summaryDue === 0 && this.buckets.size === 0;
+  }
+
+  /** Closes windows that have ended and sends a due summary; call it often (the dispatcher's timer) until idle. */
   tick(): void {
     const now = this.now();
     for (const [key, f] of this.folds) if (now >= f.until) this.close(key, f, now);

@@ -2,7 +2,7 @@
 // HMAC over the raw body, Slack's Block Kit payload as received, and the
 // promise that nothing is lost while the endpoint is down, slow or failing,
 // across a restart of delivery.
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -64,6 +64,32 @@ async function stop(d: AlertDispatcher): Promise<void> {
 }
 
 const sinkStats = (d: AlertDispatcher, i = 0) => d.stats().sinks[i]!;
+
+describe('noise control over time', () => {
+  it('a fold window opened after an idle spell closes by itself and its count is delivered (ticks run only while something is pending)', async () => {
+    const file = join(dir, 'alerts.jsonl');
+    const d = await start([{ type: 'file', path: file }], { foldWindowMs: 300 });
+    const written = (): Alert[] => {
+      try {
+        return readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Alert);
+      } catch {
+        return [];
+      }
+    };
+    for (let round = 1; round <= 2; round++) {
+      // Idle: nothing pending, nothing delivered.
+      await new Promise((r) => setTimeout(r, 400));
+      const before = written().length;
+      for (let i = 0; i < 4; i++) d.handle(alert({ message: `round ${round}` }));
+      expect(written().length - before).toBe(1);
+      await waitFor('the folded count', () => written().length === before + 2, 3000);
+      const folded = written().at(-1)!;
+      expect(folded.count).toBe(3);
+      expect(folded.message).toMatch(new RegExp(`^round ${round} \\(3 more like this within 300 ms\\)$`));
+    }
+    expect(d.stats().folded).toBe(6);
+  });
+});
 
 describe('webhook sink', () => {
   it('POSTs the alert as JSON with an HMAC-SHA256 signature over the exact body and a signed timestamp', async () => {
