@@ -23,21 +23,37 @@ export interface CgroupPathsOptions {
   mount: string | null;
   /** Whether /proc here shows the probe's pids (same pid namespace). */
   sharedPidNamespace: () => boolean;
-  /** Least time between two walks looking for the same unknown id. */
+  /**
+   * Least time between two walks looking for the same unknown id; it
+   * doubles after each walk that does not find it, up to MAX_RESCAN_MS.
+   * 0: every lookup of an unknown id walks (tests).
+   */
   rescanIntervalMs?: number;
 }
 
 /** Most walks of the cgroup tree in one second (each unknown id may ask for one). */
 const MAX_SCANS_PER_SECOND = 20;
+/** Longest wait before an unknown id is looked for again. */
+const MAX_RESCAN_MS = 30_000;
+
+/** An unknown id: when it was last looked for (by a walk that started then), and how many walks missed it. */
+interface Unknown {
+  at: number;
+  misses: number;
+}
 
 export class CgroupPaths {
   private readonly byId = new LRUCache<number, string>({ max: 65_536 });
-  /** Unknown ids and when a walk last looked for them. */
-  private readonly lookedFor = new LRUCache<number, number>({ max: 4096 });
+  /** Unknown ids, bounded: one forgotten is looked for again at its next event. */
+  private readonly lookedFor = new LRUCache<number, Unknown>({ max: 4096 });
   private scansThisSecond = 0;
   private second = 0;
+  /** When the last walk started: it saw every cgroup that existed then. */
+  private lastScanAt = -Infinity;
   private readonly rescanIntervalMs: number;
   unresolved = 0;
+  /** Walks of the cgroup tree so far. */
+  scans = 0;
 
   constructor(private readonly opts: CgroupPathsOptions) {
     this.rescanIntervalMs = opts.rescanIntervalMs ?? 1000;
@@ -56,16 +72,42 @@ export class CgroupPaths {
     const viaProc = pid > 0 && this.opts.sharedPidNamespace() ? this.fromProc(mount, id, pid) : null;
     if (viaProc !== null) return viaProc;
     // A cgroup made since the last walk (a container that just started, maybe
-    // already gone with its process): walk for it right away, once; ids
-    // that stay unknown are looked for again at most every rescan interval.
+    // already gone with its process): walk for it right away, once. An id
+    // a walk did not find is gone (ids are inode numbers, never reused) or
+    // outside this engine's view of the tree (another cgroup namespace):
+    // it is looked for again after the rescan interval, doubled each time
+    // up to MAX_RESCAN_MS, and a walk made for another id after it was due
+    // counts as its look. Each walk reads every directory of the tree (on a
+    // busy node, thousands of system calls); unknown ids used to ask for
+    // one every second each.
     const now = Date.now();
     const looked = this.lookedFor.get(id);
-    if ((looked === undefined || now - looked >= this.rescanIntervalMs) && this.mayScan(now)) {
-      this.lookedFor.set(id, now);
-      this.scan(mount);
-      const found = this.byId.get(id);
-      if (found !== undefined) return found;
+    if (looked !== undefined) {
+      const due = looked.at + Math.min(this.rescanIntervalMs * 2 ** looked.misses, MAX_RESCAN_MS);
+      if (now < due) return this.unknown();
+      if (this.rescanIntervalMs > 0 && this.lastScanAt >= due) {
+        looked.at = this.lastScanAt;
+        looked.misses++;
+        return this.unknown();
+      }
     }
+    if (!this.mayScan(now)) return this.unknown();
+    this.scan(mount);
+    const found = this.byId.get(id);
+    if (found !== undefined) {
+      this.lookedFor.delete(id);
+      return found;
+    }
+    if (looked) {
+      looked.at = now;
+      looked.misses++;
+    } else {
+      this.lookedFor.set(id, { at: now, misses: 0 });
+    }
+    return this.unknown();
+  }
+
+  private unknown(): null {
     this.unresolved++;
     return null;
   }
@@ -101,6 +143,8 @@ export class CgroupPaths {
   /** Walks the whole cgroup v2 tree, recording every directory's id. */
   scan(mount = this.opts.mount): void {
     if (!mount) return;
+    this.scans++;
+    this.lastScanAt = Date.now();
     const walk = (dir: string, rel: string, depth: number): void => {
       let st;
       try {
