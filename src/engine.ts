@@ -75,7 +75,7 @@ export interface EngineOptions {
   lossEpisodes?: { quietMs: number; updateMs: number };
 }
 
-/** How often stalls, gaps and loss episodes are looked at. */
+/** How often stalls, gaps, loss episodes and profile promotions are looked at. */
 const WATCH_MS = 1000;
 
 const TYPE_INDEX = new Map<EventType, number>(EVENT_TYPES.map((t, i) => [t, i]));
@@ -122,6 +122,8 @@ export class Engine implements IngestHandler {
   /** Processes moved out of their workload's cgroups: each an alert. */
   readonly cgroupMoves: CgroupMoves;
   private watchTimer: NodeJS.Timeout | null = null;
+  /** The profile detector on this thread, ticked by the watch timer (no timer of its own). */
+  private readonly profileTicks: ProfileDetector | null;
   readonly quarantines: Quarantines;
   readonly captures: Captures;
   readonly responder: Responder;
@@ -254,9 +256,11 @@ export class Engine implements IngestHandler {
         config, count: config.engine.workers, log, registry, docs, enforcement: this.enforcement, kill, enforcementFailed, raise,
       });
       this.profiles = this.workers;
+      this.profileTicks = null;
     } else {
       this.workers = null;
       const profiles = new ProfileDetector({
+        ownTimer: false,
         settings: {
           ignoreHost: p.ignoreHost,
           minLearningSeconds: p.promotion.minLearningSeconds,
@@ -277,6 +281,7 @@ export class Engine implements IngestHandler {
       profiles.load();
       this.addDetector(profiles);
       this.profiles = profiles;
+      this.profileTicks = profiles;
     }
 
     const enforcing = (): Workload[] => this.workloads.all().filter((w) => w.mode === 'enforce');
@@ -363,9 +368,11 @@ export class Engine implements IngestHandler {
     await this.workers?.start();
     await this.ingest.listen(this.config.engine.listen, { allowNonLoopback: this.config.engine.allowNonLoopback, tls: this.config.engine.tls });
     await this.control.listen(this.config.control.listen, this.config.control.tls);
+    // Every once-a-second look on one timer: each timer of its own woke an idle engine separately.
     this.watchTimer = setInterval(() => {
       this.gaps.tick();
       this.losses.tick();
+      this.profileTicks?.tick();
     }, WATCH_MS);
     this.watchTimer.unref();
     if (this.config.metrics.listen) {
