@@ -4,7 +4,7 @@
 // what it listens on, who connects to it. `observe` answers "is this event
 // inside the profile?" and, while learning, records it.
 import type { Event } from '../../model/event.js';
-import { cidrContains, isProfileName, parseCidr, widenTo, type Cidr } from './addresses.js';
+import { cidrContains, formatCidr, isProfileName, parseCidr, widenTo, type Cidr } from './addresses.js';
 import type { EgressNameRule, EgressRule, IngressRule, ListenRule } from './document.js';
 import { PathSet, type PathSetOptions } from './paths.js';
 import { newVersion, type FileVerdicts } from './verdicts.js';
@@ -443,10 +443,11 @@ export class Profile {
     return dev;
   }
 
+  /** A rule for one address ("10.0.0.5", "10.0.0.5/32", "2001:DB8::1") is kept under the address as events spell it. */
   addEgress(rule: EgressRule): void {
     const cidr = parseCidr(rule.to);
     const full = cidr.family === 4 ? 32 : 128;
-    if (cidr.prefix === full) this.egressExact.set(rule.to, rule.port, rule.protocol, rule);
+    if (cidr.prefix === full) this.egressExact.set(formatCidr(cidr), rule.port, rule.protocol, rule);
     else if (!this.egressCidr.some((r) => r.rule.to === rule.to && r.rule.port === rule.port && r.rule.protocol === rule.protocol)) this.egressCidr.push({ rule, cidr });
   }
 
@@ -465,7 +466,7 @@ export class Profile {
   addIngress(rule: IngressRule): void {
     const cidr = parseCidr(rule.from);
     const full = cidr.family === 4 ? 32 : 128;
-    if (cidr.prefix === full) this.ingressExact.set(rule.from, rule.port, 'tcp', rule);
+    if (cidr.prefix === full) this.ingressExact.set(formatCidr(cidr), rule.port, 'tcp', rule);
     else if (!this.ingressCidr.some((r) => r.rule.from === rule.from && r.rule.port === rule.port)) this.ingressCidr.push({ rule, cidr });
   }
 
