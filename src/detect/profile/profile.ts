@@ -10,6 +10,7 @@ import { PathSet, type PathSetOptions } from './paths.js';
 import { newVersion, type FileVerdicts } from './verdicts.js';
 import { quote, shown } from '../../model/text.js';
 import { redactArgsLine, redactArgv } from '../../model/argv.js';
+import { parseIPv4 } from '../../model/addresses.js';
 
 export type AnomalyKind =
   | 'new-executable'
@@ -56,9 +57,32 @@ export interface ProcessEntry {
 /** Contents kept per executable (package upgrades add one each); the oldest goes first. */
 const MAX_CONTENTS = 16;
 
+/**
+ * A network rule by prefix, flat for the check every connect and accept
+ * makes: its port and protocol beside it, and an IPv4 prefix as a number
+ * and a mask (the event's address parsed once, not once per rule).
+ */
 interface NetRule<R> {
   rule: R;
   cidr: Cidr;
+  port: number;
+  protocol: string;
+  /** IPv4: the network and its mask as 32-bit numbers (IPv6: -1 and 0, checked by cidrContains). */
+  v4net: number;
+  v4mask: number;
+}
+
+function netRule<R>(rule: R, cidr: Cidr, port: number, protocol: string): NetRule<R> {
+  const v4 = cidr.family === 4;
+  const net = v4 ? ((cidr.bytes[0]! << 24) | (cidr.bytes[1]! << 16) | (cidr.bytes[2]! << 8) | cidr.bytes[3]!) | 0 : -1;
+  const mask = v4 && cidr.prefix > 0 ? (0xffffffff << (32 - cidr.prefix)) | 0 : 0;
+  return { rule, cidr, port, protocol, v4net: net, v4mask: mask };
+}
+
+/** cidrContains(r.cidr, addr), with `a4` = parseIPv4(addr) (-1: not IPv4). */
+function inNet(r: NetRule<unknown>, a4: number, addr: string): boolean {
+  if (a4 >= 0 && r.cidr.family === 4) return ((a4 ^ r.v4net) & r.v4mask) === 0;
+  return cidrContains(r.cidr, addr);
 }
 
 /**
@@ -384,8 +408,12 @@ export class Profile {
 
   private coversAddress(addr: string, port: number, protocol: string): boolean {
     if (this.egressExact.has(addr, port, protocol)) return true;
-    for (const r of this.egressCidr) {
-      if ((r.rule.port === port || r.rule.port === 0) && r.rule.protocol === protocol && cidrContains(r.cidr, addr)) return true;
+    const rules = this.egressCidr;
+    if (rules.length === 0) return false;
+    const a4 = parseIPv4(addr);
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i]!;
+      if ((r.port === port || r.port === 0) && r.protocol === protocol && inNet(r, a4, addr)) return true;
     }
     return false;
   }
@@ -419,7 +447,14 @@ export class Profile {
 
   private accept(peer: string, port: number, learn: boolean): Deviation | null {
     if (this.ingressExact.has(peer, port, 'tcp')) return null;
-    for (const r of this.ingressCidr) if ((r.rule.port === port || r.rule.port === 0) && cidrContains(r.cidr, peer)) return null;
+    const rules = this.ingressCidr;
+    if (rules.length > 0) {
+      const a4 = parseIPv4(peer);
+      for (let i = 0; i < rules.length; i++) {
+        const r = rules[i]!;
+        if ((r.port === port || r.port === 0) && inNet(r, a4, peer)) return null;
+      }
+    }
     const dev: Deviation = { kind: 'new-ingress', what: `${peer} → :${port}`, message: `accepts a connection from a new peer ${peer} on port ${port}` };
     if (!learn || this.full()) return dev;
     const net = widenTo(peer);
@@ -448,7 +483,7 @@ export class Profile {
     const cidr = parseCidr(rule.to);
     const full = cidr.family === 4 ? 32 : 128;
     if (cidr.prefix === full) this.egressExact.set(formatCidr(cidr), rule.port, rule.protocol, rule);
-    else if (!this.egressCidr.some((r) => r.rule.to === rule.to && r.rule.port === rule.port && r.rule.protocol === rule.protocol)) this.egressCidr.push({ rule, cidr });
+    else if (!this.egressCidr.some((r) => r.rule.to === rule.to && r.rule.port === rule.port && r.rule.protocol === rule.protocol)) this.egressCidr.push(netRule(rule, cidr, rule.port, rule.protocol));
   }
 
   addEgressName(rule: EgressNameRule): void {
@@ -467,7 +502,7 @@ export class Profile {
     const cidr = parseCidr(rule.from);
     const full = cidr.family === 4 ? 32 : 128;
     if (cidr.prefix === full) this.ingressExact.set(formatCidr(cidr), rule.port, 'tcp', rule);
-    else if (!this.ingressCidr.some((r) => r.rule.from === rule.from && r.rule.port === rule.port)) this.ingressCidr.push({ rule, cidr });
+    else if (!this.ingressCidr.some((r) => r.rule.from === rule.from && r.rule.port === rule.port)) this.ingressCidr.push(netRule(rule, cidr, rule.port, 'tcp'));
   }
 
   egress(): EgressRule[] {
