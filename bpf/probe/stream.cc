@@ -121,7 +121,7 @@ bool EngineStream::WriteDirect(std::unique_lock<std::mutex>& lock, v1::EventBatc
   }
   // The sender is woken only when it has something to do: what queued
   // meanwhile, a broken stream, or its wait to end the session.
-  if (!ok || teardown_ || !control_.empty() || !packets_.empty() || !batches_.empty()) cv_.notify_one();
+  if (!ok || teardown_ || reader_done_ || !control_.empty() || !packets_.empty() || !batches_.empty()) cv_.notify_one();
   return true;
 }
 
@@ -225,10 +225,14 @@ void EngineStream::RequeueUnacked() {
 bool EngineStream::PopNext(v1::ProbeMessage* out, bool* is_batch) {
   std::unique_lock<std::mutex> lock(mu_);
   // Not while the ring reader writes a batch itself (WriteDirect): one writer at a time, in order.
-  cv_.wait_for(lock, std::chrono::milliseconds(200), [this] {
-    return !writing_ && (stopping_ || direct_failed_ || !control_.empty() || !batches_.empty() || !packets_.empty());
+  // Woken for work, a stop, or a session that ended (a failed direct write,
+  // the reader's end); the timeout only looks at the channel now and then:
+  // at 200 ms it woke an idle sender five times a second for nothing.
+  cv_.wait_for(lock, std::chrono::seconds(1), [this] {
+    return !writing_ &&
+           (stopping_ || direct_failed_ || reader_done_ || !control_.empty() || !batches_.empty() || !packets_.empty());
   });
-  if (writing_ || direct_failed_) return false;
+  if (writing_ || direct_failed_ || reader_done_) return false;
   if (!control_.empty()) {
     *out = std::move(control_.front());
     control_.pop_front();
@@ -305,6 +309,7 @@ bool EngineStream::Session() {
     std::lock_guard<std::mutex> lock(mu_);
     live_ = rw.get();
     direct_failed_ = false;
+    reader_done_ = false;
   }
   connected_ = true;
   Log("info", "connected to engine at %s, sent %zu running processes", options_.target.c_str(), procs.size());
@@ -330,6 +335,7 @@ bool EngineStream::Session() {
       cv_.notify_one();
     }
     std::lock_guard<std::mutex> lock(mu_);
+    reader_done_ = true;
     cv_.notify_all();
   });
 
@@ -361,7 +367,9 @@ bool EngineStream::Session() {
       continue;
     }
     std::lock_guard<std::mutex> lock(mu_);
-    if (direct_failed_) {
+    // The engine ended the stream or it broke: a write would fail too (it used
+    // to be seen that way, or in the channel's state within 200 ms).
+    if (direct_failed_ || reader_done_) {
       broken = true;
       break;
     }

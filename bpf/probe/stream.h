@@ -118,6 +118,7 @@ class EngineStream {
   bool writing_ = false;
   bool direct_failed_ = false;  // a direct write failed: the session is broken
   bool teardown_ = false;       // the sender waits for a direct write to end
+  bool reader_done_ = false;    // the engine's side of the stream ended: the session is over
   std::chrono::steady_clock::time_point drain_deadline_;
 
   std::atomic<uint64_t> dropped_events_{0};
