@@ -52,6 +52,8 @@ class Fairness {
   uint64_t Budget() const { return budget_; }
   bool On() const { return o_.events_per_sec > 0; }
   int TickMs() const { return o_.tick_ms; }
+  // Nobody held and the whole budget back: ticks change nothing until events come.
+  bool AtRest() const { return held_.empty() && budget_ >= o_.events_per_sec; }
 
  private:
   struct Hold {

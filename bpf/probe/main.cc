@@ -616,11 +616,19 @@ int main(int argc, char** argv) {
       timespec at = {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr);  // EINTR: a signal, read now
     } else {
-      // Idle, look every 100 ms anyway: a wakeup lost for any reason costs
-      // no more. None was seen lost; at 10 ms this look was most of an idle
-      // probe's CPU (each wakeup costs tens of µs on a VM).
+      // Idle, wake for the next loss report and self-check (every second),
+      // or every fairness tick while a workload is held or the budget is
+      // growing back. No record waits for it: the kernel wakes the probe for
+      // the first one after a read that found nothing (its quiet time is
+      // lifted before this wait), and the ring's fd stays readable while
+      // anything is unread. A 100 ms look cost an idle probe ten wakeups a
+      // second (tens of µs each on a VM) and never found a record.
+      auto wait = std::chrono::ceil<std::chrono::milliseconds>(last_report + std::chrono::milliseconds(opt.loss_report_ms) -
+                                                             Clock::now());
+      if (fairness.On() && !fairness.AtRest()) wait = std::min(wait, std::chrono::milliseconds(fairness.TickMs()));
+      const int wait_ms = static_cast<int>(std::clamp<int64_t>(wait.count(), 0, opt.loss_report_ms));
       epoll_event ready[4];
-      if (epoll_wait(wait_fd, ready, 4, 100) < 0 && errno != EINTR) {
+      if (epoll_wait(wait_fd, ready, 4, wait_ms) < 0 && errno != EINTR) {
         vigil::Log("error", "waiting for the ring buffers failed: %s", strerror(errno));
         break;
       }
