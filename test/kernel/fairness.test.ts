@@ -31,6 +31,11 @@ describeKernel('fairness', () => {
     const t = await TestEngine.start({ sinks: [] });
     const alerts: { at: number; alert: Alert }[] = [];
     t.engine.onAlert((a) => alerts.push({ at: Date.now(), alert: a }));
+    // When the neighbour's execs reached the engine, and how late after the kernel saw them: a late alert says where it waited.
+    const execs: string[] = [];
+    t.engine.subscribe((e) => {
+      if (e.type === 'exec' && String(e.cgroupId) === neighbour.id) execs.push(`${e.path} at ${Date.now()} (+${((Number(process.hrtime.bigint()) - e.ktimeNs) / 1e6).toFixed(0)} ms)`);
+    });
     try {
       await t.startProbe();
       // Both workloads known before the flood (a first exec each).
@@ -69,6 +74,8 @@ describeKernel('fairness', () => {
       const n = results.reduce((s, r) => s + r.n, 0);
       const rate = Math.round(n / (Math.max(...results.map((r) => r.ns)) / 1e9));
       console.log(`fairness: flood of ${n.toLocaleString('en-US')} distinct opens at ${rate.toLocaleString('en-US')}/s (two threads); neighbour's alerts after ${JSON.stringify(latencies)} ms`);
+      if (Object.values(latencies).some((ms) => ms > 500)) console.log(`fairness: SLOW; log: ${t.logLines.filter((l) => l.component === 'probe' || /probe|stream|session|snapshot/i.test(l.msg)).map((l) => `${l.time ?? ''} ${l.level} ${l.msg}`).join(' | ')}`);
+      console.log(`fairness: acts at ${acts.map((a) => a.at).join(', ')}; the neighbour's execs reached the engine: ${execs.join('; ')}`);
       // On time: each within 2 s of the act, flood or not (the issue: missed altogether).
       for (const ms of Object.values(latencies)) expect(ms).toBeLessThan(2000 * timeScale);
       // A flood, not a trickle: well above the node's default budget (50,000/s), as fast as the shared vCPUs allow.
