@@ -6,7 +6,7 @@
 // system file is written. Network traffic stays on loopback or in network
 // namespaces the tests create.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -20,6 +20,7 @@ import { SyntheticProbe } from '../support/synthetic-probe.js';
 
 const PY = '/usr/bin/python3';
 const uring = join(repoRoot, '.vigil-test/uring-rules');
+const setidBracket = join(repoRoot, '.vigil-test/setid-bracket');
 const tag = randomBytes(4).toString('hex');
 
 describeKernel('built-in rules on the real kernel', () => {
@@ -68,7 +69,8 @@ describeKernel('built-in rules on the real kernel', () => {
     // process that has already exited no longer has.
     mkdirSync(join(repoRoot, '.vigil-test'), { recursive: true });
     execFileSync('cc', ['-O2', '-o', uring, join(repoRoot, 'test/kernel/uring.c')]);
-    for (let i = 1; i <= 72; i++) pairs.push({ bad: tree.group(`bad-${i}`), benign: tree.group(`benign-${i}`) });
+    execFileSync('cc', ['-O2', '-o', setidBracket, join(repoRoot, 'test/kernel/setid-bracket.c')]);
+    for (let i = 1; i <= 75; i++) pairs.push({ bad: tree.group(`bad-${i}`), benign: tree.group(`benign-${i}`) });
     t = await TestEngine.start({ sinks: [] });
     t.engine.onAlert((a) => alerts.push(a));
     await t.startProbe();
@@ -546,9 +548,9 @@ describeKernel('built-in rules on the real kernel', () => {
   });
 
   it('Privileges raised to root with setuid', async () => {
-    // Drop the effective uid to 1000, keep the saved one (0), then take root back (seteuid: setresuid(-1, 0, -1)).
-    // The group likewise (setegid: setresgid(-1, gid, -1)), in the same order as a set-uid helper would.
-    const back = 'import os\nos.setegid(1000)\nos.seteuid(1000)\nos.seteuid(0)\nos.setegid(0)';
+    // As a set-uid root helper run by uid 1000: real and effective uid 1000, root kept as the saved one, then root
+    // taken back (seteuid: setresuid(-1, 0, -1)); the group likewise (setegid: setresgid(-1, gid, -1)).
+    const back = 'import os\nos.setresgid(1000, 1000, 0)\nos.setresuid(1000, 1000, 0)\nos.seteuid(0)\nos.setegid(0)';
     // Root's no-op calls, as make, shells and sudo-like tools make them by the hundred, then a drop for good.
     const noop = 'import os, ctypes\nos.setresuid(0, 0, 0)\nos.setuid(0)\nos.setreuid(0, 0)\nos.seteuid(0)\nos.setresuid(0, -1, -1)\nctypes.CDLL(None).setfsuid(0)\nos.setuid(65534)';
     let raised: TestCgroup | undefined;
@@ -560,9 +562,9 @@ describeKernel('built-in rules on the real kernel', () => {
       quiet = g;
       return py(g, noop);
     });
-    expect(a.output).toMatch(/ call=setresuid uid_asked=root uid=0->0 euid=1000->0 suid=0->0 fsuid=1000->0 process=python3 /);
+    expect(a.output).toMatch(/ call=setresuid uid_asked=root uid=1000->1000 euid=1000->0 suid=0->0 fsuid=1000->0 process=python3 /);
     const gidBack = t.of(raised!.id, 'setid').find((e) => e.call === 'setresgid' && e.id === 0);
-    expect(gidBack).toMatchObject({ result: 0, egid: 1000, sgid: 0, gid: 0, euid: 0 });
+    expect(gidBack).toMatchObject({ result: 0, egid: 1000, sgid: 0, gid: 1000, euid: 0 });
     // The no-op calls were seen, as root's: quiet for what they were, not missed.
     const noops = t.of(quiet!.id, 'setid').filter((e) => e.call !== 'setuid' || e.id === 0);
     expect(noops.map((e) => e.call).sort()).toEqual(['setfsuid', 'setresuid', 'setresuid', 'setresuid', 'setreuid', 'setuid']);
@@ -641,6 +643,78 @@ describeKernel('built-in rules on the real kernel', () => {
     const same = `${dropTo('1000, 1000, 0')}assert libc.setfsgid(1000) == 1000`;
     const a = await firesOnlyFor('Group raised to root with setgid', 'T1548', (g) => py(g, took), (g) => py(g, same));
     expect(a.output).toMatch(/ call=setfsgid gid_asked=root gid=1000->1000 egid=1000->1000 sgid=0->0 fsgid=1000->0 process=python3 /);
+  });
+
+  // A daemon started as root that works as nobody and takes its root back, as smbd, sshd, postfix, vsftpd and
+  // nfs-ganesha do all day (test/kernel/setid-bracket.c): beside it, set-uid and set-gid root copies of the same
+  // program run by nobody, which take root they were not started with.
+  const ROUNDS = 4;
+  const PRIVILEGE_RULES = ['Privileges raised to root with setuid', 'Group raised to root with setgid'];
+  let setidDir = '';
+  /** setid-bracket copied as root's, with the set-uid (or set-gid) bit, in a directory nobody can reach. */
+  function setidCopy(name: string, mode: number): string {
+    if (!setidDir) {
+      setidDir = own(mkdtempSync(join(tmpdir(), 'vigil-setid-')));
+      chmodSync(setidDir, 0o755);
+    }
+    const p = join(setidDir, name);
+    if (!existsSync(p)) {
+      copyFileSync(setidBracket, p);
+      chownSync(p, 0, 0);
+      chmodSync(p, mode);
+    }
+    return p;
+  }
+  /** Runs a program and fails the test unless it exits 0 (each mode checks the ids its calls left). */
+  async function runOk(g: TestCgroup, cmd: string, args: string[]): Promise<void> {
+    const r = await g.run(cmd, args);
+    expect(r.code, `${cmd} ${args.join(' ')}: ${r.stderr}`).toBe(0);
+    await waitFor(`the exit of ${cmd} in ${g.path}`, () => t.of(g.id, 'exit').some((e) => e.pid === r.pid));
+  }
+  const bracketDaemon = (g: TestCgroup): Promise<void> => {
+    const p = setidCopy('bracketd', 0o755);
+    return runOk(g, p, ['daemon', String(ROUNDS)]);
+  };
+  const asNobody = (g: TestCgroup, program: string, mode: string): Promise<void> =>
+    runOk(g, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', program, mode]);
+
+  it('Privileges raised to root with setuid: a set-uid root program taking back root, not a root daemon bracketing its work', async () => {
+    let daemon: TestCgroup | undefined;
+    const helper = setidCopy('suid-helper', 0o4755);
+    const a = await firesOnlyFor('Privileges raised to root with setuid', 'T1548', (g) => asNobody(g, helper, 'euid'), (g) => {
+      daemon = g;
+      return bracketDaemon(g);
+    });
+    // seteuid(0) through the saved uid, by a process whose real uid is nobody's.
+    expect(a.output).toMatch(/ call=setresuid uid_asked=root uid=65534->65534 euid=65534->0 suid=0->0 fsuid=65534->0 process=suid-helper /);
+    // The daemon's calls were seen: each round's seteuid(0) and setfsuid(0) made an id root that was not, by a
+    // process whose real uid stayed root, and neither rule raised them.
+    const calls = t.of(daemon!.id, 'setid');
+    expect(calls.filter((e) => e.call === 'setresuid' && e.uid === 0 && e.euid === 65534 && e.idsAfter?.euid === 0)).toHaveLength(ROUNDS);
+    expect(calls.filter((e) => e.call === 'setfsuid' && e.uid === 0 && e.fsuid === 65534 && e.idsAfter?.fsuid === 0)).toHaveLength(ROUNDS);
+    expect(alerts.filter((x) => PRIVILEGE_RULES.includes(x.rule) && x.workload.cgroupPath === daemon!.path)).toEqual([]);
+  });
+
+  it('Privileges raised to root with setuid: a set-uid root program making its real uid root (setresuid(0, -1, -1))', async () => {
+    const helper = setidCopy('suid-helper', 0o4755);
+    const a = await firesOnlyFor('Privileges raised to root with setuid', 'T1548', (g) => asNobody(g, helper, 'real'), bracketDaemon);
+    expect(a.output).toMatch(/ call=setresuid uid_asked="<NONE>" uid=65534->0 euid=0->0 suid=0->0 fsuid=0->0 process=suid-helper /);
+  });
+
+  it('Group raised to root with setgid: a set-gid root program taking back gid 0, not a root daemon bracketing its work', async () => {
+    let daemon: TestCgroup | undefined;
+    const helper = setidCopy('sgid-helper', 0o2755);
+    const a = await firesOnlyFor('Group raised to root with setgid', 'T1548', (g) => asNobody(g, helper, 'egid'), (g) => {
+      daemon = g;
+      return bracketDaemon(g);
+    });
+    expect(a.output).toMatch(/^Group raised to root \| call=setresgid gid_asked=root gid=65534->65534 egid=65534->0 sgid=0->0 fsgid=65534->0 process=sgid-helper .* uid=65534 /);
+    // Every other round the daemon took its group back before its uid, as nobody through its real and saved gid 0;
+    // and its setfsgid(0) each round: seen, and quiet.
+    const calls = t.of(daemon!.id, 'setid');
+    expect(calls.filter((e) => e.call === 'setresgid' && e.euid === 65534 && e.gid === 0 && e.egid === 65534 && e.idsAfter?.egid === 0)).toHaveLength(ROUNDS / 2);
+    expect(calls.filter((e) => e.call === 'setfsgid' && e.fsgid === 65534 && e.idsAfter?.fsgid === 0)).toHaveLength(ROUNDS);
+    expect(alerts.filter((x) => PRIVILEGE_RULES.includes(x.rule) && x.workload.cgroupPath === daemon!.path)).toEqual([]);
   });
 
   it('Mount in a container', async () => {

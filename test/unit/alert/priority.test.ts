@@ -69,7 +69,7 @@ it('a critical alert reaches the sink at once after a burst of warnings and host
   // Host noise: a build whose helpers take root back (running as uid 1000 with root kept as the saved uid), each its own executable.
   for (let i = 0; i < 30; i++) {
     const helper = exec(host, `/usr/lib/build/helper-${i}`);
-    burst.push(helper, { pid: helper.pid, ppid: 1, cgroupId: host, setId: { call: 'setuid', id: 0, result: 0, euid: 1000, suid: 0, fsuid: 1000, after: { euid: 0, fsuid: 0 } } });
+    burst.push(helper, { pid: helper.pid, ppid: 1, uid: 1000, cgroupId: host, setId: { call: 'setuid', id: 0, result: 0, euid: 1000, suid: 0, fsuid: 1000, after: { euid: 0, fsuid: 0 } } });
   }
   probe.sendBatch(burst);
   await waitFor('the burst through the engine', () => t.events.length === burst.length, 10_000);

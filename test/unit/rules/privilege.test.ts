@@ -1,7 +1,8 @@
 // The built-in rules on set*id calls: a process making one of its user ids
 // (or group ids) root that was not (real, effective, saved or file system,
 // judged by the ids before and after the call) is raised; root setting uid
-// or gid 0 again, as make, shells and daemons do all the time, and a
+// or gid 0 again, as make, shells and daemons do all the time, a daemon
+// started by root taking back the root it dropped for a request, and a
 // refused call are not.
 import { describe, expect, it } from 'vitest';
 import { formatOutput } from '../../../src/detect/rules/output.js';
@@ -58,6 +59,23 @@ describe(`built-in rule: ${RULE}`, () => {
     expect(fires(w, w.event('setid', { call: 'setgid', id: 0, result: 0, euid: 1000, egid: 1000, idsAfter: { uid: 0, euid: 1000, suid: 0, fsuid: 1000, gid: 0, egid: 0, sgid: 0, fsgid: 0 } }))).toBe(false);
     // From a probe that does not read the ids after the call: nothing to judge by.
     expect(fires(w, call(w, 'setresuid', 0, helper, null))).toBe(false);
+  });
+
+  it('stays quiet for a daemon started by root taking back the root it dropped, and fires for the same calls by anyone else', () => {
+    const w = new World();
+    // smbd, sshd, postfix: real and saved uid root, effective (and so file system) uid the client's, then seteuid(0).
+    const serving: Uids = [0, 65534, 0, 65534];
+    for (const c of ['setuid', 'setreuid', 'setresuid']) expect(fires(w, call(w, c, 0, serving, root)), c).toBe(false);
+    // nfs-ganesha: only the file system uid per request, then setfsuid(0) (it returns the old fsuid).
+    expect(fires(w, call(w, 'setfsuid', 0, [0, 0, 0, 65534], root, 65534))).toBe(false);
+    // A root-started daemon that had dropped its saved uid too takes it back through its real uid.
+    expect(fires(w, call(w, 'setresuid', 0, [0, 65534, 65534, 65534], root))).toBe(false);
+    // The same calls by a process whose real uid is not root: a set-uid root program run by nobody.
+    const setuidProgram: Uids = [65534, 65534, 0, 65534];
+    for (const c of ['setuid', 'setreuid', 'setresuid']) expect(fires(w, call(w, c, 0, setuidProgram, [65534, 0, 0, 0])), c).toBe(true);
+    expect(fires(w, call(w, 'setfsuid', 0, setuidProgram, [65534, 65534, 0, 0], 65534))).toBe(true);
+    // Such a program making its real uid root too (setresuid(0, -1, -1) with its effective uid root): raised.
+    expect(fires(w, call(w, 'setresuid', -1, [65534, 0, 0, 0], root))).toBe(true);
   });
 });
 
@@ -124,5 +142,21 @@ describe(`built-in rule: ${GID_RULE}`, () => {
     const rootDaemon = call(w, 'setresgid', 0, helper, root);
     rootDaemon.euid = 0;
     expect(fires(w, rootDaemon)).toBe(false);
+  });
+
+  it('stays quiet for a daemon started by root taking back the root group it dropped, even before its uid', () => {
+    const w = new World();
+    // Real and saved gid root, effective and file system gid the client's, effective uid still the client's
+    // (the uids of `call` are 1000): setegid(0) through the real gid, before seteuid(0).
+    const serving: Gids = [0, 65534, 0, 65534];
+    for (const c of ['setgid', 'setregid', 'setresgid']) expect(fires(w, call(w, c, 0, serving, root)), c).toBe(false);
+    expect(fires(w, call(w, 'setfsgid', 0, [0, 0, 0, 65534], root, 65534))).toBe(false);
+    // Real uid root (started by root), effective uid dropped, real gid not root but root kept as the saved gid:
+    // it can take effective root back, and with it any group.
+    const rootStarted = call(w, 'setresgid', 0, helper, root);
+    rootStarted.uid = 0;
+    expect(fires(w, rootStarted)).toBe(false);
+    // The same regaining by a set-gid root program run by a user (real uid and gid the user's): raised.
+    expect(fires(w, call(w, 'setresgid', 0, [65534, 65534, 0, 65534], [65534, 0, 0, 0]))).toBe(true);
   });
 });
