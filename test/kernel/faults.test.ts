@@ -9,24 +9,21 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createServer } from 'node:http';
 import { alertFor, type Alert } from '../../src/model/alert.js';
 import { TestEngine } from '../support/engine.js';
-import { describeKernel, FakeCgroupMount, TestCgroupTree, waitFor } from '../support/kernel.js';
+import { useFakeCgroupMount } from '../support/cgroup-hooks.js';
+import { describeKernel, TestCgroupTree, waitFor } from '../support/kernel.js';
 import { SyntheticProbe } from '../support/synthetic-probe.js';
 
 describeKernel('faults', () => {
   let mnt: string;
-  let fakeMount: FakeCgroupMount;
-  let appId: number;
+  const cgroups = useFakeCgroupMount(['app']);
 
   beforeAll(() => {
     mnt = mkdtempSync(join(tmpdir(), 'vigil-tmpfs-'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'vigil-test-state', mnt]);
-    fakeMount = new FakeCgroupMount();
-    appId = fakeMount.add('app');
   });
   afterAll(() => {
     execFileSync('umount', [mnt]);
     rmSync(mnt, { recursive: true, force: true });
-    fakeMount.remove();
   });
 
   /** Fills the file system until it refuses another byte. */
@@ -134,11 +131,11 @@ describeKernel('faults', () => {
     const state = join(mnt, 'state');
     const t = await TestEngine.start(
       { stateDir: state, workloads: [{ name: 'app', cgroup: '/app' }], sinks: [{ type: 'webhook', id: 'down', url: 'http://127.0.0.1:9/hook' }] },
-      { cgroupMount: fakeMount.dir },
+      { cgroupMount: cgroups.dir },
     );
     const probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`);
     try {
-      const exec = (pid: number, exe: string) => ({ pid, cgroupId: appId, exec: { filename: exe, exe, argv: [exe], cwd: '/' } });
+      const exec = (pid: number, exe: string) => ({ pid, cgroupId: cgroups.id.app, exec: { filename: exe, exe, argv: [exe], cwd: '/' } });
       probe.sendBatch([exec(7, '/usr/bin/first')]);
       const profiles = join(state, 'profiles');
       const stored = (): string[] => readdirSync(profiles).filter((f) => f.endsWith('.json'));

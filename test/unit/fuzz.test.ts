@@ -6,7 +6,7 @@
 import { credentials, makeGenericClientConstructor, type ClientDuplexStream } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messageType } from '../../src/rpc/proto.js';
-import { FakeCgroupMount } from '../support/cgroup.js';
+import { useFakeCgroupMount } from '../support/cgroup-hooks.js';
 import { TestEngine } from '../support/engine.js';
 import { waitFor } from '../support/kernel.js';
 import { ktimeNow, SyntheticProbe } from '../support/synthetic-probe.js';
@@ -30,21 +30,17 @@ const RawClient = makeGenericClientConstructor(
 const ProbeMessage = messageType('ProbeMessage');
 const encode = (m: object): Buffer => Buffer.from(ProbeMessage.encode(ProbeMessage.fromObject(m)).finish());
 
+const cgroups = useFakeCgroupMount(['app']);
 let t: TestEngine;
-let fakeMount: FakeCgroupMount;
-let appId: number;
 let client: InstanceType<typeof RawClient>;
 
 beforeAll(async () => {
-  fakeMount = new FakeCgroupMount();
-  appId = fakeMount.add('app');
-  t = await TestEngine.start({ sinks: [] }, { cgroupMount: fakeMount.dir });
+  t = await TestEngine.start({ sinks: [] }, { cgroupMount: cgroups.dir });
   client = new RawClient(`unix://${t.dir}/engine.sock`, credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20 });
 });
 afterAll(async () => {
   client.close();
   await t.stop();
-  fakeMount.remove();
 });
 
 /** One stream: a hello, then `frames`; resolves when the engine has dealt with them (or dropped the stream). */
@@ -66,7 +62,7 @@ let goodRounds = 0;
 async function stillServing(): Promise<void> {
   const before = t.events.length;
   const p = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`, { sessionId: `good-${++goodRounds}` });
-  p.sendBatch([{ pid: 4242, cgroupId: appId, exec: { filename: '/bin/true', exe: '/usr/bin/true', argv: ['true'], cwd: '/' } }]);
+  p.sendBatch([{ pid: 4242, cgroupId: cgroups.id.app, exec: { filename: '/bin/true', exe: '/usr/bin/true', argv: ['true'], cwd: '/' } }]);
   await waitFor('the good probe served', () => t.events.length > before && t.events.at(-1)!.pid === 4242);
   await p.close();
 }
@@ -82,7 +78,7 @@ function realBatch(rand: () => number, n: number): Buffer {
     () => ({ exit: { exitCode: 1, signal: 0 } }),
     () => ({ fork: { childPid: 99 } }),
   ];
-  const events = Array.from({ length: n }, (_, i) => ({ ktimeNs: ktimeNow(), pid: 100 + i, tid: 100 + i, ppid: 1, uid: 0, gid: 0, comm: 'fuzz', cgroupId: appId, ...kinds[Math.floor(rand() * kinds.length)]!() }));
+  const events = Array.from({ length: n }, (_, i) => ({ ktimeNs: ktimeNow(), pid: 100 + i, tid: 100 + i, ppid: 1, uid: 0, gid: 0, comm: 'fuzz', cgroupId: cgroups.id.app, ...kinds[Math.floor(rand() * kinds.length)]!() }));
   return encode({ batch: { seq: 1, events } });
 }
 
@@ -127,11 +123,11 @@ describe('hostile input on the probe endpoint', () => {
         batch: {
           seq: i + 1,
           events: [
-            { pid: 0, cgroupId: appId, fork: { childPid: 1 } },
+            { pid: 0, cgroupId: cgroups.id.app, fork: { childPid: 1 } },
             { pid: 2 ** 32 - 1, ppid: 2 ** 32 - 1, uid: 2 ** 32 - 1, cgroupId: 2 ** 52, exit: { exitCode: -5, signal: 999 } },
             { pid: 1 + Math.floor(rand() * 1e9), cgroupId: 12345678, open: { path: 'not/absolute\u0000\uffff😀', flags: -1, result: -(2 ** 40) } },
-            { pid: 7, cgroupId: appId, connect: { remote: { family: 99, address: Buffer.alloc(3), port: 70000 }, protocol: 255, result: -111 } },
-            { pid: 7, cgroupId: appId, bind: { local: { family: 1, path: 'x'.repeat(200) }, protocol: 0, result: 0 } },
+            { pid: 7, cgroupId: cgroups.id.app, connect: { remote: { family: 99, address: Buffer.alloc(3), port: 70000 }, protocol: 255, result: -111 } },
+            { pid: 7, cgroupId: cgroups.id.app, bind: { local: { family: 1, path: 'x'.repeat(200) }, protocol: 0, result: 0 } },
           ],
         },
       }));
@@ -144,8 +140,8 @@ describe('hostile input on the probe endpoint', () => {
     const huge = `/${'a'.repeat(1 << 20)}`;
     const argv = Array.from({ length: 50_000 }, (_, i) => `arg${i}`);
     await send([encode({ batch: { seq: 1, events: [
-      { pid: 8, cgroupId: appId, open: { path: huge, flags: 0, result: 3 } },
-      { pid: 8, cgroupId: appId, exec: { filename: huge, exe: huge, argv, cwd: huge } },
+      { pid: 8, cgroupId: cgroups.id.app, open: { path: huge, flags: 0, result: 3 } },
+      { pid: 8, cgroupId: cgroups.id.app, exec: { filename: huge, exe: huge, argv, cwd: huge } },
     ] } })], 'oversized');
     await send([realBatch(rng(4), 100_000)], 'absurd-batch');
     await stillServing();

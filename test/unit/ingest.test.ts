@@ -3,27 +3,16 @@
 // workloads, and anything wrong is counted and reported.
 import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
 import { connect as netConnect } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/control/client.js';
-import { FakeCgroupMount } from '../support/cgroup.js';
+import { useFakeCgroupMount } from '../support/cgroup-hooks.js';
 import { TestEngine } from '../support/engine.js';
 import { waitFor } from '../support/kernel.js';
 import { SyntheticProbe } from '../support/synthetic-probe.js';
 import { PROBE_RECEIVE_WINDOW } from '../../src/rpc/receive-window.js';
 
 // A directory tree stands in for the cgroup v2 mount: ids are inode numbers of directories, exactly as on the real one.
-let fakeMount: FakeCgroupMount;
-let webId: number;
-let dbId: number;
-let otherId: number;
-
-beforeAll(() => {
-  fakeMount = new FakeCgroupMount();
-  webId = fakeMount.add('shop/web/replica-1');
-  dbId = fakeMount.add('shop/db');
-  otherId = fakeMount.add('batch/job-7');
-});
-afterAll(() => fakeMount.remove());
+const cgroups = useFakeCgroupMount({ web: 'shop/web/replica-1', db: 'shop/db', other: 'batch/job-7' });
 
 let t: TestEngine;
 let probe: SyntheticProbe | undefined;
@@ -36,7 +25,7 @@ afterEach(async () => {
 async function start(overrides = {}): Promise<void> {
   t = await TestEngine.start(
     { workloads: [{ name: 'web', cgroup: '/shop/web' }, { name: 'db', cgroup: '/shop/db', mode: 'monitor' }], ...overrides },
-    { cgroupMount: fakeMount.dir },
+    { cgroupMount: cgroups.dir },
   );
   probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`);
   await waitFor('probe session', () => t.engine.ingest.sessions().length === 1);
@@ -45,14 +34,14 @@ async function start(overrides = {}): Promise<void> {
 describe('probe stream', () => {
   it('attributes events to processes and named or path workloads', async () => {
     await start();
-    probe!.send({ snapshot: { processes: [{ pid: 100, ppid: 1, uid: 0, comm: 'sh', exe: '/bin/sh', argv: ['sh'], cgroupId: webId }], last: true } });
+    probe!.send({ snapshot: { processes: [{ pid: 100, ppid: 1, uid: 0, comm: 'sh', exe: '/bin/sh', argv: ['sh'], cgroupId: cgroups.id.web }], last: true } });
     probe!.sendBatch([
-      { pid: 100, ppid: 1, cgroupId: webId, fork: { childPid: 101 } },
-      { pid: 101, ppid: 100, cgroupId: webId, exec: { filename: 'curl', exe: '/usr/bin/curl', argv: ['curl', '-s', 'http://x'], cwd: '/srv' } },
-      { pid: 101, ppid: 100, cgroupId: webId, connect: { remote: { family: 2, address: Buffer.from([10, 0, 0, 7]), port: 443 }, protocol: 6, result: -115 } },
-      { pid: 200, ppid: 1, cgroupId: dbId, open: { path: '/var/lib/pg/data', flags: 0o1101, mode: 0o600, result: 5 } },
-      { pid: 300, ppid: 1, cgroupId: otherId, accept: { remote: { family: 10, address: Buffer.from('20010db8000000000000000000000001', 'hex'), port: 5555 }, local: { family: 10, address: Buffer.alloc(16), port: 80 }, result: 7 } },
-      { pid: 101, ppid: 100, cgroupId: webId, exit: { exitCode: 3, signal: 0 } },
+      { pid: 100, ppid: 1, cgroupId: cgroups.id.web, fork: { childPid: 101 } },
+      { pid: 101, ppid: 100, cgroupId: cgroups.id.web, exec: { filename: 'curl', exe: '/usr/bin/curl', argv: ['curl', '-s', 'http://x'], cwd: '/srv' } },
+      { pid: 101, ppid: 100, cgroupId: cgroups.id.web, connect: { remote: { family: 2, address: Buffer.from([10, 0, 0, 7]), port: 443 }, protocol: 6, result: -115 } },
+      { pid: 200, ppid: 1, cgroupId: cgroups.id.db, open: { path: '/var/lib/pg/data', flags: 0o1101, mode: 0o600, result: 5 } },
+      { pid: 300, ppid: 1, cgroupId: cgroups.id.other, accept: { remote: { family: 10, address: Buffer.from('20010db8000000000000000000000001', 'hex'), port: 5555 }, local: { family: 10, address: Buffer.alloc(16), port: 80 }, result: 7 } },
+      { pid: 101, ppid: 100, cgroupId: cgroups.id.web, exit: { exitCode: 3, signal: 0 } },
     ]);
     await waitFor('six events', () => t.events.length === 6);
     const [fork, exec, connect, open, accept, exit] = t.events;
@@ -77,23 +66,23 @@ describe('probe stream', () => {
   it('rejects a stream that does not start with hello, and keeps serving others', async () => {
     await start();
     const rogue = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`, { hello: false });
-    rogue.sendBatch([{ pid: 1, cgroupId: webId, fork: { childPid: 2 } }]);
+    rogue.sendBatch([{ pid: 1, cgroupId: cgroups.id.web, fork: { childPid: 2 } }]);
     await waitFor('the rogue stream to be rejected', () => t.engine.ingest.rejectedStreams === 1);
     expect(t.logLines.some((l) => l.msg.includes('expected hello'))).toBe(true);
     await rogue.close();
-    probe!.sendBatch([{ pid: 5, cgroupId: webId, fork: { childPid: 6 } }]);
+    probe!.sendBatch([{ pid: 5, cgroupId: cgroups.id.web, fork: { childPid: 6 } }]);
     await waitFor('the good probe still served', () => t.events.length === 1);
   });
 
   it('counts malformed events and missing batches instead of dropping them silently', async () => {
     await start();
     probe!.sendBatch([
-      { pid: 0, cgroupId: webId, fork: { childPid: 2 } }, // no pid
-      { pid: 9, cgroupId: webId }, // no kind
-      { pid: 9, cgroupId: webId, connect: { remote: { family: 2, address: Buffer.from([1, 2, 3]), port: 1 } } }, // 3-byte IPv4
-      { pid: 9, cgroupId: webId, fork: { childPid: 10 } },
+      { pid: 0, cgroupId: cgroups.id.web, fork: { childPid: 2 } }, // no pid
+      { pid: 9, cgroupId: cgroups.id.web }, // no kind
+      { pid: 9, cgroupId: cgroups.id.web, connect: { remote: { family: 2, address: Buffer.from([1, 2, 3]), port: 1 } } }, // 3-byte IPv4
+      { pid: 9, cgroupId: cgroups.id.web, fork: { childPid: 10 } },
     ], 1);
-    probe!.sendBatch([{ pid: 9, cgroupId: webId, fork: { childPid: 11 } }], 5); // batches 2..4 never arrive
+    probe!.sendBatch([{ pid: 9, cgroupId: cgroups.id.web, fork: { childPid: 11 } }], 5); // batches 2..4 never arrive
     await waitFor('two good events', () => t.events.length === 2);
     expect(t.engine.ingest.malformedEvents).toBe(3);
     const s = t.engine.status();
@@ -127,12 +116,12 @@ describe('probe stream', () => {
 
   it('resumes a probe session after a reconnect and notices batches lost in between', async () => {
     await start();
-    probe!.sendBatch([{ pid: 9, cgroupId: webId, fork: { childPid: 10 } }], 1);
+    probe!.sendBatch([{ pid: 9, cgroupId: cgroups.id.web, fork: { childPid: 10 } }], 1);
     await waitFor('first batch', () => t.events.length === 1);
     await probe!.close();
     await waitFor('disconnect', () => t.engine.ingest.sessions().length === 0);
     probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`, { sessionId: probe!.sessionId });
-    probe.sendBatch([{ pid: 9, cgroupId: webId, fork: { childPid: 12 } }], 4);
+    probe.sendBatch([{ pid: 9, cgroupId: cgroups.id.web, fork: { childPid: 12 } }], 4);
     await waitFor('second batch', () => t.events.length === 2);
     expect(t.engine.status().probes[0]!.batchGaps).toBe(2);
     expect(t.logLines.some((l) => l.msg === 'probe connected' && l.resumed === true)).toBe(true);
@@ -140,8 +129,8 @@ describe('probe stream', () => {
 
   it('acknowledges processed batches, and skips what a probe resends after a reconnect', async () => {
     await start();
-    probe!.sendBatch([{ pid: 9, cgroupId: webId, fork: { childPid: 10 } }], 1);
-    probe!.sendBatch([{ pid: 9, cgroupId: webId, fork: { childPid: 11 } }], 2);
+    probe!.sendBatch([{ pid: 9, cgroupId: cgroups.id.web, fork: { childPid: 10 } }], 1);
+    probe!.sendBatch([{ pid: 9, cgroupId: cgroups.id.web, fork: { childPid: 11 } }], 2);
     await waitFor('two events', () => t.events.length === 2);
     await waitFor('the acknowledgement', () => probe!.commands.some((c) => c.ackedSeq === 2));
     const same = probe!.sessionId;
@@ -149,9 +138,9 @@ describe('probe stream', () => {
     await waitFor('disconnect', () => t.engine.ingest.sessions().length === 0);
     probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`, { sessionId: same });
     // A probe that did not see the acknowledgement sends 1 and 2 again.
-    probe.sendBatch([{ pid: 9, cgroupId: webId, fork: { childPid: 10 } }], 1);
-    probe.sendBatch([{ pid: 9, cgroupId: webId, fork: { childPid: 11 } }], 2);
-    probe.sendBatch([{ pid: 9, cgroupId: webId, fork: { childPid: 12 } }], 3);
+    probe.sendBatch([{ pid: 9, cgroupId: cgroups.id.web, fork: { childPid: 10 } }], 1);
+    probe.sendBatch([{ pid: 9, cgroupId: cgroups.id.web, fork: { childPid: 11 } }], 2);
+    probe.sendBatch([{ pid: 9, cgroupId: cgroups.id.web, fork: { childPid: 12 } }], 3);
     await waitFor('the new event', () => t.events.some((e) => e.childPid === 12));
     expect(t.events.map((e) => e.childPid)).toEqual([10, 11, 12]);
     expect(t.engine.ingest.sessions()[0]!.duplicateBatches).toBe(2);
@@ -161,11 +150,11 @@ describe('probe stream', () => {
   it('acknowledges every 512 events without waiting for the timer: the probe reads more unacknowledged as an engine falling behind', async () => {
     await start();
     const batch = (from: number): { pid: number; cgroupId: number; fork: { childPid: number } }[] =>
-      Array.from({ length: 200 }, (_, i) => ({ pid: 9, cgroupId: webId, fork: { childPid: from + i } }));
+      Array.from({ length: 200 }, (_, i) => ({ pid: 9, cgroupId: cgroups.id.web, fork: { childPid: from + i } }));
     // 600 events in three batches, then one more: the third batch is acknowledged by itself; the
     // timer alone (within 250 ms) would acknowledge all four at once.
     for (let seq = 1; seq <= 3; seq++) probe!.sendBatch(batch(seq * 1000), seq);
-    probe!.sendBatch([{ pid: 9, cgroupId: webId, fork: { childPid: 9000 } }], 4);
+    probe!.sendBatch([{ pid: 9, cgroupId: cgroups.id.web, fork: { childPid: 9000 } }], 4);
     await waitFor('the acknowledgement of all four', () => probe!.commands.some((c) => c.ackedSeq === 4));
     expect(probe!.commands.filter((c) => c.ackedSeq).map((c) => c.ackedSeq)).toEqual([3, 4]);
   });
@@ -211,6 +200,6 @@ describe('probe stream', () => {
 
   it('refuses to start a second engine on a socket a live engine holds', async () => {
     await start();
-    await expect(TestEngine.start({}, { dir: t.dir, cgroupMount: fakeMount.dir })).rejects.toThrow(/another engine is already listening/);
+    await expect(TestEngine.start({}, { dir: t.dir, cgroupMount: cgroups.dir })).rejects.toThrow(/another engine is already listening/);
   });
 });

@@ -1,19 +1,13 @@
 // /metrics, /healthz and /readyz of a real engine over HTTP, fed by a
 // synthetic probe over real gRPC.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { alertFor } from '../../src/model/alert.js';
-import { FakeCgroupMount } from '../support/cgroup.js';
+import { useFakeCgroupMount } from '../support/cgroup-hooks.js';
 import { TestEngine } from '../support/engine.js';
 import { waitFor } from '../support/kernel.js';
 import { SyntheticProbe } from '../support/synthetic-probe.js';
 
-let fakeMount: FakeCgroupMount;
-let appId: number;
-beforeAll(() => {
-  fakeMount = new FakeCgroupMount();
-  appId = fakeMount.add('app');
-});
-afterAll(() => fakeMount.remove());
+const cgroups = useFakeCgroupMount(['app']);
 
 let t: TestEngine;
 let probe: SyntheticProbe | undefined;
@@ -33,15 +27,15 @@ describe('metrics and health', () => {
     const secretUrl = 'http://127.0.0.1:9/hooks/T0KEN-in-the-url-s3cr3t';
     t = await TestEngine.start(
       { sinks: [{ type: 'webhook', id: 'soc', url: secretUrl, secret: 'hmac-key-that-must-not-leak' }] },
-      { cgroupMount: fakeMount.dir },
+      { cgroupMount: cgroups.dir },
     );
     expect(await get('/readyz')).toEqual({ status: 503, text: 'no probe is connected\n' });
     expect((await get('/healthz')).status).toBe(200); // within the grace period
 
     probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`);
     probe.sendBatch([
-      { pid: 7, cgroupId: appId, exec: { filename: '/bin/sh', exe: '/usr/bin/dash', argv: ['sh'], cwd: '/' } },
-      { pid: 7, cgroupId: appId, open: { path: '/etc/hosts', flags: 0, result: 3 } },
+      { pid: 7, cgroupId: cgroups.id.app, exec: { filename: '/bin/sh', exe: '/usr/bin/dash', argv: ['sh'], cwd: '/' } },
+      { pid: 7, cgroupId: cgroups.id.app, open: { path: '/etc/hosts', flags: 0, result: 3 } },
     ]);
     probe.send({ loss: { ringbufFull: 42, inflightFull: 0, decodeErrors: 0, queueFull: 3, pathTruncated: 0, eventsTotal: 2, packetsLost: 0 } });
     await waitFor('events and the loss report', () => t.events.length === 2 && t.engine.status().probes[0]?.losses.ringbufFull === 42);
@@ -64,7 +58,7 @@ describe('metrics and health', () => {
   });
 
   it('fails /healthz when the probe has been gone too long, or sends no events', async () => {
-    t = await TestEngine.start({ metrics: { listen: 'tcp://127.0.0.1:0', probeGoneSeconds: 1, maxEventGapSeconds: 1 } }, { cgroupMount: fakeMount.dir });
+    t = await TestEngine.start({ metrics: { listen: 'tcp://127.0.0.1:0', probeGoneSeconds: 1, maxEventGapSeconds: 1 } }, { cgroupMount: cgroups.dir });
     probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`);
     await waitFor('connected', () => t.engine.ingest.sessions().length === 1);
     // Connected, but silent: events have stopped.

@@ -10,10 +10,10 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Alert } from '../../../src/model/alert.js';
 import type { ConfigInput } from '../../../src/config/schema.js';
-import { FakeCgroupMount } from '../../support/cgroup.js';
+import { useFakeCgroupMount } from '../../support/cgroup-hooks.js';
 import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe, type SyntheticEvent } from '../../support/synthetic-probe.js';
@@ -21,13 +21,7 @@ import { SyntheticProbe, type SyntheticEvent } from '../../support/synthetic-pro
 const RULE = 'Execution from a temporary directory';
 const RUNS = 1000;
 
-let fakeMount: FakeCgroupMount;
-let webId: number;
-beforeAll(() => {
-  fakeMount = new FakeCgroupMount();
-  webId = fakeMount.add('shop/web');
-});
-afterAll(() => fakeMount.remove());
+const cgroups = useFakeCgroupMount({ web: 'shop/web' });
 
 let t: TestEngine | undefined;
 let probe: SyntheticProbe | undefined;
@@ -40,7 +34,7 @@ afterEach(async () => {
 
 async function start(overrides: Partial<ConfigInput> = {}): Promise<string> {
   const alertsFile = join(mkdtempSync(join(tmpdir(), 'vigil-fold-')), 'alerts.jsonl');
-  t = await TestEngine.start({ sinks: [{ type: 'file', path: alertsFile }], ...overrides }, { cgroupMount: fakeMount.dir });
+  t = await TestEngine.start({ sinks: [{ type: 'file', path: alertsFile }], ...overrides }, { cgroupMount: cgroups.dir });
   probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`, { capabilities: ['kill'] });
   probe.answer = () => ({ ok: true, error: '', detail: 'killed' });
   await waitFor('probe session', () => t!.engine.ingest.sessions().length === 1);
@@ -49,7 +43,7 @@ async function start(overrides: Partial<ConfigInput> = {}): Promise<string> {
 
 /** A runner (pid 50) that runs /tmp/payload `n` times, each a new process with its own command line. */
 function runFromTmp(n: number, exe = '/tmp/payload'): void {
-  const ev = (e: { pid: number; [kind: string]: unknown }): SyntheticEvent => ({ ...e, cgroupId: webId });
+  const ev = (e: { pid: number; [kind: string]: unknown }): SyntheticEvent => ({ ...e, cgroupId: cgroups.id.web });
   probe!.sendBatch([ev({ pid: 50, ppid: 1, comm: 'runner', exec: { filename: '/usr/local/bin/runner', exe: '/usr/local/bin/runner', argv: ['runner', '--jobs=1'], cwd: '/srv' } })]);
   for (let first = 0; first < n; first += 100) {
     const batch: SyntheticEvent[] = [];
@@ -125,7 +119,7 @@ describe('repeats of an alert', () => {
 
   it("a program a monitored workload's profile does not have, run 200 times: one anomaly at once, one with the other 199 when the window closes", async () => {
     const file = await start({ rules: { builtin: false } });
-    probe!.sendBatch([{ pid: 50, ppid: 1, cgroupId: webId, comm: 'runner', exec: { filename: '/usr/local/bin/runner', exe: '/usr/local/bin/runner', argv: ['runner'], cwd: '/srv' } }]);
+    probe!.sendBatch([{ pid: 50, ppid: 1, cgroupId: cgroups.id.web, comm: 'runner', exec: { filename: '/usr/local/bin/runner', exe: '/usr/local/bin/runner', argv: ['runner'], cwd: '/srv' } }]);
     const w = await waitFor('the workload', () => t!.engine.workloads.all().find((x) => x.cgroupPath === '/shop/web'));
     expect(await t!.engine.profiles.changeMode(w, 'monitor')).toMatchObject({ ok: true });
     runFromTmp(200, '/srv/bin/payload');

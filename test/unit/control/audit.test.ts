@@ -15,24 +15,18 @@ import { AUDIT_FILE, type AuditRecord } from '../../../src/control/audit.js';
 import { ControlClient } from '../../../src/control/client.js';
 import { controlMethods } from '../../../src/control/methods.js';
 import type { Alert } from '../../../src/model/alert.js';
-import { FakeCgroupMount } from '../../support/cgroup.js';
+import { useFakeCgroupMount } from '../../support/cgroup-hooks.js';
 import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe } from '../../support/synthetic-probe.js';
 import { makePki, type TestPki } from '../../support/tls.js';
 
-let cgroups: FakeCgroupMount;
-let webId: number;
+const cgroups = useFakeCgroupMount({ web: 'shop/web' });
 let pki: TestPki;
 beforeAll(() => {
-  cgroups = new FakeCgroupMount();
-  webId = cgroups.add('shop/web');
   pki = makePki();
 });
-afterAll(() => {
-  cgroups.remove();
-  rmSync(pki.dir, { recursive: true, force: true });
-});
+afterAll(() => rmSync(pki.dir, { recursive: true, force: true }));
 
 let t: TestEngine;
 let probe: SyntheticProbe | null = null;
@@ -49,7 +43,7 @@ async function start(overrides = {}): Promise<void> {
   t.engine.onAlert((a) => alerts.push(a));
   probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`, { capabilities: ['exec-kill', 'connect-refuse', 'write-kill', 'quarantine', 'kill'] });
   probe.answer = () => ({ ok: true, error: '', detail: 'done' });
-  probe.sendBatch([{ pid: 4242, ppid: 1, cgroupId: webId, exec: { filename: '/bin/sleep', exe: '/bin/sleep', argv: ['sleep', '60'], cwd: '/' } }]);
+  probe.sendBatch([{ pid: 4242, ppid: 1, cgroupId: cgroups.id.web, exec: { filename: '/bin/sleep', exe: '/bin/sleep', argv: ['sleep', '60'], cwd: '/' } }]);
   await waitFor('web seen', () => t.engine.workloads.find('web'));
 }
 

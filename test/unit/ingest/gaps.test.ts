@@ -4,7 +4,7 @@
 // losses nobody can attribute, missing batches, a probe gone silent while
 // connected, no probe at all, a restart that left enforcement off. `vigil
 // status` and /metrics keep the counts.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../../src/control/client.js';
 import { formatStatus } from '../../../src/cli/format.js';
 import type { Alert } from '../../../src/model/alert.js';
@@ -12,20 +12,12 @@ import { LossEpisodes } from '../../../src/probe/losses.js';
 import type { WireLossReport } from '../../../src/probe/wire.js';
 import { WEB } from '../alert/support.js';
 import { capturingLogger } from '../../support/engine.js';
-import { FakeCgroupMount } from '../../support/cgroup.js';
+import { useFakeCgroupMount } from '../../support/cgroup-hooks.js';
 import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe } from '../../support/synthetic-probe.js';
 
-let cgroups: FakeCgroupMount;
-let webId: number;
-let dbId: number;
-beforeAll(() => {
-  cgroups = new FakeCgroupMount();
-  webId = cgroups.add('shop/web');
-  dbId = cgroups.add('shop/db');
-});
-afterAll(() => cgroups.remove());
+const cgroups = useFakeCgroupMount({ web: 'shop/web', db: 'shop/db' });
 
 let t: TestEngine;
 let started = false;
@@ -53,7 +45,7 @@ async function start(): Promise<SyntheticProbe> {
   t.engine.onAlert((a) => alerts.push(a));
   const probe = connect();
   // web (enforce mode) has run here: the engine knows it, and what a gap means for it.
-  probe.sendBatch([{ pid: 5, cgroupId: webId, exit: { exitCode: 0, signal: 0 } }], 1);
+  probe.sendBatch([{ pid: 5, cgroupId: cgroups.id.web, exit: { exitCode: 0, signal: 0 } }], 1);
   await waitFor('web seen', () => t.engine.workloads.find('web'));
   return probe;
 }
@@ -76,15 +68,15 @@ describe('losses', () => {
     await waitFor('connected', () => t.engine.ingest.sessions().length === 1);
     // Two seconds of a flood in web (enforce) and a little in db (monitor), attributed by the probe, reported cumulatively.
     const cg = (id: number, ringbufFull: number, queueFull: number, shed = 0) => ({ cgroupId: id, ringbufFull, queueFull, inflightFull: 0, shed, shedByKind: (shed ? { open: shed } : {}) as Record<string, number> });
-    probe.send(losses({ ringbufFull: 1000, queueFull: 10, cgroups: [cg(webId, 990, 10), cg(dbId, 10, 0)] }));
+    probe.send(losses({ ringbufFull: 1000, queueFull: 10, cgroups: [cg(cgroups.id.web, 990, 10), cg(cgroups.id.db, 10, 0)] }));
     const web = await waitFor('the loss in web alerted at once', () => of('Events lost').find((a) => a.workload.name === 'web'));
     const db = of('Events lost').find((a) => a.workload.name === 'db')!;
     expect(web).toMatchObject({ source: 'engine', priority: 'critical', fields: { 'vigil.loss.phase': 'started', 'vigil.loss.ringbufFull': 990, 'vigil.loss.queueFull': 10 } });
     expect(web.message).toMatch(/^1,000 events of web were lost before the engine saw them \(kernel ring buffer 990, probe queue 10\); counting until it stops\. In enforce mode \(web\): the kernel kept enforcing, but rules, profiles and responses did not see these events$/);
     expect(db).toMatchObject({ priority: 'error', fields: { 'vigil.loss.ringbufFull': 10 } });
     // The same episode grows: no alert per report. Only web is in the next report (cumulative; db did not grow).
-    probe.send(losses({ ringbufFull: 5000, queueFull: 10, cgroups: [cg(webId, 4990, 10, 300)] }));
-    probe.send(losses({ ringbufFull: 9000, queueFull: 10, cgroups: [cg(webId, 8990, 10, 300)] }));
+    probe.send(losses({ ringbufFull: 5000, queueFull: 10, cgroups: [cg(cgroups.id.web, 4990, 10, 300)] }));
+    probe.send(losses({ ringbufFull: 9000, queueFull: 10, cgroups: [cg(cgroups.id.web, 8990, 10, 300)] }));
     await waitFor('the shedding reported', () => of('Events shed').length === 1);
     expect(of('Events lost').filter((a) => a.workload.name === 'web')).toHaveLength(1);
     expect(of('Events shed')[0]).toMatchObject({ priority: 'warning', workload: { name: 'web' }, fields: { 'vigil.loss.open': 300 } });
@@ -122,8 +114,8 @@ describe('losses', () => {
     expect(node.message).toMatch(/^122 events on test-node \(whose is not known\) were lost .*\(kernel ring buffer 120, probe decode 2\).*In enforce mode \(web\)/);
     expect(t.engine.losses.workloads()).toEqual([]);
     // A batch that never arrived.
-    probe.sendBatch([{ pid: 7, cgroupId: dbId, exit: { exitCode: 0, signal: 0 } }], 2);
-    probe.sendBatch([{ pid: 8, cgroupId: dbId, exit: { exitCode: 0, signal: 0 } }], 6);
+    probe.sendBatch([{ pid: 7, cgroupId: cgroups.id.db, exit: { exitCode: 0, signal: 0 } }], 2);
+    probe.sendBatch([{ pid: 8, cgroupId: cgroups.id.db, exit: { exitCode: 0, signal: 0 } }], 6);
     // Part of the node's episode, which ends with the totals.
     const over = await waitFor('the missing batches alerted', () => of('Events lost').find((a) => a.fields['vigil.loss.batchesMissing'] === 3), 5000);
     expect(over).toMatchObject({ priority: 'critical', fields: { 'vigil.loss.phase': 'over', 'vigil.loss.ringbufFull': 120 } });

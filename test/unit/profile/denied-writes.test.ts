@@ -7,22 +7,19 @@
 // real gRPC, since this host's kernel refuses both hooks.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Alert } from '../../../src/model/alert.js';
-import { FakeCgroupMount } from '../../support/cgroup.js';
+import { useFakeCgroupMount } from '../../support/cgroup-hooks.js';
 import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe } from '../../support/synthetic-probe.js';
 
-let fakeMount: FakeCgroupMount;
-let appId: number;
+// A directory tree stands in for the cgroup v2 mount: ids are inode numbers, as on the real one.
+const cgroups = useFakeCgroupMount({ app: 'shop/app' });
 let t: TestEngine;
 let probe: SyntheticProbe;
 const alerts: Alert[] = [];
 
 beforeAll(async () => {
-  // A directory tree stands in for the cgroup v2 mount: ids are inode numbers, as on the real one.
-  fakeMount = new FakeCgroupMount();
-  appId = fakeMount.add('shop/app');
-  t = await TestEngine.start({ workloads: [{ name: 'app', cgroup: '/shop/app', mode: 'enforce' }], sinks: [] }, { cgroupMount: fakeMount.dir });
+  t = await TestEngine.start({ workloads: [{ name: 'app', cgroup: '/shop/app', mode: 'enforce' }], sinks: [] }, { cgroupMount: cgroups.dir });
   t.engine.onAlert((a) => alerts.push(a));
   probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`);
   probe.answer = () => ({ ok: true, error: '', detail: '' });
@@ -32,17 +29,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await probe?.close();
   await t?.stop();
-  fakeMount.remove();
 });
 
 it('raises a mkdir, a symlink and a hard link denied by the BPF LSM or fmod_ret as denied writes; a mkdir nobody denied is not a write', async () => {
   const BPF_LSM = 1;
   const FMOD_RET = 2;
   probe.sendBatch([
-    { pid: 500, ppid: 1, cgroupId: appId, blocked: true, blockedBy: BPF_LSM, mkdir: { path: '/etc/vigil-made', mode: 0o755, result: -1 } },
-    { pid: 501, ppid: 1, cgroupId: appId, blocked: true, blockedBy: FMOD_RET, link: { call: 'symlinkat', target: '/tmp/x', path: '/usr/bin/vigil-link', result: -1 } },
-    { pid: 502, ppid: 1, cgroupId: appId, blocked: true, blockedBy: BPF_LSM, link: { call: 'linkat', target: '/etc/shadow', path: '/etc/vigil-hard', result: -1 } },
-    { pid: 503, ppid: 1, cgroupId: appId, mkdir: { path: '/tmp/scratch', mode: 0o700, result: 0 } },
+    { pid: 500, ppid: 1, cgroupId: cgroups.id.app, blocked: true, blockedBy: BPF_LSM, mkdir: { path: '/etc/vigil-made', mode: 0o755, result: -1 } },
+    { pid: 501, ppid: 1, cgroupId: cgroups.id.app, blocked: true, blockedBy: FMOD_RET, link: { call: 'symlinkat', target: '/tmp/x', path: '/usr/bin/vigil-link', result: -1 } },
+    { pid: 502, ppid: 1, cgroupId: cgroups.id.app, blocked: true, blockedBy: BPF_LSM, link: { call: 'linkat', target: '/etc/shadow', path: '/etc/vigil-hard', result: -1 } },
+    { pid: 503, ppid: 1, cgroupId: cgroups.id.app, mkdir: { path: '/tmp/scratch', mode: 0o700, result: 0 } },
   ]);
   const denied = (path: string) => waitFor(`the denied write of ${path}`, () =>
     alerts.find((a) => a.rule === 'new-file-write' && a.event.path === path));

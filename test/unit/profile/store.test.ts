@@ -3,19 +3,13 @@
 // from a synthetic probe, real files.
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FakeCgroupMount } from '../../support/cgroup.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useFakeCgroupMount } from '../../support/cgroup-hooks.js';
 import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe } from '../../support/synthetic-probe.js';
 
-let fakeMount: FakeCgroupMount;
-let appId: number;
-beforeAll(() => {
-  fakeMount = new FakeCgroupMount();
-  appId = fakeMount.add('app');
-});
-afterAll(() => fakeMount.remove());
+const cgroups = useFakeCgroupMount(['app']);
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -23,7 +17,7 @@ afterEach(async () => {
 });
 
 async function engineWithProbe(dir?: string): Promise<{ t: TestEngine; probe: SyntheticProbe }> {
-  const t = await TestEngine.start({ sinks: [], workloads: [{ name: 'app', cgroup: '/app' }] }, { cgroupMount: fakeMount.dir, ...(dir ? { dir } : {}) });
+  const t = await TestEngine.start({ sinks: [], workloads: [{ name: 'app', cgroup: '/app' }] }, { cgroupMount: cgroups.dir, ...(dir ? { dir } : {}) });
   const probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`);
   await waitFor('probe session', () => t.engine.ingest.sessions().length === 1);
   return { t, probe };
@@ -33,9 +27,9 @@ describe('profile persistence', () => {
   it('keeps what was learned, and the mode, across an engine restart', async () => {
     const first = await engineWithProbe();
     first.probe.sendBatch([
-      { pid: 7, cgroupId: appId, exec: { filename: '/usr/bin/app', exe: '/usr/bin/app', argv: ['app'], cwd: '/' } },
-      { pid: 7, cgroupId: appId, open: { path: '/etc/app.conf', flags: 0, result: 3 } },
-      { pid: 7, cgroupId: appId, connect: { remote: { family: 2, address: Buffer.from([10, 0, 0, 5]), port: 5432 }, protocol: 6, result: 0 } },
+      { pid: 7, cgroupId: cgroups.id.app, exec: { filename: '/usr/bin/app', exe: '/usr/bin/app', argv: ['app'], cwd: '/' } },
+      { pid: 7, cgroupId: cgroups.id.app, open: { path: '/etc/app.conf', flags: 0, result: 3 } },
+      { pid: 7, cgroupId: cgroups.id.app, connect: { remote: { family: 2, address: Buffer.from([10, 0, 0, 5]), port: 5432 }, protocol: 6, result: 0 } },
     ]);
     await waitFor('events', () => first.t.events.length === 3);
     const w = first.t.engine.workloads.find('app')!;
@@ -55,8 +49,8 @@ describe('profile persistence', () => {
     const alerts: string[] = [];
     second.t.engine.onAlert((a) => alerts.push(a.message));
     second.probe.sendBatch([
-      { pid: 8, cgroupId: appId, connect: { remote: { family: 2, address: Buffer.from([10, 0, 0, 5]), port: 5432 }, protocol: 6, result: 0 } },
-      { pid: 8, cgroupId: appId, connect: { remote: { family: 2, address: Buffer.from([10, 0, 0, 6]), port: 22 }, protocol: 6, result: 0 } },
+      { pid: 8, cgroupId: cgroups.id.app, connect: { remote: { family: 2, address: Buffer.from([10, 0, 0, 5]), port: 5432 }, protocol: 6, result: 0 } },
+      { pid: 8, cgroupId: cgroups.id.app, connect: { remote: { family: 2, address: Buffer.from([10, 0, 0, 6]), port: 22 }, protocol: 6, result: 0 } },
     ]);
     await waitFor('the anomaly', () => alerts.length === 1);
     expect(alerts).toEqual(['app: connects to a new destination 10.0.0.6 port 22/tcp']);
@@ -64,7 +58,7 @@ describe('profile persistence', () => {
 
   it('sets a corrupt profile file aside, says so, and keeps the good ones', async () => {
     const first = await engineWithProbe();
-    first.probe.sendBatch([{ pid: 7, cgroupId: appId, exec: { filename: '/usr/bin/app', exe: '/usr/bin/app', argv: ['app'], cwd: '/' } }]);
+    first.probe.sendBatch([{ pid: 7, cgroupId: cgroups.id.app, exec: { filename: '/usr/bin/app', exe: '/usr/bin/app', argv: ['app'], cwd: '/' } }]);
     await waitFor('event', () => first.t.events.length === 1);
     await first.probe.close();
     await first.t.stop({ keepDir: true });

@@ -2,20 +2,15 @@
 // it runs on, and an error alert says so) or closed (its network is
 // quarantined, and a critical alert says so). Real engine, real gRPC from a
 // synthetic probe that refuses the new cgroup's policy.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Alert } from '../../../src/model/alert.js';
-import { FakeCgroupMount } from '../../support/cgroup.js';
+import { useFakeCgroupMount } from '../../support/cgroup-hooks.js';
 import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe } from '../../support/synthetic-probe.js';
 
-let fakeMount: FakeCgroupMount;
-const id: Record<string, number> = {};
-beforeAll(() => {
-  fakeMount = new FakeCgroupMount(['app/a', 'app/b']);
-  for (const d of ['app', 'app/a', 'app/b']) id[d] = fakeMount.id(d);
-});
-afterAll(() => fakeMount.remove());
+const cgroups = useFakeCgroupMount(['app', 'app/a', 'app/b']);
+const { id } = cgroups;
 
 let t: TestEngine;
 let probe: SyntheticProbe;
@@ -25,12 +20,12 @@ afterEach(async () => {
 });
 
 async function enforcedThenBroken(failClosed: boolean | undefined): Promise<Alert> {
-  t = await TestEngine.start({ sinks: [], workloads: [{ name: 'app', cgroup: '/app', ...(failClosed === undefined ? {} : { failClosed }) }] }, { cgroupMount: fakeMount.dir });
+  t = await TestEngine.start({ sinks: [], workloads: [{ name: 'app', cgroup: '/app', ...(failClosed === undefined ? {} : { failClosed }) }] }, { cgroupMount: cgroups.dir });
   probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`, { capabilities: ['exec-kill', 'connect-refuse', 'write-kill', 'quarantine', 'capture', 'kill'] });
   probe.answer = () => ({ ok: true, error: '', detail: 'done' });
   const alerts: Alert[] = [];
   t.engine.onAlert((a) => alerts.push(a));
-  const exec = (cg: string, pid: number) => ({ pid, cgroupId: id[cg]!, exec: { filename: '/usr/bin/app', exe: '/usr/bin/app', argv: ['app'], cwd: '/' } });
+  const exec = (cg: keyof typeof id, pid: number) => ({ pid, cgroupId: id[cg], exec: { filename: '/usr/bin/app', exe: '/usr/bin/app', argv: ['app'], cwd: '/' } });
   probe.sendBatch([exec('app/a', 10)]);
   await waitFor('learned', () => t.events.length === 1);
   const w = t.engine.workloads.find('app')!;

@@ -3,19 +3,14 @@
 // re-enforces each workload, then reapply() puts back whatever is held,
 // which used to send every policy a second time. Real engine, real gRPC
 // from synthetic probes; a directory tree stands in for the cgroup mount.
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { FakeCgroupMount } from '../../support/cgroup.js';
+import { afterEach, expect, it } from 'vitest';
+import { useFakeCgroupMount } from '../../support/cgroup-hooks.js';
 import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe } from '../../support/synthetic-probe.js';
 
-let fakeMount: FakeCgroupMount;
-const id: Record<string, number> = {};
-beforeAll(() => {
-  fakeMount = new FakeCgroupMount(['app/a']);
-  for (const d of ['app', 'app/a']) id[d] = fakeMount.id(d);
-});
-afterAll(() => fakeMount.remove());
+const cgroups = useFakeCgroupMount(['app', 'app/a']);
+const { id } = cgroups;
 
 let t: TestEngine;
 const probes: SyntheticProbe[] = [];
@@ -41,12 +36,12 @@ function policiesPerRoot(p: SyntheticProbe): Map<number, number> {
 }
 
 it('a probe that connects gets each enforced root\'s policy once, with the protected paths', async () => {
-  t = await TestEngine.start({ sinks: [], workloads: [{ name: 'app', cgroup: '/app' }] }, { cgroupMount: fakeMount.dir });
+  t = await TestEngine.start({ sinks: [], workloads: [{ name: 'app', cgroup: '/app' }] }, { cgroupMount: cgroups.dir });
   const first = connect();
-  first.sendBatch([{ pid: 10, cgroupId: id['app/a']!, exec: { filename: '/usr/bin/app', exe: '/usr/bin/app', argv: ['app'], cwd: '/' } }]);
+  first.sendBatch([{ pid: 10, cgroupId: id['app/a'], exec: { filename: '/usr/bin/app', exe: '/usr/bin/app', argv: ['app'], cwd: '/' } }]);
   await waitFor('learned', () => t.events.length === 1);
   expect((await t.engine.profiles.changeMode(t.engine.workloads.find('app')!, 'enforce')).ok).toBe(true);
-  expect(policiesPerRoot(first)).toEqual(new Map([[id.app!, 1], [id['app/a']!, 1]]));
+  expect(policiesPerRoot(first)).toEqual(new Map([[id.app, 1], [id['app/a'], 1]]));
 
   // The probe restarts: a new session with empty maps.
   await first.close();
@@ -55,7 +50,7 @@ it('a probe that connects gets each enforced root\'s policy once, with the prote
     policiesPerRoot(second).size === 2 && second.commands.some((c) => c.setProtectedPaths));
   // Whatever else is on its way has arrived by now (the engine sends them back to back).
   await new Promise((r) => setTimeout(r, 300));
-  expect(policiesPerRoot(second)).toEqual(new Map([[id.app!, 1], [id['app/a']!, 1]]));
+  expect(policiesPerRoot(second)).toEqual(new Map([[id.app, 1], [id['app/a'], 1]]));
   const p = second.commands.find((c) => c.setPolicy)!.setPolicy!;
   expect(p).toMatchObject({ exec: true, write: true });
   expect(p.execAllow).toContain('/usr/bin/app');

@@ -4,21 +4,16 @@
 // engine, real gRPC and control socket; the probe is synthetic and the
 // cgroup tree a directory (no kernel here: test/kernel/self-protection.test.ts
 // does the same with the real probe).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../../src/control/client.js';
 import type { Alert } from '../../../src/model/alert.js';
-import { FakeCgroupMount } from '../../support/cgroup.js';
+import { useFakeCgroupMount } from '../../support/cgroup-hooks.js';
 import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe } from '../../support/synthetic-probe.js';
 
-let fakeMount: FakeCgroupMount;
-const id: Record<string, number> = {};
-beforeAll(() => {
-  fakeMount = new FakeCgroupMount(['vigil/probe', 'app/a']);
-  for (const d of ['vigil', 'vigil/probe', 'app', 'app/a']) id[d] = fakeMount.id(d);
-});
-afterAll(() => fakeMount.remove());
+const cgroups = useFakeCgroupMount(['vigil', 'vigil/probe', 'app', 'app/a']);
+const { id } = cgroups;
 
 let t: TestEngine | undefined;
 let probe: SyntheticProbe | undefined;
@@ -33,14 +28,14 @@ afterEach(async () => {
 });
 
 const ALL = ['exec-kill', 'connect-refuse', 'write-kill', 'quarantine', 'capture', 'kill'];
-const exec = (cg: string, pid: number, file = '/usr/bin/app') => ({ pid, cgroupId: id[cg]!, exec: { filename: file, exe: file, argv: [file], cwd: '/' } });
+const exec = (cg: keyof typeof id, pid: number, file = '/usr/bin/app') => ({ pid, cgroupId: id[cg], exec: { filename: file, exe: file, argv: [file], cwd: '/' } });
 
 async function start(vigilMode?: 'enforce', promotion = { minLearningSeconds: 0, quietSeconds: 1 } as Record<string, number>) {
   const engine = await TestEngine.start({
     sinks: [],
     workloads: [{ name: 'vigil', cgroup: '/vigil', ...(vigilMode ? { mode: vigilMode } : {}) }, { name: 'app', cgroup: '/app' }],
     profiles: { promotion },
-  }, { cgroupMount: fakeMount.dir });
+  }, { cgroupMount: cgroups.dir });
   t = engine;
   const alerts: Alert[] = [];
   engine.engine.onAlert((a) => alerts.push(a));
@@ -62,10 +57,10 @@ describe('Vigil does not enforce, quarantine or kill itself', () => {
     expect(r.ok).toBe(false);
     expect(r.error).toBe("cannot enforce: Vigil does not enforce vigil: it holds Vigil's own processes: the probe (pid 1) runs in cgroup /vigil/probe (enforcing it would stop Vigil itself)");
     expect(engine.engine.workloads.find('vigil')!.mode).toBe('learn');
-    expect(policiesFor(p, id.vigil!, id['vigil/probe']!)).toEqual([]);
+    expect(policiesFor(p, id.vigil, id['vigil/probe'])).toEqual([]);
     // Another workload is enforced as ever.
     expect(await control.setMode('app', 'enforce')).toMatchObject({ ok: true });
-    expect(policiesFor(p, id.app!, id['app/a']!).length).toBeGreaterThan(0);
+    expect(policiesFor(p, id.app, id['app/a']).length).toBeGreaterThan(0);
     // vigil status says which cgroups are Vigil's and which workload is never enforced.
     const s = await control.status();
     expect(s.vigilCgroups).toContain(`the probe (pid 1): /vigil/probe (cgroup id ${id['vigil/probe']})`);
@@ -98,7 +93,7 @@ describe('Vigil does not enforce, quarantine or kill itself', () => {
     const promoted = alerts.filter((a) => a.rule === 'Workload promoted').map((a) => `${a.workload.name} ${a.workload.mode}`).sort();
     expect(promoted).toEqual(['app enforce', 'app monitor', 'vigil monitor']);
     expect(alerts.filter((a) => a.rule === 'Workload promotion failed')).toHaveLength(1);
-    expect(policiesFor(p, id.vigil!, id['vigil/probe']!)).toEqual([]);
+    expect(policiesFor(p, id.vigil, id['vigil/probe'])).toEqual([]);
   });
 
   it('a workload configured in enforce mode that turns out to hold the probe goes back to monitor, alerted', async () => {
@@ -107,11 +102,11 @@ describe('Vigil does not enforce, quarantine or kill itself', () => {
     expect(a.priority).toBe('error');
     expect(a.message).toMatch(/^vigil is not enforced and is back in monitor: it holds Vigil's own processes: the probe \(pid 1\) runs in cgroup \/vigil\/probe/);
     expect(engine.engine.workloads.find('vigil')!.mode).toBe('monitor');
-    expect(policiesFor(p, id.vigil!, id['vigil/probe']!)).toEqual([]);
+    expect(policiesFor(p, id.vigil, id['vigil/probe'])).toEqual([]);
   });
 
   it('refuses at load a configured enforce-mode workload over the engine\'s own cgroup', async () => {
-    await expect(TestEngine.start({ sinks: [], workloads: [{ name: 'everything', cgroup: '/', mode: 'enforce' }] }, { cgroupMount: fakeMount.dir }))
+    await expect(TestEngine.start({ sinks: [], workloads: [{ name: 'everything', cgroup: '/', mode: 'enforce' }] }, { cgroupMount: cgroups.dir }))
       .rejects.toThrow(/^config workloads\[0\] \(everything\): mode enforce over cgroup \/ would enforce Vigil itself, it holds Vigil's own processes: the engine \(pid \d+\) runs in cgroup \//);
   });
 });

@@ -4,24 +4,18 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Alert } from '../../../src/model/alert.js';
 import type { ConfigInput } from '../../../src/config/schema.js';
 import { RuleLoadError } from '../../../src/detect/rules/problems.js';
-import { FakeCgroupMount } from '../../support/cgroup.js';
+import { useFakeCgroupMount } from '../../support/cgroup-hooks.js';
 import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe, type SyntheticEvent } from '../../support/synthetic-probe.js';
 
 // A directory tree stands in for the cgroup v2 mount (ids are directory inodes, as on the real one).
-let fakeMount: FakeCgroupMount;
-let webId: number;
+const cgroups = useFakeCgroupMount({ web: 'shop/web' });
 let dir: string;
-beforeAll(() => {
-  fakeMount = new FakeCgroupMount();
-  webId = fakeMount.add('shop/web');
-});
-afterAll(() => fakeMount.remove());
 
 let t: TestEngine | undefined;
 let probe: SyntheticProbe | undefined;
@@ -35,7 +29,7 @@ afterEach(async () => {
 });
 
 async function start(rules: ConfigInput['rules']): Promise<void> {
-  t = await TestEngine.start({ rules }, { cgroupMount: fakeMount.dir });
+  t = await TestEngine.start({ rules }, { cgroupMount: cgroups.dir });
   alerts = [];
   t.engine.onAlert((a) => alerts.push(a));
   probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`);
@@ -55,7 +49,7 @@ interface WebEvent {
   cgroupId?: number;
   [kind: string]: unknown;
 }
-const send = (...events: WebEvent[]): boolean => probe!.sendBatch(events.map((e): SyntheticEvent => ({ ...e, cgroupId: e.cgroupId ?? webId })));
+const send = (...events: WebEvent[]): boolean => probe!.sendBatch(events.map((e): SyntheticEvent => ({ ...e, cgroupId: e.cgroupId ?? cgroups.id.web })));
 const ip = (a: string): Buffer => Buffer.from(a.split('.').map(Number));
 const connect = (pid: number, port: number, addr = '10.0.0.7'): WebEvent => ({
   pid, ppid: 1, comm: 'scanner', connect: { remote: { family: 2, address: ip(addr), port }, protocol: 6, result: -111 },
@@ -156,7 +150,7 @@ describe('rules in the engine', () => {
 describe('loading and reloading', () => {
   it('refuses to start the engine with a rule file that cannot load, naming file, line and column', async () => {
     const f = rulesFile('- rule: Broken\n  desc: d\n  condition: evt.type = execve and (proc.name = a\n  output: o\n  priority: INFO\n');
-    const err = await TestEngine.start({ rules: { builtin: false, files: [f] } }, { cgroupMount: fakeMount.dir }).then(
+    const err = await TestEngine.start({ rules: { builtin: false, files: [f] } }, { cgroupMount: cgroups.dir }).then(
       (started) => {
         t = started;
         return null;
