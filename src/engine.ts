@@ -589,8 +589,15 @@ export class Engine implements IngestHandler {
     this.tree.addSnapshot(processes);
     this.workers?.snapshot(processes);
     // Workloads learn their cgroups from running processes too, so responses
-    // (quarantine, enforcement) reach a workload that has been quiet since a restart.
-    for (const p of processes) if (p.cgroupId) this.workloads.resolveCgroup(p.cgroupId, p.pid);
+    // (quarantine, enforcement) reach a workload that has been quiet since a
+    // restart. A container its runtime is still being asked about (at start,
+    // likely) is learnt once it has answered: resolved now, it would be
+    // named by its cgroup path, and never again without an event of its own.
+    for (const p of processes) {
+      if (!p.cgroupId) continue;
+      const r = this.workloads.resolveCgroupOrWait(p.cgroupId, p.pid);
+      if (r instanceof Promise) void r.catch(() => undefined).then(() => this.workloads.resolveCgroup(p.cgroupId, p.pid));
+    }
     if (last) this.log.info({ processes: this.tree.size }, 'process tree seeded from the probe snapshot');
   }
 

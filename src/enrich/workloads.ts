@@ -143,11 +143,16 @@ export class WorkloadRegistry {
    * again is worthwhile: the caller may hold the event until then.
    */
   resolveOrWait(e: Event): Workload | Promise<void> {
-    const cached = this.byCgroup.get(e.cgroupId);
+    return this.resolveCgroupOrWait(e.cgroupId, e.pid);
+  }
+
+  /** resolveOrWait for a cgroup (`pid` is one of its processes): nothing is registered while a resolver asks. */
+  resolveCgroupOrWait(cgroupId: number, pid: number): Workload | Promise<void> {
+    const cached = this.byCgroup.get(cgroupId);
     if (cached) return cached;
-    const r = this.identify(e.cgroupId, e.pid);
+    const r = this.identify(cgroupId, pid);
     if (r.id.provisional && r.id.ready) return r.id.ready;
-    return this.settle(e.cgroupId, r.path, r.id);
+    return this.settle(cgroupId, r.path, r.id);
   }
 
   /** The workload of a cgroup (`pid` is one of its processes, to find its path cheaply). */

@@ -234,6 +234,32 @@ describeRuntimes('Vigil with real containers (containerd CRI, Docker)', () => {
     return Number(execFileSync('/usr/bin/docker', ['-H', `unix://${docker.socket}`, 'inspect', '-f', '{{.State.Pid}}', id], { encoding: 'utf8' }).trim());
   }
 
+  it('learns a quiet container from the probe\'s snapshot by its pod once containerd has answered, not by its cgroup path', async () => {
+    // An engine of its own with a synthetic probe: the engine lists containerd's containers when it
+    // starts and not again for a long while, so the pod below is one containerd is asked about when
+    // the snapshot names its process, as at a probe's start. The container does nothing after.
+    const e2 = await TestEngine.start({ sinks: [], containers: { runtimes: [{ type: 'cri', socket: containerd.socket }], holdMs: 3000, pollMs: 600_000 } });
+    const probe = SyntheticProbe.connect(e2.config.engine.listen);
+    const c2 = new ControlClient(e2.config.control.listen);
+    try {
+      const pod = await containerd.runPod({ name: 'quiet-6c7d8e9f5-k2m4n', namespace: 'shop', labels: { app: 'quiet', 'pod-template-hash': '6c7d8e9f5' } });
+      const pid = await containerd.pidOf(await containerd.startContainer(pod, { name: 'quiet' }));
+      const path = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3);
+      probe.send({ snapshot: { processes: [{ pid, ppid: 1, uid: 0, comm: 'sleep', exe: '/bin/busybox', argv: ['/bin/sleep', 'infinity'], cgroupId: cgroupIdOf(pid) }], last: true } });
+      const listed = await waitFor('the quiet pod\'s workload', async () => (await c2.status()).workloads.find((w) => w.cgroupPath === path && w.name !== path), 10_000);
+      expect(listed).toMatchObject({ name: 'shop/quiet', events: 0 });
+      // Nothing listed under its cgroup path while containerd was asked: that name would have stayed.
+      expect((await c2.status()).workloads.filter((w) => w.name === path)).toEqual([]);
+      // And a response reaches it by the pod's name, with the cgroup the snapshot gave.
+      expect(e2.engine.workloads.cgroupsOf('k8s:shop/Deployment/quiet')).toEqual([{ id: cgroupIdOf(pid), path }]);
+      await containerd.removePod(pod);
+    } finally {
+      c2.close();
+      await probe.close();
+      await e2.stop();
+    }
+  });
+
   it('never holds other events up while a runtime hangs (containerd stopped), and names the container once it answers', async () => {
     // An engine of its own, fed by a synthetic probe over real gRPC: it lists containerd's containers
     // when it starts and not again for a long while, so the pod below is one it has never heard of.
