@@ -18,16 +18,24 @@
 // container's capabilities (test/support/seccomp.ts), as this machine's
 // containerd 1.6 and Docker 20.10 are older (their defaults allow bpf()
 // only to CAP_SYS_ADMIN, and Docker 20.10 cannot grant CAP_BPF at all:
-// hence the CRI, not `docker run`).
+// hence the CRI, not `docker run`). Cgroup namespaces: this host's
+// cgroups are hybrid (v1 controllers, v2 at /sys/fs/cgroup/unified), where
+// containerd leaves containers in the host's cgroup namespace; on a cgroup
+// v2 node each container that is not privileged, the probe included, gets
+// one of its own, and /proc/PID/cgroup paths are relative to it. So the
+// pods here run with a runtime handler that adds that namespace to the OCI
+// spec as containerd does on v2 (CGROUPNS_RUNTIME, test/support/runtimes.ts);
+// what stays unlike v2 is that the controllers (and so the limits) are v1's.
 //
 // Slow the first time (debootstrap, apt in the probe's build stage, npm
 // in the engine's): minutes; the results are cached (.vigil-test/).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml, stringify as yamlStringify } from 'yaml';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { formatStatus } from '../../src/cli/format.js';
 import { ControlClient } from '../../src/control/client.js';
 import { describeRuntimes, waitFor } from '../support/kernel.js';
 import { buildBaseImages, buildVigilImages, ENGINE_IMAGE, PROBE_IMAGE } from '../support/images.js';
@@ -85,6 +93,8 @@ describeRuntimes('the DaemonSet\'s images, built here and run as daemonset.yaml 
   const ids = new Map<string, string>();
   let control: ControlClient;
   let workload = '';
+  /** A pod's container that ran before Vigil's pod: pid and cgroup v2 path on the host. */
+  const older = { pid: 0, cgroup: '' };
 
   /** The CRI ContainerConfig the kubelet would make of one of the pod's containers (plus where its volumes are here). */
   function criConfig(c: K8sContainer): Record<string, unknown> {
@@ -188,7 +198,13 @@ describeRuntimes('the DaemonSet\'s images, built here and run as daemonset.yaml 
       }
     }
 
-    pod = await containerd.runPod({ name: 'vigil-x7z2k', namespace: 'vigil', hostPid: podSpec.hostPID, labels: { 'app.kubernetes.io/name': 'vigil', 'controller-revision-hash': '5d8f7c9b6', 'pod-template-generation': '1' } });
+    // A workload already running when the probe starts: known to the engine
+    // from the probe's start-up snapshot only, as it does nothing after.
+    const web = await containerd.runPod({ name: 'web-7d4b9c8f6-x2k9p', namespace: 'shop', cgroupns: 'private', labels: { app: 'web', 'pod-template-hash': '7d4b9c8f6' } });
+    older.pid = await containerd.pidOf(await containerd.startContainer(web, { name: 'app' }));
+    older.cgroup = /^0::(.*)$/m.exec(readFileSync(`/proc/${older.pid}/cgroup`, 'utf8'))![1]!;
+
+    pod = await containerd.runPod({ name: 'vigil-x7z2k', namespace: 'vigil', hostPid: podSpec.hostPID, cgroupns: 'private', labels: { 'app.kubernetes.io/name': 'vigil', 'controller-revision-hash': '5d8f7c9b6', 'pod-template-generation': '1' } });
     for (const c of podSpec.containers) ids.set(c.name, await containerd.startConfigured(pod, criConfig(c)));
     control = new ControlClient(`unix://${volumeDirs.get('run')}/control.sock`);
     await waitFor('the probe connected to the engine', async () => {
@@ -237,6 +253,30 @@ describeRuntimes('the DaemonSet\'s images, built here and run as daemonset.yaml 
     ]));
     // Vigil's own engine talking to the runtimes' sockets is not an alert about the node.
     expect(alerts().filter((a) => a.rule === 'Container runtime socket contacted')).toEqual([]);
+  });
+
+  it('in cgroup namespaces of their own, as on a cgroup v2 node, the probe\'s snapshot places a container that ran before it: the engine lists its workload', async () => {
+    const probePid = await containerd.pidOf(ids.get('probe')!);
+    // The probe's cgroup namespace is its own, not the host's (which this test runs in), and the
+    // workload's too: each reads its own cgroup as the root, "0::/" (what broke the /proc snapshot).
+    for (const pid of [probePid, older.pid]) {
+      expect(readlinkSync(`/proc/${pid}/ns/cgroup`)).not.toBe(readlinkSync('/proc/self/ns/cgroup'));
+      expect(execFileSync('nsenter', [`--cgroup=/proc/${pid}/ns/cgroup`, 'cat', `/proc/${pid}/cgroup`], { encoding: 'utf8' })).toMatch(/^0::\/$/m);
+    }
+    // The workload has done nothing since the probe started: the engine knows its cgroup
+    // (path, then the pod's owner from containerd) from the snapshot alone. The probe before
+    // the task iterator gave it cgroup id 0 here, and it was not listed; the /proc fallback
+    // (VIGIL_SNAPSHOT_FROM_PROC=1) lists it, and fails the status lines below.
+    const listed = await waitFor('the older workload in vigil status', async () => (await control.status()).workloads.find((w) => w.cgroupPath === older.cgroup && w.name === 'shop/web'), 30_000)
+      .catch(async (err: Error) => {
+        throw new Error(`${err.message}\nworkloads: ${JSON.stringify((await control.status()).workloads.map((w) => [w.name, w.cgroupPath, w.events]))}\nprobe: ${containerd.logOf(pod, 'probe.log').slice(-3000)}`, { cause: err });
+      });
+    expect(listed.events).toBe(0);
+    // From the kernel's task iterator, and vigil status says so.
+    const status = await control.status();
+    expect(status.probes[0]!.snapshotCgroups).toBe('kernel');
+    expect(formatStatus(status)).toContain('snapshot: cgroups of processes older than the probe from the kernel (task iterator)');
+    expect(alerts().filter((a) => a.rule === 'Snapshot cgroups from /proc')).toEqual([]);
   });
 
   it('runs each container with exactly the manifest\'s user, capabilities, read-only root and seccomp', async () => {

@@ -320,6 +320,12 @@ export interface PodSpec {
   privileged?: boolean;
   /** The host's pid namespace (hostPID: true). */
   hostPid?: boolean;
+  /**
+   * A cgroup namespace of its own for each of the pod's containers, as
+   * containerd's CRI gives them on a cgroup v2 host (not on a hybrid one
+   * like this machine's): runc through CGROUPNS_RUNTIME.
+   */
+  cgroupns?: 'private';
 }
 
 export interface ContainerSpec {
@@ -361,7 +367,9 @@ export class TestContainerd {
     mkdirSync(root, { recursive: true });
     mkdirSync(logDir, { recursive: true });
     const config = join(runtimeRunDir, 'containerd.toml');
-    writeFileSync(config, containerdConfig({ root, state, socket, opt: join(runtimeDataDir, 'containerd-opt') }));
+    const runcCgroupns = join(runtimeRunDir, 'runc-cgroupns');
+    writeFileSync(runcCgroupns, RUNC_CGROUPNS, { mode: 0o755 });
+    writeFileSync(config, containerdConfig({ root, state, socket, opt: join(runtimeDataDir, 'containerd-opt'), runcCgroupns }));
     const daemon = await Daemon.start('containerd', BIN.containerd, ['--config', config]);
     const c = new TestContainerd(daemon, socket, logDir);
     try {
@@ -413,7 +421,8 @@ export class TestContainerd {
       },
     };
     mkdirSync(config.logDirectory, { recursive: true });
-    const { podSandboxId } = await this.cri.call<{ podSandboxId: string }>('RunPodSandbox', { config, runtimeHandler: '' });
+    const runtimeHandler = spec.cgroupns === 'private' ? CGROUPNS_RUNTIME : '';
+    const { podSandboxId } = await this.cri.call<{ podSandboxId: string }>('RunPodSandbox', { config, runtimeHandler });
     const pod = { id: podSandboxId, uid, name: spec.name, namespace: spec.namespace, config };
     this.pods.set(pod.id, pod);
     return pod;
@@ -507,7 +516,40 @@ export class TestContainerd {
   }
 }
 
-function containerdConfig(p: { root: string; state: string; socket: string; opt: string }): string {
+/**
+ * The CRI runtime handler (a pod's runtimeHandler) whose containers get a
+ * cgroup namespace of their own. containerd's CRI adds one to every
+ * container that is not privileged on a cgroup v2 host, and never on a
+ * cgroup v1 or hybrid host like this one (containerd 1.6 has no option
+ * for it): this runc wrapper adds to the OCI spec (the bundle's
+ * config.json) exactly the namespace containerd would have, for
+ * containers and not their pod's sandbox (the pause container), as there.
+ */
+export const CGROUPNS_RUNTIME = 'runc-cgroupns';
+
+// containerd writes config.json compact, in the spec's field order: one
+// "namespaces":[ (the linux section's), a namespace's object begins with
+// {"type": and a mount's (the cgroup mount's too) with {"destination":.
+const RUNC_CGROUPNS = `#!/bin/sh
+bundle=
+prev=
+for a; do
+  [ "$prev" = --bundle ] && bundle=$a
+  prev=$a
+done
+case " $* " in
+  *" create "*)
+    spec="$bundle/config.json"
+    if grep -q '"io.kubernetes.cri.container-type":"container"' "$spec" && ! grep -q '{"type":"cgroup"' "$spec"; then
+      sed -i 's/"namespaces":\\[/"namespaces":[{"type":"cgroup"},/' "$spec"
+      grep -q '{"type":"cgroup"' "$spec" || { echo "runc-cgroupns: no namespaces list in $spec" >&2; exit 1; }
+    fi
+    ;;
+esac
+exec ${BIN.runc} "$@"
+`;
+
+function containerdConfig(p: { root: string; state: string; socket: string; opt: string; runcCgroupns: string }): string {
   return `version = 2
 root = "${p.root}"
 state = "${p.state}"
@@ -529,6 +571,11 @@ state = "${p.state}"
         runtime_type = "io.containerd.runc.v2"
         [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
           SystemdCgroup = false
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${CGROUPNS_RUNTIME}]
+        runtime_type = "io.containerd.runc.v2"
+        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${CGROUPNS_RUNTIME}.options]
+          SystemdCgroup = false
+          BinaryName = "${p.runcCgroupns}"
     [plugins."io.containerd.grpc.v1.cri".cni]
       bin_dir = "${p.opt}/cni-bin"
       conf_dir = "${p.opt}/cni-conf"
