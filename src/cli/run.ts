@@ -43,6 +43,7 @@ export async function runEngine(config: Config, withProbe: boolean): Promise<voi
         ringbufBytes: config.probe.ringbufBytes,
         batchMax: config.probe.batchMax,
         flushMs: config.probe.flushMs,
+        ...(config.probe.flushBusyMs !== undefined ? { flushBusyMs: config.probe.flushBusyMs } : {}),
         lossReportMs: config.probe.lossReportMs,
         queueEvents: config.probe.queueEvents,
         fairEventsPerSec: config.probe.fairEventsPerSec,

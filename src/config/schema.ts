@@ -382,6 +382,12 @@ export const configSchema = z.strictObject({
         .default(1 << 22),
       batchMax: z.number().int().min(1).max(65_536).default(256),
       flushMs: z.number().int().min(1).max(10_000).default(2),
+      /**
+       * How often a sustained flow of small batches (a build) is read; unset:
+       * 4 × flushMs. Longer trades alert latency within such a flow for CPU:
+       * bench/README.md, "What a build's batching trades".
+       */
+      flushBusyMs: z.number().int().min(1).max(10_000).optional(),
       lossReportMs: z.number().int().min(10).max(600_000).default(1000),
       queueEvents: z.number().int().min(1).max(1 << 26).default(1 << 18),
       /**
@@ -422,6 +428,9 @@ export const configSchema = z.strictObject({
 }).refine((c) => c.engine.probeStallSeconds * 1000 >= 2 * c.probe.lossReportMs, {
   message: 'must be at least twice probe.lossReportMs: the probe reports its counters that often, and a probe silent for longer is stalled',
   path: ['engine', 'probeStallSeconds'],
+}).refine((c) => c.probe.flushBusyMs === undefined || c.probe.flushBusyMs >= c.probe.flushMs, {
+  message: 'must be at least probe.flushMs: a busy flow is read no more often than any other',
+  path: ['probe', 'flushBusyMs'],
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -14,6 +14,8 @@ export interface ProbeOptions {
   ringbufBytes: number;
   batchMax: number;
   flushMs: number;
+  /** How often a sustained flow of small batches is read; undefined: the probe's default (4 × flushMs). */
+  flushBusyMs?: number;
   lossReportMs: number;
   queueEvents: number;
   /** In-kernel de-duplication window; 0 turns it off, undefined leaves the probe's default. */
@@ -36,6 +38,7 @@ export function probeArgs(o: ProbeOptions): string[] {
     '--ringbuf-bytes', String(o.ringbufBytes), '--batch-max', String(o.batchMax), '--flush-ms', String(o.flushMs),
     '--loss-report-ms', String(o.lossReportMs), '--queue-events', String(o.queueEvents),
   ];
+  if (o.flushBusyMs !== undefined) args.push('--flush-busy-ms', String(o.flushBusyMs));
   if (o.dedupWindowMs !== undefined) args.push('--dedup-window-ms', String(o.dedupWindowMs));
   if (o.fairEventsPerSec !== undefined) args.push('--fair-events-per-sec', String(o.fairEventsPerSec));
   if (o.pinDir !== undefined) args.push('--pin-dir', o.pinDir);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseConfigYaml } from '../../src/config/load.js';
+import { probeArgs } from '../../src/probe/supervisor.js';
 
 function problems(text: string): string[] {
   try {
@@ -54,6 +55,22 @@ describe('config', () => {
       'vigil.yaml:2:26: workloads[0].cgroup: must be a cgroup path starting with /',
     ]);
     expect(problems('probe:\n  ringbufBytes: 1000000\n')[0]).toMatch(/^vigil\.yaml:2:17: probe\.ringbufBytes: must be a power of two$/);
+    expect(problems('probe:\n  flushMs: 4\n  flushBusyMs: 2\n')).toEqual([
+      'vigil.yaml:3:16: probe.flushBusyMs: must be at least probe.flushMs: a busy flow is read no more often than any other',
+    ]);
+  });
+
+  it('passes a busy flow\'s read period to the probe only when set (unset, the probe reads it every 4 flush periods)', () => {
+    const args = (yaml: string) => {
+      const c = parseConfigYaml(yaml, 'vigil.yaml');
+      return probeArgs({
+        path: '/p', engine: c.engine.listen, nodeName: 'n', ringbufBytes: c.probe.ringbufBytes, batchMax: c.probe.batchMax,
+        flushMs: c.probe.flushMs, ...(c.probe.flushBusyMs !== undefined ? { flushBusyMs: c.probe.flushBusyMs } : {}),
+        lossReportMs: c.probe.lossReportMs, queueEvents: c.probe.queueEvents, excludePids: [],
+      });
+    };
+    expect(args('probe:\n  flushBusyMs: 16\n').join(' ')).toContain('--flush-ms 2 --loss-report-ms 1000 --queue-events 262144 --flush-busy-ms 16');
+    expect(args('probe: {}\n')).not.toContain('--flush-busy-ms');
   });
 
   it('refuses an argv redaction pattern that is not a regular expression or matches nothing but the empty string, naming which', () => {
