@@ -16,13 +16,16 @@ void Fairness::Tick(double seconds, size_t queued, const std::unordered_map<uint
 
   // Offered per cgroup: what was read, plus what the kernel shed meanwhile.
   std::unordered_map<uint64_t, uint64_t> offered;
-  for (const auto& [cg, n] : seen_) offered[cg] += n;
+  for (const auto& [cg, c] : seen_) offered[cg] += c.n;
   for (const auto& [cg, total] : shed_now) {
     auto it = last_shed_.find(cg);
     uint64_t before = it == last_shed_.end() ? total : it->second;  // first sight: no growth known
     if (total > before) offered[cg] += total - before;
     last_shed_[cg] = total;
   }
+  over_.clear();
+  for (const auto& [cg, c] : seen_)
+    if (c.n > kBurst + o_.events_per_sec * (seconds - c.since)) over_[cg] = true;
   seen_.clear();
   std::vector<std::pair<uint64_t, uint64_t>> rates;  // cgroup, events/s
   uint64_t total = 0;

@@ -43,8 +43,21 @@ struct HeldCgroup {
 class Fairness {
  public:
   Fairness(Loader* loader, FairOptions options) : loader_(loader), o_(options), budget_(options.events_per_sec) {}
-  // An event read from the ring buffer.
-  void Seen(uint64_t cgroup_id) { seen_[cgroup_id]++; }
+  // Before a read of the ring buffer, `seconds` into the current tick.
+  void Reading(double seconds) { now_ = seconds; }
+  // An event read from the ring buffer. True when its workload is over its
+  // share before the kernel holds it: since its first event in this tick
+  // it has sent more than the node's whole budget allows (and a burst: an
+  // exec and the opens of its libraries), or it did in the last tick. Its
+  // events go to the probe queue's slow lane (stream.h), not ahead of
+  // everyone else's. Measured from its own first event, not the tick's
+  // start: a flood starting late in a tick is seen within milliseconds.
+  bool Seen(uint64_t cgroup_id) {
+    Count& c = seen_[cgroup_id];
+    if (c.n++ == 0) c.since = now_;
+    return On() && (c.n > kBurst + uint64_t(double(o_.events_per_sec) * (now_ - c.since)) ||
+                    (!over_.empty() && over_.count(cgroup_id)));
+  }
   // Decides who is held; `queued` is the probe queue's depth (events sent
   // to the engine and not yet acknowledged, or not yet sent).
   void Tick(double seconds, size_t queued, const std::unordered_map<uint64_t, uint64_t>& shed_now);
@@ -64,7 +77,17 @@ class Fairness {
   Loader* loader_;
   FairOptions o_;
   uint64_t budget_;
-  std::unordered_map<uint64_t, uint64_t> seen_;       // events read this tick
+  struct Count {
+    uint64_t n = 0;
+    double since = 0;  // seconds into the tick of its first event
+  };
+  std::unordered_map<uint64_t, Count> seen_;          // events read this tick
+  // What one workload may send before it counts as over its share (Seen):
+  // the configured budget's rate, not the shrunk budget's (a neighbour's
+  // burst must not count as a flood when the budget is low), plus this.
+  static constexpr uint64_t kBurst = 512;
+  double now_ = 0;  // seconds into the tick (Reading)
+  std::unordered_map<uint64_t, bool> over_;           // over its allowance in the last tick
   std::unordered_map<uint64_t, uint64_t> last_shed_;  // the kernel's cumulative shed counts at the last tick
   std::unordered_map<uint64_t, Hold> held_;
 };

@@ -199,11 +199,14 @@ std::string RandomId() {
   return buf;
 }
 
+// Records read in one go at most (OnRecord); what it answers when it stops.
+constexpr int kReadMax = 8192;
+constexpr int kReadMore = -EAGAIN;
+
 // State the ring-buffer callback works on.
 struct Pump {
   vigil::EngineStream* stream;
   vigil::v1::EventBatch batch;
-  uint64_t seq = 0;
   int batch_max;
   vigil::DecodeStats stats;
   vigil::SensitiveFiles* sensitive = nullptr;
@@ -213,6 +216,8 @@ struct Pump {
   vigil::v1::PacketBatch packets;
   vigil::Fairness* fairness = nullptr;
   std::vector<bool> sheddable;  // per event of `batch`: of a workload held to its share
+  std::vector<bool> slow;       // per event of `batch`: of a workload over its share (the queue's slow lane)
+  int read_now = 0;             // records in the current read
 
   void Flush() {
     if (packets.packets_size() > 0) {
@@ -220,10 +225,11 @@ struct Pump {
       packets.Clear();
     }
     if (batch.events_size() == 0) return;
-    batch.set_seq(++seq);
-    stream->Enqueue(std::move(batch), sheddable);
+    // Its sequence number is given as it is written (stream.h: lanes).
+    stream->Enqueue(std::move(batch), sheddable, slow);
     batch.Clear();
     sheddable.clear();
+    slow.clear();
   }
 };
 
@@ -240,13 +246,19 @@ int OnRecord(void* ctx, void* data, size_t size) {
   // The decoder checked the size: a header is there.
   const auto* h = static_cast<const vigil_header*>(data);
   pump->sheddable.push_back(h->flags & VIGIL_SHEDDABLE);
-  pump->fairness->Seen(h->cgroup_id);
+  const bool over = pump->fairness->Seen(h->cgroup_id);
+  pump->slow.push_back(over || (h->flags & VIGIL_SHEDDABLE));
   if (pump->sensitive && event->has_open()) {
     const auto* o = static_cast<const vigil_open*>(data);
     pump->sensitive->Check(event, o->root_dev, o->root_ino);
   }
   if (pump->hasher && event->has_exec()) pump->hasher->Fill(event, static_cast<const vigil_exec*>(data)->exe_ctime_ns);
   if (pump->batch.events_size() >= pump->batch_max) pump->Flush();
+  // A flood the reader barely keeps up with would keep one read going for
+  // seconds: the fairness tick that holds it, and the loss report, wait
+  // for the read to end. Past this many records the read stops (libbpf
+  // takes a callback's negative answer as the end, the record consumed).
+  if (++pump->read_now >= kReadMax) return kReadMore;
   return 0;
 }
 
@@ -458,8 +470,9 @@ int main(int argc, char** argv) {
   pump.hasher = &hasher;
   pump.stream = &stream;
   pump.batch_max = opt.batch_max;
-  ring_buffer* rb = ring_buffer__new(loader.RingBufferFd(), OnRecord, &pump, nullptr);
-  if (!rb || ring_buffer__add(rb, loader.PacketRingBufferFd(), OnPacket, &pump)) {
+  // The packets' ring first: a read of the events' ring cut short (OnRecord) ends the read of both.
+  ring_buffer* rb = ring_buffer__new(loader.PacketRingBufferFd(), OnPacket, &pump, nullptr);
+  if (!rb || ring_buffer__add(rb, loader.RingBufferFd(), OnRecord, &pump)) {
     vigil::Log("error", "cannot read the ring buffers: %s", strerror(errno));
     return 1;
   }
@@ -633,7 +646,11 @@ int main(int argc, char** argv) {
         break;
       }
     }
+    fairness.Reading(std::chrono::duration<double>(Clock::now() - last_fair).count());
+    pump.read_now = 0;
     int n = ring_buffer__consume(rb);
+    const bool cut = n == kReadMore;
+    if (cut) n = pump.read_now;
     if (n < 0) {
       vigil::Log("error", "reading the ring buffers failed: %s", strerror(-n));
       break;
@@ -655,7 +672,8 @@ int main(int argc, char** argv) {
         const bool busy = now - flow_began >= busy_period && n < opt.batch_max;
         interval = std::min<Clock::duration>(interval * 2, busy ? busy_period : period);
       }
-      next_read = now + interval;
+      // Cut short: the rest is read as soon as the tick and report below are done.
+      next_read = cut ? now : now + interval;
       loader.QuietUntil(std::chrono::duration_cast<std::chrono::nanoseconds>(next_read.time_since_epoch()).count());
     } else if (was_flowing) {
       // A read that ended a flow early (a signal cut the sleep) must not
@@ -672,6 +690,7 @@ int main(int argc, char** argv) {
       }
       // A queue that grows while the engine is away says nothing of its pace: only a connected one's backlog shrinks the budget.
       fairness.Tick(std::chrono::duration<double>(now - last_fair).count(), stream.Connected() ? stream.Queued() : 0, shed);
+      stream.SetDrainRate(fairness.Budget());
       last_fair = now;
     }
     if (now - last_report >= std::chrono::milliseconds(opt.loss_report_ms)) {
@@ -682,13 +701,17 @@ int main(int argc, char** argv) {
   }
 
   // Drain what the kernel still holds, send it, then detach.
-  ring_buffer__consume(rb);
+  for (int i = 0; i < 64; i++) {
+    pump.read_now = 0;
+    if (ring_buffer__consume(rb) != kReadMore) break;
+    pump.Flush();
+  }
   pump.Flush();
   report();
   stream.Stop(2000);
   ring_buffer__free(rb);
   vigil::Log("info", "probe stopped: %llu events read, %llu not delivered; %llu batches (%llu written by the reading thread), %llu flows",
-             (unsigned long long)pump.events_total, (unsigned long long)stream.DroppedEvents(), (unsigned long long)pump.seq,
+             (unsigned long long)pump.events_total, (unsigned long long)stream.DroppedEvents(), (unsigned long long)stream.Batches(),
              (unsigned long long)stream.DirectBatches(), (unsigned long long)flows);
   // A stop on purpose (an upgrade, a restart) must not open the gap a
   // crash no longer opens: while a workload is enforced its pins stay,

@@ -23,6 +23,17 @@ constexpr size_t kSnapshotChunk = 512;
 // writes from the queue, where the shares and shedding below apply, and
 // the ring reader does not wait on the engine (only on a full socket).
 constexpr size_t kDirectUnacked = 1024;
+// The slow lane (stream.h) is written only while fewer than this many
+// events are unacknowledged: whatever comes next in the normal lane finds
+// at most this much (and a batch) ahead of it at the engine, which a
+// starved engine (a flood on every CPU) takes a tenth of a second or more to
+// get through. Not less: the engine acknowledges every 512 events.
+constexpr size_t kSlowUnacked = 768;
+// Its batches are filled up to this, as the ring reader's are.
+constexpr int kSlowBatch = 256;
+// It holds about this long of the budget's rate, and nothing older.
+constexpr double kSlowSeconds = 1.0;
+constexpr size_t kSlowMinEvents = 4096;
 
 EngineStream::EngineStream(StreamOptions options, v1::Hello hello, SnapshotFn snapshot)
     : options_(std::move(options)), hello_(std::move(hello)), snapshot_(std::move(snapshot)) {}
@@ -48,9 +59,9 @@ std::string KindOf(const v1::Event& e) {
 }  // namespace
 
 // Written by the calling thread when it can (WriteDirect); otherwise queued
-// and the sender notified, after the lock is released, so the woken sender
-// does not wake only to block on the mutex the notifier still holds.
-bool EngineStream::Enqueue(v1::EventBatch batch, const std::vector<bool>& sheddable) {
+// in its lane and the sender notified, after the lock is released, so the
+// woken sender does not wake only to block on the mutex the notifier still holds.
+bool EngineStream::Enqueue(v1::EventBatch batch, const std::vector<bool>& sheddable, const std::vector<bool>& slow) {
   bool all = true;
   {
     std::unique_lock<std::mutex> lock(mu_);
@@ -59,11 +70,13 @@ bool EngineStream::Enqueue(v1::EventBatch batch, const std::vector<bool>& shedda
     size_t room = used < max ? max - used : 0;
     size_t room_shed = used < max / 4 * 3 ? max / 4 * 3 - used : 0;
     bool any_sheddable = std::find(sheddable.begin(), sheddable.end(), true) != sheddable.end();
+    std::vector<bool> kept_shed, kept_slow;
+    const std::vector<bool>* shed_flags = &sheddable;
+    const std::vector<bool>* slow_flags = &slow;
     if (n > room || (any_sheddable && n > room_shed)) {
       // Over the bound: keep what is never shed while there is room, what
       // may be shed while the first three quarters have room.
       v1::EventBatch kept;
-      kept.set_seq(batch.seq());
       for (size_t i = 0; i < n; i++) {
         v1::Event* e = batch.mutable_events(i);
         bool shed = i < sheddable.size() && sheddable[i];
@@ -71,6 +84,8 @@ bool EngineStream::Enqueue(v1::EventBatch batch, const std::vector<bool>& shedda
           room--;
           if (room_shed > 0) room_shed--;
           kept.mutable_events()->Add(std::move(*e));
+          kept_shed.push_back(shed);
+          kept_slow.push_back(i < slow.size() && slow[i]);
           continue;
         }
         CgroupDrop& d = cgroup_drops_[e->cgroup_id()];
@@ -84,23 +99,170 @@ bool EngineStream::Enqueue(v1::EventBatch batch, const std::vector<bool>& shedda
         all = false;
       }
       batch = std::move(kept);
+      shed_flags = &kept_shed;
+      slow_flags = &kept_slow;
     }
-    // Even emptied, the batch goes: its sequence number tells the engine none is missing.
-    if (WriteDirect(lock, batch)) return all;
-    queued_events_ += batch.events_size();
-    batches_.push_back(std::move(batch));
+    // Emptied, nothing goes: sequence numbers are given as batches are written.
+    if (batch.events_size() == 0) return all;
+    const bool any_slow = std::find(slow_flags->begin(), slow_flags->end(), true) != slow_flags->end();
+    if (slow_.empty() && !any_slow) {
+      if (WriteDirect(lock, batch)) return all;
+      queued_events_ += batch.events_size();
+      normal_.push_back(std::move(batch));
+    } else {
+      // Split by lane: a workload with events in the slow lane (or a process
+      // whose fork waits there) follows them, so none is overtaken by its own.
+      const auto now = Clock::now();
+      const size_t m = batch.events_size();
+      std::vector<bool> to_slow(m);
+      size_t slow_n = 0;
+      for (size_t i = 0; i < m; i++) {
+        const v1::Event& e = batch.events(i);
+        to_slow[i] = (i < slow_flags->size() && (*slow_flags)[i]) || slow_cgroups_.count(e.cgroup_id()) ||
+                     (!slow_children_.empty() && slow_children_.count(e.pid()));
+        slow_n += to_slow[i];
+      }
+      std::vector<bool> shed_of(m);
+      for (size_t i = 0; i < m && i < shed_flags->size(); i++) shed_of[i] = (*shed_flags)[i];
+      if (slow_n == m) {
+        PushSlow(std::move(batch), std::move(shed_of), now);
+      } else {
+        v1::EventBatch normal, slowed;
+        std::vector<bool> slowed_shed;
+        for (size_t i = 0; i < m; i++) {
+          v1::Event* e = batch.mutable_events(i);
+          if (!to_slow[i]) {
+            normal.mutable_events()->Add(std::move(*e));
+            continue;
+          }
+          slowed.mutable_events()->Add(std::move(*e));
+          slowed_shed.push_back(shed_of[i]);
+        }
+        queued_events_ += normal.events_size();
+        normal_.push_back(std::move(normal));
+        if (slow_n > 0) PushSlow(std::move(slowed), std::move(slowed_shed), now);
+      }
+      TrimSlow(now);
+    }
   }
   cv_.notify_one();
   return all;
 }
 
+void EngineStream::PushSlow(v1::EventBatch batch, std::vector<bool> sheddable, Clock::time_point now) {
+  const size_t n = batch.events_size();
+  // Counted per run of one workload: a flood's batches are mostly one.
+  for (size_t i = 0; i < n;) {
+    const uint64_t cg = batch.events(i).cgroup_id();
+    size_t j = i;
+    while (j < n && batch.events(j).cgroup_id() == cg) {
+      if (batch.events(j).has_fork()) slow_children_[batch.events(j).fork().child_pid()]++;
+      j++;
+    }
+    slow_cgroups_[cg] += j - i;
+    i = j;
+  }
+  slow_events_ += n;
+  queued_events_ += n;
+  // Small pieces (a batch split by lane) are merged into the last batch
+  // while it has room and is not already trimmed; whole batches go as they are.
+  if (!slow_.empty() && slow_.size() > slow_trimmed_ && slow_.back().batch.events_size() + n <= size_t(kSlowBatch)) {
+    SlowBatch& b = slow_.back();
+    for (size_t i = 0; i < n; i++) b.batch.mutable_events()->Add(std::move(*batch.mutable_events(i)));
+    b.sheddable.insert(b.sheddable.end(), sheddable.begin(), sheddable.end());
+    return;
+  }
+  sheddable.resize(n);
+  slow_.push_back({std::move(batch), std::move(sheddable), now});
+}
+
+void EngineStream::LeftSlow(const v1::EventBatch& batch, const std::vector<bool>* only) {
+  const size_t n = batch.events_size();
+  for (size_t i = 0; i < n;) {
+    const uint64_t cg = batch.events(i).cgroup_id();
+    size_t j = i, k = 0;
+    for (; j < n && batch.events(j).cgroup_id() == cg; j++) {
+      if (only && !(*only)[j]) continue;
+      k++;
+      const v1::Event& e = batch.events(j);
+      if (!e.has_fork()) continue;
+      if (auto it = slow_children_.find(e.fork().child_pid()); it != slow_children_.end() && --it->second == 0)
+        slow_children_.erase(it);
+    }
+    if (auto it = slow_cgroups_.find(cg); k && it != slow_cgroups_.end() && (it->second -= std::min(it->second, k)) == 0)
+      slow_cgroups_.erase(it);
+    i = j;
+  }
+}
+
+void EngineStream::CountShed(const v1::Event& e) {
+  CgroupDrop& d = cgroup_drops_[e.cgroup_id()];
+  d.shed++;
+  d.shed_by_kind[KindOf(e)]++;
+  slow_shed_total_++;
+  slow_shed_episode_++;
+}
+
+void EngineStream::TrimSlow(Clock::time_point now) {
+  // About a second of what the engine drains, and nothing older than that:
+  // a held workload's backlog is not worth the engine's time later.
+  const size_t bound = std::max<size_t>(kSlowMinEvents, size_t(drain_rate_ * kSlowSeconds));
+  const auto oldest = now - std::chrono::milliseconds(int(kSlowSeconds * 1000));
+  while (slow_trimmed_ < slow_.size() && (slow_events_ > bound || slow_[slow_trimmed_].since < oldest)) {
+    SlowBatch& b = slow_[slow_trimmed_];
+    b.sheddable.resize(b.batch.events_size());
+    LeftSlow(b.batch, &b.sheddable);
+    v1::EventBatch kept;
+    const size_t n = b.batch.events_size();
+    size_t shed = 0;
+    for (size_t i = 0; i < n; i++) {
+      v1::Event* e = b.batch.mutable_events(i);
+      if (i < b.sheddable.size() && b.sheddable[i]) {
+        if (!slow_shedding_) {
+          slow_shedding_ = true;
+          slow_shed_episode_ = 0;
+          Log("warn", "slow lane: shedding the oldest sheddable events of workloads over their share (%zu waiting, over %.1f s "
+              "at the budget's %llu events/s); counted per workload as shed",
+              slow_events_, kSlowSeconds, (unsigned long long)drain_rate_);
+        }
+        CountShed(*e);
+        shed++;
+        continue;
+      }
+      kept.mutable_events()->Add(std::move(*e));
+    }
+    slow_events_ -= shed;
+    queued_events_ -= shed;
+    if (kept.events_size() == 0) {
+      slow_.erase(slow_.begin() + slow_trimmed_);
+      continue;
+    }
+    b.batch = std::move(kept);
+    b.sheddable.assign(b.batch.events_size(), false);
+    slow_trimmed_++;
+  }
+  EndShedding();
+}
+
+void EngineStream::EndShedding() {
+  if (!slow_.empty() || !slow_shedding_) return;
+  slow_shedding_ = false;
+  Log("info", "slow lane: drained; %llu events shed in the episode", (unsigned long long)slow_shed_episode_);
+}
+
+void EngineStream::SetDrainRate(uint64_t events_per_sec) {
+  std::lock_guard<std::mutex> lock(mu_);
+  drain_rate_ = std::max<uint64_t>(events_per_sec, 1);
+}
+
 bool EngineStream::WriteDirect(std::unique_lock<std::mutex>& lock, v1::EventBatch& batch) {
   const size_t n = batch.events_size();
-  if (!live_ || writing_ || stopping_ || !batches_.empty() || !control_.empty() || !packets_.empty() ||
+  if (!live_ || writing_ || stopping_ || !LanesEmpty() || !control_.empty() || !packets_.empty() ||
       unacked_events_ + n > kDirectUnacked)
     return false;
   writing_ = true;
   auto* rw = live_;
+  batch.set_seq(++next_seq_);
   v1::ProbeMessage msg;
   msg.mutable_batch()->Swap(&batch);
   lock.unlock();
@@ -113,15 +275,15 @@ bool EngineStream::WriteDirect(std::unique_lock<std::mutex>& lock, v1::EventBatc
     unacked_.push_back(std::move(*msg.mutable_batch()));
     direct_batches_++;
   } else {
-    // The stream broke: the sender ends the session and sends it again in the next.
+    // The stream broke: the sender ends the session and sends it again, its seq kept, in the next.
     direct_failed_ = true;
     live_ = nullptr;
     queued_events_ += n;
-    batches_.push_front(std::move(*msg.mutable_batch()));
+    resend_.push_front(std::move(*msg.mutable_batch()));
   }
   // The sender is woken only when it has something to do: what queued
   // meanwhile, a broken stream, or its wait to end the session.
-  if (!ok || teardown_ || reader_done_ || !control_.empty() || !packets_.empty() || !batches_.empty()) cv_.notify_one();
+  if (!ok || teardown_ || reader_done_ || !control_.empty() || !packets_.empty() || !LanesEmpty()) cv_.notify_one();
   return true;
 }
 
@@ -133,6 +295,16 @@ std::unordered_map<uint64_t, EngineStream::CgroupDrop> EngineStream::CgroupDrops
 size_t EngineStream::Queued() {
   std::lock_guard<std::mutex> lock(mu_);
   return queued_events_ + unacked_events_;
+}
+
+size_t EngineStream::SlowQueued() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return slow_events_;
+}
+
+uint64_t EngineStream::Batches() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return next_seq_;
 }
 
 namespace {
@@ -207,6 +379,8 @@ void EngineStream::Acknowledge(uint64_t seq) {
     unacked_events_ -= unacked_.front().events_size();
     unacked_.pop_front();
   }
+  // The slow lane goes only while little is unacknowledged: this may let it.
+  if (!slow_.empty() && unacked_events_ < kSlowUnacked) cv_.notify_one();
 }
 
 void EngineStream::RequeueUnacked() {
@@ -215,7 +389,7 @@ void EngineStream::RequeueUnacked() {
   Log("info", "resending %zu batches (%zu events) the engine did not acknowledge", unacked_.size(), unacked_events_);
   while (!unacked_.empty()) {
     queued_events_ += unacked_.back().events_size();
-    batches_.push_front(std::move(unacked_.back()));
+    resend_.push_front(std::move(unacked_.back()));
     unacked_.pop_back();
   }
   unacked_events_ = 0;
@@ -230,7 +404,8 @@ bool EngineStream::PopNext(v1::ProbeMessage* out, bool* is_batch) {
   // at 200 ms it woke an idle sender five times a second for nothing.
   cv_.wait_for(lock, std::chrono::seconds(1), [this] {
     return !writing_ &&
-           (stopping_ || direct_failed_ || reader_done_ || !control_.empty() || !batches_.empty() || !packets_.empty());
+           (stopping_ || direct_failed_ || reader_done_ || !control_.empty() || !resend_.empty() || !normal_.empty() ||
+            (!slow_.empty() && unacked_events_ < kSlowUnacked) || !packets_.empty());
   });
   if (writing_ || direct_failed_ || reader_done_) return false;
   if (!control_.empty()) {
@@ -248,15 +423,42 @@ bool EngineStream::PopNext(v1::ProbeMessage* out, bool* is_batch) {
     writing_ = true;
     return true;
   }
-  if (!batches_.empty()) {
-    queued_events_ -= batches_.front().events_size();
-    *out->mutable_batch() = std::move(batches_.front());
-    batches_.pop_front();
+  if (TakeBatch(out->mutable_batch())) {
     *is_batch = true;
     writing_ = true;
     return true;
   }
   return false;
+}
+
+// Batches to send again first (their seq kept), then the normal lane, then
+// the slow lane while little is unacknowledged: the engine then never has
+// more than kSlowUnacked of a flood ahead of anyone else's next event.
+bool EngineStream::TakeBatch(v1::EventBatch* out) {
+  if (!resend_.empty()) {
+    queued_events_ -= resend_.front().events_size();
+    *out = std::move(resend_.front());
+    resend_.pop_front();
+    return true;
+  }
+  if (!normal_.empty()) {
+    queued_events_ -= normal_.front().events_size();
+    *out = std::move(normal_.front());
+    normal_.pop_front();
+  } else if (!slow_.empty() && unacked_events_ < kSlowUnacked) {
+    SlowBatch& b = slow_.front();
+    LeftSlow(b.batch, nullptr);
+    slow_events_ -= b.batch.events_size();
+    queued_events_ -= b.batch.events_size();
+    *out = std::move(b.batch);
+    slow_.pop_front();
+    if (slow_trimmed_ > 0) slow_trimmed_--;
+    EndShedding();
+  } else {
+    return false;
+  }
+  out->set_seq(++next_seq_);
+  return true;
 }
 
 bool ReadFileTo(const std::string& path, std::string* out, std::string* error) {
@@ -350,7 +552,7 @@ bool EngineStream::Session() {
         writing_ = false;
         if (is_batch) {
           queued_events_ += msg.batch().events_size();
-          batches_.push_front(std::move(*msg.mutable_batch()));
+          resend_.push_front(std::move(*msg.mutable_batch()));
         } else {
           control_.push_front(std::move(msg));
         }
@@ -374,7 +576,7 @@ bool EngineStream::Session() {
       break;
     }
     // On stop, what was sent must also be acknowledged before the stream closes.
-    if (stopping_ && !writing_ && control_.empty() && batches_.empty() && packets_.empty() && unacked_.empty()) break;
+    if (stopping_ && !writing_ && control_.empty() && LanesEmpty() && packets_.empty() && unacked_.empty()) break;
     if (stopping_ && Clock::now() > drain_deadline_) break;
     if (channel->GetState(false) == GRPC_CHANNEL_SHUTDOWN ||
         channel->GetState(false) == GRPC_CHANNEL_TRANSIENT_FAILURE) {
@@ -406,7 +608,7 @@ void EngineStream::Run() {
   while (true) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_ && (batches_.empty() || Clock::now() > drain_deadline_)) break;
+      if (stopping_ && (LanesEmpty() || Clock::now() > drain_deadline_)) break;
     }
     auto began = Clock::now();
     if (Session()) break;  // closed cleanly on Stop
@@ -422,7 +624,7 @@ void EngineStream::Run() {
     backoff_ms = std::min(backoff_ms * 2, 5000);
   }
   std::lock_guard<std::mutex> lock(mu_);
-  if (!batches_.empty()) {
+  if (!LanesEmpty()) {
     dropped_events_ += queued_events_;
     Log("warn", "stopping with %zu events not delivered (or not acknowledged) by the engine", queued_events_);
   }

@@ -12,6 +12,19 @@
 // into the stream itself (Enqueue), while nothing waits in the queue and
 // little is unacknowledged: a hand-off to the sender per batch cost a
 // wakeup and two context switches, more CPU than a small batch's events.
+//
+// Lanes. A workload's events must not wait behind another's flood. Queued
+// batches wait in one of three lanes, drained in this order: batches to
+// send again (a connection broke before the engine acknowledged them), the
+// normal lane, and the slow lane, which takes the events of workloads over
+// their share (held by the kernel, or seen over it by the probe before the
+// kernel holds them) and whatever of theirs follows while any waits there
+// (one workload's events keep their order). The slow lane is sent only
+// while little is unacknowledged, so the engine never has much of it ahead
+// of a normal event, and it is bounded by what the budget drains in about
+// a second: past that its oldest sheddable events are shed and counted.
+// Sequence numbers are given as a batch is first written, so the engine
+// sees them in order, without gaps, whichever lane it came from.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -60,7 +73,14 @@ class EngineStream {
   // (counted per cgroup in CgroupDrops()); the last quarter is kept for the
   // rest. What still does not fit is dropped and counted in DroppedEvents()
   // and per cgroup. False when anything was dropped.
-  bool Enqueue(v1::EventBatch batch, const std::vector<bool>& sheddable = {});
+  // `slow` (empty, or one flag per event): of a workload over its share,
+  // for the slow lane. An event whose workload has events waiting in the
+  // slow lane goes there too, and so does one of a process whose fork waits
+  // there (the engine must see the fork before the child's exec).
+  bool Enqueue(v1::EventBatch batch, const std::vector<bool>& sheddable = {}, const std::vector<bool>& slow = {});
+  // The rate the engine is expected to drain (the fairness budget, events/s):
+  // bounds the slow lane to about a second of it.
+  void SetDrainRate(uint64_t events_per_sec);
   // Per cgroup: events shed (`shed`, by kind) and dropped (`full`) by the queue, cumulative.
   struct CgroupDrop {
     uint64_t full = 0;
@@ -70,6 +90,11 @@ class EngineStream {
   std::unordered_map<uint64_t, CgroupDrop> CgroupDrops();
   // Events queued or sent and not yet acknowledged.
   size_t Queued();
+  // Events waiting in the slow lane; events it shed (cumulative).
+  size_t SlowQueued();
+  uint64_t SlowShed() const { return slow_shed_total_.load(); }
+  // Batches written so far (the last sequence number given).
+  uint64_t Batches();
   // Queues captured packets; false (and counted) when over the byte bound.
   bool EnqueuePackets(v1::PacketBatch packets);
   uint64_t DroppedPackets() const { return dropped_packets_.load(); }
@@ -97,6 +122,18 @@ class EngineStream {
   bool WriteDirect(std::unique_lock<std::mutex>& lock, v1::EventBatch& batch);
   // Puts unacknowledged batches back in front of the queue (the connection broke).
   void RequeueUnacked();
+  // Under mu_. Whether any batch waits in a lane; the next one to write
+  // (null: none may go now); takes it out of its lane, its seq given.
+  bool LanesEmpty() const { return resend_.empty() && normal_.empty() && slow_.empty(); }
+  bool TakeBatch(v1::EventBatch* out);
+  // Appends events to the slow lane (their workloads and fork children counted).
+  void PushSlow(v1::EventBatch batch, std::vector<bool> sheddable, std::chrono::steady_clock::time_point now);
+  // Sheds the slow lane's oldest sheddable events past its bounds.
+  void TrimSlow(std::chrono::steady_clock::time_point now);
+  // Forgets the events of `batch` (those flagged in `only`, if given) leaving the slow lane, sent or shed.
+  void LeftSlow(const v1::EventBatch& batch, const std::vector<bool>* only);
+  void CountShed(const v1::Event& e);
+  void EndShedding();  // logs the end of a shedding episode once the slow lane is empty
 
   StreamOptions options_;
   v1::Hello hello_;
@@ -105,8 +142,24 @@ class EngineStream {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<v1::ProbeMessage> control_;  // acks, loss reports: sent first
-  std::deque<v1::EventBatch> batches_;
-  size_t queued_events_ = 0;
+  std::deque<v1::EventBatch> resend_;  // sent before, unacknowledged: their seq kept, sent first
+  std::deque<v1::EventBatch> normal_;
+  struct SlowBatch {
+    v1::EventBatch batch;
+    std::vector<bool> sheddable;
+    std::chrono::steady_clock::time_point since;  // when its first event came
+  };
+  std::deque<SlowBatch> slow_;
+  size_t slow_events_ = 0;
+  size_t slow_trimmed_ = 0;  // leading slow batches already stripped of sheddable events
+  std::unordered_map<uint64_t, size_t> slow_cgroups_;  // events waiting in the slow lane, per cgroup
+  std::unordered_map<uint32_t, size_t> slow_children_;  // forks waiting in the slow lane, per child pid
+  uint64_t drain_rate_ = 50000;
+  bool slow_shedding_ = false;  // an episode of shedding, logged at its start and end
+  uint64_t slow_shed_episode_ = 0;
+  std::atomic<uint64_t> slow_shed_total_{0};
+  uint64_t next_seq_ = 0;
+  size_t queued_events_ = 0;  // in every lane
   std::deque<v1::EventBatch> unacked_;  // sent, not yet acknowledged, oldest first
   size_t unacked_events_ = 0;
   std::deque<v1::PacketBatch> packets_;

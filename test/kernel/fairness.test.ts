@@ -102,6 +102,68 @@ describeKernel('fairness', () => {
       rmSync(work, { recursive: true, force: true });
     }
   }, 120_000 * timeScale);
+  it('a neighbour’s execs during a flood’s onset, while the backlog builds and the budget halves, reach the engine within 500 ms each', async () => {
+    // The onset is where a single send queue broke: the flood's first tick goes unheld (tens of
+    // thousands of events queued) and its held events then fill the queue; the neighbour's events
+    // waited behind them 1-2.6 s (1 run in 4 to 13). The queue's slow lane (bpf/probe/stream.h)
+    // keeps them apart. Eight execs, each timed from the kernel to the engine.
+    const work = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-fair-onset-')));
+    const loadgen = join(work, 'loadgen');
+    execFileSync('cc', ['-O2', '-o', loadgen, join(repoRoot, 'bench/lib/loadgen.c')]);
+    const tool = join(work, 'neighbour-tool');
+    copyFileSync('/bin/true', tool);
+    chmodSync(tool, 0o755);
+    const tree = new TestCgroupTree();
+    const flood = tree.group('flood-onset');
+    const neighbour = tree.group('neighbour-onset');
+    const t = await TestEngine.start({ sinks: [] });
+    const arrived: { pid: number; lateMs: number }[] = [];
+    t.engine.subscribe((e) => {
+      if (e.type === 'exec' && e.path === tool && String(e.cgroupId) === neighbour.id) arrived.push({ pid: e.pid, lateMs: (Number(process.hrtime.bigint()) - e.ktimeNs) / 1e6 });
+    });
+    try {
+      await t.startProbe();
+      expect((await flood.run('/bin/true', [])).code).toBe(0);
+      expect((await neighbour.run('/bin/true', [])).code).toBe(0);
+      const floodMs = 4000;
+      const floods = [0, 1].map((i) => {
+        const child = flood.spawn(loadgen, ['flood', String(floodMs), `/nonexistent/vigil-fair-onset-${process.pid}-${i}`]);
+        let out = '';
+        child.stdout!.on('data', (d) => (out += d));
+        // 'close', not 'exit': its output may still be unread at exit.
+        return new Promise<{ n: number; ns: number }>((resolve, reject) => {
+          child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as { n: number; ns: number }) : reject(new Error(`flood exited ${code}`))));
+        });
+      });
+      // From the flood's start, through its first two seconds.
+      const started = Date.now();
+      const pids: number[] = [];
+      const actedAt: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        actedAt.push(Date.now() - started);
+        const r = await neighbour.run(tool, []);
+        expect(r.code).toBe(0);
+        pids.push(r.pid);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await waitFor('every neighbour exec', () => pids.every((p) => arrived.some((a) => a.pid === p)) || undefined, 10_000 * timeScale).catch(() => undefined);
+      const results = await Promise.all(floods);
+      const n = results.reduce((s, r) => s + r.n, 0);
+      const rate = Math.round(n / (Math.max(...results.map((r) => r.ns)) / 1e9));
+      const late = pids.map((p) => arrived.find((a) => a.pid === p)?.lateMs ?? Infinity);
+      const fairLines = t.logLines.filter((l) => l.component === 'probe' && /fairness|slow lane/.test(l.msg)).map((l) => `${l.time ?? ''} ${l.msg}`);
+      console.log(`fairness onset: flood of ${n.toLocaleString('en-US')} opens at ${rate.toLocaleString('en-US')}/s; neighbour's execs acted at ${actedAt.join(', ')} ms reached the engine ${late.map((ms) => ms.toFixed(0)).join(', ')} ms after the kernel saw them; probe: ${fairLines.join(' | ')}`);
+      // A flood, held meanwhile: the onset the neighbour acted through.
+      expect(rate).toBeGreaterThan(75_000);
+      expect(t.logLines.some((l) => l.component === 'probe' && l.msg.startsWith(`fairness: cgroup ${flood.id} held`))).toBe(true);
+      for (const ms of late) expect(ms).toBeLessThan(500 * timeScale);
+    } finally {
+      flood.killAll();
+      await t.stop();
+      await tree.remove();
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 120_000 * timeScale);
   it('a workload over its share still has every read of /etc/shadow through a symlink alerted: the file opened is judged at exit, not the string', async () => {
     const work = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-fair-alias-')));
     const loadgen = join(work, 'loadgen');
