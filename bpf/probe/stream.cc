@@ -27,8 +27,9 @@ constexpr size_t kDirectUnacked = 1024;
 // events are unacknowledged: whatever comes next in the normal lane finds
 // at most this much (and a batch) ahead of it at the engine, which a
 // starved engine (a flood on every CPU) takes a tenth of a second or more to
-// get through. Not less: the engine acknowledges every 512 events.
-constexpr size_t kSlowUnacked = 768;
+// get through. Not less: the engine acknowledges every 512 events (each
+// write adds up to a batch, so at least 512 are in flight).
+constexpr size_t kSlowUnacked = 512;
 // Its batches are filled up to this, as the ring reader's are.
 constexpr int kSlowBatch = 256;
 // It holds about this long of the budget's rate, and nothing older.
