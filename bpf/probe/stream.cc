@@ -117,11 +117,23 @@ bool EngineStream::Enqueue(v1::EventBatch batch, const std::vector<bool>& shedda
       const size_t m = batch.events_size();
       std::vector<bool> to_slow(m);
       size_t slow_n = 0;
+      // What this batch itself sends to the slow lane counts too: a workload's
+      // later events, a forked child's, follow it (a few of each per batch).
+      std::vector<uint64_t> cgroups_here;
+      std::vector<uint32_t> children_here;
+      auto has = [](const auto& v, auto x) { return std::find(v.begin(), v.end(), x) != v.end(); };
       for (size_t i = 0; i < m; i++) {
         const v1::Event& e = batch.events(i);
-        to_slow[i] = (i < slow_flags->size() && (*slow_flags)[i]) || slow_cgroups_.count(e.cgroup_id()) ||
-                     (!slow_children_.empty() && slow_children_.count(e.pid()));
-        slow_n += to_slow[i];
+        const uint64_t cg = e.cgroup_id();
+        to_slow[i] = (i < slow_flags->size() && (*slow_flags)[i]) || slow_cgroups_.count(cg) ||
+                     (!slow_children_.empty() && slow_children_.count(e.pid())) || has(cgroups_here, cg) ||
+                     (!children_here.empty() && has(children_here, e.pid()));
+        if (!to_slow[i]) continue;
+        slow_n++;
+        if (cgroups_here.empty() || cgroups_here.back() != cg) {
+          if (!has(cgroups_here, cg)) cgroups_here.push_back(cg);
+        }
+        if (e.has_fork()) children_here.push_back(e.fork().child_pid());
       }
       std::vector<bool> shed_of(m);
       for (size_t i = 0; i < m && i < shed_flags->size(); i++) shed_of[i] = (*shed_flags)[i];

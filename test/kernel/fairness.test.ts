@@ -174,6 +174,51 @@ describeKernel('fairness', () => {
       rmSync(work, { recursive: true, force: true });
     }
   }, 120_000 * timeScale);
+  it('a process a flooding workload forks into another workload is seen forked before its exec: the engine’s tree keeps what it ran', async () => {
+    // The flood's events wait in the probe queue's slow lane, its fork among them; the child joins
+    // another cgroup (as runc puts a container's first process) and execs there. Sent ahead of the
+    // fork, the exec would be overwritten in the engine's tree by the late fork (the parent's image).
+    const work = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-fair-fork-')));
+    const loadgen = join(work, 'loadgen');
+    execFileSync('cc', ['-O2', '-o', loadgen, join(repoRoot, 'bench/lib/loadgen.c')]);
+    const tool = join(work, 'moved-tool');
+    copyFileSync('/bin/true', tool);
+    chmodSync(tool, 0o755);
+    const tree = new TestCgroupTree();
+    const flood = tree.group('flood-fork');
+    const other = tree.group('other-fork');
+    const t = await TestEngine.start({ sinks: [] });
+    const execs: number[] = [];
+    t.engine.subscribe((e) => {
+      if (e.type === 'exec' && e.path === tool && String(e.cgroupId) === other.id) execs.push(e.pid);
+    });
+    try {
+      await t.startProbe();
+      expect((await flood.run('/bin/true', [])).code).toBe(0);
+      const floods = [0, 1].map((i) => {
+        const child = flood.spawn(loadgen, ['flood', '4000', `/nonexistent/vigil-fair-fork-${process.pid}-${i}`]);
+        return new Promise<void>((resolve, reject) => child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`flood exited ${code}`)))));
+      });
+      await waitFor('the flood held', () => t.logLines.find((l) => l.component === 'probe' && l.msg.startsWith(`fairness: cgroup ${flood.id} held`)), 5000 * timeScale);
+      // Five times: a shell in the flooding cgroup forks one that moves to the other cgroup and execs the tool.
+      for (let i = 0; i < 5; i++) {
+        const r = await flood.run('/bin/sh', ['-c', `/bin/sh -c 'echo $$ > ${other.dir}/cgroup.procs && exec ${tool}'; true`]);
+        expect(r.code).toBe(0);
+      }
+      await Promise.all(floods);
+      await waitFor('five execs in the other cgroup', () => execs.length >= 5 || undefined, 10_000 * timeScale);
+      // Everything of the flood delivered (its forks, exits) before the tree is read: the slow lane holds about a second.
+      await new Promise((r) => setTimeout(r, 2000));
+      const seen = execs.map((pid) => ({ pid, exe: t.engine.tree.get(pid)?.exe, parent: t.engine.tree.get(pid)?.ppid }));
+      console.log(`fairness fork: the moved processes in the engine's tree: ${JSON.stringify(seen)}`);
+      for (const p of seen) expect(p.exe).toBe(tool);
+    } finally {
+      flood.killAll();
+      await t.stop();
+      await tree.remove();
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 120_000 * timeScale);
   it('a workload over its share still has every read of /etc/shadow through a symlink alerted: the file opened is judged at exit, not the string', async () => {
     const work = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-fair-alias-')));
     const loadgen = join(work, 'loadgen');
