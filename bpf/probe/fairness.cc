@@ -25,7 +25,7 @@ void Fairness::Tick(double seconds, size_t queued, const std::unordered_map<uint
   }
   over_.clear();
   for (const auto& [cg, c] : seen_)
-    if (c.n > kBurst + o_.events_per_sec * (seconds - c.since)) over_[cg] = true;
+    if (c.n > Allowed(c)) over_[cg] = true;
   seen_.clear();
   std::vector<std::pair<uint64_t, uint64_t>> rates;  // cgroup, events/s
   uint64_t total = 0;

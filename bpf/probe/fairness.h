@@ -43,20 +43,20 @@ struct HeldCgroup {
 class Fairness {
  public:
   Fairness(Loader* loader, FairOptions options) : loader_(loader), o_(options), budget_(options.events_per_sec) {}
-  // Before a read of the ring buffer, `seconds` into the current tick.
-  void Reading(double seconds) { now_ = seconds; }
-  // An event read from the ring buffer. True when its workload is over its
-  // share before the kernel holds it: since its first event in this tick
-  // it has sent more than the node's whole budget allows (and a burst: an
-  // exec and the opens of its libraries), or it did in the last tick. Its
-  // events go to the probe queue's slow lane (stream.h), not ahead of
-  // everyone else's. Measured from its own first event, not the tick's
-  // start: a flood starting late in a tick is seen within milliseconds.
-  bool Seen(uint64_t cgroup_id) {
+  // An event read from the ring buffer (its kernel time, CLOCK_MONOTONIC).
+  // True when its workload is over its share before the kernel holds it:
+  // since its first event in this tick it has sent more than the node's
+  // whole budget allows (and a burst: an exec and the opens of its
+  // libraries), or it did in the last tick. Its events go to the probe
+  // queue's slow lane (stream.h), not ahead of everyone else's. Judged by
+  // the events' own times, from its own first event: a flood starting late
+  // in a tick is seen within milliseconds, and a steady workload read late
+  // (the reader behind) is not taken for a burst.
+  bool Seen(uint64_t cgroup_id, uint64_t ktime_ns) {
     Count& c = seen_[cgroup_id];
-    if (c.n++ == 0) c.since = now_;
-    return On() && (c.n > kBurst + uint64_t(double(o_.events_per_sec) * (now_ - c.since)) ||
-                    (!over_.empty() && over_.count(cgroup_id)));
+    if (c.n++ == 0) c.since = c.last = ktime_ns;
+    if (ktime_ns > c.last) c.last = ktime_ns;
+    return On() && (c.n > Allowed(c) || (!over_.empty() && over_.count(cgroup_id)));
   }
   // Decides who is held; `queued` is the probe queue's depth (events sent
   // to the engine and not yet acknowledged, or not yet sent).
@@ -79,14 +79,14 @@ class Fairness {
   uint64_t budget_;
   struct Count {
     uint64_t n = 0;
-    double since = 0;  // seconds into the tick of its first event
+    uint64_t since = 0, last = 0;  // kernel times of its first and latest event this tick
   };
+  uint64_t Allowed(const Count& c) const { return kBurst + o_.events_per_sec * (c.last - c.since) / 1000000000ull; }
   std::unordered_map<uint64_t, Count> seen_;          // events read this tick
   // What one workload may send before it counts as over its share (Seen):
   // the configured budget's rate, not the shrunk budget's (a neighbour's
   // burst must not count as a flood when the budget is low), plus this.
   static constexpr uint64_t kBurst = 512;
-  double now_ = 0;  // seconds into the tick (Reading)
   std::unordered_map<uint64_t, bool> over_;           // over its allowance in the last tick
   std::unordered_map<uint64_t, uint64_t> last_shed_;  // the kernel's cumulative shed counts at the last tick
   std::unordered_map<uint64_t, Hold> held_;

@@ -246,7 +246,7 @@ int OnRecord(void* ctx, void* data, size_t size) {
   // The decoder checked the size: a header is there.
   const auto* h = static_cast<const vigil_header*>(data);
   pump->sheddable.push_back(h->flags & VIGIL_SHEDDABLE);
-  const bool over = pump->fairness->Seen(h->cgroup_id);
+  const bool over = pump->fairness->Seen(h->cgroup_id, h->ktime_ns);
   pump->slow.push_back(over || (h->flags & VIGIL_SHEDDABLE));
   if (pump->sensitive && event->has_open()) {
     const auto* o = static_cast<const vigil_open*>(data);
@@ -646,7 +646,6 @@ int main(int argc, char** argv) {
         break;
       }
     }
-    fairness.Reading(std::chrono::duration<double>(Clock::now() - last_fair).count());
     pump.read_now = 0;
     int n = ring_buffer__consume(rb);
     const bool cut = n == kReadMore;
