@@ -93,10 +93,16 @@ export function runLoad(args: string[], opts: { cpu?: number; cgroupProcs?: stri
     child.stderr.on('data', (d) => (err += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
     child.on('error', reject);
-    child.on('exit', (code) => {
+    // 'close', not 'exit': a child can exit before its output is read
+    // (under load the result line was not there yet: empty JSON).
+    child.on('close', (code) => {
       clearTimeout(timer);
       if (code !== 0) return reject(new Error(`loadgen ${args.join(' ')} exited ${code}: ${err.trim()}`));
-      resolve(JSON.parse(out) as LoadResult);
+      try {
+        resolve(JSON.parse(out) as LoadResult);
+      } catch {
+        reject(new Error(`loadgen ${args.join(' ')} printed no result: ${JSON.stringify(out.slice(0, 200))}; stderr ${JSON.stringify(err.trim().slice(0, 200))}`));
+      }
     });
   });
 }
