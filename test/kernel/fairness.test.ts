@@ -12,16 +12,46 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import type { Alert } from '../../src/model/alert.js';
 import { TestEngine } from '../support/engine.js';
-import { describeKernel, repoRoot, TestCgroupTree, timeScale, waitFor } from '../support/kernel.js';
+import { describeKernel, repoRoot, type TestCgroup, TestCgroupTree, timeScale, waitFor } from '../support/kernel.js';
+
+/** A scratch directory with the load generator (bench/lib/loadgen.c) built in it. */
+function scratch(tag: string): { work: string; loadgen: string } {
+  const work = realpathSync(mkdtempSync(join(tmpdir(), `vigil-fair-${tag}`)));
+  const loadgen = join(work, 'loadgen');
+  execFileSync('cc', ['-O2', '-o', loadgen, join(repoRoot, 'bench/lib/loadgen.c')]);
+  return { work, loadgen };
+}
+
+/** A copy of /bin/true named `name` in `work`: an exec the test tells apart by its path. */
+function copyOfTrue(work: string, name: string): string {
+  const tool = join(work, name);
+  copyFileSync('/bin/true', tool);
+  chmodSync(tool, 0o755);
+  return tool;
+}
+
+/**
+ * Two flooding threads in `group`, one per vCPU, each opening a new missing
+ * path each time (nothing to de-duplicate) for `ms`; what each sent, once both end.
+ */
+function flood2(group: TestCgroup, loadgen: string, ms: number, tag: string): Promise<{ n: number; ns: number }[]> {
+  return Promise.all(
+    [0, 1].map((i) => {
+      const child = group.spawn(loadgen, ['flood', String(ms), `/nonexistent/vigil-fair-${tag}-${process.pid}-${i}`]);
+      let out = '';
+      child.stdout!.on('data', (d) => (out += d));
+      // 'close', not 'exit': its output may still be unread at exit.
+      return new Promise<{ n: number; ns: number }>((resolve, reject) => {
+        child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as { n: number; ns: number }) : reject(new Error(`flood exited ${code}`))));
+      });
+    }),
+  );
+}
 
 describeKernel('fairness', () => {
   it('a flood of distinct events from one workload leaves a neighbour’s shadow read, reverse shell and new binary alerted on time, and its shedding reported', async () => {
-    const work = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-fair-')));
-    const loadgen = join(work, 'loadgen');
-    execFileSync('cc', ['-O2', '-o', loadgen, join(repoRoot, 'bench/lib/loadgen.c')]);
-    const dropped = join(work, 'dropped-tool');
-    copyFileSync('/bin/true', dropped);
-    chmodSync(dropped, 0o755);
+    const { work, loadgen } = scratch('');
+    const dropped = copyOfTrue(work, 'dropped-tool');
     const listener = createServer((c) => c.destroy());
     await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
     const port = (listener.address() as { port: number }).port;
@@ -42,16 +72,7 @@ describeKernel('fairness', () => {
       expect((await flood.run('/bin/true', [])).code).toBe(0);
       expect((await neighbour.run('/bin/true', [])).code).toBe(0);
 
-      // Two flooding threads, one per vCPU, each a new missing path per open (nothing to de-duplicate).
-      const floodMs = 8000;
-      const floods = [0, 1].map((i) => {
-        const child = flood.spawn(loadgen, ['flood', String(floodMs), `/nonexistent/vigil-fair-${process.pid}-${i}`]);
-        let out = '';
-        child.stdout!.on('data', (d) => (out += d));
-        return new Promise<{ n: number; ns: number }>((resolve, reject) => {
-          child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as { n: number; ns: number }) : reject(new Error(`flood exited ${code}`))));
-        });
-      });
+      const floods = flood2(flood, loadgen, 8000, 'main');
       // Held once the probe has seen a tick or two of it.
       await waitFor('the flood held', () => t.logLines.find((l) => l.component === 'probe' && l.msg.startsWith(`fairness: cgroup ${flood.id} held`)), 5000 * timeScale);
       await new Promise((r) => setTimeout(r, 1000));
@@ -70,7 +91,7 @@ describeKernel('fairness', () => {
         const got = await waitFor(a.rule, () => alerts.find((x) => x.alert.rule === a.rule && x.alert.workload.cgroupPath === neighbour.path), 10_000 * timeScale);
         latencies[a.rule] = got.at - a.at;
       }
-      const results = await Promise.all(floods);
+      const results = await floods;
       const n = results.reduce((s, r) => s + r.n, 0);
       const rate = Math.round(n / (Math.max(...results.map((r) => r.ns)) / 1e9));
       console.log(`fairness: flood of ${n.toLocaleString('en-US')} distinct opens at ${rate.toLocaleString('en-US')}/s (two threads); neighbour's alerts after ${JSON.stringify(latencies)} ms`);
@@ -107,12 +128,8 @@ describeKernel('fairness', () => {
     // thousands of events queued) and its held events then fill the queue; the neighbour's events
     // waited behind them 1-2.6 s (1 run in 4 to 13). The queue's slow lane (bpf/probe/stream.h)
     // keeps them apart. Three onsets, five execs in each, each timed from the kernel to the engine.
-    const work = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-fair-onset-')));
-    const loadgen = join(work, 'loadgen');
-    execFileSync('cc', ['-O2', '-o', loadgen, join(repoRoot, 'bench/lib/loadgen.c')]);
-    const tool = join(work, 'neighbour-tool');
-    copyFileSync('/bin/true', tool);
-    chmodSync(tool, 0o755);
+    const { work, loadgen } = scratch('onset-');
+    const tool = copyOfTrue(work, 'neighbour-tool');
     const tree = new TestCgroupTree();
     const flood = tree.group('flood-onset');
     const neighbour = tree.group('neighbour-onset');
@@ -132,15 +149,7 @@ describeKernel('fairness', () => {
       let n = 0;
       let ns = 0;
       for (let round = 0; round < 3; round++) {
-        const floods = [0, 1].map((i) => {
-          const child = flood.spawn(loadgen, ['flood', String(floodMs), `/nonexistent/vigil-fair-onset-${process.pid}-${round}-${i}`]);
-          let out = '';
-          child.stdout!.on('data', (d) => (out += d));
-          // 'close', not 'exit': its output may still be unread at exit.
-          return new Promise<{ n: number; ns: number }>((resolve, reject) => {
-            child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as { n: number; ns: number }) : reject(new Error(`flood exited ${code}`))));
-          });
-        });
+        const floods = flood2(flood, loadgen, floodMs, `onset-${round}`);
         // From the flood's start, through its first second and a half.
         const started = Date.now();
         for (let i = 0; i < 5; i++) {
@@ -150,7 +159,7 @@ describeKernel('fairness', () => {
           pids.push(r.pid);
           await new Promise((r) => setTimeout(r, 200));
         }
-        const results = await Promise.all(floods);
+        const results = await floods;
         n += results.reduce((s, r) => s + r.n, 0);
         ns += Math.max(...results.map((r) => r.ns));
         const released = t.logLines.filter((l) => l.component === 'probe' && l.msg.startsWith(`fairness: cgroup ${flood.id} released`)).length;
@@ -178,12 +187,8 @@ describeKernel('fairness', () => {
     // The flood's events wait in the probe queue's slow lane, its fork among them; the child joins
     // another cgroup (as runc puts a container's first process) and execs there. Sent ahead of the
     // fork, the exec would be overwritten in the engine's tree by the late fork (the parent's image).
-    const work = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-fair-fork-')));
-    const loadgen = join(work, 'loadgen');
-    execFileSync('cc', ['-O2', '-o', loadgen, join(repoRoot, 'bench/lib/loadgen.c')]);
-    const tool = join(work, 'moved-tool');
-    copyFileSync('/bin/true', tool);
-    chmodSync(tool, 0o755);
+    const { work, loadgen } = scratch('fork-');
+    const tool = copyOfTrue(work, 'moved-tool');
     const tree = new TestCgroupTree();
     const flood = tree.group('flood-fork');
     const other = tree.group('other-fork');
@@ -195,17 +200,14 @@ describeKernel('fairness', () => {
     try {
       await t.startProbe();
       expect((await flood.run('/bin/true', [])).code).toBe(0);
-      const floods = [0, 1].map((i) => {
-        const child = flood.spawn(loadgen, ['flood', '4000', `/nonexistent/vigil-fair-fork-${process.pid}-${i}`]);
-        return new Promise<void>((resolve, reject) => child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`flood exited ${code}`)))));
-      });
+      const floods = flood2(flood, loadgen, 4000, 'fork');
       await waitFor('the flood held', () => t.logLines.find((l) => l.component === 'probe' && l.msg.startsWith(`fairness: cgroup ${flood.id} held`)), 5000 * timeScale);
       // Five times: a shell in the flooding cgroup forks one that moves to the other cgroup and execs the tool.
       for (let i = 0; i < 5; i++) {
         const r = await flood.run('/bin/sh', ['-c', `/bin/sh -c 'echo $$ > ${other.dir}/cgroup.procs && exec ${tool}'; true`]);
         expect(r.code).toBe(0);
       }
-      await Promise.all(floods);
+      await floods;
       await waitFor('five execs in the other cgroup', () => execs.length >= 5 || undefined, 10_000 * timeScale);
       // Everything of the flood delivered (its forks, exits) before the tree is read: the slow lane holds about a second.
       await new Promise((r) => setTimeout(r, 2000));
@@ -220,9 +222,7 @@ describeKernel('fairness', () => {
     }
   }, 120_000 * timeScale);
   it('a workload over its share still has every read of /etc/shadow through a symlink alerted: the file opened is judged at exit, not the string', async () => {
-    const work = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-fair-alias-')));
-    const loadgen = join(work, 'loadgen');
-    execFileSync('cc', ['-O2', '-o', loadgen, join(repoRoot, 'bench/lib/loadgen.c')]);
+    const { work, loadgen } = scratch('alias-');
     // Distinct names (no repeat to de-duplicate), none under a kept prefix or with a kept suffix.
     const links = Array.from({ length: 6 }, (_, i) => {
       const l = join(work, `innocent-${i}`);
@@ -237,11 +237,7 @@ describeKernel('fairness', () => {
     try {
       await t.startProbe();
       expect((await flood.run('/bin/true', [])).code).toBe(0);
-      const floodMs = 8000;
-      const floods = [0, 1].map((i) => {
-        const child = flood.spawn(loadgen, ['flood', String(floodMs), `/nonexistent/vigil-fair-alias-${process.pid}-${i}`]);
-        return new Promise<void>((resolve, reject) => child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`flood exited ${code}`)))));
-      });
+      const floods = flood2(flood, loadgen, 8000, 'alias');
       await waitFor('the flood held', () => t.logLines.find((l) => l.component === 'probe' && l.msg.startsWith(`fairness: cgroup ${flood.id} held`)), 5000 * timeScale);
       await new Promise((r) => setTimeout(r, 1000));
       // The flooding workload itself reads the shadow file, six times, each through another symlink:
@@ -255,7 +251,7 @@ describeKernel('fairness', () => {
       for (const pid of pids) {
         await waitFor(`the shadow read of ${pid}`, () => alerts.find((a) => a.rule === 'Shadow or sudoers file read' && a.event.pid === pid && a.workload.cgroupPath === flood.path), 10_000 * timeScale);
       }
-      await Promise.all(floods);
+      await floods;
       // It was over its share meanwhile: its opens were shed.
       const shed = await waitFor('the shedding alerted', () => alerts.find((a) => a.rule === 'Events shed' && a.workload.cgroupPath === flood.path), 5000 * timeScale);
       expect(Number(shed.fields['vigil.loss.open'])).toBeGreaterThan(0);
@@ -270,9 +266,7 @@ describeKernel('fairness', () => {
     // The probe counts what the engine has not acknowledged as its backlog; the engine acknowledges
     // in batches (src/probe/session.ts), and at ~8,000 events/s a lazy acknowledgement let more
     // than the probe's backlog (1,024) wait on a healthy node: the budget fell and this was held.
-    const work = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-fair-steady-')));
-    const loadgen = join(work, 'loadgen');
-    execFileSync('cc', ['-O2', '-o', loadgen, join(repoRoot, 'bench/lib/loadgen.c')]);
+    const { work, loadgen } = scratch('steady-');
     const tree = new TestCgroupTree();
     const steady = tree.group('steady');
     const t = await TestEngine.start({ sinks: [] });
