@@ -16,6 +16,20 @@ export function cgroup2Mount(): string | null {
   return null;
 }
 
+/** How long run() waits, after the command's exit, for its pipes to close (see run()). */
+export const CLOSE_GRACE_MS = 2_000;
+
+/** What TestCgroup.run resolves with. */
+export interface RunResult {
+  /** The exit code; null when a signal ended the command. */
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  pid: number;
+  /** False when a process the command left behind still held its pipes CLOSE_GRACE_MS after it exited: output may be cut. */
+  stdioClosed: boolean;
+}
+
 /** A test container: a cgroup v2 directory, its id is the directory inode. */
 export class TestCgroup {
   readonly dir: string;
@@ -43,23 +57,56 @@ export class TestCgroup {
     return child;
   }
 
-  /** Runs a command in the cgroup to completion; resolves with its output. */
-  run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string; pid: number }> {
+  /**
+   * Runs a command in the cgroup to completion; resolves with its output once
+   * its stdout and stderr are closed ('close'), not at its 'exit', when what it
+   * wrote last can still be unread in the pipe (under load a result line came
+   * back empty). A command that leaves a background process holding the pipes
+   * would keep 'close' away for as long as that process lives: after 'exit',
+   * 'close' is awaited for CLOSE_GRACE_MS (times VIGIL_TIME_SCALE) only, then
+   * the pipes are let go and the run resolves with what was read by then,
+   * `stdioClosed: false` saying so.
+   */
+  run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+    const scale = Number(process.env.VIGIL_TIME_SCALE ?? '1') || 1;
     return new Promise((resolve, reject) => {
       const child = this.spawn(cmd, args, opts);
       let stdout = '';
       let stderr = '';
-      child.stdout!.on('data', (d) => (stdout += d));
-      child.stderr!.on('data', (d) => (stderr += d));
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      let code: number | null = null;
+      let grace: NodeJS.Timeout | undefined;
+      let done = false;
+      const finish = (stdioClosed: boolean): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        clearTimeout(grace);
+        resolve({ code, stdout, stderr, pid: child.pid!, stdioClosed });
+      };
       const timer = setTimeout(() => {
+        done = true;
         child.kill('SIGKILL');
         reject(new Error(`${cmd} ${args.join(' ')} did not finish in time`));
-      }, (opts.timeoutMs ?? 20_000) * (Number(process.env.VIGIL_TIME_SCALE ?? '1') || 1));
-      child.on('error', reject);
-      child.on('exit', (code) => {
+      }, (opts.timeoutMs ?? 20_000) * scale);
+      child.on('error', (e) => {
+        done = true;
         clearTimeout(timer);
-        resolve({ code, stdout, stderr, pid: child.pid! });
+        reject(e);
       });
+      child.on('exit', (c) => {
+        if (done) return;
+        code = c;
+        clearTimeout(timer);
+        grace = setTimeout(() => {
+          // A process the command left behind holds the pipes: stop reading, so it cannot keep the test waiting.
+          child.stdout!.destroy();
+          child.stderr!.destroy();
+          finish(false);
+        }, CLOSE_GRACE_MS * scale);
+      });
+      child.on('close', () => finish(true));
     });
   }
 

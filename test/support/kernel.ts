@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { cgroup2Mount } from './cgroup.js';
 import { runtimesMissing } from './runtimes.js';
 
-export { cgroup2Mount, FakeCgroupMount, TestCgroup, TestCgroupTree } from './cgroup.js';
+export { cgroup2Mount, FakeCgroupMount, TestCgroup, TestCgroupTree, type RunResult } from './cgroup.js';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const probeBinary = join(repoRoot, 'bpf/build/vigil-probe');
