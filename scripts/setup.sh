@@ -5,7 +5,10 @@
 # containerd, runc; the tests start and stop their own daemons by pid and
 # never enable a service), busybox-static for test images, debootstrap for
 # the DaemonSet images' base, golang-github-containers-common for a runtime's
-# default seccomp profile (/usr/share/containers/seccomp.json).
+# default seccomp profile (/usr/share/containers/seccomp.json), and
+# openssh-server and openssh-client, whose sshd (started by pid on loopback
+# by test/kernel/sshd.test.ts, never as a service) is a real root daemon that
+# drops and takes back its uid for each key it checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +24,8 @@ APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libgrpc++-dev 
 # poppler's pdftotext to read the risk report the browser prints to PDF; and
 # what the container tests run (see the header).
 if [ "${1:-}" = "--test" ]; then
-  APT_PACKAGES+=(chromium fonts-dejavu-core poppler-utils docker.io busybox-static debootstrap golang-github-containers-common)
+  APT_PACKAGES+=(chromium fonts-dejavu-core poppler-utils docker.io busybox-static debootstrap golang-github-containers-common
+    openssh-server openssh-client)
 fi
 
 missing=()
