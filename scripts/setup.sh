@@ -6,9 +6,10 @@
 # never enable a service), busybox-static for test images, debootstrap for
 # the DaemonSet images' base, golang-github-containers-common for a runtime's
 # default seccomp profile (/usr/share/containers/seccomp.json), and
-# openssh-server and openssh-client, whose sshd (started by pid on loopback
-# by test/kernel/sshd.test.ts, never as a service) is a real root daemon that
-# drops and takes back its uid for each key it checks.
+# openssh-server, openssh-client and vsftpd, real root daemons that drop and
+# take back their uid for a request (sshd for each key it checks, vsftpd to
+# enter a user's home at login), started by pid on loopback by
+# test/kernel/setid-daemons.test.ts, never as a service.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +26,7 @@ APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libgrpc++-dev 
 # what the container tests run (see the header).
 if [ "${1:-}" = "--test" ]; then
   APT_PACKAGES+=(chromium fonts-dejavu-core poppler-utils docker.io busybox-static debootstrap golang-github-containers-common
-    openssh-server openssh-client)
+    openssh-server openssh-client vsftpd)
 fi
 
 missing=()
