@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { AUDIT_FILE, type AuditRecord } from '../../src/control/audit.js';
 import { ControlClient } from '../../src/control/client.js';
 import type { Alert } from '../../src/model/alert.js';
+import { stopChild } from '../support/children.js';
 import { TestEngine } from '../support/engine.js';
 import { describeKernel, probeBinary, repoRoot, TestCgroupTree, waitFor } from '../support/kernel.js';
 import { makePki, type TestPki } from '../support/tls.js';
@@ -28,7 +29,8 @@ describeKernel('least privilege on the real kernel', () => {
     tree = new TestCgroupTree();
   });
   afterEach(async () => {
-    for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    // Each gone before its directory is removed: the unprivileged engine writes its learned profiles there as it stops.
+    await Promise.all(children.splice(0).map((c) => stopChild(c)));
     for (const c of cleanups.splice(0).reverse()) await c();
   });
   afterAll(async () => {
@@ -36,13 +38,15 @@ describeKernel('least privilege on the real kernel', () => {
     await tree.remove();
   });
 
-  const startProbe = (args: string[], caps: string[]): { child: ChildProcess; stderr: () => string } => {
+  /** `closed`: its exit code once it has exited and its stderr is read to the end (at 'exit' the last lines can still be in the pipe). */
+  const startProbe = (args: string[], caps: string[]): { child: ChildProcess; stderr: () => string; closed: Promise<number | null> } => {
     const bounding = ['-all', ...caps.map((c) => `+${c}`)].join(',');
     const child = spawn('setpriv', ['--bounding-set', bounding, probeBinary, ...args, '--exclude-pid', String(process.pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
     children.push(child);
     let err = '';
     child.stderr!.on('data', (d) => (err += d));
-    return { child, stderr: () => err };
+    const closed = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+    return { child, stderr: () => err, closed };
   };
 
   it('the probe streams, quarantines and kills with only the capabilities the DaemonSet grants', async () => {
@@ -131,7 +135,8 @@ describeKernel('least privilege on the real kernel', () => {
         let stderr = '';
         child.stdout!.on('data', (d) => (stdout += d));
         child.stderr!.on('data', (d) => (stderr += d));
-        child.on('exit', (status) => resolve({ status, stdout, stderr }));
+        // 'close', not 'exit': its output read to the end.
+        child.on('close', (status) => resolve({ status, stdout, stderr }));
       });
     const cli = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, join(repoRoot, 'dist/cli/main.js'), 'mode', name, 'monitor', '--config', cfg]);
     expect(cli.stderr).toBe('');
@@ -161,9 +166,8 @@ describeKernel('least privilege on the real kernel', () => {
   });
 
   it('without CAP_BPF the probe stops at once and says what it needs', async () => {
-    const { child, stderr } = startProbe(['--engine', 'unix:///nonexistent/engine.sock'], PROBE_CAPS.filter((c) => c !== 'bpf'));
-    const code = await new Promise<number | null>((r) => child.once('exit', r));
-    expect(code).toBe(1);
+    const { closed, stderr } = startProbe(['--engine', 'unix:///nonexistent/engine.sock'], PROBE_CAPS.filter((c) => c !== 'bpf'));
+    expect(await closed).toBe(1);
     expect(stderr()).toMatch(/cannot (load|open) BPF (programs|object).*CAP_BPF/);
   });
 
@@ -198,7 +202,7 @@ describeKernel('least privilege on the real kernel', () => {
 
     // Plaintext is refused by the probe itself; the wrong certificate by the engine.
     const plain = startProbe(['--engine', 'tcp://127.0.0.1:17931'], PROBE_CAPS);
-    expect(await new Promise((r) => plain.child.once('exit', r))).toBe(2);
+    expect(await plain.closed).toBe(2);
     expect(plain.stderr()).toMatch(/a tcp:\/\/ engine takes mutual TLS/);
     const rogue = startProbe(['--engine', 'tcp://127.0.0.1:17931', '--tls-ca', pki.ca, '--tls-cert', pki.rogueCert, '--tls-key', pki.rogueKey], PROBE_CAPS);
     await waitFor('the rogue probe turned away', () => /unreachable, retrying/.test(rogue.stderr()), 20_000);
