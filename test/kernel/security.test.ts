@@ -13,6 +13,7 @@ import type { Alert } from '../../src/model/alert.js';
 import { stopChild } from '../support/children.js';
 import { TestEngine } from '../support/engine.js';
 import { describeKernel, probeBinary, repoRoot, TestCgroupTree, waitFor } from '../support/kernel.js';
+import { completeLines } from '../support/lines.js';
 import { makePki, type TestPki } from '../support/tls.js';
 
 /** What daemonset/daemonset.yaml grants the probe container (see daemonset/README.md). */
@@ -185,7 +186,7 @@ describeKernel('least privilege on the real kernel', () => {
     writeFileSync(config, [
       'nodeName: tls-node',
       'engine:',
-      '  listen: tcp://127.0.0.1:17931',
+      '  listen: tcp://127.0.0.1:0',
       `  tls: { ca: ${dir}/ca.crt, cert: ${dir}/server.crt, key: ${dir}/server.key }`,
       `control: { listen: unix://${dir}/control.sock }`,
       `stateDir: ${dir}/state`,
@@ -197,19 +198,25 @@ describeKernel('least privilege on the real kernel', () => {
     children.push(engine);
     let engineLog = '';
     engine.stderr!.on('data', (d) => (engineLog += d));
-    await waitFor('the engine listening', () => engineLog.includes('listening for probes'), 20_000);
+    // A port of its own (a fixed one could still be held by another run's engine); one that exits instead says why.
+    const port = await waitFor('the engine listening', () => {
+      if (engine.exitCode !== null || engine.signalCode !== null) throw new Error(`the engine exited at start:\n${engineLog}`);
+      const line = completeLines(engineLog).find((l) => l.includes('"listening for probes"'));
+      return line ? (JSON.parse(line) as { port: number }).port : undefined;
+    }, 20_000);
+    const target = `tcp://127.0.0.1:${port}`;
     expect(spawnSync('ps', ['-o', 'user=', '-p', String(engine.pid)], { encoding: 'utf8' }).stdout.trim()).toMatch(/nobody|65534/);
 
     // Plaintext is refused by the probe itself; the wrong certificate by the engine.
-    const plain = startProbe(['--engine', 'tcp://127.0.0.1:17931'], PROBE_CAPS);
+    const plain = startProbe(['--engine', target], PROBE_CAPS);
     expect(await plain.closed).toBe(2);
     expect(plain.stderr()).toMatch(/a tcp:\/\/ engine takes mutual TLS/);
-    const rogue = startProbe(['--engine', 'tcp://127.0.0.1:17931', '--tls-ca', pki.ca, '--tls-cert', pki.rogueCert, '--tls-key', pki.rogueKey], PROBE_CAPS);
+    const rogue = startProbe(['--engine', target, '--tls-ca', pki.ca, '--tls-cert', pki.rogueCert, '--tls-key', pki.rogueKey], PROBE_CAPS);
     await waitFor('the rogue probe turned away', () => /unreachable, retrying/.test(rogue.stderr()), 20_000);
     expect(engineLog).not.toMatch(/probe connected/);
     rogue.child.kill('SIGTERM');
 
-    const good = startProbe(['--engine', 'tcp://127.0.0.1:17931', '--tls-ca', pki.ca, '--tls-cert', pki.clientCert, '--tls-key', pki.clientKey], PROBE_CAPS);
+    const good = startProbe(['--engine', target, '--tls-ca', pki.ca, '--tls-cert', pki.clientCert, '--tls-key', pki.clientKey], PROBE_CAPS);
     await waitFor('the probe connected over mutual TLS', () => /connected to engine/.test(good.stderr()), 20_000);
     const r = await app.run('/bin/echo', ['over-tls']);
     const log = (): string => {
