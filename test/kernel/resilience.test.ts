@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { ProbeSupervisor } from '../../src/probe/supervisor.js';
+import { stopChild } from '../support/children.js';
 import { TestEngine } from '../support/engine.js';
 import { describeKernel, probeBinary, TestCgroupTree, waitFor } from '../support/kernel.js';
 
@@ -147,12 +148,14 @@ describeKernel('probe ⇄ engine resilience on the real kernel', () => {
     const t = await TestEngine.start();
     cleanups.push(() => t.stop());
     const probe = spawn(probeBinary, ['--engine', t.config.engine.listen, '--exclude-pid', String(process.pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    cleanups.push(() => stopChild(probe)); // failed before its stop: not left running
     let stderr = '';
     probe.stderr!.on('data', (d) => (stderr += d));
     await waitFor('probe connected', () => t.engine.ingest.sessions().some((s) => s.snapshotDone), 20_000);
     const ids = ownIds(probe.pid!);
     expect(loaded(ids).length).toBeGreaterThanOrEqual(2);
-    const exited = new Promise<number | null>((r) => probe.once('exit', (code) => r(code)));
+    // 'close', not 'exit': its last line (the stop's account) read to the end.
+    const exited = new Promise<number | null>((r) => probe.once('close', (code) => r(code)));
     probe.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(stderr).toMatch(/probe stopped: \d+ events read, 0 not delivered/);

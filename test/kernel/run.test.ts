@@ -65,7 +65,8 @@ describeKernel('vigil run stopped (SIGTERM) or killed (SIGKILL)', () => {
     const run = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--config', config], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
     let out = '';
     run.stderr!.on('data', (d) => (out += d));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => run.once('exit', (code, signal) => r({ code, signal })));
+    // 'close', not 'exit': its last log lines (the probe's stop, 'probe exited') read to the end.
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => run.once('close', (code, signal) => r({ code, signal })));
     const lines = (): { msg: string; [k: string]: unknown }[] => completeLines(out).filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
     return { run, exited, lines };
   }
