@@ -7,6 +7,9 @@ import { accessSync, constants } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../log.js';
 
+// How long after the probe's exit its stderr may still be read to the end.
+const STDERR_GRACE_MS = 1000;
+
 export interface ProbeOptions {
   path: string;
   engine: string; // unix:///… or tcp://host:port, as the probe dials it
@@ -51,6 +54,7 @@ export function probeArgs(o: ProbeOptions): string[] {
 export class ProbeSupervisor {
   private child: ChildProcess | null = null;
   private stopping = false;
+  private stderrDone: Promise<void> = Promise.resolve();
   private restartTimer: NodeJS.Timeout | null = null;
   private backoffMs = 500;
   restarts = 0;
@@ -93,10 +97,18 @@ export class ProbeSupervisor {
       else log.info(msg);
     });
     child.on('error', (err) => this.log.error({ err: err.message }, 'cannot start the probe'));
+    // Its last lines (the stop's delivery summary) may still be unread at
+    // 'exit': stop() and the exit line wait for the pipe's end, briefly, as a
+    // child the probe started could hold it open.
+    this.stderrDone = new Promise<void>((resolve) => {
+      lines.once('close', resolve);
+      child.once('exit', () => setTimeout(resolve, STDERR_GRACE_MS).unref());
+    });
+    const stderrDone = this.stderrDone;
     child.on('exit', (code, signal) => {
       if (this.child === child) this.child = null;
       if (this.stopping) {
-        this.log.info({ code, signal }, 'probe exited');
+        void stderrDone.then(() => this.log.info({ code, signal }, 'probe exited'));
         return;
       }
       // Up for a while: it was a crash, not a start-up failure; retry quickly.
@@ -126,5 +138,6 @@ export class ProbeSupervisor {
       });
       child.kill('SIGTERM');
     });
+    await this.stderrDone;
   }
 }
