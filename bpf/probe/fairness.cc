@@ -9,18 +9,42 @@ namespace vigil {
 
 void Fairness::Tick(double seconds, size_t queued, const std::unordered_map<uint64_t, uint64_t>& shed_now) {
   if (!On() || seconds <= 0) return;
-  // The engine not keeping up (the queue backs up) shrinks the budget; a
-  // queue nearly empty grows it back (multiplicative decrease, additive increase).
-  if (queued > o_.backlog) budget_ = std::max<uint64_t>(o_.min_share * 4, budget_ / 2);
-  else if (queued < o_.backlog / 10) budget_ = std::min<uint64_t>(o_.events_per_sec, budget_ + o_.events_per_sec / 20);
+  // The engine not keeping up (a backlog ahead of the next event, two ticks
+  // in a row) shrinks the budget; nearly nothing ahead grows it back
+  // (multiplicative decrease, additive increase). One tick over says
+  // little: a flood's onset (its first events sent before it is seen over
+  // its share) or the engine and probe off the CPU for a tick under the
+  // flood's load both put ~1,100-1,600 ahead for that one tick; halved
+  // then, a steady 8,000/s neighbour was held at 6,875/s. A slow engine's
+  // backlog stays: it is halved a tick later.
+  const uint64_t was = budget_;
+  if (queued > o_.backlog) {
+    if (++behind_ >= 2) {
+      budget_ = std::max<uint64_t>(o_.min_share * 4, budget_ / 2);
+      behind_ = 0;
+    }
+  } else {
+    behind_ = 0;
+    if (queued < o_.backlog / 10) budget_ = std::min<uint64_t>(o_.events_per_sec, budget_ + o_.events_per_sec / 20);
+  }
+  // Each cut said (a few per episode: it halves), and the way back once:
+  // every workload's share shrinks with it.
+  if (budget_ < was)
+    Log("warn", "fairness: budget %llu events/s (was %llu): %zu events wait for the engine (over %zu)",
+        (unsigned long long)budget_, (unsigned long long)was, queued, o_.backlog);
+  else if (budget_ > was && budget_ == o_.events_per_sec)
+    Log("info", "fairness: budget back to %llu events/s", (unsigned long long)budget_);
 
-  // Offered per cgroup: what was read, plus what the kernel shed meanwhile.
-  std::unordered_map<uint64_t, uint64_t> offered;
-  for (const auto& [cg, c] : seen_) offered[cg] += c.n;
+  // Offered per cgroup (events/s): what was read, over the tick or over the
+  // span of its kernel times if longer (a reader off the CPU for most of a
+  // second read a steady 8,000/s workload's backlog in one 80 ms tick and
+  // took it for 48,000/s), plus what the kernel shed meanwhile.
+  std::unordered_map<uint64_t, double> offered;
+  for (const auto& [cg, c] : seen_) offered[cg] += c.n / std::max(seconds, (c.last - c.since) / 1e9);
   for (const auto& [cg, total] : shed_now) {
     auto it = last_shed_.find(cg);
     uint64_t before = it == last_shed_.end() ? total : it->second;  // first sight: no growth known
-    if (total > before) offered[cg] += total - before;
+    if (total > before) offered[cg] += (total - before) / seconds;
     last_shed_[cg] = total;
   }
   over_.clear();
@@ -29,8 +53,8 @@ void Fairness::Tick(double seconds, size_t queued, const std::unordered_map<uint
   seen_.clear();
   std::vector<std::pair<uint64_t, uint64_t>> rates;  // cgroup, events/s
   uint64_t total = 0;
-  for (const auto& [cg, n] : offered) {
-    uint64_t r = uint64_t(n / seconds);
+  for (const auto& [cg, per_sec] : offered) {
+    uint64_t r = uint64_t(per_sec);
     rates.push_back({cg, r});
     total += r;
   }

@@ -9,8 +9,11 @@
 // is split max-min fairly (a workload under its even share keeps all it
 // offers; what it leaves is split among the rest) and every workload over
 // its share is held at it. The budget shrinks while the probe's queue backs
-// up (the engine is not keeping up: what waits there delays every alert)
-// and grows back while it is nearly empty. A
+// up ahead of the next event (the engine is not keeping up: what waits
+// there delays every alert) and grows back while it is nearly empty. Not
+// the queue's slow lane: a flood waits there by design, full whatever the
+// engine's pace, and counted it halved the budget down to its floor, every
+// workload's share with it, while the engine kept up with the rest. A
 // held workload is released once it has offered less than its share for
 // `release_ticks` ticks.
 #pragma once
@@ -28,8 +31,9 @@ struct FairOptions {
   uint64_t min_share = 500;         // no workload is held below this rate
   int tick_ms = 100;
   int release_ticks = 20;
-  // The engine is behind when more than this many events wait (4 batches:
-  // every alert waits behind them), caught up under a tenth of it.
+  // The engine is behind when more than this many events wait ahead of a
+  // workload's next one, two ticks in a row (4 batches: every alert waits
+  // behind them), caught up under a tenth of it.
   size_t backlog = 1024;
 };
 
@@ -58,8 +62,9 @@ class Fairness {
     if (ktime_ns > c.last) c.last = ktime_ns;
     return On() && (c.n > Allowed(c) || (!over_.empty() && over_.count(cgroup_id)));
   }
-  // Decides who is held; `queued` is the probe queue's depth (events sent
-  // to the engine and not yet acknowledged, or not yet sent).
+  // Decides who is held; `queued`: what a workload's next event waits
+  // behind in the probe's queue (EngineStream::Ahead: events sent and not
+  // yet acknowledged, or waiting to be sent, not counting the slow lane).
   void Tick(double seconds, size_t queued, const std::unordered_map<uint64_t, uint64_t>& shed_now);
   std::vector<HeldCgroup> Held() const;
   uint64_t Budget() const { return budget_; }
@@ -77,6 +82,7 @@ class Fairness {
   Loader* loader_;
   FairOptions o_;
   uint64_t budget_;
+  int behind_ = 0;  // ticks in a row with a backlog
   struct Count {
     uint64_t n = 0;
     uint64_t since = 0, last = 0;  // kernel times of its first and latest event this tick

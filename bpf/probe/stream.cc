@@ -310,6 +310,11 @@ size_t EngineStream::Queued() {
   return queued_events_ + unacked_events_;
 }
 
+size_t EngineStream::Ahead() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queued_events_ - slow_events_ + unacked_events_;
+}
+
 size_t EngineStream::SlowQueued() {
   std::lock_guard<std::mutex> lock(mu_);
   return slow_events_;

@@ -90,6 +90,11 @@ class EngineStream {
   std::unordered_map<uint64_t, CgroupDrop> CgroupDrops();
   // Events queued or sent and not yet acknowledged.
   size_t Queued();
+  // What a workload's next event (not a held one's) waits behind: events
+  // sent and not yet acknowledged, and those queued to be sent again or in
+  // the normal lane. Not the slow lane: a flood waits there by design, sent
+  // only while little is unacknowledged, so it says nothing of the engine's pace.
+  size_t Ahead();
   // Events waiting in the slow lane; events it shed (cumulative).
   size_t SlowQueued();
   uint64_t SlowShed() const { return slow_shed_total_.load(); }
