@@ -18,6 +18,8 @@ import { TestCgroupTree } from '../test/support/cgroup.js';
 import { buildTools, percentile, probeUnavailable, runLoad, sleep } from './lib/kernel.js';
 import { skipped, type Row } from './lib/report.js';
 import { startVigil } from './lib/vigil-node.js';
+import type { DestinationStream } from 'pino';
+import { createLogger, type Logger } from '../src/log.js';
 
 export interface FairnessOptions {
   markers: number;
@@ -34,6 +36,23 @@ interface Run {
   floodRate: number;
   shed: number;
   lost: number;
+  /** The probe's budget cuts (events/s each fell to), and whether it came back whole. */
+  cuts: number[];
+  /** Onset: markers later than 50 ms, as [ms from their flood's start, kernel → alert ms]. */
+  late: [number, number][];
+}
+
+/** The probe's budget lines (bpf/probe/fairness.cc), from the node's log. */
+function budgetLog(): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const log = createLogger('info', {
+    destination: {
+      write: (s: string) => {
+        if (s.includes('fairness: budget')) lines.push(String((JSON.parse(s) as { msg: string }).msg));
+      },
+    } as DestinationStream,
+  });
+  return { log, lines };
 }
 
 export async function fairness(rows: Row[], opts: FairnessOptions = FAIRNESS_DEFAULTS): Promise<void> {
@@ -49,17 +68,24 @@ export async function fairness(rows: Row[], opts: FairnessOptions = FAIRNESS_DEF
   const runs: Record<'on' | 'off' | 'onset', Run | null> = { on: null, off: null, onset: null };
   try {
     for (const mode of ['on', 'off', 'onset'] as const) {
-      const v = await startVigil({ config: { rules: { builtin: true, files: [rules], watch: false } }, probe: mode === 'off' ? { fairEventsPerSec: 0 } : {} });
+      const budget = budgetLog();
+      const v = await startVigil({ config: { rules: { builtin: true, files: [rules], watch: false } }, probe: mode === 'off' ? { fairEventsPerSec: 0 } : {}, log: budget.log });
       try {
         const alertAt = new Map<number, bigint>();
         const ms: number[] = [];
         v.engine.onAlert((a) => {
           if (a.rule === 'Fairness marker' && a.process) alertAt.set(a.process.pid, process.hrtime.bigint());
         });
+        let floodStart = 0n;  // CLOCK_MONOTONIC, as the events' kernel times
+        const late: [number, number][] = [];
         v.engine.subscribe((e) => {
           if (e.type !== 'exec' || e.path !== marker) return;
           const at = alertAt.get(e.pid);
-          if (at !== undefined) ms.push(Number(at - BigInt(e.ktimeNs)) / 1e6);
+          if (at !== undefined) {
+            const m = Number(at - BigInt(e.ktimeNs)) / 1e6;
+            ms.push(m);
+            if (mode === 'onset' && m > 50) late.push([Math.round((e.ktimeNs - Number(floodStart)) / 1e6), Math.round(m)]);
+          }
           alertAt.delete(e.pid);
         });
         const startFloods = (ms: number, tag: string): Promise<{ n: number; ns: number }>[] =>
@@ -68,6 +94,7 @@ export async function fairness(rows: Row[], opts: FairnessOptions = FAIRNESS_DEF
         const done: { n: number; ns: number }[] = [];
         if (mode === 'onset') {
           for (let round = 0; round < opts.onsets; round++) {
+            floodStart = process.hrtime.bigint();
             const floods = startFloods(3000, `onset-${round}`);
             await markers(opts.onsetMarkers);
             done.push(...(await Promise.all(floods)));
@@ -88,7 +115,11 @@ export async function fairness(rows: Row[], opts: FairnessOptions = FAIRNESS_DEF
           floodRate: (2 * done.reduce((s, r) => s + r.n, 0)) / (done.reduce((s, r) => s + r.ns, 0) / 1e9),
           shed: floodWorkload?.shed ?? 0,
           lost: l.ringbufFull + l.queueFull + l.inflightFull,
+          cuts: budget.lines.map((m) => Number(/^fairness: budget (\d+) events\/s \(was/.exec(m)?.[1])).filter((n) => n > 0),
+          late,
         };
+        if (mode !== 'off') console.log(`fairness ${mode}: budget ${budget.lines.join(' | ') || 'whole throughout'}`);
+        if (late.length) console.log(`fairness onset: markers over 50 ms [ms from the flood's start, kernel → alert ms]: ${JSON.stringify(late)}`);
       } finally {
         await v.stop();
       }
@@ -102,7 +133,7 @@ export async function fairness(rows: Row[], opts: FairnessOptions = FAIRNESS_DEF
     const markers = mode === 'onset' ? opts.onsets * opts.onsetMarkers : opts.markers;
     const missing = markers - r.ms.length;
     const label = mode === 'on' ? 'fairness on (default)' : mode === 'off' ? 'fairness off' : `fairness on, markers from each of ${opts.onsets} floods' start`;
-    const note = `${markers} marker execs in one cgroup, one every ~20 ms, while another floods ${Math.round(r.floodRate).toLocaleString('en-US')} distinct failed opens/s from two threads; ${r.ms.length} alerts${missing ? ` (${missing} markers without one)` : ''}; the flood's events shed ${r.shed.toLocaleString('en-US')}, lost ${r.lost.toLocaleString('en-US')}`;
+    const note = `${markers} marker execs in one cgroup, one every ~20 ms, while another floods ${Math.round(r.floodRate).toLocaleString('en-US')} distinct failed opens/s from two threads; ${r.ms.length} alerts${missing ? ` (${missing} markers without one)` : ''}; the flood's events shed ${r.shed.toLocaleString('en-US')}, lost ${r.lost.toLocaleString('en-US')}${mode === 'off' ? '' : r.cuts.length ? `; the node's budget cut ${r.cuts.length} times, lowest ${Math.min(...r.cuts).toLocaleString('en-US')} events/s` : "; the node's budget whole throughout"}`;
     rows.push(
       { bench: 'fairness', metric: `neighbour's kernel → alert under a flood, ${label}: p50`, value: percentile(r.ms, 50), unit: 'ms', note },
       { bench: 'fairness', metric: `neighbour's kernel → alert under a flood, ${label}: p99`, value: percentile(r.ms, 99), unit: 'ms', target: mode !== 'off' ? '< 1000 (issue 22: on time)' : undefined },

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { Engine } from '../../src/engine.js';
-import { silentLogger } from '../../src/log.js';
+import { type Logger, silentLogger } from '../../src/log.js';
 import { ProbeSupervisor, type ProbeOptions } from '../../src/probe/supervisor.js';
 import type { WireLossReport } from '../../src/probe/wire.js';
 import { probeBinary, waitUntil } from './kernel.js';
@@ -28,6 +28,8 @@ export interface VigilNodeOptions {
   probe?: Partial<ProbeOptions>;
   /** Probe flags the config has no key for (e.g. --dedup-scope workload). */
   probeFlags?: string[];
+  /** The engine's and the probe's log (default: silent). */
+  log?: Logger;
 }
 
 export async function startVigil(opts: VigilNodeOptions = {}): Promise<VigilNode> {
@@ -47,7 +49,7 @@ export async function startVigil(opts: VigilNodeOptions = {}): Promise<VigilNode
     sinks: [{ type: 'file', path: join(dir, 'alerts.jsonl'), format: 'json' }],
     ...opts.config,
   });
-  const log = silentLogger();
+  const log = opts.log ?? silentLogger();
   const engine = new Engine(config, log);
   await engine.start();
   const p = config.probe;
