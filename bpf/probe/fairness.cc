@@ -7,31 +7,67 @@
 
 namespace vigil {
 
-void Fairness::Tick(double seconds, size_t queued, const std::unordered_map<uint64_t, uint64_t>& shed_now) {
+void Fairness::Tick(double seconds, size_t queued, uint64_t acked, bool flood_waits,
+                    const std::unordered_map<uint64_t, uint64_t>& shed_now) {
   if (!On() || seconds <= 0) return;
-  // The engine not keeping up (a backlog ahead of the next event, two ticks
-  // in a row) shrinks the budget; nearly nothing ahead grows it back
-  // (multiplicative decrease, additive increase). One tick over says
-  // little: a flood's onset (its first events sent before it is seen over
-  // its share) or the engine and probe off the CPU for a tick under the
-  // flood's load both put ~1,100-1,600 ahead for that one tick; halved
-  // then, a steady 8,000/s neighbour was held at 6,875/s. A slow engine's
-  // backlog stays: it is halved a tick later.
   const uint64_t was = budget_;
+  const uint64_t step = o_.events_per_sec / 20;
+  // What the engine got through while a flood waited for it in the probe's
+  // slow lane all along (the lane is sent whenever little is unacknowledged,
+  // so the engine had work all the time): what it can take now. Measured
+  // over half a second at least (acknowledgements come every 512 events).
+  const uint64_t got = acked >= last_acked_ ? acked - last_acked_ : 0;
+  last_acked_ = acked;
+  if (flood_waits && flood_waited_) {
+    busy_events_ += got;
+    busy_seconds_ += seconds;
+  } else {
+    busy_events_ = 0;
+    busy_seconds_ = 0;
+  }
+  flood_waited_ = flood_waits;
+  bool backlog = false;  // cut for what waits ahead (else for what the engine drained)
+  uint64_t drained = 0;
+  if (busy_seconds_ >= 0.5) {
+    drained = uint64_t(busy_events_ / busy_seconds_);
+    busy_events_ = 0;
+    busy_seconds_ = 0;
+    // Less than the budget: the budget is what it can take, so every
+    // workload's share is a share of that (a starved engine, 2 vCPUs under
+    // the flood's own load, got through 5,000-30,000/s; its in-flight slow
+    // batches kept a neighbour's alerts 100-700 ms late). More: grown back.
+    if (drained < budget_ - budget_ / 10) {
+      budget_ = std::max<uint64_t>(o_.min_share * 4, drained);
+    } else if (drained > budget_) {
+      budget_ = std::min<uint64_t>(o_.events_per_sec, budget_ + step);
+    }
+  }
+  // A backlog ahead of the next event (two ticks in a row) halves it; nearly
+  // nothing ahead grows it back, unless a flood is waiting (then only what
+  // the engine drains does). One tick over says little: a flood's onset (its
+  // first events sent before it is seen over its share) or the engine and
+  // probe off the CPU for a tick under the flood's load both put
+  // ~1,100-1,600 ahead for that one tick; halved then, a steady 8,000/s
+  // neighbour was held at 6,875/s. A slow engine's backlog stays: it is
+  // halved a tick later.
   if (queued > o_.backlog) {
     if (++behind_ >= 2) {
       budget_ = std::max<uint64_t>(o_.min_share * 4, budget_ / 2);
       behind_ = 0;
+      backlog = true;
     }
   } else {
     behind_ = 0;
-    if (queued < o_.backlog / 10) budget_ = std::min<uint64_t>(o_.events_per_sec, budget_ + o_.events_per_sec / 20);
+    if (queued < o_.backlog / 10 && !flood_waits) budget_ = std::min<uint64_t>(o_.events_per_sec, budget_ + step);
   }
-  // Each cut said (a few per episode: it halves), and the way back once:
-  // every workload's share shrinks with it.
-  if (budget_ < was)
+  // Each cut said (a few per episode), and the way back once: every
+  // workload's share shrinks with it.
+  if (budget_ < was && backlog)
     Log("warn", "fairness: budget %llu events/s (was %llu): %zu events wait for the engine (over %zu)",
         (unsigned long long)budget_, (unsigned long long)was, queued, o_.backlog);
+  else if (budget_ < was)
+    Log("warn", "fairness: budget %llu events/s (was %llu): the engine got through %llu events/s while a flood waited for it",
+        (unsigned long long)budget_, (unsigned long long)was, (unsigned long long)drained);
   else if (budget_ > was && budget_ == o_.events_per_sec)
     Log("info", "fairness: budget back to %llu events/s", (unsigned long long)budget_);
 

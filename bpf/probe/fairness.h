@@ -13,7 +13,9 @@
 // there delays every alert) and grows back while it is nearly empty. Not
 // the queue's slow lane: a flood waits there by design, full whatever the
 // engine's pace, and counted it halved the budget down to its floor, every
-// workload's share with it, while the engine kept up with the rest. A
+// workload's share with it, while the engine kept up with the rest. While
+// a flood waits there, the engine has work all the time: what it gets
+// through then is what it can take, and the budget is no more than that. A
 // held workload is released once it has offered less than its share for
 // `release_ticks` ticks.
 #pragma once
@@ -64,8 +66,11 @@ class Fairness {
   }
   // Decides who is held; `queued`: what a workload's next event waits
   // behind in the probe's queue (EngineStream::Ahead: events sent and not
-  // yet acknowledged, or waiting to be sent, not counting the slow lane).
-  void Tick(double seconds, size_t queued, const std::unordered_map<uint64_t, uint64_t>& shed_now);
+  // yet acknowledged, or waiting to be sent, not counting the slow lane);
+  // `acked`: the events the engine acknowledged so far; `flood_waits`:
+  // events wait in the queue's slow lane.
+  void Tick(double seconds, size_t queued, uint64_t acked, bool flood_waits,
+            const std::unordered_map<uint64_t, uint64_t>& shed_now);
   std::vector<HeldCgroup> Held() const;
   uint64_t Budget() const { return budget_; }
   bool On() const { return o_.events_per_sec > 0; }
@@ -83,6 +88,10 @@ class Fairness {
   FairOptions o_;
   uint64_t budget_;
   int behind_ = 0;  // ticks in a row with a backlog
+  uint64_t last_acked_ = 0;
+  bool flood_waited_ = false;  // at the last tick
+  uint64_t busy_events_ = 0;   // acknowledged over ticks a flood waited all along
+  double busy_seconds_ = 0;
   struct Count {
     uint64_t n = 0;
     uint64_t since = 0, last = 0;  // kernel times of its first and latest event this tick

@@ -688,7 +688,9 @@ int main(int argc, char** argv) {
         if (n) shed[cg] = n;
       }
       // A queue that grows while the engine is away says nothing of its pace: only a connected one's backlog shrinks the budget.
-      fairness.Tick(std::chrono::duration<double>(now - last_fair).count(), stream.Connected() ? stream.Ahead() : 0, shed);
+      const bool up = stream.Connected();
+      fairness.Tick(std::chrono::duration<double>(now - last_fair).count(), up ? stream.Ahead() : 0, stream.Acked(),
+                    up && stream.SlowQueued() > 0, shed);
       stream.SetDrainRate(fairness.Budget());
       last_fair = now;
     }

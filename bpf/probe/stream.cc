@@ -395,6 +395,7 @@ void EngineStream::Acknowledge(uint64_t seq) {
   std::lock_guard<std::mutex> lock(mu_);
   while (!unacked_.empty() && unacked_.front().seq() <= seq) {
     unacked_events_ -= unacked_.front().events_size();
+    acked_events_ += unacked_.front().events_size();
     unacked_.pop_front();
   }
   // The slow lane goes only while little is unacknowledged: this may let it.

@@ -95,6 +95,8 @@ class EngineStream {
   // the normal lane. Not the slow lane: a flood waits there by design, sent
   // only while little is unacknowledged, so it says nothing of the engine's pace.
   size_t Ahead();
+  // Events the engine acknowledged (cumulative): what it got through.
+  uint64_t Acked() const { return acked_events_.load(); }
   // Events waiting in the slow lane; events it shed (cumulative).
   size_t SlowQueued();
   uint64_t SlowShed() const { return slow_shed_total_.load(); }
@@ -180,6 +182,7 @@ class EngineStream {
   std::chrono::steady_clock::time_point drain_deadline_;
 
   std::atomic<uint64_t> dropped_events_{0};
+  std::atomic<uint64_t> acked_events_{0};
   std::atomic<uint64_t> direct_batches_{0};
   std::unordered_map<uint64_t, CgroupDrop> cgroup_drops_;  // under mu_
   std::atomic<uint64_t> dropped_packets_{0};

@@ -262,12 +262,12 @@ describeKernel('fairness', () => {
       rmSync(work, { recursive: true, force: true });
     }
   }, 120_000 * timeScale);
-  it('a flood the engine keeps pace with beside (its events in the slow lane) leaves the node’s budget whole: a steady neighbour is never held or shed', async () => {
+  it('a flood the engine keeps pace with beside (its events in the slow lane) leaves the node’s budget whole: a steady neighbour is never held below its rate or shed', async () => {
     // The flood's events wait in the probe queue's slow lane, full by design; counted as a backlog the
     // budget halved every tick down to 2,000/s, every workload's share with it, and the kernel held a
-    // steady 8,000/s neighbour the engine had every time for (issue 25). Only what waits ahead of a
-    // neighbour's next event (resent and normal batches, events unacknowledged), two ticks in a row, says
-    // the engine is behind.
+    // steady 8,000/s neighbour the engine had every time for (issue 25). What waits ahead of a
+    // neighbour's next event (resent and normal batches, events unacknowledged), two ticks in a row, and
+    // what the engine gets through while the flood waits, say whether it is behind.
     const { work, loadgen } = scratch('budget-');
     const tree = new TestCgroupTree();
     const flood = tree.group('flood-budget');
@@ -295,9 +295,13 @@ describeKernel('fairness', () => {
       const budgetLines = t.logLines.filter((l) => l.component === 'probe' && l.msg.startsWith('fairness: budget')).map((l) => l.msg);
       console.log(`fairness budget: flood at ${floodRate.toLocaleString('en-US')}/s; steady ${rate}/s beside it, ${ours()} of ${sent} opens arrived; budget: ${budgetLines.join(' | ') || 'whole throughout'}`);
       expect(floodRate).toBeGreaterThan(75_000);
-      expect(t.logLines.filter((l) => l.component === 'probe' && l.msg.startsWith(`fairness: cgroup ${steady.id} held`)).map((l) => l.msg)).toEqual([]);
-      // Whole, or cut for a moment where the engine itself stalled (a flood on both vCPUs takes it off the
-      // CPU for a tick or three): never so low that the neighbour is past an even split (main: 2,031/s).
+      // Never held below what it sends (main: at 1,539/s). Held above it is harmless: a tick where it caught
+      // up after the flood kept it off the CPU offered ~19,000/s, over an even split of a budget cut to what
+      // the engine drained.
+      const holds = t.logLines.filter((l) => l.component === 'probe' && l.msg.startsWith(`fairness: cgroup ${steady.id} held`)).map((l) => l.msg);
+      expect(holds.filter((m) => Number(/held to (\d+) events/.exec(m)?.[1]) < rate)).toEqual([]);
+      // Whole, or cut to what the engine got through (the flood on both vCPUs takes it off the CPU):
+      // never so low that the neighbour is past an even split (main: 2,031/s).
       const lowest = Math.min(50_000, ...budgetLines.map((l) => Number(/^fairness: budget (\d+) events\/s \(was/.exec(l)?.[1] ?? 50_000)));
       expect(lowest).toBeGreaterThanOrEqual(2 * rate);
       expect(alerts.filter((a) => /Events (lost|shed)/.test(a.rule) && a.workload.cgroupPath === steady.path).map((a) => a.rule)).toEqual([]);
