@@ -8,9 +8,11 @@
 // alert handed to the sinks (process.hrtime) − the exec's bpf_ktime_get_ns,
 // both CLOCK_MONOTONIC, as in latency.ts. The onset rows: three floods in
 // turn, the markers starting with each flood (its first seconds, while the
-// probe's queue backs up and the budget halves: where a neighbour's events
-// used to wait 1-2.6 s behind the flood's backlog), each flood released
-// before the next.
+// probe's queue backs up: where a neighbour's events used to wait 1-2.6 s
+// behind the flood's backlog), each flood released before the next. Each
+// row's note says how the node's budget went (the probe's log: cut to what,
+// how often); the onset markers later than 50 ms are printed with their
+// time from the flood's start.
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
