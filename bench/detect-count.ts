@@ -1,0 +1,112 @@
+// Detection cost per event counted, not timed: instructions (and, with
+// --cache, simulated cache misses) per event of bench/detect.ts's end-to-end
+// path, under valgrind's callgrind. Repeatable where the shared VM's clocks
+// are not (bench/README.md says how far):
+//   node --import tsx bench/detect-count.ts [--runs N] [--cache] [--batches N] [--burst N] [TREE ...]
+// Each TREE (a checkout of Vigil; default this one) is measured --runs times,
+// the trees alternating run by run. Each run is one node process under
+// callgrind: the engine as detect.ts builds it (built-in rules, a file sink,
+// 300 workloads, 5,000 processes, profiles learned then in monitor mode),
+// warmed over the measured batches, then one more pass over them counted:
+// the process calls getpriority(2) (os.getPriority) just before and just
+// after that pass and callgrind dumps its counters at each call, so the
+// middle dump holds that pass alone. Node runs --single-threaded: V8
+// compiles and collects on the main thread, as the count then depends on
+// the code and the input, not on when a helper thread finished (the code
+// measured is still optimised code: TurboFan runs, in line). Slow: about
+// 1.5 minutes a run without --cache, 3 with. Cache misses are callgrind's
+// model of a cache like this machine's (its L1 and last level), not
+// counted by the CPU.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { getPriority, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { detectEngine } from './lib/detect-engine.js';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const CHILD = process.env.VIGIL_DETECT_COUNT_CHILD === '1';
+const args = process.argv.slice(2);
+const flag = (name: string, dflt: string): string => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1]! : dflt;
+};
+
+if (CHILD) await child();
+else parent();
+
+function parent(): void {
+  const runs = Number(flag('--runs', '3'));
+  const cache = args.includes('--cache');
+  const named = new Set(['--runs', '--batches', '--burst', '--learn', '--warm', '--node-flags']);
+  const trees: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (named.has(args[i]!)) i++;
+    else if (!args[i]!.startsWith('--')) trees.push(resolve(args[i]!));
+  }
+  if (!trees.length) trees.push(resolve(HERE, '..'));
+  const nodeFlags = flag('--node-flags', '--single-threaded').split(' ').filter(Boolean);
+  const out = mkdtempSync(join(tmpdir(), 'vigil-detect-count-'));
+  const results = new Map<string, Record<string, number>[]>();
+  console.log(`trees: ${trees.join(', ')}; node ${nodeFlags.join(' ')}; ${cache ? 'cache simulated' : 'instructions only'}`);
+  for (let r = 0; r < runs; r++) {
+    for (const tree of trees) {
+      const dir = join(out, `${r}-${trees.indexOf(tree)}`);
+      mkdirSync(dir);
+      const t0 = Date.now();
+      const res = spawnSync('valgrind', [
+        '--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', '--dump-before=getpriority', `--callgrind-out-file=${dir}/cg.%p`,
+        ...(cache ? ['--cache-sim=yes'] : []),
+        process.execPath, ...nodeFlags, '--expose-gc', '--import', 'tsx', join(HERE, 'detect-count.ts'), ...args,
+      ], { env: { ...process.env, VIGIL_DETECT_COUNT_CHILD: '1', VIGIL_TREE: tree }, encoding: 'utf8', cwd: tree });
+      if (res.status !== 0) throw new Error(`run ${r} of ${tree}: exit ${res.status}\n${res.stderr.slice(-3000)}`);
+      const info = JSON.parse(res.stdout.trim().split('\n').at(-1)!) as { events: number; alerts: number };
+      // cg.PID.1: start-up to the first call; .2: the counted pass; the rest: after.
+      const file = readdirSync(dir).find((f) => f.endsWith('.2'));
+      if (!file) throw new Error(`run ${r} of ${tree}: no dump of the counted pass in ${dir}`);
+      const text = readFileSync(join(dir, file), 'utf8');
+      const events = text.match(/^events: (.*)$/m)![1]!.split(' ');
+      const totals = text.match(/^totals: (.*)$/m)![1]!.split(' ').map(Number);
+      const per: Record<string, number> = {};
+      events.forEach((ev, i) => (per[ev] = totals[i]! / info.events));
+      if (cache) {
+        per['D1 misses'] = (per.D1mr ?? 0) + (per.D1mw ?? 0);
+        per['LL data misses'] = (per.DLmr ?? 0) + (per.DLmw ?? 0);
+      }
+      (results.get(tree) ?? results.set(tree, []).get(tree)!).push(per);
+      const show = Object.entries(per).filter(([k]) => k === 'Ir' || k.includes('misses') || k === 'I1mr');
+      console.log(`run ${r + 1}, ${tree}: ${info.events} events, ${info.alerts} alerts; per event ${show.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  rmSync(out, { recursive: true, force: true });
+  for (const [tree, per] of results) {
+    const sum: string[] = [];
+    for (const k of Object.keys(per[0]!)) {
+      const v = per.map((p) => p[k]!).sort((a, b) => a - b);
+      const med = v[Math.floor(v.length / 2)]!;
+      sum.push(`${k} ${med.toFixed(1)} (${v[0]!.toFixed(1)}–${v.at(-1)!.toFixed(1)}, spread ${((100 * (v.at(-1)! - v[0]!)) / med).toFixed(2)}%)`);
+    }
+    console.log(`${tree}: median per event ${sum.join(', ')}`);
+  }
+}
+
+async function child(): Promise<void> {
+  const WARM = Number(flag('--warm', '3'));
+  const engine = await detectEngine(process.env.VIGIL_TREE!, { learn: Number(flag('--learn', '2000')), batches: Number(flag('--batches', '100')), burst: Number(flag('--burst', '8')) });
+  for (let r = 0; r < WARM; r++) {
+    // Instrumented from the last warm pass (start-up, learning and the first passes run uninstrumented, several times
+    // quicker): it warms the simulated caches.
+    if (r === WARM - 1) execFileSync('callgrind_control', ['-i', 'on', String(process.pid)], { stdio: 'ignore' });
+    engine.pass();
+  }
+  (globalThis as { gc?: () => void }).gc!();
+  const before = engine.alerts();
+  getPriority();
+  engine.pass();
+  getPriority();
+  const counted = engine.alerts() - before;
+  await engine.stop();
+  console.log(JSON.stringify({ events: engine.events, alerts: counted }));
+  process.exit(0);
+}

@@ -1,0 +1,97 @@
+// The engine as bench/detect.ts measures it, loaded from any checkout of
+// Vigil (its src/), so two versions can be measured side by side in one
+// process (detect-ab.ts) or one under callgrind (detect-count.ts): built-in
+// rules, a file sink, 300 workloads, 5,000 processes, profiles learned from
+// the mix then in monitor mode; the mix's bytes from this checkout's
+// generator, the same for every version.
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Event } from '../../src/model/event.js';
+import type { ProbeSession } from '../../src/probe/session.js';
+import { batchMessage, eventMix, snapshotMessage } from './event-mix.js';
+
+export interface DetectEngineOptions {
+  /** Batches of 256 events learned from (seed 1) before monitor mode; detect.ts learns from 2,000. */
+  learn: number;
+  /** Batches of 256 events measured (seed 42). */
+  batches: number;
+  /** Mean events per process turn (event-mix.ts). */
+  burst: number;
+}
+
+export interface DetectEngine {
+  /** Decodes every measured batch and hands it to the engine, as the ingest server does. */
+  pass(): void;
+  events: number;
+  /** Alerts raised so far. */
+  alerts(): number;
+  stop(): Promise<void>;
+}
+
+const WORKLOADS = 300;
+const PROCESSES = 5000;
+const BATCH = 256;
+// Fixed, not the clock: the same event times every run.
+const BOOT_TO_UNIX_NS = 1.7e18;
+
+export async function detectEngine(tree: string, o: DetectEngineOptions): Promise<DetectEngine> {
+  const src = (p: string): string => pathToFileURL(join(tree, 'src', p)).href;
+  const { parseConfig } = (await import(src('config/load.js'))) as typeof import('../../src/config/load.js');
+  const { Engine } = (await import(src('engine.js'))) as typeof import('../../src/engine.js');
+  const { decodeProbeMessage } = (await import(src('ingest/probe-message.js'))) as typeof import('../../src/ingest/probe-message.js');
+  const { silentLogger } = (await import(src('log.js'))) as typeof import('../../src/log.js');
+  const session = null as unknown as ProbeSession;
+  const decode = (msg: Buffer): Event[] => {
+    const events = decodeProbeMessage(msg).batch!.events;
+    for (const e of events) {
+      e.time = (e.ktimeNs + BOOT_TO_UNIX_NS) / 1e6;
+      e.nodeName = 'bench';
+    }
+    return events;
+  };
+
+  const cgDir = mkdtempSync(join(tmpdir(), 'vigil-bench-cg-'));
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
+  const ids: number[] = [];
+  for (let i = 0; i < WORKLOADS; i++) {
+    const d = join(cgDir, `kubepods/pod-${i}/app`);
+    mkdirSync(d, { recursive: true });
+    ids.push(statSync(d).ino);
+  }
+  const config = parseConfig({
+    engine: { listen: `unix://${dir}/engine.sock` },
+    control: { listen: `unix://${dir}/control.sock` },
+    stateDir: join(dir, 'state'),
+    metrics: { listen: null },
+    sinks: [{ type: 'file', path: join(dir, 'alerts.jsonl'), format: 'json' }],
+  });
+  const engine = new Engine(config, silentLogger(), { cgroupMount: cgDir });
+  await engine.start();
+  let alerts = 0;
+  engine.onAlert(() => alerts++);
+  const mix = (seed: number, batches: number) => ({ workloads: WORKLOADS, processes: PROCESSES, batchSize: BATCH, batches, cgroupIds: ids, seed, burst: o.burst });
+  const snap = decodeProbeMessage(snapshotMessage(mix(1, 1))) as unknown as { snapshot: { processes: never[] } };
+  engine.onSnapshot(session, snap.snapshot.processes, true);
+  let seq = 0;
+  for (const b of eventMix(mix(1, o.learn))) engine.onEvents(session, decode(batchMessage(++seq, b)));
+  for (const w of engine.workloads.all().filter((w) => w.kind === 'cgroup')) {
+    const r = await engine.profiles.changeMode(w, 'monitor');
+    if (!r.ok) throw new Error(`${w.name}: ${r.error}`);
+  }
+  await new Promise((r) => setTimeout(r, 1500));
+  const messages = eventMix(mix(42, o.batches)).map((b) => batchMessage(++seq, b));
+  return {
+    pass: () => {
+      for (const m of messages) engine.onEvents(session, decode(m));
+    },
+    events: BATCH * o.batches,
+    alerts: () => alerts,
+    stop: async () => {
+      await engine.stop();
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(cgDir, { recursive: true, force: true });
+    },
+  };
+}
