@@ -13,10 +13,11 @@
 // middle dump holds that pass alone. Node runs --single-threaded: V8
 // compiles and collects on the main thread, as the count then depends on
 // the code and the input, not on when a helper thread finished (the code
-// measured is still optimised code: TurboFan runs, in line). Slow: about
-// 1.5 minutes a run without --cache, 3 with. Cache misses are callgrind's
-// model of a cache like this machine's (its L1 and last level), not
-// counted by the CPU.
+// measured is still optimised code: TurboFan runs, in line), and the
+// engine's clock advances with the batches, not the host's time
+// (lib/detect-engine.ts virtualClock). Slow: 2–7 minutes a run, more with
+// --cache. Cache misses are callgrind's model of a cache like this
+// machine's (its L1 and last level), not counted by the CPU.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
@@ -93,7 +94,7 @@ function parent(): void {
 
 async function child(): Promise<void> {
   const WARM = Number(flag('--warm', '3'));
-  const engine = await detectEngine(process.env.VIGIL_TREE!, { learn: Number(flag('--learn', '2000')), batches: Number(flag('--batches', '100')), burst: Number(flag('--burst', '8')) });
+  const engine = await detectEngine(process.env.VIGIL_TREE!, { learn: Number(flag('--learn', '2000')), batches: Number(flag('--batches', '100')), burst: Number(flag('--burst', '8')), virtualClock: true });
   for (let r = 0; r < WARM; r++) {
     // Instrumented from the last warm pass (start-up, learning and the first passes run uninstrumented, several times
     // quicker): it warms the simulated caches.

@@ -19,6 +19,32 @@ export interface DetectEngineOptions {
   batches: number;
   /** Mean events per process turn (event-mix.ts). */
   burst: number;
+  /**
+   * The engine's clock (Date.now, performance.now, process.hrtime) made
+   * to advance 1 ms per batch handed to it, not with the host's time: what
+   * it does by the clock (alert folding windows, say) then depends on the
+   * input alone, not on how fast the run went (detect-count.ts under
+   * callgrind). Set for the whole process.
+   */
+  virtualClock?: boolean;
+}
+
+/** The virtual clock: Unix ms. */
+let virtualMs = 1.7e12;
+
+function useVirtualClock(): void {
+  Date.now = () => virtualMs;
+  performance.now = () => virtualMs - 1.7e12;
+  const ns = (): bigint => BigInt(Math.round((virtualMs - 1.7e12) * 1e6));
+  const hrtime = ((prev?: [number, number]): [number, number] => {
+    const t = Number(ns());
+    const now: [number, number] = [Math.floor(t / 1e9), t % 1e9];
+    if (!prev) return now;
+    const d = (now[0] - prev[0]) * 1e9 + now[1] - prev[1];
+    return [Math.floor(d / 1e9), d % 1e9];
+  }) as NodeJS.HRTime;
+  hrtime.bigint = ns;
+  process.hrtime = hrtime;
 }
 
 export interface DetectEngine {
@@ -37,6 +63,7 @@ const BATCH = 256;
 const BOOT_TO_UNIX_NS = 1.7e18;
 
 export async function detectEngine(tree: string, o: DetectEngineOptions): Promise<DetectEngine> {
+  if (o.virtualClock) useVirtualClock();
   const src = (p: string): string => pathToFileURL(join(tree, 'src', p)).href;
   const { parseConfig } = (await import(src('config/load.js'))) as typeof import('../../src/config/load.js');
   const { Engine } = (await import(src('engine.js'))) as typeof import('../../src/engine.js');
@@ -44,6 +71,7 @@ export async function detectEngine(tree: string, o: DetectEngineOptions): Promis
   const { silentLogger } = (await import(src('log.js'))) as typeof import('../../src/log.js');
   const session = null as unknown as ProbeSession;
   const decode = (msg: Buffer): Event[] => {
+    if (o.virtualClock) virtualMs += 1;
     const events = decodeProbeMessage(msg).batch!.events;
     for (const e of events) {
       e.time = (e.ktimeNs + BOOT_TO_UNIX_NS) / 1e6;
