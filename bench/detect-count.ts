@@ -2,7 +2,7 @@
 // --cache, simulated cache misses) per event of bench/detect.ts's end-to-end
 // path, under valgrind's callgrind. Repeatable where the shared VM's clocks
 // are not (bench/README.md says how far):
-//   node --import tsx bench/detect-count.ts [--runs N] [--cache] [--batches N] [--burst N] [TREE ...]
+//   node --import tsx bench/detect-count.ts [--runs N] [--cache] [--functions N] [--batches N] [--burst N] [TREE ...]
 // Each TREE (a checkout of Vigil; default this one) is measured --runs times,
 // the trees alternating run by run. Each run is one node process under
 // callgrind: the engine as detect.ts builds it (built-in rules, a file sink,
@@ -17,7 +17,10 @@
 // engine's clock advances with the batches, not the host's time
 // (lib/detect-engine.ts virtualClock). Slow: 2–7 minutes a run, more with
 // --cache. Cache misses are callgrind's model of a cache like this
-// machine's (its L1 and last level), not counted by the CPU.
+// machine's (its L1 and last level), not counted by the CPU. --functions N
+// prints each run's N costliest functions, instructions per event: node
+// writes its code's addresses (--perf-basic-prof, /tmp/perf-PID.map, removed
+// after) and callgrind's nameless code is named from them.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
@@ -39,7 +42,8 @@ else parent();
 function parent(): void {
   const runs = Number(flag('--runs', '3'));
   const cache = args.includes('--cache');
-  const named = new Set(['--runs', '--batches', '--burst', '--learn', '--warm', '--node-flags']);
+  const named = new Set(['--runs', '--batches', '--burst', '--learn', '--warm', '--node-flags', '--functions']);
+  const functions = Number(flag('--functions', '0'));
   const trees: string[] = [];
   for (let i = 0; i < args.length; i++) {
     if (named.has(args[i]!)) i++;
@@ -47,6 +51,7 @@ function parent(): void {
   }
   if (!trees.length) trees.push(resolve(HERE, '..'));
   const nodeFlags = flag('--node-flags', '--single-threaded').split(' ').filter(Boolean);
+  if (functions > 0) nodeFlags.push('--perf-basic-prof');
   const out = mkdtempSync(join(tmpdir(), 'vigil-detect-count-'));
   const results = new Map<string, Record<string, number>[]>();
   console.log(`trees: ${trees.join(', ')}; node ${nodeFlags.join(' ')}; ${cache ? 'cache simulated' : 'instructions only'}`);
@@ -76,6 +81,7 @@ function parent(): void {
       }
       (results.get(tree) ?? results.set(tree, []).get(tree)!).push(per);
       const show = Object.entries(per).filter(([k]) => k === 'Ir' || k.includes('misses') || k === 'I1mr');
+      if (functions > 0) topFunctions(join(dir, file), info.events, functions);
       console.log(`run ${r + 1}, ${tree}: ${info.events} events, ${info.alerts} alerts; per event ${show.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
       rmSync(dir, { recursive: true, force: true });
     }
@@ -90,6 +96,39 @@ function parent(): void {
     }
     console.log(`${tree}: median per event ${sum.join(', ')}`);
   }
+}
+
+/** The counted pass's costliest functions; JavaScript ones named from node's perf map (the code at an address last). */
+function topFunctions(dump: string, events: number, n: number): void {
+  const pid = /cg\.(\d+)\.2$/.exec(dump)![1]!;
+  const mapFile = `/tmp/perf-${pid}.map`;
+  const code: [start: number, end: number, name: string][] = [];
+  for (const line of readFileSync(mapFile, 'utf8').split('\n')) {
+    const m = /^([0-9a-f]+) ([0-9a-f]+) (.*)$/.exec(line);
+    if (m) code.push([Number.parseInt(m[1]!, 16), Number.parseInt(m[1]!, 16) + Number.parseInt(m[2]!, 16), m[3]!]);
+  }
+  rmSync(mapFile, { force: true });
+  const out = spawnSync('callgrind_annotate', ['--inclusive=no', '--threshold=100', dump], { encoding: 'utf8', maxBuffer: 1 << 28 }).stdout;
+  const cost = new Map<string, number>();
+  for (const line of out.split('\n')) {
+    const m = /^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$/.exec(line);
+    if (!m || m[2]!.includes('PROGRAM TOTALS')) continue;
+    const ir = Number(m[1]!.replaceAll(',', ''));
+    const at = /^\?\?\?:0x([0-9a-f]+)/.exec(m[2]!);
+    let name = m[2]!.replace(/^\?\?\?:/, '').replace(/ \[.*\]$/, '');
+    if (at) {
+      const a = Number.parseInt(at[1]!, 16);
+      name = `code at 0x${at[1]}`;
+      for (let i = code.length - 1; i >= 0; i--) {
+        if (code[i]![0] <= a && a < code[i]![1]) {
+          name = code[i]![2];
+          break;
+        }
+      }
+    }
+    cost.set(name, (cost.get(name) ?? 0) + ir);
+  }
+  for (const [name, ir] of [...cost].sort((x, y) => y[1] - x[1]).slice(0, n)) console.log(`  ${(ir / events).toFixed(0).padStart(6)} ${name.slice(0, 140)}`);
 }
 
 async function child(): Promise<void> {
