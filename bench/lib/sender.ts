@@ -5,7 +5,8 @@
 // Prints "ready" once its batches are built, and waits for a line on stdin
 // before sending, so the engine measures sending, not the sender's set-up.
 // BENCH_PACE_MS=N: a pause of N ms after each batch (bench/message-cost.ts).
-import { credentials, makeGenericClientConstructor, type ClientDuplexStream } from '@grpc/grpc-js';
+import { randomBytes } from 'node:crypto';
+import { credentials, makeGenericClientConstructor, type ClientDuplexStream, type ClientReadableStream } from '@grpc/grpc-js';
 import { messageType } from '../../src/rpc/proto.js';
 import { batchMessage, eventMix, snapshotMessage, type MixOptions } from './event-mix.js';
 
@@ -15,9 +16,11 @@ const rounds = Number(roundsArg);
 const pace = Number(process.env.BENCH_PACE_MS ?? 0);
 const batches = eventMix(mix);
 const ProbeMessage = messageType('ProbeMessage');
+const CommandsRequest = messageType('CommandsRequest');
+const token = randomBytes(16).toString('hex');
 const hello = Buffer.from(
   ProbeMessage.encode(
-    ProbeMessage.fromObject({ hello: { nodeName: 'bench', probeVersion: 'bench', probePid: 1, bootToUnixNs: Date.now() * 1e6 - 1e12, sessionId: `bench-${process.pid}`, hooks: [] } }),
+    ProbeMessage.fromObject({ hello: { nodeName: 'bench', probeVersion: 'bench', probePid: 1, bootToUnixNs: Date.now() * 1e6 - 1e12, sessionId: `bench-${process.pid}`, hooks: [], commandsToken: token } }),
   ).finish(),
 );
 
@@ -25,6 +28,11 @@ const Client = makeGenericClientConstructor(
   {
     Stream: {
       path: '/vigil.v1.ProbeService/Stream', requestStream: true, responseStream: true,
+      requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b,
+      responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b,
+    },
+    Commands: {
+      path: '/vigil.v1.ProbeService/Commands', requestStream: false, responseStream: true,
       requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b,
       responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b,
     },
@@ -38,9 +46,14 @@ stream.on('error', (e) => {
   console.error(`sender: ${e.message}`);
   process.exit(1);
 });
+const opened = client as unknown as { Commands(req: Buffer): ClientReadableStream<Buffer> };
 
 async function main(): Promise<void> {
   stream.write(hello);
+  // The engine's acknowledgements come down the Commands call (proto/vigil/v1/probe.proto).
+  const commands = opened.Commands(Buffer.from(CommandsRequest.encode({ token }).finish()));
+  commands.on('data', () => {});
+  commands.on('error', () => {});
   stream.write(snapshotMessage(mix));
   process.stdout.write('ready\n');
   await new Promise((res) => process.stdin.once('data', res));
@@ -53,6 +66,7 @@ async function main(): Promise<void> {
   }
   stream.end();
   await new Promise((res) => stream.once('end', res));
+  commands.cancel();
   process.exit(0);
 }
 void main();

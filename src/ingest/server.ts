@@ -1,16 +1,19 @@
-// The engine's end of the probe stream (ProbeService.Stream): checks each
-// message, decodes event batches and hands them on. Anything rejected is
-// counted and logged with its reason; the stream keeps serving.
-import { Server, status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
+// The engine's end of the probe's calls: ProbeService.Stream, whose
+// messages it checks, decodes (event batches) and hands on, and
+// ProbeService.Commands, paired with it by the token the stream's hello
+// names, down which the session's commands and acknowledgements go.
+// Anything rejected is counted and logged with its reason; the stream
+// keeps serving.
+import { Server, status as GrpcStatus, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
 import { MECHANISMS, type Event } from '../model/event.js';
 import type { Logger } from '../log.js';
 import { method } from '../rpc/proto.js';
 import { bindServer, shutdownServer } from '../rpc/listen.js';
 import { PROBE_RECEIVE_WINDOW, raiseReceiveWindow } from '../rpc/receive-window.js';
 import type { TlsConfig } from '../config/schema.js';
-import type { WireEngineCommand, WireLossReport, WirePacket, WireProbeMessage, WireProcessInfo, WireSelfCheck } from '../probe/wire.js';
+import type { WireCommandsRequest, WireEngineCommand, WireLossReport, WirePacket, WireProbeMessage, WireProcessInfo, WireSelfCheck } from '../probe/wire.js';
 import { decodeProbeMessage, MAX_BATCH_EVENTS, type DecodedBatch, type ProbeMessageIn } from './probe-message.js';
-import { ProbeSession } from '../probe/session.js';
+import { ProbeSession, type OutgoingCommand } from '../probe/session.js';
 
 export { MAX_BATCH_EVENTS };
 
@@ -40,6 +43,18 @@ export const probeStreamMethod = method<WireProbeMessage, WireEngineCommand>('Pr
   response: true,
 }, { fast: true });
 
+export const probeCommandsMethod = method<WireCommandsRequest, WireEngineCommand>('ProbeService', 'Commands', 'CommandsRequest', 'EngineCommand', {
+  request: false,
+  response: true,
+});
+
+/**
+ * How long a stream's hello and its Commands call wait for each other: the
+ * probe opens Commands right after writing its hello, so this only ends a
+ * probe that never does (one older than this engine, or broken).
+ */
+export const COMMANDS_JOIN_MS = 5000;
+
 /** Largest message accepted from a probe: far above a real batch, well below what would hurt. */
 export const MAX_PROBE_MESSAGE_BYTES = 16 << 20;
 
@@ -50,6 +65,10 @@ export class IngestServer {
     'grpc-node.flow_control_window': PROBE_RECEIVE_WINDOW,
   });
   private readonly live = new Set<ProbeSession>();
+  /** Live sessions by their hello's commands token, while their stream lasts; `end` ends the stream with an error. */
+  private readonly byToken = new Map<string, { session: ProbeSession; end: (why: string) => void }>();
+  /** Commands calls that came before their stream's hello, by token. */
+  private readonly early = new Map<string, { call: ServerWritableStream<WireCommandsRequest, WireEngineCommand>; timer: NodeJS.Timeout }>();
   /** Last batch sequence number per probe session id, across reconnects. */
   private readonly lastSeqBySession = new Map<string, number>();
   /** Last loss counters per probe session id: a reconnecting probe's cumulative counters are not new losses. */
@@ -67,7 +86,13 @@ export class IngestServer {
   ) {
     // Probes' messages are decoded by hand: batches straight into Events (probe-message.ts).
     const serverMethod = { ...probeStreamMethod, requestDeserialize: decodeProbeMessage } as unknown as typeof probeStreamMethod;
-    this.server.addService({ Stream: serverMethod }, { Stream: (call: ServerDuplexStream<WireProbeMessage, WireEngineCommand>) => this.serve(call) });
+    this.server.addService(
+      { Stream: serverMethod, Commands: probeCommandsMethod },
+      {
+        Stream: (call: ServerDuplexStream<WireProbeMessage, WireEngineCommand>) => this.serve(call),
+        Commands: (call: ServerWritableStream<WireCommandsRequest, WireEngineCommand>) => this.serveCommands(call),
+      },
+    );
   }
 
   async listen(address: string, opts: { allowNonLoopback?: boolean; tls?: TlsConfig } = {}): Promise<void> {
@@ -85,22 +110,103 @@ export class IngestServer {
 
   stop(): Promise<void> {
     for (const s of this.live) s.hangUp();
+    for (const [token, e] of this.early) {
+      clearTimeout(e.timer);
+      e.call.end();
+      this.early.delete(token);
+    }
     return shutdownServer(this.server, this.address);
+  }
+
+  /**
+   * A probe's Commands call: joins the live stream whose hello named its
+   * token, or waits a little for that hello (the two calls race on the
+   * connection). Its end ends the stream too: the probe is reconnecting.
+   */
+  private serveCommands(call: ServerWritableStream<WireCommandsRequest, WireEngineCommand>): void {
+    const token = call.request.token;
+    const refuse = (code: GrpcStatus, why: string): void => {
+      this.rejectedStreams++;
+      this.log.warn({ peer: call.getPeer() }, `probe commands call rejected: ${why}`);
+      call.emit('error', { code, details: why });
+    };
+    if (!token) return refuse(GrpcStatus.INVALID_ARGUMENT, 'the commands call names no token (CommandsRequest.token)');
+    const live = this.byToken.get(token);
+    if (live) return this.join(live, call);
+    if (this.early.has(token)) return refuse(GrpcStatus.ALREADY_EXISTS, 'a commands call with this token is already open');
+    const timer = setTimeout(() => {
+      this.early.delete(token);
+      refuse(GrpcStatus.NOT_FOUND, `no probe stream said hello with this commands token within ${COMMANDS_JOIN_MS} ms`);
+    }, COMMANDS_JOIN_MS);
+    this.early.set(token, { call, timer });
+    call.on('cancelled', () => {
+      clearTimeout(timer);
+      if (this.early.get(token)?.call === call) this.early.delete(token);
+    });
+  }
+
+  private join(live: { session: ProbeSession; end: (why: string) => void }, call: ServerWritableStream<WireCommandsRequest, WireEngineCommand>): void {
+    const { session } = live;
+    if (session.commandsJoined) {
+      this.rejectedStreams++;
+      this.log.warn({ node: session.nodeName }, 'probe commands call rejected: its stream already has one');
+      call.emit('error', { code: GrpcStatus.ALREADY_EXISTS, details: 'this stream already has a commands call' });
+      return;
+    }
+    session.joinCommands(call as ServerWritableStream<WireCommandsRequest, OutgoingCommand>);
+    // The probe cancels it when it reconnects or stops: the session is over.
+    // Its stream gets a moment to end by itself: on a clean stop the probe
+    // ends the stream first, and its last messages may still be in order behind.
+    call.on('cancelled', () => setTimeout(() => live.end('the probe ended its commands call'), 1000));
   }
 
   private serve(call: ServerDuplexStream<WireProbeMessage, WireEngineCommand>): void {
     let session: ProbeSession | null = null;
-    const reject = (why: string): void => {
+    let token = '';
+    let joinTimer: NodeJS.Timeout | null = null;
+    const reject = (why: string, code = GrpcStatus.INVALID_ARGUMENT): void => {
       this.rejectedStreams++;
       this.log.warn({ peer: call.getPeer() }, `probe stream rejected: ${why}`);
-      call.emit('error', { code: GrpcStatus.INVALID_ARGUMENT, details: why });
+      call.emit('error', { code, details: why });
       call.end();
     };
 
     call.on('data', (m: ProbeMessageIn) => {
       if (!session) {
         if (m.msg !== 'hello' || !m.hello) return reject(`first message is '${m.msg ?? 'empty'}', expected hello`);
+        if (!m.hello.commandsToken) {
+          return reject(
+            'hello names no commands token: this engine sends commands and acknowledgements on ProbeService.Commands, which the probe opens beside its stream (a probe older than the engine?)',
+            GrpcStatus.FAILED_PRECONDITION,
+          );
+        }
+        if (this.byToken.has(m.hello.commandsToken)) return reject('another live stream named this commands token', GrpcStatus.ALREADY_EXISTS);
         session = new ProbeSession(m.hello, call);
+        token = m.hello.commandsToken;
+        const s = session;
+        this.byToken.set(token, {
+          session: s,
+          end: (why) => {
+            if (!s.connected) return;
+            this.log.warn({ node: s.nodeName, session: s.hello.sessionId }, `probe stream ended: ${why}`);
+            call.emit('error', { code: GrpcStatus.CANCELLED, details: why });
+            call.end();
+            finish();
+          },
+        });
+        const early = this.early.get(token);
+        if (early) {
+          clearTimeout(early.timer);
+          this.early.delete(token);
+          this.join(this.byToken.get(token)!, early.call);
+        } else {
+          joinTimer = setTimeout(() => {
+            joinTimer = null;
+            if (s.commandsJoined || !s.connected) return;
+            reject(`no ProbeService.Commands call named this stream's commands token within ${COMMANDS_JOIN_MS} ms`, GrpcStatus.FAILED_PRECONDITION);
+            finish();
+          }, COMMANDS_JOIN_MS);
+        }
         const previous = this.lastSeqBySession.get(session.hello.sessionId);
         if (previous !== undefined) session.lastSeq = previous;
         session.losses = this.lastLossesBySession.get(session.hello.sessionId) ?? session.losses;
@@ -144,9 +250,13 @@ export class IngestServer {
     });
 
     const finish = (): void => {
+      if (joinTimer) clearTimeout(joinTimer);
+      joinTimer = null;
       if (!session || !session.connected) return;
+      // Ends its commands call too (hangUp's ack first, on engine shutdown).
       session.close();
       this.live.delete(session);
+      if (this.byToken.get(token)?.session === session) this.byToken.delete(token);
       this.lastSeqBySession.set(session.hello.sessionId, session.lastSeq);
       this.lastLossesBySession.set(session.hello.sessionId, session.losses);
       this.log.warn({ node: session.nodeName, session: session.hello.sessionId }, 'probe disconnected');

@@ -1,14 +1,17 @@
 // One probe's connection: who it is, what it sent, what it lost, and the
 // commands waiting for its acknowledgement.
-import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { ServerDuplexStream, ServerWritableStream } from '@grpc/grpc-js';
 import type { CommandResult } from '../model/result.js';
-import type { WireEngineCommand, WireHello, WireLossReport, WireProbeMessage } from './wire.js';
+import type { WireCommandsRequest, WireEngineCommand, WireHello, WireLossReport, WireProbeMessage } from './wire.js';
 
 /** A command as the engine sends it: one kind set (the session numbers it). */
 export type ProbeCommand = Omit<WireEngineCommand, 'id' | 'ackedSeq' | 'cmd'>;
 
-/** What goes down the stream: a numbered command, or (id 0) an acknowledgement of batches; proto3 leaves the rest unset. */
+/** What goes down the commands call: a numbered command, or (id 0) an acknowledgement of batches; proto3 leaves the rest unset. */
 export type OutgoingCommand = Partial<WireEngineCommand> & { id: number };
+
+/** The probe's Commands call (proto/vigil/v1/probe.proto): where commands and acknowledgements go. */
+export type CommandsCall = ServerWritableStream<WireCommandsRequest, OutgoingCommand>;
 
 /** A full batch is 256 events: the probe holds at most some 16K events for acknowledgement under load. */
 const ACK_EVERY_BATCHES = 64;
@@ -56,11 +59,31 @@ export class ProbeSession {
   private ackTimer: NodeJS.Timeout | null = null;
   private nextCommandId = 1;
   private readonly pending = new Map<number, { resolve: (r: CommandResult) => void; timer: NodeJS.Timeout }>();
+  /** The probe's Commands call, once it joined; until then what would go down it is held (the probe opens it right after its hello). */
+  private commands: CommandsCall | null = null;
+  private held: OutgoingCommand[] = [];
 
   constructor(
     readonly hello: WireHello,
-    private readonly stream: ServerDuplexStream<WireProbeMessage, OutgoingCommand>,
+    private readonly stream: ServerDuplexStream<WireProbeMessage, unknown>,
   ) {}
+
+  /** Whether the probe's Commands call has joined this stream. */
+  get commandsJoined(): boolean {
+    return this.commands !== null;
+  }
+
+  /** The probe's Commands call joins: what was held goes down it, in order. */
+  joinCommands(call: CommandsCall): void {
+    this.commands = call;
+    for (const m of this.held) call.write(m);
+    this.held = [];
+  }
+
+  private send(m: OutgoingCommand): void {
+    if (this.commands) this.commands.write(m);
+    else this.held.push(m);
+  }
 
   get nodeName(): string {
     return this.hello.nodeName;
@@ -76,7 +99,7 @@ export class ProbeSession {
         resolve({ ok: false, error: `no acknowledgement from the probe within ${timeoutMs} ms`, detail: '' });
       }, timeoutMs);
       this.pending.set(id, { resolve, timer });
-      this.stream.write({ id, ...cmd });
+      this.send({ id, ...cmd });
     });
   }
 
@@ -109,20 +132,23 @@ export class ProbeSession {
     if (!this.connected || this.lastSeq <= this.ackedSeq) return;
     this.ackedSeq = this.lastSeq;
     this.unackedEvents = 0;
-    this.stream.write({ id: 0, ackedSeq: this.lastSeq });
+    this.send({ id: 0, ackedSeq: this.lastSeq });
   }
 
-  /** Ends the stream from the engine's side (engine shutdown). */
+  /** Ends both calls from the engine's side (engine shutdown). */
   hangUp(): void {
     this.sendAck();
     this.close();
     this.stream.end();
   }
 
+  /** The session is over: its commands call ends, commands waiting for an answer fail. */
   close(): void {
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.ackTimer = null;
     this.connected = false;
+    this.held = [];
+    this.commands?.end();
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
       p.resolve({ ok: false, error: 'probe disconnected before acknowledging', detail: '' });

@@ -1,6 +1,11 @@
 // Generated from proto/vigil/v1/probe.proto (the probe ⇄ engine stream) by scripts/proto-types.ts:
 // do not edit. Change the .proto, then `npx tsx scripts/proto-types.ts`.
 
+/** Opens a connection's command call: the token its Stream's hello named. */
+export interface WireCommandsRequest {
+  token: string;
+}
+
 export interface WireProbeMessage {
   hello?: WireHello;
   batch?: WireEventBatch;
@@ -88,6 +93,12 @@ export interface WireHello {
    * the cgroup of the mounted tree whose cgroup.procs lists the probe.
    */
   cgroupId: number;
+  /**
+   * Random, fresh for each connection (unlike session_id, kept across
+   * reconnects): the Commands call naming it takes this stream's commands
+   * and acknowledgements.
+   */
+  commandsToken: string;
 }
 
 /**

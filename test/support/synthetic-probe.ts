@@ -1,8 +1,9 @@
-// A probe made of JavaScript: speaks the real ProbeService stream over
-// real gRPC, so engine tests and benchmarks can send exactly the events
-// they need (including malformed ones) without a kernel.
-import { credentials, makeGenericClientConstructor, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream } from '@grpc/grpc-js';
-import { probeStreamMethod } from '../../src/ingest/server.js';
+// A probe made of JavaScript: speaks the real ProbeService calls (Stream up,
+// Commands down) over real gRPC, so engine tests and benchmarks can send
+// exactly the events they need (including malformed ones) without a kernel.
+import { randomBytes } from 'node:crypto';
+import { credentials, makeGenericClientConstructor, type ChannelCredentials, type ChannelOptions, type ClientDuplexStream, type ClientReadableStream } from '@grpc/grpc-js';
+import { probeCommandsMethod, probeStreamMethod } from '../../src/ingest/server.js';
 import type { WireEngineCommand, WireProbeMessage } from '../../src/probe/wire.js';
 
 export interface SyntheticEvent {
@@ -17,7 +18,16 @@ export interface SyntheticEvent {
   [kind: string]: unknown;
 }
 
-const Client = makeGenericClientConstructor({ Stream: probeStreamMethod }, 'ProbeService');
+const Client = makeGenericClientConstructor({ Stream: probeStreamMethod, Commands: probeCommandsMethod }, 'ProbeService');
+type ProbeClient = InstanceType<typeof Client> & {
+  Stream(): ClientDuplexStream<WireProbeMessage, WireEngineCommand>;
+  Commands(req: { token: string }): ClientReadableStream<WireEngineCommand>;
+};
+
+/** A connection's commands token, as a probe makes one (Hello.commands_token). */
+export function commandsToken(): string {
+  return randomBytes(16).toString('hex');
+}
 
 /** Monotonic nanoseconds as the kernel would stamp them (same clock as bpf_ktime_get_ns). */
 export function ktimeNow(): number {
@@ -33,17 +43,17 @@ export class SyntheticProbe {
   /** How to acknowledge commands other than ping; unset: they go unanswered. */
   answer: ((cmd: WireEngineCommand) => { ok: boolean; error: string; detail: string }) | null = null;
 
+  /** The Commands call, once opened. */
+  private down: ClientReadableStream<WireEngineCommand> | null = null;
+
   private constructor(
-    private readonly client: InstanceType<typeof Client>,
+    private readonly client: ProbeClient,
     private readonly stream: ClientDuplexStream<WireProbeMessage, WireEngineCommand>,
     readonly sessionId: string,
+    readonly token: string,
   ) {
-    stream.on('data', (cmd: WireEngineCommand) => {
-      this.commands.push(cmd);
-      if (!cmd.id) return; // a batch acknowledgement
-      const answer = cmd.ping ? { ok: true, error: '', detail: 'pong' } : this.answer?.(cmd);
-      if (answer) this.send({ ack: { id: cmd.id, ...answer } });
-    });
+    // Nothing comes down the stream itself; its end or error does.
+    stream.on('data', () => {});
     stream.on('error', (err) => {
       this.error = err;
       this.closed = true;
@@ -51,14 +61,35 @@ export class SyntheticProbe {
     stream.on('end', () => (this.closed = true));
   }
 
+  /** Opens the Commands call (connect does, unless told not to). */
+  openCommands(token = this.token): void {
+    const down = this.client.Commands({ token });
+    this.down = down;
+    down.on('data', (cmd: WireEngineCommand) => {
+      this.commands.push(cmd);
+      if (!cmd.id) return; // a batch acknowledgement
+      const answer = cmd.ping ? { ok: true, error: '', detail: 'pong' } : this.answer?.(cmd);
+      if (answer) this.send({ ack: { id: cmd.id, ...answer } });
+    });
+    down.on('error', (err) => {
+      this.commandsError = err;
+      if (!this.closed) this.error ??= err;
+    });
+    down.on('end', () => {});
+  }
+
+  /** Why the Commands call failed, if it did. */
+  commandsError: Error | null = null;
+
   static connect(
     target: string,
-    opts: { sessionId?: string; nodeName?: string; hello?: boolean; capabilities?: string[]; enforcementKept?: boolean; enforcement?: { operation: string; mechanism: number; program: string; why: string }[]; pinning?: { dir: string; pinned: boolean; why: string; links: number; previousLinks: number; onExit: string }; cgroupId?: number; creds?: ChannelCredentials; channelOptions?: ChannelOptions } = {},
+    opts: { sessionId?: string; nodeName?: string; hello?: boolean; commands?: boolean; token?: string; capabilities?: string[]; enforcementKept?: boolean; enforcement?: { operation: string; mechanism: number; program: string; why: string }[]; pinning?: { dir: string; pinned: boolean; why: string; links: number; previousLinks: number; onExit: string }; cgroupId?: number; creds?: ChannelCredentials; channelOptions?: ChannelOptions } = {},
   ): SyntheticProbe {
     const client = new Client(target, opts.creds ?? credentials.createInsecure(), opts.channelOptions ?? {});
-    const stream = (client as unknown as { Stream(): ClientDuplexStream<WireProbeMessage, WireEngineCommand> }).Stream();
+    const typed = client as ProbeClient;
+    const stream = typed.Stream();
     const sessionId = opts.sessionId ?? `synthetic-${Math.random().toString(16).slice(2, 10)}`;
-    const p = new SyntheticProbe(client, stream, sessionId);
+    const p = new SyntheticProbe(typed, stream, sessionId, opts.token ?? commandsToken());
     if (opts.hello !== false) {
       p.send({
         hello: {
@@ -75,8 +106,11 @@ export class SyntheticProbe {
           enforcement: opts.enforcement ?? [],
           ...(opts.pinning ? { pinning: opts.pinning } : {}),
           cgroupId: opts.cgroupId ?? 0,
+          commandsToken: p.token,
         },
       });
+      // Right after the hello, as the real probe does (bpf/probe/stream.cc).
+      if (opts.commands !== false) p.openCommands();
     }
     return p;
   }
@@ -103,7 +137,9 @@ export class SyntheticProbe {
   close(): Promise<void> {
     return new Promise((resolve) => {
       this.stream.end();
+      // The commands call after the stream, as the real probe does on stop.
       const done = (): void => {
+        this.down?.cancel();
         this.client.close();
         resolve();
       };

@@ -3,13 +3,13 @@
 // strings and batches. It must reject or bound each with a counted, logged
 // reason and keep serving — after every round a well-behaved probe is
 // still served. Seeded, so a failure replays.
-import { credentials, makeGenericClientConstructor, type ClientDuplexStream } from '@grpc/grpc-js';
+import { credentials, makeGenericClientConstructor, type ClientDuplexStream, type ClientReadableStream } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messageType } from '../../src/rpc/proto.js';
 import { useFakeCgroupMount } from '../support/cgroup-hooks.js';
 import { TestEngine } from '../support/engine.js';
 import { waitFor } from '../support/kernel.js';
-import { ktimeNow, SyntheticProbe } from '../support/synthetic-probe.js';
+import { commandsToken, ktimeNow, SyntheticProbe } from '../support/synthetic-probe.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -23,11 +23,17 @@ const RawClient = makeGenericClientConstructor(
       requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b,
       responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b,
     },
+    Commands: {
+      path: '/vigil.v1.ProbeService/Commands', requestStream: false, responseStream: true,
+      requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b,
+      responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b,
+    },
   },
   'ProbeService',
 );
 
 const ProbeMessage = messageType('ProbeMessage');
+const CommandsRequest = messageType('CommandsRequest');
 const encode = (m: object): Buffer => Buffer.from(ProbeMessage.encode(ProbeMessage.fromObject(m)).finish());
 
 const cgroups = useFakeCgroupMount(['app']);
@@ -45,16 +51,22 @@ afterAll(async () => {
 
 /** One stream: a hello, then `frames`; resolves when the engine has dealt with them (or dropped the stream). */
 async function send(frames: Buffer[], session: string): Promise<void> {
-  const stream = (client as unknown as { Stream(): ClientDuplexStream<Buffer, Buffer> }).Stream();
+  const raw = client as unknown as { Stream(): ClientDuplexStream<Buffer, Buffer>; Commands(req: Buffer): ClientReadableStream<Buffer> };
+  const stream = raw.Stream();
   stream.on('data', () => {});
   const done = new Promise<void>((resolve) => {
     stream.on('error', () => resolve());
     stream.on('end', () => resolve());
   });
-  stream.write(encode({ hello: { nodeName: 'fuzz', probeVersion: 'fuzz', probePid: 1, bootToUnixNs: 0, sessionId: session, hooks: [] } }));
+  const token = commandsToken();
+  stream.write(encode({ hello: { nodeName: 'fuzz', probeVersion: 'fuzz', probePid: 1, bootToUnixNs: 0, sessionId: session, hooks: [], commandsToken: token } }));
+  const commands = raw.Commands(Buffer.from(CommandsRequest.encode({ token }).finish()));
+  commands.on('data', () => {});
+  commands.on('error', () => {});
   for (const f of frames) stream.write(f);
   stream.end();
   await done;
+  commands.cancel();
 }
 
 let goodRounds = 0;

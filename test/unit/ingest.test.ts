@@ -176,11 +176,52 @@ describe('probe stream', () => {
     expect(alerts[0]).toMatch(/^error Probe restarted: probe on synthetic-node restarted \(pid 1 → 1\): events between \S+ and now \(\d+ s\) were not observed; no workload was in enforce mode or quarantined$/);
   });
 
-  it('answers pings: commands go down the same stream and come back acknowledged', async () => {
+  it('answers pings: commands go down the probe\'s Commands call and come back acknowledged on its stream', async () => {
     await start();
     const session = t.engine.ingest.sessions()[0]!;
     await expect(session.command({ ping: {} })).resolves.toEqual({ ok: true, error: '', detail: 'pong' });
+    expect(probe!.commands.some((c) => c.ping)).toBe(true);
   });
+
+  it('holds commands and acknowledgements until the Commands call joins, whichever of the two calls comes first', async () => {
+    await start();
+    // The stream first: a ping sent before the Commands call exists is answered once it joins.
+    const late = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`, { sessionId: 'late', commands: false });
+    await waitFor('the late probe connected', () => t.engine.ingest.sessions().some((s) => s.hello.sessionId === 'late'));
+    const session = t.engine.ingest.sessions().find((s) => s.hello.sessionId === 'late')!;
+    late.sendBatch([{ pid: 31, cgroupId: cgroups.id.web, fork: { childPid: 32 } }], 1);
+    const pong = session.command({ ping: {} });
+    await new Promise((r) => setTimeout(r, 300)); // past the engine's 250 ms acknowledgement timer
+    expect(late.commands).toEqual([]);
+    late.openCommands();
+    await expect(pong).resolves.toEqual({ ok: true, error: '', detail: 'pong' });
+    await waitFor('the held acknowledgement', () => late.commands.some((c) => c.ackedSeq === 1));
+    await late.close();
+    // The Commands call first: it waits for the hello naming its token.
+    const early = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`, { hello: false });
+    early.openCommands();
+    await new Promise((r) => setTimeout(r, 200));
+    early.send({ hello: { nodeName: 'synthetic-node', probeVersion: 'synthetic', probePid: 2, bootToUnixNs: 0, sessionId: 'early', hooks: [], commandsToken: early.token } });
+    await waitFor('the early probe connected', () => t.engine.ingest.sessions().some((s) => s.hello.sessionId === 'early'));
+    const first = t.engine.ingest.sessions().find((s) => s.hello.sessionId === 'early')!;
+    await expect(first.command({ ping: {} })).resolves.toEqual({ ok: true, error: '', detail: 'pong' });
+    await early.close();
+  });
+
+  it('refuses a probe that opens only its stream, and a Commands call naming no live stream, saying why', async () => {
+    await start();
+    const old = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`, { sessionId: 'old', token: '', commands: false });
+    const lone = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`, { sessionId: 'lone', commands: false });
+    lone.openCommands('no-such-token');
+    await waitFor('the tokenless stream refused', () => old.error);
+    expect(old.error!.message).toMatch(/FAILED_PRECONDITION: hello names no commands token: this engine sends commands and acknowledgements on ProbeService.Commands/);
+    await waitFor('the lone stream and stray Commands call refused', () => lone.error && lone.commandsError, 10_000);
+    expect(lone.error!.message).toMatch(/FAILED_PRECONDITION: no ProbeService.Commands call named this stream's commands token within 5000 ms/);
+    expect(lone.commandsError!.message).toMatch(/NOT_FOUND: no probe stream said hello with this commands token within 5000 ms/);
+    expect(t.engine.ingest.sessions().map((s) => s.hello.sessionId)).toEqual([probe!.sessionId]);
+    await old.close();
+    await lone.close();
+  }, 15_000);
 
   it('lets a probe have 1 MiB in flight before it must wait for the engine, not HTTP/2\'s default 64 KiB', async () => {
     await start();
