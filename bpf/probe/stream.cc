@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "log.h"
@@ -492,6 +493,24 @@ bool ReadFileTo(const std::string& path, std::string* out, std::string* error) {
   return true;
 }
 
+namespace {
+// A fresh token per connection (Hello.commands_token): names this stream to
+// the engine's end of the Commands call.
+std::string CommandsToken() {
+  std::random_device rd;
+  static const char* hex = "0123456789abcdef";
+  std::string t;
+  for (int i = 0; i < 8; i++) {
+    uint32_t v = rd();
+    for (int j = 0; j < 4; j++, v >>= 8) {
+      t += hex[(v >> 4) & 15];
+      t += hex[v & 15];
+    }
+  }
+  return t;
+}
+}  // namespace
+
 bool EngineStream::Session() {
   grpc::ChannelArguments args;
   // No bandwidth-delay probing of what the engine sends: it sends small
@@ -514,10 +533,20 @@ bool EngineStream::Session() {
   grpc::ClientContext ctx;
   auto rw = stub->Stream(&ctx);
 
-  // Hello, then a fresh snapshot: an engine that restarted has lost its tree.
+  // Hello, then the Commands call naming its token (proto/vigil/v1/probe.proto):
+  // the engine's commands and acknowledgements come down a call of their
+  // own, so the thread reading them never waits on the call batches are
+  // written into (there, every write's completion woke it: bench/README.md).
+  // Then a fresh snapshot: an engine that restarted has lost its tree.
   v1::ProbeMessage hello;
   *hello.mutable_hello() = hello_;
+  const std::string token = CommandsToken();
+  hello.mutable_hello()->set_commands_token(token);
   if (!rw->Write(hello)) return false;
+  grpc::ClientContext commands_ctx;
+  v1::CommandsRequest commands_req;
+  commands_req.set_token(token);
+  auto commands = stub->Commands(&commands_ctx, commands_req);
   auto procs = snapshot_();
   for (size_t i = 0; i < procs.size() || i == 0; i += kSnapshotChunk) {
     v1::ProbeMessage msg;
@@ -535,12 +564,12 @@ bool EngineStream::Session() {
   connected_ = true;
   Log("info", "connected to engine at %s, sent %zu running processes", options_.target.c_str(), procs.size());
 
-  // Commands arrive on their own thread; acks go through the send queue so
-  // only this thread writes.
-  std::thread reader([this, &rw] {
+  // Commands arrive on their own thread, on their own call; acks go
+  // through the send queue so only one thread writes at a time.
+  std::thread reader([this, &commands] {
     pthread_setname_np(pthread_self(), "vigil-commands");
     v1::EngineCommand cmd;
-    while (rw->Read(&cmd)) {
+    while (commands->Read(&cmd)) {
       if (cmd.acked_seq()) Acknowledge(cmd.acked_seq());
       if (cmd.cmd_case() == v1::EngineCommand::CMD_NOT_SET) continue;  // only an acknowledgement
       v1::ProbeMessage msg;
@@ -616,8 +645,13 @@ bool EngineStream::Session() {
   if (!broken) rw->WritesDone();
   RequeueUnacked();
   ctx.TryCancel();
+  commands_ctx.TryCancel();
   reader.join();
   grpc::Status status = rw->Finish();
+  grpc::Status commands_status = commands->Finish();
+  // The engine's reason, when it refused the commands call (an engine older
+  // than the probe: unimplemented) rather than our own cancel.
+  if (!commands_status.ok() && commands_status.error_code() != grpc::StatusCode::CANCELLED) status = commands_status;
   if (broken) Log("warn", "engine stream broke: %s", status.error_message().c_str());
   return !broken;
 }

@@ -129,6 +129,41 @@ describeKernel('probe ⇄ engine resilience on the real kernel', () => {
     expect(t.engine.status().probes[0]!.losses.ringbufFull).toBe(session.losses.ringbufFull);
   });
 
+  it('answers commands and has its batches acknowledged while a flood streams: the commands call beside the event stream', async () => {
+    tree = new TestCgroupTree();
+    const flood = tree.group('flood');
+    const t = await TestEngine.start();
+    cleanups.push(() => t.stop());
+    const probe = spawn(probeBinary, ['--engine', t.config.engine.listen, '--exclude-pid', String(process.pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    probe.stderr!.on('data', (d) => (stderr += d));
+    cleanups.push(async () => void probe.kill('SIGKILL'));
+    await waitFor('probe connected', () => t.engine.ingest.sessions().some((s) => s.snapshotDone), 20_000);
+    const session = t.engine.ingest.sessions()[0]!;
+    // Some 9,000 events (exec, fork, exit) while the engine pings the probe.
+    const running = flood.run('/bin/sh', ['-c', 'for i in $(seq 3000); do /bin/true; done']);
+    let done = false;
+    void running.then(() => (done = true));
+    let pings = 0;
+    while (!done || pings < 3) {
+      await expect(session.command({ ping: {} }, 5000)).resolves.toEqual({ ok: true, error: '', detail: 'pong' });
+      pings++;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await running).code).toBe(0);
+    await waitFor('the flood seen', () => t.of(flood.id, 'exec').length >= 3000, 20_000);
+    // Acknowledged as processed: a clean stop finds nothing unacknowledged to
+    // report undelivered (without acknowledgements all would be, and the
+    // reading thread would have stopped writing past 1,024 of them).
+    const exited = new Promise<number | null>((r) => probe.once('exit', (code) => r(code)));
+    probe.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const m = /probe stopped: (\d+) events read, 0 not delivered; (\d+) batches \((\d+) written by the reading thread\)/.exec(stderr);
+    expect(m, stderr.slice(-2000)).not.toBeNull();
+    expect(Number(m![3])).toBeGreaterThan(Number(m![2]) / 2);
+    expect(stderr).not.toMatch(/resending|engine stream broke/);
+  }, 60_000);
+
   it('exits cleanly on SIGTERM and leaves no program attached', async () => {
     // This probe's own programs (other probes may run on the machine): the
     // ids its file descriptors hold, then which of them are still loaded.
