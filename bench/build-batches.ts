@@ -40,6 +40,19 @@ const cpu = (pid: number): { ns: number; sw: number } => {
   }
   return { ns, sw };
 };
+/** Per probe thread (by name, its tids summed): timeslices and CPU (ms) between two reads. */
+const perThread = (a: Map<string, { ns: number; switches: number }>, b: Map<string, { ns: number; switches: number }>, batches: number): string => {
+  const by = new Map<string, { ns: number; sw: number }>();
+  for (const [k, x] of b) {
+    const y = a.get(k) ?? { ns: 0, switches: 0 };
+    const name = k.slice(0, k.lastIndexOf('/'));
+    const t = by.get(name) ?? { ns: 0, sw: 0 };
+    t.ns += x.ns - y.ns;
+    t.sw += x.switches - y.switches;
+    by.set(name, t);
+  }
+  return [...by].filter(([, t]) => t.sw > 0).map(([n, t]) => `${n} ${(t.sw / Math.max(1, batches)).toFixed(2)} runs/batch ${(t.ns / 1e6).toFixed(0)} ms`).join(', ');
+};
 await build(project, 2);
 try {
   for (let r = 0; r < rounds; r++) {
@@ -59,18 +72,18 @@ try {
         });
         await new Promise((res) => setTimeout(res, 1000)); // the start-up snapshot handled
         const pid = v.probe.pid!;
-        const b0 = sess().lastSeq, ev0 = sess().events, p0 = cpu(pid), e0 = cpu(process.pid);
+        const b0 = sess().lastSeq, ev0 = sess().events, p0 = cpu(pid), e0 = cpu(process.pid), t0 = threadTimes(pid);
         on = true;
         const wall = await build(project, 2, procs);
         await new Promise((res) => setTimeout(res, 300));
         on = false;
-        const p1 = cpu(pid), e1 = cpu(process.pid);
+        const p1 = cpu(pid), e1 = cpu(process.pid), t1 = threadTimes(pid);
         const batches = sess().lastSeq - b0, events = sess().events - ev0;
         lat.sort((a, b) => a - b);
         const ms = (p1.ns - p0.ns + e1.ns - e0.ns) / 1e6;
         console.log(`${name} r${r} ${new Date().toISOString().slice(11, 19)} load ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}: build ${(wall / 1e9).toFixed(1)} s; build events ${n} in ${seqs.size} batches (${(n / seqs.size).toFixed(1)}/batch); ` +
           `latency ms p50 ${percentile(lat, 50).toFixed(2)} p99 ${percentile(lat, 99).toFixed(2)} max ${lat.at(-1)!.toFixed(2)}; all: ${batches} batches ${events} events; ` +
-          `probe ${((p1.ns - p0.ns) / 1e6).toFixed(0)} ms/${p1.sw - p0.sw} sw, engine ${((e1.ns - e0.ns) / 1e6).toFixed(0)} ms/${e1.sw - e0.sw} sw; per batch ${(ms * 1000 / Math.max(1, batches)).toFixed(0)} µs`);
+          `probe ${((p1.ns - p0.ns) / 1e6).toFixed(0)} ms/${p1.sw - p0.sw} sw, engine ${((e1.ns - e0.ns) / 1e6).toFixed(0)} ms/${e1.sw - e0.sw} sw; per batch ${(ms * 1000 / Math.max(1, batches)).toFixed(0)} µs; probe threads: ${perThread(t0, t1, batches)}`);
       } finally {
         await v.stop();
       }
