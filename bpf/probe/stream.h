@@ -1,17 +1,22 @@
-// The one gRPC stream to the engine: batches, loss reports and command
-// acknowledgements up, commands down. Batches wait in a bounded queue
-// while the engine is away and are sent, in order, once it is back. A sent
-// batch is kept until the engine acknowledges it, so batches written into
-// a connection that then broke (an engine restart) are sent again. What
-// overflows the bound is counted, never silently dropped.
+// The gRPC calls to the engine, per connection: the event stream (batches,
+// loss reports and command acknowledgements up) and, beside it, the
+// Commands call (the engine's commands and batch acknowledgements down),
+// tied to it by a token the stream's hello names. Batches wait in a
+// bounded queue while the engine is away and are sent, in order, once it
+// is back. A sent batch is kept until the engine acknowledges it, so
+// batches written into a connection that then broke (an engine restart)
+// are sent again. What overflows the bound is counted, never silently
+// dropped.
 //
 // Threads. A sender thread connects, sends the snapshot, drains what
 // queued while the engine was away or behind, and sends acks and loss
-// reports; a reader thread takes the engine's commands. In the steady
-// state, though, the thread that read the ring buffer writes its batch
-// into the stream itself (Enqueue), while nothing waits in the queue and
-// little is unacknowledged: a hand-off to the sender per batch cost a
-// wakeup and two context switches, more CPU than a small batch's events.
+// reports; a reader thread takes the engine's commands off the Commands
+// call (reading the event stream instead, each write woke it:
+// bench/README.md). In the steady state, though, the thread that read the
+// ring buffer writes its batch into the stream itself (Enqueue), while
+// nothing waits in the queue and little is unacknowledged: a hand-off to
+// the sender per batch cost a wakeup and two context switches, more CPU
+// than a small batch's events.
 //
 // Lanes. A workload's events must not wait behind another's flood. Queued
 // batches wait in one of three lanes, drained in this order: batches to
