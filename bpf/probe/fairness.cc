@@ -60,6 +60,10 @@ void Fairness::Tick(double seconds, size_t queued, uint64_t acked, bool flood_wa
     behind_ = 0;
     if (queued < o_.backlog / 10 && !flood_waits) budget_ = std::min<uint64_t>(o_.events_per_sec, budget_ + step);
   }
+  if (budget_ < was) {
+    cuts_++;
+    lowest_ = std::min(lowest_, budget_);
+  }
   // Each cut said (a few per episode), and the way back once: every
   // workload's share shrinks with it.
   if (budget_ < was && backlog)

@@ -73,6 +73,10 @@ class Fairness {
             const std::unordered_map<uint64_t, uint64_t>& shed_now);
   std::vector<HeldCgroup> Held() const;
   uint64_t Budget() const { return budget_; }
+  uint64_t Configured() const { return o_.events_per_sec; }
+  uint64_t Cuts() const { return cuts_; }
+  uint64_t Lowest() const { return lowest_; }
+  size_t HeldCount() const { return held_.size(); }
   bool On() const { return o_.events_per_sec > 0; }
   int TickMs() const { return o_.tick_ms; }
   // Nobody held and the whole budget back: ticks change nothing until events come.
@@ -87,6 +91,8 @@ class Fairness {
   Loader* loader_;
   FairOptions o_;
   uint64_t budget_;
+  uint64_t cuts_ = 0;  // times budget_ went down, for the loss report (vigil status)
+  uint64_t lowest_ = budget_;
   int behind_ = 0;  // ticks in a row with a backlog
   uint64_t last_acked_ = 0;
   bool flood_waited_ = false;  // at the last tick

@@ -507,6 +507,14 @@ int main(int argc, char** argv) {
     r.set_events_total(pump.events_total);
     r.set_deduplicated(k.deduplicated);
     r.set_dns_dropped(k.dns_dropped);
+    if (fairness.On()) {
+      auto* f = r.mutable_fairness();
+      f->set_budget(fairness.Budget());
+      f->set_configured(fairness.Configured());
+      f->set_cuts(fairness.Cuts());
+      f->set_lowest(fairness.Lowest());
+      f->set_held(uint32_t(fairness.HeldCount()));
+    }
     // Per cgroup: what the kernel and the queue lost or shed, the largest growth first.
     auto drops = stream.CgroupDrops();
     std::vector<std::pair<uint64_t, vigil::v1::CgroupLoss>> grown;

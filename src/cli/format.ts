@@ -8,6 +8,16 @@ function ago(ms: number): string {
   return s < 60 ? `${s}s ago` : s < 3600 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
 }
 
+const n = (x: number): string => x.toLocaleString('en-US');
+
+/** The probe's fairness budget: what every workload's share toward the engine is a share of. */
+function fairnessLine(f: StatusReply['probes'][number]['fairness'] | undefined): string {
+  if (!f || !f.configured) return 'fairness: off (one workload\'s flood can delay every other workload\'s events)';
+  const now = f.budget < f.configured ? `CUT to ${n(f.budget)} events/s of ${n(f.configured)} (the engine is behind)` : `${n(f.budget)} events/s (as configured)`;
+  const history = f.cuts ? `cut ${n(f.cuts)} times since the probe started, lowest ${n(f.lowest)}` : 'never cut';
+  return `fairness: budget toward the engine ${now}; ${history}; workloads held to their share now: ${f.held}`;
+}
+
 export function formatStatus(s: StatusReply): string {
   const lines: string[] = [];
   lines.push(`engine ${s.engineVersion} on ${s.nodeName}, up since ${new Date(s.startedAtMs).toISOString()}`);
@@ -19,6 +29,7 @@ export function formatStatus(s: StatusReply): string {
       `  lost: ring buffer ${l.ringbufFull}, syscall entries ${l.inflightFull}, probe queue ${l.queueFull}, malformed ${l.decodeErrors}, captured packets ${l.packetsLost}; missing batches ${p.batchGaps}; truncated paths ${l.pathTruncated}, environments ${l.envTruncated}`,
       `  de-duplicated in the kernel (repeats counted, not sent): ${l.deduplicated}; DNS answers over a workload's budget: ${l.dnsDropped}`,
     );
+    lines.push(`  ${fairnessLine(p.fairness)}`);
     const c = p.selfCheck;
     lines.push(c && c.checks
       ? `  self-check: ${c.checks} checks every ${c.intervalMs} ms of ${c.watched.length} globals, maps and links, last ${ago(c.lastCheckAtMs)}; ${c.tampered ? `TAMPERED ${c.tampered} times, last ${ago(c.lastFoundAtMs)}: ${c.lastFound}` : 'nothing changed by anyone else'}`

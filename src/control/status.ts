@@ -3,9 +3,10 @@
 import { MECHANISMS } from '../model/event.js';
 import type { Workload } from '../model/workload.js';
 import type { SelfCheckState } from '../probe/selfcheck.js';
+import type { WireFairnessReport } from '../probe/wire.js';
 import { lossCounters, type ProbeSession } from '../probe/session.js';
 import { VERSION } from '../version.js';
-import type { ContainerStatus, PinningStatus, RuntimeStatus } from './messages.js';
+import type { ContainerStatus, FairnessStatus, PinningStatus, RuntimeStatus } from './messages.js';
 import type { StatusReply, WorkloadLoss } from './methods.js';
 
 export interface StatusSources {
@@ -45,6 +46,11 @@ export const DNS_HOOK = 'cgroup_skb/ingress:dns';
 /** In the probe's hooks when its snapshot takes cgroups from the kernel's task iterator (bpf/snapshot.bpf.h), not /proc. */
 export const TASK_ITER_HOOK = 'iter/task:cgroups';
 
+/** The probe's last fairness report; all zero (off) from a probe that sent none. */
+function fairnessStatus(f: WireFairnessReport | null | undefined): FairnessStatus {
+  return { budget: Number(f?.budget ?? 0), configured: Number(f?.configured ?? 0), cuts: Number(f?.cuts ?? 0), lowest: Number(f?.lowest ?? 0), held: Number(f?.held ?? 0) };
+}
+
 export function statusReply(s: StatusSources): StatusReply {
   const rules = s.rules();
   const gaps = s.gaps();
@@ -71,6 +77,7 @@ export function statusReply(s: StatusSources): StatusReply {
       selfCheck: s.selfCheck(p) ?? { checks: 0, tampered: 0, intervalMs: 0, lastCheckAtMs: 0, watched: [], lastFound: '', lastFoundAtMs: 0 },
       pinning: pinningStatus(p),
       snapshotCgroups: p.hello.hooks.includes(TASK_ITER_HOOK) ? 'kernel' : 'proc',
+      fairness: fairnessStatus(p.losses.fairness),
     })),
     eventsByType: Object.fromEntries(s.eventsByType()),
     workloads: [...s.workloads()]

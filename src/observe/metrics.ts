@@ -20,7 +20,7 @@ export interface MetricsSources {
   malformedEvents(): number;
   oversizedEvents(): number;
   /** Probe sessions, live and gone. */
-  probes(): readonly { connected: boolean; batchGaps: number; lastBatchAt: number; connectedAt: number }[];
+  probes(): readonly { connected: boolean; batchGaps: number; lastBatchAt: number; connectedAt: number; losses: { fairness?: { budget: number; cuts: number } | null } }[];
   unknownCgroups(): number;
   /** Alert delivery, once started. */
   delivery(): AlertDeliveryStats | null;
@@ -127,6 +127,10 @@ export class Metrics {
     mirrored('vigil_events_shed_total', 'Events over a workload\'s fair share, counted in place of sent (never security-relevant kinds), by workload', ['workload'], () =>
       e.losses().workloads.map((w) => [{ workload: w.workload }, w.shed]));
     mirrored('vigil_control_actions_total', 'Control actions that change protection, audited with their caller, by action', ['action'], () => [...e.audited()].map(([action, n]) => [{ action }, n]));
+    // The connected probe's fairness budget: a cut one means the engine is behind and every workload's share shrank with it.
+    const fairness = () => e.probes().find((p) => p.connected)?.losses.fairness;
+    new Gauge({ name: 'vigil_probe_fairness_budget_events_per_second', help: 'The probe\'s fairness budget toward the engine now, events/s (0: fairness off); below the configured one when the engine fell behind', registers: [r], collect() { this.set(Number(fairness()?.budget ?? 0)); } });
+    mirrored('vigil_probe_fairness_budget_cuts_total', 'Times the probe cut its fairness budget (a backlog ahead of the engine, or the engine slower than a flood)', [], () => [[{}, Number(fairness()?.cuts ?? 0)]]);
     new Gauge({ name: 'vigil_probes_stalled', help: 'Connected probes silent past engine.probeStallSeconds', registers: [r], collect() { this.set(e.gaps().stalledNow); } });
     this.losses = new Counter({ name: 'vigil_events_lost_total', help: 'Events lost before reaching the engine, by place', labelNames: ['place'], registers: [r] });
     for (const place of Object.values(LOSS_PLACES)) this.losses.inc({ place }, 0);

@@ -174,6 +174,27 @@ export interface WireLossReport {
   dnsDropped: number;
   /** informational: execs whose environment was cut at the probe's limit (ExecEvent.env_truncated) */
   envTruncated: number;
+  /** the node's fairness budget now (not a loss: what every workload's share is a share of) */
+  fairness?: WireFairnessReport;
+}
+
+/**
+ * The probe's fairness (bpf/probe/fairness.h): the rate it lets toward the
+ * engine, shared max-min between workloads. Cut when events back up ahead
+ * of a workload's next one, or to what the engine acknowledges while a
+ * flood waits; grown back by a twentieth a tick.
+ */
+export interface WireFairnessReport {
+  /** events/s now; 0 when fairness is off */
+  budget: number;
+  /** events/s configured (probe.fairness.eventsPerSec); 0: off */
+  configured: number;
+  /** times the budget was cut since the probe started */
+  cuts: number;
+  /** the lowest budget since the probe started, events/s */
+  lowest: number;
+  /** workloads held to their share now */
+  held: number;
 }
 
 /** One cgroup's share of the losses, and of the fairness shedding (counts since the probe started). */

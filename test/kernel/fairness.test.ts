@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import { formatStatus } from '../../src/cli/format.js';
 import type { Alert } from '../../src/model/alert.js';
 import { TestEngine } from '../support/engine.js';
 import { describeKernel, repoRoot, type TestCgroup, TestCgroupTree, timeScale, waitFor } from '../support/kernel.js';
@@ -338,10 +339,20 @@ describeKernel('fairness', () => {
       for (const r of await Promise.all(runs)) expect(r.code).toBe(0);
       const probeLines = (): string[] => t.logLines.filter((l) => l.component === 'probe' && l.msg.startsWith('fairness:')).map((l) => l.msg);
       await waitFor('both held', () => [a, b].every((g) => probeLines().some((l) => l.startsWith(`fairness: cgroup ${g.id} held`))) || undefined, 10_000 * timeScale).catch(() => undefined);
+      // The operator sees the cut in `vigil status` (the probe reports it with its losses, every second).
+      const fairness = await waitFor('the cut in the status', () => {
+        const f = t.engine.status().probes.find((p) => p.connected)?.fairness;
+        return f && f.cuts > 0 ? f : undefined;
+      }, 10_000 * timeScale).catch(() => t.engine.status().probes.find((p) => p.connected)?.fairness);
+      const statusText = formatStatus(t.engine.status());
       slow = false;
       console.log(`fairness slow engine: ${probeLines().join(' | ')}`);
       expect(probeLines().some((l) => /^fairness: budget \d+ events\/s \(was 50000\)/.test(l))).toBe(true);
       for (const g of [a, b]) expect(probeLines().some((l) => l.startsWith(`fairness: cgroup ${g.id} held`))).toBe(true);
+      expect(fairness).toMatchObject({ configured: 50_000 });
+      expect(fairness!.cuts).toBeGreaterThan(0);
+      expect(fairness!.lowest).toBeLessThan(50_000);
+      expect(statusText).toMatch(/fairness: budget toward the engine .*; cut \d+ times since the probe started, lowest [\d,]+; workloads held to their share now: \d+/);
     } finally {
       slow = false;
       a.killAll();

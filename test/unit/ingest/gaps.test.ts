@@ -122,6 +122,25 @@ describe('losses', () => {
     expect(over.message).toMatch(/\(kernel ring buffer 120, probe decode 2, batches missing 3\)/);
   });
 
+  it('shows the probe\'s fairness budget in vigil status and /metrics: cut when the engine fell behind, and how often', async () => {
+    const probe = await start();
+    await waitFor('connected', () => t.engine.ingest.sessions().length === 1);
+    probe.send(losses({ fairness: { budget: 50_000, configured: 50_000, cuts: 0, lowest: 50_000, held: 0 } }));
+    await waitFor('reported', () => t.engine.status().probes[0]!.fairness.configured === 50_000 || undefined);
+    expect(formatStatus(t.engine.status())).toContain('fairness: budget toward the engine 50,000 events/s (as configured); never cut; workloads held to their share now: 0');
+    probe.send(losses({ fairness: { budget: 6_250, configured: 50_000, cuts: 3, lowest: 6_250, held: 2 } }));
+    await waitFor('the cut', () => t.engine.status().probes[0]!.fairness.cuts === 3 || undefined);
+    expect(t.engine.status().probes[0]!.fairness).toEqual({ budget: 6_250, configured: 50_000, cuts: 3, lowest: 6_250, held: 2 });
+    expect(formatStatus(t.engine.status())).toContain('fairness: budget toward the engine CUT to 6,250 events/s of 50,000 (the engine is behind); cut 3 times since the probe started, lowest 6,250; workloads held to their share now: 2');
+    const metrics = await t.engine.metrics.registry.metrics();
+    expect(metrics).toMatch(/^vigil_probe_fairness_budget_events_per_second 6250$/m);
+    expect(metrics).toMatch(/^vigil_probe_fairness_budget_cuts_total 3$/m);
+    // A probe with fairness off says so: one workload's flood can then delay everyone's events.
+    probe.send(losses({ fairness: null as never }));
+    await waitFor('off', () => t.engine.status().probes[0]!.fairness.configured === 0 || undefined);
+    expect(formatStatus(t.engine.status())).toContain('fairness: off');
+  });
+
   it('counts a reconnecting probe\'s cumulative counters once', async () => {
     const probe = await start();
     await waitFor('connected', () => t.engine.ingest.sessions().length === 1);
