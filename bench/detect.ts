@@ -9,77 +9,29 @@
 // not the previous stage's). BENCH_CPU_PROFILE=FILE writes a V8 CPU
 // profile of the end-to-end part; BENCH_OUT=FILE writes the result with
 // the machine and the time (bench/results/ keeps the runs docs quote).
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseConfig } from '../src/config/load.js';
-import { Engine } from '../src/engine.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Event } from '../src/model/event.js';
-import type { ProbeSession } from '../src/probe/session.js';
-import { decodeProbeMessage } from '../src/ingest/probe-message.js';
-import { silentLogger } from '../src/log.js';
-import { batchMessage, eventMix, snapshotMessage, type MixOptions } from './lib/event-mix.js';
+import { detectEngine } from './lib/detect-engine.js';
 import { machine } from './lib/report.js';
 
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ROUNDS = Number(process.argv[2] ?? 10);
 const BURST = Number(process.argv[3] ?? 8);
 /** BENCH_BY_TYPE=1: also each detector's cost by event type (weighted by the type's share of the mix). */
 const BY_TYPE = !!process.env.BENCH_BY_TYPE;
 /** BENCH_E2E_ONLY=1: only the end-to-end rounds (quicker A/B runs). */
 const E2E_ONLY = !!process.env.BENCH_E2E_ONLY;
-const WORKLOADS = 300;
-const PROCESSES = 5000;
 const BATCH = 256;
 const BATCHES = 400;
 const LEARN_ROUNDS = 5;
 const gc = (globalThis as { gc?: () => void }).gc;
-const session = null as unknown as ProbeSession;
-const bootToUnixNs = Date.now() * 1e6 - 1e12;
 
-function decode(msg: Buffer): Event[] {
-  const events = decodeProbeMessage(msg).batch!.events;
-  for (const e of events) {
-    e.time = (e.ktimeNs + bootToUnixNs) / 1e6;
-    e.nodeName = 'bench';
-  }
-  return events;
-}
-
-const cgDir = mkdtempSync(join(tmpdir(), 'vigil-bench-cg-'));
-const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
-const ids: number[] = [];
-for (let i = 0; i < WORKLOADS; i++) {
-  const d = join(cgDir, `kubepods/pod-${i}/app`);
-  mkdirSync(d, { recursive: true });
-  ids.push(statSync(d).ino);
-}
-const config = parseConfig({
-  engine: { listen: `unix://${dir}/engine.sock` },
-  control: { listen: `unix://${dir}/control.sock` },
-  stateDir: join(dir, 'state'),
-  metrics: { listen: null },
-  sinks: [{ type: 'file', path: join(dir, 'alerts.jsonl'), format: 'json' }],
-});
-const engine = new Engine(config, silentLogger(), { cgroupMount: cgDir });
-await engine.start();
-let alerts = 0;
-engine.onAlert(() => alerts++);
-
-const mix = (seed: number, batches: number): MixOptions => ({ workloads: WORKLOADS, processes: PROCESSES, batchSize: BATCH, batches, cgroupIds: ids, seed, burst: BURST });
-const snap = decodeProbeMessage(snapshotMessage(mix(1, 1))) as unknown as { snapshot: { processes: never[] } };
-engine.onSnapshot(session, snap.snapshot.processes, true);
-
-// Learning, then monitor mode.
-let seq = 0;
-for (const b of eventMix(mix(1, BATCHES * LEARN_ROUNDS))) engine.onEvents(session, decode(batchMessage(++seq, b)));
-for (const w of engine.workloads.all().filter((w) => w.kind === 'cgroup')) {
-  const r = await engine.profiles.changeMode(w, 'monitor');
-  if (!r.ok) throw new Error(`${w.name}: ${r.error}`);
-}
-await new Promise((r) => setTimeout(r, 1500));
-
-const messages = eventMix(mix(42, BATCHES)).map((b) => batchMessage(++seq, b));
+// The engine as detect-count.ts counts it (lib/detect-engine.ts): learned from 2,000 batches, then monitor mode.
+const bench = await detectEngine(repoRoot, { learn: BATCHES * LEARN_ROUNDS, batches: BATCHES, burst: BURST });
+const { engine, decode, messages, session } = bench;
 const perRound = BATCH * BATCHES;
 const detectors = (engine as unknown as { detectors: { name: string; onEvent(e: Event, ctx: unknown): void }[] }).detectors;
 const ctx = (engine as unknown as { detectContext: unknown }).detectContext;
@@ -194,7 +146,7 @@ const stages: Record<string, number[]> = {};
 const e2e: number[] = [];
 const e2eCpu: number[] = [];
 const prof = await profiler();
-const alertsBefore = alerts;
+const alertsBefore = bench.alerts();
 // With --trace-gc: markers around the measured part, so its collections can be counted (allocation, without the machine's noise).
 const traceGc = process.execArgv.includes('--trace-gc');
 if (traceGc) console.log('MEASURED-START');
@@ -215,10 +167,8 @@ for (const [k, v] of Object.entries(stages)) if (v.length) out[k] = `${median(v)
 out['end to end (decode + onEvents)'] = `${median(e2e).toFixed(0)} ns (${range(e2e)}) = ${Math.round(1e9 / median(e2e)).toLocaleString('en-US')} ev/s`;
 out['end to end, best round'] = best(e2e);
 out['end to end, CPU'] = `${median(e2eCpu).toFixed(0)} ns (${range(e2eCpu)}) = ${Math.round(1e9 / median(e2eCpu)).toLocaleString('en-US')} ev/s per core`;
-const result = { burst: BURST, rounds: ROUNDS, eventsPerRound: perRound, alertsPerRound: Math.round((alerts - alertsBefore) / ROUNDS / (prof || E2E_ONLY ? 1 : 2)), perEvent: out };
+const result = { burst: BURST, rounds: ROUNDS, eventsPerRound: perRound, alertsPerRound: Math.round((bench.alerts() - alertsBefore) / ROUNDS / (prof || E2E_ONLY ? 1 : 2)), perEvent: out };
 console.log(JSON.stringify(result, null, 1));
 if (process.env.BENCH_OUT) writeFileSync(process.env.BENCH_OUT, `${JSON.stringify({ when: new Date().toISOString(), machine: machine(), label: process.env.BENCH_LABEL ?? '', ...result }, null, 1)}\n`);
-await engine.stop();
-rmSync(dir, { recursive: true, force: true });
-rmSync(cgDir, { recursive: true, force: true });
+await bench.stop();
 process.exit(0);

@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Engine } from '../../src/engine.js';
 import type { Event } from '../../src/model/event.js';
 import type { ProbeSession } from '../../src/probe/session.js';
 import { batchMessage, eventMix, snapshotMessage } from './event-mix.js';
@@ -51,6 +52,11 @@ export interface DetectEngine {
   /** Decodes every measured batch and hands it to the engine, as the ingest server does. */
   pass(): void;
   events: number;
+  /** The engine itself, its decoder as the ingest server uses it, and the measured batches' bytes (detect.ts times them stage by stage). */
+  engine: Engine;
+  decode(msg: Buffer): Event[];
+  messages: Buffer[];
+  session: ProbeSession;
   /** Alerts raised so far. */
   alerts(): number;
   stop(): Promise<void>;
@@ -115,6 +121,10 @@ export async function detectEngine(tree: string, o: DetectEngineOptions): Promis
       for (const m of messages) engine.onEvents(session, decode(m));
     },
     events: BATCH * o.batches,
+    engine,
+    decode,
+    messages,
+    session,
     alerts: () => alerts,
     stop: async () => {
       await engine.stop();
