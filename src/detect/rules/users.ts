@@ -1,15 +1,29 @@
 // uid → user name and gid → group name from the node's /etc/passwd and
-// /etc/group, read once and re-read (at most every few seconds) when an
-// id is not found. Unknown ids read as the number. Bounded: a file with
-// more entries than MAX_ENTRIES keeps the first MAX_ENTRIES.
-import { readFileSync } from 'node:fs';
+// /etc/group. An id not found looks at the file again, at most every
+// CHECK_MS, and re-reads it only when it changed (useradd replaces it:
+// another inode, size or time): a user made a moment ago is named in its
+// first alerts, and a container's uids the node does not know cost a
+// stat now and then, not a read. Unknown ids read as the number. Bounded:
+// a file with more entries than MAX_ENTRIES keeps the first MAX_ENTRIES.
+import { readFileSync, statSync } from 'node:fs';
 
 const MAX_ENTRIES = 65_536;
-const REREAD_MS = 5_000;
+const CHECK_MS = 100;
+
+/** What changes when the file is edited or replaced; '' when it cannot be read. */
+function signature(file: string): string {
+  try {
+    const s = statSync(file, { bigint: true });
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+  } catch {
+    return '';
+  }
+}
 
 class IdNames {
   private names = new Map<number, string>();
-  private readAt = -Infinity;
+  private checkedAt = -Infinity;
+  private read = '\0never';
 
   constructor(private readonly file: string) {}
 
@@ -17,11 +31,15 @@ class IdNames {
     const n = this.names.get(id);
     if (n !== undefined) return n;
     const now = Date.now();
-    if (now - this.readAt > REREAD_MS) {
-      this.readAt = now;
-      this.names = parseIdFile(this.file);
-      const again = this.names.get(id);
-      if (again !== undefined) return again;
+    if (now - this.checkedAt >= CHECK_MS) {
+      this.checkedAt = now;
+      const sig = signature(this.file);
+      if (sig !== this.read) {
+        this.read = sig;
+        this.names = parseIdFile(this.file);
+        const again = this.names.get(id);
+        if (again !== undefined) return again;
+      }
     }
     return String(id);
   }

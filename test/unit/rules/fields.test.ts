@@ -1,6 +1,6 @@
 // What each field reads from an event, and Falco's semantics around it:
 // event type names, missing values, client/server ends, operators.
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -220,6 +220,29 @@ describe('users', () => {
     expect(matches(compile('user.name = www-data and group.name = www-data'), e(33), w.x)).toBe(true);
     expect(matches(compile('user.name = root and user.uid = 0'), e(0), w.x)).toBe(true);
     expect(matches(compile('user.name = "4242" and group.name = "4242"'), e(4242), w.x)).toBe(true);
+  });
+
+  it('names a user added a moment ago (useradd replaces the file) in its first events, not only seconds later', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-users-'));
+    try {
+      mkdirSync(join(dir, 'etc'));
+      writeFileSync(join(dir, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\n');
+      writeFileSync(join(dir, 'etc/group'), 'root:x:0:\n');
+      const w = new World(new UserNames(dir));
+      const e = (uid: number) => w.event('open', { path: '/a', uid, gid: uid });
+      expect(matches(compile('user.name = "4243"'), e(4243), w.x)).toBe(true);
+      // As useradd does: a new file renamed over the old one.
+      writeFileSync(join(dir, 'etc/passwd.new'), 'root:x:0:0::/root:/bin/sh\nnewcomer:x:4243:4243::/home/newcomer:/bin/sh\n');
+      renameSync(join(dir, 'etc/passwd.new'), join(dir, 'etc/passwd'));
+      await new Promise((r) => setTimeout(r, 150));
+      expect(matches(compile('user.name = newcomer'), e(4243), w.x)).toBe(true);
+      // Edited in place (vipw, a config manager): named too.
+      appendFileSync(join(dir, 'etc/passwd'), 'second:x:4244:4244::/:/bin/sh\n');
+      await new Promise((r) => setTimeout(r, 150));
+      expect(matches(compile('user.name = second'), e(4244), w.x)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('compares a set*id call\'s uid with a user name, as Falco resolves evt.arg.uid, and with a number', () => {
