@@ -5,7 +5,8 @@
 // as the overhead bench counts it (the build cgroup's CPU plus the probe's
 // and this process's, against the untraced build's CPU) and the CPU time
 // (schedstat, exact) and context switches of each probe thread and of the
-// engine's threads, and the run time of the probe's BPF programs during the
+// engine's threads (its main thread, `node:main`, apart from V8's and
+// libuv's helpers, which share its comm: compiling and collecting), and the run time of the probe's BPF programs during the
 // build (bpf_stats, on for that build only: it adds two clock reads to each
 // run), the part of the build's own added CPU that is the programs' work
 // rather than the traced syscall path.
@@ -22,22 +23,29 @@ import { startVigil } from './lib/vigil-node.js';
 
 type Threads = ReturnType<typeof threadTimes>;
 
-/** CPU and context switches per thread between two readings; threads named by comm (several of one name summed). */
-function delta(before: Threads, after: Threads): { ms: number; switches: number; text: string } {
+/**
+ * CPU and context switches per thread between two readings; threads named by comm (several of one name summed).
+ * `mainTid`: that thread is shown apart as `<comm>:main` (Node's V8 and libuv helper threads share its comm, `node`).
+ */
+function delta(before: Threads, after: Threads, mainTid?: number): { ms: number; switches: number; text: string; mainMs: number } {
   const byName = new Map<string, { ms: number; switches: number }>();
   let ms = 0;
   let switches = 0;
+  let mainMs = 0;
   for (const [k, v] of after) {
     const b = before.get(k) ?? { ns: 0, switches: 0 };
     const d = { ms: (v.ns - b.ns) / 1e6, switches: v.switches - b.switches };
     ms += d.ms;
     switches += d.switches;
-    const name = k.slice(0, k.lastIndexOf('/'));
+    const slash = k.lastIndexOf('/');
+    const main = Number(k.slice(slash + 1)) === mainTid;
+    if (main) mainMs = d.ms;
+    const name = `${k.slice(0, slash)}${main ? ':main' : ''}`;
     const t = byName.get(name) ?? { ms: 0, switches: 0 };
     byName.set(name, { ms: t.ms + d.ms, switches: t.switches + d.switches });
   }
   const parts = [...byName].filter(([, d]) => d.ms >= 1 || d.switches >= 10).map(([k, d]) => `${k} ${d.ms.toFixed(0)} ms/${d.switches} sw`);
-  return { ms, switches, text: `${ms.toFixed(0)} ms, ${switches} switches [${parts.join(', ')}]` };
+  return { ms, switches, mainMs, text: `${ms.toFixed(0)} ms, ${switches} switches [${parts.join(', ')}]` };
 }
 
 /** Run time and count of each BPF program `pid` holds, by name (its fds' fdinfo, names from bpftool; counted while bpf_stats is on). */
@@ -125,13 +133,15 @@ for (let r = 0; r < rounds; r++) {
     console.log(`  programs ${topPrograms(pid, programs0)}`);
     await new Promise((res) => setTimeout(res, 300)); // the build's last events reach the engine
     const probe = delta(probe0, threadTimes(pid));
-    const engine = delta(engine0, threadTimes(process.pid));
+    // The main thread runs the engine; V8's helper threads (compiling, collecting) and libuv's are the rest.
+    const engine = delta(engine0, threadTimes(process.pid), process.pid);
     const ratio = (cpuBuild + (probe.ms + engine.ms) * 1e6) / cpuNone;
     cpuRatios.push(ratio);
     const batches = session().lastSeq - seq0;
     console.log(
       `round ${r + 1}: wall ${(traced.at(-1)! / none.at(-1)!).toFixed(3)}, CPU ${ratio.toFixed(3)} (build ${((cpuBuild / cpuNone - 1) * 100).toFixed(1)}%, ` +
-        `of it BPF programs ${((runNs / cpuNone) * 100).toFixed(1)}%, probe ${((probe.ms * 1e6 / cpuNone) * 100).toFixed(1)}%, engine ${((engine.ms * 1e6 / cpuNone) * 100).toFixed(1)}%); ` +
+        `of it BPF programs ${((runNs / cpuNone) * 100).toFixed(1)}%, probe ${((probe.ms * 1e6 / cpuNone) * 100).toFixed(1)}%, engine ${((engine.ms * 1e6 / cpuNone) * 100).toFixed(1)}%, ` +
+        `of it its main thread ${((engine.mainMs * 1e6 / cpuNone) * 100).toFixed(1)}%); ` +
         `${batches} batches, ${session().events - events0} events; per batch ${(((probe.ms + engine.ms) * 1000) / Math.max(1, batches)).toFixed(0)} µs, ` +
         `${((probe.switches + engine.switches) / Math.max(1, batches)).toFixed(1)} switches`,
     );
