@@ -15,7 +15,8 @@
 //             only. JS names: node --perf-basic-prof (stale entries can
 //             misname code), or --perf-prof and `perf inject --jit`.
 //   --plain   nothing more.
-//   node --initial-old-space-size=64 --import tsx bench/build-profile.ts [ROUNDS] [--monitor] [--perf|--plain] [--interval US] [--out DIR]
+//   node --initial-old-space-size=64 --import tsx bench/build-profile.ts [ROUNDS] [--monitor] [--perf|--plain] [--last] [--builds N] [--interval US] [--out DIR]
+// --last: the profiler in the last round only (the rounds before warm the code).
 // --monitor: after the warm-up build (learned), the build's workload goes to
 // monitor mode before the measured build: what learning costs is the difference.
 import { spawn } from 'node:child_process';
@@ -47,7 +48,12 @@ const rounds = Number(args.find((a) => /^\d+$/.test(a)) ?? 2);
 const monitor = args.includes('--monitor');
 const interval = Number(flag('--interval') ?? 200);
 const out = flag('--out') ?? '/tmp/vigil-build-profile';
-const how = args.includes('--perf') ? 'perf' : args.includes('--plain') ? 'plain' : 'inspector';
+const profiler = args.includes('--perf') ? 'perf' : args.includes('--plain') ? 'plain' : 'inspector';
+// --last: the profiler over the last round only (the rounds before warm the process's code, as a long-running engine's is).
+const lastOnly = args.includes('--last');
+let how = profiler;
+// --builds N: N measured builds under each round's engine (a longer-lived engine: does its code settle?).
+const builds = Number(flag('--builds') ?? 1);
 mkdirSync(out, { recursive: true });
 
 const short = (url: string): string => url.replace(/^file:\/\/.*?\/(src|node_modules|bench|test)\//, '$1/').replace(/^node:/, 'node:');
@@ -150,6 +156,7 @@ async function profiledBuild(name: string): Promise<string> {
 }
 
 for (let r = 0; r < rounds; r++) {
+  how = lastOnly && r < rounds - 1 ? 'plain' : profiler;
   const v = await startVigil({ probe: { lossReportMs: parseConfig({}).probe.lossReportMs } });
   try {
     await build(project, 2, procs);
@@ -159,35 +166,37 @@ for (let r = 0; r < rounds; r++) {
       const c = await v.engine.profiles.changeMode(w, 'monitor');
       console.log(`  ${w.name} to monitor: ${c.ok ? 'ok' : c.error}`);
     }
-    const s = v.engine.ingest.sessions().at(-1)!;
-    const seq0 = s.lastSeq;
-    const ev0 = s.events;
-    const alerts0 = v.engine.alertsRaised;
-    const hits = async (): Promise<Map<string, number>> =>
-      new Map((await v.engine.metrics.registry.getSingleMetric('vigil_rule_hits_total')!.get()).values.map((x) => [String(x.labels.rule), x.value]));
-    const hits0 = await hits();
-    const workloads0 = new Map(v.engine.workloads.all().map((w) => [w.name, w.events]));
-    gcs = new Map();
-    const threads0 = threadTimes(process.pid);
-    const name = `build-${monitor ? 'monitor' : 'learn'}-${r + 1}`;
-    console.log(`round ${r + 1} (${monitor ? 'monitor' : 'learn'}):`);
-    const file = await profiledBuild(name);
-    const threads1 = threadTimes(process.pid);
-    const main = `node/${process.pid}`;
-    const perThread = [...threads1]
-      .map(([k, t]) => [k, (t.ns - (threads0.get(k)?.ns ?? 0)) / 1e6, t.switches - (threads0.get(k)?.switches ?? 0)] as const)
-      .filter(([, ms]) => ms >= 0.5);
-    const helpers = perThread.filter(([k]) => k !== main).reduce((a, [, ms]) => a + ms, 0);
-    const hits1 = await hits();
-    console.log(
-      `  main thread ${perThread.find(([k]) => k === main)?.[1].toFixed(0)} ms, helper threads ${helpers.toFixed(0)} ms; ` +
-        `${s.lastSeq - seq0} batches, ${s.events - ev0} events, ${v.engine.alertsRaised - alerts0} alerts; ` +
-        `GC: ${[...gcs].map(([k, g]) => `${k} ${g.n}× ${g.ms.toFixed(1)} ms`).join(', ') || 'none'}${file ? `; ${file}` : ''}`,
-    );
-    console.log(`  threads: ${perThread.map(([k, ms, sw]) => `${k === main ? 'main' : k} ${ms.toFixed(1)} ms/${sw} sw`).join(', ')}`);
-    console.log(`  rule hits: ${[...hits1].filter(([k, n]) => n > (hits0.get(k) ?? 0)).map(([k, n]) => `${k} ${n - (hits0.get(k) ?? 0)}`).join(', ') || 'none'}`);
-    const byWorkload = v.engine.workloads.all().map((w) => [w.name, w.events - (workloads0.get(w.name) ?? 0)] as const).filter(([, n]) => n > 0);
-    console.log(`  events by workload: ${byWorkload.sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+    for (let b = 0; b < builds; b++) {
+      const s = v.engine.ingest.sessions().at(-1)!;
+      const seq0 = s.lastSeq;
+      const ev0 = s.events;
+      const alerts0 = v.engine.alertsRaised;
+      const hits = async (): Promise<Map<string, number>> =>
+        new Map((await v.engine.metrics.registry.getSingleMetric('vigil_rule_hits_total')!.get()).values.map((x) => [String(x.labels.rule), x.value]));
+      const hits0 = await hits();
+      const workloads0 = new Map(v.engine.workloads.all().map((w) => [w.name, w.events]));
+      gcs = new Map();
+      const threads0 = threadTimes(process.pid);
+      const name = `build-${monitor ? 'monitor' : 'learn'}-${r + 1}${builds > 1 ? `-${b + 1}` : ''}`;
+      console.log(`round ${r + 1}${builds > 1 ? `, build ${b + 1}` : ''} (${monitor ? 'monitor' : 'learn'}):`);
+      const file = await profiledBuild(name);
+      const threads1 = threadTimes(process.pid);
+      const main = `node/${process.pid}`;
+      const perThread = [...threads1]
+        .map(([k, t]) => [k, (t.ns - (threads0.get(k)?.ns ?? 0)) / 1e6, t.switches - (threads0.get(k)?.switches ?? 0)] as const)
+        .filter(([, ms]) => ms >= 0.5);
+      const helpers = perThread.filter(([k]) => k !== main).reduce((a, [, ms]) => a + ms, 0);
+      const hits1 = await hits();
+      console.log(
+        `  main thread ${perThread.find(([k]) => k === main)?.[1].toFixed(0)} ms, helper threads ${helpers.toFixed(0)} ms; ` +
+          `${s.lastSeq - seq0} batches, ${s.events - ev0} events, ${v.engine.alertsRaised - alerts0} alerts; ` +
+          `GC: ${[...gcs].map(([k, g]) => `${k} ${g.n}× ${g.ms.toFixed(1)} ms`).join(', ') || 'none'}${file ? `; ${file}` : ''}`,
+      );
+      console.log(`  threads: ${perThread.map(([k, ms, sw]) => `${k === main ? 'main' : k} ${ms.toFixed(1)} ms/${sw} sw`).join(', ')}`);
+      console.log(`  rule hits: ${[...hits1].filter(([k, n]) => n > (hits0.get(k) ?? 0)).map(([k, n]) => `${k} ${n - (hits0.get(k) ?? 0)}`).join(', ') || 'none'}`);
+      const byWorkload = v.engine.workloads.all().map((w) => [w.name, w.events - (workloads0.get(w.name) ?? 0)] as const).filter(([, n]) => n > 0);
+      console.log(`  events by workload: ${byWorkload.sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+    }
   } finally {
     await v.stop();
   }
