@@ -484,6 +484,60 @@ function event(end: number): Event {
   let kStart = 0;
   let kEnd = 0;
   oversize = false;
+  // The header, read here in line: a call per field costs more than its
+  // read. Each field is a one-byte tag then a varint, comm a string; a
+  // varint of up to 8 bytes is read here (56 bits: ktime_ns and cgroup_id
+  // come exact to 2^53, rounded once beyond, as varint64 does). Anything
+  // else (the kind, an unknown field, a wrong wire type, a longer varint,
+  // a varint past the end) is left, from its first byte, to the loop below.
+  const b = buf;
+  let p = pos;
+  while (p < end) {
+    const tag = b[p]!;
+    if (tag === 0x3a) {
+      pos = p + 1;
+      comm = str(end, 64);
+      commKey = lastKey;
+      p = pos;
+      continue;
+    }
+    if ((tag & 7) !== 0 || tag < 0x08 || tag > 0x58 || tag === 0x38) break;
+    let q = p + 1;
+    let c = b[q++]!;
+    let lo = c & 127;
+    let hi = 0;
+    if (c >= 128) {
+      c = b[q++]!;
+      lo |= (c & 127) << 7;
+      if (c >= 128) {
+        c = b[q++]!;
+        lo |= (c & 127) << 14;
+        if (c >= 128) {
+          c = b[q++]!;
+          lo |= (c & 127) << 21;
+          for (let s = 0; c >= 128 && s < 28; s += 7) {
+            c = b[q++]!;
+            hi |= (c & 127) << s;
+          }
+        }
+      }
+    }
+    if (c >= 128 || q > end) break;
+    switch (tag) {
+      case 0x08: ktimeNs = lo + hi * 268435456; break;
+      case 0x10: pid = (lo | (hi << 28)) >>> 0; break;
+      case 0x18: tid = (lo | (hi << 28)) >>> 0; break;
+      case 0x20: ppid = (lo | (hi << 28)) >>> 0; break;
+      case 0x28: uid = (lo | (hi << 28)) >>> 0; break;
+      case 0x30: gid = (lo | (hi << 28)) >>> 0; break;
+      case 0x40: cgroupId = lo + hi * 268435456; break;
+      case 0x48: blocked = (lo | (hi << 28)) !== 0; break;
+      case 0x50: blockedBy = (lo | (hi << 28)) >>> 0; break;
+      default: ioUring = (lo | (hi << 28)) !== 0;
+    }
+    p = q;
+  }
+  pos = p;
   while (pos < end) {
     const tag = varint32(end);
     const f = tag >>> 3;

@@ -3,7 +3,7 @@
 // hold the engine's one decoder (src/ingest/probe-message.ts, which reads
 // the bytes itself) against it; nothing in src/ uses it.
 import { AddressError, AF_UNIX, formatAddress, l4Protocol } from '../../src/model/addresses.js';
-import { emptyEvent, EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, type Event, type EventType } from '../../src/model/event.js';
+import { emptyEvent, EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, MECHANISMS, type Event, type EventType } from '../../src/model/event.js';
 import { EVENT_KINDS } from '../../src/model/event-kinds.js';
 import { MalformedEvent } from '../../src/ingest/probe-message.js';
 import { redactEnvEntry } from '../../src/model/env.js';
@@ -63,6 +63,7 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
   e.cgroupId = w.cgroupId;
   e.nodeName = nodeName;
   e.blocked = w.blocked;
+  e.blockedBy = MECHANISMS[w.blockedBy] ?? '';
   e.ioUring = w.ioUring ?? false;
 
   switch (type) {
