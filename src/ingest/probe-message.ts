@@ -109,10 +109,18 @@ function varint32(end: number): number {
   return v >>> 0;
 }
 
-/** A 64-bit varint as a number: exact to 2^53, rounded beyond (as protobufjs with Long off); `signed` reads two's complement. */
-function varint64(end: number, signed: boolean): number {
+// A varint's low and high 32 bits, as varintParts read them last.
+let vlo = 0;
+let vhi = 0;
+
+/** A varint of up to 10 bytes into vlo, vhi (unsigned); past `end` or longer is malformed. */
+function varintParts(end: number): void {
   let b = buf[pos++]!;
-  if (b < 128 && pos <= end) return b;
+  if (b < 128 && pos <= end) {
+    vlo = b;
+    vhi = 0;
+    return;
+  }
   let lo = b & 127;
   let hi = 0;
   let shift = 7;
@@ -132,16 +140,29 @@ function varint64(end: number, signed: boolean): number {
     if (b >= 128) fail('varint longer than 10 bytes');
   }
   if (pos > end) fail('varint past the end');
-  lo >>>= 0;
-  hi >>>= 0;
-  if (signed && hi >>> 31) {
-    // Negative: -(~value + 1), as protobufjs's LongBits.toNumber.
-    const nlo = (~lo + 1) >>> 0;
-    let nhi = ~hi >>> 0;
-    if (!nlo) nhi = (nhi + 1) >>> 0;
-    return -(nlo + nhi * 4294967296);
-  }
-  return lo + hi * 4294967296;
+  vlo = lo >>> 0;
+  vhi = hi >>> 0;
+}
+
+/** A 64-bit varint's halves as a number: exact to 2^53, rounded beyond (as protobufjs with Long off). */
+function u64(lo: number, hi: number): number {
+  return (lo >>> 0) + (hi >>> 0) * 4294967296;
+}
+
+/** The same read as two's complement (an int64). */
+function i64(lo: number, hi: number): number {
+  if (!(hi >>> 31)) return (lo >>> 0) + hi * 4294967296;
+  // Negative: -(~value + 1), as protobufjs's LongBits.toNumber.
+  const nlo = (~lo + 1) >>> 0;
+  let nhi = ~hi >>> 0;
+  if (!nlo) nhi = (nhi + 1) >>> 0;
+  return -(nlo + nhi * 4294967296);
+}
+
+/** A 64-bit varint as a number (u64, or i64 when `signed`). */
+function varint64(end: number, signed: boolean): number {
+  varintParts(end);
+  return signed ? i64(vlo, vhi) : u64(vlo, vhi);
 }
 
 /** Skips a field of wire type `wt` (number `field`), groups included. */
@@ -637,7 +658,10 @@ function event(end: number): Event {
   pos = kStart;
   const e = kEnd;
   while (pos < e) {
-    const tag = varint32(e);
+    // Tags and varints of one byte (most are) read here in line; the rest through varint32 and varintParts.
+    let tag = b[pos]!;
+    if (tag < 128) pos++;
+    else tag = varint32(e);
     const f = tag >>> 3;
     const wt = tag & 7;
     const known = f < wire.length ? wire[f]! : -1;
@@ -646,6 +670,20 @@ function event(end: number): Event {
       continue;
     }
     if (wt !== known) wrongType(k.message, f, wt);
+    // A varint field's value, as its low and high 32 bits: what each field takes of it is read below.
+    let lo = 0;
+    let hi = 0;
+    if (wt === 0) {
+      const c = b[pos]!;
+      if (c < 128 && pos < e) {
+        lo = c;
+        pos++;
+      } else {
+        varintParts(e);
+        lo = vlo;
+        hi = vhi;
+      }
+    }
     switch (type) {
       case 'exec':
         if (f === 1) filename = str(e, MAX_PATH);
@@ -653,65 +691,65 @@ function event(end: number): Event {
         else if (f === 3) {
           if (argv === NO_ARGV) argv = [];
           argv.push(str(e, MAX_ARG));
-        } else if (f === 4) argvTruncated = varint32(e) !== 0;
+        } else if (f === 4) argvTruncated = lo !== 0;
         else if (f === 5) cwd = str(e, MAX_PATH);
-        else if (f === 6) tty = varint32(e);
-        else if (f === 7) capEffective = varint64(e, false);
-        else if (f === 8) capPermitted = varint64(e, false);
-        else if (f === 9) loginuid = varint32(e);
-        else if (f === 10) vpid = varint32(e);
-        else if (f === 11) exeLayer |= varint32(e) !== 0 ? EXE_OVERLAY : 0;
-        else if (f === 12) exeLayer |= varint32(e) !== 0 ? EXE_UPPER_LAYER : 0;
-        else if (f === 13) ino = varint64(e, false);
-        else if (f === 14) dev = varint32(e);
+        else if (f === 6) tty = lo >>> 0;
+        else if (f === 7) capEffective = u64(lo, hi);
+        else if (f === 8) capPermitted = u64(lo, hi);
+        else if (f === 9) loginuid = lo >>> 0;
+        else if (f === 10) vpid = lo >>> 0;
+        else if (f === 11) exeLayer |= lo !== 0 ? EXE_OVERLAY : 0;
+        else if (f === 12) exeLayer |= lo !== 0 ? EXE_UPPER_LAYER : 0;
+        else if (f === 13) ino = u64(lo, hi);
+        else if (f === 14) dev = lo >>> 0;
         else if (f === 15) sha256 = str(e, 64);
-        else if (f === 16) stdio = varint32(e);
+        else if (f === 16) stdio = lo >>> 0;
         else if (f === 17) {
           if (env === NO_ARGV) env = [];
           // Again here what the probe filtered: no value off the list gets further (model/env.ts).
           env.push(redactEnvEntry(str(e, MAX_ARG)));
-        } else envTruncated = varint32(e) !== 0;
+        } else envTruncated = lo !== 0;
         break;
       case 'fork':
-        if (f === 1) childPid = varint32(e);
-        else vpid = varint32(e);
+        if (f === 1) childPid = lo >>> 0;
+        else vpid = lo >>> 0;
         break;
       case 'exit':
-        if (f === 1) exitCode = varint32(e) | 0;
-        else signal = varint32(e) | 0;
+        if (f === 1) exitCode = lo | 0;
+        else signal = lo | 0;
         break;
       case 'open':
         if (f === 1) { path = str(e, MAX_PATH); pathKey = lastKey; }
-        else if (f === 2) flags = varint32(e) | 0;
-        else if (f === 3) mode = varint32(e);
-        else if (f === 4) result = varint64(e, true);
+        else if (f === 2) flags = lo | 0;
+        else if (f === 3) mode = lo >>> 0;
+        else if (f === 4) result = i64(lo, hi);
         else if (f === 5) pathRaw = str(e, MAX_PATH);
-        else if (f === 6) pathFlags = varint32(e);
-        else if (f === 7) ino = varint64(e, false);
-        else if (f === 8) dev = varint32(e);
-        else if (f === 9) nlink = varint32(e);
-        else fileMode = varint32(e);
+        else if (f === 6) pathFlags = lo >>> 0;
+        else if (f === 7) ino = u64(lo, hi);
+        else if (f === 8) dev = lo >>> 0;
+        else if (f === 9) nlink = lo >>> 0;
+        else fileMode = lo >>> 0;
         break;
       case 'unlink':
         if (f === 1) { path = str(e, MAX_PATH); pathKey = lastKey; }
-        else if (f === 2) flags = varint32(e) !== 0 ? 1 : 0;
-        else result = varint64(e, true);
+        else if (f === 2) flags = lo !== 0 ? 1 : 0;
+        else result = i64(lo, hi);
         break;
       case 'rename':
         if (f === 1) { path = str(e, MAX_PATH); pathKey = lastKey; }
         else if (f === 2) path2 = str(e, MAX_PATH);
-        else if (f === 3) flags = varint32(e);
-        else result = varint64(e, true);
+        else if (f === 3) flags = lo >>> 0;
+        else result = i64(lo, hi);
         break;
       case 'chmod':
         if (f === 1) { path = str(e, MAX_PATH); pathKey = lastKey; }
-        else if (f === 2) mode = varint32(e);
-        else result = varint64(e, true);
+        else if (f === 2) mode = lo >>> 0;
+        else result = i64(lo, hi);
         break;
       case 'fileop':
         if (f === 1) call = str(e, 16);
         else if (f === 2) { path = str(e, MAX_PATH); pathKey = lastKey; }
-        else result = varint64(e, true);
+        else result = i64(lo, hi);
         break;
       case 'connect':
       case 'bind':
@@ -719,54 +757,56 @@ function event(end: number): Event {
           sockAddr(e);
           if (type === 'connect') { hasRemote = true; rFamily = saFamily; rAddr = saAddr; rPort = saPort; rPath = saPath; }
           else { hasLocal = true; lFamily = saFamily; lAddr = saAddr; lPort = saPort; lPath = saPath; }
-        } else if (f === 2) wireProtocol = varint32(e) | 0;
-        else result = varint64(e, true);
+        } else if (f === 2) wireProtocol = lo | 0;
+        else result = i64(lo, hi);
         break;
       case 'accept':
         if (f === 1) { sockAddr(e); hasRemote = true; rFamily = saFamily; rAddr = saAddr; rPort = saPort; rPath = saPath; }
         else if (f === 2) { sockAddr(e); hasLocal = true; lFamily = saFamily; lAddr = saAddr; lPort = saPort; lPath = saPath; }
-        else result = varint64(e, true);
+        else result = i64(lo, hi);
         break;
       case 'listen':
         if (f === 1) { sockAddr(e); hasLocal = true; lFamily = saFamily; lAddr = saAddr; lPort = saPort; lPath = saPath; }
-        else if (f === 2) varint32(e); // backlog: not kept
-        else result = varint64(e, true);
+        else if (f === 2) {
+          // backlog: not kept
+        }
+        else result = i64(lo, hi);
         break;
       case 'setid':
         if (f === 1) call = str(e, UNBOUNDED);
-        else if (f === 2) id = varint64(e, true);
-        else if (f === 3) result = varint64(e, true);
-        else if (f === 4) capEffective = varint64(e, false);
-        else if (f === 5) capPermitted = varint64(e, false);
-        else if (f === 6) euid = varint32(e);
-        else if (f === 7) suid = varint32(e);
-        else if (f === 8) egid = varint32(e);
-        else if (f === 9) sgid = varint32(e);
-        else if (f === 10) fsuid = varint32(e);
-        else if (f === 11) fsgid = varint32(e);
+        else if (f === 2) id = i64(lo, hi);
+        else if (f === 3) result = i64(lo, hi);
+        else if (f === 4) capEffective = u64(lo, hi);
+        else if (f === 5) capPermitted = u64(lo, hi);
+        else if (f === 6) euid = lo >>> 0;
+        else if (f === 7) suid = lo >>> 0;
+        else if (f === 8) egid = lo >>> 0;
+        else if (f === 9) sgid = lo >>> 0;
+        else if (f === 10) fsuid = lo >>> 0;
+        else if (f === 11) fsgid = lo >>> 0;
         else idsAfter = taskIds(e);
         break;
       case 'ptrace':
-        if (f === 1) id = varint64(e, true);
-        else if (f === 2) targetPid = varint32(e);
-        else result = varint64(e, true);
+        if (f === 1) id = i64(lo, hi);
+        else if (f === 2) targetPid = lo >>> 0;
+        else result = i64(lo, hi);
         break;
       case 'module':
         if (f === 1) call = str(e, UNBOUNDED);
         else if (f === 2) { path = str(e, MAX_PATH); pathKey = lastKey; }
-        else result = varint64(e, true);
+        else result = i64(lo, hi);
         break;
       case 'mount':
         if (f === 1) path2 = str(e, MAX_PATH);
         else if (f === 2) { path = str(e, MAX_PATH); pathKey = lastKey; }
         else if (f === 3) call = str(e, UNBOUNDED);
-        else if (f === 4) flags = varint64(e, false);
-        else result = varint64(e, true);
+        else if (f === 4) flags = u64(lo, hi);
+        else result = i64(lo, hi);
         break;
       case 'namespace':
         if (f === 1) call = str(e, UNBOUNDED);
-        else if (f === 2) flags = id = varint64(e, false);
-        else result = varint64(e, true);
+        else if (f === 2) flags = id = u64(lo, hi);
+        else result = i64(lo, hi);
         break;
       case 'dns':
         if (f === 1) {
@@ -774,69 +814,69 @@ function event(end: number): Event {
           // Copied: the batch's buffer is reused.
           dns = parseDnsMessage(Uint8Array.from(buf.subarray(pos, end)), false);
           pos = end;
-        } else if (f === 2) dnsLength = varint32(e);
+        } else if (f === 2) dnsLength = lo >>> 0;
         else if (f === 3) { sockAddr(e); hasRemote = true; rFamily = saFamily; rAddr = saAddr; rPort = saPort; rPath = saPath; }
-        else if (f === 4) wireProtocol = varint32(e) | 0;
-        else dnsAllowed = varint32(e);
+        else if (f === 4) wireProtocol = lo | 0;
+        else dnsAllowed = lo >>> 0;
         break;
       case 'cgroup_move':
-        if (f === 1) targetPid = varint32(e);
+        if (f === 1) targetPid = lo >>> 0;
         else if (f === 2) call = str(e, 16);
-        else if (f === 3) id = varint64(e, false);
-        else if (f === 4) flags = varint64(e, false);
-        else if (f === 5) result = varint64(e, false);
-        else mode = varint32(e) !== 0 ? 1 : 0;
+        else if (f === 3) id = u64(lo, hi);
+        else if (f === 4) flags = u64(lo, hi);
+        else if (f === 5) result = u64(lo, hi);
+        else mode = lo !== 0 ? 1 : 0;
         break;
       case 'dup':
-        if (f === 1) flags = varint32(e);
-        else if (f === 2) id = varint32(e);
+        if (f === 1) flags = lo >>> 0;
+        else if (f === 2) id = lo >>> 0;
         else if (f === 3) { sockAddr(e); hasRemote = true; rFamily = saFamily; rAddr = saAddr; rPort = saPort; rPath = saPath; }
         else if (f === 4) { sockAddr(e); hasLocal = true; lFamily = saFamily; lAddr = saAddr; lPort = saPort; lPath = saPath; }
-        else if (f === 5) wireProtocol = varint32(e) | 0;
+        else if (f === 5) wireProtocol = lo | 0;
         else if (f === 7) call = str(e, 16);
-        else result = varint64(e, true);
+        else result = i64(lo, hi);
         break;
       case 'mkdir':
         if (f === 1) path = str(e, MAX_PATH);
-        else if (f === 2) mode = varint32(e);
-        else result = varint64(e, true);
+        else if (f === 2) mode = lo >>> 0;
+        else result = i64(lo, hi);
         break;
       case 'link':
         if (f === 1) call = str(e, 16);
         else if (f === 2) path2 = str(e, MAX_PATH);
         else if (f === 3) path = str(e, MAX_PATH);
-        else if (f === 4) flags = varint32(e);
-        else result = varint64(e, true);
+        else if (f === 4) flags = lo >>> 0;
+        else result = i64(lo, hi);
         break;
       case 'socket':
-        if (f === 1) family = varint32(e);
-        else if (f === 2) flags = varint32(e);
-        else if (f === 3) id = varint32(e);
-        else result = varint64(e, true);
+        if (f === 1) family = lo >>> 0;
+        else if (f === 2) flags = lo >>> 0;
+        else if (f === 3) id = lo >>> 0;
+        else result = i64(lo, hi);
         break;
       case 'bpf':
-        if (f === 1) id = varint32(e);
-        else if (f === 2) flags = varint32(e);
-        else if (f === 3) mode = varint32(e);
+        if (f === 1) id = lo >>> 0;
+        else if (f === 2) flags = lo >>> 0;
+        else if (f === 3) mode = lo >>> 0;
         else if (f === 4) call = str(e, 16);
-        else result = varint64(e, true);
+        else result = i64(lo, hi);
         break;
       case 'userfaultfd':
-        if (f === 1) flags = varint32(e);
-        else result = varint64(e, true);
+        if (f === 1) flags = lo >>> 0;
+        else result = i64(lo, hi);
         break;
       case 'send':
         if (f === 1) call = str(e, 16);
         else if (f === 2) { sockAddr(e); hasRemote = true; rFamily = saFamily; rAddr = saAddr; rPort = saPort; rPath = saPath; }
-        else if (f === 3) wireProtocol = varint32(e) | 0;
-        else result = varint64(e, true);
+        else if (f === 3) wireProtocol = lo | 0;
+        else result = i64(lo, hi);
         break;
       case 'iouring':
         if (f === 1) call = str(e, 32);
-        else if (f === 2) flags = varint32(e);
-        else if (f === 3) id = varint32(e);
+        else if (f === 2) flags = lo >>> 0;
+        else if (f === 3) id = lo >>> 0;
         else if (f === 5) path2 = str(e, 32);
-        else result = varint64(e, true);
+        else result = i64(lo, hi);
         break;
     }
   }

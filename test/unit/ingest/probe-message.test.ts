@@ -220,7 +220,7 @@ function varintOf(n: bigint, len = 0): number[] {
   return out.map((b, i) => (i < out.length - 1 ? b | 128 : b));
 }
 
-describe('the header, read in line', () => {
+describe('fields read in line', () => {
   // What the probe writes is the header's fields in number order, each as
   // short as it goes (bpf/probe: protobuf's own serializer); the decoder
   // reads that in line and leaves anything else to its general loop.
@@ -297,6 +297,26 @@ describe('the header, read in line', () => {
     expect(got.rejected).toContain('malformed event bytes: Event field 1 has wire type 1, expected 0');
     expect(got.rejected).toContain('malformed event bytes: varint past the end');
     expect(got.rejected).toContain('malformed event bytes: varint longer than 10 bytes');
+  });
+
+  it('reads a kind cut anywhere as protobufjs does, though the event goes on past it', () => {
+    const Open = messageType('OpenEvent');
+    const body = Buffer.from(Open.encode(Open.fromObject({ path: '/etc/hosts', flags: 0o2101, mode: 7, result: -115, ino: 2 ** 40 })).finish());
+    for (let cut = 0; cut <= body.length; cut++) {
+      const kind = body.subarray(0, cut);
+      // cgroup_id after the kind: its bytes must not be taken for the end of a varint cut short.
+      const got = fast(batchOf(1, [Buffer.concat([Buffer.from([0x10, 5]), field(19, kind), Buffer.from([0x40, 9])])]));
+      let want: Record<string, unknown>;
+      try {
+        want = Open.toObject(Open.decode(kind), { defaults: true, longs: Number });
+      } catch {
+        expect(got.events, `cut at ${cut}`).toEqual([]);
+        expect(got.rejected[0], `cut at ${cut}`).toMatch(/past the end/);
+        continue;
+      }
+      expect(got.rejected, `cut at ${cut}`).toEqual([]);
+      expect(got.events[0], `cut at ${cut}`).toMatchObject({ pid: 5, cgroupId: 9, path: want.path, flags: want.flags, mode: want.mode, result: want.result, ino: want.ino });
+    }
   });
 });
 
