@@ -226,10 +226,16 @@ const interned: string[] = new Array<string>(INTERN_SLOTS).fill('');
  * The interned strings' bytes, INTERN_MAX per slot, compared with the
  * message four bytes at a time: compared a character at a time, the
  * strings cost ~18% of the instructions from decoding through detection
- * (bench/detect-count.ts --functions).
+ * (bench/detect-count.ts --functions). The table is read as an Int32Array
+ * (its words are aligned; cheaper than a DataView), and each string's last
+ * four bytes are kept apart, as one word, so a string of 4 bytes or more
+ * is compared by whole words: those inside it, then its tail.
  */
 const internedBytes = new Uint8Array(INTERN_SLOTS * INTERN_MAX);
-const internedWords = new DataView(internedBytes.buffer);
+const internedInts = new Int32Array(internedBytes.buffer);
+const internedTails = new Int32Array(INTERN_SLOTS);
+/** The message is read in the table's byte order (the platform's, as any typed array). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const NO_WORDS: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 /** The message's bytes as words (decodeProbeMessage sets it with buf). */
 let words = NO_WORDS;
@@ -263,10 +269,16 @@ function str(end: number, bound: number): string {
     const o = slot * INTERN_MAX;
     if (s.length === n) {
       // The table holds ASCII only, so a match is ASCII too; its bytes are the string's.
-      let i = 0;
-      for (; i + 4 <= n; i += 4) if (words.getUint32(start + i) !== internedWords.getUint32(o + i)) break;
-      if (i + 4 > n) while (i < n && internedBytes[o + i] === buf[start + i]) i++;
-      if (i === n) {
+      let same: boolean;
+      if (n >= 4) {
+        const w = words;
+        same = w.getInt32(e - 4, LITTLE_ENDIAN) === internedTails[slot];
+        const o4 = o >> 2;
+        for (let i = 0; same && i + 4 < n; i += 4) same = w.getInt32(start + i, LITTLE_ENDIAN) === internedInts[o4 + (i >> 2)];
+      } else {
+        same = internedBytes[o] === buf[start] && (n < 2 || internedBytes[o + 1] === buf[start + 1]) && (n < 3 || internedBytes[o + 2] === buf[start + 2]);
+      }
+      if (same) {
         lastKey = slot;
         return s;
       }
@@ -275,6 +287,7 @@ function str(end: number, bound: number): string {
     const fresh = buf.latin1Slice(start, e);
     interned[slot] = fresh;
     for (let i = 0; i < n; i++) internedBytes[o + i] = buf[start + i]!;
+    if (n >= 4) internedTails[slot] = words.getInt32(e - 4, LITTLE_ENDIAN);
     lastKey = slot;
     return fresh;
   }
