@@ -215,7 +215,7 @@ function delimited(end: number, what: string): number {
 
 /**
  * Short ASCII strings are interned: a direct-mapped table, replaced on
- * collision. The slot comes from the length and up to twelve bytes spread
+ * collision. The slot comes from the length and up to sixteen bytes spread
  * over the string; a hit is then checked byte for byte (never trusted to a
  * hash: a crafted name must not come out as another one).
  */
@@ -258,21 +258,30 @@ function str(end: number, bound: number): string {
   if (n === 0) return '';
   if (n > bound) oversize = true;
   if (n <= INTERN_MAX) {
-    let h = Math.imul(n ^ (buf[start]! << 8) ^ (buf[e - 1]! << 16), 0x9e3779b1);
-    if (n > 4) {
-      const m = start + (n >> 1);
-      h = Math.imul(h ^ buf[m]! ^ (buf[e - 2]! << 8) ^ (buf[e - 3]! << 16) ^ (buf[e - 4]! << 24), 0x85ebca6b);
-      if (n > 8) h = Math.imul(h ^ buf[start + (n >> 2)]! ^ (buf[m + (n >> 2)]! << 8) ^ (buf[e - 5]! << 16) ^ (buf[e - 6]! << 24), 0xc2b2ae35);
-    }
-    const slot = (h ^ (h >>> 15)) & (INTERN_SLOTS - 1);
+    const w = words;
+    // The slot, from words read whole (a byte costs about as much as a word): the first and last four bytes, and
+    // past 8 bytes four in the middle, past 16 four at a quarter; murmur3's finaliser folds them into the low bits.
+    let h: number;
+    let tail = 0;
+    if (n >= 4) {
+      tail = w.getInt32(e - 4, LITTLE_ENDIAN);
+      h = Math.imul(n ^ w.getInt32(start, LITTLE_ENDIAN), 0x9e3779b1) ^ tail;
+      if (n > 8) {
+        h = Math.imul(h, 0x85ebca6b) ^ w.getInt32(start + (n >> 1) - 2, LITTLE_ENDIAN);
+        if (n > 16) h = Math.imul(h, 0xc2b2ae35) ^ w.getInt32(start + (n >> 2), LITTLE_ENDIAN);
+      }
+    } else h = n ^ (buf[start]! << 8) ^ (buf[start + (n >> 1)]! << 16) ^ (buf[e - 1]! << 24);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    const slot = h & (INTERN_SLOTS - 1);
     const s = interned[slot]!;
     const o = slot * INTERN_MAX;
     if (s.length === n) {
       // The table holds ASCII only, so a match is ASCII too; its bytes are the string's.
       let same: boolean;
       if (n >= 4) {
-        const w = words;
-        same = w.getInt32(e - 4, LITTLE_ENDIAN) === internedTails[slot];
+        same = tail === internedTails[slot];
         const o4 = o >> 2;
         for (let i = 0; same && i + 4 < n; i += 4) same = w.getInt32(start + i, LITTLE_ENDIAN) === internedInts[o4 + (i >> 2)];
       } else {
@@ -287,7 +296,7 @@ function str(end: number, bound: number): string {
     const fresh = buf.latin1Slice(start, e);
     interned[slot] = fresh;
     for (let i = 0; i < n; i++) internedBytes[o + i] = buf[start + i]!;
-    if (n >= 4) internedTails[slot] = words.getInt32(e - 4, LITTLE_ENDIAN);
+    internedTails[slot] = tail;
     lastKey = slot;
     return fresh;
   }
