@@ -580,6 +580,18 @@ function event(end: number): Event {
     }
     p = q;
   }
+  // Then the kind, as the probe writes it: a two-byte tag (fields 16-47,
+  // wire type 2) and a length of one byte. Anything else: the loop below.
+  if (p + 2 < end && (b[p]! & 0x87) === 0x82 && b[p + 1]! < 3 && b[p + 2]! < 128) {
+    const known = KIND_BY_FIELD[((b[p]! & 127) >>> 3) | (b[p + 1]! << 4)];
+    const kindEnd = p + 3 + b[p + 2]!;
+    if (known && kindEnd <= end) {
+      kind = known;
+      kStart = p + 3;
+      kEnd = kindEnd;
+      p = kindEnd;
+    }
+  }
   pos = p;
   while (pos < end) {
     const tag = varint32(end);
