@@ -118,11 +118,17 @@ static __always_inline __u64 dedup_now(void)
 /* A file's identity, folded to 32 bits: its inode number and device.
  * An open that repeats a path but opens another file (a symlink pointed
  * elsewhere, a file replaced) is no repeat. Never 0. */
+static __always_inline __u32 ident_of(__u64 ino, __u32 dev)
+{
+	__u64 h = mix(ino, dev);
+	return (__u32)(h ^ (h >> 32)) | 1;
+}
+
 static __always_inline __u32 file_ident(struct file *f)
 {
-	struct inode *inode = BPF_CORE_READ(f, f_inode);
-	__u64 h = mix(BPF_CORE_READ(inode, i_ino), BPF_CORE_READ(inode, i_sb, s_dev));
-	return (__u32)(h ^ (h >> 32)) | 1;
+	struct inode_facts i;
+	read_inode(BPF_CORE_READ(f, f_inode), &i);
+	return ident_of(i.ino, i.dev);
 }
 
 static __always_inline __s64 result_class(long ret)

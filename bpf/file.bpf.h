@@ -92,11 +92,14 @@ static __always_inline __u32 resolve_opened(struct vigil_open *o, long fd)
 	struct file *f = file_from_fd(fd);
 	if (!f)
 		return 0;
-	struct inode *inode = BPF_CORE_READ(f, f_inode);
-	o->ino = BPF_CORE_READ(inode, i_ino);
-	o->dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	o->nlink = BPF_CORE_READ(inode, __i_nlink);
-	o->file_mode = BPF_CORE_READ(inode, i_mode);
+	struct file_facts ff;
+	read_file(f, &ff);
+	struct inode_facts i;
+	read_inode(ff.inode, &i);
+	o->ino = i.ino;
+	o->dev = i.dev;
+	o->nlink = i.nlink;
+	o->file_mode = i.mode;
 	if (o->nlink > 1) {
 		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 		struct inode *root = BPF_CORE_READ(task, fs, root.dentry, d_inode);
@@ -105,11 +108,11 @@ static __always_inline __u32 resolve_opened(struct vigil_open *o, long fd)
 	}
 	__u32 start = open_strings_used(o);
 	__u32 flags = 0;
-	__u32 len = resolve_path(f, o->path.raw, start, &flags);
+	__u32 len = resolve_path(ff.mnt, ff.dentry, o->path.raw, start, &flags);
 	o->file_flags = flags;
 	o->resolved_off = start;
 	o->resolved_len = len;
-	return file_ident(f);
+	return ident_of(i.ino, i.dev);
 }
 
 /* At exit: a path string that was not readable at entry, read now. */

@@ -21,6 +21,7 @@ struct walk_state {
 	struct dentry *d;
 	struct vfsmount *vfs;
 	struct mount *mnt;
+	struct dentry *mnt_root;     /* vfs's root dentry, read once per mount */
 	struct dentry *root_dentry;
 	struct vfsmount *root_mnt;
 	char *buf;
@@ -28,10 +29,38 @@ struct walk_state {
 	bool truncated;
 };
 
+/*
+ * Each bpf_probe_read_kernel() is a helper call, ~40 ns on this project's
+ * VM, and a walk made four per component: an open's path cost ~200 ns a
+ * level at its exit. A step now makes two: the dentry's parent and name
+ * in one read (below), its name string; the mount's root dentry is read
+ * once per mount.
+ */
+
+/* A dentry's parent and name pointer. Every kernel Vigil supports keeps
+ * d_parent right before d_name (a qstr: hash and length, then the name
+ * pointer): one read of the 24 bytes; two reads where a kernel does not. */
+static __always_inline void dentry_up(struct dentry *d, struct dentry **parent, const unsigned char **name)
+{
+	__u32 p = bpf_core_field_offset(struct dentry, d_parent);
+	__u32 n = bpf_core_field_offset(struct dentry, d_name.name);
+
+	if (n == p + 16) {
+		__u64 w[3];
+		if (bpf_probe_read_kernel(w, sizeof(w), (char *)d + p))
+			w[0] = w[2] = 0;
+		*parent = (struct dentry *)w[0];
+		*name = (const unsigned char *)w[2];
+		return;
+	}
+	*parent = BPF_CORE_READ(d, d_parent);
+	*name = BPF_CORE_READ(d, d_name.name);
+}
+
 /* The steps walk_step and resolve_step share. At the top of mount `mnt`:
  * go on from where it is mounted; 1 (stop) at the top of the mount tree. */
 static __always_inline long step_to_mountpoint(struct mount *mnt, struct dentry **d, struct mount **m,
-					       struct vfsmount **vfs)
+					       struct vfsmount **vfs, struct dentry **mnt_root)
 {
 	struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
 	if (up == mnt || !up)
@@ -39,15 +68,16 @@ static __always_inline long step_to_mountpoint(struct mount *mnt, struct dentry 
 	*d = BPF_CORE_READ(mnt, mnt_mountpoint);
 	*m = up;
 	*vfs = &up->mnt;
+	*mnt_root = BPF_CORE_READ(up, mnt.mnt_root);
 	return 0;
 }
 
-/* Inside a mount: d's name into buf + off (the caller bounded off), then
- * on to its parent; 1 (stop) when the name cannot be read. */
-static __always_inline long step_to_parent(struct dentry *d, struct dentry *parent, char *buf, __u32 off,
+/* Inside a mount: d's name (`name`, from dentry_up) into buf + off (the
+ * caller bounded off), then on to its parent; 1 (stop) when the name
+ * cannot be read. */
+static __always_inline long step_to_parent(const unsigned char *name, struct dentry *parent, char *buf, __u32 off,
 					   __u32 *next_off, struct dentry **next)
 {
-	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
 	long n = bpf_probe_read_kernel_str(buf + off, VIGIL_NAME_READ, name);
 	if (n <= 0)
 		return 1;
@@ -65,28 +95,29 @@ static long walk_step(__u64 i, struct walk_state *w)
 	struct dentry *d = w->d;
 	struct vfsmount *vfs = w->vfs;
 	struct mount *mnt = w->mnt;
+	struct dentry *mnt_root = w->mnt_root;
 
 	if (d == w->root_dentry && vfs == w->root_mnt)
 		return 1;
-	struct dentry *parent = BPF_CORE_READ(d, d_parent);
-	struct dentry *mnt_root = BPF_CORE_READ(vfs, mnt_root);
+	struct dentry *parent;
+	const unsigned char *name;
+	dentry_up(d, &parent, &name);
 	if (d == parent && d != mnt_root && w->off == 0) {
 		/* A pseudo file with no directory above it (memfd_create,
 		 * anonymous inodes): its name ("memfd:payload") is its path. */
-		const unsigned char *pname = BPF_CORE_READ(d, d_name.name);
-		long pn = bpf_probe_read_kernel_str(w->buf, VIGIL_NAME_READ, pname);
+		long pn = bpf_probe_read_kernel_str(w->buf, VIGIL_NAME_READ, name);
 		if (pn > 0)
 			w->off = pn;
 		return 1;
 	}
 	if (d == mnt_root || d == parent)
-		return step_to_mountpoint(mnt, &w->d, &w->mnt, &w->vfs);
+		return step_to_mountpoint(mnt, &w->d, &w->mnt, &w->vfs, &w->mnt_root);
 	__u32 off = w->off;
 	if (off > VIGIL_WALK_STOP) {
 		w->truncated = true;
 		return 1;
 	}
-	return step_to_parent(d, parent, w->buf, off, &w->off, &w->d);
+	return step_to_parent(name, parent, w->buf, off, &w->off, &w->d);
 }
 
 /* Walk `path` up to the caller's root, writing from buf + off; returns
@@ -94,14 +125,16 @@ static long walk_step(__u64 i, struct walk_state *w)
  * *truncated when the walk was cut. */
 static __always_inline __u32 walk_path_from(const struct path *path, char *buf, __u32 off, bool *truncated)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	/* The task's root through its BTF type: plain loads, no helper calls. */
+	struct fs_struct *fs = bpf_get_current_task_btf()->fs;
 	struct vfsmount *vfs = BPF_CORE_READ(path, mnt);
 	struct walk_state w = {
 		.d = BPF_CORE_READ(path, dentry),
 		.vfs = vfs,
 		.mnt = container_of(vfs, struct mount, mnt),
-		.root_dentry = BPF_CORE_READ(task, fs, root.dentry),
-		.root_mnt = BPF_CORE_READ(task, fs, root.mnt),
+		.mnt_root = BPF_CORE_READ(vfs, mnt_root),
+		.root_dentry = fs->root.dentry,
+		.root_mnt = fs->root.mnt,
 		.buf = buf,
 		.off = off,
 	};
@@ -140,8 +173,10 @@ struct resolve_state {
 	struct dentry *d;
 	struct vfsmount *vfs;
 	struct mount *mnt;
+	struct dentry *mnt_root;     /* vfs's root dentry, read once per mount */
 	struct dentry *root_dentry;
 	struct vfsmount *root_mnt;
+	struct dentry *root_mnt_root;
 	struct super_block *root_sb; /* the root mount's file system when the mount holds all of it, else NULL */
 	char *buf;
 	__u32 off;
@@ -155,21 +190,22 @@ static long resolve_step(__u64 i, struct resolve_state *w)
 	struct dentry *d = w->d;
 	struct vfsmount *vfs = w->vfs;
 	struct mount *mnt = w->mnt;
-	struct dentry *mnt_root = BPF_CORE_READ(vfs, mnt_root);
+	struct dentry *mnt_root = w->mnt_root;
 
 	if (d == w->root_dentry && vfs == w->root_mnt) {
 		if (d == mnt_root)
 			return 1; /* the root is a whole mount: the container's or the host's */
 		w->flags |= VIGIL_FILE_OUTSIDE_ROOT;
 	}
-	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+	struct dentry *parent;
+	const unsigned char *name;
+	dentry_up(d, &parent, &name);
 	if (d == parent && d != mnt_root && w->off == w->start) {
 		/* A pseudo file (memfd, anonymous inode): its name is its path. */
 		__u32 off = w->off;
 		if (off > VIGIL_RESOLVE_MAX_OFF)
 			return 1;
-		const unsigned char *pname = BPF_CORE_READ(d, d_name.name);
-		long pn = bpf_probe_read_kernel_str(w->buf + off, VIGIL_NAME_READ, pname);
+		long pn = bpf_probe_read_kernel_str(w->buf + off, VIGIL_NAME_READ, name);
 		if (pn > 0)
 			w->off = off + pn;
 		return 1;
@@ -181,35 +217,39 @@ static long resolve_step(__u64 i, struct resolve_state *w)
 			 * go on from the same dentry in the root mount. */
 			w->vfs = w->root_mnt;
 			w->mnt = container_of(w->root_mnt, struct mount, mnt);
+			w->mnt_root = w->root_mnt_root;
 			w->flags |= VIGIL_FILE_BIND_MAPPED;
 			return 0;
 		}
-		return step_to_mountpoint(mnt, &w->d, &w->mnt, &w->vfs);
+		return step_to_mountpoint(mnt, &w->d, &w->mnt, &w->vfs, &w->mnt_root);
 	}
 	__u32 off = w->off;
 	if (off > w->stop || off > VIGIL_RESOLVE_MAX_OFF) {
 		w->flags |= VIGIL_FILE_TRUNCATED;
 		return 1;
 	}
-	return step_to_parent(d, parent, w->buf, off, &w->off, &w->d);
+	return step_to_parent(name, parent, w->buf, off, &w->off, &w->d);
 }
 
 /* Walks the file `f` into buf (VIGIL_RESOLVE_ROOM bytes) from `start`;
  * returns the bytes written and adds VIGIL_FILE_* to *flags. */
-static __always_inline __u32 resolve_path(struct file *f, char *buf, __u32 start, __u32 *flags)
+static __always_inline __u32 resolve_path(struct vfsmount *vfs, struct dentry *d, char *buf, __u32 start, __u32 *flags)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct vfsmount *vfs = BPF_CORE_READ(f, f_path.mnt);
-	struct vfsmount *root_mnt = BPF_CORE_READ(task, fs, root.mnt);
-	struct super_block *root_sb = BPF_CORE_READ(root_mnt, mnt_sb);
-	if (BPF_CORE_READ(root_mnt, mnt_root) != BPF_CORE_READ(root_sb, s_root))
+	/* The task's root through its BTF type: plain loads, no helper calls. */
+	struct fs_struct *fs = bpf_get_current_task_btf()->fs;
+	struct vfsmount *root_mnt = fs->root.mnt;
+	struct super_block *root_sb = root_mnt->mnt_sb;
+	struct dentry *root_mnt_root = root_mnt->mnt_root;
+	if (root_mnt_root != root_sb->s_root)
 		root_sb = NULL;
 	struct resolve_state w = {
-		.d = BPF_CORE_READ(f, f_path.dentry),
+		.d = d,
 		.vfs = vfs,
 		.mnt = container_of(vfs, struct mount, mnt),
-		.root_dentry = BPF_CORE_READ(task, fs, root.dentry),
+		.mnt_root = vfs == root_mnt ? root_mnt_root : BPF_CORE_READ(vfs, mnt_root),
+		.root_dentry = fs->root.dentry,
 		.root_mnt = root_mnt,
+		.root_mnt_root = root_mnt_root,
 		.root_sb = root_sb,
 		.buf = buf,
 		.off = start,
@@ -240,18 +280,94 @@ static __always_inline void clear_opened(struct vigil_open *o)
 	o->root_dev = 0;
 }
 
+/* The task's file table is read through its BTF type, plain loads where
+ * BPF_CORE_READ makes a helper call each; the slot itself (an array of
+ * pointers, which BTF access does not follow) is one read. */
 static __always_inline struct file *file_from_fd(int fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	unsigned int max = BPF_CORE_READ(fdt, max_fds);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
+	unsigned int max = fdt->max_fds;
+	struct file **fds = fdt->fd;
 	struct file *f = NULL;
 
 	if (fd < 0 || (unsigned int)fd >= max)
 		return NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
+}
+
+/* A file's inode and path: within its first 96 bytes on every kernel
+ * Vigil supports (f_inode after f_path before 6.12, before it since), one
+ * read instead of three. */
+struct file_facts {
+	struct inode *inode;
+	struct vfsmount *mnt;
+	struct dentry *dentry;
+};
+
+#define VIGIL_FILE_HEAD 96
+
+static __always_inline void read_file(struct file *f, struct file_facts *o)
+{
+	__u32 inode_off = bpf_core_field_offset(struct file, f_inode);
+	__u32 mnt_off = bpf_core_field_offset(struct file, f_path.mnt);
+	__u32 dentry_off = bpf_core_field_offset(struct file, f_path.dentry);
+
+	if (inode_off + 8 <= VIGIL_FILE_HEAD && mnt_off + 8 <= VIGIL_FILE_HEAD && dentry_off + 8 <= VIGIL_FILE_HEAD) {
+		__u8 head[VIGIL_FILE_HEAD];
+		if (bpf_probe_read_kernel(head, sizeof(head), f)) {
+			o->inode = NULL;
+			o->mnt = NULL;
+			o->dentry = NULL;
+			return;
+		}
+		o->inode = *(struct inode **)(head + inode_off);
+		o->mnt = *(struct vfsmount **)(head + mnt_off);
+		o->dentry = *(struct dentry **)(head + dentry_off);
+		return;
+	}
+	o->inode = BPF_CORE_READ(f, f_inode);
+	o->mnt = BPF_CORE_READ(f, f_path.mnt);
+	o->dentry = BPF_CORE_READ(f, f_path.dentry);
+}
+
+/* What an open reports of the inode it opened: i_mode, i_sb, i_ino and
+ * i_nlink lie within its first 96 bytes on every kernel Vigil supports,
+ * one read instead of four (a field past them is read on its own). */
+struct inode_facts {
+	__u64 ino;
+	__u32 dev;
+	__u32 nlink;
+	__u32 mode;
+};
+
+#define VIGIL_INODE_HEAD 96
+
+static __always_inline void read_inode(struct inode *inode, struct inode_facts *o)
+{
+	__u32 mode_off = bpf_core_field_offset(struct inode, i_mode);
+	__u32 sb_off = bpf_core_field_offset(struct inode, i_sb);
+	__u32 ino_off = bpf_core_field_offset(struct inode, i_ino);
+	__u32 nlink_off = bpf_core_field_offset(struct inode, __i_nlink);
+
+	if (mode_off + 2 <= VIGIL_INODE_HEAD && sb_off + 8 <= VIGIL_INODE_HEAD && ino_off + 8 <= VIGIL_INODE_HEAD &&
+	    nlink_off + 4 <= VIGIL_INODE_HEAD) {
+		__u8 head[VIGIL_INODE_HEAD];
+		if (bpf_probe_read_kernel(head, sizeof(head), inode)) {
+			o->ino = o->dev = o->nlink = o->mode = 0;
+			return;
+		}
+		struct super_block *sb = *(struct super_block **)(head + sb_off);
+		o->ino = *(__u64 *)(head + ino_off);
+		o->nlink = *(__u32 *)(head + nlink_off);
+		o->mode = *(__u16 *)(head + mode_off);
+		o->dev = BPF_CORE_READ(sb, s_dev);
+		return;
+	}
+	o->ino = BPF_CORE_READ(inode, i_ino);
+	o->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	o->nlink = BPF_CORE_READ(inode, __i_nlink);
+	o->mode = BPF_CORE_READ(inode, i_mode);
 }
 
 /* An inode's change time in ns, whichever way this kernel stores it
