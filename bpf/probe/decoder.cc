@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 extern "C" {
@@ -167,19 +168,27 @@ constexpr size_t kLargestRecord = std::max({sizeof(vigil_exec), sizeof(vigil_ope
 
 }  // namespace
 
+// Both build their result in one string, without a string per component:
+// a build's opens each took some ten allocations here.
 std::string JoinWalkedPath(const char* buf, size_t len) {
-  std::vector<std::string> parts;
-  size_t i = 0;
-  while (i < len) {
+  // Components come leaf first: the output is filled from its end.
+  size_t total = 0;
+  for (size_t i = 0; i < len;) {
     size_t n = strnlen(buf + i, len - i);
-    if (n > 0) parts.emplace_back(buf + i, n);
+    if (n > 0) total += n + 1;
     i += n + 1;
   }
-  if (parts.empty()) return "/";
-  std::string out;
-  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
-    out += '/';
-    out += *it;
+  if (total == 0) return "/";
+  std::string out(total, '\0');
+  size_t at = total;
+  for (size_t i = 0; i < len;) {
+    size_t n = strnlen(buf + i, len - i);
+    if (n > 0) {
+      at -= n;
+      memcpy(&out[at], buf + i, n);
+      out[--at] = '/';
+    }
+    i += n + 1;
   }
   return out;
 }
@@ -187,24 +196,28 @@ std::string JoinWalkedPath(const char* buf, size_t len) {
 std::string ResolvePath(const std::string& base, const std::string& raw) {
   if (raw.empty()) return raw;
   std::string joined = raw[0] == '/' ? raw : base + "/" + raw;
-  std::vector<std::string> parts;
+  std::vector<std::pair<size_t, size_t>> parts;  // kept components: (start, length) in `joined`
+  parts.reserve(16);
   size_t i = 0;
   while (i <= joined.size()) {
     size_t j = joined.find('/', i);
     if (j == std::string::npos) j = joined.size();
-    std::string part = joined.substr(i, j - i);
-    if (part == "..") {
+    const size_t n = j - i;
+    if (n == 2 && joined[i] == '.' && joined[i + 1] == '.') {
       if (!parts.empty()) parts.pop_back();
-    } else if (!part.empty() && part != ".") {
-      parts.push_back(part);
+    } else if (n > 0 && !(n == 1 && joined[i] == '.')) {
+      parts.emplace_back(i, n);
     }
     i = j + 1;
   }
   if (parts.empty()) return "/";
+  size_t total = 0;
+  for (const auto& p : parts) total += p.second + 1;
   std::string out;
+  out.reserve(total);
   for (const auto& p : parts) {
     out += '/';
-    out += p;
+    out.append(joined, p.first, p.second);
   }
   return out;
 }
@@ -296,7 +309,6 @@ bool DecodeRecord(const void* data, size_t size, v1::Event* e, DecodeStats* stat
     case VIGIL_OPEN: {
       const auto* r = static_cast<const vigil_open*>(data);
       auto* x = e->mutable_open();
-      std::string folded = PathOf(r->path, stats);
       std::string raw = RawPathOf(r->path);
       uint32_t flags = 0;
       if (r->path.flags & VIGIL_PATH_TRUNCATED) flags |= kPathRawTruncated;
@@ -307,6 +319,8 @@ bool DecodeRecord(const void* data, size_t size, v1::Event* e, DecodeStats* stat
       size_t off = r->resolved_off, len = r->resolved_len;
       constexpr size_t room = sizeof(r->path.raw) + sizeof(r->path.base) + sizeof(r->resolved_room);
       if ((r->file_flags & VIGIL_FILE_RESOLVED) && len > 0 && off + len <= room) {
+        // The walk names the file: the caller's path folded is not needed (its truncation still counts).
+        if (r->path.flags & VIGIL_PATH_TRUNCATED) stats->truncated_paths++;
         x->set_path(JoinWalkedPath(strings + off, len));
         flags |= kPathResolved;
         if (r->file_flags & VIGIL_FILE_TRUNCATED) {
@@ -316,7 +330,7 @@ bool DecodeRecord(const void* data, size_t size, v1::Event* e, DecodeStats* stat
         if (r->file_flags & VIGIL_FILE_OUTSIDE_ROOT) flags |= kPathOutsideRoot;
         if (r->file_flags & VIGIL_FILE_BIND_MAPPED) flags |= kPathBindMapped;
       } else {
-        x->set_path(std::move(folded));
+        x->set_path(PathOf(r->path, stats));
       }
       x->set_path_raw(std::move(raw));
       x->set_path_flags(flags);
