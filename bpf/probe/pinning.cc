@@ -4,9 +4,10 @@
 #include <bpf/libbpf.h>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <dirent.h>
-#include <fstream>
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -78,10 +79,26 @@ size_t RemoveGeneration(const std::string& dir, std::string* errors) {
 
 // The id of the BPF link behind descriptor `fd` of this process, from its
 // fdinfo (0 when it is not a link: a map or program pinned in its place).
+// Read with one read(2): the self-check does this for every pin each
+// second, and an ifstream per look cost the ring reader more than the read.
 uint32_t LinkIdOf(int fd) {
-  std::ifstream in("/proc/self/fdinfo/" + std::to_string(fd));
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("link_id:", 0) == 0) return uint32_t(strtoul(line.c_str() + 8, nullptr, 10));
+  char path[48];
+  snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+  const int f = open(path, O_RDONLY | O_CLOEXEC);
+  if (f < 0) return 0;
+  char buf[4096];  // a link's fdinfo is a few hundred bytes; link_id comes early
+  ssize_t n;
+  while ((n = read(f, buf, sizeof(buf) - 1)) < 0 && errno == EINTR) {
+  }
+  close(f);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  for (const char* line = buf; *line;) {
+    if (strncmp(line, "link_id:", 8) == 0) return uint32_t(strtoul(line + 8, nullptr, 10));
+    const char* end = strchr(line, '\n');
+    if (!end) break;
+    line = end + 1;
+  }
   return 0;
 }
 
@@ -152,7 +169,7 @@ bool Pinning::Pin(bpf_link* link, const std::string& name, std::string* why) {
     *why = "cannot pin " + path + ": " + strerror(-err);
     return false;
   }
-  pinned_.push_back({link, path});
+  pinned_.push_back({link, path, LinkIdOf(bpf_link__fd(link))});
   return true;
 }
 
@@ -201,7 +218,7 @@ void Pinning::Check(Findings* out, std::vector<std::string>* watched) {
     }
   }
   for (auto& p : pinned_) {
-    const uint32_t want = LinkIdOf(bpf_link__fd(p.link));
+    const uint32_t want = p.id;
     std::string found;
     const int fd = bpf_obj_get(p.path.c_str());
     if (fd >= 0) {

@@ -60,6 +60,7 @@ class Pinning {
   struct PinnedLink {
     bpf_link* link;
     std::string path;
+    uint32_t id;  // the link's id, read once: the self-check compares the pin's with it
   };
   std::vector<PinnedLink> pinned_;
 };
