@@ -44,6 +44,7 @@ import type { Logger } from './log.js';
 import { alertAbout, NO_ACTION, repeatKey, type Alert, type AlertDraft } from './model/alert.js';
 import { setArgvPatterns } from './model/argv.js';
 import { EVENT_TYPES, pathIncomplete, type Event, type EventType } from './model/event.js';
+import { typeIndex } from './model/type-index.js';
 import { nodeWorkload, type Workload, type WorkloadKind } from './model/workload.js';
 import { Metrics, serveMetrics } from './observe/metrics.js';
 import { EventLog } from './output/event-log.js';
@@ -77,8 +78,6 @@ export interface EngineOptions {
 
 /** How often stalls, gaps, loss episodes and profile promotions are looked at. */
 const WATCH_MS = 1000;
-
-const TYPE_INDEX = new Map<EventType, number>(EVENT_TYPES.map((t, i) => [t, i]));
 
 const LOSS_FIELDS = ['ringbufFull', 'inflightFull', 'decodeErrors', 'queueFull', 'packetsLost', 'dnsDropped'] as const;
 
@@ -660,7 +659,7 @@ export class Engine implements IngestHandler {
     w.events++;
     if (e.pathFlags !== 0 && pathIncomplete(e)) w.pathsIncomplete++;
     if (e.blocked && e.type === 'exec') this.enforcement.recheck(w, e.path);
-    const t = TYPE_INDEX.get(e.type)!;
+    const t = typeIndex(e.type);
     this.typeCounts[t] = this.typeCounts[t]! + 1;
     const detectors = this.detectors;
     for (let d = 0; d < detectors.length; d++) detectors[d]!.onEvent(e, this.detectContext);

@@ -8,6 +8,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { dirname, basename } from 'node:path';
 import { alertFor, blockedAction, type Alert, type AlertDraft } from '../../model/alert.js';
 import type { Event } from '../../model/event.js';
+import { typeIndex } from '../../model/type-index.js';
 import type { Logger } from '../../log.js';
 import type { DetectContext, Detector } from '../detector.js';
 import { FieldContext } from './context.js';
@@ -148,7 +149,7 @@ export class RulesDetector implements Detector {
     x.tree = ctx.tree;
     x.seq++;
     if (set.needsStarts && e.type === 'fork') x.noteFork(e);
-    const tr = set.route[e.type];
+    const tr = set.byTypeIndex[typeIndex(e.type)]!;
     const cr = tr.classify === null ? tr.classes[0]! : tr.classes[tr.classify(e)]!;
     const list = cr.entries;
     if (list.length === 0) return;

@@ -53,6 +53,8 @@ export interface RuleSet {
   rules: CompiledRule[];
   /** What each event runs, by type and class (router.ts). */
   route: Record<EventType, TypeRoute>;
+  /** The same routes by type index (model/type-index.ts): what the detector reads per event. */
+  byTypeIndex: TypeRoute[];
   needsStarts: boolean;
   /** Domain names the rules compare addresses with: resolved while the set runs (dns-names.ts). */
   dnsNames: string[];
@@ -93,6 +95,7 @@ export function buildRuleSet(paths: readonly string[], texts?: readonly RuleFile
   return {
     rules: result.rules,
     route,
+    byTypeIndex: EVENT_TYPES.map((t) => route[t]),
     needsStarts: result.rules.some((r) => r.needsStarts),
     dnsNames: [...new Set(result.rules.flatMap((r) => r.dnsNames))],
     report: {
