@@ -9,13 +9,13 @@ import { parseIPv4, parseIPv6 } from '../../model/addresses.js';
 /** The event's address, parsed here on every match: no allocation per event. */
 const scratch = new Uint16Array(8);
 
-interface Net4 { addr: number; bits: number }
+/** `high`: the network's address shifted right by `shift` (32 - bits), the part an address in it shares. */
+interface Net4 { high: number; shift: number }
 interface Net6 { words: Uint16Array; bits: number }
 
+/** Integer shifts, not division by 2 ** shift: that was a call to pow per network per event. */
 function in4(ip: number, n: Net4): boolean {
-  if (n.bits === 0) return true;
-  const shift = 32 - n.bits;
-  return Math.floor(ip / 2 ** shift) === Math.floor(n.addr / 2 ** shift);
+  return n.shift === 32 || ip >>> n.shift === n.high;
 }
 
 function in6(w: Uint16Array, n: Net6): boolean {
@@ -40,7 +40,7 @@ export function addressMatcher(values: readonly string[], what: string): (addr: 
     if (family === 0 || !Number.isInteger(bits) || bits < 0 || bits > max || (slash >= 0 && v.slice(slash + 1) === '')) {
       throw new Error(`'${v}' is not an IP address or network (${what})`);
     }
-    if (family === 4) v4.push({ addr: parseIPv4(a), bits });
+    if (family === 4) v4.push({ high: bits === 0 ? 0 : parseIPv4(a) >>> (32 - bits), shift: 32 - bits });
     else {
       const words = new Uint16Array(8);
       parseIPv6(a, words);

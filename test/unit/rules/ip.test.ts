@@ -18,6 +18,15 @@ describe('address matching', () => {
     expect(m('::ffff:10.1.2.3')).toBe(true);
     expect(m('')).toBe(false);
     expect(addressMatcher(['0.0.0.0/0'], 'test')('203.0.113.9')).toBe(true);
+    // Networks in the upper half of the address space (the top bit set) and their edges.
+    const upper = addressMatcher(['224.0.0.0/4', '255.255.255.255'], 'test');
+    expect(upper('224.0.0.0')).toBe(true);
+    expect(upper('239.255.255.250')).toBe(true);
+    expect(upper('223.255.255.255')).toBe(false);
+    expect(upper('240.0.0.1')).toBe(false);
+    expect(upper('255.255.255.255')).toBe(true);
+    expect(upper('255.255.255.254')).toBe(false);
+    expect(upper('::ffff:239.1.2.3')).toBe(true);
   });
 
   it('refuses values that are not addresses or networks', () => {
