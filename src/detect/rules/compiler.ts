@@ -5,6 +5,8 @@
 // fields turned into getters, its output into a template. A rule Vigil
 // cannot evaluate is skipped with a warning saying why; a broken rule is
 // an error naming where.
+import { EVENT_TYPES } from '../../model/event.js';
+import { typeIndex } from '../../model/type-index.js';
 import { ConditionSyntaxError, parseCondition, type Expr } from './condition.js';
 import type { RuleDefinitions } from './collector.js';
 import { CompileError, Reported, Unsupported } from './compile-errors.js';
@@ -178,7 +180,9 @@ function getterFor(ref: string, loc: Loc): Getter {
   }
   const f = FIELDS.get(r.name)!;
   const arg = fieldArg(f, r.arg);
-  return (e, x) => (f.on.has(e.type) ? f.get(e, x, arg) : undefined);
+  // By type index, not the Set of types: read per event by thresholds and sequences.
+  const on = EVENT_TYPES.map((t) => f.on.has(t));
+  return (e, x) => (on[typeIndex(e.type)] ? f.get(e, x, arg) : undefined);
 }
 
 /** Lists named by checks (not negated) whose values came out empty: each such check is false. */

@@ -244,22 +244,20 @@ export class RulesDetector implements Detector {
 
   /** A threshold's or sequence's part: the alert's extra fields, or null when it does not alert. */
   private stateful(r: RouteEntry, e: Event): Record<string, number> | null {
-    const extra: Record<string, number> = {};
     switch (r.role) {
       case Role.SequenceAfter:
         r.sequence!.record(e, this.x);
         return null;
       case Role.SequenceMatch:
-        return r.sequence!.matches(e, this.x) ? extra : null;
+        return r.sequence!.matches(e, this.x) ? {} : null;
       case Role.Threshold: {
+        // Most events a threshold counts do not cross it: nothing allocated for them.
         const n = r.threshold!.hit(e, this.x);
         if (n === 0) return null;
-        extra['threshold.count'] = n;
-        extra['threshold.window_ms'] = r.rule.threshold!.windowMs;
-        return extra;
+        return { 'threshold.count': n, 'threshold.window_ms': r.rule.threshold!.windowMs };
       }
       case Role.Alert:
-        return extra;
+        return {};
     }
   }
 

@@ -1,7 +1,8 @@
 // Fields of files and sockets (Falco's fd.* class): a path and its parts,
 // the descriptor's type, and a socket's client/server and local/remote
 // ends as far as Vigil sees them.
-import { PATH_HARDLINK, PATH_RESOLVED, pathIncomplete, type Event, type EventType } from '../../model/event.js';
+import { EVENT_TYPES, PATH_HARDLINK, PATH_RESOLVED, pathIncomplete, type Event, type EventType } from '../../model/event.js';
+import { typeIndex } from '../../model/type-index.js';
 import { AF_INET, AF_INET6, AF_UNIX } from '../../model/addresses.js';
 import { isIpClass, OPEN_DIRECTORY, OPEN_FAILED, SOCK_INET, SOCK_INET6, SOCK_UNIX } from './classes.js';
 import type { Operator } from './condition.js';
@@ -92,17 +93,33 @@ function ipEndReads(which: End): (t: EventType, cls: number) => Dim | null {
   return (t, cls) => (SIDES[t]?.[which] === 'r' && isIpClass(cls) ? 'addr' : null);
 }
 
-function ipEndField(kind: FieldKind, desc: string, which: End, get: FieldGetter = (e) => ipEnd(e, which)): FieldDef {
+function ipEndField(kind: FieldKind, desc: string, which: End, get: FieldGetter = END_READERS[which]): FieldDef {
   return { kind, desc, on: SOCKET_TYPES, get, known: ipEndKnown(which), inline: ipEndInline(which), reads: which.endsWith('port') ? undefined : ipEndReads(which) };
 }
 
-function ipEnd(e: Event, which: End): string | number | undefined {
-  if (!isIp(e)) return undefined;
-  const side = SIDES[e.type]?.[which];
+/**
+ * An end's value, read per event (the port-scan threshold reads fd.sip and
+ * fd.sport of every connect): its side by type index and whether it is a
+ * port decided once, not a keyed load over the type names and a string
+ * test per event.
+ */
+function endReader(which: End): (e: Event) => string | number | undefined {
+  const sides = EVENT_TYPES.map((t) => SIDES[t]?.[which] ?? null);
   const port = which.endsWith('port');
-  if (side === 'r') return e.addr === '' ? undefined : port ? e.port : e.addr;
-  if (side === 'l') return e.localAddr === '' ? undefined : port ? e.localPort : e.localAddr;
-  return undefined;
+  return (e) => {
+    if (!isIp(e)) return undefined;
+    const side = sides[typeIndex(e.type)];
+    if (side === 'r') return e.addr === '' ? undefined : port ? e.port : e.addr;
+    if (side === 'l') return e.localAddr === '' ? undefined : port ? e.localPort : e.localAddr;
+    return undefined;
+  };
+}
+
+const ENDS: readonly End[] = ['cip', 'cport', 'sip', 'sport', 'lip', 'lport', 'rip', 'rport'];
+const END_READERS = Object.fromEntries(ENDS.map((w) => [w, endReader(w)])) as Record<End, (e: Event) => string | number | undefined>;
+
+function ipEnd(e: Event, which: End): string | number | undefined {
+  return END_READERS[which](e);
 }
 
 /** fd.name for sockets: "cip:cport->sip:sport" (an unseen client end reads 0.0.0.0:0, as an unbound socket). */

@@ -307,6 +307,8 @@ export class SequenceState {
 
   /** The later step: whether an earlier event captured this event's value recently (each capture matches once). */
   matches(e: Event, x: FieldContext): boolean {
+    // Nothing captured (no download seen, the usual case): no key built and looked up for every exec.
+    if (this.seen.size === 0) return false;
     const v = this.spec.match(e, x);
     if (v === undefined || v === '') return false;
     const k = this.key(v, e, x);
