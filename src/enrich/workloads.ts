@@ -103,8 +103,19 @@ export interface WorkloadRegistryOptions {
   namespaceModes?: ReadonlyMap<string, Mode>;
 }
 
+/** Slots of the cgroup front cache (a power of two). */
+const FRONT = 1024;
+
 export class WorkloadRegistry {
   private readonly byCgroup = new Map<number, Workload>();
+  /**
+   * In front of byCgroup for cached(), read for every event: slot
+   * `cgroupId & (FRONT - 1)` holds a cgroup id and its workload, an
+   * array index and a number compare instead of a Map lookup. Holds only
+   * what byCgroup holds (a slot is emptied when its cgroup is forgotten).
+   */
+  private readonly frontIds = new Float64Array(FRONT).fill(-1);
+  private readonly frontWorkloads = new Array<Workload | null>(FRONT).fill(null);
   private readonly byKey = new Map<string, Workload>();
   /** Cgroups by workload key, and by pod (pod:<namespace>/<name>) and container (container:<id>) target keys. */
   private readonly cgroupsByKey = new Map<string, Map<number, string>>();
@@ -134,7 +145,22 @@ export class WorkloadRegistry {
 
   /** The cgroup's workload if it is final; undefined while not known or provisional. */
   cached(cgroupId: number): Workload | undefined {
-    return this.byCgroup.get(cgroupId);
+    const i = cgroupId & (FRONT - 1);
+    if (this.frontIds[i] === cgroupId) return this.frontWorkloads[i]!;
+    const w = this.byCgroup.get(cgroupId);
+    if (w !== undefined) {
+      this.frontIds[i] = cgroupId;
+      this.frontWorkloads[i] = w;
+    }
+    return w;
+  }
+
+  /** Empties the cgroup's front slot (its entry in byCgroup changed or went). */
+  private unfront(cgroupId: number): void {
+    const i = cgroupId & (FRONT - 1);
+    if (this.frontIds[i] !== cgroupId) return;
+    this.frontIds[i] = -1;
+    this.frontWorkloads[i] = null;
   }
 
   /**
@@ -183,6 +209,7 @@ export class WorkloadRegistry {
       : shared;
     if (!id.provisional) {
       this.byCgroup.set(cgroupId, w);
+      this.unfront(cgroupId);
       this.addCgroup(w.key, cgroupId, path);
       const targetKeys: string[] = [];
       if (w.pod) targetKeys.push(this.target(w, `pod:${w.namespace}/${w.pod}`, w.namespace ? `${w.namespace}/${w.pod}` : w.pod));
@@ -214,6 +241,7 @@ export class WorkloadRegistry {
     const w = this.byCgroup.get(cgroupId);
     if (!w) return;
     this.byCgroup.delete(cgroupId);
+    this.unfront(cgroupId);
     for (const key of [w.key, ...(this.targetKeysByCgroup.get(cgroupId) ?? [])]) {
       const set = this.cgroupsByKey.get(key);
       set?.delete(cgroupId);

@@ -99,7 +99,12 @@ describe('pods and containers as response targets', () => {
       expect(registry.findTarget('shop/web')!.key).toBe('k8s:shop/Deployment/web');
       // "app" names both replicas' containers: not one target.
       expect(registry.findTarget('app')).toBeUndefined();
+      // The engine's per-event lookup (a front cache before the Map) answers, and forgets with the cgroup.
+      expect(registry.cached(cg('b'))?.pod).toBe('web-7d4b9c8f6-bxxxx');
+      expect(registry.cached(cg('b'))?.pod).toBe('web-7d4b9c8f6-bxxxx');
       registry.forget(cg('b'));
+      expect(registry.cached(cg('b'))).toBeUndefined();
+      expect(registry.cached(cg('a'))?.pod).toBe('web-7d4b9c8f6-axxxx');
       expect(registry.findTarget('bbbbbbbbbbbb')).toBeUndefined();
       expect(registry.cgroupsOf('k8s:shop/Deployment/web')).toEqual([{ id: cg('a'), path: '/a' }]);
     } finally {

@@ -38,6 +38,9 @@ export interface ProfileSettings {
   limits: ProfileLimits;
 }
 
+/** Slots of the workload → profile front cache (a power of two). */
+const FRONT = 1024;
+
 /** The event types profiles look at (a switch: no Set lookup per event). */
 function profiled(type: Event['type']): boolean {
   switch (type) {
@@ -166,6 +169,14 @@ export class ProfileDetector implements Detector, ProfileControl {
   private readonly slots = new Map<string, number>();
   /** Each workload's profile, or null when it is not profiled: one lookup per event. Replaced whenever a profile is. */
   private byWorkload = new WeakMap<Workload, Profile | null>();
+  /**
+   * In front of byWorkload, by the event's cgroup id (slot `cgroupId &
+   * (FRONT - 1)`): the workload last seen there and its profile, a pointer
+   * compare instead of a WeakMap lookup per event. Emptied whenever
+   * byWorkload is; holds at most FRONT workloads until they are replaced.
+   */
+  private readonly frontWorkloads = new Array<Workload | null>(FRONT).fill(null);
+  private readonly frontProfiles = new Array<Profile | null>(FRONT).fill(null);
   private readonly settings: ProfileSettings;
   private readonly registry: ProfileWorkloads;
   private readonly store: ProfileStoreLike;
@@ -237,16 +248,25 @@ export class ProfileDetector implements Detector, ProfileControl {
     p.slot = slot;
     this.profiles.set(key, p);
     this.byWorkload = new WeakMap();
+    this.frontWorkloads.fill(null);
+    this.frontProfiles.fill(null);
   }
 
   onEvent(e: Event, ctx: DetectContext): void {
     this.ctx = ctx;
     const w = e.workload;
     if (!w || !profiled(e.type)) return;
-    let p = this.byWorkload.get(w);
-    if (p === undefined) {
-      p = (w.kind === 'host' && this.settings.ignoreHost) || w.key.startsWith('cgroup-id:') ? null : (this.profiles.get(w.key) ?? this.start(w));
-      this.byWorkload.set(w, p);
+    const slot = e.cgroupId & (FRONT - 1);
+    let p: Profile | null | undefined;
+    if (this.frontWorkloads[slot] === w) p = this.frontProfiles[slot]!;
+    else {
+      p = this.byWorkload.get(w);
+      if (p === undefined) {
+        p = (w.kind === 'host' && this.settings.ignoreHost) || w.key.startsWith('cgroup-id:') ? null : (this.profiles.get(w.key) ?? this.start(w));
+        this.byWorkload.set(w, p);
+      }
+      this.frontWorkloads[slot] = w;
+      this.frontProfiles[slot] = p;
     }
     if (p === null) return;
     const parentExe = e.type === 'exec' && e.process ? (ctx.tree.parent(e.process)?.exe ?? '') : '';
