@@ -103,6 +103,8 @@ export class Engine implements IngestHandler {
   }
   private readonly subscribers = new Set<EventSubscriber>();
   private readonly detectors: Detector[] = [];
+  /** By type index: the detectors that look at the type (Detector.types), in the order added; no call per event to one that would return at once. */
+  private readonly detectorsByType: Detector[][] = EVENT_TYPES.map(() => []);
   private readonly alertSubscribers = new Set<AlertSubscriber>();
   private readonly detectContext: DetectContext;
   /** Signature rules (built-in and Falco-format files): loaded by start(); rules.reload() on SIGHUP or a file change. */
@@ -415,6 +417,7 @@ export class Engine implements IngestHandler {
   /** Adds a detection stage; detectors see events in the order they were added. */
   addDetector(d: Detector): void {
     this.detectors.push(d);
+    for (let t = 0; t < EVENT_TYPES.length; t++) if (!d.types || d.types.includes(EVENT_TYPES[t]!)) this.detectorsByType[t]!.push(d);
   }
 
   /** Calls `fn` for every alert raised; returns the unsubscribe function. */
@@ -661,7 +664,7 @@ export class Engine implements IngestHandler {
     if (e.blocked && e.type === 'exec') this.enforcement.recheck(w, e.path);
     const t = typeIndex(e.type);
     this.typeCounts[t] = this.typeCounts[t]! + 1;
-    const detectors = this.detectors;
+    const detectors = this.detectorsByType[t]!;
     for (let d = 0; d < detectors.length; d++) detectors[d]!.onEvent(e, this.detectContext);
     this.metrics.onEvent(e);
     if (this.subscribers.size > 0) for (const fn of this.subscribers) fn(e);

@@ -12,6 +12,7 @@ const POLL_MS = 20;
 
 export class ControlConnects implements Detector, ConnectWitness {
   readonly name = 'control-connects';
+  readonly types = ['connect'] as const;
   /** Newest last. */
   private readonly seen: ObservedConnect[] = [];
 

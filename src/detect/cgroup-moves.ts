@@ -22,6 +22,7 @@ const BY_MODE: Record<Workload['mode'], Priority> = { learn: 'warning', monitor:
 
 export class CgroupMoves implements Detector {
   readonly name = 'cgroup-moves';
+  readonly types = ['cgroup_move'] as const;
   /** Moves seen; moves out of a workload (each an alert); of those, the ones an enforce policy followed. */
   readonly counts = { moves: 0, escapes: 0, followed: 0 };
 

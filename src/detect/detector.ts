@@ -2,7 +2,7 @@
 // Rules (signatures) and profiles (baselines) are detectors.
 import type { Alert, AlertDraft } from '../model/alert.js';
 import type { ProcessTree } from '../enrich/process-tree.js';
-import type { Event } from '../model/event.js';
+import type { Event, EventType } from '../model/event.js';
 
 export interface DetectContext {
   tree: ProcessTree;
@@ -19,6 +19,8 @@ export interface DetectContext {
 
 export interface Detector {
   readonly name: string;
+  /** The only event types onEvent looks at, when it looks at few: the engine calls it for those alone. Absent: every type. */
+  readonly types?: readonly EventType[];
   onEvent(e: Event, ctx: DetectContext): void;
   /** Stops timers, watchers. */
   close?(): void | Promise<void>;

@@ -12,7 +12,24 @@ import { O_ACCMODE, O_CREAT, O_DIRECTORY, O_TRUNC } from './syscall-values.js';
 export interface Classifier {
   /** Classes are 0 … count - 1. */
   count: number;
+  /** Which classifier (classOf's switch). */
+  kind: ClassKind;
   of(e: Event): number;
+}
+
+/** The classifiers, as classOf tells them apart. */
+export enum ClassKind {
+  None = 0,
+  Open = 1,
+  Socket = 2,
+}
+
+/**
+ * The event's class by its type's classifier: a switch on a number, which
+ * the detector inlines, not a call through one of several closures per event.
+ */
+export function classOf(kind: ClassKind, e: Event): number {
+  return kind === ClassKind.Open ? openClass(e.flags, e.result) : kind === ClassKind.Socket ? socketClass(e.family) : 0;
 }
 
 // ---- open -----------------------------------------------------------
@@ -45,8 +62,8 @@ export function socketClass(family: number): number {
   return family === AF_INET ? SOCK_INET : family === AF_INET6 ? SOCK_INET6 : family === AF_UNIX ? SOCK_UNIX : SOCK_OTHER;
 }
 
-const OPEN: Classifier = { count: 64, of: (e) => openClass(e.flags, e.result) };
-const SOCKET: Classifier = { count: 4, of: (e) => socketClass(e.family) };
+const OPEN: Classifier = { count: 64, kind: ClassKind.Open, of: (e) => openClass(e.flags, e.result) };
+const SOCKET: Classifier = { count: 4, kind: ClassKind.Socket, of: (e) => socketClass(e.family) };
 
 /** Types with classes; every other type is one class (0). */
 export const CLASSIFIERS: Partial<Record<EventType, Classifier>> = {

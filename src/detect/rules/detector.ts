@@ -16,6 +16,7 @@ import { readAsWritten, restoreOpened, writtenName } from './falco-names.js';
 import { DnsNames } from './dns-names.js';
 import { formatOutput } from './output.js';
 import { problemText, RuleLoadError } from './problems.js';
+import { classOf } from './classes.js';
 import { MASK_BITS, type ClassRoute } from './router.js';
 import { buildRuleSet, builtinFiles, Role, type LoadReport, type RouteEntry, type RuleSet } from './ruleset.js';
 
@@ -150,7 +151,7 @@ export class RulesDetector implements Detector {
     x.seq++;
     if (set.needsStarts && e.type === 'fork') x.noteFork(e);
     const tr = set.byTypeIndex[typeIndex(e.type)]!;
-    const cr = tr.classify === null ? tr.classes[0]! : tr.classes[tr.classify(e)]!;
+    const cr = tr.classes[classOf(tr.classKind, e)]!;
     const list = cr.entries;
     if (list.length === 0) return;
     // Entries whose filters (the path, the process name … alone) rule them out are not called.

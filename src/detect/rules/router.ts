@@ -8,7 +8,7 @@
 // a rule whose filter says no is not called. The answers belong to one
 // rule set: a reload builds new routes with empty memos.
 import { EVENT_TYPES, type Event, type EventType } from '../../model/event.js';
-import { CLASSIFIERS, classCount } from './classes.js';
+import { ClassKind, CLASSIFIERS, classCount } from './classes.js';
 import type { CompiledRule, RuleFn, Variant } from './compiled.js';
 import type { FieldContext } from './context.js';
 import type { Dim } from './field-types.js';
@@ -147,6 +147,8 @@ export interface ClassRoute {
 export interface TypeRoute {
   /** The event's class, or null when the type has one. */
   classify: ((e: Event) => number) | null;
+  /** The same classifier as classOf (classes.ts) reads it: None when the type has one class. */
+  classKind: ClassKind;
   classes: ClassRoute[];
 }
 
@@ -201,7 +203,7 @@ export function buildRoutes(rules: readonly CompiledRule[], asWritten: (r: Compi
       add(rule, role, rule.condition.variants.get(t));
     }
     const classifier = CLASSIFIERS[t];
-    route[t] = { classify: classifier ? classifier.of : null, classes: pairs.map(classRoute) };
+    route[t] = { classify: classifier ? classifier.of : null, classKind: classifier ? classifier.kind : ClassKind.None, classes: pairs.map(classRoute) };
   }
   return route;
 }
