@@ -41,7 +41,10 @@ export interface ProfileSettings {
 /** Slots of the workload → profile front cache (a power of two). */
 const FRONT = 1024;
 
-/** The event types profiles look at (a switch: no Set lookup per event). */
+/** The event types profiles look at: the engine calls the detector for these alone (Detector.types). */
+const PROFILED: readonly Event['type'][] = ['open', 'connect', 'accept', 'exec', 'unlink', 'rename', 'chmod', 'fileop', 'mkdir', 'link', 'bind', 'listen', 'dns'];
+
+/** The same, for callers that hand it every event (a detection worker): a switch, no Set lookup per event. */
 function profiled(type: Event['type']): boolean {
   switch (type) {
     case 'open': case 'connect': case 'accept': case 'exec': case 'unlink': case 'rename': case 'chmod': case 'fileop': case 'mkdir': case 'link': case 'bind': case 'listen': case 'dns':
@@ -152,6 +155,7 @@ export interface ProfileDetectorOptions {
 
 export class ProfileDetector implements Detector, ProfileControl {
   readonly name = 'profiles';
+  readonly types = PROFILED;
   private readonly profiles = new Map<string, Profile>();
   private readonly modeSince = new Map<string, number>();
   private readonly lastAnomalyAt = new Map<string, number>();
@@ -252,6 +256,11 @@ export class ProfileDetector implements Detector, ProfileControl {
     this.frontProfiles.fill(null);
   }
 
+  /**
+   * Per event: no closure here (one would make V8 allocate this call's
+   * variables in a context object per event); what a deviation needs is
+   * in deviated().
+   */
   onEvent(e: Event, ctx: DetectContext): void {
     this.ctx = ctx;
     const w = e.workload;
@@ -280,7 +289,11 @@ export class ProfileDetector implements Detector, ProfileControl {
       return;
     }
     const d = p.observe(e, parentExe, false, this.verdicts);
-    if (!d) return;
+    if (d) this.deviated(e, w, d, ctx);
+  }
+
+  /** An event outside its workload's profile (monitor or enforce mode): blocked or raised. */
+  private deviated(e: Event, w: Workload, d: Deviation, ctx: DetectContext): void {
     this.lastAnomalyAt.set(w.key, Date.now());
     if (w.mode === 'enforce' && this.enforced(d, e)) this.block(e, w, d, ctx);
     else {

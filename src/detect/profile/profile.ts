@@ -234,9 +234,14 @@ export class Profile {
         return this.exec(e, parentExe, learn);
       // Paths are absolute once the probe resolved them; anything else (a
       // failed read of the argument) says nothing about the workload.
-      case 'open':
-        if (e.path.charCodeAt(0) !== 47) return null;
-        return isWriteOpen(e.flags) ? this.write(e.path, learn, verdicts, e.pathKey) : this.read(e.path, learn, verdicts, e.pathKey);
+      case 'open': {
+        const path = e.path;
+        if (path.charCodeAt(0) !== 47) return null;
+        const write = isWriteOpen(e.flags);
+        // Most opens: a remembered answer, one call deep.
+        if (verdicts !== null && this.slot >= 0) return this.covers(path, write, verdicts, e.pathKey) ? null : this.newFile(path, write, learn);
+        return write ? this.write(path, learn, verdicts, e.pathKey) : this.read(path, learn, verdicts, e.pathKey);
+      }
       case 'unlink':
       case 'chmod':
       case 'fileop':
@@ -320,17 +325,25 @@ export class Profile {
     return null;
   }
 
-  /** `key`: the path's intern slot (Event.pathKey), a hint for the remembered answers; -1 when none. */
-  private read(path: string, learn: boolean, verdicts: FileVerdicts | null, key = -1): Deviation | null {
-    if (verdicts && this.slot >= 0 ? this.covers(path, false, verdicts, key) : this.readSet.has(path) || this.writeSet.has(path)) return null;
+  /** A file the profile does not cover: learned (with `learn`), and how the event differs. */
+  private newFile(path: string, write: boolean, learn: boolean): Deviation {
+    if (write) {
+      if (learn) this.writeSet.add(path);
+      return { kind: 'new-file-write', what: path, message: `writes a new file ${shown(path)}` };
+    }
     if (learn) this.readSet.add(path);
     return { kind: 'new-file-read', what: path, message: `reads a new file ${shown(path)}` };
   }
 
+  /** `key`: the path's intern slot (Event.pathKey), a hint for the remembered answers; -1 when none. */
+  private read(path: string, learn: boolean, verdicts: FileVerdicts | null, key = -1): Deviation | null {
+    if (verdicts && this.slot >= 0 ? this.covers(path, false, verdicts, key) : this.readSet.has(path) || this.writeSet.has(path)) return null;
+    return this.newFile(path, false, learn);
+  }
+
   private write(path: string, learn: boolean, verdicts: FileVerdicts | null, key = -1): Deviation | null {
     if (verdicts && this.slot >= 0 ? this.covers(path, true, verdicts, key) : this.writeSet.has(path)) return null;
-    if (learn) this.writeSet.add(path);
-    return { kind: 'new-file-write', what: path, message: `writes a new file ${shown(path)}` };
+    return this.newFile(path, true, learn);
   }
 
   /** Whether the profile covers reading (or writing) `path`; answers are remembered in `verdicts` for the file sets as they are now. */
