@@ -267,7 +267,7 @@ export class ProcessTree {
         // Read at the call's exit: what it left, whether it succeeded or not.
         p.capEffective = e.capEffective;
         p.capPermitted = e.capPermitted;
-        if (p.comm !== e.comm) p.comm = e.comm;
+        p.comm = e.comm;
         break;
       case 'exit':
         p.exited = true;
@@ -281,7 +281,10 @@ export class ProcessTree {
         }
         break;
       default:
-        if (p.comm !== e.comm) p.comm = e.comm;
+        // Stored, not compared first: the same name read from /proc and from
+        // an event is two strings, and comparing them cost a string compare
+        // per event forever; a store of the decoder's (long-lived) string is cheaper.
+        p.comm = e.comm;
     }
     return p;
   }
