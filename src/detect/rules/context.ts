@@ -23,7 +23,13 @@ export class FieldContext {
   /** Start times (ktime ns) of processes whose fork was seen. Weak: forgotten with the process. */
   private readonly starts = new WeakMap<Process, number>();
   private readonly argsCache = new WeakMap<readonly string[], string>();
-  private readonly cmdlineCache = new WeakMap<readonly string[], { comm: string; line: string }>();
+  private readonly cmdlineCache = new WeakMap<readonly string[], { argv: readonly string[]; comm: string; line: string }>();
+  /** The last argv args() and cmdline() answered for (held until the next: one command line). */
+  private lastArgv: readonly string[] | null = null;
+  private lastArgs = '';
+  private lastCmdline: { argv: readonly string[]; comm: string; line: string } | null = null;
+  private lastWorkload: Workload | null = null;
+  private lastContainerId = '';
   private readonly containerIds = new WeakMap<Workload, string>();
 
   /**
@@ -71,11 +77,15 @@ export class FieldContext {
   args(whole: readonly string[]): string | undefined {
     if (whole.length === 0) return undefined;
     const argv = this.argv(whole);
+    // The last one first: an exec's rules ask for the same argv (the decoder interns it) several times.
+    if (argv === this.lastArgv) return this.lastArgs;
     let s = this.argsCache.get(argv);
     if (s === undefined) {
       s = argv.length > 1 ? argv.slice(1).join(' ') : '';
       this.argsCache.set(argv, s);
     }
+    this.lastArgv = argv;
+    this.lastArgs = s;
     return s;
   }
 
@@ -83,12 +93,16 @@ export class FieldContext {
   cmdline(comm: string, whole: readonly string[]): string | undefined {
     if (whole.length === 0) return comm || undefined;
     const argv = this.argv(whole);
-    const c = this.cmdlineCache.get(argv);
-    if (c !== undefined && c.comm === comm) return c.line;
-    const a = this.args(argv)!;
-    const line = a ? `${comm} ${a}` : comm;
-    this.cmdlineCache.set(argv, { comm, line });
-    return line;
+    const last = this.lastCmdline;
+    if (last !== null && last.argv === argv && last.comm === comm) return last.line;
+    let c = this.cmdlineCache.get(argv);
+    if (c === undefined || c.comm !== comm) {
+      const a = this.args(argv)!;
+      c = { argv, comm, line: a ? `${comm} ${a}` : comm };
+      this.cmdlineCache.set(argv, c);
+    }
+    this.lastCmdline = c;
+    return c.line;
   }
 
   /**
@@ -99,16 +113,20 @@ export class FieldContext {
    */
   containerId(w: Workload | null): string | undefined {
     if (!w) return undefined;
-    if (w.containerId) return w.containerId.slice(0, 12);
+    // The last workload first: an event's rules ask several times, and its workload's next event comes soon.
+    if (w === this.lastWorkload) return this.lastContainerId;
     let id = this.containerIds.get(w);
     if (id === undefined) {
-      if (w.kind === 'host') id = 'host';
+      if (w.containerId) id = w.containerId.slice(0, 12);
+      else if (w.kind === 'host') id = 'host';
       else {
         const path = w.cgroupPath.replace(/\/+$/, '');
         id = path.slice(path.lastIndexOf('/') + 1) || w.key;
       }
       this.containerIds.set(w, id);
     }
+    this.lastWorkload = w;
+    this.lastContainerId = id;
     return id;
   }
 
