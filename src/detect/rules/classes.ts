@@ -40,13 +40,20 @@ export const OPEN_TRUNC = 8;
 export const OPEN_DIRECTORY = 16;
 export const OPEN_FAILED = 32;
 
+// Per event, so the flags are written as literals (an imported constant,
+// or a module's own, is a load and a check per use in optimised code);
+// checked against their names once, at load.
+if (O_ACCMODE !== 3 || O_CREAT !== 0o100 || O_TRUNC !== 0o1000 || O_DIRECTORY !== 0o200000 || AF_INET !== 2 || AF_INET6 !== 10 || AF_UNIX !== 1) {
+  throw new Error('classes.ts: an open flag or address family differs from syscall-values.ts / model/addresses.ts');
+}
+
 export function openClass(flags: number, result: number): number {
   return (
-    (flags & O_ACCMODE) |
-    ((flags & O_CREAT) !== 0 ? OPEN_CREAT : 0) |
-    ((flags & O_TRUNC) !== 0 ? OPEN_TRUNC : 0) |
-    ((flags & O_DIRECTORY) !== 0 ? OPEN_DIRECTORY : 0) |
-    (result < 0 ? OPEN_FAILED : 0)
+    (flags & 3) | // O_ACCMODE
+    ((flags & 0o100) !== 0 ? 4 : 0) | // O_CREAT: OPEN_CREAT
+    ((flags & 0o1000) !== 0 ? 8 : 0) | // O_TRUNC: OPEN_TRUNC
+    ((flags & 0o200000) !== 0 ? 16 : 0) | // O_DIRECTORY: OPEN_DIRECTORY
+    (result < 0 ? 32 : 0) // OPEN_FAILED
   );
 }
 
@@ -59,7 +66,8 @@ export const SOCK_UNIX = 2;
 export const SOCK_OTHER = 3;
 
 export function socketClass(family: number): number {
-  return family === AF_INET ? SOCK_INET : family === AF_INET6 ? SOCK_INET6 : family === AF_UNIX ? SOCK_UNIX : SOCK_OTHER;
+  // AF_INET 2, AF_INET6 10, AF_UNIX 1 (model/addresses.ts), as literals for the reason openClass says.
+  return family === 2 ? 0 : family === 10 ? 1 : family === 1 ? 2 : 3; // SOCK_INET, SOCK_INET6, SOCK_UNIX, SOCK_OTHER
 }
 
 const OPEN: Classifier = { count: 64, kind: ClassKind.Open, of: (e) => openClass(e.flags, e.result) };
