@@ -105,7 +105,13 @@ export class DimFilter {
         }
       }
       // The same string object when interned: a pointer compare; a hint is never trusted without it.
-      if (slots[2 * k] === v && v !== '') return slots[2 * k + 1] as number;
+      if (slots[2 * k] === v && v !== '') {
+        // Stored again: the decoder makes a new string for a value it had
+        // to evict from its table, and the old one, equal but not the same
+        // object, would cost a compare of every character on every event.
+        slots[2 * k] = v;
+        return slots[2 * k + 1] as number;
+      }
       const m = this.compute(e, x);
       slots[2 * k] = v;
       slots[2 * k + 1] = m;
