@@ -192,6 +192,37 @@ describe('rules routed by event class, with per-value filters', () => {
     expect(connect.classes[connect.classify!(world.event('connect', { family: 1, unixPath: '/run/docker.sock' }))]!.entries).toHaveLength(1);
   });
 
+  it('run every entry a filter leaves, in rule order, past the 31 a mask covers too', () => {
+    // 40 rules on one open class: even ones read /etc/, odd ones /var/; the
+    // first 31 are skipped by the path filter's mask, the rest always run.
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-router-'));
+    try {
+      const file = join(dir, 'many.yaml');
+      const rules = Array.from({ length: 40 }, (_, i) =>
+        `- rule: R${i}\n  desc: d\n  condition: evt.type = open and fd.name startswith ${i % 2 ? '/var/' : '/etc/'}\n  output: o\n  priority: NOTICE\n`);
+      writeFileSync(file, rules.join(''));
+      const world = new World();
+      const raised: string[] = [];
+      const ctx: DetectContext = { tree: world.tree, raise: (a) => raised.push(a.rule) };
+      const detector = new RulesDetector({ builtin: false, files: [file], watch: false }, silentLogger(), world.x);
+      detector.load();
+      expect(detector.report!.loaded).toBe(40);
+      const even = Array.from({ length: 20 }, (_, i) => `R${2 * i}`);
+      const odd = Array.from({ length: 20 }, (_, i) => `R${2 * i + 1}`);
+      for (let round = 0; round < 2; round++) {
+        // The second round answers from the filters' memos.
+        for (const [path, want] of [['/etc/passwd', even], ['/var/log/x', odd], ['/tmp/x', []]] as const) {
+          raised.length = 0;
+          detector.onEvent(world.event('open', { path, flags: 0, result: 3 }), ctx);
+          expect(raised, `${path}, round ${round}`).toEqual(want);
+        }
+      }
+      detector.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('answer from the rule set in use: a reload with other rules re-decides the same path', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-router-'));
     try {
