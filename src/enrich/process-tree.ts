@@ -39,6 +39,11 @@ export class ProcessTable {
     return this.count;
   }
 
+  /** The processes held, in no order. */
+  *values(): Generator<Process> {
+    for (const p of this.procs) if (p) yield p;
+  }
+
   private resize(slots: number): void {
     const old = this.table;
     this.table = new Int32Array(slots * 2).fill(-1);
@@ -182,6 +187,11 @@ export class ProcessTree {
 
   get(pid: number): Process | undefined {
     return this.procs.get(pid);
+  }
+
+  /** Pids of the live processes known in a cgroup (a scan: for rare look-ups, never per event). */
+  *pidsIn(cgroupId: number): Generator<number> {
+    for (const p of this.procs.values()) if (p.cgroupId === cgroupId && !p.exited) yield p.pid;
   }
 
   /** The parent, if the tree knows it. */
