@@ -41,6 +41,7 @@ export class FieldContext {
 
   constructor(users = new UserNames()) {
     this.users = users;
+    users.treeOf = () => this.tree;
   }
 
   /** Records when a forked child started (proc.duration). */

@@ -77,14 +77,14 @@ const ARGS: Record<string, Arg> = {
   },
   pid: { kind: 'number', desc: 'ptrace: the target pid', on: types('ptrace'), get: (e) => e.targetPid, js: 'e.targetPid' },
   uid: {
-    kind: 'number', desc: "setuid family: the uid asked for (-1: unchanged); as text the user name from the node's /etc/passwd", on: types('setid'),
+    kind: 'number', desc: "setuid family: the uid asked for (-1: unchanged); as text the user name, as user.name names a uid (the caller's container's /etc/passwd, or the node's)", on: types('setid'),
     get: (e) => (e.call.includes('uid') ? e.id : undefined),
-    text: (e, x) => (e.call.includes('uid') ? idText(e.id, (n) => x.users.user(n)) : undefined),
+    text: (e, x) => (e.call.includes('uid') ? idText(e.id, (n) => x.users.user(e, n)) : undefined),
   },
   gid: {
-    kind: 'number', desc: "setgid family: the gid asked for (-1: unchanged); as text the group name from the node's /etc/group", on: types('setid'),
+    kind: 'number', desc: "setgid family: the gid asked for (-1: unchanged); as text the group name, as group.name names a gid", on: types('setid'),
     get: (e) => (e.call.includes('gid') ? e.id : undefined),
-    text: (e, x) => (e.call.includes('gid') ? idText(e.id, (n) => x.users.group(n)) : undefined),
+    text: (e, x) => (e.call.includes('gid') ? idText(e.id, (n) => x.users.group(e, n)) : undefined),
   },
   dev: path2('mount: the source', 'mount'),
   dir: path('mount: the target', 'mount'),

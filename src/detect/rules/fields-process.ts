@@ -235,16 +235,16 @@ export const PROCESS_FIELDS: Record<string, FieldDef> = {
     get: (e) => e.process?.loginuid ?? undefined,
   },
   'user.loginname': {
-    kind: 'string', desc: "the user name of user.loginuid from the node's /etc/passwd",
+    kind: 'string', desc: "the user name of user.loginuid, as user.name names a uid",
     get: (e, x) => {
       const l = e.process?.loginuid;
-      return l === null || l === undefined || l < 0 ? undefined : x.users.user(l);
+      return l === null || l === undefined || l < 0 ? undefined : x.users.user(e, l);
     },
   },
   'user.uid': { kind: 'number', desc: 'the user id', get: (e) => e.uid, inline: () => ({ js: 'e.uid', missing: false }) },
-  'user.name': { kind: 'string', desc: "the user name from the node's /etc/passwd (the uid as text when unknown)", get: (e, x) => x.users.user(e.uid) },
+  'user.name': { kind: 'string', desc: "the user name from the /etc/passwd of the process's own root: a container's own (read through /proc/<pid>/root), the node's for the node's processes; the uid as text when unknown or when the container's file cannot be read (no /etc/passwd, a symlink, no live process left)", get: (e, x) => x.users.user(e, e.uid) },
   'group.gid': { kind: 'number', desc: 'the group id', get: (e) => e.gid, inline: () => ({ js: 'e.gid', missing: false }) },
-  'group.name': { kind: 'string', desc: "the group name from the node's /etc/group", get: (e, x) => x.users.group(e.gid) },
+  'group.name': { kind: 'string', desc: "the group name from the /etc/group of the process's own root, as user.name (the gid as text when unknown)", get: (e, x) => x.users.group(e, e.gid) },
   // The caller's ids before and after a set*id call (Falco has no such
   // fields: its rules read user.uid at the call's entry event). What tells
   // root's no-op setuid(0) from a process taking root back, and a refused

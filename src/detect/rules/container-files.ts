@@ -1,0 +1,88 @@
+// A container's own /etc/passwd and /etc/group, read through
+// /proc/<pid>/root of one of its processes, as Falco's
+// sinsp_usergroup_manager reads them. The file is the container's, so an
+// attacker's: it is opened without following a symlink (an absolute or
+// `../` link would be resolved from the engine's root, that is the node's
+// files), only when it is a regular file (a FIFO would block the engine),
+// and read up to MAX_BYTES. The process it is read through is checked to
+// be in the container before and after the read: a pid reused by a node
+// process in between is not read through.
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+
+/** Bytes read of one file at most (65,536 entries of 64 bytes); the rest is ignored. */
+export const MAX_BYTES = 4 << 20;
+
+/** What a read found: the file's signature and text, or why it could not be read. */
+export type FileRead = { sig: string; text: string | null; truncated: boolean } | { sig: ''; error: string };
+
+/** What changes when a file is edited or replaced (useradd renames a new one over it). */
+export function statSignature(s: { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint }): string {
+  return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+}
+
+/**
+ * Reads etc/<name> below `root` without following symlinks: etc is opened
+ * O_NOFOLLOW|O_DIRECTORY, then <name> relative to that open directory
+ * (/proc/self/fd/N, so etc cannot be swapped for a link in between)
+ * O_NOFOLLOW|O_NONBLOCK. `known`: the signature already parsed; the text
+ * is read only when the file's differs (null otherwise).
+ */
+export function readEtcFile(root: string, name: string, known: string): FileRead {
+  let dir = -1;
+  let fd = -1;
+  try {
+    dir = openSync(`${root}/etc`, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    fd = openSync(`/proc/self/fd/${dir}/${name}`, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const s = fstatSync(fd, { bigint: true });
+    if (!s.isFile()) return { sig: '', error: `etc/${name} is not a regular file` };
+    const sig = statSignature(s);
+    if (sig === known) return { sig, text: null, truncated: false };
+    const size = Number(s.size < BigInt(MAX_BYTES) ? s.size : BigInt(MAX_BYTES));
+    const buf = Buffer.allocUnsafe(size);
+    let got = 0;
+    while (got < size) {
+      const n = readSync(fd, buf, got, size - got, got);
+      if (n <= 0) break;
+      got += n;
+    }
+    return { sig, text: buf.toString('utf8', 0, got), truncated: s.size > BigInt(MAX_BYTES) };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { sig: '', error: code === 'ELOOP' || code === 'ENOTDIR' ? `etc/${name} or etc is a symlink (not followed)` : `etc/${name}: ${code ?? String(err)}` };
+  } finally {
+    if (fd >= 0) closeSync(fd);
+    if (dir >= 0) closeSync(dir);
+  }
+}
+
+/** Whether a process (by host pid) is in the container: its cgroup path names the container's id. */
+export function inContainer(pid: number, containerId: string, proc = '/proc'): boolean {
+  if (pid <= 0) return false;
+  try {
+    return readFileSync(`${proc}/${pid}/cgroup`, 'utf8').includes(containerId);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads etc/<name> of a container through one of its processes: the first
+ * of `pids` that is alive and in the container, before and after the read.
+ * Returns the pid read through with what was read, or why nothing could be.
+ */
+export function readContainerFile(containerId: string, pids: Iterable<number>, name: string, known: string, proc = '/proc'): { pid: number; read: FileRead } {
+  const tried = new Set<number>();
+  for (const pid of pids) {
+    if (tried.has(pid) || tried.size >= MAX_TRIES) continue;
+    tried.add(pid);
+    if (!inContainer(pid, containerId, proc)) continue;
+    const read = readEtcFile(`${proc}/${pid}/root`, name, known);
+    // Gone, or its pid now another's: what was read may not be the container's.
+    if (!inContainer(pid, containerId, proc)) continue;
+    return { pid, read };
+  }
+  return { pid: 0, read: { sig: '', error: 'no live process of the container to read it through' } };
+}
+
+/** Processes tried per look: a bound on the work one unknown id costs. */
+const MAX_TRIES = 8;

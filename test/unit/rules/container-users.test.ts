@@ -1,0 +1,123 @@
+// User and group names of a container's processes come from the
+// container's own /etc/passwd and /etc/group, not the node's. A fake /proc
+// here (directories for /proc/<pid>/root and files for /proc/<pid>/cgroup:
+// a unit test cannot make containers); test/containers/users.test.ts does
+// the same with a real Docker container and the real probe.
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { compileOutput, formatOutput } from '../../../src/detect/rules/output.js';
+import { UserNames } from '../../../src/detect/rules/users.js';
+import type { Event } from '../../../src/model/event.js';
+import { compile, HOST, matches, workload, World } from './support.js';
+
+const CID = 'a'.repeat(64);
+const OTHER = 'b'.repeat(64);
+
+describe("a container's users and groups", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-ctrusers-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  // The node: uid 4242 is its "nodeuser", uid 33 its www-data.
+  const node = join(dir, 'node');
+  mkdirSync(join(node, 'etc'), { recursive: true });
+  writeFileSync(join(node, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\nwww-data:x:33:33::/var/www:/bin/sh\nnodeuser:x:4242:4242::/home/n:/bin/sh\n');
+  writeFileSync(join(node, 'etc/group'), 'root:x:0:\nwww-data:x:33:\nnodegroup:x:4242:\n');
+  const proc = join(dir, 'proc');
+  /** A process of a container (or of the node: cgroup without an id) in the fake /proc. */
+  const process = (pid: number, cgroup: string, files: Record<string, string> = {}): string => {
+    const root = join(proc, String(pid), 'root');
+    mkdirSync(join(root, 'etc'), { recursive: true });
+    writeFileSync(join(proc, String(pid), 'cgroup'), `0::${cgroup}\n`);
+    for (const [f, text] of Object.entries(files)) writeFileSync(join(root, 'etc', f), text);
+    return root;
+  };
+  const CTR_PASSWD = 'root:x:0:0::/root:/bin/sh\nctrapp:x:4242:4242::/app:/bin/sh\n';
+  const CTR_GROUP = 'root:x:0:\nctrgroup:x:4242:\n';
+  process(100, `/docker/${CID}`, { passwd: CTR_PASSWD, group: CTR_GROUP });
+  process(200, '/user.slice/user-0.slice');
+
+  const ctr = workload({ key: 'container:app', kind: 'container', containerId: CID, cgroupPath: `/docker/${CID}` });
+  const world = (): World => new World(new UserNames(node, proc));
+  const out = (w: World, e: Event, text = 'user=%user.name group=%group.name'): string => formatOutput(compileOutput(text, { file: 't', line: 1, col: 1 }), e, w.x).output;
+
+  it("names a container's uid and gid from its own files, a node process's from the node's", () => {
+    const w = world();
+    const inCtr = w.event('open', { pid: 100, path: '/a', uid: 4242, gid: 4242 }, ctr);
+    expect(out(w, inCtr)).toBe('user=ctrapp group=ctrgroup');
+    expect(matches(compile('user.name = ctrapp and group.name = ctrgroup'), inCtr, w.x)).toBe(true);
+    // uid 33 is the node's www-data; the container has no name for it: its number, not the node's name.
+    expect(out(w, w.event('open', { pid: 100, path: '/a', uid: 33, gid: 33 }, ctr))).toBe('user=33 group=33');
+    // The same uid on the node: the node's name.
+    expect(out(w, w.event('open', { pid: 200, path: '/a', uid: 4242, gid: 4242 }, HOST))).toBe('user=nodeuser group=nodegroup');
+    // A set*id call's uid, and the login uid, are named the same way.
+    expect(matches(compile('evt.type = setuid and evt.arg.uid = ctrapp'), w.event('setid', { pid: 100, call: 'setuid', id: 4242 }, ctr), w.x)).toBe(true);
+    expect(matches(compile('evt.type = setuid and evt.arg.uid = nodeuser'), w.event('setid', { pid: 200, call: 'setuid', id: 4242 }, HOST), w.x)).toBe(true);
+  });
+
+  it("reads through another live process of the container when the event's has exited, never through a pid a node process now has", () => {
+    const w = world();
+    // The container's long-running process (pid 100) is in the tree; 150 (exited) is the event's.
+    w.exec(100, 1, '/bin/sleep', ['sleep', 'infinity'], ctr);
+    expect(out(w, w.event('open', { pid: 150, ppid: 100, path: '/a', uid: 4242, gid: 4242 }, ctr))).toBe('user=ctrapp group=ctrgroup');
+    // Another container whose event's pid (200) now belongs to a node process, and no other process of it known:
+    // the node's files are not read through it.
+    const other = workload({ key: 'container:other', kind: 'container', containerId: OTHER, cgroupPath: `/docker/${OTHER}` });
+    const e = w.event('open', { pid: 200, ppid: 1, cgroupId: 9, path: '/a', uid: 4242, gid: 4242 }, other);
+    expect(out(w, e)).toBe('user=4242 group=4242');
+    expect(w.x.users.problems()).toContainEqual({ containerId: OTHER, file: 'passwd', problem: 'no live process of the container to read it through' });
+  });
+
+  it('never follows a symlink or blocks on a FIFO: the number, and the reason in problems()', () => {
+    const w = world();
+    const cases: [string, (root: string) => void][] = [
+      ['c'.repeat(64), (root) => symlinkSync(join(node, 'etc/passwd'), join(root, 'etc/passwd'))],
+      ['d'.repeat(64), (root) => symlinkSync('../../../node/etc/passwd', join(root, 'etc/passwd'))],
+      ['e'.repeat(64), (root) => {
+        rmSync(join(root, 'etc'), { recursive: true });
+        symlinkSync(join(node, 'etc'), join(root, 'etc'));
+      }],
+      ['f'.repeat(64), (root) => execFileSync('mkfifo', [join(root, 'etc/passwd')])],
+      // Distroless without /etc/passwd.
+      ['0'.repeat(64), () => undefined],
+    ];
+    let pid = 300;
+    for (const [id, make] of cases) {
+      make(process(++pid, `/docker/${id}`));
+      const c = workload({ key: `container:${id}`, kind: 'container', containerId: id, cgroupPath: `/docker/${id}` });
+      expect(out(w, w.event('open', { pid, path: '/a', uid: 4242, gid: 0 }, c), 'user=%user.name')).toBe('user=4242');
+    }
+    const problems = new Map(w.x.users.problems().filter((p) => p.file === 'passwd').map((p) => [p.containerId[0], p.problem]));
+    expect(problems.get('c')).toBe('etc/passwd or etc is a symlink (not followed)');
+    expect(problems.get('d')).toBe('etc/passwd or etc is a symlink (not followed)');
+    expect(problems.get('e')).toBe('etc/passwd or etc is a symlink (not followed)');
+    expect(problems.get('f')).toBe('etc/passwd is not a regular file');
+    expect(problems.get('0')).toBe('etc/passwd: ENOENT');
+  });
+
+  it('names a user the container added a moment ago, and quotes a crafted name in the output', async () => {
+    const w = world();
+    const root = process(400, `/docker/${'9'.repeat(64)}`, { passwd: CTR_PASSWD, group: CTR_GROUP });
+    const c = workload({ key: 'container:9', kind: 'container', containerId: '9'.repeat(64), cgroupPath: '/docker/9' });
+    const e = (uid: number) => w.event('open', { pid: 400, path: '/a', uid, gid: 0 }, c);
+    expect(out(w, e(5000), 'user=%user.name')).toBe('user=5000');
+    appendFileSync(join(root, 'etc/passwd'), 'x user=root\x1b[2J:x:5000:5000::/:/bin/sh\n');
+    await new Promise((r) => setTimeout(r, 150));
+    // Quoted and escaped: the name cannot pass for another field, nor reach a terminal raw.
+    expect(out(w, e(5000), 'user=%user.name uid=%user.uid')).toBe('user="x user=root\\x1b[2J" uid=5000');
+  });
+
+  it("keeps a bounded part of a container's file", () => {
+    const w = world();
+    const lines = ['root:x:0:0::/:/bin/sh', `${'n'.repeat(300)}:x:7000:7000::/:/bin/sh`];
+    for (let i = 1; i <= 9000; i++) lines.push(`u${i}:x:${10_000 + i}:1::/:/bin/sh`);
+    process(500, `/docker/${'5'.repeat(64)}`, { passwd: `${lines.join('\n')}\n` });
+    const c = workload({ key: 'container:5', kind: 'container', containerId: '5'.repeat(64), cgroupPath: '/docker/5' });
+    const name = (uid: number) => out(w, w.event('open', { pid: 500, path: '/a', uid, gid: 0 }, c), '%user.name');
+    expect(name(10_001)).toBe('u1');
+    // A name longer than any system allows is not kept; entries past the bound neither.
+    expect(name(7000)).toBe('7000');
+    expect(name(19_000)).toBe('19000');
+  });
+});
