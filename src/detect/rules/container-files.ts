@@ -68,10 +68,13 @@ export function inContainer(pid: number, containerId: string, proc = '/proc'): b
 /**
  * Reads etc/<name> of a container through one of its processes: the first
  * of `pids` that is alive and in the container, before and after the read.
+ * A read that fails is tried through the next: an exited process not yet
+ * reaped (a zombie) is still in its cgroup but has no root to read through.
  * Returns the pid read through with what was read, or why nothing could be.
  */
 export function readContainerFile(containerId: string, pids: Iterable<number>, name: string, known: string, proc = '/proc'): { pid: number; read: FileRead } {
   const tried = new Set<number>();
+  let failed: { pid: number; read: FileRead } | null = null;
   for (const pid of pids) {
     if (tried.has(pid) || tried.size >= MAX_TRIES) continue;
     tried.add(pid);
@@ -79,10 +82,33 @@ export function readContainerFile(containerId: string, pids: Iterable<number>, n
     const read = readEtcFile(`${proc}/${pid}/root`, name, known);
     // Gone, or its pid now another's: what was read may not be the container's.
     if (!inContainer(pid, containerId, proc)) continue;
-    return { pid, read };
+    if (!('error' in read)) return { pid, read };
+    failed ??= { pid, read };
   }
-  return { pid: 0, read: { sig: '', error: 'no live process of the container to read it through' } };
+  return failed ?? { pid: 0, read: { sig: '', error: 'no live process of the container to read it through' } };
 }
 
 /** Processes tried per look: a bound on the work one unknown id costs. */
 const MAX_TRIES = 8;
+
+/**
+ * The first pids listed in a cgroup's cgroup.procs (`dir`: its directory
+ * below the v2 mount): the kernel's own list of its live processes, for
+ * when the process tree knows none alive (evicted, or not seen yet).
+ */
+export function cgroupPids(dir: string): number[] {
+  let text: string;
+  try {
+    const fd = openSync(`${dir}/cgroup.procs`, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      const buf = Buffer.allocUnsafe(256);
+      text = buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, null));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return [];
+  }
+  // The last line may be cut by the bound: only whole ones.
+  return text.split('\n').slice(0, -1).map(Number).filter((n) => Number.isInteger(n) && n > 0).slice(0, MAX_TRIES);
+}

@@ -16,7 +16,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { Event } from '../../model/event.js';
 import type { ProcessTree } from '../../enrich/process-tree.js';
-import { readContainerFile, statSignature, type FileRead } from './container-files.js';
+import { findCgroup2Mount } from '../../enrich/cgroups.js';
+import { cgroupPids, readContainerFile, statSignature, type FileRead } from './container-files.js';
 
 const MAX_ENTRIES = 65_536;
 /** A container's files are its own (an attacker's): fewer entries are kept of each. */
@@ -100,6 +101,14 @@ function nodeLoader(file: string): Loader {
   };
 }
 
+function cgroup2Mount(): string | null {
+  try {
+    return findCgroup2Mount();
+  } catch {
+    return null;
+  }
+}
+
 /** One container's users and groups, and the process last read through. */
 class ContainerIds {
   pid = 0;
@@ -110,6 +119,7 @@ class ContainerIds {
     readonly containerId: string,
     private readonly proc: string,
     private readonly tree: () => ProcessTree | null,
+    private readonly cgroupMount: () => string | null,
   ) {
     this.users = new IdNames(this.loader('passwd'), MAX_CONTAINER_ENTRIES);
     this.groups = new IdNames(this.loader('group'), MAX_CONTAINER_ENTRIES);
@@ -124,15 +134,23 @@ class ContainerIds {
     };
   }
 
-  /** Processes to read through: the event's, its parent, the last that worked, then the tree's of the cgroup. */
+  /**
+   * Processes to read through: the event's, its parent, the last that
+   * worked, the tree's live ones of the cgroup, then the kernel's list of
+   * the cgroup's (each is checked to be in the container before use).
+   */
   private *candidates(e: Event | null): Generator<number> {
     if (e) {
       yield e.pid;
       if (e.process?.ppid) yield e.process.ppid;
     }
     if (this.pid) yield this.pid;
+    if (!e) return;
     const tree = this.tree();
-    if (e && tree) yield* tree.pidsIn(e.cgroupId);
+    if (tree) yield* tree.pidsIn(e.cgroupId);
+    const mount = this.cgroupMount();
+    const path = e.workload?.cgroupPath;
+    if (mount && path && !path.includes('..')) yield* cgroupPids(`${mount}${path.startsWith('/') ? '' : '/'}${path}`);
   }
 }
 
@@ -151,11 +169,19 @@ export class UserNames {
   /** The process tree, for a live process of a container when the event's is gone (FieldContext's). */
   treeOf: () => ProcessTree | null = () => null;
 
-  /** `root`: the node's files (a test's directory); `proc`: where containers' processes are (a test's fake /proc). */
+  private mount: string | null | undefined;
+
+  /**
+   * `root`: the node's files (a test's directory); `proc`: where containers'
+   * processes are (a test's fake /proc); `cgroupMount`: the cgroup v2 mount
+   * (found in /proc/self/mountinfo when first needed).
+   */
   constructor(
     root = '/',
     private readonly proc = '/proc',
+    cgroupMount?: string | null,
   ) {
+    this.mount = cgroupMount;
     this.users = new IdNames(nodeLoader(`${root.replace(/\/$/, '')}/etc/passwd`), MAX_ENTRIES);
     this.groups = new IdNames(nodeLoader(`${root.replace(/\/$/, '')}/etc/group`), MAX_ENTRIES);
   }
@@ -178,7 +204,7 @@ export class UserNames {
     if (c === undefined) {
       // Oldest first out: a container gone long ago is not asked for again.
       if (this.containers.size >= MAX_CONTAINERS) this.containers.delete(this.containers.keys().next().value!);
-      c = new ContainerIds(id, this.proc, () => this.treeOf());
+      c = new ContainerIds(id, this.proc, () => this.treeOf(), () => (this.mount === undefined ? (this.mount = cgroup2Mount()) : this.mount));
       this.containers.set(id, c);
     }
     this.last = c;

@@ -39,7 +39,8 @@ describe("a container's users and groups", () => {
   process(200, '/user.slice/user-0.slice');
 
   const ctr = workload({ key: 'container:app', kind: 'container', containerId: CID, cgroupPath: `/docker/${CID}` });
-  const world = (): World => new World(new UserNames(node, proc));
+  const cgroups = join(dir, 'cgroup');
+  const world = (): World => new World(new UserNames(node, proc, cgroups));
   const out = (w: World, e: Event, text = 'user=%user.name group=%group.name'): string => formatOutput(compileOutput(text, { file: 't', line: 1, col: 1 }), e, w.x).output;
 
   it("names a container's uid and gid from its own files, a node process's from the node's", () => {
@@ -67,6 +68,17 @@ describe("a container's users and groups", () => {
     const e = w.event('open', { pid: 200, ppid: 1, cgroupId: 9, path: '/a', uid: 4242, gid: 4242 }, other);
     expect(out(w, e)).toBe('user=4242 group=4242');
     expect(w.x.users.problems()).toContainEqual({ containerId: OTHER, file: 'passwd', problem: 'no live process of the container to read it through' });
+  });
+
+  it("reads through a process the cgroup lists (cgroup.procs) when the tree knows none alive", () => {
+    const w = world();
+    const id = '7'.repeat(64);
+    process(700, `/docker/${id}`, { passwd: CTR_PASSWD, group: CTR_GROUP });
+    mkdirSync(join(cgroups, 'docker', id), { recursive: true });
+    // 990 is gone, 200 is a node process (a stale or forged entry): neither is read through.
+    writeFileSync(join(cgroups, 'docker', id, 'cgroup.procs'), '990\n200\n700\n');
+    const c = workload({ key: 'container:7', kind: 'container', containerId: id, cgroupPath: `/docker/${id}` });
+    expect(out(w, w.event('open', { pid: 760, ppid: 1, cgroupId: 70, path: '/a', uid: 4242, gid: 4242 }, c))).toBe('user=ctrapp group=ctrgroup');
   });
 
   it('never follows a symlink or blocks on a FIFO: the number, and the reason in problems()', () => {

@@ -1,0 +1,108 @@
+// User names in a real container's alerts: a Docker container (dockerd
+// started by the test, test/support/runtimes.ts) whose image, built here,
+// names uid 4242 `ctrapp` in its /etc/passwd; the real probe on this
+// kernel. Vigil must name the container's users from the container's own
+// files (read through /proc/<pid>/root), the node's processes from the
+// node's, and never follow a container's symlinked /etc/passwd out to the
+// node's file.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Alert } from '../../src/model/alert.js';
+import { TestEngine } from '../support/engine.js';
+import { describeRuntimes, TestCgroupTree, waitFor } from '../support/kernel.js';
+import { TestDocker, TEST_IMAGE } from '../support/runtimes.js';
+
+const IMAGE = 'vigil-test/ctrusers:1';
+const RULE = 'Cat run by a test user';
+
+/** The node's name of a uid, or undefined (the test's expectations follow this node's files). */
+function nodeName(uid: number): string | undefined {
+  return readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')).find((p) => p[2] === String(uid))?.[0];
+}
+
+describeRuntimes('user names in a real container\'s alerts (Docker)', () => {
+  let docker: TestDocker;
+  let t: TestEngine;
+  let dir: string;
+  let tree: TestCgroupTree;
+  const alerts: Alert[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vigil-ctrusers-'));
+    docker = await TestDocker.start();
+    // The image: the test busybox with its own users (uid 4242 is `ctrapp`, unknown to the node).
+    const ctx = join(dir, 'image');
+    mkdirSync(ctx);
+    writeFileSync(join(ctx, 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nctrapp:x:4242:4242:app:/app:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
+    writeFileSync(join(ctx, 'group'), 'root:x:0:\nctrgroup:x:4242:\nnogroup:x:65534:\n');
+    writeFileSync(join(ctx, 'Dockerfile'), `FROM ${TEST_IMAGE}\nCOPY passwd group /etc/\n`);
+    await docker.cli(['build', '-q', '-t', IMAGE, ctx], 300_000);
+    const rules = join(dir, 'rules.yaml');
+    writeFileSync(rules, `- rule: ${RULE}
+  desc: cat run by uid 1 or 4242 (the test's users)
+  condition: evt.type = execve and evt.dir = < and proc.name = cat and user.uid in (1, 4242)
+  output: cat run | user=%user.name uid=%user.uid group=%group.name container=%container.id
+  priority: WARNING
+`);
+    t = await TestEngine.start({
+      rules: { builtin: false, files: [rules], watch: false },
+      alerts: { foldWindowMs: 0 },
+      sinks: [{ type: 'file', id: 'falco', path: join(dir, 'alerts.json'), format: 'falco' }],
+      containers: { runtimes: [{ type: 'docker', socket: docker.socket }], holdMs: 3000, pollMs: 500 },
+    });
+    t.engine.onAlert((a) => alerts.push(a));
+    await t.startProbe();
+    tree = new TestCgroupTree();
+  }, 300_000);
+
+  afterAll(async () => {
+    await t?.stop();
+    await tree?.remove();
+    await docker?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  /** The alert of a cat run by `uid` in `containerId` ('host'-side: its cgroup's last path component). */
+  const alertOf = (uid: number, containerId: (id: string) => boolean): Promise<Alert> =>
+    waitFor(`the alert for uid ${uid}`, () => alerts.find((a) => a.rule === RULE && a.fields['user.uid'] === uid && containerId(String(a.fields['container.id']))), 15_000);
+
+  it('names the container\'s uid 4242 `ctrapp` from its /etc/passwd, a node process with the same uid by the node\'s files', async () => {
+    const app = await docker.run({ name: 'vigil-ctrusers-app', image: IMAGE });
+    await docker.cli(['exec', '-u', '4242:4242', app, '/bin/cat', '/etc/hostname']);
+    const inCtr = await alertOf(4242, (id) => app.startsWith(id));
+    expect(inCtr).toMatchObject({ output: `cat run | user=ctrapp uid=4242 group=ctrgroup container=${app.slice(0, 12)}`, fields: { 'user.name': 'ctrapp', 'group.name': 'ctrgroup' } });
+    // Every sink prints what the alert says (Falco's JSON here).
+    await waitFor('the alert in the file sink', () => existsSync(join(dir, 'alerts.json')) && readFileSync(join(dir, 'alerts.json'), 'utf8').includes('user=ctrapp'), 10_000);
+    const line = readFileSync(join(dir, 'alerts.json'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { output_fields: Record<string, unknown> })
+      .find((l) => l.output_fields['user.uid'] === 4242 && app.startsWith(String(l.output_fields['container.id'])));
+    expect(line?.output_fields['user.name']).toBe('ctrapp');
+
+    // The node's process with the same uid: the node's name for it, or its number (never the container's).
+    const g = tree.group('node');
+    const r = await g.run('/usr/bin/setpriv', ['--reuid=4242', '--regid=4242', '--clear-groups', '/bin/cat', '/etc/hostname']);
+    expect(r.code).toBe(0);
+    const onNode = await alertOf(4242, (id) => !app.startsWith(id));
+    expect(onNode.fields['user.name']).toBe(nodeName(4242) ?? '4242');
+
+    // uid 1: the node's daemon; the container has no name for it: its number, not the node's name.
+    await docker.cli(['exec', '-u', '1:1', app, '/bin/cat', '/etc/hostname']);
+    expect((await alertOf(1, (id) => app.startsWith(id))).fields['user.name']).toBe('1');
+    await g.run('/usr/bin/setpriv', ['--reuid=1', '--regid=1', '--clear-groups', '/bin/cat', '/etc/hostname']);
+    expect((await alertOf(1, (id) => !app.startsWith(id))).fields['user.name']).toBe(nodeName(1) ?? '1');
+  });
+
+  it('does not follow a container\'s /etc/passwd symlinked to /proc/1/root/etc/passwd: from the engine, that is the node\'s', async () => {
+    const id = await docker.run({ name: 'vigil-ctrusers-link', image: IMAGE });
+    // Inside the container the link names its own init's root (a loop); followed by the engine through
+    // /proc/<pid>/root/etc/passwd it resolves from the engine's root: the node's init, the node's
+    // /etc/passwd, where uid 1 has a name.
+    await docker.exec(id, ['/bin/busybox', 'ln', '-sf', '/proc/1/root/etc/passwd', '/etc/passwd']);
+    expect(execFileSync('readlink', [`/proc/${await docker.pidOf(id)}/root/etc/passwd`], { encoding: 'utf8' }).trim()).toBe('/proc/1/root/etc/passwd');
+    await docker.cli(['exec', '-u', '1:1', id, '/bin/cat', '/etc/hostname']);
+    const a = await alertOf(1, (c) => id.startsWith(c));
+    expect(a.fields['user.name']).toBe('1');
+  });
+});
