@@ -104,5 +104,8 @@ describeRuntimes('user names in a real container\'s alerts (Docker)', () => {
     await docker.cli(['exec', '-u', '1:1', id, '/bin/cat', '/etc/hostname']);
     const a = await alertOf(1, (c) => id.startsWith(c));
     expect(a.fields['user.name']).toBe('1');
+    // And the engine says why, once.
+    expect(t.logLines.filter((l) => l.level === 'warn' && l.containerId === id.slice(0, 12)).map((l) => l.msg))
+      .toEqual([`container ${id.slice(0, 12)}'s /etc/passwd: etc/passwd or etc is a symlink (not followed); the uids it does not name print as numbers`]);
   });
 });

@@ -54,6 +54,11 @@ export class RulesDetector implements Detector {
   ) {
     this.x = context;
     this.x.dns = new DnsNames(opts.resolveNames ?? true);
+    // A weaker answer is said: ids the container's file does not name print as numbers (never by the node's names).
+    this.x.users.onProblem = (p) => this.log.warn(
+      { containerId: p.containerId.slice(0, 12), file: `/etc/${p.file}`, problem: p.problem },
+      `container ${p.containerId.slice(0, 12)}'s /etc/${p.file}: ${p.problem}; the ${p.file === 'passwd' ? 'uids' : 'gids'} it does not name print as numbers`,
+    );
   }
 
   /** The files of the configured rule set, in load order. */

@@ -17,7 +17,7 @@ import { readFileSync, statSync } from 'node:fs';
 import type { Event } from '../../model/event.js';
 import type { ProcessTree } from '../../enrich/process-tree.js';
 import { findCgroup2Mount } from '../../enrich/cgroups.js';
-import { cgroupPids, readContainerFile, statSignature, type FileRead } from './container-files.js';
+import { cgroupPids, MAX_BYTES, readContainerFile, statSignature, type FileRead } from './container-files.js';
 
 const MAX_ENTRIES = 65_536;
 /** A container's files are its own (an attacker's): fewer entries are kept of each. */
@@ -39,7 +39,14 @@ class IdNames {
   constructor(
     private readonly load: Loader,
     private readonly max: number,
+    /** Told when the file cannot be read for a new reason (once, not per event). */
+    private readonly said: (problem: string) => void = () => {},
   ) {}
+
+  private setProblem(p: string): void {
+    if (p && p !== this.problem) this.said(p);
+    this.problem = p;
+  }
 
   name(id: number, e: Event | null): string {
     const n = this.names.get(id);
@@ -51,16 +58,16 @@ class IdNames {
       if (r && r.sig !== this.read) {
         this.read = r.sig;
         if ('error' in r) {
-          this.problem = r.error;
+          this.setProblem(r.error);
           this.names = new Map();
         } else {
-          this.problem = r.truncated ? 'longer than it is read (the rest is ignored)' : '';
+          this.setProblem(r.truncated ? `longer than ${MAX_BYTES} bytes: the rest is not read` : '');
           this.names = parseIdText(r.text ?? '', this.max);
           const again = this.names.get(id);
           if (again !== undefined) return again;
         }
       } else if (r === null && this.names.size === 0) {
-        this.problem = 'no live process of the container to read it through';
+        this.setProblem('no live process of the container to read it through');
       }
     }
     return String(id);
@@ -120,9 +127,10 @@ class ContainerIds {
     private readonly proc: string,
     private readonly tree: () => ProcessTree | null,
     private readonly cgroupMount: () => string | null,
+    said: (p: UserFilesProblem) => void,
   ) {
-    this.users = new IdNames(this.loader('passwd'), MAX_CONTAINER_ENTRIES);
-    this.groups = new IdNames(this.loader('group'), MAX_CONTAINER_ENTRIES);
+    this.users = new IdNames(this.loader('passwd'), MAX_CONTAINER_ENTRIES, (problem) => said({ containerId, file: 'passwd', problem }));
+    this.groups = new IdNames(this.loader('group'), MAX_CONTAINER_ENTRIES, (problem) => said({ containerId, file: 'group', problem }));
   }
 
   private loader(name: string): Loader {
@@ -166,6 +174,11 @@ export class UserNames {
   private readonly groups: IdNames;
   private readonly containers = new Map<string, ContainerIds>();
   private last: ContainerIds | null = null;
+  /**
+   * Told when a container's file cannot be read, once per container and
+   * reason (its ids then read as numbers): the detector logs it.
+   */
+  onProblem: (p: UserFilesProblem) => void = () => {};
   /** The process tree, for a live process of a container when the event's is gone (FieldContext's). */
   treeOf: () => ProcessTree | null = () => null;
 
@@ -204,7 +217,7 @@ export class UserNames {
     if (c === undefined) {
       // Oldest first out: a container gone long ago is not asked for again.
       if (this.containers.size >= MAX_CONTAINERS) this.containers.delete(this.containers.keys().next().value!);
-      c = new ContainerIds(id, this.proc, () => this.treeOf(), () => (this.mount === undefined ? (this.mount = cgroup2Mount()) : this.mount));
+      c = new ContainerIds(id, this.proc, () => this.treeOf(), () => (this.mount === undefined ? (this.mount = cgroup2Mount()) : this.mount), (p) => this.onProblem(p));
       this.containers.set(id, c);
     }
     this.last = c;

@@ -81,8 +81,10 @@ describe("a container's users and groups", () => {
     expect(out(w, w.event('open', { pid: 760, ppid: 1, cgroupId: 70, path: '/a', uid: 4242, gid: 4242 }, c))).toBe('user=ctrapp group=ctrgroup');
   });
 
-  it('never follows a symlink or blocks on a FIFO: the number, and the reason in problems()', () => {
+  it('never follows a symlink or blocks on a FIFO: the number, and the reason said once per container', async () => {
     const w = world();
+    const said: string[] = [];
+    w.x.users.onProblem = (p) => said.push(`${p.containerId[0]} ${p.file}`);
     const cases: [string, (root: string) => void][] = [
       ['c'.repeat(64), (root) => symlinkSync(join(node, 'etc/passwd'), join(root, 'etc/passwd'))],
       ['d'.repeat(64), (root) => symlinkSync('../../../node/etc/passwd', join(root, 'etc/passwd'))],
@@ -106,6 +108,12 @@ describe("a container's users and groups", () => {
     expect(problems.get('e')).toBe('etc/passwd or etc is a symlink (not followed)');
     expect(problems.get('f')).toBe('etc/passwd is not a regular file');
     expect(problems.get('0')).toBe('etc/passwd: ENOENT');
+    // Said once each, however many events ask again.
+    expect(said).toEqual(['c passwd', 'd passwd', 'e passwd', 'f passwd', '0 passwd']);
+    await new Promise((r) => setTimeout(r, 150));
+    pid = 300;
+    for (const [id] of cases) expect(out(w, w.event('open', { pid: ++pid, path: '/a', uid: 4243, gid: 0 }, workload({ containerId: id })), 'user=%user.name')).toBe('user=4243');
+    expect(said).toHaveLength(5);
   });
 
   it('names a user the container added a moment ago, and quotes a crafted name in the output', async () => {
