@@ -83,10 +83,15 @@ export function readContainerFile(containerId: string, pids: Iterable<number>, n
     // Gone, or its pid now another's: what was read may not be the container's.
     if (!inContainer(pid, containerId, proc)) continue;
     if (!('error' in read)) return { pid, read };
+    // Not this process's doing: the engine may not read other processes' roots; none other would do.
+    if (/: (EACCES|EPERM)$/.test(read.error)) return { pid, read: { sig: '', error: NO_PERMISSION } };
     failed ??= { pid, read };
   }
   return failed ?? { pid: 0, read: { sig: '', error: 'no live process of the container to read it through' } };
 }
+
+/** Said when /proc/<pid>/root may not be read: the same for every container of the node. */
+export const NO_PERMISSION = "the engine may not read another process's root (/proc/<pid>/root: EACCES; it needs CAP_SYS_PTRACE)";
 
 /** Processes tried per look: a bound on the work one unknown id costs. */
 const MAX_TRIES = 8;

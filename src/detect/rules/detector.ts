@@ -14,6 +14,7 @@ import type { DetectContext, Detector } from '../detector.js';
 import { FieldContext } from './context.js';
 import { readAsWritten, restoreOpened, writtenName } from './falco-names.js';
 import { DnsNames } from './dns-names.js';
+import { NO_PERMISSION } from './container-files.js';
 import { formatOutput } from './output.js';
 import { problemText, RuleLoadError } from './problems.js';
 import { classOf } from './classes.js';
@@ -55,10 +56,16 @@ export class RulesDetector implements Detector {
     this.x = context;
     this.x.dns = new DnsNames(opts.resolveNames ?? true);
     // A weaker answer is said: ids the container's file does not name print as numbers (never by the node's names).
-    this.x.users.onProblem = (p) => this.log.warn(
-      { containerId: p.containerId.slice(0, 12), file: `/etc/${p.file}`, problem: p.problem },
-      `container ${p.containerId.slice(0, 12)}'s /etc/${p.file}: ${p.problem}; the ${p.file === 'passwd' ? 'uids' : 'gids'} it does not name print as numbers`,
-    );
+    this.x.users.onProblem = (p) => {
+      if (p.problem === NO_PERMISSION) {
+        this.log.warn({ problem: p.problem }, `containers' /etc/passwd and /etc/group cannot be read: ${p.problem}; their uids and gids print as numbers`);
+        return;
+      }
+      this.log.warn(
+        { containerId: p.containerId.slice(0, 12), file: `/etc/${p.file}`, problem: p.problem },
+        `container ${p.containerId.slice(0, 12)}'s /etc/${p.file}: ${p.problem}; the ${p.file === 'passwd' ? 'uids' : 'gids'} it does not name print as numbers`,
+      );
+    };
   }
 
   /** The files of the configured rule set, in load order. */

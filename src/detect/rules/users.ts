@@ -17,7 +17,7 @@ import { readFileSync, statSync } from 'node:fs';
 import type { Event } from '../../model/event.js';
 import type { ProcessTree } from '../../enrich/process-tree.js';
 import { findCgroup2Mount } from '../../enrich/cgroups.js';
-import { cgroupPids, MAX_BYTES, readContainerFile, statSignature, type FileRead } from './container-files.js';
+import { cgroupPids, MAX_BYTES, NO_PERMISSION, readContainerFile, statSignature, type FileRead } from './container-files.js';
 
 const MAX_ENTRIES = 65_536;
 /** A container's files are its own (an attacker's): fewer entries are kept of each. */
@@ -217,11 +217,22 @@ export class UserNames {
     if (c === undefined) {
       // Oldest first out: a container gone long ago is not asked for again.
       if (this.containers.size >= MAX_CONTAINERS) this.containers.delete(this.containers.keys().next().value!);
-      c = new ContainerIds(id, this.proc, () => this.treeOf(), () => (this.mount === undefined ? (this.mount = cgroup2Mount()) : this.mount), (p) => this.onProblem(p));
+      c = new ContainerIds(id, this.proc, () => this.treeOf(), () => (this.mount === undefined ? (this.mount = cgroup2Mount()) : this.mount), (p) => this.said(p));
       this.containers.set(id, c);
     }
     this.last = c;
     return c;
+  }
+
+  private saidNoPermission = false;
+
+  /** Tells onProblem; the engine's own lack of permission once, not once per container. */
+  private said(p: UserFilesProblem): void {
+    if (p.problem === NO_PERMISSION) {
+      if (this.saidNoPermission) return;
+      this.saidNoPermission = true;
+    }
+    this.onProblem(p);
   }
 
   /** Containers whose files could not be read at the last look (their names read as numbers). */

@@ -3,12 +3,13 @@
 // here (directories for /proc/<pid>/root and files for /proc/<pid>/cgroup:
 // a unit test cannot make containers); test/containers/users.test.ts does
 // the same with a real Docker container and the real probe.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compileOutput, formatOutput } from '../../../src/detect/rules/output.js';
+import { NO_PERMISSION } from '../../../src/detect/rules/container-files.js';
 import { UserNames } from '../../../src/detect/rules/users.js';
 import type { Event } from '../../../src/model/event.js';
 import { compile, HOST, matches, workload, World } from './support.js';
@@ -114,6 +115,26 @@ describe("a container's users and groups", () => {
     pid = 300;
     for (const [id] of cases) expect(out(w, w.event('open', { pid: ++pid, path: '/a', uid: 4243, gid: 0 }, workload({ containerId: id })), 'user=%user.name')).toBe('user=4243');
     expect(said).toHaveLength(5);
+  });
+
+  // Dropping every capability (setpriv) takes root.
+  it.skipIf(globalThis.process.getuid?.() !== 0)("says the engine may not read other processes' roots when it lacks the capability (a DaemonSet engine without CAP_SYS_PTRACE)", () => {
+    // A real process's root (this machine's /proc), read by a process with no capability at all: EACCES.
+    const sleeper = spawn('/bin/sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const id = '6'.repeat(64);
+      mkdirSync(join(proc, '600'), { recursive: true });
+      writeFileSync(join(proc, '600', 'cgroup'), `0::/docker/${id}\n`);
+      symlinkSync(`/proc/${sleeper.pid}/root`, join(proc, '600', 'root'));
+      const src = new URL('../../../src/detect/rules/container-files.ts', import.meta.url).pathname;
+      const script = `import { readContainerFile } from ${JSON.stringify(src)}; console.log(JSON.stringify(readContainerFile(${JSON.stringify(id)}, [600], 'passwd', '', ${JSON.stringify(proc)})));`;
+      const run = (wrap: string[]) => JSON.parse(execFileSync(wrap[0]!, [...wrap.slice(1), globalThis.process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })) as { read: { error?: string; text?: string } };
+      expect(run(['/usr/bin/setpriv', '--bounding-set=-all', '--inh-caps=-all', '--no-new-privs', '--']).read.error).toBe(NO_PERMISSION);
+      // With its capabilities (this test runs as root), the same file reads.
+      expect(run(['/usr/bin/env']).read.text).toContain('root:x:0:0');
+    } finally {
+      sleeper.kill();
+    }
   });
 
   it('names a user the container added a moment ago, and quotes a crafted name in the output', async () => {
