@@ -12,7 +12,9 @@
 // and unknown ids cost a stat now and then, not a read. A known id is one
 // Map hit (and, in a container, one more for the container).
 // Bounded: the first MAX_ENTRIES entries of a file, names of at most
-// MAX_NAME characters, MAX_CONTAINERS containers' files.
+// MAX_NAME characters, MAX_CONTAINERS containers, and MAX_CONTAINER_TOTAL
+// entries over all containers (the oldest container is forgotten first:
+// many containers with huge files cannot grow the engine without bound).
 import { readFileSync, statSync } from 'node:fs';
 import type { Event } from '../../model/event.js';
 import type { ProcessTree } from '../../enrich/process-tree.js';
@@ -24,6 +26,7 @@ const MAX_ENTRIES = 65_536;
 const MAX_CONTAINER_ENTRIES = 8_192;
 const MAX_NAME = 256;
 const MAX_CONTAINERS = 4_096;
+const MAX_CONTAINER_TOTAL = 262_144;
 const CHECK_MS = 100;
 
 /** What a look at a file found; null: nothing to look through (keep what was read). */
@@ -41,7 +44,13 @@ class IdNames {
     private readonly max: number,
     /** Told when the file cannot be read for a new reason (once, not per event). */
     private readonly said: (problem: string) => void = () => {},
+    /** Told when the file was read again. */
+    private readonly parsed: () => void = () => {},
   ) {}
+
+  get size(): number {
+    return this.names.size;
+  }
 
   private setProblem(p: string): void {
     if (p && p !== this.problem) this.said(p);
@@ -63,6 +72,7 @@ class IdNames {
         } else {
           this.setProblem(r.truncated ? `longer than ${MAX_BYTES} bytes: the rest is not read` : '');
           this.names = parseIdText(r.text ?? '', this.max);
+          this.parsed();
           const again = this.names.get(id);
           if (again !== undefined) return again;
         }
@@ -128,9 +138,14 @@ class ContainerIds {
     private readonly tree: () => ProcessTree | null,
     private readonly cgroupMount: () => string | null,
     said: (p: UserFilesProblem) => void,
+    parsed: (c: ContainerIds) => void,
   ) {
-    this.users = new IdNames(this.loader('passwd'), MAX_CONTAINER_ENTRIES, (problem) => said({ containerId, file: 'passwd', problem }));
-    this.groups = new IdNames(this.loader('group'), MAX_CONTAINER_ENTRIES, (problem) => said({ containerId, file: 'group', problem }));
+    this.users = new IdNames(this.loader('passwd'), MAX_CONTAINER_ENTRIES, (problem) => said({ containerId, file: 'passwd', problem }), () => parsed(this));
+    this.groups = new IdNames(this.loader('group'), MAX_CONTAINER_ENTRIES, (problem) => said({ containerId, file: 'group', problem }), () => parsed(this));
+  }
+
+  get size(): number {
+    return this.users.size + this.groups.size;
   }
 
   private loader(name: string): Loader {
@@ -162,7 +177,7 @@ class ContainerIds {
   }
 }
 
-/** What `vigil status` says of a container whose names come out as numbers. */
+/** Why a container's ids print as numbers (the detector logs it). */
 export interface UserFilesProblem {
   containerId: string;
   file: 'passwd' | 'group';
@@ -217,11 +232,29 @@ export class UserNames {
     if (c === undefined) {
       // Oldest first out: a container gone long ago is not asked for again.
       if (this.containers.size >= MAX_CONTAINERS) this.containers.delete(this.containers.keys().next().value!);
-      c = new ContainerIds(id, this.proc, () => this.treeOf(), () => (this.mount === undefined ? (this.mount = cgroup2Mount()) : this.mount), (p) => this.said(p));
+      c = new ContainerIds(id, this.proc, () => this.treeOf(), () => (this.mount === undefined ? (this.mount = cgroup2Mount()) : this.mount), (p) => this.said(p), (read) => this.bound(read));
       this.containers.set(id, c);
     }
     this.last = c;
     return c;
+  }
+
+  /** Forgets the oldest containers' names (not the one just read) while all hold more than MAX_CONTAINER_TOTAL entries. */
+  private bound(read: ContainerIds): void {
+    let total = 0;
+    for (const c of this.containers.values()) total += c.size;
+    for (const c of this.containers.values()) {
+      if (total <= MAX_CONTAINER_TOTAL) break;
+      if (c === read) continue;
+      total -= c.size;
+      this.containers.delete(c.containerId);
+      if (this.last === c) this.last = null;
+    }
+  }
+
+  /** Containers whose names are held. */
+  get containerCount(): number {
+    return this.containers.size;
   }
 
   private saidNoPermission = false;

@@ -161,4 +161,19 @@ describe("a container's users and groups", () => {
     expect(name(7000)).toBe('7000');
     expect(name(19_000)).toBe('19000');
   });
+
+  it('holds a bounded number of entries over all containers, forgetting the oldest container first', () => {
+    const w = world();
+    const full = `${Array.from({ length: 8192 }, (_, i) => `u${i}:x:${20_000 + i}:1::/:/bin/sh`).join('\n')}\n`;
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const id = `${String(i).padStart(2, '0')}${'c'.repeat(62)}`;
+      ids.push(id);
+      process(800 + i, `/docker/${id}`, { passwd: full });
+      const c = workload({ key: `container:${i}`, kind: 'container', containerId: id, cgroupPath: `/docker/${id}` });
+      expect(out(w, w.event('open', { pid: 800 + i, path: '/a', uid: 20_005, gid: 0 }, c), '%user.name')).toBe('u5');
+    }
+    // 262,144 entries: 32 containers' 8,192 each; the first 8 were forgotten (and would be read again when asked).
+    expect(w.x.users.containerCount).toBe(32);
+  });
 });
