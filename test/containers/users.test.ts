@@ -95,7 +95,8 @@ describeRuntimes('user names in a real container\'s alerts (Docker)', () => {
   });
 
   it('does not follow a container\'s /etc/passwd symlinked to /proc/1/root/etc/passwd: from the engine, that is the node\'s', async () => {
-    const id = await docker.run({ name: 'vigil-ctrusers-link', image: IMAGE });
+    // A workload of its own: its alert is not the same kind as the first container's (same rule, uid, program).
+    const id = await docker.run({ name: 'vigil-ctrusers-link', image: IMAGE, labels: { 'vigil.dev/workload': 'ctrusers-link' } });
     // Inside the container the link names its own init's root (a loop); followed by the engine through
     // /proc/<pid>/root/etc/passwd it resolves from the engine's root: the node's init, the node's
     // /etc/passwd, where uid 1 has a name.
