@@ -5,9 +5,9 @@
 // `../` link would be resolved from the engine's root, that is the node's
 // files), only when it is a regular file (a FIFO would block the engine),
 // and read up to MAX_BYTES. The process it is read through is checked to
-// be in the container before and after the read: a pid reused by a node
-// process in between is not read through.
-import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+// be in the event's cgroup before and after the read: a pid reused by a
+// node process in between is not read through.
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 
 /** Bytes read of one file at most (65,536 entries of 64 bytes); the rest is ignored. */
 export const MAX_BYTES = 4 << 20;
@@ -55,11 +55,23 @@ export function readEtcFile(root: string, name: string, known: string): FileRead
   }
 }
 
-/** Whether a process (by host pid) is in the container: its cgroup path names the container's id. */
-export function inContainer(pid: number, containerId: string, proc = '/proc'): boolean {
+/**
+ * Whether a process (by host pid) is in the cgroup: the v2 line of its
+ * /proc/<pid>/cgroup names a directory below `mount` whose inode is the
+ * cgroup's id. Not "its path names the container's id": CRI-O's conmon, a
+ * node process, sits in crio-conmon-<id>.scope.
+ */
+export function inCgroup(pid: number, cgroupId: number, mount: string, proc = '/proc'): boolean {
   if (pid <= 0) return false;
   try {
-    return readFileSync(`${proc}/${pid}/cgroup`, 'utf8').includes(containerId);
+    const text = readFileSync(`${proc}/${pid}/cgroup`, 'utf8');
+    const at = text.startsWith('0::') ? 0 : text.indexOf('\n0::') + 1;
+    if (at === 0 && !text.startsWith('0::')) return false;
+    const end = text.indexOf('\n', at);
+    const path = text.slice(at + 3, end < 0 ? undefined : end);
+    // Outside this engine's cgroup namespace ("/../…"): not a path below the mount.
+    if (!path.startsWith('/') || path.includes('/..')) return false;
+    return Number(statSync(`${mount}${path}`).ino) === cgroupId;
   } catch {
     return false;
   }
@@ -67,21 +79,21 @@ export function inContainer(pid: number, containerId: string, proc = '/proc'): b
 
 /**
  * Reads etc/<name> of a container through one of its processes: the first
- * of `pids` that is alive and in the container, before and after the read.
+ * of `pids` that is alive and a `member` of its cgroup, before and after the read.
  * A read that fails is tried through the next: an exited process not yet
  * reaped (a zombie) is still in its cgroup but has no root to read through.
  * Returns the pid read through with what was read, or why nothing could be.
  */
-export function readContainerFile(containerId: string, pids: Iterable<number>, name: string, known: string, proc = '/proc'): { pid: number; read: FileRead } {
+export function readContainerFile(member: (pid: number) => boolean, pids: Iterable<number>, name: string, known: string, proc = '/proc'): { pid: number; read: FileRead } {
   const tried = new Set<number>();
   let failed: { pid: number; read: FileRead } | null = null;
   for (const pid of pids) {
     if (tried.has(pid) || tried.size >= MAX_TRIES) continue;
     tried.add(pid);
-    if (!inContainer(pid, containerId, proc)) continue;
+    if (!member(pid)) continue;
     const read = readEtcFile(`${proc}/${pid}/root`, name, known);
     // Gone, or its pid now another's: what was read may not be the container's.
-    if (!inContainer(pid, containerId, proc)) continue;
+    if (!member(pid)) continue;
     if (!('error' in read)) return { pid, read };
     // Not this process's doing: the engine may not read other processes' roots; none other would do.
     if (/: (EACCES|EPERM)$/.test(read.error)) return { pid, read: { sig: '', error: NO_PERMISSION } };

@@ -19,7 +19,7 @@ import { readFileSync, statSync } from 'node:fs';
 import type { Event } from '../../model/event.js';
 import type { ProcessTree } from '../../enrich/process-tree.js';
 import { findCgroup2Mount } from '../../enrich/cgroups.js';
-import { cgroupPids, MAX_BYTES, NO_PERMISSION, readContainerFile, statSignature, type FileRead } from './container-files.js';
+import { cgroupPids, inCgroup, MAX_BYTES, NO_PERMISSION, readContainerFile, statSignature, type FileRead } from './container-files.js';
 
 const MAX_ENTRIES = 65_536;
 /** A container's files are its own (an attacker's): fewer entries are kept of each. */
@@ -150,7 +150,10 @@ class ContainerIds {
 
   private loader(name: string): Loader {
     return (known, e) => {
-      const { pid, read } = readContainerFile(this.containerId, this.candidates(e), name, known, this.proc);
+      const mount = this.cgroupMount();
+      if (!e || !mount) return null;
+      const cgroupId = e.cgroupId;
+      const { pid, read } = readContainerFile((p) => inCgroup(p, cgroupId, mount, this.proc), this.candidates(e, mount), name, known, this.proc);
       if (pid === 0) return null;
       this.pid = pid;
       return read;
@@ -160,20 +163,16 @@ class ContainerIds {
   /**
    * Processes to read through: the event's, its parent, the last that
    * worked, the tree's live ones of the cgroup, then the kernel's list of
-   * the cgroup's (each is checked to be in the container before use).
+   * the cgroup's (each is checked to be in the event's cgroup before use).
    */
-  private *candidates(e: Event | null): Generator<number> {
-    if (e) {
-      yield e.pid;
-      if (e.process?.ppid) yield e.process.ppid;
-    }
+  private *candidates(e: Event, mount: string): Generator<number> {
+    yield e.pid;
+    if (e.process?.ppid) yield e.process.ppid;
     if (this.pid) yield this.pid;
-    if (!e) return;
     const tree = this.tree();
     if (tree) yield* tree.pidsIn(e.cgroupId);
-    const mount = this.cgroupMount();
     const path = e.workload?.cgroupPath;
-    if (mount && path && !path.includes('..')) yield* cgroupPids(`${mount}${path.startsWith('/') ? '' : '/'}${path}`);
+    if (path && !path.includes('..')) yield* cgroupPids(`${mount}${path.startsWith('/') ? '' : '/'}${path}`);
   }
 }
 

@@ -4,7 +4,7 @@
 // a unit test cannot make containers); test/containers/users.test.ts does
 // the same with a real Docker container and the real probe.
 import { execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { compileOutput, formatOutput } from '../../../src/detect/rules/output.js
 import { NO_PERMISSION } from '../../../src/detect/rules/container-files.js';
 import { UserNames } from '../../../src/detect/rules/users.js';
 import type { Event } from '../../../src/model/event.js';
+import type { Workload } from '../../../src/model/workload.js';
 import { compile, HOST, matches, workload, World } from './support.js';
 
 const CID = 'a'.repeat(64);
@@ -26,8 +27,15 @@ describe("a container's users and groups", () => {
   writeFileSync(join(node, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\nwww-data:x:33:33::/var/www:/bin/sh\nnodeuser:x:4242:4242::/home/n:/bin/sh\n');
   writeFileSync(join(node, 'etc/group'), 'root:x:0:\nwww-data:x:33:\nnodegroup:x:4242:\n');
   const proc = join(dir, 'proc');
-  /** A process of a container (or of the node: cgroup without an id) in the fake /proc. */
+  const cgroups = join(dir, 'cgroup');
+  /** A cgroup's id: the inode of its directory below the (fake) v2 mount. */
+  const cgOf = (path: string): number => {
+    mkdirSync(join(cgroups, path), { recursive: true });
+    return statSync(join(cgroups, path)).ino;
+  };
+  /** A process of a container (or of the node) in the fake /proc, in its cgroup. */
   const process = (pid: number, cgroup: string, files: Record<string, string> = {}): string => {
+    cgOf(cgroup);
     const root = join(proc, String(pid), 'root');
     mkdirSync(join(root, 'etc'), { recursive: true });
     writeFileSync(join(proc, String(pid), 'cgroup'), `0::${cgroup}\n`);
@@ -40,46 +48,53 @@ describe("a container's users and groups", () => {
   process(200, '/user.slice/user-0.slice');
 
   const ctr = workload({ key: 'container:app', kind: 'container', containerId: CID, cgroupPath: `/docker/${CID}` });
-  const cgroups = join(dir, 'cgroup');
   const world = (): World => new World(new UserNames(node, proc, cgroups));
+  /** An event of the workload's cgroup. */
+  const at = (w: World, type: Event['type'], fields: Partial<Event>, wl: Workload): Event => w.event(type, { cgroupId: cgOf(wl.cgroupPath), ...fields }, wl);
   const out = (w: World, e: Event, text = 'user=%user.name group=%group.name'): string => formatOutput(compileOutput(text, { file: 't', line: 1, col: 1 }), e, w.x).output;
 
   it("names a container's uid and gid from its own files, a node process's from the node's", () => {
     const w = world();
-    const inCtr = w.event('open', { pid: 100, path: '/a', uid: 4242, gid: 4242 }, ctr);
+    const inCtr = at(w, 'open', { pid: 100, path: '/a', uid: 4242, gid: 4242 }, ctr);
     expect(out(w, inCtr)).toBe('user=ctrapp group=ctrgroup');
     expect(matches(compile('user.name = ctrapp and group.name = ctrgroup'), inCtr, w.x)).toBe(true);
     // uid 33 is the node's www-data; the container has no name for it: its number, not the node's name.
-    expect(out(w, w.event('open', { pid: 100, path: '/a', uid: 33, gid: 33 }, ctr))).toBe('user=33 group=33');
+    expect(out(w, at(w, 'open', { pid: 100, path: '/a', uid: 33, gid: 33 }, ctr))).toBe('user=33 group=33');
     // The same uid on the node: the node's name.
-    expect(out(w, w.event('open', { pid: 200, path: '/a', uid: 4242, gid: 4242 }, HOST))).toBe('user=nodeuser group=nodegroup');
+    expect(out(w, at(w, 'open', { pid: 200, path: '/a', uid: 4242, gid: 4242 }, HOST))).toBe('user=nodeuser group=nodegroup');
     // A set*id call's uid, and the login uid, are named the same way.
-    expect(matches(compile('evt.type = setuid and evt.arg.uid = ctrapp'), w.event('setid', { pid: 100, call: 'setuid', id: 4242 }, ctr), w.x)).toBe(true);
-    expect(matches(compile('evt.type = setuid and evt.arg.uid = nodeuser'), w.event('setid', { pid: 200, call: 'setuid', id: 4242 }, HOST), w.x)).toBe(true);
+    expect(matches(compile('evt.type = setuid and evt.arg.uid = ctrapp'), at(w, 'setid', { pid: 100, call: 'setuid', id: 4242 }, ctr), w.x)).toBe(true);
+    expect(matches(compile('evt.type = setuid and evt.arg.uid = nodeuser'), at(w, 'setid', { pid: 200, call: 'setuid', id: 4242 }, HOST), w.x)).toBe(true);
   });
 
   it("reads through another live process of the container when the event's has exited, never through a pid a node process now has", () => {
     const w = world();
     // The container's long-running process (pid 100) is in the tree; 150 (exited) is the event's.
-    w.exec(100, 1, '/bin/sleep', ['sleep', 'infinity'], ctr);
-    expect(out(w, w.event('open', { pid: 150, ppid: 100, path: '/a', uid: 4242, gid: 4242 }, ctr))).toBe('user=ctrapp group=ctrgroup');
+    w.exec(100, 1, '/bin/sleep', ['sleep', 'infinity'], ctr, { cgroupId: cgOf(ctr.cgroupPath) });
+    expect(out(w, at(w, 'open', { pid: 150, ppid: 100, path: '/a', uid: 4242, gid: 4242 }, ctr))).toBe('user=ctrapp group=ctrgroup');
     // Another container whose event's pid (200) now belongs to a node process, and no other process of it known:
     // the node's files are not read through it.
     const other = workload({ key: 'container:other', kind: 'container', containerId: OTHER, cgroupPath: `/docker/${OTHER}` });
-    const e = w.event('open', { pid: 200, ppid: 1, cgroupId: 9, path: '/a', uid: 4242, gid: 4242 }, other);
+    const e = at(w, 'open', { pid: 200, ppid: 1, cgroupId: 9, path: '/a', uid: 4242, gid: 4242 }, other);
     expect(out(w, e)).toBe('user=4242 group=4242');
     expect(w.x.users.problems()).toContainEqual({ containerId: OTHER, file: 'passwd', problem: 'no live process of the container to read it through' });
+    // CRI-O's conmon: a node process (the node's root) whose cgroup is named after the container, the
+    // parent of the container's init. Its root is not the container's: not read through.
+    const crio = '8'.repeat(64);
+    const conmonRoot = process(210, `/system.slice/crio-conmon-${crio}.scope`, { passwd: 'nodeuser:x:4242:4242::/:/bin/sh\n' });
+    expect(conmonRoot).toContain('210');
+    const pod = workload({ key: 'k8s:shop/Deployment/web', kind: 'k8s', containerId: crio, cgroupPath: `/kubepods.slice/crio-${crio}.scope` });
+    expect(out(w, at(w, 'open', { pid: 211, ppid: 210, path: '/a', uid: 4242, gid: 4242 }, pod))).toBe('user=4242 group=4242');
   });
 
   it("reads through a process the cgroup lists (cgroup.procs) when the tree knows none alive", () => {
     const w = world();
     const id = '7'.repeat(64);
     process(700, `/docker/${id}`, { passwd: CTR_PASSWD, group: CTR_GROUP });
-    mkdirSync(join(cgroups, 'docker', id), { recursive: true });
     // 990 is gone, 200 is a node process (a stale or forged entry): neither is read through.
     writeFileSync(join(cgroups, 'docker', id, 'cgroup.procs'), '990\n200\n700\n');
     const c = workload({ key: 'container:7', kind: 'container', containerId: id, cgroupPath: `/docker/${id}` });
-    expect(out(w, w.event('open', { pid: 760, ppid: 1, cgroupId: 70, path: '/a', uid: 4242, gid: 4242 }, c))).toBe('user=ctrapp group=ctrgroup');
+    expect(out(w, at(w, 'open', { pid: 760, ppid: 1, path: '/a', uid: 4242, gid: 4242 }, c))).toBe('user=ctrapp group=ctrgroup');
   });
 
   it('never follows a symlink or blocks on a FIFO: the number, and the reason said once per container', async () => {
@@ -101,7 +116,7 @@ describe("a container's users and groups", () => {
     for (const [id, make] of cases) {
       make(process(++pid, `/docker/${id}`));
       const c = workload({ key: `container:${id}`, kind: 'container', containerId: id, cgroupPath: `/docker/${id}` });
-      expect(out(w, w.event('open', { pid, path: '/a', uid: 4242, gid: 0 }, c), 'user=%user.name')).toBe('user=4242');
+      expect(out(w, at(w, 'open', { pid, path: '/a', uid: 4242, gid: 0 }, c), 'user=%user.name')).toBe('user=4242');
     }
     const problems = new Map(w.x.users.problems().filter((p) => p.file === 'passwd').map((p) => [p.containerId[0], p.problem]));
     expect(problems.get('c')).toBe('etc/passwd or etc is a symlink (not followed)');
@@ -113,7 +128,7 @@ describe("a container's users and groups", () => {
     expect(said).toEqual(['c passwd', 'd passwd', 'e passwd', 'f passwd', '0 passwd']);
     await new Promise((r) => setTimeout(r, 150));
     pid = 300;
-    for (const [id] of cases) expect(out(w, w.event('open', { pid: ++pid, path: '/a', uid: 4243, gid: 0 }, workload({ containerId: id })), 'user=%user.name')).toBe('user=4243');
+    for (const [id] of cases) expect(out(w, at(w, 'open', { pid: ++pid, path: '/a', uid: 4243, gid: 0 }, workload({ containerId: id, cgroupPath: `/docker/${id}` })), 'user=%user.name')).toBe('user=4243');
     expect(said).toHaveLength(5);
   });
 
@@ -127,7 +142,7 @@ describe("a container's users and groups", () => {
       writeFileSync(join(proc, '600', 'cgroup'), `0::/docker/${id}\n`);
       symlinkSync(`/proc/${sleeper.pid}/root`, join(proc, '600', 'root'));
       const src = new URL('../../../src/detect/rules/container-files.ts', import.meta.url).pathname;
-      const script = `import { readContainerFile } from ${JSON.stringify(src)}; console.log(JSON.stringify(readContainerFile(${JSON.stringify(id)}, [600], 'passwd', '', ${JSON.stringify(proc)})));`;
+      const script = `import { readContainerFile } from ${JSON.stringify(src)}; console.log(JSON.stringify(readContainerFile(() => true, [600], 'passwd', '', ${JSON.stringify(proc)})));`;
       const run = (wrap: string[]) => JSON.parse(execFileSync(wrap[0]!, [...wrap.slice(1), globalThis.process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })) as { read: { error?: string; text?: string } };
       expect(run(['/usr/bin/setpriv', '--bounding-set=-all', '--inh-caps=-all', '--no-new-privs', '--']).read.error).toBe(NO_PERMISSION);
       // With its capabilities (this test runs as root), the same file reads.
@@ -140,8 +155,8 @@ describe("a container's users and groups", () => {
   it('names a user the container added a moment ago, and quotes a crafted name in the output', async () => {
     const w = world();
     const root = process(400, `/docker/${'9'.repeat(64)}`, { passwd: CTR_PASSWD, group: CTR_GROUP });
-    const c = workload({ key: 'container:9', kind: 'container', containerId: '9'.repeat(64), cgroupPath: '/docker/9' });
-    const e = (uid: number) => w.event('open', { pid: 400, path: '/a', uid, gid: 0 }, c);
+    const c = workload({ key: 'container:9', kind: 'container', containerId: '9'.repeat(64), cgroupPath: `/docker/${'9'.repeat(64)}` });
+    const e = (uid: number) => at(w, 'open', { pid: 400, path: '/a', uid, gid: 0 }, c);
     expect(out(w, e(5000), 'user=%user.name')).toBe('user=5000');
     appendFileSync(join(root, 'etc/passwd'), 'x user=root\x1b[2J:x:5000:5000::/:/bin/sh\n');
     await new Promise((r) => setTimeout(r, 150));
@@ -154,8 +169,8 @@ describe("a container's users and groups", () => {
     const lines = ['root:x:0:0::/:/bin/sh', `${'n'.repeat(300)}:x:7000:7000::/:/bin/sh`];
     for (let i = 1; i <= 9000; i++) lines.push(`u${i}:x:${10_000 + i}:1::/:/bin/sh`);
     process(500, `/docker/${'5'.repeat(64)}`, { passwd: `${lines.join('\n')}\n` });
-    const c = workload({ key: 'container:5', kind: 'container', containerId: '5'.repeat(64), cgroupPath: '/docker/5' });
-    const name = (uid: number) => out(w, w.event('open', { pid: 500, path: '/a', uid, gid: 0 }, c), '%user.name');
+    const c = workload({ key: 'container:5', kind: 'container', containerId: '5'.repeat(64), cgroupPath: `/docker/${'5'.repeat(64)}` });
+    const name = (uid: number) => out(w, at(w, 'open', { pid: 500, path: '/a', uid, gid: 0 }, c), '%user.name');
     expect(name(10_001)).toBe('u1');
     // A name longer than any system allows is not kept; entries past the bound neither.
     expect(name(7000)).toBe('7000');
@@ -171,7 +186,7 @@ describe("a container's users and groups", () => {
       ids.push(id);
       process(800 + i, `/docker/${id}`, { passwd: full });
       const c = workload({ key: `container:${i}`, kind: 'container', containerId: id, cgroupPath: `/docker/${id}` });
-      expect(out(w, w.event('open', { pid: 800 + i, path: '/a', uid: 20_005, gid: 0 }, c), '%user.name')).toBe('u5');
+      expect(out(w, at(w, 'open', { pid: 800 + i, path: '/a', uid: 20_005, gid: 0 }, c), '%user.name')).toBe('u5');
     }
     // 262,144 entries: 32 containers' 8,192 each; the first 8 were forgotten (and would be read again when asked).
     expect(w.x.users.containerCount).toBe(32);
