@@ -27,6 +27,8 @@ import type { DetectContext, Detector } from './detect/detector.js';
 import { ProfileDetector, type ProfileControl } from './detect/profile/detector.js';
 import { ProfileStore } from './detect/profile/store.js';
 import { RulesDetector } from './detect/rules/detector.js';
+import type { UserFilesAnswer, UserFilesRequest } from './detect/rules/users.js';
+import type { FileRead } from './detect/rules/container-files.js';
 import { CgroupPaths, findCgroup2Mount } from './enrich/cgroups.js';
 import { EventHold } from './enrich/hold.js';
 import { DnsNames } from './enrich/dns-names.js';
@@ -200,6 +202,8 @@ export class Engine implements IngestHandler {
           this.process(e, w);
           this.workers?.route(e, w);
         }
+        // The cgroup's first events, held for its container's name: its user names are asked for now.
+        if (!this.workers && events[0]) this.rules.users.seen(events[0]);
         this.workers?.flush();
       },
     });
@@ -219,6 +223,8 @@ export class Engine implements IngestHandler {
     else if (opts.cluster) throw new Error('engine.workers > 1: profiles shared through Kubernetes (kubernetes.enabled) are not split over workers yet; set engine.workers to 1');
     this.ingest = new IngestServer(this, log.child({ component: 'ingest' }));
     this.probes = new ProbeLink(() => this.ingest.sessions());
+    // An engine without CAP_SYS_PTRACE (the DaemonSet's) has the probe read containers' user files.
+    this.rules.users.probe = (r) => this.readUserFiles(r);
 
     const respondLog = log.child({ component: 'respond' });
     const link = this.probes;
@@ -477,6 +483,20 @@ export class Engine implements IngestHandler {
     return () => this.subscribers.delete(fn);
   }
 
+  /** A container's (or the node's) /etc/passwd and /etc/group, read by the probe (ReadUserFiles). */
+  private async readUserFiles(r: UserFilesRequest): Promise<UserFilesAnswer> {
+    if (this.probes.can('user-files') === false) return { ok: false, error: 'the connected probe cannot read user files (older than the engine)' };
+    const a = await this.probes.send({ readUserFiles: r }, 5000);
+    if (!a.ok) return { ok: false, error: a.error };
+    const read = (name: string): FileRead => {
+      const f = a.files.find((x) => x.name === name);
+      if (!f) return { sig: '', error: `etc/${name}: not in the probe's answer` };
+      if (f.error) return { sig: '', error: f.error };
+      return { sig: f.signature, text: f.unchanged ? null : Buffer.from(f.content).toString('utf8'), truncated: f.truncated };
+    };
+    return { ok: true, passwd: read('passwd'), group: read('group'), pid: a.files[0]?.pid ?? 0 };
+  }
+
   /** What `vigil status` shows. */
   status(): StatusReply {
     return statusReply({
@@ -498,6 +518,10 @@ export class Engine implements IngestHandler {
       containers: () => this.containerCounts(),
       dnsNames: () => this.dnsNames,
       selfCheck: (p) => this.selfChecks.state(p),
+      userNames: () => ({
+        ...this.rules.users.sources(),
+        problems: this.rules.users.problems().slice(0, 10).map((p) => `${p.containerId.slice(0, 12)} /etc/${p.file}: ${p.problem}`),
+      }),
       cgroupMoves: () => this.cgroupMoves.counts,
       vigilCgroups: () => this.vigil.describe(),
       notEnforceable: (w) => this.enforcement.refusal(w),
@@ -633,6 +657,11 @@ export class Engine implements IngestHandler {
         } else {
           w = r;
         }
+        this.process(e, w);
+        // A cgroup's first event: its user names are asked for now (through the probe), not when an alert prints them.
+        if (!this.workers) this.rules.users.seen(e);
+        if (this.workers) this.workers.route(e, w, wire, i);
+        continue;
       }
       this.process(e, w);
       if (this.workers) this.workers.route(e, w, wire, i);

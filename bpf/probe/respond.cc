@@ -22,7 +22,7 @@ extern "C" {
 namespace vigil {
 
 Responder::Responder(vigil_bpf* skel, std::string cgroup2_mount, bool connect_hooks)
-    : skel_(skel), mount_(std::move(cgroup2_mount)), connect_hooks_(connect_hooks), policies_(skel) {}
+    : skel_(skel), mount_(std::move(cgroup2_mount)), connect_hooks_(connect_hooks), policies_(skel), user_files_(mount_) {}
 
 Responder::~Responder() {
   for (auto& [path, links] : quarantined_)
@@ -32,7 +32,7 @@ Responder::~Responder() {
 }
 
 std::vector<std::string> Responder::Capabilities() const {
-  std::vector<std::string> caps = {"exec-kill", "write-kill", "kill"};
+  std::vector<std::string> caps = {"exec-kill", "write-kill", "kill", "user-files"};
   if (connect_hooks_) caps.push_back("connect-refuse");
   if (!mount_.empty()) {
     caps.push_back("quarantine");
@@ -65,6 +65,7 @@ v1::CommandAck Responder::Handle(const v1::EngineCommand& cmd) {
       ok = true;
       detail = on_applied_ ? on_applied_() : "nothing pinned";
       break;
+    case v1::EngineCommand::kReadUserFiles: ok = user_files_.Read(cmd.read_user_files(), &ack, &error, &detail); break;
     default: error = "command not supported by this probe"; break;
   }
   ack.set_ok(ok);

@@ -1,5 +1,5 @@
 // Carries out the engine's commands: quarantine and release, packet
-// capture, kill, enforcement policies. Each command is answered with an
+// capture, kill, enforcement policies, containers' user files. Each command is answered with an
 // ack saying what was done or why it could not be.
 #pragma once
 #include <functional>
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "policy.h"
+#include "userfiles.h"
 #include "vigil/v1/probe.pb.h"
 
 struct vigil_bpf;
@@ -50,6 +51,7 @@ class Responder {
   std::string mount_;
   bool connect_hooks_;
   PolicyMaps policies_;
+  UserFiles user_files_;
   std::function<std::string()> on_applied_;
   std::map<std::string, std::vector<bpf_link*>> quarantined_;  // cgroup path → links
   struct Capture {

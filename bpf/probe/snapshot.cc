@@ -123,46 +123,29 @@ uint64_t OwnCgroupId(const std::string& cgroup2_mount) {
   return !dir.empty() && stat(dir.c_str(), &st) == 0 ? st.st_ino : 0;
 }
 
-namespace {
-
-// /proc/PID/cgroup paths to cgroup ids, where the task iterator is not
-// there. Paths are relative to this process's cgroup namespace root
-// ("/../../x" for a cgroup outside it): the root's directory is our own
-// cgroup's with our own relative path taken off its end. A path that
-// leaves the mounted cgroup tree (a namespaced cgroup2 mount shows only
-// its subtree) resolves to nothing rather than to a wrong directory.
-class CgroupPaths {
- public:
-  explicit CgroupPaths(const std::string& mount) {
-    struct stat st;
-    if (mount.empty() || stat(mount.c_str(), &st) != 0) return;
-    dev_ = st.st_dev;
-    root_ = mount;
-    const std::string own = CgroupPathOf("/proc/self"), dir = OwnCgroupDir(mount);
-    if (own.empty() || dir.empty() || dir == mount + own) return;  // the host's namespace, or not found
-    // dir = <ns root dir> + own (own is "/" at the namespace root itself).
-    const std::string tail = own == "/" ? "" : own;
-    if (dir.size() < tail.size() || dir.compare(dir.size() - tail.size(), tail.size(), tail) != 0) {
-      root_.clear();  // cannot tell where the namespace's root is
-      return;
-    }
-    root_ = dir.substr(0, dir.size() - tail.size());
+CgroupPaths::CgroupPaths(const std::string& mount) {
+  struct stat st;
+  if (mount.empty() || stat(mount.c_str(), &st) != 0) return;
+  dev_ = st.st_dev;
+  root_ = mount;
+  const std::string own = CgroupPathOf("/proc/self"), dir = OwnCgroupDir(mount);
+  if (own.empty() || dir.empty() || dir == mount + own) return;  // the host's namespace, or not found
+  // dir = <ns root dir> + own (own is "/" at the namespace root itself).
+  const std::string tail = own == "/" ? "" : own;
+  if (dir.size() < tail.size() || dir.compare(dir.size() - tail.size(), tail.size(), tail) != 0) {
+    root_.clear();  // cannot tell where the namespace's root is
+    return;
   }
+  root_ = dir.substr(0, dir.size() - tail.size());
+}
 
-  uint64_t IdOf(const std::string& proc_dir) const {
-    if (root_.empty()) return 0;
-    const std::string path = CgroupPathOf(proc_dir);
-    struct stat st;
-    if (path.empty() || stat((root_ + path).c_str(), &st) != 0 || st.st_dev != dev_) return 0;
-    return st.st_ino;
-  }
-
- private:
-  std::string root_;  // the directory of the namespace's root cgroup ("" : no ids)
-  dev_t dev_ = 0;
-};
-
-}  // namespace
+uint64_t CgroupPaths::IdOf(const std::string& proc_dir) const {
+  if (root_.empty()) return 0;
+  const std::string path = CgroupPathOf(proc_dir);
+  struct stat st;
+  if (path.empty() || stat((root_ + path).c_str(), &st) != 0 || st.st_dev != dev_) return 0;
+  return st.st_ino;
+}
 
 bool ProcHasInitialPids() {
   // The initial pid namespace's inode number is fixed (PROC_PID_INIT_INO);

@@ -57,6 +57,11 @@ export function formatStatus(s: StatusReply): string {
   if (s.runtimes.length) {
     lines.push(`  containers known ${c.known}; lookups ${c.lookups}, failed ${c.failed}; named by cgroup after waiting ${c.unnamed}; events held for a container's name ${c.held} (went on unnamed ${c.heldTimedOut})`);
   }
+  const u = s.userNames;
+  if (u) {
+    lines.push(`container user names: ${u.containers}`, `node user names: ${u.node}`);
+    for (const p of u.problems) lines.push(`  read as numbers: ${p}`);
+  }
   lines.push(`rules: ${s.rulesLoaded} running${s.rulesSkipped ? `, ${s.rulesSkipped} skipped (vigil rules list)` : ''}; alerts raised: ${s.alertsRaised}`);
   lines.push(`gaps: probe stalls ${s.probeStalls}, restarts ${s.probeRestarts}, exits ${s.probeExits}; loss episodes ${s.lossEpisodes}`);
   const m = s.cgroupMoves;

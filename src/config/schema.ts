@@ -319,6 +319,12 @@ export const configSchema = z.strictObject({
        * (getaddrinfo, refreshed in the background). false: no lookups, and those comparisons never match.
        */
       resolveNames: z.boolean().default(true),
+      /**
+       * Where containers' /etc/passwd and /etc/group (user.name, group.name) are read:
+       * auto: here, through /proc/<pid>/root, and through the probe when the engine may not
+       * (no CAP_SYS_PTRACE: the DaemonSet's engine); probe: always through the probe.
+       */
+      userFiles: z.enum(['auto', 'probe']).default('auto'),
     })
     .prefault({}),
   /** Default: kill the process behind a critical alert in a workload in enforce mode. */

@@ -37,6 +37,8 @@ export interface StatusSources {
   cgroupMoves(): { moves: number; escapes: number; followed: number };
   /** The engine's and the probes' own cgroups, and what of them is not known. */
   vigilCgroups(): string[];
+  /** Where user and group names come from, and the containers whose files could not be read. */
+  userNames(): { containers: string; node: string; problems: string[] };
   /** Why a workload may not be enforced ('' when it may): it holds Vigil itself. */
   notEnforceable(w: Workload): string;
 }
@@ -107,6 +109,7 @@ export function statusReply(s: StatusSources): StatusReply {
     })(),
     cgroupMoves: { ...s.cgroupMoves() },
     vigilCgroups: s.vigilCgroups(),
+    userNames: s.userNames(),
   };
 }
 

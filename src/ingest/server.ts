@@ -242,7 +242,7 @@ export class IngestServer {
         case 'selfCheck':
           return this.handler.onSelfCheck(session, m.selfCheck!);
         case 'ack':
-          return session.acknowledge(m.ack!.id, m.ack!.ok, m.ack!.error, m.ack!.detail);
+          return session.acknowledge(m.ack!.id, m.ack!.ok, m.ack!.error, m.ack!.detail, m.ack!.files ?? []);
         case 'packets':
           return this.handler.onPackets(session, m.packets!.packets);
         case 'hello':

@@ -1,7 +1,6 @@
 // The engine's handle on its node's probe for commands: sends to the
 // connected probe and answers for a missing one instead of hanging.
-import type { ProbeCommand, ProbeSession } from './session.js';
-import type { CommandResult } from '../model/result.js';
+import type { ProbeAnswer, ProbeCommand, ProbeSession } from './session.js';
 
 export class ProbeLink {
   constructor(private readonly sessions: () => ProbeSession[]) {}
@@ -12,9 +11,9 @@ export class ProbeLink {
     return live.at(-1);
   }
 
-  send(cmd: ProbeCommand, timeoutMs?: number): Promise<CommandResult> {
+  send(cmd: ProbeCommand, timeoutMs?: number): Promise<ProbeAnswer> {
     const s = this.current();
-    if (!s) return Promise.resolve({ ok: false, error: 'no probe is connected to this engine', detail: '' });
+    if (!s) return Promise.resolve({ ok: false, error: 'no probe is connected to this engine', detail: '', files: [] });
     return s.command(cmd, timeoutMs);
   }
 

@@ -2,7 +2,7 @@
 // commands waiting for its acknowledgement.
 import type { ServerDuplexStream, ServerWritableStream } from '@grpc/grpc-js';
 import type { CommandResult } from '../model/result.js';
-import type { WireCommandsRequest, WireEngineCommand, WireHello, WireLossReport, WireProbeMessage } from './wire.js';
+import type { WireCommandsRequest, WireEngineCommand, WireHello, WireLossReport, WireProbeMessage, WireUserFile } from './wire.js';
 
 /** A command as the engine sends it: one kind set (the session numbers it). */
 export type ProbeCommand = Omit<WireEngineCommand, 'id' | 'ackedSeq' | 'cmd'>;
@@ -38,6 +38,9 @@ export function lossCounters(l: WireLossReport): Omit<WireLossReport, 'cgroups'>
   return { ringbufFull: l.ringbufFull, inflightFull: l.inflightFull, decodeErrors: l.decodeErrors, queueFull: l.queueFull, pathTruncated: l.pathTruncated, eventsTotal: l.eventsTotal, packetsLost: l.packetsLost, deduplicated: l.deduplicated, dnsDropped: l.dnsDropped, envTruncated: l.envTruncated };
 }
 
+/** A command's ack as the probe sent it: what was done, and the files a ReadUserFiles read. */
+export type ProbeAnswer = CommandResult & { files: WireUserFile[] };
+
 export class ProbeSession {
   readonly connectedAt = Date.now();
   connected = true;
@@ -58,7 +61,7 @@ export class ProbeSession {
   private unackedEvents = 0;
   private ackTimer: NodeJS.Timeout | null = null;
   private nextCommandId = 1;
-  private readonly pending = new Map<number, { resolve: (r: CommandResult) => void; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<number, { resolve: (r: ProbeAnswer) => void; timer: NodeJS.Timeout }>();
   /** The probe's Commands call, once it joined; until then what would go down it is held (the probe opens it right after its hello). */
   private commands: CommandsCall | null = null;
   private held: OutgoingCommand[] = [];
@@ -90,25 +93,25 @@ export class ProbeSession {
   }
 
   /** Sends a command; resolves with the probe's ack, or a failure if none comes in time. */
-  command(cmd: ProbeCommand, timeoutMs = 5000): Promise<CommandResult> {
-    if (!this.connected) return Promise.resolve({ ok: false, error: 'probe is not connected', detail: '' });
+  command(cmd: ProbeCommand, timeoutMs = 5000): Promise<ProbeAnswer> {
+    if (!this.connected) return Promise.resolve({ ok: false, error: 'probe is not connected', detail: '', files: [] });
     const id = this.nextCommandId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        resolve({ ok: false, error: `no acknowledgement from the probe within ${timeoutMs} ms`, detail: '' });
+        resolve({ ok: false, error: `no acknowledgement from the probe within ${timeoutMs} ms`, detail: '', files: [] });
       }, timeoutMs);
       this.pending.set(id, { resolve, timer });
       this.send({ id, ...cmd });
     });
   }
 
-  acknowledge(id: number, ok: boolean, error: string, detail = ''): void {
+  acknowledge(id: number, ok: boolean, error: string, detail = '', files: WireUserFile[] = []): void {
     const p = this.pending.get(id);
     if (!p) return;
     clearTimeout(p.timer);
     this.pending.delete(id);
-    p.resolve({ ok, error, detail });
+    p.resolve({ ok, error, detail, files });
   }
 
   /** Whether the probe can do this on its node (exec-kill, connect-refuse, write-kill, quarantine, capture, kill). */
@@ -151,7 +154,7 @@ export class ProbeSession {
     this.commands?.end();
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
-      p.resolve({ ok: false, error: 'probe disconnected before acknowledging', detail: '' });
+      p.resolve({ ok: false, error: 'probe disconnected before acknowledging', detail: '', files: [] });
       this.pending.delete(id);
     }
   }

@@ -672,8 +672,51 @@ export interface WireEngineCommand {
   setPolicy?: WireSetPolicy;
   setProtectedPaths?: WireSetProtectedPaths;
   enforcementApplied?: WireEnforcementApplied;
-  /** Which of ping, quarantine, release, startCapture, stopCapture, kill, setPolicy, setProtectedPaths, enforcementApplied is set. */
-  cmd?: 'ping' | 'quarantine' | 'release' | 'startCapture' | 'stopCapture' | 'kill' | 'setPolicy' | 'setProtectedPaths' | 'enforcementApplied';
+  readUserFiles?: WireReadUserFiles;
+  /** Which of ping, quarantine, release, startCapture, stopCapture, kill, setPolicy, setProtectedPaths, enforcementApplied, readUserFiles is set. */
+  cmd?: 'ping' | 'quarantine' | 'release' | 'startCapture' | 'stopCapture' | 'kill' | 'setPolicy' | 'setProtectedPaths' | 'enforcementApplied' | 'readUserFiles';
+}
+
+/**
+ * Read a container's /etc/passwd and /etc/group for the engine, which may
+ * not read other processes' roots (no CAP_SYS_PTRACE; the probe holds it
+ * for its snapshot). Through /proc/<pid>/root of the first of `pids` that
+ * is in cgroup `cgroup_id` before and after the read; never following a
+ * symlink (etc, then the file, O_NOFOLLOW), regular files only, at most
+ * 4 MiB each. Answered by a CommandAck carrying `files` (passwd, then
+ * group); ok false with why when no pid would do or over the probe's rate.
+ */
+export interface WireReadUserFiles {
+  /** candidates, tried in order (at most 8) */
+  pids: number[];
+  /** each must be in this cgroup (by the directory's inode) */
+  cgroupId: number;
+  /**
+   * The node's own files instead: through /proc/1/root (the probe shares
+   * the node's pid namespace, hostPID), no cgroup check; pids ignored.
+   */
+  node: boolean;
+  /** the signature the engine holds: the content is not sent again when unchanged */
+  knownPasswd: string;
+  knownGroup: string;
+}
+
+/** One file read for ReadUserFiles. */
+export interface WireUserFile {
+  /** "passwd" or "group" */
+  name: string;
+  /** dev:ino:size:mtime_ns:ctime_ns; "" when not read */
+  signature: string;
+  /** empty when unchanged */
+  content: Uint8Array;
+  /** the signature is the one the engine holds */
+  unchanged: boolean;
+  /** longer than 4 MiB: the rest is not read */
+  truncated: boolean;
+  /** why it could not be read (then no signature) */
+  error: string;
+  /** the process read through */
+  pid: number;
 }
 
 /**
@@ -800,4 +843,6 @@ export interface WireCommandAck {
   error: string;
   /** what was done, when ok */
   detail: string;
+  /** ReadUserFiles' answer */
+  files: WireUserFile[];
 }

@@ -23,7 +23,18 @@ function nodeName(uid: number): string | undefined {
   return readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')).find((p) => p[2] === String(uid))?.[0];
 }
 
-describeRuntimes('user names in a real container\'s alerts (Docker)', () => {
+/** Whether root may read the node's pid 1's root here. */
+function pid1Readable(): boolean {
+  try {
+    readFileSync('/proc/1/root/etc/passwd');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+for (const via of ['auto', 'probe'] as const) describeRuntimes(`user names in a real container's alerts (Docker), files read ${via === 'probe' ? 'by the probe' : 'by the engine'}`, () => {
+  const tag = via === 'probe' ? '-p' : '';
   let docker: TestDocker;
   let t: TestEngine;
   let dir: string;
@@ -48,7 +59,7 @@ describeRuntimes('user names in a real container\'s alerts (Docker)', () => {
   priority: WARNING
 `);
     t = await TestEngine.start({
-      rules: { builtin: false, files: [rules], watch: false },
+      rules: { builtin: false, files: [rules], watch: false, userFiles: via },
       alerts: { foldWindowMs: 0 },
       sinks: [{ type: 'file', id: 'falco', path: join(dir, 'alerts.json'), format: 'falco' }],
       containers: { runtimes: [{ type: 'docker', socket: docker.socket }], holdMs: 3000, pollMs: 500 },
@@ -70,7 +81,7 @@ describeRuntimes('user names in a real container\'s alerts (Docker)', () => {
     waitFor(`the alert for uid ${uid}`, () => alerts.find((a) => a.rule === RULE && a.fields['user.uid'] === uid && containerId(String(a.fields['container.id']))), 15_000);
 
   it('names the container\'s uid 4242 `ctrapp` from its /etc/passwd, a node process with the same uid by the node\'s files', async () => {
-    const app = await docker.run({ name: 'vigil-ctrusers-app', image: IMAGE });
+    const app = await docker.run({ name: `vigil-ctrusers-app${tag}`, image: IMAGE });
     await docker.cli(['exec', '-u', '4242:4242', app, '/bin/cat', '/etc/hostname']);
     const inCtr = await alertOf(4242, (id) => app.startsWith(id));
     expect(inCtr).toMatchObject({ output: `cat run | user=ctrapp uid=4242 group=ctrgroup container=${app.slice(0, 12)}`, fields: { 'user.name': 'ctrapp', 'group.name': 'ctrgroup' } });
@@ -92,11 +103,16 @@ describeRuntimes('user names in a real container\'s alerts (Docker)', () => {
     expect((await alertOf(1, (id) => app.startsWith(id))).fields['user.name']).toBe('1');
     await g.run('/usr/bin/setpriv', ['--reuid=1', '--regid=1', '--clear-groups', '/bin/cat', '/etc/hostname']);
     expect((await alertOf(1, (id) => !app.startsWith(id))).fields['user.name']).toBe(nodeName(1) ?? '1');
+    // vigil status says where the names came from.
+    const u = t.engine.status().userNames;
+    expect(u.containers).toMatch(via === 'probe' ? /^through the probe/ : /^direct/);
+    // The node's through its pid 1's root, which some sandboxes deny even root (this machine's does): then the engine's own, said so.
+    expect(u.node).toMatch(pid1Readable() ? (via === 'probe' ? /^through the probe/ : /^direct/) : /^unavailable \(.*(EACCES|Permission denied).*names from the engine's own \/etc\/passwd/);
   });
 
   it('does not follow a container\'s /etc/passwd symlinked to /proc/1/root/etc/passwd: from the engine, that is the node\'s', async () => {
     // A workload of its own: its alert is not the same kind as the first container's (same rule, uid, program).
-    const id = await docker.run({ name: 'vigil-ctrusers-link', image: IMAGE, labels: { 'vigil.dev/workload': 'ctrusers-link' } });
+    const id = await docker.run({ name: `vigil-ctrusers-link${tag}`, image: IMAGE, labels: { 'vigil.dev/workload': `ctrusers-link${tag}` } });
     // Inside the container the link names its own init's root (a loop); followed by the engine through
     // /proc/<pid>/root/etc/passwd it resolves from the engine's root: the node's init, the node's
     // /etc/passwd, where uid 1 has a name.

@@ -15,6 +15,7 @@ import { FieldContext } from './context.js';
 import { readAsWritten, restoreOpened, writtenName } from './falco-names.js';
 import { DnsNames } from './dns-names.js';
 import { NO_PERMISSION } from './container-files.js';
+import { UserNames } from './users.js';
 import { formatOutput } from './output.js';
 import { problemText, RuleLoadError } from './problems.js';
 import { classOf } from './classes.js';
@@ -30,6 +31,8 @@ export interface RulesOptions {
   watch: boolean;
   /** Resolve the domain names rules compare addresses with (fd.sip.name); default true. */
   resolveNames?: boolean;
+  /** Where containers' user files are read: here first (auto), or through the probe only. */
+  userFiles?: 'auto' | 'probe';
 }
 
 const RELOAD_DEBOUNCE_MS = 250;
@@ -51,7 +54,7 @@ export class RulesDetector implements Detector {
   constructor(
     private readonly opts: RulesOptions,
     private readonly log: Logger,
-    context = new FieldContext(),
+    context = new FieldContext(new UserNames('/', '/proc', undefined, opts.userFiles === 'probe')),
   ) {
     this.x = context;
     this.x.dns = new DnsNames(opts.resolveNames ?? true);
@@ -71,6 +74,11 @@ export class RulesDetector implements Detector {
   /** The files of the configured rule set, in load order. */
   files(): string[] {
     return [...(this.opts.builtin ? builtinFiles() : []), ...this.opts.files];
+  }
+
+  /** User and group names (the engine wires the probe into them, and asks at a container's first event). */
+  get users(): UserNames {
+    return this.x.users;
   }
 
   get report(): LoadReport | null {

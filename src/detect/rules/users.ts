@@ -28,9 +28,14 @@ const MAX_NAME = 256;
 const MAX_CONTAINERS = 4_096;
 const MAX_CONTAINER_TOTAL = 262_144;
 const CHECK_MS = 100;
+/** How often the node's files are tried again through pid 1 (or the probe) after they could not be. */
+const NODE_RETRY_MS = 60_000;
 
-/** What a look at a file found; null: nothing to look through (keep what was read). */
-type Loader = (known: string, e: Event | null) => FileRead | null;
+/**
+ * What a look at a file found; null: nothing to look through (keep what
+ * was read); undefined: asked of the probe, its answer comes later (accept).
+ */
+type Loader = (known: string, e: Event | null) => FileRead | null | undefined;
 
 class IdNames {
   private names = new Map<number, string>();
@@ -57,30 +62,46 @@ class IdNames {
     this.problem = p;
   }
 
+  /** The signature of what was parsed ('' before a read, or after one failed). */
+  get signature(): string {
+    return this.read.startsWith('\0') ? '' : this.read;
+  }
+
   name(id: number, e: Event | null): string {
     const n = this.names.get(id);
     if (n !== undefined) return n;
+    this.look(e);
+    return this.names.get(id) ?? String(id);
+  }
+
+  /** Looks at the file, at most every CHECK_MS. */
+  look(e: Event | null): void {
     const now = Date.now();
-    if (now - this.checkedAt >= CHECK_MS) {
-      this.checkedAt = now;
-      const r = this.load(this.read, e);
-      if (r && r.sig !== this.read) {
-        this.read = r.sig;
-        if ('error' in r) {
-          this.setProblem(r.error);
-          this.names = new Map();
-        } else {
-          this.setProblem(r.truncated ? `longer than ${MAX_BYTES} bytes: the rest is not read` : '');
-          this.names = parseIdText(r.text ?? '', this.max);
-          this.parsed();
-          const again = this.names.get(id);
-          if (again !== undefined) return again;
-        }
-      } else if (r === null && this.names.size === 0) {
-        this.setProblem('no live process of the container to read it through');
-      }
+    if (now - this.checkedAt < CHECK_MS) return;
+    this.checkedAt = now;
+    const r = this.load(this.read, e);
+    if (r) this.accept(r);
+    else if (r === null && this.names.size === 0) this.setProblem('no live process of the container to read it through');
+  }
+
+  /** What a read found (here, or the probe's answer): parsed when it changed. */
+  accept(r: FileRead): void {
+    if (r.sig === this.read && !('error' in r)) return;
+    this.read = r.sig || '\0failed';
+    if ('error' in r) {
+      this.setProblem(r.error);
+      this.names = new Map();
+      return;
     }
-    return String(id);
+    if (r.text === null) return;
+    this.setProblem(r.truncated ? `longer than ${MAX_BYTES} bytes: the rest is not read` : '');
+    this.names = parseIdText(r.text, this.max);
+    this.parsed();
+  }
+
+  /** A probe request failed (over its rate, no probe): said; what was read is kept. */
+  failed(problem: string): void {
+    this.setProblem(problem);
   }
 }
 
@@ -101,22 +122,22 @@ export function parseIdText(text: string, max = MAX_ENTRIES): Map<number, string
 }
 
 /** The node's file by path (its own root's, or a test's). */
-function nodeLoader(file: string): Loader {
-  return (known) => {
-    let sig: string;
-    try {
-      sig = statSignature(statSync(file, { bigint: true }));
-    } catch (err) {
-      return { sig: '', error: `${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
-    }
-    if (sig === known) return { sig, text: null, truncated: false };
-    try {
-      return { sig, text: readFileSync(file, 'utf8'), truncated: false };
-    } catch (err) {
-      return { sig: '', error: `${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
-    }
-  };
+function readNodeFile(file: string, known: string): FileRead {
+  let sig: string;
+  try {
+    sig = statSignature(statSync(file, { bigint: true }));
+  } catch (err) {
+    return { sig: '', error: `${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
+  }
+  if (sig === known) return { sig, text: null, truncated: false };
+  try {
+    return { sig, text: readFileSync(file, 'utf8'), truncated: false };
+  } catch (err) {
+    return { sig: '', error: `${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
+  }
 }
+
+const denied = (r: FileRead): boolean => 'error' in r && /: (EACCES|EPERM)$/.test(r.error);
 
 function cgroup2Mount(): string | null {
   try {
@@ -126,14 +147,36 @@ function cgroup2Mount(): string | null {
   }
 }
 
+/** What the engine asks the probe for (ReadUserFiles, proto/vigil/v1/probe.proto). */
+export interface UserFilesRequest {
+  pids: number[];
+  cgroupId: number;
+  /** The node's files (through the node's pid 1) instead of a container's. */
+  node: boolean;
+  knownPasswd: string;
+  knownGroup: string;
+}
+
+/** The probe's answer: both files, or why not. */
+export type UserFilesAnswer = { ok: true; passwd: FileRead; group: FileRead; pid: number } | { ok: false; error: string };
+
+/** Asks the connected probe (the engine wires it: ProbeLink). */
+export type ProbeUserFiles = (r: UserFilesRequest) => Promise<UserFilesAnswer>;
+
+/** Where a kind of names comes from: read here, through the probe, or not at all (why). */
+export type NamesSource = { via: 'unknown' | 'direct' | 'probe' } | { via: 'unavailable'; why: string };
+
 /** One container's users and groups, and the process last read through. */
 class ContainerIds {
   pid = 0;
   readonly users: IdNames;
   readonly groups: IdNames;
+  /** A probe request is out: no second one until it is answered. */
+  private asking = false;
 
   constructor(
     readonly containerId: string,
+    private readonly owner: UserNames,
     private readonly proc: string,
     private readonly tree: () => ProcessTree | null,
     private readonly cgroupMount: () => string | null,
@@ -150,14 +193,50 @@ class ContainerIds {
 
   private loader(name: string): Loader {
     return (known, e) => {
+      if (!e) return null;
+      if (this.owner.containerSource.via === 'probe') return this.ask(e);
       const mount = this.cgroupMount();
-      if (!e || !mount) return null;
+      if (!mount) return null;
       const cgroupId = e.cgroupId;
       const { pid, read } = readContainerFile((p) => inCgroup(p, cgroupId, mount, this.proc), this.candidates(e, mount), name, known, this.proc);
       if (pid === 0) return null;
       this.pid = pid;
+      // The engine may not read other processes' roots: the probe may (and does, from now on, for every container).
+      if ('error' in read && read.error === NO_PERMISSION && this.owner.probeCan()) {
+        this.owner.containerSource = { via: 'probe' };
+        return this.ask(e);
+      }
+      if (this.owner.containerSource.via === 'unknown') this.owner.containerSource = 'error' in read && read.error === NO_PERMISSION ? { via: 'unavailable', why: NO_PERMISSION } : { via: 'direct' };
       return read;
     };
+  }
+
+  /** Asks the probe for both files (once at a time); its answer is accepted when it comes. */
+  ask(e: Event): undefined {
+    const probe = this.owner.probe;
+    if (this.asking || !probe) return undefined;
+    this.asking = true;
+    const mount = this.cgroupMount();
+    const pids: number[] = [];
+    for (const p of this.candidates(e, mount)) if (!pids.includes(p) && pids.push(p) >= 8) break;
+    void probe({ pids, cgroupId: e.cgroupId, node: false, knownPasswd: this.users.signature, knownGroup: this.groups.signature }).then((a) => {
+      this.asking = false;
+      if (!a.ok) {
+        this.users.failed(`through the probe: ${a.error}`);
+        this.groups.failed(`through the probe: ${a.error}`);
+        return;
+      }
+      this.pid = a.pid;
+      this.users.accept(a.passwd);
+      this.groups.accept(a.group);
+    });
+    return undefined;
+  }
+
+  /** The first event of the container: its files are asked for now, so its first alerts have the names. */
+  prime(e: Event): void {
+    this.users.look(e);
+    if (this.owner.containerSource.via !== 'probe') this.groups.look(e);
   }
 
   /**
@@ -165,14 +244,14 @@ class ContainerIds {
    * worked, the tree's live ones of the cgroup, then the kernel's list of
    * the cgroup's (each is checked to be in the event's cgroup before use).
    */
-  private *candidates(e: Event, mount: string): Generator<number> {
+  private *candidates(e: Event, mount: string | null): Generator<number> {
     yield e.pid;
     if (e.process?.ppid) yield e.process.ppid;
     if (this.pid) yield this.pid;
     const tree = this.tree();
     if (tree) yield* tree.pidsIn(e.cgroupId);
     const path = e.workload?.cgroupPath;
-    if (path && !path.includes('..')) yield* cgroupPids(`${mount}${path.startsWith('/') ? '' : '/'}${path}`);
+    if (mount && path && !path.includes('..')) yield* cgroupPids(`${mount}${path.startsWith('/') ? '' : '/'}${path}`);
   }
 }
 
@@ -195,22 +274,94 @@ export class UserNames {
   onProblem: (p: UserFilesProblem) => void = () => {};
   /** The process tree, for a live process of a container when the event's is gone (FieldContext's). */
   treeOf: () => ProcessTree | null = () => null;
+  /**
+   * The probe, which reads containers' files for an engine that may not
+   * (no CAP_SYS_PTRACE: the DaemonSet's); null: no probe to ask.
+   */
+  probe: ProbeUserFiles | null = null;
+  /** Where containers' names come from: found at the first read. */
+  containerSource: NamesSource = { via: 'unknown' };
+  /** Where the node's names come from. */
+  nodeSource: NamesSource = { via: 'unknown' };
 
   private mount: string | null | undefined;
+  private nodeAsking = false;
+  /** Until when the node's names come from the engine's own files (pid 1's could not be read). */
+  private nodeOwnUntil = 0;
 
   /**
-   * `root`: the node's files (a test's directory); `proc`: where containers'
-   * processes are (a test's fake /proc); `cgroupMount`: the cgroup v2 mount
-   * (found in /proc/self/mountinfo when first needed).
+   * `root`: the node's files (a test's directory; '/' reads them through
+   * the node's pid 1, whose root is the node's when the engine shares the
+   * node's pid namespace, and the engine's own otherwise); `proc`: where
+   * containers' processes are (a test's fake /proc); `cgroupMount`: the
+   * cgroup v2 mount (found in /proc/self/mountinfo when first needed);
+   * `viaProbe`: ask the probe for containers' and the node's files
+   * without trying to read them here first (what an engine without
+   * CAP_SYS_PTRACE ends up doing; config rules.userFiles: probe).
    */
   constructor(
     root = '/',
     private readonly proc = '/proc',
     cgroupMount?: string | null,
+    viaProbe = false,
   ) {
     this.mount = cgroupMount;
-    this.users = new IdNames(nodeLoader(`${root.replace(/\/$/, '')}/etc/passwd`), MAX_ENTRIES);
-    this.groups = new IdNames(nodeLoader(`${root.replace(/\/$/, '')}/etc/group`), MAX_ENTRIES);
+    if (viaProbe) this.containerSource = this.nodeSource = { via: 'probe' };
+    const dir = root.replace(/\/$/, '');
+    this.users = new IdNames(this.nodeLoader(dir, 'passwd'), MAX_ENTRIES);
+    this.groups = new IdNames(this.nodeLoader(dir, 'group'), MAX_ENTRIES);
+  }
+
+  /** Whether a probe is there to ask. */
+  probeCan(): boolean {
+    return this.probe !== null;
+  }
+
+  private nodeLoader(dir: string, name: 'passwd' | 'group'): Loader {
+    return (known) => {
+      if (dir !== '') return readNodeFile(`${dir}/etc/${name}`, known);
+      // The engine's own /etc (its image's, in a container) until pid 1's can be read again (at most every NODE_RETRY_MS).
+      if (Date.now() < this.nodeOwnUntil) return readNodeFile(`/etc/${name}`, known);
+      if (this.nodeSource.via === 'probe') return this.askNode();
+      // The engine's own root: the node's from pid 1's when it may read that (hostPID), its own image's otherwise.
+      const r = readNodeFile(`${this.proc}/1/root/etc/${name}`, known);
+      if (!('error' in r)) {
+        this.nodeSource = { via: 'direct' };
+        return r;
+      }
+      if (denied(r) && this.probeCan()) {
+        this.nodeSource = { via: 'probe' };
+        return this.askNode();
+      }
+      return this.nodeOwn(r.error, name, known);
+    };
+  }
+
+  /** The weaker answer: the engine's own /etc/<name>, said in status. */
+  private nodeOwn(why: string, name: 'passwd' | 'group', known: string): FileRead {
+    this.nodeOwnUntil = Date.now() + NODE_RETRY_MS;
+    this.nodeSource = { via: 'unavailable', why: `${why}; names from the engine's own /etc/passwd and /etc/group, which in a container are its image's, not the node's` };
+    return readNodeFile(`/etc/${name}`, known);
+  }
+
+  private askNode(): undefined {
+    const probe = this.probe;
+    if (this.nodeAsking || !probe) return undefined;
+    this.nodeAsking = true;
+    void probe({ pids: [], cgroupId: 0, node: true, knownPasswd: this.users.signature, knownGroup: this.groups.signature }).then((a) => {
+      this.nodeAsking = false;
+      const failed = !a.ok ? `through the probe: ${a.error}` : 'error' in a.passwd ? `through the probe: /proc/1/root/${a.passwd.error}` : '';
+      if (failed) {
+        this.users.accept(this.nodeOwn(failed, 'passwd', this.users.signature));
+        this.groups.accept(this.nodeOwn(failed, 'group', this.groups.signature));
+        return;
+      }
+      if (a.ok) {
+        this.users.accept(a.passwd);
+        this.groups.accept(a.group);
+      }
+    });
+    return undefined;
   }
 
   /** The name of `uid` as the event's process sees it (its container's files, or the node's). */
@@ -224,6 +375,22 @@ export class UserNames {
     return c ? this.container(c).groups.name(gid, e) : this.groups.name(gid, e);
   }
 
+  /**
+   * The first event of a cgroup (the engine calls it then, not per event):
+   * when the names come through the probe, they are asked for now, so
+   * they are there when the container's first alerts print them. An
+   * engine that reads the files itself reads them when a rule needs them.
+   */
+  seen(e: Event): void {
+    const c = e.workload?.containerId;
+    if (!c) {
+      if (this.nodeSource.via !== 'direct') this.users.look(e);
+      return;
+    }
+    if (this.containerSource.via === 'direct' || this.containerSource.via === 'unavailable') return;
+    this.container(c).prime(e);
+  }
+
   private container(id: string): ContainerIds {
     const last = this.last;
     if (last !== null && last.containerId === id) return last;
@@ -231,13 +398,12 @@ export class UserNames {
     if (c === undefined) {
       // Oldest first out: a container gone long ago is not asked for again.
       if (this.containers.size >= MAX_CONTAINERS) this.containers.delete(this.containers.keys().next().value!);
-      c = new ContainerIds(id, this.proc, () => this.treeOf(), () => (this.mount === undefined ? (this.mount = cgroup2Mount()) : this.mount), (p) => this.said(p), (read) => this.bound(read));
+      c = new ContainerIds(id, this, this.proc, () => this.treeOf(), () => (this.mount === undefined ? (this.mount = cgroup2Mount()) : this.mount), (p) => this.said(p), (read) => this.bound(read));
       this.containers.set(id, c);
     }
     this.last = c;
     return c;
   }
-
   /** Forgets the oldest containers' names (not the one just read) while all hold more than MAX_CONTAINER_TOTAL entries. */
   private bound(read: ContainerIds): void {
     let total = 0;
@@ -265,6 +431,13 @@ export class UserNames {
       this.saidNoPermission = true;
     }
     this.onProblem(p);
+  }
+
+  /** For `vigil status`: where containers' and the node's names come from. */
+  sources(): { containers: string; node: string } {
+    const say = (s: NamesSource, direct: string): string =>
+      s.via === 'probe' ? 'through the probe (the engine may not read other processes\' roots)' : s.via === 'direct' ? direct : s.via === 'unavailable' ? `unavailable (${s.why})` : 'not read yet';
+    return { containers: say(this.containerSource, "direct (each container's own /etc/passwd and /etc/group through /proc/<pid>/root)"), node: say(this.nodeSource, "direct (the node's /etc/passwd and /etc/group)") };
   }
 
   /** Containers whose files could not be read at the last look (their names read as numbers). */
