@@ -483,6 +483,15 @@ export class Engine implements IngestHandler {
     return () => this.subscribers.delete(fn);
   }
 
+  /** A held cgroup is ready when its container is named and, if the probe reads them, its user files are in. */
+  private async namesReady(named: Promise<unknown>, e: Event): Promise<void> {
+    await named;
+    const w = this.workloads.resolveCgroup(e.cgroupId, e.pid);
+    // Its cgroup's path, for the kernel's list of its processes: the held events' are not in the process tree yet.
+    e.workload = w;
+    if (w.containerId) await this.rules.users.prefetch(e, w.containerId);
+  }
+
   /** A container's (or the node's) /etc/passwd and /etc/group, read by the probe (ReadUserFiles). */
   private async readUserFiles(r: UserFilesRequest): Promise<UserFilesAnswer> {
     if (this.probes.can('user-files') === false) return { ok: false, error: 'the connected probe cannot read user files (older than the engine)' };
@@ -652,7 +661,7 @@ export class Engine implements IngestHandler {
       if (!w) {
         const r = workloads.resolveOrWait(e);
         if (r instanceof Promise) {
-          if (this.config.containers.holdMs > 0 && hold.hold(e, r)) continue;
+          if (this.config.containers.holdMs > 0 && hold.hold(e, this.workers ? r : this.namesReady(r, e))) continue;
           w = workloads.resolve(e);
         } else {
           w = r;
@@ -690,7 +699,11 @@ export class Engine implements IngestHandler {
     e.workload = w;
     w.events++;
     if (e.pathFlags !== 0 && pathIncomplete(e)) w.pathsIncomplete++;
-    if (e.blocked && e.type === 'exec') this.enforcement.recheck(w, e.path);
+    if (e.type === 'exec') {
+      if (e.blocked) this.enforcement.recheck(w, e.path);
+      // A container's first exec (its cgroup may be known before its first event, from its runtime): its user names are asked for now.
+      if (!this.workers) this.rules.users.seen(e);
+    }
     const t = typeIndex(e.type);
     this.typeCounts[t] = this.typeCounts[t]! + 1;
     const detectors = this.detectorsByType[t]!;

@@ -113,6 +113,15 @@ bool UserFiles::Read(const v1::ReadUserFiles& r, v1::CommandAck* ack, std::strin
       if (pid == 0 || tried++ >= kMaxPids) continue;
       const std::string proc = "/proc/" + std::to_string(pid);
       if (paths_.IdOf(proc) != r.cgroup_id()) continue;
+      // A container's first process may still be at the node's root (runc
+      // init before pivot_root): its etc would be the node's, not the container's.
+      struct stat root, own, init;
+      if (stat((proc + "/root").c_str(), &root) == 0 &&
+          ((stat("/", &own) == 0 && own.st_dev == root.st_dev && own.st_ino == root.st_ino) ||
+           (stat("/proc/1/root", &init) == 0 && init.st_dev == root.st_dev && init.st_ino == root.st_ino))) {
+        why = "pid " + std::to_string(pid) + " is still at the node's root (its container is starting)";
+        continue;
+      }
       v1::CommandAck attempt;
       for (int i = 0; i < 2; i++) {
         auto* f = attempt.add_files();

@@ -90,7 +90,7 @@ export function readContainerFile(member: (pid: number) => boolean, pids: Iterab
   for (const pid of pids) {
     if (tried.has(pid) || tried.size >= MAX_TRIES) continue;
     tried.add(pid);
-    if (!member(pid)) continue;
+    if (!member(pid) || atNodeRoot(`${proc}/${pid}/root`)) continue;
     const read = readEtcFile(`${proc}/${pid}/root`, name, known);
     // Gone, or its pid now another's: what was read may not be the container's.
     if (!member(pid)) continue;
@@ -100,6 +100,29 @@ export function readContainerFile(member: (pid: number) => boolean, pids: Iterab
     failed ??= { pid, read };
   }
   return failed ?? { pid: 0, read: { sig: '', error: 'no live process of the container to read it through' } };
+}
+
+/**
+ * Whether a process's root is the engine's own or the node's pid 1's: a
+ * container's first process is there until it pivots into the container's
+ * root (runc init), and its etc would be the node's files, not the container's.
+ */
+function atNodeRoot(root: string): boolean {
+  let r;
+  try {
+    r = statSync(root);
+  } catch {
+    return false;
+  }
+  for (const other of ['/', '/proc/1/root']) {
+    try {
+      const o = statSync(other);
+      if (o.dev === r.dev && o.ino === r.ino) return true;
+    } catch {
+      // pid 1's root may not be ours to see: the engine's own is compared then
+    }
+  }
+  return false;
 }
 
 /** Said when /proc/<pid>/root may not be read: the same for every container of the node. */

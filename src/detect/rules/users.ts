@@ -30,6 +30,9 @@ const MAX_CONTAINER_TOTAL = 262_144;
 const CHECK_MS = 100;
 /** How often the node's files are tried again through pid 1 (or the probe) after they could not be. */
 const NODE_RETRY_MS = 60_000;
+/** A probe request that found no process to read through is made again this much later, RETRIES times. */
+const RETRY_MS = 50;
+const RETRIES = 4;
 
 /**
  * What a look at a file found; null: nothing to look through (keep what
@@ -81,7 +84,11 @@ class IdNames {
     this.checkedAt = now;
     const r = this.load(this.read, e);
     if (r) this.accept(r);
-    else if (r === null && this.names.size === 0) this.setProblem('no live process of the container to read it through');
+    else if (r === null) {
+      // No process to read through (a container starting): the next look may find one, at once.
+      this.checkedAt = -Infinity;
+      if (this.names.size === 0) this.setProblem('no live process of the container to read it through');
+    }
   }
 
   /** What a read found (here, or the probe's answer): parsed when it changed. */
@@ -211,30 +218,53 @@ class ContainerIds {
     };
   }
 
+  /** The probe's answer being waited for (null when none is). */
+  waiting: Promise<void> | null = null;
+
   /** Asks the probe for both files (once at a time); its answer is accepted when it comes. */
   ask(e: Event): undefined {
     const probe = this.owner.probe;
     if (this.asking || !probe) return undefined;
     this.asking = true;
-    const mount = this.cgroupMount();
-    const pids: number[] = [];
-    for (const p of this.candidates(e, mount)) if (!pids.includes(p) && pids.push(p) >= 8) break;
-    void probe({ pids, cgroupId: e.cgroupId, node: false, knownPasswd: this.users.signature, knownGroup: this.groups.signature }).then((a) => {
+    this.waiting = this.askOnce(probe, e, RETRIES).finally(() => {
       this.asking = false;
-      if (!a.ok) {
-        this.users.failed(`through the probe: ${a.error}`);
-        this.groups.failed(`through the probe: ${a.error}`);
-        return;
-      }
-      this.pid = a.pid;
-      this.users.accept(a.passwd);
-      this.groups.accept(a.group);
+      this.waiting = null;
     });
     return undefined;
   }
 
-  /** The first event of the container: its files are asked for now, so its first alerts have the names. */
+  /**
+   * One request; on failure (no process of the container in its own root
+   * yet: one starting; or over the probe's rate) asked again RETRY_MS later,
+   * `retries` times, through the processes the cgroup has then.
+   */
+  private async askOnce(probe: ProbeUserFiles, e: Event, retries: number): Promise<void> {
+    const pids: number[] = [];
+    for (const p of this.candidates(e, this.cgroupMount())) if (!pids.includes(p) && pids.push(p) >= 8) break;
+    const a = await probe({ pids, cgroupId: e.cgroupId, node: false, knownPasswd: this.users.signature, knownGroup: this.groups.signature });
+    if (!a.ok) {
+      this.users.failed(`through the probe: ${a.error}`);
+      this.groups.failed(`through the probe: ${a.error}`);
+      if (retries <= 0) return;
+      await new Promise((r) => setTimeout(r, RETRY_MS).unref());
+      return this.askOnce(probe, e, retries - 1);
+    }
+    this.answered = true;
+    this.pid = a.pid;
+    this.users.accept(a.passwd);
+    this.groups.accept(a.group);
+  }
+
+  /** The probe answered (the files, or why they cannot be read): no more asking ahead of alerts. */
+  private answered = false;
+
+  /**
+   * A first event of the container: its files are asked for now, so its
+   * first alerts have the names; again at its next exec while no answer
+   * came (its first process may still have been at the node's root).
+   */
   prime(e: Event): void {
+    if (this.answered || this.waiting) return;
     this.users.look(e);
     if (this.owner.containerSource.via !== 'probe') this.groups.look(e);
   }
@@ -389,6 +419,20 @@ export class UserNames {
     }
     if (this.containerSource.via === 'direct' || this.containerSource.via === 'unavailable') return;
     this.container(c).prime(e);
+  }
+
+  /**
+   * A container's first events, held until its runtime names it
+   * (containers.holdMs): its files are asked of the probe now, and the
+   * hold waits for the answer too (within the same holdMs), so the rules
+   * that see those events print its names. Nothing to wait for when the
+   * engine reads the files itself (it does when a rule needs them).
+   */
+  prefetch(e: Event, containerId: string): Promise<void> | null {
+    if (this.containerSource.via === 'direct' || this.containerSource.via === 'unavailable') return null;
+    const c = this.container(containerId);
+    c.prime(e);
+    return c.waiting;
   }
 
   private container(id: string): ContainerIds {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compileOutput, formatOutput } from '../../../src/detect/rules/output.js';
 import { NO_PERMISSION } from '../../../src/detect/rules/container-files.js';
-import { UserNames } from '../../../src/detect/rules/users.js';
+import { UserNames, type UserFilesRequest } from '../../../src/detect/rules/users.js';
 import type { Event } from '../../../src/model/event.js';
 import type { Workload } from '../../../src/model/workload.js';
 import { compile, HOST, matches, workload, World } from './support.js';
@@ -145,11 +145,48 @@ describe("a container's users and groups", () => {
       const script = `import { readContainerFile } from ${JSON.stringify(src)}; console.log(JSON.stringify(readContainerFile(() => true, [600], 'passwd', '', ${JSON.stringify(proc)})));`;
       const run = (wrap: string[]) => JSON.parse(execFileSync(wrap[0]!, [...wrap.slice(1), globalThis.process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })) as { read: { error?: string; text?: string } };
       expect(run(['/usr/bin/setpriv', '--bounding-set=-all', '--inh-caps=-all', '--no-new-privs', '--']).read.error).toBe(NO_PERMISSION);
-      // With its capabilities (this test runs as root), the same file reads.
-      expect(run(['/usr/bin/env']).read.text).toContain('root:x:0:0');
+      // With its capabilities (this test runs as root) the root is seen: the node's own (this sleeper is the
+      // node's), which is never read through: a container's first process is there until it pivots into its own.
+      const asRoot = run(['/usr/bin/env']);
+      expect(asRoot.read.text).toBeUndefined();
+      expect(asRoot.read.error).toBe('no live process of the container to read it through');
     } finally {
       sleeper.kill();
     }
+  });
+
+  it("asks the probe for a container's files at its first event, once, when the engine reads through it (rules.userFiles: probe)", async () => {
+    // The probe's side is the real probe in test/containers/users.test.ts; here its answer is given, to see what the engine asks and when.
+    const users = new UserNames(node, proc, cgroups, true);
+    const asked: UserFilesRequest[] = [];
+    users.probe = async (r) => {
+      asked.push(r);
+      return { ok: true, pid: r.pids[0]!, passwd: { sig: 'p1', text: CTR_PASSWD, truncated: false }, group: { sig: 'g1', text: CTR_GROUP, truncated: false } };
+    };
+    const w = new World(users);
+    const e = at(w, 'exec', { pid: 100, path: '/bin/sh', uid: 4242, gid: 4242 }, ctr);
+    users.seen(e);
+    users.seen(e);
+    expect(asked).toHaveLength(1);
+    // The event's process first (then its parent), checked by the probe to be in this cgroup.
+    expect(asked[0]).toMatchObject({ cgroupId: cgOf(ctr.cgroupPath), node: false, knownPasswd: '', knownGroup: '' });
+    expect(asked[0]!.pids[0]).toBe(100);
+    await new Promise((r) => setImmediate(r));
+    expect(out(w, e)).toBe('user=ctrapp group=ctrgroup');
+    users.seen(e);
+    expect(asked).toHaveLength(1);
+    expect(users.sources().containers).toMatch(/^through the probe/);
+  });
+
+  it("says why when the probe cannot read a container's files, and the ids print as numbers", async () => {
+    const users = new UserNames(node, proc, cgroups, true);
+    users.probe = async () => ({ ok: false, error: 'no process of the cgroup to read through' });
+    const w = new World(users);
+    const e = at(w, 'exec', { pid: 100, path: '/bin/sh', uid: 4242, gid: 4242 }, ctr);
+    users.seen(e);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(out(w, e)).toBe('user=4242 group=4242');
+    expect(users.problems()).toContainEqual({ containerId: CID, file: 'passwd', problem: 'through the probe: no process of the cgroup to read through' });
   });
 
   it('names a user the container added a moment ago, and quotes a crafted name in the output', async () => {
