@@ -498,12 +498,12 @@ export class Engine implements IngestHandler {
     const a = await this.probes.send({ readUserFiles: r }, 5000);
     if (!a.ok) return { ok: false, error: a.error };
     const read = (name: string): FileRead => {
-      const f = a.files.find((x) => x.name === name);
+      const f = (a.files ?? []).find((x) => x.name === name);
       if (!f) return { sig: '', error: `etc/${name}: not in the probe's answer` };
       if (f.error) return { sig: '', error: f.error };
       return { sig: f.signature, text: f.unchanged ? null : Buffer.from(f.content).toString('utf8'), truncated: f.truncated };
     };
-    return { ok: true, passwd: read('passwd'), group: read('group'), pid: a.files[0]?.pid ?? 0 };
+    return { ok: true, passwd: read('passwd'), group: read('group'), pid: a.files?.[0]?.pid ?? 0 };
   }
 
   /** What `vigil status` shows. */

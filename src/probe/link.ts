@@ -13,7 +13,7 @@ export class ProbeLink {
 
   send(cmd: ProbeCommand, timeoutMs?: number): Promise<ProbeAnswer> {
     const s = this.current();
-    if (!s) return Promise.resolve({ ok: false, error: 'no probe is connected to this engine', detail: '', files: [] });
+    if (!s) return Promise.resolve({ ok: false, error: 'no probe is connected to this engine', detail: '' });
     return s.command(cmd, timeoutMs);
   }
 

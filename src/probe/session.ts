@@ -39,7 +39,7 @@ export function lossCounters(l: WireLossReport): Omit<WireLossReport, 'cgroups'>
 }
 
 /** A command's ack as the probe sent it: what was done, and the files a ReadUserFiles read. */
-export type ProbeAnswer = CommandResult & { files: WireUserFile[] };
+export type ProbeAnswer = CommandResult & { files?: WireUserFile[] };
 
 export class ProbeSession {
   readonly connectedAt = Date.now();
@@ -94,12 +94,12 @@ export class ProbeSession {
 
   /** Sends a command; resolves with the probe's ack, or a failure if none comes in time. */
   command(cmd: ProbeCommand, timeoutMs = 5000): Promise<ProbeAnswer> {
-    if (!this.connected) return Promise.resolve({ ok: false, error: 'probe is not connected', detail: '', files: [] });
+    if (!this.connected) return Promise.resolve({ ok: false, error: 'probe is not connected', detail: '' });
     const id = this.nextCommandId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        resolve({ ok: false, error: `no acknowledgement from the probe within ${timeoutMs} ms`, detail: '', files: [] });
+        resolve({ ok: false, error: `no acknowledgement from the probe within ${timeoutMs} ms`, detail: '' });
       }, timeoutMs);
       this.pending.set(id, { resolve, timer });
       this.send({ id, ...cmd });
@@ -111,7 +111,7 @@ export class ProbeSession {
     if (!p) return;
     clearTimeout(p.timer);
     this.pending.delete(id);
-    p.resolve({ ok, error, detail, files });
+    p.resolve(files.length ? { ok, error, detail, files } : { ok, error, detail });
   }
 
   /** Whether the probe can do this on its node (exec-kill, connect-refuse, write-kill, quarantine, capture, kill). */
@@ -154,7 +154,7 @@ export class ProbeSession {
     this.commands?.end();
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
-      p.resolve({ ok: false, error: 'probe disconnected before acknowledging', detail: '', files: [] });
+      p.resolve({ ok: false, error: 'probe disconnected before acknowledging', detail: '' });
       this.pending.delete(id);
     }
   }
