@@ -529,6 +529,8 @@ export class Engine implements IngestHandler {
       selfCheck: (p) => this.selfChecks.state(p),
       userNames: () => ({
         ...this.rules.users.sources(),
+        // Detection workers read the files themselves; none asks the probe yet.
+        ...(this.workers ? { containers: 'direct, in each detection worker (engine.workers > 1: not through the probe; an engine without CAP_SYS_PTRACE prints containers\' ids as numbers)' } : {}),
         problems: this.rules.users.problems().slice(0, 10).map((p) => `${p.containerId.slice(0, 12)} /etc/${p.file}: ${p.problem}`),
       }),
       cgroupMoves: () => this.cgroupMoves.counts,
