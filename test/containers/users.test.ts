@@ -6,7 +6,8 @@
 // node's, and never follow a container's symlinked /etc/passwd out to the
 // node's file.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { findCgroup2Mount } from '../../src/enrich/cgroups.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -108,6 +109,27 @@ for (const via of ['auto', 'probe'] as const) describeRuntimes(`user names in a 
     expect(u.containers).toMatch(via === 'probe' ? /^through the probe/ : /^direct/);
     // The node's through its pid 1's root, which some sandboxes deny even root (this machine's does): then the engine's own, said so.
     expect(u.node).toMatch(pid1Readable() ? (via === 'probe' ? /^through the probe/ : /^direct/) : /^unavailable \(.*(EACCES|Permission denied).*names from the engine's own \/etc\/passwd/);
+  });
+
+  it.runIf(via === 'probe')('the probe reads only through a process of the named cgroup, and at a bounded rate', async () => {
+    const app = await docker.run({ name: 'vigil-ctrusers-rate', image: IMAGE, labels: { 'vigil.dev/workload': 'ctrusers-rate' } });
+    const pid = await docker.pidOf(app);
+    const path = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3);
+    const cgroupId = Number(statSync(`${findCgroup2Mount()}${path}`).ino);
+    const ask = (pids: number[], id = cgroupId) => t.engine.probes.send({ readUserFiles: { pids, cgroupId: id, node: false, knownPasswd: '', knownGroup: '' } });
+    await new Promise((r) => setTimeout(r, 2_500)); // the probe's budget back to its burst
+    // The container's process: its own file.
+    const ok = await ask([pid]);
+    expect(ok.ok).toBe(true);
+    expect(Buffer.from(ok.files![0]!.content).toString()).toContain('ctrapp:x:4242');
+    // A node process (this test's) named for the container's cgroup: not read through.
+    expect(await ask([globalThis.process.pid])).toMatchObject({ ok: false, error: 'no process of the cgroup to read through' });
+    // A burst of 80 (a container making the engine ask in a loop): 40 and what the rate refills, the rest refused.
+    const answers = await Promise.all(Array.from({ length: 80 }, () => ask([pid])));
+    const refused = answers.filter((a) => !a.ok);
+    expect(refused.length).toBeGreaterThanOrEqual(30);
+    expect(answers.length - refused.length).toBeGreaterThanOrEqual(30);
+    expect(refused[0]!.error).toMatch(/^over the probe's rate of user file reads/);
   });
 
   it('does not follow a container\'s /etc/passwd symlinked to /proc/1/root/etc/passwd: from the engine, that is the node\'s', async () => {
