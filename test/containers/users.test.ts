@@ -8,6 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { findCgroup2Mount } from '../../src/enrich/cgroups.js';
+import { formatStatus } from '../../src/cli/format.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -107,6 +108,7 @@ for (const via of ['auto', 'probe'] as const) describeRuntimes(`user names in a 
     // vigil status says where the names came from.
     const u = t.engine.status().userNames;
     expect(u.containers).toMatch(via === 'probe' ? /^through the probe/ : /^direct/);
+    expect(formatStatus(t.engine.status())).toContain(`container user names: ${u.containers}\nnode user names: ${u.node}`);
     // The node's through its pid 1's root, which some sandboxes deny even root (this machine's does): then the engine's own, said so.
     expect(u.node).toMatch(pid1Readable() ? (via === 'probe' ? /^through the probe/ : /^direct/) : /^unavailable \(.*(EACCES|Permission denied).*names from the engine's own \/etc\/passwd/);
   });
@@ -124,6 +126,10 @@ for (const via of ['auto', 'probe'] as const) describeRuntimes(`user names in a 
     expect(Buffer.from(ok.files![0]!.content).toString()).toContain('ctrapp:x:4242');
     // A node process (this test's) named for the container's cgroup: not read through.
     expect(await ask([globalThis.process.pid])).toMatchObject({ ok: false, error: 'no process of the cgroup to read through' });
+    // The node's own files, through its pid 1 (which this machine's sandbox may deny even the probe: then it says why).
+    const node = await t.engine.probes.send({ readUserFiles: { pids: [], cgroupId: 0, node: true, knownPasswd: '', knownGroup: '' } });
+    if (pid1Readable()) expect(Buffer.from(node.files![0]!.content).toString()).toBe(readFileSync('/proc/1/root/etc/passwd', 'utf8'));
+    else expect(node.files![0]!.error).toBe('etc: Permission denied');
     // A burst of 80 (a container making the engine ask in a loop): 40 and what the rate refills, the rest refused.
     const answers = await Promise.all(Array.from({ length: 80 }, () => ask([pid])));
     const refused = answers.filter((a) => !a.ok);
