@@ -144,6 +144,17 @@ function readNodeFile(file: string, known: string): FileRead {
   }
 }
 
+/** Whether this engine may not look at a process's root (no CAP_SYS_PTRACE): EACCES, not "gone". */
+function rootDenied(root: string): boolean {
+  try {
+    statSync(root);
+    return false;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'EACCES' || code === 'EPERM';
+  }
+}
+
 const denied = (r: FileRead): boolean => 'error' in r && /: (EACCES|EPERM)$/.test(r.error);
 
 function cgroup2Mount(): string | null {
@@ -202,6 +213,12 @@ class ContainerIds {
     return (known, e) => {
       if (!e) return null;
       if (this.owner.containerSource.via === 'probe') return this.ask(e);
+      // Asked before any cgroup check: an engine in a cgroup namespace of its own (the DaemonSet's)
+      // sees other containers' cgroups as "/../…" and would never get as far as reading.
+      if (this.owner.containerSource.via !== 'direct' && rootDenied(`${this.proc}/${e.pid}/root`) && this.owner.probeCan()) {
+        this.owner.containerSource = { via: 'probe' };
+        return this.ask(e);
+      }
       const mount = this.cgroupMount();
       if (!mount) return null;
       const cgroupId = e.cgroupId;

@@ -155,6 +155,36 @@ describe("a container's users and groups", () => {
     }
   });
 
+  it.skipIf(globalThis.process.getuid?.() !== 0)('an engine without CAP_SYS_PTRACE in a cgroup namespace of its own asks the probe (it never gets as far as a cgroup check)', () => {
+    // The DaemonSet's engine: no capability, and other containers' cgroups seen as "/../…" from its own namespace.
+    const sleeper = spawn('/bin/sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const id = '7'.repeat(64);
+      mkdirSync(join(proc, '710'), { recursive: true });
+      writeFileSync(join(proc, '710', 'cgroup'), `0::/../../kubepods/pod1/${id}\n`);
+      symlinkSync(`/proc/${sleeper.pid}/root`, join(proc, '710', 'root'));
+      const src = new URL('../../../src/detect/rules/users.ts', import.meta.url).pathname;
+      const script = `import { UserNames } from ${JSON.stringify(src)};
+        const u = new UserNames(${JSON.stringify(node)}, ${JSON.stringify(proc)}, ${JSON.stringify(cgroups)});
+        const asked = [];
+        u.probe = async (r) => { asked.push(r); return { ok: true, pid: 710, passwd: { sig: 'p', text: 'ctrapp:x:4242:4242::/:/bin/sh\\n', truncated: false }, group: { sig: 'g', text: 'ctrgroup:x:4242:\\n', truncated: false } }; };
+        const e = { pid: 710, cgroupId: 77, workload: { containerId: '${id}', cgroupPath: '/kubepods/pod1/${id}' } };
+        const first = u.user(e, 4242);
+        await new Promise((r) => setTimeout(r, 10));
+        console.log(JSON.stringify({ first, then: u.user(e, 4242), group: u.group(e, 4242), asked, source: u.sources().containers }));`;
+      const run = JSON.parse(execFileSync('/usr/bin/setpriv', ['--bounding-set=-all', '--inh-caps=-all', '--no-new-privs', '--', globalThis.process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })) as
+        { first: string; then: string; group: string; asked: UserFilesRequest[]; source: string };
+      // Asked at once (this first look prints the number: an alert's first look; the engine asks at the container's first event).
+      expect(run.first).toBe('4242');
+      expect(run.asked).toEqual([{ pids: [710], cgroupId: 77, node: false, knownPasswd: '', knownGroup: '' }]);
+      expect(run.then).toBe('ctrapp');
+      expect(run.group).toBe('ctrgroup');
+      expect(run.source).toMatch(/^through the probe/);
+    } finally {
+      sleeper.kill();
+    }
+  });
+
   it("asks the probe for a container's files at its first event, once, when the engine reads through it (rules.userFiles: probe)", async () => {
     // The probe's side is the real probe in test/containers/users.test.ts; here its answer is given, to see what the engine asks and when.
     const users = new UserNames(node, proc, cgroups, true);
