@@ -333,6 +333,8 @@ export class UserNames {
 
   private mount: string | null | undefined;
   private nodeAsking = false;
+  /** The node's names were read (here, by the probe, or the engine's own in their place). */
+  private nodeLooked = false;
   /** Until when the node's names come from the engine's own files (pid 1's could not be read). */
   private nodeOwnUntil = 0;
 
@@ -366,7 +368,10 @@ export class UserNames {
 
   private nodeLoader(dir: string, name: 'passwd' | 'group'): Loader {
     return (known) => {
-      if (dir !== '') return readNodeFile(`${dir}/etc/${name}`, known);
+      if (dir !== '') {
+        this.nodeLooked = true;
+        return readNodeFile(`${dir}/etc/${name}`, known);
+      }
       // The engine's own /etc (its image's, in a container) until pid 1's can be read again (at most every NODE_RETRY_MS).
       if (Date.now() < this.nodeOwnUntil) return readNodeFile(`/etc/${name}`, known);
       if (this.nodeSource.via === 'probe') return this.askNode();
@@ -374,6 +379,7 @@ export class UserNames {
       const r = readNodeFile(`${this.proc}/1/root/etc/${name}`, known);
       if (!('error' in r)) {
         this.nodeSource = { via: 'direct' };
+        this.nodeLooked = true;
         return r;
       }
       if (denied(r) && this.probeCan()) {
@@ -387,6 +393,7 @@ export class UserNames {
   /** The weaker answer: the engine's own /etc/<name>, said in status. */
   private nodeOwn(why: string, name: 'passwd' | 'group', known: string): FileRead {
     this.nodeOwnUntil = Date.now() + NODE_RETRY_MS;
+    this.nodeLooked = true;
     this.nodeSource = { via: 'unavailable', why: `${why}; names from the engine's own /etc/passwd and /etc/group, which in a container are its image's, not the node's` };
     return readNodeFile(`/etc/${name}`, known);
   }
@@ -404,6 +411,7 @@ export class UserNames {
         return;
       }
       if (a.ok) {
+        this.nodeLooked = true;
         this.users.accept(a.passwd);
         this.groups.accept(a.group);
       }
@@ -431,7 +439,8 @@ export class UserNames {
   seen(e: Event): void {
     const c = e.workload?.containerId;
     if (!c) {
-      if (this.nodeSource.via !== 'direct') this.users.look(e);
+      // Until the node's files are in (or the engine's own stand in): not a request per host exec.
+      if (!this.nodeLooked) this.users.look(e);
       return;
     }
     if (this.containerSource.via === 'direct' || this.containerSource.via === 'unavailable') return;

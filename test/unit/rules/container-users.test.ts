@@ -208,6 +208,24 @@ describe("a container's users and groups", () => {
     expect(users.sources().containers).toMatch(/^through the probe/);
   });
 
+  it("asks the probe for the node's files once, not at every host exec", async () => {
+    const users = new UserNames('/', proc, cgroups, true);
+    const asked: UserFilesRequest[] = [];
+    users.probe = async (r) => {
+      asked.push(r);
+      return { ok: true, pid: 1, passwd: { sig: 'n1', text: 'root:x:0:0::/root:/bin/sh\nnodeuser:x:4242:4242::/:/bin/sh\n', truncated: false }, group: { sig: 'n2', text: 'root:x:0:\n', truncated: false } };
+    };
+    const w = new World(users);
+    const e = at(w, 'exec', { pid: 200, path: '/bin/sh', uid: 4242, gid: 0 }, HOST);
+    users.seen(e);
+    expect(asked).toMatchObject([{ node: true, pids: [] }]);
+    await new Promise((r) => setTimeout(r, 150));
+    users.seen(e);
+    expect(asked).toHaveLength(1);
+    expect(out(w, e, 'user=%user.name')).toBe('user=nodeuser');
+    expect(users.sources().node).toMatch(/^through the probe/);
+  });
+
   it("says why when the probe cannot read a container's files, and the ids print as numbers", async () => {
     const users = new UserNames(node, proc, cgroups, true);
     users.probe = async () => ({ ok: false, error: 'no process of the cgroup to read through' });
