@@ -531,7 +531,10 @@ export class Engine implements IngestHandler {
         ...this.rules.users.sources(),
         // Detection workers read the files themselves; none asks the probe yet.
         ...(this.workers ? { containers: 'direct, in each detection worker (engine.workers > 1: not through the probe; an engine without CAP_SYS_PTRACE prints containers\' ids as numbers)' } : {}),
-        problems: this.rules.users.problems().slice(0, 10).map((p) => `${p.containerId.slice(0, 12)} /etc/${p.file}: ${p.problem}`),
+        problems: [
+          ...(this.rules.users.refused ? [`${this.rules.users.refused} requests to the probe refused over its rate (asked again at the next look)`] : []),
+          ...this.rules.users.problems().slice(0, 10).map((p) => `container ${p.containerId.slice(0, 12)}: /etc/${p.file} not read (its ids print as numbers): ${p.problem}`),
+        ],
       }),
       cgroupMoves: () => this.cgroupMoves.counts,
       vigilCgroups: () => this.vigil.describe(),

@@ -87,6 +87,20 @@ bool UserFiles::Read(const v1::ReadUserFiles& r, v1::CommandAck* ack, std::strin
     const double elapsed = std::chrono::duration<double>(now - last_).count();
     last_ = now;
     bytes_ = std::min(kBytesPerSecond, bytes_ + elapsed * kBytesPerSecond);
+    const uint64_t key = r.node() ? 0 : r.cgroup_id();
+    auto it = cgroups_.find(key);
+    if (it == cgroups_.end()) {
+      // Bounded: a full table starts over (every cgroup gets its burst back, the node's budget still holds).
+      if (cgroups_.size() >= kCgroupsKept) cgroups_.clear();
+      it = cgroups_.emplace(key, Bucket{kPerCgroupBurst, now}).first;
+    }
+    Bucket& b = it->second;
+    const double since = std::chrono::duration<double>(now - b.at).count();
+    b.at = now;
+    if (!Take(1, &b.tokens, kPerCgroupPerSecond, kPerCgroupBurst, since)) {
+      *error = "over the probe's rate of user file reads for this cgroup (2 a second, 5 at once): asked again later";
+      return false;
+    }
     if (bytes_ <= 0 || !Take(1, &requests_, kPerSecond, kBurst, elapsed)) {
       *error = "over the probe's rate of user file reads (20 a second, 16 MiB a second): asked again later";
       return false;

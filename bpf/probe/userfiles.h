@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "snapshot.h"
 #include "vigil/v1/probe.pb.h"
@@ -28,6 +29,12 @@ class UserFiles {
   static constexpr double kPerSecond = 20;           // requests a second, node-wide
   static constexpr double kBurst = 40;
   static constexpr double kBytesPerSecond = 16 << 20;  // content sent a second, node-wide
+  // Per cgroup, within the node's: one container asking in a loop cannot
+  // spend the node's budget on its own (a starting container's first ask
+  // and its retries, five, pass at once).
+  static constexpr double kPerCgroupPerSecond = 2;
+  static constexpr double kPerCgroupBurst = 5;
+  static constexpr size_t kCgroupsKept = 4096;
 
  private:
   bool Take(double cost, double* tokens, double rate, double burst, double elapsed);
@@ -38,6 +45,11 @@ class UserFiles {
   std::chrono::steady_clock::time_point last_;
   double requests_ = kBurst;
   double bytes_ = kBytesPerSecond;
+  struct Bucket {
+    double tokens;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::unordered_map<uint64_t, Bucket> cgroups_;  // cgroup id (0: the node's files) → its budget
 };
 
 }  // namespace vigil

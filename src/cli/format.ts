@@ -60,7 +60,7 @@ export function formatStatus(s: StatusReply): string {
   const u = s.userNames;
   if (u) {
     lines.push(`container user names: ${u.containers}`, `node user names: ${u.node}`);
-    for (const p of u.problems) lines.push(`  read as numbers: ${p}`);
+    for (const p of u.problems) lines.push(`  ${p}`);
   }
   lines.push(`rules: ${s.rulesLoaded} running${s.rulesSkipped ? `, ${s.rulesSkipped} skipped (vigil rules list)` : ''}; alerts raised: ${s.alertsRaised}`);
   lines.push(`gaps: probe stalls ${s.probeStalls}, restarts ${s.probeRestarts}, exits ${s.probeExits}; loss episodes ${s.lossEpisodes}`);

@@ -245,7 +245,7 @@ export interface StatusReply {
 export interface UserNamesStatus {
   containers: string;
   node: string;
-  /** containers whose files could not be read, at most 10: "<id> /etc/passwd: why" */
+  /** requests refused over the probe's rate; containers whose files could not be read (at most 10) and why */
   problems: string[];
 }
 

@@ -46,6 +46,8 @@ class IdNames {
   private read = '\0never';
   /** Why the file could not be read at the last look ('' when it was). */
   problem = '';
+  /** What was said of the file when it was last read ('' or that it was cut). */
+  private readProblem = '';
 
   constructor(
     private readonly load: Loader,
@@ -93,7 +95,8 @@ class IdNames {
 
   /** What a read found (here, or the probe's answer): parsed when it changed. */
   accept(r: FileRead): void {
-    if (r.sig === this.read && !('error' in r)) return;
+    // Unchanged: what was said of it when it was read holds again (a failed request's problem is over).
+    if (r.sig === this.read && !('error' in r)) return this.setProblem(this.readProblem);
     this.read = r.sig || '\0failed';
     if ('error' in r) {
       this.setProblem(r.error);
@@ -101,7 +104,8 @@ class IdNames {
       return;
     }
     if (r.text === null) return;
-    this.setProblem(r.truncated ? `longer than ${MAX_BYTES} bytes: the rest is not read` : '');
+    this.readProblem = r.truncated ? `longer than ${MAX_BYTES} bytes: the rest is not read` : '';
+    this.setProblem(this.readProblem);
     this.names = parseIdText(r.text, this.max);
     this.parsed();
   }
@@ -260,8 +264,12 @@ class ContainerIds {
     for (const p of this.candidates(e, this.cgroupMount())) if (!pids.includes(p) && pids.push(p) >= 8) break;
     const a = await probe({ pids, cgroupId: e.cgroupId, node: false, knownPasswd: this.users.signature, knownGroup: this.groups.signature });
     if (!a.ok) {
-      this.users.failed(`through the probe: ${a.error}`);
-      this.groups.failed(`through the probe: ${a.error}`);
+      // Over the probe's rate: counted (status), not a problem of the container's files (nor a log line per refusal).
+      if (a.error.startsWith("over the probe's rate")) this.owner.refused++;
+      else {
+        this.users.failed(`through the probe: ${a.error}`);
+        this.groups.failed(`through the probe: ${a.error}`);
+      }
       if (retries <= 0) return;
       await new Promise((r) => setTimeout(r, RETRY_MS).unref());
       return this.askOnce(probe, e, retries - 1);
@@ -326,6 +334,8 @@ export class UserNames {
    * (no CAP_SYS_PTRACE: the DaemonSet's); null: no probe to ask.
    */
   probe: ProbeUserFiles | null = null;
+  /** Requests the probe refused, over its rate (they are made again at the next look). */
+  refused = 0;
   /** Where containers' names come from: found at the first read. */
   containerSource: NamesSource = { via: 'unknown' };
   /** Where the node's names come from. */
