@@ -86,11 +86,7 @@ class IdNames {
     this.checkedAt = now;
     const r = this.load(this.read, e);
     if (r) this.accept(r);
-    else if (r === null) {
-      // No process to read through (a container starting): the next look may find one, at once.
-      this.checkedAt = -Infinity;
-      if (this.names.size === 0) this.setProblem('no live process of the container to read it through');
-    }
+    else if (r === null && this.names.size === 0) this.setProblem('no live process of the container to read it through');
   }
 
   /** What a read found (here, or the probe's answer): parsed when it changed. */
@@ -148,14 +144,14 @@ function readNodeFile(file: string, known: string): FileRead {
   }
 }
 
-/** Whether this engine may not look at a process's root (no CAP_SYS_PTRACE): EACCES, not "gone". */
-function rootDenied(root: string): boolean {
+/** Whether this engine may look at a process's root: 'denied' (no CAP_SYS_PTRACE), or 'gone' (no such process). */
+function rootAccess(root: string): 'ok' | 'denied' | 'gone' {
   try {
     statSync(root);
-    return false;
+    return 'ok';
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return code === 'EACCES' || code === 'EPERM';
+    return code === 'EACCES' || code === 'EPERM' ? 'denied' : 'gone';
   }
 }
 
@@ -219,7 +215,7 @@ class ContainerIds {
       if (this.owner.containerSource.via === 'probe') return this.ask(e);
       // Asked before any cgroup check: an engine in a cgroup namespace of its own (the DaemonSet's)
       // sees other containers' cgroups as "/../…" and would never get as far as reading.
-      if (this.owner.containerSource.via !== 'direct' && rootDenied(`${this.proc}/${e.pid}/root`) && this.owner.probeCan()) {
+      if (this.owner.containerSource.via !== 'direct' && rootAccess(`${this.proc}/${e.pid}/root`) === 'denied' && this.owner.probeCan()) {
         this.owner.containerSource = { via: 'probe' };
         return this.ask(e);
       }
@@ -280,6 +276,8 @@ class ContainerIds {
     this.groups.accept(a.group);
   }
 
+  /** Whether this container's first event told if the engine may read its root (while that is not known). */
+  modeChecked = false;
   /** The probe answered (the files, or why they cannot be read): no more asking ahead of alerts. */
   private answered = false;
 
@@ -453,8 +451,28 @@ export class UserNames {
       if (!this.nodeLooked) this.users.look(e);
       return;
     }
-    if (this.containerSource.via === 'direct' || this.containerSource.via === 'unavailable') return;
-    this.container(c).prime(e);
+    const ids = this.viaProbe(c, e);
+    if (ids) ids.prime(e);
+  }
+
+  /**
+   * The container's names when they come through the probe (null when the
+   * engine reads them itself, lazily). Not known yet: one stat of the
+   * event's process's root per container tells (EACCES: the probe's job).
+   */
+  private viaProbe(containerId: string, e: Event): ContainerIds | null {
+    const via = this.containerSource.via;
+    if (via === 'direct' || via === 'unavailable') return null;
+    const ids = this.container(containerId);
+    if (via === 'unknown') {
+      if (ids.modeChecked) return null;
+      ids.modeChecked = true;
+      const access = rootAccess(`${this.proc}/${e.pid}/root`);
+      if (access === 'ok') this.containerSource = { via: 'direct' };
+      if (access !== 'denied' || !this.probeCan()) return null;
+      this.containerSource = { via: 'probe' };
+    }
+    return ids;
   }
 
   /**
@@ -465,8 +483,8 @@ export class UserNames {
    * engine reads the files itself (it does when a rule needs them).
    */
   prefetch(e: Event, containerId: string): Promise<void> | null {
-    if (this.containerSource.via === 'direct' || this.containerSource.via === 'unavailable') return null;
-    const c = this.container(containerId);
+    const c = this.viaProbe(containerId, e);
+    if (!c) return null;
     c.prime(e);
     return c.waiting;
   }
