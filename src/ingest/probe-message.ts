@@ -572,11 +572,6 @@ const headerWords = new Int32Array(HEADER_SLOTS * (HEADER_MAX >> 2));
 /** Whether the header loop read a ktime_ns (a span holding one is not kept: its value changes every event). */
 let spanKtime = false;
 
-/** A word of four little-endian varint bytes as their 28 bits (the top bit of each byte dropped). */
-function groups(w: number): number {
-  return (w & 0x7f) | ((w >>> 1) & 0x3f80) | ((w >>> 2) & 0x1fc000) | ((w >>> 3) & 0xfe00000);
-}
-
 /** One Event from its bytes [pos, end). Throws Malformed (bytes) or MalformedEvent (meaning) with the reason. */
 function event(end: number): Event {
   let ktimeNs = 0;
@@ -603,30 +598,29 @@ function event(end: number): Event {
   // else (the kind, an unknown field, a wrong wire type, a longer varint,
   // a varint past the end) is left, from its first byte, to the loop below.
   let p = pos;
-  // ktime_ns first, as the probe writes it (as in the loop below: up to 8 bytes, else left to the loops), read as two
-  // words: a byte read costs its checks, a word's bits are free. Past the message's end are its zero pad bytes.
+  // ktime_ns first, as the probe writes it (as in the loop below: up to 8 bytes, else left to the loops).
   if (buf[p] === 0x08) {
-    const w0 = words.getInt32(p + 1, true);
-    const m0 = ~w0 & 0x80808080;
-    let lo = 0;
+    let q = p + 1;
+    let c = buf[q++]!;
+    let lo = c & 127;
     let hi = 0;
-    let q = 0;
-    if (m0 !== 0) {
-      // The varint's last byte is the first without its top bit.
-      const n = (31 - Math.clz32(m0 & -m0)) >> 3;
-      lo = groups(n === 3 ? w0 : w0 & ((1 << ((n + 1) << 3)) - 1));
-      q = p + 2 + n;
-    } else {
-      const w1 = words.getInt32(p + 5, true);
-      const m1 = ~w1 & 0x80808080;
-      if (m1 !== 0) {
-        const n = (31 - Math.clz32(m1 & -m1)) >> 3;
-        lo = groups(w0);
-        hi = groups(n === 3 ? w1 : w1 & ((1 << ((n + 1) << 3)) - 1));
-        q = p + 6 + n;
+    if (c >= 128) {
+      c = buf[q++]!;
+      lo |= (c & 127) << 7;
+      if (c >= 128) {
+        c = buf[q++]!;
+        lo |= (c & 127) << 14;
+        if (c >= 128) {
+          c = buf[q++]!;
+          lo |= (c & 127) << 21;
+          for (let s = 0; c >= 128 && s < 28; s += 7) {
+            c = buf[q++]!;
+            hi |= (c & 127) << s;
+          }
+        }
       }
     }
-    if (q !== 0 && q <= end) {
+    if (c < 128 && q <= end) {
       ktimeNs = lo + hi * 268435456;
       p = q;
     }
