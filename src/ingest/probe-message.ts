@@ -262,14 +262,7 @@ let oversize = false;
 let lastKey = -1;
 
 function str(end: number, bound: number): string {
-  // A length of one byte (most are) read here in line.
-  let e: number;
-  const c = buf[pos]!;
-  if (c < 128 && pos < end) {
-    e = pos + 1 + c;
-    pos++;
-    if (e > end) fail(`string: ${c} bytes past the end`);
-  } else e = delimited(end, 'string');
+  const e = delimited(end, 'string');
   const start = pos;
   pos = e;
   const n = e - start;
