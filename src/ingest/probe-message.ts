@@ -1098,53 +1098,35 @@ function event(end: number): Event {
 /** EventBatch bytes [pos, end) into `out`: seq, events, rejections. */
 function batch(end: number, out: DecodedBatch): void {
   while (pos < end) {
-    // An event's tag and a length of one or two bytes (most are) read here in line; the rest through varint32.
-    let e = 0;
-    if (buf[pos] === 0x12 && pos + 2 < end) {
-      const c = buf[pos + 1]!;
-      if (c < 128) {
-        e = pos + 2 + c;
-        pos += 2;
-      } else if (buf[pos + 2]! < 128) {
-        e = pos + 3 + ((c & 127) | (buf[pos + 2]! << 7));
-        pos += 3;
-      }
-      if (e > end) fail(`Event: ${e - pos} bytes past the end`);
-    }
-    if (e === 0) {
-      const tag = varint32(end);
-      const f = tag >>> 3;
-      const wt = tag & 7;
-      if (f === 1) {
-        if (wt !== 0) fail(`EventBatch field 1 has wire type ${wt}, expected 0`);
-        out.seq = varint64(end, false);
-        continue;
-      } else if (f !== 2) {
-        skip(wt, f, end);
-        continue;
-      }
+    const tag = varint32(end);
+    const f = tag >>> 3;
+    const wt = tag & 7;
+    if (f === 1) {
+      if (wt !== 0) fail(`EventBatch field 1 has wire type ${wt}, expected 0`);
+      out.seq = varint64(end, false);
+    } else if (f === 2) {
       if (wt !== 2) fail(`EventBatch field 2 has wire type ${wt}, expected 2`);
-      e = delimited(end, 'Event');
-    }
-    if (out.events.length + out.rejected.length >= MAX_BATCH_EVENTS) {
-      out.excess++;
+      const e = delimited(end, 'Event');
+      if (out.events.length + out.rejected.length >= MAX_BATCH_EVENTS) {
+        out.excess++;
+        pos = e;
+        continue;
+      }
+      const start = pos;
+      try {
+        const ev = event(e);
+        if (oversize && boundEvent(ev)) out.oversized.push(ev);
+        // Stored at its index: push() is a call to a builtin here, ~130 instructions an event.
+        const events = out.events;
+        events[events.length] = ev;
+        if (keepBytes) out.ranges.push(start, e);
+      } catch (err) {
+        if (err instanceof MalformedEvent || err instanceof AddressError) out.rejected.push(err.message);
+        else if (err instanceof Malformed) out.rejected.push(`malformed event bytes: ${err.message}`);
+        else throw err;
+      }
       pos = e;
-      continue;
-    }
-    const start = pos;
-    try {
-      const ev = event(e);
-      if (oversize && boundEvent(ev)) out.oversized.push(ev);
-      // Stored at its index: push() is a call to a builtin here, ~130 instructions an event.
-      const events = out.events;
-      events[events.length] = ev;
-      if (keepBytes) out.ranges.push(start, e);
-    } catch (err) {
-      if (err instanceof MalformedEvent || err instanceof AddressError) out.rejected.push(err.message);
-      else if (err instanceof Malformed) out.rejected.push(`malformed event bytes: ${err.message}`);
-      else throw err;
-    }
-    pos = e;
+    } else skip(wt, f, end);
   }
 }
 
