@@ -383,28 +383,18 @@ const READS: Readonly<Record<EventType, Record<number, number>>> = {
   iouring: { 1: 2, 2: 0, 3: 0, 4: 0, 5: 2 },
 };
 
-/** A kind as the decoder reads it: its type, its message, where its fields' wire types start in WIRE. */
+/** A kind as the decoder reads it: its type, its message, the wire type of each field number (-1: unknown, skipped). */
 interface Kind {
   type: EventType;
   message: string;
-  wire: number;
+  wire: Int8Array;
 }
-
-/** Field numbers a kind's message may use here (READS' largest is 18). */
-const KIND_FIELDS = 32;
-/**
- * Each kind's fields' wire types, KIND_FIELDS per kind, by field number
- * (-1: unknown, skipped): one module constant for all kinds, whose length
- * and address the compiled decoder knows (an array per kind is checked
- * and its length read as a double per field).
- */
-const WIRE = new Int8Array(KIND_FIELDS * EVENT_TYPES.length).fill(-1);
 
 /** Kinds by their field number in Event's oneof (model/event-kinds.ts numbers them); undefined for any other number. */
 const KIND_BY_FIELD: (Kind | undefined)[] = new Array<Kind | undefined>(1 + Math.max(...EVENT_TYPES.map((t) => EVENT_KINDS[t].field))).fill(undefined);
 for (const type of EVENT_TYPES) {
-  const wire = KIND_FIELDS * EVENT_TYPES.indexOf(type);
-  for (const [f, w] of Object.entries(READS[type])) WIRE[wire + Number(f)] = w;
+  const wire = new Int8Array(32).fill(-1);
+  for (const [f, w] of Object.entries(READS[type])) wire[Number(f)] = w;
   KIND_BY_FIELD[EVENT_KINDS[type].field] = { type, message: EVENT_KINDS[type].message, wire };
 }
 
@@ -836,7 +826,7 @@ function event(end: number): Event {
     else tag = varint32(e);
     const f = tag >>> 3;
     const wt = tag & 7;
-    const known = f < KIND_FIELDS ? WIRE[wire + f]! : -1;
+    const known = f < wire.length ? wire[f]! : -1;
     if (known < 0) {
       skip(wt, f, e);
       continue;
