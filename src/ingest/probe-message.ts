@@ -520,41 +520,6 @@ function ipv4(at: number): string {
   return s;
 }
 
-/**
- * Event headers past ktime_ns (pid, tid, ppid, uid, gid, comm, cgroup_id…):
- * a task's events repeat them byte for byte, so the values read from a
- * span of bytes are kept by the span, a direct-mapped table replaced on
- * collision. The slot comes from the span's first eight bytes; a hit is
- * the whole span compared word for word (never trusted to a hash), and
- * its comm still the string interned in its slot (else read again, which
- * interns it again, as without the cache).
- */
-const HEADER_SLOTS = 4096;
-const HEADER_MAX = 64;
-interface Header {
-  /** The span's length in bytes (0: an empty slot), and its last four bytes as one word. */
-  length: number;
-  tail: number;
-  pid: number;
-  tid: number;
-  ppid: number;
-  uid: number;
-  gid: number;
-  comm: string;
-  commKey: number;
-  cgroupId: number;
-  blocked: boolean;
-  blockedBy: number;
-  ioUring: boolean;
-}
-const headers: Header[] = Array.from({ length: HEADER_SLOTS }, () => ({
-  length: 0, tail: 0, pid: 0, tid: 0, ppid: 0, uid: 0, gid: 0, comm: '', commKey: -1, cgroupId: 0.5, blocked: false, blockedBy: 0, ioUring: false,
-}));
-/** The spans' bytes, HEADER_MAX per slot, as words. */
-const headerWords = new Int32Array(HEADER_SLOTS * (HEADER_MAX >> 2));
-/** Whether the header loop read a ktime_ns (a span holding one is not kept: its value changes every event). */
-let spanKtime = false;
-
 /** One Event from its bytes [pos, end). Throws Malformed (bytes) or MalformedEvent (meaning) with the reason. */
 function event(end: number): Event {
   let ktimeNs = 0;
@@ -581,68 +546,6 @@ function event(end: number): Event {
   // else (the kind, an unknown field, a wrong wire type, a longer varint,
   // a varint past the end) is left, from its first byte, to the loop below.
   let p = pos;
-  // ktime_ns first, as the probe writes it (as in the loop below: up to 8 bytes, else left to the loops).
-  if (buf[p] === 0x08) {
-    let q = p + 1;
-    let c = buf[q++]!;
-    let lo = c & 127;
-    let hi = 0;
-    if (c >= 128) {
-      c = buf[q++]!;
-      lo |= (c & 127) << 7;
-      if (c >= 128) {
-        c = buf[q++]!;
-        lo |= (c & 127) << 14;
-        if (c >= 128) {
-          c = buf[q++]!;
-          lo |= (c & 127) << 21;
-          for (let s = 0; c >= 128 && s < 28; s += 7) {
-            c = buf[q++]!;
-            hi |= (c & 127) << s;
-          }
-        }
-      }
-    }
-    if (c < 128 && q <= end) {
-      ktimeNs = lo + hi * 268435456;
-      p = q;
-    }
-  }
-  // The rest of the header: the same bytes as a recent event's (the same task) are its values, from the cache.
-  const spanStart = p;
-  let slot = -1;
-  spanKtime = false;
-  if (p + 8 <= end) {
-    const w0 = words.getInt32(p, LITTLE_ENDIAN);
-    const w1 = words.getInt32(p + 4, LITTLE_ENDIAN);
-    let h = Math.imul(w0, 0x9e3779b1) ^ w1;
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    slot = h & (HEADER_SLOTS - 1);
-    const known = headers[slot]!;
-    const n = known.length;
-    const o4 = slot * (HEADER_MAX >> 2);
-    if (n !== 0 && p + n <= end && w0 === headerWords[o4] && w1 === headerWords[o4 + 1] && words.getInt32(p + n - 4, LITTLE_ENDIAN) === known.tail) {
-      let same = known.commKey < 0 || interned[known.commKey] === known.comm;
-      for (let i = 8; same && i + 4 < n; i += 4) same = words.getInt32(p + i, LITTLE_ENDIAN) === headerWords[o4 + (i >> 2)];
-      if (same) {
-        pid = known.pid;
-        tid = known.tid;
-        ppid = known.ppid;
-        uid = known.uid;
-        gid = known.gid;
-        comm = known.comm;
-        commKey = known.commKey;
-        cgroupId = known.cgroupId;
-        blocked = known.blocked;
-        blockedBy = known.blockedBy;
-        ioUring = known.ioUring;
-        p += n;
-        slot = -1;
-      }
-    }
-  }
   while (p < end) {
     const tag = buf[p]!;
     if (tag === 0x3a) {
@@ -675,7 +578,7 @@ function event(end: number): Event {
     }
     if (c >= 128 || q > end) break;
     switch (tag) {
-      case 0x08: ktimeNs = lo + hi * 268435456; spanKtime = true; break;
+      case 0x08: ktimeNs = lo + hi * 268435456; break;
       case 0x10: pid = (lo | (hi << 28)) >>> 0; break;
       case 0x18: tid = (lo | (hi << 28)) >>> 0; break;
       case 0x20: ppid = (lo | (hi << 28)) >>> 0; break;
@@ -687,26 +590,6 @@ function event(end: number): Event {
       default: ioUring = (lo | (hi << 28)) !== 0;
     }
     p = q;
-  }
-  if (slot >= 0 && !oversize && !spanKtime && p - spanStart >= 8 && p - spanStart <= HEADER_MAX) {
-    // Read here from spanStart to p, without a ktime_ns among them: kept for the next event with these bytes.
-    const n = p - spanStart;
-    const known = headers[slot]!;
-    const o4 = slot * (HEADER_MAX >> 2);
-    for (let i = 0; i < 8 || i + 4 < n; i += 4) headerWords[o4 + (i >> 2)] = words.getInt32(spanStart + i, LITTLE_ENDIAN);
-    known.length = n;
-    known.tail = words.getInt32(p - 4, LITTLE_ENDIAN);
-    known.pid = pid;
-    known.tid = tid;
-    known.ppid = ppid;
-    known.uid = uid;
-    known.gid = gid;
-    known.comm = comm;
-    known.commKey = commKey;
-    known.cgroupId = cgroupId;
-    known.blocked = blocked;
-    known.blockedBy = blockedBy;
-    known.ioUring = ioUring;
   }
   // Then the kind, as the probe writes it: a two-byte tag (fields 16-47,
   // wire type 2) and a length of one byte. Anything else: the loop below.

@@ -483,54 +483,6 @@ describe('what only the engine decoder does', () => {
   });
 });
 
-describe("a task's header, kept by its bytes", () => {
-  /** Tasks whose headers differ in one field or one byte only: the same first eight bytes, the same length, a different last byte, comm or flag. */
-  function tasks(): Record<string, unknown>[] {
-    const out: Record<string, unknown>[] = [];
-    for (let t = 0; t < 12; t++) {
-      const head = { pid: 300 + t, tid: 300 + t, ppid: 1, uid: 1000, gid: 1000, comm: 'worker', cgroupId: 5000 };
-      out.push(head, { ...head, cgroupId: 5001 }, { ...head, comm: 'workes' }, { ...head, gid: 1001 }, { ...head, blocked: true }, { ...head, ioUring: true, blockedBy: 2 });
-      out.push({ ...head, cgroupId: 2 ** 40 + t }, { ...head, comm: 'zoë' }, { ...head, comm: 'a'.repeat(70) });
-    }
-    return out;
-  }
-
-  it("gives each event its own task's values, its time its own, when tasks' headers differ by a byte", () => {
-    const rand = rng(31);
-    const heads = tasks();
-    const kinds = [{ open: { path: '/etc/hosts', result: 3 } }, { fork: { childPid: 9 } }, { exit: { exitCode: 1 } }, {}];
-    for (let round = 0; round < 10; round++) {
-      const events = Array.from({ length: 500 }, () => ({ ktimeNs: rand() < 0.1 ? 0 : 1e12 + Math.floor(rand() * 1e9), ...heads[Math.floor(rand() * heads.length)]!, ...kinds[Math.floor(rand() * kinds.length)]! }));
-      const bytes = encode({ batch: { seq: round + 1, events } });
-      const want = generic(bytes);
-      const got = fast(bytes);
-      expect(got.rejected).toEqual(want.rejected);
-      expect(got.events).toEqual(want.events);
-    }
-  });
-
-  it('reads a time given after other header fields again in every event, though the bytes repeat', () => {
-    const late = Buffer.concat([Buffer.from([0x10, 0x05, 0x18, 0x05, 0x28, 0x07, 0x08, ...varint(123_456_789)]), field(17, [0x08, 0x02])]);
-    const bytes = batchOf(1, [late, late, late]);
-    const got = fast(bytes);
-    expect(got.events).toEqual(generic(bytes).events);
-    expect(got.events.map((e) => e.ktimeNs)).toEqual([123_456_789, 123_456_789, 123_456_789]);
-  });
-
-  it("keeps a task's comm and its intern hint right after other names took the comm's intern slot", () => {
-    const head = { pid: 77, tid: 77, ppid: 1, uid: 0, gid: 0, comm: 'nginx: worker', cgroupId: 12 };
-    const before = decodeProbeMessage(encode({ batch: { seq: 1, events: [{ ktimeNs: 1, ...head, fork: { childPid: 2 } }] } })).batch!.events[0]!;
-    // Twenty thousand names through a table of a few thousand slots: the comm's slot is taken.
-    const churn = Array.from({ length: 20_000 }, (_, i) => ({ ktimeNs: 2, pid: 5, comm: `c${i.toString(36)}`, open: { path: `/x/${i}` } }));
-    for (let i = 0; i < churn.length; i += 1000) decodeProbeMessage(encode({ batch: { seq: 2, events: churn.slice(i, i + 1000) } }));
-    const after = decodeProbeMessage(encode({ batch: { seq: 3, events: [{ ktimeNs: 3, ...head, fork: { childPid: 2 } }, { ktimeNs: 4, ...head, pid: 78, fork: { childPid: 3 } }] } })).batch!.events;
-    expect(after.map((e) => [e.pid, e.comm, e.ktimeNs])).toEqual([[77, 'nginx: worker', 3], [78, 'nginx: worker', 4]]);
-    // The same hint as before, and as a header read for the first time (pid 78) gets now.
-    expect(after[0]!.commKey).toBe(before.commKey);
-    expect(after[0]!.commKey).toBe(after[1]!.commKey);
-  });
-});
-
 describe('one message at a time, each copied before it is read', () => {
   it("keeps a batch's events as they were when the next message is decoded over its bytes", () => {
     const rand = rng(21);
