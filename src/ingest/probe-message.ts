@@ -69,23 +69,10 @@ interface Slicer {
   utf8Slice(start: number, end: number): string;
 }
 
-/** Largest message accepted from a probe: far above a real batch, well below what would hurt. */
-export const MAX_PROBE_MESSAGE_BYTES = 16 << 20;
-
-/** Zero bytes kept after a message in `buf`: a varint running off the end stops there, as at the end of the message's own bytes. */
-const PAD = 16;
-
-/**
- * Each message is copied here and decoded from here (one memcpy, a few
- * microseconds a batch): a module constant, its length and address are
- * constants of the compiled decoder, where a read from the message's own
- * Buffer (a slice of grpc-js's pool, different each time) costs its
- * length, base and external pointer reloaded after every call. Virtual
- * memory: only the pages that messages this large touch are resident.
- */
-const buf = Buffer.allocUnsafeSlow(MAX_PROBE_MESSAGE_BYTES + PAD).fill(0, 0, PAD) as Buffer & Slicer;
+const EMPTY = Buffer.alloc(0) as Buffer & Slicer;
 
 // Decoder state: one message at a time (decoding is synchronous).
+let buf = EMPTY;
 let pos = 0;
 
 class Malformed extends Error {}
@@ -249,8 +236,9 @@ const internedInts = new Int32Array(internedBytes.buffer);
 const internedTails = new Int32Array(INTERN_SLOTS);
 /** The message is read in the table's byte order (the platform's, as any typed array). */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-/** The message's bytes as words. */
-const words = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+const NO_WORDS: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+/** The message's bytes as words (decodeProbeMessage sets it with buf). */
+let words = NO_WORDS;
 
 /** For strings boundEvent leaves as they are (call names, fstype). */
 const UNBOUNDED = Infinity;
@@ -545,9 +533,10 @@ function event(end: number): Event {
   // come exact to 2^53, rounded once beyond, as varint64 does). Anything
   // else (the kind, an unknown field, a wrong wire type, a longer varint,
   // a varint past the end) is left, from its first byte, to the loop below.
+  const b = buf;
   let p = pos;
   while (p < end) {
-    const tag = buf[p]!;
+    const tag = b[p]!;
     if (tag === 0x3a) {
       pos = p + 1;
       comm = str(end, 64);
@@ -557,20 +546,20 @@ function event(end: number): Event {
     }
     if ((tag & 7) !== 0 || tag < 0x08 || tag > 0x58 || tag === 0x38) break;
     let q = p + 1;
-    let c = buf[q++]!;
+    let c = b[q++]!;
     let lo = c & 127;
     let hi = 0;
     if (c >= 128) {
-      c = buf[q++]!;
+      c = b[q++]!;
       lo |= (c & 127) << 7;
       if (c >= 128) {
-        c = buf[q++]!;
+        c = b[q++]!;
         lo |= (c & 127) << 14;
         if (c >= 128) {
-          c = buf[q++]!;
+          c = b[q++]!;
           lo |= (c & 127) << 21;
           for (let s = 0; c >= 128 && s < 28; s += 7) {
-            c = buf[q++]!;
+            c = b[q++]!;
             hi |= (c & 127) << s;
           }
         }
@@ -593,9 +582,9 @@ function event(end: number): Event {
   }
   // Then the kind, as the probe writes it: a two-byte tag (fields 16-47,
   // wire type 2) and a length of one byte. Anything else: the loop below.
-  if (p + 2 < end && (buf[p]! & 0x87) === 0x82 && buf[p + 1]! < 3 && buf[p + 2]! < 128) {
-    const known = KIND_BY_FIELD[((buf[p]! & 127) >>> 3) | (buf[p + 1]! << 4)];
-    const kindEnd = p + 3 + buf[p + 2]!;
+  if (p + 2 < end && (b[p]! & 0x87) === 0x82 && b[p + 1]! < 3 && b[p + 2]! < 128) {
+    const known = KIND_BY_FIELD[((b[p]! & 127) >>> 3) | (b[p + 1]! << 4)];
+    const kindEnd = p + 3 + b[p + 2]!;
     if (known && kindEnd <= end) {
       kind = known;
       kStart = p + 3;
@@ -704,7 +693,7 @@ function event(end: number): Event {
   const e = kEnd;
   while (pos < e) {
     // Tags and varints of one byte (most are) read here in line; the rest through varint32 and varintParts.
-    let tag = buf[pos]!;
+    let tag = b[pos]!;
     if (tag < 128) pos++;
     else tag = varint32(e);
     const f = tag >>> 3;
@@ -719,7 +708,7 @@ function event(end: number): Event {
     let lo = 0;
     let hi = 0;
     if (wt === 0) {
-      const c = buf[pos]!;
+      const c = b[pos]!;
       if (c < 128 && pos < e) {
         lo = c;
         pos++;
@@ -1011,11 +1000,10 @@ const ProbeMessage = messageType('ProbeMessage');
  * inside a well-framed batch is only rejected (DecodedBatch.rejected).
  */
 export function decodeProbeMessage(bytes: Uint8Array): ProbeMessageIn {
-  const end = bytes.length;
-  if (end > MAX_PROBE_MESSAGE_BYTES) throw new Error(`ProbeMessage of ${end} bytes: over the ${MAX_PROBE_MESSAGE_BYTES} a probe may send`);
-  buf.set(bytes);
-  buf.fill(0, end, end + PAD);
+  buf = (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as Buffer & Slicer;
+  words = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   pos = 0;
+  const end = buf.length;
   let out: DecodedBatch | null = null;
   let other = 0;
   try {
@@ -1039,6 +1027,9 @@ export function decodeProbeMessage(bytes: Uint8Array): ProbeMessageIn {
   } catch (err) {
     if (err instanceof Malformed) throw new Error(`malformed ProbeMessage: ${err.message}`, { cause: err });
     throw err;
+  } finally {
+    buf = EMPTY;
+    words = NO_WORDS;
   }
   // Not a batch (hello, loss, snapshot, ack, packets, or nothing): protobufjs, off the hot path.
   return out ? { msg: 'batch', batch: out } : (ProbeMessage.decode(bytes) as unknown as ProbeMessageIn);

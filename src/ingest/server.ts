@@ -12,7 +12,7 @@ import { bindServer, shutdownServer } from '../rpc/listen.js';
 import { PROBE_RECEIVE_WINDOW, raiseReceiveWindow } from '../rpc/receive-window.js';
 import type { TlsConfig } from '../config/schema.js';
 import type { WireCommandsRequest, WireEngineCommand, WireLossReport, WirePacket, WireProbeMessage, WireProcessInfo, WireSelfCheck } from '../probe/wire.js';
-import { decodeProbeMessage, MAX_BATCH_EVENTS, MAX_PROBE_MESSAGE_BYTES, type DecodedBatch, type ProbeMessageIn } from './probe-message.js';
+import { decodeProbeMessage, MAX_BATCH_EVENTS, type DecodedBatch, type ProbeMessageIn } from './probe-message.js';
 import { ProbeSession, type OutgoingCommand } from '../probe/session.js';
 import { warmDecoderOnce } from './warm.js';
 
@@ -56,8 +56,8 @@ export const probeCommandsMethod = method<WireCommandsRequest, WireEngineCommand
  */
 export const COMMANDS_JOIN_MS = 5000;
 
-/** Largest message accepted from a probe (the decoder's bound). */
-export { MAX_PROBE_MESSAGE_BYTES };
+/** Largest message accepted from a probe: far above a real batch, well below what would hurt. */
+export const MAX_PROBE_MESSAGE_BYTES = 16 << 20;
 
 export class IngestServer {
   private readonly server = new Server({

@@ -10,7 +10,7 @@ import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { emptyEvent, type Event } from '../../../src/model/event.js';
 import { boundEvent } from '../../../src/ingest/bounds.js';
-import { decodeProbeMessage, KNOWN_FIELDS, MalformedEvent, MAX_BATCH_EVENTS, MAX_PROBE_MESSAGE_BYTES } from '../../../src/ingest/probe-message.js';
+import { decodeProbeMessage, KNOWN_FIELDS, MalformedEvent, MAX_BATCH_EVENTS } from '../../../src/ingest/probe-message.js';
 import { decodeEvent } from '../../support/reference-decoder.js';
 import { messageType, protoDir } from '../../../src/rpc/proto.js';
 import type { WireProbeMessage } from '../../../src/probe/wire.js';
@@ -480,43 +480,5 @@ describe('what only the engine decoder does', () => {
     const b = decodeProbeMessage(batchOf(4, new Array<Buffer>(MAX_BATCH_EVENTS + 10).fill(one))).batch!;
     expect(b.events).toHaveLength(MAX_BATCH_EVENTS);
     expect(b.excess).toBe(10);
-  });
-});
-
-describe('one message at a time, each copied before it is read', () => {
-  it("keeps a batch's events as they were when the next message is decoded over its bytes", () => {
-    const rand = rng(21);
-    const first = encode({ batch: { seq: 1, events: randomEvents(rand, 200) } });
-    const kept = fast(first);
-    const copy = structuredClone(kept.events);
-    // Longer, then shorter: every byte the first one was read from is written over.
-    fast(encode({ batch: { seq: 2, events: randomEvents(rand, 400) } }));
-    fast(encode({ batch: { seq: 3, events: randomEvents(rand, 5) } }));
-    expect(kept.events).toEqual(copy);
-    expect(kept.events).toEqual(generic(first).events);
-  });
-
-  it('reads an event cut at the end of its message the same whatever message came before', () => {
-    // A varint whose last byte says "more": what follows the message is nothing, never a byte of the message before.
-    const cuts = [Buffer.from([0x10, 0x85]), Buffer.concat([eventBytes({ pid: 1 }), Buffer.from([0xa2, 0x01, 0x85])]), Buffer.concat([eventBytes({ pid: 1 }), field(17, Buffer.from([0x08, 0xff]))])];
-    for (const cut of cuts) {
-      const alone = fast(batchOf(1, [cut]));
-      // All continuation bytes, longer than any cut: left in the copy, they would make every varint 11 bytes long.
-      expect(() => decodeProbeMessage(Buffer.alloc(4096, 0x80))).toThrow(/^malformed ProbeMessage: /);
-      const after = fast(batchOf(1, [cut]));
-      expect(after).toEqual(alone);
-      expect(after.rejected).toEqual(['malformed event bytes: varint past the end']);
-    }
-  });
-
-  it('refuses a message past the largest a probe may send, naming its size', () => {
-    expect(() => decodeProbeMessage(Buffer.alloc(MAX_PROBE_MESSAGE_BYTES + 1))).toThrow(`ProbeMessage of ${MAX_PROBE_MESSAGE_BYTES + 1} bytes: over the ${MAX_PROBE_MESSAGE_BYTES} a probe may send`);
-    // The largest that may: decoded (a batch of events, each one byte short of its kind: all rejected, none lost).
-    const events = Math.floor((MAX_PROBE_MESSAGE_BYTES - 16) / 4);
-    const inner = Buffer.alloc(events * 4, Buffer.from([0x12, 0x02, 0x10, 0x01]));
-    const big = Buffer.concat([Buffer.from([0x12, ...varint(inner.length)]), inner]);
-    expect(big.length).toBeLessThanOrEqual(MAX_PROBE_MESSAGE_BYTES);
-    const b = decodeProbeMessage(big).batch!;
-    expect(b.rejected.length + b.excess).toBe(events);
   });
 });
