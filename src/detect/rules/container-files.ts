@@ -95,11 +95,23 @@ export function readContainerFile(member: (pid: number) => boolean, pids: Iterab
     // Gone, or its pid now another's: what was read may not be the container's.
     if (!member(pid)) continue;
     if (!('error' in read)) return { pid, read };
+    // Exited, not yet reaped: no root left, so its ENOENT says nothing of the container's file; the next process may.
+    if (read.error.endsWith(': ENOENT') && !hasRoot(`${proc}/${pid}/root`)) continue;
     // Not this process's doing: the engine may not read other processes' roots; none other would do.
     if (/: (EACCES|EPERM)$/.test(read.error)) return { pid, read: { sig: '', error: NO_PERMISSION } };
     failed ??= { pid, read };
   }
   return failed ?? { pid: 0, read: { sig: '', error: 'no live process of the container to read it through' } };
+}
+
+/** Whether a process still has a root to read through (a zombie's is gone). */
+function hasRoot(root: string): boolean {
+  try {
+    statSync(root);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

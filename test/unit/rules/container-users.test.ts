@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compileOutput, formatOutput } from '../../../src/detect/rules/output.js';
-import { NO_PERMISSION } from '../../../src/detect/rules/container-files.js';
+import { NO_PERMISSION, readContainerFile } from '../../../src/detect/rules/container-files.js';
 import { UserNames, type UserFilesRequest } from '../../../src/detect/rules/users.js';
 import type { Event } from '../../../src/model/event.js';
 import type { Workload } from '../../../src/model/workload.js';
@@ -247,6 +247,20 @@ describe("a container's users and groups", () => {
     await new Promise((r) => setTimeout(r, 150));
     // Quoted and escaped: the name cannot pass for another field, nor reach a terminal raw.
     expect(out(w, e(5000), 'user=%user.name uid=%user.uid')).toBe('user="x user=root\\x1b[2J" uid=5000');
+  });
+
+  it("says a container's symlinked file is a symlink even when a process tried before it had gone (no root left: ENOENT)", () => {
+    const cid = '6'.repeat(64);
+    // 610 exited but is not reaped: still in the cgroup, its root gone (its etc cannot be opened).
+    cgOf(`/docker/${cid}`);
+    mkdirSync(join(proc, '610'), { recursive: true });
+    writeFileSync(join(proc, '610', 'cgroup'), `0::/docker/${cid}\n`);
+    const root = process(611, `/docker/${cid}`);
+    symlinkSync(join(node, 'etc/passwd'), join(root, 'etc/passwd'));
+    const member = (pid: number): boolean => pid === 610 || pid === 611;
+    const got = readContainerFile(member, [610, 611], 'passwd', '', proc);
+    expect(got.read).toEqual({ sig: '', error: 'etc/passwd or etc is a symlink (not followed)' });
+    expect(got.pid).toBe(611);
   });
 
   it("keeps a bounded part of a container's file", () => {
