@@ -26,6 +26,15 @@ describeKernel('faults', () => {
     rmSync(mnt, { recursive: true, force: true });
   });
 
+  /** Whether the workload's profile has learned a process yet. */
+  const learned = (t: TestEngine, name: string): boolean => {
+    try {
+      return t.engine.profiles.export(name)[0]!.spec.processes.length > 0;
+    } catch {
+      return false; // no profile yet
+    }
+  };
+
   /** Fills the file system until it refuses another byte. */
   const fill = (path: string): void => {
     const fd = openSync(path, 'w');
@@ -55,7 +64,9 @@ describeKernel('faults', () => {
       // Learn a little, then enforce it, and quarantine a neighbour.
       expect((await web.run('/bin/sh', ['-c', 'true'])).code).toBe(0);
       const w = await waitFor('the workload', () => t.engine.workloads.find('crash-web'));
-      expect((await t.engine.profiles.changeMode(w, 'enforce')).ok).toBe(true);
+      // The workload is known from its first event before that event is learned (held first events): wait for the learning.
+      await waitFor('the shell learned', () => learned(t, 'crash-web'));
+      expect(await t.engine.profiles.changeMode(w, 'enforce')).toMatchObject({ ok: true });
       expect((await jail.run('/bin/true', [])).code).toBe(0);
       const jailed = await waitFor('the neighbour', () => t.engine.workloads.find(`${other.root}/jail`));
       expect((await t.engine.quarantines.quarantine(jailed, 'test')).ok).toBe(true);
@@ -100,7 +111,8 @@ describeKernel('faults', () => {
       await t.startProbe({ ringbufBytes: 64 * 1024 });
       expect((await web.run('/bin/sh', ['-c', 'true'])).code).toBe(0); // learned, so the flood's shell may run in enforce mode
       const w = await waitFor('the workload', () => t.engine.workloads.find('stop-web'));
-      expect((await t.engine.profiles.changeMode(w, 'enforce')).ok).toBe(true);
+      await waitFor('the shell learned', () => learned(t, 'stop-web'));
+      expect(await t.engine.profiles.changeMode(w, 'enforce')).toMatchObject({ ok: true });
       stopped = t.probe!.pid!;
       process.kill(stopped, 'SIGSTOP');
       const at = Date.now();
