@@ -27,7 +27,7 @@ import type { DetectContext, Detector } from './detect/detector.js';
 import { ProfileDetector, type ProfileControl } from './detect/profile/detector.js';
 import { ProfileStore } from './detect/profile/store.js';
 import { RulesDetector } from './detect/rules/detector.js';
-import type { UserFilesAnswer, UserFilesRequest } from './detect/rules/users.js';
+import { MAX_PROBLEMS_SAID, type UserFilesAnswer, type UserFilesRequest } from './detect/rules/users.js';
 import type { FileRead } from './detect/rules/container-files.js';
 import { CgroupPaths, findCgroup2Mount } from './enrich/cgroups.js';
 import { EventHold } from './enrich/hold.js';
@@ -203,7 +203,7 @@ export class Engine implements IngestHandler {
           this.workers?.route(e, w);
         }
         // The cgroup's first events, held for its container's name: its user names are asked for now.
-        if (!this.workers && events[0]) this.rules.users.seen(events[0]);
+        if (events[0]) this.usersSeen(events[0]);
         this.workers?.flush();
       },
     });
@@ -214,6 +214,9 @@ export class Engine implements IngestHandler {
         if (path !== undefined) this.workloads.forgetPath(path);
       } else if (change === 'forgotten') {
         for (const cg of this.workloads.cgroupsOf(`container:${info.id}`)) this.workloads.forget(cg.id);
+        // Its user names too (bounded anyway): they named a container that is gone.
+        this.rules.users.forget(info.id);
+        this.workers?.forgetUsers(info.id);
       }
     });
     this.detectContext = { tree: this.tree, raise, raiseUnlessFolded: (d, build) => this.raiseUnlessFolded(d, build) };
@@ -261,6 +264,8 @@ export class Engine implements IngestHandler {
       keepEventBytes(true);
       this.workers = new DetectionWorkers({
         config, count: config.engine.workers, log, registry, docs, enforcement: this.enforcement, kill, enforcementFailed, raise,
+        // Workers' user names come through this thread's probe link, as one thread's do.
+        readUserFiles: (r) => this.readUserFiles(r),
       });
       this.profiles = this.workers;
       this.profileTicks = null;
@@ -489,7 +494,15 @@ export class Engine implements IngestHandler {
     const w = this.workloads.resolveCgroup(e.cgroupId, e.pid);
     // Its cgroup's path, for the kernel's list of its processes: the held events' are not in the process tree yet.
     e.workload = w;
-    if (w.containerId) await this.rules.users.prefetch(e, w.containerId);
+    if (!w.containerId) return;
+    // With detection workers, the worker that owns the workload asks (through this thread's probe link) and holds the names.
+    await (this.workers ? this.workers.prefetchUsers(e, w) : this.rules.users.prefetch(e, w.containerId));
+  }
+
+  /** A cgroup's first event (its workload resolved): its user names are asked for now, here or by its detection worker. */
+  private usersSeen(e: Event): void {
+    if (this.workers) this.workers.usersSeen(e, e.workload!);
+    else this.rules.users.seen(e);
   }
 
   /** A container's (or the node's) /etc/passwd and /etc/group, read by the probe (ReadUserFiles). */
@@ -527,15 +540,18 @@ export class Engine implements IngestHandler {
       containers: () => this.containerCounts(),
       dnsNames: () => this.dnsNames,
       selfCheck: (p) => this.selfChecks.state(p),
-      userNames: () => ({
-        ...this.rules.users.sources(),
-        // Detection workers read the files themselves; none asks the probe yet.
-        ...(this.workers ? { containers: 'direct, in each detection worker (engine.workers > 1: not through the probe; an engine without CAP_SYS_PTRACE prints containers\' ids as numbers)' } : {}),
-        problems: [
-          ...(this.rules.users.refused ? [`${this.rules.users.refused} requests to the probe refused over its rate (asked again at the next look)`] : []),
-          ...this.rules.users.problems().slice(0, 10).map((p) => `container ${p.containerId.slice(0, 12)}: /etc/${p.file} not read (its ids print as numbers): ${p.problem}`),
-        ],
-      }),
+      userNames: () => {
+        // With detection workers, as they last said (within a second): each holds its own workloads' names.
+        const u = this.workers ? this.workers.userNames() : this.rules.users.state();
+        return {
+          containers: u.containers,
+          node: u.node,
+          problems: [
+            ...(u.refused ? [`${u.refused} requests to the probe refused over its rate (asked again at the next look)`] : []),
+            ...u.problems.slice(0, MAX_PROBLEMS_SAID).map((p) => `container ${p.containerId.slice(0, 12)}: /etc/${p.file} not read (its ids print as numbers): ${p.problem}`),
+          ],
+        };
+      },
       cgroupMoves: () => this.cgroupMoves.counts,
       vigilCgroups: () => this.vigil.describe(),
       notEnforceable: (w) => this.enforcement.refusal(w),
@@ -666,14 +682,14 @@ export class Engine implements IngestHandler {
       if (!w) {
         const r = workloads.resolveOrWait(e);
         if (r instanceof Promise) {
-          if (this.config.containers.holdMs > 0 && hold.hold(e, this.workers ? r : this.namesReady(r, e))) continue;
+          if (this.config.containers.holdMs > 0 && hold.hold(e, this.namesReady(r, e))) continue;
           w = workloads.resolve(e);
         } else {
           w = r;
         }
         this.process(e, w);
         // A cgroup's first event: its user names are asked for now (through the probe), not when an alert prints them.
-        if (!this.workers) this.rules.users.seen(e);
+        this.usersSeen(e);
         if (this.workers) this.workers.route(e, w, wire, i);
         continue;
       }

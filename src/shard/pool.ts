@@ -27,7 +27,8 @@ import type { Mode } from '../model/mode.js';
 import type { CommandResult } from '../model/result.js';
 import { nodeWorkload, type Workload, type WorkloadKind } from '../model/workload.js';
 import type { WireProcessInfo } from '../probe/wire.js';
-import { changesTree, NOT_OWNED, ownerOf, profileLimits, type FromShard, type MainCall, type ShardCall, type ShardInit, type ToShard } from './protocol.js';
+import type { UserFilesAnswer, UserFilesRequest, UserNamesState } from '../detect/rules/users.js';
+import { changesTree, namesEvent, NOT_OWNED, ownerOf, profileLimits, type FromShard, type MainCall, type ShardCall, type ShardInit, type ToShard } from './protocol.js';
 
 export interface DetectionWorkersOptions {
   config: Config;
@@ -40,6 +41,8 @@ export interface DetectionWorkersOptions {
   kill: (pid: number) => Promise<CommandResult>;
   enforcementFailed: (w: Workload, reason: string) => void;
   raise: (a: Alert) => void;
+  /** A container's (or the node's) user files through the probe (ReadUserFiles), for a worker's user names. */
+  readUserFiles: (r: UserFilesRequest) => Promise<UserFilesAnswer>;
 }
 
 /** Room before the first event for the ProbeMessage and EventBatch framing (a tag and a varint length). */
@@ -140,6 +143,8 @@ export class DetectionWorkers implements ProfileControl {
   private stopped: (() => void)[] = [];
   private readonly exited: boolean[] = [];
   private queued = 0;
+  /** Each worker's user names, as it last said. */
+  private readonly users: (UserNamesState | undefined)[] = [];
 
   constructor(private readonly opts: DetectionWorkersOptions) {
     for (const d of opts.docs) this.docs.set(d.spec.workload.key, d);
@@ -277,6 +282,43 @@ export class DetectionWorkers implements ProfileControl {
     }
   }
 
+  /** A cgroup's first event: its owner asks for its user names now (Engine.onEvents in one thread). */
+  usersSeen(e: Event, w: Workload): void {
+    this.post(this.ownerOfKey(w.key), { t: 'users-seen', e: namesEvent(e) });
+  }
+
+  /**
+   * A held container's user names, asked for by the worker that owns it and
+   * in before its held events reach it (Engine.namesReady in one thread).
+   */
+  async prefetchUsers(e: Event, w: Workload): Promise<void> {
+    await this.call(this.ownerOfKey(w.key), 'prefetchUsers', [namesEvent(e), w.containerId]);
+  }
+
+  /** A container that is gone: every worker drops its user names (removals are rare; which worker held them is not kept). */
+  forgetUsers(containerId: string): void {
+    for (let i = 0; i < this.workers.length; i++) this.post(i, { t: 'users-forget', containerId });
+  }
+
+  /** The workers' user names for status: each source as the workers say it (one line when they agree), refusals summed. */
+  userNames(): UserNamesState {
+    const states = this.users.filter((s) => s !== undefined);
+    // As said by the workers that looked (one that never had a container or a node process to name says only what it was configured with).
+    const say = (of: (s: UserNamesState) => string, looked: (s: UserNamesState) => boolean): string => {
+      const some = states.some(looked) ? states.filter(looked) : states;
+      const seen = [...new Set(some.map(of))].filter((x) => x !== 'not read yet');
+      return seen.length === 0 ? 'not read yet' : seen.join('; ');
+    };
+    return {
+      containers: say((s) => s.containers, (s) => s.containersLooked),
+      node: say((s) => s.node, (s) => s.nodeLooked),
+      containersLooked: states.some((s) => s.containersLooked),
+      nodeLooked: states.some((s) => s.nodeLooked),
+      refused: states.reduce((n, s) => n + s.refused, 0),
+      problems: states.flatMap((s) => s.problems),
+    };
+  }
+
   snapshot(processes: WireProcessInfo[]): void {
     for (let i = 0; i < this.workers.length; i++) this.post(i, { t: 'snapshot', processes });
   }
@@ -323,6 +365,9 @@ export class DetectionWorkers implements ProfileControl {
         if (w) this.opts.enforcementFailed(w, m.reason);
         return;
       }
+      case 'users':
+        this.users[i] = m.state;
+        return;
       case 'req':
         return void this.answer(i, m.id, m.method, m.args);
       case 'res': {
@@ -348,6 +393,7 @@ export class DetectionWorkers implements ProfileControl {
     try {
       let value: unknown;
       if (method === 'kill') value = await this.opts.kill(args[0] as number);
+      else if (method === 'readUserFiles') value = await this.opts.readUserFiles(args[0] as UserFilesRequest);
       else {
         const w = registry.find(args[0] as string);
         if (!w) throw new Error(`no workload ${args[0] as string}`);

@@ -3,6 +3,7 @@
 // object cloned by postMessage; batches carry their workload ids and
 // ownership flags in typed arrays whose buffers are transferred.
 import type { Config } from '../config/schema.js';
+import type { NamesEvent, UserNamesState } from '../detect/rules/users.js';
 import type { WorkloadProfileDocument } from '../detect/profile/document.js';
 import type { Alert } from '../model/alert.js';
 import type { Event } from '../model/event.js';
@@ -51,15 +52,19 @@ export type ToShard =
     wids: Int32Array;
   }
   | { t: 'snapshot'; processes: WireProcessInfo[] }
+  /** A cgroup's first event (or its held events released): its user names are asked for now, as Engine.onEvents does in one thread. */
+  | { t: 'users-seen'; e: NamesEvent }
+  /** A container that is gone: its user names are dropped. */
+  | { t: 'users-forget'; containerId: string }
   | { t: 'call'; id: number; method: ShardCall; args: unknown[] }
   | { t: 'reload-rules' }
   | { t: 'stop' };
 
 /** What the main thread asks of a worker's profiles (the control API, the console, a probe reconnecting). */
-export type ShardCall = 'changeMode' | 'apply' | 'enforceAll' | 'flushDocs';
+export type ShardCall = 'changeMode' | 'apply' | 'enforceAll' | 'flushDocs' | 'prefetchUsers';
 
-/** What a worker asks of the main thread, which holds the probe link and the responder. */
-export type MainCall = 'enforce' | 'relax' | 'kill';
+/** What a worker asks of the main thread, which holds the probe link and the responder (readUserFiles: ReadUserFiles through the probe). */
+export type MainCall = 'enforce' | 'relax' | 'kill' | 'readUserFiles';
 
 export type FromShard =
   /** `tid`: the worker's thread id (benches account its CPU by it). */
@@ -72,6 +77,8 @@ export type FromShard =
   /** Profiles changed since the last: the main thread answers export, diff and the console from these. */
   | { t: 'docs'; docs: WorkloadProfileDocument[] }
   | { t: 'failed'; key: string; reason: string }
+  /** Its user names' state when it changed (vigil status). */
+  | { t: 'users'; state: UserNamesState }
   | { t: 'req'; id: number; method: MainCall; args: unknown[] }
   | { t: 'res'; id: number; value?: unknown; error?: string }
   | { t: 'log'; line: string }
@@ -92,6 +99,17 @@ export function ownerOf(key: string, count: number): number {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return (h >>> 0) % count;
+}
+
+/** What of an event a worker's user names need (not the event: its process and workload are not cloned). */
+export function namesEvent(e: Event): NamesEvent {
+  const w = e.workload;
+  return {
+    pid: e.pid,
+    cgroupId: e.cgroupId,
+    process: e.process ? { ppid: e.process.ppid } : null,
+    workload: w ? { containerId: w.containerId, cgroupPath: w.cgroupPath } : null,
+  };
 }
 
 /** Event types every worker applies to its process tree (a process's identity and ancestry), whoever owns them. */

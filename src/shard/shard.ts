@@ -9,6 +9,7 @@ import { ProfileDetector, type KernelEnforcer, type ModeChange, type ProfileStor
 import type { EnforceResult, KernelPolicy } from '../detect/profile/policy.js';
 import { ProfileStore } from '../detect/profile/store.js';
 import { RulesDetector } from '../detect/rules/detector.js';
+import type { NamesEvent, UserFilesAnswer } from '../detect/rules/users.js';
 import type { DetectContext, Detector } from '../detect/detector.js';
 import { KnownTools } from '../enrich/known-tools.js';
 import { ProcessTree } from '../enrich/process-tree.js';
@@ -127,6 +128,8 @@ export class DetectionShard {
     this.rules = new RulesDetector(config.rules, log.child({ component: 'rules' }));
     this.rules.load();
     this.rules.watch();
+    // Containers' user files through the main thread's probe link, as one thread asks it (an engine without CAP_SYS_PTRACE).
+    this.rules.users.probe = (r) => (this.ask('readUserFiles', [r]) as Promise<UserFilesAnswer>).catch((err: Error) => ({ ok: false, error: err.message }));
     const p = config.profiles;
     const profilesLog = log.child({ component: 'profiles' });
     this.store = new ProfileStore(config.stateDir, profilesLog);
@@ -183,10 +186,22 @@ export class DetectionShard {
   }
 
   private sendDocs(): void {
+    this.sendUsers();
     if (this.changed.size === 0) return;
     const docs = [...this.changed.values()].map((doc) => doc());
     this.changed.clear();
     this.send({ t: 'docs', docs });
+  }
+
+  private usersSaid = '';
+
+  /** Where this worker's user names come from and what could not be read, when that changed (vigil status). */
+  private sendUsers(): void {
+    const state = this.rules.users.state();
+    const said = JSON.stringify(state);
+    if (said === this.usersSaid) return;
+    this.usersSaid = said;
+    this.send({ t: 'users', state });
   }
 
   /** One message from the main thread; a call's answer is sent when it settles. */
@@ -204,6 +219,10 @@ export class DetectionShard {
       case 'reload-rules':
         this.rules.reload();
         return;
+      case 'users-seen':
+        return this.rules.users.seen(m.e);
+      case 'users-forget':
+        return this.rules.users.forget(m.containerId);
       case 'res': {
         const settle = this.pending.get(m.id);
         this.pending.delete(m.id);
@@ -238,6 +257,12 @@ export class DetectionShard {
         return this.profiles.enforceAll();
       case 'flushDocs':
         return undefined;
+      case 'prefetchUsers': {
+        // A held container's files are in (or could not be) before its held events reach this worker.
+        const [e, containerId] = args as [NamesEvent, string];
+        await this.rules.users.prefetch(e, containerId);
+        return undefined;
+      }
     }
   }
 
@@ -274,6 +299,8 @@ export class DetectionShard {
       if (e.type !== 'dns') e.process = tree.apply(e);
       if (wid === NOT_OWNED) continue;
       e.workload = this.byId[wid]!;
+      // As Engine.process: a container's exec asks for its user names while none came (its first may have been at the node's root).
+      if (e.type === 'exec') this.rules.users.seen(e);
       for (let k = 0; k < detectors.length; k++) detectors[k]!.onEvent(e, ctx);
     }
   }

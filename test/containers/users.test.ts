@@ -35,8 +35,9 @@ function pid1Readable(): boolean {
   }
 }
 
-for (const via of ['auto', 'probe'] as const) describeRuntimes(`user names in a real container's alerts (Docker), files read ${via === 'probe' ? 'by the probe' : 'by the engine'}`, () => {
-  const tag = via === 'probe' ? '-p' : '';
+// With detection workers (engine.workers: 2) the worker that owns a container's workload asks the probe through the main thread's link: the same names.
+for (const [via, workers] of [['auto', 1], ['probe', 1], ['probe', 2]] as const) describeRuntimes(`user names in a real container's alerts (Docker), files read ${via === 'probe' ? 'by the probe' : 'by the engine'}${workers > 1 ? `, ${workers} detection workers` : ''}`, () => {
+  const tag = (via === 'probe' ? '-p' : '') + (workers > 1 ? `-w${workers}` : '');
   let docker: TestDocker;
   let t: TestEngine;
   let dir: string;
@@ -61,6 +62,7 @@ for (const via of ['auto', 'probe'] as const) describeRuntimes(`user names in a 
   priority: WARNING
 `);
     t = await TestEngine.start({
+      engine: { workers },
       rules: { builtin: false, files: [rules], watch: false, userFiles: via },
       alerts: { foldWindowMs: 0 },
       sinks: [{ type: 'file', id: 'falco', path: join(dir, 'alerts.json'), format: 'falco' }],
@@ -106,14 +108,21 @@ for (const via of ['auto', 'probe'] as const) describeRuntimes(`user names in a 
     await g.run('/usr/bin/setpriv', ['--reuid=1', '--regid=1', '--clear-groups', '/bin/cat', '/etc/hostname']);
     expect((await alertOf(1, (id) => !app.startsWith(id))).fields['user.name']).toBe(nodeName(1) ?? '1');
     // vigil status says where the names came from.
-    const u = t.engine.status().userNames;
-    expect(u.containers).toMatch(via === 'probe' ? /^through the probe/ : /^direct/);
-    expect(formatStatus(t.engine.status())).toContain(`container user names: ${u.containers}\nnode user names: ${u.node}`);
+    const containers = via === 'probe' ? /^through the probe/ : /^direct/;
     // The node's through its pid 1's root, which some sandboxes deny even root (this machine's does): then the engine's own, said so.
-    expect(u.node).toMatch(pid1Readable() ? (via === 'probe' ? /^through the probe/ : /^direct/) : /^unavailable \(.*(EACCES|Permission denied).*names from the engine's own \/etc\/passwd/);
+    const node = pid1Readable() ? (via === 'probe' ? /^through the probe/ : /^direct/) : /^unavailable \(.*(EACCES|Permission denied).*names from the engine's own \/etc\/passwd/;
+    // Detection workers say it as they last told the main thread (within a second): waited for, then asserted.
+    await waitFor('status to say where names come from', () => {
+      const s = t.engine.status().userNames;
+      return containers.test(s.containers) && node.test(s.node) ? s : undefined;
+    }, 5_000).catch(() => undefined);
+    const u = t.engine.status().userNames;
+    expect(u.containers).toMatch(containers);
+    expect(formatStatus(t.engine.status())).toContain(`container user names: ${u.containers}\nnode user names: ${u.node}`);
+    expect(u.node).toMatch(node);
   });
 
-  it.runIf(via === 'probe')('the probe reads only through a process of the named cgroup, and at a bounded rate', async () => {
+  it.runIf(via === 'probe' && workers === 1)('the probe reads only through a process of the named cgroup, and at a bounded rate', async () => {
     const app = await docker.run({ name: 'vigil-ctrusers-rate', image: IMAGE, labels: { 'vigil.dev/workload': 'ctrusers-rate' } });
     const pid = await docker.pidOf(app);
     const path = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'))!.slice(3);

@@ -24,6 +24,17 @@ type ProbeClient = InstanceType<typeof Client> & {
   Commands(req: { token: string }): ClientReadableStream<WireEngineCommand>;
 };
 
+/** One file of a ReadUserFiles answer (proto/vigil/v1/probe.proto UserFile). */
+export interface SyntheticUserFile {
+  name: 'passwd' | 'group';
+  signature: string;
+  content: Buffer;
+  unchanged?: boolean;
+  truncated?: boolean;
+  error?: string;
+  pid: number;
+}
+
 /** A connection's commands token, as a probe makes one (Hello.commands_token). */
 export function commandsToken(): string {
   return randomBytes(16).toString('hex');
@@ -40,8 +51,8 @@ export class SyntheticProbe {
   private closed = false;
   /** Why the stream failed, if it did (refused credentials, a rejected hello). */
   error: Error | null = null;
-  /** How to acknowledge commands other than ping; unset: they go unanswered. */
-  answer: ((cmd: WireEngineCommand) => { ok: boolean; error: string; detail: string }) | null = null;
+  /** How to acknowledge commands other than ping (a ReadUserFiles' with `files`); unset: they go unanswered. */
+  answer: ((cmd: WireEngineCommand) => { ok: boolean; error: string; detail: string; files?: SyntheticUserFile[] } | undefined) | null = null;
 
   /** The Commands call, once opened. */
   private down: ClientReadableStream<WireEngineCommand> | null = null;

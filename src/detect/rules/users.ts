@@ -35,10 +35,22 @@ const RETRY_MS = 50;
 const RETRIES = 4;
 
 /**
+ * What of an event the names need: whose process (and its parent) to read
+ * through, in which cgroup and container. An Event is one; a detection
+ * worker is sent only these (src/shard/protocol.ts).
+ */
+export interface NamesEvent {
+  pid: number;
+  cgroupId: number;
+  process?: { ppid: number } | null;
+  workload?: { containerId: string; cgroupPath: string } | null;
+}
+
+/**
  * What a look at a file found; null: nothing to look through (keep what
  * was read); undefined: asked of the probe, its answer comes later (accept).
  */
-type Loader = (known: string, e: Event | null) => FileRead | null | undefined;
+type Loader = (known: string, e: NamesEvent | null) => FileRead | null | undefined;
 
 class IdNames {
   private names = new Map<number, string>();
@@ -72,7 +84,7 @@ class IdNames {
     return this.read.startsWith('\0') ? '' : this.read;
   }
 
-  name(id: number, e: Event | null): string {
+  name(id: number, e: NamesEvent | null): string {
     const n = this.names.get(id);
     if (n !== undefined) return n;
     this.look(e);
@@ -80,7 +92,7 @@ class IdNames {
   }
 
   /** Looks at the file, at most every CHECK_MS. */
-  look(e: Event | null): void {
+  look(e: NamesEvent | null): void {
     const now = Date.now();
     if (now - this.checkedAt < CHECK_MS) return;
     this.checkedAt = now;
@@ -191,6 +203,8 @@ class ContainerIds {
   readonly groups: IdNames;
   /** A probe request is out: no second one until it is answered. */
   private asking = false;
+  /** Its cgroup is gone and its names dropped: a request still out is not made again. */
+  forgotten = false;
 
   constructor(
     readonly containerId: string,
@@ -239,7 +253,7 @@ class ContainerIds {
   waiting: Promise<void> | null = null;
 
   /** Asks the probe for both files (once at a time); its answer is accepted when it comes. */
-  ask(e: Event): undefined {
+  ask(e: NamesEvent): undefined {
     const probe = this.owner.probe;
     if (this.asking || !probe) return undefined;
     this.asking = true;
@@ -255,7 +269,7 @@ class ContainerIds {
    * yet: one starting; or over the probe's rate) asked again RETRY_MS later,
    * `retries` times, through the processes the cgroup has then.
    */
-  private async askOnce(probe: ProbeUserFiles, e: Event, retries: number): Promise<void> {
+  private async askOnce(probe: ProbeUserFiles, e: NamesEvent, retries: number): Promise<void> {
     const pids: number[] = [];
     for (const p of this.candidates(e, this.cgroupMount())) if (!pids.includes(p) && pids.push(p) >= 8) break;
     const a = await probe({ pids, cgroupId: e.cgroupId, node: false, knownPasswd: this.users.signature, knownGroup: this.groups.signature });
@@ -266,7 +280,7 @@ class ContainerIds {
         this.users.failed(`through the probe: ${a.error}`);
         this.groups.failed(`through the probe: ${a.error}`);
       }
-      if (retries <= 0) return;
+      if (retries <= 0 || this.forgotten) return;
       await new Promise((r) => setTimeout(r, RETRY_MS).unref());
       return this.askOnce(probe, e, retries - 1);
     }
@@ -286,7 +300,7 @@ class ContainerIds {
    * first alerts have the names; again at its next exec while no answer
    * came (its first process may still have been at the node's root).
    */
-  prime(e: Event): void {
+  prime(e: NamesEvent): void {
     if (this.answered || this.waiting) return;
     this.users.look(e);
     if (this.owner.containerSource.via !== 'probe') this.groups.look(e);
@@ -297,7 +311,7 @@ class ContainerIds {
    * worked, the tree's live ones of the cgroup, then the kernel's list of
    * the cgroup's (each is checked to be in the event's cgroup before use).
    */
-  private *candidates(e: Event, mount: string | null): Generator<number> {
+  private *candidates(e: NamesEvent, mount: string | null): Generator<number> {
     yield e.pid;
     if (e.process?.ppid) yield e.process.ppid;
     if (this.pid) yield this.pid;
@@ -307,6 +321,20 @@ class ContainerIds {
     if (mount && path && !path.includes('..')) yield* cgroupPids(`${mount}${path.startsWith('/') ? '' : '/'}${path}`);
   }
 }
+
+/** Where names come from, requests refused over the probe's rate, and the first problems (for status). */
+export interface UserNamesState {
+  containers: string;
+  node: string;
+  refused: number;
+  /** Whether any container's, and the node's, names were looked for yet (a source configured but never used says little). */
+  containersLooked: boolean;
+  nodeLooked: boolean;
+  problems: UserFilesProblem[];
+}
+
+/** Problems status lists at most. */
+export const MAX_PROBLEMS_SAID = 10;
 
 /** Why a container's ids print as numbers (the detector logs it). */
 export interface UserFilesProblem {
@@ -444,7 +472,7 @@ export class UserNames {
    * they are there when the container's first alerts print them. An
    * engine that reads the files itself reads them when a rule needs them.
    */
-  seen(e: Event): void {
+  seen(e: NamesEvent): void {
     const c = e.workload?.containerId;
     if (!c) {
       // Until the node's files are in (or the engine's own stand in): not a request per host exec.
@@ -460,7 +488,7 @@ export class UserNames {
    * engine reads them itself, lazily). Not known yet: one stat of the
    * event's process's root per container tells (EACCES: the probe's job).
    */
-  private viaProbe(containerId: string, e: Event): ContainerIds | null {
+  private viaProbe(containerId: string, e: NamesEvent): ContainerIds | null {
     const via = this.containerSource.via;
     if (via === 'direct' || via === 'unavailable') return null;
     const ids = this.container(containerId);
@@ -482,7 +510,7 @@ export class UserNames {
    * that see those events print its names. Nothing to wait for when the
    * engine reads the files itself (it does when a rule needs them).
    */
-  prefetch(e: Event, containerId: string): Promise<void> | null {
+  prefetch(e: NamesEvent, containerId: string): Promise<void> | null {
     const c = this.viaProbe(containerId, e);
     if (!c) return null;
     c.prime(e);
@@ -515,6 +543,18 @@ export class UserNames {
     }
   }
 
+  /**
+   * A container that is gone (its runtime removed it, and its last events
+   * are in): its names are dropped, not kept until the bound pushes them out.
+   */
+  forget(containerId: string): void {
+    const c = this.containers.get(containerId);
+    if (!c) return;
+    c.forgotten = true;
+    this.containers.delete(containerId);
+    if (this.last === c) this.last = null;
+  }
+
   /** Containers whose names are held. */
   get containerCount(): number {
     return this.containers.size;
@@ -536,6 +576,11 @@ export class UserNames {
     const say = (s: NamesSource, direct: string): string =>
       s.via === 'probe' ? 'through the probe (the engine may not read other processes\' roots)' : s.via === 'direct' ? direct : s.via === 'unavailable' ? `unavailable (${s.why})` : 'not read yet';
     return { containers: say(this.containerSource, "direct (each container's own /etc/passwd and /etc/group through /proc/<pid>/root)"), node: say(this.nodeSource, "direct (the node's /etc/passwd and /etc/group)") };
+  }
+
+  /** What `vigil status` says of these names (a detection worker sends it to the main thread). */
+  state(): UserNamesState {
+    return { ...this.sources(), refused: this.refused, containersLooked: this.containers.size > 0, nodeLooked: this.nodeLooked || this.nodeAsking, problems: this.problems().slice(0, MAX_PROBLEMS_SAID) };
   }
 
   /** Containers whose files could not be read at the last look (their names read as numbers). */
