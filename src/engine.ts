@@ -213,10 +213,7 @@ export class Engine implements IngestHandler {
         const path = this.containerResolver?.takeGivenUp(info.id);
         if (path !== undefined) this.workloads.forgetPath(path);
       } else if (change === 'forgotten') {
-        for (const cg of this.workloads.cgroupsOf(`container:${info.id}`)) this.workloads.forget(cg.id);
-        // Its user names too (bounded anyway): they named a container that is gone.
-        this.rules.users.forget(info.id);
-        this.workers?.forgetUsers(info.id);
+        this.forgetContainer(info.id);
       }
     });
     this.detectContext = { tree: this.tree, raise, raiseUnlessFolded: (d, build) => this.raiseUnlessFolded(d, build) };
@@ -497,6 +494,18 @@ export class Engine implements IngestHandler {
     if (!w.containerId) return;
     // With detection workers, the worker that owns the workload asks (through this thread's probe link) and holds the names.
     await (this.workers ? this.workers.prefetchUsers(e, w) : this.rules.users.prefetch(e, w.containerId));
+  }
+
+  /**
+   * A container its runtime removed, `removedGraceMs` after (its last
+   * events are in): its cgroups' entries and its user names are dropped,
+   * here and in every detection worker, so they do not pile up on a node
+   * where containers come and go (both are bounded anyway).
+   */
+  forgetContainer(id: string): void {
+    for (const cg of this.workloads.cgroupsOf(`container:${id}`)) this.workloads.forget(cg.id);
+    this.rules.users.forget(id);
+    this.workers?.forgetUsers(id);
   }
 
   /** A cgroup's first event (its workload resolved): its user names are asked for now, here or by its detection worker. */

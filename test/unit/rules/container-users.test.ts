@@ -237,6 +237,25 @@ describe("a container's users and groups", () => {
     expect(users.problems()).toContainEqual({ containerId: CID, file: 'passwd', problem: 'through the probe: no process of the cgroup to read through' });
   });
 
+  it("drops a container's names when it is gone, and reads them again if it is asked for after all", async () => {
+    const users = new UserNames(node, proc, cgroups, true);
+    let asked = 0;
+    users.probe = async (r) => {
+      asked++;
+      return { ok: true, pid: r.pids[0]!, passwd: { sig: 'p1', text: CTR_PASSWD, truncated: false }, group: { sig: 'g1', text: CTR_GROUP, truncated: false } };
+    };
+    const w = new World(users);
+    const e = at(w, 'exec', { pid: 100, path: '/bin/sh', uid: 4242, gid: 4242 }, ctr);
+    users.seen(e);
+    await new Promise((r) => setImmediate(r));
+    expect(out(w, e)).toBe('user=ctrapp group=ctrgroup');
+    expect(users.containerCount).toBe(1);
+    users.forget(CID);
+    expect(users.containerCount).toBe(0);
+    users.seen(e);
+    expect(asked).toBe(2);
+  });
+
   it('names a user the container added a moment ago, and quotes a crafted name in the output', async () => {
     const w = world();
     const root = process(400, `/docker/${'9'.repeat(64)}`, { passwd: CTR_PASSWD, group: CTR_GROUP });
