@@ -458,6 +458,12 @@ int main(int argc, char** argv) {
     return vigil::SnapshotProcesses(cgroup2, kernel ? &ids : nullptr);
   };
   vigil::EngineStream stream(sopt, hello, snapshot);
+  // User file reads answer off the command thread, into the stream's queue; not after the stream is gone.
+  responder.OnLateAck([&stream](vigil::v1::CommandAck ack) { stream.SendAck(std::move(ack)); });
+  struct NoLateAcks {
+    vigil::Responder* r;
+    ~NoLateAcks() { r->OnLateAck(nullptr); }
+  } no_late_acks{&responder};
 
   vigil::FairOptions fopt;
   fopt.events_per_sec = opt.fair_events_per_sec;

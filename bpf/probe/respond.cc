@@ -22,7 +22,9 @@ extern "C" {
 namespace vigil {
 
 Responder::Responder(vigil_bpf* skel, std::string cgroup2_mount, bool connect_hooks)
-    : skel_(skel), mount_(std::move(cgroup2_mount)), connect_hooks_(connect_hooks), policies_(skel), user_files_(mount_) {}
+    : skel_(skel), mount_(std::move(cgroup2_mount)), connect_hooks_(connect_hooks), policies_(skel),
+      user_files_(std::make_shared<UserFiles>(mount_)),
+      reader_(user_files_, UserFilesReader::kReadTimeout) {}
 
 Responder::~Responder() {
   for (auto& [path, links] : quarantined_)
@@ -41,7 +43,13 @@ std::vector<std::string> Responder::Capabilities() const {
   return caps;
 }
 
-v1::CommandAck Responder::Handle(const v1::EngineCommand& cmd) {
+std::optional<v1::CommandAck> Responder::Handle(const v1::EngineCommand& cmd) {
+  // Off this thread, which carries kills and enforcement: a container's /etc may hang (userfiles.h).
+  if (cmd.cmd_case() == v1::EngineCommand::kReadUserFiles) {
+    auto now = reader_.Submit(cmd);
+    if (now) Log("warn", "command %llu: %s", (unsigned long long)cmd.id(), now->error().c_str());
+    return now;
+  }
   v1::CommandAck ack;
   ack.set_id(cmd.id());
   std::string error, detail;
@@ -65,12 +73,9 @@ v1::CommandAck Responder::Handle(const v1::EngineCommand& cmd) {
       ok = true;
       detail = on_applied_ ? on_applied_() : "nothing pinned";
       break;
-    case v1::EngineCommand::kReadUserFiles: ok = user_files_.Read(cmd.read_user_files(), &ack, &error, &detail); break;
     default: error = "command not supported by this probe"; break;
   }
-  ack.set_ok(ok);
-  if (ok) ack.set_detail(detail);
-  else ack.set_error(error);
+  FinishAck(&ack, ok, error, detail);
   Log(ok ? "info" : "warn", "command %llu: %s", (unsigned long long)cmd.id(), ok ? detail.c_str() : error.c_str());
   return ack;
 }

@@ -4,7 +4,9 @@
 #pragma once
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,7 +27,12 @@ class Responder {
   Responder(const Responder&) = delete;
   Responder& operator=(const Responder&) = delete;
 
-  v1::CommandAck Handle(const v1::EngineCommand& cmd);
+  // The ack now; none when it comes later through OnLateAck (a ReadUserFiles read, off this thread).
+  std::optional<v1::CommandAck> Handle(const v1::EngineCommand& cmd);
+  // Where acks answered later go (the stream's queue); null: dropped (the stream is going).
+  void OnLateAck(std::function<void(v1::CommandAck)> f) { reader_.OnReply(std::move(f)); }
+  // ReadUserFiles that timed out (a filesystem not answering), and those still hung.
+  uint64_t UserFilesTimedOut() const { return reader_.TimedOut(); }
   // EnforcementApplied: the engine put every policy back (pinning.h); says what was done.
   void OnEnforcementApplied(std::function<std::string()> f) { on_applied_ = std::move(f); }
   // Whether any workload is under an enforce policy here.
@@ -51,7 +58,8 @@ class Responder {
   std::string mount_;
   bool connect_hooks_;
   PolicyMaps policies_;
-  UserFiles user_files_;
+  std::shared_ptr<UserFiles> user_files_;
+  UserFilesReader reader_;
   std::function<std::string()> on_applied_;
   std::map<std::string, std::vector<bpf_link*>> quarantined_;  // cgroup path → links
   struct Capture {

@@ -349,6 +349,14 @@ bool EngineStream::EnqueuePackets(v1::PacketBatch packets) {
   return true;
 }
 
+void EngineStream::SendAck(v1::CommandAck ack) {
+  v1::ProbeMessage msg;
+  *msg.mutable_ack() = std::move(ack);
+  std::lock_guard<std::mutex> lock(mu_);
+  control_.push_back(std::move(msg));
+  cv_.notify_one();
+}
+
 void EngineStream::ReportLoss(const v1::LossReport& report) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = control_.begin(); it != control_.end(); ++it) {
@@ -574,7 +582,9 @@ bool EngineStream::Session() {
       if (cmd.cmd_case() == v1::EngineCommand::CMD_NOT_SET) continue;  // only an acknowledgement
       v1::ProbeMessage msg;
       if (options_.on_command) {
-        *msg.mutable_ack() = options_.on_command(cmd);
+        auto ack = options_.on_command(cmd);
+        if (!ack) continue;  // answered later (SendAck)
+        *msg.mutable_ack() = std::move(*ack);
       } else {
         msg.mutable_ack()->set_id(cmd.id());
         msg.mutable_ack()->set_ok(cmd.has_ping());

@@ -37,6 +37,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -55,8 +56,9 @@ struct StreamOptions {
   std::string target;               // gRPC target: unix:///path or host:port
   size_t max_queued_events = 1 << 18;
   size_t max_queued_packet_bytes = 32 << 20;
-  // Carries out a command from the engine; its ack goes back up the stream.
-  std::function<v1::CommandAck(const v1::EngineCommand&)> on_command;
+  // Carries out a command from the engine; its ack goes back up the stream
+  // (none returned: it comes later, through EngineStream::SendAck).
+  std::function<std::optional<v1::CommandAck>(const v1::EngineCommand&)> on_command;
   // Mutual TLS (PEM contents); empty: plaintext (unix sockets).
   std::string tls_ca, tls_cert, tls_key, tls_server_name;
 };
@@ -110,6 +112,8 @@ class EngineStream {
   // Queues captured packets; false (and counted) when over the byte bound.
   bool EnqueuePackets(v1::PacketBatch packets);
   uint64_t DroppedPackets() const { return dropped_packets_.load(); }
+  // A command's ack answered after its command (a user file read, off the command thread).
+  void SendAck(v1::CommandAck ack);
   // Loss counters are cumulative: only the latest report needs sending.
   void ReportLoss(const v1::LossReport& report);
   // A self-check's result. Counters are cumulative; findings not yet sent

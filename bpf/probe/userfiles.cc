@@ -1,12 +1,15 @@
 #include "userfiles.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+
+#include "log.h"
 
 namespace vigil {
 
@@ -76,7 +79,7 @@ bool UserFiles::Take(double cost, double* tokens, double rate, double burst, dou
   return true;
 }
 
-bool UserFiles::Read(const v1::ReadUserFiles& r, v1::CommandAck* ack, std::string* error, std::string* detail) {
+bool UserFiles::Admit(const v1::ReadUserFiles& r, std::string* error) {
   {
     // Node-wide, whichever container asks: the engine asks once per
     // container and then at most every 100 ms per container for an id its
@@ -84,6 +87,22 @@ bool UserFiles::Read(const v1::ReadUserFiles& r, v1::CommandAck* ack, std::strin
     // asks again later.
     std::lock_guard<std::mutex> lock(mu_);
     const auto now = std::chrono::steady_clock::now();
+    // Backed off: a read of this cgroup's files hung (before any budget is spent on it).
+    if (auto s = stalled_.find(KeyOf(r)); s != stalled_.end()) {
+      if (s->second.hung > 0) {
+        *error = "backed off: a read of " + std::string(r.node() ? "the node's" : "this cgroup's") +
+                 " files timed out and has not returned (a filesystem under its /etc not answering: FUSE, NFS); not read again until it does";
+        return false;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::seconds>(s->second.at + kBackOff - now).count();
+      if (left > 0) {
+        *error = "backed off: a read of " + std::string(r.node() ? "the node's" : "this cgroup's") +
+                 " files timed out (a filesystem under its /etc not answering: FUSE, NFS); not read again for " +
+                 std::to_string(left) + " s";
+        return false;
+      }
+      stalled_.erase(s);
+    }
     const double elapsed = std::chrono::duration<double>(now - last_).count();
     last_ = now;
     bytes_ = std::min(kBytesPerSecond, bytes_ + elapsed * kBytesPerSecond);
@@ -106,6 +125,28 @@ bool UserFiles::Read(const v1::ReadUserFiles& r, v1::CommandAck* ack, std::strin
       return false;
     }
   }
+  return true;
+}
+
+void UserFiles::Hung(uint64_t key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  // Bounded: back-offs over are let go first (each entry is a timeout, so a hung reader thread or a recent one).
+  if (stalled_.size() >= kCgroupsKept)
+    for (auto it = stalled_.begin(); it != stalled_.end();)
+      it = it->second.hung == 0 && it->second.at + kBackOff <= now ? stalled_.erase(it) : std::next(it);
+  Stall& s = stalled_[key];
+  s.hung++;
+  s.at = now;
+}
+
+void UserFiles::Returned(uint64_t key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = stalled_.find(key);
+  if (it != stalled_.end() && it->second.hung > 0) it->second.hung--;
+}
+
+bool UserFiles::Read(const v1::ReadUserFiles& r, v1::CommandAck* ack, std::string* error, std::string* detail) {
   const char* names[2] = {"passwd", "group"};
   const std::string known[2] = {r.known_passwd(), r.known_group()};
   if (r.node()) {
@@ -168,5 +209,169 @@ bool UserFiles::Read(const v1::ReadUserFiles& r, v1::CommandAck* ack, std::strin
             " through pid " + std::to_string(ack->files(0).pid()) + ": " + std::to_string(sent) + " bytes";
   return true;
 }
+
+void FinishAck(v1::CommandAck* ack, bool ok, const std::string& error, const std::string& detail) {
+  ack->set_ok(ok);
+  if (ok) ack->set_detail(detail);
+  else ack->set_error(error);
+}
+
+// One reader thread's hand-over with the supervisor: a request in, its
+// answer out. Shared: a reader thread left hung holds it until its read
+// returns (if ever), after the supervisor and even the probe's objects are gone.
+struct UserFilesReader::Slot {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool has_job = false;
+  bool done = false;
+  bool abandoned = false;  // timed out (answered already), or the reader is stopping
+  v1::ReadUserFiles req;
+  v1::CommandAck ack;
+  bool ok = false;
+  std::string error, detail;
+};
+
+namespace {
+
+void ReadLoop(std::shared_ptr<UserFilesReader::Slot> slot, std::shared_ptr<UserFiles> files,
+              std::shared_ptr<std::atomic<int>> hung);
+
+}  // namespace
+
+UserFilesReader::UserFilesReader(std::shared_ptr<UserFiles> files, std::chrono::milliseconds timeout)
+    : files_(std::move(files)), timeout_(timeout) {}
+
+UserFilesReader::~UserFilesReader() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+    cv_.notify_all();
+  }
+  if (supervisor_.joinable()) supervisor_.join();
+  if (slot_) {
+    std::lock_guard<std::mutex> lock(slot_->mu);
+    slot_->abandoned = true;
+    slot_->cv.notify_all();
+  }
+}
+
+void UserFilesReader::OnReply(Reply reply) {
+  std::lock_guard<std::mutex> lock(reply_mu_);
+  reply_ = std::move(reply);
+}
+
+std::optional<v1::CommandAck> UserFilesReader::Submit(const v1::EngineCommand& cmd) {
+  v1::CommandAck ack;
+  ack.set_id(cmd.id());
+  std::string error;
+  if (const int h = hung_->load(); h >= kMaxHung) {
+    FinishAck(&ack, false,
+              std::to_string(h) + " reads of user files are hung in the kernel (filesystems not answering): no more are started until one returns",
+              "");
+    return ack;
+  }
+  if (!files_->Admit(cmd.read_user_files(), &error)) {
+    FinishAck(&ack, false, error, "");
+    return ack;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (jobs_.size() >= kMaxQueued) {
+    FinishAck(&ack, false, "the probe's queue of user file reads is full (" + std::to_string(kMaxQueued) + "): asked again later", "");
+    return ack;
+  }
+  jobs_.emplace_back(cmd.id(), cmd.read_user_files());
+  if (!supervisor_.joinable()) supervisor_ = std::thread([this] { Supervise(); });
+  cv_.notify_one();
+  return std::nullopt;
+}
+
+void UserFilesReader::Supervise() {
+  pthread_setname_np(pthread_self(), "vigil-userfiles");
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+    if (stop_) return;
+    auto [id, req] = std::move(jobs_.front());
+    jobs_.pop_front();
+    lock.unlock();
+    v1::CommandAck ack = Run(id, req);
+    Log(ack.ok() ? "info" : "warn", "command %llu: %s", (unsigned long long)id, ack.ok() ? ack.detail().c_str() : ack.error().c_str());
+    {
+      std::lock_guard<std::mutex> r(reply_mu_);
+      if (reply_) reply_(std::move(ack));
+    }
+    lock.lock();
+  }
+}
+
+v1::CommandAck UserFilesReader::Run(uint64_t id, const v1::ReadUserFiles& req) {
+  if (!slot_) {
+    slot_ = std::make_shared<Slot>();
+    std::thread(ReadLoop, slot_, files_, hung_).detach();
+  }
+  auto slot = slot_;
+  v1::CommandAck ack;
+  ack.set_id(id);
+  std::unique_lock<std::mutex> lock(slot->mu);
+  slot->req = req;
+  slot->done = false;
+  slot->has_job = true;
+  slot->cv.notify_all();
+  if (slot->cv.wait_for(lock, timeout_, [&] { return slot->done; })) {
+    ack.mutable_files()->Swap(slot->ack.mutable_files());
+    FinishAck(&ack, slot->ok, slot->error, slot->detail);
+    return ack;
+  }
+  // Hung in the kernel: answered now; its thread is left to return (or not) and the next request gets a new one.
+  // Counted before the thread can see it abandoned (under its lock), so its return is never counted first.
+  hung_->fetch_add(1);
+  files_->Hung(UserFiles::KeyOf(req));
+  slot->abandoned = true;
+  lock.unlock();
+  slot_.reset();
+  const uint64_t n = timed_out_.fetch_add(1) + 1;
+  FinishAck(&ack, false,
+            "timed out: the read of " + (req.node() ? std::string("the node's") : "cgroup " + std::to_string(req.cgroup_id()) + "'s") +
+                " /etc/passwd and /etc/group did not finish in " + std::to_string(timeout_.count()) +
+                " ms (a filesystem under its /etc not answering: FUSE, NFS); not read again while it hangs, nor for " +
+                std::to_string(UserFiles::kBackOff.count()) + " s after (" + std::to_string(n) +
+                " timed out since the probe started, " + std::to_string(hung_->load()) + " hung now)",
+            "");
+  return ack;
+}
+
+namespace {
+
+void ReadLoop(std::shared_ptr<UserFilesReader::Slot> slot, std::shared_ptr<UserFiles> files,
+              std::shared_ptr<std::atomic<int>> hung) {
+  pthread_setname_np(pthread_self(), "vigil-userread");
+  std::unique_lock<std::mutex> lock(slot->mu);
+  while (true) {
+    slot->cv.wait(lock, [&] { return slot->has_job || slot->abandoned; });
+    if (!slot->has_job) return;  // idle, and the reader is stopping
+    const v1::ReadUserFiles req = slot->req;
+    lock.unlock();
+    v1::CommandAck ack;
+    std::string error, detail;
+    const bool ok = files->Read(req, &ack, &error, &detail);
+    lock.lock();
+    slot->has_job = false;
+    if (slot->abandoned) {
+      // Answered as timed out already: the cgroup's back-off runs from then; this thread ends.
+      files->Returned(UserFiles::KeyOf(req));
+      hung->fetch_sub(1);
+      Log("info", "a user file read that had timed out returned (%s)", ok ? "read" : error.c_str());
+      return;
+    }
+    slot->ack = std::move(ack);
+    slot->ok = ok;
+    slot->error = std::move(error);
+    slot->detail = std::move(detail);
+    slot->done = true;
+    slot->cv.notify_all();
+  }
+}
+
+}  // namespace
 
 }  // namespace vigil

@@ -685,6 +685,10 @@ export interface WireEngineCommand {
  * symlink (etc, then the file, O_NOFOLLOW), regular files only, at most
  * 4 MiB each. Answered by a CommandAck carrying `files` (passwd, then
  * group); ok false with why when no pid would do or over the probe's rate.
+ * Read off the probe's command thread: a read that has not finished in 2 s
+ * (a filesystem under the container's /etc not answering) is answered ok
+ * false, its error starting "timed out: ", and the cgroup is refused
+ * ("backed off: ...") while it hangs and for 60 s after.
  */
 export interface WireReadUserFiles {
   /** candidates, tried in order (at most 8) */

@@ -315,6 +315,7 @@ export class DetectionWorkers implements ProfileControl {
       containersLooked: states.some((s) => s.containersLooked),
       nodeLooked: states.some((s) => s.nodeLooked),
       refused: states.reduce((n, s) => n + s.refused, 0),
+      timedOut: states.reduce((n, s) => n + s.timedOut, 0),
       problems: states.flatMap((s) => s.problems),
     };
   }

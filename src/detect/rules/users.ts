@@ -277,10 +277,12 @@ class ContainerIds {
       // Over the probe's rate: counted (status), not a problem of the container's files (nor a log line per refusal).
       if (a.error.startsWith("over the probe's rate")) this.owner.refused++;
       else {
+        if (a.error.startsWith(PROBE_TIMED_OUT)) this.owner.timedOut++;
         this.users.failed(`through the probe: ${a.error}`);
         this.groups.failed(`through the probe: ${a.error}`);
       }
-      if (retries <= 0 || this.forgotten) return;
+      // A read that hung (a filesystem under the container's /etc not answering): the probe backs the cgroup off; asking again soon would only be refused.
+      if (retries <= 0 || this.forgotten || stalled(a.error)) return;
       await new Promise((r) => setTimeout(r, RETRY_MS).unref());
       return this.askOnce(probe, e, retries - 1);
     }
@@ -327,10 +329,20 @@ export interface UserNamesState {
   containers: string;
   node: string;
   refused: number;
+  /** The probe's reads that timed out (a filesystem under a container's /etc not answering). */
+  timedOut: number;
   /** Whether any container's, and the node's, names were looked for yet (a source configured but never used says little). */
   containersLooked: boolean;
   nodeLooked: boolean;
   problems: UserFilesProblem[];
+}
+
+/** How the probe's answer starts when its read of a container's files hung past its timeout (bpf/probe/userfiles.cc). */
+export const PROBE_TIMED_OUT = 'timed out: ';
+
+/** The probe refused because a read hung: it timed out, the cgroup is backed off, or too many reads are hung. */
+function stalled(error: string): boolean {
+  return error.startsWith(PROBE_TIMED_OUT) || error.startsWith('backed off: ') || error.includes(' are hung in the kernel');
 }
 
 /** Problems status lists at most. */
@@ -362,6 +374,8 @@ export class UserNames {
   probe: ProbeUserFiles | null = null;
   /** Requests the probe refused, over its rate (they are made again at the next look). */
   refused = 0;
+  /** Requests whose read hung in the probe past its timeout (the container is backed off there). */
+  timedOut = 0;
   /** Where containers' names come from: found at the first read. */
   containerSource: NamesSource = { via: 'unknown' };
   /** Where the node's names come from. */
@@ -580,7 +594,7 @@ export class UserNames {
 
   /** What `vigil status` says of these names (a detection worker sends it to the main thread). */
   state(): UserNamesState {
-    return { ...this.sources(), refused: this.refused, containersLooked: this.containers.size > 0, nodeLooked: this.nodeLooked || this.nodeAsking, problems: this.problems().slice(0, MAX_PROBLEMS_SAID) };
+    return { ...this.sources(), refused: this.refused, timedOut: this.timedOut, containersLooked: this.containers.size > 0, nodeLooked: this.nodeLooked || this.nodeAsking, problems: this.problems().slice(0, MAX_PROBLEMS_SAID) };
   }
 
   /** Containers whose files could not be read at the last look (their names read as numbers). */

@@ -237,6 +237,26 @@ describe("a container's users and groups", () => {
     expect(users.problems()).toContainEqual({ containerId: CID, file: 'passwd', problem: 'through the probe: no process of the cgroup to read through' });
   });
 
+  it("asks again a few times when the probe found no process yet, not when its read hung (the probe backs the container off): counted for status", async () => {
+    const ask = async (error: string): Promise<{ asked: number; users: UserNames }> => {
+      const users = new UserNames(node, proc, cgroups, true);
+      let asked = 0;
+      users.probe = async () => {
+        asked++;
+        return { ok: false, error };
+      };
+      const w = new World(users);
+      users.seen(at(w, 'exec', { pid: 100, path: '/bin/sh', uid: 4242, gid: 4242 }, ctr));
+      await new Promise((r) => setTimeout(r, 400));
+      return { asked, users };
+    };
+    expect((await ask('no process of the cgroup to read through')).asked).toBe(5);
+    const hung = await ask("timed out: the read of cgroup 7's /etc/passwd and /etc/group did not finish in 2000 ms (a filesystem under its /etc not answering: FUSE, NFS)");
+    expect(hung.asked).toBe(1);
+    expect(hung.users.state()).toMatchObject({ timedOut: 1, problems: [{ containerId: CID, file: 'passwd', problem: expect.stringMatching(/^through the probe: timed out: /) }, { file: 'group' }] });
+    expect((await ask("backed off: a read of this cgroup's files timed out and has not returned")).asked).toBe(1);
+  });
+
   it("drops a container's names when it is gone, and reads them again if it is asked for after all", async () => {
     const users = new UserNames(node, proc, cgroups, true);
     let asked = 0;
