@@ -94,11 +94,11 @@ bool UserFiles::Admit(const v1::ReadUserFiles& r, std::string* error) {
                  " files timed out and has not returned (a filesystem under its /etc not answering: FUSE, NFS); not read again until it does";
         return false;
       }
-      const auto left = std::chrono::duration_cast<std::chrono::seconds>(s->second.at + kBackOff - now).count();
-      if (left > 0) {
+      // The same words for the whole back-off: the engine says a new reason each time it changes.
+      if (now < s->second.at + kBackOff) {
         *error = "backed off: a read of " + std::string(r.node() ? "the node's" : "this cgroup's") +
-                 " files timed out (a filesystem under its /etc not answering: FUSE, NFS); not read again for " +
-                 std::to_string(left) + " s";
+                 " files timed out (a filesystem under its /etc not answering: FUSE, NFS); not read again until " +
+                 std::to_string(kBackOff.count()) + " s after";
         return false;
       }
       stalled_.erase(s);

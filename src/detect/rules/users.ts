@@ -252,10 +252,13 @@ class ContainerIds {
   /** The probe's answer being waited for (null when none is). */
   waiting: Promise<void> | null = null;
 
+  /** Until when the probe is not asked (its read of this container's files hung: it backs the cgroup off). */
+  private quietUntil = 0;
+
   /** Asks the probe for both files (once at a time); its answer is accepted when it comes. */
   ask(e: NamesEvent): undefined {
     const probe = this.owner.probe;
-    if (this.asking || !probe) return undefined;
+    if (this.asking || !probe || Date.now() < this.quietUntil) return undefined;
     this.asking = true;
     this.waiting = this.askOnce(probe, e, RETRIES).finally(() => {
       this.asking = false;
@@ -281,8 +284,12 @@ class ContainerIds {
         this.users.failed(`through the probe: ${a.error}`);
         this.groups.failed(`through the probe: ${a.error}`);
       }
-      // A read that hung (a filesystem under the container's /etc not answering): the probe backs the cgroup off; asking again soon would only be refused.
-      if (retries <= 0 || this.forgotten || stalled(a.error)) return;
+      // A read that hung (a filesystem under the container's /etc not answering): the probe backs the cgroup off; asking before that ends would only be refused.
+      if (stalled(a.error)) {
+        this.quietUntil = Date.now() + STALLED_QUIET_MS;
+        return;
+      }
+      if (retries <= 0 || this.forgotten) return;
       await new Promise((r) => setTimeout(r, RETRY_MS).unref());
       return this.askOnce(probe, e, retries - 1);
     }
@@ -339,6 +346,9 @@ export interface UserNamesState {
 
 /** How the probe's answer starts when its read of a container's files hung past its timeout (bpf/probe/userfiles.cc). */
 export const PROBE_TIMED_OUT = 'timed out: ';
+
+/** How long a container whose read hung is not asked for again (the probe's back-off, bpf/probe/userfiles.h kBackOff). */
+const STALLED_QUIET_MS = 60_000;
 
 /** The probe refused because a read hung: it timed out, the cgroup is backed off, or too many reads are hung. */
 function stalled(error: string): boolean {
