@@ -557,7 +557,7 @@ export class Engine implements IngestHandler {
           node: u.node,
           problems: [
             ...(u.refused ? [`${u.refused} requests to the probe refused over its rate (asked again at the next look)`] : []),
-            ...(u.timedOut ? [`${u.timedOut} reads by the probe timed out (a filesystem under a container's /etc not answering): those containers are backed off, their ids print as numbers`] : []),
+            ...(u.timedOut ? [`${u.timedOut} ${u.timedOut === 1 ? 'read' : 'reads'} by the probe timed out (a filesystem under a container's /etc not answering): those containers are backed off, their ids print as numbers`] : []),
             ...u.problems.slice(0, MAX_PROBLEMS_SAID).map((p) => `container ${p.containerId.slice(0, 12)}: /etc/${p.file} not read (its ids print as numbers): ${p.problem}`),
           ],
         };
