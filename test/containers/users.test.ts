@@ -43,6 +43,8 @@ for (const [via, workers] of [['auto', 1], ['probe', 1], ['probe', 2]] as const)
   let dir: string;
   let tree: TestCgroupTree;
   const alerts: Alert[] = [];
+  /** The container with the symlinked /etc/passwd (its problem is said in status). */
+  let linked = '';
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vigil-ctrusers-'));
@@ -155,6 +157,7 @@ for (const [via, workers] of [['auto', 1], ['probe', 1], ['probe', 2]] as const)
   it('does not follow a container\'s /etc/passwd symlinked to /proc/1/root/etc/passwd: from the engine, that is the node\'s', async () => {
     // A workload of its own: its alert is not the same kind as the first container's (same rule, uid, program).
     const id = await docker.run({ name: `vigil-ctrusers-link${tag}`, image: IMAGE, labels: { 'vigil.dev/workload': `ctrusers-link${tag}` } });
+    linked = id;
     // Inside the container the link names its own init's root (a loop); followed by the engine through
     // /proc/<pid>/root/etc/passwd it resolves from the engine's root: the node's init, the node's
     // /etc/passwd, where uid 1 has a name.
@@ -169,5 +172,16 @@ for (const [via, workers] of [['auto', 1], ['probe', 1], ['probe', 2]] as const)
     await new Promise((r) => setTimeout(r, 300));
     expect(said())
       .toEqual([`container ${id.slice(0, 12)}'s /etc/passwd: etc/passwd or etc is a symlink (not followed); the uids it does not name print as numbers`]);
+  });
+
+  // Slow (the runtime's removal is followed 60 s later, when its last events are in): once, with workers, where the drop crosses threads.
+  it.runIf(workers > 1)("drops a removed container's names, and what status says of them, once its runtime has forgotten it", { timeout: 150_000 }, async () => {
+    const line = (): string | undefined => t.engine.status().userNames.problems.find((p) => p.startsWith(`container ${linked.slice(0, 12)}: /etc/passwd`));
+    expect(await waitFor('its problem in status', line, 5_000)).toMatch(/symlink/);
+    await docker.cli(['rm', '-f', linked]);
+    const removed = Date.now();
+    await waitFor('its problem gone from status', () => !line(), 90_000);
+    // Not before the runtime's grace (its last events may still print its names).
+    expect(Date.now() - removed).toBeGreaterThanOrEqual(59_000);
   });
 });
