@@ -71,6 +71,11 @@ export class ProbeSession {
     private readonly stream: ServerDuplexStream<WireProbeMessage, unknown>,
   ) {}
 
+  /** Commands sent and not answered yet (an answer, a timeout or the session's end settles one). */
+  get awaiting(): number {
+    return this.pending.size;
+  }
+
   /** Whether the probe's Commands call has joined this stream. */
   get commandsJoined(): boolean {
     return this.commands !== null;

@@ -89,8 +89,8 @@ async function run(workers: number): Promise<Seen> {
       expect(r.error).toBe('');
     }
     await send([...eventMix(mix(42, 20)).map((b) => asObject(batchMessage(++seq, b))), ruleEvents(++seq)]);
-    // Kills in enforce mode raise their alerts once the probe answered.
-    await new Promise((r) => setTimeout(r, 500));
+    // Kills in enforce mode raise their alerts once the probe answered: every answer in, then what the workers raised on it.
+    await waitFor('every command answered', () => t.engine.ingest.sessions().every((s) => s.awaiting === 0) || undefined, 30_000);
     await t.engine.workers?.settled();
 
     const byWorkload = new Map<string, string[]>();
