@@ -76,16 +76,20 @@ export class CgroupPaths {
     // a walk did not find is gone (ids are inode numbers, never reused) or
     // outside this engine's view of the tree (another cgroup namespace):
     // it is looked for again after the rescan interval, doubled each time
-    // up to MAX_RESCAN_MS, and a walk made for another id after it was due
-    // counts as its look. Each walk reads every directory of the tree (on a
-    // busy node, thousands of system calls); unknown ids used to ask for
-    // one every second each.
+    // up to MAX_RESCAN_MS, and a walk made for another id in the second
+    // half of that period counts as its look, its next period running from
+    // that walk: ids first seen together stay on the same walks. (Counted
+    // only after the due time, an id first seen one walk later than
+    // another, milliseconds on a real node, was due just after the other's
+    // walk each time and walked for itself.) Each walk reads every
+    // directory of the tree (on a busy node, thousands of system calls);
+    // unknown ids used to ask for one every second each.
     const now = Date.now();
     const looked = this.lookedFor.get(id);
     if (looked !== undefined) {
-      const due = looked.at + Math.min(this.rescanIntervalMs * 2 ** looked.misses, MAX_RESCAN_MS);
-      if (now < due) return this.unknown();
-      if (this.rescanIntervalMs > 0 && this.lastScanAt >= due) {
+      const period = Math.min(this.rescanIntervalMs * 2 ** looked.misses, MAX_RESCAN_MS);
+      if (now < looked.at + period) return this.unknown();
+      if (this.rescanIntervalMs > 0 && this.lastScanAt >= looked.at + period / 2) {
         looked.at = this.lastScanAt;
         looked.misses++;
         return this.unknown();
@@ -99,10 +103,10 @@ export class CgroupPaths {
       return found;
     }
     if (looked) {
-      looked.at = now;
+      looked.at = this.lastScanAt;
       looked.misses++;
     } else {
-      this.lookedFor.set(id, { at: now, misses: 0 });
+      this.lookedFor.set(id, { at: this.lastScanAt, misses: 0 });
     }
     return this.unknown();
   }

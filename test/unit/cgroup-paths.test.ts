@@ -4,7 +4,7 @@
 import { mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { CgroupPaths } from '../../src/enrich/cgroups.js';
 import { FakeCgroupMount } from '../support/cgroup.js';
 
@@ -65,4 +65,30 @@ it('looks for an id that stays unknown less and less often, and one walk counts 
   renameSync(a.dir, join(mount, 'a'));
   await sleep(1300);
   expect(paths.pathOf(a.id, 0)).toBe('/a');
+});
+
+it('keeps two ids first seen a walk apart on the same walks: one walk per retry for both, not one each', () => {
+  // The clock alone is the test's: the walks read the real directory tree.
+  vi.useFakeTimers({ toFake: ['Date'] });
+  try {
+    const paths = new CgroupPaths({ mount, sharedPidNamespace: () => false, rescanIntervalMs: 40 });
+    const a = outside('a');
+    const b = outside('b');
+    const t0 = Date.now();
+    // One batch: b is seen once a's walk is over, 5 ms later (a real node's tree takes milliseconds to walk).
+    expect(paths.pathOf(a.id, 0)).toBeNull();
+    vi.setSystemTime(t0 + 5);
+    expect(paths.pathOf(b.id, 0)).toBeNull();
+    // Then events of both every 10 ms. a is due at 40 and walks; b, due at 45, takes that walk as its look.
+    for (let ms = 10; ms <= 1280; ms += 10) {
+      vi.setSystemTime(t0 + ms);
+      expect(paths.pathOf(a.id, 0)).toBeNull();
+      expect(paths.pathOf(b.id, 0)).toBeNull();
+    }
+    // A walk each at first sight, then retries shared by both at 40, 120, 280, 600 and 1,240 ms: seven.
+    // (Each walking for itself, b 5-10 ms after a, made twelve.)
+    expect(paths.scans).toBe(7);
+  } finally {
+    vi.useRealTimers();
+  }
 });
