@@ -5,7 +5,7 @@ import { alertFor } from '../../src/model/alert.js';
 import { useFakeCgroupMount } from '../support/cgroup-hooks.js';
 import { TestEngine } from '../support/engine.js';
 import { waitFor } from '../support/kernel.js';
-import { SyntheticProbe } from '../support/synthetic-probe.js';
+import { ktimeNow, SyntheticProbe } from '../support/synthetic-probe.js';
 
 const cgroups = useFakeCgroupMount(['app']);
 
@@ -55,6 +55,31 @@ describe('metrics and health', () => {
     // Sinks appear by id and type only.
     expect(m).not.toContain('T0KEN');
     expect(m).not.toContain('hmac-key');
+  });
+
+  it('samples the kernel → engine latency of 1 in 64 events into its histogram, every sample in by each scrape', async () => {
+    t = await TestEngine.start({}, { cgroupMount: cgroups.dir });
+    probe = SyntheticProbe.connect(`unix://${t.dir}/engine.sock`);
+    await waitFor('connected', () => t.engine.ingest.sessions().length === 1);
+    // Stamped 3 ms ago by the kernel's clock: every sample lands above the 2 ms bucket.
+    const send = (n: number): void => {
+      const ktimeNs = ktimeNow() - 3e6;
+      for (let i = 0; i < n; i += 64) {
+        probe!.sendBatch(Array.from({ length: 64 }, () => ({ pid: 7, cgroupId: cgroups.id.app, ktimeNs, open: { path: '/etc/hosts', flags: 0, result: 3 } })));
+      }
+    };
+    const histogram = async (): Promise<string[]> => (await get('/metrics')).text.split('\n').filter((l) => l.startsWith('vigil_event_latency_seconds'));
+    send(64 * 5);
+    await waitFor('320 events', () => t.events.length === 320);
+    let h = await histogram();
+    expect(h).toContain('vigil_event_latency_seconds_count 5');
+    expect(h).toContain('vigil_event_latency_seconds_bucket{le="0.002"} 0');
+    expect(h).toContain('vigil_event_latency_seconds_bucket{le="+Inf"} 5');
+    send(64 * 3);
+    await waitFor('512 events', () => t.events.length === 512);
+    h = await histogram();
+    expect(h).toContain('vigil_event_latency_seconds_count 8');
+    expect(Number(h.find((l) => l.startsWith('vigil_event_latency_seconds_sum '))!.split(' ')[1])).toBeGreaterThanOrEqual(8 * 0.003);
   });
 
   it('fails /healthz when the probe has been gone too long, or sends no events', async () => {
