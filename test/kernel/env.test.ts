@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it, vi, type MockInstance } from 'vitest';
 import type { Alert } from '../../src/model/alert.js';
 import type { Event } from '../../src/model/event.js';
+import { keepEventBytes } from '../../src/ingest/probe-message.js';
 import { TestEngine } from '../support/engine.js';
 import { filesBelow, recordingServer } from '../support/leaks.js';
 import { describeKernel, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
@@ -33,6 +34,7 @@ describeKernel('the environment at exec', () => {
   const stdout: string[] = [];
   let spy: MockInstance;
   const alerts: Alert[] = [];
+  const wire: Buffer[] = [];
   let secretGroup: TestCgroup;
   let bigGroup: TestCgroup;
   let manyGroup: TestCgroup;
@@ -73,10 +75,19 @@ describeKernel('the environment at exec', () => {
       ],
     });
     t.engine.onAlert((a) => alerts.push(a));
+    // The probe's messages as they came off the wire: the engine filters the
+    // environment again (model/env.ts), so only these show what the probe sent.
+    keepEventBytes(true);
+    const onEvents = t.engine.onEvents.bind(t.engine);
+    t.engine.onEvents = (session, events, bytes) => {
+      if (bytes) wire.push(Buffer.from(bytes.bytes));
+      onEvents(session, events, bytes);
+    };
     await t.startProbe();
   });
 
   afterAll(async () => {
+    keepEventBytes(false);
     spy?.mockRestore();
     if (!stopped) await t?.stop({ keepDir: true });
     hook?.close();
@@ -158,6 +169,11 @@ describeKernel('the environment at exec', () => {
       'PATH=/usr/bin:/bin',
     ].sort());
     expect(e.envTruncated).toBe(false);
+    // No secret value left the probe (environ.cc); the allowed one did, and the proxy's host without its password.
+    const sent = Buffer.concat(wire).toString('latin1');
+    for (const secret of [SECRET, DB_PASSWORD, PROXY_PASSWORD]) expect(sent.includes(secret), `${secret} on the wire`).toBe(false);
+    expect(sent).toContain(`LD_PRELOAD=${PRELOAD}`);
+    expect(sent).toContain('HTTPS_PROXY=http://<redacted>@127.0.0.1:9/');
 
     const shown = await waitFor('the environment rule', () => alerts.find((a) => a.rule === 'Environment shown' && a.workload.cgroupPath === secretGroup.path));
     expect(shown.output).toContain('secret="<redacted>"');
