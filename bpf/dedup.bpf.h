@@ -41,6 +41,7 @@
 
 #include "path.bpf.h"
 #include "enforce.bpf.h"
+#include "maps.h"
 
 /* All three are set by the loader: 0 turns de-duplication off. */
 const volatile __u64 dedup_window_ns = 0;
@@ -68,10 +69,15 @@ const volatile bool dedup_per_workload = false;
  * hundreds of nanoseconds per insert under churn. Two keys sharing a slot
  * evict each other, which only makes events cross again; two CPUs writing
  * one slot at once can only mix two entries that both just crossed.
- * 65,536 slots of 40 bytes.
+ * 65,280 slots of 40 bytes (2.7 MB), in 85 parts of 768 slots: an array
+ * map of more than 32 KiB is vmalloc'd in 4 KiB pages, so one big table
+ * cost a TLB miss on nearly every open (40% of the entry program's time
+ * on this project's VM); one of at most 32 KiB (header included) is taken
+ * from the kernel's heap, mapped by huge pages (kernel/bpf/syscall.c,
+ * __bpf_map_area_alloc: kmalloc up to PAGE_SIZE << PAGE_ALLOC_COSTLY_ORDER,
+ * unless mmapable). The loader creates the parts (FillDedupTable; their
+ * sizes in maps.h); a missing part only makes its events cross.
  */
-#define VIGIL_DEDUP_SLOTS 65536
-
 struct dedup_seen {
 	__u64 hash;
 	__u32 tgid;     /* 0 when per workload */
@@ -81,12 +87,23 @@ struct dedup_seen {
 	__u32 repeats;  /* dropped since (connects) */
 	__u32 ident;    /* open: which file it opened (file_ident), so a path that now names another file crosses */
 };
+_Static_assert(sizeof(struct dedup_seen) == VIGIL_DEDUP_SLOT_BYTES, "the loader makes the parts by maps.h");
+
+/* One part. No BPF_F_INNER_MAP: all parts alike lets the verifier inline
+ * the lookup (a part's size is then part of the program). Sizes, not
+ * types: clang leaves a type reached this deep in BTF as a declaration. */
+struct dedup_part {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_DEDUP_PART_SLOTS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct dedup_seen));
+};
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, VIGIL_DEDUP_SLOTS);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, VIGIL_DEDUP_PARTS);
 	__type(key, __u32);
-	__type(value, struct dedup_seen);
+	__array(values, struct dedup_part);
 } dedup_seen SEC(".maps");
 
 /* O_ACCMODE 03 | O_CREAT 0100 | O_EXCL 0200 | O_TRUNC 01000 | O_APPEND 02000
@@ -246,10 +263,17 @@ static __always_inline __u32 dedup_tgid(void)
 	return dedup_per_workload ? 0 : bpf_get_current_pid_tgid() >> 32;
 }
 
+/* The slot from bits 1-31 (bit 0 is always set), the part from the high
+ * half. */
 static __always_inline struct dedup_seen *dedup_slot(__u64 hash)
 {
-	__u32 slot = hash & (VIGIL_DEDUP_SLOTS - 1);
-	return bpf_map_lookup_elem(&dedup_seen, &slot);
+	__u32 part = (__u32)(hash >> 32) % VIGIL_DEDUP_PARTS;
+	__u32 slot = ((__u32)hash >> 1) % VIGIL_DEDUP_PART_SLOTS;
+	void *table = bpf_map_lookup_elem(&dedup_seen, &part);
+
+	if (!table)
+		return NULL;
+	return bpf_map_lookup_elem(table, &slot);
 }
 
 /* Arms a repeat in the thread's state for the exit to confirm. */

@@ -170,4 +170,11 @@ struct vigil_capture_conf {
 	__s64 packets_left;
 };
 
+/* The in-kernel de-duplication table (dedup.bpf.h): the probe creates its
+ * parts, each an array of VIGIL_DEDUP_PART_SLOTS slots of
+ * VIGIL_DEDUP_SLOT_BYTES (struct dedup_seen). */
+#define VIGIL_DEDUP_PARTS 85
+#define VIGIL_DEDUP_PART_SLOTS 768
+#define VIGIL_DEDUP_SLOT_BYTES 40
+
 #endif /* VIGIL_MAPS_H */

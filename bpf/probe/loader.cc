@@ -450,6 +450,28 @@ const char* const kKeepSuffixes[] = {"/shadow", "/gshadow", "/sudoers", "/passwd
 static_assert(2 * sizeof(kKeepPrefixes) / sizeof(char*) <= VIGIL_KEEP_MAX, "at most VIGIL_KEEP_MAX / 2 kept prefixes");
 static_assert(sizeof(kKeepSuffixes) / sizeof(char*) <= VIGIL_KEEP_MAX, "at most VIGIL_KEEP_MAX kept suffixes");
 
+// The de-duplication table's parts (bpf/dedup.bpf.h), each an array
+// small enough to come from the kernel's heap; filled before the programs
+// attach (until then its events would only cross).
+bool FillDedupTable(vigil_bpf* skel, std::string* error) {
+  for (uint32_t i = 0; i < VIGIL_DEDUP_PARTS; i++) {
+    int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "dedup_part", sizeof(uint32_t), VIGIL_DEDUP_SLOT_BYTES,
+                            VIGIL_DEDUP_PART_SLOTS, nullptr);
+    if (fd < 0) {
+      *error = std::string("cannot create part ") + std::to_string(i) + " of the de-duplication table: " + strerror(errno);
+      return false;
+    }
+    int err = bpf_map__update_elem(skel->maps.dedup_seen, &i, sizeof(i), &fd, sizeof(fd), BPF_ANY);
+    int saved = errno;
+    close(fd);  // the table holds it now
+    if (err) {
+      *error = std::string("cannot fill the de-duplication table: ") + strerror(saved);
+      return false;
+    }
+  }
+  return true;
+}
+
 bool FillKeepLists(vigil_bpf* skel, std::string* error) {
   const uint8_t one = 1;
   for (const char* p : kKeepPrefixes) {
@@ -553,6 +575,7 @@ bool Loader::Start(const LoadOptions& options, std::string* error) {
       if (!line.empty()) fprintf(stderr, "verifier %s:%s\n", bpf_program__name(p), line.c_str());
     }
     if (!err) {
+      if (!FillDedupTable(skel_, error)) return false;
       stage = "attach";
       err = vigil_bpf__attach(skel_);
       if (!err) break;
