@@ -16,7 +16,9 @@
 //   build cgroup's, which includes the kernel programs run in its
 //   syscalls, plus the tracer's user space) to the untraced build's CPU,
 //   which also says where the time goes (wall time on a shared 2-vCPU VM
-//   swings by a fifth between rounds).
+//   swings by a fifth between rounds). Each build is counted alone, from
+//   after its `make clean` to its last events handled; this process's own
+//   CPU meanwhile (spawning make) is on both sides of the ratio.
 // The workload loops run on CPU 1 and every tracer (probe, engine — in
 // this process — and bpftrace) on CPU 0, so each side has its own core;
 // the build runs on both.
@@ -35,7 +37,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../src/config/load.js';
 import { TestCgroupTree } from '../test/support/cgroup.js';
-import { build, generateProject } from './lib/c-project.js';
+import { build, clean, generateProject } from './lib/c-project.js';
 import { bpftraceUnavailable, buildTools, vigilTracepoints, cgroupCpuNs, median, otherProbes, probeUnavailable, processCpuNs, programRunNs, runLoad, sleep, withBpfStats } from './lib/kernel.js';
 import { skipped, type Row } from './lib/report.js';
 import { startVigil, type VigilNode } from './lib/vigil-node.js';
@@ -66,14 +68,16 @@ interface Results {
   buildNs: number[];
   /** The build cgroup's CPU (the kernel programs run in the build's own syscalls, so they are in it) and the tracer's user space. */
   buildCpu: { build: number; tracer: number }[];
+  /** The tracer's user-space CPU in each build of a round, in order, ns: a young engine's first builds also pay for V8 compiling its code. */
+  tracerPerBuild: number[][];
   buildEvents: number[];
 }
 
-const noResults = (): Results => ({ perCall: { open: [], 'open-new': [], exec: [], connect: [] }, buildNs: [], buildCpu: [], buildEvents: [] });
+const noResults = (): Results => ({ perCall: { open: [], 'open-new': [], exec: [], connect: [] }, buildNs: [], buildCpu: [], tracerPerBuild: [], buildEvents: [] });
 
 interface Tracer {
   stop(): Promise<void>;
-  /** CPU the tracer's user space has used so far, ns (for Vigil: the probe and the engine, this process). */
+  /** CPU the tracer's own processes have used so far, ns (for Vigil: the probe; its engine runs in this process, counted with it: see measure). */
   cpuNs(): number;
   /** Events of the build cgroup that reached the engine (Vigil only). */
   buildEvents?: () => number;
@@ -142,7 +146,7 @@ async function startTracer(c: Traced, work: string, buildCgroupId: number): Prom
     if (e.cgroupId === buildCgroupId) n++;
   });
   const pid = v.probe.pid!;
-  return { stop: () => v.stop(), buildEvents: () => n, cpuNs: () => processCpuNs(pid) + processCpuNs(process.pid), programNs: () => programRunNs(pid) };
+  return { stop: () => v.stop(), buildEvents: () => n, cpuNs: () => processCpuNs(pid), programNs: () => programRunNs(pid) };
 }
 
 export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEFAULTS): Promise<void> {
@@ -193,16 +197,29 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
   const measure = async (which: Loop[], tracer: Tracer | null, into: Results, build_ = true): Promise<void> => {
     await loopsOnly(which, into);
     if (!build_) return;
+    // Each build counted alone, its `make clean` before and outside the
+    // count: the clean runs outside the build's cgroup, so its CPU is in
+    // no baseline, and a tracer's work on its events is not the build's.
+    // This process's CPU (spawning make, and Vigil's engine when it runs
+    // here) is counted on both sides, so the harness's own share cancels.
     let ns = 0;
-    const cpu0 = { build: cgroupCpuNs(builder.dir), tracer: tracer?.cpuNs() ?? 0 };
-    for (let b = 0; b < opts.builds; b++) ns += await build(project, 2, buildProcs);
+    const sum = { build: 0, tracer: 0 };
+    const perBuild: number[] = [];
+    for (let b = 0; b < opts.builds; b++) {
+      await clean(project);
+      await sleep(300); // the clean's events handled (and the same pause untraced)
+      const cpu0 = { build: cgroupCpuNs(builder.dir), tracer: (tracer?.cpuNs() ?? 0) + processCpuNs(process.pid) };
+      ns += await build(project, 2, buildProcs, true);
+      await sleep(300); // the build's last events reach the engine
+      const used = (tracer?.cpuNs() ?? 0) + processCpuNs(process.pid) - cpu0.tracer;
+      sum.build += cgroupCpuNs(builder.dir) - cpu0.build;
+      sum.tracer += used;
+      perBuild.push(used);
+    }
+    into.tracerPerBuild.push(perBuild);
     into.buildNs.push(ns / opts.builds);
-    if (tracer) await sleep(500); // the build's last events reach the engine
     if (tracer?.buildEvents) into.buildEvents.push(tracer.buildEvents() / opts.builds);
-    into.buildCpu.push({
-      build: (cgroupCpuNs(builder.dir) - cpu0.build) / opts.builds,
-      tracer: ((tracer?.cpuNs() ?? 0) - cpu0.tracer) / opts.builds,
-    });
+    into.buildCpu.push({ build: sum.build / opts.builds, tracer: sum.tracer / opts.builds });
   };
 
   // This process (the engine) and what it starts (the probe) on CPU 0.
@@ -321,12 +338,17 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
   });
   // CPU, steadier than wall time on a shared VM: what the build and its
   // tracer used together, against the untraced build of the same round.
-  const cpuRatio = (c: Traced): number[] => traced[c].buildCpu.map((v, i) => (v.build + v.tracer) / untraced[c].buildCpu[i]!.build);
+  // (The harness's own CPU, this process's while nothing traces, is on both sides: see measure.)
+  const cpuRatio = (c: Traced): number[] => traced[c].buildCpu.map((v, i) => (v.build + v.tracer) / (untraced[c].buildCpu[i]!.build + untraced[c].buildCpu[i]!.tracer));
   const cpuNote = (c: Traced): string => {
     const base = untraced[c].buildCpu;
     const inBuild = median(traced[c].buildCpu.map((v, i) => v.build / base[i]!.build - 1)) * 100;
-    const tracer = median(traced[c].buildCpu.map((v, i) => v.tracer / base[i]!.build)) * 100;
-    return `of it in the build's own syscalls (kernel programs, traced path) ${inBuild.toFixed(1)}%, in the tracer's user space ${tracer.toFixed(1)}%; ${spread(cpuRatio(c).map((r) => r * 1000)).replace('rounds', 'rounds (‰)')}; untraced build CPU ${(median(base.map((v) => v.build)) / 1e9).toFixed(2)} s`;
+    const tracer = median(traced[c].buildCpu.map((v, i) => (v.tracer - base[i]!.tracer) / base[i]!.build)) * 100;
+    const harness = median(base.map((v) => v.tracer)) / 1e6;
+    // The tracer's (and harness's) CPU by the build's place in its round (medians over rounds): a tracer starts each round, so a young engine's first builds show its warm-up.
+    const inOrder = traced[c].tracerPerBuild[0]?.map((_, b) => median(traced[c].tracerPerBuild.map((r) => r[b]!)) / 1e6) ?? [];
+    const order = inOrder.length > 1 ? `; the tracer's CPU in the round's 1st to ${inOrder.length}th build ${inOrder.map((ms) => Math.round(ms)).join(', ')} ms` : '';
+    return `of it in the build's own syscalls (kernel programs, traced path) ${inBuild.toFixed(1)}%, in the tracer's user space ${tracer.toFixed(1)}%; ${spread(cpuRatio(c).map((r) => r * 1000)).replace('rounds', 'rounds (‰)')}; untraced build CPU ${(median(base.map((v) => v.build)) / 1e9).toFixed(2)} s, the harness's ${harness.toFixed(0)} ms${order}`;
   };
   for (const [c, label] of [['vigil', 'Vigil'], ['vigil-workload-keys', 'Vigil, per-workload keys'], ['vigil-busy-16', 'Vigil, probe.flushBusyMs 16'], ['bpftrace', 'bpftrace'], ['floor', 'floor']] as const) {
     rows.push({

@@ -75,9 +75,14 @@ function run(args: string[], cgroupProcs?: string): Promise<void> {
   });
 }
 
-/** Cleans, then builds the project with make -jN (in a cgroup when given); the build's wall time in ns. */
-export async function build(dir: string, jobs: number, cgroupProcs?: string): Promise<number> {
-  await run(['-s', '-C', dir, 'clean']);
+/** Removes the project's build output (make clean). */
+export function clean(dir: string): Promise<void> {
+  return run(['-s', '-C', dir, 'clean']);
+}
+
+/** Cleans (unless `cleaned`), then builds the project with make -jN (in a cgroup when given); the build's wall time in ns. */
+export async function build(dir: string, jobs: number, cgroupProcs?: string, cleaned = false): Promise<number> {
+  if (!cleaned) await clean(dir);
   const t0 = process.hrtime.bigint();
   await run(['-s', '-C', dir, `-j${jobs}`, 'prog'], cgroupProcs);
   return Number(process.hrtime.bigint() - t0);
