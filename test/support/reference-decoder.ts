@@ -202,6 +202,11 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       e.result = x.result;
       break;
     }
+    case 'fileop':
+      e.call = w.fileOp!.call;
+      e.path = w.fileOp!.path;
+      e.result = w.fileOp!.result;
+      break;
     case 'mkdir':
       e.path = w.mkdir!.path;
       e.mode = w.mkdir!.mode;
