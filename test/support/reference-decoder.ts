@@ -7,6 +7,7 @@ import { emptyEvent, EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, MECHANISMS, type
 import { EVENT_KINDS } from '../../src/model/event-kinds.js';
 import { MalformedEvent } from '../../src/ingest/probe-message.js';
 import { redactEnvEntry } from '../../src/model/env.js';
+import { parseDnsMessage } from '../../src/ingest/dns.js';
 import type { WireEvent, WireSockAddr } from '../../src/probe/wire.js';
 
 /** The event type of an Event.kind oneof name ('setId' → 'setid'). */
@@ -207,6 +208,17 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       e.path = w.fileOp!.path;
       e.result = w.fileOp!.result;
       break;
+    case 'dns': {
+      const x = w.dns!;
+      const dns = parseDnsMessage(x.message, false);
+      // Cut by the kernel (it sends at most 1,024 bytes): what is past the cut is missing, not malformed.
+      if (x.length > 1024 && !dns.error && !dns.truncated) dns.truncated = true;
+      dns.allowedInKernel = x.allowed;
+      e.dns = dns;
+      setRemote(e, x.server);
+      e.protocol = l4Protocol(x.protocol);
+      break;
+    }
     case 'mkdir':
       e.path = w.mkdir!.path;
       e.mode = w.mkdir!.mode;

@@ -181,10 +181,12 @@ describe('the engine decoder against protobufjs + decodeEvent', () => {
   it('decodes every kind, each field it reads given, in any order or twice, as the generic path does', () => {
     // Each kind is read by its own function: every field of every kind's message (from probe.proto, so a kind or
     // field added there is covered), its fields written in a random order, some twice (the last counts), and the
-    // event's header before or after it. DNS answers are not in the reference decoder (their own tests cover them).
+    // event's header before or after it.
     // An address field is given once, and at most one address an event has a wrong length: the engine's decoder
     // rejects the event at the first wrong one it reads, the reference at the one its fields name first.
     const rand = rng(21);
+    // example.com. A 192.0.2.7, TTL 60
+    const dnsAnswer = Buffer.from([0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 7, ...Buffer.from('example'), 3, ...Buffer.from('com'), 0, 0, 1, 0, 1, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 7]);
     const int = (max: number): number => Math.floor(rand() * max);
     const pick = <T>(a: readonly T[]): T => a[int(a.length)]!;
     const text = (): string => pick(['', '/etc/hosts', 'sh', '/usr/lib/x86_64-linux-gnu/libc.so.6', '/tmp/日本語', `/srv/${'a'.repeat(int(300))}`]);
@@ -204,8 +206,9 @@ describe('the engine decoder against protobufjs + decodeEvent', () => {
       switch (f.type) {
         case 'string': return text();
         case 'bool': return rand() < 0.5;
-        case 'bytes': return Buffer.from([int(256)]);
-        case 'uint32': return pick([0, 1, 255, 65535, 2 ** 31, 2 ** 32 - 1]);
+        // A DNS answer (its own tests cover the parsing), or a message too short for its header.
+        case 'bytes': return rand() < 0.5 ? dnsAnswer : Buffer.from([int(256)]);
+        case 'uint32': return pick([0, 1, 255, 65535, 2000, 2 ** 31, 2 ** 32 - 1]);
         case 'int32': return pick([0, 1, -1, -13, 2 ** 31 - 1, -(2 ** 31)]);
         case 'uint64': return pick([0, 7, 2 ** 32, 2 ** 53 - 1, 0x1ffffffffff]);
         case 'int64': return pick([0, 3, -1, -115, 2 ** 40, -(2 ** 40)]);
@@ -213,9 +216,10 @@ describe('the engine decoder against protobufjs + decodeEvent', () => {
       }
     };
     const Event = messageType('Event');
-    const kinds = Event.oneofs.kind!.fieldsArray.filter((f) => f.name !== 'dns');
+    const kinds = Event.oneofs.kind!.fieldsArray;
     expect(kinds.length).toBeGreaterThan(20);
     let events = 0;
+    let answers = 0;
     for (let round = 0; round < 20; round++) {
       const batch: Buffer[] = [];
       for (const k of kinds) {
@@ -236,8 +240,10 @@ describe('the engine decoder against protobufjs + decodeEvent', () => {
       expect(got.rejected).toEqual(want.rejected);
       expect(got.events).toEqual(want.events);
       events += got.events.length;
+      answers += got.events.filter((e) => e.dns?.addresses.length).length;
     }
     expect(events).toBeGreaterThan(20 * kinds.length * 0.8);
+    expect(answers).toBeGreaterThan(3);
   });
 
   it('builds every event with the field order of emptyEvent (one hidden class on the hot path)', () => {
