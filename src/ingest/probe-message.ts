@@ -380,6 +380,8 @@ interface Kind {
   message: string;
   wire: Int8Array;
   decode: KindDecoder;
+  /** Seen where no task runs (a DNS answer, in the network stack): no pid. */
+  taskless: boolean;
 }
 
 /**
@@ -408,7 +410,7 @@ const KIND_BY_FIELD: (Kind | undefined)[] = new Array<Kind | undefined>(1 + Math
 for (const type of EVENT_TYPES) {
   const wire = new Int8Array(32).fill(-1);
   for (const [f, w] of Object.entries(READS[type])) wire[Number(f)] = w;
-  KIND_BY_FIELD[EVENT_KINDS[type].field] = { type, message: EVENT_KINDS[type].message, wire, decode: DECODERS[type] };
+  KIND_BY_FIELD[EVENT_KINDS[type].field] = { type, message: EVENT_KINDS[type].message, wire, decode: DECODERS[type], taskless: type === 'dns' };
 }
 
 /**
@@ -653,8 +655,10 @@ function event(end: number): Event {
   if (!kind) throw new MalformedEvent('event without a kind');
   const k = kind;
   const type = k.type;
-  // A DNS answer is seen in the network stack, where no task runs.
-  if (!pid && type !== 'dns') throw new MalformedEvent(`${type} event without a pid`);
+  // Read for every event, not compared only when the pid is 0: a build's first DNS answer then finds no code here V8
+  // has not run (it deoptimises a function at the first run of any line it compiled without having seen it run).
+  const taskless = k.taskless;
+  if (!pid && !taskless) throw new MalformedEvent(`${type} event without a pid`);
 
   // Cleared first, not after: an event rejected half read leaves the fields it set.
   clearKindFields();
