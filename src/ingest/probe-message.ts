@@ -16,7 +16,7 @@
 //    can hide an event, or stall the stream, with such a name;
 //  - unknown fields are skipped (proto3 forward compatibility); a kind
 //    (exec, open…) given twice counts once, the last.
-import { EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, MECHANISMS, type DnsAnswer, type Event, type EventType, type TaskIds } from '../model/event.js';
+import { EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, MECHANISMS, type DnsAnswer, type Event, type EventType, type L4Protocol, type TaskIds } from '../model/event.js';
 import { EVENT_KINDS } from '../model/event-kinds.js';
 import { messageType } from '../rpc/proto.js';
 import type { WireProbeMessage } from '../probe/wire.js';
@@ -371,7 +371,7 @@ const READS: Readonly<Record<EventType, Record<number, number>>> = {
   iouring: { 1: 2, 2: 0, 3: 0, 4: 0, 5: 2 },
 };
 
-/** Reads a kind's message, [pos, e), into the e* fields below, which event() makes the event of. */
+/** Reads a kind's message, [pos, e), into `body`, which event() makes the event of. */
 type KindDecoder = (e: number, k: Kind) => void;
 
 /** A kind as the decoder reads it: its type, its message, the wire type of each field number (-1: unknown, skipped), its decoder. */
@@ -674,14 +674,14 @@ function event(end: number): Event {
     blocked: (blockedLo | (blockedHi << 28)) !== 0,
     blockedBy: MECHANISMS[(blockedByLo | (blockedByHi << 28)) >>> 0] ?? '',
     ioUring: (ioUringLo | (ioUringHi << 28)) !== 0,
-    path: ePath, pathRaw: ePathRaw, pathFlags: ePathFlags, ino: eIno, dev: eDev, nlink: eNlink, fileMode: eFileMode, sha256: eSha256, stdio: eStdio,
-    path2: ePath2, flags: eFlags, mode: eMode, result: eResult,
-    filename: eFilename, argv: eArgv, argvTruncated: eArgvTruncated, env: eEnv, envTruncated: eEnvTruncated, cwd: eCwd, tty: eTty, exeLayer: eExeLayer,
-    vpid: eVpid, loginuid: eLoginuid, capEffective: eCapEffective, capPermitted: eCapPermitted,
-    childPid: eChildPid, exitCode: eExitCode, signal: eSignal,
-    family: eFamily, addr: eAddr, port: ePort, localAddr: eLocalAddr, localPort: eLocalPort, protocol: eProtocol, unixPath: eUnixPath, sipName: '', cipName: '', dns: eDns,
-    call: eCall, id: eId, targetPid: eTargetPid, euid: eEuid, suid: eSuid, egid: eEgid, sgid: eSgid, fsuid: eFsuid, fsgid: eFsgid, idsAfter: eIdsAfter,
-    pathKey: ePathKey, commKey,
+    path: body.path, pathRaw: body.pathRaw, pathFlags: body.pathFlags, ino: body.ino, dev: body.dev, nlink: body.nlink, fileMode: body.fileMode, sha256: body.sha256, stdio: body.stdio,
+    path2: body.path2, flags: body.flags, mode: body.mode, result: body.result,
+    filename: body.filename, argv: body.argv, argvTruncated: body.argvTruncated, env: body.env, envTruncated: body.envTruncated, cwd: body.cwd, tty: body.tty, exeLayer: body.exeLayer,
+    vpid: body.vpid, loginuid: body.loginuid, capEffective: body.capEffective, capPermitted: body.capPermitted,
+    childPid: body.childPid, exitCode: body.exitCode, signal: body.signal,
+    family: body.family, addr: body.addr, port: body.port, localAddr: body.localAddr, localPort: body.localPort, protocol: body.protocol, unixPath: body.unixPath, sipName: '', cipName: '', dns: body.dns,
+    call: body.call, id: body.id, targetPid: body.targetPid, euid: body.euid, suid: body.suid, egid: body.egid, sgid: body.sgid, fsuid: body.fsuid, fsgid: body.fsgid, idsAfter: body.idsAfter,
+    pathKey: body.pathKey, commKey,
     process: null, workload: null,
   };
   return ev;
@@ -689,104 +689,110 @@ function event(end: number): Event {
 
 // ---- kinds ----------------------------------------------------------
 
-// The fields of an event's kind, as its decoder read them (event() clears them, has them read, and makes the event of them).
-let ePath = '';
-let ePathRaw = '';
-let ePathFlags = 0;
-let eIno = 0;
-let eDev = 0;
-let eNlink = 0;
-let eFileMode = 0;
-let eSha256 = '';
-let eStdio = 0;
-let ePath2 = '';
-let eFlags = 0;
-let eMode = 0;
-let eResult = 0;
-let eFilename = '';
-let eArgv: string[] = NO_ARGV;
-let eArgvTruncated = false;
-let eEnv: string[] = NO_ARGV;
-let eEnvTruncated = false;
-let eCwd = '';
-let eTty = 0;
-let eExeLayer = 0;
-let eVpid = 0;
-let eLoginuid = 0;
-let eCapEffective = 0;
-let eCapPermitted = 0;
-let eChildPid = 0;
-let eExitCode = 0;
-let eSignal = 0;
-let eFamily = 0;
-let eAddr = '';
-let ePort = 0;
-let eLocalAddr = '';
-let eLocalPort = 0;
-let eProtocol: Event['protocol'] = '';
-let eUnixPath = '';
-let eDns: DnsAnswer | null = null;
-let eCall = '';
-let eId = 0;
-let eTargetPid = 0;
-let eEuid = 0;
-let eSuid = 0;
-let eEgid = 0;
-let eSgid = 0;
-let eFsuid = 0;
-let eFsgid = 0;
-let eIdsAfter: TaskIds | null = null;
-let ePathKey = -1;
+/**
+ * The fields of an event's kind, as its decoder read them: event() clears them, has the kind's decoder read its
+ * message into them, and makes the event of them. One object, not module variables: a module's `let` costs a
+ * check that it is initialised at every read and write (~5 instructions each here, ~350 an event).
+ */
+const body = {
+  path: '',
+  pathRaw: '',
+  pathFlags: 0,
+  ino: 0,
+  dev: 0,
+  nlink: 0,
+  fileMode: 0,
+  sha256: '',
+  stdio: 0,
+  path2: '',
+  flags: 0,
+  mode: 0,
+  result: 0,
+  filename: '',
+  argv: NO_ARGV as string[],
+  argvTruncated: false,
+  env: NO_ARGV as string[],
+  envTruncated: false,
+  cwd: '',
+  tty: 0,
+  exeLayer: 0,
+  vpid: 0,
+  loginuid: 0,
+  capEffective: 0,
+  capPermitted: 0,
+  childPid: 0,
+  exitCode: 0,
+  signal: 0,
+  family: 0,
+  addr: '',
+  port: 0,
+  localAddr: '',
+  localPort: 0,
+  protocol: '' as L4Protocol,
+  unixPath: '',
+  dns: null as DnsAnswer | null,
+  call: '',
+  id: 0,
+  targetPid: 0,
+  euid: 0,
+  suid: 0,
+  egid: 0,
+  sgid: 0,
+  fsuid: 0,
+  fsgid: 0,
+  idsAfter: null as TaskIds | null,
+  pathKey: -1,
+};
 
 /** Back to their zero values: a kind sets only its own. */
 function clearKindFields(): void {
-  ePath = '';
-  ePathRaw = '';
-  ePathFlags = 0;
-  eIno = 0;
-  eDev = 0;
-  eNlink = 0;
-  eFileMode = 0;
-  eSha256 = '';
-  eStdio = 0;
-  ePath2 = '';
-  eFlags = 0;
-  eMode = 0;
-  eResult = 0;
-  eFilename = '';
-  eArgv = NO_ARGV;
-  eArgvTruncated = false;
-  eEnv = NO_ARGV;
-  eEnvTruncated = false;
-  eCwd = '';
-  eTty = 0;
-  eExeLayer = 0;
-  eVpid = 0;
-  eLoginuid = 0;
-  eCapEffective = 0;
-  eCapPermitted = 0;
-  eChildPid = 0;
-  eExitCode = 0;
-  eSignal = 0;
-  eFamily = 0;
-  eAddr = '';
-  ePort = 0;
-  eLocalAddr = '';
-  eLocalPort = 0;
-  eProtocol = '';
-  eUnixPath = '';
-  eDns = null;
-  eCall = '';
-  eId = 0;
-  eTargetPid = 0;
-  eEuid = 0;
-  eSuid = 0;
-  eEgid = 0;
-  eSgid = 0;
-  eFsuid = 0;
-  eFsgid = 0;
-  eIdsAfter = null;
-  ePathKey = -1;
+  body.path = '';
+  body.pathRaw = '';
+  body.pathFlags = 0;
+  body.ino = 0;
+  body.dev = 0;
+  body.nlink = 0;
+  body.fileMode = 0;
+  body.sha256 = '';
+  body.stdio = 0;
+  body.path2 = '';
+  body.flags = 0;
+  body.mode = 0;
+  body.result = 0;
+  body.filename = '';
+  body.argv = NO_ARGV;
+  body.argvTruncated = false;
+  body.env = NO_ARGV;
+  body.envTruncated = false;
+  body.cwd = '';
+  body.tty = 0;
+  body.exeLayer = 0;
+  body.vpid = 0;
+  body.loginuid = 0;
+  body.capEffective = 0;
+  body.capPermitted = 0;
+  body.childPid = 0;
+  body.exitCode = 0;
+  body.signal = 0;
+  body.family = 0;
+  body.addr = '';
+  body.port = 0;
+  body.localAddr = '';
+  body.localPort = 0;
+  body.protocol = '';
+  body.unixPath = '';
+  body.dns = null;
+  body.call = '';
+  body.id = 0;
+  body.targetPid = 0;
+  body.euid = 0;
+  body.suid = 0;
+  body.egid = 0;
+  body.sgid = 0;
+  body.fsuid = 0;
+  body.fsgid = 0;
+  body.idsAfter = null;
+  body.pathKey = -1;
 }
 
 // A varint field's value, as its low and high 32 bits, as field() read it last: what each field takes of it is the kind's.
@@ -857,19 +863,19 @@ function localEnd(e: number): void {
 /** As the reference decoder's setRemote / setLocal: the remote end first, the local one fills what is left. */
 function putEnds(remote: boolean, local: boolean): void {
   if (remote) {
-    eFamily = rFamily;
-    if (rFamily === AF_UNIX) eUnixPath = rPath;
+    body.family = rFamily;
+    if (rFamily === AF_UNIX) body.unixPath = rPath;
     else {
-      eAddr = rAddr;
-      ePort = rPort;
+      body.addr = rAddr;
+      body.port = rPort;
     }
   }
   if (local) {
-    if (!eFamily) eFamily = lFamily;
-    if (lFamily === AF_UNIX) eUnixPath = lPath;
+    if (!body.family) body.family = lFamily;
+    if (lFamily === AF_UNIX) body.unixPath = lPath;
     else {
-      eLocalAddr = lAddr;
-      eLocalPort = lPort;
+      body.localAddr = lAddr;
+      body.localPort = lPort;
     }
   }
 }
@@ -890,24 +896,24 @@ function execEvent(e: number, k: Kind): void {
     } else if (f === 3) {
       if (argv === NO_ARGV) argv = [];
       argv.push(str(e, MAX_ARG));
-    } else if (f === 4) eArgvTruncated = flo !== 0;
-    else if (f === 5) eCwd = str(e, MAX_PATH);
-    else if (f === 6) eTty = flo >>> 0;
-    else if (f === 7) eCapEffective = u64(flo, fhi);
-    else if (f === 8) eCapPermitted = u64(flo, fhi);
-    else if (f === 9) eLoginuid = flo >>> 0;
-    else if (f === 10) eVpid = flo >>> 0;
+    } else if (f === 4) body.argvTruncated = flo !== 0;
+    else if (f === 5) body.cwd = str(e, MAX_PATH);
+    else if (f === 6) body.tty = flo >>> 0;
+    else if (f === 7) body.capEffective = u64(flo, fhi);
+    else if (f === 8) body.capPermitted = u64(flo, fhi);
+    else if (f === 9) body.loginuid = flo >>> 0;
+    else if (f === 10) body.vpid = flo >>> 0;
     else if (f === 11) exeLayer |= flo !== 0 ? EXE_OVERLAY : 0;
     else if (f === 12) exeLayer |= flo !== 0 ? EXE_UPPER_LAYER : 0;
-    else if (f === 13) eIno = u64(flo, fhi);
-    else if (f === 14) eDev = flo >>> 0;
-    else if (f === 15) eSha256 = str(e, 64);
-    else if (f === 16) eStdio = flo >>> 0;
+    else if (f === 13) body.ino = u64(flo, fhi);
+    else if (f === 14) body.dev = flo >>> 0;
+    else if (f === 15) body.sha256 = str(e, 64);
+    else if (f === 16) body.stdio = flo >>> 0;
     else if (f === 17) {
       if (env === NO_ARGV) env = [];
       // Again here what the probe filtered: no value off the list gets further (model/env.ts).
       env.push(redactEnvEntry(str(e, MAX_ARG)));
-    } else if (f === 18) eEnvTruncated = flo !== 0;
+    } else if (f === 18) body.envTruncated = flo !== 0;
   }
   if (!path) {
     path = filename;
@@ -915,27 +921,27 @@ function execEvent(e: number, k: Kind): void {
   }
   if (argv.length > MAX_ARGS) oversize = true;
   if (env.length > MAX_ENV) oversize = true;
-  ePath = path;
-  ePathKey = pathKey;
-  eFilename = filename;
-  eArgv = argv === NO_ARGV ? argv : sharedArgv(argv);
-  eEnv = env;
-  eExeLayer = exeLayer;
+  body.path = path;
+  body.pathKey = pathKey;
+  body.filename = filename;
+  body.argv = argv === NO_ARGV ? argv : sharedArgv(argv);
+  body.env = env;
+  body.exeLayer = exeLayer;
 }
 
 function forkEvent(e: number, k: Kind): void {
   while (pos < e) {
     const f = field(e, k);
-    if (f === 1) eChildPid = flo >>> 0;
-    else if (f === 2) eVpid = flo >>> 0;
+    if (f === 1) body.childPid = flo >>> 0;
+    else if (f === 2) body.vpid = flo >>> 0;
   }
 }
 
 function exitEvent(e: number, k: Kind): void {
   while (pos < e) {
     const f = field(e, k);
-    if (f === 1) eExitCode = flo | 0;
-    else if (f === 2) eSignal = flo | 0;
+    if (f === 1) body.exitCode = flo | 0;
+    else if (f === 2) body.signal = flo | 0;
   }
 }
 
@@ -943,17 +949,17 @@ function openEvent(e: number, k: Kind): void {
   while (pos < e) {
     const f = field(e, k);
     if (f === 1) {
-      ePath = str(e, MAX_PATH);
-      ePathKey = lastKey;
-    } else if (f === 2) eFlags = flo | 0;
-    else if (f === 3) eMode = flo >>> 0;
-    else if (f === 4) eResult = i64(flo, fhi);
-    else if (f === 5) ePathRaw = str(e, MAX_PATH);
-    else if (f === 6) ePathFlags = flo >>> 0;
-    else if (f === 7) eIno = u64(flo, fhi);
-    else if (f === 8) eDev = flo >>> 0;
-    else if (f === 9) eNlink = flo >>> 0;
-    else if (f === 10) eFileMode = flo >>> 0;
+      body.path = str(e, MAX_PATH);
+      body.pathKey = lastKey;
+    } else if (f === 2) body.flags = flo | 0;
+    else if (f === 3) body.mode = flo >>> 0;
+    else if (f === 4) body.result = i64(flo, fhi);
+    else if (f === 5) body.pathRaw = str(e, MAX_PATH);
+    else if (f === 6) body.pathFlags = flo >>> 0;
+    else if (f === 7) body.ino = u64(flo, fhi);
+    else if (f === 8) body.dev = flo >>> 0;
+    else if (f === 9) body.nlink = flo >>> 0;
+    else if (f === 10) body.fileMode = flo >>> 0;
   }
 }
 
@@ -961,10 +967,10 @@ function unlinkEvent(e: number, k: Kind): void {
   while (pos < e) {
     const f = field(e, k);
     if (f === 1) {
-      ePath = str(e, MAX_PATH);
-      ePathKey = lastKey;
-    } else if (f === 2) eFlags = flo !== 0 ? 1 : 0;
-    else if (f === 3) eResult = i64(flo, fhi);
+      body.path = str(e, MAX_PATH);
+      body.pathKey = lastKey;
+    } else if (f === 2) body.flags = flo !== 0 ? 1 : 0;
+    else if (f === 3) body.result = i64(flo, fhi);
   }
 }
 
@@ -972,11 +978,11 @@ function renameEvent(e: number, k: Kind): void {
   while (pos < e) {
     const f = field(e, k);
     if (f === 1) {
-      ePath = str(e, MAX_PATH);
-      ePathKey = lastKey;
-    } else if (f === 2) ePath2 = str(e, MAX_PATH);
-    else if (f === 3) eFlags = flo >>> 0;
-    else if (f === 4) eResult = i64(flo, fhi);
+      body.path = str(e, MAX_PATH);
+      body.pathKey = lastKey;
+    } else if (f === 2) body.path2 = str(e, MAX_PATH);
+    else if (f === 3) body.flags = flo >>> 0;
+    else if (f === 4) body.result = i64(flo, fhi);
   }
 }
 
@@ -984,21 +990,21 @@ function chmodEvent(e: number, k: Kind): void {
   while (pos < e) {
     const f = field(e, k);
     if (f === 1) {
-      ePath = str(e, MAX_PATH);
-      ePathKey = lastKey;
-    } else if (f === 2) eMode = flo >>> 0;
-    else if (f === 3) eResult = i64(flo, fhi);
+      body.path = str(e, MAX_PATH);
+      body.pathKey = lastKey;
+    } else if (f === 2) body.mode = flo >>> 0;
+    else if (f === 3) body.result = i64(flo, fhi);
   }
 }
 
 function fileopEvent(e: number, k: Kind): void {
   while (pos < e) {
     const f = field(e, k);
-    if (f === 1) eCall = str(e, 16);
+    if (f === 1) body.call = str(e, 16);
     else if (f === 2) {
-      ePath = str(e, MAX_PATH);
-      ePathKey = lastKey;
-    } else if (f === 3) eResult = i64(flo, fhi);
+      body.path = str(e, MAX_PATH);
+      body.pathKey = lastKey;
+    } else if (f === 3) body.result = i64(flo, fhi);
   }
 }
 
@@ -1011,10 +1017,10 @@ function connectEvent(e: number, k: Kind): void {
       remoteEnd(e);
       remote = true;
     } else if (f === 2) protocol = flo | 0;
-    else if (f === 3) eResult = i64(flo, fhi);
+    else if (f === 3) body.result = i64(flo, fhi);
   }
   putEnds(remote, false);
-  eProtocol = l4Protocol(protocol);
+  body.protocol = l4Protocol(protocol);
 }
 
 function bindEvent(e: number, k: Kind): void {
@@ -1026,10 +1032,10 @@ function bindEvent(e: number, k: Kind): void {
       localEnd(e);
       local = true;
     } else if (f === 2) protocol = flo | 0;
-    else if (f === 3) eResult = i64(flo, fhi);
+    else if (f === 3) body.result = i64(flo, fhi);
   }
   putEnds(false, local);
-  eProtocol = l4Protocol(protocol);
+  body.protocol = l4Protocol(protocol);
 }
 
 function acceptEvent(e: number, k: Kind): void {
@@ -1043,10 +1049,10 @@ function acceptEvent(e: number, k: Kind): void {
     } else if (f === 2) {
       localEnd(e);
       local = true;
-    } else if (f === 3) eResult = i64(flo, fhi);
+    } else if (f === 3) body.result = i64(flo, fhi);
   }
   putEnds(remote, local);
-  eProtocol = eFamily === AF_UNIX ? '' : 'tcp';
+  body.protocol = body.family === AF_UNIX ? '' : 'tcp';
 }
 
 function listenEvent(e: number, k: Kind): void {
@@ -1056,70 +1062,70 @@ function listenEvent(e: number, k: Kind): void {
     if (f === 1) {
       localEnd(e);
       local = true;
-    } else if (f === 3) eResult = i64(flo, fhi);
+    } else if (f === 3) body.result = i64(flo, fhi);
     // 2, the backlog: not kept
   }
   putEnds(false, local);
-  eProtocol = eFamily === AF_UNIX ? '' : 'tcp';
+  body.protocol = body.family === AF_UNIX ? '' : 'tcp';
 }
 
 function setidEvent(e: number, k: Kind): void {
   while (pos < e) {
     const f = field(e, k);
-    if (f === 1) eCall = str(e, UNBOUNDED);
-    else if (f === 2) eId = i64(flo, fhi);
-    else if (f === 3) eResult = i64(flo, fhi);
-    else if (f === 4) eCapEffective = u64(flo, fhi);
-    else if (f === 5) eCapPermitted = u64(flo, fhi);
-    else if (f === 6) eEuid = flo >>> 0;
-    else if (f === 7) eSuid = flo >>> 0;
-    else if (f === 8) eEgid = flo >>> 0;
-    else if (f === 9) eSgid = flo >>> 0;
-    else if (f === 10) eFsuid = flo >>> 0;
-    else if (f === 11) eFsgid = flo >>> 0;
-    else if (f === 12) eIdsAfter = taskIds(e);
+    if (f === 1) body.call = str(e, UNBOUNDED);
+    else if (f === 2) body.id = i64(flo, fhi);
+    else if (f === 3) body.result = i64(flo, fhi);
+    else if (f === 4) body.capEffective = u64(flo, fhi);
+    else if (f === 5) body.capPermitted = u64(flo, fhi);
+    else if (f === 6) body.euid = flo >>> 0;
+    else if (f === 7) body.suid = flo >>> 0;
+    else if (f === 8) body.egid = flo >>> 0;
+    else if (f === 9) body.sgid = flo >>> 0;
+    else if (f === 10) body.fsuid = flo >>> 0;
+    else if (f === 11) body.fsgid = flo >>> 0;
+    else if (f === 12) body.idsAfter = taskIds(e);
   }
 }
 
 function ptraceEvent(e: number, k: Kind): void {
   while (pos < e) {
     const f = field(e, k);
-    if (f === 1) eId = i64(flo, fhi);
-    else if (f === 2) eTargetPid = flo >>> 0;
-    else if (f === 3) eResult = i64(flo, fhi);
+    if (f === 1) body.id = i64(flo, fhi);
+    else if (f === 2) body.targetPid = flo >>> 0;
+    else if (f === 3) body.result = i64(flo, fhi);
   }
 }
 
 function moduleEvent(e: number, k: Kind): void {
   while (pos < e) {
     const f = field(e, k);
-    if (f === 1) eCall = str(e, UNBOUNDED);
+    if (f === 1) body.call = str(e, UNBOUNDED);
     else if (f === 2) {
-      ePath = str(e, MAX_PATH);
-      ePathKey = lastKey;
-    } else if (f === 3) eResult = i64(flo, fhi);
+      body.path = str(e, MAX_PATH);
+      body.pathKey = lastKey;
+    } else if (f === 3) body.result = i64(flo, fhi);
   }
 }
 
 function mountEvent(e: number, k: Kind): void {
   while (pos < e) {
     const f = field(e, k);
-    if (f === 1) ePath2 = str(e, MAX_PATH);
+    if (f === 1) body.path2 = str(e, MAX_PATH);
     else if (f === 2) {
-      ePath = str(e, MAX_PATH);
-      ePathKey = lastKey;
-    } else if (f === 3) eCall = str(e, UNBOUNDED);
-    else if (f === 4) eFlags = u64(flo, fhi);
-    else if (f === 5) eResult = i64(flo, fhi);
+      body.path = str(e, MAX_PATH);
+      body.pathKey = lastKey;
+    } else if (f === 3) body.call = str(e, UNBOUNDED);
+    else if (f === 4) body.flags = u64(flo, fhi);
+    else if (f === 5) body.result = i64(flo, fhi);
   }
 }
 
 function namespaceEvent(e: number, k: Kind): void {
   while (pos < e) {
     const f = field(e, k);
-    if (f === 1) eCall = str(e, UNBOUNDED);
-    else if (f === 2) eFlags = eId = u64(flo, fhi);
-    else if (f === 3) eResult = i64(flo, fhi);
+    if (f === 1) body.call = str(e, UNBOUNDED);
+    else if (f === 2) body.flags = body.id = u64(flo, fhi);
+    else if (f === 3) body.result = i64(flo, fhi);
   }
 }
 
@@ -1129,8 +1135,8 @@ function dupEvent(e: number, k: Kind): void {
   let protocol = 0;
   while (pos < e) {
     const f = field(e, k);
-    if (f === 1) eFlags = flo >>> 0;
-    else if (f === 2) eId = flo >>> 0;
+    if (f === 1) body.flags = flo >>> 0;
+    else if (f === 2) body.id = flo >>> 0;
     else if (f === 3) {
       remoteEnd(e);
       remote = true;
@@ -1138,11 +1144,11 @@ function dupEvent(e: number, k: Kind): void {
       localEnd(e);
       local = true;
     } else if (f === 5) protocol = flo | 0;
-    else if (f === 6) eResult = i64(flo, fhi);
-    else if (f === 7) eCall = str(e, 16);
+    else if (f === 6) body.result = i64(flo, fhi);
+    else if (f === 7) body.call = str(e, 16);
   }
   putEnds(remote, local);
-  eProtocol = l4Protocol(protocol);
+  body.protocol = l4Protocol(protocol);
 }
 
 function dnsEvent(e: number, k: Kind): void {
@@ -1166,72 +1172,72 @@ function dnsEvent(e: number, k: Kind): void {
     else if (f === 5) allowed = flo >>> 0;
   }
   putEnds(remote, false);
-  eProtocol = l4Protocol(protocol);
+  body.protocol = l4Protocol(protocol);
   dns ??= parseDnsMessage(new Uint8Array(0), false);
   // Cut by the kernel: what is past the cut is missing, not malformed.
   if (length > 0 && !dns.error && dns.truncated === false && length > MAX_DNS_MESSAGE) dns.truncated = true;
   dns.allowedInKernel = allowed;
-  eDns = dns;
+  body.dns = dns;
 }
 
 function cgroupMoveEvent(e: number, k: Kind): void {
   while (pos < e) {
     const f = field(e, k);
-    if (f === 1) eTargetPid = flo >>> 0;
-    else if (f === 2) eCall = str(e, 16);
-    else if (f === 3) eId = u64(flo, fhi);
-    else if (f === 4) eFlags = u64(flo, fhi);
-    else if (f === 5) eResult = u64(flo, fhi);
-    else if (f === 6) eMode = flo !== 0 ? 1 : 0;
+    if (f === 1) body.targetPid = flo >>> 0;
+    else if (f === 2) body.call = str(e, 16);
+    else if (f === 3) body.id = u64(flo, fhi);
+    else if (f === 4) body.flags = u64(flo, fhi);
+    else if (f === 5) body.result = u64(flo, fhi);
+    else if (f === 6) body.mode = flo !== 0 ? 1 : 0;
   }
 }
 
 function mkdirEvent(e: number, k: Kind): void {
   while (pos < e) {
     const f = field(e, k);
-    if (f === 1) ePath = str(e, MAX_PATH);
-    else if (f === 2) eMode = flo >>> 0;
-    else if (f === 3) eResult = i64(flo, fhi);
+    if (f === 1) body.path = str(e, MAX_PATH);
+    else if (f === 2) body.mode = flo >>> 0;
+    else if (f === 3) body.result = i64(flo, fhi);
   }
 }
 
 function linkEvent(e: number, k: Kind): void {
   while (pos < e) {
     const f = field(e, k);
-    if (f === 1) eCall = str(e, 16);
-    else if (f === 2) ePath2 = str(e, MAX_PATH);
-    else if (f === 3) ePath = str(e, MAX_PATH);
-    else if (f === 4) eFlags = flo >>> 0;
-    else if (f === 5) eResult = i64(flo, fhi);
+    if (f === 1) body.call = str(e, 16);
+    else if (f === 2) body.path2 = str(e, MAX_PATH);
+    else if (f === 3) body.path = str(e, MAX_PATH);
+    else if (f === 4) body.flags = flo >>> 0;
+    else if (f === 5) body.result = i64(flo, fhi);
   }
 }
 
 function socketEvent(e: number, k: Kind): void {
   while (pos < e) {
     const f = field(e, k);
-    if (f === 1) eFamily = flo >>> 0;
-    else if (f === 2) eFlags = flo >>> 0;
-    else if (f === 3) eId = flo >>> 0;
-    else if (f === 4) eResult = i64(flo, fhi);
+    if (f === 1) body.family = flo >>> 0;
+    else if (f === 2) body.flags = flo >>> 0;
+    else if (f === 3) body.id = flo >>> 0;
+    else if (f === 4) body.result = i64(flo, fhi);
   }
 }
 
 function bpfEvent(e: number, k: Kind): void {
   while (pos < e) {
     const f = field(e, k);
-    if (f === 1) eId = flo >>> 0;
-    else if (f === 2) eFlags = flo >>> 0;
-    else if (f === 3) eMode = flo >>> 0;
-    else if (f === 4) eCall = str(e, 16);
-    else if (f === 5) eResult = i64(flo, fhi);
+    if (f === 1) body.id = flo >>> 0;
+    else if (f === 2) body.flags = flo >>> 0;
+    else if (f === 3) body.mode = flo >>> 0;
+    else if (f === 4) body.call = str(e, 16);
+    else if (f === 5) body.result = i64(flo, fhi);
   }
 }
 
 function userfaultfdEvent(e: number, k: Kind): void {
   while (pos < e) {
     const f = field(e, k);
-    if (f === 1) eFlags = flo >>> 0;
-    else if (f === 2) eResult = i64(flo, fhi);
+    if (f === 1) body.flags = flo >>> 0;
+    else if (f === 2) body.result = i64(flo, fhi);
   }
 }
 
@@ -1240,25 +1246,25 @@ function sendEvent(e: number, k: Kind): void {
   let protocol = 0;
   while (pos < e) {
     const f = field(e, k);
-    if (f === 1) eCall = str(e, 16);
+    if (f === 1) body.call = str(e, 16);
     else if (f === 2) {
       remoteEnd(e);
       remote = true;
     } else if (f === 3) protocol = flo | 0;
-    else if (f === 4) eResult = i64(flo, fhi);
+    else if (f === 4) body.result = i64(flo, fhi);
   }
   putEnds(remote, false);
-  eProtocol = l4Protocol(protocol);
+  body.protocol = l4Protocol(protocol);
 }
 
 function iouringEvent(e: number, k: Kind): void {
   while (pos < e) {
     const f = field(e, k);
-    if (f === 1) eCall = str(e, 32);
-    else if (f === 2) eFlags = flo >>> 0;
-    else if (f === 3) eId = flo >>> 0;
-    else if (f === 4) eResult = i64(flo, fhi);
-    else if (f === 5) ePath2 = str(e, 32);
+    if (f === 1) body.call = str(e, 32);
+    else if (f === 2) body.flags = flo >>> 0;
+    else if (f === 3) body.id = flo >>> 0;
+    else if (f === 4) body.result = i64(flo, fhi);
+    else if (f === 5) body.path2 = str(e, 32);
   }
 }
 
