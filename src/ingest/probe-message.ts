@@ -744,6 +744,15 @@ const body = {
   pathKey: -1,
 };
 
+// Each field made general at once (null stored, then its zero value back): any value after it (a first number past
+// 2^30, a first DNS answer) then leaves the object's class as it is. Each change of that class would deoptimise every
+// decoder that writes the object and event(), which reads it.
+for (const key of Object.keys(body) as (keyof typeof body)[]) {
+  const zero = body[key];
+  (body as Record<string, unknown>)[key] = null;
+  (body as Record<string, unknown>)[key] = zero;
+}
+
 /** Back to their zero values: a kind sets only its own. */
 function clearKindFields(): void {
   body.path = '';
