@@ -744,13 +744,12 @@ const body = {
   pathKey: -1,
 };
 
-// Each field made general at once (two objects of different classes stored, then its zero value back): any value
-// after it (a first number past 2^30, a first argv, a first DNS answer) then leaves the object's class as it is. Each
-// change of that class would deoptimise every decoder that writes the object and event(), which reads it.
+// Each field made general at once (null stored, then its zero value back): any value after it (a first number past
+// 2^30, a first DNS answer) then leaves the object's class as it is. Each change of that class would deoptimise every
+// decoder that writes the object and event(), which reads it.
 for (const key of Object.keys(body) as (keyof typeof body)[]) {
   const zero = body[key];
-  (body as Record<string, unknown>)[key] = {};
-  (body as Record<string, unknown>)[key] = [];
+  (body as Record<string, unknown>)[key] = null;
   (body as Record<string, unknown>)[key] = zero;
 }
 
