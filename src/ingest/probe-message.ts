@@ -829,21 +829,11 @@ function field(e: number, k: Kind): number {
   }
   if (wt !== known) wrongType(k.message, f, wt);
   if (wt === 0) {
-    const b = buf;
-    const c = b[pos]!;
+    const c = buf[pos]!;
     if (c < 128 && pos < e) {
       flo = c;
       fhi = 0;
       pos++;
-    } else if (pos + 1 < e && b[pos + 1]! < 128) {
-      // Two bytes (up to 16,383: ports, modes); O_* flags and ids past that take three.
-      flo = (c & 127) | (b[pos + 1]! << 7);
-      fhi = 0;
-      pos += 2;
-    } else if (pos + 2 < e && b[pos + 1]! >= 128 && b[pos + 2]! < 128) {
-      flo = (c & 127) | ((b[pos + 1]! & 127) << 7) | (b[pos + 2]! << 14);
-      fhi = 0;
-      pos += 3;
     } else {
       varintParts(e);
       flo = vlo;
