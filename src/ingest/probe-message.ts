@@ -666,7 +666,7 @@ function event(end: number): Event {
   k.decode(kEnd, k);
   // The field order of emptyEvent (src/model/event.ts): every event gets one hidden class. Made here, from every
   // field's value, as one function's literal: a kind's decoder that stored into the event itself would change the
-  // class's field representations from outside the code that allocates it (a field's first value past 2^31 makes a
+  // class's field representations from outside the code that allocates it (a field's first number past 2^30 makes a
   // new class), and V8's optimised allocation here would go on making the old, deprecated class, migrated at run
   // time by whatever touched each event next.
   const ev: Event = {
