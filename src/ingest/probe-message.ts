@@ -371,46 +371,19 @@ const READS: Readonly<Record<EventType, Record<number, number>>> = {
   iouring: { 1: 2, 2: 0, 3: 0, 4: 0, 5: 2 },
 };
 
-/** Reads a kind's message, [pos, e), into `body`, which event() makes the event of. */
-type KindDecoder = (e: number, k: Kind) => void;
-
-/** A kind as the decoder reads it: its type, its message, the wire type of each field number (-1: unknown, skipped), its decoder. */
+/** A kind as the decoder reads it: its type, its message, the wire type of each field number (-1: unknown, skipped). */
 interface Kind {
   type: EventType;
   message: string;
   wire: Int8Array;
-  decode: KindDecoder;
-  /** Seen where no task runs (a DNS answer, in the network stack): no pid. */
-  taskless: boolean;
 }
-
-/**
- * Each kind is read by its own function, called from one place in event():
- * V8 optimises each apart, and a branch one has not run yet (a kind's first
- * event, a field's first value) deoptimises and recompiles that small
- * function, not the whole decoder (one function of ~450 lines took 52-68 ms
- * of TurboFan per compile, and was recompiled whole each time: bench/README.md).
- * Once a second kind has come through that call, its feedback is
- * megamorphic and TurboFan makes it a plain call, inlining no kind into
- * event() (a stream of one kind alone has it inlined until the second kind
- * deoptimises event() once).
- */
-const DECODERS: Readonly<Record<EventType, KindDecoder>> = {
-  exec: execEvent, fork: forkEvent, exit: exitEvent,
-  open: openEvent, unlink: unlinkEvent, rename: renameEvent, chmod: chmodEvent,
-  connect: connectEvent, accept: acceptEvent, bind: bindEvent, listen: listenEvent,
-  setid: setidEvent, ptrace: ptraceEvent, module: moduleEvent, mount: mountEvent, namespace: namespaceEvent, dup: dupEvent,
-  fileop: fileopEvent, dns: dnsEvent, cgroup_move: cgroupMoveEvent,
-  mkdir: mkdirEvent, link: linkEvent, socket: socketEvent, bpf: bpfEvent, userfaultfd: userfaultfdEvent, send: sendEvent,
-  iouring: iouringEvent,
-};
 
 /** Kinds by their field number in Event's oneof (model/event-kinds.ts numbers them); undefined for any other number. */
 const KIND_BY_FIELD: (Kind | undefined)[] = new Array<Kind | undefined>(1 + Math.max(...EVENT_TYPES.map((t) => EVENT_KINDS[t].field))).fill(undefined);
 for (const type of EVENT_TYPES) {
   const wire = new Int8Array(32).fill(-1);
   for (const [f, w] of Object.entries(READS[type])) wire[Number(f)] = w;
-  KIND_BY_FIELD[EVENT_KINDS[type].field] = { type, message: EVENT_KINDS[type].message, wire, decode: DECODERS[type], taskless: type === 'dns' };
+  KIND_BY_FIELD[EVENT_KINDS[type].field] = { type, message: EVENT_KINDS[type].message, wire };
 }
 
 /**
@@ -545,15 +518,11 @@ function event(end: number): Event {
   let gid = 0;
   let comm = '';
   let commKey = -1;
+  let pathKey = -1;
   let cgroupId = 0;
-  // blocked, blocked_by and io_uring as their varints' halves, made values in the event below: a header's rarely
-  // set fields only move numbers here, so their first value finds nothing in this function that V8 has not run.
-  let blockedLo = 0;
-  let blockedHi = 0;
-  let blockedByLo = 0;
-  let blockedByHi = 0;
-  let ioUringLo = 0;
-  let ioUringHi = 0;
+  let blocked = false;
+  let blockedBy = 0;
+  let ioUring = false;
   let kind: Kind | null = null;
   let kStart = 0;
   let kEnd = 0;
@@ -605,9 +574,9 @@ function event(end: number): Event {
       case 0x28: uid = (lo | (hi << 28)) >>> 0; break;
       case 0x30: gid = (lo | (hi << 28)) >>> 0; break;
       case 0x40: cgroupId = lo + hi * 268435456; break;
-      case 0x48: blockedLo = lo; blockedHi = hi; break;
-      case 0x50: blockedByLo = lo; blockedByHi = hi; break;
-      default: ioUringLo = lo; ioUringHi = hi;
+      case 0x48: blocked = (lo | (hi << 28)) !== 0; break;
+      case 0x50: blockedBy = (lo | (hi << 28)) >>> 0; break;
+      default: ioUring = (lo | (hi << 28)) !== 0;
     }
     p = q;
   }
@@ -637,9 +606,9 @@ function event(end: number): Event {
       case 6: expect('Event', f, wt, 0); gid = varint32(end); break;
       case 7: expect('Event', f, wt, 2); comm = str(end, 64); commKey = lastKey; break;
       case 8: expect('Event', f, wt, 0); cgroupId = varint64(end, false); break;
-      case 9: expect('Event', f, wt, 0); blockedLo = varint32(end); blockedHi = 0; break;
-      case 10: expect('Event', f, wt, 0); blockedByLo = varint32(end); blockedByHi = 0; break;
-      case 11: expect('Event', f, wt, 0); ioUringLo = varint32(end); ioUringHi = 0; break;
+      case 9: expect('Event', f, wt, 0); blocked = varint32(end) !== 0; break;
+      case 10: expect('Event', f, wt, 0); blockedBy = varint32(end); break;
+      case 11: expect('Event', f, wt, 0); ioUring = varint32(end) !== 0; break;
       default: {
         const known = f < KIND_BY_FIELD.length ? KIND_BY_FIELD[f] : undefined;
         if (known) {
@@ -655,627 +624,338 @@ function event(end: number): Event {
   if (!kind) throw new MalformedEvent('event without a kind');
   const k = kind;
   const type = k.type;
-  // Read for every event, not compared only when the pid is 0: a build's first DNS answer then finds no code here V8
-  // has not run (it deoptimises a function at the first run of any line it compiled without having seen it run).
-  const taskless = k.taskless;
-  if (!pid && !taskless) throw new MalformedEvent(`${type} event without a pid`);
+  // A DNS answer is seen in the network stack, where no task runs.
+  if (!pid && type !== 'dns') throw new MalformedEvent(`${type} event without a pid`);
 
-  // Cleared first, not after: an event rejected half read leaves the fields it set.
-  clearKindFields();
+  let path = '';
+  let pathRaw = '';
+  let pathFlags = 0;
+  let ino = 0;
+  let dev = 0;
+  let nlink = 0;
+  let fileMode = 0;
+  let sha256 = '';
+  let stdio = 0;
+  let path2 = '';
+  let flags = 0;
+  let mode = 0;
+  let result = 0;
+  let filename = '';
+  let argv: string[] = NO_ARGV;
+  let argvTruncated = false;
+  let env: string[] = NO_ARGV;
+  let envTruncated = false;
+  let cwd = '';
+  let tty = 0;
+  let exeLayer = 0;
+  let vpid = 0;
+  let loginuid = 0;
+  let capEffective = 0;
+  let capPermitted = 0;
+  let childPid = 0;
+  let exitCode = 0;
+  let signal = 0;
+  let family = 0;
+  let addr = '';
+  let port = 0;
+  let localAddr = '';
+  let localPort = 0;
+  let protocol: L4Protocol = '';
+  let unixPath = '';
+  let call = '';
+  let id = 0;
+  let targetPid = 0;
+  let euid = 0;
+  let suid = 0;
+  let egid = 0;
+  let sgid = 0;
+  let fsuid = 0;
+  let fsgid = 0;
+  let idsAfter: TaskIds | null = null;
+  // Remote and local socket ends, and the wire protocol, applied after the fields (their order on the wire is free).
+  let hasRemote = false;
+  let rFamily = 0;
+  let rAddr = '';
+  let rPort = 0;
+  let rPath = '';
+  let hasLocal = false;
+  let lFamily = 0;
+  let lAddr = '';
+  let lPort = 0;
+  let lPath = '';
+  let wireProtocol = 0;
+  let dns: DnsAnswer | null = null;
+  let dnsLength = 0;
+  let dnsAllowed = 0;
+
+  const wire = k.wire;
   pos = kStart;
-  k.decode(kEnd, k);
-  // The field order of emptyEvent (src/model/event.ts): every event gets one hidden class. Made here, from every
-  // field's value, as one function's literal: a kind's decoder that stored into the event itself would change the
-  // class's field representations from outside the code that allocates it (a field's first number past 2^30 makes a
-  // new class), and V8's optimised allocation here would go on making the old, deprecated class, migrated at run
-  // time by whatever touched each event next.
-  const ev: Event = {
-    type, ktimeNs, time: 0, pid, tid, ppid, uid, gid, comm, cgroupId, nodeName: '',
-    blocked: (blockedLo | (blockedHi << 28)) !== 0,
-    blockedBy: MECHANISMS[(blockedByLo | (blockedByHi << 28)) >>> 0] ?? '',
-    ioUring: (ioUringLo | (ioUringHi << 28)) !== 0,
-    path: body.path, pathRaw: body.pathRaw, pathFlags: body.pathFlags, ino: body.ino, dev: body.dev, nlink: body.nlink, fileMode: body.fileMode, sha256: body.sha256, stdio: body.stdio,
-    path2: body.path2, flags: body.flags, mode: body.mode, result: body.result,
-    filename: body.filename, argv: body.argv, argvTruncated: body.argvTruncated, env: body.env, envTruncated: body.envTruncated, cwd: body.cwd, tty: body.tty, exeLayer: body.exeLayer,
-    vpid: body.vpid, loginuid: body.loginuid, capEffective: body.capEffective, capPermitted: body.capPermitted,
-    childPid: body.childPid, exitCode: body.exitCode, signal: body.signal,
-    family: body.family, addr: body.addr, port: body.port, localAddr: body.localAddr, localPort: body.localPort, protocol: body.protocol, unixPath: body.unixPath, sipName: '', cipName: '', dns: body.dns,
-    call: body.call, id: body.id, targetPid: body.targetPid, euid: body.euid, suid: body.suid, egid: body.egid, sgid: body.sgid, fsuid: body.fsuid, fsgid: body.fsgid, idsAfter: body.idsAfter,
-    pathKey: body.pathKey, commKey,
+  const e = kEnd;
+  while (pos < e) {
+    // Tags and varints of one byte (most are) read here in line; the rest through varint32 and varintParts.
+    let tag = b[pos]!;
+    if (tag < 128) pos++;
+    else tag = varint32(e);
+    const f = tag >>> 3;
+    const wt = tag & 7;
+    const known = f < wire.length ? wire[f]! : -1;
+    if (known < 0) {
+      skip(wt, f, e);
+      continue;
+    }
+    if (wt !== known) wrongType(k.message, f, wt);
+    // A varint field's value, as its low and high 32 bits: what each field takes of it is read below.
+    let lo = 0;
+    let hi = 0;
+    if (wt === 0) {
+      const c = b[pos]!;
+      if (c < 128 && pos < e) {
+        lo = c;
+        pos++;
+      } else {
+        varintParts(e);
+        lo = vlo;
+        hi = vhi;
+      }
+    }
+    switch (type) {
+      case 'exec':
+        if (f === 1) filename = str(e, MAX_PATH);
+        else if (f === 2) { path = str(e, MAX_PATH); pathKey = lastKey; }
+        else if (f === 3) {
+          if (argv === NO_ARGV) argv = [];
+          argv.push(str(e, MAX_ARG));
+        } else if (f === 4) argvTruncated = lo !== 0;
+        else if (f === 5) cwd = str(e, MAX_PATH);
+        else if (f === 6) tty = lo >>> 0;
+        else if (f === 7) capEffective = u64(lo, hi);
+        else if (f === 8) capPermitted = u64(lo, hi);
+        else if (f === 9) loginuid = lo >>> 0;
+        else if (f === 10) vpid = lo >>> 0;
+        else if (f === 11) exeLayer |= lo !== 0 ? EXE_OVERLAY : 0;
+        else if (f === 12) exeLayer |= lo !== 0 ? EXE_UPPER_LAYER : 0;
+        else if (f === 13) ino = u64(lo, hi);
+        else if (f === 14) dev = lo >>> 0;
+        else if (f === 15) sha256 = str(e, 64);
+        else if (f === 16) stdio = lo >>> 0;
+        else if (f === 17) {
+          if (env === NO_ARGV) env = [];
+          // Again here what the probe filtered: no value off the list gets further (model/env.ts).
+          env.push(redactEnvEntry(str(e, MAX_ARG)));
+        } else envTruncated = lo !== 0;
+        break;
+      case 'fork':
+        if (f === 1) childPid = lo >>> 0;
+        else vpid = lo >>> 0;
+        break;
+      case 'exit':
+        if (f === 1) exitCode = lo | 0;
+        else signal = lo | 0;
+        break;
+      case 'open':
+        if (f === 1) { path = str(e, MAX_PATH); pathKey = lastKey; }
+        else if (f === 2) flags = lo | 0;
+        else if (f === 3) mode = lo >>> 0;
+        else if (f === 4) result = i64(lo, hi);
+        else if (f === 5) pathRaw = str(e, MAX_PATH);
+        else if (f === 6) pathFlags = lo >>> 0;
+        else if (f === 7) ino = u64(lo, hi);
+        else if (f === 8) dev = lo >>> 0;
+        else if (f === 9) nlink = lo >>> 0;
+        else fileMode = lo >>> 0;
+        break;
+      case 'unlink':
+        if (f === 1) { path = str(e, MAX_PATH); pathKey = lastKey; }
+        else if (f === 2) flags = lo !== 0 ? 1 : 0;
+        else result = i64(lo, hi);
+        break;
+      case 'rename':
+        if (f === 1) { path = str(e, MAX_PATH); pathKey = lastKey; }
+        else if (f === 2) path2 = str(e, MAX_PATH);
+        else if (f === 3) flags = lo >>> 0;
+        else result = i64(lo, hi);
+        break;
+      case 'chmod':
+        if (f === 1) { path = str(e, MAX_PATH); pathKey = lastKey; }
+        else if (f === 2) mode = lo >>> 0;
+        else result = i64(lo, hi);
+        break;
+      case 'fileop':
+        if (f === 1) call = str(e, 16);
+        else if (f === 2) { path = str(e, MAX_PATH); pathKey = lastKey; }
+        else result = i64(lo, hi);
+        break;
+      case 'connect':
+      case 'bind':
+        if (f === 1) {
+          sockAddr(e);
+          if (type === 'connect') { hasRemote = true; rFamily = saFamily; rAddr = saAddr; rPort = saPort; rPath = saPath; }
+          else { hasLocal = true; lFamily = saFamily; lAddr = saAddr; lPort = saPort; lPath = saPath; }
+        } else if (f === 2) wireProtocol = lo | 0;
+        else result = i64(lo, hi);
+        break;
+      case 'accept':
+        if (f === 1) { sockAddr(e); hasRemote = true; rFamily = saFamily; rAddr = saAddr; rPort = saPort; rPath = saPath; }
+        else if (f === 2) { sockAddr(e); hasLocal = true; lFamily = saFamily; lAddr = saAddr; lPort = saPort; lPath = saPath; }
+        else result = i64(lo, hi);
+        break;
+      case 'listen':
+        if (f === 1) { sockAddr(e); hasLocal = true; lFamily = saFamily; lAddr = saAddr; lPort = saPort; lPath = saPath; }
+        else if (f === 2) {
+          // backlog: not kept
+        }
+        else result = i64(lo, hi);
+        break;
+      case 'setid':
+        if (f === 1) call = str(e, UNBOUNDED);
+        else if (f === 2) id = i64(lo, hi);
+        else if (f === 3) result = i64(lo, hi);
+        else if (f === 4) capEffective = u64(lo, hi);
+        else if (f === 5) capPermitted = u64(lo, hi);
+        else if (f === 6) euid = lo >>> 0;
+        else if (f === 7) suid = lo >>> 0;
+        else if (f === 8) egid = lo >>> 0;
+        else if (f === 9) sgid = lo >>> 0;
+        else if (f === 10) fsuid = lo >>> 0;
+        else if (f === 11) fsgid = lo >>> 0;
+        else idsAfter = taskIds(e);
+        break;
+      case 'ptrace':
+        if (f === 1) id = i64(lo, hi);
+        else if (f === 2) targetPid = lo >>> 0;
+        else result = i64(lo, hi);
+        break;
+      case 'module':
+        if (f === 1) call = str(e, UNBOUNDED);
+        else if (f === 2) { path = str(e, MAX_PATH); pathKey = lastKey; }
+        else result = i64(lo, hi);
+        break;
+      case 'mount':
+        if (f === 1) path2 = str(e, MAX_PATH);
+        else if (f === 2) { path = str(e, MAX_PATH); pathKey = lastKey; }
+        else if (f === 3) call = str(e, UNBOUNDED);
+        else if (f === 4) flags = u64(lo, hi);
+        else result = i64(lo, hi);
+        break;
+      case 'namespace':
+        if (f === 1) call = str(e, UNBOUNDED);
+        else if (f === 2) flags = id = u64(lo, hi);
+        else result = i64(lo, hi);
+        break;
+      case 'dns':
+        if (f === 1) {
+          const end = delimited(e, 'message');
+          // Copied: the batch's buffer is reused.
+          dns = parseDnsMessage(Uint8Array.from(buf.subarray(pos, end)), false);
+          pos = end;
+        } else if (f === 2) dnsLength = lo >>> 0;
+        else if (f === 3) { sockAddr(e); hasRemote = true; rFamily = saFamily; rAddr = saAddr; rPort = saPort; rPath = saPath; }
+        else if (f === 4) wireProtocol = lo | 0;
+        else dnsAllowed = lo >>> 0;
+        break;
+      case 'cgroup_move':
+        if (f === 1) targetPid = lo >>> 0;
+        else if (f === 2) call = str(e, 16);
+        else if (f === 3) id = u64(lo, hi);
+        else if (f === 4) flags = u64(lo, hi);
+        else if (f === 5) result = u64(lo, hi);
+        else mode = lo !== 0 ? 1 : 0;
+        break;
+      case 'dup':
+        if (f === 1) flags = lo >>> 0;
+        else if (f === 2) id = lo >>> 0;
+        else if (f === 3) { sockAddr(e); hasRemote = true; rFamily = saFamily; rAddr = saAddr; rPort = saPort; rPath = saPath; }
+        else if (f === 4) { sockAddr(e); hasLocal = true; lFamily = saFamily; lAddr = saAddr; lPort = saPort; lPath = saPath; }
+        else if (f === 5) wireProtocol = lo | 0;
+        else if (f === 7) call = str(e, 16);
+        else result = i64(lo, hi);
+        break;
+      case 'mkdir':
+        if (f === 1) path = str(e, MAX_PATH);
+        else if (f === 2) mode = lo >>> 0;
+        else result = i64(lo, hi);
+        break;
+      case 'link':
+        if (f === 1) call = str(e, 16);
+        else if (f === 2) path2 = str(e, MAX_PATH);
+        else if (f === 3) path = str(e, MAX_PATH);
+        else if (f === 4) flags = lo >>> 0;
+        else result = i64(lo, hi);
+        break;
+      case 'socket':
+        if (f === 1) family = lo >>> 0;
+        else if (f === 2) flags = lo >>> 0;
+        else if (f === 3) id = lo >>> 0;
+        else result = i64(lo, hi);
+        break;
+      case 'bpf':
+        if (f === 1) id = lo >>> 0;
+        else if (f === 2) flags = lo >>> 0;
+        else if (f === 3) mode = lo >>> 0;
+        else if (f === 4) call = str(e, 16);
+        else result = i64(lo, hi);
+        break;
+      case 'userfaultfd':
+        if (f === 1) flags = lo >>> 0;
+        else result = i64(lo, hi);
+        break;
+      case 'send':
+        if (f === 1) call = str(e, 16);
+        else if (f === 2) { sockAddr(e); hasRemote = true; rFamily = saFamily; rAddr = saAddr; rPort = saPort; rPath = saPath; }
+        else if (f === 3) wireProtocol = lo | 0;
+        else result = i64(lo, hi);
+        break;
+      case 'iouring':
+        if (f === 1) call = str(e, 32);
+        else if (f === 2) flags = lo >>> 0;
+        else if (f === 3) id = lo >>> 0;
+        else if (f === 5) path2 = str(e, 32);
+        else result = i64(lo, hi);
+        break;
+    }
+  }
+  if (type === 'exec') {
+    if (!path) {
+      path = filename;
+      pathKey = -1;
+    }
+    if (argv.length > MAX_ARGS) oversize = true;
+    if (argv !== NO_ARGV) argv = sharedArgv(argv);
+    if (env.length > MAX_ENV) oversize = true;
+  }
+  // As the reference decoder's setRemote / setLocal: the remote end first, the local one fills what is left.
+  if (hasRemote) {
+    family = rFamily;
+    if (rFamily === AF_UNIX) unixPath = rPath;
+    else { addr = rAddr; port = rPort; }
+  }
+  if (hasLocal) {
+    if (!family) family = lFamily;
+    if (lFamily === AF_UNIX) unixPath = lPath;
+    else { localAddr = lAddr; localPort = lPort; }
+  }
+  if (type === 'accept' || type === 'listen') protocol = family === AF_UNIX ? '' : 'tcp';
+  else if (type === 'connect' || type === 'bind' || type === 'dup' || type === 'send' || type === 'dns') protocol = l4Protocol(wireProtocol);
+  if (type === 'dns') {
+    dns ??= parseDnsMessage(new Uint8Array(0), false);
+    // Cut by the kernel: what is past the cut is missing, not malformed.
+    if (dnsLength > 0 && !dns.error && dns.truncated === false && dnsLength > MAX_DNS_MESSAGE) dns.truncated = true;
+    dns.allowedInKernel = dnsAllowed;
+  }
+
+  // The field order of emptyEvent (src/model/event.ts): every event gets one hidden class.
+  return {
+    type, ktimeNs, time: 0, pid, tid, ppid, uid, gid, comm, cgroupId, nodeName: '', blocked, blockedBy: MECHANISMS[blockedBy] ?? '', ioUring,
+    path, pathRaw, pathFlags, ino, dev, nlink, fileMode, sha256, stdio, path2, flags, mode, result,
+    filename, argv, argvTruncated, env, envTruncated, cwd, tty, exeLayer, vpid, loginuid, capEffective, capPermitted,
+    childPid, exitCode, signal,
+    family, addr, port, localAddr, localPort, protocol, unixPath, sipName: '', cipName: '', dns,
+    call, id, targetPid, euid, suid, egid, sgid, fsuid, fsgid, idsAfter,
+    pathKey, commKey,
     process: null, workload: null,
   };
-  return ev;
 }
 
-// ---- kinds ----------------------------------------------------------
-
-/**
- * The fields of an event's kind, as its decoder read them: event() clears them, has the kind's decoder read its
- * message into them, and makes the event of them. One object, not module variables: a module's `let` costs a
- * check that it is initialised at every read and write (~5 instructions each here, ~350 an event).
- */
-const body = {
-  path: '',
-  pathRaw: '',
-  pathFlags: 0,
-  ino: 0,
-  dev: 0,
-  nlink: 0,
-  fileMode: 0,
-  sha256: '',
-  stdio: 0,
-  path2: '',
-  flags: 0,
-  mode: 0,
-  result: 0,
-  filename: '',
-  argv: NO_ARGV as string[],
-  argvTruncated: false,
-  env: NO_ARGV as string[],
-  envTruncated: false,
-  cwd: '',
-  tty: 0,
-  exeLayer: 0,
-  vpid: 0,
-  loginuid: 0,
-  capEffective: 0,
-  capPermitted: 0,
-  childPid: 0,
-  exitCode: 0,
-  signal: 0,
-  family: 0,
-  addr: '',
-  port: 0,
-  localAddr: '',
-  localPort: 0,
-  protocol: '' as L4Protocol,
-  unixPath: '',
-  dns: null as DnsAnswer | null,
-  call: '',
-  id: 0,
-  targetPid: 0,
-  euid: 0,
-  suid: 0,
-  egid: 0,
-  sgid: 0,
-  fsuid: 0,
-  fsgid: 0,
-  idsAfter: null as TaskIds | null,
-  pathKey: -1,
-};
-
-// Each field made general at once (null stored, then its zero value back): any value after it (a first number past
-// 2^30, a first DNS answer) then leaves the object's class as it is. Each change of that class would deoptimise every
-// decoder that writes the object and event(), which reads it.
-for (const key of Object.keys(body) as (keyof typeof body)[]) {
-  const zero = body[key];
-  (body as Record<string, unknown>)[key] = null;
-  (body as Record<string, unknown>)[key] = zero;
-}
-
-/** Back to their zero values: a kind sets only its own. */
-function clearKindFields(): void {
-  body.path = '';
-  body.pathRaw = '';
-  body.pathFlags = 0;
-  body.ino = 0;
-  body.dev = 0;
-  body.nlink = 0;
-  body.fileMode = 0;
-  body.sha256 = '';
-  body.stdio = 0;
-  body.path2 = '';
-  body.flags = 0;
-  body.mode = 0;
-  body.result = 0;
-  body.filename = '';
-  body.argv = NO_ARGV;
-  body.argvTruncated = false;
-  body.env = NO_ARGV;
-  body.envTruncated = false;
-  body.cwd = '';
-  body.tty = 0;
-  body.exeLayer = 0;
-  body.vpid = 0;
-  body.loginuid = 0;
-  body.capEffective = 0;
-  body.capPermitted = 0;
-  body.childPid = 0;
-  body.exitCode = 0;
-  body.signal = 0;
-  body.family = 0;
-  body.addr = '';
-  body.port = 0;
-  body.localAddr = '';
-  body.localPort = 0;
-  body.protocol = '';
-  body.unixPath = '';
-  body.dns = null;
-  body.call = '';
-  body.id = 0;
-  body.targetPid = 0;
-  body.euid = 0;
-  body.suid = 0;
-  body.egid = 0;
-  body.sgid = 0;
-  body.fsuid = 0;
-  body.fsgid = 0;
-  body.idsAfter = null;
-  body.pathKey = -1;
-}
-
-// A varint field's value, as its low and high 32 bits, as field() read it last: what each field takes of it is the kind's.
-let flo = 0;
-let fhi = 0;
-
-/**
- * The next field of kind k's message ending at `e`: its number, a varint's
- * value in flo and fhi, a string or message left at pos for its reader. A
- * field this decoder does not read is skipped (0); one it reads with
- * another wire type makes the event malformed.
- */
-function field(e: number, k: Kind): number {
-  // Tags and varints of one byte (most are) read here in line; the rest through varint32 and varintParts.
-  let tag = buf[pos]!;
-  if (tag < 128) pos++;
-  else tag = varint32(e);
-  const f = tag >>> 3;
-  const wt = tag & 7;
-  const wire = k.wire;
-  const known = f < wire.length ? wire[f]! : -1;
-  if (known < 0) {
-    skip(wt, f, e);
-    return 0;
-  }
-  if (wt !== known) wrongType(k.message, f, wt);
-  if (wt === 0) {
-    const c = buf[pos]!;
-    if (c < 128 && pos < e) {
-      flo = c;
-      fhi = 0;
-      pos++;
-    } else {
-      varintParts(e);
-      flo = vlo;
-      fhi = vhi;
-    }
-  }
-  return f;
-}
-
-// The remote and local socket ends an event's message gave, put on the event after its fields (their order on the wire is free).
-let rFamily = 0;
-let rAddr = '';
-let rPort = 0;
-let rPath = '';
-let lFamily = 0;
-let lAddr = '';
-let lPort = 0;
-let lPath = '';
-
-function remoteEnd(e: number): void {
-  sockAddr(e);
-  rFamily = saFamily;
-  rAddr = saAddr;
-  rPort = saPort;
-  rPath = saPath;
-}
-
-function localEnd(e: number): void {
-  sockAddr(e);
-  lFamily = saFamily;
-  lAddr = saAddr;
-  lPort = saPort;
-  lPath = saPath;
-}
-
-/** As the reference decoder's setRemote / setLocal: the remote end first, the local one fills what is left. */
-function putEnds(remote: boolean, local: boolean): void {
-  if (remote) {
-    body.family = rFamily;
-    if (rFamily === AF_UNIX) body.unixPath = rPath;
-    else {
-      body.addr = rAddr;
-      body.port = rPort;
-    }
-  }
-  if (local) {
-    if (!body.family) body.family = lFamily;
-    if (lFamily === AF_UNIX) body.unixPath = lPath;
-    else {
-      body.localAddr = lAddr;
-      body.localPort = lPort;
-    }
-  }
-}
-
-function execEvent(e: number, k: Kind): void {
-  let filename = '';
-  let path = '';
-  let pathKey = -1;
-  let argv: string[] = NO_ARGV;
-  let env: string[] = NO_ARGV;
-  let exeLayer = 0;
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) filename = str(e, MAX_PATH);
-    else if (f === 2) {
-      path = str(e, MAX_PATH);
-      pathKey = lastKey;
-    } else if (f === 3) {
-      if (argv === NO_ARGV) argv = [];
-      argv.push(str(e, MAX_ARG));
-    } else if (f === 4) body.argvTruncated = flo !== 0;
-    else if (f === 5) body.cwd = str(e, MAX_PATH);
-    else if (f === 6) body.tty = flo >>> 0;
-    else if (f === 7) body.capEffective = u64(flo, fhi);
-    else if (f === 8) body.capPermitted = u64(flo, fhi);
-    else if (f === 9) body.loginuid = flo >>> 0;
-    else if (f === 10) body.vpid = flo >>> 0;
-    else if (f === 11) exeLayer |= flo !== 0 ? EXE_OVERLAY : 0;
-    else if (f === 12) exeLayer |= flo !== 0 ? EXE_UPPER_LAYER : 0;
-    else if (f === 13) body.ino = u64(flo, fhi);
-    else if (f === 14) body.dev = flo >>> 0;
-    else if (f === 15) body.sha256 = str(e, 64);
-    else if (f === 16) body.stdio = flo >>> 0;
-    else if (f === 17) {
-      if (env === NO_ARGV) env = [];
-      // Again here what the probe filtered: no value off the list gets further (model/env.ts).
-      env.push(redactEnvEntry(str(e, MAX_ARG)));
-    } else if (f === 18) body.envTruncated = flo !== 0;
-  }
-  if (!path) {
-    path = filename;
-    pathKey = -1;
-  }
-  if (argv.length > MAX_ARGS) oversize = true;
-  if (env.length > MAX_ENV) oversize = true;
-  body.path = path;
-  body.pathKey = pathKey;
-  body.filename = filename;
-  body.argv = argv === NO_ARGV ? argv : sharedArgv(argv);
-  body.env = env;
-  body.exeLayer = exeLayer;
-}
-
-function forkEvent(e: number, k: Kind): void {
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) body.childPid = flo >>> 0;
-    else if (f === 2) body.vpid = flo >>> 0;
-  }
-}
-
-function exitEvent(e: number, k: Kind): void {
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) body.exitCode = flo | 0;
-    else if (f === 2) body.signal = flo | 0;
-  }
-}
-
-function openEvent(e: number, k: Kind): void {
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) {
-      body.path = str(e, MAX_PATH);
-      body.pathKey = lastKey;
-    } else if (f === 2) body.flags = flo | 0;
-    else if (f === 3) body.mode = flo >>> 0;
-    else if (f === 4) body.result = i64(flo, fhi);
-    else if (f === 5) body.pathRaw = str(e, MAX_PATH);
-    else if (f === 6) body.pathFlags = flo >>> 0;
-    else if (f === 7) body.ino = u64(flo, fhi);
-    else if (f === 8) body.dev = flo >>> 0;
-    else if (f === 9) body.nlink = flo >>> 0;
-    else if (f === 10) body.fileMode = flo >>> 0;
-  }
-}
-
-function unlinkEvent(e: number, k: Kind): void {
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) {
-      body.path = str(e, MAX_PATH);
-      body.pathKey = lastKey;
-    } else if (f === 2) body.flags = flo !== 0 ? 1 : 0;
-    else if (f === 3) body.result = i64(flo, fhi);
-  }
-}
-
-function renameEvent(e: number, k: Kind): void {
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) {
-      body.path = str(e, MAX_PATH);
-      body.pathKey = lastKey;
-    } else if (f === 2) body.path2 = str(e, MAX_PATH);
-    else if (f === 3) body.flags = flo >>> 0;
-    else if (f === 4) body.result = i64(flo, fhi);
-  }
-}
-
-function chmodEvent(e: number, k: Kind): void {
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) {
-      body.path = str(e, MAX_PATH);
-      body.pathKey = lastKey;
-    } else if (f === 2) body.mode = flo >>> 0;
-    else if (f === 3) body.result = i64(flo, fhi);
-  }
-}
-
-function fileopEvent(e: number, k: Kind): void {
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) body.call = str(e, 16);
-    else if (f === 2) {
-      body.path = str(e, MAX_PATH);
-      body.pathKey = lastKey;
-    } else if (f === 3) body.result = i64(flo, fhi);
-  }
-}
-
-function connectEvent(e: number, k: Kind): void {
-  let remote = false;
-  let protocol = 0;
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) {
-      remoteEnd(e);
-      remote = true;
-    } else if (f === 2) protocol = flo | 0;
-    else if (f === 3) body.result = i64(flo, fhi);
-  }
-  putEnds(remote, false);
-  body.protocol = l4Protocol(protocol);
-}
-
-function bindEvent(e: number, k: Kind): void {
-  let local = false;
-  let protocol = 0;
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) {
-      localEnd(e);
-      local = true;
-    } else if (f === 2) protocol = flo | 0;
-    else if (f === 3) body.result = i64(flo, fhi);
-  }
-  putEnds(false, local);
-  body.protocol = l4Protocol(protocol);
-}
-
-function acceptEvent(e: number, k: Kind): void {
-  let remote = false;
-  let local = false;
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) {
-      remoteEnd(e);
-      remote = true;
-    } else if (f === 2) {
-      localEnd(e);
-      local = true;
-    } else if (f === 3) body.result = i64(flo, fhi);
-  }
-  putEnds(remote, local);
-  body.protocol = body.family === AF_UNIX ? '' : 'tcp';
-}
-
-function listenEvent(e: number, k: Kind): void {
-  let local = false;
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) {
-      localEnd(e);
-      local = true;
-    } else if (f === 3) body.result = i64(flo, fhi);
-    // 2, the backlog: not kept
-  }
-  putEnds(false, local);
-  body.protocol = body.family === AF_UNIX ? '' : 'tcp';
-}
-
-function setidEvent(e: number, k: Kind): void {
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) body.call = str(e, UNBOUNDED);
-    else if (f === 2) body.id = i64(flo, fhi);
-    else if (f === 3) body.result = i64(flo, fhi);
-    else if (f === 4) body.capEffective = u64(flo, fhi);
-    else if (f === 5) body.capPermitted = u64(flo, fhi);
-    else if (f === 6) body.euid = flo >>> 0;
-    else if (f === 7) body.suid = flo >>> 0;
-    else if (f === 8) body.egid = flo >>> 0;
-    else if (f === 9) body.sgid = flo >>> 0;
-    else if (f === 10) body.fsuid = flo >>> 0;
-    else if (f === 11) body.fsgid = flo >>> 0;
-    else if (f === 12) body.idsAfter = taskIds(e);
-  }
-}
-
-function ptraceEvent(e: number, k: Kind): void {
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) body.id = i64(flo, fhi);
-    else if (f === 2) body.targetPid = flo >>> 0;
-    else if (f === 3) body.result = i64(flo, fhi);
-  }
-}
-
-function moduleEvent(e: number, k: Kind): void {
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) body.call = str(e, UNBOUNDED);
-    else if (f === 2) {
-      body.path = str(e, MAX_PATH);
-      body.pathKey = lastKey;
-    } else if (f === 3) body.result = i64(flo, fhi);
-  }
-}
-
-function mountEvent(e: number, k: Kind): void {
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) body.path2 = str(e, MAX_PATH);
-    else if (f === 2) {
-      body.path = str(e, MAX_PATH);
-      body.pathKey = lastKey;
-    } else if (f === 3) body.call = str(e, UNBOUNDED);
-    else if (f === 4) body.flags = u64(flo, fhi);
-    else if (f === 5) body.result = i64(flo, fhi);
-  }
-}
-
-function namespaceEvent(e: number, k: Kind): void {
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) body.call = str(e, UNBOUNDED);
-    else if (f === 2) body.flags = body.id = u64(flo, fhi);
-    else if (f === 3) body.result = i64(flo, fhi);
-  }
-}
-
-function dupEvent(e: number, k: Kind): void {
-  let remote = false;
-  let local = false;
-  let protocol = 0;
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) body.flags = flo >>> 0;
-    else if (f === 2) body.id = flo >>> 0;
-    else if (f === 3) {
-      remoteEnd(e);
-      remote = true;
-    } else if (f === 4) {
-      localEnd(e);
-      local = true;
-    } else if (f === 5) protocol = flo | 0;
-    else if (f === 6) body.result = i64(flo, fhi);
-    else if (f === 7) body.call = str(e, 16);
-  }
-  putEnds(remote, local);
-  body.protocol = l4Protocol(protocol);
-}
-
-function dnsEvent(e: number, k: Kind): void {
-  let remote = false;
-  let protocol = 0;
-  let dns: DnsAnswer | null = null;
-  let length = 0;
-  let allowed = 0;
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) {
-      const end = delimited(e, 'message');
-      // Copied: the batch's buffer is reused.
-      dns = parseDnsMessage(Uint8Array.from(buf.subarray(pos, end)), false);
-      pos = end;
-    } else if (f === 2) length = flo >>> 0;
-    else if (f === 3) {
-      remoteEnd(e);
-      remote = true;
-    } else if (f === 4) protocol = flo | 0;
-    else if (f === 5) allowed = flo >>> 0;
-  }
-  putEnds(remote, false);
-  body.protocol = l4Protocol(protocol);
-  dns ??= parseDnsMessage(new Uint8Array(0), false);
-  // Cut by the kernel: what is past the cut is missing, not malformed.
-  if (length > 0 && !dns.error && dns.truncated === false && length > MAX_DNS_MESSAGE) dns.truncated = true;
-  dns.allowedInKernel = allowed;
-  body.dns = dns;
-}
-
-function cgroupMoveEvent(e: number, k: Kind): void {
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) body.targetPid = flo >>> 0;
-    else if (f === 2) body.call = str(e, 16);
-    else if (f === 3) body.id = u64(flo, fhi);
-    else if (f === 4) body.flags = u64(flo, fhi);
-    else if (f === 5) body.result = u64(flo, fhi);
-    else if (f === 6) body.mode = flo !== 0 ? 1 : 0;
-  }
-}
-
-function mkdirEvent(e: number, k: Kind): void {
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) body.path = str(e, MAX_PATH);
-    else if (f === 2) body.mode = flo >>> 0;
-    else if (f === 3) body.result = i64(flo, fhi);
-  }
-}
-
-function linkEvent(e: number, k: Kind): void {
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) body.call = str(e, 16);
-    else if (f === 2) body.path2 = str(e, MAX_PATH);
-    else if (f === 3) body.path = str(e, MAX_PATH);
-    else if (f === 4) body.flags = flo >>> 0;
-    else if (f === 5) body.result = i64(flo, fhi);
-  }
-}
-
-function socketEvent(e: number, k: Kind): void {
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) body.family = flo >>> 0;
-    else if (f === 2) body.flags = flo >>> 0;
-    else if (f === 3) body.id = flo >>> 0;
-    else if (f === 4) body.result = i64(flo, fhi);
-  }
-}
-
-function bpfEvent(e: number, k: Kind): void {
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) body.id = flo >>> 0;
-    else if (f === 2) body.flags = flo >>> 0;
-    else if (f === 3) body.mode = flo >>> 0;
-    else if (f === 4) body.call = str(e, 16);
-    else if (f === 5) body.result = i64(flo, fhi);
-  }
-}
-
-function userfaultfdEvent(e: number, k: Kind): void {
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) body.flags = flo >>> 0;
-    else if (f === 2) body.result = i64(flo, fhi);
-  }
-}
-
-function sendEvent(e: number, k: Kind): void {
-  let remote = false;
-  let protocol = 0;
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) body.call = str(e, 16);
-    else if (f === 2) {
-      remoteEnd(e);
-      remote = true;
-    } else if (f === 3) protocol = flo | 0;
-    else if (f === 4) body.result = i64(flo, fhi);
-  }
-  putEnds(remote, false);
-  body.protocol = l4Protocol(protocol);
-}
-
-function iouringEvent(e: number, k: Kind): void {
-  while (pos < e) {
-    const f = field(e, k);
-    if (f === 1) body.call = str(e, 32);
-    else if (f === 2) body.flags = flo >>> 0;
-    else if (f === 3) body.id = flo >>> 0;
-    else if (f === 4) body.result = i64(flo, fhi);
-    else if (f === 5) body.path2 = str(e, 32);
-  }
-}
 
 /** EventBatch bytes [pos, end) into `out`: seq, events, rejections. */
 function batch(end: number, out: DecodedBatch): void {
