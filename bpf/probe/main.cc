@@ -20,6 +20,7 @@
 // Exits 0 on SIGTERM/SIGINT after sending what it holds (and the engine has
 // acknowledged it) and detaching its programs.
 #include <bpf/libbpf.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/epoll.h>
@@ -436,6 +437,9 @@ int main(int argc, char** argv) {
     sopt.tls_server_name = opt.tls_server_name;
   }
   // Loaded, attached and every file read: from here on only what commands and the snapshot need.
+  // Loading parsed the kernel's BTF and relocated every program: megabytes
+  // freed by now, which glibc keeps mapped in the heap unless told.
+  malloc_trim(0);
   std::string kept;
   if (!vigil::DropCapabilities(&kept, &error)) {
     vigil::Log("error", "cannot drop the capabilities the probe does not need: %s", error.c_str());

@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <malloc.h>
 #include <pthread.h>
 
 #include <algorithm>
@@ -555,14 +556,22 @@ bool EngineStream::Session() {
   v1::CommandsRequest commands_req;
   commands_req.set_token(token);
   auto commands = stub->Commands(&commands_ctx, commands_req);
-  auto procs = snapshot_();
-  for (size_t i = 0; i < procs.size() || i == 0; i += kSnapshotChunk) {
-    v1::ProbeMessage msg;
-    auto* snap = msg.mutable_snapshot();
-    for (size_t j = i; j < procs.size() && j < i + kSnapshotChunk; j++) *snap->add_processes() = procs[j];
-    snap->set_last(i + kSnapshotChunk >= procs.size());
-    if (!rw->Write(msg)) return false;
+  // The snapshot (every process on the node: megabytes on a busy one) is
+  // freed once sent, and its pages given back: this call lives as long as
+  // the connection.
+  size_t sent = 0;
+  {
+    auto procs = snapshot_();
+    sent = procs.size();
+    for (size_t i = 0; i < procs.size() || i == 0; i += kSnapshotChunk) {
+      v1::ProbeMessage msg;
+      auto* snap = msg.mutable_snapshot();
+      for (size_t j = i; j < procs.size() && j < i + kSnapshotChunk; j++) *snap->add_processes() = procs[j];
+      snap->set_last(i + kSnapshotChunk >= procs.size());
+      if (!rw->Write(msg)) return false;
+    }
   }
+  malloc_trim(0);
   {
     std::lock_guard<std::mutex> lock(mu_);
     live_ = rw.get();
@@ -570,7 +579,7 @@ bool EngineStream::Session() {
     reader_done_ = false;
   }
   connected_ = true;
-  Log("info", "connected to engine at %s, sent %zu running processes", options_.target.c_str(), procs.size());
+  Log("info", "connected to engine at %s, sent %zu running processes", options_.target.c_str(), sent);
 
   // Commands arrive on their own thread, on their own call; acks go
   // through the send queue so only one thread writes at a time.
