@@ -207,7 +207,7 @@ constexpr int kReadMore = -EAGAIN;
 // State the ring-buffer callback works on.
 struct Pump {
   vigil::EngineStream* stream;
-  vigil::v1::EventBatch batch;
+  vigil::Batch batch;  // on an arena of its own (batch.h)
   int batch_max;
   vigil::DecodeStats stats;
   vigil::SensitiveFiles* sensitive = nullptr;
@@ -225,10 +225,10 @@ struct Pump {
       stream->EnqueuePackets(std::move(packets));
       packets.Clear();
     }
-    if (batch.events_size() == 0) return;
+    if (batch.size() == 0) return;
     // Its sequence number is given as it is written (stream.h: lanes).
     stream->Enqueue(std::move(batch), sheddable, slow);
-    batch.Clear();
+    batch = vigil::Batch();
     sheddable.clear();
     slow.clear();
   }
@@ -237,10 +237,10 @@ struct Pump {
 int OnRecord(void* ctx, void* data, size_t size) {
   auto* pump = static_cast<Pump*>(ctx);
   std::string error;
-  auto* event = pump->batch.add_events();
+  auto* event = pump->batch.Add();
   pump->events_total++;
   if (!vigil::DecodeRecord(data, size, event, &pump->stats, &error)) {
-    pump->batch.mutable_events()->RemoveLast();
+    pump->batch.RemoveLast();
     if (pump->decode_errors++ < 10) vigil::Log("warn", "malformed ring-buffer record: %s", error.c_str());
     return 0;
   }
@@ -254,7 +254,7 @@ int OnRecord(void* ctx, void* data, size_t size) {
     pump->sensitive->Check(event, o->root_dev, o->root_ino);
   }
   if (pump->hasher && event->has_exec()) pump->hasher->Fill(event, static_cast<const vigil_exec*>(data)->exe_ctime_ns);
-  if (pump->batch.events_size() >= pump->batch_max) pump->Flush();
+  if (pump->batch.size() >= pump->batch_max) pump->Flush();
   // A flood the reader barely keeps up with would keep one read going for
   // seconds: the fairness tick that holds it, and the loss report, wait
   // for the read to end. Past this many records the read stops (libbpf

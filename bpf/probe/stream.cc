@@ -59,16 +59,32 @@ std::string KindOf(const v1::Event& e) {
   const auto* f = v1::Event::descriptor()->FindFieldByNumber(e.kind_case());
   return f ? f->name() : "other";
 }
+
+// The events of `from` (taken out of it: `events`) at the positions
+// `which`, in order, as a batch. Half of them or more: moved as pointers,
+// the new batch sharing from's arenas. Fewer: copied onto an arena of their
+// own, so that a few events kept waiting in a queue (the slow lane, what
+// fits) do not keep a whole batch's arenas alive with them.
+Batch Gather(const Batch& from, const std::vector<v1::Event*>& events, const std::vector<size_t>& which) {
+  Batch out;
+  if (which.size() * 2 >= events.size()) {
+    out = from.Sibling();
+    for (size_t i : which) out.Move(events[i]);
+  } else {
+    for (size_t i : which) out.Add()->CopyFrom(*events[i]);
+  }
+  return out;
+}
 }  // namespace
 
 // Written by the calling thread when it can (WriteDirect); otherwise queued
 // in its lane and the sender notified, after the lock is released, so the
 // woken sender does not wake only to block on the mutex the notifier still holds.
-bool EngineStream::Enqueue(v1::EventBatch batch, const std::vector<bool>& sheddable, const std::vector<bool>& slow) {
+bool EngineStream::Enqueue(Batch batch, const std::vector<bool>& sheddable, const std::vector<bool>& slow) {
   bool all = true;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    const size_t n = batch.events_size();
+    const size_t n = batch.size();
     const size_t max = options_.max_queued_events, used = queued_events_ + unacked_events_;
     size_t room = used < max ? max - used : 0;
     size_t room_shed = used < max / 4 * 3 ? max / 4 * 3 - used : 0;
@@ -79,14 +95,15 @@ bool EngineStream::Enqueue(v1::EventBatch batch, const std::vector<bool>& shedda
     if (n > room || (any_sheddable && n > room_shed)) {
       // Over the bound: keep what is never shed while there is room, what
       // may be shed while the first three quarters have room.
-      v1::EventBatch kept;
+      const std::vector<v1::Event*> events = batch.Release();
+      std::vector<size_t> kept;
       for (size_t i = 0; i < n; i++) {
-        v1::Event* e = batch.mutable_events(i);
+        v1::Event* e = events[i];
         bool shed = i < sheddable.size() && sheddable[i];
         if (room > 0 && (!shed || room_shed > 0)) {
           room--;
           if (room_shed > 0) room_shed--;
-          kept.mutable_events()->Add(std::move(*e));
+          kept.push_back(i);
           kept_shed.push_back(shed);
           kept_slow.push_back(i < slow.size() && slow[i]);
           continue;
@@ -101,22 +118,22 @@ bool EngineStream::Enqueue(v1::EventBatch batch, const std::vector<bool>& shedda
         }
         all = false;
       }
-      batch = std::move(kept);
+      batch = Gather(batch, events, kept);
       shed_flags = &kept_shed;
       slow_flags = &kept_slow;
     }
     // Emptied, nothing goes: sequence numbers are given as batches are written.
-    if (batch.events_size() == 0) return all;
+    if (batch.size() == 0) return all;
     const bool any_slow = std::find(slow_flags->begin(), slow_flags->end(), true) != slow_flags->end();
     if (slow_.empty() && !any_slow) {
       if (WriteDirect(lock, batch)) return all;
-      queued_events_ += batch.events_size();
+      queued_events_ += batch.size();
       normal_.push_back(std::move(batch));
     } else {
       // Split by lane: a workload with events in the slow lane (or a process
       // whose fork waits there) follows them, so none is overtaken by its own.
       const auto now = Clock::now();
-      const size_t m = batch.events_size();
+      const size_t m = batch.size();
       std::vector<bool> to_slow(m);
       size_t slow_n = 0;
       // What this batch itself sends to the slow lane counts too: a workload's
@@ -125,7 +142,7 @@ bool EngineStream::Enqueue(v1::EventBatch batch, const std::vector<bool>& shedda
       std::vector<uint32_t> children_here;
       auto has = [](const auto& v, auto x) { return std::find(v.begin(), v.end(), x) != v.end(); };
       for (size_t i = 0; i < m; i++) {
-        const v1::Event& e = batch.events(i);
+        const v1::Event& e = batch.event(i);
         const uint64_t cg = e.cgroup_id();
         to_slow[i] = (i < slow_flags->size() && (*slow_flags)[i]) || slow_cgroups_.count(cg) ||
                      (!slow_children_.empty() && slow_children_.count(e.pid())) || has(cgroups_here, cg) ||
@@ -142,18 +159,22 @@ bool EngineStream::Enqueue(v1::EventBatch batch, const std::vector<bool>& shedda
       if (slow_n == m) {
         PushSlow(std::move(batch), std::move(shed_of), now);
       } else {
-        v1::EventBatch normal, slowed;
+        const std::vector<v1::Event*> events = batch.Release();
+        std::vector<size_t> normal_at, slowed_at;
         std::vector<bool> slowed_shed;
         for (size_t i = 0; i < m; i++) {
-          v1::Event* e = batch.mutable_events(i);
           if (!to_slow[i]) {
-            normal.mutable_events()->Add(std::move(*e));
+            normal_at.push_back(i);
             continue;
           }
-          slowed.mutable_events()->Add(std::move(*e));
+          slowed_at.push_back(i);
           slowed_shed.push_back(shed_of[i]);
         }
-        queued_events_ += normal.events_size();
+        // The normal part is acknowledged soon: it shares the batch's arena.
+        // The slowed part waits: copied when it is the lesser part (Gather).
+        Batch normal = batch.Sibling(), slowed = Gather(batch, events, slowed_at);
+        for (size_t i : normal_at) normal.Move(events[i]);
+        queued_events_ += normal.size();
         normal_.push_back(std::move(normal));
         if (slow_n > 0) PushSlow(std::move(slowed), std::move(slowed_shed), now);
       }
@@ -164,14 +185,14 @@ bool EngineStream::Enqueue(v1::EventBatch batch, const std::vector<bool>& shedda
   return all;
 }
 
-void EngineStream::PushSlow(v1::EventBatch batch, std::vector<bool> sheddable, Clock::time_point now) {
-  const size_t n = batch.events_size();
+void EngineStream::PushSlow(Batch batch, std::vector<bool> sheddable, Clock::time_point now) {
+  const size_t n = batch.size();
   // Counted per run of one workload: a flood's batches are mostly one.
   for (size_t i = 0; i < n;) {
-    const uint64_t cg = batch.events(i).cgroup_id();
+    const uint64_t cg = batch.event(i).cgroup_id();
     size_t j = i;
-    while (j < n && batch.events(j).cgroup_id() == cg) {
-      if (batch.events(j).has_fork()) slow_children_[batch.events(j).fork().child_pid()]++;
+    while (j < n && batch.event(j).cgroup_id() == cg) {
+      if (batch.event(j).has_fork()) slow_children_[batch.event(j).fork().child_pid()]++;
       j++;
     }
     slow_cgroups_[cg] += j - i;
@@ -181,9 +202,10 @@ void EngineStream::PushSlow(v1::EventBatch batch, std::vector<bool> sheddable, C
   queued_events_ += n;
   // Small pieces (a batch split by lane) are merged into the last batch
   // while it has room and is not already trimmed; whole batches go as they are.
-  if (!slow_.empty() && slow_.size() > slow_trimmed_ && slow_.back().batch.events_size() + n <= size_t(kSlowBatch)) {
+  if (!slow_.empty() && slow_.size() > slow_trimmed_ && slow_.back().batch.size() + n <= size_t(kSlowBatch)) {
     SlowBatch& b = slow_.back();
-    for (size_t i = 0; i < n; i++) b.batch.mutable_events()->Add(std::move(*batch.mutable_events(i)));
+    b.batch.Share(batch);
+    for (v1::Event* e : batch.Release()) b.batch.Move(e);
     b.sheddable.insert(b.sheddable.end(), sheddable.begin(), sheddable.end());
     return;
   }
@@ -191,15 +213,15 @@ void EngineStream::PushSlow(v1::EventBatch batch, std::vector<bool> sheddable, C
   slow_.push_back({std::move(batch), std::move(sheddable), now});
 }
 
-void EngineStream::LeftSlow(const v1::EventBatch& batch, const std::vector<bool>* only) {
-  const size_t n = batch.events_size();
+void EngineStream::LeftSlow(const Batch& batch, const std::vector<bool>* only) {
+  const size_t n = batch.size();
   for (size_t i = 0; i < n;) {
-    const uint64_t cg = batch.events(i).cgroup_id();
+    const uint64_t cg = batch.event(i).cgroup_id();
     size_t j = i, k = 0;
-    for (; j < n && batch.events(j).cgroup_id() == cg; j++) {
+    for (; j < n && batch.event(j).cgroup_id() == cg; j++) {
       if (only && !(*only)[j]) continue;
       k++;
-      const v1::Event& e = batch.events(j);
+      const v1::Event& e = batch.event(j);
       if (!e.has_fork()) continue;
       if (auto it = slow_children_.find(e.fork().child_pid()); it != slow_children_.end() && --it->second == 0)
         slow_children_.erase(it);
@@ -225,13 +247,14 @@ void EngineStream::TrimSlow(Clock::time_point now) {
   const auto oldest = now - std::chrono::milliseconds(int(kSlowSeconds * 1000));
   while (slow_trimmed_ < slow_.size() && (slow_events_ > bound || slow_[slow_trimmed_].since < oldest)) {
     SlowBatch& b = slow_[slow_trimmed_];
-    b.sheddable.resize(b.batch.events_size());
+    b.sheddable.resize(b.batch.size());
     LeftSlow(b.batch, &b.sheddable);
-    v1::EventBatch kept;
-    const size_t n = b.batch.events_size();
+    const std::vector<v1::Event*> events = b.batch.Release();
+    std::vector<size_t> kept;
+    const size_t n = events.size();
     size_t shed = 0;
     for (size_t i = 0; i < n; i++) {
-      v1::Event* e = b.batch.mutable_events(i);
+      v1::Event* e = events[i];
       if (i < b.sheddable.size() && b.sheddable[i]) {
         if (!slow_shedding_) {
           slow_shedding_ = true;
@@ -244,16 +267,16 @@ void EngineStream::TrimSlow(Clock::time_point now) {
         shed++;
         continue;
       }
-      kept.mutable_events()->Add(std::move(*e));
+      kept.push_back(i);
     }
     slow_events_ -= shed;
     queued_events_ -= shed;
-    if (kept.events_size() == 0) {
+    if (kept.empty()) {
       slow_.erase(slow_.begin() + slow_trimmed_);
       continue;
     }
-    b.batch = std::move(kept);
-    b.sheddable.assign(b.batch.events_size(), false);
+    b.batch = Gather(b.batch, events, kept);
+    b.sheddable.assign(b.batch.size(), false);
     slow_trimmed_++;
   }
   EndShedding();
@@ -270,31 +293,30 @@ void EngineStream::SetDrainRate(uint64_t events_per_sec) {
   drain_rate_ = std::max<uint64_t>(events_per_sec, 1);
 }
 
-bool EngineStream::WriteDirect(std::unique_lock<std::mutex>& lock, v1::EventBatch& batch) {
-  const size_t n = batch.events_size();
+bool EngineStream::WriteDirect(std::unique_lock<std::mutex>& lock, Batch& batch) {
+  const size_t n = batch.size();
   if (!live_ || writing_ || stopping_ || !LanesEmpty() || !control_.empty() || !packets_.empty() ||
       unacked_events_ + n > kDirectUnacked)
     return false;
   writing_ = true;
   auto* rw = live_;
   batch.set_seq(++next_seq_);
-  v1::ProbeMessage msg;
-  msg.mutable_batch()->Swap(&batch);
+  Batch sent = std::move(batch);
   lock.unlock();
-  const bool ok = rw->Write(msg);
+  const bool ok = rw->Write(sent.message());
   lock.lock();
   writing_ = false;
   if (ok) {
     // Kept until the engine says it processed it.
     unacked_events_ += n;
-    unacked_.push_back(std::move(*msg.mutable_batch()));
+    unacked_.push_back(std::move(sent));
     direct_batches_++;
   } else {
     // The stream broke: the sender ends the session and sends it again, its seq kept, in the next.
     direct_failed_ = true;
     live_ = nullptr;
     queued_events_ += n;
-    resend_.push_front(std::move(*msg.mutable_batch()));
+    resend_.push_front(std::move(sent));
   }
   // The sender is woken only when it has something to do: what queued
   // meanwhile, a broken stream, or its wait to end the session.
@@ -404,8 +426,8 @@ void EngineStream::Stop(int drain_ms) {
 void EngineStream::Acknowledge(uint64_t seq) {
   std::lock_guard<std::mutex> lock(mu_);
   while (!unacked_.empty() && unacked_.front().seq() <= seq) {
-    unacked_events_ -= unacked_.front().events_size();
-    acked_events_ += unacked_.front().events_size();
+    unacked_events_ -= unacked_.front().size();
+    acked_events_ += unacked_.front().size();
     unacked_.pop_front();
   }
   // The slow lane goes only while little is unacknowledged: this may let it.
@@ -417,7 +439,7 @@ void EngineStream::RequeueUnacked() {
   if (unacked_.empty()) return;
   Log("info", "resending %zu batches (%zu events) the engine did not acknowledge", unacked_.size(), unacked_events_);
   while (!unacked_.empty()) {
-    queued_events_ += unacked_.back().events_size();
+    queued_events_ += unacked_.back().size();
     resend_.push_front(std::move(unacked_.back()));
     unacked_.pop_back();
   }
@@ -425,7 +447,7 @@ void EngineStream::RequeueUnacked() {
 }
 
 // Next message to write; a batch stays queued until its write succeeded.
-bool EngineStream::PopNext(v1::ProbeMessage* out, bool* is_batch) {
+bool EngineStream::PopNext(v1::ProbeMessage* out, Batch* batch, bool* is_batch) {
   std::unique_lock<std::mutex> lock(mu_);
   // Not while the ring reader writes a batch itself (WriteDirect): one writer at a time, in order.
   // Woken for work, a stop, or a session that ended (a failed direct write,
@@ -452,7 +474,7 @@ bool EngineStream::PopNext(v1::ProbeMessage* out, bool* is_batch) {
     writing_ = true;
     return true;
   }
-  if (TakeBatch(out->mutable_batch())) {
+  if (TakeBatch(batch)) {
     *is_batch = true;
     writing_ = true;
     return true;
@@ -463,22 +485,22 @@ bool EngineStream::PopNext(v1::ProbeMessage* out, bool* is_batch) {
 // Batches to send again first (their seq kept), then the normal lane, then
 // the slow lane while little is unacknowledged: the engine then never has
 // more than kSlowUnacked of a flood ahead of anyone else's next event.
-bool EngineStream::TakeBatch(v1::EventBatch* out) {
+bool EngineStream::TakeBatch(Batch* out) {
   if (!resend_.empty()) {
-    queued_events_ -= resend_.front().events_size();
+    queued_events_ -= resend_.front().size();
     *out = std::move(resend_.front());
     resend_.pop_front();
     return true;
   }
   if (!normal_.empty()) {
-    queued_events_ -= normal_.front().events_size();
+    queued_events_ -= normal_.front().size();
     *out = std::move(normal_.front());
     normal_.pop_front();
   } else if (!slow_.empty() && unacked_events_ < kSlowUnacked) {
     SlowBatch& b = slow_.front();
     LeftSlow(b.batch, nullptr);
-    slow_events_ -= b.batch.events_size();
-    queued_events_ -= b.batch.events_size();
+    slow_events_ -= b.batch.size();
+    queued_events_ -= b.batch.size();
     *out = std::move(b.batch);
     slow_.pop_front();
     if (slow_trimmed_ > 0) slow_trimmed_--;
@@ -611,15 +633,16 @@ bool EngineStream::Session() {
   bool broken = false;
   while (true) {
     v1::ProbeMessage msg;
+    Batch batch;
     bool is_batch = false;
-    if (PopNext(&msg, &is_batch)) {
-      if (!rw->Write(msg)) {
+    if (PopNext(&msg, &batch, &is_batch)) {
+      if (!rw->Write(is_batch ? batch.message() : msg)) {
         // Unsent: back to the front of its queue for the next session.
         std::lock_guard<std::mutex> lock(mu_);
         writing_ = false;
         if (is_batch) {
-          queued_events_ += msg.batch().events_size();
-          resend_.push_front(std::move(*msg.mutable_batch()));
+          queued_events_ += batch.size();
+          resend_.push_front(std::move(batch));
         } else {
           control_.push_front(std::move(msg));
         }
@@ -630,8 +653,8 @@ bool EngineStream::Session() {
       writing_ = false;
       if (is_batch) {
         // Kept until the engine says it processed it.
-        unacked_events_ += msg.batch().events_size();
-        unacked_.push_back(std::move(*msg.mutable_batch()));
+        unacked_events_ += batch.size();
+        unacked_.push_back(std::move(batch));
       }
       continue;
     }

@@ -43,6 +43,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "batch.h"
 #include "vigil/v1/probe.pb.h"
 
 namespace grpc {
@@ -84,7 +85,7 @@ class EngineStream {
   // for the slow lane. An event whose workload has events waiting in the
   // slow lane goes there too, and so does one of a process whose fork waits
   // there (the engine must see the fork before the child's exec).
-  bool Enqueue(v1::EventBatch batch, const std::vector<bool>& sheddable = {}, const std::vector<bool>& slow = {});
+  bool Enqueue(Batch batch, const std::vector<bool>& sheddable = {}, const std::vector<bool>& slow = {});
   // The rate the engine is expected to drain (the fairness budget, events/s):
   // bounds the slow lane to about a second of it.
   void SetDrainRate(uint64_t events_per_sec);
@@ -130,24 +131,25 @@ class EngineStream {
  private:
   void Run();
   bool Session();  // one connection, until it breaks or we stop
-  bool PopNext(v1::ProbeMessage* out, bool* is_batch);
+  // A batch goes into `batch` (and *is_batch set), anything else into `out`.
+  bool PopNext(v1::ProbeMessage* out, Batch* batch, bool* is_batch);
   void Acknowledge(uint64_t seq);
   // Writes `batch` into the live stream from the calling thread when that
   // keeps the order and cannot wait long on the engine; false (and the
   // batch untouched) otherwise. Called with mu_ held via `lock`.
-  bool WriteDirect(std::unique_lock<std::mutex>& lock, v1::EventBatch& batch);
+  bool WriteDirect(std::unique_lock<std::mutex>& lock, Batch& batch);
   // Puts unacknowledged batches back in front of the queue (the connection broke).
   void RequeueUnacked();
   // Under mu_. Whether any batch waits in a lane; the next one to write
   // (null: none may go now); takes it out of its lane, its seq given.
   bool LanesEmpty() const { return resend_.empty() && normal_.empty() && slow_.empty(); }
-  bool TakeBatch(v1::EventBatch* out);
+  bool TakeBatch(Batch* out);
   // Appends events to the slow lane (their workloads and fork children counted).
-  void PushSlow(v1::EventBatch batch, std::vector<bool> sheddable, std::chrono::steady_clock::time_point now);
+  void PushSlow(Batch batch, std::vector<bool> sheddable, std::chrono::steady_clock::time_point now);
   // Sheds the slow lane's oldest sheddable events past its bounds.
   void TrimSlow(std::chrono::steady_clock::time_point now);
   // Forgets the events of `batch` (those flagged in `only`, if given) leaving the slow lane, sent or shed.
-  void LeftSlow(const v1::EventBatch& batch, const std::vector<bool>* only);
+  void LeftSlow(const Batch& batch, const std::vector<bool>* only);
   void CountShed(const v1::Event& e);
   void EndShedding();  // logs the end of a shedding episode once the slow lane is empty
 
@@ -158,10 +160,10 @@ class EngineStream {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<v1::ProbeMessage> control_;  // acks, loss reports: sent first
-  std::deque<v1::EventBatch> resend_;  // sent before, unacknowledged: their seq kept, sent first
-  std::deque<v1::EventBatch> normal_;
+  std::deque<Batch> resend_;  // sent before, unacknowledged: their seq kept, sent first
+  std::deque<Batch> normal_;
   struct SlowBatch {
-    v1::EventBatch batch;
+    Batch batch;
     std::vector<bool> sheddable;
     std::chrono::steady_clock::time_point since;  // when its first event came
   };
@@ -176,7 +178,7 @@ class EngineStream {
   std::atomic<uint64_t> slow_shed_total_{0};
   uint64_t next_seq_ = 0;
   size_t queued_events_ = 0;  // in every lane
-  std::deque<v1::EventBatch> unacked_;  // sent, not yet acknowledged, oldest first
+  std::deque<Batch> unacked_;  // sent, not yet acknowledged, oldest first
   size_t unacked_events_ = 0;
   std::deque<v1::PacketBatch> packets_;
   size_t queued_packet_bytes_ = 0;
