@@ -10,7 +10,7 @@ import { createServer } from 'node:http';
 import { alertFor, type Alert } from '../../src/model/alert.js';
 import { TestEngine } from '../support/engine.js';
 import { useFakeCgroupMount } from '../support/cgroup-hooks.js';
-import { describeKernel, TestCgroupTree, waitFor } from '../support/kernel.js';
+import { describeKernel, probeStartMs, TestCgroupTree, waitFor } from '../support/kernel.js';
 import { SyntheticProbe } from '../support/synthetic-probe.js';
 
 describeKernel('faults', () => {
@@ -80,7 +80,7 @@ describeKernel('faults', () => {
       expect(exited.priority).toBe('critical');
       expect(exited.message).toMatch(new RegExp(`^the probe \\(pid ${first}\\) on test-node exited \\(killed by SIGKILL\\): nothing is observed until it is back \\(restarting in \\d+ ms\\)\\. Protected workloads \\(enforce mode: crash-web; quarantined: ${other.root}/jail\\)`));
       await waitFor('the probe restarted by its supervisor', () => t.probe!.pid !== undefined && t.probe!.pid !== first, 15_000);
-      await waitFor('the new probe connected', () => t.engine.ingest.sessions().some((s) => s.connected && s.hello.probePid !== first && s.snapshotDone), 20_000);
+      await waitFor('the new probe connected', () => t.engine.ingest.sessions().some((s) => s.connected && s.hello.probePid !== first && s.snapshotDone), probeStartMs);
       const gap = await waitFor('the gap reported', () => alerts.find((a) => a.rule === 'Probe restarted'));
       expect(gap.priority).toBe('critical');
       expect(gap.message).toMatch(new RegExp(`^probe on test-node restarted \\(pid ${first}, killed by SIGKILL → \\d+\\): events between \\S+ and now \\(\\d+ s\\) were not observed; kernel enforcement was off meanwhile \\(enforce mode: crash-web; quarantined: ${other.root}/jail\\) and is being put back now$`));

@@ -9,7 +9,7 @@ import { afterEach, expect, it } from 'vitest';
 import { ProbeSupervisor } from '../../src/probe/supervisor.js';
 import { stopChild } from '../support/children.js';
 import { TestEngine } from '../support/engine.js';
-import { describeKernel, probeBinary, TestCgroupTree, waitFor } from '../support/kernel.js';
+import { describeKernel, probeBinary, probeStartMs, TestCgroupTree, waitFor } from '../support/kernel.js';
 
 describeKernel('probe ⇄ engine resilience on the real kernel', () => {
   let tree: TestCgroupTree | undefined;
@@ -32,7 +32,7 @@ describeKernel('probe ⇄ engine resilience on the real kernel', () => {
     );
     probe.start();
     cleanups.push(() => probe.stop());
-    await waitFor('probe connected to the first engine', () => first.engine.ingest.sessions().some((s) => s.snapshotDone), 20_000);
+    await waitFor('probe connected to the first engine', () => first.engine.ingest.sessions().some((s) => s.snapshotDone), probeStartMs);
     const sessionId = first.engine.ingest.sessions()[0]!.hello.sessionId;
 
     await app.run('/bin/echo', ['before-restart']);
@@ -45,7 +45,7 @@ describeKernel('probe ⇄ engine resilience on the real kernel', () => {
 
     const second = await TestEngine.start({}, { dir: first.dir });
     cleanups.push(() => second.stop());
-    await waitFor('probe reconnected', () => second.engine.ingest.sessions().some((s) => s.snapshotDone), 20_000);
+    await waitFor('probe reconnected', () => second.engine.ingest.sessions().some((s) => s.snapshotDone), probeStartMs);
     const session = second.engine.ingest.sessions()[0]!;
     expect(session.hello.sessionId).toBe(sessionId);
 
@@ -76,7 +76,7 @@ describeKernel('probe ⇄ engine resilience on the real kernel', () => {
     );
     probe.start();
     cleanups.push(() => probe.stop());
-    await waitFor('probe connected', () => first.engine.ingest.sessions().some((s) => s.snapshotDone), 20_000);
+    await waitFor('probe connected', () => first.engine.ingest.sessions().some((s) => s.snapshotDone), probeStartMs);
 
     const files = 4000;
     const names = (t: TestEngine): string[] => t.of(app.id, 'open').map((e) => e.path).filter((p) => p.startsWith(`${work}/f`));
@@ -138,7 +138,7 @@ describeKernel('probe ⇄ engine resilience on the real kernel', () => {
     let stderr = '';
     probe.stderr!.on('data', (d) => (stderr += d));
     cleanups.push(async () => void probe.kill('SIGKILL'));
-    await waitFor('probe connected', () => t.engine.ingest.sessions().some((s) => s.snapshotDone), 20_000);
+    await waitFor('probe connected', () => t.engine.ingest.sessions().some((s) => s.snapshotDone), probeStartMs);
     const session = t.engine.ingest.sessions()[0]!;
     // Some 9,000 events (exec, fork, exit) while the engine pings the probe.
     const running = flood.run('/bin/sh', ['-c', 'for i in $(seq 3000); do /bin/true; done']);
@@ -186,7 +186,7 @@ describeKernel('probe ⇄ engine resilience on the real kernel', () => {
     cleanups.push(() => stopChild(probe)); // failed before its stop: not left running
     let stderr = '';
     probe.stderr!.on('data', (d) => (stderr += d));
-    await waitFor('probe connected', () => t.engine.ingest.sessions().some((s) => s.snapshotDone), 20_000);
+    await waitFor('probe connected', () => t.engine.ingest.sessions().some((s) => s.snapshotDone), probeStartMs);
     const ids = ownIds(probe.pid!);
     expect(loaded(ids).length).toBeGreaterThanOrEqual(2);
     // 'close', not 'exit': its last line (the stop's account) read to the end.

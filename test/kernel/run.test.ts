@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { describeKernel, repoRoot, waitFor } from '../support/kernel.js';
+import { describeKernel, probeStartMs, repoRoot, waitFor } from '../support/kernel.js';
 import { completeLines } from '../support/lines.js';
 
 /** Ids of the BPF programs or links process `pid` holds (its bpf-prog or bpf_link fds). */
@@ -74,7 +74,7 @@ describeKernel('vigil run stopped (SIGTERM) or killed (SIGKILL)', () => {
   it('stops with the probe exiting by itself, its programs detached', async () => {
     const { run, exited, lines } = startRun();
     try {
-      const connected = await waitFor('the probe connected', () => lines().find((l) => l.msg === 'probe connected'), 30_000);
+      const connected = await waitFor('the probe connected', () => lines().find((l) => l.msg === 'probe connected'), probeStartMs);
       const probePid = Number(connected.probePid);
       const programs = heldBy(probePid, 'prog');
       expect(programs.length).toBeGreaterThan(10);
@@ -106,7 +106,7 @@ describeKernel('vigil run stopped (SIGTERM) or killed (SIGKILL)', () => {
     const { run, exited, lines } = startRun();
     let probePid = 0;
     try {
-      const connected = await waitFor('the probe connected', () => lines().find((l) => l.msg === 'probe connected'), 30_000);
+      const connected = await waitFor('the probe connected', () => lines().find((l) => l.msg === 'probe connected'), probeStartMs);
       probePid = Number(connected.probePid);
       // This run's probe only (other probes run on this machine): its own links and programs.
       const links = heldBy(probePid, 'link');

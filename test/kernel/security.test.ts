@@ -12,7 +12,7 @@ import { ControlClient } from '../../src/control/client.js';
 import type { Alert } from '../../src/model/alert.js';
 import { stopChild } from '../support/children.js';
 import { TestEngine } from '../support/engine.js';
-import { describeKernel, probeBinary, repoRoot, TestCgroupTree, waitFor } from '../support/kernel.js';
+import { describeKernel, probeBinary, probeStartMs, repoRoot, TestCgroupTree, waitFor } from '../support/kernel.js';
 import { completeLines } from '../support/lines.js';
 import { makePki, type TestPki } from '../support/tls.js';
 
@@ -55,7 +55,7 @@ describeKernel('least privilege on the real kernel', () => {
     const t = await TestEngine.start({ sinks: [] });
     cleanups.push(() => t.stop());
     startProbe(['--engine', t.config.engine.listen], PROBE_CAPS);
-    await waitFor('the probe connected', () => t.engine.ingest.sessions().some((s) => s.snapshotDone), 20_000);
+    await waitFor('the probe connected', () => t.engine.ingest.sessions().some((s) => s.snapshotDone), probeStartMs);
     const r = await app.run('/bin/echo', ['least-privilege']);
     await waitFor('its exec seen', () => t.of(app.id, 'exec').some((e) => e.pid === r.pid));
     expect(t.engine.probes.current()!.hello.capabilities).toEqual(expect.arrayContaining(['exec-kill', 'connect-refuse', 'quarantine', 'capture', 'kill']));
@@ -217,7 +217,7 @@ describeKernel('least privilege on the real kernel', () => {
     rogue.child.kill('SIGTERM');
 
     const good = startProbe(['--engine', target, '--tls-ca', pki.ca, '--tls-cert', pki.clientCert, '--tls-key', pki.clientKey], PROBE_CAPS);
-    await waitFor('the probe connected over mutual TLS', () => /connected to engine/.test(good.stderr()), 20_000);
+    await waitFor('the probe connected over mutual TLS', () => /connected to engine/.test(good.stderr()), probeStartMs);
     const r = await app.run('/bin/echo', ['over-tls']);
     const log = (): string => {
       try {

@@ -10,7 +10,7 @@ import type { Event } from '../../src/model/event.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { ProbeSupervisor } from '../../src/probe/supervisor.js';
 import pino from 'pino';
-import { probeBinary, waitFor } from './kernel.js';
+import { probeBinary, probeStartMs, waitFor } from './kernel.js';
 
 export interface LogLine {
   level: string;
@@ -81,7 +81,7 @@ export class TestEngine {
       (pid, how, restartInMs) => this.engine.probeExited(pid, how, restartInMs),
     );
     this.probe.start();
-    await waitFor('the probe to connect and send its snapshot', () => this.engine.ingest.sessions().some((s) => s.snapshotDone), 20_000);
+    await waitFor('the probe to connect and send its snapshot', () => this.engine.ingest.sessions().some((s) => s.snapshotDone), probeStartMs);
   }
 
   /** Events of one cgroup, optionally of one type. */

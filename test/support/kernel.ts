@@ -58,6 +58,16 @@ export function describeWhere(why: string | null, name: string, body: () => void
  */
 export const timeScale = Number(process.env.VIGIL_TIME_SCALE ?? '1') || 1;
 
+/**
+ * How long a test waits for the real probe to connect and send its snapshot.
+ * Its start is CPU-bound on one thread: the kernel verifies its programs in
+ * about 4.8 s of CPU, then it reads /proc. On this 2-vCPU host at load 12-15
+ * (other work beside the suite) a thread gets a sixth to a seventh of a CPU:
+ * 30-36 s, past the 20 s the tests used to wait. A hang guard, not a speed
+ * target (the probe's start-up time is bench/'s to measure).
+ */
+export const probeStartMs = 60_000;
+
 /** Resolves when `pred` holds (it may be async), polling; rejects with `what` after the timeout (times timeScale). */
 export async function waitFor<T>(what: string, pred: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs * timeScale;
