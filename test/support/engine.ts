@@ -58,7 +58,7 @@ export class TestEngine {
   }
 
   /** Starts the real probe against this engine and waits until it is connected. */
-  async startProbe(extra: { ringbufBytes?: number; queueEvents?: number; fairEventsPerSec?: number; pinDir?: string; unpinOnExit?: boolean; path?: string } = {}): Promise<void> {
+  async startProbe(extra: { ringbufBytes?: number; queueEvents?: number; fairEventsPerSec?: number; pinDir?: string; unpinOnExit?: boolean; path?: string; lossReportMs?: number } = {}): Promise<void> {
     this.probe = new ProbeSupervisor(
       {
         // A test may start it through a wrapper that execs the probe (e.g. in a cgroup of its own).
@@ -68,7 +68,8 @@ export class TestEngine {
         ringbufBytes: extra.ringbufBytes ?? this.config.probe.ringbufBytes,
         batchMax: this.config.probe.batchMax,
         flushMs: this.config.probe.flushMs,
-        lossReportMs: 200,
+        // Also the idle probe's wake-up (bpf/probe/main.cc): a test may set it far off, so no record rides on it.
+        lossReportMs: extra.lossReportMs ?? 200,
         queueEvents: extra.queueEvents ?? this.config.probe.queueEvents,
         fairEventsPerSec: extra.fairEventsPerSec ?? this.config.probe.fairEventsPerSec,
         dedupWindowMs: this.config.probe.dedup.enabled ? this.config.probe.dedup.windowMs : 0,
