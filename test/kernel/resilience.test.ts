@@ -153,16 +153,63 @@ describeKernel('probe ⇄ engine resilience on the real kernel', () => {
     expect((await running).code).toBe(0);
     await waitFor('the flood seen', () => t.of(flood.id, 'exec').length >= 3000, 20_000);
     // Acknowledged as processed: a clean stop finds nothing unacknowledged to
-    // report undelivered (without acknowledgements all would be, and the
-    // reading thread would have stopped writing past 1,024 of them).
+    // report undelivered (without acknowledgements all would be). Which thread
+    // wrote the flood's batches is the host's pace, not asserted here: the
+    // sender drains whenever the engine is behind, as on a loaded host (at load
+    // 10 the reading thread wrote under half of them); the next test checks it.
     const exited = new Promise<number | null>((r) => probe.once('exit', (code) => r(code)));
     probe.kill('SIGTERM');
     expect(await exited).toBe(0);
-    const m = /probe stopped: (\d+) events read, 0 not delivered; (\d+) batches \((\d+) written by the reading thread\)/.exec(stderr);
-    expect(m, stderr.slice(-2000)).not.toBeNull();
-    expect(Number(m![3])).toBeGreaterThan(Number(m![2]) / 2);
+    expect(stderr).toMatch(/probe stopped: \d+ events read, 0 not delivered; \d+ batches/);
     expect(stderr).not.toMatch(/resending|engine stream broke/);
   }, 60_000);
+
+  it('writes a batch from the reading thread while nothing waits to be sent: a trickle, each open made once the last arrived', async () => {
+    // bpf/README.md: the thread that reads the ring buffer writes its batch into the gRPC stream itself while
+    // nothing waits in the send queue and fewer than 1,024 events are unacknowledged. Held true here, whatever
+    // the host's load: each open is made only once the engine has the last, and the engine acknowledges at
+    // least every 512 events and 250 ms (src/probe/session.ts), so only the node's own events can be ahead.
+    tree = new TestCgroupTree();
+    const trickle = tree.group('direct');
+    const work = mkdtempSync(join(tmpdir(), 'vigil-direct-'));
+    cleanups.push(async () => rmSync(work, { recursive: true, force: true }));
+    const t = await TestEngine.start({ sinks: [] });
+    cleanups.push(() => t.stop());
+    const probe = spawn(probeBinary, ['--engine', t.config.engine.listen, '--exclude-pid', String(process.pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    cleanups.push(() => stopChild(probe));
+    let stderr = '';
+    probe.stderr!.on('data', (d) => (stderr += d));
+    await waitFor('probe connected', () => t.engine.ingest.sessions().some((s) => s.snapshotDone), probeStartMs);
+    // One open per SIGUSR1, so the test paces them.
+    const n = 20;
+    const child = trickle.spawn('python3', ['-c', [
+      'import os, signal',
+      'signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})',
+      'print("ready", flush=True)',
+      `for i in range(${n}):`,
+      '    signal.sigwait({signal.SIGUSR1})',
+      `    os.close(os.open(f"${work}/direct-{i}", os.O_WRONLY | os.O_CREAT, 0o600))`,
+    ].join('\n')]);
+    cleanups.push(async () => trickle.killAll());
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    await waitFor('the trickle ready', () => out.includes('ready'), 30_000);
+    const opens = (): string[] => t.of(trickle.id, 'open').map((e) => e.path).filter((p) => p.startsWith(`${work}/direct-`));
+    for (let i = 0; i < n; i++) {
+      child.kill('SIGUSR1');
+      await waitFor(`open ${i}`, () => opens().length > i, 30_000);
+    }
+    const exited = new Promise<number | null>((r) => probe.once('close', (code) => r(code)));
+    probe.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const m = /probe stopped: \d+ events read, 0 not delivered; (\d+) batches \((\d+) written by the reading thread\)/.exec(stderr);
+    expect(m, stderr.slice(-2000)).not.toBeNull();
+    console.log(`resilience: ${m![1]} batches, ${m![2]} written by the reading thread, ${n} of them the trickle's`);
+    // Each of the trickle's opens came in a batch of its own (the last was at the engine before it was made),
+    // written directly unless a loss report or acknowledgement was being written at that moment (the
+    // sender's, every second): most of them, and the node's own events' batches besides.
+    expect(Number(m![2])).toBeGreaterThanOrEqual(n / 2);
+  }, 120_000);
 
   it('exits cleanly on SIGTERM and leaves no program attached', async () => {
     // This probe's own programs (other probes may run on the machine): the
