@@ -11,6 +11,7 @@ import { expect, it } from 'vitest';
 import type { Event } from '../../src/model/event.js';
 import { TestEngine } from '../support/engine.js';
 import { describeKernel, TestCgroupTree, timeScale, waitFor } from '../support/kernel.js';
+import { startPacedOpens } from '../support/paced.js';
 
 describeKernel('batching on the real kernel', () => {
   it('each event of a slow trickle reaches the engine on its own: the next one is made only once it has arrived', async () => {
@@ -36,33 +37,19 @@ describeKernel('batching on the real kernel', () => {
     try {
       await t.startProbe({ lossReportMs: idleMs });
       expect((await trickle.run('/bin/true', [])).code).toBe(0); // the workload known before the trickle
-      // One open per SIGUSR1: the test makes the next only once the last has arrived, so nothing but its own
-      // record can have woken the probe for it (were it held for company, it would never come).
-      const script = [
-        'import os, signal, sys',
-        'signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})',
-        'print("ready", flush=True)',
-        `for i in range(${n}):`,
-        '    signal.sigwait({signal.SIGUSR1})',
-        `    os.close(os.open(f"${work}/trickle-{i}", os.O_WRONLY | os.O_CREAT, 0o600))`,
-      ].join('\n');
-      const child = trickle.spawn('python3', ['-c', script]);
-      const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
-      let out = '';
-      child.stdout!.on('data', (d) => (out += d));
-      await waitFor('the trickle ready', () => out.includes('ready'), 30_000);
+      const paced = await startPacedOpens(trickle, work, 'trickle', n);
       const lateMs: number[] = [];
       for (let i = 0; i < n; i++) {
         // A pause first: the probe's last flow has ended and it sleeps again (bpf/probe/main.cc).
         await new Promise((r) => setTimeout(r, 100));
-        child.kill('SIGUSR1');
+        paced.next();
         // A generous deadline, below the idle tick: a late event's lateness is then said against the bound.
-        const { e, at } = await waitFor(`open ${i} (held for the next event or the idle tick?)`, () => arrived.get(`${work}/trickle-${i}`), 15_000);
+        const { e, at } = await waitFor(`open ${i} (held for the next event or the idle tick?)`, () => arrived.get(paced.path(i)), 15_000);
         lateMs.push((at - e.ktimeNs) / 1e6);
       }
       console.log(`batching: the trickle's opens reached the engine ${lateMs.map((ms) => ms.toFixed(1)).join(', ')} ms after the kernel saw them`);
       for (const [i, ms] of lateMs.entries()) expect(ms, `open ${i} reached the engine late`).toBeLessThan(boundMs * timeScale);
-      expect(await exited).toBe(0);
+      expect(await paced.exited).toBe(0);
       expect(arrived.size).toBe(n);
     } finally {
       trickle.killAll();

@@ -10,6 +10,7 @@ import { ProbeSupervisor } from '../../src/probe/supervisor.js';
 import { stopChild } from '../support/children.js';
 import { TestEngine } from '../support/engine.js';
 import { describeKernel, probeBinary, probeStartMs, TestCgroupTree, waitFor } from '../support/kernel.js';
+import { startPacedOpens } from '../support/paced.js';
 
 describeKernel('probe ⇄ engine resilience on the real kernel', () => {
   let tree: TestCgroupTree | undefined;
@@ -180,23 +181,12 @@ describeKernel('probe ⇄ engine resilience on the real kernel', () => {
     let stderr = '';
     probe.stderr!.on('data', (d) => (stderr += d));
     await waitFor('probe connected', () => t.engine.ingest.sessions().some((s) => s.snapshotDone), probeStartMs);
-    // One open per SIGUSR1, so the test paces them.
     const n = 20;
-    const child = trickle.spawn('python3', ['-c', [
-      'import os, signal',
-      'signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})',
-      'print("ready", flush=True)',
-      `for i in range(${n}):`,
-      '    signal.sigwait({signal.SIGUSR1})',
-      `    os.close(os.open(f"${work}/direct-{i}", os.O_WRONLY | os.O_CREAT, 0o600))`,
-    ].join('\n')]);
     cleanups.push(async () => trickle.killAll());
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    await waitFor('the trickle ready', () => out.includes('ready'), 30_000);
+    const paced = await startPacedOpens(trickle, work, 'direct', n);
     const opens = (): string[] => t.of(trickle.id, 'open').map((e) => e.path).filter((p) => p.startsWith(`${work}/direct-`));
     for (let i = 0; i < n; i++) {
-      child.kill('SIGUSR1');
+      paced.next();
       await waitFor(`open ${i}`, () => opens().length > i, 30_000);
     }
     const exited = new Promise<number | null>((r) => probe.once('close', (code) => r(code)));
