@@ -1,7 +1,13 @@
+// SHA-256's own functions rather than EVP (deprecated since OpenSSL 3, still
+// built by distributions): EVP's first digest loads OpenSSL 3's providers and
+// configuration, ~2 MiB of libcrypto's pages resident for the probe's life
+// (bench/README.md, memory); these run the same assembly (SHA-NI if the CPU
+// has it). A TLS connection to the engine loads the providers anyway.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "identity.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -98,10 +104,11 @@ uint64_t KernelDevOf(dev_t d) { return (uint64_t(major(d)) << 20) | minor(d); }
 
 // sha256 of an open file, hex; "" on a read error.
 std::string Sha256Hex(int fd) {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  if (!ctx) return "";
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  std::vector<char> buf(1 << 20);
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  // Small enough for malloc to take from the heap and reuse: a freed 1 MiB
+  // buffer raises glibc's mmap threshold, and later ones stay in the heap.
+  std::vector<char> buf(64 << 10);
   bool ok = true;
   for (;;) {
     ssize_t n = read(fd, buf.data(), buf.size());
@@ -111,16 +118,14 @@ std::string Sha256Hex(int fd) {
       ok = false;
       break;
     }
-    EVP_DigestUpdate(ctx, buf.data(), size_t(n));
+    SHA256_Update(&ctx, buf.data(), size_t(n));
   }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx, md, &len);
-  EVP_MD_CTX_free(ctx);
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256_Final(md, &ctx);
   if (!ok) return "";
   static const char* hex = "0123456789abcdef";
   std::string out;
-  for (unsigned int i = 0; i < len; i++) {
+  for (unsigned int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
     out += hex[md[i] >> 4];
     out += hex[md[i] & 15];
   }
