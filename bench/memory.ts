@@ -152,8 +152,12 @@ async function engineMemory(opts: MemoryOptions): Promise<{ idle: Measure; loade
   }
 }
 
-/** RSS of a process and what part of it the kernel's BPF maps (the ring buffers) are. */
-function rssParts(pid: number): { rss: number; maps: number; anon: number } {
+/**
+ * RSS of a process and its parts: the kernel's BPF maps (the ring buffers),
+ * private memory, and the pages of the binary and its libraries (file-backed,
+ * the maps left out).
+ */
+function rssParts(pid: number): { rss: number; maps: number; anon: number; files: number } {
   let maps = 0;
   let name = '';
   for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
@@ -163,7 +167,7 @@ function rssParts(pid: number): { rss: number; maps: number; anon: number } {
   }
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string): number => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) * 1024;
-  return { rss: kb('VmRSS'), maps, anon: kb('RssAnon') };
+  return { rss: kb('VmRSS'), maps, anon: kb('RssAnon'), files: kb('RssFile') - maps };
 }
 
 /** CPU per second of the whole probe and of the engine's main thread, and their wakeups (context switches) per second. */
@@ -230,7 +234,7 @@ export async function memory(rows: Row[], opts: MemoryOptions = MEMORY_DEFAULTS)
     value: parts.rss / MiB,
     unit: 'MiB',
     target: '< 30',
-    note: `of which the ring buffers mapped from the kernel ${(parts.maps / MiB).toFixed(1)} MiB (the event ring is mapped twice) and private memory ${(parts.anon / MiB).toFixed(1)} MiB; ${opts.sleepers.toLocaleString('en-US')} sleeping processes in ${opts.sleeperCgroups} test cgroups`,
+    note: `of which the ring buffers mapped from the kernel ${(parts.maps / MiB).toFixed(1)} MiB (the event ring is mapped twice), private memory ${(parts.anon / MiB).toFixed(1)} MiB and the binary's and its libraries' pages ${(parts.files / MiB).toFixed(1)} MiB; ${opts.sleepers.toLocaleString('en-US')} sleeping processes in ${opts.sleeperCgroups} test cgroups`,
   });
   rows.push({
     bench: 'idle',
