@@ -22,8 +22,12 @@ import { probeUnavailable, sleep, threadTimes, waitUntil } from './lib/kernel.js
 import { skipped, type Row } from './lib/report.js';
 import { startVigil } from './lib/vigil-node.js';
 
-/** The engine's Node flags as shipped (package.json start, daemonset/Dockerfile.engine). */
-const ENGINE_NODE_FLAGS = ['--initial-old-space-size=64'];
+/**
+ * The engine's Node flags as shipped (package.json start, daemonset/Dockerfile.engine):
+ * a first old generation of 64 MiB, and a young generation of at most 2 x 8 MiB
+ * (Node's default 2 x 16 was 15-18 MiB of this RSS, idle or loaded; bench/README.md).
+ */
+const ENGINE_NODE_FLAGS = ['--initial-old-space-size=64', '--max-semi-space-size=8'];
 
 export interface MemoryOptions {
   workloads: number;
