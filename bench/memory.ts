@@ -25,7 +25,8 @@ import { startVigil } from './lib/vigil-node.js';
 /**
  * The engine's Node flags as shipped (package.json start, daemonset/Dockerfile.engine):
  * a first old generation of 64 MiB, and a young generation of at most 2 x 8 MiB
- * (Node's default 2 x 16 was 15-18 MiB of this RSS, idle or loaded; bench/README.md).
+ * (Node's default 2 x 16 cost 15 MiB of an idle engine's RSS and 10-21 of a loaded one's;
+ * bench/README.md, "Memory, found over the limits again").
  */
 const ENGINE_NODE_FLAGS = ['--initial-old-space-size=64', '--max-semi-space-size=8'];
 
