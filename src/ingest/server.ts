@@ -84,8 +84,10 @@ export class IngestServer {
     private readonly handler: IngestHandler,
     private readonly log: Logger,
   ) {
-    // Probes' messages are decoded by hand: batches straight into Events (probe-message.ts).
-    const serverMethod = { ...probeStreamMethod, requestDeserialize: decodeProbeMessage } as unknown as typeof probeStreamMethod;
+    // Probes' messages reach serve() as their bytes, decoded there by hand (batches straight into Events: probe-message.ts),
+    // so that a message that is not a ProbeMessage is refused saying why, and counted (grpc-js's own deserialising failure
+    // ends the call with INTERNAL 'Error deserializing request' and tells the engine nothing).
+    const serverMethod = { ...probeStreamMethod, requestDeserialize: (b: Buffer) => b } as unknown as typeof probeStreamMethod;
     this.server.addService(
       { Stream: serverMethod, Commands: probeCommandsMethod },
       {
@@ -164,14 +166,27 @@ export class IngestServer {
     let session: ProbeSession | null = null;
     let token = '';
     let joinTimer: NodeJS.Timeout | null = null;
+    let messages = 0;
+    /** Once refused, what the probe still sends is not read (nor refused again). */
+    let refused = false;
     const reject = (why: string, code = GrpcStatus.INVALID_ARGUMENT): void => {
+      refused = true;
       this.rejectedStreams++;
       this.log.warn({ peer: call.getPeer() }, `probe stream rejected: ${why}`);
       call.emit('error', { code, details: why });
       call.end();
     };
 
-    call.on('data', (m: ProbeMessageIn) => {
+    call.on('data', (bytes: Buffer) => {
+      if (refused) return;
+      messages++;
+      let m: ProbeMessageIn;
+      try {
+        m = decodeProbeMessage(bytes);
+      } catch (err) {
+        reject(`${(err as Error).message} (message ${messages} of the stream, ${bytes.length} bytes)`);
+        return finish();
+      }
       if (!session) {
         if (m.msg !== 'hello' || !m.hello) return reject(`first message is '${m.msg ?? 'empty'}', expected hello`);
         if (!m.hello.commandsToken) {

@@ -3,6 +3,7 @@
 // workloads, and anything wrong is counted and reported.
 import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
 import { connect as netConnect } from 'node:net';
+import { Client as GrpcClient, credentials, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlClient } from '../../src/control/client.js';
 import { useFakeCgroupMount } from '../support/cgroup-hooks.js';
@@ -10,6 +11,7 @@ import { TestEngine } from '../support/engine.js';
 import { waitFor } from '../support/kernel.js';
 import { SyntheticProbe } from '../support/synthetic-probe.js';
 import { PROBE_RECEIVE_WINDOW } from '../../src/rpc/receive-window.js';
+import { probeStreamMethod } from '../../src/ingest/server.js';
 
 // A directory tree stands in for the cgroup v2 mount: ids are inode numbers of directories, exactly as on the real one.
 const cgroups = useFakeCgroupMount({ web: 'shop/web/replica-1', db: 'shop/db', other: 'batch/job-7' });
@@ -70,6 +72,25 @@ describe('probe stream', () => {
     await waitFor('the rogue stream to be rejected', () => t.engine.ingest.rejectedStreams === 1);
     expect(t.logLines.some((l) => l.msg.includes('expected hello'))).toBe(true);
     await rogue.close();
+    probe!.sendBatch([{ pid: 5, cgroupId: cgroups.id.web, fork: { childPid: 6 } }]);
+    await waitFor('the good probe still served', () => t.events.length === 1);
+  });
+
+  it('refuses a stream whose message is not a ProbeMessage, saying why to the probe and in the log, and keeps serving others', async () => {
+    await start();
+    // A raw call on the probe's method: its bytes go out as they are.
+    const raw = new GrpcClient(`unix://${t.dir}/engine.sock`, credentials.createInsecure());
+    const call = raw.makeBidiStreamRequest(probeStreamMethod.path, (b: Buffer) => b, (b: Buffer) => b);
+    const failed = new Promise<ServiceError>((resolve) => call.on('error', resolve));
+    call.on('data', () => {});
+    // Field 1 (hello) says 5 bytes follow; 1 does.
+    call.write(Buffer.from([0x0a, 0x05, 0x01]));
+    const err = await failed;
+    raw.close();
+    expect(err.code).toBe(GrpcStatus.INVALID_ARGUMENT);
+    expect(err.details).toMatch(/^malformed ProbeMessage: .+ \(message 1 of the stream, 3 bytes\)$/);
+    expect(t.engine.ingest.rejectedStreams).toBe(1);
+    expect(t.logLines.some((l) => l.msg === `probe stream rejected: ${err.details}`)).toBe(true);
     probe!.sendBatch([{ pid: 5, cgroupId: cgroups.id.web, fork: { childPid: 6 } }]);
     await waitFor('the good probe still served', () => t.events.length === 1);
   });
