@@ -4,14 +4,7 @@
 // names, down which the session's commands and acknowledgements go.
 // Anything rejected is counted and logged with its reason; the stream
 // keeps serving.
-import {
-  Server,
-  ServerInterceptingCall,
-  status as GrpcStatus,
-  type ServerInterceptingCallInterface,
-  type ServerInterceptor,
-  type ServerWritableStream,
-} from '@grpc/grpc-js';
+import { Server, status as GrpcStatus, type ServerDuplexStream, type ServerWritableStream } from '@grpc/grpc-js';
 import { MECHANISMS, type Event } from '../model/event.js';
 import type { Logger } from '../log.js';
 import { method } from '../rpc/proto.js';
@@ -65,37 +58,11 @@ export const COMMANDS_JOIN_MS = 5000;
 /** Largest message accepted from a probe: far above a real batch, well below what would hurt. */
 export const MAX_PROBE_MESSAGE_BYTES = 16 << 20;
 
-/** What grpc-js's call tells as its messages come: the engine's listener, called without a `next`. */
-type StreamListener = Parameters<ServerInterceptingCallInterface['start']>[0];
-
-/**
- * The probe's Stream taken whole by a server interceptor (gRFC L112, the
- * grpc-js API for it): grpc-js's call reports each message straight to
- * the engine's listener, which asks for the next once it is handled. The
- * method's handler and its Duplex stream (a push, a 'data' event and a
- * deferred read per batch) never run, nor an intercepting listener's
- * layer per message.
- */
-class ProbeStreamCall extends ServerInterceptingCall {
-  constructor(
-    private readonly call: ServerInterceptingCallInterface,
-    private readonly listener: StreamListener,
-  ) {
-    super(call);
-  }
-
-  /** grpc-js starts the call with its handler's listener; the engine's takes its place. */
-  override start(): void {
-    this.call.start(this.listener);
-  }
-}
-
 export class IngestServer {
   private readonly server = new Server({
     'grpc.max_receive_message_length': MAX_PROBE_MESSAGE_BYTES,
     'grpc.keepalive_permit_without_calls': 1,
     'grpc-node.flow_control_window': PROBE_RECEIVE_WINDOW,
-    interceptors: [(method, call) => (method.path === probeStreamMethod.path ? this.interceptStream(call) : new ServerInterceptingCall(call))] satisfies ServerInterceptor[],
   });
   private readonly live = new Set<ProbeSession>();
   /** Live sessions by their hello's commands token, while their stream lasts; `end` ends the stream with an error. */
@@ -117,17 +84,14 @@ export class IngestServer {
     private readonly handler: IngestHandler,
     private readonly log: Logger,
   ) {
-    // The stream's messages reach serve() as their bytes (decoded there by
-    // hand, batches straight into Events: probe-message.ts) through the
-    // interceptor above, never through this method's handler.
+    // Probes' messages reach serve() as their bytes, decoded there by hand (batches straight into Events: probe-message.ts),
+    // so that a message that is not a ProbeMessage is refused saying why, and counted (grpc-js's own deserialising failure
+    // ends the call with INTERNAL 'Error deserializing request' and tells the engine nothing).
     const serverMethod = { ...probeStreamMethod, requestDeserialize: (b: Buffer) => b } as unknown as typeof probeStreamMethod;
     this.server.addService(
       { Stream: serverMethod, Commands: probeCommandsMethod },
       {
-        Stream: (call: { emit(e: 'error', err: { code: GrpcStatus; details: string }): void; end(): void }) => {
-          call.emit('error', { code: GrpcStatus.INTERNAL, details: 'the probe stream is served by a server interceptor, which this grpc-js did not run' });
-          call.end();
-        },
+        Stream: (call: ServerDuplexStream<WireProbeMessage, WireEngineCommand>) => this.serve(call),
         Commands: (call: ServerWritableStream<WireCommandsRequest, WireEngineCommand>) => this.serveCommands(call),
       },
     );
@@ -198,35 +162,24 @@ export class IngestServer {
     call.on('cancelled', () => setTimeout(() => live.end('the probe ended its commands call'), 1000));
   }
 
-  private interceptStream(call: ServerInterceptingCallInterface): ServerInterceptingCall {
-    return new ProbeStreamCall(call, this.serve(call));
-  }
-
-  /**
-   * Serves one probe stream. One message at a time: grpc-js holds the
-   * HTTP/2 stream paused from each message until startRead, so the next
-   * is read only after this one is handled (synchronously), and a probe
-   * faster than the engine fills its receive window and waits.
-   */
-  private serve(call: ServerInterceptingCallInterface): StreamListener {
+  private serve(call: ServerDuplexStream<WireProbeMessage, WireEngineCommand>): void {
     let session: ProbeSession | null = null;
     let token = '';
     let joinTimer: NodeJS.Timeout | null = null;
-    /** Once the engine ended the call, nothing more is read. */
-    let ended = false;
     let messages = 0;
-    const endCall = (code: GrpcStatus, details: string): void => {
-      if (ended) return;
-      ended = true;
-      call.sendStatus({ code, details, metadata: null });
-    };
+    /** Once refused, what the probe still sends is not read (nor refused again). */
+    let refused = false;
     const reject = (why: string, code = GrpcStatus.INVALID_ARGUMENT): void => {
+      refused = true;
       this.rejectedStreams++;
       this.log.warn({ peer: call.getPeer() }, `probe stream rejected: ${why}`);
-      endCall(code, why);
+      call.emit('error', { code, details: why });
+      call.end();
     };
 
-    const onMessage = (bytes: Buffer): void => {
+    call.on('data', (bytes: Buffer) => {
+      if (refused) return;
+      messages++;
       let m: ProbeMessageIn;
       try {
         m = decodeProbeMessage(bytes);
@@ -243,7 +196,7 @@ export class IngestServer {
           );
         }
         if (this.byToken.has(m.hello.commandsToken)) return reject('another live stream named this commands token', GrpcStatus.ALREADY_EXISTS);
-        session = new ProbeSession(m.hello, { end: () => endCall(GrpcStatus.OK, 'OK') });
+        session = new ProbeSession(m.hello, call);
         token = m.hello.commandsToken;
         const s = session;
         this.byToken.set(token, {
@@ -251,7 +204,8 @@ export class IngestServer {
           end: (why) => {
             if (!s.connected) return;
             this.log.warn({ node: s.nodeName, session: s.hello.sessionId }, `probe stream ended: ${why}`);
-            endCall(GrpcStatus.CANCELLED, why);
+            call.emit('error', { code: GrpcStatus.CANCELLED, details: why });
+            call.end();
             finish();
           },
         });
@@ -308,7 +262,7 @@ export class IngestServer {
         default:
           this.log.warn({ node: session.nodeName }, 'probe sent an empty message; ignored');
       }
-    };
+    });
 
     const finish = (): void => {
       if (joinTimer) clearTimeout(joinTimer);
@@ -323,20 +277,13 @@ export class IngestServer {
       this.log.warn({ node: session.nodeName, session: session.hello.sessionId }, 'probe disconnected');
       this.handler.onDisconnect(session);
     };
-    return {
-      onReceiveMetadata: () => call.startRead(),
-      onReceiveMessage: (bytes: Buffer) => {
-        messages++;
-        onMessage(bytes);
-        if (!ended) call.startRead();
-      },
-      onReceiveHalfClose: () => {
-        // The probe ended its stream (a clean stop): the engine ends the call.
-        finish();
-        endCall(GrpcStatus.OK, 'OK');
-      },
-      onCancel: finish,
-    };
+    call.on('end', () => {
+      finish();
+      call.end();
+    });
+    call.on('error', finish);
+    call.on('close', finish);
+    call.on('cancelled', finish);
   }
 
   private onBatch(session: ProbeSession, batch: DecodedBatch): void {

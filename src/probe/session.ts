@@ -1,8 +1,8 @@
 // One probe's connection: who it is, what it sent, what it lost, and the
 // commands waiting for its acknowledgement.
-import type { ServerWritableStream } from '@grpc/grpc-js';
+import type { ServerDuplexStream, ServerWritableStream } from '@grpc/grpc-js';
 import type { CommandResult } from '../model/result.js';
-import type { WireCommandsRequest, WireEngineCommand, WireHello, WireLossReport, WireUserFile } from './wire.js';
+import type { WireCommandsRequest, WireEngineCommand, WireHello, WireLossReport, WireProbeMessage, WireUserFile } from './wire.js';
 
 /** A command as the engine sends it: one kind set (the session numbers it). */
 export type ProbeCommand = Omit<WireEngineCommand, 'id' | 'ackedSeq' | 'cmd'>;
@@ -68,8 +68,7 @@ export class ProbeSession {
 
   constructor(
     readonly hello: WireHello,
-    /** The probe's stream; `end` ends it from the engine's side, as done. */
-    private readonly stream: { end(): void },
+    private readonly stream: ServerDuplexStream<WireProbeMessage, unknown>,
   ) {}
 
   /** Commands sent and not answered yet (an answer, a timeout or the session's end settles one). */
