@@ -27,7 +27,10 @@ export function skipped(rows: Row[], bench: string, why: string | null, metric =
 }
 
 export function machine(): Record<string, unknown> {
-  return { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version };
+  // The Node flags the bench ran under: the engine runs in this process for most rows, so its heap flags
+  // (package.json start's: --initial-old-space-size, --max-semi-space-size) are part of what was measured.
+  const nodeFlags = process.execArgv.filter((a) => a.startsWith('--max-') || a.startsWith('--initial-') || a.startsWith('--expose-'));
+  return { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version, nodeFlags };
 }
 
 export function fmt(v: number): string {
