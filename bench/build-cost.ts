@@ -10,7 +10,7 @@
 // build (bpf_stats, on for that build only: it adds two clock reads to each
 // run), the part of the build's own added CPU that is the programs' work
 // rather than the traced syscall path.
-//   node --initial-old-space-size=64 --max-semi-space-size=8 --import tsx bench/build-cost.ts [ROUNDS] [-- PROBE FLAGS]
+//   node --initial-old-space-size=64 --import tsx bench/build-cost.ts [ROUNDS] [-- PROBE FLAGS]
 //   FLUSH_MS=N sets probe.flushMs. The probe reports losses (and checks itself)
 //   at the shipped period, as in the overhead bench's build rows.
 import { execFileSync } from 'node:child_process';

@@ -15,7 +15,7 @@
 //             only. JS names: node --perf-basic-prof (stale entries can
 //             misname code), or --perf-prof and `perf inject --jit`.
 //   --plain   nothing more.
-//   node --initial-old-space-size=64 --max-semi-space-size=8 --import tsx bench/build-profile.ts [ROUNDS] [--monitor] [--perf|--plain] [--last] [--builds N] [--interval US] [--out DIR]
+//   node --initial-old-space-size=64 --import tsx bench/build-profile.ts [ROUNDS] [--monitor] [--perf|--plain] [--last] [--builds N] [--interval US] [--out DIR]
 // --last: the profiler in the last round only (the rounds before warm the code).
 // --monitor: after the warm-up build (learned), the build's workload goes to
 // monitor mode before the measured build: what learning costs is the difference.

@@ -1,7 +1,7 @@
 // Diagnostic (not part of `npm run bench`): what V8's optimising compiler did
 // in each build of bench/build-profile.ts, from its own trace. Run the
 // profile with V8's tracing on, then read the output with this:
-//   node --initial-old-space-size=64 --max-semi-space-size=8 --trace-opt --trace-deopt --import tsx bench/build-profile.ts 1 --plain --builds 4 > /tmp/trace.txt
+//   node --initial-old-space-size=64 --trace-opt --trace-deopt --import tsx bench/build-profile.ts 1 --plain --builds 4 > /tmp/trace.txt
 //   node --import tsx bench/jit-trace.ts /tmp/trace.txt [TOP]
 // Per section (start-up and the warm-up build, then each measured build and
 // what followed it, split at build-profile's "round" and summary lines): TurboFan compiles, the time their

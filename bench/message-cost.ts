@@ -6,7 +6,7 @@
 // per event. Also printed: every engine thread's CPU and context switches
 // (by name) in that window, and, with IDLE_S=N, over N seconds before it
 // with the synthetic probe connected and silent (the engine's idle cost).
-//   node --initial-old-space-size=64 --max-semi-space-size=8 --import tsx bench/message-cost.ts [B] [N]
+//   node --initial-old-space-size=64 --import tsx bench/message-cost.ts [B] [N]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
