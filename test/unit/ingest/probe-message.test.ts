@@ -240,7 +240,7 @@ describe('the engine decoder against protobufjs + decodeEvent', () => {
       expect(got.rejected).toEqual(want.rejected);
       expect(got.events).toEqual(want.events);
       events += got.events.length;
-      answers += got.events.filter((e) => e.dns?.addresses.length).length;
+      answers += got.events.filter((e) => e.net.dns?.addresses.length).length;
     }
     expect(events).toBeGreaterThan(20 * kinds.length * 0.8);
     expect(answers).toBeGreaterThan(3);
@@ -538,9 +538,9 @@ describe('what only the engine decoder does', () => {
   it('gives execs of the same command line one shared argv array, and others their own', () => {
     const exec = (pid: number, argv: string[]) => ({ pid, cgroupId: 1, exec: { filename: '/bin/app', exe: '/bin/app', argv, cwd: '/' } });
     const got = fast(encode({ batch: { seq: 1, events: [exec(1, ['app', '-v']), exec(2, ['app', '-v']), exec(3, ['app', '-w']), exec(4, ['app'])] } })).events;
-    expect(got.map((e) => e.argv)).toEqual([['app', '-v'], ['app', '-v'], ['app', '-w'], ['app']]);
-    expect(got[0]!.argv).toBe(got[1]!.argv);
-    expect(got[2]!.argv).not.toBe(got[0]!.argv);
+    expect(got.map((e) => e.exec.argv)).toEqual([['app', '-v'], ['app', '-v'], ['app', '-w'], ['app']]);
+    expect(got[0]!.exec.argv).toBe(got[1]!.exec.argv);
+    expect(got[2]!.exec.argv).not.toBe(got[0]!.exec.argv);
   });
 
   it('counts the events of a batch past MAX_BATCH_EVENTS without decoding them', () => {
