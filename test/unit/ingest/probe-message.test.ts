@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import { emptyEvent, type Event } from '../../../src/model/event.js';
+import { emptyEvent, hasCred, hasExec, hasNet, NO_CRED, NO_EXEC, NO_NET, type Event } from '../../../src/model/event.js';
 import { boundEvent } from '../../../src/ingest/bounds.js';
 import { decodeProbeMessage, KNOWN_FIELDS, MalformedEvent, MAX_BATCH_EVENTS } from '../../../src/ingest/probe-message.js';
 import { decodeEvent } from '../../support/reference-decoder.js';
@@ -250,6 +250,25 @@ describe('the engine decoder against protobufjs + decodeEvent', () => {
     const bytes = encode({ batch: { seq: 1, events: randomEvents(rng(8), 200) } });
     const keys = Object.keys(emptyEvent('open'));
     for (const e of fast(bytes).events) expect(Object.keys(e)).toEqual(keys);
+  });
+
+  it('gives each kind its own exec, net and cred parts when it carries them, and the one frozen empty part when not (the common event stays small)', () => {
+    const bytes = encode({ batch: { seq: 1, events: randomEvents(rng(9), 400) } });
+    const parts = [['exec', hasExec, NO_EXEC], ['net', hasNet, NO_NET], ['cred', hasCred, NO_CRED]] as const;
+    const shapes = { exec: emptyEvent('exec').exec, net: emptyEvent('connect').net, cred: emptyEvent('setid').cred };
+    const seen = new Set<string>();
+    for (const e of fast(bytes).events) {
+      seen.add(e.type);
+      for (const [name, carries, none] of parts) {
+        const part = e[name];
+        expect(Object.keys(part), `${e.type}.${name}`).toEqual(Object.keys(shapes[name]));
+        if (carries(e.type)) expect(Object.isFrozen(part), `${e.type}.${name}`).toBe(false);
+        else expect(part, `${e.type}.${name}`).toBe(none);
+      }
+    }
+    expect(seen.has('open') && seen.has('connect') && seen.has('exec') && seen.has('setid')).toBe(true);
+    // A field put on a kind that has no part for it is refused, not lost.
+    expect(() => emptyEvent('open', { addr: '10.0.0.1' })).toThrow(/open events have no addr/);
   });
 
   it('decodes every other message as protobufjs does', () => {
