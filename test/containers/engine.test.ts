@@ -118,7 +118,7 @@ describeRuntimes('Vigil with real containers (containerd CRI, Docker)', () => {
       // Every event of the container, from its first (runc setting it up, its entrypoint's exec) on,
       // carries its identity: held, when need be, until containerd had said who it is.
       const all = eventsOf(cg);
-      expect(all.find((e) => e.type === 'exec' && e.exec.argv[0] === '/bin/sleep')).toMatchObject({ path: '/bin/busybox', argv: ['/bin/sleep', 'infinity'] });
+      expect(all.find((e) => e.type === 'exec' && e.exec.argv[0] === '/bin/sleep')).toMatchObject({ path: '/bin/busybox', exec: { argv: ['/bin/sleep', 'infinity'] } });
       expect(all.filter((e) => e.workload?.containerInfo?.id !== app1).map((e) => `${e.type} ${e.comm} ${e.workload?.key}`)).toEqual([]);
       // The pid inside the container, as the container sees it.
       expect(exec.process!.vpid).toBeGreaterThan(1);

@@ -134,7 +134,7 @@ describeKernel('DNS-aware profiles: names learned from answers seen in the kerne
     const answer = await waitFor('the DNS answer of the workload', () =>
       t.of(app.id, 'dns').find((e) => e.net.dns?.name === 'api.example.test' && e.net.dns.addresses.length > 0));
     expect(answer.net.dns).toMatchObject({ cnames: ['edge.provider.test'], addresses: [{ addr: '127.0.0.10', ttl: 1 }], error: '' });
-    expect(answer).toMatchObject({ addr: '127.0.0.1', port: 53, protocol: 'udp' });
+    expect(answer.net).toMatchObject({ addr: '127.0.0.1', port: 53, protocol: 'udp' });
     const c = await waitFor('the connect', () => connects().find((e) => e.net.addr === '127.0.0.10'));
     expect(c.net.sipName).toBe('api.example.test');
     expect(t.events.indexOf(answer)).toBeLessThan(t.events.indexOf(c));
@@ -188,8 +188,8 @@ describeKernel('DNS-aware profiles: names learned from answers seen in the kerne
     await waitFor('the allowed connection at the server', () => accepted.slice(before).includes('127.0.0.13'));
     expect(accepted.slice(before)).not.toContain('127.0.0.14');
     const refused = await waitFor('the refused connect', () => connects().find((e) => e.net.addr === '127.0.0.14'));
-    expect(refused).toMatchObject({ blocked: true, blockedBy: 'cgroup', sipName: 'evil.example.test' });
-    expect(connects().find((e) => e.net.addr === '127.0.0.13')).toMatchObject({ blocked: false, sipName: 'api.example.test' });
+    expect(refused).toMatchObject({ blocked: true, blockedBy: 'cgroup', net: { sipName: 'evil.example.test' } });
+    expect(connects().find((e) => e.net.addr === '127.0.0.13')).toMatchObject({ blocked: false, net: { sipName: 'api.example.test' } });
   });
 
   it('enforce: a process that moved itself out of the workload\'s cgroups resolves under the policy that followed it', async () => {

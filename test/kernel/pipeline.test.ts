@@ -89,7 +89,7 @@ describeKernel('event pipeline on the real kernel', () => {
       expect(unlink.path).toBe(join(realpathSync(work), 'renamed.txt'));
 
       const connect = await seen('connect', (e) => e.type === 'connect' && e.net.port === port);
-      expect(connect).toMatchObject({ addr: '127.0.0.1', family: 2, protocol: 'tcp', result: 0, pid: r.pid });
+      expect(connect).toMatchObject({ result: 0, pid: r.pid, net: { addr: '127.0.0.1', family: 2, protocol: 'tcp' } });
 
       // bash forked for mv, chmod, mkdir, rm: each child is a fork and an exit with its code.
       const forks = t.of(web.id, 'fork').filter((e) => e.pid === r.pid);
@@ -120,14 +120,14 @@ describeKernel('event pipeline on the real kernel', () => {
     const { p4, p6, c4 } = JSON.parse(r.stdout) as { p4: number; p6: number; c4: number };
 
     const bind = await seen('bind', (e) => e.type === 'bind' && e.net.localAddr === '127.0.0.1');
-    expect(bind).toMatchObject({ protocol: 'tcp', result: 0 });
+    expect(bind).toMatchObject({ result: 0, net: { protocol: 'tcp' } });
     const listen = await seen('listen on the IPv4 port', (e) => e.type === 'listen' && e.net.localPort === p4);
-    expect(listen).toMatchObject({ localAddr: '127.0.0.1', result: 0 });
+    expect(listen).toMatchObject({ result: 0, net: { localAddr: '127.0.0.1' } });
     const accept = await seen('accept of the IPv4 client', (e) => e.type === 'accept' && e.net.localPort === p4);
-    expect(accept).toMatchObject({ addr: '127.0.0.1', port: c4, localAddr: '127.0.0.1' });
+    expect(accept).toMatchObject({ net: { addr: '127.0.0.1', port: c4, localAddr: '127.0.0.1' } });
     expect(accept.result).toBeGreaterThanOrEqual(0);
     const connect6 = await seen('IPv6 connect', (e) => e.type === 'connect' && e.net.port === p6);
-    expect(connect6).toMatchObject({ addr: '::1', family: 10, protocol: 'tcp' });
+    expect(connect6).toMatchObject({ net: { addr: '::1', family: 10, protocol: 'tcp' } });
     // Node connects without blocking: the kernel says "in progress".
     expect(connect6.result).toBe(-115);
     await seen('listen on the IPv6 port', (e) => e.type === 'listen' && e.net.localPort === p6 && e.net.localAddr === '::1');
@@ -186,7 +186,7 @@ describeKernel('event pipeline on the real kernel', () => {
       const r = await web.run('/bin/bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port}; exec 1>&3; echo hi`]);
       expect(r.code).toBe(0);
       const dup = await seen('socket dup2-ed onto stdout', (e) => e.type === 'dup');
-      expect(dup).toMatchObject({ id: 1, flags: 3, addr: '127.0.0.1', port, localAddr: '127.0.0.1', protocol: 'tcp', result: 1 });
+      expect(dup).toMatchObject({ id: 1, flags: 3, result: 1, net: { addr: '127.0.0.1', port, localAddr: '127.0.0.1', protocol: 'tcp' } });
       // An ordinary redirection of a file onto stdout is not reported.
       await web.run('/bin/bash', ['-c', 'exec 1>/dev/null; echo hi']);
       await seen('the next process', (e) => e.type === 'exit' && e.process?.argv.join(' ') === '/bin/bash -c exec 1>/dev/null; echo hi');

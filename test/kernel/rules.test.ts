@@ -564,7 +564,7 @@ describeKernel('built-in rules on the real kernel', () => {
     });
     expect(a.output).toMatch(/ call=setresuid uid_asked=root uid=1000->1000 euid=1000->0 suid=0->0 fsuid=1000->0 process=python3 /);
     const gidBack = t.of(raised!.id, 'setid').find((e) => e.call === 'setresgid' && e.id === 0);
-    expect(gidBack).toMatchObject({ result: 0, egid: 1000, sgid: 0, gid: 1000, euid: 0 });
+    expect(gidBack).toMatchObject({ result: 0, gid: 1000, cred: { egid: 1000, sgid: 0, euid: 0 } });
     // The no-op calls were seen, as root's: quiet for what they were, not missed.
     const noops = t.of(quiet!.id, 'setid').filter((e) => e.call !== 'setuid' || e.id === 0);
     expect(noops.map((e) => e.call).sort()).toEqual(['setfsuid', 'setresuid', 'setresuid', 'setresuid', 'setreuid', 'setuid']);
@@ -585,7 +585,7 @@ describeKernel('built-in rules on the real kernel', () => {
     expect(a.output).toMatch(/ call=setfsuid uid_asked=root uid=1000->1000 euid=1000->1000 suid=0->0 fsuid=1000->0 process=python3 /);
     // The refused call was seen (a result, no error): quiet for what it did, not missed.
     const ask = t.of(quiet!.id, 'setid').find((e) => e.call === 'setfsuid' && e.id === 0);
-    expect(ask).toMatchObject({ result: 1000, uid: 1000, fsuid: 1000, idsAfter: { uid: 1000, euid: 1000, suid: 1000, fsuid: 1000 } });
+    expect(ask).toMatchObject({ result: 1000, uid: 1000, cred: { fsuid: 1000, idsAfter: { uid: 1000, euid: 1000, suid: 1000, fsuid: 1000 } } });
   });
 
   it('Privileges raised to root with setuid: the real uid alone (setresuid(0, -1, -1))', async () => {
@@ -633,7 +633,7 @@ describeKernel('built-in rules on the real kernel', () => {
     expect(a.output).toMatch(/ call=setgid gid_asked=root gid=1000->1000 egid=1000->0 sgid=0->0 fsgid=1000->0 process=python3 /);
     // The refused call was seen (a result, no error): quiet for what it did, not missed.
     const ask = t.of(quiet!.id, 'setid').find((e) => e.call === 'setfsgid' && e.id === 0);
-    expect(ask).toMatchObject({ result: 1000, gid: 1000, fsgid: 1000, idsAfter: { gid: 1000, egid: 1000, sgid: 1000, fsgid: 1000 } });
+    expect(ask).toMatchObject({ result: 1000, gid: 1000, cred: { fsgid: 1000, idsAfter: { gid: 1000, egid: 1000, sgid: 1000, fsgid: 1000 } } });
   });
 
   it('Group raised to root with setgid: through setfsgid, judged by the fsgid it left', async () => {

@@ -138,7 +138,7 @@ describeKernel('calls beyond open, exec and connect, and io_uring, on the real k
       'c.send(b"z")',
     ].join('\n'));
     const a = await seen(g, 'send', 'sendto 127.0.0.1', (e) => e.net.addr === '127.0.0.1');
-    expect(a).toMatchObject({ call: 'sendto', port: 9, protocol: 'udp' });
+    expect(a).toMatchObject({ call: 'sendto', net: { port: 9, protocol: 'udp' } });
     await seen(g, 'send', 'sendmsg 127.0.0.2', (e) => e.net.addr === '127.0.0.2' && e.call === 'sendmsg');
     await new Promise((r) => setTimeout(r, 300));
     // Twenty datagrams to one peer are one event; a connected socket's send is its connect's.
@@ -161,7 +161,7 @@ describeKernel('calls beyond open, exec and connect, and io_uring, on the real k
       'libc.dup(s.fileno())',
     ].join('\n'));
     const f = await seen(g, 'dup', 'fcntl(F_DUPFD) onto stdin', (e) => e.call === 'fcntl');
-    expect(f).toMatchObject({ id: 0, result: 0, addr: '127.0.0.1', port });
+    expect(f).toMatchObject({ id: 0, result: 0, net: { addr: '127.0.0.1', port } });
     const d = await seen(g, 'dup', 'dup onto stdout', (e) => e.call === 'dup');
     expect(d).toMatchObject({ id: 1, result: 1 });
     // The second dup got a descriptor above 2: not reported.
@@ -193,7 +193,7 @@ describeKernel('calls beyond open, exec and connect, and io_uring, on the real k
     const c = group();
     expect(await run(c, uring, ['connect', String(port)])).toBe('ok\n');
     const conn = await seen(c, 'connect', 'the io_uring connect', (e) => e.net.port === port);
-    expect(conn).toMatchObject({ ioUring: true, addr: '127.0.0.1', protocol: 'tcp', result: 0 });
+    expect(conn).toMatchObject({ ioUring: true, result: 0, net: { addr: '127.0.0.1', protocol: 'tcp' } });
 
     const n = group();
     await run(n, uring, ['nop', 'x']);
