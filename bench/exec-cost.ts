@@ -96,7 +96,7 @@ async function replay(place: Place): Promise<number> {
   const batches: Event[][] = [];
   const all = structuredClone(captured[place]);
   // The decoder gives the same command line the same array (probe-message.ts), which caches key on: so here too.
-  for (const e of all) e.exec.argv = argvs.get(e.exec.argv.join('\0')) ?? argvs.set(e.exec.argv.join('\0'), e.exec.argv).get(e.exec.argv.join('\0'))!;
+  for (const e of all) e.argv = argvs.get(e.argv.join('\0')) ?? argvs.set(e.argv.join('\0'), e.argv).get(e.argv.join('\0'))!;
   for (let i = 0; i < all.length; i += BATCH) batches.push(all.slice(i, i + BATCH));
   gc?.(); // the copies' garbage is not the engine's
   const c0 = process.cpuUsage();

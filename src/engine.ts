@@ -722,9 +722,9 @@ export class Engine implements IngestHandler {
     if (e.type === 'dns') this.dnsNames.observe(e);
     else {
       e.process = this.tree.apply(e);
-      if (e.net.addr) {
-        if (e.type === 'connect' || e.type === 'send') e.net.sipName = this.dnsNames.nameOf(e.cgroupId, e.net.addr, e.time);
-        else if (e.type === 'accept') e.net.cipName = this.dnsNames.nameOf(e.cgroupId, e.net.addr, e.time);
+      if (e.addr) {
+        if (e.type === 'connect' || e.type === 'send') e.sipName = this.dnsNames.nameOf(e.cgroupId, e.addr, e.time);
+        else if (e.type === 'accept') e.cipName = this.dnsNames.nameOf(e.cgroupId, e.addr, e.time);
       }
     }
     e.workload = w;

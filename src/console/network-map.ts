@@ -56,15 +56,15 @@ export class NetworkMap {
     if (!w) return;
     switch (e.type) {
       case 'connect':
-        if (e.net.addr) this.touch(w, e.net.addr, 'out', e.net.port, e.net.protocol || 'tcp', e.time, 1, e.blocked ? 1 : 0, 0, e.net.sipName);
+        if (e.addr) this.touch(w, e.addr, 'out', e.port, e.protocol || 'tcp', e.time, 1, e.blocked ? 1 : 0, 0, e.sipName);
         return;
       case 'accept':
-        if (e.net.localAddr && e.net.localPort) this.own(`${e.net.localAddr}:${e.net.localPort}`, w);
-        if (e.net.addr && e.result >= 0) this.touch(w, e.net.addr, 'in', e.net.localPort, e.net.protocol || 'tcp', e.time, 1, 0, 0, e.net.cipName);
+        if (e.localAddr && e.localPort) this.own(`${e.localAddr}:${e.localPort}`, w);
+        if (e.addr && e.result >= 0) this.touch(w, e.addr, 'in', e.localPort, e.protocol || 'tcp', e.time, 1, 0, 0, e.cipName);
         return;
       case 'bind':
       case 'listen':
-        if (e.net.localAddr && e.net.localPort && e.net.localAddr !== '0.0.0.0' && e.net.localAddr !== '::') this.own(`${e.net.localAddr}:${e.net.localPort}`, w);
+        if (e.localAddr && e.localPort && e.localAddr !== '0.0.0.0' && e.localAddr !== '::') this.own(`${e.localAddr}:${e.localPort}`, w);
         return;
       default:
     }

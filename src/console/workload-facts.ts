@@ -52,10 +52,10 @@ export class WorkloadFacts {
     const w = e.workload;
     if (!w) return;
     if (e.type === 'exec' && e.uid === 0 && e.path) add(this.of(w.key).rootExecutables, e.path);
-    else if ((e.type === 'listen' || (e.type === 'bind' && e.net.protocol === 'udp')) && e.net.localPort) {
+    else if ((e.type === 'listen' || (e.type === 'bind' && e.protocol === 'udp')) && e.localPort) {
       const f = this.of(w.key);
-      const addr = e.net.localAddr || '0.0.0.0';
-      const what = `${e.net.protocol || 'tcp'} ${addr.includes(':') ? `[${addr}]` : addr}:${e.net.localPort}`;
+      const addr = e.localAddr || '0.0.0.0';
+      const what = `${e.protocol || 'tcp'} ${addr.includes(':') ? `[${addr}]` : addr}:${e.localPort}`;
       add(f.listening, what);
       if (!isLoopback(addr)) add(f.exposed, what);
     }

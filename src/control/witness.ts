@@ -23,7 +23,7 @@ export class ControlConnects implements Detector, ConnectWitness {
   ) {}
 
   onEvent(e: Event): void {
-    if (e.type !== 'connect' || e.net.unixPath !== this.path || this.path === null || e.result !== 0) return;
+    if (e.type !== 'connect' || e.unixPath !== this.path || this.path === null || e.result !== 0) return;
     this.seen.push({ pid: e.pid, uid: e.uid, exe: e.process?.exe ?? '', at: Date.now() });
     if (this.seen.length > KEEP) this.seen.shift();
   }

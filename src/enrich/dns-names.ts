@@ -32,7 +32,7 @@ export class DnsNames {
 
   /** Takes in a dns event's addresses. */
   observe(e: Event): void {
-    const d = e.net.dns;
+    const d = e.dns;
     if (!d || !d.name || d.addresses.length === 0) return;
     this.answers++;
     let table = this.byCgroup.get(e.cgroupId);

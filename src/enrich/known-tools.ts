@@ -109,9 +109,9 @@ export class KnownTools {
    * the file run; '' for an interpreter the kernel started for a script
    * (the process is the script, named by it, as before).
    */
-  identify(e: { path: string; dev: number; ino: number; exec: { filename: string; argv: readonly string[]; sha256: string } }): string {
-    if (isScriptRun(e.exec)) return '';
-    const bySha = e.exec.sha256 ? this.bySha.get(e.exec.sha256) : undefined;
+  identify(e: { path: string; filename: string; argv: readonly string[]; sha256: string; dev: number; ino: number }): string {
+    if (isScriptRun(e)) return '';
+    const bySha = e.sha256 ? this.bySha.get(e.sha256) : undefined;
     if (bySha) return bySha;
     const byInode = e.ino ? this.byInode.get(`${e.dev}:${e.ino}`) : undefined;
     if (byInode) return byInode;

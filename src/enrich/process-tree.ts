@@ -251,17 +251,17 @@ export class ProcessTree {
         }
         p.exe = e.path;
         p.tool = this.identify(e);
-        p.stdio = e.exec.stdio;
-        p.argv = e.exec.argv;
-        p.env = e.exec.env;
-        p.cwd = e.exec.cwd;
+        p.stdio = e.stdio;
+        p.argv = e.argv;
+        p.env = e.env;
+        p.cwd = e.cwd;
         p.comm = e.comm;
-        p.tty = e.exec.tty;
-        p.capEffective = e.cred.capEffective;
-        p.capPermitted = e.cred.capPermitted;
-        p.loginuid = signedUid(e.exec.loginuid);
+        p.tty = e.tty;
+        p.capEffective = e.capEffective;
+        p.capPermitted = e.capPermitted;
+        p.loginuid = signedUid(e.loginuid);
         p.vpid = e.vpid;
-        p.exeUpperLayer = (e.exec.exeLayer & EXE_UPPER_LAYER) !== 0;
+        p.exeUpperLayer = (e.exeLayer & EXE_UPPER_LAYER) !== 0;
         p.origin = p.origin === 'event' ? 'exec' : p.origin;
         break;
       case 'fork':
@@ -275,8 +275,8 @@ export class ProcessTree {
         break;
       case 'setid':
         // Read at the call's exit: what it left, whether it succeeded or not.
-        p.capEffective = e.cred.capEffective;
-        p.capPermitted = e.cred.capPermitted;
+        p.capEffective = e.capEffective;
+        p.capPermitted = e.capPermitted;
         p.comm = e.comm;
         break;
       case 'exit':

@@ -15,18 +15,18 @@ export function boundEvent(e: Event): boolean {
   if (e.path.length > MAX_PATH) { e.path = e.path.slice(0, MAX_PATH); cut = true; }
   if (e.pathRaw.length > MAX_PATH) { e.pathRaw = e.pathRaw.slice(0, MAX_PATH); cut = true; }
   if (e.path2.length > MAX_PATH) { e.path2 = e.path2.slice(0, MAX_PATH); cut = true; }
-  if (e.exec.filename.length > MAX_PATH) { e.exec.filename = e.exec.filename.slice(0, MAX_PATH); cut = true; }
-  if (e.exec.cwd.length > MAX_PATH) { e.exec.cwd = e.exec.cwd.slice(0, MAX_PATH); cut = true; }
-  if (e.net.unixPath.length > MAX_PATH) { e.net.unixPath = e.net.unixPath.slice(0, MAX_PATH); cut = true; }
+  if (e.filename.length > MAX_PATH) { e.filename = e.filename.slice(0, MAX_PATH); cut = true; }
+  if (e.cwd.length > MAX_PATH) { e.cwd = e.cwd.slice(0, MAX_PATH); cut = true; }
+  if (e.unixPath.length > MAX_PATH) { e.unixPath = e.unixPath.slice(0, MAX_PATH); cut = true; }
   if (e.comm.length > 64) { e.comm = e.comm.slice(0, 64); cut = true; }
-  if (e.exec.argv.length > MAX_ARGS || e.exec.argv.some((a) => a.length > MAX_ARG)) {
-    e.exec.argv = e.exec.argv.slice(0, MAX_ARGS).map((a) => (a.length > MAX_ARG ? a.slice(0, MAX_ARG) : a));
-    e.exec.argvTruncated = true;
+  if (e.argv.length > MAX_ARGS || e.argv.some((a) => a.length > MAX_ARG)) {
+    e.argv = e.argv.slice(0, MAX_ARGS).map((a) => (a.length > MAX_ARG ? a.slice(0, MAX_ARG) : a));
+    e.argvTruncated = true;
     cut = true;
   }
-  if (e.exec.env.length > MAX_ENV || e.exec.env.some((a) => a.length > MAX_ARG)) {
-    e.exec.env = e.exec.env.slice(0, MAX_ENV).map((a) => (a.length > MAX_ARG ? a.slice(0, MAX_ARG) : a));
-    e.exec.envTruncated = true;
+  if (e.env.length > MAX_ENV || e.env.some((a) => a.length > MAX_ARG)) {
+    e.env = e.env.slice(0, MAX_ENV).map((a) => (a.length > MAX_ARG ? a.slice(0, MAX_ARG) : a));
+    e.envTruncated = true;
     cut = true;
   }
   return cut;

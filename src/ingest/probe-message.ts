@@ -16,7 +16,7 @@
 //    can hide an event, or stall the stream, with such a name;
 //  - unknown fields are skipped (proto3 forward compatibility); a kind
 //    (exec, open…) given twice counts once, the last.
-import { EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, MECHANISMS, NO_CRED, NO_EXEC, NO_NET, hasNet, type DnsAnswer, type Event, type EventType, type L4Protocol, type TaskIds } from '../model/event.js';
+import { EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, MECHANISMS, type DnsAnswer, type Event, type EventType, type L4Protocol, type TaskIds } from '../model/event.js';
 import { EVENT_KINDS } from '../model/event-kinds.js';
 import { messageType } from '../rpc/proto.js';
 import type { WireProbeMessage } from '../probe/wire.js';
@@ -943,15 +943,15 @@ function event(end: number): Event {
     dns.allowedInKernel = dnsAllowed;
   }
 
-  // The field order of emptyEvent (src/model/event.ts): every event gets one hidden class, and so does each part.
+  // The field order of emptyEvent (src/model/event.ts): every event gets one hidden class.
   return {
     type, ktimeNs, time: 0, pid, tid, ppid, uid, gid, comm, cgroupId, nodeName: '', blocked, blockedBy: MECHANISMS[blockedBy] ?? '', ioUring,
-    path, pathRaw, pathFlags, ino, dev, nlink, fileMode, path2, flags, mode, result,
-    vpid, childPid, exitCode, signal, call, id, targetPid,
+    path, pathRaw, pathFlags, ino, dev, nlink, fileMode, sha256, stdio, path2, flags, mode, result,
+    filename, argv, argvTruncated, env, envTruncated, cwd, tty, exeLayer, vpid, loginuid, capEffective, capPermitted,
+    childPid, exitCode, signal,
+    family, addr, port, localAddr, localPort, protocol, unixPath, sipName: '', cipName: '', dns,
+    call, id, targetPid, euid, suid, egid, sgid, fsuid, fsgid, idsAfter,
     pathKey, commKey,
-    exec: type === 'exec' ? { filename, argv, argvTruncated, env, envTruncated, cwd, tty, exeLayer, loginuid, sha256, stdio } : NO_EXEC,
-    net: hasNet(type) ? { family, addr, port, localAddr, localPort, protocol, unixPath, sipName: '', cipName: '', dns } : NO_NET,
-    cred: type === 'exec' || type === 'setid' ? { capEffective, capPermitted, euid, suid, egid, sgid, fsuid, fsgid, idsAfter } : NO_CRED,
     process: null, workload: null,
   };
 }

@@ -175,7 +175,7 @@ export interface AlertDraft {
  */
 export function repeatKey(d: AlertDraft): string {
   const e = d.event;
-  return `${d.source}\0${d.rule}\0${d.priority}\0${e.workload?.key ?? ''}\0${d.action?.taken ?? NO_ACTION.taken}\0${e.type}\0${e.flags}\0${e.process?.exe ?? ''}\0${e.path}\0${e.path2}\0${e.net.addr}\0${e.net.port}\0${e.net.unixPath}\0${e.call}`;
+  return `${d.source}\0${d.rule}\0${d.priority}\0${e.workload?.key ?? ''}\0${d.action?.taken ?? NO_ACTION.taken}\0${e.type}\0${e.flags}\0${e.process?.exe ?? ''}\0${e.path}\0${e.path2}\0${e.addr}\0${e.port}\0${e.unixPath}\0${e.call}`;
 }
 
 /**

@@ -39,12 +39,12 @@ export function pathFlagNames(flags: number): string[] {
 
 /** A socket event's summary: protocol and result, then the ends it has. */
 function socketSummary(e: Event, out: Record<string, unknown>): void {
-  Object.assign(out, { protocol: e.net.protocol, result: e.result });
-  if (e.net.unixPath) out.unixPath = e.net.unixPath;
-  if (e.net.addr) Object.assign(out, { addr: e.net.addr, port: e.net.port });
-  if (e.net.localAddr || e.net.localPort) Object.assign(out, { localAddr: e.net.localAddr, localPort: e.net.localPort });
-  if (e.net.sipName) out.sipName = e.net.sipName;
-  if (e.net.cipName) out.cipName = e.net.cipName;
+  Object.assign(out, { protocol: e.protocol, result: e.result });
+  if (e.unixPath) out.unixPath = e.unixPath;
+  if (e.addr) Object.assign(out, { addr: e.addr, port: e.port });
+  if (e.localAddr || e.localPort) Object.assign(out, { localAddr: e.localAddr, localPort: e.localPort });
+  if (e.sipName) out.sipName = e.sipName;
+  if (e.cipName) out.cipName = e.cipName;
 }
 
 const SETID_CALLS = ['setuid', 'setgid', 'setreuid', 'setregid', 'setresuid', 'setresgid', 'setfsuid', 'setfsgid'];
@@ -55,15 +55,15 @@ export const EVENT_KINDS: Readonly<Record<EventType, EventKind>> = {
     oneof: 'exec', field: 16, message: 'ExecEvent', syscall: 'execve', syscalls: ['execve', 'execveat'], exactCall: false, fd: null, result: true,
     summarize(e, out) {
       // Secrets redacted (model/argv.ts): a summary goes to alerts and the event log.
-      Object.assign(out, { exe: e.path, filename: e.exec.filename, argv: redactArgv(e.exec.argv), cwd: e.exec.cwd });
-      if (e.exec.argvTruncated) out.argvTruncated = true;
+      Object.assign(out, { exe: e.path, filename: e.filename, argv: redactArgv(e.argv), cwd: e.cwd });
+      if (e.argvTruncated) out.argvTruncated = true;
       // Redacted as the probe sent it (model/env.ts): names, and the allowed values only.
-      if (e.exec.env.length > 0) out.env = e.exec.env;
-      if (e.exec.envTruncated) out.envTruncated = true;
-      if (e.exec.tty) out.tty = e.exec.tty;
-      if (e.exec.sha256) out.sha256 = e.exec.sha256;
-      const stdio = [0, 1, 2].map((fd) => stdioKind(e.exec.stdio, fd as 0 | 1 | 2) ?? 'closed');
-      if (e.exec.stdio && stdio.some((k) => k !== 'file' && k !== 'pipe')) out.stdio = stdio;
+      if (e.env.length > 0) out.env = e.env;
+      if (e.envTruncated) out.envTruncated = true;
+      if (e.tty) out.tty = e.tty;
+      if (e.sha256) out.sha256 = e.sha256;
+      const stdio = [0, 1, 2].map((fd) => stdioKind(e.stdio, fd as 0 | 1 | 2) ?? 'closed');
+      if (e.stdio && stdio.some((k) => k !== 'file' && k !== 'pipe')) out.stdio = stdio;
     },
   },
   fork: {
@@ -126,12 +126,12 @@ export const EVENT_KINDS: Readonly<Record<EventType, EventKind>> = {
     summarize(e, out) {
       Object.assign(out, { call: e.call, id: e.id, result: e.result });
       // What the caller was before and after the call, of the kind of id it asked to change.
-      const a = e.cred.idsAfter;
+      const a = e.idsAfter;
       if (e.call.includes('uid')) {
-        Object.assign(out, { prevEuid: e.cred.euid, prevSuid: e.cred.suid, prevFsuid: e.cred.fsuid });
+        Object.assign(out, { prevEuid: e.euid, prevSuid: e.suid, prevFsuid: e.fsuid });
         if (a) Object.assign(out, { newUid: a.uid, newEuid: a.euid, newSuid: a.suid, newFsuid: a.fsuid });
       } else {
-        Object.assign(out, { prevEgid: e.cred.egid, prevSgid: e.cred.sgid, prevFsgid: e.cred.fsgid });
+        Object.assign(out, { prevEgid: e.egid, prevSgid: e.sgid, prevFsgid: e.fsgid });
         if (a) Object.assign(out, { newGid: a.gid, newEgid: a.egid, newSgid: a.sgid, newFsgid: a.fsgid });
       }
     },
@@ -163,7 +163,7 @@ export const EVENT_KINDS: Readonly<Record<EventType, EventKind>> = {
   dup: {
     oneof: 'dup', field: 32, message: 'DupEvent', syscall: 'dup', syscalls: ['dup', 'dup2', 'dup3', 'fcntl'], exactCall: true, fd: 'socket', result: true,
     summarize(e, out) {
-      Object.assign(out, { call: e.call, oldFd: e.flags, newFd: e.id, protocol: e.net.protocol, addr: e.net.addr, port: e.net.port, localAddr: e.net.localAddr, localPort: e.net.localPort, result: e.result });
+      Object.assign(out, { call: e.call, oldFd: e.flags, newFd: e.id, protocol: e.protocol, addr: e.addr, port: e.port, localAddr: e.localAddr, localPort: e.localPort, result: e.result });
     },
   },
   // Seen only when a security hook denied the call (chown and truncate are
@@ -182,8 +182,8 @@ export const EVENT_KINDS: Readonly<Record<EventType, EventKind>> = {
   dns: {
     oneof: 'dns', field: 34, message: 'DnsEvent', syscall: 'dns', syscalls: ['dns'], exactCall: false, fd: null, result: false,
     summarize(e, out) {
-      const d = e.net.dns;
-      Object.assign(out, { server: e.net.addr, port: e.net.port, protocol: e.net.protocol });
+      const d = e.dns;
+      Object.assign(out, { server: e.addr, port: e.port, protocol: e.protocol });
       if (!d) return;
       Object.assign(out, { name: d.name, rcode: d.rcode, addresses: d.addresses.map((a) => a.addr) });
       if (d.cnames.length) out.cnames = d.cnames;
@@ -220,7 +220,7 @@ export const EVENT_KINDS: Readonly<Record<EventType, EventKind>> = {
   socket: {
     oneof: 'socket', field: 38, message: 'SocketEvent', syscall: 'socket', syscalls: ['socket'], exactCall: false, fd: null, result: true,
     summarize(e, out) {
-      Object.assign(out, { family: e.net.family, type: e.flags, protocol: e.id, result: e.result });
+      Object.assign(out, { family: e.family, type: e.flags, protocol: e.id, result: e.result });
     },
   },
   bpf: {

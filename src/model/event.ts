@@ -170,6 +170,10 @@ export interface Event {
   dev: number;
   nlink: number;
   fileMode: number;
+  /** exec: the executable's content, sha256 in hex; '' when the probe could not read it. */
+  sha256: string;
+  /** exec: what fds 0, 1 and 2 were, a STDIO_* byte each (stdioKind). */
+  stdio: number;
   /** rename: the new name; mount: the source; link: the target (a symlink's as given); iouring: the operation. */
   path2: string;
   /** open: O_* flags; rename: RENAME_* flags; mount: MS_* flags; socket: the SOCK_* type; bpf: the program type; userfaultfd, iouring, link: the flags. */
@@ -179,14 +183,48 @@ export interface Event {
   /** The syscall's return value: an fd, 0, or -errno. */
   result: number;
 
+  /** exec: the name as passed to execve, argv, whether argv was cut, cwd. */
+  filename: string;
+  argv: string[];
+  argvTruncated: boolean;
+  /** exec: the environment, "NAME=value" with values off the allow-list "<redacted>" (model/env.ts), and whether it was cut. */
+  env: string[];
+  envTruncated: boolean;
+  cwd: string;
+  /** exec: the controlling terminal (major << 20 | minor), 0 if none. */
+  tty: number;
+  /** exec: where the executable is (EXE_OVERLAY, EXE_UPPER_LAYER: not from the container's image). */
+  exeLayer: number;
   /** exec: the pid in the process's own pid namespace (a container's); fork: the child's. */
   vpid: number;
+  /** exec: the audit login uid, NO_LOGINUID when unset. */
+  loginuid: number;
+  /** exec, setid: capability bits (bit n: capability n) after the call. */
+  capEffective: number;
+  capPermitted: number;
 
   /** fork: the new process. */
   childPid: number;
   /** exit: WEXITSTATUS and terminating signal. */
   exitCode: number;
   signal: number;
+
+  /** connect/accept: the remote end; bind/listen: unused. */
+  family: number;
+  addr: string;
+  port: number;
+  /** bind/listen/accept: the local end. */
+  localAddr: string;
+  localPort: number;
+  protocol: L4Protocol;
+  /** AF_UNIX socket path (connect, bind). */
+  unixPath: string;
+  /** connect, send: the name the workload resolved the server address from (Falco's fd.sip.name), '' when unknown. */
+  sipName: string;
+  /** accept: the name the workload resolved the client address from (fd.cip.name), '' when unknown. */
+  cipName: string;
+  /** dns: the answer (addr/port/family/protocol: the resolver that sent it). */
+  dns: DnsAnswer | null;
 
   /** setid: the call name; module: init_module or finit_module; mount: fstype; namespace: setns or unshare;
    * link, send, dup, iouring: the call; bpf: the program's or map's name. */
@@ -203,6 +241,19 @@ export interface Event {
   id: number;
   /** ptrace: the target. */
   targetPid: number;
+  /**
+   * setid: the caller's effective, saved and file system uid and gid as
+   * the call found them, before it changed them (the real ones are uid and
+   * gid); 0 on other events.
+   */
+  euid: number;
+  suid: number;
+  egid: number;
+  sgid: number;
+  fsuid: number;
+  fsgid: number;
+  /** setid: the caller's ids as the call left them; null on other events and from a probe that does not say. */
+  idsAfter: TaskIds | null;
 
   /**
    * The decoder's intern slots of path and comm (-1: not interned): a hint
@@ -213,15 +264,6 @@ export interface Event {
   pathKey: number;
   commKey: number;
 
-  /**
-   * The kinds' own fields, apart so that the common event (an open) is
-   * small: each is a fresh object on the kinds that have it and the shared,
-   * frozen empty one (NO_EXEC, NO_NET, NO_CRED) on the others, so every
-   * event and every part keeps one hidden class.
-   */
-  exec: ExecPart;
-  net: NetPart;
-  cred: CredPart;
   /** Set by enrich. */
   process: Process | null;
   workload: Workload | null;
@@ -244,108 +286,15 @@ export function stdioKind(stdio: number, fd: 0 | 1 | 2): string | undefined {
   return b < STDIO_KINDS.length ? STDIO_KINDS[b] : 'other';
 }
 
-
-/** exec's own fields (Event.exec). */
-export interface ExecPart {
-  /** The name as passed to execve (Event.path: the file run). */
-  filename: string;
-  argv: string[];
-  argvTruncated: boolean;
-  /** The environment, "NAME=value" with values off the allow-list "<redacted>" (model/env.ts), and whether it was cut. */
-  env: string[];
-  envTruncated: boolean;
-  cwd: string;
-  /** The controlling terminal (major << 20 | minor), 0 if none. */
-  tty: number;
-  /** Where the executable is (EXE_OVERLAY, EXE_UPPER_LAYER: not from the container's image). */
-  exeLayer: number;
-  /** The audit login uid, NO_LOGINUID when unset. */
-  loginuid: number;
-  /** The executable's content, sha256 in hex; '' when the probe could not read it. */
-  sha256: string;
-  /** What fds 0, 1 and 2 were, a STDIO_* byte each (stdioKind). */
-  stdio: number;
-}
-
-/** The socket ends of connect, accept, bind, listen, dup, send, dns and socket (Event.net). */
-export interface NetPart {
-  /** The address family (socket: the one asked for). */
-  family: number;
-  /** connect/accept/send/dup: the remote end; dns: the resolver that answered. */
-  addr: string;
-  port: number;
-  /** bind/listen/accept/dup: the local end. */
-  localAddr: string;
-  localPort: number;
-  protocol: L4Protocol;
-  /** AF_UNIX socket path (connect, bind). */
-  unixPath: string;
-  /** connect, send: the name the workload resolved the server address from (Falco's fd.sip.name), '' when unknown. */
-  sipName: string;
-  /** accept: the name the workload resolved the client address from (fd.cip.name), '' when unknown. */
-  cipName: string;
-  /** dns: the answer. */
-  dns: DnsAnswer | null;
-}
-
-/** The credentials of exec and setid (Event.cred). */
-export interface CredPart {
-  /** Capability bits (bit n: capability n) after the call. */
-  capEffective: number;
-  capPermitted: number;
-  /**
-   * setid: the caller's effective, saved and file system uid and gid as
-   * the call found them, before it changed them (the real ones are Event.uid
-   * and gid); 0 on exec.
-   */
-  euid: number;
-  suid: number;
-  egid: number;
-  sgid: number;
-  fsuid: number;
-  fsgid: number;
-  /** setid: the caller's ids as the call left them; null on exec and from a probe that does not say. */
-  idsAfter: TaskIds | null;
-}
-
-/** The kinds that carry each part (the others share the frozen empty one). */
-export const hasExec = (t: EventType): boolean => t === 'exec';
-export const hasNet = (t: EventType): boolean =>
-  t === 'connect' || t === 'accept' || t === 'bind' || t === 'listen' || t === 'dup' || t === 'send' || t === 'dns' || t === 'socket';
-export const hasCred = (t: EventType): boolean => t === 'exec' || t === 'setid';
-
-export const execPart = (): ExecPart => ({ filename: '', argv: [], argvTruncated: false, env: [], envTruncated: false, cwd: '', tty: 0, exeLayer: 0, loginuid: 0, sha256: '', stdio: 0 });
-export const netPart = (): NetPart => ({ family: 0, addr: '', port: 0, localAddr: '', localPort: 0, protocol: '', unixPath: '', sipName: '', cipName: '', dns: null });
-export const credPart = (): CredPart => ({ capEffective: 0, capPermitted: 0, euid: 0, suid: 0, egid: 0, sgid: 0, fsuid: 0, fsgid: 0, idsAfter: null });
-/** The parts of the kinds that lack them: frozen, so a write meant for a kind's own part fails loudly instead of reaching every event. */
-export const NO_EXEC: Readonly<ExecPart> = Object.freeze({ ...execPart(), argv: Object.freeze([]) as unknown as string[], env: Object.freeze([]) as unknown as string[] });
-export const NO_NET: Readonly<NetPart> = Object.freeze(netPart());
-export const NO_CRED: Readonly<CredPart> = Object.freeze(credPart());
-
-/** Every field by its name, the parts' flattened: what emptyEvent takes (tests, fixtures). */
-export type EventFields = Omit<Event, 'exec' | 'net' | 'cred'> & ExecPart & NetPart & CredPart;
-const EXEC_KEYS = new Set(Object.keys(execPart()));
-const NET_KEYS = new Set(Object.keys(netPart()));
-const CRED_KEYS = new Set(Object.keys(credPart()));
-
-/**
- * An event of this kind with every field at its zero value, then `fields`
- * set, each into the part it belongs to. A field of a part the kind does
- * not carry is an error (it would be read nowhere).
- */
-export function emptyEvent(type: EventType, fields: Partial<EventFields> = {}): Event {
-  const e: Event = {
+export function emptyEvent(type: EventType): Event {
+  return {
     type, ktimeNs: 0, time: 0, pid: 0, tid: 0, ppid: 0, uid: 0, gid: 0, comm: '', cgroupId: 0, nodeName: '', blocked: false, blockedBy: '', ioUring: false,
-    path: '', pathRaw: '', pathFlags: 0, ino: 0, dev: 0, nlink: 0, fileMode: 0, path2: '', flags: 0, mode: 0, result: 0,
-    vpid: 0, childPid: 0, exitCode: 0, signal: 0, call: '', id: 0, targetPid: 0,
+    path: '', pathRaw: '', pathFlags: 0, ino: 0, dev: 0, nlink: 0, fileMode: 0, sha256: '', stdio: 0, path2: '', flags: 0, mode: 0, result: 0,
+    filename: '', argv: [], argvTruncated: false, env: [], envTruncated: false, cwd: '', tty: 0, exeLayer: 0, vpid: 0, loginuid: 0, capEffective: 0, capPermitted: 0,
+    childPid: 0, exitCode: 0, signal: 0,
+    family: 0, addr: '', port: 0, localAddr: '', localPort: 0, protocol: '', unixPath: '', sipName: '', cipName: '', dns: null,
+    call: '', id: 0, targetPid: 0, euid: 0, suid: 0, egid: 0, sgid: 0, fsuid: 0, fsgid: 0, idsAfter: null,
     pathKey: -1, commKey: -1,
-    exec: hasExec(type) ? execPart() : NO_EXEC, net: hasNet(type) ? netPart() : NO_NET, cred: hasCred(type) ? credPart() : NO_CRED,
     process: null, workload: null,
   };
-  for (const [k, v] of Object.entries(fields)) {
-    const part = EXEC_KEYS.has(k) ? e.exec : NET_KEYS.has(k) ? e.net : CRED_KEYS.has(k) ? e.cred : e;
-    if (Object.isFrozen(part)) throw new Error(`emptyEvent: ${type} events have no ${k}`);
-    (part as unknown as Record<string, unknown>)[k] = v;
-  }
-  return e;
 }

@@ -287,9 +287,9 @@ export class DetectionShard {
         if (e.type === 'dns') {
           dns.observe(e);
           if (wid === NOT_OWNED) continue;
-        } else if (e.net.addr && wid !== NOT_OWNED) {
-          if (e.type === 'connect' || e.type === 'send') e.net.sipName = dns.nameOf(e.cgroupId, e.net.addr, e.time);
-          else if (e.type === 'accept') e.net.cipName = dns.nameOf(e.cgroupId, e.net.addr, e.time);
+        } else if (e.addr && wid !== NOT_OWNED) {
+          if (e.type === 'connect' || e.type === 'send') e.sipName = dns.nameOf(e.cgroupId, e.addr, e.time);
+          else if (e.type === 'accept') e.cipName = dns.nameOf(e.cgroupId, e.addr, e.time);
         }
       } else {
         // Sent whole (held for its container's identity): enriched on the main thread already.

@@ -156,12 +156,12 @@ describeKernel('in-kernel de-duplication on the real kernel', () => {
     // 100 connects to one peer from one process (bash's /dev/udp: socket + connect).
     const r = await web.run('/bin/bash', ['-c', `for i in $(seq 100); do true 3>/dev/udp/127.0.0.1/${port}; done; echo $$`]);
     const pid = Number(r.stdout.trim());
-    const connects = () => t.of(web.id, 'connect').filter((e) => e.pid === pid && e.net.port === port);
+    const connects = () => t.of(web.id, 'connect').filter((e) => e.pid === pid && e.port === port);
     // The first, then 32 repeats dropped, then every repeat in the same window.
     await waitFor('the burst', () => connects().length >= 100 - 32);
     await new Promise((res) => setTimeout(res, 300));
     expect(connects()).toHaveLength(100 - 32);
-    expect(connects().every((e) => e.net.protocol === 'udp' && e.net.addr === '127.0.0.1')).toBe(true);
+    expect(connects().every((e) => e.protocol === 'udp' && e.addr === '127.0.0.1')).toBe(true);
     await waitFor('the dropped repeats counted', () => deduplicated() - before >= 32);
   });
 
@@ -173,13 +173,13 @@ describeKernel('in-kernel de-duplication on the real kernel', () => {
     // Learn: this workload connects to `allowed` only.
     expect((await attempts(allowed, 3)).code).toBe(0);
     const w = await waitFor('the guard workload', () => t.engine.workloads.find('dedup-guard'));
-    await waitFor('its connects learned', () => t.of(guard.id, 'connect').some((e) => e.net.port === allowed));
+    await waitFor('its connects learned', () => t.of(guard.id, 'connect').some((e) => e.port === allowed));
     const mode = await t.engine.profiles.changeMode(w, 'enforce');
     expect(mode).toMatchObject({ ok: true });
 
     const r = await attempts(blocked, 20);
     const pid = Number(r.stdout.trim());
-    const refused = () => t.of(guard.id, 'connect').filter((e) => e.pid === pid && e.net.port === blocked);
+    const refused = () => t.of(guard.id, 'connect').filter((e) => e.pid === pid && e.port === blocked);
     await waitFor('twenty refused connects', () => refused().length >= 20);
     expect(refused()).toHaveLength(20);
     expect(refused().every((e) => e.blocked)).toBe(true);

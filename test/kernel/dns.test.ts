@@ -77,7 +77,7 @@ describeKernel('DNS-aware profiles: names learned from answers seen in the kerne
   const inNs = (cmd: string, args: string[]) => spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const client = async (name: string) => (await app.run('/usr/sbin/ip', ['netns', 'exec', ns, python, '-c', CLIENT, name, String(PORT)])).stdout.trim();
   const egressAlerts = (since: number) => alerts.slice(since).filter((a) => a.rule === 'new-egress' && a.workload.name === 'dnsapp');
-  const connects = () => t.of(app.id, 'connect').filter((e) => e.net.port === PORT);
+  const connects = () => t.of(app.id, 'connect').filter((e) => e.port === PORT);
   const zoneOf = (addr: string) => ({
     'api.example.test': { cname: 'edge.provider.test' },
     'edge.provider.test': [addr],
@@ -132,11 +132,11 @@ describeKernel('DNS-aware profiles: names learned from answers seen in the kerne
   it('learns the name a connect was resolved from, with its CNAME chain, before the connect', async () => {
     expect(await client('api.example.test')).toBe('ok 127.0.0.10');
     const answer = await waitFor('the DNS answer of the workload', () =>
-      t.of(app.id, 'dns').find((e) => e.net.dns?.name === 'api.example.test' && e.net.dns.addresses.length > 0));
-    expect(answer.net.dns).toMatchObject({ cnames: ['edge.provider.test'], addresses: [{ addr: '127.0.0.10', ttl: 1 }], error: '' });
-    expect(answer.net).toMatchObject({ addr: '127.0.0.1', port: 53, protocol: 'udp' });
-    const c = await waitFor('the connect', () => connects().find((e) => e.net.addr === '127.0.0.10'));
-    expect(c.net.sipName).toBe('api.example.test');
+      t.of(app.id, 'dns').find((e) => e.dns?.name === 'api.example.test' && e.dns.addresses.length > 0));
+    expect(answer.dns).toMatchObject({ cnames: ['edge.provider.test'], addresses: [{ addr: '127.0.0.10', ttl: 1 }], error: '' });
+    expect(answer).toMatchObject({ addr: '127.0.0.1', port: 53, protocol: 'udp' });
+    const c = await waitFor('the connect', () => connects().find((e) => e.addr === '127.0.0.10'));
+    expect(c.sipName).toBe('api.example.test');
     expect(t.events.indexOf(answer)).toBeLessThan(t.events.indexOf(c));
     const doc = await waitFor('the name in the profile', () =>
       t.engine.profiles.export('dnsapp')[0]?.spec.network.egressNames?.find((r) => r.name === 'api.example.test'));
@@ -150,7 +150,7 @@ describeKernel('DNS-aware profiles: names learned from answers seen in the kerne
     const since = alerts.length;
     setZone({ ...zoneOf('127.0.0.11'), 'other.example.test': ['127.0.0.12'] });
     expect(await client('api.example.test')).toBe('ok 127.0.0.11');
-    await waitFor('the connect to the new address', () => connects().find((e) => e.net.addr === '127.0.0.11' && e.net.sipName === 'api.example.test'));
+    await waitFor('the connect to the new address', () => connects().find((e) => e.addr === '127.0.0.11' && e.sipName === 'api.example.test'));
     expect(await client('other.example.test')).toBe('ok 127.0.0.12');
     const a = await waitFor('an alert about the new name', () => egressAlerts(since).find((x) => x.message.includes('other.example.test')));
     expect(a.fields).toMatchObject({ 'fd.sip.name': 'other.example.test', 'vigil.what': `tcp other.example.test:${PORT}` });
@@ -165,10 +165,10 @@ describeKernel('DNS-aware profiles: names learned from answers seen in the kerne
       setZone(zoneOf('127.0.0.21'));
       expect(await client('api.example.test')).toBe('ok 127.0.0.21');
       const answer = await waitFor('the answer over TCP', () =>
-        t.of(app.id, 'dns').find((e) => e.net.protocol === 'tcp' && e.net.dns?.addresses.some((x) => x.addr === '127.0.0.21')));
-      expect(answer.net.dns).toMatchObject({ name: 'api.example.test', cnames: ['edge.provider.test'], error: '' });
-      const c = await waitFor('the connect', () => connects().find((e) => e.net.addr === '127.0.0.21'));
-      expect(c.net.sipName).toBe('api.example.test');
+        t.of(app.id, 'dns').find((e) => e.protocol === 'tcp' && e.dns?.addresses.some((x) => x.addr === '127.0.0.21')));
+      expect(answer.dns).toMatchObject({ name: 'api.example.test', cnames: ['edge.provider.test'], error: '' });
+      const c = await waitFor('the connect', () => connects().find((e) => e.addr === '127.0.0.21'));
+      expect(c.sipName).toBe('api.example.test');
     } finally {
       writeFileSync(`/etc/netns/${ns}/resolv.conf`, 'nameserver 127.0.0.1\noptions attempts:1 timeout:2\n');
     }
@@ -181,15 +181,15 @@ describeKernel('DNS-aware profiles: names learned from answers seen in the kerne
     const before = accepted.length;
     expect(await client('api.example.test')).toBe('ok 127.0.0.13');
     const answer = await waitFor('the answer, put in the kernel', () =>
-      t.of(app.id, 'dns').find((e) => e.net.dns?.addresses.some((x) => x.addr === '127.0.0.13')));
-    expect(answer.net.dns!.allowedInKernel).toBe(1);
+      t.of(app.id, 'dns').find((e) => e.dns?.addresses.some((x) => x.addr === '127.0.0.13')));
+    expect(answer.dns!.allowedInKernel).toBe(1);
     expect(await client('evil.example.test')).toBe('refused 127.0.0.14 1');
     // The state of the world: the server saw the allowed connection and never the refused one.
     await waitFor('the allowed connection at the server', () => accepted.slice(before).includes('127.0.0.13'));
     expect(accepted.slice(before)).not.toContain('127.0.0.14');
-    const refused = await waitFor('the refused connect', () => connects().find((e) => e.net.addr === '127.0.0.14'));
-    expect(refused).toMatchObject({ blocked: true, blockedBy: 'cgroup', net: { sipName: 'evil.example.test' } });
-    expect(connects().find((e) => e.net.addr === '127.0.0.13')).toMatchObject({ blocked: false, net: { sipName: 'api.example.test' } });
+    const refused = await waitFor('the refused connect', () => connects().find((e) => e.addr === '127.0.0.14'));
+    expect(refused).toMatchObject({ blocked: true, blockedBy: 'cgroup', sipName: 'evil.example.test' });
+    expect(connects().find((e) => e.addr === '127.0.0.13')).toMatchObject({ blocked: false, sipName: 'api.example.test' });
   });
 
   it('enforce: a process that moved itself out of the workload\'s cgroups resolves under the policy that followed it', async () => {
@@ -225,7 +225,7 @@ describeKernel('DNS-aware profiles: names learned from answers seen in the kerne
     const lossAlert = await waitFor('the loss alert', () => alerts.find((a) => a.rule === 'DNS answers dropped'));
     expect(lossAlert.priority).toBe('warning');
     expect(lossAlert.message).toMatch(/DNS answers .* were counted instead of sent/);
-    const seen = t.of(app.id, 'dns').filter((e) => e.net.dns?.name.endsWith('.flood.test')).length;
+    const seen = t.of(app.id, 'dns').filter((e) => e.dns?.name.endsWith('.flood.test')).length;
     expect(seen).toBeGreaterThan(0);
     expect(seen).toBeLessThanOrEqual(3000);
     expect(seen + dropped).toBeLessThanOrEqual(4000);

@@ -272,7 +272,7 @@ describeKernel('enforcement on this kernel: denied before anything changes, or t
     const e = t.of(app.id, 'exec').find((x) => x.pid === pid && x.blocked);
     expect(e, 'the blocked exec').toBeDefined();
     const overlay = statfsSync('/usr/bin/id').type === 0x794c7630 ? EXE_OVERLAY : 0;
-    expect({ uid: e!.uid, capEffective: e!.cred.capEffective, capPermitted: e!.cred.capPermitted, loginuid: e!.exec.loginuid, vpid: e!.vpid, overlay: e!.exec.exeLayer & EXE_OVERLAY, tty: e!.exec.tty })
+    expect({ uid: e!.uid, capEffective: e!.capEffective, capPermitted: e!.capPermitted, loginuid: e!.loginuid, vpid: e!.vpid, overlay: e!.exeLayer & EXE_OVERLAY, tty: e!.tty })
       .toEqual({ uid: 65534, capEffective: 0, capPermitted: 0, loginuid, vpid: pid, overlay, tty: 0 });
   });
 

@@ -58,11 +58,11 @@ describeKernel('event pipeline on the real kernel', () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toBe('hello vigil second\n');
 
-      const exec = await seen('exec of /bin/echo', (e) => e.type === 'exec' && e.exec.filename === '/bin/echo');
+      const exec = await seen('exec of /bin/echo', (e) => e.type === 'exec' && e.filename === '/bin/echo');
       expect(exec.path).toBe(realpathSync('/bin/echo'));
-      expect(exec.exec.argv).toEqual(['/bin/echo', 'hello vigil', 'second']);
-      expect(exec.exec.argvTruncated).toBe(false);
-      expect(exec.exec.cwd).toBe(realpathSync(work));
+      expect(exec.argv).toEqual(['/bin/echo', 'hello vigil', 'second']);
+      expect(exec.argvTruncated).toBe(false);
+      expect(exec.cwd).toBe(realpathSync(work));
       expect(exec.pid).toBe(r.pid);
       expect(exec.workload!.name).toBe('pipeline-web');
       expect(exec.workload!.cgroupPath).toBe(`${tree.root}/web`);
@@ -88,8 +88,8 @@ describeKernel('event pipeline on the real kernel', () => {
       const unlink = await seen('unlink', (e) => e.type === 'unlink' && e.path.endsWith('/renamed.txt'));
       expect(unlink.path).toBe(join(realpathSync(work), 'renamed.txt'));
 
-      const connect = await seen('connect', (e) => e.type === 'connect' && e.net.port === port);
-      expect(connect).toMatchObject({ result: 0, pid: r.pid, net: { addr: '127.0.0.1', family: 2, protocol: 'tcp' } });
+      const connect = await seen('connect', (e) => e.type === 'connect' && e.port === port);
+      expect(connect).toMatchObject({ addr: '127.0.0.1', family: 2, protocol: 'tcp', result: 0, pid: r.pid });
 
       // bash forked for mv, chmod, mkdir, rm: each child is a fork and an exit with its code.
       const forks = t.of(web.id, 'fork').filter((e) => e.pid === r.pid);
@@ -119,18 +119,18 @@ describeKernel('event pipeline on the real kernel', () => {
     expect(r.code).toBe(0);
     const { p4, p6, c4 } = JSON.parse(r.stdout) as { p4: number; p6: number; c4: number };
 
-    const bind = await seen('bind', (e) => e.type === 'bind' && e.net.localAddr === '127.0.0.1');
-    expect(bind).toMatchObject({ result: 0, net: { protocol: 'tcp' } });
-    const listen = await seen('listen on the IPv4 port', (e) => e.type === 'listen' && e.net.localPort === p4);
-    expect(listen).toMatchObject({ result: 0, net: { localAddr: '127.0.0.1' } });
-    const accept = await seen('accept of the IPv4 client', (e) => e.type === 'accept' && e.net.localPort === p4);
-    expect(accept).toMatchObject({ net: { addr: '127.0.0.1', port: c4, localAddr: '127.0.0.1' } });
+    const bind = await seen('bind', (e) => e.type === 'bind' && e.localAddr === '127.0.0.1');
+    expect(bind).toMatchObject({ protocol: 'tcp', result: 0 });
+    const listen = await seen('listen on the IPv4 port', (e) => e.type === 'listen' && e.localPort === p4);
+    expect(listen).toMatchObject({ localAddr: '127.0.0.1', result: 0 });
+    const accept = await seen('accept of the IPv4 client', (e) => e.type === 'accept' && e.localPort === p4);
+    expect(accept).toMatchObject({ addr: '127.0.0.1', port: c4, localAddr: '127.0.0.1' });
     expect(accept.result).toBeGreaterThanOrEqual(0);
-    const connect6 = await seen('IPv6 connect', (e) => e.type === 'connect' && e.net.port === p6);
-    expect(connect6).toMatchObject({ net: { addr: '::1', family: 10, protocol: 'tcp' } });
+    const connect6 = await seen('IPv6 connect', (e) => e.type === 'connect' && e.port === p6);
+    expect(connect6).toMatchObject({ addr: '::1', family: 10, protocol: 'tcp' });
     // Node connects without blocking: the kernel says "in progress".
     expect(connect6.result).toBe(-115);
-    await seen('listen on the IPv6 port', (e) => e.type === 'listen' && e.net.localPort === p6 && e.net.localAddr === '::1');
+    await seen('listen on the IPv6 port', (e) => e.type === 'listen' && e.localPort === p6 && e.localAddr === '::1');
   });
 
   it('sees privilege changes: setuid, ptrace and mount, and whose credentials each event ran with', async () => {
@@ -186,7 +186,7 @@ describeKernel('event pipeline on the real kernel', () => {
       const r = await web.run('/bin/bash', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${port}; exec 1>&3; echo hi`]);
       expect(r.code).toBe(0);
       const dup = await seen('socket dup2-ed onto stdout', (e) => e.type === 'dup');
-      expect(dup).toMatchObject({ id: 1, flags: 3, result: 1, net: { addr: '127.0.0.1', port, localAddr: '127.0.0.1', protocol: 'tcp' } });
+      expect(dup).toMatchObject({ id: 1, flags: 3, addr: '127.0.0.1', port, localAddr: '127.0.0.1', protocol: 'tcp', result: 1 });
       // An ordinary redirection of a file onto stdout is not reported.
       await web.run('/bin/bash', ['-c', 'exec 1>/dev/null; echo hi']);
       await seen('the next process', (e) => e.type === 'exit' && e.process?.argv.join(' ') === '/bin/bash -c exec 1>/dev/null; echo hi');
@@ -204,25 +204,25 @@ describeKernel('event pipeline on the real kernel', () => {
       "os.execv(f'/proc/self/fd/{fd}', ['fileless'])",
     ].join('\n');
     expect((await web.run('/usr/bin/python3', ['-c', py])).code).toBe(0);
-    const fileless = await seen('exec of a memfd', (e) => e.type === 'exec' && e.exec.argv[0] === 'fileless');
+    const fileless = await seen('exec of a memfd', (e) => e.type === 'exec' && e.argv[0] === 'fileless');
     expect(fileless.path).toBe('/memfd:vigil-test');
 
     // script(1) runs the command on a new pseudo-terminal.
     expect((await web.run('/usr/bin/script', ['-qc', '/bin/echo on-a-tty', '/dev/null'])).code).toBe(0);
-    const onTty = await seen('exec on a tty', (e) => e.type === 'exec' && e.exec.argv.join(' ') === '/bin/echo on-a-tty');
-    expect(onTty.exec.tty >> 20).toBe(136); // the Unix98 pty major
-    expect(onTty.process!.tty).toBe(onTty.exec.tty);
-    const noTty = await seen('exec without a tty', (e) => e.type === 'exec' && e.exec.argv[0] === 'fileless');
-    expect(noTty.exec.tty).toBe(0);
+    const onTty = await seen('exec on a tty', (e) => e.type === 'exec' && e.argv.join(' ') === '/bin/echo on-a-tty');
+    expect(onTty.tty >> 20).toBe(136); // the Unix98 pty major
+    expect(onTty.process!.tty).toBe(onTty.tty);
+    const noTty = await seen('exec without a tty', (e) => e.type === 'exec' && e.argv[0] === 'fileless');
+    expect(noTty.tty).toBe(0);
   });
 
   it('flags argv cut at the kernel bound', async () => {
     const long = 'x'.repeat(3000);
     const r = await web.run('/bin/echo', ['start', long]);
     expect(r.code).toBe(0);
-    const exec = await seen('exec with a long argv', (e) => e.type === 'exec' && e.exec.argv[1] === 'start');
-    expect(exec.exec.argvTruncated).toBe(true);
-    expect(exec.exec.argv.join(' ').length).toBeLessThan(long.length);
+    const exec = await seen('exec with a long argv', (e) => e.type === 'exec' && e.argv[1] === 'start');
+    expect(exec.argvTruncated).toBe(true);
+    expect(exec.argv.join(' ').length).toBeLessThan(long.length);
   });
 
   it('seeded the process tree from /proc: processes older than the probe have their executable', () => {

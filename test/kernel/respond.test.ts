@@ -110,7 +110,7 @@ describeKernel('responses on the real kernel', () => {
     const sleeper = suspect.spawn('/bin/sleep', ['60']);
     const exited = new Promise<NodeJS.Signals | null>((r) => sleeper.once('exit', (_c, sig) => r(sig)));
     // The engine must know the process (its fork and exec) before it can guard the pid.
-    await waitFor('the sleeper seen', () => t.of(suspect.id, 'exec').some((e) => e.pid === sleeper.pid && e.exec.argv[0] === '/bin/sleep'));
+    await waitFor('the sleeper seen', () => t.of(suspect.id, 'exec').some((e) => e.pid === sleeper.pid && e.argv[0] === '/bin/sleep'));
     const k = await control.kill(sleeper.pid!);
     expect(k).toMatchObject({ ok: true, detail: `sent signal 9 to pid ${sleeper.pid}` });
     expect(await exited).toBe('SIGKILL');
@@ -122,7 +122,7 @@ describeKernel('responses on the real kernel', () => {
   it('responds automatically as configured and records the action on the alert', async () => {
     const sleeper = suspect.spawn('/bin/sleep', ['60']);
     const exited = new Promise<NodeJS.Signals | null>((r) => sleeper.once('exit', (_c, sig) => r(sig)));
-    const exec = await waitFor('the sleeper seen', () => t.of(suspect.id, 'exec').find((e) => e.pid === sleeper.pid && e.exec.argv[0] === '/bin/sleep'));
+    const exec = await waitFor('the sleeper seen', () => t.of(suspect.id, 'exec').find((e) => e.pid === sleeper.pid && e.argv[0] === '/bin/sleep'));
     const w = t.engine.workloads.find(`${tree.root}/suspect`)!;
     t.engine.workloads.setMode(w, 'enforce');
     try {
@@ -140,7 +140,8 @@ describeKernel('responses on the real kernel', () => {
   });
 
   it('raises an alert when a response cannot be carried out', async () => {
-    const e = emptyEvent('exec', { pid: 999_999, nodeName: 'test-node', time: Date.now() });
+    const e = emptyEvent('exec');
+    Object.assign(e, { pid: 999_999, nodeName: 'test-node', time: Date.now() });
     const w = t.engine.workloads.find(`${tree.root}/suspect`)!;
     t.engine.workloads.setMode(w, 'enforce');
     try {

@@ -96,10 +96,10 @@ describeKernel('calls beyond open, exec and connect, and io_uring, on the real k
   it('raw and packet sockets, and no event for an everyday socket', async () => {
     const g = group();
     await py(g, 'import socket\nsocket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0).close()\nsocket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP).close()\nsocket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()');
-    const packet = await seen(g, 'socket', 'the packet socket', (e) => e.net.family === 17);
+    const packet = await seen(g, 'socket', 'the packet socket', (e) => e.family === 17);
     expect(packet.flags & 0xf).toBe(3);
     expect(packet.result).toBeGreaterThanOrEqual(0);
-    const raw = await seen(g, 'socket', 'the raw ICMP socket', (e) => e.net.family === 2);
+    const raw = await seen(g, 'socket', 'the raw ICMP socket', (e) => e.family === 2);
     expect(raw.id).toBe(1);
     expect(t.of(g.id, 'socket')).toHaveLength(2);
   });
@@ -137,13 +137,13 @@ describeKernel('calls beyond open, exec and connect, and io_uring, on the real k
       'c.connect(("127.0.0.3", 9))',
       'c.send(b"z")',
     ].join('\n'));
-    const a = await seen(g, 'send', 'sendto 127.0.0.1', (e) => e.net.addr === '127.0.0.1');
-    expect(a).toMatchObject({ call: 'sendto', net: { port: 9, protocol: 'udp' } });
-    await seen(g, 'send', 'sendmsg 127.0.0.2', (e) => e.net.addr === '127.0.0.2' && e.call === 'sendmsg');
+    const a = await seen(g, 'send', 'sendto 127.0.0.1', (e) => e.addr === '127.0.0.1');
+    expect(a).toMatchObject({ call: 'sendto', port: 9, protocol: 'udp' });
+    await seen(g, 'send', 'sendmsg 127.0.0.2', (e) => e.addr === '127.0.0.2' && e.call === 'sendmsg');
     await new Promise((r) => setTimeout(r, 300));
     // Twenty datagrams to one peer are one event; a connected socket's send is its connect's.
-    expect(t.of(g.id, 'send').filter((e) => e.net.addr === '127.0.0.1')).toHaveLength(1);
-    expect(t.of(g.id, 'send').filter((e) => e.net.addr === '127.0.0.3')).toEqual([]);
+    expect(t.of(g.id, 'send').filter((e) => e.addr === '127.0.0.1')).toHaveLength(1);
+    expect(t.of(g.id, 'send').filter((e) => e.addr === '127.0.0.3')).toEqual([]);
   });
 
   it('a socket put on stdin or stdout by dup or fcntl(F_DUPFD)', async () => {
@@ -161,7 +161,7 @@ describeKernel('calls beyond open, exec and connect, and io_uring, on the real k
       'libc.dup(s.fileno())',
     ].join('\n'));
     const f = await seen(g, 'dup', 'fcntl(F_DUPFD) onto stdin', (e) => e.call === 'fcntl');
-    expect(f).toMatchObject({ id: 0, result: 0, net: { addr: '127.0.0.1', port } });
+    expect(f).toMatchObject({ id: 0, result: 0, addr: '127.0.0.1', port });
     const d = await seen(g, 'dup', 'dup onto stdout', (e) => e.call === 'dup');
     expect(d).toMatchObject({ id: 1, result: 1 });
     // The second dup got a descriptor above 2: not reported.
@@ -192,8 +192,8 @@ describeKernel('calls beyond open, exec and connect, and io_uring, on the real k
 
     const c = group();
     expect(await run(c, uring, ['connect', String(port)])).toBe('ok\n');
-    const conn = await seen(c, 'connect', 'the io_uring connect', (e) => e.net.port === port);
-    expect(conn).toMatchObject({ ioUring: true, result: 0, net: { addr: '127.0.0.1', protocol: 'tcp' } });
+    const conn = await seen(c, 'connect', 'the io_uring connect', (e) => e.port === port);
+    expect(conn).toMatchObject({ ioUring: true, addr: '127.0.0.1', protocol: 'tcp', result: 0 });
 
     const n = group();
     await run(n, uring, ['nop', 'x']);

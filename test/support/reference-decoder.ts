@@ -24,24 +24,24 @@ function address(family: number, bytes: Uint8Array | undefined): string {
 
 function setRemote(e: Event, a: WireSockAddr | undefined | null): void {
   if (!a) return;
-  e.net.family = a.family;
+  e.family = a.family;
   if (a.family === AF_UNIX) {
-    e.net.unixPath = a.path;
+    e.unixPath = a.path;
     return;
   }
-  e.net.addr = address(a.family, a.address);
-  e.net.port = a.port;
+  e.addr = address(a.family, a.address);
+  e.port = a.port;
 }
 
 function setLocal(e: Event, a: WireSockAddr | undefined | null): void {
   if (!a) return;
-  if (!e.net.family) e.net.family = a.family;
+  if (!e.family) e.family = a.family;
   if (a.family === AF_UNIX) {
-    e.net.unixPath = a.path;
+    e.unixPath = a.path;
     return;
   }
-  e.net.localAddr = address(a.family, a.address);
-  e.net.localPort = a.port;
+  e.localAddr = address(a.family, a.address);
+  e.localPort = a.port;
 }
 
 /**
@@ -71,22 +71,22 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
     case 'exec': {
       const x = w.exec!;
       e.path = x.exe || x.filename;
-      e.exec.filename = x.filename;
-      e.exec.argv = x.argv;
+      e.filename = x.filename;
+      e.argv = x.argv;
       e.ino = x.exeIno;
       e.dev = x.exeDev;
-      e.exec.sha256 = x.exeSha256;
-      e.exec.stdio = x.stdio;
-      e.exec.argvTruncated = x.argvTruncated;
-      e.exec.env = x.env.map(redactEnvEntry);
-      e.exec.envTruncated = x.envTruncated;
-      e.exec.cwd = x.cwd;
-      e.exec.tty = x.tty;
-      e.exec.exeLayer = (x.exeOnOverlay ? EXE_OVERLAY : 0) | (x.exeUpperLayer ? EXE_UPPER_LAYER : 0);
+      e.sha256 = x.exeSha256;
+      e.stdio = x.stdio;
+      e.argvTruncated = x.argvTruncated;
+      e.env = x.env.map(redactEnvEntry);
+      e.envTruncated = x.envTruncated;
+      e.cwd = x.cwd;
+      e.tty = x.tty;
+      e.exeLayer = (x.exeOnOverlay ? EXE_OVERLAY : 0) | (x.exeUpperLayer ? EXE_UPPER_LAYER : 0);
       e.vpid = x.vpid;
-      e.exec.loginuid = x.loginuid;
-      e.cred.capEffective = x.capEffective;
-      e.cred.capPermitted = x.capPermitted;
+      e.loginuid = x.loginuid;
+      e.capEffective = x.capEffective;
+      e.capPermitted = x.capPermitted;
       break;
     }
     case 'fork':
@@ -131,40 +131,40 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       break;
     case 'connect':
       setRemote(e, w.connect!.remote);
-      e.net.protocol = l4Protocol(w.connect!.protocol);
+      e.protocol = l4Protocol(w.connect!.protocol);
       e.result = w.connect!.result;
       break;
     case 'accept':
       setRemote(e, w.accept!.remote);
       setLocal(e, w.accept!.local);
-      e.net.protocol = e.net.family === AF_UNIX ? '' : 'tcp';
+      e.protocol = e.family === AF_UNIX ? '' : 'tcp';
       e.result = w.accept!.result;
       break;
     case 'bind':
       setLocal(e, w.bind!.local);
-      e.net.protocol = l4Protocol(w.bind!.protocol);
+      e.protocol = l4Protocol(w.bind!.protocol);
       e.result = w.bind!.result;
       break;
     case 'listen':
       setLocal(e, w.listen!.local);
-      e.net.protocol = e.net.family === AF_UNIX ? '' : 'tcp';
+      e.protocol = e.family === AF_UNIX ? '' : 'tcp';
       e.result = w.listen!.result;
       break;
     case 'setid':
       e.call = w.setId!.call;
       e.id = w.setId!.id;
       e.result = w.setId!.result;
-      e.cred.capEffective = w.setId!.capEffective;
-      e.cred.capPermitted = w.setId!.capPermitted;
-      e.cred.euid = w.setId!.euid;
-      e.cred.suid = w.setId!.suid;
-      e.cred.egid = w.setId!.egid;
-      e.cred.sgid = w.setId!.sgid;
-      e.cred.fsuid = w.setId!.fsuid;
-      e.cred.fsgid = w.setId!.fsgid;
+      e.capEffective = w.setId!.capEffective;
+      e.capPermitted = w.setId!.capPermitted;
+      e.euid = w.setId!.euid;
+      e.suid = w.setId!.suid;
+      e.egid = w.setId!.egid;
+      e.sgid = w.setId!.sgid;
+      e.fsuid = w.setId!.fsuid;
+      e.fsgid = w.setId!.fsgid;
       if (w.setId!.after) {
         const a = w.setId!.after;
-        e.cred.idsAfter = { uid: a.uid, euid: a.euid, suid: a.suid, fsuid: a.fsuid, gid: a.gid, egid: a.egid, sgid: a.sgid, fsgid: a.fsgid };
+        e.idsAfter = { uid: a.uid, euid: a.euid, suid: a.suid, fsuid: a.fsuid, gid: a.gid, egid: a.egid, sgid: a.sgid, fsgid: a.fsgid };
       }
       break;
     case 'ptrace':
@@ -196,7 +196,7 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       const x = w.dup!;
       setRemote(e, x.remote);
       setLocal(e, x.local);
-      e.net.protocol = l4Protocol(x.protocol);
+      e.protocol = l4Protocol(x.protocol);
       e.flags = x.oldFd;
       e.id = x.newFd;
       e.call = x.call ?? '';
@@ -214,9 +214,9 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       // Cut by the kernel (it sends at most 1,024 bytes): what is past the cut is missing, not malformed.
       if (x.length > 1024 && !dns.error && !dns.truncated) dns.truncated = true;
       dns.allowedInKernel = x.allowed;
-      e.net.dns = dns;
+      e.dns = dns;
       setRemote(e, x.server);
-      e.net.protocol = l4Protocol(x.protocol);
+      e.protocol = l4Protocol(x.protocol);
       break;
     }
     case 'mkdir':
@@ -235,7 +235,7 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
     }
     case 'socket': {
       const x = w.socket!;
-      e.net.family = x.family;
+      e.family = x.family;
       e.flags = x.type;
       e.id = x.protocol;
       e.result = x.result;
@@ -258,7 +258,7 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       const x = w.send!;
       e.call = x.call;
       setRemote(e, x.remote);
-      e.net.protocol = l4Protocol(x.protocol);
+      e.protocol = l4Protocol(x.protocol);
       e.result = x.result;
       break;
     }

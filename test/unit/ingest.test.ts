@@ -49,18 +49,18 @@ describe('probe stream', () => {
     const [fork, exec, connect, open, accept, exit] = t.events;
 
     expect(fork!.childPid).toBe(101);
-    expect(exec!).toMatchObject({ type: 'exec', path: '/usr/bin/curl', exec: { argv: ['curl', '-s', 'http://x'], cwd: '/srv' } });
+    expect(exec!).toMatchObject({ type: 'exec', path: '/usr/bin/curl', argv: ['curl', '-s', 'http://x'], cwd: '/srv' });
     expect(exec!.workload!.name).toBe('web');
     expect(exec!.workload!.cgroupPath).toBe('/shop/web/replica-1');
     // The child's process knows its parent from the snapshot, and what it ran before.
     expect(exec!.process!.lineage).toEqual(['/bin/sh']);
     expect(t.engine.tree.chain(exec!.process!).map((p) => p.exe)).toEqual(['/usr/bin/curl', '/bin/sh']);
 
-    expect(connect!).toMatchObject({ result: -115, net: { addr: '10.0.0.7', port: 443, protocol: 'tcp' } });
+    expect(connect!).toMatchObject({ addr: '10.0.0.7', port: 443, protocol: 'tcp', result: -115 });
     expect(open!).toMatchObject({ path: '/var/lib/pg/data', flags: 0o1101, result: 5 });
     expect(open!.workload!).toMatchObject({ name: 'db', mode: 'monitor' });
     // Outside any configured prefix, a workload is its cgroup path.
-    expect(accept!).toMatchObject({ net: { addr: '2001:db8::1', port: 5555, localAddr: '::', localPort: 80 } });
+    expect(accept!).toMatchObject({ addr: '2001:db8::1', port: 5555, localAddr: '::', localPort: 80 });
     expect(accept!.workload!.name).toBe('/batch/job-7');
     expect(exit!.process!).toMatchObject({ exited: true, exitCode: 3 });
   });

@@ -366,7 +366,7 @@ export class ProfileDetector implements Detector, ProfileControl {
       tags: TAGS[d.kind],
       fields: {
         'vigil.anomaly': d.kind, 'vigil.what': d.what, 'workload.mode': w.mode,
-        ...(mechanism ? { 'vigil.mechanism': mechanism } : {}), ...(e.net.sipName ? { 'fd.sip.name': e.net.sipName } : {}),
+        ...(mechanism ? { 'vigil.mechanism': mechanism } : {}), ...(e.sipName ? { 'fd.sip.name': e.sipName } : {}),
       },
       action,
     });

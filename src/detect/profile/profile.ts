@@ -256,18 +256,18 @@ export class Profile {
       case 'rename':
         return (e.path.charCodeAt(0) === 47 ? this.write(e.path, learn, verdicts) : null) ?? (e.path2.charCodeAt(0) === 47 ? this.write(e.path2, learn, verdicts) : null);
       case 'connect':
-        return e.net.addr ? this.connect(e, learn) : null;
+        return e.addr ? this.connect(e, learn) : null;
       // The resolver a workload asks is a destination too (a query to an
       // unusual server is how DNS tunnels leave); enforce mode's kernel
       // takes answers only from resolvers its policy allows.
       case 'dns':
-        return e.net.addr && e.net.port ? this.connectAddress(e.net.addr, e.net.port, e.net.protocol === 'tcp' ? 'tcp' : 'udp', learn) : null;
+        return e.addr && e.port ? this.connectAddress(e.addr, e.port, e.protocol === 'tcp' ? 'tcp' : 'udp', learn) : null;
       case 'bind':
-        return e.net.localPort ? this.listen(e.net.protocol || 'tcp', e.net.localPort, learn) : null;
+        return e.localPort ? this.listen(e.protocol || 'tcp', e.localPort, learn) : null;
       case 'listen':
-        return e.net.localPort ? this.listen(e.net.protocol || 'tcp', e.net.localPort, learn) : null;
+        return e.localPort ? this.listen(e.protocol || 'tcp', e.localPort, learn) : null;
       case 'accept':
-        return e.net.addr && e.result >= 0 ? this.accept(e.net.addr, e.net.localPort, learn) : null;
+        return e.addr && e.result >= 0 ? this.accept(e.addr, e.localPort, learn) : null;
       default:
         return null;
     }
@@ -284,7 +284,7 @@ export class Profile {
     const p = this.processes.get(exe);
     if (!p) {
       if (learn && !this.full()) {
-        this.processes.set(exe, { exe, parents: new Set(parentExe ? [parentExe] : []), users: new Set([e.uid]), args: new Set([argsOf(exe, e.exec.argv)]), sha256: new Set(e.exec.sha256 ? [e.exec.sha256] : []) });
+        this.processes.set(exe, { exe, parents: new Set(parentExe ? [parentExe] : []), users: new Set([e.uid]), args: new Set([argsOf(exe, e.argv)]), sha256: new Set(e.sha256 ? [e.sha256] : []) });
       }
       return { kind: 'new-executable', what: exe, message: `new executable ${shown(exe)}${parentExe ? `, parent ${shown(parentExe)}` : ''}` };
     }
@@ -292,16 +292,16 @@ export class Profile {
     // executable. A profile learned before contents were known learns the first.
     // The kernel stops a learned path only when the file is not the one
     // learned: so too when the probe could not read it to say so.
-    if (e.blocked && !e.exec.sha256 && p.sha256.size > 0) {
+    if (e.blocked && !e.sha256 && p.sha256.size > 0) {
       return { kind: 'new-executable', what: `${exe} (another file)`, message: `${exe} is another file than the one learned (its content could not be read)` };
     }
-    if (e.exec.sha256 && !p.sha256.has(e.exec.sha256)) {
+    if (e.sha256 && !p.sha256.has(e.sha256)) {
       const known = p.sha256.size > 0;
       if (learn || !known) {
-        p.sha256.add(e.exec.sha256);
+        p.sha256.add(e.sha256);
         if (p.sha256.size > MAX_CONTENTS) p.sha256.delete(p.sha256.values().next().value!);
       }
-      if (known) return { kind: 'new-executable', what: `${exe} sha256 ${e.exec.sha256}`, message: `${exe} is another file than the one learned: sha256 ${e.exec.sha256.slice(0, 16)}… (learned: ${[...p.sha256].filter((h) => h !== e.exec.sha256).map((h) => `${h.slice(0, 16)}…`).join(', ')})` };
+      if (known) return { kind: 'new-executable', what: `${exe} sha256 ${e.sha256}`, message: `${exe} is another file than the one learned: sha256 ${e.sha256.slice(0, 16)}… (learned: ${[...p.sha256].filter((h) => h !== e.sha256).map((h) => `${h.slice(0, 16)}…`).join(', ')})` };
     }
     if (!p.users.has(e.uid)) {
       if (learn) p.users.add(e.uid);
@@ -312,7 +312,7 @@ export class Profile {
       return { kind: 'new-parent', what: `${parentExe} → ${exe}`, message: `${shown(exe)} started by a new parent ${shown(parentExe)} (seen: ${[...p.parents].map(shown).join(', ') || 'none'})` };
     }
     if (p.args) {
-      const args = argsOf(exe, e.exec.argv);
+      const args = argsOf(exe, e.argv);
       if (!p.args.has(args)) {
         if (learn) {
           p.args.add(args);
@@ -361,39 +361,39 @@ export class Profile {
    * profile. Without one, by address.
    */
   private connect(e: Event, learn: boolean): Deviation | null {
-    const protocol = e.net.protocol === 'udp' ? 'udp' : 'tcp';
-    if (!e.net.sipName || !isProfileName(e.net.sipName)) return this.connectAddress(e.net.addr, e.net.port, protocol, learn);
-    const rule = this.nameRule(e.net.sipName, e.net.port, protocol);
+    const protocol = e.protocol === 'udp' ? 'udp' : 'tcp';
+    if (!e.sipName || !isProfileName(e.sipName)) return this.connectAddress(e.addr, e.port, protocol, learn);
+    const rule = this.nameRule(e.sipName, e.port, protocol);
     if (rule) {
-      if (learn) this.seenAt(rule, e.net.addr);
+      if (learn) this.seenAt(rule, e.addr);
       return null;
     }
     // Learned by address before its name was known: still inside.
-    if (this.coversAddress(e.net.addr, e.net.port, protocol)) return null;
+    if (this.coversAddress(e.addr, e.port, protocol)) return null;
     const dev: Deviation = {
-      kind: 'new-egress', what: `${protocol} ${e.net.sipName}:${e.net.port}`,
-      message: `connects to a new destination ${e.net.sipName} (${e.net.addr}) port ${e.net.port}/${protocol}`,
+      kind: 'new-egress', what: `${protocol} ${e.sipName}:${e.port}`,
+      message: `connects to a new destination ${e.sipName} (${e.addr}) port ${e.port}/${protocol}`,
     };
     if (!learn || this.full()) return dev;
-    const parent = parentDomain(e.net.sipName);
-    const underKey = parent ? nameKey(protocol, e.net.port, parent) : '';
+    const parent = parentDomain(e.sipName);
+    const underKey = parent ? nameKey(protocol, e.port, parent) : '';
     const under = parent ? (this.namesUnder.get(underKey) ?? new Set<string>()) : null;
     if (parent && under) {
       this.namesUnder.set(underKey, under);
-      under.add(e.net.sipName);
+      under.add(e.sipName);
     }
     if (parent && under && under.size > this.limits.widenAt) {
       // Many names under one domain on one port (buckets, shards): one rule for the domain.
-      const wildcard: EgressNameRule = { name: `*.${parent}`, port: e.net.port, protocol, seen: [] };
+      const wildcard: EgressNameRule = { name: `*.${parent}`, port: e.port, protocol, seen: [] };
       for (const n of under) {
-        const old = this.egressByName.get(nameKey(protocol, e.net.port, n));
+        const old = this.egressByName.get(nameKey(protocol, e.port, n));
         if (old) for (const a of old.seen ?? []) this.seenAt(wildcard, a);
-        this.egressByName.delete(nameKey(protocol, e.net.port, n));
+        this.egressByName.delete(nameKey(protocol, e.port, n));
       }
-      this.seenAt(wildcard, e.net.addr);
-      this.egressByName.set(nameKey(protocol, e.net.port, wildcard.name), wildcard);
+      this.seenAt(wildcard, e.addr);
+      this.egressByName.set(nameKey(protocol, e.port, wildcard.name), wildcard);
     } else {
-      this.egressByName.set(nameKey(protocol, e.net.port, e.net.sipName), { name: e.net.sipName, port: e.net.port, protocol, seen: [e.net.addr] });
+      this.egressByName.set(nameKey(protocol, e.port, e.sipName), { name: e.sipName, port: e.port, protocol, seen: [e.addr] });
     }
     return dev;
   }

@@ -29,7 +29,7 @@ export enum ClassKind {
  * the detector inlines, not a call through one of several closures per event.
  */
 export function classOf(kind: ClassKind, e: Event): number {
-  return kind === ClassKind.Open ? openClass(e.flags, e.result) : kind === ClassKind.Socket ? socketClass(e.net.family) : 0;
+  return kind === ClassKind.Open ? openClass(e.flags, e.result) : kind === ClassKind.Socket ? socketClass(e.family) : 0;
 }
 
 // ---- open -----------------------------------------------------------
@@ -71,7 +71,7 @@ export function socketClass(family: number): number {
 }
 
 const OPEN: Classifier = { count: 64, kind: ClassKind.Open, of: (e) => openClass(e.flags, e.result) };
-const SOCKET: Classifier = { count: 4, kind: ClassKind.Socket, of: (e) => socketClass(e.net.family) };
+const SOCKET: Classifier = { count: 4, kind: ClassKind.Socket, of: (e) => socketClass(e.family) };
 
 /** Types with classes; every other type is one class (0). */
 export const CLASSIFIERS: Partial<Record<EventType, Classifier>> = {

@@ -47,7 +47,7 @@ const ARGS: Record<string, Arg> = {
   path: path('unlink, rmdir, mkdir: the path; chmod (Vigil): the path', 'unlink', 'chmod', 'mkdir'),
   filename: {
     kind: 'string', desc: 'chmod: the path; exec: the file name as passed to execve', on: types('chmod', 'exec'),
-    get: (e) => nonEmpty(e.type === 'exec' ? e.exec.filename : e.path),
+    get: (e) => nonEmpty(e.type === 'exec' ? e.filename : e.path),
   },
   // link(at) has oldpath (the existing file) and newpath (the new name); a link event keeps the new name in path.
   oldpath: {
@@ -93,8 +93,8 @@ const ARGS: Record<string, Arg> = {
     get: (e) => (e.type === 'socket' ? socketTypeName(e.flags) : nonEmpty(e.call)),
   },
   domain: {
-    kind: 'number', desc: 'socket: the address family (as text AF_PACKET, AF_INET, …)', on: types('socket'), get: (e) => e.net.family, js: 'e.net.family',
-    text: (e) => familyName(e.net.family),
+    kind: 'number', desc: 'socket: the address family (as text AF_PACKET, AF_INET, …)', on: types('socket'), get: (e) => e.family, js: 'e.family',
+    text: (e) => familyName(e.family),
   },
   cmd: {
     kind: 'number', desc: 'bpf: the command (as text BPF_PROG_LOAD, …)', on: types('bpf'), get: (e) => e.id, js: 'e.id',
@@ -106,8 +106,8 @@ const ARGS: Record<string, Arg> = {
   },
   oldfd: { kind: 'number', desc: 'dup: the descriptor duplicated', on: types('dup'), get: (e) => e.flags, js: 'e.flags' },
   newfd: { kind: 'number', desc: 'dup: the new descriptor (0, 1 or 2)', on: types('dup'), get: (e) => e.id, js: 'e.id' },
-  exe: { kind: 'string', desc: 'exec: argv[0]', on: types('exec'), get: (e, x) => (e.exec.argv.length > 0 ? x.argv(e.exec.argv)[0] : undefined) },
-  cwd: { kind: 'string', desc: 'exec: the working directory', on: types('exec'), get: (e) => nonEmpty(e.exec.cwd) },
+  exe: { kind: 'string', desc: 'exec: argv[0]', on: types('exec'), get: (e, x) => (e.argv.length > 0 ? x.argv(e.argv)[0] : undefined) },
+  cwd: { kind: 'string', desc: 'exec: the working directory', on: types('exec'), get: (e) => nonEmpty(e.cwd) },
 };
 
 /** Vigil's own names for raw values it had before Falco's (kept for rule files that use them). */

@@ -47,7 +47,7 @@ function pathPartCompare(op: Operator, values: readonly FieldValue[], k: Constan
 }
 
 function isIp(e: Event): boolean {
-  return e.net.family === AF_INET || e.net.family === AF_INET6;
+  return e.family === AF_INET || e.family === AF_INET6;
 }
 
 type End = 'cip' | 'cport' | 'sip' | 'sport' | 'lip' | 'lport' | 'rip' | 'rport';
@@ -82,8 +82,8 @@ function ipEndInline(which: End): (t: EventType, arg: FieldArg, cls: number) => 
   return (t, _arg, cls) => {
     const side = SIDES[t]?.[which];
     if (!side || !isIpClass(cls)) return null;
-    const addr = side === 'r' ? 'e.net.addr' : 'e.net.localAddr';
-    const value = which.endsWith('port') ? (side === 'r' ? 'e.net.port' : 'e.net.localPort') : addr;
+    const addr = side === 'r' ? 'e.addr' : 'e.localAddr';
+    const value = which.endsWith('port') ? (side === 'r' ? 'e.port' : 'e.localPort') : addr;
     return { js: `(${addr} === '' ? undefined : ${value})`, missing: true };
   };
 }
@@ -109,8 +109,8 @@ function endReader(which: End): (e: Event) => string | number | undefined {
   return (e) => {
     if (!isIp(e)) return undefined;
     const side = sides[typeIndex(e.type)];
-    if (side === 'r') return e.net.addr === '' ? undefined : port ? e.net.port : e.net.addr;
-    if (side === 'l') return e.net.localAddr === '' ? undefined : port ? e.net.localPort : e.net.localAddr;
+    if (side === 'r') return e.addr === '' ? undefined : port ? e.port : e.addr;
+    if (side === 'l') return e.localAddr === '' ? undefined : port ? e.localPort : e.localAddr;
     return undefined;
   };
 }
@@ -124,20 +124,20 @@ function ipEnd(e: Event, which: End): string | number | undefined {
 
 /** fd.name for sockets: "cip:cport->sip:sport" (an unseen client end reads 0.0.0.0:0, as an unbound socket). */
 function socketName(e: Event): string | undefined {
-  if (e.net.family === AF_UNIX) return nonEmpty(e.net.unixPath);
+  if (e.family === AF_UNIX) return nonEmpty(e.unixPath);
   if (!isIp(e)) return undefined;
-  const any = e.net.family === AF_INET6 ? '::' : '0.0.0.0';
+  const any = e.family === AF_INET6 ? '::' : '0.0.0.0';
   switch (e.type) {
     case 'connect':
     case 'send':
-      return e.net.addr ? `${any}:0->${e.net.addr}:${e.net.port}` : undefined;
+      return e.addr ? `${any}:0->${e.addr}:${e.port}` : undefined;
     case 'accept':
-      return `${e.net.addr || any}:${e.net.port}->${e.net.localAddr || any}:${e.net.localPort}`;
+      return `${e.addr || any}:${e.port}->${e.localAddr || any}:${e.localPort}`;
     case 'bind':
     case 'listen':
-      return `${e.net.localAddr || any}:${e.net.localPort}`;
+      return `${e.localAddr || any}:${e.localPort}`;
     case 'dup':
-      return `${e.net.localAddr || any}:${e.net.localPort}->${e.net.addr || any}:${e.net.port}`;
+      return `${e.localAddr || any}:${e.localPort}->${e.addr || any}:${e.port}`;
     default:
       return undefined;
   }
@@ -157,9 +157,9 @@ function fdName(e: Event): string | undefined {
 
 function fdType(e: Event): string | undefined {
   if (FILE_TYPES.has(e.type)) return e.type === 'open' && e.flags & O_DIRECTORY ? 'directory' : 'file';
-  if (e.net.family === AF_INET) return 'ipv4';
-  if (e.net.family === AF_INET6) return 'ipv6';
-  if (e.net.family === AF_UNIX) return 'unix';
+  if (e.family === AF_INET) return 'ipv4';
+  if (e.family === AF_INET6) return 'ipv6';
+  if (e.family === AF_UNIX) return 'unix';
   return undefined;
 }
 
@@ -187,7 +187,7 @@ function dnsNameField(which: End, desc: string): FieldDef {
   // The name the workload itself resolved this address from (DNS answers
   // seen in the kernel, enrich/dns-names.ts), where the end is one it has.
   const seenName = (e: Event): string | undefined =>
-    which === 'sip' ? nonEmpty(e.net.sipName) : which === 'cip' ? nonEmpty(e.net.cipName) : undefined;
+    which === 'sip' ? nonEmpty(e.sipName) : which === 'cip' ? nonEmpty(e.cipName) : undefined;
   return {
     kind: 'string', desc, on: SOCKET_TYPES, known: ipEndKnown(which), ops: ['=', '==', '!=', 'in'], names: 'dns',
     get: (e, x) => {
@@ -251,9 +251,9 @@ export const FD_FIELDS: Record<string, FieldDef> = {
     inline: (t) => ({ js: t === 'dup' ? 'e.flags' : '(e.result >= 0 ? e.result : -1)', missing: false }),
     known: (t, cls) => (t === 'open' && cls >= 0 ? ((cls & OPEN_FAILED) !== 0 ? { value: -1 } : { sign: 1 }) : undefined),
   },
-  'fd.l4proto': { kind: 'string', desc: 'tcp or udp', on: SOCKET_TYPES, get: (e) => nonEmpty(e.net.protocol) },
+  'fd.l4proto': { kind: 'string', desc: 'tcp or udp', on: SOCKET_TYPES, get: (e) => nonEmpty(e.protocol) },
   'fd.sockfamily': {
-    kind: 'string', desc: 'ip or unix', on: SOCKET_TYPES, get: (e) => (isIp(e) ? 'ip' : e.net.family === AF_UNIX ? 'unix' : undefined),
+    kind: 'string', desc: 'ip or unix', on: SOCKET_TYPES, get: (e) => (isIp(e) ? 'ip' : e.family === AF_UNIX ? 'unix' : undefined),
     known: (_t, cls) => (cls < 0 ? undefined : isIpClass(cls) ? { value: 'ip' } : cls === SOCK_UNIX ? { value: 'unix' } : { missing: true }),
   },
   'fd.cip': ipEndField('ip', 'the client address (not seen on connect)', 'cip'),
@@ -266,7 +266,7 @@ export const FD_FIELDS: Record<string, FieldDef> = {
     ...ipEndField('number', 'the server port (connect: the port connected to)', 'sport'),
     inline: (t, arg, cls) =>
       ipEndInline('sport')(t, arg, cls) ??
-      (t === 'connect' ? { js: `(e.net.addr !== '' && (e.net.family === ${AF_INET} || e.net.family === ${AF_INET6}) ? e.net.port : undefined)`, missing: true } : null),
+      (t === 'connect' ? { js: `(e.addr !== '' && (e.family === ${AF_INET} || e.family === ${AF_INET6}) ? e.port : undefined)`, missing: true } : null),
   },
   'fd.lport': ipEndField('number', 'the local port (not seen on connect)', 'lport'),
   'fd.rport': ipEndField('number', 'the remote port', 'rport'),

@@ -48,7 +48,7 @@ function valueOf(e: Event, id: number): string {
     case 2:
       return e.comm;
     default:
-      return e.net.addr;
+      return e.addr;
   }
 }
 

@@ -23,7 +23,8 @@ afterEach(async () => {
 });
 
 function raiseShell(t: TestEngine, n: number): string {
-  const e = emptyEvent('open', { time: Date.now(), pid: 900 + n, ppid: 1, comm: 'cat', nodeName: t.config.nodeName, path: '/etc/shadow', result: 3 });
+  const e = emptyEvent('open');
+  Object.assign(e, { time: Date.now(), pid: 900 + n, ppid: 1, comm: 'cat', nodeName: t.config.nodeName, path: '/etc/shadow', result: 3 });
   e.workload = WEB;
   const a = alertFor(e, t.engine.tree, { source: 'rule', rule: 'Read sensitive file untrusted', priority: 'warning', message: `cat read /etc/shadow (${n})`, tags: ['T1555'] });
   t.engine.raise(a);

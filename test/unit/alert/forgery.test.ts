@@ -50,13 +50,13 @@ function tree(): ProcessTree {
 /** Events of several kinds, each with every string the process could choose forged. */
 function forgedEvents(t: ProcessTree): Event[] {
   const base = { time: Date.parse('2026-01-02T03:04:05.678Z'), pid: 101, ppid: 100, uid: 0, gid: 0, comm: HOSTILE.slice(0, 15), cgroupId: 77, nodeName: 'node-a' };
-  const exec = emptyEvent('exec', { ...base, path: `/tmp/${HOSTILE}`, filename: `/tmp/${HOSTILE}`, argv: [`/tmp/${HOSTILE}`, '-c', HOSTILE], cwd: `/${HOSTILE}` });
+  const exec = Object.assign(emptyEvent('exec'), base, { path: `/tmp/${HOSTILE}`, filename: `/tmp/${HOSTILE}`, argv: [`/tmp/${HOSTILE}`, '-c', HOSTILE], cwd: `/${HOSTILE}` });
   exec.process = t.apply(exec);
   const rest: Event[] = [
-    emptyEvent('open', { ...base, path: `/etc/${HOSTILE}`, flags: 0, result: 3 }),
-    emptyEvent('rename', { ...base, path: `/a/${HOSTILE}`, path2: `/b/${HOSTILE}`, result: 0 }),
-    emptyEvent('connect', { ...base, family: 1, unixPath: `/run/${HOSTILE}`, result: 0 }),
-    emptyEvent('mount', { ...base, path: `/mnt/${HOSTILE}`, path2: `/dev/${HOSTILE}`, call: 'ext4', result: 0 }),
+    Object.assign(emptyEvent('open'), base, { path: `/etc/${HOSTILE}`, flags: 0, result: 3 }),
+    Object.assign(emptyEvent('rename'), base, { path: `/a/${HOSTILE}`, path2: `/b/${HOSTILE}`, result: 0 }),
+    Object.assign(emptyEvent('connect'), base, { family: 1, unixPath: `/run/${HOSTILE}`, result: 0 }),
+    Object.assign(emptyEvent('mount'), base, { path: `/mnt/${HOSTILE}`, path2: `/dev/${HOSTILE}`, call: 'ext4', result: 0 }),
   ];
   for (const e of rest) e.process = t.apply(e);
   return [exec, ...rest].map((e) => Object.assign(e, { workload: forgedWorkload }));

@@ -148,7 +148,8 @@ export function webTree(): ProcessTree {
 
 /** An exec event in the "web" workload, enriched as the engine would. */
 export function execEvent(exe = '/bin/sh', argv = ['sh', '-c', 'id'], workload: Workload = WEB, tree = webTree()): Event {
-  const e = emptyEvent('exec', { time: Date.parse('2026-01-02T03:04:05.678Z'), pid: 4242, ppid: 4241, uid: 0, gid: 0, comm: 'sh', cgroupId: 77, nodeName: 'node-a', path: exe, filename: exe, argv, cwd: '/' });
+  const e = emptyEvent('exec');
+  Object.assign(e, { time: Date.parse('2026-01-02T03:04:05.678Z'), pid: 4242, ppid: 4241, uid: 0, gid: 0, comm: 'sh', cgroupId: 77, nodeName: 'node-a', path: exe, filename: exe, argv, cwd: '/' });
   e.process = tree.apply(e);
   e.workload = workload;
   return e;

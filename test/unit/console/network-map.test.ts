@@ -9,10 +9,10 @@ import { nodeWorkload } from '../../../src/model/workload.js';
 function connect(addr: string, name: string): Event {
   const e = emptyEvent('connect');
   e.workload = { ...nodeWorkload('n'), key: 'k8s:shop/Deployment/web', name: 'shop/web', namespace: 'shop', kind: 'k8s' };
-  e.net.addr = addr;
-  e.net.port = 443;
-  e.net.protocol = 'tcp';
-  e.net.sipName = name;
+  e.addr = addr;
+  e.port = 443;
+  e.protocol = 'tcp';
+  e.sipName = name;
   e.time = Date.now();
   return e;
 }

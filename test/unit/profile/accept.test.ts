@@ -6,12 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { acceptAnomaly } from '../../../src/detect/profile/accept.js';
 import { diffDocuments, fromDocument, parsePolicyYaml, toDocument, toYaml } from '../../../src/detect/profile/policy.js';
 import { DEFAULT_LIMITS, Profile } from '../../../src/detect/profile/profile.js';
-import { emptyEvent, type Event, type EventFields } from '../../../src/model/event.js';
+import { emptyEvent, type Event } from '../../../src/model/event.js';
 
 const W = { key: 'named:web', name: 'web', kind: 'named', namespace: '' };
 
-function ev(type: Event['type'], fields: Partial<EventFields>): Event {
-  return emptyEvent(type, { pid: 10, uid: 1000, ...fields });
+function ev(type: Event['type'], fields: Partial<Event>): Event {
+  return Object.assign(emptyEvent(type), { pid: 10, uid: 1000, ...fields });
 }
 
 /** A profile that learned a little of everything. */
@@ -40,7 +40,7 @@ const cases: { kind: string; event: Event; parent: string }[] = [
 
 describe('accepting an anomaly into the profile', () => {
   for (const c of cases) {
-    it(`${c.kind} (${c.event.path || c.event.net.addr || c.event.net.localPort})`, () => {
+    it(`${c.kind} (${c.event.path || c.event.addr || c.event.localPort})`, () => {
       const before = learned();
       const d = before.observe(c.event, c.parent, false);
       expect(d?.kind).toBe(c.kind);

@@ -39,8 +39,8 @@ describe('cidrContains', () => {
 });
 
 describe('a profile\'s network rules by prefix', () => {
-  const connect = (addr: string, port: number): Event => emptyEvent('connect', { pid: 10, addr, port, protocol: 'tcp', family: 2 });
-  const accept = (addr: string, port: number): Event => emptyEvent('accept', { pid: 10, addr, localPort: port, protocol: 'tcp', family: 2 });
+  const connect = (addr: string, port: number): Event => Object.assign(emptyEvent('connect'), { pid: 10, addr, port, protocol: 'tcp', family: 2 });
+  const accept = (addr: string, port: number): Event => Object.assign(emptyEvent('accept'), { pid: 10, addr, localPort: port, protocol: 'tcp', family: 2 });
 
   it('cover a connect or an accept exactly when net.BlockList says the address is in the prefix, on the rule\'s port', () => {
     const rand = rng(11);
@@ -76,6 +76,6 @@ describe('a profile\'s network rules by prefix', () => {
     expect(p.observe(connect('2001:db8::7', 443), '', false)).toBeNull();
     expect(p.observe(connect('2001:db9::7', 443), '', false)?.kind).toBe('new-egress');
     expect(p.observe(connect('192.0.2.1', 443), '', false)).toBeNull();
-    expect(p.observe(emptyEvent('connect', { pid: 10, addr: '192.0.2.1', port: 443, protocol: 'udp', family: 2 }), '', false)?.kind).toBe('new-egress');
+    expect(p.observe(Object.assign(connect('192.0.2.1', 443), { protocol: 'udp' }), '', false)?.kind).toBe('new-egress');
   });
 });

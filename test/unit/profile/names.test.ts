@@ -13,9 +13,9 @@ import { DEFAULT_LIMITS, Profile } from '../../../src/detect/profile/profile.js'
 const W = { key: 'named:app', name: 'app', kind: 'named', namespace: 'shop' };
 
 const connect = (addr: string, port: number, sipName = ''): Event =>
-  emptyEvent('connect', { pid: 10, addr, port, protocol: 'tcp', family: 2, sipName });
+  Object.assign(emptyEvent('connect'), { pid: 10, addr, port, protocol: 'tcp', family: 2, sipName });
 const answerFrom = (server: string): Event =>
-  emptyEvent('dns', { addr: server, port: 53, protocol: 'udp', family: 2 });
+  Object.assign(emptyEvent('dns'), { addr: server, port: 53, protocol: 'udp', family: 2 });
 
 describe('egress by name', () => {
   it('judges a named connect by its name: new addresses of a learned name are inside, a new name is not', () => {

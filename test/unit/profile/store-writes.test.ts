@@ -16,7 +16,7 @@ const W = { key: 'named:web', name: 'web', kind: 'named', namespace: '' };
 function exec(p: Profile, exe: string): void {
   const e = emptyEvent('exec');
   e.path = exe;
-  e.exec.argv = [exe];
+  e.argv = [exe];
   p.observe(e, '', true);
 }
 

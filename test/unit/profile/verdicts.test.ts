@@ -26,7 +26,7 @@ function hint(path: string): number {
 }
 
 function fileEvent(type: Event['type'], path: string, flags = 0, path2 = ''): Event {
-  return emptyEvent(type, { pid: 10, uid: 33, path, path2, flags, result: 3, pathKey: hint(path) });
+  return Object.assign(emptyEvent(type), { pid: 10, uid: 33, path, path2, flags, result: 3, pathKey: hint(path) });
 }
 
 /** A profile remembering its answers in `verdicts`, and its twin asking its sets every time. */

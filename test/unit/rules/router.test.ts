@@ -16,7 +16,7 @@ import { SYSCALLS_OF } from '../../../src/detect/rules/event-type-names.js';
 import { MEMO_SIZE } from '../../../src/detect/rules/router.js';
 import { buildRuleSet, builtinFiles, type RuleSet } from '../../../src/detect/rules/ruleset.js';
 import { SequenceState, ThresholdState } from '../../../src/detect/rules/stateful.js';
-import { EVENT_TYPES, hasNet, type Event, type EventFields } from '../../../src/model/event.js';
+import { EVENT_TYPES, type Event } from '../../../src/model/event.js';
 import { silentLogger } from '../../../src/log.js';
 import { HOST, load, ruleYaml, workload, World } from './support.js';
 import { rng } from '../../support/rng.js';
@@ -84,7 +84,7 @@ class EventMaker {
     const pid = 100 + Math.floor(this.r() * 40);
     const w = this.chance(0.2) ? HOST : this.chance(0.5) ? workload() : workload({ key: 'k8s:shop/Deployment/api', name: 'api', kind: 'k8s', namespace: 'shop', pod: 'api-1', container: 'c0ffee' });
     const path = this.pick(this.paths);
-    const f: Partial<EventFields> = {
+    const f: Partial<Event> = {
       pid, tid: pid, ppid: this.chance(0.7) ? 100 + Math.floor(this.r() * 40) : 1,
       uid: this.pick([0, 0, 1000, 33]), gid: this.pick([0, 1000]), comm: this.pick(this.names),
       path, path2: this.pick(this.paths),
@@ -106,9 +106,6 @@ class EventMaker {
       return this.world.exec(pid, f.ppid!, exe, argv, w, { uid: f.uid, tty: f.tty, comm: f.comm });
     }
     if (type === 'fork') f.childPid = 100 + Math.floor(this.r() * 40);
-    // Only the fields the kind carries (Event.net, Event.exec): the decoder gives no other kind a socket end or a terminal.
-    if (!hasNet(type)) for (const k of ['family', 'addr', 'port', 'localAddr', 'localPort', 'protocol', 'unixPath'] as const) delete f[k];
-    delete f.tty;
     return this.world.event(type, f, w);
   }
 }

@@ -30,8 +30,8 @@ class Plain {
 }
 
 const pid: Getter = (e) => e.pid;
-const addr: Getter = (e) => e.net.addr;
-const port: Getter = (e) => e.net.port;
+const addr: Getter = (e) => e.addr;
+const port: Getter = (e) => e.port;
 
 describe('threshold state', () => {
   const cases = [
@@ -57,8 +57,8 @@ describe('threshold state', () => {
         time += r() < 0.01 ? 400 + r() * 800 : r() * 10;
         e.pid = 1 + Math.floor(r() * 6);
         e.process = perProcess ? procs[e.pid]! : null;
-        e.net.addr = `10.0.0.${Math.floor(r() * 30)}`;
-        e.net.port = 80 + Math.floor(r() * 3);
+        e.addr = `10.0.0.${Math.floor(r() * 30)}`;
+        e.port = 80 + Math.floor(r() * 3);
         e.time = time;
         const want = plain.hit(e, x);
         expect(state.hit(e, x), `event ${i}`).toBe(want);
@@ -73,7 +73,7 @@ describe('threshold state', () => {
   it('per process: a new process on the same pid, or another rule set, starts from nothing', () => {
     const spec = { by: [pid], distinct: [], count: 3, windowMs: 1000, perProcess: true };
     const x = new FieldContext();
-    const e = emptyEvent('connect', { pid: 9 });
+    const e = Object.assign(emptyEvent('connect'), { pid: 9 });
     const hits = (state: ThresholdState, p: Process, n: number): number[] => {
       const out: number[] = [];
       for (let i = 0; i < n; i++) {

@@ -2,7 +2,7 @@
 // real process tree and workload), and one-rule files compiled for real.
 import { ProcessTree } from '../../../src/enrich/process-tree.js';
 import type { Workload } from '../../../src/model/workload.js';
-import { emptyEvent, type Event, type EventFields, type EventType } from '../../../src/model/event.js';
+import { emptyEvent, type Event, type EventType } from '../../../src/model/event.js';
 import { FieldContext } from '../../../src/detect/rules/context.js';
 import { buildRuleSet, type RuleSet } from '../../../src/detect/rules/ruleset.js';
 import { UserNames } from '../../../src/detect/rules/users.js';
@@ -28,9 +28,10 @@ export class World {
   }
 
   /** An event after enrich: the tree applied, the workload set. */
-  event(type: EventType, fields: Partial<EventFields> = {}, w: Workload = workload()): Event {
+  event(type: EventType, fields: Partial<Event> = {}, w: Workload = workload()): Event {
+    const e = emptyEvent(type);
     this.t += 1_000_000;
-    const e = emptyEvent(type, { pid: 100, tid: 100, ppid: 1, comm: 'app', cgroupId: 7, ktimeNs: this.t, time: this.t / 1e6, ...fields });
+    Object.assign(e, { pid: 100, tid: 100, ppid: 1, comm: 'app', cgroupId: 7, ktimeNs: this.t, time: this.t / 1e6, ...fields });
     e.process = this.tree.apply(e);
     e.workload = w;
     this.x.seq++;
@@ -38,7 +39,7 @@ export class World {
   }
 
   /** pid runs `exe` with `argv` (an exec event), child of ppid. */
-  exec(pid: number, ppid: number, exe: string, argv: string[], w: Workload = workload(), extra: Partial<EventFields> = {}): Event {
+  exec(pid: number, ppid: number, exe: string, argv: string[], w: Workload = workload(), extra: Partial<Event> = {}): Event {
     const comm = exe.slice(exe.lastIndexOf('/') + 1).slice(0, 15);
     return this.event('exec', { pid, tid: pid, ppid, comm, path: exe, filename: exe, argv, cwd: '/srv', ...extra }, w);
   }
