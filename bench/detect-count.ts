@@ -22,19 +22,17 @@
 // writes its code's addresses (--perf-basic-prof, /tmp/perf-PID.map, removed
 // after) and callgrind's nameless code is named from them.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { countArgs, countedRun, dumpTotals } from './lib/callgrind.js';
 import { detectEngine } from './lib/detect-engine.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const CHILD = process.env.VIGIL_DETECT_COUNT_CHILD === '1';
 const args = process.argv.slice(2);
-const flag = (name: string, dflt: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1]! : dflt;
-};
+const { flag, trees } = countArgs(args, new Set(['--runs', '--batches', '--burst', '--learn', '--warm', '--node-flags', '--functions']), join(HERE, '..'));
 
 if (CHILD) await child();
 else parent();
@@ -42,14 +40,7 @@ else parent();
 function parent(): void {
   const runs = Number(flag('--runs', '3'));
   const cache = args.includes('--cache');
-  const named = new Set(['--runs', '--batches', '--burst', '--learn', '--warm', '--node-flags', '--functions']);
   const functions = Number(flag('--functions', '0'));
-  const trees: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (named.has(args[i]!)) i++;
-    else if (!args[i]!.startsWith('--')) trees.push(resolve(args[i]!));
-  }
-  if (!trees.length) trees.push(resolve(HERE, '..'));
   const nodeFlags = flag('--node-flags', '--single-threaded').split(' ').filter(Boolean);
   if (functions > 0) nodeFlags.push('--perf-basic-prof');
   const out = mkdtempSync(join(tmpdir(), 'vigil-detect-count-'));
@@ -60,28 +51,19 @@ function parent(): void {
       const dir = join(out, `${r}-${trees.indexOf(tree)}`);
       mkdirSync(dir);
       const t0 = Date.now();
-      const res = spawnSync('valgrind', [
-        '--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', '--dump-before=getpriority', `--callgrind-out-file=${dir}/cg.%p`,
-        ...(cache ? ['--cache-sim=yes'] : []),
-        process.execPath, ...nodeFlags, '--expose-gc', '--import', 'tsx', join(HERE, 'detect-count.ts'), ...args,
-      ], { env: { ...process.env, VIGIL_DETECT_COUNT_CHILD: '1', VIGIL_TREE: tree }, encoding: 'utf8', cwd: tree });
-      if (res.status !== 0) throw new Error(`run ${r} of ${tree}: exit ${res.status}\n${res.stderr.slice(-3000)}`);
-      const info = JSON.parse(res.stdout.trim().split('\n').at(-1)!) as { events: number; alerts: number };
-      // cg.PID.1: start-up to the first call; .2: the counted pass; the rest: after.
-      const file = readdirSync(dir).find((f) => f.endsWith('.2'));
-      if (!file) throw new Error(`run ${r} of ${tree}: no dump of the counted pass in ${dir}`);
-      const text = readFileSync(join(dir, file), 'utf8');
-      const events = text.match(/^events: (.*)$/m)![1]!.split(' ');
-      const totals = text.match(/^totals: (.*)$/m)![1]!.split(' ').map(Number);
+      const run = countedRun(`run ${r} of ${tree}`, dir, [...nodeFlags, '--expose-gc', '--import', 'tsx', join(HERE, 'detect-count.ts'), ...args],
+        { ...process.env, VIGIL_DETECT_COUNT_CHILD: '1', VIGIL_TREE: tree }, tree, cache);
+      const info = JSON.parse(run.summary) as { events: number; alerts: number };
+      const file = run.dump;
       const per: Record<string, number> = {};
-      events.forEach((ev, i) => (per[ev] = totals[i]! / info.events));
+      for (const [ev, total] of Object.entries(dumpTotals(file))) per[ev] = total / info.events;
       if (cache) {
         per['D1 misses'] = (per.D1mr ?? 0) + (per.D1mw ?? 0);
         per['LL data misses'] = (per.DLmr ?? 0) + (per.DLmw ?? 0);
       }
       (results.get(tree) ?? results.set(tree, []).get(tree)!).push(per);
       const show = Object.entries(per).filter(([k]) => k === 'Ir' || k.includes('misses') || k === 'I1mr');
-      if (functions > 0) topFunctions(join(dir, file), info.events, functions, cache);
+      if (functions > 0) topFunctions(file, info.events, functions, cache);
       console.log(`run ${r + 1}, ${tree}: ${info.events} events, ${info.alerts} alerts; per event ${show.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
       rmSync(dir, { recursive: true, force: true });
     }

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../src/config/load.js';
 import { Engine } from '../src/engine.js';
 import { silentLogger } from '../src/log.js';
+import { scratchEngineInput } from './lib/callgrind.js';
 import type { MixOptions } from './lib/event-mix.js';
 import { threadTimes } from './lib/kernel.js';
 
@@ -22,12 +23,7 @@ const batchSize = Number(process.argv[2] ?? 1);
 const batches = Number(process.argv[3] ?? 2000);
 const sender = fileURLToPath(new URL('./lib/sender.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-message-'));
-const config = parseConfig({
-  engine: { listen: `unix://${dir}/engine.sock` },
-  control: { listen: `unix://${dir}/control.sock` },
-  stateDir: join(dir, 'state'),
-  sinks: [{ type: 'file', path: join(dir, 'alerts.jsonl'), format: 'json' }],
-});
+const config = parseConfig(scratchEngineInput(dir));
 const engine = new Engine(config, silentLogger());
 await engine.start();
 const mix: MixOptions = { workloads: 10, processes: 100, batchSize, batches, cgroupIds: Array.from({ length: 10 }, (_, i) => i + 100), seed: 1, burst: 8 };

@@ -18,20 +18,17 @@
 // whenever they fall due) are printed apart and left out of the figure
 // compared.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { countArgs, countedRun, dumpTotals, scratchEngineInput } from './lib/callgrind.js';
 import type { MixOptions } from './lib/event-mix.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const CHILD = process.env.VIGIL_MESSAGE_COUNT_CHILD === '1';
 const args = process.argv.slice(2);
-const named = new Set(['--runs', '--batch', '--messages', '--warm', '--pace']);
-const flag = (name: string, dflt: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1]! : dflt;
-};
+const { flag, trees } = countArgs(args, new Set(['--runs', '--batch', '--messages', '--warm', '--pace']), join(HERE, '..'));
 const batchSize = Number(flag('--batch', '1'));
 const messages = Number(flag('--messages', '300'));
 const warm = Number(flag('--warm', '300'));
@@ -42,12 +39,6 @@ else parent();
 
 function parent(): void {
   const runs = Number(flag('--runs', '3'));
-  const trees: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    if (named.has(args[i]!)) i++;
-    else if (!args[i]!.startsWith('--')) trees.push(resolve(args[i]!));
-  }
-  if (!trees.length) trees.push(resolve(HERE, '..'));
   const out = mkdtempSync(join(tmpdir(), 'vigil-message-count-'));
   const results = new Map<string, number[]>();
   console.log(`trees: ${trees.join(', ')}; ${messages} messages of ${batchSize} events counted after ${warm}, one every ${pace} ms`);
@@ -56,20 +47,14 @@ function parent(): void {
       const dir = join(out, `${r}-${trees.indexOf(tree)}`);
       mkdirSync(dir);
       const t0 = Date.now();
-      const res = spawnSync('valgrind', [
-        '--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', '--dump-before=getpriority', `--callgrind-out-file=${dir}/cg.%p`,
-        process.execPath, '--single-threaded', '--initial-old-space-size=64', '--import', 'tsx', join(HERE, 'message-count.ts'), ...args,
-      ], { env: { ...process.env, VIGIL_MESSAGE_COUNT_CHILD: '1', VIGIL_TREE: tree }, encoding: 'utf8', cwd: tree });
-      if (res.status !== 0) throw new Error(`run ${r} of ${tree}: exit ${res.status}\n${res.stderr.slice(-3000)}`);
-      const info = JSON.parse(res.stdout.trim().split('\n').at(-1)!) as { messages: number; events: number };
-      // cg.PID.1: up to the warm-up's end; .2: the counted messages; the rest: after.
-      const file = readdirSync(dir).find((f) => f.endsWith('.2'));
-      if (!file) throw new Error(`run ${r} of ${tree}: no dump of the counted messages in ${dir}`);
-      const text = readFileSync(join(dir, file), 'utf8');
-      const ir = Number(text.match(/^totals: (\d+)/m)![1]!);
+      const run = countedRun(`run ${r} of ${tree}`, dir, ['--single-threaded', '--initial-old-space-size=64', '--import', 'tsx', join(HERE, 'message-count.ts'), ...args],
+        { ...process.env, VIGIL_MESSAGE_COUNT_CHILD: '1', VIGIL_TREE: tree }, tree);
+      const info = JSON.parse(run.summary) as { messages: number; events: number };
+      const file = run.dump;
+      const ir = dumpTotals(file).Ir!;
       // On one thread V8's optimising compiles and its collections land in the count whenever they happen to run:
       // counted apart (inclusive), and the rest is the figure compared.
-      const inclusive = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', join(dir, file)], { encoding: 'utf8', maxBuffer: 1 << 28 }).stdout;
+      const inclusive = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', file], { encoding: 'utf8', maxBuffer: 1 << 28 }).stdout;
       const of = (fn: string): number => {
         const m = new RegExp(`^\\s*([\\d,]+) \\(\\s*[\\d.]+%\\)\\s+\\S*${fn}\\(`, 'm').exec(inclusive);
         return m ? Number(m[1]!.replaceAll(',', '')) : 0;
@@ -100,12 +85,7 @@ async function child(): Promise<void> {
   const { Engine } = (await import(src('engine.js'))) as typeof import('../src/engine.js');
   const { silentLogger } = (await import(src('log.js'))) as typeof import('../src/log.js');
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-message-count-'));
-  const config = parseConfig({
-    engine: { listen: `unix://${dir}/engine.sock` },
-    control: { listen: `unix://${dir}/control.sock` },
-    stateDir: join(dir, 'state'),
-    sinks: [{ type: 'file', path: join(dir, 'alerts.jsonl'), format: 'json' }],
-  });
+  const config = parseConfig(scratchEngineInput(dir));
   const engine = new Engine(config, silentLogger());
   await engine.start();
   // The count's boundaries are the engine's own: after a batch's events are handled (not public: a bench's reach).
