@@ -15,8 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../src/config/load.js';
 import { Engine } from '../src/engine.js';
 import { silentLogger } from '../src/log.js';
-import { scratchEngineInput } from './lib/callgrind.js';
 import type { MixOptions } from './lib/event-mix.js';
+import { scratchEngineInput } from './lib/scratch-engine.js';
 import { threadTimes } from './lib/kernel.js';
 
 const batchSize = Number(process.argv[2] ?? 1);

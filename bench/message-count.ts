@@ -22,8 +22,9 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { countArgs, countedRun, dumpTotals, scratchEngineInput } from './lib/callgrind.js';
+import { countArgs, countedRun, dumpTotals } from './lib/callgrind.js';
 import type { MixOptions } from './lib/event-mix.js';
+import { scratchEngineInput } from './lib/scratch-engine.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const CHILD = process.env.VIGIL_MESSAGE_COUNT_CHILD === '1';

@@ -53,13 +53,3 @@ export function dumpTotals(dump: string): Record<string, number> {
   const totals = text.match(/^totals: (.*)$/m)![1]!.split(' ').map(Number);
   return Object.fromEntries(events.map((ev, i) => [ev, totals[i]!]));
 }
-
-/** The raw config of a scratch engine in `dir`: sockets, state and a JSON alert file there (parse it with the tree's own parseConfig). */
-export function scratchEngineInput(dir: string): Record<string, unknown> {
-  return {
-    engine: { listen: `unix://${dir}/engine.sock` },
-    control: { listen: `unix://${dir}/control.sock` },
-    stateDir: join(dir, 'state'),
-    sinks: [{ type: 'file', path: join(dir, 'alerts.jsonl'), format: 'json' }],
-  };
-}

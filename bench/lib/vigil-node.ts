@@ -11,6 +11,7 @@ import { type Logger, silentLogger } from '../../src/log.js';
 import { ProbeSupervisor, type ProbeOptions } from '../../src/probe/supervisor.js';
 import type { WireLossReport } from '../../src/probe/wire.js';
 import { probeBinary, waitUntil } from './kernel.js';
+import { scratchEngineInput } from './scratch-engine.js';
 
 export interface VigilNode {
   engine: Engine;
@@ -41,14 +42,7 @@ export async function startVigil(opts: VigilNodeOptions = {}): Promise<VigilNode
     writeFileSync(path, `#!/bin/sh\nexec ${probeBinary} ${opts.probeFlags.join(' ')} "$@"\n`);
     chmodSync(path, 0o755);
   }
-  const config = parseConfig({
-    nodeName: 'bench',
-    engine: { listen: `unix://${dir}/engine.sock` },
-    control: { listen: `unix://${dir}/control.sock` },
-    stateDir: join(dir, 'state'),
-    sinks: [{ type: 'file', path: join(dir, 'alerts.jsonl'), format: 'json' }],
-    ...opts.config,
-  });
+  const config = parseConfig({ nodeName: 'bench', ...scratchEngineInput(dir), ...opts.config });
   const log = opts.log ?? silentLogger();
   const engine = new Engine(config, log);
   await engine.start();
