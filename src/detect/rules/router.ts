@@ -183,10 +183,11 @@ export function buildRoutes(rules: readonly CompiledRule[], asWritten: (r: Compi
   const states = new Map<CompiledRule, { threshold: ThresholdState | null; sequence: SequenceState | null }>();
   // Per-process threshold windows live on the processes, a slot each, tagged with this rule set.
   const owner = {};
-  let slots = 0;
+  const slots = rules.filter((r) => r.threshold?.perProcess).length;
+  let slot = 0;
   for (const rule of rules) {
     states.set(rule, {
-      threshold: rule.threshold ? new ThresholdState(rule.threshold, owner, slots++) : null,
+      threshold: rule.threshold ? new ThresholdState(rule.threshold, owner, rule.threshold.perProcess ? slot++ : 0, slots) : null,
       sequence: rule.sequence ? new SequenceState(rule.sequence) : null,
     });
   }

@@ -28,7 +28,11 @@ interface Window {
    * Event times (ms), a ring of the last `count` (plain counting). Grown
    * as events come: most keys never get near the count, and a full-size
    * array per key (1.6 KB for a count of 200, thousands of pids) cost an
-   * allocation per new key and a cache miss per event.
+   * allocation per new key and a cache miss per event. Made at the first
+   * event holding it (so are `at` and `vals`): V8 grows an empty array
+   * pushed to to 17 slots, 152 bytes for the one value most processes'
+   * windows ever hold (3.7 MB of the memory bench's 10,000 connecting
+   * processes, bench/README.md).
    */
   times: number[] | null;
   head: number;
@@ -91,6 +95,12 @@ export class ThresholdState {
     /** The rule set the windows on process entries belong to, and this rule's slot there; without one, every key is in the Map. */
     private readonly owner: object | null = null,
     private readonly slot = 0,
+    /**
+     * The rule set's per-process slots: a process's array is made at this
+     * size (filled as its rules count), not grown from empty (17 slots, 152
+     * bytes, for the one or two most rule sets have).
+     */
+    private readonly slots = slot + 1,
   ) {}
 
   get size(): number {
@@ -113,13 +123,12 @@ export class ThresholdState {
     const p = this.spec.perProcess && this.owner ? e.process : null;
     if (p) {
       if (p.stateOwner !== this.owner) {
-        p.state = [];
+        p.state = new Array<unknown>(Math.max(this.slots, this.slot + 1));
         p.stateOwner = this.owner;
       }
       const slots = p.state!;
       let w = slots[this.slot] as Window | undefined;
       if (!w) {
-        while (slots.length < this.slot) slots.push(undefined);
         slots[this.slot] = w = this.newWindow();
         this.processWindows++;
       }
@@ -173,8 +182,9 @@ export class ThresholdState {
     if (now < w.quietUntil) return 0;
     if (w.vals) return this.hitScanned(w, e, x, now);
     if (w.ids) return this.hitDistinct(w, this.valueId(e, x), now);
-    const times = w.times!;
-    if (times.length < count) times.push(now);
+    let times = w.times!;
+    if (times.length === 0) w.times = times = [now];
+    else if (times.length < count) times.push(now);
     else times[w.head] = now;
     w.head = (w.head + 1) % count;
     if (w.n < count) w.n++;
@@ -188,8 +198,8 @@ export class ThresholdState {
   /** Distinct counting by the values themselves (count ≤ SCAN_MAX): as hitDistinct, compared as a Map compares keys. */
   private hitScanned(w: Window, e: Event, x: FieldContext, now: number): number {
     const { count, windowMs, distinct: d } = this.spec;
-    const vals = w.vals!;
-    const at = w.at!;
+    let vals = w.vals!;
+    let at = w.at!;
     const pair = d.length === 2;
     const a = pair ? (d[0]!(e, x) ?? '') : keyOf(d, e, x);
     const b = pair ? (d[1]!(e, x) ?? '') : undefined;
@@ -201,9 +211,15 @@ export class ThresholdState {
       }
     }
     if (slot < 0) {
-      vals.push(a);
-      if (pair) vals.push(b);
-      at.push(now);
+      if (at.length === 0) {
+        // Made holding the first value, at their size (Window.times).
+        w.vals = vals = pair ? [a, b] : [a];
+        w.at = at = [now];
+      } else {
+        vals.push(a);
+        if (pair) vals.push(b);
+        at.push(now);
+      }
     } else at[slot] = now;
     if (at.length < count) return 0;
     // Values not seen within the window go; the others move down, keeping the order first seen.
