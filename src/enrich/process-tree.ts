@@ -160,6 +160,15 @@ export class ProcessTable {
 
 const MAX_LINEAGE = 8;
 
+/**
+ * A snapshot's argv at its size: protobufjs decodes a repeated field by
+ * pushing to an empty array, which V8 grows to 17 slots (152 bytes a
+ * process for the usual few arguments), kept for the process's life.
+ */
+function exactArgv(argv: string[]): string[] {
+  return argv.length > 0 ? argv.slice() : argv;
+}
+
 /** A loginuid as Falco shows it: the unset value (uid_t)-1 reads -1. */
 function signedUid(u: number): number {
   return u === NO_LOGINUID ? -1 : u;
@@ -214,7 +223,7 @@ export class ProcessTree {
       // An event may already have told us more than /proc did.
       if (known && known.origin !== 'event') continue;
       this.procs.set(i.pid, {
-        pid: i.pid, ppid: i.ppid, uid: i.uid, gid: i.gid, comm: i.comm, exe: i.exe, tool: i.exe ? basename(i.exe) : '', stdio: 0, argv: i.argv, env: null, cwd: i.cwd,
+        pid: i.pid, ppid: i.ppid, uid: i.uid, gid: i.gid, comm: i.comm, exe: i.exe, tool: i.exe ? basename(i.exe) : '', stdio: 0, argv: exactArgv(i.argv), env: null, cwd: i.cwd,
         cgroupId: i.cgroupId, tty: i.tty ?? 0,
         capEffective: i.capEffective, capPermitted: i.capPermitted, loginuid: signedUid(i.loginuid),
         vpid: i.vpid, exeUpperLayer: null,
@@ -246,7 +255,9 @@ export class ProcessTree {
         // still runs its old image.
         if (e.blockedBy === 'bpf-lsm' || e.blockedBy === 'fmod_ret') break;
         if (p.exe) {
-          p.lineage.push(p.exe);
+          // The first made at its size: an empty array pushed to grows to 17 slots (152 bytes per process).
+          if (p.lineage.length === 0) p.lineage = [p.exe];
+          else p.lineage.push(p.exe);
           if (p.lineage.length > MAX_LINEAGE) p.lineage.shift();
         }
         p.exe = e.path;
