@@ -318,21 +318,31 @@ const NO_ARGV: string[] = [];
 const ARGV_SLOTS = 1024;
 const argvs: string[][] = new Array<string[]>(ARGV_SLOTS).fill(NO_ARGV);
 
-function sharedArgv(argv: string[]): string[] {
-  let h = argv.length;
-  for (let i = 0; i < argv.length; i++) {
+/**
+ * An exec's argv and env are decoded into these, reused, and leave as
+ * copies at their size: an array pushed to from empty grows to 17 slots
+ * (152 bytes for the usual few words), and a process keeps its argv and
+ * env for its life. A known command line (sharedArgv) costs no array.
+ */
+const argvScratch: string[] = [];
+const envScratch: string[] = [];
+
+/** The interned argv of argvScratch's first `n` words. */
+function sharedArgv(n: number): string[] {
+  const argv = argvScratch;
+  let h = n;
+  for (let i = 0; i < n; i++) {
     const a = argv[i]!;
     h = Math.imul(h ^ a.length ^ (a.charCodeAt(0) << 8) ^ (a.charCodeAt(a.length - 1) << 16), 0x9e3779b1);
   }
   const slot = (h ^ (h >>> 15)) & (ARGV_SLOTS - 1);
   const known = argvs[slot]!;
-  if (known.length === argv.length) {
+  if (known.length === n) {
     let i = 0;
-    while (i < argv.length && known[i] === argv[i]) i++;
-    if (i === argv.length) return known;
+    while (i < n && known[i] === argv[i]) i++;
+    if (i === n) return known;
   }
-  argvs[slot] = argv;
-  return argv;
+  return (argvs[slot] = argv.slice(0, n));
 }
 
 /**
@@ -642,8 +652,10 @@ function event(end: number): Event {
   let result = 0;
   let filename = '';
   let argv: string[] = NO_ARGV;
+  let args = 0;
   let argvTruncated = false;
   let env: string[] = NO_ARGV;
+  let envs = 0;
   let envTruncated = false;
   let cwd = '';
   let tty = 0;
@@ -723,8 +735,7 @@ function event(end: number): Event {
         if (f === 1) filename = str(e, MAX_PATH);
         else if (f === 2) { path = str(e, MAX_PATH); pathKey = lastKey; }
         else if (f === 3) {
-          if (argv === NO_ARGV) argv = [];
-          argv.push(str(e, MAX_ARG));
+          argvScratch[args++] = str(e, MAX_ARG);
         } else if (f === 4) argvTruncated = lo !== 0;
         else if (f === 5) cwd = str(e, MAX_PATH);
         else if (f === 6) tty = lo >>> 0;
@@ -739,9 +750,8 @@ function event(end: number): Event {
         else if (f === 15) sha256 = str(e, 64);
         else if (f === 16) stdio = lo >>> 0;
         else if (f === 17) {
-          if (env === NO_ARGV) env = [];
           // Again here what the probe filtered: no value off the list gets further (model/env.ts).
-          env.push(redactEnvEntry(str(e, MAX_ARG)));
+          envScratch[envs++] = redactEnvEntry(str(e, MAX_ARG));
         } else envTruncated = lo !== 0;
         break;
       case 'fork':
@@ -919,9 +929,10 @@ function event(end: number): Event {
       path = filename;
       pathKey = -1;
     }
-    if (argv.length > MAX_ARGS) oversize = true;
-    if (argv !== NO_ARGV) argv = sharedArgv(argv);
-    if (env.length > MAX_ENV) oversize = true;
+    if (args > MAX_ARGS) oversize = true;
+    if (args > 0) argv = sharedArgv(args);
+    if (envs > 0) env = envScratch.slice(0, envs);
+    if (envs > MAX_ENV) oversize = true;
   }
   // As the reference decoder's setRemote / setLocal: the remote end first, the local one fills what is left.
   if (hasRemote) {
