@@ -159,14 +159,33 @@ export class ProcessTable {
 }
 
 const MAX_LINEAGE = 8;
+/**
+ * The lineage of a process that has not exec'd since we knew it: one
+ * array for all (32 bytes a process otherwise), frozen, as an exec makes
+ * a process its own (apply).
+ */
+const NO_LINEAGE = Object.freeze([]) as unknown as string[];
 
 /**
- * A snapshot's argv at its size: protobufjs decodes a repeated field by
- * pushing to an empty array, which V8 grows to 17 slots (152 bytes a
- * process for the usual few arguments), kept for the process's life.
+ * One copy of each string a start-up snapshot repeats (the same exe, comm,
+ * cwd and arguments in many processes: protobufjs decodes each afresh),
+ * and argv at its size: decoded by pushing to an empty array, which V8
+ * grows to 17 slots (152 bytes a process for the usual few words). Both
+ * kept for the processes' lives.
  */
-function exactArgv(argv: string[]): string[] {
-  return argv.length > 0 ? argv.slice() : argv;
+class SnapshotStrings {
+  private readonly seen = new Map<string, string>();
+
+  get(s: string): string {
+    const known = this.seen.get(s);
+    if (known !== undefined) return known;
+    this.seen.set(s, s);
+    return s;
+  }
+
+  argv(argv: readonly string[]): string[] {
+    return argv.map((a) => this.get(a));
+  }
 }
 
 /** A loginuid as Falco shows it: the unset value (uid_t)-1 reads -1. */
@@ -218,16 +237,17 @@ export class ProcessTree {
 
   /** Seeds the tree with processes that were running before the probe. */
   addSnapshot(infos: readonly WireProcessInfo[]): void {
+    const str = new SnapshotStrings();
     for (const i of infos) {
       const known = this.procs.peek(i.pid);
       // An event may already have told us more than /proc did.
       if (known && known.origin !== 'event') continue;
       this.procs.set(i.pid, {
-        pid: i.pid, ppid: i.ppid, uid: i.uid, gid: i.gid, comm: i.comm, exe: i.exe, tool: i.exe ? basename(i.exe) : '', stdio: 0, argv: exactArgv(i.argv), env: null, cwd: i.cwd,
+        pid: i.pid, ppid: i.ppid, uid: i.uid, gid: i.gid, comm: str.get(i.comm), exe: str.get(i.exe), tool: i.exe ? str.get(basename(i.exe)) : '', stdio: 0, argv: str.argv(i.argv), env: null, cwd: str.get(i.cwd),
         cgroupId: i.cgroupId, tty: i.tty ?? 0,
         capEffective: i.capEffective, capPermitted: i.capPermitted, loginuid: signedUid(i.loginuid),
         vpid: i.vpid, exeUpperLayer: null,
-        startKtimeNs: i.startKtimeNs, lineage: known?.lineage ?? [], exited: false, exitCode: 0, origin: 'snapshot', state: null, stateOwner: null,
+        startKtimeNs: i.startKtimeNs, lineage: known?.lineage ?? NO_LINEAGE, exited: false, exitCode: 0, origin: 'snapshot', state: null, stateOwner: null,
       });
     }
   }
@@ -239,7 +259,7 @@ export class ProcessTree {
       p = {
         pid: e.pid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm, exe: '', tool: '', stdio: 0, argv: [], env: null, cwd: '',
         cgroupId: e.cgroupId, tty: 0, capEffective: null, capPermitted: null, loginuid: null, vpid: 0, exeUpperLayer: null,
-        startKtimeNs: 0, lineage: [], exited: false, exitCode: 0, origin: 'event', state: null, stateOwner: null,
+        startKtimeNs: 0, lineage: NO_LINEAGE, exited: false, exitCode: 0, origin: 'event', state: null, stateOwner: null,
       };
       this.procs.set(e.pid, p);
     } else {
@@ -255,7 +275,7 @@ export class ProcessTree {
         // still runs its old image.
         if (e.blockedBy === 'bpf-lsm' || e.blockedBy === 'fmod_ret') break;
         if (p.exe) {
-          // The first made at its size: an empty array pushed to grows to 17 slots (152 bytes per process).
+          // The first made at its size (an empty array pushed to grows to 17 slots, 152 bytes a process), never NO_LINEAGE written to.
           if (p.lineage.length === 0) p.lineage = [p.exe];
           else p.lineage.push(p.exe);
           if (p.lineage.length > MAX_LINEAGE) p.lineage.shift();
@@ -281,7 +301,7 @@ export class ProcessTree {
           pid: e.childPid, ppid: e.pid, uid: e.uid, gid: e.gid, comm: p.comm, exe: p.exe, tool: p.tool, stdio: p.stdio, argv: p.argv, env: p.env, cwd: p.cwd,
           cgroupId: e.cgroupId, tty: p.tty, capEffective: p.capEffective, capPermitted: p.capPermitted, loginuid: p.loginuid,
           vpid: e.vpid, exeUpperLayer: p.exeUpperLayer,
-          startKtimeNs: e.ktimeNs, lineage: [], exited: false, exitCode: 0, origin: 'fork', state: null, stateOwner: null,
+          startKtimeNs: e.ktimeNs, lineage: NO_LINEAGE, exited: false, exitCode: 0, origin: 'fork', state: null, stateOwner: null,
         });
         break;
       case 'setid':
