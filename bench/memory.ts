@@ -28,6 +28,8 @@ import { startVigil } from './lib/vigil-node.js';
  * throughput (bench/README.md, "Memory, found over the limits again").
  */
 const ENGINE_NODE_FLAGS = ['--initial-old-space-size=64'];
+/** And its malloc settings as shipped: glibc's fixed thresholds (bench/README.md, "The engine's memory, second look"). */
+const ENGINE_ENV = { MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' };
 
 export interface MemoryOptions {
   workloads: number;
@@ -83,7 +85,10 @@ async function engineMemory(opts: MemoryOptions): Promise<{ idle: Measure; loade
     mkdirSync(d, { recursive: true });
     cgroups.push(statSync(d).ino);
   }
-  const child = spawn(process.execPath, ['--expose-gc', ...ENGINE_NODE_FLAGS, compileEngineChild(), JSON.stringify({ dir, cgroupMount: mount })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--expose-gc', ...ENGINE_NODE_FLAGS, compileEngineChild(), JSON.stringify({ dir, cgroupMount: mount })], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, ...ENGINE_ENV },
+  });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const next = async (): Promise<string> => {
     const r = await lines.next();
