@@ -70,6 +70,44 @@ describe('threshold state', () => {
     });
   }
 
+  for (const perProcess of [false, true]) {
+    it(`counts events within the window as the definition does (no distinct field${perProcess ? ', windows on the process entries' : ''})`, () => {
+      const count = 5;
+      const windowMs = 1000;
+      const state = new ThresholdState({ by: [pid], distinct: [], count, windowMs, perProcess }, perProcess ? {} : null);
+      const procs = Array.from({ length: 7 }, () => ({ state: null, stateOwner: null }) as unknown as Process);
+      // The definition: per pid, the times of its last `count` events since it last fired.
+      const plain = new Map<number, { times: number[]; quietUntil: number }>();
+      const x = new FieldContext();
+      const r = rng(5);
+      const e = emptyEvent('connect');
+      let time = 0;
+      let fired = 0;
+      for (let i = 0; i < 50_000; i++) {
+        // Bursts and pauses: the first event of a window kept, and dropped as it ages.
+        time += r() < 0.02 ? 300 + r() * 900 : r() * 60;
+        e.pid = 1 + Math.floor(r() * 6);
+        e.process = perProcess ? procs[e.pid]! : null;
+        e.time = time;
+        let p = plain.get(e.pid);
+        if (!p) plain.set(e.pid, (p = { times: [], quietUntil: 0 }));
+        let want = 0;
+        if (time >= p.quietUntil) {
+          p.times.push(time);
+          if (p.times.length > count) p.times.shift();
+          if (p.times.length === count && time - p.times[0]! <= windowMs) {
+            want = count;
+            p.times = [];
+            p.quietUntil = time + windowMs;
+          }
+        }
+        expect(state.hit(e, x), `event ${i}`).toBe(want);
+        if (want) fired++;
+      }
+      expect(fired).toBeGreaterThan(100);
+    });
+  }
+
   it('per process: a new process on the same pid, or another rule set, starts from nothing', () => {
     const spec = { by: [pid], distinct: [], count: 3, windowMs: 1000, perProcess: true };
     const x = new FieldContext();
