@@ -69,7 +69,9 @@ function compileEngineChild(): string {
 }
 
 interface Measure {
+  /** The RSS once V8 has freed the pages its full GC emptied; rssAtGc: as gc() returned. */
   rss: number;
+  rssAtGc: number;
   heapUsed: number;
   processes: number;
   workloads: number;
@@ -233,7 +235,7 @@ export async function memory(rows: Row[], opts: MemoryOptions = MEMORY_DEFAULTS)
     value: loaded.rss / MiB,
     unit: 'MiB',
     target: '< 150',
-    note: `after a full GC; heap ${(loaded.heapUsed / MiB).toFixed(0)} MiB; an idle engine: ${(idle.rss / MiB).toFixed(0)} MiB; synthetic probe: snapshot ${opts.snapshotProcesses.toLocaleString('en-US')} + ${opts.forkedProcesses.toLocaleString('en-US')} forks/execs with opens and connects, learn mode`,
+    note: `after a full GC and the pages it emptied freed (${(loaded.rssAtGc / MiB).toFixed(0)} MiB as the GC returned); heap ${(loaded.heapUsed / MiB).toFixed(0)} MiB; an idle engine: ${(idle.rss / MiB).toFixed(0)} MiB; synthetic probe: snapshot ${opts.snapshotProcesses.toLocaleString('en-US')} + ${opts.forkedProcesses.toLocaleString('en-US')} forks/execs with opens and connects, learn mode`,
   });
   if (skipped(rows, 'memory', probeUnavailable(), 'probe RSS: skipped')) return;
   const { parts, processes, idle: quiet } = await probeMemory(opts);

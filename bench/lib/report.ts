@@ -30,7 +30,9 @@ export function machine(): Record<string, unknown> {
   // The Node flags the bench ran under: the engine runs in this process for most rows, so its heap flags
   // (package.json start's: --initial-old-space-size, --max-semi-space-size) are part of what was measured.
   const nodeFlags = process.execArgv.filter((a) => a.startsWith('--max-') || a.startsWith('--initial-') || a.startsWith('--expose-'));
-  return { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version, nodeFlags };
+  // And glibc's malloc settings (package.json's bench and start give the shipped ones).
+  const mallocEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_')));
+  return { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version, nodeFlags, mallocEnv };
 }
 
 export function fmt(v: number): string {
