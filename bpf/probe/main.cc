@@ -2,7 +2,7 @@
 // batches events and streams them to the engine over gRPC.
 //
 //   vigil-probe --engine unix:///run/vigil/engine.sock [--node NAME]
-//               [--ringbuf-bytes N] [--batch-max N] [--flush-ms N] [--flush-busy-ms N]
+//               [--ringbuf-bytes N] [--batch-max N] [--flush-ms N] [--flush-busy-ms N] [--flush-target N]
 //               [--loss-report-ms N] [--exclude-pid PID]... [--queue-events N]
 //               [--dedup-window-ms N] [--dedup-scope process|workload]
 //               [--fair-events-per-sec N]
@@ -82,7 +82,8 @@ struct Options {
   uint32_t ringbuf_bytes = 1 << 22;
   int batch_max = 256;
   int flush_ms = 1;
-  int flush_busy_ms = 0;  // 0: four flush periods (below)
+  int flush_busy_ms = 0;  // the longest period; 0: eight flush periods (below)
+  int flush_target = 0;   // records a read aims at; 0: half a batch
   int loss_report_ms = 1000;
   size_t queue_events = 1 << 18;
   std::vector<uint32_t> exclude;
@@ -106,7 +107,8 @@ struct Options {
   fprintf(stderr, "vigil-probe: %s\n", why);
   fprintf(stderr,
           "usage: vigil-probe --engine unix:///PATH|tcp://HOST:PORT [--node NAME] [--ringbuf-bytes N]\n"
-          "                   [--batch-max N] [--flush-ms N] [--flush-busy-ms N] [--loss-report-ms N] [--exclude-pid PID]...\n"
+          "                   [--batch-max N] [--flush-ms N] [--flush-busy-ms N] [--flush-target N] [--loss-report-ms N]\n"
+          "                   [--exclude-pid PID]...\n"
           "                   [--queue-events N] [--tls-ca FILE --tls-cert FILE --tls-key FILE [--tls-server-name NAME]]\n"
           "                   [--dedup-window-ms N (0: off)] [--dedup-scope process|workload]\n"
           "                   [--fair-events-per-sec N (0: off)]\n"
@@ -146,6 +148,7 @@ Options ParseOptions(int argc, char** argv) {
     else if (flag == "--batch-max") o.batch_max = NumberArg(argv[i - 1], v, 1, 65536);
     else if (flag == "--flush-ms") o.flush_ms = NumberArg(argv[i - 1], v, 1, 10000);
     else if (flag == "--flush-busy-ms") o.flush_busy_ms = NumberArg(argv[i - 1], v, 1, 10000);
+    else if (flag == "--flush-target") o.flush_target = NumberArg(argv[i - 1], v, 1, 65536);
     else if (flag == "--loss-report-ms") o.loss_report_ms = NumberArg(argv[i - 1], v, 10, 600000);
     else if (flag == "--queue-events") o.queue_events = NumberArg(argv[i - 1], v, 1, 1L << 26);
     else if (flag == "--exclude-pid") o.exclude.push_back(NumberArg(argv[i - 1], v, 1, 1L << 22));
@@ -171,7 +174,8 @@ Options ParseOptions(int argc, char** argv) {
     else Usage(("unknown option " + flag).c_str());
   }
   if (o.ringbuf_bytes & (o.ringbuf_bytes - 1)) Usage("--ringbuf-bytes must be a power of two");
-  if (o.flush_busy_ms == 0) o.flush_busy_ms = std::min(4 * o.flush_ms, 10000);
+  if (o.flush_busy_ms == 0) o.flush_busy_ms = std::min(8 * o.flush_ms, 10000);
+  if (o.flush_target == 0) o.flush_target = std::max(1, o.batch_max / 2);
   if (o.flush_busy_ms < o.flush_ms) Usage("--flush-busy-ms must be at least --flush-ms");
   if (!o.tls_ca.empty() != !o.tls_cert.empty() || !o.tls_ca.empty() != !o.tls_key.empty())
     Usage("mutual TLS needs all of --tls-ca, --tls-cert and --tls-key");
@@ -608,18 +612,22 @@ int main(int argc, char** argv) {
   // period as a kernel-paced and a timer-paced wakeup interleave, cost more
   // CPU than the events: context switches).
   //
-  // The period follows the rate. A flow that has gone on for a busy period
-  // without a pause and brings less than a full batch per read (a build:
-  // a few thousand events a second, a few per read) is read once per busy
-  // period: a batch costs the probe and the engine some 200-400 µs of CPU
-  // whatever it carries, and at 2 ms such a flow cost a make -j2 a tenth
-  // more CPU. Isolated bursts (an exec and its opens) still go out within
-  // 250 µs and end with an empty read, so the next burst starts afresh;
-  // a flow that fills a batch per read goes back to the flush period, as
-  // its batches are full anyway and its latency is what the 100K/s rows
-  // measure.
+  // The period follows the rate: each read aims at `target` records (half a
+  // batch), so the next one is planned for when that many should have come
+  // at the rate the last read saw, within [flush period, longest period].
+  // A batch costs the probe and the engine some 200-400 µs of CPU whatever
+  // it carries: a slow sustained flow (a build: a few thousand events a
+  // second) is read rarely, up to once per longest period (at 2 ms a build
+  // cost a make -j2 a tenth more CPU), while a fast one (100K/s, ~200 a
+  // read) is read every flush period, its records waiting no longer than
+  // that. The period at most doubles from one read to the next (a lull of
+  // one read does not stretch the next wait to the longest) and falls at
+  // once when the rate rises. Isolated bursts (an exec and its opens) still
+  // go out within 250 µs and end with an empty read, so the next burst
+  // starts afresh.
   const auto period = std::chrono::milliseconds(opt.flush_ms);
-  const auto busy_period = std::chrono::milliseconds(opt.flush_busy_ms);
+  const auto longest = std::chrono::milliseconds(opt.flush_busy_ms);
+  const int64_t target = std::max(1, opt.flush_target);
   // Idle, the loop waits on the rings and on the stop eventfd: a signal
   // lands on whichever thread, and its handler wakes the loop through it
   // rather than leaving the stop to the loop's next look, 100 ms later.
@@ -639,7 +647,7 @@ int main(int argc, char** argv) {
   const Clock::duration soon = std::min<Clock::duration>(period, std::chrono::microseconds(250));
   Clock::duration interval = soon;
   bool flowing = false;
-  Clock::time_point next_read{}, flow_began{};
+  Clock::time_point next_read{}, last_read{};
   uint64_t flows = 0;  // reads that found records after an empty one: flows begun
   while (!g_stop) {
     if (flowing) {
@@ -680,14 +688,21 @@ int main(int argc, char** argv) {
     // the kernel sends for any record written after the planned read.
     const bool was_flowing = flowing;
     flowing = n > 0 || loader.RingUnread() > 0;
+    const Clock::duration since_last = now - last_read;  // what this read's records came in
+    last_read = now;
     if (flowing) {
       if (!was_flowing) {
         flows++;
-        flow_began = now;
         interval = soon;
       } else {
-        const bool busy = now - flow_began >= busy_period && n < opt.batch_max;
-        interval = std::min<Clock::duration>(interval * 2, busy ? busy_period : period);
+        const Clock::duration grown = std::min<Clock::duration>(interval * 2, longest);
+        if (interval < period) {
+          interval = std::min<Clock::duration>(grown, period);  // a burst's first reads
+        } else {
+          // When `target` records should be there at the rate this read saw.
+          const Clock::duration aim = n > 0 ? since_last * target / n : grown;
+          interval = std::clamp<Clock::duration>(aim, period, grown);
+        }
       }
       // Cut short: the rest is read as soon as the tick and report below are done.
       next_read = cut ? now : now + interval;

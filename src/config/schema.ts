@@ -389,9 +389,12 @@ export const configSchema = z.strictObject({
       batchMax: z.number().int().min(1).max(65_536).default(256),
       flushMs: z.number().int().min(1).max(10_000).default(2),
       /**
-       * How often a sustained flow of small batches (a build) is read; unset:
-       * 4 × flushMs. Longer trades alert latency within such a flow for CPU:
-       * bench/README.md, "What a build's batching trades".
+       * The longest the probe waits between reads of a sustained flow; unset:
+       * 8 × flushMs. Between flushMs and this, the period follows the flow's
+       * rate, each read aiming at half a batch (batchMax / 2): a slow flow (a
+       * build) is read this often, a fast one every flushMs. Longer trades
+       * alert latency within a slow flow for CPU: bench/README.md, "What a
+       * build's batching trades".
        */
       flushBusyMs: z.number().int().min(1).max(10_000).optional(),
       lossReportMs: z.number().int().min(10).max(600_000).default(1000),

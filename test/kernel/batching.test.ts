@@ -3,7 +3,9 @@
 // flow and batches what each read finds (bpf/README.md); whatever batching
 // trades latency for fewer messages (a build's CPU), an event of a slow
 // trickle must still reach the engine on its own, woken by its own record,
-// not by the next event or the probe's next idle wake-up.
+// not by the next event or the probe's next idle wake-up. And while a flow
+// lasts, how often the probe reads follows its rate: a fast flow is read
+// often (its events wait little), a slow one rarely (fewer, fuller messages).
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +13,7 @@ import { expect, it } from 'vitest';
 import type { Event } from '../../src/model/event.js';
 import { TestEngine } from '../support/engine.js';
 import { describeKernel, TestCgroupTree, timeScale, waitFor } from '../support/kernel.js';
-import { startPacedOpens } from '../support/paced.js';
+import { startPacedFlow, startPacedOpens } from '../support/paced.js';
 
 describeKernel('batching on the real kernel', () => {
   it('each event of a slow trickle reaches the engine on its own: the next one is made only once it has arrived', async () => {
@@ -53,6 +55,57 @@ describeKernel('batching on the real kernel', () => {
       expect(arrived.size).toBe(n);
     } finally {
       trickle.killAll();
+      await t.stop();
+      await tree.remove();
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  it('a sustained flow is read at its pace: a fast one within milliseconds, a slow one in few, full messages', async () => {
+    const work = realpathSync(mkdtempSync(join(tmpdir(), 'vigil-flows-')));
+    const tree = new TestCgroupTree();
+    const flows = tree.group('flows');
+    // The longest period set far off (1 s): were the probe to read a flow there whatever its rate, the fast flow's
+    // events would wait hundreds of milliseconds; were it to read every flush period (2 ms) whatever the rate, the
+    // slow flow would go out an event or two a message.
+    const t = await TestEngine.start({ sinks: [], probe: { flushBusyMs: 1000 } });
+    const session = () => t.engine.ingest.sessions().at(-1)!;
+    try {
+      await t.startProbe();
+      expect((await flows.run('/bin/true', [])).code).toBe(0); // the workload known before the flows
+
+      // Fast: 10,000 events/s for 3 s, ~20 per flush period: read every ~13 ms (~128 a read).
+      const lateMs: number[] = [];
+      let measuring = false;
+      const fastPrefix = `${work}/fast-`;
+      t.engine.subscribe((e) => {
+        if (measuring && e.type === 'open' && e.path.startsWith(fastPrefix)) lateMs.push((Number(process.hrtime.bigint()) - e.ktimeNs) / 1e6);
+      });
+      const fast = startPacedFlow(flows, work, 'fast', 10_000, 3);
+      await new Promise((r) => setTimeout(r, 1000)); // the flow under way, its reads settled
+      measuring = true;
+      const fastMade = await fast.made;
+      await new Promise((r) => setTimeout(r, 1500));
+      measuring = false;
+      lateMs.sort((a, b) => a - b);
+      const p = (q: number) => lateMs[Math.min(lateMs.length - 1, Math.floor(lateMs.length * q))]!;
+      console.log(`batching: a fast flow's ${lateMs.length} events (of ${fastMade} made) reached the engine p50 ${p(0.5).toFixed(1)} ms, p90 ${p(0.9).toFixed(1)} ms after the kernel saw them`);
+      expect(lateMs.length, 'the fast flow measured').toBeGreaterThan(2_000); // python keeps up with less than its pace on a loaded host
+      expect(p(0.5), 'a fast flow waited for the longest period').toBeLessThan(100 * timeScale);
+      expect(p(0.9), 'a fast flow waited for the longest period').toBeLessThan(250 * timeScale);
+
+      // Slow: 500 events/s for 4 s, one per flush period; counted once its reads settled (the period doubles a read).
+      await new Promise((r) => setTimeout(r, 500)); // the fast flow's last reads over
+      const slow = startPacedFlow(flows, work, 'slow', 500, 4);
+      await new Promise((r) => setTimeout(r, 1500));
+      const b0 = session().batches, e0 = session().events;
+      await slow.made;
+      const batches = session().batches - b0, events = session().events - e0;
+      console.log(`batching: a slow flow (and the node's other work) in ${batches} messages of ${(events / batches).toFixed(1)} events on average`);
+      // ~128 a message at this pace (a read aims at half a batch); a read every flush period would bring ~1.
+      expect(events / batches, 'a slow flow went out in many small messages').toBeGreaterThan(32);
+    } finally {
+      flows.killAll();
       await t.stop();
       await tree.remove();
       rmSync(work, { recursive: true, force: true });

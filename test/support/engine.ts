@@ -68,6 +68,7 @@ export class TestEngine {
         ringbufBytes: extra.ringbufBytes ?? this.config.probe.ringbufBytes,
         batchMax: this.config.probe.batchMax,
         flushMs: this.config.probe.flushMs,
+        ...(this.config.probe.flushBusyMs !== undefined ? { flushBusyMs: this.config.probe.flushBusyMs } : {}),
         // Also the idle probe's wake-up (bpf/probe/main.cc): a test may set it far off, so no record rides on it.
         lossReportMs: extra.lossReportMs ?? 200,
         queueEvents: extra.queueEvents ?? this.config.probe.queueEvents,

@@ -39,3 +39,40 @@ export async function startPacedOpens(group: TestCgroup, dir: string, prefix: st
     child,
   };
 }
+
+export interface PacedFlow {
+  /** Every path the flow opens starts with this. */
+  readonly prefix: string;
+  /** The opens made, once the process exited. */
+  readonly made: Promise<number>;
+  readonly child: ChildProcess;
+}
+
+/**
+ * A sustained flow at a set pace: `perSecond` opens a second, each of a distinct file that does not exist (so no
+ * two are de-duplicated and nothing is written), for `seconds`, caught up every half millisecond. Starts at once.
+ */
+export function startPacedFlow(group: TestCgroup, dir: string, prefix: string, perSecond: number, seconds: number): PacedFlow {
+  const script = [
+    'import os, time',
+    `rate, until, base = ${perSecond}, ${seconds}, ${JSON.stringify(`${dir}/${prefix}-`)}`,
+    'start = time.monotonic()',
+    'made = 0',
+    'while True:',
+    '    t = time.monotonic() - start',
+    '    if t >= until: break',
+    '    while made < rate * t:',
+    '        try: os.close(os.open(base + str(made), os.O_RDONLY))',
+    '        except FileNotFoundError: pass',
+    '        made += 1',
+    '    time.sleep(0.0005)',
+    'print(made, flush=True)',
+  ].join('\n');
+  const child = group.spawn('python3', ['-c', script]);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  const made = new Promise<number>((resolve, reject) =>
+    child.once('close', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`the paced flow exited ${code}`)))),
+  );
+  return { prefix: `${dir}/${prefix}-`, made, child };
+}
