@@ -21,11 +21,10 @@ import type { WireProbeMessage } from '../src/probe/wire.js';
 import { cgroup2Mount, TestCgroupTree } from '../test/support/cgroup.js';
 import { decodeEvent } from '../test/support/reference-decoder.js';
 import { batchMessage, eventMix, type MixOptions } from './lib/event-mix.js';
-import { processCpuNs, threadTimes } from './lib/kernel.js';
+import { probeBinary, processCpuNs, threadTimes } from './lib/kernel.js';
 import type { Row } from './lib/report.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const probeBinary = join(root, 'bpf/build/vigil-probe');
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
