@@ -612,9 +612,10 @@ int main(int argc, char** argv) {
   // period as a kernel-paced and a timer-paced wakeup interleave, cost more
   // CPU than the events: context switches).
   //
-  // The period follows the rate: each read aims at `target` records (half a
-  // batch), so the next one is planned for when that many should have come
-  // at the rate the last read saw, within [flush period, longest period].
+  // The period follows the rate, once a flow has settled (below): each read
+  // aims at `target` records (half a batch), so the next one is planned for
+  // when that many should have come at the rate the last read saw, within
+  // [flush period, longest period].
   // A batch costs the probe and the engine some 200-400 µs of CPU whatever
   // it carries: a slow sustained flow (a build: a few thousand events a
   // second) is read rarely, up to once per longest period (at 2 ms a build
@@ -628,6 +629,12 @@ int main(int argc, char** argv) {
   const auto period = std::chrono::milliseconds(opt.flush_ms);
   const auto longest = std::chrono::milliseconds(opt.flush_busy_ms);
   const int64_t target = std::max(1, opt.flush_target);
+  // A flow is read every flush period until it has gone on this long
+  // without an empty read: a trickle (the node's background, an event every
+  // few milliseconds) then mostly ends in an empty read and its next event
+  // wakes the probe at once, where a period grown past the flush period
+  // would rarely find it empty and keep the trickle's events waiting for it.
+  const auto settled = 4 * period;
   // Idle, the loop waits on the rings and on the stop eventfd: a signal
   // lands on whichever thread, and its handler wakes the loop through it
   // rather than leaving the stop to the loop's next look, 100 ms later.
@@ -647,7 +654,7 @@ int main(int argc, char** argv) {
   const Clock::duration soon = std::min<Clock::duration>(period, std::chrono::microseconds(250));
   Clock::duration interval = soon;
   bool flowing = false;
-  Clock::time_point next_read{}, last_read{};
+  Clock::time_point next_read{}, last_read{}, flow_began{};
   uint64_t flows = 0;  // reads that found records after an empty one: flows begun
   while (!g_stop) {
     if (flowing) {
@@ -693,10 +700,11 @@ int main(int argc, char** argv) {
     if (flowing) {
       if (!was_flowing) {
         flows++;
+        flow_began = now;
         interval = soon;
       } else {
         const Clock::duration grown = std::min<Clock::duration>(interval * 2, longest);
-        if (interval < period) {
+        if (interval < period || now - flow_began < settled) {
           interval = std::min<Clock::duration>(grown, period);  // a burst's first reads
         } else {
           // When `target` records should be there at the rate this read saw.
