@@ -709,7 +709,17 @@ int main(int argc, char** argv) {
         } else {
           // When `target` records should be there at the rate this read saw.
           const Clock::duration aim = n > 0 ? since_last * target / n : grown;
-          interval = std::clamp<Clock::duration>(aim, period, grown);
+          if (aim > 4 * longest) {
+            // A trickle (under a quarter of the aim per longest period: the
+            // idle markers every 10 ms, the node's background) is not worth
+            // waiting for: read every flush period again, where it mostly
+            // meets an empty read and its next event wakes the probe at
+            // once. Reads longer than its gaps would never find it empty.
+            interval = period;
+            flow_began = now;
+          } else {
+            interval = std::clamp<Clock::duration>(aim, period, grown);
+          }
         }
       }
       // Cut short: the rest is read as soon as the tick and report below are done.
