@@ -711,12 +711,12 @@ int main(int argc, char** argv) {
           const Clock::duration aim = n > 0 ? since_last * target / n : grown;
           if (aim > 4 * longest) {
             // A trickle (under a quarter of the aim per longest period: the
-            // idle markers every 10 ms, the node's background) is not worth
-            // waiting for: read every flush period again, where it mostly
-            // meets an empty read and its next event wakes the probe at
-            // once. Reads longer than its gaps would never find it empty.
-            interval = period;
-            flow_began = now;
+            // idle markers every 10 ms, the node's background) is read at
+            // most every four flush periods, as before the period followed
+            // the rate: reads longer than its gaps would never find it
+            // empty, so never end the flow, and its events would wait for
+            // them; reads shorter would cost a message a flush period.
+            interval = std::clamp<Clock::duration>(std::min<Clock::duration>(grown, settled), period, longest);
           } else {
             interval = std::clamp<Clock::duration>(aim, period, grown);
           }
