@@ -390,7 +390,7 @@ export const configSchema = z.strictObject({
       flushMs: z.number().int().min(1).max(10_000).default(2),
       /**
        * The longest the probe waits between reads of a sustained flow; unset:
-       * 8 × flushMs. Between flushMs and this, the period follows the flow's
+       * 4 × flushMs. Between flushMs and this, the period follows the flow's
        * rate, each read aiming at half a batch (batchMax / 2): a slow flow (a
        * build) is read this often, a fast one every flushMs. Longer trades
        * alert latency within a slow flow for CPU: bench/README.md, "What a
