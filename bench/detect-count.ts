@@ -21,12 +21,12 @@
 // prints each run's N costliest functions, instructions per event: node
 // writes its code's addresses (--perf-basic-prof, /tmp/perf-PID.map, removed
 // after) and callgrind's nameless code is named from them.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { countArgs, countedRun, dumpTotals } from './lib/callgrind.js';
+import { countArgs, countedRun, dropPerfMap, dumpTotals, topFunctions } from './lib/callgrind.js';
 import { detectEngine } from './lib/detect-engine.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -63,7 +63,10 @@ function parent(): void {
       }
       (results.get(tree) ?? results.set(tree, []).get(tree)!).push(per);
       const show = Object.entries(per).filter(([k]) => k === 'Ir' || k.includes('misses') || k === 'I1mr');
-      if (functions > 0) topFunctions(file, info.events, functions, cache);
+      if (functions > 0) {
+        topFunctions(file, info.events, 'event', functions, cache);
+        dropPerfMap(file);
+      }
       console.log(`run ${r + 1}, ${tree}: ${info.events} events, ${info.alerts} alerts; per event ${show.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
       rmSync(dir, { recursive: true, force: true });
     }
@@ -78,60 +81,6 @@ function parent(): void {
     }
     console.log(`${tree}: median per event ${sum.join(', ')}`);
   }
-}
-
-/**
- * The counted pass's costliest functions; JavaScript ones named from node's perf map (the code at an address last).
- * With the cache simulated, each function's L1 and last-level data misses per event too: where the misses are.
- */
-function topFunctions(dump: string, events: number, n: number, cache: boolean): void {
-  const pid = /cg\.(\d+)\.2$/.exec(dump)![1]!;
-  const mapFile = `/tmp/perf-${pid}.map`;
-  const code: [start: number, end: number, name: string][] = [];
-  for (const line of readFileSync(mapFile, 'utf8').split('\n')) {
-    const m = /^([0-9a-f]+) ([0-9a-f]+) (.*)$/.exec(line);
-    if (m) code.push([Number.parseInt(m[1]!, 16), Number.parseInt(m[1]!, 16) + Number.parseInt(m[2]!, 16), m[3]!]);
-  }
-  rmSync(mapFile, { force: true });
-  // One column per event kind, in the order asked for: Ir, then (with the cache) the data misses by level.
-  const kinds = cache ? ['Ir', 'D1mr', 'D1mw', 'DLmr', 'DLmw'] : ['Ir'];
-  const out = spawnSync('callgrind_annotate', ['--inclusive=no', '--threshold=100', `--show=${kinds.join(',')}`, `--sort=Ir`, dump], { encoding: 'utf8', maxBuffer: 1 << 28 }).stdout;
-  const cost = new Map<string, number[]>();
-  // A count of zero prints as '.'.
-  const num = String.raw`([\d,]+|\.)(?: \(\s*[\d.]+%\))?\s+`;
-  const row = new RegExp(`^\\s*${num.repeat(kinds.length)}(.*)$`);
-  for (const line of out.split('\n')) {
-    const m = row.exec(line);
-    if (!m || m[kinds.length + 1]!.includes('PROGRAM TOTALS')) continue;
-    const vals = kinds.map((_, i) => (m[i + 1] === '.' ? 0 : Number(m[i + 1]!.replaceAll(',', ''))));
-    const where = m[kinds.length + 1]!;
-    const at = /^\?\?\?:0x([0-9a-f]+)/.exec(where);
-    let name = where.replace(/^\?\?\?:/, '').replace(/ \[.*\]$/, '');
-    if (at) {
-      const a = Number.parseInt(at[1]!, 16);
-      name = `code at 0x${at[1]}`;
-      for (let i = code.length - 1; i >= 0; i--) {
-        if (code[i]![0] <= a && a < code[i]![1]) {
-          name = code[i]![2];
-          break;
-        }
-      }
-    }
-    const sum = cost.get(name) ?? cost.set(name, kinds.map(() => 0)).get(name)!;
-    vals.forEach((v, i) => (sum[i] = sum[i]! + v));
-  }
-  const print = (rows: [string, number[]][]): void => {
-    for (const [name, v] of rows) {
-      const ir = (v[0]! / events).toFixed(0).padStart(6);
-      const miss = cache ? ` ${((v[1]! + v[2]!) / events).toFixed(2).padStart(9)} ${((v[3]! + v[4]!) / events).toFixed(3).padStart(9)}` : '';
-      console.log(`  ${ir}${miss} ${name.slice(0, 140)}`);
-    }
-  };
-  if (cache) console.log('  by instructions: Ir/event, D1 misses/event, LL misses/event, function');
-  print([...cost].sort((x, y) => y[1][0]! - x[1][0]!).slice(0, n));
-  if (!cache) return;
-  console.log('  by L1 data misses:');
-  print([...cost].sort((x, y) => y[1][1]! + y[1][2]! - x[1][1]! - x[1][2]!).slice(0, n));
 }
 
 async function child(): Promise<void> {

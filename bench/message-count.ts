@@ -2,7 +2,7 @@
 // message of the real engine taking a synthetic probe's batches, one at a
 // time, under valgrind's callgrind (bench/message-cost.ts times the same
 // path; on this shared VM its rounds swing by more than a few µs a message).
-//   node --import tsx bench/message-count.ts [--runs N] [--batch B] [--messages N] [--warm N] [--pace MS] [TREE ...]
+//   node --import tsx bench/message-count.ts [--runs N] [--batch B] [--messages N] [--warm N] [--pace MS] [--functions N] [TREE ...]
 // Each TREE (a checkout of Vigil; default this one) is measured --runs
 // times, the trees alternating run by run. A run is one node process
 // (--single-threaded: V8 compiles and collects on the main thread, so the
@@ -16,20 +16,22 @@
 // path, its decoding and detection, and the idle loop between them. V8's
 // optimising compiles and collections in that window (on this one thread,
 // whenever they fall due) are printed apart and left out of the figure
-// compared.
+// compared. --functions N prints each run's N costliest functions per
+// message, by their own instructions and inclusive of what they call
+// (node --perf-basic-prof names the JavaScript, as in detect-count.ts).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { countArgs, countedRun, dumpTotals } from './lib/callgrind.js';
+import { countArgs, countedRun, dropPerfMap, dumpTotals, topFunctions } from './lib/callgrind.js';
 import type { MixOptions } from './lib/event-mix.js';
 import { scratchEngineInput } from './lib/scratch-engine.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const CHILD = process.env.VIGIL_MESSAGE_COUNT_CHILD === '1';
 const args = process.argv.slice(2);
-const { flag, trees } = countArgs(args, new Set(['--runs', '--batch', '--messages', '--warm', '--pace']), join(HERE, '..'));
+const { flag, trees } = countArgs(args, new Set(['--runs', '--batch', '--messages', '--warm', '--pace', '--functions']), join(HERE, '..'));
 const batchSize = Number(flag('--batch', '1'));
 const messages = Number(flag('--messages', '300'));
 const warm = Number(flag('--warm', '300'));
@@ -40,6 +42,7 @@ else parent();
 
 function parent(): void {
   const runs = Number(flag('--runs', '3'));
+  const functions = Number(flag('--functions', '0'));
   const out = mkdtempSync(join(tmpdir(), 'vigil-message-count-'));
   const results = new Map<string, number[]>();
   console.log(`trees: ${trees.join(', ')}; ${messages} messages of ${batchSize} events counted after ${warm}, one every ${pace} ms`);
@@ -48,7 +51,7 @@ function parent(): void {
       const dir = join(out, `${r}-${trees.indexOf(tree)}`);
       mkdirSync(dir);
       const t0 = Date.now();
-      const run = countedRun(`run ${r} of ${tree}`, dir, ['--single-threaded', '--initial-old-space-size=64', '--import', 'tsx', join(HERE, 'message-count.ts'), ...args],
+      const run = countedRun(`run ${r} of ${tree}`, dir, ['--single-threaded', '--initial-old-space-size=64', ...(functions > 0 ? ['--perf-basic-prof'] : []), '--import', 'tsx', join(HERE, 'message-count.ts'), ...args],
         { ...process.env, VIGIL_MESSAGE_COUNT_CHILD: '1', VIGIL_TREE: tree }, tree);
       const info = JSON.parse(run.summary) as { messages: number; events: number };
       const file = run.dump;
@@ -68,6 +71,11 @@ function parent(): void {
         `run ${r + 1}, ${tree}: ${info.messages} messages, ${info.events} events; ${per.toFixed(0)} instructions per message ` +
           `without compiles and GC (all ${(ir / info.messages).toFixed(0)}, optimising compiles ${(compile / info.messages).toFixed(0)}, GC ${(gc / info.messages).toFixed(0)}; ${((Date.now() - t0) / 1000).toFixed(0)} s)`,
       );
+      if (functions > 0) {
+        topFunctions(file, info.messages, 'message', functions, false);
+        topFunctions(file, info.messages, 'message', functions, false, true);
+        dropPerfMap(file);
+      }
       rmSync(dir, { recursive: true, force: true });
     }
   }
