@@ -237,8 +237,17 @@ const internedTails = new Int32Array(INTERN_SLOTS);
 /** The message is read in the table's byte order (the platform's, as any typed array). */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const NO_WORDS: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
-/** The message's bytes as words (decodeProbeMessage sets it with buf). */
+/**
+ * The message's bytes as words: a view of its whole ArrayBuffer, the message
+ * at `wordsAt` in it (decodeProbeMessage sets both with buf). Kept from one
+ * message to the next while their ArrayBuffer is the same: a small message
+ * comes in Node's shared 8 KiB pool, dozens to a pool, and a DataView made
+ * per message was ~700 instructions of each (bench/message-count.ts).
+ */
 let words = NO_WORDS;
+let wordsAt = 0;
+/** A view of a larger ArrayBuffer (a message of its own) is let go after its message: it would hold its bytes. */
+const KEEP_WORDS_BYTES = 64 << 10;
 
 /** For strings boundEvent leaves as they are (call names, fstype). */
 const UNBOUNDED = Infinity;
@@ -259,16 +268,17 @@ function str(end: number, bound: number): string {
   if (n > bound) oversize = true;
   if (n <= INTERN_MAX) {
     const w = words;
+    const at = wordsAt;
     // The slot, from words read whole (a byte costs about as much as a word): the first and last four bytes, and
     // past 8 bytes four in the middle, past 16 four at a quarter; murmur3's finaliser folds them into the low bits.
     let h: number;
     let tail = 0;
     if (n >= 4) {
-      tail = w.getInt32(e - 4, LITTLE_ENDIAN);
-      h = Math.imul(n ^ w.getInt32(start, LITTLE_ENDIAN), 0x9e3779b1) ^ tail;
+      tail = w.getInt32(at + e - 4, LITTLE_ENDIAN);
+      h = Math.imul(n ^ w.getInt32(at + start, LITTLE_ENDIAN), 0x9e3779b1) ^ tail;
       if (n > 8) {
-        h = Math.imul(h, 0x85ebca6b) ^ w.getInt32(start + (n >> 1) - 2, LITTLE_ENDIAN);
-        if (n > 16) h = Math.imul(h, 0xc2b2ae35) ^ w.getInt32(start + (n >> 2), LITTLE_ENDIAN);
+        h = Math.imul(h, 0x85ebca6b) ^ w.getInt32(at + start + (n >> 1) - 2, LITTLE_ENDIAN);
+        if (n > 16) h = Math.imul(h, 0xc2b2ae35) ^ w.getInt32(at + start + (n >> 2), LITTLE_ENDIAN);
       }
     } else h = n ^ (buf[start]! << 8) ^ (buf[start + (n >> 1)]! << 16) ^ (buf[e - 1]! << 24);
     h ^= h >>> 16;
@@ -283,7 +293,7 @@ function str(end: number, bound: number): string {
       if (n >= 4) {
         same = tail === internedTails[slot];
         const o4 = o >> 2;
-        for (let i = 0; same && i + 4 < n; i += 4) same = w.getInt32(start + i, LITTLE_ENDIAN) === internedInts[o4 + (i >> 2)];
+        for (let i = 0; same && i + 4 < n; i += 4) same = w.getInt32(at + start + i, LITTLE_ENDIAN) === internedInts[o4 + (i >> 2)];
       } else {
         same = internedBytes[o] === buf[start] && (n < 2 || internedBytes[o + 1] === buf[start + 1]) && (n < 3 || internedBytes[o + 2] === buf[start + 2]);
       }
@@ -1012,7 +1022,9 @@ const ProbeMessage = messageType('ProbeMessage');
  */
 export function decodeProbeMessage(bytes: Uint8Array): ProbeMessageIn {
   buf = (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as Buffer & Slicer;
-  words = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const whole = buf.buffer;
+  if (words.buffer !== whole) words = new DataView(whole);
+  wordsAt = buf.byteOffset;
   pos = 0;
   const end = buf.length;
   let out: DecodedBatch | null = null;
@@ -1040,7 +1052,7 @@ export function decodeProbeMessage(bytes: Uint8Array): ProbeMessageIn {
     throw err;
   } finally {
     buf = EMPTY;
-    words = NO_WORDS;
+    if (words.byteLength > KEEP_WORDS_BYTES) words = NO_WORDS;
   }
   // Not a batch (hello, loss, snapshot, ack, packets, or nothing): protobufjs, off the hot path.
   return out ? { msg: 'batch', batch: out } : (ProbeMessage.decode(bytes) as unknown as ProbeMessageIn);

@@ -484,6 +484,43 @@ describe('what only the engine decoder does', () => {
     expect(got.events[0]!.path).toBe('/tmp/\ufffd\ufffdx');
   });
 
+  it('decodes messages lying anywhere in shared ArrayBuffers, one after another, each as the generic path does', () => {
+    // Small messages come in Node's shared 8 KiB pool, dozens to one ArrayBuffer at any offset, and the decoder keeps
+    // its view of that ArrayBuffer from one to the next: each must still be read at its own offset.
+    const rand = rng(11);
+    // Same shape, same length, different bytes: read at another message's offset, one would come out as the other.
+    const twin = (path: string, seq: number): Buffer => encode({ batch: { seq, events: [{ pid: 1, cgroupId: 1, comm: 'twin', open: { path } }] } });
+    const messages = [twin('/srv/app/config-aaa', 1), twin('/srv/app/config-bbb', 2)];
+    for (let i = 0; i < 40; i++) messages.push(encode({ batch: { seq: i + 3, events: randomEvents(rand, 1 + (i % 6)) } }));
+    const shared = new ArrayBuffer(messages.reduce((n, m) => n + m.length + 3, 0));
+    let at = 0;
+    const placed = messages.map((m, i) => {
+      const b = Buffer.from(shared, at, m.length);
+      b.set(m);
+      at += m.length + (i % 4);
+      return b;
+    });
+    // A message of its own in a large ArrayBuffer (its view let go after it), and one alone in a small one.
+    const large = (m: Buffer): Buffer => {
+      const b = Buffer.from(new ArrayBuffer(128 << 10), 70_001, m.length);
+      b.set(m);
+      return b;
+    };
+    const alone = (m: Buffer): Buffer => Buffer.from(new Uint8Array(m).buffer);
+    let decoded = 0;
+    for (let i = 0; i < placed.length; i++) {
+      const got = fast(placed[i]!);
+      const want = generic(messages[i]!);
+      expect(got.events).toEqual(want.events);
+      expect(got.rejected).toEqual(want.rejected);
+      decoded += got.events.length;
+      if (i % 5 === 1) expect(fast(large(messages[i]!)).events).toEqual(want.events);
+      if (i % 5 === 3) expect(fast(alone(messages[i]!)).events).toEqual(want.events);
+    }
+    expect(fast(placed[1]!).events[0]!.path).toBe('/srv/app/config-bbb');
+    expect(decoded).toBeGreaterThan(100);
+  });
+
   it('interned strings stay correct when many distinct names share the table', () => {
     const paths = Array.from({ length: 20_000 }, (_, i) => `/var/data/${i.toString(36)}/${(i * 7919).toString(16)}`);
     const bytes = encode({ batch: { seq: 1, events: paths.map((p, i) => ({ pid: 1 + i, cgroupId: 1, comm: `w${i % 50}`, open: { path: p } })) } });
