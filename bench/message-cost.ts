@@ -6,6 +6,9 @@
 // per event. Also printed: every engine thread's CPU and context switches
 // (by name) in that window, and, with IDLE_S=N, over N seconds before it
 // with the synthetic probe connected and silent (the engine's idle cost).
+// The events' cgroup ids are made up (unknown to the engine, each event
+// looks its cgroup up again, backed off) unless CGROUPS=known: then they are
+// directories of a scratch cgroup tree the engine is given (bench/lib/fake-cgroups.ts).
 //   node --initial-old-space-size=64 --import tsx bench/message-cost.ts [B] [N]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,6 +19,7 @@ import { parseConfig } from '../src/config/load.js';
 import { Engine } from '../src/engine.js';
 import { silentLogger } from '../src/log.js';
 import type { MixOptions } from './lib/event-mix.js';
+import { fakeCgroupMount } from './lib/fake-cgroups.js';
 import { scratchEngineInput } from './lib/scratch-engine.js';
 import { threadTimes } from './lib/kernel.js';
 
@@ -24,9 +28,10 @@ const batches = Number(process.argv[3] ?? 2000);
 const sender = fileURLToPath(new URL('./lib/sender.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-message-'));
 const config = parseConfig(scratchEngineInput(dir));
-const engine = new Engine(config, silentLogger());
+const cg = process.env.CGROUPS === 'known' ? fakeCgroupMount(10) : null;
+const engine = new Engine(config, silentLogger(), cg ? { cgroupMount: cg.dir } : {});
 await engine.start();
-const mix: MixOptions = { workloads: 10, processes: 100, batchSize, batches, cgroupIds: Array.from({ length: 10 }, (_, i) => i + 100), seed: 1, burst: 8 };
+const mix: MixOptions = { workloads: 10, processes: 100, batchSize, batches, cgroupIds: cg?.ids ?? Array.from({ length: 10 }, (_, i) => i + 100), seed: 1, burst: 8 };
 const idleSeconds = Number(process.env.IDLE_S ?? 0);
 const mainThreadMs = (): number => [...threadTimes(process.pid)].find(([k]) => k.endsWith(`/${process.pid}`))![1].ns / 1e6;
 type Threads = ReturnType<typeof threadTimes>;
@@ -67,5 +72,6 @@ try {
 } finally {
   await engine.stop();
   rmSync(dir, { recursive: true, force: true });
+  if (cg) rmSync(cg.dir, { recursive: true, force: true });
 }
 process.exit(0);

@@ -2,7 +2,7 @@
 // message of the real engine taking a synthetic probe's batches, one at a
 // time, under valgrind's callgrind (bench/message-cost.ts times the same
 // path; on this shared VM its rounds swing by more than a few µs a message).
-//   node --import tsx bench/message-count.ts [--runs N] [--batch B] [--messages N] [--warm N] [--pace MS] [--functions N] [TREE ...]
+//   node --import tsx bench/message-count.ts [--runs N] [--batch B] [--messages N] [--warm N] [--pace MS] [--functions N] [--cgroups known] [TREE ...]
 // Each TREE (a checkout of Vigil; default this one) is measured --runs
 // times, the trees alternating run by run. A run is one node process
 // (--single-threaded: V8 compiles and collects on the main thread, so the
@@ -19,6 +19,10 @@
 // compared. --functions N prints each run's N costliest functions per
 // message, by their own instructions and inclusive of what they call
 // (node --perf-basic-prof names the JavaScript, as in detect-count.ts).
+// The events' cgroup ids are made up (unknown to the engine: each event
+// looks its cgroup up again, backed off) unless --cgroups known: then they
+// are directories of a scratch cgroup tree the engine is given, found once,
+// as a node's containers are.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
@@ -26,16 +30,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { countArgs, countedRun, dropPerfMap, dumpTotals, topFunctions } from './lib/callgrind.js';
 import type { MixOptions } from './lib/event-mix.js';
+import { fakeCgroupMount } from './lib/fake-cgroups.js';
 import { scratchEngineInput } from './lib/scratch-engine.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const CHILD = process.env.VIGIL_MESSAGE_COUNT_CHILD === '1';
 const args = process.argv.slice(2);
-const { flag, trees } = countArgs(args, new Set(['--runs', '--batch', '--messages', '--warm', '--pace', '--functions']), join(HERE, '..'));
+const { flag, trees } = countArgs(args, new Set(['--runs', '--batch', '--messages', '--warm', '--pace', '--functions', '--cgroups']), join(HERE, '..'));
 const batchSize = Number(flag('--batch', '1'));
 const messages = Number(flag('--messages', '300'));
 const warm = Number(flag('--warm', '300'));
 const pace = Number(flag('--pace', '25'));
+const knownCgroups = flag('--cgroups', 'unknown') === 'known';
 
 if (CHILD) await child();
 else parent();
@@ -45,7 +51,7 @@ function parent(): void {
   const functions = Number(flag('--functions', '0'));
   const out = mkdtempSync(join(tmpdir(), 'vigil-message-count-'));
   const results = new Map<string, number[]>();
-  console.log(`trees: ${trees.join(', ')}; ${messages} messages of ${batchSize} events counted after ${warm}, one every ${pace} ms`);
+  console.log(`trees: ${trees.join(', ')}; ${messages} messages of ${batchSize} events counted after ${warm}, one every ${pace} ms; cgroups ${knownCgroups ? 'known' : 'unknown'}`);
   for (let r = 0; r < runs; r++) {
     for (const tree of trees) {
       const dir = join(out, `${r}-${trees.indexOf(tree)}`);
@@ -95,7 +101,8 @@ async function child(): Promise<void> {
   const { silentLogger } = (await import(src('log.js'))) as typeof import('../src/log.js');
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-message-count-'));
   const config = parseConfig(scratchEngineInput(dir));
-  const engine = new Engine(config, silentLogger());
+  const cg = knownCgroups ? fakeCgroupMount(10) : null;
+  const engine = new Engine(config, silentLogger(), cg ? { cgroupMount: cg.dir } : {});
   await engine.start();
   // The count's boundaries are the engine's own: after a batch's events are handled (not public: a bench's reach).
   const ingest = engine.ingest as unknown as { handler: { onEvents: (...a: unknown[]) => void } };
@@ -113,7 +120,7 @@ async function child(): Promise<void> {
     if (seen === warm || seen === warm + messages) getPriority();
     if (seen === warm + messages) done();
   };
-  const mix: MixOptions = { workloads: 10, processes: 100, batchSize, batches: warm + messages, cgroupIds: Array.from({ length: 10 }, (_, i) => i + 100), seed: 1, burst: 8 };
+  const mix: MixOptions = { workloads: 10, processes: 100, batchSize, batches: warm + messages, cgroupIds: cg?.ids ?? Array.from({ length: 10 }, (_, i) => i + 100), seed: 1, burst: 8 };
   const sender = spawn(process.execPath, ['--import', 'tsx', join(HERE, 'lib/sender.ts'), `unix://${dir}/engine.sock`, '1', JSON.stringify(mix)], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, BENCH_PACE_MS: String(pace), VIGIL_MESSAGE_COUNT_CHILD: '' },
@@ -124,6 +131,7 @@ async function child(): Promise<void> {
   await new Promise((r) => sender.once('exit', r));
   await engine.stop();
   rmSync(dir, { recursive: true, force: true });
+  if (cg) rmSync(cg.dir, { recursive: true, force: true });
   console.log(JSON.stringify({ messages, events }));
   process.exit(0);
 }

@@ -5,7 +5,7 @@
 //     transport ceiling: the same over the real gRPC stream, events only counted
 //  3. kernel → engine latency with the real probe (root only)
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import os, { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ import type { WireProbeMessage } from '../src/probe/wire.js';
 import { cgroup2Mount, TestCgroupTree } from '../test/support/cgroup.js';
 import { decodeEvent } from '../test/support/reference-decoder.js';
 import { batchMessage, eventMix, type MixOptions } from './lib/event-mix.js';
+import { fakeCgroupMount } from './lib/fake-cgroups.js';
 import { probeBinary, processCpuNs, threadTimes } from './lib/kernel.js';
 import type { Row } from './lib/report.js';
 
@@ -36,17 +37,6 @@ async function waitUntil(pred: () => boolean, timeoutMs: number): Promise<void> 
     if (Date.now() > deadline) throw new Error('benchmark timed out');
     await new Promise((r) => setTimeout(r, 5));
   }
-}
-
-function fakeCgroupMount(workloads: number): { dir: string; ids: number[] } {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-cg-'));
-  const ids: number[] = [];
-  for (let i = 0; i < workloads; i++) {
-    const d = join(dir, `kubepods/pod-${i}/app`);
-    mkdirSync(d, { recursive: true });
-    ids.push(statSync(d).ino);
-  }
-  return { dir, ids };
 }
 
 export interface ThroughputOptions {
