@@ -34,6 +34,12 @@ export interface Variant {
    * for an event, `fn` is too. The router caches their answers per value.
    */
   filters: Filter[];
+  /**
+   * `fn` without the parts its filters decide (filters.ts pastFilters):
+   * true for every event the filters let through that `fn` is true for.
+   * `fn` itself when the filters decide no part alone.
+   */
+  rest: RuleFn;
 }
 
 export interface Filter {

@@ -11,8 +11,8 @@ import { classCount } from './classes.js';
 import { CodeGen, irKey } from './codegen.js';
 import { Unsupported } from './compile-errors.js';
 import type { CompiledCondition, Filter, RuleFn, Variant } from './compiled.js';
-import { DIMS } from './field-types.js';
-import { necessary } from './filters.js';
+import { DIMS, type Dim } from './field-types.js';
+import { necessary, pastFilters } from './filters.js';
 import type { Loc } from './problems.js';
 import type { ResolvedCheck, ResolvedNode } from './resolver.js';
 import { and, evtType, MISSING, not, or, specialize, unsupportedIn, usesStarts, type Info, type IR } from './specialize.js';
@@ -77,13 +77,17 @@ export class ConditionCompiler {
         const suffix = classes > 1 ? `_${cls}` : '';
         const { fn, source } = new CodeGen(t, cls).fn(this.ruleName, ir, suffix);
         const filters: Filter[] = [];
+        const dims: Dim[] = [];
         for (const dim of DIMS) {
           const f = necessary(ir, dim, t, cls);
           if (f === true) continue;
           const g = new CodeGen(t, cls).fn(`${this.ruleName}_by_${dim}`, f, suffix);
           filters.push({ dim, fn: g.fn, source: g.source });
+          dims.push(dim);
         }
-        v = { fn, source, filters };
+        const restIr = pastFilters(ir, dims, t, cls);
+        const rest = restIr === ir ? fn : new CodeGen(t, cls).fn(`${this.ruleName}_past_filters`, restIr, suffix).fn;
+        v = { fn, source, filters, rest };
         made.set(key, v);
       }
       out.push(v);

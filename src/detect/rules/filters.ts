@@ -51,3 +51,17 @@ export function necessary(ir: IR, dim: Dim, t: EventType, cls: number): IR {
       return true;
   }
 }
+
+/**
+ * `ir` less what its filters decide: a top-level conjunct that reads one
+ * of `dims` alone is kept whole in that property's filter (necessary()),
+ * so where every filter said yes it is true and need not run again (the
+ * port scan's `fd.snet in (…)`, parsed and matched per connect before).
+ * `ir` itself when nothing is left out.
+ */
+export function pastFilters(ir: IR, dims: readonly Dim[], t: EventType, cls: number): IR {
+  if (dims.length === 0 || typeof ir === 'boolean') return ir;
+  const items = ir.k === 'and' ? ir.items : [ir];
+  const kept = items.filter((i) => !dims.some((d) => onlyReads(i, d, t, cls)));
+  return kept.length === items.length ? ir : and(kept);
+}

@@ -23,7 +23,16 @@ export enum Role {
 }
 
 export interface RouteEntry {
+  /**
+   * What runs for an event the filters let through: the condition less
+   * the parts they decided (Variant.rest) for the first MASK_BITS
+   * entries, the whole condition for the others (no mask bit), and for an
+   * entry whose filter threw (the whole condition then throws as before
+   * and is counted).
+   */
   fn: RuleFn;
+  /** The whole condition for the event's class. */
+  full: RuleFn;
   rule: CompiledRule;
   role: Role;
   threshold: ThresholdState | null;
@@ -83,6 +92,8 @@ export class DimFilter {
     /** Entries without a filter on this property. */
     private readonly base: number,
     private readonly tests: readonly { bit: number; fn: RuleFn }[],
+    /** A test threw for the entry at this bit: it may no longer skip what its filters decide. */
+    private readonly threw: (bit: number) => void = () => {},
   ) {
     this.id = DIM_ID[dim];
   }
@@ -133,7 +144,8 @@ export class DimFilter {
       try {
         pass = t.fn(e, x);
       } catch {
-        // The rule itself will throw and be counted: let it run.
+        // The rule itself will throw and be counted: let it run, whole.
+        this.threw(t.bit);
       }
       if (pass) m |= t.bit;
     }
@@ -159,7 +171,11 @@ export interface TypeRoute {
 }
 
 function classRoute(pairs: { entry: RouteEntry; variant: Variant }[]): ClassRoute {
-  const entries = pairs.map((p) => p.entry);
+  const entries = pairs.map((p, i) => (i < MASK_BITS ? { ...p.entry, fn: p.variant.rest } : p.entry));
+  const threw = (bit: number): void => {
+    const entry = entries[31 - Math.clz32(bit)]!;
+    entry.fn = entry.full;
+  };
   const byDim = new Map<Dim, { bit: number; fn: RuleFn }[]>();
   pairs.slice(0, MASK_BITS).forEach((p, i) => {
     for (const f of p.variant.filters) {
@@ -170,7 +186,7 @@ function classRoute(pairs: { entry: RouteEntry; variant: Variant }[]): ClassRout
   const all = pairs.length >= MASK_BITS ? 0x7fffffff : (1 << pairs.length) - 1;
   const filters = [...byDim]
     .sort((a, b) => b[1].length - a[1].length)
-    .map(([dim, tests]) => new DimFilter(dim, tests.reduce((m, t) => m & ~t.bit, all), tests));
+    .map(([dim, tests]) => new DimFilter(dim, tests.reduce((m, t) => m & ~t.bit, all), tests, threw));
   return { entries, filters, asWritten: entries.some((e) => e.asWritten) };
 }
 
@@ -201,7 +217,7 @@ export function buildRoutes(rules: readonly CompiledRule[], asWritten: (r: Compi
       const written = t === 'open' && asWritten(rule);
       for (let cls = 0; cls < n; cls++) {
         const v = variants[cls];
-        if (v) pairs[cls]!.push({ entry: { fn: v.fn, rule, role, threshold, sequence, asWritten: written }, variant: v });
+        if (v) pairs[cls]!.push({ entry: { fn: v.fn, full: v.fn, rule, role, threshold, sequence, asWritten: written }, variant: v });
       }
     };
     for (const rule of rules) {

@@ -180,8 +180,74 @@ describe('rules routed by event class, with per-value filters', () => {
     expect(open.classes[classOf(1 | 0o200000, 3)]!.entries).toHaveLength(0); // a directory
     const write = open.classes[classOf(1, 3)]!;
     expect(write.entries).toHaveLength(1);
-    expect(write.entries[0]!.fn.toString()).toBe('function rule_Test_rule_open_1(e, x) { return (e.path.startsWith("/etc/")); }');
+    expect(write.entries[0]!.full.toString()).toBe('function rule_Test_rule_open_1(e, x) { return (e.path.startsWith("/etc/")); }');
     expect(write.filters.map((f) => f.dim)).toEqual(['path']);
+    // The path filter decides the whole condition: nothing is left to run for an open it lets through.
+    expect(write.entries[0]!.fn.toString()).toBe('function rule_Test_rule_past_filters_open_1(e, x) { return true; }');
+  });
+
+  it('run only what the filters left undecided, and not what they answered', () => {
+    const set = load(ruleYaml('evt.type = open and fd.name startswith /etc/ and user.uid = 0 and proc.name in (cat, less)'));
+    const entry = set.route.open.classes[0]!.entries[0]!;
+    expect(set.route.open.classes[0]!.filters.map((f) => f.dim).sort()).toEqual(['comm', 'path']);
+    expect(entry.full.toString()).toContain('startsWith("/etc/")');
+    const rest = entry.fn.toString();
+    expect(rest).not.toContain('startsWith');
+    expect(rest).not.toContain('e.comm');
+    expect(rest).toContain('uid');
+    const world = new World();
+    const raised: string[] = [];
+    const ctx: DetectContext = { tree: world.tree, raise: (a) => raised.push(a.rule) };
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-router-'));
+    try {
+      writeFileSync(join(dir, 'r.yaml'), ruleYaml('evt.type = open and fd.name startswith /etc/ and user.uid = 0 and proc.name in (cat, less)'));
+      const d = new RulesDetector({ builtin: false, files: [join(dir, 'r.yaml')], watch: false }, silentLogger(), world.x);
+      d.load();
+      const cases: [Partial<Event>, boolean][] = [
+        [{ path: '/etc/shadow', uid: 0, comm: 'cat' }, true],
+        [{ path: '/etc/shadow', uid: 1000, comm: 'cat' }, false],
+        [{ path: '/srv/shadow', uid: 0, comm: 'cat' }, false],
+        [{ path: '/etc/shadow', uid: 0, comm: 'vi' }, false],
+        [{ path: '/etc/shadow', uid: 0, comm: 'less' }, true],
+      ];
+      for (let round = 0; round < 2; round++) {
+        for (const [f, want] of cases) {
+          raised.length = 0;
+          d.onEvent(world.event('open', { flags: 0, result: 3, ...f }), ctx);
+          expect(raised, `${JSON.stringify(f)}, round ${round}`).toEqual(want ? ['Test rule'] : []);
+        }
+      }
+      d.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('run the whole condition of a rule whose filter threw: the error is counted, no alert raised on what the filter could not decide', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-router-'));
+    try {
+      const file = join(dir, 'r.yaml');
+      writeFileSync(file, ruleYaml('evt.type = open and fd.name startswith /etc/'));
+      const world = new World();
+      const raised: string[] = [];
+      const ctx: DetectContext = { tree: world.tree, raise: (a) => raised.push(a.rule) };
+      const detector = new RulesDetector({ builtin: false, files: [file], watch: false }, silentLogger(), world.x);
+      detector.load();
+      detector.onEvent(world.event('open', { path: '/etc/passwd', flags: 0, result: 3 }), ctx);
+      expect(raised).toEqual(['Test rule']);
+      raised.length = 0;
+      // A path that is not a string (a decoder bug): the filter's startsWith throws, and so does the rule.
+      const bad = world.event('open', { path: 7 as unknown as string, flags: 0, result: 3 });
+      detector.onEvent(bad, ctx);
+      detector.onEvent(bad, ctx);
+      expect(raised).toEqual([]);
+      expect(detector.errors).toBe(2);
+      detector.onEvent(world.event('open', { path: '/etc/hosts', flags: 0, result: 3 }), ctx);
+      expect(raised).toEqual(['Test rule']);
+      detector.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('fold what a socket family decides: an IP connect runs no unix socket rule', () => {
