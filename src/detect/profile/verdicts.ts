@@ -29,16 +29,26 @@ const WRITE_KNOWN = 2;
 /** Slots of the decoder's intern table (Event.pathKey): a path's words are found there first. */
 const KEY_SLOTS = 4096;
 
+/** The keyed slots, empty: '' (no path) and null (no words) in turn. */
+function emptyKeyed(): (string | Uint32Array | null)[] {
+  const keyed = new Array<string | Uint32Array | null>(2 * KEY_SLOTS);
+  for (let i = 0; i < keyed.length; i += 2) {
+    keyed[i] = '';
+    keyed[i + 1] = null;
+  }
+  return keyed;
+}
+
 export class FileVerdicts {
   private readonly paths = new Map<string, Uint32Array>();
   /**
    * The words of interned paths by their intern slot, in front of the Map:
    * an index and a string compare (the same string object) instead of a
-   * Map lookup. Holds only arrays the Map holds; emptied whenever one of
-   * those is replaced or the Map starts over.
+   * Map lookup. The path at 2 × slot, its words beside it (one cache line
+   * for both: two arrays cost a miss each). Holds only arrays the Map
+   * holds; emptied whenever one of those is replaced or the Map starts over.
    */
-  private readonly keyPaths = new Array<string>(KEY_SLOTS).fill('');
-  private readonly keyWords = new Array<Uint32Array | null>(KEY_SLOTS).fill(null);
+  private readonly keyed: (string | Uint32Array | null)[] = emptyKeyed();
   /** Per slot, the profile version its bits hold for. */
   private epochs = new Float64Array(64);
   private slots = 0;
@@ -59,18 +69,22 @@ export class FileVerdicts {
 
   /** The words of `path` (`key`: its intern slot, -1 when none). */
   private words(path: string, key: number): Uint32Array | undefined {
-    if (key >= 0 && key < KEY_SLOTS && this.keyPaths[key] === path) return this.keyWords[key]!;
+    const keyed = this.keyed;
+    if (key >= 0 && key < KEY_SLOTS && keyed[2 * key] === path) return keyed[2 * key + 1] as Uint32Array;
     const a = this.paths.get(path);
     if (a !== undefined && key >= 0 && key < KEY_SLOTS) {
-      this.keyPaths[key] = path;
-      this.keyWords[key] = a;
+      keyed[2 * key] = path;
+      keyed[2 * key + 1] = a;
     }
     return a;
   }
 
   private forgetKeys(): void {
-    this.keyPaths.fill('');
-    this.keyWords.fill(null);
+    const keyed = this.keyed;
+    for (let i = 0; i < keyed.length; i += 2) {
+      keyed[i] = '';
+      keyed[i + 1] = null;
+    }
   }
 
   /**
@@ -113,8 +127,8 @@ export class FileVerdicts {
       }
       this.paths.set(path, (a = grown));
       if (key >= 0 && key < KEY_SLOTS) {
-        this.keyPaths[key] = path;
-        this.keyWords[key] = a;
+        this.keyed[2 * key] = path;
+        this.keyed[2 * key + 1] = a;
       }
     }
     const words = a.length >> 2;
