@@ -358,6 +358,17 @@ describe('rules routed by event class, with per-value filters', () => {
     expect(scans()).toBe(2);
   });
 
+  it("read a threshold's key by the field's argument (proc.env[HOME]: that variable's value)", () => {
+    const set = load(ruleYaml('evt.type = exec', '  threshold:\n    by:\n      - proc.env[HOME]\n    count: 2\n    window: 1m\n'));
+    expect(set.report.errors).toEqual([]);
+    const by = set.rules[0]!.threshold!.by[0]!;
+    const world = new World();
+    const run = (pid: number, env: string[]): Event => world.exec(pid, 1, '/bin/true', ['true'], undefined, { env });
+    expect(by(run(10, ['HOME=/root', 'USER=root']), world.x)).toBe('/root');
+    expect(by(run(11, ['USER=root', 'HOME=/home/u']), world.x)).toBe('/home/u');
+    expect(by(run(12, ['USER=root']), world.x)).toBeUndefined();
+  });
+
   it('answer by intern slot only for the same string: values sharing a slot (a collision, a stale hint) are each decided', () => {
     const set = load(ruleYaml('evt.type = open and evt.is_open_write = true and fd.name endswith 7'));
     const filter = set.route.open.classes[1]!.filters[0]!;
