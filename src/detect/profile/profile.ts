@@ -229,9 +229,8 @@ export class Profile {
    * `verdicts` when given.
    */
   observe(e: Event, parentExe: string, learn: boolean, verdicts: FileVerdicts | null = null): Deviation | null {
+    // Opens first: most events, and each case before the match is a compare per event.
     switch (e.type) {
-      case 'exec':
-        return this.exec(e, parentExe, learn);
       // Paths are absolute once the probe resolved them; anything else (a
       // failed read of the argument) says nothing about the workload.
       case 'open': {
@@ -242,6 +241,8 @@ export class Profile {
         if (verdicts !== null && this.slot >= 0) return this.covers(path, write, verdicts, e.pathKey) ? null : this.newFile(path, write, learn);
         return write ? this.write(path, learn, verdicts, e.pathKey) : this.read(path, learn, verdicts, e.pathKey);
       }
+      case 'exec':
+        return this.exec(e, parentExe, learn);
       case 'unlink':
       case 'chmod':
       case 'fileop':
