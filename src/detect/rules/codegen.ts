@@ -9,12 +9,12 @@
 // allocates nothing per event. No rule text is ever spliced into the
 // code: values go in as JSON literals or as constants in `k`, fields
 // come from the fixed field table.
-import type { EventType } from '../../model/event.js';
+import type { Event, EventType } from '../../model/event.js';
 import type { CheckInfo } from './checks.js';
 import type { RuleFn } from './compiled.js';
 import { comparisonFn, comparisonJs } from './comparison.js';
 import { Constants } from './constants.js';
-import type { FieldArg } from './field-types.js';
+import type { FieldContext } from './context.js';
 import type { IR } from './specialize.js';
 
 /** A rough cost: plain property reads first, getters, then ancestor walks. */
@@ -116,27 +116,20 @@ export class CodeGen {
     }
   }
 
-  /** A field's argument as code: an integer or a string as a literal, anything else from `k`. */
-  private argJs(arg: FieldArg): string {
-    return typeof arg === 'string' ? JSON.stringify(arg) : Number.isSafeInteger(arg) ? String(arg) : this.k.ref(arg);
-  }
-
-  // A field's getter is called straight from the generated code, not
-  // through a closure per check: such closures share their call site (and
-  // its feedback) across every rule, which made each field read a
-  // megamorphic call V8 could not inline.
   private test(c: CheckInfo): string {
     const { field, arg } = c;
     if (c.multi) {
       const pred = c.operand ? comparisonFn(c.op, c.operand) : () => true;
-      return `${this.k.ref(field.some!)}(e, x, ${this.argJs(arg)}, ${this.k.ref(pred)})`;
+      const some = field.some!;
+      return `${this.k.ref((e: Event, x: FieldContext) => some(e, x, arg, pred))}(e, x)`;
     }
     if (c.operand && c.operand.kind !== 'ip') {
       const fast = field.compare?.(this.t, c.op, c.operand.values, this.k);
       if (fast) return fast;
     }
     const inl = field.inline?.(this.t, arg, this.cls) ?? null;
-    const value = inl ? inl.js : `${this.k.ref(field.get)}(e, x, ${this.argJs(arg)})`;
+    const get = field.get;
+    const value = inl ? inl.js : `${this.k.ref((e: Event, x: FieldContext) => get(e, x, arg))}(e, x)`;
     const missing = inl ? inl.missing : true;
     if (c.operand === null) return missing ? `(${value} !== undefined)` : 'true';
     // comparisonJs reads its value once: a value that is never missing needs no temporary.
