@@ -146,11 +146,17 @@ function varintParts(end: number): void {
 
 /** A 64-bit varint's halves as a number: exact to 2^53, rounded beyond (as protobufjs with Long off). */
 function u64(lo: number, hi: number): number {
+  // Under 2^31 (most are) as an int32: V8 keeps it a small integer. The
+  // sum below is a float even when whole, and once a float reached an
+  // Event field (result), V8 boxed that field in a fresh number on every event.
+  if (hi === 0 && (lo | 0) >= 0) return lo | 0;
   return (lo >>> 0) + (hi >>> 0) * 4294967296;
 }
 
 /** The same read as two's complement (an int64). */
 function i64(lo: number, hi: number): number {
+  // Within int32 (an fd, an errno: most results), as u64 says why.
+  if ((hi | 0) === (lo | 0) >> 31) return lo | 0;
   if (!(hi >>> 31)) return (lo >>> 0) + hi * 4294967296;
   // Negative: -(~value + 1), as protobufjs's LongBits.toNumber.
   const nlo = (~lo + 1) >>> 0;
