@@ -549,6 +549,45 @@ function ipv4(at: number): string {
   return s;
 }
 
+/**
+ * Event headers remembered by their bytes: a process's events in a row
+ * (a burst of syscalls on one CPU) repeat every header field after the
+ * first (pid, tid, ppid, uid, gid, comm, cgroup id), so the bytes from
+ * after ktime_ns to the kind are compared with those of the last header
+ * seen in the slot of their first word, and on a match the values read
+ * then are taken (the bytes are compared in full, never trusted to a
+ * hash). A direct-mapped table of 1,024 slots by that first word (the pid
+ * and its tags): a header is remembered on its second sighting in a slot,
+ * so events from ever-changing processes (no locality) cost a compare and
+ * a word stored, not a copy each.
+ */
+const HEADER_SLOTS = 1024;
+const HEADER_SHIFT = 32 - 10;
+/** The longest header remembered (bytes after ktime_ns); a comm of 16 bytes and every id of 5 fits. */
+const HEADER_MAX = 64;
+/** A slot's first word, and its header's length in bytes (0: only the first word known yet). */
+const headerFirst = new Int32Array(HEADER_SLOTS);
+const headerLength = new Int32Array(HEADER_SLOTS);
+/** Its words after the first (whole words, then the last four bytes apart), as str() compares. */
+const headerWords = new Int32Array(HEADER_SLOTS * (HEADER_MAX >> 2));
+const headerTail = new Int32Array(HEADER_SLOTS);
+// The values its fields gave.
+const headerIds = new Int32Array(HEADER_SLOTS * 6);
+const headerCgroup = new Float64Array(HEADER_SLOTS);
+const headerComm: string[] = new Array<string>(HEADER_SLOTS).fill('');
+const headerCommKey = new Int32Array(HEADER_SLOTS);
+/** blocked 1, ioUring 2. (A comm past its bound makes a header longer than HEADER_MAX: never remembered.) */
+const headerFlags = new Uint8Array(HEADER_SLOTS);
+
+/** Whether the header bytes [p, p + n) are those slot `slot` remembers (its first word already compared). */
+function sameHeader(slot: number, p: number, n: number): boolean {
+  const w = words;
+  if (w.getInt32(p + n - 4, true) !== headerTail[slot]) return false;
+  const o = slot * (HEADER_MAX >> 2);
+  for (let i = 4; i + 4 < n; i += 4) if (w.getInt32(p + i, true) !== headerWords[o + (i >> 2)]) return false;
+  return true;
+}
+
 /** One Event from its bytes [pos, end). Throws Malformed (bytes) or MalformedEvent (meaning) with the reason. */
 function event(end: number): Event {
   let ktimeNs = 0;
@@ -576,6 +615,63 @@ function event(end: number): Event {
   // a varint past the end) is left, from its first byte, to the loop below.
   const b = buf;
   let p = pos;
+  // ktime_ns first, as the probe writes it: its varint (up to 8 bytes) read
+  // from two words, then the rest of the header looked up among the
+  // remembered ones (above). headerAt: where that rest starts, when it is to
+  // be remembered (-1: not).
+  let headerAt = -1;
+  let headerSlot = 0;
+  if (p + 9 <= end && b[p] === 0x08) {
+    const w1 = words.getInt32(p + 1, true);
+    const w2 = words.getInt32(p + 5, true);
+    // The first byte without its continuation bit, in each word.
+    const s1 = ~w1 & 0x80808080;
+    const s2 = ~w2 & 0x80808080;
+    // Each word's 7-bit groups packed into 28 bits.
+    const g1 = (w1 & 0x7f) | ((w1 >>> 1) & 0x3f80) | ((w1 >>> 2) & 0x1fc000) | ((w1 >>> 3) & 0xfe00000);
+    const g2 = (w2 & 0x7f) | ((w2 >>> 1) & 0x3f80) | ((w2 >>> 2) & 0x1fc000) | ((w2 >>> 3) & 0xfe00000);
+    let n = 0;
+    if (s1 !== 0) {
+      n = (31 - Math.clz32(s1 & -s1) + 1) >> 3; // bytes in the varint: 1-4
+      ktimeNs = g1 & ((1 << (7 * n)) - 1);
+    } else if (s2 !== 0) {
+      const n2 = (31 - Math.clz32(s2 & -s2) + 1) >> 3;
+      n = 4 + n2;
+      ktimeNs = g1 + (g2 & ((1 << (7 * n2)) - 1)) * 268435456;
+    }
+    if (n > 0) {
+      p += 1 + n;
+      if (p + 4 <= end) {
+        const first = words.getInt32(p, true);
+        const slot = Math.imul(first, 0x9e3779b1) >>> HEADER_SHIFT;
+        const len = headerLength[slot]!;
+        if (headerFirst[slot] !== first) {
+          // A first sighting: only its word kept.
+          headerFirst[slot] = first;
+          headerLength[slot] = 0;
+        } else if (len > 0 && p + len <= end && sameHeader(slot, p, len) && (headerCommKey[slot]! < 0 || interned[headerCommKey[slot]!] === headerComm[slot])) {
+          // (The comm's intern slot must be as str() would give it now, or the header is read afresh.)
+          const ids = slot * 6;
+          pid = headerIds[ids]! >>> 0;
+          tid = headerIds[ids + 1]! >>> 0;
+          ppid = headerIds[ids + 2]! >>> 0;
+          uid = headerIds[ids + 3]! >>> 0;
+          gid = headerIds[ids + 4]! >>> 0;
+          blockedBy = headerIds[ids + 5]! >>> 0;
+          cgroupId = headerCgroup[slot]!;
+          comm = headerComm[slot]!;
+          commKey = headerCommKey[slot]!;
+          const flags = headerFlags[slot]!;
+          blocked = (flags & 1) !== 0;
+          ioUring = (flags & 2) !== 0;
+          p += len;
+        } else {
+          headerAt = p;
+          headerSlot = slot;
+        }
+      }
+    }
+  }
   while (p < end) {
     const tag = b[p]!;
     if (tag === 0x3a) {
@@ -608,7 +704,11 @@ function event(end: number): Event {
     }
     if (c >= 128 || q > end) break;
     switch (tag) {
-      case 0x08: ktimeNs = lo + hi * 268435456; break;
+      case 0x08:
+        ktimeNs = lo + hi * 268435456;
+        // ktime_ns again, inside the header: not remembered.
+        if (headerAt >= 0) headerAt = -1;
+        break;
       case 0x10: pid = (lo | (hi << 28)) >>> 0; break;
       case 0x18: tid = (lo | (hi << 28)) >>> 0; break;
       case 0x20: ppid = (lo | (hi << 28)) >>> 0; break;
@@ -620,6 +720,29 @@ function event(end: number): Event {
       default: ioUring = (lo | (hi << 28)) !== 0;
     }
     p = q;
+  }
+  if (headerAt >= 0) {
+    const n = p - headerAt;
+    if (n >= 4 && n <= HEADER_MAX) {
+      // Seen twice in a row in its slot: remembered.
+      const slot = headerSlot;
+      const w = words;
+      const o = slot * (HEADER_MAX >> 2);
+      for (let i = 4; i + 4 < n; i += 4) headerWords[o + (i >> 2)] = w.getInt32(headerAt + i, true);
+      headerTail[slot] = w.getInt32(p - 4, true);
+      headerLength[slot] = n;
+      const ids = slot * 6;
+      headerIds[ids] = pid;
+      headerIds[ids + 1] = tid;
+      headerIds[ids + 2] = ppid;
+      headerIds[ids + 3] = uid;
+      headerIds[ids + 4] = gid;
+      headerIds[ids + 5] = blockedBy;
+      headerCgroup[slot] = cgroupId;
+      headerComm[slot] = comm;
+      headerCommKey[slot] = commKey;
+      headerFlags[slot] = (blocked ? 1 : 0) | (ioUring ? 2 : 0);
+    }
   }
   // Then the kind, as the probe writes it: a two-byte tag (fields 16-47,
   // wire type 2) and a length of one byte. Anything else: the loop below.

@@ -388,6 +388,85 @@ describe('fields read in line', () => {
   });
 });
 
+describe('remembered headers', () => {
+  // A process's events in a row repeat every header field after ktime_ns;
+  // the decoder remembers a header's bytes and the values read from them,
+  // and takes those values when the same bytes come again.
+
+  /** Header fields (no ktime_ns: proto3 leaves a zero out) as the probe writes them, in number order. */
+  const HEADERS: Record<string, unknown>[] = [
+    { pid: 1000, tid: 1000, ppid: 1, uid: 0, gid: 0, comm: 'nginx', cgroupId: 4242 },
+    // The same first word as the one above, then a different byte at the end of the comm, in the middle, at the end.
+    { pid: 1000, tid: 1000, ppid: 1, uid: 0, gid: 0, comm: 'nginy', cgroupId: 4242 },
+    { pid: 1000, tid: 1000, ppid: 1, uid: 33, gid: 0, comm: 'nginx', cgroupId: 4242 },
+    { pid: 1000, tid: 1000, ppid: 1, uid: 34, gid: 0, comm: 'nginx', cgroupId: 4242 },
+    { pid: 1000, tid: 1000, ppid: 1, uid: 0, gid: 0, comm: 'nginx', cgroupId: 4243 },
+    { pid: 1000, tid: 1000, ppid: 1, uid: 0, gid: 0, comm: 'nginx' },
+    // A comm that is not interned, enforcement's fields, a 64-bit cgroup id, ids past 2^31.
+    { pid: 2000, tid: 2001, ppid: 1000, uid: 2 ** 32 - 1, gid: 2 ** 31, comm: 'zoë', cgroupId: 2 ** 40 + 5, blocked: true, blockedBy: 2 },
+    { pid: 2000, tid: 2001, ppid: 1000, uid: 2 ** 32 - 1, gid: 2 ** 31, comm: 'zoë', cgroupId: 2 ** 40 + 5, ioUring: true },
+    // A comm past its bound (cut, and the event counted oversized): longer than a header remembered.
+    { pid: 3000, tid: 3000, ppid: 1, comm: 'c'.repeat(70), cgroupId: 1 },
+    { pid: 3000, tid: 3000, ppid: 1, comm: 'c'.repeat(40), cgroupId: 1 },
+    // Headers of a few bytes.
+    { pid: 4000, comm: 'sh' },
+    { pid: 4000 },
+    { pid: 5, tid: 5 },
+  ];
+
+  it('decodes events whose headers repeat, differ by a byte, or hold ktime_ns again, as the generic path does', () => {
+    const rand = rng(33);
+    const int = (max: number): number => Math.floor(rand() * max);
+    const pick = <T>(a: readonly T[]): T => a[int(a.length)]!;
+    const ktime = (): Buffer => Buffer.from([0x08, ...varint(pick([1e12 + int(1e9), 2 ** 28 + int(1000), 2 ** 35 + int(1e6), 5, 127, 2 ** 52 + int(2 ** 30), 2 ** 56 + 2 ** 40]))]);
+    const kinds = [
+      () => eventBytes({ open: { path: pick(['/etc/hosts', '/lib/x86_64-linux-gnu/libc.so.6', '/tmp/x']), flags: 0, mode: 0, result: 3 } }),
+      () => eventBytes({ fork: { childPid: 1 + int(1e6) } }),
+      () => eventBytes({ exit: { exitCode: 0, signal: 0 } }),
+    ];
+    let events = 0;
+    for (let round = 0; round < 40; round++) {
+      const batch: Buffer[] = [];
+      while (batch.length < 200) {
+        // Or one of many processes of one image: headers that differ in their pid alone, many sharing a slot.
+        const pid = 10_000 + int(2048);
+        const h = round % 2 ? pick(HEADERS) : { pid, tid: 10_000, ppid: 1, uid: 1000, gid: 1000, comm: 'worker', cgroupId: 7 };
+        const header = eventBytes(h);
+        // A burst of one process's events, most as the probe writes them.
+        for (let n = 1 + int(6); n > 0; n--) {
+          const kind = pick(kinds)();
+          const r = rand();
+          if (r < 0.8) batch.push(Buffer.concat([ktime(), header, kind]));
+          // ktime_ns again, after the pid: the second counts.
+          else if (r < 0.85) batch.push(Buffer.concat([ktime(), eventBytes({ pid: h.pid }), ktime(), header.subarray(eventBytes({ pid: h.pid }).length), kind]));
+          // A header field after the kind: it counts over the one before.
+          else if (r < 0.9) batch.push(Buffer.concat([ktime(), header, kind, eventBytes({ uid: 77, comm: 'late' })]));
+          // ktime_ns last, or not at all.
+          else if (r < 0.95) batch.push(Buffer.concat([header, ktime(), kind]));
+          else batch.push(Buffer.concat([header, kind]));
+        }
+      }
+      const bytes = batchOf(round + 1, batch);
+      const want = generic(bytes);
+      const got = fast(bytes);
+      expect(got.rejected).toEqual(want.rejected);
+      expect(got.events).toEqual(want.events);
+      events += got.events.length;
+    }
+    expect(events).toBeGreaterThan(7000);
+  });
+
+  it('gives a remembered comm the intern slot it had read afresh', () => {
+    const open = (h: Record<string, unknown>, ktimeNs: number) => eventBytes({ ktimeNs, ...h, open: { path: '/etc/hosts', flags: 0, mode: 0, result: 3 } });
+    const h = { pid: 7000, tid: 7000, ppid: 1, comm: 'postgres', cgroupId: 9 };
+    const got = decodeProbeMessage(batchOf(1, [1, 2, 3, 4].map((t) => open(h, 1e12 + t)))).batch!.events;
+    // Read without ktime_ns first: the general path, as str() gives it.
+    const [alone] = decodeProbeMessage(batchOf(2, [open(h, 0)])).batch!.events;
+    expect(alone!.commKey).toBeGreaterThanOrEqual(0);
+    expect(got.map((e) => [e.comm, e.commKey])).toEqual([1, 2, 3, 4].map(() => ['postgres', alone!.commKey]));
+  });
+});
+
 describe('what only the engine decoder does', () => {
   it('skips fields a newer probe sends at every level (proto3 forward compatibility)', () => {
     // A probe built from a later schema: the same messages with fields this engine does not know.
