@@ -249,6 +249,8 @@ const interned: string[] = new Array<string>(INTERN_SLOTS).fill('');
 const internedBytes = new Uint8Array(INTERN_SLOTS * INTERN_MAX);
 const internedInts = new Int32Array(internedBytes.buffer);
 const internedTails = new Int32Array(INTERN_SLOTS);
+/** Counts each slot's strings: a remembered header's comm is still its slot's string while the count is the same. */
+const internedCount = new Int32Array(INTERN_SLOTS);
 /** The message is read in the table's byte order (the platform's, as any typed array). */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const NO_WORDS: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
@@ -324,6 +326,7 @@ function str(end: number, bound: number): string {
     for (let i = start; i < e; i++) if (buf[i]! >= 128) return buf.utf8Slice(start, e);
     const fresh = buf.latin1Slice(start, e);
     interned[slot] = fresh;
+    internedCount[slot] = internedCount[slot]! + 1;
     for (let i = 0; i < n; i++) internedBytes[o + i] = buf[start + i]!;
     internedTails[slot] = tail;
     lastKey = slot;
@@ -576,6 +579,8 @@ const headerIds = new Int32Array(HEADER_SLOTS * 6);
 const headerCgroup = new Float64Array(HEADER_SLOTS);
 const headerComm: string[] = new Array<string>(HEADER_SLOTS).fill('');
 const headerCommKey = new Int32Array(HEADER_SLOTS);
+/** internedCount of the comm's slot when remembered. */
+const headerCommCount = new Int32Array(HEADER_SLOTS);
 /** blocked 1, ioUring 2. (A comm past its bound makes a header longer than HEADER_MAX: never remembered.) */
 const headerFlags = new Uint8Array(HEADER_SLOTS);
 
@@ -649,8 +654,8 @@ function event(end: number): Event {
           // A first sighting: only its word kept.
           headerFirst[slot] = first;
           headerLength[slot] = 0;
-        } else if (len > 0 && p + len <= end && sameHeader(slot, p, len) && (headerCommKey[slot]! < 0 || interned[headerCommKey[slot]!] === headerComm[slot])) {
-          // (The comm's intern slot must be as str() would give it now, or the header is read afresh.)
+        } else if (len > 0 && p + len <= end && sameHeader(slot, p, len) && (headerCommKey[slot]! < 0 || internedCount[headerCommKey[slot]!] === headerCommCount[slot])) {
+          // (The comm must still be its intern slot's string, as str() would give it now, or the header is read afresh.)
           const ids = slot * 6;
           pid = headerIds[ids]! >>> 0;
           tid = headerIds[ids + 1]! >>> 0;
@@ -741,6 +746,7 @@ function event(end: number): Event {
       headerCgroup[slot] = cgroupId;
       headerComm[slot] = comm;
       headerCommKey[slot] = commKey;
+      if (commKey >= 0) headerCommCount[slot] = internedCount[commKey]!;
       headerFlags[slot] = (blocked ? 1 : 0) | (ioUring ? 2 : 0);
     }
   }
