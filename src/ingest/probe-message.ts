@@ -464,14 +464,49 @@ function sockAddr(end: number): void {
   let path = '';
   let aStart = 0;
   let aEnd = 0;
+  const b = buf;
   while (pos < e) {
-    const tag = varint32(e);
+    // A tag, a family, an address's length and a port of one or two bytes (most are) read here in line, as event() does.
+    let tag = b[pos]!;
+    if (tag < 128) pos++;
+    else tag = varint32(e);
     const f = tag >>> 3;
     const wt = tag & 7;
     switch (f) {
-      case 1: expect('SockAddr', f, wt, 0); family = varint32(e); break;
-      case 2: expect('SockAddr', f, wt, 2); aEnd = delimited(e, 'address'); aStart = pos; pos = aEnd; break;
-      case 3: expect('SockAddr', f, wt, 0); port = varint32(e); break;
+      case 1: {
+        expect('SockAddr', f, wt, 0);
+        const c = b[pos]!;
+        if (c < 128 && pos < e) {
+          family = c;
+          pos++;
+        } else family = varint32(e);
+        break;
+      }
+      case 2: {
+        expect('SockAddr', f, wt, 2);
+        const n = b[pos]!;
+        if (n < 128 && pos + 1 + n <= e) {
+          aStart = pos + 1;
+          aEnd = aStart + n;
+        } else {
+          aEnd = delimited(e, 'address');
+          aStart = pos;
+        }
+        pos = aEnd;
+        break;
+      }
+      case 3: {
+        expect('SockAddr', f, wt, 0);
+        const c = b[pos]!;
+        if (c < 128 && pos < e) {
+          port = c;
+          pos++;
+        } else if (pos + 2 <= e && b[pos + 1]! < 128) {
+          port = (c & 127) | (b[pos + 1]! << 7);
+          pos += 2;
+        } else port = varint32(e);
+        break;
+      }
       case 4: expect('SockAddr', f, wt, 2); path = str(e, MAX_PATH); break;
       default: skip(wt, f, e);
     }

@@ -512,7 +512,9 @@ describe('what only the engine decoder does', () => {
     const longVarint = Buffer.from([0x10, ...new Array<number>(10).fill(0xff), 0x01, ...field(17, [0x08, 0x05])]);
     const badGroup = Buffer.concat([Buffer.from([...varint((50 << 3) | 3), 0x08, 0x01, ...varint((52 << 3) | 4)]), good(9)]);
     const wireType6 = Buffer.concat([good(10), Buffer.from([...varint((60 << 3) | 6), 0])]);
-    const got = fast(batchOf(1, [good(1), cutString, wrongWire, longVarint, badGroup, wireType6, good(11)]));
+    // A connect whose address runs past its SockAddr (though not past the event): family 2, then 10 bytes claimed, 4 given.
+    const cutAddress = Buffer.concat([eventBytes({ pid: 12, cgroupId: 9 }), field(23, field(1, [0x08, 0x02, 0x12, 10, 10, 0, 0, 1])), Buffer.from([0x18, 0x0c])]);
+    const got = fast(batchOf(1, [good(1), cutString, wrongWire, longVarint, badGroup, wireType6, cutAddress, good(11)]));
     expect(got.events.map((e) => e.pid)).toEqual([1, 11]);
     expect(got.rejected).toEqual([
       'malformed event bytes: string: 11 bytes past the end',
@@ -520,6 +522,7 @@ describe('what only the engine decoder does', () => {
       'malformed event bytes: varint longer than 10 bytes',
       'malformed event bytes: group 50 closed as 52',
       'malformed event bytes: wire type 6 of field 60',
+      'malformed event bytes: address: 10 bytes past the end',
     ]);
   });
 
