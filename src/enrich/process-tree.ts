@@ -255,7 +255,7 @@ export class ProcessTree {
   /** Applies an event to the tree and returns the process it belongs to. */
   apply(e: Event): Process {
     let p = this.procs.get(e.pid);
-    if (!p) {
+    if (p === undefined) {
       p = {
         pid: e.pid, ppid: e.ppid, uid: e.uid, gid: e.gid, comm: e.comm, exe: '', tool: '', stdio: 0, argv: [], env: null, cwd: '',
         cgroupId: e.cgroupId, tty: 0, capEffective: null, capPermitted: null, loginuid: null, vpid: 0, exeUpperLayer: null,
