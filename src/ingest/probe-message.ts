@@ -790,7 +790,7 @@ function event(end: number): Event {
   if (p + 2 < end && (b[p]! & 0x87) === 0x82 && b[p + 1]! < 3 && b[p + 2]! < 128) {
     const known = KIND_BY_FIELD[((b[p]! & 127) >>> 3) | (b[p + 1]! << 4)];
     const kindEnd = p + 3 + b[p + 2]!;
-    if (known && kindEnd <= end) {
+    if (known !== undefined && kindEnd <= end) {
       kind = known;
       kStart = p + 3;
       kEnd = kindEnd;
@@ -816,7 +816,7 @@ function event(end: number): Event {
       case 11: expect('Event', f, wt, 0); ioUring = varint32(end) !== 0; break;
       default: {
         const known = f < KIND_BY_FIELD.length ? KIND_BY_FIELD[f] : undefined;
-        if (known) {
+        if (known !== undefined) {
           expect('Event', f, wt, 2);
           kEnd = delimited(end, known.message);
           kStart = pos;
@@ -826,7 +826,7 @@ function event(end: number): Event {
       }
     }
   }
-  if (!kind) throw new MalformedEvent('event without a kind');
+  if (kind === null) throw new MalformedEvent('event without a kind');
   const k = kind;
   const type = k.type;
   // A DNS answer is seen in the network stack, where no task runs.
