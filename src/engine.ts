@@ -689,7 +689,7 @@ export class Engine implements IngestHandler {
       // Behind its cgroup's held events, so a process's events stay in order.
       if (hold.size > 0 && hold.has(e.cgroupId) && hold.add(e)) continue;
       let w = workloads.cached(e.cgroupId);
-      if (!w) {
+      if (w === undefined) {
         const r = workloads.resolveOrWait(e);
         if (r instanceof Promise) {
           if (this.config.containers.holdMs > 0 && hold.hold(e, this.namesReady(r, e))) continue;
