@@ -622,9 +622,10 @@ const headerFlags = new Uint8Array(HEADER_SLOTS);
 /** Whether the header bytes [p, p + n) are those slot `slot` remembers (its first word already compared). */
 function sameHeader(slot: number, p: number, n: number): boolean {
   const w = words;
-  if (w.getInt32(p + n - 4, true) !== headerTail[slot]) return false;
+  const at = wordsAt + p;
+  if (w.getInt32(at + n - 4, true) !== headerTail[slot]) return false;
   const o = slot * (HEADER_MAX >> 2);
-  for (let i = 4; i + 4 < n; i += 4) if (w.getInt32(p + i, true) !== headerWords[o + (i >> 2)]) return false;
+  for (let i = 4; i + 4 < n; i += 4) if (w.getInt32(at + i, true) !== headerWords[o + (i >> 2)]) return false;
   return true;
 }
 
@@ -662,8 +663,8 @@ function event(end: number): Event {
   let headerAt = -1;
   let headerSlot = 0;
   if (p + 9 <= end && b[p] === 0x08) {
-    const w1 = words.getInt32(p + 1, true);
-    const w2 = words.getInt32(p + 5, true);
+    const w1 = words.getInt32(wordsAt + p + 1, true);
+    const w2 = words.getInt32(wordsAt + p + 5, true);
     // The first byte without its continuation bit, in each word.
     const s1 = ~w1 & 0x80808080;
     const s2 = ~w2 & 0x80808080;
@@ -682,7 +683,7 @@ function event(end: number): Event {
     if (n > 0) {
       p += 1 + n;
       if (p + 4 <= end) {
-        const first = words.getInt32(p, true);
+        const first = words.getInt32(wordsAt + p, true);
         const slot = Math.imul(first, 0x9e3779b1) >>> HEADER_SHIFT;
         const len = headerLength[slot]!;
         if (headerFirst[slot] !== first) {
@@ -768,8 +769,9 @@ function event(end: number): Event {
       const slot = headerSlot;
       const w = words;
       const o = slot * (HEADER_MAX >> 2);
-      for (let i = 4; i + 4 < n; i += 4) headerWords[o + (i >> 2)] = w.getInt32(headerAt + i, true);
-      headerTail[slot] = w.getInt32(p - 4, true);
+      const at = wordsAt + headerAt;
+      for (let i = 4; i + 4 < n; i += 4) headerWords[o + (i >> 2)] = w.getInt32(at + i, true);
+      headerTail[slot] = w.getInt32(wordsAt + p - 4, true);
       headerLength[slot] = n;
       const ids = slot * 6;
       headerIds[ids] = pid;
