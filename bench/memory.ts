@@ -27,7 +27,7 @@ import { startVigil } from './lib/vigil-node.js';
  * Not --max-semi-space-size=8: it took 14 MiB off this row but a quarter of the engine's
  * throughput (bench/README.md, "Memory, found over the limits again").
  */
-const ENGINE_NODE_FLAGS = ['--initial-old-space-size=64'];
+const ENGINE_NODE_FLAGS = ['--initial-old-space-size=64', '--no-allocation-site-pretenuring'];
 /** And its malloc settings as shipped: glibc's fixed thresholds (bench/README.md, "The engine's memory, second look"). */
 const ENGINE_ENV = { MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' };
 
