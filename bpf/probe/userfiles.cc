@@ -185,8 +185,10 @@ bool UserFiles::Read(const v1::ReadUserFiles& r, v1::CommandAck* ack, std::strin
       }
       // Gone, or its pid now another's: what was read may not be the container's.
       if (paths_.IdOf(proc) != r.cgroup_id()) continue;
-      // An exited process not yet reaped is in its cgroup without a root: try the next.
-      if (attempt.files(0).error().find("etc: ") == 0 && attempt.files(1).error().find("etc: ") == 0) {
+      // An exited process not yet reaped is in its cgroup without a root: try the next. Either file
+      // failing at etc itself is enough: a process exiting between the two reads left one read and
+      // one "etc: No such file or directory", not the container's files.
+      if (attempt.files(0).error().find("etc: ") == 0 || attempt.files(1).error().find("etc: ") == 0) {
         why = attempt.files(0).error() + " through pid " + std::to_string(pid);
         continue;
       }
