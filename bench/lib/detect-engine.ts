@@ -4,7 +4,7 @@
 // rules, a file sink, 300 workloads, 5,000 processes, profiles learned from
 // the mix then in monitor mode; the mix's bytes from this checkout's
 // generator, the same for every version.
-import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,6 +12,7 @@ import type { Engine } from '../../src/engine.js';
 import type { Event } from '../../src/model/event.js';
 import type { ProbeSession } from '../../src/probe/session.js';
 import { batchMessage, eventMix, snapshotMessage } from './event-mix.js';
+import { fakeCgroupMount } from './fake-cgroups.js';
 
 export interface DetectEngineOptions {
   /** Batches of 256 events learned from (seed 1) before monitor mode; detect.ts learns from 2,000. */
@@ -86,14 +87,8 @@ export async function detectEngine(tree: string, o: DetectEngineOptions): Promis
     return events;
   };
 
-  const cgDir = mkdtempSync(join(tmpdir(), 'vigil-bench-cg-'));
+  const { dir: cgDir, ids } = fakeCgroupMount(WORKLOADS);
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
-  const ids: number[] = [];
-  for (let i = 0; i < WORKLOADS; i++) {
-    const d = join(cgDir, `kubepods/pod-${i}/app`);
-    mkdirSync(d, { recursive: true });
-    ids.push(statSync(d).ino);
-  }
   const config = parseConfig({
     engine: { listen: `unix://${dir}/engine.sock` },
     control: { listen: `unix://${dir}/control.sock` },
