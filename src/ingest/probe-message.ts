@@ -355,9 +355,19 @@ const argvs: string[][] = new Array<string[]>(ARGV_SLOTS).fill(NO_ARGV);
  * copies at their size: an array pushed to from empty grows to 17 slots
  * (152 bytes for the usual few words), and a process keeps its argv and
  * env for its life. A known command line (sharedArgv) costs no array.
+ * Made at their full size, one word past the bounds (boundEvent then cuts
+ * and marks): a store past an array's end, the first longer command line
+ * after V8 optimised the decoder, would throw that code away.
  */
-const argvScratch: string[] = [];
-const envScratch: string[] = [];
+const argvScratch: string[] = packed(MAX_ARGS + 1);
+const envScratch: string[] = packed(MAX_ENV + 1);
+
+/** n empty strings, in an array without holes (pushed: Array.from and fill make one with, and so do their slices). */
+function packed(n: number): string[] {
+  const words: string[] = [];
+  for (let i = 0; i < n; i++) words.push('');
+  return words;
+}
 
 /** The interned argv of argvScratch's first `n` words. */
 function sharedArgv(n: number): string[] {
@@ -932,7 +942,9 @@ function event(end: number): Event {
         if (f === 1) filename = str(e, MAX_PATH);
         else if (f === 2) { path = str(e, MAX_PATH); pathKey = lastKey; }
         else if (f === 3) {
-          argvScratch[args++] = str(e, MAX_ARG);
+          const word = str(e, MAX_ARG);
+          if (args <= MAX_ARGS) argvScratch[args] = word;
+          args++;
         } else if (f === 4) argvTruncated = lo !== 0;
         else if (f === 5) cwd = str(e, MAX_PATH);
         else if (f === 6) tty = lo >>> 0;
@@ -948,7 +960,9 @@ function event(end: number): Event {
         else if (f === 16) stdio = lo >>> 0;
         else if (f === 17) {
           // Again here what the probe filtered: no value off the list gets further (model/env.ts).
-          envScratch[envs++] = redactEnvEntry(str(e, MAX_ARG));
+          const entry = redactEnvEntry(str(e, MAX_ARG));
+          if (envs <= MAX_ENV) envScratch[envs] = entry;
+          envs++;
         } else envTruncated = lo !== 0;
         break;
       case 'fork':
@@ -1126,10 +1140,17 @@ function event(end: number): Event {
       path = filename;
       pathKey = -1;
     }
-    if (args > MAX_ARGS) oversize = true;
+    // Past the bounds: their first word past them kept, for boundEvent to cut and mark.
+    if (args > MAX_ARGS) {
+      oversize = true;
+      args = MAX_ARGS + 1;
+    }
     if (args > 0) argv = sharedArgv(args);
+    if (envs > MAX_ENV) {
+      oversize = true;
+      envs = MAX_ENV + 1;
+    }
     if (envs > 0) env = envScratch.slice(0, envs);
-    if (envs > MAX_ENV) oversize = true;
   }
   // As the reference decoder's setRemote / setLocal: the remote end first, the local one fills what is left.
   if (hasRemote) {
