@@ -14,6 +14,7 @@ import type { TlsConfig } from '../config/schema.js';
 import type { WireCommandsRequest, WireEngineCommand, WireLossReport, WirePacket, WireProbeMessage, WireProcessInfo, WireSelfCheck } from '../probe/wire.js';
 import { decodeProbeMessage, MAX_BATCH_EVENTS, type DecodedBatch, type ProbeMessageIn } from './probe-message.js';
 import { ProbeSession, type OutgoingCommand } from '../probe/session.js';
+import { warmDecoderOnce } from './warm.js';
 
 export { MAX_BATCH_EVENTS };
 
@@ -98,6 +99,8 @@ export class IngestServer {
   }
 
   async listen(address: string, opts: { allowNonLoopback?: boolean; tls?: TlsConfig } = {}): Promise<void> {
+    // Before the first probe's batches: its decoder's every branch seen once (warm.ts says why).
+    warmDecoderOnce();
     this.boundPort = await bindServer(this.server, address, opts);
     if (!raiseReceiveWindow(this.server, PROBE_RECEIVE_WINDOW)) {
       this.log.warn({ address }, 'cannot raise the HTTP/2 receive window with this grpc-js: probes wait for a window update every 64 KiB');

@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import type { FromShard, ShardInit, ToShard } from './protocol.js';
 import { DetectionShard } from './shard.js';
+import { warmDecoder } from '../ingest/warm.js';
 
 const port = parentPort!;
 const init = workerData as ShardInit;
@@ -23,6 +24,8 @@ port.on('message', (m: ToShard | { t: 'res'; id: number; value?: unknown; error?
   const r = shard.handle(m);
   if (r) r.catch((err: Error) => log.error({ err: err.message }, 'detection worker: a call failed'));
 });
+// This thread decodes its batches with its own copy of the decoder: warmed as the main thread's (ingest/warm.ts says why).
+warmDecoder();
 send({ t: 'ready', tid: threadId() });
 
 /** This thread's id in the kernel (0 where /proc does not say). */
