@@ -15,7 +15,10 @@
 // the code and the input, not on when a helper thread finished (the code
 // measured is still optimised code: TurboFan runs, in line), and the
 // engine's clock advances with the batches, not the host's time
-// (lib/detect-engine.ts virtualClock). Slow: 2–7 minutes a run, more with
+// (lib/detect-engine.ts virtualClock); and --no-allocation-site-pretenuring,
+// as the engine ships (without it, V8 now and then pretenured the Event and
+// a run counted ~150 instructions an event more). --node-flags replaces
+// both. Slow: 2–7 minutes a run, more with
 // --cache. Cache misses are callgrind's model of a cache like this
 // machine's (its L1 and last level), not counted by the CPU. --functions N
 // prints each run's N costliest functions, instructions per event: node
@@ -41,7 +44,7 @@ function parent(): void {
   const runs = Number(flag('--runs', '3'));
   const cache = args.includes('--cache');
   const functions = Number(flag('--functions', '0'));
-  const nodeFlags = flag('--node-flags', '--single-threaded').split(' ').filter(Boolean);
+  const nodeFlags = flag('--node-flags', '--single-threaded --no-allocation-site-pretenuring').split(' ').filter(Boolean);
   if (functions > 0) nodeFlags.push('--perf-basic-prof');
   const out = mkdtempSync(join(tmpdir(), 'vigil-detect-count-'));
   const results = new Map<string, Record<string, number>[]>();
