@@ -130,12 +130,12 @@ let warmed = false;
 /**
  * Decodes the made-up batches ROUNDS times (once per process; ~150 ms of
  * CPU on the 2-vCPU test VM, most of it making them): two sets, each three
- * times in a row, so that each header takes
- * every path of the decoder's header cache (probe-message.ts): a first
- * sighting, a second one (remembered), a hit. The first round's first
- * sightings come before V8 gives the decoder its feedback vector, and are
- * not seen by it. Returns the events the decoder took (how many, of which types)
- * and rejected in the last round, for the test that keeps the batches real.
+ * times in a row, so that each header takes every path of the decoder's
+ * header cache (probe-message.ts): a first sighting, a second one
+ * (remembered), a hit. The first round's first sightings come before V8
+ * gives the decoder its feedback vector, and are not seen by it. Returns
+ * the events the decoder took (how many, of which types) and rejected in
+ * the last round, for the test that keeps the batches real.
  */
 export function warmDecoder(): { events: number; types: Set<string>; rejected: string[] } {
   const ProbeMessage = messageType('ProbeMessage');
