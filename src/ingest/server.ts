@@ -15,6 +15,7 @@ import type { WireCommandsRequest, WireEngineCommand, WireLossReport, WirePacket
 import { decodeProbeMessage, MAX_BATCH_EVENTS, type DecodedBatch, type ProbeMessageIn } from './probe-message.js';
 import { ProbeSession, type OutgoingCommand } from '../probe/session.js';
 import { warmDecoderOnce } from './warm.js';
+import { stampEvents } from './stamp.js';
 
 export { MAX_BATCH_EVENTS };
 
@@ -321,11 +322,7 @@ export class IngestServer {
     const nodeName = hello.nodeName;
     const events = batch.events;
     const n = events.length;
-    for (let i = 0; i < n; i++) {
-      const e = events[i]!;
-      e.time = (e.ktimeNs + bootToUnixNs) / 1e6;
-      e.nodeName = nodeName;
-    }
+    stampEvents(events, bootToUnixNs, nodeName);
     const { rejected, excess, oversized } = batch;
     if (excess) {
       this.malformedEvents += excess;
