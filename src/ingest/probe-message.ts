@@ -16,7 +16,7 @@
 //    can hide an event, or stall the stream, with such a name;
 //  - unknown fields are skipped (proto3 forward compatibility); a kind
 //    (exec, open…) given twice counts once, the last.
-import { EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, MECHANISMS, type DnsAnswer, type Event, type EventType, type L4Protocol, type TaskIds } from '../model/event.js';
+import { EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, MECHANISMS, type DnsAnswer, type Event, type EventType, type TaskIds } from '../model/event.js';
 import { EVENT_KINDS } from '../model/event-kinds.js';
 import { messageType } from '../rpc/proto.js';
 import type { WireProbeMessage } from '../probe/wire.js';
@@ -649,7 +649,6 @@ function event(end: number): Event {
   let gid = 0;
   let comm = '';
   let commKey = -1;
-  let pathKey = -1;
   let cgroupId = 0;
   let blocked = false;
   let blockedBy = 0;
@@ -844,53 +843,23 @@ function event(end: number): Event {
   // A DNS answer is seen in the network stack, where no task runs.
   if (!pid && type !== 'dns') throw new MalformedEvent(`${type} event without a pid`);
 
-  let path = '';
-  let pathRaw = '';
-  let pathFlags = 0;
-  let ino = 0;
-  let dev = 0;
-  let nlink = 0;
-  let fileMode = 0;
-  let sha256 = '';
-  let stdio = 0;
-  let path2 = '';
-  let flags = 0;
-  let mode = 0;
-  let result = 0;
-  let filename = '';
-  let argv: string[] = NO_ARGV;
+  // The Event, made here with every kind field at its default, and the kind's fields then written into it. Not
+  // the other way round (a local a field, the literal made last from them): TurboFan kept each of some fifty
+  // locals in a stack slot, so every event paid a store to set each slot, then a load, a tag and a store to
+  // copy it into the Event (~250 instructions an event, bench/detect-count.ts). The field order of
+  // emptyEvent (src/model/event.ts): every event gets one hidden class.
+  const ev: Event = {
+    type, ktimeNs, time: 0, pid, tid, ppid, uid, gid, comm, cgroupId, nodeName: '', blocked, blockedBy: MECHANISMS[blockedBy] ?? '', ioUring,
+    path: '', pathRaw: '', pathFlags: 0, ino: 0, dev: 0, nlink: 0, fileMode: 0, sha256: '', stdio: 0, path2: '', flags: 0, mode: 0, result: 0,
+    filename: '', argv: NO_ARGV, argvTruncated: false, env: NO_ARGV, envTruncated: false, cwd: '', tty: 0, exeLayer: 0, vpid: 0, loginuid: 0, capEffective: 0, capPermitted: 0,
+    childPid: 0, exitCode: 0, signal: 0,
+    family: 0, addr: '', port: 0, localAddr: '', localPort: 0, protocol: '', unixPath: '', sipName: '', cipName: '', dns: null,
+    call: '', id: 0, targetPid: 0, euid: 0, suid: 0, egid: 0, sgid: 0, fsuid: 0, fsgid: 0, idsAfter: null,
+    pathKey: -1, commKey,
+    process: null, workload: null,
+  };
   let args = 0;
-  let argvTruncated = false;
-  let env: string[] = NO_ARGV;
   let envs = 0;
-  let envTruncated = false;
-  let cwd = '';
-  let tty = 0;
-  let exeLayer = 0;
-  let vpid = 0;
-  let loginuid = 0;
-  let capEffective = 0;
-  let capPermitted = 0;
-  let childPid = 0;
-  let exitCode = 0;
-  let signal = 0;
-  let family = 0;
-  let addr = '';
-  let port = 0;
-  let localAddr = '';
-  let localPort = 0;
-  let protocol: L4Protocol = '';
-  let unixPath = '';
-  let call = '';
-  let id = 0;
-  let targetPid = 0;
-  let euid = 0;
-  let suid = 0;
-  let egid = 0;
-  let sgid = 0;
-  let fsuid = 0;
-  let fsgid = 0;
-  let idsAfter: TaskIds | null = null;
   // Remote and local socket ends, and the wire protocol, applied after the fields (their order on the wire is free).
   let hasRemote = false;
   let rFamily = 0;
@@ -939,72 +908,72 @@ function event(end: number): Event {
     }
     switch (type) {
       case 'exec':
-        if (f === 1) filename = str(e, MAX_PATH);
-        else if (f === 2) { path = str(e, MAX_PATH); pathKey = lastKey; }
+        if (f === 1) ev.filename = str(e, MAX_PATH);
+        else if (f === 2) { ev.path = str(e, MAX_PATH); ev.pathKey = lastKey; }
         else if (f === 3) {
           const word = str(e, MAX_ARG);
           if (args <= MAX_ARGS) argvScratch[args] = word;
           args++;
-        } else if (f === 4) argvTruncated = lo !== 0;
-        else if (f === 5) cwd = str(e, MAX_PATH);
-        else if (f === 6) tty = lo >>> 0;
-        else if (f === 7) capEffective = u64(lo, hi);
-        else if (f === 8) capPermitted = u64(lo, hi);
-        else if (f === 9) loginuid = lo >>> 0;
-        else if (f === 10) vpid = lo >>> 0;
-        else if (f === 11) exeLayer |= lo !== 0 ? EXE_OVERLAY : 0;
-        else if (f === 12) exeLayer |= lo !== 0 ? EXE_UPPER_LAYER : 0;
-        else if (f === 13) ino = u64(lo, hi);
-        else if (f === 14) dev = lo >>> 0;
-        else if (f === 15) sha256 = str(e, 64);
-        else if (f === 16) stdio = lo >>> 0;
+        } else if (f === 4) ev.argvTruncated = lo !== 0;
+        else if (f === 5) ev.cwd = str(e, MAX_PATH);
+        else if (f === 6) ev.tty = lo >>> 0;
+        else if (f === 7) ev.capEffective = u64(lo, hi);
+        else if (f === 8) ev.capPermitted = u64(lo, hi);
+        else if (f === 9) ev.loginuid = lo >>> 0;
+        else if (f === 10) ev.vpid = lo >>> 0;
+        else if (f === 11) ev.exeLayer |= lo !== 0 ? EXE_OVERLAY : 0;
+        else if (f === 12) ev.exeLayer |= lo !== 0 ? EXE_UPPER_LAYER : 0;
+        else if (f === 13) ev.ino = u64(lo, hi);
+        else if (f === 14) ev.dev = lo >>> 0;
+        else if (f === 15) ev.sha256 = str(e, 64);
+        else if (f === 16) ev.stdio = lo >>> 0;
         else if (f === 17) {
           // Again here what the probe filtered: no value off the list gets further (model/env.ts).
           const entry = redactEnvEntry(str(e, MAX_ARG));
           if (envs <= MAX_ENV) envScratch[envs] = entry;
           envs++;
-        } else envTruncated = lo !== 0;
+        } else ev.envTruncated = lo !== 0;
         break;
       case 'fork':
-        if (f === 1) childPid = lo >>> 0;
-        else vpid = lo >>> 0;
+        if (f === 1) ev.childPid = lo >>> 0;
+        else ev.vpid = lo >>> 0;
         break;
       case 'exit':
-        if (f === 1) exitCode = lo | 0;
-        else signal = lo | 0;
+        if (f === 1) ev.exitCode = lo | 0;
+        else ev.signal = lo | 0;
         break;
       case 'open':
-        if (f === 1) { path = str(e, MAX_PATH); pathKey = lastKey; }
-        else if (f === 2) flags = lo | 0;
-        else if (f === 3) mode = lo >>> 0;
-        else if (f === 4) result = i64(lo, hi);
-        else if (f === 5) pathRaw = str(e, MAX_PATH);
-        else if (f === 6) pathFlags = lo >>> 0;
-        else if (f === 7) ino = u64(lo, hi);
-        else if (f === 8) dev = lo >>> 0;
-        else if (f === 9) nlink = lo >>> 0;
-        else fileMode = lo >>> 0;
+        if (f === 1) { ev.path = str(e, MAX_PATH); ev.pathKey = lastKey; }
+        else if (f === 2) ev.flags = lo | 0;
+        else if (f === 3) ev.mode = lo >>> 0;
+        else if (f === 4) ev.result = i64(lo, hi);
+        else if (f === 5) ev.pathRaw = str(e, MAX_PATH);
+        else if (f === 6) ev.pathFlags = lo >>> 0;
+        else if (f === 7) ev.ino = u64(lo, hi);
+        else if (f === 8) ev.dev = lo >>> 0;
+        else if (f === 9) ev.nlink = lo >>> 0;
+        else ev.fileMode = lo >>> 0;
         break;
       case 'unlink':
-        if (f === 1) { path = str(e, MAX_PATH); pathKey = lastKey; }
-        else if (f === 2) flags = lo !== 0 ? 1 : 0;
-        else result = i64(lo, hi);
+        if (f === 1) { ev.path = str(e, MAX_PATH); ev.pathKey = lastKey; }
+        else if (f === 2) ev.flags = lo !== 0 ? 1 : 0;
+        else ev.result = i64(lo, hi);
         break;
       case 'rename':
-        if (f === 1) { path = str(e, MAX_PATH); pathKey = lastKey; }
-        else if (f === 2) path2 = str(e, MAX_PATH);
-        else if (f === 3) flags = lo >>> 0;
-        else result = i64(lo, hi);
+        if (f === 1) { ev.path = str(e, MAX_PATH); ev.pathKey = lastKey; }
+        else if (f === 2) ev.path2 = str(e, MAX_PATH);
+        else if (f === 3) ev.flags = lo >>> 0;
+        else ev.result = i64(lo, hi);
         break;
       case 'chmod':
-        if (f === 1) { path = str(e, MAX_PATH); pathKey = lastKey; }
-        else if (f === 2) mode = lo >>> 0;
-        else result = i64(lo, hi);
+        if (f === 1) { ev.path = str(e, MAX_PATH); ev.pathKey = lastKey; }
+        else if (f === 2) ev.mode = lo >>> 0;
+        else ev.result = i64(lo, hi);
         break;
       case 'fileop':
-        if (f === 1) call = str(e, 16);
-        else if (f === 2) { path = str(e, MAX_PATH); pathKey = lastKey; }
-        else result = i64(lo, hi);
+        if (f === 1) ev.call = str(e, 16);
+        else if (f === 2) { ev.path = str(e, MAX_PATH); ev.pathKey = lastKey; }
+        else ev.result = i64(lo, hi);
         break;
       case 'connect':
       case 'bind':
@@ -1013,55 +982,55 @@ function event(end: number): Event {
           if (type === 'connect') { hasRemote = true; rFamily = saFamily; rAddr = saAddr; rPort = saPort; rPath = saPath; }
           else { hasLocal = true; lFamily = saFamily; lAddr = saAddr; lPort = saPort; lPath = saPath; }
         } else if (f === 2) wireProtocol = lo | 0;
-        else result = i64(lo, hi);
+        else ev.result = i64(lo, hi);
         break;
       case 'accept':
         if (f === 1) { sockAddr(e); hasRemote = true; rFamily = saFamily; rAddr = saAddr; rPort = saPort; rPath = saPath; }
         else if (f === 2) { sockAddr(e); hasLocal = true; lFamily = saFamily; lAddr = saAddr; lPort = saPort; lPath = saPath; }
-        else result = i64(lo, hi);
+        else ev.result = i64(lo, hi);
         break;
       case 'listen':
         if (f === 1) { sockAddr(e); hasLocal = true; lFamily = saFamily; lAddr = saAddr; lPort = saPort; lPath = saPath; }
         else if (f === 2) {
           // backlog: not kept
         }
-        else result = i64(lo, hi);
+        else ev.result = i64(lo, hi);
         break;
       case 'setid':
-        if (f === 1) call = str(e, UNBOUNDED);
-        else if (f === 2) id = i64(lo, hi);
-        else if (f === 3) result = i64(lo, hi);
-        else if (f === 4) capEffective = u64(lo, hi);
-        else if (f === 5) capPermitted = u64(lo, hi);
-        else if (f === 6) euid = lo >>> 0;
-        else if (f === 7) suid = lo >>> 0;
-        else if (f === 8) egid = lo >>> 0;
-        else if (f === 9) sgid = lo >>> 0;
-        else if (f === 10) fsuid = lo >>> 0;
-        else if (f === 11) fsgid = lo >>> 0;
-        else idsAfter = taskIds(e);
+        if (f === 1) ev.call = str(e, UNBOUNDED);
+        else if (f === 2) ev.id = i64(lo, hi);
+        else if (f === 3) ev.result = i64(lo, hi);
+        else if (f === 4) ev.capEffective = u64(lo, hi);
+        else if (f === 5) ev.capPermitted = u64(lo, hi);
+        else if (f === 6) ev.euid = lo >>> 0;
+        else if (f === 7) ev.suid = lo >>> 0;
+        else if (f === 8) ev.egid = lo >>> 0;
+        else if (f === 9) ev.sgid = lo >>> 0;
+        else if (f === 10) ev.fsuid = lo >>> 0;
+        else if (f === 11) ev.fsgid = lo >>> 0;
+        else ev.idsAfter = taskIds(e);
         break;
       case 'ptrace':
-        if (f === 1) id = i64(lo, hi);
-        else if (f === 2) targetPid = lo >>> 0;
-        else result = i64(lo, hi);
+        if (f === 1) ev.id = i64(lo, hi);
+        else if (f === 2) ev.targetPid = lo >>> 0;
+        else ev.result = i64(lo, hi);
         break;
       case 'module':
-        if (f === 1) call = str(e, UNBOUNDED);
-        else if (f === 2) { path = str(e, MAX_PATH); pathKey = lastKey; }
-        else result = i64(lo, hi);
+        if (f === 1) ev.call = str(e, UNBOUNDED);
+        else if (f === 2) { ev.path = str(e, MAX_PATH); ev.pathKey = lastKey; }
+        else ev.result = i64(lo, hi);
         break;
       case 'mount':
-        if (f === 1) path2 = str(e, MAX_PATH);
-        else if (f === 2) { path = str(e, MAX_PATH); pathKey = lastKey; }
-        else if (f === 3) call = str(e, UNBOUNDED);
-        else if (f === 4) flags = u64(lo, hi);
-        else result = i64(lo, hi);
+        if (f === 1) ev.path2 = str(e, MAX_PATH);
+        else if (f === 2) { ev.path = str(e, MAX_PATH); ev.pathKey = lastKey; }
+        else if (f === 3) ev.call = str(e, UNBOUNDED);
+        else if (f === 4) ev.flags = u64(lo, hi);
+        else ev.result = i64(lo, hi);
         break;
       case 'namespace':
-        if (f === 1) call = str(e, UNBOUNDED);
-        else if (f === 2) flags = id = u64(lo, hi);
-        else result = i64(lo, hi);
+        if (f === 1) ev.call = str(e, UNBOUNDED);
+        else if (f === 2) ev.flags = ev.id = u64(lo, hi);
+        else ev.result = i64(lo, hi);
         break;
       case 'dns':
         if (f === 1) {
@@ -1075,114 +1044,104 @@ function event(end: number): Event {
         else dnsAllowed = lo >>> 0;
         break;
       case 'cgroup_move':
-        if (f === 1) targetPid = lo >>> 0;
-        else if (f === 2) call = str(e, 16);
-        else if (f === 3) id = u64(lo, hi);
-        else if (f === 4) flags = u64(lo, hi);
-        else if (f === 5) result = u64(lo, hi);
-        else mode = lo !== 0 ? 1 : 0;
+        if (f === 1) ev.targetPid = lo >>> 0;
+        else if (f === 2) ev.call = str(e, 16);
+        else if (f === 3) ev.id = u64(lo, hi);
+        else if (f === 4) ev.flags = u64(lo, hi);
+        else if (f === 5) ev.result = u64(lo, hi);
+        else ev.mode = lo !== 0 ? 1 : 0;
         break;
       case 'dup':
-        if (f === 1) flags = lo >>> 0;
-        else if (f === 2) id = lo >>> 0;
+        if (f === 1) ev.flags = lo >>> 0;
+        else if (f === 2) ev.id = lo >>> 0;
         else if (f === 3) { sockAddr(e); hasRemote = true; rFamily = saFamily; rAddr = saAddr; rPort = saPort; rPath = saPath; }
         else if (f === 4) { sockAddr(e); hasLocal = true; lFamily = saFamily; lAddr = saAddr; lPort = saPort; lPath = saPath; }
         else if (f === 5) wireProtocol = lo | 0;
-        else if (f === 7) call = str(e, 16);
-        else result = i64(lo, hi);
+        else if (f === 7) ev.call = str(e, 16);
+        else ev.result = i64(lo, hi);
         break;
       case 'mkdir':
-        if (f === 1) path = str(e, MAX_PATH);
-        else if (f === 2) mode = lo >>> 0;
-        else result = i64(lo, hi);
+        if (f === 1) ev.path = str(e, MAX_PATH);
+        else if (f === 2) ev.mode = lo >>> 0;
+        else ev.result = i64(lo, hi);
         break;
       case 'link':
-        if (f === 1) call = str(e, 16);
-        else if (f === 2) path2 = str(e, MAX_PATH);
-        else if (f === 3) path = str(e, MAX_PATH);
-        else if (f === 4) flags = lo >>> 0;
-        else result = i64(lo, hi);
+        if (f === 1) ev.call = str(e, 16);
+        else if (f === 2) ev.path2 = str(e, MAX_PATH);
+        else if (f === 3) ev.path = str(e, MAX_PATH);
+        else if (f === 4) ev.flags = lo >>> 0;
+        else ev.result = i64(lo, hi);
         break;
       case 'socket':
-        if (f === 1) family = lo >>> 0;
-        else if (f === 2) flags = lo >>> 0;
-        else if (f === 3) id = lo >>> 0;
-        else result = i64(lo, hi);
+        if (f === 1) ev.family = lo >>> 0;
+        else if (f === 2) ev.flags = lo >>> 0;
+        else if (f === 3) ev.id = lo >>> 0;
+        else ev.result = i64(lo, hi);
         break;
       case 'bpf':
-        if (f === 1) id = lo >>> 0;
-        else if (f === 2) flags = lo >>> 0;
-        else if (f === 3) mode = lo >>> 0;
-        else if (f === 4) call = str(e, 16);
-        else result = i64(lo, hi);
+        if (f === 1) ev.id = lo >>> 0;
+        else if (f === 2) ev.flags = lo >>> 0;
+        else if (f === 3) ev.mode = lo >>> 0;
+        else if (f === 4) ev.call = str(e, 16);
+        else ev.result = i64(lo, hi);
         break;
       case 'userfaultfd':
-        if (f === 1) flags = lo >>> 0;
-        else result = i64(lo, hi);
+        if (f === 1) ev.flags = lo >>> 0;
+        else ev.result = i64(lo, hi);
         break;
       case 'send':
-        if (f === 1) call = str(e, 16);
+        if (f === 1) ev.call = str(e, 16);
         else if (f === 2) { sockAddr(e); hasRemote = true; rFamily = saFamily; rAddr = saAddr; rPort = saPort; rPath = saPath; }
         else if (f === 3) wireProtocol = lo | 0;
-        else result = i64(lo, hi);
+        else ev.result = i64(lo, hi);
         break;
       case 'iouring':
-        if (f === 1) call = str(e, 32);
-        else if (f === 2) flags = lo >>> 0;
-        else if (f === 3) id = lo >>> 0;
-        else if (f === 5) path2 = str(e, 32);
-        else result = i64(lo, hi);
+        if (f === 1) ev.call = str(e, 32);
+        else if (f === 2) ev.flags = lo >>> 0;
+        else if (f === 3) ev.id = lo >>> 0;
+        else if (f === 5) ev.path2 = str(e, 32);
+        else ev.result = i64(lo, hi);
         break;
     }
   }
   if (type === 'exec') {
-    if (!path) {
-      path = filename;
-      pathKey = -1;
+    if (!ev.path) {
+      ev.path = ev.filename;
+      ev.pathKey = -1;
     }
     // Past the bounds: their first word past them kept, for boundEvent to cut and mark.
     if (args > MAX_ARGS) {
       oversize = true;
       args = MAX_ARGS + 1;
     }
-    if (args > 0) argv = sharedArgv(args);
+    if (args > 0) ev.argv = sharedArgv(args);
     if (envs > MAX_ENV) {
       oversize = true;
       envs = MAX_ENV + 1;
     }
-    if (envs > 0) env = envScratch.slice(0, envs);
+    if (envs > 0) ev.env = envScratch.slice(0, envs);
   }
   // As the reference decoder's setRemote / setLocal: the remote end first, the local one fills what is left.
   if (hasRemote) {
-    family = rFamily;
-    if (rFamily === AF_UNIX) unixPath = rPath;
-    else { addr = rAddr; port = rPort; }
+    ev.family = rFamily;
+    if (rFamily === AF_UNIX) ev.unixPath = rPath;
+    else { ev.addr = rAddr; ev.port = rPort; }
   }
   if (hasLocal) {
-    if (!family) family = lFamily;
-    if (lFamily === AF_UNIX) unixPath = lPath;
-    else { localAddr = lAddr; localPort = lPort; }
+    if (!ev.family) ev.family = lFamily;
+    if (lFamily === AF_UNIX) ev.unixPath = lPath;
+    else { ev.localAddr = lAddr; ev.localPort = lPort; }
   }
-  if (type === 'accept' || type === 'listen') protocol = family === AF_UNIX ? '' : 'tcp';
-  else if (type === 'connect' || type === 'bind' || type === 'dup' || type === 'send' || type === 'dns') protocol = l4Protocol(wireProtocol);
+  if (type === 'accept' || type === 'listen') ev.protocol = ev.family === AF_UNIX ? '' : 'tcp';
+  else if (type === 'connect' || type === 'bind' || type === 'dup' || type === 'send' || type === 'dns') ev.protocol = l4Protocol(wireProtocol);
   if (type === 'dns') {
     dns ??= parseDnsMessage(new Uint8Array(0), false);
     // Cut by the kernel: what is past the cut is missing, not malformed.
     if (dnsLength > 0 && !dns.error && dns.truncated === false && dnsLength > MAX_DNS_MESSAGE) dns.truncated = true;
     dns.allowedInKernel = dnsAllowed;
+    ev.dns = dns;
   }
-
-  // The field order of emptyEvent (src/model/event.ts): every event gets one hidden class.
-  return {
-    type, ktimeNs, time: 0, pid, tid, ppid, uid, gid, comm, cgroupId, nodeName: '', blocked, blockedBy: MECHANISMS[blockedBy] ?? '', ioUring,
-    path, pathRaw, pathFlags, ino, dev, nlink, fileMode, sha256, stdio, path2, flags, mode, result,
-    filename, argv, argvTruncated, env, envTruncated, cwd, tty, exeLayer, vpid, loginuid, capEffective, capPermitted,
-    childPid, exitCode, signal,
-    family, addr, port, localAddr, localPort, protocol, unixPath, sipName: '', cipName: '', dns,
-    call, id, targetPid, euid, suid, egid, sgid, fsuid, fsgid, idsAfter,
-    pathKey, commKey,
-    process: null, workload: null,
-  };
+  return ev;
 }
 
 
