@@ -23,19 +23,27 @@
 // machine's (its L1 and last level), not counted by the CPU. --functions N
 // prints each run's N costliest functions, instructions per event: node
 // writes its code's addresses (--perf-basic-prof, /tmp/perf-PID.map, removed
-// after) and callgrind's nameless code is named from them.
+// after) and callgrind's nameless code is named from them. --lines NAME
+// splits the optimised JavaScript function NAME's instructions an event by
+// where they are in its code (lib/jit-lines.ts: callgrind's costs by
+// address joined to the code node prints for it): its stretches of N or
+// more an event (--lines-min N, default 8) are printed, and its code, each
+// instruction with its executions an event, kept in --lines-out DIR
+// (default the system's temporary directory).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileSync } from 'node:fs';
 import { countArgs, countedRun, dropPerfMap, dumpTotals, topFunctions } from './lib/callgrind.js';
+import { jitLines, printCodeFlags } from './lib/jit-lines.js';
 import { detectEngine } from './lib/detect-engine.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const CHILD = process.env.VIGIL_DETECT_COUNT_CHILD === '1';
 const args = process.argv.slice(2);
-const { flag, trees } = countArgs(args, new Set(['--runs', '--batches', '--burst', '--learn', '--warm', '--node-flags', '--functions']), join(HERE, '..'));
+const { flag, trees } = countArgs(args, new Set(['--runs', '--batches', '--burst', '--learn', '--warm', '--node-flags', '--functions', '--lines', '--lines-min', '--lines-out']), join(HERE, '..'));
 
 if (CHILD) await child();
 else parent();
@@ -46,6 +54,8 @@ function parent(): void {
   const functions = Number(flag('--functions', '0'));
   const nodeFlags = flag('--node-flags', '--single-threaded --no-allocation-site-pretenuring').split(' ').filter(Boolean);
   if (functions > 0) nodeFlags.push('--perf-basic-prof');
+  const lines = flag('--lines', '');
+  if (lines) nodeFlags.push(...printCodeFlags(lines));
   const out = mkdtempSync(join(tmpdir(), 'vigil-detect-count-'));
   const results = new Map<string, Record<string, number>[]>();
   console.log(`trees: ${trees.join(', ')}; node ${nodeFlags.join(' ')}; ${cache ? 'cache simulated' : 'instructions only'}`);
@@ -55,7 +65,7 @@ function parent(): void {
       mkdirSync(dir);
       const t0 = Date.now();
       const run = countedRun(`run ${r} of ${tree}`, dir, [...nodeFlags, '--expose-gc', '--import', 'tsx', join(HERE, 'detect-count.ts'), ...args],
-        { ...process.env, VIGIL_DETECT_COUNT_CHILD: '1', VIGIL_TREE: tree }, tree, cache);
+        { ...process.env, VIGIL_DETECT_COUNT_CHILD: '1', VIGIL_TREE: tree }, tree, cache, lines !== '');
       const info = JSON.parse(run.summary) as { events: number; alerts: number };
       const file = run.dump;
       const per: Record<string, number> = {};
@@ -70,6 +80,7 @@ function parent(): void {
         topFunctions(file, info.events, 'event', functions, cache);
         dropPerfMap(file);
       }
+      if (lines) showLines(run.dump, run.stdout, lines, info.events, `${r + 1}-${trees.indexOf(tree)}`);
       console.log(`run ${r + 1}, ${tree}: ${info.events} events, ${info.alerts} alerts; per event ${show.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
       rmSync(dir, { recursive: true, force: true });
     }
@@ -84,6 +95,20 @@ function parent(): void {
     }
     console.log(`${tree}: median per event ${sum.join(', ')}`);
   }
+}
+
+/** --lines: NAME's instructions an event by where they are in its optimised code. */
+function showLines(dump: string, stdout: string, name: string, events: number, run: string): void {
+  const j = jitLines(dump, stdout, name, events);
+  const min = Number(flag('--lines-min', '8'));
+  const file = join(flag('--lines-out', tmpdir()), `vigil-lines-${name}-${run}.txt`);
+  writeFileSync(file, `${j.annotated}\n`);
+  console.log(`  ${name}: ${j.perUnit.toFixed(1)} instructions an event in its optimised code (${j.codeSize} bytes, ${j.stackSlots} stack slots); stretches of ${min} or more an event (offsets in its code):`);
+  for (const s of j.stretches) {
+    if (s.perUnit < min) continue;
+    console.log(`    +${s.from.toString(16).padStart(5, '0')}..+${s.to.toString(16).padStart(5, '0')}  ${s.instructions.toString().padStart(4)} instructions, each ${s.times.toFixed(2)} times an event: ${s.perUnit.toFixed(1)}`);
+  }
+  console.log(`  its code, each instruction with its executions an event: ${file}`);
 }
 
 async function child(): Promise<void> {

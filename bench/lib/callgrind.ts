@@ -31,19 +31,22 @@ export function countArgs(args: readonly string[], named: ReadonlySet<string>, d
  * summary) and the counted window's dump file; throws naming the run on any
  * failure.
  */
-export function countedRun(what: string, dir: string, nodeArgs: readonly string[], env: NodeJS.ProcessEnv, cwd: string, cacheSim = false): {
+export function countedRun(what: string, dir: string, nodeArgs: readonly string[], env: NodeJS.ProcessEnv, cwd: string, cacheSim = false, byInstruction = false): {
   summary: string;
   dump: string;
+  stdout: string;
 } {
   const res = spawnSync('valgrind', [
     '--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', '--dump-before=getpriority', `--callgrind-out-file=${dir}/cg.%p`,
     ...(cacheSim ? ['--cache-sim=yes'] : []),
+    // Costs by instruction address, not only by function (jit-lines.ts joins them to V8's printed code).
+    ...(byInstruction ? ['--dump-instr=yes'] : []),
     process.execPath, ...nodeArgs,
-  ], { env, encoding: 'utf8', cwd });
+  ], { env, encoding: 'utf8', cwd, maxBuffer: 1 << 28 });
   if (res.status !== 0) throw new Error(`${what}: exit ${res.status}\n${res.stderr.slice(-3000)}`);
   const file = readdirSync(dir).find((f) => f.endsWith('.2'));
   if (!file) throw new Error(`${what}: no dump of the counted window in ${dir}`);
-  return { summary: res.stdout.trim().split('\n').at(-1)!, dump: join(dir, file) };
+  return { summary: res.stdout.trim().split('\n').at(-1)!, dump: join(dir, file), stdout: res.stdout };
 }
 
 /** A dump's `totals:` line, by its `events:` names. */
