@@ -846,7 +846,7 @@ function event(end: number): Event {
   // The Event, made here with every kind field at its default, and the kind's fields then written into it. Not
   // the other way round (a local a field, the literal made last from them): TurboFan kept each of some fifty
   // locals in a stack slot, so every event paid a store to set each slot, then a load, a tag and a store to
-  // copy it into the Event (~250 instructions an event, bench/detect-count.ts). The field order of
+  // copy it into the Event (~210 instructions an event: bench/README.md, "The Event made first"). The field order of
   // emptyEvent (src/model/event.ts): every event gets one hidden class.
   const ev: Event = {
     type, ktimeNs, time: 0, pid, tid, ppid, uid, gid, comm, cgroupId, nodeName: '', blocked, blockedBy: MECHANISMS[blockedBy] ?? '', ioUring,
