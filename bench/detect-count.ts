@@ -31,11 +31,10 @@
 // instruction with its executions an event, kept in --lines-out DIR
 // (default the system's temporary directory).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileSync } from 'node:fs';
 import { countArgs, countedRun, dropPerfMap, dumpTotals, topFunctions } from './lib/callgrind.js';
 import { jitLines, printCodeFlags } from './lib/jit-lines.js';
 import { detectEngine } from './lib/detect-engine.js';
