@@ -79,7 +79,8 @@ function parent(): void {
         topFunctions(file, info.events, 'event', functions, cache);
         dropPerfMap(file);
       }
-      if (lines) showLines(run.dump, run.stdout, lines, info.events, `${r + 1}-${trees.indexOf(tree)}`);
+      // V8's printed code with the summary taken out of it: its two sides are one line of the code.
+      if (lines) showLines(run.dump, run.stdout.replace(`\n${run.summary}\n`, ''), lines, info.events, `${r + 1}-${trees.indexOf(tree)}`);
       console.log(`run ${r + 1}, ${tree}: ${info.events} events, ${info.alerts} alerts; per event ${show.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
       rmSync(dir, { recursive: true, force: true });
     }
@@ -126,6 +127,7 @@ async function child(): Promise<void> {
   getPriority();
   const counted = engine.alerts() - before;
   await engine.stop();
-  console.log(JSON.stringify({ events: engine.events, alerts: counted }));
+  // On a line of its own: V8's printed code (--lines) may be mid-line in its buffer.
+  console.log(`\n${JSON.stringify({ events: engine.events, alerts: counted })}`);
   process.exit(0);
 }
