@@ -20,7 +20,7 @@ std::string BoundedString(const char* s, size_t cap) {
 
 // OpenEvent.path_flags (probe.proto).
 constexpr uint32_t kPathResolved = 1, kPathTruncated = 2, kPathRawTruncated = 4, kPathRawUnreadable = 8,
-                   kPathRawReread = 16, kPathOutsideRoot = 32, kPathBindMapped = 64;
+                   kPathRawReread = 16, kPathOutsideRoot = 32, kPathBindMapped = 64, kPathRawSame = 256;
 
 void SetHeader(const vigil_header& h, v1::Event* e) {
   e->set_ktime_ns(h.ktime_ns);
@@ -332,7 +332,11 @@ bool DecodeRecord(const void* data, size_t size, v1::Event* e, DecodeStats* stat
       } else {
         x->set_path(PathOf(r->path, stats));
       }
-      x->set_path_raw(std::move(raw));
+      // Most opens name the file as it is: the string once on the wire, not twice.
+      if (!raw.empty() && raw == x->path())
+        flags |= kPathRawSame;
+      else
+        x->set_path_raw(std::move(raw));
       x->set_path_flags(flags);
       x->set_flags(static_cast<int32_t>(r->flags));
       x->set_mode(r->mode);

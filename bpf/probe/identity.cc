@@ -21,6 +21,7 @@ namespace vigil {
 namespace {
 
 constexpr uint32_t kPathHardlink = 128;  // OpenEvent.path_flags PATH_HARDLINK
+constexpr uint32_t kPathRawSame = 256;   // PATH_RAW_SAME: path_raw left out, as it was path
 constexpr auto kRootTtl = std::chrono::seconds(30);
 constexpr size_t kMaxRoots = 4096;
 
@@ -84,8 +85,10 @@ bool SensitiveFiles::Check(v1::Event* e, uint64_t root_dev, uint64_t root_ino) {
   for (const auto& [id, path] : r->files) {
     if (id.first != o->dev() || id.second != o->ino()) continue;
     if (o->path() == path) return false;
+    // The name the caller used stays path_raw: written out now that path changes.
+    if (o->path_flags() & kPathRawSame) o->set_path_raw(o->path());
     o->set_path(path);
-    o->set_path_flags(o->path_flags() | kPathHardlink);
+    o->set_path_flags((o->path_flags() & ~kPathRawSame) | kPathHardlink);
     return true;
   }
   return false;

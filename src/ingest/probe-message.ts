@@ -16,7 +16,7 @@
 //    can hide an event, or stall the stream, with such a name;
 //  - unknown fields are skipped (proto3 forward compatibility); a kind
 //    (exec, open…) given twice counts once, the last.
-import { EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, MECHANISMS, type DnsAnswer, type Event, type EventType, type TaskIds } from '../model/event.js';
+import { EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, MECHANISMS, PATH_RAW_SAME, type DnsAnswer, type Event, type EventType, type TaskIds } from '../model/event.js';
 import { EVENT_KINDS } from '../model/event-kinds.js';
 import { messageType } from '../rpc/proto.js';
 import type { WireProbeMessage } from '../probe/wire.js';
@@ -1138,6 +1138,11 @@ function event(end: number): Event {
       envs = MAX_ENV + 1;
     }
     if (envs > 0) ev.env = envScratch.slice(0, envs);
+  }
+  // An open whose path_raw the probe left out, as it is path (most opens): the same string, not read twice.
+  if ((ev.pathFlags & PATH_RAW_SAME) !== 0) {
+    ev.pathFlags = (ev.pathFlags & ~PATH_RAW_SAME) >>> 0;
+    if (ev.pathRaw === '') ev.pathRaw = ev.path;
   }
   // As the reference decoder's setRemote / setLocal: the remote end first, the local one fills what is left.
   if (hasRemote) {

@@ -45,6 +45,11 @@ export const PATH_OUTSIDE_ROOT = 32;
 export const PATH_BIND_MAPPED = 64;
 /** `path` is the sensitive file this one is a hard link to (the probe compared device and inode). */
 export const PATH_HARDLINK = 128;
+/**
+ * On the wire only: path_raw was left out as it is `path` (most opens). The decoders write `path` into
+ * `pathRaw` and clear the bit, so no Event carries it.
+ */
+export const PATH_RAW_SAME = 256;
 
 /**
  * How the kernel stopped a blocked event: denied before anything changed

@@ -3,7 +3,7 @@
 // hold the engine's one decoder (src/ingest/probe-message.ts, which reads
 // the bytes itself) against it; nothing in src/ uses it.
 import { AddressError, AF_UNIX, formatAddress, l4Protocol } from '../../src/model/addresses.js';
-import { emptyEvent, EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, MECHANISMS, type Event, type EventType } from '../../src/model/event.js';
+import { emptyEvent, EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, MECHANISMS, PATH_RAW_SAME, type Event, type EventType } from '../../src/model/event.js';
 import { EVENT_KINDS } from '../../src/model/event-kinds.js';
 import { MalformedEvent } from '../../src/ingest/probe-message.js';
 import { redactEnvEntry } from '../../src/model/env.js';
@@ -100,8 +100,9 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
     case 'open': {
       const x = w.open!;
       e.path = x.path;
-      e.pathRaw = x.pathRaw;
-      e.pathFlags = x.pathFlags;
+      // PATH_RAW_SAME: path_raw left out as it is path.
+      e.pathRaw = (x.pathFlags & PATH_RAW_SAME) !== 0 && x.pathRaw === '' ? x.path : x.pathRaw;
+      e.pathFlags = (x.pathFlags & ~PATH_RAW_SAME) >>> 0;
       e.ino = x.ino;
       e.dev = x.dev;
       e.nlink = x.nlink;

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import { emptyEvent, type Event } from '../../../src/model/event.js';
+import { emptyEvent, PATH_RAW_SAME, PATH_RAW_UNREADABLE, PATH_RESOLVED, type Event } from '../../../src/model/event.js';
 import { boundEvent } from '../../../src/ingest/bounds.js';
 import { decodeProbeMessage, KNOWN_FIELDS, MalformedEvent, MAX_BATCH_EVENTS } from '../../../src/ingest/probe-message.js';
 import { decodeEvent } from '../../support/reference-decoder.js';
@@ -244,6 +244,28 @@ describe('the engine decoder against protobufjs + decodeEvent', () => {
     }
     expect(events).toBeGreaterThan(20 * kinds.length * 0.8);
     expect(answers).toBeGreaterThan(3);
+  });
+
+  it('reads an open whose path_raw the probe left out as the same as its path (PATH_RAW_SAME), the bit cleared', () => {
+    const head = { ktimeNs: 5, pid: 7, tid: 7, ppid: 1, comm: 'cat', cgroupId: 9 };
+    const bytes = encode({
+      batch: {
+        seq: 1,
+        events: [
+          { ...head, open: { path: '/etc/shadow', pathFlags: PATH_RESOLVED | PATH_RAW_SAME, result: 3 } },
+          // Given all the same (a probe writing both): path_raw as written.
+          { ...head, open: { path: '/etc/shadow', pathRaw: '/etc/../etc/shadow', pathFlags: PATH_RESOLVED | PATH_RAW_SAME, result: 3 } },
+          { ...head, open: { path: '/etc/shadow', pathFlags: PATH_RESOLVED | PATH_RAW_UNREADABLE, result: 3 } },
+        ],
+      },
+    });
+    const got = fast(bytes);
+    expect(got.events.map((e) => [e.pathRaw, e.pathFlags])).toEqual([
+      ['/etc/shadow', PATH_RESOLVED],
+      ['/etc/../etc/shadow', PATH_RESOLVED],
+      ['', PATH_RESOLVED | PATH_RAW_UNREADABLE],
+    ]);
+    expect(got.events).toEqual(generic(bytes).events);
   });
 
   it('builds every event with the field order of emptyEvent (one hidden class on the hot path)', () => {
