@@ -2,7 +2,7 @@
 // --cache, simulated cache misses) per event of bench/detect.ts's end-to-end
 // path, under valgrind's callgrind. Repeatable where the shared VM's clocks
 // are not (bench/README.md says how far):
-//   node --import tsx bench/detect-count.ts [--runs N] [--cache] [--functions N] [--batches N] [--burst N] [TREE ...]
+//   node --import tsx bench/detect-count.ts [--runs N] [--cache] [--functions N] [--batches N] [--burst N] [--open-fields bench|probe] [TREE ...]
 // Each TREE (a checkout of Vigil; default this one) is measured --runs times,
 // the trees alternating run by run. Each run is one node process under
 // callgrind: the engine as detect.ts builds it (built-in rules, a file sink,
@@ -30,6 +30,9 @@
 // more an event (--lines-min N, default 8) are printed, and its code, each
 // instruction with its executions an event, kept in --lines-out DIR
 // (default the system's temporary directory).
+// --open-fields probe: every open carries what the probe writes for it (the
+// path as passed, path flags, O_CLOEXEC, the file's inode, device, links and
+// mode: lib/event-mix.ts), not the rows' mix's two to four fields.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
@@ -42,7 +45,7 @@ import { detectEngine } from './lib/detect-engine.js';
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const CHILD = process.env.VIGIL_DETECT_COUNT_CHILD === '1';
 const args = process.argv.slice(2);
-const { flag, trees } = countArgs(args, new Set(['--runs', '--batches', '--burst', '--learn', '--warm', '--node-flags', '--functions', '--lines', '--lines-min', '--lines-out']), join(HERE, '..'));
+const { flag, trees } = countArgs(args, new Set(['--runs', '--batches', '--burst', '--learn', '--warm', '--node-flags', '--functions', '--lines', '--lines-min', '--lines-out', '--open-fields']), join(HERE, '..'));
 
 if (CHILD) await child();
 else parent();
@@ -113,7 +116,7 @@ function showLines(dump: string, stdout: string, name: string, events: number, r
 
 async function child(): Promise<void> {
   const WARM = Number(flag('--warm', '3'));
-  const engine = await detectEngine(process.env.VIGIL_TREE!, { learn: Number(flag('--learn', '2000')), batches: Number(flag('--batches', '100')), burst: Number(flag('--burst', '8')), virtualClock: true });
+  const engine = await detectEngine(process.env.VIGIL_TREE!, { learn: Number(flag('--learn', '2000')), batches: Number(flag('--batches', '100')), burst: Number(flag('--burst', '8')), openFields: flag('--open-fields', 'bench') === 'probe' ? 'probe' : 'bench', virtualClock: true });
   for (let r = 0; r < WARM; r++) {
     // Instrumented from the last warm pass (start-up, learning and the first passes run uninstrumented, several times
     // quicker): it warms the simulated caches.

@@ -21,6 +21,8 @@ export interface DetectEngineOptions {
   batches: number;
   /** Mean events per process turn (event-mix.ts). */
   burst: number;
+  /** The fields an open carries (event-mix.ts); default 'bench'. */
+  openFields?: 'bench' | 'probe';
   /**
    * The engine's clock (Date.now, performance.now, process.hrtime) made
    * to advance 1 ms per batch handed to it, not with the host's time: what
@@ -100,7 +102,7 @@ export async function detectEngine(tree: string, o: DetectEngineOptions): Promis
   await engine.start();
   let alerts = 0;
   engine.onAlert(() => alerts++);
-  const mix = (seed: number, batches: number) => ({ workloads: WORKLOADS, processes: PROCESSES, batchSize: BATCH, batches, cgroupIds: ids, seed, burst: o.burst });
+  const mix = (seed: number, batches: number) => ({ workloads: WORKLOADS, processes: PROCESSES, batchSize: BATCH, batches, cgroupIds: ids, seed, burst: o.burst, openFields: o.openFields });
   const snap = decodeProbeMessage(snapshotMessage(mix(1, 1))) as unknown as { snapshot: { processes: never[] } };
   engine.onSnapshot(session, snap.snapshot.processes, true);
   let seq = 0;

@@ -24,6 +24,13 @@ export interface MixOptions {
   cpus?: number;
   /** Mean events a process makes before its CPU switches to another (geometric); default 8; 1: a random process per event. */
   burst?: number;
+  /**
+   * The fields an open carries. 'bench' (default, the rows' mix): the path, flags, mode and result (proto3 leaves
+   * the zeros out: 2-4 fields). 'probe': also what the probe writes for every open it resolves (bpf/probe/decoder.cc):
+   * the path as passed, its path flags (resolved), O_CLOEXEC on reads, and the file's inode, device, links and mode:
+   * 8-9 fields, as a node's opens come. Same draws either way.
+   */
+  openFields?: 'bench' | 'probe';
 }
 
 const READS = ['/etc/ld.so.cache', '/lib/x86_64-linux-gnu/libc.so.6', '/lib/x86_64-linux-gnu/libssl.so.3', '/etc/hosts', '/etc/resolv.conf',
@@ -33,6 +40,20 @@ const O_RDWR = 0o2;
 const O_CREAT = 0o100;
 const O_EXCL = 0o200;
 const O_APPEND = 0o2000;
+const O_CLOEXEC = 0o2000000;
+/** OpenEvent.path_flags PATH_RESOLVED (probe.proto). */
+const PATH_RESOLVED = 1;
+
+/** What the probe adds to an open of `path` (openFields 'probe'): a file's identity, stable per path. */
+function probeOpenFields(path: string, flags: number): Record<string, unknown> {
+  let h = 2166136261;
+  for (let i = 0; i < path.length; i++) h = Math.imul(h ^ path.charCodeAt(i), 16777619);
+  const dev = path.startsWith('/dev/');
+  return {
+    path, pathRaw: path, pathFlags: PATH_RESOLVED, flags: flags === 0 ? O_CLOEXEC : flags, ino: (h >>> 0) % 50_000_000 + 2,
+    dev: dev ? 5 : (259 << 20) | 1, nlink: 1, fileMode: dev ? 0o20666 : 0o100644,
+  };
+}
 const EXES = ['/usr/bin/python3', '/usr/sbin/nginx', '/usr/bin/node', '/usr/lib/jvm/java-17/bin/java', '/usr/local/bin/app'];
 
 /** A workload's services: its database, cache, an API behind four pods, a sidecar. */
@@ -81,6 +102,7 @@ export function eventMix(o: MixOptions): Buffer[] {
   let ktime = 1e12;
   const cpus = o.cpus ?? 16;
   const burst = o.burst ?? 8;
+  const probeFields = o.openFields === 'probe';
   const running = new Array<number>(cpus).fill(0);
   const left = new Array<number>(cpus).fill(0);
   for (let b = 0; b < o.batches; b++) {
@@ -101,7 +123,8 @@ export function eventMix(o: MixOptions): Buffer[] {
       const r = rand();
       if (r < 0.6) {
         const f = pick(READS);
-        events.push({ ...head, open: { path: f.endsWith('/') ? `${f}${Math.floor(rand() * 20)}.js` : f, flags: 0, mode: 0, result: 5 } });
+        const open = { path: f.endsWith('/') ? `${f}${Math.floor(rand() * 20)}.js` : f, flags: 0, mode: 0, result: 5 };
+        events.push({ ...head, open: probeFields ? { ...open, ...probeOpenFields(open.path, open.flags) } : open });
       } else if (r < 0.7) {
         const k = rand();
         const open = k < 0.5
@@ -109,7 +132,7 @@ export function eventMix(o: MixOptions): Buffer[] {
           : k < 0.8
             ? { path: `/tmp/upload-${Math.floor(rand() * 1e6)}`, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600, result: 7 }
             : { path: '/dev/null', flags: O_WRONLY, mode: 0, result: 8 };
-        events.push({ ...head, open });
+        events.push({ ...head, open: probeFields ? { ...open, ...probeOpenFields(open.path, open.flags) } : open });
       } else if (r < 0.8) {
         const [host, port] = pick(SERVICES);
         events.push({ ...head, connect: { remote: { family: 2, address: Buffer.from([10, 0, w & 255, host]), port }, protocol: 6, result: -115 } });
