@@ -30,9 +30,9 @@
 // more an event (--lines-min N, default 8) are printed, and its code, each
 // instruction with its executions an event, kept in --lines-out DIR
 // (default the system's temporary directory).
-// --open-fields probe: every open carries what the probe writes for it (the
-// path as passed, path flags, O_CLOEXEC, the file's inode, device, links and
-// mode: lib/event-mix.ts), not the rows' mix's two to four fields.
+// --open-fields probe: every open carries what the probe writes for it (path
+// flags, O_CLOEXEC, the file's inode, device, links and mode:
+// lib/event-mix.ts), not the rows' mix's two to four fields.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';

@@ -27,8 +27,8 @@ export interface MixOptions {
   /**
    * The fields an open carries. 'bench' (default, the rows' mix): the path, flags, mode and result (proto3 leaves
    * the zeros out: 2-4 fields). 'probe': also what the probe writes for every open it resolves (bpf/probe/decoder.cc):
-   * the path as passed, its path flags (resolved), O_CLOEXEC on reads, and the file's inode, device, links and mode:
-   * 8-9 fields, as a node's opens come. Same draws either way.
+   * its path flags (resolved, and the path as passed the same: not sent again), O_CLOEXEC on reads, and the file's
+   * inode, device, links and mode: 7-8 fields, as a node's opens come. Same draws either way.
    */
   openFields?: 'bench' | 'probe';
 }
@@ -41,8 +41,9 @@ const O_CREAT = 0o100;
 const O_EXCL = 0o200;
 const O_APPEND = 0o2000;
 const O_CLOEXEC = 0o2000000;
-/** OpenEvent.path_flags PATH_RESOLVED (probe.proto). */
+/** OpenEvent.path_flags PATH_RESOLVED and PATH_RAW_SAME (probe.proto). */
 const PATH_RESOLVED = 1;
+const PATH_RAW_SAME = 256;
 
 /** What the probe adds to an open of `path` (openFields 'probe'): a file's identity, stable per path. */
 function probeOpenFields(path: string, flags: number): Record<string, unknown> {
@@ -50,7 +51,8 @@ function probeOpenFields(path: string, flags: number): Record<string, unknown> {
   for (let i = 0; i < path.length; i++) h = Math.imul(h ^ path.charCodeAt(i), 16777619);
   const dev = path.startsWith('/dev/');
   return {
-    path, pathRaw: path, pathFlags: PATH_RESOLVED, flags: flags === 0 ? O_CLOEXEC : flags, ino: (h >>> 0) % 50_000_000 + 2,
+    // The path as passed is the resolved one: not sent again.
+    path, pathFlags: PATH_RESOLVED | PATH_RAW_SAME, flags: flags === 0 ? O_CLOEXEC : flags, ino: (h >>> 0) % 50_000_000 + 2,
     dev: dev ? 5 : (259 << 20) | 1, nlink: 1, fileMode: dev ? 0o20666 : 0o100644,
   };
 }
