@@ -377,7 +377,7 @@ export interface WireOpenEvent {
   mode: number;
   /** fd, or -errno */
   result: number;
-  /** the path as the caller passed it, joined to its directory when relative, not folded (Falco's fd.nameraw) */
+  /** the path as the caller passed it, joined to its directory when relative, not folded (Falco's fd.nameraw); left out when it is path (PATH_RAW_SAME) */
   pathRaw: string;
   /** PATH_* bits below */
   pathFlags: number;
