@@ -11,6 +11,7 @@ import type protobuf from 'protobufjs';
 import { messageType } from '../rpc/proto.js';
 import { decodeProbeMessage } from './probe-message.js';
 import { stampEvents } from './stamp.js';
+import { PATH_RAW_SAME, PATH_RESOLVED } from '../model/event.js';
 
 /**
  * Enough decodes for V8 to give the decoder its feedback vector, then to
@@ -123,6 +124,8 @@ function events(): Record<string, unknown>[] {
     for (let v = 0; v < 3; v++) out.push({ ...fill(Event, v, 0), [kind.name]: fill(t, v, 3) });
     out.push({ pid: 7, cgroupId: 7, [kind.name]: {} });
   }
+  // And an open as the probe writes most: its path as passed the same as the one resolved, so not sent (PATH_RAW_SAME).
+  out.push({ ...fill(Event, 0, 0), open: { path: STRINGS[0], pathFlags: PATH_RESOLVED | PATH_RAW_SAME, result: 3, ino: 7, dev: 7, nlink: 1, fileMode: 0o100644 } });
   return out;
 }
 
