@@ -34,7 +34,7 @@
 // flags, O_CLOEXEC, the file's inode, device, links and mode:
 // lib/event-mix.ts), not the rows' mix's two to four fields.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,16 +57,17 @@ function parent(): void {
   const nodeFlags = flag('--node-flags', '--single-threaded --no-allocation-site-pretenuring').split(' ').filter(Boolean);
   if (functions > 0) nodeFlags.push('--perf-basic-prof');
   const lines = flag('--lines', '');
-  if (lines) nodeFlags.push(...printCodeFlags(lines));
   const out = mkdtempSync(join(tmpdir(), 'vigil-detect-count-'));
   const results = new Map<string, Record<string, number>[]>();
-  console.log(`trees: ${trees.join(', ')}; node ${nodeFlags.join(' ')}; ${cache ? 'cache simulated' : 'instructions only'}`);
+  const printing = lines ? ` ${printCodeFlags(lines, 'RUN_DIR/code.asm').join(' ')}` : '';
+  console.log(`trees: ${trees.join(', ')}; node ${nodeFlags.join(' ')}${printing}; ${cache ? 'cache simulated' : 'instructions only'}`);
   for (let r = 0; r < runs; r++) {
     for (const tree of trees) {
       const dir = join(out, `${r}-${trees.indexOf(tree)}`);
       mkdirSync(dir);
       const t0 = Date.now();
-      const run = countedRun(`run ${r} of ${tree}`, dir, [...nodeFlags, '--expose-gc', '--import', 'tsx', join(HERE, 'detect-count.ts'), ...args],
+      const code = join(dir, 'code.asm');
+      const run = countedRun(`run ${r} of ${tree}`, dir, [...nodeFlags, ...(lines ? printCodeFlags(lines, code) : []), '--expose-gc', '--import', 'tsx', join(HERE, 'detect-count.ts'), ...args],
         { ...process.env, VIGIL_DETECT_COUNT_CHILD: '1', VIGIL_TREE: tree }, tree, cache, lines !== '');
       const info = JSON.parse(run.summary) as { events: number; alerts: number };
       const file = run.dump;
@@ -82,8 +83,7 @@ function parent(): void {
         topFunctions(file, info.events, 'event', functions, cache);
         dropPerfMap(file);
       }
-      // V8's printed code with the summary taken out of it: its two sides are one line of the code.
-      if (lines) showLines(run.dump, run.stdout.replace(`\n${run.summary}\n`, ''), lines, info.events, `${r + 1}-${trees.indexOf(tree)}`);
+      if (lines) showLines(run.dump, readFileSync(code, 'utf8'), lines, info.events, `${r + 1}-${trees.indexOf(tree)}`);
       console.log(`run ${r + 1}, ${tree}: ${info.events} events, ${info.alerts} alerts; per event ${show.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
       rmSync(dir, { recursive: true, force: true });
     }
@@ -101,8 +101,8 @@ function parent(): void {
 }
 
 /** --lines: NAME's instructions an event by where they are in its optimised code. */
-function showLines(dump: string, stdout: string, name: string, events: number, run: string): void {
-  const j = jitLines(dump, stdout, name, events);
+function showLines(dump: string, printed: string, name: string, events: number, run: string): void {
+  const j = jitLines(dump, printed, name, events);
   const min = Number(flag('--lines-min', '8'));
   const file = join(flag('--lines-out', tmpdir()), `vigil-lines-${name}-${run}.txt`);
   writeFileSync(file, `${j.annotated}\n`);

@@ -30,13 +30,18 @@ export interface JitLines {
   annotated: string;
 }
 
-/** Node's flags that print NAME's optimised code, with V8's comments. */
-export function printCodeFlags(name: string): string[] {
-  return ['--print-opt-code', `--print-opt-code-filter=${name}`, '--code-comments'];
+/**
+ * Node's flags that print NAME's optimised code, with V8's comments, into
+ * `file`: V8 opens and closes it around each function it prints. On stdout
+ * the code went through C's buffer, and under valgrind a run's code was now
+ * and then missing from it ("no optimised code printed").
+ */
+export function printCodeFlags(name: string, file: string): string[] {
+  return ['--print-opt-code', `--print-opt-code-filter=${name}`, '--code-comments', '--redirect-code-traces', `--redirect-code-traces-to=${file}`];
 }
 
 /**
- * `printed`: node's stdout with printCodeFlags(name) (the last code printed
+ * `printed`: what printCodeFlags(name, file) wrote to its file (the last code printed
  * for `name` is taken: the one that ran last); `dump`: the counted window's
  * callgrind dump with --dump-instr=yes; `units`: events in the window.
  */
