@@ -130,7 +130,6 @@ async function child(): Promise<void> {
   getPriority();
   const counted = engine.alerts() - before;
   await engine.stop();
-  // On a line of its own: V8's printed code (--lines) may be mid-line in its buffer.
-  console.log(`\n${JSON.stringify({ events: engine.events, alerts: counted })}`);
+  console.log(JSON.stringify({ events: engine.events, alerts: counted }));
   process.exit(0);
 }

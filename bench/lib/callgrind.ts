@@ -27,14 +27,13 @@ export function countArgs(args: readonly string[], named: ReadonlySet<string>, d
  * One run of `node NODE_ARGS...` under callgrind, instrumented from when the
  * child turns it on (callgrind_control -i on) and dumped at each of its
  * getpriority(2) calls: cg.PID.1 is up to the first call, .2 the counted
- * window, the rest after. Returns the child's last stdout line that is a JSON
- * object (its summary) and the counted window's dump file; throws naming the run on any
+ * window, the rest after. Returns the child's last stdout line (its JSON
+ * summary) and the counted window's dump file; throws naming the run on any
  * failure.
  */
 export function countedRun(what: string, dir: string, nodeArgs: readonly string[], env: NodeJS.ProcessEnv, cwd: string, cacheSim = false, byInstruction = false): {
   summary: string;
   dump: string;
-  stdout: string;
 } {
   const res = spawnSync('valgrind', [
     '--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no', '--dump-before=getpriority', `--callgrind-out-file=${dir}/cg.%p`,
@@ -46,11 +45,7 @@ export function countedRun(what: string, dir: string, nodeArgs: readonly string[
   if (res.status !== 0) throw new Error(`${what}: exit ${res.status}\n${res.stderr.slice(-3000)}`);
   const file = readdirSync(dir).find((f) => f.endsWith('.2'));
   if (!file) throw new Error(`${what}: no dump of the counted window in ${dir}`);
-  // Its last line that is a JSON object: V8's printed code (--print-opt-code) comes through C's stdio buffer,
-  // flushed when full or at exit, so it can follow the summary and split a line around it.
-  const summary = res.stdout.split('\n').filter((l) => l.startsWith('{"') && l.endsWith('}')).at(-1);
-  if (summary === undefined) throw new Error(`${what}: no JSON summary line in its output`);
-  return { summary, dump: join(dir, file), stdout: res.stdout };
+  return { summary: res.stdout.trim().split('\n').at(-1)!, dump: join(dir, file) };
 }
 
 /** A dump's `totals:` line, by its `events:` names. */

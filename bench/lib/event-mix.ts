@@ -8,6 +8,7 @@
 // logs, uploads and /dev/null, connections inside the cluster. Different
 // seeds give different draws (other upload names, peers, pids) of the
 // same behaviour, so a profile learned on one seed is exercised by another.
+import { PATH_RAW_SAME, PATH_RESOLVED } from '../../src/model/event.js';
 import { messageType } from '../../src/rpc/proto.js';
 import { rng } from '../../test/support/rng.js';
 
@@ -41,9 +42,6 @@ const O_CREAT = 0o100;
 const O_EXCL = 0o200;
 const O_APPEND = 0o2000;
 const O_CLOEXEC = 0o2000000;
-/** OpenEvent.path_flags PATH_RESOLVED and PATH_RAW_SAME (probe.proto). */
-const PATH_RESOLVED = 1;
-const PATH_RAW_SAME = 256;
 
 /** What the probe adds to an open of `path` (openFields 'probe'): a file's identity, stable per path. */
 function probeOpenFields(path: string, flags: number): Record<string, unknown> {
