@@ -168,6 +168,57 @@ constexpr size_t kLargestRecord = std::max({sizeof(vigil_exec), sizeof(vigil_ope
 
 }  // namespace
 
+namespace {
+void PutLe(char* at, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; i++) at[i] = static_cast<char>(v >> (8 * i));
+}
+uint64_t GetLe(const char* at, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; i++) v |= uint64_t(static_cast<unsigned char>(at[i])) << (8 * i);
+  return v;
+}
+}  // namespace
+
+// The offsets are probe.proto's (OpenEvent.numbers); byte by byte, so the
+// wire is little-endian on any host (compilers make each a plain store on x86 and arm64).
+void SetOpenNumbers(v1::OpenEvent* o, const OpenNumbers& n) {
+  char b[kOpenNumbersBytes];
+  PutLe(b + 0, uint64_t(n.result), 8);
+  PutLe(b + 8, n.ino, 8);
+  PutLe(b + 16, uint32_t(n.flags), 4);
+  PutLe(b + 20, n.mode, 4);
+  PutLe(b + 24, n.path_flags, 4);
+  PutLe(b + 28, n.dev, 4);
+  PutLe(b + 32, n.nlink, 4);
+  PutLe(b + 36, n.file_mode, 4);
+  o->set_numbers(b, sizeof(b));
+}
+
+OpenNumbers GetOpenNumbers(const v1::OpenEvent& o) {
+  OpenNumbers n;
+  const std::string& b = o.numbers();
+  if (b.size() < kOpenNumbersBytes) {
+    n.result = o.result();
+    n.ino = o.ino();
+    n.flags = o.flags();
+    n.mode = o.mode();
+    n.path_flags = o.path_flags();
+    n.dev = o.dev();
+    n.nlink = o.nlink();
+    n.file_mode = o.file_mode();
+    return n;
+  }
+  n.result = int64_t(GetLe(b.data() + 0, 8));
+  n.ino = GetLe(b.data() + 8, 8);
+  n.flags = int32_t(uint32_t(GetLe(b.data() + 16, 4)));
+  n.mode = uint32_t(GetLe(b.data() + 20, 4));
+  n.path_flags = uint32_t(GetLe(b.data() + 24, 4));
+  n.dev = uint32_t(GetLe(b.data() + 28, 4));
+  n.nlink = uint32_t(GetLe(b.data() + 32, 4));
+  n.file_mode = uint32_t(GetLe(b.data() + 36, 4));
+  return n;
+}
+
 // Both build their result in one string, without a string per component:
 // a build's opens each took some ten allocations here.
 std::string JoinWalkedPath(const char* buf, size_t len) {
@@ -337,14 +388,16 @@ bool DecodeRecord(const void* data, size_t size, v1::Event* e, DecodeStats* stat
         flags |= kPathRawSame;
       else
         x->set_path_raw(std::move(raw));
-      x->set_path_flags(flags);
-      x->set_flags(static_cast<int32_t>(r->flags));
-      x->set_mode(r->mode);
-      x->set_result(r->result);
-      x->set_ino(r->ino);
-      x->set_dev(r->dev);
-      x->set_nlink(r->nlink);
-      x->set_file_mode(r->file_mode);
+      OpenNumbers n;
+      n.result = r->result;
+      n.ino = r->ino;
+      n.flags = static_cast<int32_t>(r->flags);
+      n.mode = r->mode;
+      n.path_flags = flags;
+      n.dev = r->dev;
+      n.nlink = r->nlink;
+      n.file_mode = r->file_mode;
+      SetOpenNumbers(x, n);
       break;
     }
     case VIGIL_UNLINK: {

@@ -18,6 +18,21 @@ bool DecodeRecord(const void* data, size_t size, v1::Event* out, DecodeStats* st
 // Fills `out` from one record of the packet ring buffer.
 bool DecodePacket(const void* data, size_t size, v1::Packet* out, std::string* error);
 
+// OpenEvent.numbers (probe.proto): an open's eight numbers at fixed offsets,
+// little-endian, in one bytes field, which the engine reads in one go rather
+// than as eight fields.
+struct OpenNumbers {
+  int64_t result = 0;
+  uint64_t ino = 0;
+  int32_t flags = 0;
+  uint32_t mode = 0, path_flags = 0, dev = 0, nlink = 0, file_mode = 0;
+};
+constexpr size_t kOpenNumbersBytes = 40;
+
+void SetOpenNumbers(v1::OpenEvent* o, const OpenNumbers& n);
+// From the block, or from the fields when the block is absent or short.
+OpenNumbers GetOpenNumbers(const v1::OpenEvent& o);
+
 // Leaf-first NUL-separated components ("b\0a\0") → "/a/b".
 std::string JoinWalkedPath(const char* buf, size_t len);
 

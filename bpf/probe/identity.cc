@@ -15,6 +15,7 @@
 #include <vector>
 #include <sys/sysmacros.h>
 
+#include "decoder.h"
 #include "log.h"
 
 namespace vigil {
@@ -72,7 +73,8 @@ const SensitiveFiles::Root* SensitiveFiles::RootOf(std::pair<uint64_t, uint64_t>
 bool SensitiveFiles::Check(v1::Event* e, uint64_t root_dev, uint64_t root_ino) {
   if (!e->has_open()) return false;
   auto* o = e->mutable_open();
-  if (o->result() < 0 || o->nlink() < 2 || !S_ISREG(o->file_mode()) || root_ino == 0) return false;
+  OpenNumbers n = GetOpenNumbers(*o);
+  if (n.result < 0 || n.nlink < 2 || !S_ISREG(n.file_mode) || root_ino == 0) return false;
   lookups_++;
   const Root* r = RootOf({root_dev, root_ino}, {e->pid(), e->ppid(), 0});
   if (!r) {
@@ -83,12 +85,13 @@ bool SensitiveFiles::Check(v1::Event* e, uint64_t root_dev, uint64_t root_ino) {
     return false;
   }
   for (const auto& [id, path] : r->files) {
-    if (id.first != o->dev() || id.second != o->ino()) continue;
+    if (id.first != n.dev || id.second != n.ino) continue;
     if (o->path() == path) return false;
     // The name the caller used stays path_raw: written out now that path changes.
-    if (o->path_flags() & kPathRawSame) o->set_path_raw(o->path());
+    if (n.path_flags & kPathRawSame) o->set_path_raw(o->path());
     o->set_path(path);
-    o->set_path_flags((o->path_flags() & ~kPathRawSame) | kPathHardlink);
+    n.path_flags = (n.path_flags & ~kPathRawSame) | kPathHardlink;
+    SetOpenNumbers(o, n);
     return true;
   }
   return false;

@@ -12,6 +12,7 @@ import { messageType } from '../rpc/proto.js';
 import { decodeProbeMessage } from './probe-message.js';
 import { stampEvents } from './stamp.js';
 import { PATH_RAW_SAME, PATH_RESOLVED } from '../model/event.js';
+import { encodeOpenNumbers, probeOpen } from '../probe/open-numbers.js';
 
 /**
  * Enough decodes for V8 to give the decoder its feedback vector, then to
@@ -100,6 +101,11 @@ function fill(t: protobuf.Type, v: number, depth: number): Record<string, unknow
       out[f.name] = KTIME_NS + v;
       continue;
     }
+    if (t.name === 'OpenEvent' && f.name === 'numbers') {
+      // A block of the layout (one not of it is malformed), its values this variant's.
+      out[f.name] = encodeOpenNumbers({ result: I64[v % I64.length], ino: U32[v % U32.length], flags: v % 2 ? -5 : 5, mode: U32[(v + 1) % U32.length], pathFlags: PATH_RESOLVED, dev: 7, nlink: 1, fileMode: 0o100644 });
+      continue;
+    }
     const typical = NODE_TYPICAL[`${t.name}.${f.name}`];
     if (typical !== undefined && v === 0) {
       out[f.name] = typical;
@@ -124,8 +130,9 @@ function events(): Record<string, unknown>[] {
     for (let v = 0; v < 3; v++) out.push({ ...fill(Event, v, 0), [kind.name]: fill(t, v, 3) });
     out.push({ pid: 7, cgroupId: 7, [kind.name]: {} });
   }
-  // And an open as the probe writes most: its path as passed the same as the one resolved, so not sent (PATH_RAW_SAME).
-  out.push({ ...fill(Event, 0, 0), open: { path: STRINGS[0], pathFlags: PATH_RESOLVED | PATH_RAW_SAME, result: 3, ino: 7, dev: 7, nlink: 1, fileMode: 0o100644 } });
+  // And an open as the probe writes most: its path as passed the same as the one resolved, so not sent
+  // (PATH_RAW_SAME), and its numbers in their block.
+  out.push({ ...fill(Event, 0, 0), open: probeOpen({ path: STRINGS[0]!, pathFlags: PATH_RESOLVED | PATH_RAW_SAME, result: 3, ino: 7, dev: 7, nlink: 1, fileMode: 0o100644 }) });
   return out;
 }
 

@@ -388,6 +388,13 @@ export interface WireOpenEvent {
   nlink: number;
   /** S_IFMT | permission bits */
   fileMode: number;
+  /**
+   * Fields 2-4 and 6-10 at fixed offsets (below): what the probe sends, as
+   * the eight are read in one go, not field by field (bench/README.md, "An
+   * open's numbers in one field"). Where present it stands for those fields,
+   * wherever they are on the wire; they remain for hand-built events.
+   */
+  numbers: Uint8Array;
 }
 
 export interface WireUnlinkEvent {

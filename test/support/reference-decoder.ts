@@ -9,6 +9,7 @@ import { MalformedEvent } from '../../src/ingest/probe-message.js';
 import { redactEnvEntry } from '../../src/model/env.js';
 import { parseDnsMessage } from '../../src/ingest/dns.js';
 import type { WireEvent, WireSockAddr } from '../../src/probe/wire.js';
+import { OPEN_NUMBERS, type OpenNumbers } from '../../src/probe/open-numbers.js';
 
 /** The event type of an Event.kind oneof name ('setId' → 'setid'). */
 const TYPE_OF_ONEOF = new Map<string, EventType>(EVENT_TYPES.map((t) => [EVENT_KINDS[t].oneof, t]));
@@ -42,6 +43,22 @@ function setLocal(e: Event, a: WireSockAddr | undefined | null): void {
   }
   e.localAddr = address(a.family, a.address);
   e.localPort = a.port;
+}
+
+/** OpenEvent.numbers read by its layout (probe.proto); shorter than it is malformed. */
+function openNumbers(b: Uint8Array): OpenNumbers {
+  if (b.length < OPEN_NUMBERS.bytes) throw new MalformedEvent(`open numbers: ${b.length} bytes, want ${OPEN_NUMBERS.bytes}`);
+  const v = new DataView(b.buffer, b.byteOffset, b.length);
+  return {
+    result: Number(v.getBigInt64(OPEN_NUMBERS.result, true)),
+    ino: Number(v.getBigUint64(OPEN_NUMBERS.ino, true)),
+    flags: v.getInt32(OPEN_NUMBERS.flags, true),
+    mode: v.getUint32(OPEN_NUMBERS.mode, true),
+    pathFlags: v.getUint32(OPEN_NUMBERS.pathFlags, true),
+    dev: v.getUint32(OPEN_NUMBERS.dev, true),
+    nlink: v.getUint32(OPEN_NUMBERS.nlink, true),
+    fileMode: v.getUint32(OPEN_NUMBERS.fileMode, true),
+  };
 }
 
 /**
@@ -99,17 +116,19 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       break;
     case 'open': {
       const x = w.open!;
+      // The numbers' block, where sent, stands for their fields.
+      const n = x.numbers.length > 0 ? openNumbers(x.numbers) : x;
       e.path = x.path;
       // PATH_RAW_SAME: path_raw left out as it is path.
-      e.pathRaw = (x.pathFlags & PATH_RAW_SAME) !== 0 && x.pathRaw === '' ? x.path : x.pathRaw;
-      e.pathFlags = (x.pathFlags & ~PATH_RAW_SAME) >>> 0;
-      e.ino = x.ino;
-      e.dev = x.dev;
-      e.nlink = x.nlink;
-      e.fileMode = x.fileMode;
-      e.flags = x.flags;
-      e.mode = x.mode;
-      e.result = x.result;
+      e.pathRaw = (n.pathFlags & PATH_RAW_SAME) !== 0 && x.pathRaw === '' ? x.path : x.pathRaw;
+      e.pathFlags = (n.pathFlags & ~PATH_RAW_SAME) >>> 0;
+      e.ino = n.ino;
+      e.dev = n.dev;
+      e.nlink = n.nlink;
+      e.fileMode = n.fileMode;
+      e.flags = n.flags;
+      e.mode = n.mode;
+      e.result = n.result;
       break;
     }
     case 'unlink':

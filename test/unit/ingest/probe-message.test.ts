@@ -15,6 +15,7 @@ import { decodeEvent } from '../../support/reference-decoder.js';
 import { messageType, protoDir } from '../../../src/rpc/proto.js';
 import type { WireProbeMessage } from '../../../src/probe/wire.js';
 import { rng } from '../../support/rng.js';
+import { encodeOpenNumbers } from '../../../src/probe/open-numbers.js';
 
 const ProbeMessage = messageType('ProbeMessage');
 const BOOT = 1_700_000_000_000_000_000;
@@ -95,6 +96,18 @@ function randomEvents(rand: () => number, n: number): Record<string, unknown>[] 
     () => ({ fork: { childPid: u32(), childVpid: pick([0, 7, u32()]) } }),
     () => ({ exit: { exitCode: i32(), signal: i32() } }),
     () => ({ open: { path: text(), flags: i32(), mode: u32(), result: i64() } }),
+    // As the probe sends it: the numbers in their block (now and then too short, or after fields it stands for).
+    () => {
+      const numbers = encodeOpenNumbers({ result: i64(), ino: u64(), flags: i32(), mode: u32(), pathFlags: pick([1, 257, 256, 129, u32()]), dev: u32(), nlink: u32(), fileMode: u32() });
+      const r = rand();
+      return {
+        open: {
+          path: text(), ...(rand() < 0.5 ? { pathRaw: text() } : {}),
+          ...(r < 0.1 ? { flags: i32(), result: i64(), ino: u64() } : {}),
+          numbers: r > 0.95 ? numbers.subarray(0, int(40)) : r > 0.9 ? Buffer.concat([numbers, Buffer.from([1, 2, 3])]) : numbers,
+        },
+      };
+    },
     () => ({ unlink: { path: text(), dir: rand() < 0.5, result: i64() } }),
     () => ({ rename: { oldPath: text(), newPath: text(), flags: u32(), result: i64() } }),
     () => ({ chmod: { path: text(), mode: u32(), result: i64() } }),
@@ -140,6 +153,7 @@ function field(num: number, body: Buffer | number[]): Buffer {
   return Buffer.concat([Buffer.from([...varint((num << 3) | 2), ...varint(b.length)]), b]);
 }
 
+const openBytes = (o: object): Buffer => Buffer.from(messageType('OpenEvent').encode(messageType('OpenEvent').fromObject(o)).finish());
 const eventBytes = (e: object): Buffer => Buffer.from(messageType('Event').encode(messageType('Event').fromObject(e)).finish());
 /** A ProbeMessage holding a batch of these raw Event encodings. */
 const batchOf = (seq: number, events: Buffer[]): Buffer => field(2, Buffer.concat([Buffer.from([0x08, ...varint(seq)]), ...events.map((e) => field(2, e))]));
@@ -266,6 +280,27 @@ describe('the engine decoder against protobufjs + decodeEvent', () => {
       ['', PATH_RESOLVED | PATH_RAW_UNREADABLE],
     ]);
     expect(got.events).toEqual(generic(bytes).events);
+  });
+
+  it("reads an open's numbers from their block as probe.proto lays them out, over the fields; a short block rejected", () => {
+    const head = { ktimeNs: 5, pid: 7, tid: 7, ppid: 1, comm: 'cat', cgroupId: 9 };
+    const n = { result: -13, ino: 2 ** 40 + 5, flags: 0o2000101, mode: 0o640, pathFlags: PATH_RESOLVED | PATH_RAW_SAME, dev: (8 << 20) | 1, nlink: 3, fileMode: 0o100600 };
+    const block = encodeOpenNumbers(n);
+    const bytes = batchOf(1, [
+      eventBytes({ ...head, open: { path: '/etc/shadow', numbers: block } }),
+      // Fields sent too, before or after the block: the block's numbers stand.
+      eventBytes({ ...head, open: { path: '/etc/shadow', result: 3, ino: 9, nlink: 1, numbers: block } }),
+      Buffer.concat([eventBytes(head), field(messageType('Event').fields['open']!.id, Buffer.concat([openBytes({ path: '/etc/shadow', numbers: block }), openBytes({ flags: 1, fileMode: 0o40755 })]))]),
+      // Longer (numbers added later): the bytes past the layout skipped.
+      eventBytes({ ...head, open: { path: '/etc/shadow', numbers: Buffer.concat([block, Buffer.alloc(8, 0xff)]) } }),
+      eventBytes({ ...head, open: { path: '/etc/shadow', numbers: block.subarray(0, 39) } }),
+    ]);
+    const got = fast(bytes);
+    const want = { path: '/etc/shadow', pathRaw: '/etc/shadow', result: -13, ino: 2 ** 40 + 5, flags: 0o2000101, mode: 0o640, pathFlags: PATH_RESOLVED, dev: (8 << 20) | 1, nlink: 3, fileMode: 0o100600 };
+    expect(got.events).toHaveLength(4);
+    for (const e of got.events) expect(e).toMatchObject(want);
+    expect(got.rejected).toEqual(['open numbers: 39 bytes, want 40']);
+    expect(got).toMatchObject(generic(bytes));
   });
 
   it('builds every event with the field order of emptyEvent (one hidden class on the hot path)', () => {
