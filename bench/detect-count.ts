@@ -2,7 +2,7 @@
 // --cache, simulated cache misses) per event of bench/detect.ts's end-to-end
 // path, under valgrind's callgrind. Repeatable where the shared VM's clocks
 // are not (bench/README.md says how far):
-//   node --import tsx bench/detect-count.ts [--runs N] [--cache] [--functions N] [--batches N] [--burst N] [--open-fields bench|probe] [TREE ...]
+//   node --import tsx bench/detect-count.ts [--runs N] [--cache] [--functions N] [--batches N] [--burst N] [--open-fields bench|probe] [--open-wire numbers|fields] [TREE ...]
 // Each TREE (a checkout of Vigil; default this one) is measured --runs times,
 // the trees alternating run by run. Each run is one node process under
 // callgrind: the engine as detect.ts builds it (built-in rules, a file sink,
@@ -33,6 +33,9 @@
 // --open-fields probe: every open carries what the probe writes for it (path
 // flags, O_CLOEXEC, the file's inode, device, links and mode:
 // lib/event-mix.ts), not the rows' mix's two to four fields.
+// --open-wire fields: an open's numbers each in its own field, as the probe
+// sent them before OpenEvent.numbers (default numbers: in that one field).
+// A TREE from before that field needs fields: its decoder skips the block.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
@@ -45,7 +48,13 @@ import { detectEngine } from './lib/detect-engine.js';
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const CHILD = process.env.VIGIL_DETECT_COUNT_CHILD === '1';
 const args = process.argv.slice(2);
-const { flag, trees } = countArgs(args, new Set(['--runs', '--batches', '--burst', '--learn', '--warm', '--node-flags', '--functions', '--lines', '--lines-min', '--lines-out', '--open-fields']), join(HERE, '..'));
+const { flag, trees } = countArgs(args, new Set(['--runs', '--batches', '--burst', '--learn', '--warm', '--node-flags', '--functions', '--lines', '--lines-min', '--lines-out', '--open-fields', '--open-wire']), join(HERE, '..'));
+/** A flag's value among `values` (the first by default); another is an error, not the default. */
+function oneOf<T extends string>(name: string, values: readonly T[]): T {
+  const v = flag(name, values[0]!);
+  if (!values.includes(v as T)) throw new Error(`${name} ${v}: want ${values.join(' or ')}`);
+  return v as T;
+}
 
 if (CHILD) await child();
 else parent();
@@ -116,7 +125,7 @@ function showLines(dump: string, printed: string, name: string, events: number, 
 
 async function child(): Promise<void> {
   const WARM = Number(flag('--warm', '3'));
-  const engine = await detectEngine(process.env.VIGIL_TREE!, { learn: Number(flag('--learn', '2000')), batches: Number(flag('--batches', '100')), burst: Number(flag('--burst', '8')), openFields: flag('--open-fields', 'bench') === 'probe' ? 'probe' : 'bench', virtualClock: true });
+  const engine = await detectEngine(process.env.VIGIL_TREE!, { learn: Number(flag('--learn', '2000')), batches: Number(flag('--batches', '100')), burst: Number(flag('--burst', '8')), openFields: oneOf('--open-fields', ['bench', 'probe'] as const), openWire: oneOf('--open-wire', ['numbers', 'fields'] as const), virtualClock: true });
   for (let r = 0; r < WARM; r++) {
     // Instrumented from the last warm pass (start-up, learning and the first passes run uninstrumented, several times
     // quicker): it warms the simulated caches.

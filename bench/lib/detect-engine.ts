@@ -23,6 +23,8 @@ export interface DetectEngineOptions {
   burst: number;
   /** The fields an open carries (event-mix.ts); default 'bench'. */
   openFields?: 'bench' | 'probe';
+  /** How an open's numbers are encoded (event-mix.ts); default 'numbers', as the probe sends them. */
+  openWire?: 'numbers' | 'fields';
   /**
    * The engine's clock (Date.now, performance.now, process.hrtime) made
    * to advance 1 ms per batch handed to it, not with the host's time: what
@@ -102,7 +104,7 @@ export async function detectEngine(tree: string, o: DetectEngineOptions): Promis
   await engine.start();
   let alerts = 0;
   engine.onAlert(() => alerts++);
-  const mix = (seed: number, batches: number) => ({ workloads: WORKLOADS, processes: PROCESSES, batchSize: BATCH, batches, cgroupIds: ids, seed, burst: o.burst, openFields: o.openFields });
+  const mix = (seed: number, batches: number) => ({ workloads: WORKLOADS, processes: PROCESSES, batchSize: BATCH, batches, cgroupIds: ids, seed, burst: o.burst, openFields: o.openFields, openWire: o.openWire });
   const snap = decodeProbeMessage(snapshotMessage(mix(1, 1))) as unknown as { snapshot: { processes: never[] } };
   engine.onSnapshot(session, snap.snapshot.processes, true);
   let seq = 0;

@@ -10,6 +10,7 @@
 // same behaviour, so a profile learned on one seed is exercised by another.
 import { PATH_RAW_SAME, PATH_RESOLVED } from '../../src/model/event.js';
 import { messageType } from '../../src/rpc/proto.js';
+import { probeOpen } from '../../src/probe/open-numbers.js';
 import { rng } from '../../test/support/rng.js';
 
 export interface MixOptions {
@@ -32,6 +33,12 @@ export interface MixOptions {
    * inode, device, links and mode: 7-8 fields, as a node's opens come. Same draws either way.
    */
   openFields?: 'bench' | 'probe';
+  /**
+   * How an open's numbers are encoded. 'numbers' (default): in OpenEvent.numbers, one fixed-layout field, as the
+   * probe sends them. 'fields': each its own field, as the probe sent them before (to count the one against the
+   * other: bench/README.md, "An open's numbers in one field"). The same events either way.
+   */
+  openWire?: 'numbers' | 'fields';
 }
 
 const READS = ['/etc/ld.so.cache', '/lib/x86_64-linux-gnu/libc.so.6', '/lib/x86_64-linux-gnu/libssl.so.3', '/etc/hosts', '/etc/resolv.conf',
@@ -103,6 +110,12 @@ export function eventMix(o: MixOptions): Buffer[] {
   const cpus = o.cpus ?? 16;
   const burst = o.burst ?? 8;
   const probeFields = o.openFields === 'probe';
+  const asFields = o.openWire === 'fields';
+  /** An open's wire form: its path, the probe's additions if asked, its numbers as asked. */
+  const wireOpen = (open: { path: string; flags: number; mode: number; result: number }): Record<string, unknown> => {
+    const all = probeFields ? { ...open, ...probeOpenFields(open.path, open.flags) } : open;
+    return asFields ? all : probeOpen(all);
+  };
   const running = new Array<number>(cpus).fill(0);
   const left = new Array<number>(cpus).fill(0);
   for (let b = 0; b < o.batches; b++) {
@@ -124,7 +137,7 @@ export function eventMix(o: MixOptions): Buffer[] {
       if (r < 0.6) {
         const f = pick(READS);
         const open = { path: f.endsWith('/') ? `${f}${Math.floor(rand() * 20)}.js` : f, flags: 0, mode: 0, result: 5 };
-        events.push({ ...head, open: probeFields ? { ...open, ...probeOpenFields(open.path, open.flags) } : open });
+        events.push({ ...head, open: wireOpen(open) });
       } else if (r < 0.7) {
         const k = rand();
         const open = k < 0.5
@@ -132,7 +145,7 @@ export function eventMix(o: MixOptions): Buffer[] {
           : k < 0.8
             ? { path: `/tmp/upload-${Math.floor(rand() * 1e6)}`, flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600, result: 7 }
             : { path: '/dev/null', flags: O_WRONLY, mode: 0, result: 8 };
-        events.push({ ...head, open: probeFields ? { ...open, ...probeOpenFields(open.path, open.flags) } : open });
+        events.push({ ...head, open: wireOpen(open) });
       } else if (r < 0.8) {
         const [host, port] = pick(SERVICES);
         events.push({ ...head, connect: { remote: { family: 2, address: Buffer.from([10, 0, w & 255, host]), port }, protocol: 6, result: -115 } });
