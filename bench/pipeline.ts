@@ -48,8 +48,8 @@ export interface ThroughputOptions {
   learnRounds: number;
   /** Measured rounds of the mix (seed 42: other draws of the same behaviour). */
   rounds: number;
-  /** Mean events a process makes per turn on a CPU (see event-mix.ts): 8, as a node runs; 1, no locality at all. */
-  bursts: number[];
+  /** The mixes measured, each its own rows (see MixSetting). */
+  settings: MixSetting[];
   /**
    * Runs of each burst setting (a fresh engine each: learning, then the
    * measured rounds), the settings alternating run by run; engineThroughput
@@ -62,8 +62,26 @@ export interface ThroughputOptions {
 /** Batches as the probe sends them at these rates: full, of its default batchMax. */
 const PROBE_BATCH = parseConfig({}).probe.batchMax;
 
+/**
+ * One setting of the mix. `burst`: mean events a process makes per turn on a CPU (see event-mix.ts): 8, as a
+ * node runs; 1, no locality at all. `openFields` 'probe': the same draws, each open with every field the probe
+ * writes for it (its path flags, O_CLOEXEC, the file's inode, device, links and mode), as a node's opens come;
+ * default 'bench', the rows' mix of two to four.
+ */
+export interface MixSetting {
+  burst: number;
+  openFields?: 'bench' | 'probe';
+}
+
+/** A setting's words in its rows' names ('' for the rows' mix with locality) and in profile file names. */
+function settingLabel(s: MixSetting): { row: string; tag: string } {
+  const parts = [s.burst > 1 ? '' : ', no locality', s.openFields === 'probe' ? ', probe-like opens' : ''];
+  return { row: parts.join(''), tag: `burst${s.burst}${s.openFields === 'probe' ? '-probe' : ''}` };
+}
+
 export const THROUGHPUT_DEFAULTS: ThroughputOptions = {
-  workloads: 300, processes: 5000, batchSize: PROBE_BATCH, batches: Math.round(102_400 / PROBE_BATCH), learnRounds: 5, rounds: 10, bursts: [8, 1], runs: 5,
+  workloads: 300, processes: 5000, batchSize: PROBE_BATCH, batches: Math.round(102_400 / PROBE_BATCH), learnRounds: 5, rounds: 10,
+  settings: [{ burst: 8 }, { burst: 1 }, { burst: 8, openFields: 'probe' }], runs: 5,
 };
 
 async function startProfiler(): Promise<{ stop(): Promise<object> }> {
@@ -111,25 +129,27 @@ async function startSender(target: string, rounds: number, mix: MixOptions, chil
  * list every run's value.
  */
 export async function engineThroughput(rows: Row[], opts: ThroughputOptions = THROUGHPUT_DEFAULTS): Promise<void> {
-  const runs = new Map<number, Measured[]>(opts.bursts.map((b) => [b, []]));
+  const runs = new Map<MixSetting, Measured[]>(opts.settings.map((s) => [s, []]));
   for (let run = 1; run <= opts.runs; run++) {
-    for (const burst of opts.bursts) runs.get(burst)!.push(await measureEngine(opts, burst, 1, `burst${burst}-run${run}`));
+    for (const s of opts.settings) runs.get(s)!.push(await measureEngine(opts, s, 1, `${settingLabel(s).tag}-run${run}`));
   }
   const perRound = opts.batchSize * opts.batches;
   const k = (v: number): string => String(Math.round(v / 1000));
-  for (const burst of opts.bursts) {
-    const all = runs.get(burst)!;
+  for (const s of opts.settings) {
+    const all = runs.get(s)!;
+    const { row } = settingLabel(s);
     const perCore = (m: Measured): number => m.events / m.cpuSec;
     const r = [...all].sort((a, b) => perCore(a) - perCore(b))[(all.length - 1) >> 1]!;
     const median = `the run of the median events/s per engine core of ${all.length}, the settings alternating run by run`;
-    const mix = burst > 1 ? `16 CPUs, ${burst} events per process turn` : 'no locality: a random process per event (worst case)';
+    const mix = (s.burst > 1 ? `16 CPUs, ${s.burst} events per process turn` : 'no locality: a random process per event (worst case)')
+      + (s.openFields === 'probe' ? '; each open with every field the probe writes for it (path flags, O_CLOEXEC, the file\'s inode, device, links and mode), not the rows\' mix\'s two to four' : '');
     rows.push(
       {
-        bench: 'engine throughput', metric: `events/s (wall)${burst > 1 ? '' : ', no locality'}`, value: r.events / r.wall, unit: 'ev/s',
+        bench: 'engine throughput', metric: `events/s (wall)${row}`, value: r.events / r.wall, unit: 'ev/s',
         note: `${opts.workloads} workloads (monitor mode, profiles learned from ${opts.learnRounds * perRound} events), ${opts.processes} processes, ${mix}; built-in rules; gRPC unix socket, ${opts.batchSize} events/batch; ${median} (K ev/s wall, in run order: ${all.map((m) => k(m.events / m.wall)).join(', ')})`,
       },
       {
-        bench: 'engine throughput', metric: `events/s per engine core${burst > 1 ? '' : ', no locality'}`, value: perCore(r), unit: 'ev/s', target: '≥ 1,000,000 (issue 7)',
+        bench: 'engine throughput', metric: `events/s per engine core${row}`, value: perCore(r), unit: 'ev/s', target: '≥ 1,000,000 (issue 7)',
         note: `median of ${all.length} runs (K ev/s per core, in run order: ${all.map((m) => k(perCore(m))).join(', ')}); that run: engine CPU ${r.cpuSec.toFixed(2)} s (all threads; ${r.systemSec.toFixed(2)} s of it in the kernel, ${r.mainSec.toFixed(2)} s on the main thread) for ${r.events.toLocaleString('en-US')} events; alerts meanwhile: ${r.alerts}`,
       },
     );
@@ -146,7 +166,7 @@ export async function engineThroughput(rows: Row[], opts: ThroughputOptions = TH
 export async function workersThroughput(rows: Row[], counts = [1, 2], opts: ThroughputOptions = THROUGHPUT_DEFAULTS): Promise<void> {
   const load = loadavg()[0]!.toFixed(2);
   for (const workers of counts) {
-    const r = await measureEngine(opts, 8, workers);
+    const r = await measureEngine(opts, { burst: 8 }, workers);
     const label = workers === 1 ? '1 (in-thread)' : String(workers);
     const perEvent = (sec: number) => `${Math.round((sec / r.events) * 1e9)} ns`;
     rows.push(
@@ -191,13 +211,13 @@ function threadsCpuSec(tids: readonly number[]): number {
 }
 
 /** One run: a fresh engine and cgroup tree; `profileTag` names its BENCH_CPU_PROFILE file. */
-async function measureEngine(opts: ThroughputOptions, burst: number, workers = 1, profileTag = `burst${burst}`): Promise<Measured> {
+async function measureEngine(opts: ThroughputOptions, setting: MixSetting, workers = 1, profileTag = settingLabel(setting).tag): Promise<Measured> {
   const cg = fakeCgroupMount(opts.workloads);
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
   const children: ChildProcess[] = [];
   let engine: Engine | null = null;
   try {
-    return await runEngine(opts, burst, cg, dir, children, (e) => (engine = e), workers, profileTag);
+    return await runEngine(opts, setting, cg, dir, children, (e) => (engine = e), workers, profileTag);
   } finally {
     // Also when a run fails: no sender left sending, no engine left listening, no directories left behind.
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill();
@@ -209,7 +229,7 @@ async function measureEngine(opts: ThroughputOptions, burst: number, workers = 1
 
 async function runEngine(
   opts: ThroughputOptions,
-  burst: number,
+  setting: MixSetting,
   cg: { dir: string; ids: number[] },
   dir: string,
   children: ChildProcess[],
@@ -227,7 +247,7 @@ async function runEngine(
   started(engine);
   await engine.start();
   const target = `unix://${dir}/engine.sock`;
-  const mix = (seed: number): MixOptions => ({ workloads: opts.workloads, processes: opts.processes, batchSize: opts.batchSize, batches: opts.batches, cgroupIds: cg.ids, seed, burst });
+  const mix = (seed: number): MixOptions => ({ workloads: opts.workloads, processes: opts.processes, batchSize: opts.batchSize, batches: opts.batches, cgroupIds: cg.ids, seed, burst: setting.burst, openFields: setting.openFields });
   const perRound = opts.batchSize * opts.batches;
 
   // Learning.
