@@ -1151,7 +1151,19 @@ function event(end: number): Event {
   }
   if (numbersAt >= 0) {
     if (numbersLength < 40) shortOpenNumbers(numbersLength);
-    openNumbers(ev, wordsAt + numbersAt);
+    // OpenEvent.numbers: its layout in probe.proto (and src/probe/open-numbers.ts), the offsets written out. Eight
+    // reads at known places, where the same numbers as fields took a turn of the field loop each (~150
+    // instructions a field). Here, not in a function of its own: TurboFan did not inline one into event().
+    const w = words;
+    const at = wordsAt + numbersAt;
+    ev.result = i64(w.getInt32(at, true), w.getInt32(at + 4, true));
+    ev.ino = u64(w.getInt32(at + 8, true), w.getInt32(at + 12, true));
+    ev.flags = w.getInt32(at + 16, true);
+    ev.mode = w.getUint32(at + 20, true);
+    ev.pathFlags = w.getUint32(at + 24, true);
+    ev.dev = w.getUint32(at + 28, true);
+    ev.nlink = w.getUint32(at + 32, true);
+    ev.fileMode = w.getUint32(at + 36, true);
   }
   // An open whose path_raw the probe left out, as it is path (most opens): the same string, not read twice.
   if ((ev.pathFlags & PATH_RAW_SAME) !== 0) {
@@ -1179,24 +1191,6 @@ function event(end: number): Event {
     ev.dns = dns;
   }
   return ev;
-}
-
-/**
- * OpenEvent.numbers at `at` in words: its layout in probe.proto (and
- * src/probe/open-numbers.ts), the offsets written out here as numbers.
- * Eight reads at known places, where the same numbers as fields took a
- * turn of event()'s field loop each (~150 instructions a field).
- */
-function openNumbers(ev: Event, at: number): void {
-  const w = words;
-  ev.result = i64(w.getInt32(at, true), w.getInt32(at + 4, true));
-  ev.ino = u64(w.getInt32(at + 8, true), w.getInt32(at + 12, true));
-  ev.flags = w.getInt32(at + 16, true);
-  ev.mode = w.getUint32(at + 20, true);
-  ev.pathFlags = w.getUint32(at + 24, true);
-  ev.dev = w.getUint32(at + 28, true);
-  ev.nlink = w.getUint32(at + 32, true);
-  ev.fileMode = w.getUint32(at + 36, true);
 }
 
 /** OpenEvent.numbers shorter than its layout: the event is malformed (its own function, as wrongType says why). */
