@@ -194,29 +194,18 @@ void SetOpenNumbers(v1::OpenEvent* o, const OpenNumbers& n) {
   o->set_numbers(b, sizeof(b));
 }
 
-OpenNumbers GetOpenNumbers(const v1::OpenEvent& o) {
-  OpenNumbers n;
+bool GetOpenNumbers(const v1::OpenEvent& o, OpenNumbers* n) {
   const std::string& b = o.numbers();
-  if (b.size() < kOpenNumbersBytes) {
-    n.result = o.result();
-    n.ino = o.ino();
-    n.flags = o.flags();
-    n.mode = o.mode();
-    n.path_flags = o.path_flags();
-    n.dev = o.dev();
-    n.nlink = o.nlink();
-    n.file_mode = o.file_mode();
-    return n;
-  }
-  n.result = int64_t(GetLe(b.data() + 0, 8));
-  n.ino = GetLe(b.data() + 8, 8);
-  n.flags = int32_t(uint32_t(GetLe(b.data() + 16, 4)));
-  n.mode = uint32_t(GetLe(b.data() + 20, 4));
-  n.path_flags = uint32_t(GetLe(b.data() + 24, 4));
-  n.dev = uint32_t(GetLe(b.data() + 28, 4));
-  n.nlink = uint32_t(GetLe(b.data() + 32, 4));
-  n.file_mode = uint32_t(GetLe(b.data() + 36, 4));
-  return n;
+  if (b.size() < kOpenNumbersBytes) return false;
+  n->result = int64_t(GetLe(b.data() + 0, 8));
+  n->ino = GetLe(b.data() + 8, 8);
+  n->flags = int32_t(uint32_t(GetLe(b.data() + 16, 4)));
+  n->mode = uint32_t(GetLe(b.data() + 20, 4));
+  n->path_flags = uint32_t(GetLe(b.data() + 24, 4));
+  n->dev = uint32_t(GetLe(b.data() + 28, 4));
+  n->nlink = uint32_t(GetLe(b.data() + 32, 4));
+  n->file_mode = uint32_t(GetLe(b.data() + 36, 4));
+  return true;
 }
 
 // Both build their result in one string, without a string per component:

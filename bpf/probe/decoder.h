@@ -30,8 +30,9 @@ struct OpenNumbers {
 constexpr size_t kOpenNumbersBytes = 40;
 
 void SetOpenNumbers(v1::OpenEvent* o, const OpenNumbers& n);
-// From the block, or from the fields when the block is absent or short.
-OpenNumbers GetOpenNumbers(const v1::OpenEvent& o);
+// False when the block is absent or short: the probe writes it for every open,
+// so only a hand-built event lacks it.
+bool GetOpenNumbers(const v1::OpenEvent& o, OpenNumbers* n);
 
 // Leaf-first NUL-separated components ("b\0a\0") → "/a/b".
 std::string JoinWalkedPath(const char* buf, size_t len);

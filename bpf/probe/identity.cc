@@ -73,7 +73,8 @@ const SensitiveFiles::Root* SensitiveFiles::RootOf(std::pair<uint64_t, uint64_t>
 bool SensitiveFiles::Check(v1::Event* e, uint64_t root_dev, uint64_t root_ino) {
   if (!e->has_open()) return false;
   auto* o = e->mutable_open();
-  OpenNumbers n = GetOpenNumbers(*o);
+  OpenNumbers n;
+  if (!GetOpenNumbers(*o, &n)) return false;
   if (n.result < 0 || n.nlink < 2 || !S_ISREG(n.file_mode) || root_ino == 0) return false;
   lookups_++;
   const Root* r = RootOf({root_dev, root_ino}, {e->pid(), e->ppid(), 0});
