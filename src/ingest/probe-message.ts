@@ -493,6 +493,28 @@ function sockAddr(end: number): void {
   let aStart = 0;
   let aEnd = 0;
   const b = buf;
+  // An IPv4 end as the probe writes it (fields in number order): family 2, a 4-byte address, a port of one to
+  // three bytes, nothing else. Read at known places; any other shape goes through the loop below.
+  if (e - pos >= 10 && b[pos] === 0x08 && b[pos + 1] === AF_INET && b[pos + 2] === 0x12 && b[pos + 3] === 4 && b[pos + 8] === 0x18) {
+    const p = pos + 9;
+    const c0 = b[p]!;
+    let v = -1;
+    let n = 0;
+    if (c0 < 128) { v = c0; n = 1; }
+    else if (p + 1 < e) {
+      const c1 = b[p + 1]!;
+      if (c1 < 128) { v = (c0 & 127) | (c1 << 7); n = 2; }
+      else if (p + 2 < e && b[p + 2]! < 128) { v = (c0 & 127) | ((c1 & 127) << 7) | (b[p + 2]! << 14); n = 3; }
+    }
+    if (v >= 0 && p + n === e) {
+      saFamily = AF_INET;
+      saPort = v;
+      saPath = '';
+      saAddr = ipv4(pos + 4);
+      pos = e;
+      return;
+    }
+  }
   while (pos < e) {
     // A tag, a family, an address's length and a port of one or two bytes (most are) read here in line, as event() does.
     let tag = b[pos]!;

@@ -303,6 +303,31 @@ describe('the engine decoder against protobufjs + decodeEvent', () => {
     expect(got).toMatchObject(generic(bytes));
   });
 
+  it("reads an IPv4 end in the probe's field order at known places, and any other shape as protobuf does", () => {
+    const head = eventBytes({ ktimeNs: 5, pid: 7, tid: 7, ppid: 1, comm: 'curl', cgroupId: 9 });
+    const connectId = messageType('Event').fields['connect']!.id;
+    const connect = (sockAddr: number[]): Buffer => Buffer.concat([head, field(connectId, Buffer.concat([field(1, sockAddr), Buffer.from([0x10, 6, 0x18, 0x73])]))]);
+    const v4 = [0x08, 2, 0x12, 4, 10, 0, 3, 200];
+    const ports = [1, 127, 128, 16383, 16384, 65535];
+    const good = [
+      // The probe's shape, ports of one, two and three bytes.
+      ...ports.map((p) => connect([...v4, 0x18, ...varint(p)])),
+      // Port 0 (left out), a port in a wider varint than it needs, a field after the port, the fields in another order.
+      connect(v4),
+      connect([...v4, 0x18, 0xd0, 0x80, 0x80, 0x00]),
+      connect([...v4, 0x18, 80, 0x48, 1]),
+      connect([0x18, 80, ...v4]),
+    ];
+    // A port's varint cut by the end of its SockAddr: rejected, as by the field loop (protobufjs refuses the whole message).
+    const got = fast(batchOf(1, [...good, connect([...v4, 0x18, 0x80])]));
+    expect(got.events.map((e) => [e.addr, e.port, e.protocol])).toEqual([
+      ...ports.map((p) => ['10.0.3.200', p, 'tcp']),
+      ['10.0.3.200', 0, 'tcp'], ['10.0.3.200', 80, 'tcp'], ['10.0.3.200', 80, 'tcp'], ['10.0.3.200', 80, 'tcp'],
+    ]);
+    expect(got.rejected).toEqual(['malformed event bytes: varint past the end']);
+    expect(got.events).toEqual(generic(batchOf(1, good)).events);
+  });
+
   it('builds every event with the field order of emptyEvent (one hidden class on the hot path)', () => {
     const bytes = encode({ batch: { seq: 1, events: randomEvents(rng(8), 200) } });
     const keys = Object.keys(emptyEvent('open'));
