@@ -15,7 +15,7 @@ import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import { parseConfig } from '../src/config/load.js';
-import type { Event } from '../src/model/event.js';
+import { execMore, type Event } from '../src/model/event.js';
 import type { ProbeSession } from '../src/probe/session.js';
 import { TestCgroupTree } from '../test/support/cgroup.js';
 import { buildTools, median, probeUnavailable, runLoad, sleep } from './lib/kernel.js';
@@ -96,7 +96,11 @@ async function replay(place: Place): Promise<number> {
   const batches: Event[][] = [];
   const all = structuredClone(captured[place]);
   // The decoder gives the same command line the same array (probe-message.ts), which caches key on: so here too.
-  for (const e of all) e.argv = argvs.get(e.argv.join('\0')) ?? argvs.set(e.argv.join('\0'), e.argv).get(e.argv.join('\0'))!;
+  for (const e of all) {
+    if (e.type !== 'exec') continue;
+    const x = execMore(e);
+    x.argv = argvs.get(x.argv.join('\0')) ?? argvs.set(x.argv.join('\0'), x.argv).get(x.argv.join('\0'))!;
+  }
   for (let i = 0; i < all.length; i += BATCH) batches.push(all.slice(i, i + BATCH));
   gc?.(); // the copies' garbage is not the engine's
   const c0 = process.cpuUsage();

@@ -45,7 +45,7 @@ import { IngestServer, type EventBytes, type IngestHandler } from './ingest/serv
 import type { Logger } from './log.js';
 import { alertAbout, NO_ACTION, repeatKey, type Alert, type AlertDraft } from './model/alert.js';
 import { setArgvPatterns } from './model/argv.js';
-import { EVENT_TYPES, pathIncomplete, type Event, type EventType } from './model/event.js';
+import { EVENT_TYPES, execMore, pathIncomplete, type Event, type EventType } from './model/event.js';
 import { typeIndex } from './model/type-index.js';
 import { nodeWorkload, type Workload, type WorkloadKind } from './model/workload.js';
 import { Metrics, serveMetrics } from './observe/metrics.js';
@@ -166,7 +166,7 @@ export class Engine implements IngestHandler {
     // Known tools are hashed from this node's binaries once, before the first event.
     const tools = KnownTools.scan();
     log.info({ tools: tools.size }, 'known tools hashed from this node\'s binaries');
-    this.tree = new ProcessTree(config.processTree.maxProcesses, (e) => tools.identify(e));
+    this.tree = new ProcessTree(config.processTree.maxProcesses, (e) => tools.identify(e, execMore(e)));
     const mount = opts.cgroupMount === undefined ? findCgroup2Mount() : opts.cgroupMount;
     if (!mount) log.warn('no cgroup v2 mount found in /proc/self/mountinfo: workloads cannot be told apart by cgroup');
     this.cgroups = new CgroupPaths({ mount, sharedPidNamespace: () => this.sharedPidNamespace });

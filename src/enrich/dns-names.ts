@@ -7,7 +7,7 @@
 // Bounded: each cgroup keeps at most maxPerCgroup addresses, its oldest
 // going first, so a workload flooded with answers forgets its own names,
 // not another's. Evictions are counted (status, metrics).
-import type { Event } from '../model/event.js';
+import { dnsAnswer, type Event } from '../model/event.js';
 
 interface Entry {
   name: string;
@@ -32,7 +32,7 @@ export class DnsNames {
 
   /** Takes in a dns event's addresses. */
   observe(e: Event): void {
-    const d = e.dns;
+    const d = dnsAnswer(e);
     if (!d || !d.name || d.addresses.length === 0) return;
     this.answers++;
     let table = this.byCgroup.get(e.cgroupId);

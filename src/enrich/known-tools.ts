@@ -107,11 +107,11 @@ export class KnownTools {
   /**
    * The tool an exec ran: known by content or inode, else the basename of
    * the file run; '' for an interpreter the kernel started for a script
-   * (the process is the script, named by it, as before).
+   * (the process is the script, named by it, as before). `x`: the exec's own fields (model/event.ts ExecMore).
    */
-  identify(e: { path: string; filename: string; argv: readonly string[]; sha256: string; dev: number; ino: number }): string {
-    if (isScriptRun(e)) return '';
-    const bySha = e.sha256 ? this.bySha.get(e.sha256) : undefined;
+  identify(e: { path: string; dev: number; ino: number }, x: { filename: string; argv: readonly string[]; sha256: string }): string {
+    if (isScriptRun(x)) return '';
+    const bySha = x.sha256 ? this.bySha.get(x.sha256) : undefined;
     if (bySha) return bySha;
     const byInode = e.ino ? this.byInode.get(`${e.dev}:${e.ino}`) : undefined;
     if (byInode) return byInode;

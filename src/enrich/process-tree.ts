@@ -2,7 +2,7 @@
 // what it ran before (exec lineage). Seeded from the probe's /proc
 // snapshot, kept current by exec/fork/exit events, bounded by recency.
 import { basename } from 'node:path';
-import { EXE_UPPER_LAYER, NO_LOGINUID, type Event } from '../model/event.js';
+import { EXE_UPPER_LAYER, execMore, exitMore, forkMore, NO_LOGINUID, setidMore, type Event } from '../model/event.js';
 import type { Process } from '../model/process.js';
 import type { WireProcessInfo } from '../probe/wire.js';
 
@@ -270,10 +270,11 @@ export class ProcessTree {
       p.cgroupId = e.cgroupId;
     }
     switch (e.type) {
-      case 'exec':
+      case 'exec': {
         // An exec denied by a security hook never happened: the process
         // still runs its old image.
         if (e.blockedBy === 'bpf-lsm' || e.blockedBy === 'fmod_ret') break;
+        const x = execMore(e);
         if (p.exe) {
           // The first made at its size (an empty array pushed to grows to 17 slots, 152 bytes a process), never NO_LINEAGE written to.
           if (p.lineage.length === 0) p.lineage = [p.exe];
@@ -282,38 +283,44 @@ export class ProcessTree {
         }
         p.exe = e.path;
         p.tool = this.identify(e);
-        p.stdio = e.stdio;
-        p.argv = e.argv;
-        p.env = e.env;
-        p.cwd = e.cwd;
+        p.stdio = x.stdio;
+        p.argv = x.argv;
+        p.env = x.env;
+        p.cwd = x.cwd;
         p.comm = e.comm;
-        p.tty = e.tty;
-        p.capEffective = e.capEffective;
-        p.capPermitted = e.capPermitted;
-        p.loginuid = signedUid(e.loginuid);
-        p.vpid = e.vpid;
-        p.exeUpperLayer = (e.exeLayer & EXE_UPPER_LAYER) !== 0;
+        p.tty = x.tty;
+        p.capEffective = x.capEffective;
+        p.capPermitted = x.capPermitted;
+        p.loginuid = signedUid(x.loginuid);
+        p.vpid = x.vpid;
+        p.exeUpperLayer = (x.exeLayer & EXE_UPPER_LAYER) !== 0;
         p.origin = p.origin === 'event' ? 'exec' : p.origin;
         break;
-      case 'fork':
+      }
+      case 'fork': {
         // The child runs the parent's image, with its credentials, until it execs.
-        this.procs.set(e.childPid, {
-          pid: e.childPid, ppid: e.pid, uid: e.uid, gid: e.gid, comm: p.comm, exe: p.exe, tool: p.tool, stdio: p.stdio, argv: p.argv, env: p.env, cwd: p.cwd,
+        const f = forkMore(e);
+        this.procs.set(f.childPid, {
+          pid: f.childPid, ppid: e.pid, uid: e.uid, gid: e.gid, comm: p.comm, exe: p.exe, tool: p.tool, stdio: p.stdio, argv: p.argv, env: p.env, cwd: p.cwd,
           cgroupId: e.cgroupId, tty: p.tty, capEffective: p.capEffective, capPermitted: p.capPermitted, loginuid: p.loginuid,
-          vpid: e.vpid, exeUpperLayer: p.exeUpperLayer,
+          vpid: f.vpid, exeUpperLayer: p.exeUpperLayer,
           startKtimeNs: e.ktimeNs, lineage: NO_LINEAGE, exited: false, exitCode: 0, origin: 'fork', state: null, stateOwner: null,
         });
         break;
-      case 'setid':
+      }
+      case 'setid': {
         // Read at the call's exit: what it left, whether it succeeded or not.
-        p.capEffective = e.capEffective;
-        p.capPermitted = e.capPermitted;
+        const m = setidMore(e);
+        p.capEffective = m.capEffective;
+        p.capPermitted = m.capPermitted;
         p.comm = e.comm;
         break;
+      }
       case 'exit':
         p.exited = true;
-        p.exitCode = e.signal ? 128 + e.signal : e.exitCode;
         {
+          const { exitCode, signal } = exitMore(e);
+          p.exitCode = signal ? 128 + signal : exitCode;
           const old = this.exited[this.exitedNext];
           this.exited[this.exitedNext] = p;
           this.exitedNext = this.exitedNext + 1 === KEEP_EXITED ? 0 : this.exitedNext + 1;

@@ -16,7 +16,7 @@
 //    can hide an event, or stall the stream, with such a name;
 //  - unknown fields are skipped (proto3 forward compatibility); a kind
 //    (exec, open…) given twice counts once, the last.
-import { EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, MECHANISMS, PATH_RAW_SAME, type DnsAnswer, type Event, type EventType, type TaskIds } from '../model/event.js';
+import { EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, MECHANISMS, PATH_RAW_SAME, type DnsAnswer, type Event, type EventMore, type EventType, type ExecMore, type ExitMore, type ForkMore, type SetidMore, type TaskIds } from '../model/event.js';
 import { EVENT_KINDS } from '../model/event-kinds.js';
 import { messageType } from '../rpc/proto.js';
 import type { WireProbeMessage } from '../probe/wire.js';
@@ -887,15 +887,31 @@ function event(end: number): Event {
   // the other way round (a local a field, the literal made last from them): TurboFan kept each of some fifty
   // locals in a stack slot, so every event paid a store to set each slot, then a load, a tag and a store to
   // copy it into the Event (~210 instructions an event: bench/README.md, "The Event made first"). The field order of
-  // emptyEvent (src/model/event.ts): every event gets one hidden class.
+  // emptyEvent (src/model/event.ts): every event gets one hidden class. A kind's own fields (exec, setid, fork,
+  // exit) are in an object of their own, `more`, made only for that kind (in newExecMore's order and its siblings':
+  // one hidden class each), so the other kinds (opens: most events) do not store their defaults.
+  let more: EventMore | null = null;
+  switch (k.field) {
+    case Oneof.exec:
+      more = { filename: '', argv: NO_ARGV, argvTruncated: false, env: NO_ARGV, envTruncated: false, cwd: '', tty: 0, exeLayer: 0, vpid: 0, loginuid: 0, capEffective: 0, capPermitted: 0, sha256: '', stdio: 0 };
+      break;
+    case Oneof.setid:
+      more = { capEffective: 0, capPermitted: 0, euid: 0, suid: 0, egid: 0, sgid: 0, fsuid: 0, fsgid: 0, idsAfter: null };
+      break;
+    case Oneof.fork:
+      more = { childPid: 0, vpid: 0 };
+      break;
+    case Oneof.exit:
+      more = { exitCode: 0, signal: 0 };
+      break;
+  }
   const ev: Event = {
     type, ktimeNs, time: 0, pid, tid, ppid, uid, gid, comm, cgroupId, nodeName: '', blocked, blockedBy: MECHANISMS[blockedBy] ?? '', ioUring,
-    path: '', pathRaw: '', pathFlags: 0, ino: 0, dev: 0, nlink: 0, fileMode: 0, sha256: '', stdio: 0, path2: '', flags: 0, mode: 0, result: 0,
-    filename: '', argv: NO_ARGV, argvTruncated: false, env: NO_ARGV, envTruncated: false, cwd: '', tty: 0, exeLayer: 0, vpid: 0, loginuid: 0, capEffective: 0, capPermitted: 0,
-    childPid: 0, exitCode: 0, signal: 0,
-    family: 0, addr: '', port: 0, localAddr: '', localPort: 0, protocol: '', unixPath: '', sipName: '', cipName: '', dns: null,
-    call: '', id: 0, targetPid: 0, euid: 0, suid: 0, egid: 0, sgid: 0, fsuid: 0, fsgid: 0, idsAfter: null,
+    path: '', pathRaw: '', pathFlags: 0, ino: 0, dev: 0, path2: '', flags: 0, mode: 0, result: 0,
+    family: 0, addr: '', port: 0, localAddr: '', localPort: 0, protocol: '', unixPath: '', sipName: '', cipName: '',
+    call: '', id: 0, targetPid: 0,
     pathKey: -1, commKey,
+    more,
     process: null, workload: null,
   };
   let args = 0;
@@ -958,9 +974,9 @@ function event(end: number): Event {
         else if (f === 6) ev.pathFlags = lo >>> 0;
         else if (f === 7) ev.ino = u64(lo, hi);
         else if (f === 8) ev.dev = lo >>> 0;
-        else if (f === 9) ev.nlink = lo >>> 0;
-        else if (f === 10) ev.fileMode = lo >>> 0;
-        else {
+        else if (f === 9 || f === 10) {
+          // the link count and the file's mode: nothing reads them, not kept
+        } else {
           // The numbers in one field, as the probe sends them: read after the loop, over the fields wherever they
           // were (the last one sent, as protobuf takes a field sent twice).
           const n = delimited(e, 'open numbers');
@@ -969,40 +985,42 @@ function event(end: number): Event {
           pos = n;
         }
         break;
-      case Oneof.exec:
-        if (f === 1) ev.filename = str(e, MAX_PATH);
+      case Oneof.exec: {
+        const x = more as ExecMore;
+        if (f === 1) x.filename = str(e, MAX_PATH);
         else if (f === 2) { ev.path = str(e, MAX_PATH); ev.pathKey = lastKey; }
         else if (f === 3) {
           const word = str(e, MAX_ARG);
           if (args <= MAX_ARGS) argvScratch[args] = word;
           args++;
-        } else if (f === 4) ev.argvTruncated = lo !== 0;
-        else if (f === 5) ev.cwd = str(e, MAX_PATH);
-        else if (f === 6) ev.tty = lo >>> 0;
-        else if (f === 7) ev.capEffective = u64(lo, hi);
-        else if (f === 8) ev.capPermitted = u64(lo, hi);
-        else if (f === 9) ev.loginuid = lo >>> 0;
-        else if (f === 10) ev.vpid = lo >>> 0;
-        else if (f === 11) ev.exeLayer |= lo !== 0 ? EXE_OVERLAY : 0;
-        else if (f === 12) ev.exeLayer |= lo !== 0 ? EXE_UPPER_LAYER : 0;
+        } else if (f === 4) x.argvTruncated = lo !== 0;
+        else if (f === 5) x.cwd = str(e, MAX_PATH);
+        else if (f === 6) x.tty = lo >>> 0;
+        else if (f === 7) x.capEffective = u64(lo, hi);
+        else if (f === 8) x.capPermitted = u64(lo, hi);
+        else if (f === 9) x.loginuid = lo >>> 0;
+        else if (f === 10) x.vpid = lo >>> 0;
+        else if (f === 11) x.exeLayer |= lo !== 0 ? EXE_OVERLAY : 0;
+        else if (f === 12) x.exeLayer |= lo !== 0 ? EXE_UPPER_LAYER : 0;
         else if (f === 13) ev.ino = u64(lo, hi);
         else if (f === 14) ev.dev = lo >>> 0;
-        else if (f === 15) ev.sha256 = str(e, 64);
-        else if (f === 16) ev.stdio = lo >>> 0;
+        else if (f === 15) x.sha256 = str(e, 64);
+        else if (f === 16) x.stdio = lo >>> 0;
         else if (f === 17) {
           // Again here what the probe filtered: no value off the list gets further (model/env.ts).
           const entry = redactEnvEntry(str(e, MAX_ARG));
           if (envs <= MAX_ENV) envScratch[envs] = entry;
           envs++;
-        } else ev.envTruncated = lo !== 0;
+        } else x.envTruncated = lo !== 0;
         break;
+      }
       case Oneof.fork:
-        if (f === 1) ev.childPid = lo >>> 0;
-        else ev.vpid = lo >>> 0;
+        if (f === 1) (more as ForkMore).childPid = lo >>> 0;
+        else (more as ForkMore).vpid = lo >>> 0;
         break;
       case Oneof.exit:
-        if (f === 1) ev.exitCode = lo | 0;
-        else ev.signal = lo | 0;
+        if (f === 1) (more as ExitMore).exitCode = lo | 0;
+        else (more as ExitMore).signal = lo | 0;
         break;
       case Oneof.unlink:
         if (f === 1) { ev.path = str(e, MAX_PATH); ev.pathKey = lastKey; }
@@ -1046,20 +1064,22 @@ function event(end: number): Event {
         }
         else ev.result = i64(lo, hi);
         break;
-      case Oneof.setid:
+      case Oneof.setid: {
+        const m = more as SetidMore;
         if (f === 1) ev.call = str(e, UNBOUNDED);
         else if (f === 2) ev.id = i64(lo, hi);
         else if (f === 3) ev.result = i64(lo, hi);
-        else if (f === 4) ev.capEffective = u64(lo, hi);
-        else if (f === 5) ev.capPermitted = u64(lo, hi);
-        else if (f === 6) ev.euid = lo >>> 0;
-        else if (f === 7) ev.suid = lo >>> 0;
-        else if (f === 8) ev.egid = lo >>> 0;
-        else if (f === 9) ev.sgid = lo >>> 0;
-        else if (f === 10) ev.fsuid = lo >>> 0;
-        else if (f === 11) ev.fsgid = lo >>> 0;
-        else ev.idsAfter = taskIds(e);
+        else if (f === 4) m.capEffective = u64(lo, hi);
+        else if (f === 5) m.capPermitted = u64(lo, hi);
+        else if (f === 6) m.euid = lo >>> 0;
+        else if (f === 7) m.suid = lo >>> 0;
+        else if (f === 8) m.egid = lo >>> 0;
+        else if (f === 9) m.sgid = lo >>> 0;
+        else if (f === 10) m.fsuid = lo >>> 0;
+        else if (f === 11) m.fsgid = lo >>> 0;
+        else m.idsAfter = taskIds(e);
         break;
+      }
       case Oneof.ptrace:
         if (f === 1) ev.id = i64(lo, hi);
         else if (f === 2) ev.targetPid = lo >>> 0;
@@ -1155,8 +1175,9 @@ function event(end: number): Event {
     }
   }
   if (type === 'exec') {
+    const x = more as ExecMore;
     if (!ev.path) {
-      ev.path = ev.filename;
+      ev.path = x.filename;
       ev.pathKey = -1;
     }
     // Past the bounds: their first word past them kept, for boundEvent to cut and mark.
@@ -1164,12 +1185,12 @@ function event(end: number): Event {
       oversize = true;
       args = MAX_ARGS + 1;
     }
-    if (args > 0) ev.argv = sharedArgv(args);
+    if (args > 0) x.argv = sharedArgv(args);
     if (envs > MAX_ENV) {
       oversize = true;
       envs = MAX_ENV + 1;
     }
-    if (envs > 0) ev.env = envScratch.slice(0, envs);
+    if (envs > 0) x.env = envScratch.slice(0, envs);
   }
   if (numbersAt >= 0) {
     if (numbersLength < 40) shortOpenNumbers(numbersLength);
@@ -1184,8 +1205,7 @@ function event(end: number): Event {
     ev.mode = w.getUint32(at + 20, true);
     ev.pathFlags = w.getUint32(at + 24, true);
     ev.dev = w.getUint32(at + 28, true);
-    ev.nlink = w.getUint32(at + 32, true);
-    ev.fileMode = w.getUint32(at + 36, true);
+    // at 32 and 36: the link count and the file's mode, not kept (nothing reads them)
   }
   // An open whose path_raw the probe left out, as it is path (most opens): the same string, not read twice.
   if ((ev.pathFlags & PATH_RAW_SAME) !== 0) {
@@ -1210,7 +1230,7 @@ function event(end: number): Event {
     // Cut by the kernel: what is past the cut is missing, not malformed.
     if (dnsLength > 0 && !dns.error && dns.truncated === false && dnsLength > MAX_DNS_MESSAGE) dns.truncated = true;
     dns.allowedInKernel = dnsAllowed;
-    ev.dns = dns;
+    ev.more = dns;
   }
   return ev;
 }

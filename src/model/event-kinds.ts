@@ -4,7 +4,7 @@
 // reads in a summary (logs, the event log, alerts). The decoder, the rule
 // fields and eventSummary look kinds up here; test/unit/model/event-kinds.test.ts
 // holds the table against probe.proto.
-import { PATH_BIND_MAPPED, PATH_HARDLINK, PATH_OUTSIDE_ROOT, PATH_RAW_REREAD, PATH_RAW_TRUNCATED, PATH_RAW_UNREADABLE, PATH_TRUNCATED, stdioKind, type Event, type EventType } from './event.js';
+import { PATH_BIND_MAPPED, PATH_HARDLINK, PATH_OUTSIDE_ROOT, PATH_RAW_REREAD, PATH_RAW_TRUNCATED, PATH_RAW_UNREADABLE, PATH_TRUNCATED, dnsAnswer, execMore, exitMore, forkMore, setidMore, stdioKind, type Event, type EventType } from './event.js';
 import { redactArgv } from './argv.js';
 
 export interface EventKind {
@@ -54,28 +54,30 @@ export const EVENT_KINDS: Readonly<Record<EventType, EventKind>> = {
   exec: {
     oneof: 'exec', field: 16, message: 'ExecEvent', syscall: 'execve', syscalls: ['execve', 'execveat'], exactCall: false, fd: null, result: true,
     summarize(e, out) {
+      const x = execMore(e);
       // Secrets redacted (model/argv.ts): a summary goes to alerts and the event log.
-      Object.assign(out, { exe: e.path, filename: e.filename, argv: redactArgv(e.argv), cwd: e.cwd });
-      if (e.argvTruncated) out.argvTruncated = true;
+      Object.assign(out, { exe: e.path, filename: x.filename, argv: redactArgv(x.argv), cwd: x.cwd });
+      if (x.argvTruncated) out.argvTruncated = true;
       // Redacted as the probe sent it (model/env.ts): names, and the allowed values only.
-      if (e.env.length > 0) out.env = e.env;
-      if (e.envTruncated) out.envTruncated = true;
-      if (e.tty) out.tty = e.tty;
-      if (e.sha256) out.sha256 = e.sha256;
-      const stdio = [0, 1, 2].map((fd) => stdioKind(e.stdio, fd as 0 | 1 | 2) ?? 'closed');
-      if (e.stdio && stdio.some((k) => k !== 'file' && k !== 'pipe')) out.stdio = stdio;
+      if (x.env.length > 0) out.env = x.env;
+      if (x.envTruncated) out.envTruncated = true;
+      if (x.tty) out.tty = x.tty;
+      if (x.sha256) out.sha256 = x.sha256;
+      const stdio = [0, 1, 2].map((fd) => stdioKind(x.stdio, fd as 0 | 1 | 2) ?? 'closed');
+      if (x.stdio && stdio.some((k) => k !== 'file' && k !== 'pipe')) out.stdio = stdio;
     },
   },
   fork: {
     oneof: 'fork', field: 17, message: 'ForkEvent', syscall: 'clone', syscalls: ['clone', 'clone3', 'fork', 'vfork'], exactCall: false, fd: null, result: true,
     summarize(e, out) {
-      out.childPid = e.childPid;
+      out.childPid = forkMore(e).childPid;
     },
   },
   exit: {
     oneof: 'exit', field: 18, message: 'ExitEvent', syscall: 'procexit', syscalls: ['procexit'], exactCall: false, fd: null, result: false,
     summarize(e, out) {
-      Object.assign(out, { exitCode: e.exitCode, signal: e.signal });
+      const { exitCode, signal } = exitMore(e);
+      Object.assign(out, { exitCode, signal });
     },
   },
   open: {
@@ -126,12 +128,13 @@ export const EVENT_KINDS: Readonly<Record<EventType, EventKind>> = {
     summarize(e, out) {
       Object.assign(out, { call: e.call, id: e.id, result: e.result });
       // What the caller was before and after the call, of the kind of id it asked to change.
-      const a = e.idsAfter;
+      const m = setidMore(e);
+      const a = m.idsAfter;
       if (e.call.includes('uid')) {
-        Object.assign(out, { prevEuid: e.euid, prevSuid: e.suid, prevFsuid: e.fsuid });
+        Object.assign(out, { prevEuid: m.euid, prevSuid: m.suid, prevFsuid: m.fsuid });
         if (a) Object.assign(out, { newUid: a.uid, newEuid: a.euid, newSuid: a.suid, newFsuid: a.fsuid });
       } else {
-        Object.assign(out, { prevEgid: e.egid, prevSgid: e.sgid, prevFsgid: e.fsgid });
+        Object.assign(out, { prevEgid: m.egid, prevSgid: m.sgid, prevFsgid: m.fsgid });
         if (a) Object.assign(out, { newGid: a.gid, newEgid: a.egid, newSgid: a.sgid, newFsgid: a.fsgid });
       }
     },
@@ -182,7 +185,7 @@ export const EVENT_KINDS: Readonly<Record<EventType, EventKind>> = {
   dns: {
     oneof: 'dns', field: 34, message: 'DnsEvent', syscall: 'dns', syscalls: ['dns'], exactCall: false, fd: null, result: false,
     summarize(e, out) {
-      const d = e.dns;
+      const d = dnsAnswer(e);
       Object.assign(out, { server: e.addr, port: e.port, protocol: e.protocol });
       if (!d) return;
       Object.assign(out, { name: d.name, rcode: d.rcode, addresses: d.addresses.map((a) => a.addr) });

@@ -135,6 +135,72 @@ export interface TaskIds {
   fsgid: number;
 }
 
+/**
+ * exec's own fields (Event.more of an exec). Apart from the Event: only
+ * exec events carry them, and an Event with them all would store their
+ * defaults for every open (issue 25, item 1).
+ */
+export interface ExecMore {
+  /** The name as passed to execve, argv, whether argv was cut, cwd. */
+  filename: string;
+  argv: string[];
+  argvTruncated: boolean;
+  /** The environment, "NAME=value" with values off the allow-list "<redacted>" (model/env.ts), and whether it was cut. */
+  env: string[];
+  envTruncated: boolean;
+  cwd: string;
+  /** The controlling terminal (major << 20 | minor), 0 if none. */
+  tty: number;
+  /** Where the executable is (EXE_OVERLAY, EXE_UPPER_LAYER: not from the container's image). */
+  exeLayer: number;
+  /** The pid in the process's own pid namespace (a container's). */
+  vpid: number;
+  /** The audit login uid, NO_LOGINUID when unset. */
+  loginuid: number;
+  /** Capability bits (bit n: capability n) after the call. */
+  capEffective: number;
+  capPermitted: number;
+  /** The executable's content, sha256 in hex; '' when the probe could not read it. */
+  sha256: string;
+  /** What fds 0, 1 and 2 were, a STDIO_* byte each (stdioKind). */
+  stdio: number;
+}
+
+/** setid's own fields (Event.more of a setid). */
+export interface SetidMore {
+  /** Capability bits after the call. */
+  capEffective: number;
+  capPermitted: number;
+  /**
+   * The caller's effective, saved and file system uid and gid as the call
+   * found them, before it changed them (the real ones are Event.uid and gid).
+   */
+  euid: number;
+  suid: number;
+  egid: number;
+  sgid: number;
+  fsuid: number;
+  fsgid: number;
+  /** The caller's ids as the call left them; null from a probe that does not say. */
+  idsAfter: TaskIds | null;
+}
+
+/** fork's own fields (Event.more of a fork). */
+export interface ForkMore {
+  /** The new process, and its pid in its own pid namespace. */
+  childPid: number;
+  vpid: number;
+}
+
+/** exit's own fields (Event.more of an exit): WEXITSTATUS and terminating signal. */
+export interface ExitMore {
+  exitCode: number;
+  signal: number;
+}
+
+/** What Event.more holds: one shape per kind that has one (a dns event's is its answer). */
+export type EventMore = ExecMore | SetidMore | ForkMore | ExitMore | DnsAnswer;
+
 export interface Event {
   type: EventType;
   /** CLOCK_MONOTONIC nanoseconds, as the kernel stamped it. */
@@ -168,17 +234,11 @@ export interface Event {
   pathFlags: number;
   /**
    * open: the file opened, exec: the file run, by inode number and its file
-   * system's device (kernel dev_t); open also its hard links and S_IFMT|mode.
-   * 0 when unknown.
+   * system's device (kernel dev_t). 0 when unknown. (The probe also sends an
+   * open's link count and mode; nothing read them, so the Event does not keep them.)
    */
   ino: number;
   dev: number;
-  nlink: number;
-  fileMode: number;
-  /** exec: the executable's content, sha256 in hex; '' when the probe could not read it. */
-  sha256: string;
-  /** exec: what fds 0, 1 and 2 were, a STDIO_* byte each (stdioKind). */
-  stdio: number;
   /** rename: the new name; mount: the source; link: the target (a symlink's as given); iouring: the operation. */
   path2: string;
   /** open: O_* flags; rename: RENAME_* flags; mount: MS_* flags; socket: the SOCK_* type; bpf: the program type; userfaultfd, iouring, link: the flags. */
@@ -187,32 +247,6 @@ export interface Event {
   mode: number;
   /** The syscall's return value: an fd, 0, or -errno. */
   result: number;
-
-  /** exec: the name as passed to execve, argv, whether argv was cut, cwd. */
-  filename: string;
-  argv: string[];
-  argvTruncated: boolean;
-  /** exec: the environment, "NAME=value" with values off the allow-list "<redacted>" (model/env.ts), and whether it was cut. */
-  env: string[];
-  envTruncated: boolean;
-  cwd: string;
-  /** exec: the controlling terminal (major << 20 | minor), 0 if none. */
-  tty: number;
-  /** exec: where the executable is (EXE_OVERLAY, EXE_UPPER_LAYER: not from the container's image). */
-  exeLayer: number;
-  /** exec: the pid in the process's own pid namespace (a container's); fork: the child's. */
-  vpid: number;
-  /** exec: the audit login uid, NO_LOGINUID when unset. */
-  loginuid: number;
-  /** exec, setid: capability bits (bit n: capability n) after the call. */
-  capEffective: number;
-  capPermitted: number;
-
-  /** fork: the new process. */
-  childPid: number;
-  /** exit: WEXITSTATUS and terminating signal. */
-  exitCode: number;
-  signal: number;
 
   /** connect/accept: the remote end; bind/listen: unused. */
   family: number;
@@ -228,8 +262,6 @@ export interface Event {
   sipName: string;
   /** accept: the name the workload resolved the client address from (fd.cip.name), '' when unknown. */
   cipName: string;
-  /** dns: the answer (addr/port/family/protocol: the resolver that sent it). */
-  dns: DnsAnswer | null;
 
   /** setid: the call name; module: init_module or finit_module; mount: fstype; namespace: setns or unshare;
    * link, send, dup, iouring: the call; bpf: the program's or map's name. */
@@ -246,19 +278,6 @@ export interface Event {
   id: number;
   /** ptrace: the target. */
   targetPid: number;
-  /**
-   * setid: the caller's effective, saved and file system uid and gid as
-   * the call found them, before it changed them (the real ones are uid and
-   * gid); 0 on other events.
-   */
-  euid: number;
-  suid: number;
-  egid: number;
-  sgid: number;
-  fsuid: number;
-  fsgid: number;
-  /** setid: the caller's ids as the call left them; null on other events and from a probe that does not say. */
-  idsAfter: TaskIds | null;
 
   /**
    * The decoder's intern slots of path and comm (-1: not interned): a hint
@@ -268,6 +287,14 @@ export interface Event {
    */
   pathKey: number;
   commKey: number;
+
+  /**
+   * The kind's own fields: exec ExecMore, setid SetidMore, fork ForkMore,
+   * exit ExitMore, dns its DnsAnswer (null only on one made without it);
+   * null for every other kind. One property for all, so that every Event
+   * keeps one hidden class; read through execMore() and its siblings.
+   */
+  more: EventMore | null;
 
   /** Set by enrich. */
   process: Process | null;
@@ -291,15 +318,66 @@ export function stdioKind(stdio: number, fd: 0 | 1 | 2): string | undefined {
   return b < STDIO_KINDS.length ? STDIO_KINDS[b] : 'other';
 }
 
+/** A new exec's own fields at their defaults (the decoder's literal has the same field order: one hidden class). */
+export function newExecMore(): ExecMore {
+  return { filename: '', argv: [], argvTruncated: false, env: [], envTruncated: false, cwd: '', tty: 0, exeLayer: 0, vpid: 0, loginuid: 0, capEffective: 0, capPermitted: 0, sha256: '', stdio: 0 };
+}
+export function newSetidMore(): SetidMore {
+  return { capEffective: 0, capPermitted: 0, euid: 0, suid: 0, egid: 0, sgid: 0, fsuid: 0, fsgid: 0, idsAfter: null };
+}
+export function newForkMore(): ForkMore {
+  return { childPid: 0, vpid: 0 };
+}
+export function newExitMore(): ExitMore {
+  return { exitCode: 0, signal: 0 };
+}
+
+/** The defaults a kind without the part reads (as every Event had them before they moved); frozen: never written. */
+const NO_EXEC: ExecMore = Object.freeze({ ...newExecMore(), argv: Object.freeze([]) as unknown as string[], env: Object.freeze([]) as unknown as string[] });
+const NO_SETID: SetidMore = Object.freeze(newSetidMore());
+const NO_FORK: ForkMore = Object.freeze(newForkMore());
+const NO_EXIT: ExitMore = Object.freeze(newExitMore());
+
+/** An exec's own fields; for any other kind their defaults (frozen). */
+export function execMore(e: Event): ExecMore {
+  return e.type === 'exec' && e.more !== null ? (e.more as ExecMore) : NO_EXEC;
+}
+/** A setid's own fields; for any other kind their defaults (frozen). */
+export function setidMore(e: Event): SetidMore {
+  return e.type === 'setid' && e.more !== null ? (e.more as SetidMore) : NO_SETID;
+}
+/** A fork's own fields; for any other kind their defaults (frozen). */
+export function forkMore(e: Event): ForkMore {
+  return e.type === 'fork' && e.more !== null ? (e.more as ForkMore) : NO_FORK;
+}
+/** An exit's own fields; for any other kind their defaults (frozen). */
+export function exitMore(e: Event): ExitMore {
+  return e.type === 'exit' && e.more !== null ? (e.more as ExitMore) : NO_EXIT;
+}
+/** A dns event's answer; null for any other kind. */
+export function dnsAnswer(e: Event): DnsAnswer | null {
+  return e.type === 'dns' ? (e.more as DnsAnswer | null) : null;
+}
+
+/** The own fields a new event of the kind starts with (dns: none until its answer is set). */
+export function newMore(type: EventType): EventMore | null {
+  switch (type) {
+    case 'exec': return newExecMore();
+    case 'setid': return newSetidMore();
+    case 'fork': return newForkMore();
+    case 'exit': return newExitMore();
+    default: return null;
+  }
+}
+
 export function emptyEvent(type: EventType): Event {
   return {
     type, ktimeNs: 0, time: 0, pid: 0, tid: 0, ppid: 0, uid: 0, gid: 0, comm: '', cgroupId: 0, nodeName: '', blocked: false, blockedBy: '', ioUring: false,
-    path: '', pathRaw: '', pathFlags: 0, ino: 0, dev: 0, nlink: 0, fileMode: 0, sha256: '', stdio: 0, path2: '', flags: 0, mode: 0, result: 0,
-    filename: '', argv: [], argvTruncated: false, env: [], envTruncated: false, cwd: '', tty: 0, exeLayer: 0, vpid: 0, loginuid: 0, capEffective: 0, capPermitted: 0,
-    childPid: 0, exitCode: 0, signal: 0,
-    family: 0, addr: '', port: 0, localAddr: '', localPort: 0, protocol: '', unixPath: '', sipName: '', cipName: '', dns: null,
-    call: '', id: 0, targetPid: 0, euid: 0, suid: 0, egid: 0, sgid: 0, fsuid: 0, fsgid: 0, idsAfter: null,
+    path: '', pathRaw: '', pathFlags: 0, ino: 0, dev: 0, path2: '', flags: 0, mode: 0, result: 0,
+    family: 0, addr: '', port: 0, localAddr: '', localPort: 0, protocol: '', unixPath: '', sipName: '', cipName: '',
+    call: '', id: 0, targetPid: 0,
     pathKey: -1, commKey: -1,
+    more: newMore(type),
     process: null, workload: null,
   };
 }

@@ -3,7 +3,7 @@
 // backlog are dropped and counted, never silently.
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
-import { type Event } from '../model/event.js';
+import { execMore, type Event } from '../model/event.js';
 import { eventSummary } from '../model/event-kinds.js';
 import type { Logger } from '../log.js';
 
@@ -20,7 +20,10 @@ export function eventRecord(e: Event): Record<string, unknown> {
     if (w.containerInfo?.image) rec.image = w.containerInfo.image;
   }
   if (e.process && e.type !== 'exec') rec.exe = e.process.exe;
-  if (e.type === 'exec' && e.vpid && e.vpid !== e.pid) rec.vpid = e.vpid;
+  if (e.type === 'exec') {
+    const { vpid } = execMore(e);
+    if (vpid && vpid !== e.pid) rec.vpid = vpid;
+  }
   return rec;
 }
 

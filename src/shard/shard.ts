@@ -18,7 +18,7 @@ import { decodeProbeMessage } from '../ingest/probe-message.js';
 import type { ModeListener } from '../enrich/workloads.js';
 import type { Logger } from '../log.js';
 import type { Alert } from '../model/alert.js';
-import type { Event } from '../model/event.js';
+import { execMore, type Event } from '../model/event.js';
 import type { Mode } from '../model/mode.js';
 import type { CommandResult } from '../model/result.js';
 import type { Workload, WorkloadIdentity } from '../model/workload.js';
@@ -121,7 +121,7 @@ export class DetectionShard {
     setArgvPatterns(config.redaction.argvPatterns);
     // proc.tool as on the main thread: the node's known tools, hashed here too (tens of ms).
     const tools = KnownTools.scan();
-    this.tree = new ProcessTree(config.processTree.maxProcesses, (e) => tools.identify(e));
+    this.tree = new ProcessTree(config.processTree.maxProcesses, (e) => tools.identify(e, execMore(e)));
     this.workloads = new WorkloadCopies(send);
     const raise = (alert: Alert): void => send({ t: 'alert', alert });
     this.ctx = { tree: this.tree, raise };

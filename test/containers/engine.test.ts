@@ -18,6 +18,7 @@ import { TestEngine } from '../support/engine.js';
 import { SyntheticProbe } from '../support/synthetic-probe.js';
 import { describeRuntimes, repoRoot, TestCgroupTree, waitFor } from '../support/kernel.js';
 import { TestContainerd, TestDocker, TEST_IMAGE, TRUSTED_IMAGE, type TestPod } from '../support/runtimes.js';
+import { own } from '../support/events.js';
 
 const FALCO_RULES = join(repoRoot, 'test/fixtures/falco/falco_rules.yaml');
 
@@ -102,7 +103,7 @@ describeRuntimes('Vigil with real containers (containerd CRI, Docker)', () => {
       const r = await containerd.exec(app1, ['/bin/sh', '-c', `cat /etc/passwd >/dev/null; wget -q -O - http://127.0.0.1:${port}/from-web1`]);
       expect(r.stdout).toBe('hello from loopback\n');
       const cg = cgroupIdOf(await containerd.pidOf(app1));
-      const exec = await waitFor('the exec of cat', () => eventsOf(cg, 'exec').find((e) => e.argv[0] === 'cat'));
+      const exec = await waitFor('the exec of cat', () => eventsOf(cg, 'exec').find((e) => own(e).argv[0] === 'cat'));
       const open = await waitFor('the open of /etc/passwd', () => eventsOf(cg, 'open').find((e) => e.path === '/etc/passwd'));
       const connect = await waitFor('the connect', () => eventsOf(cg, 'connect').find((e) => e.port === port));
       for (const e of [exec, open, connect]) {
@@ -118,7 +119,7 @@ describeRuntimes('Vigil with real containers (containerd CRI, Docker)', () => {
       // Every event of the container, from its first (runc setting it up, its entrypoint's exec) on,
       // carries its identity: held, when need be, until containerd had said who it is.
       const all = eventsOf(cg);
-      expect(all.find((e) => e.type === 'exec' && e.argv[0] === '/bin/sleep')).toMatchObject({ path: '/bin/busybox', argv: ['/bin/sleep', 'infinity'] });
+      expect(all.find((e) => e.type === 'exec' && own(e).argv[0] === '/bin/sleep')).toMatchObject({ path: '/bin/busybox', more: { argv: ['/bin/sleep', 'infinity'] } });
       expect(all.filter((e) => e.workload?.containerInfo?.id !== app1).map((e) => `${e.type} ${e.comm} ${e.workload?.key}`)).toEqual([]);
       // The pid inside the container, as the container sees it.
       expect(exec.process!.vpid).toBeGreaterThan(1);
@@ -128,7 +129,7 @@ describeRuntimes('Vigil with real containers (containerd CRI, Docker)', () => {
     it('gives the replicas of one owner one workload (one profile), each alert naming its own pod', async () => {
       await containerd.exec(app2, ['/bin/cat', '/etc/hostname']);
       const cg2 = cgroupIdOf(await containerd.pidOf(app2));
-      const e = await waitFor('the replica\'s exec', () => eventsOf(cg2, 'exec').find((x) => x.argv[0] === '/bin/cat'));
+      const e = await waitFor('the replica\'s exec', () => eventsOf(cg2, 'exec').find((x) => own(x).argv[0] === '/bin/cat'));
       expect(e.workload).toMatchObject({ key: 'k8s:shop/Deployment/web', pod: 'web-7d4b9c8f6-q8z4m', containerId: app2 });
       expect(t.engine.workloads.all().filter((w) => w.key === 'k8s:shop/Deployment/web')).toHaveLength(1);
       // One profile learns from both: the first replica read /etc/passwd, the second /etc/hostname.
@@ -222,8 +223,8 @@ describeRuntimes('Vigil with real containers (containerd CRI, Docker)', () => {
       const a = await docker.run({ name: 'vigil-ctr-img-a' });
       const b = await docker.run({ name: 'vigil-ctr-labelled', labels: { 'vigil.dev/workload': 'frontend' } });
       for (const id of [a, b]) await docker.exec(id, ['/bin/true']);
-      const wa = await waitFor('a\'s exec', () => eventsOf(cgroupIdOf(execPid(a)), 'exec').find((e) => e.argv[0] === '/bin/true'));
-      const wb = await waitFor('b\'s exec', () => eventsOf(cgroupIdOf(execPid(b)), 'exec').find((e) => e.argv[0] === '/bin/true'));
+      const wa = await waitFor('a\'s exec', () => eventsOf(cgroupIdOf(execPid(a)), 'exec').find((e) => own(e).argv[0] === '/bin/true'));
+      const wb = await waitFor('b\'s exec', () => eventsOf(cgroupIdOf(execPid(b)), 'exec').find((e) => own(e).argv[0] === '/bin/true'));
       expect(wa.workload!.key).toBe('docker:image/vigil-test/busybox');
       expect(wb.workload).toMatchObject({ key: 'docker:label/frontend', name: 'frontend' });
     });

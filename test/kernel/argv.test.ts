@@ -20,6 +20,7 @@ import type { Event } from '../../src/model/event.js';
 import { TestEngine } from '../support/engine.js';
 import { filesBelow, recordingServer } from '../support/leaks.js';
 import { describeKernel, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
+import { own } from '../support/events.js';
 
 const tag = randomBytes(4).toString('hex');
 const FALCO_RULES = join(import.meta.dirname, '../fixtures/falco/falco_rules.yaml');
@@ -144,7 +145,7 @@ describeKernel('secrets on a command line', () => {
     const s = runs[0]!;
     const e = await run(s);
     // In memory, as the probe sent it: what rules read.
-    expect(e.argv).toEqual(['/usr/bin/true', ...trueArgs(s)]);
+    expect(own(e).argv).toEqual(['/usr/bin/true', ...trueArgs(s)]);
     const fired = (exe: string) => alerts.find((x) => x.rule === 'Cloud key on a command line' && x.workload.name === 'argv-app' && x.process.exe === exe);
     const a = await waitFor('the rule on the AWS key', () => fired('/usr/bin/true'), 15_000);
     const shownArgs = `--password=<redacted> --api-key <redacted> --region eu-west-1 <redacted> https://deploy:<redacted>@127.0.0.1:9/repo -H Authorization: Bearer <redacted> ${PATH}`;

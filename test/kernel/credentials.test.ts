@@ -11,6 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { EXE_OVERLAY, EXE_UPPER_LAYER, type Event } from '../../src/model/event.js';
 import { TestEngine } from '../support/engine.js';
 import { describeKernel, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
+import { own } from '../support/events.js';
 
 /** CapEff / CapPrm of a live process, as /proc prints them. */
 function procCaps(pid: number | 'self'): { eff: number; prm: number } {
@@ -57,50 +58,50 @@ describeKernel('credentials and layers the probe reads', () => {
 
   it('reads capabilities at exec: all of root\'s, and only those a reduced bounding set leaves', async () => {
     const full = await g.run('/bin/sh', ['-c', 'exec /bin/true full-caps']);
-    const e = await execOf('the full-caps exec', (x) => x.pid === full.pid && x.argv[1] === 'full-caps');
-    expect(e.capEffective).toBe(procCaps('self').eff); // the test runs as root: the same set as its children
-    expect(e.capPermitted).toBe(procCaps('self').prm);
+    const e = await execOf('the full-caps exec', (x) => x.pid === full.pid && own(x).argv[1] === 'full-caps');
+    expect(own(e).capEffective).toBe(procCaps('self').eff); // the test runs as root: the same set as its children
+    expect(own(e).capPermitted).toBe(procCaps('self').prm);
     expect(t.engine.tree.get(full.pid)).toMatchObject({ capEffective: procCaps('self').eff });
 
     const reduced = await g.run('setpriv', ['--bounding-set', '-all,+net_raw', '--inh-caps', '-all', '/bin/true', 'reduced-caps']);
-    const r = await execOf('the reduced-caps exec', (x) => x.pid === reduced.pid && x.argv[1] === 'reduced-caps');
-    expect(r.capEffective).toBe(2 ** CAP_NET_RAW);
-    expect(r.capPermitted).toBe(2 ** CAP_NET_RAW);
-    expect(r.capEffective & 2 ** CAP_SYS_ADMIN).toBe(0);
+    const r = await execOf('the reduced-caps exec', (x) => x.pid === reduced.pid && own(x).argv[1] === 'reduced-caps');
+    expect(own(r).capEffective).toBe(2 ** CAP_NET_RAW);
+    expect(own(r).capPermitted).toBe(2 ** CAP_NET_RAW);
+    expect(own(r).capEffective & 2 ** CAP_SYS_ADMIN).toBe(0);
   });
 
   it('reads capabilities after set*id: leaving uid 0 drops them', async () => {
     // setpriv changes uid itself (setresuid) and then execs: the exec sees none left.
     const r = await g.run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/bin/true', 'as-nobody']);
     const setid = await waitFor('the setresuid', () => t.of(g.id, 'setid').find((x) => x.pid === r.pid && x.call === 'setresuid'), 10_000);
-    expect(setid.capEffective).toBe(0);
-    const e = await execOf('the exec as nobody', (x) => x.pid === r.pid && x.argv[1] === 'as-nobody');
+    expect(own(setid).capEffective).toBe(0);
+    const e = await execOf('the exec as nobody', (x) => x.pid === r.pid && own(x).argv[1] === 'as-nobody');
     expect(e.uid).toBe(65534);
-    expect(e.capEffective).toBe(0);
-    expect(e.capPermitted).toBe(0);
+    expect(own(e).capEffective).toBe(0);
+    expect(own(e).capPermitted).toBe(0);
   });
 
   it('reads the login uid the kernel keeps for the process', async () => {
     const r = await g.run('/bin/sh', ['-c', 'cat /proc/self/loginuid; exec /bin/true loginuid']);
-    const e = await execOf('the exec', (x) => x.pid === r.pid && x.argv[1] === 'loginuid');
-    expect(e.loginuid).toBe(Number(r.stdout.trim()));
-    expect(t.engine.tree.get(r.pid)!.loginuid).toBe(e.loginuid === 4294967295 ? -1 : e.loginuid);
+    const e = await execOf('the exec', (x) => x.pid === r.pid && own(x).argv[1] === 'loginuid');
+    expect(own(e).loginuid).toBe(Number(r.stdout.trim()));
+    expect(t.engine.tree.get(r.pid)!.loginuid).toBe(own(e).loginuid === 4294967295 ? -1 : own(e).loginuid);
   });
 
   it('reads the pid a process has inside its own pid namespace, at exec and at fork', async () => {
     // unshare forks the namespace's first process (pid 1 there), which runs sh; sh forks a child (pid 2) that execs.
     const r = await g.run('unshare', ['--pid', '--fork', '/bin/sh', '-c', '/bin/true in-namespace; exit 0']);
     expect(r.code).toBe(0);
-    const inner = await execOf('the exec inside the namespace', (x) => x.argv[1] === 'in-namespace');
-    expect(inner.vpid).toBe(2);
+    const inner = await execOf('the exec inside the namespace', (x) => own(x).argv[1] === 'in-namespace');
+    expect(own(inner).vpid).toBe(2);
     expect(inner.pid).not.toBe(2);
-    const sh = await execOf('the namespace\'s first process', (x) => x.argv[0] === '/bin/sh' && x.argv[2] === '/bin/true in-namespace; exit 0');
-    expect(sh.vpid).toBe(1);
-    const fork = t.of(g.id, 'fork').find((x) => x.childPid === inner.pid);
-    expect(fork?.vpid).toBe(2);
+    const sh = await execOf('the namespace\'s first process', (x) => own(x).argv[0] === '/bin/sh' && own(x).argv[2] === '/bin/true in-namespace; exit 0');
+    expect(own(sh).vpid).toBe(1);
+    const fork = t.of(g.id, 'fork').find((x) => own(x).childPid === inner.pid);
+    expect(fork && own(fork).vpid).toBe(2);
     // Outside a namespace the two numbers agree.
     const plain = await g.run('/bin/true', ['plain']);
-    expect((await execOf('a plain exec', (x) => x.pid === plain.pid)).vpid).toBe(plain.pid);
+    expect(own(await execOf('a plain exec', (x) => x.pid === plain.pid)).vpid).toBe(plain.pid);
   });
 
   it('tells an executable on an overlay\'s upper layer from one on its lower layer', async () => {
@@ -116,9 +117,9 @@ describeKernel('credentials and layers the probe reads', () => {
     const l = await execOf('the lower-layer exec', (x) => x.pid === lower.pid && x.path.endsWith('/from-image'));
     const u = await execOf('the upper-layer exec', (x) => x.pid === upper.pid && x.path.endsWith('/dropped'));
     const h = await execOf('the host exec', (x) => x.pid === host.pid);
-    expect(l.exeLayer).toBe(EXE_OVERLAY);
-    expect(u.exeLayer).toBe(EXE_OVERLAY | EXE_UPPER_LAYER);
-    expect(h.exeLayer).toBe(0);
+    expect(own(l).exeLayer).toBe(EXE_OVERLAY);
+    expect(own(u).exeLayer).toBe(EXE_OVERLAY | EXE_UPPER_LAYER);
+    expect(own(h).exeLayer).toBe(0);
     expect(t.engine.tree.get(upper.pid)!.exeUpperLayer).toBe(true);
     expect(t.engine.tree.get(lower.pid)!.exeUpperLayer).toBe(false);
   });

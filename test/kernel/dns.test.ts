@@ -16,6 +16,7 @@ import { ControlClient } from '../../src/control/client.js';
 import type { Alert } from '../../src/model/alert.js';
 import { TestEngine } from '../support/engine.js';
 import { cgroup2Mount, describeKernel, repoRoot, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
+import { dnsAnswer } from '../../src/model/event.js';
 import { onLines } from '../support/lines.js';
 
 const python = realpathSync('/usr/bin/python3');
@@ -132,8 +133,8 @@ describeKernel('DNS-aware profiles: names learned from answers seen in the kerne
   it('learns the name a connect was resolved from, with its CNAME chain, before the connect', async () => {
     expect(await client('api.example.test')).toBe('ok 127.0.0.10');
     const answer = await waitFor('the DNS answer of the workload', () =>
-      t.of(app.id, 'dns').find((e) => e.dns?.name === 'api.example.test' && e.dns.addresses.length > 0));
-    expect(answer.dns).toMatchObject({ cnames: ['edge.provider.test'], addresses: [{ addr: '127.0.0.10', ttl: 1 }], error: '' });
+      t.of(app.id, 'dns').find((e) => dnsAnswer(e)?.name === 'api.example.test' && dnsAnswer(e)!.addresses.length > 0));
+    expect(dnsAnswer(answer)).toMatchObject({ cnames: ['edge.provider.test'], addresses: [{ addr: '127.0.0.10', ttl: 1 }], error: '' });
     expect(answer).toMatchObject({ addr: '127.0.0.1', port: 53, protocol: 'udp' });
     const c = await waitFor('the connect', () => connects().find((e) => e.addr === '127.0.0.10'));
     expect(c.sipName).toBe('api.example.test');
@@ -165,8 +166,8 @@ describeKernel('DNS-aware profiles: names learned from answers seen in the kerne
       setZone(zoneOf('127.0.0.21'));
       expect(await client('api.example.test')).toBe('ok 127.0.0.21');
       const answer = await waitFor('the answer over TCP', () =>
-        t.of(app.id, 'dns').find((e) => e.protocol === 'tcp' && e.dns?.addresses.some((x) => x.addr === '127.0.0.21')));
-      expect(answer.dns).toMatchObject({ name: 'api.example.test', cnames: ['edge.provider.test'], error: '' });
+        t.of(app.id, 'dns').find((e) => e.protocol === 'tcp' && dnsAnswer(e)?.addresses.some((x) => x.addr === '127.0.0.21')));
+      expect(dnsAnswer(answer)).toMatchObject({ name: 'api.example.test', cnames: ['edge.provider.test'], error: '' });
       const c = await waitFor('the connect', () => connects().find((e) => e.addr === '127.0.0.21'));
       expect(c.sipName).toBe('api.example.test');
     } finally {
@@ -181,8 +182,8 @@ describeKernel('DNS-aware profiles: names learned from answers seen in the kerne
     const before = accepted.length;
     expect(await client('api.example.test')).toBe('ok 127.0.0.13');
     const answer = await waitFor('the answer, put in the kernel', () =>
-      t.of(app.id, 'dns').find((e) => e.dns?.addresses.some((x) => x.addr === '127.0.0.13')));
-    expect(answer.dns!.allowedInKernel).toBe(1);
+      t.of(app.id, 'dns').find((e) => dnsAnswer(e)?.addresses.some((x) => x.addr === '127.0.0.13')));
+    expect(dnsAnswer(answer)!.allowedInKernel).toBe(1);
     expect(await client('evil.example.test')).toBe('refused 127.0.0.14 1');
     // The state of the world: the server saw the allowed connection and never the refused one.
     await waitFor('the allowed connection at the server', () => accepted.slice(before).includes('127.0.0.13'));
@@ -225,7 +226,7 @@ describeKernel('DNS-aware profiles: names learned from answers seen in the kerne
     const lossAlert = await waitFor('the loss alert', () => alerts.find((a) => a.rule === 'DNS answers dropped'));
     expect(lossAlert.priority).toBe('warning');
     expect(lossAlert.message).toMatch(/DNS answers .* were counted instead of sent/);
-    const seen = t.of(app.id, 'dns').filter((e) => e.dns?.name.endsWith('.flood.test')).length;
+    const seen = t.of(app.id, 'dns').filter((e) => dnsAnswer(e)?.name.endsWith('.flood.test')).length;
     expect(seen).toBeGreaterThan(0);
     expect(seen).toBeLessThanOrEqual(3000);
     expect(seen + dropped).toBeLessThanOrEqual(4000);

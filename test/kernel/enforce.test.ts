@@ -19,6 +19,7 @@ import { EXE_OVERLAY } from '../../src/model/event.js';
 import { ControlClient } from '../../src/control/client.js';
 import { TestEngine } from '../support/engine.js';
 import { cgroup2Mount, describeKernel, repoRoot, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
+import { own } from '../support/events.js';
 
 const python = realpathSync('/usr/bin/python3');
 const fileop = join(repoRoot, 'test/kernel/fileop.py');
@@ -272,7 +273,8 @@ describeKernel('enforcement on this kernel: denied before anything changes, or t
     const e = t.of(app.id, 'exec').find((x) => x.pid === pid && x.blocked);
     expect(e, 'the blocked exec').toBeDefined();
     const overlay = statfsSync('/usr/bin/id').type === 0x794c7630 ? EXE_OVERLAY : 0;
-    expect({ uid: e!.uid, capEffective: e!.capEffective, capPermitted: e!.capPermitted, loginuid: e!.loginuid, vpid: e!.vpid, overlay: e!.exeLayer & EXE_OVERLAY, tty: e!.tty })
+    const x = own(e!);
+    expect({ uid: e!.uid, capEffective: x.capEffective, capPermitted: x.capPermitted, loginuid: x.loginuid, vpid: x.vpid, overlay: x.exeLayer & EXE_OVERLAY, tty: x.tty })
       .toEqual({ uid: 65534, capEffective: 0, capPermitted: 0, loginuid, vpid: pid, overlay, tty: 0 });
   });
 

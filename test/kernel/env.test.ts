@@ -18,6 +18,7 @@ import { keepEventBytes } from '../../src/ingest/probe-message.js';
 import { TestEngine } from '../support/engine.js';
 import { filesBelow, recordingServer } from '../support/leaks.js';
 import { describeKernel, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
+import { own } from '../support/events.js';
 
 const tag = randomBytes(4).toString('hex');
 const SECRET = `s3cr3t-${tag}`;
@@ -114,11 +115,11 @@ describeKernel('the environment at exec', () => {
   it('is cut at 8 KiB of environment, flagged on the event and counted by the probe', async () => {
     const pad = Array.from({ length: 40 }, (_, i) => `PAD_${i}=${'x'.repeat(240)}`);
     const e = await run(bigGroup, [...pad, `LD_PRELOAD=${PRELOAD}`], 'inline');
-    expect(e.envTruncated).toBe(true);
-    expect(e.env.length).toBeGreaterThan(30);
-    expect(e.env.length).toBeLessThan(40);
-    expect(e.env.slice(0, 30)).toEqual(pad.slice(0, 30).map((v) => `${v.slice(0, v.indexOf('='))}=<redacted>`));
-    expect(e.env.some((v) => v.startsWith('LD_PRELOAD='))).toBe(false);
+    expect(own(e).envTruncated).toBe(true);
+    expect(own(e).env.length).toBeGreaterThan(30);
+    expect(own(e).env.length).toBeLessThan(40);
+    expect(own(e).env.slice(0, 30)).toEqual(pad.slice(0, 30).map((v) => `${v.slice(0, v.indexOf('='))}=<redacted>`));
+    expect(own(e).env.some((v) => v.startsWith('LD_PRELOAD='))).toBe(false);
     await waitFor('the probe to count the cut environment', () => t.engine.ingest.sessions().some((s) => s.losses.envTruncated >= 1), 10_000);
     // LD_PRELOAD hidden past the cut: not seen, but the exec is raised for what could not be inspected.
     const a = await waitFor('the built-in rule', () => alerts.find((x) => x.rule === 'Environment too large to inspect in a container' && x.workload.cgroupPath === bigGroup.path && x.process.pid === e.pid), 10_000);
@@ -129,9 +130,9 @@ describeKernel('the environment at exec', () => {
   it('keeps 256 variables at most', async () => {
     const many = Array.from({ length: 300 }, (_, i) => `V${i}=1`);
     const e = await run(manyGroup, many, 'inline');
-    expect(e.env).toHaveLength(256);
-    expect(e.env[255]).toBe('V255=<redacted>');
-    expect(e.envTruncated).toBe(true);
+    expect(own(e).env).toHaveLength(256);
+    expect(own(e).env[255]).toBe('V255=<redacted>');
+    expect(own(e).envTruncated).toBe(true);
   });
 
   it('Dynamic loader variable set on the node: a program the node runs with LD_AUDIT, not one with a value on the exception list', async () => {
@@ -161,14 +162,14 @@ describeKernel('the environment at exec', () => {
     ];
     const e = await run(secretGroup, env, 'given');
     expect(e.path).toBe('/usr/bin/true');
-    expect(e.env.filter((v) => !v.startsWith('PWD=')).sort()).toEqual([
+    expect(own(e).env.filter((v) => !v.startsWith('PWD=')).sort()).toEqual([
       'AWS_SECRET_ACCESS_KEY=<redacted>',
       'DB_PASSWORD=<redacted>',
       `LD_PRELOAD=${PRELOAD}`,
       'HTTPS_PROXY=http://<redacted>@127.0.0.1:9/',
       'PATH=/usr/bin:/bin',
     ].sort());
-    expect(e.envTruncated).toBe(false);
+    expect(own(e).envTruncated).toBe(false);
     // No secret value left the probe (environ.cc); the allowed one did, and the proxy's host without its password.
     const sent = Buffer.concat(wire).toString('latin1');
     for (const secret of [SECRET, DB_PASSWORD, PROXY_PASSWORD]) expect(sent.includes(secret), `${secret} on the wire`).toBe(false);

@@ -14,6 +14,7 @@ import { formatStatus } from '../../src/cli/format.js';
 import type { Alert } from '../../src/model/alert.js';
 import { TestEngine } from '../support/engine.js';
 import { describeKernel, repoRoot, type TestCgroup, TestCgroupTree, timeScale, waitFor } from '../support/kernel.js';
+import { own } from '../support/events.js';
 
 /** A scratch directory with the load generator (bench/lib/loadgen.c) built in it. */
 function scratch(tag: string): { work: string; loadgen: string } {
@@ -223,7 +224,7 @@ describeKernel('fairness', () => {
       await floods;
       await waitFor('five execs in the other cgroup', () => execs.length >= 5 || undefined, conditionMs);
       // The forks that made them delivered (from the slow lane, behind the flood) before the tree is read.
-      const forked = (pid: number): boolean => t.events.some((e) => e.type === 'fork' && e.childPid === pid);
+      const forked = (pid: number): boolean => t.events.some((e) => e.type === 'fork' && own(e).childPid === pid);
       await waitFor('the forks of the five', () => execs.every(forked) || undefined, conditionMs);
       const seen = execs.map((pid) => ({ pid, exe: t.engine.tree.get(pid)?.exe, parent: t.engine.tree.get(pid)?.ppid }));
       console.log(`fairness fork: the moved processes in the engine's tree: ${JSON.stringify(seen)}`);

@@ -16,6 +16,7 @@ import type { Alert } from '../../src/model/alert.js';
 import { stdioKind, type Event } from '../../src/model/event.js';
 import { TestEngine } from '../support/engine.js';
 import { describeKernel, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
+import { own } from '../support/events.js';
 
 const PY = '/usr/bin/python3';
 const DASH = realpathSync('/bin/sh');
@@ -84,7 +85,7 @@ describeKernel('exec events name the binary run, not the name it was given', () 
     expect(exec.path).toBe(DASH);
     expect(exec.ino).toBe(statSync(DASH).ino);
     expect(exec.dev).toBe(kernelDev(DASH));
-    expect(exec.sha256).toBe(createHash('sha256').update(readFileSync(DASH)).digest('hex'));
+    expect(own(exec).sha256).toBe(createHash('sha256').update(readFileSync(DASH)).digest('hex'));
     expect(exec.process?.tool).toMatch(/^(sh|dash)$/);
   });
 
@@ -92,10 +93,10 @@ describeKernel('exec events name the binary run, not the name it was given', () 
     // stdin a file, stdout a directory, stderr closed; then a pipe on stdin.
     const { g } = await run(DASH, ['-c', 'exec /usr/bin/true </etc/hostname 1</ 2>&-']);
     const e = await waitFor('the exec of true', () => t.of(g.id, 'exec').find((x) => x.path === '/usr/bin/true'));
-    expect([0, 1, 2].map((fd) => stdioKind(e.stdio, fd as 0 | 1 | 2))).toEqual(['file', 'directory', undefined]);
+    expect([0, 1, 2].map((fd) => stdioKind(own(e).stdio, fd as 0 | 1 | 2))).toEqual(['file', 'directory', undefined]);
     const { g: g2 } = await run(DASH, ['-c', 'echo | /usr/bin/true']);
     const p = await waitFor('the exec of true in a pipeline', () => t.of(g2.id, 'exec').find((x) => x.path === '/usr/bin/true'));
-    expect(stdioKind(p.stdio, 0)).toBe('pipe');
+    expect(stdioKind(own(p).stdio, 0)).toBe('pipe');
   });
 
   it('a shell copied as python3 is a shell', async () => {

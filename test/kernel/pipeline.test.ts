@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TestEngine } from '../support/engine.js';
 import { describeKernel, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
 import type { Event } from '../../src/model/event.js';
+import { own } from '../support/events.js';
 
 const O_WRONLY = 0o1;
 const O_CREAT = 0o100;
@@ -58,11 +59,11 @@ describeKernel('event pipeline on the real kernel', () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toBe('hello vigil second\n');
 
-      const exec = await seen('exec of /bin/echo', (e) => e.type === 'exec' && e.filename === '/bin/echo');
+      const exec = await seen('exec of /bin/echo', (e) => e.type === 'exec' && own(e).filename === '/bin/echo');
       expect(exec.path).toBe(realpathSync('/bin/echo'));
-      expect(exec.argv).toEqual(['/bin/echo', 'hello vigil', 'second']);
-      expect(exec.argvTruncated).toBe(false);
-      expect(exec.cwd).toBe(realpathSync(work));
+      expect(own(exec).argv).toEqual(['/bin/echo', 'hello vigil', 'second']);
+      expect(own(exec).argvTruncated).toBe(false);
+      expect(own(exec).cwd).toBe(realpathSync(work));
       expect(exec.pid).toBe(r.pid);
       expect(exec.workload!.name).toBe('pipeline-web');
       expect(exec.workload!.cgroupPath).toBe(`${tree.root}/web`);
@@ -94,9 +95,9 @@ describeKernel('event pipeline on the real kernel', () => {
       // bash forked for mv, chmod, mkdir, rm: each child is a fork and an exit with its code.
       const forks = t.of(web.id, 'fork').filter((e) => e.pid === r.pid);
       expect(forks.length).toBeGreaterThanOrEqual(4);
-      const exits = t.of(web.id, 'exit').filter((e) => forks.some((f) => f.childPid === e.pid));
+      const exits = t.of(web.id, 'exit').filter((e) => forks.some((f) => own(f).childPid === e.pid));
       expect(exits.length).toBeGreaterThanOrEqual(4);
-      expect(exits.every((e) => e.exitCode === 0)).toBe(true);
+      expect(exits.every((e) => own(e).exitCode === 0)).toBe(true);
     } finally {
       server.close();
     }
@@ -204,25 +205,25 @@ describeKernel('event pipeline on the real kernel', () => {
       "os.execv(f'/proc/self/fd/{fd}', ['fileless'])",
     ].join('\n');
     expect((await web.run('/usr/bin/python3', ['-c', py])).code).toBe(0);
-    const fileless = await seen('exec of a memfd', (e) => e.type === 'exec' && e.argv[0] === 'fileless');
+    const fileless = await seen('exec of a memfd', (e) => e.type === 'exec' && own(e).argv[0] === 'fileless');
     expect(fileless.path).toBe('/memfd:vigil-test');
 
     // script(1) runs the command on a new pseudo-terminal.
     expect((await web.run('/usr/bin/script', ['-qc', '/bin/echo on-a-tty', '/dev/null'])).code).toBe(0);
-    const onTty = await seen('exec on a tty', (e) => e.type === 'exec' && e.argv.join(' ') === '/bin/echo on-a-tty');
-    expect(onTty.tty >> 20).toBe(136); // the Unix98 pty major
-    expect(onTty.process!.tty).toBe(onTty.tty);
-    const noTty = await seen('exec without a tty', (e) => e.type === 'exec' && e.argv[0] === 'fileless');
-    expect(noTty.tty).toBe(0);
+    const onTty = await seen('exec on a tty', (e) => e.type === 'exec' && own(e).argv.join(' ') === '/bin/echo on-a-tty');
+    expect(own(onTty).tty >> 20).toBe(136); // the Unix98 pty major
+    expect(onTty.process!.tty).toBe(own(onTty).tty);
+    const noTty = await seen('exec without a tty', (e) => e.type === 'exec' && own(e).argv[0] === 'fileless');
+    expect(own(noTty).tty).toBe(0);
   });
 
   it('flags argv cut at the kernel bound', async () => {
     const long = 'x'.repeat(3000);
     const r = await web.run('/bin/echo', ['start', long]);
     expect(r.code).toBe(0);
-    const exec = await seen('exec with a long argv', (e) => e.type === 'exec' && e.argv[1] === 'start');
-    expect(exec.argvTruncated).toBe(true);
-    expect(exec.argv.join(' ').length).toBeLessThan(long.length);
+    const exec = await seen('exec with a long argv', (e) => e.type === 'exec' && own(e).argv[1] === 'start');
+    expect(own(exec).argvTruncated).toBe(true);
+    expect(own(exec).argv.join(' ').length).toBeLessThan(long.length);
   });
 
   it('seeded the process tree from /proc: processes older than the probe have their executable', () => {

@@ -11,6 +11,7 @@ import { stopChild } from '../support/children.js';
 import { TestEngine } from '../support/engine.js';
 import { describeKernel, probeBinary, probeStartMs, TestCgroupTree, waitFor } from '../support/kernel.js';
 import { startPacedOpens } from '../support/paced.js';
+import { own } from '../support/events.js';
 
 describeKernel('probe ⇄ engine resilience on the real kernel', () => {
   let tree: TestCgroupTree | undefined;
@@ -37,7 +38,7 @@ describeKernel('probe ⇄ engine resilience on the real kernel', () => {
     const sessionId = first.engine.ingest.sessions()[0]!.hello.sessionId;
 
     await app.run('/bin/echo', ['before-restart']);
-    await waitFor('event before the restart', () => first.of(app.id, 'exec').some((e) => e.argv[1] === 'before-restart'));
+    await waitFor('event before the restart', () => first.of(app.id, 'exec').some((e) => own(e).argv[1] === 'before-restart'));
 
     await first.stop({ keepDir: true });
     // The engine is gone: this happens with nobody listening.
@@ -51,11 +52,11 @@ describeKernel('probe ⇄ engine resilience on the real kernel', () => {
     expect(session.hello.sessionId).toBe(sessionId);
 
     // Queued in the probe while the engine was away, delivered once it was back.
-    const queued = await waitFor('event from while the engine was away', () => second.of(app.id, 'exec').find((e) => e.argv[1] === 'while-away'));
+    const queued = await waitFor('event from while the engine was away', () => second.of(app.id, 'exec').find((e) => own(e).argv[1] === 'while-away'));
     expect(queued.pid).toBe(away.pid);
     // And events keep flowing.
     await app.run('/bin/echo', ['after-restart']);
-    await waitFor('event after the restart', () => second.of(app.id, 'exec').some((e) => e.argv[1] === 'after-restart'));
+    await waitFor('event after the restart', () => second.of(app.id, 'exec').some((e) => own(e).argv[1] === 'after-restart'));
     expect(second.engine.tree.size).toBeGreaterThan(10); // re-seeded from a fresh /proc snapshot
   });
 

@@ -10,6 +10,7 @@ import { ControlClient } from '../../src/control/client.js';
 import { emptyEvent } from '../../src/model/event.js';
 import { TestEngine } from '../support/engine.js';
 import { describeKernel, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
+import { own } from '../support/events.js';
 
 describeKernel('responses on the real kernel', () => {
   let t: TestEngine;
@@ -110,7 +111,7 @@ describeKernel('responses on the real kernel', () => {
     const sleeper = suspect.spawn('/bin/sleep', ['60']);
     const exited = new Promise<NodeJS.Signals | null>((r) => sleeper.once('exit', (_c, sig) => r(sig)));
     // The engine must know the process (its fork and exec) before it can guard the pid.
-    await waitFor('the sleeper seen', () => t.of(suspect.id, 'exec').some((e) => e.pid === sleeper.pid && e.argv[0] === '/bin/sleep'));
+    await waitFor('the sleeper seen', () => t.of(suspect.id, 'exec').some((e) => e.pid === sleeper.pid && own(e).argv[0] === '/bin/sleep'));
     const k = await control.kill(sleeper.pid!);
     expect(k).toMatchObject({ ok: true, detail: `sent signal 9 to pid ${sleeper.pid}` });
     expect(await exited).toBe('SIGKILL');
@@ -122,7 +123,7 @@ describeKernel('responses on the real kernel', () => {
   it('responds automatically as configured and records the action on the alert', async () => {
     const sleeper = suspect.spawn('/bin/sleep', ['60']);
     const exited = new Promise<NodeJS.Signals | null>((r) => sleeper.once('exit', (_c, sig) => r(sig)));
-    const exec = await waitFor('the sleeper seen', () => t.of(suspect.id, 'exec').find((e) => e.pid === sleeper.pid && e.argv[0] === '/bin/sleep'));
+    const exec = await waitFor('the sleeper seen', () => t.of(suspect.id, 'exec').find((e) => e.pid === sleeper.pid && own(e).argv[0] === '/bin/sleep'));
     const w = t.engine.workloads.find(`${tree.root}/suspect`)!;
     t.engine.workloads.setMode(w, 'enforce');
     try {

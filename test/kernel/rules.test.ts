@@ -17,6 +17,7 @@ import type { Alert } from '../../src/model/alert.js';
 import { TestEngine } from '../support/engine.js';
 import { describeKernel, repoRoot, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
 import { SyntheticProbe } from '../support/synthetic-probe.js';
+import { own as ownOf } from '../support/events.js';
 
 const PY = '/usr/bin/python3';
 const uring = join(repoRoot, '.vigil-test/uring-rules');
@@ -564,12 +565,12 @@ describeKernel('built-in rules on the real kernel', () => {
     });
     expect(a.output).toMatch(/ call=setresuid uid_asked=root uid=1000->1000 euid=1000->0 suid=0->0 fsuid=1000->0 process=python3 /);
     const gidBack = t.of(raised!.id, 'setid').find((e) => e.call === 'setresgid' && e.id === 0);
-    expect(gidBack).toMatchObject({ result: 0, egid: 1000, sgid: 0, gid: 1000, euid: 0 });
+    expect(gidBack).toMatchObject({ result: 0, gid: 1000, more: { egid: 1000, sgid: 0, euid: 0 } });
     // The no-op calls were seen, as root's: quiet for what they were, not missed.
     const noops = t.of(quiet!.id, 'setid').filter((e) => e.call !== 'setuid' || e.id === 0);
     expect(noops.map((e) => e.call).sort()).toEqual(['setfsuid', 'setresuid', 'setresuid', 'setresuid', 'setreuid', 'setuid']);
     const root = { uid: 0, euid: 0, suid: 0, fsuid: 0, gid: 0, egid: 0, sgid: 0, fsgid: 0 };
-    for (const e of noops) expect({ ...e.idsAfter, uid: e.uid, euid: e.euid, suid: e.suid, fsuid: e.fsuid }).toEqual(root);
+    for (const e of noops) expect({ ...ownOf(e).idsAfter, uid: e.uid, euid: ownOf(e).euid, suid: ownOf(e).suid, fsuid: ownOf(e).fsuid }).toEqual(root);
   });
 
   it('Privileges raised to root with setuid: through setfsuid, judged by the fsuid it left (a refused one returns no error)', async () => {
@@ -585,7 +586,7 @@ describeKernel('built-in rules on the real kernel', () => {
     expect(a.output).toMatch(/ call=setfsuid uid_asked=root uid=1000->1000 euid=1000->1000 suid=0->0 fsuid=1000->0 process=python3 /);
     // The refused call was seen (a result, no error): quiet for what it did, not missed.
     const ask = t.of(quiet!.id, 'setid').find((e) => e.call === 'setfsuid' && e.id === 0);
-    expect(ask).toMatchObject({ result: 1000, uid: 1000, fsuid: 1000, idsAfter: { uid: 1000, euid: 1000, suid: 1000, fsuid: 1000 } });
+    expect(ask).toMatchObject({ result: 1000, uid: 1000, more: { fsuid: 1000, idsAfter: { uid: 1000, euid: 1000, suid: 1000, fsuid: 1000 } } });
   });
 
   it('Privileges raised to root with setuid: the real uid alone (setresuid(0, -1, -1))', async () => {
@@ -617,7 +618,7 @@ describeKernel('built-in rules on the real kernel', () => {
     const noops = t.of(quiet!.id, 'setid').filter((e) => e.call !== 'setgid' || e.id === 0);
     expect(noops.map((e) => e.call).sort()).toEqual(['setfsgid', 'setgid', 'setregid', 'setresgid', 'setresgid', 'setresgid']);
     const root = { uid: 0, euid: 0, suid: 0, fsuid: 0, gid: 0, egid: 0, sgid: 0, fsgid: 0 };
-    for (const e of noops) expect({ ...e.idsAfter, gid: e.gid, egid: e.egid, sgid: e.sgid, fsgid: e.fsgid }).toEqual(root);
+    for (const e of noops) expect({ ...ownOf(e).idsAfter, gid: e.gid, egid: ownOf(e).egid, sgid: ownOf(e).sgid, fsgid: ownOf(e).fsgid }).toEqual(root);
   });
 
   it('Group raised to root with setgid: setgid(0) through the saved gid; a refused setfsgid(0) (no error) is quiet', async () => {
@@ -633,7 +634,7 @@ describeKernel('built-in rules on the real kernel', () => {
     expect(a.output).toMatch(/ call=setgid gid_asked=root gid=1000->1000 egid=1000->0 sgid=0->0 fsgid=1000->0 process=python3 /);
     // The refused call was seen (a result, no error): quiet for what it did, not missed.
     const ask = t.of(quiet!.id, 'setid').find((e) => e.call === 'setfsgid' && e.id === 0);
-    expect(ask).toMatchObject({ result: 1000, gid: 1000, fsgid: 1000, idsAfter: { gid: 1000, egid: 1000, sgid: 1000, fsgid: 1000 } });
+    expect(ask).toMatchObject({ result: 1000, gid: 1000, more: { fsgid: 1000, idsAfter: { gid: 1000, egid: 1000, sgid: 1000, fsgid: 1000 } } });
   });
 
   it('Group raised to root with setgid: through setfsgid, judged by the fsgid it left', async () => {
@@ -690,8 +691,8 @@ describeKernel('built-in rules on the real kernel', () => {
     // The daemon's calls were seen: each round's seteuid(0) and setfsuid(0) made an id root that was not, by a
     // process whose real uid stayed root, and neither rule raised them.
     const calls = t.of(daemon!.id, 'setid');
-    expect(calls.filter((e) => e.call === 'setresuid' && e.uid === 0 && e.euid === 65534 && e.idsAfter?.euid === 0)).toHaveLength(ROUNDS);
-    expect(calls.filter((e) => e.call === 'setfsuid' && e.uid === 0 && e.fsuid === 65534 && e.idsAfter?.fsuid === 0)).toHaveLength(ROUNDS);
+    expect(calls.filter((e) => e.call === 'setresuid' && e.uid === 0 && ownOf(e).euid === 65534 && ownOf(e).idsAfter?.euid === 0)).toHaveLength(ROUNDS);
+    expect(calls.filter((e) => e.call === 'setfsuid' && e.uid === 0 && ownOf(e).fsuid === 65534 && ownOf(e).idsAfter?.fsuid === 0)).toHaveLength(ROUNDS);
     expect(alerts.filter((x) => PRIVILEGE_RULES.includes(x.rule) && x.workload.cgroupPath === daemon!.path)).toEqual([]);
   });
 
@@ -712,8 +713,8 @@ describeKernel('built-in rules on the real kernel', () => {
     // Every other round the daemon took its group back before its uid, as nobody through its real and saved gid 0;
     // and its setfsgid(0) each round: seen, and quiet.
     const calls = t.of(daemon!.id, 'setid');
-    expect(calls.filter((e) => e.call === 'setresgid' && e.euid === 65534 && e.gid === 0 && e.egid === 65534 && e.idsAfter?.egid === 0)).toHaveLength(ROUNDS / 2);
-    expect(calls.filter((e) => e.call === 'setfsgid' && e.fsgid === 65534 && e.idsAfter?.fsgid === 0)).toHaveLength(ROUNDS);
+    expect(calls.filter((e) => e.call === 'setresgid' && ownOf(e).euid === 65534 && e.gid === 0 && ownOf(e).egid === 65534 && ownOf(e).idsAfter?.egid === 0)).toHaveLength(ROUNDS / 2);
+    expect(calls.filter((e) => e.call === 'setfsgid' && ownOf(e).fsgid === 65534 && ownOf(e).idsAfter?.fsgid === 0)).toHaveLength(ROUNDS);
     expect(alerts.filter((x) => PRIVILEGE_RULES.includes(x.rule) && x.workload.cgroupPath === daemon!.path)).toEqual([]);
   });
 

@@ -15,6 +15,7 @@ import { TestEngine } from '../support/engine.js';
 import { describeKernel, probeBinary, probeStartMs, repoRoot, TestCgroupTree, waitFor } from '../support/kernel.js';
 import { completeLines } from '../support/lines.js';
 import { makePki, type TestPki } from '../support/tls.js';
+import { own } from '../support/events.js';
 
 /** What daemonset/daemonset.yaml grants the probe container (see daemonset/README.md). */
 const PROBE_CAPS = ['bpf', 'perfmon', 'net_admin', 'sys_ptrace', 'kill'];
@@ -64,7 +65,7 @@ describeKernel('least privilege on the real kernel', () => {
       expect(await control.quarantine(`${tree.root}/least`)).toMatchObject({ ok: true });
       expect(await control.release(`${tree.root}/least`)).toMatchObject({ ok: true });
       const sleeper = app.spawn('/bin/sleep', ['30']);
-      await waitFor('the sleeper seen', () => t.of(app.id, 'exec').some((e) => e.pid === sleeper.pid && e.argv[0] === '/bin/sleep'));
+      await waitFor('the sleeper seen', () => t.of(app.id, 'exec').some((e) => e.pid === sleeper.pid && own(e).argv[0] === '/bin/sleep'));
       expect(await control.kill(sleeper.pid!)).toMatchObject({ ok: true });
     } finally {
       control.close();
@@ -101,7 +102,7 @@ describeKernel('least privilege on the real kernel', () => {
       expect((await app.run('/usr/bin/curl', ['-s', '--max-time', '1', 'http://127.0.0.1:9/'])).code).toBe(28);
       expect(await control.release(`${tree.root}/dropped`)).toMatchObject({ ok: true });
       const sleeper = app.spawn('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '/bin/sleep', '30']);
-      await waitFor('the sleeper running as nobody', () => t.of(app.id, 'exec').some((e) => e.pid === sleeper.pid && e.argv[0] === '/bin/sleep' && e.uid === 65534));
+      await waitFor('the sleeper running as nobody', () => t.of(app.id, 'exec').some((e) => e.pid === sleeper.pid && own(e).argv[0] === '/bin/sleep' && e.uid === 65534));
       expect(await control.kill(sleeper.pid!)).toMatchObject({ ok: true });
     } finally {
       control.close();

@@ -29,6 +29,7 @@ import type { Event } from '../../src/model/event.js';
 import { TestEngine } from '../support/engine.js';
 import { describeWhere, kernelUnavailable, repoRoot, TestCgroupTree, waitFor, type TestCgroup } from '../support/kernel.js';
 import { completeLines } from '../support/lines.js';
+import { own } from '../support/events.js';
 
 const SSHD = '/usr/sbin/sshd';
 const VSFTPD = '/usr/sbin/vsftpd';
@@ -218,8 +219,8 @@ describeWhere(kernelUnavailable() ?? daemonsMissing(), 'privilege rules against 
   }
 
   /** sshd's temporarily_use_uid / restore_uid on its process whose real uid stays root: the probe's setid events. */
-  const drops = (): Event[] => t.of(g.id, 'setid').filter((e) => e.comm === DAEMON && e.call === 'setresuid' && e.uid === 0 && e.euid === 0 && e.idsAfter?.euid === uid && e.idsAfter.uid === 0);
-  const takesBack = (): Event[] => t.of(g.id, 'setid').filter((e) => e.comm === DAEMON && e.call === 'setresuid' && e.uid === 0 && e.euid === uid && e.idsAfter?.euid === 0 && e.idsAfter.uid === 0);
+  const drops = (): Event[] => t.of(g.id, 'setid').filter((e) => e.comm === DAEMON && e.call === 'setresuid' && e.uid === 0 && own(e).euid === 0 && own(e).idsAfter?.euid === uid && own(e).idsAfter?.uid === 0);
+  const takesBack = (): Event[] => t.of(g.id, 'setid').filter((e) => e.comm === DAEMON && e.call === 'setresuid' && e.uid === 0 && own(e).euid === uid && own(e).idsAfter?.euid === 0 && own(e).idsAfter?.uid === 0);
   const raisedFor = (comm: string): Alert[] => alerts.filter((a) => PRIVILEGE_RULES.includes(a.rule) && a.workload.cgroupPath === g.path && a.process.comm === comm);
 
   it('a key login: sshd reads authorized_keys as the user and takes root back, seen by the probe and not raised', async () => {
@@ -236,7 +237,7 @@ describeWhere(kernelUnavailable() ?? daemonsMissing(), 'privilege rules against 
     expect(drops().filter((e) => e.pid === monitor)).toHaveLength(back.length);
     expect(new Set(takesBack().map((e) => e.pid))).toEqual(new Set([monitor]));
     // Its group back after its uid, setegid(0) as root again: as many.
-    expect(t.of(g.id, 'setid').filter((e) => e.pid === monitor && e.call === 'setresgid' && e.euid === 0 && e.egid !== 0 && e.idsAfter?.egid === 0)).toHaveLength(back.length);
+    expect(t.of(g.id, 'setid').filter((e) => e.pid === monitor && e.call === 'setresgid' && own(e).euid === 0 && own(e).egid !== 0 && own(e).idsAfter?.egid === 0)).toHaveLength(back.length);
 
     // Judged, not merely not yet judged: a set-uid root program the user runs next, in the same cgroup after sshd's
     // calls, raises its alert; by then the calls before it have been through the rules.
@@ -272,12 +273,12 @@ describeWhere(kernelUnavailable() ?? daemonsMissing(), 'privilege rules against 
     // The session process, root as forked: setreuid(-1, user) makes the user its effective and saved uid (the kernel
     // sets the saved uid to an effective one other than the real), so setreuid(-1, 0) takes root back through its
     // real uid alone; then setuid(user) for good, which closes the login's calls.
-    const back = await waitFor('vsftpd taking root back', () => calls().find((e) => e.call === 'setreuid' && e.uid === 0 && e.euid === uid && e.idsAfter?.uid === 0 && e.idsAfter.euid === 0 && e.idsAfter.suid === uid));
-    await waitFor('the session becoming the user for good', () => calls().find((e) => e.pid === back.pid && e.call === 'setuid' && e.idsAfter?.uid === uid && e.idsAfter.suid === uid));
+    const back = await waitFor('vsftpd taking root back', () => calls().find((e) => e.call === 'setreuid' && e.uid === 0 && own(e).euid === uid && own(e).idsAfter?.uid === 0 && own(e).idsAfter?.euid === 0 && own(e).idsAfter?.suid === uid));
+    await waitFor('the session becoming the user for good', () => calls().find((e) => e.pid === back.pid && e.call === 'setuid' && own(e).idsAfter?.uid === uid && own(e).idsAfter?.suid === uid));
     const session = calls().filter((e) => e.pid === back.pid);
-    expect(session.filter((e) => e.call === 'setreuid' && e.uid === 0 && e.euid === 0 && e.idsAfter?.euid === uid && e.idsAfter.suid === uid)).toHaveLength(1);
+    expect(session.filter((e) => e.call === 'setreuid' && e.uid === 0 && own(e).euid === 0 && own(e).idsAfter?.euid === uid && own(e).idsAfter?.suid === uid)).toHaveLength(1);
     // Its group dropped and taken back too (after its uid: as root again).
-    expect(session.filter((e) => e.call === 'setregid' && e.euid === 0 && e.egid === gid && e.idsAfter?.egid === 0)).toHaveLength(1);
+    expect(session.filter((e) => e.call === 'setregid' && own(e).euid === 0 && own(e).egid === gid && own(e).idsAfter?.egid === 0)).toHaveLength(1);
 
     // Judged, not merely not yet judged: a set-uid root program the user runs next in vsftpd's cgroup raises its
     // alert; by then the calls before it have been through the rules.

@@ -3,7 +3,7 @@
 // hold the engine's one decoder (src/ingest/probe-message.ts, which reads
 // the bytes itself) against it; nothing in src/ uses it.
 import { AddressError, AF_UNIX, formatAddress, l4Protocol } from '../../src/model/addresses.js';
-import { emptyEvent, EVENT_TYPES, EXE_OVERLAY, EXE_UPPER_LAYER, MECHANISMS, PATH_RAW_SAME, type Event, type EventType } from '../../src/model/event.js';
+import { emptyEvent, EVENT_TYPES, execMore, exitMore, EXE_OVERLAY, forkMore, setidMore, EXE_UPPER_LAYER, MECHANISMS, PATH_RAW_SAME, type Event, type EventType } from '../../src/model/event.js';
 import { EVENT_KINDS } from '../../src/model/event-kinds.js';
 import { MalformedEvent } from '../../src/ingest/probe-message.js';
 import { redactEnvEntry } from '../../src/model/env.js';
@@ -87,32 +87,33 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
   switch (type) {
     case 'exec': {
       const x = w.exec!;
+      const m = execMore(e);
       e.path = x.exe || x.filename;
-      e.filename = x.filename;
-      e.argv = x.argv;
+      m.filename = x.filename;
+      m.argv = x.argv;
       e.ino = x.exeIno;
       e.dev = x.exeDev;
-      e.sha256 = x.exeSha256;
-      e.stdio = x.stdio;
-      e.argvTruncated = x.argvTruncated;
-      e.env = x.env.map(redactEnvEntry);
-      e.envTruncated = x.envTruncated;
-      e.cwd = x.cwd;
-      e.tty = x.tty;
-      e.exeLayer = (x.exeOnOverlay ? EXE_OVERLAY : 0) | (x.exeUpperLayer ? EXE_UPPER_LAYER : 0);
-      e.vpid = x.vpid;
-      e.loginuid = x.loginuid;
-      e.capEffective = x.capEffective;
-      e.capPermitted = x.capPermitted;
+      m.sha256 = x.exeSha256;
+      m.stdio = x.stdio;
+      m.argvTruncated = x.argvTruncated;
+      m.env = x.env.map(redactEnvEntry);
+      m.envTruncated = x.envTruncated;
+      m.cwd = x.cwd;
+      m.tty = x.tty;
+      m.exeLayer = (x.exeOnOverlay ? EXE_OVERLAY : 0) | (x.exeUpperLayer ? EXE_UPPER_LAYER : 0);
+      m.vpid = x.vpid;
+      m.loginuid = x.loginuid;
+      m.capEffective = x.capEffective;
+      m.capPermitted = x.capPermitted;
       break;
     }
     case 'fork':
-      e.childPid = w.fork!.childPid;
-      e.vpid = w.fork!.childVpid;
+      forkMore(e).childPid = w.fork!.childPid;
+      forkMore(e).vpid = w.fork!.childVpid;
       break;
     case 'exit':
-      e.exitCode = w.exit!.exitCode;
-      e.signal = w.exit!.signal;
+      exitMore(e).exitCode = w.exit!.exitCode;
+      exitMore(e).signal = w.exit!.signal;
       break;
     case 'open': {
       const x = w.open!;
@@ -124,8 +125,7 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       e.pathFlags = (n.pathFlags & ~PATH_RAW_SAME) >>> 0;
       e.ino = n.ino;
       e.dev = n.dev;
-      e.nlink = n.nlink;
-      e.fileMode = n.fileMode;
+      // n.nlink, n.fileMode: not kept (nothing reads them)
       e.flags = n.flags;
       e.mode = n.mode;
       e.result = n.result;
@@ -170,23 +170,25 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       e.protocol = e.family === AF_UNIX ? '' : 'tcp';
       e.result = w.listen!.result;
       break;
-    case 'setid':
+    case 'setid': {
       e.call = w.setId!.call;
       e.id = w.setId!.id;
       e.result = w.setId!.result;
-      e.capEffective = w.setId!.capEffective;
-      e.capPermitted = w.setId!.capPermitted;
-      e.euid = w.setId!.euid;
-      e.suid = w.setId!.suid;
-      e.egid = w.setId!.egid;
-      e.sgid = w.setId!.sgid;
-      e.fsuid = w.setId!.fsuid;
-      e.fsgid = w.setId!.fsgid;
+      const m = setidMore(e);
+      m.capEffective = w.setId!.capEffective;
+      m.capPermitted = w.setId!.capPermitted;
+      m.euid = w.setId!.euid;
+      m.suid = w.setId!.suid;
+      m.egid = w.setId!.egid;
+      m.sgid = w.setId!.sgid;
+      m.fsuid = w.setId!.fsuid;
+      m.fsgid = w.setId!.fsgid;
       if (w.setId!.after) {
         const a = w.setId!.after;
-        e.idsAfter = { uid: a.uid, euid: a.euid, suid: a.suid, fsuid: a.fsuid, gid: a.gid, egid: a.egid, sgid: a.sgid, fsgid: a.fsgid };
+        m.idsAfter = { uid: a.uid, euid: a.euid, suid: a.suid, fsuid: a.fsuid, gid: a.gid, egid: a.egid, sgid: a.sgid, fsgid: a.fsgid };
       }
       break;
+    }
     case 'ptrace':
       e.id = w.ptrace!.request;
       e.targetPid = w.ptrace!.targetPid;
@@ -234,7 +236,7 @@ export function decodeEvent(w: WireEvent, bootToUnixNs: number, nodeName: string
       // Cut by the kernel (it sends at most 1,024 bytes): what is past the cut is missing, not malformed.
       if (x.length > 1024 && !dns.error && !dns.truncated) dns.truncated = true;
       dns.allowedInKernel = x.allowed;
-      e.dns = dns;
+      e.more = dns;
       setRemote(e, x.server);
       e.protocol = l4Protocol(x.protocol);
       break;

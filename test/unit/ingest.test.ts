@@ -5,6 +5,7 @@ import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import { Client as GrpcClient, credentials, status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { forkMore } from '../../src/model/event.js';
 import { ControlClient } from '../../src/control/client.js';
 import { useFakeCgroupMount } from '../support/cgroup-hooks.js';
 import { TestEngine } from '../support/engine.js';
@@ -48,8 +49,8 @@ describe('probe stream', () => {
     await waitFor('six events', () => t.events.length === 6);
     const [fork, exec, connect, open, accept, exit] = t.events;
 
-    expect(fork!.childPid).toBe(101);
-    expect(exec!).toMatchObject({ type: 'exec', path: '/usr/bin/curl', argv: ['curl', '-s', 'http://x'], cwd: '/srv' });
+    expect(forkMore(fork!).childPid).toBe(101);
+    expect(exec!).toMatchObject({ type: 'exec', path: '/usr/bin/curl', more: { argv: ['curl', '-s', 'http://x'], cwd: '/srv' } });
     expect(exec!.workload!.name).toBe('web');
     expect(exec!.workload!.cgroupPath).toBe('/shop/web/replica-1');
     // The child's process knows its parent from the snapshot, and what it ran before.
@@ -162,8 +163,8 @@ describe('probe stream', () => {
     probe.sendBatch([{ pid: 9, cgroupId: cgroups.id.web, fork: { childPid: 10 } }], 1);
     probe.sendBatch([{ pid: 9, cgroupId: cgroups.id.web, fork: { childPid: 11 } }], 2);
     probe.sendBatch([{ pid: 9, cgroupId: cgroups.id.web, fork: { childPid: 12 } }], 3);
-    await waitFor('the new event', () => t.events.some((e) => e.childPid === 12));
-    expect(t.events.map((e) => e.childPid)).toEqual([10, 11, 12]);
+    await waitFor('the new event', () => t.events.some((e) => forkMore(e).childPid === 12));
+    expect(t.events.map((e) => forkMore(e).childPid)).toEqual([10, 11, 12]);
     expect(t.engine.ingest.sessions()[0]!.duplicateBatches).toBe(2);
     await waitFor('the acknowledgement', () => probe!.commands.some((c) => c.ackedSeq === 3));
   });

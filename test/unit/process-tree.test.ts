@@ -5,6 +5,7 @@ import { ProcessTable, ProcessTree } from '../../src/enrich/process-tree.js';
 import type { Process } from '../../src/model/process.js';
 import { rng } from '../support/rng.js';
 import { emptyEvent } from '../../src/model/event.js';
+import { makeEvent } from '../support/events.js';
 
 function open(pid: number) {
   const e = emptyEvent('open');
@@ -47,7 +48,7 @@ describe('process tree bound', () => {
 });
 
 describe('exited processes', () => {
-  const exit = (pid: number) => Object.assign(emptyEvent('exit'), { pid, ppid: 1, comm: 'w', cgroupId: 7 });
+  const exit = (pid: number) => makeEvent('exit', { pid, ppid: 1, comm: 'w', cgroupId: 7 });
 
   it('keeps the last 4,096 exited processes for their children\'s chains, forgets older ones, and never a pid reused since', () => {
     const tree = new ProcessTree(100_000);
@@ -58,7 +59,7 @@ describe('exited processes', () => {
     // All 4,096 are kept, exited.
     for (const pid of [10, 2000, 4105]) expect(tree.get(pid)?.exited).toBe(true);
     // pid 11 is reused (a fork) before it would be forgotten.
-    tree.apply(Object.assign(emptyEvent('fork'), { pid: 5, ppid: 1, comm: 'w', cgroupId: 7, childPid: 11 }));
+    tree.apply(makeEvent('fork', { pid: 5, ppid: 1, comm: 'w', cgroupId: 7, childPid: 11 }));
     const reused = tree.get(11)!;
     expect(reused.exited).toBe(false);
     expect(reused.ppid).toBe(5);
@@ -76,9 +77,7 @@ describe('exited processes', () => {
 
 describe('process tree and enforcement', () => {
   const exec = (pid: number, path: string, blockedBy: '' | 'bpf-lsm' | 'fmod_ret' | 'kill-at-entry') => {
-    const e = emptyEvent('exec');
-    Object.assign(e, { pid, ppid: 1, comm: 'x', cgroupId: 7, path, argv: [path], blocked: blockedBy !== '', blockedBy });
-    return e;
+    return makeEvent('exec', { pid, ppid: 1, comm: 'x', cgroupId: 7, path, argv: [path], blocked: blockedBy !== '', blockedBy });
   };
 
   it('an exec denied by a security hook leaves the process in its old image; one killed after it happened does not', () => {

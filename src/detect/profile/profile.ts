@@ -3,7 +3,7 @@
 // writes (generalised by PathSet), and its network: where it connects,
 // what it listens on, who connects to it. `observe` answers "is this event
 // inside the profile?" and, while learning, records it.
-import type { Event } from '../../model/event.js';
+import { execMore, type Event } from '../../model/event.js';
 import { cidrContains, formatCidr, isProfileName, parseCidr, widenTo, type Cidr } from './addresses.js';
 import type { EgressNameRule, EgressRule, IngressRule, ListenRule } from './document.js';
 import { PathSet, type PathSetOptions } from './paths.js';
@@ -282,10 +282,11 @@ export class Profile {
 
   private exec(e: Event, parentExe: string, learn: boolean): Deviation | null {
     const exe = e.path;
+    const { argv, sha256 } = execMore(e);
     const p = this.processes.get(exe);
     if (!p) {
       if (learn && !this.full()) {
-        this.processes.set(exe, { exe, parents: new Set(parentExe ? [parentExe] : []), users: new Set([e.uid]), args: new Set([argsOf(exe, e.argv)]), sha256: new Set(e.sha256 ? [e.sha256] : []) });
+        this.processes.set(exe, { exe, parents: new Set(parentExe ? [parentExe] : []), users: new Set([e.uid]), args: new Set([argsOf(exe, argv)]), sha256: new Set(sha256 ? [sha256] : []) });
       }
       return { kind: 'new-executable', what: exe, message: `new executable ${shown(exe)}${parentExe ? `, parent ${shown(parentExe)}` : ''}` };
     }
@@ -293,16 +294,16 @@ export class Profile {
     // executable. A profile learned before contents were known learns the first.
     // The kernel stops a learned path only when the file is not the one
     // learned: so too when the probe could not read it to say so.
-    if (e.blocked && !e.sha256 && p.sha256.size > 0) {
+    if (e.blocked && !sha256 && p.sha256.size > 0) {
       return { kind: 'new-executable', what: `${exe} (another file)`, message: `${exe} is another file than the one learned (its content could not be read)` };
     }
-    if (e.sha256 && !p.sha256.has(e.sha256)) {
+    if (sha256 && !p.sha256.has(sha256)) {
       const known = p.sha256.size > 0;
       if (learn || !known) {
-        p.sha256.add(e.sha256);
+        p.sha256.add(sha256);
         if (p.sha256.size > MAX_CONTENTS) p.sha256.delete(p.sha256.values().next().value!);
       }
-      if (known) return { kind: 'new-executable', what: `${exe} sha256 ${e.sha256}`, message: `${exe} is another file than the one learned: sha256 ${e.sha256.slice(0, 16)}… (learned: ${[...p.sha256].filter((h) => h !== e.sha256).map((h) => `${h.slice(0, 16)}…`).join(', ')})` };
+      if (known) return { kind: 'new-executable', what: `${exe} sha256 ${sha256}`, message: `${exe} is another file than the one learned: sha256 ${sha256.slice(0, 16)}… (learned: ${[...p.sha256].filter((h) => h !== sha256).map((h) => `${h.slice(0, 16)}…`).join(', ')})` };
     }
     if (!p.users.has(e.uid)) {
       if (learn) p.users.add(e.uid);
@@ -313,7 +314,7 @@ export class Profile {
       return { kind: 'new-parent', what: `${parentExe} → ${exe}`, message: `${shown(exe)} started by a new parent ${shown(parentExe)} (seen: ${[...p.parents].map(shown).join(', ') || 'none'})` };
     }
     if (p.args) {
-      const args = argsOf(exe, e.argv);
+      const args = argsOf(exe, argv);
       if (!p.args.has(args)) {
         if (learn) {
           p.args.add(args);

@@ -5,7 +5,7 @@
 import type { ProcessTree } from '../../enrich/process-tree.js';
 import type { Process } from '../../model/process.js';
 import type { Workload } from '../../model/workload.js';
-import type { Event } from '../../model/event.js';
+import { forkMore, type Event } from '../../model/event.js';
 import { redactArgv } from '../../model/argv.js';
 import { DnsNames } from './dns-names.js';
 import { UserNames } from './users.js';
@@ -46,7 +46,7 @@ export class FieldContext {
 
   /** Records when a forked child started (proc.duration). */
   noteFork(e: Event): void {
-    const child = this.tree?.get(e.childPid);
+    const child = this.tree?.get(forkMore(e).childPid);
     if (child) this.starts.set(child, e.ktimeNs);
   }
 

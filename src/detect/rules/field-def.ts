@@ -37,6 +37,16 @@ export const FILE_TYPES = kindsWhere((k) => k.fd === 'file');
 export const SOCKET_TYPES = kindsWhere((k) => k.fd === 'socket');
 export const RESULT_TYPES = kindsWhere((k) => k.result);
 
+/**
+ * Generated code's read of one of a kind's own fields (Event.more: model/event.ts ExecMore and its siblings), its
+ * name checked against that kind's shape: a JS string is not type-checked, and a read of a property the Event
+ * does not have gives undefined, a rule silently not matching. Only for code generated for that kind (`more` is
+ * that kind's shape there, never null).
+ */
+export function moreJs<M>(prop: keyof M & string): string {
+  return `e.more.${prop}`;
+}
+
 export function nonEmpty(s: string): string | undefined {
   return s === '' ? undefined : s;
 }

@@ -4,7 +4,7 @@
 // prints it: a number that has a text (a uid's user name, open flags'
 // names) prints, and compares with a name, as that text (the number still
 // compares with a number: `evt.arg.uid = 0` and `evt.arg.uid = root`).
-import type { Event, EventType } from '../../model/event.js';
+import { execMore, forkMore, type Event, type EventType } from '../../model/event.js';
 import type { FieldContext } from './context.js';
 import { nonEmpty, RESULT_TYPES, types, type FieldDef } from './field-def.js';
 import type { FieldKind } from './field-types.js';
@@ -36,9 +36,9 @@ const path2 = (desc: string, ...on: EventType[]): Arg => ({ kind: 'string', desc
 const ARGS: Record<string, Arg> = {
   res: {
     kind: 'number', desc: 'the return value (an fd, 0, -errno); as text the errno name or the number', on: RESULT_TYPES,
-    get: (e) => (e.type === 'fork' ? e.childPid : e.result),
+    get: (e) => (e.type === 'fork' ? forkMore(e).childPid : e.result),
     text: (e) => {
-      const r = e.type === 'fork' ? e.childPid : e.result;
+      const r = e.type === 'fork' ? forkMore(e).childPid : e.result;
       return r < 0 ? resultName(r) : String(r);
     },
   },
@@ -47,7 +47,7 @@ const ARGS: Record<string, Arg> = {
   path: path('unlink, rmdir, mkdir: the path; chmod (Vigil): the path', 'unlink', 'chmod', 'mkdir'),
   filename: {
     kind: 'string', desc: 'chmod: the path; exec: the file name as passed to execve', on: types('chmod', 'exec'),
-    get: (e) => nonEmpty(e.type === 'exec' ? e.filename : e.path),
+    get: (e) => nonEmpty(e.type === 'exec' ? execMore(e).filename : e.path),
   },
   // link(at) has oldpath (the existing file) and newpath (the new name); a link event keeps the new name in path.
   oldpath: {
@@ -106,8 +106,11 @@ const ARGS: Record<string, Arg> = {
   },
   oldfd: { kind: 'number', desc: 'dup: the descriptor duplicated', on: types('dup'), get: (e) => e.flags, js: 'e.flags' },
   newfd: { kind: 'number', desc: 'dup: the new descriptor (0, 1 or 2)', on: types('dup'), get: (e) => e.id, js: 'e.id' },
-  exe: { kind: 'string', desc: 'exec: argv[0]', on: types('exec'), get: (e, x) => (e.argv.length > 0 ? x.argv(e.argv)[0] : undefined) },
-  cwd: { kind: 'string', desc: 'exec: the working directory', on: types('exec'), get: (e) => nonEmpty(e.cwd) },
+  exe: { kind: 'string', desc: 'exec: argv[0]', on: types('exec'), get: (e, x) => {
+    const { argv } = execMore(e);
+    return argv.length > 0 ? x.argv(argv)[0] : undefined;
+  } },
+  cwd: { kind: 'string', desc: 'exec: the working directory', on: types('exec'), get: (e) => nonEmpty(execMore(e).cwd) },
 };
 
 /** Vigil's own names for raw values it had before Falco's (kept for rule files that use them). */

@@ -2,7 +2,8 @@
 // direction, result and arguments as Falco prints them.
 import { OPEN_CREAT, OPEN_FAILED, OPEN_TRUNC } from './classes.js';
 import { evtTypeName } from './event-type-names.js';
-import { RESULT_TYPES, types, type FieldDef } from './field-def.js';
+import { moreJs, RESULT_TYPES, types, type FieldDef } from './field-def.js';
+import { forkMore, type ForkMore } from '../../model/event.js';
 import { EINPROGRESS, O_ACCMODE, O_CREAT, O_TRUNC, O_WRONLY, resultName } from './syscall-values.js';
 
 export const EVENT_FIELDS: Record<string, FieldDef> = {
@@ -13,13 +14,13 @@ export const EVENT_FIELDS: Record<string, FieldDef> = {
   'evt.rawtime': { kind: 'number', desc: 'the event time in nanoseconds since the epoch', get: (e) => Math.round(e.time * 1e6) },
   'evt.res': {
     kind: 'string', desc: "'SUCCESS' or the errno name (ENOENT, EINPROGRESS, …)", on: RESULT_TYPES,
-    get: (e) => resultName(e.type === 'fork' ? e.childPid : e.result),
+    get: (e) => resultName(e.type === 'fork' ? forkMore(e).childPid : e.result),
     known: (t, cls) => (t === 'open' && cls >= 0 && (cls & OPEN_FAILED) === 0 ? { value: 'SUCCESS' } : undefined),
   },
   'evt.rawres': {
     kind: 'number', desc: 'the return value: an fd, 0, a pid or -errno', on: RESULT_TYPES,
-    get: (e) => (e.type === 'fork' ? e.childPid : e.result),
-    inline: (t) => ({ js: t === 'fork' ? 'e.childPid' : 'e.result', missing: false }),
+    get: (e) => (e.type === 'fork' ? forkMore(e).childPid : e.result),
+    inline: (t) => ({ js: t === 'fork' ? moreJs<ForkMore>('childPid') : 'e.result', missing: false }),
     known: (t, cls) => (t === 'open' && cls >= 0 ? { sign: (cls & OPEN_FAILED) !== 0 ? -1 : 1 } : undefined),
   },
   'evt.failed': { kind: 'bool', desc: 'the syscall failed', on: RESULT_TYPES, get: (e) => e.type !== 'fork' && e.result < 0, inline: (t) => ({ js: t === 'fork' ? 'false' : '(e.result < 0)', missing: false }),

@@ -1,10 +1,10 @@
 // Fields of the process, its parent and ancestors (Falco's proc.* and
 // thread.* classes), and of its user and group (user.*, group.*).
-import { EXE_UPPER_LAYER, stdioKind, type Event, type TaskIds } from '../../model/event.js';
+import { execMore, EXE_UPPER_LAYER, setidMore, stdioKind, type Event, type ExecMore, type SetidMore, type TaskIds } from '../../model/event.js';
 import type { Process } from '../../model/process.js';
 import { envValue } from '../../model/env.js';
 import { MAX_ANCESTORS, type FieldContext } from './context.js';
-import { nonEmpty, types, type FieldDef, type FieldGetter } from './field-def.js';
+import { moreJs, nonEmpty, types, type FieldDef, type FieldGetter } from './field-def.js';
 import type { FieldKind, FieldValue } from './field-types.js';
 import { capabilitiesName } from './syscall-values.js';
 
@@ -18,22 +18,22 @@ function exepath(e: Event): string | undefined {
   return e.process ? nonEmpty(e.process.exe) : undefined;
 }
 
-/** A set*id event's id as the call found it (Event.euid & co.). */
+/** A set*id event's id as the call found it (SetidMore.euid & co.). */
 function beforeSetId(name: string, prop: 'euid' | 'suid' | 'fsuid' | 'egid' | 'sgid' | 'fsgid', what: string): Record<string, FieldDef> {
   return {
     [name]: {
       kind: 'number', desc: `Vigil: set*id calls: the caller's ${what} before the call (the real one is ${name.startsWith('user') ? 'user.uid' : 'group.gid'})`,
-      on: types('setid'), get: (e) => e[prop], inline: () => ({ js: `e.${prop}`, missing: false }),
+      on: types('setid'), get: (e) => setidMore(e)[prop], inline: () => ({ js: moreJs<SetidMore>(prop), missing: false }),
     },
   };
 }
 
-/** A set*id event's id as the call left it (Event.idsAfter); missing from a probe that does not say. */
+/** A set*id event's id as the call left it (SetidMore.idsAfter); missing from a probe that does not say. */
 function afterSetId(name: string, prop: keyof TaskIds, what: string): Record<string, FieldDef> {
   return {
     [name]: {
       kind: 'number', desc: `Vigil: set*id calls: the caller's ${what} after the call (whether a change took effect)`,
-      on: types('setid'), get: (e) => e.idsAfter?.[prop],
+      on: types('setid'), get: (e) => setidMore(e).idsAfter?.[prop],
     },
   };
 }
@@ -71,7 +71,7 @@ function stdioField(fd: 0 | 1 | 2, name: string): FieldDef {
     kind: 'string',
     desc: `what ${name} (fd ${fd}) was when the process last exec-ed: file, directory, pipe, ipv4, ipv6, unix, socket or other; missing when closed or unknown`,
     get: (e) => {
-      const stdio = e.type === 'exec' ? e.stdio : e.process?.stdio ?? 0;
+      const stdio = e.type === 'exec' ? execMore(e).stdio : e.process?.stdio ?? 0;
       return stdio ? stdioKind(stdio, fd) : undefined;
     },
   };
@@ -79,7 +79,7 @@ function stdioField(fd: 0 | 1 | 2, name: string): FieldDef {
 
 /** The environment at the process's last exec (redacted as the probe sends it), undefined when unknown. */
 function procEnv(e: Event): readonly string[] | undefined {
-  if (e.type === 'exec') return e.env;
+  if (e.type === 'exec') return execMore(e).env;
   return e.process?.env ?? undefined;
 }
 
@@ -106,7 +106,7 @@ export const PROCESS_FIELDS: Record<string, FieldDef> = {
     get: (e) => (e.process ? nonEmpty(e.process.tool) : undefined),
   },
   'proc.exe_ino': { kind: 'number', desc: 'exec: the inode number of the file run', on: types('exec'), get: (e) => (e.ino ? e.ino : undefined) },
-  'proc.exe_sha256': { kind: 'string', desc: "Vigil: exec: the sha256 of the file run (the probe's, cached per inode and change time)", on: types('exec'), get: (e) => nonEmpty(e.sha256) },
+  'proc.exe_sha256': { kind: 'string', desc: "Vigil: exec: the sha256 of the file run (the probe's, cached per inode and change time)", on: types('exec'), get: (e) => nonEmpty(execMore(e).sha256) },
   'proc.stdin.type': stdioField(0, 'stdin'),
   'proc.stdout.type': stdioField(1, 'stdout'),
   'proc.stderr.type': stdioField(2, 'stderr'),
@@ -155,21 +155,21 @@ export const PROCESS_FIELDS: Record<string, FieldDef> = {
     kind: 'bool',
     desc: 'Vigil: exec: the environment was longer than the probe reads (8 KiB, 256 variables): variables past the cut, LD_PRELOAD among them, are not seen',
     on: types('exec'),
-    get: (e) => e.envTruncated,
-    inline: () => ({ js: 'e.envTruncated', missing: false }),
+    get: (e) => execMore(e).envTruncated,
+    inline: (t) => (t === 'exec' ? { js: moreJs<ExecMore>('envTruncated'), missing: false } : null),
   },
   'proc.cwd': {
     kind: 'string', desc: 'the working directory, ending with /',
     get: (e) => {
-      const cwd = e.type === 'exec' ? e.cwd : e.process?.cwd ?? '';
+      const cwd = e.type === 'exec' ? execMore(e).cwd : e.process?.cwd ?? '';
       return cwd === '' ? undefined : cwd.endsWith('/') ? cwd : `${cwd}/`;
     },
   },
   'proc.pid': { kind: 'number', desc: 'the process id', get: procPid, inline: () => ({ js: 'e.pid', missing: false }) },
   'proc.tty': {
     kind: 'number', desc: 'the controlling terminal (major << 20 | minor), 0 if none',
-    get: (e) => (e.type === 'exec' ? e.tty : e.process?.tty),
-    inline: (t) => (t === 'exec' ? { js: 'e.tty', missing: false } : null),
+    get: (e) => (e.type === 'exec' ? execMore(e).tty : e.process?.tty),
+    inline: (t) => (t === 'exec' ? { js: moreJs<ExecMore>('tty'), missing: false } : null),
   },
   'proc.ppid': { kind: 'number', desc: 'the parent process id', get: (e) => e.ppid, inline: () => ({ js: 'e.ppid', missing: false }) },
   'thread.tid': { kind: 'number', desc: 'the thread id', get: (e) => e.tid, inline: () => ({ js: 'e.tid', missing: false }) },
@@ -212,21 +212,21 @@ export const PROCESS_FIELDS: Record<string, FieldDef> = {
 
   'proc.is_exe_upper_layer': {
     kind: 'bool', desc: "the executable is on an overlay's upper (writable) layer: written or changed after the container started, not from its image",
-    get: (e) => (e.type === 'exec' ? (e.exeLayer & EXE_UPPER_LAYER) !== 0 : e.process?.exeUpperLayer ?? undefined),
-    inline: (t) => (t === 'exec' ? { js: `((e.exeLayer & ${EXE_UPPER_LAYER}) !== 0)`, missing: false } : null),
+    get: (e) => (e.type === 'exec' ? (execMore(e).exeLayer & EXE_UPPER_LAYER) !== 0 : e.process?.exeUpperLayer ?? undefined),
+    inline: (t) => (t === 'exec' ? { js: `((${moreJs<ExecMore>('exeLayer')} & ${EXE_UPPER_LAYER}) !== 0)`, missing: false } : null),
   },
   'proc.vpid': {
     kind: 'number', desc: 'the process id in its own pid namespace (as the container sees it)',
-    get: (e) => (e.type === 'exec' ? e.vpid || undefined : e.process?.vpid || undefined),
+    get: (e) => (e.type === 'exec' ? execMore(e).vpid || undefined : e.process?.vpid || undefined),
   },
   'proc.pvpid': { kind: 'number', desc: "the parent's process id in its own pid namespace", get: (e, x) => x.parent(e.process)?.vpid || undefined },
   'thread.cap_effective': {
     kind: 'string', desc: 'the effective capabilities, as names separated by spaces (CAP_CHOWN CAP_KILL …); read at exec, fork and set*id',
-    get: (e) => capabilities(e.type === 'exec' || e.type === 'setid' ? e.capEffective : e.process?.capEffective),
+    get: (e) => capabilities(e.type === 'exec' ? execMore(e).capEffective : e.type === 'setid' ? setidMore(e).capEffective : e.process?.capEffective),
   },
   'thread.cap_permitted': {
     kind: 'string', desc: 'the permitted capabilities, as thread.cap_effective',
-    get: (e) => capabilities(e.type === 'exec' || e.type === 'setid' ? e.capPermitted : e.process?.capPermitted),
+    get: (e) => capabilities(e.type === 'exec' ? execMore(e).capPermitted : e.type === 'setid' ? setidMore(e).capPermitted : e.process?.capPermitted),
   },
 
   // -- user

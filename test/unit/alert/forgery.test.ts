@@ -10,9 +10,10 @@ import { compileOutput, formatOutput } from '../../../src/detect/rules/output.js
 import { FieldContext } from '../../../src/detect/rules/context.js';
 import { ProcessTree } from '../../../src/enrich/process-tree.js';
 import { alertFor, type Alert } from '../../../src/model/alert.js';
-import { emptyEvent, type Event } from '../../../src/model/event.js';
+import type { Event } from '../../../src/model/event.js';
 import type { Workload } from '../../../src/model/workload.js';
 import { safeJson } from '../../../src/model/text.js';
+import { makeEvent } from '../../support/events.js';
 
 /** What a crafted name would make a careless line say. */
 const FORGED = 'x uid=33 parent=nginx mode=enforce action=killed';
@@ -50,13 +51,13 @@ function tree(): ProcessTree {
 /** Events of several kinds, each with every string the process could choose forged. */
 function forgedEvents(t: ProcessTree): Event[] {
   const base = { time: Date.parse('2026-01-02T03:04:05.678Z'), pid: 101, ppid: 100, uid: 0, gid: 0, comm: HOSTILE.slice(0, 15), cgroupId: 77, nodeName: 'node-a' };
-  const exec = Object.assign(emptyEvent('exec'), base, { path: `/tmp/${HOSTILE}`, filename: `/tmp/${HOSTILE}`, argv: [`/tmp/${HOSTILE}`, '-c', HOSTILE], cwd: `/${HOSTILE}` });
+  const exec = makeEvent('exec', base, { path: `/tmp/${HOSTILE}`, filename: `/tmp/${HOSTILE}`, argv: [`/tmp/${HOSTILE}`, '-c', HOSTILE], cwd: `/${HOSTILE}` });
   exec.process = t.apply(exec);
   const rest: Event[] = [
-    Object.assign(emptyEvent('open'), base, { path: `/etc/${HOSTILE}`, flags: 0, result: 3 }),
-    Object.assign(emptyEvent('rename'), base, { path: `/a/${HOSTILE}`, path2: `/b/${HOSTILE}`, result: 0 }),
-    Object.assign(emptyEvent('connect'), base, { family: 1, unixPath: `/run/${HOSTILE}`, result: 0 }),
-    Object.assign(emptyEvent('mount'), base, { path: `/mnt/${HOSTILE}`, path2: `/dev/${HOSTILE}`, call: 'ext4', result: 0 }),
+    makeEvent('open', base, { path: `/etc/${HOSTILE}`, flags: 0, result: 3 }),
+    makeEvent('rename', base, { path: `/a/${HOSTILE}`, path2: `/b/${HOSTILE}`, result: 0 }),
+    makeEvent('connect', base, { family: 1, unixPath: `/run/${HOSTILE}`, result: 0 }),
+    makeEvent('mount', base, { path: `/mnt/${HOSTILE}`, path2: `/dev/${HOSTILE}`, call: 'ext4', result: 0 }),
   ];
   for (const e of rest) e.process = t.apply(e);
   return [exec, ...rest].map((e) => Object.assign(e, { workload: forgedWorkload }));

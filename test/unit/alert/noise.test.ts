@@ -16,6 +16,7 @@ import { parseConfig } from '../../../src/config/load.js';
 import { capturingLogger } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { alert, execEvent, numbered, WEB } from './support.js';
+import { makeEvent } from '../../support/events.js';
 
 function noise(opts: Partial<NoiseOptions> & { global?: RateLimit; perWorkload?: RateLimit } = {}) {
   const clock = { now: 1_000_000 };
@@ -250,17 +251,25 @@ describe('repeat keys', () => {
     let compared = 0;
     for (const type of EVENT_TYPES) {
       // Each kind from nothing set and from everything set, so fields a summary leaves out when empty are changed both ways.
-      const filled = Object.assign(emptyEvent(type), {
+      const filled = makeEvent(type, {
         path: '/a', path2: '/b', addr: '10.0.0.1', port: 80, localAddr: '10.0.0.2', localPort: 81, unixPath: '/run/s', call: 'setuid', comm: 'c',
-        id: 3, flags: 4, mode: 5, result: 6, protocol: 'tcp', family: 2, filename: '/a', argv: ['a'], cwd: '/', targetPid: 7, sha256: 'ff', blocked: true, blockedBy: 'bpf-lsm',
+        id: 3, flags: 4, mode: 5, result: 6, protocol: 'tcp', family: 2, targetPid: 7, blocked: true, blockedBy: 'bpf-lsm',
       });
+      if (type === 'exec') Object.assign(filled.more!, { filename: '/a', argv: ['a'], cwd: '/', sha256: 'ff' });
       for (const base of [emptyEvent(type), filled]) {
         base.workload = { ...WEB };
         base.process = execEvent().process;
-        for (const [field, value] of Object.entries(base) as [keyof Event, unknown][]) {
-          if (field === 'type' || field === 'process' || field === 'workload' || field === 'dns') continue;
+        // The Event's own fields, then its kind's (Event.more; a dns answer is not changed here).
+        const more = type === 'dns' ? null : (base.more as unknown as Record<string, unknown> | null);
+        const fields: [string, unknown, boolean][] = [
+          ...Object.entries(base).map(([f, v]): [string, unknown, boolean] => [f, v, false]),
+          ...Object.entries(more ?? {}).map(([f, v]): [string, unknown, boolean] => [f, v, true]),
+        ];
+        for (const [field, value, inMore] of fields) {
+          if (field === 'type' || field === 'process' || field === 'workload' || field === 'more') continue;
           const other: Event = { ...base };
-          const o = other as unknown as Record<string, unknown>;
+          if (inMore) other.more = { ...base.more! };
+          const o = (inMore ? other.more : other) as unknown as Record<string, unknown>;
           if (field === 'blockedBy') o[field] = value === '' ? 'cgroup' : '';
           else if (typeof value === 'string') o[field] = value === '' ? 'x' : '';
           else if (typeof value === 'number') o[field] = value + 1;

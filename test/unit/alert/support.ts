@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { alertFor, type Alert, type AlertInput } from '../../../src/model/alert.js';
 import { ProcessTree } from '../../../src/enrich/process-tree.js';
 import type { Workload } from '../../../src/model/workload.js';
-import { emptyEvent, type Event } from '../../../src/model/event.js';
+import type { Event } from '../../../src/model/event.js';
+import { makeEvent } from '../../support/events.js';
 
 export interface Received {
   path: string;
@@ -148,8 +149,7 @@ export function webTree(): ProcessTree {
 
 /** An exec event in the "web" workload, enriched as the engine would. */
 export function execEvent(exe = '/bin/sh', argv = ['sh', '-c', 'id'], workload: Workload = WEB, tree = webTree()): Event {
-  const e = emptyEvent('exec');
-  Object.assign(e, { time: Date.parse('2026-01-02T03:04:05.678Z'), pid: 4242, ppid: 4241, uid: 0, gid: 0, comm: 'sh', cgroupId: 77, nodeName: 'node-a', path: exe, filename: exe, argv, cwd: '/' });
+  const e = makeEvent('exec', { time: Date.parse('2026-01-02T03:04:05.678Z'), pid: 4242, ppid: 4241, uid: 0, gid: 0, comm: 'sh', cgroupId: 77, nodeName: 'node-a', path: exe, filename: exe, argv, cwd: '/' });
   e.process = tree.apply(e);
   e.workload = workload;
   return e;

@@ -6,12 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { acceptAnomaly } from '../../../src/detect/profile/accept.js';
 import { diffDocuments, fromDocument, parsePolicyYaml, toDocument, toYaml } from '../../../src/detect/profile/policy.js';
 import { DEFAULT_LIMITS, Profile } from '../../../src/detect/profile/profile.js';
-import { emptyEvent, type Event } from '../../../src/model/event.js';
+import type { Event } from '../../../src/model/event.js';
+import { makeEvent, type EventFields } from '../../support/events.js';
 
 const W = { key: 'named:web', name: 'web', kind: 'named', namespace: '' };
 
-function ev(type: Event['type'], fields: Partial<Event>): Event {
-  return Object.assign(emptyEvent(type), { pid: 10, uid: 1000, ...fields });
+function ev(type: Event['type'], fields: EventFields): Event {
+  return makeEvent(type, { pid: 10, uid: 1000, ...fields });
 }
 
 /** A profile that learned a little of everything. */

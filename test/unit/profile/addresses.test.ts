@@ -5,7 +5,8 @@ import { BlockList } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { cidrContains, parseCidr } from '../../../src/detect/profile/addresses.js';
 import { Profile } from '../../../src/detect/profile/profile.js';
-import { emptyEvent, type Event } from '../../../src/model/event.js';
+import type { Event } from '../../../src/model/event.js';
+import { makeEvent } from '../../support/events.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -39,8 +40,8 @@ describe('cidrContains', () => {
 });
 
 describe('a profile\'s network rules by prefix', () => {
-  const connect = (addr: string, port: number): Event => Object.assign(emptyEvent('connect'), { pid: 10, addr, port, protocol: 'tcp', family: 2 });
-  const accept = (addr: string, port: number): Event => Object.assign(emptyEvent('accept'), { pid: 10, addr, localPort: port, protocol: 'tcp', family: 2 });
+  const connect = (addr: string, port: number): Event => makeEvent('connect', { pid: 10, addr, port, protocol: 'tcp', family: 2 });
+  const accept = (addr: string, port: number): Event => makeEvent('accept', { pid: 10, addr, localPort: port, protocol: 'tcp', family: 2 });
 
   it('cover a connect or an accept exactly when net.BlockList says the address is in the prefix, on the rule\'s port', () => {
     const rand = rng(11);

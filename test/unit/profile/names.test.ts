@@ -4,18 +4,19 @@
 // no names: the addresses seen, with a comment; Cilium: toFQDNs).
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { emptyEvent, type Event } from '../../../src/model/event.js';
+import type { Event } from '../../../src/model/event.js';
 import {
   diffDocuments, fromDocument, kernelPolicy, networkPolicyYaml, parsePolicyYaml, PolicyError, toCiliumNetworkPolicy, toDocument, toNetworkPolicy, toYaml,
 } from '../../../src/detect/profile/policy.js';
 import { DEFAULT_LIMITS, Profile } from '../../../src/detect/profile/profile.js';
+import { makeEvent } from '../../support/events.js';
 
 const W = { key: 'named:app', name: 'app', kind: 'named', namespace: 'shop' };
 
 const connect = (addr: string, port: number, sipName = ''): Event =>
-  Object.assign(emptyEvent('connect'), { pid: 10, addr, port, protocol: 'tcp', family: 2, sipName });
+  makeEvent('connect', { pid: 10, addr, port, protocol: 'tcp', family: 2, sipName });
 const answerFrom = (server: string): Event =>
-  Object.assign(emptyEvent('dns'), { addr: server, port: 53, protocol: 'udp', family: 2 });
+  makeEvent('dns', { addr: server, port: 53, protocol: 'udp', family: 2 });
 
 describe('egress by name', () => {
   it('judges a named connect by its name: new addresses of a learned name are inside, a new name is not', () => {

@@ -1,16 +1,17 @@
 // The profile model: what counts as new, how network rules widen, and the
 // WorkloadProfile document it exports, validates, diffs and enforces.
 import { describe, expect, it } from 'vitest';
-import { emptyEvent, type Event } from '../../../src/model/event.js';
+import type { Event } from '../../../src/model/event.js';
 import {
   diffDocuments, fromDocument, kernelPolicy, parsePolicyYaml, PolicyError, toDocument, toNetworkPolicy, toYaml,
 } from '../../../src/detect/profile/policy.js';
 import { DEFAULT_LIMITS, Profile } from '../../../src/detect/profile/profile.js';
+import { assignEvent, makeEvent, type EventFields } from '../../support/events.js';
 
 const W = { key: 'named:web', name: 'web', kind: 'named', namespace: '' };
 
-function ev(type: Event['type'], fields: Partial<Event>): Event {
-  return Object.assign(emptyEvent(type), { pid: 10, uid: 33 }, fields);
+function ev(type: Event['type'], fields: EventFields): Event {
+  return makeEvent(type, { pid: 10, uid: 33, ...fields });
 }
 const exec = (exe: string, argv: string[] = [exe], uid = 33) => ev('exec', { path: exe, argv, uid });
 const connect = (addr: string, port: number) => ev('connect', { addr, port, protocol: 'tcp', family: 2 });
@@ -54,9 +55,9 @@ describe('profile', () => {
     const A = 'a'.repeat(64);
     const B = 'b'.repeat(64);
     const p = new Profile();
-    p.observe(Object.assign(exec('/usr/bin/cat'), { sha256: A }), '/bin/sh', true);
-    expect(p.observe(Object.assign(exec('/usr/bin/cat'), { sha256: A }), '/bin/sh', false)).toBeNull();
-    expect(p.observe(Object.assign(exec('/usr/bin/cat'), { sha256: B }), '/bin/sh', false)).toMatchObject({ kind: 'new-executable', what: `/usr/bin/cat sha256 ${B}` });
+    p.observe(assignEvent(exec('/usr/bin/cat'), { sha256: A }), '/bin/sh', true);
+    expect(p.observe(assignEvent(exec('/usr/bin/cat'), { sha256: A }), '/bin/sh', false)).toBeNull();
+    expect(p.observe(assignEvent(exec('/usr/bin/cat'), { sha256: B }), '/bin/sh', false)).toMatchObject({ kind: 'new-executable', what: `/usr/bin/cat sha256 ${B}` });
     // Stopped by the kernel with no content read: still another file.
     expect(p.observe(Object.assign(exec('/usr/bin/cat'), { blocked: true }), '/bin/sh', false)?.kind).toBe('new-executable');
     // An exec whose content the probe could not read is not judged by it.
@@ -65,7 +66,7 @@ describe('profile', () => {
     expect(doc.spec.processes).toEqual([{ exe: '/usr/bin/cat', parents: ['/bin/sh'], users: [33], args: [''], sha256: [A] }]);
     expect(kernelPolicy(doc, []).execContents).toEqual([{ path: '/usr/bin/cat', sha256: [A] }]);
     const back = fromDocument(parsePolicyYaml(toYaml([doc]), 'cat.yaml')[0]!, DEFAULT_LIMITS);
-    expect(back.observe(Object.assign(exec('/usr/bin/cat'), { sha256: B }), '/bin/sh', false)?.kind).toBe('new-executable');
+    expect(back.observe(assignEvent(exec('/usr/bin/cat'), { sha256: B }), '/bin/sh', false)?.kind).toBe('new-executable');
   });
 
   it('stops comparing arguments that vary while learning', () => {

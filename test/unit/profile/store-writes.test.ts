@@ -8,15 +8,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { toDocument } from '../../../src/detect/profile/policy.js';
 import { Profile } from '../../../src/detect/profile/profile.js';
 import { ProfileStore } from '../../../src/detect/profile/store.js';
-import { emptyEvent } from '../../../src/model/event.js';
+import { execEvent } from '../../support/events.js';
 import { silentLogger } from '../../../src/log.js';
 
 const W = { key: 'named:web', name: 'web', kind: 'named', namespace: '' };
 
 function exec(p: Profile, exe: string): void {
-  const e = emptyEvent('exec');
-  e.path = exe;
-  e.argv = [exe];
+  const e = execEvent({ path: exe, argv: [exe] });
   p.observe(e, '', true);
 }
 

@@ -3,7 +3,7 @@
 // and past the table's bound; and in a running engine (real gRPC from a
 // synthetic probe) each workload's answers follow its own profile.
 import { afterEach, describe, expect, it } from 'vitest';
-import { emptyEvent, type Event } from '../../../src/model/event.js';
+import type { Event } from '../../../src/model/event.js';
 import { fromDocument, toDocument } from '../../../src/detect/profile/policy.js';
 import { DEFAULT_LIMITS, Profile } from '../../../src/detect/profile/profile.js';
 import { FileVerdicts, MAX_PATHS } from '../../../src/detect/profile/verdicts.js';
@@ -12,6 +12,7 @@ import { TestEngine } from '../../support/engine.js';
 import { waitFor } from '../../support/kernel.js';
 import { SyntheticProbe } from '../../support/synthetic-probe.js';
 import { INTRUSIONS, javaWindow, nginxWindow, postgresWindow, rng, type Window } from './fixtures.js';
+import { makeEvent } from '../../support/events.js';
 
 const O_WRONLY = 1;
 const O_CREAT = 0o100;
@@ -26,7 +27,7 @@ function hint(path: string): number {
 }
 
 function fileEvent(type: Event['type'], path: string, flags = 0, path2 = ''): Event {
-  return Object.assign(emptyEvent(type), { pid: 10, uid: 33, path, path2, flags, result: 3, pathKey: hint(path) });
+  return makeEvent(type, { pid: 10, uid: 33, path, path2, flags, result: 3, pathKey: hint(path) });
 }
 
 /** A profile remembering its answers in `verdicts`, and its twin asking its sets every time. */

@@ -14,6 +14,7 @@ import { UserNames, type UserFilesRequest } from '../../../src/detect/rules/user
 import type { Event } from '../../../src/model/event.js';
 import type { Workload } from '../../../src/model/workload.js';
 import { compile, HOST, matches, workload, World } from './support.js';
+import { type EventFields } from '../../support/events.js';
 
 const CID = 'a'.repeat(64);
 const OTHER = 'b'.repeat(64);
@@ -50,7 +51,7 @@ describe("a container's users and groups", () => {
   const ctr = workload({ key: 'container:app', kind: 'container', containerId: CID, cgroupPath: `/docker/${CID}` });
   const world = (): World => new World(new UserNames(node, proc, cgroups));
   /** An event of the workload's cgroup. */
-  const at = (w: World, type: Event['type'], fields: Partial<Event>, wl: Workload): Event => w.event(type, { cgroupId: cgOf(wl.cgroupPath), ...fields }, wl);
+  const at = (w: World, type: Event['type'], fields: EventFields, wl: Workload): Event => w.event(type, { cgroupId: cgOf(wl.cgroupPath), ...fields }, wl);
   const out = (w: World, e: Event, text = 'user=%user.name group=%group.name'): string => formatOutput(compileOutput(text, { file: 't', line: 1, col: 1 }), e, w.x).output;
 
   it("names a container's uid and gid from its own files, a node process's from the node's", () => {

@@ -11,9 +11,10 @@ import type { DetectContext } from '../../../src/detect/detector.js';
 import { RulesDetector } from '../../../src/detect/rules/detector.js';
 import { folded, writtenName } from '../../../src/detect/rules/falco-names.js';
 import { BUILTIN_DIR } from '../../../src/detect/rules/ruleset.js';
-import { PATH_RESOLVED, type Event } from '../../../src/model/event.js';
+import { PATH_RESOLVED } from '../../../src/model/event.js';
 import { silentLogger } from '../../../src/log.js';
 import { load, ruleYaml, World } from './support.js';
+import { type EventFields } from '../../support/events.js';
 
 const O_WRONLY = 1;
 let dir = '';
@@ -23,7 +24,7 @@ afterEach(() => {
 });
 
 /** A detector running one Falco-format rules file (no built-in rules), and the alerts it raised. */
-function detector(yaml: string): { world: World; raised: Alert[]; run: (fields: Partial<Event>) => string[] } {
+function detector(yaml: string): { world: World; raised: Alert[]; run: (fields: EventFields) => string[] } {
   dir = mkdtempSync(join(tmpdir(), 'vigil-falco-names-'));
   const file = join(dir, 'falco.yaml');
   writeFileSync(file, yaml);
@@ -32,7 +33,7 @@ function detector(yaml: string): { world: World; raised: Alert[]; run: (fields: 
   const ctx: DetectContext = { tree: world.tree, raise: (a) => raised.push(a) };
   const det = new RulesDetector({ builtin: false, files: [file], watch: false }, silentLogger(), world.x);
   det.load();
-  const run = (fields: Partial<Event>): string[] => {
+  const run = (fields: EventFields): string[] => {
     const before = raised.length;
     const e = world.event('open', { result: 3, pathFlags: PATH_RESOLVED, ...fields });
     const key = e.pathKey;

@@ -7,8 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import { formatOutput } from '../../../src/detect/rules/output.js';
 import { buildRuleSet, builtinFiles } from '../../../src/detect/rules/ruleset.js';
-import type { Event } from '../../../src/model/event.js';
+import { setidMore, type Event } from '../../../src/model/event.js';
 import { World } from './support.js';
+import { type EventFields } from '../../support/events.js';
 
 const RULE = 'Privileges raised to root with setuid';
 
@@ -20,7 +21,7 @@ describe(`built-in rule: ${RULE}`, () => {
   const rule = set.rules.find((r) => r.name === RULE)!;
   const fires = (w: World, e: Event): boolean => rule.condition.byType.get(e.type)?.(e, w.x) ?? false;
   /** A set*id call with the caller's uids before and after it (the gids all 0); `after` null: a probe that does not say. */
-  const call = (w: World, call: string, id: number, before: Uids, after: Uids | null, result = 0, extra: Partial<Event> = {}): Event =>
+  const call = (w: World, call: string, id: number, before: Uids, after: Uids | null, result = 0, extra: EventFields = {}): Event =>
     w.event('setid', {
       call, id, result, uid: before[0], gid: 0, euid: before[1], suid: before[2], fsuid: before[3], egid: 0, sgid: 0, fsgid: 0,
       idsAfter: after && { uid: after[0], euid: after[1], suid: after[2], fsuid: after[3], gid: 0, egid: 0, sgid: 0, fsgid: 0 },
@@ -89,7 +90,7 @@ describe(`built-in rule: ${GID_RULE}`, () => {
   const rule = set.rules.find((r) => r.name === GID_RULE)!;
   const fires = (w: World, e: Event): boolean => rule.condition.byType.get(e.type)?.(e, w.x) ?? false;
   /** A set*id call with the caller's gids before and after it (the uids all 1000); `after` null: a probe that does not say. */
-  const call = (w: World, call: string, id: number, before: Gids, after: Gids | null, result = 0, extra: Partial<Event> = {}): Event =>
+  const call = (w: World, call: string, id: number, before: Gids, after: Gids | null, result = 0, extra: EventFields = {}): Event =>
     w.event('setid', {
       call, id, result, uid: 1000, gid: before[0], euid: 1000, suid: 1000, fsuid: 1000, egid: before[1], sgid: before[2], fsgid: before[3],
       idsAfter: after && { uid: 1000, euid: 1000, suid: 1000, fsuid: 1000, gid: after[0], egid: after[1], sgid: after[2], fsgid: after[3] },
@@ -140,7 +141,7 @@ describe(`built-in rule: ${GID_RULE}`, () => {
     expect(fires(w, call(w, 'setresgid', 0, helper, null))).toBe(false);
     // A process already effectively root (a root daemon started with another group) taking the root group gains nothing.
     const rootDaemon = call(w, 'setresgid', 0, helper, root);
-    rootDaemon.euid = 0;
+    setidMore(rootDaemon).euid = 0;
     expect(fires(w, rootDaemon)).toBe(false);
   });
 

@@ -8,6 +8,7 @@ import { MAX_KEYS, ThresholdState } from '../../../src/detect/rules/stateful.js'
 import { emptyEvent, type Event } from '../../../src/model/event.js';
 import type { Process } from '../../../src/model/process.js';
 import { rng } from '../../support/rng.js';
+import { makeEvent } from '../../support/events.js';
 
 /** The definition: per key, each distinct value's last time; fire at `count` values within the window, then quiet for a window. */
 class Plain {
@@ -111,7 +112,7 @@ describe('threshold state', () => {
   it('per process: a new process on the same pid, or another rule set, starts from nothing', () => {
     const spec = { by: [pid], distinct: [], count: 3, windowMs: 1000, perProcess: true };
     const x = new FieldContext();
-    const e = Object.assign(emptyEvent('connect'), { pid: 9 });
+    const e = makeEvent('connect', { pid: 9 });
     const hits = (state: ThresholdState, p: Process, n: number): number[] => {
       const out: number[] = [];
       for (let i = 0; i < n; i++) {

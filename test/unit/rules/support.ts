@@ -2,10 +2,11 @@
 // real process tree and workload), and one-rule files compiled for real.
 import { ProcessTree } from '../../../src/enrich/process-tree.js';
 import type { Workload } from '../../../src/model/workload.js';
-import { emptyEvent, type Event, type EventType } from '../../../src/model/event.js';
+import type { Event, EventType } from '../../../src/model/event.js';
 import { FieldContext } from '../../../src/detect/rules/context.js';
 import { buildRuleSet, type RuleSet } from '../../../src/detect/rules/ruleset.js';
 import { UserNames } from '../../../src/detect/rules/users.js';
+import { makeEvent, type EventFields } from '../../support/events.js';
 
 export function workload(over: Partial<Workload> = {}): Workload {
   return {
@@ -28,10 +29,9 @@ export class World {
   }
 
   /** An event after enrich: the tree applied, the workload set. */
-  event(type: EventType, fields: Partial<Event> = {}, w: Workload = workload()): Event {
-    const e = emptyEvent(type);
+  event(type: EventType, fields: EventFields = {}, w: Workload = workload()): Event {
     this.t += 1_000_000;
-    Object.assign(e, { pid: 100, tid: 100, ppid: 1, comm: 'app', cgroupId: 7, ktimeNs: this.t, time: this.t / 1e6, ...fields });
+    const e = makeEvent(type, { pid: 100, tid: 100, ppid: 1, comm: 'app', cgroupId: 7, ktimeNs: this.t, time: this.t / 1e6, ...fields });
     e.process = this.tree.apply(e);
     e.workload = w;
     this.x.seq++;
@@ -39,7 +39,7 @@ export class World {
   }
 
   /** pid runs `exe` with `argv` (an exec event), child of ppid. */
-  exec(pid: number, ppid: number, exe: string, argv: string[], w: Workload = workload(), extra: Partial<Event> = {}): Event {
+  exec(pid: number, ppid: number, exe: string, argv: string[], w: Workload = workload(), extra: EventFields = {}): Event {
     const comm = exe.slice(exe.lastIndexOf('/') + 1).slice(0, 15);
     return this.event('exec', { pid, tid: pid, ppid, comm, path: exe, filename: exe, argv, cwd: '/srv', ...extra }, w);
   }
