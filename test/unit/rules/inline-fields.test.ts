@@ -11,6 +11,7 @@ import type { Field, FieldArg, FieldValue, Known } from '../../../src/detect/rul
 import { CLASSIFIERS, classCount, OPEN_CREAT, OPEN_DIRECTORY, OPEN_FAILED, OPEN_TRUNC } from '../../../src/detect/rules/classes.js';
 import { Constants } from '../../../src/detect/rules/constants.js';
 import { World, workload } from './support.js';
+import { assignEvent } from '../../support/events.js';
 
 const AF_UNIX = 1;
 const AF_INET = 2;
@@ -41,8 +42,7 @@ function populated(w: World, t: EventType, cls: number, seed: number): Event {
   e.blockedBy = 'bpf-lsm';
   e.protocol = 'tcp';
   e.pathFlags = 1; // resolved
-  e.exeLayer = 3;
-  e.stdio = 0x030201;
+  if (t === 'exec') assignEvent(e, { exeLayer: 3, stdio: 0x030201 });
   if (t === 'open') {
     // The class's bits, as openClass reads them back.
     e.flags = (cls & 3) | (cls & OPEN_CREAT ? 0o100 : 0) | (cls & OPEN_TRUNC ? 0o1000 : 0) | (cls & OPEN_DIRECTORY ? 0o200000 : 0) | 0o2000;
