@@ -109,7 +109,14 @@ async function startBpftrace(program: string, out: string): Promise<Tracer> {
   const cpuNs = (): number => (child.exitCode === null ? processCpuNs(child.pid!) : 0);
   const stop = async (): Promise<void> => {
     if (child.exitCode === null) child.kill('SIGINT');
+    // bpftrace 0.17 here once sat in epoll_wait for minutes after a SIGINT
+    // (the floor's 99 probes, 2026-12-07): the run would wait for ever.
+    const late = setTimeout(() => {
+      console.warn(`bpftrace (pid ${child.pid}) still running 10 s after SIGINT: killed`);
+      child.kill('SIGKILL');
+    }, 10_000);
     await exited;
+    clearTimeout(late);
     rmSync(out, { force: true });
   };
   const deadline = Date.now() + 60_000;
