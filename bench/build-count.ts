@@ -31,7 +31,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, constants as fsc } from 'node:fs';
 import { Socket } from 'node:net';
 import { getPriority, tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { countArgs, countedRun, dropPerfMap, dumpTotals, topFunctions } from './lib/callgrind.js';
 
@@ -215,7 +215,8 @@ function parent(): void {
 }
 
 async function child(): Promise<void> {
-  const tree = process.env.VIGIL_TREE!;
+  // Absolute: the tree's modules are imported by path (a relative one reads as a package name).
+  const tree = resolve(process.env.VIGIL_TREE!);
   const src = (p: string): string => join(tree, 'src', p);
   const { parseConfig } = (await import(src('config/load.js'))) as typeof import('../src/config/load.js');
   const { Engine } = (await import(src('engine.js'))) as typeof import('../src/engine.js');
