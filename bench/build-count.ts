@@ -4,7 +4,7 @@
 //   record (root, the probe built; heavy: under the bench lock):
 //     node --import tsx bench/build-count.ts --record FILE [--all]
 //   count (no lock):
-//     node --import tsx bench/build-count.ts FILE [--runs N] [--repeat N] [--functions N] [--keep DIR] [TREE ...]
+//     node --import tsx bench/build-count.ts FILE [--runs N] [--repeat N] [--functions N] [--lines NAME] [--keep DIR] [TREE ...]
 // Recording: Vigil as build-cost.ts starts it (the engine in this process,
 // the probe its child, the shipped loss-report period), one build to warm it
 // and one measured build; every message of the probe's stream is kept, from
@@ -23,7 +23,9 @@
 // read, as a build's batches mostly come). The counted window is the
 // measured build's messages. Per build: all instructions, V8's optimising
 // compiles and collections apart; with --functions N the N costliest
-// functions by their own and inclusive instructions (node --perf-basic-prof).
+// functions by their own and inclusive instructions (node --perf-basic-prof);
+// with --lines NAME, NAME's instructions a build by where they are in its
+// optimised code (lib/jit-lines.ts, as detect-count.ts --lines).
 // Not in the count: the kernel's side of each syscall; the engine's timers
 // run more often than in a real build (the replay is ~50x slower in wall
 // time), so per-second work is over-represented (--functions shows it).
@@ -34,6 +36,7 @@ import { getPriority, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { countArgs, countedRun, dropPerfMap, dumpTotals, topFunctions } from './lib/callgrind.js';
+import { printCodeFlags, showLines } from './lib/jit-lines.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const args = process.argv.slice(2);
@@ -156,7 +159,7 @@ async function record(file: string, all: boolean): Promise<void> {
 }
 
 function parent(): void {
-  const { flag, trees } = countArgs(args.slice(1), new Set(['--runs', '--functions', '--keep', '--repeat']), join(HERE, '..'));
+  const { flag, trees } = countArgs(args.slice(1), new Set(['--runs', '--functions', '--keep', '--repeat', '--lines', '--lines-min', '--lines-out']), join(HERE, '..'));
   const file = args[0];
   if (!file || file.startsWith('--')) throw new Error('usage: build-count.ts FILE [--runs N] [--functions N] [TREE ...] (or --record FILE)');
   const runs = Number(flag('--runs', '3'));
@@ -166,6 +169,7 @@ function parent(): void {
   // --repeat N: the measured build sent N times over (pids, times and batch numbers moved on each time, as a next
   // build's are), the last one counted: an engine's (N+1)th build.
   const repeat = flag('--repeat', '1');
+  const lines = flag('--lines', '');
   if (keep) mkdirSync(keep, { recursive: true });
   const { header, messages } = readRecording(file);
   console.log(`recording ${file}: ${messages.length - header.measuredFrom} messages in the measured build, ${header.events} events, ${header.execs} execs; trees: ${trees.join(', ')}`);
@@ -176,8 +180,9 @@ function parent(): void {
       const dir = join(out, `${r}-${trees.indexOf(tree)}`);
       mkdirSync(dir);
       const t0 = Date.now();
-      const run = countedRun(`run ${r} of ${tree}`, dir, ['--single-threaded', '--initial-old-space-size=64', ...(functions > 0 ? ['--perf-basic-prof'] : []), '--import', 'tsx', join(HERE, 'build-count.ts'), file, repeat],
-        { ...process.env, VIGIL_BUILD_COUNT_CHILD: '1', VIGIL_TREE: tree }, tree);
+      const code = join(dir, 'code.asm');
+      const run = countedRun(`run ${r} of ${tree}`, dir, ['--single-threaded', '--initial-old-space-size=64', ...(functions > 0 ? ['--perf-basic-prof'] : []), ...(lines ? printCodeFlags(lines, code) : []),
+        '--import', 'tsx', join(HERE, 'build-count.ts'), file, repeat], { ...process.env, VIGIL_BUILD_COUNT_CHILD: '1', VIGIL_TREE: tree }, tree, false, lines !== '');
       const info = JSON.parse(run.summary) as { messages: number; events: number };
       const ir = dumpTotals(run.dump).Ir!;
       const inclusive = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', run.dump], { encoding: 'utf8', maxBuffer: 1 << 28 }).stdout;
@@ -198,6 +203,10 @@ function parent(): void {
         const name = `${r + 1}-${basename(tree)}`;
         copyFileSync(run.dump, join(keep, `${name}.cg`));
         if (functions > 0) copyFileSync(`/tmp/perf-${/cg\.(\d+)\.2$/.exec(run.dump)![1]!}.map`, join(keep, `${name}.map`));
+      }
+      if (lines) {
+        showLines(run.dump, readFileSync(code, 'utf8'), lines, 1, 'build', Number(flag('--lines-min', '100000')),
+          join(flag('--lines-out', tmpdir()), `vigil-build-lines-${lines}-${r + 1}-${trees.indexOf(tree)}.txt`));
       }
       if (functions > 0) {
         topFunctions(run.dump, 1, 'build', functions, false);

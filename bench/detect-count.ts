@@ -37,12 +37,12 @@
 // sent them before OpenEvent.numbers (default numbers: in that one field).
 // A TREE from before that field needs fields: its decoder skips the block.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { countArgs, countedRun, dropPerfMap, dumpTotals, topFunctions } from './lib/callgrind.js';
-import { jitLines, printCodeFlags } from './lib/jit-lines.js';
+import { printCodeFlags, showLines } from './lib/jit-lines.js';
 import { detectEngine } from './lib/detect-engine.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -92,7 +92,7 @@ function parent(): void {
         topFunctions(file, info.events, 'event', functions, cache);
         dropPerfMap(file);
       }
-      if (lines) showLines(run.dump, readFileSync(code, 'utf8'), lines, info.events, `${r + 1}-${trees.indexOf(tree)}`);
+      if (lines) showLines(run.dump, readFileSync(code, 'utf8'), lines, info.events, 'event', Number(flag('--lines-min', '8')), join(flag('--lines-out', tmpdir()), `vigil-lines-${lines}-${r + 1}-${trees.indexOf(tree)}.txt`));
       console.log(`run ${r + 1}, ${tree}: ${info.events} events, ${info.alerts} alerts; per event ${show.map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
       rmSync(dir, { recursive: true, force: true });
     }
@@ -107,20 +107,6 @@ function parent(): void {
     }
     console.log(`${tree}: median per event ${sum.join(', ')}`);
   }
-}
-
-/** --lines: NAME's instructions an event by where they are in its optimised code. */
-function showLines(dump: string, printed: string, name: string, events: number, run: string): void {
-  const j = jitLines(dump, printed, name, events);
-  const min = Number(flag('--lines-min', '8'));
-  const file = join(flag('--lines-out', tmpdir()), `vigil-lines-${name}-${run}.txt`);
-  writeFileSync(file, `${j.annotated}\n`);
-  console.log(`  ${name}: ${j.perUnit.toFixed(1)} instructions an event in its optimised code (${j.codeSize} bytes, ${j.stackSlots} stack slots); stretches of ${min} or more an event (offsets in its code):`);
-  for (const s of j.stretches) {
-    if (s.perUnit < min) continue;
-    console.log(`    +${s.from.toString(16).padStart(5, '0')}..+${s.to.toString(16).padStart(5, '0')}  ${s.instructions.toString().padStart(4)} instructions, each ${s.times.toFixed(2)} times an event: ${s.perUnit.toFixed(1)}`);
-  }
-  console.log(`  its code, each instruction with its executions an event: ${file}`);
 }
 
 async function child(): Promise<void> {

@@ -6,7 +6,7 @@
 // once an event (a prologue, an object literal's stores, locals set and
 // copied) and its loops (run once a field), which a function's total does
 // not show. Used by detect-count.ts --lines NAME.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 /** A run of consecutive instructions executed the same number of times. */
 export interface Stretch {
@@ -117,4 +117,20 @@ function instructionCosts(dump: string, from: number, to: number): Map<number, n
     if (addr >= from && addr < to && parts.length >= 3) out.set(addr, (out.get(addr) ?? 0) + Number(parts[2]));
   }
   return out;
+}
+
+/**
+ * --lines NAME (detect-count.ts, build-count.ts): NAME's instructions per
+ * unit by where they are in its optimised code, the stretches of `min` or
+ * more printed, the annotated code written to `file`.
+ */
+export function showLines(dump: string, printed: string, name: string, units: number, unit: string, min: number, file: string): void {
+  const j = jitLines(dump, printed, name, units);
+  writeFileSync(file, `${j.annotated}\n`);
+  console.log(`  ${name}: ${j.perUnit.toFixed(1)} instructions per ${unit} in its optimised code (${j.codeSize} bytes, ${j.stackSlots} stack slots); stretches of ${min} or more per ${unit} (offsets in its code):`);
+  for (const s of j.stretches) {
+    if (s.perUnit < min) continue;
+    console.log(`    +${s.from.toString(16).padStart(5, '0')}..+${s.to.toString(16).padStart(5, '0')}  ${s.instructions.toString().padStart(4)} instructions, each ${s.times.toFixed(2)} times per ${unit}: ${s.perUnit.toFixed(1)}`);
+  }
+  console.log(`  its code, each instruction with its executions per ${unit}: ${file}`);
 }

@@ -717,6 +717,17 @@ describe('what only the engine decoder does', () => {
     expect(new Set(keys).size).toBeLessThan(names.length);
   });
 
+  it('tells apart an interned name and a non-ASCII one of its slot and byte length', () => {
+    // 'é' is two bytes, at 12-13 of 20: bytes the slot is not computed from. A non-ASCII string is not interned, but a
+    // miss copies its bytes over the slot's before it is found not to be ASCII: the slot must then hold nothing.
+    const ascii = '/aaaaaaaaaaaaaaaaaaa';
+    const other = '/aaaaaaaaaaaéaaaaaa';
+    expect(Buffer.byteLength(other)).toBe(ascii.length);
+    const names = [ascii, other, other, ascii, other];
+    const events = fast(encode({ batch: { seq: 1, events: names.map((path, i) => ({ pid: 1 + i, cgroupId: 1, open: { path } })) } })).events;
+    expect(events.map((e) => e.path)).toEqual(names);
+  });
+
   /** Pairs of `names` that share an intern slot and pass `keep`, each decoded one after the other: each name must come out as itself. */
   function sharingSlots(names: string[], keep: (a: string, b: string) => boolean): number {
     const open = (path: string, pid: number) => eventBytes({ pid, cgroupId: 1, open: { path } });
