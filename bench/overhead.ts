@@ -19,8 +19,8 @@
 //   swings by a fifth between rounds). Each build is counted alone, from
 //   after its `make clean` to its last events handled; this process's own
 //   CPU meanwhile (spawning make) is on both sides of the ratio. Each
-//   tracer runs one build uncounted first, as a node's Vigil has seen
-//   builds before; that first build's cost is reported apart.
+//   tracer runs warm-up builds uncounted first (opts.warmBuilds), as a
+//   node's Vigil has seen many builds before; their cost is reported apart.
 // The workload loops run on CPU 1 and every tracer (probe, engine — in
 // this process — and bpftrace) on CPU 0, so each side has its own core;
 // the build runs on both.
@@ -52,12 +52,22 @@ export interface OverheadOptions {
   buildFiles: number;
   /** Builds per condition and round, averaged. */
   builds: number;
+  /** Builds each tracer runs uncounted after it starts, before those. */
+  warmBuilds: number;
 }
 
 // Five rounds of four builds: on a host where the 150-file build takes ~2 s
 // (2026-12-06; 6 s before), three rounds of two swung the CPU ratio from
 // 1.01 to 1.22, wider than the 3-5% the rows are read for.
-export const OVERHEAD_DEFAULTS: OverheadOptions = { rounds: 5, opens: 200_000, execs: 4000, connects: 200_000, buildFiles: 150, builds: 4 };
+// Six warm-up builds: a young engine is still compiling its code and
+// filling its tables (4,096 exited processes kept) for several builds. A
+// build recorded and replayed into a fresh engine (build-count.ts
+// --repeat, 2026-12-08) took 331 M instructions in its 3rd build, 288 M in
+// its 5th, 208 M in its 7th and 184 M in its 11th, of which V8's compiles
+// 132, 94, 24 and 1.5 M: counting from the 2nd build measured a node's
+// first minute, not a node's day. Counted from the 7th, some compiling is
+// still in (~12% of the engine's work in the replay).
+export const OVERHEAD_DEFAULTS: OverheadOptions = { rounds: 5, opens: 200_000, execs: 4000, connects: 200_000, buildFiles: 150, builds: 4, warmBuilds: 6 };
 
 const script = fileURLToPath(new URL('./lib/trace.bt', import.meta.url));
 
@@ -190,8 +200,8 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
   /** The loops untraced again once the tracer is gone: with the baseline before, they bracket the traced run (the VM drifts). */
   const after = {} as Record<Traced, Results>;
   for (const c of conditions) [traced[c], untraced[c], after[c]] = [noResults(), noResults(), noResults()];
-  /** The tracer's (and this process's) CPU in the uncounted first build after it started, per round. */
-  const firstBuild = Object.fromEntries(conditions.map((c) => [c, [] as number[]])) as Record<Traced, number[]>;
+  /** The tracer's (and this process's) CPU in each uncounted warm-up build after it started, in order, per round. */
+  const warmBuild = Object.fromEntries(conditions.map((c) => [c, [] as number[][]])) as Record<Traced, number[][]>;
   /** Vigil's own programs' run time per call of each loop (bpf_stats), per round. */
   const programs: Record<Loop, number[]> = { open: [], 'open-new': [], exec: [], connect: [] };
   /** CPU one timer wakeup of an idle thread costs here (a VM pays for each in exits). */
@@ -248,17 +258,22 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
         await measure(loopsOf(c), null, untraced[c], builds(c));
         const tracer = await startTracer(c, work, Number(builder.id));
         try {
-          // One build first, not counted: a node's Vigil has been running
-          // for more than a build, so the counted builds are a warm
-          // engine's; what a just-started one's first build costs more (V8
-          // compiling the engine's code) is kept apart, in the note.
+          // Warm-up builds first, not counted: a node's Vigil has been
+          // running for many builds, so the counted builds are a warm
+          // engine's; what a just-started one's first builds cost more (V8
+          // compiling the engine's code, its tables filling) is kept apart,
+          // in the note. Every tracer alike, though only Vigil's engine warms.
           if (builds(c)) {
-            await clean(project);
-            await sleep(300);
-            const t0 = (tracer.cpuNs() ?? 0) + processCpuNs(process.pid);
-            await build(project, 2, buildProcs, true);
-            await sleep(300);
-            firstBuild[c].push((tracer.cpuNs() ?? 0) + processCpuNs(process.pid) - t0);
+            const perBuild: number[] = [];
+            for (let b = 0; b < opts.warmBuilds; b++) {
+              await clean(project);
+              await sleep(300);
+              const t0 = (tracer.cpuNs() ?? 0) + processCpuNs(process.pid);
+              await build(project, 2, buildProcs, true);
+              await sleep(300);
+              perBuild.push((tracer.cpuNs() ?? 0) + processCpuNs(process.pid) - t0);
+            }
+            warmBuild[c].push(perBuild);
           }
           await measure(loopsOf(c), tracer, traced[c], builds(c));
           if (tracer.programNs && c === 'vigil') {
@@ -370,7 +385,8 @@ export async function overhead(rows: Row[], opts: OverheadOptions = OVERHEAD_DEF
     const harness = median(base.map((v) => v.tracer)) / 1e6;
     // The tracer's (and harness's) CPU by the build's place in its round (medians over rounds): a tracer starts each round, so a young engine's first build shows its warm-up.
     const inOrder = traced[c].tracerPerBuild[0]?.map((_, b) => median(traced[c].tracerPerBuild.map((r) => r[b]!)) / 1e6) ?? [];
-    const order = `; the tracer's CPU per build (medians): ${Math.round(median(firstBuild[c]) / 1e6)} ms in the first after it started (not counted), then ${inOrder.map((ms) => Math.round(ms)).join(', ')} ms`;
+    const warm = warmBuild[c][0]?.map((_, b) => Math.round(median(warmBuild[c].map((r) => r[b]!)) / 1e6)) ?? [];
+    const order = `; the tracer's CPU per build (medians): ${warm.join(', ')} ms in the ${warm.length} after it started (not counted), then ${inOrder.map((ms) => Math.round(ms)).join(', ')} ms`;
     return `of it in the build's own syscalls (kernel programs, traced path) ${inBuild.toFixed(1)}%, in the tracer's user space ${tracer.toFixed(1)}%; ${spread(cpuRatio(c).map((r) => r * 1000)).replace('rounds', 'rounds (‰)')}; untraced build CPU ${(median(base.map((v) => v.build)) / 1e9).toFixed(2)} s, the harness's ${harness.toFixed(0)} ms${order}`;
   };
   for (const [c, label] of [['vigil', 'Vigil'], ['vigil-workload-keys', 'Vigil, per-workload keys'], ['vigil-busy-16', 'Vigil, probe.flushBusyMs 16'], ['bpftrace', 'bpftrace'], ['floor', 'floor']] as const) {
