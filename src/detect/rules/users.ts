@@ -277,19 +277,25 @@ class ContainerIds {
     for (const p of this.candidates(e, this.cgroupMount())) if (!pids.includes(p) && pids.push(p) >= 8) break;
     const a = await probe({ pids, cgroupId: e.cgroupId, node: false, knownPasswd: this.users.signature, knownGroup: this.groups.signature });
     if (!a.ok) {
+      // A read that hung (a filesystem under the container's /etc not answering): the probe backs the cgroup off; asking before that ends would only be refused.
+      const hung = stalled(a.error);
+      const again = !hung && retries > 0 && !this.forgotten;
       // Over the probe's rate: counted (status), not a problem of the container's files (nor a log line per refusal).
       if (a.error.startsWith("over the probe's rate")) this.owner.refused++;
       else {
         if (a.error.startsWith(PROBE_TIMED_OUT)) this.owner.timedOut++;
-        this.users.failed(`through the probe: ${a.error}`);
-        this.groups.failed(`through the probe: ${a.error}`);
+        // Said only once it is not asked again: a container starting (its first process still at the node's root)
+        // is answered by a retry, and warning of it first was noise (a slow host's every new container).
+        if (!again) {
+          this.users.failed(`through the probe: ${a.error}`);
+          this.groups.failed(`through the probe: ${a.error}`);
+        }
       }
-      // A read that hung (a filesystem under the container's /etc not answering): the probe backs the cgroup off; asking before that ends would only be refused.
-      if (stalled(a.error)) {
+      if (hung) {
         this.quietUntil = Date.now() + STALLED_QUIET_MS;
         return;
       }
-      if (retries <= 0 || this.forgotten) return;
+      if (!again) return;
       await new Promise((r) => setTimeout(r, RETRY_MS).unref());
       return this.askOnce(probe, e, retries - 1);
     }

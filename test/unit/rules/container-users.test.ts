@@ -238,6 +238,25 @@ describe("a container's users and groups", () => {
     expect(users.problems()).toContainEqual({ containerId: CID, file: 'passwd', problem: 'through the probe: no process of the cgroup to read through' });
   });
 
+  it("says nothing of a container still starting when a retry reads its files", async () => {
+    const users = new UserNames(node, proc, cgroups, true);
+    const said: string[] = [];
+    users.onProblem = (p) => said.push(p.problem);
+    let asked = 0;
+    users.probe = async (r) => {
+      if (++asked === 1) return { ok: false, error: `pid ${r.pids[0]} is still at the node's root (its container is starting)` };
+      return { ok: true, pid: r.pids[0]!, passwd: { sig: 'p1', text: CTR_PASSWD, truncated: false }, group: { sig: 'g1', text: CTR_GROUP, truncated: false } };
+    };
+    const w = new World(users);
+    const e = at(w, 'exec', { pid: 100, path: '/bin/sh', uid: 4242, gid: 4242 }, ctr);
+    users.seen(e);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(asked).toBe(2);
+    expect(out(w, e)).toBe('user=ctrapp group=ctrgroup');
+    expect(said).toEqual([]);
+    expect(users.problems()).toEqual([]);
+  });
+
   it("asks again a few times when the probe found no process yet, not when its read hung (the probe backs the container off): counted for status", async () => {
     const ask = async (error: string): Promise<{ asked: () => number; users: UserNames; e: Event }> => {
       const users = new UserNames(node, proc, cgroups, true);
